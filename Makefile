@@ -1,0 +1,146 @@
+# ztna: NAT traversal and zero-trust access toolkit.
+#
+#   make            build everything into build/
+#   make test       install missing Debian packages, build, run every test
+#   make test SAN=1 the same under ASan + UBSan (into build/san/)
+#   make fuzz       time-bounded libFuzzer runs (FUZZ_SECONDS=60 per target)
+#   make bench      benchmarks (see bench/README.md)
+#   V=1             show full command lines
+
+BUILD	?= build
+PKGS	:= libngtcp2 libngtcp2_crypto_gnutls gnutls libnl-3.0 libnl-route-3.0 libnftables zlib
+CC	?= cc
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu17 -Wall -Wextra -Werror -MMD -MP -Isrc -D_GNU_SOURCE
+LDLIBS	:= -lm
+
+ifeq ($(SAN),1)
+BUILD	:= build/san
+CFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+ifneq ($(MAKECMDGOALS),deps)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+endif
+CFLAGS	+= $(PKG_CFLAGS)
+LDLIBS	+= $(PKG_LIBS)
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+# Library code: sans-IO core, QUIC/TLS sessions, I/O shell.
+LIB_SRC	:= $(wildcard src/core/*.c src/quic/*.c src/io/*.c)
+LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB	:= $(BUILD)/libzt.a
+
+# Programs: each folder src/bin/NAME/ builds $(BUILD)/NAME.
+BIN_DIRS := $(wildcard src/bin/*)
+BINS	:= $(BIN_DIRS:src/bin/%=$(BUILD)/%)
+# The lab harness and the simulator.
+LAB_SRC	:= $(wildcard netns/*.c)
+SIM_SRC	:= $(wildcard sim/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+ifneq ($(LAB_SRC),)
+BINS	+= $(BUILD)/ztna-lab
+endif
+ifneq ($(SIM_SRC),)
+BINS	+= $(BUILD)/ztna-sim
+endif
+BINS	+= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+# Unit tests: tests/unit/test_NAME.c -> $(BUILD)/tests/test_NAME.
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TESTS	:= $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_HELPERS := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
+TEST_HELPER_OBJ := $(TEST_HELPERS:%.c=$(BUILD)/obj/%.o)
+
+# Netns harness objects other than main are linkable into unit tests.
+LAB_LIB_OBJ := $(filter-out $(BUILD)/obj/netns/main.o,$(LAB_SRC:%.c=$(BUILD)/obj/%.o))
+SIM_LIB_OBJ := $(filter-out $(BUILD)/obj/sim/main.o,$(SIM_SRC:%.c=$(BUILD)/obj/%.o))
+
+.PHONY: all deps test test-unit fuzz fuzz-build bench bench-quick clean
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: $(LIB) $(BINS) $(TESTS)
+
+$(BUILD)/obj/%.o: %.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+define prog_rule
+$(BUILD)/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard src/bin/$(1)/*.c)) $(LIB)
+	$$(call msg,LD,$$@)
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach p,$(BIN_DIRS:src/bin/%=%),$(eval $(call prog_rule,$(p))))
+
+$(BUILD)/ztna-lab: $(LAB_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/ztna-sim: $(SIM_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(LAB_LIB_OBJ) $(SIM_LIB_OBJ) $(LIB)
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+deps:
+	@./tools/deps.sh lab
+
+# The one test command: packages, build, every test; ends with "N passed, N failed".
+test: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) SAN=$(SAN) ./tests/run.sh
+
+# Fuzzing with libFuzzer (clang). Corpora are seeded from tests/fuzz/seeds/.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS	:= $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=gnu17 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all $(PKG_CFLAGS)
+FUZZ_LIB_SRC = $(filter src/core/%,$(LIB_SRC))
+
+fuzz-build: $(FUZZERS)
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+	$(call msg,FUZZ,$@)
+	@mkdir -p $(dir $@)
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh $(FUZZERS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@./bench/run.sh
+
+bench-quick: deps
+	@$(MAKE) --no-print-directory all
+	@QUICK=1 ./bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,82 @@
+#!/bin/bash
+# Runs every test suite and ends with the line "N passed, N failed".
+#
+# Every suite speaks TAP: the cmocka unit tests (CMOCKA_MESSAGE_OUTPUT=TAP) and the
+# shell suites under tests/sys (loopback, unprivileged) and tests/lab (namespaces,
+# root). A test reported "ok ... # SKIP" counts as skipped, never as passed. A suite
+# that crashes or exits non-zero with fewer results than its plan counts every
+# missing result as failed.
+#
+#   tests/run.sh [FILTER]     run suites whose name contains FILTER
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+FILTER=${1:-}
+SUITE_TIMEOUT=${SUITE_TIMEOUT:-900}
+export BUILD ZT_ROOT=$PWD
+
+pass=0 fail=0 skip=0
+failures=()
+skips=()
+logdir=$BUILD/test-logs
+mkdir -p "$logdir"
+
+run_suite() {
+	local name=$1; shift
+	local log=$logdir/${name////_}.log
+	local t0 t1 rc plan=0 ok=0 nok=0 sk=0 seen=0 line
+	[ -n "$FILTER" ] && [[ $name != *"$FILTER"* ]] && return 0
+	t0=$(date +%s.%N)
+	CMOCKA_MESSAGE_OUTPUT=TAP timeout -k 10 "$SUITE_TIMEOUT" "$@" >"$log" 2>&1 < /dev/null
+	rc=$?
+	t1=$(date +%s.%N)
+	while IFS= read -r line; do
+		case "$line" in
+		1..*) plan=${line#1..}; plan=${plan%% *} ;;
+		"ok "*"# SKIP"*|"not ok "*"# SKIP"*)
+			# cmocka 1.1.5 prints a skip as "not ok N # SKIP name"
+			sk=$((sk + 1)); seen=$((seen + 1)); skips+=("$name: ${line#*# SKIP}") ;;
+		"not ok"*) nok=$((nok + 1)); seen=$((seen + 1)); failures+=("$name: ${line#not ok }") ;;
+		"ok"*) ok=$((ok + 1)); seen=$((seen + 1)) ;;
+		esac
+	done < "$log"
+	if [ "$plan" -gt "$seen" ]; then
+		failures+=("$name: $((plan - seen)) test(s) never reported (exit $rc)")
+		nok=$((nok + plan - seen))
+	elif [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then
+		failures+=("$name: exited $rc")
+		nok=$((nok + 1))
+	fi
+	pass=$((pass + ok)) fail=$((fail + nok)) skip=$((skip + sk))
+	printf '%-32s %4d ok %3d failed %3d skipped  %6.1fs\n' "$name" "$ok" "$nok" "$sk" \
+		"$(echo "$t1 - $t0" | bc)"
+	if [ "$nok" -gt 0 ]; then
+		grep -v '^ok' "$log" | tail -n 40 | sed 's/^/    | /'
+	fi
+}
+
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	run_suite "unit/$(basename "$t")" "$t"
+done
+for t in tests/sys/*.sh; do
+	[ -x "$t" ] || continue
+	run_suite "sys/$(basename "$t" .sh)" "$t"
+done
+for t in tests/lab/*.sh; do
+	[ -x "$t" ] || continue
+	run_suite "lab/$(basename "$t" .sh)" "$t"
+done
+
+if [ ${#skips[@]} -gt 0 ]; then
+	echo
+	echo "skipped (not counted as passed):"
+	printf '  SKIP %s\n' "${skips[@]}" | sort | uniq -c | sed 's/^ *1 //'
+fi
+if [ ${#failures[@]} -gt 0 ]; then
+	echo
+	echo "failed:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

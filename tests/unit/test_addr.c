@@ -1,0 +1,126 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "core/addr.h"
+#include "core/err.h"
+
+static void parse_v4_with_port(void **state)
+{
+	struct zt_addr a;
+	char buf[ZT_ADDR_STRLEN];
+
+	(void)state;
+	assert_int_equal(zt_addr_parse(&a, "192.0.2.1:3478", 0), 0);
+	assert_int_equal(a.family, AF_INET);
+	assert_int_equal(a.port, 3478);
+	assert_int_equal(a.ip[0], 192);
+	assert_int_equal(a.ip[3], 1);
+	assert_string_equal(zt_addr_str(&a, buf), "192.0.2.1:3478");
+}
+
+static void parse_default_port(void **state)
+{
+	struct zt_addr a;
+
+	(void)state;
+	assert_int_equal(zt_addr_parse(&a, "10.0.0.1", 4433), 0);
+	assert_int_equal(a.port, 4433);
+}
+
+static void parse_v6_forms(void **state)
+{
+	struct zt_addr a;
+	char buf[ZT_ADDR_STRLEN];
+
+	(void)state;
+	assert_int_equal(zt_addr_parse(&a, "[2001:db8::1]:443", 0), 0);
+	assert_int_equal(a.family, AF_INET6);
+	assert_int_equal(a.port, 443);
+	assert_string_equal(zt_addr_str(&a, buf), "[2001:db8::1]:443");
+	assert_int_equal(zt_addr_parse(&a, "::1", 7), 0);
+	assert_int_equal(a.port, 7);
+	assert_true(zt_addr_is_loopback(&a));
+}
+
+static void parse_rejects_bad_text(void **state)
+{
+	struct zt_addr a = { .port = 99 };
+
+	(void)state;
+	assert_int_equal(zt_addr_parse(&a, "", 0), ZT_ESYNTAX);
+	assert_int_equal(zt_addr_parse(&a, "1.2.3", 0), ZT_ESYNTAX);
+	assert_int_equal(zt_addr_parse(&a, "1.2.3.4:", 0), ZT_ESYNTAX);
+	assert_int_equal(zt_addr_parse(&a, "1.2.3.4:x", 0), ZT_ESYNTAX);
+	assert_int_equal(zt_addr_parse(&a, "1.2.3.4:65536", 0), ZT_ERANGE);
+	assert_int_equal(zt_addr_parse(&a, "[::1", 0), ZT_ESYNTAX);
+	assert_int_equal(zt_addr_parse(&a, "[::1]x", 0), ZT_ESYNTAX);
+	/* untouched on failure */
+	assert_int_equal(a.port, 99);
+}
+
+static void sockaddr_round_trip(void **state)
+{
+	struct zt_addr a, b;
+	struct sockaddr_storage ss;
+	int len;
+
+	(void)state;
+	assert_int_equal(zt_addr_parse(&a, "[fe80::2]:9", 0), 0);
+	len = zt_addr_to_sockaddr(&a, &ss);
+	assert_int_equal(len, sizeof(struct sockaddr_in6));
+	assert_int_equal(zt_addr_from_sockaddr(&b, (struct sockaddr *)&ss, (socklen_t)len), 0);
+	assert_true(zt_addr_equal(&a, &b));
+	assert_true(zt_addr_is_linklocal(&b));
+}
+
+static void v4_mapped_becomes_v4(void **state)
+{
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(5) };
+	struct zt_addr a;
+
+	(void)state;
+	inet_pton(AF_INET6, "::ffff:10.1.2.3", &in6.sin6_addr);
+	assert_int_equal(zt_addr_from_sockaddr(&a, (struct sockaddr *)&in6, sizeof(in6)), 0);
+	assert_int_equal(a.family, AF_INET);
+	assert_true(zt_addr_is_private(&a));
+}
+
+static void format_small_buffer(void **state)
+{
+	struct zt_addr a;
+	char small[4];
+
+	(void)state;
+	zt_addr_parse(&a, "192.0.2.1:1", 0);
+	assert_int_equal(zt_addr_format(&a, true, small, sizeof(small)), -ENOBUFS);
+}
+
+static void strerror_names_both_kinds(void **state)
+{
+	(void)state;
+	assert_string_equal(zt_strerror(ZT_ESTUN_COOKIE), "bad STUN magic cookie");
+	assert_string_equal(zt_strerror(-ENOBUFS), strerror(ENOBUFS));
+	assert_string_equal(zt_strerror(0), "success");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parse_v4_with_port),
+		cmocka_unit_test(parse_default_port),
+		cmocka_unit_test(parse_v6_forms),
+		cmocka_unit_test(parse_rejects_bad_text),
+		cmocka_unit_test(sockaddr_round_trip),
+		cmocka_unit_test(v4_mapped_becomes_v4),
+		cmocka_unit_test(format_small_buffer),
+		cmocka_unit_test(strerror_names_both_kinds),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,54 @@
+#!/bin/sh
+# Install the Debian 12 packages this project needs, if any are missing.
+# Idempotent: runs `apt-get update` only when something must be installed.
+#
+#   tools/deps.sh [build|lab|bench|all]    (default: build)
+#
+# As root it installs what is missing; otherwise it names the missing packages and
+# the one command that installs them, and exits 1.
+set -eu
+
+BUILD_PKGS="gcc make pkg-config libngtcp2-dev libngtcp2-crypto-gnutls-dev \
+libgnutls28-dev libnl-3-dev libnl-route-3-dev libnftables-dev libcmocka-dev zlib1g-dev \
+clang libclang-rt-14-dev"
+LAB_PKGS="nftables iproute2 conntrack coturn socat procps"
+BENCH_PKGS="iperf3 gnuplot-nox ngtcp2-client ngtcp2-server linux-perf"
+
+what=${1:-build}
+case "$what" in
+	build) want="$BUILD_PKGS" ;;
+	lab) want="$BUILD_PKGS $LAB_PKGS" ;;
+	bench) want="$BUILD_PKGS $LAB_PKGS $BENCH_PKGS" ;;
+	all) want="$BUILD_PKGS $LAB_PKGS $BENCH_PKGS" ;;
+	*) echo "usage: $0 [build|lab|bench|all]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+	case "$st" in
+		ii*) ;;
+		*) missing="$missing $p" ;;
+	esac
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing Debian packages:$missing" >&2
+	echo "deps: install them with: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+
+echo "deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# coturn's package starts a service by default; we never want it running.
+if ! [ -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps: done" >&2
