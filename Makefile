@@ -15,7 +15,7 @@ CFLAGS	+= -std=gnu17 -Wall -Wextra -Werror -MMD -MP -Isrc -D_GNU_SOURCE
 LDLIBS	:= -lm
 
 ifeq ($(SAN),1)
-BUILD	:= build/san
+override BUILD := $(BUILD)/san
 CFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS	+= -fsanitize=address,undefined
 endif
