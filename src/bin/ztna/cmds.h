@@ -1,0 +1,8 @@
+/* Subcommands of the ztna tool. Each is int NAME_main(int argc, char **argv), argv[0]
+ * being the subcommand name; returns the process exit status. */
+#ifndef ZT_BIN_ZTNA_CMDS_H
+#define ZT_BIN_ZTNA_CMDS_H
+
+int version_main(int argc, char **argv);
+
+#endif

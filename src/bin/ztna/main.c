@@ -1,0 +1,45 @@
+/* ztna: the user tool. Subcommands as a table (like wireguard-tools' wg.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+
+struct subcommand {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{ .name = "version", .main = version_main, .summary = "print the version" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ztna COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %-12s %s\n", subcommands[i].name, subcommands[i].summary);
+	fprintf(f, "\n'ztna COMMAND --help' for a command's options.\n");
+}
+
+int version_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("ztna 0.1\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].main(argc - 1, argv + 1);
+	fprintf(stderr, "ztna: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
