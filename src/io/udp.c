@@ -1,0 +1,154 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io/udp.h"
+
+#define SOCK_BUF_BYTES (4 * 1024 * 1024)
+
+int zt_udp_open(struct zt_udp *u, const struct zt_addr *bind_addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int fd, len, rc, on = 1, bufsz = SOCK_BUF_BYTES;
+
+	len = zt_addr_to_sockaddr(bind_addr, &ss);
+	if (len < 0)
+		return len;
+	fd = socket(bind_addr->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	if (bind_addr->family == AF_INET) {
+		int pmtu = IP_PMTUDISC_DO;
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	} else {
+		int pmtu = IPV6_PMTUDISC_DO;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	}
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	sslen = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	rc = zt_addr_from_sockaddr(&u->local, (struct sockaddr *)&ss, sslen);
+	if (rc < 0)
+		goto out_close;
+	u->fd = fd;
+	return 0;
+
+out_close:
+	close(fd);
+	return rc;
+}
+
+void zt_udp_close(struct zt_udp *u)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+}
+
+int zt_udp_recv(struct zt_udp *u, uint8_t *buf, size_t cap, struct zt_addr *from,
+		struct zt_addr *to)
+{
+	struct sockaddr_storage ss;
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr mh = {
+		.msg_name = &ss,
+		.msg_namelen = sizeof(ss),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	ssize_t n;
+
+	n = recvmsg(u->fd, &mh, 0);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (zt_addr_from_sockaddr(from, (struct sockaddr *)&ss, mh.msg_namelen) < 0)
+		return -EAFNOSUPPORT;
+	if (to) {
+		*to = u->local;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo pi;
+				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				zt_addr_set_v4(to, (const uint8_t *)&pi.ipi_addr, u->local.port);
+			} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+				struct in6_pktinfo pi;
+				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				zt_addr_set_v6(to, (const uint8_t *)&pi.ipi6_addr, u->local.port);
+			}
+		}
+	}
+	if (mh.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	return (int)n;
+}
+
+static bool addr_is_any(const struct zt_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a->ip, zero, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+int zt_udp_send(struct zt_udp *u, const struct zt_addr *to, const struct zt_addr *from,
+		const uint8_t *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_name = &ss, .msg_iov = &iov, .msg_iovlen = 1 };
+	int sl = zt_addr_to_sockaddr(to, &ss);
+
+	if (sl < 0)
+		return sl;
+	mh.msg_namelen = (socklen_t)sl;
+	/* Choose the source address only when bound to a wildcard address. */
+	if (from && from->family == u->local.family && addr_is_any(&u->local) && !addr_is_any(from)) {
+		struct cmsghdr *c;
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		c = (struct cmsghdr *)ctl.buf;
+		if (from->family == AF_INET) {
+			struct in_pktinfo pi = { 0 };
+			memcpy(&pi.ipi_spec_dst, from->ip, 4);
+			c->cmsg_level = IPPROTO_IP;
+			c->cmsg_type = IP_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+		} else {
+			struct in6_pktinfo pi = { 0 };
+			memcpy(&pi.ipi6_addr, from->ip, 16);
+			c->cmsg_level = IPPROTO_IPV6;
+			c->cmsg_type = IPV6_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+		}
+	}
+	if (sendmsg(u->fd, &mh, 0) < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * UDP sockets for the I/O shell: non-blocking, DF set (QUIC does its own PMTU),
+ * large buffers, and the local destination address of each received datagram
+ * (IP_PKTINFO / IPV6_RECVPKTINFO) so a socket bound to a wildcard address still knows
+ * which of the host's addresses a packet reached - the "local" half of an ICE pair
+ * and of a QUIC path.
+ */
+#ifndef ZT_IO_UDP_H
+#define ZT_IO_UDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+
+struct zt_udp {
+	int fd;
+	struct zt_addr local; /* as bound; port filled in when bound to port 0 */
+};
+
+/*
+ * Opens a socket bound to *bind (family from it; address may be 0.0.0.0 / ::,
+ * port may be 0). Returns 0 or -errno (-EADDRINUSE, -EADDRNOTAVAIL, ...).
+ */
+int zt_udp_open(struct zt_udp *u, const struct zt_addr *bind);
+void zt_udp_close(struct zt_udp *u);
+
+/*
+ * Receives one datagram. Returns its length, -EAGAIN when none is waiting, or -errno.
+ * *from is the sender; *to (may be NULL) is the local address and port it reached.
+ * A datagram longer than cap is truncated and reported as -EMSGSIZE.
+ */
+int zt_udp_recv(struct zt_udp *u, uint8_t *buf, size_t cap, struct zt_addr *from,
+		struct zt_addr *to);
+
+/*
+ * Sends one datagram to *to, from the local address *from when it is non-NULL and
+ * has an address (with a wildcard-bound socket), else as the kernel chooses.
+ * Returns 0, -EAGAIN when the send buffer is full, or -errno.
+ */
+int zt_udp_send(struct zt_udp *u, const struct zt_addr *to, const struct zt_addr *from,
+		const uint8_t *buf, size_t len);
+
+#endif
