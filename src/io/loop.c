@@ -212,7 +212,9 @@ static void run_timers(struct zt_loop *loop)
 
 	while (budget-- && loop->nheap && loop->heap[0]->deadline <= loop->now) {
 		struct zt_timer *t = loop->heap[0];
+		uint64_t due = t->deadline;
 		zt_timer_cancel(loop, t);
+		t->deadline = due; /* the callback may look at when it was due */
 		t->cb(loop, t, loop->now);
 	}
 }

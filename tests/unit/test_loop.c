@@ -13,20 +13,19 @@
 #include "io/loop.h"
 
 struct fired {
+	struct zt_timer timers[5];
 	int order[8];
 	int n;
 };
-
-
-static struct zt_timer timers[5];
 
 static void record(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 {
 	struct fired *f = t->data;
 
 	(void)loop;
-	assert_true(now >= t->deadline || t->deadline == UINT64_MAX);
-	f->order[f->n++] = (int)(t - timers);
+	assert_true(now >= t->deadline);
+	assert_false(zt_timer_armed(t));
+	f->order[f->n++] = (int)(t - f->timers);
 }
 
 static void timers_fire_in_deadline_order(void **state)
@@ -39,16 +38,16 @@ static void timers_fire_in_deadline_order(void **state)
 	assert_int_equal(zt_loop_new(&loop), 0);
 	base = zt_clock_now() - 1000000; /* all due already */
 	for (int i = 0; i < 5; i++)
-		zt_timer_init(&timers[i], record, &f);
-	zt_timer_set(loop, &timers[0], base + 500);
-	zt_timer_set(loop, &timers[1], base + 100);
-	zt_timer_set(loop, &timers[2], base + 300);
-	zt_timer_set(loop, &timers[3], base + 200);
-	zt_timer_set(loop, &timers[4], base + 400);
+		zt_timer_init(&f.timers[i], record, &f);
+	zt_timer_set(loop, &f.timers[0], base + 500);
+	zt_timer_set(loop, &f.timers[1], base + 100);
+	zt_timer_set(loop, &f.timers[2], base + 300);
+	zt_timer_set(loop, &f.timers[3], base + 200);
+	zt_timer_set(loop, &f.timers[4], base + 400);
 	/* re-arming moves a timer; cancelling removes it */
-	zt_timer_set(loop, &timers[0], base + 50);
-	zt_timer_cancel(loop, &timers[4]);
-	assert_false(zt_timer_armed(&timers[4]));
+	zt_timer_set(loop, &f.timers[0], base + 50);
+	zt_timer_cancel(loop, &f.timers[4]);
+	assert_false(zt_timer_armed(&f.timers[4]));
 	assert_int_equal(zt_loop_run_once(loop, 0), 0);
 	assert_int_equal(f.n, 4);
 	assert_int_equal(f.order[0], 0);
@@ -65,11 +64,11 @@ static void future_timer_does_not_fire(void **state)
 
 	(void)state;
 	assert_int_equal(zt_loop_new(&loop), 0);
-	zt_timer_init(&timers[0], record, &f);
-	zt_timer_set(loop, &timers[0], zt_clock_now() + 3600ULL * 1000000000ULL);
+	zt_timer_init(&f.timers[0], record, &f);
+	zt_timer_set(loop, &f.timers[0], zt_clock_now() + 3600ULL * 1000000000ULL);
 	assert_int_equal(zt_loop_run_once(loop, 0), 0);
 	assert_int_equal(f.n, 0);
-	assert_true(zt_timer_armed(&timers[0]));
+	assert_true(zt_timer_armed(&f.timers[0]));
 	zt_loop_free(loop);
 }
 
