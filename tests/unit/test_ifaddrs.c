@@ -1,0 +1,161 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <linux/if.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+
+#include "core/err.h"
+#include "io/ifaddrs.h"
+
+static void filter_defaults(void **state)
+{
+	struct zt_if_opts o = { 0 };
+
+	(void)state;
+	assert_true(zt_if_usable(&o, &(struct zt_if_info){ .name = "eth0", .up = true }));
+	assert_true(zt_if_usable(&o, &(struct zt_if_info){ .name = "v0", .kind = "veth", .up = true }));
+	assert_false(zt_if_usable(&o, &(struct zt_if_info){ .name = "lo", .loopback = true, .up = true }));
+	assert_false(zt_if_usable(&o, &(struct zt_if_info){ .name = "eth1", .up = false }));
+	assert_false(zt_if_usable(&o, &(struct zt_if_info){ .name = "wg0", .kind = "wireguard", .up = true }));
+	assert_false(zt_if_usable(&o, &(struct zt_if_info){ .name = "tun0", .kind = "tun", .up = true }));
+}
+
+static void filter_include_exclude(void **state)
+{
+	struct zt_if_opts o = { 0 };
+	char inc[] = "tun*,eth0", exc[] = "eth0";
+
+	(void)state;
+	assert_int_equal(zt_if_list_parse(o.include, &o.ninclude, inc), 0);
+	assert_int_equal(o.ninclude, 2);
+	/* include replaces the kind rule, but never makes loopback or down usable */
+	assert_true(zt_if_usable(&o, &(struct zt_if_info){ .name = "tun3", .kind = "tun", .up = true }));
+	assert_false(zt_if_usable(&o, &(struct zt_if_info){ .name = "eth1", .up = true }));
+	assert_false(zt_if_usable(&o, &(struct zt_if_info){ .name = "tun4", .up = false }));
+	assert_int_equal(zt_if_list_parse(o.exclude, &o.nexclude, exc), 0);
+	assert_false(zt_if_usable(&o, &(struct zt_if_info){ .name = "eth0", .up = true }));
+}
+
+static void list_limit(void **state)
+{
+	struct zt_if_opts o = { 0 };
+	char many[] = "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q";
+
+	(void)state;
+	assert_int_equal(zt_if_list_parse(o.include, &o.ninclude, many), ZT_ERANGE);
+}
+
+static void list_never_returns_loopback(void **state)
+{
+	struct zt_if_opts o = { .ipv6 = true };
+	struct zt_hostaddr h[32];
+	int n;
+
+	(void)state;
+	n = zt_ifaddrs_list(&o, h, 32);
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++) {
+		assert_false(zt_addr_is_loopback(&h[i].addr));
+		assert_false(zt_addr_is_linklocal(&h[i].addr));
+		assert_true(h[i].ifname[0] != '\0');
+	}
+}
+
+/* In a private network namespace (root only): a veth with an address appears, the
+ * monitor reports the change, and an exclude list hides it. */
+static int netns_child(void)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_cache *cache;
+	struct rtnl_link *link, *change;
+	struct rtnl_addr *addr;
+	struct nl_addr *local;
+	struct zt_netmon *mon;
+	struct zt_if_opts o = { 0 };
+	struct zt_hostaddr h[4];
+	char exc[] = "zt*";
+	int n, ev;
+
+	if (unshare(CLONE_NEWNET) < 0 || nl_connect(sk, NETLINK_ROUTE) < 0)
+		return 10;
+	if (zt_netmon_open(&mon) < 0)
+		return 11;
+	if (zt_ifaddrs_list(&o, h, 4) != 0)
+		return 12; /* a fresh namespace has only lo */
+	if (rtnl_link_veth_add(sk, "zt0", "zt1", getpid()) < 0)
+		return 13;
+	rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
+	change = rtnl_link_alloc();
+	rtnl_link_set_flags(change, IFF_UP);
+	link = rtnl_link_get_by_name(cache, "zt0");
+	rtnl_link_change(sk, link, change, 0);
+	rtnl_link_put(link);
+	link = rtnl_link_get_by_name(cache, "zt1");
+	rtnl_link_change(sk, link, change, 0);
+	addr = rtnl_addr_alloc();
+	rtnl_addr_set_ifindex(addr, rtnl_link_get_ifindex(link));
+	nl_addr_parse("10.9.8.7/24", AF_INET, &local);
+	rtnl_addr_set_local(addr, local);
+	if (rtnl_addr_add(sk, addr, 0) < 0)
+		return 14;
+	ev = zt_netmon_drain(mon);
+	if (ev <= 0)
+		return 15;
+	/* the veth pair needs a moment to report RUNNING; poll without sleeping long */
+	for (int tries = 0; tries < 200; tries++) {
+		n = zt_ifaddrs_list(&o, h, 4);
+		if (n == 1)
+			break;
+		usleep(10000);
+	}
+	if (n != 1 || strcmp(h[0].ifname, "zt1") || h[0].addr.ip[0] != 10 || h[0].addr.ip[3] != 7)
+		return 16;
+	zt_if_list_parse(o.exclude, &o.nexclude, exc);
+	if (zt_ifaddrs_list(&o, h, 4) != 0)
+		return 17;
+	zt_netmon_close(mon);
+	return 0;
+}
+
+static void netns_gather_and_monitor(void **state)
+{
+	pid_t pid;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("SKIP: needs root to create a network namespace\n");
+		skip();
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(netns_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(filter_defaults),
+		cmocka_unit_test(filter_include_exclude),
+		cmocka_unit_test(list_limit),
+		cmocka_unit_test(list_never_returns_loopback),
+		cmocka_unit_test(netns_gather_and_monitor),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
