@@ -1,0 +1,111 @@
+/*
+ * libFuzzer target: STUN decoder, integrity and fingerprint checks, getters, and the
+ * RFC 5780 Binding responder on the same input. Aborts (a finding) when an invariant
+ * breaks: a response over the amplification bound, a response that does not decode,
+ * a decoded message whose recorded views fall outside the input.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/stun.h"
+#include "core/stun_server.h"
+
+static void check(int cond)
+{
+	if (!cond)
+		abort();
+}
+
+static void exercise_getters(const struct zt_stun_msg *m)
+{
+	static const uint16_t addr_types[] = { ZT_STUN_ATTR_MAPPED_ADDRESS,
+					       ZT_STUN_ATTR_XOR_MAPPED_ADDRESS,
+					       ZT_STUN_ATTR_RESPONSE_ORIGIN,
+					       ZT_STUN_ATTR_OTHER_ADDRESS };
+	struct zt_addr a;
+	uint32_t v32;
+	uint64_t v64;
+	const uint8_t *p;
+	const char *reason;
+	size_t n;
+	int code;
+	uint16_t list[8];
+	uint8_t key[ZT_STUN_LONG_TERM_KEY_LEN];
+
+	for (unsigned i = 0; i < m->n_attrs; i++)
+		check(m->attrs[i].off + m->attrs[i].len <= m->len);
+	for (size_t i = 0; i < sizeof(addr_types) / sizeof(addr_types[0]); i++)
+		if (zt_stun_get_addr(m, addr_types[i], &a) == 0)
+			check(a.family == AF_INET || a.family == AF_INET6);
+	zt_stun_get_u32(m, ZT_STUN_ATTR_PRIORITY, &v32);
+	zt_stun_get_u32(m, ZT_STUN_ATTR_CHANGE_REQUEST, &v32);
+	zt_stun_get_u64(m, ZT_STUN_ATTR_ICE_CONTROLLING, &v64);
+	zt_stun_get_u64(m, ZT_STUN_ATTR_ICE_CONTROLLED, &v64);
+	if (zt_stun_get_bytes(m, ZT_STUN_ATTR_USERNAME, &p, &n) == 0)
+		check(p >= m->buf && p + n <= m->buf + m->len);
+	if (zt_stun_get_error(m, &code, &reason, &n) == 0)
+		check(code >= 300 && code <= 699);
+	if (zt_stun_get_unknown_list(m, list, 8) >= 0)
+		check(1);
+	zt_stun_check_short_term(m, "evtj:h6vY", "VOkJxbRl1RmTxUk/WvJxBt");
+	if (zt_stun_long_term_key("user", "realm", "pass", key) == 0)
+		zt_stun_check_integrity(m, key, sizeof(key));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct zt_stun_server s4, s1;
+	static int ready;
+	struct zt_stun_msg m;
+	struct zt_addr from;
+	uint8_t resp[ZT_STUN_SERVER_MAX_RESPONSE];
+	/* an exact-size copy so that ASan sees reads past the datagram */
+	uint8_t *buf = malloc(size ? size : 1);
+	unsigned send;
+	int rc;
+
+	if (!buf)
+		return 0;
+	if (size)
+		memcpy(buf, data, size);
+	if (!ready) {
+		struct zt_addr a1, a2;
+
+		zt_addr_parse(&a1, "198.51.100.1:3478", 0);
+		zt_addr_parse(&a2, "198.51.100.2:3479", 0);
+		check(zt_stun_server_init(&s4, &a1, &a2) == 0);
+		check(zt_stun_server_init(&s1, &a1, NULL) == 0);
+		ready = 1;
+	}
+
+	if (zt_stun_decode(&m, buf, size) == 0) {
+		check(zt_stun_looks_like(buf, size) || buf[0] > 3);
+		exercise_getters(&m);
+		if (m.n_unknown && m.cls == ZT_STUN_REQUEST) {
+			rc = zt_stun_build_420(&m, resp, sizeof(resp));
+			check(rc > 0 && (size_t)rc <= size + ZT_STUN_SERVER_MAX_GROWTH);
+		}
+	}
+
+	zt_addr_parse(&from, size & 1 ? "[2001:db8::7]:40000" : "203.0.113.7:40000", 0);
+	for (unsigned local = 0; local < 4; local++) {
+		const struct zt_stun_server *s = local == 0 && (size & 2) ? &s1 : &s4;
+
+		send = 99;
+		rc = zt_stun_server_handle(s, local, &from, buf, size, resp, sizeof(resp), &send);
+		if (rc > 0) {
+			struct zt_stun_msg r;
+
+			check(rc <= ZT_STUN_SERVER_MAX_RESPONSE);
+			check((size_t)rc <= size + ZT_STUN_SERVER_MAX_GROWTH);
+			check(send < zt_stun_server_endpoints(s));
+			check(zt_stun_decode(&r, resp, (size_t)rc) == 0);
+			check(r.cls == ZT_STUN_SUCCESS || r.cls == ZT_STUN_ERROR);
+		} else {
+			check(send == 99);
+		}
+	}
+	free(buf);
+	return 0;
+}
