@@ -40,8 +40,9 @@ enum zt_err {
 	/* Control messages: -1200.. */
 	ZT_ECTRL_VERSION = -1200,   /* unsupported protocol version */
 	ZT_ECTRL_TYPE = -1201,      /* unknown message type where one is required */
-	ZT_ECTRL_FIELD = -1202,     /* missing required field or wrong field length */
+	ZT_ECTRL_FIELD = -1202,     /* missing required field, wrong field length or content */
 	ZT_ECTRL_DUP = -1203,       /* a field that may appear once appears twice */
+	ZT_ECTRL_UNKNOWN_FIELD = -1204, /* unknown field marked must-understand */
 
 	/* Candidates (RFC 8445): -1300.. */
 	ZT_ECAND_TYPE = -1300,      /* unknown candidate type */
