@@ -1,0 +1,187 @@
+/*
+ * ICE connectivity checks (RFC 8445) for one data stream with one component, as a
+ * sans-IO state machine: candidates and credentials in, STUN datagrams out, a
+ * selected (nominated) candidate pair and events as the result.
+ *
+ * Drive it like the rest of the core:
+ *   zt_ice_recv(ice, now, local, from, buf, len)   every STUN datagram the socket gets
+ *   zt_ice_poll_send(ice, now, buf, cap, &local, &remote)   until it returns 0
+ *   zt_ice_next_deadline(ice) / zt_ice_on_timeout(ice, now)
+ *   zt_ice_poll_event(ice, &ev)   after any of the above
+ *
+ * Choices, each a deliberate simplification or deviation (both ends are ztna):
+ *  - One checklist, no frozen state: every pair starts Waiting (RFC 8445 s6.1.2.6
+ *    freezes pairs sharing a foundation to save checks across components and streams;
+ *    with one component and at most 100 pairs it only delays the first success).
+ *  - Nomination: the controlling side puts USE-CANDIDATE on every check (the "aggressive"
+ *    nomination of RFC 5245; RFC 8445 s8.1.1 only describes regular nomination). The
+ *    first pair whose check succeeds is nominated on both sides in one round trip, which
+ *    is what the time-to-direct goal needs; later successes do not replace it.
+ *  - Relay candidates are signalled for visibility but never paired: the relay path is
+ *    the end-to-end connection's fallback, always available, outside ICE.
+ *  - Local srflx candidates are replaced by their base when pairing (s6.1.2.4), so every
+ *    check is sent from a host address of the one socket.
+ *  - After selection, checks stop and consent freshness (RFC 7675 in spirit) runs on
+ *    the selected pair: a Binding request every keepalive interval; consent is lost
+ *    when nothing authenticated (response, or request from the peer) arrives on the
+ *    pair for consent_timeout.
+ *
+ * Pacing: a new check (ordinary or triggered) leaves at most every Ta; retransmissions
+ * follow each transaction's own timer (initial RTO, doubling, capped), so a lossy or
+ * filtered path (a port-restricted NAT drops the first punch) is retried quickly.
+ */
+#ifndef ZT_CORE_ICE_H
+#define ZT_CORE_ICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+#include "core/cand.h"
+#include "core/rng.h"
+
+#define ZT_ICE_MAX_LOCAL 8
+#define ZT_ICE_MAX_REMOTE 48     /* signalled + peer-reflexive */
+#define ZT_ICE_MAX_PAIRS 100     /* the bound, and RFC 8445 s6.1.2.5's default */
+#define ZT_ICE_UFRAG_MAX 32
+#define ZT_ICE_PWD_MAX 64
+
+struct zt_ice_config {
+	bool controlling;
+	uint64_t tie_breaker;       /* random 64 bits (RFC 8445 s7.1.1) */
+	const char *local_ufrag;    /* 4..32 ice-chars */
+	const char *local_pwd;      /* 22..64 ice-chars */
+	struct zt_rng rng;          /* transaction IDs */
+	uint64_t ta;                /* pacing between new checks; default 20 ms (<= 50 ms) */
+	uint64_t rto_initial;       /* first retransmission; default 100 ms */
+	uint64_t rto_max;           /* retransmission cap; default 400 ms */
+	uint64_t fail_timeout;      /* no pair by start + this: FAILED; default 5 s */
+	uint64_t keepalive_interval; /* consent checks on the selected pair; default 15 s */
+	uint64_t consent_timeout;   /* no authenticated traffic for this long: lost; default 30 s */
+	const char *software;       /* SOFTWARE attribute, or NULL for none */
+};
+
+enum zt_ice_state {
+	ZT_ICE_NEW = 0,       /* gathering / waiting for the peer's credentials or start */
+	ZT_ICE_CHECKING = 1,
+	ZT_ICE_CONNECTED = 2, /* a pair is selected */
+	ZT_ICE_FAILED = 3,    /* no pair worked in time, or consent was lost */
+};
+
+enum zt_ice_event_type {
+	ZT_ICE_EV_SELECTED = 1,     /* ev.pair is the nominated pair: use it */
+	ZT_ICE_EV_FAILED = 2,       /* no pair succeeded before fail_timeout (or all failed) */
+	ZT_ICE_EV_CONSENT_LOST = 3, /* the selected pair stopped answering */
+	ZT_ICE_EV_PRFLX = 4,        /* learned a peer-reflexive remote candidate (ev.pair.remote) */
+	ZT_ICE_EV_ROLE_CHANGE = 5,  /* a role conflict switched our role (ev.controlling) */
+};
+
+struct zt_ice_event {
+	enum zt_ice_event_type type;
+	struct zt_cand_pair pair;
+	bool controlling;
+};
+
+struct zt_ice_stats {
+	uint64_t checks_sent;       /* first transmissions */
+	uint64_t retransmits;
+	uint64_t requests_received; /* authenticated */
+	uint64_t responses_received; /* matching, authenticated */
+	uint64_t dropped_auth;      /* bad USERNAME or MESSAGE-INTEGRITY */
+	uint64_t dropped_fingerprint;
+	uint64_t dropped_malformed;
+	uint64_t dropped_unmatched; /* responses to no transaction of ours */
+	uint64_t role_conflicts;
+	uint64_t prflx_learned;
+	uint64_t keepalives_sent;
+	uint64_t start_time;        /* when checks started (0: not yet) */
+	uint64_t selected_time;     /* when a pair was selected (0: not yet) */
+};
+
+struct zt_ice;
+
+/*
+ * Creates an agent. Returns 0 or -EINVAL (bad ufrag/pwd, missing rng), -ENOMEM.
+ * Zero timing fields take the defaults above.
+ */
+int zt_ice_new(struct zt_ice **ret, const struct zt_ice_config *cfg);
+void zt_ice_free(struct zt_ice *ice);
+
+/*
+ * Adds a local candidate (host or srflx; relay and prflx are accepted and kept for
+ * signalling but not paired). Host candidates are the addresses checks are sent from.
+ * Returns 0, ZT_ECAND_LIMIT when full, or a zt_cand_check() error. Duplicates are
+ * ignored (0).
+ */
+int zt_ice_add_local(struct zt_ice *ice, const struct zt_cand *c);
+
+/* The local candidates, for signalling. Returns how many were copied (<= cap). */
+size_t zt_ice_local_cands(const struct zt_ice *ice, struct zt_cand *out, size_t cap);
+
+/* The peer's ICE credentials. Returns 0 or -EINVAL (empty or too long). */
+int zt_ice_set_remote_credentials(struct zt_ice *ice, const char *ufrag, const char *pwd);
+
+/*
+ * Adds a remote candidate (offer, answer or trickle). Forms pairs with every local
+ * host candidate of the same family, up to ZT_ICE_MAX_PAIRS (lowest priority pairs are
+ * dropped when over). Returns 0, ZT_ECAND_LIMIT (remote list full), or a
+ * zt_cand_check() error. Duplicates (same address) are ignored (0).
+ */
+int zt_ice_add_remote(struct zt_ice *ice, const struct zt_cand *c);
+
+/* The peer sent end-of-candidates: once every pair has failed, ICE fails early. */
+void zt_ice_remote_done(struct zt_ice *ice);
+
+/*
+ * Starts ordinary checks at time `at` (the coordinated start moment; may be in the
+ * past). Requests from the peer are answered before this. Returns 0, or -EINVAL when
+ * the remote credentials are not set.
+ */
+int zt_ice_start(struct zt_ice *ice, uint64_t at);
+
+/*
+ * Processes one datagram that arrived at local address `local` from `from`.
+ * Returns 1 when it was an ICE STUN message (consumed, possibly dropped and counted),
+ * 0 when it is not STUN (the caller passes it on), or a negative code for a STUN
+ * message this agent dropped (ZT_ESTUN_*: counted in the stats; no state changed).
+ */
+int zt_ice_recv(struct zt_ice *ice, uint64_t now, const struct zt_addr *local,
+		const struct zt_addr *from, const uint8_t *buf, size_t len);
+
+/*
+ * Produces the next datagram to send, from *ret_local to *ret_remote. Returns its
+ * length, 0 when nothing is due now, or -ENOBUFS when cap is too small (1280 is
+ * always enough).
+ */
+int zt_ice_poll_send(struct zt_ice *ice, uint64_t now, uint8_t *buf, size_t cap,
+		     struct zt_addr *ret_local, struct zt_addr *ret_remote);
+
+/* The next time zt_ice_on_timeout() has work, or ZT_TIME_NEVER. */
+uint64_t zt_ice_next_deadline(const struct zt_ice *ice);
+void zt_ice_on_timeout(struct zt_ice *ice, uint64_t now);
+
+/* Pops the oldest event. Returns 1 (an event in *ev) or 0 (none). */
+int zt_ice_poll_event(struct zt_ice *ice, struct zt_ice_event *ev);
+
+enum zt_ice_state zt_ice_state(const struct zt_ice *ice);
+/* The selected pair. Returns 0 or -ENOENT. */
+int zt_ice_selected(const struct zt_ice *ice, struct zt_cand_pair *ret);
+bool zt_ice_controlling(const struct zt_ice *ice);
+const struct zt_ice_stats *zt_ice_stats(const struct zt_ice *ice);
+
+/*
+ * Consent checks on the selected pair every `interval`, lost after `timeout` without
+ * authenticated traffic (the path manager shortens both while data flows).
+ */
+void zt_ice_set_keepalive(struct zt_ice *ice, uint64_t now, uint64_t interval, uint64_t timeout);
+
+/* Tells the agent that traffic from the selected pair's remote arrived (e.g. QUIC
+ * packets on the direct path), which proves consent as well as a STUN response. */
+void zt_ice_note_alive(struct zt_ice *ice, uint64_t now);
+
+/* Pair count and the state of each, for status output and tests. */
+size_t zt_ice_pair_count(const struct zt_ice *ice);
+const char *zt_ice_state_name(enum zt_ice_state s);
+
+#endif

@@ -1,0 +1,711 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/cand.h"
+#include "core/err.h"
+#include "core/ice.h"
+#include "core/stun.h"
+#include "core/units.h"
+
+/*
+ * A two-node test network on virtual time. Each side may sit behind a toy NAT:
+ * mapping endpoint-independent (one public port) or endpoint-dependent (a new public
+ * port per destination), filtering address-and-port-dependent (only from endpoints
+ * the inside has sent to) or open. Every datagram takes one `delay`.
+ */
+
+#define MAXQ 512
+
+struct pkt {
+	uint64_t at;
+	int to_side;
+	struct zt_addr src, dst;
+	size_t len;
+	uint8_t buf[512];
+};
+
+struct nat {
+	bool on;
+	bool edm;              /* endpoint-dependent mapping (symmetric) */
+	bool open_filter;      /* endpoint-independent filtering (full cone) */
+	bool addr_filter;      /* address-dependent filtering (address-restricted) */
+	struct zt_addr pub_ip; /* port ignored */
+	uint16_t next_port;
+	/* mappings: inside -> (dest, public port) */
+	struct { struct zt_addr dst; uint16_t port; } map[64];
+	int nmap;
+};
+
+struct side {
+	struct zt_ice *ice;
+	struct zt_addr host;
+	struct nat nat;
+	struct zt_prng prng;
+	int selected_events, failed_events, consent_lost_events, prflx_events;
+};
+
+struct net {
+	struct side s[2];
+	struct pkt q[MAXQ];
+	int nq;
+	uint64_t now, delay;
+	bool drop_all;
+	int sent[2];
+	uint64_t first_tx_times[2][64];
+	int nfirst[2];
+};
+
+static uint16_t nat_out(struct nat *n, const struct zt_addr *dst)
+{
+	uint16_t port = 0;
+
+	for (int i = 0; i < n->nmap; i++) {
+		if (zt_addr_equal(&n->map[i].dst, dst))
+			return n->map[i].port;
+		if (!n->edm)
+			port = n->map[i].port; /* endpoint-independent: one public port */
+	}
+	/* a new destination: remembered for filtering, with a new port only if EDM */
+	assert_true(n->nmap < 64);
+	n->map[n->nmap].dst = *dst;
+	n->map[n->nmap].port = port ? port : n->next_port++;
+	return n->map[n->nmap++].port;
+}
+
+static bool nat_in_allowed(const struct nat *n, const struct zt_addr *src, uint16_t port)
+{
+	for (int i = 0; i < n->nmap; i++)
+		if (n->map[i].port == port &&
+		    (n->open_filter || zt_addr_equal(&n->map[i].dst, src) ||
+		     (n->addr_filter && zt_addr_ip_equal(&n->map[i].dst, src))))
+			return true;
+	return false;
+}
+
+static void send_pkt(struct net *net, int from, const struct zt_addr *local,
+		     const struct zt_addr *remote, const uint8_t *buf, size_t len)
+{
+	struct side *s = &net->s[from];
+	struct pkt *p;
+
+	assert_true(zt_addr_equal(local, &s->host)); /* always sent from the host address */
+	net->sent[from]++;
+	if (net->drop_all)
+		return;
+	assert_true(net->nq < MAXQ);
+	p = &net->q[net->nq++];
+	p->at = net->now + net->delay;
+	p->to_side = !from;
+	p->src = *local;
+	if (s->nat.on) {
+		p->src = s->nat.pub_ip;
+		p->src.port = nat_out(&s->nat, remote);
+	}
+	p->dst = *remote;
+	p->len = len;
+	memcpy(p->buf, buf, len);
+}
+
+static void deliver(struct net *net, struct pkt *p)
+{
+	struct side *s = &net->s[p->to_side];
+	struct zt_addr local = p->dst;
+
+	if (s->nat.on) {
+		if (!zt_addr_ip_equal(&p->dst, &s->nat.pub_ip))
+			return;
+		if (!nat_in_allowed(&s->nat, &p->src, p->dst.port))
+			return; /* filtered */
+		local = s->host;
+	} else if (!zt_addr_equal(&p->dst, &s->host)) {
+		return;
+	}
+	zt_ice_recv(s->ice, net->now, &local, &p->src, p->buf, p->len);
+}
+
+static void pump(struct net *net, int side)
+{
+	uint8_t buf[1280];
+	struct zt_addr l, r;
+	int n;
+
+	while ((n = zt_ice_poll_send(net->s[side].ice, net->now, buf, sizeof(buf), &l, &r)) > 0) {
+		struct zt_stun_msg m;
+		assert_int_equal(zt_stun_decode(&m, buf, (size_t)n), 0);
+		if (m.cls == ZT_STUN_REQUEST && net->nfirst[side] < 64) {
+			/* record first transmissions (new transaction IDs) */
+			bool seen = false;
+			static uint8_t tids[2][64][12];
+			for (int i = 0; i < net->nfirst[side]; i++)
+				seen |= !memcmp(tids[side][i], m.tid, 12);
+			if (!seen) {
+				memcpy(tids[side][net->nfirst[side]], m.tid, 12);
+				net->first_tx_times[side][net->nfirst[side]++] = net->now;
+			}
+		}
+		send_pkt(net, side, &l, &r, buf, (size_t)n);
+	}
+	assert_true(n == 0);
+}
+
+static void drain_events(struct side *s)
+{
+	struct zt_ice_event ev;
+
+	while (zt_ice_poll_event(s->ice, &ev)) {
+		switch (ev.type) {
+		case ZT_ICE_EV_SELECTED: s->selected_events++; break;
+		case ZT_ICE_EV_FAILED: s->failed_events++; break;
+		case ZT_ICE_EV_CONSENT_LOST: s->consent_lost_events++; break;
+		case ZT_ICE_EV_PRFLX: s->prflx_events++; break;
+		default: break;
+		}
+	}
+}
+
+/* Runs the network until `until`, advancing virtual time event by event. */
+static void run(struct net *net, uint64_t until)
+{
+	for (;;) {
+		uint64_t next = until;
+		for (int i = 0; i < 2; i++) {
+			pump(net, i);
+			drain_events(&net->s[i]);
+		}
+		for (int i = 0; i < net->nq; i++)
+			if (net->q[i].at < next)
+				next = net->q[i].at;
+		for (int i = 0; i < 2; i++) {
+			uint64_t d = zt_ice_next_deadline(net->s[i].ice);
+			if (d < next)
+				next = d;
+		}
+		if (next < net->now)
+			next = net->now;
+		if (next >= until && net->now >= until)
+			break;
+		net->now = next;
+		for (int i = 0; i < net->nq;) {
+			if (net->q[i].at <= net->now) {
+				struct pkt p = net->q[i];
+				net->q[i] = net->q[--net->nq];
+				deliver(net, &p);
+			} else {
+				i++;
+			}
+		}
+		for (int i = 0; i < 2; i++)
+			zt_ice_on_timeout(net->s[i].ice, net->now);
+		if (net->now >= until)
+			break;
+	}
+}
+
+static struct zt_cand mkcand(enum zt_cand_type type, const char *addr, const char *rel,
+			     uint16_t local_pref)
+{
+	struct zt_cand c = { .type = (uint8_t)type, .component = 1 };
+
+	assert_int_equal(zt_addr_parse(&c.addr, addr, 0), 0);
+	if (rel)
+		assert_int_equal(zt_addr_parse(&c.related, rel, 0), 0);
+	c.priority = zt_cand_priority(type, local_pref, 1);
+	assert_true(zt_cand_foundation(c.foundation, type, rel ? &c.related : &c.addr, NULL) > 0);
+	return c;
+}
+
+static void setup_side(struct net *net, int i, bool controlling, uint64_t tb, const char *host)
+{
+	struct side *s = &net->s[i];
+	struct zt_ice_config cfg = {
+		.controlling = controlling,
+		.tie_breaker = tb,
+		.local_ufrag = i == 0 ? "agentUF" : "connUF",
+		.local_pwd = i == 0 ? "agentpassword0123456789" : "connpassword0123456789x",
+	};
+	struct zt_cand hc;
+
+	zt_prng_seed(&s->prng, 100 + (uint64_t)i);
+	cfg.rng = zt_prng_rng(&s->prng);
+	assert_int_equal(zt_ice_new(&s->ice, &cfg), 0);
+	assert_int_equal(zt_addr_parse(&s->host, host, 0), 0);
+	hc = mkcand(ZT_CAND_HOST, host, NULL, 65535);
+	assert_int_equal(zt_ice_add_local(s->ice, &hc), 0);
+}
+
+static void set_nat(struct net *net, int i, const char *pub, bool edm, bool open_filter)
+{
+	struct nat *n = &net->s[i].nat;
+	struct zt_cand c;
+	char srflx[64];
+
+	n->on = true;
+	n->edm = edm;
+	n->open_filter = open_filter;
+	n->next_port = (uint16_t)(40000 + 1000 * i);
+	assert_int_equal(zt_addr_parse(&n->pub_ip, pub, 0), 0);
+	/* the srflx candidate is what a server at 198.51.100.1 saw */
+	struct zt_addr server;
+	zt_addr_parse(&server, "198.51.100.1:4433", 0);
+	n->pub_ip.port = nat_out(n, &server);
+	snprintf(srflx, sizeof(srflx), "%s:%u", pub, n->pub_ip.port);
+	char hostbuf[ZT_ADDR_STRLEN];
+	c = mkcand(ZT_CAND_SRFLX, srflx, zt_addr_str(&net->s[i].host, hostbuf), 65535);
+	assert_int_equal(zt_ice_add_local(net->s[i].ice, &c), 0);
+}
+
+/* Signalling: credentials and every local candidate of each side to the other. */
+static void exchange(struct net *net)
+{
+	const char *uf[2] = { "agentUF", "connUF" };
+	const char *pw[2] = { "agentpassword0123456789", "connpassword0123456789x" };
+
+	for (int i = 0; i < 2; i++) {
+		struct zt_cand c[ZT_ICE_MAX_LOCAL];
+		size_t n = zt_ice_local_cands(net->s[i].ice, c, ZT_ICE_MAX_LOCAL);
+		assert_int_equal(zt_ice_set_remote_credentials(net->s[!i].ice, uf[i], pw[i]), 0);
+		for (size_t k = 0; k < n; k++)
+			assert_int_equal(zt_ice_add_remote(net->s[!i].ice, &c[k]), 0);
+		zt_ice_remote_done(net->s[!i].ice);
+	}
+}
+
+static void teardown(struct net *net)
+{
+	zt_ice_free(net->s[0].ice);
+	zt_ice_free(net->s[1].ice);
+}
+
+static void same_lan_connects_in_one_round_trip(void **state)
+{
+	static struct net net;
+	struct zt_cand_pair a, b;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0);
+	zt_ice_start(net.s[1].ice, 0);
+	run(&net, 100 * ZT_MS);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(net.s[0].selected_events, 1);
+	assert_int_equal(net.s[1].selected_events, 1);
+	assert_int_equal(zt_ice_selected(net.s[0].ice, &a), 0);
+	assert_int_equal(zt_ice_selected(net.s[1].ice, &b), 0);
+	assert_true(zt_addr_equal(&a.remote.addr, &net.s[1].host));
+	assert_true(zt_addr_equal(&b.remote.addr, &net.s[0].host));
+	/* controlling side: one check out, one response back = 2 ms */
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->selected_time, 2 * ZT_MS);
+	teardown(&net);
+}
+
+static void port_restricted_both_sides_connects_via_srflx(void **state)
+{
+	static struct net net;
+	struct zt_cand_pair a;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 5 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.1.2:2000");
+	set_nat(&net, 0, "203.0.113.1", false, false);
+	set_nat(&net, 1, "203.0.113.2", false, false);
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0);
+	zt_ice_start(net.s[1].ice, 0);
+	run(&net, 2 * ZT_SEC);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(zt_ice_selected(net.s[0].ice, &a), 0);
+	assert_int_equal(a.remote.type, ZT_CAND_SRFLX);
+	assert_true(zt_addr_ip_equal(&a.remote.addr, &net.s[1].nat.pub_ip));
+	/* both NATs filter, so the first punches may be dropped; it still takes only a
+	 * few retransmission intervals */
+	assert_true(zt_ice_stats(net.s[0].ice)->selected_time < 500 * ZT_MS);
+	teardown(&net);
+}
+
+static void symmetric_vs_full_cone_needs_peer_reflexive(void **state)
+{
+	static struct net net;
+	struct zt_cand_pair b;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 5 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.1.2:2000");
+	set_nat(&net, 0, "203.0.113.1", true, false);  /* symmetric */
+	set_nat(&net, 1, "203.0.113.2", false, true);  /* full cone */
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0);
+	zt_ice_start(net.s[1].ice, 0);
+	run(&net, 2 * ZT_SEC);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_CONNECTED);
+	/* the connector only reaches the agent at the port its checks came from */
+	assert_true(net.s[1].prflx_events >= 1);
+	assert_int_equal(zt_ice_selected(net.s[1].ice, &b), 0);
+	assert_int_equal(b.remote.type, ZT_CAND_PRFLX);
+	assert_true(zt_ice_stats(net.s[1].ice)->prflx_learned >= 1);
+	teardown(&net);
+}
+
+static void symmetric_both_sides_fails_at_timeout(void **state)
+{
+	static struct net net;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 5 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.1.2:2000");
+	set_nat(&net, 0, "203.0.113.1", true, false);
+	set_nat(&net, 1, "203.0.113.2", true, false);
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 100 * ZT_MS);
+	zt_ice_start(net.s[1].ice, 100 * ZT_MS);
+	run(&net, 5 * ZT_SEC + 99 * ZT_MS);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CHECKING);
+	run(&net, 5 * ZT_SEC + 101 * ZT_MS);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_FAILED);
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_FAILED);
+	assert_int_equal(net.s[0].failed_events, 1);
+	assert_int_equal(net.s[1].failed_events, 1);
+	/* nothing more is sent after failing */
+	int sent = net.sent[0] + net.sent[1];
+	run(&net, 20 * ZT_SEC);
+	assert_int_equal(net.sent[0] + net.sent[1], sent);
+	teardown(&net);
+}
+
+static void checks_are_paced_and_retransmitted_with_backoff(void **state)
+{
+	static struct net net;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+	/* five more remote candidates nobody answers on */
+	for (int i = 0; i < 5; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "192.0.2.%d:9", 10 + i);
+		struct zt_cand c = mkcand(ZT_CAND_HOST, a, NULL, (uint16_t)(60000 - i));
+		assert_int_equal(zt_ice_add_remote(net.s[0].ice, &c), 0);
+	}
+	exchange(&net);
+	net.drop_all = true;
+	zt_ice_start(net.s[0].ice, 0);
+	run(&net, 1300 * ZT_MS);
+	/* six first transmissions, at least Ta (20 ms) apart */
+	assert_int_equal(net.nfirst[0], 6);
+	for (int i = 1; i < net.nfirst[0]; i++)
+		assert_true(net.first_tx_times[0][i] - net.first_tx_times[0][i - 1] >= 20 * ZT_MS);
+	/* each pair: 0, +100, +300, +700, +1100 ms: 5 sends for the first pair by 1.3 s */
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->checks_sent, 6);
+	assert_true(zt_ice_stats(net.s[0].ice)->retransmits >= 6 * 3);
+	assert_true(zt_ice_stats(net.s[0].ice)->retransmits <= 6 * 4);
+	teardown(&net);
+}
+
+static void bad_credentials_and_fingerprint_are_dropped(void **state)
+{
+	static struct net net;
+	uint8_t buf[256];
+	struct zt_stun_builder b;
+	uint8_t tid[12] = { 1, 2, 3 };
+	struct zt_addr from, to;
+	int n;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+	zt_addr_parse(&from, "10.0.0.66:666", 0);
+	to = net.s[1].host;
+
+	/* right username, wrong password */
+	zt_stun_build_init(&b, buf, sizeof(buf), ZT_STUN_BINDING, ZT_STUN_REQUEST, tid);
+	zt_stun_put_str(&b, ZT_STUN_ATTR_USERNAME, "connUF:evil");
+	zt_stun_put_u32(&b, ZT_STUN_ATTR_PRIORITY, 12345);
+	zt_stun_put_u64(&b, ZT_STUN_ATTR_ICE_CONTROLLING, 1);
+	zt_stun_put_integrity(&b, (const uint8_t *)"wrongpassword", 13);
+	zt_stun_put_fingerprint(&b);
+	n = zt_stun_build_finish(&b);
+	assert_true(n > 0);
+	assert_int_equal(zt_ice_recv(net.s[1].ice, 0, &to, &from, buf, (size_t)n), ZT_ESTUN_INTEGRITY);
+	assert_int_equal(zt_ice_stats(net.s[1].ice)->dropped_auth, 1);
+
+	/* wrong ufrag */
+	zt_stun_build_init(&b, buf, sizeof(buf), ZT_STUN_BINDING, ZT_STUN_REQUEST, tid);
+	zt_stun_put_str(&b, ZT_STUN_ATTR_USERNAME, "other:evil");
+	zt_stun_put_u32(&b, ZT_STUN_ATTR_PRIORITY, 12345);
+	zt_stun_put_u64(&b, ZT_STUN_ATTR_ICE_CONTROLLING, 1);
+	zt_stun_put_integrity(&b, (const uint8_t *)"connpassword0123456789x", 23);
+	zt_stun_put_fingerprint(&b);
+	n = zt_stun_build_finish(&b);
+	assert_int_equal(zt_ice_recv(net.s[1].ice, 0, &to, &from, buf, (size_t)n), ZT_ESTUN_USERNAME);
+	assert_int_equal(zt_ice_stats(net.s[1].ice)->dropped_auth, 2);
+
+	/* right credentials, corrupted fingerprint */
+	zt_stun_build_init(&b, buf, sizeof(buf), ZT_STUN_BINDING, ZT_STUN_REQUEST, tid);
+	zt_stun_put_str(&b, ZT_STUN_ATTR_USERNAME, "connUF:agentUF");
+	zt_stun_put_u32(&b, ZT_STUN_ATTR_PRIORITY, 12345);
+	zt_stun_put_u64(&b, ZT_STUN_ATTR_ICE_CONTROLLING, 1);
+	zt_stun_put_integrity(&b, (const uint8_t *)"connpassword0123456789x", 23);
+	zt_stun_put_fingerprint(&b);
+	n = zt_stun_build_finish(&b);
+	buf[n - 1] ^= 0xff;
+	assert_int_equal(zt_ice_recv(net.s[1].ice, 0, &to, &from, buf, (size_t)n), ZT_ESTUN_FINGERPRINT);
+	assert_int_equal(zt_ice_stats(net.s[1].ice)->dropped_fingerprint, 1);
+
+	/* nothing was answered, nothing learned */
+	assert_int_equal(zt_ice_poll_send(net.s[1].ice, 0, buf, sizeof(buf), &from, &to), 0);
+	assert_int_equal(zt_ice_stats(net.s[1].ice)->prflx_learned, 0);
+
+	/* not STUN at all: not ours */
+	memset(buf, 0x41, 40);
+	assert_int_equal(zt_ice_recv(net.s[1].ice, 0, &to, &from, buf, 40), 0);
+
+	/* right credentials from an unknown source: answered, and a peer-reflexive
+	 * candidate (RFC 8445 s7.3.1.3) */
+	zt_stun_build_init(&b, buf, sizeof(buf), ZT_STUN_BINDING, ZT_STUN_REQUEST, tid);
+	zt_stun_put_str(&b, ZT_STUN_ATTR_USERNAME, "connUF:agentUF");
+	zt_stun_put_u32(&b, ZT_STUN_ATTR_PRIORITY, 12345);
+	zt_stun_put_u64(&b, ZT_STUN_ATTR_ICE_CONTROLLING, 1);
+	zt_stun_put_integrity(&b, (const uint8_t *)"connpassword0123456789x", 23);
+	zt_stun_put_fingerprint(&b);
+	n = zt_stun_build_finish(&b);
+	assert_int_equal(zt_ice_recv(net.s[1].ice, 0, &to, &from, buf, (size_t)n), 1);
+	assert_int_equal(zt_ice_stats(net.s[1].ice)->prflx_learned, 1);
+	struct zt_addr l, r;
+	n = zt_ice_poll_send(net.s[1].ice, 0, buf, sizeof(buf), &l, &r);
+	assert_true(n > 0);
+	assert_true(zt_addr_equal(&r, &from));
+	struct zt_stun_msg m;
+	struct zt_addr mapped;
+	assert_int_equal(zt_stun_decode(&m, buf, (size_t)n), 0);
+	assert_int_equal(m.cls, ZT_STUN_SUCCESS);
+	assert_int_equal(zt_stun_get_addr(&m, ZT_STUN_ATTR_XOR_MAPPED_ADDRESS, &mapped), 0);
+	assert_true(zt_addr_equal(&mapped, &from));
+	zt_ice_free(net.s[1].ice);
+}
+
+static void role_conflict_resolves_by_tie_breaker(void **state)
+{
+	static struct net net;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	/* both think they are controlling; side 1 has the larger tie-breaker */
+	setup_side(&net, 0, true, 5, "10.0.0.1:1000");
+	setup_side(&net, 1, true, 500, "10.0.0.2:2000");
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0);
+	zt_ice_start(net.s[1].ice, 0);
+	run(&net, 1 * ZT_SEC);
+	assert_false(zt_ice_controlling(net.s[0].ice));
+	assert_true(zt_ice_controlling(net.s[1].ice));
+	assert_true(zt_ice_stats(net.s[0].ice)->role_conflicts + zt_ice_stats(net.s[1].ice)->role_conflicts >= 1);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_CONNECTED);
+	teardown(&net);
+}
+
+static void consent_keeps_pair_and_detects_loss(void **state)
+{
+	static struct net net;
+	uint64_t cut;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0);
+	zt_ice_start(net.s[1].ice, 0);
+	run(&net, 100 * ZT_MS);
+	zt_ice_set_keepalive(net.s[0].ice, net.now, 1 * ZT_SEC, 3 * ZT_SEC);
+	zt_ice_set_keepalive(net.s[1].ice, net.now, 1 * ZT_SEC, 3 * ZT_SEC);
+	/* a minute of idle: consent checks keep both sides connected */
+	run(&net, 60 * ZT_SEC);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_CONNECTED);
+	assert_true(zt_ice_stats(net.s[0].ice)->keepalives_sent >= 55);
+	/* cut the path: lost within timeout + one interval */
+	net.drop_all = true;
+	cut = net.now;
+	run(&net, cut + 5 * ZT_SEC);
+	assert_int_equal(net.s[0].consent_lost_events, 1);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_FAILED);
+	teardown(&net);
+}
+
+static void note_alive_postpones_consent_loss(void **state)
+{
+	static struct net net;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0);
+	zt_ice_start(net.s[1].ice, 0);
+	run(&net, 100 * ZT_MS);
+	zt_ice_set_keepalive(net.s[0].ice, net.now, 1 * ZT_SEC, 3 * ZT_SEC);
+	net.drop_all = true;
+	/* other traffic (e.g. QUIC) proves the path every second */
+	for (int i = 0; i < 10; i++) {
+		run(&net, net.now + 1 * ZT_SEC);
+		zt_ice_note_alive(net.s[0].ice, net.now);
+	}
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	run(&net, net.now + 4 * ZT_SEC);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_FAILED);
+	teardown(&net);
+}
+
+static void pair_limit_is_one_hundred(void **state)
+{
+	static struct net net;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	for (int i = 2; i <= ZT_ICE_MAX_LOCAL; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "10.0.%d.1:1000", i);
+		struct zt_cand c = mkcand(ZT_CAND_HOST, a, NULL, (uint16_t)(65535 - i));
+		assert_int_equal(zt_ice_add_local(net.s[0].ice, &c), 0);
+	}
+	for (int i = 0; i < ZT_ICE_MAX_REMOTE; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "192.0.2.%d:9", 1 + i);
+		struct zt_cand c = mkcand(ZT_CAND_HOST, a, NULL, (uint16_t)(60000 - i));
+		assert_int_equal(zt_ice_add_remote(net.s[0].ice, &c), 0);
+	}
+	struct zt_cand extra = mkcand(ZT_CAND_HOST, "192.0.2.200:9", NULL, 1);
+	assert_int_equal(zt_ice_add_remote(net.s[0].ice, &extra), ZT_ECAND_LIMIT);
+	assert_int_equal(zt_ice_pair_count(net.s[0].ice), ZT_ICE_MAX_PAIRS);
+	zt_ice_free(net.s[0].ice);
+}
+
+static void check_before_candidates_is_answered_then_triggered(void **state)
+{
+	static struct net net;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+	/* only the agent knows the connector's candidates and credentials */
+	struct zt_cand c[ZT_ICE_MAX_LOCAL];
+	size_t n = zt_ice_local_cands(net.s[1].ice, c, ZT_ICE_MAX_LOCAL);
+	zt_ice_set_remote_credentials(net.s[0].ice, "connUF", "connpassword0123456789x");
+	for (size_t k = 0; k < n; k++)
+		zt_ice_add_remote(net.s[0].ice, &c[k]);
+	zt_ice_start(net.s[0].ice, 0);
+	run(&net, 50 * ZT_MS);
+	/* the connector answered (the agent's check succeeded: selected on its side) */
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	/* but could not check back without the agent's password */
+	assert_int_equal(zt_ice_stats(net.s[1].ice)->checks_sent, 0);
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_NEW);
+	/* the answer arrives late: the pending triggered check goes out and nominates */
+	zt_ice_set_remote_credentials(net.s[1].ice, "agentUF", "agentpassword0123456789");
+	run(&net, 100 * ZT_MS);
+	assert_int_equal(zt_ice_stats(net.s[1].ice)->checks_sent, 1);
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_CONNECTED);
+	teardown(&net);
+}
+
+/* RFC 4787 theory (DESIGN.md): direct except symmetric x symmetric and symmetric x
+ * port-restricted. 0 full cone, 1 address-restricted, 2 port-restricted, 3 symmetric. */
+static void nat_matrix_matches_theory(void **state)
+{
+	static struct net net;
+	static const char *const names[] = { "full-cone", "addr-restricted", "port-restricted", "symmetric" };
+
+	(void)state;
+	for (int a = 0; a < 4; a++) {
+		for (int b = 0; b < 4; b++) {
+			bool expect = !((a == 3 && b == 3) || (a == 3 && b == 2) || (a == 2 && b == 3));
+			memset(&net, 0, sizeof(net));
+			net.delay = 10 * ZT_MS;
+			setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+			setup_side(&net, 1, false, 9, "10.0.1.2:2000");
+			set_nat(&net, 0, "203.0.113.1", a == 3, a == 0);
+			set_nat(&net, 1, "203.0.113.2", b == 3, b == 0);
+			net.s[0].nat.addr_filter = a == 1;
+			net.s[1].nat.addr_filter = b == 1;
+			exchange(&net);
+			/* the connector starts 300 ms late: skew must not matter */
+			zt_ice_start(net.s[0].ice, 0);
+			zt_ice_start(net.s[1].ice, 300 * ZT_MS);
+			run(&net, 6 * ZT_SEC);
+			print_message("# %s x %s: %s\n", names[a], names[b],
+				      zt_ice_state_name(zt_ice_state(net.s[0].ice)));
+			assert_int_equal(zt_ice_state(net.s[0].ice), expect ? ZT_ICE_CONNECTED : ZT_ICE_FAILED);
+			assert_int_equal(zt_ice_state(net.s[1].ice), expect ? ZT_ICE_CONNECTED : ZT_ICE_FAILED);
+			teardown(&net);
+		}
+	}
+}
+
+static void rejects_bad_config(void **state)
+{
+	struct zt_ice *ice;
+	struct zt_prng p;
+	struct zt_ice_config cfg = { .local_ufrag = "ab", .local_pwd = "agentpassword0123456789" };
+
+	(void)state;
+	zt_prng_seed(&p, 1);
+	cfg.rng = zt_prng_rng(&p);
+	assert_int_equal(zt_ice_new(&ice, &cfg), -EINVAL);
+	cfg.local_ufrag = "abcd";
+	cfg.local_pwd = "short";
+	assert_int_equal(zt_ice_new(&ice, &cfg), -EINVAL);
+	cfg.local_pwd = "agentpassword0123456789";
+	assert_int_equal(zt_ice_new(&ice, &cfg), 0);
+	assert_int_equal(zt_ice_start(ice, 0), -EINVAL); /* no remote credentials yet */
+	assert_int_equal(zt_ice_set_remote_credentials(ice, "a:b", "x"), -EINVAL);
+	zt_ice_free(ice);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(same_lan_connects_in_one_round_trip),
+		cmocka_unit_test(port_restricted_both_sides_connects_via_srflx),
+		cmocka_unit_test(symmetric_vs_full_cone_needs_peer_reflexive),
+		cmocka_unit_test(symmetric_both_sides_fails_at_timeout),
+		cmocka_unit_test(checks_are_paced_and_retransmitted_with_backoff),
+		cmocka_unit_test(bad_credentials_and_fingerprint_are_dropped),
+		cmocka_unit_test(role_conflict_resolves_by_tie_breaker),
+		cmocka_unit_test(consent_keeps_pair_and_detects_loss),
+		cmocka_unit_test(note_alive_postpones_consent_loss),
+		cmocka_unit_test(pair_limit_is_one_hundred),
+		cmocka_unit_test(check_before_candidates_is_answered_then_triggered),
+		cmocka_unit_test(nat_matrix_matches_theory),
+		cmocka_unit_test(rejects_bad_config),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
