@@ -390,7 +390,7 @@ static int decode_fields(const struct field *fs, size_t nf, void *base, const ui
 static int get_str(char *dst, size_t max, const uint8_t *v, size_t n)
 {
 	if (n > max)
-		return ZT_ETOOBIG;
+		return ZT_ECTRL_LIMIT;
 	if (memchr(v, 0, n))
 		return ZT_ECTRL_FIELD;
 	memcpy(dst, v, n);
@@ -446,7 +446,7 @@ static int decode_value(const struct field *f, void *base, const uint8_t *v, siz
 		return get_str((char *)dst, f->max, v, n);
 	case K_BYTES:
 		if (n > f->max)
-			return ZT_ETOOBIG;
+			return ZT_ECTRL_LIMIT;
 		memcpy(dst, v, n);
 		*(uint16_t *)cnt = (uint16_t)n;
 		return 0;
@@ -464,7 +464,7 @@ static int decode_value(const struct field *f, void *base, const uint8_t *v, siz
 	}
 	case K_STRLIST:
 		if (*cnt >= f->max)
-			return ZT_ETOOBIG;
+			return ZT_ECTRL_LIMIT;
 		rc = get_str((char *)dst + *cnt * (ZT_CTRL_STR_MAX + 1), ZT_CTRL_STR_MAX, v, n);
 		if (rc < 0)
 			return rc;

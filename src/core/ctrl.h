@@ -249,9 +249,9 @@ const char *zt_ctrl_type_name(unsigned type);
  * Encodes msg into buf. Returns the number of bytes written (header included), or
  * -ENOBUFS (cap too small; ZT_CTRL_MSG_MAX always suffices), -EINVAL (unknown type,
  * a string not NUL-terminated within its array, a count or length above its capacity,
- * an out-of-range required value, an invalid candidate, an address with a family other
- * than AF_INET/AF_INET6 where one is required), ZT_ETOOBIG (the message would exceed
- * ZT_CTRL_MSG_MAX).
+ * an out-of-range value, an invalid candidate, an address family other than 0 (absent,
+ * for optional addresses), AF_INET or AF_INET6). Within the capacities every message
+ * fits in ZT_CTRL_MSG_MAX (checked at compile time).
  */
 int zt_ctrl_encode(const struct zt_ctrl_msg *msg, uint8_t *buf, size_t cap);
 
@@ -271,8 +271,8 @@ int zt_ctrl_frame_len(const uint8_t *buf, size_t len, uint8_t *ret_type);
  *                      length runs past the body
  *   ZT_EMALFORMED      bytes after the message's end
  *   ZT_ECTRL_VERSION   version is not ZT_CTRL_VERSION
- *   ZT_ETOOBIG         the length exceeds ZT_CTRL_MSG_MAX, or a string / token / list
- *                      of services exceeds its capacity
+ *   ZT_ETOOBIG         the length exceeds ZT_CTRL_MSG_MAX
+ *   ZT_ECTRL_LIMIT     a string, the token or the list of services exceeds its capacity
  *   ZT_ECTRL_TYPE      unknown message type (the message is well framed: skip it or
  *                      answer with ERROR)
  *   ZT_ECTRL_UNKNOWN_FIELD  a field with ZT_CTRL_MUST_UNDERSTAND set that this message

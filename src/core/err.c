@@ -30,6 +30,7 @@ static const struct zt_err_name err_names[] = {
 	{ ZT_ECTRL_FIELD, "control message field missing or wrong length" },
 	{ ZT_ECTRL_DUP, "duplicate control message field" },
 	{ ZT_ECTRL_UNKNOWN_FIELD, "unknown must-understand control message field" },
+	{ ZT_ECTRL_LIMIT, "control message field exceeds its capacity" },
 	{ ZT_ECAND_TYPE, "unknown candidate type" },
 	{ ZT_ECAND_TRANSPORT, "candidate transport not UDP" },
 	{ ZT_ECAND_LIMIT, "too many candidates" },

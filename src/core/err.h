@@ -43,6 +43,7 @@ enum zt_err {
 	ZT_ECTRL_FIELD = -1202,     /* missing required field, wrong field length or content */
 	ZT_ECTRL_DUP = -1203,       /* a field that may appear once appears twice */
 	ZT_ECTRL_UNKNOWN_FIELD = -1204, /* unknown field marked must-understand */
+	ZT_ECTRL_LIMIT = -1205,     /* a string, token or list exceeds the decoder's capacity */
 
 	/* Candidates (RFC 8445): -1300.. */
 	ZT_ECAND_TYPE = -1300,      /* unknown candidate type */

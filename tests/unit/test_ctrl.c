@@ -532,7 +532,7 @@ static void oversized_input_rejected(void **state)
 	raw_begin(&r, ZT_CTRL_VERSION, ZT_CTRL_OPEN);
 	raw_u64(&r, ZT_CTRL_F_REQUEST_ID, 1);
 	raw_field(&r, ZT_CTRL_F_SERVICE, s, ZT_CTRL_STR_MAX + 1);
-	assert_int_equal(raw_decode(&r, &m), ZT_ETOOBIG);
+	assert_int_equal(raw_decode(&r, &m), ZT_ECTRL_LIMIT);
 	raw_begin(&r, ZT_CTRL_VERSION, ZT_CTRL_OPEN);
 	raw_u64(&r, ZT_CTRL_F_REQUEST_ID, 1);
 	raw_field(&r, ZT_CTRL_F_SERVICE, s, ZT_CTRL_STR_MAX);
@@ -543,7 +543,7 @@ static void oversized_input_rejected(void **state)
 	raw_field(&r, ZT_CTRL_F_ROLE, "\x01", 1);
 	raw_field(&r, ZT_CTRL_F_IDENTITY, "me", 2);
 	raw_field(&r, ZT_CTRL_F_TOKEN, tok, sizeof(tok));
-	assert_int_equal(raw_decode(&r, &m), ZT_ETOOBIG);
+	assert_int_equal(raw_decode(&r, &m), ZT_ECTRL_LIMIT);
 
 	/* one service too many */
 	raw_begin(&r, ZT_CTRL_VERSION, ZT_CTRL_REGISTER);
@@ -552,7 +552,7 @@ static void oversized_input_rejected(void **state)
 	assert_int_equal(raw_decode(&r, &m), 0);
 	assert_int_equal(m.u.reg.n_services, ZT_CTRL_SERVICES_MAX);
 	raw_field(&r, ZT_CTRL_F_SERVICE, "svc", 3);
-	assert_int_equal(raw_decode(&r, &m), ZT_ETOOBIG);
+	assert_int_equal(raw_decode(&r, &m), ZT_ECTRL_LIMIT);
 }
 
 static void field_lengths_checked(void **state)
@@ -760,6 +760,19 @@ static void candidate_list_checked(void **state)
 	};
 	raw_cands(&r, 0, empty_f, sizeof(empty_f));
 	assert_int_equal(raw_decode(&r, &m), ZT_ESYNTAX);
+	/* a foundation over 32 bytes */
+	uint8_t long_f[64] = {
+		0x00, 0x01, 0x00, 0x01, 0x00,
+		0x00, 0x02, 0x00, 0x02, 0x00, 0x01,
+		0x00, 0x03, 0x00, 0x04, 0x7e, 0xff, 0xff, 0xff,
+		0x00, 0x04, 0x00, ZT_CAND_FOUNDATION_MAX + 1,
+	};
+	memset(long_f + 23, 'f', ZT_CAND_FOUNDATION_MAX + 1);
+	raw_cands(&r, 0, long_f, 23 + ZT_CAND_FOUNDATION_MAX + 1);
+	assert_int_equal(raw_decode(&r, &m), ZT_ECTRL_LIMIT);
+	long_f[22] = ZT_CAND_FOUNDATION_MAX;
+	raw_cands(&r, 0, long_f, 23 + ZT_CAND_FOUNDATION_MAX);
+	assert_int_equal(raw_decode(&r, &m), ZT_ECTRL_FIELD); /* no address */
 }
 
 static void encoder_rejects_bad_messages(void **state)
@@ -843,8 +856,10 @@ static void build_stream(struct stream *s)
 {
 	static struct zt_ctrl_msg m;
 	static struct raw r;
+	char long_str[ZT_CTRL_STR_MAX + 2];
 
 	memset(s, 0, sizeof(*s));
+	fill_str(long_str, ZT_CTRL_STR_MAX + 1, 'L');
 	make_min(&m, ZT_CTRL_HELLO);
 	strcpy(m.u.hello.identity, "connector-1");
 	m.u.hello.role = ZT_CTRL_ROLE_CONNECTOR;
@@ -869,11 +884,19 @@ static void build_stream(struct stream *s)
 	raw_ping(&r);
 	raw_u64(&r, ZT_CTRL_F_NONCE, 1); /* duplicate: reported, skipped */
 	stream_add(s, r.buf, raw_end(&r));
+	/* a string over capacity: reported, skipped, and (unlike an oversized length
+	 * prefix) not a framing error; found by fuzz_ctrl when both were ZT_ETOOBIG */
+	raw_begin(&r, ZT_CTRL_VERSION, ZT_CTRL_OPEN);
+	raw_u64(&r, ZT_CTRL_F_REQUEST_ID, 1);
+	raw_field(&r, ZT_CTRL_F_SERVICE, long_str, ZT_CTRL_STR_MAX + 1);
+	stream_add(s, r.buf, raw_end(&r));
 	make_full(&m, ZT_CTRL_OBSERVED_ADDRESS);
 	stream_add_msg(s, &m);
 	assert_int_equal(s->rc[0], 1);
 	assert_int_equal(s->rc[3], ZT_ECTRL_TYPE);
 	assert_int_equal(s->rc[5], ZT_ECTRL_DUP);
+	assert_int_equal(s->rc[6], ZT_ECTRL_LIMIT);
+	assert_int_equal(s->rc[7], 1);
 }
 
 /* Pops everything available, checking it against the expected sequence. */
@@ -1021,40 +1044,65 @@ static void stream_poisoned_by_framing_errors(void **state)
 	assert_int_equal(zt_ctrl_reader_pop(&rd, &m), 0);
 }
 
-/* ZT_CTRL_SEED_DIR=dir ./test_ctrl writes each full and minimal message to dir (fuzz seeds). */
-static void write_seeds(void)
+/* Writes one fuzz_ctrl seed: a schedule byte (chunk sizes), then the stream. */
+static void write_seed(const char *dir, const char *name, uint8_t sched, const uint8_t *p,
+		       size_t n)
 {
-	const char *dir = getenv("ZT_CTRL_SEED_DIR");
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(&sched, 1, 1, f), 1);
+	assert_int_equal(fwrite(p, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * ZT_CTRL_SEED_DIR=tests/fuzz/seeds/fuzz_ctrl build/tests/test_ctrl writes the seeds of
+ * tests/fuzz/fuzz_ctrl.c: every type full and minimal, a mixed stream, bad framing.
+ */
+static void write_seeds(const char *dir)
+{
 	static struct zt_ctrl_msg m;
-	static uint8_t buf[ZT_CTRL_MSG_MAX];
+	static uint8_t buf[ZT_CTRL_MSG_MAX], two[2 * ZT_CTRL_MSG_MAX];
+	static struct stream st;
+	int n;
+	static struct raw r;
+	static const uint8_t too_big[] = { 0x01, 0x01, 0x3f, 0xfd };
+	char name[64];
 
-	if (!dir)
-		return;
 	for (unsigned t = 1; t <= N_TYPES; t++) {
-		for (int full = 0; full < 2; full++) {
-			char path[4096];
-			FILE *f;
-			int n;
-
-			if (full)
-				make_full(&m, t);
-			else
-				make_min(&m, t);
-			n = encode(&m, buf);
-			snprintf(path, sizeof(path), "%s/%s-%s", dir, full ? "full" : "min",
-				 zt_ctrl_type_name(t));
-			f = fopen(path, "wb");
-			assert_non_null(f);
-			assert_int_equal(fwrite(buf, 1, (size_t)n, f), (size_t)n);
-			fclose(f);
-		}
+		make_full(&m, t);
+		snprintf(name, sizeof(name), "full-%s", zt_ctrl_type_name(t));
+		write_seed(dir, name, 0, buf, (size_t)encode(&m, buf));
+		make_min(&m, t);
+		snprintf(name, sizeof(name), "min-%s", zt_ctrl_type_name(t));
+		write_seed(dir, name, 0, buf, (size_t)encode(&m, buf));
 	}
+	build_stream(&st);
+	write_seed(dir, "stream-bytewise", 1, st.bytes, st.len);
+	write_seed(dir, "stream-chunks", 37, st.bytes, st.len);
+	/* more than the reader buffers: exercises feed's push-back (and raises libFuzzer's
+	 * default -max_len, which is the largest seed) */
+	make_full(&m, ZT_CTRL_HELLO);
+	n = encode(&m, two);
+	memcpy(two + n, two, (size_t)n);
+	write_seed(dir, "stream-two-hellos", 0, two, 2 * (size_t)n);
+	raw_ping(&r);
+	raw_field(&r, 0x0777, "abc", 3);
+	raw_field(&r, ZT_CTRL_MUST_UNDERSTAND | 0x0777, "abc", 3);
+	write_seed(dir, "ping-unknown-fields", 0, r.buf, raw_end(&r));
+	raw_ping(&r);
+	memcpy(r.buf + raw_end(&r), too_big, sizeof(too_big));
+	write_seed(dir, "ping-then-too-big", 3, r.buf, raw_end(&r) + sizeof(too_big));
 }
 
 static void seeds(void **state)
 {
 	(void)state;
-	write_seeds();
+	write_seeds(getenv("ZT_CTRL_SEED_DIR"));
 }
 
 int main(void)
