@@ -1,0 +1,74 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "diagram.h"
+
+static void node_line(const struct zt_scn *s, unsigned i, FILE *f)
+{
+	const struct zt_scn_node *nd = &s->nodes[i];
+	static const char *const kinds[] = {
+		[ZT_SCN_SERVER] = "server", [ZT_SCN_NAT] = "nat", [ZT_SCN_HOST] = "host",
+	};
+	char ip[16], link[160];
+
+	fprintf(f, "%-6s %-*s", kinds[nd->kind], ZT_SCN_NAME_MAX, nd->name);
+	if (nd->kind == ZT_SCN_NAT)
+		fprintf(f, " wan %s", zt_ip4_str(nd->addr[0], ip));
+	else
+		for (unsigned j = 0; j < nd->naddr; j++)
+			fprintf(f, "%s%s", j ? ", " : " ", zt_ip4_str(nd->addr[j], ip));
+	if (nd->kind == ZT_SCN_NAT)
+		fprintf(f, "  [%s, hairpin %s, timeout %us%s]", zt_nat_type_name(nd->type),
+			nd->hairpin ? "on" : "off", nd->timeout_s, nd->block_udp ? ", UDP blocked" : "");
+	if (zt_scn_link_str(&nd->link, link, sizeof(link)) > 0)
+		fprintf(f, "  ~ %s%s", link, zt_scn_link_impaired(&nd->link) ? " (emulated)" : "");
+	fputc('\n', f);
+}
+
+/* Draws the children of segment `up` (-1: public) below a line prefix. */
+static void children(const struct zt_scn *s, int up, const char *prefix, FILE *f)
+{
+	unsigned last = 0, n = 0;
+
+	for (unsigned i = 0; i < s->nnodes; i++)
+		if (s->nodes[i].up == up) {
+			last = i;
+			n++;
+		}
+	if (n == 0) {
+		fprintf(f, "%s(nothing attached)\n", prefix);
+		return;
+	}
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		const struct zt_scn_node *nd = &s->nodes[i];
+		char sub[128], ip[16], gw[16];
+
+		if (nd->up != up)
+			continue;
+		fprintf(f, "%s+-- ", prefix);
+		node_line(s, i, f);
+		if (nd->kind != ZT_SCN_NAT) {
+			if (i != last)
+				fprintf(f, "%s|\n", prefix);
+			continue;
+		}
+		snprintf(sub, sizeof(sub), "%s%s", prefix, i == last ? "    " : "|   ");
+		fprintf(f, "%s|   lan %s/%u, gw %s\n", sub, zt_ip4_str(nd->lan_net, ip),
+			nd->lan_prefix, zt_ip4_str(nd->lan_gw, gw));
+		children(s, (int)i, sub, f);
+		if (i != last)
+			fprintf(f, "%s|\n", prefix);
+	}
+}
+
+int zt_scn_diagram(const struct zt_scn *s, FILE *f)
+{
+	char ip[16];
+
+	fprintf(f, "lab %s (seed %llu)\n\n", s->name, (unsigned long long)s->seed);
+	fprintf(f, "[ public segment %s/%u: an isolated bridge ]\n", zt_ip4_str(s->pub_net, ip),
+		s->pub_prefix);
+	children(s, -1, "  ", f);
+	return ferror(f) ? -EIO : 0;
+}

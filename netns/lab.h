@@ -1,0 +1,90 @@
+/*
+ * Building and tearing down one lab run from a parsed scenario.
+ *
+ * Namespaces: one per node ("ztlab-ID-NODE") and one for the public segment
+ * ("ztlab-ID-public") holding the bridge br0. A NAT's lan is a bridge "lan" in the
+ * NAT's namespace carrying the NAT's gw address. Every node reaches its segment
+ * through its uplink ("wan" on NATs, "eth0" elsewhere) whose other end is the port
+ * "to-NODE" on the segment's bridge: a veth pair, or for an impaired link a TAP
+ * device on each side joined by the emulator (netns/emu.h). Nodes behind a NAT get
+ * a default route to it; nothing else has a default route, and nothing is attached
+ * to the machine's own interfaces. IPv6 is off in every lab namespace.
+ */
+#ifndef ZT_NETNS_LAB_H
+#define ZT_NETNS_LAB_H
+
+#include <stdbool.h>
+
+#include "io/loop.h"
+#include "runenv.h"
+#include "scenario.h"
+
+#define ZT_LAB_SLOTS (ZT_SCN_MAX_NODES + 1) /* nodes, then the public segment */
+#define ZT_LAB_MAX_CAPTURES (3 * ZT_SCN_MAX_NODES + 1)
+
+struct zt_emu;
+struct zt_capture;
+struct nl_sock;
+
+struct zt_lab {
+	const struct zt_scn *scn;
+	char id[ZT_RUN_ID_MAX + 1];
+	struct zt_loop *loop;
+	/* polled between steps: true stops the build with -EINTR */
+	bool (*should_stop)(void *ctx);
+	/* told each namespace name just before it is created (to record it) */
+	void (*on_namespace)(void *ctx, const char *name);
+	/* one line per step done, for the log */
+	void (*on_step)(void *ctx, const char *what);
+	void *ctx;
+	char err[512];                      /* what failed, after zt_lab_build() < 0 */
+
+	/* private */
+	int host_ns;
+	int nsfd[ZT_LAB_SLOTS];
+	struct nl_sock *sk[ZT_LAB_SLOTS];
+	struct zt_emu *emu;
+	struct zt_capture *cap[ZT_LAB_MAX_CAPTURES];
+	unsigned ncap;
+};
+
+/* Prepares lab (no system changes). Returns 0 or -errno (cannot open own namespace). */
+int zt_lab_init(struct zt_lab *lab, const struct zt_scn *s, const char *id, struct zt_loop *loop);
+
+/*
+ * Creates everything. Returns 0, -EINTR when should_stop said so, or -errno with
+ * lab->err saying which step failed. On failure, what was made is still there:
+ * call zt_lab_teardown().
+ */
+int zt_lab_build(struct zt_lab *lab);
+
+/*
+ * Starts a capture on every interface of the lab except the bridge ports (each
+ * node's uplink and lan, the public bridge) into dir/NODE-IFNAME.pcap. Returns the
+ * number of files, or -errno with lab->err set.
+ */
+int zt_lab_capture(struct zt_lab *lab, const char *dir);
+
+/* Writes the emulator's counters, one line per link direction, to fn. */
+void zt_lab_report(const struct zt_lab *lab, void (*fn)(void *ctx, const char *line), void *ctx);
+
+/*
+ * Stops the emulator and captures, terminates every process inside the lab's
+ * namespaces, and deletes the namespaces (their links go with them). Safe after a
+ * partial build and twice. Returns the number of namespaces deleted.
+ */
+int zt_lab_teardown(struct zt_lab *lab);
+
+/*
+ * Deletes every namespace of run id found under /run/netns (after killing the
+ * processes inside): for runs whose supervisor is gone. Returns the count or -errno.
+ */
+int zt_lab_destroy_by_id(const char *id);
+
+/*
+ * Forgets what NAT node n of run id has learned: its dynamic maps and sets and its
+ * conntrack table. Returns 0 or -errno with err filled.
+ */
+int zt_lab_flush_nat(const char *id, const struct zt_scn_node *n, char *err, size_t errcap);
+
+#endif

@@ -1,0 +1,178 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "natrules.h"
+
+struct out {
+	char *buf;
+	size_t cap, len;
+	bool overflow;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len) {
+		o->overflow = true;
+		return;
+	}
+	o->len += (size_t)n;
+}
+
+static int finish(struct out *o)
+{
+	if (o->overflow) {
+		if (o->cap)
+			o->buf[0] = 0;
+		return -ENOBUFS;
+	}
+	return (int)o->len;
+}
+
+/* Which pieces a NAT needs. */
+struct shape {
+	bool map;       /* public port -> inside endpoint, learned after SNAT */
+	bool filter_set; /* (remote address, public port) pairs: address-dependent filtering */
+	bool eif;       /* DNAT through the map from wan */
+	bool reverse;   /* inside endpoint -> public endpoint, for hairpin SNAT */
+};
+
+static struct shape shape_of(const struct zt_scn_node *n)
+{
+	struct shape s = { 0 };
+
+	s.eif = n->type == ZT_NAT_FULL_CONE || n->type == ZT_NAT_ADDR_RESTRICTED;
+	s.filter_set = n->type == ZT_NAT_ADDR_RESTRICTED;
+	s.reverse = n->hairpin;
+	s.map = s.eif || n->hairpin;
+	return s;
+}
+
+int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
+{
+	struct out o = { .buf = buf, .cap = cap };
+	struct shape s;
+	char wan[16], lan[16];
+	const char *udp = "meta l4proto udp";
+	const char *fresh = "oifname \"" ZT_NAT_IF_WAN "\" ct direction original ct status snat";
+	const char *answer = "oifname \"" ZT_NAT_IF_WAN "\" ct direction reply ct status dnat";
+
+	if (n->kind != ZT_SCN_NAT)
+		return -EINVAL;
+	if (cap == 0)
+		return -ENOBUFS;
+	s = shape_of(n);
+	zt_ip4_str(n->addr[0], wan);
+	zt_ip4_str(n->lan_net, lan);
+
+	put(&o, "flush ruleset\n");
+	put(&o, "# %s NAT '%s': wan %s, lan %s/%u, hairpin %s, mapping timeout %us%s\n",
+	    zt_nat_type_name(n->type), n->name, wan, lan, n->lan_prefix,
+	    n->hairpin ? "on" : "off", n->timeout_s, n->block_udp ? ", UDP blocked" : "");
+	put(&o, "table ip " ZT_NAT_TABLE " {\n");
+	if (s.map)
+		put(&o, "\tmap mapping {\n"
+			"\t\ttype inet_service : ipv4_addr . inet_service\n"
+			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
+		    n->timeout_s);
+	if (s.filter_set)
+		put(&o, "\tset allowed {\n"
+			"\t\ttype ipv4_addr . inet_service\n"
+			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
+		    n->timeout_s);
+	if (s.reverse)
+		put(&o, "\tmap reverse {\n"
+			"\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n"
+			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
+		    n->timeout_s);
+
+	put(&o, "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+	if (s.eif && s.filter_set)
+		put(&o, "\t\tiifname \"" ZT_NAT_IF_WAN "\" %s ip saddr . udp dport @allowed "
+			"dnat ip to udp dport map @mapping\n", udp);
+	else if (s.eif)
+		put(&o, "\t\tiifname \"" ZT_NAT_IF_WAN "\" %s dnat ip to udp dport map @mapping\n", udp);
+	if (n->hairpin)
+		put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" ip daddr %s %s "
+			"dnat ip to udp dport map @mapping\n", wan, udp);
+	put(&o, "\t}\n");
+
+	put(&o, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+	if (n->hairpin) {
+		/* the hairpinned packet leaves with its sender's public mapping as source */
+		put(&o, "\t\toifname \"" ZT_NAT_IF_LAN "\" ct status dnat ip saddr %s/%u %s "
+			"snat ip to ip saddr . udp sport map @reverse\n", lan, n->lan_prefix, udp);
+		put(&o, "\t\toifname \"" ZT_NAT_IF_LAN "\" ct status dnat ip saddr %s/%u snat ip to %s\n",
+		    lan, n->lan_prefix, wan);
+	}
+	put(&o, "\t\toifname \"" ZT_NAT_IF_WAN "\" masquerade%s\n",
+	    n->type == ZT_NAT_SYMMETRIC ? " random" : "");
+	put(&o, "\t}\n");
+
+	if (s.map) {
+		/* after SNAT (priority srcnat + 10), so udp sport is the public port */
+		put(&o, "\tchain learn {\n\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
+		put(&o, "\t\t%s %s update @mapping { udp sport : ct original ip saddr . ct original proto-src }\n",
+		    fresh, udp);
+		/* replies on a flow a remote opened keep the entry alive too */
+		put(&o, "\t\t%s %s update @mapping { udp sport : ct reply ip saddr . ct reply proto-src }\n",
+		    answer, udp);
+		if (s.filter_set) {
+			put(&o, "\t\t%s %s update @allowed { ip daddr . udp sport }\n", fresh, udp);
+			put(&o, "\t\t%s %s update @allowed { ip daddr . udp sport }\n", answer, udp);
+		}
+		if (s.reverse)
+			put(&o, "\t\t%s %s update @reverse { ct original ip saddr . ct original proto-src : "
+				"ip saddr . udp sport }\n", fresh, udp);
+		put(&o, "\t}\n");
+	}
+
+	put(&o, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n");
+	if (n->block_udp)
+		put(&o, "\t\t%s drop\n", udp);
+	put(&o, "\t\tct state established,related accept\n");
+	put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" accept\n");
+	if (s.eif)
+		put(&o, "\t\tiifname \"" ZT_NAT_IF_WAN "\" oifname \"" ZT_NAT_IF_LAN "\" ct status dnat accept\n");
+	if (n->hairpin)
+		put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_LAN "\" ct status dnat accept\n");
+	put(&o, "\t}\n");
+
+	/* NAT_NOTES pitfall 1: an unsolicited packet must not create a conntrack entry */
+	put(&o, "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n");
+	put(&o, "\t\tiifname \"" ZT_NAT_IF_WAN "\" ct state new drop\n");
+	put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" ip daddr %s %s drop\n", wan, udp);
+	put(&o, "\t}\n");
+	put(&o, "}\n");
+	return finish(&o);
+}
+
+int zt_natrules_render_flush(const struct zt_scn_node *n, char *buf, size_t cap)
+{
+	struct out o = { .buf = buf, .cap = cap };
+	struct shape s;
+
+	if (n->kind != ZT_SCN_NAT)
+		return -EINVAL;
+	if (cap == 0)
+		return -ENOBUFS;
+	buf[0] = 0;
+	s = shape_of(n);
+	if (s.map)
+		put(&o, "flush map ip " ZT_NAT_TABLE " mapping\n");
+	if (s.filter_set)
+		put(&o, "flush set ip " ZT_NAT_TABLE " allowed\n");
+	if (s.reverse)
+		put(&o, "flush map ip " ZT_NAT_TABLE " reverse\n");
+	return finish(&o);
+}

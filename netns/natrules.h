@@ -1,0 +1,47 @@
+/*
+ * nftables rulesets that make a Linux namespace behave as one of the RFC 4787 NAT
+ * types (docs/scenario-format.md, ../shared/NAT_NOTES.md). Pure text generation: the
+ * harness loads the result with libnftables inside the NAT's namespace, where the
+ * interface facing the upstream segment is named "wan" and the lan bridge "lan".
+ *
+ *   port-restricted  masquerade (Linux keeps one mapping per inside endpoint: EIM) and
+ *                    a stateful forward filter (APDF)
+ *   symmetric        masquerade random: a new public port per destination (EDM)
+ *   full-cone        the above plus a map learned after SNAT, public port -> inside
+ *                    endpoint, used to DNAT any remote's packet to that port (EIF)
+ *   address-restricted  the map plus a set of (remote address, public port) the
+ *                    inside endpoint has sent to; DNAT only for those (ADF)
+ *   hairpin on       lan packets to the wan address are DNATed through the map and
+ *                    SNATed to the sender's own public mapping (RFC 4787 REQ-9)
+ *   udp block        every forwarded UDP packet is dropped
+ * Every type drops unsolicited new packets arriving on wan at the input hook, so an
+ * early packet from a peer never creates a conntrack entry that would later steal the
+ * inside host's mapping. Learned entries expire after the mapping timeout; the
+ * conntrack UDP timeouts of the namespace are set to the same value by the harness.
+ */
+#ifndef ZT_NETNS_NATRULES_H
+#define ZT_NETNS_NATRULES_H
+
+#include <stddef.h>
+
+#include "scenario.h"
+
+#define ZT_NAT_TABLE "ztlab"
+#define ZT_NAT_IF_WAN "wan"
+#define ZT_NAT_IF_LAN "lan"
+
+/*
+ * Writes the ruleset (it starts with "flush ruleset": the namespace holds nothing
+ * else) for NAT node nat into buf. Returns the length without the NUL, -ENOBUFS when
+ * cap is too small, -EINVAL when nat is not a NAT node.
+ */
+int zt_natrules_render(const struct zt_scn_node *nat, char *buf, size_t cap);
+
+/*
+ * Writes the commands that forget the NAT's learned state (the dynamic maps and sets;
+ * the caller also flushes conntrack). Returns the length, 0 when the type keeps no
+ * such state, or -ENOBUFS.
+ */
+int zt_natrules_render_flush(const struct zt_scn_node *nat, char *buf, size_t cap);
+
+#endif

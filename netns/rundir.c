@@ -1,0 +1,203 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rundir.h"
+#include "runenv.h"
+
+int zt_rundir_path(const char *id, const char *file, char *buf, size_t cap)
+{
+	int n = file ? snprintf(buf, cap, "%s/%s/%s", ZT_RUN_ROOT, id, file)
+		     : snprintf(buf, cap, "%s/%s", ZT_RUN_ROOT, id);
+
+	return n < 0 || (size_t)n >= cap ? -ENOBUFS : 0;
+}
+
+int zt_rundir_create(const char *id)
+{
+	char path[256];
+	int rc;
+
+	if (!zt_run_id_valid(id))
+		return -EINVAL;
+	if (mkdir(ZT_RUN_ROOT, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if ((rc = zt_rundir_path(id, NULL, path, sizeof(path))) < 0)
+		return rc;
+	return mkdir(path, 0755) < 0 ? -errno : 0;
+}
+
+int zt_rundir_remove(const char *id)
+{
+	char path[256];
+	DIR *d;
+	struct dirent *e;
+	int rc;
+
+	if (!zt_run_id_valid(id))
+		return -EINVAL;
+	if ((rc = zt_rundir_path(id, NULL, path, sizeof(path))) < 0)
+		return rc;
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	return rmdir(path) < 0 ? -errno : 0;
+}
+
+int zt_rundir_write(const char *id, const char *file, const void *data, size_t len, bool append)
+{
+	char path[256];
+	int fd, rc = 0;
+	const char *p = data;
+
+	if ((rc = zt_rundir_path(id, file, path, sizeof(path))) < 0)
+		return rc;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	close(fd);
+	return rc;
+}
+
+int zt_rundir_read(const char *id, const char *file, char **ret, size_t *ret_len)
+{
+	char path[256], *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd, rc;
+
+	if ((rc = zt_rundir_path(id, file, path, sizeof(path))) < 0)
+		return rc;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			char *nb = realloc(buf, cap ? cap * 2 : 4096);
+
+			if (!nb) {
+				rc = -ENOMEM;
+				goto out_free;
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 4096;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out_free;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = 0;
+	close(fd);
+	*ret = buf;
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+out_free:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+uint64_t zt_proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* the command name may hold spaces and ')': fields restart after the last ')' */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	/* after ") " come fields 3..: state, ppid, ..., starttime is field 22 */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+		   "%*d %*d %llu", &start) != 1)
+		return 0;
+	return start;
+}
+
+int zt_rundir_write_pid(const char *id)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%d %" PRIu64 "\n", (int)getpid(),
+			 zt_proc_start_time(getpid()));
+
+	return zt_rundir_write(id, "pid", line, (size_t)n, false);
+}
+
+pid_t zt_rundir_live_pid(const char *id)
+{
+	char *text;
+	int pid = 0, rc;
+	uint64_t start = 0;
+
+	rc = zt_rundir_read(id, "pid", &text, NULL);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (sscanf(text, "%d %" SCNu64, &pid, &start) != 2 || pid <= 0)
+		pid = 0;
+	free(text);
+	if (pid <= 0 || zt_proc_start_time(pid) != start)
+		return 0;
+	return pid;
+}
+
+int zt_rundir_list(void (*fn)(const char *id, void *ctx), void *ctx)
+{
+	DIR *d = opendir(ZT_RUN_ROOT);
+	struct dirent *e;
+	int count = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		if (!zt_run_id_valid(e->d_name))
+			continue;
+		fn(e->d_name, ctx);
+		count++;
+	}
+	closedir(d);
+	return count;
+}

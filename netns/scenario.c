@@ -1,0 +1,988 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "scenario.h"
+
+#define MAX_TOKENS 40
+#define MAX_LINE 1024
+#define DEFAULT_TIMEOUT_S 120
+#define DEFAULT_MTU 1500
+#define DEFAULT_QUEUE 1000
+
+struct parser {
+	struct zt_scn *s;
+	const char *file;
+	int line;
+	struct zt_scn_error *err;
+	int public_line;
+	/* resolved after every line is read: names may be used before their definition */
+	char behind[ZT_SCN_MAX_NODES][ZT_SCN_NAME_MAX + 1];
+	unsigned auto_addrs[ZT_SCN_MAX_NODES];
+	bool gw_given[ZT_SCN_MAX_NODES];
+	struct {
+		char node[ZT_SCN_NAME_MAX + 1];
+		struct zt_scn_link link;
+	} links[ZT_SCN_MAX_NODES];
+	unsigned nlinks;
+};
+
+static const char *const nat_type_names[] = {
+	[ZT_NAT_FULL_CONE] = "full-cone",
+	[ZT_NAT_ADDR_RESTRICTED] = "address-restricted",
+	[ZT_NAT_PORT_RESTRICTED] = "port-restricted",
+	[ZT_NAT_SYMMETRIC] = "symmetric",
+};
+
+const char *zt_nat_type_name(enum zt_nat_type t)
+{
+	if ((unsigned)t < sizeof(nat_type_names) / sizeof(nat_type_names[0]))
+		return nat_type_names[t];
+	return "?";
+}
+
+const char *zt_ip4_str(uint32_t ip, char buf[16])
+{
+	snprintf(buf, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+	return buf;
+}
+
+/* Records an error at the current line (or none when line is 0). Returns rc. */
+__attribute__((format(printf, 4, 5)))
+static int fail_at(struct parser *p, int line, int rc, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	p->err->line = line;
+	if (line > 0)
+		snprintf(p->err->msg, sizeof(p->err->msg), "%s:%d: %s", p->file, line, what);
+	else
+		snprintf(p->err->msg, sizeof(p->err->msg), "%s: %s", p->file, what);
+	return rc;
+}
+
+#define fail(p, rc, ...) fail_at(p, (p)->line, rc, __VA_ARGS__)
+
+/* Value parsers: 0 on success, -1 when the text does not fit the grammar. */
+
+static int parse_u64(const char *t, uint64_t max, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!*t)
+		return -1;
+	for (; *t; t++) {
+		if (*t < '0' || *t > '9')
+			return -1;
+		if (v > (max - (uint64_t)(*t - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*t - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+/*
+ * A decimal with an optional fraction, scaled by 10^scale_digits: "1.5" with 3 digits
+ * is 1500. Returns a pointer past the number, or NULL.
+ */
+static const char *parse_fixed(const char *t, unsigned scale_digits, uint64_t *ret)
+{
+	uint64_t v = 0;
+	unsigned frac = 0;
+	bool digits = false, dot = false;
+
+	for (; *t; t++) {
+		if (*t == '.' && !dot) {
+			dot = true;
+			continue;
+		}
+		if (*t < '0' || *t > '9')
+			break;
+		digits = true;
+		if (dot) {
+			if (frac == scale_digits)
+				return NULL; /* more precision than the unit keeps */
+			frac++;
+		}
+		if (v > UINT64_MAX / 10 - 10)
+			return NULL;
+		v = v * 10 + (uint64_t)(*t - '0');
+	}
+	if (!digits)
+		return NULL;
+	for (; frac < scale_digits; frac++) {
+		if (v > UINT64_MAX / 10)
+			return NULL;
+		v *= 10;
+	}
+	*ret = v;
+	return t;
+}
+
+/* "10ms", "1.5ms", "200us", "2s", "0": nanoseconds. */
+static int parse_duration(const char *t, uint64_t *ret)
+{
+	static const struct { const char *unit; uint64_t mul; } units[] = {
+		{ "us", ZT_US }, { "ms", ZT_MS }, { "s", ZT_SEC },
+	};
+	uint64_t milli; /* value x 1000 */
+	const char *end = parse_fixed(t, 3, &milli);
+
+	if (!end)
+		return -1;
+	if (!*end && milli == 0) {
+		*ret = 0;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		if (milli > 60 * ZT_SEC * 1000 / units[i].mul)
+			return -1; /* more than a minute: surely a typo */
+		*ret = milli * units[i].mul / 1000;
+		return 0;
+	}
+	return -1;
+}
+
+/* "0.5%": parts per million. */
+static int parse_percent(const char *t, uint32_t *ret)
+{
+	uint64_t v; /* percent x 10^4 */
+	const char *end = parse_fixed(t, 4, &v);
+
+	if (!end || strcmp(end, "%") || v > 1000000)
+		return -1;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* "10mbit", "512kbit", "1.5gbit", "64000bit": bit/s. */
+static int parse_rate(const char *t, uint64_t *ret)
+{
+	static const struct { const char *unit; uint64_t mul; } units[] = {
+		{ "bit", 1 }, { "kbit", 1000 }, { "mbit", 1000000 }, { "gbit", 1000000000 },
+	};
+	uint64_t milli;
+	const char *end = parse_fixed(t, 3, &milli);
+
+	if (!end)
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		if (milli > 100ULL * 1000000000 * 1000 / units[i].mul)
+			return -1;
+		*ret = milli * units[i].mul / 1000;
+		return *ret >= 1000 ? 0 : -1; /* below 1 kbit/s nothing useful passes */
+	}
+	return -1;
+}
+
+static int parse_ip4(const char *t, uint32_t *ret)
+{
+	uint32_t ip = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = 0, n = 0;
+
+		while (*t >= '0' && *t <= '9') {
+			v = v * 10 + (unsigned)(*t++ - '0');
+			if (++n > 3 || v > 255)
+				return -1;
+		}
+		if (n == 0 || (i < 3 && *t++ != '.'))
+			return -1;
+		ip = ip << 8 | v;
+	}
+	if (*t)
+		return -1;
+	*ret = ip;
+	return 0;
+}
+
+static uint32_t prefix_mask(unsigned prefix)
+{
+	return prefix ? ~0U << (32 - prefix) : 0;
+}
+
+/* "10.0.0.0/24", prefix 8..30, host bits zero. */
+static int parse_cidr(struct parser *p, const char *t, uint32_t *net, unsigned *prefix)
+{
+	char ip[32];
+	const char *slash = strchr(t, '/');
+	uint64_t pl;
+	uint32_t a;
+	char buf[16];
+
+	if (!slash || (size_t)(slash - t) >= sizeof(ip))
+		return fail(p, ZT_ECONF_VALUE, "expected a network like 10.0.0.0/24, got '%s'", t);
+	memcpy(ip, t, (size_t)(slash - t));
+	ip[slash - t] = 0;
+	if (parse_ip4(ip, &a) || parse_u64(slash + 1, 32, &pl))
+		return fail(p, ZT_ECONF_VALUE, "expected a network like 10.0.0.0/24, got '%s'", t);
+	if (pl < 8 || pl > 30)
+		return fail(p, ZT_ERANGE, "expected a prefix length from 8 to 30, got /%u",
+			    (unsigned)pl);
+	if (a & ~prefix_mask((unsigned)pl))
+		return fail(p, ZT_ECONF_VALUE,
+			    "expected a network address (host bits zero), got '%s': did you mean %s/%u?",
+			    t, zt_ip4_str(a & prefix_mask((unsigned)pl), buf), (unsigned)pl);
+	*net = a;
+	*prefix = (unsigned)pl;
+	return 0;
+}
+
+static bool valid_name(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n < 1 || n > ZT_SCN_NAME_MAX || t[0] < 'a' || t[0] > 'z')
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || t[i] == '_'))
+			return false;
+	return strcmp(t, "public") != 0;
+}
+
+static int parse_onoff(struct parser *p, const char *key, const char *t, bool *ret)
+{
+	if (!strcmp(t, "on"))
+		*ret = true;
+	else if (!strcmp(t, "off"))
+		*ret = false;
+	else
+		return fail(p, ZT_ECONF_VALUE, "expected 'on' or 'off' after '%s', got '%s'", key, t);
+	return 0;
+}
+
+/* Splits a line into whitespace-separated tokens, dropping a '#' comment. */
+static int tokenize(struct parser *p, char *buf, char **tok)
+{
+	int n = 0;
+	char *c = strchr(buf, '#');
+
+	if (c)
+		*c = 0;
+	for (char *t = strtok(buf, " \t\r"); t; t = strtok(NULL, " \t\r")) {
+		if (n == MAX_TOKENS)
+			return fail(p, ZT_ETOOBIG, "more than %d words on one line", MAX_TOKENS);
+		tok[n++] = t;
+	}
+	return n;
+}
+
+/* Checks that the words after the head come in key/value pairs, keys not repeated
+ * unless listed in repeatable. */
+static int check_pairs(struct parser *p, char **tok, int n, int first, const char *what,
+		       const char *repeatable)
+{
+	if ((n - first) % 2)
+		return fail(p, ZT_ESYNTAX, "expected a value after '%s' (%s takes KEY VALUE pairs)",
+			    tok[n - 1], what);
+	for (int i = first; i < n; i += 2)
+		for (int j = first; j < i; j += 2)
+			if (!strcmp(tok[i], tok[j]) && !(repeatable && !strcmp(tok[i], repeatable)))
+				return fail(p, ZT_ECONF_VALUE, "'%s' given twice", tok[i]);
+	return 0;
+}
+
+static int new_node(struct parser *p, const char *kind, const char *name, enum zt_scn_kind k,
+		    struct zt_scn_node **ret)
+{
+	struct zt_scn *s = p->s;
+	struct zt_scn_node *nd;
+
+	if (!valid_name(name))
+		return fail(p, ZT_ECONF_VALUE,
+			    "expected a %s name (a-z first, then a-z 0-9 _, at most %d, not 'public'), got '%s'",
+			    kind, ZT_SCN_NAME_MAX, name);
+	for (unsigned i = 0; i < s->nnodes; i++)
+		if (!strcmp(s->nodes[i].name, name))
+			return fail(p, ZT_ECONF_VALUE, "'%s' is already defined at line %d", name,
+				    s->nodes[i].line);
+	if (s->nnodes == ZT_SCN_MAX_NODES)
+		return fail(p, ZT_ERANGE, "more than %d nodes", ZT_SCN_MAX_NODES);
+	nd = &s->nodes[s->nnodes];
+	*nd = (struct zt_scn_node){ .kind = k, .line = p->line, .up = -1,
+				    .timeout_s = DEFAULT_TIMEOUT_S };
+	strcpy(nd->name, name);
+	p->behind[s->nnodes][0] = 0;
+	p->auto_addrs[s->nnodes] = 0;
+	p->gw_given[s->nnodes] = false;
+	s->nnodes++;
+	*ret = nd;
+	return 0;
+}
+
+static int add_addr(struct parser *p, struct zt_scn_node *nd, const char *t)
+{
+	uint32_t a;
+
+	if (parse_ip4(t, &a))
+		return fail(p, ZT_ECONF_VALUE, "expected an IPv4 address after 'addr', got '%s'", t);
+	if (nd->naddr == ZT_SCN_MAX_ADDRS || (nd->kind != ZT_SCN_SERVER && nd->naddr == 1))
+		return fail(p, ZT_ERANGE, "too many addresses for '%s' (a server has at most %d, "
+			    "other nodes one)", nd->name, ZT_SCN_MAX_ADDRS);
+	nd->addr[nd->naddr++] = a;
+	return 0;
+}
+
+static int line_server(struct parser *p, char **tok, int n)
+{
+	struct zt_scn_node *nd;
+	unsigned idx = p->s->nnodes;
+	int rc;
+
+	if (n < 2)
+		return fail(p, ZT_ESYNTAX, "expected 'server NAME [addr IP]... [addrs N]'");
+	if ((rc = new_node(p, "server", tok[1], ZT_SCN_SERVER, &nd)) < 0 ||
+	    (rc = check_pairs(p, tok, n, 2, "server", "addr")) < 0)
+		return rc;
+	for (int i = 2; i < n; i += 2) {
+		uint64_t v;
+
+		if (!strcmp(tok[i], "addr")) {
+			if ((rc = add_addr(p, nd, tok[i + 1])) < 0)
+				return rc;
+		} else if (!strcmp(tok[i], "addrs")) {
+			if (parse_u64(tok[i + 1], 100, &v) || v < 1 || v > ZT_SCN_MAX_ADDRS)
+				return fail(p, ZT_ERANGE, "expected 1 to %d after 'addrs', got '%s'",
+					    ZT_SCN_MAX_ADDRS, tok[i + 1]);
+			p->auto_addrs[idx] = (unsigned)v;
+		} else {
+			return fail(p, ZT_ECONF_KEY, "unknown server key '%s' (expected addr, addrs)",
+				    tok[i]);
+		}
+	}
+	if (p->auto_addrs[idx] && nd->naddr)
+		return fail(p, ZT_ECONF_VALUE, "give either 'addr' or 'addrs', not both");
+	if (!nd->naddr && !p->auto_addrs[idx])
+		p->auto_addrs[idx] = 1;
+	return 0;
+}
+
+static int line_host(struct parser *p, char **tok, int n)
+{
+	struct zt_scn_node *nd;
+	unsigned idx = p->s->nnodes;
+	bool behind = false;
+	int rc;
+
+	if (n < 2)
+		return fail(p, ZT_ESYNTAX, "expected 'host NAME behind NAT [addr IP]'");
+	if ((rc = new_node(p, "host", tok[1], ZT_SCN_HOST, &nd)) < 0 ||
+	    (rc = check_pairs(p, tok, n, 2, "host", NULL)) < 0)
+		return rc;
+	for (int i = 2; i < n; i += 2) {
+		if (!strcmp(tok[i], "behind")) {
+			snprintf(p->behind[idx], sizeof(p->behind[idx]), "%s", tok[i + 1]);
+			if (strcmp(tok[i + 1], "public") && !valid_name(tok[i + 1]))
+				return fail(p, ZT_ECONF_VALUE, "expected a NAT name after 'behind', got '%s'",
+					    tok[i + 1]);
+			behind = true;
+		} else if (!strcmp(tok[i], "addr")) {
+			if ((rc = add_addr(p, nd, tok[i + 1])) < 0)
+				return rc;
+		} else {
+			return fail(p, ZT_ECONF_KEY, "unknown host key '%s' (expected behind, addr)",
+				    tok[i]);
+		}
+	}
+	if (!behind)
+		return fail(p, ZT_ECONF_MISSING, "host '%s' needs 'behind NAT'", nd->name);
+	if (!nd->naddr)
+		p->auto_addrs[idx] = 1;
+	return 0;
+}
+
+static int parse_nat_type(struct parser *p, const char *t, enum zt_nat_type *ret)
+{
+	for (unsigned i = 0; i < sizeof(nat_type_names) / sizeof(nat_type_names[0]); i++)
+		if (!strcmp(t, nat_type_names[i])) {
+			*ret = (enum zt_nat_type)i;
+			return 0;
+		}
+	return fail(p, ZT_ECONF_VALUE, "expected a NAT type (full-cone, address-restricted, "
+		    "port-restricted, symmetric), got '%s'", t);
+}
+
+static int line_nat(struct parser *p, char **tok, int n)
+{
+	struct zt_scn_node *nd;
+	unsigned idx = p->s->nnodes;
+	bool have_type = false, have_lan = false;
+	uint32_t gw = 0;
+	int rc;
+
+	if (n < 2)
+		return fail(p, ZT_ESYNTAX, "expected 'nat NAME type TYPE lan CIDR [KEY VALUE]...'");
+	if ((rc = new_node(p, "nat", tok[1], ZT_SCN_NAT, &nd)) < 0 ||
+	    (rc = check_pairs(p, tok, n, 2, "nat", NULL)) < 0)
+		return rc;
+	for (int i = 2; i < n; i += 2) {
+		const char *k = tok[i], *v = tok[i + 1];
+		uint64_t u;
+
+		if (!strcmp(k, "type")) {
+			if ((rc = parse_nat_type(p, v, &nd->type)) < 0)
+				return rc;
+			have_type = true;
+		} else if (!strcmp(k, "lan")) {
+			if ((rc = parse_cidr(p, v, &nd->lan_net, &nd->lan_prefix)) < 0)
+				return rc;
+			have_lan = true;
+		} else if (!strcmp(k, "behind")) {
+			if (strcmp(v, "public") && !valid_name(v))
+				return fail(p, ZT_ECONF_VALUE,
+					    "expected 'public' or a NAT name after 'behind', got '%s'", v);
+			snprintf(p->behind[idx], sizeof(p->behind[idx]), "%s", v);
+		} else if (!strcmp(k, "wan")) {
+			if (parse_ip4(v, &nd->addr[0]))
+				return fail(p, ZT_ECONF_VALUE, "expected an IPv4 address after 'wan', got '%s'", v);
+			nd->naddr = 1;
+		} else if (!strcmp(k, "gw")) {
+			if (parse_ip4(v, &gw))
+				return fail(p, ZT_ECONF_VALUE, "expected an IPv4 address after 'gw', got '%s'", v);
+			p->gw_given[idx] = true;
+		} else if (!strcmp(k, "hairpin")) {
+			if ((rc = parse_onoff(p, k, v, &nd->hairpin)) < 0)
+				return rc;
+		} else if (!strcmp(k, "timeout")) {
+			char num[24];
+			size_t l = strlen(v);
+
+			/* seconds, with or without a trailing 's' */
+			if (l && l < sizeof(num) && v[l - 1] == 's')
+				l--;
+			snprintf(num, sizeof(num), "%.*s", (int)l, v);
+			if (l >= sizeof(num) || parse_u64(num, 1000000, &u) || u < 1 || u > 86400)
+				return fail(p, ZT_ERANGE,
+					    "expected a mapping timeout of 1 to 86400 seconds, got '%s'", v);
+			nd->timeout_s = (unsigned)u;
+		} else if (!strcmp(k, "udp")) {
+			if (!strcmp(v, "block"))
+				nd->block_udp = true;
+			else if (!strcmp(v, "allow"))
+				nd->block_udp = false;
+			else
+				return fail(p, ZT_ECONF_VALUE, "expected 'allow' or 'block' after 'udp', got '%s'", v);
+		} else {
+			return fail(p, ZT_ECONF_KEY, "unknown nat key '%s' (expected type, lan, behind, "
+				    "wan, gw, hairpin, timeout, udp)", k);
+		}
+	}
+	if (!have_type)
+		return fail(p, ZT_ECONF_MISSING, "nat '%s' needs 'type TYPE' (full-cone, "
+			    "address-restricted, port-restricted, symmetric)", nd->name);
+	if (!have_lan)
+		return fail(p, ZT_ECONF_MISSING, "nat '%s' needs 'lan CIDR'", nd->name);
+	nd->lan_gw = p->gw_given[idx] ? gw : nd->lan_net + 1;
+	if (!nd->naddr)
+		p->auto_addrs[idx] = 1;
+	return 0;
+}
+
+static int line_link(struct parser *p, char **tok, int n)
+{
+	struct zt_scn_link *l;
+	int rc;
+
+	if (n < 2)
+		return fail(p, ZT_ESYNTAX, "expected 'link NODE [delay D] [jitter D] [loss P%%] "
+			    "[rate R] [mtu N] [queue N]'");
+	if (!valid_name(tok[1]))
+		return fail(p, ZT_ECONF_VALUE, "expected a node name after 'link', got '%s'", tok[1]);
+	for (unsigned i = 0; i < p->nlinks; i++)
+		if (!strcmp(p->links[i].node, tok[1]))
+			return fail(p, ZT_ECONF_VALUE, "the link of '%s' is already described at line %d",
+				    tok[1], p->links[i].link.line);
+	if (p->nlinks == ZT_SCN_MAX_NODES)
+		return fail(p, ZT_ERANGE, "more than %d link lines", ZT_SCN_MAX_NODES);
+	if ((rc = check_pairs(p, tok, n, 2, "link", NULL)) < 0)
+		return rc;
+	snprintf(p->links[p->nlinks].node, sizeof(p->links[0].node), "%s", tok[1]);
+	l = &p->links[p->nlinks].link;
+	*l = (struct zt_scn_link){ .set = true, .line = p->line, .mtu = DEFAULT_MTU,
+				   .queue = DEFAULT_QUEUE };
+	for (int i = 2; i < n; i += 2) {
+		const char *k = tok[i], *v = tok[i + 1];
+		uint64_t u;
+
+		if (!strcmp(k, "delay") || !strcmp(k, "jitter")) {
+			if (parse_duration(v, !strcmp(k, "delay") ? &l->delay_ns : &l->jitter_ns))
+				return fail(p, ZT_ECONF_VALUE,
+					    "expected a duration like 10ms, 1.5ms, 200us or 1s (at most 60s) after '%s', got '%s'",
+					    k, v);
+		} else if (!strcmp(k, "loss")) {
+			if (parse_percent(v, &l->loss_ppm))
+				return fail(p, ZT_ECONF_VALUE,
+					    "expected a percentage like 1%% or 0.25%% (0 to 100) after 'loss', got '%s'", v);
+		} else if (!strcmp(k, "rate")) {
+			if (parse_rate(v, &l->rate_bps))
+				return fail(p, ZT_ECONF_VALUE,
+					    "expected a rate like 512kbit, 10mbit or 1gbit (1kbit to 100gbit) after 'rate', got '%s'",
+					    v);
+		} else if (!strcmp(k, "mtu")) {
+			if (parse_u64(v, 100000, &u) || u < 576 || u > 9000)
+				return fail(p, ZT_ERANGE, "expected an MTU from 576 to 9000, got '%s'", v);
+			l->mtu = (uint32_t)u;
+		} else if (!strcmp(k, "queue")) {
+			if (parse_u64(v, 1000000, &u) || u < 1 || u > 100000)
+				return fail(p, ZT_ERANGE, "expected a queue of 1 to 100000 packets, got '%s'", v);
+			l->queue = (uint32_t)u;
+		} else {
+			return fail(p, ZT_ECONF_KEY, "unknown link key '%s' (expected delay, jitter, "
+				    "loss, rate, mtu, queue)", k);
+		}
+	}
+	if (l->jitter_ns > l->delay_ns)
+		return fail(p, ZT_ECONF_VALUE, "jitter must not exceed delay (packets would leave "
+			    "before they arrive)");
+	p->nlinks++;
+	return 0;
+}
+
+static int parse_line(struct parser *p, char **tok, int n)
+{
+	struct zt_scn *s = p->s;
+	uint64_t v;
+
+	if (!strcmp(tok[0], "lab")) {
+		if (n != 2 || strlen(tok[1]) >= sizeof(s->name))
+			return fail(p, ZT_ESYNTAX, "expected 'lab NAME' (one word, at most %zu characters)",
+				    sizeof(s->name) - 1);
+		strcpy(s->name, tok[1]);
+	} else if (!strcmp(tok[0], "seed")) {
+		if (n != 2 || parse_u64(tok[1], UINT64_MAX, &v))
+			return fail(p, ZT_ESYNTAX, "expected 'seed N' (a decimal number)");
+		s->seed = v;
+	} else if (!strcmp(tok[0], "public")) {
+		if (p->public_line)
+			return fail(p, ZT_ECONF_VALUE, "'public' is already given at line %d",
+				    p->public_line);
+		if (n != 2)
+			return fail(p, ZT_ESYNTAX, "expected 'public CIDR', e.g. 'public 203.0.113.0/24'");
+		p->public_line = p->line;
+		return parse_cidr(p, tok[1], &s->pub_net, &s->pub_prefix);
+	} else if (!strcmp(tok[0], "server")) {
+		return line_server(p, tok, n);
+	} else if (!strcmp(tok[0], "nat")) {
+		return line_nat(p, tok, n);
+	} else if (!strcmp(tok[0], "host")) {
+		return line_host(p, tok, n);
+	} else if (!strcmp(tok[0], "link")) {
+		return line_link(p, tok, n);
+	} else {
+		return fail(p, ZT_ECONF_KEY, "expected lab, seed, public, server, nat, host or link, "
+			    "got '%s'", tok[0]);
+	}
+	return 0;
+}
+
+/* The segment node i is attached to: its subnet. */
+static void up_subnet(const struct zt_scn *s, int up, uint32_t *net, unsigned *prefix)
+{
+	if (up < 0) {
+		*net = s->pub_net;
+		*prefix = s->pub_prefix;
+	} else {
+		*net = s->nodes[up].lan_net;
+		*prefix = s->nodes[up].lan_prefix;
+	}
+}
+
+static bool overlaps(uint32_t a, unsigned pa, uint32_t b, unsigned pb)
+{
+	unsigned pl = pa < pb ? pa : pb;
+
+	return (a & prefix_mask(pl)) == (b & prefix_mask(pl));
+}
+
+/*
+ * Is address a taken on segment up: by the segment's gw, by one of the first `nodes`
+ * nodes, or by one of the first `own` addresses of node `nodes`?
+ */
+static bool addr_taken(const struct zt_scn *s, int up, uint32_t a, unsigned nodes, unsigned own)
+{
+	if (up >= 0 && s->nodes[up].lan_gw == a)
+		return true;
+	for (unsigned i = 0; i <= nodes && i < s->nnodes; i++) {
+		unsigned n = i == nodes ? own : s->nodes[i].naddr;
+
+		if (s->nodes[i].up != up)
+			continue;
+		for (unsigned j = 0; j < n; j++)
+			if (s->nodes[i].addr[j] == a)
+				return true;
+	}
+	return false;
+}
+
+static int resolve_refs(struct parser *p)
+{
+	struct zt_scn *s = p->s;
+
+	for (unsigned i = 0; i < p->nlinks; i++) {
+		int k = zt_scn_find(s, p->links[i].node);
+
+		if (k < 0)
+			return fail_at(p, p->links[i].link.line, ZT_ECONF_REF,
+				       "'link %s': no node named '%s' is defined", p->links[i].node,
+				       p->links[i].node);
+		s->nodes[k].link = p->links[i].link;
+	}
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		struct zt_scn_node *nd = &s->nodes[i];
+		int k;
+
+		if (!p->behind[i][0] || !strcmp(p->behind[i], "public"))
+			continue;
+		k = zt_scn_find(s, p->behind[i]);
+		if (k < 0)
+			return fail_at(p, nd->line, ZT_ECONF_REF, "'%s' is behind '%s', which is not defined",
+				       nd->name, p->behind[i]);
+		if (s->nodes[k].kind != ZT_SCN_NAT)
+			return fail_at(p, nd->line, ZT_ECONF_REF, "'%s' is behind '%s', which is not a nat",
+				       nd->name, p->behind[i]);
+		if ((unsigned)k == i)
+			return fail_at(p, nd->line, ZT_ECONF_REF, "'%s' cannot be behind itself", nd->name);
+		nd->up = k;
+	}
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		unsigned depth = 0;
+
+		for (int u = s->nodes[i].up; u >= 0; u = s->nodes[u].up)
+			if (++depth > ZT_SCN_MAX_DEPTH)
+				return fail_at(p, s->nodes[i].line, ZT_ERANGE,
+					       "'%s' is behind more than %d NATs (or NATs are behind each other in a loop)",
+					       s->nodes[i].name, ZT_SCN_MAX_DEPTH);
+	}
+	return 0;
+}
+
+static int check_lans(struct parser *p)
+{
+	struct zt_scn *s = p->s;
+	char a[16], b[16];
+
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		const struct zt_scn_node *nd = &s->nodes[i];
+		uint32_t mask = prefix_mask(nd->lan_prefix);
+
+		if (nd->kind != ZT_SCN_NAT)
+			continue;
+		if ((nd->lan_gw & mask) != nd->lan_net || nd->lan_gw == nd->lan_net ||
+		    nd->lan_gw == (nd->lan_net | ~mask))
+			return fail_at(p, nd->line, ZT_ERANGE, "gw %s is not a host address of lan %s/%u",
+				       zt_ip4_str(nd->lan_gw, a), zt_ip4_str(nd->lan_net, b), nd->lan_prefix);
+		if (overlaps(nd->lan_net, nd->lan_prefix, s->pub_net, s->pub_prefix))
+			return fail_at(p, nd->line, ZT_ECONF_VALUE, "lan %s/%u of '%s' overlaps the public segment",
+				       zt_ip4_str(nd->lan_net, a), nd->lan_prefix, nd->name);
+		for (int u = nd->up; u >= 0; u = s->nodes[u].up)
+			if (overlaps(nd->lan_net, nd->lan_prefix, s->nodes[u].lan_net, s->nodes[u].lan_prefix))
+				return fail_at(p, nd->line, ZT_ECONF_VALUE,
+					       "lan %s/%u of '%s' overlaps lan %s/%u of '%s' in front of it",
+					       zt_ip4_str(nd->lan_net, a), nd->lan_prefix, nd->name,
+					       zt_ip4_str(s->nodes[u].lan_net, b), s->nodes[u].lan_prefix,
+					       s->nodes[u].name);
+	}
+	return 0;
+}
+
+static int assign_addrs(struct parser *p)
+{
+	struct zt_scn *s = p->s;
+	char a[16], b[16];
+
+	/* explicit addresses first, so automatic ones never take them */
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		struct zt_scn_node *nd = &s->nodes[i];
+		uint32_t net;
+		unsigned pl;
+
+		up_subnet(s, nd->up, &net, &pl);
+		for (unsigned j = 0; j < nd->naddr; j++) {
+			uint32_t x = nd->addr[j], mask = prefix_mask(pl);
+
+			if ((x & mask) != net || x == net || x == (net | ~mask))
+				return fail_at(p, nd->line, ZT_ERANGE,
+					       "address %s of '%s' is not a host address of its segment %s/%u",
+					       zt_ip4_str(x, a), nd->name, zt_ip4_str(net, b), pl);
+			/* only explicit addresses are set yet: earlier lines win */
+			if (addr_taken(s, nd->up, x, i, j))
+				return fail_at(p, nd->line, ZT_ECONF_VALUE,
+					       "address %s of '%s' is already used on its segment",
+					       zt_ip4_str(x, a), nd->name);
+		}
+	}
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		struct zt_scn_node *nd = &s->nodes[i];
+		uint32_t net, mask, x;
+		unsigned pl;
+
+		up_subnet(s, nd->up, &net, &pl);
+		mask = prefix_mask(pl);
+		for (unsigned k = 0; k < p->auto_addrs[i]; k++) {
+			for (x = net + 1; x < (net | ~mask); x++)
+				if (!addr_taken(s, nd->up, x, s->nnodes, 0))
+					break;
+			if (x >= (net | ~mask))
+				return fail_at(p, nd->line, ZT_ERANGE, "no free address left for '%s' on %s/%u",
+					       nd->name, zt_ip4_str(net, a), pl);
+			nd->addr[nd->naddr++] = x;
+		}
+	}
+	return 0;
+}
+
+static void default_name(struct zt_scn *s, const char *filename)
+{
+	const char *base = strrchr(filename, '/');
+	size_t n;
+
+	base = base ? base + 1 : filename;
+	n = strcspn(base, ".");
+	if (n == 0 || n >= sizeof(s->name)) {
+		snprintf(s->name, sizeof(s->name), "lab");
+		return;
+	}
+	memcpy(s->name, base, n);
+	s->name[n] = 0;
+}
+
+int zt_scn_parse(struct zt_scn *ret, const char *text, size_t len, const char *filename,
+		 struct zt_scn_error *err)
+{
+	struct parser *p;
+	size_t off = 0;
+	int rc = 0;
+
+	*err = (struct zt_scn_error){ 0 };
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	*p = (struct parser){ .s = ret, .file = filename, .err = err };
+	*ret = (struct zt_scn){ .seed = 1 };
+	if (len > ZT_SCN_MAX_BYTES) {
+		rc = fail_at(p, 0, ZT_ETOOBIG, "larger than %d bytes", ZT_SCN_MAX_BYTES);
+		goto out_free;
+	}
+	while (off < len) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t l = nl ? (size_t)(nl - (text + off)) : len - off;
+		char buf[MAX_LINE + 1], *tok[MAX_TOKENS];
+		int n;
+
+		p->line++;
+		if (l > MAX_LINE) {
+			rc = fail(p, ZT_ETOOBIG, "line longer than %d characters", MAX_LINE);
+			goto out_free;
+		}
+		memcpy(buf, text + off, l);
+		buf[l] = 0;
+		off += l + 1;
+		if (memchr(buf, 0, l)) {
+			rc = fail(p, ZT_ESYNTAX, "NUL byte in the text");
+			goto out_free;
+		}
+		n = tokenize(p, buf, tok);
+		if (n < 0) {
+			rc = n;
+			goto out_free;
+		}
+		if (n > 0 && (rc = parse_line(p, tok, n)) < 0)
+			goto out_free;
+	}
+	p->line = 0;
+	if (!p->public_line) {
+		rc = fail_at(p, 0, ZT_ECONF_MISSING, "no 'public CIDR' line (the public segment), "
+			     "e.g. 'public 203.0.113.0/24'");
+		goto out_free;
+	}
+	if (ret->nnodes == 0) {
+		rc = fail_at(p, 0, ZT_ECONF_MISSING, "no server, nat or host defined");
+		goto out_free;
+	}
+	if ((rc = resolve_refs(p)) < 0 || (rc = check_lans(p)) < 0 || (rc = assign_addrs(p)) < 0)
+		goto out_free;
+	if (!ret->name[0])
+		default_name(ret, filename);
+	rc = 0;
+out_free:
+	free(p);
+	return rc;
+}
+
+int zt_scn_load(struct zt_scn *ret, const char *path, struct zt_scn_error *err)
+{
+	char *buf;
+	size_t len = 0;
+	int fd, rc;
+
+	*err = (struct zt_scn_error){ 0 };
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	buf = malloc(ZT_SCN_MAX_BYTES + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		snprintf(err->msg, sizeof(err->msg), "%s: out of memory", path);
+		goto out_close;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, ZT_SCN_MAX_BYTES + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(-rc));
+			goto out_free;
+		}
+		if (n == 0 || (len += (size_t)n) == ZT_SCN_MAX_BYTES + 1)
+			break;
+	}
+	rc = zt_scn_parse(ret, buf, len, path, err);
+out_free:
+	free(buf);
+out_close:
+	close(fd);
+	return rc;
+}
+
+int zt_scn_find(const struct zt_scn *s, const char *name)
+{
+	for (unsigned i = 0; i < s->nnodes; i++)
+		if (!strcmp(s->nodes[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+unsigned zt_scn_depth(const struct zt_scn *s, unsigned i)
+{
+	unsigned d = 0;
+
+	for (int u = s->nodes[i].up; u >= 0; u = s->nodes[u].up)
+		d++;
+	return d;
+}
+
+uint32_t zt_scn_public_addr(const struct zt_scn *s, unsigned i)
+{
+	int n = (int)i;
+
+	while (s->nodes[n].up >= 0)
+		n = s->nodes[n].up;
+	return s->nodes[n].addr[0];
+}
+
+unsigned zt_scn_up_prefix(const struct zt_scn *s, unsigned i)
+{
+	uint32_t net;
+	unsigned pl;
+
+	up_subnet(s, s->nodes[i].up, &net, &pl);
+	return pl;
+}
+
+bool zt_scn_link_impaired(const struct zt_scn_link *l)
+{
+	return l->set && (l->delay_ns || l->jitter_ns || l->loss_ppm || l->rate_bps);
+}
+
+/* Writes v / 10^digits with the fraction's trailing zeros dropped. */
+static int put_fixed(char *buf, size_t cap, uint64_t v, unsigned digits, const char *unit)
+{
+	uint64_t div = 1, frac;
+	unsigned fd = digits;
+
+	for (unsigned i = 0; i < digits; i++)
+		div *= 10;
+	frac = v % div;
+	while (fd > 0 && frac % 10 == 0) {
+		frac /= 10;
+		fd--;
+	}
+	if (fd == 0)
+		return snprintf(buf, cap, "%llu%s", (unsigned long long)(v / div), unit);
+	return snprintf(buf, cap, "%llu.%0*llu%s", (unsigned long long)(v / div), (int)fd,
+			(unsigned long long)frac, unit);
+}
+
+static int put_duration(char *buf, size_t cap, uint64_t ns)
+{
+	if (ns >= ZT_MS && ns % ZT_US == 0)
+		return put_fixed(buf, cap, ns / ZT_US, 3, "ms");
+	return put_fixed(buf, cap, ns, 3, "us");
+}
+
+static int put_rate(char *buf, size_t cap, uint64_t bps)
+{
+	static const struct { const char *unit; uint64_t div; } units[] = {
+		{ "gbit", 1000000 }, { "mbit", 1000 }, { "kbit", 1 },
+	};
+
+	/* the largest unit that shows the value exactly with three decimals */
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (bps >= units[i].div * 1000 && bps % units[i].div == 0)
+			return put_fixed(buf, cap, bps / units[i].div, 3, units[i].unit);
+	return snprintf(buf, cap, "%llubit", (unsigned long long)bps);
+}
+
+int zt_scn_link_str(const struct zt_scn_link *l, char *buf, size_t cap)
+{
+	char v[32];
+	size_t n = 0;
+	int w;
+
+#define PUT(...)                                                       \
+	do {                                                           \
+		w = snprintf(buf + n, cap > n ? cap - n : 0, __VA_ARGS__); \
+		if (w < 0 || (size_t)w >= (cap > n ? cap - n : 0))     \
+			return -ENOBUFS;                               \
+		n += (size_t)w;                                        \
+	} while (0)
+
+	if (cap == 0)
+		return -ENOBUFS;
+	buf[0] = 0;
+	if (!l->set)
+		return 0;
+	if (l->delay_ns) {
+		put_duration(v, sizeof(v), l->delay_ns);
+		PUT("%sdelay %s", n ? " " : "", v);
+	}
+	if (l->jitter_ns) {
+		put_duration(v, sizeof(v), l->jitter_ns);
+		PUT("%sjitter %s", n ? " " : "", v);
+	}
+	if (l->loss_ppm) {
+		put_fixed(v, sizeof(v), l->loss_ppm, 4, "%");
+		PUT("%sloss %s", n ? " " : "", v);
+	}
+	if (l->rate_bps) {
+		put_rate(v, sizeof(v), l->rate_bps);
+		PUT("%srate %s", n ? " " : "", v);
+	}
+	if (l->mtu != DEFAULT_MTU)
+		PUT("%smtu %u", n ? " " : "", l->mtu);
+	if (l->queue != DEFAULT_QUEUE)
+		PUT("%squeue %u", n ? " " : "", l->queue);
+#undef PUT
+	return (int)n;
+}

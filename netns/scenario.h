@@ -1,0 +1,126 @@
+/*
+ * Lab scenario files: the topology a NAT lab run builds (docs/scenario-format.md).
+ *
+ * One public segment (an isolated bridge), server hosts on it, NAT routers (behind the
+ * public segment or behind another NAT), private hosts behind NATs, and optional
+ * impairments on any node's uplink. The parser is pure: it reads text (zt_scn_load
+ * also reads the file) and fills a fixed-size struct, resolving names and assigning
+ * the addresses the file leaves out. Addresses are IPv4, host byte order.
+ */
+#ifndef ZT_NETNS_SCENARIO_H
+#define ZT_NETNS_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZT_SCN_NAME_MAX 12   /* node name length: [a-z][a-z0-9_]* */
+#define ZT_SCN_MAX_NODES 32
+#define ZT_SCN_MAX_ADDRS 4   /* addresses of one server host */
+#define ZT_SCN_MAX_DEPTH 4   /* NATs between a host and the public segment */
+#define ZT_SCN_MAX_BYTES (256 * 1024)
+
+enum zt_scn_kind {
+	ZT_SCN_SERVER,  /* a host on the public segment */
+	ZT_SCN_NAT,     /* a NAT router: wan on its upstream segment, lan behind */
+	ZT_SCN_HOST,    /* a private host on a NAT's lan */
+};
+
+enum zt_nat_type {
+	ZT_NAT_FULL_CONE,          /* EIM + endpoint-independent filtering */
+	ZT_NAT_ADDR_RESTRICTED,    /* EIM + address-dependent filtering */
+	ZT_NAT_PORT_RESTRICTED,    /* EIM + address-and-port-dependent filtering */
+	ZT_NAT_SYMMETRIC,          /* EDM + address-and-port-dependent filtering */
+};
+
+/* Impairments of one link, applied to each direction separately. */
+struct zt_scn_link {
+	bool set;            /* a 'link' line names this node */
+	int line;            /* that line */
+	uint64_t delay_ns;   /* one-way propagation delay */
+	uint64_t jitter_ns;  /* per packet, uniform in [-jitter, +jitter] around delay */
+	uint32_t loss_ppm;   /* Bernoulli loss, parts per million (IP frames only) */
+	uint64_t rate_bps;   /* serialisation rate in bit/s; 0: unlimited */
+	uint32_t mtu;        /* interface MTU on both ends; 1500 unless given */
+	uint32_t queue;      /* packets held per direction before tail drop */
+};
+
+struct zt_scn_node {
+	char name[ZT_SCN_NAME_MAX + 1];
+	enum zt_scn_kind kind;
+	int line;                          /* where the node is defined */
+	int up;                            /* index of the NAT in front; -1: public segment */
+	uint32_t addr[ZT_SCN_MAX_ADDRS];   /* on the upstream segment; addr[0] is primary */
+	unsigned naddr;
+	struct zt_scn_link link;
+	/* kind == ZT_SCN_NAT */
+	enum zt_nat_type type;
+	uint32_t lan_net;                  /* network address of the lan */
+	unsigned lan_prefix;
+	uint32_t lan_gw;                   /* the NAT's own address on its lan */
+	bool hairpin;                      /* default off */
+	bool block_udp;                    /* a firewall dropping all forwarded UDP */
+	unsigned timeout_s;                /* UDP mapping timeout; default 120 */
+};
+
+struct zt_scn {
+	char name[64];          /* 'lab NAME', else the file name without directory/suffix */
+	uint64_t seed;          /* seeds the link emulator's randomness; default 1 */
+	uint32_t pub_net;
+	unsigned pub_prefix;
+	struct zt_scn_node nodes[ZT_SCN_MAX_NODES];
+	unsigned nnodes;
+};
+
+struct zt_scn_error {
+	int line;               /* 0 when the error is not tied to a line */
+	char msg[320];          /* "FILE:LINE: what was expected, what was found" */
+};
+
+/*
+ * Parses len bytes of scenario text; filename is used in error messages and for the
+ * default lab name. Returns 0 and fills *ret, or a negative code with err filled:
+ * ZT_ESYNTAX (malformed line), ZT_ECONF_KEY (unknown keyword), ZT_ECONF_VALUE (bad
+ * value), ZT_ECONF_MISSING (a required line or key is absent), ZT_ECONF_REF (a name
+ * that is not defined, or of the wrong kind), ZT_ERANGE (a number or address outside
+ * its range, or too many nodes/addresses), ZT_ETOOBIG (text over ZT_SCN_MAX_BYTES).
+ * *ret is unspecified on failure.
+ */
+int zt_scn_parse(struct zt_scn *ret, const char *text, size_t len, const char *filename,
+		 struct zt_scn_error *err);
+
+/* Reads the file at path and parses it. Also returns -errno when it cannot be read. */
+int zt_scn_load(struct zt_scn *ret, const char *path, struct zt_scn_error *err);
+
+/* Index of the node named name, or -1. */
+int zt_scn_find(const struct zt_scn *s, const char *name);
+
+/* "full-cone", "address-restricted", "port-restricted", "symmetric". */
+const char *zt_nat_type_name(enum zt_nat_type t);
+
+/* Number of NATs between node i and the public segment (0 for servers and top NATs). */
+unsigned zt_scn_depth(const struct zt_scn *s, unsigned i);
+
+/*
+ * The address node i appears with on the public segment: its own for servers,
+ * the wan address of the outermost NAT in front of it otherwise.
+ */
+uint32_t zt_scn_public_addr(const struct zt_scn *s, unsigned i);
+
+/* Prefix length of the segment node i is attached to. */
+unsigned zt_scn_up_prefix(const struct zt_scn *s, unsigned i);
+
+/* True when the link needs the emulator (delay, jitter, loss or rate set). */
+bool zt_scn_link_impaired(const struct zt_scn_link *l);
+
+/*
+ * Writes the link's settings as scenario text ("delay 10ms jitter 1ms loss 0.5% rate
+ * 10mbit mtu 1400"), leaving out what is at its default; "" for a plain link.
+ * Returns the length, or -ENOBUFS when cap is too small.
+ */
+int zt_scn_link_str(const struct zt_scn_link *l, char *buf, size_t cap);
+
+/* Formats an IPv4 address (host order) into buf (at least 16 bytes); returns buf. */
+const char *zt_ip4_str(uint32_t ip, char buf[16]);
+
+#endif

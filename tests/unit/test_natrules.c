@@ -1,0 +1,230 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../netns/natrules.h"
+
+static struct zt_scn_node nat(enum zt_nat_type type, bool hairpin, bool block, unsigned timeout)
+{
+	struct zt_scn_node n = {
+		.name = "home", .kind = ZT_SCN_NAT, .up = -1, .naddr = 1,
+		.addr = { 203u << 24 | 113 << 8 | 1 },            /* 203.0.113.1 */
+		.type = type, .lan_net = 192u << 24 | 168 << 16 | 1 << 8, .lan_prefix = 24,
+		.lan_gw = (192u << 24 | 168 << 16 | 1 << 8) + 1,
+		.hairpin = hairpin, .block_udp = block, .timeout_s = timeout,
+	};
+	return n;
+}
+
+static const char *render(const struct zt_scn_node *n, char *buf, size_t cap)
+{
+	int rc = zt_natrules_render(n, buf, cap);
+
+	assert_true(rc > 0);
+	assert_int_equal((size_t)rc, strlen(buf));
+	return buf;
+}
+
+/* The text of chain `name` ("chain name {" to its closing tab-brace). */
+static const char *chain(const char *rules, const char *name, char *out, size_t cap)
+{
+	char head[64];
+	const char *s, *e;
+
+	snprintf(head, sizeof(head), "\tchain %s {\n", name);
+	s = strstr(rules, head);
+	if (!s) {
+		out[0] = 0;
+		return out;
+	}
+	e = strstr(s, "\n\t}\n");
+	assert_non_null(e);
+	snprintf(out, cap, "%.*s", (int)(e + 1 - s), s); /* with the last rule's newline */
+	return out;
+}
+
+#define HAS(text, piece) assert_non_null(strstr(text, piece))
+#define LACKS(text, piece) assert_null(strstr(text, piece))
+
+static void every_type_drops_unsolicited_on_wan(void **state)
+{
+	char buf[8192], c[2048];
+
+	(void)state;
+	for (int t = ZT_NAT_FULL_CONE; t <= ZT_NAT_SYMMETRIC; t++) {
+		struct zt_scn_node n = nat((enum zt_nat_type)t, false, false, 120);
+
+		render(&n, buf, sizeof(buf));
+		assert_memory_equal(buf, "flush ruleset\n", 14);
+		HAS(chain(buf, "input", c, sizeof(c)), "iifname \"wan\" ct state new drop");
+		HAS(chain(buf, "forward", c, sizeof(c)), "policy drop;");
+		HAS(c, "ct state established,related accept");
+		HAS(c, "iifname \"lan\" oifname \"wan\" accept");
+		HAS(chain(buf, "postrouting", c, sizeof(c)), "oifname \"wan\" masquerade");
+	}
+}
+
+static void port_restricted_is_plain_masquerade(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_PORT_RESTRICTED, false, false, 120);
+	char buf[8192], c[2048];
+
+	(void)state;
+	render(&n, buf, sizeof(buf));
+	HAS(chain(buf, "postrouting", c, sizeof(c)), "masquerade\n");
+	LACKS(c, "random");
+	LACKS(buf, "map mapping");
+	LACKS(buf, "dnat");
+	LACKS(buf, "chain learn");
+	LACKS(chain(buf, "forward", c, sizeof(c)), "ct status dnat");
+}
+
+static void symmetric_is_random(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_SYMMETRIC, false, false, 120);
+	char buf[8192], c[2048];
+
+	(void)state;
+	render(&n, buf, sizeof(buf));
+	HAS(chain(buf, "postrouting", c, sizeof(c)), "oifname \"wan\" masquerade random\n");
+	LACKS(buf, "map mapping");
+	LACKS(buf, "dnat");
+}
+
+static void full_cone_learns_after_snat(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_FULL_CONE, false, false, 45);
+	char buf[8192], c[2048];
+
+	(void)state;
+	render(&n, buf, sizeof(buf));
+	HAS(buf, "map mapping {\n\t\ttype inet_service : ipv4_addr . inet_service\n"
+		 "\t\tflags dynamic,timeout\n\t\ttimeout 45s\n");
+	/* keyed by the public port: the learning chain runs after the srcnat hook */
+	HAS(chain(buf, "learn", c, sizeof(c)), "priority srcnat + 10;");
+	HAS(c, "ct direction original ct status snat meta l4proto udp update @mapping "
+	       "{ udp sport : ct original ip saddr . ct original proto-src }");
+	HAS(c, "ct direction reply ct status dnat meta l4proto udp update @mapping");
+	HAS(chain(buf, "prerouting", c, sizeof(c)),
+	    "iifname \"wan\" meta l4proto udp dnat ip to udp dport map @mapping");
+	LACKS(c, "@allowed");
+	HAS(chain(buf, "forward", c, sizeof(c)), "iifname \"wan\" oifname \"lan\" ct status dnat accept");
+	LACKS(buf, "set allowed");
+}
+
+static void address_restricted_checks_the_remote(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_ADDR_RESTRICTED, false, false, 120);
+	char buf[8192], c[2048];
+
+	(void)state;
+	render(&n, buf, sizeof(buf));
+	HAS(buf, "set allowed {\n\t\ttype ipv4_addr . inet_service\n");
+	HAS(chain(buf, "learn", c, sizeof(c)), "update @allowed { ip daddr . udp sport }");
+	HAS(chain(buf, "prerouting", c, sizeof(c)),
+	    "iifname \"wan\" meta l4proto udp ip saddr . udp dport @allowed dnat ip to udp dport map @mapping");
+}
+
+static void hairpin_on_and_off(void **state)
+{
+	char buf[8192], c[2048];
+
+	(void)state;
+	for (int t = ZT_NAT_FULL_CONE; t <= ZT_NAT_SYMMETRIC; t++) {
+		struct zt_scn_node on = nat((enum zt_nat_type)t, true, false, 120);
+		struct zt_scn_node off = nat((enum zt_nat_type)t, false, false, 120);
+
+		render(&on, buf, sizeof(buf));
+		HAS(buf, "map reverse {");
+		HAS(chain(buf, "prerouting", c, sizeof(c)),
+		    "iifname \"lan\" ip daddr 203.0.113.1 meta l4proto udp dnat ip to udp dport map @mapping");
+		HAS(chain(buf, "postrouting", c, sizeof(c)),
+		    "oifname \"lan\" ct status dnat ip saddr 192.168.1.0/24 meta l4proto udp "
+		    "snat ip to ip saddr . udp sport map @reverse\n");
+		/* the fallback for an inside endpoint that never went out comes second */
+		assert_true(strstr(c, "map @reverse") <
+			    strstr(c, "ct status dnat ip saddr 192.168.1.0/24 snat ip to 203.0.113.1\n"));
+		HAS(chain(buf, "forward", c, sizeof(c)), "iifname \"lan\" oifname \"lan\" ct status dnat accept");
+
+		render(&off, buf, sizeof(buf));
+		LACKS(buf, "reverse");
+		LACKS(buf, "iifname \"lan\" ip daddr 203.0.113.1 meta l4proto udp dnat");
+		LACKS(buf, "oifname \"lan\" oifname");
+		HAS(chain(buf, "input", c, sizeof(c)), "iifname \"lan\" ip daddr 203.0.113.1 meta l4proto udp drop");
+	}
+}
+
+static void udp_block_comes_first(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_FULL_CONE, false, true, 120);
+	char buf[8192], c[2048];
+	const char *drop, *est;
+
+	(void)state;
+	render(&n, buf, sizeof(buf));
+	chain(buf, "forward", c, sizeof(c));
+	drop = strstr(c, "meta l4proto udp drop");
+	est = strstr(c, "ct state established");
+	assert_non_null(drop);
+	assert_non_null(est);
+	assert_true(drop < est);
+	n.block_udp = false;
+	render(&n, buf, sizeof(buf));
+	LACKS(chain(buf, "forward", c, sizeof(c)), "meta l4proto udp drop");
+}
+
+static void too_small_buffers(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_ADDR_RESTRICTED, true, true, 120);
+	char buf[8192], small[8192];
+	int len;
+
+	(void)state;
+	len = zt_natrules_render(&n, buf, sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(zt_natrules_render(&n, small, (size_t)len), -ENOBUFS);
+	assert_int_equal(small[0], 0);
+	assert_int_equal(zt_natrules_render(&n, small, (size_t)len + 1), len);
+	assert_string_equal(small, buf);
+	assert_int_equal(zt_natrules_render(&n, small, 0), -ENOBUFS);
+	n.kind = ZT_SCN_HOST;
+	assert_int_equal(zt_natrules_render(&n, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(zt_natrules_render_flush(&n, buf, sizeof(buf)), -EINVAL);
+}
+
+static void flush_names_the_learned_state(void **state)
+{
+	char buf[512];
+	struct zt_scn_node prc = nat(ZT_NAT_PORT_RESTRICTED, false, false, 120);
+	struct zt_scn_node arc = nat(ZT_NAT_ADDR_RESTRICTED, true, false, 120);
+
+	(void)state;
+	assert_int_equal(zt_natrules_render_flush(&prc, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	assert_true(zt_natrules_render_flush(&arc, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "flush map ip ztlab mapping\nflush set ip ztlab allowed\n"
+				 "flush map ip ztlab reverse\n");
+	assert_int_equal(zt_natrules_render_flush(&arc, buf, 10), -ENOBUFS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_type_drops_unsolicited_on_wan),
+		cmocka_unit_test(port_restricted_is_plain_masquerade),
+		cmocka_unit_test(symmetric_is_random),
+		cmocka_unit_test(full_cone_learns_after_snat),
+		cmocka_unit_test(address_restricted_checks_the_remote),
+		cmocka_unit_test(hairpin_on_and_off),
+		cmocka_unit_test(udp_block_comes_first),
+		cmocka_unit_test(too_small_buffers),
+		cmocka_unit_test(flush_names_the_learned_state),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,387 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "../../netns/scenario.h"
+
+#define IP(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
+
+static const char example[] =
+	"# every kind of line\n"
+	"lab demo\n"
+	"seed 42\n"
+	"\n"
+	"public 203.0.113.0/24\r\n"
+	"server stun addr 203.0.113.10 addr 203.0.113.11   # two for RFC 5780\n"
+	"server peer\n"
+	"nat cgn type symmetric lan 100.64.0.0/24 wan 203.0.113.1 timeout 30\n"
+	"nat home type full-cone behind cgn lan 192.168.1.0/24 hairpin on timeout 60s\n"
+	"nat office type address-restricted lan 10.1.0.0/16 gw 10.1.255.254 udp block\n"
+	"host alice behind home\n"
+	"host bob behind home addr 192.168.1.2\n"
+	"host carol behind office\n"
+	"link alice delay 10ms jitter 1.5ms loss 0.25% rate 10mbit mtu 1400 queue 50\n"
+	"link cgn delay 200us\n";
+
+static struct zt_scn *parse_ok(const char *text)
+{
+	struct zt_scn *s = malloc(sizeof(*s));
+	struct zt_scn_error err;
+	int rc;
+
+	assert_non_null(s);
+	rc = zt_scn_parse(s, text, strlen(text), "t.lab", &err);
+	if (rc != 0)
+		fail_msg("unexpected error %d: %s", rc, err.msg);
+	return s;
+}
+
+static const struct zt_scn_node *node(const struct zt_scn *s, const char *name)
+{
+	int i = zt_scn_find(s, name);
+
+	assert_true(i >= 0);
+	return &s->nodes[i];
+}
+
+static void parses_every_kind_of_line(void **state)
+{
+	struct zt_scn *s = parse_ok(example);
+	const struct zt_scn_node *n;
+
+	(void)state;
+	assert_string_equal(s->name, "demo");
+	assert_int_equal(s->seed, 42);
+	assert_int_equal(s->pub_net, IP(203, 0, 113, 0));
+	assert_int_equal(s->pub_prefix, 24);
+	assert_int_equal(s->nnodes, 8);
+
+	n = node(s, "stun");
+	assert_int_equal(n->kind, ZT_SCN_SERVER);
+	assert_int_equal(n->up, -1);
+	assert_int_equal(n->naddr, 2);
+	assert_int_equal(n->addr[0], IP(203, 0, 113, 10));
+	assert_int_equal(n->addr[1], IP(203, 0, 113, 11));
+	assert_int_equal(n->line, 6);
+
+	n = node(s, "cgn");
+	assert_int_equal(n->kind, ZT_SCN_NAT);
+	assert_int_equal(n->type, ZT_NAT_SYMMETRIC);
+	assert_int_equal(n->addr[0], IP(203, 0, 113, 1));
+	assert_int_equal(n->lan_gw, IP(100, 64, 0, 1));
+	assert_int_equal(n->timeout_s, 30);
+	assert_false(n->hairpin);
+	assert_false(n->block_udp);
+	assert_true(n->link.set);
+	assert_int_equal(n->link.delay_ns, 200 * ZT_US);
+
+	n = node(s, "home");
+	assert_int_equal(n->type, ZT_NAT_FULL_CONE);
+	assert_int_equal(n->up, zt_scn_find(s, "cgn"));
+	assert_true(n->hairpin);
+	assert_int_equal(n->timeout_s, 60);
+	assert_int_equal(n->lan_net, IP(192, 168, 1, 0));
+	assert_int_equal(n->lan_prefix, 24);
+	/* automatic: first free host address of cgn's lan after its gw */
+	assert_int_equal(n->addr[0], IP(100, 64, 0, 2));
+
+	n = node(s, "office");
+	assert_int_equal(n->type, ZT_NAT_ADDR_RESTRICTED);
+	assert_int_equal(n->lan_gw, IP(10, 1, 255, 254));
+	assert_true(n->block_udp);
+	assert_int_equal(n->timeout_s, 120);
+	assert_int_equal(n->addr[0], IP(203, 0, 113, 3)); /* .1 is cgn's, .2 went to peer (earlier line) */
+
+	n = node(s, "alice");
+	assert_int_equal(n->kind, ZT_SCN_HOST);
+	/* bob took .2 explicitly (defined later, but explicit addresses go first) */
+	assert_int_equal(n->addr[0], IP(192, 168, 1, 3));
+	assert_true(n->link.set);
+	assert_int_equal(n->link.delay_ns, 10 * ZT_MS);
+	assert_int_equal(n->link.jitter_ns, 1500 * ZT_US);
+	assert_int_equal(n->link.loss_ppm, 2500);
+	assert_int_equal(n->link.rate_bps, 10000000);
+	assert_int_equal(n->link.mtu, 1400);
+	assert_int_equal(n->link.queue, 50);
+	assert_true(zt_scn_link_impaired(&n->link));
+
+	assert_int_equal(node(s, "carol")->addr[0], IP(10, 1, 0, 1));
+	assert_int_equal(node(s, "peer")->addr[0], IP(203, 0, 113, 2));
+	assert_false(node(s, "bob")->link.set);
+	free(s);
+}
+
+static void public_address_and_depth(void **state)
+{
+	struct zt_scn *s = parse_ok(example);
+
+	(void)state;
+	assert_int_equal(zt_scn_depth(s, (unsigned)zt_scn_find(s, "alice")), 2);
+	assert_int_equal(zt_scn_depth(s, (unsigned)zt_scn_find(s, "home")), 1);
+	assert_int_equal(zt_scn_depth(s, (unsigned)zt_scn_find(s, "stun")), 0);
+	assert_int_equal(zt_scn_public_addr(s, (unsigned)zt_scn_find(s, "alice")), IP(203, 0, 113, 1));
+	assert_int_equal(zt_scn_public_addr(s, (unsigned)zt_scn_find(s, "carol")), IP(203, 0, 113, 3));
+	assert_int_equal(zt_scn_public_addr(s, (unsigned)zt_scn_find(s, "stun")), IP(203, 0, 113, 10));
+	assert_int_equal(zt_scn_up_prefix(s, (unsigned)zt_scn_find(s, "carol")), 16);
+	assert_int_equal(zt_scn_find(s, "nobody"), -1);
+	free(s);
+}
+
+static void default_name_and_seed(void **state)
+{
+	struct zt_scn s;
+	struct zt_scn_error err;
+	const char *t = "public 10.0.0.0/8\nserver a\n";
+
+	(void)state;
+	assert_int_equal(zt_scn_parse(&s, t, strlen(t), "dir/sub/my-lab.v2.lab", &err), 0);
+	assert_string_equal(s.name, "my-lab");
+	assert_int_equal(s.seed, 1);
+	assert_int_equal(s.nodes[0].addr[0], IP(10, 0, 0, 1));
+}
+
+struct bad {
+	const char *text;
+	int rc;
+	int line;
+	const char *says;  /* a piece of the message */
+};
+
+static const struct bad bad_files[] = {
+	{ "public 10.0.0.0/24\nrouter r\n", ZT_ECONF_KEY, 2, "expected lab, seed, public" },
+	{ "public 10.0.0.0/24\nnat n lan 192.168.0.0/24\n", ZT_ECONF_MISSING, 2, "needs 'type" },
+	{ "public 10.0.0.0/24\nnat n type fullcone lan 192.168.0.0/24\n", ZT_ECONF_VALUE, 2,
+	  "expected a NAT type (full-cone," },
+	{ "public 10.0.0.0/24\nnat n type symmetric\n", ZT_ECONF_MISSING, 2, "needs 'lan CIDR'" },
+	{ "public 10.0.0.0/24\n\nhost h behind nowhere\n", ZT_ECONF_REF, 3, "'nowhere', which is not defined" },
+	{ "public 10.0.0.0/24\nserver s\nhost h behind s\n", ZT_ECONF_REF, 3, "which is not a nat" },
+	{ "public 10.0.0.0/24\nhost h\n", ZT_ECONF_MISSING, 2, "needs 'behind NAT'" },
+	{ "public 10.0.0.0/24\nserver s addr\n", ZT_ESYNTAX, 2, "expected a value after 'addr'" },
+	{ "public 10.0.0.0/24\nserver s\nserver s\n", ZT_ECONF_VALUE, 3, "already defined at line 2" },
+	{ "server s\n", ZT_ECONF_MISSING, 0, "no 'public CIDR' line" },
+	{ "public 10.0.0.0/24\n", ZT_ECONF_MISSING, 0, "no server, nat or host" },
+	{ "public 10.0.0.1/24\nserver s\n", ZT_ECONF_VALUE, 1, "did you mean 10.0.0.0/24?" },
+	{ "public 10.0.0.0/31\nserver s\n", ZT_ERANGE, 1, "prefix length from 8 to 30" },
+	{ "public 10.0.0.0\nserver s\n", ZT_ECONF_VALUE, 1, "expected a network like" },
+	{ "public 10.0.0.0/24\npublic 10.0.1.0/24\n", ZT_ECONF_VALUE, 2, "already given at line 1" },
+	{ "public 10.0.0.0/24\nserver s addr 10.0.1.5\n", ZT_ERANGE, 2, "not a host address of its segment" },
+	{ "public 10.0.0.0/24\nserver s addr 10.0.0.255\n", ZT_ERANGE, 2, "not a host address" },
+	{ "public 10.0.0.0/24\nserver s addr 10.0.0.5\nserver t addr 10.0.0.5\n", ZT_ECONF_VALUE, 3,
+	  "10.0.0.5 of 't' is already used" },
+	{ "public 10.0.0.0/24\nserver s addr 10.0.0.5 addr 10.0.0.5\n", ZT_ECONF_VALUE, 2, "already used" },
+	{ "public 10.0.0.0/24\nserver s addr 10.0.0.300\n", ZT_ECONF_VALUE, 2, "expected an IPv4 address" },
+	{ "public 10.0.0.0/16\nnat n type symmetric lan 10.0.5.0/24\n", ZT_ECONF_VALUE, 2,
+	  "overlaps the public segment" },
+	{ "public 10.0.0.0/24\nnat a type symmetric lan 100.64.0.0/16\n"
+	  "nat b type symmetric behind a lan 100.64.3.0/24\n", ZT_ECONF_VALUE, 3, "overlaps lan 100.64.0.0/16 of 'a'" },
+	{ "public 10.0.0.0/24\nnat a type symmetric behind b lan 192.168.1.0/24\n"
+	  "nat b type symmetric behind a lan 192.168.2.0/24\n", ZT_ERANGE, 2, "loop" },
+	{ "public 10.0.0.0/24\nnat a type symmetric behind a lan 192.168.1.0/24\n", ZT_ECONF_REF, 2,
+	  "behind itself" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 gw 192.168.2.1\n", ZT_ERANGE, 2,
+	  "is not a host address of lan" },
+	{ "public 10.0.0.0/24\nserver s\nlink s loss 101%\n", ZT_ECONF_VALUE, 3, "expected a percentage" },
+	{ "public 10.0.0.0/24\nserver s\nlink s loss 5\n", ZT_ECONF_VALUE, 3, "expected a percentage" },
+	{ "public 10.0.0.0/24\nserver s\nlink s delay 10\n", ZT_ECONF_VALUE, 3, "expected a duration" },
+	{ "public 10.0.0.0/24\nserver s\nlink s delay 1.2345ms\n", ZT_ECONF_VALUE, 3, "expected a duration" },
+	{ "public 10.0.0.0/24\nserver s\nlink s delay 61s\n", ZT_ECONF_VALUE, 3, "at most 60s" },
+	{ "public 10.0.0.0/24\nserver s\nlink s delay 1ms jitter 2ms\n", ZT_ECONF_VALUE, 3,
+	  "jitter must not exceed delay" },
+	{ "public 10.0.0.0/24\nserver s\nlink s rate 10mbps\n", ZT_ECONF_VALUE, 3, "expected a rate" },
+	{ "public 10.0.0.0/24\nserver s\nlink s rate 999bit\n", ZT_ECONF_VALUE, 3, "expected a rate" },
+	{ "public 10.0.0.0/24\nserver s\nlink s mtu 100\n", ZT_ERANGE, 3, "MTU from 576 to 9000" },
+	{ "public 10.0.0.0/24\nserver s\nlink s queue 0\n", ZT_ERANGE, 3, "queue of 1 to 100000" },
+	{ "public 10.0.0.0/24\nserver s\nlink s colour red\n", ZT_ECONF_KEY, 3, "unknown link key 'colour'" },
+	{ "public 10.0.0.0/24\nserver s\nlink t delay 1ms\n", ZT_ECONF_REF, 3, "no node named 't'" },
+	{ "public 10.0.0.0/24\nserver s\nlink s delay 1ms\nlink s loss 1%\n", ZT_ECONF_VALUE, 4,
+	  "already described at line 3" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 timeout 0\n", ZT_ERANGE, 2,
+	  "1 to 86400 seconds" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 hairpin yes\n", ZT_ECONF_VALUE, 2,
+	  "expected 'on' or 'off'" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 udp drop\n", ZT_ECONF_VALUE, 2,
+	  "'allow' or 'block'" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 type full-cone\n", ZT_ECONF_VALUE, 2,
+	  "'type' given twice" },
+	{ "public 10.0.0.0/24\nserver Alice\n", ZT_ECONF_VALUE, 2, "expected a server name" },
+	{ "public 10.0.0.0/24\nserver public\n", ZT_ECONF_VALUE, 2, "not 'public'" },
+	{ "public 10.0.0.0/24\nserver abcdefghijklm\n", ZT_ECONF_VALUE, 2, "at most 12" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24\n"
+	  "host h behind n addr 192.168.1.5 addr 192.168.1.6\n", ZT_ECONF_VALUE, 3, "'addr' given twice" },
+	{ "public 10.0.0.0/24\nserver s addr 10.0.0.1 addr 10.0.0.2 addr 10.0.0.3 addr 10.0.0.4 "
+	  "addr 10.0.0.5\n", ZT_ERANGE, 2, "too many addresses" },
+	{ "public 10.0.0.0/24\nserver s addr 10.0.0.5 addrs 2\n", ZT_ECONF_VALUE, 2, "either 'addr' or 'addrs'" },
+	{ "public 10.0.0.0/24\nserver s addrs 5\n", ZT_ERANGE, 2, "expected 1 to 4" },
+	{ "public 10.0.0.0/30\nserver s addrs 2\nserver t\n", ZT_ERANGE, 3, "no free address left for 't'" },
+	{ "public 10.0.0.0/24\nseed -1\n", ZT_ESYNTAX, 2, "expected 'seed N'" },
+	{ "public 10.0.0.0/24\nlab two words\n", ZT_ESYNTAX, 2, "expected 'lab NAME'" },
+};
+
+static void bad_files_say_where_and_what(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
+		const struct bad *b = &bad_files[i];
+		struct zt_scn s;
+		struct zt_scn_error err;
+		char where[32];
+		int rc = zt_scn_parse(&s, b->text, strlen(b->text), "x.lab", &err);
+
+		if (rc != b->rc || err.line != b->line || !strstr(err.msg, b->says))
+			fail_msg("case %zu: rc %d (want %d), line %d (want %d), msg '%s' (want '%s')", i,
+				 rc, b->rc, err.line, b->line, err.msg, b->says);
+		if (b->line)
+			snprintf(where, sizeof(where), "x.lab:%d: ", b->line);
+		else
+			snprintf(where, sizeof(where), "x.lab: ");
+		assert_memory_equal(err.msg, where, strlen(where));
+	}
+}
+
+static void too_many_nodes(void **state)
+{
+	char text[4096];
+	size_t n = (size_t)snprintf(text, sizeof(text), "public 10.0.0.0/16\n");
+	struct zt_scn s;
+	struct zt_scn_error err;
+
+	(void)state;
+	for (int i = 0; i <= ZT_SCN_MAX_NODES; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "server s%d\n", i);
+	assert_int_equal(zt_scn_parse(&s, text, n, "x.lab", &err), ZT_ERANGE);
+	assert_int_equal(err.line, ZT_SCN_MAX_NODES + 2);
+	/* one fewer fits */
+	n -= strlen("server s32\n");
+	assert_int_equal(zt_scn_parse(&s, text, n, "x.lab", &err), 0);
+	assert_int_equal(s.nnodes, ZT_SCN_MAX_NODES);
+}
+
+static void oversized_input(void **state)
+{
+	struct zt_scn s;
+	struct zt_scn_error err;
+	size_t big = ZT_SCN_MAX_BYTES + 1;
+	char *text = malloc(big);
+	char line[1100];
+
+	(void)state;
+	assert_non_null(text);
+	memset(text, '#', big);
+	assert_int_equal(zt_scn_parse(&s, text, big, "x.lab", &err), ZT_ETOOBIG);
+	free(text);
+
+	memset(line, 'a', sizeof(line));
+	assert_int_equal(zt_scn_parse(&s, line, sizeof(line), "x.lab", &err), ZT_ETOOBIG);
+	assert_int_equal(err.line, 1);
+	assert_int_equal(zt_scn_parse(&s, "public 10.0.0.0/8\0x\n", 20, "x.lab", &err), ZT_ESYNTAX);
+}
+
+static void too_many_words(void **state)
+{
+	char text[512] = "public 10.0.0.0/24\nserver s";
+	struct zt_scn s;
+	struct zt_scn_error err;
+
+	(void)state;
+	for (int i = 0; i < 20; i++)
+		strcat(text, " addr 10.0.0.9");
+	strcat(text, "\n");
+	assert_int_equal(zt_scn_parse(&s, text, strlen(text), "x.lab", &err), ZT_ETOOBIG);
+	assert_int_equal(err.line, 2);
+}
+
+static void link_text_round_trips(void **state)
+{
+	static const struct { const char *in, *out; } links[] = {
+		{ "delay 10ms jitter 1.5ms loss 0.25% rate 10mbit mtu 1400 queue 50", NULL },
+		{ "delay 250us", NULL },
+		{ "delay 1.001ms jitter 999us", NULL },
+		{ "delay 2000ms", "delay 2000ms" },
+		{ "delay 0.5s", "delay 500ms" },
+		{ "loss 100%", NULL },
+		{ "loss 0.0001%", NULL },
+		{ "rate 1.5gbit", NULL },
+		{ "rate 64kbit", NULL },
+		{ "rate 64001bit", "rate 64.001kbit" },
+		{ "rate 1000000bit", "rate 1mbit" },
+		{ "mtu 9000", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		char text[256], out[160];
+		struct zt_scn *s;
+		int n;
+
+		const char *want = links[i].out ? links[i].out : links[i].in;
+
+		snprintf(text, sizeof(text), "public 10.0.0.0/24\nserver s\nlink s %s\n", links[i].in);
+		s = parse_ok(text);
+		n = zt_scn_link_str(&s->nodes[0].link, out, sizeof(out));
+		if (n != (int)strlen(want) || strcmp(out, want))
+			fail_msg("'%s' came back as '%s'", links[i].in, out);
+		assert_int_equal(zt_scn_link_str(&s->nodes[0].link, out, (size_t)n), -ENOBUFS);
+		free(s);
+	}
+}
+
+static void plain_link_is_not_emulated(void **state)
+{
+	struct zt_scn *s = parse_ok("public 10.0.0.0/24\nserver s\nserver t\nlink s mtu 1280\n");
+	char out[64];
+
+	(void)state;
+	assert_true(s->nodes[0].link.set);
+	assert_false(zt_scn_link_impaired(&s->nodes[0].link));
+	assert_false(zt_scn_link_impaired(&s->nodes[1].link));
+	assert_int_equal(zt_scn_link_str(&s->nodes[1].link, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	free(s);
+}
+
+static void load_reports_missing_file(void **state)
+{
+	struct zt_scn s;
+	struct zt_scn_error err;
+
+	(void)state;
+	assert_int_equal(zt_scn_load(&s, "/nonexistent/x.lab", &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "/nonexistent/x.lab"));
+}
+
+static void nat_type_names(void **state)
+{
+	(void)state;
+	assert_string_equal(zt_nat_type_name(ZT_NAT_FULL_CONE), "full-cone");
+	assert_string_equal(zt_nat_type_name(ZT_NAT_ADDR_RESTRICTED), "address-restricted");
+	assert_string_equal(zt_nat_type_name(ZT_NAT_PORT_RESTRICTED), "port-restricted");
+	assert_string_equal(zt_nat_type_name(ZT_NAT_SYMMETRIC), "symmetric");
+	assert_string_equal(zt_nat_type_name((enum zt_nat_type)9), "?");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parses_every_kind_of_line),
+		cmocka_unit_test(public_address_and_depth),
+		cmocka_unit_test(default_name_and_seed),
+		cmocka_unit_test(bad_files_say_where_and_what),
+		cmocka_unit_test(too_many_nodes),
+		cmocka_unit_test(oversized_input),
+		cmocka_unit_test(too_many_words),
+		cmocka_unit_test(link_text_round_trips),
+		cmocka_unit_test(plain_link_is_not_emulated),
+		cmocka_unit_test(load_reports_missing_file),
+		cmocka_unit_test(nat_type_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
