@@ -141,6 +141,7 @@ struct supervisor {
 	const char *scn_path;
 	const char *env_out;
 	const char *capture_dir;
+	const char *log_path;    /* NULL: RUNDIR/log (removed with the run) */
 	unsigned step_delay_ms;  /* ZTLAB_STEP_DELAY_MS: slows the build (tests interrupt it) */
 	int ready_fd;
 };
@@ -227,7 +228,10 @@ static int supervise(struct supervisor *sv)
 		zt_warn("chdir", "error=\"%s\"", strerror(errno));
 	/* until the lab is ready, the parent's death (e.g. SIGKILL) means: give up */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	zt_rundir_path(sv->id, "log", path, sizeof(path));
+	if (sv->log_path)
+		snprintf(path, sizeof(path), "%s", sv->log_path);
+	else
+		zt_rundir_path(sv->id, "log", path, sizeof(path));
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
@@ -344,12 +348,14 @@ static void random_id(char *buf, size_t cap)
 
 static void up_usage(FILE *f)
 {
-	fprintf(f, "usage: " PROG " up FILE [--id ID] [--env OUT] [--capture DIR] [--quiet]\n"
+	fprintf(f, "usage: " PROG " up FILE [--id ID] [--env OUT] [--capture DIR] [--log FILE] [--quiet]\n"
 		   "  Builds the lab of scenario FILE and returns once it is ready; a supervisor\n"
 		   "  stays in the background (link emulator, captures) until '" PROG " down ID'.\n"
 		   "  --id      run id ([a-z0-9], at most %d; default random)\n"
 		   "  --env     also write the env file (shell variables: namespaces, addresses) to OUT\n"
-		   "  --capture write a pcap per interface into DIR\n",
+		   "  --capture write a pcap per interface into DIR\n"
+		   "  --log     the supervisor's log (default: in the run directory, removed with it)\n"
+		   "  --quiet   print only the run id\n",
 		ZT_RUN_ID_MAX);
 }
 
@@ -358,10 +364,11 @@ static int up_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "id", required_argument, NULL, 'i' },   { "env", required_argument, NULL, 'e' },
 		{ "capture", required_argument, NULL, 'c' }, { "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },        { 0 },
+		{ "log", required_argument, NULL, 'l' },   { "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	struct supervisor *sv;
-	char id[ZT_RUN_ID_MAX + 1] = "", line[800], *env_arg = NULL, *cap_arg = NULL;
+	char id[ZT_RUN_ID_MAX + 1] = "", line[800], *env_arg = NULL, *cap_arg = NULL, *log_arg = NULL;
 	bool quiet = false, given_id = false;
 	struct sigaction sa = { .sa_handler = up_on_signal };
 	sigset_t block, old;
@@ -369,7 +376,7 @@ static int up_main(int argc, char **argv)
 	ssize_t got = 0;
 	pid_t pid;
 
-	while ((c = getopt_long(argc, argv, "i:e:c:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:e:c:l:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			if (!zt_run_id_valid(optarg)) {
@@ -385,6 +392,9 @@ static int up_main(int argc, char **argv)
 			break;
 		case 'c':
 			cap_arg = optarg;
+			break;
+		case 'l':
+			log_arg = optarg;
 			break;
 		case 'q':
 			quiet = true;
@@ -413,7 +423,9 @@ static int up_main(int argc, char **argv)
 	sv->scn_path = realpath(argv[optind], NULL);
 	sv->env_out = env_arg ? abs_path(env_arg) : NULL;
 	sv->capture_dir = cap_arg ? abs_path(cap_arg) : NULL;
-	if (!sv->scn_path || (env_arg && !sv->env_out) || (cap_arg && !sv->capture_dir)) {
+	sv->log_path = log_arg ? abs_path(log_arg) : NULL;
+	if (!sv->scn_path || (env_arg && !sv->env_out) || (cap_arg && !sv->capture_dir) ||
+	    (log_arg && !sv->log_path)) {
 		fprintf(stderr, PROG " up: cannot resolve a path: %s\n", strerror(errno));
 		goto out_free;
 	}
@@ -535,6 +547,7 @@ out_free:
 	free((char *)sv->scn_path);
 	free((char *)sv->env_out);
 	free((char *)sv->capture_dir);
+	free((char *)sv->log_path);
 	free(sv);
 	return rc;
 }

@@ -50,23 +50,26 @@ int zt_probe_encode(const struct zt_probe_msg *m, size_t total, uint8_t *buf, si
 int zt_probe_decode(struct zt_probe_msg *ret, const uint8_t *buf, size_t len)
 {
 	struct zt_rd r = zt_rd_init(buf, len);
-	uint32_t magic, ip, rsv32;
-	uint8_t type, flags;
-	uint16_t rsv, port, rsv2;
+	uint32_t magic = 0, ip = 0, rsv32 = 0, hi = 0, lo = 0;
+	uint8_t type = 0, flags = 0;
+	uint16_t rsv = 0, port = 0, rsv2 = 0;
 	struct zt_probe_msg m = { 0 };
 
 	if (len < ZT_PROBE_HDR_LEN)
 		return ZT_ETRUNC;
+	/* the header is all there: none of these reads can fail */
 	zt_rd_u32(&r, &magic);
 	zt_rd_u8(&r, &type);
 	zt_rd_u8(&r, &flags);
 	zt_rd_u16(&r, &rsv);
 	zt_rd_u32(&r, &m.seq);
-	zt_rd_u64(&r, &m.sent_ns);
+	zt_rd_u32(&r, &hi);
+	zt_rd_u32(&r, &lo);
 	zt_rd_u32(&r, &ip);
 	zt_rd_u16(&r, &port);
 	zt_rd_u16(&r, &rsv2);
 	zt_rd_u32(&r, &rsv32);
+	m.sent_ns = (uint64_t)hi << 32 | lo;
 	if (magic != MAGIC || (type != ZT_PROBE_REQUEST && type != ZT_PROBE_RESPONSE) ||
 	    (flags & ~1u) || rsv || rsv2 || rsv32)
 		return ZT_EMALFORMED;
