@@ -4,5 +4,6 @@
 #define ZT_BIN_ZTNA_CMDS_H
 
 int version_main(int argc, char **argv);
+int pki_main(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ .name = "version", .main = version_main, .summary = "print the version" },
+	{ .name = "pki", .main = pki_main, .summary = "create a development CA and certificates" },
 };
 
 static void usage(FILE *f)
