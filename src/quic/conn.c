@@ -1,0 +1,1672 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "quic/bufq.h"
+#include "quic/conn.h"
+
+/* Stream flags. */
+enum {
+	SF_LOCAL = 1u << 0,        /* we opened it */
+	SF_OPEN_CB = 1u << 1,      /* ngtcp2 announced it (stream_open) */
+	SF_TX_FIN = 1u << 2,       /* the application asked for FIN */
+	SF_TX_FIN_SENT = 1u << 3,
+	SF_TX_DEAD = 1u << 4,      /* sending side reset, by us or by STOP_SENDING */
+	SF_RX_FIN = 1u << 5,       /* the peer's FIN is in rx */
+	SF_RX_FIN_READ = 1u << 6,  /* the application has read up to FIN */
+	SF_RX_RESET = 1u << 7,     /* the peer reset its sending side */
+	SF_RX_STOPPED = 1u << 8,   /* we stopped reading */
+	SF_NG_CLOSED = 1u << 9,    /* ngtcp2 closed the stream */
+	SF_WANT_WRITABLE = 1u << 10,
+	SF_EV_READABLE = 1u << 11, /* a readable event is queued */
+	SF_EV_CLOSED = 1u << 12,   /* a closed event is queued; freed when dispatched */
+	SF_IN_SENDQ = 1u << 13,
+};
+
+struct stream {
+	int64_t id;
+	uint32_t flags;
+	void *sarg;
+	struct stream *hnext;          /* hash chain */
+	struct stream *sprev, *snext;  /* send queue */
+	struct zt_bufq tx;             /* bytes [tx_acked, tx_end) */
+	struct zt_bufq rx;
+	uint64_t tx_acked, tx_sent, tx_end;
+	uint64_t skip_gen;             /* flow-blocked during packet number skip_gen */
+};
+
+enum ev_type {
+	EV_HANDSHAKE,
+	EV_OPENED,
+	EV_READABLE,
+	EV_WRITABLE,
+	EV_RESET,
+	EV_STOPPED,
+	EV_CLOSED,
+	EV_STREAMS,
+	EV_DGRAM,
+	EV_PATH,
+};
+
+struct event {
+	struct event *next;
+	enum ev_type type;
+	int64_t sid;
+	uint64_t code;
+	bool ok;
+	struct zt_quic_path path;
+	size_t len;
+	uint8_t data[];
+};
+
+struct dgram {
+	struct dgram *next;
+	size_t len;
+	uint8_t data[];
+};
+
+struct zt_quic_conn {
+	ngtcp2_conn *conn;
+	struct zt_tls_session *tls;
+	struct zt_quic_config cfg;
+	struct zt_quic_callbacks cb;
+	void *arg;
+	bool server;
+	enum zt_quic_state state;
+
+	/* Closing. */
+	struct zt_quic_close_info close;
+	ngtcp2_connection_close_error ccerr; /* what we send */
+	char ccerr_reason[128];
+	bool want_close;
+	uint8_t *close_pkt;
+	size_t close_len;
+	struct zt_quic_path close_path;
+	uint64_t close_deadline;
+	uint64_t close_rx;                   /* packets seen while closing */
+	bool close_resend;
+
+	/* Streams: a hash by id, and the queue of streams with data to send. */
+	struct stream **sbucket;
+	size_t nsbucket, nstreams;
+	struct stream *sq_head, *sq_tail;
+	uint64_t gen;
+
+	struct dgram *dq_head, *dq_tail;
+	size_t dq_len;
+
+	struct event *ev_head, *ev_tail;
+	bool dispatching, ev_streams_queued;
+	bool creating;                       /* inside ngtcp2_conn_*_new() */
+
+	size_t max_udp;
+	unsigned burst, burst_max;
+	struct zt_quic_stats st;
+};
+
+/* Addresses. */
+
+struct npath {
+	ngtcp2_path path;
+	struct sockaddr_storage l, r;
+};
+
+static int npath_set(struct npath *np, const struct zt_quic_path *p)
+{
+	int ll, rl;
+
+	memset(np, 0, sizeof(*np));
+	ll = zt_addr_to_sockaddr(&p->local, &np->l);
+	rl = zt_addr_to_sockaddr(&p->remote, &np->r);
+	if (ll < 0 || rl < 0)
+		return -EINVAL;
+	np->path.local.addr = (ngtcp2_sockaddr *)&np->l;
+	np->path.local.addrlen = (ngtcp2_socklen)ll;
+	np->path.remote.addr = (ngtcp2_sockaddr *)&np->r;
+	np->path.remote.addrlen = (ngtcp2_socklen)rl;
+	return 0;
+}
+
+static void path_from_ng(struct zt_quic_path *ret, const ngtcp2_path *p)
+{
+	memset(ret, 0, sizeof(*ret));
+	zt_addr_from_sockaddr(&ret->local, (const struct sockaddr *)p->local.addr,
+			      (socklen_t)p->local.addrlen);
+	zt_addr_from_sockaddr(&ret->remote, (const struct sockaddr *)p->remote.addr,
+			      (socklen_t)p->remote.addrlen);
+}
+
+void zt_quic_relay_addr(struct zt_addr *ret, int family, uint16_t id)
+{
+	static const uint8_t v4[4] = { 0, 'z', 't', 1 };
+	static const uint8_t v6[16] = { 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'z', 't', 0, 1 };
+
+	if (family == AF_INET6)
+		zt_addr_set_v6(ret, v6, id);
+	else
+		zt_addr_set_v4(ret, v4, id);
+}
+
+bool zt_quic_is_relay_addr(const struct zt_addr *a)
+{
+	struct zt_addr r;
+
+	zt_quic_relay_addr(&r, a->family, 0);
+	return (a->family == AF_INET || a->family == AF_INET6) && zt_addr_ip_equal(a, &r);
+}
+
+/* Events: queued inside ngtcp2 callbacks, delivered after ngtcp2 returned. */
+
+static struct event *ev_push(struct zt_quic_conn *c, enum ev_type type, int64_t sid,
+			     size_t len)
+{
+	struct event *ev = calloc(1, sizeof(*ev) + len);
+
+	if (!ev)
+		return NULL;
+	ev->type = type;
+	ev->sid = sid;
+	ev->len = len;
+	if (c->ev_tail)
+		c->ev_tail->next = ev;
+	else
+		c->ev_head = ev;
+	c->ev_tail = ev;
+	return ev;
+}
+
+/* Streams. */
+
+static size_t sbucket_of(int64_t id, size_t n)
+{
+	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 32) & (n - 1);
+}
+
+static struct stream *stream_find(const struct zt_quic_conn *c, int64_t id)
+{
+	struct stream *s = c->sbucket[sbucket_of(id, c->nsbucket)];
+
+	while (s && s->id != id)
+		s = s->hnext;
+	return s;
+}
+
+static void stream_table_grow(struct zt_quic_conn *c)
+{
+	size_t nb = c->nsbucket * 2;
+	struct stream **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return;
+	for (size_t i = 0; i < c->nsbucket; i++) {
+		struct stream *s = c->sbucket[i];
+		while (s) {
+			struct stream *next = s->hnext;
+			size_t j = sbucket_of(s->id, nb);
+			s->hnext = b[j];
+			b[j] = s;
+			s = next;
+		}
+	}
+	free(c->sbucket);
+	c->sbucket = b;
+	c->nsbucket = nb;
+}
+
+static struct stream *stream_new(struct zt_quic_conn *c, int64_t id, uint32_t flags)
+{
+	struct stream *s = calloc(1, sizeof(*s));
+	size_t b;
+
+	if (!s)
+		return NULL;
+	s->id = id;
+	s->flags = flags;
+	zt_bufq_init(&s->tx, 0);
+	zt_bufq_init(&s->rx, 0);
+	b = sbucket_of(id, c->nsbucket);
+	s->hnext = c->sbucket[b];
+	c->sbucket[b] = s;
+	if (++c->nstreams > c->nsbucket)
+		stream_table_grow(c);
+	return s;
+}
+
+static void sendq_del(struct zt_quic_conn *c, struct stream *s)
+{
+	if (!(s->flags & SF_IN_SENDQ))
+		return;
+	if (s->sprev)
+		s->sprev->snext = s->snext;
+	else
+		c->sq_head = s->snext;
+	if (s->snext)
+		s->snext->sprev = s->sprev;
+	else
+		c->sq_tail = s->sprev;
+	s->sprev = s->snext = NULL;
+	s->flags &= ~SF_IN_SENDQ;
+}
+
+static void sendq_add(struct zt_quic_conn *c, struct stream *s)
+{
+	if (s->flags & SF_IN_SENDQ)
+		return;
+	s->sprev = c->sq_tail;
+	s->snext = NULL;
+	if (c->sq_tail)
+		c->sq_tail->snext = s;
+	else
+		c->sq_head = s;
+	c->sq_tail = s;
+	s->flags |= SF_IN_SENDQ;
+}
+
+static void stream_free(struct zt_quic_conn *c, struct stream *s)
+{
+	struct stream **p = &c->sbucket[sbucket_of(s->id, c->nsbucket)];
+
+	while (*p && *p != s)
+		p = &(*p)->hnext;
+	if (*p)
+		*p = s->hnext;
+	c->nstreams--;
+	sendq_del(c, s);
+	zt_bufq_fini(&s->tx);
+	zt_bufq_fini(&s->rx);
+	free(s);
+}
+
+static bool tx_pending(const struct stream *s)
+{
+	return !(s->flags & (SF_TX_DEAD | SF_NG_CLOSED)) &&
+	       (s->tx_sent < s->tx_end || ((s->flags & SF_TX_FIN) && !(s->flags & SF_TX_FIN_SENT)));
+}
+
+/* Drop our sending side's buffer (the stream was reset one way or another). */
+static void tx_drop(struct zt_quic_conn *c, struct stream *s)
+{
+	s->flags |= SF_TX_DEAD;
+	zt_bufq_fini(&s->tx);
+	s->tx_acked = s->tx_sent = s->tx_end;
+	sendq_del(c, s);
+}
+
+/* Drop unread received data; its connection credit goes back to the peer. */
+static void rx_drop(struct zt_quic_conn *c, struct stream *s)
+{
+	if (s->rx.len)
+		ngtcp2_conn_extend_max_offset(c->conn, s->rx.len);
+	zt_bufq_fini(&s->rx);
+}
+
+/* Queue the closed event once ngtcp2 is done with the stream and so is the reader. */
+static int maybe_finish(struct zt_quic_conn *c, struct stream *s)
+{
+	if (!(s->flags & SF_NG_CLOSED) || (s->flags & SF_EV_CLOSED) || s->rx.len ||
+	    !(s->flags & (SF_RX_FIN_READ | SF_RX_RESET | SF_RX_STOPPED)))
+		return 0;
+	if (!ev_push(c, EV_CLOSED, s->id, 0))
+		return -ENOMEM;
+	s->flags |= SF_EV_CLOSED;
+	return 0;
+}
+
+/* The stream object for an ngtcp2 callback: its user data, or found, or created
+ * for a peer-initiated stream ngtcp2 did not announce. */
+static struct stream *stream_of(struct zt_quic_conn *c, int64_t id, void *sud)
+{
+	struct stream *s = sud ? sud : stream_find(c, id);
+
+	if (s || ngtcp2_conn_is_local_stream(c->conn, id))
+		return s;
+	s = stream_new(c, id, 0);
+	if (s)
+		ngtcp2_conn_set_stream_user_data(c->conn, id, s);
+	return s;
+}
+
+/* ngtcp2 callbacks. None calls back into the application. */
+
+static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
+{
+	struct zt_quic_conn *c = ref->user_data;
+	return c->conn;
+}
+
+static void cb_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *rctx)
+{
+	struct zt_quic_conn *c = rctx->native_handle;
+
+	zt_rng_fill(c->cfg.rng, dest, len);
+	/*
+	 * ngtcp2 0.12.1 ignores transport_params.grease_quic_bit (it always offers
+	 * greasing) and, while creating a connection, draws one random byte whose low
+	 * bit decides whether it clears the fixed bit of every packet it sends to a
+	 * peer that offered greasing (RFC 9287). That is its only draw with the CUBIC
+	 * controller. Keep the bit: the I/O shell demultiplexes on it (RFC 9443).
+	 */
+	if (c->creating)
+		for (size_t i = 0; i < len; i++)
+			dest[i] &= 0xfe;
+}
+
+static int cb_path_challenge(ngtcp2_conn *conn, uint8_t *data, void *ud)
+{
+	struct zt_quic_conn *c = ud;
+	(void)conn;
+	zt_rng_fill(c->cfg.rng, data, NGTCP2_PATH_CHALLENGE_DATALEN);
+	return 0;
+}
+
+/* A fresh random connection ID, unique in the map. */
+static void new_cid(struct zt_quic_conn *c, uint8_t *cid, size_t len)
+{
+	for (int i = 0; i < 16; i++) {
+		zt_rng_fill(c->cfg.rng, cid, len);
+		if (!c->cfg.cidmap || !zt_quic_cidmap_find(c->cfg.cidmap, cid, len))
+			return;
+	}
+}
+
+static int cb_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
+		      void *ud)
+{
+	struct zt_quic_conn *c = ud;
+	(void)conn;
+
+	new_cid(c, cid->data, cidlen);
+	cid->datalen = cidlen;
+	zt_rng_fill(c->cfg.rng, token, NGTCP2_STATELESS_RESET_TOKENLEN);
+	if (c->cfg.cidmap && zt_quic_cidmap_add(c->cfg.cidmap, cid->data, cidlen, c) < 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	return 0;
+}
+
+static int cb_remove_cid(ngtcp2_conn *conn, const ngtcp2_cid *cid, void *ud)
+{
+	struct zt_quic_conn *c = ud;
+	(void)conn;
+
+	if (c->cfg.cidmap)
+		zt_quic_cidmap_remove(c->cfg.cidmap, cid->data, cid->datalen);
+	return 0;
+}
+
+static int established(struct zt_quic_conn *c)
+{
+	if (c->state != ZT_QUIC_HANDSHAKING)
+		return 0;
+	c->state = ZT_QUIC_ESTABLISHED;
+	return ev_push(c, EV_HANDSHAKE, -1, 0) ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
+}
+
+static int cb_handshake_completed(ngtcp2_conn *conn, void *ud)
+{
+	struct zt_quic_conn *c = ud;
+	(void)conn;
+	/* For a server completion is confirmation (RFC 9001 s4.1.2). */
+	return c->server ? established(c) : 0;
+}
+
+static int cb_handshake_confirmed(ngtcp2_conn *conn, void *ud)
+{
+	(void)conn;
+	return established(ud);
+}
+
+static int cb_stream_open(ngtcp2_conn *conn, int64_t id, void *ud)
+{
+	struct zt_quic_conn *c = ud;
+	struct stream *s;
+	(void)conn;
+
+	if (!ngtcp2_is_bidi_stream(id))
+		return 0; /* we allow the peer no unidirectional streams */
+	s = stream_of(c, id, NULL);
+	if (!s || !ev_push(c, EV_OPENED, id, 0))
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	s->flags |= SF_OPEN_CB;
+	return 0;
+}
+
+static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t offset,
+			       const uint8_t *data, size_t len, void *ud, void *sud)
+{
+	struct zt_quic_conn *c = ud;
+	struct stream *s = stream_of(c, id, sud);
+	(void)offset;
+
+	if (!s)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	if (s->flags & (SF_RX_RESET | SF_RX_STOPPED)) {
+		/* Not for the application any more: give the credit back. */
+		ngtcp2_conn_extend_max_offset(conn, len);
+		return 0;
+	}
+	if (len && zt_bufq_append(&s->rx, data, len) < 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	c->st.stream_bytes_recv += len;
+	if (flags & NGTCP2_STREAM_DATA_FLAG_FIN)
+		s->flags |= SF_RX_FIN;
+	if (!(s->flags & SF_EV_READABLE)) {
+		if (!ev_push(c, EV_READABLE, id, 0))
+			return NGTCP2_ERR_CALLBACK_FAILURE;
+		s->flags |= SF_EV_READABLE;
+	}
+	return 0;
+}
+
+static int cb_acked(ngtcp2_conn *conn, int64_t id, uint64_t offset, uint64_t len, void *ud,
+		    void *sud)
+{
+	struct zt_quic_conn *c = ud;
+	struct stream *s = sud ? sud : stream_find(c, id);
+	(void)conn;
+	(void)offset;
+
+	if (!s || (s->flags & SF_TX_DEAD))
+		return 0;
+	if (len > s->tx.len)
+		len = s->tx.len;
+	zt_bufq_consume(&s->tx, (size_t)len);
+	s->tx_acked += len;
+	if ((s->flags & SF_WANT_WRITABLE) && zt_quic_stream_writable(c, id) > 0) {
+		if (!ev_push(c, EV_WRITABLE, id, 0))
+			return NGTCP2_ERR_CALLBACK_FAILURE;
+		s->flags &= ~SF_WANT_WRITABLE;
+	}
+	return 0;
+}
+
+static int cb_stream_reset(ngtcp2_conn *conn, int64_t id, uint64_t final_size,
+			   uint64_t app_err, void *ud, void *sud)
+{
+	struct zt_quic_conn *c = ud;
+	struct stream *s = stream_of(c, id, sud);
+	struct event *ev;
+	(void)conn;
+	(void)final_size;
+
+	if (!s)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	if (s->flags & (SF_RX_RESET | SF_RX_STOPPED))
+		return 0;
+	s->flags |= SF_RX_RESET;
+	rx_drop(c, s);
+	ev = ev_push(c, EV_RESET, id, 0);
+	if (!ev)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	ev->code = app_err;
+	return 0;
+}
+
+static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t app_err,
+			   void *ud, void *sud)
+{
+	struct zt_quic_conn *c = ud;
+	struct stream *s = sud ? sud : stream_find(c, id);
+	(void)flags;
+	(void)app_err;
+
+	if (!s)
+		return 0;
+	s->flags |= SF_NG_CLOSED;
+	if (!(s->flags & SF_LOCAL) && (s->flags & SF_OPEN_CB))
+		ngtcp2_conn_extend_max_streams_bidi(conn, 1);
+	/* Unacknowledged data will never be acknowledged now. */
+	zt_bufq_fini(&s->tx);
+	sendq_del(c, s);
+	return maybe_finish(c, s) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int cb_extend_streams(ngtcp2_conn *conn, uint64_t max_streams, void *ud)
+{
+	struct zt_quic_conn *c = ud;
+	(void)conn;
+	(void)max_streams;
+
+	if (c->ev_streams_queued)
+		return 0;
+	if (!ev_push(c, EV_STREAMS, -1, 0))
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	c->ev_streams_queued = true;
+	return 0;
+}
+
+static int cb_recv_datagram(ngtcp2_conn *conn, uint32_t flags, const uint8_t *data,
+			    size_t len, void *ud)
+{
+	struct zt_quic_conn *c = ud;
+	struct event *ev;
+	(void)conn;
+	(void)flags;
+
+	c->st.dgrams_recv++;
+	ev = ev_push(c, EV_DGRAM, -1, len);
+	if (!ev)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	memcpy(ev->data, data, len);
+	return 0;
+}
+
+static int cb_path_validation(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_path *path,
+			      ngtcp2_path_validation_result res, void *ud)
+{
+	struct zt_quic_conn *c = ud;
+	struct event *ev;
+	(void)conn;
+	(void)flags;
+
+	ev = ev_push(c, EV_PATH, -1, 0);
+	if (!ev)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	path_from_ng(&ev->path, path);
+	ev->ok = res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS;
+	return 0;
+}
+
+static void cb_qlog(void *ud, uint32_t flags, const void *data, size_t len)
+{
+	struct zt_quic_conn *c = ud;
+	c->cfg.qlog(c->cfg.qlog_arg, data, len, flags & NGTCP2_QLOG_WRITE_FLAG_FIN);
+}
+
+static void cb_log(void *ud, const char *fmt, ...)
+{
+	struct zt_quic_conn *c = ud;
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	c->cfg.log(c->cfg.log_arg, line);
+}
+
+static const ngtcp2_callbacks client_callbacks = {
+	.client_initial = ngtcp2_crypto_client_initial_cb,
+	.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
+	.encrypt = ngtcp2_crypto_encrypt_cb,
+	.decrypt = ngtcp2_crypto_decrypt_cb,
+	.hp_mask = ngtcp2_crypto_hp_mask_cb,
+	.recv_retry = ngtcp2_crypto_recv_retry_cb,
+	.update_key = ngtcp2_crypto_update_key_cb,
+	.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb,
+	.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
+	.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
+	.get_path_challenge_data = cb_path_challenge,
+	.rand = cb_rand,
+	.get_new_connection_id = cb_new_cid,
+	.remove_connection_id = cb_remove_cid,
+	.handshake_completed = cb_handshake_completed,
+	.handshake_confirmed = cb_handshake_confirmed,
+	.stream_open = cb_stream_open,
+	.recv_stream_data = cb_recv_stream_data,
+	.acked_stream_data_offset = cb_acked,
+	.stream_reset = cb_stream_reset,
+	.stream_close = cb_stream_close,
+	.extend_max_local_streams_bidi = cb_extend_streams,
+	.recv_datagram = cb_recv_datagram,
+	.path_validation = cb_path_validation,
+};
+
+static const ngtcp2_callbacks server_callbacks = {
+	.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb,
+	.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
+	.encrypt = ngtcp2_crypto_encrypt_cb,
+	.decrypt = ngtcp2_crypto_decrypt_cb,
+	.hp_mask = ngtcp2_crypto_hp_mask_cb,
+	.update_key = ngtcp2_crypto_update_key_cb,
+	.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb,
+	.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
+	.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
+	.get_path_challenge_data = cb_path_challenge,
+	.rand = cb_rand,
+	.get_new_connection_id = cb_new_cid,
+	.remove_connection_id = cb_remove_cid,
+	.handshake_completed = cb_handshake_completed,
+	.stream_open = cb_stream_open,
+	.recv_stream_data = cb_recv_stream_data,
+	.acked_stream_data_offset = cb_acked,
+	.stream_reset = cb_stream_reset,
+	.stream_close = cb_stream_close,
+	.extend_max_local_streams_bidi = cb_extend_streams,
+	.recv_datagram = cb_recv_datagram,
+	.path_validation = cb_path_validation,
+};
+
+/* Creation. */
+
+static uint64_t or_default(uint64_t v, uint64_t def)
+{
+	return v ? v : def;
+}
+
+static int conn_alloc(struct zt_quic_conn **ret, const struct zt_quic_config *cfg, void *arg,
+		      enum zt_tls_side side)
+{
+	struct zt_quic_conn *c;
+
+	if (!cfg->tls || !cfg->rng || zt_tls_ctx_side(cfg->tls) != side)
+		return -EINVAL;
+	if (cfg->max_udp_payload && cfg->max_udp_payload < 1200)
+		return -EINVAL; /* RFC 9000 s14: every QUIC path carries 1200 */
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cfg = *cfg;
+	if (cfg->cb)
+		c->cb = *cfg->cb;
+	c->cfg.cb = NULL;
+	c->cfg.idle_timeout = or_default(cfg->idle_timeout, 30 * ZT_SEC);
+	c->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 10 * ZT_SEC);
+	c->cfg.stream_window = or_default(cfg->stream_window, 256 * 1024);
+	c->cfg.stream_window_max = or_default(cfg->stream_window_max, 8 * 1024 * 1024);
+	c->cfg.conn_window = or_default(cfg->conn_window, 1024 * 1024);
+	c->cfg.conn_window_max = or_default(cfg->conn_window_max, 24 * 1024 * 1024);
+	c->cfg.max_streams_bidi = or_default(cfg->max_streams_bidi, 256);
+	c->cfg.stream_sndbuf = or_default(cfg->stream_sndbuf, 256 * 1024);
+	c->cfg.dgram_queue = or_default(cfg->dgram_queue, 256);
+	if (c->cfg.stream_window_max < c->cfg.stream_window)
+		c->cfg.stream_window_max = c->cfg.stream_window;
+	if (c->cfg.conn_window_max < c->cfg.conn_window)
+		c->cfg.conn_window_max = c->cfg.conn_window;
+	c->max_udp = or_default(cfg->max_udp_payload, ZT_QUIC_OUTER_UDP_PAYLOAD);
+	c->arg = arg;
+	c->server = side == ZT_TLS_SERVER;
+	c->nsbucket = 16;
+	c->sbucket = calloc(c->nsbucket, sizeof(*c->sbucket));
+	if (!c->sbucket) {
+		free(c);
+		return -ENOMEM;
+	}
+	*ret = c;
+	return 0;
+}
+
+static void fill_settings(struct zt_quic_conn *c, ngtcp2_settings *s, uint64_t now)
+{
+	ngtcp2_settings_default(s);
+	s->initial_ts = now;
+	s->cc_algo = NGTCP2_CC_ALGO_CUBIC; /* no random draws after creation (cb_rand) */
+	s->max_tx_udp_payload_size = c->max_udp;
+	/* Full-size packets from the first one: the outer connection must carry a
+	 * 1200-byte inner Initial in one DATAGRAM. */
+	s->no_tx_udp_payload_size_shaping = 1;
+	s->no_pmtud = 1;
+	s->handshake_timeout = c->cfg.handshake_timeout;
+	s->max_window = c->cfg.conn_window_max;
+	s->max_stream_window = c->cfg.stream_window_max;
+	s->rand_ctx.native_handle = c;
+	if (c->cfg.log)
+		s->log_printf = cb_log;
+	if (c->cfg.qlog)
+		s->qlog.write = cb_qlog;
+}
+
+static void fill_params(struct zt_quic_conn *c, ngtcp2_transport_params *p)
+{
+	ngtcp2_transport_params_default(p);
+	p->initial_max_stream_data_bidi_local = c->cfg.stream_window;
+	p->initial_max_stream_data_bidi_remote = c->cfg.stream_window;
+	p->initial_max_stream_data_uni = 0;
+	p->initial_max_data = c->cfg.conn_window;
+	p->initial_max_streams_bidi = c->cfg.max_streams_bidi;
+	p->initial_max_streams_uni = 0;
+	p->max_idle_timeout = c->cfg.idle_timeout;
+	p->max_datagram_frame_size = 65535; /* RFC 9221 s3: any size our packets hold */
+	p->active_connection_id_limit = 8;  /* spare IDs for migrations */
+	p->grease_quic_bit = 0;             /* ignored by 0.12.1: see cb_rand() */
+}
+
+static int attach_tls(struct zt_quic_conn *c, const char *server_name)
+{
+	ngtcp2_crypto_conn_ref *ref;
+	int rc;
+
+	rc = zt_tls_session_new(&c->tls, c->cfg.tls, server_name);
+	if (rc < 0)
+		return rc;
+	ref = zt_tls_session_conn_ref(c->tls);
+	ref->get_conn = get_conn;
+	ref->user_data = c;
+	ngtcp2_conn_set_tls_native_handle(c->conn, zt_tls_session_native(c->tls));
+	return 0;
+}
+
+static int ng_err(int rv)
+{
+	return rv == NGTCP2_ERR_NOMEM ? -ENOMEM : ZT_ETLS;
+}
+
+int zt_quic_conn_connect(struct zt_quic_conn **ret, const struct zt_quic_config *cfg,
+			 const char *server_name, const struct zt_quic_path *path, void *arg,
+			 uint64_t now)
+{
+	ngtcp2_settings settings;
+	ngtcp2_transport_params params;
+	ngtcp2_cid dcid, scid;
+	struct zt_quic_conn *c;
+	struct npath np;
+	int rc;
+
+	if (!server_name || npath_set(&np, path) < 0)
+		return -EINVAL;
+	rc = conn_alloc(&c, cfg, arg, ZT_TLS_CLIENT);
+	if (rc < 0)
+		return rc;
+	dcid.datalen = ZT_QUIC_CID_LEN; /* >= NGTCP2_MIN_INITIAL_DCIDLEN */
+	zt_rng_fill(c->cfg.rng, dcid.data, dcid.datalen);
+	scid.datalen = ZT_QUIC_CID_LEN;
+	new_cid(c, scid.data, scid.datalen);
+	fill_settings(c, &settings, now);
+	fill_params(c, &params);
+	c->creating = true;
+	rc = ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &np.path, NGTCP2_PROTO_VER_V1,
+				    &client_callbacks, &settings, &params, NULL, c);
+	c->creating = false;
+	if (rc != 0) {
+		rc = ng_err(rc);
+		goto out_free;
+	}
+	rc = attach_tls(c, server_name);
+	if (rc < 0)
+		goto out_free;
+	if (c->cfg.cidmap && (rc = zt_quic_cidmap_add(c->cfg.cidmap, scid.data, scid.datalen, c)) < 0)
+		goto out_free;
+	if (c->cfg.keepalive)
+		ngtcp2_conn_set_keep_alive_timeout(c->conn, c->cfg.keepalive);
+	*ret = c;
+	return 0;
+
+out_free:
+	zt_quic_conn_free(c);
+	return rc;
+}
+
+int zt_quic_conn_accept(struct zt_quic_conn **ret, const struct zt_quic_config *cfg,
+			const struct zt_quic_path *path, const uint8_t *pkt, size_t len,
+			void *arg, uint64_t now)
+{
+	ngtcp2_settings settings;
+	ngtcp2_transport_params params;
+	ngtcp2_pkt_hd hd;
+	ngtcp2_cid scid;
+	struct zt_quic_conn *c;
+	struct npath np;
+	int rc;
+
+	if (npath_set(&np, path) < 0)
+		return -EINVAL;
+	if (ngtcp2_accept(&hd, pkt, len) != 0 || hd.type != NGTCP2_PKT_INITIAL ||
+	    hd.dcid.datalen < NGTCP2_MIN_INITIAL_DCIDLEN)
+		return ZT_EMALFORMED;
+	if (cfg->cidmap && zt_quic_cidmap_find(cfg->cidmap, hd.dcid.data, hd.dcid.datalen))
+		return ZT_EMALFORMED; /* the ID belongs to a connection already */
+	rc = conn_alloc(&c, cfg, arg, ZT_TLS_SERVER);
+	if (rc < 0)
+		return rc;
+	scid.datalen = ZT_QUIC_CID_LEN;
+	new_cid(c, scid.data, scid.datalen);
+	fill_settings(c, &settings, now);
+	settings.qlog.odcid = hd.dcid;
+	fill_params(c, &params);
+	params.original_dcid = hd.dcid;
+	params.disable_active_migration = c->cfg.disable_migration;
+	params.stateless_reset_token_present = 1;
+	zt_rng_fill(c->cfg.rng, params.stateless_reset_token, sizeof(params.stateless_reset_token));
+	c->creating = true;
+	rc = ngtcp2_conn_server_new(&c->conn, &hd.scid, &scid, &np.path, hd.version,
+				    &server_callbacks, &settings, &params, NULL, c);
+	c->creating = false;
+	if (rc != 0) {
+		rc = ng_err(rc);
+		goto out_free;
+	}
+	rc = attach_tls(c, NULL);
+	if (rc < 0)
+		goto out_free;
+	if (c->cfg.cidmap &&
+	    ((rc = zt_quic_cidmap_add(c->cfg.cidmap, scid.data, scid.datalen, c)) < 0 ||
+	     (rc = zt_quic_cidmap_add(c->cfg.cidmap, hd.dcid.data, hd.dcid.datalen, c)) < 0))
+		goto out_free;
+	if (c->cfg.keepalive)
+		ngtcp2_conn_set_keep_alive_timeout(c->conn, c->cfg.keepalive);
+	zt_quic_conn_recv(c, now, path, pkt, len);
+	/* An Initial that did not decrypt leaves no negotiated version: garbage. */
+	if (c->state == ZT_QUIC_CLOSED || ngtcp2_conn_get_negotiated_version(c->conn) == 0) {
+		rc = ZT_EMALFORMED;
+		goto out_free;
+	}
+	*ret = c;
+	return 0;
+
+out_free:
+	zt_quic_conn_free(c);
+	return rc;
+}
+
+void zt_quic_conn_free(struct zt_quic_conn *c)
+{
+	if (!c)
+		return;
+	if (c->cfg.cidmap)
+		zt_quic_cidmap_remove_conn(c->cfg.cidmap, c);
+	if (c->conn)
+		ngtcp2_conn_del(c->conn);
+	zt_tls_session_free(c->tls);
+	for (size_t i = 0; i < c->nsbucket; i++) {
+		struct stream *s = c->sbucket[i];
+		while (s) {
+			struct stream *next = s->hnext;
+			zt_bufq_fini(&s->tx);
+			zt_bufq_fini(&s->rx);
+			free(s);
+			s = next;
+		}
+	}
+	free(c->sbucket);
+	while (c->dq_head) {
+		struct dgram *d = c->dq_head;
+		c->dq_head = d->next;
+		free(d);
+	}
+	while (c->ev_head) {
+		struct event *ev = c->ev_head;
+		c->ev_head = ev->next;
+		free(ev);
+	}
+	free(c->close_pkt);
+	free(c);
+}
+
+void zt_quic_conn_set_arg(struct zt_quic_conn *c, void *arg)
+{
+	c->arg = arg;
+}
+
+void *zt_quic_conn_arg(const struct zt_quic_conn *c)
+{
+	return c->arg;
+}
+
+bool zt_quic_conn_is_server(const struct zt_quic_conn *c)
+{
+	return c->server;
+}
+
+/* Event delivery. */
+
+static void dispatch(struct zt_quic_conn *c)
+{
+	struct event *ev;
+
+	if (c->dispatching)
+		return;
+	c->dispatching = true;
+	while ((ev = c->ev_head)) {
+		struct stream *s = ev->sid >= 0 ? stream_find(c, ev->sid) : NULL;
+		void *sarg = s ? s->sarg : NULL;
+
+		c->ev_head = ev->next;
+		if (!c->ev_head)
+			c->ev_tail = NULL;
+		switch (ev->type) {
+		case EV_HANDSHAKE:
+			if (c->cb.handshake_done)
+				c->cb.handshake_done(c, c->arg);
+			break;
+		case EV_OPENED:
+			if (s && c->cb.stream_opened)
+				c->cb.stream_opened(c, c->arg, ev->sid);
+			break;
+		case EV_READABLE:
+			if (s) {
+				s->flags &= ~SF_EV_READABLE;
+				if (c->cb.stream_readable)
+					c->cb.stream_readable(c, c->arg, ev->sid, sarg);
+			}
+			break;
+		case EV_WRITABLE:
+			if (s && c->cb.stream_writable)
+				c->cb.stream_writable(c, c->arg, ev->sid, sarg);
+			break;
+		case EV_RESET:
+			if (s && c->cb.stream_reset)
+				c->cb.stream_reset(c, c->arg, ev->sid, sarg, ev->code);
+			if (s)
+				maybe_finish(c, s);
+			break;
+		case EV_STOPPED:
+			if (s && c->cb.stream_stopped)
+				c->cb.stream_stopped(c, c->arg, ev->sid, sarg);
+			break;
+		case EV_CLOSED:
+			if (s) {
+				if (c->cb.stream_closed)
+					c->cb.stream_closed(c, c->arg, ev->sid, sarg);
+				stream_free(c, s);
+			}
+			break;
+		case EV_STREAMS:
+			c->ev_streams_queued = false;
+			if (c->cb.streams_available)
+				c->cb.streams_available(c, c->arg);
+			break;
+		case EV_DGRAM:
+			if (c->cb.datagram)
+				c->cb.datagram(c, c->arg, ev->data, ev->len);
+			break;
+		case EV_PATH:
+			if (c->cb.path_validated)
+				c->cb.path_validated(c, c->arg, &ev->path, ev->ok);
+			break;
+		}
+		free(ev);
+	}
+	c->dispatching = false;
+}
+
+/* Closing. */
+
+static void set_reason(struct zt_quic_conn *c, const char *text, size_t len)
+{
+	if (len >= sizeof(c->close.reason))
+		len = sizeof(c->close.reason) - 1;
+	memcpy(c->close.reason, text, len);
+	c->close.reason[len] = '\0';
+}
+
+/* A local error ends the connection: send CONNECTION_CLOSE with its code. */
+static int fail(struct zt_quic_conn *c, int liberr)
+{
+	char why[128];
+	int err;
+
+	if (c->want_close || c->state >= ZT_QUIC_CLOSING)
+		return c->close.err;
+	memset(&c->close, 0, sizeof(c->close));
+	if (liberr == NGTCP2_ERR_CRYPTO) {
+		ngtcp2_connection_close_error_set_transport_error_tls_alert(
+			&c->ccerr, ngtcp2_conn_get_tls_alert(c->conn), NULL, 0);
+		err = ZT_ETLS;
+		if (zt_tls_session_verify_error(c->tls, why, sizeof(why)) <= 0)
+			snprintf(why, sizeof(why), "TLS handshake failed (alert %u)",
+				 ngtcp2_conn_get_tls_alert(c->conn));
+	} else {
+		ngtcp2_connection_close_error_set_transport_error_liberr(&c->ccerr, liberr, NULL, 0);
+		err = liberr == NGTCP2_ERR_NOMEM || liberr == NGTCP2_ERR_CALLBACK_FAILURE ||
+				      liberr == NGTCP2_ERR_INTERNAL
+			      ? ZT_ESTATE
+			      : ZT_EPEER;
+		snprintf(why, sizeof(why), "%s", ngtcp2_strerror(liberr));
+	}
+	c->close.err = err;
+	c->close.code = c->ccerr.error_code;
+	set_reason(c, why, strlen(why));
+	c->want_close = true;
+	return err;
+}
+
+static void enter_closed(struct zt_quic_conn *c)
+{
+	c->state = ZT_QUIC_CLOSED;
+	c->want_close = false;
+}
+
+static void enter_draining(struct zt_quic_conn *c, uint64_t now)
+{
+	ngtcp2_connection_close_error e;
+
+	ngtcp2_conn_get_connection_close_error(c->conn, &e);
+	memset(&c->close, 0, sizeof(c->close));
+	c->close.by_peer = true;
+	c->close.app = e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
+	c->close.code = e.error_code;
+	if (e.reason && e.reasonlen)
+		set_reason(c, (const char *)e.reason, e.reasonlen);
+	if (e.error_code == 0)
+		c->close.err = 0;
+	else if (!c->close.app && (e.error_code & ~0xffULL) == NGTCP2_CRYPTO_ERROR)
+		c->close.err = ZT_ETLS;
+	else
+		c->close.err = ZT_EPEER;
+	c->state = ZT_QUIC_DRAINING;
+	c->want_close = false;
+	c->close_deadline = now + 3 * ngtcp2_conn_get_pto(c->conn); /* RFC 9000 s10.2 */
+}
+
+static int write_close(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, size_t cap,
+		       struct zt_quic_path *ret_path)
+{
+	ngtcp2_path_storage ps;
+	ngtcp2_ssize n;
+
+	ngtcp2_path_storage_zero(&ps);
+	c->want_close = false;
+	n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, NULL, buf, cap, &c->ccerr, now);
+	if (n <= 0) {
+		enter_closed(c);
+		return 0;
+	}
+	free(c->close_pkt);
+	c->close_pkt = malloc((size_t)n);
+	if (c->close_pkt) {
+		memcpy(c->close_pkt, buf, (size_t)n);
+		c->close_len = (size_t)n;
+	}
+	path_from_ng(&c->close_path, &ps.path);
+	*ret_path = c->close_path;
+	c->state = ZT_QUIC_CLOSING;
+	c->close_deadline = now + 3 * ngtcp2_conn_get_pto(c->conn); /* RFC 9000 s10.2 */
+	c->st.pkts_sent++;
+	c->st.bytes_sent += (uint64_t)n;
+	return (int)n;
+}
+
+int zt_quic_conn_close(struct zt_quic_conn *c, uint64_t app_err, const char *reason)
+{
+	size_t len = reason ? strlen(reason) : 0;
+
+	if (c->want_close || c->state >= ZT_QUIC_CLOSING)
+		return ZT_ESTATE;
+	if (len >= sizeof(c->ccerr_reason))
+		len = sizeof(c->ccerr_reason) - 1;
+	if (len)
+		memcpy(c->ccerr_reason, reason, len);
+	c->ccerr_reason[len] = '\0';
+	/* ngtcp2 sends this as a transport APPLICATION_ERROR in Initial and
+	 * Handshake packets (RFC 9000 s10.2.3). */
+	ngtcp2_connection_close_error_set_application_error(&c->ccerr, app_err,
+							    (const uint8_t *)c->ccerr_reason, len);
+	memset(&c->close, 0, sizeof(c->close));
+	c->close.app = true;
+	c->close.code = app_err;
+	set_reason(c, c->ccerr_reason, len);
+	c->want_close = true;
+	return 0;
+}
+
+/* Receiving and timers. */
+
+int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic_path *path,
+		      const uint8_t *pkt, size_t len)
+{
+	struct npath np;
+	int rv, ret = 0;
+
+	if (c->state == ZT_QUIC_CLOSED)
+		return ZT_ESTATE;
+	if (len == 0 || !(pkt[0] & 0x40) || npath_set(&np, path) < 0) {
+		c->st.pkts_dropped++;
+		return ZT_EMALFORMED;
+	}
+	c->st.pkts_recv++;
+	c->st.bytes_recv += len;
+	if (c->state == ZT_QUIC_DRAINING)
+		return 0;
+	if (c->state == ZT_QUIC_CLOSING) {
+		/* Answer with the close again, ever more rarely (RFC 9000 s10.2.1). */
+		c->close_rx++;
+		if (!(c->close_rx & (c->close_rx - 1)))
+			c->close_resend = true;
+		return 0;
+	}
+	rv = ngtcp2_conn_read_pkt(c->conn, &np.path, NULL, pkt, len, now);
+	switch (rv) {
+	case 0:
+		break;
+	case NGTCP2_ERR_DRAINING:
+		enter_draining(c, now);
+		ret = c->close.err;
+		break;
+	case NGTCP2_ERR_CLOSING:
+		break;
+	case NGTCP2_ERR_DROP_CONN:
+	case NGTCP2_ERR_RETRY:
+		memset(&c->close, 0, sizeof(c->close));
+		c->close.err = ZT_EPEER;
+		set_reason(c, "dropped", 7);
+		enter_closed(c);
+		ret = ZT_EPEER;
+		break;
+	case NGTCP2_ERR_RECV_VERSION_NEGOTIATION:
+		memset(&c->close, 0, sizeof(c->close));
+		c->close.err = ZT_EPEER;
+		set_reason(c, "version negotiation", 19);
+		enter_closed(c);
+		ret = ZT_EPEER;
+		break;
+	default:
+		ret = fail(c, rv);
+		break;
+	}
+	dispatch(c);
+	return ret;
+}
+
+uint64_t zt_quic_conn_next_deadline(const struct zt_quic_conn *c)
+{
+	switch (c->state) {
+	case ZT_QUIC_CLOSED:
+		return ZT_TIME_NEVER;
+	case ZT_QUIC_CLOSING:
+	case ZT_QUIC_DRAINING:
+		return c->close_deadline;
+	default:
+		if (c->want_close)
+			return 0;
+		return ngtcp2_conn_get_expiry(c->conn);
+	}
+}
+
+int zt_quic_conn_on_timeout(struct zt_quic_conn *c, uint64_t now)
+{
+	int rv, ret = 0;
+
+	switch (c->state) {
+	case ZT_QUIC_CLOSED:
+		return 0;
+	case ZT_QUIC_CLOSING:
+	case ZT_QUIC_DRAINING:
+		if (now >= c->close_deadline)
+			enter_closed(c);
+		return 0;
+	default:
+		break;
+	}
+	if (c->want_close)
+		return 0;
+	rv = ngtcp2_conn_handle_expiry(c->conn, now);
+	if (rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+		memset(&c->close, 0, sizeof(c->close));
+		c->close.err = ZT_ETIMEOUT;
+		if (rv == NGTCP2_ERR_IDLE_CLOSE)
+			set_reason(c, "idle timeout", 12);
+		else
+			set_reason(c, "handshake timeout", 17);
+		enter_closed(c);
+		ret = ZT_ETIMEOUT;
+	} else if (rv != 0) {
+		ret = fail(c, rv);
+	}
+	dispatch(c);
+	return ret;
+}
+
+/* Sending. */
+
+static struct stream *next_sendable(struct zt_quic_conn *c)
+{
+	for (struct stream *s = c->sq_head; s; s = s->snext) {
+		if (s->skip_gen == c->gen)
+			continue;
+		if (s->tx_sent < s->tx_end && ngtcp2_conn_get_max_stream_data_left(c->conn, s->id) == 0)
+			continue; /* flow-blocked; MAX_STREAM_DATA will come */
+		return s;
+	}
+	return NULL;
+}
+
+static void stream_stopped_by_peer(struct zt_quic_conn *c, struct stream *s)
+{
+	tx_drop(c, s);
+	if (!ev_push(c, EV_STOPPED, s->id, 0))
+		fail(c, NGTCP2_ERR_NOMEM);
+}
+
+static ngtcp2_ssize write_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, size_t cap,
+			      ngtcp2_path_storage *ps)
+{
+	ngtcp2_pkt_info pi;
+	bool dgram_blocked = false;
+
+	c->gen++;
+	for (unsigned guard = 0; guard < 4096; guard++) {
+		struct stream *s;
+		ngtcp2_vec v[16];
+		ngtcp2_ssize n, nd = -1;
+		size_t nv, total = 0;
+		bool fin;
+
+		if (c->dq_head && !dgram_blocked) {
+			struct dgram *d = c->dq_head;
+			ngtcp2_vec dv = { .base = d->data, .len = d->len };
+			int accepted = 0;
+
+			n = ngtcp2_conn_writev_datagram(c->conn, &ps->path, &pi, buf, cap, &accepted,
+							NGTCP2_WRITE_DATAGRAM_FLAG_MORE, 0, &dv, 1, now);
+			if (accepted || n == NGTCP2_ERR_INVALID_STATE ||
+			    n == NGTCP2_ERR_INVALID_ARGUMENT) {
+				c->dq_head = d->next;
+				if (!c->dq_head)
+					c->dq_tail = NULL;
+				c->dq_len--;
+				free(d);
+				if (accepted)
+					c->st.dgrams_sent++;
+				else
+					c->st.dgrams_dropped++;
+			}
+			if (n == NGTCP2_ERR_WRITE_MORE || n == NGTCP2_ERR_INVALID_STATE ||
+			    n == NGTCP2_ERR_INVALID_ARGUMENT)
+				continue;
+			if (n != 0)
+				return n;
+			/* Congestion or amplification limited: streams will be too. */
+			dgram_blocked = true;
+		}
+
+		s = next_sendable(c);
+		if (!s)
+			return ngtcp2_conn_write_pkt(c->conn, &ps->path, &pi, buf, cap, now);
+		nv = zt_bufq_peek(&s->tx, (size_t)(s->tx_sent - s->tx_acked), v, 16);
+		for (size_t i = 0; i < nv; i++)
+			total += v[i].len;
+		fin = (s->flags & SF_TX_FIN) && s->tx_sent + total == s->tx_end;
+		n = ngtcp2_conn_writev_stream(c->conn, &ps->path, &pi, buf, cap, &nd,
+					      NGTCP2_WRITE_STREAM_FLAG_MORE |
+						      (fin ? NGTCP2_WRITE_STREAM_FLAG_FIN : 0),
+					      s->id, v, nv, now);
+		if (nd >= 0) {
+			s->tx_sent += (uint64_t)nd;
+			c->st.stream_bytes_sent += (uint64_t)nd;
+			if (fin && (size_t)nd == total)
+				s->flags |= SF_TX_FIN_SENT;
+		}
+		if (!tx_pending(s))
+			sendq_del(c, s);
+		switch (n) {
+		case NGTCP2_ERR_WRITE_MORE:
+			continue;
+		case NGTCP2_ERR_STREAM_DATA_BLOCKED:
+			s->skip_gen = c->gen;
+			continue;
+		case NGTCP2_ERR_STREAM_SHUT_WR:
+		case NGTCP2_ERR_STREAM_NOT_FOUND:
+			stream_stopped_by_peer(c, s);
+			continue;
+		default:
+			break;
+		}
+		/* A full packet: the next one starts with another stream. */
+		if (n > 0 && (s->flags & SF_IN_SENDQ) && s != c->sq_tail) {
+			sendq_del(c, s);
+			sendq_add(c, s);
+		}
+		return n;
+	}
+	return ngtcp2_conn_write_pkt(c->conn, &ps->path, &pi, buf, cap, now);
+}
+
+int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, size_t cap,
+			   struct zt_quic_path *ret_path)
+{
+	ngtcp2_path_storage ps;
+	ngtcp2_ssize n;
+	int ret;
+
+	switch (c->state) {
+	case ZT_QUIC_CLOSED:
+	case ZT_QUIC_DRAINING:
+		return 0;
+	case ZT_QUIC_CLOSING:
+		if (!c->close_resend || !c->close_pkt || cap < c->close_len)
+			return 0;
+		c->close_resend = false;
+		memcpy(buf, c->close_pkt, c->close_len);
+		*ret_path = c->close_path;
+		c->st.pkts_sent++;
+		c->st.bytes_sent += c->close_len;
+		return (int)c->close_len;
+	default:
+		break;
+	}
+	if (cap < c->max_udp)
+		return -ENOBUFS;
+	if (c->want_close) {
+		ret = write_close(c, now, buf, cap, ret_path);
+		dispatch(c);
+		return ret;
+	}
+	if (c->burst == 0) {
+		size_t q = ngtcp2_conn_get_send_quantum(c->conn) / c->max_udp;
+		c->burst_max = q ? (unsigned)q : 1;
+	} else if (c->burst >= c->burst_max) {
+		/* Paced: ngtcp2 computes when the next burst may go. */
+		ngtcp2_conn_update_pkt_tx_time(c->conn, now);
+		c->burst = 0;
+		dispatch(c);
+		return 0;
+	}
+	ngtcp2_path_storage_zero(&ps);
+	n = write_pkt(c, now, buf, c->max_udp, &ps);
+	if (n < 0) {
+		ret = fail(c, (int)n);
+		(void)ret;
+		ret = write_close(c, now, buf, cap, ret_path);
+		dispatch(c);
+		return ret > 0 ? ret : c->close.err;
+	}
+	if (n == 0) {
+		ngtcp2_conn_update_pkt_tx_time(c->conn, now);
+		c->burst = 0;
+		dispatch(c);
+		return 0;
+	}
+	path_from_ng(ret_path, &ps.path);
+	c->burst++;
+	c->st.pkts_sent++;
+	c->st.bytes_sent += (uint64_t)n;
+	dispatch(c);
+	return (int)n;
+}
+
+/* State and statistics. */
+
+enum zt_quic_state zt_quic_conn_state(const struct zt_quic_conn *c)
+{
+	return c->state;
+}
+
+void zt_quic_conn_close_info(const struct zt_quic_conn *c, struct zt_quic_close_info *ret)
+{
+	if (c->state < ZT_QUIC_CLOSING && !c->want_close)
+		memset(ret, 0, sizeof(*ret));
+	else
+		*ret = c->close;
+}
+
+void zt_quic_conn_stats(const struct zt_quic_conn *c, struct zt_quic_stats *ret)
+{
+	ngtcp2_conn_stat cs;
+
+	*ret = c->st;
+	ngtcp2_conn_get_conn_stat(c->conn, &cs);
+	ret->srtt_ns = cs.smoothed_rtt;
+	ret->min_rtt_ns = cs.min_rtt;
+	ret->latest_rtt_ns = cs.latest_rtt;
+	ret->rttvar_ns = cs.rttvar;
+	ret->cwnd = cs.cwnd;
+	ret->bytes_in_flight = cs.bytes_in_flight;
+	ret->pto_count = cs.pto_count;
+}
+
+void zt_quic_conn_path(const struct zt_quic_conn *c, struct zt_quic_path *ret)
+{
+	path_from_ng(ret, ngtcp2_conn_get_path(c->conn));
+}
+
+struct zt_tls_session *zt_quic_conn_tls(struct zt_quic_conn *c)
+{
+	return c->tls;
+}
+
+int zt_quic_conn_migrate(struct zt_quic_conn *c, uint64_t now, const struct zt_quic_path *path,
+			 bool immediate)
+{
+	const ngtcp2_transport_params *rp;
+	struct npath np;
+	int rv;
+
+	if (c->server || npath_set(&np, path) < 0)
+		return -EINVAL;
+	if (c->want_close || c->state >= ZT_QUIC_CLOSING)
+		return ZT_ESTATE;
+	if (c->state != ZT_QUIC_ESTABLISHED)
+		return -EAGAIN;
+	rp = ngtcp2_conn_get_remote_transport_params(c->conn);
+	if (rp && rp->disable_active_migration)
+		return ZT_ESTATE;
+	rv = immediate ? ngtcp2_conn_initiate_immediate_migration(c->conn, &np.path, now)
+		       : ngtcp2_conn_initiate_migration(c->conn, &np.path, now);
+	switch (rv) {
+	case 0:
+		return 0;
+	case NGTCP2_ERR_INVALID_ARGUMENT:
+		return -EINVAL;
+	case NGTCP2_ERR_INVALID_STATE:
+	case NGTCP2_ERR_CONN_ID_BLOCKED:
+		return -EAGAIN;
+	default:
+		return -ENOMEM;
+	}
+}
+
+void zt_quic_conn_set_keepalive(struct zt_quic_conn *c, uint64_t interval)
+{
+	ngtcp2_conn_set_keep_alive_timeout(c->conn, interval);
+}
+
+/* Streams. */
+
+int zt_quic_stream_open(struct zt_quic_conn *c, int64_t *ret_sid, void *sarg)
+{
+	struct stream *s;
+	int64_t sid;
+	int rv;
+
+	if (c->want_close || c->state >= ZT_QUIC_CLOSING)
+		return ZT_ESTATE;
+	rv = ngtcp2_conn_open_bidi_stream(c->conn, &sid, NULL);
+	if (rv == NGTCP2_ERR_STREAM_ID_BLOCKED)
+		return -EAGAIN;
+	if (rv != 0)
+		return -ENOMEM;
+	s = stream_new(c, sid, SF_LOCAL);
+	if (!s) {
+		ngtcp2_conn_shutdown_stream(c->conn, sid, 0);
+		return -ENOMEM;
+	}
+	s->sarg = sarg;
+	ngtcp2_conn_set_stream_user_data(c->conn, sid, s);
+	*ret_sid = sid;
+	return 0;
+}
+
+int zt_quic_stream_set_arg(struct zt_quic_conn *c, int64_t sid, void *sarg)
+{
+	struct stream *s = stream_find(c, sid);
+
+	if (!s)
+		return -ENOENT;
+	s->sarg = sarg;
+	return 0;
+}
+
+void *zt_quic_stream_arg(const struct zt_quic_conn *c, int64_t sid)
+{
+	struct stream *s = stream_find(c, sid);
+	return s ? s->sarg : NULL;
+}
+
+size_t zt_quic_stream_writable(const struct zt_quic_conn *c, int64_t sid)
+{
+	struct stream *s = stream_find(c, sid);
+	uint64_t held;
+
+	if (!s || (s->flags & (SF_TX_DEAD | SF_TX_FIN | SF_NG_CLOSED)))
+		return 0;
+	held = s->tx_end - s->tx_acked;
+	return held >= c->cfg.stream_sndbuf ? 0 : (size_t)(c->cfg.stream_sndbuf - held);
+}
+
+int zt_quic_stream_write(struct zt_quic_conn *c, int64_t sid, const void *data, size_t len)
+{
+	struct stream *s = stream_find(c, sid);
+	size_t room, n;
+
+	if (!s)
+		return -ENOENT;
+	if (s->flags & (SF_TX_DEAD | SF_TX_FIN | SF_NG_CLOSED))
+		return -EPIPE;
+	room = zt_quic_stream_writable(c, sid);
+	n = len < room ? len : room;
+	if (n > INT_MAX)
+		n = INT_MAX;
+	if (n && zt_bufq_append(&s->tx, data, n) < 0)
+		return -ENOMEM;
+	s->tx_end += n;
+	if (n < len)
+		s->flags |= SF_WANT_WRITABLE;
+	if (n)
+		sendq_add(c, s);
+	return (int)n;
+}
+
+int zt_quic_stream_shutdown_write(struct zt_quic_conn *c, int64_t sid)
+{
+	struct stream *s = stream_find(c, sid);
+
+	if (!s)
+		return -ENOENT;
+	if (s->flags & (SF_TX_DEAD | SF_NG_CLOSED))
+		return -EPIPE;
+	s->flags |= SF_TX_FIN;
+	if (tx_pending(s))
+		sendq_add(c, s);
+	return 0;
+}
+
+int zt_quic_stream_read(struct zt_quic_conn *c, int64_t sid, void *buf, size_t cap,
+			bool *ret_fin)
+{
+	struct stream *s = stream_find(c, sid);
+	size_t n;
+	bool fin;
+
+	if (!s)
+		return -ENOENT;
+	if (s->flags & SF_RX_RESET)
+		return -ECONNRESET;
+	if (s->flags & SF_RX_STOPPED)
+		return -EPIPE;
+	n = zt_bufq_read(&s->rx, buf, cap < INT_MAX ? cap : INT_MAX);
+	if (n) {
+		if (!(s->flags & SF_NG_CLOSED))
+			ngtcp2_conn_extend_max_stream_offset(c->conn, sid, n);
+		ngtcp2_conn_extend_max_offset(c->conn, n);
+	}
+	fin = (s->flags & SF_RX_FIN) && s->rx.len == 0;
+	if (!n && !fin)
+		return -EAGAIN;
+	if (fin) {
+		s->flags |= SF_RX_FIN_READ;
+		maybe_finish(c, s);
+	}
+	*ret_fin = fin;
+	return (int)n;
+}
+
+size_t zt_quic_stream_readable(const struct zt_quic_conn *c, int64_t sid)
+{
+	struct stream *s = stream_find(c, sid);
+	return s ? s->rx.len : 0;
+}
+
+int zt_quic_stream_reset(struct zt_quic_conn *c, int64_t sid, uint64_t app_err)
+{
+	struct stream *s = stream_find(c, sid);
+
+	if (!s)
+		return -ENOENT;
+	if (!(s->flags & SF_NG_CLOSED))
+		ngtcp2_conn_shutdown_stream(c->conn, sid, app_err);
+	tx_drop(c, s);
+	if (!(s->flags & (SF_RX_RESET | SF_RX_STOPPED))) {
+		rx_drop(c, s);
+		s->flags |= SF_RX_STOPPED;
+	}
+	maybe_finish(c, s);
+	return 0;
+}
+
+int zt_quic_stream_stop_reading(struct zt_quic_conn *c, int64_t sid, uint64_t app_err)
+{
+	struct stream *s = stream_find(c, sid);
+
+	if (!s)
+		return -ENOENT;
+	if (!(s->flags & SF_NG_CLOSED))
+		ngtcp2_conn_shutdown_stream_read(c->conn, sid, app_err);
+	if (!(s->flags & (SF_RX_RESET | SF_RX_STOPPED))) {
+		rx_drop(c, s);
+		s->flags |= SF_RX_STOPPED;
+	}
+	maybe_finish(c, s);
+	return 0;
+}
+
+size_t zt_quic_stream_count(const struct zt_quic_conn *c)
+{
+	return c->nstreams;
+}
+
+/* Datagrams. */
+
+static size_t varint_len(size_t v)
+{
+	return v < 64 ? 1 : v < 16384 ? 2 : v < 1073741824 ? 4 : 8;
+}
+
+size_t zt_quic_dgram_max(const struct zt_quic_conn *c)
+{
+	const ngtcp2_transport_params *rp;
+	size_t base, p, frame_max;
+
+	if (c->state != ZT_QUIC_ESTABLISHED || c->want_close)
+		return 0;
+	rp = ngtcp2_conn_get_remote_transport_params(c->conn);
+	if (!rp || rp->max_datagram_frame_size == 0)
+		return 0;
+	/* Short header with a 4-byte packet number, AEAD tag, DATAGRAM type. */
+	base = 1 + ngtcp2_conn_get_dcid(c->conn)->datalen + 4 + 16 /* AEAD tag: every QUIC v1 AEAD */ + 1;
+	if (c->max_udp <= base + 2)
+		return 0;
+	p = c->max_udp - base - 2;
+	if (p < 64)
+		p = c->max_udp - base - 1;
+	if (rp->max_datagram_frame_size < 1 + varint_len(p) + p) {
+		frame_max = (size_t)rp->max_datagram_frame_size;
+		if (frame_max < 3)
+			return 0;
+		p = frame_max - 1 - varint_len(frame_max);
+	}
+	return p;
+}
+
+int zt_quic_dgram_send(struct zt_quic_conn *c, const void *data, size_t len)
+{
+	struct dgram *d;
+
+	if (c->state != ZT_QUIC_ESTABLISHED || c->want_close)
+		return ZT_ESTATE;
+	if (len > zt_quic_dgram_max(c))
+		return -EMSGSIZE;
+	if (c->dq_len >= c->cfg.dgram_queue) {
+		c->st.dgrams_dropped++;
+		return -EAGAIN;
+	}
+	d = malloc(sizeof(*d) + len);
+	if (!d)
+		return -ENOMEM;
+	d->next = NULL;
+	d->len = len;
+	memcpy(d->data, data, len);
+	if (c->dq_tail)
+		c->dq_tail->next = d;
+	else
+		c->dq_head = d;
+	c->dq_tail = d;
+	c->dq_len++;
+	return 0;
+}

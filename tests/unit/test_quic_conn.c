@@ -1,0 +1,811 @@
+/* quic/conn.h on the in-memory wire: streams (bulk both ways, flow-control
+ * backpressure, FIN, RESET, STOP_SENDING), DATAGRAMs, garbage, loss, timeouts,
+ * several clients on one server socket. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "quic/conn.h"
+#include "quic_harness.h"
+
+static struct zt_prng prng;
+static struct zt_rng rng;
+static struct qh_pki pki;
+
+/* One side's application. */
+struct ep {
+	struct zt_quic_conn *c;
+	int64_t sid;
+	uint64_t seed_out, seed_in;
+	uint64_t to_send, sent, received;
+	bool send_fin, fin_sent, fin_recv, closed, reset_seen, stopped_seen, corrupt;
+	uint64_t reset_code;
+	size_t read_budget;   /* bytes per read_every; 0: read everything at once */
+	uint64_t read_every, next_read;
+	bool reading_off;     /* do not read at all */
+	size_t max_readable;
+	unsigned short_writes, writable_events, opened;
+};
+
+struct xfer {
+	struct qh_pair p;
+	struct ep cli, srv;
+	unsigned dgrams_cli, dgrams_srv, dgram_bad;
+	size_t dgram_bytes;
+};
+
+static struct ep *ep_of(struct xfer *x, struct zt_quic_conn *c)
+{
+	return zt_quic_conn_is_server(c) ? &x->srv : &x->cli;
+}
+
+static void pump(struct ep *e)
+{
+	uint8_t chunk[16384];
+
+	if (e->sid < 0 || !e->c)
+		return;
+	while (e->sent < e->to_send) {
+		size_t len = e->to_send - e->sent < sizeof(chunk) ? e->to_send - e->sent : sizeof(chunk);
+		int n;
+		for (size_t i = 0; i < len; i++)
+			chunk[i] = qh_pattern(e->seed_out, e->sent + i);
+		n = zt_quic_stream_write(e->c, e->sid, chunk, len);
+		if (n < 0)
+			return;
+		e->sent += (uint64_t)n;
+		if ((size_t)n < len) {
+			e->short_writes++;
+			return;
+		}
+	}
+	if (e->send_fin && !e->fin_sent && zt_quic_stream_shutdown_write(e->c, e->sid) == 0)
+		e->fin_sent = true;
+}
+
+static void drain(struct ep *e, size_t budget)
+{
+	uint8_t buf[16384];
+	size_t got = 0;
+
+	if (e->sid < 0 || !e->c || e->fin_recv)
+		return;
+	if (zt_quic_stream_readable(e->c, e->sid) > e->max_readable)
+		e->max_readable = zt_quic_stream_readable(e->c, e->sid);
+	while (!budget || got < budget) {
+		size_t want = budget && budget - got < sizeof(buf) ? budget - got : sizeof(buf);
+		bool fin = false;
+		int n = zt_quic_stream_read(e->c, e->sid, buf, want, &fin);
+		if (n < 0)
+			return;
+		for (int i = 0; i < n; i++)
+			if (buf[i] != qh_pattern(e->seed_in, e->received + (uint64_t)i))
+				e->corrupt = true;
+		e->received += (uint64_t)n;
+		got += (size_t)n;
+		if (fin) {
+			e->fin_recv = true;
+			return;
+		}
+		if (n == 0)
+			return;
+	}
+}
+
+static void cb_opened(struct zt_quic_conn *c, void *arg, int64_t sid)
+{
+	struct ep *e = ep_of(arg, c);
+
+	e->opened++;
+	if (e->sid < 0) {
+		e->c = c;
+		e->sid = sid;
+		pump(e);
+	}
+}
+
+static void cb_readable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct ep *e = ep_of(arg, c);
+	(void)sid;
+	(void)sarg;
+	if (!e->read_budget && !e->reading_off)
+		drain(e, 0);
+}
+
+static void cb_writable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct ep *e = ep_of(arg, c);
+	(void)sid;
+	(void)sarg;
+	e->writable_events++;
+	pump(e);
+}
+
+static void cb_reset(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg, uint64_t code)
+{
+	struct ep *e = ep_of(arg, c);
+	(void)sid;
+	(void)sarg;
+	e->reset_seen = true;
+	e->reset_code = code;
+}
+
+static void cb_stopped(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct ep *e = ep_of(arg, c);
+	(void)sid;
+	(void)sarg;
+	e->stopped_seen = true;
+}
+
+static void cb_closed(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct ep *e = ep_of(arg, c);
+	(void)sarg;
+	if (sid == e->sid)
+		e->closed = true;
+}
+
+static void cb_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, size_t len)
+{
+	struct xfer *x = arg;
+	uint64_t seed = zt_quic_conn_is_server(c) ? 11 : 12;
+
+	if (zt_quic_conn_is_server(c))
+		x->dgrams_srv++;
+	else
+		x->dgrams_cli++;
+	x->dgram_bytes += len;
+	/* Payload: 2-byte length, then the pattern of seed at offset len. */
+	if (len < 2 || (size_t)(data[0] << 8 | data[1]) != len)
+		x->dgram_bad++;
+	for (size_t i = 2; i < len; i++)
+		if (data[i] != qh_pattern(seed, len + i))
+			x->dgram_bad++;
+}
+
+static const struct zt_quic_callbacks callbacks = {
+	.stream_opened = cb_opened,
+	.stream_readable = cb_readable,
+	.stream_writable = cb_writable,
+	.stream_reset = cb_reset,
+	.stream_stopped = cb_stopped,
+	.stream_closed = cb_closed,
+	.datagram = cb_dgram,
+};
+
+static void xfer_init(struct xfer *x, const struct zt_quic_config *tmpl)
+{
+	memset(x, 0, sizeof(*x));
+	x->cli.sid = x->srv.sid = -1;
+	x->cli.seed_out = x->srv.seed_in = 1;
+	x->srv.seed_out = x->cli.seed_in = 2;
+	assert_int_equal(qh_pair_init(&x->p, &pki, &rng, tmpl, &callbacks, x), 0);
+	assert_true(qh_pair_connect(&x->p));
+	x->cli.c = x->p.client;
+}
+
+/* Open the client's stream and start both directions. */
+static void xfer_start(struct xfer *x, uint64_t bytes_each_way)
+{
+	assert_int_equal(zt_quic_stream_open(x->cli.c, &x->cli.sid, x), 0);
+	assert_true(x->cli.sid >= 0);
+	assert_ptr_equal(zt_quic_stream_arg(x->cli.c, x->cli.sid), x);
+	x->cli.to_send = x->srv.to_send = bytes_each_way;
+	x->cli.send_fin = x->srv.send_fin = true;
+	pump(&x->cli);
+}
+
+static void ep_step(struct qh_net *n, struct ep *e, uint64_t now)
+{
+	if (e->read_budget && !e->reading_off && !e->fin_recv) {
+		if (now >= e->next_read) {
+			drain(e, e->read_budget);
+			e->next_read = now + e->read_every;
+		}
+		if (e->next_read < n->wake)
+			n->wake = e->next_read;
+	}
+	pump(e);
+}
+
+static bool xfer_done(void *arg, uint64_t now)
+{
+	struct xfer *x = arg;
+
+	ep_step(&x->p.net, &x->cli, now);
+	ep_step(&x->p.net, &x->srv, now);
+	return x->cli.fin_recv && x->srv.fin_recv && x->cli.closed && x->srv.closed;
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 16 MiB each way with default windows; prints the in-memory rate. */
+static void bulk_both_ways(void **state)
+{
+	const uint64_t size = 16u << 20;
+	struct xfer x;
+	struct zt_quic_stats cs, ss;
+	uint64_t t0;
+	double w0, w1;
+
+	(void)state;
+	xfer_init(&x, NULL);
+	t0 = x.p.net.now;
+	w0 = wall_now();
+	xfer_start(&x, size);
+	assert_true(qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 120 * ZT_SEC));
+	w1 = wall_now();
+	assert_int_equal(x.cli.received, size);
+	assert_int_equal(x.srv.received, size);
+	assert_false(x.cli.corrupt);
+	assert_false(x.srv.corrupt);
+	assert_int_equal(x.srv.opened, 1);
+	assert_int_equal(zt_quic_stream_count(x.p.client), 0);
+	assert_int_equal(zt_quic_stream_count(qh_pair_server(&x.p)), 0);
+	zt_quic_conn_stats(x.p.client, &cs);
+	zt_quic_conn_stats(qh_pair_server(&x.p), &ss);
+	assert_int_equal(cs.stream_bytes_sent, size);
+	assert_int_equal(cs.stream_bytes_recv, size);
+	assert_int_equal(ss.stream_bytes_sent, size);
+	assert_true(cs.pkts_sent > size / ZT_QUIC_OUTER_UDP_PAYLOAD);
+	assert_true(cs.bytes_sent <= cs.pkts_sent * ZT_QUIC_OUTER_UDP_PAYLOAD);
+	printf("# bulk: %llu MiB each way in %.3f s wall (%.1f MB/s of stream data, both "
+	       "directions, one CPU, in memory); %.3f s virtual over a 10 ms RTT wire\n",
+	       (unsigned long long)(size >> 20), w1 - w0, 2.0 * (double)size / (w1 - w0) / 1e6,
+	       (double)(x.p.net.now - t0) / 1e9);
+	qh_pair_fini(&x.p);
+}
+
+/* Small windows and a slow reader: the writer is held back by flow control, the
+ * reader's buffer never exceeds the stream window, and every byte arrives. */
+static void backpressure(void **state)
+{
+	const uint64_t size = 4u << 20, window = 64 * 1024;
+	struct zt_quic_config tmpl = { .stream_window = window, .stream_window_max = window,
+				       .conn_window = 2 * window, .conn_window_max = 2 * window,
+				       .stream_sndbuf = 32 * 1024 };
+	struct xfer x;
+
+	(void)state;
+	xfer_init(&x, &tmpl);
+	/* The server reads 16 KiB per millisecond (16 MB/s); the client reads freely. */
+	x.srv.read_budget = 16 * 1024;
+	x.srv.read_every = ZT_MS;
+	x.srv.next_read = x.p.net.now;
+	xfer_start(&x, size);
+	assert_true(qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 60 * ZT_SEC));
+	assert_int_equal(x.cli.received, size);
+	assert_int_equal(x.srv.received, size);
+	assert_false(x.cli.corrupt);
+	assert_false(x.srv.corrupt);
+	assert_true(x.srv.max_readable <= window);
+	assert_true(x.srv.max_readable > 0);
+	assert_true(x.cli.short_writes > 0);
+	assert_true(x.cli.writable_events > 0);
+	qh_pair_fini(&x.p);
+}
+
+/* A reader that does not read at all holds the writer at window + send buffer. */
+static bool client_blocked(void *arg, uint64_t now)
+{
+	struct xfer *x = arg;
+	(void)now;
+	pump(&x->cli);
+	return x->cli.short_writes > 0 && x->srv.sid >= 0 &&
+	       zt_quic_stream_readable(x->srv.c, x->srv.sid) == 64 * 1024;
+}
+
+static void unread_stream_is_bounded(void **state)
+{
+	const uint64_t window = 64 * 1024, sndbuf = 32 * 1024;
+	struct zt_quic_config tmpl = { .stream_window = window, .stream_window_max = window,
+				       .conn_window = 4 * window, .conn_window_max = 4 * window,
+				       .stream_sndbuf = sndbuf };
+	struct xfer x;
+	uint64_t sent_when_blocked;
+
+	(void)state;
+	xfer_init(&x, &tmpl);
+	x.srv.reading_off = true;
+	xfer_start(&x, 8u << 20);
+	x.srv.to_send = 0;
+	assert_true(qh_run(&x.p.net, client_blocked, &x, x.p.net.now + 10 * ZT_SEC));
+	/* Nothing moves however long we wait. */
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + 5 * ZT_SEC);
+	sent_when_blocked = x.cli.sent;
+	pump(&x.cli);
+	assert_int_equal(x.cli.sent, sent_when_blocked);
+	assert_int_equal(x.cli.sent, window + sndbuf);
+	assert_int_equal(zt_quic_stream_readable(x.srv.c, x.srv.sid), window);
+	assert_int_equal(zt_quic_stream_writable(x.cli.c, x.cli.sid), 0);
+	/* Reading releases it. */
+	x.srv.reading_off = false;
+	drain(&x.srv, 0);
+	assert_true(qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 60 * ZT_SEC));
+	assert_int_equal(x.srv.received, 8u << 20);
+	assert_false(x.srv.corrupt);
+	qh_pair_fini(&x.p);
+}
+
+static bool both_fin_and_closed(void *arg, uint64_t now)
+{
+	return xfer_done(arg, now);
+}
+
+static void fin_both_ways(void **state)
+{
+	struct xfer x;
+	uint8_t b[8];
+	bool fin = false;
+
+	(void)state;
+	xfer_init(&x, NULL);
+	xfer_start(&x, 5);
+	assert_true(qh_run(&x.p.net, both_fin_and_closed, &x, x.p.net.now + 5 * ZT_SEC));
+	assert_int_equal(x.cli.received, 5);
+	assert_int_equal(x.srv.received, 5);
+	/* The stream is gone once both ends finished. */
+	assert_int_equal(zt_quic_stream_read(x.cli.c, x.cli.sid, b, sizeof(b), &fin), -ENOENT);
+	assert_int_equal(zt_quic_stream_write(x.cli.c, x.cli.sid, b, 1), -ENOENT);
+	qh_pair_fini(&x.p);
+}
+
+/* A FIN with no data, and writing after FIN. */
+static bool srv_fin(void *arg, uint64_t now)
+{
+	struct xfer *x = arg;
+	(void)now;
+	return x->srv.fin_recv;
+}
+
+static void empty_fin_and_write_after(void **state)
+{
+	struct xfer x;
+	bool fin = false;
+	uint8_t b[4];
+
+	(void)state;
+	xfer_init(&x, NULL);
+	assert_int_equal(zt_quic_stream_open(x.cli.c, &x.cli.sid, NULL), 0);
+	assert_int_equal(zt_quic_stream_shutdown_write(x.cli.c, x.cli.sid), 0);
+	assert_int_equal(zt_quic_stream_write(x.cli.c, x.cli.sid, "x", 1), -EPIPE);
+	assert_true(qh_run(&x.p.net, srv_fin, &x, x.p.net.now + 5 * ZT_SEC));
+	assert_int_equal(x.srv.received, 0);
+	/* End of stream is sticky. */
+	assert_int_equal(zt_quic_stream_read(x.srv.c, x.srv.sid, b, sizeof(b), &fin), 0);
+	assert_true(fin);
+	qh_pair_fini(&x.p);
+}
+
+static bool reset_seen_and_closed(void *arg, uint64_t now)
+{
+	struct xfer *x = arg;
+	ep_step(&x->p.net, &x->cli, now);
+	ep_step(&x->p.net, &x->srv, now);
+	return x->srv.reset_seen && x->srv.closed && x->cli.closed;
+}
+
+static void reset_propagates(void **state)
+{
+	struct xfer x;
+	uint8_t b[16];
+	bool fin;
+
+	(void)state;
+	xfer_init(&x, NULL);
+	xfer_start(&x, 1u << 20);
+	x.srv.to_send = 1u << 20;
+	/* Let some data flow, then abort from the client. */
+	x.srv.reading_off = true;
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + 30 * ZT_MS);
+	assert_true(x.srv.sid >= 0);
+	assert_true(zt_quic_stream_readable(x.srv.c, x.srv.sid) > 0);
+	assert_int_equal(zt_quic_stream_reset(x.cli.c, x.cli.sid, 7), 0);
+	assert_int_equal(zt_quic_stream_write(x.cli.c, x.cli.sid, "x", 1), -EPIPE);
+	assert_true(qh_run(&x.p.net, reset_seen_and_closed, &x, x.p.net.now + 5 * ZT_SEC));
+	assert_int_equal(x.srv.reset_code, 7);
+	assert_false(x.cli.reset_seen); /* the client aborted; it is not told its own reset */
+	assert_int_equal(zt_quic_stream_count(x.cli.c), 0);
+	assert_int_equal(zt_quic_stream_count(x.srv.c), 0);
+	/* The server's stream is gone; reading it fails. */
+	assert_int_equal(zt_quic_stream_read(x.srv.c, x.srv.sid, b, sizeof(b), &fin), -ENOENT);
+	assert_true(x.srv.received < (1u << 20));
+	qh_pair_fini(&x.p);
+}
+
+/* The server stops reading: the client's sending side is reset under it. */
+static bool cli_stopped(void *arg, uint64_t now)
+{
+	struct xfer *x = arg;
+	ep_step(&x->p.net, &x->cli, now);
+	return x->cli.stopped_seen;
+}
+
+static void stop_sending_propagates(void **state)
+{
+	struct xfer x;
+	bool fin;
+	uint8_t b[4];
+
+	(void)state;
+	xfer_init(&x, NULL);
+	xfer_start(&x, 64u << 20);
+	x.srv.to_send = 0;
+	x.srv.reading_off = true;
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + 30 * ZT_MS);
+	assert_true(x.srv.sid >= 0);
+	assert_int_equal(zt_quic_stream_stop_reading(x.srv.c, x.srv.sid, 9), 0);
+	assert_int_equal(zt_quic_stream_read(x.srv.c, x.srv.sid, b, sizeof(b), &fin), -EPIPE);
+	assert_true(qh_run(&x.p.net, cli_stopped, &x, x.p.net.now + 5 * ZT_SEC));
+	assert_int_equal(zt_quic_stream_write(x.cli.c, x.cli.sid, "x", 1), -EPIPE);
+	assert_true(x.cli.sent < (64u << 20));
+	qh_pair_fini(&x.p);
+}
+
+static int send_dgram(struct zt_quic_conn *c, size_t len, uint64_t seed)
+{
+	uint8_t buf[2048];
+
+	buf[0] = (uint8_t)(len >> 8);
+	buf[1] = (uint8_t)len;
+	for (size_t i = 2; i < len; i++)
+		buf[i] = qh_pattern(seed, len + i);
+	return zt_quic_dgram_send(c, buf, len);
+}
+
+static bool dgrams_in(void *arg, uint64_t now)
+{
+	struct xfer *x = arg;
+	(void)now;
+	return x->dgrams_cli == 100 && x->dgrams_srv == 100;
+}
+
+static void datagrams(void **state)
+{
+	struct xfer x;
+	struct zt_quic_conn *s;
+	struct zt_quic_stats st;
+	size_t max;
+	uint8_t big[2048] = { 0 };
+
+	(void)state;
+	xfer_init(&x, NULL);
+	s = qh_pair_server(&x.p);
+	max = zt_quic_dgram_max(x.cli.c);
+	/* 8-byte connection IDs and 1452-byte packets: the tunnel MTU. */
+	assert_int_equal(max, ZT_QUIC_TUNNEL_MTU);
+	assert_int_equal(max, 1420);
+	assert_int_equal(zt_quic_dgram_max(s), ZT_QUIC_TUNNEL_MTU);
+	assert_int_equal(zt_quic_dgram_send(x.cli.c, big, max + 1), -EMSGSIZE);
+	for (size_t i = 0; i < 100; i++) {
+		size_t len = i % 3 == 0 ? max : 2 + (i * 37) % (max - 2);
+		assert_int_equal(send_dgram(x.cli.c, len, 11), 0);
+		assert_int_equal(send_dgram(s, len, 12), 0);
+	}
+	assert_true(qh_run(&x.p.net, dgrams_in, &x, x.p.net.now + 5 * ZT_SEC));
+	assert_int_equal(x.dgram_bad, 0);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_int_equal(st.dgrams_sent, 100);
+	assert_int_equal(st.dgrams_recv, 100);
+	assert_int_equal(st.dgrams_dropped, 0);
+	/* Every packet stays within the outer payload size. */
+	assert_true(st.bytes_sent <= st.pkts_sent * ZT_QUIC_OUTER_UDP_PAYLOAD);
+
+	/* The queue is bounded: the excess is refused and counted. */
+	for (size_t i = 0; i < 256; i++)
+		assert_int_equal(send_dgram(x.cli.c, 100, 11), 0);
+	assert_int_equal(send_dgram(x.cli.c, 100, 11), -EAGAIN);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_int_equal(st.dgrams_dropped, 1);
+	qh_pair_fini(&x.p);
+}
+
+/* Captured wire packets to mutate. */
+struct capture {
+	uint8_t pkt[64][1500];
+	size_t len[64];
+	size_t n;
+	uint64_t fixed_bit_clear;
+};
+
+static bool capture_tap(void *arg, const struct qh_pkt *p)
+{
+	struct capture *cap = arg;
+
+	if (!(p->data[0] & 0x40))
+		cap->fixed_bit_clear++;
+	if (cap->n < 64 && p->len <= 1500) {
+		memcpy(cap->pkt[cap->n], p->data, p->len);
+		cap->len[cap->n++] = p->len;
+	}
+	return false;
+}
+
+static void garbage_is_dropped(void **state)
+{
+	struct capture *cap = calloc(1, sizeof(*cap));
+	struct xfer x;
+	struct zt_quic_conn *s;
+	struct zt_quic_path to_srv, to_cli;
+	struct zt_quic_stats before, after;
+	uint8_t buf[1500];
+
+	(void)state;
+	assert_non_null(cap);
+	xfer_init(&x, NULL);
+	x.p.net.tap = capture_tap;
+	x.p.net.tap_arg = cap;
+	xfer_start(&x, 2u << 20);
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + 40 * ZT_MS); /* mid-transfer */
+	assert_true(cap->n >= 16);
+	s = qh_pair_server(&x.p);
+	to_srv = (struct zt_quic_path){ .local = x.p.srv.addr, .remote = x.p.cli.addr };
+	to_cli = (struct zt_quic_path){ .local = x.p.cli.addr, .remote = x.p.srv.addr };
+	zt_quic_conn_stats(s, &before);
+
+	for (unsigned i = 0; i < 3000; i++) {
+		const uint8_t *orig = cap->pkt[i % cap->n];
+		size_t olen = cap->len[i % cap->n], len;
+		switch (i % 6) {
+		case 0: /* random bytes, random first byte */
+			len = 1 + zt_rng_below(&rng, sizeof(buf));
+			zt_rng_fill(&rng, buf, len);
+			break;
+		case 1: /* random bytes that look like a short header */
+			len = 1 + zt_rng_below(&rng, 200);
+			zt_rng_fill(&rng, buf, len);
+			buf[0] = (buf[0] & 0x3f) | 0x40;
+			break;
+		case 2: /* a real packet cut short */
+			len = zt_rng_below(&rng, (uint32_t)olen);
+			memcpy(buf, orig, olen);
+			if (len == 0)
+				len = 1;
+			break;
+		case 3: /* a real packet with one bit flipped */
+			len = olen;
+			memcpy(buf, orig, olen);
+			buf[zt_rng_below(&rng, (uint32_t)olen)] ^= (uint8_t)(1u << zt_rng_below(&rng, 8));
+			break;
+		case 4: /* a real packet replayed */
+			len = olen;
+			memcpy(buf, orig, olen);
+			break;
+		default: /* a long-header Initial of garbage */
+			len = 1200;
+			zt_rng_fill(&rng, buf, len);
+			buf[0] = 0xc0 | (buf[0] & 0x0f);
+			memcpy(buf + 1, "\0\0\0\1\x08", 5);
+			break;
+		}
+		assert_true(zt_quic_conn_recv(s, x.p.net.now, &to_srv, buf, len) <= 0);
+		assert_true(zt_quic_conn_recv(x.cli.c, x.p.net.now, &to_cli, buf, len) <= 0);
+		/* And through the server node's demultiplexer (may try to accept). */
+		qh_node_deliver(&x.p.srv, &x.p.cli.addr, buf, len);
+		assert_int_equal(zt_quic_conn_state(s), ZT_QUIC_ESTABLISHED);
+		assert_int_equal(zt_quic_conn_state(x.cli.c), ZT_QUIC_ESTABLISHED);
+	}
+	zt_quic_conn_stats(s, &after);
+	assert_true(after.pkts_dropped > before.pkts_dropped);
+	/* No garbage Initial became a connection. */
+	assert_int_equal(x.p.srv.nconns, 1);
+
+	/* The transfer finishes intact. */
+	assert_true(qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 60 * ZT_SEC));
+	assert_int_equal(x.srv.received, 2u << 20);
+	assert_int_equal(x.cli.received, 2u << 20);
+	assert_false(x.srv.corrupt);
+	assert_false(x.cli.corrupt);
+	/* Never a greased fixed bit on the wire (the demultiplexer needs it). */
+	assert_int_equal(cap->fixed_bit_clear, 0);
+	qh_pair_fini(&x.p);
+	free(cap);
+}
+
+/* 3 % loss both ways: retransmission delivers every byte. */
+static bool lossy_tap(void *arg, const struct qh_pkt *p)
+{
+	(void)p;
+	return zt_rng_below(arg, 100) < 3;
+}
+
+static void lossy_wire(void **state)
+{
+	struct xfer x;
+
+	(void)state;
+	xfer_init(&x, NULL);
+	x.p.net.tap = lossy_tap;
+	x.p.net.tap_arg = &rng;
+	xfer_start(&x, 2u << 20);
+	assert_true(qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 120 * ZT_SEC));
+	assert_int_equal(x.srv.received, 2u << 20);
+	assert_int_equal(x.cli.received, 2u << 20);
+	assert_false(x.srv.corrupt);
+	assert_false(x.cli.corrupt);
+	assert_true(x.p.net.dropped > 0);
+	qh_pair_fini(&x.p);
+}
+
+static bool both_closed(void *arg, uint64_t now)
+{
+	struct xfer *x = arg;
+	(void)now;
+	return zt_quic_conn_state(x->p.client) == ZT_QUIC_CLOSED &&
+	       zt_quic_conn_state(qh_pair_server(&x->p)) == ZT_QUIC_CLOSED;
+}
+
+static void idle_timeout(void **state)
+{
+	struct zt_quic_config tmpl = { .idle_timeout = 2 * ZT_SEC };
+	struct zt_quic_close_info ci;
+	struct xfer x;
+	uint64_t t0;
+
+	(void)state;
+	xfer_init(&x, &tmpl);
+	t0 = x.p.net.now;
+	assert_true(qh_run(&x.p.net, both_closed, &x, x.p.net.now + 60 * ZT_SEC));
+	assert_true(x.p.net.now - t0 >= 2 * ZT_SEC);
+	assert_true(x.p.net.now - t0 < 4 * ZT_SEC);
+	zt_quic_conn_close_info(x.p.client, &ci);
+	assert_int_equal(ci.err, ZT_ETIMEOUT);
+	assert_false(ci.by_peer);
+	assert_string_equal(ci.reason, "idle timeout");
+	assert_int_equal(zt_quic_conn_next_deadline(x.p.client), ZT_TIME_NEVER);
+	assert_int_equal(zt_quic_stream_open(x.p.client, &x.cli.sid, NULL), ZT_ESTATE);
+	qh_pair_fini(&x.p);
+}
+
+/* Keepalive holds an idle connection open past the idle timeout. */
+static void keepalive(void **state)
+{
+	struct zt_quic_config tmpl = { .idle_timeout = 2 * ZT_SEC, .keepalive = ZT_SEC };
+	struct xfer x;
+
+	(void)state;
+	xfer_init(&x, &tmpl);
+	assert_false(qh_run(&x.p.net, both_closed, &x, x.p.net.now + 20 * ZT_SEC));
+	assert_int_equal(zt_quic_conn_state(x.p.client), ZT_QUIC_ESTABLISHED);
+	assert_int_equal(zt_quic_conn_state(qh_pair_server(&x.p)), ZT_QUIC_ESTABLISHED);
+	qh_pair_fini(&x.p);
+}
+
+static void app_close_with_code(void **state)
+{
+	struct zt_quic_close_info ci;
+	struct xfer x;
+
+	(void)state;
+	xfer_init(&x, NULL);
+	assert_int_equal(zt_quic_conn_close(qh_pair_server(&x.p), 42, "policy says no"), 0);
+	assert_true(qh_run(&x.p.net, both_closed, &x, x.p.net.now + 10 * ZT_SEC));
+	zt_quic_conn_close_info(x.p.client, &ci);
+	assert_true(ci.by_peer);
+	assert_true(ci.app);
+	assert_int_equal(ci.code, 42);
+	assert_int_equal(ci.err, ZT_EPEER);
+	assert_string_equal(ci.reason, "policy says no");
+	zt_quic_conn_close_info(qh_pair_server(&x.p), &ci);
+	assert_false(ci.by_peer);
+	assert_int_equal(ci.code, 42);
+	qh_pair_fini(&x.p);
+}
+
+/* Four clients on one server node: demultiplexed by connection ID. */
+static void many_clients(void **state)
+{
+	struct qh_net net;
+	struct qh_node srv, cli[4];
+	struct zt_tls_ctx *stls, *ctls;
+	struct zt_quic_config scfg, ccfg[4];
+	struct zt_tls_config st = { .side = ZT_TLS_SERVER, .alpn = ZT_ALPN_OUTER,
+				    .ca_pem = pki.ca.cert, .cert_pem = pki.intermediate.cert,
+				    .key_pem = pki.intermediate.key, .require_peer_cert = true };
+	struct zt_tls_config ct = { .side = ZT_TLS_CLIENT, .alpn = ZT_ALPN_OUTER,
+				    .ca_pem = pki.ca.cert, .cert_pem = pki.alice.cert,
+				    .key_pem = pki.alice.key };
+	char addr[32];
+	struct xfer *x = calloc(1, sizeof(*x)); /* one shared application state per side is enough */
+	size_t up = 0;
+
+	(void)state;
+	assert_non_null(x);
+	qh_net_init(&net, ZT_MS);
+	qh_node_init(&srv, &net, "127.0.0.1:4433", &rng);
+	assert_int_equal(zt_tls_ctx_new(&stls, &st), 0);
+	assert_int_equal(zt_tls_ctx_new(&ctls, &ct), 0);
+	scfg = (struct zt_quic_config){ .tls = stls, .rng = &rng, .cidmap = srv.map };
+	srv.accept_cfg = &scfg;
+	for (int i = 0; i < 4; i++) {
+		struct zt_quic_conn *c;
+		struct zt_quic_path p;
+		snprintf(addr, sizeof(addr), "127.0.0.%d:5000", 10 + i);
+		qh_node_init(&cli[i], &net, addr, &rng);
+		ccfg[i] = (struct zt_quic_config){ .tls = ctls, .rng = &rng, .cidmap = cli[i].map };
+		p = (struct zt_quic_path){ .local = cli[i].addr, .remote = srv.addr };
+		assert_int_equal(zt_quic_conn_connect(&c, &ccfg[i], ZT_PKI_INTERMEDIATE_DNS, &p, NULL,
+						      net.now), 0);
+		qh_node_add(&cli[i], c);
+	}
+	qh_run(&net, NULL, NULL, net.now + ZT_SEC);
+	assert_int_equal(srv.nconns, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(zt_quic_conn_state(srv.conns[i]), ZT_QUIC_ESTABLISHED);
+		assert_int_equal(zt_quic_conn_state(cli[i].conns[0]), ZT_QUIC_ESTABLISHED);
+		up++;
+	}
+	assert_int_equal(up, 4);
+	/* Each server connection registered its IDs (original DCID + issued ones). */
+	assert_true(zt_quic_cidmap_count(srv.map) >= 4 * 2);
+	/* Every packet found its connection. */
+	assert_int_equal(srv.unrouted, 0);
+	/* A freed connection leaves the map. */
+	{
+		size_t n = zt_quic_cidmap_count(srv.map);
+		zt_quic_conn_free(srv.conns[3]);
+		srv.nconns = 3;
+		assert_true(zt_quic_cidmap_count(srv.map) < n);
+	}
+	for (int i = 0; i < 4; i++)
+		qh_node_fini(&cli[i]);
+	qh_node_fini(&srv);
+	qh_net_fini(&net);
+	zt_tls_ctx_free(stls);
+	zt_tls_ctx_free(ctls);
+	free(x);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	zt_prng_seed(&prng, 3);
+	rng = zt_prng_rng(&prng);
+	return qh_pki_init(&pki, &rng);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	qh_pki_fini(&pki);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(bulk_both_ways),
+		cmocka_unit_test(backpressure),
+		cmocka_unit_test(unread_stream_is_bounded),
+		cmocka_unit_test(fin_both_ways),
+		cmocka_unit_test(empty_fin_and_write_after),
+		cmocka_unit_test(reset_propagates),
+		cmocka_unit_test(stop_sending_propagates),
+		cmocka_unit_test(datagrams),
+		cmocka_unit_test(garbage_is_dropped),
+		cmocka_unit_test(lossy_wire),
+		cmocka_unit_test(idle_timeout),
+		cmocka_unit_test(keepalive),
+		cmocka_unit_test(app_close_with_code),
+		cmocka_unit_test(many_clients),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

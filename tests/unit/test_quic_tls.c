@@ -1,0 +1,429 @@
+/* Handshakes through quic/tls.h + quic/conn.h on the in-memory wire: certificate
+ * verification both ways, ALPN, identities, key log and qlog output. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "quic/conn.h"
+#include "quic/tls.h"
+#include "quic_harness.h"
+
+static struct zt_prng prng;
+static struct zt_rng rng;
+static struct qh_pki pki;
+
+struct side {
+	const char *alpn;
+	const char *ca;
+	const char *cert, *key;
+	bool require_peer_cert;
+};
+
+struct hs {
+	struct qh_net net;
+	struct qh_node srv, cli;
+	struct zt_tls_ctx *stls, *ctls;
+	struct zt_quic_config scfg, ccfg;
+	struct zt_quic_callbacks cb;
+	struct zt_quic_conn *client;
+	int srv_done, cli_done;
+	unsigned keylog_lines, keylog_bad;
+	size_t qlog_bytes;
+	bool qlog_fin, qlog_has_version;
+};
+
+static void on_handshake(struct zt_quic_conn *c, void *arg)
+{
+	struct hs *h = arg;
+
+	if (zt_quic_conn_is_server(c))
+		h->srv_done++;
+	else
+		h->cli_done++;
+}
+
+static void on_keylog(void *arg, const char *line)
+{
+	struct hs *h = arg;
+	const char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+
+	h->keylog_lines++;
+	/* "LABEL <32-byte client random, hex> <secret, hex>" */
+	if (!sp1 || !sp2 || sp2 - sp1 - 1 != 64 || strlen(sp2 + 1) < 64 ||
+	    strspn(sp1 + 1, "0123456789abcdef ") != strlen(sp1 + 1))
+		h->keylog_bad++;
+}
+
+static void on_qlog(void *arg, const void *data, size_t len, bool fin)
+{
+	struct hs *h = arg;
+
+	h->qlog_bytes += len;
+	if (fin)
+		h->qlog_fin = true;
+	if (qh_contains(data, len, (const uint8_t *)"qlog_version", 12))
+		h->qlog_has_version = true;
+}
+
+static int make_tls(struct zt_tls_ctx **ret, enum zt_tls_side side, const struct side *s,
+		    struct hs *h, bool keylog)
+{
+	struct zt_tls_config cfg = {
+		.side = side,
+		.alpn = s->alpn,
+		.ca_pem = s->ca,
+		.cert_pem = s->cert,
+		.key_pem = s->key,
+		.require_peer_cert = s->require_peer_cert,
+		.keylog = keylog ? on_keylog : NULL,
+		.keylog_arg = h,
+	};
+	return zt_tls_ctx_new(ret, &cfg);
+}
+
+/* Set up a server at 127.0.0.1:4433 and a client at 127.0.0.2:5000 and start the
+ * client toward server_name. */
+static void hs_start(struct hs *h, const struct side *srv, const struct side *cli,
+		     const char *server_name, bool extras)
+{
+	struct zt_quic_path path;
+
+	memset(h, 0, sizeof(*h));
+	qh_net_init(&h->net, 5 * ZT_MS);
+	qh_node_init(&h->srv, &h->net, "127.0.0.1:4433", &rng);
+	qh_node_init(&h->cli, &h->net, "127.0.0.2:5000", &rng);
+	assert_int_equal(make_tls(&h->stls, ZT_TLS_SERVER, srv, h, false), 0);
+	assert_int_equal(make_tls(&h->ctls, ZT_TLS_CLIENT, cli, h, extras), 0);
+	h->cb = (struct zt_quic_callbacks){ .handshake_done = on_handshake };
+	h->scfg = (struct zt_quic_config){ .tls = h->stls, .rng = &rng, .cidmap = h->srv.map,
+					   .cb = &h->cb };
+	h->ccfg = (struct zt_quic_config){ .tls = h->ctls, .rng = &rng, .cidmap = h->cli.map,
+					   .cb = &h->cb };
+	if (getenv("QH_LOG")) {
+		h->ccfg.log = qh_log_line;
+		h->ccfg.log_arg = "cli";
+		h->scfg.log = qh_log_line;
+		h->scfg.log_arg = "srv";
+	}
+	if (extras) {
+		h->ccfg.qlog = on_qlog;
+		h->ccfg.qlog_arg = h;
+	}
+	h->srv.accept_cfg = &h->scfg;
+	h->srv.accept_arg = h;
+	path = (struct zt_quic_path){ .local = h->cli.addr, .remote = h->srv.addr };
+	assert_int_equal(zt_quic_conn_connect(&h->client, &h->ccfg, server_name, &path, h,
+					      h->net.now), 0);
+	qh_node_add(&h->cli, h->client);
+}
+
+static void hs_end(struct hs *h)
+{
+	qh_node_fini(&h->cli);
+	qh_node_fini(&h->srv);
+	qh_net_fini(&h->net);
+	zt_tls_ctx_free(h->stls);
+	zt_tls_ctx_free(h->ctls);
+}
+
+static bool both_established(void *arg, uint64_t now)
+{
+	struct hs *h = arg;
+	(void)now;
+	return h->srv_done && h->cli_done;
+}
+
+/* Both sides at rest: every connection closed. */
+static bool all_closed(void *arg, uint64_t now)
+{
+	struct hs *h = arg;
+	(void)now;
+	if (zt_quic_conn_state(h->client) != ZT_QUIC_CLOSED)
+		return false;
+	for (size_t i = 0; i < h->srv.nconns; i++)
+		if (zt_quic_conn_state(h->srv.conns[i]) != ZT_QUIC_CLOSED)
+			return false;
+	return true;
+}
+
+static void outer_mutual_ok(void **state)
+{
+	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.intermediate.cert,
+			    .key = pki.intermediate.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.alice.cert,
+			    .key = pki.alice.key };
+	char id[ZT_PKI_IDENTITY_MAX];
+	const char *alpn;
+	size_t alen = 0;
+	struct hs h;
+	struct zt_quic_stats st;
+
+	(void)state;
+	hs_start(&h, &srv, &cli, ZT_PKI_INTERMEDIATE_DNS, true);
+	assert_true(qh_run(&h.net, both_established, &h, h.net.now + 2 * ZT_SEC));
+	assert_int_equal(h.srv.nconns, 1);
+	assert_int_equal(zt_quic_conn_state(h.client), ZT_QUIC_ESTABLISHED);
+	assert_int_equal(zt_quic_conn_state(h.srv.conns[0]), ZT_QUIC_ESTABLISHED);
+	assert_int_equal(h.cli_done, 1);
+	assert_int_equal(h.srv_done, 1);
+
+	assert_int_equal(zt_tls_session_peer_identity(zt_quic_conn_tls(h.srv.conns[0]), id,
+						      sizeof(id)), 16);
+	assert_string_equal(id, "ztna:agent:alice");
+	assert_int_equal(zt_tls_session_peer_identity(zt_quic_conn_tls(h.client), id, sizeof(id)),
+			 23);
+	assert_string_equal(id, "ztna:intermediate:relay");
+	assert_int_equal(zt_tls_session_peer_identity(zt_quic_conn_tls(h.client), id, 8), -ENOBUFS);
+	alpn = zt_tls_session_alpn(zt_quic_conn_tls(h.client), &alen);
+	assert_non_null(alpn);
+	assert_int_equal(alen, strlen(ZT_ALPN_OUTER));
+	assert_memory_equal(alpn, ZT_ALPN_OUTER, alen);
+	assert_int_equal(zt_tls_session_verify_error(zt_quic_conn_tls(h.client), id, sizeof(id)), 0);
+
+	/* The key log: the four TLS 1.3 traffic secrets, well-formed. */
+	assert_true(h.keylog_lines >= 4);
+	assert_int_equal(h.keylog_bad, 0);
+
+	/* RTT over a 5 ms one-way wire. */
+	zt_quic_conn_stats(h.client, &st);
+	assert_in_range(st.srtt_ns, 10 * ZT_MS, 12 * ZT_MS);
+
+	/* A clean close: the server learns the code and reason. */
+	assert_int_equal(zt_quic_conn_close(h.client, 0, "bye"), 0);
+	assert_int_equal(zt_quic_conn_close(h.client, 0, "again"), ZT_ESTATE);
+	assert_true(qh_run(&h.net, all_closed, &h, h.net.now + 5 * ZT_SEC));
+	{
+		struct zt_quic_close_info ci;
+		zt_quic_conn_close_info(h.srv.conns[0], &ci);
+		assert_true(ci.by_peer);
+		assert_true(ci.app);
+		assert_int_equal(ci.code, 0);
+		assert_int_equal(ci.err, 0);
+		assert_string_equal(ci.reason, "bye");
+	}
+	assert_true(h.qlog_fin || h.qlog_bytes > 0);
+	assert_true(h.qlog_has_version);
+	hs_end(&h);
+}
+
+/* The client verifies an IP literal against the certificate's IP SANs. */
+static void outer_by_ip(void **state)
+{
+	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.intermediate.cert,
+			    .key = pki.intermediate.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.c1.cert,
+			    .key = pki.c1.key };
+	char id[ZT_PKI_IDENTITY_MAX];
+	struct hs h;
+
+	(void)state;
+	hs_start(&h, &srv, &cli, "127.0.0.1", false);
+	assert_true(qh_run(&h.net, both_established, &h, h.net.now + 2 * ZT_SEC));
+	assert_int_equal(zt_tls_session_peer_identity(zt_quic_conn_tls(h.srv.conns[0]), id,
+						      sizeof(id)), 17);
+	assert_string_equal(id, "ztna:connector:c1");
+	hs_end(&h);
+
+	hs_start(&h, &srv, &cli, "127.0.0.9", false);
+	assert_false(qh_run(&h.net, both_established, &h, h.net.now + 2 * ZT_SEC));
+	assert_int_equal(h.cli_done + h.srv_done, 0);
+	hs_end(&h);
+}
+
+/* A failed handshake: nobody reaches ESTABLISHED, both ends close, the failing side
+ * with `local_err`, and the TLS error is reported as such on both sides. */
+static void expect_failure(struct hs *h, bool client_fails, const char *reason_part)
+{
+	struct zt_quic_close_info ci, si;
+
+	qh_run(&h->net, all_closed, h, h->net.now + 20 * ZT_SEC);
+	assert_int_equal(h->cli_done, 0);
+	assert_int_equal(h->srv_done, 0);
+	assert_int_equal(zt_quic_conn_state(h->client), ZT_QUIC_CLOSED);
+	zt_quic_conn_close_info(h->client, &ci);
+	assert_int_equal(ci.err, ZT_ETLS);
+	assert_int_equal(ci.by_peer, !client_fails);
+	assert_int_equal(ci.code & ~0xffULL, 0x100); /* CRYPTO_ERROR + alert */
+	if (reason_part && client_fails)
+		assert_non_null(strstr(ci.reason, reason_part));
+	assert_int_equal(h->srv.nconns, 1);
+	assert_int_equal(zt_quic_conn_state(h->srv.conns[0]), ZT_QUIC_CLOSED);
+	zt_quic_conn_close_info(h->srv.conns[0], &si);
+	assert_int_equal(si.err, ZT_ETLS);
+	assert_int_equal(si.by_peer, client_fails);
+	assert_int_equal(si.code, ci.code);
+}
+
+static void wrong_ca(void **state)
+{
+	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.intermediate.cert,
+			    .key = pki.intermediate.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_OUTER, .ca = pki.rogue_ca.cert, .cert = pki.alice.cert,
+			    .key = pki.alice.key };
+	struct hs h;
+
+	(void)state;
+	hs_start(&h, &srv, &cli, ZT_PKI_INTERMEDIATE_DNS, false);
+	expect_failure(&h, true, "NOT trusted");
+	hs_end(&h);
+}
+
+static void wrong_name(void **state)
+{
+	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.web.cert,
+			    .key = pki.web.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.alice.cert,
+			    .key = pki.alice.key };
+	struct hs h;
+
+	(void)state;
+	/* The right service proves itself... */
+	hs_start(&h, &srv, &cli, "svc-web.ztna", false);
+	assert_true(qh_run(&h.net, both_established, &h, h.net.now + 2 * ZT_SEC));
+	hs_end(&h);
+	/* ...and is refused when another one was asked for. */
+	hs_start(&h, &srv, &cli, "svc-db.ztna", false);
+	expect_failure(&h, true, "does not match");
+	hs_end(&h);
+}
+
+/* A service certificate from another CA with the right name is refused too. */
+static void impostor_service(void **state)
+{
+	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.rogue_web.cert,
+			    .key = pki.rogue_web.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.alice.cert,
+			    .key = pki.alice.key };
+	struct hs h;
+
+	(void)state;
+	hs_start(&h, &srv, &cli, "svc-web.ztna", false);
+	expect_failure(&h, true, "NOT trusted");
+	hs_end(&h);
+}
+
+static void inner_missing_client_cert(void **state)
+{
+	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.web.cert,
+			    .key = pki.web.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert };
+	struct hs h;
+
+	(void)state;
+	hs_start(&h, &srv, &cli, "svc-web.ztna", false);
+	expect_failure(&h, false, NULL);
+	hs_end(&h);
+}
+
+static void inner_untrusted_client_cert(void **state)
+{
+	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.web.cert,
+			    .key = pki.web.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.mallory.cert,
+			    .key = pki.mallory.key };
+	struct hs h;
+
+	(void)state;
+	hs_start(&h, &srv, &cli, "svc-web.ztna", false);
+	expect_failure(&h, false, NULL);
+	hs_end(&h);
+}
+
+/* A client that only has a server certificate (no client purpose) is refused. */
+static void inner_wrong_purpose(void **state)
+{
+	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.web.cert,
+			    .key = pki.web.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.intermediate.cert,
+			    .key = pki.intermediate.key };
+	struct hs h;
+
+	(void)state;
+	hs_start(&h, &srv, &cli, "svc-web.ztna", false);
+	expect_failure(&h, false, NULL);
+	hs_end(&h);
+}
+
+static void alpn_mismatch(void **state)
+{
+	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.intermediate.cert,
+			    .key = pki.intermediate.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.alice.cert,
+			    .key = pki.alice.key };
+	struct hs h;
+
+	(void)state;
+	hs_start(&h, &srv, &cli, ZT_PKI_INTERMEDIATE_DNS, false);
+	expect_failure(&h, false, NULL);
+	hs_end(&h);
+}
+
+static void config_errors(void **state)
+{
+	struct zt_tls_ctx *ctx;
+	struct zt_tls_config cfg = { .side = ZT_TLS_CLIENT, .alpn = ZT_ALPN_OUTER };
+	struct zt_tls_session *s;
+
+	(void)state;
+	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), -EINVAL); /* client without CA */
+	cfg.ca_pem = "not a certificate";
+	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), ZT_EMALFORMED);
+	cfg.ca_pem = pki.ca.cert;
+	cfg.alpn = NULL;
+	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), -EINVAL);
+	cfg = (struct zt_tls_config){ .side = ZT_TLS_SERVER, .alpn = ZT_ALPN_OUTER,
+				      .ca_pem = pki.ca.cert };
+	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), -EINVAL); /* server without cert */
+	cfg.cert_pem = pki.intermediate.cert;
+	cfg.key_pem = pki.alice.key;
+	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), ZT_EMALFORMED); /* key of another cert */
+	cfg.key_pem = pki.intermediate.key;
+	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), 0);
+	assert_int_equal(zt_tls_session_new(&s, ctx, "x"), -EINVAL); /* a server has no peer name */
+	zt_tls_ctx_free(ctx);
+	cfg = (struct zt_tls_config){ .side = ZT_TLS_CLIENT, .alpn = ZT_ALPN_OUTER,
+				      .ca_file = "/nonexistent/ca.pem" };
+	assert_true(zt_tls_ctx_new(&ctx, &cfg) < 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	zt_prng_seed(&prng, 2);
+	rng = zt_prng_rng(&prng);
+	return qh_pki_init(&pki, &rng);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	qh_pki_fini(&pki);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(outer_mutual_ok),
+		cmocka_unit_test(outer_by_ip),
+		cmocka_unit_test(wrong_ca),
+		cmocka_unit_test(wrong_name),
+		cmocka_unit_test(impostor_service),
+		cmocka_unit_test(inner_missing_client_cert),
+		cmocka_unit_test(inner_untrusted_client_cert),
+		cmocka_unit_test(inner_wrong_purpose),
+		cmocka_unit_test(alpn_mismatch),
+		cmocka_unit_test(config_errors),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
