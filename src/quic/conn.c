@@ -842,8 +842,10 @@ int zt_quic_conn_accept(struct zt_quic_conn **ret, const struct zt_quic_config *
 	if (c->cfg.keepalive)
 		ngtcp2_conn_set_keep_alive_timeout(c->conn, c->cfg.keepalive);
 	zt_quic_conn_recv(c, now, path, pkt, len);
-	/* An Initial that did not decrypt leaves no negotiated version: garbage. */
-	if (c->state == ZT_QUIC_CLOSED || ngtcp2_conn_get_negotiated_version(c->conn) == 0) {
+	/* An Initial that did not decrypt leaves no negotiated version and nothing to
+	 * answer: garbage. (A ClientHello TLS refuses leaves a close to send.) */
+	if (c->state == ZT_QUIC_CLOSED ||
+	    (!c->want_close && ngtcp2_conn_get_negotiated_version(c->conn) == 0)) {
 		rc = ZT_EMALFORMED;
 		goto out_free;
 	}
