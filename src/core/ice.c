@@ -384,8 +384,14 @@ void zt_ice_set_keepalive(struct zt_ice *ice, uint64_t now, uint64_t interval, u
 {
 	if (interval)
 		ice->ka_interval = interval;
-	if (timeout)
+	if (timeout && timeout != ice->consent_timeout) {
+		/* A shorter timeout must not condemn a path that was merely idle under the
+		 * longer one: it starts counting with a grace of two intervals. */
+		if (timeout < ice->consent_timeout && ice->selected >= 0 &&
+		    ice->last_alive + timeout < now + 2 * ice->ka_interval)
+			ice->last_alive = now + 2 * ice->ka_interval - timeout;
 		ice->consent_timeout = timeout;
+	}
 	if (ice->selected >= 0 && ice->next_keepalive > now + ice->ka_interval)
 		ice->next_keepalive = now + ice->ka_interval;
 }

@@ -172,7 +172,9 @@ const struct zt_ice_stats *zt_ice_stats(const struct zt_ice *ice);
 
 /*
  * Consent checks on the selected pair every `interval`, lost after `timeout` without
- * authenticated traffic (the path manager shortens both while data flows).
+ * authenticated traffic (the path manager shortens both while data flows). A shorter
+ * timeout starts with a grace of two intervals, so an idle path is re-probed before it
+ * is judged. Zero leaves a value unchanged.
  */
 void zt_ice_set_keepalive(struct zt_ice *ice, uint64_t now, uint64_t interval, uint64_t timeout);
 

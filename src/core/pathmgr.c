@@ -1,0 +1,255 @@
+#include <string.h>
+
+#include "core/pathmgr.h"
+#include "core/units.h"
+
+void zt_pathmgr_init(struct zt_pathmgr *pm, const struct zt_path_config *cfg, uint64_t now)
+{
+	struct zt_path_config c = cfg ? *cfg : (struct zt_path_config){ 0 };
+
+	(void)now;
+	if (!c.cooldown)
+		c.cooldown = 30 * ZT_SEC;
+	if (!c.cooldown_max)
+		c.cooldown_max = 8 * c.cooldown;
+	if (!c.stable_after)
+		c.stable_after = 120 * ZT_SEC;
+	if (!c.stall_min)
+		c.stall_min = 400 * ZT_MS;
+	if (!c.stall_max)
+		c.stall_max = 1500 * ZT_MS;
+	if (c.stall_max < c.stall_min)
+		c.stall_max = c.stall_min;
+	if (!c.ka_idle)
+		c.ka_idle = 15 * ZT_SEC;
+	if (!c.consent_idle)
+		c.consent_idle = c.ka_idle * 5 / 2;
+	if (!c.ka_busy)
+		c.ka_busy = 1 * ZT_SEC;
+	if (!c.consent_busy)
+		c.consent_busy = 3 * ZT_SEC;
+	if (!c.busy_linger)
+		c.busy_linger = 2 * ZT_SEC;
+	if (!c.netchange_debounce)
+		c.netchange_debounce = 500 * ZT_MS;
+	*pm = (struct zt_pathmgr){
+		.cfg = c,
+		.state = ZT_PATHMGR_RELAY,
+		.cooldown_cur = c.cooldown,
+		.stats = { .path = ZT_PATH_KIND_RELAY, .last_reason = "start" },
+	};
+}
+
+static void request_start(struct zt_pathmgr *pm, const char *reason)
+{
+	if (pm->cfg.direct_disabled)
+		return;
+	pm->pending_start = true;
+	pm->pending_reason = reason;
+}
+
+void zt_pathmgr_begin(struct zt_pathmgr *pm, uint64_t now)
+{
+	(void)now;
+	if (pm->state == ZT_PATHMGR_RELAY)
+		request_start(pm, "session-up");
+}
+
+void zt_pathmgr_ice_started(struct zt_pathmgr *pm, uint64_t now)
+{
+	if (!pm->stats.ice_attempts)
+		pm->first_start = now;
+	pm->stats.ice_attempts++;
+	pm->stats.ice_started = now;
+	/* a new generation while direct (network change) keeps the direct path meanwhile */
+	if (pm->state != ZT_PATHMGR_DIRECT)
+		pm->state = ZT_PATHMGR_CHECKING;
+}
+
+/* Leaves the direct path or a failed attempt: relay now, retry after the cooldown. */
+static void back_off(struct zt_pathmgr *pm, uint64_t now, const char *reason, bool migrate)
+{
+	if (migrate) {
+		pm->pending_relay = true;
+		pm->pending_direct = false;
+		pm->stats.fallbacks++;
+	}
+	pm->pending_reason = reason;
+	pm->state = ZT_PATHMGR_COOLDOWN;
+	pm->retry_at = now + pm->cooldown_cur;
+	pm->cooldown_cur = pm->cooldown_cur * 2 > pm->cfg.cooldown_max ? pm->cfg.cooldown_max
+									: pm->cooldown_cur * 2;
+	pm->stats.last_reason = reason;
+}
+
+void zt_pathmgr_ice_event(struct zt_pathmgr *pm, uint64_t now, const struct zt_ice_event *ev)
+{
+	switch (ev->type) {
+	case ZT_ICE_EV_SELECTED:
+		if (pm->state == ZT_PATHMGR_CHECKING) {
+			pm->pair = ev->pair;
+			pm->pending_direct = true;
+			pm->pending_reason = "nominated";
+			pm->state = ZT_PATHMGR_DIRECT;
+			pm->direct_since = now;
+			pm->last_direct_rx = now;
+		} else if (pm->state == ZT_PATHMGR_DIRECT &&
+			   (!zt_addr_equal(&ev->pair.remote.addr, &pm->pair.remote.addr) ||
+			    !zt_addr_equal(&ev->pair.local.addr, &pm->pair.local.addr))) {
+			/* a later generation (network change) found another pair */
+			pm->pair = ev->pair;
+			pm->pending_direct = true;
+			pm->pending_reason = "new-pair";
+			pm->last_direct_rx = now;
+		}
+		break;
+	case ZT_ICE_EV_FAILED:
+		if (pm->state == ZT_PATHMGR_CHECKING)
+			back_off(pm, now, "no-pair-succeeded", false);
+		break;
+	case ZT_ICE_EV_CONSENT_LOST:
+		if (pm->state == ZT_PATHMGR_DIRECT)
+			back_off(pm, now, "consent-lost", true);
+		break;
+	default:
+		break;
+	}
+}
+
+void zt_pathmgr_direct_rx(struct zt_pathmgr *pm, uint64_t now)
+{
+	if (now > pm->last_direct_rx)
+		pm->last_direct_rx = now;
+}
+
+void zt_pathmgr_conn_state(struct zt_pathmgr *pm, uint64_t now, uint64_t bytes_in_flight,
+			   uint64_t srtt)
+{
+	/* the clock starts when data goes out after a quiet spell: the stall rule measures
+	 * silence while waiting for acknowledgements, not idle time before it */
+	if (bytes_in_flight && !pm->bytes_in_flight && now > pm->last_direct_rx &&
+	    now - pm->last_direct_rx > pm->cfg.stall_min)
+		pm->last_direct_rx = now;
+	pm->bytes_in_flight = bytes_in_flight;
+	if (srtt)
+		pm->srtt = srtt;
+	if (bytes_in_flight)
+		pm->last_busy = now;
+}
+
+void zt_pathmgr_migrated(struct zt_pathmgr *pm, uint64_t now, enum zt_path_kind to, bool ok)
+{
+	if (!ok) {
+		if (to == ZT_PATH_KIND_DIRECT && pm->state == ZT_PATHMGR_DIRECT)
+			back_off(pm, now, "migration-refused", false);
+		return;
+	}
+	if (pm->stats.path != to) {
+		pm->stats.switches++;
+		pm->stats.last_switch = now;
+	}
+	pm->stats.path = to;
+	if (to == ZT_PATH_KIND_DIRECT) {
+		pm->last_direct_rx = now;
+		if (!pm->stats.time_to_direct)
+			pm->stats.time_to_direct = now > pm->first_start ? now - pm->first_start : 1;
+	}
+}
+
+void zt_pathmgr_netchange(struct zt_pathmgr *pm, uint64_t now)
+{
+	if (!pm->netchange_at)
+		pm->netchange_at = now;
+}
+
+static uint64_t stall_timeout(const struct zt_pathmgr *pm)
+{
+	uint64_t t = 4 * pm->srtt;
+
+	if (t < pm->cfg.stall_min)
+		t = pm->cfg.stall_min;
+	if (t > pm->cfg.stall_max)
+		t = pm->cfg.stall_max;
+	return t;
+}
+
+int zt_pathmgr_poll(struct zt_pathmgr *pm, uint64_t now, struct zt_path_decision *ret)
+{
+	if (pm->netchange_at && now >= pm->netchange_at + pm->cfg.netchange_debounce) {
+		pm->netchange_at = 0;
+		if (pm->state != ZT_PATHMGR_CHECKING)
+			request_start(pm, "network-change");
+	}
+	if (pm->state == ZT_PATHMGR_DIRECT && pm->bytes_in_flight &&
+	    now >= pm->last_direct_rx + stall_timeout(pm))
+		back_off(pm, now, "data-stalled", true);
+	if (pm->state == ZT_PATHMGR_DIRECT && now >= pm->direct_since + pm->cfg.stable_after)
+		pm->cooldown_cur = pm->cfg.cooldown;
+	if (pm->state == ZT_PATHMGR_COOLDOWN && now >= pm->retry_at && !pm->pending_start)
+		request_start(pm, "retry-after-cooldown");
+
+	if (pm->pending_relay) {
+		pm->pending_relay = false;
+		*ret = (struct zt_path_decision){ .action = ZT_PATH_ACT_GO_RELAY,
+						  .reason = pm->stats.last_reason };
+		return 1;
+	}
+	if (pm->pending_direct) {
+		pm->pending_direct = false;
+		pm->stats.last_reason = pm->pending_reason;
+		*ret = (struct zt_path_decision){ .action = ZT_PATH_ACT_GO_DIRECT,
+						  .reason = pm->pending_reason, .pair = pm->pair };
+		return 1;
+	}
+	if (pm->pending_start) {
+		pm->pending_start = false;
+		*ret = (struct zt_path_decision){ .action = ZT_PATH_ACT_START_ICE,
+						  .reason = pm->pending_reason };
+		/* until the shell says it started, a retry is not re-requested */
+		if (pm->state == ZT_PATHMGR_COOLDOWN || pm->state == ZT_PATHMGR_RELAY)
+			pm->state = ZT_PATHMGR_CHECKING;
+		return 1;
+	}
+	return 0;
+}
+
+uint64_t zt_pathmgr_next_deadline(const struct zt_pathmgr *pm)
+{
+	uint64_t d = ZT_TIME_NEVER;
+
+#define EARLIER(t) do { if ((t) < d) d = (t); } while (0)
+	if (pm->pending_relay || pm->pending_direct || pm->pending_start)
+		return 0;
+	if (pm->netchange_at)
+		EARLIER(pm->netchange_at + pm->cfg.netchange_debounce);
+	if (pm->state == ZT_PATHMGR_DIRECT) {
+		if (pm->bytes_in_flight)
+			EARLIER(pm->last_direct_rx + stall_timeout(pm));
+		if (pm->cooldown_cur != pm->cfg.cooldown)
+			EARLIER(pm->direct_since + pm->cfg.stable_after);
+	}
+	if (pm->state == ZT_PATHMGR_COOLDOWN)
+		EARLIER(pm->retry_at);
+#undef EARLIER
+	return d;
+}
+
+void zt_pathmgr_keepalive(const struct zt_pathmgr *pm, uint64_t now, uint64_t *ret_interval,
+			  uint64_t *ret_timeout)
+{
+	bool busy = pm->last_busy && now < pm->last_busy + pm->cfg.busy_linger;
+
+	*ret_interval = busy ? pm->cfg.ka_busy : pm->cfg.ka_idle;
+	*ret_timeout = busy ? pm->cfg.consent_busy : pm->cfg.consent_idle;
+}
+
+const char *zt_pathmgr_state_name(enum zt_path_state s)
+{
+	switch (s) {
+	case ZT_PATHMGR_RELAY: return "relay";
+	case ZT_PATHMGR_CHECKING: return "checking";
+	case ZT_PATHMGR_DIRECT: return "direct";
+	case ZT_PATHMGR_COOLDOWN: return "cooldown";
+	}
+	return "?";
+}

@@ -1,0 +1,136 @@
+/*
+ * The path manager: decides which path the end-to-end connection uses, relay or
+ * direct, and when to try direct again. Sans-IO: the I/O shell reports ICE events,
+ * received packets and the connection's in-flight state, and carries out the
+ * decisions it polls (migrate, start a new ICE generation), each with a reason for
+ * the log.
+ *
+ *   RELAY ----start ICE----> CHECKING --selected--> DIRECT
+ *     ^                         |                     |
+ *     |                      failed           consent lost, or
+ *     |                         v             acknowledged data stalls
+ *     +--- cooldown expires -- COOLDOWN <-------------+  (migrate back to relay)
+ *
+ * Hysteresis: the cooldown before retrying direct starts at `cooldown` and doubles
+ * after each failure or fallback (capped at cooldown_max); it resets once a direct
+ * path has stayed up for `stable_after`. A direct path is never abandoned for a
+ * reason other than evidence that it is dead, so the connection does not flap.
+ *
+ * Stall rule: on the direct path, when bytes are in flight and nothing has been
+ * received on that path for stall_timeout = clamp(4 x smoothed RTT, stall_min,
+ * stall_max), the path is dead. Idle paths are judged by ICE consent instead, with
+ * the keepalive interval and consent timeout this module picks: the idle values
+ * while no data flows, the busy values (faster liveness) while it does.
+ */
+#ifndef ZT_CORE_PATHMGR_H
+#define ZT_CORE_PATHMGR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/cand.h"
+#include "core/ice.h"
+
+struct zt_path_config {
+	uint64_t cooldown;       /* first retry after a failure; default 30 s */
+	uint64_t cooldown_max;   /* default 8 x cooldown */
+	uint64_t stable_after;   /* direct this long resets the backoff; default 120 s */
+	uint64_t stall_min;      /* default 400 ms */
+	uint64_t stall_max;      /* default 1500 ms (the fallback goal is < 2 s) */
+	uint64_t ka_idle;        /* keepalive interval while idle; default 15 s (<= 25 s) */
+	uint64_t consent_idle;   /* consent timeout while idle; default 2.5 x ka_idle */
+	uint64_t ka_busy;        /* while data flows; default 1 s */
+	uint64_t consent_busy;   /* default 3 s */
+	uint64_t busy_linger;    /* data seen this recently counts as busy; default 2 s */
+	uint64_t netchange_debounce; /* default 500 ms */
+	bool direct_disabled;    /* never try direct (stay on relay) */
+};
+
+enum zt_path_kind {
+	ZT_PATH_KIND_RELAY = 0,
+	ZT_PATH_KIND_DIRECT = 1,
+};
+
+enum zt_path_state {
+	ZT_PATHMGR_RELAY = 0,    /* on relay, no ICE running, nothing scheduled */
+	ZT_PATHMGR_CHECKING = 1, /* on relay, ICE running */
+	ZT_PATHMGR_DIRECT = 2,
+	ZT_PATHMGR_COOLDOWN = 3, /* on relay, retry scheduled */
+};
+
+enum zt_path_action {
+	ZT_PATH_ACT_GO_DIRECT = 1,  /* migrate to decision.pair */
+	ZT_PATH_ACT_GO_RELAY = 2,   /* migrate back to the relay path */
+	ZT_PATH_ACT_START_ICE = 3,  /* gather, signal and check a new ICE generation */
+};
+
+struct zt_path_decision {
+	enum zt_path_action action;
+	const char *reason;         /* static text for logs: "nominated", "consent-lost", ... */
+	struct zt_cand_pair pair;   /* GO_DIRECT only */
+};
+
+struct zt_path_stats {
+	enum zt_path_kind path;
+	uint32_t switches;          /* migrations carried out, both ways */
+	uint32_t ice_attempts;
+	uint32_t fallbacks;
+	uint64_t ice_started;       /* when the current/last ICE generation started */
+	uint64_t time_to_direct;    /* ns from the first ICE start to the first direct path; 0: never */
+	uint64_t last_switch;
+	const char *last_reason;
+};
+
+struct zt_pathmgr {
+	struct zt_path_config cfg;
+	enum zt_path_state state;
+	uint64_t first_start, direct_since, retry_at, cooldown_cur;
+	uint64_t last_direct_rx, last_busy, srtt;
+	uint64_t bytes_in_flight;
+	uint64_t netchange_at;      /* pending re-gather, or 0 */
+	bool pending_start;         /* START_ICE to emit */
+	bool pending_relay;         /* GO_RELAY to emit */
+	bool pending_direct;        /* GO_DIRECT to emit */
+	const char *pending_reason;
+	struct zt_cand_pair pair;
+	struct zt_path_stats stats;
+};
+
+/* Initialises with defaults for zero fields; the session starts on the relay. */
+void zt_pathmgr_init(struct zt_pathmgr *pm, const struct zt_path_config *cfg, uint64_t now);
+
+/* Asks for the first ICE generation now (the session's signaling is up). */
+void zt_pathmgr_begin(struct zt_pathmgr *pm, uint64_t now);
+
+/* The shell started the ICE generation a START_ICE asked for. */
+void zt_pathmgr_ice_started(struct zt_pathmgr *pm, uint64_t now);
+
+/* An event from the current ICE generation. */
+void zt_pathmgr_ice_event(struct zt_pathmgr *pm, uint64_t now, const struct zt_ice_event *ev);
+
+/* A packet of the end-to-end connection arrived on the direct path. */
+void zt_pathmgr_direct_rx(struct zt_pathmgr *pm, uint64_t now);
+
+/* The connection's state after each tick: bytes in flight and smoothed RTT (ns). */
+void zt_pathmgr_conn_state(struct zt_pathmgr *pm, uint64_t now, uint64_t bytes_in_flight,
+			   uint64_t srtt);
+
+/* The shell carried out (ok) or could not carry out a migration. */
+void zt_pathmgr_migrated(struct zt_pathmgr *pm, uint64_t now, enum zt_path_kind to, bool ok);
+
+/* A local address or link changed (netlink): re-gather after a short debounce. */
+void zt_pathmgr_netchange(struct zt_pathmgr *pm, uint64_t now);
+
+/* Pops the next decision. Returns 1 (in *ret) or 0. Call after every input and timeout. */
+int zt_pathmgr_poll(struct zt_pathmgr *pm, uint64_t now, struct zt_path_decision *ret);
+
+/* When zt_pathmgr_poll() may have something without new input; ZT_TIME_NEVER if never. */
+uint64_t zt_pathmgr_next_deadline(const struct zt_pathmgr *pm);
+
+/* The keepalive interval and consent timeout ICE should use now. */
+void zt_pathmgr_keepalive(const struct zt_pathmgr *pm, uint64_t now, uint64_t *ret_interval,
+			  uint64_t *ret_timeout);
+
+const char *zt_pathmgr_state_name(enum zt_path_state s);
+
+#endif
