@@ -53,11 +53,11 @@ int zt_stun_decode_header(struct zt_stun_msg *ret, const uint8_t *buf, size_t le
 		return ZT_EZEROLEN;
 	if (len > ZT_STUN_MAX_LEN)
 		return ZT_ETOOBIG;
-	if (len < ZT_STUN_HDR_LEN)
-		return ZT_ETRUNC;
 	/* RFC 8489 s5: the two most significant bits are zero. */
 	if (buf[0] & 0xc0)
 		return ZT_ESTUN_NOTSTUN;
+	if (len < ZT_STUN_HDR_LEN)
+		return ZT_ETRUNC;
 	if (get32(buf + 4) != ZT_STUN_COOKIE)
 		return ZT_ESTUN_COOKIE;
 	body = get16(buf + 2);

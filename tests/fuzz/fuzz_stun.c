@@ -1,6 +1,7 @@
 /*
- * libFuzzer target: STUN decoder, integrity and fingerprint checks, getters, and the
- * RFC 5780 Binding responder on the same input. Aborts (a finding) when an invariant
+ * libFuzzer target: STUN decoder, integrity and fingerprint checks, getters, the
+ * RFC 5780 Binding responder, and the discovery client (as the answer to its test I,
+ * whose transaction ID comes from a fixed seed) on the same input. Aborts (a finding) when an invariant
  * breaks: a response over the amplification bound, a response that does not decode,
  * a decoded message whose recorded views fall outside the input.
  */
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/natdisc.h"
 #include "core/stun.h"
 #include "core/stun_server.h"
 
@@ -51,6 +53,35 @@ static void exercise_getters(const struct zt_stun_msg *m)
 	zt_stun_check_short_term(m, "evtj:h6vY", "VOkJxbRl1RmTxUk/WvJxBt");
 	if (zt_stun_long_term_key("user", "realm", "pass", key) == 0)
 		zt_stun_check_integrity(m, key, sizeof(key));
+}
+
+static void exercise_natdisc(const uint8_t *buf, size_t size)
+{
+	struct zt_natdisc_cfg cfg = { .n_sockets = 2 };
+	struct zt_natdisc *nd;
+	struct zt_prng prng;
+	struct zt_addr to, from;
+	uint8_t req[128];
+	unsigned sock;
+
+	zt_addr_parse(&cfg.server, "198.51.100.1:3478", 0);
+	zt_addr_parse(&cfg.local[0], "10.0.0.2:5000", 0);
+	zt_addr_parse(&cfg.local[1], "10.0.0.2:5001", 0);
+	zt_prng_seed(&prng, 1);
+	cfg.rng = zt_prng_rng(&prng);
+	if (zt_natdisc_new(&cfg, &nd) < 0)
+		return;
+	check(zt_natdisc_poll_send(nd, 0, req, sizeof(req), &sock, &to) > 0);
+	from = cfg.server;
+	zt_natdisc_recv(nd, 1, size & 1, &from, buf, size);
+	/* whatever phase it reached, the machine keeps its contract */
+	while (zt_natdisc_poll_send(nd, 200 * ZT_MS, req, sizeof(req), &sock, &to) > 0)
+		check(sock < 2);
+	if (zt_natdisc_result(nd)->done)
+		check(zt_natdisc_next_deadline(nd) == ZT_TIME_NEVER);
+	else
+		check(zt_natdisc_next_deadline(nd) != ZT_TIME_NEVER);
+	zt_natdisc_free(nd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -106,6 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(send == 99);
 		}
 	}
+	exercise_natdisc(buf, size);
 	free(buf);
 	return 0;
 }
