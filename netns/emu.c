@@ -26,6 +26,7 @@ struct emu_dir {
 	uint32_t cap, head, count;
 	struct zt_timer timer;
 	uint64_t write_errors;
+	uint64_t late_max, late_sum, sent; /* how far after its due time a frame left */
 };
 
 struct emu_link {
@@ -62,9 +63,13 @@ static void on_due(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 
 	while (d->count && d->ring[d->head]->due <= now) {
 		struct frame *f = d->ring[d->head];
+		uint64_t late = now - f->due;
 
 		if (write(d->to, f->data, f->len) != (ssize_t)f->len)
 			d->write_errors++;
+		d->late_max = late > d->late_max ? late : d->late_max;
+		d->late_sum += late;
+		d->sent++;
 		free(f);
 		d->head = (d->head + 1) % d->cap;
 		d->count--;
@@ -180,12 +185,15 @@ void zt_emu_report(const struct zt_emu *e, void (*fn)(void *ctx, const char *lin
 			char line[256];
 
 			snprintf(line, sizeof(line),
-				 "link=%s dir=%s passed=%llu lost=%llu too_big=%llu overflow=%llu write_errors=%llu",
+				 "link=%s dir=%s passed=%llu lost=%llu too_big=%llu overflow=%llu write_errors=%llu"
+				 " late_avg_us=%.1f late_max_us=%.1f",
 				 l->name, i == 0 ? "up" : "down",
 				 (unsigned long long)d->model.passed, (unsigned long long)d->model.lost,
 				 (unsigned long long)d->model.too_big,
 				 (unsigned long long)d->model.overflow,
-				 (unsigned long long)d->write_errors);
+				 (unsigned long long)d->write_errors,
+				 d->sent ? (double)d->late_sum / (double)d->sent / 1e3 : 0.0,
+				 (double)d->late_max / 1e3);
 			fn(ctx, line);
 		}
 }

@@ -6,8 +6,9 @@
  *            neighbours still find each other; they retry anyway)
  *   MTU      a frame whose IP packet is larger than mtu is dropped
  *   rate     frames are serialised one after another at rate_bps (the frame's bytes
- *            including the Ethernet header); a frame that would find `queue` frames
- *            already waiting is tail-dropped
+ *            including the Ethernet header)
+ *   queue    a frame that would find `queue` frames already held (waiting to be
+ *            serialised or in flight) is tail-dropped
  *   delay    after serialisation, propagation takes delay +- jitter (uniform)
  *   order    frames leave in the order they came: a frame never departs before the one
  *            ahead of it, so jitter does not reorder

@@ -124,6 +124,7 @@ struct echo {
 	bool hello, hello_done;
 	unsigned hello_tries;
 	struct zt_timer hello_timer;
+	uint8_t buf[ZT_PROBE_MAX_LEN + 1];
 };
 
 static void echo_send_hello(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
@@ -148,7 +149,7 @@ static void echo_on_readable(struct zt_loop *loop, struct zt_watch *w, uint32_t 
 {
 	struct echo *e = w->data;
 	struct zt_udp *u = &e->sock[w - e->watch];
-	uint8_t buf[2048], out[ZT_PROBE_HDR_LEN];
+	uint8_t *buf = e->buf, out[ZT_PROBE_HDR_LEN];
 	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
 
 	(void)loop;
@@ -158,7 +159,7 @@ static void echo_on_readable(struct zt_loop *loop, struct zt_watch *w, uint32_t 
 		struct zt_addr from, to, mapped;
 		struct zt_probe_msg m;
 		struct zt_udp *via = u;
-		int n = zt_udp_recv(u, buf, sizeof(buf), &from, &to);
+		int n = zt_udp_recv(u, buf, sizeof(e->buf), &from, &to);
 
 		if (n == -EAGAIN)
 			break;
@@ -359,6 +360,10 @@ static void probe_tick(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 	while (p->interval == 0 && p->sent < p->count);
 	if (p->sent == p->count) {
 		p->done_sending = true;
+		if (p->received == p->sent - p->send_errors) {
+			zt_loop_stop(loop);
+			return;
+		}
 		zt_timer_set(loop, t, now + p->wait);
 	} else {
 		zt_timer_set(loop, t, t->deadline + p->interval);
@@ -371,7 +376,6 @@ static void probe_on_readable(struct zt_loop *loop, struct zt_watch *w, uint32_t
 	uint8_t buf[2048];
 	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
 
-	(void)loop;
 	(void)revents;
 	for (;;) {
 		struct zt_addr from;
@@ -397,6 +401,8 @@ static void probe_on_readable(struct zt_loop *loop, struct zt_watch *w, uint32_t
 			printf("reply seq=%u from=%s mapped=%s rtt_us=%.1f\n", m.seq,
 			       zt_addr_str(&from, a), zt_addr_str(&p->mapped, b), (double)rtt / 1e3);
 	}
+	if (p->done_sending && p->received == p->sent - p->send_errors)
+		zt_loop_stop(loop); /* every reply is in: no need to wait */
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -437,7 +443,8 @@ static void probe_usage(FILE *f)
 	fprintf(f, "usage: ztna-lab udp-probe --to IP:PORT [--local [IP:]PORT] [--count N]\n"
 		   "         [--interval MS] [--wait MS] [--size BYTES] [--df] [--reply-from IP:PORT] [--quiet]\n"
 		   "  Sends N requests (default 1) to a udp-echo, every MS ms (default 100; 0: all at\n"
-		   "  once), waits --wait ms (default 1000) after the last, prints one line per reply\n"
+		   "  once), waits up to --wait ms (default 1000) after the last for the missing\n"
+		   "  replies, prints one line per reply\n"
 		   "  and a summary line of key=value pairs. --reply-from asks the echo to answer from\n"
 		   "  another of its sockets. --size pads requests to BYTES (UDP payload, >= %d);\n"
 		   "  --df forbids fragmentation. Exit 0 when a reply came, 1 when none, 2 on misuse.\n",

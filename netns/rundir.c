@@ -131,7 +131,7 @@ out_free:
 
 uint64_t zt_proc_start_time(pid_t pid)
 {
-	char path[64], buf[1024], *p;
+	char path[64], buf[1024], *p, state = 0;
 	unsigned long long start = 0;
 	ssize_t n;
 	int fd;
@@ -150,10 +150,11 @@ uint64_t zt_proc_start_time(pid_t pid)
 	if (!p)
 		return 0;
 	/* after ") " come fields 3..: state, ppid, ..., starttime is field 22 */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-		   "%*d %*d %llu", &start) != 1)
+	if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+		   "%*d %*d %llu", &state, &start) != 2)
 		return 0;
-	return start;
+	/* a zombie has exited: nobody reaped it yet (an init that does not reap orphans) */
+	return state == 'Z' || state == 'X' ? 0 : start;
 }
 
 int zt_rundir_write_pid(const char *id)

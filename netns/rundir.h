@@ -36,7 +36,10 @@ int zt_rundir_write_pid(const char *id);
  */
 pid_t zt_rundir_live_pid(const char *id);
 
-/* The start time of process pid in clock ticks since boot (/proc/PID/stat field 22), or 0. */
+/*
+ * The start time of process pid in clock ticks since boot (/proc/PID/stat field 22),
+ * or 0 when there is no such process or it has exited (a zombie).
+ */
 uint64_t zt_proc_start_time(pid_t pid);
 
 /* Calls fn for each run directory (valid ids only). Returns the count or -errno. */
