@@ -109,6 +109,7 @@ struct zt_quic_conn {
 
 	size_t max_udp;
 	unsigned burst, burst_max;
+	uint64_t timeout_ts;                 /* `now` of the last on_timeout() */
 	struct zt_quic_stats st;
 };
 
@@ -1158,6 +1159,8 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 
 uint64_t zt_quic_conn_next_deadline(const struct zt_quic_conn *c)
 {
+	uint64_t t;
+
 	switch (c->state) {
 	case ZT_QUIC_CLOSED:
 		return ZT_TIME_NEVER;
@@ -1167,7 +1170,16 @@ uint64_t zt_quic_conn_next_deadline(const struct zt_quic_conn *c)
 	default:
 		if (c->want_close)
 			return 0;
-		return ngtcp2_conn_get_expiry(c->conn);
+		/*
+		 * ngtcp2 0.12.1 reports a retired connection ID's timer as due at
+		 * retired + PTO but acts on it only strictly after that instant; a
+		 * deadline at or before the last on_timeout() would spin a loop whose
+		 * clock has not moved (virtual time). One nanosecond later is as good.
+		 */
+		t = ngtcp2_conn_get_expiry(c->conn);
+		if (t != ZT_TIME_NEVER && c->timeout_ts && t <= c->timeout_ts)
+			t = c->timeout_ts + 1;
+		return t;
 	}
 }
 
@@ -1188,6 +1200,7 @@ int zt_quic_conn_on_timeout(struct zt_quic_conn *c, uint64_t now)
 	}
 	if (c->want_close)
 		return 0;
+	c->timeout_ts = now;
 	rv = ngtcp2_conn_handle_expiry(c->conn, now);
 	if (rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
 		memset(&c->close, 0, sizeof(c->close));

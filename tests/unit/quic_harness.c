@@ -326,3 +326,88 @@ void qh_pair_fini(struct qh_pair *p)
 	zt_tls_ctx_free(p->stls);
 	zt_tls_ctx_free(p->ctls);
 }
+
+void qh_ep_init(struct qh_ep *e, uint64_t seed_out, uint64_t seed_in)
+{
+	memset(e, 0, sizeof(*e));
+	e->sid = -1;
+	e->seed_out = seed_out;
+	e->seed_in = seed_in;
+}
+
+uint8_t qh_ep_byte(const struct qh_ep *e, uint64_t seed, uint64_t off)
+{
+	if (e->marker_len && off % 4096 < e->marker_len)
+		return e->marker[off % 4096];
+	return qh_pattern(seed, off);
+}
+
+void qh_ep_pump(struct qh_ep *e)
+{
+	uint8_t chunk[16384];
+
+	if (e->sid < 0 || !e->c)
+		return;
+	while (e->sent < e->to_send) {
+		size_t len = e->to_send - e->sent < sizeof(chunk) ? e->to_send - e->sent : sizeof(chunk);
+		int n;
+		for (size_t i = 0; i < len; i++)
+			chunk[i] = qh_ep_byte(e, e->seed_out, e->sent + i);
+		n = zt_quic_stream_write(e->c, e->sid, chunk, len);
+		if (n < 0)
+			return;
+		e->sent += (uint64_t)n;
+		if ((size_t)n < len) {
+			e->short_writes++;
+			return;
+		}
+	}
+	if (e->send_fin && !e->fin_sent && zt_quic_stream_shutdown_write(e->c, e->sid) == 0)
+		e->fin_sent = true;
+}
+
+void qh_ep_drain(struct qh_ep *e, size_t budget)
+{
+	uint8_t buf[16384];
+	size_t got = 0;
+
+	if (e->sid < 0 || !e->c || e->fin_recv)
+		return;
+	if (zt_quic_stream_readable(e->c, e->sid) > e->max_readable)
+		e->max_readable = zt_quic_stream_readable(e->c, e->sid);
+	while (!budget || got < budget) {
+		size_t want = budget && budget - got < sizeof(buf) ? budget - got : sizeof(buf);
+		bool fin = false;
+		int n = zt_quic_stream_read(e->c, e->sid, buf, want, &fin);
+		if (n < 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			uint64_t off = e->received + (uint64_t)i;
+			if (buf[i] != qh_ep_byte(e, e->seed_in, off))
+				e->corrupt = true;
+			if (e->marker_len && off % 4096 == e->marker_len - 1)
+				e->markers_in++;
+		}
+		e->received += (uint64_t)n;
+		got += (size_t)n;
+		if (fin) {
+			e->fin_recv = true;
+			return;
+		}
+		if (n == 0)
+			return;
+	}
+}
+
+void qh_ep_step(struct qh_net *n, struct qh_ep *e, uint64_t now)
+{
+	if (e->read_budget && !e->reading_off && !e->fin_recv) {
+		if (now >= e->next_read) {
+			qh_ep_drain(e, e->read_budget);
+			e->next_read = now + e->read_every;
+		}
+		if (e->next_read < n->wake)
+			n->wake = e->next_read;
+	}
+	qh_ep_pump(e);
+}

@@ -132,6 +132,37 @@ static inline uint8_t qh_pattern(uint64_t seed, uint64_t off)
 	return (uint8_t)(x >> ((off & 7) * 8));
 }
 
+/*
+ * One side of a test stream: sends to_send bytes (then FIN if send_fin) and checks
+ * every byte it receives. Byte off of a direction with seed S is qh_pattern(S, off),
+ * except that the first marker_len bytes of every 4 KiB block are the marker.
+ */
+struct qh_ep {
+	struct zt_quic_conn *c;
+	int64_t sid;                  /* -1 until the stream exists */
+	uint64_t seed_out, seed_in;
+	uint64_t to_send, sent, received;
+	bool send_fin, fin_sent, fin_recv, closed, reset_seen, stopped_seen, corrupt;
+	uint64_t reset_code;
+	size_t read_budget;           /* bytes per read_every; 0: read all on readable */
+	uint64_t read_every, next_read;
+	bool reading_off;             /* do not read */
+	size_t max_readable;          /* the most bytes ever waiting to be read */
+	unsigned short_writes, writable_events, opened;
+	const uint8_t *marker;
+	size_t marker_len;
+	uint64_t markers_in;          /* markers received */
+};
+
+void qh_ep_init(struct qh_ep *e, uint64_t seed_out, uint64_t seed_in);
+uint8_t qh_ep_byte(const struct qh_ep *e, uint64_t seed, uint64_t off);
+/* Write what the send buffer takes (and FIN at the end). */
+void qh_ep_pump(struct qh_ep *e);
+/* Read up to budget bytes (0: all), verifying them. */
+void qh_ep_drain(struct qh_ep *e, size_t budget);
+/* Per-event work: budgeted reading (asks the loop to wake for it) and writing. */
+void qh_ep_step(struct qh_net *n, struct qh_ep *e, uint64_t now);
+
 /* A zt_quic_config.log that prints "<arg>: line" to stderr (debugging). */
 void qh_log_line(void *arg, const char *line);
 

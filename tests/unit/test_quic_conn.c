@@ -22,119 +22,51 @@ static struct zt_prng prng;
 static struct zt_rng rng;
 static struct qh_pki pki;
 
-/* One side's application. */
-struct ep {
-	struct zt_quic_conn *c;
-	int64_t sid;
-	uint64_t seed_out, seed_in;
-	uint64_t to_send, sent, received;
-	bool send_fin, fin_sent, fin_recv, closed, reset_seen, stopped_seen, corrupt;
-	uint64_t reset_code;
-	size_t read_budget;   /* bytes per read_every; 0: read everything at once */
-	uint64_t read_every, next_read;
-	bool reading_off;     /* do not read at all */
-	size_t max_readable;
-	unsigned short_writes, writable_events, opened;
-};
-
 struct xfer {
 	struct qh_pair p;
-	struct ep cli, srv;
+	struct qh_ep cli, srv;
 	unsigned dgrams_cli, dgrams_srv, dgram_bad;
 	size_t dgram_bytes;
 };
 
-static struct ep *ep_of(struct xfer *x, struct zt_quic_conn *c)
+static struct qh_ep *ep_of(struct xfer *x, struct zt_quic_conn *c)
 {
 	return zt_quic_conn_is_server(c) ? &x->srv : &x->cli;
 }
 
-static void pump(struct ep *e)
-{
-	uint8_t chunk[16384];
-
-	if (e->sid < 0 || !e->c)
-		return;
-	while (e->sent < e->to_send) {
-		size_t len = e->to_send - e->sent < sizeof(chunk) ? e->to_send - e->sent : sizeof(chunk);
-		int n;
-		for (size_t i = 0; i < len; i++)
-			chunk[i] = qh_pattern(e->seed_out, e->sent + i);
-		n = zt_quic_stream_write(e->c, e->sid, chunk, len);
-		if (n < 0)
-			return;
-		e->sent += (uint64_t)n;
-		if ((size_t)n < len) {
-			e->short_writes++;
-			return;
-		}
-	}
-	if (e->send_fin && !e->fin_sent && zt_quic_stream_shutdown_write(e->c, e->sid) == 0)
-		e->fin_sent = true;
-}
-
-static void drain(struct ep *e, size_t budget)
-{
-	uint8_t buf[16384];
-	size_t got = 0;
-
-	if (e->sid < 0 || !e->c || e->fin_recv)
-		return;
-	if (zt_quic_stream_readable(e->c, e->sid) > e->max_readable)
-		e->max_readable = zt_quic_stream_readable(e->c, e->sid);
-	while (!budget || got < budget) {
-		size_t want = budget && budget - got < sizeof(buf) ? budget - got : sizeof(buf);
-		bool fin = false;
-		int n = zt_quic_stream_read(e->c, e->sid, buf, want, &fin);
-		if (n < 0)
-			return;
-		for (int i = 0; i < n; i++)
-			if (buf[i] != qh_pattern(e->seed_in, e->received + (uint64_t)i))
-				e->corrupt = true;
-		e->received += (uint64_t)n;
-		got += (size_t)n;
-		if (fin) {
-			e->fin_recv = true;
-			return;
-		}
-		if (n == 0)
-			return;
-	}
-}
-
 static void cb_opened(struct zt_quic_conn *c, void *arg, int64_t sid)
 {
-	struct ep *e = ep_of(arg, c);
+	struct qh_ep *e = ep_of(arg, c);
 
 	e->opened++;
 	if (e->sid < 0) {
 		e->c = c;
 		e->sid = sid;
-		pump(e);
+		qh_ep_pump(e);
 	}
 }
 
 static void cb_readable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
 {
-	struct ep *e = ep_of(arg, c);
+	struct qh_ep *e = ep_of(arg, c);
 	(void)sid;
 	(void)sarg;
 	if (!e->read_budget && !e->reading_off)
-		drain(e, 0);
+		qh_ep_drain(e, 0);
 }
 
 static void cb_writable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
 {
-	struct ep *e = ep_of(arg, c);
+	struct qh_ep *e = ep_of(arg, c);
 	(void)sid;
 	(void)sarg;
 	e->writable_events++;
-	pump(e);
+	qh_ep_pump(e);
 }
 
 static void cb_reset(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg, uint64_t code)
 {
-	struct ep *e = ep_of(arg, c);
+	struct qh_ep *e = ep_of(arg, c);
 	(void)sid;
 	(void)sarg;
 	e->reset_seen = true;
@@ -143,7 +75,7 @@ static void cb_reset(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg,
 
 static void cb_stopped(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
 {
-	struct ep *e = ep_of(arg, c);
+	struct qh_ep *e = ep_of(arg, c);
 	(void)sid;
 	(void)sarg;
 	e->stopped_seen = true;
@@ -151,7 +83,7 @@ static void cb_stopped(struct zt_quic_conn *c, void *arg, int64_t sid, void *sar
 
 static void cb_closed(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
 {
-	struct ep *e = ep_of(arg, c);
+	struct qh_ep *e = ep_of(arg, c);
 	(void)sarg;
 	if (sid == e->sid)
 		e->closed = true;
@@ -188,9 +120,8 @@ static const struct zt_quic_callbacks callbacks = {
 static void xfer_init(struct xfer *x, const struct zt_quic_config *tmpl)
 {
 	memset(x, 0, sizeof(*x));
-	x->cli.sid = x->srv.sid = -1;
-	x->cli.seed_out = x->srv.seed_in = 1;
-	x->srv.seed_out = x->cli.seed_in = 2;
+	qh_ep_init(&x->cli, 1, 2);
+	qh_ep_init(&x->srv, 2, 1);
 	assert_int_equal(qh_pair_init(&x->p, &pki, &rng, tmpl, &callbacks, x), 0);
 	assert_true(qh_pair_connect(&x->p));
 	x->cli.c = x->p.client;
@@ -204,28 +135,15 @@ static void xfer_start(struct xfer *x, uint64_t bytes_each_way)
 	assert_ptr_equal(zt_quic_stream_arg(x->cli.c, x->cli.sid), x);
 	x->cli.to_send = x->srv.to_send = bytes_each_way;
 	x->cli.send_fin = x->srv.send_fin = true;
-	pump(&x->cli);
-}
-
-static void ep_step(struct qh_net *n, struct ep *e, uint64_t now)
-{
-	if (e->read_budget && !e->reading_off && !e->fin_recv) {
-		if (now >= e->next_read) {
-			drain(e, e->read_budget);
-			e->next_read = now + e->read_every;
-		}
-		if (e->next_read < n->wake)
-			n->wake = e->next_read;
-	}
-	pump(e);
+	qh_ep_pump(&x->cli);
 }
 
 static bool xfer_done(void *arg, uint64_t now)
 {
 	struct xfer *x = arg;
 
-	ep_step(&x->p.net, &x->cli, now);
-	ep_step(&x->p.net, &x->srv, now);
+	qh_ep_step(&x->p.net, &x->cli, now);
+	qh_ep_step(&x->p.net, &x->srv, now);
 	return x->cli.fin_recv && x->srv.fin_recv && x->cli.closed && x->srv.closed;
 }
 
@@ -307,7 +225,7 @@ static bool client_blocked(void *arg, uint64_t now)
 {
 	struct xfer *x = arg;
 	(void)now;
-	pump(&x->cli);
+	qh_ep_pump(&x->cli);
 	return x->cli.short_writes > 0 && x->srv.sid >= 0 &&
 	       zt_quic_stream_readable(x->srv.c, x->srv.sid) == 64 * 1024;
 }
@@ -330,14 +248,14 @@ static void unread_stream_is_bounded(void **state)
 	/* Nothing moves however long we wait. */
 	qh_run(&x.p.net, NULL, NULL, x.p.net.now + 5 * ZT_SEC);
 	sent_when_blocked = x.cli.sent;
-	pump(&x.cli);
+	qh_ep_pump(&x.cli);
 	assert_int_equal(x.cli.sent, sent_when_blocked);
 	assert_int_equal(x.cli.sent, window + sndbuf);
 	assert_int_equal(zt_quic_stream_readable(x.srv.c, x.srv.sid), window);
 	assert_int_equal(zt_quic_stream_writable(x.cli.c, x.cli.sid), 0);
 	/* Reading releases it. */
 	x.srv.reading_off = false;
-	drain(&x.srv, 0);
+	qh_ep_drain(&x.srv, 0);
 	assert_true(qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 60 * ZT_SEC));
 	assert_int_equal(x.srv.received, 8u << 20);
 	assert_false(x.srv.corrupt);
@@ -397,8 +315,8 @@ static void empty_fin_and_write_after(void **state)
 static bool reset_seen_and_closed(void *arg, uint64_t now)
 {
 	struct xfer *x = arg;
-	ep_step(&x->p.net, &x->cli, now);
-	ep_step(&x->p.net, &x->srv, now);
+	qh_ep_step(&x->p.net, &x->cli, now);
+	qh_ep_step(&x->p.net, &x->srv, now);
 	return x->srv.reset_seen && x->srv.closed && x->cli.closed;
 }
 
@@ -434,7 +352,7 @@ static void reset_propagates(void **state)
 static bool cli_stopped(void *arg, uint64_t now)
 {
 	struct xfer *x = arg;
-	ep_step(&x->p.net, &x->cli, now);
+	qh_ep_step(&x->p.net, &x->cli, now);
 	return x->cli.stopped_seen;
 }
 
