@@ -593,35 +593,8 @@ static void cb_log(void *ud, const char *fmt, ...)
 	c->cfg.log(c->cfg.log_arg, line);
 }
 
-static const ngtcp2_callbacks client_callbacks = {
-	.client_initial = ngtcp2_crypto_client_initial_cb,
-	.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
-	.encrypt = ngtcp2_crypto_encrypt_cb,
-	.decrypt = ngtcp2_crypto_decrypt_cb,
-	.hp_mask = ngtcp2_crypto_hp_mask_cb,
-	.recv_retry = ngtcp2_crypto_recv_retry_cb,
-	.update_key = ngtcp2_crypto_update_key_cb,
-	.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb,
-	.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
-	.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
-	.get_path_challenge_data = cb_path_challenge,
-	.rand = cb_rand,
-	.get_new_connection_id = cb_new_cid,
-	.remove_connection_id = cb_remove_cid,
-	.handshake_completed = cb_handshake_completed,
-	.handshake_confirmed = cb_handshake_confirmed,
-	.stream_open = cb_stream_open,
-	.recv_stream_data = cb_recv_stream_data,
-	.acked_stream_data_offset = cb_acked,
-	.stream_reset = cb_stream_reset,
-	.stream_close = cb_stream_close,
-	.extend_max_local_streams_bidi = cb_extend_streams,
-	.recv_datagram = cb_recv_datagram,
-	.path_validation = cb_path_validation,
-};
-
-static const ngtcp2_callbacks server_callbacks = {
-	.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb,
+/* What both sides share; connect/accept add their side's few. */
+static const ngtcp2_callbacks common_callbacks = {
 	.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
 	.encrypt = ngtcp2_crypto_encrypt_cb,
 	.decrypt = ngtcp2_crypto_decrypt_cb,
@@ -753,6 +726,7 @@ int zt_quic_conn_connect(struct zt_quic_conn **ret, const struct zt_quic_config 
 			 const char *server_name, const struct zt_quic_path *path, void *arg,
 			 uint64_t now)
 {
+	ngtcp2_callbacks callbacks;
 	ngtcp2_settings settings;
 	ngtcp2_transport_params params;
 	ngtcp2_cid dcid, scid;
@@ -771,9 +745,13 @@ int zt_quic_conn_connect(struct zt_quic_conn **ret, const struct zt_quic_config 
 	new_cid(c, scid.data, scid.datalen);
 	fill_settings(c, &settings, now);
 	fill_params(c, &params);
+	callbacks = common_callbacks;
+	callbacks.client_initial = ngtcp2_crypto_client_initial_cb;
+	callbacks.recv_retry = ngtcp2_crypto_recv_retry_cb;
+	callbacks.handshake_confirmed = cb_handshake_confirmed;
 	c->creating = true;
 	rc = ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &np.path, NGTCP2_PROTO_VER_V1,
-				    &client_callbacks, &settings, &params, NULL, c);
+				    &callbacks, &settings, &params, NULL, c);
 	c->creating = false;
 	if (rc != 0) {
 		rc = ng_err(rc);
@@ -798,6 +776,7 @@ int zt_quic_conn_accept(struct zt_quic_conn **ret, const struct zt_quic_config *
 			const struct zt_quic_path *path, const uint8_t *pkt, size_t len,
 			void *arg, uint64_t now)
 {
+	ngtcp2_callbacks callbacks;
 	ngtcp2_settings settings;
 	ngtcp2_transport_params params;
 	ngtcp2_pkt_hd hd;
@@ -825,9 +804,11 @@ int zt_quic_conn_accept(struct zt_quic_conn **ret, const struct zt_quic_config *
 	params.disable_active_migration = c->cfg.disable_migration;
 	params.stateless_reset_token_present = 1;
 	zt_rng_fill(c->cfg.rng, params.stateless_reset_token, sizeof(params.stateless_reset_token));
+	callbacks = common_callbacks;
+	callbacks.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
 	c->creating = true;
 	rc = ngtcp2_conn_server_new(&c->conn, &hd.scid, &scid, &np.path, hd.version,
-				    &server_callbacks, &settings, &params, NULL, c);
+				    &callbacks, &settings, &params, NULL, c);
 	c->creating = false;
 	if (rc != 0) {
 		rc = ng_err(rc);

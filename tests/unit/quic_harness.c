@@ -50,6 +50,31 @@ void qh_pki_fini(struct qh_pki *p)
 	zt_pki_pem_fini(&p->mallory);
 }
 
+int qh_fixture_setup(void **state)
+{
+	struct qh_fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	zt_prng_seed(&f->prng, 0x7a74);
+	f->rng = zt_prng_rng(&f->prng);
+	if (qh_pki_init(&f->pki, &f->rng) < 0) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+int qh_fixture_teardown(void **state)
+{
+	struct qh_fixture *f = *state;
+
+	qh_pki_fini(&f->pki);
+	free(f);
+	return 0;
+}
+
 struct zt_addr qh_addr(const char *text)
 {
 	struct zt_addr a;

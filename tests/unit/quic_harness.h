@@ -28,6 +28,17 @@ struct qh_pki {
 int qh_pki_init(struct qh_pki *p, struct zt_rng *rng);
 void qh_pki_fini(struct qh_pki *p);
 
+/* A QUIC test group's state: a seeded generator and a PKI made with it. */
+struct qh_fixture {
+	struct zt_prng prng;
+	struct zt_rng rng;
+	struct qh_pki pki;
+};
+
+/* cmocka group setup and teardown: *state is a struct qh_fixture. */
+int qh_fixture_setup(void **state);
+int qh_fixture_teardown(void **state);
+
 struct qh_pkt {
 	struct qh_pkt *next;
 	uint64_t at;

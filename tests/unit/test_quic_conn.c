@@ -18,9 +18,6 @@
 #include "quic/conn.h"
 #include "quic_harness.h"
 
-static struct zt_prng prng;
-static struct zt_rng rng;
-static struct qh_pki pki;
 
 struct xfer {
 	struct qh_pair p;
@@ -117,12 +114,12 @@ static const struct zt_quic_callbacks callbacks = {
 	.datagram = cb_dgram,
 };
 
-static void xfer_init(struct xfer *x, const struct zt_quic_config *tmpl)
+static void xfer_init(struct qh_fixture *f, struct xfer *x, const struct zt_quic_config *tmpl)
 {
 	memset(x, 0, sizeof(*x));
 	qh_ep_init(&x->cli, 1, 2);
 	qh_ep_init(&x->srv, 2, 1);
-	assert_int_equal(qh_pair_init(&x->p, &pki, &rng, tmpl, &callbacks, x), 0);
+	assert_int_equal(qh_pair_init(&x->p, &f->pki, &f->rng, tmpl, &callbacks, x), 0);
 	assert_true(qh_pair_connect(&x->p));
 	x->cli.c = x->p.client;
 }
@@ -157,14 +154,14 @@ static double wall_now(void)
 /* 16 MiB each way with default windows; prints the in-memory rate. */
 static void bulk_both_ways(void **state)
 {
+	struct qh_fixture *f = *state;
 	const uint64_t size = 16u << 20;
 	struct xfer x;
 	struct zt_quic_stats cs, ss;
 	uint64_t t0;
 	double w0, w1;
 
-	(void)state;
-	xfer_init(&x, NULL);
+	xfer_init(f, &x, NULL);
 	t0 = x.p.net.now;
 	w0 = wall_now();
 	xfer_start(&x, size);
@@ -195,14 +192,14 @@ static void bulk_both_ways(void **state)
  * reader's buffer never exceeds the stream window, and every byte arrives. */
 static void backpressure(void **state)
 {
+	struct qh_fixture *f = *state;
 	const uint64_t size = 4u << 20, window = 64 * 1024;
 	struct zt_quic_config tmpl = { .stream_window = window, .stream_window_max = window,
 				       .conn_window = 2 * window, .conn_window_max = 2 * window,
 				       .stream_sndbuf = 32 * 1024 };
 	struct xfer x;
 
-	(void)state;
-	xfer_init(&x, &tmpl);
+	xfer_init(f, &x, &tmpl);
 	/* The server reads 16 KiB per millisecond (16 MB/s); the client reads freely. */
 	x.srv.read_budget = 16 * 1024;
 	x.srv.read_every = ZT_MS;
@@ -232,6 +229,7 @@ static bool client_blocked(void *arg, uint64_t now)
 
 static void unread_stream_is_bounded(void **state)
 {
+	struct qh_fixture *f = *state;
 	const uint64_t window = 64 * 1024, sndbuf = 32 * 1024;
 	struct zt_quic_config tmpl = { .stream_window = window, .stream_window_max = window,
 				       .conn_window = 4 * window, .conn_window_max = 4 * window,
@@ -239,8 +237,7 @@ static void unread_stream_is_bounded(void **state)
 	struct xfer x;
 	uint64_t sent_when_blocked;
 
-	(void)state;
-	xfer_init(&x, &tmpl);
+	xfer_init(f, &x, &tmpl);
 	x.srv.reading_off = true;
 	xfer_start(&x, 8u << 20);
 	x.srv.to_send = 0;
@@ -269,12 +266,12 @@ static bool both_fin_and_closed(void *arg, uint64_t now)
 
 static void fin_both_ways(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct xfer x;
 	uint8_t b[8];
 	bool fin = false;
 
-	(void)state;
-	xfer_init(&x, NULL);
+	xfer_init(f, &x, NULL);
 	xfer_start(&x, 5);
 	assert_true(qh_run(&x.p.net, both_fin_and_closed, &x, x.p.net.now + 5 * ZT_SEC));
 	assert_int_equal(x.cli.received, 5);
@@ -295,12 +292,12 @@ static bool srv_fin(void *arg, uint64_t now)
 
 static void empty_fin_and_write_after(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct xfer x;
 	bool fin = false;
 	uint8_t b[4];
 
-	(void)state;
-	xfer_init(&x, NULL);
+	xfer_init(f, &x, NULL);
 	assert_int_equal(zt_quic_stream_open(x.cli.c, &x.cli.sid, NULL), 0);
 	assert_int_equal(zt_quic_stream_shutdown_write(x.cli.c, x.cli.sid), 0);
 	assert_int_equal(zt_quic_stream_write(x.cli.c, x.cli.sid, "x", 1), -EPIPE);
@@ -322,12 +319,12 @@ static bool reset_seen_and_closed(void *arg, uint64_t now)
 
 static void reset_propagates(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct xfer x;
 	uint8_t b[16];
 	bool fin;
 
-	(void)state;
-	xfer_init(&x, NULL);
+	xfer_init(f, &x, NULL);
 	xfer_start(&x, 1u << 20);
 	x.srv.to_send = 1u << 20;
 	/* Let some data flow, then abort from the client. */
@@ -358,12 +355,12 @@ static bool cli_stopped(void *arg, uint64_t now)
 
 static void stop_sending_propagates(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct xfer x;
 	bool fin;
 	uint8_t b[4];
 
-	(void)state;
-	xfer_init(&x, NULL);
+	xfer_init(f, &x, NULL);
 	xfer_start(&x, 64u << 20);
 	x.srv.to_send = 0;
 	x.srv.reading_off = true;
@@ -397,14 +394,14 @@ static bool dgrams_in(void *arg, uint64_t now)
 
 static void datagrams(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct xfer x;
 	struct zt_quic_conn *s;
 	struct zt_quic_stats st;
 	size_t max;
 	uint8_t big[2048] = { 0 };
 
-	(void)state;
-	xfer_init(&x, NULL);
+	xfer_init(f, &x, NULL);
 	s = qh_pair_server(&x.p);
 	max = zt_quic_dgram_max(x.cli.c);
 	/* 8-byte connection IDs and 1452-byte packets: the tunnel MTU. */
@@ -458,6 +455,7 @@ static bool capture_tap(void *arg, const struct qh_pkt *p)
 
 static void garbage_is_dropped(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct capture *cap = calloc(1, sizeof(*cap));
 	struct xfer x;
 	struct zt_quic_conn *s;
@@ -465,9 +463,8 @@ static void garbage_is_dropped(void **state)
 	struct zt_quic_stats before, after;
 	uint8_t buf[1500];
 
-	(void)state;
 	assert_non_null(cap);
-	xfer_init(&x, NULL);
+	xfer_init(f, &x, NULL);
 	x.p.net.tap = capture_tap;
 	x.p.net.tap_arg = cap;
 	xfer_start(&x, 2u << 20);
@@ -483,16 +480,16 @@ static void garbage_is_dropped(void **state)
 		size_t olen = cap->len[i % cap->n], len;
 		switch (i % 6) {
 		case 0: /* random bytes, random first byte */
-			len = 1 + zt_rng_below(&rng, sizeof(buf));
-			zt_rng_fill(&rng, buf, len);
+			len = 1 + zt_rng_below(&f->rng, sizeof(buf));
+			zt_rng_fill(&f->rng, buf, len);
 			break;
 		case 1: /* random bytes that look like a short header */
-			len = 1 + zt_rng_below(&rng, 200);
-			zt_rng_fill(&rng, buf, len);
+			len = 1 + zt_rng_below(&f->rng, 200);
+			zt_rng_fill(&f->rng, buf, len);
 			buf[0] = (buf[0] & 0x3f) | 0x40;
 			break;
 		case 2: /* a real packet cut short */
-			len = zt_rng_below(&rng, (uint32_t)olen);
+			len = zt_rng_below(&f->rng, (uint32_t)olen);
 			memcpy(buf, orig, olen);
 			if (len == 0)
 				len = 1;
@@ -500,7 +497,7 @@ static void garbage_is_dropped(void **state)
 		case 3: /* a real packet with one bit flipped */
 			len = olen;
 			memcpy(buf, orig, olen);
-			buf[zt_rng_below(&rng, (uint32_t)olen)] ^= (uint8_t)(1u << zt_rng_below(&rng, 8));
+			buf[zt_rng_below(&f->rng, (uint32_t)olen)] ^= (uint8_t)(1u << zt_rng_below(&f->rng, 8));
 			break;
 		case 4: /* a real packet replayed */
 			len = olen;
@@ -508,7 +505,7 @@ static void garbage_is_dropped(void **state)
 			break;
 		default: /* a long-header Initial of garbage */
 			len = 1200;
-			zt_rng_fill(&rng, buf, len);
+			zt_rng_fill(&f->rng, buf, len);
 			buf[0] = 0xc0 | (buf[0] & 0x0f);
 			memcpy(buf + 1, "\0\0\0\1\x08", 5);
 			break;
@@ -546,12 +543,12 @@ static bool lossy_tap(void *arg, const struct qh_pkt *p)
 
 static void lossy_wire(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct xfer x;
 
-	(void)state;
-	xfer_init(&x, NULL);
+	xfer_init(f, &x, NULL);
 	x.p.net.tap = lossy_tap;
-	x.p.net.tap_arg = &rng;
+	x.p.net.tap_arg = &f->rng;
 	xfer_start(&x, 2u << 20);
 	assert_true(qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 120 * ZT_SEC));
 	assert_int_equal(x.srv.received, 2u << 20);
@@ -572,13 +569,13 @@ static bool both_closed(void *arg, uint64_t now)
 
 static void idle_timeout(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct zt_quic_config tmpl = { .idle_timeout = 2 * ZT_SEC };
 	struct zt_quic_close_info ci;
 	struct xfer x;
 	uint64_t t0;
 
-	(void)state;
-	xfer_init(&x, &tmpl);
+	xfer_init(f, &x, &tmpl);
 	t0 = x.p.net.now;
 	assert_true(qh_run(&x.p.net, both_closed, &x, x.p.net.now + 60 * ZT_SEC));
 	assert_true(x.p.net.now - t0 >= 2 * ZT_SEC);
@@ -595,11 +592,11 @@ static void idle_timeout(void **state)
 /* Keepalive holds an idle connection open past the idle timeout. */
 static void keepalive(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct zt_quic_config tmpl = { .idle_timeout = 2 * ZT_SEC, .keepalive = ZT_SEC };
 	struct xfer x;
 
-	(void)state;
-	xfer_init(&x, &tmpl);
+	xfer_init(f, &x, &tmpl);
 	assert_false(qh_run(&x.p.net, both_closed, &x, x.p.net.now + 20 * ZT_SEC));
 	assert_int_equal(zt_quic_conn_state(x.p.client), ZT_QUIC_ESTABLISHED);
 	assert_int_equal(zt_quic_conn_state(qh_pair_server(&x.p)), ZT_QUIC_ESTABLISHED);
@@ -608,11 +605,11 @@ static void keepalive(void **state)
 
 static void app_close_with_code(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct zt_quic_close_info ci;
 	struct xfer x;
 
-	(void)state;
-	xfer_init(&x, NULL);
+	xfer_init(f, &x, NULL);
 	assert_int_equal(zt_quic_conn_close(qh_pair_server(&x.p), 42, "policy says no"), 0);
 	assert_true(qh_run(&x.p.net, both_closed, &x, x.p.net.now + 10 * ZT_SEC));
 	zt_quic_conn_close_info(x.p.client, &ci);
@@ -630,34 +627,34 @@ static void app_close_with_code(void **state)
 /* Four clients on one server node: demultiplexed by connection ID. */
 static void many_clients(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct qh_net net;
 	struct qh_node srv, cli[4];
 	struct zt_tls_ctx *stls, *ctls;
 	struct zt_quic_config scfg, ccfg[4];
 	struct zt_tls_config st = { .side = ZT_TLS_SERVER, .alpn = ZT_ALPN_OUTER,
-				    .ca_pem = pki.ca.cert, .cert_pem = pki.intermediate.cert,
-				    .key_pem = pki.intermediate.key, .require_peer_cert = true };
+				    .ca_pem = f->pki.ca.cert, .cert_pem = f->pki.intermediate.cert,
+				    .key_pem = f->pki.intermediate.key, .require_peer_cert = true };
 	struct zt_tls_config ct = { .side = ZT_TLS_CLIENT, .alpn = ZT_ALPN_OUTER,
-				    .ca_pem = pki.ca.cert, .cert_pem = pki.alice.cert,
-				    .key_pem = pki.alice.key };
+				    .ca_pem = f->pki.ca.cert, .cert_pem = f->pki.alice.cert,
+				    .key_pem = f->pki.alice.key };
 	char addr[32];
 	struct xfer *x = calloc(1, sizeof(*x)); /* one shared application state per side is enough */
 	size_t up = 0;
 
-	(void)state;
 	assert_non_null(x);
 	qh_net_init(&net, ZT_MS);
-	qh_node_init(&srv, &net, "127.0.0.1:4433", &rng);
+	qh_node_init(&srv, &net, "127.0.0.1:4433", &f->rng);
 	assert_int_equal(zt_tls_ctx_new(&stls, &st), 0);
 	assert_int_equal(zt_tls_ctx_new(&ctls, &ct), 0);
-	scfg = (struct zt_quic_config){ .tls = stls, .rng = &rng, .cidmap = srv.map };
+	scfg = (struct zt_quic_config){ .tls = stls, .rng = &f->rng, .cidmap = srv.map };
 	srv.accept_cfg = &scfg;
 	for (int i = 0; i < 4; i++) {
 		struct zt_quic_conn *c;
 		struct zt_quic_path p;
 		snprintf(addr, sizeof(addr), "127.0.0.%d:5000", 10 + i);
-		qh_node_init(&cli[i], &net, addr, &rng);
-		ccfg[i] = (struct zt_quic_config){ .tls = ctls, .rng = &rng, .cidmap = cli[i].map };
+		qh_node_init(&cli[i], &net, addr, &f->rng);
+		ccfg[i] = (struct zt_quic_config){ .tls = ctls, .rng = &f->rng, .cidmap = cli[i].map };
 		p = (struct zt_quic_path){ .local = cli[i].addr, .remote = srv.addr };
 		assert_int_equal(zt_quic_conn_connect(&c, &ccfg[i], ZT_PKI_INTERMEDIATE_DNS, &p, NULL,
 						      net.now), 0);
@@ -691,21 +688,6 @@ static void many_clients(void **state)
 	free(x);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	zt_prng_seed(&prng, 3);
-	rng = zt_prng_rng(&prng);
-	return qh_pki_init(&pki, &rng);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	qh_pki_fini(&pki);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,5 +707,5 @@ int main(void)
 		cmocka_unit_test(many_clients),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, qh_fixture_setup, qh_fixture_teardown);
 }

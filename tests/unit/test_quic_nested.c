@@ -28,9 +28,6 @@
 #include "quic/conn.h"
 #include "quic_harness.h"
 
-static struct zt_prng prng;
-static struct zt_rng rng;
-static struct qh_pki pki;
 
 static const uint8_t marker[16] = "ZTNA-PLAINTEXT!!";
 
@@ -225,10 +222,10 @@ static bool wire_tap(void *arg, const struct qh_pkt *p)
 	return false;
 }
 
-static struct zt_tls_ctx *tls(enum zt_tls_side side, const char *alpn,
-			      const struct zt_pki_pem *cred, bool require)
+static struct zt_tls_ctx *tls(const struct qh_fixture *f, enum zt_tls_side side,
+			      const char *alpn, const struct zt_pki_pem *cred, bool require)
 {
-	struct zt_tls_config cfg = { .side = side, .alpn = alpn, .ca_pem = pki.ca.cert,
+	struct zt_tls_config cfg = { .side = side, .alpn = alpn, .ca_pem = f->pki.ca.cert,
 				     .cert_pem = cred ? cred->cert : NULL,
 				     .key_pem = cred ? cred->key : NULL,
 				     .require_peer_cert = require };
@@ -256,7 +253,7 @@ static bool inner_up(void *arg, uint64_t now)
 }
 
 /* Build the three nodes, connect both outer connections, start the inner one. */
-static void world_init(struct world *w)
+static void world_init(struct qh_fixture *f, struct world *w)
 {
 	struct zt_quic_path p;
 	char id[ZT_PKI_IDENTITY_MAX], id2[ZT_PKI_IDENTITY_MAX];
@@ -265,28 +262,28 @@ static void world_init(struct world *w)
 	qh_net_init(&w->net, 5 * ZT_MS);
 	w->net.tap = wire_tap;
 	w->net.tap_arg = w;
-	qh_node_init(&w->r, &w->net, "127.0.0.1:4433", &rng);
-	qh_node_init(&w->a, &w->net, "127.0.0.2:5000", &rng);
-	qh_node_init(&w->c, &w->net, "127.0.0.3:6000", &rng);
+	qh_node_init(&w->r, &w->net, "127.0.0.1:4433", &f->rng);
+	qh_node_init(&w->a, &w->net, "127.0.0.2:5000", &f->rng);
+	qh_node_init(&w->c, &w->net, "127.0.0.3:6000", &f->rng);
 	zt_quic_relay_addr(&w->a_virt, AF_INET, 1);
 	zt_quic_relay_addr(&w->c_virt, AF_INET, 1);
 
-	w->r_tls = tls(ZT_TLS_SERVER, ZT_ALPN_OUTER, &pki.intermediate, true);
-	w->ao_tls = tls(ZT_TLS_CLIENT, ZT_ALPN_OUTER, &pki.alice, false);
-	w->co_tls = tls(ZT_TLS_CLIENT, ZT_ALPN_OUTER, &pki.c1, false);
-	w->ai_tls = tls(ZT_TLS_CLIENT, ZT_ALPN_INNER, &pki.alice, false);
-	w->ci_tls = tls(ZT_TLS_SERVER, ZT_ALPN_INNER, &pki.web, true);
+	w->r_tls = tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.intermediate, true);
+	w->ao_tls = tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.alice, false);
+	w->co_tls = tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.c1, false);
+	w->ai_tls = tls(f, ZT_TLS_CLIENT, ZT_ALPN_INNER, &f->pki.alice, false);
+	w->ci_tls = tls(f, ZT_TLS_SERVER, ZT_ALPN_INNER, &f->pki.web, true);
 
-	w->r_cfg = (struct zt_quic_config){ .tls = w->r_tls, .rng = &rng, .cidmap = w->r.map,
+	w->r_cfg = (struct zt_quic_config){ .tls = w->r_tls, .rng = &f->rng, .cidmap = w->r.map,
 					    .cb = &relay_cb };
-	w->ao_cfg = (struct zt_quic_config){ .tls = w->ao_tls, .rng = &rng, .cidmap = w->a.map,
+	w->ao_cfg = (struct zt_quic_config){ .tls = w->ao_tls, .rng = &f->rng, .cidmap = w->a.map,
 					     .cb = &agent_outer_cb };
-	w->co_cfg = (struct zt_quic_config){ .tls = w->co_tls, .rng = &rng, .cidmap = w->c.map,
+	w->co_cfg = (struct zt_quic_config){ .tls = w->co_tls, .rng = &f->rng, .cidmap = w->c.map,
 					     .cb = &connector_outer_cb };
 	/* Inner packets must fit one outer DATAGRAM. */
-	w->ai_cfg = (struct zt_quic_config){ .tls = w->ai_tls, .rng = &rng, .cidmap = w->a.map,
+	w->ai_cfg = (struct zt_quic_config){ .tls = w->ai_tls, .rng = &f->rng, .cidmap = w->a.map,
 					     .cb = &inner_cb, .max_udp_payload = ZT_QUIC_TUNNEL_MTU };
-	w->ci_cfg = (struct zt_quic_config){ .tls = w->ci_tls, .rng = &rng, .cidmap = w->c.map,
+	w->ci_cfg = (struct zt_quic_config){ .tls = w->ci_tls, .rng = &f->rng, .cidmap = w->c.map,
 					     .cb = &inner_cb, .max_udp_payload = ZT_QUIC_TUNNEL_MTU };
 	if (getenv("QH_LOG")) {
 		w->ai_cfg.log = w->ci_cfg.log = qh_log_line;
@@ -359,6 +356,17 @@ static bool transfer_done(void *arg, uint64_t now)
 	return w->a_ep.fin_recv && w->c_ep.fin_recv && w->a_ep.closed && w->c_ep.closed;
 }
 
+/* Every byte both ways, intact, and no stream reset. */
+static void assert_intact(const struct world *w, uint64_t size)
+{
+	assert_int_equal(w->c_ep.received, size);
+	assert_int_equal(w->a_ep.received, size);
+	assert_false(w->c_ep.corrupt);
+	assert_false(w->a_ep.corrupt);
+	assert_false(w->c_ep.reset_seen);
+	assert_false(w->a_ep.reset_seen);
+}
+
 static double wall_now(void)
 {
 	struct timespec ts;
@@ -368,6 +376,7 @@ static double wall_now(void)
 
 static void relay_cannot_read(void **state)
 {
+	struct qh_fixture *f = *state;
 	const uint64_t size = 4u << 20;
 	struct world *w = calloc(1, sizeof(*w));
 	char id[ZT_PKI_IDENTITY_MAX];
@@ -375,9 +384,8 @@ static void relay_cannot_read(void **state)
 	struct zt_quic_stats st;
 	double w0, w1;
 
-	(void)state;
 	assert_non_null(w);
-	world_init(w);
+	world_init(f, w);
 	/* End to end identities: the relay is neither. */
 	assert_true(zt_tls_session_peer_identity(zt_quic_conn_tls(w->c_inner), id, sizeof(id)) > 0);
 	assert_string_equal(id, "ztna:agent:alice");
@@ -393,10 +401,7 @@ static void relay_cannot_read(void **state)
 	start_transfer(w, size);
 	assert_true(qh_run(&w->net, transfer_done, w, w->net.now + 120 * ZT_SEC));
 	w1 = wall_now();
-	assert_int_equal(w->c_ep.received, size);
-	assert_int_equal(w->a_ep.received, size);
-	assert_false(w->c_ep.corrupt);
-	assert_false(w->a_ep.corrupt);
+	assert_intact(w, size);
 	/* The marker was sent (and read at the far end)... */
 	assert_int_equal(w->c_ep.markers_in, size / 4096);
 	assert_int_equal(w->a_ep.markers_in, size / 4096);
@@ -451,6 +456,7 @@ static bool path_settled(void *arg, uint64_t now)
 
 static void migrate_and_back(void **state)
 {
+	struct qh_fixture *f = *state;
 	const uint64_t size = 12u << 20;
 	struct world *w = calloc(1, sizeof(*w));
 	struct zt_quic_path direct, relay, cur;
@@ -458,9 +464,8 @@ static void migrate_and_back(void **state)
 	uint64_t relayed_at_switch, direct_at_back;
 	struct zt_quic_stats st;
 
-	(void)state;
 	assert_non_null(w);
-	world_init(w);
+	world_init(f, w);
 	direct = (struct zt_quic_path){ .local = w->a.addr, .remote = w->c.addr };
 	relay = (struct zt_quic_path){ .local = w->a_virt, .remote = w->r.addr };
 	zt_quic_conn_path(w->a_inner, &cur);
@@ -516,12 +521,7 @@ static void migrate_and_back(void **state)
 	assert_int_equal(w->direct_pkts, direct_at_back);
 	assert_true(w->relayed - relayed_at_switch > (2u << 20) / ZT_QUIC_TUNNEL_MTU);
 	/* No byte lost or corrupted, no stream reset, across both moves. */
-	assert_int_equal(w->c_ep.received, size);
-	assert_int_equal(w->a_ep.received, size);
-	assert_false(w->c_ep.corrupt);
-	assert_false(w->a_ep.corrupt);
-	assert_false(w->c_ep.reset_seen);
-	assert_false(w->a_ep.reset_seen);
+	assert_intact(w, size);
 	assert_int_equal(w->relay_marker_hits, 0);
 	assert_int_equal(w->wire_marker_hits, 0);
 	assert_int_equal(w->wrap_fail, 0);
@@ -535,14 +535,14 @@ static void migrate_and_back(void **state)
  * any more. The agent moves back to the relay path; every byte still arrives. */
 static void direct_path_dies(void **state)
 {
+	struct qh_fixture *f = *state;
 	const uint64_t size = 8u << 20;
 	struct world *w = calloc(1, sizeof(*w));
 	struct zt_quic_path direct, relay, cur;
 	struct until_bytes u = { .w = w };
 
-	(void)state;
 	assert_non_null(w);
-	world_init(w);
+	world_init(f, w);
 	direct = (struct zt_quic_path){ .local = w->a.addr, .remote = w->c.addr };
 	relay = (struct zt_quic_path){ .local = w->a_virt, .remote = w->r.addr };
 	start_transfer(w, size);
@@ -566,30 +566,10 @@ static void direct_path_dies(void **state)
 	assert_true(zt_quic_is_relay_addr(&cur.local));
 	zt_quic_conn_path(w->c_inner, &cur);
 	assert_true(zt_quic_is_relay_addr(&cur.local));
-	assert_int_equal(w->c_ep.received, size);
-	assert_int_equal(w->a_ep.received, size);
-	assert_false(w->c_ep.corrupt);
-	assert_false(w->a_ep.corrupt);
-	assert_false(w->c_ep.reset_seen);
-	assert_false(w->a_ep.reset_seen);
+	assert_intact(w, size);
 	assert_int_equal(zt_quic_conn_state(w->a_inner), ZT_QUIC_ESTABLISHED);
 	world_fini(w);
 	free(w);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	zt_prng_seed(&prng, 5);
-	rng = zt_prng_rng(&prng);
-	return qh_pki_init(&pki, &rng);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	qh_pki_fini(&pki);
-	return 0;
 }
 
 int main(void)
@@ -600,5 +580,5 @@ int main(void)
 		cmocka_unit_test(direct_path_dies),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, qh_fixture_setup, qh_fixture_teardown);
 }

@@ -17,9 +17,6 @@
 #include "quic/tls.h"
 #include "quic_harness.h"
 
-static struct zt_prng prng;
-static struct zt_rng rng;
-static struct qh_pki pki;
 
 struct side {
 	const char *alpn;
@@ -92,21 +89,21 @@ static int make_tls(struct zt_tls_ctx **ret, enum zt_tls_side side, const struct
 
 /* Set up a server at 127.0.0.1:4433 and a client at 127.0.0.2:5000 and start the
  * client toward server_name. */
-static void hs_start(struct hs *h, const struct side *srv, const struct side *cli,
-		     const char *server_name, bool extras)
+static void hs_start(struct qh_fixture *f, struct hs *h, const struct side *srv,
+		     const struct side *cli, const char *server_name, bool extras)
 {
 	struct zt_quic_path path;
 
 	memset(h, 0, sizeof(*h));
 	qh_net_init(&h->net, 5 * ZT_MS);
-	qh_node_init(&h->srv, &h->net, "127.0.0.1:4433", &rng);
-	qh_node_init(&h->cli, &h->net, "127.0.0.2:5000", &rng);
+	qh_node_init(&h->srv, &h->net, "127.0.0.1:4433", &f->rng);
+	qh_node_init(&h->cli, &h->net, "127.0.0.2:5000", &f->rng);
 	assert_int_equal(make_tls(&h->stls, ZT_TLS_SERVER, srv, h, false), 0);
 	assert_int_equal(make_tls(&h->ctls, ZT_TLS_CLIENT, cli, h, extras), 0);
 	h->cb = (struct zt_quic_callbacks){ .handshake_done = on_handshake };
-	h->scfg = (struct zt_quic_config){ .tls = h->stls, .rng = &rng, .cidmap = h->srv.map,
+	h->scfg = (struct zt_quic_config){ .tls = h->stls, .rng = &f->rng, .cidmap = h->srv.map,
 					   .cb = &h->cb };
-	h->ccfg = (struct zt_quic_config){ .tls = h->ctls, .rng = &rng, .cidmap = h->cli.map,
+	h->ccfg = (struct zt_quic_config){ .tls = h->ctls, .rng = &f->rng, .cidmap = h->cli.map,
 					   .cb = &h->cb };
 	if (getenv("QH_LOG")) {
 		h->ccfg.log = qh_log_line;
@@ -157,18 +154,18 @@ static bool all_closed(void *arg, uint64_t now)
 
 static void outer_mutual_ok(void **state)
 {
-	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.intermediate.cert,
-			    .key = pki.intermediate.key, .require_peer_cert = true };
-	struct side cli = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.alice.cert,
-			    .key = pki.alice.key };
+	struct qh_fixture *f = *state;
+	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = f->pki.ca.cert, .cert = f->pki.intermediate.cert,
+			    .key = f->pki.intermediate.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_OUTER, .ca = f->pki.ca.cert, .cert = f->pki.alice.cert,
+			    .key = f->pki.alice.key };
 	char id[ZT_PKI_IDENTITY_MAX];
 	const char *alpn;
 	size_t alen = 0;
 	struct hs h;
 	struct zt_quic_stats st;
 
-	(void)state;
-	hs_start(&h, &srv, &cli, ZT_PKI_INTERMEDIATE_DNS, true);
+	hs_start(f, &h, &srv, &cli, ZT_PKI_INTERMEDIATE_DNS, true);
 	assert_true(qh_run(&h.net, both_established, &h, h.net.now + 2 * ZT_SEC));
 	assert_int_equal(h.srv.nconns, 1);
 	assert_int_equal(zt_quic_conn_state(h.client), ZT_QUIC_ESTABLISHED);
@@ -218,22 +215,22 @@ static void outer_mutual_ok(void **state)
 /* The client verifies an IP literal against the certificate's IP SANs. */
 static void outer_by_ip(void **state)
 {
-	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.intermediate.cert,
-			    .key = pki.intermediate.key, .require_peer_cert = true };
-	struct side cli = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.c1.cert,
-			    .key = pki.c1.key };
+	struct qh_fixture *f = *state;
+	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = f->pki.ca.cert, .cert = f->pki.intermediate.cert,
+			    .key = f->pki.intermediate.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_OUTER, .ca = f->pki.ca.cert, .cert = f->pki.c1.cert,
+			    .key = f->pki.c1.key };
 	char id[ZT_PKI_IDENTITY_MAX];
 	struct hs h;
 
-	(void)state;
-	hs_start(&h, &srv, &cli, "127.0.0.1", false);
+	hs_start(f, &h, &srv, &cli, "127.0.0.1", false);
 	assert_true(qh_run(&h.net, both_established, &h, h.net.now + 2 * ZT_SEC));
 	assert_int_equal(zt_tls_session_peer_identity(zt_quic_conn_tls(h.srv.conns[0]), id,
 						      sizeof(id)), 17);
 	assert_string_equal(id, "ztna:connector:c1");
 	hs_end(&h);
 
-	hs_start(&h, &srv, &cli, "127.0.0.9", false);
+	hs_start(f, &h, &srv, &cli, "127.0.0.9", false);
 	assert_false(qh_run(&h.net, both_established, &h, h.net.now + 2 * ZT_SEC));
 	assert_int_equal(h.cli_done + h.srv_done, 0);
 	hs_end(&h);
@@ -265,33 +262,33 @@ static void expect_failure(struct hs *h, bool client_fails, const char *reason_p
 
 static void wrong_ca(void **state)
 {
-	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.intermediate.cert,
-			    .key = pki.intermediate.key, .require_peer_cert = true };
-	struct side cli = { .alpn = ZT_ALPN_OUTER, .ca = pki.rogue_ca.cert, .cert = pki.alice.cert,
-			    .key = pki.alice.key };
+	struct qh_fixture *f = *state;
+	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = f->pki.ca.cert, .cert = f->pki.intermediate.cert,
+			    .key = f->pki.intermediate.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_OUTER, .ca = f->pki.rogue_ca.cert, .cert = f->pki.alice.cert,
+			    .key = f->pki.alice.key };
 	struct hs h;
 
-	(void)state;
-	hs_start(&h, &srv, &cli, ZT_PKI_INTERMEDIATE_DNS, false);
+	hs_start(f, &h, &srv, &cli, ZT_PKI_INTERMEDIATE_DNS, false);
 	expect_failure(&h, true, "NOT trusted");
 	hs_end(&h);
 }
 
 static void wrong_name(void **state)
 {
-	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.web.cert,
-			    .key = pki.web.key, .require_peer_cert = true };
-	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.alice.cert,
-			    .key = pki.alice.key };
+	struct qh_fixture *f = *state;
+	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.web.cert,
+			    .key = f->pki.web.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.alice.cert,
+			    .key = f->pki.alice.key };
 	struct hs h;
 
-	(void)state;
 	/* The right service proves itself... */
-	hs_start(&h, &srv, &cli, "svc-web.ztna", false);
+	hs_start(f, &h, &srv, &cli, "svc-web.ztna", false);
 	assert_true(qh_run(&h.net, both_established, &h, h.net.now + 2 * ZT_SEC));
 	hs_end(&h);
 	/* ...and is refused when another one was asked for. */
-	hs_start(&h, &srv, &cli, "svc-db.ztna", false);
+	hs_start(f, &h, &srv, &cli, "svc-db.ztna", false);
 	expect_failure(&h, true, "does not match");
 	hs_end(&h);
 }
@@ -299,41 +296,41 @@ static void wrong_name(void **state)
 /* A service certificate from another CA with the right name is refused too. */
 static void impostor_service(void **state)
 {
-	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.rogue_web.cert,
-			    .key = pki.rogue_web.key, .require_peer_cert = true };
-	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.alice.cert,
-			    .key = pki.alice.key };
+	struct qh_fixture *f = *state;
+	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.rogue_web.cert,
+			    .key = f->pki.rogue_web.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.alice.cert,
+			    .key = f->pki.alice.key };
 	struct hs h;
 
-	(void)state;
-	hs_start(&h, &srv, &cli, "svc-web.ztna", false);
+	hs_start(f, &h, &srv, &cli, "svc-web.ztna", false);
 	expect_failure(&h, true, "NOT trusted");
 	hs_end(&h);
 }
 
 static void inner_missing_client_cert(void **state)
 {
-	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.web.cert,
-			    .key = pki.web.key, .require_peer_cert = true };
-	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert };
+	struct qh_fixture *f = *state;
+	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.web.cert,
+			    .key = f->pki.web.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert };
 	struct hs h;
 
-	(void)state;
-	hs_start(&h, &srv, &cli, "svc-web.ztna", false);
+	hs_start(f, &h, &srv, &cli, "svc-web.ztna", false);
 	expect_failure(&h, false, NULL);
 	hs_end(&h);
 }
 
 static void inner_untrusted_client_cert(void **state)
 {
-	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.web.cert,
-			    .key = pki.web.key, .require_peer_cert = true };
-	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.mallory.cert,
-			    .key = pki.mallory.key };
+	struct qh_fixture *f = *state;
+	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.web.cert,
+			    .key = f->pki.web.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.mallory.cert,
+			    .key = f->pki.mallory.key };
 	struct hs h;
 
-	(void)state;
-	hs_start(&h, &srv, &cli, "svc-web.ztna", false);
+	hs_start(f, &h, &srv, &cli, "svc-web.ztna", false);
 	expect_failure(&h, false, NULL);
 	hs_end(&h);
 }
@@ -341,73 +338,58 @@ static void inner_untrusted_client_cert(void **state)
 /* A client that only has a server certificate (no client purpose) is refused. */
 static void inner_wrong_purpose(void **state)
 {
-	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.web.cert,
-			    .key = pki.web.key, .require_peer_cert = true };
-	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.intermediate.cert,
-			    .key = pki.intermediate.key };
+	struct qh_fixture *f = *state;
+	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.web.cert,
+			    .key = f->pki.web.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.intermediate.cert,
+			    .key = f->pki.intermediate.key };
 	struct hs h;
 
-	(void)state;
-	hs_start(&h, &srv, &cli, "svc-web.ztna", false);
+	hs_start(f, &h, &srv, &cli, "svc-web.ztna", false);
 	expect_failure(&h, false, NULL);
 	hs_end(&h);
 }
 
 static void alpn_mismatch(void **state)
 {
-	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = pki.ca.cert, .cert = pki.intermediate.cert,
-			    .key = pki.intermediate.key, .require_peer_cert = true };
-	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = pki.ca.cert, .cert = pki.alice.cert,
-			    .key = pki.alice.key };
+	struct qh_fixture *f = *state;
+	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = f->pki.ca.cert, .cert = f->pki.intermediate.cert,
+			    .key = f->pki.intermediate.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.alice.cert,
+			    .key = f->pki.alice.key };
 	struct hs h;
 
-	(void)state;
-	hs_start(&h, &srv, &cli, ZT_PKI_INTERMEDIATE_DNS, false);
+	hs_start(f, &h, &srv, &cli, ZT_PKI_INTERMEDIATE_DNS, false);
 	expect_failure(&h, false, NULL);
 	hs_end(&h);
 }
 
 static void config_errors(void **state)
 {
+	struct qh_fixture *f = *state;
 	struct zt_tls_ctx *ctx;
 	struct zt_tls_config cfg = { .side = ZT_TLS_CLIENT, .alpn = ZT_ALPN_OUTER };
 	struct zt_tls_session *s;
 
-	(void)state;
 	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), -EINVAL); /* client without CA */
 	cfg.ca_pem = "not a certificate";
 	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), ZT_EMALFORMED);
-	cfg.ca_pem = pki.ca.cert;
+	cfg.ca_pem = f->pki.ca.cert;
 	cfg.alpn = NULL;
 	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), -EINVAL);
 	cfg = (struct zt_tls_config){ .side = ZT_TLS_SERVER, .alpn = ZT_ALPN_OUTER,
-				      .ca_pem = pki.ca.cert };
+				      .ca_pem = f->pki.ca.cert };
 	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), -EINVAL); /* server without cert */
-	cfg.cert_pem = pki.intermediate.cert;
-	cfg.key_pem = pki.alice.key;
+	cfg.cert_pem = f->pki.intermediate.cert;
+	cfg.key_pem = f->pki.alice.key;
 	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), ZT_EMALFORMED); /* key of another cert */
-	cfg.key_pem = pki.intermediate.key;
+	cfg.key_pem = f->pki.intermediate.key;
 	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), 0);
 	assert_int_equal(zt_tls_session_new(&s, ctx, "x"), -EINVAL); /* a server has no peer name */
 	zt_tls_ctx_free(ctx);
 	cfg = (struct zt_tls_config){ .side = ZT_TLS_CLIENT, .alpn = ZT_ALPN_OUTER,
 				      .ca_file = "/nonexistent/ca.pem" };
 	assert_true(zt_tls_ctx_new(&ctx, &cfg) < 0);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	zt_prng_seed(&prng, 2);
-	rng = zt_prng_rng(&prng);
-	return qh_pki_init(&pki, &rng);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	qh_pki_fini(&pki);
-	return 0;
 }
 
 int main(void)
@@ -425,5 +407,5 @@ int main(void)
 		cmocka_unit_test(config_errors),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, qh_fixture_setup, qh_fixture_teardown);
 }
