@@ -36,7 +36,7 @@ msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 # Library code: sans-IO core, QUIC/TLS sessions, I/O shell, program plumbing (app).
-LIB_SRC	:= $(wildcard src/core/*.c src/quic/*.c src/io/*.c src/app/*.c)
+LIB_SRC	:= $(wildcard src/core/*.c src/quic/*.c src/node/*.c src/io/*.c src/app/*.c)
 LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB	:= $(BUILD)/libzt.a
 
