@@ -49,7 +49,7 @@ run_suite() {
 	fi
 	pass=$((pass + ok)) fail=$((fail + nok)) skip=$((skip + sk))
 	printf '%-32s %4d ok %3d failed %3d skipped  %6.1fs\n' "$name" "$ok" "$nok" "$sk" \
-		"$(echo "$t1 - $t0" | bc)"
+		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
 	if [ "$nok" -gt 0 ]; then
 		grep -v '^ok' "$log" | tail -n 40 | sed 's/^/    | /'
 	fi
