@@ -1,5 +1,5 @@
 #!/bin/bash
-# Hairpinning on and off (RFC 4787 s6, REQ-9).
+# Hairpinning on and off (RFC 4787 s6, REQ-9), and ztna-lab flush.
 #
 #   [ public 203.0.113.0/24 ]
 #     +-- server stun  203.0.113.10              udp-echo on :3478
@@ -16,13 +16,13 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . tests/lib/lab.sh
 
-lab_require 8
-tap_plan 8
+lab_require 10
+tap_plan 10
 
 S1=203.0.113.10
 
 if ! lab_up scenarios/lab/hairpin.lab; then
-	for ((i = 0; i < 8; i++)); do tap_fail "lab up"; done
+	for ((i = 0; i < 10; i++)); do tap_fail "lab up"; done
 	exit 0
 fi
 lab_bg stun "$LAB_TMP/stun.out" "$ZTLAB" udp-echo --bind $S1:3478
@@ -42,6 +42,12 @@ ok_if "hairpin on: bob sees alice at her public mapping $ma (saw $seen)" test "$
 ok_if "hairpin on: the answer comes back from bob's public mapping" test "$(kv "$r" from)" = "$mb"
 r=$(probe alice --local 6001 --to "$ZTLAB_IP_bob:6000" -w 300)
 ok_if "neighbours on one lan reach each other directly" test "$(kv "$r" received)" = 1
+
+# ztna-lab flush: the NAT forgets bob's mapping (learned map and conntrack)
+out=$("$ZTLAB" flush "$LAB" home 2>&1)
+ok_if "flush succeeds ($out)" test $? = 0 -a -z "$out"
+r=$(probe alice --local 6002 --to "$mb" -w 300)
+ok_if "after flush, bob's old public mapping no longer reaches him" test "$(kv "$r" received)" = 0
 
 lab_bg dave "$LAB_TMP/dave.out" "$ZTLAB" udp-echo --bind 6000 --hello $S1:3478
 lab_wait_for "$LAB_TMP/dave.out" "^mapped " && md=$(sed -n 's/^mapped //p' "$LAB_TMP/dave.out")

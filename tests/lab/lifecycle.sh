@@ -1,7 +1,8 @@
 #!/bin/bash
 # Lab lifecycle: what `up` makes, that nothing touches the host, and that nothing is
 # left behind: after `down`, after SIGINT in the middle of `up`, after SIGTERM to the
-# supervisor, and (through `sweep`) after SIGKILL to it. Also two runs side by side,
+# supervisor, after a build that fails half way, and (through `sweep`) after SIGKILL
+# to the supervisor. Also two runs side by side,
 # captures, and the messages for a bad file, a busy id and a user who is not root.
 #
 #   [ public 203.0.113.0/24 ]
@@ -13,8 +14,8 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . tests/lib/lab.sh
 
-lab_require 27
-tap_plan 27
+lab_require 29
+tap_plan 29
 
 FILE=scenarios/lab/port-restricted.lab
 S1=203.0.113.10
@@ -34,7 +35,7 @@ supervisor() { cut -d' ' -f1 "/run/ztna-lab/$1/pid"; }
 host_links() { ip -o link show | awk -F': ' '{ print $2 }' | sort | tr '\n' ' '; }
 before=$(host_links)
 
-lab_up $FILE || { for ((i = 0; i < 27; i++)); do tap_fail "lab up"; done; exit 0; }
+lab_up $FILE || { for ((i = 0; i < 29; i++)); do tap_fail "lab up"; done; exit 0; }
 id1=$LAB pid1=$(supervisor "$LAB")
 n=0 nns=1
 for node in public $ZTLAB_NODES; do [ -e "/run/netns/ztlab-$LAB-$node" ] && n=$((n + 1)); done
@@ -152,6 +153,21 @@ out=$("$ZTLAB" down nosuchrun 2>&1)
 rc=$?
 ok_if "down of an unknown run says so ($out)" eval '[ $rc = 1 ] && [[ $out == *"no run"* ]]'
 
+
+# a build that fails half way removes what it made, and only that: a file already
+# sitting where the third node's namespace should go makes the build fail there
+lab_newid
+id7=$NEWID
+mkdir -p /run/netns
+: >"/run/netns/ztlab-$id7-home"
+out=$("$ZTLAB" up $FILE --id "$id7" 2>&1)
+rc=$?
+ok_if "a failing build says which step failed ($out)" \
+	eval '[ $rc = 1 ] && [[ $out == *"creating namespace ztlab-$id7-home: File exists"* ]]'
+left=$(ls /run/netns | grep "^ztlab-$id7-" | tr '\n' ' ')
+ok_if "a failing build removes the namespaces it made, not the one it did not ($left)" \
+	eval '[ "$left" = "ztlab-$id7-home " ] && [ ! -e /run/ztna-lab/$id7 ]'
+rm -f "/run/netns/ztlab-$id7-home"
 
 # captures: one pcap per interface; they hold the probe
 cap=$LAB_TMP/cap
