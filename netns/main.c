@@ -541,7 +541,9 @@ static int up_main(int argc, char **argv)
 	}
 	close(p[0]);
 	line[got] = 0;
-	if (got > 3 && !strncmp(line, "ok ", 3)) {
+	if (up_signal)
+		kill(pid, SIGTERM); /* a signal that came with the "ok": the lab goes */
+	if (got > 3 && !strncmp(line, "ok ", 3) && !up_signal) {
 		char *nl = strchr(line, '\n');
 
 		if (nl)
@@ -563,6 +565,8 @@ static int up_main(int argc, char **argv)
 			kill(pid, SIGTERM);
 	if (got > 4 && !strncmp(line, "err ", 4))
 		fprintf(stderr, PROG " up: %s", line + 4);
+	else if (up_signal)
+		fprintf(stderr, PROG " up: interrupted; lab %s removed\n", id);
 	else
 		fprintf(stderr, PROG " up: the supervisor exited during setup\n");
 	rc = up_signal ? 128 + up_signal : 1;
