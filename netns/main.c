@@ -804,6 +804,9 @@ static int exec_main(int argc, char **argv)
 		fprintf(stderr, PROG " exec: entering %s: %s\n", ns, strerror(-rc));
 		return 1;
 	}
+	if ((rc = zt_ns_remount_sys()) < 0)
+		fprintf(stderr, PROG " exec: warning: /sys still shows the host's interfaces: %s\n",
+			strerror(-rc));
 	setenv("ZTLAB_ID", argv[1], 1);
 	setenv("ZTLAB_NODE", argv[2], 1);
 	execvp(argv[cmd], argv + cmd);

@@ -51,6 +51,18 @@ int zt_ns_enter(int nsfd)
 	return setns(nsfd, CLONE_NEWNET) < 0 ? -errno : 0;
 }
 
+int zt_ns_remount_sys(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	/* keep receiving the host's mounts, never send ours back */
+	if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0)
+		return -errno;
+	if (umount2("/sys", MNT_DETACH) < 0 && errno != EINVAL)
+		return -errno;
+	return mount("sysfs", "/sys", "sysfs", 0, NULL) < 0 ? -errno : 0;
+}
+
 int zt_ns_create(const char *name)
 {
 	char path[256];

@@ -23,6 +23,13 @@ int zt_ns_delete(const char *name);
 /* Moves the calling thread into the namespace nsfd refers to. Returns 0 or -errno. */
 int zt_ns_enter(int nsfd);
 
+/*
+ * For a process about to run a command in a lab namespace (after zt_ns_enter): a
+ * private mount namespace with /sys mounted afresh, so sysfs (/sys/class/net) shows
+ * the namespace's interfaces, as `ip netns exec` does. Returns 0 or -errno.
+ */
+int zt_ns_remount_sys(void);
+
 /* Opens the calling thread's own network namespace (to come back to). fd or -errno. */
 int zt_ns_self(void);
 

@@ -53,8 +53,10 @@ for node in $ZTLAB_NODES; do
 done
 ok_if "no route leaves the lab: default routes only toward a NAT in front ($bad)" test -z "$bad"
 out=$(lab_x alice sh -c 'echo "$ZTLAB_NODE $(cat /proc/sys/net/ipv4/ip_forward)"; ip -o -4 addr show dev eth0')
-ok_if "exec runs in the node's namespace with ZTLAB_NODE set" \
-	test "${out%%$'\n'*}" = "alice 0" -a -n "$(echo "$out" | grep " $ZTLAB_IP_alice/24 ")"
+sysfs=$(lab_x alice ls /sys/class/net | tr '\n' ' ')
+ok_if "exec runs in the node's namespace with ZTLAB_NODE set, /sys showing its links ($sysfs)" \
+	test "${out%%$'\n'*}" = "alice 0" -a -n "$(echo "$out" | grep " $ZTLAB_IP_alice/24 ")" \
+	-a "$sysfs" = "eth0 lo "
 listed() { "$ZTLAB" list | grep -qE "^$1 +$2 "; }
 ok_if "list shows the run as running" listed "$LAB" "running +$pid1"
 
