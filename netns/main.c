@@ -369,6 +369,48 @@ static void random_id(char *buf, size_t cap)
 	buf[n] = 0;
 }
 
+/* A copy of the scenario in the run directory, for 'flush' and 'list'. */
+static void copy_scenario(const char *id, const char *path)
+{
+	char *text = malloc(ZT_SCN_MAX_BYTES);
+	FILE *f = fopen(path, "re");
+
+	if (text && f)
+		zt_rundir_write(id, "scenario", text, fread(text, 1, ZT_SCN_MAX_BYTES, f), false);
+	if (f)
+		fclose(f);
+	free(text);
+}
+
+/*
+ * Reads the supervisor's one-line report ("ok ENVFILE" or "err MESSAGE") into line;
+ * a SIGINT/SIGTERM of `up` meanwhile is passed on to it. Returns the bytes read (0:
+ * the supervisor ended without a word).
+ */
+static ssize_t await_report(int fd, pid_t pid, char *line, size_t cap)
+{
+	ssize_t got = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, line + got, cap - 1 - (size_t)got);
+
+		if (n > 0) {
+			got += n;
+			if (memchr(line, '\n', (size_t)got) || (size_t)got == cap - 1)
+				break;
+			continue;
+		}
+		if (n < 0 && errno == EINTR) {
+			if (up_signal)
+				kill(pid, SIGTERM);
+			continue;
+		}
+		break; /* EOF: the supervisor is gone */
+	}
+	line[got] = 0;
+	return got;
+}
+
 static void up_usage(FILE *f)
 {
 	fprintf(f, "usage: " PROG " up FILE [--id ID] [--env OUT] [--capture DIR] [--log FILE] [--quiet]\n"
@@ -471,21 +513,7 @@ static int up_main(int argc, char **argv)
 		goto out_free;
 	}
 	sv->id = id;
-	{
-		char *text;
-		size_t len;
-		FILE *f = fopen(sv->scn_path, "re");
-
-		/* a copy of the scenario, for 'flush' and 'list' */
-		if (f) {
-			text = malloc(ZT_SCN_MAX_BYTES);
-			len = text ? fread(text, 1, ZT_SCN_MAX_BYTES, f) : 0;
-			if (text)
-				zt_rundir_write(id, "scenario", text, len, false);
-			free(text);
-			fclose(f);
-		}
-	}
+	copy_scenario(id, sv->scn_path);
 	rc = 1;
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		perror(PROG " up: pipe");
@@ -523,24 +551,8 @@ static int up_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	for (;;) {
-		ssize_t n = read(p[0], line + got, sizeof(line) - 1 - (size_t)got);
-
-		if (n > 0) {
-			got += n;
-			if (memchr(line, '\n', (size_t)got) || got == (ssize_t)sizeof(line) - 1)
-				break;
-			continue;
-		}
-		if (n < 0 && errno == EINTR) {
-			if (up_signal)
-				kill(pid, SIGTERM);
-			continue;
-		}
-		break; /* EOF: the supervisor is gone */
-	}
+	got = await_report(p[0], pid, line, sizeof(line));
 	close(p[0]);
-	line[got] = 0;
 	if (up_signal)
 		kill(pid, SIGTERM); /* a signal that came with the "ok": the lab goes */
 	if (got > 3 && !strncmp(line, "ok ", 3) && !up_signal) {
@@ -695,7 +707,8 @@ static int sweep_main(int argc, char **argv)
 	if (argc > 2 || (argc == 2 && !all)) {
 		fprintf(stderr, "usage: " PROG " sweep [--all]\n"
 				"  Removes what killed runs left behind (namespaces and their links, processes\n"
-				"  inside them, run directories). --all also takes down runs still alive.\n");
+				"  inside them, run directories). --all also takes down every run still alive\n"
+				"  on this machine, anyone's.\n");
 		return 2;
 	}
 	if (need_root("sweep") < 0)
