@@ -91,7 +91,8 @@ $(BUILD)/ztna-lab: $(LAB_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ztna-sim: $(SIM_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
+# The simulator reads the lab's scenario files with the lab's parser.
+$(BUILD)/ztna-sim: $(SIM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/netns/scenario.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

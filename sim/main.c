@@ -1,0 +1,378 @@
+/*
+ * ztna-sim: the deterministic NAT traversal simulator (docs/simulator.md).
+ *
+ *   ztna-sim --scenario FILE [--seed N] [--timeline] [-v LEVEL]
+ *   ztna-sim --prop [--cases N] [--seed N]       randomized property cases
+ *   ztna-sim --case SEED [--timeline] [-v LEVEL] replay one property case
+ *   ztna-sim --matrix [--runs N]                 the 4x4 NAT matrix vs theory
+ *   ztna-sim --population [FILE] [--sessions N] [--seed N]
+ *   ztna-sim --bench [--sessions N]              hole-punch sessions per CPU-second
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/stun.h"
+#include "core/units.h"
+#include "pop.h"
+#include "prop.h"
+#include "session.h"
+
+struct tl {
+	int level;
+	const char *names[ZT_SIM_NET_MAX_NODES];
+	int nnames;
+	FILE *out;
+};
+
+static const char *node_name(const struct tl *t, int i)
+{
+	return i >= 0 && i < t->nnames ? t->names[i] : "?";
+}
+
+static void stamp(FILE *f, uint64_t now)
+{
+	fprintf(f, "%10.3f ms  ", (double)now / 1e6);
+}
+
+static const char *what(const uint8_t *b, size_t len)
+{
+	struct zt_stun_msg m;
+
+	if (!len)
+		return "empty";
+	if (b[0] < 4 && zt_stun_decode_header(&m, b, len) == 0)
+		return m.cls == ZT_STUN_REQUEST ? "STUN Binding request" :
+		       m.cls == ZT_STUN_SUCCESS ? "STUN Binding success" :
+		       m.cls == ZT_STUN_ERROR ? "STUN Binding error" : "STUN indication";
+	switch (b[0]) {
+	case 0xE1: return "control message";
+	case 0xE2: return "control ack";
+	case 0xE3: return len > 1 && b[1] == 0x41 ? "relayed DATA" : "relayed ACK";
+	case 0x41: return "DATA";
+	case 0x42: return "ACK";
+	}
+	return "?";
+}
+
+static void on_trace(void *ctx, uint64_t now, const struct zt_sim_trace *t)
+{
+	struct tl *tl = ctx;
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN], c[ZT_ADDR_STRLEN];
+
+	if (t->kind == ZT_SIM_TR_NAT_MAP || t->kind == ZT_SIM_TR_NAT_EXPIRE) {
+		if (tl->level < 1)
+			return;
+		stamp(tl->out, now);
+		fprintf(tl->out, "%-9s nat %s %s -> %s%s%s\n", node_name(tl, t->node),
+			t->kind == ZT_SIM_TR_NAT_MAP ? "mapping" : "expired",
+			zt_addr_str(&t->xsrc, a), zt_addr_str(&t->xdst, b),
+			t->dst.family ? " for " : "", t->dst.family ? zt_addr_str(&t->dst, c) : "");
+		return;
+	}
+	if (tl->level < 2)
+		return;
+	if (t->kind == ZT_SIM_TR_XLATE && tl->level < 3)
+		return;
+	stamp(tl->out, now);
+	switch (t->kind) {
+	case ZT_SIM_TR_SEND:
+		fprintf(tl->out, "%-9s send #%llu %s -> %s %zu B %s\n", node_name(tl, t->node),
+			(unsigned long long)t->pkt_id, zt_addr_str(&t->src, a), zt_addr_str(&t->dst, b),
+			t->len, what(t->buf, t->len));
+		break;
+	case ZT_SIM_TR_DELIVER:
+		fprintf(tl->out, "%-9s recv #%llu %s -> %s %s\n", node_name(tl, t->node),
+			(unsigned long long)t->pkt_id, zt_addr_str(&t->src, a), zt_addr_str(&t->dst, b),
+			what(t->buf, t->len));
+		break;
+	case ZT_SIM_TR_DROP:
+		fprintf(tl->out, "%-9s drop #%llu %s -> %s (%s)\n", node_name(tl, t->node),
+			(unsigned long long)t->pkt_id, zt_addr_str(&t->src, a), zt_addr_str(&t->dst, b),
+			t->why);
+		break;
+	case ZT_SIM_TR_XLATE:
+		fprintf(tl->out, "%-9s %s #%llu %s -> %s  =>  %s -> %s\n", node_name(tl, t->node),
+			t->why, (unsigned long long)t->pkt_id, zt_addr_str(&t->src, a),
+			zt_addr_str(&t->dst, b), zt_addr_str(&t->xsrc, c), zt_addr_str(&t->xdst, a));
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_log(void *ctx, uint64_t now, int level, const char *who, const char *text)
+{
+	struct tl *tl = ctx;
+
+	if (level > tl->level)
+		return;
+	stamp(tl->out, now);
+	fprintf(tl->out, "%-9s %s\n", who, text);
+}
+
+static void print_outcome(FILE *f, const struct zt_sim_outcome *o)
+{
+	printf("outcome: session %s, path %s, theory %s%s\n", o->session_up ? "up" : "never up",
+	       zt_sim_path_name(o->final_path), zt_sim_expect_name(o->theory),
+	       o->theory == ZT_SIM_EXPECT_NONE ? (o->session_up ? " (DISAGREES)" : " (agrees)") :
+	       ((o->theory == ZT_SIM_EXPECT_DIRECT) == o->went_direct ? " (agrees)" : " (DISAGREES)"));
+	fprintf(f, "  session at %.3f ms; coordinated start at %.3f ms; ", (double)o->session_at / 1e6,
+		(double)o->ice_start_at / 1e6);
+	if (o->went_direct)
+		fprintf(f, "direct at %.3f ms (%.1f ms after the start)\n",
+			(double)o->first_direct_at / 1e6, (double)o->time_to_direct / 1e6);
+	else
+		fprintf(f, "never direct\n");
+	fprintf(f, "  configured RTTs: agent-relay %.1f ms, connector-relay %.1f ms, direct %.1f ms\n",
+		(double)o->rtt_agent_relay / 1e6, (double)o->rtt_connector_relay / 1e6,
+		(double)o->rtt_direct / 1e6);
+	fprintf(f, "  path switches %u (max %u in a minute), ICE generations %u, checks %llu + %llu retransmits\n",
+		o->switches, o->max_switches_per_min, o->generations, (unsigned long long)o->checks,
+		(unsigned long long)o->retransmits);
+	fprintf(f, "  data (unreliable stand-in for the inner connection): sent %llu (%llu direct), "
+		"delivered %llu (%llu direct), reordered %llu, longest gap %.1f ms\n",
+		(unsigned long long)o->data_sent, (unsigned long long)o->data_sent_direct,
+		(unsigned long long)o->data_received, (unsigned long long)o->data_received_direct,
+		(unsigned long long)o->data_reordered, (double)o->max_gap / 1e6);
+	fprintf(f, "  simulated %.1f s: %llu events, %llu packets, %llu dropped\n", (double)o->end / 1e9,
+		(unsigned long long)o->events, (unsigned long long)o->packets,
+		(unsigned long long)o->dropped);
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int run_scenario(const char *path, uint64_t seed, int level, bool timeline, const char *session)
+{
+	static struct zt_sim_scn scn;
+	struct zt_scn_error err;
+	struct zt_sim_outcome o;
+	struct tl tl = { .level = timeline ? level : -1, .out = stdout };
+	struct zt_sim_session_cfg cfg = { .scn = &scn, .seed = seed };
+	int rc = zt_sim_scn_load(&scn, path, &err);
+
+	if (rc < 0) {
+		fprintf(stderr, "ztna-sim: %s\n", err.msg);
+		return 2;
+	}
+	if (session && sscanf(session, "%12[^,],%12[^,],%12s", scn.agent, scn.connector, scn.relay) != 3) {
+		fprintf(stderr, "ztna-sim: --session takes AGENT,CONNECTOR,RELAY\n");
+		return 2;
+	}
+	if (zt_sim_scn_check(&scn, &err) < 0) {
+		fprintf(stderr, "ztna-sim: %s\n", err.msg);
+		return 2;
+	}
+	tl.nnames = zt_sim_session_node_names(&scn, tl.names);
+	if (timeline) {
+		cfg.trace = on_trace;
+		cfg.trace_ctx = &tl;
+		cfg.log = on_log;
+		cfg.log_ctx = &tl;
+	}
+	printf("scenario %s, seed %llu: agent %s, connector %s, relay %s\n", scn.lab.name,
+	       (unsigned long long)seed, scn.agent, scn.connector, scn.relay);
+	rc = zt_sim_session_run(&cfg, &o);
+	if (rc < 0) {
+		fprintf(stderr, "ztna-sim: run failed: %d\n", rc);
+		return 2;
+	}
+	print_outcome(stdout, &o);
+	if (scn.expect >= 0) {
+		bool ok = scn.expect == ZT_SIM_EXPECT_NONE ? !o.session_up :
+			  scn.expect == ZT_SIM_EXPECT_DIRECT ? o.went_direct && o.final_path == ZT_SIM_PATH_DIRECT
+							     : o.session_up && !o.went_direct;
+		printf("expected %s: %s\n", zt_sim_expect_name((enum zt_sim_expect)scn.expect),
+		       ok ? "PASS" : "FAIL");
+		return ok ? 0 : 1;
+	}
+	return 0;
+}
+
+static int run_case(uint64_t seed, int level, bool timeline)
+{
+	struct zt_sim_prop_params p;
+	static struct zt_sim_scn scn;
+	struct zt_scn_error err;
+	struct zt_sim_outcome o;
+	struct tl tl = { .level = timeline ? level : -1, .out = stdout };
+	struct zt_sim_session_cfg cfg = { .scn = &scn, .seed = seed };
+	char text[4096], why[256];
+	int n;
+
+	zt_sim_prop_draw(seed, &p);
+	n = zt_sim_prop_text(&p, seed, text, sizeof(text));
+	if (n < 0 || zt_sim_scn_parse(&scn, text, (size_t)n, "case", &err) < 0) {
+		fprintf(stderr, "ztna-sim: case %llu: bad scenario\n", (unsigned long long)seed);
+		return 2;
+	}
+	printf("# property case %llu as a scenario file:\n%s\n", (unsigned long long)seed, text);
+	tl.nnames = zt_sim_session_node_names(&scn, tl.names);
+	if (timeline) {
+		cfg.trace = on_trace;
+		cfg.trace_ctx = &tl;
+		cfg.log = on_log;
+		cfg.log_ctx = &tl;
+	}
+	if (zt_sim_session_run(&cfg, &o) < 0)
+		return 2;
+	print_outcome(stdout, &o);
+	printf("direct bound for this case: %.3f s\n", (double)zt_sim_prop_direct_bound(&p, &o) / 1e9);
+	if (zt_sim_prop_check(&p, &o, why, sizeof(why)) < 0) {
+		printf("invariant violated: %s\n", why);
+		return 1;
+	}
+	printf("all invariants hold\n");
+	return 0;
+}
+
+static int run_prop(uint64_t first, unsigned cases)
+{
+	double t0 = cpu_seconds();
+	unsigned bad = 0, direct = 0;
+	char why[256];
+
+	for (unsigned i = 0; i < cases; i++) {
+		struct zt_sim_outcome o;
+		uint64_t seed = first + i;
+		int rc = zt_sim_prop_run(seed, &o, why, sizeof(why));
+		if (rc != 0) {
+			bad++;
+			printf("case %llu: %s (replay: ztna-sim --case %llu --timeline)\n",
+			       (unsigned long long)seed, rc < 0 ? "could not run" : why,
+			       (unsigned long long)seed);
+		}
+		direct += o.went_direct;
+	}
+	printf("%u cases from seed %llu: %u violated, %u went direct; %.2f CPU s\n", cases,
+	       (unsigned long long)first, bad, direct, cpu_seconds() - t0);
+	return bad ? 1 : 0;
+}
+
+static int run_matrix(unsigned runs)
+{
+	/* DESIGN.md: relay only for symmetric x symmetric and symmetric x port-restricted */
+	static const char *const names[] = { "FC", "ARC", "PRC", "SYM" };
+	unsigned agree = 0, total = 0;
+
+	printf("agent \\ connector: direct sessions / runs (theory)\n        ");
+	for (int b = 0; b < 4; b++)
+		printf("%-14s", names[b]);
+	printf("\n");
+	for (int a = 0; a < 4; a++) {
+		printf("%-8s", names[a]);
+		for (int b = 0; b < 4; b++) {
+			unsigned direct = 0;
+			bool expect = !((a == 3 && b >= 2) || (b == 3 && a >= 2));
+			for (unsigned r = 0; r < runs; r++) {
+				struct zt_sim_outcome o;
+				if (zt_sim_pop_session(a, b, 1000 + r, &o) == 0 && o.went_direct)
+					direct++;
+			}
+			agree += expect ? direct : runs - direct;
+			total += runs;
+			printf("%2u/%-2u (%-6s)  ", direct, runs, expect ? "direct" : "relay");
+		}
+		printf("\n");
+	}
+	printf("agreement with theory: %u/%u\n", agree, total);
+	return agree == total ? 0 : 1;
+}
+
+static int run_bench(unsigned sessions)
+{
+	double t0, t1;
+	unsigned direct = 0;
+	uint64_t events = 0;
+
+	t0 = cpu_seconds();
+	for (unsigned i = 0; i < sessions; i++) {
+		struct zt_sim_outcome o;
+		if (zt_sim_pop_session((int)(i % 4), (int)((i / 4) % 4), i, &o) == 0) {
+			direct += o.went_direct;
+			events += o.events;
+		}
+	}
+	t1 = cpu_seconds();
+	printf("sim hole-punch sessions: %u in %.3f CPU s = %.0f sessions/CPU-s "
+	       "(%u direct; %.0f events/session)\n", sessions, t1 - t0,
+	       (double)sessions / (t1 - t0), direct, (double)events / sessions);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: ztna-sim --scenario FILE [--seed N] [--timeline] [-v 0-3] [--session A,C,R]\n"
+		"       ztna-sim --prop [--cases N] [--seed N]\n"
+		"       ztna-sim --case SEED [--timeline] [-v 0-3]\n"
+		"       ztna-sim --matrix [--runs N]\n"
+		"       ztna-sim --population [FILE] [--sessions N] [--seed N]\n"
+		"       ztna-sim --bench [--sessions N]\n");
+}
+
+int main(int argc, char **argv)
+{
+	enum { SCEN = 1, PROP, CASE, MATRIX, POP, BENCH } mode = 0;
+	static const struct option opts[] = {
+		{ "scenario", required_argument, NULL, 's' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ "timeline", no_argument, NULL, 't' },
+		{ "session", required_argument, NULL, 'x' },
+		{ "prop", no_argument, NULL, 'p' },
+		{ "cases", required_argument, NULL, 'n' },
+		{ "case", required_argument, NULL, 'c' },
+		{ "matrix", no_argument, NULL, 'm' },
+		{ "runs", required_argument, NULL, 'r' },
+		{ "population", optional_argument, NULL, 'P' },
+		{ "sessions", required_argument, NULL, 'N' },
+		{ "bench", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *file = NULL, *session = NULL;
+	uint64_t seed = 1;
+	unsigned cases = 1000, runs = 5, sessions = 0;
+	bool timeline = false, seed_given = false;
+	int level = 1, c;
+
+	while ((c = getopt_long(argc, argv, "v:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': mode = SCEN; file = optarg; break;
+		case 'S': seed = strtoull(optarg, NULL, 0); seed_given = true; break;
+		case 't': timeline = true; break;
+		case 'x': session = optarg; break;
+		case 'p': mode = PROP; break;
+		case 'n': cases = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'c': mode = CASE; seed = strtoull(optarg, NULL, 0); break;
+		case 'm': mode = MATRIX; break;
+		case 'r': runs = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'P': mode = POP; file = optarg; break;
+		case 'N': sessions = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'b': mode = BENCH; break;
+		case 'v': level = atoi(optarg); timeline = true; break;
+		case 'h': usage(); return 0;
+		default: usage(); return 2;
+		}
+	}
+	if (mode == POP && !file && optind < argc)
+		file = argv[optind];
+	switch (mode) {
+	case SCEN: return run_scenario(file, seed, level, timeline, session);
+	case PROP: return run_prop(seed, cases);
+	case CASE: return run_case(seed, level, timeline);
+	case MATRIX: return run_matrix(runs);
+	case POP: return zt_sim_pop_main(file, sessions ? sessions : 2000, seed_given ? seed : 1, stdout);
+	case BENCH: return run_bench(sessions ? sessions : 2000);
+	}
+	usage();
+	return 2;
+}

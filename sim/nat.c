@@ -1,0 +1,255 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/units.h"
+#include "draw.h"
+#include "nat.h"
+
+#define PORT_LO 1024
+#define PORT_HI 65535
+#define MAX_MAPS 16384
+
+const char *zt_sim_dep_name(enum zt_sim_dep d)
+{
+	switch (d) {
+	case ZT_SIM_EI: return "EI";
+	case ZT_SIM_AD: return "AD";
+	case ZT_SIM_APD: return "APD";
+	}
+	return "?";
+}
+
+const char *zt_sim_ports_name(enum zt_sim_ports p)
+{
+	switch (p) {
+	case ZT_SIM_PORTS_PRESERVE: return "preserve";
+	case ZT_SIM_PORTS_RANDOM: return "random";
+	case ZT_SIM_PORTS_SEQUENTIAL: return "sequential";
+	}
+	return "?";
+}
+
+const char *zt_sim_nat_verdict_name(enum zt_sim_nat_verdict v)
+{
+	switch (v) {
+	case ZT_SIM_NAT_PASS: return "pass";
+	case ZT_SIM_NAT_NOMAP: return "no-mapping";
+	case ZT_SIM_NAT_FILTERED: return "filtered";
+	case ZT_SIM_NAT_BLOCKED: return "udp-blocked";
+	case ZT_SIM_NAT_NOPORTS: return "no-ports";
+	case ZT_SIM_NAT_NOHAIRPIN: return "no-hairpin";
+	}
+	return "?";
+}
+
+struct zt_sim_nat_cfg zt_sim_nat_cfg_of_type(int lab_type)
+{
+	/* netns/natrules.h: the cones are masquerade (port kept) plus a map refreshed by
+	 * outbound packets; port-restricted is plain conntrack (refreshed both ways);
+	 * symmetric is masquerade random. */
+	switch (lab_type) {
+	case 0:
+		return (struct zt_sim_nat_cfg){ .mapping = ZT_SIM_EI, .filtering = ZT_SIM_EI };
+	case 1:
+		return (struct zt_sim_nat_cfg){ .mapping = ZT_SIM_EI, .filtering = ZT_SIM_AD };
+	case 2:
+		return (struct zt_sim_nat_cfg){ .mapping = ZT_SIM_EI, .filtering = ZT_SIM_APD,
+						.refresh_inbound = true };
+	default:
+		return (struct zt_sim_nat_cfg){ .mapping = ZT_SIM_APD, .filtering = ZT_SIM_APD,
+						.ports = ZT_SIM_PORTS_RANDOM,
+						.refresh_inbound = true };
+	}
+}
+
+void zt_sim_nat_init(struct zt_sim_nat *nat, const struct zt_sim_nat_cfg *cfg,
+		     const struct zt_addr *wan)
+{
+	*nat = (struct zt_sim_nat){ .cfg = *cfg, .wan = *wan, .next_seq = 20000 };
+	nat->wan.port = 0;
+	if (!nat->cfg.timeout)
+		nat->cfg.timeout = 120 * ZT_SEC;
+}
+
+void zt_sim_nat_fini(struct zt_sim_nat *nat)
+{
+	if (!nat)
+		return;
+	free(nat->maps);
+	nat->maps = NULL;
+	nat->n = nat->cap = 0;
+}
+
+static uint64_t last_use(const struct zt_sim_nat *nat, const struct zt_sim_nat_map *m)
+{
+	if (nat->cfg.refresh_inbound && m->last_in > m->last_out)
+		return m->last_in;
+	return m->last_out;
+}
+
+size_t zt_sim_nat_expire(struct zt_sim_nat *nat, uint64_t now)
+{
+	size_t gone = 0;
+
+	for (size_t i = 0; i < nat->n;) {
+		struct zt_sim_nat_map *m = &nat->maps[i];
+		if (now - last_use(nat, m) >= nat->cfg.timeout) {
+			if (nat->log)
+				nat->log(nat->log_ctx, now, nat, ZT_SIM_NAT_EV_EXPIRE, m);
+			nat->maps[i] = nat->maps[--nat->n];
+			nat->expired++;
+			gone++;
+		} else {
+			i++;
+		}
+	}
+	return gone;
+}
+
+void zt_sim_nat_flush(struct zt_sim_nat *nat)
+{
+	nat->n = 0;
+}
+
+const struct zt_sim_nat_map *zt_sim_nat_lookup_port(const struct zt_sim_nat *nat, uint16_t port)
+{
+	for (size_t i = 0; i < nat->n; i++)
+		if (nat->maps[i].port == port)
+			return &nat->maps[i];
+	return NULL;
+}
+
+static bool port_free(const struct zt_sim_nat *nat, uint16_t port)
+{
+	return port >= PORT_LO && !zt_sim_nat_lookup_port(nat, port);
+}
+
+static int pick_port(struct zt_sim_nat *nat, struct zt_prng *prng, uint16_t inside)
+{
+	if (nat->n >= PORT_HI - PORT_LO)
+		return -1;
+	if (nat->cfg.ports == ZT_SIM_PORTS_PRESERVE && port_free(nat, inside))
+		return inside;
+	if (nat->cfg.ports == ZT_SIM_PORTS_SEQUENTIAL) {
+		for (;;) {
+			uint16_t p = nat->next_seq++;
+			if (nat->next_seq < PORT_LO)
+				nat->next_seq = PORT_LO;
+			if (port_free(nat, p))
+				return p;
+		}
+	}
+	for (;;) {
+		uint16_t p = (uint16_t)zt_sim_range(prng, PORT_LO, PORT_HI);
+		if (port_free(nat, p))
+			return p;
+	}
+}
+
+static bool key_matches(const struct zt_sim_nat *nat, const struct zt_sim_nat_map *m,
+			const struct zt_addr *dst)
+{
+	switch (nat->cfg.mapping) {
+	case ZT_SIM_EI: return true;
+	case ZT_SIM_AD: return zt_addr_ip_equal(&m->key, dst);
+	case ZT_SIM_APD: return zt_addr_equal(&m->key, dst);
+	}
+	return false;
+}
+
+static void add_perm(struct zt_sim_nat_map *m, const struct zt_addr *dst)
+{
+	for (unsigned i = 0; i < m->nperms; i++)
+		if (zt_addr_equal(&m->perms[i], dst))
+			return;
+	m->perms[m->perm_next] = *dst;
+	m->perm_next = (m->perm_next + 1) % ZT_SIM_NAT_PERMS;
+	if (m->nperms < ZT_SIM_NAT_PERMS)
+		m->nperms++;
+}
+
+enum zt_sim_nat_verdict zt_sim_nat_out(struct zt_sim_nat *nat, uint64_t now,
+				       struct zt_prng *prng, const struct zt_addr *src,
+				       const struct zt_addr *dst, struct zt_addr *ret_src)
+{
+	struct zt_sim_nat_map *m = NULL;
+	int port;
+
+	if (nat->cfg.udp_blocked)
+		return ZT_SIM_NAT_BLOCKED;
+	zt_sim_nat_expire(nat, now);
+	for (size_t i = 0; i < nat->n; i++) {
+		if (zt_addr_equal(&nat->maps[i].inside, src) && key_matches(nat, &nat->maps[i], dst)) {
+			m = &nat->maps[i];
+			break;
+		}
+	}
+	if (!m) {
+		if (nat->n == nat->cap) {
+			size_t cap = nat->cap ? nat->cap * 2 : 8;
+			struct zt_sim_nat_map *maps;
+			if (cap > MAX_MAPS)
+				return ZT_SIM_NAT_NOPORTS;
+			maps = realloc(nat->maps, cap * sizeof(*maps));
+			if (!maps)
+				return ZT_SIM_NAT_NOPORTS;
+			nat->maps = maps;
+			nat->cap = cap;
+		}
+		port = pick_port(nat, prng, src->port);
+		if (port < 0)
+			return ZT_SIM_NAT_NOPORTS;
+		m = &nat->maps[nat->n++];
+		*m = (struct zt_sim_nat_map){ .inside = *src, .port = (uint16_t)port, .created = now };
+		if (nat->cfg.mapping == ZT_SIM_AD) {
+			m->key = *dst;
+			m->key.port = 0;
+		} else if (nat->cfg.mapping == ZT_SIM_APD) {
+			m->key = *dst;
+		}
+		nat->created++;
+		if (nat->log)
+			nat->log(nat->log_ctx, now, nat, ZT_SIM_NAT_EV_CREATE, m);
+	}
+	m->last_out = now;
+	add_perm(m, dst);
+	*ret_src = nat->wan;
+	ret_src->port = m->port;
+	return ZT_SIM_NAT_PASS;
+}
+
+static bool permitted(const struct zt_sim_nat *nat, const struct zt_sim_nat_map *m,
+		      const struct zt_addr *src)
+{
+	if (nat->cfg.filtering == ZT_SIM_EI)
+		return true;
+	for (unsigned i = 0; i < m->nperms; i++) {
+		if (nat->cfg.filtering == ZT_SIM_AD ? zt_addr_ip_equal(&m->perms[i], src)
+						    : zt_addr_equal(&m->perms[i], src))
+			return true;
+	}
+	return false;
+}
+
+enum zt_sim_nat_verdict zt_sim_nat_in(struct zt_sim_nat *nat, uint64_t now,
+				      const struct zt_addr *src, const struct zt_addr *dst,
+				      struct zt_addr *ret_dst)
+{
+	struct zt_sim_nat_map *m;
+
+	if (nat->cfg.udp_blocked)
+		return ZT_SIM_NAT_BLOCKED;
+	zt_sim_nat_expire(nat, now);
+	m = (struct zt_sim_nat_map *)zt_sim_nat_lookup_port(nat, dst->port);
+	if (!m || !zt_addr_ip_equal(dst, &nat->wan)) {
+		nat->nomap++;
+		return ZT_SIM_NAT_NOMAP;
+	}
+	if (!permitted(nat, m, src)) {
+		nat->filtered++;
+		return ZT_SIM_NAT_FILTERED;
+	}
+	m->last_in = now;
+	*ret_dst = m->inside;
+	return ZT_SIM_NAT_PASS;
+}

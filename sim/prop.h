@@ -1,0 +1,61 @@
+/*
+ * Randomized property cases: a generator that turns one 64-bit case seed into a
+ * scenario (NAT types of both sides, double NAT, UDP blocked, delays, jitter, loss,
+ * reordering, start skew, candidate order) as scenario text, and the invariants a run
+ * of it must satisfy (docs/simulator.md states each bound and why).
+ */
+#ifndef ZT_SIM_PROP_H
+#define ZT_SIM_PROP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "session.h"
+#include "simscn.h"
+
+/* What a case is made of; zt_sim_prop_draw() fills it from a seed. */
+struct zt_sim_prop_params {
+	int type[2];              /* lab NAT type (0..3) of agent, connector */
+	int outer[2];             /* -1, or the type of a carrier-grade NAT in front */
+	bool blocked[2];          /* UDP blocked in front of that side */
+	uint64_t delay[2];        /* one-way delay of each side's NAT uplink (ns) */
+	uint64_t jitter[2];
+	uint32_t loss_ppm[2];     /* on each side's NAT uplink, each direction */
+	uint32_t reorder_ppm[2];
+	uint64_t relay_delay;     /* the relay's uplink */
+	uint64_t skew;            /* 0..3 s */
+	bool skew_connector;
+	uint64_t duration;
+	uint64_t data_interval;   /* 0: no data flow */
+};
+
+/* The randomized draw for a case seed (property-test distributions). */
+void zt_sim_prop_draw(uint64_t case_seed, struct zt_sim_prop_params *ret);
+
+/* Writes the scenario text of p. Returns its length or -ENOBUFS (4096 suffices). */
+int zt_sim_prop_text(const struct zt_sim_prop_params *p, uint64_t seed, char *buf, size_t cap);
+
+/* Moderate loss, the limit under which direct must be reached: 5 % per link. */
+#define ZT_SIM_PROP_MODERATE_PPM 50000
+
+/*
+ * The bound on time to direct (from the agent's coordinated start moment) for a case
+ * where theory says direct and loss is moderate: skew + 2 x direct RTT + 2.5 s (eight
+ * check transmissions on ICE's schedule: 0, 0.1, 0.3, 0.7, 1.1, 1.5, 1.9, 2.3 s).
+ */
+uint64_t zt_sim_prop_direct_bound(const struct zt_sim_prop_params *p,
+				  const struct zt_sim_outcome *o);
+
+/*
+ * Checks every invariant. Returns 0, or -1 with the first violated one described in
+ * why (NUL-terminated).
+ */
+int zt_sim_prop_check(const struct zt_sim_prop_params *p, const struct zt_sim_outcome *o,
+		      char *why, size_t cap);
+
+/* Runs one case: draw, text, parse, simulate, check. Returns 0 (held), 1 (violated:
+ * why filled), or a negative code (the case could not run). */
+int zt_sim_prop_run(uint64_t case_seed, struct zt_sim_outcome *ret_outcome, char *why, size_t cap);
+
+#endif

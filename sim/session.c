@@ -1,0 +1,317 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "endpoint.h"
+#include "evq.h"
+#include "relay.h"
+#include "session.h"
+
+#define AGENT_BOOT (100 * ZT_MS)
+#define RELAY_PORT 4433
+#define AGENT_PORT 5000
+#define CONNECTOR_PORT 6000
+
+struct ep {
+	const struct zt_sim_endpoint_ops *ops;
+	void *obj;
+	int node;
+	uint64_t wake_at;
+	struct zt_sim_net *net;
+};
+
+struct run {
+	struct zt_sim_evq evq;
+	struct zt_sim_net net;
+	struct zt_sim_relay relay;
+	struct zt_sim_peer agent, connector;
+	struct ep eps[3];
+	int map[ZT_SCN_MAX_NODES];   /* scenario node -> net node */
+};
+
+static void ep_wake(void *ctx, void *arg, uint64_t now);
+
+static void ep_service(struct ep *e, uint64_t now)
+{
+	uint8_t buf[ZT_SIM_PKT_MAX];
+	struct zt_addr l, r;
+	uint64_t d;
+	size_t n;
+
+	for (int round = 0; round < 8; round++) {
+		if (e->ops->next_deadline(e->obj) <= now)
+			e->ops->on_timeout(e->obj, now);
+		while ((n = e->ops->poll_send(e->obj, now, buf, sizeof(buf), &l, &r)) > 0)
+			zt_sim_net_send(e->net, e->node, &l, &r, buf, n);
+		if (e->ops->next_deadline(e->obj) > now)
+			break;
+	}
+	d = e->ops->next_deadline(e->obj);
+	if (d == UINT64_MAX)
+		return;
+	if (d <= now)
+		d = now + 1;
+	if (d < e->wake_at || e->wake_at <= now) {
+		e->wake_at = d;
+		zt_sim_evq_push(e->net->evq, d, ep_wake, e, NULL);
+	}
+}
+
+static void ep_wake(void *ctx, void *arg, uint64_t now)
+{
+	struct ep *e = ctx;
+
+	(void)arg;
+	if (now >= e->wake_at)
+		e->wake_at = 0;
+	ep_service(e, now);
+}
+
+static void ep_rx(void *ctx, uint64_t now, const struct zt_addr *local,
+		  const struct zt_addr *from, const uint8_t *buf, size_t len)
+{
+	struct ep *e = ctx;
+
+	e->ops->recv(e->obj, now, local, from, buf, len);
+	ep_service(e, now);
+}
+
+static void drop_event(void *ctx, void *arg)
+{
+	/* network events carry a packet; endpoint wakes carry nothing */
+	if (arg)
+		zt_sim_net_drop_event(ctx, arg);
+}
+
+static struct zt_addr v4(uint32_t ip, uint16_t port)
+{
+	uint8_t b[4] = { (uint8_t)(ip >> 24), (uint8_t)(ip >> 16), (uint8_t)(ip >> 8), (uint8_t)ip };
+	struct zt_addr a;
+
+	zt_addr_set_v4(&a, b, port);
+	return a;
+}
+
+/* Adds the scenario's nodes, NATs before what sits behind them. */
+static int build(struct run *r, const struct zt_sim_scn *scn)
+{
+	const struct zt_scn *lab = &scn->lab;
+	unsigned added = 0;
+
+	for (unsigned i = 0; i < lab->nnodes; i++)
+		r->map[i] = -1;
+	for (unsigned depth = 0; depth <= ZT_SCN_MAX_DEPTH + 1 && added < lab->nnodes; depth++) {
+		for (unsigned i = 0; i < lab->nnodes; i++) {
+			const struct zt_scn_node *n = &lab->nodes[i];
+			struct zt_sim_nat_cfg cfg;
+			enum zt_sim_node_kind kind;
+			struct zt_addr a;
+			int up, idx;
+
+			if (r->map[i] >= 0 || zt_scn_depth(lab, i) != depth)
+				continue;
+			up = n->up < 0 ? -1 : r->map[n->up];
+			if (n->up >= 0 && up < 0)
+				continue;
+			kind = n->kind == ZT_SCN_NAT ? ZT_SIM_NODE_NAT :
+			       n->kind == ZT_SCN_SERVER ? ZT_SIM_NODE_SERVER : ZT_SIM_NODE_HOST;
+			if (n->kind == ZT_SCN_NAT) {
+				cfg = scn->nat_set[i] ? scn->nat[i] : zt_sim_nat_cfg_of_type((int)n->type);
+				cfg.hairpin = n->hairpin;
+				cfg.udp_blocked = n->block_udp;
+				cfg.timeout = (uint64_t)n->timeout_s * ZT_SEC;
+			}
+			a = v4(n->addr[0], 0);
+			/* a host 'behind public' is a server in the simulator's terms */
+			if (kind == ZT_SIM_NODE_HOST && up < 0)
+				kind = ZT_SIM_NODE_SERVER;
+			idx = zt_sim_net_add(&r->net, n->name, kind, up, &a,
+					     kind == ZT_SIM_NODE_NAT ? &cfg : NULL);
+			if (idx < 0)
+				return idx;
+			for (unsigned k = 1; k < n->naddr; k++) {
+				struct zt_addr b = v4(n->addr[k], 0);
+				zt_sim_net_add_addr(&r->net, idx, &b);
+			}
+			r->net.nodes[idx].link = (struct zt_sim_link_cfg){
+				.delay = n->link.delay_ns, .jitter = n->link.jitter_ns,
+				.loss_ppm = n->link.loss_ppm, .rate_bps = n->link.rate_bps,
+				.mtu = n->link.mtu, .queue = n->link.queue,
+				.reorder_ppm = scn->reorder_ppm[i],
+			};
+			r->map[i] = idx;
+			added++;
+		}
+	}
+	return added == lab->nnodes ? 0 : -EINVAL;
+}
+
+int zt_sim_session_node_names(const struct zt_sim_scn *scn, const char *names[ZT_SIM_NET_MAX_NODES])
+{
+	/* the same order build() adds them in */
+	const struct zt_scn *lab = &scn->lab;
+	unsigned k = 0;
+
+	for (unsigned depth = 0; depth <= ZT_SCN_MAX_DEPTH + 1; depth++)
+		for (unsigned i = 0; i < lab->nnodes; i++)
+			if (zt_scn_depth(lab, i) == depth && k < ZT_SIM_NET_MAX_NODES)
+				names[k++] = lab->nodes[i].name;
+	return (int)k;
+}
+
+/* One-way delay from node up to (not including) the segment of `stop` (-1: public). */
+static uint64_t oneway(const struct zt_sim_net *net, int node, int stop)
+{
+	uint64_t d = 0;
+
+	for (; node >= 0 && node != stop; node = net->nodes[node].up)
+		d += net->nodes[node].link.delay;
+	return d;
+}
+
+static int lowest_shared(const struct zt_sim_net *net, int a, int b)
+{
+	for (int x = net->nodes[a].up; x >= 0; x = net->nodes[x].up)
+		for (int y = net->nodes[b].up; y >= 0; y = net->nodes[y].up)
+			if (x == y)
+				return x;
+	return -1;
+}
+
+static uint32_t max_per_minute(const struct zt_sim_peer_stats *st)
+{
+	unsigned n = st->switches < 64 ? st->switches : 64;
+	uint32_t best = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t c = 0;
+		for (unsigned j = i; j < n && st->switch_times[j] - st->switch_times[i] < 60 * ZT_SEC; j++)
+			c++;
+		if (c > best)
+			best = c;
+	}
+	return best;
+}
+
+int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outcome *ret)
+{
+	const struct zt_sim_scn *scn = cfg->scn;
+	struct zt_scn_error err;
+	struct run *r;
+	int rc, a, c, rl, sa, sc, srl;
+	struct zt_sim_peer_cfg pc;
+
+	rc = zt_sim_scn_check(scn, &err);
+	if (rc < 0)
+		return rc;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	zt_sim_evq_init(&r->evq);
+	zt_sim_net_init(&r->net, &r->evq, cfg->seed);
+	r->net.trace = cfg->trace;
+	r->net.trace_ctx = cfg->trace_ctx;
+	rc = build(r, scn);
+	if (rc < 0)
+		goto out_free;
+	sa = zt_scn_find(&scn->lab, scn->agent);
+	sc = zt_scn_find(&scn->lab, scn->connector);
+	srl = zt_scn_find(&scn->lab, scn->relay);
+	a = r->map[sa];
+	c = r->map[sc];
+	rl = r->map[srl];
+	for (unsigned k = 0; k < scn->nblocks; k++) {
+		int nat = r->map[zt_scn_find(&scn->lab, scn->blocks[k].nat)];
+		int peer = r->map[zt_scn_find(&scn->lab, scn->blocks[k].peer)];
+		struct zt_sim_block b = { .nat = nat, .remote = zt_sim_net_public_ip(&r->net, peer),
+					  .from = scn->blocks[k].from, .until = scn->blocks[k].until };
+		zt_sim_net_block(&r->net, &b);
+	}
+
+	zt_sim_relay_init(&r->relay, &(struct zt_addr){ 0 });
+	r->relay.addr = r->net.nodes[rl].addrs[0];
+	r->relay.addr.port = RELAY_PORT;
+	pc = (struct zt_sim_peer_cfg){
+		.agent = true, .name = scn->agent, .relay = r->relay.addr,
+		.seed = cfg->seed * 2 + 1, .shuffle_cands = scn->shuffle,
+		.start_skew = scn->skew_connector ? 0 : scn->skew,
+		.data_interval = scn->data_interval, .log = cfg->log, .log_ctx = cfg->log_ctx,
+	};
+	pc.host = r->net.nodes[a].addrs[0];
+	pc.host.port = AGENT_PORT;
+	rc = zt_sim_peer_init(&r->agent, &pc);
+	if (rc < 0)
+		goto out_free;
+	pc.agent = false;
+	pc.name = scn->connector;
+	pc.seed = cfg->seed * 2 + 2;
+	pc.start_skew = scn->skew_connector ? scn->skew : 0;
+	pc.host = r->net.nodes[c].addrs[0];
+	pc.host.port = CONNECTOR_PORT;
+	rc = zt_sim_peer_init(&r->connector, &pc);
+	if (rc < 0)
+		goto out_peers;
+
+	r->eps[0] = (struct ep){ &zt_sim_relay_ops, &r->relay, rl, 0, &r->net };
+	r->eps[1] = (struct ep){ &zt_sim_peer_ops, &r->connector, c, 0, &r->net };
+	r->eps[2] = (struct ep){ &zt_sim_peer_ops, &r->agent, a, 0, &r->net };
+	for (int i = 0; i < 3; i++)
+		zt_sim_net_set_rx(&r->net, r->eps[i].node, ep_rx, &r->eps[i]);
+	r->eps[2].wake_at = AGENT_BOOT;
+	zt_sim_evq_push(&r->evq, 0, ep_wake, &r->eps[1], NULL);
+	zt_sim_evq_push(&r->evq, AGENT_BOOT, ep_wake, &r->eps[2], NULL);
+
+	zt_sim_evq_run(&r->evq, scn->duration);
+
+	*ret = (struct zt_sim_outcome){
+		.theory = zt_sim_theory(&r->net, a, c),
+		.session_up = r->agent.in_session && r->connector.in_session,
+		.session_at = r->agent.st.session_at,
+		.ice_start_at = r->agent.st.ice_start_at,
+		.went_direct = r->agent.st.first_direct_at != 0,
+		.first_direct_at = r->agent.st.first_direct_at,
+		.final_path = r->agent.path,
+		.switches = r->agent.st.switches,
+		.max_switches_per_min = max_per_minute(&r->agent.st),
+		.generations = r->agent.st.generations,
+		.data_sent = r->agent.st.data_sent,
+		.data_sent_direct = r->agent.st.data_sent_direct,
+		.data_received = r->connector.st.data_received,
+		.data_received_direct = r->connector.st.data_received_direct,
+		.data_reordered = r->connector.st.data_reordered,
+		.first_data_rx = r->connector.st.first_data_rx,
+		.max_gap = r->connector.st.max_gap,
+		.events = r->evq.popped,
+		.packets = r->net.sent,
+		.dropped = r->net.dropped,
+		.end = scn->duration,
+		.err = r->agent.err ? r->agent.err : r->connector.err,
+	};
+	if (ret->went_direct && ret->first_direct_at >= ret->ice_start_at)
+		ret->time_to_direct = ret->first_direct_at - ret->ice_start_at;
+	{
+		/* a shared NAT is as far as direct packets climb (hairpinning there) */
+		int shared = lowest_shared(&r->net, a, c);
+		ret->rtt_agent_relay = 2 * (oneway(&r->net, a, -1) + oneway(&r->net, rl, -1));
+		ret->rtt_connector_relay = 2 * (oneway(&r->net, c, -1) + oneway(&r->net, rl, -1));
+		ret->rtt_direct = 2 * (oneway(&r->net, a, shared) + oneway(&r->net, c, shared));
+	}
+	if (r->agent.ice) {
+		const struct zt_ice_stats *is = zt_ice_stats(r->agent.ice);
+		ret->checks = is->checks_sent;
+		ret->retransmits = is->retransmits;
+	}
+	ret->stun_dropped = r->agent.st.stun_dropped + r->connector.st.stun_dropped;
+	rc = 0;
+	zt_sim_peer_fini(&r->connector);
+out_peers:
+	zt_sim_peer_fini(&r->agent);
+out_free:
+	zt_sim_evq_drain(&r->evq, drop_event);
+	zt_sim_evq_fini(&r->evq);
+	zt_sim_net_fini(&r->net);
+	free(r);
+	return rc;
+}

@@ -1,0 +1,58 @@
+/*
+ * One simulated session: the scenario's network (sim/net), the Intermediate stand-in
+ * on the relay server (sim/relay), an agent and a connector (sim/peer) running the
+ * real ICE checklist and path manager, each endpoint driven through sim/endpoint.h on
+ * the virtual clock. The connector boots at t = 0, the agent at 100 ms (services are
+ * registered before users open them); the run ends at the scenario's duration.
+ */
+#ifndef ZT_SIM_SESSION_H
+#define ZT_SIM_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net.h"
+#include "peer.h"
+#include "simscn.h"
+#include "theory.h"
+
+struct zt_sim_session_cfg {
+	const struct zt_sim_scn *scn;
+	uint64_t seed;
+	zt_sim_trace_fn *trace;      /* network events, or NULL */
+	void *trace_ctx;
+	zt_sim_log_fn *log;          /* endpoint events, or NULL */
+	void *log_ctx;
+	const char *const *node_names; /* filled by the run for the trace's node indexes */
+};
+
+struct zt_sim_outcome {
+	enum zt_sim_expect theory;
+	bool session_up;             /* both sides got SESSION */
+	uint64_t session_at;         /* the agent's SESSION */
+	uint64_t ice_start_at;       /* the agent's first coordinated start moment */
+	bool went_direct;
+	uint64_t first_direct_at;
+	uint64_t time_to_direct;     /* first_direct_at - ice_start_at, 0 if never */
+	enum zt_sim_path final_path;
+	uint32_t switches, max_switches_per_min, generations;
+	uint64_t data_sent, data_sent_direct, data_received, data_received_direct;
+	uint64_t data_reordered, first_data_rx, max_gap;
+	uint64_t rtt_agent_relay, rtt_connector_relay, rtt_direct; /* configured delays */
+	uint64_t checks, retransmits, stun_dropped;
+	uint64_t events, packets, dropped;
+	uint64_t end;
+	int err;
+};
+
+/*
+ * Runs the scenario once with this seed. Returns 0 with *ret filled, or a negative
+ * code: the scenario's session check (ZT_ECONF_*), -ENOMEM, or -EINVAL when the
+ * topology does not fit the simulator.
+ */
+int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outcome *ret);
+
+/* The simulator's node names, by index, for a scenario (same order as the trace). */
+int zt_sim_session_node_names(const struct zt_sim_scn *scn, const char *names[ZT_SIM_NET_MAX_NODES]);
+
+#endif

@@ -1,0 +1,69 @@
+#include <stdbool.h>
+
+#include "theory.h"
+
+const char *zt_sim_expect_name(enum zt_sim_expect e)
+{
+	switch (e) {
+	case ZT_SIM_EXPECT_DIRECT: return "direct";
+	case ZT_SIM_EXPECT_RELAY: return "relay";
+	case ZT_SIM_EXPECT_NONE: return "none";
+	}
+	return "?";
+}
+
+static bool blocked_chain(const struct zt_sim_net *net, int n)
+{
+	for (n = net->nodes[n].up; n >= 0; n = net->nodes[n].up)
+		if (net->nodes[n].nat.cfg.udp_blocked)
+			return true;
+	return false;
+}
+
+static bool in_chain(const struct zt_sim_net *net, int n, int nat)
+{
+	for (n = net->nodes[n].up; n >= 0; n = net->nodes[n].up)
+		if (n == nat)
+			return true;
+	return false;
+}
+
+/* Folds the NATs from n's up to `last` (inclusive; -1: to the top) into one. */
+static void fold(const struct zt_sim_net *net, int n, int last, enum zt_sim_dep *map,
+		 enum zt_sim_dep *filt)
+{
+	*map = ZT_SIM_EI;
+	*filt = ZT_SIM_EI;
+	for (n = net->nodes[n].up; n >= 0; n = net->nodes[n].up) {
+		const struct zt_sim_nat_cfg *c = &net->nodes[n].nat.cfg;
+		if (c->mapping > *map)
+			*map = c->mapping;
+		if (c->filtering > *filt)
+			*filt = c->filtering;
+		if (n == last)
+			break;
+	}
+}
+
+enum zt_sim_expect zt_sim_theory(const struct zt_sim_net *net, int a, int b)
+{
+	enum zt_sim_dep ma, fa, mb, fb;
+	int shared = -1;
+
+	if (blocked_chain(net, a) || blocked_chain(net, b))
+		return ZT_SIM_EXPECT_NONE;
+	if (net->nodes[a].up == net->nodes[b].up)
+		return ZT_SIM_EXPECT_DIRECT;
+	for (int n = net->nodes[a].up; n >= 0 && shared < 0; n = net->nodes[n].up)
+		if (in_chain(net, b, n))
+			shared = n;
+	if (shared >= 0 && !net->nodes[shared].nat.cfg.hairpin)
+		return ZT_SIM_EXPECT_RELAY;
+	fold(net, a, shared, &ma, &fa);
+	fold(net, b, shared, &mb, &fb);
+	if (ma == ZT_SIM_EI && mb == ZT_SIM_EI)
+		return ZT_SIM_EXPECT_DIRECT;
+	if ((ma == ZT_SIM_EI && fa != ZT_SIM_APD) || (mb == ZT_SIM_EI && fb != ZT_SIM_APD))
+		return ZT_SIM_EXPECT_DIRECT;
+	return ZT_SIM_EXPECT_RELAY;
+}

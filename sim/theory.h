@@ -1,0 +1,35 @@
+/*
+ * What RFC 4787 theory says two peers should end with, from the NATs in front of
+ * them (sim/net.h), for ICE with server-reflexive and peer-reflexive candidates:
+ *
+ *  - any UDP-blocking router in front of either peer: no session at all (NONE);
+ *  - both on the same segment: DIRECT (host candidates);
+ *  - otherwise each side's NAT chain below their lowest shared NAT (or the whole
+ *    chain) is folded into one NAT: mapping endpoint-independent only if every layer
+ *    is, filtering as strict as the strictest layer. Behind a shared NAT the packets
+ *    must hairpin there (DIRECT needs hairpin on, and the shared NAT is part of both
+ *    folded chains). Then DIRECT iff
+ *        both mappings are EI (each side's srflx is the address it sends from), or
+ *        one side's mapping is EI and its filtering is not APD (it accepts the
+ *        other side's fresh port, which ICE then learns as peer-reflexive);
+ *    else RELAY. For the lab's four types this gives DESIGN.md's table: relay exactly
+ *    for symmetric x symmetric and symmetric x port-restricted.
+ */
+#ifndef ZT_SIM_THEORY_H
+#define ZT_SIM_THEORY_H
+
+#include "net.h"
+
+enum zt_sim_expect {
+	ZT_SIM_EXPECT_DIRECT = 0,
+	ZT_SIM_EXPECT_RELAY = 1,
+	ZT_SIM_EXPECT_NONE = 2,
+};
+
+/* The expected outcome for hosts a and b. */
+enum zt_sim_expect zt_sim_theory(const struct zt_sim_net *net, int a, int b);
+
+/* "direct", "relay", "none". */
+const char *zt_sim_expect_name(enum zt_sim_expect e);
+
+#endif
