@@ -122,8 +122,9 @@ static void print_outcome(FILE *f, const struct zt_sim_outcome *o)
 	fprintf(f, "  session at %.3f ms; coordinated start at %.3f ms; ", (double)o->session_at / 1e6,
 		(double)o->ice_start_at / 1e6);
 	if (o->went_direct)
-		fprintf(f, "direct at %.3f ms (%.1f ms after the start)\n",
-			(double)o->first_direct_at / 1e6, (double)o->time_to_direct / 1e6);
+		fprintf(f, "direct at %.3f ms (%.1f ms after the agent's start, %.1f ms after both started)\n",
+			(double)o->first_direct_at / 1e6, (double)o->time_to_direct / 1e6,
+			(double)o->time_from_both / 1e6);
 	else
 		fprintf(f, "never direct\n");
 	fprintf(f, "  configured RTTs: agent-relay %.1f ms, connector-relay %.1f ms, direct %.1f ms\n",

@@ -253,3 +253,18 @@ enum zt_sim_nat_verdict zt_sim_nat_in(struct zt_sim_nat *nat, uint64_t now,
 	*ret_dst = m->inside;
 	return ZT_SIM_NAT_PASS;
 }
+
+enum zt_sim_nat_verdict zt_sim_nat_hairpin_in(struct zt_sim_nat *nat, uint64_t now,
+					      const struct zt_addr *dst, struct zt_addr *ret_dst)
+{
+	const struct zt_sim_nat_map *m;
+
+	zt_sim_nat_expire(nat, now);
+	m = zt_sim_nat_lookup_port(nat, dst->port);
+	if (!m) {
+		nat->nomap++;
+		return ZT_SIM_NAT_NOMAP;
+	}
+	*ret_dst = m->inside;
+	return ZT_SIM_NAT_PASS;
+}

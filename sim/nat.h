@@ -118,6 +118,15 @@ enum zt_sim_nat_verdict zt_sim_nat_in(struct zt_sim_nat *nat, uint64_t now,
 				      const struct zt_addr *src, const struct zt_addr *dst,
 				      struct zt_addr *ret_dst);
 
+/*
+ * The inbound half of a hairpinned packet (RFC 4787 s6): finds the mapping holding
+ * dst's port without applying the filtering behaviour, as the lab's hairpin rules
+ * do (they DNAT lan-side packets through the mapping table unconditionally).
+ * Returns ZT_SIM_NAT_PASS with *ret_dst, or ZT_SIM_NAT_NOMAP.
+ */
+enum zt_sim_nat_verdict zt_sim_nat_hairpin_in(struct zt_sim_nat *nat, uint64_t now,
+					      const struct zt_addr *dst, struct zt_addr *ret_dst);
+
 /* Expires mappings idle for the timeout (logging each). Returns how many. */
 size_t zt_sim_nat_expire(struct zt_sim_nat *nat, uint64_t now);
 

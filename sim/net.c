@@ -220,7 +220,7 @@ static void on_segment(struct zt_sim_net *net, uint64_t now, struct pkt *p, int 
 			return;
 		}
 		p->src = x;
-		v = zt_sim_nat_in(&nat->nat, now, &p->src, &p->dst, &x);
+		v = zt_sim_nat_hairpin_in(&nat->nat, now, &p->dst, &x);
 		if (v != ZT_SIM_NAT_PASS) {
 			drop(net, now, p, seg, zt_sim_nat_verdict_name(v));
 			return;

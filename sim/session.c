@@ -94,14 +94,14 @@ static struct zt_addr v4(uint32_t ip, uint16_t port)
 	return a;
 }
 
-/* Adds the scenario's nodes, NATs before what sits behind them. */
-static int build(struct run *r, const struct zt_sim_scn *scn)
+int zt_sim_session_build(struct zt_sim_net *net, const struct zt_sim_scn *scn,
+			 int map[ZT_SCN_MAX_NODES])
 {
 	const struct zt_scn *lab = &scn->lab;
 	unsigned added = 0;
 
 	for (unsigned i = 0; i < lab->nnodes; i++)
-		r->map[i] = -1;
+		map[i] = -1;
 	for (unsigned depth = 0; depth <= ZT_SCN_MAX_DEPTH + 1 && added < lab->nnodes; depth++) {
 		for (unsigned i = 0; i < lab->nnodes; i++) {
 			const struct zt_scn_node *n = &lab->nodes[i];
@@ -110,9 +110,9 @@ static int build(struct run *r, const struct zt_sim_scn *scn)
 			struct zt_addr a;
 			int up, idx;
 
-			if (r->map[i] >= 0 || zt_scn_depth(lab, i) != depth)
+			if (map[i] >= 0 || zt_scn_depth(lab, i) != depth)
 				continue;
-			up = n->up < 0 ? -1 : r->map[n->up];
+			up = n->up < 0 ? -1 : map[n->up];
 			if (n->up >= 0 && up < 0)
 				continue;
 			kind = n->kind == ZT_SCN_NAT ? ZT_SIM_NODE_NAT :
@@ -127,21 +127,21 @@ static int build(struct run *r, const struct zt_sim_scn *scn)
 			/* a host 'behind public' is a server in the simulator's terms */
 			if (kind == ZT_SIM_NODE_HOST && up < 0)
 				kind = ZT_SIM_NODE_SERVER;
-			idx = zt_sim_net_add(&r->net, n->name, kind, up, &a,
+			idx = zt_sim_net_add(net, n->name, kind, up, &a,
 					     kind == ZT_SIM_NODE_NAT ? &cfg : NULL);
 			if (idx < 0)
 				return idx;
 			for (unsigned k = 1; k < n->naddr; k++) {
 				struct zt_addr b = v4(n->addr[k], 0);
-				zt_sim_net_add_addr(&r->net, idx, &b);
+				zt_sim_net_add_addr(net, idx, &b);
 			}
-			r->net.nodes[idx].link = (struct zt_sim_link_cfg){
+			net->nodes[idx].link = (struct zt_sim_link_cfg){
 				.delay = n->link.delay_ns, .jitter = n->link.jitter_ns,
 				.loss_ppm = n->link.loss_ppm, .rate_bps = n->link.rate_bps,
 				.mtu = n->link.mtu, .queue = n->link.queue,
 				.reorder_ppm = scn->reorder_ppm[i],
 			};
-			r->map[i] = idx;
+			map[i] = idx;
 			added++;
 		}
 	}
@@ -213,7 +213,7 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 	zt_sim_net_init(&r->net, &r->evq, cfg->seed);
 	r->net.trace = cfg->trace;
 	r->net.trace_ctx = cfg->trace_ctx;
-	rc = build(r, scn);
+	rc = zt_sim_session_build(&r->net, scn, r->map);
 	if (rc < 0)
 		goto out_free;
 	sa = zt_scn_find(&scn->lab, scn->agent);
@@ -270,6 +270,7 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 		.session_up = r->agent.in_session && r->connector.in_session,
 		.session_at = r->agent.st.session_at,
 		.ice_start_at = r->agent.st.ice_start_at,
+		.ice_start_connector = r->connector.st.ice_start_at,
 		.went_direct = r->agent.st.first_direct_at != 0,
 		.first_direct_at = r->agent.st.first_direct_at,
 		.final_path = r->agent.path,
@@ -291,6 +292,11 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 	};
 	if (ret->went_direct && ret->first_direct_at >= ret->ice_start_at)
 		ret->time_to_direct = ret->first_direct_at - ret->ice_start_at;
+	if (ret->went_direct) {
+		uint64_t both = ret->ice_start_at > ret->ice_start_connector ? ret->ice_start_at
+									     : ret->ice_start_connector;
+		ret->time_from_both = ret->first_direct_at > both ? ret->first_direct_at - both : 0;
+	}
 	{
 		/* a shared NAT is as far as direct packets climb (hairpinning there) */
 		int shared = lowest_shared(&r->net, a, c);

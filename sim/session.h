@@ -31,9 +31,11 @@ struct zt_sim_outcome {
 	bool session_up;             /* both sides got SESSION */
 	uint64_t session_at;         /* the agent's SESSION */
 	uint64_t ice_start_at;       /* the agent's first coordinated start moment */
+	uint64_t ice_start_connector; /* the connector's */
 	bool went_direct;
 	uint64_t first_direct_at;
 	uint64_t time_to_direct;     /* first_direct_at - ice_start_at, 0 if never */
+	uint64_t time_from_both;     /* first_direct_at - the later side's start, 0 if never */
 	enum zt_sim_path final_path;
 	uint32_t switches, max_switches_per_min, generations;
 	uint64_t data_sent, data_sent_direct, data_received, data_received_direct;
@@ -51,6 +53,13 @@ struct zt_sim_outcome {
  * topology does not fit the simulator.
  */
 int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outcome *ret);
+
+/*
+ * Adds the scenario's nodes to an empty net, NATs before what sits behind them;
+ * map[i] gets the net index of scenario node i. Returns 0, or -EINVAL / -ENOSPC.
+ */
+int zt_sim_session_build(struct zt_sim_net *net, const struct zt_sim_scn *scn,
+			 int map[ZT_SCN_MAX_NODES]);
 
 /* The simulator's node names, by index, for a scenario (same order as the trace). */
 int zt_sim_session_node_names(const struct zt_sim_scn *scn, const char *names[ZT_SIM_NET_MAX_NODES]);
