@@ -14,10 +14,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/rng.h"
 #include "core/stun.h"
 #include "core/units.h"
 #include "pop.h"
 #include "prop.h"
+#include "evq.h"
 #include "session.h"
 
 struct tl {
@@ -288,9 +290,38 @@ static int run_matrix(unsigned runs)
 	return agree == total ? 0 : 1;
 }
 
+static void nop_event(void *ctx, void *arg, uint64_t now)
+{
+	(void)arg;
+	(void)now;
+	++*(uint64_t *)ctx;
+}
+
+/* The baseline: the bare event queue moving as many events as the sessions did, each
+ * event scheduling the next one a random 0..10 ms ahead with ~20 pending. */
+static double bare_queue_seconds(uint64_t events)
+{
+	struct zt_sim_evq q;
+	struct zt_prng g;
+	struct zt_sim_ev ev;
+	uint64_t ran = 0;
+	double t0 = cpu_seconds();
+
+	zt_sim_evq_init(&q);
+	zt_prng_seed(&g, 1);
+	for (int i = 0; i < 20; i++)
+		zt_sim_evq_push(&q, zt_prng_next(&g) % 10000000, nop_event, &ran, NULL);
+	while (ran < events && zt_sim_evq_pop(&q, UINT64_MAX, &ev)) {
+		ev.fn(ev.ctx, ev.arg, ev.at);
+		zt_sim_evq_push(&q, ev.at + zt_prng_next(&g) % 10000000, nop_event, &ran, NULL);
+	}
+	zt_sim_evq_fini(&q);
+	return cpu_seconds() - t0;
+}
+
 static int run_bench(unsigned sessions)
 {
-	double t0, t1;
+	double t0, t1, bare;
 	unsigned direct = 0;
 	uint64_t events = 0;
 
@@ -303,9 +334,13 @@ static int run_bench(unsigned sessions)
 		}
 	}
 	t1 = cpu_seconds();
-	printf("sim hole-punch sessions: %u in %.3f CPU s = %.0f sessions/CPU-s "
-	       "(%u direct; %.0f events/session)\n", sessions, t1 - t0,
-	       (double)sessions / (t1 - t0), direct, (double)events / sessions);
+	bare = bare_queue_seconds(events);
+	printf("sim hole-punch sessions (4x4 NAT pairs in turn, 15 s simulated each, real ICE and "
+	       "path manager): %u in %.3f CPU s = %.0f sessions/CPU-s (%u direct; %.0f events/session)\n",
+	       sessions, t1 - t0, (double)sessions / (t1 - t0), direct, (double)events / sessions);
+	printf("baseline, same run: the bare event queue moves those %llu events in %.3f CPU s; "
+	       "the sessions cost %.1fx that (protocol code, NAT tables, packet copies)\n",
+	       (unsigned long long)events, bare, bare > 0 ? (t1 - t0) / bare : 0.0);
 	return 0;
 }
 

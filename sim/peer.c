@@ -75,7 +75,8 @@ static void enqueue(struct zt_sim_peer *p, const struct zt_addr *local,
 	p->outq[i].local = *local;
 	p->outq[i].remote = *remote;
 	p->outq[i].len = (uint16_t)(plen + len);
-	memcpy(p->outq[i].buf, prefix, plen);
+	if (plen)
+		memcpy(p->outq[i].buf, prefix, plen);
 	memcpy(p->outq[i].buf + plen, buf, len);
 }
 
