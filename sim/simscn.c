@@ -90,6 +90,10 @@ static int sim_line(struct zt_sim_scn *s, char **tok, int n, const char *file, i
 
 	if (n < 2)
 		return fail(err, file, line, ZT_ESYNTAX, "expected a word after 'sim'%s%s", NULL, NULL);
+	if (strcmp(what, "session") && strcmp(what, "nat") && strcmp(what, "link") &&
+	    strcmp(what, "run") && strcmp(what, "block") && strcmp(what, "expect"))
+		return fail(err, file, line, ZT_ECONF_KEY,
+			    "unknown 'sim %s' (session, nat, link, run, block, expect)%s", what, NULL);
 	if ((n - 2) % 2 && strcmp(what, "nat") && strcmp(what, "link") && strcmp(what, "block") &&
 	    strcmp(what, "expect"))
 		return fail(err, file, line, ZT_ESYNTAX, "'sim %s' takes KEY VALUE pairs%s", what, NULL);

@@ -1,0 +1,105 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "../../sim/simscn.h"
+#include "../../sim/theory.h"
+
+static const char base[] =
+	"public 203.0.113.0/24\n"
+	"server relay\n"
+	"nat home type symmetric lan 192.168.1.0/24\n"
+	"host alice behind home\n"
+	"host bob behind public\n";
+
+static int parse(struct zt_sim_scn *s, const char *extra, struct zt_scn_error *err)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "%s%s", base, extra);
+	return zt_sim_scn_parse(s, text, strlen(text), "t.sim", err);
+}
+
+static void sim_lines_are_read_and_lab_lines_kept(void **state)
+{
+	static struct zt_sim_scn s;
+	struct zt_scn_error err;
+	int home;
+
+	(void)state;
+	assert_int_equal(parse(&s,
+		"sim session agent alice connector bob relay relay\n"
+		"sim nat home mapping ad filtering ei ports sequential refresh both  # comment\n"
+		"sim link alice reorder 2.5%\n"
+		"sim run duration 90s skew 250ms skew-side connector data off shuffle on\n"
+		"sim block home peer bob from 1.5s until 3s\n"
+		"sim expect relay\n", &err), 0);
+	assert_string_equal(s.agent, "alice");
+	assert_string_equal(s.connector, "bob");
+	assert_string_equal(s.relay, "relay");
+	home = zt_scn_find(&s.lab, "home");
+	assert_true(home >= 0);
+	assert_true(s.nat_set[home]);
+	assert_int_equal(s.nat[home].mapping, ZT_SIM_AD);
+	assert_int_equal(s.nat[home].filtering, ZT_SIM_EI);
+	assert_int_equal(s.nat[home].ports, ZT_SIM_PORTS_SEQUENTIAL);
+	assert_true(s.nat[home].refresh_inbound);
+	assert_int_equal(s.reorder_ppm[zt_scn_find(&s.lab, "alice")], 25000);
+	assert_int_equal(s.duration, 90 * ZT_SEC);
+	assert_int_equal(s.skew, 250 * ZT_MS);
+	assert_true(s.skew_connector);
+	assert_int_equal(s.data_interval, 0);
+	assert_true(s.shuffle);
+	assert_int_equal(s.nblocks, 1);
+	assert_int_equal(s.blocks[0].from, 1500 * ZT_MS);
+	assert_int_equal(s.blocks[0].until, 3 * ZT_SEC);
+	assert_int_equal(s.expect, ZT_SIM_EXPECT_RELAY);
+	assert_int_equal(s.lab.nodes[home].type, ZT_NAT_SYMMETRIC);
+	assert_int_equal(zt_sim_scn_check(&s, &err), 0);
+}
+
+static void errors_name_file_and_line(void **state)
+{
+	static struct zt_sim_scn s;
+	struct zt_scn_error err;
+
+	(void)state;
+	assert_int_equal(parse(&s, "sim teleport alice\n", &err), ZT_ECONF_KEY);
+	assert_int_equal(err.line, 6);
+	assert_non_null(strstr(err.msg, "t.sim:6:"));
+	assert_int_equal(parse(&s, "sim nat home mapping sideways\n", &err), ZT_ECONF_VALUE);
+	assert_int_equal(parse(&s, "sim nat alice mapping ei\n", &err), ZT_ECONF_REF);
+	assert_non_null(strstr(err.msg, "'alice' is not a NAT"));
+	assert_int_equal(parse(&s, "sim link carol reorder 1%\n", &err), ZT_ECONF_REF);
+	assert_int_equal(parse(&s, "sim link alice reorder 101%\n", &err), ZT_ECONF_VALUE);
+	assert_int_equal(parse(&s, "sim run duration soon\n", &err), ZT_ECONF_VALUE);
+	assert_int_equal(parse(&s, "sim run duration\n", &err), ZT_ESYNTAX);
+	assert_int_equal(parse(&s, "sim block home peer bob from 1s\n", &err), ZT_ESYNTAX);
+	assert_int_equal(parse(&s, "sim expect sideways\n", &err), ZT_ECONF_VALUE);
+	assert_int_equal(parse(&s, "sim session pilot alice\n", &err), ZT_ECONF_KEY);
+	/* lab errors keep their own line numbers with sim lines before them */
+	assert_int_equal(parse(&s, "sim expect direct\nnat bad type fullcone lan 10.0.0.0/24\n", &err),
+			 ZT_ECONF_VALUE);
+	assert_int_equal(err.line, 7);
+	/* the session's names must exist with the right kinds */
+	assert_int_equal(parse(&s, "", &err), 0);
+	assert_int_equal(zt_sim_scn_check(&s, &err), ZT_ECONF_MISSING);
+	assert_int_equal(parse(&s, "sim session agent alice connector bob relay home\n", &err), 0);
+	assert_int_equal(zt_sim_scn_check(&s, &err), ZT_ECONF_REF);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sim_lines_are_read_and_lab_lines_kept),
+		cmocka_unit_test(errors_name_file_and_line),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
