@@ -386,7 +386,10 @@ static int cb_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t
 
 	new_cid(c, cid->data, cidlen);
 	cid->datalen = cidlen;
-	zt_rng_fill(c->cfg.rng, token, NGTCP2_STATELESS_RESET_TOKENLEN);
+	if (c->cfg.reset_token)
+		c->cfg.reset_token(c->cfg.reset_arg, cid->data, cidlen, token);
+	else
+		zt_rng_fill(c->cfg.rng, token, NGTCP2_STATELESS_RESET_TOKENLEN);
 	if (c->cfg.cidmap && zt_quic_cidmap_add(c->cfg.cidmap, cid->data, cidlen, c) < 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	return 0;
@@ -803,7 +806,12 @@ int zt_quic_conn_accept(struct zt_quic_conn **ret, const struct zt_quic_config *
 	params.original_dcid = hd.dcid;
 	params.disable_active_migration = c->cfg.disable_migration;
 	params.stateless_reset_token_present = 1;
-	zt_rng_fill(c->cfg.rng, params.stateless_reset_token, sizeof(params.stateless_reset_token));
+	if (c->cfg.reset_token)
+		c->cfg.reset_token(c->cfg.reset_arg, scid.data, scid.datalen,
+				   params.stateless_reset_token);
+	else
+		zt_rng_fill(c->cfg.rng, params.stateless_reset_token,
+			    sizeof(params.stateless_reset_token));
 	callbacks = common_callbacks;
 	callbacks.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
 	c->creating = true;
@@ -1638,6 +1646,28 @@ size_t zt_quic_dgram_max(const struct zt_quic_conn *c)
 		p = frame_max - 1 - varint_len(frame_max);
 	}
 	return p;
+}
+
+size_t zt_quic_dgram_queued(const struct zt_quic_conn *c)
+{
+	return c->dq_len;
+}
+
+int zt_quic_write_stateless_reset(uint8_t *buf, size_t cap, const uint8_t token[16],
+				  size_t trigger_len, const struct zt_rng *rng)
+{
+	uint8_t rnd[43 - NGTCP2_STATELESS_RESET_TOKENLEN];
+	size_t len = trigger_len > 44 ? 43 : trigger_len - 1;
+	ngtcp2_ssize n;
+
+	if (trigger_len < 23)
+		return 0;
+	if (cap < len)
+		return -ENOBUFS;
+	zt_rng_fill(rng, rnd, len - NGTCP2_STATELESS_RESET_TOKENLEN);
+	n = ngtcp2_pkt_write_stateless_reset(buf, cap, token, rnd,
+					     len - NGTCP2_STATELESS_RESET_TOKENLEN);
+	return n < 0 ? -ENOBUFS : (int)n;
 }
 
 int zt_quic_dgram_send(struct zt_quic_conn *c, const void *data, size_t len)

@@ -160,6 +160,16 @@ struct zt_quic_config {
 	/* ngtcp2's debug log, one line per call (verbose). */
 	void (*log)(void *log_arg, const char *line);
 	void *log_arg;
+
+	/*
+	 * Optional: the stateless reset token of each connection ID this connection
+	 * issues (RFC 9000 s10.3.2). A server that derives tokens from a static key and
+	 * the ID can reset connections it no longer has, e.g. after a restart, so their
+	 * clients learn at once instead of at their idle timeout. NULL: random tokens.
+	 */
+	void (*reset_token)(void *reset_arg, const uint8_t *cid, size_t cidlen,
+			    uint8_t token[16]);
+	void *reset_arg;
 };
 
 /*
@@ -325,6 +335,20 @@ size_t zt_quic_dgram_max(const struct zt_quic_conn *c);
  * ZT_ESTATE (handshake not done, or closing), -ENOMEM.
  */
 int zt_quic_dgram_send(struct zt_quic_conn *c, const void *data, size_t len);
+
+/* DATAGRAMs queued by zt_quic_dgram_send() and not yet sent. */
+size_t zt_quic_dgram_queued(const struct zt_quic_conn *c);
+
+/*
+ * Write a Stateless Reset (RFC 9000 s10.3) answering a packet of trigger_len bytes
+ * for a connection we do not have: token is the one issued with that packet's
+ * destination connection ID. The reset is one byte shorter than the trigger (so two
+ * endpoints cannot loop, s10.3.3), at most 43 bytes, the rest random from rng.
+ * Returns its length, 0 when the trigger is too short to answer (under 23 bytes),
+ * or -ENOBUFS.
+ */
+int zt_quic_write_stateless_reset(uint8_t *buf, size_t cap, const uint8_t token[16],
+				  size_t trigger_len, const struct zt_rng *rng);
 
 /* Relay-path addresses (see the top). */
 

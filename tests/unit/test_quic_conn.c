@@ -688,6 +688,23 @@ static void many_clients(void **state)
 	free(x);
 }
 
+/* A Stateless Reset is shorter than its trigger, at most 43 bytes, fixed bit set, and
+ * ends with the token (RFC 9000 s10.3). */
+static void stateless_reset_shape(void **state)
+{
+	struct qh_fixture *f = *state;
+	static const uint8_t token[16] = "0123456789abcdef";
+	uint8_t buf[64];
+
+	assert_int_equal(zt_quic_write_stateless_reset(buf, sizeof(buf), token, 22, &f->rng), 0);
+	assert_int_equal(zt_quic_write_stateless_reset(buf, sizeof(buf), token, 23, &f->rng), 22);
+	assert_memory_equal(buf + 6, token, 16);
+	assert_true((buf[0] & 0xc0) == 0x40);
+	assert_int_equal(zt_quic_write_stateless_reset(buf, sizeof(buf), token, 1200, &f->rng), 43);
+	assert_memory_equal(buf + 27, token, 16);
+	assert_int_equal(zt_quic_write_stateless_reset(buf, 30, token, 1200, &f->rng), -ENOBUFS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -705,6 +722,7 @@ int main(void)
 		cmocka_unit_test(keepalive),
 		cmocka_unit_test(app_close_with_code),
 		cmocka_unit_test(many_clients),
+		cmocka_unit_test(stateless_reset_shape),
 	};
 
 	return cmocka_run_group_tests(tests, qh_fixture_setup, qh_fixture_teardown);

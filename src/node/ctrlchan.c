@@ -1,0 +1,120 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "node/ctrlchan.h"
+
+void zt_ctrlchan_init(struct zt_ctrlchan *ch, struct zt_quic_conn *conn, int64_t sid)
+{
+	ch->conn = conn;
+	ch->sid = sid;
+	zt_ctrl_reader_init(&ch->rd);
+	ch->backlog = NULL;
+	ch->blen = 0;
+	ch->eof = false;
+	ch->sent = ch->received = 0;
+}
+
+void zt_ctrlchan_attach(struct zt_ctrlchan *ch, int64_t sid)
+{
+	ch->sid = sid;
+}
+
+void zt_ctrlchan_fini(struct zt_ctrlchan *ch)
+{
+	free(ch->backlog);
+	ch->backlog = NULL;
+	ch->blen = 0;
+}
+
+int zt_ctrlchan_flush(struct zt_ctrlchan *ch)
+{
+	int n;
+
+	if (!ch->blen)
+		return 0;
+	if (ch->sid < 0)
+		return ZT_ESTATE;
+	n = zt_quic_stream_write(ch->conn, ch->sid, ch->backlog, ch->blen);
+	if (n < 0)
+		return n == -ENOMEM ? n : ZT_ESTATE;
+	memmove(ch->backlog, ch->backlog + n, ch->blen - (size_t)n);
+	ch->blen -= (size_t)n;
+	return 0;
+}
+
+int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg)
+{
+	uint8_t buf[ZT_CTRL_MSG_MAX];
+	int len, n = 0, rc;
+
+	if (ch->sid < 0)
+		return ZT_ESTATE;
+	len = zt_ctrl_encode(msg, buf, sizeof(buf));
+	if (len < 0)
+		return -EINVAL;
+	rc = zt_ctrlchan_flush(ch);
+	if (rc < 0)
+		return rc;
+	if (!ch->blen) {
+		n = zt_quic_stream_write(ch->conn, ch->sid, buf, (size_t)len);
+		if (n < 0)
+			return n == -ENOMEM ? n : ZT_ESTATE;
+	}
+	if (n < len) {
+		size_t rest = (size_t)(len - n);
+		uint8_t *b;
+
+		if (ch->blen + rest > ZT_CTRLCHAN_BACKLOG)
+			return -ENOBUFS;
+		if (!ch->backlog) {
+			ch->backlog = malloc(ZT_CTRLCHAN_BACKLOG);
+			if (!ch->backlog)
+				return -ENOMEM;
+		}
+		b = ch->backlog;
+		memcpy(b + ch->blen, buf + n, rest);
+		ch->blen += rest;
+	}
+	ch->sent++;
+	return 0;
+}
+
+int zt_ctrlchan_next(struct zt_ctrlchan *ch, struct zt_ctrl_msg *msg)
+{
+	uint8_t buf[4096];
+
+	for (;;) {
+		size_t room = sizeof(ch->rd.buf) - ch->rd.len;
+		bool fin = false;
+		int rc, n;
+
+		rc = zt_ctrl_reader_pop(&ch->rd, msg);
+		if (rc != 0) {
+			if (rc == 1)
+				ch->received++;
+			return rc;
+		}
+		if (ch->eof)
+			return ZT_EPEER;
+		if (ch->sid < 0)
+			return 0;
+		if (room > sizeof(buf))
+			room = sizeof(buf);
+		n = zt_quic_stream_read(ch->conn, ch->sid, buf, room, &fin);
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0) {
+			ch->eof = true;
+			return ZT_EPEER;
+		}
+		if (n > 0) {
+			rc = zt_ctrl_reader_feed(&ch->rd, buf, (size_t)n);
+			if (rc < 0)
+				return rc;
+		}
+		if (fin)
+			ch->eof = true;
+	}
+}

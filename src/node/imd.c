@@ -1,0 +1,1367 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+
+#include "core/ctrl.h"
+#include "core/err.h"
+#include "core/stun_server.h"
+#include "core/units.h"
+#include "node/ctrlchan.h"
+#include "node/imd.h"
+#include "node/relay.h"
+#include "quic/cidmap.h"
+#include "quic/conn.h"
+#include "quic/pki.h"
+
+#define RAWQ_LEN 64
+#define RAW_MAX 128
+#define CANDS_WINDOW (10 * ZT_SEC)
+#define CANDS_PER_WINDOW 32
+#define SOFTWARE "ztna-intermediate 0.1"
+
+enum client_state {
+	C_HANDSHAKE = 0, /* QUIC handshake running */
+	C_WAIT_HELLO,    /* handshake done, HELLO due */
+	C_READY,         /* authenticated */
+	C_REJECTED,      /* ERROR sent, closing at close_at */
+	C_GONE,          /* connection closing or closed; sessions ended */
+};
+
+struct session;
+
+struct client {
+	struct zt_imd *imd;
+	struct zt_quic_conn *conn;
+	struct client *prev, *next;       /* all clients */
+	struct client *dprev, *dnext;     /* dirty list: may have packets to send */
+	bool dirty;
+	enum client_state state;
+	struct zt_ctrlchan ch;
+	uint8_t role;                     /* enum zt_ctrl_role, once READY */
+	char name[ZT_PKI_NAME_MAX + 1];
+	char identity[ZT_PKI_IDENTITY_MAX];
+	uint64_t id;                      /* client id (WELCOME) */
+	struct zt_addr observed;
+	uint64_t hello_deadline;
+	uint64_t close_at;                /* C_REJECTED: when to close */
+	uint32_t close_code;
+	char close_text[128];
+	uint8_t nservices;
+	char (*services)[ZT_CTRL_STR_MAX + 1];
+	struct session *sessions;         /* sessions this client is an end of */
+	size_t nsessions;
+	void *qlog;
+};
+
+/* A session's two ends: 0 the agent, 1 the connector. */
+struct session {
+	uint32_t id;
+	struct session *hnext;
+	struct client *end[2];
+	struct session *lprev[2], *lnext[2]; /* in end[i]'s list */
+	char service[ZT_CTRL_STR_MAX + 1];
+	uint64_t bytes, pkts, quota_bytes, quota_pkts, dropped_quota;
+	bool over_quota;
+	bool have_cands[2];
+	uint32_t gen[2];
+	bool started;
+	uint32_t started_gen;
+	uint64_t cands_window[2];
+	unsigned cands_count[2];
+};
+
+/* An OPEN waiting for its service to be registered (open_hold). */
+struct held {
+	struct held *next;
+	struct client *agent;
+	uint64_t request_id;
+	uint64_t deadline;
+	char service[ZT_CTRL_STR_MAX + 1];
+};
+
+struct raw {
+	struct zt_addr local, remote;
+	size_t len;
+	uint8_t data[RAW_MAX];
+};
+
+struct zt_imd {
+	struct zt_imd_config cfg;
+	struct zt_quic_config qcfg;
+	struct zt_quic_cidmap *map;
+	struct zt_stun_server stun;
+	bool have_stun;
+	uint64_t started;
+	struct client *clients;
+	size_t nclients;
+	struct client *dhead, *dtail;
+	struct session **buckets;
+	size_t nbuckets, nsessions;
+	struct held *held;
+	struct raw rawq[RAWQ_LEN];
+	size_t raw_head, raw_len;
+	uint64_t reset_window;
+	unsigned reset_count;
+	uint8_t reset_key[32];
+	bool have_reset_key;
+	uint64_t now;                     /* of the call in progress, for callbacks */
+	struct zt_imd_stats st;
+};
+
+static const struct zt_quic_callbacks outer_cb;
+
+#define LOG(imd, lvl, ev, ...) zt_node_logf(&(imd)->cfg.log, lvl, ev, __VA_ARGS__)
+
+static uint64_t or_default(uint64_t v, uint64_t def)
+{
+	return v ? v : def;
+}
+
+/* Dirty list. */
+
+static void mark_dirty(struct client *c)
+{
+	struct zt_imd *imd = c->imd;
+
+	if (c->dirty)
+		return;
+	c->dirty = true;
+	c->dnext = NULL;
+	c->dprev = imd->dtail;
+	if (imd->dtail)
+		imd->dtail->dnext = c;
+	else
+		imd->dhead = c;
+	imd->dtail = c;
+}
+
+static void unmark_dirty(struct client *c)
+{
+	struct zt_imd *imd = c->imd;
+
+	if (!c->dirty)
+		return;
+	if (c->dprev)
+		c->dprev->dnext = c->dnext;
+	else
+		imd->dhead = c->dnext;
+	if (c->dnext)
+		c->dnext->dprev = c->dprev;
+	else
+		imd->dtail = c->dprev;
+	c->dprev = c->dnext = NULL;
+	c->dirty = false;
+}
+
+/* Sessions: a hash by id, and a list per end. */
+
+static size_t bucket_of(uint32_t id, size_t n)
+{
+	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 40) & (n - 1);
+}
+
+static struct session *session_find(const struct zt_imd *imd, uint32_t id)
+{
+	struct session *s = imd->buckets[bucket_of(id, imd->nbuckets)];
+
+	while (s && s->id != id)
+		s = s->hnext;
+	return s;
+}
+
+static void buckets_grow(struct zt_imd *imd)
+{
+	size_t nb = imd->nbuckets * 2;
+	struct session **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return;
+	for (size_t i = 0; i < imd->nbuckets; i++) {
+		struct session *s = imd->buckets[i];
+		while (s) {
+			struct session *next = s->hnext;
+			size_t j = bucket_of(s->id, nb);
+			s->hnext = b[j];
+			b[j] = s;
+			s = next;
+		}
+	}
+	free(imd->buckets);
+	imd->buckets = b;
+	imd->nbuckets = nb;
+}
+
+static void link_end(struct session *s, int i)
+{
+	struct client *c = s->end[i];
+
+	s->lprev[i] = NULL;
+	s->lnext[i] = c->sessions;
+	if (c->sessions) {
+		int j = c->sessions->end[0] == c ? 0 : 1;
+		c->sessions->lprev[j] = s;
+	}
+	c->sessions = s;
+	c->nsessions++;
+}
+
+static void unlink_end(struct session *s, int i)
+{
+	struct client *c = s->end[i];
+	struct session *p = s->lprev[i], *n = s->lnext[i];
+
+	if (p)
+		p->lnext[p->end[0] == c ? 0 : 1] = n;
+	else
+		c->sessions = n;
+	if (n)
+		n->lprev[n->end[0] == c ? 0 : 1] = p;
+	c->nsessions--;
+}
+
+static void session_free(struct zt_imd *imd, struct session *s)
+{
+	struct session **p = &imd->buckets[bucket_of(s->id, imd->nbuckets)];
+
+	while (*p && *p != s)
+		p = &(*p)->hnext;
+	if (*p)
+		*p = s->hnext;
+	unlink_end(s, 0);
+	unlink_end(s, 1);
+	imd->nsessions--;
+	free(s);
+}
+
+/* Control messages out. */
+
+static void ctrl_send(struct client *c, const struct zt_ctrl_msg *m)
+{
+	int rc;
+
+	if (c->state == C_GONE)
+		return;
+	rc = zt_ctrlchan_send(&c->ch, m);
+	if (rc < 0) {
+		LOG(c->imd, ZT_NODE_WARN, "ctrl_send_failed",
+		    "client=%016" PRIx64 " identity=%s type=%s err=\"%s\"", c->id,
+		    c->identity[0] ? c->identity : "-", zt_ctrl_type_name(m->type), zt_strerror(rc));
+		if (rc == -ENOBUFS)
+			zt_quic_conn_close(c->conn, (uint64_t)-ZT_EPEER, "control stream not read");
+	}
+	mark_dirty(c);
+}
+
+static void send_error(struct client *c, int code, uint64_t request_id, uint64_t session_id,
+		       const char *text)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_ERROR);
+	m.u.error.code = (uint32_t)-code;
+	m.u.error.request_id = request_id;
+	m.u.error.session_id = session_id;
+	snprintf(m.u.error.text, sizeof(m.u.error.text), "%s", text);
+	ctrl_send(c, &m);
+}
+
+static void send_close(struct client *c, uint32_t session, int reason, const char *text)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_CLOSE);
+	m.u.close.session_id = session;
+	m.u.close.reason = (uint32_t)-reason;
+	snprintf(m.u.close.text, sizeof(m.u.close.text), "%s", text ? text : "");
+	ctrl_send(c, &m);
+}
+
+/* End a session: tell the ends other than `from` (may be NULL: both), free it. */
+static void session_end(struct zt_imd *imd, struct session *s, const struct client *from,
+			int reason, const char *text)
+{
+	for (int i = 0; i < 2; i++)
+		if (s->end[i] != from && s->end[i]->state == C_READY)
+			send_close(s->end[i], s->id, reason, text);
+	LOG(imd, ZT_NODE_INFO, "session_close",
+	    "session=%08x service=%s agent=%s connector=%s reason=%d text=\"%s\" relay_pkts=%" PRIu64
+	    " relay_bytes=%" PRIu64,
+	    s->id, s->service, s->end[0]->identity, s->end[1]->identity, -reason,
+	    text ? text : "", s->pkts, s->bytes);
+	session_free(imd, s);
+}
+
+/* A client's connection is going away: end its sessions, forget its services. */
+static void client_gone(struct client *c, const char *why)
+{
+	struct zt_imd *imd = c->imd;
+	struct held **hp;
+
+	if (c->state == C_GONE)
+		return;
+	if (c->state == C_READY)
+		LOG(imd, ZT_NODE_INFO, "client_gone", "client=%016" PRIx64 " identity=%s why=\"%s\"",
+		    c->id, c->identity, why);
+	c->state = C_GONE;
+	while (c->sessions)
+		session_end(imd, c->sessions, c, ZT_EPEER, "the other end disconnected");
+	c->nservices = 0;
+	for (hp = &imd->held; *hp;) {
+		struct held *h = *hp;
+		if (h->agent == c) {
+			*hp = h->next;
+			free(h);
+		} else {
+			hp = &h->next;
+		}
+	}
+}
+
+static void client_free(struct client *c)
+{
+	struct zt_imd *imd = c->imd;
+
+	client_gone(c, "freed");
+	unmark_dirty(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		imd->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	imd->nclients--;
+	zt_quic_conn_free(c->conn);
+	zt_ctrlchan_fini(&c->ch);
+	free(c->services);
+	free(c);
+}
+
+/* After any connection call: notice connections that ended, free closed ones. */
+static void check_client(struct client *c)
+{
+	enum zt_quic_state st = zt_quic_conn_state(c->conn);
+
+	if (st >= ZT_QUIC_CLOSING && c->state != C_GONE) {
+		struct zt_quic_close_info ci;
+		zt_quic_conn_close_info(c->conn, &ci);
+		if (c->state == C_HANDSHAKE && ci.err == ZT_ETLS)
+			LOG(c->imd, ZT_NODE_WARN, "handshake_failed", "remote=%s reason=\"%s\"",
+			    zt_addr_str(&c->observed, (char[ZT_ADDR_STRLEN]){ 0 }), ci.reason);
+		client_gone(c, ci.reason[0] ? ci.reason : zt_strerror(ci.err));
+	}
+}
+
+static void reap(struct zt_imd *imd)
+{
+	struct client *c = imd->clients;
+
+	while (c) {
+		struct client *next = c->next;
+		check_client(c);
+		if (zt_quic_conn_state(c->conn) == ZT_QUIC_CLOSED)
+			client_free(c);
+		c = next;
+	}
+}
+
+/* Connectors and their services. */
+
+static bool serves(const struct client *c, const char *service)
+{
+	for (unsigned i = 0; i < c->nservices; i++)
+		if (!strcmp(c->services[i], service))
+			return true;
+	return false;
+}
+
+/* The connector for a service: the most recently registered one. */
+static struct client *connector_for(struct zt_imd *imd, const char *service)
+{
+	for (struct client *c = imd->clients; c; c = c->next)
+		if (c->state == C_READY && c->role == ZT_CTRL_ROLE_CONNECTOR && serves(c, service))
+			return c;
+	return NULL;
+}
+
+/* Most recent first: a (re)registering connector moves to the head of the list. */
+static void move_to_front(struct client *c)
+{
+	struct zt_imd *imd = c->imd;
+
+	if (imd->clients == c)
+		return;
+	c->prev->next = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = NULL;
+	c->next = imd->clients;
+	imd->clients->prev = c;
+	imd->clients = c;
+}
+
+static int set_services(struct client *c, uint8_t n, const char (*names)[ZT_CTRL_STR_MAX + 1])
+{
+	if (!c->services) {
+		c->services = calloc(ZT_CTRL_SERVICES_MAX, sizeof(*c->services));
+		if (!c->services)
+			return -ENOMEM;
+	}
+	for (uint8_t i = 0; i < n; i++)
+		memcpy(c->services[i], names[i], sizeof(c->services[i]));
+	c->nservices = n;
+	move_to_front(c);
+	return 0;
+}
+
+static void services_text(const struct client *c, char *buf, size_t cap)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < c->nservices && off + 1 < cap; i++) {
+		int n = snprintf(buf + off, cap - off, "%s%s", i ? "," : "", c->services[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	if (!c->nservices)
+		snprintf(buf, cap, "-");
+}
+
+/* Sessions. */
+
+static void open_session(struct zt_imd *imd, struct client *agent, struct client *conn,
+			 uint64_t request_id, const char *service)
+{
+	struct zt_ctrl_msg m;
+	struct session *s;
+	uint32_t id;
+
+	do
+		id = zt_rng_u32(imd->cfg.rng);
+	while (id == 0 || session_find(imd, id));
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		send_error(agent, -ENOMEM, request_id, 0, "out of memory");
+		return;
+	}
+	s->id = id;
+	s->end[0] = agent;
+	s->end[1] = conn;
+	snprintf(s->service, sizeof(s->service), "%s", service);
+	s->quota_bytes = imd->cfg.quota_bytes;
+	s->quota_pkts = imd->cfg.quota_packets;
+	if (imd->nsessions >= imd->nbuckets)
+		buckets_grow(imd);
+	s->hnext = imd->buckets[bucket_of(id, imd->nbuckets)];
+	imd->buckets[bucket_of(id, imd->nbuckets)] = s;
+	imd->nsessions++;
+	link_end(s, 0);
+	link_end(s, 1);
+	imd->st.sessions_opened++;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_SESSION);
+	m.u.session.session_id = id;
+	m.u.session.request_id = request_id;
+	snprintf(m.u.session.service, sizeof(m.u.session.service), "%s", service);
+	snprintf(m.u.session.peer_identity, sizeof(m.u.session.peer_identity), "%s", conn->identity);
+	m.u.session.quota_bytes = s->quota_bytes;
+	m.u.session.quota_packets = s->quota_pkts;
+	m.u.session.ice_role = ZT_CTRL_ICE_CONTROLLING;
+	ctrl_send(agent, &m);
+	m.u.session.request_id = 0;
+	snprintf(m.u.session.peer_identity, sizeof(m.u.session.peer_identity), "%s", agent->identity);
+	m.u.session.ice_role = ZT_CTRL_ICE_CONTROLLED;
+	ctrl_send(conn, &m);
+	LOG(imd, ZT_NODE_INFO, "session_open",
+	    "session=%08x service=%s agent=%s connector=%s request=%016" PRIx64, id, service,
+	    agent->identity, conn->identity, request_id);
+}
+
+/* Held OPENs whose service is now registered get their session. */
+static void release_held(struct zt_imd *imd)
+{
+	struct held **hp = &imd->held;
+
+	while (*hp) {
+		struct held *h = *hp;
+		struct client *conn = connector_for(imd, h->service);
+		if (conn) {
+			*hp = h->next;
+			open_session(imd, h->agent, conn, h->request_id, h->service);
+			free(h);
+		} else {
+			hp = &h->next;
+		}
+	}
+}
+
+static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
+			const struct zt_ctrl_open *o)
+{
+	struct client *conn;
+	char text[ZT_CTRL_STR_MAX + 1];
+
+	imd->st.opens++;
+	if (!zt_policy_allows(imd->cfg.policy, c->name, o->service)) {
+		imd->st.policy_refused++;
+		snprintf(text, sizeof(text), "agent %s may not reach service %.150s (policy)", c->name,
+			 o->service);
+		LOG(imd, ZT_NODE_WARN, "open_refused",
+		    "identity=%s service=%s reason=policy request=%016" PRIx64, c->identity,
+		    o->service, o->request_id);
+		send_error(c, ZT_EPOLICY, o->request_id, 0, text);
+		return;
+	}
+	if (c->nsessions >= imd->cfg.max_sessions) {
+		LOG(imd, ZT_NODE_WARN, "open_refused", "identity=%s service=%s reason=too-many-sessions",
+		    c->identity, o->service);
+		send_error(c, ZT_EQUOTA, o->request_id, 0, "too many sessions on this connection");
+		return;
+	}
+	conn = connector_for(imd, o->service);
+	if (conn) {
+		open_session(imd, c, conn, o->request_id, o->service);
+		return;
+	}
+	if (imd->cfg.open_hold && now < imd->started + imd->cfg.open_hold) {
+		struct held *h = calloc(1, sizeof(*h));
+		if (h) {
+			h->agent = c;
+			h->request_id = o->request_id;
+			h->deadline = imd->started + imd->cfg.open_hold;
+			snprintf(h->service, sizeof(h->service), "%s", o->service);
+			h->next = imd->held;
+			imd->held = h;
+			imd->st.held++;
+			LOG(imd, ZT_NODE_INFO, "open_held",
+			    "identity=%s service=%s reason=no-connector-yet", c->identity, o->service);
+			return;
+		}
+	}
+	imd->st.no_service++;
+	snprintf(text, sizeof(text), "no connector serves %.200s", o->service);
+	LOG(imd, ZT_NODE_WARN, "open_refused", "identity=%s service=%s reason=no-service",
+	    c->identity, o->service);
+	send_error(c, ZT_ENOSERVICE, o->request_id, 0, text);
+}
+
+/* HELLO: certificate identity + credential. */
+
+static void reject(struct client *c, uint64_t now, int code, const char *text)
+{
+	struct zt_quic_stats qs;
+
+	send_error(c, code, 0, 0, text);
+	c->state = C_REJECTED;
+	c->close_code = (uint32_t)-code;
+	snprintf(c->close_text, sizeof(c->close_text), "%s", text);
+	/* Let the ERROR arrive before CONNECTION_CLOSE, which carries the same code. */
+	zt_quic_conn_stats(c->conn, &qs);
+	c->close_at = now + (qs.srtt_ns * 2 > 20 * ZT_MS ? qs.srtt_ns * 2 : 20 * ZT_MS);
+}
+
+static void replace_older(struct zt_imd *imd, struct client *c)
+{
+	for (struct client *o = imd->clients; o; o = o->next) {
+		if (o == c || o->state != C_READY || o->role != ZT_CTRL_ROLE_CONNECTOR ||
+		    strcmp(o->identity, c->identity))
+			continue;
+		LOG(imd, ZT_NODE_INFO, "client_replaced",
+		    "identity=%s old_client=%016" PRIx64 " new_client=%016" PRIx64, c->identity, o->id,
+		    c->id);
+		client_gone(o, "replaced by a newer connection");
+		zt_quic_conn_close(o->conn, (uint64_t)-ZT_EPEER, "replaced by a newer connection");
+		mark_dirty(o);
+	}
+}
+
+static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
+			 const struct zt_ctrl_hello *h)
+{
+	enum zt_pki_kind want = h->role == ZT_CTRL_ROLE_AGENT ? ZT_PKI_AGENT : ZT_PKI_CONNECTOR;
+	enum zt_pki_kind kind;
+	const char *name, *claimed;
+	char text[ZT_CTRL_STR_MAX + 1], svc[512], obs[ZT_ADDR_STRLEN];
+	struct zt_ctrl_msg m;
+	struct zt_quic_path path;
+	int rc;
+
+	rc = zt_tls_session_peer_identity(zt_quic_conn_tls(c->conn), c->identity,
+					  sizeof(c->identity));
+	if (rc < 0 || zt_pki_identity_parse(c->identity, &kind, &name) < 0) {
+		imd->st.auth_failed++;
+		LOG(imd, ZT_NODE_WARN, "auth_failed", "remote=%s reason=no-identity",
+		    zt_addr_str(&c->observed, obs));
+		reject(c, now, ZT_EAUTH, "certificate carries no ztna identity");
+		return;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	claimed = h->identity;
+	if (!strncmp(claimed, "ztna:", 5)) {
+		enum zt_pki_kind k2;
+		const char *n2;
+		if (zt_pki_identity_parse(claimed, &k2, &n2) < 0 || k2 != kind)
+			claimed = "";
+		else
+			claimed = n2;
+	}
+	if (kind != want) {
+		imd->st.auth_failed++;
+		snprintf(text, sizeof(text), "certificate is for a%s %s, HELLO says %s",
+			 kind == ZT_PKI_AGENT ? "n" : "", zt_pki_kind_name(kind),
+			 h->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector");
+		LOG(imd, ZT_NODE_WARN, "auth_failed", "identity=%s remote=%s reason=role-mismatch",
+		    c->identity, zt_addr_str(&c->observed, obs));
+		reject(c, now, ZT_EAUTH, text);
+		return;
+	}
+	if (strcmp(claimed, c->name)) {
+		imd->st.auth_failed++;
+		snprintf(text, sizeof(text), "HELLO names %.100s but the certificate is %.100s",
+			 h->identity, c->identity);
+		LOG(imd, ZT_NODE_WARN, "auth_failed", "identity=%s remote=%s reason=identity-mismatch",
+		    c->identity, zt_addr_str(&c->observed, obs));
+		reject(c, now, ZT_EAUTH, text);
+		return;
+	}
+	if (zt_policy_check(imd->cfg.policy, kind, c->name, h->token, h->token_len) < 0) {
+		imd->st.auth_failed++;
+		snprintf(text, sizeof(text), "bad credential for %s", c->identity);
+		LOG(imd, ZT_NODE_WARN, "auth_failed", "identity=%s remote=%s reason=bad-credential",
+		    c->identity, zt_addr_str(&c->observed, obs));
+		reject(c, now, ZT_EAUTH, text);
+		return;
+	}
+	c->role = h->role;
+	c->state = C_READY;
+	imd->st.auth_ok++;
+	zt_quic_conn_path(c->conn, &path);
+	c->observed = path.remote;
+	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
+		replace_older(imd, c);
+		if (set_services(c, h->n_services, h->services) < 0) {
+			reject(c, now, -ENOMEM, "out of memory");
+			return;
+		}
+	}
+	zt_ctrl_msg_init(&m, ZT_CTRL_WELCOME);
+	m.u.welcome.client_id = c->id;
+	m.u.welcome.observed = c->observed;
+	m.u.welcome.server_time = now;
+	snprintf(m.u.welcome.software, sizeof(m.u.welcome.software), SOFTWARE);
+	ctrl_send(c, &m);
+	services_text(c, svc, sizeof(svc));
+	LOG(imd, ZT_NODE_INFO, "client_ready",
+	    "client=%016" PRIx64 " identity=%s role=%s observed=%s services=%s software=\"%s\"",
+	    c->id, c->identity, c->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector",
+	    zt_addr_str(&c->observed, obs), c->role == ZT_CTRL_ROLE_AGENT ? "-" : svc,
+	    h->software);
+	if (c->role == ZT_CTRL_ROLE_CONNECTOR)
+		release_held(imd);
+}
+
+/* Signaling. */
+
+static int end_index(const struct session *s, const struct client *c)
+{
+	return s->end[0] == c ? 0 : s->end[1] == c ? 1 : -1;
+}
+
+void zt_imd_start_offsets(uint64_t srtt_a, uint64_t srtt_c, uint64_t margin,
+			  uint64_t *ret_off_a, uint64_t *ret_off_c)
+{
+	uint64_t ha = srtt_a / 2, hc = srtt_c / 2;
+	uint64_t d = (ha > hc ? ha : hc) + margin;
+
+	*ret_off_a = d - ha;
+	*ret_off_c = d - hc;
+}
+
+static void maybe_start(struct zt_imd *imd, struct session *s)
+{
+	struct zt_quic_stats qa, qc;
+	struct zt_ctrl_msg m;
+	uint64_t off[2];
+	uint32_t gen = s->gen[0];
+
+	if (!s->have_cands[0] || !s->have_cands[1] || s->gen[1] != gen ||
+	    (s->started && s->started_gen >= gen))
+		return;
+	zt_quic_conn_stats(s->end[0]->conn, &qa);
+	zt_quic_conn_stats(s->end[1]->conn, &qc);
+	zt_imd_start_offsets(qa.srtt_ns, qc.srtt_ns, imd->cfg.start_margin, &off[0], &off[1]);
+	for (int i = 0; i < 2; i++) {
+		zt_ctrl_msg_init(&m, ZT_CTRL_START_CHECKS);
+		m.u.start.session_id = s->id;
+		m.u.start.start_offset = off[i];
+		m.u.start.generation = gen;
+		ctrl_send(s->end[i], &m);
+	}
+	s->started = true;
+	s->started_gen = gen;
+	imd->st.start_checks_sent += 2;
+	LOG(imd, ZT_NODE_INFO, "start_checks",
+	    "session=%08x generation=%u agent_rtt_us=%" PRIu64 " connector_rtt_us=%" PRIu64
+	    " agent_offset_us=%" PRIu64 " connector_offset_us=%" PRIu64,
+	    s->id, gen, (uint64_t)(qa.srtt_ns / ZT_US), (uint64_t)(qc.srtt_ns / ZT_US),
+	    (uint64_t)(off[0] / ZT_US), (uint64_t)(off[1] / ZT_US));
+}
+
+static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now,
+			      struct zt_ctrl_msg *m)
+{
+	struct zt_ctrl_candidates *cd = &m->u.cands;
+	struct session *s = cd->session_id <= UINT32_MAX ? session_find(imd, (uint32_t)cd->session_id) : NULL;
+	int i = s ? end_index(s, c) : -1;
+
+	if (i < 0) {
+		imd->st.ctrl_errors++;
+		send_error(c, ZT_ESTATE, 0, cd->session_id, "no such session");
+		return;
+	}
+	/* A bound on signaling per end (issue: nonstop candidates are bounded). */
+	if (now >= s->cands_window[i] + CANDS_WINDOW) {
+		s->cands_window[i] = now;
+		s->cands_count[i] = 0;
+	}
+	if (++s->cands_count[i] > CANDS_PER_WINDOW) {
+		imd->st.ctrl_errors++;
+		if (s->cands_count[i] == CANDS_PER_WINDOW + 1)
+			LOG(imd, ZT_NODE_WARN, "candidates_limited", "session=%08x identity=%s",
+			    s->id, c->identity);
+		return;
+	}
+	if (!s->have_cands[i] || cd->generation >= s->gen[i]) {
+		s->have_cands[i] = true;
+		s->gen[i] = cd->generation;
+	}
+	ctrl_send(s->end[1 - i], m);
+	imd->st.candidates_fwd++;
+	LOG(imd, ZT_NODE_DEBUG, "candidates",
+	    "session=%08x from=%s generation=%u seq=%u count=%u end=%d", s->id, c->identity,
+	    cd->generation, cd->seq, cd->n_cands, cd->end_of_candidates);
+	maybe_start(imd, s);
+}
+
+/* Control messages in. */
+
+static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struct zt_ctrl_msg *m)
+{
+	char obs[ZT_ADDR_STRLEN];
+
+	if (c->state == C_WAIT_HELLO) {
+		if (m->type == ZT_CTRL_HELLO) {
+			handle_hello(imd, c, now, &m->u.hello);
+			return;
+		}
+		imd->st.ctrl_errors++;
+		reject(c, now, ZT_ESTATE, "HELLO must come first");
+		return;
+	}
+	if (c->state != C_READY)
+		return;
+	switch (m->type) {
+	case ZT_CTRL_HELLO:
+		imd->st.ctrl_errors++;
+		send_error(c, ZT_ESTATE, 0, 0, "HELLO was sent already");
+		break;
+	case ZT_CTRL_REGISTER:
+		if (c->role != ZT_CTRL_ROLE_CONNECTOR) {
+			imd->st.ctrl_errors++;
+			send_error(c, ZT_ESTATE, 0, 0, "only a connector registers services");
+			break;
+		}
+		if (set_services(c, m->u.reg.n_services, m->u.reg.services) == 0) {
+			char svc[512];
+			services_text(c, svc, sizeof(svc));
+			LOG(imd, ZT_NODE_INFO, "register", "identity=%s services=%s", c->identity, svc);
+			release_held(imd);
+		}
+		break;
+	case ZT_CTRL_OPEN:
+		if (c->role != ZT_CTRL_ROLE_AGENT) {
+			imd->st.ctrl_errors++;
+			send_error(c, ZT_ESTATE, m->u.open.request_id, 0, "only an agent opens sessions");
+			break;
+		}
+		handle_open(imd, c, now, &m->u.open);
+		break;
+	case ZT_CTRL_CLOSE: {
+		struct session *s = m->u.close.session_id <= UINT32_MAX
+					    ? session_find(imd, (uint32_t)m->u.close.session_id)
+					    : NULL;
+		if (s && end_index(s, c) >= 0)
+			session_end(imd, s, c, -(int)m->u.close.reason,
+				    m->u.close.text[0] ? m->u.close.text : "closed by the other end");
+		break;
+	}
+	case ZT_CTRL_CANDIDATES:
+		handle_candidates(imd, c, now, m);
+		break;
+	case ZT_CTRL_PATH_REPORT: {
+		const struct zt_ctrl_path_report *p = &m->u.path;
+		char la[ZT_ADDR_STRLEN], ra[ZT_ADDR_STRLEN];
+		LOG(imd, ZT_NODE_INFO, "path_report",
+		    "session=%08" PRIx64 " identity=%s path=%s local=%s remote=%s rtt_us=%u "
+		    "time_to_direct_ms=%u switches=%u text=\"%s\"",
+		    p->session_id, c->identity, p->path == ZT_CTRL_PATH_DIRECT ? "direct" : "relay",
+		    p->local.family ? zt_addr_str(&p->local, la) : "-",
+		    p->remote.family ? zt_addr_str(&p->remote, ra) : "-", p->rtt_us,
+		    p->time_to_direct_ms, p->path_switches, p->text);
+		break;
+	}
+	case ZT_CTRL_ERROR:
+		LOG(imd, ZT_NODE_INFO, "peer_error", "identity=%s code=%u text=\"%s\"", c->identity,
+		    m->u.error.code, m->u.error.text);
+		break;
+	case ZT_CTRL_PING: {
+		struct zt_ctrl_msg r = *m;
+		r.type = ZT_CTRL_PONG;
+		r.u.ping.peer_time = now;
+		ctrl_send(c, &r);
+		break;
+	}
+	case ZT_CTRL_PONG:
+		break;
+	default:
+		imd->st.ctrl_errors++;
+		send_error(c, ZT_ESTATE, 0, 0, "not a message a client sends");
+		LOG(imd, ZT_NODE_DEBUG, "ctrl_unexpected", "identity=%s type=%s remote=%s",
+		    c->identity, zt_ctrl_type_name(m->type), zt_addr_str(&c->observed, obs));
+		break;
+	}
+}
+
+static void read_ctrl(struct zt_imd *imd, struct client *c, uint64_t now)
+{
+	struct zt_ctrl_msg m;
+	int rc;
+
+	while (c->state == C_WAIT_HELLO || c->state == C_READY) {
+		rc = zt_ctrlchan_next(&c->ch, &m);
+		if (rc == 0)
+			return;
+		if (rc == 1) {
+			handle_msg(imd, c, now, &m);
+			continue;
+		}
+		imd->st.ctrl_errors++;
+		if (rc == ZT_ECTRL_TYPE)
+			continue; /* unknown type: skipped (docs/control-protocol.md rule 4) */
+		if (rc == ZT_EPEER || rc == ZT_ETOOBIG || rc == ZT_ECTRL_VERSION) {
+			LOG(imd, ZT_NODE_WARN, "ctrl_closed", "client=%016" PRIx64 " identity=%s err=\"%s\"",
+			    c->id, c->identity[0] ? c->identity : "-", zt_strerror(rc));
+			client_gone(c, "control stream ended");
+			zt_quic_conn_close(c->conn, (uint64_t)-(rc == ZT_EPEER ? ZT_EPEER : rc),
+					   "control stream ended");
+			mark_dirty(c);
+			return;
+		}
+		send_error(c, rc, 0, 0, "undecodable control message");
+		if (c->state == C_WAIT_HELLO)
+			reject(c, now, rc, "undecodable HELLO");
+	}
+}
+
+/* Connection callbacks. */
+
+static void cb_handshake(struct zt_quic_conn *conn, void *arg)
+{
+	struct client *c = arg;
+	(void)conn;
+
+	if (c->state == C_HANDSHAKE) {
+		c->state = C_WAIT_HELLO;
+		c->hello_deadline = c->imd->now + c->imd->cfg.hello_timeout;
+	}
+}
+
+static void cb_opened(struct zt_quic_conn *conn, void *arg, int64_t sid)
+{
+	struct client *c = arg;
+
+	if (c->ch.sid < 0) {
+		zt_ctrlchan_attach(&c->ch, sid);
+		return;
+	}
+	zt_quic_stream_reset(conn, sid, 0); /* one control stream; nothing else */
+	mark_dirty(c);
+}
+
+static void cb_readable(struct zt_quic_conn *conn, void *arg, int64_t sid, void *sarg)
+{
+	struct client *c = arg;
+	(void)conn;
+	(void)sarg;
+
+	if (sid == c->ch.sid)
+		read_ctrl(c->imd, c, c->imd->now);
+}
+
+static void cb_writable(struct zt_quic_conn *conn, void *arg, int64_t sid, void *sarg)
+{
+	struct client *c = arg;
+	(void)conn;
+	(void)sarg;
+
+	if (sid == c->ch.sid)
+		zt_ctrlchan_flush(&c->ch);
+}
+
+static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, size_t len)
+{
+	struct session *s;
+	struct client *to;
+	uint32_t id;
+	int i, rc;
+
+	if (zt_relay_hdr_read(data, len, &id) < 0) {
+		imd->st.relay_dropped_malformed++;
+		return;
+	}
+	s = session_find(imd, id);
+	i = s ? end_index(s, c) : -1;
+	if (i < 0 || c->state != C_READY) {
+		imd->st.relay_dropped_unknown++;
+		return;
+	}
+	to = s->end[1 - i];
+	if (s->over_quota || s->bytes + len > s->quota_bytes || s->pkts + 1 > s->quota_pkts) {
+		imd->st.relay_dropped_quota++;
+		s->dropped_quota++;
+		if (!s->over_quota) {
+			s->over_quota = true;
+			LOG(imd, ZT_NODE_WARN, "quota_exceeded",
+			    "session=%08x service=%s agent=%s bytes=%" PRIu64 " pkts=%" PRIu64
+			    " quota_bytes=%" PRIu64 " quota_pkts=%" PRIu64,
+			    s->id, s->service, s->end[0]->identity, s->bytes, s->pkts, s->quota_bytes,
+			    s->quota_pkts);
+			for (int k = 0; k < 2; k++) {
+				send_error(s->end[k], ZT_EQUOTA, 0, s->id, "relay quota exceeded");
+				send_close(s->end[k], s->id, ZT_EQUOTA, "relay quota exceeded");
+			}
+		}
+		return;
+	}
+	rc = zt_quic_dgram_send(to->conn, data, len);
+	if (rc < 0) {
+		imd->st.relay_dropped_queue++;
+		return;
+	}
+	s->bytes += len;
+	s->pkts++;
+	imd->st.relay_pkts++;
+	imd->st.relay_bytes += len;
+	mark_dirty(to);
+}
+
+static void cb_dgram(struct zt_quic_conn *conn, void *arg, const uint8_t *data, size_t len)
+{
+	struct client *c = arg;
+	(void)conn;
+
+	relay(c->imd, c, data, len);
+}
+
+static void cb_path(struct zt_quic_conn *conn, void *arg, const struct zt_quic_path *path, bool ok)
+{
+	struct client *c = arg;
+	struct zt_imd *imd = c->imd;
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
+	struct zt_ctrl_msg m;
+	(void)conn;
+
+	if (!ok || c->state != C_READY || zt_addr_equal(&path->remote, &c->observed))
+		return;
+	LOG(imd, ZT_NODE_INFO, "observed_address", "identity=%s old=%s new=%s", c->identity,
+	    zt_addr_str(&c->observed, a), zt_addr_str(&path->remote, b));
+	c->observed = path->remote;
+	zt_ctrl_msg_init(&m, ZT_CTRL_OBSERVED_ADDRESS);
+	m.u.observed.addr = c->observed;
+	ctrl_send(c, &m);
+}
+
+static const struct zt_quic_callbacks outer_cb = {
+	.handshake_done = cb_handshake,
+	.stream_opened = cb_opened,
+	.stream_readable = cb_readable,
+	.stream_writable = cb_writable,
+	.datagram = cb_dgram,
+	.path_validated = cb_path,
+};
+
+/* Creation. */
+
+static void reset_token(void *arg, const uint8_t *cid, size_t cidlen, uint8_t token[16])
+{
+	struct zt_imd *imd = arg;
+	uint8_t mac[32];
+
+	/* RFC 9000 s10.3.2: HMAC of the connection ID under a static key. */
+	gnutls_hmac_fast(GNUTLS_MAC_SHA256, imd->reset_key, sizeof(imd->reset_key), cid, cidlen, mac);
+	memcpy(token, mac, 16);
+}
+
+int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t now)
+{
+	struct zt_imd *imd;
+	int rc;
+
+	if (!cfg->tls || !cfg->rng || !cfg->policy || zt_tls_ctx_side(cfg->tls) != ZT_TLS_SERVER)
+		return -EINVAL;
+	imd = calloc(1, sizeof(*imd));
+	if (!imd)
+		return -ENOMEM;
+	imd->cfg = *cfg;
+	imd->cfg.quota_bytes = or_default(cfg->quota_bytes, 64ULL << 30);
+	imd->cfg.quota_packets = or_default(cfg->quota_packets, 64ULL << 20);
+	imd->cfg.start_margin = or_default(cfg->start_margin, 50 * ZT_MS);
+	imd->cfg.idle_timeout = or_default(cfg->idle_timeout, 20 * ZT_SEC);
+	imd->cfg.hello_timeout = or_default(cfg->hello_timeout, 10 * ZT_SEC);
+	imd->cfg.max_clients = or_default(cfg->max_clients, 10000);
+	imd->cfg.max_sessions = or_default(cfg->max_sessions, 1024);
+	imd->cfg.dgram_queue = or_default(cfg->dgram_queue, 512);
+	imd->cfg.reset_rate = (unsigned)or_default(cfg->reset_rate, 100);
+	imd->started = now;
+	imd->nbuckets = 64;
+	imd->buckets = calloc(imd->nbuckets, sizeof(*imd->buckets));
+	if (!imd->buckets) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	rc = zt_quic_cidmap_new(&imd->map, cfg->rng);
+	if (rc < 0)
+		goto out_free;
+	if (cfg->listen.family && cfg->listen.port &&
+	    zt_stun_server_init(&imd->stun, &cfg->listen, NULL) == 0)
+		imd->have_stun = true;
+	if (cfg->reset_key && cfg->reset_key_len >= 16) {
+		/* Any length in, 32 bytes kept. */
+		gnutls_hash_fast(GNUTLS_DIG_SHA256, cfg->reset_key, cfg->reset_key_len, imd->reset_key);
+		imd->have_reset_key = true;
+	}
+	imd->cfg.reset_key = NULL;
+	imd->qcfg = (struct zt_quic_config){
+		.tls = cfg->tls,
+		.rng = cfg->rng,
+		.cidmap = imd->map,
+		.cb = &outer_cb,
+		.max_udp_payload = ZT_QUIC_OUTER_UDP_PAYLOAD,
+		.idle_timeout = imd->cfg.idle_timeout,
+		.dgram_queue = imd->cfg.dgram_queue,
+		/* Control only: small stream windows. */
+		.stream_window = 64 * 1024,
+		.stream_window_max = 256 * 1024,
+		.conn_window = 128 * 1024,
+		.conn_window_max = 512 * 1024,
+		.max_streams_bidi = 4,
+		.stream_sndbuf = 128 * 1024,
+		.reset_token = imd->have_reset_key ? reset_token : NULL,
+		.reset_arg = imd,
+	};
+	*ret = imd;
+	return 0;
+
+out_free:
+	free(imd->buckets);
+	free(imd);
+	return rc;
+}
+
+void zt_imd_free(struct zt_imd *imd)
+{
+	if (!imd)
+		return;
+	/* Quietly: no CLOSE messages to clients that are being freed too. */
+	for (size_t i = 0; i < imd->nbuckets; i++)
+		while (imd->buckets[i])
+			session_free(imd, imd->buckets[i]);
+	while (imd->clients)
+		client_free(imd->clients);
+	while (imd->held) {
+		struct held *h = imd->held;
+		imd->held = h->next;
+		free(h);
+	}
+	zt_quic_cidmap_free(imd->map);
+	free(imd->buckets);
+	free(imd);
+}
+
+/* Receiving. */
+
+static void raw_push(struct zt_imd *imd, const struct zt_addr *local, const struct zt_addr *remote,
+		     const uint8_t *data, size_t len)
+{
+	struct raw *r;
+
+	if (imd->raw_len == RAWQ_LEN || len > RAW_MAX)
+		return;
+	r = &imd->rawq[(imd->raw_head + imd->raw_len) % RAWQ_LEN];
+	r->local = *local;
+	r->remote = *remote;
+	r->len = len;
+	memcpy(r->data, data, len);
+	imd->raw_len++;
+}
+
+static void stateless_reset(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
+			    const struct zt_addr *from, const uint8_t *pkt, size_t len)
+{
+	const uint8_t *dcid;
+	size_t dlen;
+	uint8_t token[16], out[64];
+	int n;
+
+	if (!imd->have_reset_key || (pkt[0] & 0x80) || zt_quic_pkt_dcid(pkt, len, &dcid, &dlen) < 0)
+		return;
+	if (now >= imd->reset_window + ZT_SEC) {
+		imd->reset_window = now;
+		imd->reset_count = 0;
+	}
+	if (imd->reset_count >= imd->cfg.reset_rate)
+		return;
+	reset_token(imd, dcid, dlen, token);
+	n = zt_quic_write_stateless_reset(out, sizeof(out), token, len, imd->cfg.rng);
+	if (n <= 0)
+		return;
+	imd->reset_count++;
+	imd->st.resets_sent++;
+	raw_push(imd, local, from, out, (size_t)n);
+}
+
+static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic_path *path,
+			  const uint8_t *pkt, size_t len)
+{
+	struct zt_quic_config qc = imd->qcfg;
+	struct client *c;
+	char label[64];
+	int rc;
+
+	if (imd->nclients >= imd->cfg.max_clients) {
+		imd->st.refused_full++;
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->imd = imd;
+	c->id = zt_rng_u64(imd->cfg.rng) | 1;
+	c->observed = path->remote;
+	c->hello_deadline = ZT_TIME_NEVER;
+	if (imd->cfg.qlog_open && imd->cfg.qlog_write) {
+		snprintf(label, sizeof(label), "outer-%016" PRIx64, c->id);
+		c->qlog = imd->cfg.qlog_open(imd->cfg.qlog_arg, label);
+		if (c->qlog) {
+			qc.qlog = imd->cfg.qlog_write;
+			qc.qlog_arg = c->qlog;
+		}
+	}
+	zt_ctrlchan_init(&c->ch, NULL, -1);
+	rc = zt_quic_conn_accept(&c->conn, &qc, path, pkt, len, c, now);
+	if (rc < 0) {
+		imd->st.accept_failed++;
+		if (c->qlog)
+			imd->cfg.qlog_write(c->qlog, "", 0, true);
+		free(c);
+		return;
+	}
+	c->ch.conn = c->conn;
+	c->next = imd->clients;
+	if (imd->clients)
+		imd->clients->prev = c;
+	imd->clients = c;
+	imd->nclients++;
+	imd->st.accepted++;
+	mark_dirty(c);
+}
+
+/* Deadlines that are ours, not the connection's: HELLO due, delayed close. */
+static void client_timers(struct client *c, uint64_t now)
+{
+	if (c->state == C_WAIT_HELLO && now >= c->hello_deadline) {
+		LOG(c->imd, ZT_NODE_WARN, "auth_failed", "remote=%s reason=no-hello",
+		    zt_addr_str(&c->observed, (char[ZT_ADDR_STRLEN]){ 0 }));
+		c->imd->st.auth_failed++;
+		reject(c, now, ZT_ETIMEOUT, "no HELLO in time");
+	}
+	if (c->state == C_REJECTED && now >= c->close_at) {
+		client_gone(c, c->close_text);
+		zt_quic_conn_close(c->conn, c->close_code, c->close_text);
+		mark_dirty(c);
+	}
+}
+
+int zt_imd_recv(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
+		const struct zt_addr *from, const uint8_t *pkt, size_t len)
+{
+	struct zt_quic_path path;
+	struct zt_quic_conn *conn;
+	struct client *c;
+
+	if (!local->family || !from->family)
+		return -EINVAL;
+	imd->now = now;
+	imd->st.dgrams_in++;
+	if (len == 0) {
+		imd->st.dropped_garbage++;
+		return 0;
+	}
+	if (pkt[0] < 4) {
+		/* RFC 9443: STUN. */
+		uint8_t out[ZT_STUN_SERVER_MAX_RESPONSE];
+		unsigned ep;
+		int n = imd->have_stun ? zt_stun_server_handle(&imd->stun, 0, from, pkt, len, out,
+								sizeof(out), &ep)
+				       : ZT_ESTATE;
+		if (n > 0) {
+			imd->st.stun_answered++;
+			raw_push(imd, local, from, out, (size_t)n);
+		} else {
+			imd->st.stun_dropped++;
+		}
+		return 0;
+	}
+	if (!(pkt[0] & 0x40)) {
+		imd->st.dropped_garbage++;
+		return 0;
+	}
+	path = (struct zt_quic_path){ .local = *local, .remote = *from };
+	conn = zt_quic_cidmap_lookup_pkt(imd->map, pkt, len);
+	if (!conn) {
+		if (zt_quic_pkt_is_initial(pkt, len)) {
+			accept_client(imd, now, &path, pkt, len);
+		} else {
+			imd->st.dropped_unknown++;
+			stateless_reset(imd, now, local, from, pkt, len);
+		}
+		return 0;
+	}
+	c = zt_quic_conn_arg(conn);
+	if (zt_quic_conn_recv(conn, now, &path, pkt, len) == ZT_EMALFORMED)
+		imd->st.dropped_conn++;
+	/* Messages read during the call were handled by the readable callback. Closed
+	 * connections are freed by poll_send and on_timeout. */
+	mark_dirty(c);
+	client_timers(c, now);
+	check_client(c);
+	return 0;
+}
+
+int zt_imd_poll_send(struct zt_imd *imd, uint64_t now, uint8_t *buf, size_t cap,
+		     struct zt_addr *ret_local, struct zt_addr *ret_remote)
+{
+	struct zt_quic_path path;
+
+	if (cap < ZT_QUIC_OUTER_UDP_PAYLOAD)
+		return -ENOBUFS;
+	imd->now = now;
+	if (imd->raw_len) {
+		struct raw *r = &imd->rawq[imd->raw_head];
+		memcpy(buf, r->data, r->len);
+		*ret_local = r->local;
+		*ret_remote = r->remote;
+		imd->raw_head = (imd->raw_head + 1) % RAWQ_LEN;
+		imd->raw_len--;
+		imd->st.dgrams_out++;
+		return (int)r->len;
+	}
+	while (imd->dhead) {
+		struct client *c = imd->dhead;
+		int n = zt_quic_conn_poll_send(c->conn, now, buf, cap, &path);
+
+		if (n > 0) {
+			*ret_local = path.local;
+			*ret_remote = path.remote;
+			imd->st.dgrams_out++;
+			return n;
+		}
+		unmark_dirty(c);
+		check_client(c);
+		if (zt_quic_conn_state(c->conn) == ZT_QUIC_CLOSED)
+			client_free(c);
+	}
+	return 0;
+}
+
+uint64_t zt_imd_next_deadline(const struct zt_imd *imd)
+{
+	uint64_t t = ZT_TIME_NEVER;
+
+	for (const struct client *c = imd->clients; c; c = c->next) {
+		uint64_t d = zt_quic_conn_next_deadline(c->conn);
+		if (d < t)
+			t = d;
+		if (c->state == C_WAIT_HELLO && c->hello_deadline < t)
+			t = c->hello_deadline;
+		if (c->state == C_REJECTED && c->close_at < t)
+			t = c->close_at;
+	}
+	for (const struct held *h = imd->held; h; h = h->next)
+		if (h->deadline < t)
+			t = h->deadline;
+	return t;
+}
+
+void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now)
+{
+	struct held **hp;
+
+	imd->now = now;
+	for (struct client *c = imd->clients; c; c = c->next) {
+		if (zt_quic_conn_next_deadline(c->conn) <= now) {
+			zt_quic_conn_on_timeout(c->conn, now);
+			mark_dirty(c);
+		}
+		client_timers(c, now);
+	}
+	for (hp = &imd->held; *hp;) {
+		struct held *h = *hp;
+		if (now >= h->deadline) {
+			char text[ZT_CTRL_STR_MAX + 1];
+			*hp = h->next;
+			imd->st.no_service++;
+			snprintf(text, sizeof(text), "no connector serves %.200s", h->service);
+			LOG(imd, ZT_NODE_WARN, "open_refused", "identity=%s service=%s reason=no-service",
+			    h->agent->identity, h->service);
+			send_error(h->agent, ZT_ENOSERVICE, h->request_id, 0, text);
+			free(h);
+		} else {
+			hp = &h->next;
+		}
+	}
+	reap(imd);
+}
+
+void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret)
+{
+	*ret = imd->st;
+	ret->clients = imd->nclients;
+	ret->sessions = imd->nsessions;
+}
+
+int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_session_info *ret)
+{
+	const struct session *s = session_find(imd, id);
+
+	if (!s)
+		return -ENOENT;
+	memset(ret, 0, sizeof(*ret));
+	ret->id = s->id;
+	snprintf(ret->service, sizeof(ret->service), "%s", s->service);
+	snprintf(ret->agent, sizeof(ret->agent), "%s", s->end[0]->identity);
+	snprintf(ret->connector, sizeof(ret->connector), "%s", s->end[1]->identity);
+	ret->relay_pkts = s->pkts;
+	ret->relay_bytes = s->bytes;
+	ret->quota_bytes = s->quota_bytes;
+	ret->quota_packets = s->quota_pkts;
+	ret->dropped_quota = s->dropped_quota;
+	ret->started = s->started;
+	ret->generation = s->started_gen;
+	return 0;
+}

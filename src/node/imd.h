@@ -1,0 +1,151 @@
+/*
+ * The Intermediate, sans-IO: everything ztna-intermediate does, driven by the
+ * datagrams of its one UDP socket and a timer.
+ *
+ *	on a datagram:  zt_imd_recv(imd, now, local, from, pkt, len);
+ *	on the timer:   zt_imd_on_timeout(imd, now);
+ *	after either:   while ((n = zt_imd_poll_send(imd, now, buf, cap, &local, &remote)) > 0)
+ *	                    send buf[0..n) from local to remote;
+ *	                arm the timer at zt_imd_next_deadline(imd);
+ *
+ * What it does:
+ *  - Demultiplexes the socket (RFC 9443 first byte): 0-3 STUN, answered as a Binding
+ *    server (RFC 8489, one address) when cfg.listen is set; QUIC by destination
+ *    connection ID; a client's first Initial opens an outer connection (TLS 1.3,
+ *    ALPN ztna-outer/1, client certificate required). Anything else is dropped and
+ *    counted. A short-header packet for a connection we do not have (e.g. from before
+ *    a restart) is answered with a Stateless Reset when cfg.reset_key is set, so the
+ *    client reconnects at once instead of at its idle timeout.
+ *  - Control (docs/control-protocol.md) on the first stream the client opens:
+ *    HELLO is checked against the certificate (identity URI ztna:KIND:NAME, KIND
+ *    matching the role) and the policy's credentials; WELCOME carries the observed
+ *    address; OBSERVED_ADDRESS follows whenever the client's validated path changes
+ *    (migration, NAT rebinding). A failed HELLO gets ERROR (1500) and the connection
+ *    is closed with the same code. A connector's services (HELLO or REGISTER) are
+ *    registered; a newer connection of the same connector identity replaces the
+ *    older one (its sessions end).
+ *  - OPEN: policy first (ERROR 1501 without revealing whether the service exists),
+ *    then a connector for the service (ERROR 1502, or the OPEN is held up to
+ *    cfg.open_hold after start, for connectors re-registering after a restart);
+ *    then SESSION to both ends: the agent ICE-controlling, the connector controlled.
+ *  - Relay: an outer DATAGRAM from one end of a session (node/relay.h header) is
+ *    forwarded unchanged to the other end, within the session's byte and packet
+ *    quotas. Anything else is dropped and counted. The payload is never decrypted:
+ *    the Intermediate has no inner keys.
+ *  - Signaling: CANDIDATES are forwarded to the other end of the session; once both
+ *    ends have sent candidates of the same generation, START_CHECKS goes to both
+ *    with offsets corrected by each end's smoothed RTT (zt_imd_start_offsets) so both
+ *    start at the same moment. CLOSE is forwarded; PING answered with PONG.
+ *
+ * Callbacks (log, qlog) are called from inside these functions; they must not call
+ * back into this Intermediate.
+ */
+#ifndef ZT_NODE_IMD_H
+#define ZT_NODE_IMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+#include "core/rng.h"
+#include "node/nodelog.h"
+#include "node/policy.h"
+#include "quic/tls.h"
+
+struct zt_imd_config {
+	struct zt_tls_ctx *tls;          /* required: server, ZT_ALPN_OUTER, require_peer_cert */
+	const struct zt_rng *rng;        /* required */
+	const struct zt_policy *policy;  /* required; must outlive the Intermediate */
+	struct zt_addr listen;           /* the socket's address, for STUN; family 0: no STUN */
+	uint64_t quota_bytes;            /* relay budget per session; 0: 64 GiB */
+	uint64_t quota_packets;          /* 0: 64 Mi packets */
+	uint64_t start_margin;           /* START_CHECKS: the farther end waits this; 0: 50 ms */
+	uint64_t open_hold;              /* hold OPENs for unregistered services this long
+					    after start (connectors coming back); 0: never */
+	uint64_t idle_timeout;           /* outer connections; 0: 20 s */
+	uint64_t hello_timeout;          /* HELLO due this long after the handshake; 0: 10 s */
+	size_t max_clients;              /* 0: 10000 */
+	size_t max_sessions;             /* per agent connection; 0: 1024 */
+	size_t dgram_queue;              /* DATAGRAMs queued per outer connection; 0: 512 */
+	const uint8_t *reset_key;        /* stateless reset secret (>= 16 bytes); NULL: none */
+	size_t reset_key_len;
+	unsigned reset_rate;             /* stateless resets per second at most; 0: 100 */
+	struct zt_node_log log;
+	/* Optional qlog: a handle per connection (label "outer-<client id>"), chunks to it. */
+	void *(*qlog_open)(void *arg, const char *label);
+	void (*qlog_write)(void *handle, const void *data, size_t len, bool fin);
+	void *qlog_arg;
+};
+
+struct zt_imd_stats {
+	uint64_t dgrams_in, dgrams_out;
+	uint64_t dropped_garbage;       /* first byte neither STUN nor QUIC, or empty */
+	uint64_t dropped_unknown;       /* QUIC for no connection of ours, not a new one */
+	uint64_t dropped_conn;          /* refused by a connection (not QUIC of its own) */
+	uint64_t stun_answered, stun_dropped;
+	uint64_t resets_sent;
+	uint64_t accepted, refused_full, accept_failed;
+	uint64_t auth_ok, auth_failed;
+	uint64_t opens, sessions_opened, policy_refused, no_service, held;
+	uint64_t relay_pkts, relay_bytes;
+	uint64_t relay_dropped_unknown; /* no such session, or the sender is not an end of it */
+	uint64_t relay_dropped_quota;
+	uint64_t relay_dropped_queue;   /* the other end's DATAGRAM queue was full */
+	uint64_t relay_dropped_malformed;
+	uint64_t ctrl_errors;           /* control messages refused or undecodable */
+	uint64_t candidates_fwd, start_checks_sent;
+	size_t clients, sessions;       /* now */
+};
+
+struct zt_imd_session_info {
+	uint32_t id;
+	char service[256];
+	char agent[96], connector[96];  /* identity URIs */
+	uint64_t relay_pkts, relay_bytes, quota_bytes, quota_packets;
+	uint64_t dropped_quota;
+	bool started;                   /* START_CHECKS sent */
+	uint32_t generation;
+};
+
+struct zt_imd;
+
+/* Returns 0, -EINVAL (missing tls, rng or policy, or tls not a server), -ENOMEM. */
+int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t now);
+/* Frees everything (sends nothing). NULL is fine. */
+void zt_imd_free(struct zt_imd *imd);
+
+/*
+ * One datagram from the socket: it arrived at local from `from`. Returns 0 (taken,
+ * possibly dropped and counted), -EINVAL (an address is unset).
+ */
+int zt_imd_recv(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
+		const struct zt_addr *from, const uint8_t *pkt, size_t len);
+
+/*
+ * The next datagram to send, from *ret_local to *ret_remote. Returns its length, 0
+ * when nothing is due (wait for the deadline or a datagram), -ENOBUFS (cap below
+ * ZT_QUIC_OUTER_UDP_PAYLOAD).
+ */
+int zt_imd_poll_send(struct zt_imd *imd, uint64_t now, uint8_t *buf, size_t cap,
+		     struct zt_addr *ret_local, struct zt_addr *ret_remote);
+
+/* When zt_imd_on_timeout() must run next, or ZT_TIME_NEVER. */
+uint64_t zt_imd_next_deadline(const struct zt_imd *imd);
+void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now);
+
+void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret);
+
+/* A session's state. Returns 0 or -ENOENT. */
+int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_session_info *ret);
+
+/*
+ * START_CHECKS offsets: the message reaches an end about half its smoothed RTT after
+ * it leaves; both ends must start at the same moment D after sending, the farther
+ * one margin after receipt: D = max(srtt_a, srtt_c) / 2 + margin, and each end's
+ * offset is D minus its own half RTT.
+ */
+void zt_imd_start_offsets(uint64_t srtt_a, uint64_t srtt_c, uint64_t margin,
+			  uint64_t *ret_off_a, uint64_t *ret_off_c);
+
+#endif

@@ -1,0 +1,662 @@
+/* Agent/connector core: the outer connection, control messages, demultiplexing,
+ * sending. Sessions, channels and flows are in session.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "node/peer_int.h"
+#include "quic/pki.h"
+
+static const struct zt_quic_callbacks outer_cb;
+
+static uint64_t or_default(uint64_t v, uint64_t def)
+{
+	return v ? v : def;
+}
+
+static const char *role_name(const struct zt_peer *p)
+{
+	return p->cfg.role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector";
+}
+
+/* The outer connection. */
+
+static void qlog_done(struct zt_peer *p, void *h)
+{
+	if (h && p->cfg.qlog_write)
+		p->cfg.qlog_write(h, "", 0, true);
+}
+
+static void schedule_retry(struct zt_peer *p, uint64_t now)
+{
+	p->state = ZT_PEER_BACKOFF;
+	p->retry_at = now + zt_backoff_next(&p->backoff, p->cfg.rng);
+}
+
+static void connect_outer(struct zt_peer *p, uint64_t now)
+{
+	struct zt_quic_config qc = {
+		.tls = p->cfg.outer_tls,
+		.rng = p->cfg.rng,
+		.cb = &outer_cb,
+		.max_udp_payload = ZT_QUIC_OUTER_UDP_PAYLOAD,
+		.idle_timeout = p->cfg.outer_idle_timeout,
+		.handshake_timeout = p->cfg.handshake_timeout,
+		.keepalive = p->cfg.outer_keepalive,
+		.dgram_queue = 512,
+		/* Control only on streams: small windows. */
+		.stream_window = 64 * 1024,
+		.stream_window_max = 256 * 1024,
+		.conn_window = 128 * 1024,
+		.conn_window_max = 512 * 1024,
+		.max_streams_bidi = 4,
+		.stream_sndbuf = 128 * 1024,
+	};
+	char label[64], ia[ZT_ADDR_STRLEN];
+	int rc;
+
+	if (p->outer) {
+		zt_quic_conn_free(p->outer);
+		p->outer = NULL;
+	}
+	zt_ctrlchan_fini(&p->ch);
+	p->outer_qlog = NULL;
+	if (p->cfg.qlog_open && p->cfg.qlog_write) {
+		snprintf(label, sizeof(label), "outer-%" PRIu64, p->st.connects + 1);
+		p->outer_qlog = p->cfg.qlog_open(p->cfg.qlog_arg, label);
+		if (p->outer_qlog) {
+			qc.qlog = p->cfg.qlog_write;
+			qc.qlog_arg = p->outer_qlog;
+		}
+	}
+	p->st.connects++;
+	rc = zt_quic_conn_connect(&p->outer, &qc, p->cfg.intermediate_name, &p->outer_path, p, now);
+	if (rc < 0) {
+		p->outer = NULL;
+		qlog_done(p, p->outer_qlog);
+		schedule_retry(p, now);
+		PLOG(p, ZT_NODE_ERROR, "connect_failed", "intermediate=%s err=\"%s\" retry_in_ms=%" PRIu64,
+		     zt_addr_str(&p->cfg.intermediate, ia), zt_strerror(rc),
+		     (uint64_t)((p->retry_at - now) / ZT_MS));
+		return;
+	}
+	zt_ctrlchan_init(&p->ch, p->outer, -1);
+	p->state = ZT_PEER_CONNECTING;
+	PLOG(p, ZT_NODE_DEBUG, "connecting", "intermediate=%s attempt=%u",
+	     zt_addr_str(&p->cfg.intermediate, ia), p->backoff.attempts + 1);
+}
+
+/* The outer connection ended: log why, end relayed sessions, schedule a retry. */
+static void outer_down(struct zt_peer *p, int err, const char *text)
+{
+	enum zt_node_level lvl = err == ZT_EAUTH || err == ZT_ETLS || err == ZT_EPOLICY
+					 ? ZT_NODE_ERROR
+					 : ZT_NODE_WARN;
+	bool was_ready = p->state == ZT_PEER_READY;
+
+	schedule_retry(p, p->now);
+	PLOG(p, lvl, was_ready ? "disconnected" : "connect_failed",
+	     "err=%d error=\"%s\" reason=\"%s\" retry_in_ms=%" PRIu64, -err, zt_strerror(err), text,
+	     (uint64_t)((p->retry_at - p->now) / ZT_MS));
+	zt_psession_outer_down(p);
+	if (p->cb.down)
+		p->cb.down(p, p->cfg.arg, err, text, p->retry_at);
+}
+
+static void check_outer(struct zt_peer *p)
+{
+	struct zt_quic_close_info ci;
+	int err;
+
+	if (!p->outer || p->state == ZT_PEER_BACKOFF ||
+	    zt_quic_conn_state(p->outer) < ZT_QUIC_CLOSING)
+		return;
+	zt_quic_conn_close_info(p->outer, &ci);
+	err = ci.err;
+	/* The Intermediate closes with the control protocol's error code (e.g. 1500). */
+	if (ci.app && ci.code > 0 && ci.code < 100000)
+		err = -(int)ci.code;
+	else if (ci.by_peer && ci.err == 0)
+		err = ZT_EPEER; /* a Stateless Reset also drains with code 0 */
+	if (ci.by_peer)
+		p->st.resets_received++;
+	outer_down(p, err ? err : ZT_EPEER, ci.reason[0] ? ci.reason : "connection closed");
+}
+
+static void close_outer(struct zt_peer *p, int err, const char *why)
+{
+	if (!p->outer)
+		return;
+	zt_quic_conn_close(p->outer, (uint64_t)-err, why);
+	outer_down(p, err, why);
+}
+
+int zt_peer_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *m)
+{
+	int rc;
+
+	if (!p->outer || (p->state != ZT_PEER_READY && m->type != ZT_CTRL_HELLO))
+		return ZT_ESTATE;
+	rc = zt_ctrlchan_send(&p->ch, m);
+	if (rc == -ENOBUFS)
+		close_outer(p, ZT_EPEER, "the Intermediate does not read its control stream");
+	return rc;
+}
+
+int zt_peer_send_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *msg)
+{
+	return zt_peer_ctrl(p, msg);
+}
+
+static void send_hello(struct zt_peer *p)
+{
+	struct zt_ctrl_msg m;
+	struct zt_ctrl_hello *h = &m.u.hello;
+	int64_t sid;
+	int rc;
+
+	rc = zt_quic_stream_open(p->outer, &sid, NULL);
+	if (rc < 0) {
+		close_outer(p, ZT_ESTATE, "cannot open the control stream");
+		return;
+	}
+	zt_ctrlchan_attach(&p->ch, sid);
+	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
+	h->role = (uint8_t)p->cfg.role;
+	snprintf(h->identity, sizeof(h->identity), "%s", p->cfg.name);
+	if (p->cfg.token_len) {
+		memcpy(h->token, p->cfg.token, p->cfg.token_len);
+		h->token_len = (uint16_t)p->cfg.token_len;
+	}
+	snprintf(h->software, sizeof(h->software), "%s", p->cfg.software);
+	for (size_t i = 0; i < p->cfg.n_services; i++)
+		snprintf(h->services[h->n_services++], sizeof(h->services[0]), "%s",
+			 p->cfg.services[i].name);
+	p->state = ZT_PEER_HELLO;
+	if (zt_peer_ctrl(p, &m) < 0)
+		close_outer(p, ZT_ESTATE, "cannot send HELLO");
+}
+
+/* Control messages in. */
+
+static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
+{
+	char a[ZT_ADDR_STRLEN];
+
+	if (p->state != ZT_PEER_HELLO) {
+		p->st.ctrl_errors++;
+		return;
+	}
+	p->state = ZT_PEER_READY;
+	p->client_id = w->client_id;
+	p->observed = w->observed;
+	p->st.welcomes++;
+	zt_backoff_reset(&p->backoff);
+	PLOG(p, ZT_NODE_INFO, "connected",
+	     "role=%s name=%s client=%016" PRIx64 " observed=%s server=\"%s\" services=%zu", role_name(p),
+	     p->cfg.name, w->client_id, zt_addr_str(&w->observed, a), w->software,
+	     p->cfg.n_services);
+	if (p->cb.ready)
+		p->cb.ready(p, p->cfg.arg, &p->observed);
+	zt_psession_outer_ready(p);
+}
+
+static void on_msg(struct zt_peer *p, struct zt_ctrl_msg *m)
+{
+	char a[ZT_ADDR_STRLEN];
+
+	switch (m->type) {
+	case ZT_CTRL_WELCOME:
+		on_welcome(p, &m->u.welcome);
+		break;
+	case ZT_CTRL_ERROR:
+		if (m->u.error.request_id) {
+			zt_psession_on_error(p, &m->u.error);
+			break;
+		}
+		if (p->state == ZT_PEER_HELLO) {
+			p->st.refusals++;
+			PLOG(p, ZT_NODE_ERROR, "refused", "code=%u error=\"%s\" text=\"%s\"", m->u.error.code,
+			     zt_strerror(-(int)m->u.error.code), m->u.error.text);
+			break;
+		}
+		PLOG(p, ZT_NODE_WARN, "intermediate_error",
+		     "code=%u error=\"%s\" text=\"%s\" session=%08" PRIx64, m->u.error.code,
+		     zt_strerror(-(int)m->u.error.code), m->u.error.text, m->u.error.session_id);
+		break;
+	case ZT_CTRL_OBSERVED_ADDRESS:
+		if (!zt_addr_equal(&p->observed, &m->u.observed.addr))
+			PLOG(p, ZT_NODE_INFO, "observed_address", "old=%s new=%s",
+			     zt_addr_str(&p->observed, a),
+			     zt_addr_str(&m->u.observed.addr, (char[ZT_ADDR_STRLEN]){ 0 }));
+		p->observed = m->u.observed.addr;
+		if (p->cb.observed)
+			p->cb.observed(p, p->cfg.arg, &p->observed);
+		break;
+	case ZT_CTRL_SESSION:
+		zt_psession_on_session(p, &m->u.session);
+		break;
+	case ZT_CTRL_CLOSE: {
+		struct psession *s = m->u.close.session_id <= UINT32_MAX
+					     ? zt_psession_by_id(p, (uint32_t)m->u.close.session_id)
+					     : NULL;
+		if (s)
+			zt_psession_kill(s, -(int)m->u.close.reason,
+					 m->u.close.text[0] ? m->u.close.text : "closed by the Intermediate",
+					 false);
+		break;
+	}
+	case ZT_CTRL_CANDIDATES:
+		if (p->cb.candidates && m->u.cands.session_id <= UINT32_MAX)
+			p->cb.candidates(p, p->cfg.arg, (uint32_t)m->u.cands.session_id, &m->u.cands);
+		break;
+	case ZT_CTRL_START_CHECKS:
+		if (p->cb.start_checks && m->u.start.session_id <= UINT32_MAX)
+			p->cb.start_checks(p, p->cfg.arg, (uint32_t)m->u.start.session_id,
+					   p->now + m->u.start.start_offset, m->u.start.generation);
+		break;
+	case ZT_CTRL_PING: {
+		struct zt_ctrl_msg r = *m;
+		r.type = ZT_CTRL_PONG;
+		r.u.ping.peer_time = p->now;
+		zt_peer_ctrl(p, &r);
+		break;
+	}
+	case ZT_CTRL_PONG:
+		break;
+	default:
+		p->st.ctrl_errors++;
+		break;
+	}
+}
+
+static void read_ctrl(struct zt_peer *p)
+{
+	struct zt_ctrl_msg m;
+	int rc;
+
+	while (p->outer && p->state != ZT_PEER_BACKOFF) {
+		rc = zt_ctrlchan_next(&p->ch, &m);
+		if (rc == 0)
+			return;
+		if (rc == 1) {
+			on_msg(p, &m);
+			continue;
+		}
+		p->st.ctrl_errors++;
+		if (rc == ZT_EPEER || rc == ZT_ETOOBIG || rc == ZT_ECTRL_VERSION) {
+			close_outer(p, rc, "control stream ended");
+			return;
+		}
+		PLOG(p, ZT_NODE_WARN, "ctrl_bad_message", "type=%s err=\"%s\"", zt_ctrl_type_name(m.type),
+		     zt_strerror(rc));
+	}
+}
+
+/* Outer connection callbacks. */
+
+static void ocb_handshake(struct zt_quic_conn *c, void *arg)
+{
+	struct zt_peer *p = arg;
+	(void)c;
+
+	if (p->state == ZT_PEER_CONNECTING)
+		send_hello(p);
+}
+
+static void ocb_opened(struct zt_quic_conn *c, void *arg, int64_t sid)
+{
+	(void)arg;
+	zt_quic_stream_reset(c, sid, 0); /* the Intermediate opens no streams */
+}
+
+static void ocb_readable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct zt_peer *p = arg;
+	(void)c;
+	(void)sarg;
+
+	if (sid == p->ch.sid)
+		read_ctrl(p);
+}
+
+static void ocb_writable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct zt_peer *p = arg;
+	(void)c;
+	(void)sarg;
+
+	if (sid == p->ch.sid)
+		zt_ctrlchan_flush(&p->ch);
+}
+
+static void ocb_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, size_t len)
+{
+	struct zt_peer *p = arg;
+	uint32_t id;
+	int n;
+	(void)c;
+
+	n = zt_relay_hdr_read(data, len, &id);
+	if (n < 0) {
+		p->st.relay_dropped_malformed++;
+		return;
+	}
+	zt_psession_relay_in(p, id, data + n, len - (size_t)n);
+}
+
+static const struct zt_quic_callbacks outer_cb = {
+	.handshake_done = ocb_handshake,
+	.stream_opened = ocb_opened,
+	.stream_readable = ocb_readable,
+	.stream_writable = ocb_writable,
+	.datagram = ocb_dgram,
+};
+
+/* Creation. */
+
+int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t now)
+{
+	struct zt_peer *p;
+	int rc;
+
+	if (!cfg->name || !cfg->rng || !cfg->outer_tls || !cfg->intermediate.family ||
+	    zt_tls_ctx_side(cfg->outer_tls) != ZT_TLS_CLIENT || cfg->token_len > ZT_CTRL_TOKEN_MAX ||
+	    strlen(cfg->name) > ZT_CTRL_STR_MAX)
+		return -EINVAL;
+	if (cfg->role == ZT_CTRL_ROLE_AGENT) {
+		if (!cfg->inner_tls || zt_tls_ctx_side(cfg->inner_tls) != ZT_TLS_CLIENT)
+			return -EINVAL;
+	} else if (cfg->role == ZT_CTRL_ROLE_CONNECTOR) {
+		if (!cfg->n_services || cfg->n_services > ZT_CTRL_SERVICES_MAX)
+			return -EINVAL;
+		for (size_t i = 0; i < cfg->n_services; i++)
+			if (!cfg->services[i].name || !zt_pki_name_valid(cfg->services[i].name) ||
+			    !cfg->services[i].tls ||
+			    zt_tls_ctx_side(cfg->services[i].tls) != ZT_TLS_SERVER)
+				return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cfg = *cfg;
+	if (cfg->cb)
+		p->cb = *cfg->cb;
+	p->cfg.cb = NULL;
+	if (!p->cfg.intermediate_name)
+		p->cfg.intermediate_name = ZT_PKI_INTERMEDIATE_DNS;
+	if (!p->cfg.software)
+		p->cfg.software = "ztna 0.1";
+	p->cfg.outer_keepalive = or_default(cfg->outer_keepalive, 5 * ZT_SEC);
+	p->cfg.outer_idle_timeout = or_default(cfg->outer_idle_timeout, 20 * ZT_SEC);
+	p->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 5 * ZT_SEC);
+	p->cfg.inner_idle_timeout = or_default(cfg->inner_idle_timeout, 60 * ZT_SEC);
+	p->cfg.inner_keepalive = or_default(cfg->inner_keepalive, 15 * ZT_SEC);
+	p->cfg.open_timeout = or_default(cfg->open_timeout, 10 * ZT_SEC);
+	p->cfg.flow_idle = or_default(cfg->flow_idle, 60 * ZT_SEC);
+	p->cfg.max_flows = (size_t)or_default(cfg->max_flows, 1024);
+	p->cfg.pending_dgrams = (size_t)or_default(cfg->pending_dgrams, 64);
+	zt_backoff_init(&p->backoff, cfg->backoff_min, cfg->backoff_max);
+	rc = zt_quic_cidmap_new(&p->inner_map, cfg->rng);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	zt_quic_relay_addr(&p->relay_local, cfg->intermediate.family, ZT_RELAY_PATH_ID);
+	p->outer_path.local = cfg->local;
+	if (!p->outer_path.local.family)
+		p->outer_path.local.family = cfg->intermediate.family;
+	p->outer_path.remote = cfg->intermediate;
+	p->next_flow = 1;
+	p->next_request = zt_rng_u64(cfg->rng) >> 16;
+	p->tick = ZT_TIME_NEVER;
+	p->now = now;
+	zt_ctrlchan_init(&p->ch, NULL, -1);
+	connect_outer(p, now);
+	*ret = p;
+	return 0;
+}
+
+void zt_peer_free(struct zt_peer *p)
+{
+	if (!p)
+		return;
+	while (p->sessions)
+		zt_psession_free(p->sessions);
+	zt_quic_conn_free(p->outer);
+	zt_ctrlchan_fini(&p->ch);
+	zt_quic_cidmap_free(p->inner_map);
+	free(p);
+}
+
+/* Driving. */
+
+int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
+		 const struct zt_addr *from, const uint8_t *pkt, size_t len)
+{
+	struct zt_quic_conn *c;
+	struct zt_quic_path path;
+
+	if (!local->family || !from->family)
+		return -EINVAL;
+	p->now = now;
+	p->st.dgrams_in++;
+	if (len == 0) {
+		p->st.dropped_garbage++;
+		return 0;
+	}
+	if (pkt[0] < 4) {
+		/* RFC 9443: STUN, for the ICE agent. */
+		if (!p->cb.stun || p->cb.stun(p, p->cfg.arg, now, local, from, pkt, len) != 1)
+			p->st.dropped_stun++;
+		return 0;
+	}
+	if (!(pkt[0] & 0x40)) {
+		p->st.dropped_garbage++;
+		return 0;
+	}
+	if (zt_addr_equal(from, &p->cfg.intermediate)) {
+		/* Always on the one outer path, whatever local address the kernel reports. */
+		if (!p->outer || zt_quic_conn_recv(p->outer, now, &p->outer_path, pkt, len) ==
+					 ZT_EMALFORMED)
+			p->st.dropped_outer++;
+		check_outer(p);
+	} else {
+		c = zt_quic_cidmap_lookup_pkt(p->inner_map, pkt, len);
+		if (!c) {
+			p->st.dropped_unknown++;
+			return 0;
+		}
+		path = (struct zt_quic_path){ .local = *local, .remote = *from };
+		if (zt_quic_conn_recv(c, now, &path, pkt, len) == ZT_EMALFORMED)
+			p->st.dropped_unknown++;
+	}
+	zt_psession_deliver(p);
+	zt_psession_reap(p);
+	return 0;
+}
+
+static int raw_pop(struct zt_peer *p, uint8_t *buf, size_t cap, struct zt_addr *ret_local,
+		   struct zt_addr *ret_remote)
+{
+	struct praw *r = &p->rawq[p->raw_head];
+
+	if (cap < r->len)
+		return -ENOBUFS;
+	memcpy(buf, r->data, r->len);
+	*ret_local = r->local;
+	*ret_remote = r->remote;
+	p->raw_head = (p->raw_head + 1) % PEER_RAWQ;
+	p->raw_len--;
+	return (int)r->len;
+}
+
+/* One packet from an inner connection: wrapped for the relay (returns 0 and
+ * *wrapped), or a direct-path datagram in buf (returns its length). */
+static int poll_inner(struct zt_peer *p, struct psession *s, uint64_t now, uint8_t *buf,
+		      size_t cap, struct zt_quic_path *path, bool *wrapped)
+{
+	uint8_t *pkt = p->scratch + ZT_RELAY_HDR_LEN;
+	int n;
+
+	*wrapped = false;
+	n = zt_quic_conn_poll_send(s->conn, now, pkt, sizeof(p->scratch) - ZT_RELAY_HDR_LEN, path);
+	if (n <= 0)
+		return 0;
+	if (!zt_quic_is_relay_addr(&path->local)) {
+		if ((size_t)n > cap)
+			return 0;
+		memcpy(buf, pkt, (size_t)n);
+		return n;
+	}
+	*wrapped = true;
+	if (!p->outer || p->state != ZT_PEER_READY) {
+		p->st.relay_dropped_queue++;
+		return 0;
+	}
+	zt_relay_hdr_write(p->scratch, ZT_RELAY_HDR_LEN, s->id);
+	if (zt_quic_dgram_send(p->outer, p->scratch, (size_t)n + ZT_RELAY_HDR_LEN) < 0)
+		p->st.relay_dropped_queue++;
+	else
+		p->st.relay_out++;
+	return 0;
+}
+
+int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
+		      struct zt_addr *ret_local, struct zt_addr *ret_remote)
+{
+	struct zt_quic_path path;
+	int n;
+
+	if (cap < ZT_QUIC_OUTER_UDP_PAYLOAD)
+		return -ENOBUFS;
+	p->now = now;
+	zt_psession_deliver(p);
+	for (;;) {
+		bool produced = false;
+
+		if (p->raw_len) {
+			n = raw_pop(p, buf, cap, ret_local, ret_remote);
+			if (n > 0)
+				p->st.dgrams_out++;
+			return n;
+		}
+		if (p->outer) {
+			n = zt_quic_conn_poll_send(p->outer, now, buf, cap, &path);
+			check_outer(p);
+			if (n > 0) {
+				*ret_local = path.local;
+				*ret_remote = path.remote;
+				p->st.dgrams_out++;
+				return n;
+			}
+		}
+		/* Inner connections, round robin; stop wrapping while the outer queue is long. */
+		if (p->sessions) {
+			struct psession *start = p->rr ? p->rr : p->sessions, *s = start;
+			do {
+				bool wrapped;
+				struct psession *next = s->next ? s->next : p->sessions;
+
+				if (s->conn && (!p->outer || zt_quic_dgram_queued(p->outer) < PEER_RELAY_QUEUE)) {
+					n = poll_inner(p, s, now, buf, cap, &path, &wrapped);
+					if (n > 0) {
+						p->rr = next;
+						*ret_local = path.local;
+						*ret_remote = path.remote;
+						p->st.dgrams_out++;
+						return n;
+					}
+					if (wrapped) {
+						p->rr = s;
+						produced = true;
+						break;
+					}
+				}
+				s = next;
+			} while (s != start);
+		}
+		if (!produced)
+			break;
+	}
+	zt_psession_reap(p);
+	return 0;
+}
+
+uint64_t zt_peer_next_deadline(const struct zt_peer *p)
+{
+	uint64_t t = zt_psession_next_deadline(p), d;
+
+	if (p->outer) {
+		d = zt_quic_conn_next_deadline(p->outer);
+		if (d < t)
+			t = d;
+	}
+	if (p->state == ZT_PEER_BACKOFF && p->retry_at < t)
+		t = p->retry_at;
+	return t;
+}
+
+void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
+{
+	p->now = now;
+	if (p->outer && zt_quic_conn_next_deadline(p->outer) <= now)
+		zt_quic_conn_on_timeout(p->outer, now);
+	check_outer(p);
+	if (p->state == ZT_PEER_BACKOFF && now >= p->retry_at)
+		connect_outer(p, now);
+	zt_psession_timers(p, now);
+	zt_psession_deliver(p);
+	zt_psession_reap(p);
+}
+
+enum zt_peer_state zt_peer_state(const struct zt_peer *p)
+{
+	return p->state;
+}
+
+struct zt_quic_conn *zt_peer_outer(const struct zt_peer *p)
+{
+	return p->state == ZT_PEER_BACKOFF ? NULL : p->outer;
+}
+
+void zt_peer_stats(const struct zt_peer *p, struct zt_peer_stats *ret)
+{
+	*ret = p->st;
+	ret->sessions = ret->chans = ret->flows = 0;
+	for (const struct psession *s = p->sessions; s; s = s->next) {
+		ret->sessions += s->state != ZT_PEER_S_CLOSED;
+		ret->chans += s->nchans;
+		ret->flows += s->nflows;
+	}
+}
+
+int zt_peer_send_raw(struct zt_peer *p, const struct zt_addr *local, const struct zt_addr *remote,
+		     const uint8_t *data, size_t len)
+{
+	struct praw *r;
+
+	if (len > PEER_RAW_MAX)
+		return -EMSGSIZE;
+	if (p->raw_len == PEER_RAWQ)
+		return -EAGAIN;
+	r = &p->rawq[(p->raw_head + p->raw_len) % PEER_RAWQ];
+	r->local = *local;
+	r->remote = *remote;
+	r->len = len;
+	memcpy(r->data, data, len);
+	p->raw_len++;
+	return 0;
+}
+
+void zt_peer_relay_path(const struct zt_peer *p, struct zt_quic_path *ret)
+{
+	ret->local = p->relay_local;
+	ret->remote = p->cfg.intermediate;
+}

@@ -1,0 +1,28 @@
+#include <errno.h>
+
+#include "core/err.h"
+#include "core/wire.h"
+#include "node/relay.h"
+
+int zt_relay_hdr_write(uint8_t *buf, size_t cap, uint32_t session)
+{
+	struct zt_wr w = zt_wr_init(buf, cap);
+
+	if (session == 0)
+		return -EINVAL;
+	zt_wr_u32(&w, session);
+	return zt_wr_finish(&w);
+}
+
+int zt_relay_hdr_read(const uint8_t *buf, size_t len, uint32_t *ret_session)
+{
+	struct zt_rd r = zt_rd_init(buf, len);
+	uint32_t s;
+
+	if (zt_rd_u32(&r, &s) < 0 || zt_rd_left(&r) == 0)
+		return ZT_ETRUNC;
+	if (s == 0)
+		return ZT_EMALFORMED;
+	*ret_session = s;
+	return ZT_RELAY_HDR_LEN;
+}

@@ -1,0 +1,1035 @@
+/* Agent/connector sessions: the inner connection of each, its channels and flows. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "node/peer_int.h"
+#include "quic/pki.h"
+
+#define CH_PENDING_READY (1u << 15) /* READY to deliver at the next entry point */
+#define FLOW_TICK ZT_SEC
+
+static const struct zt_quic_callbacks inner_cb;
+
+static bool is_agent(const struct zt_peer *p)
+{
+	return p->cfg.role == ZT_CTRL_ROLE_AGENT;
+}
+
+void zt_psession_emit(struct psession *s, enum zt_peer_session_event ev)
+{
+	struct zt_peer *p = s->p;
+	struct zt_peer_session_info info;
+
+	if (!p->cb.session)
+		return;
+	zt_peer_session_info(p, s->id, &info);
+	if (!s->id) {
+		memset(&info, 0, sizeof(info));
+		info.state = s->state;
+		snprintf(info.service, sizeof(info.service), "%s", s->service);
+	}
+	p->cb.session(p, p->cfg.arg, &info, ev);
+}
+
+static void chan_emit(struct zt_peer_chan *ch, enum zt_peer_chan_event ev, int code)
+{
+	struct zt_peer *p = ch->p;
+
+	if (ch->flags & CH_RELEASED)
+		return;
+	if (p->cb.chan_event)
+		p->cb.chan_event(p, p->cfg.arg, ch, ch->arg, ev, code);
+}
+
+static void update_keepalive(struct psession *s)
+{
+	bool want = s->state == ZT_PEER_S_READY && (s->nchans || s->nflows);
+
+	if (!s->conn || want == s->keepalive_on)
+		return;
+	zt_quic_conn_set_keepalive(s->conn, want ? s->p->cfg.inner_keepalive : 0);
+	s->keepalive_on = want;
+}
+
+/* Sessions. */
+
+static void send_open(struct psession *s)
+{
+	struct zt_peer *p = s->p;
+	struct zt_ctrl_msg m;
+
+	s->request_id = ++p->next_request;
+	zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
+	m.u.open.request_id = s->request_id;
+	snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", s->service);
+	if (zt_peer_ctrl(p, &m) < 0)
+		return;
+	s->state = ZT_PEER_S_OPENING;
+	PLOG(p, ZT_NODE_DEBUG, "open", "service=%s request=%016" PRIx64, s->service, s->request_id);
+}
+
+struct psession *zt_psession_new(struct zt_peer *p, const char *service)
+{
+	struct psession *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->p = p;
+	s->state = ZT_PEER_S_WAITING;
+	snprintf(s->service, sizeof(s->service), "%s", service);
+	s->deadline = p->now + p->cfg.open_timeout;
+	s->next = p->sessions;
+	if (p->sessions)
+		p->sessions->prev = s;
+	p->sessions = s;
+	if (is_agent(p) && p->state == ZT_PEER_READY)
+		send_open(s);
+	return s;
+}
+
+struct psession *zt_psession_by_id(const struct zt_peer *p, uint32_t id)
+{
+	for (struct psession *s = p->sessions; s; s = s->next)
+		if (s->id == id && id)
+			return s;
+	return NULL;
+}
+
+/* The live session for a service (agent), if any. */
+static struct psession *session_for(const struct zt_peer *p, const char *service)
+{
+	for (struct psession *s = p->sessions; s; s = s->next)
+		if (s->state != ZT_PEER_S_CLOSED && !strcmp(s->service, service))
+			return s;
+	return NULL;
+}
+
+static void pq_clear(struct psession *s)
+{
+	while (s->pq_head) {
+		struct pdgram *d = s->pq_head;
+		s->pq_head = d->next;
+		free(d);
+	}
+	s->pq_tail = NULL;
+	s->pq_len = 0;
+}
+
+static void chan_unlink_free(struct zt_peer_chan *ch)
+{
+	struct psession *s = ch->s;
+
+	if (ch->prev)
+		ch->prev->next = ch->next;
+	else
+		s->chans = ch->next;
+	if (ch->next)
+		ch->next->prev = ch->prev;
+	s->nchans--;
+	if (ch->sid >= 0 && s->conn && !(ch->flags & CH_CLOSED))
+		zt_quic_stream_set_arg(s->conn, ch->sid, NULL);
+	free(ch);
+	update_keepalive(s);
+}
+
+static void flow_unlink_free(struct zt_peer_flow *f)
+{
+	struct psession *s = f->s;
+
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		s->flows = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	s->nflows--;
+	free(f);
+	update_keepalive(s);
+}
+
+void zt_psession_kill(struct psession *s, int reason, const char *text, bool tell)
+{
+	struct zt_peer *p = s->p;
+	struct zt_peer_chan *ch, *cnext;
+	struct zt_peer_flow *f;
+	bool was_ready = s->state == ZT_PEER_S_READY;
+
+	if (s->state == ZT_PEER_S_CLOSED)
+		return;
+	s->state = ZT_PEER_S_CLOSED;
+	s->close_reason = reason;
+	PLOG(p, reason && reason != ZT_ETIMEOUT ? ZT_NODE_WARN : ZT_NODE_INFO, "session_closed",
+	     "session=%08x service=%s peer=%s reason=%d error=\"%s\" text=\"%s\"", s->id, s->service,
+	     s->peer_identity[0] ? s->peer_identity : "-", -reason, reason ? zt_strerror(reason) : "none",
+	     text);
+	if (tell && s->id && p->state == ZT_PEER_READY) {
+		struct zt_ctrl_msg m;
+		zt_ctrl_msg_init(&m, ZT_CTRL_CLOSE);
+		m.u.close.session_id = s->id;
+		m.u.close.reason = (uint32_t)-reason;
+		snprintf(m.u.close.text, sizeof(m.u.close.text), "%s", text);
+		zt_peer_ctrl(p, &m);
+	}
+	pq_clear(s);
+	if (s->conn && zt_quic_conn_state(s->conn) < ZT_QUIC_CLOSING)
+		zt_quic_conn_close(s->conn, (uint64_t)-reason, text);
+	for (ch = s->chans; ch; ch = cnext) {
+		cnext = ch->next;
+		if (ch->flags & CH_RELEASED) {
+			chan_unlink_free(ch);
+			continue;
+		}
+		ch->flags |= CH_DEAD;
+		if (ch->flags & CH_READY) {
+			ch->flags &= ~CH_PENDING_READY;
+			chan_emit(ch, ZT_PEER_CHAN_RESET, ZT_FWD_SESSION_GONE);
+		} else {
+			p->st.chans_failed++;
+			chan_emit(ch, ZT_PEER_CHAN_FAILED, reason ? reason : ZT_EPEER);
+		}
+	}
+	while ((f = s->flows)) {
+		/* Unlinked first: the callback sees a flow that is already gone. */
+		if (f->next)
+			f->next->prev = NULL;
+		s->flows = f->next;
+		s->nflows--;
+		if (p->cb.flow_closed)
+			p->cb.flow_closed(p, p->cfg.arg, f, f->arg, ZT_EPEER);
+		free(f);
+	}
+	if (s->announced || was_ready)
+		zt_psession_emit(s, ZT_PEER_SESSION_CLOSED);
+}
+
+void zt_psession_free(struct psession *s)
+{
+	struct zt_peer *p = s->p;
+
+	while (s->chans)
+		chan_unlink_free(s->chans);
+	while (s->flows)
+		flow_unlink_free(s->flows);
+	pq_clear(s);
+	zt_quic_conn_free(s->conn);
+	s->conn = NULL;
+	if (p->rr == s)
+		p->rr = s->next;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		p->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	free(s);
+}
+
+static void check_session(struct psession *s)
+{
+	struct zt_quic_close_info ci;
+
+	if (!s->conn || s->state == ZT_PEER_S_CLOSED || zt_quic_conn_state(s->conn) < ZT_QUIC_CLOSING)
+		return;
+	zt_quic_conn_close_info(s->conn, &ci);
+	if (ci.app && ci.code > 0 && ci.code < 100000)
+		ci.err = -(int)ci.code;
+	zt_psession_kill(s, ci.err, ci.reason[0] ? ci.reason : "inner connection closed", true);
+}
+
+void zt_psession_reap(struct zt_peer *p)
+{
+	struct psession *s = p->sessions, *next;
+
+	for (; s; s = next) {
+		next = s->next;
+		check_session(s);
+		if (s->state != ZT_PEER_S_CLOSED)
+			continue;
+		/* The closing period of the inner connection runs out first. */
+		if (s->conn && zt_quic_conn_state(s->conn) != ZT_QUIC_CLOSED)
+			continue;
+		if (s->nchans)
+			continue; /* the application still holds channels */
+		zt_psession_free(s);
+	}
+}
+
+/* Inner connections. */
+
+static void fill_inner(struct zt_peer *p, struct psession *s, struct zt_quic_config *qc,
+		       struct zt_tls_ctx *tls)
+{
+	char label[64];
+
+	*qc = (struct zt_quic_config){
+		.tls = tls,
+		.rng = p->cfg.rng,
+		.cidmap = p->inner_map,
+		.cb = &inner_cb,
+		.max_udp_payload = ZT_RELAY_TUNNEL_MTU,
+		.idle_timeout = p->cfg.inner_idle_timeout,
+		.handshake_timeout = p->cfg.handshake_timeout,
+	};
+	if (p->cfg.qlog_open && p->cfg.qlog_write) {
+		snprintf(label, sizeof(label), "inner-%08x", s->id);
+		s->qlog = p->cfg.qlog_open(p->cfg.qlog_arg, label);
+		if (s->qlog) {
+			qc->qlog = p->cfg.qlog_write;
+			qc->qlog_arg = s->qlog;
+		}
+	}
+}
+
+static void agent_connect(struct psession *s)
+{
+	struct zt_peer *p = s->p;
+	struct zt_quic_config qc;
+	struct zt_quic_path path;
+	char host[ZT_PKI_HOST_MAX];
+	int rc;
+
+	zt_peer_relay_path(p, &path);
+	fill_inner(p, s, &qc, p->cfg.inner_tls);
+	rc = zt_pki_service_host(s->service, host, sizeof(host));
+	if (rc >= 0)
+		rc = zt_quic_conn_connect(&s->conn, &qc, host, &path, s, p->now);
+	if (rc < 0) {
+		s->conn = NULL;
+		if (s->qlog)
+			p->cfg.qlog_write(s->qlog, "", 0, true);
+		zt_psession_kill(s, rc, "cannot start the inner connection", true);
+		return;
+	}
+	s->state = ZT_PEER_S_CONNECTING;
+}
+
+void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
+{
+	struct psession *s = NULL;
+	const struct zt_peer_service *svc = NULL;
+
+	if (m->session_id == 0 || m->session_id > UINT32_MAX || zt_psession_by_id(p, (uint32_t)m->session_id)) {
+		p->st.ctrl_errors++;
+		return;
+	}
+	if (is_agent(p)) {
+		for (s = p->sessions; s; s = s->next)
+			if (s->state == ZT_PEER_S_OPENING && s->request_id == m->request_id &&
+			    !strcmp(s->service, m->service))
+				break;
+	} else {
+		for (size_t i = 0; i < p->cfg.n_services; i++)
+			if (!strcmp(p->cfg.services[i].name, m->service))
+				svc = &p->cfg.services[i];
+		if (svc)
+			s = zt_psession_new(p, m->service);
+	}
+	if (!s) {
+		struct zt_ctrl_msg c;
+		p->st.ctrl_errors++;
+		zt_ctrl_msg_init(&c, ZT_CTRL_CLOSE);
+		c.u.close.session_id = m->session_id;
+		c.u.close.reason = (uint32_t)-(is_agent(p) ? ZT_ESTATE : ZT_ENOSERVICE);
+		snprintf(c.u.close.text, sizeof(c.u.close.text), "%s",
+			 is_agent(p) ? "no such request" : "service not served here");
+		zt_peer_ctrl(p, &c);
+		return;
+	}
+	s->id = (uint32_t)m->session_id;
+	s->svc = svc;
+	snprintf(s->peer_identity, sizeof(s->peer_identity), "%s", m->peer_identity);
+	s->controlling = m->ice_role == ZT_CTRL_ICE_CONTROLLING;
+	s->quota_bytes = m->quota_bytes;
+	s->quota_packets = m->quota_packets;
+	p->st.sessions_opened++;
+	PLOG(p, ZT_NODE_INFO, "session_open", "session=%08x service=%s peer=%s role=%s", s->id,
+	     s->service, s->peer_identity, s->controlling ? "controlling" : "controlled");
+	if (is_agent(p)) {
+		agent_connect(s);
+		if (s->state == ZT_PEER_S_CLOSED)
+			return;
+		s->deadline = ZT_TIME_NEVER; /* the handshake has its own timeout */
+	} else {
+		s->state = ZT_PEER_S_CONNECTING;
+		s->deadline = p->now + p->cfg.open_timeout; /* the agent's Initial is due */
+	}
+	s->announced = true;
+	zt_psession_emit(s, ZT_PEER_SESSION_OPENED);
+}
+
+void zt_psession_on_error(struct zt_peer *p, const struct zt_ctrl_error *m)
+{
+	for (struct psession *s = p->sessions; s; s = s->next) {
+		if (s->state != ZT_PEER_S_OPENING || s->request_id != m->request_id)
+			continue;
+		p->st.sessions_failed++;
+		PLOG(p, ZT_NODE_ERROR, "open_failed", "service=%s code=%u error=\"%s\" text=\"%s\"",
+		     s->service, m->code, zt_strerror(-(int)m->code), m->text);
+		zt_psession_kill(s, m->code ? -(int)m->code : ZT_EPEER, m->text, false);
+		return;
+	}
+	p->st.ctrl_errors++;
+}
+
+void zt_psession_outer_ready(struct zt_peer *p)
+{
+	for (struct psession *s = p->sessions; s; s = s->next)
+		if (s->state == ZT_PEER_S_WAITING)
+			send_open(s);
+}
+
+void zt_psession_outer_down(struct zt_peer *p)
+{
+	for (struct psession *s = p->sessions; s; s = s->next) {
+		if (s->state == ZT_PEER_S_WAITING || s->state == ZT_PEER_S_OPENING) {
+			s->state = ZT_PEER_S_WAITING; /* OPEN again once reconnected */
+			continue;
+		}
+		/* Sessions on the relay path cannot go on without it. (With a direct
+		 * path, the next step keeps those that migrated.) */
+		if (s->state != ZT_PEER_S_CLOSED)
+			zt_psession_kill(s, ZT_EPEER, "lost the Intermediate", false);
+	}
+}
+
+void zt_psession_relay_in(struct zt_peer *p, uint32_t id, const uint8_t *pkt, size_t len)
+{
+	struct psession *s = zt_psession_by_id(p, id);
+	struct zt_quic_path path;
+	struct zt_quic_config qc;
+
+	if (!s) {
+		p->st.relay_dropped_session++;
+		return;
+	}
+	p->st.relay_in++;
+	zt_peer_relay_path(p, &path);
+	if (s->conn) {
+		zt_quic_conn_recv(s->conn, p->now, &path, pkt, len);
+		check_session(s);
+		return;
+	}
+	if (is_agent(p) || s->state != ZT_PEER_S_CONNECTING || !zt_quic_pkt_is_initial(pkt, len)) {
+		p->st.relay_dropped_session++;
+		return;
+	}
+	fill_inner(p, s, &qc, s->svc->tls);
+	if (zt_quic_conn_accept(&s->conn, &qc, &path, pkt, len, s, p->now) < 0) {
+		s->conn = NULL;
+		if (s->qlog)
+			p->cfg.qlog_write(s->qlog, "", 0, true);
+		s->qlog = NULL;
+		p->st.relay_dropped_session++;
+		return;
+	}
+	s->deadline = ZT_TIME_NEVER;
+	check_session(s);
+}
+
+/* Channels. */
+
+static void chan_start(struct zt_peer_chan *ch)
+{
+	struct psession *s = ch->s;
+	struct zt_fwd_hdr h = { .proto = ZT_FWD_PROTO_TCP };
+	uint8_t hdr[ZT_FWD_HDR_MAX];
+	int64_t sid;
+	int n;
+
+	if (ch->sid >= 0 || (ch->flags & (CH_DEAD | CH_RELEASED)))
+		return;
+	if (zt_quic_stream_open(s->conn, &sid, ch) < 0)
+		return; /* stream limit: streams_available retries */
+	ch->sid = sid;
+	snprintf(h.name, sizeof(h.name), "%s", s->service);
+	n = zt_fwd_hdr_write(hdr, sizeof(hdr), &h);
+	if (n < 0 || zt_quic_stream_write(s->conn, sid, hdr, (size_t)n) != n) {
+		zt_quic_stream_reset(s->conn, sid, ZT_FWD_ABORT);
+		ch->flags |= CH_DEAD;
+		chan_emit(ch, ZT_PEER_CHAN_FAILED, ZT_ESTATE);
+		return;
+	}
+	if (ch->flags & CH_FIN_SENT)
+		zt_quic_stream_shutdown_write(s->conn, sid);
+	ch->flags |= CH_READY | CH_PENDING_READY;
+	s->p->st.chans_opened++;
+}
+
+static void start_waiting_chans(struct psession *s)
+{
+	for (struct zt_peer_chan *ch = s->chans; ch; ch = ch->next)
+		if (ch->sid < 0)
+			chan_start(ch);
+}
+
+void zt_psession_deliver(struct zt_peer *p)
+{
+	for (struct psession *s = p->sessions; s; s = s->next) {
+		struct zt_peer_chan *ch = s->chans, *next;
+		for (; ch; ch = next) {
+			next = ch->next;
+			if (!(ch->flags & CH_PENDING_READY))
+				continue;
+			ch->flags &= ~CH_PENDING_READY;
+			if (!(ch->flags & CH_DEAD))
+				chan_emit(ch, ZT_PEER_CHAN_READY, 0);
+		}
+	}
+}
+
+int zt_peer_chan_open(struct zt_peer *p, uint64_t now, const char *service, void *carg,
+		      struct zt_peer_chan **ret)
+{
+	struct psession *s;
+	struct zt_peer_chan *ch;
+
+	if (!is_agent(p) || !zt_pki_name_valid(service))
+		return -EINVAL;
+	p->now = now;
+	s = session_for(p, service);
+	if (!s && !(s = zt_psession_new(p, service)))
+		return -ENOMEM;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->p = p;
+	ch->s = s;
+	ch->sid = -1;
+	ch->arg = carg;
+	ch->deadline = now + p->cfg.open_timeout;
+	if (s->state != ZT_PEER_S_READY && s->deadline != ZT_TIME_NEVER && s->deadline < ch->deadline)
+		s->deadline = ch->deadline;
+	ch->next = s->chans;
+	if (s->chans)
+		s->chans->prev = ch;
+	s->chans = ch;
+	s->nchans++;
+	if (s->state == ZT_PEER_S_READY)
+		chan_start(ch);
+	update_keepalive(s);
+	*ret = ch;
+	return 0;
+}
+
+void zt_peer_chan_set_arg(struct zt_peer_chan *ch, void *carg)
+{
+	ch->arg = carg;
+}
+
+static bool chan_io_ok(const struct zt_peer_chan *ch)
+{
+	return (ch->flags & CH_READY) && !(ch->flags & (CH_DEAD | CH_RELEASED)) && ch->s->conn;
+}
+
+int zt_peer_chan_write(struct zt_peer_chan *ch, const void *data, size_t len)
+{
+	int n;
+
+	if (ch->flags & (CH_DEAD | CH_RELEASED | CH_FIN_SENT))
+		return -EPIPE;
+	if (!chan_io_ok(ch))
+		return 0;
+	n = zt_quic_stream_write(ch->s->conn, ch->sid, data, len);
+	return n < 0 ? -EPIPE : n;
+}
+
+size_t zt_peer_chan_writable(const struct zt_peer_chan *ch)
+{
+	if (!chan_io_ok(ch) || (ch->flags & CH_FIN_SENT))
+		return 0;
+	return zt_quic_stream_writable(ch->s->conn, ch->sid);
+}
+
+int zt_peer_chan_read(struct zt_peer_chan *ch, void *buf, size_t cap, bool *ret_fin)
+{
+	int n;
+
+	*ret_fin = false;
+	if (ch->flags & CH_FIN_READ) {
+		*ret_fin = true;
+		return 0;
+	}
+	if (ch->flags & (CH_DEAD | CH_RELEASED))
+		return -EPIPE;
+	if (!chan_io_ok(ch))
+		return -EAGAIN;
+	n = zt_quic_stream_read(ch->s->conn, ch->sid, buf, cap, ret_fin);
+	if (n == -ENOENT)
+		return -EPIPE;
+	if (n >= 0 && *ret_fin)
+		ch->flags |= CH_FIN_READ;
+	return n;
+}
+
+int zt_peer_chan_shutdown(struct zt_peer_chan *ch)
+{
+	if (ch->flags & (CH_DEAD | CH_RELEASED))
+		return -EPIPE;
+	ch->flags |= CH_FIN_SENT;
+	if (!chan_io_ok(ch))
+		return 0; /* sent when the stream opens */
+	return zt_quic_stream_shutdown_write(ch->s->conn, ch->sid) < 0 ? -EPIPE : 0;
+}
+
+void zt_peer_chan_release(struct zt_peer_chan *ch, uint64_t code)
+{
+	struct psession *s = ch->s;
+
+	if (ch->flags & CH_RELEASED)
+		return;
+	ch->flags |= CH_RELEASED;
+	if ((ch->flags & (CH_DEAD | CH_CLOSED)) || ch->sid < 0 || !s->conn) {
+		chan_unlink_free(ch);
+		return;
+	}
+	if ((ch->flags & (CH_FIN_SENT | CH_FIN_READ)) != (CH_FIN_SENT | CH_FIN_READ))
+		zt_quic_stream_reset(s->conn, ch->sid, code ? code : ZT_FWD_ABORT);
+	/* Freed when the stream closes (stream_closed) or the session ends. */
+}
+
+/* Connector: a new stream from the agent; the header comes first. */
+static void chan_header(struct zt_peer_chan *ch)
+{
+	struct psession *s = ch->s;
+	struct zt_peer *p = s->p;
+	struct zt_fwd_hdr h;
+	bool fin = false;
+	int n;
+
+	for (;;) {
+		size_t want = zt_fwd_hdr_want(ch->hdr, ch->hlen);
+		if (ch->hlen >= want)
+			break;
+		n = zt_quic_stream_read(s->conn, ch->sid, ch->hdr + ch->hlen, want - ch->hlen, &fin);
+		if (n == -EAGAIN)
+			return;
+		if (n >= 0)
+			ch->hlen += (size_t)n;
+		if (n < 0 || (fin && ch->hlen < zt_fwd_hdr_want(ch->hdr, ch->hlen))) {
+			/* Reset, or the stream ended inside the header. */
+			ch->flags |= CH_RELEASED;
+			zt_quic_stream_reset(s->conn, ch->sid, ZT_FWD_BAD_HEADER);
+			return;
+		}
+		if (fin)
+			ch->flags |= CH_FIN_READ;
+	}
+	if (zt_fwd_hdr_read(ch->hdr, ch->hlen, &h) < 0 || strcmp(h.name, s->service)) {
+		PLOG(p, ZT_NODE_WARN, "chan_refused", "session=%08x service=%s reason=bad-header",
+		     s->id, s->service);
+		ch->flags |= CH_RELEASED;
+		zt_quic_stream_reset(s->conn, ch->sid, ZT_FWD_BAD_HEADER);
+		return;
+	}
+	ch->flags |= CH_READY | CH_ACCEPTED;
+	p->st.chans_opened++;
+	if (p->cb.chan_accept)
+		p->cb.chan_accept(p, p->cfg.arg, ch, s->service);
+	else
+		zt_peer_chan_release(ch, ZT_FWD_REFUSED);
+	if (!(ch->flags & CH_RELEASED) &&
+	    (zt_quic_stream_readable(s->conn, ch->sid) || (ch->flags & CH_FIN_READ)))
+		chan_emit(ch, ZT_PEER_CHAN_READABLE, 0);
+}
+
+/* Inner connection callbacks (arg: the session). */
+
+static void icb_handshake(struct zt_quic_conn *c, void *arg)
+{
+	struct psession *s = arg;
+	struct zt_peer *p = s->p;
+	char got[ZT_PKI_IDENTITY_MAX], want[ZT_CTRL_STR_MAX + 1];
+	struct zt_quic_stats qs;
+
+	if (s->state != ZT_PEER_S_CONNECTING)
+		return;
+	if (is_agent(p))
+		zt_pki_identity(ZT_PKI_SERVICE, s->service, want, sizeof(want));
+	else
+		snprintf(want, sizeof(want), "%s", s->peer_identity);
+	if (zt_tls_session_peer_identity(zt_quic_conn_tls(c), got, sizeof(got)) < 0 || strcmp(got, want)) {
+		PLOG(p, ZT_NODE_ERROR, "peer_identity_mismatch", "session=%08x service=%s want=%s got=%s",
+		     s->id, s->service, want, got);
+		zt_psession_kill(s, ZT_EAUTH, "end-to-end peer identity mismatch", true);
+		return;
+	}
+	s->state = ZT_PEER_S_READY;
+	s->deadline = ZT_TIME_NEVER;
+	zt_quic_conn_stats(c, &qs);
+	PLOG(p, ZT_NODE_INFO, "session_ready", "session=%08x service=%s peer=%s rtt_us=%" PRIu64,
+	     s->id, s->service, s->peer_identity, (uint64_t)(qs.srtt_ns / ZT_US));
+	if (is_agent(p)) {
+		start_waiting_chans(s);
+		while (s->pq_head) {
+			struct pdgram *d = s->pq_head;
+			s->pq_head = d->next;
+			if (zt_quic_dgram_send(c, d->data, d->len) < 0)
+				p->st.flow_dgrams_dropped++;
+			free(d);
+		}
+		s->pq_tail = NULL;
+		s->pq_len = 0;
+	}
+	update_keepalive(s);
+	zt_psession_emit(s, ZT_PEER_SESSION_READY);
+}
+
+static void icb_opened(struct zt_quic_conn *c, void *arg, int64_t sid)
+{
+	struct psession *s = arg;
+	struct zt_peer_chan *ch;
+
+	if (is_agent(s->p) || s->state == ZT_PEER_S_CLOSED) {
+		zt_quic_stream_reset(c, sid, ZT_FWD_ABORT);
+		return;
+	}
+	ch = calloc(1, sizeof(*ch));
+	if (!ch) {
+		zt_quic_stream_reset(c, sid, ZT_FWD_ABORT);
+		return;
+	}
+	ch->p = s->p;
+	ch->s = s;
+	ch->sid = sid;
+	ch->deadline = ZT_TIME_NEVER;
+	ch->next = s->chans;
+	if (s->chans)
+		s->chans->prev = ch;
+	s->chans = ch;
+	s->nchans++;
+	zt_quic_stream_set_arg(c, sid, ch);
+	update_keepalive(s);
+}
+
+static void icb_readable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct zt_peer_chan *ch = sarg;
+	(void)c;
+	(void)arg;
+	(void)sid;
+
+	if (!ch || (ch->flags & (CH_DEAD | CH_RELEASED)))
+		return;
+	if (!(ch->flags & CH_READY)) {
+		chan_header(ch);
+		return;
+	}
+	chan_emit(ch, ZT_PEER_CHAN_READABLE, 0);
+}
+
+static void icb_writable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct zt_peer_chan *ch = sarg;
+	(void)c;
+	(void)arg;
+	(void)sid;
+
+	if (ch && (ch->flags & CH_READY) && !(ch->flags & CH_DEAD))
+		chan_emit(ch, ZT_PEER_CHAN_WRITABLE, 0);
+}
+
+static void icb_reset(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg, uint64_t code)
+{
+	struct zt_peer_chan *ch = sarg;
+	(void)c;
+	(void)arg;
+	(void)sid;
+
+	if (ch && (ch->flags & CH_READY) && !(ch->flags & CH_DEAD))
+		chan_emit(ch, ZT_PEER_CHAN_RESET, code < 1000 ? (int)code : ZT_FWD_ABORT);
+}
+
+static void icb_stopped(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	icb_reset(c, arg, sid, sarg, ZT_FWD_ABORT);
+}
+
+static void icb_closed(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct zt_peer_chan *ch = sarg;
+	(void)c;
+	(void)arg;
+	(void)sid;
+
+	if (!ch)
+		return;
+	ch->flags |= CH_CLOSED;
+	if (ch->flags & CH_RELEASED)
+		chan_unlink_free(ch);
+}
+
+static void icb_streams(struct zt_quic_conn *c, void *arg)
+{
+	struct psession *s = arg;
+	(void)c;
+
+	if (is_agent(s->p) && s->state == ZT_PEER_S_READY)
+		start_waiting_chans(s);
+}
+
+static struct zt_peer_flow *flow_find(const struct psession *s, uint32_t id)
+{
+	for (struct zt_peer_flow *f = s->flows; f; f = f->next)
+		if (f->id == id)
+			return f;
+	return NULL;
+}
+
+static struct zt_peer_flow *flow_add(struct psession *s, uint32_t id)
+{
+	struct zt_peer *p = s->p;
+	struct zt_peer_flow *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->p = p;
+	f->s = s;
+	f->id = id;
+	f->last = p->now;
+	f->next = s->flows;
+	if (s->flows)
+		s->flows->prev = f;
+	s->flows = f;
+	s->nflows++;
+	if (p->tick == ZT_TIME_NEVER)
+		p->tick = p->now + FLOW_TICK;
+	update_keepalive(s);
+	return f;
+}
+
+static void icb_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, size_t len)
+{
+	struct psession *s = arg;
+	struct zt_peer *p = s->p;
+	struct zt_peer_flow *f;
+	uint32_t id;
+	int n;
+	(void)c;
+
+	n = zt_fwd_flow_read(data, len, &id);
+	if (n < 0 || s->state != ZT_PEER_S_READY) {
+		p->st.flow_dgrams_dropped++;
+		return;
+	}
+	f = flow_find(s, id);
+	if (!f) {
+		if (is_agent(p) || s->nflows >= p->cfg.max_flows || !(f = flow_add(s, id))) {
+			p->st.flow_dgrams_dropped++;
+			return;
+		}
+		if (p->cb.flow_accept)
+			p->cb.flow_accept(p, p->cfg.arg, f, s->service);
+		/* The application may have closed it: look again. */
+		if (!(f = flow_find(s, id))) {
+			p->st.flow_dgrams_dropped++;
+			return;
+		}
+	}
+	f->last = p->now;
+	p->st.flow_dgrams_in++;
+	if (p->cb.flow_datagram)
+		p->cb.flow_datagram(p, p->cfg.arg, f, f->arg, data + n, len - (size_t)n);
+}
+
+static void icb_path(struct zt_quic_conn *c, void *arg, const struct zt_quic_path *path, bool ok)
+{
+	struct psession *s = arg;
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
+	(void)c;
+
+	PLOG(s->p, ZT_NODE_INFO, "path_validated", "session=%08x local=%s remote=%s ok=%d", s->id,
+	     zt_addr_str(&path->local, a), zt_addr_str(&path->remote, b), ok);
+	zt_psession_emit(s, ZT_PEER_SESSION_PATH);
+}
+
+static const struct zt_quic_callbacks inner_cb = {
+	.handshake_done = icb_handshake,
+	.stream_opened = icb_opened,
+	.stream_readable = icb_readable,
+	.stream_writable = icb_writable,
+	.stream_reset = icb_reset,
+	.stream_stopped = icb_stopped,
+	.stream_closed = icb_closed,
+	.streams_available = icb_streams,
+	.datagram = icb_dgram,
+	.path_validated = icb_path,
+};
+
+/* Flows. */
+
+int zt_peer_flow_open(struct zt_peer *p, uint64_t now, const char *service, void *farg,
+		      struct zt_peer_flow **ret)
+{
+	struct psession *s;
+	struct zt_peer_flow *f;
+
+	if (!is_agent(p) || !zt_pki_name_valid(service))
+		return -EINVAL;
+	p->now = now;
+	s = session_for(p, service);
+	if (!s && !(s = zt_psession_new(p, service)))
+		return -ENOMEM;
+	if (s->nflows >= p->cfg.max_flows)
+		return -ENOMEM;
+	if (p->next_flow == 0)
+		p->next_flow = 1;
+	f = flow_add(s, p->next_flow++);
+	if (!f)
+		return -ENOMEM;
+	f->arg = farg;
+	if (s->state != ZT_PEER_S_READY && s->deadline != ZT_TIME_NEVER &&
+	    s->deadline < now + p->cfg.open_timeout)
+		s->deadline = now + p->cfg.open_timeout;
+	*ret = f;
+	return 0;
+}
+
+void zt_peer_flow_set_arg(struct zt_peer_flow *f, void *farg)
+{
+	f->arg = farg;
+}
+
+int zt_peer_flow_send(struct zt_peer_flow *f, uint64_t now, const void *data, size_t len)
+{
+	struct psession *s = f->s;
+	struct zt_peer *p = f->p;
+	uint8_t buf[ZT_FWD_FLOW_HDR_LEN + ZT_PEER_UDP_MAX];
+	int rc;
+
+	if (len > ZT_PEER_UDP_MAX)
+		return -EMSGSIZE;
+	if (s->state == ZT_PEER_S_CLOSED)
+		return -EPIPE;
+	zt_fwd_flow_write(buf, sizeof(buf), f->id);
+	memcpy(buf + ZT_FWD_FLOW_HDR_LEN, data, len);
+	f->last = now;
+	if (s->state != ZT_PEER_S_READY) {
+		struct pdgram *d;
+		if (s->pq_len >= p->cfg.pending_dgrams ||
+		    !(d = malloc(sizeof(*d) + ZT_FWD_FLOW_HDR_LEN + len))) {
+			p->st.flow_dgrams_dropped++;
+			return -EAGAIN;
+		}
+		d->next = NULL;
+		d->len = ZT_FWD_FLOW_HDR_LEN + len;
+		memcpy(d->data, buf, d->len);
+		if (s->pq_tail)
+			s->pq_tail->next = d;
+		else
+			s->pq_head = d;
+		s->pq_tail = d;
+		s->pq_len++;
+		p->st.flow_dgrams_out++;
+		return 0;
+	}
+	rc = zt_quic_dgram_send(s->conn, buf, ZT_FWD_FLOW_HDR_LEN + len);
+	if (rc < 0) {
+		p->st.flow_dgrams_dropped++;
+		return rc == -EMSGSIZE ? -EMSGSIZE : rc == ZT_ESTATE ? -EPIPE : -EAGAIN;
+	}
+	p->st.flow_dgrams_out++;
+	return 0;
+}
+
+void zt_peer_flow_close(struct zt_peer_flow *f)
+{
+	flow_unlink_free(f);
+}
+
+/* Timers. */
+
+void zt_psession_timers(struct zt_peer *p, uint64_t now)
+{
+	bool any_flows = false;
+
+	for (struct psession *s = p->sessions; s; s = s->next) {
+		if (s->conn && zt_quic_conn_next_deadline(s->conn) <= now) {
+			zt_quic_conn_on_timeout(s->conn, now);
+			check_session(s);
+		}
+		if (s->state == ZT_PEER_S_CLOSED)
+			continue;
+		if (s->state != ZT_PEER_S_READY && now >= s->deadline) {
+			zt_psession_kill(s, ZT_ETIMEOUT,
+					 s->state == ZT_PEER_S_CONNECTING ? "end-to-end handshake timed out"
+									  : "no session in time",
+					 s->id != 0);
+			continue;
+		}
+		if (s->state != ZT_PEER_S_READY) {
+			struct zt_peer_chan *ch = s->chans, *next;
+			for (; ch; ch = next) {
+				next = ch->next;
+				if (ch->sid >= 0 || (ch->flags & (CH_DEAD | CH_RELEASED)) || now < ch->deadline)
+					continue;
+				ch->flags |= CH_DEAD;
+				p->st.chans_failed++;
+				chan_emit(ch, ZT_PEER_CHAN_FAILED, ZT_ETIMEOUT);
+			}
+		}
+		if (now >= p->tick) {
+			struct zt_peer_flow *f = s->flows, *next;
+			for (; f; f = next) {
+				next = f->next;
+				if (now < f->last + p->cfg.flow_idle)
+					continue;
+				if (p->cb.flow_closed)
+					p->cb.flow_closed(p, p->cfg.arg, f, f->arg, ZT_ETIMEOUT);
+				flow_unlink_free(f);
+			}
+		}
+		any_flows |= s->nflows > 0;
+	}
+	if (now >= p->tick)
+		p->tick = any_flows ? now + FLOW_TICK : ZT_TIME_NEVER;
+	else if (!any_flows)
+		p->tick = ZT_TIME_NEVER;
+}
+
+uint64_t zt_psession_next_deadline(const struct zt_peer *p)
+{
+	uint64_t t = p->tick;
+
+	for (const struct psession *s = p->sessions; s; s = s->next) {
+		uint64_t d;
+		if (s->conn) {
+			d = zt_quic_conn_next_deadline(s->conn);
+			if (d < t)
+				t = d;
+		}
+		if (s->state == ZT_PEER_S_CLOSED || s->state == ZT_PEER_S_READY)
+			continue;
+		if (s->deadline < t)
+			t = s->deadline;
+		for (const struct zt_peer_chan *ch = s->chans; ch; ch = ch->next)
+			if (ch->sid < 0 && !(ch->flags & (CH_DEAD | CH_RELEASED)) && ch->deadline < t)
+				t = ch->deadline;
+	}
+	return t;
+}
+
+int zt_peer_session_info(const struct zt_peer *p, uint32_t id, struct zt_peer_session_info *ret)
+{
+	const struct psession *s = zt_psession_by_id(p, id);
+
+	if (!s)
+		return -ENOENT;
+	memset(ret, 0, sizeof(*ret));
+	ret->id = s->id;
+	ret->state = s->state;
+	snprintf(ret->service, sizeof(ret->service), "%s", s->service);
+	snprintf(ret->peer_identity, sizeof(ret->peer_identity), "%s", s->peer_identity);
+	ret->controlling = s->controlling;
+	ret->quota_bytes = s->quota_bytes;
+	ret->quota_packets = s->quota_packets;
+	ret->conn = s->conn;
+	ret->chans = s->nchans;
+	ret->flows = s->nflows;
+	ret->close_reason = s->close_reason;
+	return 0;
+}

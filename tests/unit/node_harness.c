@@ -1,0 +1,397 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "node_harness.h"
+
+int nh_fixture_setup(void **state)
+{
+	struct nh_fixture *f = calloc(1, sizeof(*f));
+	struct zt_pki_ca *ca = NULL;
+	time_t now = time(NULL);
+	struct zt_pki_subject bob = { .kind = ZT_PKI_AGENT, .name = "bob" };
+	struct zt_pki_subject c2 = { .kind = ZT_PKI_CONNECTOR, .name = "c2" };
+	struct zt_pki_subject db = { .kind = ZT_PKI_SERVICE, .name = "db" };
+
+	if (!f)
+		return -1;
+	zt_prng_seed(&f->prng, 0x6e6f6465);
+	f->rng = zt_prng_rng(&f->prng);
+	if (qh_pki_init(&f->pki.q, &f->rng) < 0 ||
+	    zt_pki_ca_load(&ca, f->pki.q.ca.cert, f->pki.q.ca.key) < 0 ||
+	    zt_pki_issue(ca, &bob, now, &f->rng, &f->pki.bob) < 0 ||
+	    zt_pki_issue(ca, &c2, now, &f->rng, &f->pki.c2) < 0 ||
+	    zt_pki_issue(ca, &db, now, &f->rng, &f->pki.db) < 0) {
+		zt_pki_ca_free(ca);
+		free(f);
+		return -1;
+	}
+	zt_pki_ca_free(ca);
+	*state = f;
+	return 0;
+}
+
+int nh_fixture_teardown(void **state)
+{
+	struct nh_fixture *f = *state;
+
+	qh_pki_fini(&f->pki.q);
+	zt_pki_pem_fini(&f->pki.bob);
+	zt_pki_pem_fini(&f->pki.c2);
+	zt_pki_pem_fini(&f->pki.db);
+	free(f);
+	return 0;
+}
+
+struct zt_tls_ctx *nh_tls(const struct nh_fixture *f, enum zt_tls_side side, const char *alpn,
+			  const struct zt_pki_pem *cred, bool require_peer_cert)
+{
+	struct zt_tls_config cfg = { .side = side, .alpn = alpn, .ca_pem = f->pki.q.ca.cert,
+				     .cert_pem = cred ? cred->cert : NULL,
+				     .key_pem = cred ? cred->key : NULL,
+				     .require_peer_cert = require_peer_cert };
+	struct zt_tls_ctx *ctx = NULL;
+
+	assert_int_equal(zt_tls_ctx_new(&ctx, &cfg), 0);
+	return ctx;
+}
+
+void nh_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
+{
+	static const char *lv[] = { "error", "warn", "info", "debug", "trace" };
+	fprintf(stderr, "# %s %s event=%s %s\n", (const char *)arg, lv[level], event, kv);
+}
+
+struct zt_node_log nh_node_log(const char *name)
+{
+	return (struct zt_node_log){ .fn = getenv("NH_LOG") ? nh_log : NULL, .arg = (void *)name,
+				     .max_level = ZT_NODE_DEBUG };
+}
+
+void nh_net_init(struct nh_net *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->now = 1000 * ZT_SEC;
+	n->wake = ZT_TIME_NEVER;
+}
+
+void nh_ep_kill(struct nh_ep *e)
+{
+	zt_imd_free(e->imd);
+	e->imd = NULL;
+	zt_peer_free(e->peer);
+	e->peer = NULL;
+	zt_quic_conn_free(e->raw.conn);
+	e->raw.conn = NULL;
+	zt_ctrlchan_fini(&e->raw.ch);
+}
+
+void nh_net_fini(struct nh_net *n)
+{
+	while (n->head) {
+		struct nh_pkt *p = n->head;
+		n->head = p->next;
+		free(p);
+	}
+	for (size_t i = 0; i < n->neps; i++)
+		nh_ep_kill(n->eps[i]);
+}
+
+void nh_ep_init(struct nh_ep *e, struct nh_net *n, enum nh_kind kind, const char *addr,
+		uint64_t lat)
+{
+	memset(e, 0, sizeof(*e));
+	e->net = n;
+	e->kind = kind;
+	e->addr = e->local = qh_addr(addr);
+	e->lat = lat;
+	zt_ctrlchan_init(&e->raw.ch, NULL, -1);
+	if (n->neps < NH_MAX_EPS)
+		n->eps[n->neps++] = e;
+}
+
+static struct nh_ep *ep_at(struct nh_net *n, const struct zt_addr *a)
+{
+	for (size_t i = 0; i < n->neps; i++)
+		if (zt_addr_equal(&n->eps[i]->addr, a))
+			return n->eps[i];
+	return NULL;
+}
+
+static struct nh_ep *ep_from_local(struct nh_net *n, const struct zt_addr *a)
+{
+	for (size_t i = 0; i < n->neps; i++)
+		if (zt_addr_equal(&n->eps[i]->local, a) || zt_addr_equal(&n->eps[i]->addr, a))
+			return n->eps[i];
+	return NULL;
+}
+
+void nh_send(struct nh_net *n, const struct zt_addr *from, const struct zt_addr *to,
+	     const uint8_t *data, size_t len)
+{
+	struct nh_ep *src = ep_from_local(n, from), *dst = ep_at(n, to);
+	struct nh_pkt *p = malloc(sizeof(*p) + len), **pp;
+
+	if (!p)
+		return;
+	p->next = NULL;
+	p->at = n->now + (src ? src->lat : 0) + (dst ? dst->lat : 0);
+	/* The receiver sees the sender's public address. */
+	p->from = src ? src->addr : *from;
+	p->to = *to;
+	p->len = len;
+	memcpy(p->data, data, len);
+	n->pkts++;
+	n->bytes += len;
+	if (src)
+		src->tx++;
+	if (n->tap && n->tap(n->tap_arg, p)) {
+		n->dropped++;
+		free(p);
+		return;
+	}
+	for (pp = &n->head; *pp && (*pp)->at <= p->at; pp = &(*pp)->next)
+		;
+	p->next = *pp;
+	*pp = p;
+}
+
+/* Raw clients. */
+
+static void raw_readable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct nh_ep *e = arg;
+	struct zt_ctrl_msg m;
+	(void)c;
+	(void)sid;
+	(void)sarg;
+
+	while (zt_ctrlchan_next(&e->raw.ch, &m) == 1) {
+		if (e->raw.nmsgs < NH_MAX_MSGS) {
+			e->raw.msgs[e->raw.nmsgs] = m;
+			e->raw.msg_at[e->raw.nmsgs] = e->net->now;
+		}
+		e->raw.nmsgs++;
+	}
+}
+
+static void raw_writable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct nh_ep *e = arg;
+	(void)c;
+	(void)sid;
+	(void)sarg;
+	zt_ctrlchan_flush(&e->raw.ch);
+}
+
+static void raw_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, size_t len)
+{
+	struct nh_ep *e = arg;
+	(void)c;
+
+	e->raw.ndgrams++;
+	e->raw.last_dgram_len = len < sizeof(e->raw.last_dgram) ? len : sizeof(e->raw.last_dgram);
+	memcpy(e->raw.last_dgram, data, e->raw.last_dgram_len);
+}
+
+static void raw_hs(struct zt_quic_conn *c, void *arg)
+{
+	struct nh_ep *e = arg;
+	(void)c;
+	e->raw.handshake = true;
+}
+
+static const struct zt_quic_callbacks raw_cb = {
+	.handshake_done = raw_hs,
+	.stream_readable = raw_readable,
+	.stream_writable = raw_writable,
+	.datagram = raw_dgram,
+};
+
+int nh_raw_connect(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr *imd_addr)
+{
+	static uint64_t seq;
+	struct zt_quic_config qc = { .tls = tls, .cb = &raw_cb };
+	struct zt_quic_path path = { .local = e->local, .remote = *imd_addr };
+
+	zt_quic_conn_free(e->raw.conn);
+	zt_ctrlchan_fini(&e->raw.ch);
+	memset(&e->raw, 0, sizeof(e->raw));
+	zt_ctrlchan_init(&e->raw.ch, NULL, -1);
+	zt_prng_seed(&e->raw.prng, 0x726177 + ++seq);
+	e->raw.rng = zt_prng_rng(&e->raw.prng);
+	qc.rng = &e->raw.rng;
+	int rc = zt_quic_conn_connect(&e->raw.conn, &qc, ZT_PKI_INTERMEDIATE_DNS, &path, e, e->net->now);
+	e->raw.ch.conn = e->raw.conn;
+	return rc;
+}
+
+int nh_raw_send(struct nh_ep *e, const struct zt_ctrl_msg *m)
+{
+	if (e->raw.ch.sid < 0) {
+		int64_t sid;
+		int rc = zt_quic_stream_open(e->raw.conn, &sid, NULL);
+		if (rc < 0)
+			return rc;
+		zt_ctrlchan_attach(&e->raw.ch, sid);
+	}
+	return zt_ctrlchan_send(&e->raw.ch, m);
+}
+
+const struct zt_ctrl_msg *nh_raw_last(const struct nh_ep *e, uint8_t type)
+{
+	size_t n = e->raw.nmsgs < NH_MAX_MSGS ? e->raw.nmsgs : NH_MAX_MSGS;
+
+	for (size_t i = n; i-- > 0;)
+		if (e->raw.msgs[i].type == type)
+			return &e->raw.msgs[i];
+	return NULL;
+}
+
+size_t nh_raw_count(const struct nh_ep *e, uint8_t type)
+{
+	size_t n = e->raw.nmsgs < NH_MAX_MSGS ? e->raw.nmsgs : NH_MAX_MSGS, k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += e->raw.msgs[i].type == type;
+	return k;
+}
+
+/* Driving. */
+
+static void ep_flush(struct nh_ep *e)
+{
+	static uint8_t buf[65536];
+	struct nh_net *n = e->net;
+	struct zt_addr l, r;
+	struct zt_quic_path path;
+	int len;
+
+	for (int guard = 0; guard < 100000; guard++) {
+		switch (e->kind) {
+		case NH_IMD:
+			len = e->imd ? zt_imd_poll_send(e->imd, n->now, buf, sizeof(buf), &l, &r) : 0;
+			break;
+		case NH_PEER:
+			len = e->peer ? zt_peer_poll_send(e->peer, n->now, buf, sizeof(buf), &l, &r) : 0;
+			break;
+		default:
+			len = e->raw.conn ? zt_quic_conn_poll_send(e->raw.conn, n->now, buf, sizeof(buf), &path) : 0;
+			l = path.local;
+			r = path.remote;
+			break;
+		}
+		if (len <= 0)
+			return;
+		nh_send(n, &e->local, &r, buf, (size_t)len);
+		(void)l;
+	}
+}
+
+static uint64_t ep_deadline(const struct nh_ep *e)
+{
+	switch (e->kind) {
+	case NH_IMD:
+		return e->imd ? zt_imd_next_deadline(e->imd) : ZT_TIME_NEVER;
+	case NH_PEER:
+		return e->peer ? zt_peer_next_deadline(e->peer) : ZT_TIME_NEVER;
+	default:
+		return e->raw.conn ? zt_quic_conn_next_deadline(e->raw.conn) : ZT_TIME_NEVER;
+	}
+}
+
+static void ep_timeout(struct nh_ep *e)
+{
+	uint64_t now = e->net->now;
+
+	if (ep_deadline(e) > now)
+		return;
+	switch (e->kind) {
+	case NH_IMD:
+		zt_imd_on_timeout(e->imd, now);
+		break;
+	case NH_PEER:
+		zt_peer_on_timeout(e->peer, now);
+		break;
+	default:
+		zt_quic_conn_on_timeout(e->raw.conn, now);
+		break;
+	}
+}
+
+static void ep_deliver(struct nh_ep *e, const struct nh_pkt *p)
+{
+	struct nh_net *n = e->net;
+	struct zt_quic_path path = { .local = e->local, .remote = p->from };
+
+	e->rx++;
+	switch (e->kind) {
+	case NH_IMD:
+		if (e->imd)
+			zt_imd_recv(e->imd, n->now, &e->local, &p->from, p->data, p->len);
+		break;
+	case NH_PEER:
+		if (e->peer)
+			zt_peer_recv(e->peer, n->now, &e->local, &p->from, p->data, p->len);
+		break;
+	default:
+		if (e->raw.conn)
+			zt_quic_conn_recv(e->raw.conn, n->now, &path, p->data, p->len);
+		break;
+	}
+}
+
+bool nh_run(struct nh_net *n, bool (*step)(void *arg, uint64_t now), void *arg, uint64_t until)
+{
+	for (unsigned long iter = 0; iter < 50000000UL; iter++) {
+		uint64_t next;
+
+		n->wake = ZT_TIME_NEVER;
+		if (step && step(arg, n->now))
+			return true;
+		for (size_t i = 0; i < n->neps; i++)
+			ep_flush(n->eps[i]);
+		next = n->wake;
+		if (n->head && n->head->at < next)
+			next = n->head->at;
+		for (size_t i = 0; i < n->neps; i++) {
+			uint64_t d = ep_deadline(n->eps[i]);
+			if (d < next)
+				next = d;
+		}
+		if (next == ZT_TIME_NEVER || next > until) {
+			if (until != ZT_TIME_NEVER && until > n->now)
+				n->now = until;
+			return false;
+		}
+		if (next > n->now)
+			n->now = next;
+		while (n->head && n->head->at <= n->now) {
+			struct nh_pkt *p = n->head;
+			struct nh_ep *e = ep_at(n, &p->to);
+			n->head = p->next;
+			if (e && !e->down)
+				ep_deliver(e, p);
+			else
+				n->undeliverable++;
+			free(p);
+		}
+		for (size_t i = 0; i < n->neps; i++)
+			ep_timeout(n->eps[i]);
+	}
+	return false;
+}
+
+void nh_run_for(struct nh_net *n, uint64_t d)
+{
+	nh_run(n, NULL, NULL, n->now + d);
+}

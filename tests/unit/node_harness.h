@@ -1,0 +1,138 @@
+/*
+ * An in-memory network for the node tests (src/node): endpoints that are an
+ * Intermediate (zt_imd), an agent or connector (zt_peer), or a raw control client (an
+ * outer QUIC connection and a control channel the test drives by hand), each with
+ * its own access-link latency, on a virtual clock. No sockets, no real time.
+ *
+ * A packet from endpoint A to endpoint B takes A.lat + B.lat. Each endpoint has the
+ * address it is reached at (addr) and the address its node believes it has (local);
+ * changing addr mid-run models a NAT rebinding.
+ *
+ * The PKI is quic_harness.h's (CA, intermediate "relay", service "web", agent
+ * "alice", connector "c1", rogue CA and "mallory") plus agent "bob", connector "c2"
+ * and service "db" from the same CA.
+ */
+#ifndef ZT_TESTS_NODE_HARNESS_H
+#define ZT_TESTS_NODE_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ctrl.h"
+#include "node/ctrlchan.h"
+#include "node/imd.h"
+#include "node/peer.h"
+#include "node/policy.h"
+#include "quic_harness.h"
+
+struct nh_pki {
+	struct qh_pki q;
+	struct zt_pki_pem bob, c2, db;
+};
+
+struct nh_fixture {
+	struct zt_prng prng;
+	struct zt_rng rng;
+	struct nh_pki pki;
+};
+
+/* cmocka group setup/teardown: *state is a struct nh_fixture. */
+int nh_fixture_setup(void **state);
+int nh_fixture_teardown(void **state);
+
+/* A TLS context from the fixture's PKI (cred may be NULL); asserts on failure. */
+struct zt_tls_ctx *nh_tls(const struct nh_fixture *f, enum zt_tls_side side, const char *alpn,
+			  const struct zt_pki_pem *cred, bool require_peer_cert);
+
+struct nh_pkt {
+	struct nh_pkt *next;
+	uint64_t at;
+	struct zt_addr from, to;
+	size_t len;
+	uint8_t data[];
+};
+
+#define NH_MAX_EPS 8
+#define NH_MAX_MSGS 64
+
+enum nh_kind { NH_IMD = 1, NH_PEER = 2, NH_RAW = 3 };
+
+struct nh_net;
+
+/* A raw control client: outer connection + control channel, messages collected. */
+struct nh_raw {
+	struct zt_prng prng;
+	struct zt_rng rng;
+	struct zt_quic_conn *conn;
+	struct zt_ctrlchan ch;
+	struct zt_ctrl_msg msgs[NH_MAX_MSGS];
+	size_t nmsgs;                   /* all received so far (kept: the first NH_MAX_MSGS) */
+	uint64_t msg_at[NH_MAX_MSGS];   /* when each arrived */
+	size_t ndgrams;
+	uint8_t last_dgram[1500];
+	size_t last_dgram_len;
+	bool handshake;
+};
+
+struct nh_ep {
+	struct nh_net *net;
+	enum nh_kind kind;
+	struct zt_addr addr;    /* reached at */
+	struct zt_addr local;   /* believes it is bound to */
+	uint64_t lat;           /* one-way latency of its access link */
+	bool down;              /* everything to it is lost */
+	struct zt_imd *imd;
+	struct zt_peer *peer;
+	struct nh_raw raw;
+	uint64_t rx, tx;
+};
+
+struct nh_net {
+	uint64_t now, wake;
+	struct nh_pkt *head;
+	struct nh_ep *eps[NH_MAX_EPS];
+	size_t neps;
+	/* Sees every packet put on the wire; returns true to drop it. */
+	bool (*tap)(void *arg, const struct nh_pkt *p);
+	void *tap_arg;
+	uint64_t pkts, bytes, dropped, undeliverable;
+};
+
+void nh_net_init(struct nh_net *n);
+/* Frees queued packets and every endpoint's node. */
+void nh_net_fini(struct nh_net *n);
+
+/* Registers an endpoint at text address addr with latency lat; the node is set after. */
+void nh_ep_init(struct nh_ep *e, struct nh_net *n, enum nh_kind kind, const char *addr,
+		uint64_t lat);
+/* Frees the endpoint's node (its state is lost: a crash or restart). */
+void nh_ep_kill(struct nh_ep *e);
+
+/* Starts a raw client connecting to the Intermediate at imd_addr with tls. */
+int nh_raw_connect(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr *imd_addr);
+/* Sends a control message (opens the stream on first use). */
+int nh_raw_send(struct nh_ep *e, const struct zt_ctrl_msg *m);
+/* The last received message of type, or NULL. */
+const struct zt_ctrl_msg *nh_raw_last(const struct nh_ep *e, uint8_t type);
+/* How many messages of type were received. */
+size_t nh_raw_count(const struct nh_ep *e, uint8_t type);
+
+/* Puts a datagram on the wire now (as if ep `from` sent it). */
+void nh_send(struct nh_net *n, const struct zt_addr *from, const struct zt_addr *to,
+	     const uint8_t *data, size_t len);
+
+/*
+ * Runs until step(arg, now) returns true (true), or nothing is left to do or the clock
+ * passes until (false). step runs once per event and may set n->wake.
+ */
+bool nh_run(struct nh_net *n, bool (*step)(void *arg, uint64_t now), void *arg, uint64_t until);
+/* Runs for d ns of virtual time. */
+void nh_run_for(struct nh_net *n, uint64_t d);
+
+/* A node log callback printing to stderr when NH_LOG is set in the environment. */
+void nh_log(void *arg, enum zt_node_level level, const char *event, const char *kv);
+/* A zt_node_log that prints when NH_LOG is set, tagged with name. */
+struct zt_node_log nh_node_log(const char *name);
+
+#endif

@@ -1,0 +1,686 @@
+/*
+ * node/imd.h: the Intermediate, driven on the in-memory network by raw control
+ * clients (an outer connection and a control channel each, scripted by the test):
+ * authentication, policy, pairing, relaying with quotas, signaling and its timing,
+ * observed-address changes, connector replacement, stateless resets after a
+ * restart, garbage.
+ *
+ *     alice 127.0.0.2:5000 (5 ms) ---.
+ *     bob   127.0.0.4:5000 (5 ms) ----+--- Intermediate 127.0.0.1:4433 (0 ms)
+ *     c1    127.0.0.3:6000 (20 ms) --'
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/stun.h"
+#include "core/units.h"
+#include "node/relay.h"
+#include "node_harness.h"
+
+struct world {
+	struct nh_fixture *f;
+	struct nh_net net;
+	struct nh_ep imd, alice, bob, c1;
+	struct zt_imd_config icfg;
+	struct zt_policy *policy;
+	struct zt_tls_ctx *imd_tls, *alice_tls, *bob_tls, *c1_tls;
+};
+
+static const uint8_t reset_key[32] = "ztna-test-stateless-reset-key!!";
+
+static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkts,
+		       uint64_t open_hold)
+{
+	const char *why;
+
+	memset(w, 0, sizeof(*w));
+	w->f = f;
+	nh_net_init(&w->net);
+	assert_int_equal(zt_policy_new(&w->policy), 0);
+	assert_int_equal(zt_policy_add_client(w->policy, "agent:alice:pw-alice", &why), 0);
+	assert_int_equal(zt_policy_add_client(w->policy, "agent:bob:pw-bob", &why), 0);
+	assert_int_equal(zt_policy_add_client(w->policy, "connector:c1:pw-c1", &why), 0);
+	assert_int_equal(zt_policy_add_allow(w->policy, "alice=web,ghost", &why), 0);
+	assert_int_equal(zt_policy_add_allow(w->policy, "bob=db", &why), 0);
+	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
+	w->alice_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
+	w->bob_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.bob, false);
+	w->c1_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.c1, false);
+	nh_ep_init(&w->imd, &w->net, NH_IMD, "127.0.0.1:4433", 0);
+	nh_ep_init(&w->alice, &w->net, NH_RAW, "127.0.0.2:5000", 5 * ZT_MS);
+	nh_ep_init(&w->bob, &w->net, NH_RAW, "127.0.0.4:5000", 5 * ZT_MS);
+	nh_ep_init(&w->c1, &w->net, NH_RAW, "127.0.0.3:6000", 20 * ZT_MS);
+	w->icfg = (struct zt_imd_config){
+		.tls = w->imd_tls,
+		.rng = &f->rng,
+		.policy = w->policy,
+		.listen = w->imd.addr,
+		.quota_packets = quota_pkts,
+		.open_hold = open_hold,
+		.reset_key = reset_key,
+		.reset_key_len = sizeof(reset_key),
+		.log = nh_node_log("imd"),
+	};
+	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
+}
+
+static void world_fini(struct world *w)
+{
+	nh_net_fini(&w->net);
+	zt_policy_free(w->policy);
+	zt_tls_ctx_free(w->imd_tls);
+	zt_tls_ctx_free(w->alice_tls);
+	zt_tls_ctx_free(w->bob_tls);
+	zt_tls_ctx_free(w->c1_tls);
+}
+
+static bool raw_up(void *arg, uint64_t now)
+{
+	struct nh_ep *e = arg;
+	(void)now;
+	return e->raw.handshake;
+}
+
+static void connect_raw(struct world *w, struct nh_ep *e, struct zt_tls_ctx *tls)
+{
+	assert_int_equal(nh_raw_connect(e, tls, &w->imd.addr), 0);
+	assert_true(nh_run(&w->net, raw_up, e, w->net.now + 2 * ZT_SEC));
+}
+
+static void hello(struct nh_ep *e, uint8_t role, const char *name, const char *token,
+		  const char *service)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
+	m.u.hello.role = role;
+	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "%s", name);
+	m.u.hello.token_len = (uint16_t)strlen(token);
+	memcpy(m.u.hello.token, token, m.u.hello.token_len);
+	if (service)
+		snprintf(m.u.hello.services[m.u.hello.n_services++], sizeof(m.u.hello.services[0]),
+			 "%s", service);
+	assert_int_equal(nh_raw_send(e, &m), 0);
+}
+
+struct wait_msg {
+	struct nh_ep *e;
+	uint8_t type;
+	size_t count;
+};
+
+static bool got_msg(void *arg, uint64_t now)
+{
+	struct wait_msg *wm = arg;
+	(void)now;
+	return nh_raw_count(wm->e, wm->type) >= wm->count;
+}
+
+/* Run until e has received count messages of type (within 3 s). */
+static bool wait_for(struct world *w, struct nh_ep *e, uint8_t type, size_t count)
+{
+	struct wait_msg wm = { .e = e, .type = type, .count = count };
+	return nh_run(&w->net, got_msg, &wm, w->net.now + 3 * ZT_SEC);
+}
+
+static void login(struct world *w, struct nh_ep *e, struct zt_tls_ctx *tls, uint8_t role,
+		  const char *name, const char *token, const char *service)
+{
+	connect_raw(w, e, tls);
+	hello(e, role, name, token, service);
+	assert_true(wait_for(w, e, ZT_CTRL_WELCOME, 1));
+}
+
+static void open_service(struct nh_ep *e, uint64_t req, const char *service)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
+	m.u.open.request_id = req;
+	snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", service);
+	assert_int_equal(nh_raw_send(e, &m), 0);
+}
+
+static void welcome_with_observed_address(void **state)
+{
+	struct world w;
+	const struct zt_ctrl_msg *m;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	m = nh_raw_last(&w.alice, ZT_CTRL_WELCOME);
+	assert_non_null(m);
+	assert_true(m->u.welcome.client_id != 0);
+	assert_true(zt_addr_equal(&m->u.welcome.observed, &w.alice.addr));
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.auth_ok, 1);
+	assert_int_equal(st.auth_failed, 0);
+	assert_int_equal(st.clients, 1);
+	world_fini(&w);
+}
+
+/* The ERROR arrives, then the connection is closed with the same code. */
+static void expect_refusal(struct world *w, struct nh_ep *e, uint32_t code)
+{
+	const struct zt_ctrl_msg *m;
+	struct zt_quic_close_info ci;
+
+	assert_true(wait_for(w, e, ZT_CTRL_ERROR, 1));
+	m = nh_raw_last(e, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.code, code);
+	assert_true(strlen(m->u.error.text) > 0);
+	nh_run_for(&w->net, 500 * ZT_MS);
+	assert_true(zt_quic_conn_state(e->raw.conn) >= ZT_QUIC_DRAINING);
+	zt_quic_conn_close_info(e->raw.conn, &ci);
+	assert_true(ci.by_peer);
+	assert_true(ci.app);
+	assert_int_equal(ci.code, code);
+	assert_int_equal(nh_raw_count(e, ZT_CTRL_WELCOME), 0);
+}
+
+static void bad_token_refused(void **state)
+{
+	struct world w;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	connect_raw(&w, &w.alice, w.alice_tls);
+	hello(&w.alice, ZT_CTRL_ROLE_AGENT, "alice", "wrong", NULL);
+	expect_refusal(&w, &w.alice, 1500);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.auth_failed, 1);
+	assert_int_equal(st.auth_ok, 0);
+	world_fini(&w);
+}
+
+static void identity_and_role_must_match_certificate(void **state)
+{
+	struct world w;
+
+	world_init(&w, *state, 0, 0);
+	/* alice's certificate, bob's name and token. */
+	connect_raw(&w, &w.alice, w.alice_tls);
+	hello(&w.alice, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	expect_refusal(&w, &w.alice, 1500);
+	/* an agent's certificate claiming to be a connector. */
+	connect_raw(&w, &w.bob, w.bob_tls);
+	hello(&w.bob, ZT_CTRL_ROLE_CONNECTOR, "bob", "pw-bob", "web");
+	expect_refusal(&w, &w.bob, 1500);
+	/* the full identity URI is accepted in HELLO. */
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "ztna:connector:c1", "pw-c1", "web");
+	world_fini(&w);
+}
+
+static void hello_must_come_first(void **state)
+{
+	struct world w;
+
+	world_init(&w, *state, 0, 0);
+	connect_raw(&w, &w.alice, w.alice_tls);
+	open_service(&w.alice, 1, "web");
+	expect_refusal(&w, &w.alice, 1504);
+	world_fini(&w);
+}
+
+static void untrusted_certificate_fails_handshake(void **state)
+{
+	struct nh_fixture *f = *state;
+	struct world w;
+	struct zt_tls_ctx *rogue;
+	struct zt_quic_close_info ci;
+	struct zt_imd_stats st;
+
+	world_init(&w, f, 0, 0);
+	rogue = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.mallory, false);
+	assert_int_equal(nh_raw_connect(&w.alice, rogue, &w.imd.addr), 0);
+	nh_run_for(&w.net, 2 * ZT_SEC);
+	assert_false(w.alice.raw.handshake);
+	assert_true(zt_quic_conn_state(w.alice.raw.conn) >= ZT_QUIC_CLOSING);
+	zt_quic_conn_close_info(w.alice.raw.conn, &ci);
+	assert_int_equal(ci.err, ZT_ETLS);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.auth_ok, 0);
+	assert_int_equal(st.clients, 0);
+	world_fini(&w);
+	zt_tls_ctx_free(rogue);
+}
+
+static void open_refused_by_policy_and_for_unknown_service(void **state)
+{
+	struct world w;
+	const struct zt_ctrl_msg *m;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	open_service(&w.bob, 42, "web"); /* bob may reach db only */
+	assert_true(wait_for(&w, &w.bob, ZT_CTRL_ERROR, 1));
+	m = nh_raw_last(&w.bob, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.code, 1501);
+	assert_int_equal(m->u.error.request_id, 42);
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	open_service(&w.alice, 43, "ghost"); /* allowed, but nobody serves it */
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_ERROR, 1));
+	m = nh_raw_last(&w.alice, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.code, 1502);
+	assert_int_equal(m->u.error.request_id, 43);
+	/* Refusals leave the connections up. */
+	assert_int_equal(zt_quic_conn_state(w.alice.raw.conn), ZT_QUIC_ESTABLISHED);
+	assert_int_equal(zt_quic_conn_state(w.bob.raw.conn), ZT_QUIC_ESTABLISHED);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.policy_refused, 1);
+	assert_int_equal(st.no_service, 1);
+	assert_int_equal(st.sessions, 0);
+	world_fini(&w);
+}
+
+/* alice and c1 logged in, alice opened web: returns the session id. */
+static uint32_t pair(struct world *w)
+{
+	const struct zt_ctrl_msg *a, *c;
+
+	login(w, &w->c1, w->c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	login(w, &w->alice, w->alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	open_service(&w->alice, 7, "web");
+	assert_true(wait_for(w, &w->alice, ZT_CTRL_SESSION, 1));
+	assert_true(wait_for(w, &w->c1, ZT_CTRL_SESSION, 1));
+	a = nh_raw_last(&w->alice, ZT_CTRL_SESSION);
+	c = nh_raw_last(&w->c1, ZT_CTRL_SESSION);
+	assert_true(a->u.session.session_id != 0 && a->u.session.session_id <= UINT32_MAX);
+	assert_int_equal(a->u.session.session_id, c->u.session.session_id);
+	return (uint32_t)a->u.session.session_id;
+}
+
+static void pairing(void **state)
+{
+	struct world w;
+	const struct zt_ctrl_msg *a, *c;
+	struct zt_imd_session_info si;
+	uint32_t id;
+
+	world_init(&w, *state, 0, 0);
+	id = pair(&w);
+	a = nh_raw_last(&w.alice, ZT_CTRL_SESSION);
+	c = nh_raw_last(&w.c1, ZT_CTRL_SESSION);
+	assert_int_equal(a->u.session.request_id, 7);
+	assert_int_equal(c->u.session.request_id, 0);
+	assert_string_equal(a->u.session.service, "web");
+	assert_string_equal(a->u.session.peer_identity, "ztna:connector:c1");
+	assert_string_equal(c->u.session.peer_identity, "ztna:agent:alice");
+	assert_int_equal(a->u.session.ice_role, ZT_CTRL_ICE_CONTROLLING);
+	assert_int_equal(c->u.session.ice_role, ZT_CTRL_ICE_CONTROLLED);
+	assert_true(a->u.session.quota_bytes > 0 && a->u.session.quota_packets > 0);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, id, &si), 0);
+	assert_string_equal(si.agent, "ztna:agent:alice");
+	assert_string_equal(si.connector, "ztna:connector:c1");
+	world_fini(&w);
+}
+
+static void relay_dgram(struct nh_ep *e, uint32_t session, const char *payload)
+{
+	uint8_t buf[256];
+	size_t n = strlen(payload);
+
+	if (session)
+		zt_relay_hdr_write(buf, sizeof(buf), session);
+	else
+		memset(buf, 0, ZT_RELAY_HDR_LEN);
+	memcpy(buf + ZT_RELAY_HDR_LEN, payload, n);
+	assert_int_equal(zt_quic_dgram_send(e->raw.conn, buf, ZT_RELAY_HDR_LEN + n), 0);
+}
+
+static void relays_only_between_the_pair(void **state)
+{
+	struct world w;
+	struct zt_imd_stats st;
+	uint32_t id, got;
+
+	world_init(&w, *state, 0, 0);
+	id = pair(&w);
+	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	relay_dgram(&w.alice, id, "from alice");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(w.c1.raw.ndgrams, 1);
+	assert_int_equal(w.c1.raw.last_dgram_len, ZT_RELAY_HDR_LEN + 10);
+	assert_int_equal(zt_relay_hdr_read(w.c1.raw.last_dgram, w.c1.raw.last_dgram_len, &got),
+			 ZT_RELAY_HDR_LEN);
+	assert_int_equal(got, id);
+	assert_memory_equal(w.c1.raw.last_dgram + ZT_RELAY_HDR_LEN, "from alice", 10);
+	relay_dgram(&w.c1, id, "from c1");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(w.alice.raw.ndgrams, 1);
+	assert_memory_equal(w.alice.raw.last_dgram + ZT_RELAY_HDR_LEN, "from c1", 7);
+	/* bob is not an end of the session; a session that does not exist; session 0. */
+	relay_dgram(&w.bob, id, "intruder");
+	relay_dgram(&w.alice, id ^ 0x5a5a5a5a, "nowhere");
+	relay_dgram(&w.alice, 0, "zero");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(w.c1.raw.ndgrams, 1);
+	assert_int_equal(w.alice.raw.ndgrams, 1);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.relay_pkts, 2);
+	assert_int_equal(st.relay_dropped_unknown, 2);
+	assert_int_equal(st.relay_dropped_malformed, 1);
+	world_fini(&w);
+}
+
+static void relay_quota_ends_the_session(void **state)
+{
+	struct world w;
+	struct zt_imd_stats st;
+	struct zt_imd_session_info si;
+	const struct zt_ctrl_msg *m;
+	uint32_t id;
+
+	world_init(&w, *state, 5, 0);
+	id = pair(&w);
+	for (int i = 0; i < 8; i++)
+		relay_dgram(&w.alice, id, "packet");
+	assert_int_equal(zt_imd_session_info(w.imd.imd, id, &si), 0);
+	assert_int_equal(si.quota_packets, 5);
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_CLOSE, 1));
+	assert_true(wait_for(&w, &w.c1, ZT_CTRL_CLOSE, 1));
+	m = nh_raw_last(&w.alice, ZT_CTRL_CLOSE);
+	assert_int_equal(m->u.close.session_id, id);
+	assert_int_equal(m->u.close.reason, 1503);
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(w.c1.raw.ndgrams, 5);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.relay_pkts, 5);
+	assert_int_equal(st.relay_dropped_quota, 3);
+	world_fini(&w);
+}
+
+static void start_offsets_math(void **state)
+{
+	uint64_t a, c;
+	(void)state;
+
+	/* agent 10 ms RTT, connector 40 ms: D = 20 ms + 50 ms margin. */
+	zt_imd_start_offsets(10 * ZT_MS, 40 * ZT_MS, 50 * ZT_MS, &a, &c);
+	assert_int_equal(a, 65 * ZT_MS);
+	assert_int_equal(c, 50 * ZT_MS);
+	/* Arrival + offset is the same moment for both. */
+	assert_int_equal(5 * ZT_MS + a, 20 * ZT_MS + c);
+	zt_imd_start_offsets(0, 0, 7, &a, &c);
+	assert_int_equal(a, 7);
+	assert_int_equal(c, 7);
+	zt_imd_start_offsets(30 * ZT_MS, 2 * ZT_MS, 0, &a, &c);
+	assert_int_equal(a, 0);
+	assert_int_equal(c, 14 * ZT_MS);
+}
+
+static void send_cands(struct nh_ep *e, uint32_t session, uint32_t gen, const char *ip)
+{
+	struct zt_ctrl_msg m;
+	struct zt_cand *c;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_CANDIDATES);
+	m.u.cands.session_id = session;
+	snprintf(m.u.cands.ufrag, sizeof(m.u.cands.ufrag), "uf%u", gen);
+	snprintf(m.u.cands.pwd, sizeof(m.u.cands.pwd), "pwpwpwpwpwpwpwpwpwpwpw");
+	m.u.cands.generation = gen;
+	m.u.cands.end_of_candidates = true;
+	m.u.cands.n_cands = 1;
+	c = &m.u.cands.cands[0];
+	c->type = ZT_CAND_HOST;
+	c->component = 1;
+	c->priority = 2130706431;
+	snprintf(c->foundation, sizeof(c->foundation), "h1");
+	c->addr = qh_addr(ip);
+	assert_int_equal(nh_raw_send(e, &m), 0);
+}
+
+static void candidates_forwarded_and_checks_start_together(void **state)
+{
+	struct world w;
+	const struct zt_ctrl_msg *ma, *mc, *sa, *sc;
+	uint64_t at_a = 0, at_c = 0, start_a, start_c, diff;
+	uint32_t id;
+
+	world_init(&w, *state, 0, 0);
+	id = pair(&w);
+	/* Some traffic so both outer connections have an RTT estimate. */
+	for (int i = 0; i < 3; i++) {
+		struct zt_ctrl_msg ping;
+		zt_ctrl_msg_init(&ping, ZT_CTRL_PING);
+		ping.u.ping.nonce = (uint64_t)i + 1;
+		ping.u.ping.timestamp = w.net.now;
+		nh_raw_send(&w.alice, &ping);
+		nh_raw_send(&w.c1, &ping);
+		nh_run_for(&w.net, 100 * ZT_MS);
+	}
+	assert_true(nh_raw_count(&w.alice, ZT_CTRL_PONG) >= 3);
+	send_cands(&w.alice, id, 0, "192.0.2.1:1000");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(nh_raw_count(&w.c1, ZT_CTRL_CANDIDATES), 1);
+	assert_int_equal(nh_raw_count(&w.c1, ZT_CTRL_START_CHECKS), 0); /* one side only */
+	mc = nh_raw_last(&w.c1, ZT_CTRL_CANDIDATES);
+	assert_int_equal(mc->u.cands.session_id, id);
+	assert_string_equal(mc->u.cands.ufrag, "uf0");
+	assert_true(zt_addr_equal(&mc->u.cands.cands[0].addr, &(struct zt_addr){ 0 }) == false);
+	send_cands(&w.c1, id, 0, "198.51.100.1:2000");
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_START_CHECKS, 1));
+	assert_true(wait_for(&w, &w.c1, ZT_CTRL_START_CHECKS, 1));
+	ma = nh_raw_last(&w.alice, ZT_CTRL_CANDIDATES);
+	assert_non_null(ma);
+	assert_string_equal(zt_addr_str(&ma->u.cands.cands[0].addr, (char[ZT_ADDR_STRLEN]){ 0 }),
+			    "198.51.100.1:2000");
+	sa = nh_raw_last(&w.alice, ZT_CTRL_START_CHECKS);
+	sc = nh_raw_last(&w.c1, ZT_CTRL_START_CHECKS);
+	for (size_t i = 0; i < w.alice.raw.nmsgs && i < NH_MAX_MSGS; i++)
+		if (w.alice.raw.msgs[i].type == ZT_CTRL_START_CHECKS)
+			at_a = w.alice.raw.msg_at[i];
+	for (size_t i = 0; i < w.c1.raw.nmsgs && i < NH_MAX_MSGS; i++)
+		if (w.c1.raw.msgs[i].type == ZT_CTRL_START_CHECKS)
+			at_c = w.c1.raw.msg_at[i];
+	/* alice is 5 ms away, c1 20 ms: alice waits about 15 ms longer. */
+	assert_true(sa->u.start.start_offset > sc->u.start.start_offset);
+	assert_true(sc->u.start.start_offset >= 50 * ZT_MS);
+	start_a = at_a + sa->u.start.start_offset;
+	start_c = at_c + sc->u.start.start_offset;
+	diff = start_a > start_c ? start_a - start_c : start_c - start_a;
+	assert_true(diff < 3 * ZT_MS);
+	world_fini(&w);
+}
+
+static void observed_address_follows_rebinding(void **state)
+{
+	struct world w;
+	struct zt_ctrl_msg ping;
+	const struct zt_ctrl_msg *m;
+
+	world_init(&w, *state, 0, 0);
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	assert_int_equal(nh_raw_count(&w.alice, ZT_CTRL_OBSERVED_ADDRESS), 0);
+	/* The NAT in front of alice gives her a new public port. */
+	w.alice.addr = qh_addr("127.0.0.2:5999");
+	zt_ctrl_msg_init(&ping, ZT_CTRL_PING);
+	ping.u.ping.nonce = 9;
+	ping.u.ping.timestamp = w.net.now;
+	nh_raw_send(&w.alice, &ping);
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_OBSERVED_ADDRESS, 1));
+	m = nh_raw_last(&w.alice, ZT_CTRL_OBSERVED_ADDRESS);
+	assert_true(zt_addr_equal(&m->u.observed.addr, &w.alice.addr));
+	world_fini(&w);
+}
+
+static void newer_connector_connection_replaces_older(void **state)
+{
+	struct world w;
+	struct nh_ep c1b;
+	const struct zt_ctrl_msg *m;
+	struct zt_imd_stats st;
+	uint32_t id;
+
+	world_init(&w, *state, 0, 0);
+	id = pair(&w);
+	/* c1 restarted: a new connection from another port with the same identity. */
+	nh_ep_init(&c1b, &w.net, NH_RAW, "127.0.0.3:6001", 20 * ZT_MS);
+	login(&w, &c1b, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_CLOSE, 1));
+	m = nh_raw_last(&w.alice, ZT_CTRL_CLOSE);
+	assert_int_equal(m->u.close.session_id, id);
+	nh_run_for(&w.net, 500 * ZT_MS);
+	assert_true(zt_quic_conn_state(w.c1.raw.conn) >= ZT_QUIC_DRAINING);
+	/* The next OPEN pairs with the new connection. */
+	open_service(&w.alice, 8, "web");
+	assert_true(wait_for(&w, &c1b, ZT_CTRL_SESSION, 1));
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.sessions, 1);
+	world_fini(&w);
+}
+
+static void held_open_waits_for_registration(void **state)
+{
+	struct world w;
+
+	world_init(&w, *state, 0, 3 * ZT_SEC);
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	open_service(&w.alice, 5, "web");
+	nh_run_for(&w.net, 500 * ZT_MS);
+	assert_int_equal(nh_raw_count(&w.alice, ZT_CTRL_ERROR), 0);
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_SESSION, 1));
+	/* After the hold, an unknown service is refused at once... */
+	open_service(&w.alice, 6, "ghost");
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_ERROR, 1));
+	assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_ERROR)->u.error.request_id, 6);
+	assert_true(w.net.now >= 1003 * ZT_SEC);
+	world_fini(&w);
+}
+
+static void restart_answers_with_stateless_reset(void **state)
+{
+	struct world w;
+	struct zt_ctrl_msg ping;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	/* The Intermediate restarts: all state lost, same key. */
+	zt_imd_free(w.imd.imd);
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	zt_ctrl_msg_init(&ping, ZT_CTRL_PING);
+	ping.u.ping.nonce = 1;
+	ping.u.ping.timestamp = w.net.now;
+	nh_raw_send(&w.alice, &ping);
+	nh_run_for(&w.net, 200 * ZT_MS);
+	/* The client learned at once, not at its idle timeout. */
+	assert_true(zt_quic_conn_state(w.alice.raw.conn) >= ZT_QUIC_DRAINING);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_true(st.resets_sent >= 1);
+	assert_true(st.dropped_unknown >= 1);
+	world_fini(&w);
+}
+
+static void restart_with_another_key_resets_nothing(void **state)
+{
+	struct world w;
+	struct zt_ctrl_msg ping;
+	static const uint8_t other[32] = "some-other-key-entirely-12345678";
+
+	world_init(&w, *state, 0, 0);
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	zt_imd_free(w.imd.imd);
+	w.icfg.reset_key = other;
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	zt_ctrl_msg_init(&ping, ZT_CTRL_PING);
+	ping.u.ping.nonce = 1;
+	ping.u.ping.timestamp = w.net.now;
+	nh_raw_send(&w.alice, &ping);
+	nh_run_for(&w.net, 200 * ZT_MS);
+	/* A reset with a token the client does not know is ignored. */
+	assert_int_equal(zt_quic_conn_state(w.alice.raw.conn), ZT_QUIC_ESTABLISHED);
+	world_fini(&w);
+}
+
+static void garbage_is_counted_and_sessions_continue(void **state)
+{
+	struct world w;
+	struct zt_imd_stats st;
+	uint8_t junk[200], stun[20 + 8];
+	struct zt_addr evil = qh_addr("127.0.0.9:999");
+	uint32_t id;
+
+	world_init(&w, *state, 0, 0);
+	id = pair(&w);
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 37 + 11);
+	junk[0] = 0x95; /* neither STUN nor QUIC */
+	nh_send(&w.net, &evil, &w.imd.addr, junk, sizeof(junk));
+	nh_send(&w.net, &evil, &w.imd.addr, junk, 0);
+	junk[0] = 0x45; /* a short header for no connection */
+	nh_send(&w.net, &evil, &w.imd.addr, junk, sizeof(junk));
+	junk[0] = 0xc5; /* a truncated long header */
+	nh_send(&w.net, &evil, &w.imd.addr, junk, 5);
+	/* A STUN Binding request is answered. */
+	memset(stun, 0, sizeof(stun));
+	stun[1] = 0x01;
+	stun[4] = 0x21, stun[5] = 0x12, stun[6] = 0xa4, stun[7] = 0x42;
+	for (int i = 8; i < 20; i++)
+		stun[i] = (uint8_t)i;
+	nh_send(&w.net, &evil, &w.imd.addr, stun, 20);
+	nh_run_for(&w.net, 100 * ZT_MS);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.dropped_garbage, 2);
+	assert_int_equal(st.dropped_unknown, 2);
+	assert_int_equal(st.stun_answered, 1);
+	/* The session still relays. */
+	relay_dgram(&w.alice, id, "still here");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(w.c1.raw.ndgrams, 1);
+	world_fini(&w);
+}
+
+static void peer_disconnect_closes_sessions(void **state)
+{
+	struct world w;
+	const struct zt_ctrl_msg *m;
+	uint32_t id;
+
+	world_init(&w, *state, 0, 0);
+	id = pair(&w);
+	zt_quic_conn_close(w.c1.raw.conn, 0, "bye");
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_CLOSE, 1));
+	m = nh_raw_last(&w.alice, ZT_CTRL_CLOSE);
+	assert_int_equal(m->u.close.session_id, id);
+	assert_int_equal(m->u.close.reason, 1507);
+	world_fini(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(welcome_with_observed_address),
+		cmocka_unit_test(bad_token_refused),
+		cmocka_unit_test(identity_and_role_must_match_certificate),
+		cmocka_unit_test(hello_must_come_first),
+		cmocka_unit_test(untrusted_certificate_fails_handshake),
+		cmocka_unit_test(open_refused_by_policy_and_for_unknown_service),
+		cmocka_unit_test(pairing),
+		cmocka_unit_test(relays_only_between_the_pair),
+		cmocka_unit_test(relay_quota_ends_the_session),
+		cmocka_unit_test(start_offsets_math),
+		cmocka_unit_test(candidates_forwarded_and_checks_start_together),
+		cmocka_unit_test(observed_address_follows_rebinding),
+		cmocka_unit_test(newer_connector_connection_replaces_older),
+		cmocka_unit_test(held_open_waits_for_registration),
+		cmocka_unit_test(restart_answers_with_stateless_reset),
+		cmocka_unit_test(restart_with_another_key_resets_nothing),
+		cmocka_unit_test(garbage_is_counted_and_sessions_continue),
+		cmocka_unit_test(peer_disconnect_closes_sessions),
+	};
+
+	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
+}

@@ -1,0 +1,791 @@
+/*
+ * node/peer.h with node/imd.h: the whole relay-path system in memory. An agent
+ * (alice) and a connector (c1, fronting "web" and "db") reach each other through the
+ * Intermediate; the test plays both programs' forwarding shells: the agent side
+ * writes and checks patterns, the connector side echoes.
+ *
+ *     alice 127.0.0.2:5000 (5 ms) --- Intermediate 127.0.0.1:4433 --- c1 127.0.0.3:6000 (10 ms)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "node_harness.h"
+
+#define MAX_CHANS 256
+#define MAX_FLOWS 8
+
+static const uint8_t marker[16] = "ZTNA-PLAINTEXT!!";
+
+/* One channel as the test's forwarding shell sees it. */
+struct tchan {
+	struct zt_peer_chan *ch;
+	bool agent, used;
+	uint64_t seed;
+	uint64_t to_send, sent, recvd;
+	bool send_fin, fin_sent, fin_recv, ready, reset, failed, released, corrupt;
+	int code;
+	bool echo;               /* connector: echo what arrives, FIN after FIN */
+	bool paused;             /* do not read */
+	uint8_t back[16384];     /* echo: read but not yet written */
+	size_t blen;
+	bool markers;            /* agent: put the marker into the data */
+};
+
+struct tflow {
+	struct zt_peer_flow *f;
+	bool used, closed, agent;
+	int reason;
+	uint64_t in;
+};
+
+struct world {
+	struct nh_fixture *f;
+	struct nh_net net;
+	struct nh_ep imd, agent, conn;
+	struct zt_imd_config icfg;
+	struct zt_peer_config acfg, ccfg;
+	struct zt_policy *policy;
+	struct zt_tls_ctx *imd_tls, *a_outer, *a_inner, *c_outer, *web_tls, *db_tls;
+	struct zt_peer_service services[2];
+	struct zt_peer_callbacks acb, ccb;
+	struct tchan chans[MAX_CHANS];
+	struct tflow flows[MAX_FLOWS];
+	uint64_t wire_marker_hits, relay_marker_hits;
+	unsigned sessions_ready, sessions_closed, downs, readies;
+	struct zt_peer_session_info last_ready;
+};
+
+static struct tchan *tchan_new(struct world *w, bool agent)
+{
+	for (int i = 0; i < MAX_CHANS; i++)
+		if (!w->chans[i].used) {
+			memset(&w->chans[i], 0, sizeof(w->chans[i]));
+			w->chans[i].used = true;
+			w->chans[i].agent = agent;
+			return &w->chans[i];
+		}
+	fail_msg("too many channels");
+	return NULL;
+}
+
+static uint8_t tbyte(const struct tchan *t, uint64_t off)
+{
+	if (t->markers && off % 4096 < sizeof(marker))
+		return marker[off % 4096];
+	return qh_pattern(t->seed, off);
+}
+
+static void pump(struct tchan *t)
+{
+	uint8_t buf[8192];
+
+	if (!t->ch || t->released || !t->agent || !t->ready)
+		return;
+	while (t->sent < t->to_send) {
+		size_t n = t->to_send - t->sent < sizeof(buf) ? t->to_send - t->sent : sizeof(buf);
+		int k;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = tbyte(t, t->sent + i);
+		k = zt_peer_chan_write(t->ch, buf, n);
+		if (k <= 0)
+			return;
+		t->sent += (uint64_t)k;
+	}
+	if (t->send_fin && !t->fin_sent && zt_peer_chan_shutdown(t->ch) == 0)
+		t->fin_sent = true;
+}
+
+static void echo(struct tchan *t)
+{
+	bool fin = false;
+	int n;
+
+	for (;;) {
+		if (t->blen) {
+			n = zt_peer_chan_write(t->ch, t->back, t->blen);
+			if (n <= 0)
+				return;
+			memmove(t->back, t->back + n, t->blen - (size_t)n);
+			t->blen -= (size_t)n;
+			continue;
+		}
+		if (t->fin_recv) {
+			if (!t->fin_sent && zt_peer_chan_shutdown(t->ch) == 0)
+				t->fin_sent = true;
+			return;
+		}
+		if (t->paused)
+			return;
+		n = zt_peer_chan_read(t->ch, t->back, sizeof(t->back), &fin);
+		if (n < 0)
+			return;
+		t->blen = (size_t)n;
+		t->recvd += (uint64_t)n;
+		if (fin)
+			t->fin_recv = true;
+	}
+}
+
+static void drain(struct tchan *t)
+{
+	uint8_t buf[8192];
+	bool fin = false;
+	int n;
+
+	while (!t->fin_recv && !t->paused) {
+		n = zt_peer_chan_read(t->ch, buf, sizeof(buf), &fin);
+		if (n < 0)
+			return;
+		for (int i = 0; i < n; i++)
+			if (buf[i] != tbyte(t, t->recvd + (uint64_t)i))
+				t->corrupt = true;
+		t->recvd += (uint64_t)n;
+		if (fin)
+			t->fin_recv = true;
+	}
+}
+
+static void service_chan(struct tchan *t)
+{
+	if (!t->ch || t->released)
+		return;
+	if (t->echo)
+		echo(t);
+	else {
+		drain(t);
+		pump(t);
+	}
+	/* Both directions done: the shell lets go (as it closes its TCP socket). */
+	if (t->fin_recv && t->fin_sent && !t->blen) {
+		zt_peer_chan_release(t->ch, 0);
+		t->released = true;
+	}
+}
+
+static void on_chan_event(struct zt_peer *p, void *arg, struct zt_peer_chan *ch, void *carg,
+			  enum zt_peer_chan_event ev, int code)
+{
+	struct tchan *t = carg;
+	(void)p;
+	(void)arg;
+	(void)ch;
+
+	switch (ev) {
+	case ZT_PEER_CHAN_READY:
+		t->ready = true;
+		break;
+	case ZT_PEER_CHAN_RESET:
+	case ZT_PEER_CHAN_FAILED:
+		if (ev == ZT_PEER_CHAN_RESET)
+			t->reset = true;
+		else
+			t->failed = true;
+		t->code = code;
+		zt_peer_chan_release(t->ch, ZT_FWD_TCP_RESET);
+		t->released = true;
+		return;
+	default:
+		break;
+	}
+	service_chan(t);
+}
+
+static void on_chan_accept(struct zt_peer *p, void *arg, struct zt_peer_chan *ch, const char *service)
+{
+	struct world *w = arg;
+	struct tchan *t = tchan_new(w, false);
+	(void)p;
+	(void)service;
+
+	t->ch = ch;
+	t->echo = true;
+	t->ready = true;
+	zt_peer_chan_set_arg(ch, t);
+}
+
+static struct tflow *tflow_new(struct world *w, bool agent)
+{
+	for (int i = 0; i < MAX_FLOWS; i++)
+		if (!w->flows[i].used) {
+			memset(&w->flows[i], 0, sizeof(w->flows[i]));
+			w->flows[i].used = true;
+			w->flows[i].agent = agent;
+			return &w->flows[i];
+		}
+	fail_msg("too many flows");
+	return NULL;
+}
+
+static void on_flow_accept(struct zt_peer *p, void *arg, struct zt_peer_flow *f, const char *service)
+{
+	struct world *w = arg;
+	struct tflow *t = tflow_new(w, false);
+	(void)p;
+	(void)service;
+
+	t->f = f;
+	zt_peer_flow_set_arg(f, t);
+}
+
+static void on_flow_dgram(struct zt_peer *p, void *arg, struct zt_peer_flow *f, void *farg,
+			  const uint8_t *data, size_t len)
+{
+	struct world *w = arg;
+	struct tflow *t = farg;
+	(void)p;
+
+	t->in++;
+	if (!t->agent)
+		zt_peer_flow_send(f, w->net.now, data, len); /* echo */
+}
+
+static void on_flow_closed(struct zt_peer *p, void *arg, struct zt_peer_flow *f, void *farg, int reason)
+{
+	struct tflow *t = farg;
+	(void)p;
+	(void)arg;
+	(void)f;
+
+	t->closed = true;
+	t->reason = reason;
+	t->f = NULL;
+}
+
+static void on_session(struct zt_peer *p, void *arg, const struct zt_peer_session_info *s,
+		       enum zt_peer_session_event ev)
+{
+	struct world *w = arg;
+
+	if (p != w->agent.peer)
+		return;
+	if (ev == ZT_PEER_SESSION_READY) {
+		w->sessions_ready++;
+		w->last_ready = *s;
+	}
+	if (ev == ZT_PEER_SESSION_CLOSED)
+		w->sessions_closed++;
+}
+
+static void on_down(struct zt_peer *p, void *arg, int err, const char *text, uint64_t retry_at)
+{
+	struct world *w = arg;
+	(void)p;
+	(void)err;
+	(void)text;
+	(void)retry_at;
+	w->downs++;
+}
+
+static void on_ready(struct zt_peer *p, void *arg, const struct zt_addr *observed)
+{
+	struct world *w = arg;
+	(void)p;
+	(void)observed;
+	w->readies++;
+}
+
+static bool tap(void *arg, const struct nh_pkt *p)
+{
+	struct world *w = arg;
+
+	if (qh_contains(p->data, p->len, marker, sizeof(marker)))
+		w->wire_marker_hits++;
+	return false;
+}
+
+static void start_agent(struct world *w, const char *token)
+{
+	w->acfg.token = (const uint8_t *)token;
+	w->acfg.token_len = strlen(token);
+	assert_int_equal(zt_peer_new(&w->agent.peer, &w->acfg, w->net.now), 0);
+}
+
+static void start_connector(struct world *w)
+{
+	assert_int_equal(zt_peer_new(&w->conn.peer, &w->ccfg, w->net.now), 0);
+}
+
+static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkts)
+{
+	const char *why;
+
+	memset(w, 0, sizeof(*w));
+	w->f = f;
+	nh_net_init(&w->net);
+	w->net.tap = tap;
+	w->net.tap_arg = w;
+	assert_int_equal(zt_policy_new(&w->policy), 0);
+	assert_int_equal(zt_policy_add_client(w->policy, "agent:alice:pw-alice", &why), 0);
+	assert_int_equal(zt_policy_add_client(w->policy, "connector:c1:pw-c1", &why), 0);
+	assert_int_equal(zt_policy_add_allow(w->policy, "alice=web,ghost", &why), 0);
+	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
+	w->a_outer = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
+	w->a_inner = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_INNER, &f->pki.q.alice, false);
+	w->c_outer = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.c1, false);
+	w->web_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_INNER, &f->pki.q.web, true);
+	w->db_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_INNER, &f->pki.db, true);
+	nh_ep_init(&w->imd, &w->net, NH_IMD, "127.0.0.1:4433", 0);
+	nh_ep_init(&w->agent, &w->net, NH_PEER, "127.0.0.2:5000", 5 * ZT_MS);
+	nh_ep_init(&w->conn, &w->net, NH_PEER, "127.0.0.3:6000", 10 * ZT_MS);
+	w->icfg = (struct zt_imd_config){
+		.tls = w->imd_tls,
+		.rng = &f->rng,
+		.policy = w->policy,
+		.quota_packets = quota_pkts,
+		.reset_key = (const uint8_t *)"0123456789abcdef0123456789abcdef",
+		.reset_key_len = 32,
+		.log = nh_node_log("imd"),
+	};
+	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
+	w->acb = (struct zt_peer_callbacks){ .chan_event = on_chan_event, .flow_datagram = on_flow_dgram,
+					     .flow_closed = on_flow_closed, .session = on_session,
+					     .down = on_down, .ready = on_ready };
+	w->ccb = (struct zt_peer_callbacks){ .chan_accept = on_chan_accept, .chan_event = on_chan_event,
+					     .flow_accept = on_flow_accept, .flow_datagram = on_flow_dgram,
+					     .flow_closed = on_flow_closed };
+	w->acfg = (struct zt_peer_config){
+		.role = ZT_CTRL_ROLE_AGENT, .name = "alice",
+		.intermediate = w->imd.addr, .local = w->agent.local,
+		.outer_tls = w->a_outer, .inner_tls = w->a_inner, .rng = &f->rng,
+		.cb = &w->acb, .arg = w, .log = nh_node_log("agent"),
+		.flow_idle = 5 * ZT_SEC,
+	};
+	w->services[0] = (struct zt_peer_service){ .name = "web", .tls = w->web_tls };
+	w->services[1] = (struct zt_peer_service){ .name = "db", .tls = w->db_tls };
+	w->ccfg = (struct zt_peer_config){
+		.role = ZT_CTRL_ROLE_CONNECTOR, .name = "c1",
+		.token = (const uint8_t *)"pw-c1", .token_len = 5,
+		.intermediate = w->imd.addr, .local = w->conn.local,
+		.outer_tls = w->c_outer, .services = w->services, .n_services = 2, .rng = &f->rng,
+		.cb = &w->ccb, .arg = w, .log = nh_node_log("connector"),
+		.flow_idle = 5 * ZT_SEC,
+	};
+}
+
+static void world_fini(struct world *w)
+{
+	nh_net_fini(&w->net);
+	zt_policy_free(w->policy);
+	zt_tls_ctx_free(w->imd_tls);
+	zt_tls_ctx_free(w->a_outer);
+	zt_tls_ctx_free(w->a_inner);
+	zt_tls_ctx_free(w->c_outer);
+	zt_tls_ctx_free(w->web_tls);
+	zt_tls_ctx_free(w->db_tls);
+}
+
+static bool both_ready(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+	(void)now;
+	return w->agent.peer && w->conn.peer && zt_peer_state(w->agent.peer) == ZT_PEER_READY &&
+	       zt_peer_state(w->conn.peer) == ZT_PEER_READY;
+}
+
+static void world_up(struct world *w, struct nh_fixture *f, uint64_t quota_pkts)
+{
+	world_init(w, f, quota_pkts);
+	start_connector(w);
+	start_agent(w, "pw-alice");
+	assert_true(nh_run(&w->net, both_ready, w, w->net.now + 3 * ZT_SEC));
+}
+
+/* Every event: the shells service their channels. */
+static bool service_all(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+	(void)now;
+
+	for (int i = 0; i < MAX_CHANS; i++)
+		if (w->chans[i].used)
+			service_chan(&w->chans[i]);
+	return false;
+}
+
+static struct tchan *open_chan(struct world *w, const char *service, uint64_t bytes, uint64_t seed)
+{
+	struct tchan *t = tchan_new(w, true);
+
+	t->seed = seed;
+	t->to_send = bytes;
+	t->send_fin = true;
+	assert_int_equal(zt_peer_chan_open(w->agent.peer, w->net.now, service, t, &t->ch), 0);
+	return t;
+}
+
+struct done_arg {
+	struct world *w;
+	struct tchan *t;
+};
+
+static bool chan_done(void *arg, uint64_t now)
+{
+	struct done_arg *d = arg;
+
+	service_all(d->w, now);
+	return d->t->released;
+}
+
+static void run_chan(struct world *w, struct tchan *t, uint64_t limit)
+{
+	struct done_arg d = { .w = w, .t = t };
+	assert_true(nh_run(&w->net, chan_done, &d, w->net.now + limit));
+}
+
+static void stream_through_the_relay(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_imd_stats is;
+	struct zt_peer_stats as;
+	struct zt_quic_path path;
+
+	world_up(&w, *state, 0);
+	t = open_chan(&w, "web", 1 << 20, 11);
+	t->markers = true;
+	run_chan(&w, t, 20 * ZT_SEC);
+	assert_true(t->ready);
+	assert_false(t->reset || t->failed || t->corrupt);
+	assert_int_equal(t->recvd, 1 << 20);
+	assert_true(t->fin_recv);
+	/* The inner connection is on the relay path and verified both identities. */
+	assert_int_equal(w.sessions_ready, 1);
+	assert_string_equal(w.last_ready.peer_identity, "ztna:connector:c1");
+	assert_true(w.last_ready.controlling);
+	zt_quic_conn_path(w.last_ready.conn, &path);
+	assert_true(zt_quic_is_relay_addr(&path.local));
+	assert_true(zt_addr_equal(&path.remote, &w.imd.addr));
+	zt_imd_stats(w.imd.imd, &is);
+	assert_true(is.relay_pkts > 700);
+	assert_true(is.relay_bytes > 2 * (1 << 20));
+	zt_peer_stats(w.agent.peer, &as);
+	assert_true(as.relay_out > 350 && as.relay_in > 350);
+	/* The relay only ever saw ciphertext. */
+	assert_int_equal(w.wire_marker_hits, 0);
+	/* Control: the same tap does see a marker in plaintext. */
+	nh_send(&w.net, &w.agent.local, &w.imd.addr, marker, sizeof(marker));
+	assert_int_equal(w.wire_marker_hits, 1);
+	world_fini(&w);
+}
+
+static void many_channels_one_session(void **state)
+{
+	struct world w;
+	struct tchan *t[100];
+	struct zt_peer_stats cs;
+	bool all;
+
+	world_up(&w, *state, 0);
+	for (int i = 0; i < 100; i++)
+		t[i] = open_chan(&w, "web", 20000 + (uint64_t)i * 97, 100 + (uint64_t)i);
+	for (int round = 0; round < 200; round++) {
+		nh_run(&w.net, service_all, &w, w.net.now + 100 * ZT_MS);
+		all = true;
+		for (int i = 0; i < 100; i++)
+			all &= t[i]->released;
+		if (all)
+			break;
+	}
+	for (int i = 0; i < 100; i++) {
+		assert_true(t[i]->released);
+		assert_false(t[i]->reset || t[i]->corrupt);
+		assert_int_equal(t[i]->recvd, 20000 + (uint64_t)i * 97);
+	}
+	assert_int_equal(w.sessions_ready, 1);
+	zt_peer_stats(w.conn.peer, &cs);
+	assert_int_equal(cs.chans_opened, 100);
+	assert_int_equal(cs.sessions_opened, 1);
+	world_fini(&w);
+}
+
+static void reset_propagates(void **state)
+{
+	struct world w;
+	struct tchan *t, *c = NULL;
+
+	world_up(&w, *state, 0);
+	t = open_chan(&w, "web", 100000, 3);
+	t->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_true(t->ready);
+	for (int i = 0; i < MAX_CHANS; i++)
+		if (w.chans[i].used && !w.chans[i].agent)
+			c = &w.chans[i];
+	assert_non_null(c);
+	assert_int_equal(c->recvd, 100000);
+	/* The agent's TCP client resets its connection. */
+	zt_peer_chan_release(t->ch, ZT_FWD_TCP_RESET);
+	t->released = true;
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	assert_true(c->reset);
+	assert_int_equal(c->code, ZT_FWD_TCP_RESET);
+	assert_true(c->released);
+	world_fini(&w);
+}
+
+static void refusals_fail_channels_with_codes(void **state)
+{
+	struct world w;
+	struct tchan *a, *b;
+	struct zt_peer_stats st;
+
+	world_up(&w, *state, 0);
+	a = open_chan(&w, "db", 10, 1);    /* alice may not reach db */
+	b = open_chan(&w, "ghost", 10, 2); /* allowed, nobody serves it */
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_true(a->failed);
+	assert_int_equal(a->code, ZT_EPOLICY);
+	assert_true(b->failed);
+	assert_int_equal(b->code, ZT_ENOSERVICE);
+	assert_false(a->ready || b->ready);
+	zt_peer_stats(w.agent.peer, &st);
+	assert_int_equal(st.sessions_failed, 2);
+	/* The outer connection is still fine: web works. */
+	a = open_chan(&w, "web", 5000, 3);
+	run_chan(&w, a, 5 * ZT_SEC);
+	assert_int_equal(a->recvd, 5000);
+	world_fini(&w);
+}
+
+static void wrong_token_backs_off(void **state)
+{
+	struct world w;
+	struct zt_peer_stats st;
+	struct tchan *t;
+
+	world_init(&w, *state, 0);
+	w.acfg.open_timeout = 3 * ZT_SEC;
+	start_connector(&w);
+	start_agent(&w, "not-the-token");
+	t = open_chan(&w, "web", 10, 1);
+	nh_run(&w.net, service_all, &w, w.net.now + 8 * ZT_SEC);
+	zt_peer_stats(w.agent.peer, &st);
+	assert_int_equal(st.welcomes, 0);
+	assert_true(st.refusals >= 2);
+	/* 200 ms doubling with jitter: a handful of attempts in 8 s, not hundreds. */
+	assert_true(st.connects >= 3 && st.connects <= 8);
+	assert_true(w.downs >= 2);
+	/* The channel gave up after its open timeout. */
+	assert_true(t->failed);
+	assert_int_equal(t->code, ZT_ETIMEOUT);
+	world_fini(&w);
+}
+
+static bool agent_ready(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+	(void)now;
+	return zt_peer_state(w->agent.peer) == ZT_PEER_READY &&
+	       zt_peer_state(w->conn.peer) == ZT_PEER_READY;
+}
+
+static void intermediate_restart_recovers(void **state)
+{
+	struct world w;
+	struct tchan *t, *old;
+	struct zt_peer_stats st;
+
+	world_up(&w, *state, 0);
+	old = open_chan(&w, "web", 5000, 1);
+	old->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	assert_int_equal(old->recvd, 5000);
+	/* Restart: state gone, same key; the clients hear a Stateless Reset on their
+	 * next packet (the outer keepalive, 5 s). */
+	zt_imd_free(w.imd.imd);
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 7 * ZT_SEC);
+	assert_true(agent_ready(&w, 0));
+	assert_int_equal(w.downs, 1);
+	assert_int_equal(w.readies, 2);
+	zt_peer_stats(w.agent.peer, &st);
+	assert_int_equal(st.resets_received, 1);
+	/* The old channel's session went with the relay. */
+	assert_true(old->reset);
+	assert_int_equal(old->code, ZT_FWD_SESSION_GONE);
+	/* New channels work without restarting anything. */
+	t = open_chan(&w, "web", 30000, 2);
+	run_chan(&w, t, 5 * ZT_SEC);
+	assert_int_equal(t->recvd, 30000);
+	assert_false(t->corrupt);
+	world_fini(&w);
+}
+
+static void connector_restart_recovers(void **state)
+{
+	struct world w;
+	struct tchan *t, *old;
+
+	world_up(&w, *state, 0);
+	old = open_chan(&w, "web", 5000, 1);
+	old->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	assert_int_equal(old->recvd, 5000);
+	/* The connector crashes and comes back (same identity, new state). */
+	nh_ep_kill(&w.conn);
+	for (int i = 0; i < MAX_CHANS; i++)
+		if (w.chans[i].used && !w.chans[i].agent)
+			w.chans[i].used = false;
+	start_connector(&w);
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	/* The Intermediate replaced the old connection and closed its sessions. */
+	assert_true(old->reset);
+	assert_int_equal(w.sessions_closed, 1);
+	t = open_chan(&w, "web", 30000, 2);
+	run_chan(&w, t, 5 * ZT_SEC);
+	assert_int_equal(t->recvd, 30000);
+	assert_int_equal(w.sessions_ready, 2);
+	world_fini(&w);
+}
+
+static void udp_flow_echo_and_idle_timeout(void **state)
+{
+	struct world w;
+	struct tflow *a;
+	uint8_t d[1200];
+	struct zt_peer_stats st;
+
+	world_up(&w, *state, 0);
+	a = tflow_new(&w, true);
+	assert_int_equal(zt_peer_flow_open(w.agent.peer, w.net.now, "web", a, &a->f), 0);
+	memset(d, 0x42, sizeof(d));
+	/* Before the session is ready: queued, not lost. */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(zt_peer_flow_send(a->f, w.net.now, d, sizeof(d)), 0);
+	nh_run_for(&w.net, 1 * ZT_SEC);
+	assert_int_equal(a->in, 10);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(zt_peer_flow_send(a->f, w.net.now, d, 100 + (size_t)i), 0);
+		nh_run_for(&w.net, 5 * ZT_MS);
+	}
+	nh_run_for(&w.net, 500 * ZT_MS);
+	assert_int_equal(a->in, 110);
+	assert_int_equal(zt_peer_flow_send(a->f, w.net.now, d, ZT_PEER_UDP_MAX + 1), -EMSGSIZE);
+	memset(d, 0x43, sizeof(d));
+	assert_int_equal(ZT_PEER_UDP_MAX, 1380);
+	/* Idle: both ends forget the flow. */
+	nh_run_for(&w.net, 7 * ZT_SEC);
+	assert_true(a->closed);
+	assert_int_equal(a->reason, ZT_ETIMEOUT);
+	assert_true(w.flows[1].used && w.flows[1].closed);
+	zt_peer_stats(w.conn.peer, &st);
+	assert_int_equal(st.flows, 0);
+	assert_int_equal(st.flow_dgrams_in, 110);
+	world_fini(&w);
+}
+
+static void garbage_to_a_peer_is_counted(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_peer_stats st;
+	uint8_t junk[100];
+	struct zt_addr evil = qh_addr("127.0.0.9:999");
+
+	world_up(&w, *state, 0);
+	t = open_chan(&w, "web", 50000, 9);
+	t->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 13 + 5);
+	junk[0] = 0x90;
+	nh_send(&w.net, &evil, &w.agent.addr, junk, sizeof(junk));   /* not QUIC */
+	junk[0] = 0x01;
+	nh_send(&w.net, &evil, &w.agent.addr, junk, sizeof(junk));   /* STUN, nobody takes it */
+	junk[0] = 0x41;
+	nh_send(&w.net, &evil, &w.agent.addr, junk, sizeof(junk));   /* QUIC, unknown CID */
+	nh_send(&w.net, &w.imd.addr, &w.agent.addr, junk, 3);         /* "from" the Intermediate, truncated */
+	nh_run(&w.net, service_all, &w, w.net.now + 500 * ZT_MS);
+	zt_peer_stats(w.agent.peer, &st);
+	assert_int_equal(st.dropped_garbage, 1);
+	assert_int_equal(st.dropped_stun, 1);
+	assert_int_equal(st.dropped_unknown, 1);
+	/* The session goes on. */
+	t->to_send = 60000;
+	t->send_fin = true;
+	run_chan(&w, t, 5 * ZT_SEC);
+	assert_int_equal(t->recvd, 60000);
+	assert_false(t->corrupt);
+	world_fini(&w);
+}
+
+static void quota_ends_session_and_next_use_reopens(void **state)
+{
+	struct world w;
+	struct tchan *t;
+
+	world_up(&w, *state, 200);
+	t = open_chan(&w, "web", 1 << 20, 4);
+	nh_run(&w.net, service_all, &w, w.net.now + 5 * ZT_SEC);
+	assert_true(t->reset);
+	assert_int_equal(w.sessions_closed, 1);
+	t = open_chan(&w, "web", 20000, 5);
+	run_chan(&w, t, 5 * ZT_SEC);
+	assert_int_equal(t->recvd, 20000);
+	assert_int_equal(w.sessions_ready, 2);
+	world_fini(&w);
+}
+
+static void slow_reader_is_bounded(void **state)
+{
+	struct world w;
+	struct tchan *t, *c = NULL;
+	uint64_t sent_then;
+
+	world_up(&w, *state, 0);
+	t = open_chan(&w, "web", 64 << 20, 6);
+	t->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 100 * ZT_MS);
+	for (int i = 0; i < MAX_CHANS; i++)
+		if (w.chans[i].used && !w.chans[i].agent)
+			c = &w.chans[i];
+	/* The connector's target stops reading. */
+	if (c)
+		c->paused = true;
+	nh_run(&w.net, service_all, &w, w.net.now + 5 * ZT_SEC);
+	if (!c) {
+		for (int i = 0; i < MAX_CHANS; i++)
+			if (w.chans[i].used && !w.chans[i].agent)
+				c = &w.chans[i];
+		assert_non_null(c);
+	}
+	sent_then = t->sent;
+	nh_run(&w.net, service_all, &w, w.net.now + 5 * ZT_SEC);
+	/* The agent can write no more than the windows and buffers hold. */
+	assert_int_equal(t->sent, sent_then);
+	assert_true(t->sent < 16 << 20);
+	/* Reading again lets it all through. */
+	c->paused = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_true(t->sent > sent_then);
+	world_fini(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(stream_through_the_relay),
+		cmocka_unit_test(many_channels_one_session),
+		cmocka_unit_test(reset_propagates),
+		cmocka_unit_test(refusals_fail_channels_with_codes),
+		cmocka_unit_test(wrong_token_backs_off),
+		cmocka_unit_test(intermediate_restart_recovers),
+		cmocka_unit_test(connector_restart_recovers),
+		cmocka_unit_test(udp_flow_echo_and_idle_timeout),
+		cmocka_unit_test(garbage_to_a_peer_is_counted),
+		cmocka_unit_test(quota_ends_session_and_next_use_reopens),
+		cmocka_unit_test(slow_reader_is_bounded),
+	};
+
+	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
+}
