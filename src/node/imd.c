@@ -1338,6 +1338,15 @@ void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now)
 	reap(imd);
 }
 
+void zt_imd_close_all(struct zt_imd *imd, const char *reason)
+{
+	for (struct client *c = imd->clients; c; c = c->next) {
+		client_gone(c, reason);
+		zt_quic_conn_close(c->conn, 0, reason);
+		mark_dirty(c);
+	}
+}
+
 void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret)
 {
 	*ret = imd->st;

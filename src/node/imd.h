@@ -134,6 +134,12 @@ int zt_imd_poll_send(struct zt_imd *imd, uint64_t now, uint8_t *buf, size_t cap,
 uint64_t zt_imd_next_deadline(const struct zt_imd *imd);
 void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now);
 
+/*
+ * Shutting down: closes every client's connection (application code 0, reason) so
+ * clients learn at once; poll_send then yields the CONNECTION_CLOSE packets.
+ */
+void zt_imd_close_all(struct zt_imd *imd, const char *reason);
+
 void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret);
 
 /* A session's state. Returns 0 or -ENOENT. */

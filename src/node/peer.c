@@ -616,6 +616,17 @@ void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 	zt_psession_reap(p);
 }
 
+void zt_peer_close(struct zt_peer *p, const char *reason)
+{
+	if (p->outer && zt_quic_conn_state(p->outer) < ZT_QUIC_CLOSING)
+		zt_quic_conn_close(p->outer, 0, reason);
+	p->state = ZT_PEER_BACKOFF;
+	p->retry_at = ZT_TIME_NEVER;
+	for (struct psession *s = p->sessions; s; s = s->next)
+		if (s->state != ZT_PEER_S_CLOSED)
+			zt_psession_kill(s, 0, reason, false);
+}
+
 enum zt_peer_state zt_peer_state(const struct zt_peer *p)
 {
 	return p->state;

@@ -264,6 +264,13 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 uint64_t zt_peer_next_deadline(const struct zt_peer *p);
 void zt_peer_on_timeout(struct zt_peer *p, uint64_t now);
 
+/*
+ * Shutting down: closes the outer connection (application code 0, reason), which
+ * makes the Intermediate end our sessions and tell their other ends at once;
+ * poll_send then yields the CONNECTION_CLOSE. No reconnection follows.
+ */
+void zt_peer_close(struct zt_peer *p, const char *reason);
+
 enum zt_peer_state zt_peer_state(const struct zt_peer *p);
 void zt_peer_stats(const struct zt_peer *p, struct zt_peer_stats *ret);
 /* The outer connection (NULL while backing off), for RTT and statistics. */
@@ -284,7 +291,8 @@ void zt_peer_chan_set_arg(struct zt_peer_chan *ch, void *carg);
  * buffer is full: WRITABLE follows), -EPIPE (shut down, reset, or the session is
  * gone). */
 int zt_peer_chan_write(struct zt_peer_chan *ch, const void *data, size_t len);
-/* Room in the send buffer now (0 before READY). */
+/* Room in the send buffer now (0 before READY). When it is 0 after READY, a WRITABLE
+ * event follows once there is room. */
 size_t zt_peer_chan_writable(const struct zt_peer_chan *ch);
 
 /*

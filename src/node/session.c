@@ -540,9 +540,16 @@ int zt_peer_chan_write(struct zt_peer_chan *ch, const void *data, size_t len)
 
 size_t zt_peer_chan_writable(const struct zt_peer_chan *ch)
 {
+	size_t n;
+
 	if (!chan_io_ok(ch) || (ch->flags & CH_FIN_SENT))
 		return 0;
-	return zt_quic_stream_writable(ch->s->conn, ch->sid);
+	n = zt_quic_stream_writable(ch->s->conn, ch->sid);
+	/* Full: a write the stream takes nothing of asks for stream_writable, so
+	 * WRITABLE follows when room opens (conn.h). */
+	if (n == 0)
+		zt_quic_stream_write(ch->s->conn, ch->sid, "", 1);
+	return n;
 }
 
 int zt_peer_chan_read(struct zt_peer_chan *ch, void *buf, size_t cap, bool *ret_fin)

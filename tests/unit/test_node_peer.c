@@ -39,6 +39,8 @@ struct tchan {
 	uint8_t back[16384];     /* echo: read but not yet written */
 	size_t blen;
 	bool markers;            /* agent: put the marker into the data */
+	bool exact;              /* agent: write only what zt_peer_chan_writable() allows */
+	unsigned writables;      /* WRITABLE events */
 };
 
 struct tflow {
@@ -94,6 +96,13 @@ static void pump(struct tchan *t)
 	while (t->sent < t->to_send) {
 		size_t n = t->to_send - t->sent < sizeof(buf) ? t->to_send - t->sent : sizeof(buf);
 		int k;
+		if (t->exact) {
+			size_t room = zt_peer_chan_writable(t->ch);
+			if (room == 0)
+				return; /* WRITABLE must follow */
+			if (n > room)
+				n = room;
+		}
 		for (size_t i = 0; i < n; i++)
 			buf[i] = tbyte(t, t->sent + i);
 		k = zt_peer_chan_write(t->ch, buf, n);
@@ -183,6 +192,9 @@ static void on_chan_event(struct zt_peer *p, void *arg, struct zt_peer_chan *ch,
 	switch (ev) {
 	case ZT_PEER_CHAN_READY:
 		t->ready = true;
+		break;
+	case ZT_PEER_CHAN_WRITABLE:
+		t->writables++;
 		break;
 	case ZT_PEER_CHAN_RESET:
 	case ZT_PEER_CHAN_FAILED:
@@ -475,6 +487,30 @@ static void stream_through_the_relay(void **state)
 	/* Control: the same tap does see a marker in plaintext. */
 	nh_send(&w.net, &w.agent.local, &w.imd.addr, marker, sizeof(marker));
 	assert_int_equal(w.wire_marker_hits, 1);
+	world_fini(&w);
+}
+
+static bool released(void *arg, uint64_t now)
+{
+	(void)now;
+	return ((struct tchan *)arg)->released;
+}
+
+/* A shell that never offers more than the channel has room for (as the TCP
+ * forwarder does) still gets WRITABLE and finishes. */
+static void writer_within_writable_is_woken(void **state)
+{
+	struct world w;
+	struct tchan *t;
+
+	world_up(&w, *state, 0);
+	t = open_chan(&w, "web", 3 << 20, 21);
+	t->exact = true;
+	/* Only the peer's events drive both shells. */
+	assert_true(nh_run(&w.net, released, t, w.net.now + 20 * ZT_SEC));
+	assert_int_equal(t->recvd, 3 << 20);
+	assert_false(t->corrupt);
+	assert_true(t->writables > 0);
 	world_fini(&w);
 }
 
@@ -775,6 +811,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stream_through_the_relay),
+		cmocka_unit_test(writer_within_writable_is_woken),
 		cmocka_unit_test(many_channels_one_session),
 		cmocka_unit_test(reset_propagates),
 		cmocka_unit_test(refusals_fail_channels_with_codes),

@@ -1,0 +1,249 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "app/fwd_udp.h"
+#include "app/log.h"
+#include "io/udp.h"
+
+#define RX_BURST 64
+
+struct zt_udplisten {
+	struct zt_fwd_grave grave;
+	struct zt_fwdctx *ctx;
+	struct zt_udp udp;
+	struct zt_watch w;
+	char service[64];
+};
+
+/* A flow: at the agent a client address on a listener; at the connector a socket
+ * connected to the target. */
+struct zt_udpflow {
+	struct zt_fwd_grave grave;
+	struct zt_fwdctx *ctx;
+	struct zt_udpflow *prev, *next;
+	struct zt_peer_flow *f;
+	struct zt_udplisten *l;         /* agent */
+	struct zt_addr client;          /* agent */
+	int fd;                         /* connector: -1 at the agent */
+	struct zt_watch w;
+};
+
+static void grave_free(struct zt_fwd_grave *g)
+{
+	free(g);
+}
+
+static void flow_forget(struct zt_fwdctx *ctx, struct zt_udpflow *u)
+{
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		ctx->udp = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+	ctx->st.udp_now--;
+	if (u->fd >= 0) {
+		zt_loop_del(ctx->loop, &u->w);
+		close(u->fd);
+		u->fd = -1;
+	}
+	u->grave.free = grave_free;
+	zt_fwdctx_bury(ctx, &u->grave);
+}
+
+static struct zt_udpflow *flow_new(struct zt_fwdctx *ctx, struct zt_peer_flow *f)
+{
+	struct zt_udpflow *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->ctx = ctx;
+	u->f = f;
+	u->fd = -1;
+	u->next = ctx->udp;
+	if (ctx->udp)
+		ctx->udp->prev = u;
+	ctx->udp = u;
+	ctx->st.udp_now++;
+	ctx->st.udp_flows++;
+	return u;
+}
+
+/* Agent. */
+
+static struct zt_udpflow *flow_of_client(struct zt_fwdctx *ctx, const struct zt_udplisten *l,
+					 const struct zt_addr *a)
+{
+	for (struct zt_udpflow *u = ctx->udp; u; u = u->next)
+		if (u->l == l && zt_addr_equal(&u->client, a))
+			return u;
+	return NULL;
+}
+
+static void on_listen(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+{
+	struct zt_udplisten *l = w->data;
+	struct zt_fwdctx *ctx = l->ctx;
+	struct zt_addr from, to;
+	(void)loop;
+	(void)revents;
+
+	for (int i = 0; i < RX_BURST; i++) {
+		struct zt_udpflow *u;
+		int n = zt_udp_recv(&l->udp, ctx->scratch, sizeof(ctx->scratch), &from, &to);
+
+		if (n == -EAGAIN)
+			break;
+		if (n < 0) {
+			ctx->st.udp_dropped++;
+			continue;
+		}
+		u = flow_of_client(ctx, l, &from);
+		if (!u) {
+			struct zt_peer_flow *f;
+			if (!(u = flow_new(ctx, NULL))) {
+				ctx->st.udp_dropped++;
+				continue;
+			}
+			u->l = l;
+			u->client = from;
+			if (zt_peer_flow_open(ctx->peer, now, l->service, u, &f) < 0) {
+				flow_forget(ctx, u);
+				ctx->st.udp_dropped++;
+				continue;
+			}
+			u->f = f;
+		}
+		ctx->st.udp_in++;
+		if (zt_peer_flow_send(u->f, now, ctx->scratch, (size_t)n) < 0)
+			ctx->st.udp_dropped++;
+	}
+	zt_nodeio_kick(ctx->io);
+}
+
+int zt_udpfwd_listen(struct zt_fwdctx *ctx, const struct zt_addr *bind, const char *service,
+		     struct zt_udplisten **ret)
+{
+	struct zt_udplisten *l = calloc(1, sizeof(*l));
+	int rc;
+
+	if (!l)
+		return -ENOMEM;
+	l->ctx = ctx;
+	snprintf(l->service, sizeof(l->service), "%s", service);
+	rc = zt_udp_open(&l->udp, bind);
+	if (rc < 0) {
+		free(l);
+		return rc;
+	}
+	l->w = (struct zt_watch){ .fd = l->udp.fd, .events = EPOLLIN, .cb = on_listen, .data = l };
+	rc = zt_loop_add(ctx->loop, &l->w);
+	if (rc < 0) {
+		zt_udp_close(&l->udp);
+		free(l);
+		return rc;
+	}
+	*ret = l;
+	return 0;
+}
+
+void zt_udpfwd_listen_close(struct zt_fwdctx *ctx, struct zt_udplisten *l)
+{
+	zt_loop_del(ctx->loop, &l->w);
+	zt_udp_close(&l->udp);
+	l->grave.free = grave_free;
+	zt_fwdctx_bury(ctx, &l->grave);
+}
+
+/* Connector. */
+
+static void on_target(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+{
+	struct zt_udpflow *u = w->data;
+	struct zt_fwdctx *ctx = u->ctx;
+	(void)loop;
+	(void)revents;
+
+	for (int i = 0; i < RX_BURST && u->fd >= 0; i++) {
+		ssize_t n = recv(u->fd, ctx->scratch, sizeof(ctx->scratch), 0);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				ctx->st.udp_dropped++; /* e.g. ECONNREFUSED from an ICMP error */
+			break;
+		}
+		ctx->st.udp_in++;
+		if (zt_peer_flow_send(u->f, now, ctx->scratch, (size_t)n) < 0)
+			ctx->st.udp_dropped++;
+	}
+	zt_nodeio_kick(ctx->io);
+}
+
+int zt_udpfwd_accept(struct zt_fwdctx *ctx, struct zt_peer_flow *f, const struct zt_addr *target)
+{
+	struct sockaddr_storage ss;
+	struct zt_udpflow *u;
+	int len = zt_addr_to_sockaddr(target, &ss), fd, rc;
+
+	fd = len < 0 ? -1 : socket(target->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		zt_peer_flow_close(f);
+		return len < 0 ? len : -errno;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 || !(u = flow_new(ctx, f))) {
+		rc = -errno;
+		close(fd);
+		zt_peer_flow_close(f);
+		return rc ? rc : -ENOMEM;
+	}
+	u->fd = fd;
+	u->w = (struct zt_watch){ .fd = fd, .events = EPOLLIN, .cb = on_target, .data = u };
+	if ((rc = zt_loop_add(ctx->loop, &u->w)) < 0) {
+		close(fd);
+		u->fd = -1;
+		zt_peer_flow_close(f);
+		flow_forget(ctx, u);
+		return rc;
+	}
+	zt_peer_flow_set_arg(f, u);
+	return 0;
+}
+
+void zt_udpfwd_datagram(struct zt_fwdctx *ctx, struct zt_udpflow *u, const uint8_t *data, size_t len)
+{
+	int rc;
+
+	if (!u)
+		return;
+	if (u->fd >= 0)
+		rc = send(u->fd, data, len, 0) < 0 ? -errno : 0;
+	else
+		rc = zt_udp_send(&u->l->udp, &u->client, NULL, data, len);
+	if (rc < 0)
+		ctx->st.udp_dropped++;
+	else
+		ctx->st.udp_out++;
+}
+
+void zt_udpfwd_closed(struct zt_fwdctx *ctx, struct zt_udpflow *u)
+{
+	if (!u)
+		return;
+	u->f = NULL;
+	flow_forget(ctx, u);
+}
+
+void zt_udpfwd_close_all(struct zt_fwdctx *ctx)
+{
+	while (ctx->udp) {
+		struct zt_udpflow *u = ctx->udp;
+		if (u->f)
+			zt_peer_flow_close(u->f);
+		u->f = NULL;
+		flow_forget(ctx, u);
+	}
+}

@@ -1,0 +1,50 @@
+/*
+ * What the forwarding shells of ztna-agent and ztna-connector share: the loop, the
+ * node driver and the peer, a scratch buffer, counters, and a graveyard. Objects that
+ * own an epoll watch are not freed inside a loop iteration that may still deliver an
+ * event for them (io/loop.h); they are buried and freed by a timer due at once.
+ */
+#ifndef ZT_APP_FWDCTX_H
+#define ZT_APP_FWDCTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app/nodeio.h"
+#include "io/loop.h"
+#include "node/peer.h"
+
+struct zt_fwd_grave {
+	struct zt_fwd_grave *next;
+	void (*free)(struct zt_fwd_grave *g);
+};
+
+struct zt_fwdctx_stats {
+	uint64_t tcp_accepted, tcp_connected, tcp_refused, tcp_closed, tcp_reset, tcp_failed;
+	uint64_t tcp_bytes_out, tcp_bytes_in;   /* to / from the tunnel */
+	uint64_t udp_flows, udp_in, udp_out, udp_dropped;
+	size_t tcp_now, udp_now;
+};
+
+struct zt_tcpconn;
+struct zt_udpflow;
+
+struct zt_fwdctx {
+	struct zt_loop *loop;
+	struct zt_nodeio *io;
+	struct zt_peer *peer;
+	struct zt_timer reaper;
+	struct zt_fwd_grave *graveyard;
+	struct zt_fwdctx_stats st;
+	struct zt_tcpconn *tcp;        /* live TCP connections */
+	struct zt_udpflow *udp;        /* live UDP flows */
+	uint8_t scratch[65536];
+};
+
+void zt_fwdctx_init(struct zt_fwdctx *ctx, struct zt_loop *loop, struct zt_nodeio *io);
+/* Queues g for freeing once this loop iteration is over. */
+void zt_fwdctx_bury(struct zt_fwdctx *ctx, struct zt_fwd_grave *g);
+/* Frees the graveyard now (at exit). */
+void zt_fwdctx_fini(struct zt_fwdctx *ctx);
+
+#endif

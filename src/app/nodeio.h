@@ -1,0 +1,70 @@
+/*
+ * Drives one sans-IO node (an Intermediate, an agent or a connector) from the event
+ * loop with one UDP socket: datagrams in, the node's datagrams out, its timer armed
+ * from its next deadline. With nothing due the timer is disarmed and the program
+ * sleeps in epoll.
+ *
+ * The program calls zt_nodeio_kick() after it called into the node on its own (a TCP
+ * connection accepted, data read): kick sends what the node has and re-arms the
+ * timer. Inside the node's own callbacks (which run during recv, timeout and sending)
+ * kick only takes note; the driver flushes when the node returns.
+ */
+#ifndef ZT_APP_NODEIO_H
+#define ZT_APP_NODEIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+#include "io/loop.h"
+#include "io/udp.h"
+
+struct zt_nodeio_ops {
+	int (*recv)(void *node, uint64_t now, const struct zt_addr *local, const struct zt_addr *from,
+		    const uint8_t *pkt, size_t len);
+	int (*poll_send)(void *node, uint64_t now, uint8_t *buf, size_t cap, struct zt_addr *local,
+			 struct zt_addr *remote);
+	uint64_t (*next_deadline)(const void *node);
+	void (*on_timeout)(void *node, uint64_t now);
+};
+
+/* The ops for node/imd.h and node/peer.h. */
+extern const struct zt_nodeio_ops zt_nodeio_imd_ops;
+extern const struct zt_nodeio_ops zt_nodeio_peer_ops;
+
+struct zt_nodeio_stats {
+	uint64_t rx, tx, rx_bytes, tx_bytes;
+	uint64_t rx_errors, tx_errors, tx_blocked, rx_truncated;
+};
+
+struct zt_nodeio {
+	struct zt_loop *loop;
+	struct zt_udp udp;
+	struct zt_watch watch;
+	struct zt_timer timer;
+	const struct zt_nodeio_ops *ops;
+	void *node;
+	bool in_node;              /* inside a call into the node */
+	bool blocked;              /* the socket's send buffer is full: `pending` waits */
+	struct zt_addr pend_local, pend_remote;
+	size_t pend_len;
+	struct zt_nodeio_stats st;
+	uint8_t pending[2048];
+	uint8_t buf[65536];
+};
+
+/* Opens the socket bound to *bind. Returns 0 or -errno. io->udp.local is the bound
+ * address (port filled in). */
+int zt_nodeio_open(struct zt_nodeio *io, struct zt_loop *loop, const struct zt_addr *bind);
+
+/* Starts driving node with ops (the node exists now). Returns 0 or -errno. */
+int zt_nodeio_start(struct zt_nodeio *io, const struct zt_nodeio_ops *ops, void *node);
+
+/* Sends what the node has and re-arms its timer (a note only while inside the node). */
+void zt_nodeio_kick(struct zt_nodeio *io);
+
+/* Stops watching and closes the socket (the node is the caller's). */
+void zt_nodeio_close(struct zt_nodeio *io);
+
+#endif

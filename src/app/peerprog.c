@@ -1,0 +1,852 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app/log.h"
+#include "app/parse.h"
+#include "app/peerprog.h"
+#include "core/err.h"
+#include "core/units.h"
+#include "io/sysrng.h"
+#include "quic/pki.h"
+
+struct zt_tcplisten {
+	struct zt_watch w;
+	struct zt_peerprog *pp;
+	char service[64];
+};
+
+/* Settings. */
+
+static int set_path(char *dst, size_t cap, const char *v, const char **why)
+{
+	if (!*v || strlen(v) >= cap) {
+		*why = "empty or too long";
+		return ZT_ESYNTAX;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int set_duration(uint64_t *dst, const char *v, const char **why)
+{
+	int rc = zt_parse_duration(v, dst);
+
+	if (rc < 0)
+		*why = "a duration is a number with ms, s, m or h";
+	return rc;
+}
+
+#define PP(ctx) ((struct zt_peerprog *)(ctx))
+
+static int set_intermediate(void *ctx, const char *v, const char **why)
+{
+	int rc = zt_parse_hostport(v, 4433, &PP(ctx)->intermediate);
+
+	if (rc == -ENOENT)
+		*why = "the name does not resolve";
+	return rc;
+}
+
+static int set_intermediate_name(void *ctx, const char *v, const char **why)
+{
+	return set_path(PP(ctx)->intermediate_name, sizeof(PP(ctx)->intermediate_name), v, why);
+}
+
+static int set_pki(void *ctx, const char *v, const char **why)
+{
+	return set_path(PP(ctx)->pki, sizeof(PP(ctx)->pki), v, why);
+}
+
+static int set_name(void *ctx, const char *v, const char **why)
+{
+	if (!zt_pki_name_valid(v)) {
+		*why = "a name is 1-63 of [A-Za-z0-9-], not starting or ending with '-'";
+		return ZT_ESYNTAX;
+	}
+	return set_path(PP(ctx)->name, sizeof(PP(ctx)->name), v, why);
+}
+
+static int set_cert(void *ctx, const char *v, const char **why)
+{
+	return set_path(PP(ctx)->cert, sizeof(PP(ctx)->cert), v, why);
+}
+
+static int set_key(void *ctx, const char *v, const char **why)
+{
+	return set_path(PP(ctx)->key, sizeof(PP(ctx)->key), v, why);
+}
+
+static int set_ca(void *ctx, const char *v, const char **why)
+{
+	return set_path(PP(ctx)->ca, sizeof(PP(ctx)->ca), v, why);
+}
+
+static int set_token(void *ctx, const char *v, const char **why)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > ZT_CTRL_TOKEN_MAX) {
+		*why = "1 to 512 bytes";
+		return ZT_ESYNTAX;
+	}
+	memcpy(PP(ctx)->token, v, n);
+	PP(ctx)->token_len = n;
+	return 0;
+}
+
+static int set_token_file(void *ctx, const char *v, const char **why)
+{
+	char *text = NULL;
+	size_t n;
+	int rc = zt_pki_read_file(v, &text);
+
+	if (rc < 0) {
+		*why = "cannot read the file";
+		return rc;
+	}
+	n = strcspn(text, "\r\n");
+	text[n] = '\0';
+	rc = set_token(ctx, text, why);
+	if (rc < 0)
+		*why = "the first line must be the token (1 to 512 bytes)";
+	free(text);
+	return rc;
+}
+
+static int set_bind(void *ctx, const char *v, const char **why)
+{
+	int rc = zt_addr_parse(&PP(ctx)->bind, v, 0);
+
+	if (rc < 0)
+		*why = "an IP address with an optional port";
+	return rc;
+}
+
+static int set_keepalive(void *ctx, const char *v, const char **why)
+{
+	return set_duration(&PP(ctx)->keepalive, v, why);
+}
+
+static int set_idle(void *ctx, const char *v, const char **why)
+{
+	return set_duration(&PP(ctx)->idle_timeout, v, why);
+}
+
+static int set_open_timeout(void *ctx, const char *v, const char **why)
+{
+	return set_duration(&PP(ctx)->open_timeout, v, why);
+}
+
+static int set_flow_idle(void *ctx, const char *v, const char **why)
+{
+	return set_duration(&PP(ctx)->flow_idle, v, why);
+}
+
+static int set_inner_idle(void *ctx, const char *v, const char **why)
+{
+	return set_duration(&PP(ctx)->inner_idle, v, why);
+}
+
+static int set_backoff_max(void *ctx, const char *v, const char **why)
+{
+	return set_duration(&PP(ctx)->backoff_max, v, why);
+}
+
+static int set_qlog_dir(void *ctx, const char *v, const char **why)
+{
+	return set_path(PP(ctx)->qlog_dir, sizeof(PP(ctx)->qlog_dir), v, why);
+}
+
+static int set_keylog(void *ctx, const char *v, const char **why)
+{
+	return set_path(PP(ctx)->keylog, sizeof(PP(ctx)->keylog), v, why);
+}
+
+static int set_verbose(void *ctx, const char *v, const char **why)
+{
+	(void)v;
+	(void)why;
+	PP(ctx)->verbose++;
+	return 0;
+}
+
+static struct zt_fwdspec *new_spec(struct zt_peerprog *pp, const char **why)
+{
+	if (pp->nspecs == ZT_PEERPROG_SPECS) {
+		*why = "at most 32";
+		return NULL;
+	}
+	memset(&pp->specs[pp->nspecs], 0, sizeof(pp->specs[0]));
+	return &pp->specs[pp->nspecs++];
+}
+
+static struct zt_fwdspec *find_spec(struct zt_peerprog *pp, const char *service, int udp)
+{
+	for (size_t i = 0; i < pp->nspecs; i++)
+		if (!strcmp(pp->specs[i].service, service) && (udp < 0 || pp->specs[i].udp == (udp > 0)))
+			return &pp->specs[i];
+	return NULL;
+}
+
+/* "tcp:ADDR:PORT" or "udp:ADDR:PORT" into spec. */
+static int parse_endpoint(struct zt_fwdspec *s, const char *v, size_t n, const char **why)
+{
+	char text[300];
+	int rc;
+
+	if (n < 5 || n >= sizeof(text) || (strncmp(v, "tcp:", 4) && strncmp(v, "udp:", 4))) {
+		*why = "it starts with tcp: or udp:";
+		return ZT_ESYNTAX;
+	}
+	s->udp = v[0] == 'u';
+	memcpy(text, v + 4, n - 4);
+	text[n - 4] = '\0';
+	rc = zt_parse_hostport(text, 0, &s->addr);
+	if (rc < 0)
+		*why = rc == -ENOENT ? "the host name does not resolve" : "HOST:PORT with a port";
+	return rc;
+}
+
+static int set_forward(void *ctx, const char *v, const char **why)
+{
+	struct zt_peerprog *pp = ctx;
+	const char *eq = strrchr(v, '=');
+	struct zt_fwdspec *s;
+	int rc;
+
+	if (!eq || !zt_pki_name_valid(eq + 1)) {
+		*why = "PROTO:ADDR:PORT=SERVICE with a service name of [A-Za-z0-9-]";
+		return ZT_ESYNTAX;
+	}
+	if (!(s = new_spec(pp, why)))
+		return ZT_ERANGE;
+	rc = parse_endpoint(s, v, (size_t)(eq - v), why);
+	if (rc < 0) {
+		pp->nspecs--;
+		return rc;
+	}
+	snprintf(s->service, sizeof(s->service), "%s", eq + 1);
+	return 0;
+}
+
+static int set_service(void *ctx, const char *v, const char **why)
+{
+	struct zt_peerprog *pp = ctx;
+	const char *eq = strchr(v, '=');
+	char name[64];
+	struct zt_fwdspec *s;
+	int rc;
+
+	if (!eq || (size_t)(eq - v) >= sizeof(name)) {
+		*why = "NAME=tcp:HOST:PORT or NAME=udp:HOST:PORT";
+		return ZT_ESYNTAX;
+	}
+	memcpy(name, v, (size_t)(eq - v));
+	name[eq - v] = '\0';
+	if (!zt_pki_name_valid(name)) {
+		*why = "a service name is 1-63 of [A-Za-z0-9-]";
+		return ZT_ESYNTAX;
+	}
+	if (!(s = new_spec(pp, why)))
+		return ZT_ERANGE;
+	rc = parse_endpoint(s, eq + 1, strlen(eq + 1), why);
+	if (rc < 0) {
+		pp->nspecs--;
+		return rc;
+	}
+	if (find_spec(pp, name, s->udp)) {
+		pp->nspecs--;
+		*why = "this service and protocol are configured already";
+		return ZT_ESYNTAX;
+	}
+	snprintf(s->service, sizeof(s->service), "%s", name);
+	return 0;
+}
+
+static int set_service_file(void *ctx, const char *v, const char **why, bool cert)
+{
+	struct zt_peerprog *pp = ctx;
+	const char *eq = strchr(v, '=');
+	char name[64];
+	bool found = false;
+
+	if (!eq || (size_t)(eq - v) >= sizeof(name) || !eq[1]) {
+		*why = "NAME=FILE";
+		return ZT_ESYNTAX;
+	}
+	memcpy(name, v, (size_t)(eq - v));
+	name[eq - v] = '\0';
+	for (size_t i = 0; i < pp->nspecs; i++) {
+		if (strcmp(pp->specs[i].service, name))
+			continue;
+		snprintf(cert ? pp->specs[i].cert : pp->specs[i].key, PATH_MAX, "%s", eq + 1);
+		found = true;
+	}
+	if (!found) {
+		*why = "no such service (put the service line first)";
+		return ZT_ECONF_REF;
+	}
+	return 0;
+}
+
+static int set_service_cert(void *ctx, const char *v, const char **why)
+{
+	return set_service_file(ctx, v, why, true);
+}
+
+static int set_service_key(void *ctx, const char *v, const char **why)
+{
+	return set_service_file(ctx, v, why, false);
+}
+
+const struct zt_conf_key zt_peerprog_keys[] = {
+	{ .name = "intermediate", .syntax = "HOST:PORT", .example = "192.0.2.1:4433",
+	  .help = "the Intermediate's address", .set = set_intermediate, .required = true },
+	{ .name = "name", .syntax = "NAME", .example = "alice",
+	  .help = "our identity (the NAME of our certificate's ztna:KIND:NAME)", .set = set_name,
+	  .required = true },
+	{ .name = "pki", .syntax = "DIR", .example = "/etc/ztna/pki",
+	  .help = "a 'ztna pki init' directory: default ca, cert and key files", .set = set_pki },
+	{ .name = "cert", .syntax = "FILE", .example = "agent-alice.pem",
+	  .help = "our certificate (default PKI/KIND-NAME.pem)", .set = set_cert },
+	{ .name = "key", .syntax = "FILE", .example = "agent-alice.key",
+	  .help = "our private key (default PKI/KIND-NAME.key)", .set = set_key },
+	{ .name = "ca", .syntax = "FILE", .example = "ca.pem",
+	  .help = "the CA that signs every identity (default PKI/ca.pem)", .set = set_ca },
+	{ .name = "token", .syntax = "TOKEN", .example = "s3cret",
+	  .help = "the credential the Intermediate expects", .set = set_token },
+	{ .name = "token-file", .syntax = "FILE", .example = "/etc/ztna/token",
+	  .help = "read the token from the first line of FILE", .set = set_token_file },
+	{ .name = "intermediate-name", .syntax = "NAME", .example = "intermediate.ztna",
+	  .help = "the name the Intermediate's certificate must carry", .set = set_intermediate_name },
+	{ .name = "bind", .syntax = "ADDR[:PORT]", .example = "0.0.0.0:0",
+	  .help = "the UDP socket's address (default: any, a free port)", .set = set_bind },
+	{ .name = "keepalive", .syntax = "DURATION", .example = "5s",
+	  .help = "keepalive to the Intermediate (default 5s)", .set = set_keepalive },
+	{ .name = "idle-timeout", .syntax = "DURATION", .example = "20s",
+	  .help = "the Intermediate is gone after this silence (default 20s)", .set = set_idle },
+	{ .name = "open-timeout", .syntax = "DURATION", .example = "10s",
+	  .help = "a new connection waits this long for its session (default 10s)",
+	  .set = set_open_timeout },
+	{ .name = "inner-idle-timeout", .syntax = "DURATION", .example = "60s",
+	  .help = "an unused end-to-end session ends after (default 60s)", .set = set_inner_idle },
+	{ .name = "flow-idle", .syntax = "DURATION", .example = "60s",
+	  .help = "a UDP flow is forgotten after this silence (default 60s)", .set = set_flow_idle },
+	{ .name = "backoff-max", .syntax = "DURATION", .example = "30s",
+	  .help = "longest wait between reconnection attempts (default 30s)", .set = set_backoff_max },
+	{ .name = "qlog-dir", .syntax = "DIR", .example = "/tmp/qlog",
+	  .help = "write a qlog file per QUIC connection into DIR", .set = set_qlog_dir },
+	{ .name = "keylog", .syntax = "FILE", .example = "/tmp/keys.log",
+	  .help = "append TLS secrets (SSLKEYLOGFILE format, for Wireshark)", .set = set_keylog },
+	{ .name = "verbose", .syntax = "", .help = "more logs (also -v, -vv)", .set = set_verbose,
+	  .is_flag = true, .repeatable = true },
+};
+const size_t zt_peerprog_nkeys = sizeof(zt_peerprog_keys) / sizeof(zt_peerprog_keys[0]);
+
+const struct zt_conf_key zt_peerprog_agent_keys[] = {
+	{ .name = "forward", .syntax = "tcp|udp:ADDR:PORT=SERVICE", .example = "tcp:127.0.0.1:8080=web",
+	  .help = "serve SERVICE locally at ADDR:PORT", .set = set_forward, .repeatable = true,
+	  .required = true },
+};
+const size_t zt_peerprog_agent_nkeys = 1;
+
+const struct zt_conf_key zt_peerprog_connector_keys[] = {
+	{ .name = "service", .syntax = "NAME=tcp|udp:HOST:PORT", .example = "web=tcp:127.0.0.1:80",
+	  .help = "front service NAME, reached at HOST:PORT", .set = set_service, .repeatable = true,
+	  .required = true },
+	{ .name = "service-cert", .syntax = "NAME=FILE", .example = "web=service-web.pem",
+	  .help = "service NAME's certificate (default PKI/service-NAME.pem)", .set = set_service_cert,
+	  .repeatable = true },
+	{ .name = "service-key", .syntax = "NAME=FILE", .example = "web=service-web.key",
+	  .help = "service NAME's key (default PKI/service-NAME.key)", .set = set_service_key,
+	  .repeatable = true },
+};
+const size_t zt_peerprog_connector_nkeys = 3;
+
+/* Plumbing: logs, key log, qlog. */
+
+static void node_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
+{
+	(void)arg;
+	zt_log((enum zt_log_level)level, event, "%s", kv);
+}
+
+static void keylog_line(void *arg, const char *line)
+{
+	struct zt_peerprog *pp = arg;
+
+	if (pp->keylog_f) {
+		fprintf(pp->keylog_f, "%s\n", line);
+		fflush(pp->keylog_f);
+	}
+}
+
+static void *qlog_open(void *arg, const char *label)
+{
+	struct zt_peerprog *pp = arg;
+	char path[PATH_MAX + 128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s-%s-%d-%u.sqlog", pp->qlog_dir, pp->prog + 5, label,
+		 (int)getpid(), ++pp->qlog_seq);
+	f = fopen(path, "w");
+	if (!f)
+		zt_warn("qlog_failed", "file=%s error=\"%s\"", path, strerror(errno));
+	return f;
+}
+
+static void qlog_write(void *h, const void *data, size_t len, bool fin)
+{
+	FILE *f = h;
+
+	if (len)
+		fwrite(data, 1, len, f);
+	if (fin)
+		fclose(f);
+}
+
+/* Peer callbacks: the forwarding shells. */
+
+static void cb_chan_event(struct zt_peer *p, void *arg, struct zt_peer_chan *ch, void *carg,
+			  enum zt_peer_chan_event ev, int code)
+{
+	struct zt_peerprog *pp = arg;
+	(void)p;
+	(void)ch;
+
+	zt_tcpfwd_chan_event(&pp->fwd, carg, ev, code);
+}
+
+static void cb_chan_accept(struct zt_peer *p, void *arg, struct zt_peer_chan *ch, const char *service)
+{
+	struct zt_peerprog *pp = arg;
+	struct zt_fwdspec *s = find_spec(pp, service, 0);
+	(void)p;
+
+	if (!s) {
+		zt_warn("tcp_refused", "service=%s reason=\"no TCP target for this service\"", service);
+		zt_peer_chan_release(ch, ZT_FWD_REFUSED);
+		return;
+	}
+	zt_tcpfwd_connect(&pp->fwd, ch, &s->addr);
+}
+
+static void cb_flow_accept(struct zt_peer *p, void *arg, struct zt_peer_flow *f, const char *service)
+{
+	struct zt_peerprog *pp = arg;
+	struct zt_fwdspec *s = find_spec(pp, service, 1);
+	(void)p;
+
+	if (!s) {
+		zt_warn("udp_refused", "service=%s reason=\"no UDP target for this service\"", service);
+		zt_peer_flow_close(f);
+		return;
+	}
+	zt_udpfwd_accept(&pp->fwd, f, &s->addr);
+}
+
+static void cb_flow_dgram(struct zt_peer *p, void *arg, struct zt_peer_flow *f, void *farg,
+			  const uint8_t *data, size_t len)
+{
+	struct zt_peerprog *pp = arg;
+	(void)p;
+	(void)f;
+
+	zt_udpfwd_datagram(&pp->fwd, farg, data, len);
+}
+
+static void cb_flow_closed(struct zt_peer *p, void *arg, struct zt_peer_flow *f, void *farg, int reason)
+{
+	struct zt_peerprog *pp = arg;
+	(void)p;
+	(void)f;
+	(void)reason;
+
+	zt_udpfwd_closed(&pp->fwd, farg);
+}
+
+static const struct zt_peer_callbacks peer_cb = {
+	.chan_event = cb_chan_event,
+	.chan_accept = cb_chan_accept,
+	.flow_accept = cb_flow_accept,
+	.flow_datagram = cb_flow_dgram,
+	.flow_closed = cb_flow_closed,
+};
+
+/* Statistics. */
+
+static void log_stats(struct zt_peerprog *pp, const char *event)
+{
+	struct zt_peer_stats ps;
+	const struct zt_fwdctx_stats *fs = &pp->fwd.st;
+	const struct zt_nodeio_stats *io = &pp->io.st;
+	struct zt_quic_conn *outer = zt_peer_outer(pp->peer);
+	struct zt_quic_stats qs = { 0 };
+
+	zt_peer_stats(pp->peer, &ps);
+	if (outer)
+		zt_quic_conn_stats(outer, &qs);
+	zt_info(event,
+		"state=%d rx=%" PRIu64 " tx=%" PRIu64 " dropped_garbage=%" PRIu64 " dropped_stun=%" PRIu64
+		" dropped_outer=%" PRIu64 " dropped_unknown=%" PRIu64 " relay_in=%" PRIu64
+		" relay_out=%" PRIu64 " relay_dropped_session=%" PRIu64 " relay_dropped_queue=%" PRIu64
+		" connects=%" PRIu64 " resets=%" PRIu64 " sessions=%zu sessions_opened=%" PRIu64
+		" sessions_failed=%" PRIu64 " chans=%zu chans_opened=%" PRIu64 " chans_failed=%" PRIu64
+		" flows=%zu udp_in=%" PRIu64 " udp_out=%" PRIu64 " udp_dropped=%" PRIu64
+		" flow_dgrams_dropped=%" PRIu64 " tcp_now=%zu tcp_bytes_in=%" PRIu64 " tcp_bytes_out=%" PRIu64
+		" tcp_reset=%" PRIu64 " outer_rtt_us=%" PRIu64 " ctrl_errors=%" PRIu64,
+		zt_peer_state(pp->peer), io->rx, io->tx, ps.dropped_garbage, ps.dropped_stun,
+		ps.dropped_outer, ps.dropped_unknown, ps.relay_in, ps.relay_out,
+		ps.relay_dropped_session, ps.relay_dropped_queue, ps.connects, ps.resets_received,
+		ps.sessions, ps.sessions_opened, ps.sessions_failed, ps.chans, ps.chans_opened,
+		ps.chans_failed, ps.flows, fs->udp_in, fs->udp_out, fs->udp_dropped,
+		ps.flow_dgrams_dropped, fs->tcp_now, fs->tcp_bytes_in, fs->tcp_bytes_out,
+		fs->tcp_reset, (uint64_t)(qs.srtt_ns / ZT_US), ps.ctrl_errors);
+}
+
+static void on_signal(struct zt_loop *loop, int sig, void *arg)
+{
+	struct zt_peerprog *pp = arg;
+
+	if (sig == SIGHUP) {
+		log_stats(pp, "stats");
+		return;
+	}
+	zt_loop_stop(loop);
+}
+
+/* TCP listeners (agent). */
+
+static void on_accept(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+{
+	struct zt_tcplisten *l = w->data;
+	(void)loop;
+	(void)revents;
+	(void)now;
+
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				zt_warn("accept_failed", "service=%s error=\"%s\"", l->service, strerror(errno));
+			return;
+		}
+		zt_tcpfwd_accepted(&l->pp->fwd, fd, l->service);
+	}
+}
+
+static int tcp_listen(struct zt_peerprog *pp, const struct zt_fwdspec *s, struct zt_tcplisten **ret)
+{
+	struct sockaddr_storage ss;
+	struct zt_tcplisten *l;
+	int len = zt_addr_to_sockaddr(&s->addr, &ss), fd, one = 1, rc;
+
+	if (len < 0)
+		return len;
+	fd = socket(s->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 || listen(fd, 256) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		close(fd);
+		return -ENOMEM;
+	}
+	l->pp = pp;
+	snprintf(l->service, sizeof(l->service), "%s", s->service);
+	l->w = (struct zt_watch){ .fd = fd, .events = EPOLLIN, .cb = on_accept, .data = l };
+	rc = zt_loop_add(pp->loop, &l->w);
+	if (rc < 0) {
+		close(fd);
+		free(l);
+		return rc;
+	}
+	*ret = l;
+	return 0;
+}
+
+/* Setup. */
+
+static void default_file(char *dst, const char *dir, const char *stem, const char *ext)
+{
+	if (!*dst && *dir && snprintf(dst, PATH_MAX, "%s/%s%s", dir, stem, ext) >= PATH_MAX)
+		dst[0] = '\0'; /* too long: reported as missing */
+}
+
+/* A TLS context, or NULL with a message naming the file at fault. */
+static struct zt_tls_ctx *load_tls(struct zt_peerprog *pp, enum zt_tls_side side, const char *alpn,
+				   const char *cert, const char *key, bool require)
+{
+	struct zt_tls_config c = { .side = side, .alpn = alpn, .ca_file = pp->ca, .cert_file = cert,
+				   .key_file = key, .require_peer_cert = require };
+	const char *files[3] = { pp->ca, cert, key };
+	struct zt_tls_ctx *ctx = NULL;
+	int rc;
+
+	if (pp->keylog_f) {
+		c.keylog = keylog_line;
+		c.keylog_arg = pp;
+	}
+	for (int i = 0; i < 3; i++)
+		if (access(files[i], R_OK) < 0) {
+			fprintf(stderr, "%s: cannot read %s: %s (make a development PKI with "
+					"'ztna pki init DIR ...' and pass --pki DIR, or set --ca/--cert/--key)\n",
+				pp->prog, files[i], strerror(errno));
+			return NULL;
+		}
+	rc = zt_tls_ctx_new(&ctx, &c);
+	if (rc < 0) {
+		fprintf(stderr, "%s: cannot use certificate %s with key %s and CA %s: %s (is the key "
+				"the certificate's, and are they PEM?)\n",
+			pp->prog, cert, key, pp->ca, zt_strerror(rc));
+		return NULL;
+	}
+	return ctx;
+}
+
+static int setup(struct zt_peerprog *pp)
+{
+	const char *kind = pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector";
+	char stem[128], ia[ZT_ADDR_STRLEN];
+	struct zt_peer_config pc;
+	int rc;
+
+	snprintf(stem, sizeof(stem), "%s-%s", kind, pp->name);
+	default_file(pp->cert, pp->pki, stem, ".pem");
+	default_file(pp->key, pp->pki, stem, ".key");
+	default_file(pp->ca, pp->pki, "ca", ".pem");
+	if (!*pp->cert || !*pp->key || !*pp->ca) {
+		fprintf(stderr, "%s: no certificate: pass --pki DIR (from 'ztna pki init DIR --%s %s'), "
+				"or --cert, --key and --ca\n", pp->prog, kind, pp->name);
+		return 2;
+	}
+	if (*pp->keylog && !(pp->keylog_f = fopen(pp->keylog, "a"))) {
+		fprintf(stderr, "%s: cannot open the key log %s: %s\n", pp->prog, pp->keylog, strerror(errno));
+		return 1;
+	}
+	if (*pp->qlog_dir) {
+		struct stat st;
+		if (stat(pp->qlog_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "%s: --qlog-dir %s: not a directory\n", pp->prog, pp->qlog_dir);
+			return 1;
+		}
+	}
+	pp->outer_tls = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_OUTER, pp->cert, pp->key, false);
+	if (!pp->outer_tls)
+		return 1;
+	if (pp->role == ZT_CTRL_ROLE_AGENT) {
+		pp->inner_tls = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_INNER, pp->cert, pp->key, false);
+		if (!pp->inner_tls)
+			return 1;
+	} else {
+		for (size_t i = 0; i < pp->nspecs; i++) {
+			struct zt_fwdspec *s = &pp->specs[i], *first = find_spec(pp, s->service, -1);
+			if (first != s) {
+				s->tls = first->tls; /* the same service over TCP and UDP */
+				continue;
+			}
+			snprintf(stem, sizeof(stem), "service-%s", s->service);
+			default_file(s->cert, pp->pki, stem, ".pem");
+			default_file(s->key, pp->pki, stem, ".key");
+			if (!*s->cert || !*s->key) {
+				fprintf(stderr, "%s: no certificate for service %s: pass --pki DIR or "
+						"--service-cert %s=FILE --service-key %s=FILE\n",
+					pp->prog, s->service, s->service, s->service);
+				return 2;
+			}
+			s->tls = load_tls(pp, ZT_TLS_SERVER, ZT_ALPN_INNER, s->cert, s->key, true);
+			if (!s->tls)
+				return 1;
+		}
+	}
+	pp->rng = zt_sysrng();
+	rc = zt_loop_new(&pp->loop);
+	if (rc < 0 || (rc = zt_loop_catch_signals(pp->loop, on_signal, pp)) < 0) {
+		fprintf(stderr, "%s: event loop: %s\n", pp->prog, strerror(-rc));
+		return 1;
+	}
+	if (!pp->bind.family)
+		pp->bind.family = pp->intermediate.family;
+	rc = zt_nodeio_open(&pp->io, pp->loop, &pp->bind);
+	if (rc < 0) {
+		fprintf(stderr, "%s: cannot bind UDP %s: %s\n", pp->prog, zt_addr_str(&pp->bind, ia),
+			strerror(-rc));
+		return 1;
+	}
+	pc = (struct zt_peer_config){
+		.role = pp->role,
+		.name = pp->name,
+		.token = pp->token,
+		.token_len = pp->token_len,
+		.intermediate = pp->intermediate,
+		.local = pp->io.udp.local,
+		.intermediate_name = *pp->intermediate_name ? pp->intermediate_name : NULL,
+		.outer_tls = pp->outer_tls,
+		.inner_tls = pp->inner_tls,
+		.rng = &pp->rng,
+		.software = pp->role == ZT_CTRL_ROLE_AGENT ? "ztna-agent 0.1" : "ztna-connector 0.1",
+		.backoff_max = pp->backoff_max,
+		.outer_keepalive = pp->keepalive,
+		.outer_idle_timeout = pp->idle_timeout,
+		.inner_idle_timeout = pp->inner_idle,
+		.open_timeout = pp->open_timeout,
+		.flow_idle = pp->flow_idle,
+		.cb = &peer_cb,
+		.arg = pp,
+		.log = { .fn = node_log, .arg = pp, .max_level = (enum zt_node_level)zt_log_level() },
+	};
+	if (pp->role == ZT_CTRL_ROLE_CONNECTOR) {
+		size_t n = 0;
+		for (size_t i = 0; i < pp->nspecs; i++)
+			if (find_spec(pp, pp->specs[i].service, -1) == &pp->specs[i])
+				pp->services[n++] = (struct zt_peer_service){ .name = pp->specs[i].service,
+									      .tls = pp->specs[i].tls };
+		pc.services = pp->services;
+		pc.n_services = n;
+	}
+	if (*pp->qlog_dir) {
+		pc.qlog_open = qlog_open;
+		pc.qlog_write = qlog_write;
+		pc.qlog_arg = pp;
+	}
+	zt_fwdctx_init(&pp->fwd, pp->loop, &pp->io);
+	rc = zt_peer_new(&pp->peer, &pc, zt_loop_now(pp->loop));
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s\n", pp->prog, zt_strerror(rc));
+		return 1;
+	}
+	pp->fwd.peer = pp->peer;
+	if (pp->role == ZT_CTRL_ROLE_AGENT) {
+		for (size_t i = 0; i < pp->nspecs; i++) {
+			struct zt_fwdspec *s = &pp->specs[i];
+			rc = s->udp ? zt_udpfwd_listen(&pp->fwd, &s->addr, s->service, &pp->udp_listeners[i])
+				    : tcp_listen(pp, s, &pp->tcp_listeners[i]);
+			if (rc < 0) {
+				fprintf(stderr, "%s: cannot listen on %s:%s for %s: %s\n", pp->prog,
+					s->udp ? "udp" : "tcp", zt_addr_str(&s->addr, ia), s->service,
+					strerror(-rc));
+				return 1;
+			}
+			zt_info("forward", "proto=%s listen=%s service=%s", s->udp ? "udp" : "tcp",
+				zt_addr_str(&s->addr, ia), s->service);
+		}
+	} else {
+		for (size_t i = 0; i < pp->nspecs; i++)
+			zt_info("service", "name=%s proto=%s target=%s", pp->specs[i].service,
+				pp->specs[i].udp ? "udp" : "tcp", zt_addr_str(&pp->specs[i].addr, ia));
+	}
+	rc = zt_nodeio_start(&pp->io, &zt_nodeio_peer_ops, pp->peer);
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s\n", pp->prog, strerror(-rc));
+		return 1;
+	}
+	zt_info("start", "role=%s name=%s intermediate=%s local=%s", kind, pp->name,
+		zt_addr_str(&pp->intermediate, ia),
+		zt_addr_str(&pp->io.udp.local, (char[ZT_ADDR_STRLEN]){ 0 }));
+	return 0;
+}
+
+static void teardown(struct zt_peerprog *pp)
+{
+	for (size_t i = 0; i < ZT_PEERPROG_SPECS; i++) {
+		if (pp->tcp_listeners[i]) {
+			zt_loop_del(pp->loop, &pp->tcp_listeners[i]->w);
+			close(pp->tcp_listeners[i]->w.fd);
+			free(pp->tcp_listeners[i]);
+		}
+		if (pp->udp_listeners[i])
+			zt_udpfwd_listen_close(&pp->fwd, pp->udp_listeners[i]);
+	}
+	if (pp->loop) {
+		zt_tcpfwd_close_all(&pp->fwd);
+		zt_udpfwd_close_all(&pp->fwd);
+		zt_fwdctx_fini(&pp->fwd);
+	}
+	zt_nodeio_close(&pp->io);
+	zt_peer_free(pp->peer);
+	zt_tls_ctx_free(pp->outer_tls);
+	zt_tls_ctx_free(pp->inner_tls);
+	for (size_t i = 0; i < pp->nspecs; i++)
+		if (find_spec(pp, pp->specs[i].service, -1) == &pp->specs[i])
+			zt_tls_ctx_free(pp->specs[i].tls);
+	zt_loop_free(pp->loop);
+	if (pp->keylog_f)
+		fclose(pp->keylog_f);
+}
+
+/* Takes -v / -vv out of argv (conf.h knows only --options). */
+static int strip_v(int argc, char **argv, char **out, int *verbose)
+{
+	int n = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && argv[i][0] == '-' && argv[i][1] == 'v' &&
+		    strspn(argv[i] + 1, "v") == strlen(argv[i] + 1)) {
+			*verbose += (int)strlen(argv[i] + 1);
+			continue;
+		}
+		out[n++] = argv[i];
+	}
+	out[n] = NULL;
+	return n;
+}
+
+int zt_peerprog_main(struct zt_peerprog *pp, int argc, char **argv, const char *summary)
+{
+	const struct zt_conf_key *extra = pp->role == ZT_CTRL_ROLE_AGENT ? zt_peerprog_agent_keys
+									  : zt_peerprog_connector_keys;
+	size_t nextra = pp->role == ZT_CTRL_ROLE_AGENT ? zt_peerprog_agent_nkeys
+						       : zt_peerprog_connector_nkeys;
+	struct zt_conf_key keys[64];
+	struct zt_conf conf;
+	char **args = calloc((size_t)argc + 1, sizeof(*args));
+	char usage[8192];
+	int nargs, v = 0, rc;
+
+	if (!args)
+		return 1;
+	memcpy(keys, extra, nextra * sizeof(keys[0]));
+	memcpy(keys + nextra, zt_peerprog_keys, zt_peerprog_nkeys * sizeof(keys[0]));
+	zt_conf_init(&conf, keys, nextra + zt_peerprog_nkeys, pp);
+	nargs = strip_v(argc, argv, args, &v);
+	for (int i = 1; i < nargs; i++)
+		if (!strcmp(args[i], "--help") || !strcmp(args[i], "-h")) {
+			zt_conf_usage(&conf, usage, sizeof(usage));
+			printf("%s\n\nusage: %s [--config FILE] [OPTIONS] [-v|-vv]\n\n%s", summary, pp->prog,
+			       usage);
+			free(args);
+			return 0;
+		}
+	rc = zt_conf_args(&conf, nargs, args, 1);
+	free(args);
+	if (rc == 0)
+		rc = zt_conf_finish(&conf);
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s\n", pp->prog, conf.err);
+		return 2;
+	}
+	v += pp->verbose;
+	zt_log_setup(pp->prog + 5, v >= 2 ? ZT_LOG_TRACE : v == 1 ? ZT_LOG_DEBUG : ZT_LOG_INFO);
+	rc = setup(pp);
+	if (rc == 0) {
+		rc = zt_loop_run(pp->loop) < 0 ? 1 : 0;
+		log_stats(pp, "exit");
+		/* Tell the Intermediate now rather than let it time out. */
+		zt_peer_close(pp->peer, "shutting down");
+		zt_nodeio_kick(&pp->io);
+	}
+	teardown(pp);
+	return rc;
+}

@@ -1,0 +1,91 @@
+/*
+ * The program around an agent or a connector (node/peer.h): settings from a config
+ * file and options (app/conf.h), TLS contexts from PEM files (a dev PKI directory
+ * gives the defaults), one UDP socket and the event loop (app/nodeio.h), TCP and UDP
+ * forwarding (app/fwd_tcp.h, app/fwd_udp.h), logs (app/log.h), optional qlog and TLS
+ * key log files. ztna-agent and ztna-connector are this plus their forwards or
+ * services.
+ *
+ * Signals: SIGINT and SIGTERM stop the program (with a final stats line), SIGHUP logs
+ * a stats line (counters of the node, the socket and the forwarding).
+ */
+#ifndef ZT_APP_PEERPROG_H
+#define ZT_APP_PEERPROG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "app/conf.h"
+#include "app/fwd_tcp.h"
+#include "app/fwd_udp.h"
+#include "app/fwdctx.h"
+#include "app/nodeio.h"
+#include "core/addr.h"
+#include "core/ctrl.h"
+#include "core/rng.h"
+#include "node/peer.h"
+
+#define ZT_PEERPROG_SPECS 32
+
+/* A forward (agent: where to listen) or a service (connector: what to reach). */
+struct zt_fwdspec {
+	bool udp;
+	struct zt_addr addr;
+	char service[64];
+	char cert[PATH_MAX], key[PATH_MAX];   /* connector: the service's certificate */
+	struct zt_tls_ctx *tls;
+};
+
+struct zt_tcplisten;
+
+struct zt_peerprog {
+	const char *prog;                  /* "ztna-agent" */
+	enum zt_ctrl_role role;
+
+	/* Settings. */
+	struct zt_addr intermediate;
+	char intermediate_name[256];
+	char pki[PATH_MAX], name[64], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
+	uint8_t token[ZT_CTRL_TOKEN_MAX];
+	size_t token_len;
+	struct zt_addr bind;
+	uint64_t keepalive, idle_timeout, open_timeout, flow_idle, inner_idle, backoff_max;
+	char qlog_dir[PATH_MAX], keylog[PATH_MAX];
+	int verbose;
+	struct zt_fwdspec specs[ZT_PEERPROG_SPECS];
+	size_t nspecs;
+
+	/* Running. */
+	struct zt_rng rng;
+	struct zt_loop *loop;
+	struct zt_nodeio io;
+	struct zt_peer *peer;
+	struct zt_fwdctx fwd;
+	struct zt_tls_ctx *outer_tls, *inner_tls;
+	struct zt_peer_service services[ZT_PEERPROG_SPECS];
+	struct zt_tcplisten *tcp_listeners[ZT_PEERPROG_SPECS];
+	struct zt_udplisten *udp_listeners[ZT_PEERPROG_SPECS];
+	FILE *keylog_f;
+	unsigned qlog_seq;
+};
+
+/* The keys every peer program has; *ctx is a struct zt_peerprog. */
+extern const struct zt_conf_key zt_peerprog_keys[];
+extern const size_t zt_peerprog_nkeys;
+/* The agent's "forward" key and the connector's "service", "service-cert" and
+ * "service-key" keys. */
+extern const struct zt_conf_key zt_peerprog_agent_keys[];
+extern const size_t zt_peerprog_agent_nkeys;
+extern const struct zt_conf_key zt_peerprog_connector_keys[];
+extern const size_t zt_peerprog_connector_nkeys;
+
+/*
+ * The whole program: parse argv (with the role's keys; -v/-vv raise the log level,
+ * --help prints usage), set up, run until a signal stops it. summary is the first
+ * line of --help. Returns the exit status: 0, 1 (setup failed), 2 (bad usage).
+ */
+int zt_peerprog_main(struct zt_peerprog *pp, int argc, char **argv, const char *summary);
+
+#endif

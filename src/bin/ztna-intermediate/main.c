@@ -1,0 +1,450 @@
+/*
+ * ztna-intermediate: the public rendezvous and relay. One UDP socket: QUIC
+ * connections from agents and connectors (authenticated by certificate and token),
+ * control messages, pairing by policy, relaying of end-to-end packets it cannot
+ * decrypt, STUN answers. The logic is node/imd.h; this is its I/O shell.
+ *
+ *   ztna-intermediate --listen 127.0.0.1:4433 --pki DIR \
+ *       --client agent:alice:TOKEN --client connector:c1:TOKEN --allow alice=web
+ *
+ * SIGHUP logs a stats line; SIGINT/SIGTERM stop it (with a final one).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app/conf.h"
+#include "app/log.h"
+#include "app/nodeio.h"
+#include "app/parse.h"
+#include "core/err.h"
+#include "core/units.h"
+#include "io/loop.h"
+#include "io/sysrng.h"
+#include "node/imd.h"
+#include "node/policy.h"
+#include "quic/pki.h"
+
+struct prog {
+	struct zt_addr listen;
+	char pki[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
+	char reset_key_file[PATH_MAX], qlog_dir[PATH_MAX], keylog[PATH_MAX];
+	uint64_t quota_bytes, quota_packets, open_hold, idle_timeout, start_margin, max_clients;
+	bool open_hold_set;
+	int verbose;
+	struct zt_policy *policy;
+
+	struct zt_rng rng;
+	struct zt_loop *loop;
+	struct zt_nodeio io;
+	struct zt_imd *imd;
+	struct zt_tls_ctx *tls;
+	FILE *keylog_f;
+	unsigned qlog_seq;
+};
+
+#define P(ctx) ((struct prog *)(ctx))
+
+static int set_str(char *dst, size_t cap, const char *v, const char **why)
+{
+	if (!*v || strlen(v) >= cap) {
+		*why = "empty or too long";
+		return ZT_ESYNTAX;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int set_listen(void *ctx, const char *v, const char **why)
+{
+	int rc = zt_addr_parse(&P(ctx)->listen, v, 4433);
+
+	if (rc < 0)
+		*why = "an IP address and port";
+	return rc;
+}
+
+static int set_pki(void *ctx, const char *v, const char **why)
+{
+	return set_str(P(ctx)->pki, PATH_MAX, v, why);
+}
+
+static int set_cert(void *ctx, const char *v, const char **why)
+{
+	return set_str(P(ctx)->cert, PATH_MAX, v, why);
+}
+
+static int set_key(void *ctx, const char *v, const char **why)
+{
+	return set_str(P(ctx)->key, PATH_MAX, v, why);
+}
+
+static int set_ca(void *ctx, const char *v, const char **why)
+{
+	return set_str(P(ctx)->ca, PATH_MAX, v, why);
+}
+
+static int set_reset_key(void *ctx, const char *v, const char **why)
+{
+	return set_str(P(ctx)->reset_key_file, PATH_MAX, v, why);
+}
+
+static int set_qlog(void *ctx, const char *v, const char **why)
+{
+	return set_str(P(ctx)->qlog_dir, PATH_MAX, v, why);
+}
+
+static int set_keylog(void *ctx, const char *v, const char **why)
+{
+	return set_str(P(ctx)->keylog, PATH_MAX, v, why);
+}
+
+static int set_client(void *ctx, const char *v, const char **why)
+{
+	return zt_policy_add_client(P(ctx)->policy, v, why);
+}
+
+static int set_allow(void *ctx, const char *v, const char **why)
+{
+	return zt_policy_add_allow(P(ctx)->policy, v, why);
+}
+
+static int set_quota_bytes(void *ctx, const char *v, const char **why)
+{
+	int rc = zt_parse_size(v, &P(ctx)->quota_bytes);
+
+	if (rc < 0)
+		*why = "a size such as 1G or 500M";
+	return rc;
+}
+
+static int set_count(uint64_t *dst, const char *v, const char **why)
+{
+	int rc = zt_parse_size(v, dst);
+
+	if (rc < 0 || *dst == 0) {
+		*why = "a positive number (K, M, G allowed)";
+		return rc < 0 ? rc : ZT_ERANGE;
+	}
+	return 0;
+}
+
+static int set_quota_packets(void *ctx, const char *v, const char **why)
+{
+	return set_count(&P(ctx)->quota_packets, v, why);
+}
+
+static int set_max_clients(void *ctx, const char *v, const char **why)
+{
+	return set_count(&P(ctx)->max_clients, v, why);
+}
+
+static int set_dur(uint64_t *dst, const char *v, const char **why)
+{
+	int rc = zt_parse_duration(v, dst);
+
+	if (rc < 0)
+		*why = "a duration is a number with ms, s, m or h";
+	return rc;
+}
+
+static int set_open_hold(void *ctx, const char *v, const char **why)
+{
+	P(ctx)->open_hold_set = true;
+	return set_dur(&P(ctx)->open_hold, v, why);
+}
+
+static int set_idle(void *ctx, const char *v, const char **why)
+{
+	return set_dur(&P(ctx)->idle_timeout, v, why);
+}
+
+static int set_margin(void *ctx, const char *v, const char **why)
+{
+	return set_dur(&P(ctx)->start_margin, v, why);
+}
+
+static int set_verbose(void *ctx, const char *v, const char **why)
+{
+	(void)v;
+	(void)why;
+	P(ctx)->verbose++;
+	return 0;
+}
+
+static const struct zt_conf_key keys[] = {
+	{ .name = "listen", .syntax = "ADDR[:PORT]", .example = "0.0.0.0:4433",
+	  .help = "the UDP address to serve (default 0.0.0.0:4433)", .set = set_listen },
+	{ .name = "pki", .syntax = "DIR", .example = "/etc/ztna/pki",
+	  .help = "a 'ztna pki init' directory: default ca, cert and key files", .set = set_pki },
+	{ .name = "cert", .syntax = "FILE", .example = "intermediate.pem",
+	  .help = "our certificate (default PKI/intermediate.pem)", .set = set_cert },
+	{ .name = "key", .syntax = "FILE", .example = "intermediate.key",
+	  .help = "our private key (default PKI/intermediate.key)", .set = set_key },
+	{ .name = "ca", .syntax = "FILE", .example = "ca.pem",
+	  .help = "the CA that signs agents and connectors (default PKI/ca.pem)", .set = set_ca },
+	{ .name = "client", .syntax = "KIND:NAME[:TOKEN]", .example = "agent:alice:s3cret",
+	  .help = "who may connect: agent or connector NAME, with its token", .set = set_client,
+	  .repeatable = true, .required = true },
+	{ .name = "allow", .syntax = "AGENT=SERVICE[,SERVICE...]", .example = "alice=web,db",
+	  .help = "which agent may reach which services ('*' for any)", .set = set_allow,
+	  .repeatable = true },
+	{ .name = "quota-bytes", .syntax = "SIZE", .example = "10G",
+	  .help = "relay budget per session (default 64G)", .set = set_quota_bytes },
+	{ .name = "quota-packets", .syntax = "N", .example = "10M",
+	  .help = "relay packets per session (default 64M)", .set = set_quota_packets },
+	{ .name = "open-hold", .syntax = "DURATION", .example = "10s",
+	  .help = "after a start, hold requests for services not registered yet (default 10s)",
+	  .set = set_open_hold },
+	{ .name = "idle-timeout", .syntax = "DURATION", .example = "20s",
+	  .help = "a silent client is gone after this (default 20s)", .set = set_idle },
+	{ .name = "start-margin", .syntax = "DURATION", .example = "50ms",
+	  .help = "START_CHECKS lead time for the farther end (default 50ms)", .set = set_margin },
+	{ .name = "max-clients", .syntax = "N", .example = "10000",
+	  .help = "connections at most (default 10000)", .set = set_max_clients },
+	{ .name = "reset-key-file", .syntax = "FILE", .example = "/etc/ztna/reset.key",
+	  .help = "secret for stateless resets after a restart (default: from the TLS key)",
+	  .set = set_reset_key },
+	{ .name = "qlog-dir", .syntax = "DIR", .example = "/tmp/qlog",
+	  .help = "write a qlog file per QUIC connection into DIR", .set = set_qlog },
+	{ .name = "keylog", .syntax = "FILE", .example = "/tmp/keys.log",
+	  .help = "append TLS secrets (SSLKEYLOGFILE format, for Wireshark)", .set = set_keylog },
+	{ .name = "verbose", .syntax = "", .help = "more logs (also -v, -vv)", .set = set_verbose,
+	  .is_flag = true, .repeatable = true },
+};
+
+static void node_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
+{
+	(void)arg;
+	zt_log((enum zt_log_level)level, event, "%s", kv);
+}
+
+static void keylog_line(void *arg, const char *line)
+{
+	struct prog *p = arg;
+
+	fprintf(p->keylog_f, "%s\n", line);
+	fflush(p->keylog_f);
+}
+
+static void *qlog_open(void *arg, const char *label)
+{
+	struct prog *p = arg;
+	char path[PATH_MAX + 128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/intermediate-%s-%d-%u.sqlog", p->qlog_dir, label,
+		 (int)getpid(), ++p->qlog_seq);
+	f = fopen(path, "w");
+	if (!f)
+		zt_warn("qlog_failed", "file=%s error=\"%s\"", path, strerror(errno));
+	return f;
+}
+
+static void qlog_write(void *h, const void *data, size_t len, bool fin)
+{
+	if (len)
+		fwrite(data, 1, len, h);
+	if (fin)
+		fclose(h);
+}
+
+static void log_stats(struct prog *p, const char *event)
+{
+	struct zt_imd_stats s;
+
+	zt_imd_stats(p->imd, &s);
+	zt_info(event,
+		"clients=%zu sessions=%zu rx=%" PRIu64 " tx=%" PRIu64 " dropped_garbage=%" PRIu64
+		" dropped_unknown=%" PRIu64 " dropped_conn=%" PRIu64 " stun_answered=%" PRIu64
+		" stun_dropped=%" PRIu64 " resets_sent=%" PRIu64 " accepted=%" PRIu64
+		" accept_failed=%" PRIu64 " refused_full=%" PRIu64 " auth_ok=%" PRIu64
+		" auth_failed=%" PRIu64
+		" opens=%" PRIu64 " sessions_opened=%" PRIu64 " policy_refused=%" PRIu64
+		" no_service=%" PRIu64 " relay_pkts=%" PRIu64 " relay_bytes=%" PRIu64
+		" relay_dropped_unknown=%" PRIu64 " relay_dropped_quota=%" PRIu64
+		" relay_dropped_queue=%" PRIu64 " relay_dropped_malformed=%" PRIu64 " ctrl_errors=%" PRIu64,
+		s.clients, s.sessions, p->io.st.rx, p->io.st.tx, s.dropped_garbage, s.dropped_unknown,
+		s.dropped_conn, s.stun_answered, s.stun_dropped, s.resets_sent, s.accepted,
+		s.accept_failed, s.refused_full, s.auth_ok, s.auth_failed,
+		s.opens, s.sessions_opened, s.policy_refused, s.no_service, s.relay_pkts, s.relay_bytes,
+		s.relay_dropped_unknown, s.relay_dropped_quota, s.relay_dropped_queue,
+		s.relay_dropped_malformed, s.ctrl_errors);
+}
+
+static void on_signal(struct zt_loop *loop, int sig, void *arg)
+{
+	if (sig == SIGHUP) {
+		log_stats(arg, "stats");
+		return;
+	}
+	zt_loop_stop(loop);
+}
+
+static void default_file(char *dst, const char *dir, const char *name)
+{
+	if (!*dst && *dir && snprintf(dst, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
+		dst[0] = '\0';
+}
+
+static int setup(struct prog *p)
+{
+	struct zt_tls_config tc = { .side = ZT_TLS_SERVER, .alpn = ZT_ALPN_OUTER,
+				    .require_peer_cert = true };
+	struct zt_imd_config ic;
+	const char *files[3];
+	char *reset_key = NULL, a[ZT_ADDR_STRLEN];
+	int rc;
+
+	default_file(p->cert, p->pki, "intermediate.pem");
+	default_file(p->key, p->pki, "intermediate.key");
+	default_file(p->ca, p->pki, "ca.pem");
+	files[0] = p->ca, files[1] = p->cert, files[2] = p->key;
+	for (int i = 0; i < 3; i++)
+		if (!*files[i] || access(files[i], R_OK) < 0) {
+			fprintf(stderr, "ztna-intermediate: cannot read %s: %s (make a development PKI "
+					"with 'ztna pki init DIR --intermediate-ip IP' and pass --pki DIR, "
+					"or set --ca/--cert/--key)\n",
+				*files[i] ? files[i] : (i == 0 ? "the CA" : i == 1 ? "the certificate" : "the key"),
+				*files[i] ? strerror(errno) : "not set");
+			return 2;
+		}
+	if (*p->keylog && !(p->keylog_f = fopen(p->keylog, "a"))) {
+		fprintf(stderr, "ztna-intermediate: cannot open the key log %s: %s\n", p->keylog,
+			strerror(errno));
+		return 1;
+	}
+	if (*p->qlog_dir) {
+		struct stat st;
+		if (stat(p->qlog_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "ztna-intermediate: --qlog-dir %s: not a directory\n", p->qlog_dir);
+			return 1;
+		}
+	}
+	tc.ca_file = p->ca;
+	tc.cert_file = p->cert;
+	tc.key_file = p->key;
+	if (p->keylog_f) {
+		tc.keylog = keylog_line;
+		tc.keylog_arg = p;
+	}
+	rc = zt_tls_ctx_new(&p->tls, &tc);
+	if (rc < 0) {
+		fprintf(stderr, "ztna-intermediate: cannot use certificate %s with key %s and CA %s: %s\n",
+			p->cert, p->key, p->ca, zt_strerror(rc));
+		return 1;
+	}
+	rc = zt_pki_read_file(*p->reset_key_file ? p->reset_key_file : p->key, &reset_key);
+	if (rc < 0 || strlen(reset_key) < 16) {
+		fprintf(stderr, "ztna-intermediate: reset key %s: %s\n",
+			*p->reset_key_file ? p->reset_key_file : p->key,
+			rc < 0 ? zt_strerror(rc) : "shorter than 16 bytes");
+		free(reset_key);
+		return 1;
+	}
+	p->rng = zt_sysrng();
+	if ((rc = zt_loop_new(&p->loop)) < 0 || (rc = zt_loop_catch_signals(p->loop, on_signal, p)) < 0) {
+		fprintf(stderr, "ztna-intermediate: event loop: %s\n", strerror(-rc));
+		free(reset_key);
+		return 1;
+	}
+	rc = zt_nodeio_open(&p->io, p->loop, &p->listen);
+	if (rc < 0) {
+		fprintf(stderr, "ztna-intermediate: cannot bind UDP %s: %s\n",
+			zt_addr_str(&p->listen, a), strerror(-rc));
+		free(reset_key);
+		return 1;
+	}
+	ic = (struct zt_imd_config){
+		.tls = p->tls,
+		.rng = &p->rng,
+		.policy = p->policy,
+		.listen = p->io.udp.local,
+		.quota_bytes = p->quota_bytes,
+		.quota_packets = p->quota_packets,
+		.start_margin = p->start_margin,
+		.open_hold = p->open_hold_set ? p->open_hold : 10 * ZT_SEC,
+		.idle_timeout = p->idle_timeout,
+		.max_clients = (size_t)p->max_clients,
+		.reset_key = (const uint8_t *)reset_key,
+		.reset_key_len = strlen(reset_key),
+		.log = { .fn = node_log, .arg = p, .max_level = (enum zt_node_level)zt_log_level() },
+	};
+	if (*p->qlog_dir) {
+		ic.qlog_open = qlog_open;
+		ic.qlog_write = qlog_write;
+		ic.qlog_arg = p;
+	}
+	rc = zt_imd_new(&p->imd, &ic, zt_loop_now(p->loop));
+	free(reset_key); /* the Intermediate keeps a hash of it */
+	if (rc < 0 || (rc = zt_nodeio_start(&p->io, &zt_nodeio_imd_ops, p->imd)) < 0) {
+		fprintf(stderr, "ztna-intermediate: %s\n", zt_strerror(rc));
+		return 1;
+	}
+	zt_info("start", "listen=%s clients_configured=%zu rules=%zu", zt_addr_str(&p->io.udp.local, a),
+		zt_policy_client_count(p->policy), zt_policy_rule_count(p->policy));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct prog p;
+	struct zt_conf conf;
+	char usage[8192], **args;
+	int nargs = 0, v = 0, rc;
+
+	p.listen = (struct zt_addr){ .family = AF_INET, .port = 4433 };
+	if (zt_policy_new(&p.policy) < 0)
+		return 1;
+	zt_conf_init(&conf, keys, sizeof(keys) / sizeof(keys[0]), &p);
+	args = calloc((size_t)argc + 1, sizeof(*args));
+	if (!args)
+		return 1;
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && argv[i][0] == '-' && argv[i][1] == 'v' &&
+		    strspn(argv[i] + 1, "v") == strlen(argv[i] + 1)) {
+			v += (int)strlen(argv[i] + 1);
+			continue;
+		}
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			zt_conf_usage(&conf, usage, sizeof(usage));
+			printf("ztna-intermediate: authenticate, pair and relay ztna agents and connectors\n\n"
+			       "usage: ztna-intermediate [--config FILE] [OPTIONS] [-v|-vv]\n\n%s", usage);
+			free(args);
+			return 0;
+		}
+		args[nargs++] = argv[i];
+	}
+	rc = zt_conf_args(&conf, nargs, args, 1);
+	free(args);
+	if (rc == 0)
+		rc = zt_conf_finish(&conf);
+	if (rc < 0) {
+		fprintf(stderr, "ztna-intermediate: %s\n", conf.err);
+		zt_policy_free(p.policy);
+		return 2;
+	}
+	v += p.verbose;
+	zt_log_setup("intermediate", v >= 2 ? ZT_LOG_TRACE : v == 1 ? ZT_LOG_DEBUG : ZT_LOG_INFO);
+	rc = setup(&p);
+	if (rc == 0) {
+		rc = zt_loop_run(p.loop) < 0 ? 1 : 0;
+		log_stats(&p, "exit");
+		zt_imd_close_all(p.imd, "shutting down");
+		zt_nodeio_kick(&p.io);
+	}
+	zt_nodeio_close(&p.io);
+	zt_imd_free(p.imd);
+	zt_tls_ctx_free(p.tls);
+	zt_loop_free(p.loop);
+	zt_policy_free(p.policy);
+	if (p.keylog_f)
+		fclose(p.keylog_f);
+	return rc;
+}
