@@ -125,6 +125,18 @@ static uint8_t pattern(uint64_t seed, uint64_t off)
 	return (uint8_t)(x >> ((off & 7) * 8));
 }
 
+/* Writes all of buf; false when the socket failed. */
+static bool write_all(int fd, const uint8_t *buf, size_t n)
+{
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(fd, buf + off, n - off);
+		if (w <= 0)
+			return false;
+		off += (size_t)w;
+	}
+	return true;
+}
+
 /* A forking server: each connection in its own process (simple, and enough here). */
 static void serve(const char *port, void (*handle)(int fd, void *arg), void *arg)
 {
@@ -151,12 +163,8 @@ static void echo_conn(int fd, void *arg)
 	(void)arg;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(fd, buf + off, (size_t)(n - off));
-			if (w <= 0)
-				return;
-			off += w;
-		}
+		if (!write_all(fd, buf, (size_t)n))
+			return;
 	shutdown(fd, SHUT_WR);
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
@@ -191,12 +199,8 @@ static void source_conn(int fd, void *arg)
 	ssize_t n;
 
 	while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(fd, buf + off, (size_t)(n - off));
-			if (w <= 0)
-				return;
-			off += w;
-		}
+		if (!write_all(fd, buf, (size_t)n))
+			return;
 	shutdown(fd, SHUT_WR);
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
@@ -224,13 +228,9 @@ static int cmd_tcp_send(const char *addr, const char *file)
 		return 1;
 	}
 	while ((n = read(in, buf, sizeof(buf))) > 0)
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(fd, buf + off, (size_t)(n - off));
-			if (w <= 0) {
-				perror("write");
-				return 1;
-			}
-			off += w;
+		if (!write_all(fd, buf, (size_t)n)) {
+			perror("write");
+			return 1;
 		}
 	shutdown(fd, SHUT_WR);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
@@ -373,6 +373,7 @@ static int cmd_tcp_rtt(const char *addr, int count, size_t size)
 	qsort(rtt, (size_t)count, sizeof(rtt[0]), cmp_u64);
 	printf("rtt_us_p50 %llu rtt_us_p99 %llu\n", (unsigned long long)rtt[count / 2],
 	       (unsigned long long)rtt[count * 99 / 100]);
+	free(rtt);
 	return 0;
 }
 
@@ -475,6 +476,9 @@ static int cmd_udp_ping(const char *addr, int count, size_t size, int window, co
 	printf("sent %d received %d lost %d dup %d rtt_us_p50 %llu rtt_us_p99 %llu\n", next, received,
 	       next - received, dup, nrtt ? (unsigned long long)rtt[nrtt / 2] : 0ULL,
 	       nrtt ? (unsigned long long)rtt[nrtt * 99 / 100] : 0ULL);
+	free(sent_at);
+	free(rtt);
+	free(got);
 	return received == count ? 0 : 1;
 }
 

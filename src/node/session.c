@@ -109,6 +109,19 @@ static struct psession *session_for(const struct zt_peer *p, const char *service
 	return NULL;
 }
 
+/* Agent: the session a new channel or flow to service joins (opened if needed). */
+static int agent_session(struct zt_peer *p, uint64_t now, const char *service,
+			 struct psession **ret)
+{
+	if (!is_agent(p) || !zt_pki_name_valid(service))
+		return -EINVAL;
+	p->now = now;
+	*ret = session_for(p, service);
+	if (!*ret && !(*ret = zt_psession_new(p, service)))
+		return -ENOMEM;
+	return 0;
+}
+
 static void pq_clear(struct psession *s)
 {
 	while (s->pq_head) {
@@ -390,10 +403,20 @@ void zt_psession_outer_down(struct zt_peer *p)
 			s->state = ZT_PEER_S_WAITING; /* OPEN again once reconnected */
 			continue;
 		}
-		/* Sessions on the relay path cannot go on without it. (With a direct
-		 * path, the next step keeps those that migrated.) */
-		if (s->state != ZT_PEER_S_CLOSED)
-			zt_psession_kill(s, ZT_EPEER, "lost the Intermediate", false);
+		if (s->state == ZT_PEER_S_CLOSED)
+			continue;
+		/* A session on the relay path cannot go on without it; one that migrated to
+		 * a direct path can (but has no relay to fall back to until it is opened
+		 * again: the Intermediate forgot it). */
+		if (s->state == ZT_PEER_S_READY && s->conn) {
+			struct zt_quic_path path;
+			zt_quic_conn_path(s->conn, &path);
+			if (!zt_quic_is_relay_addr(&path.local)) {
+				PLOG(p, ZT_NODE_INFO, "session_kept", "session=%08x reason=direct-path", s->id);
+				continue;
+			}
+		}
+		zt_psession_kill(s, ZT_EPEER, "lost the Intermediate", false);
 	}
 }
 
@@ -487,13 +510,10 @@ int zt_peer_chan_open(struct zt_peer *p, uint64_t now, const char *service, void
 {
 	struct psession *s;
 	struct zt_peer_chan *ch;
+	int rc = agent_session(p, now, service, &s);
 
-	if (!is_agent(p) || !zt_pki_name_valid(service))
-		return -EINVAL;
-	p->now = now;
-	s = session_for(p, service);
-	if (!s && !(s = zt_psession_new(p, service)))
-		return -ENOMEM;
+	if (rc < 0)
+		return rc;
 	ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
@@ -874,13 +894,10 @@ int zt_peer_flow_open(struct zt_peer *p, uint64_t now, const char *service, void
 {
 	struct psession *s;
 	struct zt_peer_flow *f;
+	int rc = agent_session(p, now, service, &s);
 
-	if (!is_agent(p) || !zt_pki_name_valid(service))
-		return -EINVAL;
-	p->now = now;
-	s = session_for(p, service);
-	if (!s && !(s = zt_psession_new(p, service)))
-		return -ENOMEM;
+	if (rc < 0)
+		return rc;
 	if (s->nflows >= p->cfg.max_flows)
 		return -ENOMEM;
 	if (p->next_flow == 0)

@@ -12,13 +12,13 @@
 # authorization (bad token, unknown service, policy), 64 MiB each way with equal
 # SHA-256, 100 concurrent connections, half-close, a slow reader's memory,
 # 10,000 UDP datagrams, confidentiality, garbage to every port, Intermediate and
-# connector restarts, idle CPU, config errors.
+# connector restarts, idle CPU, config errors. ZT_KEEP=1 keeps the logs.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 B=${BUILD:-build}
 KIT=$B/bench/zt-testkit
-tap_plan 29
+tap_plan 30
 
 T=$(mktemp -d /tmp/zt-relay-sys.XXXXXX)
 declare -A PIDS
@@ -28,7 +28,11 @@ cleanup() {
 		kill -KILL -- "-$p" 2>/dev/null
 	done
 	wait 2>/dev/null
-	rm -rf "$T"
+	if [ -n "${ZT_KEEP:-}" ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
 }
 trap cleanup EXIT
 
@@ -323,3 +327,9 @@ wait_log "$T/imd.log" 'event=client_gone.*identity=ztna:agent:alice' 3 &&
 	grep -q 'event=exit' "$T/agent.log" &&
 	tap_ok "a stopped agent says goodbye: the Intermediate drops it at once" ||
 	tap_fail "clean stop" "$(tail -n 2 "$T/imd.log")"
+stop conn TERM
+stop imd TERM
+grep -q 'event=exit' "$T/conn.log" && grep -q 'event=exit' "$T/imd.log" &&
+	! grep -q -E 'ERROR: [A-Za-z]*Sanitizer|runtime error:' "$T"/*.log &&
+	tap_ok "connector and Intermediate stop cleanly (no sanitizer report from any program)" ||
+	tap_fail "clean stop of all" "$(grep -h -A5 -E 'Sanitizer|runtime error' "$T"/*.log | head -n 20)"

@@ -63,6 +63,7 @@ struct world {
 	struct tchan chans[MAX_CHANS];
 	struct tflow flows[MAX_FLOWS];
 	uint64_t wire_marker_hits, relay_marker_hits;
+	uint64_t direct_pkts;            /* agent <-> connector without the Intermediate */
 	unsigned sessions_ready, sessions_closed, downs, readies;
 	struct zt_peer_session_info last_ready;
 };
@@ -312,6 +313,9 @@ static bool tap(void *arg, const struct nh_pkt *p)
 
 	if (qh_contains(p->data, p->len, marker, sizeof(marker)))
 		w->wire_marker_hits++;
+	if ((zt_addr_equal(&p->from, &w->agent.addr) && zt_addr_equal(&p->to, &w->conn.addr)) ||
+	    (zt_addr_equal(&p->from, &w->conn.addr) && zt_addr_equal(&p->to, &w->agent.addr)))
+		w->direct_pkts++;
 	return false;
 }
 
@@ -807,6 +811,62 @@ static void slow_reader_is_bounded(void **state)
 	world_fini(&w);
 }
 
+/*
+ * Ready for the direct path: the agent migrates the inner connection to a direct
+ * path (socket address -> connector's address); both ends demultiplex it by
+ * connection ID, the stream goes on, and back on the relay path. A session on the
+ * direct path outlives an Intermediate restart.
+ */
+static void inner_connection_migrates_direct_and_back(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_quic_path direct, relay, now_path;
+	struct zt_quic_conn *c;
+	uint64_t before;
+
+	world_up(&w, *state, 0);
+	t = open_chan(&w, "web", 200000, 31);
+	t->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	assert_int_equal(t->recvd, 200000);
+	c = w.last_ready.conn;
+	assert_int_equal(w.direct_pkts, 0);
+	direct = (struct zt_quic_path){ .local = w.agent.local, .remote = w.conn.addr };
+	assert_int_equal(zt_quic_conn_migrate(c, w.net.now, &direct, false), 0);
+	t->to_send = 400000;
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	assert_int_equal(t->recvd, 400000);
+	assert_false(t->corrupt);
+	zt_quic_conn_path(c, &now_path);
+	assert_true(zt_addr_equal(&now_path.remote, &w.conn.addr));
+	assert_true(w.direct_pkts > 30); /* the rest went while the path was validated */
+	/* Back to the relay path. */
+	zt_peer_relay_path(w.agent.peer, &relay);
+	assert_int_equal(zt_quic_conn_migrate(c, w.net.now, &relay, true), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 500 * ZT_MS);
+	before = w.direct_pkts;
+	t->to_send = 600000;
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	assert_int_equal(t->recvd, 600000);
+	assert_true(w.direct_pkts - before < 5);
+	zt_quic_conn_path(c, &now_path);
+	assert_true(zt_quic_is_relay_addr(&now_path.local));
+	/* Direct again, then the Intermediate restarts: the session stays. */
+	assert_int_equal(zt_quic_conn_migrate(c, w.net.now, &direct, false), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 500 * ZT_MS);
+	zt_imd_free(w.imd.imd);
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 7 * ZT_SEC);
+	assert_true(w.downs >= 1);
+	assert_false(t->reset);
+	t->to_send = 800000;
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	assert_int_equal(t->recvd, 800000);
+	assert_false(t->corrupt);
+	world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -822,6 +882,7 @@ int main(void)
 		cmocka_unit_test(garbage_to_a_peer_is_counted),
 		cmocka_unit_test(quota_ends_session_and_next_use_reopens),
 		cmocka_unit_test(slow_reader_is_bounded),
+		cmocka_unit_test(inner_connection_migrates_direct_and_back),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
