@@ -76,6 +76,8 @@ struct zt_ice {
 	uint64_t ka_interval, consent_timeout;
 	uint64_t next_keepalive, last_alive;
 	bool ka_in_flight;
+	bool consent_lost;           /* FAILED because the selected pair died */
+	unsigned revivals;
 	uint8_t ka_tid[ZT_STUN_TID_LEN];
 	unsigned ka_ntx;
 	uint64_t ka_next_tx;
@@ -634,6 +636,7 @@ void zt_ice_on_timeout(struct zt_ice *ice, uint64_t now)
 	if (ice->state == ZT_ICE_CONNECTED && now >= ice->last_alive + ice->consent_timeout) {
 		int sel = ice->selected;
 		ice->state = ZT_ICE_FAILED;
+		ice->consent_lost = true;
 		ice->ka_in_flight = false;
 		push_event(ice, ZT_ICE_EV_CONSENT_LOST, sel);
 	}
@@ -789,6 +792,25 @@ static int handle_request(struct zt_ice *ice, uint64_t now, const struct zt_stun
 	use_cand = !ice->controlling && zt_stun_has(m, ZT_STUN_ATTR_USE_CANDIDATE);
 	if (ice->selected == idx)
 		ice->last_alive = now;
+
+	/* A late peer: its checks began only after ours gave up (start skew, signaling
+	 * lost and resent). Its authenticated request proves it is checking now, so we
+	 * check back for another fail_timeout rather than leave the pair to the next
+	 * generation, a cooldown later. Not after consent loss: that path is dead. */
+	if (ice->state == ZT_ICE_FAILED && !ice->consent_lost && ice->started &&
+	    ice->revivals < ZT_ICE_MAX_REVIVALS) {
+		ice->revivals++;
+		ice->stats.revivals++;
+		ice->state = ZT_ICE_CHECKING;
+		ice->start_at = now;
+		for (size_t i = 0; i < ice->npairs; i++) {
+			if (ice->pairs[i].state == PAIR_SUCCEEDED)
+				continue;
+			ice->pairs[i].state = PAIR_WAITING;
+			ice->pairs[i].tried = false;
+			ice->pairs[i].in_flight = false;
+		}
+	}
 
 	/* RFC 8445 s7.3.1.4: triggered checks */
 	if (ice->state == ZT_ICE_CONNECTED || ice->state == ZT_ICE_FAILED) {

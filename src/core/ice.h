@@ -21,6 +21,10 @@
  *    the end-to-end connection's fallback, always available, outside ICE.
  *  - Local srflx candidates are replaced by their base when pairing (s6.1.2.4), so every
  *    check is sent from a host address of the one socket.
+ *  - A generation that FAILED because no pair succeeded in time goes back to CHECKING
+ *    (at most ZT_ICE_MAX_REVIVALS times) when an authenticated check from the peer
+ *    arrives: the peer started late (skew, lost signaling) and the holes are open
+ *    now. A SELECTED event may therefore follow a FAILED one. Consent loss is final.
  *  - After selection, checks stop and consent freshness (RFC 7675 in spirit) runs on
  *    the selected pair: a Binding request every keepalive interval; consent is lost
  *    when nothing authenticated (response, or request from the peer) arrives on the
@@ -46,6 +50,8 @@
 #define ZT_ICE_MAX_PAIRS 100     /* the bound, and RFC 8445 s6.1.2.5's default */
 #define ZT_ICE_UFRAG_MAX 32
 #define ZT_ICE_PWD_MAX 64
+/* How often a failed generation comes back to life for a late peer (see zt_ice_recv). */
+#define ZT_ICE_MAX_REVIVALS 2
 
 struct zt_ice_config {
 	bool controlling;
@@ -95,6 +101,7 @@ struct zt_ice_stats {
 	uint64_t role_conflicts;
 	uint64_t prflx_learned;
 	uint64_t keepalives_sent;
+	uint64_t revivals;          /* failed, then checked again for a late peer */
 	uint64_t start_time;        /* when checks started (0: not yet) */
 	uint64_t selected_time;     /* when a pair was selected (0: not yet) */
 };

@@ -86,10 +86,12 @@ void zt_pathmgr_ice_event(struct zt_pathmgr *pm, uint64_t now, const struct zt_i
 {
 	switch (ev->type) {
 	case ZT_ICE_EV_SELECTED:
-		if (pm->state == ZT_PATHMGR_CHECKING) {
+		/* In COOLDOWN: the failed generation came back for a late peer (ice.h). */
+		if (pm->state == ZT_PATHMGR_CHECKING || pm->state == ZT_PATHMGR_COOLDOWN) {
 			pm->pair = ev->pair;
 			pm->pending_direct = true;
-			pm->pending_reason = "nominated";
+			pm->pending_reason = pm->state == ZT_PATHMGR_COOLDOWN ? "nominated-late-peer"
+									      : "nominated";
 			pm->state = ZT_PATHMGR_DIRECT;
 			pm->direct_since = now;
 			pm->last_direct_rx = now;

@@ -670,6 +670,62 @@ static void nat_matrix_matches_theory(void **state)
 	}
 }
 
+/* The connector starts checking 5.5 s after the agent (skew + lost signaling): the
+ * agent's generation has failed by then, comes back for the late peer's checks, and
+ * both end connected without waiting for another generation. */
+static void failed_generation_revives_for_late_peer(void **state)
+{
+	static struct net net;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 10 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.1.2:2000");
+	set_nat(&net, 0, "203.0.113.1", false, false);
+	set_nat(&net, 1, "203.0.113.2", false, false);
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0);
+	run(&net, 5500 * ZT_MS);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_FAILED);
+	assert_int_equal(net.s[0].failed_events, 1);
+	zt_ice_start(net.s[1].ice, 5500 * ZT_MS);
+	run(&net, 7 * ZT_SEC);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(net.s[0].selected_events, 1);
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->revivals, 1);
+	/* the late side's first check opened its NAT: a round trip or two */
+	assert_true(zt_ice_stats(net.s[0].ice)->selected_time < 5500 * ZT_MS + 300 * ZT_MS);
+	teardown(&net);
+}
+
+/* Consent loss is final: the dead pair's peer cannot revive the generation. */
+static void consent_loss_is_final(void **state)
+{
+	static struct net net;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0);
+	zt_ice_start(net.s[1].ice, 0);
+	run(&net, 100 * ZT_MS);
+	zt_ice_set_keepalive(net.s[0].ice, net.now, 1 * ZT_SEC, 3 * ZT_SEC);
+	zt_ice_set_keepalive(net.s[1].ice, net.now, 10 * ZT_SEC, 60 * ZT_SEC);
+	net.drop_all = true;
+	run(&net, 10 * ZT_SEC);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_FAILED);
+	net.drop_all = false;
+	run(&net, 30 * ZT_SEC); /* the peer's consent checks arrive again */
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_FAILED);
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->revivals, 0);
+	teardown(&net);
+}
+
 static void rejects_bad_config(void **state)
 {
 	struct zt_ice *ice;
@@ -705,6 +761,8 @@ int main(void)
 		cmocka_unit_test(pair_limit_is_one_hundred),
 		cmocka_unit_test(check_before_candidates_is_answered_then_triggered),
 		cmocka_unit_test(nat_matrix_matches_theory),
+		cmocka_unit_test(failed_generation_revives_for_late_peer),
+		cmocka_unit_test(consent_loss_is_final),
 		cmocka_unit_test(rejects_bad_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -232,6 +232,26 @@ static void network_change_regathers_after_debounce(void **state)
 	expect(&pm, 11 * ZT_SEC, ZT_PATH_ACT_GO_DIRECT, "new-pair");
 }
 
+static void late_selection_during_cooldown_goes_direct(void **state)
+{
+	struct zt_pathmgr pm;
+	struct zt_ice_event f = ev(ZT_ICE_EV_FAILED, NULL);
+	struct zt_ice_event e = ev(ZT_ICE_EV_SELECTED, "203.0.113.2:40000");
+
+	(void)state;
+	zt_pathmgr_init(&pm, NULL, 0);
+	zt_pathmgr_begin(&pm, 0);
+	expect(&pm, 0, ZT_PATH_ACT_START_ICE, NULL);
+	zt_pathmgr_ice_started(&pm, 0);
+	zt_pathmgr_ice_event(&pm, 5 * ZT_SEC, &f);
+	assert_int_equal(pm.state, ZT_PATHMGR_COOLDOWN);
+	zt_pathmgr_ice_event(&pm, 6 * ZT_SEC, &e);
+	expect(&pm, 6 * ZT_SEC, ZT_PATH_ACT_GO_DIRECT, "nominated-late-peer");
+	zt_pathmgr_migrated(&pm, 6 * ZT_SEC, ZT_PATH_KIND_DIRECT, true);
+	assert_int_equal(pm.state, ZT_PATHMGR_DIRECT);
+	nothing(&pm, 60 * ZT_SEC); /* no retry scheduled any more */
+}
+
 static void direct_disabled_never_starts_ice(void **state)
 {
 	struct zt_pathmgr pm;
@@ -255,6 +275,7 @@ int main(void)
 		cmocka_unit_test(idle_direct_path_is_not_judged_by_stall),
 		cmocka_unit_test(no_flapping_under_repeated_failures),
 		cmocka_unit_test(network_change_regathers_after_debounce),
+		cmocka_unit_test(late_selection_during_cooldown_goes_direct),
 		cmocka_unit_test(direct_disabled_never_starts_ice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
