@@ -5,5 +5,8 @@
 
 int version_main(int argc, char **argv);
 int pki_main(int argc, char **argv);
+int stun_server_main(int argc, char **argv);
+int discover_main(int argc, char **argv);
+int punch_main(int argc, char **argv);
 
 #endif

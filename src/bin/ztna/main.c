@@ -13,6 +13,12 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ .name = "version", .main = version_main, .summary = "print the version" },
 	{ .name = "pki", .main = pki_main, .summary = "create a development CA and certificates" },
+	{ .name = "stun-server", .main = stun_server_main,
+	  .summary = "STUN server (RFC 8489) with NAT behaviour discovery (RFC 5780)" },
+	{ .name = "discover", .main = discover_main,
+	  .summary = "reflexive address and NAT type (RFC 5780 tests against a STUN server)" },
+	{ .name = "punch", .main = punch_main,
+	  .summary = "manual UDP hole punch to a peer, with a PING/PONG round trip" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,390 @@
+/*
+ * ztna discover: RFC 5780 NAT behaviour discovery (core/natdisc.h) over real sockets.
+ *
+ *   ztna discover --server ADDR[:PORT] [--local IP[:PORT]] [--json] [--timeout S] [-v]
+ *
+ * Socket 0 is bound to --local (default: the address the kernel would send to the
+ * server from, any port); socket 1, on the same IP and any port, is only for the
+ * hairpinning test. Prints the reflexive address, the mapping and filtering
+ * behaviour, hairpinning (yes, no, untested) and the NAT type name; --json prints one
+ * JSON object instead. --basic stops after the first answer (reflexive address only).
+ *
+ * Retransmission (RFC 8489 s6.2.1) with shorter limits than the RFC's Rc=7, Rm=16
+ * (39.5 s before a transaction fails): every test sends at 0, RTO and 3 RTO and gives
+ * up at 7 RTO, with RTO = S / 7 for --timeout S (default 3.5 s: RTO 500 ms, the RFC's
+ * initial value, Rc=3, Rm=4). So an unreachable server or a network that blocks UDP is
+ * reported after S seconds, and a whole run takes at most about 4 S (three tests may
+ * legitimately go unanswered: the two filtering tests and hairpinning).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "app/log.h"
+#include "cli.h"
+#include "cmds.h"
+#include "core/err.h"
+#include "core/natdisc.h"
+#include "io/clock.h"
+#include "io/loop.h"
+#include "io/sysrng.h"
+#include "io/udp.h"
+
+#define DEFAULT_TIMEOUT (3500 * ZT_MS)
+#define RTO_DIVISOR 7 /* Rc = 3 sends at 0, RTO, 3 RTO; Rm = 4: fail at 7 RTO */
+
+struct sock {
+	struct zt_watch w;
+	struct zt_udp u;
+	unsigned idx;
+	struct disc *d;
+};
+
+struct disc {
+	struct zt_addr server, local;
+	bool have_local, json, basic, interrupted;
+	uint64_t timeout;
+	struct zt_natdisc *nd;
+	struct sock s[2];
+	struct zt_loop *loop;
+	unsigned long ignored;
+};
+
+static int set_server(void *ctx, const char *v, const char **why)
+{
+	return zt_cli_addr(&((struct disc *)ctx)->server, v, 3478, why);
+}
+
+static int set_local(void *ctx, const char *v, const char **why)
+{
+	struct disc *d = ctx;
+
+	d->have_local = true;
+	return zt_cli_addr(&d->local, v, 0, why);
+}
+
+ZT_CLI_FLAG_SETTER(set_json, struct disc, json)
+
+ZT_CLI_FLAG_SETTER(set_basic, struct disc, basic)
+
+static int set_timeout(void *ctx, const char *v, const char **why)
+{
+	return zt_cli_duration(&((struct disc *)ctx)->timeout, v, ZT_SEC, 600 * ZT_SEC, why);
+}
+
+static const struct zt_conf_key keys[] = {
+	{ .name = "server", .syntax = "ADDR[:PORT]", .example = "203.0.113.10:3478",
+	  .help = "the STUN server's primary address (port 3478 if not given)",
+	  .set = set_server, .required = true },
+	{ .name = "local", .syntax = "IP[:PORT]", .example = "192.168.1.2:5000",
+	  .help = "bind the test socket here (default: the route's source, any port)",
+	  .set = set_local },
+	{ .name = "json", .syntax = "", .help = "print one JSON object", .set = set_json,
+	  .is_flag = true },
+	{ .name = "basic", .syntax = "",
+	  .help = "only the reflexive address: one Binding request, no behaviour tests",
+	  .set = set_basic, .is_flag = true },
+	{ .name = "timeout", .syntax = "S", .example = "3.5",
+	  .help = "seconds one test waits for its answer (default 3.5)", .set = set_timeout },
+};
+
+static const char usage_head[] =
+	"usage: ztna discover --server ADDR[:PORT] [--local IP[:PORT]] [--json] [--timeout S]\n"
+	"                     [--basic]\n"
+	"\n"
+	"Finds this host's reflexive address and its NAT's behaviour with the RFC 5780 tests\n"
+	"against a STUN server that has two addresses (ztna stun-server --alternate, or\n"
+	"coturn with two listening IPs): mapping and filtering (endpoint-independent,\n"
+	"address-dependent, address-and-port-dependent), hairpinning, and the type name:\n"
+	"open, firewall, full-cone, address-restricted, port-restricted, symmetric,\n"
+	"udp-blocked, unknown. --basic stops after the first answer: the reflexive address\n"
+	"and whether there is a NAT at all (type 'nat' or 'no-nat').\n"
+	"\n"
+	"Each test sends at 0, RTO and 3 RTO and gives up at 7 RTO, RTO = S/7 (default\n"
+	"S = 3.5 s: RTO 500 ms). No answer to the first test within S seconds: UDP blocked\n"
+	"or the server is down.\n"
+	"Exit status: 0 classified; 1 no answer from the server; 3 incomplete (the server\n"
+	"answered but a test could not be completed: see 'error'); 2 bad usage or a local\n"
+	"error; 130 interrupted.\n";
+
+/* The address the kernel sends to `to` from: connect() a UDP socket, no packet sent. */
+static int route_source(const struct zt_addr *to, struct zt_addr *ret)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, sl, rc;
+
+	sl = zt_addr_to_sockaddr(to, &ss);
+	if (sl < 0)
+		return sl;
+	fd = socket(to->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	rc = zt_addr_from_sockaddr(ret, (struct sockaddr *)&ss, len);
+	ret->port = 0;
+out_close:
+	close(fd);
+	return rc;
+}
+
+static void on_readable(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+{
+	struct sock *s = w->data;
+	struct disc *d = s->d;
+	char b[ZT_ADDR_STRLEN];
+	uint8_t buf[1500];
+	struct zt_addr from;
+	int n, rc;
+
+	(void)loop;
+	(void)revents;
+	for (int budget = 0; budget < 64; budget++) {
+		n = zt_udp_recv(&s->u, buf, sizeof(buf), &from, NULL);
+		if (n == -EAGAIN)
+			return;
+		if (n < 0) {
+			zt_debug("recv_error", "socket=%u error=\"%s\"", s->idx, strerror(-n));
+			continue;
+		}
+		rc = zt_natdisc_recv(d->nd, now, s->idx, &from, buf, (size_t)n);
+		if (rc < 0) {
+			d->ignored++;
+			zt_debug("ignored", "socket=%u from=%s len=%d reason=\"%s\"", s->idx,
+				 zt_addr_str(&from, b), n, zt_strerror(rc));
+		} else {
+			zt_debug("recv", "socket=%u from=%s len=%d", s->idx, zt_addr_str(&from, b), n);
+		}
+	}
+}
+
+static void on_signal(struct zt_loop *loop, int sig, void *data)
+{
+	if (sig == SIGHUP)
+		return;
+	((struct disc *)data)->interrupted = true;
+	zt_loop_stop(loop);
+}
+
+static void flush(struct disc *d, uint64_t now)
+{
+	char b[ZT_ADDR_STRLEN];
+	uint8_t buf[256];
+	struct zt_addr to;
+	unsigned sock;
+	int n, rc;
+
+	zt_natdisc_on_timeout(d->nd, now);
+	while ((n = zt_natdisc_poll_send(d->nd, now, buf, sizeof(buf), &sock, &to)) > 0) {
+		rc = zt_udp_send(&d->s[sock].u, &to, NULL, buf, (size_t)n);
+		zt_debug("send", "socket=%u to=%s len=%d%s%s", sock, zt_addr_str(&to, b), n,
+			 rc < 0 ? " error=" : "", rc < 0 ? strerror(-rc) : "");
+	}
+}
+
+static const char *hairpin_name(const struct disc *d, enum zt_nat_hairpin h)
+{
+	return h == ZT_NAT_HAIRPIN_UNKNOWN || d->basic ? "untested" : zt_natdisc_hairpin_name(h);
+}
+
+static const char *behavior_name(const struct disc *d, enum zt_nat_behavior b)
+{
+	return d->basic ? "untested" : zt_natdisc_behavior_name(b);
+}
+
+static const char *type_name(const struct disc *d, const struct zt_natdisc_result *r)
+{
+	if (d->basic && r->mapped.family)
+		return r->nat ? "nat" : "no-nat";
+	return zt_natdisc_type_name(r->type);
+}
+
+static void print_text(const struct disc *d, const struct zt_natdisc_result *r)
+{
+	char b1[ZT_ADDR_STRLEN], b2[ZT_ADDR_STRLEN];
+
+	printf("server        %s", zt_addr_str(&d->server, b1));
+	if (r->rfc5780)
+		printf(" (other address %s)", zt_addr_str(&r->other, b2));
+	else if (r->mapped.family)
+		printf(" (no OTHER-ADDRESS: not an RFC 5780 server)");
+	printf("\nlocal         %s\n", zt_addr_str(&d->s[0].u.local, b1));
+	printf("reflexive     %s%s\n", zt_cli_addr_str(&r->mapped, b1),
+	       !r->mapped.family ? "" : r->nat ? "" : " (the local address: no NAT)");
+	printf("mapping       %s\n", behavior_name(d, r->mapping));
+	printf("filtering     %s\n", behavior_name(d, r->filtering));
+	printf("hairpinning   %s\n", hairpin_name(d, r->hairpin));
+	printf("nat type      %s\n", type_name(d, r));
+	if (r->error)
+		printf("error         %s%s%d\n", zt_strerror(r->error),
+		       r->stun_error ? ", STUN error " : "", r->stun_error);
+}
+
+static void print_json(const struct disc *d, const struct zt_natdisc_result *r, uint64_t ms)
+{
+	char b[ZT_ADDR_STRLEN];
+
+	printf("{\"server\":\"%s\"", zt_addr_str(&d->server, b));
+	printf(",\"local\":\"%s\"", zt_addr_str(&d->s[0].u.local, b));
+	printf(",\"reflexive\":");
+	zt_cli_json_str(stdout, r->mapped.family ? zt_addr_str(&r->mapped, b) : NULL);
+	printf(",\"other\":");
+	zt_cli_json_str(stdout, r->rfc5780 ? zt_addr_str(&r->other, b) : NULL);
+	printf(",\"nat\":%s,\"rfc5780\":%s", r->nat ? "true" : "false",
+	       r->rfc5780 ? "true" : "false");
+	printf(",\"mapping\":\"%s\",\"filtering\":\"%s\",\"hairpinning\":\"%s\"",
+	       behavior_name(d, r->mapping), behavior_name(d, r->filtering),
+	       hairpin_name(d, r->hairpin));
+	printf(",\"type\":\"%s\",\"error\":", type_name(d, r));
+	zt_cli_json_str(stdout, r->error ? zt_strerror(r->error) : NULL);
+	printf(",\"stun_error\":%d,\"elapsed_ms\":%llu}\n", r->stun_error, (unsigned long long)ms);
+}
+
+int discover_main(int argc, char **argv)
+{
+	struct disc d = { .timeout = DEFAULT_TIMEOUT };
+	struct zt_natdisc_cfg cfg = { 0 };
+	const struct zt_natdisc_result *r;
+	struct zt_addr bind1;
+	char b[ZT_ADDR_STRLEN];
+	uint64_t t0, now;
+	int rc, status = ZT_EXIT_USAGE;
+	unsigned opened = 0;
+
+	rc = zt_cli_parse("discover", usage_head, keys, sizeof(keys) / sizeof(keys[0]), &d, argc,
+			  argv);
+	if (rc >= 0)
+		return rc;
+	if (d.server.port == 0) {
+		fprintf(stderr, "ztna discover: --server needs a port other than 0\n");
+		return ZT_EXIT_USAGE;
+	}
+	if (!d.have_local) {
+		rc = route_source(&d.server, &d.local);
+		if (rc < 0) {
+			fprintf(stderr, "ztna discover: no route to %s: %s\n",
+				zt_addr_str(&d.server, b), strerror(-rc));
+			return ZT_EXIT_FAILED;
+		}
+	} else if (d.local.family != d.server.family) {
+		fprintf(stderr, "ztna discover: --local and --server are of different families\n");
+		return ZT_EXIT_USAGE;
+	}
+	rc = zt_loop_new(&d.loop);
+	if (rc < 0) {
+		fprintf(stderr, "ztna discover: event loop: %s\n", strerror(-rc));
+		return ZT_EXIT_USAGE;
+	}
+	bind1 = d.local;
+	bind1.port = 0;
+	for (; opened < 2; opened++) {
+		struct sock *s = &d.s[opened];
+
+		s->idx = opened;
+		s->d = &d;
+		rc = zt_udp_open(&s->u, opened == 0 ? &d.local : &bind1);
+		if (rc < 0) {
+			fprintf(stderr, "ztna discover: cannot bind %s: %s\n",
+				zt_addr_str(opened == 0 ? &d.local : &bind1, b), strerror(-rc));
+			goto out_close;
+		}
+		s->w = (struct zt_watch){ .fd = s->u.fd, .events = EPOLLIN, .cb = on_readable,
+					  .data = s };
+		rc = zt_loop_add(d.loop, &s->w);
+		if (rc < 0) {
+			zt_udp_close(&s->u);
+			fprintf(stderr, "ztna discover: epoll: %s\n", strerror(-rc));
+			goto out_close;
+		}
+	}
+	rc = zt_loop_catch_signals(d.loop, on_signal, &d);
+	if (rc < 0) {
+		fprintf(stderr, "ztna discover: signals: %s\n", strerror(-rc));
+		goto out_close;
+	}
+
+	cfg.server = d.server;
+	cfg.local[0] = d.s[0].u.local;
+	cfg.local[1] = d.s[1].u.local;
+	cfg.n_sockets = 2;
+	/* a wildcard --local: the route's source is the address a "no NAT" answer shows */
+	if (route_source(&d.server, &cfg.host_ips[0]) == 0)
+		cfg.n_host_ips = 1;
+	cfg.rng = zt_sysrng();
+	cfg.rto = d.timeout / RTO_DIVISOR;
+	cfg.rc = cfg.rc_silent = 3;
+	cfg.rm = cfg.rm_silent = 4;
+	rc = zt_natdisc_new(&cfg, &d.nd);
+	if (rc < 0) {
+		fprintf(stderr, "ztna discover: %s\n", zt_strerror(rc));
+		goto out_close;
+	}
+	zt_debug("start", "server=%s local=%s rto_ms=%llu", zt_addr_str(&d.server, b),
+		 zt_addr_str(&d.s[0].u.local, b), (unsigned long long)(cfg.rto / ZT_MS));
+
+	t0 = zt_clock_now();
+	for (;;) {
+		uint64_t deadline;
+
+		now = zt_clock_now();
+		flush(&d, now);
+		r = zt_natdisc_result(d.nd);
+		if (r->done || d.interrupted || (d.basic && r->mapped.family))
+			break;
+		deadline = zt_natdisc_next_deadline(d.nd);
+		rc = zt_loop_run_once(d.loop, deadline > now ? deadline - now : 0);
+		if (rc < 0) {
+			fprintf(stderr, "ztna discover: event loop: %s\n", strerror(-rc));
+			goto out_free;
+		}
+	}
+	if (d.interrupted) {
+		fprintf(stderr, "ztna discover: interrupted\n");
+		status = ZT_EXIT_INTERRUPTED;
+		goto out_free;
+	}
+	if (d.json)
+		print_json(&d, r, (now - t0) / ZT_MS);
+	else
+		print_text(&d, r);
+	fflush(stdout);
+	if (r->type == ZT_NAT_TYPE_UDP_BLOCKED) {
+		fprintf(stderr, "ztna discover: no answer from %s within %.1f s: the server is "
+				"down or unreachable, or UDP is blocked on the way\n",
+			zt_addr_str(&d.server, b), (double)d.timeout / ZT_SEC);
+		status = ZT_EXIT_FAILED;
+	} else if (d.basic) {
+		status = ZT_EXIT_OK;
+	} else if (r->type == ZT_NAT_TYPE_UNKNOWN || r->error) {
+		if (!r->rfc5780)
+			fprintf(stderr, "ztna discover: incomplete: %s sent no OTHER-ADDRESS (one "
+					"address only, or not an RFC 5780 server), so mapping and "
+					"filtering cannot be tested\n", zt_addr_str(&d.server, b));
+		else
+			fprintf(stderr, "ztna discover: incomplete: %s%s%d\n", zt_strerror(r->error),
+				r->stun_error ? ", STUN error " : "", r->stun_error);
+		status = 3;
+	} else {
+		status = ZT_EXIT_OK;
+	}
+out_free:
+	zt_natdisc_free(d.nd);
+out_close:
+	while (opened-- > 0) {
+		zt_loop_del(d.loop, &d.s[opened].w);
+		zt_udp_close(&d.s[opened].u);
+	}
+	zt_loop_free(d.loop);
+	return status;
+}
