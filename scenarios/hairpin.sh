@@ -1,0 +1,40 @@
+#!/bin/bash
+# Hairpinning (RFC 4787 s6): two hosts behind the same NAT reaching each other at
+# their public addresses, with hairpinning on and off.
+#
+#   [ public 203.0.113.0/24 ]
+#     +-- server stun  203.0.113.10, .11                    ztna stun-server
+#     +-- nat home (port-restricted, hairpin on)   +-- host alice, host bob
+#     +-- nat office (port-restricted, hairpin off) +-- host carol, host dave
+#
+# Builds what it needs, brings up scenarios/lab/hairpin.lab, runs ztna discover on
+# every host (port-restricted; its hairpinning test must say yes behind home, no
+# behind office), punches alice to bob and carol to dave at the public (reflexive)
+# addresses the script exchanges: direct through home's hairpin, nothing through
+# office's (the full system would use host candidates or the relay there).
+# PASS/FAIL, exit status. Everything it creates is removed on exit and on Ctrl-C.
+#
+#   sudo ./scenarios/hairpin.sh [--runs N] [--no-build] [-v]
+. "$(dirname "$0")/lib.sh"
+sc_main_setup "$@"
+SC_NAME="hairpinning"
+sc_say "== $SC_NAME on and off =="
+sc_lab "$SC_ROOT/scenarios/lab/hairpin.lab" || exit 2
+sc_stun || exit 2
+sc_say "expected: every host port-restricted; hairpinning yes behind home, no behind"
+sc_say "office; alice <-> bob direct at their public addresses, carol <-> dave not."
+sc_say ""
+sc_say "classification (ztna discover, RFC 5780, against ztna stun-server):"
+sc_classify_all alice bob carol dave
+for h in alice bob carol dave; do
+	nat=$(eval echo "\$ZTLAB_BEHIND_$h")
+	want=no
+	[ "$(eval echo "\$ZTLAB_HAIRPIN_$nat")" = on ] && want=yes
+	hp=$(json_get "$(cat "$LAB_TMP/disc-$h.json")" hairpinning)
+	sc_row "hairpinning seen by ztna discover on $h" "$want" "$hp"
+done
+sc_say ""
+sc_say "hole punching between neighbours, at their public addresses (ztna punch):"
+sc_pair_expect alice bob direct "hairpin on" "hairpin on"
+sc_pair_expect carol dave relay "hairpin off" "hairpin off"
+sc_report

@@ -1,0 +1,416 @@
+# shellcheck shell=bash
+# Shared code for the lab scenario scripts (scenarios/*.sh) and the lab tests that
+# reuse them (tests/lab/*.sh). It builds on the lab helpers of tests/lib/lab.sh
+# (lab_up, lab_x, lab_bg, lab_wait_for, lab_cleanup: see docs/lab.md), which it
+# sources. Sourcing it defines functions and a few variables, nothing else.
+#
+# A scenario script:
+#   . "$(dirname "$0")/lib.sh"
+#   sc_main_setup "$@"          root check, options, trap, tools/deps.sh lab, make
+#   sc_lab FILE                 lab_up FILE (unique id in LAB, env sourced) + diagram
+#   sc_stun                     ztna stun-server on the server 'stun' (both addresses)
+#   sc_classify_all HOST...     ztna discover on each HOST vs its configured NAT -> rows
+#   sc_pair A B                 pair_run A B, compared with theory -> a row per run
+#   sc_report                   the results table and the verdict; returns 1 on any FAIL
+#
+# The per-pair step is pluggable: pair_run A B calls pair_run_$SC_MODE (default
+# "punch": `ztna punch` between the hosts, reflexive addresses from `ztna discover
+# --basic`). It sets
+#   PAIR_PATH  direct | relay     (relay: no direct path; in punch mode nothing relays)
+#   PAIR_MS    time to the direct path in ms, or -
+#   PAIR_NOTE  one line for people (where the peer was reached, RTT, failure reasons)
+# A later mode (the full system: Intermediate on the public segment, connector behind
+# A's NAT, agent behind B's) only has to define pair_run_system.
+#
+# Cleanup: lab_cleanup (tests/lib/lab.sh) stops the background processes started
+# through lab_bg, takes down every lab lab_up brought up, and removes LAB_TMP;
+# sc_main_setup traps it on EXIT, INT and TERM.
+
+SC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-build}
+ZT_ROOT=${ZT_ROOT:-$SC_ROOT}
+ZTNA=${ZTNA:-$SC_ROOT/$BUILD/ztna}
+ZTLAB=${ZTLAB:-$SC_ROOT/$BUILD/ztna-lab}
+declare -F tap_ok >/dev/null || . "$SC_ROOT/tests/lib/tap.sh"
+declare -F lab_up >/dev/null || . "$SC_ROOT/tests/lib/lab.sh"
+SC_MODE=${SC_MODE:-punch}
+SC_RUNS=${SC_RUNS:-1}
+SC_VERBOSE=${SC_VERBOSE:-0}
+SC_PUNCH_ARGS=${SC_PUNCH_ARGS:---interval 100 --attempts 20 --timeout 10}
+SC_DISCOVER_TIMEOUT=${SC_DISCOVER_TIMEOUT:-1}
+SC_ROWS=()
+SC_FAILS=0
+SC_PASSES=0
+SC_PORT=20000
+
+sc_say() { printf '%s\n' "$*"; }
+sc_debug() { [ "$SC_VERBOSE" -gt 0 ] && printf '  | %s\n' "$*" >&2; return 0; }
+
+sc_usage() {
+	cat <<EOF
+usage: sudo $0 [--runs N] [--no-build] [-v]
+
+  --runs N     punch each pair N times (default $SC_RUNS)
+  --no-build   do not run tools/deps.sh and make (use what is in $BUILD/)
+  -v           show the tools' raw output
+Exit status: 0 when everything agrees with what was configured and with RFC 4787
+theory, 1 when anything disagrees, 2 on a setup error, 130 on Ctrl-C.
+EOF
+}
+
+# Options, root, trap, build. Call once at the top of a scenario script.
+sc_main_setup() {
+	local build=1
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--runs)
+			[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "$0: --runs needs a number >= 1" >&2; exit 2; }
+			SC_RUNS=$2
+			shift 2 ;;
+		--no-build) build=0; shift ;;
+		-v) SC_VERBOSE=1; shift ;;
+		-h|--help) sc_usage; exit 0 ;;
+		*) echo "$0: unknown option '$1'" >&2; sc_usage >&2; exit 2 ;;
+		esac
+	done
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "$0: needs root (it creates network namespaces): run it with sudo" >&2
+		exit 2
+	fi
+	trap lab_cleanup EXIT
+	trap 'echo; echo "interrupted: cleaning up"; lab_cleanup; trap - EXIT; exit 130' INT TERM
+	if [ "$build" = 1 ]; then
+		sc_say "building (tools/deps.sh lab, make) ..."
+		if ! (cd "$SC_ROOT" && ./tools/deps.sh lab && make -j2 BUILD="$BUILD") >"$LAB_TMP/build.log" 2>&1; then
+			tail -n 30 "$LAB_TMP/build.log" >&2
+			echo "$0: the build failed (log above)" >&2
+			exit 2
+		fi
+	fi
+	if [ ! -x "$ZTNA" ] || [ ! -x "$ZTLAB" ]; then
+		echo "$0: $ZTNA or $ZTLAB missing: build first (make), or drop --no-build" >&2
+		exit 2
+	fi
+}
+
+# Brings FILE's lab up under a fresh id (lab_up: sets LAB, sources the env file) and
+# prints its diagram (QUIET=1: not).
+sc_lab() {
+	local file=$1
+	if ! lab_up "$file" >"$LAB_TMP/up.diag"; then
+		echo "ztna-lab up $file failed: $(cat "$LAB_TMP/up.diag")" >&2
+		return 1
+	fi
+	if [ "${QUIET:-0}" != 1 ]; then
+		sc_say "lab $LAB from ${file#"$SC_ROOT"/}:"
+		"$ZTLAB" diagram "$file" | sed 's/^/    /'
+		sc_say ""
+	fi
+}
+
+# ztna stun-server on the server node (default 'stun') with its first two addresses.
+sc_stun() {
+	local node=${1:-stun} ip ip2
+	ip=$(eval echo "\$ZTLAB_IP_$node")
+	ip2=$(eval echo "\$ZTLAB_IP2_$node")
+	SC_STUN=$ip
+	lab_bg "$node" "$LAB_TMP/stun-$LAB.log" "$ZTNA" stun-server --primary "$ip" --alternate "$ip2"
+	if ! lab_wait_for "$LAB_TMP/stun-$LAB.log" "event=listening" >/dev/null; then
+		echo "ztna stun-server did not start: $(cat "$LAB_TMP/stun-$LAB.log")" >&2
+		return 1
+	fi
+}
+
+# The value of "KEY" in a flat JSON object (strings unquoted; null -> -).
+json_get() {
+	local v
+	v=$(printf '%s\n' "$1" | sed -n "s/.*\"$2\":\"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p" | head -n 1)
+	[ -z "$v" ] || [ "$v" = null ] && v=-
+	echo "$v"
+}
+
+# A fresh local port for each use, so runs never share NAT state.
+sc_next_port() {
+	SC_PORT=$((SC_PORT + 1))
+	PORT=$SC_PORT
+}
+
+# The NAT behaviour HOST sees through every NAT between it and the public segment
+# (RFC 4787 terms: endpoint-dependent mapping anywhere makes it symmetric; the
+# strictest filter wins; UDP blocked anywhere blocks it): full-cone, ...,
+# udp-blocked, or open when HOST is on the public segment.
+sc_effective_type() {
+	local n m=eim f=0 t udp fl
+	n=$(eval echo "\$ZTLAB_BEHIND_$1")
+	[ "$n" = public ] && { echo open; return; }
+	while [ "$n" != public ]; do
+		t=$(eval echo "\$ZTLAB_TYPE_$n")
+		udp=$(eval echo "\$ZTLAB_UDP_$n")
+		[ "$udp" = block ] && { echo udp-blocked; return; }
+		case "$t" in
+		full-cone) fl=0 ;;
+		address-restricted) fl=1 ;;
+		port-restricted) fl=2 ;;
+		symmetric) fl=2; m=edm ;;
+		esac
+		[ "$fl" -gt "$f" ] && f=$fl
+		n=$(eval echo "\$ZTLAB_BEHIND_$n")
+	done
+	if [ $m = edm ]; then echo symmetric; return; fi
+	case $f in
+	0) echo full-cone ;;
+	1) echo address-restricted ;;
+	2) echo port-restricted ;;
+	esac
+}
+
+# RFC 4787 theory (DESIGN.md): a direct path exists unless one side is symmetric and
+# the other port-restricted or symmetric, or UDP is blocked. Prints direct or relay.
+theory() {
+	case "$1/$2" in
+	udp-blocked/*|*/udp-blocked) echo relay ;;
+	symmetric/symmetric|symmetric/port-restricted|port-restricted/symmetric) echo relay ;;
+	*) echo direct ;;
+	esac
+}
+
+short_type() {
+	case "$1" in
+	full-cone) echo FC ;;
+	address-restricted) echo ARC ;;
+	port-restricted) echo PRC ;;
+	symmetric) echo SYM ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# Records a result row: WHAT EXPECTED SAW [NOTE]; PASS when SAW equals EXPECTED.
+sc_row() {
+	local what=$1 want=$2 got=$3 note=${4:-} verdict=PASS
+	if [ "$got" = "$want" ]; then
+		SC_PASSES=$((SC_PASSES + 1))
+	else
+		verdict=FAIL
+		SC_FAILS=$((SC_FAILS + 1))
+	fi
+	SC_ROWS+=("$what|$want|$got|$verdict|$note")
+	# SC_ROW_QUIET=1 (the matrix): only classification rows and -v show each row
+	if [ "${SC_ROW_QUIET:-0}" != 1 ] || [ "$SC_VERBOSE" -gt 0 ] || [ "${SC_ROW_FORCE:-0}" = 1 ]; then
+		printf '  %-4s %-48s expected %-19s saw %-19s %s\n' "$verdict" "$what" "$want" "$got" "$note"
+	fi
+	[ $verdict = PASS ]
+}
+
+# Prints the results table and the verdict line; returns 1 when anything failed.
+sc_report() {
+	local r what want got verdict note
+	sc_say ""
+	sc_say "results ($SC_NAME):"
+	printf '  %-50s %-19s %-19s %s\n' "check" "expected" "saw" "result"
+	for r in "${SC_ROWS[@]}"; do
+		IFS='|' read -r what want got verdict note <<<"$r"
+		printf '  %-50s %-19s %-19s %s\n' "$what" "$want" "$got" "$verdict"
+	done
+	sc_say ""
+	if [ "$SC_FAILS" -eq 0 ]; then
+		sc_say "verdict: PASS ($SC_PASSES of $SC_PASSES checks agree)"
+		return 0
+	fi
+	sc_say "verdict: FAIL ($SC_FAILS of $((SC_PASSES + SC_FAILS)) checks disagree)"
+	return 1
+}
+
+# ztna discover on HOST: sets DISC_TYPE, DISC_HAIRPIN, DISC_REFLEXIVE, DISC_RC, DISC_MS.
+sc_discover() {
+	local host=$1 out t0 t1
+	t0=$(date +%s%N)
+	out=$(lab_x "$host" "$ZTNA" discover --server "$SC_STUN" --json --timeout "$SC_DISCOVER_TIMEOUT" 2>"$LAB_TMP/discover.err")
+	DISC_RC=$?
+	t1=$(date +%s%N)
+	DISC_MS=$(((t1 - t0) / 1000000))
+	sc_debug "discover $host (exit $DISC_RC): $out $(cat "$LAB_TMP/discover.err")"
+	DISC_TYPE=$(json_get "$out" type)
+	DISC_HAIRPIN=$(json_get "$out" hairpinning)
+	DISC_REFLEXIVE=$(json_get "$out" reflexive)
+}
+
+# Classification of HOST by ztna discover against the configured NAT(s) -> a row.
+sc_classify() {
+	local host=$1 want
+	want=$(sc_effective_type "$host")
+	sc_discover "$host"
+	sc_row "ztna discover on $host" "$want" "$DISC_TYPE" "reflexive $DISC_REFLEXIVE, hairpin $DISC_HAIRPIN, ${DISC_MS} ms"
+}
+
+# sc_classify for several hosts at once (the discoveries run in parallel; the rows
+# are recorded in the order given).
+sc_classify_all() {
+	local h pids=() i=0 want out
+	for h in "$@"; do
+		( t0=$(date +%s%N)
+		  lab_x "$h" "$ZTNA" discover --server "$SC_STUN" --json --timeout "$SC_DISCOVER_TIMEOUT" \
+			>"$LAB_TMP/disc-$h.json" 2>"$LAB_TMP/disc-$h.err"
+		  echo "$? $((($(date +%s%N) - t0) / 1000000))" >"$LAB_TMP/disc-$h.rc" ) &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	for h in "$@"; do
+		want=$(sc_effective_type "$h")
+		out=$(cat "$LAB_TMP/disc-$h.json")
+		read -r DISC_RC DISC_MS <"$LAB_TMP/disc-$h.rc"
+		sc_debug "discover $h (exit $DISC_RC): $out $(cat "$LAB_TMP/disc-$h.err")"
+		DISC_TYPE=$(json_get "$out" type)
+		DISC_HAIRPIN=$(json_get "$out" hairpinning)
+		DISC_REFLEXIVE=$(json_get "$out" reflexive)
+		SC_ROW_FORCE=1 sc_row "ztna discover on $h" "$want" "$DISC_TYPE" \
+			"reflexive $DISC_REFLEXIVE, hairpin $DISC_HAIRPIN, ${DISC_MS} ms"
+	done
+}
+
+# The per-type scenario (full-cone.sh, ...): alice behind a TYPE NAT, a peer behind
+# each of the four types (scenarios/lab/vs-TYPE.lab). Every host classified, alice
+# punched to every peer, each compared with theory.
+sc_scenario_vs() {
+	local type=$1 p
+	SC_NAME="$type NAT against every NAT type"
+	sc_say "== $SC_NAME =="
+	sc_lab "$SC_ROOT/scenarios/lab/vs-$type.lab" || exit 2
+	sc_stun || exit 2
+	sc_say "expected: every host classified as its NAT's type; a direct path from alice"
+	sc_say "to every peer except where theory (RFC 4787) says none exists: symmetric"
+	sc_say "against port-restricted or symmetric. $SC_RUNS run(s) per pair."
+	sc_say ""
+	sc_say "classification (ztna discover, RFC 5780, against ztna stun-server):"
+	sc_classify_all alice p_fc p_arc p_prc p_sym
+	sc_say ""
+	sc_say "hole punching (ztna punch, reflexive addresses exchanged by this script):"
+	for p in p_fc p_arc p_prc p_sym; do
+		sc_pair alice "$p"
+	done
+	sc_report
+}
+
+# coturn's turnserver as a plain STUN server (RFC 5780: two listening IPs) on the
+# server NODE's first two addresses, port PORT (default 3478) and PORT + 1: STUN only,
+# UDP only, no CLI, not daemonised, log, pid and database files in LAB_TMP. Stopped
+# by pid with the rest (and by the lab's teardown).
+sc_coturn() {
+	local node=${1:-stun} port=${2:-3478} ip ip2 d
+	ip=$(eval echo "\$ZTLAB_IP_$node")
+	ip2=$(eval echo "\$ZTLAB_IP2_$node")
+	d=$LAB_TMP/coturn-$LAB-$port
+	mkdir -p "$d"
+	lab_bg "$node" "$d/stdout" turnserver -n --stun-only --no-tcp --no-tls --no-dtls --no-cli \
+		-L "$ip" -L "$ip2" --listening-port "$port" --alt-listening-port $((port + 1)) \
+		--log-file "$d/turn.log" --simple-log --no-stdout-log --pidfile "$d/turn.pid" \
+		--userdb "$d/turndb" --no-software-attribute
+	# ready when it has bound every listener (4 UDP sockets)
+	local i
+	for ((i = 0; i < 250; i++)); do
+		[ "$(lab_x "$node" ss -Hlun "sport = :$port or sport = :$((port + 1))" 2>/dev/null | wc -l)" -ge 4 ] && return 0
+		sleep 0.02
+	done
+	echo "turnserver did not start: $(tail -n 5 "$d/turn.log" 2>/dev/null)" >&2
+	return 1
+}
+
+# coturn's turnutils_natdiscovery -m -f on HOST against SERVER:PORT: prints the type
+# name its mapping and filtering answers make (or "unknown: ...").
+sc_coturn_classify() {
+	local host=$1 server=$2 port=$3 out m f
+	out=$(lab_x "$host" timeout 30 turnutils_natdiscovery -m -f -p "$port" "$server" 2>&1)
+	sc_debug "turnutils_natdiscovery on $host: $(echo "$out" | grep -E 'NAT|timeout' | tr '\n' '|')"
+	m=$(echo "$out" | sed -n 's/^NAT with \(.*\) Mapping!$/\1/p' | head -n 1)
+	f=$(echo "$out" | sed -n 's/^NAT with \(.*\) Filtering!$/\1/p' | head -n 1)
+	if echo "$out" | grep -q "^No NAT"; then
+		case "$f" in
+		"Endpoint Independent") echo open ;;
+		"") echo "unknown: no filtering answer" ;;
+		*) echo firewall ;;
+		esac
+	elif [ -z "$m" ] || [ -z "$f" ]; then
+		echo "unknown: $(echo "$out" | grep -iE 'error|timeout' | head -n 1)"
+	elif [ "$m" != "Endpoint Independent" ]; then
+		echo symmetric
+	else
+		case "$f" in
+		"Endpoint Independent") echo full-cone ;;
+		"Address Dependent") echo address-restricted ;;
+		"Address and Port Dependent") echo port-restricted ;;
+		*) echo "unknown: filtering '$f'" ;;
+		esac
+	fi
+}
+
+# HOST's public address for local PORT (one STUN Binding): sets REFL (or -).
+sc_reflexive() {
+	local out
+	out=$(lab_x "$1" "$ZTNA" discover --server "$SC_STUN" --basic --json --timeout 1 \
+		--local "$(eval echo "\$ZTLAB_IP_$1")":"$2" 2>/dev/null)
+	REFL=$(json_get "$out" reflexive)
+}
+
+pair_run() {
+	"pair_run_$SC_MODE" "$@"
+}
+
+# Punch mode: both hosts learn their public address for a fresh port, the script
+# hands each the other's, B starts `ztna punch` (responder), then A (--initiator).
+# Direct when both ends report success.
+pair_run_punch() {
+	local a=$1 b=$2 pa pb ra rb ja jb rca rcb
+	sc_next_port; pa=$PORT
+	sc_next_port; pb=$PORT
+	sc_reflexive "$a" "$pa"; ra=$REFL
+	sc_reflexive "$b" "$pb"; rb=$REFL
+	# no reflexive address (UDP blocked): the NAT's public address, same port
+	[ "$ra" = - ] && ra=$(eval echo "\$ZTLAB_PUBLIC_IP_$a"):$pa
+	[ "$rb" = - ] && rb=$(eval echo "\$ZTLAB_PUBLIC_IP_$b"):$pb
+	# shellcheck disable=SC2086
+	lab_bg "$b" "$LAB_TMP/punch-b.json" "$ZTNA" punch --local-port "$pb" --peer "$ra" --json $SC_PUNCH_ARGS
+	# shellcheck disable=SC2086
+	ja=$(lab_x "$a" "$ZTNA" punch --local-port "$pa" --peer "$rb" --initiator --json $SC_PUNCH_ARGS 2>&1)
+	rca=$?
+	wait "$LAB_BG"
+	rcb=$?
+	jb=$(cat "$LAB_TMP/punch-b.json")
+	sc_debug "punch $a -> $rb (exit $rca): $ja"
+	sc_debug "punch $b -> $ra (exit $rcb): $jb"
+	if [ $rca = 0 ] && [ $rcb = 0 ]; then
+		PAIR_PATH=direct
+		PAIR_MS=$(json_get "$ja" direct_ms)
+		PAIR_NOTE="$a reached $b at $(json_get "$ja" reached)"
+		[ "$(json_get "$ja" peer_reflexive)" = true ] && PAIR_NOTE="$PAIR_NOTE (peer-reflexive)"
+		PAIR_NOTE="$PAIR_NOTE, $b reached $a at $(json_get "$jb" reached)"
+		[ "$(json_get "$jb" peer_reflexive)" = true ] && PAIR_NOTE="$PAIR_NOTE (peer-reflexive)"
+		PAIR_NOTE="$PAIR_NOTE, rtt $(json_get "$ja" rtt_ms) ms"
+	else
+		PAIR_PATH=relay
+		PAIR_MS=-
+		PAIR_NOTE="no direct path: $a $(json_get "$ja" reason) (exit $rca), $b $(json_get "$jb" reason) (exit $rcb)"
+	fi
+}
+
+# One pair, SC_RUNS times, against theory -> one row per run. Sets PAIR_DIRECT (runs
+# with a direct path) and PAIR_AGREE (runs agreeing with theory).
+sc_pair() {
+	local ta tb
+	ta=$(sc_effective_type "$1")
+	tb=$(sc_effective_type "$2")
+	sc_pair_expect "$1" "$2" "$(theory "$ta" "$tb")" "$(short_type "$ta")" "$(short_type "$tb")"
+}
+
+# The same with the expected path given: A B WANT [LABEL_A LABEL_B].
+sc_pair_expect() {
+	local a=$1 b=$2 want=$3 la=${4:+ ($4)} lb=${5:+ ($5)} i ms
+	PAIR_DIRECT=0
+	PAIR_AGREE=0
+	for ((i = 1; i <= SC_RUNS; i++)); do
+		pair_run "$a" "$b"
+		[ "$PAIR_PATH" = direct ] && PAIR_DIRECT=$((PAIR_DIRECT + 1))
+		[ "$PAIR_PATH" = "$want" ] && PAIR_AGREE=$((PAIR_AGREE + 1))
+		ms=""
+		[ "$PAIR_MS" != - ] && ms="${PAIR_MS} ms to direct; "
+		sc_row "$a$la <-> $b$lb run $i" "$want" "$PAIR_PATH" "$ms$PAIR_NOTE"
+	done
+}

@@ -1,0 +1,86 @@
+#!/bin/bash
+# The 4x4 NAT matrix: can two hosts behind NATs of every pair of RFC 4787 types get a
+# direct UDP path by hole punching? Compared with theory (DESIGN.md): yes everywhere
+# except symmetric x port-restricted, port-restricted x symmetric and symmetric x
+# symmetric, where only a relay helps.
+#
+#   [ public 203.0.113.0/24 ]
+#     +-- server stun 203.0.113.10, .11    ztna stun-server (RFC 5780)
+#     +-- nat fc_a  (full-cone)          +-- host a_fc       side A (rows)
+#     +-- nat arc_a (address-restricted) +-- host a_arc
+#     +-- nat prc_a (port-restricted)    +-- host a_prc
+#     +-- nat sym_a (symmetric)          +-- host a_sym
+#     +-- nat fc_b  ... sym_b            +-- host b_fc ... b_sym   side B (columns)
+#
+# Builds what it needs, brings up scenarios/lab/nat-matrix.lab, classifies all eight
+# hosts with ztna discover (each must equal its NAT's type), then for every cell
+# punches a_X <-> b_Y --runs times (default 3; fresh ports each run) with ztna punch,
+# the script passing each side the other's reflexive address. Prints the matrix, the
+# disagreements, and a one-line verdict; exit 0 only at 100 % agreement. Everything
+# it creates is removed on exit and on Ctrl-C.
+#
+#   sudo ./scenarios/nat-matrix.sh [--runs N] [--no-build] [-v]
+. "$(dirname "$0")/lib.sh"
+SC_RUNS=3
+SC_ROW_QUIET=1
+sc_main_setup "$@"
+
+TYPES=(full-cone address-restricted port-restricted symmetric)
+SHORT=(fc arc prc sym)
+SC_NAME="NAT matrix"
+t_start=$(date +%s)
+
+sc_say "== NAT matrix: hole punching between every pair of NAT types, $SC_RUNS run(s) per cell =="
+sc_lab "$SC_ROOT/scenarios/lab/nat-matrix.lab" || exit 2
+sc_stun || exit 2
+
+sc_say "classification (ztna discover against ztna stun-server; must equal the configured type):"
+sc_classify_all a_fc a_arc a_prc a_sym b_fc b_arc b_prc b_sym
+class_fails=$SC_FAILS
+sc_say ""
+
+sc_say "punching (a line per cell; -v shows every run):"
+declare -A CELL
+cell_fails=0
+for i in 0 1 2 3; do
+	for j in 0 1 2 3; do
+		a=a_${SHORT[$i]} b=b_${SHORT[$j]}
+		want=$(theory "${TYPES[$i]}" "${TYPES[$j]}")
+		sc_pair "$a" "$b"
+		mark=""
+		[ "$want" = relay ] && mark="*"
+		[ "$PAIR_AGREE" -ne "$SC_RUNS" ] && { mark="$mark !!"; cell_fails=$((cell_fails + 1)); }
+		CELL[$i,$j]="$PAIR_DIRECT/$SC_RUNS direct$mark"
+		printf '  %-26s %-8s %s\n' "$a <-> $b" "$want" "${CELL[$i,$j]}  (last run: $PAIR_NOTE)"
+	done
+done
+t_end=$(date +%s)
+
+sc_say ""
+sc_say "NAT matrix: runs with a direct UDP path by hole punching (rows: NAT of A, columns: NAT of B)"
+sc_say ""
+printf '  %-20s%-22s%-22s%-22s%s\n' "" "${TYPES[@]}"
+for i in 0 1 2 3; do
+	printf '  %-20s%-22s%-22s%-22s%s\n' "${TYPES[$i]}" "${CELL[$i,0]}" "${CELL[$i,1]}" \
+		"${CELL[$i,2]}" "${CELL[$i,3]}"
+done
+sc_say ""
+sc_say "  legend: N/M direct = a direct path in N of M runs. Expected (RFC 4787, DESIGN.md):"
+sc_say "  M/M direct in every cell except those marked *, where no direct path can exist"
+sc_say "  (0/M direct: the full system uses the relay). '!!' marks a cell that disagrees."
+if [ "$SC_FAILS" -gt 0 ]; then
+	sc_say ""
+	sc_say "disagreements:"
+	for r in "${SC_ROWS[@]}"; do
+		IFS='|' read -r what want got verdict note <<<"$r"
+		[ "$verdict" = FAIL ] && printf '  %s: expected %s, saw %s (%s)\n' "$what" "$want" "$got" "$note"
+	done
+fi
+sc_say ""
+total=$((16 * SC_RUNS))
+if [ "$SC_FAILS" -eq 0 ]; then
+	sc_say "verdict: PASS - $total/$total runs (16 cells x $SC_RUNS) agree with RFC 4787 theory (100 %), 8/8 hosts classified as configured, in $((t_end - t_start)) s"
+	exit 0
+fi
+sc_say "verdict: FAIL - $cell_fails of 16 cells disagree with theory, $class_fails of 8 hosts misclassified ($((t_end - t_start)) s)"
+exit 1
