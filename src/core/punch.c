@@ -82,6 +82,18 @@ int zt_punch_encode(const struct zt_punch_msg *m, uint8_t *buf, size_t cap)
 	return zt_wr_finish(&w);
 }
 
+/* zt_rd_u64 trips gcc's maybe-uninitialized under -fsanitize (SAN=1): two u32s. */
+static int rd_u64(struct zt_rd *r, uint64_t *ret)
+{
+	uint32_t hi = 0, lo = 0;
+	int rc = zt_rd_u32(r, &hi);
+
+	if (rc == 0)
+		rc = zt_rd_u32(r, &lo);
+	*ret = (uint64_t)hi << 32 | lo;
+	return rc;
+}
+
 int zt_punch_decode(struct zt_punch_msg *ret, const uint8_t *buf, size_t len)
 {
 	struct zt_rd r = zt_rd_init(buf, len);
@@ -95,18 +107,12 @@ int zt_punch_decode(struct zt_punch_msg *ret, const uint8_t *buf, size_t len)
 		return ZT_ETOOBIG;
 	if (memcmp(buf, magic, sizeof(magic)) != 0)
 		return ZT_EMALFORMED;
-	/* the length was checked above: no read below can fail */
-	zt_rd_skip(&r, sizeof(magic));
-	zt_rd_u8(&r, &m.type);
-	zt_rd_skip(&r, 3);
-	zt_rd_u64(&r, &m.sender);
-	zt_rd_u64(&r, &m.echo);
-	zt_rd_u32(&r, &m.seq);
-	zt_rd_u64(&r, &m.nonce);
-	zt_rd_u8(&r, &fam);
-	zt_rd_skip(&r, 1);
-	zt_rd_u16(&r, &port);
-	zt_rd_copy(&r, ip, sizeof(ip));
+	/* the length was checked above: no read below fails */
+	if (zt_rd_skip(&r, sizeof(magic)) < 0 || zt_rd_u8(&r, &m.type) < 0 ||
+	    zt_rd_skip(&r, 3) < 0 || rd_u64(&r, &m.sender) < 0 || rd_u64(&r, &m.echo) < 0 ||
+	    zt_rd_u32(&r, &m.seq) < 0 || rd_u64(&r, &m.nonce) < 0 || zt_rd_u8(&r, &fam) < 0 ||
+	    zt_rd_skip(&r, 1) < 0 || zt_rd_u16(&r, &port) < 0 || zt_rd_copy(&r, ip, sizeof(ip)) < 0)
+		return ZT_ETRUNC;
 	if (m.type < ZT_PUNCH_PUNCH || m.type > ZT_PUNCH_DONE)
 		return ZT_EMALFORMED;
 	if (fam == 4) {
