@@ -61,6 +61,8 @@ EOF
 # Options, root, trap, build. Call once at the top of a scenario script.
 sc_main_setup() {
 	local build=1
+	# first, so that every way out (--help, a bad option) removes LAB_TMP
+	trap lab_cleanup EXIT
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--runs)
@@ -77,7 +79,6 @@ sc_main_setup() {
 		echo "$0: needs root (it creates network namespaces): run it with sudo" >&2
 		exit 2
 	fi
-	trap lab_cleanup EXIT
 	trap 'echo; echo "interrupted: cleaning up"; lab_cleanup; trap - EXIT; exit 130' INT TERM
 	if [ "$build" = 1 ]; then
 		sc_say "building (tools/deps.sh lab, make) ..."

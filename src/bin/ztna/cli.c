@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,4 +130,18 @@ const char *zt_cli_addr_str(const struct zt_addr *a, char buf[ZT_ADDR_STRLEN])
 	if (a->family != AF_INET && a->family != AF_INET6)
 		return "-";
 	return zt_addr_str(a, buf);
+}
+
+int zt_cli_reraise(int sig)
+{
+	sigset_t set;
+
+	fflush(stdout);
+	fflush(stderr);
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	raise(sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	return 128 + sig;
 }

@@ -3,9 +3,10 @@
  * (so every option may also come from --config FILE), -v/-vv for the log level,
  * --help, and the value parsers the option tables use.
  *
- * Exit statuses used by the network subcommands (documented in their --help):
+ * Exit statuses used by discover and punch (documented in their --help):
  *   0 success, 1 the network test failed (its reason printed), 2 bad usage or a local
- *   error (socket, bind), 130 interrupted (SIGINT/SIGTERM).
+ *   error (socket, bind); on SIGINT/SIGTERM they clean up and die by the signal
+ *   (a shell reports 130 / 143).
  */
 #ifndef ZT_BIN_ZTNA_CLI_H
 #define ZT_BIN_ZTNA_CLI_H
@@ -20,7 +21,6 @@
 #define ZT_EXIT_OK 0
 #define ZT_EXIT_FAILED 1
 #define ZT_EXIT_USAGE 2
-#define ZT_EXIT_INTERRUPTED 130
 
 /*
  * Parses argv[1..] for subcommand `cmd` against keys (ctx is the setters' context).
@@ -50,6 +50,15 @@ int zt_cli_uint(unsigned *ret, const char *v, unsigned lo, unsigned hi, const ch
 /* A decimal number of seconds (or milliseconds with scale ZT_MS) in (0, max_ns], as ns. */
 int zt_cli_duration(uint64_t *ret, const char *v, uint64_t scale, uint64_t max_ns,
 		    const char **why);
+
+/*
+ * Ends the process by signal sig (SIGINT, SIGTERM) after the caller has cleaned up:
+ * default action restored, the signal unblocked and raised. A program that exits
+ * normally on SIGINT makes a calling shell ignore the user's Ctrl-C (bash waits for
+ * the child and only acts when it died from the signal), so a script's trap would
+ * not run. Returns 128 + sig only if the signal did not end the process.
+ */
+int zt_cli_reraise(int sig);
 
 /* Writes a JSON string literal (with quotes; "null" for NULL) of s to f. */
 void zt_cli_json_str(FILE *f, const char *s);

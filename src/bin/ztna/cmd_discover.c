@@ -45,7 +45,8 @@ struct sock {
 
 struct disc {
 	struct zt_addr server, local;
-	bool have_local, json, basic, interrupted;
+	bool have_local, json, basic;
+	int signo;               /* SIGINT/SIGTERM received */
 	uint64_t timeout;
 	struct zt_natdisc *nd;
 	struct sock s[2];
@@ -108,7 +109,7 @@ static const char usage_head[] =
 	"or the server is down.\n"
 	"Exit status: 0 classified; 1 no answer from the server; 3 incomplete (the server\n"
 	"answered but a test could not be completed: see 'error'); 2 bad usage or a local\n"
-	"error; 130 interrupted.\n";
+	"error. SIGINT/SIGTERM: it cleans up and dies by the signal (a shell shows 130/143).\n";
 
 /* The address the kernel sends to `to` from: connect() a UDP socket, no packet sent. */
 static int route_source(const struct zt_addr *to, struct zt_addr *ret)
@@ -173,7 +174,7 @@ static void on_signal(struct zt_loop *loop, int sig, void *data)
 {
 	if (sig == SIGHUP)
 		return;
-	((struct disc *)data)->interrupted = true;
+	((struct disc *)data)->signo = sig;
 	zt_loop_stop(loop);
 }
 
@@ -340,7 +341,7 @@ int discover_main(int argc, char **argv)
 		now = zt_clock_now();
 		flush(&d, now);
 		r = zt_natdisc_result(d.nd);
-		if (r->done || d.interrupted || (d.basic && r->mapped.family))
+		if (r->done || d.signo || (d.basic && r->mapped.family))
 			break;
 		deadline = zt_natdisc_next_deadline(d.nd);
 		rc = zt_loop_run_once(d.loop, deadline > now ? deadline - now : 0);
@@ -349,10 +350,9 @@ int discover_main(int argc, char **argv)
 			goto out_free;
 		}
 	}
-	if (d.interrupted) {
+	if (d.signo) {
 		fprintf(stderr, "ztna discover: interrupted\n");
-		status = ZT_EXIT_INTERRUPTED;
-		goto out_free;
+				goto out_free;
 	}
 	if (d.json)
 		print_json(&d, r, (now - t0) / ZT_MS);
@@ -386,5 +386,7 @@ out_close:
 		zt_udp_close(&d.s[opened].u);
 	}
 	zt_loop_free(d.loop);
+	if (d.signo)
+		return zt_cli_reraise(d.signo);
 	return status;
 }

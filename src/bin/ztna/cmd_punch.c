@@ -27,7 +27,8 @@
 struct puncher {
 	struct zt_punch_cfg cfg;
 	struct zt_addr local;
-	bool have_local, have_port, json, interrupted;
+	bool have_local, have_port, json;
+	int signo;               /* SIGINT/SIGTERM received */
 	unsigned local_port;
 	struct zt_punch *p;
 	struct zt_udp u;
@@ -119,7 +120,8 @@ static const char usage_head[] =
 	"Gives up after N rounds without an answer (+1 s), or after S seconds.\n"
 	"Messages: 56 bytes, first byte 0x0A (format in src/core/punch.h).\n"
 	"Exit status: 0 a direct path works both ways; 1 it does not (reason: no-answer,\n"
-	"one-way, no-pong, no-ping); 2 bad usage or a local error; 130 interrupted.\n";
+	"one-way, no-pong, no-ping); 2 bad usage or a local error. SIGINT/SIGTERM: it\n"
+	"cleans up and dies by the signal (a shell shows 130/143).\n";
 
 static void on_readable(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
 {
@@ -153,7 +155,7 @@ static void on_signal(struct zt_loop *loop, int sig, void *data)
 {
 	if (sig == SIGHUP)
 		return;
-	((struct puncher *)data)->interrupted = true;
+	((struct puncher *)data)->signo = sig;
 	zt_loop_stop(loop);
 }
 
@@ -314,7 +316,7 @@ int punch_main(int argc, char **argv)
 		uint64_t now = zt_clock_now(), deadline;
 
 		flush(&c, now);
-		if (zt_punch_finished(c.p) || c.interrupted)
+		if (zt_punch_finished(c.p) || c.signo)
 			break;
 		deadline = zt_punch_next_deadline(c.p);
 		rc = zt_loop_run_once(c.loop, deadline > now ? deadline - now : 0);
@@ -323,10 +325,9 @@ int punch_main(int argc, char **argv)
 			goto out_free;
 		}
 	}
-	if (c.interrupted) {
+	if (c.signo) {
 		fprintf(stderr, "ztna punch: interrupted\n");
-		status = ZT_EXIT_INTERRUPTED;
-		goto out_free;
+				goto out_free;
 	}
 	r = zt_punch_result(c.p);
 	if (c.json)
@@ -342,5 +343,7 @@ out_close:
 	zt_udp_close(&c.u);
 out_loop:
 	zt_loop_free(c.loop);
+	if (c.signo)
+		return zt_cli_reraise(c.signo);
 	return status;
 }
