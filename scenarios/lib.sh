@@ -63,6 +63,7 @@ sc_main_setup() {
 	local build=1
 	# first, so that every way out (--help, a bad option) removes LAB_TMP
 	trap lab_cleanup EXIT
+	LAB_TMP=$(mktemp -d /tmp/ztlab-test.XXXXXX)
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--runs)

@@ -13,7 +13,7 @@
 # Every lab this file brought up is taken down on exit, and every background process
 # it started is killed.
 ZTLAB=${ZTLAB:-${ZT_ROOT:-.}/${BUILD:-build}/ztna-lab}
-LAB_TMP=$(mktemp -d /tmp/ztlab-test.XXXXXX)
+LAB_TMP=            # made by lab_require, removed on exit
 LAB_IDS=()
 LAB_PIDS=()
 LAB_N=0
@@ -22,7 +22,7 @@ lab_cleanup() {
 	local id p
 	for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for id in "${LAB_IDS[@]}"; do "$ZTLAB" down "$id" >/dev/null 2>&1; done
-	rm -rf "$LAB_TMP"
+	[ -n "$LAB_TMP" ] && rm -rf "$LAB_TMP"
 }
 
 lab_require() {
@@ -35,6 +35,7 @@ lab_require() {
 		exit 1
 	fi
 	trap lab_cleanup EXIT
+	LAB_TMP=$(mktemp -d /tmp/ztlab-test.XXXXXX)
 }
 
 # Sets NEWID to a run id unique to this process ([a-z0-9], at most 12 characters)
