@@ -9,6 +9,7 @@
 #include "core/ctrl.h"
 #include "core/err.h"
 #include "core/stun_server.h"
+#include "core/timerheap.h"
 #include "core/units.h"
 #include "node/ctrlchan.h"
 #include "node/imd.h"
@@ -39,6 +40,8 @@ struct client {
 	struct client *prev, *next;       /* all clients */
 	struct client *dprev, *dnext;     /* dirty list: may have packets to send */
 	bool dirty;
+	struct zt_timerheap_entry timer;  /* its earliest deadline, in imd->timers */
+	struct client *due_next;          /* on_timeout's list of clients due */
 	enum client_state state;
 	struct zt_ctrlchan ch;
 	uint8_t role;                     /* enum zt_ctrl_role, once READY */
@@ -99,6 +102,7 @@ struct zt_imd {
 	struct client *clients;
 	size_t nclients;
 	struct client *dhead, *dtail;
+	struct zt_timerheap timers;       /* every client's next deadline */
 	struct session **buckets;
 	size_t nbuckets, nsessions;
 	struct held *held;
@@ -155,6 +159,27 @@ static void unmark_dirty(struct client *c)
 		imd->dtail = c->dprev;
 	c->dprev = c->dnext = NULL;
 	c->dirty = false;
+}
+
+/* Timers: each client's earliest deadline (its connection's, HELLO due, delayed
+ * close) sits in a heap, updated after every call into its connection, so finding
+ * the next deadline and the clients due does not scan every client. */
+
+static uint64_t client_deadline(const struct client *c)
+{
+	uint64_t t = zt_quic_conn_next_deadline(c->conn);
+
+	if (c->state == C_WAIT_HELLO && c->hello_deadline < t)
+		t = c->hello_deadline;
+	if (c->state == C_REJECTED && c->close_at < t)
+		t = c->close_at;
+	return t;
+}
+
+static void client_rearm(struct client *c)
+{
+	/* Cannot fail: accept_client reserved a slot for every client. */
+	zt_timerheap_set(&c->imd->timers, &c->timer, client_deadline(c));
 }
 
 /* Sessions: a hash by id, and a list per end. */
@@ -327,6 +352,7 @@ static void client_free(struct client *c)
 
 	client_gone(c, "freed");
 	unmark_dirty(c);
+	zt_timerheap_remove(&imd->timers, &c->timer);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -352,19 +378,6 @@ static void check_client(struct client *c)
 			LOG(c->imd, ZT_NODE_WARN, "handshake_failed", "remote=%s reason=\"%s\"",
 			    zt_addr_str(&c->observed, (char[ZT_ADDR_STRLEN]){ 0 }), ci.reason);
 		client_gone(c, ci.reason[0] ? ci.reason : zt_strerror(ci.err));
-	}
-}
-
-static void reap(struct zt_imd *imd)
-{
-	struct client *c = imd->clients;
-
-	while (c) {
-		struct client *next = c->next;
-		check_client(c);
-		if (zt_quic_conn_state(c->conn) == ZT_QUIC_CLOSED)
-			client_free(c);
-		c = next;
 	}
 }
 
@@ -1018,6 +1031,7 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	if (!imd)
 		return -ENOMEM;
 	imd->cfg = *cfg;
+	zt_timerheap_init(&imd->timers);
 	imd->cfg.quota_bytes = or_default(cfg->quota_bytes, 64ULL << 30);
 	imd->cfg.quota_packets = or_default(cfg->quota_packets, 64ULL << 20);
 	imd->cfg.start_margin = or_default(cfg->start_margin, 50 * ZT_MS);
@@ -1089,6 +1103,7 @@ void zt_imd_free(struct zt_imd *imd)
 		free(h);
 	}
 	zt_quic_cidmap_free(imd->map);
+	zt_timerheap_fini(&imd->timers);
 	free(imd->buckets);
 	free(imd);
 }
@@ -1147,10 +1162,14 @@ static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic
 		imd->st.refused_full++;
 		return;
 	}
+	/* A timer slot for every client, so that rearming never allocates. */
+	if (zt_timerheap_reserve(&imd->timers, imd->nclients + 1) < 0)
+		return;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
 	c->imd = imd;
+	zt_timerheap_entry_init(&c->timer);
 	c->id = zt_rng_u64(imd->cfg.rng) | 1;
 	c->observed = path->remote;
 	c->hello_deadline = ZT_TIME_NEVER;
@@ -1179,6 +1198,7 @@ static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic
 	imd->nclients++;
 	imd->st.accepted++;
 	mark_dirty(c);
+	client_rearm(c);
 }
 
 /* Deadlines that are ours, not the connection's: HELLO due, delayed close. */
@@ -1250,6 +1270,7 @@ int zt_imd_recv(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
 	mark_dirty(c);
 	client_timers(c, now);
 	check_client(c);
+	client_rearm(c);
 	return 0;
 }
 
@@ -1275,6 +1296,7 @@ int zt_imd_poll_send(struct zt_imd *imd, uint64_t now, uint8_t *buf, size_t cap,
 		struct client *c = imd->dhead;
 		int n = zt_quic_conn_poll_send(c->conn, now, buf, cap, &path);
 
+		client_rearm(c);
 		if (n > 0) {
 			*ret_local = path.local;
 			*ret_remote = path.remote;
@@ -1291,17 +1313,8 @@ int zt_imd_poll_send(struct zt_imd *imd, uint64_t now, uint8_t *buf, size_t cap,
 
 uint64_t zt_imd_next_deadline(const struct zt_imd *imd)
 {
-	uint64_t t = ZT_TIME_NEVER;
+	uint64_t t = zt_timerheap_next(&imd->timers);
 
-	for (const struct client *c = imd->clients; c; c = c->next) {
-		uint64_t d = zt_quic_conn_next_deadline(c->conn);
-		if (d < t)
-			t = d;
-		if (c->state == C_WAIT_HELLO && c->hello_deadline < t)
-			t = c->hello_deadline;
-		if (c->state == C_REJECTED && c->close_at < t)
-			t = c->close_at;
-	}
 	for (const struct held *h = imd->held; h; h = h->next)
 		if (h->deadline < t)
 			t = h->deadline;
@@ -1312,13 +1325,29 @@ void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now)
 {
 	struct held **hp;
 
+	struct zt_timerheap_entry *top;
+	struct client *due = NULL, *c;
+
 	imd->now = now;
-	for (struct client *c = imd->clients; c; c = c->next) {
+	/* Take the clients due off the heap first: each is handled once per call. */
+	while ((top = zt_timerheap_top(&imd->timers)) && top->at <= now) {
+		c = (struct client *)((char *)top - offsetof(struct client, timer));
+		zt_timerheap_remove(&imd->timers, top);
+		c->due_next = due;
+		due = c;
+	}
+	while ((c = due)) {
+		due = c->due_next;
 		if (zt_quic_conn_next_deadline(c->conn) <= now) {
 			zt_quic_conn_on_timeout(c->conn, now);
 			mark_dirty(c);
 		}
 		client_timers(c, now);
+		check_client(c);
+		if (zt_quic_conn_state(c->conn) == ZT_QUIC_CLOSED)
+			client_free(c);
+		else
+			client_rearm(c);
 	}
 	for (hp = &imd->held; *hp;) {
 		struct held *h = *hp;
@@ -1335,7 +1364,6 @@ void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now)
 			hp = &h->next;
 		}
 	}
-	reap(imd);
 }
 
 void zt_imd_close_all(struct zt_imd *imd, const char *reason)

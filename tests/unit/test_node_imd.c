@@ -659,6 +659,98 @@ static void peer_disconnect_closes_sessions(void **state)
 	world_fini(&w);
 }
 
+
+struct count_wait {
+	struct zt_imd *imd;
+	size_t below;
+};
+
+static bool clients_below(void *arg, uint64_t now)
+{
+	struct count_wait *cw = arg;
+	struct zt_imd_stats st;
+	(void)now;
+
+	zt_imd_stats(cw->imd, &st);
+	return st.clients < cw->below;
+}
+
+/* The first packet the Intermediate sends to one address at or after a moment. */
+struct first_pkt {
+	struct zt_addr imd, to;
+	uint64_t after, at;
+};
+
+static bool see_first(void *arg, const struct nh_pkt *p)
+{
+	struct first_pkt *fp = arg;
+	uint64_t sent = p->at - 20 * ZT_MS; /* to c1: its 20 ms link */
+
+	if (!fp->at && sent >= fp->after && zt_addr_equal(&p->from, &fp->imd) &&
+	    zt_addr_equal(&p->to, &fp->to))
+		fp->at = sent;
+	return false;
+}
+
+/*
+ * Each client's own deadlines are kept (a heap of them, not a scan of all clients):
+ * a client that never says HELLO is closed at its own HELLO deadline while five
+ * agents log in; the agents, logged in 300 ms apart and silent after, are dropped
+ * one by one, in order, each at its own idle timeout.
+ */
+static void each_client_keeps_its_own_deadlines(void **state)
+{
+	struct world w;
+	struct nh_ep x[3];
+	struct nh_ep *agents[5] = { &w.alice, &w.bob, &x[0], &x[1], &x[2] };
+	uint64_t joined[5];
+	struct count_wait cw;
+	struct first_pkt fp;
+	struct zt_imd_stats st;
+	char addr[32];
+
+	world_init(&w, *state, 0, 0);
+	zt_imd_free(w.imd.imd);
+	w.icfg.idle_timeout = 3 * ZT_SEC;
+	w.icfg.hello_timeout = 1 * ZT_SEC;
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(addr, sizeof(addr), "127.0.0.%d:5000", 10 + i);
+		nh_ep_init(&x[i], &w.net, NH_RAW, addr, (uint64_t)(i + 1) * ZT_MS);
+	}
+	connect_raw(&w, &w.c1, w.c1_tls);
+	fp = (struct first_pkt){ .imd = w.imd.addr, .to = w.c1.addr, .after = w.net.now + ZT_SEC };
+	w.net.tap = see_first;
+	w.net.tap_arg = &fp;
+	for (int i = 0; i < 5; i++) {
+		bool b = agents[i] == &w.bob;
+		login(&w, agents[i], b ? w.bob_tls : w.alice_tls, ZT_CTRL_ROLE_AGENT, b ? "bob" : "alice",
+		      b ? "pw-bob" : "pw-alice", NULL);
+		joined[i] = w.net.now;
+		nh_run_for(&w.net, 300 * ZT_MS);
+	}
+	/* c1's connection was closed (no HELLO) at its deadline, not at another's */
+	assert_true(fp.at);
+	assert_in_range(fp.at, fp.after, fp.after + 100 * ZT_MS);
+	assert_true(zt_quic_conn_state(w.c1.raw.conn) >= ZT_QUIC_CLOSING);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.clients, 5);
+	assert_int_equal(st.auth_ok, 5);
+	/* the silent agents go in the order they came, each 3 s after its last packet */
+	cw.imd = w.imd.imd;
+	for (int i = 0; i < 5; i++) {
+		zt_imd_stats(w.imd.imd, &st);
+		cw.below = st.clients;
+		assert_true(nh_run(&w.net, clients_below, &cw, w.net.now + 5 * ZT_SEC));
+		assert_in_range(w.net.now, joined[i] + 3 * ZT_SEC - 50 * ZT_MS,
+				joined[i] + 3 * ZT_SEC + 300 * ZT_MS);
+	}
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.clients, 0);
+	assert_true(zt_imd_next_deadline(w.imd.imd) == ZT_TIME_NEVER);
+	world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +772,7 @@ int main(void)
 		cmocka_unit_test(restart_with_another_key_resets_nothing),
 		cmocka_unit_test(garbage_is_counted_and_sessions_continue),
 		cmocka_unit_test(peer_disconnect_closes_sessions),
+		cmocka_unit_test(each_client_keeps_its_own_deadlines),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
