@@ -1,0 +1,878 @@
+/*
+ * zt-load: a load generator for the Intermediate that speaks the real protocol: outer
+ * QUIC with TLS 1.3 and a client certificate (ztna-outer/1), HELLO/WELCOME on the
+ * control stream, OPEN/SESSION, relayed DATAGRAMs (node/relay.h). For the memory,
+ * idle-cost and relay-rate benchmarks of bench/run.sh. Loopback or lab addresses
+ * only; every mode is bounded in count and time.
+ *
+ *   zt-load clients --to IP:PORT --pki DIR --name NAME --token TOKEN --count N
+ *                   [--hold S] [--bind IP] [--bare]
+ *       N agents, each its own UDP socket and outer connection (at most 64 handshakes
+ *       at a time). When every one is welcomed: "ready clients=N ms=T". Then they stay
+ *       idle (PING after 5 s of quiet, as node/peer.c's agents) for --hold seconds:
+ *       "idle seconds=S clients=N pkts_tx= pkts_rx= bytes_tx= bytes_rx=" (UDP payload
+ *       bytes of all connections). --bare: no control stream, "ready" after the
+ *       handshake (the baseline against `bare-server`).
+ *   zt-load pairs   (the clients options) --connector NAME --ctoken TOKEN --service SVC
+ *                   [--dgrams K] [--pause S]
+ *       One connector offering SVC and N agents: "welcomed clients=N+1" once all are
+ *       in, --pause seconds later each agent opens a session (OPEN -> SESSION), and K
+ *       datagrams go through each session both ways: "ready sessions=N relayed=R";
+ *       then --hold.
+ *   zt-load relay   --to IP:PORT --pki DIR --name NAME --token TOKEN --connector NAME
+ *                   --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]
+ *       One agent and one connector with one session; for --seconds the agent keeps
+ *       its DATAGRAM queue full with B-byte payloads (relay header included) and the
+ *       connector counts what arrives: "relay seconds= size= sent= received= pps=".
+ *   zt-load bare-server --listen IP:PORT --pki DIR [--seconds S]
+ *       A QUIC server with the Intermediate's outer transport settings, certificate
+ *       and client-certificate check but nothing else: "listening", then on exit
+ *       "bare accepted=N".
+ *
+ * Bounds: N <= 5000, --hold and --seconds <= 3600, 60 s for every connection to be
+ * ready. SIGINT/SIGTERM end any mode early (connections are closed). Exit status 0,
+ * 1 when the Intermediate refused or lost a connection or time ran out, 2 on usage.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+
+#include "core/ctrl.h"
+#include "core/err.h"
+#include "core/units.h"
+#include "io/loop.h"
+#include "io/sysrng.h"
+#include "io/udp.h"
+#include "node/ctrlchan.h"
+#include "node/relay.h"
+#include "quic/cidmap.h"
+#include "quic/conn.h"
+#include "quic/pki.h"
+#include "quic/tls.h"
+
+#define MAX_COUNT 5000
+#define MAX_SECONDS 3600
+#define READY_TIMEOUT (60 * ZT_SEC)
+#define MAX_HANDSHAKING 64
+#define KEEPALIVE (5 * ZT_SEC) /* node/peer.c's outer_keepalive default */
+#define RELAY_QUEUE 256        /* DATAGRAMs kept queued while blasting */
+
+enum mode { M_CLIENTS = 1, M_PAIRS, M_RELAY, M_BARE_SERVER };
+enum lc_state { LC_NEW = 0, LC_HANDSHAKE, LC_HELLO, LC_READY, LC_DEAD };
+
+struct load;
+
+/* One outer connection of ours, on its own socket. */
+struct lc {
+	struct load *L;
+	struct zt_udp udp;
+	struct zt_watch w;
+	struct zt_timer t;
+	struct zt_quic_conn *conn;
+	struct zt_quic_path path;
+	struct zt_ctrlchan ch;
+	bool connector;
+	enum lc_state st;
+	uint32_t session;
+	uint64_t dgrams_rx;
+};
+
+/* The bare server's connections. */
+struct bconn {
+	struct load *L;
+	struct zt_quic_conn *conn;
+	struct zt_timer t;
+	struct bconn *next;
+};
+
+struct load {
+	enum mode mode;
+	struct zt_loop *loop;
+	struct zt_rng rng;
+	struct zt_tls_ctx *tls, *ctls; /* agents', the connector's */
+	struct zt_addr to, bind;
+	const char *name, *token, *cname, *ctoken, *service;
+	long count, dgrams;
+	double hold, pause, seconds;
+	size_t size;
+	bool bare;
+
+	struct lc *lcs;          /* count agents, then the connector (pairs, relay) */
+	long nlcs, started, handshaking, ready, sessions;
+	int phase;               /* 0 connecting, 1 paused, 2 sessions, 3 holding/blasting */
+	uint64_t t0, phase_at;
+	struct zt_timer phase_t;
+	uint64_t pkts_tx, pkts_rx, bytes_tx, bytes_rx;
+	uint64_t relay_sent, relay_full;
+	int rc;
+
+	/* bare server */
+	struct zt_udp srv;
+	struct zt_watch srv_w;
+	struct zt_quic_cidmap *map;
+	struct zt_quic_config sqc;
+	struct bconn *bconns;
+	uint64_t accepted;
+
+	uint8_t buf[65536];
+};
+
+static void finish(struct load *L, int rc)
+{
+	if (rc && !L->rc)
+		L->rc = rc;
+	zt_loop_stop(L->loop);
+}
+
+static void phase_arm(struct load *L, uint64_t at)
+{
+	L->phase_at = at;
+	zt_timer_set(L->loop, &L->phase_t, at);
+}
+
+/* Client side. */
+
+static void lc_flush(struct lc *c, uint64_t now);
+static void lc_start(struct lc *c, uint64_t now);
+static void open_sessions(struct load *L);
+
+static void send_ctrl(struct lc *c, const struct zt_ctrl_msg *m)
+{
+	int rc = zt_ctrlchan_send(&c->ch, m);
+
+	if (rc < 0) {
+		printf("error what=ctrl_send type=%s err=\"%s\"\n", zt_ctrl_type_name(m->type),
+		       zt_strerror(rc));
+		finish(c->L, 1);
+	}
+}
+
+static void start_more(struct load *L, uint64_t now)
+{
+	while (L->started < L->nlcs && L->handshaking < MAX_HANDSHAKING) {
+		/* pairs and relay: the connector (last) first, so OPENs find it */
+		long i = L->mode == M_CLIENTS ? L->started : (L->started + L->nlcs - 1) % L->nlcs;
+		L->started++;
+		lc_start(&L->lcs[i], now);
+	}
+}
+
+static void all_ready(struct load *L, uint64_t now)
+{
+	if (L->mode == M_CLIENTS) {
+		printf("ready clients=%ld ms=%.1f\n", L->ready, (double)(now - L->t0) / ZT_MS);
+		L->pkts_tx = L->pkts_rx = L->bytes_tx = L->bytes_rx = 0;
+		L->phase = 3;
+		phase_arm(L, now + (uint64_t)(L->hold * ZT_SEC));
+	} else if (L->mode == M_PAIRS) {
+		printf("welcomed clients=%ld ms=%.1f\n", L->ready, (double)(now - L->t0) / ZT_MS);
+		L->phase = 1;
+		phase_arm(L, now + (uint64_t)(L->pause * ZT_SEC));
+	} else {
+		L->phase = 2;
+		phase_arm(L, now + 10 * ZT_SEC); /* the session must come by then */
+		open_sessions(L);
+	}
+	fflush(stdout);
+}
+
+static void on_ready(struct lc *c, uint64_t now)
+{
+	struct load *L = c->L;
+
+	c->st = LC_READY;
+	L->handshaking--;
+	L->ready++;
+	start_more(L, now);
+	if (L->ready == L->nlcs)
+		all_ready(L, now);
+}
+
+static void open_sessions(struct load *L)
+{
+	struct zt_ctrl_msg m;
+
+	for (long i = 0; i < L->count; i++) {
+		zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
+		m.u.open.request_id = (uint64_t)i + 1;
+		snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", L->service);
+		send_ctrl(&L->lcs[i], &m);
+		lc_flush(&L->lcs[i], zt_loop_now(L->loop));
+	}
+}
+
+static int relay_send(struct lc *c, size_t size)
+{
+	uint8_t pkt[ZT_QUIC_TUNNEL_MTU];
+
+	if (size < ZT_RELAY_HDR_LEN + 1 || size > sizeof(pkt))
+		return -EMSGSIZE;
+	memset(pkt, 0x5a, size);
+	zt_relay_hdr_write(pkt, ZT_RELAY_HDR_LEN, c->session);
+	return zt_quic_dgram_send(c->conn, pkt, size);
+}
+
+static long relayed_in(const struct load *L)
+{
+	long n = 0;
+
+	for (long i = 0; i < L->nlcs; i++)
+		n += (long)L->lcs[i].dgrams_rx;
+	return n;
+}
+
+static void sessions_done(struct load *L, uint64_t now)
+{
+	struct lc *conn = &L->lcs[L->nlcs - 1];
+
+	if (L->mode == M_RELAY) {
+		L->phase = 3;
+		L->t0 = now;
+		conn->dgrams_rx = 0;
+		phase_arm(L, now + (uint64_t)(L->seconds * ZT_SEC));
+		lc_flush(&L->lcs[0], now);
+		return;
+	}
+	for (long i = 0; i < L->count; i++) {
+		struct lc *a = &L->lcs[i];
+		for (long k = 0; k < L->dgrams; k++) {
+			relay_send(a, 200);
+			/* the connector answers on the same session */
+			uint8_t pkt[200];
+			memset(pkt, 0x33, sizeof(pkt));
+			zt_relay_hdr_write(pkt, ZT_RELAY_HDR_LEN, a->session);
+			zt_quic_dgram_send(conn->conn, pkt, sizeof(pkt));
+		}
+		lc_flush(a, now);
+	}
+	lc_flush(conn, now);
+	L->phase = 3;
+	/* let the datagrams arrive, then report and hold */
+	phase_arm(L, now + 500 * ZT_MS);
+}
+
+static void on_msg(struct lc *c, const struct zt_ctrl_msg *m, uint64_t now)
+{
+	struct load *L = c->L;
+
+	switch (m->type) {
+	case ZT_CTRL_WELCOME:
+		if (c->st == LC_HELLO)
+			on_ready(c, now);
+		break;
+	case ZT_CTRL_SESSION:
+		if (!m->u.session.session_id || m->u.session.session_id > UINT32_MAX)
+			break;
+		if (c->connector) {
+			if (L->mode == M_RELAY)
+				c->session = (uint32_t)m->u.session.session_id;
+			break;
+		}
+		if (!c->session) {
+			c->session = (uint32_t)m->u.session.session_id;
+			if (++L->sessions == L->count)
+				sessions_done(L, now);
+		}
+		break;
+	case ZT_CTRL_ERROR:
+		printf("error what=refused code=%u text=\"%s\"\n", m->u.error.code, m->u.error.text);
+		finish(L, 1);
+		break;
+	case ZT_CTRL_CLOSE:
+		printf("error what=session_closed text=\"%s\"\n", m->u.close.text);
+		finish(L, 1);
+		break;
+	case ZT_CTRL_PING: {
+		struct zt_ctrl_msg r = *m;
+		r.type = ZT_CTRL_PONG;
+		send_ctrl(c, &r);
+		break;
+	}
+	default:
+		break; /* OBSERVED_ADDRESS, CANDIDATES, ...: not ours to act on */
+	}
+}
+
+static void cb_handshake(struct zt_quic_conn *conn, void *arg)
+{
+	struct lc *c = arg;
+	struct load *L = c->L;
+	struct zt_ctrl_msg m;
+	int64_t sid;
+
+	if (L->bare) {
+		on_ready(c, zt_loop_now(L->loop));
+		return;
+	}
+	if (zt_quic_stream_open(conn, &sid, NULL) < 0) {
+		printf("error what=stream_open\n");
+		finish(L, 1);
+		return;
+	}
+	zt_ctrlchan_attach(&c->ch, sid);
+	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
+	m.u.hello.role = c->connector ? ZT_CTRL_ROLE_CONNECTOR : ZT_CTRL_ROLE_AGENT;
+	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "%s", c->connector ? L->cname : L->name);
+	m.u.hello.token_len = (uint16_t)strlen(c->connector ? L->ctoken : L->token);
+	memcpy(m.u.hello.token, c->connector ? L->ctoken : L->token, m.u.hello.token_len);
+	snprintf(m.u.hello.software, sizeof(m.u.hello.software), "zt-load");
+	if (c->connector) {
+		m.u.hello.n_services = 1;
+		snprintf(m.u.hello.services[0], sizeof(m.u.hello.services[0]), "%s", L->service);
+	}
+	c->st = LC_HELLO;
+	send_ctrl(c, &m);
+}
+
+static void cb_readable(struct zt_quic_conn *conn, void *arg, int64_t sid, void *sarg)
+{
+	struct lc *c = arg;
+	struct zt_ctrl_msg m;
+	int rc;
+	(void)conn;
+	(void)sarg;
+
+	if (sid != c->ch.sid)
+		return;
+	while ((rc = zt_ctrlchan_next(&c->ch, &m)) != 0) {
+		if (rc == 1) {
+			on_msg(c, &m, zt_loop_now(c->L->loop));
+			continue;
+		}
+		if (rc == ZT_EPEER || rc == ZT_ETOOBIG || rc == ZT_ECTRL_VERSION) {
+			printf("error what=control_stream err=\"%s\"\n", zt_strerror(rc));
+			finish(c->L, 1);
+			return;
+		}
+	}
+}
+
+static void cb_writable(struct zt_quic_conn *conn, void *arg, int64_t sid, void *sarg)
+{
+	struct lc *c = arg;
+	(void)conn;
+	(void)sarg;
+
+	if (sid == c->ch.sid)
+		zt_ctrlchan_flush(&c->ch);
+}
+
+static void cb_opened(struct zt_quic_conn *conn, void *arg, int64_t sid)
+{
+	(void)arg;
+	zt_quic_stream_reset(conn, sid, 0);
+}
+
+static void cb_dgram(struct zt_quic_conn *conn, void *arg, const uint8_t *data, size_t len)
+{
+	struct lc *c = arg;
+	(void)conn;
+	(void)data;
+	(void)len;
+
+	c->dgrams_rx++;
+}
+
+static const struct zt_quic_callbacks client_cb = {
+	.handshake_done = cb_handshake,
+	.stream_opened = cb_opened,
+	.stream_readable = cb_readable,
+	.stream_writable = cb_writable,
+	.datagram = cb_dgram,
+};
+
+static void lc_dead(struct lc *c)
+{
+	struct zt_quic_close_info ci;
+
+	if (c->st == LC_DEAD)
+		return;
+	zt_quic_conn_close_info(c->conn, &ci);
+	printf("error what=connection_lost err=\"%s\" reason=\"%s\"\n", zt_strerror(ci.err), ci.reason);
+	c->st = LC_DEAD;
+	finish(c->L, 1);
+}
+
+static void lc_flush(struct lc *c, uint64_t now)
+{
+	struct load *L = c->L;
+	struct zt_quic_path path;
+	int n;
+
+	if (!c->conn)
+		return;
+	for (;;) {
+		if (L->mode == M_RELAY && L->phase == 3 && !c->connector && c->session) {
+			while (zt_quic_dgram_queued(c->conn) < RELAY_QUEUE) {
+				if (relay_send(c, L->size) < 0) {
+					L->relay_full++;
+					break;
+				}
+				L->relay_sent++;
+			}
+		}
+		n = zt_quic_conn_poll_send(c->conn, now, L->buf, sizeof(L->buf), &path);
+		if (n <= 0)
+			break;
+		if (zt_udp_send(&c->udp, &path.remote, NULL, L->buf, (size_t)n) < 0)
+			break; /* the socket is full: QUIC's recovery takes care */
+		L->pkts_tx++;
+		L->bytes_tx += (uint64_t)n;
+	}
+	if (zt_quic_conn_state(c->conn) >= ZT_QUIC_CLOSING && c->st != LC_DEAD && L->phase < 4)
+		lc_dead(c);
+	zt_timer_set(L->loop, &c->t, zt_quic_conn_next_deadline(c->conn));
+}
+
+static void lc_on_read(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+{
+	struct lc *c = w->data;
+	struct load *L = c->L;
+	struct zt_addr from, to;
+	int n;
+	(void)loop;
+	(void)revents;
+
+	while ((n = zt_udp_recv(&c->udp, L->buf, sizeof(L->buf), &from, &to)) >= 0) {
+		L->pkts_rx++;
+		L->bytes_rx += (uint64_t)n;
+		if (c->conn)
+			zt_quic_conn_recv(c->conn, now, &c->path, L->buf, (size_t)n);
+	}
+	lc_flush(c, now);
+}
+
+static void lc_on_timer(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
+{
+	struct lc *c = t->data;
+	(void)loop;
+
+	zt_quic_conn_on_timeout(c->conn, now);
+	lc_flush(c, now);
+}
+
+static void lc_start(struct lc *c, uint64_t now)
+{
+	struct load *L = c->L;
+	struct zt_quic_config qc = {
+		.tls = c->connector ? L->ctls : L->tls,
+		.rng = &L->rng,
+		.cb = &client_cb,
+		/* node/peer.c's outer connection */
+		.max_udp_payload = ZT_QUIC_OUTER_UDP_PAYLOAD,
+		.idle_timeout = 20 * ZT_SEC,
+		.handshake_timeout = 5 * ZT_SEC,
+		.keepalive = KEEPALIVE,
+		.dgram_queue = 512,
+		.stream_window = 64 * 1024,
+		.stream_window_max = 256 * 1024,
+		.conn_window = 128 * 1024,
+		.conn_window_max = 512 * 1024,
+		.max_streams_bidi = 4,
+		.stream_sndbuf = 128 * 1024,
+	};
+	int rc;
+
+	if ((rc = zt_udp_open(&c->udp, &L->bind)) < 0) {
+		printf("error what=socket err=\"%s\"\n", strerror(-rc));
+		finish(L, 1);
+		return;
+	}
+	c->path = (struct zt_quic_path){ .local = c->udp.local, .remote = L->to };
+	c->w = (struct zt_watch){ .fd = c->udp.fd, .events = EPOLLIN, .cb = lc_on_read, .data = c };
+	zt_timer_init(&c->t, lc_on_timer, c);
+	if ((rc = zt_loop_add(L->loop, &c->w)) < 0 ||
+	    (rc = zt_quic_conn_connect(&c->conn, &qc, ZT_PKI_INTERMEDIATE_DNS, &c->path, c, now)) < 0) {
+		printf("error what=connect err=\"%s\"\n", zt_strerror(rc));
+		c->conn = NULL;
+		finish(L, 1);
+		return;
+	}
+	zt_ctrlchan_init(&c->ch, c->conn, -1);
+	c->st = LC_HANDSHAKE;
+	L->handshaking++;
+	lc_flush(c, now);
+}
+
+static void lc_close(struct lc *c)
+{
+	struct load *L = c->L;
+	uint64_t now = zt_loop_now(L->loop);
+	struct zt_quic_path path;
+	int n;
+
+	if (!c->conn)
+		return;
+	/* One CONNECTION_CLOSE, so the Intermediate frees the client at once. */
+	if (zt_quic_conn_state(c->conn) < ZT_QUIC_CLOSING &&
+	    zt_quic_conn_close(c->conn, 0, "zt-load done") == 0 &&
+	    (n = zt_quic_conn_poll_send(c->conn, now, L->buf, sizeof(L->buf), &path)) > 0)
+		zt_udp_send(&c->udp, &path.remote, NULL, L->buf, (size_t)n);
+	zt_timer_cancel(L->loop, &c->t);
+	zt_loop_del(L->loop, &c->w);
+	zt_ctrlchan_fini(&c->ch);
+	zt_quic_conn_free(c->conn);
+	zt_udp_close(&c->udp);
+	c->conn = NULL;
+}
+
+static void on_phase(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
+{
+	struct load *L = t->data;
+	(void)loop;
+
+	if (L->phase == 0) {
+		printf("error what=timeout ready=%ld of=%ld\n", L->ready, L->nlcs);
+		finish(L, 1);
+	} else if (L->phase == 1) {
+		L->phase = 2;
+		phase_arm(L, now + READY_TIMEOUT);
+		open_sessions(L);
+	} else if (L->phase == 2) {
+		printf("error what=timeout sessions=%ld of=%ld\n", L->sessions, L->count);
+		finish(L, 1);
+	} else if (L->mode == M_CLIENTS && L->phase == 3) {
+		printf("idle seconds=%.1f clients=%ld pkts_tx=%" PRIu64 " pkts_rx=%" PRIu64
+		       " bytes_tx=%" PRIu64 " bytes_rx=%" PRIu64 "\n",
+		       L->hold, L->ready, L->pkts_tx, L->pkts_rx, L->bytes_tx, L->bytes_rx);
+		finish(L, 0);
+	} else if (L->mode == M_PAIRS && L->phase == 3) {
+		printf("ready sessions=%ld relayed=%ld\n", L->sessions, relayed_in(L));
+		fflush(stdout);
+		L->phase = 4;
+		phase_arm(L, now + (uint64_t)(L->hold * ZT_SEC));
+	} else if (L->mode == M_RELAY && L->phase == 3) {
+		double s = (double)(now - L->t0) / ZT_SEC;
+		uint64_t got = L->lcs[L->nlcs - 1].dgrams_rx;
+		printf("relay seconds=%.3f size=%zu sent=%" PRIu64 " received=%" PRIu64
+		       " queue_full=%" PRIu64 " pps=%.0f\n",
+		       s, L->size, L->relay_sent, got, L->relay_full, (double)got / s);
+		L->phase = 4;
+		finish(L, got ? 0 : 1);
+	} else {
+		finish(L, 0);
+	}
+	fflush(stdout);
+}
+
+/* Bare server. */
+
+static void bconn_flush(struct bconn *b, uint64_t now)
+{
+	struct load *L = b->L;
+	struct zt_quic_path path;
+	int n;
+
+	while ((n = zt_quic_conn_poll_send(b->conn, now, L->buf, sizeof(L->buf), &path)) > 0)
+		if (zt_udp_send(&L->srv, &path.remote, NULL, L->buf, (size_t)n) < 0)
+			break;
+	zt_timer_set(L->loop, &b->t, zt_quic_conn_next_deadline(b->conn));
+}
+
+static void bconn_on_timer(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
+{
+	struct bconn *b = t->data;
+	struct load *L = b->L;
+	(void)loop;
+
+	zt_quic_conn_on_timeout(b->conn, now);
+	if (zt_quic_conn_state(b->conn) == ZT_QUIC_CLOSED) {
+		struct bconn **p = &L->bconns;
+		while (*p != b)
+			p = &(*p)->next;
+		*p = b->next;
+		zt_timer_cancel(L->loop, &b->t);
+		zt_quic_conn_free(b->conn);
+		free(b);
+		return;
+	}
+	bconn_flush(b, now);
+}
+
+static void srv_on_read(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+{
+	struct load *L = w->data;
+	struct zt_addr from, to;
+	int n;
+	(void)loop;
+	(void)revents;
+
+	while ((n = zt_udp_recv(&L->srv, L->buf, sizeof(L->buf), &from, &to)) >= 0) {
+		struct zt_quic_path path = { .local = L->srv.local, .remote = from };
+		struct zt_quic_conn *conn = zt_quic_cidmap_lookup_pkt(L->map, L->buf, (size_t)n);
+		struct bconn *b;
+
+		if (conn) {
+			b = zt_quic_conn_arg(conn);
+			zt_quic_conn_recv(conn, now, &path, L->buf, (size_t)n);
+			bconn_flush(b, now);
+			continue;
+		}
+		if (!zt_quic_pkt_is_initial(L->buf, (size_t)n) || !(b = calloc(1, sizeof(*b))))
+			continue;
+		b->L = L;
+		zt_timer_init(&b->t, bconn_on_timer, b);
+		if (zt_quic_conn_accept(&b->conn, &L->sqc, &path, L->buf, (size_t)n, b, now) < 0) {
+			free(b);
+			continue;
+		}
+		b->next = L->bconns;
+		L->bconns = b;
+		L->accepted++;
+		bconn_flush(b, now);
+	}
+}
+
+static int bare_server(struct load *L, const char *pki)
+{
+	struct zt_tls_config tc = { .side = ZT_TLS_SERVER, .alpn = ZT_ALPN_OUTER,
+				    .require_peer_cert = true };
+	char ca[4096], cert[4096], key[4096];
+	int rc;
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
+	snprintf(cert, sizeof(cert), "%s/intermediate.pem", pki);
+	snprintf(key, sizeof(key), "%s/intermediate.key", pki);
+	tc.ca_file = ca;
+	tc.cert_file = cert;
+	tc.key_file = key;
+	if ((rc = zt_tls_ctx_new(&L->tls, &tc)) < 0 || (rc = zt_quic_cidmap_new(&L->map, &L->rng)) < 0) {
+		fprintf(stderr, "zt-load: %s\n", zt_strerror(rc));
+		return 1;
+	}
+	/* node/imd.c's outer connection settings */
+	L->sqc = (struct zt_quic_config){
+		.tls = L->tls,
+		.rng = &L->rng,
+		.cidmap = L->map,
+		.max_udp_payload = ZT_QUIC_OUTER_UDP_PAYLOAD,
+		.idle_timeout = 20 * ZT_SEC,
+		.dgram_queue = 512,
+		.stream_window = 64 * 1024,
+		.stream_window_max = 256 * 1024,
+		.conn_window = 128 * 1024,
+		.conn_window_max = 512 * 1024,
+		.max_streams_bidi = 4,
+		.stream_sndbuf = 128 * 1024,
+	};
+	if ((rc = zt_udp_open(&L->srv, &L->to)) < 0) {
+		fprintf(stderr, "zt-load: bind: %s\n", strerror(-rc));
+		return 1;
+	}
+	L->srv_w = (struct zt_watch){ .fd = L->srv.fd, .events = EPOLLIN, .cb = srv_on_read, .data = L };
+	zt_loop_add(L->loop, &L->srv_w);
+	L->phase = 5;
+	phase_arm(L, zt_loop_now(L->loop) + (uint64_t)(L->seconds * ZT_SEC));
+	printf("listening\n");
+	fflush(stdout);
+	rc = zt_loop_run(L->loop);
+	printf("bare accepted=%" PRIu64 "\n", L->accepted);
+	while (L->bconns) {
+		struct bconn *b = L->bconns;
+		L->bconns = b->next;
+		zt_timer_cancel(L->loop, &b->t);
+		zt_quic_conn_free(b->conn);
+		free(b);
+	}
+	zt_loop_del(L->loop, &L->srv_w);
+	zt_udp_close(&L->srv);
+	zt_quic_cidmap_free(L->map);
+	return rc < 0 ? 1 : 0;
+}
+
+/* Main. */
+
+static void on_signal(struct zt_loop *loop, int sig, void *arg)
+{
+	struct load *L = arg;
+	(void)sig;
+
+	printf("interrupted\n");
+	L->rc = 130;
+	zt_loop_stop(loop);
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: zt-load clients --to IP:PORT --pki DIR --name NAME --token TOKEN --count N\n"
+		"                       [--hold S] [--bind IP] [--bare]\n"
+		"       zt-load pairs   (the same) --connector NAME --ctoken TOKEN --service SVC\n"
+		"                       [--dgrams K] [--pause S]\n"
+		"       zt-load relay   --to IP:PORT --pki DIR --name NAME --token TOKEN --connector NAME\n"
+		"                       --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]\n"
+		"       zt-load bare-server --listen IP:PORT --pki DIR [--seconds S]\n");
+	return 2;
+}
+
+/* Loopback, or the networks a lab uses (RFC 1918, RFC 6598, RFC 5737): never elsewhere. */
+static bool addr_ok(const struct zt_addr *a)
+{
+	const uint8_t *ip = a->ip;
+
+	if (zt_addr_is_loopback(a))
+		return true;
+	if (a->family != AF_INET)
+		return false;
+	return ip[0] == 10 || (ip[0] == 172 && (ip[1] & 0xf0) == 16) ||
+	       (ip[0] == 192 && ip[1] == 168) || (ip[0] == 100 && (ip[1] & 0xc0) == 64) ||
+	       (ip[0] == 192 && ip[1] == 0 && ip[2] == 2) ||
+	       (ip[0] == 198 && ip[1] == 51 && ip[2] == 100) ||
+	       (ip[0] == 203 && ip[1] == 0 && ip[2] == 113);
+}
+
+static int client_tls(struct load *L, const char *pki, const char *kind, const char *name,
+		      struct zt_tls_ctx **ret)
+{
+	struct zt_tls_config tc = { .side = ZT_TLS_CLIENT, .alpn = ZT_ALPN_OUTER };
+	char ca[4096], cert[4096], key[4096];
+	(void)L;
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
+	snprintf(cert, sizeof(cert), "%s/%s-%s.pem", pki, kind, name);
+	snprintf(key, sizeof(key), "%s/%s-%s.key", pki, kind, name);
+	tc.ca_file = ca;
+	tc.cert_file = cert;
+	tc.key_file = key;
+	return zt_tls_ctx_new(ret, &tc);
+}
+
+int main(int argc, char **argv)
+{
+	static struct load L;
+	const char *pki = NULL;
+	struct rlimit rl;
+	int rc;
+
+	if (argc < 2)
+		return usage();
+	if (!strcmp(argv[1], "clients"))
+		L.mode = M_CLIENTS;
+	else if (!strcmp(argv[1], "pairs"))
+		L.mode = M_PAIRS;
+	else if (!strcmp(argv[1], "relay"))
+		L.mode = M_RELAY;
+	else if (!strcmp(argv[1], "bare-server"))
+		L.mode = M_BARE_SERVER;
+	else
+		return usage();
+	L.count = 1;
+	L.hold = 0;
+	L.seconds = 5;
+	L.size = 1200;
+	L.dgrams = 4;
+	L.pause = 1;
+	L.bind.family = AF_INET;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--bare")) {
+			L.bare = true;
+			continue;
+		}
+		if (!v)
+			return usage();
+		i++;
+		if (!strcmp(a, "--to") || !strcmp(a, "--listen")) {
+			if (zt_addr_parse(&L.to, v, 0) < 0 || !L.to.port || !addr_ok(&L.to))
+				return usage();
+		} else if (!strcmp(a, "--bind")) {
+			if (zt_addr_parse(&L.bind, v, 0) < 0)
+				return usage();
+		} else if (!strcmp(a, "--pki")) {
+			pki = v;
+		} else if (!strcmp(a, "--name")) {
+			L.name = v;
+		} else if (!strcmp(a, "--token")) {
+			L.token = v;
+		} else if (!strcmp(a, "--connector")) {
+			L.cname = v;
+		} else if (!strcmp(a, "--ctoken")) {
+			L.ctoken = v;
+		} else if (!strcmp(a, "--service")) {
+			L.service = v;
+		} else if (!strcmp(a, "--count")) {
+			L.count = strtol(v, NULL, 10);
+		} else if (!strcmp(a, "--dgrams")) {
+			L.dgrams = strtol(v, NULL, 10);
+		} else if (!strcmp(a, "--hold")) {
+			L.hold = strtod(v, NULL);
+		} else if (!strcmp(a, "--pause")) {
+			L.pause = strtod(v, NULL);
+		} else if (!strcmp(a, "--seconds")) {
+			L.seconds = strtod(v, NULL);
+		} else if (!strcmp(a, "--size")) {
+			L.size = strtoul(v, NULL, 10);
+		} else {
+			return usage();
+		}
+	}
+	if (!pki || !L.to.family || L.count < 1 || L.count > MAX_COUNT || L.hold < 0 ||
+	    L.hold > MAX_SECONDS || L.seconds <= 0 || L.seconds > MAX_SECONDS || L.pause < 0 ||
+	    L.pause > MAX_SECONDS || L.dgrams < 0 || L.dgrams > 1000 || L.size < ZT_RELAY_HDR_LEN + 1 ||
+	    L.size > ZT_QUIC_TUNNEL_MTU)
+		return usage();
+	if (L.mode != M_BARE_SERVER && (!L.name || !L.token))
+		return usage();
+	if ((L.mode == M_PAIRS || L.mode == M_RELAY) && (!L.cname || !L.ctoken || !L.service || L.bare))
+		return usage();
+	if (L.mode == M_RELAY)
+		L.count = 1;
+
+	/* One socket per connection. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)L.count + 64) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		if (rl.rlim_cur < (rlim_t)L.count + 64) {
+			fprintf(stderr, "zt-load: %ld sockets need a higher open-files limit (ulimit -n)\n",
+				L.count);
+			return 1;
+		}
+	}
+	L.rng = zt_sysrng();
+	if ((rc = zt_loop_new(&L.loop)) < 0 || (rc = zt_loop_catch_signals(L.loop, on_signal, &L)) < 0) {
+		fprintf(stderr, "zt-load: event loop: %s\n", strerror(-rc));
+		return 1;
+	}
+	zt_timer_init(&L.phase_t, on_phase, &L);
+	if (L.mode == M_BARE_SERVER) {
+		rc = bare_server(&L, pki);
+		zt_timer_cancel(L.loop, &L.phase_t);
+		zt_tls_ctx_free(L.tls);
+		zt_loop_free(L.loop);
+		return rc ? rc : L.rc;
+	}
+	if ((rc = client_tls(&L, pki, "agent", L.name, &L.tls)) < 0 ||
+	    (L.cname && (rc = client_tls(&L, pki, "connector", L.cname, &L.ctls)) < 0)) {
+		fprintf(stderr, "zt-load: certificates in %s: %s\n", pki, zt_strerror(rc));
+		return 1;
+	}
+	L.nlcs = L.count + (L.mode == M_CLIENTS ? 0 : 1);
+	L.lcs = calloc((size_t)L.nlcs, sizeof(*L.lcs));
+	if (!L.lcs)
+		return 1;
+	for (long i = 0; i < L.nlcs; i++)
+		L.lcs[i].L = &L;
+	if (L.mode != M_CLIENTS)
+		L.lcs[L.nlcs - 1].connector = true;
+	L.t0 = zt_loop_now(L.loop);
+	phase_arm(&L, L.t0 + READY_TIMEOUT);
+	start_more(&L, L.t0);
+	if (!L.rc)
+		zt_loop_run(L.loop);
+	L.phase = 5;
+	for (long i = 0; i < L.nlcs; i++)
+		lc_close(&L.lcs[i]);
+	zt_timer_cancel(L.loop, &L.phase_t);
+	free(L.lcs);
+	zt_tls_ctx_free(L.tls);
+	zt_tls_ctx_free(L.ctls);
+	zt_loop_free(L.loop);
+	fflush(stdout);
+	return L.rc;
+}
