@@ -53,17 +53,17 @@ tap_diag "udpblast: sent $sent, received $got"
 pids+=($ipid)
 sleep 0.3
 out=$(timeout 30 "$K/zt-load" clients --to "$L:$port" --pki "$T/pki" --name load --token tA --count 20 --hold 0.2 --bind "$L")
-tap_diag "$out"
+tap_diag "$(echo "$out" | tr '\n' ' ')"
 case $out in *"ready clients=20 "*"idle seconds="*) tap_ok "zt-load clients: 20 agents welcomed" ;;
 *) tap_fail "zt-load clients: 20 agents welcomed" "$out" ;; esac
 out=$(timeout 30 "$K/zt-load" pairs --to "$L:$port" --pki "$T/pki" --name load --token tA --count 5 \
 	--connector loadc --ctoken tC --service bulk --dgrams 3 --pause 0.1 --bind "$L")
-tap_diag "$out"
+tap_diag "$(echo "$out" | tr '\n' ' ')"
 case $out in *"ready sessions=5 relayed=30"*) tap_ok "zt-load pairs: 5 sessions, 30 datagrams relayed" ;;
 *) tap_fail "zt-load pairs: 5 sessions, 30 datagrams relayed" "$out" ;; esac
 out=$(timeout 30 "$K/zt-load" relay --to "$L:$port" --pki "$T/pki" --name load --token tA \
 	--connector loadc --ctoken tC --service bulk --seconds 0.5 --bind "$L")
-tap_diag "$out"
+tap_diag "$(echo "$out" | tr '\n' ' ')"
 got=$(echo "$out" | sed -n 's/.* received=\([0-9]*\).*/\1/p')
 [ "${got:-0}" -gt 100 ] && tap_ok "zt-load relay: datagrams relayed" || tap_fail "zt-load relay" "$out"
 out=$(timeout 30 "$K/zt-load" clients --to "$L:$port" --pki "$T/pki" --name load --token wrong --count 1 --bind "$L")
