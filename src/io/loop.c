@@ -14,6 +14,7 @@
 struct zt_loop {
 	int epfd;
 	bool stop;
+	bool no_pwait2;         /* epoll_pwait2 refused (ENOSYS): millisecond waits */
 	uint64_t now;
 	struct zt_timer **heap;
 	size_t nheap, capheap;
@@ -238,7 +239,15 @@ int zt_loop_run_once(struct zt_loop *loop, uint64_t max_wait_ns)
 		ts.tv_nsec = (long)(wait % 1000000000ULL);
 		tsp = &ts;
 	}
-	n = epoll_pwait2(loop->epfd, evs, MAX_EVENTS, tsp, NULL);
+	n = loop->no_pwait2 ? -1 : epoll_pwait2(loop->epfd, evs, MAX_EVENTS, tsp, NULL);
+	if (n < 0 && (loop->no_pwait2 || errno == ENOSYS)) {
+		/* Kernels before 5.11, and tools that do not know the call (valgrind 3.19):
+		 * epoll_wait, the timeout rounded up to whole milliseconds. */
+		loop->no_pwait2 = true;
+		n = epoll_wait(loop->epfd, evs, MAX_EVENTS,
+			       wait == UINT64_MAX ? -1 : wait >= INT32_MAX * 1000000ULL ? INT32_MAX
+			       : (int)((wait + 999999) / 1000000));
+	}
 	if (n < 0) {
 		if (errno == EINTR)
 			return 0;
