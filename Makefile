@@ -4,7 +4,7 @@
 #   make test       install missing Debian packages, build, run every test
 #   make test SAN=1 the same under ASan + UBSan (into build/san/)
 #   make fuzz       time-bounded libFuzzer runs (FUZZ_SECONDS=60 per target)
-#   make bench      benchmarks (see bench/README.md)
+#   make bench      benchmarks (see bench/README.md; make bench-quick: < 2 min)
 #   V=1             show full command lines
 
 BUILD	?= build
@@ -133,13 +133,16 @@ fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh $(FUZZERS)
 
-bench: deps
+# The benchmarks also need iperf3, gnuplot, ngtcp2's examples (tools/deps.sh bench).
+bench:
+	@./tools/deps.sh bench
 	@$(MAKE) --no-print-directory all
-	@./bench/run.sh
+	@BUILD=$(BUILD) ./bench/run.sh
 
-bench-quick: deps
+bench-quick:
+	@./tools/deps.sh bench
 	@$(MAKE) --no-print-directory all
-	@QUICK=1 ./bench/run.sh
+	@BUILD=$(BUILD) QUICK=1 ./bench/run.sh
 
 clean:
 	rm -rf build

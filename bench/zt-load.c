@@ -394,7 +394,9 @@ static void lc_dead(struct lc *c)
 	if (c->st == LC_DEAD)
 		return;
 	zt_quic_conn_close_info(c->conn, &ci);
-	printf("error what=connection_lost err=\"%s\" reason=\"%s\"\n", zt_strerror(ci.err), ci.reason);
+	if (!c->L->rc) /* the first loss only */
+		printf("error what=connection_lost err=\"%s\" reason=\"%s\"\n", zt_strerror(ci.err),
+		       ci.reason);
 	c->st = LC_DEAD;
 	finish(c->L, 1);
 }

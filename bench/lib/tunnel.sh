@@ -1,0 +1,109 @@
+# shellcheck shell=bash
+# The three programs for the benchmarks, in a lab made from bench/lab/bench*.lab:
+#
+#   relay  ztna-intermediate :4433 (+ udpfwd :9001 -> nc:7001, the relay baseline)
+#   agent  ztna-agent "alice"   forwards udp 127.0.0.1:6001=uecho, tcp :6002=bulk,
+#                               tcp :6003=src, tcp :6004=echo
+#   agentr ztna-agent "bob"     the same; its NAT drops everything to and from the
+#                               connector's NAT, so its session stays on the relay
+#   conn   ztna-connector "c1"  uecho=udp:127.0.0.1:7002, bulk=tcp:127.0.0.1:5202,
+#                               src=tcp:127.0.0.1:7100, echo=tcp:127.0.0.1:7003;
+#                               udpping echo on its LAN address :7001 (raw baseline)
+#
+# The connector's NAT forwards udp 7001 (udpping echo), tcp+udp 5201 (iperf3) and
+# udp 4443 (ngtcp2's example server) to conn: the baselines' way in.
+#
+#   tunnel_up PREFIX CPU      start them all (process names PREFIX-imd, ...), each
+#                             pinned to CPU; wait until both agents are connected
+#   tunnel_pin PREFIX CPU_AGENT_SIDE CPU_SERVER_SIDE   re-pin the running processes
+#   tunnel_path PREFIX NAME   direct, relay or unknown: the path of agent NAME's
+#                             session (from `ztna status` when the programs have it)
+
+TOK_A=tok-alice-$RANDOM$RANDOM
+TOK_B=tok-bob-$RANDOM$RANDOM
+TOK_C=tok-c1-$RANDOM$RANDOM
+TOK_L=tok-load-$RANDOM$RANDOM
+TOK_LC=tok-loadc-$RANDOM$RANDOM
+
+# pki_init DIR INTERMEDIATE_IP: a development PKI for every bench identity.
+pki_init() {
+	[ -f "$1/ca.pem" ] && return 0
+	"$ZTNA" pki init "$1" --intermediate-ip "$2" --service uecho --service bulk --service src \
+		--service echo --agent alice --agent bob --agent load --connector c1 --connector loadc \
+		>"$TMP/pki.log" 2>&1 || { cat "$TMP/pki.log" >&2; return 1; }
+}
+
+IMD_POLICY=()
+imd_policy() {
+	IMD_POLICY=(--client "agent:alice:$TOK_A" --client "agent:bob:$TOK_B" --client "connector:c1:$TOK_C"
+		--client "agent:load:$TOK_L" --client "connector:loadc:$TOK_LC"
+		--allow 'alice=*' --allow 'bob=*' --allow 'load=*')
+}
+
+# Services at the connector, forwards at the agents.
+SERVICES=(--service uecho=udp:127.0.0.1:7002 --service bulk=tcp:127.0.0.1:5202
+	--service src=tcp:127.0.0.1:7100 --service echo=tcp:127.0.0.1:7003)
+FORWARDS=(--forward udp:127.0.0.1:6001=uecho --forward tcp:127.0.0.1:6002=bulk
+	--forward tcp:127.0.0.1:6003=src --forward tcp:127.0.0.1:6004=echo)
+
+tunnel_up() {
+	local p=$1 cpu=$2 relay pki
+	relay=$ZTLAB_IP_relay
+	pki=$TMP/pki-$relay
+	pki_init "$pki" "$relay" || return 1
+	imd_policy
+	nat_fwd nc udp 7001 "$ZTLAB_IP_conn" && nat_fwd nc tcp 5201 "$ZTLAB_IP_conn" &&
+		nat_fwd nc udp 5201 "$ZTLAB_IP_conn" && nat_fwd nc udp 4443 "$ZTLAB_IP_conn" &&
+		nat_cut nb "$ZTLAB_WAN_nc" on || { echo "bench: nftables setup failed" >&2; return 1; }
+	lbg "$p-imd" "$cpu" relay "$B/ztna-intermediate" --listen "$relay:4433" --pki "$pki" "${IMD_POLICY[@]}"
+	lbg "$p-fwd" "$cpu" relay "$K/udpfwd" --listen "$relay:9001" --to "$ZTLAB_WAN_nc:7001" \
+		--idle 3600 --seconds 3600
+	lbg "$p-echo" "$cpu" conn "$K/udpping" echo --bind "$ZTLAB_IP_conn:7001" --count 100000000
+	lbg "$p-uecho" "$cpu" conn "$K/udpping" echo --bind 127.0.0.1:7002 --count 100000000
+	lbg "$p-tcpecho" "$cpu" conn "$K/zt-testkit" tcp-echo 127.0.0.1:7003
+	lbg "$p-conn" "$cpu" conn "$B/ztna-connector" --intermediate "$relay:4433" --pki "$pki" \
+		--name c1 --token "$TOK_C" "${SERVICES[@]}"
+	lbg "$p-agent" "$cpu" agent "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki" \
+		--name alice --token "$TOK_A" "${FORWARDS[@]}"
+	lbg "$p-agentr" "$cpu" agentr "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki" \
+		--name bob --token "$TOK_B" "${FORWARDS[@]}"
+	for n in conn agent agentr; do
+		if ! wait_for "$TMP/$p-$n.log" 'event=connected' 10; then
+			echo "bench: $p-$n did not connect: $(tail -n 3 "$TMP/$p-$n.log")" >&2
+			return 1
+		fi
+	done
+}
+
+tunnel_pin() {
+	local p=$1 a=$2 s=$3 n
+	for n in agent agentr; do taskset -a -p -c "$a" "${PIDS[$p-$n]}" >/dev/null 2>&1; done
+	for n in imd fwd echo uecho tcpecho conn; do
+		[ -n "${PIDS[$p-$n]:-}" ] && taskset -a -p -c "$s" "${PIDS[$p-$n]}" >/dev/null 2>&1
+	done
+}
+
+# Does this build have the direct path (issue 5): `ztna status`?
+have_direct() {
+	"$ZTNA" status --help >/dev/null 2>&1
+}
+
+tunnel_path() {
+	local p=$1 node=$2 out
+	have_direct || { echo unknown; return; }
+	out=$(lx "$node" "$ZTNA" status 2>/dev/null)
+	case $out in
+	*direct*) echo direct ;;
+	*relay*) echo relay ;;
+	*) echo unknown ;;
+	esac
+}
+
+# Why a direct-path measurement cannot be made.
+direct_missing() {
+	if have_direct; then
+		echo "alice's session did not go direct"
+	else
+		echo "no direct path in this build (ztna status missing: issue 5)"
+	fi
+}
