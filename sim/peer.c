@@ -363,6 +363,7 @@ static void send_data(struct zt_sim_peer *p, uint64_t now)
 	p->st.data_sent++;
 	if (p->path == ZT_SIM_PATH_DIRECT) {
 		p->st.data_sent_direct++;
+		zt_pathmgr_direct_tx(&p->pm, now);
 		enqueue(p, &p->pair.local.addr, &p->pair.remote.addr, NULL, 0, b, len);
 	} else {
 		enqueue(p, &p->cfg.host, &p->cfg.relay, &dg, 1, b, len);

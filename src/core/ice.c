@@ -938,6 +938,27 @@ static int handle_response(struct zt_ice *ice, uint64_t now, const struct zt_stu
 	return 1;
 }
 
+bool zt_ice_match(const struct zt_ice *ice, const uint8_t *buf, size_t len)
+{
+	struct zt_stun_msg m;
+	const uint8_t *user;
+	size_t ulen, plen = strlen(ice->local_ufrag);
+
+	if (!zt_stun_looks_like(buf, len) || zt_stun_decode_header(&m, buf, len) < 0 ||
+	    m.method != ZT_STUN_BINDING)
+		return false;
+	if (m.cls == ZT_STUN_SUCCESS || m.cls == ZT_STUN_ERROR) {
+		for (size_t i = 0; i < ice->npairs; i++)
+			if (ice->pairs[i].tried && !memcmp(ice->pairs[i].tid, m.tid, ZT_STUN_TID_LEN))
+				return true;
+		return ice->selected >= 0 && !memcmp(ice->ka_tid, m.tid, ZT_STUN_TID_LEN);
+	}
+	if (m.cls != ZT_STUN_REQUEST || zt_stun_decode(&m, buf, len) < 0 ||
+	    zt_stun_get_bytes(&m, ZT_STUN_ATTR_USERNAME, &user, &ulen) < 0)
+		return false;
+	return ulen > plen && !memcmp(user, ice->local_ufrag, plen) && user[plen] == ':';
+}
+
 int zt_ice_recv(struct zt_ice *ice, uint64_t now, const struct zt_addr *local,
 		const struct zt_addr *from, const uint8_t *buf, size_t len)
 {

@@ -157,6 +157,13 @@ int zt_ice_recv(struct zt_ice *ice, uint64_t now, const struct zt_addr *local,
 		const struct zt_addr *from, const uint8_t *buf, size_t len);
 
 /*
+ * Whether a STUN datagram belongs to this agent: a request whose USERNAME starts with
+ * our ufrag and ':', or a response to one of our transactions. Lets a program with
+ * several agents (one per session) hand each datagram to the right one. Reads only.
+ */
+bool zt_ice_match(const struct zt_ice *ice, const uint8_t *buf, size_t len);
+
+/*
  * Produces the next datagram to send, from *ret_local to *ret_remote. Returns its
  * length, 0 when nothing is due now, or -ENOBUFS when cap is too small (1280 is
  * always enough).

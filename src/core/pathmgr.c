@@ -95,6 +95,7 @@ void zt_pathmgr_ice_event(struct zt_pathmgr *pm, uint64_t now, const struct zt_i
 			pm->state = ZT_PATHMGR_DIRECT;
 			pm->direct_since = now;
 			pm->last_direct_rx = now;
+			pm->tx_pending = false;
 		} else if (pm->state == ZT_PATHMGR_DIRECT &&
 			   (!zt_addr_equal(&ev->pair.remote.addr, &pm->pair.remote.addr) ||
 			    !zt_addr_equal(&ev->pair.local.addr, &pm->pair.local.addr))) {
@@ -103,6 +104,7 @@ void zt_pathmgr_ice_event(struct zt_pathmgr *pm, uint64_t now, const struct zt_i
 			pm->pending_direct = true;
 			pm->pending_reason = "new-pair";
 			pm->last_direct_rx = now;
+			pm->tx_pending = false;
 		}
 		break;
 	case ZT_ICE_EV_FAILED:
@@ -122,16 +124,20 @@ void zt_pathmgr_direct_rx(struct zt_pathmgr *pm, uint64_t now)
 {
 	if (now > pm->last_direct_rx)
 		pm->last_direct_rx = now;
+	pm->tx_pending = false;
+}
+
+void zt_pathmgr_direct_tx(struct zt_pathmgr *pm, uint64_t now)
+{
+	if (!pm->tx_pending) {
+		pm->tx_pending = true;
+		pm->tx_since = now;
+	}
 }
 
 void zt_pathmgr_conn_state(struct zt_pathmgr *pm, uint64_t now, uint64_t bytes_in_flight,
 			   uint64_t srtt)
 {
-	/* the clock starts when data goes out after a quiet spell: the stall rule measures
-	 * silence while waiting for acknowledgements, not idle time before it */
-	if (bytes_in_flight && !pm->bytes_in_flight && now > pm->last_direct_rx &&
-	    now - pm->last_direct_rx > pm->cfg.stall_min)
-		pm->last_direct_rx = now;
 	pm->bytes_in_flight = bytes_in_flight;
 	if (srtt)
 		pm->srtt = srtt;
@@ -153,6 +159,7 @@ void zt_pathmgr_migrated(struct zt_pathmgr *pm, uint64_t now, enum zt_path_kind 
 	pm->stats.path = to;
 	if (to == ZT_PATH_KIND_DIRECT) {
 		pm->last_direct_rx = now;
+		pm->tx_pending = false;
 		if (!pm->stats.time_to_direct)
 			pm->stats.time_to_direct = now > pm->first_start ? now - pm->first_start : 1;
 	}
@@ -182,8 +189,8 @@ int zt_pathmgr_poll(struct zt_pathmgr *pm, uint64_t now, struct zt_path_decision
 		if (pm->state != ZT_PATHMGR_CHECKING)
 			request_start(pm, "network-change");
 	}
-	if (pm->state == ZT_PATHMGR_DIRECT && pm->bytes_in_flight &&
-	    now >= pm->last_direct_rx + stall_timeout(pm))
+	if (pm->state == ZT_PATHMGR_DIRECT && pm->bytes_in_flight && pm->tx_pending &&
+	    now >= pm->tx_since + stall_timeout(pm))
 		back_off(pm, now, "data-stalled", true);
 	if (pm->state == ZT_PATHMGR_DIRECT && now >= pm->direct_since + pm->cfg.stable_after)
 		pm->cooldown_cur = pm->cfg.cooldown;
@@ -225,8 +232,8 @@ uint64_t zt_pathmgr_next_deadline(const struct zt_pathmgr *pm)
 	if (pm->netchange_at)
 		EARLIER(pm->netchange_at + pm->cfg.netchange_debounce);
 	if (pm->state == ZT_PATHMGR_DIRECT) {
-		if (pm->bytes_in_flight)
-			EARLIER(pm->last_direct_rx + stall_timeout(pm));
+		if (pm->bytes_in_flight && pm->tx_pending)
+			EARLIER(pm->tx_since + stall_timeout(pm));
 		if (pm->cooldown_cur != pm->cfg.cooldown)
 			EARLIER(pm->direct_since + pm->cfg.stable_after);
 	}

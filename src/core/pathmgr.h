@@ -16,9 +16,10 @@
  * path has stayed up for `stable_after`. A direct path is never abandoned for a
  * reason other than evidence that it is dead, so the connection does not flap.
  *
- * Stall rule: on the direct path, when bytes are in flight and nothing has been
- * received on that path for stall_timeout = clamp(4 x smoothed RTT, stall_min,
- * stall_max), the path is dead. Idle paths are judged by ICE consent instead, with
+ * Stall rule: on the direct path, when bytes are in flight and we have been sending
+ * on it for stall_timeout = clamp(4 x smoothed RTT, stall_min, stall_max) without
+ * receiving anything on it since the first of those sends, the path is dead. (Time
+ * spent idle before the sends does not count.) Idle paths are judged by ICE consent instead, with
  * the keepalive interval and consent timeout this module picks: the idle values
  * while no data flows, the busy values (faster liveness) while it does.
  */
@@ -86,6 +87,8 @@ struct zt_pathmgr {
 	enum zt_path_state state;
 	uint64_t first_start, direct_since, retry_at, cooldown_cur;
 	uint64_t last_direct_rx, last_busy, srtt;
+	bool tx_pending;            /* sent on the direct path since the last reception */
+	uint64_t tx_since;          /* the first such send */
 	uint64_t bytes_in_flight;
 	uint64_t netchange_at;      /* pending re-gather, or 0 */
 	bool pending_start;         /* START_ICE to emit */
@@ -108,8 +111,9 @@ void zt_pathmgr_ice_started(struct zt_pathmgr *pm, uint64_t now);
 /* An event from the current ICE generation. */
 void zt_pathmgr_ice_event(struct zt_pathmgr *pm, uint64_t now, const struct zt_ice_event *ev);
 
-/* A packet of the end-to-end connection arrived on the direct path. */
+/* A packet of the end-to-end connection arrived on / was sent on the direct path. */
 void zt_pathmgr_direct_rx(struct zt_pathmgr *pm, uint64_t now);
+void zt_pathmgr_direct_tx(struct zt_pathmgr *pm, uint64_t now);
 
 /* The connection's state after each tick: bytes in flight and smoothed RTT (ns). */
 void zt_pathmgr_conn_state(struct zt_pathmgr *pm, uint64_t now, uint64_t bytes_in_flight,

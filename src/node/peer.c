@@ -207,6 +207,7 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 
 static void on_msg(struct zt_peer *p, struct zt_ctrl_msg *m)
 {
+	struct psession *s;
 	char a[ZT_ADDR_STRLEN];
 
 	switch (m->type) {
@@ -241,7 +242,7 @@ static void on_msg(struct zt_peer *p, struct zt_ctrl_msg *m)
 		zt_psession_on_session(p, &m->u.session);
 		break;
 	case ZT_CTRL_CLOSE: {
-		struct psession *s = m->u.close.session_id <= UINT32_MAX
+		s = m->u.close.session_id <= UINT32_MAX
 					     ? zt_psession_by_id(p, (uint32_t)m->u.close.session_id)
 					     : NULL;
 		if (s)
@@ -251,10 +252,17 @@ static void on_msg(struct zt_peer *p, struct zt_ctrl_msg *m)
 		break;
 	}
 	case ZT_CTRL_CANDIDATES:
+		if (m->u.cands.session_id <= UINT32_MAX &&
+		    (s = zt_psession_by_id(p, (uint32_t)m->u.cands.session_id)))
+			zt_pdirect_candidates(s, p->now, &m->u.cands);
 		if (p->cb.candidates && m->u.cands.session_id <= UINT32_MAX)
 			p->cb.candidates(p, p->cfg.arg, (uint32_t)m->u.cands.session_id, &m->u.cands);
 		break;
 	case ZT_CTRL_START_CHECKS:
+		if (m->u.start.session_id <= UINT32_MAX &&
+		    (s = zt_psession_by_id(p, (uint32_t)m->u.start.session_id)))
+			zt_pdirect_start(s, p->now, p->now + m->u.start.start_offset,
+					 m->u.start.generation);
 		if (p->cb.start_checks && m->u.start.session_id <= UINT32_MAX)
 			p->cb.start_checks(p, p->cfg.arg, (uint32_t)m->u.start.session_id,
 					   p->now + m->u.start.start_offset, m->u.start.generation);
@@ -452,9 +460,12 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 		return 0;
 	}
 	if (pkt[0] < 4) {
-		/* RFC 9443: STUN, for the ICE agent. */
-		if (!p->cb.stun || p->cb.stun(p, p->cfg.arg, now, local, from, pkt, len) != 1)
+		/* RFC 9443: STUN, for the ICE agent of the session it belongs to. */
+		if (zt_pdirect_stun(p, now, local, from, pkt, len) != 1 &&
+		    (!p->cb.stun || p->cb.stun(p, p->cfg.arg, now, local, from, pkt, len) != 1))
 			p->st.dropped_stun++;
+		zt_psession_deliver(p);
+		zt_psession_reap(p);
 		return 0;
 	}
 	if (!(pkt[0] & 0x40)) {
@@ -476,6 +487,8 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 		path = (struct zt_quic_path){ .local = *local, .remote = *from };
 		if (zt_quic_conn_recv(c, now, &path, pkt, len) == ZT_EMALFORMED)
 			p->st.dropped_unknown++;
+		else if (zt_quic_conn_arg(c))
+			zt_pdirect_direct_rx(zt_quic_conn_arg(c), now, from);
 	}
 	zt_psession_deliver(p);
 	zt_psession_reap(p);
@@ -513,6 +526,7 @@ static int poll_inner(struct zt_peer *p, struct psession *s, uint64_t now, uint8
 		if ((size_t)n > cap)
 			return 0;
 		memcpy(buf, pkt, (size_t)n);
+		zt_pdirect_direct_tx(s, now);
 		return n;
 	}
 	*wrapped = true;
@@ -545,6 +559,11 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 			n = raw_pop(p, buf, cap, ret_local, ret_remote);
 			if (n > 0)
 				p->st.dgrams_out++;
+			return n;
+		}
+		n = zt_pdirect_poll_send(p, now, buf, cap, ret_local, ret_remote);
+		if (n > 0) {
+			p->st.dgrams_out++;
 			return n;
 		}
 		if (p->outer) {
@@ -670,4 +689,19 @@ void zt_peer_relay_path(const struct zt_peer *p, struct zt_quic_path *ret)
 {
 	ret->local = p->relay_local;
 	ret->remote = p->cfg.intermediate;
+}
+
+int zt_peer_set_host_addrs(struct zt_peer *p, const struct zt_addr *ips, size_t n)
+{
+	if (n > ZT_PEER_MAX_HOSTS)
+		return -EINVAL;
+	memcpy(p->hosts, ips, n * sizeof(*ips));
+	p->nhosts = n;
+	return 0;
+}
+
+void zt_peer_netchange(struct zt_peer *p, uint64_t now)
+{
+	p->now = now;
+	zt_pdirect_netchange(p, now);
 }

@@ -78,6 +78,7 @@
 
 #include "core/addr.h"
 #include "core/ctrl.h"
+#include "core/pathmgr.h"
 #include "core/rng.h"
 #include "node/fwd.h"
 #include "node/nodelog.h"
@@ -213,6 +214,9 @@ struct zt_peer_config {
 	size_t max_flows;                  /* per session; 0: 1024 */
 	size_t pending_dgrams;             /* per session while it is not ready; 0: 64 */
 
+	/* The direct path (agent: the path manager's settings; direct_disabled on either
+	 * side keeps every session on the relay). Zero fields take pathmgr.h's defaults. */
+	struct zt_path_config path;
 	const struct zt_peer_callbacks *cb;
 	void *arg;
 	struct zt_node_log log;
@@ -331,6 +335,38 @@ int zt_peer_flow_send(struct zt_peer_flow *f, uint64_t now, const void *data, si
 void zt_peer_flow_close(struct zt_peer_flow *f);
 
 /* Hooks for ICE and path management. */
+
+/* The direct path. */
+
+/* Where a session's end-to-end connection runs, for `ztna status`. */
+struct zt_peer_path_info {
+	bool direct;                  /* on the direct path now */
+	struct zt_addr local, remote; /* the inner connection's path (relay: the virtual
+					 local address and the Intermediate) */
+	uint64_t rtt_ns;              /* smoothed RTT of the inner connection */
+	uint64_t time_to_direct;      /* ns from the first ICE start to the first direct
+					 path; 0 when it never went direct */
+	uint32_t switches;            /* path changes, both ways */
+	uint32_t generation;          /* ICE generation (0: none yet) */
+	const char *ice_state;        /* zt_ice_state_name(), or "none" */
+	const char *manager;          /* agent: zt_pathmgr_state_name(); connector: "follows" */
+	const char *last_reason;      /* why the path is what it is ("nominated", ...) */
+};
+
+/* Fills *ret for session id. Returns 0 or -ENOENT. */
+int zt_peer_session_path(const struct zt_peer *p, uint32_t id, struct zt_peer_path_info *ret);
+/* The ids of the live sessions, up to cap. Returns how many there are. */
+size_t zt_peer_session_ids(const struct zt_peer *p, uint32_t *ids, size_t cap);
+
+/*
+ * The host addresses for host candidates (RFC 8445 s5.1.1.1); the port of each is
+ * replaced by the socket's (cfg.local's). Without any, cfg.local's address is used
+ * when it is not a wildcard. Returns 0 or -EINVAL (more than ZT_PEER_MAX_HOSTS).
+ */
+#define ZT_PEER_MAX_HOSTS 8
+int zt_peer_set_host_addrs(struct zt_peer *p, const struct zt_addr *ips, size_t n);
+/* Local addresses or links changed (netlink): sessions re-gather and check again. */
+void zt_peer_netchange(struct zt_peer *p, uint64_t now);
 
 /* Sends a control message to the Intermediate (CANDIDATES, PATH_REPORT, ...).
  * Returns 0, ZT_ESTATE (not ready), or zt_ctrlchan_send()'s errors. */

@@ -9,6 +9,7 @@
 #include "core/ctrl.h"
 #include "node/backoff.h"
 #include "node/ctrlchan.h"
+#include "node/direct.h"
 #include "node/peer.h"
 #include "quic/cidmap.h"
 
@@ -79,6 +80,7 @@ struct psession {
 	bool announced;                     /* cb->session OPENED was called */
 	int close_reason;
 	void *qlog;
+	struct pdirect *direct;             /* ICE and the path manager (node/direct.c) */
 };
 
 struct praw {
@@ -107,6 +109,8 @@ struct zt_peer {
 	uint32_t next_flow;
 	uint64_t next_request;
 	uint64_t tick;                  /* flow idle checks; ZT_TIME_NEVER when no flows */
+	struct zt_addr hosts[ZT_PEER_MAX_HOSTS]; /* host candidate addresses */
+	size_t nhosts;
 	struct praw rawq[PEER_RAWQ];
 	size_t raw_head, raw_len;
 	uint8_t scratch[ZT_QUIC_OUTER_UDP_PAYLOAD + ZT_RELAY_HDR_LEN];

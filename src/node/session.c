@@ -176,6 +176,7 @@ void zt_psession_kill(struct psession *s, int reason, const char *text, bool tel
 		return;
 	s->state = ZT_PEER_S_CLOSED;
 	s->close_reason = reason;
+	zt_pdirect_stop(s);
 	PLOG(p, reason && reason != ZT_ETIMEOUT ? ZT_NODE_WARN : ZT_NODE_INFO, "session_closed",
 	     "session=%08x service=%s peer=%s reason=%d error=\"%s\" text=\"%s\"", s->id, s->service,
 	     s->peer_identity[0] ? s->peer_identity : "-", -reason, reason ? zt_strerror(reason) : "none",
@@ -229,6 +230,7 @@ void zt_psession_free(struct psession *s)
 	while (s->flows)
 		flow_unlink_free(s->flows);
 	pq_clear(s);
+	zt_pdirect_free(s);
 	zt_quic_conn_free(s->conn);
 	s->conn = NULL;
 	if (p->rr == s)
@@ -704,6 +706,7 @@ static void icb_handshake(struct zt_quic_conn *c, void *arg)
 	}
 	update_keepalive(s);
 	zt_psession_emit(s, ZT_PEER_SESSION_READY);
+	zt_pdirect_ready(s, p->now);
 }
 
 static void icb_opened(struct zt_quic_conn *c, void *arg, int64_t sid)
@@ -871,6 +874,7 @@ static void icb_path(struct zt_quic_conn *c, void *arg, const struct zt_quic_pat
 
 	PLOG(s->p, ZT_NODE_INFO, "path_validated", "session=%08x local=%s remote=%s ok=%d", s->id,
 	     zt_addr_str(&path->local, a), zt_addr_str(&path->remote, b), ok);
+	zt_pdirect_path(s, s->p->now, path, ok);
 	zt_psession_emit(s, ZT_PEER_SESSION_PATH);
 }
 
@@ -978,6 +982,7 @@ void zt_psession_timers(struct zt_peer *p, uint64_t now)
 		}
 		if (s->state == ZT_PEER_S_CLOSED)
 			continue;
+		zt_pdirect_timers(s, now);
 		if (s->state != ZT_PEER_S_READY && now >= s->deadline) {
 			zt_psession_kill(s, ZT_ETIMEOUT,
 					 s->state == ZT_PEER_S_CONNECTING ? "end-to-end handshake timed out"
@@ -1026,6 +1031,9 @@ uint64_t zt_psession_next_deadline(const struct zt_peer *p)
 			if (d < t)
 				t = d;
 		}
+		d = zt_pdirect_next_deadline(s);
+		if (d < t)
+			t = d;
 		if (s->state == ZT_PEER_S_CLOSED || s->state == ZT_PEER_S_READY)
 			continue;
 		if (s->deadline < t)
@@ -1056,4 +1064,39 @@ int zt_peer_session_info(const struct zt_peer *p, uint32_t id, struct zt_peer_se
 	ret->flows = s->nflows;
 	ret->close_reason = s->close_reason;
 	return 0;
+}
+
+int zt_peer_session_path(const struct zt_peer *p, uint32_t id, struct zt_peer_path_info *ret)
+{
+	const struct psession *s = zt_psession_by_id(p, id);
+	struct zt_quic_stats qs;
+	struct zt_quic_path path;
+
+	if (!s)
+		return -ENOENT;
+	memset(ret, 0, sizeof(*ret));
+	if (s->conn) {
+		zt_quic_conn_stats(s->conn, &qs);
+		zt_quic_conn_path(s->conn, &path);
+		ret->rtt_ns = qs.srtt_ns;
+		ret->local = path.local;
+		ret->remote = path.remote;
+		ret->direct = !zt_quic_is_relay_addr(&path.local);
+	}
+	zt_pdirect_info(s, ret);
+	return 0;
+}
+
+size_t zt_peer_session_ids(const struct zt_peer *p, uint32_t *ids, size_t cap)
+{
+	size_t n = 0;
+
+	for (const struct psession *s = p->sessions; s; s = s->next) {
+		if (s->state == ZT_PEER_S_CLOSED || !s->id)
+			continue;
+		if (n < cap)
+			ids[n] = s->id;
+		n++;
+	}
+	return n;
 }

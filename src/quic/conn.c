@@ -679,7 +679,13 @@ static void fill_settings(struct zt_quic_conn *c, ngtcp2_settings *s, uint64_t n
 	/* Full-size packets from the first one: the outer connection must carry a
 	 * 1200-byte inner Initial in one DATAGRAM. */
 	s->no_tx_udp_payload_size_shaping = 1;
-	s->no_pmtud = 1;
+	/* No PMTU probing: packets are full size from the start. Except on servers:
+	 * ngtcp2 0.12.1 asserts !no_pmtud when a client moves back to the path it was
+	 * validating away from (conn_recv_non_probing_pkt_on_new_path restarts PMTUD
+	 * unconditionally), which an agent falling back from the direct path to the
+	 * relay does; with PMTUD on, the server merely probes sizes above
+	 * max_tx_udp_payload_size, which there are none of. */
+	s->no_pmtud = !c->server;
 	s->handshake_timeout = c->cfg.handshake_timeout;
 	s->max_window = c->cfg.conn_window_max;
 	s->max_stream_window = c->cfg.stream_window_max;

@@ -476,9 +476,12 @@ static void bad_credentials_and_fingerprint_are_dropped(void **state)
 	assert_int_equal(zt_ice_poll_send(net.s[1].ice, 0, buf, sizeof(buf), &from, &to), 0);
 	assert_int_equal(zt_ice_stats(net.s[1].ice)->prflx_learned, 0);
 
+	/* a bad fingerprint makes it not STUN: nobody's */
+	assert_false(zt_ice_match(net.s[1].ice, buf, (size_t)n));
 	/* not STUN at all: not ours */
 	memset(buf, 0x41, 40);
 	assert_int_equal(zt_ice_recv(net.s[1].ice, 0, &to, &from, buf, 40), 0);
+	assert_false(zt_ice_match(net.s[1].ice, buf, 40));
 
 	/* right credentials from an unknown source: answered, and a peer-reflexive
 	 * candidate (RFC 8445 s7.3.1.3) */
@@ -726,6 +729,34 @@ static void consent_loss_is_final(void **state)
 	teardown(&net);
 }
 
+/* A program with one agent per session hands each datagram to the agent it matches. */
+static void match_finds_the_owner(void **state)
+{
+	static struct net net;
+	uint8_t buf[1280];
+	struct zt_addr l, r;
+	int n;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0);
+	n = zt_ice_poll_send(net.s[0].ice, 0, buf, sizeof(buf), &l, &r);
+	assert_true(n > 0);
+	/* the request: the connector's (USERNAME connUF:agentUF), not the agent's own */
+	assert_true(zt_ice_match(net.s[1].ice, buf, (size_t)n));
+	assert_false(zt_ice_match(net.s[0].ice, buf, (size_t)n));
+	assert_int_equal(zt_ice_recv(net.s[1].ice, 0, &r, &l, buf, (size_t)n), 1);
+	n = zt_ice_poll_send(net.s[1].ice, 0, buf, sizeof(buf), &l, &r);
+	assert_true(n > 0);
+	/* the response: the agent's transaction */
+	assert_true(zt_ice_match(net.s[0].ice, buf, (size_t)n));
+	assert_false(zt_ice_match(net.s[1].ice, buf, (size_t)n));
+	teardown(&net);
+}
+
 static void rejects_bad_config(void **state)
 {
 	struct zt_ice *ice;
@@ -763,6 +794,7 @@ int main(void)
 		cmocka_unit_test(nat_matrix_matches_theory),
 		cmocka_unit_test(failed_generation_revives_for_late_peer),
 		cmocka_unit_test(consent_loss_is_final),
+		cmocka_unit_test(match_finds_the_owner),
 		cmocka_unit_test(rejects_bad_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,6 +64,7 @@ struct world {
 	struct tflow flows[MAX_FLOWS];
 	uint64_t wire_marker_hits, relay_marker_hits;
 	uint64_t direct_pkts;            /* agent <-> connector without the Intermediate */
+	bool cut_direct;                 /* drop agent <-> connector packets */
 	unsigned sessions_ready, sessions_closed, downs, readies;
 	struct zt_peer_session_info last_ready;
 };
@@ -314,8 +315,10 @@ static bool tap(void *arg, const struct nh_pkt *p)
 	if (qh_contains(p->data, p->len, marker, sizeof(marker)))
 		w->wire_marker_hits++;
 	if ((zt_addr_equal(&p->from, &w->agent.addr) && zt_addr_equal(&p->to, &w->conn.addr)) ||
-	    (zt_addr_equal(&p->from, &w->conn.addr) && zt_addr_equal(&p->to, &w->agent.addr)))
+	    (zt_addr_equal(&p->from, &w->conn.addr) && zt_addr_equal(&p->to, &w->agent.addr))) {
 		w->direct_pkts++;
+		return w->cut_direct;
+	}
 	return false;
 }
 
@@ -375,6 +378,8 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 		.outer_tls = w->a_outer, .inner_tls = w->a_inner, .rng = &f->rng,
 		.cb = &w->acb, .arg = w, .log = nh_node_log("agent"),
 		.flow_idle = 5 * ZT_SEC,
+		/* these tests are about the relay path; direct_path_* turn it on */
+		.path = { .direct_disabled = true },
 	};
 	w->services[0] = (struct zt_peer_service){ .name = "web", .tls = w->web_tls };
 	w->services[1] = (struct zt_peer_service){ .name = "db", .tls = w->db_tls };
@@ -385,6 +390,7 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 		.outer_tls = w->c_outer, .services = w->services, .n_services = 2, .rng = &f->rng,
 		.cb = &w->ccb, .arg = w, .log = nh_node_log("connector"),
 		.flow_idle = 5 * ZT_SEC,
+		.path = { .direct_disabled = true },
 	};
 }
 
@@ -867,6 +873,115 @@ static void inner_connection_migrates_direct_and_back(void **state)
 	world_fini(&w);
 }
 
+static uint32_t only_session(struct zt_peer *p)
+{
+	uint32_t ids[4];
+
+	assert_int_equal(zt_peer_session_ids(p, ids, 4), 1);
+	return ids[0];
+}
+
+/*
+ * The direct path end to end, in memory: the agent's session goes direct on its own
+ * (ICE through both nodes, START_CHECKS from the Intermediate, migration), a transfer
+ * survives the direct path being cut (fallback to the relay) and its return (direct
+ * again after the cooldown), with every byte in order.
+ */
+static void direct_path_chosen_cut_and_restored(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_peer_path_info ai, ci;
+	struct zt_imd_stats is;
+	uint64_t t_cut, before, relay_before;
+
+	world_init(&w, *state, 0);
+	w.acfg.path = (struct zt_path_config){ .cooldown = 3 * ZT_SEC };
+	w.ccfg.path = (struct zt_path_config){ 0 };
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	t = open_chan(&w, "web", 300000, 41);
+	t->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_int_equal(t->recvd, 300000);
+
+	/* direct, on both sides, with the time it took */
+	assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+	assert_true(ai.direct);
+	assert_true(zt_addr_equal(&ai.local, &w.agent.local));
+	assert_true(zt_addr_equal(&ai.remote, &w.conn.addr));
+	assert_string_equal(ai.manager, "direct");
+	assert_int_equal(ai.switches, 1);
+	assert_true(ai.time_to_direct > 0 && ai.time_to_direct < 1 * ZT_SEC);
+	assert_int_equal(zt_peer_session_path(w.conn.peer, only_session(w.conn.peer), &ci), 0);
+	assert_true(ci.direct);
+	assert_string_equal(ci.ice_state, "connected");
+	before = w.direct_pkts;
+	zt_imd_stats(w.imd.imd, &is);
+	relay_before = is.relay_pkts;
+	t->to_send = 600000;
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	assert_int_equal(t->recvd, 600000);
+	/* the transfer went direct: the relay carried (almost) nothing of it */
+	zt_imd_stats(w.imd.imd, &is);
+	assert_true(w.direct_pkts - before > 50);
+	assert_true(is.relay_pkts - relay_before < 5);
+
+	/* cut the direct path in the middle of a transfer: the relay takes over */
+	t->to_send = 4000000;
+	nh_run(&w.net, service_all, &w, w.net.now + 20 * ZT_MS);
+	w.cut_direct = true;
+	t_cut = w.net.now;
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+	assert_false(ai.direct);
+	assert_string_equal(ai.last_reason, "data-stalled");
+	assert_int_equal(ai.switches, 2);
+	nh_run(&w.net, service_all, &w, w.net.now + 3 * ZT_SEC);
+	assert_int_equal(t->recvd, 4000000);
+	assert_false(t->corrupt || t->reset);
+	(void)t_cut;
+
+	/* restored: direct again once the cooldown (3 s) is over */
+	w.cut_direct = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 4 * ZT_SEC);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+	assert_true(ai.direct);
+	assert_int_equal(ai.switches, 3);
+	assert_true(ai.generation >= 2);
+	t->to_send = 4500000;
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_int_equal(t->recvd, 4500000);
+	assert_false(t->corrupt || t->reset);
+	world_fini(&w);
+}
+
+/* Direct path disabled on the connector: it ignores the agent's candidates, the
+ * agent's ICE gives up after 5 s, and the session stays on the relay untouched. */
+static void direct_path_refused_stays_on_relay(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_peer_path_info ai;
+
+	world_init(&w, *state, 0);
+	w.acfg.path = (struct zt_path_config){ 0 };
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	t = open_chan(&w, "web", 200000, 43);
+	t->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 7 * ZT_SEC);
+	assert_int_equal(t->recvd, 200000);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+	assert_false(ai.direct);
+	assert_int_equal(ai.switches, 0);
+	assert_string_equal(ai.manager, "checking"); /* no START_CHECKS: nothing started */
+	assert_int_equal(w.direct_pkts, 0);
+	world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -883,6 +998,8 @@ int main(void)
 		cmocka_unit_test(quota_ends_session_and_next_use_reopens),
 		cmocka_unit_test(slow_reader_is_bounded),
 		cmocka_unit_test(inner_connection_migrates_direct_and_back),
+		cmocka_unit_test(direct_path_chosen_cut_and_restored),
+		cmocka_unit_test(direct_path_refused_stays_on_relay),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);

@@ -101,17 +101,20 @@ static void stalled_data_falls_back_quickly(void **state)
 	zt_pathmgr_migrated(&pm, 50 * ZT_MS, ZT_PATH_KIND_DIRECT, true);
 	/* a transfer: packets keep arriving every ms with data in flight */
 	for (t = 50 * ZT_MS; t < 5 * ZT_SEC; t += ZT_MS) {
+		zt_pathmgr_direct_tx(&pm, t);
 		zt_pathmgr_direct_rx(&pm, t);
 		zt_pathmgr_conn_state(&pm, t, 100000, 2 * ZT_MS);
 		nothing(&pm, t);
 	}
-	/* the path is cut at t: with a 2 ms RTT the stall bound is stall_min (400 ms) */
+	/* the path is cut at t: we keep sending, nothing comes back; with a 2 ms RTT the
+	 * stall bound is stall_min (400 ms) from the first unanswered send */
 	uint64_t cut = t;
-	for (; t < cut + 399 * ZT_MS; t += ZT_MS) {
+	for (; t < cut + 400 * ZT_MS; t += ZT_MS) {
+		zt_pathmgr_direct_tx(&pm, t);
 		zt_pathmgr_conn_state(&pm, t, 100000, 2 * ZT_MS);
 		nothing(&pm, t);
 	}
-	assert_int_equal(zt_pathmgr_next_deadline(&pm), cut - ZT_MS + 400 * ZT_MS);
+	assert_int_equal(zt_pathmgr_next_deadline(&pm), cut + 400 * ZT_MS);
 	expect(&pm, cut + 400 * ZT_MS, ZT_PATH_ACT_GO_RELAY, "data-stalled");
 	zt_pathmgr_migrated(&pm, cut + 400 * ZT_MS, ZT_PATH_KIND_RELAY, true);
 	assert_int_equal(pm.stats.switches, 2);
@@ -133,6 +136,8 @@ static void stall_bound_follows_rtt_and_is_capped(void **state)
 	expect(&pm, 0, ZT_PATH_ACT_GO_DIRECT, NULL);
 	zt_pathmgr_migrated(&pm, 0, ZT_PATH_KIND_DIRECT, true);
 	zt_pathmgr_direct_rx(&pm, 1 * ZT_SEC);
+	zt_pathmgr_direct_tx(&pm, 1 * ZT_SEC);
+	zt_pathmgr_direct_tx(&pm, 1 * ZT_SEC + 100 * ZT_MS); /* the first send counts */
 	zt_pathmgr_conn_state(&pm, 1 * ZT_SEC, 5000, 200 * ZT_MS); /* 4 x 200 = 800 ms */
 	assert_int_equal(zt_pathmgr_next_deadline(&pm), 1 * ZT_SEC + 800 * ZT_MS);
 	zt_pathmgr_conn_state(&pm, 1 * ZT_SEC, 5000, 900 * ZT_MS); /* capped at 1.5 s */
@@ -161,8 +166,10 @@ static void idle_direct_path_is_not_judged_by_stall(void **state)
 	assert_int_equal(iv, 15 * ZT_SEC);
 	assert_true(iv <= 25 * ZT_SEC);
 	/* data starts after the idle spell: the stall clock starts with it */
+	zt_pathmgr_direct_tx(&pm, 300 * ZT_SEC);
 	zt_pathmgr_conn_state(&pm, 300 * ZT_SEC, 1200, ZT_MS);
 	nothing(&pm, 300 * ZT_SEC);
+	assert_int_equal(zt_pathmgr_next_deadline(&pm), 300 * ZT_SEC + 400 * ZT_MS);
 	zt_pathmgr_keepalive(&pm, 300 * ZT_SEC, &iv, &to);
 	assert_int_equal(iv, 1 * ZT_SEC);
 	assert_int_equal(to, 3 * ZT_SEC);
