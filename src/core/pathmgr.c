@@ -138,6 +138,10 @@ void zt_pathmgr_direct_tx(struct zt_pathmgr *pm, uint64_t now)
 void zt_pathmgr_conn_state(struct zt_pathmgr *pm, uint64_t now, uint64_t bytes_in_flight,
 			   uint64_t srtt)
 {
+	/* Only sends that expect an answer count: a send without data in flight (an ACK)
+	 * may never be answered, so the clock restarts when data goes in flight. */
+	if (bytes_in_flight && !pm->bytes_in_flight && pm->tx_pending)
+		pm->tx_since = now;
 	pm->bytes_in_flight = bytes_in_flight;
 	if (srtt)
 		pm->srtt = srtt;

@@ -34,6 +34,20 @@
 #define ZT_FWD_HDR_MAX (3 + ZT_FWD_NAME_MAX)
 #define ZT_FWD_FLOW_HDR_LEN 4
 
+/*
+ * Flow id 0 is the in-band echo behind `ztna ping`: it travels on whatever path the
+ * inner connection uses, so its round trip measures that path.
+ *
+ *     DATAGRAM payload = 0 (u32) | type (u8: 1 request, 2 reply) | nonce (u64)
+ *                      | the agent's send time (u64, echoed unchanged)
+ *
+ * The connector answers a request with the same bytes and type 2.
+ */
+#define ZT_FWD_ECHO_FLOW 0
+#define ZT_FWD_ECHO_LEN (4 + 1 + 8 + 8)
+#define ZT_FWD_ECHO_REQUEST 1
+#define ZT_FWD_ECHO_REPLY 2
+
 enum zt_fwd_code {
 	ZT_FWD_ABORT = 1,        /* the forwarding program gave up on the connection */
 	ZT_FWD_TCP_RESET = 2,    /* the TCP connection at the other end was reset */

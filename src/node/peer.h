@@ -180,6 +180,10 @@ struct zt_peer_callbacks {
 		    const struct zt_addr *from, const uint8_t *data, size_t len);
 	void (*candidates)(struct zt_peer *p, void *arg, uint32_t session,
 			   const struct zt_ctrl_candidates *c);
+	/* Agent: the answer to zt_peer_ping() arrived: rtt_ns over the path the inner
+	 * connection used when it arrived (direct or not, and its remote address). */
+	void (*pong)(struct zt_peer *p, void *arg, const char *service, uint64_t nonce,
+		     uint64_t rtt_ns, bool direct, const struct zt_addr *remote);
 	/* START_CHECKS: start at the absolute time at (receipt + offset). */
 	void (*start_checks)(struct zt_peer *p, void *arg, uint32_t session, uint64_t at,
 			     uint32_t generation);
@@ -333,6 +337,13 @@ int zt_peer_flow_send(struct zt_peer_flow *f, uint64_t now, const void *data, si
 
 /* Forget a flow now (no flow_closed). */
 void zt_peer_flow_close(struct zt_peer_flow *f);
+
+/*
+ * Agent: one in-band echo (node/fwd.h, flow 0) to service's connector, answered
+ * through cb->pong. Opens the session if there is none. Returns 0 (sent), -EAGAIN
+ * (the session is not ready yet: try again), -EINVAL (bad service name), -ENOMEM.
+ */
+int zt_peer_ping(struct zt_peer *p, uint64_t now, const char *service, uint64_t nonce);
 
 /* Hooks for ICE and path management. */
 

@@ -832,6 +832,58 @@ static struct zt_peer_flow *flow_add(struct psession *s, uint32_t id)
 	return f;
 }
 
+/* The in-band echo (node/fwd.h): the connector answers, the agent measures. */
+static void echo_in(struct psession *s, const uint8_t *data, size_t len)
+{
+	struct zt_peer *p = s->p;
+	uint8_t reply[ZT_FWD_ECHO_LEN];
+	struct zt_quic_path path;
+	uint64_t nonce = 0, sent = 0;
+
+	if (len != ZT_FWD_ECHO_LEN || s->state != ZT_PEER_S_READY) {
+		p->st.flow_dgrams_dropped++;
+		return;
+	}
+	if (!is_agent(p) && data[4] == ZT_FWD_ECHO_REQUEST) {
+		memcpy(reply, data, len);
+		reply[4] = ZT_FWD_ECHO_REPLY;
+		if (zt_quic_dgram_send(s->conn, reply, len) < 0)
+			p->st.flow_dgrams_dropped++;
+		return;
+	}
+	if (!is_agent(p) || data[4] != ZT_FWD_ECHO_REPLY) {
+		p->st.flow_dgrams_dropped++;
+		return;
+	}
+	for (int i = 0; i < 8; i++) {
+		nonce = nonce << 8 | data[5 + i];
+		sent = sent << 8 | data[13 + i];
+	}
+	zt_quic_conn_path(s->conn, &path);
+	if (p->cb.pong)
+		p->cb.pong(p, p->cfg.arg, s->service, nonce, p->now > sent ? p->now - sent : 0,
+			   !zt_quic_is_relay_addr(&path.local), &path.remote);
+}
+
+int zt_peer_ping(struct zt_peer *p, uint64_t now, const char *service, uint64_t nonce)
+{
+	struct psession *s;
+	uint8_t req[ZT_FWD_ECHO_LEN] = { 0 };
+	int rc = agent_session(p, now, service, &s);
+
+	if (rc < 0)
+		return rc;
+	if (s->state != ZT_PEER_S_READY || !s->conn)
+		return -EAGAIN; /* a new session sent its OPEN already */
+	req[4] = ZT_FWD_ECHO_REQUEST;
+	for (int i = 0; i < 8; i++) {
+		req[5 + i] = (uint8_t)(nonce >> (56 - 8 * i));
+		req[13 + i] = (uint8_t)(now >> (56 - 8 * i));
+	}
+	rc = zt_quic_dgram_send(s->conn, req, sizeof(req));
+	return rc == -EMSGSIZE || rc == ZT_ESTATE ? -EAGAIN : rc;
+}
+
 static void icb_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, size_t len)
 {
 	struct psession *s = arg;
@@ -841,6 +893,10 @@ static void icb_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, si
 	int n;
 	(void)c;
 
+	if (len >= 4 && !data[0] && !data[1] && !data[2] && !data[3]) {
+		echo_in(s, data, len);
+		return;
+	}
 	n = zt_fwd_flow_read(data, len, &id);
 	if (n < 0 || s->state != ZT_PEER_S_READY) {
 		p->st.flow_dgrams_dropped++;

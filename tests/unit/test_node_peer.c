@@ -65,6 +65,10 @@ struct world {
 	uint64_t wire_marker_hits, relay_marker_hits;
 	uint64_t direct_pkts;            /* agent <-> connector without the Intermediate */
 	bool cut_direct;                 /* drop agent <-> connector packets */
+	unsigned pongs;
+	uint64_t pong_nonce, pong_rtt;
+	bool pong_direct;
+	struct zt_addr pong_remote;
 	unsigned sessions_ready, sessions_closed, downs, readies;
 	struct zt_peer_session_info last_ready;
 };
@@ -300,6 +304,19 @@ static void on_down(struct zt_peer *p, void *arg, int err, const char *text, uin
 	w->downs++;
 }
 
+static void on_pong(struct zt_peer *p, void *arg, const char *service, uint64_t nonce,
+		    uint64_t rtt, bool direct, const struct zt_addr *remote)
+{
+	struct world *w = arg;
+	(void)p;
+	(void)service;
+	w->pongs++;
+	w->pong_nonce = nonce;
+	w->pong_rtt = rtt;
+	w->pong_direct = direct;
+	w->pong_remote = *remote;
+}
+
 static void on_ready(struct zt_peer *p, void *arg, const struct zt_addr *observed)
 {
 	struct world *w = arg;
@@ -368,7 +385,7 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
 	w->acb = (struct zt_peer_callbacks){ .chan_event = on_chan_event, .flow_datagram = on_flow_dgram,
 					     .flow_closed = on_flow_closed, .session = on_session,
-					     .down = on_down, .ready = on_ready };
+					     .down = on_down, .ready = on_ready, .pong = on_pong };
 	w->ccb = (struct zt_peer_callbacks){ .chan_accept = on_chan_accept, .chan_event = on_chan_event,
 					     .flow_accept = on_flow_accept, .flow_datagram = on_flow_dgram,
 					     .flow_closed = on_flow_closed };
@@ -943,6 +960,16 @@ static void direct_path_chosen_cut_and_restored(void **state)
 	assert_false(t->corrupt || t->reset);
 	(void)t_cut;
 
+	/* the in-band echo goes the path the connection is on */
+	w.pongs = 0;
+	assert_int_equal(zt_peer_ping(w.agent.peer, w.net.now, "web", 77), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 200 * ZT_MS);
+	assert_int_equal(w.pongs, 1);
+	assert_int_equal(w.pong_nonce, 77);
+	assert_false(w.pong_direct);
+	assert_true(zt_addr_equal(&w.pong_remote, &w.imd.addr));
+	assert_true(w.pong_rtt >= 30 * ZT_MS); /* 2 x (5 + 10) ms through the relay */
+
 	/* restored: direct again once the cooldown (3 s) is over */
 	w.cut_direct = false;
 	nh_run(&w.net, service_all, &w, w.net.now + 4 * ZT_SEC);
@@ -953,6 +980,14 @@ static void direct_path_chosen_cut_and_restored(void **state)
 	t->to_send = 4500000;
 	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
 	assert_int_equal(t->recvd, 4500000);
+	assert_int_equal(zt_peer_ping(w.agent.peer, w.net.now, "web", 78), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 200 * ZT_MS);
+	assert_int_equal(w.pongs, 2);
+	assert_true(w.pong_direct);
+	assert_true(zt_addr_equal(&w.pong_remote, &w.conn.addr));
+	assert_true(w.pong_rtt >= 30 * ZT_MS && w.pong_rtt < 40 * ZT_MS); /* 2 x (5 + 10) ms */
+	/* a service that does not exist: the session is refused, pings never answered */
+	assert_int_equal(zt_peer_ping(w.agent.peer, w.net.now, "nosuch", 79), -EAGAIN);
 	assert_false(t->corrupt || t->reset);
 	world_fini(&w);
 }

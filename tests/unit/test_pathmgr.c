@@ -122,6 +122,32 @@ static void stalled_data_falls_back_quickly(void **state)
 	assert_int_equal(pm.state, ZT_PATHMGR_COOLDOWN);
 }
 
+/* An ACK sent long ago with nothing in flight must not count towards a stall once
+ * data starts. */
+static void unanswered_ack_does_not_start_the_stall_clock(void **state)
+{
+	struct zt_pathmgr pm;
+	struct zt_ice_event e = ev(ZT_ICE_EV_SELECTED, "203.0.113.2:40000");
+
+	(void)state;
+	zt_pathmgr_init(&pm, NULL, 0);
+	zt_pathmgr_begin(&pm, 0);
+	expect(&pm, 0, ZT_PATH_ACT_START_ICE, NULL);
+	zt_pathmgr_ice_started(&pm, 0);
+	zt_pathmgr_ice_event(&pm, 0, &e);
+	expect(&pm, 0, ZT_PATH_ACT_GO_DIRECT, NULL);
+	zt_pathmgr_migrated(&pm, 0, ZT_PATH_KIND_DIRECT, true);
+	zt_pathmgr_conn_state(&pm, 10 * ZT_MS, 0, 2 * ZT_MS);
+	zt_pathmgr_direct_tx(&pm, 10 * ZT_MS); /* an ACK, nothing in flight */
+	nothing(&pm, 5 * ZT_SEC);
+	zt_pathmgr_direct_tx(&pm, 5 * ZT_SEC);
+	zt_pathmgr_conn_state(&pm, 5 * ZT_SEC, 12000, 2 * ZT_MS);
+	nothing(&pm, 5 * ZT_SEC);
+	assert_int_equal(zt_pathmgr_next_deadline(&pm), 5 * ZT_SEC + 400 * ZT_MS);
+	nothing(&pm, 5 * ZT_SEC + 399 * ZT_MS);
+	expect(&pm, 5 * ZT_SEC + 400 * ZT_MS, ZT_PATH_ACT_GO_RELAY, "data-stalled");
+}
+
 static void stall_bound_follows_rtt_and_is_capped(void **state)
 {
 	struct zt_pathmgr pm;
@@ -279,6 +305,7 @@ int main(void)
 		cmocka_unit_test(ice_failure_stays_on_relay_and_retries_with_backoff),
 		cmocka_unit_test(stalled_data_falls_back_quickly),
 		cmocka_unit_test(stall_bound_follows_rtt_and_is_capped),
+		cmocka_unit_test(unanswered_ack_does_not_start_the_stall_clock),
 		cmocka_unit_test(idle_direct_path_is_not_judged_by_stall),
 		cmocka_unit_test(no_flapping_under_repeated_failures),
 		cmocka_unit_test(network_change_regathers_after_debounce),
