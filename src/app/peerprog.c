@@ -169,6 +169,81 @@ static int set_keylog(void *ctx, const char *v, const char **why)
 	return set_path(PP(ctx)->keylog, sizeof(PP(ctx)->keylog), v, why);
 }
 
+static int set_direct(void *ctx, const char *v, const char **why)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "yes")) {
+		PP(ctx)->direct_off = false;
+		return 0;
+	}
+	if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no")) {
+		PP(ctx)->direct_off = true;
+		return 0;
+	}
+	*why = "on or off";
+	return ZT_ESYNTAX;
+}
+
+static int set_iflist(char *dst, size_t cap, const char *v, const char **why)
+{
+	char tmp[256];
+	const char *list[ZT_IF_LIST_MAX];
+	size_t n = 0;
+
+	if (!*v || strlen(v) >= sizeof(tmp) || strlen(v) >= cap) {
+		*why = "a comma-separated list of interface names";
+		return ZT_ESYNTAX;
+	}
+	memcpy(tmp, v, strlen(v) + 1);
+	if (zt_if_list_parse(list, &n, tmp) < 0) {
+		*why = "at most 16 interface names";
+		return ZT_ERANGE;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int set_interfaces(void *ctx, const char *v, const char **why)
+{
+	return set_iflist(PP(ctx)->ifaces, sizeof(PP(ctx)->ifaces), v, why);
+}
+
+static int set_exclude_interfaces(void *ctx, const char *v, const char **why)
+{
+	return set_iflist(PP(ctx)->ex_ifaces, sizeof(PP(ctx)->ex_ifaces), v, why);
+}
+
+static int set_cooldown(void *ctx, const char *v, const char **why)
+{
+	int rc = set_duration(&PP(ctx)->cooldown, v, why);
+
+	if (rc == 0 && (PP(ctx)->cooldown < ZT_SEC || PP(ctx)->cooldown > 3600 * ZT_SEC)) {
+		*why = "between 1s and 1h";
+		return ZT_ERANGE;
+	}
+	return rc;
+}
+
+static int set_ka_direct(void *ctx, const char *v, const char **why)
+{
+	int rc = set_duration(&PP(ctx)->ka_direct, v, why);
+
+	if (rc == 0 && (PP(ctx)->ka_direct < 100 * ZT_MS || PP(ctx)->ka_direct > 25 * ZT_SEC)) {
+		*why = "between 100ms and 25s (NAT and conntrack UDP timeouts are 30 s and up)";
+		return ZT_ERANGE;
+	}
+	return rc;
+}
+
+static int set_control(void *ctx, const char *v, const char **why)
+{
+	PP(ctx)->control_set = true;
+	if (strlen(v) >= sizeof(PP(ctx)->control)) {
+		*why = "a socket path is at most 107 bytes";
+		return ZT_ESYNTAX;
+	}
+	return set_path(PP(ctx)->control, sizeof(PP(ctx)->control), v, why);
+}
+
 static int set_verbose(void *ctx, const char *v, const char **why)
 {
 	(void)v;
@@ -345,6 +420,21 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .help = "write a qlog file per QUIC connection into DIR", .set = set_qlog_dir },
 	{ .name = "keylog", .syntax = "FILE", .example = "/tmp/keys.log",
 	  .help = "append TLS secrets (SSLKEYLOGFILE format, for Wireshark)", .set = set_keylog },
+	{ .name = "direct", .syntax = "on|off", .example = "off",
+	  .help = "try a direct path to the peer (default on); off: relay only", .set = set_direct },
+	{ .name = "interfaces", .syntax = "NAME,...", .example = "eth0,wlan*",
+	  .help = "host candidates only from these interfaces (default: all but loopback, "
+		  "down and tunnel ones)", .set = set_interfaces },
+	{ .name = "exclude-interfaces", .syntax = "NAME,...", .example = "docker*,br-*",
+	  .help = "no host candidates from these interfaces", .set = set_exclude_interfaces },
+	{ .name = "cooldown", .syntax = "DURATION", .example = "30s",
+	  .help = "first retry of the direct path after it failed (default 30s, doubling)",
+	  .set = set_cooldown },
+	{ .name = "keepalive-direct", .syntax = "DURATION", .example = "15s",
+	  .help = "direct-path keepalive while idle (default 15s, at most 25s)", .set = set_ka_direct },
+	{ .name = "control", .syntax = "PATH|none", .example = "/run/ztna/agent.sock",
+	  .help = "control socket for 'ztna status' and 'ztna ping' (default /run/ztna/ROLE.sock "
+		  "as root, else $XDG_RUNTIME_DIR/ztna-ROLE.sock)", .set = set_control },
 	{ .name = "verbose", .syntax = "", .help = "more logs (also -v, -vv)", .set = set_verbose,
 	  .is_flag = true, .repeatable = true },
 };
@@ -472,7 +562,17 @@ static void cb_flow_closed(struct zt_peer *p, void *arg, struct zt_peer_flow *f,
 	zt_udpfwd_closed(&pp->fwd, farg);
 }
 
+static void cb_pong(struct zt_peer *p, void *arg, const char *service, uint64_t nonce,
+		    uint64_t rtt_ns, bool direct, const struct zt_addr *remote)
+{
+	struct zt_peerprog *pp = arg;
+	(void)p;
+
+	zt_peerctl_pong(&pp->ctl, service, nonce, rtt_ns, direct, remote);
+}
+
 static const struct zt_peer_callbacks peer_cb = {
+	.pong = cb_pong,
 	.chan_event = cb_chan_event,
 	.chan_accept = cb_chan_accept,
 	.flow_accept = cb_flow_accept,
@@ -520,6 +620,129 @@ static void on_signal(struct zt_loop *loop, int sig, void *arg)
 		return;
 	}
 	zt_loop_stop(loop);
+}
+
+/* Host candidates: the interface addresses when bound to a wildcard. */
+
+static void update_hosts(struct zt_peerprog *pp, uint64_t now, bool event)
+{
+	struct zt_hostaddr ha[32];
+	struct zt_addr ips[ZT_PEER_MAX_HOSTS];
+	char text[sizeof(pp->hosts_str)] = "", a[ZT_ADDR_STRLEN];
+	size_t n = 0, used = 0;
+	int got = zt_ifaddrs_list(&pp->ifopts, ha, 32);
+
+	if (got < 0) {
+		if (!pp->ifaddrs_warned)
+			zt_warn("host_candidates_unavailable", "error=\"%s\" fix=\"bind to an address "
+				"(--bind) for a host candidate\"", strerror(-got));
+		pp->ifaddrs_warned = true;
+		return;
+	}
+	for (int i = 0; i < got && n < ZT_PEER_MAX_HOSTS; i++) {
+		if (ha[i].addr.family != pp->io.udp.local.family)
+			continue;
+		ips[n++] = ha[i].addr;
+		used += (size_t)snprintf(text + used, used < sizeof(text) ? sizeof(text) - used : 0,
+					 "%s%s(%s)", n > 1 ? "," : "", zt_addr_str(&ha[i].addr, a),
+					 ha[i].ifname);
+		if (used >= sizeof(text))
+			used = sizeof(text) - 1;
+	}
+	if (!strcmp(text, pp->hosts_str) && (event || *text))
+		return; /* no change (the first call logs even an empty set) */
+	zt_peer_set_host_addrs(pp->peer, ips, n);
+	zt_info("host_candidates", "count=%zu addrs=\"%s\"%s", n, text,
+		event ? " reason=netlink" : "");
+	memcpy(pp->hosts_str, text, sizeof(text));
+	if (event) {
+		zt_peer_netchange(pp->peer, now);
+		zt_nodeio_kick(&pp->io);
+	}
+}
+
+static void on_netmon_timer(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
+{
+	(void)loop;
+	update_hosts(t->data, now, true);
+}
+
+static void on_netmon(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+{
+	struct zt_peerprog *pp = w->data;
+	int rc = zt_netmon_drain(pp->netmon);
+	(void)revents;
+
+	if (rc > 0) /* settle: an interface change comes as a burst of messages */
+		zt_timer_set(loop, &pp->netmon_t, now + 200 * ZT_MS);
+	else if (rc < 0 && rc != -EAGAIN)
+		zt_debug("netmon_error", "error=\"%s\"", strerror(-rc));
+}
+
+static void hosts_start(struct zt_peerprog *pp)
+{
+	const struct zt_addr *l = &pp->io.udp.local;
+	int rc;
+
+	pp->watch_hosts = zt_addr_is_any(l) && !pp->direct_off;
+	if (!pp->watch_hosts)
+		return;
+	pp->ifopts.ipv6 = l->family == AF_INET6;
+	if (*pp->ifaces)
+		zt_if_list_parse(pp->ifopts.include, &pp->ifopts.ninclude, pp->ifaces);
+	if (*pp->ex_ifaces)
+		zt_if_list_parse(pp->ifopts.exclude, &pp->ifopts.nexclude, pp->ex_ifaces);
+	update_hosts(pp, zt_loop_now(pp->loop), false);
+	zt_timer_init(&pp->netmon_t, on_netmon_timer, pp);
+	rc = zt_netmon_open(&pp->netmon);
+	if (rc < 0) {
+		zt_warn("netmon_unavailable", "error=\"%s\" note=\"address changes are not seen\"",
+			strerror(-rc));
+		return;
+	}
+	pp->netmon_w = (struct zt_watch){ .fd = zt_netmon_fd(pp->netmon), .events = EPOLLIN,
+					  .cb = on_netmon, .data = pp };
+	if (zt_loop_add(pp->loop, &pp->netmon_w) < 0) {
+		zt_netmon_close(pp->netmon);
+		pp->netmon = NULL;
+	}
+}
+
+/* The control socket: an explicit path must work, a default one may be skipped. */
+static int control_start(struct zt_peerprog *pp)
+{
+	const char *role = pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector";
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char path[sizeof(pp->control)];
+	int rc;
+
+	if (pp->control_set && !strcmp(pp->control, "none"))
+		return 0;
+	if (pp->control_set) {
+		snprintf(path, sizeof(path), "%s", pp->control);
+	} else if (geteuid() == 0) {
+		mkdir("/run/ztna", 0755);
+		snprintf(path, sizeof(path), "/run/ztna/%s.sock", role);
+	} else if (xdg && *xdg && strlen(xdg) + 20 < sizeof(path)) {
+		snprintf(path, sizeof(path), "%s/ztna-%s.sock", xdg, role);
+	} else {
+		zt_info("control", "socket=none reason=\"no XDG_RUNTIME_DIR; set --control PATH\"");
+		return 0;
+	}
+	rc = zt_peerctl_open(&pp->ctl, pp, path);
+	if (rc < 0) {
+		if (pp->control_set) {
+			fprintf(stderr, "%s: control socket %s: %s (%s)\n", pp->prog, path, strerror(-rc),
+				rc == -EADDRINUSE ? "another program uses it: pick another --control PATH"
+				: "pick another --control PATH, or --control none");
+			return 1;
+		}
+		zt_warn("control", "socket=none path=%s error=\"%s\" fix=\"--control PATH\"", path,
+			strerror(-rc));
+		return 0;
+	}
+	zt_info("control", "socket=%s", path);
+	return 0;
 }
 
 /* TCP listeners (agent). */
@@ -703,6 +926,8 @@ static int setup(struct zt_peerprog *pp)
 		.inner_idle_timeout = pp->inner_idle,
 		.open_timeout = pp->open_timeout,
 		.flow_idle = pp->flow_idle,
+		.path = { .cooldown = pp->cooldown, .ka_idle = pp->ka_direct,
+			  .direct_disabled = pp->direct_off },
 		.cb = &peer_cb,
 		.arg = pp,
 		.log = { .fn = node_log, .arg = pp, .max_level = (enum zt_node_level)zt_log_level() },
@@ -728,6 +953,10 @@ static int setup(struct zt_peerprog *pp)
 		return 1;
 	}
 	pp->fwd.peer = pp->peer;
+	hosts_start(pp);
+	rc = control_start(pp);
+	if (rc)
+		return rc;
 	if (pp->role == ZT_CTRL_ROLE_AGENT) {
 		for (size_t i = 0; i < pp->nspecs; i++) {
 			struct zt_fwdspec *s = &pp->specs[i];
@@ -752,14 +981,21 @@ static int setup(struct zt_peerprog *pp)
 		fprintf(stderr, "%s: %s\n", pp->prog, strerror(-rc));
 		return 1;
 	}
-	zt_info("start", "role=%s name=%s intermediate=%s local=%s", kind, pp->name,
+	zt_info("start", "role=%s name=%s intermediate=%s local=%s direct=%s", kind, pp->name,
 		zt_addr_str(&pp->intermediate, ia),
-		zt_addr_str(&pp->io.udp.local, (char[ZT_ADDR_STRLEN]){ 0 }));
+		zt_addr_str(&pp->io.udp.local, (char[ZT_ADDR_STRLEN]){ 0 }),
+		pp->direct_off ? "off" : "on");
 	return 0;
 }
 
 static void teardown(struct zt_peerprog *pp)
 {
+	zt_peerctl_close(&pp->ctl);
+	if (pp->netmon) {
+		zt_loop_del(pp->loop, &pp->netmon_w);
+		zt_netmon_close(pp->netmon);
+		zt_timer_cancel(pp->loop, &pp->netmon_t);
+	}
 	for (size_t i = 0; i < ZT_PEERPROG_SPECS; i++) {
 		if (pp->tcp_listeners[i]) {
 			zt_loop_del(pp->loop, &pp->tcp_listeners[i]->w);

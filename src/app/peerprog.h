@@ -6,6 +6,14 @@
  * key log files. ztna-agent and ztna-connector are this plus their forwards or
  * services.
  *
+ * Direct path: host candidates are the bound address, or, when bound to a wildcard,
+ * the usable interface addresses (io/ifaddrs.h), kept current by a netlink monitor
+ * (a change re-gathers every session: zt_peer_netchange()).
+ *
+ * Control socket (app/peerctl.h): `ztna status` and `ztna ping` (default path
+ * /run/ztna/ROLE.sock as root, $XDG_RUNTIME_DIR/ztna-ROLE.sock otherwise; a default
+ * path in use by another program is skipped with a warning).
+ *
  * Signals: SIGINT and SIGTERM stop the program (with a final stats line), SIGHUP logs
  * a stats line (counters of the node, the socket and the forwarding).
  */
@@ -22,9 +30,11 @@
 #include "app/fwd_udp.h"
 #include "app/fwdctx.h"
 #include "app/nodeio.h"
+#include "app/peerctl.h"
 #include "core/addr.h"
 #include "core/ctrl.h"
 #include "core/rng.h"
+#include "io/ifaddrs.h"
 #include "node/peer.h"
 
 #define ZT_PEERPROG_SPECS 32
@@ -56,6 +66,11 @@ struct zt_peerprog {
 	int verbose;
 	struct zt_fwdspec specs[ZT_PEERPROG_SPECS];
 	size_t nspecs;
+	bool direct_off;                   /* direct off: relay only */
+	char ifaces[256], ex_ifaces[256];  /* host-candidate interfaces ("eth0,wl*") */
+	uint64_t cooldown, ka_direct;      /* 0: the path manager's defaults */
+	char control[108];                 /* control socket; "none": no socket */
+	bool control_set;
 
 	/* Running. */
 	struct zt_rng rng;
@@ -69,6 +84,14 @@ struct zt_peerprog {
 	struct zt_udplisten *udp_listeners[ZT_PEERPROG_SPECS];
 	FILE *keylog_f;
 	unsigned qlog_seq;
+	struct zt_if_opts ifopts;          /* parsed ifaces / ex_ifaces */
+	bool watch_hosts;                  /* bound to a wildcard: host addresses by netlink */
+	struct zt_netmon *netmon;
+	struct zt_watch netmon_w;
+	struct zt_timer netmon_t;          /* re-lists a moment after the last event */
+	char hosts_str[512];               /* the host addresses in use, for change logs */
+	bool ifaddrs_warned;
+	struct zt_peerctl ctl;
 };
 
 /* The keys every peer program has; *ctx is a struct zt_peerprog. */

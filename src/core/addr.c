@@ -143,6 +143,15 @@ bool zt_addr_is_loopback(const struct zt_addr *a)
 	return a->family == AF_INET6 && memcmp(a->ip, v6_loop, 16) == 0;
 }
 
+bool zt_addr_is_any(const struct zt_addr *a)
+{
+	static const uint8_t zero[16];
+
+	if (a->family == AF_INET)
+		return memcmp(a->ip, zero, 4) == 0;
+	return a->family != AF_INET6 || memcmp(a->ip, zero, 16) == 0;
+}
+
 bool zt_addr_is_linklocal(const struct zt_addr *a)
 {
 	if (a->family == AF_INET)

@@ -48,6 +48,8 @@ bool zt_addr_ip_equal(const struct zt_addr *a, const struct zt_addr *b);
 bool zt_addr_is_loopback(const struct zt_addr *a);
 bool zt_addr_is_linklocal(const struct zt_addr *a);
 bool zt_addr_is_private(const struct zt_addr *a);
+/* The wildcard address (0.0.0.0, ::), or unset (family 0). */
+bool zt_addr_is_any(const struct zt_addr *a);
 
 /* Conversions. to_sockaddr returns the sockaddr length, or -EAFNOSUPPORT. */
 int zt_addr_to_sockaddr(const struct zt_addr *a, struct sockaddr_storage *ss);

@@ -6,6 +6,8 @@
 #   zt-testkit clients --> ztna-agent alice  --[tap A]--'        ^
 #                          ztna-agent bob (policy), eve (bad token) direct
 #
+# The direct path is off (--direct off): this suite is about the relay; the direct
+# path on loopback is scenarios/localhost.sh (tests/sys/localhost.sh).
 # Everything binds to a random 127.x.y.z address. The taps relay every datagram between a client and the Intermediate and scan it
 # for a random marker the tests send through the tunnel; tap A also replays every
 # 7th datagram it forwards to the Intermediate. Checks: registration and
@@ -100,11 +102,12 @@ IMD_ARGS=(--listen "$L:$P_IMD" --pki "$T/pki" --client "agent:alice:$TOK_A"
 CONN_ARGS=(--intermediate "$L:$P_TAPC" --pki "$T/pki" --name c1 --token "$TOK_C"
 	--service "echo=tcp:$L:$P_ECHO" --service "sink=tcp:$L:$P_SINK"
 	--service "source=tcp:$L:$P_SRC" --service "flood=tcp:$L:$P_FLOOD"
-	--service "uecho=udp:$L:$P_UECHO" --keepalive 1s)
+	--service "uecho=udp:$L:$P_UECHO" --keepalive 1s --direct off --control none)
 AGENT_ARGS=(--intermediate "$L:$P_TAPA" --pki "$T/pki" --name alice --token "$TOK_A"
 	--forward "tcp:$L:$F_ECHO=echo" --forward "tcp:$L:$F_SINK=sink"
 	--forward "tcp:$L:$F_SRC=source" --forward "tcp:$L:$F_FLOOD=flood"
-	--forward "udp:$L:$F_UECHO=uecho" --forward "tcp:$L:$F_GHOST=ghost" --keepalive 1s)
+	--forward "udp:$L:$F_UECHO=uecho" --forward "tcp:$L:$F_GHOST=ghost" --keepalive 1s \
+	--direct off --control none)
 
 start echo "$KIT" tcp-echo "$L:$P_ECHO"
 start sink "$KIT" tcp-sink "$L:$P_SINK"

@@ -49,6 +49,22 @@ static void parse_v6_forms(void **state)
 	assert_true(zt_addr_is_loopback(&a));
 }
 
+static void wildcard_detected(void **state)
+{
+	struct zt_addr a = { 0 };
+
+	(void)state;
+	assert_true(zt_addr_is_any(&a)); /* unset */
+	assert_int_equal(zt_addr_parse(&a, "0.0.0.0:5", 0), 0);
+	assert_true(zt_addr_is_any(&a));
+	assert_int_equal(zt_addr_parse(&a, "[::]:5", 0), 0);
+	assert_true(zt_addr_is_any(&a));
+	assert_int_equal(zt_addr_parse(&a, "0.0.0.1", 0), 0);
+	assert_false(zt_addr_is_any(&a));
+	assert_int_equal(zt_addr_parse(&a, "::2", 0), 0);
+	assert_false(zt_addr_is_any(&a));
+}
+
 static void parse_rejects_bad_text(void **state)
 {
 	struct zt_addr a = { .port = 99 };
@@ -117,6 +133,7 @@ int main(void)
 		cmocka_unit_test(parse_default_port),
 		cmocka_unit_test(parse_v6_forms),
 		cmocka_unit_test(parse_rejects_bad_text),
+		cmocka_unit_test(wildcard_detected),
 		cmocka_unit_test(sockaddr_round_trip),
 		cmocka_unit_test(v4_mapped_becomes_v4),
 		cmocka_unit_test(format_small_buffer),

@@ -8,5 +8,7 @@ int pki_main(int argc, char **argv);
 int stun_server_main(int argc, char **argv);
 int discover_main(int argc, char **argv);
 int punch_main(int argc, char **argv);
+int status_main(int argc, char **argv);
+int ping_main(int argc, char **argv);
 
 #endif

@@ -19,6 +19,10 @@ static const struct subcommand subcommands[] = {
 	  .summary = "reflexive address and NAT type (RFC 5780 tests against a STUN server)" },
 	{ .name = "punch", .main = punch_main,
 	  .summary = "manual UDP hole punch to a peer, with a PING/PONG round trip" },
+	{ .name = "status", .main = status_main,
+	  .summary = "a running agent's sessions: path (direct or relay), addresses, RTT" },
+	{ .name = "ping", .main = ping_main,
+	  .summary = "round trips to a service through a running agent, with the path taken" },
 };
 
 static void usage(FILE *f)

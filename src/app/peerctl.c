@@ -1,0 +1,229 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/peerctl.h"
+#include "app/peerprog.h"
+#include "core/err.h"
+#include "core/units.h"
+
+#define PING_TIMEOUT_DEFAULT (3000 * ZT_MS)
+#define PING_TIMEOUT_MAX (60000 * ZT_MS)
+#define PING_RETRY (50 * ZT_MS)
+
+static const char *peer_state_name(enum zt_peer_state s)
+{
+	switch (s) {
+	case ZT_PEER_CONNECTING: return "connecting";
+	case ZT_PEER_HELLO: return "hello";
+	case ZT_PEER_READY: return "ready";
+	case ZT_PEER_BACKOFF: return "backoff";
+	}
+	return "unknown";
+}
+
+static const char *session_state_name(enum zt_peer_session_state s)
+{
+	switch (s) {
+	case ZT_PEER_S_WAITING: return "waiting";
+	case ZT_PEER_S_OPENING: return "opening";
+	case ZT_PEER_S_CONNECTING: return "connecting";
+	case ZT_PEER_S_READY: return "ready";
+	case ZT_PEER_S_CLOSED: return "closed";
+	}
+	return "unknown";
+}
+
+static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c)
+{
+	struct zt_peerprog *pp = ctl->pp;
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
+	uint32_t ids[256];
+	size_t n = zt_peer_session_ids(pp->peer, ids, 256);
+
+	zt_ctl_printf(c, "node role=%s name=%s state=%s intermediate=%s local=%s sessions=%zu",
+		      pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector", pp->name,
+		      peer_state_name(zt_peer_state(pp->peer)), zt_addr_str(&pp->intermediate, a),
+		      zt_addr_str(&pp->io.udp.local, b), n);
+	for (size_t i = 0; i < n && i < 256; i++) {
+		struct zt_peer_session_info si;
+		struct zt_peer_path_info pi;
+
+		if (zt_peer_session_info(pp->peer, ids[i], &si) < 0 ||
+		    zt_peer_session_path(pp->peer, ids[i], &pi) < 0)
+			continue;
+		zt_ctl_printf(c,
+			      "session=%08x service=%s peer=%s state=%s path=%s local=%s remote=%s "
+			      "rtt_us=%" PRIu64 " time_to_direct_ms=%" PRIu64 " switches=%u "
+			      "generation=%u ice=%s manager=%s reason=%s",
+			      si.id, si.service, si.peer_identity[0] ? si.peer_identity : "-",
+			      session_state_name(si.state), pi.direct ? "direct" : "relay",
+			      pi.direct ? zt_addr_str(&pi.local, a) : "relay",
+			      zt_addr_str(&pi.remote, b), (uint64_t)(pi.rtt_ns / ZT_US),
+			      (uint64_t)(pi.time_to_direct / ZT_MS), pi.switches, pi.generation,
+			      pi.ice_state ? pi.ice_state : "none", pi.manager ? pi.manager : "-",
+			      pi.last_reason && *pi.last_reason ? pi.last_reason : "-");
+	}
+	zt_ctl_end(c);
+}
+
+static void arm(struct zt_peerctl *ctl, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (size_t i = 0; i < ZT_CTL_CONNS; i++) {
+		const struct zt_peerctl_ping *g = &ctl->pings[i];
+		if (!g->c)
+			continue;
+		if (g->deadline < next)
+			next = g->deadline;
+		if (!g->sent && now + PING_RETRY < next)
+			next = now + PING_RETRY;
+	}
+	if (next == UINT64_MAX)
+		zt_timer_cancel(ctl->pp->loop, &ctl->timer);
+	else
+		zt_timer_set(ctl->pp->loop, &ctl->timer, next);
+}
+
+/* Tries to send g's echo; answers and frees the slot on a final error. */
+static void ping_try(struct zt_peerctl *ctl, struct zt_peerctl_ping *g, uint64_t now)
+{
+	int rc = zt_peer_ping(ctl->pp->peer, now, g->service, g->nonce);
+
+	if (rc == 0) {
+		g->sent = true;
+		zt_nodeio_kick(&ctl->pp->io);
+		return;
+	}
+	if (rc == -EAGAIN) {
+		zt_nodeio_kick(&ctl->pp->io); /* the session may be opening */
+		return;
+	}
+	zt_ctl_printf(g->c, "error=%d text=\"%s\"", rc, zt_strerror(rc));
+	zt_ctl_end(g->c);
+	g->c = NULL;
+}
+
+static void on_timer(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
+{
+	struct zt_peerctl *ctl = t->data;
+	(void)loop;
+
+	for (size_t i = 0; i < ZT_CTL_CONNS; i++) {
+		struct zt_peerctl_ping *g = &ctl->pings[i];
+		if (!g->c)
+			continue;
+		if (now >= g->deadline) {
+			zt_ctl_printf(g->c, "error=timeout text=\"no answer from %s %s\"", g->service,
+				      g->sent ? "in time" : "(no session yet)");
+			zt_ctl_end(g->c);
+			g->c = NULL;
+			continue;
+		}
+		if (!g->sent)
+			ping_try(ctl, g, now);
+	}
+	arm(ctl, now);
+}
+
+static void cmd_ping(struct zt_peerctl *ctl, struct zt_ctlconn *c, char *args, uint64_t now)
+{
+	char *service = strtok(args, " \t"), *ms = strtok(NULL, " \t"), *end = NULL;
+	uint64_t timeout = PING_TIMEOUT_DEFAULT;
+	struct zt_peerctl_ping *g = NULL;
+
+	if (ctl->pp->role != ZT_CTRL_ROLE_AGENT) {
+		zt_ctl_printf(c, "error=not-agent text=\"ping is an agent command\"");
+		goto answered;
+	}
+	if (!service || strlen(service) >= sizeof(g->service)) {
+		zt_ctl_printf(c, "error=usage text=\"ping SERVICE [TIMEOUT_MS]\"");
+		goto answered;
+	}
+	if (ms) {
+		unsigned long v = strtoul(ms, &end, 10);
+		if (*end || v == 0 || v * ZT_MS > PING_TIMEOUT_MAX) {
+			zt_ctl_printf(c, "error=usage text=\"TIMEOUT_MS is 1 to 60000\"");
+			goto answered;
+		}
+		timeout = v * ZT_MS;
+	}
+	for (size_t i = 0; i < ZT_CTL_CONNS && !g; i++)
+		if (!ctl->pings[i].c)
+			g = &ctl->pings[i];
+	if (!g) { /* cannot happen: one slot per connection, one command at a time */
+		zt_ctl_printf(c, "error=busy text=\"too many pings\"");
+		goto answered;
+	}
+	*g = (struct zt_peerctl_ping){ .c = c, .nonce = ++ctl->nonce_next, .deadline = now + timeout };
+	snprintf(g->service, sizeof(g->service), "%s", service);
+	ping_try(ctl, g, now);
+	arm(ctl, now);
+	return;
+
+answered:
+	zt_ctl_end(c);
+}
+
+static void on_command(void *arg, struct zt_ctlconn *c, char *line, uint64_t now)
+{
+	struct zt_peerctl *ctl = arg;
+	char *cmd, *rest;
+
+	if (!line) { /* the client went away: forget its ping */
+		for (size_t i = 0; i < ZT_CTL_CONNS; i++)
+			if (ctl->pings[i].c == c)
+				ctl->pings[i].c = NULL;
+		return;
+	}
+	cmd = line + strspn(line, " \t");
+	rest = cmd + strcspn(cmd, " \t");
+	if (*rest)
+		*rest++ = '\0';
+	if (!strcmp(cmd, "status")) {
+		cmd_status(ctl, c);
+	} else if (!strcmp(cmd, "ping")) {
+		cmd_ping(ctl, c, rest, now);
+	} else if (!strcmp(cmd, "help")) {
+		zt_ctl_printf(c, "commands: status | ping SERVICE [TIMEOUT_MS] | help");
+		zt_ctl_end(c);
+	} else {
+		zt_ctl_printf(c, "error=unknown-command text=\"'%.64s': try help\"", cmd);
+		zt_ctl_end(c);
+	}
+}
+
+void zt_peerctl_pong(struct zt_peerctl *ctl, const char *service, uint64_t nonce, uint64_t rtt_ns,
+		     bool direct, const struct zt_addr *remote)
+{
+	char a[ZT_ADDR_STRLEN];
+
+	for (size_t i = 0; i < ZT_CTL_CONNS; i++) {
+		struct zt_peerctl_ping *g = &ctl->pings[i];
+		if (!g->c || g->nonce != nonce || strcmp(g->service, service))
+			continue;
+		zt_ctl_printf(g->c, "pong service=%s nonce=%" PRIu64 " rtt_ns=%" PRIu64 " path=%s remote=%s",
+			      service, nonce, rtt_ns,
+			      direct ? "direct" : "relay", direct ? zt_addr_str(remote, a) : "relay");
+		zt_ctl_end(g->c);
+		g->c = NULL;
+	}
+}
+
+int zt_peerctl_open(struct zt_peerctl *ctl, struct zt_peerprog *pp, const char *path)
+{
+	*ctl = (struct zt_peerctl){ .pp = pp, .nonce_next = zt_rng_u32(&pp->rng) };
+	zt_timer_init(&ctl->timer, on_timer, ctl);
+	return zt_ctlsock_open(&ctl->sock, pp->loop, path, on_command, ctl);
+}
+
+void zt_peerctl_close(struct zt_peerctl *ctl)
+{
+	if (!ctl->sock)
+		return;
+	zt_ctlsock_close(ctl->sock);
+	ctl->sock = NULL;
+	zt_timer_cancel(ctl->pp->loop, &ctl->timer);
+}

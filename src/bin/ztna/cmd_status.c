@@ -1,0 +1,356 @@
+/*
+ * ztna status / ztna ping: clients of a running agent's (or connector's) control
+ * socket (app/peerctl.h, docs/control-socket.md).
+ *
+ *   ztna status [--control PATH | --connector] [--raw]
+ *   ztna ping SERVICE [-c N] [-i INTERVAL] [--timeout MS] [--control PATH]
+ *
+ * status prints one line per session: service, path (direct or relay), local and
+ * remote addresses, RTT, time it took to go direct, path switches; --raw prints the
+ * program's key=value lines as they are. ping prints each round trip with the path
+ * it took ("via direct 203.0.113.2:40123 in 0.4 ms", "via relay in 1.1 ms") and a
+ * summary; exit 0 when at least one answer came, 1 when none did, 2 on bad usage
+ * or when the program cannot be reached.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/ctlsock.h"
+#include "cli.h"
+#include "cmds.h"
+#include "core/err.h"
+#include "core/units.h"
+
+struct ctlclient {
+	char control[108];
+	bool control_set, connector, raw;
+	unsigned count, timeout_ms;
+	uint64_t interval;
+	int fd;
+	char buf[1 << 16];
+	size_t len;
+};
+
+static int set_control(void *ctx, const char *v, const char **why)
+{
+	struct ctlclient *c = ctx;
+
+	if (strlen(v) >= sizeof(c->control)) {
+		*why = "a socket path is at most 107 bytes";
+		return ZT_ESYNTAX;
+	}
+	snprintf(c->control, sizeof(c->control), "%s", v);
+	c->control_set = true;
+	return 0;
+}
+
+ZT_CLI_FLAG_SETTER(set_connector, struct ctlclient, connector)
+ZT_CLI_FLAG_SETTER(set_raw, struct ctlclient, raw)
+
+static int set_count(void *ctx, const char *v, const char **why)
+{
+	return zt_cli_uint(&((struct ctlclient *)ctx)->count, v, 1, 100000, why);
+}
+
+static int set_interval(void *ctx, const char *v, const char **why)
+{
+	return zt_cli_duration(&((struct ctlclient *)ctx)->interval, v, ZT_SEC, 60 * ZT_SEC, why);
+}
+
+static int set_timeout(void *ctx, const char *v, const char **why)
+{
+	return zt_cli_uint(&((struct ctlclient *)ctx)->timeout_ms, v, 1, 60000, why);
+}
+
+static const struct zt_conf_key status_keys[] = {
+	{ .name = "control", .syntax = "PATH", .example = "/run/ztna/agent.sock",
+	  .help = "the program's control socket (its --control)", .set = set_control },
+	{ .name = "connector", .syntax = "", .help = "the connector's default socket, not the agent's",
+	  .set = set_connector, .is_flag = true },
+	{ .name = "raw", .syntax = "", .help = "print the key=value lines as they come",
+	  .set = set_raw, .is_flag = true },
+};
+
+static const struct zt_conf_key ping_keys[] = {
+	{ .name = "control", .syntax = "PATH", .example = "/run/ztna/agent.sock",
+	  .help = "the agent's control socket (its --control)", .set = set_control },
+	{ .name = "count", .syntax = "N", .example = "4", .help = "round trips (also -c; default 4)",
+	  .set = set_count },
+	{ .name = "interval", .syntax = "SECONDS", .example = "0.2",
+	  .help = "between round trips (also -i; default 1)", .set = set_interval },
+	{ .name = "timeout", .syntax = "MS", .example = "3000",
+	  .help = "wait this long for each answer (default 3000)", .set = set_timeout },
+};
+
+/* The program's default socket (as app/peerprog.c chooses it). */
+static void default_path(struct ctlclient *c)
+{
+	const char *role = c->connector ? "connector" : "agent", *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (c->control_set)
+		return;
+	if (geteuid() == 0 || !xdg || !*xdg)
+		snprintf(c->control, sizeof(c->control), "/run/ztna/%s.sock", role);
+	else
+		snprintf(c->control, sizeof(c->control), "%s/ztna-%s.sock", xdg, role);
+}
+
+static int open_ctl(struct ctlclient *c, const char *cmd)
+{
+	default_path(c);
+	c->fd = zt_ctl_connect(c->control);
+	if (c->fd < 0) {
+		fprintf(stderr, "ztna %s: cannot reach %s: %s (is the %s running? pass its "
+				"--control PATH with --control)\n", cmd, c->control, strerror(-c->fd),
+			c->connector ? "connector" : "agent");
+		return ZT_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Sends one command line and reads its answer (lines up to the empty line) into
+ * c->buf, NUL-terminated. Returns 0 or -errno (-EPIPE: the program hung up). */
+static int transact(struct ctlclient *c, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(c->fd, line + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -EPIPE;
+		off += (size_t)w;
+	}
+	c->len = 0;
+	for (;;) {
+		ssize_t r;
+		c->buf[c->len] = '\0';
+		if ((c->len == 1 && c->buf[0] == '\n') ||
+		    (c->len >= 2 && !strcmp(c->buf + c->len - 2, "\n\n")))
+			return 0;
+		if (c->len == sizeof(c->buf) - 1)
+			return -EMSGSIZE;
+		r = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EPIPE;
+		c->len += (size_t)r;
+	}
+}
+
+/* The value of key in a "k=v k=v" line (values have no spaces, or are "quoted"). */
+static const char *kv(const char *line, const char *key, char *out, size_t cap)
+{
+	size_t kl = strlen(key);
+	const char *p = line;
+
+	out[0] = '\0';
+	while ((p = strstr(p, key))) {
+		if ((p == line || p[-1] == ' ') && p[kl] == '=') {
+			const char *v = p + kl + 1;
+			size_t n;
+			if (*v == '"') {
+				v++;
+				n = strcspn(v, "\"\n");
+			} else {
+				n = strcspn(v, " \n");
+			}
+			if (n >= cap)
+				n = cap - 1;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return out;
+		}
+		p += kl;
+	}
+	return out;
+}
+
+static void print_ms(char *out, size_t cap, const char *us_text)
+{
+	if (!*us_text || !strcmp(us_text, "0"))
+		snprintf(out, cap, "-");
+	else
+		snprintf(out, cap, "%.1f ms", strtod(us_text, NULL) / 1000.0);
+}
+
+int status_main(int argc, char **argv)
+{
+	struct ctlclient *c = calloc(1, sizeof(*c));
+	char *line, *save = NULL;
+	int rc;
+
+	if (!c)
+		return ZT_EXIT_FAILED;
+	rc = zt_cli_parse("status",
+			  "usage: ztna status [--control PATH | --connector] [--raw]\n\n"
+			  "The sessions of a running agent (or connector): service, path, addresses,\n"
+			  "RTT, time it took to go direct, path switches.",
+			  status_keys, sizeof(status_keys) / sizeof(status_keys[0]), c, argc, argv);
+	if (rc >= 0)
+		goto out;
+	rc = open_ctl(c, "status");
+	if (rc)
+		goto out;
+	rc = transact(c, "status\n");
+	if (rc < 0) {
+		fprintf(stderr, "ztna status: %s: %s\n", c->control, strerror(-rc));
+		rc = ZT_EXIT_FAILED;
+		goto close_fd;
+	}
+	if (c->raw) {
+		fputs(c->buf, stdout);
+		rc = ZT_EXIT_OK;
+		goto close_fd;
+	}
+	rc = ZT_EXIT_OK;
+	for (line = strtok_r(c->buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char v[10][128];
+		if (!strncmp(line, "error=", 6)) {
+			fprintf(stderr, "ztna status: %s\n", line);
+			rc = ZT_EXIT_FAILED;
+		} else if (!strncmp(line, "node ", 5)) {
+			printf("%s %s: %s, intermediate %s, local %s, %s session(s)\n",
+			       kv(line, "role", v[0], 128), kv(line, "name", v[1], 128),
+			       kv(line, "state", v[2], 128), kv(line, "intermediate", v[3], 128),
+			       kv(line, "local", v[4], 128), kv(line, "sessions", v[5], 128));
+			printf("%-16s %-7s %-24s %-24s %-9s %-10s %-8s %s\n", "SERVICE", "PATH", "LOCAL",
+			       "REMOTE", "RTT", "TO-DIRECT", "SWITCHES", "STATE (WHY)");
+		} else if (!strncmp(line, "session=", 8)) {
+			char rtt[32], ttd[32], ttd_us[40];
+			print_ms(rtt, sizeof(rtt), kv(line, "rtt_us", v[0], 128));
+			snprintf(ttd_us, sizeof(ttd_us), "%s000", kv(line, "time_to_direct_ms", v[1], 128));
+			print_ms(ttd, sizeof(ttd), strcmp(v[1], "0") ? ttd_us : "0");
+			printf("%-16s %-7s %-24s %-24s %-9s %-10s %-8s %s (%s)\n",
+			       kv(line, "service", v[2], 128), kv(line, "path", v[3], 128),
+			       kv(line, "local", v[4], 128), kv(line, "remote", v[5], 128), rtt, ttd,
+			       kv(line, "switches", v[6], 128), kv(line, "state", v[7], 128),
+			       kv(line, "reason", v[8], 128));
+		}
+	}
+
+close_fd:
+	close(c->fd);
+out:
+	free(c);
+	return rc;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Options of ping that take the next argument as their value. */
+static bool takes_value(const char *o)
+{
+	static const char *const opts[] = { "-c", "-i", "--count", "--interval", "--timeout",
+					     "--control", "--config" };
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (!strcmp(o, opts[i]))
+			return true;
+	return false;
+}
+
+int ping_main(int argc, char **argv)
+{
+	struct ctlclient *c = calloc(1, sizeof(*c));
+	const char *service = NULL;
+	char *args[64];
+	uint64_t *rtts = NULL;
+	unsigned answered = 0, direct = 0;
+	int n = 0, rc;
+
+	if (!c)
+		return ZT_EXIT_FAILED;
+	*c = (struct ctlclient){ .count = 4, .interval = ZT_SEC, .timeout_ms = 3000 };
+	/* SERVICE is positional; -c and -i are the usual ping short options. */
+	for (int i = 0; i < argc && n < 63; i++) {
+		if (i > 0 && argv[i][0] != '-' && !service && !(i > 1 && takes_value(argv[i - 1]))) {
+			service = argv[i];
+			continue;
+		}
+		args[n++] = !strcmp(argv[i], "-c") ? "--count"
+			    : !strcmp(argv[i], "-i") ? "--interval" : argv[i];
+	}
+	args[n] = NULL;
+	rc = zt_cli_parse("ping",
+			  "usage: ztna ping SERVICE [-c N] [-i SECONDS] [--timeout MS] [--control PATH]\n\n"
+			  "Round trips to SERVICE's connector through a running agent, each with the\n"
+			  "path it took (direct or relay).",
+			  ping_keys, sizeof(ping_keys) / sizeof(ping_keys[0]), c, n, args);
+	if (rc >= 0)
+		goto out;
+	if (!service) {
+		fprintf(stderr, "ztna ping: which service? usage: ztna ping SERVICE [-c N]\n");
+		rc = ZT_EXIT_USAGE;
+		goto out;
+	}
+	rc = open_ctl(c, "ping");
+	if (rc)
+		goto out;
+	rtts = calloc(c->count, sizeof(*rtts));
+	if (!rtts) {
+		rc = ZT_EXIT_FAILED;
+		goto close_fd;
+	}
+	for (unsigned seq = 1; seq <= c->count; seq++) {
+		char cmd[200], v[4][128];
+		int trc;
+
+		snprintf(cmd, sizeof(cmd), "ping %s %u\n", service, c->timeout_ms);
+		trc = transact(c, cmd);
+		if (trc < 0) {
+			fprintf(stderr, "ztna ping: %s: %s\n", c->control, strerror(-trc));
+			break;
+		}
+		if (!strncmp(c->buf, "pong ", 5)) {
+			uint64_t ns = strtoull(kv(c->buf, "rtt_ns", v[0], 128), NULL, 10);
+			bool d = !strcmp(kv(c->buf, "path", v[1], 128), "direct");
+			rtts[answered++] = ns;
+			direct += d;
+			if (d)
+				printf("seq=%u %s via direct %s in %.3f ms\n", seq, service,
+				       kv(c->buf, "remote", v[2], 128), (double)ns / 1e6);
+			else
+				printf("seq=%u %s via relay in %.3f ms\n", seq, service, (double)ns / 1e6);
+		} else {
+			c->buf[strcspn(c->buf, "\n")] = '\0';
+			printf("seq=%u %s no answer: %s\n", seq, service,
+			       kv(c->buf, "text", v[3], 128)[0] ? v[3] : c->buf);
+		}
+		fflush(stdout);
+		if (seq < c->count) {
+			struct timespec ts = { .tv_sec = (time_t)(c->interval / ZT_SEC),
+					       .tv_nsec = (long)(c->interval % ZT_SEC) };
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
+	}
+	printf("--- %s: %u sent, %u answered (%u direct, %u relay)", service, c->count, answered,
+	       direct, answered - direct);
+	if (answered) {
+		qsort(rtts, answered, sizeof(*rtts), cmp_u64);
+		printf(", rtt min/median/max %.3f/%.3f/%.3f ms", (double)rtts[0] / 1e6,
+		       (double)rtts[answered / 2] / 1e6, (double)rtts[answered - 1] / 1e6);
+	}
+	printf("\n");
+	rc = answered ? ZT_EXIT_OK : ZT_EXIT_FAILED;
+
+close_fd:
+	close(c->fd);
+out:
+	free(rtts);
+	free(c);
+	return rc;
+}
