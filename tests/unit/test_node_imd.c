@@ -494,6 +494,37 @@ static void candidates_forwarded_and_checks_start_together(void **state)
 	world_fini(&w);
 }
 
+/* A peer sending candidates nonstop: the Intermediate forwards at most 32 per 10 s
+ * per end, counts the rest, and the session and the other end are unaffected. */
+static void nonstop_candidates_are_bounded(void **state)
+{
+	struct world w;
+	struct zt_imd_stats st;
+	uint32_t id;
+
+	world_init(&w, *state, 0, 0);
+	id = pair(&w);
+	for (int i = 0; i < 200; i++) {
+		send_cands(&w.alice, id, (uint32_t)i, "192.0.2.1:1000");
+		if (i % 20 == 19)
+			nh_run_for(&w.net, 20 * ZT_MS);
+	}
+	nh_run_for(&w.net, 300 * ZT_MS);
+	assert_int_equal(nh_raw_count(&w.c1, ZT_CTRL_CANDIDATES), 32);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.candidates_fwd, 32);
+	assert_true(st.ctrl_errors >= 168);
+	/* the connector's own candidates still go through, and after the window alice's */
+	send_cands(&w.c1, id, 0, "198.51.100.1:2000");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(nh_raw_count(&w.alice, ZT_CTRL_CANDIDATES), 1);
+	nh_run_for(&w.net, 10 * ZT_SEC);
+	send_cands(&w.alice, id, 500, "192.0.2.1:1000");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(nh_raw_count(&w.c1, ZT_CTRL_CANDIDATES), 33);
+	world_fini(&w);
+}
+
 static void observed_address_follows_rebinding(void **state)
 {
 	struct world w;
@@ -765,6 +796,7 @@ int main(void)
 		cmocka_unit_test(relay_quota_ends_the_session),
 		cmocka_unit_test(start_offsets_math),
 		cmocka_unit_test(candidates_forwarded_and_checks_start_together),
+		cmocka_unit_test(nonstop_candidates_are_bounded),
 		cmocka_unit_test(observed_address_follows_rebinding),
 		cmocka_unit_test(newer_connector_connection_replaces_older),
 		cmocka_unit_test(held_open_waits_for_registration),
