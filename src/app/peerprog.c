@@ -643,9 +643,10 @@ static void update_hosts(struct zt_peerprog *pp, uint64_t now, bool event)
 		if (ha[i].addr.family != pp->io.udp.local.family)
 			continue;
 		ips[n++] = ha[i].addr;
+		if (zt_addr_format(&ha[i].addr, false, a, sizeof(a)) < 0)
+			a[0] = '\0';
 		used += (size_t)snprintf(text + used, used < sizeof(text) ? sizeof(text) - used : 0,
-					 "%s%s(%s)", n > 1 ? "," : "", zt_addr_str(&ha[i].addr, a),
-					 ha[i].ifname);
+					 "%s%s(%s)", n > 1 ? "," : "", a, ha[i].ifname);
 		if (used >= sizeof(text))
 			used = sizeof(text) - 1;
 	}
