@@ -65,6 +65,10 @@ struct world {
 	uint64_t wire_marker_hits, relay_marker_hits;
 	uint64_t direct_pkts;            /* agent <-> connector without the Intermediate */
 	bool cut_direct;                 /* drop agent <-> connector packets */
+	struct zt_addr spoofer;          /* replays captured direct packets from here */
+	uint8_t captured[1500];          /* the last agent -> connector QUIC packet */
+	size_t captured_len;
+	uint64_t to_spoofer, from_spoofer; /* bytes */
 	unsigned pongs;
 	uint64_t pong_nonce, pong_rtt;
 	bool pong_direct;
@@ -331,6 +335,15 @@ static bool tap(void *arg, const struct nh_pkt *p)
 
 	if (qh_contains(p->data, p->len, marker, sizeof(marker)))
 		w->wire_marker_hits++;
+	if (w->spoofer.family && zt_addr_equal(&p->to, &w->spoofer))
+		w->to_spoofer += p->len;
+	if (w->spoofer.family && zt_addr_equal(&p->from, &w->spoofer))
+		w->from_spoofer += p->len;
+	if (zt_addr_equal(&p->from, &w->agent.addr) && zt_addr_equal(&p->to, &w->conn.addr) &&
+	    p->len <= sizeof(w->captured) && p->len > 0 && p->data[0] >= 0x40) {
+		memcpy(w->captured, p->data, p->len); /* QUIC, not STUN (first byte < 4) */
+		w->captured_len = p->len;
+	}
 	if ((zt_addr_equal(&p->from, &w->agent.addr) && zt_addr_equal(&p->to, &w->conn.addr)) ||
 	    (zt_addr_equal(&p->from, &w->conn.addr) && zt_addr_equal(&p->to, &w->agent.addr))) {
 		w->direct_pkts++;
@@ -992,6 +1005,86 @@ static void direct_path_chosen_cut_and_restored(void **state)
 	world_fini(&w);
 }
 
+/* A session on the direct path for the replay tests. */
+static struct tchan *direct_session(struct world *w, void **state)
+{
+	struct tchan *t;
+	struct zt_peer_path_info ai;
+
+	world_init(w, *state, 0);
+	w->acfg.path = (struct zt_path_config){ 0 };
+	w->ccfg.path = (struct zt_path_config){ 0 };
+	start_connector(w);
+	start_agent(w, "pw-alice");
+	assert_true(nh_run(&w->net, both_ready, w, w->net.now + 3 * ZT_SEC));
+	t = open_chan(w, "web", 300000, 45);
+	t->send_fin = false;
+	nh_run(&w->net, service_all, w, w->net.now + 2 * ZT_SEC);
+	assert_int_equal(zt_peer_session_path(w->agent.peer, only_session(w->agent.peer), &ai), 0);
+	assert_true(ai.direct);
+	assert_int_equal(zt_addr_parse(&w->spoofer, "198.51.100.66:666", 0), 0);
+	return t;
+}
+
+/* Someone who sees the agent's direct packets replays them from its own address,
+ * after the originals arrived (it cannot race them): duplicates, dropped; the
+ * connector sends nothing to that address and the session stays direct, intact. */
+static void replayed_packets_from_elsewhere_get_nothing(void **state)
+{
+	struct world w;
+	struct tchan *t = direct_session(&w, state);
+	struct zt_peer_path_info ai, ci;
+	uint8_t old[1500];
+	size_t old_len;
+
+	t->to_send = 3000000;
+	for (int i = 0; i < 50; i++) {
+		nh_run(&w.net, service_all, &w, w.net.now + 5 * ZT_MS);
+		assert_true(w.captured_len > 0);
+		memcpy(old, w.captured, w.captured_len);
+		old_len = w.captured_len;
+		nh_run(&w.net, service_all, &w, w.net.now + 50 * ZT_MS); /* the original is in */
+		nh_send(&w.net, &w.spoofer, &w.conn.addr, old, old_len);
+	}
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_int_equal(t->recvd, 3000000);
+	assert_false(t->corrupt || t->reset);
+	assert_true(w.from_spoofer > 5000);
+	assert_int_equal(w.to_spoofer, 0);
+	assert_int_equal(zt_peer_session_path(w.conn.peer, only_session(w.conn.peer), &ci), 0);
+	assert_true(ci.direct);
+	assert_true(zt_addr_equal(&ci.remote, &w.agent.addr));
+	assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+	assert_true(ai.direct);
+	assert_int_equal(ai.switches, 1);
+	world_fini(&w);
+}
+
+/* An attacker on the path that races the agent's packets (its copies arrive first,
+ * RFC 9000 s9.3.3) makes the connector probe the attacker's address: it gets path
+ * challenges only, within the 3x anti-amplification limit, never a validated path.
+ * The worst it does is push the session onto the relay: no byte lost, no reset. */
+static void racing_replays_only_cost_the_direct_path(void **state)
+{
+	struct world w;
+	struct tchan *t = direct_session(&w, state);
+	struct zt_peer_path_info ci;
+
+	t->to_send = 3000000;
+	for (int i = 0; i < 100; i++) {
+		nh_run(&w.net, service_all, &w, w.net.now + 10 * ZT_MS);
+		nh_send(&w.net, &w.spoofer, &w.conn.addr, w.captured, w.captured_len);
+	}
+	nh_run(&w.net, service_all, &w, w.net.now + 3 * ZT_SEC);
+	assert_int_equal(t->recvd, 3000000);
+	assert_false(t->corrupt || t->reset);
+	assert_true(w.from_spoofer > 10000);
+	assert_true(w.to_spoofer <= 3 * w.from_spoofer);
+	assert_int_equal(zt_peer_session_path(w.conn.peer, only_session(w.conn.peer), &ci), 0);
+	assert_false(zt_addr_equal(&ci.remote, &w.spoofer));
+	world_fini(&w);
+}
+
 /* Direct path disabled on the connector: it ignores the agent's candidates, the
  * agent's ICE gives up after 5 s, and the session stays on the relay untouched. */
 static void direct_path_refused_stays_on_relay(void **state)
@@ -1035,6 +1128,8 @@ int main(void)
 		cmocka_unit_test(inner_connection_migrates_direct_and_back),
 		cmocka_unit_test(direct_path_chosen_cut_and_restored),
 		cmocka_unit_test(direct_path_refused_stays_on_relay),
+		cmocka_unit_test(replayed_packets_from_elsewhere_get_nothing),
+		cmocka_unit_test(racing_replays_only_cost_the_direct_path),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
