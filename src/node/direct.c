@@ -178,6 +178,12 @@ static int new_generation(struct psession *s, uint64_t now, uint32_t gen)
 	d->cands_msgs = 0;
 	d->cands_limited = false;
 	d->creds_set = false;
+	if (!d->agent && !d->ka_interval) {
+		/* the connector runs no path manager: its idle keepalive settings */
+		struct zt_pathmgr cfg_only;
+		zt_pathmgr_init(&cfg_only, &p->cfg.path, now);
+		zt_pathmgr_keepalive(&cfg_only, now, &d->ka_interval, &d->ka_timeout);
+	}
 	if (d->ka_interval)
 		zt_ice_set_keepalive(d->ice, now, d->ka_interval, d->ka_timeout);
 	if (!d->first_start)
