@@ -37,6 +37,7 @@ struct pdirect {
 	struct zt_quic_path migrate_to;
 	const char *migrate_reason;
 	uint64_t migrate_retry, migrate_until;
+	uint64_t rtt_before;         /* the old path's smoothed RTT (ngtcp2 resets it) */
 	uint64_t ka_interval, ka_timeout;
 	bool on_direct;              /* the inner connection's path is the direct one */
 	uint32_t switches;           /* connector: moves it followed */
@@ -224,20 +225,18 @@ static void migrated(struct psession *s, uint64_t now)
 	struct zt_peer *p = s->p;
 	struct pdirect *d = s->direct;
 	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
-	struct zt_quic_stats qs;
 
 	d->migrating = false;
 	d->on_direct = d->migrate_kind == ZT_PATH_KIND_DIRECT;
 	d->last_reason = d->migrate_reason;
 	zt_pathmgr_migrated(&d->pm, now, d->migrate_kind, true);
-	zt_quic_conn_stats(s->conn, &qs);
 	PLOG(p, ZT_NODE_INFO, "path_switch",
-	     "session=%08x service=%s to=%s local=%s remote=%s reason=%s rtt_us=%" PRIu64
+	     "session=%08x service=%s to=%s local=%s remote=%s reason=%s rtt_before_us=%" PRIu64
 	     " switches=%u time_to_direct_ms=%" PRIu64,
 	     s->id, s->service, d->on_direct ? "direct" : "relay",
 	     d->on_direct ? zt_addr_str(&d->migrate_to.local, a) : "relay",
 	     zt_addr_str(&d->migrate_to.remote, b), d->migrate_reason,
-	     (uint64_t)(qs.srtt_ns / ZT_US), d->pm.stats.switches,
+	     (uint64_t)(d->rtt_before / ZT_US), d->pm.stats.switches,
 	     (uint64_t)(d->pm.stats.time_to_direct / ZT_MS));
 	path_report(s, d->migrate_reason);
 }
@@ -254,6 +253,11 @@ static void try_migrate(struct psession *s, uint64_t now)
 	    zt_addr_equal(&cur.remote, &d->migrate_to.remote)) {
 		migrated(s, now); /* already there */
 		return;
+	}
+	{
+		struct zt_quic_stats qs;
+		zt_quic_conn_stats(s->conn, &qs);
+		d->rtt_before = qs.srtt_ns;
 	}
 	rc = zt_quic_conn_migrate(s->conn, now, &d->migrate_to, true);
 	if (rc == 0) {
