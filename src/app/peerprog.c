@@ -598,14 +598,14 @@ static void log_stats(struct zt_peerprog *pp, const char *event)
 		" dropped_outer=%" PRIu64 " dropped_unknown=%" PRIu64 " relay_in=%" PRIu64
 		" relay_out=%" PRIu64 " relay_dropped_session=%" PRIu64 " relay_dropped_queue=%" PRIu64
 		" connects=%" PRIu64 " resets=%" PRIu64 " sessions=%zu sessions_opened=%" PRIu64
-		" sessions_failed=%" PRIu64 " chans=%zu chans_opened=%" PRIu64 " chans_failed=%" PRIu64
+		" sessions_failed=%" PRIu64 " sessions_resumed=%" PRIu64 " chans=%zu chans_opened=%" PRIu64 " chans_failed=%" PRIu64
 		" flows=%zu udp_in=%" PRIu64 " udp_out=%" PRIu64 " udp_dropped=%" PRIu64
 		" flow_dgrams_dropped=%" PRIu64 " tcp_now=%zu tcp_bytes_in=%" PRIu64 " tcp_bytes_out=%" PRIu64
 		" tcp_reset=%" PRIu64 " outer_rtt_us=%" PRIu64 " ctrl_errors=%" PRIu64,
 		zt_peer_state(pp->peer), io->rx, io->tx, ps.dropped_garbage, ps.dropped_stun,
 		ps.dropped_outer, ps.dropped_unknown, ps.relay_in, ps.relay_out,
 		ps.relay_dropped_session, ps.relay_dropped_queue, ps.connects, ps.resets_received,
-		ps.sessions, ps.sessions_opened, ps.sessions_failed, ps.chans, ps.chans_opened,
+		ps.sessions, ps.sessions_opened, ps.sessions_failed, ps.sessions_resumed, ps.chans, ps.chans_opened,
 		ps.chans_failed, ps.flows, fs->udp_in, fs->udp_out, fs->udp_dropped,
 		ps.flow_dgrams_dropped, fs->tcp_now, fs->tcp_bytes_in, fs->tcp_bytes_out,
 		fs->tcp_reset, (uint64_t)(qs.srtt_ns / ZT_US), ps.ctrl_errors);

@@ -72,6 +72,7 @@ static const struct field register_fields[] = {
 static const struct field open_fields[] = {
 	FV(ZT_CTRL_F_REQUEST_ID, K_U64, REQ, zt_ctrl_open, request_id),
 	FSTR(ZT_CTRL_F_SERVICE, REQ, zt_ctrl_open, service),
+	FV(ZT_CTRL_F_SESSION_ID, K_U64, OPT, zt_ctrl_open, resume_session),
 };
 
 static const struct field session_fields[] = {

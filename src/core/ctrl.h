@@ -153,6 +153,9 @@ struct zt_ctrl_register {
 struct zt_ctrl_open {
 	uint64_t request_id;            /* required: chosen by the agent, echoed in SESSION/ERROR */
 	char service[ZT_CTRL_STR_MAX + 1]; /* required */
+	uint64_t resume_session;        /* optional (SESSION_ID): re-attach this session, which
+					   both ends kept on a direct path while the
+					   Intermediate was gone */
 };
 
 struct zt_ctrl_session {

@@ -82,6 +82,7 @@ struct held {
 	struct held *next;
 	struct client *agent;
 	uint64_t request_id;
+	uint32_t resume;             /* OPEN's SESSION_ID: the id to re-attach, or 0 */
 	uint64_t deadline;
 	char service[ZT_CTRL_STR_MAX + 1];
 };
@@ -447,16 +448,24 @@ static void services_text(const struct client *c, char *buf, size_t cap)
 
 /* Sessions. */
 
+/* A new session, or (resume != 0) the re-attachment of one both ends kept on their
+ * direct path while they had lost the Intermediate. */
 static void open_session(struct zt_imd *imd, struct client *agent, struct client *conn,
-			 uint64_t request_id, const char *service)
+			 uint64_t request_id, const char *service, uint32_t resume)
 {
 	struct zt_ctrl_msg m;
 	struct session *s;
-	uint32_t id;
+	uint32_t id = resume;
 
-	do
+	if (resume && session_find(imd, resume)) {
+		LOG(imd, ZT_NODE_WARN, "open_refused",
+		    "identity=%s service=%s reason=session-in-use session=%08x", agent->identity,
+		    service, resume);
+		send_error(agent, ZT_ESTATE, request_id, 0, "that session id is in use");
+		return;
+	}
+	while (id == 0 || session_find(imd, id))
 		id = zt_rng_u32(imd->cfg.rng);
-	while (id == 0 || session_find(imd, id));
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		send_error(agent, -ENOMEM, request_id, 0, "out of memory");
@@ -476,6 +485,8 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	link_end(s, 0);
 	link_end(s, 1);
 	imd->st.sessions_opened++;
+	if (resume)
+		imd->st.sessions_resumed++;
 
 	zt_ctrl_msg_init(&m, ZT_CTRL_SESSION);
 	m.u.session.session_id = id;
@@ -490,7 +501,7 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	snprintf(m.u.session.peer_identity, sizeof(m.u.session.peer_identity), "%s", agent->identity);
 	m.u.session.ice_role = ZT_CTRL_ICE_CONTROLLED;
 	ctrl_send(conn, &m);
-	LOG(imd, ZT_NODE_INFO, "session_open",
+	LOG(imd, ZT_NODE_INFO, resume ? "session_resumed" : "session_open",
 	    "session=%08x service=%s agent=%s connector=%s request=%016" PRIx64, id, service,
 	    agent->identity, conn->identity, request_id);
 }
@@ -505,7 +516,7 @@ static void release_held(struct zt_imd *imd)
 		struct client *conn = connector_for(imd, h->service);
 		if (conn) {
 			*hp = h->next;
-			open_session(imd, h->agent, conn, h->request_id, h->service);
+			open_session(imd, h->agent, conn, h->request_id, h->service, h->resume);
 			free(h);
 		} else {
 			hp = &h->next;
@@ -520,6 +531,11 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 	char text[ZT_CTRL_STR_MAX + 1];
 
 	imd->st.opens++;
+	if (o->resume_session > UINT32_MAX) {
+		imd->st.ctrl_errors++;
+		send_error(c, ZT_ESTATE, o->request_id, 0, "no such session id");
+		return;
+	}
 	if (!zt_policy_allows(imd->cfg.policy, c->name, o->service)) {
 		imd->st.policy_refused++;
 		snprintf(text, sizeof(text), "agent %s may not reach service %.150s (policy)", c->name,
@@ -538,7 +554,7 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 	}
 	conn = connector_for(imd, o->service);
 	if (conn) {
-		open_session(imd, c, conn, o->request_id, o->service);
+		open_session(imd, c, conn, o->request_id, o->service, (uint32_t)o->resume_session);
 		return;
 	}
 	if (imd->cfg.open_hold && now < imd->started + imd->cfg.open_hold) {
@@ -546,6 +562,7 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 		if (h) {
 			h->agent = c;
 			h->request_id = o->request_id;
+			h->resume = (uint32_t)o->resume_session;
 			h->deadline = imd->started + imd->cfg.open_hold;
 			snprintf(h->service, sizeof(h->service), "%s", o->service);
 			h->next = imd->held;

@@ -88,6 +88,7 @@ struct zt_imd_stats {
 	uint64_t accepted, refused_full, accept_failed;
 	uint64_t auth_ok, auth_failed;
 	uint64_t opens, sessions_opened, policy_refused, no_service, held;
+	uint64_t sessions_resumed;  /* OPEN with SESSION_ID: a kept session re-attached */
 	uint64_t relay_pkts, relay_bytes;
 	uint64_t relay_dropped_unknown; /* no such session, or the sender is not an end of it */
 	uint64_t relay_dropped_quota;

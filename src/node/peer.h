@@ -242,6 +242,7 @@ struct zt_peer_stats {
 	uint64_t relay_dropped_queue;  /* the outer DATAGRAM queue was full */
 	uint64_t connects, welcomes, refusals;
 	uint64_t sessions_opened, sessions_failed;
+	uint64_t sessions_resumed;      /* kept on a direct path, re-attached to a new Intermediate */
 	uint64_t chans_opened, chans_failed;
 	uint64_t flow_dgrams_in, flow_dgrams_out, flow_dgrams_dropped;
 	uint64_t ctrl_errors;

@@ -81,6 +81,9 @@ struct psession {
 	int close_reason;
 	void *qlog;
 	struct pdirect *direct;             /* ICE and the path manager (node/direct.c) */
+	bool detached;                      /* kept on its direct path while the Intermediate
+					       was lost: the new one does not know it yet */
+	uint64_t resume_request;            /* agent: the OPEN that re-attaches it */
 };
 
 struct praw {

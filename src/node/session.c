@@ -323,13 +323,35 @@ static void agent_connect(struct psession *s)
 	s->state = ZT_PEER_S_CONNECTING;
 }
 
+/* SESSION naming a session we have: the re-attachment of a detached one (true), or
+ * an error (false). */
+static bool reattach(struct zt_peer *p, struct psession *s, const struct zt_ctrl_session *m)
+{
+	if (!s->detached || s->state != ZT_PEER_S_READY || strcmp(s->service, m->service) ||
+	    strcmp(s->peer_identity, m->peer_identity) ||
+	    (is_agent(p) && m->request_id != s->resume_request))
+		return false;
+	s->detached = false;
+	s->quota_bytes = m->quota_bytes;
+	s->quota_packets = m->quota_packets;
+	p->st.sessions_resumed++;
+	PLOG(p, ZT_NODE_INFO, "session_resumed", "session=%08x service=%s peer=%s", s->id, s->service,
+	     s->peer_identity);
+	return true;
+}
+
 void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 {
 	struct psession *s = NULL;
 	const struct zt_peer_service *svc = NULL;
 
-	if (m->session_id == 0 || m->session_id > UINT32_MAX || zt_psession_by_id(p, (uint32_t)m->session_id)) {
+	if (m->session_id == 0 || m->session_id > UINT32_MAX) {
 		p->st.ctrl_errors++;
+		return;
+	}
+	if ((s = zt_psession_by_id(p, (uint32_t)m->session_id))) {
+		if (!reattach(p, s, m))
+			p->st.ctrl_errors++;
 		return;
 	}
 	if (is_agent(p)) {
@@ -380,6 +402,13 @@ void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 void zt_psession_on_error(struct zt_peer *p, const struct zt_ctrl_error *m)
 {
 	for (struct psession *s = p->sessions; s; s = s->next) {
+		if (s->detached && s->resume_request == m->request_id) {
+			/* it goes on on its direct path, without a relay to fall back to */
+			PLOG(p, ZT_NODE_WARN, "session_resume_failed",
+			     "session=%08x code=%u error=\"%s\" text=\"%s\"", s->id, m->code,
+			     zt_strerror(-(int)m->code), m->text);
+			return;
+		}
 		if (s->state != ZT_PEER_S_OPENING || s->request_id != m->request_id)
 			continue;
 		p->st.sessions_failed++;
@@ -391,12 +420,33 @@ void zt_psession_on_error(struct zt_peer *p, const struct zt_ctrl_error *m)
 	p->st.ctrl_errors++;
 }
 
+/* Agent: asks the (new) Intermediate to re-attach a session kept on its direct path,
+ * so that the relay is there again to fall back to. */
+static void send_resume(struct psession *s)
+{
+	struct zt_peer *p = s->p;
+	struct zt_ctrl_msg m;
+
+	s->resume_request = ++p->next_request;
+	zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
+	m.u.open.request_id = s->resume_request;
+	m.u.open.resume_session = s->id;
+	snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", s->service);
+	if (zt_peer_ctrl(p, &m) == 0)
+		PLOG(p, ZT_NODE_INFO, "session_resume", "session=%08x service=%s request=%016" PRIx64,
+		     s->id, s->service, s->resume_request);
+}
+
 void zt_psession_outer_ready(struct zt_peer *p)
 {
-	for (struct psession *s = p->sessions; s; s = s->next)
+	for (struct psession *s = p->sessions; s; s = s->next) {
 		if (s->state == ZT_PEER_S_WAITING)
 			send_open(s);
+		else if (s->detached && s->state == ZT_PEER_S_READY && is_agent(p))
+			send_resume(s);
+	}
 }
+
 
 void zt_psession_outer_down(struct zt_peer *p)
 {
@@ -415,6 +465,7 @@ void zt_psession_outer_down(struct zt_peer *p)
 			zt_quic_conn_path(s->conn, &path);
 			if (!zt_quic_is_relay_addr(&path.local)) {
 				PLOG(p, ZT_NODE_INFO, "session_kept", "session=%08x reason=direct-path", s->id);
+				s->detached = true; /* re-attached once reconnected */
 				continue;
 			}
 		}

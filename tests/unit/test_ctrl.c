@@ -80,6 +80,7 @@ static void make_full(struct zt_ctrl_msg *m, unsigned type)
 	case ZT_CTRL_OPEN:
 		m->u.open.request_id = UINT64_MAX;
 		fill_str(m->u.open.service, ZT_CTRL_STR_MAX, 'O');
+		m->u.open.resume_session = UINT64_MAX;
 		break;
 	case ZT_CTRL_SESSION:
 		m->u.session.session_id = UINT64_MAX;
@@ -270,6 +271,21 @@ static void wire_layout_matches_spec(void **state)
 	assert_memory_equal(&m, &want, sizeof(m));
 	assert_int_equal(zt_ctrl_encode(&want, buf, sizeof(buf)), sizeof(open));
 	assert_memory_equal(buf, open, sizeof(open));
+
+	/* the same OPEN re-attaching session 0x2a: SESSION_ID (0x000a) after SERVICE */
+	{
+		static const uint8_t resume[] = {
+			0x01, 0x04, 0x00, 0x21,
+			0x00, 0x09, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8,
+			0x00, 0x05, 0x00, 0x05, 's', 's', 'h', '-', '1',
+			0x00, 0x0a, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0, 0x2a,
+		};
+		want.u.open.resume_session = 0x2a;
+		assert_int_equal(zt_ctrl_encode(&want, buf, sizeof(buf)), sizeof(resume));
+		assert_memory_equal(buf, resume, sizeof(resume));
+		assert_int_equal(zt_ctrl_decode(&m, resume, sizeof(resume)), 0);
+		assert_memory_equal(&m, &want, sizeof(m));
+	}
 
 	zt_ctrl_msg_init(&want, ZT_CTRL_OBSERVED_ADDRESS);
 	want.u.observed.addr = addr("203.0.113.2:40011");

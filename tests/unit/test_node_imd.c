@@ -494,6 +494,59 @@ static void candidates_forwarded_and_checks_start_together(void **state)
 	world_fini(&w);
 }
 
+static void open_resume(struct nh_ep *e, uint64_t req, const char *service, uint64_t id)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
+	m.u.open.request_id = req;
+	m.u.open.resume_session = id;
+	snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", service);
+	assert_int_equal(nh_raw_send(e, &m), 0);
+}
+
+/* OPEN with SESSION_ID (a session kept on its direct path while the ends had lost the
+ * Intermediate): paired under that id if it is free and the policy allows it. */
+static void resume_reattaches_under_the_same_id(void **state)
+{
+	struct world w;
+	const struct zt_ctrl_msg *a, *c, *e;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	open_resume(&w.alice, 9, "web", 0xc0ffee);
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_SESSION, 1));
+	assert_true(wait_for(&w, &w.c1, ZT_CTRL_SESSION, 1));
+	a = nh_raw_last(&w.alice, ZT_CTRL_SESSION);
+	c = nh_raw_last(&w.c1, ZT_CTRL_SESSION);
+	assert_int_equal(a->u.session.session_id, 0xc0ffee);
+	assert_int_equal(a->u.session.request_id, 9);
+	assert_int_equal(c->u.session.session_id, 0xc0ffee);
+	assert_string_equal(c->u.session.peer_identity, "ztna:agent:alice");
+	/* the id is in use now: a second resume of it is refused */
+	open_resume(&w.alice, 10, "web", 0xc0ffee);
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_ERROR, 1));
+	e = nh_raw_last(&w.alice, ZT_CTRL_ERROR);
+	assert_int_equal(e->u.error.code, (uint32_t)-ZT_ESTATE);
+	assert_int_equal(e->u.error.request_id, 10);
+	/* the policy still rules: bob may not reach web, resume or not */
+	open_resume(&w.bob, 11, "web", 0xbeef);
+	assert_true(wait_for(&w, &w.bob, ZT_CTRL_ERROR, 1));
+	assert_int_equal(nh_raw_last(&w.bob, ZT_CTRL_ERROR)->u.error.code, (uint32_t)-ZT_EPOLICY);
+	/* ids are 32 bits */
+	open_resume(&w.alice, 12, "web", 1ULL << 40);
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_ERROR, 2));
+	assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_ERROR)->u.error.request_id, 12);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.sessions_resumed, 1);
+	assert_int_equal(st.sessions_opened, 1);
+	assert_int_equal(nh_raw_count(&w.c1, ZT_CTRL_SESSION), 1);
+	world_fini(&w);
+}
+
 /* A peer sending candidates nonstop: the Intermediate forwards at most 32 per 10 s
  * per end, counts the rest, and the session and the other end are unaffected. */
 static void nonstop_candidates_are_bounded(void **state)
@@ -797,6 +850,7 @@ int main(void)
 		cmocka_unit_test(start_offsets_math),
 		cmocka_unit_test(candidates_forwarded_and_checks_start_together),
 		cmocka_unit_test(nonstop_candidates_are_bounded),
+		cmocka_unit_test(resume_reattaches_under_the_same_id),
 		cmocka_unit_test(observed_address_follows_rebinding),
 		cmocka_unit_test(newer_connector_connection_replaces_older),
 		cmocka_unit_test(held_open_waits_for_registration),

@@ -1085,6 +1085,48 @@ static void racing_replays_only_cost_the_direct_path(void **state)
 	world_fini(&w);
 }
 
+/* The Intermediate restarts while a session runs on the direct path: the session
+ * goes on untouched, both ends re-attach it to the new Intermediate (OPEN with
+ * SESSION_ID), so when the direct path dies later the relay is there again. */
+static void direct_session_survives_intermediate_restart(void **state)
+{
+	struct world w;
+	struct tchan *t = direct_session(&w, state);
+	struct zt_peer_stats as, cs;
+	struct zt_imd_stats is;
+	struct zt_peer_path_info ai;
+
+	t->to_send = 2000000;
+	nh_run(&w.net, service_all, &w, w.net.now + 200 * ZT_MS);
+	zt_imd_free(w.imd.imd);
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 8 * ZT_SEC);
+	assert_int_equal(t->recvd, 2000000);
+	assert_false(t->corrupt || t->reset);
+	assert_true(agent_ready(&w, 0));
+	zt_peer_stats(w.agent.peer, &as);
+	zt_peer_stats(w.conn.peer, &cs);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_int_equal(as.resets_received, 1); /* it did lose the Intermediate */
+	assert_int_equal(as.sessions_resumed, 1);
+	assert_int_equal(cs.sessions_resumed, 1);
+	assert_int_equal(is.sessions_resumed, 1);
+	assert_int_equal(is.sessions_opened, 1);
+
+	/* now the direct path dies: the relay carries the rest */
+	t->to_send = 5000000;
+	nh_run(&w.net, service_all, &w, w.net.now + 20 * ZT_MS);
+	w.cut_direct = true;
+	nh_run(&w.net, service_all, &w, w.net.now + 4 * ZT_SEC);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+	assert_false(ai.direct);
+	assert_int_equal(t->recvd, 5000000);
+	assert_false(t->corrupt || t->reset);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_true(is.relay_pkts > 100);
+	world_fini(&w);
+}
+
 /* Direct path disabled on the connector: it ignores the agent's candidates, the
  * agent's ICE gives up after 5 s, and the session stays on the relay untouched. */
 static void direct_path_refused_stays_on_relay(void **state)
@@ -1130,6 +1172,7 @@ int main(void)
 		cmocka_unit_test(direct_path_refused_stays_on_relay),
 		cmocka_unit_test(replayed_packets_from_elsewhere_get_nothing),
 		cmocka_unit_test(racing_replays_only_cost_the_direct_path),
+		cmocka_unit_test(direct_session_survives_intermediate_restart),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
