@@ -64,8 +64,12 @@ struct client {
 struct session {
 	uint32_t id;
 	struct session *hnext;
-	struct client *end[2];
+	struct client *end[2];               /* NULL: that end is gone (orphan) */
 	struct session *lprev[2], *lnext[2]; /* in end[i]'s list */
+	char ident[2][ZT_CTRL_STR_MAX + 1];  /* the ends' identities, kept */
+	bool direct;                         /* the agent's last PATH_REPORT said direct */
+	uint64_t orphan_until;               /* an end is gone: wait for it until then */
+	struct session *onext;               /* in imd->orphans */
 	char service[ZT_CTRL_STR_MAX + 1];
 	uint64_t bytes, pkts, quota_bytes, quota_pkts, dropped_quota;
 	bool over_quota;
@@ -107,6 +111,7 @@ struct zt_imd {
 	struct session **buckets;
 	size_t nbuckets, nsessions;
 	struct held *held;
+	struct session *orphans;
 	struct raw rawq[RAWQ_LEN];
 	size_t raw_head, raw_len;
 	uint64_t reset_window;
@@ -257,10 +262,33 @@ static void session_free(struct zt_imd *imd, struct session *s)
 		p = &(*p)->hnext;
 	if (*p)
 		*p = s->hnext;
-	unlink_end(s, 0);
-	unlink_end(s, 1);
+	for (int i = 0; i < 2; i++)
+		if (s->end[i])
+			unlink_end(s, i);
+	if (s->orphan_until) {
+		struct session **o = &imd->orphans;
+		while (*o && *o != s)
+			o = &(*o)->onext;
+		if (*o)
+			*o = s->onext;
+	}
 	imd->nsessions--;
 	free(s);
+}
+
+/* An end of s comes back (agent: OPEN with SESSION_ID; connector: HELLO/REGISTER). */
+static void orphan_adopt(struct zt_imd *imd, struct session *s, int i, struct client *c)
+{
+	struct session **o = &imd->orphans;
+
+	s->end[i] = c;
+	link_end(s, i);
+	s->orphan_until = 0;
+	while (*o && *o != s)
+		o = &(*o)->onext;
+	if (*o)
+		*o = s->onext;
+	imd->st.sessions_resumed++;
 }
 
 /* Control messages out. */
@@ -311,12 +339,12 @@ static void session_end(struct zt_imd *imd, struct session *s, const struct clie
 			int reason, const char *text)
 {
 	for (int i = 0; i < 2; i++)
-		if (s->end[i] != from && s->end[i]->state == C_READY)
+		if (s->end[i] && s->end[i] != from && s->end[i]->state == C_READY)
 			send_close(s->end[i], s->id, reason, text);
 	LOG(imd, ZT_NODE_INFO, "session_close",
 	    "session=%08x service=%s agent=%s connector=%s reason=%d text=\"%s\" relay_pkts=%" PRIu64
 	    " relay_bytes=%" PRIu64,
-	    s->id, s->service, s->end[0]->identity, s->end[1]->identity, -reason,
+	    s->id, s->service, s->ident[0], s->ident[1], -reason,
 	    text ? text : "", s->pkts, s->bytes);
 	session_free(imd, s);
 }
@@ -333,8 +361,26 @@ static void client_gone(struct client *c, const char *why)
 		LOG(imd, ZT_NODE_INFO, "client_gone", "client=%016" PRIx64 " identity=%s why=\"%s\"",
 		    c->id, c->identity, why);
 	c->state = C_GONE;
-	while (c->sessions)
-		session_end(imd, c->sessions, c, ZT_EPEER, "the other end disconnected");
+	while (c->sessions) {
+		struct session *s = c->sessions;
+		int i = s->end[0] == c ? 0 : 1;
+		struct client *other = s->end[1 - i];
+		/* On the direct path the ends need us only as a fallback: keep the session
+		 * for this end to come back, and do not disturb the other one. */
+		if (s->direct && other && other->state == C_READY && !s->orphan_until) {
+			unlink_end(s, i);
+			s->end[i] = NULL;
+			s->orphan_until = imd->now + imd->cfg.orphan_grace;
+			s->onext = imd->orphans;
+			imd->orphans = s;
+			imd->st.sessions_orphaned++;
+			LOG(imd, ZT_NODE_INFO, "session_orphaned",
+			    "session=%08x service=%s gone=%s wait_ms=%" PRIu64, s->id, s->service,
+			    s->ident[i], (uint64_t)(imd->cfg.orphan_grace / ZT_MS));
+			continue;
+		}
+		session_end(imd, s, c, ZT_EPEER, "the other end disconnected");
+	}
 	c->nservices = 0;
 	for (hp = &imd->held; *hp;) {
 		struct held *h = *hp;
@@ -457,6 +503,35 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	struct session *s;
 	uint32_t id = resume;
 
+	if (resume && (s = session_find(imd, resume)) && s->end[0] != agent &&
+	    s->end[1] == conn && !strcmp(s->ident[0], agent->identity) &&
+	    !strcmp(s->service, service)) {
+		/* The agent lost us and came back on a new connection: while we kept the
+		 * session for it (orphan), or before we noticed that its old connection is
+		 * gone. The session moves to the new one; the connector saw nothing. */
+		if (s->end[0]) {
+			unlink_end(s, 0);
+			s->end[0] = agent;
+			link_end(s, 0);
+			imd->st.sessions_resumed++;
+		} else {
+			orphan_adopt(imd, s, 0, agent);
+		}
+		zt_ctrl_msg_init(&m, ZT_CTRL_SESSION);
+		m.u.session.session_id = s->id;
+		m.u.session.request_id = request_id;
+		snprintf(m.u.session.service, sizeof(m.u.session.service), "%s", service);
+		snprintf(m.u.session.peer_identity, sizeof(m.u.session.peer_identity), "%s",
+			 conn->identity);
+		m.u.session.quota_bytes = s->quota_bytes;
+		m.u.session.quota_packets = s->quota_pkts;
+		m.u.session.ice_role = ZT_CTRL_ICE_CONTROLLING;
+		ctrl_send(agent, &m);
+		LOG(imd, ZT_NODE_INFO, "session_moved",
+		    "session=%08x service=%s agent=%s connector=%s request=%016" PRIx64, s->id,
+		    service, agent->identity, conn->identity, request_id);
+		return;
+	}
 	if (resume && session_find(imd, resume)) {
 		LOG(imd, ZT_NODE_WARN, "open_refused",
 		    "identity=%s service=%s reason=session-in-use session=%08x", agent->identity,
@@ -474,6 +549,8 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	s->id = id;
 	s->end[0] = agent;
 	s->end[1] = conn;
+	snprintf(s->ident[0], sizeof(s->ident[0]), "%s", agent->identity);
+	snprintf(s->ident[1], sizeof(s->ident[1]), "%s", conn->identity);
 	snprintf(s->service, sizeof(s->service), "%s", service);
 	s->quota_bytes = imd->cfg.quota_bytes;
 	s->quota_pkts = imd->cfg.quota_packets;
@@ -504,6 +581,30 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	LOG(imd, ZT_NODE_INFO, resume ? "session_resumed" : "session_open",
 	    "session=%08x service=%s agent=%s connector=%s request=%016" PRIx64, id, service,
 	    agent->identity, conn->identity, request_id);
+}
+
+/* A connector back on a new connection takes up the sessions kept for it (orphans);
+ * its SESSION names a session it kept on its direct path (node/session.c). */
+static void adopt_connector_orphans(struct zt_imd *imd, struct client *c)
+{
+	struct zt_ctrl_msg m;
+
+	for (struct session *s = imd->orphans, *next; s; s = next) {
+		next = s->onext;
+		if (s->end[1] || strcmp(s->ident[1], c->identity))
+			continue;
+		orphan_adopt(imd, s, 1, c);
+		zt_ctrl_msg_init(&m, ZT_CTRL_SESSION);
+		m.u.session.session_id = s->id;
+		snprintf(m.u.session.service, sizeof(m.u.session.service), "%s", s->service);
+		snprintf(m.u.session.peer_identity, sizeof(m.u.session.peer_identity), "%s", s->ident[0]);
+		m.u.session.quota_bytes = s->quota_bytes;
+		m.u.session.quota_packets = s->quota_pkts;
+		m.u.session.ice_role = ZT_CTRL_ICE_CONTROLLED;
+		ctrl_send(c, &m);
+		LOG(imd, ZT_NODE_INFO, "session_moved", "session=%08x service=%s connector=%s",
+		    s->id, s->service, c->identity);
+	}
 }
 
 /* Held OPENs whose service is now registered get their session. */
@@ -691,8 +792,10 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	    c->id, c->identity, c->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector",
 	    zt_addr_str(&c->observed, obs), c->role == ZT_CTRL_ROLE_AGENT ? "-" : svc,
 	    h->software);
-	if (c->role == ZT_CTRL_ROLE_CONNECTOR)
+	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
+		adopt_connector_orphans(imd, c);
 		release_held(imd);
+	}
 }
 
 /* Signaling. */
@@ -719,8 +822,8 @@ static void maybe_start(struct zt_imd *imd, struct session *s)
 	uint64_t off[2];
 	uint32_t gen = s->gen[0];
 
-	if (!s->have_cands[0] || !s->have_cands[1] || s->gen[1] != gen ||
-	    (s->started && s->started_gen >= gen))
+	if (!s->end[0] || !s->end[1] || !s->have_cands[0] || !s->have_cands[1] ||
+	    s->gen[1] != gen || (s->started && s->started_gen >= gen))
 		return;
 	zt_quic_conn_stats(s->end[0]->conn, &qa);
 	zt_quic_conn_stats(s->end[1]->conn, &qc);
@@ -770,6 +873,8 @@ static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now
 		s->have_cands[i] = true;
 		s->gen[i] = cd->generation;
 	}
+	if (!s->end[1 - i])
+		return; /* that end is gone for now */
 	ctrl_send(s->end[1 - i], m);
 	imd->st.candidates_fwd++;
 	LOG(imd, ZT_NODE_DEBUG, "candidates",
@@ -836,6 +941,10 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 	case ZT_CTRL_PATH_REPORT: {
 		const struct zt_ctrl_path_report *p = &m->u.path;
 		char la[ZT_ADDR_STRLEN], ra[ZT_ADDR_STRLEN];
+		struct session *ps = p->session_id <= UINT32_MAX ? session_find(imd, (uint32_t)p->session_id)
+								 : NULL;
+		if (ps && ps->end[0] == c) /* the agent decides the path */
+			ps->direct = p->path == ZT_CTRL_PATH_DIRECT;
 		LOG(imd, ZT_NODE_INFO, "path_report",
 		    "session=%08" PRIx64 " identity=%s path=%s local=%s remote=%s rtt_us=%u "
 		    "time_to_direct_ms=%u switches=%u text=\"%s\"",
@@ -961,6 +1070,10 @@ static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, siz
 		return;
 	}
 	to = s->end[1 - i];
+	if (!to) {
+		imd->st.relay_dropped_unknown++;
+		return;
+	}
 	if (s->over_quota || s->bytes + len > s->quota_bytes || s->pkts + 1 > s->quota_pkts) {
 		imd->st.relay_dropped_quota++;
 		s->dropped_quota++;
@@ -969,7 +1082,7 @@ static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, siz
 			LOG(imd, ZT_NODE_WARN, "quota_exceeded",
 			    "session=%08x service=%s agent=%s bytes=%" PRIu64 " pkts=%" PRIu64
 			    " quota_bytes=%" PRIu64 " quota_pkts=%" PRIu64,
-			    s->id, s->service, s->end[0]->identity, s->bytes, s->pkts, s->quota_bytes,
+			    s->id, s->service, s->ident[0], s->bytes, s->pkts, s->quota_bytes,
 			    s->quota_pkts);
 			for (int k = 0; k < 2; k++) {
 				send_error(s->end[k], ZT_EQUOTA, 0, s->id, "relay quota exceeded");
@@ -1052,6 +1165,7 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	imd->cfg.quota_bytes = or_default(cfg->quota_bytes, 64ULL << 30);
 	imd->cfg.quota_packets = or_default(cfg->quota_packets, 64ULL << 20);
 	imd->cfg.start_margin = or_default(cfg->start_margin, 50 * ZT_MS);
+	imd->cfg.orphan_grace = or_default(cfg->orphan_grace, 30 * ZT_SEC);
 	imd->cfg.idle_timeout = or_default(cfg->idle_timeout, 20 * ZT_SEC);
 	imd->cfg.hello_timeout = or_default(cfg->hello_timeout, 10 * ZT_SEC);
 	imd->cfg.max_clients = or_default(cfg->max_clients, 10000);
@@ -1335,6 +1449,9 @@ uint64_t zt_imd_next_deadline(const struct zt_imd *imd)
 	for (const struct held *h = imd->held; h; h = h->next)
 		if (h->deadline < t)
 			t = h->deadline;
+	for (const struct session *s = imd->orphans; s; s = s->onext)
+		if (s->orphan_until < t)
+			t = s->orphan_until;
 	return t;
 }
 
@@ -1365,6 +1482,13 @@ void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now)
 			client_free(c);
 		else
 			client_rearm(c);
+	}
+	for (struct session *s = imd->orphans, *next; s; s = next) {
+		next = s->onext;
+		if (now < s->orphan_until)
+			continue;
+		imd->st.orphans_expired++;
+		session_end(imd, s, NULL, ZT_EPEER, "the other end disconnected");
 	}
 	for (hp = &imd->held; *hp;) {
 		struct held *h = *hp;
@@ -1408,8 +1532,8 @@ int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_ses
 	memset(ret, 0, sizeof(*ret));
 	ret->id = s->id;
 	snprintf(ret->service, sizeof(ret->service), "%s", s->service);
-	snprintf(ret->agent, sizeof(ret->agent), "%s", s->end[0]->identity);
-	snprintf(ret->connector, sizeof(ret->connector), "%s", s->end[1]->identity);
+	snprintf(ret->agent, sizeof(ret->agent), "%.95s", s->ident[0]);
+	snprintf(ret->connector, sizeof(ret->connector), "%.95s", s->ident[1]);
 	ret->relay_pkts = s->pkts;
 	ret->relay_bytes = s->bytes;
 	ret->quota_bytes = s->quota_bytes;

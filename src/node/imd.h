@@ -64,6 +64,9 @@ struct zt_imd_config {
 	uint64_t open_hold;              /* hold OPENs for unregistered services this long
 					    after start (connectors coming back); 0: never */
 	uint64_t idle_timeout;           /* outer connections; 0: 20 s */
+	uint64_t orphan_grace;           /* a session on the direct path whose agent or
+					    connector lost us waits this long for it to come
+					    back (the other end is not told); 0: 30 s */
 	uint64_t hello_timeout;          /* HELLO due this long after the handshake; 0: 10 s */
 	size_t max_clients;              /* 0: 10000 */
 	size_t max_sessions;             /* per agent connection; 0: 1024 */
@@ -89,6 +92,8 @@ struct zt_imd_stats {
 	uint64_t auth_ok, auth_failed;
 	uint64_t opens, sessions_opened, policy_refused, no_service, held;
 	uint64_t sessions_resumed;  /* OPEN with SESSION_ID: a kept session re-attached */
+	uint64_t sessions_orphaned; /* an end lost while on the direct path: kept for it */
+	uint64_t orphans_expired;   /* ... which did not come back in time */
 	uint64_t relay_pkts, relay_bytes;
 	uint64_t relay_dropped_unknown; /* no such session, or the sender is not an end of it */
 	uint64_t relay_dropped_quota;

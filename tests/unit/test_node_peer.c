@@ -69,6 +69,8 @@ struct world {
 	uint8_t captured[1500];          /* the last agent -> connector QUIC packet */
 	size_t captured_len;
 	uint64_t to_spoofer, from_spoofer; /* bytes */
+	bool cut_agent_imd;              /* drop agent <-> Intermediate packets */
+	bool cut_conn_imd;               /* drop connector <-> Intermediate packets */
 	unsigned pongs;
 	uint64_t pong_nonce, pong_rtt;
 	bool pong_direct;
@@ -339,6 +341,14 @@ static bool tap(void *arg, const struct nh_pkt *p)
 		w->to_spoofer += p->len;
 	if (w->spoofer.family && zt_addr_equal(&p->from, &w->spoofer))
 		w->from_spoofer += p->len;
+	if (w->cut_agent_imd &&
+	    ((zt_addr_equal(&p->from, &w->agent.addr) && zt_addr_equal(&p->to, &w->imd.addr)) ||
+	     (zt_addr_equal(&p->from, &w->imd.addr) && zt_addr_equal(&p->to, &w->agent.addr))))
+		return true;
+	if (w->cut_conn_imd &&
+	    ((zt_addr_equal(&p->from, &w->conn.addr) && zt_addr_equal(&p->to, &w->imd.addr)) ||
+	     (zt_addr_equal(&p->from, &w->imd.addr) && zt_addr_equal(&p->to, &w->conn.addr))))
+		return true;
 	if (zt_addr_equal(&p->from, &w->agent.addr) && zt_addr_equal(&p->to, &w->conn.addr) &&
 	    p->len <= sizeof(w->captured) && p->len > 0 && p->data[0] >= 0x40) {
 		memcpy(w->captured, p->data, p->len); /* QUIC, not STUN (first byte < 4) */
@@ -1127,6 +1137,114 @@ static void direct_session_survives_intermediate_restart(void **state)
 	world_fini(&w);
 }
 
+/* One end alone loses the Intermediate for longer than the outer idle timeout while
+ * its session runs on the direct path. The Intermediate keeps the session for it
+ * (orphan) without telling the other end; it comes back and re-attaches; the other
+ * end saw nothing; and when the direct path dies later, the relay is there. */
+static void one_end_blip(void **state, bool agent_side)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_peer_stats as, cs;
+	struct zt_imd_stats is;
+	struct zt_peer_path_info ai;
+
+	world_init(&w, *state, 0);
+	w.acfg.path = (struct zt_path_config){ 0 };
+	w.ccfg.path = (struct zt_path_config){ 0 };
+	w.acfg.outer_idle_timeout = w.ccfg.outer_idle_timeout = 3 * ZT_SEC;
+	w.acfg.outer_keepalive = w.ccfg.outer_keepalive = 1 * ZT_SEC;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	t = open_chan(&w, "web", 300000, 46);
+	t->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+	assert_true(ai.direct);
+
+	t->to_send = 2000000;
+	if (agent_side)
+		w.cut_agent_imd = true;
+	else
+		w.cut_conn_imd = true;
+	nh_run(&w.net, service_all, &w, w.net.now + 5 * ZT_SEC); /* both sides give up on it */
+	w.cut_agent_imd = w.cut_conn_imd = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 5 * ZT_SEC); /* reconnects, re-attaches */
+	assert_int_equal(t->recvd, 2000000);
+	assert_false(t->corrupt || t->reset);
+	zt_peer_stats(w.agent.peer, &as);
+	zt_peer_stats(w.conn.peer, &cs);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_int_equal(is.sessions_orphaned, 1);
+	assert_int_equal(is.sessions_resumed, 1);
+	assert_int_equal(is.orphans_expired, 0);
+	assert_int_equal(as.sessions_resumed, agent_side ? 1 : 0);
+	assert_int_equal(cs.sessions_resumed, agent_side ? 0 : 1);
+	assert_int_equal(cs.sessions_opened, 1); /* the same session all along */
+	assert_int_equal(as.sessions_opened, 1);
+
+	/* the relay is there when the direct path dies */
+	t->to_send = 5000000;
+	nh_run(&w.net, service_all, &w, w.net.now + 20 * ZT_MS);
+	w.cut_direct = true;
+	nh_run(&w.net, service_all, &w, w.net.now + 4 * ZT_SEC);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+	assert_false(ai.direct);
+	assert_int_equal(t->recvd, 5000000);
+	assert_false(t->corrupt || t->reset);
+	world_fini(&w);
+}
+
+static void agent_outer_blip_keeps_direct_session(void **state)
+{
+	one_end_blip(state, true);
+}
+
+static void connector_outer_blip_keeps_direct_session(void **state)
+{
+	one_end_blip(state, false);
+}
+
+/* An agent that never comes back: its orphaned session ends after the grace and the
+ * connector is told then. */
+static void orphan_expires_after_grace(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_imd_stats is;
+
+	world_init(&w, *state, 0);
+	zt_imd_free(w.imd.imd);
+	w.icfg.orphan_grace = 4 * ZT_SEC;
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	w.acfg.path = (struct zt_path_config){ 0 };
+	w.ccfg.path = (struct zt_path_config){ 0 };
+	w.acfg.outer_idle_timeout = 3 * ZT_SEC;
+	w.acfg.outer_keepalive = 1 * ZT_SEC;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	t = open_chan(&w, "web", 300000, 47);
+	t->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	w.cut_agent_imd = true; /* for good */
+	nh_run(&w.net, service_all, &w, w.net.now + 4 * ZT_SEC);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_int_equal(is.sessions_orphaned, 1);
+	assert_int_equal(is.orphans_expired, 0);
+	assert_int_equal(w.sessions_closed, 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 5 * ZT_SEC);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_int_equal(is.orphans_expired, 1);
+	assert_int_equal(is.sessions, 0);
+	{ /* the connector was told */
+		uint32_t ids[4];
+		assert_int_equal(zt_peer_session_ids(w.conn.peer, ids, 4), 0);
+	}
+	world_fini(&w);
+}
+
 /* Direct path disabled on the connector: it ignores the agent's candidates, the
  * agent's ICE gives up after 5 s, and the session stays on the relay untouched. */
 static void direct_path_refused_stays_on_relay(void **state)
@@ -1173,6 +1291,9 @@ int main(void)
 		cmocka_unit_test(replayed_packets_from_elsewhere_get_nothing),
 		cmocka_unit_test(racing_replays_only_cost_the_direct_path),
 		cmocka_unit_test(direct_session_survives_intermediate_restart),
+		cmocka_unit_test(agent_outer_blip_keeps_direct_session),
+		cmocka_unit_test(connector_outer_blip_keeps_direct_session),
+		cmocka_unit_test(orphan_expires_after_grace),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
