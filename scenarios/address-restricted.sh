@@ -10,8 +10,9 @@
 #     +-- nat sym_n (symmetric)          +-- host p_sym
 #
 # Builds what it needs, brings up scenarios/lab/vs-address-restricted.lab, classifies every host with
-# ztna discover (must equal its NAT's type), punches alice to every peer with ztna
-# punch (reflexive addresses exchanged by the script) and compares with RFC 4787
+# ztna discover (must equal its NAT's type), then runs the full system between alice
+# (connector) and every peer (agent) — or, with --mode punch, only ztna punch with
+# reflexive addresses exchanged by the script — and compares with RFC 4787
 # theory. Prints the setup, expected and seen, PASS/FAIL; exit 0 only when all agree.
 # Everything it creates is removed on exit and on Ctrl-C.
 #

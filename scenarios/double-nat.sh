@@ -14,7 +14,8 @@
 # hosts with ztna discover (alice must come out port-restricted: full cone behind a
 # port-restricted CGN), punches alice to bob (port-restricted x port-restricted:
 # direct) and to carol (port-restricted x symmetric: no direct path, although alice's
-# own router is a full cone), compares with RFC 4787 theory, PASS/FAIL, exit status.
+# own router is a full cone: the session stays on the relay), with the full system
+# (or ztna punch only with --mode punch), compares with RFC 4787 theory, PASS/FAIL, exit status.
 # Everything it creates is removed on exit and on Ctrl-C.
 #
 #   sudo ./scenarios/double-nat.sh [--runs N] [--no-build] [-v]
@@ -32,7 +33,7 @@ sc_classify_all alice bob carol
 refl=$(json_get "$(cat "$LAB_TMP/disc-alice.json")" reflexive)
 sc_row "alice appears with the CGN's address" "$ZTLAB_WAN_cgn" "${refl%:*}"
 sc_say ""
-sc_say "hole punching (ztna punch, reflexive addresses exchanged by this script):"
+sc_pair_header
 sc_pair alice bob
 sc_pair alice carol
 sc_report

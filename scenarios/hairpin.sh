@@ -10,8 +10,9 @@
 # Builds what it needs, brings up scenarios/lab/hairpin.lab, runs ztna discover on
 # every host (port-restricted; its hairpinning test must say yes behind home, no
 # behind office), punches alice to bob and carol to dave at the public (reflexive)
-# addresses the script exchanges: direct through home's hairpin, nothing through
-# office's (the full system would use host candidates or the relay there).
+# addresses the script exchanges (--mode punch): direct through home's hairpin,
+# nothing through office's; in the default mode the full system, whose host
+# candidates find the neighbour on the LAN behind both NATs: direct.
 # PASS/FAIL, exit status. Everything it creates is removed on exit and on Ctrl-C.
 #
 #   sudo ./scenarios/hairpin.sh [--runs N] [--no-build] [-v]
@@ -22,7 +23,11 @@ sc_say "== $SC_NAME on and off =="
 sc_lab "$SC_ROOT/scenarios/lab/hairpin.lab" || exit 2
 sc_stun || exit 2
 sc_say "expected: every host port-restricted; hairpinning yes behind home, no behind"
-sc_say "office; alice <-> bob direct at their public addresses, carol <-> dave not."
+if [ "$SC_MODE" = system ]; then
+	sc_say "office; the full system direct between neighbours on both (host candidates)."
+else
+	sc_say "office; alice <-> bob direct at their public addresses, carol <-> dave not."
+fi
 sc_say ""
 sc_say "classification (ztna discover, RFC 5780, against ztna stun-server):"
 sc_classify_all alice bob carol dave
@@ -34,7 +39,14 @@ for h in alice bob carol dave; do
 	sc_row "hairpinning seen by ztna discover on $h" "$want" "$hp"
 done
 sc_say ""
-sc_say "hole punching between neighbours, at their public addresses (ztna punch):"
-sc_pair_expect alice bob direct "hairpin on" "hairpin on"
-sc_pair_expect carol dave relay "hairpin off" "hairpin off"
+if [ "$SC_MODE" = system ]; then
+	# ICE's host candidates meet on the shared LAN, hairpinning or not
+	sc_say "the full system between neighbours (host candidates on their LAN):"
+	sc_pair_expect alice bob direct "hairpin on" "hairpin on"
+	sc_pair_expect carol dave direct "hairpin off" "hairpin off"
+else
+	sc_say "hole punching between neighbours, at their public addresses (ztna punch):"
+	sc_pair_expect alice bob direct "hairpin on" "hairpin on"
+	sc_pair_expect carol dave relay "hairpin off" "hairpin off"
+fi
 sc_report

@@ -34,6 +34,7 @@ ZTLAB=${ZTLAB:-$SC_ROOT/$BUILD/ztna-lab}
 declare -F tap_ok >/dev/null || . "$SC_ROOT/tests/lib/tap.sh"
 declare -F lab_up >/dev/null || . "$SC_ROOT/tests/lib/lab.sh"
 SC_MODE=${SC_MODE:-punch}
+SC_SYS_ARGS=${SC_SYS_ARGS:-}
 SC_RUNS=${SC_RUNS:-1}
 SC_VERBOSE=${SC_VERBOSE:-0}
 SC_PUNCH_ARGS=${SC_PUNCH_ARGS:---interval 100 --attempts 20 --timeout 10}
@@ -48,9 +49,11 @@ sc_debug() { [ "$SC_VERBOSE" -gt 0 ] && printf '  | %s\n' "$*" >&2; return 0; }
 
 sc_usage() {
 	cat <<EOF
-usage: sudo $0 [--runs N] [--no-build] [-v]
+usage: sudo $0 [--runs N] [--mode system|punch] [--no-build] [-v]
 
-  --runs N     punch each pair N times (default $SC_RUNS)
+  --runs N     run each pair N times (default $SC_RUNS)
+  --mode M     system (default): the Intermediate, a connector and an agent, direct
+               path or relay as the programs decide; punch: ztna punch only
   --no-build   do not run tools/deps.sh and make (use what is in $BUILD/)
   -v           show the tools' raw output
 Exit status: 0 when everything agrees with what was configured and with RFC 4787
@@ -63,6 +66,7 @@ sc_main_setup() {
 	local build=1
 	# first, so that every way out (--help, a bad option) removes LAB_TMP
 	trap lab_cleanup EXIT
+	SC_MODE=${SC_MODE_DEFAULT:-system}
 	LAB_TMP=$(mktemp -d /tmp/ztlab-test.XXXXXX)
 	while [ $# -gt 0 ]; do
 		case "$1" in
@@ -71,6 +75,10 @@ sc_main_setup() {
 			SC_RUNS=$2
 			shift 2 ;;
 		--no-build) build=0; shift ;;
+		--mode)
+			[[ ${2:-} =~ ^(system|punch)$ ]] || { echo "$0: --mode is system or punch" >&2; exit 2; }
+			SC_MODE=$2
+			shift 2 ;;
 		-v) SC_VERBOSE=1; shift ;;
 		-h|--help) sc_usage; exit 0 ;;
 		*) echo "$0: unknown option '$1'" >&2; sc_usage >&2; exit 2 ;;
@@ -170,7 +178,10 @@ sc_effective_type() {
 # the other port-restricted or symmetric, or UDP is blocked. Prints direct or relay.
 theory() {
 	case "$1/$2" in
-	udp-blocked/*|*/udp-blocked) echo relay ;;
+	udp-blocked/*|*/udp-blocked)
+		# no direct path; the full system cannot even reach the Intermediate (QUIC
+		# over UDP; there is no TCP fallback)
+		[ "$SC_MODE" = system ] && echo none || echo relay ;;
 	symmetric/symmetric|symmetric/port-restricted|port-restricted/symmetric) echo relay ;;
 	*) echo direct ;;
 	esac
@@ -280,12 +291,13 @@ sc_scenario_vs() {
 	sc_stun || exit 2
 	sc_say "expected: every host classified as its NAT's type; a direct path from alice"
 	sc_say "to every peer except where theory (RFC 4787) says none exists: symmetric"
-	sc_say "against port-restricted or symmetric. $SC_RUNS run(s) per pair."
+	sc_say "against port-restricted or symmetric (there the session stays on the relay)."
+	sc_say "$SC_RUNS run(s) per pair, mode $SC_MODE."
 	sc_say ""
 	sc_say "classification (ztna discover, RFC 5780, against ztna stun-server):"
 	sc_classify_all alice p_fc p_arc p_prc p_sym
 	sc_say ""
-	sc_say "hole punching (ztna punch, reflexive addresses exchanged by this script):"
+	sc_pair_header
 	for p in p_fc p_arc p_prc p_sym; do
 		sc_pair alice "$p"
 	done
@@ -393,6 +405,128 @@ pair_run_punch() {
 	fi
 }
 
+# System mode: the three programs. Once per lab (sc_system_up): a dev PKI with an
+# agent and a connector identity for every host, the Intermediate on the server node
+# 'stun' (port 4433, every agent allowed every host's service), a TCP echo service
+# on each host as it is first used. Per run: ztna-connector on A fronting A's echo
+# service (svc-A), ztna-agent on B forwarding 127.0.0.1:8000 to it, both bound to
+# 0.0.0.0 (host candidates from netlink). `ztna ping` opens the session; the agent's
+# path_switch / ice_failed lines and `ztna status` say what happened; 4 KB through
+# the forward and two more pings check that it carries traffic. A side that cannot
+# reach the Intermediate at all (UDP blocked) gives PAIR_PATH=none.
+SC_SYS_LAB=
+SC_SYS_WAIT=${SC_SYS_WAIT:-8}
+sc_name_of() { echo "${1//_/-}"; }
+
+sc_system_up() {
+	local h n args=() allow="" ip
+	[ "$SC_SYS_LAB" = "$LAB" ] && return 0
+	SC_SYS_LAB=$LAB
+	SC_IMD=$(eval echo "\$ZTLAB_IP_stun")
+	args=(pki init "$LAB_TMP/pki-$LAB" --intermediate-ip "$SC_IMD")
+	for h in $ZTLAB_HOSTS; do
+		n=$(sc_name_of "$h")
+		args+=(--agent "$n" --connector "$n" --service "svc-$n")
+		allow="${allow:+$allow,}svc-$n"
+	done
+	"$ZTNA" "${args[@]}" >"$LAB_TMP/pki-$LAB.out" 2>&1 || { cat "$LAB_TMP/pki-$LAB.out" >&2; return 1; }
+	args=(--listen "$SC_IMD:4433" --pki "$LAB_TMP/pki-$LAB" --open-hold 3s)
+	for h in $ZTLAB_HOSTS; do
+		n=$(sc_name_of "$h")
+		args+=(--client "agent:$n:tok-$n" --client "connector:$n:tok-$n" --allow "$n=$allow")
+	done
+	lab_bg stun "$LAB_TMP/imd-$LAB.log" "$SC_ROOT/$BUILD/ztna-intermediate" "${args[@]}"
+	lab_wait_for "$LAB_TMP/imd-$LAB.log" "event=start " 5 >/dev/null ||
+		{ echo "ztna-intermediate did not start: $(cat "$LAB_TMP/imd-$LAB.log")" >&2; return 1; }
+	head -c 4096 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 4000 >"$LAB_TMP/sys-data"
+	declare -gA SC_ECHO=()
+}
+
+# Kills a program started with lab_bg (its pid) and waits for it.
+sc_stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+
+pair_run_system() {
+	local a=$1 b=$2 na nb ipa conn agent i t0 st line path out via ctl log
+	sc_system_up || { PAIR_PATH=setup-failed PAIR_MS=- PAIR_NOTE="system setup failed"; return; }
+	na=$(sc_name_of "$a") nb=$(sc_name_of "$b")
+	ipa=$(eval echo "\$ZTLAB_IP_$a")
+	if [ -z "${SC_ECHO[$a]:-}" ]; then
+		lab_bg "$a" "$LAB_TMP/echo-$a.log" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-echo "$ipa:7000"
+		SC_ECHO[$a]=$LAB_BG
+	fi
+	SC_SYS_RUN=$((${SC_SYS_RUN:-0} + 1))
+	log=$LAB_TMP/sys-$SC_SYS_RUN
+	ctl=$LAB_TMP/agent-$SC_SYS_RUN.sock
+	lab_bg "$a" "$log-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$SC_IMD:4433" \
+		--pki "$LAB_TMP/pki-$LAB" --name "$na" --token "tok-$na" --service "svc-$na=tcp:$ipa:7000" \
+		--control none --cooldown 60s $SC_SYS_ARGS
+	conn=$LAB_BG
+	lab_bg "$b" "$log-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$SC_IMD:4433" \
+		--pki "$LAB_TMP/pki-$LAB" --name "$nb" --token "tok-$nb" --forward "tcp:127.0.0.1:8000=svc-$na" \
+		--control "$ctl" --cooldown 60s $SC_SYS_ARGS
+	agent=$LAB_BG
+	PAIR_PATH=none PAIR_MS=- PAIR_NOTE=""
+	for ((i = 0; i < 50; i++)); do
+		grep -q "event=connected" "$log-conn.log" 2>/dev/null && grep -q "event=connected" "$log-agent.log" 2>/dev/null && break
+		sleep 0.1
+	done
+	if ! grep -q "event=connected" "$log-conn.log" || ! grep -q "event=connected" "$log-agent.log"; then
+		PAIR_NOTE="no connection to the Intermediate in 5 s ($a: $(grep -c 'event=connected' "$log-conn.log"), $b: $(grep -c 'event=connected' "$log-agent.log"))"
+		sc_stop "$agent"; sc_stop "$conn"
+		return
+	fi
+	t0=$(date +%s%N)
+	"$ZTNA" ping "svc-$na" -c 1 --timeout 3000 --control "$ctl" >"$log-ping0" 2>&1
+	for ((i = 0; i < SC_SYS_WAIT * 10; i++)); do
+		grep -qE "event=path_switch.*to=direct|event=ice_failed" "$log-agent.log" && break
+		sleep 0.1
+	done
+	# a direct path found late would show up here too
+	grep -q "event=ice_failed" "$log-agent.log" || sleep 0.3
+	st=$("$ZTNA" status --control "$ctl" --raw 2>&1)
+	line=$(grep '^session=' <<<"$st" | head -n 1)
+	path=$(sed -n 's/.* path=\([a-z]*\).*/\1/p' <<<"$line")
+	PAIR_PATH=${path:-none}
+	out=$(lab_x "$b" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-send 127.0.0.1:8000 "$LAB_TMP/sys-data" 2>&1)
+	"$ZTNA" ping "svc-$na" -c 2 -i 0.1 --timeout 2000 --control "$ctl" >"$log-ping" 2>&1
+	via=$(grep -o 'via [a-z]*' "$log-ping" | sort | uniq -c | tr -s ' ' | tr '\n' ',' | sed 's/,$//')
+	if [ "$out" != "$(cat "$LAB_TMP/sys-data")" ]; then
+		PAIR_PATH="$PAIR_PATH-but-no-data"
+	fi
+	if [ "$PAIR_PATH" = direct ]; then
+		PAIR_MS=$(sed -n 's/.* time_to_direct_ms=\([0-9]*\).*/\1/p' <<<"$line")
+		PAIR_NOTE="remote $(sed -n 's/.* remote=\([^ ]*\).*/\1/p' <<<"$line"), 4 KB echoed, pings:${via:- none}"
+	else
+		local f
+		f=$(grep -o 'event=ice_failed.*' "$log-agent.log" | head -n 1)
+		if [ -n "$f" ]; then
+			f="ICE gave up ($(kv "$f" pairs) pairs, $(kv "$f" checks) checks, $(kv "$f" responses) answers)"
+		else
+			f="ICE did not give up in ${SC_SYS_WAIT} s"
+		fi
+		PAIR_NOTE="$f; 4 KB echoed: $([ "$out" = "$(cat "$LAB_TMP/sys-data")" ] && echo yes || echo no), pings:${via:- none}"
+	fi
+	sc_debug "system $a -> $b: $line"
+	sc_stop "$agent"
+	sc_stop "$conn"
+}
+
+# The median of the numbers given (the lower middle one for an even count), or -.
+sc_median() {
+	[ $# -eq 0 ] && { echo -; return; }
+	printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"
+}
+
+# The title of the per-pair section, for the mode in use.
+sc_pair_header() {
+	if [ "$SC_MODE" = system ]; then
+		sc_say "the full system (Intermediate on 'stun', connector on the first host, agent on"
+		sc_say "the second; the programs find the direct path or stay on the relay):"
+	else
+		sc_say "hole punching (ztna punch, reflexive addresses exchanged by this script):"
+	fi
+}
+
 # One pair, SC_RUNS times, against theory -> one row per run. Sets PAIR_DIRECT (runs
 # with a direct path) and PAIR_AGREE (runs agreeing with theory).
 sc_pair() {
@@ -407,8 +541,10 @@ sc_pair_expect() {
 	local a=$1 b=$2 want=$3 la=${4:+ ($4)} lb=${5:+ ($5)} i ms
 	PAIR_DIRECT=0
 	PAIR_AGREE=0
+	PAIR_MS_ALL=()
 	for ((i = 1; i <= SC_RUNS; i++)); do
 		pair_run "$a" "$b"
+		[ "$PAIR_MS" != - ] && PAIR_MS_ALL+=("$PAIR_MS")
 		[ "$PAIR_PATH" = direct ] && PAIR_DIRECT=$((PAIR_DIRECT + 1))
 		[ "$PAIR_PATH" = "$want" ] && PAIR_AGREE=$((PAIR_AGREE + 1))
 		ms=""
