@@ -56,6 +56,8 @@ usage: sudo $0 [--runs N] [--mode system|punch] [--no-build] [-v]
                path or relay as the programs decide; punch: ztna punch only
   --no-build   do not run tools/deps.sh and make (use what is in $BUILD/)
   -v           show the tools' raw output
+  (SC_KEEP=DIR in the environment: path-failure.sh and nat-rebinding.sh copy their
+  logs there)
 Exit status: 0 when everything agrees with what was configured and with RFC 4787
 theory, 1 when anything disagrees, 2 on a setup error, 130 on Ctrl-C.
 EOF

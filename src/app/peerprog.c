@@ -653,8 +653,13 @@ static void update_hosts(struct zt_peerprog *pp, uint64_t now, bool event)
 	if (!strcmp(text, pp->hosts_str) && (event || *text))
 		return; /* no change (the first call logs even an empty set) */
 	zt_peer_set_host_addrs(pp->peer, ips, n);
-	zt_info("host_candidates", "count=%zu addrs=\"%s\"%s", n, text,
-		event ? " reason=netlink" : "");
+	if (n == 0)
+		zt_warn("host_candidates", "count=0 addrs=\"\"%s note=\"no usable interface address: "
+			"no direct path can be checked\" fix=\"--interfaces NAME (tunnel and virtual "
+			"interfaces are skipped unless listed) or --bind ADDR\"", event ? " reason=netlink" : "");
+	else
+		zt_info("host_candidates", "count=%zu addrs=\"%s\"%s", n, text,
+			event ? " reason=netlink" : "");
 	memcpy(pp->hosts_str, text, sizeof(text));
 	if (event) {
 		zt_peer_netchange(pp->peer, now);

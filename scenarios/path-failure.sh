@@ -1,0 +1,120 @@
+#!/bin/bash
+# The direct path dies in the middle of a transfer and comes back.
+#
+#   [ public 203.0.113.0/24 ]  server stun 203.0.113.10   ztna-intermediate :4433
+#     +-- nat home (port-restricted)   +-- host alice  ztna-agent (40 Mbit/s link)
+#     +-- nat office (port-restricted) +-- host bob    ztna-connector, zt-testkit tcp-sink
+#
+# alice sends 64 MiB through her TCP forward to bob's sink (which answers with the
+# byte count and SHA-256 of what it got). Once the session is on the direct path and
+# the transfer is under way, an nftables rule in alice's NAT router drops everything
+# between her and bob's public address (the direct path only: the relay through
+# 203.0.113.10 stays up). Expected: the agent moves the connection to the relay in
+# under 2 s (from the rule to its path_switch line), the transfer completes with an
+# equal SHA-256 and no TCP reset (0 bytes lost); the rule is removed 3 s later, and
+# the session is back on the direct path within the retry interval (--cooldown 5s
+# here; 30 s by default) plus the checks. (alice's eth0 is the lab's emulated link,
+# a TAP device, which host-candidate gathering skips as virtual unless told:
+# --interfaces eth0.) PASS/FAIL, exit status; everything it
+# creates is removed on exit and on Ctrl-C.
+#
+#   sudo ./scenarios/path-failure.sh [--runs N] [--no-build] [-v]
+. "$(dirname "$0")/lib.sh"
+sc_main_setup "$@"
+SC_NAME="path failure"
+COOLDOWN=5
+sc_say "== $SC_NAME: the direct path cut in the middle of a 64 MiB transfer, then restored =="
+sc_lab "$SC_ROOT/scenarios/lab/path-failure.lab" || exit 2
+sc_say "expected: direct path first; after the cut, the relay within 2 s; the transfer"
+sc_say "completes with equal SHA-256 and no reset; after the restore, direct again within"
+sc_say "the retry interval (${COOLDOWN} s) + checks. $SC_RUNS run(s)."
+sc_say ""
+IMD=$ZTLAB_IP_stun
+"$ZTNA" pki init "$LAB_TMP/pki" --intermediate-ip "$IMD" --service sink --agent alice \
+	--connector bob >/dev/null 2>&1 || { echo "pki init failed" >&2; exit 2; }
+lab_bg stun "$LAB_TMP/imd.log" "$SC_ROOT/$BUILD/ztna-intermediate" --listen "$IMD:4433" \
+	--pki "$LAB_TMP/pki" --client agent:alice:ta --client connector:bob:tb --allow alice=sink
+lab_wait_for "$LAB_TMP/imd.log" "event=start " 5 >/dev/null || exit 2
+lab_bg bob "$LAB_TMP/sink.log" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-sink "$ZTLAB_IP_bob:7001"
+head -c 64M /dev/urandom >"$LAB_TMP/data"
+SUM=$(sha256sum "$LAB_TMP/data" | cut -c1-64)
+SIZE=$(stat -c %s "$LAB_TMP/data")
+NS=$ZTLAB_NS_home
+# log time (ts=...Z) -> ms since the epoch
+ts_ms() { date -d "$(sed -n 's/^ts=\([^ ]*\).*/\1/p' <<<"$1")" +%s%3N; }
+
+for ((run = 1; run <= SC_RUNS; run++)); do
+	L=$LAB_TMP/run$run
+	lab_bg bob "$L-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$IMD:4433" \
+		--pki "$LAB_TMP/pki" --name bob --token tb --service "sink=tcp:$ZTLAB_IP_bob:7001" --control none
+	conn=$LAB_BG
+	lab_bg alice "$L-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$IMD:4433" \
+		--pki "$LAB_TMP/pki" --name alice --token ta --forward tcp:127.0.0.1:8001=sink \
+		--control "$L.sock" --cooldown ${COOLDOWN}s --interfaces eth0
+	agent=$LAB_BG
+	lab_wait_for "$L-agent.log" "event=connected" 5 >/dev/null
+	lab_wait_for "$L-conn.log" "event=connected" 5 >/dev/null
+	"$ZTNA" ping sink -c 1 --control "$L.sock" >/dev/null 2>&1
+	lab_wait_for "$L-agent.log" "event=path_switch.*to=direct" 6 >/dev/null
+	sc_row "run $run: the session goes direct first" direct \
+		"$("$ZTNA" status --control "$L.sock" --raw | sed -n 's/^session=.* path=\([a-z]*\) .*/\1/p')"
+	# the transfer, in the background
+	t_start=$(date +%s%N)
+	lab_bg alice "$L-send.out" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-send 127.0.0.1:8001 "$LAB_TMP/data"
+	send=$LAB_BG
+	sleep 3
+	# the cut: alice's NAT drops what goes to or comes from bob's public address
+	nft_rc=0
+	ip netns exec "$NS" nft -f - <<NFT || nft_rc=$?
+table inet ztcut {
+	chain cut {
+		type filter hook forward priority -10; policy accept;
+		ip daddr $ZTLAB_WAN_office drop
+		ip saddr $ZTLAB_WAN_office drop
+	}
+}
+NFT
+	t_cut=$(date +%s%3N)
+	sc_debug "cut at $t_cut (nft exit $nft_rc)"
+	lab_wait_for "$L-agent.log" "event=path_switch.*to=relay" 5 >/dev/null
+	line=$(grep "event=path_switch.*to=relay" "$L-agent.log" | head -n 1)
+	if [ -n "$line" ]; then
+		fb=$(($(ts_ms "$line") - t_cut))
+		ok=no
+		[ "$fb" -lt 2000 ] && ok=yes
+		sc_row "run $run: on the relay within 2 s of the cut" yes "$ok" \
+			"${fb} ms, $(grep -o 'reason=[a-z-]*' <<<"$line")"
+		FALLBACK_MS+=("$fb")
+	else
+		sc_row "run $run: on the relay within 2 s of the cut" yes no "no path_switch to=relay"
+	fi
+	sleep 3
+	ip netns exec "$NS" nft delete table inet ztcut
+	t_restore=$(date +%s%3N)
+	lab_wait_for "$L-agent.log" "event=path_switch.*to=direct.*switches=3" $((COOLDOWN * 2 + 5)) >/dev/null
+	line=$(grep "event=path_switch.*to=direct.*switches=3" "$L-agent.log" | head -n 1)
+	if [ -n "$line" ]; then
+		back=$(($(ts_ms "$line") - t_restore))
+		sc_row "run $run: direct again after the restore" yes yes "${back} ms after the restore (cooldown ${COOLDOWN} s from the fallback)"
+	else
+		sc_row "run $run: direct again after the restore" yes no "$(grep -E 'path_decision|ice_failed' "$L-agent.log" | tail -n 2 | cut -c1-160 | tr '\n' ' ')"
+	fi
+	wait "$send"
+	out=$(cat "$L-send.out")
+	ms=$((($(date +%s%N) - t_start) / 1000000))
+	got_bytes=${out%% *}
+	[[ $got_bytes =~ ^[0-9]+$ ]] || got_bytes=0
+	sc_row "run $run: 64 MiB arrived, SHA-256 equal, no reset" "${SUM:0:16}" "$(cut -c1-16 <<<"${out#* }")" \
+		"$got_bytes of $SIZE bytes in $ms ms, lost $((SIZE - got_bytes))"
+	LOST+=("$((SIZE - got_bytes))")
+	sc_stop "$agent"
+	sc_stop "$conn"
+	# each program's exit line counts the TCP connections reset (either way)
+	ra=$(grep 'event=exit' "$L-agent.log" | grep -o ' tcp_reset=[0-9]*' | cut -d= -f2)
+	rc_=$(grep 'event=exit' "$L-conn.log" | grep -o ' tcp_reset=[0-9]*' | cut -d= -f2)
+	sc_row "run $run: no TCP connection reset (agent, connector)" "0 0" "${ra:-?} ${rc_:-?}"
+done
+sc_say ""
+sc_say "fallback times (ms): ${FALLBACK_MS[*]:-none}; bytes lost: ${LOST[*]}"
+[ -n "${SC_KEEP:-}" ] && cp -r "$LAB_TMP" "$SC_KEEP"
+sc_report
