@@ -62,11 +62,11 @@ tunnel_up() {
 	lbg "$p-uecho" "$cpu" conn "$K/udpping" echo --bind 127.0.0.1:7002 --count 100000000
 	lbg "$p-tcpecho" "$cpu" conn "$K/zt-testkit" tcp-echo 127.0.0.1:7003
 	lbg "$p-conn" "$cpu" conn "$B/ztna-connector" --intermediate "$relay:4433" --pki "$pki" \
-		--name c1 --token "$TOK_C" "${SERVICES[@]}"
+		--name c1 --token "$TOK_C" "${SERVICES[@]}" --control none
 	lbg "$p-agent" "$cpu" agent "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki" \
-		--name alice --token "$TOK_A" "${FORWARDS[@]}"
+		--name alice --token "$TOK_A" "${FORWARDS[@]}" --control "$TMP/$p-agent.sock"
 	lbg "$p-agentr" "$cpu" agentr "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki" \
-		--name bob --token "$TOK_B" "${FORWARDS[@]}"
+		--name bob --token "$TOK_B" "${FORWARDS[@]}" --control "$TMP/$p-agentr.sock"
 	for n in conn agent agentr; do
 		if ! wait_for "$TMP/$p-$n.log" 'event=connected' 10; then
 			echo "bench: $p-$n did not connect: $(tail -n 3 "$TMP/$p-$n.log")" >&2
@@ -91,10 +91,10 @@ have_direct() {
 tunnel_path() {
 	local p=$1 node=$2 out
 	have_direct || { echo unknown; return; }
-	out=$(lx "$node" "$ZTNA" status 2>/dev/null)
+	out=$("$ZTNA" status --control "$TMP/$p-$node.sock" --raw 2>/dev/null | grep '^session=' | head -n 1)
 	case $out in
-	*direct*) echo direct ;;
-	*relay*) echo relay ;;
+	*" path=direct "*) echo direct ;;
+	*" path=relay "*) echo relay ;;
 	*) echo unknown ;;
 	esac
 }
