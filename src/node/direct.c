@@ -32,7 +32,8 @@ struct pdirect {
 	char ufrag[9], pwd[25];
 	bool agent;
 	struct zt_pathmgr pm;        /* agent only */
-	bool migrating;              /* a migration waits for ngtcp2 (-EAGAIN) */
+	bool migrating;              /* a migration waits for ngtcp2 (-EAGAIN) or the handshake */
+	bool began;                  /* agent: the path manager runs */
 	enum zt_path_kind migrate_kind;
 	struct zt_quic_path migrate_to;
 	const char *migrate_reason;
@@ -59,6 +60,14 @@ static void random_ice_string(const struct zt_rng *rng, char *out, size_t n)
 	for (size_t i = 0; i < n; i++)
 		out[i] = ice_chars[zt_rng_below(rng, sizeof(ice_chars) - 1)];
 	out[n] = '\0';
+}
+
+/* ICE may run once the Intermediate has paired the session (SESSION): beside the
+ * end-to-end handshake, which it need not wait for; the connection itself moves
+ * only once that handshake is done. */
+static bool signaled(const struct psession *s)
+{
+	return s->state == ZT_PEER_S_CONNECTING || s->state == ZT_PEER_S_READY;
 }
 
 static struct pdirect *direct_get(struct psession *s)
@@ -248,6 +257,13 @@ static void try_migrate(struct psession *s, uint64_t now)
 	struct zt_quic_path cur;
 	int rc;
 
+	if (s->state != ZT_PEER_S_READY) {
+		/* ICE ran beside the end-to-end handshake and was faster: the connection
+		 * moves once it is up (the session's own handshake timeout bounds this) */
+		d->migrate_retry = now + MIGRATE_RETRY;
+		d->migrate_until = now + MIGRATE_GIVE_UP;
+		return;
+	}
 	zt_quic_conn_path(s->conn, &cur);
 	if (zt_addr_equal(&cur.local, &d->migrate_to.local) &&
 	    zt_addr_equal(&cur.remote, &d->migrate_to.remote)) {
@@ -298,7 +314,7 @@ static void drive(struct psession *s, uint64_t now)
 	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
 	uint64_t iv, to;
 
-	if (!d->agent || !s->conn || s->state != ZT_PEER_S_READY)
+	if (!d->agent || !s->conn || !signaled(s))
 		return;
 	if (d->migrating && now >= d->migrate_retry)
 		try_migrate(s, now);
@@ -399,6 +415,11 @@ void zt_pdirect_ready(struct psession *s, uint64_t now)
 
 	if (!d || !d->agent)
 		return;
+	if (d->began) { /* the handshake is done now: a waiting migration may go */
+		drive(s, now);
+		return;
+	}
+	d->began = true;
 	zt_pathmgr_init(&d->pm, &p->cfg.path, now);
 	if (p->cfg.path.direct_disabled) {
 		PLOG(p, ZT_NODE_INFO, "path_decision", "session=%08x action=stay-relay reason=direct-disabled",
@@ -431,7 +452,7 @@ void zt_pdirect_candidates(struct psession *s, uint64_t now, const struct zt_ctr
 	struct pdirect *d;
 	unsigned added = 0;
 
-	if (p->cfg.path.direct_disabled || s->state != ZT_PEER_S_READY || !(d = direct_get(s)))
+	if (p->cfg.path.direct_disabled || !signaled(s) || !(d = direct_get(s)))
 		return;
 	if (!d->agent && c->generation > d->gen) {
 		/* the agent began a generation: answer with ours */
@@ -570,7 +591,7 @@ void zt_pdirect_timers(struct psession *s, uint64_t now)
 	struct pdirect *d = s->direct;
 	struct zt_quic_stats qs;
 
-	if (!d || s->state != ZT_PEER_S_READY)
+	if (!d || !signaled(s))
 		return;
 	if (d->ice && zt_ice_next_deadline(d->ice) <= now)
 		zt_ice_on_timeout(d->ice, now);
@@ -586,7 +607,7 @@ uint64_t zt_pdirect_next_deadline(const struct psession *s)
 	const struct pdirect *d = s->direct;
 	uint64_t t = ZT_TIME_NEVER, x;
 
-	if (!d || s->state != ZT_PEER_S_READY)
+	if (!d || !signaled(s))
 		return t;
 	if (d->ice)
 		t = zt_ice_next_deadline(d->ice);
@@ -603,7 +624,7 @@ uint64_t zt_pdirect_next_deadline(const struct psession *s)
 void zt_pdirect_netchange(struct zt_peer *p, uint64_t now)
 {
 	for (struct psession *s = p->sessions; s; s = s->next)
-		if (s->direct && s->direct->agent && s->state == ZT_PEER_S_READY)
+		if (s->direct && s->direct->agent && signaled(s))
 			zt_pathmgr_netchange(&s->direct->pm, now);
 }
 

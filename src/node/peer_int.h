@@ -84,6 +84,8 @@ struct psession {
 	bool detached;                      /* kept on its direct path while the Intermediate
 					       was lost: the new one does not know it yet */
 	uint64_t resume_request;            /* agent: the OPEN that re-attaches it */
+	uint64_t resume_at;                 /* agent: ask again then (connector not back yet) */
+	unsigned resume_tries;
 };
 
 struct praw {

@@ -332,6 +332,8 @@ static bool reattach(struct zt_peer *p, struct psession *s, const struct zt_ctrl
 	    (is_agent(p) && m->request_id != s->resume_request))
 		return false;
 	s->detached = false;
+	s->resume_at = 0;
+	s->resume_tries = 0;
 	s->quota_bytes = m->quota_bytes;
 	s->quota_packets = m->quota_packets;
 	p->st.sessions_resumed++;
@@ -391,6 +393,8 @@ void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 		if (s->state == ZT_PEER_S_CLOSED)
 			return;
 		s->deadline = ZT_TIME_NEVER; /* the handshake has its own timeout */
+		/* ICE starts now, beside the end-to-end handshake (node/direct.c) */
+		zt_pdirect_ready(s, p->now);
 	} else {
 		s->state = ZT_PEER_S_CONNECTING;
 		s->deadline = p->now + p->cfg.open_timeout; /* the agent's Initial is due */
@@ -403,10 +407,15 @@ void zt_psession_on_error(struct zt_peer *p, const struct zt_ctrl_error *m)
 {
 	for (struct psession *s = p->sessions; s; s = s->next) {
 		if (s->detached && s->resume_request == m->request_id) {
-			/* it goes on on its direct path, without a relay to fall back to */
+			/* the connector may not be back yet: ask again every second for 30 s;
+			 * otherwise it goes on on its direct path, without a relay */
+			if (-(int)m->code == ZT_ENOSERVICE && ++s->resume_tries < 30) {
+				s->resume_at = p->now + ZT_SEC;
+				return;
+			}
 			PLOG(p, ZT_NODE_WARN, "session_resume_failed",
-			     "session=%08x code=%u error=\"%s\" text=\"%s\"", s->id, m->code,
-			     zt_strerror(-(int)m->code), m->text);
+			     "session=%08x code=%u error=\"%s\" text=\"%s\" tries=%u", s->id, m->code,
+			     zt_strerror(-(int)m->code), m->text, s->resume_tries);
 			return;
 		}
 		if (s->state != ZT_PEER_S_OPENING || s->request_id != m->request_id)
@@ -1090,6 +1099,11 @@ void zt_psession_timers(struct zt_peer *p, uint64_t now)
 		if (s->state == ZT_PEER_S_CLOSED)
 			continue;
 		zt_pdirect_timers(s, now);
+		if (s->resume_at && now >= s->resume_at) {
+			s->resume_at = 0;
+			if (s->detached && p->state == ZT_PEER_READY)
+				send_resume(s);
+		}
 		if (s->state != ZT_PEER_S_READY && now >= s->deadline) {
 			zt_psession_kill(s, ZT_ETIMEOUT,
 					 s->state == ZT_PEER_S_CONNECTING ? "end-to-end handshake timed out"
@@ -1141,6 +1155,8 @@ uint64_t zt_psession_next_deadline(const struct zt_peer *p)
 		d = zt_pdirect_next_deadline(s);
 		if (d < t)
 			t = d;
+		if (s->resume_at && s->resume_at < t)
+			t = s->resume_at;
 		if (s->state == ZT_PEER_S_CLOSED || s->state == ZT_PEER_S_READY)
 			continue;
 		if (s->deadline < t)
