@@ -7,6 +7,7 @@
  *   ztna-sim --matrix [--runs N]                 the 4x4 NAT matrix vs theory
  *   ztna-sim --population [FILE] [--sessions N] [--seed N]
  *   ztna-sim --bench [--sessions N]              hole-punch sessions per CPU-second
+ *   --real (with --scenario, --case, --prop)     the real src/node cores (sim/real.h)
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "pop.h"
 #include "prop.h"
 #include "evq.h"
+#include "real.h"
 #include "session.h"
 
 struct tl {
@@ -145,6 +147,76 @@ static void print_outcome(FILE *f, const struct zt_sim_outcome *o)
 		(unsigned long long)o->dropped);
 }
 
+/* --max-loss PPM: real-core cases with each link's loss capped (default: moderate) */
+static uint32_t real_max_loss = ZT_SIM_PROP_MODERATE_PPM;
+
+static void real_draw(uint64_t seed, struct zt_sim_prop_params *p)
+{
+	zt_sim_prop_draw(seed, p);
+	for (int i = 0; i < 2; i++)
+		if (p->loss_ppm[i] > real_max_loss)
+			p->loss_ppm[i] = real_max_loss;
+}
+
+static void print_real(const struct zt_sim_real_outcome *r)
+{
+	const struct zt_sim_outcome *o = &r->o;
+
+	printf("outcome (real cores): session %s, path %s, theory %s%s\n",
+	       o->session_up ? "up" : "never up", zt_sim_path_name(o->final_path),
+	       zt_sim_expect_name(o->theory),
+	       o->theory == ZT_SIM_EXPECT_NONE ? (o->session_up ? " (DISAGREES)" : " (agrees)") :
+	       ((o->theory == ZT_SIM_EXPECT_DIRECT) == o->went_direct ? " (agrees)" : " (DISAGREES)"));
+	printf("  session ready at %.3f ms; ", (double)o->session_at / 1e6);
+	if (o->went_direct)
+		printf("direct at %.3f ms (%.1f ms after the first ICE start)\n",
+		       (double)o->first_direct_at / 1e6, (double)o->time_to_direct / 1e6);
+	else
+		printf("never direct\n");
+	printf("  path switches %u (max %u in a minute), ICE generations %u\n", o->switches,
+	       o->max_switches_per_min, o->generations);
+	printf("  stream (a real channel, checked byte by byte): sent %llu, received %llu in order%s%s; "
+	       "relayed packets %llu\n", (unsigned long long)r->stream_sent,
+	       (unsigned long long)r->stream_received, r->stream_corrupt ? ", CORRUPT" : "",
+	       r->stream_reset ? ", RESET" : "", (unsigned long long)r->relay_pkts);
+	printf("  simulated %.1f s: %llu events, %llu packets, %llu dropped\n", (double)o->end / 1e9,
+	       (unsigned long long)o->events, (unsigned long long)o->packets,
+	       (unsigned long long)o->dropped);
+}
+
+/* The invariants for a run of the real cores (docs/simulator.md). */
+static int real_check(const struct zt_sim_prop_params *p, const struct zt_sim_real_outcome *r,
+		      char *why, size_t cap)
+{
+	const struct zt_sim_outcome *o = &r->o;
+	bool moderate = p->loss_ppm[0] <= ZT_SIM_PROP_MODERATE_PPM &&
+			p->loss_ppm[1] <= ZT_SIM_PROP_MODERATE_PPM;
+
+	if (o->theory == ZT_SIM_EXPECT_NONE) {
+		if (o->session_up)
+			return snprintf(why, cap, "UDP blocked, yet a session came up"), -1;
+		return 0;
+	}
+	if (!o->session_up)
+		return snprintf(why, cap, "the relay is reachable, yet no session"), -1;
+	if (o->theory == ZT_SIM_EXPECT_DIRECT && moderate && !o->went_direct)
+		return snprintf(why, cap, "theory says direct (moderate loss), never direct"), -1;
+	if (o->theory == ZT_SIM_EXPECT_RELAY && o->went_direct)
+		return snprintf(why, cap, "theory says relay only, yet direct"), -1;
+	if (r->stream_corrupt)
+		return snprintf(why, cap, "stream bytes corrupted or out of order"), -1;
+	if (r->stream_reset)
+		return snprintf(why, cap, "the stream was reset"), -1;
+	/* all of it arrived, or it still moves: a lost byte would stop it for good */
+	if (r->stream_received != r->stream_sent && r->stream_received == r->stream_received_10s)
+		return snprintf(why, cap, "stream stuck: %llu sent, %llu received, none in the last 10 s",
+				(unsigned long long)r->stream_sent,
+				(unsigned long long)r->stream_received), -1;
+	if (o->max_switches_per_min > 6)
+		return snprintf(why, cap, "%u path switches in a minute", o->max_switches_per_min), -1;
+	return 0;
+}
+
 static double cpu_seconds(void)
 {
 	struct timespec ts;
@@ -153,7 +225,8 @@ static double cpu_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int run_scenario(const char *path, uint64_t seed, int level, bool timeline, const char *session)
+static int run_scenario(const char *path, uint64_t seed, int level, bool timeline, const char *session,
+			bool real)
 {
 	static struct zt_sim_scn scn;
 	struct zt_scn_error err;
@@ -181,14 +254,27 @@ static int run_scenario(const char *path, uint64_t seed, int level, bool timelin
 		cfg.log = on_log;
 		cfg.log_ctx = &tl;
 	}
-	printf("scenario %s, seed %llu: agent %s, connector %s, relay %s\n", scn.lab.name,
-	       (unsigned long long)seed, scn.agent, scn.connector, scn.relay);
-	rc = zt_sim_session_run(&cfg, &o);
+	printf("scenario %s, seed %llu: agent %s, connector %s, relay %s%s\n", scn.lab.name,
+	       (unsigned long long)seed, scn.agent, scn.connector, scn.relay,
+	       real ? " (real cores)" : "");
+	if (real) {
+		static struct zt_sim_real_outcome ro;
+		rc = zt_sim_real_run(&cfg, &ro);
+		if (rc < 0) {
+			fprintf(stderr, "ztna-sim: run failed: %d\n", rc);
+			return 2;
+		}
+		print_real(&ro);
+		o = ro.o;
+	} else {
+		rc = zt_sim_session_run(&cfg, &o);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "ztna-sim: run failed: %d\n", rc);
 		return 2;
 	}
-	print_outcome(stdout, &o);
+	if (!real)
+		print_outcome(stdout, &o);
 	if (scn.expect >= 0) {
 		bool ok = scn.expect == ZT_SIM_EXPECT_NONE ? !o.session_up :
 			  scn.expect == ZT_SIM_EXPECT_DIRECT ? o.went_direct && o.final_path == ZT_SIM_PATH_DIRECT
@@ -200,7 +286,7 @@ static int run_scenario(const char *path, uint64_t seed, int level, bool timelin
 	return 0;
 }
 
-static int run_case(uint64_t seed, int level, bool timeline)
+static int run_case(uint64_t seed, int level, bool timeline, bool real)
 {
 	struct zt_sim_prop_params p;
 	static struct zt_sim_scn scn;
@@ -211,7 +297,10 @@ static int run_case(uint64_t seed, int level, bool timeline)
 	char text[4096], why[256];
 	int n;
 
-	zt_sim_prop_draw(seed, &p);
+	if (real)
+		real_draw(seed, &p);
+	else
+		zt_sim_prop_draw(seed, &p);
 	n = zt_sim_prop_text(&p, seed, text, sizeof(text));
 	if (n < 0 || zt_sim_scn_parse(&scn, text, (size_t)n, "case", &err) < 0) {
 		fprintf(stderr, "ztna-sim: case %llu: bad scenario\n", (unsigned long long)seed);
@@ -225,6 +314,18 @@ static int run_case(uint64_t seed, int level, bool timeline)
 		cfg.log = on_log;
 		cfg.log_ctx = &tl;
 	}
+	if (real) {
+		static struct zt_sim_real_outcome ro;
+		if (zt_sim_real_run(&cfg, &ro) < 0)
+			return 2;
+		print_real(&ro);
+		if (real_check(&p, &ro, why, sizeof(why)) < 0) {
+			printf("invariant violated: %s\n", why);
+			return 1;
+		}
+		printf("all invariants hold\n");
+		return 0;
+	}
 	if (zt_sim_session_run(&cfg, &o) < 0)
 		return 2;
 	print_outcome(stdout, &o);
@@ -235,6 +336,45 @@ static int run_case(uint64_t seed, int level, bool timeline)
 	}
 	printf("all invariants hold\n");
 	return 0;
+}
+
+/* Property cases with the real cores: the same draws as the model's. */
+static int run_prop_real(uint64_t first, unsigned cases)
+{
+	double t0 = cpu_seconds();
+	unsigned bad = 0, direct = 0, ran = 0;
+	static struct zt_sim_scn scn;
+	static struct zt_sim_real_outcome ro;
+
+	for (unsigned i = 0; i < cases; i++) {
+		struct zt_sim_prop_params p;
+		struct zt_scn_error err;
+		struct zt_sim_session_cfg cfg = { .scn = &scn };
+		uint64_t seed = first + i;
+		char text[4096], why[256];
+		int n, rc;
+
+		real_draw(seed, &p);
+		n = zt_sim_prop_text(&p, seed, text, sizeof(text));
+		cfg.seed = seed;
+		if (n < 0 || zt_sim_scn_parse(&scn, text, (size_t)n, "case", &err) < 0 ||
+		    (rc = zt_sim_real_run(&cfg, &ro)) < 0) {
+			bad++;
+			printf("case %llu: could not run\n", (unsigned long long)seed);
+			continue;
+		}
+		ran++;
+		direct += ro.o.went_direct;
+		if (real_check(&p, &ro, why, sizeof(why)) < 0) {
+			bad++;
+			printf("case %llu: %s (replay: ztna-sim --case %llu --real)\n",
+			       (unsigned long long)seed, why, (unsigned long long)seed);
+		}
+	}
+	printf("%u real-core cases from seed %llu: %u violated, %u went direct; %.2f CPU s (%.1f cases per CPU s)\n",
+	       cases, (unsigned long long)first, bad, direct, cpu_seconds() - t0,
+	       ran / (cpu_seconds() - t0 > 0 ? cpu_seconds() - t0 : 1));
+	return bad ? 1 : 0;
 }
 
 static int run_prop(uint64_t first, unsigned cases)
@@ -352,7 +492,9 @@ static void usage(void)
 		"       ztna-sim --case SEED [--timeline] [-v 0-3]\n"
 		"       ztna-sim --matrix [--runs N]\n"
 		"       ztna-sim --population [FILE] [--sessions N] [--seed N]\n"
-		"       ztna-sim --bench [--sessions N]\n");
+		"       ztna-sim --bench [--sessions N]\n"
+		"       --real with --scenario, --case or --prop: the real src/node cores\n"
+		"       --max-loss PPM (with --real): cap each link's drawn loss (default 50000, 5 %%)\n");
 }
 
 int main(int argc, char **argv)
@@ -371,13 +513,15 @@ int main(int argc, char **argv)
 		{ "population", optional_argument, NULL, 'P' },
 		{ "sessions", required_argument, NULL, 'N' },
 		{ "bench", no_argument, NULL, 'b' },
+		{ "real", no_argument, NULL, 'R' },
+		{ "max-loss", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *file = NULL, *session = NULL;
 	uint64_t seed = 1;
 	unsigned cases = 1000, runs = 5, sessions = 0;
-	bool timeline = false, seed_given = false;
+	bool timeline = false, seed_given = false, real = false;
 	int level = 1, c;
 
 	while ((c = getopt_long(argc, argv, "v:h", opts, NULL)) != -1) {
@@ -394,6 +538,8 @@ int main(int argc, char **argv)
 		case 'P': mode = POP; file = optarg; break;
 		case 'N': sessions = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'b': mode = BENCH; break;
+		case 'R': real = true; break;
+		case 'L': real_max_loss = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'v': level = atoi(optarg); timeline = true; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
@@ -402,9 +548,9 @@ int main(int argc, char **argv)
 	if (mode == POP && !file && optind < argc)
 		file = argv[optind];
 	switch (mode) {
-	case SCEN: return run_scenario(file, seed, level, timeline, session);
-	case PROP: return run_prop(seed, cases);
-	case CASE: return run_case(seed, level, timeline);
+	case SCEN: return run_scenario(file, seed, level, timeline, session, real);
+	case PROP: return real ? run_prop_real(seed, cases) : run_prop(seed, cases);
+	case CASE: return run_case(seed, level, timeline, real);
 	case MATRIX: return run_matrix(runs);
 	case POP: return zt_sim_pop_main(file, sessions ? sessions : 2000, seed_given ? seed : 1, stdout);
 	case BENCH: return run_bench(sessions ? sessions : 2000);

@@ -14,26 +14,18 @@
 #define AGENT_PORT 5000
 #define CONNECTOR_PORT 6000
 
-struct ep {
-	const struct zt_sim_endpoint_ops *ops;
-	void *obj;
-	int node;
-	uint64_t wake_at;
-	struct zt_sim_net *net;
-};
-
 struct run {
 	struct zt_sim_evq evq;
 	struct zt_sim_net net;
 	struct zt_sim_relay relay;
 	struct zt_sim_peer agent, connector;
-	struct ep eps[3];
+	struct zt_sim_ep eps[3];
 	int map[ZT_SCN_MAX_NODES];   /* scenario node -> net node */
 };
 
 static void ep_wake(void *ctx, void *arg, uint64_t now);
 
-static void ep_service(struct ep *e, uint64_t now)
+static void ep_service(struct zt_sim_ep *e, uint64_t now)
 {
 	uint8_t buf[ZT_SIM_PKT_MAX];
 	struct zt_addr l, r;
@@ -61,7 +53,7 @@ static void ep_service(struct ep *e, uint64_t now)
 
 static void ep_wake(void *ctx, void *arg, uint64_t now)
 {
-	struct ep *e = ctx;
+	struct zt_sim_ep *e = ctx;
 
 	(void)arg;
 	if (now >= e->wake_at)
@@ -72,10 +64,29 @@ static void ep_wake(void *ctx, void *arg, uint64_t now)
 static void ep_rx(void *ctx, uint64_t now, const struct zt_addr *local,
 		  const struct zt_addr *from, const uint8_t *buf, size_t len)
 {
-	struct ep *e = ctx;
+	struct zt_sim_ep *e = ctx;
 
 	e->ops->recv(e->obj, now, local, from, buf, len);
 	ep_service(e, now);
+}
+
+void zt_sim_ep_attach(struct zt_sim_ep *e, struct zt_sim_net *net, int node,
+		      const struct zt_sim_endpoint_ops *ops, void *obj, uint64_t boot)
+{
+	*e = (struct zt_sim_ep){ .ops = ops, .obj = obj, .node = node, .net = net, .wake_at = boot };
+	zt_sim_net_set_rx(net, node, ep_rx, e);
+	zt_sim_evq_push(net->evq, boot, ep_wake, e, NULL);
+}
+
+void zt_sim_ep_kick(struct zt_sim_ep *e, uint64_t now)
+{
+	ep_service(e, now);
+}
+
+void zt_sim_drop_event(void *ctx, void *arg)
+{
+	if (arg)
+		zt_sim_net_drop_event(ctx, arg);
 }
 
 static void drop_event(void *ctx, void *arg)
@@ -254,9 +265,9 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 	if (rc < 0)
 		goto out_peers;
 
-	r->eps[0] = (struct ep){ &zt_sim_relay_ops, &r->relay, rl, 0, &r->net };
-	r->eps[1] = (struct ep){ &zt_sim_peer_ops, &r->connector, c, 0, &r->net };
-	r->eps[2] = (struct ep){ &zt_sim_peer_ops, &r->agent, a, 0, &r->net };
+	r->eps[0] = (struct zt_sim_ep){ &zt_sim_relay_ops, &r->relay, rl, 0, &r->net };
+	r->eps[1] = (struct zt_sim_ep){ &zt_sim_peer_ops, &r->connector, c, 0, &r->net };
+	r->eps[2] = (struct zt_sim_ep){ &zt_sim_peer_ops, &r->agent, a, 0, &r->net };
 	for (int i = 0; i < 3; i++)
 		zt_sim_net_set_rx(&r->net, r->eps[i].node, ep_rx, &r->eps[i]);
 	r->eps[2].wake_at = AGENT_BOOT;

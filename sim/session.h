@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "endpoint.h"
 #include "net.h"
 #include "peer.h"
 #include "simscn.h"
@@ -60,6 +61,23 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
  */
 int zt_sim_session_build(struct zt_sim_net *net, const struct zt_sim_scn *scn,
 			 int map[ZT_SCN_MAX_NODES]);
+
+/* An endpoint (sim/endpoint.h) on a net node, woken by its own deadlines. */
+struct zt_sim_ep {
+	const struct zt_sim_endpoint_ops *ops;
+	void *obj;
+	int node;
+	uint64_t wake_at;
+	struct zt_sim_net *net;
+};
+
+/* Attaches obj to node (it receives what arrives there) and wakes it first at boot. */
+void zt_sim_ep_attach(struct zt_sim_ep *e, struct zt_sim_net *net, int node,
+		      const struct zt_sim_endpoint_ops *ops, void *obj, uint64_t boot);
+/* Lets it send and re-arms its wake-up now (after a call into it from outside). */
+void zt_sim_ep_kick(struct zt_sim_ep *e, uint64_t now);
+/* zt_sim_evq_drain()'s callback for a run's leftover events. */
+void zt_sim_drop_event(void *ctx, void *arg);
 
 /* The simulator's node names, by index, for a scenario (same order as the trace). */
 int zt_sim_session_node_names(const struct zt_sim_scn *scn, const char *names[ZT_SIM_NET_MAX_NODES]);

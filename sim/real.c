@@ -1,0 +1,445 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/nodeio.h"
+#include "core/err.h"
+#include "core/units.h"
+#include "evq.h"
+#include "node/imd.h"
+#include "node/peer.h"
+#include "node/policy.h"
+#include "quic/pki.h"
+#include "quic/tls.h"
+#include "real.h"
+
+#define AGENT_BOOT (100 * ZT_MS)
+#define CHAN_AT (1 * ZT_SEC)
+#define SAMPLE (10 * ZT_MS)
+#define STOP_BEFORE_END (15 * ZT_SEC) /* the stream ends then: time to deliver it all */
+#define STREAM_RATE 50000     /* bytes per second the agent writes */
+#define IMD_PORT 4433
+#define AGENT_PORT 5000
+#define CONNECTOR_PORT 6000
+
+/* ---- the dev PKI and TLS contexts, made once per process ---- */
+
+struct realpki {
+	int rc;                       /* 1: not made yet */
+	struct zt_tls_ctx *imd, *a_outer, *a_inner, *c_outer, *svc;
+};
+
+static struct realpki pki = { .rc = 1 };
+
+static int tls_new(struct zt_tls_ctx **ret, enum zt_tls_side side, const char *alpn,
+		   const char *ca, const struct zt_pki_pem *cred, bool require)
+{
+	struct zt_tls_config c = { .side = side, .alpn = alpn, .ca_pem = ca,
+				   .cert_pem = cred ? cred->cert : NULL,
+				   .key_pem = cred ? cred->key : NULL, .require_peer_cert = require };
+
+	return zt_tls_ctx_new(ret, &c);
+}
+
+static int pki_make(void)
+{
+	struct zt_prng prng;
+	struct zt_rng rng;
+	struct zt_pki_ca *ca = NULL;
+	struct zt_pki_pem cap = { 0 }, imd = { 0 }, alice = { 0 }, c1 = { 0 }, svc = { 0 };
+	time_t now = time(NULL);
+	int rc;
+
+	zt_prng_seed(&prng, 0x5eed);
+	rng = zt_prng_rng(&prng);
+	rc = zt_pki_ca_new(&ca, "ztna-sim CA", 0, now, &rng);
+	if (rc < 0)
+		return rc;
+	if ((rc = zt_pki_ca_pem(ca, &cap)) < 0 ||
+	    (rc = zt_pki_issue(ca, &(struct zt_pki_subject){ .kind = ZT_PKI_INTERMEDIATE,
+							     .name = "intermediate" }, now, &rng, &imd)) < 0 ||
+	    (rc = zt_pki_issue(ca, &(struct zt_pki_subject){ .kind = ZT_PKI_AGENT, .name = "alice" },
+			       now, &rng, &alice)) < 0 ||
+	    (rc = zt_pki_issue(ca, &(struct zt_pki_subject){ .kind = ZT_PKI_CONNECTOR, .name = "c1" },
+			       now, &rng, &c1)) < 0 ||
+	    (rc = zt_pki_issue(ca, &(struct zt_pki_subject){ .kind = ZT_PKI_SERVICE, .name = "svc" },
+			       now, &rng, &svc)) < 0)
+		goto free_pems;
+	if ((rc = tls_new(&pki.imd, ZT_TLS_SERVER, ZT_ALPN_OUTER, cap.cert, &imd, true)) < 0 ||
+	    (rc = tls_new(&pki.a_outer, ZT_TLS_CLIENT, ZT_ALPN_OUTER, cap.cert, &alice, false)) < 0 ||
+	    (rc = tls_new(&pki.a_inner, ZT_TLS_CLIENT, ZT_ALPN_INNER, cap.cert, &alice, false)) < 0 ||
+	    (rc = tls_new(&pki.c_outer, ZT_TLS_CLIENT, ZT_ALPN_OUTER, cap.cert, &c1, false)) < 0 ||
+	    (rc = tls_new(&pki.svc, ZT_TLS_SERVER, ZT_ALPN_INNER, cap.cert, &svc, true)) < 0)
+		goto free_pems;
+	rc = 0;
+free_pems:
+	zt_pki_pem_fini(&cap);
+	zt_pki_pem_fini(&imd);
+	zt_pki_pem_fini(&alice);
+	zt_pki_pem_fini(&c1);
+	zt_pki_pem_fini(&svc);
+	zt_pki_ca_free(ca);
+	return rc;
+}
+
+/* ---- endpoints: the cores through the ops app/nodeio.h drives them with ---- */
+
+struct node {
+	const struct zt_nodeio_ops *ops;
+	void *core;
+};
+
+static void n_recv(void *ep, uint64_t now, const struct zt_addr *local, const struct zt_addr *from,
+		   const uint8_t *buf, size_t len)
+{
+	struct node *n = ep;
+
+	n->ops->recv(n->core, now, local, from, buf, len);
+}
+
+static size_t n_poll(void *ep, uint64_t now, uint8_t *buf, size_t cap, struct zt_addr *l,
+		     struct zt_addr *r)
+{
+	struct node *n = ep;
+	int k = n->ops->poll_send(n->core, now, buf, cap, l, r);
+
+	return k > 0 ? (size_t)k : 0;
+}
+
+static uint64_t n_deadline(void *ep)
+{
+	struct node *n = ep;
+
+	return n->ops->next_deadline(n->core);
+}
+
+static void n_timeout(void *ep, uint64_t now)
+{
+	struct node *n = ep;
+
+	n->ops->on_timeout(n->core, now);
+}
+
+static const struct zt_sim_endpoint_ops node_ops = {
+	.recv = n_recv, .poll_send = n_poll, .next_deadline = n_deadline, .on_timeout = n_timeout,
+};
+
+/* ---- the run ---- */
+
+struct run {
+	struct zt_sim_evq evq;
+	struct zt_sim_net net;
+	int map[ZT_SCN_MAX_NODES];
+	struct zt_prng prng[3];
+	struct zt_rng rng[3];
+	struct zt_policy *policy;
+	struct zt_imd *imd;
+	struct zt_peer *agent, *conn;
+	struct node nodes[3];
+	struct zt_sim_ep eps[3];
+	struct zt_peer_service service;
+	struct zt_peer_chan *ach, *cch;
+	uint64_t end, chan_opened_at, last_write;
+	bool writable;
+	struct zt_sim_real_outcome *out;
+	const struct zt_sim_session_cfg *cfg;
+	uint64_t switch_times[64];
+	unsigned nswitch_times;
+	uint32_t last_switches;
+};
+
+static uint8_t pattern(uint64_t off)
+{
+	return (uint8_t)(off * 131 + (off >> 9));
+}
+
+static void pump(struct run *r, uint64_t now)
+{
+	uint8_t buf[4096];
+	uint64_t allowed;
+
+	if (!r->ach || !r->writable || now + STOP_BEFORE_END > r->end)
+		return;
+	allowed = (now - r->chan_opened_at) * STREAM_RATE / ZT_SEC;
+	while (r->out->stream_sent < allowed) {
+		size_t n = allowed - r->out->stream_sent < sizeof(buf) ? allowed - r->out->stream_sent
+								       : sizeof(buf);
+		int k;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(r->out->stream_sent + i);
+		k = zt_peer_chan_write(r->ach, buf, n);
+		if (k <= 0) {
+			if (k < 0)
+				r->out->stream_reset = true;
+			r->writable = k == 0 ? false : r->writable;
+			return;
+		}
+		r->out->stream_sent += (uint64_t)k;
+	}
+}
+
+static void drain(struct run *r)
+{
+	uint8_t buf[8192];
+	bool fin = false;
+	int k;
+
+	while (r->cch && (k = zt_peer_chan_read(r->cch, buf, sizeof(buf), &fin)) > 0) {
+		for (int i = 0; i < k; i++)
+			if (buf[i] != pattern(r->out->stream_received + (uint64_t)i))
+				r->out->stream_corrupt = true;
+		r->out->stream_received += (uint64_t)k;
+	}
+}
+
+static void cb_chan_event(struct zt_peer *p, void *arg, struct zt_peer_chan *ch, void *carg,
+			  enum zt_peer_chan_event ev, int code)
+{
+	struct run *r = arg;
+	(void)p;
+	(void)carg;
+	(void)code;
+
+	switch (ev) {
+	case ZT_PEER_CHAN_READY:
+	case ZT_PEER_CHAN_WRITABLE:
+		if (ch == r->ach)
+			r->writable = true;
+		break;
+	case ZT_PEER_CHAN_READABLE:
+		if (ch == r->cch)
+			drain(r);
+		break;
+	case ZT_PEER_CHAN_RESET:
+	case ZT_PEER_CHAN_FAILED:
+		r->out->stream_reset = true;
+		zt_peer_chan_release(ch, 0);
+		if (ch == r->ach)
+			r->ach = NULL;
+		if (ch == r->cch)
+			r->cch = NULL;
+		break;
+	}
+}
+
+static void cb_chan_accept(struct zt_peer *p, void *arg, struct zt_peer_chan *ch, const char *service)
+{
+	struct run *r = arg;
+	(void)p;
+	(void)service;
+
+	if (r->cch) {
+		zt_peer_chan_release(ch, 0);
+		return;
+	}
+	r->cch = ch;
+}
+
+static const struct zt_peer_callbacks real_cb = {
+	.chan_event = cb_chan_event,
+	.chan_accept = cb_chan_accept,
+};
+
+/* Every SAMPLE: the agent's path, and the stream's pace. */
+static void sample(void *ctx, void *arg, uint64_t now)
+{
+	struct run *r = ctx;
+	struct zt_sim_outcome *o = &r->out->o;
+	uint32_t id;
+	struct zt_peer_path_info pi;
+	(void)arg;
+
+	if (!r->ach && !r->chan_opened_at && now >= CHAN_AT) {
+		r->chan_opened_at = now;
+		if (zt_peer_chan_open(r->agent, now, "svc", r, &r->ach) < 0)
+			r->out->stream_reset = true;
+		zt_sim_ep_kick(&r->eps[2], now);
+	}
+	pump(r, now);
+	zt_sim_ep_kick(&r->eps[2], now);
+	drain(r);
+	if (now + 10 * ZT_SEC <= r->end)
+		r->out->stream_received_10s = r->out->stream_received;
+	zt_sim_ep_kick(&r->eps[1], now);
+	if (zt_peer_session_ids(r->agent, &id, 1) >= 1 && zt_peer_session_path(r->agent, id, &pi) == 0) {
+		struct zt_peer_session_info si;
+		if (zt_peer_session_info(r->agent, id, &si) == 0 && si.state == ZT_PEER_S_READY &&
+		    !o->session_up) {
+			o->session_up = true;
+			o->session_at = now;
+		}
+		if (pi.direct && !o->went_direct) {
+			o->went_direct = true;
+			o->first_direct_at = now;
+			o->time_to_direct = pi.time_to_direct;
+		}
+		o->final_path = pi.direct ? ZT_SIM_PATH_DIRECT : ZT_SIM_PATH_RELAY;
+		o->generations = pi.generation;
+		if (pi.switches != r->last_switches) {
+			for (uint32_t k = r->last_switches; k < pi.switches && r->nswitch_times < 64; k++)
+				r->switch_times[r->nswitch_times++] = now;
+			r->last_switches = pi.switches;
+		}
+		o->switches = pi.switches;
+	}
+	if (now + SAMPLE <= r->end)
+		zt_sim_evq_push(&r->evq, now + SAMPLE, sample, r, NULL);
+}
+
+static uint32_t per_minute_max(const struct run *r)
+{
+	uint32_t best = 0;
+
+	for (unsigned i = 0; i < r->nswitch_times; i++) {
+		uint32_t n = 0;
+		for (unsigned j = i; j < r->nswitch_times; j++)
+			if (r->switch_times[j] < r->switch_times[i] + 60 * ZT_SEC)
+				n++;
+		if (n > best)
+			best = n;
+	}
+	return best;
+}
+
+/* The cores' log lines, on stderr when ZT_SIM_LOG is set (its value: the most
+ * detailed level shown, 0 error .. 3 debug; default 2, info). */
+static struct run *log_run;
+
+static void node_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
+{
+	static int max = -2;
+
+	if (max == -2) {
+		const char *v = getenv("ZT_SIM_LOG");
+		max = v ? (*v ? atoi(v) : 2) : -1;
+	}
+	if ((int)level > max)
+		return;
+	fprintf(stderr, "%10.3f ms %-9s %s %s\n",
+		log_run ? (double)log_run->evq.now / 1e6 : 0.0, (const char *)arg, event, kv);
+}
+
+int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_outcome *ret)
+{
+	const struct zt_sim_scn *scn = cfg->scn;
+	struct zt_scn_error err;
+	struct zt_imd_config ic;
+	struct zt_peer_config pc;
+	struct zt_addr imd_addr, a_addr, c_addr;
+	const char *why;
+	struct run *r;
+	int rc, a, c, rl;
+
+	rc = zt_sim_scn_check(scn, &err);
+	if (rc < 0)
+		return rc;
+	if (pki.rc == 1)
+		pki.rc = pki_make();
+	if (pki.rc < 0)
+		return pki.rc;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	memset(ret, 0, sizeof(*ret));
+	r->out = ret;
+	r->cfg = cfg;
+	log_run = r;
+	r->end = scn->duration;
+	zt_sim_evq_init(&r->evq);
+	zt_sim_net_init(&r->net, &r->evq, cfg->seed);
+	r->net.trace = cfg->trace;
+	r->net.trace_ctx = cfg->trace_ctx;
+	rc = zt_sim_session_build(&r->net, scn, r->map);
+	if (rc < 0)
+		goto out;
+	a = r->map[zt_scn_find(&scn->lab, scn->agent)];
+	c = r->map[zt_scn_find(&scn->lab, scn->connector)];
+	rl = r->map[zt_scn_find(&scn->lab, scn->relay)];
+	for (unsigned k = 0; k < scn->nblocks; k++) {
+		int nat = r->map[zt_scn_find(&scn->lab, scn->blocks[k].nat)];
+		int peer = r->map[zt_scn_find(&scn->lab, scn->blocks[k].peer)];
+		struct zt_sim_block b = { .nat = nat, .remote = zt_sim_net_public_ip(&r->net, peer),
+					  .from = scn->blocks[k].from, .until = scn->blocks[k].until };
+		zt_sim_net_block(&r->net, &b);
+	}
+	for (int i = 0; i < 3; i++) {
+		zt_prng_seed(&r->prng[i], cfg->seed * 3 + (uint64_t)i + 1);
+		r->rng[i] = zt_prng_rng(&r->prng[i]);
+	}
+	imd_addr = r->net.nodes[rl].addrs[0];
+	imd_addr.port = IMD_PORT;
+	a_addr = r->net.nodes[a].addrs[0];
+	a_addr.port = AGENT_PORT;
+	c_addr = r->net.nodes[c].addrs[0];
+	c_addr.port = CONNECTOR_PORT;
+
+	rc = zt_policy_new(&r->policy);
+	if (rc < 0 || (rc = zt_policy_add_client(r->policy, "agent:alice:tok-a", &why)) < 0 ||
+	    (rc = zt_policy_add_client(r->policy, "connector:c1:tok-c", &why)) < 0 ||
+	    (rc = zt_policy_add_allow(r->policy, "alice=svc", &why)) < 0)
+		goto out;
+	ic = (struct zt_imd_config){ .tls = pki.imd, .rng = &r->rng[0], .policy = r->policy,
+				     .listen = imd_addr, .open_hold = 5 * ZT_SEC,
+				     .log = { .fn = node_log, .arg = "imd", .max_level = ZT_NODE_DEBUG } };
+	rc = zt_imd_new(&r->imd, &ic, 0);
+	if (rc < 0)
+		goto out;
+	r->service = (struct zt_peer_service){ .name = "svc", .tls = pki.svc };
+	pc = (struct zt_peer_config){
+		.role = ZT_CTRL_ROLE_CONNECTOR, .name = "c1", .token = (const uint8_t *)"tok-c",
+		.token_len = 5, .intermediate = imd_addr, .local = c_addr, .outer_tls = pki.c_outer,
+		.services = &r->service, .n_services = 1, .rng = &r->rng[1], .cb = &real_cb, .arg = r,
+		.log = { .fn = node_log, .arg = "connector", .max_level = ZT_NODE_DEBUG },
+	};
+	rc = zt_peer_new(&r->conn, &pc, 0);
+	if (rc < 0)
+		goto out;
+	pc = (struct zt_peer_config){
+		.role = ZT_CTRL_ROLE_AGENT, .name = "alice", .token = (const uint8_t *)"tok-a",
+		.token_len = 5, .intermediate = imd_addr, .local = a_addr, .outer_tls = pki.a_outer,
+		.inner_tls = pki.a_inner, .rng = &r->rng[2], .cb = &real_cb, .arg = r,
+		.log = { .fn = node_log, .arg = "agent", .max_level = ZT_NODE_DEBUG },
+	};
+	rc = zt_peer_new(&r->agent, &pc, AGENT_BOOT);
+	if (rc < 0)
+		goto out;
+	r->nodes[0] = (struct node){ &zt_nodeio_imd_ops, r->imd };
+	r->nodes[1] = (struct node){ &zt_nodeio_peer_ops, r->conn };
+	r->nodes[2] = (struct node){ &zt_nodeio_peer_ops, r->agent };
+	zt_sim_ep_attach(&r->eps[0], &r->net, rl, &node_ops, &r->nodes[0], 0);
+	zt_sim_ep_attach(&r->eps[1], &r->net, c, &node_ops, &r->nodes[1], 0);
+	zt_sim_ep_attach(&r->eps[2], &r->net, a, &node_ops, &r->nodes[2], AGENT_BOOT);
+	zt_sim_evq_push(&r->evq, SAMPLE, sample, r, NULL);
+
+	zt_sim_evq_run(&r->evq, scn->duration);
+	drain(r);
+
+	{
+		struct zt_sim_outcome *o = &ret->o;
+		struct zt_imd_stats is;
+		zt_imd_stats(r->imd, &is);
+		ret->relay_pkts = is.relay_pkts;
+		o->theory = zt_sim_theory(&r->net, a, c);
+		o->max_switches_per_min = per_minute_max(r);
+		o->data_sent = ret->stream_sent;
+		o->data_received = ret->stream_received;
+		o->events = r->evq.popped;
+		o->packets = r->net.sent;
+		o->dropped = r->net.dropped;
+		o->end = scn->duration;
+	}
+	rc = 0;
+out:
+	zt_peer_free(r->agent);
+	zt_peer_free(r->conn);
+	zt_imd_free(r->imd);
+	zt_policy_free(r->policy);
+	zt_sim_evq_drain(&r->evq, zt_sim_drop_event);
+	zt_sim_evq_fini(&r->evq);
+	zt_sim_net_fini(&r->net);
+	log_run = NULL;
+	free(r);
+	return rc;
+}
