@@ -11,6 +11,7 @@
 #include "node/imd.h"
 #include "node/peer.h"
 #include "node/policy.h"
+#include "quic/conn.h"
 #include "quic/pki.h"
 #include "quic/tls.h"
 #include "real.h"
@@ -421,6 +422,28 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 		struct zt_imd_stats is;
 		zt_imd_stats(r->imd, &is);
 		ret->relay_pkts = is.relay_pkts;
+		if (getenv("ZT_SIM_DBG")) {
+			struct zt_peer_stats as, cs;
+			zt_peer_stats(r->agent, &as);
+			zt_peer_stats(r->conn, &cs);
+			fprintf(stderr, "DBG imd relay=%lu unknown=%lu quota=%lu queue=%lu | agent relay_out=%lu relay_in=%lu rq=%lu drop_unknown=%lu | conn relay_in=%lu relay_out=%lu drop_session=%lu drop_unknown=%lu\n",
+				(unsigned long)is.relay_pkts, (unsigned long)is.relay_dropped_unknown, (unsigned long)is.relay_dropped_quota, (unsigned long)is.relay_dropped_queue,
+				(unsigned long)as.relay_out, (unsigned long)as.relay_in, (unsigned long)as.relay_dropped_queue, (unsigned long)as.dropped_unknown,
+				(unsigned long)cs.relay_in, (unsigned long)cs.relay_out, (unsigned long)cs.relay_dropped_session, (unsigned long)cs.dropped_unknown);
+			{
+				uint32_t ids[2];
+				struct zt_peer_session_info ai, ci;
+				struct zt_quic_stats aq = { 0 }, cq = { 0 };
+				if (zt_peer_session_ids(r->agent, ids, 2) && zt_peer_session_info(r->agent, ids[0], &ai) == 0 && ai.conn)
+					zt_quic_conn_stats(ai.conn, &aq);
+				if (zt_peer_session_ids(r->conn, ids, 2) && zt_peer_session_info(r->conn, ids[0], &ci) == 0 && ci.conn)
+					zt_quic_conn_stats(ci.conn, &cq);
+				fprintf(stderr, "DBG agent chan=%p writable=%zu | a: cwnd=%lu inflight=%lu sent=%lu stream_sent=%lu pto=%lu | c: stream_recv=%lu recv=%lu cwnd=%lu inflight=%lu\n",
+					(void *)r->ach, r->ach ? zt_peer_chan_writable(r->ach) : 0,
+					(unsigned long)aq.cwnd, (unsigned long)aq.bytes_in_flight, (unsigned long)aq.pkts_sent, (unsigned long)aq.stream_bytes_sent, (unsigned long)aq.pto_count,
+					(unsigned long)cq.stream_bytes_recv, (unsigned long)cq.pkts_recv, (unsigned long)cq.cwnd, (unsigned long)cq.bytes_in_flight);
+			}
+		}
 		o->theory = zt_sim_theory(&r->net, a, c);
 		o->max_switches_per_min = per_minute_max(r);
 		o->data_sent = ret->stream_sent;

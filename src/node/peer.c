@@ -403,7 +403,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 		p->cfg.software = "ztna 0.1";
 	p->cfg.outer_keepalive = or_default(cfg->outer_keepalive, 5 * ZT_SEC);
 	p->cfg.outer_idle_timeout = or_default(cfg->outer_idle_timeout, 20 * ZT_SEC);
-	p->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 5 * ZT_SEC);
+	p->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 10 * ZT_SEC);
 	p->cfg.inner_idle_timeout = or_default(cfg->inner_idle_timeout, 60 * ZT_SEC);
 	p->cfg.inner_keepalive = or_default(cfg->inner_keepalive, 15 * ZT_SEC);
 	p->cfg.open_timeout = or_default(cfg->open_timeout, 10 * ZT_SEC);
