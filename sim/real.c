@@ -358,13 +358,7 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 	a = r->map[zt_scn_find(&scn->lab, scn->agent)];
 	c = r->map[zt_scn_find(&scn->lab, scn->connector)];
 	rl = r->map[zt_scn_find(&scn->lab, scn->relay)];
-	for (unsigned k = 0; k < scn->nblocks; k++) {
-		int nat = r->map[zt_scn_find(&scn->lab, scn->blocks[k].nat)];
-		int peer = r->map[zt_scn_find(&scn->lab, scn->blocks[k].peer)];
-		struct zt_sim_block b = { .nat = nat, .remote = zt_sim_net_public_ip(&r->net, peer),
-					  .from = scn->blocks[k].from, .until = scn->blocks[k].until };
-		zt_sim_net_block(&r->net, &b);
-	}
+	zt_sim_session_blocks(&r->net, scn, r->map);
 	for (int i = 0; i < 3; i++) {
 		zt_prng_seed(&r->prng[i], cfg->seed * 3 + (uint64_t)i + 1);
 		r->rng[i] = zt_prng_rng(&r->prng[i]);

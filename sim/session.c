@@ -159,6 +159,18 @@ int zt_sim_session_build(struct zt_sim_net *net, const struct zt_sim_scn *scn,
 	return added == lab->nnodes ? 0 : -EINVAL;
 }
 
+void zt_sim_session_blocks(struct zt_sim_net *net, const struct zt_sim_scn *scn,
+			   const int map[ZT_SCN_MAX_NODES])
+{
+	for (unsigned k = 0; k < scn->nblocks; k++) {
+		int nat = map[zt_scn_find(&scn->lab, scn->blocks[k].nat)];
+		int peer = map[zt_scn_find(&scn->lab, scn->blocks[k].peer)];
+		struct zt_sim_block b = { .nat = nat, .remote = zt_sim_net_public_ip(net, peer),
+					  .from = scn->blocks[k].from, .until = scn->blocks[k].until };
+		zt_sim_net_block(net, &b);
+	}
+}
+
 int zt_sim_session_node_names(const struct zt_sim_scn *scn, const char *names[ZT_SIM_NET_MAX_NODES])
 {
 	/* the same order build() adds them in */
@@ -233,13 +245,7 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 	a = r->map[sa];
 	c = r->map[sc];
 	rl = r->map[srl];
-	for (unsigned k = 0; k < scn->nblocks; k++) {
-		int nat = r->map[zt_scn_find(&scn->lab, scn->blocks[k].nat)];
-		int peer = r->map[zt_scn_find(&scn->lab, scn->blocks[k].peer)];
-		struct zt_sim_block b = { .nat = nat, .remote = zt_sim_net_public_ip(&r->net, peer),
-					  .from = scn->blocks[k].from, .until = scn->blocks[k].until };
-		zt_sim_net_block(&r->net, &b);
-	}
+	zt_sim_session_blocks(&r->net, scn, r->map);
 
 	zt_sim_relay_init(&r->relay, &(struct zt_addr){ 0 });
 	r->relay.addr = r->net.nodes[rl].addrs[0];

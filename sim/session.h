@@ -79,6 +79,11 @@ void zt_sim_ep_kick(struct zt_sim_ep *e, uint64_t now);
 /* zt_sim_evq_drain()'s callback for a run's leftover events. */
 void zt_sim_drop_event(void *ctx, void *arg);
 
+/* The scenario's `sim block` lines (a NAT dropping a peer's traffic for a while) on
+ * a net built by zt_sim_session_build() with map. */
+void zt_sim_session_blocks(struct zt_sim_net *net, const struct zt_sim_scn *scn,
+			   const int map[ZT_SCN_MAX_NODES]);
+
 /* The simulator's node names, by index, for a scenario (same order as the trace). */
 int zt_sim_session_node_names(const struct zt_sim_scn *scn, const char *names[ZT_SIM_NET_MAX_NODES]);
 
