@@ -513,6 +513,70 @@ pair_run_system() {
 	sc_stop "$conn"
 }
 
+# The transfer scenarios (path-failure.sh, nat-rebinding.sh) on
+# scenarios/lab/path-failure.lab: agent alice (her lab link is a TAP device, hence
+# --interfaces eth0), connector bob in front of zt-testkit's tcp-sink, the
+# Intermediate on 'stun', 64 MiB of random data.
+#   sc_xfer_up             PKI, Intermediate, sink, data: sets IMD, SUM, SIZE
+#   sc_xfer_start L COOL   connector and agent for one run (logs L-conn.log,
+#                          L-agent.log, control socket L.sock, --cooldown COOL s),
+#                          the session opened; sets XF_CONN, XF_AGENT, XF_PATH (its path)
+#   sc_xfer_send L         64 MiB through alice's forward in the background (XF_SEND)
+#   sc_xfer_check L RUN T0 the transfer's rows after it ended (bytes, SHA-256) and,
+#                          after stopping both programs, their TCP reset counters
+sc_xfer_up() {
+	IMD=$ZTLAB_IP_stun
+	"$ZTNA" pki init "$LAB_TMP/pki" --intermediate-ip "$IMD" --service sink --agent alice \
+		--connector bob >/dev/null 2>&1 || { echo "pki init failed" >&2; return 1; }
+	lab_bg stun "$LAB_TMP/imd.log" "$SC_ROOT/$BUILD/ztna-intermediate" --listen "$IMD:4433" \
+		--pki "$LAB_TMP/pki" --client agent:alice:ta --client connector:bob:tb --allow alice=sink
+	lab_wait_for "$LAB_TMP/imd.log" "event=start " 5 >/dev/null || return 1
+	lab_bg bob "$LAB_TMP/sink.log" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-sink "$ZTLAB_IP_bob:7001"
+	head -c 64M /dev/urandom >"$LAB_TMP/data"
+	SUM=$(sha256sum "$LAB_TMP/data" | cut -c1-64)
+	SIZE=$(stat -c %s "$LAB_TMP/data")
+}
+
+sc_xfer_start() {
+	local l=$1 cool=$2
+	lab_bg bob "$l-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$IMD:4433" \
+		--pki "$LAB_TMP/pki" --name bob --token tb --service "sink=tcp:$ZTLAB_IP_bob:7001" --control none
+	XF_CONN=$LAB_BG
+	lab_bg alice "$l-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$IMD:4433" \
+		--pki "$LAB_TMP/pki" --name alice --token ta --forward tcp:127.0.0.1:8001=sink \
+		--control "$l.sock" --cooldown "${cool}s" --interfaces eth0
+	XF_AGENT=$LAB_BG
+	lab_wait_for "$l-agent.log" "event=connected" 5 >/dev/null
+	lab_wait_for "$l-conn.log" "event=connected" 5 >/dev/null
+	"$ZTNA" ping sink -c 1 --control "$l.sock" >/dev/null 2>&1
+	lab_wait_for "$l-agent.log" "event=path_switch.*to=direct" 6 >/dev/null
+	XF_PATH=$("$ZTNA" status --control "$l.sock" --raw | sed -n 's/^session=.* path=\([a-z]*\) .*/\1/p')
+}
+
+sc_xfer_send() {
+	lab_bg alice "$1-send.out" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-send 127.0.0.1:8001 "$LAB_TMP/data"
+	XF_SEND=$LAB_BG
+}
+
+sc_xfer_check() {
+	local l=$1 run=$2 t0=$3 out got ms ra rc_ note=${4:-}
+	wait "$XF_SEND"
+	out=$(cat "$l-send.out")
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	got=${out%% *}
+	[[ $got =~ ^[0-9]+$ ]] || got=0
+	sc_row "run $run: 64 MiB arrived, SHA-256 equal" "${SUM:0:16}" "$(cut -c1-16 <<<"${out#* }")" \
+		"$got of $SIZE bytes in $ms ms, lost $((SIZE - got))$note"
+	LOST+=("$((SIZE - got))")
+	[ -n "${XF_PRE_STOP:-}" ] && "$XF_PRE_STOP" "$l" "$run"
+	sc_stop "$XF_AGENT"
+	sc_stop "$XF_CONN"
+	# each program's exit line counts the TCP connections reset (either way)
+	ra=$(grep 'event=exit' "$l-agent.log" | grep -o ' tcp_reset=[0-9]*' | cut -d= -f2)
+	rc_=$(grep 'event=exit' "$l-conn.log" | grep -o ' tcp_reset=[0-9]*' | cut -d= -f2)
+	sc_row "run $run: no TCP connection reset (agent, connector)" "0 0" "${ra:-?} ${rc_:-?}"
+}
+
 # The median of the numbers given (the lower middle one for an even count), or -.
 sc_median() {
 	[ $# -eq 0 ] && { echo -; return; }

@@ -27,37 +27,29 @@ sc_lab "$SC_ROOT/scenarios/lab/path-failure.lab" || exit 2
 sc_say "expected: a new public address for alice; the transfer completes intact, no reset;"
 sc_say "the session answers pings and is direct again at the end. $SC_RUNS run(s)."
 sc_say ""
-IMD=$ZTLAB_IP_stun
-"$ZTNA" pki init "$LAB_TMP/pki" --intermediate-ip "$IMD" --service sink --agent alice \
-	--connector bob >/dev/null 2>&1 || { echo "pki init failed" >&2; exit 2; }
-lab_bg stun "$LAB_TMP/imd.log" "$SC_ROOT/$BUILD/ztna-intermediate" --listen "$IMD:4433" \
-	--pki "$LAB_TMP/pki" --client agent:alice:ta --client connector:bob:tb --allow alice=sink
-lab_wait_for "$LAB_TMP/imd.log" "event=start " 5 >/dev/null || exit 2
-lab_bg bob "$LAB_TMP/sink.log" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-sink "$ZTLAB_IP_bob:7001"
-head -c 64M /dev/urandom >"$LAB_TMP/data"
-SUM=$(sha256sum "$LAB_TMP/data" | cut -c1-64)
-SIZE=$(stat -c %s "$LAB_TMP/data")
+sc_xfer_up || exit 2
+# before the programs stop: pings answered, and direct again at the end
+after_transfer() {
+	local l=$1 run=$2 i p
+	"$ZTNA" ping sink -c 3 -i 0.2 --control "$l.sock" >"$l.ping" 2>&1
+	sc_row "run $run: pings answered after the rebinding" 3 "$(grep -c '^seq=.* via ' "$l.ping")" "$(tail -n 1 "$l.ping")"
+	for ((i = 0; i < (COOLDOWN * 2 + 5) * 5; i++)); do
+		p=$("$ZTNA" status --control "$l.sock" --raw | sed -n 's/^session=.* path=\([a-z]*\) .*/\1/p')
+		[ "$p" = direct ] && break
+		sleep 0.2
+	done
+	sc_row "run $run: direct at the end" direct "${p:-none}" \
+		"$("$ZTNA" status --control "$l.sock" --raw | sed -n 's/^session=.* local=\([^ ]*\) remote=\([^ ]*\) .* switches=\([0-9]*\).*/local \1, remote \2, switches \3/p')"
+}
+XF_PRE_STOP=after_transfer
 
 for ((run = 1; run <= SC_RUNS; run++)); do
 	L=$LAB_TMP/run$run
-	lab_bg bob "$L-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$IMD:4433" \
-		--pki "$LAB_TMP/pki" --name bob --token tb --service "sink=tcp:$ZTLAB_IP_bob:7001" --control none
-	conn=$LAB_BG
-	lab_bg alice "$L-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$IMD:4433" \
-		--pki "$LAB_TMP/pki" --name alice --token ta --forward tcp:127.0.0.1:8001=sink \
-		--control "$L.sock" --cooldown ${COOLDOWN}s --interfaces eth0
-	agent=$LAB_BG
-	lab_wait_for "$L-agent.log" "event=connected" 5 >/dev/null
-	lab_wait_for "$L-conn.log" "event=connected" 5 >/dev/null
-	"$ZTNA" ping sink -c 1 --control "$L.sock" >/dev/null 2>&1
-	lab_wait_for "$L-agent.log" "event=path_switch.*to=direct" 6 >/dev/null
+	sc_xfer_start "$L" "$COOLDOWN"
 	before=$(grep -o 'event=connected.* observed=[^ ]*' "$L-agent.log" | head -n 1 | sed 's/.*observed=//')
-	sc_row "run $run: the session goes direct first" direct \
-		"$("$ZTNA" status --control "$L.sock" --raw | sed -n 's/^session=.* path=\([a-z]*\) .*/\1/p')" \
-		"alice appears as $before"
+	sc_row "run $run: the session goes direct first" direct "$XF_PATH" "alice appears as $before"
 	t_start=$(date +%s%N)
-	lab_bg alice "$L-send.out" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-send 127.0.0.1:8001 "$LAB_TMP/data"
-	send=$LAB_BG
+	sc_xfer_send "$L"
 	sleep 3
 	port=${before##*:}
 	ip netns exec "$ZTLAB_NS_home" nft -f - <<NFT
@@ -84,29 +76,8 @@ NFT
 	changed=no
 	[ -n "$after" ] && [ "$after" != "$before" ] && changed=yes
 	sc_row "run $run: alice's public address changed" yes "$changed" "$before -> ${after:-?}"
-	wait "$send"
-	out=$(cat "$L-send.out")
-	ms=$((($(date +%s%N) - t_start) / 1000000))
-	got_bytes=${out%% *}
-	[[ $got_bytes =~ ^[0-9]+$ ]] || got_bytes=0
-	sc_row "run $run: 64 MiB arrived, SHA-256 equal" "${SUM:0:16}" "$(cut -c1-16 <<<"${out#* }")" \
-		"$got_bytes of $SIZE bytes in $ms ms, lost $((SIZE - got_bytes)); path changes: $(grep -o 'event=path_switch.* to=[a-z]*' "$L-agent.log" | sed 's/.*to=//' | tr '\n' ' ')"
-	LOST+=("$((SIZE - got_bytes))")
-	"$ZTNA" ping sink -c 3 -i 0.2 --control "$L.sock" >"$L.ping" 2>&1
-	sc_row "run $run: pings answered after the rebinding" 3 "$(grep -c '^seq=.* via ' "$L.ping")" "$(tail -n 1 "$L.ping")"
-	lab_wait_for "$L-agent.log" "event=path_switch.*to=direct" 1 >/dev/null
-	for ((i = 0; i < (COOLDOWN * 2 + 5) * 5; i++)); do
-		p=$("$ZTNA" status --control "$L.sock" --raw | sed -n 's/^session=.* path=\([a-z]*\) .*/\1/p')
-		[ "$p" = direct ] && break
-		sleep 0.2
-	done
-	sc_row "run $run: direct at the end" direct "${p:-none}" \
-		"$("$ZTNA" status --control "$L.sock" --raw | sed -n 's/^session=.* local=\([^ ]*\) remote=\([^ ]*\) .* switches=\([0-9]*\).*/local \1, remote \2, switches \3/p')"
-	sc_stop "$agent"
-	sc_stop "$conn"
-	ra=$(grep 'event=exit' "$L-agent.log" | grep -o ' tcp_reset=[0-9]*' | cut -d= -f2)
-	rc_=$(grep 'event=exit' "$L-conn.log" | grep -o ' tcp_reset=[0-9]*' | cut -d= -f2)
-	sc_row "run $run: no TCP connection reset (agent, connector)" "0 0" "${ra:-?} ${rc_:-?}"
+	sc_xfer_check "$L" "$run" "$t_start" \
+		"; path changes: $(grep -o 'event=path_switch.* to=[a-z]*' "$L-agent.log" | sed 's/.*to=//' | tr '\n' ' ')"
 done
 sc_say ""
 sc_say "bytes lost: ${LOST[*]}"

@@ -29,39 +29,18 @@ sc_say "expected: direct path first; after the cut, the relay within 2 s; the tr
 sc_say "completes with equal SHA-256 and no reset; after the restore, direct again within"
 sc_say "the retry interval (${COOLDOWN} s) + checks. $SC_RUNS run(s)."
 sc_say ""
-IMD=$ZTLAB_IP_stun
-"$ZTNA" pki init "$LAB_TMP/pki" --intermediate-ip "$IMD" --service sink --agent alice \
-	--connector bob >/dev/null 2>&1 || { echo "pki init failed" >&2; exit 2; }
-lab_bg stun "$LAB_TMP/imd.log" "$SC_ROOT/$BUILD/ztna-intermediate" --listen "$IMD:4433" \
-	--pki "$LAB_TMP/pki" --client agent:alice:ta --client connector:bob:tb --allow alice=sink
-lab_wait_for "$LAB_TMP/imd.log" "event=start " 5 >/dev/null || exit 2
-lab_bg bob "$LAB_TMP/sink.log" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-sink "$ZTLAB_IP_bob:7001"
-head -c 64M /dev/urandom >"$LAB_TMP/data"
-SUM=$(sha256sum "$LAB_TMP/data" | cut -c1-64)
-SIZE=$(stat -c %s "$LAB_TMP/data")
+sc_xfer_up || exit 2
 NS=$ZTLAB_NS_home
 # log time (ts=...Z) -> ms since the epoch
 ts_ms() { date -d "$(sed -n 's/^ts=\([^ ]*\).*/\1/p' <<<"$1")" +%s%3N; }
 
 for ((run = 1; run <= SC_RUNS; run++)); do
 	L=$LAB_TMP/run$run
-	lab_bg bob "$L-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$IMD:4433" \
-		--pki "$LAB_TMP/pki" --name bob --token tb --service "sink=tcp:$ZTLAB_IP_bob:7001" --control none
-	conn=$LAB_BG
-	lab_bg alice "$L-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$IMD:4433" \
-		--pki "$LAB_TMP/pki" --name alice --token ta --forward tcp:127.0.0.1:8001=sink \
-		--control "$L.sock" --cooldown ${COOLDOWN}s --interfaces eth0
-	agent=$LAB_BG
-	lab_wait_for "$L-agent.log" "event=connected" 5 >/dev/null
-	lab_wait_for "$L-conn.log" "event=connected" 5 >/dev/null
-	"$ZTNA" ping sink -c 1 --control "$L.sock" >/dev/null 2>&1
-	lab_wait_for "$L-agent.log" "event=path_switch.*to=direct" 6 >/dev/null
-	sc_row "run $run: the session goes direct first" direct \
-		"$("$ZTNA" status --control "$L.sock" --raw | sed -n 's/^session=.* path=\([a-z]*\) .*/\1/p')"
+	sc_xfer_start "$L" "$COOLDOWN"
+	sc_row "run $run: the session goes direct first" direct "$XF_PATH"
 	# the transfer, in the background
 	t_start=$(date +%s%N)
-	lab_bg alice "$L-send.out" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-send 127.0.0.1:8001 "$LAB_TMP/data"
-	send=$LAB_BG
+	sc_xfer_send "$L"
 	sleep 3
 	# the cut: alice's NAT drops what goes to or comes from bob's public address
 	nft_rc=0
@@ -99,20 +78,7 @@ NFT
 	else
 		sc_row "run $run: direct again after the restore" yes no "$(grep -E 'path_decision|ice_failed' "$L-agent.log" | tail -n 2 | cut -c1-160 | tr '\n' ' ')"
 	fi
-	wait "$send"
-	out=$(cat "$L-send.out")
-	ms=$((($(date +%s%N) - t_start) / 1000000))
-	got_bytes=${out%% *}
-	[[ $got_bytes =~ ^[0-9]+$ ]] || got_bytes=0
-	sc_row "run $run: 64 MiB arrived, SHA-256 equal, no reset" "${SUM:0:16}" "$(cut -c1-16 <<<"${out#* }")" \
-		"$got_bytes of $SIZE bytes in $ms ms, lost $((SIZE - got_bytes))"
-	LOST+=("$((SIZE - got_bytes))")
-	sc_stop "$agent"
-	sc_stop "$conn"
-	# each program's exit line counts the TCP connections reset (either way)
-	ra=$(grep 'event=exit' "$L-agent.log" | grep -o ' tcp_reset=[0-9]*' | cut -d= -f2)
-	rc_=$(grep 'event=exit' "$L-conn.log" | grep -o ' tcp_reset=[0-9]*' | cut -d= -f2)
-	sc_row "run $run: no TCP connection reset (agent, connector)" "0 0" "${ra:-?} ${rc_:-?}"
+	sc_xfer_check "$L" "$run" "$t_start"
 done
 sc_say ""
 sc_say "fallback times (ms): ${FALLBACK_MS[*]:-none}; bytes lost: ${LOST[*]}"
