@@ -66,9 +66,8 @@ sec_goodput() {
 		lx "$v" "$K/zt-testkit" tcp-rtt 127.0.0.1:6004 5 64 >/dev/null 2>&1 ||
 			note "goodput: no echo through $v's forward"
 	done
-	if have_direct && [ "$(tunnel_path "$p" agent)" = direct ]; then
-		variants=(iperf-udp iperf-tcp ngtcp2 direct relay)
-	fi
+	# alice's session goes direct some ms after it opened: wait for it
+	tunnel_wait_direct "$p" agent && variants=(iperf-udp iperf-tcp ngtcp2 direct relay)
 	nv=${#variants[@]}
 	for ((r = 0; r < GP_ROUNDS; r++)); do
 		for ((i = 0; i < nv; i++)); do
@@ -77,7 +76,13 @@ sec_goodput() {
 			iperf-udp) out=$(gp_iperf agent "$ZTLAB_WAN_nc" 5201 -u -b 0 -l 1200) ;;
 			iperf-tcp) out=$(gp_iperf agent "$ZTLAB_WAN_nc" 5201) ;;
 			ngtcp2) out=$(gp_ngtcp2) ;;
-			direct) out=$(gp_iperf agent 127.0.0.1 6002) ;;
+			direct)
+				out=$(gp_iperf agent 127.0.0.1 6002)
+				if [ "$(tunnel_path "$p" agent)" != direct ]; then
+					note "goodput: alice's session left the direct path during the run: not counted"
+					out=
+				fi
+				;;
 			relay) out=$(gp_iperf agentr 127.0.0.1 6002) ;;
 			esac
 			if is_num "$out"; then

@@ -69,14 +69,7 @@ sec_rtt() {
 		return
 	fi
 	variants=(raw relay fwd)
-	if have_direct; then
-		# wait for alice's session to go direct
-		for ((i = 0; i < 100; i++)); do
-			[ "$(tunnel_path "$p" agent)" = direct ] && break
-			sleep 0.1
-		done
-		[ "$(tunnel_path "$p" agent)" = direct ] && variants=(raw direct relay fwd)
-	fi
+	tunnel_wait_direct "$p" agent && variants=(raw direct relay fwd)
 	[ "$(tunnel_path "$p" agentr)" = direct ] &&
 		note "RTT ($kind): agent bob's session went direct despite its NAT's rule"
 	if [ "$kind" = delay ]; then

@@ -99,6 +99,18 @@ tunnel_path() {
 	esac
 }
 
+# tunnel_wait_direct PREFIX NODE: wait up to 10 s for NODE's session to be on the
+# direct path; 0 when it is.
+tunnel_wait_direct() {
+	local i
+	have_direct || return 1
+	for ((i = 0; i < 100; i++)); do
+		[ "$(tunnel_path "$1" "$2")" = direct ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # Why a direct-path measurement cannot be made.
 direct_missing() {
 	if have_direct; then
