@@ -70,32 +70,102 @@ static bool addr_is_any(const struct zt_addr *a)
 	return !a->family || !memcmp(a->ip, zero, a->family == AF_INET ? 4 : 16);
 }
 
-/* Sends one datagram; false when the socket is full (it waits in `pending`). */
-static bool send_one(struct zt_nodeio *io, const struct zt_addr *l, const struct zt_addr *r,
-		     const uint8_t *buf, size_t len)
+static void count_sent(struct zt_nodeio *io, size_t count, size_t len)
+{
+	io->st.tx += count;
+	io->st.tx_bytes += len;
+}
+
+/*
+ * Sends the gathered batch. Returns false when the socket is full (the batch stays
+ * and goes when the socket is writable again), true when it is gone (sent, or
+ * dropped on an error: QUIC recovers or times out, e.g. on EHOSTUNREACH).
+ */
+static bool send_batch(struct zt_nodeio *io)
 {
 	/* A virtual (relay) or wildcard local address: let the kernel choose. */
-	int rc = zt_udp_send(&io->udp, r, addr_is_any(l) || l->family != io->udp.local.family ? NULL : l,
-			     buf, len);
+	const struct zt_addr *l = addr_is_any(&io->b_local) || io->b_local.family != io->udp.local.family
+					  ? NULL
+					  : &io->b_local;
+	int rc;
 
-	if (rc == -EAGAIN) {
-		io->st.tx_blocked++;
-		if (len <= sizeof(io->pending)) {
-			memcpy(io->pending, buf, len);
-			io->pend_len = len;
-			io->pend_local = *l;
-			io->pend_remote = *r;
-		}
-		io->blocked = true;
-		zt_loop_mod(io->loop, &io->watch, EPOLLIN | EPOLLOUT);
-		return false;
-	}
-	if (rc < 0) {
-		io->st.tx_errors++; /* e.g. EHOSTUNREACH: QUIC recovers or times out */
+	if (!io->b_count)
 		return true;
+	if (io->b_count == 1)
+		rc = zt_udp_send(&io->udp, &io->b_remote, l, io->batch, io->b_len);
+	else
+		rc = zt_udp_send_segments(&io->udp, &io->b_remote, l, io->batch, io->b_len, io->b_seg);
+	if (rc == -EIO || rc == -EINVAL || rc == -ENOPROTOOPT || rc == -EOPNOTSUPP) {
+		if (io->b_count > 1) {
+			/* No GSO here: from now on one datagram per call. */
+			size_t off = 0;
+			io->no_gso = true;
+			while (off < io->b_len) {
+				size_t n = io->b_len - off < io->b_seg ? io->b_len - off : io->b_seg;
+				rc = zt_udp_send(&io->udp, &io->b_remote, l, io->batch + off, n);
+				if (rc == -EAGAIN) {
+					/* keep what is left */
+					memmove(io->batch, io->batch + off, io->b_len - off);
+					io->b_len -= off;
+					io->b_count = (io->b_len + io->b_seg - 1) / io->b_seg;
+					goto out_blocked;
+				}
+				if (rc < 0)
+					io->st.tx_errors++;
+				else
+					count_sent(io, 1, n);
+				off += n;
+			}
+			io->b_len = io->b_count = 0;
+			return true;
+		}
 	}
-	io->st.tx++;
-	io->st.tx_bytes += len;
+	if (rc == -EAGAIN)
+		goto out_blocked;
+	if (rc < 0)
+		io->st.tx_errors += io->b_count;
+	else
+		count_sent(io, io->b_count, io->b_len);
+	io->b_len = io->b_count = 0;
+	return true;
+
+out_blocked:
+	io->st.tx_blocked++;
+	io->blocked = true;
+	zt_loop_mod(io->loop, &io->watch, EPOLLIN | EPOLLOUT);
+	return false;
+}
+
+/* Adds a datagram to the batch, sending first what it cannot join. Returns false
+ * when the socket is full (the datagram then waits in io->spill). */
+static bool add_to_batch(struct zt_nodeio *io, const struct zt_addr *l, const struct zt_addr *r,
+			 const uint8_t *data, size_t len)
+{
+	bool joins = io->b_count && !io->no_gso && io->b_count < ZT_UDP_SEGMENTS_MAX &&
+		     len <= io->b_seg && io->b_len % io->b_seg == 0 &&
+		     io->b_len + len <= sizeof(io->batch) && zt_addr_equal(l, &io->b_local) &&
+		     zt_addr_equal(r, &io->b_remote);
+
+	if (!joins) {
+		if (!send_batch(io)) {
+			if (len <= sizeof(io->spill)) {
+				memcpy(io->spill, data, len);
+				io->spill_len = len;
+				io->spill_local = *l;
+				io->spill_remote = *r;
+			}
+			return false;
+		}
+		io->b_local = *l;
+		io->b_remote = *r;
+		io->b_seg = len;
+	}
+	memcpy(io->batch + io->b_len, data, len);
+	io->b_len += len;
+	io->b_count++;
+	/* A shorter datagram ends a batch. */
+	if (len < io->b_seg || io->no_gso)
+		return send_batch(io);
 	return true;
 }
 
@@ -110,11 +180,13 @@ static void flush(struct zt_nodeio *io, uint64_t now)
 	io->in_node = true;
 	for (;;) {
 		n = io->ops->poll_send(io->node, now, io->buf, sizeof(io->buf), &l, &r);
-		if (n <= 0)
+		if (n <= 0 || (size_t)n > sizeof(io->batch))
 			break;
-		if (!send_one(io, &l, &r, io->buf, (size_t)n))
+		if (!add_to_batch(io, &l, &r, io->buf, (size_t)n))
 			break;
 	}
+	if (!io->blocked)
+		send_batch(io);
 	io->in_node = false;
 	d = io->ops->next_deadline(io->node);
 	zt_timer_set(io->loop, &io->timer, d == ZT_TIME_NEVER ? UINT64_MAX : d);
@@ -140,10 +212,14 @@ static void on_socket(struct zt_loop *loop, struct zt_watch *w, uint32_t revents
 	if ((revents & EPOLLOUT) && io->blocked) {
 		io->blocked = false;
 		zt_loop_mod(io->loop, &io->watch, EPOLLIN);
-		if (io->pend_len && !send_one(io, &io->pend_local, &io->pend_remote, io->pending,
-					      io->pend_len))
+		if (!send_batch(io))
 			return;
-		io->pend_len = 0;
+		if (io->spill_len) {
+			size_t n = io->spill_len;
+			io->spill_len = 0;
+			if (!add_to_batch(io, &io->spill_local, &io->spill_remote, io->spill, n))
+				return;
+		}
 	}
 	if (revents & (EPOLLIN | EPOLLERR)) {
 		io->in_node = true;
@@ -172,7 +248,7 @@ int zt_nodeio_open(struct zt_nodeio *io, struct zt_loop *loop, const struct zt_a
 {
 	int rc;
 
-	memset(io, 0, offsetof(struct zt_nodeio, pending));
+	memset(io, 0, offsetof(struct zt_nodeio, batch));
 	io->loop = loop;
 	io->udp.fd = -1;
 	rc = zt_udp_open(&io->udp, bind);

@@ -4,6 +4,9 @@
  * from its next deadline. With nothing due the timer is disarmed and the program
  * sleeps in epoll.
  *
+ * Datagrams the node gives in a row for the same address pair and of equal size are
+ * sent with one system call (UDP GSO) where the kernel allows it.
+ *
  * The program calls zt_nodeio_kick() after it called into the node on its own (a TCP
  * connection accepted, data read): kick sends what the node has and re-arms the
  * timer. Inside the node's own callbacks (which run during recv, timeout and sending)
@@ -46,11 +49,19 @@ struct zt_nodeio {
 	const struct zt_nodeio_ops *ops;
 	void *node;
 	bool in_node;              /* inside a call into the node */
-	bool blocked;              /* the socket's send buffer is full: `pending` waits */
-	struct zt_addr pend_local, pend_remote;
-	size_t pend_len;
+	bool blocked;              /* the socket's send buffer is full: the batch waits */
+	bool no_gso;               /* the kernel refused UDP GSO: one datagram per call */
+	/* Datagrams to send, gathered while polling the node: consecutive ones to the
+	 * same address pair, all of the first one's size (the last may be shorter), go
+	 * out in one system call (UDP GSO). */
+	struct zt_addr b_local, b_remote;
+	size_t b_len, b_seg, b_count;
+	/* The datagram that could not join a batch while the socket was full. */
+	struct zt_addr spill_local, spill_remote;
+	size_t spill_len;
 	struct zt_nodeio_stats st;
-	uint8_t pending[2048];
+	uint8_t batch[ZT_UDP_SEGMENTS_MAX_BYTES];
+	uint8_t spill[2048];
 	uint8_t buf[65536];
 };
 

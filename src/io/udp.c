@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -109,27 +110,33 @@ static bool addr_is_any(const struct zt_addr *a)
 	return memcmp(a->ip, zero, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-int zt_udp_send(struct zt_udp *u, const struct zt_addr *to, const struct zt_addr *from,
-		const uint8_t *buf, size_t len)
+/*
+ * One sendmsg: len bytes to *to, as datagrams of seg bytes each (the last may be
+ * shorter) when seg is nonzero and below len (UDP GSO), from *from as zt_udp_send says.
+ */
+static int send_msg(struct zt_udp *u, const struct zt_addr *to, const struct zt_addr *from,
+		    const uint8_t *buf, size_t len, size_t seg)
 {
 	struct sockaddr_storage ss;
 	union {
-		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t))];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr mh = { .msg_name = &ss, .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
 	int sl = zt_addr_to_sockaddr(to, &ss);
 
 	if (sl < 0)
 		return sl;
 	mh.msg_namelen = (socklen_t)sl;
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	mh.msg_controllen = 0;
 	/* Choose the source address only when bound to a wildcard address. */
 	if (from && from->family == u->local.family && addr_is_any(&u->local) && !addr_is_any(from)) {
-		struct cmsghdr *c;
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		c = (struct cmsghdr *)ctl.buf;
 		if (from->family == AF_INET) {
 			struct in_pktinfo pi = { 0 };
 			memcpy(&pi.ipi_spec_dst, from->ip, 4);
@@ -137,7 +144,8 @@ int zt_udp_send(struct zt_udp *u, const struct zt_addr *to, const struct zt_addr
 			c->cmsg_type = IP_PKTINFO;
 			c->cmsg_len = CMSG_LEN(sizeof(pi));
 			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-			mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+			mh.msg_controllen += CMSG_SPACE(sizeof(pi));
+			c = (struct cmsghdr *)((char *)c + CMSG_SPACE(sizeof(pi)));
 		} else {
 			struct in6_pktinfo pi = { 0 };
 			memcpy(&pi.ipi6_addr, from->ip, 16);
@@ -145,10 +153,36 @@ int zt_udp_send(struct zt_udp *u, const struct zt_addr *to, const struct zt_addr
 			c->cmsg_type = IPV6_PKTINFO;
 			c->cmsg_len = CMSG_LEN(sizeof(pi));
 			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-			mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+			mh.msg_controllen += CMSG_SPACE(sizeof(pi));
+			c = (struct cmsghdr *)((char *)c + CMSG_SPACE(sizeof(pi)));
 		}
 	}
+	if (seg && seg < len) {
+		uint16_t gso = (uint16_t)seg;
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(gso));
+		memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+		mh.msg_controllen += CMSG_SPACE(sizeof(gso));
+	}
+	if (!mh.msg_controllen)
+		mh.msg_control = NULL;
 	if (sendmsg(u->fd, &mh, 0) < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	return 0;
+}
+
+int zt_udp_send(struct zt_udp *u, const struct zt_addr *to, const struct zt_addr *from,
+		const uint8_t *buf, size_t len)
+{
+	return send_msg(u, to, from, buf, len, 0);
+}
+
+int zt_udp_send_segments(struct zt_udp *u, const struct zt_addr *to, const struct zt_addr *from,
+			 const uint8_t *buf, size_t len, size_t seg)
+{
+	if (!seg || seg > UINT16_MAX || len > ZT_UDP_SEGMENTS_MAX_BYTES ||
+	    (len + seg - 1) / seg > ZT_UDP_SEGMENTS_MAX)
+		return -EINVAL;
+	return send_msg(u, to, from, buf, len, seg);
 }

@@ -41,4 +41,20 @@ int zt_udp_recv(struct zt_udp *u, uint8_t *buf, size_t cap, struct zt_addr *from
 int zt_udp_send(struct zt_udp *u, const struct zt_addr *to, const struct zt_addr *from,
 		const uint8_t *buf, size_t len);
 
+/* Segments one zt_udp_send_segments call carries at most, and bytes. */
+#define ZT_UDP_SEGMENTS_MAX 64
+#define ZT_UDP_SEGMENTS_MAX_BYTES 65000
+
+/*
+ * Sends len bytes as consecutive datagrams of seg bytes each (the last may be
+ * shorter) to *to in one system call (UDP GSO, Linux 4.18: the kernel cuts them;
+ * they travel the stack, veths and NATs as one). *from as for zt_udp_send. Returns 0,
+ * -EAGAIN (send buffer full: nothing was sent), -EINVAL (seg 0, over
+ * ZT_UDP_SEGMENTS_MAX segments or ZT_UDP_SEGMENTS_MAX_BYTES bytes), or -errno; -EIO,
+ * -EINVAL, -ENOPROTOOPT or -EOPNOTSUPP from the kernel mean no GSO on this socket or
+ * route: send the datagrams one by one.
+ */
+int zt_udp_send_segments(struct zt_udp *u, const struct zt_addr *to, const struct zt_addr *from,
+			 const uint8_t *buf, size_t len, size_t seg);
+
 #endif
