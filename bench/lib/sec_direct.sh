@@ -5,8 +5,9 @@
 #                       time from the rule to the agent's switch to the relay, stream
 #                       bytes lost (SHA-256 of what arrived), TCP resets
 #   sec_time_to_direct  bench/lab/bench-delay.lab (10 ms per access link, 25 ms to the
-#                       relay), DIRECT_RUNS fresh agents (port-restricted x
-#                       port-restricted, the strictest cone pair): from `ztna ping`
+#                       relay) with each cone pair of NAT types (agent's x
+#                       connector's: FC, ARC, PRC; quick: PRC x PRC only),
+#                       DIRECT_RUNS fresh agents per pair: from `ztna ping`
 #                       asking for the session (signaling start) to the agent's
 #                       path_switch to=direct, against the protocol floor 2.5 relay
 #                       RTT + 1 direct RTT, both RTTs measured with raw UDP in the
@@ -17,9 +18,9 @@
 # (direct_idle_start/finish are kept for bench/run.sh's order; the idle measurement
 # is part of sec_time_to_direct.)
 
-DIRECT_RUNS=20
-DIRECT_IDLE=300
-FALLBACK_RUNS=3
+DIRECT_RUNS=${DIRECT_RUNS:-20}
+DIRECT_IDLE=${DIRECT_IDLE:-300}
+FALLBACK_RUNS=${FALLBACK_RUNS:-3}
 if [ -n "$QUICK_MODE" ]; then
 	DIRECT_RUNS=5
 	DIRECT_IDLE=20
@@ -72,15 +73,44 @@ direct_session() {
 	TTD=$(($(log_ms "$line") - t0))
 }
 
-sec_time_to_direct() {
-	local p=ttd pki relay_rtt direct_rtt floor i out ttds=() n ns b0 b1 el st path
-	if ! lab_up bench/lab/bench-delay.lab; then
-		fail_row time-to-direct "time to direct" "lab up failed"
-		return
+# ttd_lab TYPE_A TYPE_C: bench-delay.lab with the agent's NAT (na) of TYPE_A and the
+# connector's (nc) of TYPE_C; prints the file's path.
+ttd_lab() {
+	local f=$TMP/ttd-$1-$2.lab
+	sed -e "s/^nat na type [a-z-]*/nat na type $1/" -e "s/^nat nc type [a-z-]*/nat nc type $2/" \
+		bench/lab/bench-delay.lab >"$f"
+	echo "$f"
+}
+
+# Short names of the NAT types for the row ids and labels.
+nat_short() {
+	case $1 in
+	full-cone) echo FC ;;
+	address-restricted) echo ARC ;;
+	port-restricted) echo PRC ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# ttd_pair TYPE_A TYPE_C: DIRECT_RUNS fresh agents in bench-delay.lab with these NAT
+# types, a row time-to-direct-A-C; leaves the lab up and the last agent running
+# (TTD_LAST names it) for the idle measurement; returns 1 when nothing could be run.
+ttd_pair() {
+	local a=$1 c=$2 p sa sc pki relay_rtt direct_rtt floor i out ttds=() n id what
+	sa=$(nat_short "$a")
+	sc=$(nat_short "$c")
+	id=time-to-direct-${sa,,}-${sc,,}
+	what="time from signaling start to the direct path, $sa x $sc"
+	p=ttd-${sa,,}${sc,,}
+	TTD_P=$p
+	TTD_N=0
+	if ! lab_up "$(ttd_lab "$a" "$c")"; then
+		fail_row "$id" "$what" "lab up failed"
+		return 1
 	fi
 	pki=$TMP/pki-$ZTLAB_IP_relay
 	pki_init "$pki" "$ZTLAB_IP_relay" && imd_policy
-	nat_fwd nc udp 7001 "$ZTLAB_IP_conn" || { fail_row time-to-direct "time to direct" "nft setup failed"; lab_down; return; }
+	nat_fwd nc udp 7001 "$ZTLAB_IP_conn" || { fail_row "$id" "$what" "nft setup failed"; lab_down; return 1; }
 	spawn $p-imd "$ZTLAB" exec "$LAB" relay -- "$B/ztna-intermediate" --listen "$ZTLAB_IP_relay:4433" \
 		--pki "$pki" "${IMD_POLICY[@]}"
 	spawn $p-fwd "$ZTLAB" exec "$LAB" relay -- "$K/udpfwd" --listen "$ZTLAB_IP_relay:9001" \
@@ -89,30 +119,60 @@ sec_time_to_direct() {
 	spawn $p-tcpecho "$ZTLAB" exec "$LAB" conn -- "$K/zt-testkit" tcp-echo 127.0.0.1:7003
 	spawn $p-conn "$ZTLAB" exec "$LAB" conn -- "$B/ztna-connector" --intermediate "$ZTLAB_IP_relay:4433" \
 		--pki "$pki" --name c1 --token "$TOK_C" --service echo=tcp:127.0.0.1:7003 --control none
-	wait_for "$TMP/$p-conn.log" 'event=connected' 10 || { fail_row time-to-direct "time to direct" "connector did not connect"; lab_down; return; }
+	if ! wait_for "$TMP/$p-conn.log" 'event=connected' 10; then
+		fail_row "$id" "$what" "connector did not connect"
+		ttd_pair_down
+		return 1
+	fi
 	# the two round trips of the floor, raw UDP over the same NATed paths
 	out=$("$ZTLAB" exec "$LAB" agent -- "$K/udpping" ping --to "$ZTLAB_WAN_nc:7001" --count 20 --json 2>/dev/null)
 	direct_rtt=$(calc "$(jnum "$out" p50_us) / 1000")
 	out=$("$ZTLAB" exec "$LAB" agent -- "$K/udpping" ping --to "$ZTLAB_IP_relay:9001" --count 20 --json 2>/dev/null)
 	relay_rtt=$(calc "$(jnum "$out" p50_us) / 1000")
 	floor=$(FMT=%.1f calc "2.5 * $relay_rtt + $direct_rtt")
-	note "time to direct: $DIRECT_RUNS fresh agents; raw RTT direct $direct_rtt ms, via the relay host $relay_rtt ms, floor $floor ms"
+	note "time to direct, $sa x $sc: $DIRECT_RUNS fresh agents; raw RTT direct $direct_rtt ms, via the relay host $relay_rtt ms, floor $floor ms"
 	for ((i = 1; i <= DIRECT_RUNS; i++)); do
 		direct_session $p-agent$i "$pki" && ttds+=("$TTD")
 		[ "$i" -lt "$DIRECT_RUNS" ] && stop $p-agent$i
 	done
-	printf '%s\n' "${ttds[@]}" >"$RAW/time-to-direct.txt"
+	printf '%s\n' "${ttds[@]}" >"$RAW/$id.txt"
 	n=${#ttds[@]}
+	TTD_N=$n
 	if [ "$n" -eq 0 ]; then
-		fail_row time-to-direct "time to direct" "no session went direct: $(tail -n 3 "$TMP/$p-agent1.log" | tr '\n' ' ')"
+		fail_row "$id" "$what" "no session went direct: $(tail -n 3 "$TMP/$p-agent1.log" | tr '\n' ' ')"
 	else
 		local med
 		med=$(median "${ttds[@]}")
-		row time-to-direct "time from signaling start to the direct path, PRC x PRC" "$med" ms \
+		row "$id" "$what" "$med" ms \
 			"floor 2.5 relay RTT + 1 direct RTT" "$floor" "$(ratio "$med" "$floor")" "<= floor + 100 ms" \
 			"$(verdict_le "$med" "$(calc "$floor + 100")")" \
-			"$(spread "${ttds[@]}") ms, $n of $DIRECT_RUNS sessions direct; links 10/10/10 ms + 25 ms to the relay; raw RTT direct $direct_rtt ms, relay host $relay_rtt ms"
+			"$(spread "${ttds[@]}") ms, max $(printf '%s\n' "${ttds[@]}" | sort -n | tail -n 1) ms, $n of $DIRECT_RUNS sessions direct; links 10/10/10 ms + 25 ms to the relay; raw RTT direct $direct_rtt ms, relay host $relay_rtt ms"
+		[ "$n" -lt "$DIRECT_RUNS" ] && note "time to direct, $sa x $sc: $((DIRECT_RUNS - n)) session(s) did not go direct"
 	fi
+	return 0
+}
+
+ttd_pair_down() {
+	local i
+	for i in imd fwd echo tcpecho conn "agent$DIRECT_RUNS"; do stop "$TTD_P-$i"; done
+	lab_down
+}
+
+# Every cone pair (agent's NAT x connector's NAT; quick: port-restricted x
+# port-restricted only); then the last session idles on the direct path.
+sec_time_to_direct() {
+	local pairs=("full-cone full-cone" "full-cone address-restricted" "full-cone port-restricted"
+		"address-restricted address-restricted" "address-restricted port-restricted"
+		"port-restricted port-restricted") pr k ns b0 b1 el st path t0 n
+	[ -n "$QUICK_MODE" ] && pairs=("port-restricted port-restricted")
+	for ((k = 0; k < ${#pairs[@]}; k++)); do
+		read -r -a pr <<<"${pairs[$k]}"
+		ttd_pair "${pr[0]}" "${pr[1]}" || continue
+		[ "$k" -lt $((${#pairs[@]} - 1)) ] && ttd_pair_down
+	done
+	[ -n "$LAB" ] || return
+	n=$TTD_N
+	local p=$TTD_P
 	# the last session, idle on the direct path: count what crosses between the NATs
 	ns=$ZTLAB_NS_na
 	ip netns exec "$ns" nft -f - <<NFT
@@ -139,6 +199,5 @@ NFT
 		row idle-direct-alive "direct path alive after $DIRECT_IDLE s idle" "${path:-none}" - - - - alive \
 			"$([ "$path" = direct ] && echo meets || echo misses)" "$(grep -o 'switches=[0-9]*' <<<"$st")"
 	fi
-	for i in imd fwd echo tcpecho conn "agent$DIRECT_RUNS"; do stop "$p-$i"; done
-	lab_down
+	ttd_pair_down
 }
