@@ -121,13 +121,19 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=gnu17 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all $(PKG_CFLAGS)
 FUZZ_LIB_SRC = $(filter src/core/%,$(LIB_SRC))
+# Sources a target needs beyond src/core: FUZZ_EXTRA_<target>.
+FUZZ_EXTRA_fuzz_conf := src/app/conf.c src/app/parse.c
+FUZZ_EXTRA_fuzz_parse := src/app/parse.c
+FUZZ_EXTRA_fuzz_scn := netns/scenario.c
+FUZZ_EXTRA_fuzz_simscn := sim/simscn.c sim/theory.c netns/scenario.c
 
 fuzz-build: $(FUZZERS)
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+.SECONDEXPANSION:
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC) $$(FUZZ_EXTRA_$$*)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(FUZZ_EXTRA_$*) $(PKG_LIBS) -lm
 
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build

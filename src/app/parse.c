@@ -81,8 +81,16 @@ int zt_parse_hostport(const char *text, uint16_t default_port, struct zt_addr *r
 	int rc;
 
 	rc = zt_addr_parse(ret, text, default_port);
+	if (rc == 0 && ret->port == 0) {
+		/* an explicit port 0 is out of range (as for names); a missing one a syntax
+		 * error when there is no default */
+		struct zt_addr probe;
+		if (default_port || (zt_addr_parse(&probe, text, 1) == 0 && probe.port == 0))
+			return ZT_ERANGE;
+		return ZT_ESYNTAX;
+	}
 	if (rc == 0)
-		return ret->port || default_port ? 0 : ZT_ESYNTAX;
+		return 0;
 	if (rc == ZT_ERANGE)
 		return rc;
 	colon = strrchr(text, ':');
