@@ -1,0 +1,74 @@
+/*
+ * libFuzzer target: the lab scenario file parser (netns/scenario.c, zt_scn_parse).
+ *
+ * The input is the file text (an exact-size copy, not NUL-terminated, so ASan sees any
+ * read past it). The parser must return 0 or one of its documented codes with an error
+ * message naming the file; a scenario that parses must be consistent: node names
+ * unique and findable, NATs in front of nodes, depth within ZT_SCN_MAX_DEPTH, and each
+ * link's settings printable.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "../../netns/scenario.h"
+
+#define check(cond)                                                                   \
+	do {                                                                          \
+		if (!(cond)) {                                                        \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
+				#cond);                                               \
+			abort();                                                      \
+		}                                                                     \
+	} while (0)
+
+static struct zt_scn scn;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct zt_scn_error err;
+	char *text = malloc(size ? size : 1);
+	char buf[256];
+	int rc;
+
+	if (!text)
+		return 0;
+	if (size)
+		memcpy(text, data, size);
+	rc = zt_scn_parse(&scn, text, size, "f.lab", &err);
+	if (rc < 0) {
+		check(rc == ZT_ESYNTAX || rc == ZT_ECONF_KEY || rc == ZT_ECONF_VALUE ||
+		      rc == ZT_ECONF_MISSING || rc == ZT_ECONF_REF || rc == ZT_ERANGE ||
+		      rc == ZT_ETOOBIG);
+		check(memchr(err.msg, '\0', sizeof(err.msg)) != NULL);
+		check(strncmp(err.msg, "f.lab", 5) == 0);
+		goto out_free;
+	}
+	check(rc == 0);
+	check(scn.nnodes <= ZT_SCN_MAX_NODES);
+	for (unsigned i = 0; i < scn.nnodes; i++) {
+		const struct zt_scn_node *n = &scn.nodes[i];
+		size_t len = strnlen(n->name, sizeof(n->name));
+		check(len > 0 && len <= ZT_SCN_NAME_MAX);
+		check(zt_scn_find(&scn, n->name) == (int)i);
+		check(n->naddr >= 1 && n->naddr <= ZT_SCN_MAX_ADDRS);
+		check(n->up >= -1 && n->up < (int)scn.nnodes);
+		if (n->up >= 0) /* ("host NAME behind public" has up == -1) */
+			check(scn.nodes[n->up].kind == ZT_SCN_NAT && n->up != (int)i);
+		check(zt_scn_depth(&scn, i) <= ZT_SCN_MAX_DEPTH);
+		(void)zt_scn_public_addr(&scn, i);
+		check(zt_scn_up_prefix(&scn, i) <= 32);
+		if (n->kind == ZT_SCN_NAT)
+			check(n->lan_prefix <= 32 && zt_nat_type_name(n->type) != NULL);
+		rc = zt_scn_link_str(&n->link, buf, sizeof(buf));
+		check(rc >= 0 && (size_t)rc == strlen(buf));
+		if (rc > 0)
+			check(zt_scn_link_str(&n->link, buf, (size_t)rc) == -ENOBUFS);
+	}
+out_free:
+	free(text);
+	return 0;
+}
