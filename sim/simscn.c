@@ -39,7 +39,7 @@ static int parse_dur(const char *t, uint64_t *ret)
 	double v = strtod(t, &end);
 	uint64_t mul;
 
-	if (end == t || v < 0)
+	if (end == t || !(v >= 0)) /* also NaN, which strtod accepts */
 		return -1;
 	if (!strcmp(end, "ns"))
 		mul = 1;
@@ -51,7 +51,7 @@ static int parse_dur(const char *t, uint64_t *ret)
 		mul = ZT_SEC;
 	else
 		return -1;
-	if (v * (double)mul > 1e15)
+	if (!(v * (double)mul <= 1e15)) /* also inf */
 		return -1;
 	*ret = (uint64_t)(v * (double)mul + 0.5);
 	return 0;
@@ -62,7 +62,7 @@ static int parse_pct(const char *t, uint32_t *ret)
 	char *end;
 	double v = strtod(t, &end);
 
-	if (end == t || strcmp(end, "%") || v < 0 || v > 100)
+	if (end == t || strcmp(end, "%") || !(v >= 0 && v <= 100)) /* NaN fails too */
 		return -1;
 	*ret = (uint32_t)(v * 10000 + 0.5);
 	return 0;
@@ -187,10 +187,13 @@ static int sim_line(struct zt_sim_scn *s, char **tok, int n, const char *file, i
 	if (!strcmp(what, "expect")) {
 		if (n != 3)
 			return fail(err, file, line, ZT_ESYNTAX, "expected 'sim expect direct|relay|none'%s%s", NULL, NULL);
+		int found = -1;
 		for (int e = 0; e <= ZT_SIM_EXPECT_NONE; e++)
 			if (!strcmp(tok[2], zt_sim_expect_name((enum zt_sim_expect)e)))
-				s->expect = e;
-		if (s->expect < 0)
+				found = e;
+		if (found >= 0)
+			s->expect = found;
+		if (found < 0)
 			return fail(err, file, line, ZT_ECONF_VALUE, "expected direct, relay or none, got '%s'%s", tok[2], NULL);
 		return 0;
 	}

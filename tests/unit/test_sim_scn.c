@@ -83,6 +83,12 @@ static void errors_name_file_and_line(void **state)
 	assert_int_equal(parse(&s, "sim run duration\n", &err), ZT_ESYNTAX);
 	assert_int_equal(parse(&s, "sim block home peer bob from 1s\n", &err), ZT_ESYNTAX);
 	assert_int_equal(parse(&s, "sim expect sideways\n", &err), ZT_ECONF_VALUE);
+	/* strtod takes "nan" and "inf": refused, not cast to an integer */
+	assert_int_equal(parse(&s, "sim run duration nans\n", &err), ZT_ECONF_VALUE);
+	assert_int_equal(parse(&s, "sim run duration infs\n", &err), ZT_ECONF_VALUE);
+	assert_int_equal(parse(&s, "sim link alice reorder nan%\n", &err), ZT_ECONF_VALUE);
+	/* a bad second expect line is refused even after a good one */
+	assert_int_equal(parse(&s, "sim expect direct\nsim expect sideways\n", &err), ZT_ECONF_VALUE);
 	assert_int_equal(parse(&s, "sim session pilot alice\n", &err), ZT_ECONF_KEY);
 	/* lab errors keep their own line numbers with sim lines before them */
 	assert_int_equal(parse(&s, "sim expect direct\nnat bad type fullcone lan 10.0.0.0/24\n", &err),
