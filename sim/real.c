@@ -436,6 +436,8 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 					(void *)r->ach, r->ach ? zt_peer_chan_writable(r->ach) : 0,
 					(unsigned long)aq.cwnd, (unsigned long)aq.bytes_in_flight, (unsigned long)aq.pkts_sent, (unsigned long)aq.stream_bytes_sent, (unsigned long)aq.pto_count,
 					(unsigned long)cq.stream_bytes_recv, (unsigned long)cq.pkts_recv, (unsigned long)cq.cwnd, (unsigned long)cq.bytes_in_flight);
+				for (int k = 0; k < 2; k++) { struct zt_quic_stats o1={0}; struct zt_quic_conn *oc = zt_peer_outer(k ? r->conn : r->agent); if (oc) zt_quic_conn_stats(oc,&o1);
+				fprintf(stderr, "DBG %s outer cwnd=%lu inflight=%lu sent=%lu recv=%lu dg_sent=%lu pto=%lu\n", k ? "conn" : "agent", (unsigned long)o1.cwnd,(unsigned long)o1.bytes_in_flight,(unsigned long)o1.pkts_sent,(unsigned long)o1.pkts_recv,(unsigned long)o1.dgrams_sent,(unsigned long)o1.pto_count);}
 			}
 		}
 		o->theory = zt_sim_theory(&r->net, a, c);

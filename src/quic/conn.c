@@ -1234,6 +1234,8 @@ static void stream_stopped_by_peer(struct zt_quic_conn *c, struct stream *s)
 		fail(c, NGTCP2_ERR_NOMEM);
 }
 
+#define DGRAM_CWND_ROOM 1500
+
 static ngtcp2_ssize write_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, size_t cap,
 			      ngtcp2_path_storage *ps)
 {
@@ -1248,6 +1250,13 @@ static ngtcp2_ssize write_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf
 		size_t nv, total = 0;
 		bool fin;
 
+		/* Packets holding only DATAGRAM frames arm no PTO in ngtcp2 0.12.1: if
+		 * lost while they fill the window, nothing ack-eliciting can go out
+		 * and nothing declares them lost. Leave a packet's room for one that
+		 * can (a stream frame, the keep-alive PING). */
+		if (c->dq_head && !dgram_blocked &&
+		    ngtcp2_conn_get_cwnd_left(c->conn) <= DGRAM_CWND_ROOM)
+			dgram_blocked = true;
 		if (c->dq_head && !dgram_blocked) {
 			struct dgram *d = c->dq_head;
 			ngtcp2_vec dv = { .base = d->data, .len = d->len };

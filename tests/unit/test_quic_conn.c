@@ -392,6 +392,48 @@ static bool dgrams_in(void *arg, uint64_t now)
 	return x->dgrams_cli == 100 && x->dgrams_srv == 100;
 }
 
+/* Drops every packet the client (127.0.0.2) sends while *arg is true. */
+static bool blackout_tap(void *arg, const struct qh_pkt *p)
+{
+	struct zt_addr cli = qh_addr("127.0.0.2:5000");
+
+	return *(bool *)arg && zt_addr_equal(&p->from, &cli);
+}
+
+/*
+ * ngtcp2 0.12.1 arms no PTO for packets holding only DATAGRAM frames. Datagrams lost
+ * while they fill the congestion window used to leave the connection with nothing
+ * it could send (stream data and PINGs wait for window, no loss is ever declared):
+ * found by ztna-sim --real (--case 20356579, the relay path stalled for good).
+ */
+static void lost_datagrams_do_not_wedge_the_window(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct xfer x;
+	struct zt_quic_stats st;
+	bool black = true;
+
+	xfer_init(f, &x, NULL);
+	x.p.net.tap = blackout_tap;
+	x.p.net.tap_arg = &black;
+	for (size_t i = 0; i < 200; i++)
+		assert_int_equal(send_dgram(x.cli.c, zt_quic_dgram_max(x.cli.c), 11), 0);
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + 2 * ZT_SEC);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_true(st.dgrams_sent > 0);
+	assert_int_equal(x.dgrams_srv, 0);
+
+	/* The path is back: a stream and more datagrams must get through. */
+	black = false;
+	xfer_start(&x, 4096);
+	assert_true(qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 10 * ZT_SEC));
+	for (size_t i = 0; i < 10; i++)
+		assert_int_equal(send_dgram(x.cli.c, 100, 11), 0);
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + 3 * ZT_SEC);
+	assert_true(x.dgrams_srv >= 10);
+	qh_pair_fini(&x.p);
+}
+
 static void datagrams(void **state)
 {
 	struct qh_fixture *f = *state;
@@ -720,6 +762,7 @@ int main(void)
 		cmocka_unit_test(lossy_wire),
 		cmocka_unit_test(idle_timeout),
 		cmocka_unit_test(keepalive),
+		cmocka_unit_test(lost_datagrams_do_not_wedge_the_window),
 		cmocka_unit_test(app_close_with_code),
 		cmocka_unit_test(many_clients),
 		cmocka_unit_test(stateless_reset_shape),
