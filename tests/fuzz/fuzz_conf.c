@@ -16,15 +16,7 @@
 #include "app/conf.h"
 #include "app/parse.h"
 #include "core/err.h"
-
-#define check(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
+#include "fuzzcheck.h"
 
 struct ctx {
 	char name[64];

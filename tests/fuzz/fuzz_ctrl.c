@@ -18,16 +18,7 @@
 #include "core/cand.h"
 #include "core/ctrl.h"
 #include "core/err.h"
-
-/* A broken invariant is a finding: say which, then abort for libFuzzer. */
-#define check(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
+#include "fuzzcheck.h"
 
 static void check_cands(const struct zt_ctrl_candidates *c)
 {

@@ -20,15 +20,7 @@
 #include "app/parse.h"
 #include "core/err.h"
 #include "core/units.h"
-
-#define check(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
+#include "fuzzcheck.h"
 
 /* The stub resolver: one IPv6 and one IPv4 answer (v6 first, so "IPv4 first" is tested). */
 struct stub_ai {

@@ -17,15 +17,7 @@
 
 #include "core/err.h"
 #include "core/punch.h"
-
-#define check(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
+#include "fuzzcheck.h"
 
 static void round_trip(const uint8_t *d, size_t n)
 {

@@ -15,15 +15,7 @@
 
 #include "core/err.h"
 #include "../../netns/scenario.h"
-
-#define check(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
+#include "fuzzcheck.h"
 
 static struct zt_scn scn;
 
