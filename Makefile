@@ -58,6 +58,10 @@ BINS	+= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 # Unit tests: tests/unit/test_NAME.c -> $(BUILD)/tests/test_NAME.
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TESTS	:= $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Adversary/fault tests: tests/sec/test_NAME.c -> $(BUILD)/tests/sec/test_NAME (cmocka,
+# linked like the unit tests, with their harnesses); tests/sec/*.sh are shell suites.
+SEC_SRC	:= $(wildcard tests/sec/test_*.c)
+TESTS	+= $(SEC_SRC:tests/sec/%.c=$(BUILD)/tests/sec/%)
 TEST_HELPERS := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 TEST_HELPER_OBJ := $(TEST_HELPERS:%.c=$(BUILD)/obj/%.o)
 
@@ -102,6 +106,12 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(LAB_LIB_OBJ) $(SIM_LIB_OBJ) $(LIB)
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/obj/tests/sec/%.o: CFLAGS += -Itests/unit
+$(BUILD)/tests/sec/%: $(BUILD)/obj/tests/sec/%.o $(TEST_HELPER_OBJ) $(LAB_LIB_OBJ) $(SIM_LIB_OBJ) $(LIB)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

@@ -59,6 +59,15 @@ for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	run_suite "unit/$(basename "$t")" "$t"
 done
+# The adversary/fault suite (tests/sec): every finding of the security review as a test.
+for t in "$BUILD"/tests/sec/test_*; do
+	[ -x "$t" ] || continue
+	run_suite "sec/$(basename "$t")" "$t"
+done
+for t in tests/sec/*.sh; do
+	[ -x "$t" ] || continue
+	run_suite "sec/$(basename "$t" .sh)" "$t"
+done
 for t in tests/sys/*.sh; do
 	[ -x "$t" ] || continue
 	run_suite "sys/$(basename "$t" .sh)" "$t"
