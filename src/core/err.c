@@ -46,6 +46,9 @@ static const struct zt_err_name err_names[] = {
 	{ ZT_ETLS, "TLS or QUIC failure" },
 	{ ZT_ETIMEOUT, "timed out" },
 	{ ZT_EPEER, "peer error" },
+	{ ZT_EREPLACED, "replaced by a newer login of the same identity" },
+	{ ZT_ENOTSERVER, "not allowed to serve this service" },
+	{ ZT_EBUSY, "limit reached, try again later" },
 };
 
 const char *zt_strerror(int rc)

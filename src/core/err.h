@@ -65,6 +65,9 @@ enum zt_err {
 	ZT_ETLS = -1505,            /* TLS/QUIC handshake or crypto failure */
 	ZT_ETIMEOUT = -1506,        /* a protocol timer expired */
 	ZT_EPEER = -1507,           /* the peer reported an error or closed */
+	ZT_EREPLACED = -1508,       /* a newer login of the same identity replaced this one */
+	ZT_ENOTSERVER = -1509,      /* this connector may not serve that service (policy) */
+	ZT_EBUSY = -1510,           /* a count or rate limit was reached: try again later */
 
 	ZT_ERR_MIN = -1600,
 };
