@@ -35,17 +35,56 @@ static const char *session_state_name(enum zt_peer_session_state s)
 	return "unknown";
 }
 
-static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c)
+/* A peer-supplied text as one quoted key=value value: no quote, backslash or control
+ * byte (they would end the value or the line). */
+static const char *quotable(const char *in, char *out, size_t cap)
+{
+	size_t i = 0;
+
+	for (; *in && i + 1 < cap; in++)
+		out[i++] = (*in < 0x20 || *in == 0x7f || *in == '"' || *in == '\\') ? '?' : *in;
+	out[i] = '\0';
+	return out;
+}
+
+static uint64_t ms_until(uint64_t t, uint64_t now)
+{
+	return t > now ? (t - now + ZT_MS - 1) / ZT_MS : 0;
+}
+
+/* The refusal lines of status: one per refused service (docs/control-socket.md). */
+static void status_refusals(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t now)
+{
+	struct zt_peer_refusal r[32];
+	size_t n = zt_peer_refusals(ctl->pp->peer, r, 32);
+	char text[ZT_CTRL_STR_MAX + 1];
+
+	for (size_t i = 0; i < n && i < 32; i++)
+		zt_ctl_printf(c, "refusal service=%s code=%d error=\"%s\" text=\"%s\" count=%u ago_ms=%" PRIu64
+			      " retry_in_ms=%" PRIu64,
+			      r[i].service, -r[i].code, zt_strerror(r[i].code),
+			      quotable(r[i].text, text, sizeof(text)), r[i].count,
+			      (uint64_t)((now - r[i].at) / ZT_MS), ms_until(r[i].retry_at, now));
+}
+
+static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t now)
 {
 	struct zt_peerprog *pp = ctl->pp;
-	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN], login[ZT_CTRL_STR_MAX + 128] = "";
+	char text[ZT_CTRL_STR_MAX + 1];
 	uint32_t ids[256];
 	size_t n = zt_peer_session_ids(pp->peer, ids, 256);
+	enum zt_peer_state st = zt_peer_state(pp->peer);
+	struct zt_peer_refusal r;
 
-	zt_ctl_printf(c, "node role=%s name=%s state=%s intermediate=%s local=%s sessions=%zu",
+	if (st != ZT_PEER_READY && zt_peer_refusal(pp->peer, NULL, &r) == 0)
+		snprintf(login, sizeof(login), " login_error=%d login_text=\"%s: %s\" login_refusals=%u"
+			 " retry_in_ms=%" PRIu64, -r.code, zt_strerror(r.code),
+			 quotable(r.text, text, sizeof(text)), r.count, ms_until(r.retry_at, now));
+	zt_ctl_printf(c, "node role=%s name=%s state=%s intermediate=%s local=%s sessions=%zu%s",
 		      pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector", pp->name,
-		      peer_state_name(zt_peer_state(pp->peer)), zt_addr_str(&pp->intermediate, a),
-		      zt_addr_str(&pp->io.udp.local, b), n);
+		      peer_state_name(st), zt_addr_str(&pp->intermediate, a),
+		      zt_addr_str(&pp->io.udp.local, b), n, login);
 	for (size_t i = 0; i < n && i < 256; i++) {
 		struct zt_peer_session_info si;
 		struct zt_peer_path_info pi;
@@ -65,6 +104,7 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c)
 			      pi.ice_state ? pi.ice_state : "none", pi.manager ? pi.manager : "-",
 			      pi.last_reason && *pi.last_reason ? pi.last_reason : "-");
 	}
+	status_refusals(ctl, c, now);
 	zt_ctl_end(c);
 }
 
@@ -87,10 +127,23 @@ static void arm(struct zt_peerctl *ctl, uint64_t now)
 		zt_timer_set(ctl->pp->loop, &ctl->timer, next);
 }
 
+/* Answers g with a refusal and frees the slot. */
+static void ping_refused(struct zt_peerctl_ping *g, const struct zt_peer_refusal *r, uint64_t now)
+{
+	char text[ZT_CTRL_STR_MAX + 1];
+
+	zt_ctl_printf(g->c, "error=refused code=%d text=\"%s: %s\" retry_in_ms=%" PRIu64, -r->code,
+		      zt_strerror(r->code), quotable(r->text, text, sizeof(text)),
+		      ms_until(r->retry_at, now));
+	zt_ctl_end(g->c);
+	g->c = NULL;
+}
+
 /* Tries to send g's echo; answers and frees the slot on a final error. */
 static void ping_try(struct zt_peerctl *ctl, struct zt_peerctl_ping *g, uint64_t now)
 {
 	int rc = zt_peer_ping(ctl->pp->peer, now, g->service, g->nonce);
+	struct zt_peer_refusal r;
 
 	if (rc == 0) {
 		g->sent = true;
@@ -101,7 +154,12 @@ static void ping_try(struct zt_peerctl *ctl, struct zt_peerctl_ping *g, uint64_t
 		zt_nodeio_kick(&ctl->pp->io); /* the session may be opening */
 		return;
 	}
-	zt_ctl_printf(g->c, "error=%d text=\"%s\"", rc, zt_strerror(rc));
+	if ((zt_peer_refusal(ctl->pp->peer, g->service, &r) == 0 && r.code == rc) ||
+	    (zt_peer_refusal(ctl->pp->peer, NULL, &r) == 0 && r.code == rc)) {
+		ping_refused(g, &r, now);
+		return;
+	}
+	zt_ctl_printf(g->c, "error=%d text=\"%s\"", -rc, zt_strerror(rc));
 	zt_ctl_end(g->c);
 	g->c = NULL;
 }
@@ -183,7 +241,7 @@ static void on_command(void *arg, struct zt_ctlconn *c, char *line, uint64_t now
 	if (*rest)
 		*rest++ = '\0';
 	if (!strcmp(cmd, "status")) {
-		cmd_status(ctl, c);
+		cmd_status(ctl, c, now);
 	} else if (!strcmp(cmd, "ping")) {
 		cmd_ping(ctl, c, rest, now);
 	} else if (!strcmp(cmd, "help")) {
@@ -210,6 +268,18 @@ void zt_peerctl_pong(struct zt_peerctl *ctl, const char *service, uint64_t nonce
 		zt_ctl_end(g->c);
 		g->c = NULL;
 	}
+}
+
+void zt_peerctl_refused(struct zt_peerctl *ctl, const struct zt_peer_refusal *r, uint64_t now)
+{
+	if (!ctl->sock)
+		return; /* no control socket */
+	for (size_t i = 0; i < ZT_CTL_CONNS; i++) {
+		struct zt_peerctl_ping *g = &ctl->pings[i];
+		if (g->c && (!r->service[0] || !strcmp(g->service, r->service)))
+			ping_refused(g, r, now);
+	}
+	arm(ctl, now);
 }
 
 int zt_peerctl_open(struct zt_peerctl *ctl, struct zt_peerprog *pp, const char *path)

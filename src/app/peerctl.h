@@ -3,12 +3,17 @@
  * `ztna status` and `ztna ping` (docs/control-socket.md):
  *
  *   status               a line "node role=.. name=.. state=.. intermediate=.. local=.."
- *                        then one line per session, key=value: session service peer
- *                        state path (direct|relay) local remote rtt_us
- *                        time_to_direct_ms switches generation ice manager reason
+ *                        (with login_error, login_text, login_refusals, retry_in_ms
+ *                        while a refused login holds) then one line per session,
+ *                        key=value: session service peer state path (direct|relay)
+ *                        local remote rtt_us time_to_direct_ms switches generation ice
+ *                        manager reason; then one line per refused service: refusal
+ *                        service code error text count ago_ms retry_in_ms
  *   ping SERVICE [MS]    agent: one in-band echo to SERVICE's connector (node/fwd.h flow
  *                        0), opening the session if needed; answers
- *                        "pong service=.. nonce=.. rtt_ns=.. path=direct|relay remote=.."
+ *                        "pong service=.. nonce=.. rtt_ns=.. path=direct|relay remote=..",
+ *                        "error=refused code=.. text=.. retry_in_ms=.." at once when the
+ *                        OPEN (or the login) is refused or a refusal holds (no OPEN then),
  *                        or "error=timeout ..." after MS milliseconds (default 3000,
  *                        at most 60000)
  *   help                 the command list
@@ -47,6 +52,11 @@ struct zt_peerctl {
  * zt_ctlsock_open()'s errors. */
 int zt_peerctl_open(struct zt_peerctl *ctl, struct zt_peerprog *pp, const char *path);
 void zt_peerctl_close(struct zt_peerctl *ctl);
+
+/* The peer's refused callback: pings waiting for r->service (all of them for the
+ * login) are answered with the refusal now. */
+struct zt_peer_refusal;
+void zt_peerctl_refused(struct zt_peerctl *ctl, const struct zt_peer_refusal *r, uint64_t now);
 
 /* The peer's pong callback, passed on (node/peer.h's cb->pong). */
 void zt_peerctl_pong(struct zt_peerctl *ctl, const char *service, uint64_t nonce, uint64_t rtt_ns,

@@ -159,6 +159,18 @@ static int set_backoff_max(void *ctx, const char *v, const char **why)
 	return set_duration(&PP(ctx)->backoff_max, v, why);
 }
 
+static int set_refusal_backoff_max(void *ctx, const char *v, const char **why)
+{
+	int rc = set_duration(&PP(ctx)->refusal_backoff_max, v, why);
+
+	if (rc == 0 && (PP(ctx)->refusal_backoff_max < ZT_SEC ||
+			PP(ctx)->refusal_backoff_max > 24 * 3600 * ZT_SEC)) {
+		*why = "between 1s and 24h";
+		return ZT_ERANGE;
+	}
+	return rc;
+}
+
 static int set_qlog_dir(void *ctx, const char *v, const char **why)
 {
 	return set_path(PP(ctx)->qlog_dir, sizeof(PP(ctx)->qlog_dir), v, why);
@@ -416,6 +428,9 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .help = "a UDP flow is forgotten after this silence (default 60s)", .set = set_flow_idle },
 	{ .name = "backoff-max", .syntax = "DURATION", .example = "30s",
 	  .help = "longest wait between reconnection attempts (default 30s)", .set = set_backoff_max },
+	{ .name = "refusal-backoff-max", .syntax = "DURATION", .example = "5m",
+	  .help = "longest wait after a refusal: of the login (5 s doubling) or of a service "
+		  "(1 s doubling) (default 5m)", .set = set_refusal_backoff_max },
 	{ .name = "qlog-dir", .syntax = "DIR", .example = "/tmp/qlog",
 	  .help = "write a qlog file per QUIC connection into DIR", .set = set_qlog_dir },
 	{ .name = "keylog", .syntax = "FILE", .example = "/tmp/keys.log",
@@ -571,8 +586,17 @@ static void cb_pong(struct zt_peer *p, void *arg, const char *service, uint64_t 
 	zt_peerctl_pong(&pp->ctl, service, nonce, rtt_ns, direct, remote);
 }
 
+static void cb_refused(struct zt_peer *p, void *arg, const struct zt_peer_refusal *r)
+{
+	struct zt_peerprog *pp = arg;
+	(void)p;
+
+	zt_peerctl_refused(&pp->ctl, r, zt_loop_now(pp->loop));
+}
+
 static const struct zt_peer_callbacks peer_cb = {
 	.pong = cb_pong,
+	.refused = cb_refused,
 	.chan_event = cb_chan_event,
 	.chan_accept = cb_chan_accept,
 	.flow_accept = cb_flow_accept,
@@ -597,7 +621,8 @@ static void log_stats(struct zt_peerprog *pp, const char *event)
 		"state=%d rx=%" PRIu64 " tx=%" PRIu64 " dropped_garbage=%" PRIu64 " dropped_stun=%" PRIu64
 		" dropped_outer=%" PRIu64 " dropped_unknown=%" PRIu64 " relay_in=%" PRIu64
 		" relay_out=%" PRIu64 " relay_dropped_session=%" PRIu64 " relay_dropped_queue=%" PRIu64
-		" connects=%" PRIu64 " resets=%" PRIu64 " sessions=%zu sessions_opened=%" PRIu64
+		" connects=%" PRIu64 " resets=%" PRIu64 " opens=%" PRIu64 " refused_fast=%" PRIu64
+		" sessions=%zu sessions_opened=%" PRIu64
 		" sessions_failed=%" PRIu64 " sessions_resumed=%" PRIu64 " chans=%zu chans_opened=%" PRIu64 " chans_failed=%" PRIu64
 		" flows=%zu udp_in=%" PRIu64 " udp_out=%" PRIu64 " udp_dropped=%" PRIu64
 		" flow_dgrams_dropped=%" PRIu64 " tcp_now=%zu tcp_bytes_in=%" PRIu64 " tcp_bytes_out=%" PRIu64
@@ -605,7 +630,7 @@ static void log_stats(struct zt_peerprog *pp, const char *event)
 		zt_peer_state(pp->peer), io->rx, io->tx, ps.dropped_garbage, ps.dropped_stun,
 		ps.dropped_outer, ps.dropped_unknown, ps.relay_in, ps.relay_out,
 		ps.relay_dropped_session, ps.relay_dropped_queue, ps.connects, ps.resets_received,
-		ps.sessions, ps.sessions_opened, ps.sessions_failed, ps.sessions_resumed, ps.chans, ps.chans_opened,
+		ps.opens, ps.refused_fast, ps.sessions, ps.sessions_opened, ps.sessions_failed, ps.sessions_resumed, ps.chans, ps.chans_opened,
 		ps.chans_failed, ps.flows, fs->udp_in, fs->udp_out, fs->udp_dropped,
 		ps.flow_dgrams_dropped, fs->tcp_now, fs->tcp_bytes_in, fs->tcp_bytes_out,
 		fs->tcp_reset, (uint64_t)(qs.srtt_ns / ZT_US), ps.ctrl_errors);
@@ -927,6 +952,7 @@ static int setup(struct zt_peerprog *pp)
 		.rng = &pp->rng,
 		.software = pp->role == ZT_CTRL_ROLE_AGENT ? "ztna-agent 0.1" : "ztna-connector 0.1",
 		.backoff_max = pp->backoff_max,
+		.refusal_backoff_max = pp->refusal_backoff_max,
 		.outer_keepalive = pp->keepalive,
 		.outer_idle_timeout = pp->idle_timeout,
 		.inner_idle_timeout = pp->inner_idle,

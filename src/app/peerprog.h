@@ -62,6 +62,7 @@ struct zt_peerprog {
 	size_t token_len;
 	struct zt_addr bind;
 	uint64_t keepalive, idle_timeout, open_timeout, flow_idle, inner_idle, backoff_max;
+	uint64_t refusal_backoff_max;
 	char qlog_dir[PATH_MAX], keylog[PATH_MAX];
 	int verbose;
 	struct zt_fwdspec specs[ZT_PEERPROG_SPECS];

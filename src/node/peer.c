@@ -63,6 +63,7 @@ static void connect_outer(struct zt_peer *p, uint64_t now)
 		zt_quic_conn_free(p->outer);
 		p->outer = NULL;
 	}
+	p->login_refused = false; /* channels opened during this try wait for it */
 	zt_ctrlchan_fini(&p->ch);
 	p->outer_qlog = NULL;
 	if (p->cfg.qlog_open && p->cfg.qlog_write) {
@@ -90,16 +91,71 @@ static void connect_outer(struct zt_peer *p, uint64_t now)
 	     zt_addr_str(&p->cfg.intermediate, ia), p->backoff.attempts + 1);
 }
 
+/* Ends of the outer connection that another try soon would only repeat (node/peer.h,
+ * struct zt_peer_refusal): wait long, say why and what fixes it. */
+static bool login_refusal(int err)
+{
+	return err == ZT_EAUTH || err == ZT_ETLS || err == ZT_EREPLACED || err == ZT_EPOLICY ||
+	       err == ZT_ENOTSERVER;
+}
+
+static const char *login_fix(int err)
+{
+	switch (err) {
+	case ZT_EAUTH:
+		return "check the token (--token or --token-file) and that the Intermediate lists "
+		       "this identity with it (--client KIND:NAME:TOKEN)";
+	case ZT_ETLS:
+		return "check the CA (--ca), our certificate and key (--cert, --key or --pki) and "
+		       "the Intermediate's name (--intermediate-name)";
+	case ZT_EREPLACED:
+		return "another program logged in with this identity: stop it, or give each "
+		       "program its own name and certificate";
+	default:
+		return "the Intermediate's policy refuses this identity or its services: see its log";
+	}
+}
+
+static void login_refused(struct zt_peer *p, int err, const char *text, bool was_ready)
+{
+	struct zt_peer_refusal *r = &p->login;
+
+	/* a connection that stayed up that long ends the series: start from 5 s again */
+	if (was_ready && p->now >= p->welcome_at + p->cfg.refusal_backoff_max) {
+		zt_backoff_reset(&p->login_backoff);
+		r->count = 0;
+	}
+	p->state = ZT_PEER_BACKOFF;
+	p->retry_at = p->now + zt_backoff_next(&p->login_backoff, p->cfg.rng);
+	p->login_refused = true;
+	r->code = err;
+	snprintf(r->text, sizeof(r->text), "%s", text);
+	r->at = p->now;
+	r->retry_at = p->retry_at;
+	r->count++;
+	PLOG(p, ZT_NODE_ERROR, "login_refused",
+	     "err=%d error=\"%s\" reason=\"%s\" refusals=%u retry_in_ms=%" PRIu64 " fix=\"%s\"", -err,
+	     zt_strerror(err), text, r->count, (uint64_t)((p->retry_at - p->now) / ZT_MS),
+	     login_fix(err));
+	zt_psession_outer_down(p);
+	zt_psession_login_refused(p);
+	if (p->cb.refused)
+		p->cb.refused(p, p->cfg.arg, r);
+	if (p->cb.down)
+		p->cb.down(p, p->cfg.arg, err, text, p->retry_at);
+}
+
 /* The outer connection ended: log why, end relayed sessions, schedule a retry. */
 static void outer_down(struct zt_peer *p, int err, const char *text)
 {
-	enum zt_node_level lvl = err == ZT_EAUTH || err == ZT_ETLS || err == ZT_EPOLICY
-					 ? ZT_NODE_ERROR
-					 : ZT_NODE_WARN;
 	bool was_ready = p->state == ZT_PEER_READY;
 
+	if (login_refusal(err)) {
+		login_refused(p, err, text, was_ready);
+		return;
+	}
 	schedule_retry(p, p->now);
-	PLOG(p, lvl, was_ready ? "disconnected" : "connect_failed",
+	PLOG(p, ZT_NODE_WARN, was_ready ? "disconnected" : "connect_failed",
 	     "err=%d error=\"%s\" reason=\"%s\" retry_in_ms=%" PRIu64, -err, zt_strerror(err), text,
 	     (uint64_t)((p->retry_at - p->now) / ZT_MS));
 	zt_psession_outer_down(p);
@@ -194,6 +250,7 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	p->state = ZT_PEER_READY;
 	p->client_id = w->client_id;
 	p->observed = w->observed;
+	p->welcome_at = p->now;
 	p->st.welcomes++;
 	zt_backoff_reset(&p->backoff);
 	PLOG(p, ZT_NODE_INFO, "connected",
@@ -410,7 +467,9 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	p->cfg.flow_idle = or_default(cfg->flow_idle, 60 * ZT_SEC);
 	p->cfg.max_flows = (size_t)or_default(cfg->max_flows, 1024);
 	p->cfg.pending_dgrams = (size_t)or_default(cfg->pending_dgrams, 64);
+	p->cfg.refusal_backoff_max = or_default(cfg->refusal_backoff_max, 300 * ZT_SEC);
 	zt_backoff_init(&p->backoff, cfg->backoff_min, cfg->backoff_max);
+	zt_backoff_init(&p->login_backoff, 5 * ZT_SEC, p->cfg.refusal_backoff_max);
 	rc = zt_quic_cidmap_new(&p->inner_map, cfg->rng);
 	if (rc < 0) {
 		free(p);

@@ -30,7 +30,8 @@
  * After the handshake, HELLO (role, name, token; a connector's services) on the
  * control stream, then WELCOME with our observed address. When the connection ends
  * (Intermediate restart: it answers with a Stateless Reset; idle timeout; refusal)
- * we reconnect after a jittered exponential backoff and say HELLO again; sessions on
+ * we reconnect after a jittered exponential backoff (a refused login: a long one,
+ * struct zt_peer_refusal) and say HELLO again; sessions on
  * the relay path end with it (their channels are reset), channels still waiting for
  * a session wait on (up to open_timeout) and their OPEN is sent again.
  *
@@ -39,7 +40,8 @@
  * ztna-inner/1, our certificate, the server must prove "svc-SERVICE.ztna" and the
  * identity ztna:service:SERVICE); when its handshake is done the session is ready,
  * waiting channels get their streams. ERROR (policy, no such service, ...) fails the
- * waiting channels with its code. One session per service is reused by later
+ * waiting channels with its code, and is remembered: no OPEN for that service until
+ * its hold runs out (struct zt_peer_refusal). One session per service is reused by later
  * channels until it ends (CLOSE from the Intermediate, e.g. when the connector
  * restarted; inner idle timeout; relay lost); the next channel then opens a new one.
  * Connector: SESSION announces an agent; its inner connection's first Initial arrives
@@ -146,6 +148,32 @@ enum zt_peer_session_event {
 				       (info.conn's path is the current one) */
 };
 
+/*
+ * A refusal remembered so it is not asked again at once (docs/security.md,
+ * "Refusals and logins"): an OPEN for a service refused by the Intermediate, or the
+ * login (HELLO refused, TLS failure, replaced by a newer login of the same identity).
+ *
+ * OPEN (agent): permanent refusals (ZT_EAUTH, ZT_EPOLICY, ZT_ENOSERVICE, ZT_ENOTSERVER) hold
+ * 1 s, doubling with each refusal in a row up to cfg.refusal_backoff_max; temporary
+ * ones (ZT_EBUSY, ZT_EQUOTA, ...) the same up to 30 s. A SESSION for the service
+ * forgets it; so does a refusal older than refusal_backoff_max (the next one starts
+ * at 1 s again). While it holds, new channels, flows and pings for the service fail
+ * at once with its code and no OPEN is sent.
+ * Login (agent and connector): ZT_EAUTH, ZT_ETLS, ZT_EREPLACED, ZT_EPOLICY, ZT_ENOTSERVER as the outer
+ * connection's end wait 5 s (equal jitter: 2.5..5 s), doubling up to
+ * refusal_backoff_max, instead of the ordinary reconnect backoff; it starts over
+ * only after a connection that stayed up for refusal_backoff_max. Meanwhile new
+ * channels, flows and pings fail at once with the code.
+ */
+struct zt_peer_refusal {
+	char service[ZT_CTRL_STR_MAX + 1]; /* "" for the login */
+	int code;                          /* ZT_EPOLICY, ... (negative) */
+	char text[ZT_CTRL_STR_MAX + 1];    /* the Intermediate's (or TLS's) explanation */
+	uint64_t at;                       /* when the last refusal came */
+	uint64_t retry_at;                 /* nothing is asked again before then */
+	unsigned count;                    /* refusals in a row */
+};
+
 struct zt_peer_callbacks {
 	/* The Intermediate welcomed us; observed is our address as it sees it. */
 	void (*ready)(struct zt_peer *p, void *arg, const struct zt_addr *observed);
@@ -187,6 +215,9 @@ struct zt_peer_callbacks {
 	/* START_CHECKS: start at the absolute time at (receipt + offset). */
 	void (*start_checks)(struct zt_peer *p, void *arg, uint32_t session, uint64_t at,
 			     uint32_t generation);
+	/* Agent: an OPEN for r->service (or the login, r->service "") was refused; the
+	 * channels, flows and pings that waited for it have failed with r->code. */
+	void (*refused)(struct zt_peer *p, void *arg, const struct zt_peer_refusal *r);
 };
 
 struct zt_peer_config {
@@ -217,6 +248,8 @@ struct zt_peer_config {
 	uint64_t flow_idle;                /* 0: 60 s */
 	size_t max_flows;                  /* per session; 0: 1024 */
 	size_t pending_dgrams;             /* per session while it is not ready; 0: 64 */
+	uint64_t refusal_backoff_max;      /* the longest wait after a permanent refusal
+					      (struct zt_peer_refusal); 0: 5 min */
 
 	/* The direct path (agent: the path manager's settings; direct_disabled on either
 	 * side keeps every session on the relay). Zero fields take pathmgr.h's defaults. */
@@ -241,6 +274,9 @@ struct zt_peer_stats {
 	uint64_t relay_dropped_malformed;
 	uint64_t relay_dropped_queue;  /* the outer DATAGRAM queue was full */
 	uint64_t connects, welcomes, refusals;
+	uint64_t opens;                /* OPENs sent */
+	uint64_t refused_fast;         /* channels, flows and pings failed at once by a refusal
+					  in force (no OPEN sent) */
 	uint64_t sessions_opened, sessions_failed;
 	uint64_t sessions_resumed;      /* kept on a direct path, re-attached to a new Intermediate */
 	uint64_t chans_opened, chans_failed;
@@ -290,7 +326,8 @@ struct zt_quic_conn *zt_peer_outer(const struct zt_peer *p);
 /*
  * Agent: a channel to service (a new stream on its session; OPEN first if there is
  * no session yet). Events follow: READY, or FAILED. Returns 0, -EINVAL (not an agent,
- * or a bad service name), -ENOMEM.
+ * or a bad service name), -ENOMEM, or the code of a refusal in force for the service
+ * or the login (struct zt_peer_refusal: ZT_EPOLICY, ZT_EAUTH, ...; no OPEN is sent).
  */
 int zt_peer_chan_open(struct zt_peer *p, uint64_t now, const char *service, void *carg,
 		      struct zt_peer_chan **ret);
@@ -324,7 +361,8 @@ void zt_peer_chan_release(struct zt_peer_chan *ch, uint64_t code);
 
 /* Flows. */
 
-/* Agent: a UDP flow to service. Returns 0, -EINVAL, -ENOMEM. */
+/* Agent: a UDP flow to service. Returns 0, -EINVAL, -ENOMEM, or a refusal's code
+ * (as zt_peer_chan_open). */
 int zt_peer_flow_open(struct zt_peer *p, uint64_t now, const char *service, void *farg,
 		      struct zt_peer_flow **ret);
 void zt_peer_flow_set_arg(struct zt_peer_flow *f, void *farg);
@@ -342,9 +380,18 @@ void zt_peer_flow_close(struct zt_peer_flow *f);
 /*
  * Agent: one in-band echo (node/fwd.h, flow 0) to service's connector, answered
  * through cb->pong. Opens the session if there is none. Returns 0 (sent), -EAGAIN
- * (the session is not ready yet: try again), -EINVAL (bad service name), -ENOMEM.
+ * (the session is not ready yet: try again), -EINVAL (bad service name), -ENOMEM, or
+ * a refusal's code (as zt_peer_chan_open).
  */
 int zt_peer_ping(struct zt_peer *p, uint64_t now, const char *service, uint64_t nonce);
+
+/*
+ * Agent: the refusal remembered for service, or for the login when service is NULL
+ * (struct zt_peer_refusal; it may have run out: retry_at <= now). Returns 0 or -ENOENT.
+ */
+int zt_peer_refusal(const struct zt_peer *p, const char *service, struct zt_peer_refusal *ret);
+/* Agent: the refusals remembered for services, up to cap. Returns how many there are. */
+size_t zt_peer_refusals(const struct zt_peer *p, struct zt_peer_refusal *out, size_t cap);
 
 /* Hooks for ICE and path management. */
 

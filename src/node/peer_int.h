@@ -17,6 +17,8 @@
 #define PEER_RAW_MAX 1500
 /* Stop wrapping inner packets while this many DATAGRAMs wait in the outer queue. */
 #define PEER_RELAY_QUEUE 64
+/* Refused services remembered (agent); the oldest is forgotten beyond. */
+#define PEER_REFUSALS 32
 
 /* Channel flags. */
 enum {
@@ -88,6 +90,12 @@ struct psession {
 	unsigned resume_tries;
 };
 
+/* A refused OPEN (node/peer.h, struct zt_peer_refusal); r.service "" is a free slot. */
+struct prefusal {
+	struct zt_peer_refusal r;
+	uint64_t step;                      /* the hold of the last refusal */
+};
+
 struct praw {
 	struct zt_addr local, remote;
 	size_t len;
@@ -116,6 +124,11 @@ struct zt_peer {
 	uint64_t tick;                  /* flow idle checks; ZT_TIME_NEVER when no flows */
 	struct zt_addr hosts[ZT_PEER_MAX_HOSTS]; /* host candidate addresses */
 	size_t nhosts;
+	struct prefusal refusals[PEER_REFUSALS]; /* agent: refused OPENs by service */
+	struct zt_backoff login_backoff;         /* after a refused login */
+	struct zt_peer_refusal login;            /* the last refused login (code 0: none) */
+	bool login_refused;                      /* backing off after it now */
+	uint64_t welcome_at;                     /* of the connection that is up */
 	struct praw rawq[PEER_RAWQ];
 	size_t raw_head, raw_len;
 	uint8_t scratch[ZT_QUIC_OUTER_UDP_PAYLOAD + ZT_RELAY_HDR_LEN];
@@ -149,6 +162,9 @@ void zt_psession_emit(struct psession *s, enum zt_peer_session_event ev);
 /* Channel READY events held back until an entry point (not from inside
  * zt_peer_chan_open). */
 void zt_psession_deliver(struct zt_peer *p);
+/* The login was refused (peer.c decided it holds): sessions waiting for an OPEN fail
+ * with its code now rather than wait for their open timeout. */
+void zt_psession_login_refused(struct zt_peer *p);
 
 /* peer.c */
 int zt_peer_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *m);

@@ -12,6 +12,9 @@
 
 #define CH_PENDING_READY (1u << 15) /* READY to deliver at the next entry point */
 #define FLOW_TICK ZT_SEC
+/* A refused OPEN holds this long, doubling with each refusal in a row (node/peer.h). */
+#define REFUSAL_FIRST ZT_SEC
+#define REFUSAL_TEMP_MAX (30 * ZT_SEC)
 
 static const struct zt_quic_callbacks inner_cb;
 
@@ -69,6 +72,7 @@ static void send_open(struct psession *s)
 	snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", s->service);
 	if (zt_peer_ctrl(p, &m) < 0)
 		return;
+	p->st.opens++;
 	s->state = ZT_PEER_S_OPENING;
 	PLOG(p, ZT_NODE_DEBUG, "open", "service=%s request=%016" PRIx64, s->service, s->request_id);
 }
@@ -109,15 +113,129 @@ static struct psession *session_for(const struct zt_peer *p, const char *service
 	return NULL;
 }
 
-/* Agent: the session a new channel or flow to service joins (opened if needed). */
+/* Refusals (node/peer.h, struct zt_peer_refusal). */
+
+/* Refusals an OPEN is not asked again for soon (docs/control-protocol.md). */
+static bool permanent_refusal(int code)
+{
+	return code == ZT_EAUTH || code == ZT_EPOLICY || code == ZT_ENOSERVICE ||
+	       code == ZT_ENOTSERVER;
+}
+
+static struct prefusal *refusal_find(const struct zt_peer *p, const char *service)
+{
+	for (size_t i = 0; i < PEER_REFUSALS; i++)
+		if (p->refusals[i].r.service[0] && !strcmp(p->refusals[i].r.service, service))
+			return (struct prefusal *)&p->refusals[i];
+	return NULL;
+}
+
+/* The code of the refusal in force for service (or the login), or 0. */
+static int refusal_holds(const struct zt_peer *p, const char *service)
+{
+	const struct prefusal *r;
+
+	if (p->login_refused)
+		return p->login.code;
+	r = refusal_find(p, service);
+	return r && p->now < r->r.retry_at ? r->r.code : 0;
+}
+
+/* Remembers a refused OPEN: holds REFUSAL_FIRST, doubling while they come in a row. */
+static struct prefusal *refusal_note(struct zt_peer *p, const char *service, int code,
+				     const char *text)
+{
+	struct prefusal *r = refusal_find(p, service), *oldest = NULL;
+	uint64_t max = p->cfg.refusal_backoff_max;
+
+	if (!permanent_refusal(code) && max > REFUSAL_TEMP_MAX)
+		max = REFUSAL_TEMP_MAX;
+	for (size_t i = 0; !r && i < PEER_REFUSALS; i++) {
+		struct prefusal *x = &p->refusals[i];
+		if (!x->r.service[0])
+			r = x;
+		else if (!oldest || x->r.at < oldest->r.at)
+			oldest = x;
+	}
+	if (!r) {
+		r = oldest;
+		memset(r, 0, sizeof(*r));
+	}
+	if (!r->step || p->now >= r->r.retry_at + p->cfg.refusal_backoff_max) {
+		r->step = REFUSAL_FIRST;
+		r->r.count = 0;
+	} else {
+		r->step *= 2;
+	}
+	if (r->step > max)
+		r->step = max;
+	snprintf(r->r.service, sizeof(r->r.service), "%s", service);
+	snprintf(r->r.text, sizeof(r->r.text), "%s", text);
+	r->r.code = code;
+	r->r.at = p->now;
+	r->r.retry_at = p->now + r->step;
+	r->r.count++;
+	return r;
+}
+
+static void refusal_forget(struct zt_peer *p, const char *service)
+{
+	struct prefusal *r = refusal_find(p, service);
+
+	if (r)
+		memset(r, 0, sizeof(*r));
+}
+
+int zt_peer_refusal(const struct zt_peer *p, const char *service, struct zt_peer_refusal *ret)
+{
+	const struct prefusal *r;
+
+	if (!service) {
+		if (!p->login.code)
+			return -ENOENT;
+		*ret = p->login;
+		return 0;
+	}
+	r = refusal_find(p, service);
+	if (!r)
+		return -ENOENT;
+	*ret = r->r;
+	return 0;
+}
+
+size_t zt_peer_refusals(const struct zt_peer *p, struct zt_peer_refusal *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < PEER_REFUSALS; i++) {
+		if (!p->refusals[i].r.service[0])
+			continue;
+		if (n < cap)
+			out[n] = p->refusals[i].r;
+		n++;
+	}
+	return n;
+}
+
+/* Agent: the session a new channel or flow to service joins (opened if needed), or
+ * the code of a refusal in force (no OPEN then). */
 static int agent_session(struct zt_peer *p, uint64_t now, const char *service,
 			 struct psession **ret)
 {
+	int code;
+
 	if (!is_agent(p) || !zt_pki_name_valid(service))
 		return -EINVAL;
 	p->now = now;
 	*ret = session_for(p, service);
-	if (!*ret && !(*ret = zt_psession_new(p, service)))
+	if (*ret)
+		return 0;
+	code = refusal_holds(p, service);
+	if (code) {
+		p->st.refused_fast++;
+		return code;
+	}
+	if (!(*ret = zt_psession_new(p, service)))
 		return -ENOMEM;
 	return 0;
 }
@@ -177,7 +295,10 @@ void zt_psession_kill(struct psession *s, int reason, const char *text, bool tel
 	s->state = ZT_PEER_S_CLOSED;
 	s->close_reason = reason;
 	zt_pdirect_stop(s);
-	PLOG(p, reason && reason != ZT_ETIMEOUT ? ZT_NODE_WARN : ZT_NODE_INFO, "session_closed",
+	/* one whose OPEN was refused was logged by what refused it (open_failed) */
+	PLOG(p, !s->id && reason && reason != ZT_ETIMEOUT ? ZT_NODE_DEBUG
+	     : reason && reason != ZT_ETIMEOUT ? ZT_NODE_WARN : ZT_NODE_INFO,
+	     "session_closed",
 	     "session=%08x service=%s peer=%s reason=%d error=\"%s\" text=\"%s\"", s->id, s->service,
 	     s->peer_identity[0] ? s->peer_identity : "-", -reason, reason ? zt_strerror(reason) : "none",
 	     text);
@@ -386,6 +507,8 @@ void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 	s->quota_bytes = m->quota_bytes;
 	s->quota_packets = m->quota_packets;
 	p->st.sessions_opened++;
+	if (is_agent(p))
+		refusal_forget(p, s->service);
 	PLOG(p, ZT_NODE_INFO, "session_open", "session=%08x service=%s peer=%s role=%s", s->id,
 	     s->service, s->peer_identity, s->controlling ? "controlling" : "controlled");
 	if (is_agent(p)) {
@@ -401,6 +524,33 @@ void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 	}
 	s->announced = true;
 	zt_psession_emit(s, ZT_PEER_SESSION_OPENED);
+}
+
+/* ERROR for an OPEN: the waiting channels, flows and pings fail with its code now, and
+ * the service is not asked for again while the refusal holds. */
+static void open_refused(struct psession *s, const struct zt_ctrl_error *m)
+{
+	struct zt_peer *p = s->p;
+	int code = m->code && m->code < 100000 ? -(int)m->code : ZT_EPEER;
+	struct prefusal *r = refusal_note(p, s->service, code, m->text[0] ? m->text : zt_strerror(code));
+	struct zt_peer_refusal copy = r->r;
+
+	p->st.sessions_failed++;
+	PLOG(p, ZT_NODE_ERROR, "open_failed",
+	     "service=%s code=%d error=\"%s\" text=\"%s\" refusals=%u retry_in_ms=%" PRIu64
+	     " note=\"no OPEN for this service until then\"",
+	     s->service, -code, zt_strerror(code), m->text, copy.count,
+	     (uint64_t)((copy.retry_at - p->now) / ZT_MS));
+	zt_psession_kill(s, code, m->text, false);
+	if (p->cb.refused)
+		p->cb.refused(p, p->cfg.arg, &copy);
+}
+
+void zt_psession_login_refused(struct zt_peer *p)
+{
+	for (struct psession *s = p->sessions; s; s = s->next)
+		if (s->state == ZT_PEER_S_WAITING || s->state == ZT_PEER_S_OPENING)
+			zt_psession_kill(s, p->login.code, p->login.text, false);
 }
 
 void zt_psession_on_error(struct zt_peer *p, const struct zt_ctrl_error *m)
@@ -420,10 +570,7 @@ void zt_psession_on_error(struct zt_peer *p, const struct zt_ctrl_error *m)
 		}
 		if (s->state != ZT_PEER_S_OPENING || s->request_id != m->request_id)
 			continue;
-		p->st.sessions_failed++;
-		PLOG(p, ZT_NODE_ERROR, "open_failed", "service=%s code=%u error=\"%s\" text=\"%s\"",
-		     s->service, m->code, zt_strerror(-(int)m->code), m->text);
-		zt_psession_kill(s, m->code ? -(int)m->code : ZT_EPEER, m->text, false);
+		open_refused(s, m);
 		return;
 	}
 	p->st.ctrl_errors++;

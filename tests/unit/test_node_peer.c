@@ -77,6 +77,8 @@ struct world {
 	struct zt_addr pong_remote;
 	unsigned sessions_ready, sessions_closed, downs, readies;
 	struct zt_peer_session_info last_ready;
+	unsigned refused;                /* cb->refused calls (agent) */
+	struct zt_peer_refusal last_refusal;
 };
 
 static struct tchan *tchan_new(struct world *w, bool agent)
@@ -331,6 +333,14 @@ static void on_ready(struct zt_peer *p, void *arg, const struct zt_addr *observe
 	w->readies++;
 }
 
+static void on_refused(struct zt_peer *p, void *arg, const struct zt_peer_refusal *r)
+{
+	struct world *w = arg;
+	(void)p;
+	w->refused++;
+	w->last_refusal = *r;
+}
+
 static bool tap(void *arg, const struct nh_pkt *p)
 {
 	struct world *w = arg;
@@ -408,7 +418,8 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
 	w->acb = (struct zt_peer_callbacks){ .chan_event = on_chan_event, .flow_datagram = on_flow_dgram,
 					     .flow_closed = on_flow_closed, .session = on_session,
-					     .down = on_down, .ready = on_ready, .pong = on_pong };
+					     .down = on_down, .ready = on_ready, .pong = on_pong,
+					     .refused = on_refused };
 	w->ccb = (struct zt_peer_callbacks){ .chan_accept = on_chan_accept, .chan_event = on_chan_event,
 					     .flow_accept = on_flow_accept, .flow_datagram = on_flow_dgram,
 					     .flow_closed = on_flow_closed };
@@ -643,10 +654,17 @@ static void refusals_fail_channels_with_codes(void **state)
 	world_fini(&w);
 }
 
+/*
+ * A refused login (bad token) is not a reconnect loop: 5 s (2.5..5 s with jitter),
+ * doubling, up to refusal_backoff_max; what waited for the session fails at once with
+ * the reason, and new channels fail fast while the refusal holds.
+ */
 static void wrong_token_backs_off(void **state)
 {
 	struct world w;
 	struct zt_peer_stats st;
+	struct zt_peer_refusal r;
+	struct zt_peer_chan *ch;
 	struct tchan *t;
 
 	world_init(&w, *state, 0);
@@ -654,16 +672,151 @@ static void wrong_token_backs_off(void **state)
 	start_connector(&w);
 	start_agent(&w, "not-the-token");
 	t = open_chan(&w, "web", 10, 1);
-	nh_run(&w.net, service_all, &w, w.net.now + 8 * ZT_SEC);
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	/* The channel failed with the reason, not after its open timeout. */
+	assert_true(t->failed);
+	assert_int_equal(t->code, ZT_EAUTH);
+	assert_int_equal(w.refused, 1);
+	assert_int_equal(w.last_refusal.code, ZT_EAUTH);
+	assert_string_equal(w.last_refusal.service, "");
+	assert_int_equal(zt_peer_refusal(w.agent.peer, NULL, &r), 0);
+	assert_int_equal(r.code, ZT_EAUTH);
+	assert_non_null(strstr(r.text, "bad credential"));
+	assert_true(r.retry_at >= r.at + 2500 * ZT_MS && r.retry_at <= r.at + 5 * ZT_SEC);
+	/* While it holds: nothing waits, nothing is sent. */
+	assert_int_equal(zt_peer_chan_open(w.agent.peer, w.net.now, "web", NULL, &ch), ZT_EAUTH);
+	assert_int_equal(zt_peer_ping(w.agent.peer, w.net.now, "web", 1), ZT_EAUTH);
+	nh_run(&w.net, service_all, &w, w.net.now + 29 * ZT_SEC);
 	zt_peer_stats(w.agent.peer, &st);
 	assert_int_equal(st.welcomes, 0);
-	assert_true(st.refusals >= 2);
-	/* 200 ms doubling with jitter: a handful of attempts in 8 s, not hundreds. */
-	assert_true(st.connects >= 3 && st.connects <= 8);
-	assert_true(w.downs >= 2);
-	/* The channel gave up after its open timeout. */
+	/* 0, then 2.5..5 s, then 5..10 s more, then 10..20 s more: 3 or 4 tries in 30 s
+	 * (the old 200 ms doubling to 30 s made 8). */
+	assert_true(st.connects >= 3 && st.connects <= 4);
+	assert_int_equal(st.refusals, st.connects);
+	assert_true(st.refused_fast >= 2);
+	assert_int_equal(zt_peer_refusal(w.agent.peer, NULL, &r), 0);
+	assert_int_equal(r.count, st.connects);
+	world_fini(&w);
+}
+
+/* A certificate the Intermediate's TLS refuses is a refused login too (ZT_ETLS). */
+static void tls_failure_backs_off_long(void **state)
+{
+	struct world w;
+	struct zt_peer_stats st;
+	struct zt_peer_refusal r;
+
+	world_init(&w, *state, 0);
+	w.acfg.intermediate_name = "not-the-intermediate.ztna";
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	nh_run(&w.net, service_all, &w, w.net.now + 20 * ZT_SEC);
+	zt_peer_stats(w.agent.peer, &st);
+	assert_int_equal(st.welcomes, 0);
+	assert_true(st.connects >= 2 && st.connects <= 4);
+	assert_int_equal(zt_peer_refusal(w.agent.peer, NULL, &r), 0);
+	assert_int_equal(r.code, ZT_ETLS);
+	world_fini(&w);
+}
+
+static unsigned imd_opens(const struct world *w)
+{
+	struct zt_imd_stats is;
+
+	zt_imd_stats(w->imd.imd, &is);
+	return (unsigned)is.opens;
+}
+
+/*
+ * Retry storms (issue 11): a refused OPEN is remembered. What waited fails at once;
+ * channels, flows and pings for the service fail fast without an OPEN for 1 s, then
+ * 2 s, 4 s ...; `ztna ping`'s retry every 50 ms for 3 s sends 2 OPENs, not 61.
+ */
+static void refused_open_is_not_retried_at_once(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_peer_chan *ch;
+	struct zt_peer_flow *f;
+	struct zt_peer_refusal r;
+	struct zt_peer_stats st;
+	uint64_t t0;
+	const char *why;
+
+	world_up(&w, *state, 0);
+	t = open_chan(&w, "db", 10, 1);    /* alice may not reach db */
+	nh_run(&w.net, service_all, &w, w.net.now + 500 * ZT_MS);
 	assert_true(t->failed);
-	assert_int_equal(t->code, ZT_ETIMEOUT);
+	assert_int_equal(t->code, ZT_EPOLICY);
+	assert_int_equal(w.refused, 1);
+	assert_string_equal(w.last_refusal.service, "db");
+	assert_int_equal(w.last_refusal.code, ZT_EPOLICY);
+	assert_non_null(strstr(w.last_refusal.text, "may not reach service db"));
+	assert_int_equal(imd_opens(&w), 1);
+	assert_int_equal(zt_peer_refusal(w.agent.peer, "db", &r), 0);
+	assert_int_equal(r.retry_at - r.at, 1 * ZT_SEC);
+	assert_int_equal(r.count, 1);
+	assert_int_equal(zt_peer_refusal(w.agent.peer, "web", &r), -ENOENT);
+	/* Fast failures, no OPEN. */
+	assert_int_equal(zt_peer_chan_open(w.agent.peer, w.net.now, "db", NULL, &ch), ZT_EPOLICY);
+	assert_int_equal(zt_peer_flow_open(w.agent.peer, w.net.now, "db", NULL, &f), ZT_EPOLICY);
+	assert_int_equal(zt_peer_ping(w.agent.peer, w.net.now, "db", 5), ZT_EPOLICY);
+	/* Other services are not affected. */
+	assert_int_equal(zt_peer_ping(w.agent.peer, w.net.now, "web", 6), -EAGAIN);
+	nh_run(&w.net, service_all, &w, w.net.now + 500 * ZT_MS);
+	assert_int_equal(imd_opens(&w), 2);
+	/* What peerctl does for `ztna ping db` (3 s, a try every 50 ms). */
+	t0 = w.net.now;
+	while (w.net.now < t0 + 3 * ZT_SEC) {
+		zt_peer_ping(w.agent.peer, w.net.now, "db", 7);
+		nh_run_for(&w.net, 50 * ZT_MS);
+	}
+	/* 1 s hold: one more OPEN at ~+0.5 s, then a 2 s hold: one more at ~+2.5 s. */
+	assert_int_equal(imd_opens(&w), 4);
+	zt_peer_stats(w.agent.peer, &st);
+	assert_int_equal(st.opens, 4);
+	assert_true(st.refused_fast >= 50);
+	assert_int_equal(zt_peer_refusal(w.agent.peer, "db", &r), 0);
+	assert_int_equal(r.count, 3);
+	assert_int_equal(r.retry_at - r.at, 4 * ZT_SEC);
+	/* The policy changes; once the hold is over, success forgets the refusal. */
+	assert_int_equal(zt_policy_add_allow(w.policy, "alice=db", &why), 0);
+	nh_run_for(&w.net, 4 * ZT_SEC);
+	t = open_chan(&w, "db", 3000, 2);
+	run_chan(&w, t, 5 * ZT_SEC);
+	assert_int_equal(t->recvd, 3000);
+	assert_int_equal(zt_peer_refusal(w.agent.peer, "db", &r), -ENOENT);
+	world_fini(&w);
+}
+
+/* The hold doubles up to refusal_backoff_max; a temporary refusal (no service) holds
+ * the same way. */
+static void refusal_hold_is_capped(void **state)
+{
+	struct world w;
+	struct zt_peer_refusal r;
+	uint64_t holds[8];
+
+	world_init(&w, *state, 0);
+	w.acfg.refusal_backoff_max = 5 * ZT_SEC;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	for (int i = 0; i < 6; i++) {
+		struct tchan *t = open_chan(&w, "ghost", 10, (uint64_t)i); /* allowed, nobody serves it */
+		nh_run(&w.net, service_all, &w, w.net.now + 200 * ZT_MS);
+		assert_true(t->failed);
+		assert_int_equal(t->code, ZT_ENOSERVICE);
+		assert_int_equal(zt_peer_refusal(w.agent.peer, "ghost", &r), 0);
+		holds[i] = r.retry_at - r.at;
+		nh_run_for(&w.net, holds[i]);
+	}
+	assert_int_equal(holds[0], 1 * ZT_SEC);
+	assert_int_equal(holds[1], 2 * ZT_SEC);
+	assert_int_equal(holds[2], 4 * ZT_SEC);
+	assert_int_equal(holds[3], 5 * ZT_SEC);
+	assert_int_equal(holds[5], 5 * ZT_SEC);
+	assert_int_equal(imd_opens(&w), 6);
 	world_fini(&w);
 }
 
@@ -1279,6 +1432,9 @@ int main(void)
 		cmocka_unit_test(reset_propagates),
 		cmocka_unit_test(refusals_fail_channels_with_codes),
 		cmocka_unit_test(wrong_token_backs_off),
+		cmocka_unit_test(tls_failure_backs_off_long),
+		cmocka_unit_test(refused_open_is_not_retried_at_once),
+		cmocka_unit_test(refusal_hold_is_capped),
 		cmocka_unit_test(intermediate_restart_recovers),
 		cmocka_unit_test(connector_restart_recovers),
 		cmocka_unit_test(udp_flow_echo_and_idle_timeout),

@@ -173,6 +173,13 @@ static const char *kv(const char *line, const char *key, char *out, size_t cap)
 	return out;
 }
 
+/* "1.5 s" from a millisecond count (out holds 128 bytes). */
+static const char *print_secs(char *out, const char *ms_text)
+{
+	snprintf(out, 128, "%.1f s", strtod(ms_text, NULL) / 1000.0);
+	return out;
+}
+
 static void print_ms(char *out, size_t cap, const char *us_text)
 {
 	if (!*us_text || !strcmp(us_text, "0"))
@@ -221,6 +228,9 @@ int status_main(int argc, char **argv)
 			       kv(line, "role", v[0], 128), kv(line, "name", v[1], 128),
 			       kv(line, "state", v[2], 128), kv(line, "intermediate", v[3], 128),
 			       kv(line, "local", v[4], 128), kv(line, "sessions", v[5], 128));
+			if (*kv(line, "login_error", v[6], 128))
+				printf("login refused (%s): %s; next try in %s\n", v[6],
+				       kv(line, "login_text", v[7], 128), print_secs(v[8], kv(line, "retry_in_ms", v[9], 128)));
 			printf("%-16s %-7s %-24s %-24s %-9s %-10s %-8s %s\n", "SERVICE", "PATH", "LOCAL",
 			       "REMOTE", "RTT", "TO-DIRECT", "SWITCHES", "STATE (WHY)");
 		} else if (!strncmp(line, "session=", 8)) {
@@ -233,6 +243,12 @@ int status_main(int argc, char **argv)
 			       kv(line, "local", v[4], 128), kv(line, "remote", v[5], 128), rtt, ttd,
 			       kv(line, "switches", v[6], 128), kv(line, "state", v[7], 128),
 			       kv(line, "reason", v[8], 128));
+		} else if (!strncmp(line, "refusal ", 8)) {
+			printf("%-16s refused (%s) %s ago: %s; %s%s\n", kv(line, "service", v[0], 128),
+			       kv(line, "code", v[1], 128),
+			       print_secs(v[2], kv(line, "ago_ms", v[3], 128)), kv(line, "text", v[4], 128),
+			       strcmp(kv(line, "retry_in_ms", v[5], 128), "0") ? "next try in " : "may try again now",
+			       strcmp(v[5], "0") ? print_secs(v[6], v[5]) : "");
 		}
 	}
 
@@ -324,6 +340,11 @@ int ping_main(int argc, char **argv)
 				       kv(c->buf, "remote", v[2], 128), (double)ns / 1e6);
 			else
 				printf("seq=%u %s via relay in %.3f ms\n", seq, service, (double)ns / 1e6);
+		} else if (!strncmp(c->buf, "error=refused ", 14)) {
+			c->buf[strcspn(c->buf, "\n")] = '\0';
+			printf("seq=%u %s refused: %s (the agent asks again in %s at the earliest)\n", seq,
+			       service, kv(c->buf, "text", v[3], 128),
+			       print_secs(v[2], kv(c->buf, "retry_in_ms", v[1], 128)));
 		} else {
 			c->buf[strcspn(c->buf, "\n")] = '\0';
 			printf("seq=%u %s no answer: %s\n", seq, service,

@@ -1,0 +1,66 @@
+# Helpers for shell suites that run the real programs on loopback (tests/sec, tests/sys).
+# Source it after tests/lib/tap.sh, then:
+#   progs_init NAME          a temp dir $T (removed at exit unless ZT_KEEP=1), a random
+#                            loopback address $L and a random base port $PORT (+0..49 are
+#                            ours); every program started is killed at exit
+#   progs_start NAME CMD...  runs CMD in its own process group, stdout $T/NAME.out,
+#                            stderr $T/NAME.log
+#   progs_stop NAME [SIG]    stops it (TERM) and waits
+#   progs_alive NAME         0 while it runs
+#   wait_log FILE PATTERN SECONDS [COUNT]   until FILE has COUNT lines matching PATTERN
+#   count_log FILE PATTERN   how many lines of FILE match PATTERN
+B=${BUILD:-build}
+declare -A PROGS_PID
+progs_cleanup() {
+	local p
+	for p in "${PROGS_PID[@]}"; do
+		kill -TERM -- "-$p" 2>/dev/null
+	done
+	sleep 0.1
+	for p in "${PROGS_PID[@]}"; do
+		kill -KILL -- "-$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ -n "${ZT_KEEP:-}" ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+progs_init() {
+	T=$(mktemp -d "/tmp/zt-$1.XXXXXX")
+	trap progs_cleanup EXIT
+	trap 'exit 130' INT TERM
+	# Our own loopback address and ports: other suites run at the same time on
+	# 127.0.0.1 (and ports above 32767 are the kernel's ephemeral range).
+	L=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
+	PORT=$((20000 + RANDOM % 12000))
+}
+progs_start() {
+	local name=$1
+	shift
+	setsid "$@" >"$T/$name.out" 2>"$T/$name.log" &
+	PROGS_PID[$name]=$!
+}
+progs_stop() {
+	local name=$1 sig=${2:-TERM}
+	[ -n "${PROGS_PID[$name]:-}" ] || return 0
+	kill -"$sig" -- "-${PROGS_PID[$name]}" 2>/dev/null
+	wait "${PROGS_PID[$name]}" 2>/dev/null
+	unset "PROGS_PID[$name]"
+}
+progs_alive() { kill -0 "${PROGS_PID[$1]}" 2>/dev/null; }
+wait_log() {
+	local n=$(($3 * 10)) want=${4:-1}
+	while [ "$n" -gt 0 ]; do
+		[ "$(count_log "$1" "$2")" -ge "$want" ] && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+count_log() {
+	local n
+	n=$(grep -c -- "$2" "$1" 2>/dev/null)
+	echo "${n:-0}"
+}
