@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app/conf.h"
 #include "core/err.h"
@@ -157,13 +158,32 @@ int zt_conf_parse(struct zt_conf *c, const char *source, const char *text)
 	return 0;
 }
 
+/* A file that set a secret key (seen[] grew) must be private to its owner. */
+static int check_secret_mode(struct zt_conf *c, const char *path, int fd, const unsigned *before)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < c->nkeys && i < 64; i++) {
+		if (!c->keys[i].secret || c->seen[i] == before[i])
+			continue;
+		if (fstat(fd, &st) == 0 && !(st.st_mode & 077))
+			return 0;
+		snprintf(c->err, sizeof(c->err), "%s: sets '%s', a secret, and is readable or "
+			 "writable by group or others: chmod 600 %s", path, c->keys[i].name, path);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int zt_conf_load(struct zt_conf *c, const char *path)
 {
+	unsigned seen[64];
 	FILE *f;
 	char *text;
 	size_t n;
 	int rc;
 
+	memcpy(seen, c->seen, sizeof(seen));
 	f = fopen(path, "r");
 	if (!f) {
 		rc = -errno;
@@ -188,6 +208,8 @@ int zt_conf_load(struct zt_conf *c, const char *path)
 		goto out_free;
 	}
 	rc = zt_conf_parse(c, path, text);
+	if (rc == 0)
+		rc = check_secret_mode(c, path, fileno(f), seen);
 out_free:
 	free(text);
 out_close:

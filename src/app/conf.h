@@ -30,6 +30,9 @@ struct zt_conf_key {
 	bool repeatable;
 	bool required;
 	bool is_flag;         /* command line: --name takes no value (value is "1") */
+	/* The value is a secret (a token): a config file that sets it must not be readable
+	 * or writable by group or others (zt_conf_load refuses it, naming chmod 600). */
+	bool secret;
 };
 
 struct zt_conf {
@@ -44,7 +47,8 @@ void zt_conf_init(struct zt_conf *c, const struct zt_conf_key *keys, size_t nkey
 
 /* Parses text (NUL-terminated) named `source` in errors. Returns 0 or a ZT_ECONF_* code. */
 int zt_conf_parse(struct zt_conf *c, const char *source, const char *text);
-/* Reads and parses a file. Returns 0, -errno (file unreadable) or a ZT_ECONF_* code. */
+/* Reads and parses a file. Returns 0, -errno (file unreadable), -EPERM (it sets a
+ * secret key and group or others may read or write it) or a ZT_ECONF_* code. */
 int zt_conf_load(struct zt_conf *c, const char *path);
 
 /*

@@ -32,6 +32,8 @@ void zt_fwdctx_bury(struct zt_fwdctx *ctx, struct zt_fwd_grave *g)
 
 void zt_fwdctx_fini(struct zt_fwdctx *ctx)
 {
+	if (!ctx->loop)
+		return; /* never initialised */
 	zt_timer_cancel(ctx->loop, &ctx->reaper);
 	reap(ctx->loop, &ctx->reaper, 0);
 }

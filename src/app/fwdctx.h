@@ -44,7 +44,7 @@ struct zt_fwdctx {
 void zt_fwdctx_init(struct zt_fwdctx *ctx, struct zt_loop *loop, struct zt_nodeio *io);
 /* Queues g for freeing once this loop iteration is over. */
 void zt_fwdctx_bury(struct zt_fwdctx *ctx, struct zt_fwd_grave *g);
-/* Frees the graveyard now (at exit). */
+/* Frees the graveyard now (at exit). Accepts a zeroed struct (never initialised). */
 void zt_fwdctx_fini(struct zt_fwdctx *ctx);
 
 #endif

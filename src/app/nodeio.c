@@ -281,7 +281,8 @@ void zt_nodeio_kick(struct zt_nodeio *io)
 
 void zt_nodeio_close(struct zt_nodeio *io)
 {
-	if (io->udp.fd < 0)
+	/* Never opened (a zeroed struct: fd 0 is not ours) or already closed. */
+	if (!io->loop || io->udp.fd < 0)
 		return;
 	if (io->node)
 		zt_loop_del(io->loop, &io->watch);

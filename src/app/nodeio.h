@@ -75,7 +75,8 @@ int zt_nodeio_start(struct zt_nodeio *io, const struct zt_nodeio_ops *ops, void 
 /* Sends what the node has and re-arms its timer (a note only while inside the node). */
 void zt_nodeio_kick(struct zt_nodeio *io);
 
-/* Stops watching and closes the socket (the node is the caller's). */
+/* Stops watching and closes the socket (the node is the caller's). Accepts a zeroed
+ * struct (never opened), one whose open failed, and one closed already. */
 void zt_nodeio_close(struct zt_nodeio *io);
 
 #endif

@@ -11,6 +11,7 @@
 #include "app/log.h"
 #include "app/parse.h"
 #include "app/peerprog.h"
+#include "app/secret.h"
 #include "core/err.h"
 #include "core/units.h"
 #include "io/sysrng.h"
@@ -103,20 +104,21 @@ static int set_token(void *ctx, const char *v, const char **why)
 
 static int set_token_file(void *ctx, const char *v, const char **why)
 {
-	char *text = NULL;
-	size_t n;
-	int rc = zt_pki_read_file(v, &text);
+	static char msg[PATH_MAX + 96];
+	char line[ZT_CTRL_TOKEN_MAX + 2];
+	int rc = zt_secret_read_line(v, line, sizeof(line), why);
 
-	if (rc < 0) {
-		*why = "cannot read the file";
-		return rc;
+	if (rc == -EPERM) {
+		snprintf(msg, sizeof(msg), "readable or writable by group or others (it holds a "
+			 "secret): chmod 600 %s", v);
+		*why = msg;
 	}
-	n = strcspn(text, "\r\n");
-	text[n] = '\0';
-	rc = set_token(ctx, text, why);
+	if (rc < 0)
+		return rc;
+	rc = set_token(ctx, line, why);
 	if (rc < 0)
 		*why = "the first line must be the token (1 to 512 bytes)";
-	free(text);
+	explicit_bzero(line, sizeof(line));
 	return rc;
 }
 
@@ -408,9 +410,10 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "ca", .syntax = "FILE", .example = "ca.pem",
 	  .help = "the CA that signs every identity (default PKI/ca.pem)", .set = set_ca },
 	{ .name = "token", .syntax = "TOKEN", .example = "s3cret",
-	  .help = "the credential the Intermediate expects", .set = set_token },
+	  .help = "the credential the Intermediate expects (visible in ps: prefer token-file)",
+	  .set = set_token, .secret = true },
 	{ .name = "token-file", .syntax = "FILE", .example = "/etc/ztna/token",
-	  .help = "read the token from the first line of FILE", .set = set_token_file },
+	  .help = "read the token from the first line of FILE (mode 0600)", .set = set_token_file },
 	{ .name = "intermediate-name", .syntax = "NAME", .example = "intermediate.ztna",
 	  .help = "the name the Intermediate's certificate must carry", .set = set_intermediate_name },
 	{ .name = "bind", .syntax = "ADDR[:PORT]", .example = "0.0.0.0:0",
@@ -501,7 +504,7 @@ static void *qlog_open(void *arg, const char *label)
 
 	snprintf(path, sizeof(path), "%s/%s-%s-%d-%u.sqlog", pp->qlog_dir, pp->prog + 5, label,
 		 (int)getpid(), ++pp->qlog_seq);
-	f = fopen(path, "w");
+	f = zt_secret_create(path);
 	if (!f)
 		zt_warn("qlog_failed", "file=%s error=\"%s\"", path, strerror(errno));
 	return f;
@@ -875,6 +878,7 @@ static int setup(struct zt_peerprog *pp)
 	const char *kind = pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector";
 	char stem[128], ia[ZT_ADDR_STRLEN];
 	struct zt_peer_config pc;
+	const char *why = "";
 	int rc;
 
 	snprintf(stem, sizeof(stem), "%s-%s", kind, pp->name);
@@ -886,8 +890,14 @@ static int setup(struct zt_peerprog *pp)
 				"or --cert, --key and --ca\n", pp->prog, kind, pp->name);
 		return 2;
 	}
-	if (*pp->keylog && !(pp->keylog_f = fopen(pp->keylog, "a"))) {
-		fprintf(stderr, "%s: cannot open the key log %s: %s\n", pp->prog, pp->keylog, strerror(errno));
+	if (*pp->keylog && !(pp->keylog_f = zt_secret_append(pp->keylog, &why))) {
+		if (errno == EPERM)
+			fprintf(stderr, "%s: the key log %s is readable or writable by group or "
+					"others (it holds TLS secrets; remove it, or chmod 600 %s if "
+					"nobody else read it)\n", pp->prog, pp->keylog, pp->keylog);
+		else
+			fprintf(stderr, "%s: cannot open the key log %s: %s\n", pp->prog,
+				pp->keylog, why);
 		return 1;
 	}
 	if (*pp->qlog_dir) {
@@ -1037,7 +1047,7 @@ static void teardown(struct zt_peerprog *pp)
 		if (pp->udp_listeners[i])
 			zt_udpfwd_listen_close(&pp->fwd, pp->udp_listeners[i]);
 	}
-	if (pp->loop) {
+	if (pp->fwd.loop) {
 		zt_tcpfwd_close_all(&pp->fwd);
 		zt_udpfwd_close_all(&pp->fwd);
 		zt_fwdctx_fini(&pp->fwd);
@@ -1052,6 +1062,7 @@ static void teardown(struct zt_peerprog *pp)
 	zt_loop_free(pp->loop);
 	if (pp->keylog_f)
 		fclose(pp->keylog_f);
+	explicit_bzero(pp->token, sizeof(pp->token));
 }
 
 /* Takes -v / -vv out of argv (conf.h knows only --options). */
@@ -1069,6 +1080,15 @@ static int strip_v(int argc, char **argv, char **out, int *verbose)
 	}
 	out[n] = NULL;
 	return n;
+}
+
+/* True if argv sets --token (a secret other local users can read in ps). */
+static bool token_in_argv(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--token") || !strncmp(argv[i], "--token=", 8))
+			return true;
+	return false;
 }
 
 int zt_peerprog_main(struct zt_peerprog *pp, int argc, char **argv, const char *summary)
@@ -1107,6 +1127,9 @@ int zt_peerprog_main(struct zt_peerprog *pp, int argc, char **argv, const char *
 	}
 	v += pp->verbose;
 	zt_log_setup(pp->prog + 5, v >= 2 ? ZT_LOG_TRACE : v == 1 ? ZT_LOG_DEBUG : ZT_LOG_INFO);
+	if (token_in_argv(argc, argv))
+		zt_warn("secret_on_command_line", "option=--token note=\"other local users can read "
+			"command lines\" fix=\"--token-file FILE (mode 0600)\"");
 	rc = setup(pp);
 	if (rc == 0) {
 		rc = zt_loop_run(pp->loop) < 0 ? 1 : 0;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "app/conf.h"
 #include "core/addr.h"
@@ -170,6 +172,48 @@ static void command_line_errors(void **state)
 	assert_non_null(strstr(c.err, "/nonexistent/zt.conf: cannot read"));
 }
 
+static int set_secret(void *ctx, const char *v, const char **why)
+{
+	(void)ctx;
+	(void)v;
+	(void)why;
+	return 0;
+}
+
+/* A file that sets a secret key must be private (0600); one that does not may be 0644. */
+static void secret_key_needs_a_private_file(void **state)
+{
+	static const struct zt_conf_key skeys[] = {
+		{ .name = "listen", .syntax = "ADDR", .set = set_listen },
+		{ .name = "token", .syntax = "TOKEN", .set = set_secret, .secret = true },
+	};
+	struct settings s = { 0 };
+	struct zt_conf c;
+	char path[] = "/tmp/zt-conf-test-XXXXXX";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "token = s3cret\n", 15), 15);
+	close(fd);
+	assert_int_equal(chmod(path, 0644), 0);
+	zt_conf_init(&c, skeys, 2, &s);
+	assert_int_equal(zt_conf_load(&c, path), -EPERM);
+	assert_non_null(strstr(c.err, "sets 'token', a secret"));
+	assert_non_null(strstr(c.err, "chmod 600"));
+	assert_int_equal(chmod(path, 0600), 0);
+	zt_conf_init(&c, skeys, 2, &s);
+	assert_int_equal(zt_conf_load(&c, path), 0);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "listen = 1.2.3.4\n", 17), 17);
+	close(fd);
+	assert_int_equal(chmod(path, 0644), 0);
+	zt_conf_init(&c, skeys, 2, &s);
+	assert_int_equal(zt_conf_load(&c, path), 0);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +224,7 @@ int main(void)
 		cmocka_unit_test(required_key_missing),
 		cmocka_unit_test(command_line_and_config_file),
 		cmocka_unit_test(command_line_errors),
+		cmocka_unit_test(secret_key_needs_a_private_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@
 #include "app/log.h"
 #include "app/nodeio.h"
 #include "app/parse.h"
+#include "app/secret.h"
 #include "core/err.h"
 #include "core/units.h"
 #include "io/loop.h"
@@ -110,6 +111,40 @@ static int set_client(void *ctx, const char *v, const char **why)
 	return zt_policy_add_client(P(ctx)->policy, v, why);
 }
 
+/* One "KIND:NAME[:TOKEN]" per line, '#' comments; the file must be private (mode 0600).
+ * Errors name the line but never echo it (it may hold a token). */
+static int set_clients_file(void *ctx, const char *v, const char **why)
+{
+	static char msg[PATH_MAX + 160];
+	char *text = NULL, *line, *next;
+	unsigned lineno = 0;
+	int rc = zt_secret_read(v, &text, why);
+
+	if (rc == -EPERM) {
+		snprintf(msg, sizeof(msg), "readable or writable by group or others (it holds "
+			 "tokens): chmod 600 %s", v);
+		*why = msg;
+	}
+	for (line = text; rc == 0 && line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		line[strcspn(line, "\r#")] = '\0';
+		line += strspn(line, " \t");
+		line[strcspn(line, " \t")] = '\0';
+		if (!*line)
+			continue;
+		rc = zt_policy_add_client(P(ctx)->policy, line, why);
+		if (rc < 0) {
+			snprintf(msg, sizeof(msg), "%s:%u: %s", v, lineno, *why);
+			*why = msg;
+		}
+	}
+	zt_secret_free(text);
+	return rc;
+}
+
 static int set_allow(void *ctx, const char *v, const char **why)
 {
 	return zt_policy_add_allow(P(ctx)->policy, v, why);
@@ -190,8 +225,11 @@ static const struct zt_conf_key keys[] = {
 	{ .name = "ca", .syntax = "FILE", .example = "ca.pem",
 	  .help = "the CA that signs agents and connectors (default PKI/ca.pem)", .set = set_ca },
 	{ .name = "client", .syntax = "KIND:NAME[:TOKEN]", .example = "agent:alice:s3cret",
-	  .help = "who may connect: agent or connector NAME, with its token", .set = set_client,
-	  .repeatable = true, .required = true },
+	  .help = "who may connect: agent or connector NAME, with its token (visible in ps: "
+		  "prefer clients-file)", .set = set_client, .repeatable = true, .secret = true },
+	{ .name = "clients-file", .syntax = "FILE", .example = "/etc/ztna/clients",
+	  .help = "client lines from FILE (mode 0600): one KIND:NAME[:TOKEN] per line",
+	  .set = set_clients_file, .repeatable = true },
 	{ .name = "allow", .syntax = "AGENT=SERVICE[,SERVICE...]", .example = "alice=web,db",
 	  .help = "which agent may reach which services ('*' for any)", .set = set_allow,
 	  .repeatable = true },
@@ -241,7 +279,7 @@ static void *qlog_open(void *arg, const char *label)
 
 	snprintf(path, sizeof(path), "%s/intermediate-%s-%d-%u.sqlog", p->qlog_dir, label,
 		 (int)getpid(), ++p->qlog_seq);
-	f = fopen(path, "w");
+	f = zt_secret_create(path);
 	if (!f)
 		zt_warn("qlog_failed", "file=%s error=\"%s\"", path, strerror(errno));
 	return f;
@@ -298,7 +336,7 @@ static int setup(struct prog *p)
 	struct zt_tls_config tc = { .side = ZT_TLS_SERVER, .alpn = ZT_ALPN_OUTER,
 				    .require_peer_cert = true };
 	struct zt_imd_config ic;
-	const char *files[3];
+	const char *files[3], *why = "";
 	char *reset_key = NULL, a[ZT_ADDR_STRLEN];
 	int rc;
 
@@ -315,9 +353,14 @@ static int setup(struct prog *p)
 				*files[i] ? strerror(errno) : "not set");
 			return 2;
 		}
-	if (*p->keylog && !(p->keylog_f = fopen(p->keylog, "a"))) {
-		fprintf(stderr, "ztna-intermediate: cannot open the key log %s: %s\n", p->keylog,
-			strerror(errno));
+	if (*p->keylog && !(p->keylog_f = zt_secret_append(p->keylog, &why))) {
+		if (errno == EPERM)
+			fprintf(stderr, "ztna-intermediate: the key log %s is readable or writable by "
+					"group or others (it holds TLS secrets; remove it, or chmod 600 %s "
+					"if nobody else read it)\n", p->keylog, p->keylog);
+		else
+			fprintf(stderr, "ztna-intermediate: cannot open the key log %s: %s\n", p->keylog,
+				why);
 		return 1;
 	}
 	if (*p->qlog_dir) {
@@ -340,25 +383,31 @@ static int setup(struct prog *p)
 			p->cert, p->key, p->ca, zt_strerror(rc));
 		return 1;
 	}
-	rc = zt_pki_read_file(*p->reset_key_file ? p->reset_key_file : p->key, &reset_key);
+	/* A reset key file of its own is a secret: the mode rule applies (app/secret.h). */
+	if (*p->reset_key_file)
+		rc = zt_secret_read(p->reset_key_file, &reset_key, &why);
+	else if ((rc = zt_pki_read_file(p->key, &reset_key)) < 0)
+		why = zt_strerror(rc);
 	if (rc < 0 || strlen(reset_key) < 16) {
-		fprintf(stderr, "ztna-intermediate: reset key %s: %s\n",
+		fprintf(stderr, "ztna-intermediate: reset key %s: %s%s%s\n",
 			*p->reset_key_file ? p->reset_key_file : p->key,
-			rc < 0 ? zt_strerror(rc) : "shorter than 16 bytes");
-		free(reset_key);
+			rc < 0 ? why : "shorter than 16 bytes",
+			rc == -EPERM ? " (it holds a secret): chmod 600 " : "",
+			rc == -EPERM ? p->reset_key_file : "");
+		zt_secret_free(reset_key);
 		return 1;
 	}
 	p->rng = zt_sysrng();
 	if ((rc = zt_loop_new(&p->loop)) < 0 || (rc = zt_loop_catch_signals(p->loop, on_signal, p)) < 0) {
 		fprintf(stderr, "ztna-intermediate: event loop: %s\n", strerror(-rc));
-		free(reset_key);
+		zt_secret_free(reset_key);
 		return 1;
 	}
 	rc = zt_nodeio_open(&p->io, p->loop, &p->listen);
 	if (rc < 0) {
 		fprintf(stderr, "ztna-intermediate: cannot bind UDP %s: %s\n",
 			zt_addr_str(&p->listen, a), strerror(-rc));
-		free(reset_key);
+		zt_secret_free(reset_key);
 		return 1;
 	}
 	ic = (struct zt_imd_config){
@@ -382,7 +431,7 @@ static int setup(struct prog *p)
 		ic.qlog_arg = p;
 	}
 	rc = zt_imd_new(&p->imd, &ic, zt_loop_now(p->loop));
-	free(reset_key); /* the Intermediate keeps a hash of it */
+	zt_secret_free(reset_key); /* the Intermediate keeps a hash of it */
 	if (rc < 0 || (rc = zt_nodeio_start(&p->io, &zt_nodeio_imd_ops, p->imd)) < 0) {
 		fprintf(stderr, "ztna-intermediate: %s\n", zt_strerror(rc));
 		return 1;
@@ -390,6 +439,18 @@ static int setup(struct prog *p)
 	zt_info("start", "listen=%s clients_configured=%zu rules=%zu", zt_addr_str(&p->io.udp.local, a),
 		zt_policy_client_count(p->policy), zt_policy_rule_count(p->policy));
 	return 0;
+}
+
+/* True if a --client in argv carries a token (KIND:NAME:TOKEN), which ps shows. */
+static bool token_in_argv(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *v = !strcmp(argv[i], "--client") && i + 1 < argc ? argv[i + 1]
+				: !strncmp(argv[i], "--client=", 9) ? argv[i] + 9 : NULL;
+		if (v && strchr(v, ':') && strchr(strchr(v, ':') + 1, ':'))
+			return true;
+	}
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -404,8 +465,10 @@ int main(int argc, char **argv)
 		return 1;
 	zt_conf_init(&conf, keys, sizeof(keys) / sizeof(keys[0]), &p);
 	args = calloc((size_t)argc + 1, sizeof(*args));
-	if (!args)
+	if (!args) {
+		zt_policy_free(p.policy);
 		return 1;
+	}
 	for (int i = 0; i < argc; i++) {
 		if (i > 0 && argv[i][0] == '-' && argv[i][1] == 'v' &&
 		    strspn(argv[i] + 1, "v") == strlen(argv[i] + 1)) {
@@ -425,6 +488,11 @@ int main(int argc, char **argv)
 	free(args);
 	if (rc == 0)
 		rc = zt_conf_finish(&conf);
+	if (rc == 0 && zt_policy_client_count(p.policy) == 0) {
+		snprintf(conf.err, sizeof(conf.err), "no client may connect: pass --clients-file FILE "
+			 "(one KIND:NAME[:TOKEN] per line, mode 0600) or --client KIND:NAME[:TOKEN]");
+		rc = ZT_ECONF_MISSING;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "ztna-intermediate: %s\n", conf.err);
 		zt_policy_free(p.policy);
@@ -432,6 +500,9 @@ int main(int argc, char **argv)
 	}
 	v += p.verbose;
 	zt_log_setup("intermediate", v >= 2 ? ZT_LOG_TRACE : v == 1 ? ZT_LOG_DEBUG : ZT_LOG_INFO);
+	if (token_in_argv(argc, argv))
+		zt_warn("secret_on_command_line", "option=--client note=\"other local users can read "
+			"command lines\" fix=\"--clients-file FILE (mode 0600)\"");
 	rc = setup(&p);
 	if (rc == 0) {
 		rc = zt_loop_run(p.loop) < 0 ? 1 : 0;

@@ -1,0 +1,184 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app/secret.h"
+#include "core/err.h"
+
+#define SECRET_MAX (64 * 1024)
+
+static const char *why_open(int err)
+{
+	switch (err) {
+	case ELOOP:
+		return "a symbolic link: give the real path";
+	case ENOENT:
+		return "no such file";
+	case EACCES:
+		return "permission denied";
+	case EISDIR:
+		return "a directory";
+	default:
+		return "cannot open";
+	}
+}
+
+/* The mode rule for an open secret file: regular, nothing for group and others. */
+static int check_mode(int fd, const char **why)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		*why = "cannot stat";
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*why = "not a regular file";
+		return -EINVAL;
+	}
+	if (st.st_mode & 077) {
+		*why = "readable or writable by group or others";
+		return -EPERM;
+	}
+	return 0;
+}
+
+FILE *zt_secret_append(const char *path, const char **why)
+{
+	const char *dummy;
+	FILE *f;
+	int fd, rc;
+
+	if (!why)
+		why = &dummy;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		*why = why_open(errno);
+		return NULL;
+	}
+	rc = check_mode(fd, why);
+	if (rc < 0)
+		goto out_close;
+	f = fdopen(fd, "a");
+	if (!f) {
+		rc = -errno;
+		*why = "out of memory";
+		goto out_close;
+	}
+	return f;
+
+out_close:
+	close(fd);
+	errno = -rc;
+	return NULL;
+}
+
+FILE *zt_secret_create(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "w");
+	if (!f) {
+		int err = errno;
+		close(fd);
+		errno = err;
+	}
+	return f;
+}
+
+int zt_secret_read(const char *path, char **ret, const char **why)
+{
+	const char *dummy;
+	size_t len = 0;
+	char *buf = NULL;
+	int fd, rc;
+
+	if (!why)
+		why = &dummy;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = -errno;
+		*why = why_open(errno);
+		return rc;
+	}
+	rc = check_mode(fd, why);
+	if (rc < 0)
+		goto out_close;
+	buf = malloc(SECRET_MAX + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		*why = "out of memory";
+		goto out_close;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, SECRET_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			*why = "cannot read";
+			goto out_free;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > SECRET_MAX) {
+			rc = ZT_ETOOBIG;
+			*why = "larger than 64 KiB";
+			goto out_free;
+		}
+	}
+	buf[len] = '\0';
+	*ret = buf;
+	close(fd);
+	return 0;
+
+out_free:
+	explicit_bzero(buf, len);
+	free(buf);
+out_close:
+	close(fd);
+	return rc;
+}
+
+int zt_secret_read_line(const char *path, char *buf, size_t cap, const char **why)
+{
+	const char *dummy;
+	char *text = NULL;
+	size_t n;
+	int rc;
+
+	if (!why)
+		why = &dummy;
+	rc = zt_secret_read(path, &text, why);
+	if (rc < 0)
+		return rc;
+	n = strcspn(text, "\r\n");
+	if (n == 0) {
+		rc = ZT_EZEROLEN;
+		*why = "the first line is empty";
+	} else if (n >= cap) {
+		rc = ZT_ETOOBIG;
+		*why = "the first line is too long";
+	} else {
+		memcpy(buf, text, n);
+		buf[n] = '\0';
+		rc = (int)n;
+	}
+	zt_secret_free(text);
+	return rc;
+}
+
+void zt_secret_free(char *s)
+{
+	if (!s)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
