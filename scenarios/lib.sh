@@ -435,7 +435,8 @@ sc_system_up() {
 	args=(--listen "$SC_IMD:4433" --pki "$LAB_TMP/pki-$LAB" --open-hold 3s)
 	for h in $ZTLAB_HOSTS; do
 		n=$(sc_name_of "$h")
-		args+=(--client "agent:$n:tok-$n" --client "connector:$n:tok-$n" --allow "$n=$allow")
+		args+=(--client "agent:$n:tok-$n" --client "connector:$n:tok-$n" --allow "$n=$allow"
+			--serve "$n=svc-$n")
 	done
 	lab_bg stun "$LAB_TMP/imd-$LAB.log" "$SC_ROOT/$BUILD/ztna-intermediate" "${args[@]}"
 	lab_wait_for "$LAB_TMP/imd-$LAB.log" "event=start " 5 >/dev/null ||
@@ -529,7 +530,8 @@ sc_xfer_up() {
 	"$ZTNA" pki init "$LAB_TMP/pki" --intermediate-ip "$IMD" --service sink --agent alice \
 		--connector bob >/dev/null 2>&1 || { echo "pki init failed" >&2; return 1; }
 	lab_bg stun "$LAB_TMP/imd.log" "$SC_ROOT/$BUILD/ztna-intermediate" --listen "$IMD:4433" \
-		--pki "$LAB_TMP/pki" --client agent:alice:ta --client connector:bob:tb --allow alice=sink
+		--pki "$LAB_TMP/pki" --client agent:alice:ta --client connector:bob:tb --allow alice=sink \
+		--serve bob=sink
 	lab_wait_for "$LAB_TMP/imd.log" "event=start " 5 >/dev/null || return 1
 	lab_bg bob "$LAB_TMP/sink.log" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-sink "$ZTLAB_IP_bob:7001"
 	head -c 64M /dev/urandom >"$LAB_TMP/data"

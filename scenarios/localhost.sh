@@ -87,7 +87,7 @@ SUM=$(sha256sum "$T/data" | cut -c1-64)
 start sink "$B/bench/zt-testkit" tcp-sink "127.0.0.3:$P_SINK"
 start imd "$B/ztna-intermediate" --listen "127.0.0.1:$P_IMD" --pki "$T/pki" \
 	--client agent:alice:tok-a --client agent:bob:tok-b --client connector:c1:tok-c \
-	--allow alice=sink --allow bob=sink
+	--allow alice=sink --allow bob=sink --serve c1=sink
 wait_log "$T/imd.log" 'event=start ' 5 || { echo "the Intermediate did not start: $(tail -n 3 "$T/imd.log")" >&2; exit 2; }
 CONN=("$B/ztna-connector" --intermediate "127.0.0.1:$P_IMD" --bind 127.0.0.3 --pki "$T/pki"
 	--name c1 --token tok-c --service "sink=tcp:127.0.0.3:$P_SINK" --control "$T/conn.sock")

@@ -373,7 +373,8 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 	rc = zt_policy_new(&r->policy);
 	if (rc < 0 || (rc = zt_policy_add_client(r->policy, "agent:alice:tok-a", &why)) < 0 ||
 	    (rc = zt_policy_add_client(r->policy, "connector:c1:tok-c", &why)) < 0 ||
-	    (rc = zt_policy_add_allow(r->policy, "alice=svc", &why)) < 0)
+	    (rc = zt_policy_add_allow(r->policy, "alice=svc", &why)) < 0 ||
+	    (rc = zt_policy_add_serve(r->policy, "c1=svc", &why)) < 0)
 		goto out;
 	ic = (struct zt_imd_config){ .tls = pki.imd, .rng = &r->rng[0], .policy = r->policy,
 				     .listen = imd_addr, .open_hold = 5 * ZT_SEC,

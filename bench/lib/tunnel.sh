@@ -37,7 +37,8 @@ IMD_POLICY=()
 imd_policy() {
 	IMD_POLICY=(--client "agent:alice:$TOK_A" --client "agent:bob:$TOK_B" --client "connector:c1:$TOK_C"
 		--client "agent:load:$TOK_L" --client "connector:loadc:$TOK_LC"
-		--allow 'alice=*' --allow 'bob=*' --allow 'load=*')
+		--allow 'alice=*' --allow 'bob=*' --allow 'load=*'
+		--serve c1=uecho,bulk,src,echo --serve loadc=bulk)
 }
 
 # Services at the connector, forwards at the agents.

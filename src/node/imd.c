@@ -23,6 +23,14 @@
 #define CANDS_WINDOW (10 * ZT_SEC)
 #define CANDS_PER_WINDOW 32
 #define SOFTWARE "ztna-intermediate 0.1"
+/* Control messages: each session of a party adds this to its budget (burst) and
+ * credits it once, for that session's signaling. */
+#define CTRL_SESSION_CREDIT 16
+/* Refusal lines (OPEN refused or held, services refused, reports) per connection:
+ * this many per window, the rest counted and summed up in one line. */
+#define LOG_WINDOW (10 * ZT_SEC)
+#define LOG_PER_WINDOW 10
+#define NANO 1000000000ULL
 
 enum client_state {
 	C_HANDSHAKE = 0, /* QUIC handshake running */
@@ -33,6 +41,13 @@ enum client_state {
 };
 
 struct session;
+struct held;
+
+/* A token bucket in units of 1e-9 token: exact for any rate, no remainder to lose. */
+struct bucket {
+	uint64_t at;
+	uint64_t n;
+};
 
 struct client {
 	struct zt_imd *imd;
@@ -55,8 +70,24 @@ struct client {
 	char close_text[128];
 	uint8_t nservices;
 	char (*services)[ZT_CTRL_STR_MAX + 1];
+	struct client *cprev, *cnext;     /* imd->connectors: most recently registered first */
+	bool listed;                      /* in imd->connectors */
 	struct session *sessions;         /* sessions this client is an end of */
 	size_t nsessions;
+	/* Control-message limits (docs/security.md, "Control messages"). */
+	struct held *held;                /* its OPENs waiting (agent) */
+	size_t nheld;
+	struct bucket open_bucket;        /* OPENs */
+	struct bucket ctrl_bucket;        /* every control message */
+	bool ctrl_over;                   /* over its budget: told once (ERROR 1510) */
+	uint64_t ctrl_over_dropped;       /* messages dropped since */
+	bool read_paused;                 /* not read while our queue towards it is backed up */
+	bool busy_waiters;                /* connector: OPENs wait for its queue to drain */
+	bool send_dropping;               /* messages to it dropped (buffers full), logged */
+	size_t last_queued;               /* control bytes queued towards it, last seen */
+	uint64_t progress_at;             /* when that last went down (or was 0) */
+	uint64_t log_window, log_suppressed;
+	unsigned log_lines;
 	void *qlog;
 };
 
@@ -81,12 +112,16 @@ struct session {
 	unsigned cands_count[2];
 };
 
-/* An OPEN waiting for its service to be registered (open_hold). */
+/* An OPEN waiting for its service to be registered (open_hold) or for a connector
+ * whose control stream is backed up (busy_hold). In imd->held (oldest first) and in
+ * its agent's list. */
 struct held {
-	struct held *next;
+	struct held *prev, *next;
+	struct held *anext;
 	struct client *agent;
 	uint64_t request_id;
 	uint32_t resume;             /* OPEN's SESSION_ID: the id to re-attach, or 0 */
+	bool busy;                   /* waits for a busy connector, not a registration */
 	uint64_t deadline;
 	char service[ZT_CTRL_STR_MAX + 1];
 };
@@ -110,7 +145,10 @@ struct zt_imd {
 	struct zt_timerheap timers;       /* every client's next deadline */
 	struct session **buckets;
 	size_t nbuckets, nsessions;
-	struct held *held;
+	struct client *connectors;        /* READY connectors with services, most recent first */
+	struct held *held, *held_tail;    /* oldest first */
+	size_t nheld;
+	uint64_t held_next;               /* no held OPEN is due before this */
 	struct session *orphans;
 	struct raw rawq[RAWQ_LEN];
 	size_t raw_head, raw_len;
@@ -130,6 +168,88 @@ static uint64_t or_default(uint64_t v, uint64_t def)
 {
 	return v ? v : def;
 }
+
+/* Token buckets: rate per second, at most cap tokens; full at the start. */
+
+static void bucket_init(struct bucket *b, uint64_t now, uint64_t cap)
+{
+	b->at = now;
+	b->n = cap * NANO;
+}
+
+static bool bucket_take(struct bucket *b, uint64_t now, uint64_t rate, uint64_t cap)
+{
+	uint64_t dt = now > b->at ? now - b->at : 0;
+
+	/* rate and cap are at most 1e6 (zt_imd_new), dt capped: no overflow. */
+	if (dt > 1000 * ZT_SEC)
+		dt = 1000 * ZT_SEC;
+	b->n += dt * rate;
+	if (b->n > cap * NANO)
+		b->n = cap * NANO;
+	b->at = now;
+	if (b->n < NANO)
+		return false;
+	b->n -= NANO;
+	return true;
+}
+
+/* Control bytes queued towards c: in its stream's send buffer (not yet acknowledged)
+ * and in the channel's backlog. */
+static size_t queued(const struct client *c)
+{
+	size_t cap = c->imd->qcfg.stream_sndbuf, room;
+
+	if (c->ch.sid < 0)
+		return c->ch.blen;
+	room = zt_quic_stream_writable(c->conn, c->ch.sid);
+	return (room < cap ? cap - room : 0) + c->ch.blen;
+}
+
+/* A party not keeping up with its control stream: no new sessions go to it, and it
+ * is not read (so its requests wait in QUIC flow control) until it catches up. */
+static bool backed_up(const struct client *c)
+{
+	return queued(c) > c->imd->cfg.ctrl_busy;
+}
+
+/* Refusal lines per connection: LOG_PER_WINDOW per LOG_WINDOW; the rest are counted
+ * and summed up in one line when the window is over (or the client goes). */
+static void log_summary(struct client *c)
+{
+	if (!c->log_suppressed)
+		return;
+	zt_node_logf(&c->imd->cfg.log, ZT_NODE_WARN, "log_suppressed",
+		     "client=%016" PRIx64 " identity=%s lines=%" PRIu64
+		     " what=\"refused or held requests, refused services, reports\"",
+		     c->id, c->identity[0] ? c->identity : "-", c->log_suppressed);
+	c->log_suppressed = 0;
+}
+
+static bool log_quota(struct client *c)
+{
+	struct zt_imd *imd = c->imd;
+
+	if (imd->now >= c->log_window + LOG_WINDOW) {
+		log_summary(c);
+		c->log_window = imd->now;
+		c->log_lines = 0;
+	}
+	if (c->log_lines < LOG_PER_WINDOW) {
+		c->log_lines++;
+		return true;
+	}
+	c->log_suppressed++;
+	imd->st.log_suppressed++;
+	return false;
+}
+
+/* LOG, within c's refusal-line quota. */
+#define LOGC(c, lvl, ev, ...)                         \
+	do {                                          \
+		if (log_quota(c))                     \
+			LOG((c)->imd, lvl, ev, __VA_ARGS__); \
+	} while (0)
 
 /* Dirty list. */
 
@@ -179,6 +299,8 @@ static uint64_t client_deadline(const struct client *c)
 		t = c->hello_deadline;
 	if (c->state == C_REJECTED && c->close_at < t)
 		t = c->close_at;
+	if (c->state == C_READY && c->last_queued && c->progress_at + c->imd->cfg.ctrl_stall < t)
+		t = c->progress_at + c->imd->cfg.ctrl_stall;
 	return t;
 }
 
@@ -293,19 +415,36 @@ static void orphan_adopt(struct zt_imd *imd, struct session *s, int i, struct cl
 
 /* Control messages out. */
 
+/*
+ * A full channel (the party is not reading: stream buffer and backlog full) drops the
+ * message, counted, and does not close the connection here: a full channel can be
+ * another party's doing (sessions opened to a connector, their CLOSEs). A party is
+ * closed only when it has read nothing of its stream for ctrl_stall (ctrl_progress).
+ */
 static void ctrl_send(struct client *c, const struct zt_ctrl_msg *m)
 {
+	struct zt_imd *imd = c->imd;
 	int rc;
 
 	if (c->state == C_GONE)
 		return;
 	rc = zt_ctrlchan_send(&c->ch, m);
-	if (rc < 0) {
-		LOG(c->imd, ZT_NODE_WARN, "ctrl_send_failed",
+	if (rc == -ENOBUFS) {
+		imd->st.ctrl_send_dropped++;
+		if (!c->send_dropping)
+			LOG(imd, ZT_NODE_WARN, "ctrl_send_dropped",
+			    "client=%016" PRIx64 " identity=%s type=%s queued=%zu reason=backed-up",
+			    c->id, c->identity[0] ? c->identity : "-", zt_ctrl_type_name(m->type),
+			    queued(c));
+		c->send_dropping = true;
+	} else if (rc < 0) {
+		LOG(imd, ZT_NODE_WARN, "ctrl_send_failed",
 		    "client=%016" PRIx64 " identity=%s type=%s err=\"%s\"", c->id,
 		    c->identity[0] ? c->identity : "-", zt_ctrl_type_name(m->type), zt_strerror(rc));
-		if (rc == -ENOBUFS)
-			zt_quic_conn_close(c->conn, (uint64_t)-ZT_EPEER, "control stream not read");
+	} else {
+		if (!c->last_queued)
+			c->progress_at = imd->now;
+		c->last_queued = queued(c);
 	}
 	mark_dirty(c);
 }
@@ -334,6 +473,46 @@ static void send_close(struct client *c, uint32_t session, int reason, const cha
 	ctrl_send(c, &m);
 }
 
+/* Held OPENs: FIFO in imd->held, and a list per agent. */
+
+static void held_add(struct zt_imd *imd, struct held *h)
+{
+	h->next = NULL;
+	h->prev = imd->held_tail;
+	if (imd->held_tail)
+		imd->held_tail->next = h;
+	else
+		imd->held = h;
+	imd->held_tail = h;
+	h->anext = h->agent->held;
+	h->agent->held = h;
+	h->agent->nheld++;
+	imd->nheld++;
+	if (!imd->held_next || h->deadline < imd->held_next)
+		imd->held_next = h->deadline;
+}
+
+/* Unlinks h (the caller frees it). */
+static void held_remove(struct zt_imd *imd, struct held *h)
+{
+	struct held **ap = &h->agent->held;
+
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		imd->held = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	else
+		imd->held_tail = h->prev;
+	while (*ap && *ap != h)
+		ap = &(*ap)->anext;
+	if (*ap)
+		*ap = h->anext;
+	h->agent->nheld--;
+	imd->nheld--;
+}
+
 /* End a session: tell the ends other than `from` (may be NULL: both), free it. */
 static void session_end(struct zt_imd *imd, struct session *s, const struct client *from,
 			int reason, const char *text)
@@ -353,10 +532,10 @@ static void session_end(struct zt_imd *imd, struct session *s, const struct clie
 static void client_gone(struct client *c, const char *why)
 {
 	struct zt_imd *imd = c->imd;
-	struct held **hp;
 
 	if (c->state == C_GONE)
 		return;
+	log_summary(c);
 	if (c->state == C_READY)
 		LOG(imd, ZT_NODE_INFO, "client_gone", "client=%016" PRIx64 " identity=%s why=\"%s\"",
 		    c->id, c->identity, why);
@@ -382,14 +561,20 @@ static void client_gone(struct client *c, const char *why)
 		session_end(imd, s, c, ZT_EPEER, "the other end disconnected");
 	}
 	c->nservices = 0;
-	for (hp = &imd->held; *hp;) {
-		struct held *h = *hp;
-		if (h->agent == c) {
-			*hp = h->next;
-			free(h);
-		} else {
-			hp = &h->next;
-		}
+	if (c->listed) {
+		if (c->cprev)
+			c->cprev->cnext = c->cnext;
+		else
+			imd->connectors = c->cnext;
+		if (c->cnext)
+			c->cnext->cprev = c->cprev;
+		c->cprev = c->cnext = NULL;
+		c->listed = false;
+	}
+	while (c->held) {
+		struct held *h = c->held;
+		held_remove(imd, h);
+		free(h);
 	}
 }
 
@@ -438,13 +623,30 @@ static bool serves(const struct client *c, const char *service)
 	return false;
 }
 
-/* The connector for a service: the most recently registered one. */
-static struct client *connector_for(struct zt_imd *imd, const char *service)
+/*
+ * The connector for a service: of those allowed to serve it (registered, so the
+ * policy checked) and not backed up, the one with the fewest sessions; on a tie the
+ * most recently registered. NULL when none: *ret_busy says whether one would serve
+ * it but is backed up (each such one then releases held OPENs when it drains).
+ */
+static struct client *connector_for(struct zt_imd *imd, const char *service, bool *ret_busy)
 {
-	for (struct client *c = imd->clients; c; c = c->next)
-		if (c->state == C_READY && c->role == ZT_CTRL_ROLE_CONNECTOR && serves(c, service))
-			return c;
-	return NULL;
+	struct client *best = NULL;
+	bool busy = false;
+
+	for (struct client *c = imd->connectors; c; c = c->cnext) {
+		if (c->state != C_READY || !serves(c, service))
+			continue;
+		if (backed_up(c)) {
+			c->busy_waiters = true;
+			busy = true;
+			continue;
+		}
+		if (!best || c->nsessions < best->nsessions)
+			best = c;
+	}
+	*ret_busy = !best && busy;
+	return best;
 }
 
 /* Most recent first: a (re)registering connector moves to the head of the list. */
@@ -452,29 +654,68 @@ static void move_to_front(struct client *c)
 {
 	struct zt_imd *imd = c->imd;
 
-	if (imd->clients == c)
+	if (imd->connectors == c)
 		return;
-	c->prev->next = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = NULL;
-	c->next = imd->clients;
-	imd->clients->prev = c;
-	imd->clients = c;
+	if (c->listed) {
+		c->cprev->cnext = c->cnext;
+		if (c->cnext)
+			c->cnext->cprev = c->cprev;
+	}
+	c->cprev = NULL;
+	c->cnext = imd->connectors;
+	if (imd->connectors)
+		imd->connectors->cprev = c;
+	imd->connectors = c;
+	c->listed = true;
 }
 
-static int set_services(struct client *c, uint8_t n, const char (*names)[ZT_CTRL_STR_MAX + 1])
+/*
+ * Registers the names the policy lets c serve (serve rules); *ret_refused gets a bit
+ * per name it may not (reported by report_refused once WELCOME is out). Returns 0 or
+ * -ENOMEM.
+ */
+static int set_services(struct client *c, uint8_t n, const char (*names)[ZT_CTRL_STR_MAX + 1],
+			uint32_t *ret_refused)
 {
+	uint32_t refused = 0;
+	uint8_t k = 0;
+
 	if (!c->services) {
 		c->services = calloc(ZT_CTRL_SERVICES_MAX, sizeof(*c->services));
 		if (!c->services)
 			return -ENOMEM;
 	}
-	for (uint8_t i = 0; i < n; i++)
-		memcpy(c->services[i], names[i], sizeof(c->services[i]));
-	c->nservices = n;
+	for (uint8_t i = 0; i < n && i < ZT_CTRL_SERVICES_MAX; i++) {
+		if (!zt_policy_may_serve(c->imd->cfg.policy, c->name, names[i])) {
+			refused |= 1u << i;
+			continue;
+		}
+		memcpy(c->services[k++], names[i], sizeof(c->services[0]));
+	}
+	c->nservices = k;
 	move_to_front(c);
+	*ret_refused = refused;
 	return 0;
+}
+
+/* ERROR 1509 for each service c may not serve, naming the fix; logged. */
+static void report_refused(struct client *c, uint8_t n, const char (*names)[ZT_CTRL_STR_MAX + 1],
+			   uint32_t refused)
+{
+	char text[2 * ZT_CTRL_STR_MAX]; /* cut to ZT_CTRL_STR_MAX in the message */
+
+	for (uint8_t i = 0; i < n && i < ZT_CTRL_SERVICES_MAX; i++) {
+		if (!(refused & (1u << i)))
+			continue;
+		c->imd->st.register_refused++;
+		LOGC(c, ZT_NODE_WARN, "register_refused",
+		     "identity=%s service=%.100s reason=not-bound fix=\"--serve %s=%.100s\"", c->identity,
+		     names[i], c->name, names[i]);
+		snprintf(text, sizeof(text),
+			 "connector %s may not serve %.80s: add --serve %s=%.80s to the Intermediate",
+			 c->name, names[i], c->name, names[i]);
+		send_error(c, ZT_ENOTSERVER, 0, 0, text);
+	}
 }
 
 static void services_text(const struct client *c, char *buf, size_t cap)
@@ -561,6 +802,9 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	imd->nsessions++;
 	link_end(s, 0);
 	link_end(s, 1);
+	/* Budget for this session's signaling (CANDIDATES, PATH_REPORT, CLOSE). */
+	agent->ctrl_bucket.n += CTRL_SESSION_CREDIT * NANO;
+	conn->ctrl_bucket.n += CTRL_SESSION_CREDIT * NANO;
 	imd->st.sessions_opened++;
 	if (resume)
 		imd->st.sessions_resumed++;
@@ -607,22 +851,68 @@ static void adopt_connector_orphans(struct zt_imd *imd, struct client *c)
 	}
 }
 
-/* Held OPENs whose service is now registered get their session. */
-static void release_held(struct zt_imd *imd)
+static void refuse_open(struct client *c, uint64_t request_id, const char *service, int code,
+			const char *reason, const char *text)
 {
-	struct held **hp = &imd->held;
+	LOGC(c, ZT_NODE_WARN, "open_refused", "identity=%s service=%.100s reason=%s request=%016" PRIx64,
+	     c->identity, service, reason, request_id);
+	send_error(c, code, request_id, 0, text);
+}
 
-	while (*hp) {
-		struct held *h = *hp;
-		struct client *conn = connector_for(imd, h->service);
-		if (conn) {
-			*hp = h->next;
-			open_session(imd, h->agent, conn, h->request_id, h->service, h->resume);
-			free(h);
-		} else {
-			hp = &h->next;
+/*
+ * Held OPENs for a service conn serves get their session, oldest first, while conn
+ * is not backed up; an agent at max_sessions gets ERROR 1503 instead (held OPENs
+ * count against max_sessions when they are held, and are checked again here).
+ */
+static void release_held(struct zt_imd *imd, struct client *conn)
+{
+	struct held *h = imd->held, *next;
+
+	for (; h; h = next) {
+		next = h->next;
+		if (conn->state != C_READY)
+			return;
+		if (!serves(conn, h->service))
+			continue;
+		if (backed_up(conn)) {
+			conn->busy_waiters = true;
+			return;
 		}
+		held_remove(imd, h);
+		if (h->agent->nsessions >= imd->cfg.max_sessions) {
+			imd->st.open_max_sessions++;
+			refuse_open(h->agent, h->request_id, h->service, ZT_EQUOTA, "too-many-sessions",
+				    "too many sessions on this connection");
+		} else {
+			open_session(imd, h->agent, conn, h->request_id, h->service, h->resume);
+		}
+		free(h);
 	}
+}
+
+/* Holds an OPEN (for a connector to register or to drain). Returns false when a held
+ * limit is reached. */
+static bool hold_open(struct zt_imd *imd, struct client *c, uint64_t now,
+		      const struct zt_ctrl_open *o, bool busy)
+{
+	struct held *h;
+
+	if (c->nheld >= imd->cfg.max_held || imd->nheld >= imd->cfg.max_held_total)
+		return false;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return false;
+	h->agent = c;
+	h->request_id = o->request_id;
+	h->resume = (uint32_t)o->resume_session;
+	h->busy = busy;
+	h->deadline = busy ? now + imd->cfg.busy_hold : imd->started + imd->cfg.open_hold;
+	snprintf(h->service, sizeof(h->service), "%s", o->service);
+	held_add(imd, h);
+	imd->st.held++;
+	LOGC(c, ZT_NODE_INFO, "open_held", "identity=%s service=%.100s reason=%s request=%016" PRIx64,
+	     c->identity, o->service, busy ? "connector-busy" : "no-connector-yet", o->request_id);
+	return true;
 }
 
 static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
@@ -630,8 +920,16 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 {
 	struct client *conn;
 	char text[ZT_CTRL_STR_MAX + 1];
+	bool busy;
 
 	imd->st.opens++;
+	if (!bucket_take(&c->open_bucket, now, imd->cfg.open_rate, imd->cfg.open_burst)) {
+		imd->st.open_rate_limited++;
+		snprintf(text, sizeof(text), "too many requests: at most %u OPENs per second (burst %u)",
+			 imd->cfg.open_rate, imd->cfg.open_burst);
+		refuse_open(c, o->request_id, o->service, ZT_EBUSY, "open-rate", text);
+		return;
+	}
 	if (o->resume_session > UINT32_MAX) {
 		imd->st.ctrl_errors++;
 		send_error(c, ZT_ESTATE, o->request_id, 0, "no such session id");
@@ -641,44 +939,31 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 		imd->st.policy_refused++;
 		snprintf(text, sizeof(text), "agent %s may not reach service %.150s (policy)", c->name,
 			 o->service);
-		LOG(imd, ZT_NODE_WARN, "open_refused",
-		    "identity=%s service=%s reason=policy request=%016" PRIx64, c->identity,
-		    o->service, o->request_id);
-		send_error(c, ZT_EPOLICY, o->request_id, 0, text);
+		refuse_open(c, o->request_id, o->service, ZT_EPOLICY, "policy", text);
 		return;
 	}
-	if (c->nsessions >= imd->cfg.max_sessions) {
-		LOG(imd, ZT_NODE_WARN, "open_refused", "identity=%s service=%s reason=too-many-sessions",
-		    c->identity, o->service);
-		send_error(c, ZT_EQUOTA, o->request_id, 0, "too many sessions on this connection");
+	if (c->nsessions + c->nheld >= imd->cfg.max_sessions) {
+		imd->st.open_max_sessions++;
+		refuse_open(c, o->request_id, o->service, ZT_EQUOTA, "too-many-sessions",
+			    "too many sessions on this connection");
 		return;
 	}
-	conn = connector_for(imd, o->service);
+	conn = connector_for(imd, o->service, &busy);
 	if (conn) {
 		open_session(imd, c, conn, o->request_id, o->service, (uint32_t)o->resume_session);
 		return;
 	}
-	if (imd->cfg.open_hold && now < imd->started + imd->cfg.open_hold) {
-		struct held *h = calloc(1, sizeof(*h));
-		if (h) {
-			h->agent = c;
-			h->request_id = o->request_id;
-			h->resume = (uint32_t)o->resume_session;
-			h->deadline = imd->started + imd->cfg.open_hold;
-			snprintf(h->service, sizeof(h->service), "%s", o->service);
-			h->next = imd->held;
-			imd->held = h;
-			imd->st.held++;
-			LOG(imd, ZT_NODE_INFO, "open_held",
-			    "identity=%s service=%s reason=no-connector-yet", c->identity, o->service);
+	if (busy || (imd->cfg.open_hold && now < imd->started + imd->cfg.open_hold)) {
+		if (hold_open(imd, c, now, o, busy))
 			return;
-		}
+		imd->st.held_refused++;
+		refuse_open(c, o->request_id, o->service, ZT_EBUSY, "held-limit",
+			    "too many requests waiting for a connector: try again later");
+		return;
 	}
 	imd->st.no_service++;
 	snprintf(text, sizeof(text), "no connector serves %.200s", o->service);
-	LOG(imd, ZT_NODE_WARN, "open_refused", "identity=%s service=%s reason=no-service",
-	    c->identity, o->service);
-	send_error(c, ZT_ENOSERVICE, o->request_id, 0, text);
+	refuse_open(c, o->request_id, o->service, ZT_ENOSERVICE, "no-service", text);
 }
 
 /* HELLO: certificate identity + credential. */
@@ -720,6 +1005,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	char text[ZT_CTRL_STR_MAX + 1], svc[512], obs[ZT_ADDR_STRLEN];
 	struct zt_ctrl_msg m;
 	struct zt_quic_path path;
+	uint32_t refused = 0;
 	int rc;
 
 	rc = zt_tls_session_peer_identity(zt_quic_conn_tls(c->conn), c->identity,
@@ -775,7 +1061,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	c->observed = path.remote;
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
 		replace_older(imd, c);
-		if (set_services(c, h->n_services, h->services) < 0) {
+		if (set_services(c, h->n_services, h->services, &refused) < 0) {
 			reject(c, now, -ENOMEM, "out of memory");
 			return;
 		}
@@ -793,8 +1079,9 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	    zt_addr_str(&c->observed, obs), c->role == ZT_CTRL_ROLE_AGENT ? "-" : svc,
 	    h->software);
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
+		report_refused(c, h->n_services, h->services, refused);
 		adopt_connector_orphans(imd, c);
-		release_held(imd);
+		release_held(imd, c);
 	}
 }
 
@@ -875,6 +1162,12 @@ static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now
 	}
 	if (!s->end[1 - i])
 		return; /* that end is gone for now */
+	if (backed_up(s->end[1 - i])) {
+		/* Not behind a backlog another party filled: the session stays on the relay
+		 * (or on the candidates that did arrive). */
+		imd->st.ctrl_fwd_dropped++;
+		return;
+	}
 	ctrl_send(s->end[1 - i], m);
 	imd->st.candidates_fwd++;
 	LOG(imd, ZT_NODE_DEBUG, "candidates",
@@ -888,6 +1181,7 @@ static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now
 static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struct zt_ctrl_msg *m)
 {
 	char obs[ZT_ADDR_STRLEN];
+	uint32_t refused;
 
 	if (c->state == C_WAIT_HELLO) {
 		if (m->type == ZT_CTRL_HELLO) {
@@ -911,11 +1205,12 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 			send_error(c, ZT_ESTATE, 0, 0, "only a connector registers services");
 			break;
 		}
-		if (set_services(c, m->u.reg.n_services, m->u.reg.services) == 0) {
+		if (set_services(c, m->u.reg.n_services, m->u.reg.services, &refused) == 0) {
 			char svc[512];
 			services_text(c, svc, sizeof(svc));
-			LOG(imd, ZT_NODE_INFO, "register", "identity=%s services=%s", c->identity, svc);
-			release_held(imd);
+			LOGC(c, ZT_NODE_INFO, "register", "identity=%s services=%s", c->identity, svc);
+			report_refused(c, m->u.reg.n_services, m->u.reg.services, refused);
+			release_held(imd, c);
 		}
 		break;
 	case ZT_CTRL_OPEN:
@@ -945,7 +1240,7 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 								 : NULL;
 		if (ps && ps->end[0] == c) /* the agent decides the path */
 			ps->direct = p->path == ZT_CTRL_PATH_DIRECT;
-		LOG(imd, ZT_NODE_INFO, "path_report",
+		LOGC(c, ZT_NODE_INFO, "path_report",
 		    "session=%08" PRIx64 " identity=%s path=%s local=%s remote=%s rtt_us=%u "
 		    "time_to_direct_ms=%u switches=%u text=\"%s\"",
 		    p->session_id, c->identity, p->path == ZT_CTRL_PATH_DIRECT ? "direct" : "relay",
@@ -955,7 +1250,7 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 		break;
 	}
 	case ZT_CTRL_ERROR:
-		LOG(imd, ZT_NODE_INFO, "peer_error", "identity=%s code=%u text=\"%s\"", c->identity,
+		LOGC(c, ZT_NODE_INFO, "peer_error", "identity=%s code=%u text=\"%s\"", c->identity,
 		    m->u.error.code, m->u.error.text);
 		break;
 	case ZT_CTRL_PING: {
@@ -970,10 +1265,56 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 	default:
 		imd->st.ctrl_errors++;
 		send_error(c, ZT_ESTATE, 0, 0, "not a message a client sends");
-		LOG(imd, ZT_NODE_DEBUG, "ctrl_unexpected", "identity=%s type=%s remote=%s",
+		LOGC(c, ZT_NODE_DEBUG, "ctrl_unexpected", "identity=%s type=%s remote=%s",
 		    c->identity, zt_ctrl_type_name(m->type), zt_addr_str(&c->observed, obs));
 		break;
 	}
+}
+
+/*
+ * Every control message of an authenticated client takes a token from its budget
+ * (ctrl_rate per second, ctrl_burst plus CTRL_SESSION_CREDIT per session). Over it,
+ * messages are dropped: the first of a run gets ERROR 1510, and so does every OPEN
+ * (with its REQUEST_ID); a client that sends another full burst while over it is
+ * closed (ZT_EBUSY). A run ends when the budget is half full again. Returns true when
+ * m may be handled.
+ */
+static bool ctrl_budget(struct zt_imd *imd, struct client *c, uint64_t now,
+			const struct zt_ctrl_msg *m)
+{
+	uint64_t cap = imd->cfg.ctrl_burst + CTRL_SESSION_CREDIT * (uint64_t)c->nsessions;
+	char text[ZT_CTRL_STR_MAX + 1];
+
+	if (bucket_take(&c->ctrl_bucket, now, imd->cfg.ctrl_rate, cap)) {
+		if (c->ctrl_over && c->ctrl_bucket.n >= cap * NANO / 2)
+			c->ctrl_over = false;
+		return true;
+	}
+	imd->st.ctrl_over_budget++;
+	snprintf(text, sizeof(text),
+		 "too many control messages (at most %u per second): dropped; slow down",
+		 imd->cfg.ctrl_rate);
+	if (!c->ctrl_over) {
+		c->ctrl_over = true;
+		c->ctrl_over_dropped = 0;
+		LOG(imd, ZT_NODE_WARN, "ctrl_over_budget",
+		    "client=%016" PRIx64 " identity=%s rate=%u burst=%" PRIu64 " action=drop", c->id,
+		    c->identity, imd->cfg.ctrl_rate, cap);
+		send_error(c, ZT_EBUSY, m->type == ZT_CTRL_OPEN ? m->u.open.request_id : 0, 0, text);
+	} else if (m->type == ZT_CTRL_OPEN) {
+		/* A request is answered even when dropped, so the agent fails it at once. */
+		send_error(c, ZT_EBUSY, m->u.open.request_id, 0, text);
+	}
+	if (++c->ctrl_over_dropped > cap) {
+		imd->st.ctrl_budget_closed++;
+		LOG(imd, ZT_NODE_WARN, "ctrl_over_budget",
+		    "client=%016" PRIx64 " identity=%s dropped=%" PRIu64 " action=close", c->id,
+		    c->identity, c->ctrl_over_dropped);
+		client_gone(c, "too many control messages");
+		zt_quic_conn_close(c->conn, (uint64_t)-ZT_EBUSY, "too many control messages");
+		mark_dirty(c);
+	}
+	return false;
 }
 
 static void read_ctrl(struct zt_imd *imd, struct client *c, uint64_t now)
@@ -982,10 +1323,16 @@ static void read_ctrl(struct zt_imd *imd, struct client *c, uint64_t now)
 	int rc;
 
 	while (c->state == C_WAIT_HELLO || c->state == C_READY) {
+		if (c->state == C_READY && backed_up(c)) {
+			c->read_paused = true; /* ctrl_progress reads on when it drains */
+			return;
+		}
 		rc = zt_ctrlchan_next(&c->ch, &m);
 		if (rc == 0)
 			return;
 		if (rc == 1) {
+			if (c->state == C_READY && !ctrl_budget(imd, c, now, &m))
+				continue;
 			handle_msg(imd, c, now, &m);
 			continue;
 		}
@@ -1042,14 +1389,59 @@ static void cb_readable(struct zt_quic_conn *conn, void *arg, int64_t sid, void 
 		read_ctrl(c->imd, c, c->imd->now);
 }
 
+/*
+ * After events of c: notice its control stream draining (resume reading it, release
+ * OPENs waiting for it) or stalled. A party with control bytes queued that reads none
+ * of them (no byte acknowledged) for ctrl_stall is closed: its own reading is at
+ * fault, whoever filled the queue. A party reading slowly is never closed for it.
+ */
+static void ctrl_progress(struct client *c, uint64_t now)
+{
+	struct zt_imd *imd = c->imd;
+	size_t q;
+
+	if (c->state != C_READY)
+		return;
+	q = queued(c);
+	if (!q || q < c->last_queued) {
+		c->progress_at = now;
+		if (!q)
+			c->send_dropping = false;
+	}
+	c->last_queued = q;
+	if (q && now >= c->progress_at + imd->cfg.ctrl_stall) {
+		imd->st.ctrl_stalled_closed++;
+		LOG(imd, ZT_NODE_WARN, "ctrl_stalled",
+		    "client=%016" PRIx64 " identity=%s queued=%zu stalled_ms=%" PRIu64, c->id,
+		    c->identity, q, (uint64_t)((now - c->progress_at) / ZT_MS));
+		client_gone(c, "control stream not read");
+		zt_quic_conn_close(c->conn, (uint64_t)-ZT_ETIMEOUT, "control stream not read");
+		mark_dirty(c);
+		return;
+	}
+	if (q > imd->cfg.ctrl_busy)
+		return;
+	if (c->read_paused) {
+		c->read_paused = false;
+		read_ctrl(imd, c, now);
+		mark_dirty(c);
+	}
+	if (c->busy_waiters && c->state == C_READY) {
+		c->busy_waiters = false;
+		release_held(imd, c);
+	}
+}
+
 static void cb_writable(struct zt_quic_conn *conn, void *arg, int64_t sid, void *sarg)
 {
 	struct client *c = arg;
 	(void)conn;
 	(void)sarg;
 
-	if (sid == c->ch.sid)
+	if (sid == c->ch.sid) {
 		zt_ctrlchan_flush(&c->ch);
+		ctrl_progress(c, c->imd->now);
+	}
 }
 
 static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, size_t len)
@@ -1157,6 +1549,11 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 
 	if (!cfg->tls || !cfg->rng || !cfg->policy || zt_tls_ctx_side(cfg->tls) != ZT_TLS_SERVER)
 		return -EINVAL;
+	/* Token buckets count in 1e-9 units: rates and bursts up to a million fit. */
+	if (cfg->open_rate > ZT_IMD_RATE_MAX || cfg->open_burst > ZT_IMD_RATE_MAX ||
+	    cfg->ctrl_rate > ZT_IMD_RATE_MAX || cfg->ctrl_burst > ZT_IMD_RATE_MAX ||
+	    cfg->ctrl_busy > ZT_IMD_CTRL_BUSY_MAX)
+		return -EINVAL;
 	imd = calloc(1, sizeof(*imd));
 	if (!imd)
 		return -ENOMEM;
@@ -1172,6 +1569,15 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	imd->cfg.max_sessions = or_default(cfg->max_sessions, 1024);
 	imd->cfg.dgram_queue = or_default(cfg->dgram_queue, 512);
 	imd->cfg.reset_rate = (unsigned)or_default(cfg->reset_rate, 100);
+	imd->cfg.open_rate = (unsigned)or_default(cfg->open_rate, 20);
+	imd->cfg.open_burst = (unsigned)or_default(cfg->open_burst, 100);
+	imd->cfg.max_held = or_default(cfg->max_held, 32);
+	imd->cfg.max_held_total = or_default(cfg->max_held_total, 10000);
+	imd->cfg.busy_hold = or_default(cfg->busy_hold, 5 * ZT_SEC);
+	imd->cfg.ctrl_rate = (unsigned)or_default(cfg->ctrl_rate, 200);
+	imd->cfg.ctrl_burst = (unsigned)or_default(cfg->ctrl_burst, 1000);
+	imd->cfg.ctrl_busy = or_default(cfg->ctrl_busy, 64 * 1024);
+	imd->cfg.ctrl_stall = or_default(cfg->ctrl_stall, 30 * ZT_SEC);
 	imd->started = now;
 	imd->nbuckets = 64;
 	imd->buckets = calloc(imd->nbuckets, sizeof(*imd->buckets));
@@ -1230,7 +1636,7 @@ void zt_imd_free(struct zt_imd *imd)
 		client_free(imd->clients);
 	while (imd->held) {
 		struct held *h = imd->held;
-		imd->held = h->next;
+		held_remove(imd, h);
 		free(h);
 	}
 	zt_quic_cidmap_free(imd->map);
@@ -1302,6 +1708,8 @@ static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic
 	c->imd = imd;
 	zt_timerheap_entry_init(&c->timer);
 	c->id = zt_rng_u64(imd->cfg.rng) | 1;
+	bucket_init(&c->open_bucket, now, imd->cfg.open_burst);
+	bucket_init(&c->ctrl_bucket, now, imd->cfg.ctrl_burst);
 	c->observed = path->remote;
 	c->hello_deadline = ZT_TIME_NEVER;
 	if (imd->cfg.qlog_open && imd->cfg.qlog_write) {
@@ -1346,6 +1754,7 @@ static void client_timers(struct client *c, uint64_t now)
 		zt_quic_conn_close(c->conn, c->close_code, c->close_text);
 		mark_dirty(c);
 	}
+	ctrl_progress(c, now);
 }
 
 int zt_imd_recv(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
@@ -1446,19 +1855,46 @@ uint64_t zt_imd_next_deadline(const struct zt_imd *imd)
 {
 	uint64_t t = zt_timerheap_next(&imd->timers);
 
-	for (const struct held *h = imd->held; h; h = h->next)
-		if (h->deadline < t)
-			t = h->deadline;
+	if (imd->held && imd->held_next < t)
+		t = imd->held_next;
 	for (const struct session *s = imd->orphans; s; s = s->onext)
 		if (s->orphan_until < t)
 			t = s->orphan_until;
 	return t;
 }
 
+/* Held OPENs past their deadline: ERROR 1502 (no connector registered) or 1510 (the
+ * connectors stayed backed up). */
+static void held_expire(struct zt_imd *imd, uint64_t now)
+{
+	char text[ZT_CTRL_STR_MAX + 1];
+	struct held *h, *next;
+
+	imd->held_next = 0;
+	for (h = imd->held; h; h = next) {
+		next = h->next;
+		if (now < h->deadline) {
+			if (!imd->held_next || h->deadline < imd->held_next)
+				imd->held_next = h->deadline;
+			continue;
+		}
+		held_remove(imd, h);
+		if (h->busy) {
+			imd->st.open_busy++;
+			snprintf(text, sizeof(text),
+				 "the connector for %.150s is busy (not reading): try again later", h->service);
+			refuse_open(h->agent, h->request_id, h->service, ZT_EBUSY, "connector-busy", text);
+		} else {
+			imd->st.no_service++;
+			snprintf(text, sizeof(text), "no connector serves %.200s", h->service);
+			refuse_open(h->agent, h->request_id, h->service, ZT_ENOSERVICE, "no-service", text);
+		}
+		free(h);
+	}
+}
+
 void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now)
 {
-	struct held **hp;
-
 	struct zt_timerheap_entry *top;
 	struct client *due = NULL, *c;
 
@@ -1490,21 +1926,8 @@ void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now)
 		imd->st.orphans_expired++;
 		session_end(imd, s, NULL, ZT_EPEER, "the other end disconnected");
 	}
-	for (hp = &imd->held; *hp;) {
-		struct held *h = *hp;
-		if (now >= h->deadline) {
-			char text[ZT_CTRL_STR_MAX + 1];
-			*hp = h->next;
-			imd->st.no_service++;
-			snprintf(text, sizeof(text), "no connector serves %.200s", h->service);
-			LOG(imd, ZT_NODE_WARN, "open_refused", "identity=%s service=%s reason=no-service",
-			    h->agent->identity, h->service);
-			send_error(h->agent, ZT_ENOSERVICE, h->request_id, 0, text);
-			free(h);
-		} else {
-			hp = &h->next;
-		}
-	}
+	if (imd->held && now >= imd->held_next)
+		held_expire(imd, now);
 }
 
 void zt_imd_close_all(struct zt_imd *imd, const char *reason)
@@ -1521,6 +1944,7 @@ void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret)
 	*ret = imd->st;
 	ret->clients = imd->nclients;
 	ret->sessions = imd->nsessions;
+	ret->held_now = imd->nheld;
 }
 
 int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_session_info *ret)

@@ -22,12 +22,25 @@
  *    address; OBSERVED_ADDRESS follows whenever the client's validated path changes
  *    (migration, NAT rebinding). A failed HELLO gets ERROR (1500) and the connection
  *    is closed with the same code. A connector's services (HELLO or REGISTER) are
- *    registered; a newer connection of the same connector identity replaces the
- *    older one (its sessions end).
- *  - OPEN: policy first (ERROR 1501 without revealing whether the service exists),
- *    then a connector for the service (ERROR 1502, or the OPEN is held up to
- *    cfg.open_hold after start, for connectors re-registering after a restart);
- *    then SESSION to both ends: the agent ICE-controlling, the connector controlled.
+ *    registered if the policy's serve rules bind them to its identity; each other
+ *    one gets ERROR 1509 naming the service and the fix (the allowed ones are
+ *    registered, the connection stays). A newer connection of the same connector
+ *    identity replaces the older one (its sessions end).
+ *  - OPEN: within the connection's OPEN rate (ERROR 1510), policy first (ERROR 1501
+ *    without revealing whether the service exists), max_sessions (held OPENs count;
+ *    ERROR 1503), then a connector for the service: of those serving it and not
+ *    backed up, the one with the fewest sessions, the most recently registered on a
+ *    tie (ERROR 1502 when none; the OPEN is held up to cfg.open_hold after start for
+ *    connectors re-registering after a restart, and up to cfg.busy_hold while every
+ *    connector for it is backed up, then ERROR 1502 / 1510; held OPENs are bounded
+ *    per connection and in total, over either ERROR 1510); then SESSION to both ends:
+ *    the agent ICE-controlling, the connector controlled.
+ *  - Control-message budget per connection (ctrl_rate, ctrl_burst): over it messages
+ *    are dropped with one ERROR 1510, and a client that keeps on is closed. A party
+ *    whose control stream is backed up (more than ctrl_busy bytes queued towards it)
+ *    is not read until it drains, gets no new sessions and no forwarded CANDIDATES;
+ *    messages that do not fit its buffers are dropped and counted; it is closed only
+ *    when it has read nothing for ctrl_stall (docs/security.md, "Control messages").
  *  - Relay: an outer DATAGRAM from one end of a session (node/relay.h header) is
  *    forwarded unchanged to the other end, within the session's byte and packet
  *    quotas. Anything else is dropped and counted. The payload is never decrypted:
@@ -53,6 +66,9 @@
 #include "node/policy.h"
 #include "quic/tls.h"
 
+#define ZT_IMD_RATE_MAX 1000000
+#define ZT_IMD_CTRL_BUSY_MAX (128 * 1024)
+
 struct zt_imd_config {
 	struct zt_tls_ctx *tls;          /* required: server, ZT_ALPN_OUTER, require_peer_cert */
 	const struct zt_rng *rng;        /* required */
@@ -74,6 +90,20 @@ struct zt_imd_config {
 	const uint8_t *reset_key;        /* stateless reset secret (>= 16 bytes); NULL: none */
 	size_t reset_key_len;
 	unsigned reset_rate;             /* stateless resets per second at most; 0: 100 */
+	/* Control-message limits, per connection unless said (rates and bursts at most
+	 * ZT_IMD_RATE_MAX; zt_imd_new returns -EINVAL beyond). */
+	unsigned open_rate;              /* OPENs per second; 0: 20 */
+	unsigned open_burst;             /* OPENs in a burst; 0: 100 */
+	size_t max_held;                 /* OPENs held (waiting for a connector); 0: 32 */
+	size_t max_held_total;           /* ... in all; 0: 10000 */
+	uint64_t busy_hold;              /* an OPEN waits this long for a backed-up
+					    connector; 0: 5 s */
+	unsigned ctrl_rate;              /* control messages per second; 0: 200 */
+	unsigned ctrl_burst;             /* ... in a burst, plus 16 per session; 0: 1000 */
+	size_t ctrl_busy;                /* bytes queued towards a party above which it is
+					    backed up; 0: 64 KiB; at most ZT_IMD_CTRL_BUSY_MAX */
+	uint64_t ctrl_stall;             /* a party that reads nothing of its queued control
+					    stream this long is closed; 0: 30 s */
 	struct zt_node_log log;
 	/* Optional qlog: a handle per connection (label "outer-<client id>"), chunks to it. */
 	void *(*qlog_open)(void *arg, const char *label);
@@ -101,7 +131,19 @@ struct zt_imd_stats {
 	uint64_t relay_dropped_malformed;
 	uint64_t ctrl_errors;           /* control messages refused or undecodable */
 	uint64_t candidates_fwd, start_checks_sent;
+	uint64_t register_refused;      /* services a connector may not serve (ERROR 1509) */
+	uint64_t open_rate_limited;     /* OPENs over the connection's OPEN rate (1510) */
+	uint64_t open_max_sessions;     /* OPENs over max_sessions (1503) */
+	uint64_t held_refused;          /* OPENs not held: a held limit reached (1510) */
+	uint64_t open_busy;             /* held OPENs whose connector stayed backed up (1510) */
+	uint64_t ctrl_over_budget;      /* control messages dropped over a budget */
+	uint64_t ctrl_budget_closed;    /* connections closed for staying over it */
+	uint64_t ctrl_fwd_dropped;      /* CANDIDATES not forwarded: the receiver backed up */
+	uint64_t ctrl_send_dropped;     /* messages dropped: the receiver's buffers full */
+	uint64_t ctrl_stalled_closed;   /* connections closed: control stream not read */
+	uint64_t log_suppressed;        /* refusal log lines left out (summed up) */
 	size_t clients, sessions;       /* now */
+	size_t held_now;                /* OPENs held now */
 };
 
 struct zt_imd_session_info {

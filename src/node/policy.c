@@ -13,16 +13,21 @@ struct cred {
 	size_t token_len;
 };
 
+/* NAME=SERVICE: an agent may reach a service (allow), a connector may serve it (serve). */
 struct rule {
-	char agent[ZT_PKI_NAME_MAX + 1];    /* "*" for any */
+	char name[ZT_PKI_NAME_MAX + 1];     /* "*" for any */
 	char service[ZT_CTRL_STR_MAX + 1];  /* "*" for any */
+};
+
+struct ruleset {
+	struct rule *rules;
+	size_t n, cap;
 };
 
 struct zt_policy {
 	struct cred *creds;
 	size_t ncreds, capcreds;
-	struct rule *rules;
-	size_t nrules, caprules;
+	struct ruleset allow, serve;
 };
 
 int zt_policy_new(struct zt_policy **ret)
@@ -40,7 +45,8 @@ void zt_policy_free(struct zt_policy *p)
 	if (!p)
 		return;
 	free(p->creds);
-	free(p->rules);
+	free(p->allow.rules);
+	free(p->serve.rules);
 	free(p);
 }
 
@@ -134,14 +140,15 @@ static bool name_or_star(const char *s, size_t n, size_t max)
 	return zt_pki_name_valid(buf);
 }
 
-int zt_policy_add_allow(struct zt_policy *p, const char *spec, const char **why)
+/* NAME=SERVICE[,SERVICE...] into rs; what names the left side in the error. */
+static int add_rules(struct ruleset *rs, const char *spec, const char **why, const char *bad_spec)
 {
 	const char *eq = strchr(spec, '='), *s, *comma;
-	size_t alen = eq ? (size_t)(eq - spec) : 0, added = 0;
+	size_t nlen = eq ? (size_t)(eq - spec) : 0, added = 0;
 	int rc;
 
-	if (!eq || !name_or_star(spec, alen, ZT_PKI_NAME_MAX)) {
-		*why = "expected AGENT=SERVICE[,SERVICE...] with names of [A-Za-z0-9-] or '*'";
+	if (!eq || !name_or_star(spec, nlen, ZT_PKI_NAME_MAX)) {
+		*why = bad_spec;
 		return ZT_ESYNTAX;
 	}
 	for (s = eq + 1;; s = comma + 1) {
@@ -151,23 +158,35 @@ int zt_policy_add_allow(struct zt_policy *p, const char *spec, const char **why)
 		comma = strchr(s, ',');
 		slen = comma ? (size_t)(comma - s) : strlen(s);
 		if (!name_or_star(s, slen, ZT_PKI_NAME_MAX)) {
-			p->nrules -= added;
+			rs->n -= added;
 			*why = "a SERVICE is 1-63 of [A-Za-z0-9-] or '*'";
 			return ZT_ESYNTAX;
 		}
-		memcpy(r.agent, spec, alen);
+		memcpy(r.name, spec, nlen);
 		memcpy(r.service, s, slen);
-		rc = grow((void **)&p->rules, &p->caprules, p->nrules, sizeof(*p->rules));
+		rc = grow((void **)&rs->rules, &rs->cap, rs->n, sizeof(*rs->rules));
 		if (rc < 0) {
-			p->nrules -= added;
+			rs->n -= added;
 			return rc;
 		}
-		p->rules[p->nrules++] = r;
+		rs->rules[rs->n++] = r;
 		added++;
 		if (!comma)
 			break;
 	}
 	return 0;
+}
+
+int zt_policy_add_allow(struct zt_policy *p, const char *spec, const char **why)
+{
+	return add_rules(&p->allow, spec, why,
+			 "expected AGENT=SERVICE[,SERVICE...] with names of [A-Za-z0-9-] or '*'");
+}
+
+int zt_policy_add_serve(struct zt_policy *p, const char *spec, const char **why)
+{
+	return add_rules(&p->serve, spec, why,
+			 "expected CONNECTOR=SERVICE[,SERVICE...] with names of [A-Za-z0-9-] or '*'");
 }
 
 int zt_policy_check(const struct zt_policy *p, enum zt_pki_kind kind, const char *name,
@@ -185,15 +204,25 @@ int zt_policy_check(const struct zt_policy *p, enum zt_pki_kind kind, const char
 	return diff ? ZT_EAUTH : 0;
 }
 
-bool zt_policy_allows(const struct zt_policy *p, const char *agent, const char *service)
+static bool matches(const struct ruleset *rs, const char *name, const char *service)
 {
-	for (size_t i = 0; i < p->nrules; i++) {
-		const struct rule *r = &p->rules[i];
-		if ((!strcmp(r->agent, "*") || !strcmp(r->agent, agent)) &&
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct rule *r = &rs->rules[i];
+		if ((!strcmp(r->name, "*") || !strcmp(r->name, name)) &&
 		    (!strcmp(r->service, "*") || !strcmp(r->service, service)))
 			return true;
 	}
 	return false;
+}
+
+bool zt_policy_allows(const struct zt_policy *p, const char *agent, const char *service)
+{
+	return matches(&p->allow, agent, service);
+}
+
+bool zt_policy_may_serve(const struct zt_policy *p, const char *connector, const char *service)
+{
+	return matches(&p->serve, connector, service);
 }
 
 size_t zt_policy_client_count(const struct zt_policy *p)
@@ -203,5 +232,10 @@ size_t zt_policy_client_count(const struct zt_policy *p)
 
 size_t zt_policy_rule_count(const struct zt_policy *p)
 {
-	return p->nrules;
+	return p->allow.n;
+}
+
+size_t zt_policy_serve_count(const struct zt_policy *p)
+{
+	return p->serve.n;
 }

@@ -11,10 +11,15 @@
  *                    KIND is "agent" or "connector"; the token is the rest of the
  *                    text (1..512 bytes, may contain ':')
  *
- * Policy: which agent may reach which service. Nothing is allowed unless a rule says
- * so; "*" matches any agent or any service.
+ * Policy: which agent may reach which service, and which connector may serve which
+ * service. Nothing is allowed unless a rule says so; "*" matches any name.
  *
- *     allow spec   = AGENT "=" SERVICE [ "," SERVICE ]...  e.g. "alice=web,db", "*=echo"
+ *     allow spec   = AGENT "=" SERVICE [ "," SERVICE ]...      e.g. "alice=web,db", "*=echo"
+ *     serve spec   = CONNECTOR "=" SERVICE [ "," SERVICE ]...  e.g. "c1=web,db", "*=echo"
+ *
+ * A connector registers only the services a serve rule binds to it, so an
+ * authenticated connector cannot take over another's service ("c1=*" lets c1 serve
+ * anything, "*=*" lets any connector serve anything: the open, unsafe setting).
  */
 #ifndef ZT_NODE_POLICY_H
 #define ZT_NODE_POLICY_H
@@ -38,8 +43,13 @@ void zt_policy_free(struct zt_policy *p);
  */
 int zt_policy_add_client(struct zt_policy *p, const char *spec, const char **why);
 
-/* Adds allow rules from a spec. Returns 0, ZT_ESYNTAX (with *why), -ENOMEM. */
+/* Adds allow rules from a spec. Returns 0, ZT_ESYNTAX (with *why), -ENOMEM. A spec
+ * with a bad entry adds nothing. */
 int zt_policy_add_allow(struct zt_policy *p, const char *spec, const char **why);
+
+/* Adds serve rules from a spec. Returns 0, ZT_ESYNTAX (with *why), -ENOMEM. A spec
+ * with a bad entry adds nothing. */
+int zt_policy_add_serve(struct zt_policy *p, const char *spec, const char **why);
 
 /*
  * Checks a client's HELLO token for identity (kind, name). Returns 0, or ZT_EAUTH
@@ -48,10 +58,16 @@ int zt_policy_add_allow(struct zt_policy *p, const char *spec, const char **why)
 int zt_policy_check(const struct zt_policy *p, enum zt_pki_kind kind, const char *name,
 		    const uint8_t *token, size_t token_len);
 
-/* True if some rule lets agent reach service. */
+/* True if some allow rule lets agent reach service. */
 bool zt_policy_allows(const struct zt_policy *p, const char *agent, const char *service);
 
+/* True if some serve rule lets connector serve service. */
+bool zt_policy_may_serve(const struct zt_policy *p, const char *connector, const char *service);
+
 size_t zt_policy_client_count(const struct zt_policy *p);
+/* Allow rules (one per AGENT=SERVICE pair). */
 size_t zt_policy_rule_count(const struct zt_policy *p);
+/* Serve rules (one per CONNECTOR=SERVICE pair). */
+size_t zt_policy_serve_count(const struct zt_policy *p);
 
 #endif

@@ -36,7 +36,7 @@ IMD=$ZTLAB_IP_imd
 	--agent alice --agent bob --connector c1 --connector c2 >/dev/null 2>&1
 lab_bg imd "$LAB_TMP/imd.log" "$B/ztna-intermediate" --listen "$IMD:4433" --pki "$LAB_TMP/pki" \
 	--client agent:alice:ta --client agent:bob:tb --client connector:c1:t1 \
-	--client connector:c2:t2 --allow alice=s1 --allow bob=s2
+	--client connector:c2:t2 --allow alice=s1 --allow bob=s2 --serve c1=s1 --serve c2=s2
 lab_wait_for "$LAB_TMP/imd.log" "event=start " 5
 # the outer connections keep their own mappings (--keepalive 2s)
 for n in 1 2; do

@@ -24,7 +24,7 @@ IMD=$ZTLAB_IP_imd
 	--connector c1 >/dev/null 2>&1
 lab_bg c1 "$LAB_TMP/echo.log" "$B/bench/zt-testkit" tcp-echo "$ZTLAB_IP_c1:7000"
 lab_bg imd "$LAB_TMP/imd.log" "$B/ztna-intermediate" --listen "$IMD:4433" --pki "$LAB_TMP/pki" \
-	--client agent:alice:ta --client connector:c1:tc --allow alice=echo
+	--client agent:alice:ta --client connector:c1:tc --allow alice=echo --serve c1=echo
 lab_wait_for "$LAB_TMP/imd.log" "event=start " 5
 lab_bg c1 "$LAB_TMP/c1.log" "$B/ztna-connector" --intermediate "$IMD:4433" --pki "$LAB_TMP/pki" \
 	--name c1 --token tc --service "echo=tcp:$ZTLAB_IP_c1:7000" --control none

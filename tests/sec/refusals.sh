@@ -26,6 +26,7 @@ TOK_A=tok-a-$RANDOM TOK_C=tok-c-$RANDOM
 progs_start echo "$B/bench/zt-testkit" tcp-echo "$L:$P_ECHO"
 progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki" \
 	--client "agent:alice:$TOK_A" --client "connector:c1:$TOK_C" --allow alice=echo,ghost \
+	--serve c1=echo,db \
 	--open-hold 1s
 progs_start conn "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki" --name c1 \
 	--token "$TOK_C" --service "echo=tcp:$L:$P_ECHO" --service "db=tcp:$L:$P_ECHO" \

@@ -98,7 +98,8 @@ for i in $(seq 2000); do printf '%s ' "$MARKER"; done >"$T/marked"
 
 IMD_ARGS=(--listen "$L:$P_IMD" --pki "$T/pki" --client "agent:alice:$TOK_A"
 	--client "agent:bob:$TOK_B" --client "connector:c1:$TOK_C"
-	--allow alice=echo,sink,source,flood,uecho,ghost --allow bob=echo --open-hold 2s)
+	--allow alice=echo,sink,source,flood,uecho,ghost --allow bob=echo
+	--serve c1=echo,sink,source,flood,uecho --open-hold 2s)
 CONN_ARGS=(--intermediate "$L:$P_TAPC" --pki "$T/pki" --name c1 --token "$TOK_C"
 	--service "echo=tcp:$L:$P_ECHO" --service "sink=tcp:$L:$P_SINK"
 	--service "source=tcp:$L:$P_SRC" --service "flood=tcp:$L:$P_FLOOD"

@@ -167,21 +167,32 @@ void nh_send(struct nh_net *n, const struct zt_addr *from, const struct zt_addr 
 
 /* Raw clients. */
 
-static void raw_readable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+void nh_raw_read(struct nh_ep *e)
 {
-	struct nh_ep *e = arg;
 	struct zt_ctrl_msg m;
-	(void)c;
-	(void)sid;
-	(void)sarg;
 
+	if (e->raw.no_read)
+		return;
 	while (zt_ctrlchan_next(&e->raw.ch, &m) == 1) {
 		if (e->raw.nmsgs < NH_MAX_MSGS) {
 			e->raw.msgs[e->raw.nmsgs] = m;
 			e->raw.msg_at[e->raw.nmsgs] = e->net->now;
 		}
 		e->raw.nmsgs++;
+		e->raw.by_type[m.type & 15]++;
+		if (m.type == ZT_CTRL_ERROR)
+			e->raw.last_error = m.u.error;
+		if (e->raw.on_msg)
+			e->raw.on_msg(e, &m, e->raw.on_msg_arg);
 	}
+}
+
+static void raw_readable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	(void)c;
+	(void)sid;
+	(void)sarg;
+	nh_raw_read(arg);
 }
 
 static void raw_writable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
@@ -264,6 +275,57 @@ size_t nh_raw_count(const struct nh_ep *e, uint8_t type)
 	for (size_t i = 0; i < n; i++)
 		k += e->raw.msgs[i].type == type;
 	return k;
+}
+
+size_t nh_raw_total(const struct nh_ep *e, uint8_t type)
+{
+	return e->raw.by_type[type & 15];
+}
+
+void nh_raw_hello(struct nh_ep *e, uint8_t role, const char *name, const char *token,
+		  const char *const *services, size_t n)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
+	m.u.hello.role = role;
+	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "%s", name);
+	m.u.hello.token_len = (uint16_t)strlen(token);
+	memcpy(m.u.hello.token, token, m.u.hello.token_len);
+	for (size_t i = 0; i < n && i < ZT_CTRL_SERVICES_MAX; i++)
+		snprintf(m.u.hello.services[m.u.hello.n_services++], sizeof(m.u.hello.services[0]),
+			 "%s", services[i]);
+	assert_int_equal(nh_raw_send(e, &m), 0);
+}
+
+int nh_raw_open(struct nh_ep *e, uint64_t request_id, const char *service, uint64_t resume)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
+	m.u.open.request_id = request_id;
+	m.u.open.resume_session = resume;
+	snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", service);
+	return nh_raw_send(e, &m);
+}
+
+struct total_wait {
+	struct nh_ep *e;
+	uint8_t type;
+	size_t count;
+};
+
+static bool total_reached(void *arg, uint64_t now)
+{
+	struct total_wait *tw = arg;
+	(void)now;
+	return nh_raw_total(tw->e, tw->type) >= tw->count;
+}
+
+bool nh_wait_total(struct nh_net *n, struct nh_ep *e, uint8_t type, size_t count, uint64_t d)
+{
+	struct total_wait tw = { .e = e, .type = type, .count = count };
+	return nh_run(n, total_reached, &tw, n->now + d);
 }
 
 /* Driving. */

@@ -53,12 +53,13 @@ struct nh_pkt {
 	uint8_t data[];
 };
 
-#define NH_MAX_EPS 8
+#define NH_MAX_EPS 32
 #define NH_MAX_MSGS 64
 
 enum nh_kind { NH_IMD = 1, NH_PEER = 2, NH_RAW = 3 };
 
 struct nh_net;
+struct nh_ep;
 
 /* A raw control client: outer connection + control channel, messages collected. */
 struct nh_raw {
@@ -69,6 +70,12 @@ struct nh_raw {
 	struct zt_ctrl_msg msgs[NH_MAX_MSGS];
 	size_t nmsgs;                   /* all received so far (kept: the first NH_MAX_MSGS) */
 	uint64_t msg_at[NH_MAX_MSGS];   /* when each arrived */
+	size_t by_type[16];             /* every message received, by type */
+	struct zt_ctrl_error last_error; /* the last ERROR received */
+	bool no_read;                   /* leaves the control stream unread (a stuck reader) */
+	/* Optional: sees every message received (set after nh_raw_connect). */
+	void (*on_msg)(struct nh_ep *e, const struct zt_ctrl_msg *m, void *arg);
+	void *on_msg_arg;
 	size_t ndgrams;
 	uint8_t last_dgram[1500];
 	size_t last_dgram_len;
@@ -115,8 +122,21 @@ int nh_raw_connect(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr
 int nh_raw_send(struct nh_ep *e, const struct zt_ctrl_msg *m);
 /* The last received message of type, or NULL. */
 const struct zt_ctrl_msg *nh_raw_last(const struct nh_ep *e, uint8_t type);
-/* How many messages of type were received. */
+/* How many messages of type were received (among the first NH_MAX_MSGS). */
 size_t nh_raw_count(const struct nh_ep *e, uint8_t type);
+/* How many messages of type were received in all. */
+size_t nh_raw_total(const struct nh_ep *e, uint8_t type);
+/* Reads what the control stream holds now (after no_read is cleared). */
+void nh_raw_read(struct nh_ep *e);
+
+/* HELLO with role, name, token and up to ZT_CTRL_SERVICES_MAX services; asserts it is
+ * sent. */
+void nh_raw_hello(struct nh_ep *e, uint8_t role, const char *name, const char *token,
+		  const char *const *services, size_t n);
+/* OPEN of service (resume: SESSION_ID, 0 for none). Returns nh_raw_send()'s result. */
+int nh_raw_open(struct nh_ep *e, uint64_t request_id, const char *service, uint64_t resume);
+/* Runs until e has received count messages of type in all, for at most d. */
+bool nh_wait_total(struct nh_net *n, struct nh_ep *e, uint8_t type, size_t count, uint64_t d);
 
 /* Puts a datagram on the wire now (as if ep `from` sent it). */
 void nh_send(struct nh_net *n, const struct zt_addr *from, const struct zt_addr *to,

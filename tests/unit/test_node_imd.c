@@ -50,6 +50,7 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 	assert_int_equal(zt_policy_add_client(w->policy, "connector:c1:pw-c1", &why), 0);
 	assert_int_equal(zt_policy_add_allow(w->policy, "alice=web,ghost", &why), 0);
 	assert_int_equal(zt_policy_add_allow(w->policy, "bob=db", &why), 0);
+	assert_int_equal(zt_policy_add_serve(w->policy, "c1=web,db", &why), 0);
 	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
 	w->alice_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
 	w->bob_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.bob, false);
@@ -835,6 +836,116 @@ static void each_client_keeps_its_own_deadlines(void **state)
 	world_fini(&w);
 }
 
+/* Two connectors bound to one service: a new session goes to the one with the fewest
+ * sessions, the most recently registered on a tie. */
+static void redundant_connectors_share_a_service(void **state)
+{
+	struct nh_fixture *f = *state;
+	struct world w;
+	struct nh_ep c2;
+	struct zt_tls_ctx *c2_tls;
+	const char *why, *peer;
+	static const char *const expect[] = { "ztna:connector:c2", "ztna:connector:c1",
+					      "ztna:connector:c2", "ztna:connector:c1" };
+
+	world_init(&w, f, 0, 0);
+	assert_int_equal(zt_policy_add_client(w.policy, "connector:c2:pw-c2", &why), 0);
+	assert_int_equal(zt_policy_add_serve(w.policy, "c2=web", &why), 0);
+	c2_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.c2, false);
+	nh_ep_init(&c2, &w.net, NH_RAW, "127.0.0.5:6000", 20 * ZT_MS);
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	login(&w, &c2, c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "pw-c2", "web");
+	assert_int_equal(nh_raw_total(&c2, ZT_CTRL_ERROR), 0);
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	for (int i = 0; i < 4; i++) {
+		open_service(&w.alice, (uint64_t)i + 1, "web");
+		assert_true(nh_wait_total(&w.net, &w.alice, ZT_CTRL_SESSION, (size_t)i + 1, 3 * ZT_SEC));
+		peer = nh_raw_last(&w.alice, ZT_CTRL_SESSION)->u.session.peer_identity;
+		assert_string_equal(peer, expect[i]);
+	}
+	world_fini(&w);
+	zt_tls_ctx_free(c2_tls);
+}
+
+/* Over the OPEN rate each OPEN gets ERROR 1510 with its own REQUEST_ID. */
+static void open_rate_answers_each_request(void **state)
+{
+	struct world w;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	zt_imd_free(w.imd.imd);
+	w.icfg.open_rate = 1;
+	w.icfg.open_burst = 3;
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	for (int i = 1; i <= 5; i++)
+		open_service(&w.alice, (uint64_t)i, "web");
+	assert_true(nh_wait_total(&w.net, &w.alice, ZT_CTRL_ERROR, 2, 3 * ZT_SEC));
+	nh_run_for(&w.net, 100 * ZT_MS);
+	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_SESSION), 3);
+	assert_int_equal(w.alice.raw.last_error.code, (uint32_t)-ZT_EBUSY);
+	assert_int_equal(w.alice.raw.last_error.request_id, 5);
+	for (size_t i = 0, k = 4; i < w.alice.raw.nmsgs && i < NH_MAX_MSGS; i++)
+		if (w.alice.raw.msgs[i].type == ZT_CTRL_ERROR)
+			assert_int_equal(w.alice.raw.msgs[i].u.error.request_id, k++);
+	/* a second later there is room for one more */
+	nh_run_for(&w.net, ZT_SEC);
+	open_service(&w.alice, 6, "web");
+	assert_true(nh_wait_total(&w.net, &w.alice, ZT_CTRL_SESSION, 4, 3 * ZT_SEC));
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.open_rate_limited, 2);
+	world_fini(&w);
+}
+
+struct line_count {
+	unsigned refused, summaries;
+	char last_summary[256];
+};
+
+static void count_lines(void *arg, enum zt_node_level level, const char *event, const char *kv)
+{
+	struct line_count *lc = arg;
+	(void)level;
+
+	if (!strcmp(event, "open_refused"))
+		lc->refused++;
+	if (!strcmp(event, "log_suppressed")) {
+		lc->summaries++;
+		snprintf(lc->last_summary, sizeof(lc->last_summary), "%s", kv);
+	}
+}
+
+/* Refusal lines: 10 per connection per 10 s, then one line summing up the rest. */
+static void refusal_lines_are_summed_up(void **state)
+{
+	struct world w;
+	struct line_count lc = { 0 };
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	zt_imd_free(w.imd.imd);
+	w.icfg.log = (struct zt_node_log){ .fn = count_lines, .arg = &lc, .max_level = ZT_NODE_DEBUG };
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	for (int i = 1; i <= 30; i++)
+		open_service(&w.bob, (uint64_t)i, "web"); /* bob may reach db only */
+	assert_true(nh_wait_total(&w.net, &w.bob, ZT_CTRL_ERROR, 30, 3 * ZT_SEC));
+	assert_int_equal(lc.refused, 10);
+	assert_int_equal(lc.summaries, 0);
+	nh_run_for(&w.net, 10 * ZT_SEC);
+	open_service(&w.bob, 31, "web");
+	assert_true(nh_wait_total(&w.net, &w.bob, ZT_CTRL_ERROR, 31, 3 * ZT_SEC));
+	assert_int_equal(lc.refused, 11);
+	assert_int_equal(lc.summaries, 1);
+	assert_non_null(strstr(lc.last_summary, "identity=ztna:agent:bob lines=20"));
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.log_suppressed, 20);
+	assert_int_equal(st.policy_refused, 31);
+	world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -859,6 +970,9 @@ int main(void)
 		cmocka_unit_test(garbage_is_counted_and_sessions_continue),
 		cmocka_unit_test(peer_disconnect_closes_sessions),
 		cmocka_unit_test(each_client_keeps_its_own_deadlines),
+		cmocka_unit_test(redundant_connectors_share_a_service),
+		cmocka_unit_test(open_rate_answers_each_request),
+		cmocka_unit_test(refusal_lines_are_summed_up),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);

@@ -397,6 +397,7 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 	assert_int_equal(zt_policy_add_client(w->policy, "agent:alice:pw-alice", &why), 0);
 	assert_int_equal(zt_policy_add_client(w->policy, "connector:c1:pw-c1", &why), 0);
 	assert_int_equal(zt_policy_add_allow(w->policy, "alice=web,ghost", &why), 0);
+	assert_int_equal(zt_policy_add_serve(w->policy, "c1=web,db", &why), 0);
 	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
 	w->a_outer = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
 	w->a_inner = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_INNER, &f->pki.q.alice, false);

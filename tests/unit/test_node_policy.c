@@ -1,4 +1,4 @@
-/* node/policy.h: credential and allow-rule specs, token checks, policy matching. */
+/* node/policy.h: credential, allow- and serve-rule specs, token checks, policy matching. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,11 +77,62 @@ static void allow_rules(void **state)
 	zt_policy_free(p);
 }
 
+/* Which connector may serve which service: the same grammar as allow, its own rules. */
+static void serve_rules(void **state)
+{
+	struct zt_policy *p;
+	const char *why = NULL;
+	(void)state;
+
+	assert_int_equal(zt_policy_new(&p), 0);
+	/* Zero trust: no rule, no service for anyone. */
+	assert_false(zt_policy_may_serve(p, "c1", "web"));
+	assert_int_equal(zt_policy_add_serve(p, "c1=web,db", &why), 0);
+	assert_int_equal(zt_policy_add_serve(p, "*=echo", &why), 0);
+	assert_int_equal(zt_policy_add_serve(p, "hub=*", &why), 0);
+	assert_int_equal(zt_policy_serve_count(p), 4);
+	assert_int_equal(zt_policy_rule_count(p), 0); /* allow rules are apart */
+	assert_true(zt_policy_may_serve(p, "c1", "web"));
+	assert_true(zt_policy_may_serve(p, "c1", "db"));
+	assert_false(zt_policy_may_serve(p, "c2", "web")); /* the hijack */
+	assert_false(zt_policy_may_serve(p, "c1", "mail"));
+	assert_true(zt_policy_may_serve(p, "c2", "echo"));
+	assert_true(zt_policy_may_serve(p, "hub", "anything"));
+	/* Names match exactly: no prefixes, no case folding. */
+	assert_false(zt_policy_may_serve(p, "c", "web"));
+	assert_false(zt_policy_may_serve(p, "c11", "web"));
+	assert_false(zt_policy_may_serve(p, "C1", "web"));
+	assert_false(zt_policy_may_serve(p, "c1", "webx"));
+	/* Serve and allow do not grant each other. */
+	assert_false(zt_policy_allows(p, "c1", "web"));
+	assert_int_equal(zt_policy_add_allow(p, "alice=mail", &why), 0);
+	assert_false(zt_policy_may_serve(p, "alice", "mail"));
+
+	why = NULL;
+	assert_int_equal(zt_policy_add_serve(p, "c1", &why), ZT_ESYNTAX);
+	assert_non_null(strstr(why, "CONNECTOR=SERVICE"));
+	assert_int_equal(zt_policy_add_serve(p, "=web", &why), ZT_ESYNTAX);
+	assert_int_equal(zt_policy_add_serve(p, "c1=", &why), ZT_ESYNTAX);
+	assert_int_equal(zt_policy_add_serve(p, "c1=web,", &why), ZT_ESYNTAX);
+	assert_int_equal(zt_policy_add_serve(p, "c 1=web", &why), ZT_ESYNTAX);
+	assert_int_equal(zt_policy_add_serve(p, "c1=web=db", &why), ZT_ESYNTAX);
+	assert_int_equal(zt_policy_add_serve(p, "**=web", &why), ZT_ESYNTAX);
+	assert_int_equal(zt_policy_add_serve(p, "-c=web", &why), ZT_ESYNTAX);
+	/* 64 characters: one over the name limit. */
+	assert_int_equal(zt_policy_add_serve(p, "c1=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+					     &why), ZT_ESYNTAX);
+	assert_int_equal(zt_policy_add_serve(p, "c3=ok,b@d", &why), ZT_ESYNTAX);
+	assert_false(zt_policy_may_serve(p, "c3", "ok")); /* a bad list adds nothing */
+	assert_int_equal(zt_policy_serve_count(p), 4);
+	zt_policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(credentials),
 		cmocka_unit_test(allow_rules),
+		cmocka_unit_test(serve_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

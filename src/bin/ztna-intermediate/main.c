@@ -5,7 +5,8 @@
  * decrypt, STUN answers. The logic is node/imd.h; this is its I/O shell.
  *
  *   ztna-intermediate --listen 127.0.0.1:4433 --pki DIR \
- *       --client agent:alice:TOKEN --client connector:c1:TOKEN --allow alice=web
+ *       --client agent:alice:TOKEN --client connector:c1:TOKEN --allow alice=web \
+ *       --serve c1=web
  *
  * SIGHUP logs a stats line; SIGINT/SIGTERM stop it (with a final one).
  */
@@ -38,6 +39,9 @@ struct prog {
 	char reset_key_file[PATH_MAX], qlog_dir[PATH_MAX], keylog[PATH_MAX];
 	uint64_t quota_bytes, quota_packets, open_hold, idle_timeout, start_margin, max_clients;
 	bool open_hold_set;
+	/* control-message limits (node/imd.h); 0: the default */
+	uint64_t max_sessions, open_rate, open_burst, max_held, max_held_total, busy_hold;
+	uint64_t ctrl_rate, ctrl_burst, ctrl_busy, ctrl_stall;
 	int verbose;
 	struct zt_policy *policy;
 
@@ -150,6 +154,11 @@ static int set_allow(void *ctx, const char *v, const char **why)
 	return zt_policy_add_allow(P(ctx)->policy, v, why);
 }
 
+static int set_serve(void *ctx, const char *v, const char **why)
+{
+	return zt_policy_add_serve(P(ctx)->policy, v, why);
+}
+
 static int set_quota_bytes(void *ctx, const char *v, const char **why)
 {
 	int rc = zt_parse_size(v, &P(ctx)->quota_bytes);
@@ -180,6 +189,64 @@ static int set_max_clients(void *ctx, const char *v, const char **why)
 	return set_count(&P(ctx)->max_clients, v, why);
 }
 
+/* A positive count of at most max. */
+static int set_limit(uint64_t *dst, const char *v, const char **why, uint64_t max)
+{
+	int rc = set_count(dst, v, why);
+
+	if (rc == 0 && *dst > max) {
+		*why = max == ZT_IMD_RATE_MAX ? "at most 1000000" : "too large";
+		return ZT_ERANGE;
+	}
+	return rc;
+}
+
+static int set_max_sessions(void *ctx, const char *v, const char **why)
+{
+	return set_limit(&P(ctx)->max_sessions, v, why, 1000000);
+}
+
+static int set_open_rate(void *ctx, const char *v, const char **why)
+{
+	return set_limit(&P(ctx)->open_rate, v, why, ZT_IMD_RATE_MAX);
+}
+
+static int set_open_burst(void *ctx, const char *v, const char **why)
+{
+	return set_limit(&P(ctx)->open_burst, v, why, ZT_IMD_RATE_MAX);
+}
+
+static int set_max_held(void *ctx, const char *v, const char **why)
+{
+	return set_limit(&P(ctx)->max_held, v, why, 1000000);
+}
+
+static int set_max_held_total(void *ctx, const char *v, const char **why)
+{
+	return set_limit(&P(ctx)->max_held_total, v, why, 10000000);
+}
+
+static int set_ctrl_rate(void *ctx, const char *v, const char **why)
+{
+	return set_limit(&P(ctx)->ctrl_rate, v, why, ZT_IMD_RATE_MAX);
+}
+
+static int set_ctrl_burst(void *ctx, const char *v, const char **why)
+{
+	return set_limit(&P(ctx)->ctrl_burst, v, why, ZT_IMD_RATE_MAX);
+}
+
+static int set_ctrl_busy(void *ctx, const char *v, const char **why)
+{
+	int rc = zt_parse_size(v, &P(ctx)->ctrl_busy);
+
+	if (rc < 0 || P(ctx)->ctrl_busy < 1024 || P(ctx)->ctrl_busy > ZT_IMD_CTRL_BUSY_MAX) {
+		*why = "a size from 1K to 128K";
+		return rc < 0 ? rc : ZT_ERANGE;
+	}
+	return 0;
+}
+
 static int set_dur(uint64_t *dst, const char *v, const char **why)
 {
 	int rc = zt_parse_duration(v, dst);
@@ -203,6 +270,28 @@ static int set_idle(void *ctx, const char *v, const char **why)
 static int set_margin(void *ctx, const char *v, const char **why)
 {
 	return set_dur(&P(ctx)->start_margin, v, why);
+}
+
+/* A positive duration. */
+static int set_pos_dur(uint64_t *dst, const char *v, const char **why)
+{
+	int rc = set_dur(dst, v, why);
+
+	if (rc == 0 && *dst == 0) {
+		*why = "a duration above 0";
+		return ZT_ERANGE;
+	}
+	return rc;
+}
+
+static int set_busy_hold(void *ctx, const char *v, const char **why)
+{
+	return set_pos_dur(&P(ctx)->busy_hold, v, why);
+}
+
+static int set_ctrl_stall(void *ctx, const char *v, const char **why)
+{
+	return set_pos_dur(&P(ctx)->ctrl_stall, v, why);
 }
 
 static int set_verbose(void *ctx, const char *v, const char **why)
@@ -233,6 +322,9 @@ static const struct zt_conf_key keys[] = {
 	{ .name = "allow", .syntax = "AGENT=SERVICE[,SERVICE...]", .example = "alice=web,db",
 	  .help = "which agent may reach which services ('*' for any)", .set = set_allow,
 	  .repeatable = true },
+	{ .name = "serve", .syntax = "CONNECTOR=SERVICE[,SERVICE...]", .example = "c1=web,db",
+	  .help = "which connector may serve which services ('*' for any); no other registers",
+	  .set = set_serve, .repeatable = true },
 	{ .name = "quota-bytes", .syntax = "SIZE", .example = "10G",
 	  .help = "relay budget per session (default 64G)", .set = set_quota_bytes },
 	{ .name = "quota-packets", .syntax = "N", .example = "10M",
@@ -246,6 +338,34 @@ static const struct zt_conf_key keys[] = {
 	  .help = "START_CHECKS lead time for the farther end (default 50ms)", .set = set_margin },
 	{ .name = "max-clients", .syntax = "N", .example = "10000",
 	  .help = "connections at most (default 10000)", .set = set_max_clients },
+	{ .name = "max-sessions", .syntax = "N", .example = "1024",
+	  .help = "sessions per agent connection, held requests included (default 1024)",
+	  .set = set_max_sessions },
+	{ .name = "open-rate", .syntax = "N", .example = "20",
+	  .help = "session requests (OPEN) per second per connection (default 20)",
+	  .set = set_open_rate },
+	{ .name = "open-burst", .syntax = "N", .example = "100",
+	  .help = "session requests in a burst per connection (default 100)", .set = set_open_burst },
+	{ .name = "max-held", .syntax = "N", .example = "32",
+	  .help = "requests waiting for a connector per connection (default 32)",
+	  .set = set_max_held },
+	{ .name = "max-held-total", .syntax = "N", .example = "10000",
+	  .help = "requests waiting for a connector in all (default 10000)",
+	  .set = set_max_held_total },
+	{ .name = "busy-hold", .syntax = "DURATION", .example = "5s",
+	  .help = "a request waits this long for a backed-up connector (default 5s)",
+	  .set = set_busy_hold },
+	{ .name = "ctrl-rate", .syntax = "N", .example = "200",
+	  .help = "control messages per second per connection (default 200)", .set = set_ctrl_rate },
+	{ .name = "ctrl-burst", .syntax = "N", .example = "1000",
+	  .help = "control messages in a burst per connection, +16 per session (default 1000)",
+	  .set = set_ctrl_burst },
+	{ .name = "ctrl-busy", .syntax = "SIZE", .example = "64K",
+	  .help = "control bytes queued to a party before it gets no new sessions (default 64K)",
+	  .set = set_ctrl_busy },
+	{ .name = "ctrl-stall", .syntax = "DURATION", .example = "30s",
+	  .help = "close a party that reads none of its control stream this long (default 30s)",
+	  .set = set_ctrl_stall },
 	{ .name = "reset-key-file", .syntax = "FILE", .example = "/etc/ztna/reset.key",
 	  .help = "secret for stateless resets after a restart (default: from the TLS key)",
 	  .set = set_reset_key },
@@ -307,13 +427,20 @@ static void log_stats(struct prog *p, const char *event)
 		" opens=%" PRIu64 " sessions_opened=%" PRIu64 " policy_refused=%" PRIu64
 		" no_service=%" PRIu64 " relay_pkts=%" PRIu64 " relay_bytes=%" PRIu64
 		" relay_dropped_unknown=%" PRIu64 " relay_dropped_quota=%" PRIu64
-		" relay_dropped_queue=%" PRIu64 " relay_dropped_malformed=%" PRIu64 " ctrl_errors=%" PRIu64,
+		" relay_dropped_queue=%" PRIu64 " relay_dropped_malformed=%" PRIu64 " ctrl_errors=%" PRIu64
+		" register_refused=%" PRIu64 " open_rate_limited=%" PRIu64 " open_max_sessions=%" PRIu64
+		" held=%" PRIu64 " held_now=%zu held_refused=%" PRIu64 " open_busy=%" PRIu64
+		" ctrl_over_budget=%" PRIu64 " ctrl_budget_closed=%" PRIu64 " ctrl_fwd_dropped=%" PRIu64
+		" ctrl_send_dropped=%" PRIu64 " ctrl_stalled_closed=%" PRIu64 " log_suppressed=%" PRIu64,
 		s.clients, s.sessions, p->io.st.rx, p->io.st.tx, s.dropped_garbage, s.dropped_unknown,
 		s.dropped_conn, s.stun_answered, s.stun_dropped, s.resets_sent, s.accepted,
 		s.accept_failed, s.refused_full, s.auth_ok, s.auth_failed,
 		s.opens, s.sessions_opened, s.policy_refused, s.no_service, s.relay_pkts, s.relay_bytes,
 		s.relay_dropped_unknown, s.relay_dropped_quota, s.relay_dropped_queue,
-		s.relay_dropped_malformed, s.ctrl_errors);
+		s.relay_dropped_malformed, s.ctrl_errors, s.register_refused, s.open_rate_limited,
+		s.open_max_sessions, s.held, s.held_now, s.held_refused, s.open_busy, s.ctrl_over_budget,
+		s.ctrl_budget_closed, s.ctrl_fwd_dropped, s.ctrl_send_dropped, s.ctrl_stalled_closed,
+		s.log_suppressed);
 }
 
 static void on_signal(struct zt_loop *loop, int sig, void *arg)
@@ -329,6 +456,33 @@ static void default_file(char *dst, const char *dir, const char *name)
 {
 	if (!*dst && *dir && snprintf(dst, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
 		dst[0] = '\0';
+}
+
+/* The control-message limits (0: the Intermediate's default). */
+static void ctrl_limits(const struct prog *p, struct zt_imd_config *ic)
+{
+	ic->max_sessions = (size_t)p->max_sessions;
+	ic->open_rate = (unsigned)p->open_rate;
+	ic->open_burst = (unsigned)p->open_burst;
+	ic->max_held = (size_t)p->max_held;
+	ic->max_held_total = (size_t)p->max_held_total;
+	ic->busy_hold = p->busy_hold;
+	ic->ctrl_rate = (unsigned)p->ctrl_rate;
+	ic->ctrl_burst = (unsigned)p->ctrl_burst;
+	ic->ctrl_busy = (size_t)p->ctrl_busy;
+	ic->ctrl_stall = p->ctrl_stall;
+}
+
+static void log_start(const struct prog *p)
+{
+	char a[ZT_ADDR_STRLEN];
+
+	zt_info("start", "listen=%s clients_configured=%zu rules=%zu serve_rules=%zu",
+		zt_addr_str(&p->io.udp.local, a), zt_policy_client_count(p->policy),
+		zt_policy_rule_count(p->policy), zt_policy_serve_count(p->policy));
+	if (!zt_policy_serve_count(p->policy))
+		zt_warn("no_serve_rules", "hint=\"no connector may register a service: add --serve "
+			"CONNECTOR=SERVICE for each connector\"");
 }
 
 static int setup(struct prog *p)
@@ -425,6 +579,7 @@ static int setup(struct prog *p)
 		.reset_key_len = strlen(reset_key),
 		.log = { .fn = node_log, .arg = p, .max_level = (enum zt_node_level)zt_log_level() },
 	};
+	ctrl_limits(p, &ic);
 	if (*p->qlog_dir) {
 		ic.qlog_open = qlog_open;
 		ic.qlog_write = qlog_write;
@@ -436,8 +591,7 @@ static int setup(struct prog *p)
 		fprintf(stderr, "ztna-intermediate: %s\n", zt_strerror(rc));
 		return 1;
 	}
-	zt_info("start", "listen=%s clients_configured=%zu rules=%zu", zt_addr_str(&p->io.udp.local, a),
-		zt_policy_client_count(p->policy), zt_policy_rule_count(p->policy));
+	log_start(p);
 	return 0;
 }
 
