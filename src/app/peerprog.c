@@ -161,6 +161,46 @@ static int set_backoff_max(void *ctx, const char *v, const char **why)
 	return set_duration(&PP(ctx)->backoff_max, v, why);
 }
 
+/* A whole number in [min, max]. */
+static int set_count(uint32_t *dst, const char *v, uint32_t min, uint32_t max, const char **why)
+{
+	static char text[64];
+	char *end = NULL;
+	unsigned long long n;
+
+	snprintf(text, sizeof(text), "a whole number from %u to %u", min, max);
+	*why = text;
+	if (*v < '0' || *v > '9')
+		return ZT_ESYNTAX;
+	n = strtoull(v, &end, 10);
+	if (*end)
+		return ZT_ESYNTAX;
+	if (n < min || n > max)
+		return ZT_ERANGE;
+	*dst = (uint32_t)n;
+	return 0;
+}
+
+static int set_check_rate(void *ctx, const char *v, const char **why)
+{
+	return set_count(&PP(ctx)->check_rate, v, 1, 10000, why);
+}
+
+static int set_check_rate_dest(void *ctx, const char *v, const char **why)
+{
+	return set_count(&PP(ctx)->check_rate_dest, v, 1, 10000, why);
+}
+
+static int set_check_rate_total(void *ctx, const char *v, const char **why)
+{
+	return set_count(&PP(ctx)->check_rate_total, v, 1, 100000, why);
+}
+
+static int set_check_candidates(void *ctx, const char *v, const char **why)
+{
+	return set_count(&PP(ctx)->check_candidates, v, 1, 48, why);
+}
+
 static int set_refusal_backoff_max(void *ctx, const char *v, const char **why)
 {
 	int rc = set_duration(&PP(ctx)->refusal_backoff_max, v, why);
@@ -431,6 +471,17 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .help = "a UDP flow is forgotten after this silence (default 60s)", .set = set_flow_idle },
 	{ .name = "backoff-max", .syntax = "DURATION", .example = "30s",
 	  .help = "longest wait between reconnection attempts (default 30s)", .set = set_backoff_max },
+	{ .name = "check-rate", .syntax = "N", .example = "4",
+	  .help = "connectivity checks per second a session sends to addresses that have "
+		  "not answered (burst 8 s worth; default 4)", .set = set_check_rate },
+	{ .name = "check-rate-dest", .syntax = "N", .example = "2",
+	  .help = "... to one IP address, all sessions together (default 2)",
+	  .set = set_check_rate_dest },
+	{ .name = "check-rate-total", .syntax = "N", .example = "100",
+	  .help = "... of the whole program (default 100)", .set = set_check_rate_total },
+	{ .name = "check-candidates", .syntax = "N", .example = "16",
+	  .help = "the peer's candidates a session takes per ICE generation (default 16)",
+	  .set = set_check_candidates },
 	{ .name = "refusal-backoff-max", .syntax = "DURATION", .example = "5m",
 	  .help = "longest wait after a refusal: of the login (5 s doubling) or of a service "
 		  "(1 s doubling) (default 5m)", .set = set_refusal_backoff_max },
@@ -629,14 +680,16 @@ static void log_stats(struct zt_peerprog *pp, const char *event)
 		" sessions_failed=%" PRIu64 " sessions_resumed=%" PRIu64 " chans=%zu chans_opened=%" PRIu64 " chans_failed=%" PRIu64
 		" flows=%zu udp_in=%" PRIu64 " udp_out=%" PRIu64 " udp_dropped=%" PRIu64
 		" flow_dgrams_dropped=%" PRIu64 " tcp_now=%zu tcp_bytes_in=%" PRIu64 " tcp_bytes_out=%" PRIu64
-		" tcp_reset=%" PRIu64 " outer_rtt_us=%" PRIu64 " ctrl_errors=%" PRIu64,
+		" tcp_reset=%" PRIu64 " outer_rtt_us=%" PRIu64 " ctrl_errors=%" PRIu64
+		" checks_charged=%" PRIu64 " checks_deferred=%" PRIu64,
 		zt_peer_state(pp->peer), io->rx, io->tx, ps.dropped_garbage, ps.dropped_stun,
 		ps.dropped_outer, ps.dropped_unknown, ps.relay_in, ps.relay_out,
 		ps.relay_dropped_session, ps.relay_dropped_queue, ps.connects, ps.resets_received,
 		ps.opens, ps.refused_fast, ps.sessions, ps.sessions_opened, ps.sessions_failed, ps.sessions_resumed, ps.chans, ps.chans_opened,
 		ps.chans_failed, ps.flows, fs->udp_in, fs->udp_out, fs->udp_dropped,
 		ps.flow_dgrams_dropped, fs->tcp_now, fs->tcp_bytes_in, fs->tcp_bytes_out,
-		fs->tcp_reset, (uint64_t)(qs.srtt_ns / ZT_US), ps.ctrl_errors);
+		fs->tcp_reset, (uint64_t)(qs.srtt_ns / ZT_US), ps.ctrl_errors, ps.checks_charged,
+		ps.checks_deferred);
 }
 
 static void on_signal(struct zt_loop *loop, int sig, void *arg)
@@ -963,6 +1016,10 @@ static int setup(struct zt_peerprog *pp)
 		.software = pp->role == ZT_CTRL_ROLE_AGENT ? "ztna-agent 0.1" : "ztna-connector 0.1",
 		.backoff_max = pp->backoff_max,
 		.refusal_backoff_max = pp->refusal_backoff_max,
+		.check_rate = pp->check_rate,
+		.check_rate_dest = pp->check_rate_dest,
+		.check_rate_total = pp->check_rate_total,
+		.check_candidates = pp->check_candidates,
 		.outer_keepalive = pp->keepalive,
 		.outer_idle_timeout = pp->idle_timeout,
 		.inner_idle_timeout = pp->inner_idle,

@@ -63,6 +63,7 @@ struct zt_peerprog {
 	struct zt_addr bind;
 	uint64_t keepalive, idle_timeout, open_timeout, flow_idle, inner_idle, backoff_max;
 	uint64_t refusal_backoff_max;
+	uint32_t check_rate, check_rate_dest, check_rate_total, check_candidates; /* 0: defaults */
 	char qlog_dir[PATH_MAX], keylog[PATH_MAX];
 	int verbose;
 	struct zt_fwdspec specs[ZT_PEERPROG_SPECS];

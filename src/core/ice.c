@@ -35,6 +35,7 @@ struct ice_pair {
 	uint64_t first_tx;           /* first transmission of this pair's checks */
 	uint64_t next_tx;            /* when to retransmit */
 	uint64_t rto;
+	uint32_t charged;            /* budget tokens its checks took (refunded on an answer) */
 };
 
 struct ice_response {
@@ -54,11 +55,13 @@ struct zt_ice {
 	bool remote_done;
 	uint64_t start_at;
 	uint64_t next_check;         /* Ta pacing of new checks */
+	uint64_t blocked_until;      /* no new check affordable before (the budget) */
 
 	struct zt_cand local[ZT_ICE_MAX_LOCAL];
 	size_t nlocal;
 	struct zt_cand remote[ZT_ICE_MAX_REMOTE];
-	size_t nremote;
+	bool answered[ZT_ICE_MAX_REMOTE]; /* a check to it succeeded (or it is trusted) */
+	size_t nremote, nsignalled;
 	struct ice_pair pairs[ZT_ICE_MAX_PAIRS];
 	size_t npairs;
 	int selected;                /* index into pairs, or -1 */
@@ -129,6 +132,8 @@ int zt_ice_new(struct zt_ice **ret, const struct zt_ice_config *cfg)
 		ice->cfg.keepalive_interval = 15 * ZT_SEC;
 	if (!ice->cfg.consent_timeout)
 		ice->cfg.consent_timeout = 30 * ZT_SEC;
+	if (!ice->cfg.max_remote || ice->cfg.max_remote > ZT_ICE_MAX_REMOTE)
+		ice->cfg.max_remote = ZT_ICE_MAX_REMOTE;
 	ice->ka_interval = ice->cfg.keepalive_interval;
 	ice->consent_timeout = ice->cfg.consent_timeout;
 	ice->controlling = cfg->controlling;
@@ -253,6 +258,7 @@ static int add_pair(struct zt_ice *ice, size_t l, size_t r)
 	} else {
 		ice->pairs[ice->npairs++] = p;
 	}
+	ice->blocked_until = 0; /* a new pair may be affordable */
 	sort_pairs(ice);
 	return find_pair(ice, l, r);
 }
@@ -327,15 +333,20 @@ int zt_ice_add_remote(struct zt_ice *ice, const struct zt_cand *c)
 		/* RFC 8445 s7.3.1.3: a signalled candidate replaces a peer-reflexive one. */
 		if (ice->remote[idx].type == ZT_CAND_PRFLX && c->type != ZT_CAND_PRFLX) {
 			ice->remote[idx] = *c;
+			ice->nsignalled++;
 			for (size_t i = 0; i < ice->npairs; i++)
 				ice->pairs[i].priority = pair_priority(ice, &ice->pairs[i]);
 			sort_pairs(ice);
 		}
 		return 0;
 	}
-	if (ice->nremote == ZT_ICE_MAX_REMOTE)
+	if (ice->nremote == ZT_ICE_MAX_REMOTE || ice->nsignalled >= ice->cfg.max_remote) {
+		ice->stats.remote_limited++;
 		return ZT_ECAND_LIMIT;
+	}
+	ice->answered[ice->nremote] = ice->cfg.trusted.family && zt_addr_equal(&c->addr, &ice->cfg.trusted);
 	ice->remote[ice->nremote++] = *c;
+	ice->nsignalled += c->type != ZT_CAND_PRFLX;
 	pair_all(ice);
 	return 0;
 }
@@ -414,6 +425,52 @@ static void queue_trigger(struct zt_ice *ice, int idx)
 		return;
 	p->queued = true;
 	ice->trig[(ice->trig_head + ice->trig_len++) % TRIGGER_QUEUE] = (uint16_t)idx;
+	ice->blocked_until = 0;
+}
+
+/* ---- the budget (RFC 8445 s19.5.1, RFC 7675: see ice.h) ---- */
+
+static bool unbudgeted(const struct zt_ice *ice, const struct ice_pair *p)
+{
+	return ice->answered[p->remote] || (!ice->cfg.session_budget && !ice->cfg.budget);
+}
+
+/* Pays for one check on p. Returns false (nothing sent may follow) when a budget is
+ * empty. */
+static bool charge(struct zt_ice *ice, uint64_t now, struct ice_pair *p)
+{
+	if (unbudgeted(ice, p))
+		return true;
+	if (!zt_check_budget_take(ice->cfg.budget, ice->cfg.session_budget, now,
+				  &ice->remote[p->remote].addr)) {
+		ice->stats.checks_deferred++;
+		return false;
+	}
+	p->charged++;
+	return true;
+}
+
+/* When a check on p could be paid for (> now when it cannot be now). */
+static uint64_t affordable_at(const struct zt_ice *ice, uint64_t now, const struct ice_pair *p)
+{
+	uint64_t t;
+
+	if (unbudgeted(ice, p))
+		return now;
+	t = zt_check_budget_when(ice->cfg.budget, ice->cfg.session_budget, now,
+				 &ice->remote[p->remote].addr);
+	return t > now ? t : now + ZT_MS;
+}
+
+/* p's remote answered a check: it is free from now on, and its tokens come back. */
+static void answered(struct zt_ice *ice, struct ice_pair *p)
+{
+	if (!ice->answered[p->remote])
+		ice->blocked_until = 0;
+	ice->answered[p->remote] = true;
+	zt_check_budget_refund(ice->cfg.budget, ice->cfg.session_budget,
+			       &ice->remote[p->remote].addr, p->charged);
+	p->charged = 0;
 }
 
 static int build_request(struct zt_ice *ice, const struct zt_cand *local, const uint8_t *tid,
@@ -486,6 +543,43 @@ static int next_waiting(const struct zt_ice *ice)
 	return -1;
 }
 
+/*
+ * The next new check, paid for: triggered first (s6.1.4.2), then ordinary in
+ * checklist order. One whose address has no budget now waits (a triggered one goes to
+ * the back of its queue) and the next goes first. Returns the pair or -1 (then
+ * blocked_until says when one could be paid for).
+ */
+static int pick_new(struct zt_ice *ice, uint64_t now)
+{
+	uint64_t until = ZT_TIME_NEVER, t;
+
+	for (size_t k = 0, n = ice->trig_len; k < n; k++) {
+		int idx = ice->trig[ice->trig_head];
+		ice->trig_head = (ice->trig_head + 1) % TRIGGER_QUEUE;
+		ice->trig_len--;
+		if (charge(ice, now, &ice->pairs[idx])) {
+			ice->pairs[idx].queued = false;
+			return idx;
+		}
+		ice->trig[(ice->trig_head + ice->trig_len++) % TRIGGER_QUEUE] = (uint16_t)idx;
+		if ((t = affordable_at(ice, now, &ice->pairs[idx])) < until)
+			until = t;
+	}
+	if (ice->started && now >= ice->start_at) {
+		for (size_t i = 0; i < ice->npairs; i++) {
+			struct ice_pair *p = &ice->pairs[i];
+			if (p->state != PAIR_WAITING || p->in_flight)
+				continue;
+			if (charge(ice, now, p))
+				return (int)i;
+			if ((t = affordable_at(ice, now, p)) < until)
+				until = t;
+		}
+	}
+	ice->blocked_until = until == ZT_TIME_NEVER ? 0 : until;
+	return -1;
+}
+
 int zt_ice_poll_send(struct zt_ice *ice, uint64_t now, uint8_t *buf, size_t cap,
 		     struct zt_addr *ret_local, struct zt_addr *ret_remote)
 {
@@ -506,21 +600,20 @@ int zt_ice_poll_send(struct zt_ice *ice, uint64_t now, uint8_t *buf, size_t cap,
 		 * gives up */
 		for (size_t i = 0; i < ice->npairs; i++) {
 			struct ice_pair *p = &ice->pairs[i];
-			if (p->in_flight && p->next_tx <= now &&
-			    now < p->first_tx + ice->cfg.fail_timeout)
-				return send_check(ice, now, (int)i, true, buf, cap, ret_local, ret_remote);
+			if (!p->in_flight || p->next_tx > now || now >= p->first_tx + ice->cfg.fail_timeout)
+				continue;
+			if (!charge(ice, now, p)) {
+				/* no budget: this retransmission is skipped, the next is due as
+				 * if it had gone out */
+				p->rto = p->rto * 2 > ice->cfg.rto_max ? ice->cfg.rto_max : p->rto * 2;
+				p->next_tx = now + p->rto;
+				continue;
+			}
+			return send_check(ice, now, (int)i, true, buf, cap, ret_local, ret_remote);
 		}
 		/* 3. one new check per Ta: triggered first (s6.1.4.2), then ordinary */
-		if (now >= ice->next_check) {
-			int idx = -1;
-			while (ice->trig_len && idx < 0) {
-				idx = ice->trig[ice->trig_head];
-				ice->trig_head = (ice->trig_head + 1) % TRIGGER_QUEUE;
-				ice->trig_len--;
-				ice->pairs[idx].queued = false;
-			}
-			if (idx < 0 && ice->started && now >= ice->start_at)
-				idx = next_waiting(ice);
+		if (now >= ice->next_check && now >= ice->blocked_until) {
+			int idx = pick_new(ice, now);
 			if (idx >= 0) {
 				ice->next_check = now + ice->cfg.ta;
 				return send_check(ice, now, idx, false, buf, cap, ret_local, ret_remote);
@@ -584,6 +677,8 @@ uint64_t zt_ice_next_deadline(const struct zt_ice *ice)
 			uint64_t t = ice->next_check;
 			if (!ice->trig_len && t < ice->start_at)
 				t = ice->start_at;
+			if (t < ice->blocked_until)
+				t = ice->blocked_until;
 			EARLIER(t);
 		}
 	}
@@ -775,6 +870,7 @@ static int handle_request(struct zt_ice *ice, uint64_t now, const struct zt_stun
 		if (zt_cand_foundation(c.foundation, ZT_CAND_PRFLX, from, NULL) < 0 ||
 		    ice->nremote == ZT_ICE_MAX_REMOTE)
 			return 1;
+		ice->answered[ice->nremote] = ice->cfg.trusted.family && zt_addr_equal(from, &ice->cfg.trusted);
 		ice->remote[ice->nremote++] = c;
 		r = (int)ice->nremote - 1;
 		ice->stats.prflx_learned++;
@@ -915,6 +1011,7 @@ static int handle_response(struct zt_ice *ice, uint64_t now, const struct zt_stu
 	}
 	p->in_flight = false;
 	p->state = PAIR_SUCCEEDED;
+	answered(ice, p);
 	/* s7.2.5.3.1: a new mapped address is a local peer-reflexive candidate, kept for
 	 * signalling; checks keep going out from its base */
 	if (zt_stun_get_addr(m, ZT_STUN_ATTR_XOR_MAPPED_ADDRESS, &mapped) == 0) {

@@ -33,6 +33,16 @@
  * Pacing: a new check (ordinary or triggered) leaves at most every Ta; retransmissions
  * follow each transaction's own timer (initial RTO, doubling, capped), so a lossy or
  * filtered path (a port-restricted NAT drops the first punch) is retried quickly.
+ *
+ * Budget (RFC 8445 s19.5.1, the STUN amplification or "voice hammer" attack; RFC 7675
+ * consent): the peer may name any address, a victim's among them. A check (new,
+ * triggered or retransmitted) to a remote address that has not answered one yet takes
+ * a token from the session's and the process's budgets (core/checkbudget.h); without
+ * one it waits, and other pairs go first. An authenticated success response from the
+ * address (or the address being cfg.trusted: the relay) makes it answered: its
+ * checks are free from then on and the tokens they took come back. The signalled
+ * remote candidates kept are bounded by cfg.max_remote ("agents MAY limit the number
+ * of candidates they will accept", s19.5.1).
  */
 #ifndef ZT_CORE_ICE_H
 #define ZT_CORE_ICE_H
@@ -43,7 +53,9 @@
 
 #include "core/addr.h"
 #include "core/cand.h"
+#include "core/checkbudget.h"
 #include "core/rng.h"
+#include "core/tokens.h"
 
 #define ZT_ICE_MAX_LOCAL 8
 #define ZT_ICE_MAX_REMOTE 48     /* signalled + peer-reflexive */
@@ -66,6 +78,14 @@ struct zt_ice_config {
 	uint64_t keepalive_interval; /* consent checks on the selected pair; default 15 s */
 	uint64_t consent_timeout;   /* no authenticated traffic for this long: lost; default 30 s */
 	const char *software;       /* SOFTWARE attribute, or NULL for none */
+	size_t max_remote;          /* signalled remote candidates kept; 0 (or more than
+				       ZT_ICE_MAX_REMOTE): ZT_ICE_MAX_REMOTE */
+	/* Checks to addresses that have not answered are paid from these (see Budget
+	 * above); they must outlive the agent. NULL: not bounded there. */
+	struct zt_tokens *session_budget;
+	struct zt_check_budget *budget;
+	struct zt_addr trusted;     /* an address that counts as answered (the relay);
+				       family 0: none */
 };
 
 enum zt_ice_state {
@@ -102,6 +122,8 @@ struct zt_ice_stats {
 	uint64_t prflx_learned;
 	uint64_t keepalives_sent;
 	uint64_t revivals;          /* failed, then checked again for a late peer */
+	uint64_t checks_deferred;   /* a check waited for the budget (counted per try) */
+	uint64_t remote_limited;    /* signalled remote candidates over max_remote */
 	uint64_t start_time;        /* when checks started (0: not yet) */
 	uint64_t selected_time;     /* when a pair was selected (0: not yet) */
 };
@@ -132,8 +154,9 @@ int zt_ice_set_remote_credentials(struct zt_ice *ice, const char *ufrag, const c
 /*
  * Adds a remote candidate (offer, answer or trickle). Forms pairs with every local
  * host candidate of the same family, up to ZT_ICE_MAX_PAIRS (lowest priority pairs are
- * dropped when over). Returns 0, ZT_ECAND_LIMIT (remote list full), or a
- * zt_cand_check() error. Duplicates (same address) are ignored (0).
+ * dropped when over). Returns 0, ZT_ECAND_LIMIT (remote list full, or cfg.max_remote
+ * signalled candidates reached), or a zt_cand_check() error. Duplicates (same
+ * address) are ignored (0).
  */
 int zt_ice_add_remote(struct zt_ice *ice, const struct zt_cand *c);
 

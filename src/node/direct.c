@@ -45,6 +45,8 @@ struct pdirect {
 	uint64_t first_start;        /* connector: first generation (for time to direct) */
 	uint64_t time_to_direct;     /* connector */
 	const char *last_reason;
+	struct zt_tokens checks;     /* checks to addresses not answered yet, across
+					generations (core/checkbudget.h) */
 };
 
 static const char ice_chars[] =
@@ -77,6 +79,7 @@ static struct pdirect *direct_get(struct psession *s)
 		if (s->direct) {
 			s->direct->agent = is_agent(s->p);
 			s->direct->last_reason = "relay-at-start";
+			zt_check_budget_session(&s->p->checks, &s->direct->checks, s->p->now);
 		}
 	}
 	return s->direct;
@@ -170,6 +173,13 @@ static int new_generation(struct psession *s, uint64_t now, uint32_t gen)
 		.local_ufrag = d->ufrag,
 		.local_pwd = d->pwd,
 		.rng = *p->cfg.rng,
+		/* RFC 8445 s19.5.1: a peer may name a victim's address; what checks to
+		 * addresses that never answered may cost is bounded per session (across
+		 * generations: a new one does not refill it), per destination and in total */
+		.max_remote = p->cfg.check_candidates,
+		.session_budget = &d->checks,
+		.budget = &p->checks,
+		.trusted = p->cfg.intermediate,
 	};
 	int rc;
 
@@ -481,8 +491,16 @@ void zt_pdirect_candidates(struct psession *s, uint64_t now, const struct zt_ctr
 		}
 		d->creds_set = true;
 	}
-	for (unsigned i = 0; i < c->n_cands; i++)
-		added += zt_ice_add_remote(d->ice, &c->cands[i]) == 0;
+	for (unsigned i = 0; i < c->n_cands; i++) {
+		int rc = zt_ice_add_remote(d->ice, &c->cands[i]);
+		added += rc == 0;
+		if (rc == ZT_ECAND_LIMIT && !d->cands_limited) {
+			PLOG(p, ZT_NODE_WARN, "candidates_limited",
+			     "session=%08x generation=%u reason=too-many-candidates max=%u", s->id, d->gen,
+			     p->cfg.check_candidates);
+			d->cands_limited = true;
+		}
+	}
 	if (c->end_of_candidates)
 		zt_ice_remote_done(d->ice);
 	PLOG(p, ZT_NODE_DEBUG, "remote_candidates", "session=%08x generation=%u got=%u added=%u end=%d",

@@ -470,6 +470,12 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	p->cfg.refusal_backoff_max = or_default(cfg->refusal_backoff_max, 300 * ZT_SEC);
 	zt_backoff_init(&p->backoff, cfg->backoff_min, cfg->backoff_max);
 	zt_backoff_init(&p->login_backoff, 5 * ZT_SEC, p->cfg.refusal_backoff_max);
+	p->cfg.check_candidates = (uint32_t)or_default(cfg->check_candidates, 16);
+	zt_check_budget_init(&p->checks,
+			     &(struct zt_check_budget_config){ .session_rate = cfg->check_rate,
+							       .dest_rate = cfg->check_rate_dest,
+							       .total_rate = cfg->check_rate_total },
+			     now);
 	rc = zt_quic_cidmap_new(&p->inner_map, cfg->rng);
 	if (rc < 0) {
 		free(p);
@@ -718,6 +724,8 @@ struct zt_quic_conn *zt_peer_outer(const struct zt_peer *p)
 void zt_peer_stats(const struct zt_peer *p, struct zt_peer_stats *ret)
 {
 	*ret = p->st;
+	ret->checks_charged = p->checks.st.taken;
+	ret->checks_deferred = p->checks.st.deferred;
 	ret->sessions = ret->chans = ret->flows = 0;
 	for (const struct psession *s = p->sessions; s; s = s->next) {
 		ret->sessions += s->state != ZT_PEER_S_CLOSED;

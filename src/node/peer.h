@@ -250,6 +250,12 @@ struct zt_peer_config {
 	size_t pending_dgrams;             /* per session while it is not ready; 0: 64 */
 	uint64_t refusal_backoff_max;      /* the longest wait after a permanent refusal
 					      (struct zt_peer_refusal); 0: 5 min */
+	/* Connectivity checks to addresses that have not answered (RFC 8445 s19.5.1,
+	 * core/checkbudget.h): checks per second of a session, to one IP from all
+	 * sessions, and of the whole process (each with a burst of 8 s worth); 0: 4, 2
+	 * and 100. check_candidates: the peer's candidates a session takes per ICE
+	 * generation; 0: 16. */
+	uint32_t check_rate, check_rate_dest, check_rate_total, check_candidates;
 
 	/* The direct path (agent: the path manager's settings; direct_disabled on either
 	 * side keeps every session on the relay). Zero fields take pathmgr.h's defaults. */
@@ -282,6 +288,8 @@ struct zt_peer_stats {
 	uint64_t chans_opened, chans_failed;
 	uint64_t flow_dgrams_in, flow_dgrams_out, flow_dgrams_dropped;
 	uint64_t ctrl_errors;
+	uint64_t checks_charged;       /* checks to addresses that had not answered */
+	uint64_t checks_deferred;      /* ... that waited for the budget (counted per try) */
 	uint64_t resets_received;      /* outer connections ended by a Stateless Reset or drain */
 	size_t sessions, chans, flows; /* now */
 };

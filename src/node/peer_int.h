@@ -6,6 +6,7 @@
 #ifndef ZT_NODE_PEER_INT_H
 #define ZT_NODE_PEER_INT_H
 
+#include "core/checkbudget.h"
 #include "core/ctrl.h"
 #include "node/backoff.h"
 #include "node/ctrlchan.h"
@@ -129,6 +130,7 @@ struct zt_peer {
 	struct zt_peer_refusal login;            /* the last refused login (code 0: none) */
 	bool login_refused;                      /* backing off after it now */
 	uint64_t welcome_at;                     /* of the connection that is up */
+	struct zt_check_budget checks;           /* checks to addresses not answered yet */
 	struct praw rawq[PEER_RAWQ];
 	size_t raw_head, raw_len;
 	uint8_t scratch[ZT_QUIC_OUTER_UDP_PAYLOAD + ZT_RELAY_HDR_LEN];

@@ -45,6 +45,11 @@ struct nat {
 
 struct side {
 	struct zt_ice *ice;
+	bool budgeted;              /* set before setup_side: checks are paid for */
+	struct zt_check_budget_config bcfg;
+	size_t max_remote;
+	struct zt_check_budget budget;
+	struct zt_tokens tokens;
 	struct zt_addr host;
 	struct nat nat;
 	struct zt_prng prng;
@@ -234,6 +239,13 @@ static void setup_side(struct net *net, int i, bool controlling, uint64_t tb, co
 
 	zt_prng_seed(&s->prng, 100 + (uint64_t)i);
 	cfg.rng = zt_prng_rng(&s->prng);
+	if (s->budgeted) {
+		zt_check_budget_init(&s->budget, &s->bcfg, net->now);
+		zt_check_budget_session(&s->budget, &s->tokens, net->now);
+		cfg.budget = &s->budget;
+		cfg.session_budget = &s->tokens;
+		cfg.max_remote = s->max_remote;
+	}
 	assert_int_equal(zt_ice_new(&s->ice, &cfg), 0);
 	assert_int_equal(zt_addr_parse(&s->host, host, 0), 0);
 	hc = mkcand(ZT_CAND_HOST, host, NULL, 65535);
@@ -757,6 +769,147 @@ static void match_finds_the_owner(void **state)
 	teardown(&net);
 }
 
+/* Sixteen candidates of one victim IP that never answers (RFC 8445 s19.5.1): with the
+ * defaults (4/s per session, 2/s per destination, bursts of 8 s worth) the victim gets
+ * the destination's burst and its rate, not 16 pairs' checks and retransmissions. */
+static void unanswered_checks_are_paid_for(void **state)
+{
+	static struct net net;
+	uint64_t unpaid;
+
+	(void)state;
+	for (int pass = 0; pass < 2; pass++) {
+		memset(&net, 0, sizeof(net));
+		net.delay = 1 * ZT_MS;
+		net.s[0].budgeted = pass == 1;
+		setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+		setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+		for (int i = 0; i < 16; i++) {
+			char a[32];
+			snprintf(a, sizeof(a), "192.0.2.10:%d", 7000 + i);
+			struct zt_cand c = mkcand(ZT_CAND_HOST, a, NULL, (uint16_t)(60000 - i));
+			assert_int_equal(zt_ice_add_remote(net.s[0].ice, &c), 0);
+		}
+		assert_int_equal(zt_ice_set_remote_credentials(net.s[0].ice, "connUF", "connpassword0123456789x"), 0);
+		net.drop_all = true;
+		zt_ice_start(net.s[0].ice, 0);
+		run(&net, 5 * ZT_SEC);
+		if (pass == 0) {
+			unpaid = (uint64_t)net.sent[0];
+			continue;
+		}
+		/* 16 + 2/s for 5 s, against a few hundred unpaid */
+		assert_true(unpaid > 150);
+		assert_true(net.sent[0] >= 16 && net.sent[0] <= 16 + 2 * 5 + 1);
+		assert_true(zt_ice_stats(net.s[0].ice)->checks_deferred > 0);
+		assert_int_equal(net.s[0].budget.st.taken, (uint64_t)net.sent[0]);
+		teardown(&net);
+	}
+}
+
+/* The first checks of a session go out as fast as without a budget (Ta), and a pair
+ * whose address answers is selected even with victims ahead of it in the checklist. */
+static void budget_does_not_slow_punching(void **state)
+{
+	static struct net net;
+	uint64_t times[2][64];
+	int n[2];
+
+	(void)state;
+	for (int pass = 0; pass < 2; pass++) {
+		memset(&net, 0, sizeof(net));
+		net.delay = 5 * ZT_MS;
+		net.s[0].budgeted = net.s[1].budgeted = pass == 1;
+		setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+		setup_side(&net, 1, false, 9, "10.0.1.2:2000");
+		set_nat(&net, 0, "203.0.113.1", false, false);
+		set_nat(&net, 1, "203.0.113.2", false, false);
+		for (int i = 0; i < 6; i++) { /* higher priority than any real one, never answer */
+			char a[32];
+			snprintf(a, sizeof(a), "192.0.2.%d:9", 10 + i);
+			struct zt_cand c = mkcand(ZT_CAND_HOST, a, NULL, 65535);
+			c.priority += 1000;
+			assert_int_equal(zt_ice_add_remote(net.s[0].ice, &c), 0);
+		}
+		exchange(&net);
+		zt_ice_start(net.s[0].ice, 0);
+		zt_ice_start(net.s[1].ice, 0);
+		run(&net, 2 * ZT_SEC);
+		assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+		assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_CONNECTED);
+		n[pass] = net.nfirst[0];
+		memcpy(times[pass], net.first_tx_times[0], sizeof(times[pass]));
+		if (pass == 1) {
+			/* answered: the refund left the session's bucket where it was, less the
+			 * checks to addresses that never answered */
+			assert_true(zt_tokens_level(&net.s[0].tokens, net.now) >= 32 - 6 * 2);
+			assert_int_equal(zt_ice_stats(net.s[0].ice)->checks_deferred, 0);
+		}
+		teardown(&net);
+	}
+	assert_int_equal(n[0], n[1]);
+	for (int i = 0; i < n[0]; i++)
+		assert_int_equal(times[0][i], times[1][i]);
+}
+
+/* A victim whose bucket is empty does not hold up the other pairs: the real pair,
+ * behind twelve never-answering candidates of one IP in the checklist, is checked
+ * and selected at once; the victim gets its destination's burst and rate. */
+static void empty_bucket_does_not_block_other_pairs(void **state)
+{
+	static struct net net;
+	uint64_t victims;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	net.s[0].budgeted = true;
+	net.s[0].bcfg = (struct zt_check_budget_config){ .dest_rate = 1 }; /* burst 8 */
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+	for (int i = 0; i < 12; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "192.0.2.10:%d", 7000 + i);
+		struct zt_cand c = mkcand(ZT_CAND_HOST, a, NULL, 65535);
+		c.priority += 1000;
+		assert_int_equal(zt_ice_add_remote(net.s[0].ice, &c), 0);
+	}
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0); /* the peer answers but sends no check of its own */
+	run(&net, 5 * ZT_SEC);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	/* eight victims at Ta, then the real pair: 8 x 20 ms and a round trip */
+	assert_true(zt_ice_stats(net.s[0].ice)->selected_time <= 8 * 20 * ZT_MS + 2 * ZT_MS);
+	victims = net.s[0].budget.st.taken - 1;
+	assert_true(victims >= 8 && victims <= 8 + 1);
+	teardown(&net);
+}
+
+/* RFC 8445 s19.5.1: "agents MAY limit the number of candidates they will accept". */
+static void remote_candidates_are_bounded(void **state)
+{
+	static struct net net;
+	struct zt_cand c;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.s[0].budgeted = true;
+	net.s[0].max_remote = 4;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	for (int i = 0; i < 4; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "192.0.2.%d:9", 1 + i);
+		c = mkcand(ZT_CAND_HOST, a, NULL, (uint16_t)(60000 - i));
+		assert_int_equal(zt_ice_add_remote(net.s[0].ice, &c), 0);
+	}
+	assert_int_equal(zt_ice_add_remote(net.s[0].ice, &c), 0); /* a duplicate is fine */
+	c = mkcand(ZT_CAND_HOST, "192.0.2.99:9", NULL, 1);
+	assert_int_equal(zt_ice_add_remote(net.s[0].ice, &c), ZT_ECAND_LIMIT);
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->remote_limited, 1);
+	assert_int_equal(zt_ice_pair_count(net.s[0].ice), 4);
+	zt_ice_free(net.s[0].ice);
+}
+
 static void rejects_bad_config(void **state)
 {
 	struct zt_ice *ice;
@@ -796,6 +949,10 @@ int main(void)
 		cmocka_unit_test(consent_loss_is_final),
 		cmocka_unit_test(match_finds_the_owner),
 		cmocka_unit_test(rejects_bad_config),
+		cmocka_unit_test(unanswered_checks_are_paid_for),
+		cmocka_unit_test(budget_does_not_slow_punching),
+		cmocka_unit_test(empty_bucket_does_not_block_other_pairs),
+		cmocka_unit_test(remote_candidates_are_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
