@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +298,26 @@ static void bystander_alive(struct world *w, uint32_t id)
 	assert_int_equal(w->c1.raw.ndgrams, before + 1);
 }
 
+static void report(struct world *w, const char *what)
+{
+	struct zt_imd_stats st;
+	size_t sessions = 0, busy = 0, quota = 0;
+
+	zt_imd_stats(w->imd.imd, &st);
+	for (int i = 0; i < NAGENTS; i++) {
+		sessions += w->ag_ans[i].sessions;
+		busy += w->ag_ans[i].busy;
+		quota += w->ag_ans[i].quota;
+	}
+	print_message("# %s: sessions_opened=%" PRIu64 " now=%zu answers: session=%zu busy=%zu quota=%zu;"
+		      " held=%" PRIu64 " open_busy=%" PRIu64 " held_refused=%" PRIu64
+		      " rate_limited=%" PRIu64 " send_dropped=%" PRIu64 " stalled_closed=%" PRIu64
+		      " c1 SESSIONs=%zu log lines=%lu\n",
+		      what, st.sessions_opened, st.sessions, sessions, busy, quota, st.held, st.open_busy,
+		      st.held_refused, st.open_rate_limited, st.ctrl_send_dropped,
+		      st.ctrl_stalled_closed, nh_raw_total(&w->c1, ZT_CTRL_SESSION), w->lines);
+}
+
 static size_t answered(const struct answers *a)
 {
 	return a->sessions + a->errors;
@@ -480,6 +501,7 @@ static void open_flood_16_connections_keeps_the_connector(void **state)
 	u = (struct until_answered){ .w = &w, .want = NAGENTS * 1024 };
 	assert_true(nh_run(&w.net, agents_answered, &u, w.net.now + 15 * ZT_SEC));
 	nh_run_for(&w.net, 500 * ZT_MS);
+	report(&w, "16 x 1024 OPENs");
 	zt_imd_stats(w.imd.imd, &st);
 	assert_true(established(&w.c1));
 	assert_int_equal(all_answered(&w), NAGENTS * 1024);
@@ -656,6 +678,7 @@ static void stuck_connector_closed_only_for_its_own_reading(void **state)
 	u = (struct until_answered){ .w = &w, .want = NAGENTS * 1024 };
 	assert_true(nh_run(&w.net, agents_answered, &u, w.net.now + 10 * ZT_SEC));
 	run_alive(&w, t0 + 20 * ZT_SEC - w.net.now);
+	report(&w, "stuck connector after 20 s");
 	zt_imd_stats(w.imd.imd, &st);
 	assert_true(established(&w.c1));
 	assert_non_null(w.imd.imd); /* the bystander session is still there... */
@@ -690,6 +713,7 @@ static void slow_connector_catches_up(void **state)
 	w.c1.raw.no_read = false;
 	nh_raw_read(&w.c1);
 	run_alive(&w, 35 * ZT_SEC);
+	report(&w, "slow connector after 45 s");
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(all_answered(&w), NAGENTS * 1024);
 	assert_int_equal(st.ctrl_stalled_closed, 0);
