@@ -24,6 +24,13 @@
  *       One agent and one connector with one session; for --seconds the agent keeps
  *       its DATAGRAM queue full with B-byte payloads (relay header included) and the
  *       connector counts what arrives: "relay seconds= size= sent= received= pps=".
+ *   zt-load opens   --to IP:PORT --pki DIR --name NAME --token TOKEN --service SVC
+ *                   [--count N] [--seconds S] [--bind IP]
+ *       N agents (default 1) each send OPENs for SVC nonstop (as fast as the control
+ *       stream takes them) for --seconds, and count the answers: "opens sent=
+ *       sessions= errors= busy= quota= other= closed= close_code=" (errors by code:
+ *       1510, 1503, the rest). A connection the Intermediate closes is counted, not an
+ *       error: the adversary test of its OPEN limits (tests/sec/open_flood.sh).
  *   zt-load bare-server --listen IP:PORT --pki DIR [--seconds S]
  *       A QUIC server with the Intermediate's outer transport settings, certificate
  *       and client-certificate check but nothing else: "listening", then on exit
@@ -63,7 +70,7 @@
 #define KEEPALIVE (5 * ZT_SEC) /* node/peer.c's outer_keepalive default */
 #define RELAY_QUEUE 256        /* DATAGRAMs kept queued while blasting */
 
-enum mode { M_CLIENTS = 1, M_PAIRS, M_RELAY, M_BARE_SERVER };
+enum mode { M_CLIENTS = 1, M_PAIRS, M_RELAY, M_BARE_SERVER, M_OPENS };
 enum lc_state { LC_NEW = 0, LC_HANDSHAKE, LC_HELLO, LC_READY, LC_DEAD };
 
 struct load;
@@ -110,6 +117,9 @@ struct load {
 	struct zt_timer phase_t;
 	uint64_t pkts_tx, pkts_rx, bytes_tx, bytes_rx;
 	uint64_t relay_sent, relay_full;
+	/* opens */
+	uint64_t opens_sent, op_sessions, op_errors, op_busy, op_quota, op_other, op_closed;
+	uint64_t op_close_code;
 	int rc;
 
 	/* bare server */
@@ -157,7 +167,8 @@ static void start_more(struct load *L, uint64_t now)
 {
 	while (L->started < L->nlcs && L->handshaking < MAX_HANDSHAKING) {
 		/* pairs and relay: the connector (last) first, so OPENs find it */
-		long i = L->mode == M_CLIENTS ? L->started : (L->started + L->nlcs - 1) % L->nlcs;
+		long i = L->mode == M_CLIENTS || L->mode == M_OPENS ? L->started
+								  : (L->started + L->nlcs - 1) % L->nlcs;
 		L->started++;
 		lc_start(&L->lcs[i], now);
 	}
@@ -174,6 +185,12 @@ static void all_ready(struct load *L, uint64_t now)
 		printf("welcomed clients=%ld ms=%.1f\n", L->ready, (double)(now - L->t0) / ZT_MS);
 		L->phase = 1;
 		phase_arm(L, now + (uint64_t)(L->pause * ZT_SEC));
+	} else if (L->mode == M_OPENS) {
+		L->phase = 3;
+		L->t0 = now;
+		phase_arm(L, now + (uint64_t)(L->seconds * ZT_SEC));
+		for (long i = 0; i < L->nlcs; i++)
+			lc_flush(&L->lcs[i], now);
 	} else {
 		L->phase = 2;
 		phase_arm(L, now + 10 * ZT_SEC); /* the session must come by then */
@@ -257,10 +274,44 @@ static void sessions_done(struct load *L, uint64_t now)
 	phase_arm(L, now + 500 * ZT_MS);
 }
 
+/* opens: OPENs while the control stream takes them (a small backlog at most). */
+static void flood_opens(struct lc *c)
+{
+	struct load *L = c->L;
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
+	snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", L->service);
+	while (c->ch.blen < 4096 && c->st == LC_READY) {
+		m.u.open.request_id = ++L->opens_sent;
+		if (zt_ctrlchan_send(&c->ch, &m) < 0)
+			break;
+	}
+}
+
+static void count_answer(struct load *L, const struct zt_ctrl_msg *m)
+{
+	if (m->type == ZT_CTRL_SESSION) {
+		L->op_sessions += m->u.session.request_id != 0;
+		return;
+	}
+	L->op_errors++;
+	if (m->u.error.code == (uint32_t)-ZT_EBUSY)
+		L->op_busy++;
+	else if (m->u.error.code == (uint32_t)-ZT_EQUOTA)
+		L->op_quota++;
+	else
+		L->op_other++;
+}
+
 static void on_msg(struct lc *c, const struct zt_ctrl_msg *m, uint64_t now)
 {
 	struct load *L = c->L;
 
+	if (L->mode == M_OPENS && (m->type == ZT_CTRL_SESSION || m->type == ZT_CTRL_ERROR)) {
+		count_answer(L, m);
+		return;
+	}
 	switch (m->type) {
 	case ZT_CTRL_WELCOME:
 		if (c->st == LC_HELLO)
@@ -394,6 +445,12 @@ static void lc_dead(struct lc *c)
 	if (c->st == LC_DEAD)
 		return;
 	zt_quic_conn_close_info(c->conn, &ci);
+	if (c->L->mode == M_OPENS && c->L->phase == 3) { /* what the flood is for */
+		c->L->op_closed++;
+		c->L->op_close_code = ci.app ? ci.code : 0;
+		c->st = LC_DEAD;
+		return;
+	}
 	if (!c->L->rc) /* the first loss only */
 		printf("error what=connection_lost err=\"%s\" reason=\"%s\"\n", zt_strerror(ci.err),
 		       ci.reason);
@@ -419,6 +476,8 @@ static void lc_flush(struct lc *c, uint64_t now)
 				L->relay_sent++;
 			}
 		}
+		if (L->mode == M_OPENS && L->phase == 3)
+			flood_opens(c);
 		n = zt_quic_conn_poll_send(c->conn, now, L->buf, sizeof(L->buf), &path);
 		if (n <= 0)
 			break;
@@ -549,6 +608,14 @@ static void on_phase(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 		fflush(stdout);
 		L->phase = 4;
 		phase_arm(L, now + (uint64_t)(L->hold * ZT_SEC));
+	} else if (L->mode == M_OPENS && L->phase == 3) {
+		printf("opens seconds=%.1f clients=%ld sent=%" PRIu64 " sessions=%" PRIu64
+		       " errors=%" PRIu64 " busy=%" PRIu64 " quota=%" PRIu64 " other=%" PRIu64
+		       " closed=%" PRIu64 " close_code=%" PRIu64 "\n",
+		       L->seconds, L->nlcs, L->opens_sent, L->op_sessions, L->op_errors, L->op_busy,
+		       L->op_quota, L->op_other, L->op_closed, L->op_close_code);
+		L->phase = 4;
+		finish(L, 0);
 	} else if (L->mode == M_RELAY && L->phase == 3) {
 		double s = (double)(now - L->t0) / ZT_SEC;
 		uint64_t got = L->lcs[L->nlcs - 1].dgrams_rx;
@@ -709,6 +776,8 @@ static int usage(void)
 		"                       [--dgrams K] [--pause S]\n"
 		"       zt-load relay   --to IP:PORT --pki DIR --name NAME --token TOKEN --connector NAME\n"
 		"                       --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]\n"
+		"       zt-load opens   --to IP:PORT --pki DIR --name NAME --token TOKEN --service SVC\n"
+		"                       [--count N] [--seconds S] [--bind IP]\n"
 		"       zt-load bare-server --listen IP:PORT --pki DIR [--seconds S]\n");
 	return 2;
 }
@@ -762,6 +831,8 @@ int main(int argc, char **argv)
 		L.mode = M_RELAY;
 	else if (!strcmp(argv[1], "bare-server"))
 		L.mode = M_BARE_SERVER;
+	else if (!strcmp(argv[1], "opens"))
+		L.mode = M_OPENS;
 	else
 		return usage();
 	L.count = 1;
@@ -823,6 +894,8 @@ int main(int argc, char **argv)
 		return usage();
 	if ((L.mode == M_PAIRS || L.mode == M_RELAY) && (!L.cname || !L.ctoken || !L.service || L.bare))
 		return usage();
+	if (L.mode == M_OPENS && (!L.service || L.bare || L.cname))
+		return usage();
 	if (L.mode == M_RELAY)
 		L.count = 1;
 
@@ -854,13 +927,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zt-load: certificates in %s: %s\n", pki, zt_strerror(rc));
 		return 1;
 	}
-	L.nlcs = L.count + (L.mode == M_CLIENTS ? 0 : 1);
+	L.nlcs = L.count + (L.mode == M_CLIENTS || L.mode == M_OPENS ? 0 : 1);
 	L.lcs = calloc((size_t)L.nlcs, sizeof(*L.lcs));
 	if (!L.lcs)
 		return 1;
 	for (long i = 0; i < L.nlcs; i++)
 		L.lcs[i].L = &L;
-	if (L.mode != M_CLIENTS)
+	if (L.mode != M_CLIENTS && L.mode != M_OPENS)
 		L.lcs[L.nlcs - 1].connector = true;
 	L.t0 = zt_loop_now(L.loop);
 	phase_arm(&L, L.t0 + READY_TIMEOUT);
