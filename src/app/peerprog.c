@@ -298,6 +298,12 @@ static int set_control(void *ctx, const char *v, const char **why)
 	return set_path(PP(ctx)->control, sizeof(PP(ctx)->control), v, why);
 }
 
+static int set_log_rate(void *ctx, const char *v, const char **why)
+{
+	(void)ctx;
+	return zt_log_set_rate_text(v, why);
+}
+
 static int set_verbose(void *ctx, const char *v, const char **why)
 {
 	(void)v;
@@ -504,6 +510,9 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "control", .syntax = "PATH|none", .example = "/run/ztna/agent.sock",
 	  .help = "control socket for 'ztna status' and 'ztna ping' (default /run/ztna/ROLE.sock "
 		  "as root, else $XDG_RUNTIME_DIR/ztna-ROLE.sock)", .set = set_control },
+	{ .name = "log-rate", .syntax = "N", .example = "100",
+	  .help = "log lines per event and second; more are counted in one summary line "
+		  "(default 100, 0: no limit)", .set = set_log_rate },
 	{ .name = "verbose", .syntax = "", .help = "more logs (also -v, -vv)", .set = set_verbose,
 	  .is_flag = true, .repeatable = true },
 };
@@ -534,7 +543,7 @@ const size_t zt_peerprog_connector_nkeys = 3;
 static void node_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
 {
 	(void)arg;
-	zt_log((enum zt_log_level)level, event, "%s", kv);
+	zt_log_kv((enum zt_log_level)level, event, kv);
 }
 
 static void keylog_line(void *arg, const char *line)
@@ -735,12 +744,13 @@ static void update_hosts(struct zt_peerprog *pp, uint64_t now, bool event)
 		return; /* no change (the first call logs even an empty set) */
 	zt_peer_set_host_addrs(pp->peer, ips, n);
 	if (n == 0)
-		zt_warn("host_candidates", "count=0 addrs=\"\"%s note=\"no usable interface address: "
-			"no direct path can be checked\" fix=\"--interfaces NAME (tunnel and virtual "
-			"interfaces are skipped unless listed) or --bind ADDR\"", event ? " reason=netlink" : "");
+		zt_warn("host_candidates", "count=0 addrs=\"\" reason=%s note=\"no usable interface "
+			"address: no direct path can be checked\" fix=\"--interfaces NAME (tunnel and "
+			"virtual interfaces are skipped unless listed) or --bind ADDR\"",
+			event ? "netlink" : "start");
 	else
-		zt_info("host_candidates", "count=%zu addrs=\"%s\"%s", n, text,
-			event ? " reason=netlink" : "");
+		zt_info("host_candidates", "count=%zu addrs=\"%s\" reason=%s", n, text,
+			event ? "netlink" : "start");
 	memcpy(pp->hosts_str, text, sizeof(text));
 	if (event) {
 		zt_peer_netchange(pp->peer, now);
@@ -994,6 +1004,7 @@ static int setup(struct zt_peerprog *pp)
 		fprintf(stderr, "%s: event loop: %s\n", pp->prog, strerror(-rc));
 		return 1;
 	}
+	zt_log_attach(pp->loop);
 	if (!pp->bind.family)
 		pp->bind.family = pp->intermediate.family;
 	rc = zt_nodeio_open(&pp->io, pp->loop, &pp->bind);
@@ -1116,6 +1127,7 @@ static void teardown(struct zt_peerprog *pp)
 	for (size_t i = 0; i < pp->nspecs; i++)
 		if (find_spec(pp, pp->specs[i].service, -1) == &pp->specs[i])
 			zt_tls_ctx_free(pp->specs[i].tls);
+	zt_log_detach();
 	zt_loop_free(pp->loop);
 	if (pp->keylog_f)
 		fclose(pp->keylog_f);

@@ -21,7 +21,8 @@ struct zt_node_log {
 	enum zt_node_level max_level; /* lines above this level are not even formatted */
 };
 
-/* Formats and delivers one line; does nothing without fn or above max_level. */
+/* Formats (core/logfmt.h: every %s and %c is an escaped value, so kv is one line of
+ * printable ASCII) and delivers one line; does nothing without fn or above max_level. */
 void zt_node_logf(const struct zt_node_log *log, enum zt_node_level level, const char *event,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

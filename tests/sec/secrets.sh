@@ -13,37 +13,12 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
-B=${BUILD:-build}
+. tests/lib/progs.sh
 tap_plan 12
 umask 022
+progs_init sec-secrets
 
-T=$(mktemp -d /tmp/zt-sec-secrets.XXXXXX)
-declare -A PIDS
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-start() {
-	local name=$1
-	shift
-	setsid "$@" >"$T/$name.out" 2>"$T/$name.log" </dev/null &
-	PIDS[$name]=$!
-}
-wait_log() { # wait_log FILE PATTERN SECONDS
-	local n=$(($3 * 10))
-	while [ "$n" -gt 0 ]; do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-
-L=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
-base=$((20000 + RANDOM % 12000))
+base=$PORT
 TOK_A=tok-alice-$RANDOM$RANDOM TOK_C=tok-c1-$RANDOM$RANDOM
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo --agent alice \
 	--connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
@@ -55,12 +30,12 @@ printf '%s\r\n' "$TOK_C" >"$T/c1.tok"
 chmod 600 "$T/clients" "$T/alice.tok" "$T/c1.tok"
 mkdir "$T/q"
 
-start imd "$B/ztna-intermediate" --listen "$L:$base" --pki "$PKI" --clients-file "$T/clients" \
+progs_start imd "$B/ztna-intermediate" --listen "$L:$base" --pki "$PKI" --clients-file "$T/clients" \
 	--allow alice=echo --keylog "$T/imd-keys.log" --qlog-dir "$T/q"
 sleep 0.3
-start conn "$B/ztna-connector" --intermediate "$L:$base" --pki "$PKI" --name c1 \
+progs_start conn "$B/ztna-connector" --intermediate "$L:$base" --pki "$PKI" --name c1 \
 	--token-file "$T/c1.tok" --service "echo=tcp:$L:7" --control none --direct off
-start agent "$B/ztna-agent" --intermediate "$L:$base" --pki "$PKI" --name alice \
+progs_start agent "$B/ztna-agent" --intermediate "$L:$base" --pki "$PKI" --name alice \
 	--token-file "$T/alice.tok" --forward "tcp:$L:$((base + 1))=echo" --control none \
 	--direct off --keylog "$T/agent-keys.log"
 
@@ -76,7 +51,7 @@ wait_log "$T/imd.log" 'event=client_ready.*identity=ztna:connector:c1' 5 &&
 # 3. No token on any command line.
 leak=
 for n in imd conn agent; do
-	cmd=$(tr '\0' ' ' <"/proc/${PIDS[$n]}/cmdline" 2>/dev/null)
+	cmd=$(tr '\0' ' ' <"/proc/${PROGS_PID[$n]}/cmdline" 2>/dev/null)
 	case "$cmd" in *ztna-*) ;; *) leak="$leak $n(not running: '$cmd')"; continue ;; esac
 	if echo "$cmd" | grep -q -e "$TOK_A" -e "$TOK_C"; then
 		leak="$leak $n"

@@ -294,6 +294,12 @@ static int set_ctrl_stall(void *ctx, const char *v, const char **why)
 	return set_pos_dur(&P(ctx)->ctrl_stall, v, why);
 }
 
+static int set_log_rate(void *ctx, const char *v, const char **why)
+{
+	(void)ctx;
+	return zt_log_set_rate_text(v, why);
+}
+
 static int set_verbose(void *ctx, const char *v, const char **why)
 {
 	(void)v;
@@ -373,6 +379,9 @@ static const struct zt_conf_key keys[] = {
 	  .help = "write a qlog file per QUIC connection into DIR", .set = set_qlog },
 	{ .name = "keylog", .syntax = "FILE", .example = "/tmp/keys.log",
 	  .help = "append TLS secrets (SSLKEYLOGFILE format, for Wireshark)", .set = set_keylog },
+	{ .name = "log-rate", .syntax = "N", .example = "100",
+	  .help = "log lines per event and second; more are counted in one summary line "
+		  "(default 100, 0: no limit)", .set = set_log_rate },
 	{ .name = "verbose", .syntax = "", .help = "more logs (also -v, -vv)", .set = set_verbose,
 	  .is_flag = true, .repeatable = true },
 };
@@ -380,7 +389,7 @@ static const struct zt_conf_key keys[] = {
 static void node_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
 {
 	(void)arg;
-	zt_log((enum zt_log_level)level, event, "%s", kv);
+	zt_log_kv((enum zt_log_level)level, event, kv);
 }
 
 static void keylog_line(void *arg, const char *line)
@@ -557,6 +566,7 @@ static int setup(struct prog *p)
 		zt_secret_free(reset_key);
 		return 1;
 	}
+	zt_log_attach(p->loop);
 	rc = zt_nodeio_open(&p->io, p->loop, &p->listen);
 	if (rc < 0) {
 		fprintf(stderr, "ztna-intermediate: cannot bind UDP %s: %s\n",
@@ -667,6 +677,7 @@ int main(int argc, char **argv)
 	zt_nodeio_close(&p.io);
 	zt_imd_free(p.imd);
 	zt_tls_ctx_free(p.tls);
+	zt_log_detach();
 	zt_loop_free(p.loop);
 	zt_policy_free(p.policy);
 	if (p.keylog_f)

@@ -189,8 +189,11 @@ static void flush(struct disc *d, uint64_t now)
 	zt_natdisc_on_timeout(d->nd, now);
 	while ((n = zt_natdisc_poll_send(d->nd, now, buf, sizeof(buf), &sock, &to)) > 0) {
 		rc = zt_udp_send(&d->s[sock].u, &to, NULL, buf, (size_t)n);
-		zt_debug("send", "socket=%u to=%s len=%d%s%s", sock, zt_addr_str(&to, b), n,
-			 rc < 0 ? " error=" : "", rc < 0 ? strerror(-rc) : "");
+		if (rc < 0)
+			zt_debug("send", "socket=%u to=%s len=%d error=\"%s\"", sock,
+				 zt_addr_str(&to, b), n, strerror(-rc));
+		else
+			zt_debug("send", "socket=%u to=%s len=%d", sock, zt_addr_str(&to, b), n);
 	}
 }
 

@@ -171,9 +171,11 @@ static void flush(struct puncher *c, uint64_t now)
 		rc = zt_udp_send(&c->u, &to, NULL, buf, (size_t)n);
 		if (rc < 0)
 			c->send_errors++;
-		if (rc < 0 || buf[4] != ZT_PUNCH_PUNCH || zt_log_enabled(ZT_LOG_TRACE))
-			zt_debug("send", "to=%s type=%u%s%s", zt_addr_str(&to, b), buf[4],
-				 rc < 0 ? " error=" : "", rc < 0 ? strerror(-rc) : "");
+		if (rc < 0)
+			zt_debug("send", "to=%s type=%u error=\"%s\"", zt_addr_str(&to, b), buf[4],
+				 strerror(-rc));
+		else if (buf[4] != ZT_PUNCH_PUNCH || zt_log_enabled(ZT_LOG_TRACE))
+			zt_debug("send", "to=%s type=%u", zt_addr_str(&to, b), buf[4]);
 	}
 }
 
