@@ -312,6 +312,8 @@ static void on_msg(struct lc *c, const struct zt_ctrl_msg *m, uint64_t now)
 		count_answer(L, m);
 		return;
 	}
+	if (L->mode == M_OPENS && m->type == ZT_CTRL_CLOSE)
+		return; /* a session the connector refused (its per-agent limits): not an end */
 	switch (m->type) {
 	case ZT_CTRL_WELCOME:
 		if (c->st == LC_HELLO)

@@ -27,6 +27,11 @@
  *                                  and at exit
  *   garbage ADDR:PORT COUNT        COUNT malformed datagrams: random bytes, STUN-like,
  *                                  truncated QUIC long and short headers, empty
+ *   udp-flows ADDR:PORT N FROM     one datagram from each of N source ports (FROM is
+ *                                  IP:FIRST_PORT; ports FIRST_PORT..+N-1): N flows at
+ *                                  an agent's UDP forward
+ *   tcp-hold ADDR:PORT N SECS      N connections held open SECS seconds; prints
+ *                                  "open K of N" (those the other end did not close)
  *
  * Ports bind to 127.0.0.1. Exit status 0 on success, 1 on a failed check, 2 on usage.
  */
@@ -630,6 +635,64 @@ static void usage(void)
 	fprintf(stderr, "usage: zt-testkit COMMAND ARGS (see the top of bench/zt-testkit.c)\n");
 }
 
+static int cmd_udp_flows(const char *addr, int n, const char *from)
+{
+	struct sockaddr_in to, src;
+	int sent = 0;
+
+	if (parse_addr(addr, &to) < 0 || parse_addr(from, &src) < 0 || n < 1)
+		return 2;
+	for (int i = 0; i < n; i++) {
+		int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+		char msg[32];
+		struct sockaddr_in sa = src;
+
+		if (fd < 0)
+			return 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		sa.sin_port = htons((uint16_t)(ntohs(src.sin_port) + i));
+		snprintf(msg, sizeof(msg), "flow %d", i);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		    sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&to, sizeof(to)) > 0)
+			sent++;
+		close(fd);
+	}
+	printf("sent %d of %d\n", sent, n);
+	return sent == n ? 0 : 1;
+}
+
+static int cmd_tcp_hold(const char *addr, int n, int secs)
+{
+	static int fds[MAXC];
+	struct sockaddr_in sa;
+	uint64_t end = now_us() + (uint64_t)secs * 1000000;
+	int open_n = 0;
+
+	if (n > MAXC || n < 1 || parse_addr(addr, &sa) < 0)
+		return 2;
+	for (int i = 0; i < n; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			perror("connect");
+			return 1;
+		}
+		set_nonblock(fds[i]);
+	}
+	while (now_us() < end) {
+		struct timespec ts = { 0, 50000000 };
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < n; i++) {
+		char b;
+		ssize_t r = recv(fds[i], &b, 1, 0);
+		/* still open: nothing to read yet; closed or reset: 0 or an error */
+		open_n += r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+		close(fds[i]);
+	}
+	printf("open %d of %d\n", open_n, n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *c = argc > 1 ? argv[1] : "";
@@ -663,6 +726,10 @@ int main(int argc, char **argv)
 		return cmd_tap(argv[2], argv[3], argv[4], argv[5], argc == 7 ? atoi(argv[6]) : 0);
 	if (!strcmp(c, "garbage") && argc == 4)
 		return cmd_garbage(argv[2], atoi(argv[3]));
+	if (!strcmp(c, "udp-flows") && argc == 5)
+		return cmd_udp_flows(argv[2], atoi(argv[3]), argv[4]);
+	if (!strcmp(c, "tcp-hold") && argc == 5)
+		return cmd_tcp_hold(argv[2], atoi(argv[3]), atoi(argv[4]));
 	usage();
 	return 2;
 }

@@ -112,6 +112,7 @@ static void update(struct zt_tcpconn *c)
 			c->off += (size_t)w;
 			c->len -= (size_t)w;
 			c->out += (uint64_t)w;
+			zt_peer_chan_consumed(c->ch, (size_t)w); /* the agent's bytes in flight */
 			c->ctx->st.tcp_bytes_out += (uint64_t)w;
 			continue;
 		}
@@ -270,6 +271,12 @@ int zt_tcpfwd_connect(struct zt_fwdctx *ctx, struct zt_peer_chan *ch, const stru
 	fd = len < 0 ? -1 : socket(target->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		rc = len < 0 ? len : -errno;
+		if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM) {
+			/* out of file descriptors (the per-agent budget should prevent it) */
+			zt_fwdctx_no_socket(ctx, false, rc);
+			zt_peer_chan_release(ch, ZT_FWD_LIMIT);
+			return rc;
+		}
 		zt_peer_chan_release(ch, ZT_FWD_REFUSED);
 		return rc;
 	}
@@ -305,6 +312,14 @@ void zt_tcpfwd_chan_event(struct zt_fwdctx *ctx, struct zt_tcpconn *c, enum zt_p
 		c->ready = true;
 		break;
 	case ZT_PEER_CHAN_RESET:
+		if (code == ZT_FWD_LIMIT && c->agent) {
+			uint64_t more;
+			c->ctx->st.tcp_limited++;
+			if (zt_fwdctx_burst(&c->ctx->tcp_limit_log, zt_loop_now(c->ctx->loop), &more))
+				zt_warn("tcp_refused_by_connector", "code=limit not_logged_since=%" PRIu64
+					" note=\"the connector's limit for this agent (sockets, flows or "
+					"its share of file descriptors) was reached\"", more);
+		}
 		zt_debug("tcp_reset_by_peer", "fd=%d code=%s", c->w.fd, zt_fwd_code_name((uint64_t)code));
 		c->ch = (zt_peer_chan_release(c->ch, 0), NULL);
 		finish(c, true, 0);

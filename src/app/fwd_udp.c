@@ -191,8 +191,11 @@ int zt_udpfwd_accept(struct zt_fwdctx *ctx, struct zt_peer_flow *f, const struct
 
 	fd = len < 0 ? -1 : socket(target->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
+		rc = len < 0 ? len : -errno;
 		zt_peer_flow_close(f);
-		return len < 0 ? len : -errno;
+		if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM)
+			zt_fwdctx_no_socket(ctx, true, rc); /* the datagram is dropped */
+		return rc;
 	}
 	if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 || !(u = flow_new(ctx, f))) {
 		rc = -errno;

@@ -67,6 +67,18 @@ static void status_refusals(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64
 			      (uint64_t)((now - r[i].at) / ZT_MS), ms_until(r[i].retry_at, now));
 }
 
+/* Connector: one line per agent with sessions (docs/control-socket.md). */
+static void status_agents(struct zt_peerctl *ctl, struct zt_ctlconn *c)
+{
+	struct zt_peer_agent_info a[64];
+	size_t n = zt_peer_agents(ctl->pp->peer, a, 64);
+
+	for (size_t i = 0; i < n && i < 64; i++)
+		zt_ctl_printf(c, "agent identity=%s sessions=%zu chans=%zu flows=%zu bytes=%" PRIu64
+			      " refused=%" PRIu64, a[i].identity, a[i].sessions, a[i].chans, a[i].flows,
+			      a[i].bytes, a[i].refused);
+}
+
 static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t now)
 {
 	struct zt_peerprog *pp = ctl->pp;
@@ -105,6 +117,7 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 			      pi.last_reason && *pi.last_reason ? pi.last_reason : "-");
 	}
 	status_refusals(ctl, c, now);
+	status_agents(ctl, c);
 	zt_ctl_end(c);
 }
 

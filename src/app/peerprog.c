@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -199,6 +200,37 @@ static int set_check_rate_total(void *ctx, const char *v, const char **why)
 static int set_check_candidates(void *ctx, const char *v, const char **why)
 {
 	return set_count(&PP(ctx)->check_candidates, v, 1, 48, why);
+}
+
+static int set_agent_max_sessions(void *ctx, const char *v, const char **why)
+{
+	return set_count(&PP(ctx)->agent_max_sessions, v, 1, 100000, why);
+}
+
+static int set_agent_max_flows(void *ctx, const char *v, const char **why)
+{
+	return set_count(&PP(ctx)->agent_max_flows, v, 1, 1000000, why);
+}
+
+static int set_agent_max_sockets(void *ctx, const char *v, const char **why)
+{
+	return set_count(&PP(ctx)->agent_max_sockets, v, 1, 1000000, why);
+}
+
+static int set_fd_reserve(void *ctx, const char *v, const char **why)
+{
+	return set_count(&PP(ctx)->fd_reserve, v, 16, 1000000, why);
+}
+
+static int set_agent_max_bytes(void *ctx, const char *v, const char **why)
+{
+	int rc = zt_parse_size(v, &PP(ctx)->agent_max_bytes);
+
+	if (rc == 0 && (PP(ctx)->agent_max_bytes < 64 * 1024 || PP(ctx)->agent_max_bytes > (1ULL << 40)))
+		rc = ZT_ERANGE;
+	if (rc < 0)
+		*why = "a size from 64K to 1T (K, M, G suffixes)";
+	return rc;
 }
 
 static int set_refusal_backoff_max(void *ctx, const char *v, const char **why)
@@ -535,8 +567,23 @@ const struct zt_conf_key zt_peerprog_connector_keys[] = {
 	{ .name = "service-key", .syntax = "NAME=FILE", .example = "web=service-web.key",
 	  .help = "service NAME's key (default PKI/service-NAME.key)", .set = set_service_key,
 	  .repeatable = true },
+	{ .name = "agent-max-sessions", .syntax = "N", .example = "16",
+	  .help = "sessions of one agent (its identity, all its connections) (default 16)",
+	  .set = set_agent_max_sessions },
+	{ .name = "agent-max-flows", .syntax = "N", .example = "1024",
+	  .help = "UDP flows of one agent, all its sessions (default 1024)", .set = set_agent_max_flows },
+	{ .name = "agent-max-sockets", .syntax = "N", .example = "1024",
+	  .help = "sockets to the targets of one agent: TCP connections + UDP flows (default "
+		  "1024, and at most a fair share of the file descriptors)", .set = set_agent_max_sockets },
+	{ .name = "agent-max-bytes", .syntax = "SIZE", .example = "32M",
+	  .help = "bytes of one agent in flight between the tunnel and the targets, both ways "
+		  "(default 32M)", .set = set_agent_max_bytes },
+	{ .name = "fd-reserve", .syntax = "N", .example = "64",
+	  .help = "file descriptors kept for the program itself, not for sockets to targets "
+		  "(default 1/8 of the open files limit, at least 64)", .set = set_fd_reserve },
 };
-const size_t zt_peerprog_connector_nkeys = 3;
+const size_t zt_peerprog_connector_nkeys =
+	sizeof(zt_peerprog_connector_keys) / sizeof(zt_peerprog_connector_keys[0]);
 
 /* Plumbing: logs, key log, qlog. */
 
@@ -690,7 +737,9 @@ static void log_stats(struct zt_peerprog *pp, const char *event)
 		" flows=%zu udp_in=%" PRIu64 " udp_out=%" PRIu64 " udp_dropped=%" PRIu64
 		" flow_dgrams_dropped=%" PRIu64 " tcp_now=%zu tcp_bytes_in=%" PRIu64 " tcp_bytes_out=%" PRIu64
 		" tcp_reset=%" PRIu64 " outer_rtt_us=%" PRIu64 " ctrl_errors=%" PRIu64
-		" checks_charged=%" PRIu64 " checks_deferred=%" PRIu64,
+		" checks_charged=%" PRIu64 " checks_deferred=%" PRIu64 " limit_chans=%" PRIu64
+		" limit_flow_dgrams=%" PRIu64 " limit_sessions=%" PRIu64 " tcp_limited=%" PRIu64
+		" udp_limited=%" PRIu64,
 		zt_peer_state(pp->peer), io->rx, io->tx, ps.dropped_garbage, ps.dropped_stun,
 		ps.dropped_outer, ps.dropped_unknown, ps.relay_in, ps.relay_out,
 		ps.relay_dropped_session, ps.relay_dropped_queue, ps.connects, ps.resets_received,
@@ -698,7 +747,8 @@ static void log_stats(struct zt_peerprog *pp, const char *event)
 		ps.chans_failed, ps.flows, fs->udp_in, fs->udp_out, fs->udp_dropped,
 		ps.flow_dgrams_dropped, fs->tcp_now, fs->tcp_bytes_in, fs->tcp_bytes_out,
 		fs->tcp_reset, (uint64_t)(qs.srtt_ns / ZT_US), ps.ctrl_errors, ps.checks_charged,
-		ps.checks_deferred);
+		ps.checks_deferred, ps.limit_chans, ps.limit_flow_dgrams, ps.limit_sessions,
+		fs->tcp_limited, fs->udp_limited);
 }
 
 static void on_signal(struct zt_loop *loop, int sig, void *arg)
@@ -840,6 +890,32 @@ static int control_start(struct zt_peerprog *pp)
 	}
 	zt_info("control", "socket=%s", path);
 	return 0;
+}
+
+/*
+ * Connector: the sockets forwarding may use (docs/security.md, "The connector's
+ * resources"): the open files limit, raised to its hard limit (at most 1 M), less a
+ * reserve for the program itself (--fd-reserve). The node gives each agent a fair
+ * share of it.
+ */
+static size_t fd_budget(struct zt_peerprog *pp)
+{
+	struct rlimit rl;
+	size_t n, reserve;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1 << 20) ? (1 << 20) : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want &&
+	    setrlimit(RLIMIT_NOFILE, &(struct rlimit){ .rlim_cur = want, .rlim_max = rl.rlim_max }) == 0)
+		rl.rlim_cur = want;
+	n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1 << 20) ? (1 << 20) : (size_t)rl.rlim_cur;
+	reserve = pp->fd_reserve ? pp->fd_reserve : n / 8 > 64 ? n / 8 : 64;
+	n = n > reserve + 16 ? n - reserve : 16;
+	zt_info("fd_budget", "open_files=%zu reserve=%zu sockets_total=%zu agent_share_alone=%zu", n + reserve,
+		reserve, n, n / 2);
+	return n;
 }
 
 /* TCP listeners (agent). */
@@ -1031,6 +1107,10 @@ static int setup(struct zt_peerprog *pp)
 		.check_rate_dest = pp->check_rate_dest,
 		.check_rate_total = pp->check_rate_total,
 		.check_candidates = pp->check_candidates,
+		.agent_max_sessions = pp->agent_max_sessions,
+		.agent_max_flows = pp->agent_max_flows,
+		.agent_max_sockets = pp->agent_max_sockets,
+		.agent_max_bytes = pp->agent_max_bytes,
 		.outer_keepalive = pp->keepalive,
 		.outer_idle_timeout = pp->idle_timeout,
 		.inner_idle_timeout = pp->inner_idle,
@@ -1050,6 +1130,7 @@ static int setup(struct zt_peerprog *pp)
 									      .tls = pp->specs[i].tls };
 		pc.services = pp->services;
 		pc.n_services = n;
+		pc.sockets_total = fd_budget(pp);
 	}
 	if (*pp->qlog_dir) {
 		pc.qlog_open = qlog_open;

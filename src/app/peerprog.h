@@ -64,6 +64,8 @@ struct zt_peerprog {
 	uint64_t keepalive, idle_timeout, open_timeout, flow_idle, inner_idle, backoff_max;
 	uint64_t refusal_backoff_max;
 	uint32_t check_rate, check_rate_dest, check_rate_total, check_candidates; /* 0: defaults */
+	uint32_t agent_max_sessions, agent_max_flows, agent_max_sockets, fd_reserve; /* connector */
+	uint64_t agent_max_bytes;
 	char qlog_dir[PATH_MAX], keylog[PATH_MAX];
 	int verbose;
 	struct zt_fwdspec specs[ZT_PEERPROG_SPECS];

@@ -13,6 +13,7 @@ const char *zt_fwd_code_name(uint64_t code)
 	case ZT_FWD_REFUSED: return "refused";
 	case ZT_FWD_BAD_HEADER: return "bad-header";
 	case ZT_FWD_SESSION_GONE: return "session-gone";
+	case ZT_FWD_LIMIT: return "limit";
 	default: return "?";
 	}
 }

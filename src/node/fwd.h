@@ -54,6 +54,9 @@ enum zt_fwd_code {
 	ZT_FWD_REFUSED = 3,      /* the connector could not connect to the target */
 	ZT_FWD_BAD_HEADER = 4,   /* the stream header was malformed or names another service */
 	ZT_FWD_SESSION_GONE = 5, /* the session ended (not sent on the wire) */
+	ZT_FWD_LIMIT = 6,        /* the connector refused it: a limit of the agent (its
+				    sockets or flows, its share of the file descriptors) or
+				    of the connector was reached (docs/security.md) */
 };
 
 /* "abort", "tcp-reset", ... or "?" */

@@ -471,6 +471,10 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	zt_backoff_init(&p->backoff, cfg->backoff_min, cfg->backoff_max);
 	zt_backoff_init(&p->login_backoff, 5 * ZT_SEC, p->cfg.refusal_backoff_max);
 	p->cfg.check_candidates = (uint32_t)or_default(cfg->check_candidates, 16);
+	p->cfg.agent_max_sessions = (size_t)or_default(cfg->agent_max_sessions, 16);
+	p->cfg.agent_max_flows = (size_t)or_default(cfg->agent_max_flows, 1024);
+	p->cfg.agent_max_sockets = (size_t)or_default(cfg->agent_max_sockets, 1024);
+	p->cfg.agent_max_bytes = or_default(cfg->agent_max_bytes, 32 << 20);
 	zt_check_budget_init(&p->checks,
 			     &(struct zt_check_budget_config){ .session_rate = cfg->check_rate,
 							       .dest_rate = cfg->check_rate_dest,

@@ -256,6 +256,21 @@ struct zt_peer_config {
 	 * and 100. check_candidates: the peer's candidates a session takes per ICE
 	 * generation; 0: 16. */
 	uint32_t check_rate, check_rate_dest, check_rate_total, check_candidates;
+	/* Connector: what one agent (a peer identity, over all its sessions) may hold
+	 * (docs/security.md, "The connector's resources"): sessions; UDP flows; sockets
+	 * (channels + flows: each is a socket towards a target in the shell); bytes in
+	 * flight (read from its channels but not yet written to the targets, see
+	 * zt_peer_chan_consumed, plus taken by its channels but not yet acknowledged).
+	 * Over a limit a channel is reset with ZT_FWD_LIMIT, a new flow's datagram is
+	 * dropped and counted, a SESSION is answered with CLOSE (ZT_EBUSY), reads and
+	 * writes wait. 0: 16, 1024, 1024 and 32 MiB. */
+	size_t agent_max_sessions, agent_max_flows, agent_max_sockets;
+	uint64_t agent_max_bytes;
+	/* Connector: the sockets the program can give to forwarding (its file descriptor
+	 * budget less a reserve for itself); each agent holds at most a fair share,
+	 * sockets_total / (agents holding sockets + 1), so there is always room for one
+	 * more agent. 0: no budget. */
+	size_t sockets_total;
 
 	/* The direct path (agent: the path manager's settings; direct_disabled on either
 	 * side keeps every session on the relay). Zero fields take pathmgr.h's defaults. */
@@ -288,6 +303,9 @@ struct zt_peer_stats {
 	uint64_t chans_opened, chans_failed;
 	uint64_t flow_dgrams_in, flow_dgrams_out, flow_dgrams_dropped;
 	uint64_t ctrl_errors;
+	uint64_t limit_chans;          /* connector: channels reset with ZT_FWD_LIMIT */
+	uint64_t limit_flow_dgrams;    /* connector: datagrams of flows refused by a limit */
+	uint64_t limit_sessions;       /* connector: SESSIONs refused (agent-max-sessions) */
 	uint64_t checks_charged;       /* checks to addresses that had not answered */
 	uint64_t checks_deferred;      /* ... that waited for the budget (counted per try) */
 	uint64_t resets_received;      /* outer connections ended by a Stateless Reset or drain */
@@ -355,6 +373,14 @@ size_t zt_peer_chan_writable(const struct zt_peer_chan *ch);
  * the other end), -EPIPE (the session is gone).
  */
 int zt_peer_chan_read(struct zt_peer_chan *ch, void *buf, size_t cap, bool *ret_fin);
+
+/*
+ * The shell wrote n more of the bytes it read from ch to its socket. At the connector
+ * they stop counting as the agent's bytes in flight (cfg.agent_max_bytes: while they
+ * are at the limit, zt_peer_chan_read returns -EAGAIN and zt_peer_chan_writable 0, and
+ * READABLE / WRITABLE follow when there is room again). Elsewhere a no-op.
+ */
+void zt_peer_chan_consumed(struct zt_peer_chan *ch, size_t n);
 
 /* FIN after the data written so far (TCP half-close). Returns 0 or -EPIPE. */
 int zt_peer_chan_shutdown(struct zt_peer_chan *ch);
@@ -443,6 +469,16 @@ int zt_peer_send_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *msg);
  * 1500 bytes), -EAGAIN (queue of 32 full). */
 int zt_peer_send_raw(struct zt_peer *p, const struct zt_addr *local, const struct zt_addr *remote,
 		     const uint8_t *data, size_t len);
+
+/* Connector: what an agent holds (cfg.agent_max_*). */
+struct zt_peer_agent_info {
+	char identity[ZT_CTRL_STR_MAX + 1];
+	size_t sessions, chans, flows;
+	uint64_t bytes;                     /* in flight, both ways */
+	uint64_t refused;                   /* channels, flow datagrams and sessions refused */
+};
+/* Connector: the agents with sessions, up to cap. Returns how many there are. */
+size_t zt_peer_agents(const struct zt_peer *p, struct zt_peer_agent_info *out, size_t cap);
 
 /* A session by id. Returns 0 or -ENOENT. */
 int zt_peer_session_info(const struct zt_peer *p, uint32_t id, struct zt_peer_session_info *ret);

@@ -8,6 +8,7 @@
 
 #include "core/checkbudget.h"
 #include "core/ctrl.h"
+#include "core/units.h"
 #include "node/backoff.h"
 #include "node/ctrlchan.h"
 #include "node/direct.h"
@@ -29,7 +30,30 @@ enum {
 	CH_RELEASED = 1u << 3,  /* the application let go */
 	CH_CLOSED = 1u << 4,    /* QUIC forgot the stream */
 	CH_DEAD = 1u << 5,      /* reset, failed, or the session ended: no more I/O */
-	CH_ACCEPTED = 1u << 6,  /* connector: chan_accept was called */
+	CH_ACCEPTED = 1u << 6,  /* connector: chan_accept was called (counted in its agent) */
+	CH_HELD_BACK = 1u << 7, /* connector: a read waited for the agent's byte budget */
+	CH_WANT_WRITE = 1u << 8, /* connector: writable was 0 for the agent's byte budget */
+};
+
+/* The send buffer of an inner stream (quic/conn.h stream_sndbuf), which tells how much
+ * of what a channel took is not acknowledged yet. */
+#define PEER_STREAM_SNDBUF (256 * 1024)
+/* An agent over a limit is logged at most this often (agents.c). */
+#define PEER_AGENT_LOG_EVERY (10 * ZT_SEC)
+
+/* Connector: what one agent (a peer identity, over all its sessions) holds, for the
+ * per-agent limits (agents.c; docs/security.md, "The connector's resources"). */
+struct pagent {
+	struct pagent *next;
+	char identity[ZT_CTRL_STR_MAX + 1];
+	size_t sessions, chans, flows;      /* chans and flows: a socket each in the shell */
+	uint64_t in_held;                   /* read from its channels, not yet written on */
+	uint64_t out_queued;                /* taken by its channels, not yet acknowledged */
+	bool blocked;                       /* a read or write waited for the byte budget */
+	uint64_t refresh_at;                /* blocked: out_queued looked at again then */
+	uint64_t refused;                   /* channels, flow datagrams, sessions refused */
+	uint64_t unlogged;                  /* ... since the last log line */
+	uint64_t logged_at;
 };
 
 struct psession;
@@ -44,6 +68,7 @@ struct zt_peer_chan {
 	uint64_t deadline;           /* agent: READY due by then */
 	uint8_t hdr[ZT_FWD_HDR_MAX]; /* connector: the header so far */
 	size_t hlen;
+	uint64_t in_held, out_queued; /* connector: this channel's part of its agent's */
 };
 
 struct zt_peer_flow {
@@ -53,6 +78,7 @@ struct zt_peer_flow {
 	uint32_t id;
 	void *arg;
 	uint64_t last;               /* last datagram either way */
+	bool counted;                /* connector: counted in its agent */
 };
 
 struct pdgram {
@@ -72,6 +98,7 @@ struct psession {
 	bool controlling;
 	uint64_t quota_bytes, quota_packets;
 	const struct zt_peer_service *svc;  /* connector */
+	struct pagent *agent;               /* connector: the agent's totals */
 	struct zt_quic_conn *conn;
 	uint64_t deadline;                  /* OPENING/CONNECTING must end by then */
 	struct zt_peer_chan *chans;
@@ -131,6 +158,8 @@ struct zt_peer {
 	bool login_refused;                      /* backing off after it now */
 	uint64_t welcome_at;                     /* of the connection that is up */
 	struct zt_check_budget checks;           /* checks to addresses not answered yet */
+	struct pagent *agents;                   /* connector: per agent identity */
+	size_t sockets_used;                     /* connector: channels + flows, all agents */
 	struct praw rawq[PEER_RAWQ];
 	size_t raw_head, raw_len;
 	uint8_t scratch[ZT_QUIC_OUTER_UDP_PAYLOAD + ZT_RELAY_HDR_LEN];
@@ -167,6 +196,20 @@ void zt_psession_deliver(struct zt_peer *p);
 /* The login was refused (peer.c decided it holds): sessions waiting for an OPEN fail
  * with its code now rather than wait for their open timeout. */
 void zt_psession_login_refused(struct zt_peer *p);
+
+/* agents.c (connector) */
+/* Whether identity may have one more session. */
+bool zt_pagent_may_open(struct zt_peer *p, const char *identity);
+/* Counts a session of identity. Returns its totals, or NULL (-ENOMEM). */
+struct pagent *zt_pagent_attach(struct zt_peer *p, const char *identity);
+void zt_pagent_detach(struct zt_peer *p, struct pagent *a);
+/* A new channel (flow false) or flow of a: counted, or refused over a limit (logged
+ * at most every PEER_AGENT_LOG_EVERY). Returns 0 or ZT_EBUSY. */
+int zt_pagent_admit(struct zt_peer *p, struct pagent *a, bool flow, const char *service);
+/* A counted channel or flow is gone. */
+void zt_pagent_release(struct zt_peer *p, struct pagent *a, bool flow);
+/* The bytes a may still have in flight (0: at its limit). */
+uint64_t zt_pagent_room(const struct zt_peer *p, const struct pagent *a);
 
 /* peer.c */
 int zt_peer_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *m);

@@ -17,6 +17,8 @@
 #define REFUSAL_TEMP_MAX (30 * ZT_SEC)
 
 static const struct zt_quic_callbacks inner_cb;
+static bool chan_io_ok(const struct zt_peer_chan *ch);
+static size_t chan_out_update(struct zt_peer_chan *ch);
 
 static bool is_agent(const struct zt_peer *p)
 {
@@ -251,9 +253,25 @@ static void pq_clear(struct psession *s)
 	s->pq_len = 0;
 }
 
+/* Connector: ch's bytes no longer count for its agent. */
+static void chan_unhold(struct zt_peer_chan *ch)
+{
+	struct pagent *a = ch->s->agent;
+
+	if (!a)
+		return;
+	a->in_held -= ch->in_held < a->in_held ? ch->in_held : a->in_held;
+	a->out_queued -= ch->out_queued < a->out_queued ? ch->out_queued : a->out_queued;
+	ch->in_held = ch->out_queued = 0;
+}
+
 static void chan_unlink_free(struct zt_peer_chan *ch)
 {
 	struct psession *s = ch->s;
+
+	chan_unhold(ch);
+	if (ch->flags & CH_ACCEPTED)
+		zt_pagent_release(s->p, s->agent, false);
 
 	if (ch->prev)
 		ch->prev->next = ch->next;
@@ -272,6 +290,9 @@ static void flow_unlink_free(struct zt_peer_flow *f)
 {
 	struct psession *s = f->s;
 
+	if (f->counted)
+		zt_pagent_release(s->p, s->agent, true);
+
 	if (f->prev)
 		f->prev->next = f->next;
 	else
@@ -281,6 +302,17 @@ static void flow_unlink_free(struct zt_peer_flow *f)
 	s->nflows--;
 	free(f);
 	update_keepalive(s);
+}
+
+static void send_close(struct zt_peer *p, uint64_t id, int reason, const char *text)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_CLOSE);
+	m.u.close.session_id = id;
+	m.u.close.reason = (uint32_t)-reason;
+	snprintf(m.u.close.text, sizeof(m.u.close.text), "%s", text);
+	zt_peer_ctrl(p, &m);
 }
 
 void zt_psession_kill(struct psession *s, int reason, const char *text, bool tell)
@@ -302,14 +334,8 @@ void zt_psession_kill(struct psession *s, int reason, const char *text, bool tel
 	     "session=%08x service=%s peer=%s reason=%d error=\"%s\" text=\"%s\"", s->id, s->service,
 	     s->peer_identity[0] ? s->peer_identity : "-", -reason, reason ? zt_strerror(reason) : "none",
 	     text);
-	if (tell && s->id && p->state == ZT_PEER_READY) {
-		struct zt_ctrl_msg m;
-		zt_ctrl_msg_init(&m, ZT_CTRL_CLOSE);
-		m.u.close.session_id = s->id;
-		m.u.close.reason = (uint32_t)-reason;
-		snprintf(m.u.close.text, sizeof(m.u.close.text), "%s", text);
-		zt_peer_ctrl(p, &m);
-	}
+	if (tell && s->id && p->state == ZT_PEER_READY)
+		send_close(p, s->id, reason, text);
 	pq_clear(s);
 	if (s->conn && zt_quic_conn_state(s->conn) < ZT_QUIC_CLOSING)
 		zt_quic_conn_close(s->conn, (uint64_t)-reason, text);
@@ -334,6 +360,8 @@ void zt_psession_kill(struct psession *s, int reason, const char *text, bool tel
 			f->next->prev = NULL;
 		s->flows = f->next;
 		s->nflows--;
+		if (f->counted)
+			zt_pagent_release(p, s->agent, true);
 		if (p->cb.flow_closed)
 			p->cb.flow_closed(p, p->cfg.arg, f, f->arg, ZT_EPEER);
 		free(f);
@@ -351,6 +379,8 @@ void zt_psession_free(struct psession *s)
 	while (s->flows)
 		flow_unlink_free(s->flows);
 	pq_clear(s);
+	zt_pagent_detach(p, s->agent);
+	s->agent = NULL;
 	zt_pdirect_free(s);
 	zt_quic_conn_free(s->conn);
 	s->conn = NULL;
@@ -408,6 +438,7 @@ static void fill_inner(struct zt_peer *p, struct psession *s, struct zt_quic_con
 		.cidmap = p->inner_map,
 		.cb = &inner_cb,
 		.max_udp_payload = ZT_RELAY_TUNNEL_MTU,
+		.stream_sndbuf = PEER_STREAM_SNDBUF,
 		.idle_timeout = p->cfg.inner_idle_timeout,
 		.handshake_timeout = p->cfg.handshake_timeout,
 	};
@@ -463,6 +494,13 @@ static bool reattach(struct zt_peer *p, struct psession *s, const struct zt_ctrl
 	return true;
 }
 
+/* A SESSION we do not take: CLOSE to the Intermediate, which tells the other end. */
+static void refuse_session(struct zt_peer *p, const struct zt_ctrl_session *m, int code,
+			   const char *text)
+{
+	send_close(p, m->session_id, code, text);
+}
+
 void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 {
 	struct psession *s = NULL;
@@ -486,18 +524,24 @@ void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 		for (size_t i = 0; i < p->cfg.n_services; i++)
 			if (!strcmp(p->cfg.services[i].name, m->service))
 				svc = &p->cfg.services[i];
-		if (svc)
-			s = zt_psession_new(p, m->service);
+		if (svc && !zt_pagent_may_open(p, m->peer_identity)) {
+			refuse_session(p, m, ZT_EBUSY, "too many sessions of this agent at the connector");
+			p->st.limit_sessions++;
+			return;
+		}
+		if (svc && (s = zt_psession_new(p, m->service)) &&
+		    !(s->agent = zt_pagent_attach(p, m->peer_identity))) {
+			zt_psession_free(s);
+			s = NULL;
+		}
 	}
 	if (!s) {
-		struct zt_ctrl_msg c;
 		p->st.ctrl_errors++;
-		zt_ctrl_msg_init(&c, ZT_CTRL_CLOSE);
-		c.u.close.session_id = m->session_id;
-		c.u.close.reason = (uint32_t)-(is_agent(p) ? ZT_ESTATE : ZT_ENOSERVICE);
-		snprintf(c.u.close.text, sizeof(c.u.close.text), "%s",
-			 is_agent(p) ? "no such request" : "service not served here");
-		zt_peer_ctrl(p, &c);
+		if (is_agent(p))
+			refuse_session(p, m, ZT_ESTATE, "no such request");
+		else
+			refuse_session(p, m, svc ? -ENOMEM : ZT_ENOSERVICE,
+				       svc ? "out of memory" : "service not served here");
 		return;
 	}
 	s->id = (uint32_t)m->session_id;
@@ -699,8 +743,43 @@ static void start_waiting_chans(struct psession *s)
 			chan_start(ch);
 }
 
+/* Connector: a blocked agent (reads or writes waited for its byte budget) whose
+ * bytes dropped: its waiting channels get READABLE and WRITABLE. What its channels
+ * have not had acknowledged is looked at again at most once a millisecond. */
+static void agents_wake(struct zt_peer *p)
+{
+	for (struct pagent *a = p->agents; a; a = a->next) {
+		if (!a->blocked || p->now < a->refresh_at)
+			continue;
+		a->refresh_at = p->now + ZT_MS;
+		for (struct psession *s = p->sessions; s; s = s->next)
+			for (struct zt_peer_chan *ch = s->agent == a ? s->chans : NULL; ch; ch = ch->next)
+				if (chan_io_ok(ch) && ch->out_queued)
+					chan_out_update(ch);
+		if (!zt_pagent_room(p, a))
+			continue;
+		a->blocked = false;
+		for (struct psession *s = p->sessions; s; s = s->next) {
+			struct zt_peer_chan *ch = s->agent == a ? s->chans : NULL, *next;
+			for (; ch; ch = next) {
+				unsigned was = ch->flags;
+				next = ch->next;
+				ch->flags &= ~(CH_HELD_BACK | CH_WANT_WRITE);
+				if (!chan_io_ok(ch))
+					continue;
+				if (was & CH_HELD_BACK)
+					chan_emit(ch, ZT_PEER_CHAN_READABLE, 0);
+				if ((was & CH_WANT_WRITE) && chan_io_ok(ch))
+					chan_emit(ch, ZT_PEER_CHAN_WRITABLE, 0);
+			}
+		}
+	}
+}
+
 void zt_psession_deliver(struct zt_peer *p)
 {
+	if (p->agents)
+		agents_wake(p);
 	for (struct psession *s = p->sessions; s; s = s->next) {
 		struct zt_peer_chan *ch = s->chans, *next;
 		for (; ch; ch = next) {
@@ -755,25 +834,66 @@ static bool chan_io_ok(const struct zt_peer_chan *ch)
 	return (ch->flags & CH_READY) && !(ch->flags & (CH_DEAD | CH_RELEASED)) && ch->s->conn;
 }
 
+/* Connector: ch's unacknowledged bytes as they are now, into its agent's total.
+ * Returns the stream's room. */
+static size_t chan_out_update(struct zt_peer_chan *ch)
+{
+	struct pagent *a = ch->s->agent;
+	size_t room = zt_quic_stream_writable(ch->s->conn, ch->sid);
+	uint64_t q = room < PEER_STREAM_SNDBUF ? PEER_STREAM_SNDBUF - room : 0;
+
+	if (a) {
+		a->out_queued = a->out_queued - (ch->out_queued < a->out_queued ? ch->out_queued : a->out_queued) + q;
+		ch->out_queued = q;
+	}
+	return room;
+}
+
 int zt_peer_chan_write(struct zt_peer_chan *ch, const void *data, size_t len)
 {
+	uint64_t room;
 	int n;
 
 	if (ch->flags & (CH_DEAD | CH_RELEASED | CH_FIN_SENT))
 		return -EPIPE;
 	if (!chan_io_ok(ch))
 		return 0;
+	if (ch->s->agent) {
+		/* the agent's bytes in flight (cfg.agent_max_bytes) */
+		room = zt_pagent_room(ch->p, ch->s->agent);
+		if (len > room)
+			len = (size_t)room;
+		if (!len) {
+			ch->flags |= CH_WANT_WRITE;
+			ch->s->agent->blocked = true;
+			return 0;
+		}
+	}
 	n = zt_quic_stream_write(ch->s->conn, ch->sid, data, len);
+	if (n > 0 && ch->s->agent)
+		chan_out_update(ch);
 	return n < 0 ? -EPIPE : n;
 }
 
-size_t zt_peer_chan_writable(const struct zt_peer_chan *ch)
+size_t zt_peer_chan_writable(const struct zt_peer_chan *cch)
 {
+	struct zt_peer_chan *ch = (struct zt_peer_chan *)cch; /* updates its accounting */
 	size_t n;
 
 	if (!chan_io_ok(ch) || (ch->flags & CH_FIN_SENT))
 		return 0;
-	n = zt_quic_stream_writable(ch->s->conn, ch->sid);
+	n = chan_out_update(ch);
+	if (ch->s->agent) {
+		uint64_t room = zt_pagent_room(ch->p, ch->s->agent);
+		if (!room) {
+			/* WRITABLE follows when the agent's bytes drop (zt_psession_deliver) */
+			ch->flags |= CH_WANT_WRITE;
+			ch->s->agent->blocked = true;
+			return 0;
+		}
+		if (n > room)
+			n = (size_t)room;
+	}
 	/* Full: a write the stream takes nothing of asks for stream_writable, so
 	 * WRITABLE follows when room opens (conn.h). */
 	if (n == 0)
@@ -794,12 +914,35 @@ int zt_peer_chan_read(struct zt_peer_chan *ch, void *buf, size_t cap, bool *ret_
 		return -EPIPE;
 	if (!chan_io_ok(ch))
 		return -EAGAIN;
+	if (ch->s->agent && !zt_pagent_room(ch->p, ch->s->agent)) {
+		/* the agent's bytes in flight are at the limit: the data stays in the
+		 * stream (flow control holds the agent back); READABLE follows */
+		ch->flags |= CH_HELD_BACK;
+		ch->s->agent->blocked = true;
+		return -EAGAIN;
+	}
 	n = zt_quic_stream_read(ch->s->conn, ch->sid, buf, cap, ret_fin);
 	if (n == -ENOENT)
 		return -EPIPE;
+	if (n > 0 && ch->s->agent) {
+		ch->in_held += (uint64_t)n;
+		ch->s->agent->in_held += (uint64_t)n;
+	}
 	if (n >= 0 && *ret_fin)
 		ch->flags |= CH_FIN_READ;
 	return n;
+}
+
+void zt_peer_chan_consumed(struct zt_peer_chan *ch, size_t n)
+{
+	struct pagent *a = ch->s->agent;
+
+	if (!a)
+		return;
+	if (n > ch->in_held)
+		n = (size_t)ch->in_held;
+	ch->in_held -= n;
+	a->in_held -= n < a->in_held ? n : a->in_held;
 }
 
 int zt_peer_chan_shutdown(struct zt_peer_chan *ch)
@@ -819,6 +962,7 @@ void zt_peer_chan_release(struct zt_peer_chan *ch, uint64_t code)
 	if (ch->flags & CH_RELEASED)
 		return;
 	ch->flags |= CH_RELEASED;
+	chan_unhold(ch); /* what the shell held is gone with it */
 	if ((ch->flags & (CH_DEAD | CH_CLOSED)) || ch->sid < 0 || !s->conn) {
 		chan_unlink_free(ch);
 		return;
@@ -860,6 +1004,12 @@ static void chan_header(struct zt_peer_chan *ch)
 		     s->id, s->service);
 		ch->flags |= CH_RELEASED;
 		zt_quic_stream_reset(s->conn, ch->sid, ZT_FWD_BAD_HEADER);
+		return;
+	}
+	if (zt_pagent_admit(p, s->agent, false, s->service) < 0) {
+		/* over the agent's limits: the agent sees the reset code */
+		ch->flags |= CH_RELEASED;
+		zt_quic_stream_reset(s->conn, ch->sid, ZT_FWD_LIMIT);
 		return;
 	}
 	ch->flags |= CH_READY | CH_ACCEPTED;
@@ -1111,10 +1261,17 @@ static void icb_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, si
 	}
 	f = flow_find(s, id);
 	if (!f) {
-		if (is_agent(p) || s->nflows >= p->cfg.max_flows || !(f = flow_add(s, id))) {
+		if (is_agent(p) || s->nflows >= p->cfg.max_flows ||
+		    zt_pagent_admit(p, s->agent, true, s->service) < 0) {
 			p->st.flow_dgrams_dropped++;
 			return;
 		}
+		if (!(f = flow_add(s, id))) {
+			zt_pagent_release(p, s->agent, true);
+			p->st.flow_dgrams_dropped++;
+			return;
+		}
+		f->counted = s->agent != NULL;
 		if (p->cb.flow_accept)
 			p->cb.flow_accept(p, p->cfg.arg, f, s->service);
 		/* The application may have closed it: look again. */
@@ -1355,6 +1512,21 @@ int zt_peer_session_path(const struct zt_peer *p, uint32_t id, struct zt_peer_pa
 	}
 	zt_pdirect_info(s, ret);
 	return 0;
+}
+
+size_t zt_peer_agents(const struct zt_peer *p, struct zt_peer_agent_info *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (const struct pagent *a = p->agents; a; a = a->next, n++) {
+		if (n >= cap)
+			continue;
+		out[n] = (struct zt_peer_agent_info){ .sessions = a->sessions, .chans = a->chans,
+						      .flows = a->flows, .refused = a->refused,
+						      .bytes = a->in_held + a->out_queued };
+		snprintf(out[n].identity, sizeof(out[n].identity), "%s", a->identity);
+	}
+	return n;
 }
 
 size_t zt_peer_session_ids(const struct zt_peer *p, uint32_t *ids, size_t cap)

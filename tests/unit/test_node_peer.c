@@ -39,6 +39,8 @@ struct tchan {
 	uint8_t back[16384];     /* echo: read but not yet written */
 	size_t blen;
 	bool markers;            /* agent: put the marker into the data */
+	bool hold;               /* connector sink: read but do not consume (a slow target) */
+	uint64_t held;           /* ... bytes read and not consumed */
 	bool exact;              /* agent: write only what zt_peer_chan_writable() allows */
 	unsigned writables;      /* WRITABLE events */
 };
@@ -78,6 +80,11 @@ struct world {
 	unsigned sessions_ready, sessions_closed, downs, readies;
 	struct zt_peer_session_info last_ready;
 	unsigned refused;                /* cb->refused calls (agent) */
+	bool conn_sink;                  /* connector channels drain (hold: do not consume) */
+	bool conn_hold;
+	struct nh_ep bob;                /* a second agent (start_bob) */
+	struct zt_tls_ctx *b_outer, *b_inner;
+	struct zt_peer_config bcfg;
 	struct zt_peer_refusal last_refusal;
 };
 
@@ -138,6 +145,7 @@ static void echo(struct tchan *t)
 			n = zt_peer_chan_write(t->ch, t->back, t->blen);
 			if (n <= 0)
 				return;
+			zt_peer_chan_consumed(t->ch, (size_t)n); /* echoed: written on */
 			memmove(t->back, t->back + n, t->blen - (size_t)n);
 			t->blen -= (size_t)n;
 			continue;
@@ -173,6 +181,10 @@ static void drain(struct tchan *t)
 			if (buf[i] != tbyte(t, t->recvd + (uint64_t)i))
 				t->corrupt = true;
 		t->recvd += (uint64_t)n;
+		if (t->hold)
+			t->held += (uint64_t)n;
+		else
+			zt_peer_chan_consumed(t->ch, (size_t)n);
 		if (fin)
 			t->fin_recv = true;
 	}
@@ -234,7 +246,8 @@ static void on_chan_accept(struct zt_peer *p, void *arg, struct zt_peer_chan *ch
 	(void)service;
 
 	t->ch = ch;
-	t->echo = true;
+	t->echo = !w->conn_sink;
+	t->hold = w->conn_hold;
 	t->ready = true;
 	zt_peer_chan_set_arg(ch, t);
 }
@@ -446,9 +459,31 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 	};
 }
 
+/* bob, a second agent at 127.0.0.4:5000, allowed to web. */
+static void start_bob(struct world *w)
+{
+	const char *why;
+
+	assert_int_equal(zt_policy_add_client(w->policy, "agent:bob:pw-bob", &why), 0);
+	assert_int_equal(zt_policy_add_allow(w->policy, "bob=web", &why), 0);
+	w->b_outer = nh_tls(w->f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &w->f->pki.bob, false);
+	w->b_inner = nh_tls(w->f, ZT_TLS_CLIENT, ZT_ALPN_INNER, &w->f->pki.bob, false);
+	nh_ep_init(&w->bob, &w->net, NH_PEER, "127.0.0.4:5000", 5 * ZT_MS);
+	w->bcfg = w->acfg;
+	w->bcfg.name = "bob";
+	w->bcfg.token = (const uint8_t *)"pw-bob";
+	w->bcfg.token_len = 6;
+	w->bcfg.local = w->bob.local;
+	w->bcfg.outer_tls = w->b_outer;
+	w->bcfg.inner_tls = w->b_inner;
+	assert_int_equal(zt_peer_new(&w->bob.peer, &w->bcfg, w->net.now), 0);
+}
+
 static void world_fini(struct world *w)
 {
 	nh_net_fini(&w->net);
+	zt_tls_ctx_free(w->b_outer);
+	zt_tls_ctx_free(w->b_inner);
 	zt_policy_free(w->policy);
 	zt_tls_ctx_free(w->imd_tls);
 	zt_tls_ctx_free(w->a_outer);
@@ -486,15 +521,21 @@ static bool service_all(void *arg, uint64_t now)
 	return false;
 }
 
-static struct tchan *open_chan(struct world *w, const char *service, uint64_t bytes, uint64_t seed)
+static struct tchan *open_chan_on(struct world *w, struct zt_peer *p, const char *service,
+				  uint64_t bytes, uint64_t seed)
 {
 	struct tchan *t = tchan_new(w, true);
 
 	t->seed = seed;
 	t->to_send = bytes;
 	t->send_fin = true;
-	assert_int_equal(zt_peer_chan_open(w->agent.peer, w->net.now, service, t, &t->ch), 0);
+	assert_int_equal(zt_peer_chan_open(p, w->net.now, service, t, &t->ch), 0);
 	return t;
+}
+
+static struct tchan *open_chan(struct world *w, const char *service, uint64_t bytes, uint64_t seed)
+{
+	return open_chan_on(w, w->agent.peer, service, bytes, seed);
 }
 
 struct done_arg {
@@ -1424,6 +1465,163 @@ static void direct_path_refused_stays_on_relay(void **state)
 	world_fini(&w);
 }
 
+/* Connector, per agent (issue 11): sockets (channels + flows) and flows are capped
+ * over all the agent's sessions; a channel over the cap is reset with ZT_FWD_LIMIT,
+ * which the agent sees; a new flow's datagram is dropped and counted. */
+static unsigned count_chans(const struct world *w, bool agent, bool (*pred)(const struct tchan *))
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < MAX_CHANS; i++)
+		n += w->chans[i].used && w->chans[i].agent == agent && pred(&w->chans[i]);
+	return n;
+}
+
+static bool is_limited(const struct tchan *t)
+{
+	return t->reset && t->code == ZT_FWD_LIMIT;
+}
+
+static bool is_alive(const struct tchan *t)
+{
+	return t->ready && !t->reset && !t->failed;
+}
+
+static void agent_sockets_and_flows_are_capped(void **state)
+{
+	struct world w;
+	struct zt_peer_stats cs;
+	struct zt_peer_agent_info ai;
+	uint8_t d[8] = "datagram";
+
+	world_init(&w, *state, 0);
+	w.ccfg.agent_max_sockets = 10;
+	w.ccfg.agent_max_flows = 3;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	/* five flows: three taken, the other two's datagrams dropped */
+	for (int i = 0; i < 5; i++) {
+		struct tflow *a = tflow_new(&w, true);
+		assert_int_equal(zt_peer_flow_open(w.agent.peer, w.net.now, "web", a, &a->f), 0);
+		assert_int_equal(zt_peer_flow_send(a->f, w.net.now, d, sizeof(d)), 0);
+	}
+	for (int i = 0; i < 20; i++) {
+		struct tchan *t = open_chan(&w, "web", 100, (uint64_t)i);
+		t->send_fin = false;
+	}
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	zt_peer_stats(w.conn.peer, &cs);
+	assert_int_equal(cs.flows, 3);
+	assert_int_equal(cs.limit_flow_dgrams, 2);
+	/* 10 sockets: 3 flows + 7 channels; 13 channels reset with the limit code */
+	assert_int_equal(count_chans(&w, true, is_alive), 7);
+	assert_int_equal(count_chans(&w, true, is_limited), 13);
+	assert_int_equal(cs.limit_chans, 13);
+	assert_int_equal(zt_peer_agents(w.conn.peer, &ai, 1), 1);
+	assert_string_equal(ai.identity, "ztna:agent:alice");
+	assert_int_equal(ai.chans, 7);
+	assert_int_equal(ai.flows, 3);
+	assert_int_equal(ai.refused, 15);
+	world_fini(&w);
+}
+
+/* The program's socket budget (its file descriptors): one agent gets at most a fair
+ * share, total / (agents holding sockets + 1), so another agent still gets sockets. */
+static void fair_share_leaves_room_for_another_agent(void **state)
+{
+	struct world w;
+	struct zt_peer_stats cs;
+
+	world_init(&w, *state, 0);
+	w.ccfg.sockets_total = 30;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	start_bob(&w);
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	for (int i = 0; i < 40; i++)
+		open_chan(&w, "web", 100, (uint64_t)i)->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	/* alone, alice may hold 30 / 2 */
+	assert_int_equal(count_chans(&w, true, is_alive), 15);
+	assert_int_equal(count_chans(&w, true, is_limited), 25);
+	/* bob: a share of 30 / 3 = 10 of what is left */
+	for (int i = 0; i < 12; i++)
+		open_chan_on(&w, w.bob.peer, "web", 100, (uint64_t)(100 + i))->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_int_equal(count_chans(&w, true, is_alive), 15 + 10);
+	assert_int_equal(count_chans(&w, true, is_limited), 25 + 2);
+	zt_peer_stats(w.conn.peer, &cs);
+	assert_int_equal(cs.limit_chans, 27);
+	world_fini(&w);
+}
+
+/* A slow target: what the connector read for an agent but could not write on counts
+ * against the agent's bytes in flight; at the limit the connector stops reading (the
+ * agent is held back by flow control), and goes on when the target takes it. */
+static void agent_bytes_in_flight_are_bounded(void **state)
+{
+	struct world w;
+	struct tchan *t, *c = NULL;
+	struct zt_peer_agent_info ai;
+
+	world_init(&w, *state, 0);
+	w.ccfg.agent_max_bytes = 256 * 1024;
+	w.conn_sink = w.conn_hold = true;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	t = open_chan(&w, "web", 4 << 20, 0); /* seed 0: the connector sink checks with its own */
+	nh_run(&w.net, service_all, &w, w.net.now + 3 * ZT_SEC);
+	for (int i = 0; i < MAX_CHANS; i++)
+		if (w.chans[i].used && !w.chans[i].agent)
+			c = &w.chans[i];
+	assert_non_null(c);
+	/* read, not written on: the limit (and one read of at most 8 KiB) */
+	assert_true(c->held >= 256 * 1024 - 8192 && c->held <= 256 * 1024 + 8192);
+	assert_int_equal(zt_peer_agents(w.conn.peer, &ai, 1), 1);
+	assert_true(ai.bytes >= 256 * 1024 - 8192);
+	assert_true(t->sent < 4 << 20);
+	/* the target takes it: reading goes on (READABLE comes) to the end */
+	c->hold = false;
+	zt_peer_chan_consumed(c->ch, (size_t)c->held);
+	c->held = 0;
+	nh_run(&w.net, service_all, &w, w.net.now + 10 * ZT_SEC);
+	assert_int_equal(t->sent, 4 << 20);
+	assert_int_equal(c->recvd, 4 << 20);
+	assert_false(c->corrupt);
+	world_fini(&w);
+}
+
+/* Sessions per agent: one more is refused (CLOSE, ZT_EBUSY), the agent's channel fails. */
+static void agent_sessions_are_capped(void **state)
+{
+	struct world w;
+	struct tchan *a, *b;
+	struct zt_peer_stats cs;
+	const char *why;
+
+	world_init(&w, *state, 0);
+	w.ccfg.agent_max_sessions = 1;
+	assert_int_equal(zt_policy_add_allow(w.policy, "alice=db", &why), 0);
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	a = open_chan(&w, "web", 1000, 1);
+	run_chan(&w, a, 5 * ZT_SEC);
+	assert_int_equal(a->recvd, 1000);
+	a = open_chan(&w, "web", 1000, 2);
+	a->send_fin = false;
+	b = open_chan(&w, "db", 1000, 3);
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_true(is_alive(a));
+	assert_true(b->failed || b->reset);
+	assert_int_equal(b->code, b->failed ? ZT_EBUSY : ZT_FWD_SESSION_GONE);
+	zt_peer_stats(w.conn.peer, &cs);
+	assert_int_equal(cs.limit_sessions, 1);
+	world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1451,6 +1649,10 @@ int main(void)
 		cmocka_unit_test(agent_outer_blip_keeps_direct_session),
 		cmocka_unit_test(connector_outer_blip_keeps_direct_session),
 		cmocka_unit_test(orphan_expires_after_grace),
+		cmocka_unit_test(agent_sockets_and_flows_are_capped),
+		cmocka_unit_test(fair_share_leaves_room_for_another_agent),
+		cmocka_unit_test(agent_bytes_in_flight_are_bounded),
+		cmocka_unit_test(agent_sessions_are_capped),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);

@@ -243,6 +243,11 @@ int status_main(int argc, char **argv)
 			       kv(line, "local", v[4], 128), kv(line, "remote", v[5], 128), rtt, ttd,
 			       kv(line, "switches", v[6], 128), kv(line, "state", v[7], 128),
 			       kv(line, "reason", v[8], 128));
+		} else if (!strncmp(line, "agent identity=", 15)) {
+			printf("agent %s: %s session(s), %s TCP, %s UDP, %s bytes in flight, %s refused "
+			       "by a limit\n", kv(line, "identity", v[0], 128), kv(line, "sessions", v[1], 128),
+			       kv(line, "chans", v[2], 128), kv(line, "flows", v[3], 128),
+			       kv(line, "bytes", v[4], 128), kv(line, "refused", v[5], 128));
 		} else if (!strncmp(line, "refusal ", 8)) {
 			printf("%-16s refused (%s) %s ago: %s; %s%s\n", kv(line, "service", v[0], 128),
 			       kv(line, "code", v[1], 128),
