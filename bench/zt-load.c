@@ -35,10 +35,25 @@
  *       A QUIC server with the Intermediate's outer transport settings, certificate
  *       and client-certificate check but nothing else: "listening", then on exit
  *       "bare accepted=N".
+ *   zt-load initials --to IP:PORT --pki DIR [--name NAME] [--rate R] [--seconds S]
+ *                    [--bind IP] [--answer]
+ *       A flood of connection attempts from one UDP socket (one source address and
+ *       port): R Initials a second (default 1500) for S seconds, each the first
+ *       packet of a new client connection (a real ClientHello, fresh connection IDs).
+ *       Without --answer nothing that comes back is answered (what a flood from a
+ *       spoofed address does). With --answer each attempt lives 3 s as a real client
+ *       would (a Retry is followed; with --name the handshake completes with NAME's
+ *       agent certificate) but never sends HELLO. At the end: "initials sent=N
+ *       rx=M retries=K live_max=L".
  *
- * Bounds: N <= 5000, --hold and --seconds <= 3600, 60 s for every connection to be
- * ready. SIGINT/SIGTERM end any mode early (connections are closed). Exit status 0,
- * 1 when the Intermediate refused or lost a connection or time ran out, 2 on usage.
+ * --keep-going (clients): a refused or lost connection (e.g. replaced by a newer
+ * login of the same identity) is counted, not fatal; "ready" comes once every
+ * connection is welcomed or gone, with welcomed=, refused=, replaced=, lost=.
+ *
+ * Bounds: N <= 5000, --hold and --seconds <= 3600 (initials: 60), R <= 10000, 60 s
+ * for every connection to be ready. SIGINT/SIGTERM end any mode early (connections
+ * are closed). Exit status 0, 1 when the Intermediate refused or lost a connection
+ * or time ran out, 2 on usage.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -70,7 +85,12 @@
 #define KEEPALIVE (5 * ZT_SEC) /* node/peer.c's outer_keepalive default */
 #define RELAY_QUEUE 256        /* DATAGRAMs kept queued while blasting */
 
-enum mode { M_CLIENTS = 1, M_PAIRS, M_RELAY, M_BARE_SERVER, M_OPENS };
+#define MAX_RATE 10000
+#define MAX_FLOOD_SECONDS 60
+#define FLOOD_LIFE 3 /* seconds an --answer attempt lives */
+#define FLOOD_TICK (5 * ZT_MS)
+
+enum mode { M_CLIENTS = 1, M_PAIRS, M_RELAY, M_BARE_SERVER, M_OPENS, M_INITIALS };
 enum lc_state { LC_NEW = 0, LC_HANDSHAKE, LC_HELLO, LC_READY, LC_DEAD };
 
 struct load;
@@ -88,6 +108,13 @@ struct lc {
 	enum lc_state st;
 	uint32_t session;
 	uint64_t dgrams_rx;
+};
+
+/* A connection attempt of the Initial flood (--answer keeps it FLOOD_LIFE s). */
+struct fconn {
+	struct load *L;
+	struct zt_quic_conn *conn;
+	struct zt_timer t;
 };
 
 /* The bare server's connections. */
@@ -129,6 +156,21 @@ struct load {
 	struct zt_quic_config sqc;
 	struct bconn *bconns;
 	uint64_t accepted;
+
+	/* Initial flood */
+	double rate, credit;
+	bool answer;
+	struct zt_udp fl;
+	struct zt_watch fl_w;
+	struct zt_timer tick_t;
+	struct fconn *ring;
+	size_t ring_cap, live, live_max;
+	uint64_t seq, fl_start, fl_end, fl_last;
+	uint64_t fl_sent, fl_rx, fl_retries, fl_failed;
+
+	/* clients --keep-going */
+	bool keep_going;
+	long welcomed, refused, replaced, lost;
 
 	uint8_t buf[65536];
 };
@@ -177,7 +219,11 @@ static void start_more(struct load *L, uint64_t now)
 static void all_ready(struct load *L, uint64_t now)
 {
 	if (L->mode == M_CLIENTS) {
-		printf("ready clients=%ld ms=%.1f\n", L->ready, (double)(now - L->t0) / ZT_MS);
+		printf("ready clients=%ld ms=%.1f", L->ready, (double)(now - L->t0) / ZT_MS);
+		if (L->keep_going)
+			printf(" welcomed=%ld refused=%ld replaced=%ld lost=%ld", L->welcomed,
+			       L->refused, L->replaced, L->lost);
+		printf("\n");
 		L->pkts_tx = L->pkts_rx = L->bytes_tx = L->bytes_rx = 0;
 		L->phase = 3;
 		phase_arm(L, now + (uint64_t)(L->hold * ZT_SEC));
@@ -199,6 +245,14 @@ static void all_ready(struct load *L, uint64_t now)
 	fflush(stdout);
 }
 
+/* Every connection welcomed (or, with --keep-going, welcomed or gone). */
+static void maybe_all_ready(struct load *L, uint64_t now)
+{
+	if (L->phase == 0 && L->started == L->nlcs && L->handshaking == 0 &&
+	    (L->keep_going || L->ready == L->nlcs))
+		all_ready(L, now);
+}
+
 static void on_ready(struct lc *c, uint64_t now)
 {
 	struct load *L = c->L;
@@ -206,9 +260,9 @@ static void on_ready(struct lc *c, uint64_t now)
 	c->st = LC_READY;
 	L->handshaking--;
 	L->ready++;
+	L->welcomed++;
 	start_more(L, now);
-	if (L->ready == L->nlcs)
-		all_ready(L, now);
+	maybe_all_ready(L, now);
 }
 
 static void open_sessions(struct load *L)
@@ -334,6 +388,11 @@ static void on_msg(struct lc *c, const struct zt_ctrl_msg *m, uint64_t now)
 		}
 		break;
 	case ZT_CTRL_ERROR:
+		if (L->keep_going) {
+			L->refused++;
+			L->replaced += m->u.error.code == (uint32_t)-ZT_EREPLACED;
+			break;
+		}
 		printf("error what=refused code=%u text=\"%s\"\n", m->u.error.code, m->u.error.text);
 		finish(L, 1);
 		break;
@@ -446,6 +505,18 @@ static void lc_dead(struct lc *c)
 
 	if (c->st == LC_DEAD)
 		return;
+	if (c->L->keep_going) {
+		struct load *L = c->L;
+		if (c->st == LC_HANDSHAKE || c->st == LC_HELLO)
+			L->handshaking--;
+		else if (c->st == LC_READY)
+			L->ready--;
+		L->lost++;
+		c->st = LC_DEAD;
+		start_more(L, zt_loop_now(L->loop));
+		maybe_all_ready(L, zt_loop_now(L->loop));
+		return;
+	}
 	zt_quic_conn_close_info(c->conn, &ci);
 	if (c->L->mode == M_OPENS && c->L->phase == 3) { /* what the flood is for */
 		c->L->op_closed++;
@@ -757,6 +828,172 @@ static int bare_server(struct load *L, const char *pki)
 	return rc < 0 ? 1 : 0;
 }
 
+/* Initial flood. */
+
+static int client_tls(struct load *L, const char *pki, const char *kind, const char *name,
+		      struct zt_tls_ctx **ret);
+
+static void fconn_free(struct fconn *f)
+{
+	struct load *L = f->L;
+
+	if (!f->conn)
+		return;
+	zt_timer_cancel(L->loop, &f->t);
+	zt_quic_conn_free(f->conn);
+	f->conn = NULL;
+	L->live--;
+}
+
+static void fconn_flush(struct fconn *f, uint64_t now)
+{
+	struct load *L = f->L;
+	struct zt_quic_path path;
+	int n;
+
+	while ((n = zt_quic_conn_poll_send(f->conn, now, L->buf, sizeof(L->buf), &path)) > 0)
+		if (zt_udp_send(&L->fl, &path.remote, NULL, L->buf, (size_t)n) < 0)
+			break;
+	if (zt_quic_conn_state(f->conn) == ZT_QUIC_CLOSED)
+		fconn_free(f);
+	else
+		zt_timer_set(L->loop, &f->t, zt_quic_conn_next_deadline(f->conn));
+}
+
+static void fconn_on_timer(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
+{
+	struct fconn *f = t->data;
+	(void)loop;
+
+	zt_quic_conn_on_timeout(f->conn, now);
+	fconn_flush(f, now);
+}
+
+/* One new connection attempt: its first Initial goes out at once. */
+static void flood_one(struct load *L, uint64_t now)
+{
+	struct fconn *f = &L->ring[L->seq++ % L->ring_cap];
+	struct zt_quic_config qc = {
+		.tls = L->tls,
+		.rng = &L->rng,
+		.cidmap = L->answer ? L->map : NULL,
+		.max_udp_payload = ZT_QUIC_OUTER_UDP_PAYLOAD,
+		.handshake_timeout = FLOOD_LIFE * ZT_SEC,
+	};
+	struct zt_quic_path path = { .local = L->fl.local, .remote = L->to };
+	struct zt_quic_path out;
+	int n;
+
+	fconn_free(f); /* the oldest attempt: FLOOD_LIFE s old */
+	if (zt_quic_conn_connect(&f->conn, &qc, ZT_PKI_INTERMEDIATE_DNS, &path, f, now) < 0) {
+		f->conn = NULL;
+		L->fl_failed++;
+		return;
+	}
+	L->live++;
+	if (L->live > L->live_max)
+		L->live_max = L->live;
+	n = zt_quic_conn_poll_send(f->conn, now, L->buf, sizeof(L->buf), &out);
+	if (n > 0 && zt_udp_send(&L->fl, &out.remote, NULL, L->buf, (size_t)n) == 0)
+		L->fl_sent++;
+	else
+		L->fl_failed++;
+	if (L->answer)
+		fconn_flush(f, now);
+	else
+		fconn_free(f);
+}
+
+static void flood_on_tick(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
+{
+	struct load *L = t->data;
+	(void)loop;
+
+	if (now >= L->fl_end) {
+		printf("initials sent=%" PRIu64 " rx=%" PRIu64 " retries=%" PRIu64
+		       " failed=%" PRIu64 " live_max=%zu seconds=%.1f\n",
+		       L->fl_sent, L->fl_rx, L->fl_retries, L->fl_failed, L->live_max,
+		       (double)(now - L->fl_start) / ZT_SEC);
+		finish(L, L->fl_sent ? 0 : 1);
+		return;
+	}
+	/* The rate over the run, not per tick: a late tick catches up (at most 1 s). */
+	L->credit += L->rate * (double)(now - L->fl_last) / ZT_SEC;
+	if (L->credit > L->rate)
+		L->credit = L->rate;
+	L->fl_last = now;
+	while (L->credit >= 1) {
+		L->credit -= 1;
+		flood_one(L, now);
+	}
+	zt_timer_set(L->loop, &L->tick_t, now + FLOOD_TICK);
+}
+
+static void flood_on_read(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+{
+	struct load *L = w->data;
+	struct zt_addr from, to;
+	int n;
+	(void)loop;
+	(void)revents;
+
+	while ((n = zt_udp_recv(&L->fl, L->buf, sizeof(L->buf), &from, &to)) >= 0) {
+		struct zt_quic_conn *conn;
+		L->fl_rx++;
+		/* RFC 9000 s17.2.5: long header, fixed bit, type 3 */
+		if (n > 0 && (L->buf[0] & 0xf0) == 0xf0)
+			L->fl_retries++;
+		if (!L->answer || !(conn = zt_quic_cidmap_lookup_pkt(L->map, L->buf, (size_t)n)))
+			continue;
+		struct zt_quic_path path = { .local = L->fl.local, .remote = from };
+		struct fconn *f = zt_quic_conn_arg(conn);
+		zt_quic_conn_recv(conn, now, &path, L->buf, (size_t)n);
+		fconn_flush(f, now);
+	}
+}
+
+static int flood(struct load *L, const char *pki)
+{
+	struct zt_tls_config tc = { .side = ZT_TLS_CLIENT, .alpn = ZT_ALPN_OUTER };
+	char ca[4096];
+	int rc;
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
+	tc.ca_file = ca;
+	rc = L->name ? client_tls(L, pki, "agent", L->name, &L->tls) : zt_tls_ctx_new(&L->tls, &tc);
+	if (rc < 0 || (rc = zt_quic_cidmap_new(&L->map, &L->rng)) < 0) {
+		fprintf(stderr, "zt-load: %s\n", zt_strerror(rc));
+		return 1;
+	}
+	L->ring_cap = (size_t)(L->rate * FLOOD_LIFE) + 16;
+	L->ring = calloc(L->ring_cap, sizeof(*L->ring));
+	if (!L->ring)
+		return 1;
+	for (size_t i = 0; i < L->ring_cap; i++) {
+		L->ring[i].L = L;
+		zt_timer_init(&L->ring[i].t, fconn_on_timer, &L->ring[i]);
+	}
+	if ((rc = zt_udp_open(&L->fl, &L->bind)) < 0) {
+		fprintf(stderr, "zt-load: bind: %s\n", strerror(-rc));
+		return 1;
+	}
+	L->fl_w = (struct zt_watch){ .fd = L->fl.fd, .events = EPOLLIN, .cb = flood_on_read, .data = L };
+	zt_loop_add(L->loop, &L->fl_w);
+	zt_timer_init(&L->tick_t, flood_on_tick, L);
+	L->fl_start = L->fl_last = zt_loop_now(L->loop);
+	L->fl_end = L->fl_start + (uint64_t)(L->seconds * ZT_SEC);
+	zt_timer_set(L->loop, &L->tick_t, L->fl_start);
+	rc = zt_loop_run(L->loop);
+	zt_timer_cancel(L->loop, &L->tick_t);
+	for (size_t i = 0; i < L->ring_cap; i++)
+		fconn_free(&L->ring[i]);
+	free(L->ring);
+	zt_loop_del(L->loop, &L->fl_w);
+	zt_udp_close(&L->fl);
+	zt_quic_cidmap_free(L->map);
+	return rc < 0 ? 1 : 0;
+}
+
 /* Main. */
 
 static void on_signal(struct zt_loop *loop, int sig, void *arg)
@@ -780,7 +1017,10 @@ static int usage(void)
 		"                       --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]\n"
 		"       zt-load opens   --to IP:PORT --pki DIR --name NAME --token TOKEN --service SVC\n"
 		"                       [--count N] [--seconds S] [--bind IP]\n"
-		"       zt-load bare-server --listen IP:PORT --pki DIR [--seconds S]\n");
+		"       zt-load bare-server --listen IP:PORT --pki DIR [--seconds S]\n"
+		"       zt-load initials --to IP:PORT --pki DIR [--name NAME] [--rate R] [--seconds S]\n"
+		"                        [--bind IP] [--answer]\n"
+		"       (clients: --keep-going counts refused and lost connections instead of stopping)\n");
 	return 2;
 }
 
@@ -835,6 +1075,8 @@ int main(int argc, char **argv)
 		L.mode = M_BARE_SERVER;
 	else if (!strcmp(argv[1], "opens"))
 		L.mode = M_OPENS;
+	else if (!strcmp(argv[1], "initials"))
+		L.mode = M_INITIALS;
 	else
 		return usage();
 	L.count = 1;
@@ -843,11 +1085,20 @@ int main(int argc, char **argv)
 	L.size = 1200;
 	L.dgrams = 4;
 	L.pause = 1;
+	L.rate = 1500;
 	L.bind.family = AF_INET;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--bare")) {
 			L.bare = true;
+			continue;
+		}
+		if (!strcmp(a, "--answer")) {
+			L.answer = true;
+			continue;
+		}
+		if (!strcmp(a, "--keep-going")) {
+			L.keep_going = true;
 			continue;
 		}
 		if (!v)
@@ -883,6 +1134,8 @@ int main(int argc, char **argv)
 			L.seconds = strtod(v, NULL);
 		} else if (!strcmp(a, "--size")) {
 			L.size = strtoul(v, NULL, 10);
+		} else if (!strcmp(a, "--rate")) {
+			L.rate = strtod(v, NULL);
 		} else {
 			return usage();
 		}
@@ -892,7 +1145,10 @@ int main(int argc, char **argv)
 	    L.pause > MAX_SECONDS || L.dgrams < 0 || L.dgrams > 1000 || L.size < ZT_RELAY_HDR_LEN + 1 ||
 	    L.size > ZT_QUIC_TUNNEL_MTU)
 		return usage();
-	if (L.mode != M_BARE_SERVER && (!L.name || !L.token))
+	if (L.mode == M_INITIALS && (!(L.rate >= 1 && L.rate <= MAX_RATE) ||
+				     L.seconds > MAX_FLOOD_SECONDS))
+		return usage();
+	if (L.mode != M_BARE_SERVER && L.mode != M_INITIALS && (!L.name || !L.token))
 		return usage();
 	if ((L.mode == M_PAIRS || L.mode == M_RELAY) && (!L.cname || !L.ctoken || !L.service || L.bare))
 		return usage();
@@ -917,6 +1173,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	zt_timer_init(&L.phase_t, on_phase, &L);
+	if (L.mode == M_INITIALS) {
+		rc = flood(&L, pki);
+		zt_timer_cancel(L.loop, &L.phase_t);
+		zt_tls_ctx_free(L.tls);
+		zt_loop_free(L.loop);
+		fflush(stdout);
+		return rc ? rc : L.rc;
+	}
 	if (L.mode == M_BARE_SERVER) {
 		rc = bare_server(&L, pki);
 		zt_timer_cancel(L.loop, &L.phase_t);

@@ -38,7 +38,8 @@ imd_policy() {
 	IMD_POLICY=(--client "agent:alice:$TOK_A" --client "agent:bob:$TOK_B" --client "connector:c1:$TOK_C"
 		--client "agent:load:$TOK_L" --client "connector:loadc:$TOK_LC"
 		--allow 'alice=*' --allow 'bob=*' --allow 'load=*'
-		--serve c1=uecho,bulk,src,echo --serve loadc=bulk)
+		--serve c1=uecho,bulk,src,echo --serve loadc=bulk
+		--logins-per-identity 10000) # zt-load's N agents share the identity "load"
 }
 
 # Services at the connector, forwards at the agents.

@@ -14,12 +14,18 @@
 #include "node/ctrlchan.h"
 #include "node/imd.h"
 #include "node/relay.h"
+#include "node/srccount.h"
 #include "quic/cidmap.h"
 #include "quic/conn.h"
 #include "quic/pki.h"
+#include "quic/retry.h"
 
 #define RAWQ_LEN 64
-#define RAW_MAX 128
+#define RAW_MAX 256 /* STUN answers, stateless resets, Retry, INVALID_TOKEN closes */
+_Static_assert(RAW_MAX >= ZT_QUIC_RETRY_MAX && RAW_MAX >= ZT_QUIC_INVALID_TOKEN_MAX &&
+		       RAW_MAX >= ZT_STUN_SERVER_MAX_RESPONSE,
+	       "a stateless answer fits a raw queue entry");
+#define LIMIT_LOG_EVERY (10 * ZT_SEC)
 #define CANDS_WINDOW (10 * ZT_SEC)
 #define CANDS_PER_WINDOW 32
 #define SOFTWARE "ztna-intermediate 0.1"
@@ -65,7 +71,12 @@ struct client {
 	uint64_t id;                      /* client id (WELCOME) */
 	struct zt_addr observed;
 	uint64_t hello_deadline;
-	uint64_t close_at;                /* C_REJECTED: when to close */
+	uint64_t created;                 /* its first Initial */
+	bool half_open;                   /* counted in imd->half_open and imd->half_src */
+	struct zt_addr src;               /* where its first Initial came from */
+	bool close_pending;               /* C_GONE: close at close_at (after an ERROR) */
+	uint64_t login_seq;               /* C_READY: its HELLO was the login_seq-th */
+	uint64_t close_at;                /* C_REJECTED or close_pending: when to close */
 	uint32_t close_code;
 	char close_text[128];
 	uint8_t nservices;
@@ -156,6 +167,13 @@ struct zt_imd {
 	unsigned reset_count;
 	uint8_t reset_key[32];
 	bool have_reset_key;
+	struct zt_quic_retry *retry;      /* NULL until first needed without a reset key */
+	struct zt_srccount *half_src;     /* half-open clients per source */
+	size_t half_open;
+	size_t nready;                    /* clients C_READY */
+	uint64_t logins;                  /* HELLOs accepted */
+	bool limit_logged;
+	uint64_t limit_log_at, limit_hits;
 	uint64_t now;                     /* of the call in progress, for callbacks */
 	struct zt_imd_stats st;
 };
@@ -297,7 +315,7 @@ static uint64_t client_deadline(const struct client *c)
 
 	if (c->state == C_WAIT_HELLO && c->hello_deadline < t)
 		t = c->hello_deadline;
-	if (c->state == C_REJECTED && c->close_at < t)
+	if ((c->state == C_REJECTED || c->close_pending) && c->close_at < t)
 		t = c->close_at;
 	if (c->state == C_READY && c->last_queued && c->progress_at + c->imd->cfg.ctrl_stall < t)
 		t = c->progress_at + c->imd->cfg.ctrl_stall;
@@ -528,6 +546,17 @@ static void session_end(struct zt_imd *imd, struct session *s, const struct clie
 	session_free(imd, s);
 }
 
+/* The client is authenticated, or freed: no longer half-open. A closing connection
+ * that never authenticated still counts (it holds as much memory). */
+static void half_open_end(struct client *c)
+{
+	if (!c->half_open)
+		return;
+	c->half_open = false;
+	c->imd->half_open--;
+	zt_srccount_dec(c->imd->half_src, &c->src);
+}
+
 /* A client's connection is going away: end its sessions, forget its services. */
 static void client_gone(struct client *c, const char *why)
 {
@@ -536,9 +565,11 @@ static void client_gone(struct client *c, const char *why)
 	if (c->state == C_GONE)
 		return;
 	log_summary(c);
-	if (c->state == C_READY)
+	if (c->state == C_READY) {
+		imd->nready--;
 		LOG(imd, ZT_NODE_INFO, "client_gone", "client=%016" PRIx64 " identity=%s why=\"%s\"",
 		    c->id, c->identity, why);
+	}
 	c->state = C_GONE;
 	while (c->sessions) {
 		struct session *s = c->sessions;
@@ -583,6 +614,7 @@ static void client_free(struct client *c)
 	struct zt_imd *imd = c->imd;
 
 	client_gone(c, "freed");
+	half_open_end(c);
 	unmark_dirty(c);
 	zt_timerheap_remove(&imd->timers, &c->timer);
 	if (c->prev)
@@ -609,6 +641,8 @@ static void check_client(struct client *c)
 		if (c->state == C_HANDSHAKE && ci.err == ZT_ETLS)
 			LOG(c->imd, ZT_NODE_WARN, "handshake_failed", "remote=%s reason=\"%s\"",
 			    zt_addr_str(&c->observed, (char[ZT_ADDR_STRLEN]){ 0 }), ci.reason);
+		if (c->state == C_HANDSHAKE && ci.err == ZT_ETIMEOUT)
+			c->imd->st.half_open_expired++; /* handshake_timeout: not logged (floods) */
 		client_gone(c, ci.reason[0] ? ci.reason : zt_strerror(ci.err));
 	}
 }
@@ -973,6 +1007,8 @@ static void reject(struct client *c, uint64_t now, int code, const char *text)
 	struct zt_quic_stats qs;
 
 	send_error(c, code, 0, 0, text);
+	if (c->state == C_READY)
+		c->imd->nready--;
 	c->state = C_REJECTED;
 	c->close_code = (uint32_t)-code;
 	snprintf(c->close_text, sizeof(c->close_text), "%s", text);
@@ -981,18 +1017,50 @@ static void reject(struct client *c, uint64_t now, int code, const char *text)
 	c->close_at = now + (qs.srtt_ns * 2 > 20 * ZT_MS ? qs.srtt_ns * 2 : 20 * ZT_MS);
 }
 
-static void replace_older(struct zt_imd *imd, struct client *c)
+/* ERROR to c, its sessions ended (or kept as orphans), then CONNECTION_CLOSE with the
+ * same code once the ERROR has had time to arrive (as reject() does). */
+static void retire(struct client *c, uint64_t now, int code, const char *text)
 {
-	for (struct client *o = imd->clients; o; o = o->next) {
-		if (o == c || o->state != C_READY || o->role != ZT_CTRL_ROLE_CONNECTOR ||
-		    strcmp(o->identity, c->identity))
-			continue;
+	struct zt_quic_stats qs;
+
+	send_error(c, code, 0, 0, text);
+	client_gone(c, text);
+	c->close_pending = true;
+	c->close_code = (uint32_t)-code;
+	snprintf(c->close_text, sizeof(c->close_text), "%s", text);
+	zt_quic_conn_stats(c->conn, &qs);
+	c->close_at = now + (qs.srtt_ns * 2 > 20 * ZT_MS ? qs.srtt_ns * 2 : 20 * ZT_MS);
+	client_rearm(c);
+}
+
+/* One identity, one authenticated connection (cfg.logins_per_identity): the newest
+ * login wins (a restarted program's new connection before the Intermediate noticed
+ * that the old one is gone; or two instances with one credential, which then learn
+ * it from ERROR 1508). */
+static void replace_older(struct zt_imd *imd, struct client *c, uint64_t now)
+{
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
+
+	for (;;) {
+		struct client *oldest = NULL;
+		size_t n = 0;
+
+		for (struct client *o = imd->clients; o; o = o->next) {
+			if (o == c || o->state != C_READY || strcmp(o->identity, c->identity))
+				continue;
+			n++;
+			if (!oldest || o->login_seq < oldest->login_seq)
+				oldest = o;
+		}
+		if (n < imd->cfg.logins_per_identity)
+			return;
+		imd->st.replaced++;
 		LOG(imd, ZT_NODE_INFO, "client_replaced",
-		    "identity=%s old_client=%016" PRIx64 " new_client=%016" PRIx64, c->identity, o->id,
-		    c->id);
-		client_gone(o, "replaced by a newer connection");
-		zt_quic_conn_close(o->conn, (uint64_t)-ZT_EPEER, "replaced by a newer connection");
-		mark_dirty(o);
+		    "identity=%s old_client=%016" PRIx64 " new_client=%016" PRIx64
+		    " old_remote=%s new_remote=%s",
+		    c->identity, oldest->id, c->id, zt_addr_str(&oldest->observed, a),
+		    zt_addr_str(&c->observed, b));
+		retire(oldest, now, ZT_EREPLACED, "replaced by a newer login of the same identity");
 	}
 }
 
@@ -1056,11 +1124,14 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	}
 	c->role = h->role;
 	c->state = C_READY;
+	c->login_seq = ++imd->logins;
+	imd->nready++;
+	half_open_end(c);
 	imd->st.auth_ok++;
 	zt_quic_conn_path(c->conn, &path);
 	c->observed = path.remote;
+	replace_older(imd, c, now);
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
-		replace_older(imd, c);
 		if (set_services(c, h->n_services, h->services, &refused) < 0) {
 			reject(c, now, -ENOMEM, "out of memory");
 			return;
@@ -1362,8 +1433,11 @@ static void cb_handshake(struct zt_quic_conn *conn, void *arg)
 	(void)conn;
 
 	if (c->state == C_HANDSHAKE) {
+		uint64_t end = c->created + c->imd->cfg.handshake_timeout;
 		c->state = C_WAIT_HELLO;
 		c->hello_deadline = c->imd->now + c->imd->cfg.hello_timeout;
+		if (end < c->hello_deadline)
+			c->hello_deadline = end;
 	}
 }
 
@@ -1566,6 +1640,13 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	imd->cfg.idle_timeout = or_default(cfg->idle_timeout, 20 * ZT_SEC);
 	imd->cfg.hello_timeout = or_default(cfg->hello_timeout, 10 * ZT_SEC);
 	imd->cfg.max_clients = or_default(cfg->max_clients, 10000);
+	imd->cfg.retry_half_open = or_default(cfg->retry_half_open, 100);
+	imd->cfg.retry_half_open_source = or_default(cfg->retry_half_open_source, 4);
+	imd->cfg.retry_token_lifetime = or_default(cfg->retry_token_lifetime, 10 * ZT_SEC);
+	imd->cfg.half_open_max = or_default(cfg->half_open_max, 1000);
+	imd->cfg.half_open_per_source = or_default(cfg->half_open_per_source, 32);
+	imd->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 10 * ZT_SEC);
+	imd->cfg.logins_per_identity = or_default(cfg->logins_per_identity, 1);
 	imd->cfg.max_sessions = or_default(cfg->max_sessions, 1024);
 	imd->cfg.dgram_queue = or_default(cfg->dgram_queue, 512);
 	imd->cfg.reset_rate = (unsigned)or_default(cfg->reset_rate, 100);
@@ -1588,6 +1669,11 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	rc = zt_quic_cidmap_new(&imd->map, cfg->rng);
 	if (rc < 0)
 		goto out_free;
+	/* Not drawn from the rng (the simulator replays its runs with the draws they
+	 * make): a weak seed, but chains are bounded by half_open_max anyway. */
+	rc = zt_srccount_new(&imd->half_src, (uint64_t)(uintptr_t)imd ^ now);
+	if (rc < 0)
+		goto out_free;
 	if (cfg->listen.family && cfg->listen.port &&
 	    zt_stun_server_init(&imd->stun, &cfg->listen, NULL) == 0)
 		imd->have_stun = true;
@@ -1595,6 +1681,10 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 		/* Any length in, 32 bytes kept. */
 		gnutls_hash_fast(GNUTLS_DIG_SHA256, cfg->reset_key, cfg->reset_key_len, imd->reset_key);
 		imd->have_reset_key = true;
+		/* Tokens outlive a restart with the same key (quic/retry.c derives its own). */
+		rc = zt_quic_retry_new(&imd->retry, imd->reset_key, sizeof(imd->reset_key));
+		if (rc < 0)
+			goto out_free;
 	}
 	imd->cfg.reset_key = NULL;
 	imd->qcfg = (struct zt_quic_config){
@@ -1604,6 +1694,7 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 		.cb = &outer_cb,
 		.max_udp_payload = ZT_QUIC_OUTER_UDP_PAYLOAD,
 		.idle_timeout = imd->cfg.idle_timeout,
+		.handshake_timeout = imd->cfg.handshake_timeout,
 		.dgram_queue = imd->cfg.dgram_queue,
 		/* Control only: small stream windows. */
 		.stream_window = 64 * 1024,
@@ -1619,6 +1710,8 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	return 0;
 
 out_free:
+	zt_srccount_free(imd->half_src);
+	zt_quic_cidmap_free(imd->map);
 	free(imd->buckets);
 	free(imd);
 	return rc;
@@ -1640,6 +1733,8 @@ void zt_imd_free(struct zt_imd *imd)
 		free(h);
 	}
 	zt_quic_cidmap_free(imd->map);
+	zt_quic_retry_free(imd->retry);
+	zt_srccount_free(imd->half_src);
 	zt_timerheap_fini(&imd->timers);
 	free(imd->buckets);
 	free(imd);
@@ -1662,6 +1757,16 @@ static void raw_push(struct zt_imd *imd, const struct zt_addr *local, const stru
 	imd->raw_len++;
 }
 
+/* Stateless answers (resets, INVALID_TOKEN closes) take from one budget per second. */
+static bool stateless_budget(struct zt_imd *imd, uint64_t now)
+{
+	if (now >= imd->reset_window + ZT_SEC) {
+		imd->reset_window = now;
+		imd->reset_count = 0;
+	}
+	return imd->reset_count < imd->cfg.reset_rate;
+}
+
 static void stateless_reset(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
 			    const struct zt_addr *from, const uint8_t *pkt, size_t len)
 {
@@ -1670,13 +1775,8 @@ static void stateless_reset(struct zt_imd *imd, uint64_t now, const struct zt_ad
 	uint8_t token[16], out[64];
 	int n;
 
-	if (!imd->have_reset_key || (pkt[0] & 0x80) || zt_quic_pkt_dcid(pkt, len, &dcid, &dlen) < 0)
-		return;
-	if (now >= imd->reset_window + ZT_SEC) {
-		imd->reset_window = now;
-		imd->reset_count = 0;
-	}
-	if (imd->reset_count >= imd->cfg.reset_rate)
+	if (!imd->have_reset_key || (pkt[0] & 0x80) || zt_quic_pkt_dcid(pkt, len, &dcid, &dlen) < 0 ||
+	    !stateless_budget(imd, now))
 		return;
 	reset_token(imd, dcid, dlen, token);
 	n = zt_quic_write_stateless_reset(out, sizeof(out), token, len, imd->cfg.rng);
@@ -1687,31 +1787,36 @@ static void stateless_reset(struct zt_imd *imd, uint64_t now, const struct zt_ad
 	raw_push(imd, local, from, out, (size_t)n);
 }
 
+/* A client's first Initial: a connection, counted as half-open from its source. */
 static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic_path *path,
-			  const uint8_t *pkt, size_t len)
+			  const uint8_t *pkt, size_t len, const struct zt_quic_retried *retried)
 {
 	struct zt_quic_config qc = imd->qcfg;
 	struct client *c;
 	char label[64];
 	int rc;
 
-	if (imd->nclients >= imd->cfg.max_clients) {
-		imd->st.refused_full++;
-		return;
-	}
 	/* A timer slot for every client, so that rearming never allocates. */
 	if (zt_timerheap_reserve(&imd->timers, imd->nclients + 1) < 0)
 		return;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
+	if (zt_srccount_inc(imd->half_src, &path->remote) < 0) {
+		free(c);
+		return;
+	}
 	c->imd = imd;
+	c->half_open = true;
+	c->src = path->remote;
+	imd->half_open++;
 	zt_timerheap_entry_init(&c->timer);
 	c->id = zt_rng_u64(imd->cfg.rng) | 1;
 	bucket_init(&c->open_bucket, now, imd->cfg.open_burst);
 	bucket_init(&c->ctrl_bucket, now, imd->cfg.ctrl_burst);
 	c->observed = path->remote;
 	c->hello_deadline = ZT_TIME_NEVER;
+	c->created = now;
 	if (imd->cfg.qlog_open && imd->cfg.qlog_write) {
 		snprintf(label, sizeof(label), "outer-%016" PRIx64, c->id);
 		c->qlog = imd->cfg.qlog_open(imd->cfg.qlog_arg, label);
@@ -1721,11 +1826,12 @@ static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic
 		}
 	}
 	zt_ctrlchan_init(&c->ch, NULL, -1);
-	rc = zt_quic_conn_accept(&c->conn, &qc, path, pkt, len, c, now);
+	rc = zt_quic_conn_accept_retried(&c->conn, &qc, path, pkt, len, retried, c, now);
 	if (rc < 0) {
 		imd->st.accept_failed++;
 		if (c->qlog)
 			imd->cfg.qlog_write(c->qlog, "", 0, true);
+		half_open_end(c);
 		free(c);
 		return;
 	}
@@ -1740,6 +1846,127 @@ static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic
 	client_rearm(c);
 }
 
+/* A refused first Initial is counted; a warning at most every LIMIT_LOG_EVERY. */
+static void limit_hit(struct zt_imd *imd, uint64_t now, uint64_t *counter, const char *limit,
+		      const struct zt_addr *from)
+{
+	char a[ZT_ADDR_STRLEN];
+
+	(*counter)++;
+	imd->limit_hits++;
+	if (imd->limit_logged && now < imd->limit_log_at + LIMIT_LOG_EVERY)
+		return;
+	LOG(imd, ZT_NODE_WARN, "connection_refused",
+	    "limit=%s source=%s refused=%" PRIu64 " half_open=%zu clients=%zu", limit,
+	    zt_addr_str(from, a), imd->limit_hits, imd->half_open, imd->nclients);
+	imd->limit_logged = true;
+	imd->limit_log_at = now;
+	imd->limit_hits = 0;
+}
+
+/* The Retry key: from the reset key (zt_imd_new), else drawn when first needed. */
+static struct zt_quic_retry *retry_ctx(struct zt_imd *imd)
+{
+	uint8_t secret[32];
+
+	if (!imd->retry) {
+		zt_rng_fill(imd->cfg.rng, secret, sizeof(secret));
+		zt_quic_retry_new(&imd->retry, secret, sizeof(secret));
+		explicit_bzero(secret, sizeof(secret));
+	}
+	return imd->retry;
+}
+
+static bool want_retry(const struct zt_imd *imd, const struct zt_addr *from)
+{
+	return imd->cfg.retry == ZT_IMD_RETRY_ALWAYS ||
+	       imd->half_open >= imd->cfg.retry_half_open ||
+	       zt_srccount_get(imd->half_src, from) >= imd->cfg.retry_half_open_source;
+}
+
+/* RFC 9000 s8.1.2: the Retry, and nothing kept. */
+static void send_retry(struct zt_imd *imd, uint64_t now, const struct zt_quic_path *path,
+		       const struct zt_quic_initial *ini)
+{
+	struct zt_quic_retry *r = retry_ctx(imd);
+	uint8_t out[ZT_QUIC_RETRY_MAX];
+	int n;
+
+	if (!r || (n = zt_quic_retry_write(r, now, imd->cfg.rng, &path->remote, ini, out,
+					   sizeof(out))) <= 0)
+		return;
+	imd->st.retry_sent++;
+	raw_push(imd, &path->local, &path->remote, out, (size_t)n);
+}
+
+/* s8.1.3: a token that does not verify ends the attempt at once, statelessly. */
+static void bad_token(struct zt_imd *imd, uint64_t now, const struct zt_quic_path *path,
+		      const struct zt_quic_initial *ini, int why)
+{
+	uint8_t out[ZT_QUIC_INVALID_TOKEN_MAX];
+	char a[ZT_ADDR_STRLEN];
+	int n;
+
+	imd->st.retry_bad_token++;
+	LOG(imd, ZT_NODE_DEBUG, "retry_token_refused", "remote=%s reason=\"%s\"",
+	    zt_addr_str(&path->remote, a), zt_strerror(why));
+	if (!stateless_budget(imd, now))
+		return;
+	n = zt_quic_write_invalid_token(ini, out, sizeof(out));
+	if (n <= 0)
+		return;
+	imd->reset_count++;
+	raw_push(imd, &path->local, &path->remote, out, (size_t)n);
+}
+
+/*
+ * A first Initial (no connection has its destination ID): address validation, then
+ * the limits on clients and half-open clients, then a connection.
+ */
+static void admit(struct zt_imd *imd, uint64_t now, const struct zt_quic_path *path,
+		  const uint8_t *pkt, size_t len)
+{
+	struct zt_quic_initial ini;
+	struct zt_quic_retried rt, *retried = NULL;
+	uint8_t odcid[ZT_QUIC_CID_MAX];
+	size_t olen;
+	int rc;
+
+	if (imd->nclients >= imd->cfg.max_clients) {
+		limit_hit(imd, now, &imd->st.refused_full, "max-clients", &path->remote);
+		return;
+	}
+	if (zt_quic_initial_parse(pkt, len, &ini) < 0) {
+		imd->st.accept_failed++;
+		return;
+	}
+	if (ini.token_len) {
+		rc = retry_ctx(imd) ? zt_quic_retry_check(imd->retry, now, imd->cfg.retry_token_lifetime,
+							  &path->remote, &ini, odcid, &olen)
+				    : -ENOMEM;
+		if (rc < 0) {
+			bad_token(imd, now, path, &ini, rc);
+			return;
+		}
+		imd->st.retry_validated++;
+		rt = (struct zt_quic_retried){ .odcid = odcid, .odcid_len = olen,
+					       .token = ini.token, .token_len = ini.token_len };
+		retried = &rt;
+	} else if (want_retry(imd, &path->remote)) {
+		send_retry(imd, now, path, &ini);
+		return;
+	}
+	if (imd->half_open >= imd->cfg.half_open_max) {
+		limit_hit(imd, now, &imd->st.refused_half_open, "half-open-max", &path->remote);
+		return;
+	}
+	if (zt_srccount_get(imd->half_src, &path->remote) >= imd->cfg.half_open_per_source) {
+		limit_hit(imd, now, &imd->st.refused_source, "half-open-per-source", &path->remote);
+		return;
+	}
+	accept_client(imd, now, path, pkt, len, retried);
+}
+
 /* Deadlines that are ours, not the connection's: HELLO due, delayed close. */
 static void client_timers(struct client *c, uint64_t now)
 {
@@ -1747,10 +1974,12 @@ static void client_timers(struct client *c, uint64_t now)
 		LOG(c->imd, ZT_NODE_WARN, "auth_failed", "remote=%s reason=no-hello",
 		    zt_addr_str(&c->observed, (char[ZT_ADDR_STRLEN]){ 0 }));
 		c->imd->st.auth_failed++;
+		c->imd->st.half_open_expired++;
 		reject(c, now, ZT_ETIMEOUT, "no HELLO in time");
 	}
-	if (c->state == C_REJECTED && now >= c->close_at) {
+	if ((c->state == C_REJECTED || c->close_pending) && now >= c->close_at) {
 		client_gone(c, c->close_text);
+		c->close_pending = false;
 		zt_quic_conn_close(c->conn, c->close_code, c->close_text);
 		mark_dirty(c);
 	}
@@ -1795,7 +2024,7 @@ int zt_imd_recv(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
 	conn = zt_quic_cidmap_lookup_pkt(imd->map, pkt, len);
 	if (!conn) {
 		if (zt_quic_pkt_is_initial(pkt, len)) {
-			accept_client(imd, now, &path, pkt, len);
+			admit(imd, now, &path, pkt, len);
 		} else {
 			imd->st.dropped_unknown++;
 			stateless_reset(imd, now, local, from, pkt, len);
@@ -1945,6 +2174,9 @@ void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret)
 	ret->clients = imd->nclients;
 	ret->sessions = imd->nsessions;
 	ret->held_now = imd->nheld;
+	ret->authenticated = imd->nready;
+	ret->half_open = imd->half_open;
+	ret->half_open_sources = zt_srccount_sources(imd->half_src);
 }
 
 int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_session_info *ret)

@@ -16,6 +16,14 @@
  *    counted. A short-header packet for a connection we do not have (e.g. from before
  *    a restart) is answered with a Stateless Reset when cfg.reset_key is set, so the
  *    client reconnects at once instead of at its idle timeout.
+ *  - Under load, a first Initial is answered with a Retry (RFC 9000 s8.1.2,
+ *    quic/retry.h) and no state is kept until the client repeats the token from its
+ *    address; cfg.retry ALWAYS does that for every client. A client is half-open
+ *    from its first Initial until its HELLO is accepted; half-open clients are
+ *    limited in total and per source (an IPv4 address or IPv6 /64: new Initials over
+ *    a limit are dropped and counted) and dropped cfg.handshake_timeout after their
+ *    first Initial. An Initial whose token does not verify gets CONNECTION_CLOSE
+ *    INVALID_TOKEN (s8.1.3), within the stateless answers' rate.
  *  - Control (docs/control-protocol.md) on the first stream the client opens:
  *    HELLO is checked against the certificate (identity URI ztna:KIND:NAME, KIND
  *    matching the role) and the policy's credentials; WELCOME carries the observed
@@ -24,8 +32,12 @@
  *    is closed with the same code. A connector's services (HELLO or REGISTER) are
  *    registered if the policy's serve rules bind them to its identity; each other
  *    one gets ERROR 1509 naming the service and the fix (the allowed ones are
- *    registered, the connection stays). A newer connection of the same connector
- *    identity replaces the older one (its sessions end).
+ *    registered, the connection stays). One identity holds one authenticated
+ *    connection (cfg.logins_per_identity): a newer login of the same identity
+ *    (agent or connector) replaces the older one, which gets ERROR 1508 (ZT_EREPLACED) and then CONNECTION_CLOSE
+ *    with the same code; its sessions end, except those on the direct path, which
+ *    wait cfg.orphan_grace for their end to come back (OPEN with SESSION_ID, or the
+ *    connector's new connection).
  *  - OPEN: within the connection's OPEN rate (ERROR 1510), policy first (ERROR 1501
  *    without revealing whether the service exists), max_sessions (held OPENs count;
  *    ERROR 1503), then a connector for the service: of those serving it and not
@@ -68,6 +80,10 @@
 
 #define ZT_IMD_RATE_MAX 1000000
 #define ZT_IMD_CTRL_BUSY_MAX (128 * 1024)
+enum zt_imd_retry {
+	ZT_IMD_RETRY_LOAD = 0,   /* Retry when half-open connections pass a threshold */
+	ZT_IMD_RETRY_ALWAYS = 1, /* Retry every client's first Initial */
+};
 
 struct zt_imd_config {
 	struct zt_tls_ctx *tls;          /* required: server, ZT_ALPN_OUTER, require_peer_cert */
@@ -83,11 +99,24 @@ struct zt_imd_config {
 	uint64_t orphan_grace;           /* a session on the direct path whose agent or
 					    connector lost us waits this long for it to come
 					    back (the other end is not told); 0: 30 s */
-	uint64_t hello_timeout;          /* HELLO due this long after the handshake; 0: 10 s */
+	uint64_t hello_timeout;          /* HELLO due this long after the handshake (and
+					    within handshake_timeout); 0: 10 s */
 	size_t max_clients;              /* 0: 10000 */
+	/* Address validation and half-open connections (docs/security.md). */
+	enum zt_imd_retry retry;         /* default LOAD */
+	size_t retry_half_open;          /* LOAD: Retry once this many are half-open; 0: 100 */
+	size_t retry_half_open_source;   /* ... or this many from the Initial's source; 0: 4 */
+	uint64_t retry_token_lifetime;   /* a Retry token is good this long; 0: 10 s */
+	size_t half_open_max;            /* half-open connections at most; 0: 1000 */
+	size_t half_open_per_source;     /* ... from one source; 0: 32 */
+	uint64_t handshake_timeout;      /* from the first Initial to HELLO; 0: 10 s */
+	size_t logins_per_identity;      /* authenticated connections of one identity; a
+					    login over it replaces the oldest; 0: 1 */
 	size_t max_sessions;             /* per agent connection; 0: 1024 */
 	size_t dgram_queue;              /* DATAGRAMs queued per outer connection; 0: 512 */
-	const uint8_t *reset_key;        /* stateless reset secret (>= 16 bytes); NULL: none */
+	const uint8_t *reset_key;        /* stateless reset secret (>= 16 bytes), also the
+					    Retry tokens' key; NULL: no resets, and a
+					    random Retry key (drawn when first needed) */
 	size_t reset_key_len;
 	unsigned reset_rate;             /* stateless resets per second at most; 0: 100 */
 	/* Control-message limits, per connection unless said (rates and bursts at most
@@ -119,6 +148,13 @@ struct zt_imd_stats {
 	uint64_t stun_answered, stun_dropped;
 	uint64_t resets_sent;
 	uint64_t accepted, refused_full, accept_failed;
+	uint64_t retry_sent;            /* Retry packets sent (address validation) */
+	uint64_t retry_validated;       /* Initials whose Retry token verified */
+	uint64_t retry_bad_token;       /* ... whose token did not (forged, expired, moved) */
+	uint64_t refused_half_open;     /* first Initials dropped: half_open_max reached */
+	uint64_t refused_source;        /* ... half_open_per_source reached for their source */
+	uint64_t half_open_expired;     /* half-open clients dropped at handshake_timeout */
+	uint64_t replaced;              /* connections replaced by a newer login of their identity */
 	uint64_t auth_ok, auth_failed;
 	uint64_t opens, sessions_opened, policy_refused, no_service, held;
 	uint64_t sessions_resumed;  /* OPEN with SESSION_ID: a kept session re-attached */
@@ -144,6 +180,8 @@ struct zt_imd_stats {
 	uint64_t log_suppressed;        /* refusal log lines left out (summed up) */
 	size_t clients, sessions;       /* now */
 	size_t held_now;                /* OPENs held now */
+	size_t authenticated;           /* now: clients logged in (HELLO accepted), not closing */
+	size_t half_open, half_open_sources; /* now: half-open clients, and their sources */
 };
 
 struct zt_imd_session_info {

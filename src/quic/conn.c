@@ -785,6 +785,13 @@ int zt_quic_conn_accept(struct zt_quic_conn **ret, const struct zt_quic_config *
 			const struct zt_quic_path *path, const uint8_t *pkt, size_t len,
 			void *arg, uint64_t now)
 {
+	return zt_quic_conn_accept_retried(ret, cfg, path, pkt, len, NULL, arg, now);
+}
+
+int zt_quic_conn_accept_retried(struct zt_quic_conn **ret, const struct zt_quic_config *cfg,
+				const struct zt_quic_path *path, const uint8_t *pkt, size_t len,
+				const struct zt_quic_retried *retried, void *arg, uint64_t now)
+{
 	ngtcp2_callbacks callbacks;
 	ngtcp2_settings settings;
 	ngtcp2_transport_params params;
@@ -810,6 +817,16 @@ int zt_quic_conn_accept(struct zt_quic_conn **ret, const struct zt_quic_config *
 	settings.qlog.odcid = hd.dcid;
 	fill_params(c, &params);
 	params.original_dcid = hd.dcid;
+	if (retried) {
+		/* RFC 9000 s7.3: the client checks both against the Retry it followed. */
+		ngtcp2_cid_init(&params.original_dcid, retried->odcid, retried->odcid_len);
+		params.retry_scid = hd.dcid;
+		params.retry_scid_present = 1;
+		settings.qlog.odcid = params.original_dcid;
+		/* A token lifts the anti-amplification limit (s8.1); ngtcp2 copies it. */
+		settings.token = (ngtcp2_vec){ .base = (uint8_t *)retried->token,
+					       .len = retried->token_len };
+	}
 	params.disable_active_migration = c->cfg.disable_migration;
 	params.stateless_reset_token_present = 1;
 	if (c->cfg.reset_token)

@@ -192,6 +192,25 @@ int zt_quic_conn_accept(struct zt_quic_conn **ret, const struct zt_quic_config *
 			const struct zt_quic_path *path, const uint8_t *pkt, size_t len,
 			void *arg, uint64_t now);
 
+/* What a Retry proved (quic/retry.h): the client's original destination connection
+ * ID, and the token its Initial repeated. */
+struct zt_quic_retried {
+	const uint8_t *odcid;
+	size_t odcid_len;        /* 8..20 */
+	const uint8_t *token;
+	size_t token_len;
+};
+
+/*
+ * zt_quic_conn_accept() for an Initial whose Retry token the caller has verified
+ * (retried may be NULL: no Retry): the transport parameters carry the original and
+ * the Retry connection IDs (RFC 9000 s7.3) and the client's address counts as
+ * validated (no anti-amplification limit). Same returns.
+ */
+int zt_quic_conn_accept_retried(struct zt_quic_conn **ret, const struct zt_quic_config *cfg,
+				const struct zt_quic_path *path, const uint8_t *pkt, size_t len,
+				const struct zt_quic_retried *retried, void *arg, uint64_t now);
+
 /* Free a connection (any state; sends nothing) and unregister its IDs. NULL is ok. */
 void zt_quic_conn_free(struct zt_quic_conn *c);
 

@@ -49,7 +49,8 @@ tap_diag "udpblast: sent $sent, received $got"
 # zt-load against the real Intermediate
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service bulk --agent load --connector loadc >/dev/null
 "$B/ztna-intermediate" --listen "$L:$port" --pki "$T/pki" --client agent:load:tA \
-	--client connector:loadc:tC --allow load=bulk --serve loadc=bulk 2>"$T/imd.log" & ipid=$!
+	--client connector:loadc:tC --allow load=bulk --serve loadc=bulk \
+	--logins-per-identity 100 2>"$T/imd.log" & ipid=$! # zt-load's agents share "load"
 pids+=($ipid)
 sleep 0.3
 out=$(timeout 30 "$K/zt-load" clients --to "$L:$port" --pki "$T/pki" --name load --token tA --count 20 --hold 0.2 --bind "$L")

@@ -246,6 +246,22 @@ int nh_raw_connect(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr
 	return rc;
 }
 
+size_t nh_first_initial(struct zt_tls_ctx *tls, const struct zt_rng *rng,
+			const struct zt_addr *from, const struct zt_addr *to, uint64_t now,
+			uint8_t *buf, size_t cap)
+{
+	struct zt_quic_config qc = { .tls = tls, .rng = rng };
+	struct zt_quic_path path = { .local = *from, .remote = *to }, out;
+	struct zt_quic_conn *c;
+	int n;
+
+	assert_int_equal(zt_quic_conn_connect(&c, &qc, ZT_PKI_INTERMEDIATE_DNS, &path, NULL, now), 0);
+	n = zt_quic_conn_poll_send(c, now, buf, cap, &out);
+	zt_quic_conn_free(c);
+	assert_true(n >= 1200);
+	return (size_t)n;
+}
+
 int nh_raw_send(struct nh_ep *e, const struct zt_ctrl_msg *m)
 {
 	if (e->raw.ch.sid < 0) {

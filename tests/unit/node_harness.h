@@ -53,7 +53,7 @@ struct nh_pkt {
 	uint8_t data[];
 };
 
-#define NH_MAX_EPS 32
+#define NH_MAX_EPS 48
 #define NH_MAX_MSGS 64
 
 enum nh_kind { NH_IMD = 1, NH_PEER = 2, NH_RAW = 3 };
@@ -137,6 +137,14 @@ void nh_raw_hello(struct nh_ep *e, uint8_t role, const char *name, const char *t
 int nh_raw_open(struct nh_ep *e, uint64_t request_id, const char *service, uint64_t resume);
 /* Runs until e has received count messages of type in all, for at most d. */
 bool nh_wait_total(struct nh_net *n, struct nh_ep *e, uint8_t type, size_t count, uint64_t d);
+
+/*
+ * The first Initial of a new client connection (a real ClientHello with tls, fresh
+ * connection IDs from rng) from `from` to `to`, into buf. Returns its length; asserts.
+ */
+size_t nh_first_initial(struct zt_tls_ctx *tls, const struct zt_rng *rng,
+			const struct zt_addr *from, const struct zt_addr *to, uint64_t now,
+			uint8_t *buf, size_t cap);
 
 /* Puts a datagram on the wire now (as if ep `from` sent it). */
 void nh_send(struct nh_net *n, const struct zt_addr *from, const struct zt_addr *to,

@@ -2,8 +2,8 @@
  * node/imd.h: the Intermediate, driven on the in-memory network by raw control
  * clients (an outer connection and a control channel each, scripted by the test):
  * authentication, policy, pairing, relaying with quotas, signaling and its timing,
- * observed-address changes, connector replacement, stateless resets after a
- * restart, garbage.
+ * observed-address changes, replacement by a newer login, stateless resets after a
+ * restart, garbage; address validation with Retry, half-open limits and timeouts.
  *
  *     alice 127.0.0.2:5000 (5 ms) ---.
  *     bob   127.0.0.4:5000 (5 ms) ----+--- Intermediate 127.0.0.1:4433 (0 ms)
@@ -186,6 +186,23 @@ static void expect_refusal(struct world *w, struct nh_ep *e, uint32_t code)
 	assert_true(ci.app);
 	assert_int_equal(ci.code, code);
 	assert_int_equal(nh_raw_count(e, ZT_CTRL_WELCOME), 0);
+}
+
+/* As expect_refusal, for a connection that was welcomed before. */
+static void expect_refusal_after_welcome(struct world *w, struct nh_ep *e, uint32_t code)
+{
+	const struct zt_ctrl_msg *m;
+	struct zt_quic_close_info ci;
+
+	assert_true(wait_for(w, e, ZT_CTRL_ERROR, 1));
+	m = nh_raw_last(e, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.code, code);
+	nh_run_for(&w->net, 500 * ZT_MS);
+	assert_true(zt_quic_conn_state(e->raw.conn) >= ZT_QUIC_DRAINING);
+	zt_quic_conn_close_info(e->raw.conn, &ci);
+	assert_true(ci.by_peer);
+	assert_true(ci.app);
+	assert_int_equal(ci.code, code);
 }
 
 static void bad_token_refused(void **state)
@@ -616,8 +633,8 @@ static void newer_connector_connection_replaces_older(void **state)
 	assert_true(wait_for(&w, &w.alice, ZT_CTRL_CLOSE, 1));
 	m = nh_raw_last(&w.alice, ZT_CTRL_CLOSE);
 	assert_int_equal(m->u.close.session_id, id);
-	nh_run_for(&w.net, 500 * ZT_MS);
-	assert_true(zt_quic_conn_state(w.c1.raw.conn) >= ZT_QUIC_DRAINING);
+	/* the old connection is told why, then closed with the same code */
+	expect_refusal_after_welcome(&w, &w.c1, 1508);
 	/* The next OPEN pairs with the new connection. */
 	open_service(&w.alice, 8, "web");
 	assert_true(wait_for(&w, &c1b, ZT_CTRL_SESSION, 1));
@@ -779,51 +796,58 @@ static bool see_first(void *arg, const struct nh_pkt *p)
 
 /*
  * Each client's own deadlines are kept (a heap of them, not a scan of all clients):
- * a client that never says HELLO is closed at its own HELLO deadline while five
- * agents log in; the agents, logged in 300 ms apart and silent after, are dropped
- * one by one, in order, each at its own idle timeout.
+ * a client that never says HELLO is closed at its own HELLO deadline while three
+ * others log in (three identities: a second login of one would replace the first);
+ * those, logged in 300 ms apart and silent after, are dropped one by one, in order,
+ * each at its own idle timeout.
  */
 static void each_client_keeps_its_own_deadlines(void **state)
 {
+	struct nh_fixture *f = *state;
 	struct world w;
-	struct nh_ep x[3];
-	struct nh_ep *agents[5] = { &w.alice, &w.bob, &x[0], &x[1], &x[2] };
-	uint64_t joined[5];
+	struct nh_ep c2;
+	struct zt_tls_ctx *c2_tls;
+	uint64_t joined[3];
 	struct count_wait cw;
 	struct first_pkt fp;
 	struct zt_imd_stats st;
-	char addr[32];
+	const char *why;
 
-	world_init(&w, *state, 0, 0);
+	world_init(&w, f, 0, 0);
+	assert_int_equal(zt_policy_add_client(w.policy, "connector:c2:pw-c2", &why), 0);
+	assert_int_equal(zt_policy_add_serve(w.policy, "c2=db", &why), 0);
 	zt_imd_free(w.imd.imd);
 	w.icfg.idle_timeout = 3 * ZT_SEC;
 	w.icfg.hello_timeout = 1 * ZT_SEC;
 	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
-	for (int i = 0; i < 3; i++) {
-		snprintf(addr, sizeof(addr), "127.0.0.%d:5000", 10 + i);
-		nh_ep_init(&x[i], &w.net, NH_RAW, addr, (uint64_t)(i + 1) * ZT_MS);
-	}
+	c2_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.c2, false);
+	nh_ep_init(&c2, &w.net, NH_RAW, "127.0.0.10:5000", 2 * ZT_MS);
 	connect_raw(&w, &w.c1, w.c1_tls);
 	fp = (struct first_pkt){ .imd = w.imd.addr, .to = w.c1.addr, .after = w.net.now + ZT_SEC };
 	w.net.tap = see_first;
 	w.net.tap_arg = &fp;
-	for (int i = 0; i < 5; i++) {
-		bool b = agents[i] == &w.bob;
-		login(&w, agents[i], b ? w.bob_tls : w.alice_tls, ZT_CTRL_ROLE_AGENT, b ? "bob" : "alice",
-		      b ? "pw-bob" : "pw-alice", NULL);
-		joined[i] = w.net.now;
-		nh_run_for(&w.net, 300 * ZT_MS);
-	}
+	/* three identities: one authenticated connection each */
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	joined[0] = w.net.now;
+	nh_run_for(&w.net, 300 * ZT_MS);
+	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	joined[1] = w.net.now;
+	nh_run_for(&w.net, 300 * ZT_MS);
+	login(&w, &c2, c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "pw-c2", "db");
+	joined[2] = w.net.now;
+	nh_run_for(&w.net, 300 * ZT_MS);
+	if (w.net.now < fp.after + 800 * ZT_MS) /* c1 closed, its closing period over */
+		nh_run(&w.net, NULL, NULL, fp.after + 800 * ZT_MS);
 	/* c1's connection was closed (no HELLO) at its deadline, not at another's */
 	assert_true(fp.at);
 	assert_in_range(fp.at, fp.after, fp.after + 100 * ZT_MS);
 	assert_true(zt_quic_conn_state(w.c1.raw.conn) >= ZT_QUIC_CLOSING);
 	zt_imd_stats(w.imd.imd, &st);
-	assert_int_equal(st.clients, 5);
-	assert_int_equal(st.auth_ok, 5);
-	/* the silent agents go in the order they came, each 3 s after its last packet */
+	assert_int_equal(st.clients, 3);
+	assert_int_equal(st.auth_ok, 3);
+	/* the silent clients go in the order they came, each 3 s after its last packet */
 	cw.imd = w.imd.imd;
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 3; i++) {
 		zt_imd_stats(w.imd.imd, &st);
 		cw.below = st.clients;
 		assert_true(nh_run(&w.net, clients_below, &cw, w.net.now + 5 * ZT_SEC));
@@ -833,6 +857,266 @@ static void each_client_keeps_its_own_deadlines(void **state)
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.clients, 0);
 	assert_true(zt_imd_next_deadline(w.imd.imd) == ZT_TIME_NEVER);
+	world_fini(&w);
+	zt_tls_ctx_free(c2_tls);
+}
+
+/* Address validation and half-open connections. */
+
+/* The Intermediate again, with w->icfg as the test changed it. */
+static void restart_imd(struct world *w)
+{
+	zt_imd_free(w->imd.imd);
+	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
+}
+
+static void retry_always_round_trip(void **state)
+{
+	struct world w;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	w.icfg.retry = ZT_IMD_RETRY_ALWAYS;
+	restart_imd(&w);
+	/* the client follows the Retry (one more round trip) and logs in */
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.retry_sent, 1);
+	assert_int_equal(st.retry_validated, 1);
+	assert_int_equal(st.retry_bad_token, 0);
+	assert_int_equal(st.accepted, 1);
+	assert_int_equal(st.auth_ok, 1);
+	assert_int_equal(st.half_open, 0);
+	world_fini(&w);
+}
+
+/* Forged first Initials from addr (nothing answers them): n of them. */
+static void forge_initials(struct world *w, const char *addr, int n)
+{
+	struct zt_addr from = qh_addr(addr);
+	uint8_t pkt[1500];
+
+	for (int i = 0; i < n; i++) {
+		size_t len = nh_first_initial(w->alice_tls, &w->f->rng, &from, &w->imd.addr,
+					      w->net.now, pkt, sizeof(pkt));
+		from.port++;
+		nh_send(&w->net, &from, &w->imd.addr, pkt, len);
+	}
+	nh_run_for(&w->net, 10 * ZT_MS);
+}
+
+/* Under load only: from a source with 4 half-open (default retry-half-open-per-source),
+ * or with 100 half-open in total; nobody else pays the round trip. */
+static void retry_under_load_only(void **state)
+{
+	struct world w;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.retry_sent, 0);
+	/* 127.0.0.2 (alice's address, other ports) has 4 half-open connections */
+	forge_initials(&w, "127.0.0.2:7000", 4);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.half_open, 4);
+	assert_int_equal(st.half_open_sources, 1);
+	assert_int_equal(st.retry_sent, 0);
+	forge_initials(&w, "127.0.0.2:8000", 10);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.half_open, 4);
+	assert_int_equal(st.retry_sent, 10);
+	/* alice, from that address, gets a Retry and logs in */
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.retry_sent, 11);
+	assert_int_equal(st.retry_validated, 1);
+	/* c1, elsewhere, does not */
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.retry_sent, 11);
+	assert_int_equal(st.auth_ok, 3);
+	world_fini(&w);
+}
+
+/* The client's Initials to the Intermediate, after the first, are captured here. */
+struct grab {
+	struct zt_addr from, to;
+	uint8_t pkt[1500];
+	size_t len;
+	int seen;
+	uint64_t hold_until;  /* dropped until then (after the first) */
+};
+
+static bool grab_tap(void *arg, const struct nh_pkt *p)
+{
+	struct grab *g = arg;
+
+	if (!zt_addr_equal(&p->from, &g->from) || !zt_addr_equal(&p->to, &g->to) ||
+	    !zt_quic_pkt_is_initial(p->data, p->len))
+		return false;
+	if (g->seen++ == 1 && p->len <= sizeof(g->pkt)) {
+		memcpy(g->pkt, p->data, p->len);
+		g->len = p->len;
+	}
+	return g->seen > 1 && p->at < g->hold_until;
+}
+
+static void bad_tokens_refused(void **state)
+{
+	struct world w;
+	struct grab g;
+	struct zt_imd_stats st;
+	struct zt_quic_close_info ci;
+	struct zt_addr moved = qh_addr("127.0.0.2:5001"), other = qh_addr("127.0.0.77:5000");
+
+	world_init(&w, *state, 0, 0);
+	w.icfg.retry = ZT_IMD_RETRY_ALWAYS;
+	w.icfg.retry_token_lifetime = 1 * ZT_SEC;
+	restart_imd(&w);
+	/* alice's Initial after the Retry is held back until the token expired */
+	g = (struct grab){ .from = w.alice.addr, .to = w.imd.addr,
+			   .hold_until = w.net.now + 1500 * ZT_MS };
+	w.net.tap = grab_tap;
+	w.net.tap_arg = &g;
+	assert_int_equal(nh_raw_connect(&w.alice, w.alice_tls, &w.imd.addr), 0);
+	nh_run_for(&w.net, 4 * ZT_SEC);
+	assert_true(g.len >= 1200);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.retry_sent, 1);
+	assert_true(st.retry_bad_token >= 1);
+	assert_int_equal(st.accepted, 0);
+	/* s8.1.3: the client was told at once (INVALID_TOKEN), not left to time out */
+	assert_true(zt_quic_conn_state(w.alice.raw.conn) >= ZT_QUIC_DRAINING);
+	zt_quic_conn_close_info(w.alice.raw.conn, &ci);
+	assert_true(ci.by_peer);
+	assert_false(ci.app);
+	assert_int_equal(ci.code, 0x0b);
+	/* the token from another port or address: refused, nothing kept (alice's own
+	 * Initial with it is held back meanwhile, then gets in) */
+	w.net.tap = NULL;
+	w.icfg.retry_token_lifetime = 0;
+	restart_imd(&w);
+	g = (struct grab){ .from = w.alice.addr, .to = w.imd.addr,
+			   .hold_until = w.net.now + 500 * ZT_MS };
+	w.net.tap = grab_tap;
+	w.net.tap_arg = &g;
+	assert_int_equal(nh_raw_connect(&w.alice, w.alice_tls, &w.imd.addr), 0);
+	nh_run_for(&w.net, 100 * ZT_MS);
+	assert_true(g.len >= 1200);
+	nh_send(&w.net, &moved, &w.imd.addr, g.pkt, g.len);
+	nh_send(&w.net, &other, &w.imd.addr, g.pkt, g.len);
+	nh_run_for(&w.net, 100 * ZT_MS);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.retry_bad_token, 2);
+	assert_int_equal(st.accepted, 0);
+	assert_true(nh_run(&w.net, raw_up, &w.alice, w.net.now + 3 * ZT_SEC));
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.accepted, 1);
+	assert_int_equal(st.retry_validated, 1);
+	/* a token of another Intermediate (another reset key) */
+	w.net.tap = NULL;
+	w.icfg.reset_key = (const uint8_t *)"another-reset-key-0123456789abcd";
+	restart_imd(&w);
+	nh_send(&w.net, &w.alice.addr, &w.imd.addr, g.pkt, g.len);
+	nh_run_for(&w.net, 100 * ZT_MS);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.retry_bad_token, 1);
+	assert_int_equal(st.accepted, 0);
+	world_fini(&w);
+}
+
+static bool handshake_up(void *arg, uint64_t now)
+{
+	struct nh_ep **e = arg;
+	(void)now;
+	return e[0]->raw.handshake;
+}
+
+static bool is_handshake_up(struct world *w, struct nh_ep *e, uint64_t within)
+{
+	struct nh_ep *arg[1] = { e };
+	return nh_run(&w->net, handshake_up, arg, w->net.now + within);
+}
+
+/*
+ * Half-open limits: 3 from one source, 4 in total; over them a new client's Initials
+ * are dropped (it retries them), and it gets in once a half-open one is dropped at
+ * the handshake timeout (2 s after its first Initial, HELLO or not).
+ */
+static void half_open_limits_and_timeout(void **state)
+{
+	struct world w;
+	struct nh_ep x[4];
+	struct zt_imd_stats st;
+	char addr[32];
+
+	world_init(&w, *state, 0, 0);
+	w.icfg.half_open_per_source = 3;
+	w.icfg.half_open_max = 4;
+	w.icfg.retry_half_open_source = 100; /* no Retry: the limits alone */
+	w.icfg.handshake_timeout = 2 * ZT_SEC;
+	restart_imd(&w);
+	for (int i = 0; i < 4; i++) {
+		snprintf(addr, sizeof(addr), "127.0.0.9:%d", 5001 + i);
+		nh_ep_init(&x[i], &w.net, NH_RAW, addr, 1 * ZT_MS);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(nh_raw_connect(&x[i], w.alice_tls, &w.imd.addr), 0);
+		assert_true(is_handshake_up(&w, &x[i], ZT_SEC));
+	}
+	/* the fourth from 127.0.0.9 */
+	assert_int_equal(nh_raw_connect(&x[3], w.alice_tls, &w.imd.addr), 0);
+	assert_false(is_handshake_up(&w, &x[3], 500 * ZT_MS));
+	zt_imd_stats(w.imd.imd, &st);
+	assert_true(st.refused_source >= 1);
+	assert_int_equal(st.half_open, 3);
+	/* another source: the fourth in total, then the limit */
+	assert_int_equal(nh_raw_connect(&w.bob, w.bob_tls, &w.imd.addr), 0);
+	assert_true(is_handshake_up(&w, &w.bob, ZT_SEC));
+	assert_int_equal(nh_raw_connect(&w.c1, w.c1_tls, &w.imd.addr), 0);
+	assert_false(is_handshake_up(&w, &w.c1, 300 * ZT_MS));
+	zt_imd_stats(w.imd.imd, &st);
+	assert_true(st.refused_half_open >= 1);
+	assert_int_equal(st.half_open, 4);
+	/* bob says HELLO: authenticated, no longer half-open; c1 gets in */
+	hello(&w.bob, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	assert_true(wait_for(&w, &w.bob, ZT_CTRL_WELCOME, 1));
+	assert_true(is_handshake_up(&w, &w.c1, 3 * ZT_SEC));
+	/* the silent ones go 2 s after their first Initial; x[3] gets in after them */
+	assert_true(is_handshake_up(&w, &x[3], 6 * ZT_SEC));
+	nh_run_for(&w.net, 2500 * ZT_MS);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_true(st.half_open_expired >= 4);
+	assert_true(zt_quic_conn_state(x[0].raw.conn) >= ZT_QUIC_DRAINING);
+	assert_int_equal(zt_quic_conn_state(w.bob.raw.conn), ZT_QUIC_ESTABLISHED);
+	world_fini(&w);
+}
+
+/* A connection that never says HELLO is dropped handshake_timeout after its first
+ * Initial, however long the HELLO timeout after the handshake is. */
+static void half_open_timeout_counts_from_the_first_initial(void **state)
+{
+	struct world w;
+	struct zt_imd_stats st;
+	struct zt_quic_close_info ci;
+	uint64_t t0;
+
+	world_init(&w, *state, 0, 0);
+	w.icfg.handshake_timeout = 2 * ZT_SEC;
+	w.icfg.hello_timeout = 30 * ZT_SEC;
+	restart_imd(&w);
+	t0 = w.net.now;
+	connect_raw(&w, &w.alice, w.alice_tls);
+	nh_run_for(&w.net, 1900 * ZT_MS);
+	assert_int_equal(zt_quic_conn_state(w.alice.raw.conn), ZT_QUIC_ESTABLISHED);
+	nh_run(&w.net, NULL, NULL, t0 + 2200 * ZT_MS);
+	assert_true(zt_quic_conn_state(w.alice.raw.conn) >= ZT_QUIC_DRAINING);
+	zt_quic_conn_close_info(w.alice.raw.conn, &ci);
+	assert_true(ci.by_peer);
+	assert_int_equal(ci.code, 1506); /* ZT_ETIMEOUT: no control stream for an ERROR */
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.half_open_expired, 1);
 	world_fini(&w);
 }
 
@@ -946,6 +1230,33 @@ static void refusal_lines_are_summed_up(void **state)
 	world_fini(&w);
 }
 
+/* logins_per_identity 2 (load tests): the third login of alice replaces the first. */
+static void logins_per_identity_keeps_the_newest(void **state)
+{
+	struct world w;
+	struct nh_ep a2, a3;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	w.icfg.logins_per_identity = 2;
+	restart_imd(&w);
+	nh_ep_init(&a2, &w.net, NH_RAW, "127.0.0.12:5000", 5 * ZT_MS);
+	nh_ep_init(&a3, &w.net, NH_RAW, "127.0.0.13:5000", 5 * ZT_MS);
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	login(&w, &a2, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_run_for(&w.net, 200 * ZT_MS);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.authenticated, 2);
+	assert_int_equal(st.replaced, 0);
+	login(&w, &a3, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	expect_refusal_after_welcome(&w, &w.alice, 1508);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.authenticated, 2);
+	assert_int_equal(st.replaced, 1);
+	assert_int_equal(nh_raw_count(&a2, ZT_CTRL_ERROR), 0);
+	world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -973,6 +1284,12 @@ int main(void)
 		cmocka_unit_test(redundant_connectors_share_a_service),
 		cmocka_unit_test(open_rate_answers_each_request),
 		cmocka_unit_test(refusal_lines_are_summed_up),
+		cmocka_unit_test(retry_always_round_trip),
+		cmocka_unit_test(retry_under_load_only),
+		cmocka_unit_test(bad_tokens_refused),
+		cmocka_unit_test(half_open_limits_and_timeout),
+		cmocka_unit_test(half_open_timeout_counts_from_the_first_initial),
+		cmocka_unit_test(logins_per_identity_keeps_the_newest),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);

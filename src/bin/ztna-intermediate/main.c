@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,10 @@ struct prog {
 	/* control-message limits (node/imd.h); 0: the default */
 	uint64_t max_sessions, open_rate, open_burst, max_held, max_held_total, busy_hold;
 	uint64_t ctrl_rate, ctrl_burst, ctrl_busy, ctrl_stall;
+	/* the Intermediate under load (docs/security.md) */
+	enum zt_imd_retry retry;
+	uint64_t retry_half_open, retry_half_open_source, retry_token_lifetime;
+	uint64_t half_open_max, half_open_per_source, handshake_timeout, logins_per_identity;
 	int verbose;
 	struct zt_policy *policy;
 
@@ -52,6 +57,8 @@ struct prog {
 	struct zt_tls_ctx *tls;
 	FILE *keylog_f;
 	unsigned qlog_seq;
+	struct zt_timer trim_t;
+	size_t trim_peak;          /* clients at most since the last malloc_trim */
 };
 
 #define P(ctx) ((struct prog *)(ctx))
@@ -247,6 +254,44 @@ static int set_ctrl_busy(void *ctx, const char *v, const char **why)
 	return 0;
 }
 
+static int set_retry(void *ctx, const char *v, const char **why)
+{
+	if (!strcmp(v, "load"))
+		P(ctx)->retry = ZT_IMD_RETRY_LOAD;
+	else if (!strcmp(v, "always"))
+		P(ctx)->retry = ZT_IMD_RETRY_ALWAYS;
+	else {
+		*why = "'load' or 'always'";
+		return ZT_ESYNTAX;
+	}
+	return 0;
+}
+
+static int set_retry_half_open(void *ctx, const char *v, const char **why)
+{
+	return set_count(&P(ctx)->retry_half_open, v, why);
+}
+
+static int set_retry_half_open_source(void *ctx, const char *v, const char **why)
+{
+	return set_count(&P(ctx)->retry_half_open_source, v, why);
+}
+
+static int set_half_open_max(void *ctx, const char *v, const char **why)
+{
+	return set_count(&P(ctx)->half_open_max, v, why);
+}
+
+static int set_half_open_per_source(void *ctx, const char *v, const char **why)
+{
+	return set_count(&P(ctx)->half_open_per_source, v, why);
+}
+
+static int set_logins_per_identity(void *ctx, const char *v, const char **why)
+{
+	return set_count(&P(ctx)->logins_per_identity, v, why);
+}
+
 static int set_dur(uint64_t *dst, const char *v, const char **why)
 {
 	int rc = zt_parse_duration(v, dst);
@@ -298,6 +343,16 @@ static int set_log_rate(void *ctx, const char *v, const char **why)
 {
 	(void)ctx;
 	return zt_log_set_rate_text(v, why);
+}
+
+static int set_token_lifetime(void *ctx, const char *v, const char **why)
+{
+	return set_pos_dur(&P(ctx)->retry_token_lifetime, v, why);
+}
+
+static int set_handshake_timeout(void *ctx, const char *v, const char **why)
+{
+	return set_pos_dur(&P(ctx)->handshake_timeout, v, why);
 }
 
 static int set_verbose(void *ctx, const char *v, const char **why)
@@ -372,8 +427,36 @@ static const struct zt_conf_key keys[] = {
 	{ .name = "ctrl-stall", .syntax = "DURATION", .example = "30s",
 	  .help = "close a party that reads none of its control stream this long (default 30s)",
 	  .set = set_ctrl_stall },
+	{ .name = "retry", .syntax = "load|always", .example = "always",
+	  .help = "address validation (a Retry) for every new client, or under load only "
+		  "(default load)",
+	  .set = set_retry },
+	{ .name = "retry-half-open", .syntax = "N", .example = "100",
+	  .help = "under load: N connections half-open (not authenticated yet) (default 100)",
+	  .set = set_retry_half_open },
+	{ .name = "retry-half-open-per-source", .syntax = "N", .example = "4",
+	  .help = "... or N from the new client's source (default 4)",
+	  .set = set_retry_half_open_source },
+	{ .name = "retry-token-lifetime", .syntax = "DURATION", .example = "10s",
+	  .help = "a Retry token is good this long (default 10s)", .set = set_token_lifetime },
+	{ .name = "half-open-max", .syntax = "N", .example = "1000",
+	  .help = "connections not yet authenticated (handshake or HELLO due) at most; new ones "
+		  "over it are dropped (default 1000)",
+	  .set = set_half_open_max },
+	{ .name = "half-open-per-source", .syntax = "N", .example = "32",
+	  .help = "... from one source, an IPv4 address or IPv6 /64 (default 32)",
+	  .set = set_half_open_per_source },
+	{ .name = "handshake-timeout", .syntax = "DURATION", .example = "10s",
+	  .help = "a connection not authenticated this long after its first packet is dropped "
+		  "(default 10s)",
+	  .set = set_handshake_timeout },
+	{ .name = "logins-per-identity", .syntax = "N", .example = "1",
+	  .help = "connections one identity may hold; a newer login replaces the oldest "
+		  "(default 1; more only for load tests)",
+	  .set = set_logins_per_identity },
 	{ .name = "reset-key-file", .syntax = "FILE", .example = "/etc/ztna/reset.key",
-	  .help = "secret for stateless resets after a restart (default: from the TLS key)",
+	  .help = "secret for stateless resets after a restart and Retry tokens (default: from "
+		  "the TLS key)",
 	  .set = set_reset_key },
 	{ .name = "qlog-dir", .syntax = "DIR", .example = "/tmp/qlog",
 	  .help = "write a qlog file per QUIC connection into DIR", .set = set_qlog },
@@ -433,6 +516,9 @@ static void log_stats(struct prog *p, const char *event)
 		" stun_dropped=%" PRIu64 " resets_sent=%" PRIu64 " accepted=%" PRIu64
 		" accept_failed=%" PRIu64 " refused_full=%" PRIu64 " auth_ok=%" PRIu64
 		" auth_failed=%" PRIu64
+		" authenticated=%zu half_open=%zu half_open_sources=%zu retry_sent=%" PRIu64 " retry_validated=%" PRIu64
+		" retry_bad_token=%" PRIu64 " refused_half_open=%" PRIu64 " refused_source=%" PRIu64
+		" half_open_expired=%" PRIu64 " replaced=%" PRIu64
 		" opens=%" PRIu64 " sessions_opened=%" PRIu64 " policy_refused=%" PRIu64
 		" no_service=%" PRIu64 " relay_pkts=%" PRIu64 " relay_bytes=%" PRIu64
 		" relay_dropped_unknown=%" PRIu64 " relay_dropped_quota=%" PRIu64
@@ -444,12 +530,40 @@ static void log_stats(struct prog *p, const char *event)
 		s.clients, s.sessions, p->io.st.rx, p->io.st.tx, s.dropped_garbage, s.dropped_unknown,
 		s.dropped_conn, s.stun_answered, s.stun_dropped, s.resets_sent, s.accepted,
 		s.accept_failed, s.refused_full, s.auth_ok, s.auth_failed,
+		s.authenticated, s.half_open, s.half_open_sources, s.retry_sent, s.retry_validated, s.retry_bad_token,
+		s.refused_half_open, s.refused_source, s.half_open_expired, s.replaced,
 		s.opens, s.sessions_opened, s.policy_refused, s.no_service, s.relay_pkts, s.relay_bytes,
 		s.relay_dropped_unknown, s.relay_dropped_quota, s.relay_dropped_queue,
 		s.relay_dropped_malformed, s.ctrl_errors, s.register_refused, s.open_rate_limited,
 		s.open_max_sessions, s.held, s.held_now, s.held_refused, s.open_busy, s.ctrl_over_budget,
 		s.ctrl_budget_closed, s.ctrl_fwd_dropped, s.ctrl_send_dropped, s.ctrl_stalled_closed,
 		s.log_suppressed);
+}
+
+/*
+ * glibc keeps freed memory: a flood of connections leaves their pages in the heap
+ * (fragmented, so the top is rarely free and never trimmed). When the client count
+ * has halved since its peak (by at least TRIM_MIN), malloc_trim() gives the free
+ * pages back to the system.
+ */
+#define TRIM_EVERY (2 * ZT_SEC)
+#define TRIM_MIN 64
+
+static void on_trim(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
+{
+	struct prog *p = t->data;
+	struct zt_imd_stats s;
+	size_t n;
+
+	zt_imd_stats(p->imd, &s);
+	n = s.clients;
+	if (n > p->trim_peak)
+		p->trim_peak = n;
+	if (p->trim_peak >= n + TRIM_MIN && n <= p->trim_peak / 2) {
+		malloc_trim(0);
+		p->trim_peak = n;
+	}
+	zt_timer_set(loop, t, now + TRIM_EVERY);
 }
 
 static void on_signal(struct zt_loop *loop, int sig, void *arg)
@@ -585,6 +699,14 @@ static int setup(struct prog *p)
 		.open_hold = p->open_hold_set ? p->open_hold : 10 * ZT_SEC,
 		.idle_timeout = p->idle_timeout,
 		.max_clients = (size_t)p->max_clients,
+		.retry = p->retry,
+		.retry_half_open = (size_t)p->retry_half_open,
+		.retry_half_open_source = (size_t)p->retry_half_open_source,
+		.retry_token_lifetime = p->retry_token_lifetime,
+		.half_open_max = (size_t)p->half_open_max,
+		.half_open_per_source = (size_t)p->half_open_per_source,
+		.handshake_timeout = p->handshake_timeout,
+		.logins_per_identity = (size_t)p->logins_per_identity,
 		.reset_key = (const uint8_t *)reset_key,
 		.reset_key_len = strlen(reset_key),
 		.log = { .fn = node_log, .arg = p, .max_level = (enum zt_node_level)zt_log_level() },
@@ -601,6 +723,7 @@ static int setup(struct prog *p)
 		fprintf(stderr, "ztna-intermediate: %s\n", zt_strerror(rc));
 		return 1;
 	}
+	zt_timer_set(p->loop, &p->trim_t, zt_loop_now(p->loop) + TRIM_EVERY);
 	log_start(p);
 	return 0;
 }
@@ -667,6 +790,7 @@ int main(int argc, char **argv)
 	if (token_in_argv(argc, argv))
 		zt_warn("secret_on_command_line", "option=--client note=\"other local users can read "
 			"command lines\" fix=\"--clients-file FILE (mode 0600)\"");
+	zt_timer_init(&p.trim_t, on_trim, &p);
 	rc = setup(&p);
 	if (rc == 0) {
 		rc = zt_loop_run(p.loop) < 0 ? 1 : 0;
@@ -674,6 +798,8 @@ int main(int argc, char **argv)
 		zt_imd_close_all(p.imd, "shutting down");
 		zt_nodeio_kick(&p.io);
 	}
+	if (p.loop)
+		zt_timer_cancel(p.loop, &p.trim_t);
 	zt_nodeio_close(&p.io);
 	zt_imd_free(p.imd);
 	zt_tls_ctx_free(p.tls);

@@ -1,0 +1,342 @@
+/*
+ * Finding (issue 11, "State exhaustion at the Intermediate", and the second-login
+ * part of "Retry storms"), on the in-memory network with the real Intermediate core:
+ *
+ *  - a burst of unauthenticated Initials from one address filled max-clients (10000
+ *    connections, ~1.3 GiB) on commit 228d3a4: now the Intermediate answers them with
+ *    Retry and keeps at most retry-half-open-per-source (4) connections for that
+ *    source, while other clients, and a client at the flooding address, log in;
+ *  - one credential held 3,000 outer connections at once: now a newer login of the
+ *    same identity replaces the older connection, so one identity holds one
+ *    authenticated connection, and concurrent attempts with one credential from one
+ *    address are bounded by half-open-per-source (32);
+ *  - a second concurrent login of the same identity was accepted silently: now the
+ *    older connection gets ERROR 1508 (ZT_EREPLACED), then CONNECTION_CLOSE with the
+ *    same code, and the replacement is counted.
+ *
+ *     alice 127.0.0.2:5000, bob 127.0.0.4:5000 ---.
+ *     c1    127.0.0.3:6000 -----------------------+--- Intermediate 127.0.0.1:4433
+ *     flood / attempts 127.0.0.9:* --------------'
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "node_harness.h"
+
+struct world {
+	struct nh_fixture *f;
+	struct nh_net net;
+	struct nh_ep imd, alice, bob, c1;
+	struct zt_policy *policy;
+	struct zt_tls_ctx *imd_tls, *alice_tls, *bob_tls, *c1_tls;
+};
+
+static const uint8_t reset_key[32] = "ztna-test-stateless-reset-key!!";
+
+static void world_init(struct world *w, struct nh_fixture *f)
+{
+	struct zt_imd_config ic;
+	const char *why;
+
+	memset(w, 0, sizeof(*w));
+	w->f = f;
+	nh_net_init(&w->net);
+	assert_int_equal(zt_policy_new(&w->policy), 0);
+	assert_int_equal(zt_policy_add_client(w->policy, "agent:alice:pw-alice", &why), 0);
+	assert_int_equal(zt_policy_add_client(w->policy, "agent:bob:pw-bob", &why), 0);
+	assert_int_equal(zt_policy_add_client(w->policy, "connector:c1:pw-c1", &why), 0);
+	assert_int_equal(zt_policy_add_allow(w->policy, "alice=web", &why), 0);
+	assert_int_equal(zt_policy_add_serve(w->policy, "c1=web", &why), 0);
+	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
+	w->alice_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
+	w->bob_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.bob, false);
+	w->c1_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.c1, false);
+	nh_ep_init(&w->imd, &w->net, NH_IMD, "127.0.0.1:4433", 0);
+	nh_ep_init(&w->alice, &w->net, NH_RAW, "127.0.0.2:5000", 5 * ZT_MS);
+	nh_ep_init(&w->bob, &w->net, NH_RAW, "127.0.0.4:5000", 5 * ZT_MS);
+	nh_ep_init(&w->c1, &w->net, NH_RAW, "127.0.0.3:6000", 10 * ZT_MS);
+	/* the defaults, as ztna-intermediate runs without options */
+	ic = (struct zt_imd_config){ .tls = w->imd_tls, .rng = &f->rng, .policy = w->policy,
+				     .listen = w->imd.addr, .reset_key = reset_key,
+				     .reset_key_len = sizeof(reset_key),
+				     .log = nh_node_log("imd") };
+	assert_int_equal(zt_imd_new(&w->imd.imd, &ic, w->net.now), 0);
+}
+
+static void world_fini(struct world *w)
+{
+	nh_net_fini(&w->net);
+	zt_policy_free(w->policy);
+	zt_tls_ctx_free(w->imd_tls);
+	zt_tls_ctx_free(w->alice_tls);
+	zt_tls_ctx_free(w->bob_tls);
+	zt_tls_ctx_free(w->c1_tls);
+}
+
+static void hello(struct nh_ep *e, uint8_t role, const char *name, const char *token,
+		  const char *service)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
+	m.u.hello.role = role;
+	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "%s", name);
+	m.u.hello.token_len = (uint16_t)strlen(token);
+	memcpy(m.u.hello.token, token, m.u.hello.token_len);
+	if (service)
+		snprintf(m.u.hello.services[m.u.hello.n_services++], sizeof(m.u.hello.services[0]),
+			 "%s", service);
+	assert_int_equal(nh_raw_send(e, &m), 0);
+}
+
+struct wait_msg {
+	struct nh_ep *e;
+	uint8_t type;
+	size_t count;
+};
+
+static bool got_msg(void *arg, uint64_t now)
+{
+	struct wait_msg *wm = arg;
+	(void)now;
+	return nh_raw_count(wm->e, wm->type) >= wm->count;
+}
+
+static bool wait_for(struct world *w, struct nh_ep *e, uint8_t type, size_t count)
+{
+	struct wait_msg wm = { .e = e, .type = type, .count = count };
+	return nh_run(&w->net, got_msg, &wm, w->net.now + 5 * ZT_SEC);
+}
+
+static bool raw_up(void *arg, uint64_t now)
+{
+	struct nh_ep *e = arg;
+	(void)now;
+	return e->raw.handshake;
+}
+
+static void login(struct world *w, struct nh_ep *e, struct zt_tls_ctx *tls, uint8_t role,
+		  const char *name, const char *token, const char *service)
+{
+	assert_int_equal(nh_raw_connect(e, tls, &w->imd.addr), 0);
+	assert_true(nh_run(&w->net, raw_up, e, w->net.now + 5 * ZT_SEC));
+	hello(e, role, name, token, service);
+	assert_true(wait_for(w, e, ZT_CTRL_WELCOME, 1));
+}
+
+static struct zt_imd_stats stats(const struct world *w)
+{
+	struct zt_imd_stats st;
+
+	zt_imd_stats(w->imd.imd, &st);
+	return st;
+}
+
+static void initial_flood_from_one_address(void **state)
+{
+	struct world w;
+	struct zt_addr from = qh_addr("127.0.0.9:10000");
+	struct zt_imd_stats st;
+	uint8_t pkt[1500];
+	size_t most = 0;
+
+	world_init(&w, *state);
+	/* 2,000 new connection attempts in 2 s from one address, nothing answered */
+	for (int i = 0; i < 2000; i++) {
+		size_t len = nh_first_initial(w.alice_tls, &w.f->rng, &from, &w.imd.addr,
+					      w.net.now, pkt, sizeof(pkt));
+		from.port = (uint16_t)(10000 + i % 5000);
+		nh_send(&w.net, &from, &w.imd.addr, pkt, len);
+		if (i % 20 == 19) {
+			nh_run_for(&w.net, 20 * ZT_MS);
+			st = stats(&w);
+			most = st.clients > most ? st.clients : most;
+		}
+	}
+	st = stats(&w);
+	/* on 228d3a4: 2,000 connections (~130 KiB each) */
+	assert_true(most <= 4);
+	assert_true(st.half_open <= 4);
+	assert_true(st.retry_sent >= 1996);
+	assert_true(st.accepted <= 4);
+	/* others log in undisturbed, without a Retry */
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	assert_true(stats(&w).retry_sent - st.retry_sent == 0);
+	/* a client at the flooding address gets in through a Retry */
+	w.bob.addr = w.bob.local = qh_addr("127.0.0.9:6000");
+	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	st = stats(&w);
+	assert_true(st.retry_validated >= 1);
+	assert_int_equal(st.auth_ok, 3);
+	world_fini(&w);
+}
+
+/* Sequential logins with one credential, each connection abandoned without a close
+ * (as a client that leaks or hoards them does): one stays. */
+static void one_credential_many_connections(void **state)
+{
+	struct world w;
+	struct nh_ep *x = calloc(6, sizeof(*x));
+	struct zt_ctrl_msg ping;
+	struct zt_imd_stats st;
+	char addr[32];
+
+	assert_non_null(x);
+	world_init(&w, *state);
+	for (int i = 0; i < 6; i++) {
+		snprintf(addr, sizeof(addr), "127.0.0.9:%d", 5001 + i);
+		nh_ep_init(&x[i], &w.net, NH_RAW, addr, 2 * ZT_MS);
+	}
+	for (int i = 0; i < 300; i++)
+		login(&w, &x[i % 6], w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_run_for(&w.net, 1 * ZT_SEC);
+	st = stats(&w);
+	/* on 228d3a4: 300 authenticated connections */
+	assert_int_equal(st.auth_ok, 300);
+	assert_int_equal(st.clients, 1);
+	assert_int_equal(st.authenticated, 1);
+	assert_int_equal(st.replaced, 299);
+	assert_int_equal(st.half_open, 0);
+	/* the newest one works */
+	zt_ctrl_msg_init(&ping, ZT_CTRL_PING);
+	ping.u.ping.nonce = 9;
+	assert_int_equal(nh_raw_send(&x[299 % 6], &ping), 0);
+	assert_true(wait_for(&w, &x[299 % 6], ZT_CTRL_PONG, 1));
+	world_fini(&w);
+	free(x);
+}
+
+#define PAR 40
+
+struct par {
+	struct world *w;
+	struct nh_ep *x;
+	bool said[PAR];
+	size_t most_half_open;
+};
+
+/* Each attempt says HELLO as soon as its handshake is done; done when all did and
+ * the Intermediate has settled on one. */
+static bool par_step(void *arg, uint64_t now)
+{
+	struct par *p = arg;
+	struct zt_imd_stats st;
+	int said = 0;
+	(void)now;
+
+	for (int i = 0; i < PAR; i++) {
+		if (!p->said[i] && p->x[i].raw.handshake) {
+			hello(&p->x[i], ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+			p->said[i] = true;
+		}
+		said += p->said[i];
+	}
+	st = stats(p->w);
+	if (st.half_open > p->most_half_open)
+		p->most_half_open = st.half_open;
+	return said == PAR && st.half_open == 0 && st.auth_ok == PAR;
+}
+
+/* 40 attempts at once with one credential from one address: at most 32 half-open at
+ * a time (half-open-per-source), one authenticated connection in the end. */
+static void one_credential_concurrent_attempts(void **state)
+{
+	struct world w;
+	struct par p = { .w = &w };
+	struct zt_imd_stats st;
+	char addr[32];
+	int welcomed_alive = 0;
+
+	p.x = calloc(PAR, sizeof(*p.x));
+	assert_non_null(p.x);
+	world_init(&w, *state);
+	for (int i = 0; i < PAR; i++) {
+		snprintf(addr, sizeof(addr), "127.0.0.9:%d", 5001 + i);
+		nh_ep_init(&p.x[i], &w.net, NH_RAW, addr, 2 * ZT_MS);
+		assert_int_equal(nh_raw_connect(&p.x[i], w.alice_tls, &w.imd.addr), 0);
+	}
+	assert_true(nh_run(&w.net, par_step, &p, w.net.now + 30 * ZT_SEC));
+	nh_run_for(&w.net, 2 * ZT_SEC);
+	st = stats(&w);
+	fprintf(stderr, "# most half-open at once: %zu, refused_source %" PRIu64 "\n",
+		p.most_half_open, st.refused_source);
+	/* on 228d3a4: 40 authenticated connections */
+	assert_int_equal(st.clients, 1);
+	assert_int_equal(st.authenticated, 1);
+	assert_int_equal(st.replaced, PAR - 1);
+	assert_true(p.most_half_open <= 32);
+	assert_true(st.refused_source + st.retry_sent > 0);
+	for (int i = 0; i < PAR; i++)
+		welcomed_alive += zt_quic_conn_state(p.x[i].raw.conn) == ZT_QUIC_ESTABLISHED &&
+				  nh_raw_count(&p.x[i], ZT_CTRL_WELCOME) == 1;
+	assert_int_equal(welcomed_alive, 1);
+	world_fini(&w);
+	free(p.x);
+}
+
+static void second_login_replaces_the_first(void **state)
+{
+	struct world w;
+	struct nh_ep alice2;
+	const struct zt_ctrl_msg *m;
+	struct zt_quic_close_info ci;
+	struct zt_ctrl_msg open;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state);
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	zt_ctrl_msg_init(&open, ZT_CTRL_OPEN);
+	open.u.open.request_id = 1;
+	snprintf(open.u.open.service, sizeof(open.u.open.service), "web");
+	assert_int_equal(nh_raw_send(&w.alice, &open), 0);
+	assert_true(wait_for(&w, &w.c1, ZT_CTRL_SESSION, 1));
+	/* alice again, from elsewhere */
+	nh_ep_init(&alice2, &w.net, NH_RAW, "127.0.0.12:5000", 5 * ZT_MS);
+	login(&w, &alice2, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	/* the old connection is told (on 228d3a4: nothing, both stayed) */
+	assert_true(wait_for(&w, &w.alice, ZT_CTRL_ERROR, 1));
+	m = nh_raw_last(&w.alice, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.code, 1508);
+	assert_true(strlen(m->u.error.text) > 0);
+	nh_run_for(&w.net, 500 * ZT_MS);
+	assert_true(zt_quic_conn_state(w.alice.raw.conn) >= ZT_QUIC_DRAINING);
+	zt_quic_conn_close_info(w.alice.raw.conn, &ci);
+	assert_true(ci.by_peer);
+	assert_true(ci.app);
+	assert_int_equal(ci.code, 1508);
+	/* its relay session ended at the connector */
+	assert_true(wait_for(&w, &w.c1, ZT_CTRL_CLOSE, 1));
+	st = stats(&w);
+	assert_int_equal(st.replaced, 1);
+	assert_int_equal(st.clients, 2);
+	assert_int_equal(st.sessions, 0);
+	/* the new one works */
+	open.u.open.request_id = 2;
+	assert_int_equal(nh_raw_send(&alice2, &open), 0);
+	assert_true(wait_for(&w, &alice2, ZT_CTRL_SESSION, 1));
+	assert_int_equal(zt_quic_conn_state(alice2.raw.conn), ZT_QUIC_ESTABLISHED);
+	world_fini(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(initial_flood_from_one_address),
+		cmocka_unit_test(one_credential_many_connections),
+		cmocka_unit_test(one_credential_concurrent_attempts),
+		cmocka_unit_test(second_login_replaces_the_first),
+	};
+	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
+}
