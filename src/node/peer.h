@@ -363,9 +363,10 @@ void zt_peer_chan_set_arg(struct zt_peer_chan *ch, void *carg);
  * buffer is full: WRITABLE follows), -EPIPE (shut down, reset, or the session is
  * gone). */
 int zt_peer_chan_write(struct zt_peer_chan *ch, const void *data, size_t len);
-/* Room in the send buffer now (0 before READY). When it is 0 after READY, a WRITABLE
- * event follows once there is room. */
-size_t zt_peer_chan_writable(const struct zt_peer_chan *ch);
+/* Room in the send buffer now (0 before READY; at the connector also within the
+ * agent's bytes in flight, whose count it updates). When it is 0 after READY, a
+ * WRITABLE event follows once there is room. */
+size_t zt_peer_chan_writable(struct zt_peer_chan *ch);
 
 /*
  * Reads received bytes. Returns the count (> 0; *ret_fin true when they end the

@@ -875,9 +875,8 @@ int zt_peer_chan_write(struct zt_peer_chan *ch, const void *data, size_t len)
 	return n < 0 ? -EPIPE : n;
 }
 
-size_t zt_peer_chan_writable(const struct zt_peer_chan *cch)
+size_t zt_peer_chan_writable(struct zt_peer_chan *ch)
 {
-	struct zt_peer_chan *ch = (struct zt_peer_chan *)cch; /* updates its accounting */
 	size_t n;
 
 	if (!chan_io_ok(ch) || (ch->flags & CH_FIN_SENT))

@@ -796,6 +796,7 @@ static void unanswered_checks_are_paid_for(void **state)
 		run(&net, 5 * ZT_SEC);
 		if (pass == 0) {
 			unpaid = (uint64_t)net.sent[0];
+			teardown(&net);
 			continue;
 		}
 		/* 16 + 2/s for 5 s, against a few hundred unpaid */
