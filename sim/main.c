@@ -367,12 +367,13 @@ static int run_prop_real(uint64_t first, unsigned cases)
 		direct += ro.o.went_direct;
 		if (real_check(&p, &ro, why, sizeof(why)) < 0) {
 			bad++;
-			printf("case %llu: %s (replay: ztna-sim --case %llu --real)\n",
-			       (unsigned long long)seed, why, (unsigned long long)seed);
+			printf("case %llu: %s (replay: ztna-sim --case %llu --real --max-loss %u)\n",
+			       (unsigned long long)seed, why, (unsigned long long)seed,
+			       (unsigned)real_max_loss);
 		}
 	}
-	printf("%u real-core cases from seed %llu: %u violated, %u went direct; %.2f CPU s (%.1f cases per CPU s)\n",
-	       cases, (unsigned long long)first, bad, direct, cpu_seconds() - t0,
+	printf("%u real-core cases from seed %llu, link loss up to %.1f %%: %u violated, %u went direct; %.2f CPU s (%.1f cases per CPU s)\n",
+	       cases, (unsigned long long)first, real_max_loss / 1e4, bad, direct, cpu_seconds() - t0,
 	       ran / (cpu_seconds() - t0 > 0 ? cpu_seconds() - t0 : 1));
 	return bad ? 1 : 0;
 }

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <gnutls/x509.h>
+
 #include "app/nodeio.h"
 #include "core/err.h"
 #include "core/units.h"
@@ -44,6 +46,65 @@ static int tls_new(struct zt_tls_ctx **ret, enum zt_tls_side side, const char *a
 	return zt_tls_ctx_new(ret, &c);
 }
 
+/*
+ * Replays must give the same run, and a run depends on the sizes of the handshake
+ * messages (congestion windows count bytes). An ECDSA signature's DER length varies
+ * with its random nonce (70..72 bytes for P-256), so a certificate's size would vary
+ * from process to process: each one is made again until its signature has the full
+ * 72 bytes (both integers 33 bytes long; a try succeeds with p = 1/4).
+ */
+#define SIM_SIG_LEN 72
+#define SIM_SIG_TRIES 200
+
+static bool sig_full(const char *pem)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t d = { .data = (unsigned char *)pem, .size = (unsigned)strlen(pem) };
+	uint8_t sig[256];
+	size_t len = sizeof(sig);
+	bool ok;
+
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return false;
+	ok = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0 &&
+	     gnutls_x509_crt_get_signature(crt, (char *)sig, &len) >= 0 && len == SIM_SIG_LEN;
+	gnutls_x509_crt_deinit(crt);
+	return ok;
+}
+
+static int ca_fixed(time_t now, const struct zt_rng *rng, struct zt_pki_ca **ret,
+		    struct zt_pki_pem *pem)
+{
+	int rc = ZT_ETLS;
+
+	for (int i = 0; i < SIM_SIG_TRIES; i++) {
+		if ((rc = zt_pki_ca_new(ret, "ztna-sim CA", 0, now, rng)) < 0)
+			return rc;
+		if ((rc = zt_pki_ca_pem(*ret, pem)) == 0 && sig_full(pem->cert))
+			return 0;
+		zt_pki_pem_fini(pem);
+		zt_pki_ca_free(*ret);
+		*ret = NULL;
+	}
+	return rc < 0 ? rc : ZT_ETLS;
+}
+
+static int issue_fixed(const struct zt_pki_ca *ca, enum zt_pki_kind kind, const char *name,
+		       time_t now, const struct zt_rng *rng, struct zt_pki_pem *ret)
+{
+	struct zt_pki_subject subj = { .kind = kind, .name = name };
+	int rc;
+
+	for (int i = 0; i < SIM_SIG_TRIES; i++) {
+		if ((rc = zt_pki_issue(ca, &subj, now, rng, ret)) < 0)
+			return rc;
+		if (sig_full(ret->cert))
+			return 0;
+		zt_pki_pem_fini(ret);
+	}
+	return ZT_ETLS;
+}
+
 static int pki_make(void)
 {
 	struct zt_prng prng;
@@ -55,18 +116,13 @@ static int pki_make(void)
 
 	zt_prng_seed(&prng, 0x5eed);
 	rng = zt_prng_rng(&prng);
-	rc = zt_pki_ca_new(&ca, "ztna-sim CA", 0, now, &rng);
+	rc = ca_fixed(now, &rng, &ca, &cap);
 	if (rc < 0)
 		return rc;
-	if ((rc = zt_pki_ca_pem(ca, &cap)) < 0 ||
-	    (rc = zt_pki_issue(ca, &(struct zt_pki_subject){ .kind = ZT_PKI_INTERMEDIATE,
-							     .name = "intermediate" }, now, &rng, &imd)) < 0 ||
-	    (rc = zt_pki_issue(ca, &(struct zt_pki_subject){ .kind = ZT_PKI_AGENT, .name = "alice" },
-			       now, &rng, &alice)) < 0 ||
-	    (rc = zt_pki_issue(ca, &(struct zt_pki_subject){ .kind = ZT_PKI_CONNECTOR, .name = "c1" },
-			       now, &rng, &c1)) < 0 ||
-	    (rc = zt_pki_issue(ca, &(struct zt_pki_subject){ .kind = ZT_PKI_SERVICE, .name = "svc" },
-			       now, &rng, &svc)) < 0)
+	if ((rc = issue_fixed(ca, ZT_PKI_INTERMEDIATE, "intermediate", now, &rng, &imd)) < 0 ||
+	    (rc = issue_fixed(ca, ZT_PKI_AGENT, "alice", now, &rng, &alice)) < 0 ||
+	    (rc = issue_fixed(ca, ZT_PKI_CONNECTOR, "c1", now, &rng, &c1)) < 0 ||
+	    (rc = issue_fixed(ca, ZT_PKI_SERVICE, "svc", now, &rng, &svc)) < 0)
 		goto free_pems;
 	if ((rc = tls_new(&pki.imd, ZT_TLS_SERVER, ZT_ALPN_OUTER, cap.cert, &imd, true)) < 0 ||
 	    (rc = tls_new(&pki.a_outer, ZT_TLS_CLIENT, ZT_ALPN_OUTER, cap.cert, &alice, false)) < 0 ||
@@ -244,6 +300,69 @@ static const struct zt_peer_callbacks real_cb = {
 	.chan_accept = cb_chan_accept,
 };
 
+/* ZT_SIM_QLOG=DIR: a qlog file per connection, DIR/ROLE-LABEL.qlog (virtual times). */
+static void *qlog_open(void *arg, const char *label)
+{
+	const char *dir = getenv("ZT_SIM_QLOG");
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s-%s.qlog", dir, (const char *)arg, label);
+	return fopen(path, "w");
+}
+
+static void qlog_write(void *h, const void *data, size_t len, bool fin)
+{
+	fwrite(data, 1, len, h);
+	if (fin)
+		fclose(h);
+}
+
+/* ZT_SIM_DBG=2: every second, both ends' inner and outer QUIC counters. */
+static void dbg_conn(const char *who, struct zt_quic_conn *c)
+{
+	struct zt_quic_stats q;
+
+	if (!c) {
+		fprintf(stderr, " | %s -", who);
+		return;
+	}
+	zt_quic_conn_stats(c, &q);
+	fprintf(stderr, " | %s cwnd=%lu fl=%lu srtt=%.0f pto=%lu tx=%lu rx=%lu dg=%lu/%lu q=%zu",
+		who, (unsigned long)q.cwnd, (unsigned long)q.bytes_in_flight, q.srtt_ns / 1e6,
+		(unsigned long)q.pto_count, (unsigned long)q.pkts_sent, (unsigned long)q.pkts_recv,
+		(unsigned long)q.dgrams_sent, (unsigned long)q.dgrams_recv, zt_quic_dgram_queued(c));
+	if (q.dgrams_dropped || q.probes_sent)
+		fprintf(stderr, " drop=%lu exp=%lu probes=%lu", (unsigned long)q.dgrams_dropped,
+			(unsigned long)q.dgrams_expired, (unsigned long)q.probes_sent);
+}
+
+static struct zt_quic_conn *inner_of(struct zt_peer *p)
+{
+	uint32_t id;
+	struct zt_peer_session_info si;
+
+	if (zt_peer_session_ids(p, &id, 1) >= 1 && zt_peer_session_info(p, id, &si) == 0)
+		return si.conn;
+	return NULL;
+}
+
+static void dbg_tick(struct run *r, uint64_t now)
+{
+	static int lvl = -1;
+
+	if (lvl < 0)
+		lvl = getenv("ZT_SIM_DBG") ? atoi(getenv("ZT_SIM_DBG")) : 0;
+	if (lvl < 2 || now % ZT_SEC)
+		return;
+	fprintf(stderr, "%10.3f ms DBG stream %llu/%llu", (double)now / 1e6,
+		(unsigned long long)r->out->stream_received, (unsigned long long)r->out->stream_sent);
+	dbg_conn("a.in", inner_of(r->agent));
+	dbg_conn("c.in", inner_of(r->conn));
+	dbg_conn("a.out", zt_peer_outer(r->agent));
+	dbg_conn("c.out", zt_peer_outer(r->conn));
+	fprintf(stderr, "\n");
+}
+
 /* Every SAMPLE: the agent's path, and the stream's pace. */
 static void sample(void *ctx, void *arg, uint64_t now)
 {
@@ -286,6 +405,7 @@ static void sample(void *ctx, void *arg, uint64_t now)
 		}
 		o->switches = pi.switches;
 	}
+	dbg_tick(r, now);
 	if (now + SAMPLE <= r->end)
 		zt_sim_evq_push(&r->evq, now + SAMPLE, sample, r, NULL);
 }
@@ -380,6 +500,11 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 	ic = (struct zt_imd_config){ .tls = pki.imd, .rng = &r->rng[0], .policy = r->policy,
 				     .listen = imd_addr, .open_hold = 5 * ZT_SEC,
 				     .log = { .fn = node_log, .arg = "imd", .max_level = ZT_NODE_DEBUG } };
+	if (getenv("ZT_SIM_QLOG")) {
+		ic.qlog_open = qlog_open;
+		ic.qlog_write = qlog_write;
+		ic.qlog_arg = "imd";
+	}
 	rc = zt_imd_new(&r->imd, &ic, 0);
 	if (rc < 0)
 		goto out;
@@ -390,6 +515,11 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 		.services = &r->service, .n_services = 1, .rng = &r->rng[1], .cb = &real_cb, .arg = r,
 		.log = { .fn = node_log, .arg = "connector", .max_level = ZT_NODE_DEBUG },
 	};
+	if (getenv("ZT_SIM_QLOG")) {
+		pc.qlog_open = qlog_open;
+		pc.qlog_write = qlog_write;
+		pc.qlog_arg = "connector";
+	}
 	rc = zt_peer_new(&r->conn, &pc, 0);
 	if (rc < 0)
 		goto out;
@@ -399,6 +529,11 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 		.inner_tls = pki.a_inner, .rng = &r->rng[2], .cb = &real_cb, .arg = r,
 		.log = { .fn = node_log, .arg = "agent", .max_level = ZT_NODE_DEBUG },
 	};
+	if (getenv("ZT_SIM_QLOG")) {
+		pc.qlog_open = qlog_open;
+		pc.qlog_write = qlog_write;
+		pc.qlog_arg = "agent";
+	}
 	rc = zt_peer_new(&r->agent, &pc, AGENT_BOOT);
 	if (rc < 0)
 		goto out;

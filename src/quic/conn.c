@@ -69,6 +69,7 @@ struct event {
 
 struct dgram {
 	struct dgram *next;
+	uint64_t seen;                      /* the first poll_send() that found it queued */
 	size_t len;
 	uint8_t data[];
 };
@@ -101,6 +102,7 @@ struct zt_quic_conn {
 	uint64_t gen;
 
 	struct dgram *dq_head, *dq_tail;
+	struct dgram *dq_unseen;             /* the first not seen by poll_send() yet */
 	size_t dq_len;
 
 	struct event *ev_head, *ev_tail;
@@ -110,6 +112,14 @@ struct zt_quic_conn {
 	size_t max_udp;
 	unsigned burst, burst_max;
 	uint64_t timeout_ts;                 /* `now` of the last on_timeout() */
+	uint64_t keepalive;                  /* as set; ngtcp2's is borrowed by probes */
+
+	/* Our own probe timeout for what ngtcp2 0.12.1 sends without one (probe_update). */
+	uint64_t probe_at;                   /* ZT_TIME_NEVER: not armed */
+	uint64_t probe_last;                 /* when the last probe was due */
+	uint64_t probe_inflight;             /* bytes in flight then */
+	unsigned probe_n;                    /* probes since progress (backoff) */
+	bool probe_due;                      /* the next packet must elicit an ACK */
 	struct zt_quic_stats st;
 };
 
@@ -658,6 +668,7 @@ static int conn_alloc(struct zt_quic_conn **ret, const struct zt_quic_config *cf
 	if (c->cfg.conn_window_max < c->cfg.conn_window)
 		c->cfg.conn_window_max = c->cfg.conn_window;
 	c->max_udp = or_default(cfg->max_udp_payload, ZT_QUIC_OUTER_UDP_PAYLOAD);
+	c->probe_at = ZT_TIME_NEVER;
 	c->arg = arg;
 	c->server = side == ZT_TLS_SERVER;
 	c->nsbucket = 16;
@@ -771,8 +782,7 @@ int zt_quic_conn_connect(struct zt_quic_conn **ret, const struct zt_quic_config 
 		goto out_free;
 	if (c->cfg.cidmap && (rc = zt_quic_cidmap_add(c->cfg.cidmap, scid.data, scid.datalen, c)) < 0)
 		goto out_free;
-	if (c->cfg.keepalive)
-		ngtcp2_conn_set_keep_alive_timeout(c->conn, c->cfg.keepalive);
+	zt_quic_conn_set_keepalive(c, c->cfg.keepalive);
 	*ret = c;
 	return 0;
 
@@ -852,8 +862,7 @@ int zt_quic_conn_accept_retried(struct zt_quic_conn **ret, const struct zt_quic_
 	    ((rc = zt_quic_cidmap_add(c->cfg.cidmap, scid.data, scid.datalen, c)) < 0 ||
 	     (rc = zt_quic_cidmap_add(c->cfg.cidmap, hd.dcid.data, hd.dcid.datalen, c)) < 0))
 		goto out_free;
-	if (c->cfg.keepalive)
-		ngtcp2_conn_set_keep_alive_timeout(c->conn, c->cfg.keepalive);
+	zt_quic_conn_set_keepalive(c, c->cfg.keepalive);
 	zt_quic_conn_recv(c, now, path, pkt, len);
 	/* An Initial that did not decrypt leaves no negotiated version and nothing to
 	 * answer: garbage. (A ClientHello TLS refuses leaves a close to send.) */
@@ -1111,6 +1120,70 @@ int zt_quic_conn_close(struct zt_quic_conn *c, uint64_t app_err, const char *rea
 	return 0;
 }
 
+/*
+ * Probes for what ngtcp2 0.12.1 leaves without a probe timeout. It arms its PTO only
+ * for packets it counts as PTO-eliciting (ngtcp2_conn_set_loss_detection_timer looks
+ * at num_pto_eliciting), and neither a packet holding only DATAGRAM frames nor its
+ * keep-alive PING is one (upstream made DATAGRAMs PTO-eliciting in 0.14.0, the
+ * keep-alive PING in 1.6.0). If such packets are the last ones sent and are lost, or
+ * their ACKs are, nothing declares them lost: an outer connection relaying DATAGRAMs
+ * with nothing else to send (the Intermediate sends no keep-alive) stopped with its
+ * window full of them for good, and a lost keep-alive PING was not repeated before
+ * the next keep-alive, so an idle outer connection on a lossy link reached its idle
+ * timeout. So: while bytes are in flight and ngtcp2 has no loss-detection timer
+ * armed, one PTO after the last ack-eliciting packet (doubling per probe without
+ * progress, like RFC 9002's PTO, up to a second) the next packet must elicit an ACK:
+ * ngtcp2 adds a PING to a packet with nothing ack-eliciting in it while its keep-alive
+ * has expired, which write_probe_or_pkt() makes so for that packet. The ACK of it lets
+ * ngtcp2 declare the old packets lost by its time or packet threshold.
+ */
+#define PROBE_BACKOFF_MAX 6
+/* Probes are one small packet each: the backoff stops at a second (or one PTO), so
+ * that a link losing many of them still gets several tries within an idle timeout. */
+#define PROBE_INTERVAL_MAX ZT_SEC
+
+static void probe_update(struct zt_quic_conn *c, uint64_t now)
+{
+	ngtcp2_conn_stat cs;
+	uint64_t base, pto, iv;
+
+	if (c->state != ZT_QUIC_ESTABLISHED || c->want_close) {
+		c->probe_at = ZT_TIME_NEVER;
+		return;
+	}
+	ngtcp2_conn_get_conn_stat(c->conn, &cs);
+	if (!cs.bytes_in_flight || cs.loss_detection_timer != UINT64_MAX) {
+		c->probe_at = ZT_TIME_NEVER;
+		c->probe_n = 0;
+		c->probe_due = false;
+		return;
+	}
+	if (cs.bytes_in_flight < c->probe_inflight)
+		c->probe_n = 0; /* something was acknowledged or declared lost */
+	c->probe_inflight = cs.bytes_in_flight;
+	base = cs.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION];
+	if (base == UINT64_MAX)
+		base = now;
+	if (c->probe_n && c->probe_last > base)
+		base = c->probe_last;
+	pto = ngtcp2_conn_get_pto(c->conn);
+	iv = pto << (c->probe_n < PROBE_BACKOFF_MAX ? c->probe_n : PROBE_BACKOFF_MAX);
+	if (iv > PROBE_INTERVAL_MAX)
+		iv = pto > PROBE_INTERVAL_MAX ? pto : PROBE_INTERVAL_MAX;
+	c->probe_at = base + iv;
+}
+
+/* on_timeout: a probe is due. */
+static void probe_fire(struct zt_quic_conn *c, uint64_t now)
+{
+	if (c->probe_at > now)
+		return;
+	c->probe_due = true;
+	c->probe_last = now;
+	c->probe_n++;
+	probe_update(c, now);
+}
+
 /* Receiving and timers. */
 
 int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic_path *path,
@@ -1165,6 +1238,7 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 		ret = fail(c, rv);
 		break;
 	}
+	probe_update(c, now);
 	dispatch(c);
 	return ret;
 }
@@ -1191,7 +1265,7 @@ uint64_t zt_quic_conn_next_deadline(const struct zt_quic_conn *c)
 		t = ngtcp2_conn_get_expiry(c->conn);
 		if (t != ZT_TIME_NEVER && c->timeout_ts && t <= c->timeout_ts)
 			t = c->timeout_ts + 1;
-		return t;
+		return c->probe_at < t ? c->probe_at : t;
 	}
 }
 
@@ -1225,6 +1299,9 @@ int zt_quic_conn_on_timeout(struct zt_quic_conn *c, uint64_t now)
 		ret = ZT_ETIMEOUT;
 	} else if (rv != 0) {
 		ret = fail(c, rv);
+	} else {
+		probe_update(c, now);
+		probe_fire(c, now);
 	}
 	dispatch(c);
 	return ret;
@@ -1251,7 +1328,72 @@ static void stream_stopped_by_peer(struct zt_quic_conn *c, struct stream *s)
 		fail(c, NGTCP2_ERR_NOMEM);
 }
 
-#define DGRAM_CWND_ROOM 1500
+/*
+ * DATAGRAMs may fill the congestion window only so far that, if all of them are lost,
+ * a packet that elicits an ACK can still go: a packet holding only DATAGRAM frames
+ * arms no PTO in ngtcp2 0.12.1 (see probe_update), and nothing but a probe may exceed
+ * the window. A loss cuts the window to 7/10 of it, not below two full packets
+ * (ngtcp2_cc_cubic_cc_congestion_event), while the lost packet leaves the bytes in
+ * flight; so a DATAGRAM goes only while a full packet plus a probe's room fit below
+ * that cut window. Without it, DATAGRAM-only packets filling a window that a loss then
+ * cut left the connection with nothing it could send, for good (ztna-sim --case 870
+ * --real --max-loss 200000: the Intermediate stopped relaying towards the connector).
+ */
+#define DGRAM_PROBE_ROOM 64
+
+static bool dgram_window_full(struct zt_quic_conn *c)
+{
+	ngtcp2_conn_stat cs;
+	uint64_t cut, floor = 2 * (uint64_t)c->max_udp;
+
+	ngtcp2_conn_get_conn_stat(c->conn, &cs);
+	cut = cs.cwnd * 7 / 10 > floor ? cs.cwnd * 7 / 10 : floor;
+	return cs.bytes_in_flight + c->max_udp + DGRAM_PROBE_ROOM > cut;
+}
+
+/*
+ * A DATAGRAM that waited in the queue longer than a PTO (at least DGRAM_WAIT_MIN) is
+ * dropped unsent. Queued DATAGRAMs are relayed packets of inner connections, which
+ * detect losses and retransmit themselves: one sent that late more likely duplicates
+ * a retransmission than helps. Without the limit the queue (up to dgram_queue
+ * datagrams) held seconds of inner packets while an outer connection on a lossy
+ * link, its window at the minimum, sent one or two packets per round trip: the inner
+ * connection's RTT grew to seconds and its probe timeouts with it, so that the relayed
+ * stream stood still for over 10 s (ztna-sim --case 829 --real --max-loss 200000).
+ */
+#define DGRAM_WAIT_MIN (100 * ZT_MS)
+
+static void dgram_pop(struct zt_quic_conn *c)
+{
+	struct dgram *d = c->dq_head;
+
+	c->dq_head = d->next;
+	if (!c->dq_head)
+		c->dq_tail = NULL;
+	if (c->dq_unseen == d)
+		c->dq_unseen = d->next;
+	c->dq_len--;
+	free(d);
+}
+
+static void dgram_age(struct zt_quic_conn *c, uint64_t now)
+{
+	uint64_t wait;
+
+	for (struct dgram *d = c->dq_unseen; d; d = d->next)
+		d->seen = now;
+	c->dq_unseen = NULL;
+	if (!c->dq_head || now - c->dq_head->seen <= DGRAM_WAIT_MIN)
+		return;
+	wait = ngtcp2_conn_get_pto(c->conn);
+	if (wait < DGRAM_WAIT_MIN)
+		wait = DGRAM_WAIT_MIN;
+	while (c->dq_head && now - c->dq_head->seen > wait) {
+		dgram_pop(c);
+		c->st.dgrams_dropped++;
+		c->st.dgrams_expired++;
+	}
+}
 
 static ngtcp2_ssize write_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, size_t cap,
 			      ngtcp2_path_storage *ps)
@@ -1267,12 +1409,7 @@ static ngtcp2_ssize write_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf
 		size_t nv, total = 0;
 		bool fin;
 
-		/* Packets holding only DATAGRAM frames arm no PTO in ngtcp2 0.12.1: if
-		 * lost while they fill the window, nothing ack-eliciting can go out
-		 * and nothing declares them lost. Leave a packet's room for one that
-		 * can (a stream frame, the keep-alive PING). */
-		if (c->dq_head && !dgram_blocked &&
-		    ngtcp2_conn_get_cwnd_left(c->conn) <= DGRAM_CWND_ROOM)
+		if (c->dq_head && !dgram_blocked && dgram_window_full(c))
 			dgram_blocked = true;
 		if (c->dq_head && !dgram_blocked) {
 			struct dgram *d = c->dq_head;
@@ -1283,11 +1420,7 @@ static ngtcp2_ssize write_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf
 							NGTCP2_WRITE_DATAGRAM_FLAG_MORE, 0, &dv, 1, now);
 			if (accepted || n == NGTCP2_ERR_INVALID_STATE ||
 			    n == NGTCP2_ERR_INVALID_ARGUMENT) {
-				c->dq_head = d->next;
-				if (!c->dq_head)
-					c->dq_tail = NULL;
-				c->dq_len--;
-				free(d);
+				dgram_pop(c);
 				if (accepted)
 					c->st.dgrams_sent++;
 				else
@@ -1344,6 +1477,29 @@ static ngtcp2_ssize write_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf
 	return ngtcp2_conn_write_pkt(c->conn, &ps->path, &pi, buf, cap, now);
 }
 
+/* write_pkt; when a probe is due (probe_update), with ngtcp2's keep-alive expired so
+ * that a packet with nothing ack-eliciting in it gets a PING. */
+static ngtcp2_ssize write_probe_or_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf,
+				       size_t cap, ngtcp2_path_storage *ps)
+{
+	ngtcp2_conn_stat before, after;
+	ngtcp2_ssize n;
+
+	if (!c->probe_due)
+		return write_pkt(c, now, buf, cap, ps);
+	ngtcp2_conn_get_conn_stat(c->conn, &before);
+	ngtcp2_conn_set_keep_alive_timeout(c->conn, 1);
+	n = write_pkt(c, now, buf, cap, ps);
+	ngtcp2_conn_set_keep_alive_timeout(c->conn, c->keepalive);
+	ngtcp2_conn_get_conn_stat(c->conn, &after);
+	if (after.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION] !=
+	    before.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION]) {
+		c->probe_due = false; /* an ack-eliciting packet went */
+		c->st.probes_sent++;
+	}
+	return n;
+}
+
 int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, size_t cap,
 			   struct zt_quic_path *ret_path)
 {
@@ -1384,8 +1540,9 @@ int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, s
 		dispatch(c);
 		return 0;
 	}
+	dgram_age(c, now);
 	ngtcp2_path_storage_zero(&ps);
-	n = write_pkt(c, now, buf, c->max_udp, &ps);
+	n = write_probe_or_pkt(c, now, buf, c->max_udp, &ps);
 	if (n < 0) {
 		ret = fail(c, (int)n);
 		(void)ret;
@@ -1403,6 +1560,7 @@ int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, s
 	c->burst++;
 	c->st.pkts_sent++;
 	c->st.bytes_sent += (uint64_t)n;
+	probe_update(c, now);
 	dispatch(c);
 	return (int)n;
 }
@@ -1480,6 +1638,7 @@ int zt_quic_conn_migrate(struct zt_quic_conn *c, uint64_t now, const struct zt_q
 
 void zt_quic_conn_set_keepalive(struct zt_quic_conn *c, uint64_t interval)
 {
+	c->keepalive = interval;
 	ngtcp2_conn_set_keep_alive_timeout(c->conn, interval);
 }
 
@@ -1718,8 +1877,11 @@ int zt_quic_dgram_send(struct zt_quic_conn *c, const void *data, size_t len)
 	if (!d)
 		return -ENOMEM;
 	d->next = NULL;
+	d->seen = 0;
 	d->len = len;
 	memcpy(d->data, data, len);
+	if (!c->dq_unseen)
+		c->dq_unseen = d;
 	if (c->dq_tail)
 		c->dq_tail->next = d;
 	else

@@ -92,9 +92,12 @@ struct zt_quic_stats {
 	uint64_t pkts_recv, bytes_recv;     /* UDP payloads given to recv */
 	uint64_t pkts_dropped;              /* refused before ngtcp2 (not QUIC, closed) */
 	uint64_t dgrams_sent, dgrams_recv;
-	uint64_t dgrams_dropped;            /* queue full, or the peer cannot take them */
+	uint64_t dgrams_dropped;            /* queue full, waited too long (below), or the
+					       peer cannot take them */
+	uint64_t dgrams_expired;            /* ... of them: waited longer than a PTO */
 	uint64_t stream_bytes_sent, stream_bytes_recv; /* application bytes, first copies */
 	uint64_t pto_count;
+	uint64_t probes_sent;               /* our own probes (conn.c: probe_update) */
 };
 
 struct zt_quic_conn;
