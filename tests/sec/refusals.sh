@@ -10,12 +10,13 @@
 # to db within the hold send none; `ztna status` shows the refusal and when the next
 # try is; after the hold one OPEN again and the hold doubles; a refused login (bad
 # token) backs off for seconds, with an error line that names the fix, not a reconnect
-# every 200 ms. ZT_KEEP=1 keeps the logs.
+# every 200 ms; two agents with one identity replace each other (ERROR 1508) every few
+# seconds, not several times a second. ZT_KEEP=1 keeps the logs.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 . tests/lib/progs.sh
-tap_plan 9
+tap_plan 10
 progs_init refusals
 
 P_IMD=$PORT P_ECHO=$((PORT + 1)) F_ECHO=$((PORT + 2)) F_DB=$((PORT + 3)) F_GHOST=$((PORT + 4))
@@ -39,7 +40,7 @@ refused_db() { count_log "$T/imd.log" 'event=open_refused .*service=db reason=po
 
 if ! wait_log "$T/agent.log" 'event=connected' 5 || ! wait_log "$T/conn.log" 'event=connected' 5; then
 	tap_diag "$(tail -n 3 "$T"/{imd,conn,agent}.log)"
-	skip_all "the programs did not start" 9
+	skip_all "the programs did not start" 10
 fi
 
 # 1. One ping to a denied service: one OPEN, answered at once with the reason.
@@ -118,3 +119,15 @@ grep -q 'event=login_refused err=1500 .*fix="check the token' "$T/eve.log" && [ 
 	[ "$tries" -le 3 ] && tap_ok "a refused login: $tries tries in 8 s (was ~8), the error names the fix" ||
 	tap_fail "a refused login backs off" "$tries tries; $(grep login_refused "$T/eve.log" | tail -n 2)"
 progs_stop eve
+
+# 7. Two agents with one identity (alice started twice): the newer login replaces the
+# older (1508); each replaced one backs off 2.5..5 s, then longer, not 200 ms.
+progs_start alice2 "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki" --name alice \
+	--token "$TOK_A" --forward "tcp:$L:$F_EVE=echo" --direct off --control none
+sleep 12
+n=$(count_log "$T/imd.log" 'event=client_replaced identity=ztna:agent:alice')
+grep -q 'event=login_refused err=1508 .*fix="another program logged in with this identity' \
+	"$T/agent.log" "$T/alice2.log" && [ "$n" -ge 1 ] && [ "$n" -le 6 ] &&
+	tap_ok "one identity twice: $n replacements in 12 s (with the 200 ms reconnect: ~55), with the fix logged" ||
+	tap_fail "one identity twice does not flap" "$n replacements; $(grep -h login_refused "$T/agent.log" "$T/alice2.log" | tail -n 2)"
+progs_stop alice2

@@ -1622,6 +1622,42 @@ static void agent_sessions_are_capped(void **state)
 	world_fini(&w);
 }
 
+/*
+ * Two programs with one identity (the same agent started twice): the Intermediate lets
+ * the newer login replace the older (ERROR 1508). The replaced one must back off long
+ * (a refused login: 5 s, doubling), not log in again at once: over 60 s they replace
+ * each other a handful of times, not several times a second.
+ */
+static void same_identity_twice_does_not_flap(void **state)
+{
+	struct world w;
+	struct zt_imd_stats is;
+	struct zt_peer_refusal r;
+	struct zt_peer_stats a, b;
+
+	world_up(&w, *state, 0);
+	/* the second alice: bob's slot, alice's certificate and token */
+	w.b_outer = nh_tls(w.f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &w.f->pki.q.alice, false);
+	w.b_inner = nh_tls(w.f, ZT_TLS_CLIENT, ZT_ALPN_INNER, &w.f->pki.q.alice, false);
+	nh_ep_init(&w.bob, &w.net, NH_PEER, "127.0.0.4:5000", 5 * ZT_MS);
+	w.bcfg = w.acfg;
+	w.bcfg.local = w.bob.local;
+	w.bcfg.outer_tls = w.b_outer;
+	w.bcfg.inner_tls = w.b_inner;
+	assert_int_equal(zt_peer_new(&w.bob.peer, &w.bcfg, w.net.now), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 60 * ZT_SEC);
+	zt_imd_stats(w.imd.imd, &is);
+	zt_peer_stats(w.agent.peer, &a);
+	zt_peer_stats(w.bob.peer, &b);
+	/* 2.5..5 s, 2.5..5, 5..10, 5..10, 10..20, 10..20 s: at most ~12 in 60 s */
+	assert_true(is.replaced >= 2);
+	assert_true(is.replaced <= 12);
+	assert_true(a.connects + b.connects <= 14);
+	assert_true(zt_peer_refusal(w.agent.peer, NULL, &r) == 0 || zt_peer_refusal(w.bob.peer, NULL, &r) == 0);
+	assert_int_equal(r.code, ZT_EREPLACED);
+	world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1653,6 +1689,7 @@ int main(void)
 		cmocka_unit_test(fair_share_leaves_room_for_another_agent),
 		cmocka_unit_test(agent_bytes_in_flight_are_bounded),
 		cmocka_unit_test(agent_sessions_are_capped),
+		cmocka_unit_test(same_identity_twice_does_not_flap),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
