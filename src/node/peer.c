@@ -303,9 +303,8 @@ static void on_msg(struct zt_peer *p, struct zt_ctrl_msg *m)
 					     ? zt_psession_by_id(p, (uint32_t)m->u.close.session_id)
 					     : NULL;
 		if (s)
-			zt_psession_kill(s, -(int)m->u.close.reason,
-					 m->u.close.text[0] ? m->u.close.text : "closed by the Intermediate",
-					 false);
+			zt_psession_on_close(s, m->u.close.reason < 100000 ? -(int)m->u.close.reason : ZT_EPEER,
+					     m->u.close.text[0] ? m->u.close.text : "closed by the Intermediate");
 		break;
 	}
 	case ZT_CTRL_CANDIDATES:

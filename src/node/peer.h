@@ -155,9 +155,10 @@ enum zt_peer_session_event {
  *
  * OPEN (agent): permanent refusals (ZT_EAUTH, ZT_EPOLICY, ZT_ENOSERVICE, ZT_ENOTSERVER) hold
  * 1 s, doubling with each refusal in a row up to cfg.refusal_backoff_max; temporary
- * ones (ZT_EBUSY, ZT_EQUOTA, ...) the same up to 30 s. A SESSION for the service
- * forgets it; so does a refusal older than refusal_backoff_max (the next one starts
- * at 1 s again). While it holds, new channels, flows and pings for the service fail
+ * ones (ZT_EBUSY, ZT_EQUOTA, ...) the same up to 30 s. A session that is closed with
+ * such a code before it is up (the connector's per-agent limits) is a refusal too.
+ * A session for the service that comes up forgets it; so does a refusal older than
+ * refusal_backoff_max (the next one starts at 1 s again). While it holds, new channels, flows and pings for the service fail
  * at once with its code and no OPEN is sent.
  * Login (agent and connector): ZT_EAUTH, ZT_ETLS, ZT_EREPLACED, ZT_EPOLICY, ZT_ENOTSERVER as the outer
  * connection's end wait 5 s (equal jitter: 2.5..5 s), doubling up to

@@ -180,6 +180,8 @@ void zt_psession_free(struct psession *s);
 /* The control messages about sessions. */
 void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m);
 void zt_psession_on_error(struct zt_peer *p, const struct zt_ctrl_error *m);
+/* CLOSE from the Intermediate for s (reason: a ZT_E* code or 0). */
+void zt_psession_on_close(struct psession *s, int reason, const char *text);
 /* The outer connection is ready: send the OPENs that wait. */
 void zt_psession_outer_ready(struct zt_peer *p);
 /* The outer connection is gone. */

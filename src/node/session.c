@@ -551,8 +551,6 @@ void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 	s->quota_bytes = m->quota_bytes;
 	s->quota_packets = m->quota_packets;
 	p->st.sessions_opened++;
-	if (is_agent(p))
-		refusal_forget(p, s->service);
 	PLOG(p, ZT_NODE_INFO, "session_open", "session=%08x service=%s peer=%s role=%s", s->id,
 	     s->service, s->peer_identity, s->controlling ? "controlling" : "controlled");
 	if (is_agent(p)) {
@@ -586,6 +584,30 @@ static void open_refused(struct psession *s, const struct zt_ctrl_error *m)
 	     s->service, -code, zt_strerror(code), m->text, copy.count,
 	     (uint64_t)((copy.retry_at - p->now) / ZT_MS));
 	zt_psession_kill(s, code, m->text, false);
+	if (p->cb.refused)
+		p->cb.refused(p, p->cfg.arg, &copy);
+}
+
+void zt_psession_on_close(struct psession *s, int reason, const char *text)
+{
+	struct zt_peer *p = s->p;
+	bool refused = is_agent(p) && s->state != ZT_PEER_S_READY &&
+		       (reason == ZT_EBUSY || reason == ZT_EQUOTA || permanent_refusal(reason));
+	struct zt_peer_refusal copy;
+
+	if (!refused) {
+		zt_psession_kill(s, reason, text, false);
+		return;
+	}
+	/* the connector refused the session before it was up (e.g. its per-agent
+	 * limits): remembered like a refused OPEN, so new channels do not reopen it at once */
+	copy = refusal_note(p, s->service, reason, text)->r;
+	PLOG(p, ZT_NODE_ERROR, "open_failed",
+	     "service=%s code=%d error=\"%s\" text=\"%s\" refusals=%u retry_in_ms=%" PRIu64
+	     " note=\"session refused before it was up\"",
+	     s->service, -reason, zt_strerror(reason), text, copy.count,
+	     (uint64_t)((copy.retry_at - p->now) / ZT_MS));
+	zt_psession_kill(s, reason, text, false);
 	if (p->cb.refused)
 		p->cb.refused(p, p->cfg.arg, &copy);
 }
@@ -1049,6 +1071,7 @@ static void icb_handshake(struct zt_quic_conn *c, void *arg)
 	PLOG(p, ZT_NODE_INFO, "session_ready", "session=%08x service=%s peer=%s rtt_us=%" PRIu64,
 	     s->id, s->service, s->peer_identity, (uint64_t)(qs.srtt_ns / ZT_US));
 	if (is_agent(p)) {
+		refusal_forget(p, s->service); /* success: a later refusal starts at 1 s */
 		start_waiting_chans(s);
 		while (s->pq_head) {
 			struct pdgram *d = s->pq_head;

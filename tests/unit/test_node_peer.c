@@ -1599,6 +1599,8 @@ static void agent_sessions_are_capped(void **state)
 	struct world w;
 	struct tchan *a, *b;
 	struct zt_peer_stats cs;
+	struct zt_peer_refusal r;
+	struct zt_peer_chan *ch;
 	const char *why;
 
 	world_init(&w, *state, 0);
@@ -1615,10 +1617,21 @@ static void agent_sessions_are_capped(void **state)
 	b = open_chan(&w, "db", 1000, 3);
 	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
 	assert_true(is_alive(a));
-	assert_true(b->failed || b->reset);
-	assert_int_equal(b->code, b->failed ? ZT_EBUSY : ZT_FWD_SESSION_GONE);
+	assert_true(b->failed);
+	assert_int_equal(b->code, ZT_EBUSY);
 	zt_peer_stats(w.conn.peer, &cs);
 	assert_int_equal(cs.limit_sessions, 1);
+	/* remembered at the agent like a refused OPEN (a temporary one: 1 s, doubling up
+	 * to 30 s): a channel to db within the hold fails at once, no new session */
+	assert_int_equal(zt_peer_refusal(w.agent.peer, "db", &r), 0);
+	assert_int_equal(r.code, ZT_EBUSY);
+	assert_int_equal(r.retry_at - r.at, 1 * ZT_SEC);
+	b = open_chan(&w, "db", 1000, 4);
+	nh_run(&w.net, service_all, &w, w.net.now + 500 * ZT_MS);
+	assert_true(b->failed);
+	assert_int_equal(zt_peer_refusal(w.agent.peer, "db", &r), 0);
+	assert_int_equal(r.retry_at - r.at, 2 * ZT_SEC);
+	assert_int_equal(zt_peer_chan_open(w.agent.peer, w.net.now, "db", NULL, &ch), ZT_EBUSY);
 	world_fini(&w);
 }
 
