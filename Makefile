@@ -135,6 +135,7 @@ FUZZ_LIB_SRC = $(filter src/core/%,$(LIB_SRC))
 FUZZ_EXTRA_fuzz_conf := src/app/conf.c src/app/parse.c
 FUZZ_EXTRA_fuzz_parse := src/app/parse.c
 FUZZ_EXTRA_fuzz_policy := src/node/policy.c src/quic/pki.c
+FUZZ_EXTRA_fuzz_retry := src/quic/retry.c
 FUZZ_EXTRA_fuzz_scn := netns/scenario.c
 FUZZ_EXTRA_fuzz_simscn := sim/simscn.c sim/theory.c netns/scenario.c
 

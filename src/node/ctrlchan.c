@@ -8,17 +8,26 @@
 void zt_ctrlchan_init(struct zt_ctrlchan *ch, struct zt_quic_conn *conn, int64_t sid)
 {
 	ch->conn = conn;
-	ch->sid = sid;
-	zt_ctrl_reader_init(&ch->rd);
+	ch->sid = -1;
+	ch->rd = NULL;
 	ch->backlog = NULL;
 	ch->blen = 0;
 	ch->eof = false;
 	ch->sent = ch->received = 0;
+	if (sid >= 0)
+		zt_ctrlchan_attach(ch, sid);
 }
 
 void zt_ctrlchan_attach(struct zt_ctrlchan *ch, int64_t sid)
 {
 	ch->sid = sid;
+	if (ch->rd)
+		return;
+	ch->rd = malloc(sizeof(*ch->rd));
+	if (ch->rd)
+		zt_ctrl_reader_init(ch->rd);
+	else
+		ch->eof = true; /* next() says ZT_EPEER: the owner closes */
 }
 
 void zt_ctrlchan_fini(struct zt_ctrlchan *ch)
@@ -26,6 +35,8 @@ void zt_ctrlchan_fini(struct zt_ctrlchan *ch)
 	free(ch->backlog);
 	ch->backlog = NULL;
 	ch->blen = 0;
+	free(ch->rd);
+	ch->rd = NULL;
 }
 
 int zt_ctrlchan_flush(struct zt_ctrlchan *ch)
@@ -85,12 +96,14 @@ int zt_ctrlchan_next(struct zt_ctrlchan *ch, struct zt_ctrl_msg *msg)
 {
 	uint8_t buf[4096];
 
+	if (!ch->rd)
+		return ch->eof ? ZT_EPEER : 0;
 	for (;;) {
-		size_t room = sizeof(ch->rd.buf) - ch->rd.len;
+		size_t room = sizeof(ch->rd->buf) - ch->rd->len;
 		bool fin = false;
 		int rc, n;
 
-		rc = zt_ctrl_reader_pop(&ch->rd, msg);
+		rc = zt_ctrl_reader_pop(ch->rd, msg);
 		if (rc != 0) {
 			if (rc == 1)
 				ch->received++;
@@ -110,7 +123,7 @@ int zt_ctrlchan_next(struct zt_ctrlchan *ch, struct zt_ctrl_msg *msg)
 			return ZT_EPEER;
 		}
 		if (n > 0) {
-			rc = zt_ctrl_reader_feed(&ch->rd, buf, (size_t)n);
+			rc = zt_ctrl_reader_feed(ch->rd, buf, (size_t)n);
 			if (rc < 0)
 				return rc;
 		}

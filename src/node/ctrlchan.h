@@ -9,7 +9,10 @@
  * the connection, rather than buffering without bound.
  *
  * Receiving reads from the stream only as much as the message reader has room for,
- * so a flood is held back by QUIC flow control.
+ * so a flood is held back by QUIC flow control. The reader (ZT_CTRL_MSG_MAX bytes) is
+ * allocated when the channel gets its stream, so a connection that never opens one
+ * (a half-open connection at the Intermediate) does not pay for it; if that
+ * allocation fails the channel reads as ended (ZT_EPEER).
  */
 #ifndef ZT_NODE_CTRLCHAN_H
 #define ZT_NODE_CTRLCHAN_H
@@ -26,7 +29,7 @@
 struct zt_ctrlchan {
 	struct zt_quic_conn *conn;
 	int64_t sid;                 /* -1: no stream yet */
-	struct zt_ctrl_reader rd;
+	struct zt_ctrl_reader *rd;   /* NULL until a stream is attached */
 	uint8_t *backlog;
 	size_t blen;
 	bool eof;                    /* the peer finished or reset the stream */

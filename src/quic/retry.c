@@ -129,7 +129,10 @@ int zt_quic_retry_write(const struct zt_quic_retry *r, uint64_t now, const struc
 	/* s17.2.5.1: a new connection ID of our choosing; the client's next Initial
 	 * carries it as its destination, and the token binds it. */
 	scid.datalen = ZT_QUIC_CID_LEN;
-	zt_rng_fill(rng, scid.data, scid.datalen);
+	/* ngtcp2 asserts (aborts) on a Retry whose ID is the client's original one. */
+	do
+		zt_rng_fill(rng, scid.data, scid.datalen);
+	while (ini->dcid_len == scid.datalen && !memcmp(ini->dcid, scid.data, scid.datalen));
 	tlen = make_token(r, now, rng, client, ini, scid.data, scid.datalen, token);
 	if (tlen < 0)
 		return tlen;

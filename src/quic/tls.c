@@ -18,6 +18,7 @@ static const char priority[] =
 struct zt_tls_ctx {
 	enum zt_tls_side side;
 	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio;     /* parsed once: 8 KiB a session when parsed per session */
 	char *alpn;
 	bool require_peer_cert;
 	bool have_ca;
@@ -126,6 +127,12 @@ int zt_tls_ctx_new(struct zt_tls_ctx **ret, const struct zt_tls_config *cfg)
 	rc = load_creds(ctx, cfg);
 	if (rc < 0)
 		goto out_free;
+	rc = gnutls_priority_init(&ctx->prio, priority, NULL);
+	if (rc < 0) {
+		ctx->prio = NULL;
+		rc = tls_err(rc);
+		goto out_free;
+	}
 	*ret = ctx;
 	return 0;
 
@@ -140,6 +147,8 @@ void zt_tls_ctx_free(struct zt_tls_ctx *ctx)
 		return;
 	if (ctx->cred)
 		gnutls_certificate_free_credentials(ctx->cred);
+	if (ctx->prio)
+		gnutls_priority_deinit(ctx->prio);
 	free(ctx->alpn);
 	free(ctx);
 }
@@ -227,7 +236,7 @@ static int setup_session(struct zt_tls_session *s, const char *peer_name)
 	if (client ? ngtcp2_crypto_gnutls_configure_client_session(s->s)
 		   : ngtcp2_crypto_gnutls_configure_server_session(s->s))
 		return ZT_ETLS;
-	if ((rc = gnutls_priority_set_direct(s->s, priority, NULL)) < 0 ||
+	if ((rc = gnutls_priority_set(s->s, ctx->prio)) < 0 ||
 	    (rc = gnutls_credentials_set(s->s, GNUTLS_CRD_CERTIFICATE, ctx->cred)) < 0 ||
 	    (rc = gnutls_alpn_set_protocols(s->s, &alpn, 1,
 					    GNUTLS_ALPN_MANDATORY |

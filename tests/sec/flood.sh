@@ -14,8 +14,10 @@
 # during and after; a connected agent's forward keeps working, an agent that starts
 # during the flood connects and works, and so does one at the flooding address (it
 # gets a Retry and follows it). Then a second flood that follows the Retries
-# (zt-load --answer) is held to half-open-per-source. ZT_IMD=PATH runs another
-# ztna-intermediate (e.g. a build of 228d3a4, to see this fail); ZT_KEEP=1 keeps logs.
+# (zt-load --answer) is held to half-open-per-source. Last, a connector and an agent
+# connect through a second Intermediate with --retry always and the tunnel works.
+# ZT_IMD=PATH runs another ztna-intermediate (e.g. a build of 228d3a4, to see this
+# fail); ZT_KEEP=1 keeps logs.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -25,7 +27,7 @@ LOAD=$B/bench/zt-load
 IMD=${ZT_IMD:-$B/ztna-intermediate}
 RSS_MAX_KB=$((64 * 1024))
 RATE=1500 SECONDS_FLOOD=20
-tap_plan 9
+tap_plan 11
 
 T=$(mktemp -d /tmp/zt-sec-flood.XXXXXX)
 declare -A PIDS
@@ -98,9 +100,10 @@ rnd_ip() { echo "127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 25
 base=$((20000 + RANDOM % 12000))
 L=$(rnd_ip) A=$(rnd_ip) F=$(rnd_ip)
 P_IMD=$base P_ECHO=$((base + 1)) F_ALICE=$((base + 2)) F_BOB=$((base + 3)) F_CAROL=$((base + 4))
+P_IMD2=$((base + 5)) F_DAVE=$((base + 6))
 TOK=tok-$RANDOM
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo --agent alice --agent bob \
-	--agent carol --connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
+	--agent carol --agent dave --connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
 
 AGENT=(--intermediate "$L:$P_IMD" --pki "$T/pki" --token "$TOK" --keepalive 1s --direct off
 	--control none)
@@ -166,6 +169,9 @@ tap_diag "stats: clients=$(stat_of clients) half_open=$(stat_of half_open) accep
 [ "$(stat_of retry_sent)" -ge $((sent / 2)) ] 2>/dev/null &&
 	tap_ok "the Initials were answered with Retry (stateless): retry_sent=$(stat_of retry_sent)" ||
 	tap_fail "the Initials were answered with Retry" "retry_sent=$(stat_of retry_sent) of $sent"
+[ "$(stat_of retry_validated)" -ge 1 ] 2>/dev/null && grep -q 'event=connected' "$T/bob.log" &&
+	tap_ok "the agent at the flooding address followed a Retry (retry_validated=$(stat_of retry_validated))" ||
+	tap_fail "the agent at the flooding address followed a Retry" "retry_validated=$(stat_of retry_validated)"
 
 # 4. A flood that follows the Retries (a real source address): half-open-per-source.
 start flood2 "$LOAD" initials --to "$L:$P_IMD" --pki "$T/pki" --bind "$F" --rate "$RATE" \
@@ -184,3 +190,21 @@ tap_diag "answering flood: $(cat "$T/flood2.out"); refused_source=$(stat_of refu
 	tap_ok "a flood that follows the Retries is held to half-open-per-source: peak $((peak3 / 1024)) MiB, tunnel works" ||
 	tap_fail "a flood that follows the Retries" "peak $peak3 KiB, echo $ok, refused_source=$(stat_of refused_source)"
 echo "# rss_kb before=$rss0 peak=$peak after=$after answering_peak=$peak3"
+
+# 5. --retry always: every new client pays the round trip, and the real programs follow.
+start imd2 "$IMD" --listen "$L:$P_IMD2" --pki "$T/pki" --client "agent:dave:$TOK" \
+	--client "connector:c1:$TOK" --allow dave=echo --serve c1=echo --retry always
+start conn2 "$B/ztna-connector" --intermediate "$L:$P_IMD2" --pki "$T/pki" --name c1 \
+	--token "$TOK" --service "echo=tcp:$A:$P_ECHO" --bind "$A" --direct off --control none
+start dave "$B/ztna-agent" --intermediate "$L:$P_IMD2" --pki "$T/pki" --token "$TOK" --name dave \
+	--bind "$A" --forward "tcp:$A:$F_DAVE=echo" --direct off --control none
+ok=no
+wait_log "$T/conn2.log" 'event=connected' 10 && wait_log "$T/dave.log" 'event=connected' 10 &&
+	echo_ok "$F_DAVE" && ok=yes
+kill -HUP "${PIDS[imd2]}"
+wait_log "$T/imd2.log" 'event=stats' 3
+r2=$(grep 'event=stats' "$T/imd2.log" | tail -n 1 | tr ' ' '\n' | sed -n 's/^retry_validated=//p')
+[ "$ok" = yes ] && [ "${r2:-0}" -ge 2 ] &&
+	tap_ok "--retry always: a connector and an agent connect through a Retry each, the tunnel works" ||
+	tap_fail "--retry always" "echo $ok, retry_validated=$r2; $(tail -n 2 "$T"/{imd2,conn2,dave}.log)"
+

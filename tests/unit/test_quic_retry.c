@@ -14,7 +14,10 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
+
+#include <ngtcp2/ngtcp2.h>
 
 #include "core/err.h"
 #include "core/units.h"
@@ -330,6 +333,50 @@ static void sizes_and_arguments(void **state)
 	rt_fini(&t);
 }
 
+/* An rng whose first draw is the client's own connection ID. */
+struct echo_rng {
+	const uint8_t *first;
+	size_t len;
+	bool used;
+	struct zt_prng prng;
+};
+
+static void echo_fill(void *ctx, uint8_t *buf, size_t len)
+{
+	struct echo_rng *e = ctx;
+
+	if (!e->used && len == e->len) {
+		memcpy(buf, e->first, len);
+		e->used = true;
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)zt_prng_next(&e->prng);
+}
+
+/* ngtcp2 aborts on a Retry whose connection ID is the client's original one (found by
+ * tests/fuzz/fuzz_retry.c): another is drawn. */
+static void retry_id_never_the_original(void **state)
+{
+	struct rt t;
+	struct echo_rng e;
+	struct zt_rng rng = { .fill = echo_fill, .ctx = &e };
+	uint8_t retry[ZT_QUIC_RETRY_MAX];
+	ngtcp2_pkt_hd hd;
+	int n;
+
+	rt_init(&t, *state);
+	e = (struct echo_rng){ .first = t.ini1.dcid, .len = t.ini1.dcid_len };
+	zt_prng_seed(&e.prng, 3);
+	n = zt_quic_retry_write(t.r, T0, &rng, &t.caddr, &t.ini1, retry, sizeof(retry));
+	assert_true(n > 0);
+	assert_true(e.used);
+	assert_true(ngtcp2_pkt_decode_hd_long(&hd, retry, (size_t)n) > 0);
+	assert_int_equal(hd.type, NGTCP2_PKT_RETRY);
+	assert_memory_not_equal(hd.scid.data, t.ini1.dcid, t.ini1.dcid_len);
+	rt_fini(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +387,7 @@ int main(void)
 		cmocka_unit_test(client_refuses_wrong_original_cid),
 		cmocka_unit_test(invalid_token_close_ends_the_attempt),
 		cmocka_unit_test(sizes_and_arguments),
+		cmocka_unit_test(retry_id_never_the_original),
 	};
 	return cmocka_run_group_tests(tests, qh_fixture_setup, qh_fixture_teardown);
 }
