@@ -46,6 +46,10 @@
  *       agent certificate) but never sends HELLO. At the end: "initials sent=N
  *       rx=M retries=K live_max=L".
  *
+ * --pki DIR is a whole 'ztna pki init' tree: zt-load plays several parties and reads
+ * each one's bundle (DIR/agent-NAME/, DIR/connector-NAME/, DIR/intermediate/); the
+ * programs themselves get only their own bundle.
+ *
  * --keep-going (clients): a refused or lost connection (e.g. replaced by a newer
  * login of the same identity) is counted, not fatal; "ready" comes once every
  * connection is welcomed or gone, with welcomed=, refused=, replaced=, lost=.
@@ -778,9 +782,9 @@ static int bare_server(struct load *L, const char *pki)
 	char ca[4096], cert[4096], key[4096];
 	int rc;
 
-	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
-	snprintf(cert, sizeof(cert), "%s/intermediate.pem", pki);
-	snprintf(key, sizeof(key), "%s/intermediate.key", pki);
+	snprintf(ca, sizeof(ca), "%s/intermediate/ca.pem", pki);
+	snprintf(cert, sizeof(cert), "%s/intermediate/intermediate.pem", pki);
+	snprintf(key, sizeof(key), "%s/intermediate/intermediate.key", pki);
 	tc.ca_file = ca;
 	tc.cert_file = cert;
 	tc.key_file = key;
@@ -958,7 +962,7 @@ static int flood(struct load *L, const char *pki)
 	char ca[4096];
 	int rc;
 
-	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
+	snprintf(ca, sizeof(ca), "%s/ca/ca.pem", pki);
 	tc.ca_file = ca;
 	rc = L->name ? client_tls(L, pki, "agent", L->name, &L->tls) : zt_tls_ctx_new(&L->tls, &tc);
 	if (rc < 0 || (rc = zt_quic_cidmap_new(&L->map, &L->rng)) < 0) {
@@ -1047,9 +1051,10 @@ static int client_tls(struct load *L, const char *pki, const char *kind, const c
 	char ca[4096], cert[4096], key[4096];
 	(void)L;
 
-	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
-	snprintf(cert, sizeof(cert), "%s/%s-%s.pem", pki, kind, name);
-	snprintf(key, sizeof(key), "%s/%s-%s.key", pki, kind, name);
+	/* zt-load plays several parties: it reads each one's bundle in the tree */
+	snprintf(ca, sizeof(ca), "%s/%s-%s/ca.pem", pki, kind, name);
+	snprintf(cert, sizeof(cert), "%s/%s-%s/%s-%s.pem", pki, kind, name, kind, name);
+	snprintf(key, sizeof(key), "%s/%s-%s/%s-%s.key", pki, kind, name, kind, name);
 	tc.ca_file = ca;
 	tc.cert_file = cert;
 	tc.key_file = key;

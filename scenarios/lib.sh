@@ -428,11 +428,11 @@ sc_system_up() {
 	args=(pki init "$LAB_TMP/pki-$LAB" --intermediate-ip "$SC_IMD")
 	for h in $ZTLAB_HOSTS; do
 		n=$(sc_name_of "$h")
-		args+=(--agent "$n" --connector "$n" --service "svc-$n")
+		args+=(--agent "$n" --connector "$n=svc-$n")
 		allow="${allow:+$allow,}svc-$n"
 	done
 	"$ZTNA" "${args[@]}" >"$LAB_TMP/pki-$LAB.out" 2>&1 || { cat "$LAB_TMP/pki-$LAB.out" >&2; return 1; }
-	args=(--listen "$SC_IMD:4433" --pki "$LAB_TMP/pki-$LAB" --open-hold 3s)
+	args=(--listen "$SC_IMD:4433" --pki "$LAB_TMP/pki-$LAB/intermediate" --open-hold 3s)
 	for h in $ZTLAB_HOSTS; do
 		n=$(sc_name_of "$h")
 		args+=(--client "agent:$n:tok-$n" --client "connector:$n:tok-$n" --allow "$n=$allow"
@@ -461,11 +461,11 @@ pair_run_system() {
 	log=$LAB_TMP/sys-$SC_SYS_RUN
 	ctl=$LAB_TMP/agent-$SC_SYS_RUN.sock
 	lab_bg "$a" "$log-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$SC_IMD:4433" \
-		--pki "$LAB_TMP/pki-$LAB" --name "$na" --token "tok-$na" --service "svc-$na=tcp:$ipa:7000" \
+		--pki "$LAB_TMP/pki-$LAB/connector-$na" --name "$na" --token "tok-$na" --service "svc-$na=tcp:$ipa:7000" \
 		--control none --cooldown 60s $SC_SYS_ARGS
 	conn=$LAB_BG
 	lab_bg "$b" "$log-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$SC_IMD:4433" \
-		--pki "$LAB_TMP/pki-$LAB" --name "$nb" --token "tok-$nb" --forward "tcp:127.0.0.1:8000=svc-$na" \
+		--pki "$LAB_TMP/pki-$LAB/agent-$nb" --name "$nb" --token "tok-$nb" --forward "tcp:127.0.0.1:8000=svc-$na" \
 		--control "$ctl" --cooldown 60s $SC_SYS_ARGS
 	agent=$LAB_BG
 	PAIR_PATH=none PAIR_MS=- PAIR_NOTE=""
@@ -530,7 +530,7 @@ sc_xfer_up() {
 	"$ZTNA" pki init "$LAB_TMP/pki" --intermediate-ip "$IMD" --service sink --agent alice \
 		--connector bob >/dev/null 2>&1 || { echo "pki init failed" >&2; return 1; }
 	lab_bg stun "$LAB_TMP/imd.log" "$SC_ROOT/$BUILD/ztna-intermediate" --listen "$IMD:4433" \
-		--pki "$LAB_TMP/pki" --client agent:alice:ta --client connector:bob:tb --allow alice=sink \
+		--pki "$LAB_TMP/pki/intermediate" --client agent:alice:ta --client connector:bob:tb --allow alice=sink \
 		--serve bob=sink
 	lab_wait_for "$LAB_TMP/imd.log" "event=start " 5 >/dev/null || return 1
 	lab_bg bob "$LAB_TMP/sink.log" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-sink "$ZTLAB_IP_bob:7001"
@@ -542,10 +542,10 @@ sc_xfer_up() {
 sc_xfer_start() {
 	local l=$1 cool=$2
 	lab_bg bob "$l-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$IMD:4433" \
-		--pki "$LAB_TMP/pki" --name bob --token tb --service "sink=tcp:$ZTLAB_IP_bob:7001" --control none
+		--pki "$LAB_TMP/pki/connector-bob" --name bob --token tb --service "sink=tcp:$ZTLAB_IP_bob:7001" --control none
 	XF_CONN=$LAB_BG
 	lab_bg alice "$l-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$IMD:4433" \
-		--pki "$LAB_TMP/pki" --name alice --token ta --forward tcp:127.0.0.1:8001=sink \
+		--pki "$LAB_TMP/pki/agent-alice" --name alice --token ta --forward tcp:127.0.0.1:8001=sink \
 		--control "$l.sock" --cooldown "${cool}s" --interfaces eth0
 	XF_AGENT=$LAB_BG
 	lab_wait_for "$l-agent.log" "event=connected" 5 >/dev/null

@@ -85,16 +85,16 @@ head -c 16M /dev/urandom >"$T/data"
 SUM=$(sha256sum "$T/data" | cut -c1-64)
 
 start sink "$B/bench/zt-testkit" tcp-sink "127.0.0.3:$P_SINK"
-start imd "$B/ztna-intermediate" --listen "127.0.0.1:$P_IMD" --pki "$T/pki" \
+start imd "$B/ztna-intermediate" --listen "127.0.0.1:$P_IMD" --pki "$T/pki/intermediate" \
 	--client agent:alice:tok-a --client agent:bob:tok-b --client connector:c1:tok-c \
 	--allow alice=sink --allow bob=sink --serve c1=sink
 wait_log "$T/imd.log" 'event=start ' 5 || { echo "the Intermediate did not start: $(tail -n 3 "$T/imd.log")" >&2; exit 2; }
-CONN=("$B/ztna-connector" --intermediate "127.0.0.1:$P_IMD" --bind 127.0.0.3 --pki "$T/pki"
+CONN=("$B/ztna-connector" --intermediate "127.0.0.1:$P_IMD" --bind 127.0.0.3 --pki "$T/pki/connector-c1"
 	--name c1 --token tok-c --service "sink=tcp:127.0.0.3:$P_SINK" --control "$T/conn.sock")
 start conn "${CONN[@]}"
-start alice "$B/ztna-agent" --intermediate "127.0.0.1:$P_IMD" --bind 127.0.0.2 --pki "$T/pki" \
+start alice "$B/ztna-agent" --intermediate "127.0.0.1:$P_IMD" --bind 127.0.0.2 --pki "$T/pki/agent-alice" \
 	--name alice --token tok-a --forward "tcp:127.0.0.2:$F_A=sink" --control "$T/alice.sock"
-start bob "$B/ztna-agent" --intermediate "127.0.0.1:$P_IMD" --bind 127.0.0.2 --pki "$T/pki" \
+start bob "$B/ztna-agent" --intermediate "127.0.0.1:$P_IMD" --bind 127.0.0.2 --pki "$T/pki/agent-bob" \
 	--name bob --token tok-b --forward "tcp:127.0.0.2:$F_B=sink" --control "$T/bob.sock" \
 	--direct off
 for n in conn alice bob; do

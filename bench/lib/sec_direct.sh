@@ -65,7 +65,7 @@ sec_fallback() {
 direct_session() {
 	local name=$1 pki=$2 t0 line
 	spawn "$name" "$ZTLAB" exec "$LAB" agent -- "$B/ztna-agent" --intermediate "$ZTLAB_IP_relay:4433" \
-		--pki "$pki" --name alice --token "$TOK_A" --forward tcp:127.0.0.1:6004=echo \
+		--pki "$pki/agent-alice" --name alice --token "$TOK_A" --forward tcp:127.0.0.1:6004=echo \
 		--control "$TMP/$name.sock"
 	TTD=-
 	wait_for "$TMP/$name.log" 'event=connected' 10 || return 1
@@ -115,13 +115,13 @@ ttd_pair() {
 	pki_init "$pki" "$ZTLAB_IP_relay" && imd_policy
 	nat_fwd nc udp 7001 "$ZTLAB_IP_conn" || { fail_row "$id" "$what" "nft setup failed"; lab_down; return 1; }
 	spawn $p-imd "$ZTLAB" exec "$LAB" relay -- "$B/ztna-intermediate" --listen "$ZTLAB_IP_relay:4433" \
-		--pki "$pki" "${IMD_POLICY[@]}"
+		--pki "$pki/intermediate" "${IMD_POLICY[@]}"
 	spawn $p-fwd "$ZTLAB" exec "$LAB" relay -- "$K/udpfwd" --listen "$ZTLAB_IP_relay:9001" \
 		--to "$ZTLAB_WAN_nc:7001" --idle 600 --seconds 900
 	spawn $p-echo "$ZTLAB" exec "$LAB" conn -- "$K/udpping" echo --bind "$ZTLAB_IP_conn:7001" --count 100000
 	spawn $p-tcpecho "$ZTLAB" exec "$LAB" conn -- "$K/zt-testkit" tcp-echo 127.0.0.1:7003
 	spawn $p-conn "$ZTLAB" exec "$LAB" conn -- "$B/ztna-connector" --intermediate "$ZTLAB_IP_relay:4433" \
-		--pki "$pki" --name c1 --token "$TOK_C" --service echo=tcp:127.0.0.1:7003 --control none
+		--pki "$pki/connector-c1" --name c1 --token "$TOK_C" --service echo=tcp:127.0.0.1:7003 --control none
 	if ! wait_for "$TMP/$p-conn.log" 'event=connected' 10; then
 		fail_row "$id" "$what" "connector did not connect"
 		ttd_pair_down

@@ -29,9 +29,9 @@ lo_pki() {
 lo_imd() {
 	imd_policy
 	if [ -n "${2:-}" ]; then
-		spawn "$1" taskset -c "$2" "$B/ztna-intermediate" --listen "$LO:$LO_PORT" --pki "$LO_PKI" "${IMD_POLICY[@]}"
+		spawn "$1" taskset -c "$2" "$B/ztna-intermediate" --listen "$LO:$LO_PORT" --pki "$LO_PKI/intermediate" "${IMD_POLICY[@]}"
 	else
-		spawn "$1" "$B/ztna-intermediate" --listen "$LO:$LO_PORT" --pki "$LO_PKI" "${IMD_POLICY[@]}"
+		spawn "$1" "$B/ztna-intermediate" --listen "$LO:$LO_PORT" --pki "$LO_PKI/intermediate" "${IMD_POLICY[@]}"
 	fi
 	wait_for "$TMP/$1.log" 'event=start' 5
 }
@@ -208,12 +208,12 @@ idle_start() {
 	lo_pki || { fail_row idle "idle cost" "no PKI"; IDLE_OK=0; return; }
 	imd_policy
 	IDLE_OK=1
-	spawn idle-imd "$B/ztna-intermediate" --listen "$LO:$port" --pki "$LO_PKI" "${IMD_POLICY[@]}"
+	spawn idle-imd "$B/ztna-intermediate" --listen "$LO:$port" --pki "$LO_PKI/intermediate" "${IMD_POLICY[@]}"
 	spawn idle-tapa "$K/zt-testkit" tap "$LO:$((port + 1))" "$LO:$port" none "$TMP/idle-tapa.stats"
 	spawn idle-tapc "$K/zt-testkit" tap "$LO:$((port + 2))" "$LO:$port" none "$TMP/idle-tapc.stats"
-	spawn idle-conn "$B/ztna-connector" --intermediate "$LO:$((port + 2))" --pki "$LO_PKI" --name c1 \
+	spawn idle-conn "$B/ztna-connector" --intermediate "$LO:$((port + 2))" --pki "$LO_PKI/connector-c1" --name c1 \
 		--token "$TOK_C" --service "echo=tcp:$LO:$((port + 3))" --intermediate-name intermediate.ztna
-	spawn idle-agent "$B/ztna-agent" --intermediate "$LO:$((port + 1))" --pki "$LO_PKI" --name alice \
+	spawn idle-agent "$B/ztna-agent" --intermediate "$LO:$((port + 1))" --pki "$LO_PKI/agent-alice" --name alice \
 		--token "$TOK_A" --forward "tcp:$LO:$((port + 4))=echo"
 	if ! wait_for "$TMP/idle-agent.log" 'event=connected' 10 || ! wait_for "$TMP/idle-conn.log" 'event=connected' 10; then
 		fail_row idle "idle cost" "agent or connector did not connect: $(tail -n 2 "$TMP/idle-agent.log")"

@@ -25,11 +25,12 @@ TOK_C=tok-c1-$RANDOM$RANDOM
 TOK_L=tok-load-$RANDOM$RANDOM
 TOK_LC=tok-loadc-$RANDOM$RANDOM
 
-# pki_init DIR INTERMEDIATE_IP: a development PKI for every bench identity.
+# pki_init DIR INTERMEDIATE_IP: a development PKI for every bench identity (a bundle each:
+# the programs get --pki DIR/KIND-NAME, zt-load the whole DIR).
 pki_init() {
-	[ -f "$1/ca.pem" ] && return 0
-	"$ZTNA" pki init "$1" --intermediate-ip "$2" --service uecho --service bulk --service src \
-		--service echo --agent alice --agent bob --agent load --connector c1 --connector loadc \
+	[ -f "$1/ca/ca.pem" ] && return 0
+	"$ZTNA" pki init "$1" --intermediate-ip "$2" --agent alice --agent bob --agent load \
+		--connector c1=uecho,bulk,src,echo --connector loadc=bulk \
 		>"$TMP/pki.log" 2>&1 || { cat "$TMP/pki.log" >&2; return 1; }
 }
 
@@ -57,17 +58,17 @@ tunnel_up() {
 	nat_fwd nc udp 7001 "$ZTLAB_IP_conn" && nat_fwd nc tcp 5201 "$ZTLAB_IP_conn" &&
 		nat_fwd nc udp 5201 "$ZTLAB_IP_conn" && nat_fwd nc udp 4443 "$ZTLAB_IP_conn" &&
 		nat_cut nb "$ZTLAB_WAN_nc" on || { echo "bench: nftables setup failed" >&2; return 1; }
-	lbg "$p-imd" "$cpu" relay "$B/ztna-intermediate" --listen "$relay:4433" --pki "$pki" "${IMD_POLICY[@]}"
+	lbg "$p-imd" "$cpu" relay "$B/ztna-intermediate" --listen "$relay:4433" --pki "$pki/intermediate" "${IMD_POLICY[@]}"
 	lbg "$p-fwd" "$cpu" relay "$K/udpfwd" --listen "$relay:9001" --to "$ZTLAB_WAN_nc:7001" \
 		--idle 3600 --seconds 3600
 	lbg "$p-echo" "$cpu" conn "$K/udpping" echo --bind "$ZTLAB_IP_conn:7001" --count 100000000
 	lbg "$p-uecho" "$cpu" conn "$K/udpping" echo --bind 127.0.0.1:7002 --count 100000000
 	lbg "$p-tcpecho" "$cpu" conn "$K/zt-testkit" tcp-echo 127.0.0.1:7003
-	lbg "$p-conn" "$cpu" conn "$B/ztna-connector" --intermediate "$relay:4433" --pki "$pki" \
+	lbg "$p-conn" "$cpu" conn "$B/ztna-connector" --intermediate "$relay:4433" --pki "$pki/connector-c1" \
 		--name c1 --token "$TOK_C" "${SERVICES[@]}" --control none
-	lbg "$p-agent" "$cpu" agent "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki" \
+	lbg "$p-agent" "$cpu" agent "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki/agent-alice" \
 		--name alice --token "$TOK_A" "${FORWARDS[@]}" --control "$TMP/$p-agent.sock"
-	lbg "$p-agentr" "$cpu" agentr "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki" \
+	lbg "$p-agentr" "$cpu" agentr "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki/agent-bob" \
 		--name bob --token "$TOK_B" "${FORWARDS[@]}" --control "$TMP/$p-agentr.sock"
 	for n in conn agent agentr; do
 		if ! wait_for "$TMP/$p-$n.log" 'event=connected' 10; then

@@ -480,7 +480,8 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .help = "our identity (the NAME of our certificate's ztna:KIND:NAME)", .set = set_name,
 	  .required = true },
 	{ .name = "pki", .syntax = "DIR", .example = "/etc/ztna/pki",
-	  .help = "a 'ztna pki init' directory: default ca, cert and key files", .set = set_pki },
+	  .help = "our bundle from 'ztna pki init' (DIR/KIND-NAME): default ca, cert and key "
+		  "files; one holding keys not ours is refused", .set = set_pki },
 	{ .name = "cert", .syntax = "FILE", .example = "agent-alice.pem",
 	  .help = "our certificate (default PKI/KIND-NAME.pem)", .set = set_cert },
 	{ .name = "key", .syntax = "FILE", .example = "agent-alice.key",
@@ -998,8 +999,10 @@ static struct zt_tls_ctx *load_tls(struct zt_peerprog *pp, enum zt_tls_side side
 	for (int i = 0; i < 3; i++)
 		if (access(files[i], R_OK) < 0) {
 			fprintf(stderr, "%s: cannot read %s: %s (make a development PKI with "
-					"'ztna pki init DIR ...' and pass --pki DIR, or set --ca/--cert/--key)\n",
-				pp->prog, files[i], strerror(errno));
+					"'ztna pki init DIR ...' and pass --pki DIR/%s-%s, the bundle "
+					"it writes for us, or set --ca/--cert/--key)\n",
+				pp->prog, files[i], strerror(errno),
+				pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector", pp->name);
 			return NULL;
 		}
 	rc = zt_tls_ctx_new(&ctx, &c);
@@ -1012,23 +1015,54 @@ static struct zt_tls_ctx *load_tls(struct zt_peerprog *pp, enum zt_tls_side side
 	return ctx;
 }
 
-static int setup(struct zt_peerprog *pp)
+/* The connector's services' TLS contexts (service-NAME files in the bundle). */
+static int load_services(struct zt_peerprog *pp)
+{
+	char stem[128];
+
+	for (size_t i = 0; i < pp->nspecs; i++) {
+		struct zt_fwdspec *s = &pp->specs[i], *first = find_spec(pp, s->service, -1);
+		if (first != s) {
+			s->tls = first->tls; /* the same service over TCP and UDP */
+			continue;
+		}
+		snprintf(stem, sizeof(stem), "service-%s", s->service);
+		default_file(s->cert, pp->pki, stem, ".pem");
+		default_file(s->key, pp->pki, stem, ".key");
+		if (!*s->cert || !*s->key) {
+			fprintf(stderr, "%s: no certificate for service %s: pass --pki DIR or "
+					"--service-cert %s=FILE --service-key %s=FILE\n",
+				pp->prog, s->service, s->service, s->service);
+			return 2;
+		}
+		s->tls = load_tls(pp, ZT_TLS_SERVER, ZT_ALPN_INNER, s->cert, s->key, true);
+		if (!s->tls)
+			return 1;
+	}
+	return 0;
+}
+
+/* Credentials and files: our bundle (no foreign keys), the key log, the qlog
+ * directory, the TLS contexts. Returns 0 or the exit status, with the message. */
+static int load_files(struct zt_peerprog *pp)
 {
 	const char *kind = pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector";
-	char stem[128], ia[ZT_ADDR_STRLEN];
-	struct zt_peer_config pc;
 	const char *why = "";
-	int rc;
+	char stem[128];
+	struct stat st;
 
 	snprintf(stem, sizeof(stem), "%s-%s", kind, pp->name);
 	default_file(pp->cert, pp->pki, stem, ".pem");
 	default_file(pp->key, pp->pki, stem, ".key");
 	default_file(pp->ca, pp->pki, "ca", ".pem");
 	if (!*pp->cert || !*pp->key || !*pp->ca) {
-		fprintf(stderr, "%s: no certificate: pass --pki DIR (from 'ztna pki init DIR --%s %s'), "
-				"or --cert, --key and --ca\n", pp->prog, kind, pp->name);
+		fprintf(stderr, "%s: no certificate: pass --pki DIR/%s (from 'ztna pki init DIR --%s "
+				"%s'), or --cert, --key and --ca\n", pp->prog, stem, kind, pp->name);
 		return 2;
 	}
+	if (*pp->pki && zt_secret_check_pki(pp->prog, pp->pki, pp->role == ZT_CTRL_ROLE_AGENT ?
+					    ZT_PKI_AGENT : ZT_PKI_CONNECTOR, pp->name))
+		return 1;
 	if (*pp->keylog && !(pp->keylog_f = zt_secret_append(pp->keylog, &why))) {
 		if (errno == EPERM)
 			fprintf(stderr, "%s: the key log %s is readable or writable by group or "
@@ -1039,41 +1073,29 @@ static int setup(struct zt_peerprog *pp)
 				pp->keylog, why);
 		return 1;
 	}
-	if (*pp->qlog_dir) {
-		struct stat st;
-		if (stat(pp->qlog_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "%s: --qlog-dir %s: not a directory\n", pp->prog, pp->qlog_dir);
-			return 1;
-		}
+	if (*pp->qlog_dir && (stat(pp->qlog_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		fprintf(stderr, "%s: --qlog-dir %s: not a directory\n", pp->prog, pp->qlog_dir);
+		return 1;
 	}
 	pp->outer_tls = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_OUTER, pp->cert, pp->key, false);
 	if (!pp->outer_tls)
 		return 1;
-	if (pp->role == ZT_CTRL_ROLE_AGENT) {
-		pp->inner_tls = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_INNER, pp->cert, pp->key, false);
-		if (!pp->inner_tls)
-			return 1;
-	} else {
-		for (size_t i = 0; i < pp->nspecs; i++) {
-			struct zt_fwdspec *s = &pp->specs[i], *first = find_spec(pp, s->service, -1);
-			if (first != s) {
-				s->tls = first->tls; /* the same service over TCP and UDP */
-				continue;
-			}
-			snprintf(stem, sizeof(stem), "service-%s", s->service);
-			default_file(s->cert, pp->pki, stem, ".pem");
-			default_file(s->key, pp->pki, stem, ".key");
-			if (!*s->cert || !*s->key) {
-				fprintf(stderr, "%s: no certificate for service %s: pass --pki DIR or "
-						"--service-cert %s=FILE --service-key %s=FILE\n",
-					pp->prog, s->service, s->service, s->service);
-				return 2;
-			}
-			s->tls = load_tls(pp, ZT_TLS_SERVER, ZT_ALPN_INNER, s->cert, s->key, true);
-			if (!s->tls)
-				return 1;
-		}
-	}
+	if (pp->role == ZT_CTRL_ROLE_CONNECTOR)
+		return load_services(pp);
+	pp->inner_tls = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_INNER, pp->cert, pp->key, false);
+	return pp->inner_tls ? 0 : 1;
+}
+
+static int setup(struct zt_peerprog *pp)
+{
+	const char *kind = pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector";
+	char ia[ZT_ADDR_STRLEN];
+	struct zt_peer_config pc;
+	int rc;
+
+	rc = load_files(pp);
+	if (rc)
+		return rc;
 	pp->rng = zt_sysrng();
 	rc = zt_loop_new(&pp->loop);
 	if (rc < 0 || (rc = zt_loop_catch_signals(pp->loop, on_signal, pp)) < 0) {

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "app/secret.h"
 #include "core/err.h"
+#include "quic/pki.h"
 
 #define SECRET_MAX (64 * 1024)
 
@@ -181,4 +183,39 @@ void zt_secret_free(char *s)
 		return;
 	explicit_bzero(s, strlen(s));
 	free(s);
+}
+
+int zt_secret_check_pki(const char *prog, const char *dir, int kind, const char *name)
+{
+	struct zt_pki_subject self = { .kind = (enum zt_pki_kind)kind, .name = name };
+	char first[4096] = "", stem[128], own[4096], cert[4096];
+	struct stat st;
+	bool bundle_below;
+	int n;
+
+	if (zt_pki_file_stem(&self, stem, sizeof(stem)) < 0)
+		return 0;
+	snprintf(own, sizeof(own), "%s/%s", dir, stem);
+	snprintf(cert, sizeof(cert), "%s/%s.pem", dir, stem);
+	bundle_below = stat(own, &st) == 0 && S_ISDIR(st.st_mode);
+	/* Neither our certificate nor our bundle here (a wrong --name, a wrong path): the
+	 * missing file is the better message, given when it is loaded. */
+	if (!bundle_below && access(cert, F_OK) < 0)
+		return 0;
+	n = zt_pki_bundle_check(dir, &self, first, sizeof(first));
+	if (n <= 0)
+		return 0;
+	fprintf(stderr, "%s: --pki %s holds private keys that are not %s%s%s's (%s%s): a party "
+			"given them could act as the CA or as another party. Give each program "
+			"only its own bundle: ", prog, dir,
+		kind == ZT_PKI_INTERMEDIATE ? "the Intermediate" : zt_pki_kind_name(self.kind),
+		kind == ZT_PKI_INTERMEDIATE ? "" : " ", kind == ZT_PKI_INTERMEDIATE ? "" : name,
+		first, n > 1 ? ", and more" : "");
+	if (bundle_below)
+		fprintf(stderr, "--pki %s\n", own);
+	else
+		fprintf(stderr, "ca.pem, %s.pem and %s.key%s in a directory of its own ('ztna pki "
+				"init' writes one per party)\n", stem, stem,
+			kind == ZT_PKI_CONNECTOR ? ", its services' service-*.pem and .key" : "");
+	return 1;
 }

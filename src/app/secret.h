@@ -40,4 +40,15 @@ int zt_secret_read_line(const char *path, char *buf, size_t cap, const char **wh
 /* Wipes and frees a string from zt_secret_read (accepts NULL). */
 void zt_secret_free(char *s);
 
+/*
+ * A program's --pki directory must hold no private key that is not the program's own
+ * (quic/pki.h zt_pki_bundle_check: not the CA's, not another party's): otherwise the
+ * program refuses to start. Prints one message on stderr, prefixed "prog: ", naming a
+ * foreign key and the fix (--pki DIR/KIND-NAME, the party's own bundle), and returns 1;
+ * returns 0 when the directory is clean, cannot be read, or holds neither the party's
+ * certificate nor its bundle (a wrong --name: the missing file is reported when it is
+ * loaded).
+ */
+int zt_secret_check_pki(const char *prog, const char *dir, int kind, const char *name);
+
 #endif

@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -325,7 +326,8 @@ static int set_leaf(gnutls_x509_crt_t crt, const struct zt_pki_ca *ca,
 	uint8_t akid[64];
 	size_t akid_len = sizeof(akid);
 	bool server = s->kind == ZT_PKI_INTERMEDIATE || s->kind == ZT_PKI_SERVICE;
-	bool client = s->kind != ZT_PKI_INTERMEDIATE;
+	/* A service key only ever serves: it must not pass as a client anywhere. */
+	bool client = s->kind == ZT_PKI_AGENT || s->kind == ZT_PKI_CONNECTOR;
 	int rc;
 
 	if ((rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
@@ -503,39 +505,80 @@ static int write_pem(const char *dir, const char *stem, const struct zt_pki_pem 
 	return 0;
 }
 
+int zt_pki_bundle_name(const struct zt_pki_subject *s, char *buf, size_t cap)
+{
+	struct zt_pki_subject owner = { .kind = ZT_PKI_CONNECTOR, .name = s->connector };
+
+	if (s->kind == ZT_PKI_SERVICE)
+		return zt_pki_file_stem(&owner, buf, cap);
+	return zt_pki_file_stem(s, buf, cap);
+}
+
+/* DIR/SUB made (0700) if missing; path gets "DIR/SUB". */
+static int make_dir(char *path, size_t cap, const char *dir, const char *sub)
+{
+	int rc = join(path, cap, dir, sub, "");
+
+	if (rc < 0)
+		return rc;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The bundle of s: its directory made, the CA's certificate in it (kept if there). */
+static int open_bundle(const char *dir, const struct zt_pki_subject *s, const char *ca_pem,
+		       bool overwrite, char *bdir, size_t cap)
+{
+	char name[128], path[4096];
+	int rc;
+
+	if ((rc = zt_pki_bundle_name(s, name, sizeof(name))) < 0 ||
+	    (rc = make_dir(bdir, cap, dir, name)) < 0 ||
+	    (rc = join(path, sizeof(path), bdir, "ca", ".pem")) < 0)
+		return rc;
+	rc = write_file(path, ca_pem, 0644, overwrite);
+	return rc == -EEXIST ? 0 : rc;
+}
+
 static int issue_all(const struct zt_pki_ca *ca, const char *dir,
 		     const struct zt_pki_subject *subj, size_t n, bool overwrite, time_t now,
 		     const struct zt_rng *rng)
 {
-	char stem[128], path[4096];
+	struct zt_pki_pem cap = { 0 };
+	char stem[128], bdir[4096], path[4096];
 	int rc;
 
 	/* Check every name and existing file first, so a bad argument writes nothing. */
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = zt_pki_file_stem(&subj[i], stem, sizeof(stem))) < 0)
+		if ((rc = zt_pki_file_stem(&subj[i], stem, sizeof(stem))) < 0 ||
+		    (rc = zt_pki_bundle_name(&subj[i], bdir, sizeof(bdir))) < 0)
 			return rc;
-		if ((rc = join(path, sizeof(path), dir, stem, ".pem")) < 0)
-			return rc;
+		rc = snprintf(path, sizeof(path), "%s/%s/%s.pem", dir, bdir, stem);
+		if (rc < 0 || (size_t)rc >= sizeof(path))
+			return -ENAMETOOLONG;
 		if (!overwrite && access(path, F_OK) == 0)
 			return -EEXIST;
 	}
-	for (size_t i = 0; i < n; i++) {
+	rc = zt_pki_ca_pem(ca, &cap);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct zt_pki_pem p = { 0 };
 		zt_pki_file_stem(&subj[i], stem, sizeof(stem));
-		rc = zt_pki_issue(ca, &subj[i], now, rng, &p);
-		if (rc < 0)
-			return rc;
-		rc = write_pem(dir, stem, &p, overwrite);
+		rc = open_bundle(dir, &subj[i], cap.cert, overwrite, bdir, sizeof(bdir));
+		if (rc == 0)
+			rc = zt_pki_issue(ca, &subj[i], now, rng, &p);
+		if (rc == 0)
+			rc = write_pem(bdir, stem, &p, overwrite);
 		zt_pki_pem_fini(&p);
-		if (rc < 0)
-			return rc;
 	}
-	return 0;
+	zt_pki_pem_fini(&cap);
+	return rc;
 }
 
 int zt_pki_init_dir(const char *dir, const char *ca_cn, const struct zt_pki_subject *subj,
 		    size_t n, bool overwrite, time_t now, const struct zt_rng *rng)
 {
+	static const char *const held[] = { "ca/ca.pem", "ca/ca.key", "ca.pem", "ca.key" };
 	struct zt_pki_pem cap = { 0 };
 	struct zt_pki_ca *ca;
 	char path[4096];
@@ -543,23 +586,21 @@ int zt_pki_init_dir(const char *dir, const char *ca_cn, const struct zt_pki_subj
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	if (!overwrite) {
-		if ((rc = join(path, sizeof(path), dir, "ca", ".pem")) < 0)
-			return rc;
-		if (access(path, F_OK) == 0)
-			return -EEXIST;
-		if ((rc = join(path, sizeof(path), dir, "ca", ".key")) < 0)
+	for (size_t i = 0; !overwrite && i < sizeof(held) / sizeof(held[0]); i++) {
+		if ((rc = join(path, sizeof(path), dir, held[i], "")) < 0)
 			return rc;
 		if (access(path, F_OK) == 0)
 			return -EEXIST;
 	}
+	if ((rc = make_dir(path, sizeof(path), dir, "ca")) < 0)
+		return rc;
 	rc = zt_pki_ca_new(&ca, ca_cn, 0, now, rng);
 	if (rc < 0)
 		return rc;
 	rc = zt_pki_ca_pem(ca, &cap);
 	if (rc < 0)
 		goto out_ca;
-	rc = write_pem(dir, "ca", &cap, overwrite);
+	rc = write_pem(path, "ca", &cap, overwrite);
 	zt_pki_pem_fini(&cap);
 	if (rc < 0)
 		goto out_ca;
@@ -576,10 +617,10 @@ int zt_pki_issue_dir(const char *dir, const struct zt_pki_subject *subj, size_t 
 	struct zt_pki_ca *ca;
 	int rc;
 
-	if ((rc = join(path, sizeof(path), dir, "ca", ".pem")) < 0 ||
+	if ((rc = join(path, sizeof(path), dir, "ca/ca", ".pem")) < 0 ||
 	    (rc = zt_pki_read_file(path, &cert)) < 0)
 		return rc;
-	if ((rc = join(path, sizeof(path), dir, "ca", ".key")) < 0 ||
+	if ((rc = join(path, sizeof(path), dir, "ca/ca", ".key")) < 0 ||
 	    (rc = zt_pki_read_file(path, &key)) < 0)
 		goto out_cert;
 	rc = zt_pki_ca_load(&ca, cert, key);
@@ -593,4 +634,65 @@ out_key:
 out_cert:
 	free(cert);
 	return rc;
+}
+
+/* A private key file of ours by its name: KIND-NAME.key, and a connector's services'. */
+static bool own_key(const char *file, const char *stem, enum zt_pki_kind kind)
+{
+	size_t n = strlen(file), sl = strlen(stem);
+
+	if (n == sl + 4 && !strncmp(file, stem, sl))
+		return true;
+	return kind == ZT_PKI_CONNECTOR && !strncmp(file, "service-", 8);
+}
+
+static bool is_key_name(const char *file)
+{
+	size_t n = strlen(file);
+
+	return n > 4 && !strcmp(file + n - 4, ".key");
+}
+
+/* The first *.key file in dir (one level), or false. */
+static bool holds_key(const char *dir, char *ret, size_t cap)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d)))
+		if (is_key_name(e->d_name))
+			found = join(ret, cap, dir, e->d_name, "") == 0;
+	closedir(d);
+	return found;
+}
+
+int zt_pki_bundle_check(const char *dir, const struct zt_pki_subject *self, char *ret_path,
+			size_t cap)
+{
+	char stem[128], path[4096], found[4096];
+	struct dirent *e;
+	struct stat st;
+	int rc, count = 0;
+	DIR *d;
+
+	if ((rc = zt_pki_file_stem(self, stem, sizeof(stem))) < 0)
+		return rc;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    join(path, sizeof(path), dir, e->d_name, "") < 0 || stat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) ? !holds_key(path, found, sizeof(found))
+					: !is_key_name(e->d_name) || own_key(e->d_name, stem, self->kind))
+			continue;
+		if (count++ == 0 && ret_path)
+			snprintf(ret_path, cap, "%s", S_ISDIR(st.st_mode) ? found : path);
+	}
+	closedir(d);
+	return count;
 }

@@ -12,19 +12,23 @@
  * Certificates a TLS server presents also carry DNS names the client verifies:
  *   intermediate: "intermediate.ztna" plus the given IP addresses and DNS names
  *   service NAME: "svc-NAME.ztna"  (the inner connection's server name)
- * Extended key usage: intermediate = TLS server; service = TLS server and client;
- * agent and connector = TLS client.
+ * Extended key usage: intermediate = TLS server; service = TLS server only (a service
+ * key can never pass as a client); agent and connector = TLS client.
  *
  * Names are 1..63 characters of [A-Za-z0-9-], not starting or ending with '-', so
  * that "svc-NAME.ztna" is a valid host name.
  *
- * Files (zt_pki_init_dir / zt_pki_issue_dir) in DIR:
- *   ca.pem ca.key                       the CA (ca.key stays with whoever issues)
- *   intermediate.pem intermediate.key
- *   service-NAME.pem service-NAME.key
- *   agent-NAME.pem agent-NAME.key
- *   connector-NAME.pem connector-NAME.key
- * Keys are written mode 0600, certificates 0644, as PKCS#8 / X.509 PEM.
+ * Files (zt_pki_init_dir / zt_pki_issue_dir): one bundle per party, each with the
+ * CA's certificate and only that party's own keys, so a party given its bundle cannot
+ * act as another; the CA's key stays apart:
+ *   DIR/ca/                ca.pem ca.key       (only for issuing: ztna pki issue)
+ *   DIR/intermediate/      ca.pem intermediate.pem intermediate.key
+ *   DIR/agent-NAME/        ca.pem agent-NAME.pem agent-NAME.key
+ *   DIR/connector-NAME/    ca.pem connector-NAME.pem connector-NAME.key
+ *                          service-S.pem service-S.key   (each service S it serves)
+ * A service certificate goes into the bundle of the connector named in its subject;
+ * the same service for two connectors is two certificates with two keys. Directories
+ * are made 0700, keys written 0600, certificates 0644, as PKCS#8 / X.509 PEM.
  */
 #ifndef ZT_QUIC_PKI_H
 #define ZT_QUIC_PKI_H
@@ -85,6 +89,7 @@ struct zt_pki_subject {
 	size_t n_ips;
 	const char *const *dns;      /* extra DNS subjectAltNames */
 	size_t n_dns;
+	const char *connector;       /* service: the connector whose bundle gets it */
 	unsigned days;               /* 0: ZT_PKI_DEFAULT_DAYS */
 };
 
@@ -116,23 +121,41 @@ int zt_pki_identity_parse(const char *uri, enum zt_pki_kind *ret_kind,
 int zt_pki_service_host(const char *name, char *buf, size_t cap);
 
 /*
- * Create DIR (mode 0700) if missing, a CA in it, and one certificate per subject.
- * Refuses (-EEXIST) if DIR already holds ca.pem or ca.key, unless overwrite.
- * Returns 0, -errno from the file system, or the errors of zt_pki_issue.
+ * Create DIR (mode 0700) if missing, a CA in DIR/ca/, and one certificate per subject
+ * in its bundle. Refuses (-EEXIST) if DIR already holds a CA (DIR/ca/ca.pem or .key, or
+ * the old layout's DIR/ca.pem or .key), unless overwrite. Returns 0, -errno from the
+ * file system, or the errors of zt_pki_issue (ZT_ESYNTAX: a service without a valid
+ * connector).
  */
 int zt_pki_init_dir(const char *dir, const char *ca_cn, const struct zt_pki_subject *subj,
 		    size_t n, bool overwrite, time_t now, const struct zt_rng *rng);
 
 /*
- * Load the CA from DIR and issue more certificates into it. A certificate file that
- * exists is refused (-EEXIST) unless overwrite. Returns as zt_pki_init_dir, or
- * -ENOENT when DIR has no CA.
+ * Load the CA from DIR/ca/ and issue more certificates into their bundles (a bundle
+ * that does not exist yet is made, with ca.pem). A certificate file that exists is
+ * refused (-EEXIST) unless overwrite. Returns as zt_pki_init_dir, or -ENOENT when
+ * DIR has no CA.
  */
 int zt_pki_issue_dir(const char *dir, const struct zt_pki_subject *subj, size_t n,
 		     bool overwrite, time_t now, const struct zt_rng *rng);
 
 /* The file name stem for a subject ("agent-alice"); returns length or -ENOBUFS. */
 int zt_pki_file_stem(const struct zt_pki_subject *s, char *buf, size_t cap);
+
+/* The bundle directory's name for a subject ("agent-alice"; a service: its connector's,
+ * "connector-c1"). Returns its length, ZT_ESYNTAX or -ENOBUFS. */
+int zt_pki_bundle_name(const struct zt_pki_subject *s, char *buf, size_t cap);
+
+/*
+ * Checks that dir, given to the party self (kind and name) as its PKI directory, holds
+ * no private key that is not self's: a *.key file other than self's KIND-NAME.key (a
+ * connector's service-*.key files are its own) is foreign, and so is a subdirectory
+ * holding any *.key (a whole 'ztna pki init' tree, the CA's directory). Returns how many
+ * foreign key files and key-holding subdirectories were found (0: none), the first
+ * key's path in ret_path (may be NULL), or -errno if dir cannot be read.
+ */
+int zt_pki_bundle_check(const char *dir, const struct zt_pki_subject *self, char *ret_path,
+			size_t cap);
 
 /* Read a whole (small, < 1 MiB) file into a NUL-terminated heap string.
  * Returns 0, -errno, or ZT_ETOOBIG. */

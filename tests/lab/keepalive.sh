@@ -32,9 +32,9 @@ if ! lab_up "$LAB_TMP/ka.lab"; then
 	exit 0
 fi
 IMD=$ZTLAB_IP_imd
-"$B/ztna" pki init "$LAB_TMP/pki" --intermediate-ip "$IMD" --service s1 --service s2 \
-	--agent alice --agent bob --connector c1 --connector c2 >/dev/null 2>&1
-lab_bg imd "$LAB_TMP/imd.log" "$B/ztna-intermediate" --listen "$IMD:4433" --pki "$LAB_TMP/pki" \
+"$B/ztna" pki init "$LAB_TMP/pki" --intermediate-ip "$IMD" --agent alice --agent bob \
+	--connector c1=s1 --connector c2=s2 >/dev/null 2>&1
+lab_bg imd "$LAB_TMP/imd.log" "$B/ztna-intermediate" --listen "$IMD:4433" --pki "$LAB_TMP/pki/intermediate" \
 	--client agent:alice:ta --client agent:bob:tb --client connector:c1:t1 \
 	--client connector:c2:t2 --allow alice=s1 --allow bob=s2 --serve c1=s1 --serve c2=s2
 lab_wait_for "$LAB_TMP/imd.log" "event=start " 5
@@ -44,14 +44,14 @@ for n in 1 2; do
 	[ $n = 2 ] && ka=25s
 	ip=$(eval echo "\$ZTLAB_IP_c$n")
 	lab_bg c$n "$LAB_TMP/echo$n.log" "$B/bench/zt-testkit" tcp-echo "$ip:7000"
-	lab_bg c$n "$LAB_TMP/c$n.log" "$B/ztna-connector" --intermediate "$IMD:4433" --pki "$LAB_TMP/pki" \
+	lab_bg c$n "$LAB_TMP/c$n.log" "$B/ztna-connector" --intermediate "$IMD:4433" --pki "$LAB_TMP/pki/connector-c$n" \
 		--name c$n --token t$n --service "s$n=tcp:$ip:7000" \
 		--control none --keepalive 2s --keepalive-direct $ka
 done
-lab_bg alice "$LAB_TMP/alice.log" "$B/ztna-agent" --intermediate "$IMD:4433" --pki "$LAB_TMP/pki" \
+lab_bg alice "$LAB_TMP/alice.log" "$B/ztna-agent" --intermediate "$IMD:4433" --pki "$LAB_TMP/pki/agent-alice" \
 	--name alice --token ta --forward "tcp:127.0.0.1:8000=s1" --control "$LAB_TMP/alice.sock" \
 	--keepalive 2s --keepalive-direct 2s
-lab_bg bob "$LAB_TMP/bob.log" "$B/ztna-agent" --intermediate "$IMD:4433" --pki "$LAB_TMP/pki" \
+lab_bg bob "$LAB_TMP/bob.log" "$B/ztna-agent" --intermediate "$IMD:4433" --pki "$LAB_TMP/pki/agent-bob" \
 	--name bob --token tb --forward "tcp:127.0.0.1:8000=s2" --control "$LAB_TMP/bob.sock" \
 	--keepalive 2s --keepalive-direct 25s
 for n in alice bob c1 c2; do lab_wait_for "$LAB_TMP/$n.log" "event=connected" 10 >/dev/null; done

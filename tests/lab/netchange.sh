@@ -23,12 +23,12 @@ IMD=$ZTLAB_IP_imd
 "$B/ztna" pki init "$LAB_TMP/pki" --intermediate-ip "$IMD" --service echo --agent alice \
 	--connector c1 >/dev/null 2>&1
 lab_bg c1 "$LAB_TMP/echo.log" "$B/bench/zt-testkit" tcp-echo "$ZTLAB_IP_c1:7000"
-lab_bg imd "$LAB_TMP/imd.log" "$B/ztna-intermediate" --listen "$IMD:4433" --pki "$LAB_TMP/pki" \
+lab_bg imd "$LAB_TMP/imd.log" "$B/ztna-intermediate" --listen "$IMD:4433" --pki "$LAB_TMP/pki/intermediate" \
 	--client agent:alice:ta --client connector:c1:tc --allow alice=echo --serve c1=echo
 lab_wait_for "$LAB_TMP/imd.log" "event=start " 5
-lab_bg c1 "$LAB_TMP/c1.log" "$B/ztna-connector" --intermediate "$IMD:4433" --pki "$LAB_TMP/pki" \
+lab_bg c1 "$LAB_TMP/c1.log" "$B/ztna-connector" --intermediate "$IMD:4433" --pki "$LAB_TMP/pki/connector-c1" \
 	--name c1 --token tc --service "echo=tcp:$ZTLAB_IP_c1:7000" --control none
-lab_bg alice "$LAB_TMP/alice.log" "$B/ztna-agent" --intermediate "$IMD:4433" --pki "$LAB_TMP/pki" \
+lab_bg alice "$LAB_TMP/alice.log" "$B/ztna-agent" --intermediate "$IMD:4433" --pki "$LAB_TMP/pki/agent-alice" \
 	--name alice --token ta --forward "tcp:127.0.0.1:8000=echo" --control "$LAB_TMP/alice.sock" \
 	--cooldown 2s
 lab_wait_for "$LAB_TMP/alice.log" "event=connected" 10 && lab_wait_for "$LAB_TMP/c1.log" "event=connected" 10

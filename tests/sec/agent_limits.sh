@@ -30,16 +30,16 @@ FLOW_PORTS=$((PORT + 100))
 	--agent bob --connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
 progs_start echo "$KIT" tcp-echo "$L:$P_ECHO"
 progs_start uecho "$KIT" udp-echo "$L:$P_UECHO"
-progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki" \
+progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" \
 	--client agent:alice:ta --client agent:bob:tb --client connector:c1:tc \
 	--allow alice=echo,uecho --allow bob=echo,uecho --serve c1=echo,uecho
 progs_start conn bash -c 'ulimit -n 128 && exec "$@"' sh "$B/ztna-connector" \
-	--intermediate "$L:$P_IMD" --pki "$T/pki" --name c1 --token tc \
+	--intermediate "$L:$P_IMD" --pki "$T/pki/connector-c1" --name c1 --token tc \
 	--service "echo=tcp:$L:$P_ECHO" --service "uecho=udp:$L:$P_UECHO" --direct off \
 	--control "$T/c1.sock"
 for a in alice bob; do
 	if [ $a = alice ]; then ft=$FA_TCP fu=$FA_UDP tok=ta; else ft=$FB_TCP fu=$FB_UDP tok=tb; fi
-	progs_start $a "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki" --name $a \
+	progs_start $a "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-$a" --name $a \
 		--token $tok --forward "tcp:$L:$ft=echo" --forward "udp:$L:$fu=uecho" --direct off \
 		--control none
 done

@@ -105,16 +105,16 @@ TOK=tok-$RANDOM
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo --agent alice --agent bob \
 	--agent carol --agent dave --connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
 
-AGENT=(--intermediate "$L:$P_IMD" --pki "$T/pki" --token "$TOK" --keepalive 1s --direct off
+AGENT=(--intermediate "$L:$P_IMD" --token "$TOK" --keepalive 1s --direct off
 	--control none)
-start imd "$IMD" --listen "$L:$P_IMD" --pki "$T/pki" --client "agent:alice:$TOK" \
+start imd "$IMD" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client "agent:alice:$TOK" \
 	--client "agent:bob:$TOK" --client "agent:carol:$TOK" --client "connector:c1:$TOK" \
 	--allow alice=echo --allow bob=echo --allow carol=echo --serve c1=echo
 start echo "$KIT" tcp-echo "$A:$P_ECHO"
-start conn "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki" --name c1 \
+start conn "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c1" --name c1 \
 	--token "$TOK" --service "echo=tcp:$A:$P_ECHO" --bind "$A" --keepalive 1s --direct off \
 	--control none
-start alice "$B/ztna-agent" "${AGENT[@]}" --name alice --bind "$A" --forward "tcp:$A:$F_ALICE=echo"
+start alice "$B/ztna-agent" "${AGENT[@]}" --pki "$T/pki/agent-alice" --name alice --bind "$A" --forward "tcp:$A:$F_ALICE=echo"
 
 # 1. Before: everyone in, the tunnel works.
 if wait_log "$T/alice.log" 'event=connected' 10 && wait_log "$T/conn.log" 'event=connected' 10 &&
@@ -132,8 +132,8 @@ start flood "$LOAD" initials --to "$L:$P_IMD" --pki "$T/pki" --bind "$F" --rate 
 peak1=$(sample_rss 5)
 ok_alice=no ok_carol=no ok_bob=no
 echo_ok "$F_ALICE" && ok_alice=yes
-start carol "$B/ztna-agent" "${AGENT[@]}" --name carol --bind "$A" --forward "tcp:$A:$F_CAROL=echo"
-start bob "$B/ztna-agent" "${AGENT[@]}" --name bob --bind "$F" --forward "tcp:$A:$F_BOB=echo"
+start carol "$B/ztna-agent" "${AGENT[@]}" --pki "$T/pki/agent-carol" --name carol --bind "$A" --forward "tcp:$A:$F_CAROL=echo"
+start bob "$B/ztna-agent" "${AGENT[@]}" --pki "$T/pki/agent-bob" --name bob --bind "$F" --forward "tcp:$A:$F_BOB=echo"
 wait_log "$T/carol.log" 'event=connected' 10 && echo_ok "$F_CAROL" && ok_carol=yes
 wait_log "$T/bob.log" 'event=connected' 10 && echo_ok "$F_BOB" && ok_bob=yes
 peak2=$(sample_rss 5)

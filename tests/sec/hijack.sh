@@ -61,22 +61,24 @@ L=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
 P_IMD=$base P_E1=$((base + 1)) P_E2=$((base + 2)) P_E3=$((base + 3))
 F_ECHO=$((base + 10)) F_ECHO2=$((base + 11)) P_IMD2=$((base + 20))
 
-"$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo --service echo2 \
-	--agent alice --connector c1 --connector c2 >/dev/null 2>"$T/pki.err" || {
+# c2 also holds a certificate for echo (as a misconfigured or compromised connector, or a
+# misissued certificate, would): what stops it is the Intermediate's --serve policy.
+"$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --agent alice --connector c1=echo \
+	--connector c2=echo,echo2 >/dev/null 2>"$T/pki.err" || {
 	cat "$T/pki.err"
 	exit 1
 }
 start e1 "$KIT" tcp-echo "$L:$P_E1"
 start e2 "$KIT" tcp-echo "$L:$P_E2"
 start e3 "$KIT" tcp-echo "$L:$P_E3"
-start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki" --client agent:alice:ta \
+start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client agent:alice:ta \
 	--client connector:c1:t1 --client connector:c2:t2 --allow alice=echo,echo2 \
 	--serve c1=echo --serve c2=echo2
 wait_log "$T/imd.log" 'event=start ' 5 || { tap_diag "imd: $(tail -n 3 "$T/imd.log")"; }
-start c1 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki" --name c1 --token t1 \
+start c1 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c1" --name c1 --token t1 \
 	--service "echo=tcp:$L:$P_E1" --direct off --control none
 wait_log "$T/c1.log" 'event=connected' 5
-start c2 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki" --name c2 --token t2 \
+start c2 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c2" --name c2 --token t2 \
 	--service "echo=tcp:$L:$P_E2" --service "echo2=tcp:$L:$P_E3" --direct off --control none
 
 # 1. Both sides say what is wrong and how to fix it.
@@ -92,7 +94,7 @@ grep -q 'event=client_ready .*identity=ztna:connector:c2 .*services=echo2 ' "$T/
 	tap_fail "the connector keeps its allowed service" "$(grep client_ready "$T/imd.log")"
 
 # 2. alice's sessions go to the owner of echo, and to c2 for echo2.
-start alice "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki" --name alice --token ta \
+start alice "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-alice" --name alice --token ta \
 	--forward "tcp:$L:$F_ECHO=echo" --forward "tcp:$L:$F_ECHO2=echo2" --direct off --control none
 wait_log "$T/alice.log" 'event=connected' 5
 out=$(echo "to echo" | timeout 10 socat -t 5 - "TCP:$L:$F_ECHO")
@@ -117,7 +119,7 @@ stop c2
 stop imd
 
 # 4. No --serve: the Intermediate says that no connector can register anything.
-start imd2 "$B/ztna-intermediate" --listen "$L:$P_IMD2" --pki "$T/pki" --client agent:alice:ta \
+start imd2 "$B/ztna-intermediate" --listen "$L:$P_IMD2" --pki "$T/pki/intermediate" --client agent:alice:ta \
 	--client connector:c1:t1 --allow alice=echo
 wait_log "$T/imd2.log" 'event=no_serve_rules' 5 && tap_ok "an Intermediate without --serve warns at start" ||
 	tap_fail "no --serve warning" "$(tail -n 3 "$T/imd2.log")"

@@ -69,7 +69,7 @@ P_IMD=$((20000 + RANDOM % 12000))
 TOK=tok-$RANDOM
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo --agent alice \
 	--connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
-start imd "$IMD" --listen "$L:$P_IMD" --pki "$T/pki" --client "agent:alice:$TOK" \
+start imd "$IMD" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client "agent:alice:$TOK" \
 	--client "connector:c1:$TOK" --allow alice=echo --serve c1=echo
 sleep 0.5
 rss0=$(rss_kb "${PIDS[imd]}")

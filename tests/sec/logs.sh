@@ -22,7 +22,7 @@ base=$PORT
 hup_flood() {
 	local name=$1 port=$2 i
 	shift 2
-	progs_start "$name" "$B/ztna-intermediate" --listen "$L:$port" --pki "$T/pki" \
+	progs_start "$name" "$B/ztna-intermediate" --listen "$L:$port" --pki "$T/pki/intermediate" \
 		--client agent:alice "$@"
 	wait_log "$T/$name.log" 'event=start' 5 || return 1
 	for i in $(seq 20); do

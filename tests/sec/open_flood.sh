@@ -69,7 +69,7 @@ P_IMD=$base P_ECHO=$((base + 1)) F_BOB=$((base + 2))
 	cat "$T/pki.err"
 	exit 1
 }
-start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki" --client agent:alice:ta \
+start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client agent:alice:ta \
 	--client agent:bob:tb --client connector:c1:tc --allow alice=echo --allow bob=echo \
 	--serve c1=echo --open-hold 8s
 wait_log "$T/imd.log" 'event=start ' 5 || tap_diag "imd: $(tail -n 3 "$T/imd.log")"
@@ -99,9 +99,9 @@ held=$(stat_of held)
 
 # 2. With a connector and another agent's session: the flood touches neither.
 start echo "$KIT/zt-testkit" tcp-echo "$L:$P_ECHO"
-start c1 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki" --name c1 --token tc \
+start c1 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c1" --name c1 --token tc \
 	--service "echo=tcp:$L:$P_ECHO" --direct off --control none
-start bob "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki" --name bob --token tb \
+start bob "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-bob" --name bob --token tb \
 	--forward "tcp:$L:$F_BOB=echo" --direct off --control none
 wait_log "$T/c1.log" 'event=connected' 5
 wait_log "$T/bob.log" 'event=connected' 5

@@ -25,14 +25,14 @@ TOK_A=tok-a-$RANDOM TOK_C=tok-c-$RANDOM
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo --service db --agent alice \
 	--connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
 progs_start echo "$B/bench/zt-testkit" tcp-echo "$L:$P_ECHO"
-progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki" \
+progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" \
 	--client "agent:alice:$TOK_A" --client "connector:c1:$TOK_C" --allow alice=echo,ghost \
 	--serve c1=echo,db \
 	--open-hold 1s
-progs_start conn "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki" --name c1 \
+progs_start conn "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c1" --name c1 \
 	--token "$TOK_C" --service "echo=tcp:$L:$P_ECHO" --service "db=tcp:$L:$P_ECHO" \
 	--direct off --control none
-progs_start agent "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki" --name alice \
+progs_start agent "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-alice" --name alice \
 	--token "$TOK_A" --forward "tcp:$L:$F_ECHO=echo" --forward "tcp:$L:$F_DB=db" \
 	--forward "tcp:$L:$F_GHOST=ghost" --direct off --control "$T/alice.sock"
 CTL=(--control "$T/alice.sock")
@@ -101,7 +101,7 @@ echo=$(echo hello | timeout 5 socat -t 3 - "TCP:$L:$F_ECHO")
 	tap_fail "no such service" "OPENs=$n echo='$echo': $out"
 
 # 6. A refused login: long backoff, an error naming the fix, waiting connections fail.
-progs_start eve "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki" --name alice \
+progs_start eve "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-alice" --name alice \
 	--token wrong --forward "tcp:$L:$F_EVE=echo" --direct off --control "$T/eve.sock"
 wait_log "$T/eve.log" 'event=login_refused' 5
 t0=$(date +%s%N)
@@ -122,7 +122,7 @@ progs_stop eve
 
 # 7. Two agents with one identity (alice started twice): the newer login replaces the
 # older (1508); each replaced one backs off 2.5..5 s, then longer, not 200 ms.
-progs_start alice2 "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki" --name alice \
+progs_start alice2 "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-alice" --name alice \
 	--token "$TOK_A" --forward "tcp:$L:$F_EVE=echo" --direct off --control none
 sleep 12
 n=$(count_log "$T/imd.log" 'event=client_replaced identity=ztna:agent:alice')

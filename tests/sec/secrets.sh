@@ -30,12 +30,12 @@ printf '%s\r\n' "$TOK_C" >"$T/c1.tok"
 chmod 600 "$T/clients" "$T/alice.tok" "$T/c1.tok"
 mkdir "$T/q"
 
-progs_start imd "$B/ztna-intermediate" --listen "$L:$base" --pki "$PKI" --clients-file "$T/clients" \
+progs_start imd "$B/ztna-intermediate" --listen "$L:$base" --pki "$PKI/intermediate" --clients-file "$T/clients" \
 	--allow alice=echo --keylog "$T/imd-keys.log" --qlog-dir "$T/q"
 sleep 0.3
-progs_start conn "$B/ztna-connector" --intermediate "$L:$base" --pki "$PKI" --name c1 \
+progs_start conn "$B/ztna-connector" --intermediate "$L:$base" --pki "$PKI/connector-c1" --name c1 \
 	--token-file "$T/c1.tok" --service "echo=tcp:$L:7" --control none --direct off
-progs_start agent "$B/ztna-agent" --intermediate "$L:$base" --pki "$PKI" --name alice \
+progs_start agent "$B/ztna-agent" --intermediate "$L:$base" --pki "$PKI/agent-alice" --name alice \
 	--token-file "$T/alice.tok" --forward "tcp:$L:$((base + 1))=echo" --control none \
 	--direct off --keylog "$T/agent-keys.log"
 
@@ -88,7 +88,7 @@ expect_refusal() {
 		tap_fail "$name" "exit $rc: $(grep -v '^ts=' "$T/err" | head -n 3 | tr '\n' '|')"
 	fi
 }
-AG=("$B/ztna-agent" --intermediate "$L:$base" --pki "$PKI" --name alice --control none
+AG=("$B/ztna-agent" --intermediate "$L:$base" --pki "$PKI/agent-alice" --name alice --control none
 	--forward "tcp:$L:$((base + 2))=echo")
 
 # 7. An existing key log readable by others is refused (not silently fixed: what it
@@ -113,7 +113,7 @@ expect_refusal "a token file readable by group is refused with 'chmod 600 FILE'"
 cp "$T/clients" "$T/open-clients" && chmod 604 "$T/open-clients"
 expect_refusal "a clients file readable by others is refused with 'chmod 600 FILE'" \
 	"chmod 600 $T/open-clients" \
-	"$B/ztna-intermediate" --listen "$L:$((base + 3))" --pki "$PKI" --clients-file "$T/open-clients"
+	"$B/ztna-intermediate" --listen "$L:$((base + 3))" --pki "$PKI/intermediate" --clients-file "$T/open-clients"
 
 # 11. A config file that sets a token must be private too.
 printf 'token = %s\n' "$TOK_A" >"$T/agent.conf" && chmod 644 "$T/agent.conf"
@@ -123,7 +123,7 @@ expect_refusal "a config file with a token, readable by others, is refused" \
 
 # 12. A bad clients file line names the file and line, and does not echo the token.
 printf 'agent:alice:%s\nuser:bob:%s\n' "$TOK_A" "$TOK_C" >"$T/bad-clients" && chmod 600 "$T/bad-clients"
-timeout 20 "$B/ztna-intermediate" --listen "$L:$((base + 3))" --pki "$PKI" \
+timeout 20 "$B/ztna-intermediate" --listen "$L:$((base + 3))" --pki "$PKI/intermediate" \
 	--clients-file "$T/bad-clients" >/dev/null 2>"$T/err"
 rc=$?
 [ "$rc" -eq 2 ] && grep -q "bad-clients:2: KIND must be 'agent' or 'connector'" "$T/err" &&

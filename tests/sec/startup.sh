@@ -33,6 +33,7 @@ P_IMD=$base P_BUSY=$((base + 1)) P_TCP=$((base + 2)) P_FWD=$((base + 3))
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo --agent alice \
 	--connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
 PKI=$T/pki
+PA=$PKI/agent-alice PC=$PKI/connector-c1 PI=$PKI/intermediate
 printf 'tok-a\n' >"$T/token"
 chmod 600 "$T/token"
 
@@ -65,7 +66,7 @@ expect_fail() {
 }
 
 # A port of ours that is busy: an Intermediate holds UDP $P_BUSY, socat TCP $P_TCP.
-"$B/ztna-intermediate" --listen "$L:$P_BUSY" --pki "$PKI" --client agent:alice \
+"$B/ztna-intermediate" --listen "$L:$P_BUSY" --pki "$PI" --client agent:alice \
 	>/dev/null 2>"$T/holder.log" &
 HOLD+=($!)
 socat "TCP-LISTEN:$P_TCP,bind=$L,reuseaddr,fork" /dev/null >/dev/null 2>&1 &
@@ -83,34 +84,34 @@ IM=("$B/ztna-intermediate" --listen "$L:$P_IMD" --client agent:alice:tok-a)
 
 # Agent.
 expect_fail "agent: wrong --name (no certificate for it)" "cannot read .*agent-bob" \
-	"${AG[@]}" --pki "$PKI" --name bob
+	"${AG[@]}" --pki "$PA" --name bob
 expect_fail "agent: no --pki, no --cert" "no certificate" "${AG[@]}" --name alice
 expect_fail "agent: missing certificate file" "cannot read $T/nothing.pem" \
-	"${AG[@]}" --pki "$PKI" --name alice --cert "$T/nothing.pem"
+	"${AG[@]}" --pki "$PA" --name alice --cert "$T/nothing.pem"
 expect_fail "agent: missing key file" "cannot read $T/nothing.key" \
-	"${AG[@]}" --pki "$PKI" --name alice --key "$T/nothing.key"
+	"${AG[@]}" --pki "$PA" --name alice --key "$T/nothing.key"
 expect_fail "agent: missing CA file" "cannot read $T/noca.pem" \
-	"${AG[@]}" --pki "$PKI" --name alice --ca "$T/noca.pem"
+	"${AG[@]}" --pki "$PA" --name alice --ca "$T/noca.pem"
 expect_fail "agent: a key that is not the certificate's" "cannot use certificate" \
-	"${AG[@]}" --pki "$PKI" --name alice --key "$PKI/intermediate.key"
+	"${AG[@]}" --pki "$PA" --name alice --key "$PI/intermediate.key"
 expect_fail "agent: a certificate that is not PEM" "cannot use certificate" \
-	"${AG[@]}" --pki "$PKI" --name alice --cert "$T/token"
+	"${AG[@]}" --pki "$PA" --name alice --cert "$T/token"
 expect_fail "agent: missing --qlog-dir" "--qlog-dir $T/noqlog: not a directory" \
-	"${AG[@]}" --pki "$PKI" --name alice --qlog-dir "$T/noqlog"
+	"${AG[@]}" --pki "$PA" --name alice --qlog-dir "$T/noqlog"
 expect_fail "agent: key log in a missing directory" "cannot open the key log" \
-	"${AG[@]}" --pki "$PKI" --name alice --keylog "$T/nodir/keys.log"
+	"${AG[@]}" --pki "$PA" --name alice --keylog "$T/nodir/keys.log"
 expect_fail "agent: UDP port in use" "cannot bind UDP $L:$P_BUSY: Address already in use" \
-	"${AG[@]}" --pki "$PKI" --name alice --bind "$L:$P_BUSY"
+	"${AG[@]}" --pki "$PA" --name alice --bind "$L:$P_BUSY"
 expect_fail "agent: bad --bind" "bad value 'not-an-ip' for 'bind'" \
-	"${AG[@]}" --pki "$PKI" --name alice --bind not-an-ip
+	"${AG[@]}" --pki "$PA" --name alice --bind not-an-ip
 expect_fail "agent: forward port in use" "cannot listen on tcp:$L:$P_TCP for echo" \
 	"$B/ztna-agent" --intermediate "$L:$P_IMD" --token tok-a --control none \
-	--pki "$PKI" --name alice --forward "tcp:$L:$P_TCP=echo"
+	--pki "$PA" --name alice --forward "tcp:$L:$P_TCP=echo"
 expect_fail "agent: control socket in a missing directory" "control socket $T/nodir/a.sock" \
-	"$B/ztna-agent" --intermediate "$L:$P_IMD" --token tok-a --pki "$PKI" --name alice \
+	"$B/ztna-agent" --intermediate "$L:$P_IMD" --token tok-a --pki "$PA" --name alice \
 	--forward "tcp:$L:$P_FWD=echo" --control "$T/nodir/a.sock"
-expect_fail "agent: bad --name" "bad value 'b b' for 'name'" "${AG[@]}" --pki "$PKI" --name 'b b'
-expect_fail "agent: missing --name" "required setting 'name' missing" "${AG[@]}" --pki "$PKI"
+expect_fail "agent: bad --name" "bad value 'b b' for 'name'" "${AG[@]}" --pki "$PA" --name 'b b'
+expect_fail "agent: missing --name" "required setting 'name' missing" "${AG[@]}" --pki "$PA"
 printf 'intermediate = %s\nforwrd = x\n' "$L:$P_IMD" >"$T/bad.conf"
 expect_fail "agent: bad config file line" "bad.conf:2: unknown key 'forwrd'" \
 	"$B/ztna-agent" --config "$T/bad.conf"
@@ -118,57 +119,57 @@ expect_fail "agent: missing config file" "$T/none.conf: cannot read" \
 	"$B/ztna-agent" --config "$T/none.conf"
 expect_fail "agent: missing token file" "bad value '$T/none.tok' for 'token-file': no such file" \
 	"$B/ztna-agent" --intermediate "$L:$P_IMD" --token-file "$T/none.tok" --control none \
-	--pki "$PKI" --name alice --forward "tcp:$L:$P_FWD=echo"
+	--pki "$PA" --name alice --forward "tcp:$L:$P_FWD=echo"
 expect_fail "agent: token file that is a directory" "'token-file': (a directory|not a regular file)" \
 	"$B/ztna-agent" --intermediate "$L:$P_IMD" --token-file "$T" --control none \
-	--pki "$PKI" --name alice --forward "tcp:$L:$P_FWD=echo"
+	--pki "$PA" --name alice --forward "tcp:$L:$P_FWD=echo"
 cp "$T/token" "$T/open.tok" && chmod 644 "$T/open.tok"
 expect_fail "agent: token file readable by others" "chmod 600 $T/open.tok" \
 	"$B/ztna-agent" --intermediate "$L:$P_IMD" --token-file "$T/open.tok" --control none \
-	--pki "$PKI" --name alice --forward "tcp:$L:$P_FWD=echo"
+	--pki "$PA" --name alice --forward "tcp:$L:$P_FWD=echo"
 : >"$T/empty.tok" && chmod 600 "$T/empty.tok"
 expect_fail "agent: empty token file" "'token-file': the first line is empty" \
 	"$B/ztna-agent" --intermediate "$L:$P_IMD" --token-file "$T/empty.tok" --control none \
-	--pki "$PKI" --name alice --forward "tcp:$L:$P_FWD=echo"
+	--pki "$PA" --name alice --forward "tcp:$L:$P_FWD=echo"
 
 # Connector.
-expect_fail "connector: wrong --name" "cannot read .*connector-c2" "${CO[@]}" --pki "$PKI" --name c2
+expect_fail "connector: wrong --name" "cannot read .*connector-c2" "${CO[@]}" --pki "$PC" --name c2
 expect_fail "connector: no certificate for a service" "cannot read .*service-db" \
-	"${CO[@]}" --pki "$PKI" --name c1 --service "db=tcp:$L:8"
+	"${CO[@]}" --pki "$PC" --name c1 --service "db=tcp:$L:8"
 expect_fail "connector: missing --qlog-dir" "not a directory" \
-	"${CO[@]}" --pki "$PKI" --name c1 --qlog-dir "$T/noqlog"
+	"${CO[@]}" --pki "$PC" --name c1 --qlog-dir "$T/noqlog"
 expect_fail "connector: UDP port in use" "Address already in use" \
-	"${CO[@]}" --pki "$PKI" --name c1 --bind "$L:$P_BUSY"
+	"${CO[@]}" --pki "$PC" --name c1 --bind "$L:$P_BUSY"
 expect_fail "connector: bad --service" "expected NAME=tcp\|udp:HOST:PORT" \
-	"${CO[@]}" --pki "$PKI" --name c1 --service web
+	"${CO[@]}" --pki "$PC" --name c1 --service web
 
 # Intermediate.
 expect_fail "intermediate: missing PKI directory" "cannot read $T/nopki/" \
 	"${IM[@]}" --pki "$T/nopki"
 expect_fail "intermediate: no PKI at all" "cannot read the CA: not set" "${IM[@]}"
 expect_fail "intermediate: missing key file" "cannot read $T/nothing.key" \
-	"${IM[@]}" --pki "$PKI" --key "$T/nothing.key"
+	"${IM[@]}" --pki "$PI" --key "$T/nothing.key"
 expect_fail "intermediate: a key that is not the certificate's" "cannot use certificate" \
-	"${IM[@]}" --pki "$PKI" --key "$PKI/agent-alice.key"
+	"${IM[@]}" --pki "$PI" --key "$PA/agent-alice.key"
 expect_fail "intermediate: missing --qlog-dir" "--qlog-dir $T/noqlog: not a directory" \
-	"${IM[@]}" --pki "$PKI" --qlog-dir "$T/noqlog"
+	"${IM[@]}" --pki "$PI" --qlog-dir "$T/noqlog"
 expect_fail "intermediate: key log in a missing directory" "cannot open the key log" \
-	"${IM[@]}" --pki "$PKI" --keylog "$T/nodir/keys.log"
+	"${IM[@]}" --pki "$PI" --keylog "$T/nodir/keys.log"
 expect_fail "intermediate: UDP port in use" "cannot bind UDP $L:$P_BUSY: Address already in use" \
-	"$B/ztna-intermediate" --listen "$L:$P_BUSY" --client agent:alice --pki "$PKI"
+	"$B/ztna-intermediate" --listen "$L:$P_BUSY" --client agent:alice --pki "$PI"
 expect_fail "intermediate: bad --listen" "bad value '$L:99999' for 'listen'" \
-	"$B/ztna-intermediate" --listen "$L:99999" --client agent:alice --pki "$PKI"
+	"$B/ztna-intermediate" --listen "$L:99999" --client agent:alice --pki "$PI"
 expect_fail "intermediate: missing reset key file" "reset key $T/none.key: no such file" \
-	"${IM[@]}" --pki "$PKI" --reset-key-file "$T/none.key"
+	"${IM[@]}" --pki "$PI" --reset-key-file "$T/none.key"
 expect_fail "intermediate: short reset key" "shorter than 16 bytes" \
-	"${IM[@]}" --pki "$PKI" --reset-key-file "$T/token"
+	"${IM[@]}" --pki "$PI" --reset-key-file "$T/token"
 printf 'listen = %s\nallow\n' "$L:$P_IMD" >"$T/imd.conf"
 expect_fail "intermediate: bad config file line" "imd.conf:2: expected 'key = value'" \
-	"$B/ztna-intermediate" --config "$T/imd.conf" --pki "$PKI"
+	"$B/ztna-intermediate" --config "$T/imd.conf" --pki "$PI"
 expect_fail "intermediate: no client" "no client may connect" \
-	"$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$PKI"
+	"$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$PI"
 expect_fail "intermediate: bad client" "KIND must be 'agent' or 'connector'" \
-	"${IM[@]}" --pki "$PKI" --client user:bob
+	"${IM[@]}" --pki "$PI" --client user:bob
 
 # ztna subcommands.
 expect_fail "ztna stun-server: address in use" "cannot bind $L:$P_BUSY" \

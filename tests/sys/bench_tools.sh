@@ -48,7 +48,7 @@ tap_diag "udpblast: sent $sent, received $got"
 
 # zt-load against the real Intermediate
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service bulk --agent load --connector loadc >/dev/null
-"$B/ztna-intermediate" --listen "$L:$port" --pki "$T/pki" --client agent:load:tA \
+"$B/ztna-intermediate" --listen "$L:$port" --pki "$T/pki/intermediate" --client agent:load:tA \
 	--client connector:loadc:tC --allow load=bulk --serve loadc=bulk \
 	--logins-per-identity 100 2>"$T/imd.log" & ipid=$! # zt-load's agents share "load"
 pids+=($ipid)

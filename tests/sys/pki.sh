@@ -1,5 +1,5 @@
 #!/bin/bash
-# ztna pki init / issue: files, modes, refusals, and certificates the CA verifies
+# ztna pki init / issue: bundles, modes, refusals, and certificates the CA verifies
 # (checked with the library's own TLS handshake tests; here: the command line).
 set -u
 cd "$(dirname "$0")/../.."
@@ -18,23 +18,27 @@ else
 	tap_fail "init succeeds" "$(cat "$tmp/err")"
 fi
 missing=
-for f in ca intermediate service-web agent-alice connector-c1; do
+for f in ca/ca intermediate/intermediate connector-c1/service-web agent-alice/agent-alice \
+	connector-c1/connector-c1; do
 	[ -s "$d/$f.pem" ] && [ -s "$d/$f.key" ] || missing="$missing $f"
 done
-[ -z "$missing" ] && tap_ok "every certificate and key written" ||
+for b in intermediate connector-c1 agent-alice; do
+	[ -s "$d/$b/ca.pem" ] || missing="$missing $b/ca.pem"
+done
+[ -z "$missing" ] && tap_ok "every certificate and key written, in its party's bundle" ||
 	tap_fail "every certificate and key written" "missing:$missing"
-modes=$(stat -c '%a' "$d/ca.key" "$d/agent-alice.key" "$d/ca.pem" | tr '\n' ' ')
-[ "$modes" = "600 600 644 " ] && tap_ok "keys 0600, certificates 0644" ||
-	tap_fail "keys 0600, certificates 0644" "modes: $modes"
-grep -q "BEGIN CERTIFICATE" "$d/service-web.pem" && grep -q "BEGIN PRIVATE KEY" "$d/service-web.key" &&
-	tap_ok "PEM" || tap_fail "PEM"
+modes=$(stat -c '%a' "$d/ca/ca.key" "$d/agent-alice/agent-alice.key" "$d/ca/ca.pem" "$d/agent-alice" | tr '\n' ' ')
+[ "$modes" = "600 600 644 700 " ] && tap_ok "keys 0600, certificates 0644, bundles 0700" ||
+	tap_fail "keys 0600, certificates 0644, bundles 0700" "modes: $modes"
+grep -q "BEGIN CERTIFICATE" "$d/connector-c1/service-web.pem" &&
+	grep -q "BEGIN PRIVATE KEY" "$d/connector-c1/service-web.key" && tap_ok "PEM" || tap_fail "PEM"
 
 "$ZTNA" pki init "$d" >/dev/null 2>"$tmp/err"
 rc=$?
 [ $rc -eq 1 ] && grep -q -- "--force" "$tmp/err" && tap_ok "init refuses an existing CA" ||
 	tap_fail "init refuses an existing CA" "rc=$rc $(cat "$tmp/err")"
 
-"$ZTNA" pki issue "$d" --agent bob >/dev/null 2>"$tmp/err" && [ -s "$d/agent-bob.pem" ] &&
+"$ZTNA" pki issue "$d" --agent bob >/dev/null 2>"$tmp/err" && [ -s "$d/agent-bob/agent-bob.pem" ] &&
 	tap_ok "issue adds an identity" || tap_fail "issue adds an identity" "$(cat "$tmp/err")"
 
 "$ZTNA" pki issue "$d" --agent 'b b' >/dev/null 2>"$tmp/err"

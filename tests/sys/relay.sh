@@ -96,15 +96,15 @@ head -c 64M /dev/urandom >"$T/big"
 SUM=$(sha256sum "$T/big" | cut -c1-64)
 for i in $(seq 2000); do printf '%s ' "$MARKER"; done >"$T/marked"
 
-IMD_ARGS=(--listen "$L:$P_IMD" --pki "$T/pki" --client "agent:alice:$TOK_A"
+IMD_ARGS=(--listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client "agent:alice:$TOK_A"
 	--client "agent:bob:$TOK_B" --client "connector:c1:$TOK_C"
 	--allow alice=echo,sink,source,flood,uecho,ghost --allow bob=echo
 	--serve c1=echo,sink,source,flood,uecho --open-hold 2s)
-CONN_ARGS=(--intermediate "$L:$P_TAPC" --pki "$T/pki" --name c1 --token "$TOK_C"
+CONN_ARGS=(--intermediate "$L:$P_TAPC" --pki "$T/pki/connector-c1" --name c1 --token "$TOK_C"
 	--service "echo=tcp:$L:$P_ECHO" --service "sink=tcp:$L:$P_SINK"
 	--service "source=tcp:$L:$P_SRC" --service "flood=tcp:$L:$P_FLOOD"
 	--service "uecho=udp:$L:$P_UECHO" --keepalive 1s --direct off --control none)
-AGENT_ARGS=(--intermediate "$L:$P_TAPA" --pki "$T/pki" --name alice --token "$TOK_A"
+AGENT_ARGS=(--intermediate "$L:$P_TAPA" --pki "$T/pki/agent-alice" --name alice --token "$TOK_A"
 	--forward "tcp:$L:$F_ECHO=echo" --forward "tcp:$L:$F_SINK=sink"
 	--forward "tcp:$L:$F_SRC=source" --forward "tcp:$L:$F_FLOOD=flood"
 	--forward "udp:$L:$F_UECHO=uecho" --forward "tcp:$L:$F_GHOST=ghost" --keepalive 1s \
@@ -143,7 +143,7 @@ grep -q 'event=session_ready.*peer=ztna:connector:c1' "$T/agent.log" &&
 	tap_fail "end-to-end session authenticated both ways"
 
 # 3. Wrong credential: alice's certificate with a wrong token.
-start eve "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki" --name alice --token wrong \
+start eve "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-alice" --name alice --token wrong \
 	--forward "tcp:$L:$F_EVE=echo"
 if wait_log "$T/eve.log" 'event=refused.*code=1500' 5 &&
 	wait_log "$T/imd.log" 'event=auth_failed identity=ztna:agent:alice.*reason=bad-credential' 3; then
@@ -156,7 +156,7 @@ grep -q 'event=refused.*text="bad credential for ztna:agent:alice"' "$T/eve.log"
 stop eve
 
 # 4. Policy: bob may reach echo only.
-start bob "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki" --name bob --token "$TOK_B" \
+start bob "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-bob" --name bob --token "$TOK_B" \
 	--forward "tcp:$L:$F_BOB=sink" --keylog "$T/bob.keys" --qlog-dir "$T"
 wait_log "$T/bob.log" 'event=connected' 5
 echo x | timeout 10 socat -t 3 - "TCP:$L:$F_BOB" >/dev/null 2>&1

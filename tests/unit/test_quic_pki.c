@@ -169,7 +169,8 @@ static void issued_certificates(void **state)
 	assert_true(gnutls_x509_crt_check_hostname(crt, "svc-web.ztna"));
 	assert_false(gnutls_x509_crt_check_hostname(crt, "svc-db.ztna"));
 	assert_true(has_purpose(crt, GNUTLS_KP_TLS_WWW_SERVER));
-	assert_true(has_purpose(crt, GNUTLS_KP_TLS_WWW_CLIENT));
+	/* a service key only serves: it never passes as a client */
+	assert_false(has_purpose(crt, GNUTLS_KP_TLS_WWW_CLIENT));
 	gnutls_x509_crt_deinit(crt);
 
 	crt = parse(alice.cert);
@@ -213,10 +214,28 @@ static void rm_tree(const char *dir)
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
 			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
+			if (unlink(path) < 0)
+				rm_tree(path);
 		}
 	closedir(d);
 	rmdir(dir);
+}
+
+/* The names in dir, sorted, space-separated. */
+static void listing(const char *dir, char *out, size_t cap)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.')
+			used += (size_t)snprintf(out + used, used < cap ? cap - used : 0, "%s%s",
+						 used ? " " : "", names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
 }
 
 static mode_t mode_of(const char *dir, const char *name)
@@ -230,55 +249,143 @@ static mode_t mode_of(const char *dir, const char *name)
 	return st.st_mode & 0777;
 }
 
+static char *read_in(const char *dir, const char *name)
+{
+	char path[4096], *text = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(zt_pki_read_file(path, &text), 0);
+	return text;
+}
+
+/* One bundle per party, each with only its own keys; the CA's key apart. */
 static void directory(void **state)
 {
 	struct zt_prng prng;
 	struct zt_rng rng = zt_prng_rng(&prng);
-	char tmpl[] = "/tmp/zt-pki-XXXXXX", dir[64], path[4096], *ca = NULL, *key = NULL;
+	char tmpl[] = "/tmp/zt-pki-XXXXXX", dir[64], sub[128], list[512], *ca, *leaf;
 	struct zt_addr ip = qh_addr("127.0.0.1");
 	struct zt_pki_subject subj[] = {
 		{ .kind = ZT_PKI_INTERMEDIATE, .name = "relay", .ips = &ip, .n_ips = 1 },
-		{ .kind = ZT_PKI_SERVICE, .name = "web" },
+		{ .kind = ZT_PKI_CONNECTOR, .name = "c1" },
+		{ .kind = ZT_PKI_SERVICE, .name = "web", .connector = "c1" },
+		{ .kind = ZT_PKI_SERVICE, .name = "db", .connector = "c2" },
+		{ .kind = ZT_PKI_SERVICE, .name = "web", .connector = "c2" },
 		{ .kind = ZT_PKI_AGENT, .name = "alice" },
 	};
-	struct zt_pki_subject more[] = { { .kind = ZT_PKI_CONNECTOR, .name = "c1" } };
+	struct zt_pki_subject more[] = { { .kind = ZT_PKI_CONNECTOR, .name = "c2" } };
 	struct zt_pki_subject badname[] = { { .kind = ZT_PKI_AGENT, .name = "x y" } };
+	struct zt_pki_subject orphan[] = { { .kind = ZT_PKI_SERVICE, .name = "ssh" } };
 	time_t now = time(NULL);
 
 	(void)state;
 	zt_prng_seed(&prng, 1);
 	assert_non_null(mkdtemp(tmpl));
 	snprintf(dir, sizeof(dir), "%s/pki", tmpl);
-	assert_int_equal(zt_pki_init_dir(dir, "ztna dev CA", subj, 3, false, now, &rng), 0);
+	assert_int_equal(zt_pki_init_dir(dir, "ztna dev CA", subj, 6, false, now, &rng), 0);
+	listing(dir, list, sizeof(list));
+	assert_string_equal(list, "agent-alice ca connector-c1 connector-c2 intermediate");
+	snprintf(sub, sizeof(sub), "%s/ca", dir);
+	listing(sub, list, sizeof(list));
+	assert_string_equal(list, "ca.key ca.pem");
+	snprintf(sub, sizeof(sub), "%s/intermediate", dir);
+	listing(sub, list, sizeof(list));
+	assert_string_equal(list, "ca.pem intermediate.key intermediate.pem");
+	snprintf(sub, sizeof(sub), "%s/agent-alice", dir);
+	listing(sub, list, sizeof(list));
+	assert_string_equal(list, "agent-alice.key agent-alice.pem ca.pem");
+	snprintf(sub, sizeof(sub), "%s/connector-c1", dir);
+	listing(sub, list, sizeof(list));
+	assert_string_equal(list, "ca.pem connector-c1.key connector-c1.pem service-web.key "
+				  "service-web.pem");
 	assert_int_equal(mode_of(dir, ""), 0700);
-	assert_int_equal(mode_of(dir, "ca.key"), 0600);
-	assert_int_equal(mode_of(dir, "ca.pem"), 0644);
-	assert_int_equal(mode_of(dir, "intermediate.key"), 0600);
-	assert_int_equal(mode_of(dir, "intermediate.pem"), 0644);
-	assert_int_equal(mode_of(dir, "service-web.pem"), 0644);
-	assert_int_equal(mode_of(dir, "agent-alice.key"), 0600);
-	assert_int_equal(mode_of(dir, "connector-c1.pem"), 0);
+	assert_int_equal(mode_of(dir, "ca"), 0700);
+	assert_int_equal(mode_of(dir, "ca/ca.key"), 0600);
+	assert_int_equal(mode_of(dir, "connector-c1"), 0700);
+	assert_int_equal(mode_of(dir, "connector-c1/service-web.key"), 0600);
+	assert_int_equal(mode_of(dir, "connector-c1/service-web.pem"), 0644);
+	assert_int_equal(mode_of(dir, "agent-alice/ca.pem"), 0644);
+
+	/* The same service for two connectors: two certificates, two keys. */
+	ca = read_in(sub, "service-web.key");
+	snprintf(sub, sizeof(sub), "%s/connector-c2", dir);
+	leaf = read_in(sub, "service-web.key");
+	assert_string_not_equal(ca, leaf);
+	free(ca);
+	free(leaf);
 
 	/* No second CA over the first. */
-	assert_int_equal(zt_pki_init_dir(dir, "ztna dev CA", subj, 3, false, now, &rng), -EEXIST);
-	/* More identities later, under the same CA; existing ones are not overwritten. */
+	assert_int_equal(zt_pki_init_dir(dir, "ztna dev CA", subj, 6, false, now, &rng), -EEXIST);
+	/* More identities later, under the same CA, into their bundles. */
 	assert_int_equal(zt_pki_issue_dir(dir, more, 1, false, now, &rng), 0);
-	assert_int_equal(mode_of(dir, "connector-c1.key"), 0600);
+	listing(sub, list, sizeof(list));
+	assert_string_equal(list, "ca.pem connector-c2.key connector-c2.pem service-db.key "
+				  "service-db.pem service-web.key service-web.pem");
 	assert_int_equal(zt_pki_issue_dir(dir, more, 1, false, now, &rng), -EEXIST);
 	assert_int_equal(zt_pki_issue_dir(dir, badname, 1, false, now, &rng), ZT_ESYNTAX);
+	assert_int_equal(zt_pki_issue_dir(dir, orphan, 1, false, now, &rng), ZT_ESYNTAX);
 
-	snprintf(path, sizeof(path), "%s/ca.pem", dir);
-	assert_int_equal(zt_pki_read_file(path, &ca), 0);
-	snprintf(path, sizeof(path), "%s/connector-c1.pem", dir);
-	assert_int_equal(zt_pki_read_file(path, &key), 0);
-	assert_int_equal(verify(key, ca), 0);
+	ca = read_in(dir, "ca/ca.pem");
+	leaf = read_in(sub, "connector-c2.pem");
+	assert_int_equal(verify(leaf, ca), 0);
+	free(leaf);
+	leaf = read_in(sub, "ca.pem");
+	assert_string_equal(leaf, ca);
 	free(ca);
-	free(key);
-	snprintf(path, sizeof(path), "%s/nothing", dir);
-	assert_int_equal(zt_pki_read_file(path, &ca), -ENOENT);
+	free(leaf);
+	snprintf(sub, sizeof(sub), "%s/nothing", dir);
+	assert_int_equal(zt_pki_read_file(sub, &ca), -ENOENT);
 	assert_int_equal(zt_pki_issue_dir(tmpl, more, 1, false, now, &rng), -ENOENT);
 
-	rm_tree(dir);
+	rm_tree(tmpl);
+}
+
+/* A --pki directory holding keys that are not the party's is found out. */
+static void bundle_check(void **state)
+{
+	struct zt_prng prng;
+	struct zt_rng rng = zt_prng_rng(&prng);
+	char tmpl[] = "/tmp/zt-pki-XXXXXX", dir[64], sub[128], found[4096];
+	struct zt_pki_subject subj[] = {
+		{ .kind = ZT_PKI_INTERMEDIATE, .name = "intermediate" },
+		{ .kind = ZT_PKI_CONNECTOR, .name = "c1" },
+		{ .kind = ZT_PKI_SERVICE, .name = "web", .connector = "c1" },
+		{ .kind = ZT_PKI_AGENT, .name = "alice" },
+	};
+	struct zt_pki_subject alice = { .kind = ZT_PKI_AGENT, .name = "alice" };
+	struct zt_pki_subject c1 = { .kind = ZT_PKI_CONNECTOR, .name = "c1" };
+	struct zt_pki_subject imd = { .kind = ZT_PKI_INTERMEDIATE, .name = "intermediate" };
+	FILE *f;
+
+	(void)state;
+	zt_prng_seed(&prng, 2);
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(dir, sizeof(dir), "%s/pki", tmpl);
+	assert_int_equal(zt_pki_init_dir(dir, "ztna dev CA", subj, 4, false, time(NULL), &rng), 0);
+
+	/* Each bundle is clean for its own party (a connector's service keys are its). */
+	snprintf(sub, sizeof(sub), "%s/agent-alice", dir);
+	assert_int_equal(zt_pki_bundle_check(sub, &alice, found, sizeof(found)), 0);
+	snprintf(sub, sizeof(sub), "%s/connector-c1", dir);
+	assert_int_equal(zt_pki_bundle_check(sub, &c1, found, sizeof(found)), 0);
+	snprintf(sub, sizeof(sub), "%s/intermediate", dir);
+	assert_int_equal(zt_pki_bundle_check(sub, &imd, found, sizeof(found)), 0);
+	/* ... and not for another party. */
+	snprintf(sub, sizeof(sub), "%s/connector-c1", dir);
+	assert_true(zt_pki_bundle_check(sub, &alice, found, sizeof(found)) >= 2);
+	/* The whole tree: the CA's directory and every bundle hold foreign keys. */
+	assert_int_equal(zt_pki_bundle_check(dir, &alice, found, sizeof(found)), 4);
+	/* A key dropped into a bundle. */
+	snprintf(sub, sizeof(sub), "%s/agent-alice/ca.key", dir);
+	f = fopen(sub, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(sub, sizeof(sub), "%s/agent-alice", dir);
+	assert_int_equal(zt_pki_bundle_check(sub, &alice, found, sizeof(found)), 1);
+	assert_non_null(strstr(found, "agent-alice/ca.key"));
+	snprintf(sub, sizeof(sub), "%s/none", dir);
+	assert_int_equal(zt_pki_bundle_check(sub, &alice, found, sizeof(found)), -ENOENT);
+
 	rm_tree(tmpl);
 }
 
@@ -288,6 +395,7 @@ int main(void)
 		cmocka_unit_test(names_and_identities),
 		cmocka_unit_test(issued_certificates),
 		cmocka_unit_test(directory),
+		cmocka_unit_test(bundle_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -367,7 +367,8 @@ static const struct zt_conf_key keys[] = {
 	{ .name = "listen", .syntax = "ADDR[:PORT]", .example = "0.0.0.0:4433",
 	  .help = "the UDP address to serve (default 0.0.0.0:4433)", .set = set_listen },
 	{ .name = "pki", .syntax = "DIR", .example = "/etc/ztna/pki",
-	  .help = "a 'ztna pki init' directory: default ca, cert and key files", .set = set_pki },
+	  .help = "our bundle from 'ztna pki init' (DIR/intermediate): default ca, cert and key "
+		  "files; one holding keys not ours is refused", .set = set_pki },
 	{ .name = "cert", .syntax = "FILE", .example = "intermediate.pem",
 	  .help = "our certificate (default PKI/intermediate.pem)", .set = set_cert },
 	{ .name = "key", .syntax = "FILE", .example = "intermediate.key",
@@ -608,24 +609,28 @@ static void log_start(const struct prog *p)
 			"CONNECTOR=SERVICE for each connector\"");
 }
 
-static int setup(struct prog *p)
+/* Our certificate, key and CA (a bundle without foreign keys), the key log, the qlog
+ * directory, the TLS context. Returns 0 or the exit status, with the message. */
+static int load_files(struct prog *p)
 {
 	struct zt_tls_config tc = { .side = ZT_TLS_SERVER, .alpn = ZT_ALPN_OUTER,
 				    .require_peer_cert = true };
-	struct zt_imd_config ic;
 	const char *files[3], *why = "";
-	char *reset_key = NULL, a[ZT_ADDR_STRLEN];
+	struct stat st;
 	int rc;
 
 	default_file(p->cert, p->pki, "intermediate.pem");
 	default_file(p->key, p->pki, "intermediate.key");
 	default_file(p->ca, p->pki, "ca.pem");
+	if (*p->pki && zt_secret_check_pki("ztna-intermediate", p->pki, ZT_PKI_INTERMEDIATE,
+					   "intermediate"))
+		return 1;
 	files[0] = p->ca, files[1] = p->cert, files[2] = p->key;
 	for (int i = 0; i < 3; i++)
 		if (!*files[i] || access(files[i], R_OK) < 0) {
 			fprintf(stderr, "ztna-intermediate: cannot read %s: %s (make a development PKI "
-					"with 'ztna pki init DIR --intermediate-ip IP' and pass --pki DIR, "
-					"or set --ca/--cert/--key)\n",
+					"with 'ztna pki init DIR --intermediate-ip IP' and pass --pki "
+					"DIR/intermediate, or set --ca/--cert/--key)\n",
 				*files[i] ? files[i] : (i == 0 ? "the CA" : i == 1 ? "the certificate" : "the key"),
 				*files[i] ? strerror(errno) : "not set");
 			return 2;
@@ -640,12 +645,9 @@ static int setup(struct prog *p)
 				why);
 		return 1;
 	}
-	if (*p->qlog_dir) {
-		struct stat st;
-		if (stat(p->qlog_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "ztna-intermediate: --qlog-dir %s: not a directory\n", p->qlog_dir);
-			return 1;
-		}
+	if (*p->qlog_dir && (stat(p->qlog_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		fprintf(stderr, "ztna-intermediate: --qlog-dir %s: not a directory\n", p->qlog_dir);
+		return 1;
 	}
 	tc.ca_file = p->ca;
 	tc.cert_file = p->cert;
@@ -660,7 +662,17 @@ static int setup(struct prog *p)
 			p->cert, p->key, p->ca, zt_strerror(rc));
 		return 1;
 	}
-	/* A reset key file of its own is a secret: the mode rule applies (app/secret.h). */
+	return 0;
+}
+
+/* The stateless reset secret: --reset-key-file (a secret file: the mode rule of
+ * app/secret.h applies) or our TLS key. Returns it (heap) or NULL, with the message. */
+static char *load_reset_key(struct prog *p)
+{
+	const char *why = "";
+	char *reset_key = NULL;
+	int rc;
+
 	if (*p->reset_key_file)
 		rc = zt_secret_read(p->reset_key_file, &reset_key, &why);
 	else if ((rc = zt_pki_read_file(p->key, &reset_key)) < 0)
@@ -672,8 +684,23 @@ static int setup(struct prog *p)
 			rc == -EPERM ? " (it holds a secret): chmod 600 " : "",
 			rc == -EPERM ? p->reset_key_file : "");
 		zt_secret_free(reset_key);
-		return 1;
+		return NULL;
 	}
+	return reset_key;
+}
+
+static int setup(struct prog *p)
+{
+	struct zt_imd_config ic;
+	char *reset_key, a[ZT_ADDR_STRLEN];
+	int rc;
+
+	rc = load_files(p);
+	if (rc)
+		return rc;
+	reset_key = load_reset_key(p);
+	if (!reset_key)
+		return 1;
 	p->rng = zt_sysrng();
 	if ((rc = zt_loop_new(&p->loop)) < 0 || (rc = zt_loop_catch_signals(p->loop, on_signal, p)) < 0) {
 		fprintf(stderr, "ztna-intermediate: event loop: %s\n", strerror(-rc));
