@@ -192,11 +192,11 @@ tap_diag "answering flood: $(cat "$T/flood2.out"); refused_source=$(stat_of refu
 echo "# rss_kb before=$rss0 peak=$peak after=$after answering_peak=$peak3"
 
 # 5. --retry always: every new client pays the round trip, and the real programs follow.
-start imd2 "$IMD" --listen "$L:$P_IMD2" --pki "$T/pki" --client "agent:dave:$TOK" \
+start imd2 "$IMD" --listen "$L:$P_IMD2" --pki "$T/pki/intermediate" --client "agent:dave:$TOK" \
 	--client "connector:c1:$TOK" --allow dave=echo --serve c1=echo --retry always
-start conn2 "$B/ztna-connector" --intermediate "$L:$P_IMD2" --pki "$T/pki" --name c1 \
+start conn2 "$B/ztna-connector" --intermediate "$L:$P_IMD2" --pki "$T/pki/connector-c1" --name c1 \
 	--token "$TOK" --service "echo=tcp:$A:$P_ECHO" --bind "$A" --direct off --control none
-start dave "$B/ztna-agent" --intermediate "$L:$P_IMD2" --pki "$T/pki" --token "$TOK" --name dave \
+start dave "$B/ztna-agent" --intermediate "$L:$P_IMD2" --pki "$T/pki/agent-dave" --token "$TOK" --name dave \
 	--bind "$A" --forward "tcp:$A:$F_DAVE=echo" --direct off --control none
 ok=no
 wait_log "$T/conn2.log" 'event=connected' 10 && wait_log "$T/dave.log" 'event=connected' 10 &&
