@@ -28,10 +28,13 @@ _Static_assert(RAW_MAX >= ZT_QUIC_RETRY_MAX && RAW_MAX >= ZT_QUIC_INVALID_TOKEN_
 #define LIMIT_LOG_EVERY (10 * ZT_SEC)
 #define CANDS_WINDOW (10 * ZT_SEC)
 #define CANDS_PER_WINDOW 32
+#define CANDS_BYTES_PER_WINDOW (16 * 1024)
 #define SOFTWARE "ztna-intermediate 0.1"
 /* Control messages: each session of a party adds this to its budget (burst) and
  * credits it once, for that session's signaling. */
 #define CTRL_SESSION_CREDIT 16
+/* CANDIDATES are forwarded while the receiver has less than ctrl_busy / this queued. */
+#define CTRL_FWD_SHARE 4
 /* Refusal lines (OPEN refused or held, services refused, reports) per connection:
  * this many per window, the rest counted and summed up in one line. */
 #define LOG_WINDOW (10 * ZT_SEC)
@@ -121,6 +124,8 @@ struct session {
 	uint32_t started_gen;
 	uint64_t cands_window[2];
 	unsigned cands_count[2];
+	size_t cands_bytes[2];
+	bool cands_limited[2];               /* logged */
 };
 
 /* An OPEN waiting for its service to be registered (open_hold) or for a connector
@@ -1203,6 +1208,15 @@ static void maybe_start(struct zt_imd *imd, struct session *s)
 	    (uint64_t)(off[0] / ZT_US), (uint64_t)(off[1] / ZT_US));
 }
 
+/* The bytes a CANDIDATES message takes on the wire. */
+static size_t cands_size(const struct zt_ctrl_msg *m)
+{
+	uint8_t buf[ZT_CTRL_MSG_MAX];
+	int n = zt_ctrl_encode(m, buf, sizeof(buf));
+
+	return n > 0 ? (size_t)n : ZT_CTRL_MSG_MAX;
+}
+
 static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now,
 			      struct zt_ctrl_msg *m)
 {
@@ -1215,27 +1229,36 @@ static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now
 		send_error(c, ZT_ESTATE, 0, cd->session_id, "no such session");
 		return;
 	}
-	/* A bound on signaling per end (issue: nonstop candidates are bounded). */
+	/* A bound on signaling per end (issue: nonstop candidates are bounded), in
+	 * messages and in bytes (a message is up to ~4 KiB; ours are ~1 KiB). */
 	if (now >= s->cands_window[i] + CANDS_WINDOW) {
 		s->cands_window[i] = now;
 		s->cands_count[i] = 0;
+		s->cands_bytes[i] = 0;
 	}
-	if (++s->cands_count[i] > CANDS_PER_WINDOW) {
+	s->cands_bytes[i] += cands_size(m);
+	if (++s->cands_count[i] > CANDS_PER_WINDOW || s->cands_bytes[i] > CANDS_BYTES_PER_WINDOW) {
 		imd->st.ctrl_errors++;
-		if (s->cands_count[i] == CANDS_PER_WINDOW + 1)
-			LOG(imd, ZT_NODE_WARN, "candidates_limited", "session=%08x identity=%s",
-			    s->id, c->identity);
+		if (!s->cands_limited[i])
+			LOG(imd, ZT_NODE_WARN, "candidates_limited",
+			    "session=%08x identity=%s messages=%u bytes=%zu", s->id, c->identity,
+			    s->cands_count[i], s->cands_bytes[i]);
+		s->cands_limited[i] = true;
 		return;
 	}
+	s->cands_limited[i] = false;
 	if (!s->have_cands[i] || cd->generation >= s->gen[i]) {
 		s->have_cands[i] = true;
 		s->gen[i] = cd->generation;
 	}
 	if (!s->end[1 - i])
 		return; /* that end is gone for now */
-	if (backed_up(s->end[1 - i])) {
-		/* Not behind a backlog another party filled: the session stays on the relay
-		 * (or on the candidates that did arrive). */
+	if (queued(s->end[1 - i]) >= imd->cfg.ctrl_busy / CTRL_FWD_SHARE) {
+		/* Signaling is best effort: it fills at most a share of the receiver's
+		 * backlog, so one party's CANDIDATES alone (up to ~4 KiB each) never back
+		 * another up (no new sessions for it), and they do not queue behind a
+		 * backlog another party filled. The session stays on the relay (or on the
+		 * candidates that did arrive). */
 		imd->st.ctrl_fwd_dropped++;
 		return;
 	}

@@ -57,7 +57,9 @@
  *    forwarded unchanged to the other end, within the session's byte and packet
  *    quotas. Anything else is dropped and counted. The payload is never decrypted:
  *    the Intermediate has no inner keys.
- *  - Signaling: CANDIDATES are forwarded to the other end of the session; once both
+ *  - Signaling: CANDIDATES are forwarded to the other end of the session (at most 32
+ *    messages and 16 KiB per end per 10 s, and only while the receiver has less than
+ *    a quarter of ctrl_busy queued: signaling alone never backs a party up); once both
  *    ends have sent candidates of the same generation, START_CHECKS goes to both
  *    with offsets corrected by each end's smoothed RTT (zt_imd_start_offsets) so both
  *    start at the same moment. CLOSE is forwarded; PING answered with PONG.
