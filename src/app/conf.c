@@ -195,7 +195,14 @@ int zt_conf_load(struct zt_conf *c, const char *path)
 		rc = -ENOMEM;
 		goto out_close;
 	}
+	errno = 0;
 	n = fread(text, 1, MAX_CONF_BYTES + 1, f);
+	if (ferror(f)) {
+		/* e.g. a directory: fopen() takes it, reading it fails (EISDIR) */
+		rc = errno ? -errno : -EIO;
+		snprintf(c->err, sizeof(c->err), "%s: cannot read: %s", path, strerror(-rc));
+		goto out_free;
+	}
 	if (n > MAX_CONF_BYTES) {
 		snprintf(c->err, sizeof(c->err), "%s: larger than %d bytes", path, MAX_CONF_BYTES);
 		rc = ZT_ETOOBIG;

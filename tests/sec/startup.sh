@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 B=${BUILD:-build}
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86:detect_leaks=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=87:print_stacktrace=1"
-tap_plan 44
+tap_plan 46
 
 T=$(mktemp -d /tmp/zt-sec-startup.XXXXXX)
 declare -a HOLD=()
@@ -117,6 +117,10 @@ expect_fail "agent: bad config file line" "bad.conf:2: unknown key 'forwrd'" \
 	"$B/ztna-agent" --config "$T/bad.conf"
 expect_fail "agent: missing config file" "$T/none.conf: cannot read" \
 	"$B/ztna-agent" --config "$T/none.conf"
+# A directory opens but does not read: it was taken as an empty file (a83c0d6).
+mkdir -p "$T/conf.d"
+expect_fail "agent: config file that is a directory" "$T/conf.d: cannot read: Is a directory" \
+	"$B/ztna-agent" --config "$T/conf.d"
 expect_fail "agent: missing token file" "bad value '$T/none.tok' for 'token-file': no such file" \
 	"$B/ztna-agent" --intermediate "$L:$P_IMD" --token-file "$T/none.tok" --control none \
 	--pki "$PA" --name alice --forward "tcp:$L:$P_FWD=echo"
@@ -166,6 +170,8 @@ expect_fail "intermediate: short reset key" "shorter than 16 bytes" \
 printf 'listen = %s\nallow\n' "$L:$P_IMD" >"$T/imd.conf"
 expect_fail "intermediate: bad config file line" "imd.conf:2: expected 'key = value'" \
 	"$B/ztna-intermediate" --config "$T/imd.conf" --pki "$PI"
+expect_fail "intermediate: config file that is a directory" "$T/conf.d: cannot read: Is a directory" \
+	"${IM[@]}" --pki "$PKI" --config "$T/conf.d"
 expect_fail "intermediate: no client" "no client may connect" \
 	"$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$PI"
 expect_fail "intermediate: bad client" "KIND must be 'agent' or 'connector'" \

@@ -214,6 +214,21 @@ static void secret_key_needs_a_private_file(void **state)
 	unlink(path);
 }
 
+/* A directory is no config file: an error, not an empty file. */
+static void directory_is_refused(void **state)
+{
+	struct settings s = { 0 };
+	struct zt_conf c;
+	char path[] = "/tmp/zt-conf-dir-XXXXXX";
+
+	(void)state;
+	assert_non_null(mkdtemp(path));
+	zt_conf_init(&c, keys, sizeof(keys) / sizeof(keys[0]), &s);
+	assert_int_equal(zt_conf_load(&c, path), -EISDIR);
+	assert_non_null(strstr(c.err, "cannot read: Is a directory"));
+	rmdir(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +240,7 @@ int main(void)
 		cmocka_unit_test(command_line_and_config_file),
 		cmocka_unit_test(command_line_errors),
 		cmocka_unit_test(secret_key_needs_a_private_file),
+		cmocka_unit_test(directory_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
