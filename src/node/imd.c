@@ -6,6 +6,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "core/checkbudget.h"
 #include "core/ctrl.h"
 #include "core/err.h"
 #include "core/stun_server.h"
@@ -25,6 +26,10 @@
 _Static_assert(RAW_MAX >= ZT_QUIC_RETRY_MAX && RAW_MAX >= ZT_QUIC_INVALID_TOKEN_MAX &&
 		       RAW_MAX >= ZT_STUN_SERVER_MAX_RESPONSE,
 	       "a stateless answer fits a raw queue entry");
+/* STUN answers (to any source, which can be spoofed): per destination IP and in all
+ * per second, each with a burst of ZT_CHECK_BUDGET_BURST_S seconds' worth. */
+#define STUN_RATE_DEST 10
+#define STUN_RATE_TOTAL 1000
 #define LIMIT_LOG_EVERY (10 * ZT_SEC)
 #define CANDS_WINDOW (10 * ZT_SEC)
 #define CANDS_PER_WINDOW 32
@@ -154,6 +159,7 @@ struct zt_imd {
 	struct zt_quic_cidmap *map;
 	struct zt_stun_server stun;
 	bool have_stun;
+	struct zt_check_budget stun_budget; /* answers to addresses that may be spoofed */
 	uint64_t started;
 	struct client *clients;
 	size_t nclients;
@@ -1700,6 +1706,10 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	if (cfg->listen.family && cfg->listen.port &&
 	    zt_stun_server_init(&imd->stun, &cfg->listen, NULL) == 0)
 		imd->have_stun = true;
+	zt_check_budget_init(&imd->stun_budget,
+			     &(struct zt_check_budget_config){ .dest_rate = STUN_RATE_DEST,
+							       .total_rate = STUN_RATE_TOTAL },
+			     now);
 	if (cfg->reset_key && cfg->reset_key_len >= 16) {
 		/* Any length in, 32 bytes kept. */
 		gnutls_hash_fast(GNUTLS_DIG_SHA256, cfg->reset_key, cfg->reset_key_len, imd->reset_key);
@@ -2031,7 +2041,10 @@ int zt_imd_recv(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
 		int n = imd->have_stun ? zt_stun_server_handle(&imd->stun, 0, from, pkt, len, out,
 								sizeof(out), &ep)
 				       : ZT_ESTATE;
-		if (n > 0) {
+		if (n > 0 && !zt_check_budget_take(&imd->stun_budget, NULL, now, from)) {
+			/* a source can be spoofed: not a reflector towards any one victim */
+			imd->st.stun_limited++;
+		} else if (n > 0) {
 			imd->st.stun_answered++;
 			raw_push(imd, local, from, out, (size_t)n);
 		} else {

@@ -10,7 +10,8 @@
  *
  * What it does:
  *  - Demultiplexes the socket (RFC 9443 first byte): 0-3 STUN, answered as a Binding
- *    server (RFC 8489, one address) when cfg.listen is set; QUIC by destination
+ *    server (RFC 8489, one address) when cfg.listen is set, at most 10 answers a
+ *    second to one IP and 1000 in all (sources can be spoofed); QUIC by destination
  *    connection ID; a client's first Initial opens an outer connection (TLS 1.3,
  *    ALPN ztna-outer/1, client certificate required). Anything else is dropped and
  *    counted. A short-header packet for a connection we do not have (e.g. from before
@@ -148,6 +149,8 @@ struct zt_imd_stats {
 	uint64_t dropped_unknown;       /* QUIC for no connection of ours, not a new one */
 	uint64_t dropped_conn;          /* refused by a connection (not QUIC of its own) */
 	uint64_t stun_answered, stun_dropped;
+	uint64_t stun_limited;          /* STUN not answered: over the budget of answers to
+					   its source IP (10/s) or in all (1000/s) */
 	uint64_t resets_sent;
 	uint64_t accepted, refused_full, accept_failed;
 	uint64_t retry_sent;            /* Retry packets sent (address validation) */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/stun.h"
 #include "core/units.h"
 #include "node/relay.h"
 #include "node_harness.h"
@@ -253,10 +254,82 @@ static void candidates_do_not_back_up_the_connector(void **state)
 	free(m);
 }
 
+/* Counts what the Intermediate sends to one address. */
+struct counter {
+	struct zt_addr to;
+	size_t pkts, bytes;
+};
+
+static bool count_to(void *arg, const struct nh_pkt *p)
+{
+	struct counter *c = arg;
+
+	if (zt_addr_equal(&p->to, &c->to)) {
+		c->pkts++;
+		c->bytes += p->len;
+	}
+	return false;
+}
+
+/* A STUN Binding request (20 bytes, the smallest), its transaction ID the time. */
+static size_t binding_request(struct world *w, uint8_t *buf, size_t cap)
+{
+	struct zt_stun_builder b;
+	uint8_t tid[12];
+
+	memset(tid, 0, sizeof(tid));
+	memcpy(tid, &w->net.now, sizeof(w->net.now));
+	zt_stun_build_init(&b, buf, cap, ZT_STUN_BINDING, ZT_STUN_REQUEST, tid);
+	return (size_t)zt_stun_build_finish(&b);
+}
+
+/*
+ * Finding (anyone on the Internet): the Intermediate answers STUN Binding requests
+ * from anyone, and a source address can be spoofed. Every request was answered: a
+ * 20-byte request gets a 56-byte answer (2.8 times the bytes, IPv4; up to 124 for
+ * IPv6), without a rate bound, so the Intermediate reflected and amplified a flood
+ * at any victim. Stateless resets and INVALID_TOKEN closes had a budget; STUN did
+ * not. Now answers take from a budget per destination IP and in all.
+ */
+static void stun_answers_to_one_address_are_bounded(void **state)
+{
+	struct world w;
+	struct counter victim = { 0 }, other = { 0 };
+	struct zt_addr vaddr, oaddr;
+	uint8_t req[64];
+	size_t n, sent = 0;
+
+	world_init(&w, *state);
+	assert_int_equal(zt_addr_parse(&vaddr, "198.51.100.7", 53), 0);
+	assert_int_equal(zt_addr_parse(&oaddr, "203.0.113.9", 40000), 0);
+	victim.to = vaddr;
+	w.net.tap = count_to;
+	w.net.tap_arg = &victim;
+	/* 10 s of 1,000 spoofed requests a second "from" the victim. */
+	for (int ms = 0; ms < 10000; ms++) {
+		n = binding_request(&w, req, sizeof(req));
+		nh_send(&w.net, &vaddr, &w.imd.addr, req, n);
+		sent++;
+		nh_run_for(&w.net, ZT_MS);
+	}
+	print_message("# %zu spoofed requests (%zu bytes): %zu answers to the victim, %zu bytes\n",
+		      sent, sent * n, victim.pkts, victim.bytes);
+	assert_true(victim.pkts <= 80 + 10 * 10 + 1);
+	/* Someone else asking meanwhile is answered. */
+	other.to = oaddr;
+	w.net.tap_arg = &other;
+	n = binding_request(&w, req, sizeof(req));
+	nh_send(&w.net, &oaddr, &w.imd.addr, req, n);
+	nh_run_for(&w.net, 10 * ZT_MS);
+	assert_int_equal(other.pkts, 1);
+	world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(candidates_do_not_back_up_the_connector),
+		cmocka_unit_test(stun_answers_to_one_address_are_bounded),
 	};
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
 }

@@ -514,7 +514,7 @@ static void log_stats(struct prog *p, const char *event)
 	zt_info(event,
 		"clients=%zu sessions=%zu rx=%" PRIu64 " tx=%" PRIu64 " dropped_garbage=%" PRIu64
 		" dropped_unknown=%" PRIu64 " dropped_conn=%" PRIu64 " stun_answered=%" PRIu64
-		" stun_dropped=%" PRIu64 " resets_sent=%" PRIu64 " accepted=%" PRIu64
+		" stun_dropped=%" PRIu64 " stun_limited=%" PRIu64 " resets_sent=%" PRIu64 " accepted=%" PRIu64
 		" accept_failed=%" PRIu64 " refused_full=%" PRIu64 " auth_ok=%" PRIu64
 		" auth_failed=%" PRIu64
 		" authenticated=%zu half_open=%zu half_open_sources=%zu retry_sent=%" PRIu64 " retry_validated=%" PRIu64
@@ -529,7 +529,7 @@ static void log_stats(struct prog *p, const char *event)
 		" ctrl_over_budget=%" PRIu64 " ctrl_budget_closed=%" PRIu64 " ctrl_fwd_dropped=%" PRIu64
 		" ctrl_send_dropped=%" PRIu64 " ctrl_stalled_closed=%" PRIu64 " log_suppressed=%" PRIu64,
 		s.clients, s.sessions, p->io.st.rx, p->io.st.tx, s.dropped_garbage, s.dropped_unknown,
-		s.dropped_conn, s.stun_answered, s.stun_dropped, s.resets_sent, s.accepted,
+		s.dropped_conn, s.stun_answered, s.stun_dropped, s.stun_limited, s.resets_sent, s.accepted,
 		s.accept_failed, s.refused_full, s.auth_ok, s.auth_failed,
 		s.authenticated, s.half_open, s.half_open_sources, s.retry_sent, s.retry_validated, s.retry_bad_token,
 		s.refused_half_open, s.refused_source, s.half_open_expired, s.replaced,
