@@ -960,6 +960,21 @@ static bool hold_open(struct zt_imd *imd, struct client *c, uint64_t now,
 	return true;
 }
 
+/* OPEN with SESSION_ID for a session we still have (its agent lost us while it ran
+ * on the direct path): its own connector, not the one a new session would get
+ * (which cannot take it up: with several connectors for the service, that was
+ * ERROR 1504 and the session ended when the orphan expired). NULL otherwise. */
+static struct client *resume_connector(struct zt_imd *imd, const struct client *agent,
+				       const struct zt_ctrl_open *o)
+{
+	struct session *s = o->resume_session ? session_find(imd, (uint32_t)o->resume_session) : NULL;
+
+	if (!s || !s->end[1] || s->end[1]->state != C_READY || strcmp(s->ident[0], agent->identity) ||
+	    strcmp(s->service, o->service))
+		return NULL;
+	return s->end[1];
+}
+
 static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 			const struct zt_ctrl_open *o)
 {
@@ -993,7 +1008,9 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 			    "too many sessions on this connection");
 		return;
 	}
-	conn = connector_for(imd, o->service, &busy);
+	conn = resume_connector(imd, c, o);
+	if (!conn)
+		conn = connector_for(imd, o->service, &busy);
 	if (conn) {
 		open_session(imd, c, conn, o->request_id, o->service, (uint32_t)o->resume_session);
 		return;

@@ -325,11 +325,99 @@ static void stun_answers_to_one_address_are_bounded(void **state)
 	world_fini(&w);
 }
 
+static void path_report(struct nh_ep *e, uint32_t id, uint8_t path)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_PATH_REPORT);
+	m.u.path.session_id = id;
+	m.u.path.path = path;
+	assert_int_equal(nh_raw_send(e, &m), 0);
+}
+
+/* Runs for d with every connected raw client sending a PING each second, so that
+ * idle timeouts end nothing the test watches. */
+static void run_alive(struct world *w, uint64_t d)
+{
+	uint64_t end = w->net.now + d;
+	struct nh_ep *eps[] = { &w->alice, &w->bob, &w->c1, &w->c2 };
+	struct zt_ctrl_msg m;
+
+	while (w->net.now < end) {
+		for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+			if (!eps[i]->raw.conn || zt_quic_conn_state(eps[i]->raw.conn) != ZT_QUIC_ESTABLISHED)
+				continue;
+			zt_ctrl_msg_init(&m, ZT_CTRL_PING);
+			m.u.ping.nonce = w->net.now;
+			m.u.ping.timestamp = w->net.now;
+			(void)nh_raw_send(eps[i], &m);
+		}
+		nh_run_for(&w->net, end - w->net.now < ZT_SEC ? end - w->net.now : ZT_SEC);
+	}
+}
+
+/* e's connection ends (its program stopped: CONNECTION_CLOSE, as on a restart). */
+static void drop_connection(struct world *w, struct nh_ep *e)
+{
+	zt_quic_conn_close(e->raw.conn, 0, "restart");
+	nh_run_for(&w->net, 200 * ZT_MS);
+}
+
+/*
+ * Finding (the redundancy choice): a session on the direct path whose agent lost
+ * the Intermediate is kept for it (orphan), and the agent re-attaches it with OPEN +
+ * SESSION_ID. With two connectors serving the service, the Intermediate sent that
+ * OPEN to the connector with the fewest sessions, as for a new session: not the
+ * session's own (which still counts it), so the re-attachment failed (ERROR 1504,
+ * "in use"); the agent gave up, and 30 s later the orphan expired and the connector
+ * was told to end the session, which was working on its direct path all along.
+ */
+static void resume_goes_to_the_sessions_connector(void **state)
+{
+	struct world w;
+	const struct zt_ctrl_msg *m;
+	struct zt_imd_stats st;
+	uint32_t id;
+
+	world_init(&w, *state);
+	assert_int_equal(zt_policy_add_serve(w.policy, "c2=web", &(const char *){ NULL }), 0);
+	login(&w, &w.c2, w.c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "web", &w.c2_seen);
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", NULL, &w.alice_seen);
+	id = open_web(&w, &w.alice, 1); /* a tie: the most recently registered, c1 */
+	assert_string_equal(nh_raw_last(&w.alice, ZT_CTRL_SESSION)->u.session.peer_identity,
+			    "ztna:connector:c1");
+	w.c1_seen.watch = w.c2_seen.watch = id;
+	path_report(&w.alice, id, ZT_CTRL_PATH_DIRECT);
+	nh_run_for(&w.net, 100 * ZT_MS);
+	drop_connection(&w, &w.alice);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.sessions_orphaned, 1);
+	/* alice is back and asks for her session again */
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", NULL, &w.alice_seen);
+	assert_int_equal(nh_raw_open(&w.alice, 2, "web", id), 0);
+	nh_run_for(&w.net, 500 * ZT_MS);
+	m = nh_raw_last(&w.alice, ZT_CTRL_SESSION);
+	assert_non_null(m);
+	assert_int_equal(m->u.session.session_id, id);
+	assert_int_equal(m->u.session.request_id, 2);
+	assert_string_equal(m->u.session.peer_identity, "ztna:connector:c1");
+	assert_int_equal(nh_raw_total(&w.c2, ZT_CTRL_SESSION), 0);
+	/* and the grace passes without the session ending */
+	run_alive(&w, 35 * ZT_SEC);
+	assert_int_equal(w.c1_seen.closes, 0);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.orphans_expired, 0);
+	assert_int_equal(st.sessions_resumed, 1);
+	world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(candidates_do_not_back_up_the_connector),
 		cmocka_unit_test(stun_answers_to_one_address_are_bounded),
+		cmocka_unit_test(resume_goes_to_the_sessions_connector),
 	};
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
 }
