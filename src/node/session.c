@@ -511,8 +511,18 @@ void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 		return;
 	}
 	if ((s = zt_psession_by_id(p, (uint32_t)m->session_id))) {
-		if (!reattach(p, s, m))
-			p->st.ctrl_errors++;
+		if (reattach(p, s, m))
+			return;
+		p->st.ctrl_errors++;
+		if (s->detached) {
+			/* The Intermediate paired someone else under the id of the session we
+			 * kept (another connector of the service, or a party that chose the
+			 * id): not ours. Ending that pairing leaves ours alone. */
+			PLOG(p, ZT_NODE_WARN, "session_resume_refused",
+			     "session=%08x service=%s peer=%s offered_service=%s offered_peer=%s", s->id,
+			     s->service, s->peer_identity, m->service, m->peer_identity);
+			refuse_session(p, m, ZT_ESTATE, "not the session kept under this id");
+		}
 		return;
 	}
 	if (is_agent(p)) {
@@ -595,6 +605,14 @@ void zt_psession_on_close(struct psession *s, int reason, const char *text)
 		       (reason == ZT_EBUSY || reason == ZT_EQUOTA || permanent_refusal(reason));
 	struct zt_peer_refusal copy;
 
+	if (s->detached) {
+		/* Kept on its direct path and not re-attached: the Intermediate has no
+		 * pairing of ours under this id, so this CLOSE ends someone else's (one we
+		 * refused, or one a party made with our id), not our working session. */
+		PLOG(p, ZT_NODE_INFO, "session_close_ignored", "session=%08x reason=detached code=%d",
+		     s->id, -reason);
+		return;
+	}
 	if (!refused) {
 		zt_psession_kill(s, reason, text, false);
 		return;

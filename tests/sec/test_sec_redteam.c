@@ -412,12 +412,206 @@ static void resume_goes_to_the_sessions_connector(void **state)
 	world_fini(&w);
 }
 
+/* ---- A session kept on its direct path across an Intermediate restart ---- */
+
+/* The shells of the real agent and connector: a channel is kept open, nothing more. */
+static void keep_chan(struct zt_peer *p, void *arg, struct zt_peer_chan *ch, const char *service)
+{
+	(void)p;
+	(void)arg;
+	(void)ch;
+	(void)service;
+}
+
+static void chan_event(struct zt_peer *p, void *arg, struct zt_peer_chan *ch, void *carg,
+		       enum zt_peer_chan_event ev, int code)
+{
+	(void)p;
+	(void)arg;
+	(void)carg;
+	(void)code;
+	if (ev == ZT_PEER_CHAN_RESET || ev == ZT_PEER_CHAN_FAILED)
+		zt_peer_chan_release(ch, 0);
+}
+
+struct kept {
+	struct world w;               /* alice and c1 are real programs here */
+	struct zt_tls_ctx *a_inner, *web_tls;
+	struct zt_peer_service web;
+	struct zt_peer_callbacks acb, ccb;
+	struct zt_peer_config acfg, ccfg;
+	bool cut_alice;               /* alice <-> Intermediate lost */
+	uint32_t id;
+};
+
+static bool kept_tap(void *arg, const struct nh_pkt *p)
+{
+	struct kept *k = arg;
+	const struct zt_addr *a = &k->w.alice.addr, *i = &k->w.imd.addr;
+
+	return k->cut_alice && ((zt_addr_equal(&p->from, a) && zt_addr_equal(&p->to, i)) ||
+				(zt_addr_equal(&p->from, i) && zt_addr_equal(&p->to, a)));
+}
+
+static bool peer_ready(void *arg, uint64_t now)
+{
+	struct zt_peer *p = arg;
+	(void)now;
+	return zt_peer_state(p) == ZT_PEER_READY;
+}
+
+static bool welcomed_twice(void *arg, uint64_t now)
+{
+	struct zt_peer_stats st;
+	(void)now;
+
+	zt_peer_stats(arg, &st);
+	return st.welcomes >= 2;
+}
+
+/* The state of session id at p (ZT_PEER_S_CLOSED when it is gone). */
+static enum zt_peer_session_state session_state(struct zt_peer *p, uint32_t id)
+{
+	struct zt_peer_session_info si;
+
+	return zt_peer_session_info(p, id, &si) == 0 ? si.state : ZT_PEER_S_CLOSED;
+}
+
+/*
+ * alice (a real agent) and c1 (a real connector, serving web, which c2 may serve
+ * too) with a session on the direct path; then the Intermediate restarts, c1 comes
+ * back and alice, cut off from it for now, does not yet: both keep the session
+ * (detached), waiting to re-attach it.
+ */
+static void kept_session(struct kept *k, struct nh_fixture *f)
+{
+	struct world *w = &k->w;
+	struct zt_peer_chan *ch;
+	struct zt_peer_path_info ai;
+	const char *why;
+
+	memset(k, 0, sizeof(*k));
+	world_init(w, f);
+	/* with a reset key, a restarted Intermediate answers the old connections'
+	 * packets with a Stateless Reset and they reconnect at once */
+	zt_imd_free(w->imd.imd);
+	w->icfg.reset_key = (const uint8_t *)"0123456789abcdef0123456789abcdef";
+	w->icfg.reset_key_len = 32;
+	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
+	assert_int_equal(zt_policy_add_serve(w->policy, "c2=web", &why), 0);
+	w->net.tap = kept_tap;
+	w->net.tap_arg = k;
+	k->a_inner = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_INNER, &f->pki.q.alice, false);
+	k->web_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_INNER, &f->pki.q.web, true);
+	k->web = (struct zt_peer_service){ .name = "web", .tls = k->web_tls };
+	k->acb = (struct zt_peer_callbacks){ .chan_event = chan_event };
+	k->ccb = (struct zt_peer_callbacks){ .chan_accept = keep_chan, .chan_event = chan_event };
+	w->alice.kind = w->c1.kind = NH_PEER;
+	k->acfg = (struct zt_peer_config){
+		.role = ZT_CTRL_ROLE_AGENT, .name = "alice",
+		.token = (const uint8_t *)"pw-alice", .token_len = 8,
+		.intermediate = w->imd.addr, .local = w->alice.local,
+		.outer_tls = w->alice_tls, .inner_tls = k->a_inner, .rng = &f->rng,
+		.cb = &k->acb, .log = nh_node_log("alice"),
+	};
+	k->ccfg = (struct zt_peer_config){
+		.role = ZT_CTRL_ROLE_CONNECTOR, .name = "c1",
+		.token = (const uint8_t *)"pw-c1", .token_len = 5,
+		.intermediate = w->imd.addr, .local = w->c1.local,
+		.outer_tls = w->c1_tls, .services = &k->web, .n_services = 1, .rng = &f->rng,
+		.cb = &k->ccb, .log = nh_node_log("c1"),
+	};
+	assert_int_equal(zt_peer_new(&w->c1.peer, &k->ccfg, w->net.now), 0);
+	assert_int_equal(zt_peer_new(&w->alice.peer, &k->acfg, w->net.now), 0);
+	assert_true(nh_run(&w->net, peer_ready, w->alice.peer, w->net.now + 3 * ZT_SEC));
+	assert_true(nh_run(&w->net, peer_ready, w->c1.peer, w->net.now + 3 * ZT_SEC));
+	assert_int_equal(zt_peer_chan_open(w->alice.peer, w->net.now, "web", NULL, &ch), 0);
+	nh_run_for(&w->net, 3 * ZT_SEC);
+	assert_int_equal(zt_peer_session_ids(w->alice.peer, &k->id, 1), 1);
+	assert_int_equal(zt_peer_session_path(w->alice.peer, k->id, &ai), 0);
+	assert_true(ai.direct);
+	/* The Intermediate restarts; alice does not reach the new one yet. */
+	k->cut_alice = true;
+	zt_imd_free(w->imd.imd);
+	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
+	assert_true(nh_run(&w->net, welcomed_twice, w->c1.peer, w->net.now + 30 * ZT_SEC));
+	assert_int_equal(session_state(w->c1.peer, k->id), ZT_PEER_S_READY);
+}
+
+static void kept_fini(struct kept *k)
+{
+	world_fini(&k->w);
+	zt_tls_ctx_free(k->a_inner);
+	zt_tls_ctx_free(k->web_tls);
+}
+
+/*
+ * Finding: another connector of the service ends a session it does not serve. After
+ * an Intermediate restart the agent's OPEN re-attaching its session (SESSION_ID) is
+ * paired like a new session, here with c2 (registered last). The agent ignored the
+ * SESSION (wrong peer) but not the CLOSE c2 then sent for that id: it ended its
+ * session, which was working on its direct path through c1.
+ */
+static void other_connector_cannot_end_a_kept_session(void **state)
+{
+	struct kept k;
+	struct world *w = &k.w;
+	const struct zt_ctrl_msg *m;
+	struct zt_ctrl_msg close;
+
+	kept_session(&k, *state);
+	login(w, &w->c2, w->c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "web", &w->c2_seen);
+	k.cut_alice = false;
+	assert_true(nh_wait_total(&w->net, &w->c2, ZT_CTRL_SESSION, 1, 10 * ZT_SEC));
+	m = nh_raw_last(&w->c2, ZT_CTRL_SESSION);
+	assert_int_equal(m->u.session.session_id, k.id);
+	zt_ctrl_msg_init(&close, ZT_CTRL_CLOSE);
+	close.u.close.session_id = k.id;
+	close.u.close.reason = (uint32_t)-ZT_EPEER;
+	assert_int_equal(nh_raw_send(&w->c2, &close), 0);
+	nh_run_for(&w->net, 2 * ZT_SEC);
+	assert_int_equal(session_state(w->alice.peer, k.id), ZT_PEER_S_READY);
+	assert_int_equal(session_state(w->c1.peer, k.id), ZT_PEER_S_READY);
+	kept_fini(&k);
+}
+
+/*
+ * Finding: an agent that knows a kept session's id ends it at the connector. After
+ * an Intermediate restart bob asks to "re-attach" alice's session id before she is
+ * back: the Intermediate pairs him with c1 under that id; c1 ignored the SESSION
+ * (wrong peer) but not the CLOSE bob sent next, and ended alice's session.
+ */
+static void other_agent_cannot_end_a_kept_session(void **state)
+{
+	struct kept k;
+	struct world *w = &k.w;
+	struct zt_ctrl_msg close;
+
+	kept_session(&k, *state);
+	login(w, &w->bob, w->bob_tls, ZT_CTRL_ROLE_AGENT, "bob", NULL, &w->bob_seen);
+	assert_int_equal(nh_raw_open(&w->bob, 9, "web", k.id), 0);
+	assert_true(nh_wait_total(&w->net, &w->bob, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	zt_ctrl_msg_init(&close, ZT_CTRL_CLOSE);
+	close.u.close.session_id = k.id;
+	close.u.close.reason = (uint32_t)-ZT_EPEER;
+	assert_int_equal(nh_raw_send(&w->bob, &close), 0);
+	nh_run_for(&w->net, 2 * ZT_SEC);
+	assert_int_equal(session_state(w->c1.peer, k.id), ZT_PEER_S_READY);
+	k.cut_alice = false;
+	nh_run_for(&w->net, 3 * ZT_SEC);
+	assert_int_equal(session_state(w->alice.peer, k.id), ZT_PEER_S_READY);
+	assert_int_equal(session_state(w->c1.peer, k.id), ZT_PEER_S_READY);
+	kept_fini(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(candidates_do_not_back_up_the_connector),
 		cmocka_unit_test(stun_answers_to_one_address_are_bounded),
 		cmocka_unit_test(resume_goes_to_the_sessions_connector),
+		cmocka_unit_test(other_connector_cannot_end_a_kept_session),
+		cmocka_unit_test(other_agent_cannot_end_a_kept_session),
 	};
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
 }
