@@ -604,6 +604,112 @@ static void other_agent_cannot_end_a_kept_session(void **state)
 	kept_fini(&k);
 }
 
+/* ---- A connector naming a victim's address to an agent ---- */
+
+struct aim {
+	struct world *w;
+	struct zt_addr victim;
+	uint64_t to_victim;
+	uint32_t gens[64];          /* generations alice started, answered */
+	size_t ngens;
+};
+
+static bool aim_tap(void *arg, const struct nh_pkt *p)
+{
+	struct aim *a = arg;
+
+	a->to_victim += zt_addr_ip_equal(&p->to, &a->victim);
+	return false;
+}
+
+/* The hostile connector answers each of alice's generations with 16 ports of the
+ * victim (and trickles the same again, as often as it is forwarded). */
+static void aim_answer(struct nh_ep *e, const struct zt_ctrl_msg *in, void *arg)
+{
+	struct aim *a = arg;
+	struct zt_ctrl_msg *m;
+	struct zt_ctrl_candidates *c;
+
+	if (in->type != ZT_CTRL_CANDIDATES)
+		return;
+	m = calloc(1, sizeof(*m));
+	assert_non_null(m);
+	zt_ctrl_msg_init(m, ZT_CTRL_CANDIDATES);
+	c = &m->u.cands;
+	c->session_id = in->u.cands.session_id;
+	snprintf(c->ufrag, sizeof(c->ufrag), "vict");
+	snprintf(c->pwd, sizeof(c->pwd), "victimvictimvictimvictim");
+	c->generation = in->u.cands.generation;
+	c->n_cands = 16;
+	for (int i = 0; i < 16; i++) {
+		c->cands[i] = (struct zt_cand){ .type = ZT_CAND_HOST, .component = 1, .addr = a->victim };
+		c->cands[i].addr.port = (uint16_t)(7000 + i);
+		c->cands[i].priority = zt_cand_priority(ZT_CAND_HOST, (uint16_t)(65535 - i), 1);
+		snprintf(c->cands[i].foundation, sizeof(c->cands[i].foundation), "v%d", i);
+	}
+	for (int k = 0; k < 4; k++) {
+		c->seq = (uint32_t)k;
+		c->end_of_candidates = k == 3;
+		(void)nh_raw_send(e, m);
+	}
+	if (a->ngens < 64)
+		a->gens[a->ngens++] = c->generation;
+	free(m);
+}
+
+/*
+ * Suspicion (cleared): a connector makes an agent's ICE agent hammer a third party.
+ * The check budgets (docs/security.md) are the program's, so they hold at the agent
+ * too: c1, hostile, answers every ICE generation of alice's sessions with 16 ports of
+ * a victim, for 30 s, while alice keeps opening channels (each failed session is
+ * opened again). The victim gets at most the destination budget's burst and rate.
+ */
+static void connector_cannot_aim_an_agent(void **state)
+{
+	struct world w;
+	struct aim a = { .w = &w };
+	struct nh_fixture *f = *state;
+	struct zt_tls_ctx *a_inner;
+	struct zt_peer_callbacks acb = { .chan_event = chan_event };
+	struct zt_peer_config acfg;
+	struct zt_peer_chan *ch;
+	struct zt_peer_stats st;
+
+	world_init(&w, f);
+	assert_int_equal(zt_addr_parse(&a.victim, "192.0.2.99", 0), 0);
+	w.net.tap = aim_tap;
+	w.net.tap_arg = &a;
+	a_inner = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_INNER, &f->pki.q.alice, false);
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
+	w.c1.raw.on_msg = aim_answer;
+	w.c1.raw.on_msg_arg = &a;
+	w.alice.kind = NH_PEER;
+	acfg = (struct zt_peer_config){
+		.role = ZT_CTRL_ROLE_AGENT, .name = "alice",
+		.token = (const uint8_t *)"pw-alice", .token_len = 8,
+		.intermediate = w.imd.addr, .local = w.alice.local,
+		.outer_tls = w.alice_tls, .inner_tls = a_inner, .rng = &f->rng,
+		.cb = &acb, .log = nh_node_log("alice"),
+	};
+	assert_int_equal(zt_peer_new(&w.alice.peer, &acfg, w.net.now), 0);
+	assert_true(nh_run(&w.net, peer_ready, w.alice.peer, w.net.now + 3 * ZT_SEC));
+	for (int sec = 0; sec < 30; sec++) {
+		/* a user that keeps trying: a channel a second (a new session once the
+		 * last one failed: the hostile connector never completes the handshake) */
+		(void)zt_peer_chan_open(w.alice.peer, w.net.now, "web", NULL, &ch);
+		run_alive(&w, ZT_SEC);
+	}
+	zt_peer_stats(w.alice.peer, &st);
+	print_message("# %zu generations answered with the victim, %" PRIu64 " sessions: %" PRIu64
+		      " datagrams to the victim in 30 s (checks charged %" PRIu64 ", deferred %" PRIu64
+		      ")\n", a.ngens, st.sessions_opened, a.to_victim, st.checks_charged,
+		      st.checks_deferred);
+	assert_true(a.ngens >= 2);
+	assert_true(a.to_victim <= 16 + 2 * 30 + 1);
+	world_fini(&w);
+	zt_tls_ctx_free(a_inner);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -612,6 +718,7 @@ int main(void)
 		cmocka_unit_test(resume_goes_to_the_sessions_connector),
 		cmocka_unit_test(other_connector_cannot_end_a_kept_session),
 		cmocka_unit_test(other_agent_cannot_end_a_kept_session),
+		cmocka_unit_test(connector_cannot_aim_an_agent),
 	};
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
 }
