@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/log.h"
 #include "cmds.h"
 
 struct subcommand {
@@ -48,8 +49,11 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		if (!strcmp(argv[1], subcommands[i].name))
-			return subcommands[i].main(argc - 1, argv + 1);
+		if (!strcmp(argv[1], subcommands[i].name)) {
+			int rc = subcommands[i].main(argc - 1, argv + 1);
+			zt_log_flush(true); /* what the rate limit left out, counted */
+			return rc;
+		}
 	fprintf(stderr, "ztna: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;
