@@ -171,7 +171,7 @@ printf 'listen = %s\nallow\n' "$L:$P_IMD" >"$T/imd.conf"
 expect_fail "intermediate: bad config file line" "imd.conf:2: expected 'key = value'" \
 	"$B/ztna-intermediate" --config "$T/imd.conf" --pki "$PI"
 expect_fail "intermediate: config file that is a directory" "$T/conf.d: cannot read: Is a directory" \
-	"${IM[@]}" --pki "$PKI" --config "$T/conf.d"
+	"${IM[@]}" --pki "$PI" --config "$T/conf.d"
 expect_fail "intermediate: no client" "no client may connect" \
 	"$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$PI"
 expect_fail "intermediate: bad client" "KIND must be 'agent' or 'connector'" \
