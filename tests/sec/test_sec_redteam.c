@@ -412,6 +412,87 @@ static void resume_goes_to_the_sessions_connector(void **state)
 	world_fini(&w);
 }
 
+/*
+ * Suspicions (cleared): a party reaching into a session that is not its own. bob (an
+ * agent allowed to web) and c2 (a connector of db) name alice's session to web in
+ * every message that carries a session id, and in relayed datagrams; bob asks to
+ * re-attach it; c2 logs in again while the session waits for its connector c1.
+ * Nothing reaches or changes the session: it ends only with its own ends.
+ */
+static void others_sessions_are_out_of_reach(void **state)
+{
+	struct world w;
+	struct zt_ctrl_msg m;
+	struct zt_imd_session_info si;
+	struct zt_imd_stats st;
+	uint8_t pkt[64];
+	uint32_t id;
+	size_t c1_dgrams;
+
+	world_init(&w, *state);
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
+	login(&w, &w.c2, w.c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "db", &w.c2_seen);
+	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", NULL, &w.alice_seen);
+	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", NULL, &w.bob_seen);
+	id = open_web(&w, &w.alice, 1);
+	w.c1_seen.watch = w.alice_seen.watch = id;
+	c1_dgrams = w.c1.raw.ndgrams;
+	for (int k = 0; k < 2; k++) {
+		struct nh_ep *e = k ? &w.c2 : &w.bob;
+		size_t errors = nh_raw_total(e, ZT_CTRL_ERROR);
+		zt_ctrl_msg_init(&m, ZT_CTRL_CLOSE);
+		m.u.close.session_id = id;
+		m.u.close.reason = (uint32_t)-ZT_EPOLICY;
+		assert_int_equal(nh_raw_send(e, &m), 0);
+		path_report(e, id, ZT_CTRL_PATH_DIRECT);
+		big_candidates(&m, id, 0, 2);
+		assert_int_equal(nh_raw_send(e, &m), 0);
+		zt_relay_hdr_write(pkt, sizeof(pkt), id);
+		memcpy(pkt + ZT_RELAY_HDR_LEN, "not yours", 9);
+		assert_int_equal(zt_quic_dgram_send(e->raw.conn, pkt, ZT_RELAY_HDR_LEN + 9), 0);
+		nh_run_for(&w.net, 300 * ZT_MS);
+		/* CANDIDATES: "no such session", as for an id nobody has */
+		assert_int_equal(nh_raw_total(e, ZT_CTRL_ERROR), errors + 1);
+		assert_int_equal(nh_raw_last(e, ZT_CTRL_ERROR)->u.error.code, (uint32_t)-ZT_ESTATE);
+	}
+	/* bob asks to re-attach alice's session: refused ("in use"), not moved to him */
+	assert_int_equal(nh_raw_open(&w.bob, 7, "web", id), 0);
+	nh_run_for(&w.net, 300 * ZT_MS);
+	assert_int_equal(nh_raw_last(&w.bob, ZT_CTRL_ERROR)->u.error.code, (uint32_t)-ZT_ESTATE);
+	assert_int_equal(nh_raw_last(&w.bob, ZT_CTRL_ERROR)->u.error.request_id, 7);
+	assert_int_equal(nh_raw_total(&w.bob, ZT_CTRL_SESSION), 0);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, id, &si), 0);
+	assert_string_equal(si.agent, "ztna:agent:alice");
+	assert_int_equal(w.c1_seen.closes + w.alice_seen.closes, 0);
+	assert_int_equal(w.c1_seen.cands, 0);
+	assert_int_equal(w.c1.raw.ndgrams, c1_dgrams);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.relay_dropped_unknown, 2);
+	/* alice's own report puts it on the direct path; c1 goes: it waits for c1 */
+	path_report(&w.alice, id, ZT_CTRL_PATH_DIRECT);
+	nh_run_for(&w.net, 100 * ZT_MS);
+	drop_connection(&w, &w.c1);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.sessions_orphaned, 1);
+	/* c2 logging in again (also naming web) does not take it up; c1 does */
+	drop_connection(&w, &w.c2);
+	{
+		static const char *const both[] = { "db", "web" };
+		assert_int_equal(nh_raw_connect(&w.c2, w.c2_tls, &w.imd.addr), 0);
+		assert_true(nh_run(&w.net, raw_up, &w.c2, w.net.now + 2 * ZT_SEC));
+		nh_raw_hello(&w.c2, ZT_CTRL_ROLE_CONNECTOR, "c2", "pw-c2", both, 2);
+		assert_true(nh_wait_total(&w.net, &w.c2, ZT_CTRL_WELCOME, 1, 3 * ZT_SEC));
+	}
+	nh_run_for(&w.net, 300 * ZT_MS);
+	assert_int_equal(nh_raw_total(&w.c2, ZT_CTRL_SESSION), 0);
+	assert_int_equal(nh_raw_last(&w.c2, ZT_CTRL_ERROR)->u.error.code, (uint32_t)-ZT_ENOTSERVER);
+	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
+	nh_run_for(&w.net, 300 * ZT_MS);
+	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_SESSION), 1);
+	assert_int_equal(nh_raw_last(&w.c1, ZT_CTRL_SESSION)->u.session.session_id, id);
+	world_fini(&w);
+}
+
 /* ---- A session kept on its direct path across an Intermediate restart ---- */
 
 /* The shells of the real agent and connector: a channel is kept open, nothing more. */
@@ -716,6 +797,7 @@ int main(void)
 		cmocka_unit_test(candidates_do_not_back_up_the_connector),
 		cmocka_unit_test(stun_answers_to_one_address_are_bounded),
 		cmocka_unit_test(resume_goes_to_the_sessions_connector),
+		cmocka_unit_test(others_sessions_are_out_of_reach),
 		cmocka_unit_test(other_connector_cannot_end_a_kept_session),
 		cmocka_unit_test(other_agent_cannot_end_a_kept_session),
 		cmocka_unit_test(connector_cannot_aim_an_agent),
