@@ -1662,6 +1662,18 @@ static void reset_token(void *arg, const uint8_t *cid, size_t cidlen, uint8_t to
 	memcpy(token, mac, 16);
 }
 
+/* The Binding server on cfg.listen (none without one), and its answers' budget. */
+static void stun_init(struct zt_imd *imd, uint64_t now)
+{
+	const struct zt_check_budget_config b = { .dest_rate = STUN_RATE_DEST,
+						  .total_rate = STUN_RATE_TOTAL };
+
+	if (imd->cfg.listen.family && imd->cfg.listen.port &&
+	    zt_stun_server_init(&imd->stun, &imd->cfg.listen, NULL) == 0)
+		imd->have_stun = true;
+	zt_check_budget_init(&imd->stun_budget, &b, now);
+}
+
 int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t now)
 {
 	struct zt_imd *imd;
@@ -1720,13 +1732,7 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	rc = zt_srccount_new(&imd->half_src, (uint64_t)(uintptr_t)imd ^ now);
 	if (rc < 0)
 		goto out_free;
-	if (cfg->listen.family && cfg->listen.port &&
-	    zt_stun_server_init(&imd->stun, &cfg->listen, NULL) == 0)
-		imd->have_stun = true;
-	zt_check_budget_init(&imd->stun_budget,
-			     &(struct zt_check_budget_config){ .dest_rate = STUN_RATE_DEST,
-							       .total_rate = STUN_RATE_TOTAL },
-			     now);
+	stun_init(imd, now);
 	if (cfg->reset_key && cfg->reset_key_len >= 16) {
 		/* Any length in, 32 bytes kept. */
 		gnutls_hash_fast(GNUTLS_DIG_SHA256, cfg->reset_key, cfg->reset_key_len, imd->reset_key);
