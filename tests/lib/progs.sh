@@ -9,15 +9,20 @@
 #   progs_alive NAME         0 while it runs
 #   wait_log FILE PATTERN SECONDS [COUNT]   until FILE has COUNT lines matching PATTERN
 #   count_log FILE PATTERN   how many lines of FILE match PATTERN
+#   rnd_ip                   another random loopback address
+#   rss_kb PID / cpu_ticks PID   a process's resident memory (KiB) / user+system ticks
+#   stat_of NAME KEY         KEY's value in NAME's last stats line (event=stats)
+#   hup_stats NAME...        ask each for a stats line (SIGHUP) and wait for it
+# PIDS[NAME] is the pid (process group) of each program started.
 B=${BUILD:-build}
-declare -A PROGS_PID
+declare -A PIDS
 progs_cleanup() {
 	local p
-	for p in "${PROGS_PID[@]}"; do
+	for p in "${PIDS[@]}"; do
 		kill -TERM -- "-$p" 2>/dev/null
 	done
 	sleep 0.1
-	for p in "${PROGS_PID[@]}"; do
+	for p in "${PIDS[@]}"; do
 		kill -KILL -- "-$p" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -33,23 +38,23 @@ progs_init() {
 	trap 'exit 130' INT TERM
 	# Our own loopback address and ports: other suites run at the same time on
 	# 127.0.0.1 (and ports above 32767 are the kernel's ephemeral range).
-	L=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
+	L=$(rnd_ip)
 	PORT=$((20000 + RANDOM % 12000))
 }
 progs_start() {
 	local name=$1
 	shift
 	setsid "$@" >"$T/$name.out" 2>"$T/$name.log" &
-	PROGS_PID[$name]=$!
+	PIDS[$name]=$!
 }
 progs_stop() {
 	local name=$1 sig=${2:-TERM}
-	[ -n "${PROGS_PID[$name]:-}" ] || return 0
-	kill -"$sig" -- "-${PROGS_PID[$name]}" 2>/dev/null
-	wait "${PROGS_PID[$name]}" 2>/dev/null
-	unset "PROGS_PID[$name]"
+	[ -n "${PIDS[$name]:-}" ] || return 0
+	kill -"$sig" -- "-${PIDS[$name]}" 2>/dev/null
+	wait "${PIDS[$name]}" 2>/dev/null
+	unset "PIDS[$name]"
 }
-progs_alive() { kill -0 "${PROGS_PID[$1]}" 2>/dev/null; }
+progs_alive() { kill -0 "${PIDS[$1]}" 2>/dev/null; }
 wait_log() {
 	local n=$(($3 * 10)) want=${4:-1}
 	while [ "$n" -gt 0 ]; do
@@ -63,4 +68,18 @@ count_log() {
 	local n
 	n=$(grep -c -- "$2" "$1" 2>/dev/null)
 	echo "${n:-0}"
+}
+rnd_ip() { echo "127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+stat_of() {
+	grep 'event=stats' "$T/$1.log" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+hup_stats() {
+	local n c
+	for n in "$@"; do
+		c=$(count_log "$T/$n.log" 'event=stats')
+		kill -HUP "${PIDS[$n]}"
+		wait_log "$T/$n.log" 'event=stats' 3 $((c + 1))
+	done
 }

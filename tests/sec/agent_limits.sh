@@ -68,7 +68,7 @@ grep -q '^sent 20 received 20 ' <<<"$out" && tap_ok "bob's new UDP flow works ($
 wait "$HOLD"
 
 # alice got her share, not more; the rest was refused and counted, logged per burst.
-kill -HUP "${PROGS_PID[conn]}"
+kill -HUP "${PIDS[conn]}"
 wait_log "$T/conn.log" 'event=stats' 3
 stats=$(grep 'event=stats' "$T/conn.log" | tail -n 1)
 lf=$(sed -n 's/.* limit_flow_dgrams=\([0-9]*\).*/\1/p' <<<"$stats")

@@ -29,55 +29,8 @@ RSS_MAX_KB=$((64 * 1024))
 RATE=1500 SECONDS_FLOOD=20
 tap_plan 11
 
-T=$(mktemp -d /tmp/zt-sec-flood.XXXXXX)
-declare -A PIDS
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -KILL -- "-$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	if [ -n "${ZT_KEEP:-}" ]; then
-		echo "# kept $T"
-	else
-		rm -rf "$T"
-	fi
-}
-trap cleanup EXIT
-
-start() {
-	local name=$1
-	shift
-	setsid "$@" >"$T/$name.out" 2>"$T/$name.log" &
-	PIDS[$name]=$!
-}
-stop() {
-	local name=$1
-	[ -n "${PIDS[$name]:-}" ] || return 0
-	kill -TERM -- "-${PIDS[$name]}" 2>/dev/null
-	wait "${PIDS[$name]}" 2>/dev/null
-	unset "PIDS[$name]"
-}
-alive() { kill -0 "${PIDS[$1]}" 2>/dev/null; }
-wait_log() {
-	local n=$(($3 * 10)) want=${4:-1}
-	while [ "$n" -gt 0 ]; do
-		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$want" ] && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-stat_of() {
-	grep 'event=stats' "$T/imd.log" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
-hup_stats() {
-	local c
-	c=$(grep -c 'event=stats' "$T/imd.log")
-	kill -HUP "${PIDS[imd]}"
-	wait_log "$T/imd.log" 'event=stats' 3 $((c + 1))
-}
+. tests/lib/progs.sh
+progs_init sec-flood
 # echo_ok PORT: a line through an agent's forward to the echo service and back.
 echo_ok() {
 	local out
@@ -95,7 +48,6 @@ sample_rss() {
 	done
 	echo "$peak"
 }
-rnd_ip() { echo "127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))"; }
 
 base=$((20000 + RANDOM % 12000))
 L=$(rnd_ip) A=$(rnd_ip) F=$(rnd_ip)
@@ -107,14 +59,14 @@ TOK=tok-$RANDOM
 
 AGENT=(--intermediate "$L:$P_IMD" --token "$TOK" --keepalive 1s --direct off
 	--control none)
-start imd "$IMD" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client "agent:alice:$TOK" \
+progs_start imd "$IMD" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client "agent:alice:$TOK" \
 	--client "agent:bob:$TOK" --client "agent:carol:$TOK" --client "connector:c1:$TOK" \
 	--allow alice=echo --allow bob=echo --allow carol=echo --serve c1=echo
-start echo "$KIT" tcp-echo "$A:$P_ECHO"
-start conn "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c1" --name c1 \
+progs_start echo "$KIT" tcp-echo "$A:$P_ECHO"
+progs_start conn "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c1" --name c1 \
 	--token "$TOK" --service "echo=tcp:$A:$P_ECHO" --bind "$A" --keepalive 1s --direct off \
 	--control none
-start alice "$B/ztna-agent" "${AGENT[@]}" --pki "$T/pki/agent-alice" --name alice --bind "$A" --forward "tcp:$A:$F_ALICE=echo"
+progs_start alice "$B/ztna-agent" "${AGENT[@]}" --pki "$T/pki/agent-alice" --name alice --bind "$A" --forward "tcp:$A:$F_ALICE=echo"
 
 # 1. Before: everyone in, the tunnel works.
 if wait_log "$T/alice.log" 'event=connected' 10 && wait_log "$T/conn.log" 'event=connected' 10 &&
@@ -127,17 +79,17 @@ sleep 1
 rss0=$(rss_kb "${PIDS[imd]}")
 
 # 2. The flood: 1,500 Initials/s for 20 s from F, nothing answered.
-start flood "$LOAD" initials --to "$L:$P_IMD" --pki "$T/pki" --bind "$F" --rate "$RATE" \
+progs_start flood "$LOAD" initials --to "$L:$P_IMD" --pki "$T/pki" --bind "$F" --rate "$RATE" \
 	--seconds "$SECONDS_FLOOD"
 peak1=$(sample_rss 5)
 ok_alice=no ok_carol=no ok_bob=no
 echo_ok "$F_ALICE" && ok_alice=yes
-start carol "$B/ztna-agent" "${AGENT[@]}" --pki "$T/pki/agent-carol" --name carol --bind "$A" --forward "tcp:$A:$F_CAROL=echo"
-start bob "$B/ztna-agent" "${AGENT[@]}" --pki "$T/pki/agent-bob" --name bob --bind "$F" --forward "tcp:$A:$F_BOB=echo"
+progs_start carol "$B/ztna-agent" "${AGENT[@]}" --pki "$T/pki/agent-carol" --name carol --bind "$A" --forward "tcp:$A:$F_CAROL=echo"
+progs_start bob "$B/ztna-agent" "${AGENT[@]}" --pki "$T/pki/agent-bob" --name bob --bind "$F" --forward "tcp:$A:$F_BOB=echo"
 wait_log "$T/carol.log" 'event=connected' 10 && echo_ok "$F_CAROL" && ok_carol=yes
 wait_log "$T/bob.log" 'event=connected' 10 && echo_ok "$F_BOB" && ok_bob=yes
 peak2=$(sample_rss 5)
-while alive flood; do
+while progs_alive flood; do
 	r=$(rss_kb "${PIDS[imd]}")
 	[ "$r" -gt "$peak2" ] && peak2=$r
 	sleep 0.5
@@ -161,42 +113,42 @@ tap_diag "flood: $(cat "$T/flood.out")"
 # 3. After: the half-open connections are gone within the handshake timeout (10 s).
 sleep 12
 after=$(rss_kb "${PIDS[imd]}")
-hup_stats
-tap_diag "stats: clients=$(stat_of clients) half_open=$(stat_of half_open) accepted=$(stat_of accepted) retry_sent=$(stat_of retry_sent) retry_validated=$(stat_of retry_validated) refused_source=$(stat_of refused_source)"
-[ "$after" -lt "$RSS_MAX_KB" ] && [ "$(stat_of clients)" = 4 ] &&
+hup_stats imd
+tap_diag "stats: clients=$(stat_of imd clients) half_open=$(stat_of imd half_open) accepted=$(stat_of imd accepted) retry_sent=$(stat_of imd retry_sent) retry_validated=$(stat_of imd retry_validated) refused_source=$(stat_of imd refused_source)"
+[ "$after" -lt "$RSS_MAX_KB" ] && [ "$(stat_of imd clients)" = 4 ] &&
 	tap_ok "after the flood: RSS $((after / 1024)) MiB, the 4 legitimate clients only" ||
-	tap_fail "after the flood" "RSS $after KiB, clients=$(stat_of clients)"
-[ "$(stat_of retry_sent)" -ge $((sent / 2)) ] 2>/dev/null &&
-	tap_ok "the Initials were answered with Retry (stateless): retry_sent=$(stat_of retry_sent)" ||
-	tap_fail "the Initials were answered with Retry" "retry_sent=$(stat_of retry_sent) of $sent"
-[ "$(stat_of retry_validated)" -ge 1 ] 2>/dev/null && grep -q 'event=connected' "$T/bob.log" &&
-	tap_ok "the agent at the flooding address followed a Retry (retry_validated=$(stat_of retry_validated))" ||
-	tap_fail "the agent at the flooding address followed a Retry" "retry_validated=$(stat_of retry_validated)"
+	tap_fail "after the flood" "RSS $after KiB, clients=$(stat_of imd clients)"
+[ "$(stat_of imd retry_sent)" -ge $((sent / 2)) ] 2>/dev/null &&
+	tap_ok "the Initials were answered with Retry (stateless): retry_sent=$(stat_of imd retry_sent)" ||
+	tap_fail "the Initials were answered with Retry" "retry_sent=$(stat_of imd retry_sent) of $sent"
+[ "$(stat_of imd retry_validated)" -ge 1 ] 2>/dev/null && grep -q 'event=connected' "$T/bob.log" &&
+	tap_ok "the agent at the flooding address followed a Retry (retry_validated=$(stat_of imd retry_validated))" ||
+	tap_fail "the agent at the flooding address followed a Retry" "retry_validated=$(stat_of imd retry_validated)"
 
 # 4. A flood that follows the Retries (a real source address): half-open-per-source.
-start flood2 "$LOAD" initials --to "$L:$P_IMD" --pki "$T/pki" --bind "$F" --rate "$RATE" \
+progs_start flood2 "$LOAD" initials --to "$L:$P_IMD" --pki "$T/pki" --bind "$F" --rate "$RATE" \
 	--seconds 8 --answer
 peak3=$(sample_rss 4)
 ok=no
 echo_ok "$F_CAROL" && ok=yes
-while alive flood2; do
+while progs_alive flood2; do
 	r=$(rss_kb "${PIDS[imd]}")
 	[ "$r" -gt "$peak3" ] && peak3=$r
 	sleep 0.5
 done
-hup_stats
-tap_diag "answering flood: $(cat "$T/flood2.out"); refused_source=$(stat_of refused_source) retry_validated=$(stat_of retry_validated) peak $((peak3 / 1024)) MiB"
-[ "$ok" = yes ] && [ "$peak3" -lt "$RSS_MAX_KB" ] && [ "$(stat_of refused_source)" -gt 0 ] &&
+hup_stats imd
+tap_diag "answering flood: $(cat "$T/flood2.out"); refused_source=$(stat_of imd refused_source) retry_validated=$(stat_of imd retry_validated) peak $((peak3 / 1024)) MiB"
+[ "$ok" = yes ] && [ "$peak3" -lt "$RSS_MAX_KB" ] && [ "$(stat_of imd refused_source)" -gt 0 ] &&
 	tap_ok "a flood that follows the Retries is held to half-open-per-source: peak $((peak3 / 1024)) MiB, tunnel works" ||
-	tap_fail "a flood that follows the Retries" "peak $peak3 KiB, echo $ok, refused_source=$(stat_of refused_source)"
+	tap_fail "a flood that follows the Retries" "peak $peak3 KiB, echo $ok, refused_source=$(stat_of imd refused_source)"
 echo "# rss_kb before=$rss0 peak=$peak after=$after answering_peak=$peak3"
 
 # 5. --retry always: every new client pays the round trip, and the real programs follow.
-start imd2 "$IMD" --listen "$L:$P_IMD2" --pki "$T/pki/intermediate" --client "agent:dave:$TOK" \
+progs_start imd2 "$IMD" --listen "$L:$P_IMD2" --pki "$T/pki/intermediate" --client "agent:dave:$TOK" \
 	--client "connector:c1:$TOK" --allow dave=echo --serve c1=echo --retry always
-start conn2 "$B/ztna-connector" --intermediate "$L:$P_IMD2" --pki "$T/pki/connector-c1" --name c1 \
+progs_start conn2 "$B/ztna-connector" --intermediate "$L:$P_IMD2" --pki "$T/pki/connector-c1" --name c1 \
 	--token "$TOK" --service "echo=tcp:$A:$P_ECHO" --bind "$A" --direct off --control none
-start dave "$B/ztna-agent" --intermediate "$L:$P_IMD2" --pki "$T/pki/agent-dave" --token "$TOK" --name dave \
+progs_start dave "$B/ztna-agent" --intermediate "$L:$P_IMD2" --pki "$T/pki/agent-dave" --token "$TOK" --name dave \
 	--bind "$A" --forward "tcp:$A:$F_DAVE=echo" --direct off --control none
 ok=no
 wait_log "$T/conn2.log" 'event=connected' 10 && wait_log "$T/dave.log" 'event=connected' 10 &&

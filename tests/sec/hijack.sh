@@ -18,43 +18,8 @@ B=${BUILD:-build}
 KIT=$B/bench/zt-testkit
 tap_plan 6
 
-T=$(mktemp -d /tmp/zt-hijack.XXXXXX)
-declare -A PIDS
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -KILL -- "-$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	if [ -n "${ZT_KEEP:-}" ]; then
-		echo "# kept $T"
-	else
-		rm -rf "$T"
-	fi
-}
-trap cleanup EXIT
-
-start() {
-	local name=$1
-	shift
-	setsid "$@" >"$T/$name.out" 2>"$T/$name.log" &
-	PIDS[$name]=$!
-}
-stop() {
-	[ -n "${PIDS[$1]:-}" ] || return 0
-	kill -TERM -- "-${PIDS[$1]}" 2>/dev/null
-	wait "${PIDS[$1]}" 2>/dev/null
-	unset "PIDS[$1]"
-}
-wait_log() { # wait_log FILE PATTERN SECONDS
-	local n=$(($3 * 10))
-	while [ "$n" -gt 0 ]; do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
+. tests/lib/progs.sh
+progs_init hijack
 
 base=$((20000 + RANDOM % 12000))
 L=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
@@ -68,17 +33,17 @@ F_ECHO=$((base + 10)) F_ECHO2=$((base + 11)) P_IMD2=$((base + 20))
 	cat "$T/pki.err"
 	exit 1
 }
-start e1 "$KIT" tcp-echo "$L:$P_E1"
-start e2 "$KIT" tcp-echo "$L:$P_E2"
-start e3 "$KIT" tcp-echo "$L:$P_E3"
-start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client agent:alice:ta \
+progs_start e1 "$KIT" tcp-echo "$L:$P_E1"
+progs_start e2 "$KIT" tcp-echo "$L:$P_E2"
+progs_start e3 "$KIT" tcp-echo "$L:$P_E3"
+progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client agent:alice:ta \
 	--client connector:c1:t1 --client connector:c2:t2 --allow alice=echo,echo2 \
 	--serve c1=echo --serve c2=echo2
 wait_log "$T/imd.log" 'event=start ' 5 || { tap_diag "imd: $(tail -n 3 "$T/imd.log")"; }
-start c1 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c1" --name c1 --token t1 \
+progs_start c1 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c1" --name c1 --token t1 \
 	--service "echo=tcp:$L:$P_E1" --direct off --control none
 wait_log "$T/c1.log" 'event=connected' 5
-start c2 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c2" --name c2 --token t2 \
+progs_start c2 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c2" --name c2 --token t2 \
 	--service "echo=tcp:$L:$P_E2" --service "echo2=tcp:$L:$P_E3" --direct off --control none
 
 # 1. Both sides say what is wrong and how to fix it.
@@ -94,7 +59,7 @@ grep -q 'event=client_ready .*identity=ztna:connector:c2 .*services=echo2 ' "$T/
 	tap_fail "the connector keeps its allowed service" "$(grep client_ready "$T/imd.log")"
 
 # 2. alice's sessions go to the owner of echo, and to c2 for echo2.
-start alice "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-alice" --name alice --token ta \
+progs_start alice "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-alice" --name alice --token ta \
 	--forward "tcp:$L:$F_ECHO=echo" --forward "tcp:$L:$F_ECHO2=echo2" --direct off --control none
 wait_log "$T/alice.log" 'event=connected' 5
 out=$(echo "to echo" | timeout 10 socat -t 5 - "TCP:$L:$F_ECHO")
@@ -113,14 +78,14 @@ sleep 2
 n=$(grep -c 'event=register_refused' "$T/imd.log")
 [ "$n" -eq 1 ] && tap_ok "the refusal happened once (no reconnect loop)" ||
 	tap_fail "the refusal happened once" "$n register_refused lines"
-stop alice
-stop c1
-stop c2
-stop imd
+progs_stop alice
+progs_stop c1
+progs_stop c2
+progs_stop imd
 
 # 4. No --serve: the Intermediate says that no connector can register anything.
-start imd2 "$B/ztna-intermediate" --listen "$L:$P_IMD2" --pki "$T/pki/intermediate" --client agent:alice:ta \
+progs_start imd2 "$B/ztna-intermediate" --listen "$L:$P_IMD2" --pki "$T/pki/intermediate" --client agent:alice:ta \
 	--client connector:c1:t1 --allow alice=echo
 wait_log "$T/imd2.log" 'event=no_serve_rules' 5 && tap_ok "an Intermediate without --serve warns at start" ||
 	tap_fail "no --serve warning" "$(tail -n 3 "$T/imd2.log")"
-stop imd2
+progs_stop imd2

@@ -26,7 +26,7 @@ hup_flood() {
 		--client agent:alice "$@"
 	wait_log "$T/$name.log" 'event=start' 5 || return 1
 	for i in $(seq 20); do
-		kill -HUP "${PROGS_PID[$name]}"
+		kill -HUP "${PIDS[$name]}"
 		sleep 0.03
 	done
 }

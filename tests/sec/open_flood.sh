@@ -18,47 +18,8 @@ B=${BUILD:-build}
 KIT=$B/bench
 tap_plan 6
 
-T=$(mktemp -d /tmp/zt-open-flood.XXXXXX)
-declare -A PIDS
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -KILL -- "-$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	if [ -n "${ZT_KEEP:-}" ]; then
-		echo "# kept $T"
-	else
-		rm -rf "$T"
-	fi
-}
-trap cleanup EXIT
-
-start() {
-	local name=$1
-	shift
-	setsid "$@" >"$T/$name.out" 2>"$T/$name.log" &
-	PIDS[$name]=$!
-}
-wait_log() { # wait_log FILE PATTERN SECONDS [COUNT]
-	local n=$(($3 * 10)) want=${4:-1}
-	while [ "$n" -gt 0 ]; do
-		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$want" ] && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-stat_of() { # stat_of KEY: its value in the Intermediate's last stats line
-	grep 'event=stats' "$T/imd.log" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
-hup_stats() {
-	local c
-	c=$(grep -c 'event=stats' "$T/imd.log")
-	kill -HUP "${PIDS[imd]}"
-	wait_log "$T/imd.log" 'event=stats' 3 $((c + 1))
-}
+. tests/lib/progs.sh
+progs_init open-flood
 
 base=$((20000 + RANDOM % 12000))
 L=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
@@ -69,7 +30,7 @@ P_IMD=$base P_ECHO=$((base + 1)) F_BOB=$((base + 2))
 	cat "$T/pki.err"
 	exit 1
 }
-start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client agent:alice:ta \
+progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client agent:alice:ta \
 	--client agent:bob:tb --client connector:c1:tc --allow alice=echo --allow bob=echo \
 	--serve c1=echo --open-hold 8s
 wait_log "$T/imd.log" 'event=start ' 5 || tap_diag "imd: $(tail -n 3 "$T/imd.log")"
@@ -92,16 +53,16 @@ tap_diag "Intermediate RSS ${rss0} kB -> ${rss1} kB, log ${logkb} kB"
 	tap_fail "the Intermediate's RSS stays small" "${rss0} -> ${rss1} kB"
 [ "$rss1" -gt 0 ] && [ "$logkb" -lt 512 ] && tap_ok "its log stayed under 512 KiB (${logkb} KiB)" ||
 	tap_fail "its log stays small" "${logkb} KiB, $(awk '{print $4}' "$T/imd.log" | sort | uniq -c | sort -rn | head -n 5)"
-hup_stats
-held=$(stat_of held)
+hup_stats imd
+held=$(stat_of imd held)
 [ -n "$held" ] && [ "$held" -le 32 ] && tap_ok "at most max-held (32) OPENs were held (held=$held)" ||
 	tap_fail "held OPENs bounded" "held=$held"
 
 # 2. With a connector and another agent's session: the flood touches neither.
-start echo "$KIT/zt-testkit" tcp-echo "$L:$P_ECHO"
-start c1 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c1" --name c1 --token tc \
+progs_start echo "$KIT/zt-testkit" tcp-echo "$L:$P_ECHO"
+progs_start c1 "$B/ztna-connector" --intermediate "$L:$P_IMD" --pki "$T/pki/connector-c1" --name c1 --token tc \
 	--service "echo=tcp:$L:$P_ECHO" --direct off --control none
-start bob "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-bob" --name bob --token tb \
+progs_start bob "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-bob" --name bob --token tb \
 	--forward "tcp:$L:$F_BOB=echo" --direct off --control none
 wait_log "$T/c1.log" 'event=connected' 5
 wait_log "$T/bob.log" 'event=connected' 5

@@ -51,7 +51,7 @@ wait_log "$T/imd.log" 'event=client_ready.*identity=ztna:connector:c1' 5 &&
 # 3. No token on any command line.
 leak=
 for n in imd conn agent; do
-	cmd=$(tr '\0' ' ' <"/proc/${PROGS_PID[$n]}/cmdline" 2>/dev/null)
+	cmd=$(tr '\0' ' ' <"/proc/${PIDS[$n]}/cmdline" 2>/dev/null)
 	case "$cmd" in *ztna-*) ;; *) leak="$leak $n(not running: '$cmd')"; continue ;; esac
 	if echo "$cmd" | grep -q -e "$TOK_A" -e "$TOK_C"; then
 		leak="$leak $n"

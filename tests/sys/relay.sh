@@ -22,60 +22,8 @@ B=${BUILD:-build}
 KIT=$B/bench/zt-testkit
 tap_plan 30
 
-T=$(mktemp -d /tmp/zt-relay-sys.XXXXXX)
-declare -A PIDS
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -KILL -- "-$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	if [ -n "${ZT_KEEP:-}" ]; then
-		echo "# kept $T"
-	else
-		rm -rf "$T"
-	fi
-}
-trap cleanup EXIT
-
-# start NAME CMD...: in its own process group (so its children go with it).
-start() {
-	local name=$1
-	shift
-	setsid "$@" >"$T/$name.out" 2>"$T/$name.log" &
-	PIDS[$name]=$!
-}
-stop() {
-	local name=$1 sig=${2:-TERM}
-	[ -n "${PIDS[$name]:-}" ] || return 0
-	kill -"$sig" -- "-${PIDS[$name]}" 2>/dev/null
-	wait "${PIDS[$name]}" 2>/dev/null
-	unset "PIDS[$name]"
-}
-alive() { kill -0 "${PIDS[$1]}" 2>/dev/null; }
-# wait_log FILE PATTERN SECONDS [COUNT]: until FILE has COUNT lines matching PATTERN.
-wait_log() {
-	local n=$(($3 * 10)) want=${4:-1}
-	while [ "$n" -gt 0 ]; do
-		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$want" ] && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-stat_of() { # stat_of NAME KEY: KEY's value in NAME's last stats line
-	grep 'event=stats' "$T/$1.log" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-hup_stats() { # hup_stats NAME...: ask for a stats line and wait for it
-	local n c
-	for n in "$@"; do
-		c=$(grep -c 'event=stats' "$T/$n.log")
-		kill -HUP "${PIDS[$n]}"
-		wait_log "$T/$n.log" 'event=stats' 3 $((c + 1))
-	done
-}
+. tests/lib/progs.sh
+progs_init relay-sys
 
 # A loopback address and ports of our own: other suites may run at the same time on
 # 127.0.0.1 (and ports above 32767 are the kernel's ephemeral range).
@@ -110,21 +58,21 @@ AGENT_ARGS=(--intermediate "$L:$P_TAPA" --pki "$T/pki/agent-alice" --name alice 
 	--forward "udp:$L:$F_UECHO=uecho" --forward "tcp:$L:$F_GHOST=ghost" --keepalive 1s \
 	--direct off --control none)
 
-start echo "$KIT" tcp-echo "$L:$P_ECHO"
-start sink "$KIT" tcp-sink "$L:$P_SINK"
-start source "$KIT" tcp-source "$L:$P_SRC" "$T/big"
-start flood "$KIT" tcp-flood "$L:$P_FLOOD"
-start uecho "$KIT" udp-echo "$L:$P_UECHO"
-start tapa "$KIT" tap "$L:$P_TAPA" "$L:$P_IMD" "$MARKER" "$T/tapa.stats" 7
-start tapc "$KIT" tap "$L:$P_TAPC" "$L:$P_IMD" "$MARKER" "$T/tapc.stats"
-start imd "$B/ztna-intermediate" "${IMD_ARGS[@]}"
-start conn "$B/ztna-connector" "${CONN_ARGS[@]}"
-start agent "$B/ztna-agent" "${AGENT_ARGS[@]}"
+progs_start echo "$KIT" tcp-echo "$L:$P_ECHO"
+progs_start sink "$KIT" tcp-sink "$L:$P_SINK"
+progs_start source "$KIT" tcp-source "$L:$P_SRC" "$T/big"
+progs_start flood "$KIT" tcp-flood "$L:$P_FLOOD"
+progs_start uecho "$KIT" udp-echo "$L:$P_UECHO"
+progs_start tapa "$KIT" tap "$L:$P_TAPA" "$L:$P_IMD" "$MARKER" "$T/tapa.stats" 7
+progs_start tapc "$KIT" tap "$L:$P_TAPC" "$L:$P_IMD" "$MARKER" "$T/tapc.stats"
+progs_start imd "$B/ztna-intermediate" "${IMD_ARGS[@]}"
+progs_start conn "$B/ztna-connector" "${CONN_ARGS[@]}"
+progs_start agent "$B/ztna-agent" "${AGENT_ARGS[@]}"
 
 # 1. Registration.
 sleep 0.2
 for n in imd conn agent tapa tapc echo sink source flood uecho; do
-	alive "$n" || { tap_diag "$n exited: $(tail -n 2 "$T/$n.log")"; }
+	progs_alive "$n" || { tap_diag "$n exited: $(tail -n 2 "$T/$n.log")"; }
 done
 if wait_log "$T/agent.log" 'event=connected' 5 && wait_log "$T/conn.log" 'event=connected' 5 &&
 	grep -q 'event=client_ready.*identity=ztna:connector:c1.*services=echo,sink,source,flood,uecho' "$T/imd.log"; then
@@ -143,7 +91,7 @@ grep -q 'event=session_ready.*peer=ztna:connector:c1' "$T/agent.log" &&
 	tap_fail "end-to-end session authenticated both ways"
 
 # 3. Wrong credential: alice's certificate with a wrong token.
-start eve "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-alice" --name alice --token wrong \
+progs_start eve "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-alice" --name alice --token wrong \
 	--forward "tcp:$L:$F_EVE=echo"
 if wait_log "$T/eve.log" 'event=refused.*code=1500' 5 &&
 	wait_log "$T/imd.log" 'event=auth_failed identity=ztna:agent:alice.*reason=bad-credential' 3; then
@@ -153,10 +101,10 @@ else
 fi
 grep -q 'event=refused.*text="bad credential for ztna:agent:alice"' "$T/eve.log" && tap_ok "the agent's error names the cause" ||
 	tap_fail "the agent's error names the cause" "$(grep refused "$T/eve.log" | head -n 2)"
-stop eve
+progs_stop eve
 
 # 4. Policy: bob may reach echo only.
-start bob "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-bob" --name bob --token "$TOK_B" \
+progs_start bob "$B/ztna-agent" --intermediate "$L:$P_IMD" --pki "$T/pki/agent-bob" --name bob --token "$TOK_B" \
 	--forward "tcp:$L:$F_BOB=sink" --keylog "$T/bob.keys" --qlog-dir "$T"
 wait_log "$T/bob.log" 'event=connected' 5
 echo x | timeout 10 socat -t 3 - "TCP:$L:$F_BOB" >/dev/null 2>&1
@@ -169,7 +117,7 @@ fi
 grep -q '^CLIENT_HANDSHAKE_TRAFFIC_SECRET ' "$T/bob.keys" 2>/dev/null && ls "$T"/agent-outer-*.sqlog >/dev/null 2>&1 &&
 	tap_ok "--keylog and --qlog-dir write a TLS key log and qlog files" ||
 	tap_fail "--keylog and --qlog-dir" "$(ls "$T")"
-stop bob
+progs_stop bob
 
 # 5. Bulk: 64 MiB each way, equal SHA-256.
 t0=$(date +%s.%N)
@@ -259,7 +207,7 @@ P_CONN=$(sed -n 's/.*event=start .*local=[0-9.]*:\([0-9]*\).*/\1/p' "$T/conn.log
 "$KIT" garbage "$L:$P_CONN" 600
 sleep 0.5
 out=$(echo "still alive" | timeout 10 socat -t 5 - "TCP:$L:$F_ECHO")
-alive imd && alive agent && alive conn && [ "$out" = "still alive" ] &&
+progs_alive imd && progs_alive agent && progs_alive conn && [ "$out" = "still alive" ] &&
 	tap_ok "garbage to every program's port: no crash, the session goes on" ||
 	tap_fail "garbage: no crash, the session goes on" "got '$out'"
 hup_stats imd agent conn
@@ -273,8 +221,8 @@ tap_diag "dropped and counted: intermediate $gi, agent $ga, connector $gc (of 60
 	tap_fail "drops counted" "imd=$gi agent=$ga conn=$gc"
 
 # 13. Intermediate crash and restart.
-stop imd KILL
-start imd "$B/ztna-intermediate" "${IMD_ARGS[@]}"
+progs_stop imd KILL
+progs_start imd "$B/ztna-intermediate" "${IMD_ARGS[@]}"
 t0=$(date +%s.%N)
 if wait_log "$T/agent.log" 'event=connected' 15 2 && wait_log "$T/conn.log" 'event=connected' 15 2; then
 	t1=$(date +%s.%N)
@@ -290,8 +238,8 @@ grep -q 'event=disconnected.*retry_in_ms=' "$T/agent.log" &&
 
 # 14. Connector crash and restart: the agent re-establishes the inner connection.
 sessions_before=$(grep -c 'event=session_ready' "$T/agent.log")
-stop conn KILL
-start conn "$B/ztna-connector" "${CONN_ARGS[@]}"
+progs_stop conn KILL
+progs_start conn "$B/ztna-connector" "${CONN_ARGS[@]}"
 wait_log "$T/conn.log" 'event=connected' 10
 wait_log "$T/agent.log" 'event=session_closed' 5
 sleep 0.3
@@ -326,13 +274,13 @@ rc=$?
 	tap_ok "a bad option value says what is expected" || tap_fail "bad option value" "rc=$rc $out"
 
 # 18. A clean stop tells the Intermediate at once.
-stop agent TERM
+progs_stop agent TERM
 wait_log "$T/imd.log" 'event=client_gone.*identity=ztna:agent:alice' 3 &&
 	grep -q 'event=exit' "$T/agent.log" &&
 	tap_ok "a stopped agent says goodbye: the Intermediate drops it at once" ||
 	tap_fail "clean stop" "$(tail -n 2 "$T/imd.log")"
-stop conn TERM
-stop imd TERM
+progs_stop conn TERM
+progs_stop imd TERM
 grep -q 'event=exit' "$T/conn.log" && grep -q 'event=exit' "$T/imd.log" &&
 	! grep -q -E 'ERROR: [A-Za-z]*Sanitizer|runtime error:' "$T"/*.log &&
 	tap_ok "connector and Intermediate stop cleanly (no sanitizer report from any program)" ||
