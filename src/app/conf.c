@@ -83,8 +83,10 @@ static int apply(struct zt_conf *c, const char *where, const char *name, const c
 	}
 	rc = k->set(c->ctx, value, &why);
 	if (rc < 0) {
+		/* A secret's value is never repeated in a message (it ends up in logs). */
 		snprintf(c->err, sizeof(c->err), "%s: bad value '%s' for '%s': %s%sexpected %s%s%s%s",
-			 where, value, name, why ? why : "", why ? "; " : "", k->syntax,
+			 where, k->secret ? "(a secret, not shown)" : value, name, why ? why : "",
+			 why ? "; " : "", k->syntax,
 			 k->example ? " (e.g. " : "", k->example ? k->example : "",
 			 k->example ? ")" : "");
 		(void)form;

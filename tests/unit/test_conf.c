@@ -180,6 +180,36 @@ static int set_secret(void *ctx, const char *v, const char **why)
 	return 0;
 }
 
+static int refuse_secret(void *ctx, const char *v, const char **why)
+{
+	(void)ctx;
+	(void)v;
+	*why = "1 to 512 bytes";
+	return ZT_ESYNTAX;
+}
+
+/* A refused secret (a token) is not repeated in the error message. */
+static void bad_secret_is_not_echoed(void **state)
+{
+	static const struct zt_conf_key skeys[] = {
+		{ .name = "token", .syntax = "TOKEN", .set = refuse_secret, .secret = true },
+	};
+	char *argv[] = { "prog", "--token", "hunter2-secret", NULL };
+	struct settings s = { 0 };
+	struct zt_conf c;
+
+	(void)state;
+	zt_conf_init(&c, skeys, 1, &s);
+	assert_int_equal(zt_conf_args(&c, 3, argv, 1), ZT_ECONF_VALUE);
+	assert_non_null(strstr(c.err, "'token'"));
+	assert_non_null(strstr(c.err, "1 to 512 bytes"));
+	assert_null(strstr(c.err, "hunter2"));
+	zt_conf_init(&c, skeys, 1, &s);
+	assert_int_equal(zt_conf_parse(&c, "x.conf", "token = hunter2-secret\n"), ZT_ECONF_VALUE);
+	assert_non_null(strstr(c.err, "x.conf:1"));
+	assert_null(strstr(c.err, "hunter2"));
+}
+
 /* A file that sets a secret key must be private (0600); one that does not may be 0644. */
 static void secret_key_needs_a_private_file(void **state)
 {
@@ -241,6 +271,7 @@ int main(void)
 		cmocka_unit_test(command_line_errors),
 		cmocka_unit_test(secret_key_needs_a_private_file),
 		cmocka_unit_test(directory_is_refused),
+		cmocka_unit_test(bad_secret_is_not_echoed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
