@@ -36,12 +36,18 @@ static int set_path(char *dst, size_t cap, const char *v, const char **why)
 	return 0;
 }
 
+/* A duration above 0: in the core 0 means "the default", which an operator who
+ * wrote 0 would not expect. */
 static int set_duration(uint64_t *dst, const char *v, const char **why)
 {
 	int rc = zt_parse_duration(v, dst);
 
 	if (rc < 0)
 		*why = "a duration is a number with ms, s, m or h";
+	else if (*dst == 0) {
+		*why = "a duration above 0";
+		rc = ZT_ERANGE;
+	}
 	return rc;
 }
 

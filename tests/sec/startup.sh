@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 B=${BUILD:-build}
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86:detect_leaks=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=87:print_stacktrace=1"
-tap_plan 46
+tap_plan 50
 
 T=$(mktemp -d /tmp/zt-sec-startup.XXXXXX)
 declare -a HOLD=()
@@ -176,6 +176,16 @@ expect_fail "intermediate: no client" "no client may connect" \
 	"$B/ztna-intermediate" --listen "$L:$P_IMD" --pki "$PI"
 expect_fail "intermediate: bad client" "KIND must be 'agent' or 'connector'" \
 	"${IM[@]}" --pki "$PI" --client user:bob
+# 0 in the core means "the default": an option given as 0 is refused, not taken as
+# 64 GiB or 20 s (red-team finding).
+expect_fail "intermediate: --quota-bytes 0" "bad value '0' for 'quota-bytes': a size above 0" \
+	"${IM[@]}" --pki "$PI" --quota-bytes 0
+expect_fail "intermediate: --idle-timeout 0" "bad value '0s' for 'idle-timeout': a duration above 0" \
+	"${IM[@]}" --pki "$PI" --idle-timeout 0s
+expect_fail "agent: --keepalive 0" "bad value '0' for 'keepalive': a duration above 0" \
+	"${AG[@]}" --pki "$PA" --name alice --keepalive 0
+expect_fail "connector: --flow-idle 0" "bad value '0ms' for 'flow-idle': a duration above 0" \
+	"${CO[@]}" --pki "$PC" --name c1 --flow-idle 0ms
 
 # ztna subcommands.
 expect_fail "ztna stun-server: address in use" "cannot bind $L:$P_BUSY" \

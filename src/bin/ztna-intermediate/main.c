@@ -166,21 +166,24 @@ static int set_serve(void *ctx, const char *v, const char **why)
 	return zt_policy_add_serve(P(ctx)->policy, v, why);
 }
 
-static int set_quota_bytes(void *ctx, const char *v, const char **why)
-{
-	int rc = zt_parse_size(v, &P(ctx)->quota_bytes);
-
-	if (rc < 0)
-		*why = "a size such as 1G or 500M";
-	return rc;
-}
-
 static int set_count(uint64_t *dst, const char *v, const char **why)
 {
 	int rc = zt_parse_size(v, dst);
 
 	if (rc < 0 || *dst == 0) {
 		*why = "a positive number (K, M, G allowed)";
+		return rc < 0 ? rc : ZT_ERANGE;
+	}
+	return 0;
+}
+
+/* 0 would silently mean the default (64G) in the core: refused. */
+static int set_quota_bytes(void *ctx, const char *v, const char **why)
+{
+	int rc = zt_parse_size(v, &P(ctx)->quota_bytes);
+
+	if (rc < 0 || P(ctx)->quota_bytes == 0) {
+		*why = "a size above 0 such as 1G or 500M";
 		return rc < 0 ? rc : ZT_ERANGE;
 	}
 	return 0;
@@ -307,17 +310,7 @@ static int set_open_hold(void *ctx, const char *v, const char **why)
 	return set_dur(&P(ctx)->open_hold, v, why);
 }
 
-static int set_idle(void *ctx, const char *v, const char **why)
-{
-	return set_dur(&P(ctx)->idle_timeout, v, why);
-}
-
-static int set_margin(void *ctx, const char *v, const char **why)
-{
-	return set_dur(&P(ctx)->start_margin, v, why);
-}
-
-/* A positive duration. */
+/* A positive duration (0 would silently mean the default in the core). */
 static int set_pos_dur(uint64_t *dst, const char *v, const char **why)
 {
 	int rc = set_dur(dst, v, why);
@@ -327,6 +320,16 @@ static int set_pos_dur(uint64_t *dst, const char *v, const char **why)
 		return ZT_ERANGE;
 	}
 	return rc;
+}
+
+static int set_idle(void *ctx, const char *v, const char **why)
+{
+	return set_pos_dur(&P(ctx)->idle_timeout, v, why);
+}
+
+static int set_margin(void *ctx, const char *v, const char **why)
+{
+	return set_pos_dur(&P(ctx)->start_margin, v, why);
 }
 
 static int set_busy_hold(void *ctx, const char *v, const char **why)
