@@ -1092,32 +1092,11 @@ static int load_files(struct zt_peerprog *pp)
 	return pp->inner_tls ? 0 : 1;
 }
 
-static int setup(struct zt_peerprog *pp)
+/* The node's configuration: the command line's settings and limits, the loaded TLS
+ * contexts, the connector's services (listed once each in pp->services). */
+static void peer_config(struct zt_peerprog *pp, struct zt_peer_config *pc)
 {
-	const char *kind = pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector";
-	char ia[ZT_ADDR_STRLEN];
-	struct zt_peer_config pc;
-	int rc;
-
-	rc = load_files(pp);
-	if (rc)
-		return rc;
-	pp->rng = zt_sysrng();
-	rc = zt_loop_new(&pp->loop);
-	if (rc < 0 || (rc = zt_loop_catch_signals(pp->loop, on_signal, pp)) < 0) {
-		fprintf(stderr, "%s: event loop: %s\n", pp->prog, strerror(-rc));
-		return 1;
-	}
-	zt_log_attach(pp->loop);
-	if (!pp->bind.family)
-		pp->bind.family = pp->intermediate.family;
-	rc = zt_nodeio_open(&pp->io, pp->loop, &pp->bind);
-	if (rc < 0) {
-		fprintf(stderr, "%s: cannot bind UDP %s: %s\n", pp->prog, zt_addr_str(&pp->bind, ia),
-			strerror(-rc));
-		return 1;
-	}
-	pc = (struct zt_peer_config){
+	*pc = (struct zt_peer_config){
 		.role = pp->role,
 		.name = pp->name,
 		.token = pp->token,
@@ -1156,26 +1135,24 @@ static int setup(struct zt_peerprog *pp)
 			if (find_spec(pp, pp->specs[i].service, -1) == &pp->specs[i])
 				pp->services[n++] = (struct zt_peer_service){ .name = pp->specs[i].service,
 									      .tls = pp->specs[i].tls };
-		pc.services = pp->services;
-		pc.n_services = n;
-		pc.sockets_total = fd_budget(pp);
+		pc->services = pp->services;
+		pc->n_services = n;
+		pc->sockets_total = fd_budget(pp);
 	}
 	if (*pp->qlog_dir) {
-		pc.qlog_open = qlog_open;
-		pc.qlog_write = qlog_write;
-		pc.qlog_arg = pp;
+		pc->qlog_open = qlog_open;
+		pc->qlog_write = qlog_write;
+		pc->qlog_arg = pp;
 	}
-	zt_fwdctx_init(&pp->fwd, pp->loop, &pp->io);
-	rc = zt_peer_new(&pp->peer, &pc, zt_loop_now(pp->loop));
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s\n", pp->prog, zt_strerror(rc));
-		return 1;
-	}
-	pp->fwd.peer = pp->peer;
-	hosts_start(pp);
-	rc = control_start(pp);
-	if (rc)
-		return rc;
+}
+
+/* The agent's listeners for its forwards (logged), or the connector's services
+ * (logged). Returns 0 or the exit status, with the message. */
+static int forwards_start(struct zt_peerprog *pp)
+{
+	char ia[ZT_ADDR_STRLEN];
+	int rc;
+
 	if (pp->role == ZT_CTRL_ROLE_AGENT) {
 		for (size_t i = 0; i < pp->nspecs; i++) {
 			struct zt_fwdspec *s = &pp->specs[i];
@@ -1195,6 +1172,49 @@ static int setup(struct zt_peerprog *pp)
 			zt_info("service", "name=%s proto=%s target=%s", pp->specs[i].service,
 				pp->specs[i].udp ? "udp" : "tcp", zt_addr_str(&pp->specs[i].addr, ia));
 	}
+	return 0;
+}
+
+static int setup(struct zt_peerprog *pp)
+{
+	const char *kind = pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector";
+	char ia[ZT_ADDR_STRLEN];
+	struct zt_peer_config pc;
+	int rc;
+
+	rc = load_files(pp);
+	if (rc)
+		return rc;
+	pp->rng = zt_sysrng();
+	rc = zt_loop_new(&pp->loop);
+	if (rc < 0 || (rc = zt_loop_catch_signals(pp->loop, on_signal, pp)) < 0) {
+		fprintf(stderr, "%s: event loop: %s\n", pp->prog, strerror(-rc));
+		return 1;
+	}
+	zt_log_attach(pp->loop);
+	if (!pp->bind.family)
+		pp->bind.family = pp->intermediate.family;
+	rc = zt_nodeio_open(&pp->io, pp->loop, &pp->bind);
+	if (rc < 0) {
+		fprintf(stderr, "%s: cannot bind UDP %s: %s\n", pp->prog, zt_addr_str(&pp->bind, ia),
+			strerror(-rc));
+		return 1;
+	}
+	peer_config(pp, &pc);
+	zt_fwdctx_init(&pp->fwd, pp->loop, &pp->io);
+	rc = zt_peer_new(&pp->peer, &pc, zt_loop_now(pp->loop));
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s\n", pp->prog, zt_strerror(rc));
+		return 1;
+	}
+	pp->fwd.peer = pp->peer;
+	hosts_start(pp);
+	rc = control_start(pp);
+	if (rc)
+		return rc;
+	rc = forwards_start(pp);
+	if (rc)
+		return rc;
 	rc = zt_nodeio_start(&pp->io, &zt_nodeio_peer_ops, pp->peer);
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", pp->prog, strerror(-rc));
