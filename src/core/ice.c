@@ -795,25 +795,16 @@ static int local_for(struct zt_ice *ice, const struct zt_addr *local)
 	return (int)ice->nlocal - 1;
 }
 
-static int handle_request(struct zt_ice *ice, uint64_t now, const struct zt_stun_msg *m,
-			  const struct zt_addr *local, const struct zt_addr *from)
+/* RFC 8445 s7.3: USERNAME is "our-ufrag:their-ufrag"; the peer's ufrag may not be
+ * known yet (its check can overtake its candidates), so the prefix decides. Then
+ * MESSAGE-INTEGRITY with our password. Returns 0 or the error (counted). */
+static int authenticate(struct zt_ice *ice, const struct zt_stun_msg *m)
 {
 	char expect[ZT_ICE_UFRAG_MAX + 2];
 	const uint8_t *user;
 	size_t user_len, plen;
-	uint32_t prio;
-	uint64_t their_tb;
-	bool they_control, use_cand, learned;
-	int rc, l, r, idx;
-	uint8_t out[160];
-	struct zt_stun_builder b;
+	int rc;
 
-	if (!m->fp_off || zt_stun_get_u32(m, ZT_STUN_ATTR_PRIORITY, &prio) < 0 || !prio) {
-		ice->stats.dropped_malformed++;
-		return ZT_EMALFORMED;
-	}
-	/* RFC 8445 s7.3: USERNAME is "our-ufrag:their-ufrag"; the peer's ufrag may not be
-	 * known yet (its check can overtake its candidates), so the prefix decides. */
 	if (zt_stun_get_bytes(m, ZT_STUN_ATTR_USERNAME, &user, &user_len) < 0) {
 		ice->stats.dropped_auth++;
 		return ZT_ESTUN_USERNAME;
@@ -830,6 +821,116 @@ static int handle_request(struct zt_ice *ice, uint64_t now, const struct zt_stun
 		ice->stats.dropped_auth++;
 		return rc;
 	}
+	return 0;
+}
+
+/* The pair a request arrived on, its source learned as a peer-reflexive candidate if
+ * unknown (RFC 8445 s7.3.1.3) and the pair added if new. Returns its index, or -1
+ * when a table is full. */
+static int request_pair(struct zt_ice *ice, uint32_t prio, const struct zt_addr *local,
+			const struct zt_addr *from)
+{
+	bool learned = false;
+	int l, r, idx;
+
+	r = find_remote(ice, from);
+	if (r < 0) {
+		struct zt_cand c = { .type = ZT_CAND_PRFLX, .component = 1, .priority = prio,
+				     .addr = *from };
+		if (zt_cand_foundation(c.foundation, ZT_CAND_PRFLX, from, NULL) < 0 ||
+		    ice->nremote == ZT_ICE_MAX_REMOTE)
+			return -1;
+		ice->answered[ice->nremote] = ice->cfg.trusted.family && zt_addr_equal(from, &ice->cfg.trusted);
+		ice->remote[ice->nremote++] = c;
+		r = (int)ice->nremote - 1;
+		ice->stats.prflx_learned++;
+		learned = true;
+	}
+	l = local_for(ice, local);
+	if (l < 0)
+		return -1;
+	idx = add_pair(ice, (size_t)l, (size_t)r);
+	if (idx < 0)
+		return -1;
+	if (learned)
+		push_event(ice, ZT_ICE_EV_PRFLX, idx);
+	return idx;
+}
+
+/* A late peer: its checks began only after ours gave up (start skew, signaling
+ * lost and resent). Its authenticated request proves it is checking now, so we
+ * check back for another fail_timeout rather than leave the pair to the next
+ * generation, a cooldown later. Not after consent loss: that path is dead. */
+static void revive(struct zt_ice *ice, uint64_t now)
+{
+	if (ice->state != ZT_ICE_FAILED || ice->consent_lost || !ice->started ||
+	    ice->revivals >= ZT_ICE_MAX_REVIVALS)
+		return;
+	ice->revivals++;
+	ice->stats.revivals++;
+	ice->state = ZT_ICE_CHECKING;
+	ice->start_at = now;
+	for (size_t i = 0; i < ice->npairs; i++) {
+		if (ice->pairs[i].state == PAIR_SUCCEEDED)
+			continue;
+		ice->pairs[i].state = PAIR_WAITING;
+		ice->pairs[i].tried = false;
+		ice->pairs[i].in_flight = false;
+	}
+}
+
+/* RFC 8445 s7.3.1.4: triggered checks, and a nomination (USE-CANDIDATE) acted on */
+static void triggered_check(struct zt_ice *ice, uint64_t now, int idx, bool use_cand)
+{
+	if (ice->state == ZT_ICE_CONNECTED || ice->state == ZT_ICE_FAILED) {
+		/* after selection: a nomination on another valid pair moves us there */
+		if (use_cand && ice->state == ZT_ICE_CONNECTED && ice->selected != idx &&
+		    ice->pairs[idx].state == PAIR_SUCCEEDED)
+			select_pair(ice, now, idx);
+		return;
+	}
+	switch (ice->pairs[idx].state) {
+	case PAIR_SUCCEEDED:
+		if (use_cand)
+			select_pair(ice, now, idx);
+		break;
+	case PAIR_IN_PROGRESS:
+		if (use_cand)
+			ice->pairs[idx].nominate_on_success = true;
+		/* answer quickly: the hole is open now */
+		if (ice->pairs[idx].in_flight && ice->pairs[idx].next_tx > now) {
+			ice->pairs[idx].next_tx = now;
+			ice->pairs[idx].rto = ice->cfg.rto_initial;
+		}
+		break;
+	default: /* waiting or failed */
+		if (use_cand)
+			ice->pairs[idx].nominate_on_success = true;
+		if (ice->pairs[idx].state == PAIR_FAILED)
+			ice->pairs[idx].tried = false; /* a new chance: another fail_timeout */
+		ice->pairs[idx].state = PAIR_WAITING;
+		queue_trigger(ice, idx);
+		break;
+	}
+}
+
+static int handle_request(struct zt_ice *ice, uint64_t now, const struct zt_stun_msg *m,
+			  const struct zt_addr *local, const struct zt_addr *from)
+{
+	uint32_t prio;
+	uint64_t their_tb;
+	bool they_control, use_cand;
+	int rc, idx;
+	uint8_t out[160];
+	struct zt_stun_builder b;
+
+	if (!m->fp_off || zt_stun_get_u32(m, ZT_STUN_ATTR_PRIORITY, &prio) < 0 || !prio) {
+		ice->stats.dropped_malformed++;
+		return ZT_EMALFORMED;
+	}
+	rc = authenticate(ice, m);
+	if (rc < 0)
+		return rc;
 	if (zt_stun_check_known(m) < 0) {
 		queue_response(ice, local, from, out, zt_stun_build_420(m, out, sizeof(out)));
 		return 1;
@@ -861,84 +962,14 @@ static int handle_request(struct zt_ice *ice, uint64_t now, const struct zt_stun
 	zt_stun_put_fingerprint(&b);
 	queue_response(ice, local, from, out, zt_stun_build_finish(&b));
 
-	/* RFC 8445 s7.3.1.3: an unknown source is a peer-reflexive candidate */
-	learned = false;
-	r = find_remote(ice, from);
-	if (r < 0) {
-		struct zt_cand c = { .type = ZT_CAND_PRFLX, .component = 1, .priority = prio,
-				     .addr = *from };
-		if (zt_cand_foundation(c.foundation, ZT_CAND_PRFLX, from, NULL) < 0 ||
-		    ice->nremote == ZT_ICE_MAX_REMOTE)
-			return 1;
-		ice->answered[ice->nremote] = ice->cfg.trusted.family && zt_addr_equal(from, &ice->cfg.trusted);
-		ice->remote[ice->nremote++] = c;
-		r = (int)ice->nremote - 1;
-		ice->stats.prflx_learned++;
-		learned = true;
-	}
-	l = local_for(ice, local);
-	if (l < 0)
-		return 1;
-	idx = add_pair(ice, (size_t)l, (size_t)r);
+	idx = request_pair(ice, prio, local, from);
 	if (idx < 0)
 		return 1;
-	if (learned)
-		push_event(ice, ZT_ICE_EV_PRFLX, idx);
-
 	use_cand = !ice->controlling && zt_stun_has(m, ZT_STUN_ATTR_USE_CANDIDATE);
 	if (ice->selected == idx)
 		ice->last_alive = now;
-
-	/* A late peer: its checks began only after ours gave up (start skew, signaling
-	 * lost and resent). Its authenticated request proves it is checking now, so we
-	 * check back for another fail_timeout rather than leave the pair to the next
-	 * generation, a cooldown later. Not after consent loss: that path is dead. */
-	if (ice->state == ZT_ICE_FAILED && !ice->consent_lost && ice->started &&
-	    ice->revivals < ZT_ICE_MAX_REVIVALS) {
-		ice->revivals++;
-		ice->stats.revivals++;
-		ice->state = ZT_ICE_CHECKING;
-		ice->start_at = now;
-		for (size_t i = 0; i < ice->npairs; i++) {
-			if (ice->pairs[i].state == PAIR_SUCCEEDED)
-				continue;
-			ice->pairs[i].state = PAIR_WAITING;
-			ice->pairs[i].tried = false;
-			ice->pairs[i].in_flight = false;
-		}
-	}
-
-	/* RFC 8445 s7.3.1.4: triggered checks */
-	if (ice->state == ZT_ICE_CONNECTED || ice->state == ZT_ICE_FAILED) {
-		/* after selection: a nomination on another valid pair moves us there */
-		if (use_cand && ice->state == ZT_ICE_CONNECTED && ice->selected != idx &&
-		    ice->pairs[idx].state == PAIR_SUCCEEDED)
-			select_pair(ice, now, idx);
-		return 1;
-	}
-	switch (ice->pairs[idx].state) {
-	case PAIR_SUCCEEDED:
-		if (use_cand)
-			select_pair(ice, now, idx);
-		break;
-	case PAIR_IN_PROGRESS:
-		if (use_cand)
-			ice->pairs[idx].nominate_on_success = true;
-		/* answer quickly: the hole is open now */
-		if (ice->pairs[idx].in_flight && ice->pairs[idx].next_tx > now) {
-			ice->pairs[idx].next_tx = now;
-			ice->pairs[idx].rto = ice->cfg.rto_initial;
-		}
-		break;
-	default: /* waiting or failed */
-		if (use_cand)
-			ice->pairs[idx].nominate_on_success = true;
-		if (ice->pairs[idx].state == PAIR_FAILED)
-			ice->pairs[idx].tried = false; /* a new chance: another fail_timeout */
-		ice->pairs[idx].state = PAIR_WAITING;
-		queue_trigger(ice, idx);
-		break;
-	}
+	revive(ice, now);
+	triggered_check(ice, now, idx, use_cand);
 	return 1;
 }
 
