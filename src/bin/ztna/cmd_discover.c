@@ -50,6 +50,7 @@ struct disc {
 	uint64_t timeout;
 	struct zt_natdisc *nd;
 	struct sock s[2];
+	unsigned nsock;          /* sockets open in s[] */
 	struct zt_loop *loop;
 	unsigned long ignored;
 };
@@ -255,16 +256,138 @@ static void print_json(const struct disc *d, const struct zt_natdisc_result *r, 
 	printf(",\"stun_error\":%d,\"elapsed_ms\":%llu}\n", r->stun_error, (unsigned long long)ms);
 }
 
+/* Socket 0 on --local, socket 1 on its IP and any port, both watched for answers.
+ * Returns 0, or -1 with the message printed; d->nsock counts those open. */
+static int open_sockets(struct disc *d)
+{
+	struct zt_addr bind1 = d->local;
+	char b[ZT_ADDR_STRLEN];
+	int rc;
+
+	bind1.port = 0;
+	for (; d->nsock < 2; d->nsock++) {
+		struct sock *s = &d->s[d->nsock];
+		const struct zt_addr *at = d->nsock == 0 ? &d->local : &bind1;
+
+		s->idx = d->nsock;
+		s->d = d;
+		rc = zt_udp_open(&s->u, at);
+		if (rc < 0) {
+			fprintf(stderr, "ztna discover: cannot bind %s: %s\n", zt_addr_str(at, b),
+				strerror(-rc));
+			return -1;
+		}
+		s->w = (struct zt_watch){ .fd = s->u.fd, .events = EPOLLIN, .cb = on_readable,
+					  .data = s };
+		rc = zt_loop_add(d->loop, &s->w);
+		if (rc < 0) {
+			zt_udp_close(&s->u);
+			fprintf(stderr, "ztna discover: epoll: %s\n", strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void close_sockets(struct disc *d)
+{
+	while (d->nsock > 0) {
+		d->nsock--;
+		zt_loop_del(d->loop, &d->s[d->nsock].w);
+		zt_udp_close(&d->s[d->nsock].u);
+	}
+}
+
+/* The RFC 5780 tests over our two sockets, with --timeout's retransmission limits.
+ * Returns 0, or -1 with the message printed. */
+static int natdisc_start(struct disc *d)
+{
+	struct zt_natdisc_cfg cfg = { 0 };
+	char b[ZT_ADDR_STRLEN];
+	int rc;
+
+	cfg.server = d->server;
+	cfg.local[0] = d->s[0].u.local;
+	cfg.local[1] = d->s[1].u.local;
+	cfg.n_sockets = 2;
+	/* a wildcard --local: the route's source is the address a "no NAT" answer shows */
+	if (route_source(&d->server, &cfg.host_ips[0]) == 0)
+		cfg.n_host_ips = 1;
+	cfg.rng = zt_sysrng();
+	cfg.rto = d->timeout / RTO_DIVISOR;
+	cfg.rc = cfg.rc_silent = 3;
+	cfg.rm = cfg.rm_silent = 4;
+	rc = zt_natdisc_new(&cfg, &d->nd);
+	if (rc < 0) {
+		fprintf(stderr, "ztna discover: %s\n", zt_strerror(rc));
+		return -1;
+	}
+	zt_debug("start", "server=%s local=%s rto_ms=%llu", zt_addr_str(&d->server, b),
+		 zt_addr_str(&d->s[0].u.local, b), (unsigned long long)(cfg.rto / ZT_MS));
+	return 0;
+}
+
+/* Runs the tests until they are done (with --basic: until the first answer) or a
+ * signal. Returns 0 with the milliseconds taken, or -1 with the message printed. */
+static int run(struct disc *d, uint64_t *ret_ms)
+{
+	const struct zt_natdisc_result *r;
+	uint64_t t0, now;
+	int rc;
+
+	t0 = zt_clock_now();
+	for (;;) {
+		uint64_t deadline;
+
+		now = zt_clock_now();
+		flush(d, now);
+		r = zt_natdisc_result(d->nd);
+		if (r->done || d->signo || (d->basic && r->mapped.family))
+			break;
+		deadline = zt_natdisc_next_deadline(d->nd);
+		rc = zt_loop_run_once(d->loop, deadline > now ? deadline - now : 0);
+		if (rc < 0) {
+			fprintf(stderr, "ztna discover: event loop: %s\n", strerror(-rc));
+			return -1;
+		}
+	}
+	*ret_ms = (now - t0) / ZT_MS;
+	return 0;
+}
+
+/* The exit status of a finished run, with the reason on stderr when it is not 0. */
+static int exit_status(const struct disc *d, const struct zt_natdisc_result *r)
+{
+	char b[ZT_ADDR_STRLEN];
+
+	if (r->type == ZT_NAT_TYPE_UDP_BLOCKED) {
+		fprintf(stderr, "ztna discover: no answer from %s within %.1f s: the server is "
+				"down or unreachable, or UDP is blocked on the way\n",
+			zt_addr_str(&d->server, b), (double)d->timeout / ZT_SEC);
+		return ZT_EXIT_FAILED;
+	}
+	if (d->basic)
+		return ZT_EXIT_OK;
+	if (r->type == ZT_NAT_TYPE_UNKNOWN || r->error) {
+		if (!r->rfc5780)
+			fprintf(stderr, "ztna discover: incomplete: %s sent no OTHER-ADDRESS (one "
+					"address only, or not an RFC 5780 server), so mapping and "
+					"filtering cannot be tested\n", zt_addr_str(&d->server, b));
+		else
+			fprintf(stderr, "ztna discover: incomplete: %s%s%d\n", zt_strerror(r->error),
+				r->stun_error ? ", STUN error " : "", r->stun_error);
+		return 3;
+	}
+	return ZT_EXIT_OK;
+}
+
 int discover_main(int argc, char **argv)
 {
 	struct disc d = { .timeout = DEFAULT_TIMEOUT };
-	struct zt_natdisc_cfg cfg = { 0 };
 	const struct zt_natdisc_result *r;
-	struct zt_addr bind1;
 	char b[ZT_ADDR_STRLEN];
-	uint64_t t0, now;
+	uint64_t ms;
 	int rc, status = ZT_EXIT_USAGE;
-	unsigned opened = 0;
 
 	rc = zt_cli_parse("discover", usage_head, keys, sizeof(keys) / sizeof(keys[0]), &d, argc,
 			  argv);
@@ -290,104 +413,32 @@ int discover_main(int argc, char **argv)
 		fprintf(stderr, "ztna discover: event loop: %s\n", strerror(-rc));
 		return ZT_EXIT_USAGE;
 	}
-	bind1 = d.local;
-	bind1.port = 0;
-	for (; opened < 2; opened++) {
-		struct sock *s = &d.s[opened];
-
-		s->idx = opened;
-		s->d = &d;
-		rc = zt_udp_open(&s->u, opened == 0 ? &d.local : &bind1);
-		if (rc < 0) {
-			fprintf(stderr, "ztna discover: cannot bind %s: %s\n",
-				zt_addr_str(opened == 0 ? &d.local : &bind1, b), strerror(-rc));
-			goto out_close;
-		}
-		s->w = (struct zt_watch){ .fd = s->u.fd, .events = EPOLLIN, .cb = on_readable,
-					  .data = s };
-		rc = zt_loop_add(d.loop, &s->w);
-		if (rc < 0) {
-			zt_udp_close(&s->u);
-			fprintf(stderr, "ztna discover: epoll: %s\n", strerror(-rc));
-			goto out_close;
-		}
-	}
+	if (open_sockets(&d) < 0)
+		goto out_close;
 	rc = zt_loop_catch_signals(d.loop, on_signal, &d);
 	if (rc < 0) {
 		fprintf(stderr, "ztna discover: signals: %s\n", strerror(-rc));
 		goto out_close;
 	}
-
-	cfg.server = d.server;
-	cfg.local[0] = d.s[0].u.local;
-	cfg.local[1] = d.s[1].u.local;
-	cfg.n_sockets = 2;
-	/* a wildcard --local: the route's source is the address a "no NAT" answer shows */
-	if (route_source(&d.server, &cfg.host_ips[0]) == 0)
-		cfg.n_host_ips = 1;
-	cfg.rng = zt_sysrng();
-	cfg.rto = d.timeout / RTO_DIVISOR;
-	cfg.rc = cfg.rc_silent = 3;
-	cfg.rm = cfg.rm_silent = 4;
-	rc = zt_natdisc_new(&cfg, &d.nd);
-	if (rc < 0) {
-		fprintf(stderr, "ztna discover: %s\n", zt_strerror(rc));
+	if (natdisc_start(&d) < 0)
 		goto out_close;
-	}
-	zt_debug("start", "server=%s local=%s rto_ms=%llu", zt_addr_str(&d.server, b),
-		 zt_addr_str(&d.s[0].u.local, b), (unsigned long long)(cfg.rto / ZT_MS));
-
-	t0 = zt_clock_now();
-	for (;;) {
-		uint64_t deadline;
-
-		now = zt_clock_now();
-		flush(&d, now);
-		r = zt_natdisc_result(d.nd);
-		if (r->done || d.signo || (d.basic && r->mapped.family))
-			break;
-		deadline = zt_natdisc_next_deadline(d.nd);
-		rc = zt_loop_run_once(d.loop, deadline > now ? deadline - now : 0);
-		if (rc < 0) {
-			fprintf(stderr, "ztna discover: event loop: %s\n", strerror(-rc));
-			goto out_free;
-		}
-	}
+	if (run(&d, &ms) < 0)
+		goto out_free;
 	if (d.signo) {
 		fprintf(stderr, "ztna discover: interrupted\n");
-				goto out_free;
+		goto out_free;
 	}
+	r = zt_natdisc_result(d.nd);
 	if (d.json)
-		print_json(&d, r, (now - t0) / ZT_MS);
+		print_json(&d, r, ms);
 	else
 		print_text(&d, r);
 	fflush(stdout);
-	if (r->type == ZT_NAT_TYPE_UDP_BLOCKED) {
-		fprintf(stderr, "ztna discover: no answer from %s within %.1f s: the server is "
-				"down or unreachable, or UDP is blocked on the way\n",
-			zt_addr_str(&d.server, b), (double)d.timeout / ZT_SEC);
-		status = ZT_EXIT_FAILED;
-	} else if (d.basic) {
-		status = ZT_EXIT_OK;
-	} else if (r->type == ZT_NAT_TYPE_UNKNOWN || r->error) {
-		if (!r->rfc5780)
-			fprintf(stderr, "ztna discover: incomplete: %s sent no OTHER-ADDRESS (one "
-					"address only, or not an RFC 5780 server), so mapping and "
-					"filtering cannot be tested\n", zt_addr_str(&d.server, b));
-		else
-			fprintf(stderr, "ztna discover: incomplete: %s%s%d\n", zt_strerror(r->error),
-				r->stun_error ? ", STUN error " : "", r->stun_error);
-		status = 3;
-	} else {
-		status = ZT_EXIT_OK;
-	}
+	status = exit_status(&d, r);
 out_free:
 	zt_natdisc_free(d.nd);
 out_close:
-	while (opened-- > 0) {
-		zt_loop_del(d.loop, &d.s[opened].w);
-		zt_udp_close(&d.s[opened].u);
-	}
+	close_sockets(&d);
 	zt_loop_free(d.loop);
 	if (d.signo)
 		return zt_cli_reraise(d.signo);
