@@ -424,7 +424,14 @@ static void up_usage(FILE *f)
 		ZT_RUN_ID_MAX);
 }
 
-static int up_main(int argc, char **argv)
+struct up_args {
+	char id[ZT_RUN_ID_MAX + 1];
+	const char *scenario, *env, *capture, *log;
+	bool quiet, given_id;
+};
+
+/* up's command line. Returns -1 to go on, else the exit status (the usage printed). */
+static int up_parse(int argc, char **argv, struct up_args *a)
 {
 	static const struct option opts[] = {
 		{ "id", required_argument, NULL, 'i' },   { "env", required_argument, NULL, 'e' },
@@ -432,14 +439,7 @@ static int up_main(int argc, char **argv)
 		{ "log", required_argument, NULL, 'l' },   { "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct supervisor *sv;
-	char id[ZT_RUN_ID_MAX + 1] = "", line[800], *env_arg = NULL, *cap_arg = NULL, *log_arg = NULL;
-	bool quiet = false, given_id = false;
-	struct sigaction sa = { .sa_handler = up_on_signal };
-	sigset_t block, old;
-	int c, rc = 1, p[2], status;
-	ssize_t got = 0;
-	pid_t pid;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "i:e:c:l:qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -449,20 +449,20 @@ static int up_main(int argc, char **argv)
 					ZT_RUN_ID_MAX, optarg);
 				return 2;
 			}
-			snprintf(id, sizeof(id), "%s", optarg);
-			given_id = true;
+			snprintf(a->id, sizeof(a->id), "%s", optarg);
+			a->given_id = true;
 			break;
 		case 'e':
-			env_arg = optarg;
+			a->env = optarg;
 			break;
 		case 'c':
-			cap_arg = optarg;
+			a->capture = optarg;
 			break;
 		case 'l':
-			log_arg = optarg;
+			a->log = optarg;
 			break;
 		case 'q':
-			quiet = true;
+			a->quiet = true;
 			break;
 		case 'h':
 			up_usage(stdout);
@@ -476,27 +476,35 @@ static int up_main(int argc, char **argv)
 		up_usage(stderr);
 		return 2;
 	}
-	sv = calloc(1, sizeof(*sv));
-	if (!sv)
-		return 1;
-	sv->ready_fd = -1;
-	if (load_scenario(argv[optind], &sv->scn) < 0)
-		goto out_free;
-	if (need_root("up") < 0)
-		goto out_free;
-	/* paths given relative to the caller's directory stay valid for the daemon */
-	sv->scn_path = realpath(argv[optind], NULL);
-	sv->env_out = env_arg ? abs_path(env_arg) : NULL;
-	sv->capture_dir = cap_arg ? abs_path(cap_arg) : NULL;
-	sv->log_path = log_arg ? abs_path(log_arg) : NULL;
-	if (!sv->scn_path || (env_arg && !sv->env_out) || (cap_arg && !sv->capture_dir) ||
-	    (log_arg && !sv->log_path)) {
+	a->scenario = argv[optind];
+	return -1;
+}
+
+/* The supervisor's paths, absolute: paths given relative to the caller's directory stay
+ * valid for the daemon. Returns 0, or -1 with the message printed. */
+static int up_paths(struct supervisor *sv, const struct up_args *a)
+{
+	sv->scn_path = realpath(a->scenario, NULL);
+	sv->env_out = a->env ? abs_path(a->env) : NULL;
+	sv->capture_dir = a->capture ? abs_path(a->capture) : NULL;
+	sv->log_path = a->log ? abs_path(a->log) : NULL;
+	if (!sv->scn_path || (a->env && !sv->env_out) || (a->capture && !sv->capture_dir) ||
+	    (a->log && !sv->log_path)) {
 		fprintf(stderr, PROG " up: cannot resolve a path: %s\n", strerror(errno));
-		goto out_free;
+		return -1;
 	}
+	return 0;
+}
+
+/* Creates the run directory of the given id, or of a random one (another on a
+ * collision, 10 times). Returns 0, or -1 with the message printed. */
+static int claim_run_id(char *id, size_t cap, bool given_id)
+{
+	int rc;
+
 	for (int tries = 0;; tries++) {
 		if (!given_id)
-			random_id(id, sizeof(id));
+			random_id(id, cap);
 		rc = zt_rundir_create(id);
 		if (rc != -EEXIST || given_id || tries == 10)
 			break;
@@ -504,41 +512,49 @@ static int up_main(int argc, char **argv)
 	if (rc == -EEXIST) {
 		fprintf(stderr, PROG " up: run id '%s' is in use (" PROG " down %s, or " PROG " sweep)\n",
 			id, id);
-		rc = 1;
-		goto out_free;
+		return -1;
 	}
 	if (rc < 0) {
 		fprintf(stderr, PROG " up: creating %s/%s: %s\n", ZT_RUN_ROOT, id, strerror(-rc));
-		rc = 1;
-		goto out_free;
+		return -1;
 	}
-	sv->id = id;
-	copy_scenario(id, sv->scn_path);
-	rc = 1;
+	return 0;
+}
+
+/*
+ * Forks the supervisor, which builds the lab and reports on a pipe. SIGINT, SIGTERM
+ * and SIGHUP are blocked before the fork (the child inherits the mask and reads them
+ * from a signalfd), then caught in `up` to be passed on while the lab is being built.
+ * Returns the supervisor's pid and the pipe's read end in ret_fd, or -1 with the
+ * message printed and the run directory removed.
+ */
+static pid_t spawn_supervisor(struct supervisor *sv, int *ret_fd)
+{
+	struct sigaction sa = { .sa_handler = up_on_signal };
+	const char *delay = getenv("ZTLAB_STEP_DELAY_MS");
+	sigset_t block, old;
+	pid_t pid;
+	int p[2];
+
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		perror(PROG " up: pipe");
-		zt_rundir_remove(id);
-		goto out_free;
+		zt_rundir_remove(sv->id);
+		return -1;
 	}
-	/* blocked before fork: the child inherits the mask and reads them from a signalfd */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &old);
-	{
-		const char *d = getenv("ZTLAB_STEP_DELAY_MS");
-
-		sv->step_delay_ms = d ? (unsigned)strtoul(d, NULL, 10) : 0;
-	}
+	sv->step_delay_ms = delay ? (unsigned)strtoul(delay, NULL, 10) : 0;
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
 	if (pid < 0) {
 		perror(PROG " up: fork");
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		zt_rundir_remove(id);
-		goto out_free;
+		zt_rundir_remove(sv->id);
+		return -1;
 	}
 	if (pid == 0) {
 		close(p[0]);
@@ -546,13 +562,25 @@ static int up_main(int argc, char **argv)
 		_exit(supervise(sv));
 	}
 	close(p[1]);
-	/* SIGINT/SIGTERM of `up` while the lab is being built: pass it on, wait for cleanup */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	got = await_report(p[0], pid, line, sizeof(line));
-	close(p[0]);
+	*ret_fd = p[0];
+	return pid;
+}
+
+/* Waits for the supervisor's report on fd (closed) and says how it went: the lab is
+ * up, or it failed or was interrupted and the supervisor has cleaned up. Returns up's
+ * exit status. */
+static int up_wait(const struct supervisor *sv, pid_t pid, int fd, bool quiet)
+{
+	char line[800];
+	ssize_t got;
+	int status;
+
+	got = await_report(fd, pid, line, sizeof(line));
+	close(fd);
 	if (up_signal)
 		kill(pid, SIGTERM); /* a signal that came with the "ok": the lab goes */
 	if (got > 3 && !strncmp(line, "ok ", 3) && !up_signal) {
@@ -561,15 +589,14 @@ static int up_main(int argc, char **argv)
 		if (nl)
 			*nl = 0;
 		if (!quiet) {
-			printf("lab %s is up (supervisor pid %d)\n", id, (int)pid);
+			printf("lab %s is up (supervisor pid %d)\n", sv->id, (int)pid);
 			printf("env file: %s%s%s\n", line + 3, sv->env_out ? " and " : "",
 			       sv->env_out ? sv->env_out : "");
-			printf("take it down with: " PROG " down %s\n", id);
+			printf("take it down with: " PROG " down %s\n", sv->id);
 		} else {
-			printf("%s\n", id);
+			printf("%s\n", sv->id);
 		}
-		rc = 0;
-		goto out_free;
+		return 0;
 	}
 	/* failed or interrupted: the supervisor cleans up; wait until it is done */
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -578,10 +605,36 @@ static int up_main(int argc, char **argv)
 	if (got > 4 && !strncmp(line, "err ", 4))
 		fprintf(stderr, PROG " up: %s", line + 4);
 	else if (up_signal)
-		fprintf(stderr, PROG " up: interrupted; lab %s removed\n", id);
+		fprintf(stderr, PROG " up: interrupted; lab %s removed\n", sv->id);
 	else
 		fprintf(stderr, PROG " up: the supervisor exited during setup\n");
-	rc = up_signal ? 128 + up_signal : 1;
+	return up_signal ? 128 + up_signal : 1;
+}
+
+static int up_main(int argc, char **argv)
+{
+	struct up_args a = { .id = "" };
+	struct supervisor *sv;
+	int rc, fd;
+	pid_t pid;
+
+	rc = up_parse(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	sv = calloc(1, sizeof(*sv));
+	if (!sv)
+		return 1;
+	rc = 1;
+	sv->ready_fd = -1;
+	if (load_scenario(a.scenario, &sv->scn) < 0 || need_root("up") < 0 ||
+	    up_paths(sv, &a) < 0 || claim_run_id(a.id, sizeof(a.id), a.given_id) < 0)
+		goto out_free;
+	sv->id = a.id;
+	copy_scenario(a.id, sv->scn_path);
+	pid = spawn_supervisor(sv, &fd);
+	if (pid < 0)
+		goto out_free;
+	rc = up_wait(sv, pid, fd, a.quiet);
 out_free:
 	free((char *)sv->scn_path);
 	free((char *)sv->env_out);
