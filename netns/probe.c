@@ -464,7 +464,9 @@ static int parse_num(const char *s, unsigned long max, unsigned long *ret)
 	return 0;
 }
 
-int zt_probe_probe_main(int argc, char **argv)
+/* udp-probe's command line into p, local and df. Returns -1 to go on, else the exit
+ * status (the usage or the bad value printed). */
+static int probe_parse(int argc, char **argv, struct prober *p, struct zt_addr *local, bool *df)
 {
 	static const struct option opts[] = {
 		{ "to", required_argument, NULL, 't' },       { "local", required_argument, NULL, 'L' },
@@ -474,57 +476,52 @@ int zt_probe_probe_main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },          { "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct prober p = { .count = 1, .interval = 100 * ZT_MS, .wait = 1000 * ZT_MS,
-			    .size = ZT_PROBE_HDR_LEN };
-	struct zt_addr local;
-	bool have_to = false, df = false;
+	bool have_to = false;
 	unsigned long v;
-	char a[ZT_ADDR_STRLEN];
-	int c, rc = 2;
+	int c;
 
-	zt_addr_parse(&local, "0.0.0.0", 0);
 	while ((c = getopt_long(argc, argv, "t:L:c:i:w:s:dr:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (zt_addr_parse(&p.to, optarg, 0) < 0 || !p.to.port || p.to.family != AF_INET)
+			if (zt_addr_parse(&p->to, optarg, 0) < 0 || !p->to.port || p->to.family != AF_INET)
 				goto bad;
 			have_to = true;
 			break;
 		case 'L':
-			if (parse_endpoint(optarg, 0, &local) < 0 || local.family != AF_INET)
+			if (parse_endpoint(optarg, 0, local) < 0 || local->family != AF_INET)
 				goto bad;
 			break;
 		case 'c':
 			if (parse_num(optarg, 1000000, &v) || v == 0)
 				goto bad;
-			p.count = (uint32_t)v;
+			p->count = (uint32_t)v;
 			break;
 		case 'i':
 			if (parse_num(optarg, 3600000, &v))
 				goto bad;
-			p.interval = v * ZT_MS;
+			p->interval = v * ZT_MS;
 			break;
 		case 'w':
 			if (parse_num(optarg, 3600000, &v))
 				goto bad;
-			p.wait = v * ZT_MS;
+			p->wait = v * ZT_MS;
 			break;
 		case 's':
 			if (parse_num(optarg, ZT_PROBE_MAX_LEN, &v) || v < ZT_PROBE_HDR_LEN)
 				goto bad;
-			p.size = v;
+			p->size = v;
 			break;
 		case 'd':
-			df = true;
+			*df = true;
 			break;
 		case 'r':
-			if (zt_addr_parse(&p.reply_from, optarg, 0) < 0 || !p.reply_from.port ||
-			    p.reply_from.family != AF_INET)
+			if (zt_addr_parse(&p->reply_from, optarg, 0) < 0 || !p->reply_from.port ||
+			    p->reply_from.family != AF_INET)
 				goto bad;
-			p.has_reply_from = true;
+			p->has_reply_from = true;
 			break;
 		case 'q':
-			p.quiet = true;
+			p->quiet = true;
 			break;
 		case 'h':
 			probe_usage(stdout);
@@ -538,6 +535,27 @@ int zt_probe_probe_main(int argc, char **argv)
 		probe_usage(stderr);
 		return 2;
 	}
+	return -1;
+bad:
+	fprintf(stderr, "udp-probe: bad value for --%s: '%s'\n",
+		c == 't' ? "to" : c == 'L' ? "local" : c == 'c' ? "count" : c == 'i' ? "interval" :
+		c == 'w' ? "wait" : c == 's' ? "size" : "reply-from", optarg);
+	return 2;
+}
+
+int zt_probe_probe_main(int argc, char **argv)
+{
+	struct prober p = { .count = 1, .interval = 100 * ZT_MS, .wait = 1000 * ZT_MS,
+			    .size = ZT_PROBE_HDR_LEN };
+	struct zt_addr local;
+	bool df = false;
+	char a[ZT_ADDR_STRLEN];
+	int rc, err;
+
+	zt_addr_parse(&local, "0.0.0.0", 0);
+	rc = probe_parse(argc, argv, &p, &local, &df);
+	if (rc >= 0)
+		return rc;
 	rc = 1;
 	p.sent_at = calloc(p.count, sizeof(*p.sent_at));
 	p.rtt = calloc(p.count, sizeof(*p.rtt));
@@ -545,8 +563,8 @@ int zt_probe_probe_main(int argc, char **argv)
 	p.buf = malloc(p.size);
 	if (!p.sent_at || !p.rtt || !p.seen || !p.buf || zt_loop_new(&p.loop) < 0)
 		goto out_free;
-	if ((c = zt_udp_open(&p.sock, &local)) < 0) {
-		fprintf(stderr, "udp-probe: bind %s: %s\n", zt_addr_str(&local, a), zt_strerror(c));
+	if ((err = zt_udp_open(&p.sock, &local)) < 0) {
+		fprintf(stderr, "udp-probe: bind %s: %s\n", zt_addr_str(&local, a), zt_strerror(err));
 		goto out_loop;
 	}
 	if (!df) {
@@ -573,9 +591,4 @@ out_free:
 	free(p.seen);
 	free(p.buf);
 	return rc;
-bad:
-	fprintf(stderr, "udp-probe: bad value for --%s: '%s'\n",
-		c == 't' ? "to" : c == 'L' ? "local" : c == 'c' ? "count" : c == 'i' ? "interval" :
-		c == 'w' ? "wait" : c == 's' ? "size" : "reply-from", optarg);
-	return 2;
 }
