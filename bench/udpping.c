@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,116 +75,179 @@ struct pingst {
 	uint64_t rtt;    /* 0: no answer (yet) */
 };
 
-static int ping_main(const struct zt_addr *to, size_t size, long count, long interval_us,
-		     long window, int timeout_ms, int json, const char *samples)
-{
+struct pinger {
 	struct zt_udp u;
-	struct zt_addr any = { .family = to->family }, from;
-	static const uint8_t v4_loop[4] = { 127, 0, 0, 1 };
-	uint8_t out[65536], in[65536];
-	struct pingst *ps = calloc((size_t)count, sizeof(*ps));
-	uint64_t *rtt = calloc((size_t)count, sizeof(*rtt));
-	uint64_t timeout = (uint64_t)timeout_ms * 1000000ULL, next_send, t_first = 0;
-	long got = 0, lost = 0, send_errors = 0, next = 0, oldest = 0, outstanding = 0;
-	int n, rc = 1;
+	const struct zt_addr *to;
+	size_t size;
+	long count, window;
+	uint64_t interval, timeout;   /* ns */
+	struct pingst *ps;            /* [count] */
+	uint64_t *rtt;                /* [count]: the answered pings' RTTs, in arrival order */
+	long got, lost, send_errors;
+	long next;                    /* the next sequence number to send */
+	long oldest;                  /* the oldest ping neither answered nor lost */
+	long outstanding;             /* sent, neither answered nor lost */
+	uint64_t next_send, t_first;
+	uint8_t out[65536];
+};
 
-	if (!ps || !rtt || size < 16 || size > sizeof(out) || window < 1)
-		goto out_free;
-	/* on loopback stay on loopback; elsewhere (a lab namespace) any local address */
-	if (zt_addr_is_loopback(to) && to->family == AF_INET)
-		zt_addr_set_v4(&any, v4_loop, 0);
-	if ((n = zt_udp_open(&u, &any)) < 0) {
-		fprintf(stderr, "udpping: socket: %s\n", strerror(-n));
-		goto out_free;
-	}
-	memset(out, 0x5a, size);
-	next_send = now_ns();
-	/*
-	 * At most `window` pings unanswered; a new one goes out `interval` after the
-	 * previous one (window 1: after the previous answer). A ping unanswered for
-	 * `timeout` is lost.
-	 */
-	while (oldest < count) {
-		uint64_t now = now_ns(), wake;
-
-		while (oldest < next && (ps[oldest].rtt || now >= ps[oldest].sent + timeout)) {
-			if (!ps[oldest].rtt) {
-				lost++;
-				outstanding--;
-				if (window == 1)
-					next_send = now;
-			}
-			oldest++;
+/* Moves the oldest ping on past those answered or unanswered for the timeout (lost). */
+static void retire(struct pinger *pg, uint64_t now)
+{
+	while (pg->oldest < pg->next && (pg->ps[pg->oldest].rtt ||
+					 now >= pg->ps[pg->oldest].sent + pg->timeout)) {
+		if (!pg->ps[pg->oldest].rtt) {
+			pg->lost++;
+			pg->outstanding--;
+			if (pg->window == 1)
+				pg->next_send = now;
 		}
-		if (oldest >= count)
+		pg->oldest++;
+	}
+}
+
+static void send_ping(struct pinger *pg, uint64_t now)
+{
+	long seq = pg->next++;
+
+	memcpy(pg->out, &seq, sizeof(seq));
+	memcpy(pg->out + 8, &now, sizeof(now));
+	pg->ps[seq].sent = now;
+	if (!pg->t_first)
+		pg->t_first = now;
+	if (zt_udp_send(&pg->u, pg->to, NULL, pg->out, pg->size) < 0) {
+		pg->send_errors++;
+		pg->ps[seq].sent = now - pg->timeout; /* counts as lost at once */
+	}
+	pg->outstanding++;
+	pg->next_send = now + pg->interval;
+	if (pg->window == 1)
+		pg->next_send = UINT64_MAX; /* set when the answer comes */
+}
+
+static void recv_answers(struct pinger *pg)
+{
+	uint8_t in[65536];
+	struct zt_addr from;
+
+	while (zt_udp_recv(&pg->u, in, sizeof(in), &from, NULL) >= 16) {
+		uint64_t t = now_ns();
+		long s;
+		memcpy(&s, in, sizeof(s));
+		if (s < pg->oldest || s >= pg->next || pg->ps[s].rtt || t >= pg->ps[s].sent + pg->timeout)
+			continue; /* late, duplicate or foreign */
+		pg->ps[s].rtt = t - pg->ps[s].sent;
+		pg->rtt[pg->got++] = pg->ps[s].rtt;
+		pg->outstanding--;
+		if (pg->window == 1)
+			pg->next_send = t + pg->interval;
+	}
+}
+
+/*
+ * At most `window` pings unanswered; a new one goes out `interval` after the
+ * previous one (window 1: after the previous answer). A ping unanswered for
+ * `timeout` is lost.
+ */
+static void ping_run(struct pinger *pg)
+{
+	pg->next_send = now_ns();
+	while (pg->oldest < pg->count) {
+		uint64_t now = now_ns(), wake;
+		bool may_send;
+
+		retire(pg, now);
+		if (pg->oldest >= pg->count)
 			break;
-		if (next < count && outstanding < window && now >= next_send) {
-			long seq = next++;
-			memcpy(out, &seq, sizeof(seq));
-			memcpy(out + 8, &now, sizeof(now));
-			ps[seq].sent = now;
-			if (!t_first)
-				t_first = now;
-			if (zt_udp_send(&u, to, NULL, out, size) < 0) {
-				send_errors++;
-				ps[seq].sent = now - timeout; /* counts as lost at once */
-			}
-			outstanding++;
-			next_send = now + (uint64_t)interval_us * 1000ULL;
-			if (window == 1)
-				next_send = UINT64_MAX; /* set when the answer comes */
+		may_send = pg->next < pg->count && pg->outstanding < pg->window;
+		if (may_send && now >= pg->next_send) {
+			send_ping(pg, now);
 			continue;
 		}
-		wake = oldest < next ? ps[oldest].sent + timeout : UINT64_MAX;
-		if (next < count && outstanding < window && next_send < wake)
-			wake = next_send;
+		wake = pg->oldest < pg->next ? pg->ps[pg->oldest].sent + pg->timeout : UINT64_MAX;
+		if (may_send && pg->next_send < wake)
+			wake = pg->next_send;
 		if (wake == UINT64_MAX)
 			wake = now + 1000000ULL;
-		if (wake > now && wait_readable(u.fd, (int)((wake - now + 999999) / 1000000ULL)) <= 0)
+		if (wake > now && wait_readable(pg->u.fd, (int)((wake - now + 999999) / 1000000ULL)) <= 0)
 			continue;
-		while ((n = zt_udp_recv(&u, in, sizeof(in), &from, NULL)) >= 16) {
-			uint64_t t = now_ns();
-			long s;
-			memcpy(&s, in, sizeof(s));
-			if (s < oldest || s >= next || ps[s].rtt || t >= ps[s].sent + timeout)
-				continue; /* late, duplicate or foreign */
-			ps[s].rtt = t - ps[s].sent;
-			rtt[got++] = ps[s].rtt;
-			outstanding--;
-			if (window == 1)
-				next_send = t + (uint64_t)interval_us * 1000ULL;
-		}
+		recv_answers(pg);
 	}
-	zt_udp_close(&u);
-	if (samples) {
-		FILE *f = fopen(samples, "w");
-		if (!f) {
-			fprintf(stderr, "udpping: %s: %s\n", samples, strerror(errno));
-			goto out_free;
-		}
-		for (long i = 0; i < count; i++)
-			if (ps[i].rtt)
-				fprintf(f, "%.1f\n", ps[i].rtt / 1000.0);
-		fclose(f);
+}
+
+/* --samples: every answered ping's RTT in us, one per line, in send order. */
+static int write_samples(const struct pinger *pg, const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "udpping: %s: %s\n", path, strerror(errno));
+		return -1;
 	}
-	if (got == 0) {
-		fprintf(stderr, "udpping: no answer from the peer\n");
-		goto out_free;
-	}
+	for (long i = 0; i < pg->count; i++)
+		if (pg->ps[i].rtt)
+			fprintf(f, "%.1f\n", pg->ps[i].rtt / 1000.0);
+	fclose(f);
+	return 0;
+}
+
+static void print_stats(struct pinger *pg, int json)
+{
+	uint64_t *rtt = pg->rtt;
+	long got = pg->got;
+
 	qsort(rtt, (size_t)got, sizeof(*rtt), cmp_u64);
 #define US(i) (rtt[(i)] / 1000.0)
 	if (json)
 		printf("{\"size\":%zu,\"sent\":%ld,\"received\":%ld,\"lost\":%ld,\"send_errors\":%ld,"
 		       "\"min_us\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"span_ms\":%.1f}\n",
-		       size, count, got, lost, send_errors, US(0), US(got / 2), US(got * 99 / 100),
-		       US(got - 1), (now_ns() - t_first) / 1e6);
+		       pg->size, pg->count, got, pg->lost, pg->send_errors, US(0), US(got / 2),
+		       US(got * 99 / 100), US(got - 1), (now_ns() - pg->t_first) / 1e6);
 	else
 		printf("size %zu: %ld/%ld answered, rtt min %.1f p50 %.1f p99 %.1f max %.1f us\n",
-		       size, got, count, US(0), US(got / 2), US(got * 99 / 100), US(got - 1));
+		       pg->size, got, pg->count, US(0), US(got / 2), US(got * 99 / 100), US(got - 1));
+#undef US
+}
+
+static int ping_main(const struct zt_addr *to, size_t size, long count, long interval_us,
+		     long window, int timeout_ms, int json, const char *samples)
+{
+	static const uint8_t v4_loop[4] = { 127, 0, 0, 1 };
+	struct zt_addr any = { .family = to->family };
+	struct pinger *pg = calloc(1, sizeof(*pg));
+	int n, rc = 1;
+
+	if (!pg)
+		return 1;
+	*pg = (struct pinger){ .to = to, .size = size, .count = count, .window = window,
+			       .interval = (uint64_t)interval_us * 1000ULL,
+			       .timeout = (uint64_t)timeout_ms * 1000000ULL };
+	pg->ps = calloc((size_t)count, sizeof(*pg->ps));
+	pg->rtt = calloc((size_t)count, sizeof(*pg->rtt));
+	if (!pg->ps || !pg->rtt || size < 16 || size > sizeof(pg->out) || window < 1)
+		goto out_free;
+	/* on loopback stay on loopback; elsewhere (a lab namespace) any local address */
+	if (zt_addr_is_loopback(to) && to->family == AF_INET)
+		zt_addr_set_v4(&any, v4_loop, 0);
+	if ((n = zt_udp_open(&pg->u, &any)) < 0) {
+		fprintf(stderr, "udpping: socket: %s\n", strerror(-n));
+		goto out_free;
+	}
+	memset(pg->out, 0x5a, size);
+	ping_run(pg);
+	zt_udp_close(&pg->u);
+	if (samples && write_samples(pg, samples) < 0)
+		goto out_free;
+	if (pg->got == 0) {
+		fprintf(stderr, "udpping: no answer from the peer\n");
+		goto out_free;
+	}
+	print_stats(pg, json);
 	rc = 0;
 out_free:
-	free(rtt);
-	free(ps);
+	free(pg->rtt);
+	free(pg->ps);
+	free(pg);
 	return rc;
 }
 
