@@ -1061,117 +1061,179 @@ static int client_tls(struct load *L, const char *pki, const char *kind, const c
 	return zt_tls_ctx_new(ret, &tc);
 }
 
+static int parse_mode(struct load *L, const char *m)
+{
+	if (!strcmp(m, "clients"))
+		L->mode = M_CLIENTS;
+	else if (!strcmp(m, "pairs"))
+		L->mode = M_PAIRS;
+	else if (!strcmp(m, "relay"))
+		L->mode = M_RELAY;
+	else if (!strcmp(m, "bare-server"))
+		L->mode = M_BARE_SERVER;
+	else if (!strcmp(m, "opens"))
+		L->mode = M_OPENS;
+	else if (!strcmp(m, "initials"))
+		L->mode = M_INITIALS;
+	else
+		return -1;
+	return 0;
+}
+
+/* The options after the mode, into L (defaults first) and ret_pki. Returns 0 or -1. */
+static int parse_options(struct load *L, int argc, char **argv, const char **ret_pki)
+{
+	L->count = 1;
+	L->hold = 0;
+	L->seconds = 5;
+	L->size = 1200;
+	L->dgrams = 4;
+	L->pause = 1;
+	L->rate = 1500;
+	L->bind.family = AF_INET;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--bare")) {
+			L->bare = true;
+			continue;
+		}
+		if (!strcmp(a, "--answer")) {
+			L->answer = true;
+			continue;
+		}
+		if (!strcmp(a, "--keep-going")) {
+			L->keep_going = true;
+			continue;
+		}
+		if (!v)
+			return -1;
+		i++;
+		if (!strcmp(a, "--to") || !strcmp(a, "--listen")) {
+			if (zt_addr_parse(&L->to, v, 0) < 0 || !L->to.port || !addr_ok(&L->to))
+				return -1;
+		} else if (!strcmp(a, "--bind")) {
+			if (zt_addr_parse(&L->bind, v, 0) < 0)
+				return -1;
+		} else if (!strcmp(a, "--pki")) {
+			*ret_pki = v;
+		} else if (!strcmp(a, "--name")) {
+			L->name = v;
+		} else if (!strcmp(a, "--token")) {
+			L->token = v;
+		} else if (!strcmp(a, "--connector")) {
+			L->cname = v;
+		} else if (!strcmp(a, "--ctoken")) {
+			L->ctoken = v;
+		} else if (!strcmp(a, "--service")) {
+			L->service = v;
+		} else if (!strcmp(a, "--count")) {
+			L->count = strtol(v, NULL, 10);
+		} else if (!strcmp(a, "--dgrams")) {
+			L->dgrams = strtol(v, NULL, 10);
+		} else if (!strcmp(a, "--hold")) {
+			L->hold = strtod(v, NULL);
+		} else if (!strcmp(a, "--pause")) {
+			L->pause = strtod(v, NULL);
+		} else if (!strcmp(a, "--seconds")) {
+			L->seconds = strtod(v, NULL);
+		} else if (!strcmp(a, "--size")) {
+			L->size = strtoul(v, NULL, 10);
+		} else if (!strcmp(a, "--rate")) {
+			L->rate = strtod(v, NULL);
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The options' bounds and what each mode needs. */
+static bool options_valid(const struct load *L, const char *pki)
+{
+	if (!pki || !L->to.family || L->count < 1 || L->count > MAX_COUNT || L->hold < 0 ||
+	    L->hold > MAX_SECONDS || L->seconds <= 0 || L->seconds > MAX_SECONDS || L->pause < 0 ||
+	    L->pause > MAX_SECONDS || L->dgrams < 0 || L->dgrams > 1000 || L->size < ZT_RELAY_HDR_LEN + 1 ||
+	    L->size > ZT_QUIC_TUNNEL_MTU)
+		return false;
+	if (L->mode == M_INITIALS && (!(L->rate >= 1 && L->rate <= MAX_RATE) ||
+				      L->seconds > MAX_FLOOD_SECONDS))
+		return false;
+	if (L->mode != M_BARE_SERVER && L->mode != M_INITIALS && (!L->name || !L->token))
+		return false;
+	if ((L->mode == M_PAIRS || L->mode == M_RELAY) && (!L->cname || !L->ctoken || !L->service || L->bare))
+		return false;
+	if (L->mode == M_OPENS && (!L->service || L->bare || L->cname))
+		return false;
+	return true;
+}
+
+/* One socket per connection: the open-files limit raised to its maximum if needed.
+ * Returns 0, or -1 with the message printed. */
+static int raise_fd_limit(const struct load *L)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)L->count + 64) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		if (rl.rlim_cur < (rlim_t)L->count + 64) {
+			fprintf(stderr, "zt-load: %ld sockets need a higher open-files limit (ulimit -n)\n",
+				L->count);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The modes with logged-in clients (clients, pairs, relay, opens): the last of the
+ * connections is the connector where there is one. Returns the exit status. */
+static int run_clients(struct load *L, const char *pki)
+{
+	int rc;
+
+	if ((rc = client_tls(L, pki, "agent", L->name, &L->tls)) < 0 ||
+	    (L->cname && (rc = client_tls(L, pki, "connector", L->cname, &L->ctls)) < 0)) {
+		fprintf(stderr, "zt-load: certificates in %s: %s\n", pki, zt_strerror(rc));
+		return 1;
+	}
+	L->nlcs = L->count + (L->mode == M_CLIENTS || L->mode == M_OPENS ? 0 : 1);
+	L->lcs = calloc((size_t)L->nlcs, sizeof(*L->lcs));
+	if (!L->lcs)
+		return 1;
+	for (long i = 0; i < L->nlcs; i++)
+		L->lcs[i].L = L;
+	if (L->mode != M_CLIENTS && L->mode != M_OPENS)
+		L->lcs[L->nlcs - 1].connector = true;
+	L->t0 = zt_loop_now(L->loop);
+	phase_arm(L, L->t0 + READY_TIMEOUT);
+	start_more(L, L->t0);
+	if (!L->rc)
+		zt_loop_run(L->loop);
+	L->phase = 5;
+	for (long i = 0; i < L->nlcs; i++)
+		lc_close(&L->lcs[i]);
+	zt_timer_cancel(L->loop, &L->phase_t);
+	free(L->lcs);
+	zt_tls_ctx_free(L->tls);
+	zt_tls_ctx_free(L->ctls);
+	zt_loop_free(L->loop);
+	fflush(stdout);
+	return L->rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct load L;
 	const char *pki = NULL;
-	struct rlimit rl;
 	int rc;
 
-	if (argc < 2)
-		return usage();
-	if (!strcmp(argv[1], "clients"))
-		L.mode = M_CLIENTS;
-	else if (!strcmp(argv[1], "pairs"))
-		L.mode = M_PAIRS;
-	else if (!strcmp(argv[1], "relay"))
-		L.mode = M_RELAY;
-	else if (!strcmp(argv[1], "bare-server"))
-		L.mode = M_BARE_SERVER;
-	else if (!strcmp(argv[1], "opens"))
-		L.mode = M_OPENS;
-	else if (!strcmp(argv[1], "initials"))
-		L.mode = M_INITIALS;
-	else
-		return usage();
-	L.count = 1;
-	L.hold = 0;
-	L.seconds = 5;
-	L.size = 1200;
-	L.dgrams = 4;
-	L.pause = 1;
-	L.rate = 1500;
-	L.bind.family = AF_INET;
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--bare")) {
-			L.bare = true;
-			continue;
-		}
-		if (!strcmp(a, "--answer")) {
-			L.answer = true;
-			continue;
-		}
-		if (!strcmp(a, "--keep-going")) {
-			L.keep_going = true;
-			continue;
-		}
-		if (!v)
-			return usage();
-		i++;
-		if (!strcmp(a, "--to") || !strcmp(a, "--listen")) {
-			if (zt_addr_parse(&L.to, v, 0) < 0 || !L.to.port || !addr_ok(&L.to))
-				return usage();
-		} else if (!strcmp(a, "--bind")) {
-			if (zt_addr_parse(&L.bind, v, 0) < 0)
-				return usage();
-		} else if (!strcmp(a, "--pki")) {
-			pki = v;
-		} else if (!strcmp(a, "--name")) {
-			L.name = v;
-		} else if (!strcmp(a, "--token")) {
-			L.token = v;
-		} else if (!strcmp(a, "--connector")) {
-			L.cname = v;
-		} else if (!strcmp(a, "--ctoken")) {
-			L.ctoken = v;
-		} else if (!strcmp(a, "--service")) {
-			L.service = v;
-		} else if (!strcmp(a, "--count")) {
-			L.count = strtol(v, NULL, 10);
-		} else if (!strcmp(a, "--dgrams")) {
-			L.dgrams = strtol(v, NULL, 10);
-		} else if (!strcmp(a, "--hold")) {
-			L.hold = strtod(v, NULL);
-		} else if (!strcmp(a, "--pause")) {
-			L.pause = strtod(v, NULL);
-		} else if (!strcmp(a, "--seconds")) {
-			L.seconds = strtod(v, NULL);
-		} else if (!strcmp(a, "--size")) {
-			L.size = strtoul(v, NULL, 10);
-		} else if (!strcmp(a, "--rate")) {
-			L.rate = strtod(v, NULL);
-		} else {
-			return usage();
-		}
-	}
-	if (!pki || !L.to.family || L.count < 1 || L.count > MAX_COUNT || L.hold < 0 ||
-	    L.hold > MAX_SECONDS || L.seconds <= 0 || L.seconds > MAX_SECONDS || L.pause < 0 ||
-	    L.pause > MAX_SECONDS || L.dgrams < 0 || L.dgrams > 1000 || L.size < ZT_RELAY_HDR_LEN + 1 ||
-	    L.size > ZT_QUIC_TUNNEL_MTU)
-		return usage();
-	if (L.mode == M_INITIALS && (!(L.rate >= 1 && L.rate <= MAX_RATE) ||
-				     L.seconds > MAX_FLOOD_SECONDS))
-		return usage();
-	if (L.mode != M_BARE_SERVER && L.mode != M_INITIALS && (!L.name || !L.token))
-		return usage();
-	if ((L.mode == M_PAIRS || L.mode == M_RELAY) && (!L.cname || !L.ctoken || !L.service || L.bare))
-		return usage();
-	if (L.mode == M_OPENS && (!L.service || L.bare || L.cname))
+	if (argc < 2 || parse_mode(&L, argv[1]) < 0 || parse_options(&L, argc, argv, &pki) < 0 ||
+	    !options_valid(&L, pki))
 		return usage();
 	if (L.mode == M_RELAY)
 		L.count = 1;
-
-	/* One socket per connection. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)L.count + 64) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		if (rl.rlim_cur < (rlim_t)L.count + 64) {
-			fprintf(stderr, "zt-load: %ld sockets need a higher open-files limit (ulimit -n)\n",
-				L.count);
-			return 1;
-		}
-	}
+	if (raise_fd_limit(&L) < 0)
+		return 1;
 	L.rng = zt_sysrng();
 	if ((rc = zt_loop_new(&L.loop)) < 0 || (rc = zt_loop_catch_signals(L.loop, on_signal, &L)) < 0) {
 		fprintf(stderr, "zt-load: event loop: %s\n", strerror(-rc));
@@ -1193,32 +1255,5 @@ int main(int argc, char **argv)
 		zt_loop_free(L.loop);
 		return rc ? rc : L.rc;
 	}
-	if ((rc = client_tls(&L, pki, "agent", L.name, &L.tls)) < 0 ||
-	    (L.cname && (rc = client_tls(&L, pki, "connector", L.cname, &L.ctls)) < 0)) {
-		fprintf(stderr, "zt-load: certificates in %s: %s\n", pki, zt_strerror(rc));
-		return 1;
-	}
-	L.nlcs = L.count + (L.mode == M_CLIENTS || L.mode == M_OPENS ? 0 : 1);
-	L.lcs = calloc((size_t)L.nlcs, sizeof(*L.lcs));
-	if (!L.lcs)
-		return 1;
-	for (long i = 0; i < L.nlcs; i++)
-		L.lcs[i].L = &L;
-	if (L.mode != M_CLIENTS && L.mode != M_OPENS)
-		L.lcs[L.nlcs - 1].connector = true;
-	L.t0 = zt_loop_now(L.loop);
-	phase_arm(&L, L.t0 + READY_TIMEOUT);
-	start_more(&L, L.t0);
-	if (!L.rc)
-		zt_loop_run(L.loop);
-	L.phase = 5;
-	for (long i = 0; i < L.nlcs; i++)
-		lc_close(&L.lcs[i]);
-	zt_timer_cancel(L.loop, &L.phase_t);
-	free(L.lcs);
-	zt_tls_ctx_free(L.tls);
-	zt_tls_ctx_free(L.ctls);
-	zt_loop_free(L.loop);
-	fflush(stdout);
-	return L.rc;
+	return run_clients(&L, pki);
 }
