@@ -81,6 +81,122 @@ static int parse_dep(const char *t, enum zt_sim_dep *ret)
 	return 0;
 }
 
+/* sim session agent NODE connector NODE relay NODE */
+static int sim_session(struct zt_sim_scn *s, char **tok, int n, const char *file, int line,
+		       struct zt_scn_error *err)
+{
+	for (int i = 2; i + 1 < n; i += 2) {
+		char *dst = !strcmp(tok[i], "agent") ? s->agent :
+			    !strcmp(tok[i], "connector") ? s->connector :
+			    !strcmp(tok[i], "relay") ? s->relay : NULL;
+		if (!dst)
+			return fail(err, file, line, ZT_ECONF_KEY,
+				    "unknown key '%s' (agent, connector, relay)%s", tok[i], NULL);
+		snprintf(dst, ZT_SCN_NAME_MAX + 1, "%s", tok[i + 1]);
+	}
+	return 0;
+}
+
+/* sim nat NAT KEY VALUE...: kept pending until the lab's nodes are known */
+static int sim_nat(char **tok, int n, const char *file, int line, struct zt_scn_error *err,
+		   char pending_nat[][ZT_SCN_NAME_MAX + 1], int *npending,
+		   struct zt_sim_nat_cfg *pending_cfg)
+{
+	struct zt_sim_nat_cfg c = { .mapping = ZT_SIM_EI, .filtering = ZT_SIM_APD };
+
+	if (n < 3 || (n - 3) % 2)
+		return fail(err, file, line, ZT_ESYNTAX, "expected 'sim nat NAT KEY VALUE...'%s%s", NULL, NULL);
+	for (int i = 3; i + 1 < n; i += 2) {
+		const char *k = tok[i], *v = tok[i + 1];
+		int bad = 0;
+		if (!strcmp(k, "mapping"))
+			bad = parse_dep(v, &c.mapping);
+		else if (!strcmp(k, "filtering"))
+			bad = parse_dep(v, &c.filtering);
+		else if (!strcmp(k, "ports"))
+			c.ports = !strcmp(v, "preserve") ? ZT_SIM_PORTS_PRESERVE :
+				  !strcmp(v, "random") ? ZT_SIM_PORTS_RANDOM :
+				  !strcmp(v, "sequential") ? ZT_SIM_PORTS_SEQUENTIAL : (bad = -1, 0);
+		else if (!strcmp(k, "refresh"))
+			c.refresh_inbound = !strcmp(v, "both") ? true :
+					    !strcmp(v, "out") ? false : (bad = -1, false);
+		else
+			return fail(err, file, line, ZT_ECONF_KEY,
+				    "unknown key '%s' (mapping, filtering, ports, refresh)%s", k, NULL);
+		if (bad)
+			return fail(err, file, line, ZT_ECONF_VALUE, "bad value '%s' for '%s'", v, k);
+	}
+	if (*npending >= ZT_SCN_MAX_NODES)
+		return fail(err, file, line, ZT_ERANGE, "too many 'sim nat' lines%s%s", NULL, NULL);
+	snprintf(pending_nat[*npending], ZT_SCN_NAME_MAX + 1, "%s", tok[2]);
+	pending_cfg[(*npending)++] = c;
+	return 0;
+}
+
+/* sim run KEY VALUE...: duration, skew, skew-side, data, shuffle */
+static int sim_run(struct zt_sim_scn *s, char **tok, int n, const char *file, int line,
+		   struct zt_scn_error *err)
+{
+	for (int i = 2; i + 1 < n; i += 2) {
+		const char *k = tok[i], *v = tok[i + 1];
+		int bad = 0;
+		if (!strcmp(k, "duration"))
+			bad = parse_dur(v, &s->duration);
+		else if (!strcmp(k, "skew"))
+			bad = parse_dur(v, &s->skew);
+		else if (!strcmp(k, "skew-side"))
+			s->skew_connector = !strcmp(v, "connector") ? true :
+					    !strcmp(v, "agent") ? false : (bad = -1, false);
+		else if (!strcmp(k, "data"))
+			bad = !strcmp(v, "off") ? (s->data_interval = 0, 0) : parse_dur(v, &s->data_interval);
+		else if (!strcmp(k, "shuffle"))
+			s->shuffle = !strcmp(v, "on") ? true : !strcmp(v, "off") ? false : (bad = -1, false);
+		else
+			return fail(err, file, line, ZT_ECONF_KEY,
+				    "unknown key '%s' (duration, skew, skew-side, data, shuffle)%s", k, NULL);
+		if (bad)
+			return fail(err, file, line, ZT_ECONF_VALUE, "bad value '%s' for '%s'", v, k);
+	}
+	return 0;
+}
+
+/* sim block NAT peer NODE from T until T */
+static int sim_block(struct zt_sim_scn *s, char **tok, int n, const char *file, int line,
+		     struct zt_scn_error *err)
+{
+	unsigned b = s->nblocks;
+
+	if (n != 9 || strcmp(tok[3], "peer") || strcmp(tok[5], "from") || strcmp(tok[7], "until"))
+		return fail(err, file, line, ZT_ESYNTAX,
+			    "expected 'sim block NAT peer NODE from T until T'%s%s", NULL, NULL);
+	if (b >= ZT_SIM_SCN_BLOCKS)
+		return fail(err, file, line, ZT_ERANGE, "too many 'sim block' lines%s%s", NULL, NULL);
+	if (parse_dur(tok[6], &s->blocks[b].from) || parse_dur(tok[8], &s->blocks[b].until))
+		return fail(err, file, line, ZT_ECONF_VALUE, "bad time in '%s %s'", tok[6], tok[8]);
+	snprintf(s->blocks[b].nat, ZT_SCN_NAME_MAX + 1, "%s", tok[2]);
+	snprintf(s->blocks[b].peer, ZT_SCN_NAME_MAX + 1, "%s", tok[4]);
+	s->nblocks++;
+	return 0;
+}
+
+/* sim expect direct|relay|none */
+static int sim_expect(struct zt_sim_scn *s, char **tok, int n, const char *file, int line,
+		      struct zt_scn_error *err)
+{
+	int found = -1;
+
+	if (n != 3)
+		return fail(err, file, line, ZT_ESYNTAX, "expected 'sim expect direct|relay|none'%s%s", NULL, NULL);
+	for (int e = 0; e <= ZT_SIM_EXPECT_NONE; e++)
+		if (!strcmp(tok[2], zt_sim_expect_name((enum zt_sim_expect)e)))
+			found = e;
+	if (found >= 0)
+		s->expect = found;
+	if (found < 0)
+		return fail(err, file, line, ZT_ECONF_VALUE, "expected direct, relay or none, got '%s'%s", tok[2], NULL);
+	return 0;
+}
+
 static int sim_line(struct zt_sim_scn *s, char **tok, int n, const char *file, int line,
 		    struct zt_scn_error *err, char pending_nat[][ZT_SCN_NAME_MAX + 1],
 		    int *npending, struct zt_sim_nat_cfg *pending_cfg, char pending_link[][ZT_SCN_NAME_MAX + 1],
@@ -97,48 +213,10 @@ static int sim_line(struct zt_sim_scn *s, char **tok, int n, const char *file, i
 	if ((n - 2) % 2 && strcmp(what, "nat") && strcmp(what, "link") && strcmp(what, "block") &&
 	    strcmp(what, "expect"))
 		return fail(err, file, line, ZT_ESYNTAX, "'sim %s' takes KEY VALUE pairs%s", what, NULL);
-	if (!strcmp(what, "session")) {
-		for (int i = 2; i + 1 < n; i += 2) {
-			char *dst = !strcmp(tok[i], "agent") ? s->agent :
-				    !strcmp(tok[i], "connector") ? s->connector :
-				    !strcmp(tok[i], "relay") ? s->relay : NULL;
-			if (!dst)
-				return fail(err, file, line, ZT_ECONF_KEY,
-					    "unknown key '%s' (agent, connector, relay)%s", tok[i], NULL);
-			snprintf(dst, ZT_SCN_NAME_MAX + 1, "%s", tok[i + 1]);
-		}
-		return 0;
-	}
-	if (!strcmp(what, "nat")) {
-		struct zt_sim_nat_cfg c = { .mapping = ZT_SIM_EI, .filtering = ZT_SIM_APD };
-		if (n < 3 || (n - 3) % 2)
-			return fail(err, file, line, ZT_ESYNTAX, "expected 'sim nat NAT KEY VALUE...'%s%s", NULL, NULL);
-		for (int i = 3; i + 1 < n; i += 2) {
-			const char *k = tok[i], *v = tok[i + 1];
-			int bad = 0;
-			if (!strcmp(k, "mapping"))
-				bad = parse_dep(v, &c.mapping);
-			else if (!strcmp(k, "filtering"))
-				bad = parse_dep(v, &c.filtering);
-			else if (!strcmp(k, "ports"))
-				c.ports = !strcmp(v, "preserve") ? ZT_SIM_PORTS_PRESERVE :
-					  !strcmp(v, "random") ? ZT_SIM_PORTS_RANDOM :
-					  !strcmp(v, "sequential") ? ZT_SIM_PORTS_SEQUENTIAL : (bad = -1, 0);
-			else if (!strcmp(k, "refresh"))
-				c.refresh_inbound = !strcmp(v, "both") ? true :
-						    !strcmp(v, "out") ? false : (bad = -1, false);
-			else
-				return fail(err, file, line, ZT_ECONF_KEY,
-					    "unknown key '%s' (mapping, filtering, ports, refresh)%s", k, NULL);
-			if (bad)
-				return fail(err, file, line, ZT_ECONF_VALUE, "bad value '%s' for '%s'", v, k);
-		}
-		if (*npending >= ZT_SCN_MAX_NODES)
-			return fail(err, file, line, ZT_ERANGE, "too many 'sim nat' lines%s%s", NULL, NULL);
-		snprintf(pending_nat[*npending], ZT_SCN_NAME_MAX + 1, "%s", tok[2]);
-		pending_cfg[(*npending)++] = c;
-		return 0;
-	}
+	if (!strcmp(what, "session"))
+		return sim_session(s, tok, n, file, line, err);
+	if (!strcmp(what, "nat"))
+		return sim_nat(tok, n, file, line, err, pending_nat, npending, pending_cfg);
 	if (!strcmp(what, "link")) {
 		if (n != 5 || strcmp(tok[3], "reorder"))
 			return fail(err, file, line, ZT_ESYNTAX, "expected 'sim link NODE reorder PCT'%s%s", NULL, NULL);
@@ -147,56 +225,12 @@ static int sim_line(struct zt_sim_scn *s, char **tok, int n, const char *file, i
 		snprintf(pending_link[(*nlink)++], ZT_SCN_NAME_MAX + 1, "%s", tok[2]);
 		return 0;
 	}
-	if (!strcmp(what, "run")) {
-		for (int i = 2; i + 1 < n; i += 2) {
-			const char *k = tok[i], *v = tok[i + 1];
-			int bad = 0;
-			if (!strcmp(k, "duration"))
-				bad = parse_dur(v, &s->duration);
-			else if (!strcmp(k, "skew"))
-				bad = parse_dur(v, &s->skew);
-			else if (!strcmp(k, "skew-side"))
-				s->skew_connector = !strcmp(v, "connector") ? true :
-						    !strcmp(v, "agent") ? false : (bad = -1, false);
-			else if (!strcmp(k, "data"))
-				bad = !strcmp(v, "off") ? (s->data_interval = 0, 0) : parse_dur(v, &s->data_interval);
-			else if (!strcmp(k, "shuffle"))
-				s->shuffle = !strcmp(v, "on") ? true : !strcmp(v, "off") ? false : (bad = -1, false);
-			else
-				return fail(err, file, line, ZT_ECONF_KEY,
-					    "unknown key '%s' (duration, skew, skew-side, data, shuffle)%s", k, NULL);
-			if (bad)
-				return fail(err, file, line, ZT_ECONF_VALUE, "bad value '%s' for '%s'", v, k);
-		}
-		return 0;
-	}
-	if (!strcmp(what, "block")) {
-		unsigned b = s->nblocks;
-		if (n != 9 || strcmp(tok[3], "peer") || strcmp(tok[5], "from") || strcmp(tok[7], "until"))
-			return fail(err, file, line, ZT_ESYNTAX,
-				    "expected 'sim block NAT peer NODE from T until T'%s%s", NULL, NULL);
-		if (b >= ZT_SIM_SCN_BLOCKS)
-			return fail(err, file, line, ZT_ERANGE, "too many 'sim block' lines%s%s", NULL, NULL);
-		if (parse_dur(tok[6], &s->blocks[b].from) || parse_dur(tok[8], &s->blocks[b].until))
-			return fail(err, file, line, ZT_ECONF_VALUE, "bad time in '%s %s'", tok[6], tok[8]);
-		snprintf(s->blocks[b].nat, ZT_SCN_NAME_MAX + 1, "%s", tok[2]);
-		snprintf(s->blocks[b].peer, ZT_SCN_NAME_MAX + 1, "%s", tok[4]);
-		s->nblocks++;
-		return 0;
-	}
-	if (!strcmp(what, "expect")) {
-		if (n != 3)
-			return fail(err, file, line, ZT_ESYNTAX, "expected 'sim expect direct|relay|none'%s%s", NULL, NULL);
-		int found = -1;
-		for (int e = 0; e <= ZT_SIM_EXPECT_NONE; e++)
-			if (!strcmp(tok[2], zt_sim_expect_name((enum zt_sim_expect)e)))
-				found = e;
-		if (found >= 0)
-			s->expect = found;
-		if (found < 0)
-			return fail(err, file, line, ZT_ECONF_VALUE, "expected direct, relay or none, got '%s'%s", tok[2], NULL);
-		return 0;
-	}
+	if (!strcmp(what, "run"))
+		return sim_run(s, tok, n, file, line, err);
+	if (!strcmp(what, "block"))
+		return sim_block(s, tok, n, file, line, err);
+	if (!strcmp(what, "expect"))
+		return sim_expect(s, tok, n, file, line, err);
 	return fail(err, file, line, ZT_ECONF_KEY,
 		    "unknown 'sim %s' (session, nat, link, run, block, expect)%s", what, NULL);
 }
