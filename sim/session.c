@@ -218,38 +218,14 @@ static uint32_t max_per_minute(const struct zt_sim_peer_stats *st)
 	return best;
 }
 
-int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outcome *ret)
+/* The agent on net node a and the connector on c, both pointed at the relay. Returns 0
+ * or the error, with neither peer left initialized. */
+static int peers_init(struct run *r, const struct zt_sim_session_cfg *cfg, int a, int c)
 {
 	const struct zt_sim_scn *scn = cfg->scn;
-	struct zt_scn_error err;
-	struct run *r;
-	int rc, a, c, rl, sa, sc, srl;
 	struct zt_sim_peer_cfg pc;
+	int rc;
 
-	rc = zt_sim_scn_check(scn, &err);
-	if (rc < 0)
-		return rc;
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	zt_sim_evq_init(&r->evq);
-	zt_sim_net_init(&r->net, &r->evq, cfg->seed);
-	r->net.trace = cfg->trace;
-	r->net.trace_ctx = cfg->trace_ctx;
-	rc = zt_sim_session_build(&r->net, scn, r->map);
-	if (rc < 0)
-		goto out_free;
-	sa = zt_scn_find(&scn->lab, scn->agent);
-	sc = zt_scn_find(&scn->lab, scn->connector);
-	srl = zt_scn_find(&scn->lab, scn->relay);
-	a = r->map[sa];
-	c = r->map[sc];
-	rl = r->map[srl];
-	zt_sim_session_blocks(&r->net, scn, r->map);
-
-	zt_sim_relay_init(&r->relay, &(struct zt_addr){ 0 });
-	r->relay.addr = r->net.nodes[rl].addrs[0];
-	r->relay.addr.port = RELAY_PORT;
 	pc = (struct zt_sim_peer_cfg){
 		.agent = true, .name = scn->agent, .relay = r->relay.addr,
 		.seed = cfg->seed * 2 + 1, .shuffle_cands = scn->shuffle,
@@ -260,7 +236,7 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 	pc.host.port = AGENT_PORT;
 	rc = zt_sim_peer_init(&r->agent, &pc);
 	if (rc < 0)
-		goto out_free;
+		return rc;
 	pc.agent = false;
 	pc.name = scn->connector;
 	pc.seed = cfg->seed * 2 + 2;
@@ -269,19 +245,15 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 	pc.host.port = CONNECTOR_PORT;
 	rc = zt_sim_peer_init(&r->connector, &pc);
 	if (rc < 0)
-		goto out_peers;
+		zt_sim_peer_fini(&r->agent);
+	return rc;
+}
 
-	r->eps[0] = (struct zt_sim_ep){ &zt_sim_relay_ops, &r->relay, rl, 0, &r->net };
-	r->eps[1] = (struct zt_sim_ep){ &zt_sim_peer_ops, &r->connector, c, 0, &r->net };
-	r->eps[2] = (struct zt_sim_ep){ &zt_sim_peer_ops, &r->agent, a, 0, &r->net };
-	for (int i = 0; i < 3; i++)
-		zt_sim_net_set_rx(&r->net, r->eps[i].node, ep_rx, &r->eps[i]);
-	r->eps[2].wake_at = AGENT_BOOT;
-	zt_sim_evq_push(&r->evq, 0, ep_wake, &r->eps[1], NULL);
-	zt_sim_evq_push(&r->evq, AGENT_BOOT, ep_wake, &r->eps[2], NULL);
-
-	zt_sim_evq_run(&r->evq, scn->duration);
-
+/* What the run came to, from the peers' statistics and the network (a, c, rl: the
+ * agent's, the connector's and the relay's net nodes). */
+static void outcome(struct run *r, const struct zt_sim_scn *scn, int a, int c, int rl,
+		    struct zt_sim_outcome *ret)
+{
 	*ret = (struct zt_sim_outcome){
 		.theory = zt_sim_theory(&r->net, a, c),
 		.session_up = r->agent.in_session && r->connector.in_session,
@@ -327,9 +299,57 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 		ret->retransmits = is->retransmits;
 	}
 	ret->stun_dropped = r->agent.st.stun_dropped + r->connector.st.stun_dropped;
+}
+
+int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outcome *ret)
+{
+	const struct zt_sim_scn *scn = cfg->scn;
+	struct zt_scn_error err;
+	struct run *r;
+	int rc, a, c, rl, sa, sc, srl;
+
+	rc = zt_sim_scn_check(scn, &err);
+	if (rc < 0)
+		return rc;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	zt_sim_evq_init(&r->evq);
+	zt_sim_net_init(&r->net, &r->evq, cfg->seed);
+	r->net.trace = cfg->trace;
+	r->net.trace_ctx = cfg->trace_ctx;
+	rc = zt_sim_session_build(&r->net, scn, r->map);
+	if (rc < 0)
+		goto out_free;
+	sa = zt_scn_find(&scn->lab, scn->agent);
+	sc = zt_scn_find(&scn->lab, scn->connector);
+	srl = zt_scn_find(&scn->lab, scn->relay);
+	a = r->map[sa];
+	c = r->map[sc];
+	rl = r->map[srl];
+	zt_sim_session_blocks(&r->net, scn, r->map);
+
+	zt_sim_relay_init(&r->relay, &(struct zt_addr){ 0 });
+	r->relay.addr = r->net.nodes[rl].addrs[0];
+	r->relay.addr.port = RELAY_PORT;
+	rc = peers_init(r, cfg, a, c);
+	if (rc < 0)
+		goto out_free;
+
+	r->eps[0] = (struct zt_sim_ep){ &zt_sim_relay_ops, &r->relay, rl, 0, &r->net };
+	r->eps[1] = (struct zt_sim_ep){ &zt_sim_peer_ops, &r->connector, c, 0, &r->net };
+	r->eps[2] = (struct zt_sim_ep){ &zt_sim_peer_ops, &r->agent, a, 0, &r->net };
+	for (int i = 0; i < 3; i++)
+		zt_sim_net_set_rx(&r->net, r->eps[i].node, ep_rx, &r->eps[i]);
+	r->eps[2].wake_at = AGENT_BOOT;
+	zt_sim_evq_push(&r->evq, 0, ep_wake, &r->eps[1], NULL);
+	zt_sim_evq_push(&r->evq, AGENT_BOOT, ep_wake, &r->eps[2], NULL);
+
+	zt_sim_evq_run(&r->evq, scn->duration);
+
+	outcome(r, scn, a, c, rl, ret);
 	rc = 0;
 	zt_sim_peer_fini(&r->connector);
-out_peers:
 	zt_sim_peer_fini(&r->agent);
 out_free:
 	zt_sim_evq_drain(&r->evq, drop_event);
