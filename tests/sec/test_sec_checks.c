@@ -65,7 +65,10 @@ static void c_chan_accept(struct zt_peer *p, void *arg, struct zt_peer_chan *ch,
 
 static void setup(struct hammer *h, struct nh_fixture *f)
 {
-	const char *why;
+	static const char *const policy[] = {
+		"client agent:alice:pw-alice", "client agent:bob:pw-bob", "client connector:c1:pw-c1",
+		"allow alice=web", "allow bob=web", "serve c1=web", NULL,
+	};
 	struct zt_imd_config icfg;
 	struct zt_peer_config ccfg;
 
@@ -75,13 +78,7 @@ static void setup(struct hammer *h, struct nh_fixture *f)
 	h->net.tap = tap;
 	h->net.tap_arg = h;
 	h->victim = qh_addr("127.0.0.99:7000");
-	assert_int_equal(zt_policy_new(&h->policy), 0);
-	assert_int_equal(zt_policy_add_client(h->policy, "agent:alice:pw-alice", &why), 0);
-	assert_int_equal(zt_policy_add_client(h->policy, "agent:bob:pw-bob", &why), 0);
-	assert_int_equal(zt_policy_add_client(h->policy, "connector:c1:pw-c1", &why), 0);
-	assert_int_equal(zt_policy_add_allow(h->policy, "alice=web", &why), 0);
-	assert_int_equal(zt_policy_add_allow(h->policy, "bob=web", &why), 0);
-	assert_int_equal(zt_policy_add_serve(h->policy, "c1=web", &why), 0);
+	h->policy = nh_policy(policy);
 	h->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
 	h->m_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
 	h->c_outer = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.c1, false);

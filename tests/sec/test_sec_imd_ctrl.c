@@ -46,14 +46,11 @@ struct answers {
 };
 
 struct world {
+	struct nh_world nw; /* the Intermediate, alice, bob, c1, c2 */
 	struct sec_fixture *sf;
-	struct nh_net net;
-	struct nh_ep imd, alice, bob, c1, c2;
 	struct nh_ep *ag; /* NAGENTS */
 	struct answers alice_ans, ag_ans[NAGENTS];
-	struct zt_policy *policy;
-	struct zt_imd_config icfg;
-	struct zt_tls_ctx *imd_tls, *alice_tls, *bob_tls, *c1_tls, *c2_tls, *ag_tls[NAGENTS];
+	struct zt_tls_ctx *ag_tls[NAGENTS];
 	unsigned long lines, refusal_lines;
 };
 
@@ -127,96 +124,46 @@ static void on_answer(struct nh_ep *e, const struct zt_ctrl_msg *m, void *arg)
 
 static void world_init(struct world *w, struct sec_fixture *sf)
 {
+	static const char *const policy[] = {
+		"client agent:alice:pw-alice", "client agent:bob:pw-bob",
+		"client connector:c1:pw-c1", "client connector:c2:pw-c2",
+		"allow alice=web,db,ghost", "allow bob=db,mail", "allow *=web",
+		"serve c1=web,db", "serve c2=mail", NULL,
+	};
 	struct nh_fixture *f = sf->nh;
 	const char *why;
 	char spec[64], addr[32];
 
 	memset(w, 0, sizeof(*w));
 	w->sf = sf;
-	nh_net_init(&w->net);
-	assert_int_equal(zt_policy_new(&w->policy), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "agent:alice:pw-alice", &why), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "agent:bob:pw-bob", &why), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "connector:c1:pw-c1", &why), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "connector:c2:pw-c2", &why), 0);
+	nh_world_init(&w->nw, f, policy);
 	for (int i = 0; i < NAGENTS; i++) {
 		snprintf(spec, sizeof(spec), "agent:a%d:pw-a%d", i, i);
-		assert_int_equal(zt_policy_add_client(w->policy, spec, &why), 0);
+		assert_int_equal(zt_policy_add_client(w->nw.policy, spec, &why), 0);
 	}
-	assert_int_equal(zt_policy_add_allow(w->policy, "alice=web,db,ghost", &why), 0);
-	assert_int_equal(zt_policy_add_allow(w->policy, "bob=db,mail", &why), 0);
-	assert_int_equal(zt_policy_add_allow(w->policy, "*=web", &why), 0);
-	assert_int_equal(zt_policy_add_serve(w->policy, "c1=web,db", &why), 0);
-	assert_int_equal(zt_policy_add_serve(w->policy, "c2=mail", &why), 0);
-	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
-	w->alice_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
-	w->bob_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.bob, false);
-	w->c1_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.c1, false);
-	w->c2_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.c2, false);
-	nh_ep_init(&w->imd, &w->net, NH_IMD, "127.0.0.1:4433", 0);
-	nh_ep_init(&w->alice, &w->net, NH_RAW, "127.0.0.2:5000", 5 * ZT_MS);
-	nh_ep_init(&w->bob, &w->net, NH_RAW, "127.0.0.4:5000", 5 * ZT_MS);
-	nh_ep_init(&w->c1, &w->net, NH_RAW, "127.0.0.3:6000", 20 * ZT_MS);
-	nh_ep_init(&w->c2, &w->net, NH_RAW, "127.0.0.5:6000", 20 * ZT_MS);
 	w->ag = calloc(NAGENTS, sizeof(*w->ag));
 	assert_non_null(w->ag);
 	for (int i = 0; i < NAGENTS; i++) {
 		snprintf(addr, sizeof(addr), "127.0.1.%d:5000", i + 1);
-		nh_ep_init(&w->ag[i], &w->net, NH_RAW, addr, (uint64_t)(i % 4 + 2) * ZT_MS);
+		nh_ep_init(&w->ag[i], &w->nw.net, NH_RAW, addr, (uint64_t)(i % 4 + 2) * ZT_MS);
 		w->ag_tls[i] = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &sf->agent[i], false);
 	}
-	w->icfg = (struct zt_imd_config){
-		.tls = w->imd_tls,
-		.rng = &f->rng,
-		.policy = w->policy,
-		.listen = w->imd.addr,
-		.log = { .fn = count_log, .arg = w, .max_level = ZT_NODE_DEBUG },
-	};
-}
-
-/* The Intermediate, with w->icfg as the test left it. */
-static void world_start(struct world *w)
-{
-	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
+	w->nw.icfg.log = (struct zt_node_log){ .fn = count_log, .arg = w,
+					       .max_level = ZT_NODE_DEBUG };
 }
 
 static void world_fini(struct world *w)
 {
-	nh_net_fini(&w->net);
+	nh_world_fini(&w->nw);
 	free(w->ag);
-	zt_policy_free(w->policy);
-	zt_tls_ctx_free(w->imd_tls);
-	zt_tls_ctx_free(w->alice_tls);
-	zt_tls_ctx_free(w->bob_tls);
-	zt_tls_ctx_free(w->c1_tls);
-	zt_tls_ctx_free(w->c2_tls);
 	for (int i = 0; i < NAGENTS; i++)
 		zt_tls_ctx_free(w->ag_tls[i]);
-}
-
-static bool raw_up(void *arg, uint64_t now)
-{
-	struct nh_ep *e = arg;
-	(void)now;
-	return e->raw.handshake;
-}
-
-static void login(struct world *w, struct nh_ep *e, struct zt_tls_ctx *tls, uint8_t role,
-		  const char *name, const char *const *services, size_t n)
-{
-	char token[32];
-
-	snprintf(token, sizeof(token), "pw-%s", name);
-	assert_int_equal(nh_raw_connect(e, tls, &w->imd.addr), 0);
-	assert_true(nh_run(&w->net, raw_up, e, w->net.now + 2 * ZT_SEC));
-	nh_raw_hello(e, role, name, token, services, n);
-	assert_true(nh_wait_total(&w->net, e, ZT_CTRL_WELCOME, 1, 3 * ZT_SEC));
 }
 
 static void login_agent(struct world *w, struct nh_ep *e, struct zt_tls_ctx *tls, const char *name,
 			struct answers *ans)
 {
-	login(w, e, tls, ZT_CTRL_ROLE_AGENT, name, NULL, 0);
+	nh_raw_login(e, tls, &w->nw.imd.addr, ZT_CTRL_ROLE_AGENT, name, NULL, NULL);
 	e->raw.on_msg = on_answer;
 	e->raw.on_msg_arg = ans;
 }
@@ -246,37 +193,20 @@ static void ping(struct nh_ep *e, uint64_t nonce)
 	(void)nh_raw_send(e, &m);
 }
 
-/* Runs for d with every connected client sending a PING each second, so that idle
- * timeouts end nothing the test watches. */
-static void run_alive(struct world *w, uint64_t d)
-{
-	uint64_t end = w->net.now + d;
-
-	while (w->net.now < end) {
-		struct nh_ep *eps[] = { &w->alice, &w->bob, &w->c1, &w->c2 };
-		for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++)
-			if (established(eps[i]))
-				ping(eps[i], w->net.now);
-		for (int i = 0; i < NAGENTS; i++)
-			if (established(&w->ag[i]))
-				ping(&w->ag[i], w->net.now);
-		nh_run_for(&w->net, end - w->net.now < ZT_SEC ? end - w->net.now : ZT_SEC);
-	}
-}
-
 /* c1 serving web and db, bob with a session to db through it: the bystanders every
  * test checks. Returns the session id. */
 static uint32_t bystander_session(struct world *w)
 {
-	static const char *const c1_svc[] = { "web", "db" };
 	const struct zt_ctrl_msg *m;
 
-	login(w, &w->c1, w->c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", c1_svc, 2);
-	login(w, &w->bob, w->bob_tls, ZT_CTRL_ROLE_AGENT, "bob", NULL, 0);
-	assert_int_equal(nh_raw_open(&w->bob, 77, "db", 0), 0);
-	assert_true(nh_wait_total(&w->net, &w->bob, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
-	assert_true(nh_wait_total(&w->net, &w->c1, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
-	m = nh_raw_last(&w->bob, ZT_CTRL_SESSION);
+	nh_raw_login(&w->nw.c1, w->nw.c1_tls, &w->nw.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", NULL,
+		     "web,db");
+	nh_raw_login(&w->nw.bob, w->nw.bob_tls, &w->nw.imd.addr, ZT_CTRL_ROLE_AGENT, "bob", NULL,
+		     NULL);
+	assert_int_equal(nh_raw_open(&w->nw.bob, 77, "db", 0), 0);
+	assert_true(nh_wait_total(&w->nw.net, &w->nw.bob, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_total(&w->nw.net, &w->nw.c1, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&w->nw.bob, ZT_CTRL_SESSION);
 	assert_string_equal(m->u.session.peer_identity, "ztna:connector:c1");
 	return (uint32_t)m->u.session.session_id;
 }
@@ -286,16 +216,16 @@ static void bystander_alive(struct world *w, uint32_t id)
 {
 	struct zt_imd_session_info si;
 	uint8_t pkt[64];
-	size_t before = w->c1.raw.ndgrams;
+	size_t before = w->nw.c1.raw.ndgrams;
 
-	assert_true(established(&w->c1));
-	assert_true(established(&w->bob));
-	assert_int_equal(zt_imd_session_info(w->imd.imd, id, &si), 0);
+	assert_true(established(&w->nw.c1));
+	assert_true(established(&w->nw.bob));
+	assert_int_equal(zt_imd_session_info(w->nw.imd.imd, id, &si), 0);
 	zt_relay_hdr_write(pkt, sizeof(pkt), id);
 	memcpy(pkt + ZT_RELAY_HDR_LEN, "still here", 10);
-	assert_int_equal(zt_quic_dgram_send(w->bob.raw.conn, pkt, ZT_RELAY_HDR_LEN + 10), 0);
-	nh_run_for(&w->net, 300 * ZT_MS);
-	assert_int_equal(w->c1.raw.ndgrams, before + 1);
+	assert_int_equal(zt_quic_dgram_send(w->nw.bob.raw.conn, pkt, ZT_RELAY_HDR_LEN + 10), 0);
+	nh_run_for(&w->nw.net, 300 * ZT_MS);
+	assert_int_equal(w->nw.c1.raw.ndgrams, before + 1);
 }
 
 static void report(struct world *w, const char *what)
@@ -303,7 +233,7 @@ static void report(struct world *w, const char *what)
 	struct zt_imd_stats st;
 	size_t sessions = 0, busy = 0, quota = 0;
 
-	zt_imd_stats(w->imd.imd, &st);
+	zt_imd_stats(w->nw.imd.imd, &st);
 	for (int i = 0; i < NAGENTS; i++) {
 		sessions += w->ag_ans[i].sessions;
 		busy += w->ag_ans[i].busy;
@@ -315,7 +245,7 @@ static void report(struct world *w, const char *what)
 		      " c1 SESSIONs=%zu log lines=%lu\n",
 		      what, st.sessions_opened, st.sessions, sessions, busy, quota, st.held, st.open_busy,
 		      st.held_refused, st.open_rate_limited, st.ctrl_send_dropped,
-		      st.ctrl_stalled_closed, nh_raw_total(&w->c1, ZT_CTRL_SESSION), w->lines);
+		      st.ctrl_stalled_closed, nh_raw_total(&w->nw.c1, ZT_CTRL_SESSION), w->lines);
 }
 
 static size_t answered(const struct answers *a)
@@ -347,43 +277,43 @@ static bool agents_answered(void *arg, uint64_t now)
 /* Whole seconds from t0 to now, rounded up. */
 static uint64_t secs_since(const struct world *w, uint64_t t0)
 {
-	return (w->net.now - t0 + ZT_SEC - 1) / ZT_SEC;
+	return (w->nw.net.now - t0 + ZT_SEC - 1) / ZT_SEC;
 }
 
 /* Service hijack, HELLO: c2 names c1's service web among its own. */
 static void hijack_in_hello_refused(void **state)
 {
-	static const char *const c2_svc[] = { "web", "mail" };
 	struct world w;
 	const struct zt_ctrl_msg *m;
 	struct zt_imd_stats st;
 
 	world_init(&w, *state);
-	world_start(&w);
+	nh_world_start(&w.nw);
 	bystander_session(&w);
 	/* c2 logs in last: with "the newest registration wins" it took web. */
-	login(&w, &w.c2, w.c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", c2_svc, 2);
-	assert_true(nh_wait_total(&w.net, &w.c2, ZT_CTRL_ERROR, 1, 2 * ZT_SEC));
-	m = nh_raw_last(&w.c2, ZT_CTRL_ERROR);
+	nh_raw_login(&w.nw.c2, w.nw.c2_tls, &w.nw.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c2", NULL,
+		     "web,mail");
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.c2, ZT_CTRL_ERROR, 1, 2 * ZT_SEC));
+	m = nh_raw_last(&w.nw.c2, ZT_CTRL_ERROR);
 	assert_int_equal(m->u.error.code, (uint32_t)-ZT_ENOTSERVER);
 	assert_int_equal(m->u.error.request_id, 0);
 	assert_non_null(strstr(m->u.error.text, "may not serve web"));
 	assert_non_null(strstr(m->u.error.text, "--serve c2=web"));
-	assert_true(established(&w.c2)); /* refused in part, not thrown out */
+	assert_true(established(&w.nw.c2)); /* refused in part, not thrown out */
 	/* alice's session to web goes to its owner. */
-	login_agent(&w, &w.alice, w.alice_tls, "alice", &w.alice_ans);
-	assert_int_equal(nh_raw_open(&w.alice, 1, "web", 0), 0);
-	assert_true(nh_wait_total(&w.net, &w.alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
-	assert_string_equal(nh_raw_last(&w.alice, ZT_CTRL_SESSION)->u.session.peer_identity,
+	login_agent(&w, &w.nw.alice, w.nw.alice_tls, "alice", &w.alice_ans);
+	assert_int_equal(nh_raw_open(&w.nw.alice, 1, "web", 0), 0);
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_string_equal(nh_raw_last(&w.nw.alice, ZT_CTRL_SESSION)->u.session.peer_identity,
 			    "ztna:connector:c1");
 	/* c2's own service is registered. */
-	assert_int_equal(nh_raw_open(&w.bob, 2, "mail", 0), 0);
-	assert_true(nh_wait_total(&w.net, &w.bob, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
-	assert_string_equal(nh_raw_last(&w.bob, ZT_CTRL_SESSION)->u.session.peer_identity,
+	assert_int_equal(nh_raw_open(&w.nw.bob, 2, "mail", 0), 0);
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.bob, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
+	assert_string_equal(nh_raw_last(&w.nw.bob, ZT_CTRL_SESSION)->u.session.peer_identity,
 			    "ztna:connector:c2");
-	assert_true(nh_wait_total(&w.net, &w.c2, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
-	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_SESSION), 2); /* bob's db, alice's web */
-	zt_imd_stats(w.imd.imd, &st);
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.c2, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_int_equal(nh_raw_total(&w.nw.c1, ZT_CTRL_SESSION), 2); /* bob's db, alice's web */
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.register_refused, 1);
 	assert_int_equal(w.refusal_lines, 1);
 	world_fini(&w);
@@ -392,40 +322,40 @@ static void hijack_in_hello_refused(void **state)
 /* Service hijack, REGISTER: c2 adds web later, and a service no rule binds. */
 static void hijack_by_register_refused(void **state)
 {
-	static const char *const c2_svc[] = { "mail" };
 	struct world w;
 	struct zt_ctrl_msg reg;
 	const struct zt_ctrl_msg *m;
 
 	world_init(&w, *state);
-	world_start(&w);
+	nh_world_start(&w.nw);
 	bystander_session(&w);
-	login(&w, &w.c2, w.c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", c2_svc, 1);
+	nh_raw_login(&w.nw.c2, w.nw.c2_tls, &w.nw.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c2", NULL,
+		     "mail");
 	zt_ctrl_msg_init(&reg, ZT_CTRL_REGISTER);
 	reg.u.reg.n_services = 3;
 	snprintf(reg.u.reg.services[0], sizeof(reg.u.reg.services[0]), "web");
 	snprintf(reg.u.reg.services[1], sizeof(reg.u.reg.services[1]), "mail");
 	snprintf(reg.u.reg.services[2], sizeof(reg.u.reg.services[2]), "ghost");
-	assert_int_equal(nh_raw_send(&w.c2, &reg), 0);
-	assert_true(nh_wait_total(&w.net, &w.c2, ZT_CTRL_ERROR, 2, 2 * ZT_SEC));
-	m = nh_raw_last(&w.c2, ZT_CTRL_ERROR);
+	assert_int_equal(nh_raw_send(&w.nw.c2, &reg), 0);
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.c2, ZT_CTRL_ERROR, 2, 2 * ZT_SEC));
+	m = nh_raw_last(&w.nw.c2, ZT_CTRL_ERROR);
 	assert_int_equal(m->u.error.code, (uint32_t)-ZT_ENOTSERVER);
 	assert_non_null(strstr(m->u.error.text, "ghost")); /* zero trust: no rule, no service */
-	login_agent(&w, &w.alice, w.alice_tls, "alice", &w.alice_ans);
-	assert_int_equal(nh_raw_open(&w.alice, 1, "web", 0), 0);
-	assert_int_equal(nh_raw_open(&w.alice, 2, "ghost", 0), 0);
-	assert_true(nh_wait_total(&w.net, &w.alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
-	assert_true(nh_wait_total(&w.net, &w.alice, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
-	assert_string_equal(nh_raw_last(&w.alice, ZT_CTRL_SESSION)->u.session.peer_identity,
+	login_agent(&w, &w.nw.alice, w.nw.alice_tls, "alice", &w.alice_ans);
+	assert_int_equal(nh_raw_open(&w.nw.alice, 1, "web", 0), 0);
+	assert_int_equal(nh_raw_open(&w.nw.alice, 2, "ghost", 0), 0);
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.alice, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
+	assert_string_equal(nh_raw_last(&w.nw.alice, ZT_CTRL_SESSION)->u.session.peer_identity,
 			    "ztna:connector:c1");
-	assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_ERROR)->u.error.code,
+	assert_int_equal(nh_raw_last(&w.nw.alice, ZT_CTRL_ERROR)->u.error.code,
 			 (uint32_t)-ZT_ENOSERVICE);
-	assert_int_equal(nh_raw_open(&w.bob, 3, "mail", 0), 0);
-	assert_true(nh_wait_total(&w.net, &w.bob, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
-	assert_string_equal(nh_raw_last(&w.bob, ZT_CTRL_SESSION)->u.session.peer_identity,
+	assert_int_equal(nh_raw_open(&w.nw.bob, 3, "mail", 0), 0);
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.bob, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
+	assert_string_equal(nh_raw_last(&w.nw.bob, ZT_CTRL_SESSION)->u.session.peer_identity,
 			    "ztna:connector:c2");
-	assert_true(nh_wait_total(&w.net, &w.c2, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
-	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_SESSION), 2); /* bob's db, alice's web */
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.c2, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_int_equal(nh_raw_total(&w.nw.c1, ZT_CTRL_SESSION), 2); /* bob's db, alice's web */
 	world_fini(&w);
 }
 
@@ -445,18 +375,18 @@ static void open_flood_one_connection(void **state)
 	unsigned long lines0;
 
 	world_init(&w, *state);
-	world_start(&w);
+	nh_world_start(&w.nw);
 	id = bystander_session(&w);
-	login_agent(&w, &w.alice, w.alice_tls, "alice", &w.alice_ans);
-	t0 = w.net.now;
+	login_agent(&w, &w.nw.alice, w.nw.alice_tls, "alice", &w.alice_ans);
+	t0 = w.nw.net.now;
 	lines0 = w.lines;
 	for (int i = 0; i < 6000; i++) {
-		(void)nh_raw_open(&w.alice, (uint64_t)i + 1, "web", 0);
+		(void)nh_raw_open(&w.nw.alice, (uint64_t)i + 1, "web", 0);
 		if (i % 250 == 249)
-			nh_run_for(&w.net, 5 * ZT_MS);
+			nh_run_for(&w.nw.net, 5 * ZT_MS);
 	}
-	nh_run_for(&w.net, 1 * ZT_SEC);
-	zt_imd_stats(w.imd.imd, &st);
+	nh_run_for(&w.nw.net, 1 * ZT_SEC);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	/* open-burst 100 + open-rate 20/s */
 	assert_true(w.alice_ans.sessions <= 100 + 20 * secs_since(&w, t0));
 	/* its budget (1,000 + 16 per session) handled, as many again answered 1510, then
@@ -465,8 +395,8 @@ static void open_flood_one_connection(void **state)
 	assert_true(answered(&w.alice_ans) >= 5000);
 	assert_true(w.alice_ans.busy >= 4800);
 	assert_int_equal(w.alice_ans.other, 0);
-	assert_true(zt_quic_conn_state(w.alice.raw.conn) >= ZT_QUIC_CLOSING);
-	zt_quic_conn_close_info(w.alice.raw.conn, &ci);
+	assert_true(zt_quic_conn_state(w.nw.alice.raw.conn) >= ZT_QUIC_CLOSING);
+	zt_quic_conn_close_info(w.nw.alice.raw.conn, &ci);
 	assert_true(ci.by_peer && ci.app);
 	assert_int_equal(ci.code, (uint64_t)-ZT_EBUSY);
 	/* bob's session is the one left */
@@ -491,23 +421,23 @@ static void open_flood_16_connections_keeps_the_connector(void **state)
 	uint32_t id;
 
 	world_init(&w, *state);
-	world_start(&w);
+	nh_world_start(&w.nw);
 	id = bystander_session(&w);
 	login_agents(&w);
-	t0 = w.net.now;
+	t0 = w.nw.net.now;
 	for (int i = 0; i < NAGENTS; i++)
 		for (int k = 0; k < 1024; k++)
 			assert_int_equal(nh_raw_open(&w.ag[i], (uint64_t)k + 1, "web", 0), 0);
 	u = (struct until_answered){ .w = &w, .want = NAGENTS * 1024 };
-	assert_true(nh_run(&w.net, agents_answered, &u, w.net.now + 15 * ZT_SEC));
-	nh_run_for(&w.net, 500 * ZT_MS);
+	assert_true(nh_run(&w.nw.net, agents_answered, &u, w.nw.net.now + 15 * ZT_SEC));
+	nh_run_for(&w.nw.net, 500 * ZT_MS);
 	report(&w, "16 x 1024 OPENs");
-	zt_imd_stats(w.imd.imd, &st);
-	assert_true(established(&w.c1));
+	zt_imd_stats(w.nw.imd.imd, &st);
+	assert_true(established(&w.nw.c1));
 	assert_int_equal(all_answered(&w), NAGENTS * 1024);
 	assert_true(st.sessions <= 1 + NAGENTS * (100 + 20 * secs_since(&w, t0)));
 	/* every session made reached the connector; none of its messages was dropped */
-	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_SESSION), st.sessions_opened);
+	assert_int_equal(nh_raw_total(&w.nw.c1, ZT_CTRL_SESSION), st.sessions_opened);
 	assert_int_equal(st.ctrl_send_dropped, 0);
 	assert_int_equal(st.ctrl_stalled_closed, 0);
 	bystander_alive(&w, id);
@@ -518,30 +448,30 @@ static void open_flood_16_connections_keeps_the_connector(void **state)
  * and registration releases no more than max_sessions. */
 static void held_opens_never_past_max_sessions(void **state)
 {
-	static const char *const c1_svc[] = { "web" };
 	struct world w;
 	struct zt_imd_stats st;
 
 	world_init(&w, *state);
-	w.icfg.max_sessions = 8;
-	w.icfg.open_hold = 10 * ZT_SEC;
-	world_start(&w);
-	login_agent(&w, &w.alice, w.alice_tls, "alice", &w.alice_ans);
+	w.nw.icfg.max_sessions = 8;
+	w.nw.icfg.open_hold = 10 * ZT_SEC;
+	nh_world_start(&w.nw);
+	login_agent(&w, &w.nw.alice, w.nw.alice_tls, "alice", &w.alice_ans);
 	for (int i = 0; i < 20; i++)
-		assert_int_equal(nh_raw_open(&w.alice, (uint64_t)i + 1, "web", 0), 0);
-	nh_run_for(&w.net, 200 * ZT_MS);
+		assert_int_equal(nh_raw_open(&w.nw.alice, (uint64_t)i + 1, "web", 0), 0);
+	nh_run_for(&w.nw.net, 200 * ZT_MS);
 	assert_int_equal(w.alice_ans.quota, 12);
-	zt_imd_stats(w.imd.imd, &st);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.held_now, 8);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", c1_svc, 1);
-	nh_run_for(&w.net, 500 * ZT_MS);
-	zt_imd_stats(w.imd.imd, &st);
+	nh_raw_login(&w.nw.c1, w.nw.c1_tls, &w.nw.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", NULL,
+		     "web");
+	nh_run_for(&w.nw.net, 500 * ZT_MS);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.sessions, 8);
 	assert_int_equal(w.alice_ans.sessions, 8);
 	assert_int_equal(answered(&w.alice_ans), 20);
 	/* and the cap holds after the release */
-	assert_int_equal(nh_raw_open(&w.alice, 99, "web", 0), 0);
-	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(nh_raw_open(&w.nw.alice, 99, "web", 0), 0);
+	nh_run_for(&w.nw.net, 200 * ZT_MS);
 	assert_int_equal(w.alice_ans.quota, 13);
 	world_fini(&w);
 }
@@ -549,20 +479,19 @@ static void held_opens_never_past_max_sessions(void **state)
 /* Held OPENs are bounded per connection and in total; the log does not follow. */
 static void held_opens_bounded(void **state)
 {
-	static const char *const c1_svc[] = { "web" };
 	struct world w;
 	struct zt_imd_stats st;
 	struct until_answered u;
 
 	world_init(&w, *state);
-	w.icfg.open_hold = 10 * ZT_SEC;
-	w.icfg.max_held_total = 100;
-	world_start(&w);
-	login_agent(&w, &w.alice, w.alice_tls, "alice", &w.alice_ans);
+	w.nw.icfg.open_hold = 10 * ZT_SEC;
+	w.nw.icfg.max_held_total = 100;
+	nh_world_start(&w.nw);
+	login_agent(&w, &w.nw.alice, w.nw.alice_tls, "alice", &w.alice_ans);
 	for (int i = 0; i < 900; i++)
-		assert_int_equal(nh_raw_open(&w.alice, (uint64_t)i + 1, "web", 0), 0);
-	nh_run_for(&w.net, 300 * ZT_MS);
-	zt_imd_stats(w.imd.imd, &st);
+		assert_int_equal(nh_raw_open(&w.nw.alice, (uint64_t)i + 1, "web", 0), 0);
+	nh_run_for(&w.nw.net, 300 * ZT_MS);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.held, 32); /* max-held per connection */
 	assert_int_equal(st.held_now, 32);
 	assert_int_equal(answered(&w.alice_ans), 900 - 32);
@@ -573,16 +502,17 @@ static void held_opens_bounded(void **state)
 		for (int k = 0; k < 40; k++)
 			assert_int_equal(nh_raw_open(&w.ag[i], (uint64_t)k + 1, "web", 0), 0);
 	u = (struct until_answered){ .w = &w, .want = NAGENTS * 40 - (100 - 32) };
-	assert_true(nh_run(&w.net, agents_answered, &u, w.net.now + 2 * ZT_SEC));
-	zt_imd_stats(w.imd.imd, &st);
+	assert_true(nh_run(&w.nw.net, agents_answered, &u, w.nw.net.now + 2 * ZT_SEC));
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.held_now, 100);
 	/* the connector comes: every held OPEN gets its session */
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", c1_svc, 1);
+	nh_raw_login(&w.nw.c1, w.nw.c1_tls, &w.nw.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", NULL,
+		     "web");
 	u.want = NAGENTS * 40;
-	assert_true(nh_run(&w.net, agents_answered, &u, w.net.now + 2 * ZT_SEC));
-	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_true(nh_run(&w.nw.net, agents_answered, &u, w.nw.net.now + 2 * ZT_SEC));
+	nh_run_for(&w.nw.net, 200 * ZT_MS);
 	assert_int_equal(answered(&w.alice_ans), 900);
-	zt_imd_stats(w.imd.imd, &st);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.held_now, 0);
 	assert_int_equal(st.sessions, 100);
 	world_fini(&w);
@@ -600,34 +530,34 @@ static void ctrl_flood_bounded(void **state)
 	uint32_t id;
 
 	world_init(&w, *state);
-	world_start(&w);
+	nh_world_start(&w.nw);
 	id = bystander_session(&w);
-	login_agent(&w, &w.alice, w.alice_tls, "alice", &w.alice_ans);
+	login_agent(&w, &w.nw.alice, w.nw.alice_tls, "alice", &w.alice_ans);
 	/* 150 a second for 4 s: within the budget */
 	for (int i = 0; i < 80; i++) {
 		for (int k = 0; k < 8; k++)
-			ping(&w.alice, (uint64_t)(i * 8 + k));
-		nh_run_for(&w.net, 50 * ZT_MS);
+			ping(&w.nw.alice, (uint64_t)(i * 8 + k));
+		nh_run_for(&w.nw.net, 50 * ZT_MS);
 	}
-	nh_run_for(&w.net, 200 * ZT_MS);
-	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_PONG), 640);
-	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_ERROR), 0);
+	nh_run_for(&w.nw.net, 200 * ZT_MS);
+	assert_int_equal(nh_raw_total(&w.nw.alice, ZT_CTRL_PONG), 640);
+	assert_int_equal(nh_raw_total(&w.nw.alice, ZT_CTRL_ERROR), 0);
 	/* 10,000 in 0.2 s */
-	t0 = w.net.now;
+	t0 = w.nw.net.now;
 	for (int i = 0; i < 20; i++) {
 		for (int k = 0; k < 500; k++)
-			ping(&w.alice, (uint64_t)k);
-		nh_run_for(&w.net, 10 * ZT_MS);
+			ping(&w.nw.alice, (uint64_t)k);
+		nh_run_for(&w.nw.net, 10 * ZT_MS);
 	}
-	nh_run_for(&w.net, 500 * ZT_MS);
-	assert_true(nh_raw_total(&w.alice, ZT_CTRL_PONG) <= 640 + 1000 + 200 * secs_since(&w, t0));
-	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_ERROR), 1);
-	assert_int_equal(w.alice.raw.last_error.code, (uint32_t)-ZT_EBUSY);
-	assert_true(zt_quic_conn_state(w.alice.raw.conn) >= ZT_QUIC_CLOSING);
-	zt_quic_conn_close_info(w.alice.raw.conn, &ci);
+	nh_run_for(&w.nw.net, 500 * ZT_MS);
+	assert_true(nh_raw_total(&w.nw.alice, ZT_CTRL_PONG) <= 640 + 1000 + 200 * secs_since(&w, t0));
+	assert_int_equal(nh_raw_total(&w.nw.alice, ZT_CTRL_ERROR), 1);
+	assert_int_equal(w.nw.alice.raw.last_error.code, (uint32_t)-ZT_EBUSY);
+	assert_true(zt_quic_conn_state(w.nw.alice.raw.conn) >= ZT_QUIC_CLOSING);
+	zt_quic_conn_close_info(w.nw.alice.raw.conn, &ci);
 	assert_true(ci.by_peer && ci.app);
 	assert_int_equal(ci.code, (uint64_t)-ZT_EBUSY);
-	zt_imd_stats(w.imd.imd, &st);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.ctrl_budget_closed, 1);
 	bystander_alive(&w, id);
 	world_fini(&w);
@@ -641,20 +571,21 @@ static uint32_t flood_a_stuck_connector(struct world *w, struct sec_fixture *sf,
 	uint32_t id;
 
 	world_init(w, sf);
-	w->icfg.open_rate = 1000;
-	w->icfg.open_burst = 1000;
-	world_start(w);
+	w->nw.icfg.open_rate = 1000;
+	w->nw.icfg.open_burst = 1000;
+	nh_world_start(&w->nw);
 	id = bystander_session(w);
-	*ret_t0 = w->net.now;
+	*ret_t0 = w->nw.net.now;
 	login_agents(w);
-	w->c1.raw.no_read = true;
+	w->nw.c1.raw.no_read = true;
 	/* 1,024 OPENs each over 4 s */
 	for (int round = 0; round < 16; round++) {
 		for (int i = 0; i < NAGENTS; i++)
 			for (int k = 0; k < 64; k++)
-				assert_int_equal(nh_raw_open(&w->ag[i], (uint64_t)(round * 64 + k) + 1, "web",
+				assert_int_equal(nh_raw_open(&w->ag[i],
+							     (uint64_t)(round * 64 + k) + 1, "web",
 							     0), 0);
-		nh_run_for(&w->net, 250 * ZT_MS);
+		nh_run_for(&w->nw.net, 250 * ZT_MS);
 	}
 	return id;
 }
@@ -676,24 +607,24 @@ static void stuck_connector_closed_only_for_its_own_reading(void **state)
 
 	id = flood_a_stuck_connector(&w, *state, &t0);
 	u = (struct until_answered){ .w = &w, .want = NAGENTS * 1024 };
-	assert_true(nh_run(&w.net, agents_answered, &u, w.net.now + 10 * ZT_SEC));
-	run_alive(&w, t0 + 20 * ZT_SEC - w.net.now);
+	assert_true(nh_run(&w.nw.net, agents_answered, &u, w.nw.net.now + 10 * ZT_SEC));
+	nh_run_alive(&w.nw.net, t0 + 20 * ZT_SEC - w.nw.net.now);
 	report(&w, "stuck connector after 20 s");
-	zt_imd_stats(w.imd.imd, &st);
-	assert_true(established(&w.c1));
-	assert_non_null(w.imd.imd); /* the bystander session is still there... */
-	assert_true(zt_imd_session_info(w.imd.imd, id, &(struct zt_imd_session_info){ 0 }) == 0);
+	zt_imd_stats(w.nw.imd.imd, &st);
+	assert_true(established(&w.nw.c1));
+	assert_non_null(w.nw.imd.imd); /* the bystander session is still there... */
+	assert_true(zt_imd_session_info(w.nw.imd.imd, id, &(struct zt_imd_session_info){ 0 }) == 0);
 	assert_true(st.open_busy > 0);
 	assert_int_equal(st.ctrl_stalled_closed, 0);
 	/* ... until the connector has read nothing for 30 s */
-	run_alive(&w, 25 * ZT_SEC);
-	assert_true(zt_quic_conn_state(w.c1.raw.conn) >= ZT_QUIC_CLOSING);
-	zt_quic_conn_close_info(w.c1.raw.conn, &ci);
+	nh_run_alive(&w.nw.net, 25 * ZT_SEC);
+	assert_true(zt_quic_conn_state(w.nw.c1.raw.conn) >= ZT_QUIC_CLOSING);
+	zt_quic_conn_close_info(w.nw.c1.raw.conn, &ci);
 	assert_true(ci.by_peer && ci.app);
 	assert_int_equal(ci.code, (uint64_t)-ZT_ETIMEOUT);
-	zt_imd_stats(w.imd.imd, &st);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.ctrl_stalled_closed, 1);
-	assert_true(established(&w.bob));
+	assert_true(established(&w.nw.bob));
 	for (int i = 0; i < NAGENTS; i++)
 		assert_true(established(&w.ag[i]));
 	world_fini(&w);
@@ -709,16 +640,16 @@ static void slow_connector_catches_up(void **state)
 	uint64_t t0;
 
 	id = flood_a_stuck_connector(&w, *state, &t0);
-	run_alive(&w, t0 + 10 * ZT_SEC - w.net.now);
-	w.c1.raw.no_read = false;
-	nh_raw_read(&w.c1);
-	run_alive(&w, 35 * ZT_SEC);
+	nh_run_alive(&w.nw.net, t0 + 10 * ZT_SEC - w.nw.net.now);
+	w.nw.c1.raw.no_read = false;
+	nh_raw_read(&w.nw.c1);
+	nh_run_alive(&w.nw.net, 35 * ZT_SEC);
 	report(&w, "slow connector after 45 s");
-	zt_imd_stats(w.imd.imd, &st);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(all_answered(&w), NAGENTS * 1024);
 	assert_int_equal(st.ctrl_stalled_closed, 0);
 	assert_int_equal(st.ctrl_send_dropped, 0);
-	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_SESSION), st.sessions_opened);
+	assert_int_equal(nh_raw_total(&w.nw.c1, ZT_CTRL_SESSION), st.sessions_opened);
 	bystander_alive(&w, id);
 	world_fini(&w);
 }

@@ -34,108 +34,23 @@
 #include "core/units.h"
 #include "node_harness.h"
 
-struct world {
-	struct nh_fixture *f;
-	struct nh_net net;
-	struct nh_ep imd, alice, bob, c1;
-	struct zt_policy *policy;
-	struct zt_tls_ctx *imd_tls, *alice_tls, *bob_tls, *c1_tls;
-};
-
-static const uint8_t reset_key[32] = "ztna-test-stateless-reset-key!!";
-
-static void world_init(struct world *w, struct nh_fixture *f)
+/* The world (node_harness.h) with c1 10 ms away, the Intermediate with the defaults,
+ * as ztna-intermediate runs without options. */
+static void world_init(struct nh_world *w, struct nh_fixture *f)
 {
-	struct zt_imd_config ic;
-	const char *why;
+	static const char *const policy[] = {
+		"client agent:alice:pw-alice", "client agent:bob:pw-bob", "client connector:c1:pw-c1",
+		"allow alice=web", "serve c1=web", NULL,
+	};
 
-	memset(w, 0, sizeof(*w));
-	w->f = f;
-	nh_net_init(&w->net);
-	assert_int_equal(zt_policy_new(&w->policy), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "agent:alice:pw-alice", &why), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "agent:bob:pw-bob", &why), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "connector:c1:pw-c1", &why), 0);
-	assert_int_equal(zt_policy_add_allow(w->policy, "alice=web", &why), 0);
-	assert_int_equal(zt_policy_add_serve(w->policy, "c1=web", &why), 0);
-	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
-	w->alice_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
-	w->bob_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.bob, false);
-	w->c1_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.c1, false);
-	nh_ep_init(&w->imd, &w->net, NH_IMD, "127.0.0.1:4433", 0);
-	nh_ep_init(&w->alice, &w->net, NH_RAW, "127.0.0.2:5000", 5 * ZT_MS);
-	nh_ep_init(&w->bob, &w->net, NH_RAW, "127.0.0.4:5000", 5 * ZT_MS);
-	nh_ep_init(&w->c1, &w->net, NH_RAW, "127.0.0.3:6000", 10 * ZT_MS);
-	/* the defaults, as ztna-intermediate runs without options */
-	ic = (struct zt_imd_config){ .tls = w->imd_tls, .rng = &f->rng, .policy = w->policy,
-				     .listen = w->imd.addr, .reset_key = reset_key,
-				     .reset_key_len = sizeof(reset_key),
-				     .log = nh_node_log("imd") };
-	assert_int_equal(zt_imd_new(&w->imd.imd, &ic, w->net.now), 0);
+	nh_world_init(w, f, policy);
+	w->c1.lat = 10 * ZT_MS;
+	w->icfg.reset_key = nh_reset_key;
+	w->icfg.reset_key_len = sizeof(nh_reset_key);
+	nh_world_start(w);
 }
 
-static void world_fini(struct world *w)
-{
-	nh_net_fini(&w->net);
-	zt_policy_free(w->policy);
-	zt_tls_ctx_free(w->imd_tls);
-	zt_tls_ctx_free(w->alice_tls);
-	zt_tls_ctx_free(w->bob_tls);
-	zt_tls_ctx_free(w->c1_tls);
-}
-
-static void hello(struct nh_ep *e, uint8_t role, const char *name, const char *token,
-		  const char *service)
-{
-	struct zt_ctrl_msg m;
-
-	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
-	m.u.hello.role = role;
-	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "%s", name);
-	m.u.hello.token_len = (uint16_t)strlen(token);
-	memcpy(m.u.hello.token, token, m.u.hello.token_len);
-	if (service)
-		snprintf(m.u.hello.services[m.u.hello.n_services++], sizeof(m.u.hello.services[0]),
-			 "%s", service);
-	assert_int_equal(nh_raw_send(e, &m), 0);
-}
-
-struct wait_msg {
-	struct nh_ep *e;
-	uint8_t type;
-	size_t count;
-};
-
-static bool got_msg(void *arg, uint64_t now)
-{
-	struct wait_msg *wm = arg;
-	(void)now;
-	return nh_raw_count(wm->e, wm->type) >= wm->count;
-}
-
-static bool wait_for(struct world *w, struct nh_ep *e, uint8_t type, size_t count)
-{
-	struct wait_msg wm = { .e = e, .type = type, .count = count };
-	return nh_run(&w->net, got_msg, &wm, w->net.now + 5 * ZT_SEC);
-}
-
-static bool raw_up(void *arg, uint64_t now)
-{
-	struct nh_ep *e = arg;
-	(void)now;
-	return e->raw.handshake;
-}
-
-static void login(struct world *w, struct nh_ep *e, struct zt_tls_ctx *tls, uint8_t role,
-		  const char *name, const char *token, const char *service)
-{
-	assert_int_equal(nh_raw_connect(e, tls, &w->imd.addr), 0);
-	assert_true(nh_run(&w->net, raw_up, e, w->net.now + 5 * ZT_SEC));
-	hello(e, role, name, token, service);
-	assert_true(wait_for(w, e, ZT_CTRL_WELCOME, 1));
-}
-
-static struct zt_imd_stats stats(const struct world *w)
+static struct zt_imd_stats stats(const struct nh_world *w)
 {
 	struct zt_imd_stats st;
 
@@ -145,7 +60,7 @@ static struct zt_imd_stats stats(const struct world *w)
 
 static void initial_flood_from_one_address(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_addr from = qh_addr("127.0.0.9:10000");
 	struct zt_imd_stats st;
 	uint8_t pkt[1500];
@@ -171,23 +86,24 @@ static void initial_flood_from_one_address(void **state)
 	assert_true(st.retry_sent >= 1996);
 	assert_true(st.accepted <= 4);
 	/* others log in undisturbed, without a Retry */
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
 	assert_true(stats(&w).retry_sent - st.retry_sent == 0);
 	/* a client at the flooding address gets in through a Retry */
 	w.bob.addr = w.bob.local = qh_addr("127.0.0.9:6000");
-	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	nh_raw_login(&w.bob, w.bob_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
 	st = stats(&w);
 	assert_true(st.retry_validated >= 1);
 	assert_int_equal(st.auth_ok, 3);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 /* Sequential logins with one credential, each connection abandoned without a close
  * (as a client that leaks or hoards them does): one stays. */
 static void one_credential_many_connections(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct nh_ep *x = calloc(6, sizeof(*x));
 	struct zt_ctrl_msg ping;
 	struct zt_imd_stats st;
@@ -200,7 +116,8 @@ static void one_credential_many_connections(void **state)
 		nh_ep_init(&x[i], &w.net, NH_RAW, addr, 2 * ZT_MS);
 	}
 	for (int i = 0; i < 300; i++)
-		login(&w, &x[i % 6], w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+		nh_raw_login(&x[i % 6], w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice",
+			     "pw-alice", NULL);
 	nh_run_for(&w.net, 1 * ZT_SEC);
 	st = stats(&w);
 	/* on 228d3a4: 300 authenticated connections */
@@ -213,15 +130,15 @@ static void one_credential_many_connections(void **state)
 	zt_ctrl_msg_init(&ping, ZT_CTRL_PING);
 	ping.u.ping.nonce = 9;
 	assert_int_equal(nh_raw_send(&x[299 % 6], &ping), 0);
-	assert_true(wait_for(&w, &x[299 % 6], ZT_CTRL_PONG, 1));
-	world_fini(&w);
+	assert_true(nh_wait_count(&x[299 % 6], ZT_CTRL_PONG, 1, 5 * ZT_SEC));
+	nh_world_fini(&w);
 	free(x);
 }
 
 #define PAR 40
 
 struct par {
-	struct world *w;
+	struct nh_world *w;
 	struct nh_ep *x;
 	bool said[PAR];
 	size_t most_half_open;
@@ -238,7 +155,7 @@ static bool par_step(void *arg, uint64_t now)
 
 	for (int i = 0; i < PAR; i++) {
 		if (!p->said[i] && p->x[i].raw.handshake) {
-			hello(&p->x[i], ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+			nh_raw_hello(&p->x[i], ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
 			p->said[i] = true;
 		}
 		said += p->said[i];
@@ -253,7 +170,7 @@ static bool par_step(void *arg, uint64_t now)
  * a time (half-open-per-source), one authenticated connection in the end. */
 static void one_credential_concurrent_attempts(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct par p = { .w = &w };
 	struct zt_imd_stats st;
 	char addr[32];
@@ -282,13 +199,13 @@ static void one_credential_concurrent_attempts(void **state)
 		welcomed_alive += zt_quic_conn_state(p.x[i].raw.conn) == ZT_QUIC_ESTABLISHED &&
 				  nh_raw_count(&p.x[i], ZT_CTRL_WELCOME) == 1;
 	assert_int_equal(welcomed_alive, 1);
-	world_fini(&w);
+	nh_world_fini(&w);
 	free(p.x);
 }
 
 static void second_login_replaces_the_first(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct nh_ep alice2;
 	const struct zt_ctrl_msg *m;
 	struct zt_quic_close_info ci;
@@ -296,18 +213,20 @@ static void second_login_replaces_the_first(void **state)
 	struct zt_imd_stats st;
 
 	world_init(&w, *state);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
 	zt_ctrl_msg_init(&open, ZT_CTRL_OPEN);
 	open.u.open.request_id = 1;
 	snprintf(open.u.open.service, sizeof(open.u.open.service), "web");
 	assert_int_equal(nh_raw_send(&w.alice, &open), 0);
-	assert_true(wait_for(&w, &w.c1, ZT_CTRL_SESSION, 1));
+	assert_true(nh_wait_count(&w.c1, ZT_CTRL_SESSION, 1, 5 * ZT_SEC));
 	/* alice again, from elsewhere */
 	nh_ep_init(&alice2, &w.net, NH_RAW, "127.0.0.12:5000", 5 * ZT_MS);
-	login(&w, &alice2, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&alice2, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
 	/* the old connection is told (on 228d3a4: nothing, both stayed) */
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_ERROR, 1));
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ERROR, 1, 5 * ZT_SEC));
 	m = nh_raw_last(&w.alice, ZT_CTRL_ERROR);
 	assert_int_equal(m->u.error.code, 1508);
 	assert_true(strlen(m->u.error.text) > 0);
@@ -318,7 +237,7 @@ static void second_login_replaces_the_first(void **state)
 	assert_true(ci.app);
 	assert_int_equal(ci.code, 1508);
 	/* its relay session ended at the connector */
-	assert_true(wait_for(&w, &w.c1, ZT_CTRL_CLOSE, 1));
+	assert_true(nh_wait_count(&w.c1, ZT_CTRL_CLOSE, 1, 5 * ZT_SEC));
 	st = stats(&w);
 	assert_int_equal(st.replaced, 1);
 	assert_int_equal(st.clients, 2);
@@ -326,9 +245,9 @@ static void second_login_replaces_the_first(void **state)
 	/* the new one works */
 	open.u.open.request_id = 2;
 	assert_int_equal(nh_raw_send(&alice2, &open), 0);
-	assert_true(wait_for(&w, &alice2, ZT_CTRL_SESSION, 1));
+	assert_true(nh_wait_count(&alice2, ZT_CTRL_SESSION, 1, 5 * ZT_SEC));
 	assert_int_equal(zt_quic_conn_state(alice2.raw.conn), ZT_QUIC_ESTABLISHED);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 /*
@@ -344,7 +263,7 @@ static void half_open_connection_memory(void **state)
 	skip(); /* ASan's allocator: mallinfo2() does not see it */
 #else
 	struct nh_fixture *f = *state;
-	struct world w;
+	struct nh_world w;
 	struct zt_imd_config ic;
 	struct zt_addr from;
 	struct mallinfo2 a, b;
@@ -384,7 +303,7 @@ static void half_open_connection_memory(void **state)
 	fprintf(stderr, "# one half-open connection: %.0f bytes of heap\n", per);
 	assert_true(per > 50 * 1024); /* it measured something */
 	assert_true(per < 120 * 1024);
-	world_fini(&w);
+	nh_world_fini(&w);
 	free(pkts);
 #endif
 }

@@ -36,13 +36,8 @@
 #define FLOOD 3000
 #define RATE 40
 
-static const uint8_t reset_key[32] = "ztna-test-stateless-reset-key!!";
-
 struct world {
-	struct nh_net net;
-	struct nh_ep imd, alice;
-	struct zt_policy *policy;
-	struct zt_tls_ctx *imd_tls, *alice_tls;
+	struct nh_world nw;        /* the Intermediate and alice (the others stay idle) */
 	uint64_t lines_logged;     /* lines the core handed to the sink */
 	FILE *cap;
 	int saved_stderr;
@@ -59,8 +54,7 @@ static void node_log(void *arg, enum zt_node_level level, const char *event, con
 
 static void world_init(struct world *w, struct nh_fixture *f)
 {
-	const char *why;
-	struct zt_imd_config ic;
+	static const char *const policy[] = { "client agent:alice:pw-alice", NULL };
 
 	memset(w, 0, sizeof(*w));
 	w->cap = tmpfile();
@@ -70,59 +64,35 @@ static void world_init(struct world *w, struct nh_fixture *f)
 	assert_true(w->saved_stderr >= 0 && dup2(fileno(w->cap), 2) >= 0);
 	zt_log_setup("intermediate", ZT_LOG_INFO);
 	zt_log_set_rate(RATE);
-	nh_net_init(&w->net);
-	assert_int_equal(zt_policy_new(&w->policy), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "agent:alice:pw-alice", &why), 0);
-	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
-	w->alice_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
-	nh_ep_init(&w->imd, &w->net, NH_IMD, "127.0.0.1:4433", 0);
-	nh_ep_init(&w->alice, &w->net, NH_RAW, "127.0.0.2:5000", 5 * ZT_MS);
-	ic = (struct zt_imd_config){
-		.tls = w->imd_tls, .rng = &f->rng, .policy = w->policy, .listen = w->imd.addr,
-		.reset_key = reset_key, .reset_key_len = sizeof(reset_key),
-		.log = { .fn = node_log, .arg = w, .max_level = ZT_NODE_INFO },
-	};
-	assert_int_equal(zt_imd_new(&w->imd.imd, &ic, w->net.now), 0);
+	nh_world_init(&w->nw, f, policy);
+	w->nw.icfg.reset_key = nh_reset_key;
+	w->nw.icfg.reset_key_len = sizeof(nh_reset_key);
+	w->nw.icfg.log = (struct zt_node_log){ .fn = node_log, .arg = w, .max_level = ZT_NODE_INFO };
+	nh_world_start(&w->nw);
 }
 
 static void world_fini(struct world *w)
 {
-	nh_net_fini(&w->net);
-	zt_policy_free(w->policy);
-	zt_tls_ctx_free(w->imd_tls);
-	zt_tls_ctx_free(w->alice_tls);
+	nh_world_fini(&w->nw);
 	fflush(stderr);
 	dup2(w->saved_stderr, 2);
 	close(w->saved_stderr);
 	fclose(w->cap);
 }
 
-static bool raw_up(void *arg, uint64_t now)
-{
-	(void)now;
-	return ((struct nh_ep *)arg)->raw.handshake;
-}
-
-static bool welcomed(void *arg, uint64_t now)
-{
-	(void)now;
-	return nh_raw_count(arg, ZT_CTRL_WELCOME) > 0;
-}
-
 static void login_as_alice(struct world *w, const char *software)
 {
 	struct zt_ctrl_msg m;
 
-	assert_int_equal(nh_raw_connect(&w->alice, w->alice_tls, &w->imd.addr), 0);
-	assert_true(nh_run(&w->net, raw_up, &w->alice, w->net.now + 2 * ZT_SEC));
+	nh_raw_up(&w->nw.alice, w->nw.alice_tls, &w->nw.imd.addr);
 	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
 	m.u.hello.role = ZT_CTRL_ROLE_AGENT;
 	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "alice");
 	m.u.hello.token_len = 8;
 	memcpy(m.u.hello.token, "pw-alice", 8);
 	snprintf(m.u.hello.software, sizeof(m.u.hello.software), "%s", software);
-	assert_int_equal(nh_raw_send(&w->alice, &m), 0);
-	assert_true(nh_run(&w->net, welcomed, &w->alice, w->net.now + 3 * ZT_SEC));
+	assert_int_equal(nh_raw_send(&w->nw.alice, &m), 0);
+	assert_true(nh_wait_count(&w->nw.alice, ZT_CTRL_WELCOME, 1, 3 * ZT_SEC));
 }
 
 static void send_error(struct world *w, const char *text)
@@ -132,7 +102,7 @@ static void send_error(struct world *w, const char *text)
 	zt_ctrl_msg_init(&m, ZT_CTRL_ERROR);
 	m.u.error.code = 1507;
 	snprintf(m.u.error.text, sizeof(m.u.error.text), "%s", text);
-	assert_int_equal(nh_raw_send(&w->alice, &m), 0);
+	assert_int_equal(nh_raw_send(&w->nw.alice, &m), 0);
 }
 
 /* Reads the captured log: every line must be ts= level= prog= event= k=v...; calls fn
@@ -205,7 +175,7 @@ static void peer_strings_cannot_forge_log_lines(void **state)
 	world_init(&w, *state);
 	login_as_alice(&w, FORGED);
 	send_error(&w, FORGED);
-	nh_run_for(&w.net, 100 * ZT_MS);
+	nh_run_for(&w.nw.net, 100 * ZT_MS);
 	assert_int_equal(read_lines(&w, forged_values_come_back, &s), (int)w.lines_logged);
 	assert_int_equal(s.client_ready, 1);
 	assert_int_equal(s.peer_error, 1);

@@ -59,13 +59,9 @@ static bool police(void *arg, const struct nh_pkt *p)
 }
 
 struct world {
-	struct nh_net net;
+	struct nh_world nw; /* the Intermediate, alice, bob, c1, c2 */
 	struct policer c1_link;
-	struct nh_ep imd, alice, bob, c1, c2;
 	struct seen c1_seen, c2_seen, alice_seen, bob_seen;
-	struct zt_policy *policy;
-	struct zt_imd_config icfg;
-	struct zt_tls_ctx *imd_tls, *alice_tls, *bob_tls, *c1_tls, *c2_tls;
 };
 
 static void on_msg(struct nh_ep *e, const struct zt_ctrl_msg *m, void *arg)
@@ -83,67 +79,22 @@ static void on_msg(struct nh_ep *e, const struct zt_ctrl_msg *m, void *arg)
 
 static void world_init(struct world *w, struct nh_fixture *f)
 {
-	const char *why;
+	static const char *const policy[] = {
+		"client agent:alice:pw-alice", "client agent:bob:pw-bob",
+		"client connector:c1:pw-c1", "client connector:c2:pw-c2",
+		"allow alice=web", "allow bob=web,db", "serve c1=web", "serve c2=db", NULL,
+	};
 
 	memset(w, 0, sizeof(*w));
-	nh_net_init(&w->net);
-	assert_int_equal(zt_policy_new(&w->policy), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "agent:alice:pw-alice", &why), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "agent:bob:pw-bob", &why), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "connector:c1:pw-c1", &why), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "connector:c2:pw-c2", &why), 0);
-	assert_int_equal(zt_policy_add_allow(w->policy, "alice=web", &why), 0);
-	assert_int_equal(zt_policy_add_allow(w->policy, "bob=web,db", &why), 0);
-	assert_int_equal(zt_policy_add_serve(w->policy, "c1=web", &why), 0);
-	assert_int_equal(zt_policy_add_serve(w->policy, "c2=db", &why), 0);
-	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
-	w->alice_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
-	w->bob_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.bob, false);
-	w->c1_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.c1, false);
-	w->c2_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.c2, false);
-	nh_ep_init(&w->imd, &w->net, NH_IMD, "127.0.0.1:4433", 0);
-	nh_ep_init(&w->alice, &w->net, NH_RAW, "127.0.0.2:5000", 2 * ZT_MS);
-	nh_ep_init(&w->bob, &w->net, NH_RAW, "127.0.0.4:5000", 5 * ZT_MS);
-	nh_ep_init(&w->c1, &w->net, NH_RAW, "127.0.0.3:6000", 20 * ZT_MS);
-	nh_ep_init(&w->c2, &w->net, NH_RAW, "127.0.0.5:6000", 20 * ZT_MS);
-	w->icfg = (struct zt_imd_config){
-		.tls = w->imd_tls,
-		.rng = &f->rng,
-		.policy = w->policy,
-		.listen = w->imd.addr,
-		.log = nh_node_log("imd"),
-	};
-	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
-}
-
-static void world_fini(struct world *w)
-{
-	nh_net_fini(&w->net);
-	zt_policy_free(w->policy);
-	zt_tls_ctx_free(w->imd_tls);
-	zt_tls_ctx_free(w->alice_tls);
-	zt_tls_ctx_free(w->bob_tls);
-	zt_tls_ctx_free(w->c1_tls);
-	zt_tls_ctx_free(w->c2_tls);
-}
-
-static bool raw_up(void *arg, uint64_t now)
-{
-	struct nh_ep *e = arg;
-	(void)now;
-	return e->raw.handshake;
+	nh_world_init(&w->nw, f, policy);
+	w->nw.alice.lat = 2 * ZT_MS;
+	nh_world_start(&w->nw);
 }
 
 static void login(struct world *w, struct nh_ep *e, struct zt_tls_ctx *tls, uint8_t role,
 		  const char *name, const char *service, struct seen *seen)
 {
-	char token[32];
-
-	snprintf(token, sizeof(token), "pw-%s", name);
-	assert_int_equal(nh_raw_connect(e, tls, &w->imd.addr), 0);
-	assert_true(nh_run(&w->net, raw_up, e, w->net.now + 2 * ZT_SEC));
-	nh_raw_hello(e, role, name, token, service ? &service : NULL, service ? 1 : 0);
-	assert_true(nh_wait_total(&w->net, e, ZT_CTRL_WELCOME, 1, 3 * ZT_SEC));
+	nh_raw_login(e, tls, &w->nw.imd.addr, role, name, NULL, service);
 	e->raw.on_msg = on_msg;
 	e->raw.on_msg_arg = seen;
 }
@@ -155,7 +106,7 @@ static uint32_t open_web(struct world *w, struct nh_ep *agent, uint64_t request)
 	const struct zt_ctrl_msg *m;
 
 	assert_int_equal(nh_raw_open(agent, request, "web", 0), 0);
-	assert_true(nh_wait_total(&w->net, agent, ZT_CTRL_SESSION, before + 1, 3 * ZT_SEC));
+	assert_true(nh_wait_total(&w->nw.net, agent, ZT_CTRL_SESSION, before + 1, 3 * ZT_SEC));
 	m = nh_raw_last(agent, ZT_CTRL_SESSION);
 	assert_int_equal(m->u.session.request_id, request);
 	return (uint32_t)m->u.session.session_id;
@@ -191,17 +142,17 @@ static void big_candidates(struct zt_ctrl_msg *m, uint32_t id, uint32_t seq, uns
 static size_t pump(struct world *w, struct zt_ctrl_msg *m, const uint32_t *ids, size_t n,
 		   uint64_t d)
 {
-	uint64_t end = w->net.now + d;
+	uint64_t end = w->nw.net.now + d;
 	size_t sent = 0;
 	uint32_t seq = 0;
 
-	while (w->net.now < end) {
+	while (w->nw.net.now < end) {
 		for (size_t i = 0; i < n; i++) {
 			big_candidates(m, ids[i], seq, ZT_CTRL_CANDS_MAX);
-			sent += nh_raw_send(&w->alice, m) == 0;
+			sent += nh_raw_send(&w->nw.alice, m) == 0;
 		}
 		seq++;
-		nh_run_for(&w->net, 10 * ZT_SEC / 32);
+		nh_run_for(&w->nw.net, 10 * ZT_SEC / 32);
 	}
 	return sent;
 }
@@ -225,32 +176,32 @@ static void candidates_do_not_back_up_the_connector(void **state)
 
 	assert_non_null(m);
 	world_init(&w, *state);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", NULL, &w.alice_seen);
-	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", NULL, &w.bob_seen);
+	login(&w, &w.nw.c1, w.nw.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
+	login(&w, &w.nw.alice, w.nw.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", NULL, &w.alice_seen);
+	login(&w, &w.nw.bob, w.nw.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", NULL, &w.bob_seen);
 	for (unsigned i = 0; i < 16; i++)
-		ids[i] = open_web(&w, &w.alice, 100 + i);
+		ids[i] = open_web(&w, &w.nw.alice, 100 + i);
 	/* c1's downlink: 64 KB/s (a DSL line's; in the harness links have no rate). */
-	w.c1_link = (struct policer){ .to = w.c1.addr, .rate = 64000, .at = w.net.now };
-	w.net.tap = police;
-	w.net.tap_arg = &w.c1_link;
+	w.c1_link = (struct policer){ .to = w.nw.c1.addr, .rate = 64000, .at = w.nw.net.now };
+	w.nw.net.tap = police;
+	w.nw.net.tap_arg = &w.c1_link;
 	sent = pump(&w, m, ids, 16, 2 * ZT_SEC);
 	/* bob, a bystander, asks for web while alice goes on, and signals for it. */
-	assert_int_equal(nh_raw_open(&w.bob, 1, "web", 0), 0);
+	assert_int_equal(nh_raw_open(&w.nw.bob, 1, "web", 0), 0);
 	sent += pump(&w, m, ids, 16, 400 * ZT_MS);
-	assert_int_equal(nh_raw_total(&w.bob, ZT_CTRL_SESSION), 1);
-	bob_id = (uint32_t)nh_raw_last(&w.bob, ZT_CTRL_SESSION)->u.session.session_id;
+	assert_int_equal(nh_raw_total(&w.nw.bob, ZT_CTRL_SESSION), 1);
+	bob_id = (uint32_t)nh_raw_last(&w.nw.bob, ZT_CTRL_SESSION)->u.session.session_id;
 	w.c1_seen.watch = bob_id;
 	big_candidates(m, bob_id, 0, 4);
-	assert_int_equal(nh_raw_send(&w.bob, m), 0);
+	assert_int_equal(nh_raw_send(&w.nw.bob, m), 0);
 	sent += pump(&w, m, ids, 16, 600 * ZT_MS);
-	zt_imd_stats(w.imd.imd, &st);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	print_message("# alice sent %zu CANDIDATES (%zu reached c1, %" PRIu64 " dropped); bob's OPEN "
 		      "held: %" PRIu64 ", his CANDIDATES at c1: %zu\n",
 		      sent, w.c1_seen.cands_all, st.ctrl_fwd_dropped, st.held, w.c1_seen.cands);
 	assert_int_equal(st.held, 0);       /* bob's OPEN did not wait for c1 to drain */
 	assert_int_equal(w.c1_seen.cands, 1); /* and his signaling got through */
-	world_fini(&w);
+	nh_world_fini(&w.nw);
 	free(m);
 }
 
@@ -278,7 +229,7 @@ static size_t binding_request(struct world *w, uint8_t *buf, size_t cap)
 	uint8_t tid[12];
 
 	memset(tid, 0, sizeof(tid));
-	memcpy(tid, &w->net.now, sizeof(w->net.now));
+	memcpy(tid, &w->nw.net.now, sizeof(w->nw.net.now));
 	zt_stun_build_init(&b, buf, cap, ZT_STUN_BINDING, ZT_STUN_REQUEST, tid);
 	return (size_t)zt_stun_build_finish(&b);
 }
@@ -303,26 +254,26 @@ static void stun_answers_to_one_address_are_bounded(void **state)
 	assert_int_equal(zt_addr_parse(&vaddr, "198.51.100.7", 53), 0);
 	assert_int_equal(zt_addr_parse(&oaddr, "203.0.113.9", 40000), 0);
 	victim.to = vaddr;
-	w.net.tap = count_to;
-	w.net.tap_arg = &victim;
+	w.nw.net.tap = count_to;
+	w.nw.net.tap_arg = &victim;
 	/* 10 s of 1,000 spoofed requests a second "from" the victim. */
 	for (int ms = 0; ms < 10000; ms++) {
 		n = binding_request(&w, req, sizeof(req));
-		nh_send(&w.net, &vaddr, &w.imd.addr, req, n);
+		nh_send(&w.nw.net, &vaddr, &w.nw.imd.addr, req, n);
 		sent++;
-		nh_run_for(&w.net, ZT_MS);
+		nh_run_for(&w.nw.net, ZT_MS);
 	}
 	print_message("# %zu spoofed requests (%zu bytes): %zu answers to the victim, %zu bytes\n",
 		      sent, sent * n, victim.pkts, victim.bytes);
 	assert_true(victim.pkts <= 80 + 10 * 10 + 1);
 	/* Someone else asking meanwhile is answered. */
 	other.to = oaddr;
-	w.net.tap_arg = &other;
+	w.nw.net.tap_arg = &other;
 	n = binding_request(&w, req, sizeof(req));
-	nh_send(&w.net, &oaddr, &w.imd.addr, req, n);
-	nh_run_for(&w.net, 10 * ZT_MS);
+	nh_send(&w.nw.net, &oaddr, &w.nw.imd.addr, req, n);
+	nh_run_for(&w.nw.net, 10 * ZT_MS);
 	assert_int_equal(other.pkts, 1);
-	world_fini(&w);
+	nh_world_fini(&w.nw);
 }
 
 static void path_report(struct nh_ep *e, uint32_t id, uint8_t path)
@@ -335,32 +286,21 @@ static void path_report(struct nh_ep *e, uint32_t id, uint8_t path)
 	assert_int_equal(nh_raw_send(e, &m), 0);
 }
 
-/* Runs for d with every connected raw client sending a PING each second, so that
- * idle timeouts end nothing the test watches. */
-static void run_alive(struct world *w, uint64_t d)
+static void send_close(struct nh_ep *e, uint32_t id, uint32_t reason)
 {
-	uint64_t end = w->net.now + d;
-	struct nh_ep *eps[] = { &w->alice, &w->bob, &w->c1, &w->c2 };
 	struct zt_ctrl_msg m;
 
-	while (w->net.now < end) {
-		for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
-			if (!eps[i]->raw.conn || zt_quic_conn_state(eps[i]->raw.conn) != ZT_QUIC_ESTABLISHED)
-				continue;
-			zt_ctrl_msg_init(&m, ZT_CTRL_PING);
-			m.u.ping.nonce = w->net.now;
-			m.u.ping.timestamp = w->net.now;
-			(void)nh_raw_send(eps[i], &m);
-		}
-		nh_run_for(&w->net, end - w->net.now < ZT_SEC ? end - w->net.now : ZT_SEC);
-	}
+	zt_ctrl_msg_init(&m, ZT_CTRL_CLOSE);
+	m.u.close.session_id = id;
+	m.u.close.reason = reason;
+	assert_int_equal(nh_raw_send(e, &m), 0);
 }
 
 /* e's connection ends (its program stopped: CONNECTION_CLOSE, as on a restart). */
 static void drop_connection(struct world *w, struct nh_ep *e)
 {
 	zt_quic_conn_close(e->raw.conn, 0, "restart");
-	nh_run_for(&w->net, 200 * ZT_MS);
+	nh_run_for(&w->nw.net, 200 * ZT_MS);
 }
 
 /*
@@ -380,36 +320,36 @@ static void resume_goes_to_the_sessions_connector(void **state)
 	uint32_t id;
 
 	world_init(&w, *state);
-	assert_int_equal(zt_policy_add_serve(w.policy, "c2=web", &(const char *){ NULL }), 0);
-	login(&w, &w.c2, w.c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "web", &w.c2_seen);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", NULL, &w.alice_seen);
-	id = open_web(&w, &w.alice, 1); /* a tie: the most recently registered, c1 */
-	assert_string_equal(nh_raw_last(&w.alice, ZT_CTRL_SESSION)->u.session.peer_identity,
+	assert_int_equal(zt_policy_add_serve(w.nw.policy, "c2=web", &(const char *){ NULL }), 0);
+	login(&w, &w.nw.c2, w.nw.c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "web", &w.c2_seen);
+	login(&w, &w.nw.c1, w.nw.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
+	login(&w, &w.nw.alice, w.nw.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", NULL, &w.alice_seen);
+	id = open_web(&w, &w.nw.alice, 1); /* a tie: the most recently registered, c1 */
+	assert_string_equal(nh_raw_last(&w.nw.alice, ZT_CTRL_SESSION)->u.session.peer_identity,
 			    "ztna:connector:c1");
 	w.c1_seen.watch = w.c2_seen.watch = id;
-	path_report(&w.alice, id, ZT_CTRL_PATH_DIRECT);
-	nh_run_for(&w.net, 100 * ZT_MS);
-	drop_connection(&w, &w.alice);
-	zt_imd_stats(w.imd.imd, &st);
+	path_report(&w.nw.alice, id, ZT_CTRL_PATH_DIRECT);
+	nh_run_for(&w.nw.net, 100 * ZT_MS);
+	drop_connection(&w, &w.nw.alice);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.sessions_orphaned, 1);
 	/* alice is back and asks for her session again */
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", NULL, &w.alice_seen);
-	assert_int_equal(nh_raw_open(&w.alice, 2, "web", id), 0);
-	nh_run_for(&w.net, 500 * ZT_MS);
-	m = nh_raw_last(&w.alice, ZT_CTRL_SESSION);
+	login(&w, &w.nw.alice, w.nw.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", NULL, &w.alice_seen);
+	assert_int_equal(nh_raw_open(&w.nw.alice, 2, "web", id), 0);
+	nh_run_for(&w.nw.net, 500 * ZT_MS);
+	m = nh_raw_last(&w.nw.alice, ZT_CTRL_SESSION);
 	assert_non_null(m);
 	assert_int_equal(m->u.session.session_id, id);
 	assert_int_equal(m->u.session.request_id, 2);
 	assert_string_equal(m->u.session.peer_identity, "ztna:connector:c1");
-	assert_int_equal(nh_raw_total(&w.c2, ZT_CTRL_SESSION), 0);
+	assert_int_equal(nh_raw_total(&w.nw.c2, ZT_CTRL_SESSION), 0);
 	/* and the grace passes without the session ending */
-	run_alive(&w, 35 * ZT_SEC);
+	nh_run_alive(&w.nw.net, 35 * ZT_SEC);
 	assert_int_equal(w.c1_seen.closes, 0);
-	zt_imd_stats(w.imd.imd, &st);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.orphans_expired, 0);
 	assert_int_equal(st.sessions_resumed, 1);
-	world_fini(&w);
+	nh_world_fini(&w.nw);
 }
 
 /*
@@ -430,67 +370,59 @@ static void others_sessions_are_out_of_reach(void **state)
 	size_t c1_dgrams;
 
 	world_init(&w, *state);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
-	login(&w, &w.c2, w.c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "db", &w.c2_seen);
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", NULL, &w.alice_seen);
-	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", NULL, &w.bob_seen);
-	id = open_web(&w, &w.alice, 1);
+	login(&w, &w.nw.c1, w.nw.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
+	login(&w, &w.nw.c2, w.nw.c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "db", &w.c2_seen);
+	login(&w, &w.nw.alice, w.nw.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", NULL, &w.alice_seen);
+	login(&w, &w.nw.bob, w.nw.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", NULL, &w.bob_seen);
+	id = open_web(&w, &w.nw.alice, 1);
 	w.c1_seen.watch = w.alice_seen.watch = id;
-	c1_dgrams = w.c1.raw.ndgrams;
+	c1_dgrams = w.nw.c1.raw.ndgrams;
 	for (int k = 0; k < 2; k++) {
-		struct nh_ep *e = k ? &w.c2 : &w.bob;
+		struct nh_ep *e = k ? &w.nw.c2 : &w.nw.bob;
 		size_t errors = nh_raw_total(e, ZT_CTRL_ERROR);
-		zt_ctrl_msg_init(&m, ZT_CTRL_CLOSE);
-		m.u.close.session_id = id;
-		m.u.close.reason = (uint32_t)-ZT_EPOLICY;
-		assert_int_equal(nh_raw_send(e, &m), 0);
+		send_close(e, id, (uint32_t)-ZT_EPOLICY);
 		path_report(e, id, ZT_CTRL_PATH_DIRECT);
 		big_candidates(&m, id, 0, 2);
 		assert_int_equal(nh_raw_send(e, &m), 0);
 		zt_relay_hdr_write(pkt, sizeof(pkt), id);
 		memcpy(pkt + ZT_RELAY_HDR_LEN, "not yours", 9);
 		assert_int_equal(zt_quic_dgram_send(e->raw.conn, pkt, ZT_RELAY_HDR_LEN + 9), 0);
-		nh_run_for(&w.net, 300 * ZT_MS);
+		nh_run_for(&w.nw.net, 300 * ZT_MS);
 		/* CANDIDATES: "no such session", as for an id nobody has */
 		assert_int_equal(nh_raw_total(e, ZT_CTRL_ERROR), errors + 1);
 		assert_int_equal(nh_raw_last(e, ZT_CTRL_ERROR)->u.error.code, (uint32_t)-ZT_ESTATE);
 	}
 	/* bob asks to re-attach alice's session: refused ("in use"), not moved to him */
-	assert_int_equal(nh_raw_open(&w.bob, 7, "web", id), 0);
-	nh_run_for(&w.net, 300 * ZT_MS);
-	assert_int_equal(nh_raw_last(&w.bob, ZT_CTRL_ERROR)->u.error.code, (uint32_t)-ZT_ESTATE);
-	assert_int_equal(nh_raw_last(&w.bob, ZT_CTRL_ERROR)->u.error.request_id, 7);
-	assert_int_equal(nh_raw_total(&w.bob, ZT_CTRL_SESSION), 0);
-	assert_int_equal(zt_imd_session_info(w.imd.imd, id, &si), 0);
+	assert_int_equal(nh_raw_open(&w.nw.bob, 7, "web", id), 0);
+	nh_run_for(&w.nw.net, 300 * ZT_MS);
+	assert_int_equal(nh_raw_last(&w.nw.bob, ZT_CTRL_ERROR)->u.error.code, (uint32_t)-ZT_ESTATE);
+	assert_int_equal(nh_raw_last(&w.nw.bob, ZT_CTRL_ERROR)->u.error.request_id, 7);
+	assert_int_equal(nh_raw_total(&w.nw.bob, ZT_CTRL_SESSION), 0);
+	assert_int_equal(zt_imd_session_info(w.nw.imd.imd, id, &si), 0);
 	assert_string_equal(si.agent, "ztna:agent:alice");
 	assert_int_equal(w.c1_seen.closes + w.alice_seen.closes, 0);
 	assert_int_equal(w.c1_seen.cands, 0);
-	assert_int_equal(w.c1.raw.ndgrams, c1_dgrams);
-	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(w.nw.c1.raw.ndgrams, c1_dgrams);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.relay_dropped_unknown, 2);
 	/* alice's own report puts it on the direct path; c1 goes: it waits for c1 */
-	path_report(&w.alice, id, ZT_CTRL_PATH_DIRECT);
-	nh_run_for(&w.net, 100 * ZT_MS);
-	drop_connection(&w, &w.c1);
-	zt_imd_stats(w.imd.imd, &st);
+	path_report(&w.nw.alice, id, ZT_CTRL_PATH_DIRECT);
+	nh_run_for(&w.nw.net, 100 * ZT_MS);
+	drop_connection(&w, &w.nw.c1);
+	zt_imd_stats(w.nw.imd.imd, &st);
 	assert_int_equal(st.sessions_orphaned, 1);
 	/* c2 logging in again (also naming web) does not take it up; c1 does */
-	drop_connection(&w, &w.c2);
-	{
-		static const char *const both[] = { "db", "web" };
-		assert_int_equal(nh_raw_connect(&w.c2, w.c2_tls, &w.imd.addr), 0);
-		assert_true(nh_run(&w.net, raw_up, &w.c2, w.net.now + 2 * ZT_SEC));
-		nh_raw_hello(&w.c2, ZT_CTRL_ROLE_CONNECTOR, "c2", "pw-c2", both, 2);
-		assert_true(nh_wait_total(&w.net, &w.c2, ZT_CTRL_WELCOME, 1, 3 * ZT_SEC));
-	}
-	nh_run_for(&w.net, 300 * ZT_MS);
-	assert_int_equal(nh_raw_total(&w.c2, ZT_CTRL_SESSION), 0);
-	assert_int_equal(nh_raw_last(&w.c2, ZT_CTRL_ERROR)->u.error.code, (uint32_t)-ZT_ENOTSERVER);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
-	nh_run_for(&w.net, 300 * ZT_MS);
-	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_SESSION), 1);
-	assert_int_equal(nh_raw_last(&w.c1, ZT_CTRL_SESSION)->u.session.session_id, id);
-	world_fini(&w);
+	drop_connection(&w, &w.nw.c2);
+	nh_raw_login(&w.nw.c2, w.nw.c2_tls, &w.nw.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c2", NULL,
+		     "db,web");
+	nh_run_for(&w.nw.net, 300 * ZT_MS);
+	assert_int_equal(nh_raw_total(&w.nw.c2, ZT_CTRL_SESSION), 0);
+	assert_int_equal(nh_raw_last(&w.nw.c2, ZT_CTRL_ERROR)->u.error.code, (uint32_t)-ZT_ENOTSERVER);
+	login(&w, &w.nw.c1, w.nw.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
+	nh_run_for(&w.nw.net, 300 * ZT_MS);
+	assert_int_equal(nh_raw_total(&w.nw.c1, ZT_CTRL_SESSION), 1);
+	assert_int_equal(nh_raw_last(&w.nw.c1, ZT_CTRL_SESSION)->u.session.session_id, id);
+	nh_world_fini(&w.nw);
 }
 
 /* ---- A session kept on its direct path across an Intermediate restart ---- */
@@ -528,7 +460,7 @@ struct kept {
 static bool kept_tap(void *arg, const struct nh_pkt *p)
 {
 	struct kept *k = arg;
-	const struct zt_addr *a = &k->w.alice.addr, *i = &k->w.imd.addr;
+	const struct zt_addr *a = &k->w.nw.alice.addr, *i = &k->w.nw.imd.addr;
 
 	return k->cut_alice && ((zt_addr_equal(&p->from, a) && zt_addr_equal(&p->to, i)) ||
 				(zt_addr_equal(&p->from, i) && zt_addr_equal(&p->to, a)));
@@ -575,53 +507,53 @@ static void kept_session(struct kept *k, struct nh_fixture *f)
 	world_init(w, f);
 	/* with a reset key, a restarted Intermediate answers the old connections'
 	 * packets with a Stateless Reset and they reconnect at once */
-	zt_imd_free(w->imd.imd);
-	w->icfg.reset_key = (const uint8_t *)"0123456789abcdef0123456789abcdef";
-	w->icfg.reset_key_len = 32;
-	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
-	assert_int_equal(zt_policy_add_serve(w->policy, "c2=web", &why), 0);
-	w->net.tap = kept_tap;
-	w->net.tap_arg = k;
+	zt_imd_free(w->nw.imd.imd);
+	w->nw.icfg.reset_key = (const uint8_t *)"0123456789abcdef0123456789abcdef";
+	w->nw.icfg.reset_key_len = 32;
+	assert_int_equal(zt_imd_new(&w->nw.imd.imd, &w->nw.icfg, w->nw.net.now), 0);
+	assert_int_equal(zt_policy_add_serve(w->nw.policy, "c2=web", &why), 0);
+	w->nw.net.tap = kept_tap;
+	w->nw.net.tap_arg = k;
 	k->a_inner = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_INNER, &f->pki.q.alice, false);
 	k->web_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_INNER, &f->pki.q.web, true);
 	k->web = (struct zt_peer_service){ .name = "web", .tls = k->web_tls };
 	k->acb = (struct zt_peer_callbacks){ .chan_event = chan_event };
 	k->ccb = (struct zt_peer_callbacks){ .chan_accept = keep_chan, .chan_event = chan_event };
-	w->alice.kind = w->c1.kind = NH_PEER;
+	w->nw.alice.kind = w->nw.c1.kind = NH_PEER;
 	k->acfg = (struct zt_peer_config){
 		.role = ZT_CTRL_ROLE_AGENT, .name = "alice",
 		.token = (const uint8_t *)"pw-alice", .token_len = 8,
-		.intermediate = w->imd.addr, .local = w->alice.local,
-		.outer_tls = w->alice_tls, .inner_tls = k->a_inner, .rng = &f->rng,
+		.intermediate = w->nw.imd.addr, .local = w->nw.alice.local,
+		.outer_tls = w->nw.alice_tls, .inner_tls = k->a_inner, .rng = &f->rng,
 		.cb = &k->acb, .log = nh_node_log("alice"),
 	};
 	k->ccfg = (struct zt_peer_config){
 		.role = ZT_CTRL_ROLE_CONNECTOR, .name = "c1",
 		.token = (const uint8_t *)"pw-c1", .token_len = 5,
-		.intermediate = w->imd.addr, .local = w->c1.local,
-		.outer_tls = w->c1_tls, .services = &k->web, .n_services = 1, .rng = &f->rng,
+		.intermediate = w->nw.imd.addr, .local = w->nw.c1.local,
+		.outer_tls = w->nw.c1_tls, .services = &k->web, .n_services = 1, .rng = &f->rng,
 		.cb = &k->ccb, .log = nh_node_log("c1"),
 	};
-	assert_int_equal(zt_peer_new(&w->c1.peer, &k->ccfg, w->net.now), 0);
-	assert_int_equal(zt_peer_new(&w->alice.peer, &k->acfg, w->net.now), 0);
-	assert_true(nh_run(&w->net, peer_ready, w->alice.peer, w->net.now + 3 * ZT_SEC));
-	assert_true(nh_run(&w->net, peer_ready, w->c1.peer, w->net.now + 3 * ZT_SEC));
-	assert_int_equal(zt_peer_chan_open(w->alice.peer, w->net.now, "web", NULL, &ch), 0);
-	nh_run_for(&w->net, 3 * ZT_SEC);
-	assert_int_equal(zt_peer_session_ids(w->alice.peer, &k->id, 1), 1);
-	assert_int_equal(zt_peer_session_path(w->alice.peer, k->id, &ai), 0);
+	assert_int_equal(zt_peer_new(&w->nw.c1.peer, &k->ccfg, w->nw.net.now), 0);
+	assert_int_equal(zt_peer_new(&w->nw.alice.peer, &k->acfg, w->nw.net.now), 0);
+	assert_true(nh_run(&w->nw.net, peer_ready, w->nw.alice.peer, w->nw.net.now + 3 * ZT_SEC));
+	assert_true(nh_run(&w->nw.net, peer_ready, w->nw.c1.peer, w->nw.net.now + 3 * ZT_SEC));
+	assert_int_equal(zt_peer_chan_open(w->nw.alice.peer, w->nw.net.now, "web", NULL, &ch), 0);
+	nh_run_for(&w->nw.net, 3 * ZT_SEC);
+	assert_int_equal(zt_peer_session_ids(w->nw.alice.peer, &k->id, 1), 1);
+	assert_int_equal(zt_peer_session_path(w->nw.alice.peer, k->id, &ai), 0);
 	assert_true(ai.direct);
 	/* The Intermediate restarts; alice does not reach the new one yet. */
 	k->cut_alice = true;
-	zt_imd_free(w->imd.imd);
-	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
-	assert_true(nh_run(&w->net, welcomed_twice, w->c1.peer, w->net.now + 30 * ZT_SEC));
-	assert_int_equal(session_state(w->c1.peer, k->id), ZT_PEER_S_READY);
+	zt_imd_free(w->nw.imd.imd);
+	assert_int_equal(zt_imd_new(&w->nw.imd.imd, &w->nw.icfg, w->nw.net.now), 0);
+	assert_true(nh_run(&w->nw.net, welcomed_twice, w->nw.c1.peer, w->nw.net.now + 30 * ZT_SEC));
+	assert_int_equal(session_state(w->nw.c1.peer, k->id), ZT_PEER_S_READY);
 }
 
 static void kept_fini(struct kept *k)
 {
-	world_fini(&k->w);
+	nh_world_fini(&k->w.nw);
 	zt_tls_ctx_free(k->a_inner);
 	zt_tls_ctx_free(k->web_tls);
 }
@@ -638,21 +570,17 @@ static void other_connector_cannot_end_a_kept_session(void **state)
 	struct kept k;
 	struct world *w = &k.w;
 	const struct zt_ctrl_msg *m;
-	struct zt_ctrl_msg close;
 
 	kept_session(&k, *state);
-	login(w, &w->c2, w->c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "web", &w->c2_seen);
+	login(w, &w->nw.c2, w->nw.c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "web", &w->c2_seen);
 	k.cut_alice = false;
-	assert_true(nh_wait_total(&w->net, &w->c2, ZT_CTRL_SESSION, 1, 10 * ZT_SEC));
-	m = nh_raw_last(&w->c2, ZT_CTRL_SESSION);
+	assert_true(nh_wait_total(&w->nw.net, &w->nw.c2, ZT_CTRL_SESSION, 1, 10 * ZT_SEC));
+	m = nh_raw_last(&w->nw.c2, ZT_CTRL_SESSION);
 	assert_int_equal(m->u.session.session_id, k.id);
-	zt_ctrl_msg_init(&close, ZT_CTRL_CLOSE);
-	close.u.close.session_id = k.id;
-	close.u.close.reason = (uint32_t)-ZT_EPEER;
-	assert_int_equal(nh_raw_send(&w->c2, &close), 0);
-	nh_run_for(&w->net, 2 * ZT_SEC);
-	assert_int_equal(session_state(w->alice.peer, k.id), ZT_PEER_S_READY);
-	assert_int_equal(session_state(w->c1.peer, k.id), ZT_PEER_S_READY);
+	send_close(&w->nw.c2, k.id, (uint32_t)-ZT_EPEER);
+	nh_run_for(&w->nw.net, 2 * ZT_SEC);
+	assert_int_equal(session_state(w->nw.alice.peer, k.id), ZT_PEER_S_READY);
+	assert_int_equal(session_state(w->nw.c1.peer, k.id), ZT_PEER_S_READY);
 	kept_fini(&k);
 }
 
@@ -666,22 +594,18 @@ static void other_agent_cannot_end_a_kept_session(void **state)
 {
 	struct kept k;
 	struct world *w = &k.w;
-	struct zt_ctrl_msg close;
 
 	kept_session(&k, *state);
-	login(w, &w->bob, w->bob_tls, ZT_CTRL_ROLE_AGENT, "bob", NULL, &w->bob_seen);
-	assert_int_equal(nh_raw_open(&w->bob, 9, "web", k.id), 0);
-	assert_true(nh_wait_total(&w->net, &w->bob, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
-	zt_ctrl_msg_init(&close, ZT_CTRL_CLOSE);
-	close.u.close.session_id = k.id;
-	close.u.close.reason = (uint32_t)-ZT_EPEER;
-	assert_int_equal(nh_raw_send(&w->bob, &close), 0);
-	nh_run_for(&w->net, 2 * ZT_SEC);
-	assert_int_equal(session_state(w->c1.peer, k.id), ZT_PEER_S_READY);
+	login(w, &w->nw.bob, w->nw.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", NULL, &w->bob_seen);
+	assert_int_equal(nh_raw_open(&w->nw.bob, 9, "web", k.id), 0);
+	assert_true(nh_wait_total(&w->nw.net, &w->nw.bob, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	send_close(&w->nw.bob, k.id, (uint32_t)-ZT_EPEER);
+	nh_run_for(&w->nw.net, 2 * ZT_SEC);
+	assert_int_equal(session_state(w->nw.c1.peer, k.id), ZT_PEER_S_READY);
 	k.cut_alice = false;
-	nh_run_for(&w->net, 3 * ZT_SEC);
-	assert_int_equal(session_state(w->alice.peer, k.id), ZT_PEER_S_READY);
-	assert_int_equal(session_state(w->c1.peer, k.id), ZT_PEER_S_READY);
+	nh_run_for(&w->nw.net, 3 * ZT_SEC);
+	assert_int_equal(session_state(w->nw.alice.peer, k.id), ZT_PEER_S_READY);
+	assert_int_equal(session_state(w->nw.c1.peer, k.id), ZT_PEER_S_READY);
 	kept_fini(&k);
 }
 
@@ -758,36 +682,36 @@ static void connector_cannot_aim_an_agent(void **state)
 
 	world_init(&w, f);
 	assert_int_equal(zt_addr_parse(&a.victim, "192.0.2.99", 0), 0);
-	w.net.tap = aim_tap;
-	w.net.tap_arg = &a;
+	w.nw.net.tap = aim_tap;
+	w.nw.net.tap_arg = &a;
 	a_inner = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_INNER, &f->pki.q.alice, false);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
-	w.c1.raw.on_msg = aim_answer;
-	w.c1.raw.on_msg_arg = &a;
-	w.alice.kind = NH_PEER;
+	login(&w, &w.nw.c1, w.nw.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "web", &w.c1_seen);
+	w.nw.c1.raw.on_msg = aim_answer;
+	w.nw.c1.raw.on_msg_arg = &a;
+	w.nw.alice.kind = NH_PEER;
 	acfg = (struct zt_peer_config){
 		.role = ZT_CTRL_ROLE_AGENT, .name = "alice",
 		.token = (const uint8_t *)"pw-alice", .token_len = 8,
-		.intermediate = w.imd.addr, .local = w.alice.local,
-		.outer_tls = w.alice_tls, .inner_tls = a_inner, .rng = &f->rng,
+		.intermediate = w.nw.imd.addr, .local = w.nw.alice.local,
+		.outer_tls = w.nw.alice_tls, .inner_tls = a_inner, .rng = &f->rng,
 		.cb = &acb, .log = nh_node_log("alice"),
 	};
-	assert_int_equal(zt_peer_new(&w.alice.peer, &acfg, w.net.now), 0);
-	assert_true(nh_run(&w.net, peer_ready, w.alice.peer, w.net.now + 3 * ZT_SEC));
+	assert_int_equal(zt_peer_new(&w.nw.alice.peer, &acfg, w.nw.net.now), 0);
+	assert_true(nh_run(&w.nw.net, peer_ready, w.nw.alice.peer, w.nw.net.now + 3 * ZT_SEC));
 	for (int sec = 0; sec < 30; sec++) {
 		/* a user that keeps trying: a channel a second (a new session once the
 		 * last one failed: the hostile connector never completes the handshake) */
-		(void)zt_peer_chan_open(w.alice.peer, w.net.now, "web", NULL, &ch);
-		run_alive(&w, ZT_SEC);
+		(void)zt_peer_chan_open(w.nw.alice.peer, w.nw.net.now, "web", NULL, &ch);
+		nh_run_alive(&w.nw.net, ZT_SEC);
 	}
-	zt_peer_stats(w.alice.peer, &st);
+	zt_peer_stats(w.nw.alice.peer, &st);
 	print_message("# %zu generations answered with the victim, %" PRIu64 " sessions: %" PRIu64
 		      " datagrams to the victim in 30 s (checks charged %" PRIu64 ", deferred %" PRIu64
 		      ")\n", a.ngens, st.sessions_opened, a.to_victim, st.checks_charged,
 		      st.checks_deferred);
 	assert_true(a.ngens >= 2);
 	assert_true(a.to_victim <= 16 + 2 * 30 + 1);
-	world_fini(&w);
+	nh_world_fini(&w.nw);
 	zt_tls_ctx_free(a_inner);
 }
 

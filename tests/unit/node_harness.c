@@ -299,18 +299,23 @@ size_t nh_raw_total(const struct nh_ep *e, uint8_t type)
 }
 
 void nh_raw_hello(struct nh_ep *e, uint8_t role, const char *name, const char *token,
-		  const char *const *services, size_t n)
+		  const char *services)
 {
 	struct zt_ctrl_msg m;
+	const char *s = services ? services : "";
 
 	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
 	m.u.hello.role = role;
 	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "%s", name);
 	m.u.hello.token_len = (uint16_t)strlen(token);
 	memcpy(m.u.hello.token, token, m.u.hello.token_len);
-	for (size_t i = 0; i < n && i < ZT_CTRL_SERVICES_MAX; i++)
+	while (*s && m.u.hello.n_services < ZT_CTRL_SERVICES_MAX) {
+		size_t len = strcspn(s, ",");
+
 		snprintf(m.u.hello.services[m.u.hello.n_services++], sizeof(m.u.hello.services[0]),
-			 "%s", services[i]);
+			 "%.*s", (int)len, s);
+		s += len + (s[len] == ',');
+	}
 	assert_int_equal(nh_raw_send(e, &m), 0);
 }
 
@@ -342,6 +347,139 @@ bool nh_wait_total(struct nh_net *n, struct nh_ep *e, uint8_t type, size_t count
 {
 	struct total_wait tw = { .e = e, .type = type, .count = count };
 	return nh_run(n, total_reached, &tw, n->now + d);
+}
+
+static bool count_reached(void *arg, uint64_t now)
+{
+	struct total_wait *tw = arg;
+	(void)now;
+	return nh_raw_count(tw->e, tw->type) >= tw->count;
+}
+
+bool nh_wait_count(struct nh_ep *e, uint8_t type, size_t count, uint64_t d)
+{
+	struct total_wait tw = { .e = e, .type = type, .count = count };
+	return nh_run(e->net, count_reached, &tw, e->net->now + d);
+}
+
+static bool handshake_done(void *arg, uint64_t now)
+{
+	struct nh_ep *e = arg;
+	(void)now;
+	return e->raw.handshake;
+}
+
+bool nh_wait_handshake(struct nh_ep *e, uint64_t d)
+{
+	return nh_run(e->net, handshake_done, e, e->net->now + d);
+}
+
+void nh_raw_up(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr *imd_addr)
+{
+	assert_int_equal(nh_raw_connect(e, tls, imd_addr), 0);
+	assert_true(nh_wait_handshake(e, NH_LOGIN_WAIT));
+}
+
+void nh_raw_login(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr *imd_addr,
+		  uint8_t role, const char *name, const char *token, const char *services)
+{
+	char pw[ZT_CTRL_TOKEN_MAX + 1];
+
+	snprintf(pw, sizeof(pw), "pw-%s", name);
+	nh_raw_up(e, tls, imd_addr);
+	nh_raw_hello(e, role, name, token ? token : pw, services);
+	assert_true(nh_wait_count(e, ZT_CTRL_WELCOME, 1, NH_LOGIN_WAIT));
+}
+
+void nh_run_alive(struct nh_net *n, uint64_t d)
+{
+	uint64_t end = n->now + d;
+	struct zt_ctrl_msg m;
+
+	while (n->now < end) {
+		for (size_t i = 0; i < n->neps; i++) {
+			struct nh_ep *e = n->eps[i];
+			if (e->kind != NH_RAW || !e->raw.conn ||
+			    zt_quic_conn_state(e->raw.conn) != ZT_QUIC_ESTABLISHED)
+				continue;
+			zt_ctrl_msg_init(&m, ZT_CTRL_PING);
+			m.u.ping.nonce = n->now;
+			m.u.ping.timestamp = n->now;
+			(void)nh_raw_send(e, &m);
+		}
+		nh_run_for(n, end - n->now < ZT_SEC ? end - n->now : ZT_SEC);
+	}
+}
+
+/* Worlds. */
+
+const uint8_t nh_reset_key[32] = "ztna-test-stateless-reset-key!!";
+
+struct zt_policy *nh_policy(const char *const *lines)
+{
+	static const struct {
+		const char *key;
+		int (*add)(struct zt_policy *p, const char *spec, const char **why);
+	} keys[] = {
+		{ "client ", zt_policy_add_client },
+		{ "allow ", zt_policy_add_allow },
+		{ "serve ", zt_policy_add_serve },
+	};
+	struct zt_policy *p = NULL;
+	const char *why;
+
+	assert_int_equal(zt_policy_new(&p), 0);
+	for (; *lines; lines++) {
+		size_t k = 0;
+
+		while (k < sizeof(keys) / sizeof(keys[0]) &&
+		       strncmp(*lines, keys[k].key, strlen(keys[k].key)))
+			k++;
+		assert_true(k < sizeof(keys) / sizeof(keys[0]));
+		assert_int_equal(keys[k].add(p, *lines + strlen(keys[k].key), &why), 0);
+	}
+	return p;
+}
+
+void nh_world_init(struct nh_world *w, struct nh_fixture *f, const char *const *policy)
+{
+	memset(w, 0, sizeof(*w));
+	w->f = f;
+	nh_net_init(&w->net);
+	w->policy = nh_policy(policy);
+	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
+	w->alice_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
+	w->bob_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.bob, false);
+	w->c1_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.c1, false);
+	w->c2_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.c2, false);
+	nh_ep_init(&w->imd, &w->net, NH_IMD, "127.0.0.1:4433", 0);
+	nh_ep_init(&w->alice, &w->net, NH_RAW, "127.0.0.2:5000", 5 * ZT_MS);
+	nh_ep_init(&w->bob, &w->net, NH_RAW, "127.0.0.4:5000", 5 * ZT_MS);
+	nh_ep_init(&w->c1, &w->net, NH_RAW, "127.0.0.3:6000", 20 * ZT_MS);
+	nh_ep_init(&w->c2, &w->net, NH_RAW, "127.0.0.5:6000", 20 * ZT_MS);
+	w->icfg = (struct zt_imd_config){
+		.tls = w->imd_tls,
+		.rng = &f->rng,
+		.policy = w->policy,
+		.listen = w->imd.addr,
+		.log = nh_node_log("imd"),
+	};
+}
+
+void nh_world_start(struct nh_world *w)
+{
+	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
+}
+
+void nh_world_fini(struct nh_world *w)
+{
+	nh_net_fini(&w->net);
+	zt_policy_free(w->policy);
+	zt_tls_ctx_free(w->imd_tls);
+	zt_tls_ctx_free(w->alice_tls);
+	zt_tls_ctx_free(w->bob_tls);
+	zt_tls_ctx_free(w->c1_tls);
+	zt_tls_ctx_free(w->c2_tls);
 }
 
 /* Driving. */

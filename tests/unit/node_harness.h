@@ -11,6 +11,9 @@
  * The PKI is quic_harness.h's (CA, intermediate "relay", service "web", agent
  * "alice", connector "c1", rogue CA and "mallory") plus agent "bob", connector "c2"
  * and service "db" from the same CA.
+ *
+ * On top: raw clients logging in (nh_raw_login), a policy from config-file lines
+ * (nh_policy), and the world most Intermediate tests share (struct nh_world).
  */
 #ifndef ZT_TESTS_NODE_HARNESS_H
 #define ZT_TESTS_NODE_HARNESS_H
@@ -20,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/ctrl.h"
+#include "core/units.h"
 #include "node/ctrlchan.h"
 #include "node/imd.h"
 #include "node/peer.h"
@@ -129,14 +133,77 @@ size_t nh_raw_total(const struct nh_ep *e, uint8_t type);
 /* Reads what the control stream holds now (after no_read is cleared). */
 void nh_raw_read(struct nh_ep *e);
 
-/* HELLO with role, name, token and up to ZT_CTRL_SERVICES_MAX services; asserts it is
- * sent. */
+/* HELLO with role, name, token and services (a comma-separated list, as in "web,db";
+ * NULL or "" for none); asserts it is sent. */
 void nh_raw_hello(struct nh_ep *e, uint8_t role, const char *name, const char *token,
-		  const char *const *services, size_t n);
+		  const char *services);
 /* OPEN of service (resume: SESSION_ID, 0 for none). Returns nh_raw_send()'s result. */
 int nh_raw_open(struct nh_ep *e, uint64_t request_id, const char *service, uint64_t resume);
 /* Runs until e has received count messages of type in all, for at most d. */
 bool nh_wait_total(struct nh_net *n, struct nh_ep *e, uint8_t type, size_t count, uint64_t d);
+/* Runs until e has received count messages of type among its first NH_MAX_MSGS (what
+ * nh_raw_count() sees), for at most d. */
+bool nh_wait_count(struct nh_ep *e, uint8_t type, size_t count, uint64_t d);
+
+/* Runs until raw client e's handshake is done, for at most d. */
+bool nh_wait_handshake(struct nh_ep *e, uint64_t d);
+
+/* The time nh_raw_up() and nh_raw_login() wait for each step (generous: they return as
+ * soon as it is done). */
+#define NH_LOGIN_WAIT (5 * ZT_SEC)
+
+/* Connects raw client e with tls to the Intermediate at imd_addr and runs until its
+ * handshake is done; asserts it is. */
+void nh_raw_up(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr *imd_addr);
+/* nh_raw_up(), then HELLO (as nh_raw_hello(); token NULL: "pw-NAME", the tests'
+ * convention), then runs until the WELCOME; asserts it comes. */
+void nh_raw_login(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr *imd_addr,
+		  uint8_t role, const char *name, const char *token, const char *services);
+
+/* Runs for d with every raw client whose connection is established sending a PING
+ * each second (in the order they were added), so that idle timeouts end nothing a test
+ * watches. */
+void nh_run_alive(struct nh_net *n, uint64_t d);
+
+/*
+ * A policy from lines as the Intermediate's configuration file has them: "client
+ * SPEC", "allow SPEC", "serve SPEC" (node/policy.h), the list ended by NULL. Asserts
+ * every line is taken.
+ */
+struct zt_policy *nh_policy(const char *const *lines);
+
+/* The stateless-reset key tests give an Intermediate (zt_imd_config.reset_key). */
+extern const uint8_t nh_reset_key[32];
+
+/*
+ * An Intermediate world: the Intermediate (imd, 127.0.0.1:4433) and four raw clients
+ * with the fixture's certificates, each with its outer TLS context:
+ *
+ *     alice 127.0.0.2:5000 (5 ms) ---.
+ *     bob   127.0.0.4:5000 (5 ms) ----+--- Intermediate 127.0.0.1:4433 (0 ms)
+ *     c1    127.0.0.3:6000 (20 ms) ---+
+ *     c2    127.0.0.5:6000 (20 ms) --'
+ *
+ * nh_world_init() builds it with a policy (nh_policy()'s lines) and fills icfg with
+ * what every test gives the Intermediate (TLS, rng, policy, listen address, log
+ * nh_node_log("imd")), the limits left at their defaults and no reset key. The test
+ * may change latencies and icfg, then nh_world_start() creates the Intermediate.
+ * A test that needs more (endpoints, contexts) keeps a struct nh_world in its own.
+ */
+struct nh_world {
+	struct nh_fixture *f;
+	struct nh_net net;
+	struct nh_ep imd, alice, bob, c1, c2;
+	struct zt_policy *policy;
+	struct zt_imd_config icfg;
+	struct zt_tls_ctx *imd_tls, *alice_tls, *bob_tls, *c1_tls, *c2_tls;
+};
+
+void nh_world_init(struct nh_world *w, struct nh_fixture *f, const char *const *policy);
+/* The Intermediate, with w->icfg as the test left it; asserts it is created. */
+void nh_world_start(struct nh_world *w);
+/* Frees the network (its nodes), the policy and the TLS contexts. */
+void nh_world_fini(struct nh_world *w);
 
 /*
  * The first Initial of a new client connection (a real ClientHello with tls, fresh

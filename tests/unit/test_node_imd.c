@@ -25,139 +25,33 @@
 #include "node/relay.h"
 #include "node_harness.h"
 
-struct world {
-	struct nh_fixture *f;
-	struct nh_net net;
-	struct nh_ep imd, alice, bob, c1;
-	struct zt_imd_config icfg;
-	struct zt_policy *policy;
-	struct zt_tls_ctx *imd_tls, *alice_tls, *bob_tls, *c1_tls;
-};
-
-static const uint8_t reset_key[32] = "ztna-test-stateless-reset-key!!";
-
-static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkts,
+/* The world (node_harness.h) with this file's policy, the Intermediate started with
+ * quota_pkts and open_hold (0: the defaults). */
+static void world_init(struct nh_world *w, struct nh_fixture *f, uint64_t quota_pkts,
 		       uint64_t open_hold)
 {
-	const char *why;
-
-	memset(w, 0, sizeof(*w));
-	w->f = f;
-	nh_net_init(&w->net);
-	assert_int_equal(zt_policy_new(&w->policy), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "agent:alice:pw-alice", &why), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "agent:bob:pw-bob", &why), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "connector:c1:pw-c1", &why), 0);
-	assert_int_equal(zt_policy_add_allow(w->policy, "alice=web,ghost", &why), 0);
-	assert_int_equal(zt_policy_add_allow(w->policy, "bob=db", &why), 0);
-	assert_int_equal(zt_policy_add_serve(w->policy, "c1=web,db", &why), 0);
-	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
-	w->alice_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
-	w->bob_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.bob, false);
-	w->c1_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.c1, false);
-	nh_ep_init(&w->imd, &w->net, NH_IMD, "127.0.0.1:4433", 0);
-	nh_ep_init(&w->alice, &w->net, NH_RAW, "127.0.0.2:5000", 5 * ZT_MS);
-	nh_ep_init(&w->bob, &w->net, NH_RAW, "127.0.0.4:5000", 5 * ZT_MS);
-	nh_ep_init(&w->c1, &w->net, NH_RAW, "127.0.0.3:6000", 20 * ZT_MS);
-	w->icfg = (struct zt_imd_config){
-		.tls = w->imd_tls,
-		.rng = &f->rng,
-		.policy = w->policy,
-		.listen = w->imd.addr,
-		.quota_packets = quota_pkts,
-		.open_hold = open_hold,
-		.reset_key = reset_key,
-		.reset_key_len = sizeof(reset_key),
-		.log = nh_node_log("imd"),
+	static const char *const policy[] = {
+		"client agent:alice:pw-alice", "client agent:bob:pw-bob", "client connector:c1:pw-c1",
+		"allow alice=web,ghost", "allow bob=db", "serve c1=web,db", NULL,
 	};
-	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
-}
 
-static void world_fini(struct world *w)
-{
-	nh_net_fini(&w->net);
-	zt_policy_free(w->policy);
-	zt_tls_ctx_free(w->imd_tls);
-	zt_tls_ctx_free(w->alice_tls);
-	zt_tls_ctx_free(w->bob_tls);
-	zt_tls_ctx_free(w->c1_tls);
-}
-
-static bool raw_up(void *arg, uint64_t now)
-{
-	struct nh_ep *e = arg;
-	(void)now;
-	return e->raw.handshake;
-}
-
-static void connect_raw(struct world *w, struct nh_ep *e, struct zt_tls_ctx *tls)
-{
-	assert_int_equal(nh_raw_connect(e, tls, &w->imd.addr), 0);
-	assert_true(nh_run(&w->net, raw_up, e, w->net.now + 2 * ZT_SEC));
-}
-
-static void hello(struct nh_ep *e, uint8_t role, const char *name, const char *token,
-		  const char *service)
-{
-	struct zt_ctrl_msg m;
-
-	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
-	m.u.hello.role = role;
-	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "%s", name);
-	m.u.hello.token_len = (uint16_t)strlen(token);
-	memcpy(m.u.hello.token, token, m.u.hello.token_len);
-	if (service)
-		snprintf(m.u.hello.services[m.u.hello.n_services++], sizeof(m.u.hello.services[0]),
-			 "%s", service);
-	assert_int_equal(nh_raw_send(e, &m), 0);
-}
-
-struct wait_msg {
-	struct nh_ep *e;
-	uint8_t type;
-	size_t count;
-};
-
-static bool got_msg(void *arg, uint64_t now)
-{
-	struct wait_msg *wm = arg;
-	(void)now;
-	return nh_raw_count(wm->e, wm->type) >= wm->count;
-}
-
-/* Run until e has received count messages of type (within 3 s). */
-static bool wait_for(struct world *w, struct nh_ep *e, uint8_t type, size_t count)
-{
-	struct wait_msg wm = { .e = e, .type = type, .count = count };
-	return nh_run(&w->net, got_msg, &wm, w->net.now + 3 * ZT_SEC);
-}
-
-static void login(struct world *w, struct nh_ep *e, struct zt_tls_ctx *tls, uint8_t role,
-		  const char *name, const char *token, const char *service)
-{
-	connect_raw(w, e, tls);
-	hello(e, role, name, token, service);
-	assert_true(wait_for(w, e, ZT_CTRL_WELCOME, 1));
-}
-
-static void open_service(struct nh_ep *e, uint64_t req, const char *service)
-{
-	struct zt_ctrl_msg m;
-
-	zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
-	m.u.open.request_id = req;
-	snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", service);
-	assert_int_equal(nh_raw_send(e, &m), 0);
+	nh_world_init(w, f, policy);
+	w->icfg.quota_packets = quota_pkts;
+	w->icfg.open_hold = open_hold;
+	w->icfg.reset_key = nh_reset_key;
+	w->icfg.reset_key_len = sizeof(nh_reset_key);
+	nh_world_start(w);
 }
 
 static void welcome_with_observed_address(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	const struct zt_ctrl_msg *m;
 	struct zt_imd_stats st;
 
 	world_init(&w, *state, 0, 0);
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
 	m = nh_raw_last(&w.alice, ZT_CTRL_WELCOME);
 	assert_non_null(m);
 	assert_true(m->u.welcome.client_id != 0);
@@ -166,16 +60,16 @@ static void welcome_with_observed_address(void **state)
 	assert_int_equal(st.auth_ok, 1);
 	assert_int_equal(st.auth_failed, 0);
 	assert_int_equal(st.clients, 1);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 /* The ERROR arrives, then the connection is closed with the same code. */
-static void expect_refusal(struct world *w, struct nh_ep *e, uint32_t code)
+static void expect_refusal(struct nh_world *w, struct nh_ep *e, uint32_t code)
 {
 	const struct zt_ctrl_msg *m;
 	struct zt_quic_close_info ci;
 
-	assert_true(wait_for(w, e, ZT_CTRL_ERROR, 1));
+	assert_true(nh_wait_count(e, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
 	m = nh_raw_last(e, ZT_CTRL_ERROR);
 	assert_int_equal(m->u.error.code, code);
 	assert_true(strlen(m->u.error.text) > 0);
@@ -189,12 +83,12 @@ static void expect_refusal(struct world *w, struct nh_ep *e, uint32_t code)
 }
 
 /* As expect_refusal, for a connection that was welcomed before. */
-static void expect_refusal_after_welcome(struct world *w, struct nh_ep *e, uint32_t code)
+static void expect_refusal_after_welcome(struct nh_world *w, struct nh_ep *e, uint32_t code)
 {
 	const struct zt_ctrl_msg *m;
 	struct zt_quic_close_info ci;
 
-	assert_true(wait_for(w, e, ZT_CTRL_ERROR, 1));
+	assert_true(nh_wait_count(e, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
 	m = nh_raw_last(e, ZT_CTRL_ERROR);
 	assert_int_equal(m->u.error.code, code);
 	nh_run_for(&w->net, 500 * ZT_MS);
@@ -207,52 +101,53 @@ static void expect_refusal_after_welcome(struct world *w, struct nh_ep *e, uint3
 
 static void bad_token_refused(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_imd_stats st;
 
 	world_init(&w, *state, 0, 0);
-	connect_raw(&w, &w.alice, w.alice_tls);
-	hello(&w.alice, ZT_CTRL_ROLE_AGENT, "alice", "wrong", NULL);
+	nh_raw_up(&w.alice, w.alice_tls, &w.imd.addr);
+	nh_raw_hello(&w.alice, ZT_CTRL_ROLE_AGENT, "alice", "wrong", NULL);
 	expect_refusal(&w, &w.alice, 1500);
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.auth_failed, 1);
 	assert_int_equal(st.auth_ok, 0);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void identity_and_role_must_match_certificate(void **state)
 {
-	struct world w;
+	struct nh_world w;
 
 	world_init(&w, *state, 0, 0);
 	/* alice's certificate, bob's name and token. */
-	connect_raw(&w, &w.alice, w.alice_tls);
-	hello(&w.alice, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	nh_raw_up(&w.alice, w.alice_tls, &w.imd.addr);
+	nh_raw_hello(&w.alice, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
 	expect_refusal(&w, &w.alice, 1500);
 	/* an agent's certificate claiming to be a connector. */
-	connect_raw(&w, &w.bob, w.bob_tls);
-	hello(&w.bob, ZT_CTRL_ROLE_CONNECTOR, "bob", "pw-bob", "web");
+	nh_raw_up(&w.bob, w.bob_tls, &w.imd.addr);
+	nh_raw_hello(&w.bob, ZT_CTRL_ROLE_CONNECTOR, "bob", "pw-bob", "web");
 	expect_refusal(&w, &w.bob, 1500);
 	/* the full identity URI is accepted in HELLO. */
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "ztna:connector:c1", "pw-c1", "web");
-	world_fini(&w);
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "ztna:connector:c1",
+		     "pw-c1", "web");
+	nh_world_fini(&w);
 }
 
 static void hello_must_come_first(void **state)
 {
-	struct world w;
+	struct nh_world w;
 
 	world_init(&w, *state, 0, 0);
-	connect_raw(&w, &w.alice, w.alice_tls);
-	open_service(&w.alice, 1, "web");
+	nh_raw_up(&w.alice, w.alice_tls, &w.imd.addr);
+	assert_int_equal(nh_raw_open(&w.alice, 1, "web", 0), 0);
 	expect_refusal(&w, &w.alice, 1504);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void untrusted_certificate_fails_handshake(void **state)
 {
 	struct nh_fixture *f = *state;
-	struct world w;
+	struct nh_world w;
 	struct zt_tls_ctx *rogue;
 	struct zt_quic_close_info ci;
 	struct zt_imd_stats st;
@@ -268,27 +163,29 @@ static void untrusted_certificate_fails_handshake(void **state)
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.auth_ok, 0);
 	assert_int_equal(st.clients, 0);
-	world_fini(&w);
+	nh_world_fini(&w);
 	zt_tls_ctx_free(rogue);
 }
 
 static void open_refused_by_policy_and_for_unknown_service(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	const struct zt_ctrl_msg *m;
 	struct zt_imd_stats st;
 
 	world_init(&w, *state, 0, 0);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
-	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
-	open_service(&w.bob, 42, "web"); /* bob may reach db only */
-	assert_true(wait_for(&w, &w.bob, ZT_CTRL_ERROR, 1));
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	nh_raw_login(&w.bob, w.bob_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	assert_int_equal(nh_raw_open(&w.bob, 42, "web", 0), 0); /* bob may reach db only */
+	assert_true(nh_wait_count(&w.bob, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
 	m = nh_raw_last(&w.bob, ZT_CTRL_ERROR);
 	assert_int_equal(m->u.error.code, 1501);
 	assert_int_equal(m->u.error.request_id, 42);
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
-	open_service(&w.alice, 43, "ghost"); /* allowed, but nobody serves it */
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_ERROR, 1));
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	/* allowed, but nobody serves it */
+	assert_int_equal(nh_raw_open(&w.alice, 43, "ghost", 0), 0);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
 	m = nh_raw_last(&w.alice, ZT_CTRL_ERROR);
 	assert_int_equal(m->u.error.code, 1502);
 	assert_int_equal(m->u.error.request_id, 43);
@@ -299,19 +196,20 @@ static void open_refused_by_policy_and_for_unknown_service(void **state)
 	assert_int_equal(st.policy_refused, 1);
 	assert_int_equal(st.no_service, 1);
 	assert_int_equal(st.sessions, 0);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 /* alice and c1 logged in, alice opened web: returns the session id. */
-static uint32_t pair(struct world *w)
+static uint32_t pair(struct nh_world *w)
 {
 	const struct zt_ctrl_msg *a, *c;
 
-	login(w, &w->c1, w->c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
-	login(w, &w->alice, w->alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
-	open_service(&w->alice, 7, "web");
-	assert_true(wait_for(w, &w->alice, ZT_CTRL_SESSION, 1));
-	assert_true(wait_for(w, &w->c1, ZT_CTRL_SESSION, 1));
+	nh_raw_login(&w->c1, w->c1_tls, &w->imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	nh_raw_login(&w->alice, w->alice_tls, &w->imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	assert_int_equal(nh_raw_open(&w->alice, 7, "web", 0), 0);
+	assert_true(nh_wait_count(&w->alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&w->c1, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
 	a = nh_raw_last(&w->alice, ZT_CTRL_SESSION);
 	c = nh_raw_last(&w->c1, ZT_CTRL_SESSION);
 	assert_true(a->u.session.session_id != 0 && a->u.session.session_id <= UINT32_MAX);
@@ -321,7 +219,7 @@ static uint32_t pair(struct world *w)
 
 static void pairing(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	const struct zt_ctrl_msg *a, *c;
 	struct zt_imd_session_info si;
 	uint32_t id;
@@ -341,7 +239,7 @@ static void pairing(void **state)
 	assert_int_equal(zt_imd_session_info(w.imd.imd, id, &si), 0);
 	assert_string_equal(si.agent, "ztna:agent:alice");
 	assert_string_equal(si.connector, "ztna:connector:c1");
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void relay_dgram(struct nh_ep *e, uint32_t session, const char *payload)
@@ -359,13 +257,13 @@ static void relay_dgram(struct nh_ep *e, uint32_t session, const char *payload)
 
 static void relays_only_between_the_pair(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_imd_stats st;
 	uint32_t id, got;
 
 	world_init(&w, *state, 0, 0);
 	id = pair(&w);
-	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	nh_raw_login(&w.bob, w.bob_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
 	relay_dgram(&w.alice, id, "from alice");
 	nh_run_for(&w.net, 200 * ZT_MS);
 	assert_int_equal(w.c1.raw.ndgrams, 1);
@@ -389,12 +287,12 @@ static void relays_only_between_the_pair(void **state)
 	assert_int_equal(st.relay_pkts, 2);
 	assert_int_equal(st.relay_dropped_unknown, 2);
 	assert_int_equal(st.relay_dropped_malformed, 1);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void relay_quota_ends_the_session(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_imd_stats st;
 	struct zt_imd_session_info si;
 	const struct zt_ctrl_msg *m;
@@ -406,8 +304,8 @@ static void relay_quota_ends_the_session(void **state)
 		relay_dgram(&w.alice, id, "packet");
 	assert_int_equal(zt_imd_session_info(w.imd.imd, id, &si), 0);
 	assert_int_equal(si.quota_packets, 5);
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_CLOSE, 1));
-	assert_true(wait_for(&w, &w.c1, ZT_CTRL_CLOSE, 1));
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_CLOSE, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&w.c1, ZT_CTRL_CLOSE, 1, 3 * ZT_SEC));
 	m = nh_raw_last(&w.alice, ZT_CTRL_CLOSE);
 	assert_int_equal(m->u.close.session_id, id);
 	assert_int_equal(m->u.close.reason, 1503);
@@ -416,7 +314,7 @@ static void relay_quota_ends_the_session(void **state)
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.relay_pkts, 5);
 	assert_int_equal(st.relay_dropped_quota, 3);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void start_offsets_math(void **state)
@@ -461,7 +359,7 @@ static void send_cands(struct nh_ep *e, uint32_t session, uint32_t gen, const ch
 
 static void candidates_forwarded_and_checks_start_together(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	const struct zt_ctrl_msg *ma, *mc, *sa, *sc;
 	uint64_t at_a = 0, at_c = 0, start_a, start_c, diff;
 	uint32_t id;
@@ -488,8 +386,8 @@ static void candidates_forwarded_and_checks_start_together(void **state)
 	assert_string_equal(mc->u.cands.ufrag, "uf0");
 	assert_true(zt_addr_equal(&mc->u.cands.cands[0].addr, &(struct zt_addr){ 0 }) == false);
 	send_cands(&w.c1, id, 0, "198.51.100.1:2000");
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_START_CHECKS, 1));
-	assert_true(wait_for(&w, &w.c1, ZT_CTRL_START_CHECKS, 1));
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_START_CHECKS, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&w.c1, ZT_CTRL_START_CHECKS, 1, 3 * ZT_SEC));
 	ma = nh_raw_last(&w.alice, ZT_CTRL_CANDIDATES);
 	assert_non_null(ma);
 	assert_string_equal(zt_addr_str(&ma->u.cands.cands[0].addr, (char[ZT_ADDR_STRLEN]){ 0 }),
@@ -509,35 +407,25 @@ static void candidates_forwarded_and_checks_start_together(void **state)
 	start_c = at_c + sc->u.start.start_offset;
 	diff = start_a > start_c ? start_a - start_c : start_c - start_a;
 	assert_true(diff < 3 * ZT_MS);
-	world_fini(&w);
-}
-
-static void open_resume(struct nh_ep *e, uint64_t req, const char *service, uint64_t id)
-{
-	struct zt_ctrl_msg m;
-
-	zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
-	m.u.open.request_id = req;
-	m.u.open.resume_session = id;
-	snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", service);
-	assert_int_equal(nh_raw_send(e, &m), 0);
+	nh_world_fini(&w);
 }
 
 /* OPEN with SESSION_ID (a session kept on its direct path while the ends had lost the
  * Intermediate): paired under that id if it is free and the policy allows it. */
 static void resume_reattaches_under_the_same_id(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	const struct zt_ctrl_msg *a, *c, *e;
 	struct zt_imd_stats st;
 
 	world_init(&w, *state, 0, 0);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
-	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
-	open_resume(&w.alice, 9, "web", 0xc0ffee);
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_SESSION, 1));
-	assert_true(wait_for(&w, &w.c1, ZT_CTRL_SESSION, 1));
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	nh_raw_login(&w.bob, w.bob_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	assert_int_equal(nh_raw_open(&w.alice, 9, "web", 0xc0ffee), 0);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&w.c1, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
 	a = nh_raw_last(&w.alice, ZT_CTRL_SESSION);
 	c = nh_raw_last(&w.c1, ZT_CTRL_SESSION);
 	assert_int_equal(a->u.session.session_id, 0xc0ffee);
@@ -545,31 +433,31 @@ static void resume_reattaches_under_the_same_id(void **state)
 	assert_int_equal(c->u.session.session_id, 0xc0ffee);
 	assert_string_equal(c->u.session.peer_identity, "ztna:agent:alice");
 	/* the id is in use now: a second resume of it is refused */
-	open_resume(&w.alice, 10, "web", 0xc0ffee);
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_ERROR, 1));
+	assert_int_equal(nh_raw_open(&w.alice, 10, "web", 0xc0ffee), 0);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
 	e = nh_raw_last(&w.alice, ZT_CTRL_ERROR);
 	assert_int_equal(e->u.error.code, (uint32_t)-ZT_ESTATE);
 	assert_int_equal(e->u.error.request_id, 10);
 	/* the policy still rules: bob may not reach web, resume or not */
-	open_resume(&w.bob, 11, "web", 0xbeef);
-	assert_true(wait_for(&w, &w.bob, ZT_CTRL_ERROR, 1));
+	assert_int_equal(nh_raw_open(&w.bob, 11, "web", 0xbeef), 0);
+	assert_true(nh_wait_count(&w.bob, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
 	assert_int_equal(nh_raw_last(&w.bob, ZT_CTRL_ERROR)->u.error.code, (uint32_t)-ZT_EPOLICY);
 	/* ids are 32 bits */
-	open_resume(&w.alice, 12, "web", 1ULL << 40);
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_ERROR, 2));
+	assert_int_equal(nh_raw_open(&w.alice, 12, "web", 1ULL << 40), 0);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ERROR, 2, 3 * ZT_SEC));
 	assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_ERROR)->u.error.request_id, 12);
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.sessions_resumed, 1);
 	assert_int_equal(st.sessions_opened, 1);
 	assert_int_equal(nh_raw_count(&w.c1, ZT_CTRL_SESSION), 1);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 /* A peer sending candidates nonstop: the Intermediate forwards at most 32 per 10 s
  * per end, counts the rest, and the session and the other end are unaffected. */
 static void nonstop_candidates_are_bounded(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_imd_stats st;
 	uint32_t id;
 
@@ -593,17 +481,18 @@ static void nonstop_candidates_are_bounded(void **state)
 	send_cands(&w.alice, id, 500, "192.0.2.1:1000");
 	nh_run_for(&w.net, 200 * ZT_MS);
 	assert_int_equal(nh_raw_count(&w.c1, ZT_CTRL_CANDIDATES), 33);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void observed_address_follows_rebinding(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_ctrl_msg ping;
 	const struct zt_ctrl_msg *m;
 
 	world_init(&w, *state, 0, 0);
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
 	assert_int_equal(nh_raw_count(&w.alice, ZT_CTRL_OBSERVED_ADDRESS), 0);
 	/* The NAT in front of alice gives her a new public port. */
 	w.alice.addr = qh_addr("127.0.0.2:5999");
@@ -611,15 +500,15 @@ static void observed_address_follows_rebinding(void **state)
 	ping.u.ping.nonce = 9;
 	ping.u.ping.timestamp = w.net.now;
 	nh_raw_send(&w.alice, &ping);
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_OBSERVED_ADDRESS, 1));
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_OBSERVED_ADDRESS, 1, 3 * ZT_SEC));
 	m = nh_raw_last(&w.alice, ZT_CTRL_OBSERVED_ADDRESS);
 	assert_true(zt_addr_equal(&m->u.observed.addr, &w.alice.addr));
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void newer_connector_connection_replaces_older(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct nh_ep c1b;
 	const struct zt_ctrl_msg *m;
 	struct zt_imd_stats st;
@@ -629,47 +518,49 @@ static void newer_connector_connection_replaces_older(void **state)
 	id = pair(&w);
 	/* c1 restarted: a new connection from another port with the same identity. */
 	nh_ep_init(&c1b, &w.net, NH_RAW, "127.0.0.3:6001", 20 * ZT_MS);
-	login(&w, &c1b, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_CLOSE, 1));
+	nh_raw_login(&c1b, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_CLOSE, 1, 3 * ZT_SEC));
 	m = nh_raw_last(&w.alice, ZT_CTRL_CLOSE);
 	assert_int_equal(m->u.close.session_id, id);
 	/* the old connection is told why, then closed with the same code */
 	expect_refusal_after_welcome(&w, &w.c1, 1508);
 	/* The next OPEN pairs with the new connection. */
-	open_service(&w.alice, 8, "web");
-	assert_true(wait_for(&w, &c1b, ZT_CTRL_SESSION, 1));
+	assert_int_equal(nh_raw_open(&w.alice, 8, "web", 0), 0);
+	assert_true(nh_wait_count(&c1b, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.sessions, 1);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void held_open_waits_for_registration(void **state)
 {
-	struct world w;
+	struct nh_world w;
 
 	world_init(&w, *state, 0, 3 * ZT_SEC);
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
-	open_service(&w.alice, 5, "web");
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	assert_int_equal(nh_raw_open(&w.alice, 5, "web", 0), 0);
 	nh_run_for(&w.net, 500 * ZT_MS);
 	assert_int_equal(nh_raw_count(&w.alice, ZT_CTRL_ERROR), 0);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_SESSION, 1));
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
 	/* After the hold, an unknown service is refused at once... */
-	open_service(&w.alice, 6, "ghost");
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_ERROR, 1));
+	assert_int_equal(nh_raw_open(&w.alice, 6, "ghost", 0), 0);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
 	assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_ERROR)->u.error.request_id, 6);
 	assert_true(w.net.now >= 1003 * ZT_SEC);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void restart_answers_with_stateless_reset(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_ctrl_msg ping;
 	struct zt_imd_stats st;
 
 	world_init(&w, *state, 0, 0);
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
 	/* The Intermediate restarts: all state lost, same key. */
 	zt_imd_free(w.imd.imd);
 	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
@@ -683,17 +574,18 @@ static void restart_answers_with_stateless_reset(void **state)
 	zt_imd_stats(w.imd.imd, &st);
 	assert_true(st.resets_sent >= 1);
 	assert_true(st.dropped_unknown >= 1);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void restart_with_another_key_resets_nothing(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_ctrl_msg ping;
 	static const uint8_t other[32] = "some-other-key-entirely-12345678";
 
 	world_init(&w, *state, 0, 0);
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
 	zt_imd_free(w.imd.imd);
 	w.icfg.reset_key = other;
 	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
@@ -704,12 +596,12 @@ static void restart_with_another_key_resets_nothing(void **state)
 	nh_run_for(&w.net, 200 * ZT_MS);
 	/* A reset with a token the client does not know is ignored. */
 	assert_int_equal(zt_quic_conn_state(w.alice.raw.conn), ZT_QUIC_ESTABLISHED);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void garbage_is_counted_and_sessions_continue(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_imd_stats st;
 	uint8_t junk[200], stun[20 + 8];
 	struct zt_addr evil = qh_addr("127.0.0.9:999");
@@ -742,23 +634,23 @@ static void garbage_is_counted_and_sessions_continue(void **state)
 	relay_dgram(&w.alice, id, "still here");
 	nh_run_for(&w.net, 200 * ZT_MS);
 	assert_int_equal(w.c1.raw.ndgrams, 1);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 static void peer_disconnect_closes_sessions(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	const struct zt_ctrl_msg *m;
 	uint32_t id;
 
 	world_init(&w, *state, 0, 0);
 	id = pair(&w);
 	zt_quic_conn_close(w.c1.raw.conn, 0, "bye");
-	assert_true(wait_for(&w, &w.alice, ZT_CTRL_CLOSE, 1));
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_CLOSE, 1, 3 * ZT_SEC));
 	m = nh_raw_last(&w.alice, ZT_CTRL_CLOSE);
 	assert_int_equal(m->u.close.session_id, id);
 	assert_int_equal(m->u.close.reason, 1507);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 
@@ -804,7 +696,7 @@ static bool see_first(void *arg, const struct nh_pkt *p)
 static void each_client_keeps_its_own_deadlines(void **state)
 {
 	struct nh_fixture *f = *state;
-	struct world w;
+	struct nh_world w;
 	struct nh_ep c2;
 	struct zt_tls_ctx *c2_tls;
 	uint64_t joined[3];
@@ -822,18 +714,19 @@ static void each_client_keeps_its_own_deadlines(void **state)
 	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
 	c2_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.c2, false);
 	nh_ep_init(&c2, &w.net, NH_RAW, "127.0.0.10:5000", 2 * ZT_MS);
-	connect_raw(&w, &w.c1, w.c1_tls);
+	nh_raw_up(&w.c1, w.c1_tls, &w.imd.addr);
 	fp = (struct first_pkt){ .imd = w.imd.addr, .to = w.c1.addr, .after = w.net.now + ZT_SEC };
 	w.net.tap = see_first;
 	w.net.tap_arg = &fp;
 	/* three identities: one authenticated connection each */
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
 	joined[0] = w.net.now;
 	nh_run_for(&w.net, 300 * ZT_MS);
-	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	nh_raw_login(&w.bob, w.bob_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
 	joined[1] = w.net.now;
 	nh_run_for(&w.net, 300 * ZT_MS);
-	login(&w, &c2, c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "pw-c2", "db");
+	nh_raw_login(&c2, c2_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c2", "pw-c2", "db");
 	joined[2] = w.net.now;
 	nh_run_for(&w.net, 300 * ZT_MS);
 	if (w.net.now < fp.after + 800 * ZT_MS) /* c1 closed, its closing period over */
@@ -857,14 +750,14 @@ static void each_client_keeps_its_own_deadlines(void **state)
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.clients, 0);
 	assert_true(zt_imd_next_deadline(w.imd.imd) == ZT_TIME_NEVER);
-	world_fini(&w);
+	nh_world_fini(&w);
 	zt_tls_ctx_free(c2_tls);
 }
 
 /* Address validation and half-open connections. */
 
 /* The Intermediate again, with w->icfg as the test changed it. */
-static void restart_imd(struct world *w)
+static void restart_imd(struct nh_world *w)
 {
 	zt_imd_free(w->imd.imd);
 	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
@@ -872,14 +765,15 @@ static void restart_imd(struct world *w)
 
 static void retry_always_round_trip(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_imd_stats st;
 
 	world_init(&w, *state, 0, 0);
 	w.icfg.retry = ZT_IMD_RETRY_ALWAYS;
 	restart_imd(&w);
 	/* the client follows the Retry (one more round trip) and logs in */
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.retry_sent, 1);
 	assert_int_equal(st.retry_validated, 1);
@@ -887,11 +781,11 @@ static void retry_always_round_trip(void **state)
 	assert_int_equal(st.accepted, 1);
 	assert_int_equal(st.auth_ok, 1);
 	assert_int_equal(st.half_open, 0);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 /* Forged first Initials from addr (nothing answers them): n of them. */
-static void forge_initials(struct world *w, const char *addr, int n)
+static void forge_initials(struct nh_world *w, const char *addr, int n)
 {
 	struct zt_addr from = qh_addr(addr);
 	uint8_t pkt[1500];
@@ -909,11 +803,11 @@ static void forge_initials(struct world *w, const char *addr, int n)
  * or with 100 half-open in total; nobody else pays the round trip. */
 static void retry_under_load_only(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_imd_stats st;
 
 	world_init(&w, *state, 0, 0);
-	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	nh_raw_login(&w.bob, w.bob_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.retry_sent, 0);
 	/* 127.0.0.2 (alice's address, other ports) has 4 half-open connections */
@@ -927,16 +821,17 @@ static void retry_under_load_only(void **state)
 	assert_int_equal(st.half_open, 4);
 	assert_int_equal(st.retry_sent, 10);
 	/* alice, from that address, gets a Retry and logs in */
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.retry_sent, 11);
 	assert_int_equal(st.retry_validated, 1);
 	/* c1, elsewhere, does not */
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.retry_sent, 11);
 	assert_int_equal(st.auth_ok, 3);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 /* The client's Initials to the Intermediate, after the first, are captured here. */
@@ -964,7 +859,7 @@ static bool grab_tap(void *arg, const struct nh_pkt *p)
 
 static void bad_tokens_refused(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct grab g;
 	struct zt_imd_stats st;
 	struct zt_quic_close_info ci;
@@ -1010,7 +905,7 @@ static void bad_tokens_refused(void **state)
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.retry_bad_token, 2);
 	assert_int_equal(st.accepted, 0);
-	assert_true(nh_run(&w.net, raw_up, &w.alice, w.net.now + 3 * ZT_SEC));
+	assert_true(nh_wait_handshake(&w.alice, 3 * ZT_SEC));
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.accepted, 1);
 	assert_int_equal(st.retry_validated, 1);
@@ -1023,20 +918,7 @@ static void bad_tokens_refused(void **state)
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.retry_bad_token, 1);
 	assert_int_equal(st.accepted, 0);
-	world_fini(&w);
-}
-
-static bool handshake_up(void *arg, uint64_t now)
-{
-	struct nh_ep **e = arg;
-	(void)now;
-	return e[0]->raw.handshake;
-}
-
-static bool is_handshake_up(struct world *w, struct nh_ep *e, uint64_t within)
-{
-	struct nh_ep *arg[1] = { e };
-	return nh_run(&w->net, handshake_up, arg, w->net.now + within);
+	nh_world_fini(&w);
 }
 
 /*
@@ -1046,7 +928,7 @@ static bool is_handshake_up(struct world *w, struct nh_ep *e, uint64_t within)
  */
 static void half_open_limits_and_timeout(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct nh_ep x[4];
 	struct zt_imd_stats st;
 	char addr[32];
@@ -1063,41 +945,41 @@ static void half_open_limits_and_timeout(void **state)
 	}
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(nh_raw_connect(&x[i], w.alice_tls, &w.imd.addr), 0);
-		assert_true(is_handshake_up(&w, &x[i], ZT_SEC));
+		assert_true(nh_wait_handshake(&x[i], ZT_SEC));
 	}
 	/* the fourth from 127.0.0.9 */
 	assert_int_equal(nh_raw_connect(&x[3], w.alice_tls, &w.imd.addr), 0);
-	assert_false(is_handshake_up(&w, &x[3], 500 * ZT_MS));
+	assert_false(nh_wait_handshake(&x[3], 500 * ZT_MS));
 	zt_imd_stats(w.imd.imd, &st);
 	assert_true(st.refused_source >= 1);
 	assert_int_equal(st.half_open, 3);
 	/* another source: the fourth in total, then the limit */
 	assert_int_equal(nh_raw_connect(&w.bob, w.bob_tls, &w.imd.addr), 0);
-	assert_true(is_handshake_up(&w, &w.bob, ZT_SEC));
+	assert_true(nh_wait_handshake(&w.bob, ZT_SEC));
 	assert_int_equal(nh_raw_connect(&w.c1, w.c1_tls, &w.imd.addr), 0);
-	assert_false(is_handshake_up(&w, &w.c1, 300 * ZT_MS));
+	assert_false(nh_wait_handshake(&w.c1, 300 * ZT_MS));
 	zt_imd_stats(w.imd.imd, &st);
 	assert_true(st.refused_half_open >= 1);
 	assert_int_equal(st.half_open, 4);
 	/* bob says HELLO: authenticated, no longer half-open; c1 gets in */
-	hello(&w.bob, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
-	assert_true(wait_for(&w, &w.bob, ZT_CTRL_WELCOME, 1));
-	assert_true(is_handshake_up(&w, &w.c1, 3 * ZT_SEC));
+	nh_raw_hello(&w.bob, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	assert_true(nh_wait_count(&w.bob, ZT_CTRL_WELCOME, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_handshake(&w.c1, 3 * ZT_SEC));
 	/* the silent ones go 2 s after their first Initial; x[3] gets in after them */
-	assert_true(is_handshake_up(&w, &x[3], 6 * ZT_SEC));
+	assert_true(nh_wait_handshake(&x[3], 6 * ZT_SEC));
 	nh_run_for(&w.net, 2500 * ZT_MS);
 	zt_imd_stats(w.imd.imd, &st);
 	assert_true(st.half_open_expired >= 4);
 	assert_true(zt_quic_conn_state(x[0].raw.conn) >= ZT_QUIC_DRAINING);
 	assert_int_equal(zt_quic_conn_state(w.bob.raw.conn), ZT_QUIC_ESTABLISHED);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 /* A connection that never says HELLO is dropped handshake_timeout after its first
  * Initial, however long the HELLO timeout after the handshake is. */
 static void half_open_timeout_counts_from_the_first_initial(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_imd_stats st;
 	struct zt_quic_close_info ci;
 	uint64_t t0;
@@ -1107,7 +989,7 @@ static void half_open_timeout_counts_from_the_first_initial(void **state)
 	w.icfg.hello_timeout = 30 * ZT_SEC;
 	restart_imd(&w);
 	t0 = w.net.now;
-	connect_raw(&w, &w.alice, w.alice_tls);
+	nh_raw_up(&w.alice, w.alice_tls, &w.imd.addr);
 	nh_run_for(&w.net, 1900 * ZT_MS);
 	assert_int_equal(zt_quic_conn_state(w.alice.raw.conn), ZT_QUIC_ESTABLISHED);
 	nh_run(&w.net, NULL, NULL, t0 + 2200 * ZT_MS);
@@ -1117,7 +999,7 @@ static void half_open_timeout_counts_from_the_first_initial(void **state)
 	assert_int_equal(ci.code, 1506); /* ZT_ETIMEOUT: no control stream for an ERROR */
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.half_open_expired, 1);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 /* Two connectors bound to one service: a new session goes to the one with the fewest
@@ -1125,9 +1007,7 @@ static void half_open_timeout_counts_from_the_first_initial(void **state)
 static void redundant_connectors_share_a_service(void **state)
 {
 	struct nh_fixture *f = *state;
-	struct world w;
-	struct nh_ep c2;
-	struct zt_tls_ctx *c2_tls;
+	struct nh_world w;
 	const char *why, *peer;
 	static const char *const expect[] = { "ztna:connector:c2", "ztna:connector:c1",
 					      "ztna:connector:c2", "ztna:connector:c1" };
@@ -1135,26 +1015,24 @@ static void redundant_connectors_share_a_service(void **state)
 	world_init(&w, f, 0, 0);
 	assert_int_equal(zt_policy_add_client(w.policy, "connector:c2:pw-c2", &why), 0);
 	assert_int_equal(zt_policy_add_serve(w.policy, "c2=web", &why), 0);
-	c2_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.c2, false);
-	nh_ep_init(&c2, &w.net, NH_RAW, "127.0.0.5:6000", 20 * ZT_MS);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
-	login(&w, &c2, c2_tls, ZT_CTRL_ROLE_CONNECTOR, "c2", "pw-c2", "web");
-	assert_int_equal(nh_raw_total(&c2, ZT_CTRL_ERROR), 0);
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	nh_raw_login(&w.c2, w.c2_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c2", "pw-c2", "web");
+	assert_int_equal(nh_raw_total(&w.c2, ZT_CTRL_ERROR), 0);
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
 	for (int i = 0; i < 4; i++) {
-		open_service(&w.alice, (uint64_t)i + 1, "web");
+		assert_int_equal(nh_raw_open(&w.alice, (uint64_t)i + 1, "web", 0), 0);
 		assert_true(nh_wait_total(&w.net, &w.alice, ZT_CTRL_SESSION, (size_t)i + 1, 3 * ZT_SEC));
 		peer = nh_raw_last(&w.alice, ZT_CTRL_SESSION)->u.session.peer_identity;
 		assert_string_equal(peer, expect[i]);
 	}
-	world_fini(&w);
-	zt_tls_ctx_free(c2_tls);
+	nh_world_fini(&w);
 }
 
 /* Over the OPEN rate each OPEN gets ERROR 1510 with its own REQUEST_ID. */
 static void open_rate_answers_each_request(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct zt_imd_stats st;
 
 	world_init(&w, *state, 0, 0);
@@ -1162,10 +1040,11 @@ static void open_rate_answers_each_request(void **state)
 	w.icfg.open_rate = 1;
 	w.icfg.open_burst = 3;
 	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
-	login(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
 	for (int i = 1; i <= 5; i++)
-		open_service(&w.alice, (uint64_t)i, "web");
+		assert_int_equal(nh_raw_open(&w.alice, (uint64_t)i, "web", 0), 0);
 	assert_true(nh_wait_total(&w.net, &w.alice, ZT_CTRL_ERROR, 2, 3 * ZT_SEC));
 	nh_run_for(&w.net, 100 * ZT_MS);
 	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_SESSION), 3);
@@ -1176,11 +1055,11 @@ static void open_rate_answers_each_request(void **state)
 			assert_int_equal(w.alice.raw.msgs[i].u.error.request_id, k++);
 	/* a second later there is room for one more */
 	nh_run_for(&w.net, ZT_SEC);
-	open_service(&w.alice, 6, "web");
+	assert_int_equal(nh_raw_open(&w.alice, 6, "web", 0), 0);
 	assert_true(nh_wait_total(&w.net, &w.alice, ZT_CTRL_SESSION, 4, 3 * ZT_SEC));
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.open_rate_limited, 2);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 struct line_count {
@@ -1204,7 +1083,7 @@ static void count_lines(void *arg, enum zt_node_level level, const char *event, 
 /* Refusal lines: 10 per connection per 10 s, then one line summing up the rest. */
 static void refusal_lines_are_summed_up(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct line_count lc = { 0 };
 	struct zt_imd_stats st;
 
@@ -1212,14 +1091,15 @@ static void refusal_lines_are_summed_up(void **state)
 	zt_imd_free(w.imd.imd);
 	w.icfg.log = (struct zt_node_log){ .fn = count_lines, .arg = &lc, .max_level = ZT_NODE_DEBUG };
 	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
-	login(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	nh_raw_login(&w.bob, w.bob_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
 	for (int i = 1; i <= 30; i++)
-		open_service(&w.bob, (uint64_t)i, "web"); /* bob may reach db only */
+		/* bob may reach db only */
+		assert_int_equal(nh_raw_open(&w.bob, (uint64_t)i, "web", 0), 0);
 	assert_true(nh_wait_total(&w.net, &w.bob, ZT_CTRL_ERROR, 30, 3 * ZT_SEC));
 	assert_int_equal(lc.refused, 10);
 	assert_int_equal(lc.summaries, 0);
 	nh_run_for(&w.net, 10 * ZT_SEC);
-	open_service(&w.bob, 31, "web");
+	assert_int_equal(nh_raw_open(&w.bob, 31, "web", 0), 0);
 	assert_true(nh_wait_total(&w.net, &w.bob, ZT_CTRL_ERROR, 31, 3 * ZT_SEC));
 	assert_int_equal(lc.refused, 11);
 	assert_int_equal(lc.summaries, 1);
@@ -1227,13 +1107,13 @@ static void refusal_lines_are_summed_up(void **state)
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.log_suppressed, 20);
 	assert_int_equal(st.policy_refused, 31);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 /* logins_per_identity 2 (load tests): the third login of alice replaces the first. */
 static void logins_per_identity_keeps_the_newest(void **state)
 {
-	struct world w;
+	struct nh_world w;
 	struct nh_ep a2, a3;
 	struct zt_imd_stats st;
 
@@ -1242,19 +1122,20 @@ static void logins_per_identity_keeps_the_newest(void **state)
 	restart_imd(&w);
 	nh_ep_init(&a2, &w.net, NH_RAW, "127.0.0.12:5000", 5 * ZT_MS);
 	nh_ep_init(&a3, &w.net, NH_RAW, "127.0.0.13:5000", 5 * ZT_MS);
-	login(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
-	login(&w, &a2, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	nh_raw_login(&a2, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
 	nh_run_for(&w.net, 200 * ZT_MS);
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.authenticated, 2);
 	assert_int_equal(st.replaced, 0);
-	login(&w, &a3, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	nh_raw_login(&a3, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
 	expect_refusal_after_welcome(&w, &w.alice, 1508);
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.authenticated, 2);
 	assert_int_equal(st.replaced, 1);
 	assert_int_equal(nh_raw_count(&a2, ZT_CTRL_ERROR), 0);
-	world_fini(&w);
+	nh_world_fini(&w);
 }
 
 int main(void)

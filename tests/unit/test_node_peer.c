@@ -399,18 +399,17 @@ static void start_connector(struct world *w)
 
 static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkts)
 {
-	const char *why;
+	static const char *const policy[] = {
+		"client agent:alice:pw-alice", "client connector:c1:pw-c1",
+		"allow alice=web,ghost", "serve c1=web,db", NULL,
+	};
 
 	memset(w, 0, sizeof(*w));
 	w->f = f;
 	nh_net_init(&w->net);
 	w->net.tap = tap;
 	w->net.tap_arg = w;
-	assert_int_equal(zt_policy_new(&w->policy), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "agent:alice:pw-alice", &why), 0);
-	assert_int_equal(zt_policy_add_client(w->policy, "connector:c1:pw-c1", &why), 0);
-	assert_int_equal(zt_policy_add_allow(w->policy, "alice=web,ghost", &why), 0);
-	assert_int_equal(zt_policy_add_serve(w->policy, "c1=web,db", &why), 0);
+	w->policy = nh_policy(policy);
 	w->imd_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER, &f->pki.q.intermediate, true);
 	w->a_outer = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.alice, false);
 	w->a_inner = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_INNER, &f->pki.q.alice, false);
