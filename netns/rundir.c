@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/file.h"
 #include "rundir.h"
 #include "runenv.h"
 
@@ -84,8 +86,7 @@ int zt_rundir_write(const char *id, const char *file, const void *data, size_t l
 
 int zt_rundir_read(const char *id, const char *file, char **ret, size_t *ret_len)
 {
-	char path[256], *buf = NULL;
-	size_t len = 0, cap = 0;
+	char path[256];
 	int fd, rc;
 
 	if ((rc = zt_rundir_path(id, file, path, sizeof(path))) < 0)
@@ -93,38 +94,7 @@ int zt_rundir_read(const char *id, const char *file, char **ret, size_t *ret_len
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= cap) {
-			char *nb = realloc(buf, cap ? cap * 2 : 4096);
-
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out_free;
-			}
-			buf = nb;
-			cap = cap ? cap * 2 : 4096;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out_free;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = 0;
-	close(fd);
-	*ret = buf;
-	if (ret_len)
-		*ret_len = len;
-	return 0;
-out_free:
-	free(buf);
+	rc = zt_read_all(fd, SIZE_MAX, ret, ret_len);
 	close(fd);
 	return rc;
 }

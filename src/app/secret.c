@@ -8,6 +8,7 @@
 
 #include "app/secret.h"
 #include "core/err.h"
+#include "io/file.h"
 #include "quic/pki.h"
 
 #define SECRET_MAX (64 * 1024)
@@ -97,8 +98,6 @@ FILE *zt_secret_create(const char *path)
 int zt_secret_read(const char *path, char **ret, const char **why)
 {
 	const char *dummy;
-	size_t len = 0;
-	char *buf = NULL;
 	int fd, rc;
 
 	if (!why)
@@ -112,38 +111,13 @@ int zt_secret_read(const char *path, char **ret, const char **why)
 	rc = check_mode(fd, why);
 	if (rc < 0)
 		goto out_close;
-	buf = malloc(SECRET_MAX + 1);
-	if (!buf) {
-		rc = -ENOMEM;
+	rc = zt_read_all(fd, SECRET_MAX, ret, NULL);
+	if (rc == -ENOMEM)
 		*why = "out of memory";
-		goto out_close;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, SECRET_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			*why = "cannot read";
-			goto out_free;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SECRET_MAX) {
-			rc = ZT_ETOOBIG;
-			*why = "larger than 64 KiB";
-			goto out_free;
-		}
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	close(fd);
-	return 0;
-
-out_free:
-	explicit_bzero(buf, len);
-	free(buf);
+	else if (rc == ZT_ETOOBIG)
+		*why = "larger than 64 KiB";
+	else if (rc < 0)
+		*why = "cannot read";
 out_close:
 	close(fd);
 	return rc;
