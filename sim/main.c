@@ -179,26 +179,40 @@ static void print_real(const struct zt_sim_real_outcome *r)
 	       "relayed packets %llu\n", (unsigned long long)r->stream_sent,
 	       (unsigned long long)r->stream_received, r->stream_corrupt ? ", CORRUPT" : "",
 	       r->stream_reset ? ", RESET" : "", (unsigned long long)r->relay_pkts);
+	printf("  channel ready at %.3f s (%u opened, %u failed before ready); longest stall %.1f s\n",
+	       (double)r->first_ready_at / 1e9, r->chan_opens, r->open_failures,
+	       (double)r->max_stall / 1e9);
 	printf("  simulated %.1f s: %llu events, %llu packets, %llu dropped\n", (double)o->end / 1e9,
 	       (unsigned long long)o->events, (unsigned long long)o->packets,
 	       (unsigned long long)o->dropped);
 }
 
-/* The invariants for a run of the real cores (docs/simulator.md). */
+/*
+ * The invariants for a run of the real cores (docs/simulator.md, "Property cases with
+ * --real", defines each and why). "Stuck" applies to cases whose links all lose at
+ * most ZT_SIM_REAL_STUCK_PPM; beyond that, up to the model's 30 %, slow and stalled
+ * are allowed and only a lost session is a violation.
+ */
+#define ZT_SIM_REAL_STUCK_PPM 200000
+#define ZT_SIM_REAL_STUCK (10 * ZT_SEC)
+
 static int real_check(const struct zt_sim_prop_params *p, const struct zt_sim_real_outcome *r,
 		      char *why, size_t cap)
 {
 	const struct zt_sim_outcome *o = &r->o;
 	bool moderate = p->loss_ppm[0] <= ZT_SIM_PROP_MODERATE_PPM &&
 			p->loss_ppm[1] <= ZT_SIM_PROP_MODERATE_PPM;
+	bool bounded = p->loss_ppm[0] <= ZT_SIM_REAL_STUCK_PPM &&
+		       p->loss_ppm[1] <= ZT_SIM_REAL_STUCK_PPM;
 
 	if (o->theory == ZT_SIM_EXPECT_NONE) {
-		if (o->session_up)
+		if (o->session_up || r->first_ready_at)
 			return snprintf(why, cap, "UDP blocked, yet a session came up"), -1;
 		return 0;
 	}
-	if (!o->session_up)
-		return snprintf(why, cap, "the relay is reachable, yet no session"), -1;
+	if (!r->first_ready_at)
+		return snprintf(why, cap, "session lost: the relay is reachable, yet no channel "
+				"got ready in %u tries", r->chan_opens), -1;
 	if (o->theory == ZT_SIM_EXPECT_DIRECT && moderate && !o->went_direct)
 		return snprintf(why, cap, "theory says direct (moderate loss), never direct"), -1;
 	if (o->theory == ZT_SIM_EXPECT_RELAY && o->went_direct)
@@ -206,10 +220,11 @@ static int real_check(const struct zt_sim_prop_params *p, const struct zt_sim_re
 	if (r->stream_corrupt)
 		return snprintf(why, cap, "stream bytes corrupted or out of order"), -1;
 	if (r->stream_reset)
-		return snprintf(why, cap, "the stream was reset"), -1;
-	/* all of it arrived, or it still moves: a lost byte would stop it for good */
-	if (r->stream_received != r->stream_sent && r->stream_received == r->stream_received_10s)
-		return snprintf(why, cap, "stream stuck: %llu sent, %llu received, none in the last 10 s",
+		return snprintf(why, cap, "session lost: the stream was reset"), -1;
+	if (bounded && r->max_stall >= ZT_SIM_REAL_STUCK)
+		return snprintf(why, cap, "stream stuck: no byte for %.1f s (until %.1f s) while "
+				"bytes were on their way; %llu sent, %llu received",
+				(double)r->max_stall / 1e9, (double)r->max_stall_end / 1e9,
 				(unsigned long long)r->stream_sent,
 				(unsigned long long)r->stream_received), -1;
 	if (o->max_switches_per_min > 6)

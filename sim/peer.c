@@ -221,7 +221,9 @@ static void pm_run(struct zt_sim_peer *p, uint64_t now)
 
 	if (!p->cfg.agent || !p->in_session)
 		return;
-	zt_pathmgr_conn_state(&p->pm, now, inflight_bytes(p, now), p->srtt);
+	/* the stand-in data path has no probe timeouts: the stall rule goes by time */
+	zt_pathmgr_conn_state(&p->pm, now, inflight_bytes(p, now), p->srtt,
+			      ZT_PATHMGR_PTOS_UNKNOWN);
 	while (zt_pathmgr_poll(&p->pm, now, &d)) {
 		switch (d.action) {
 		case ZT_PATH_ACT_START_ICE:

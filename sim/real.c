@@ -20,6 +20,7 @@
 
 #define AGENT_BOOT (100 * ZT_MS)
 #define CHAN_AT (1 * ZT_SEC)
+#define REOPEN_AFTER (1 * ZT_SEC) /* a channel that never got READY is opened again */
 #define SAMPLE (10 * ZT_MS)
 #define STOP_BEFORE_END (15 * ZT_SEC) /* the stream ends then: time to deliver it all */
 #define STREAM_RATE 50000     /* bytes per second the agent writes */
@@ -199,7 +200,9 @@ struct run {
 	struct zt_peer_service service;
 	struct zt_peer_chan *ach, *cch;
 	uint64_t end, chan_opened_at, last_write;
-	bool writable;
+	uint64_t reopen_at;          /* the application opens its channel again then */
+	uint64_t last_progress, last_received;
+	bool writable, ready;        /* ready: the agent's channel got READY */
 	struct zt_sim_real_outcome *out;
 	const struct zt_sim_session_cfg *cfg;
 	uint64_t switch_times[64];
@@ -262,6 +265,12 @@ static void cb_chan_event(struct zt_peer *p, void *arg, struct zt_peer_chan *ch,
 
 	switch (ev) {
 	case ZT_PEER_CHAN_READY:
+		if (ch == r->ach && !r->ready) {
+			r->ready = true;
+			if (!r->out->first_ready_at)
+				r->out->first_ready_at = r->evq.now;
+		}
+		/* fall through */
 	case ZT_PEER_CHAN_WRITABLE:
 		if (ch == r->ach)
 			r->writable = true;
@@ -272,10 +281,20 @@ static void cb_chan_event(struct zt_peer *p, void *arg, struct zt_peer_chan *ch,
 		break;
 	case ZT_PEER_CHAN_RESET:
 	case ZT_PEER_CHAN_FAILED:
-		r->out->stream_reset = true;
+		/* Failing before it was ever READY (the session did not come up) is what
+		 * an application retries, as a client connecting again would: a second
+		 * later. A channel that was READY and is reset or fails is a lost session. */
+		if (r->ready)
+			r->out->stream_reset = true;
 		zt_peer_chan_release(ch, 0);
-		if (ch == r->ach)
+		if (ch == r->ach) {
 			r->ach = NULL;
+			r->writable = false;
+			if (!r->ready) {
+				r->out->open_failures++;
+				r->reopen_at = r->evq.now + REOPEN_AFTER;
+			}
+		}
 		if (ch == r->cch)
 			r->cch = NULL;
 		break;
@@ -288,10 +307,12 @@ static void cb_chan_accept(struct zt_peer *p, void *arg, struct zt_peer_chan *ch
 	(void)p;
 	(void)service;
 
-	if (r->cch) {
+	if (r->cch && r->out->stream_received) {
 		zt_peer_chan_release(ch, 0);
 		return;
 	}
+	if (r->cch) /* left from a session that never came up at the agent */
+		zt_peer_chan_release(r->cch, 0);
 	r->cch = ch;
 }
 
@@ -299,6 +320,8 @@ static const struct zt_peer_callbacks real_cb = {
 	.chan_event = cb_chan_event,
 	.chan_accept = cb_chan_accept,
 };
+
+static struct run *log_run; /* the run whose clock log lines show */
 
 /* ZT_SIM_QLOG=DIR: a qlog file per connection, DIR/ROLE-LABEL.qlog (virtual times). */
 static void *qlog_open(void *arg, const char *label)
@@ -331,6 +354,9 @@ static void dbg_conn(const char *who, struct zt_quic_conn *c)
 		who, (unsigned long)q.cwnd, (unsigned long)q.bytes_in_flight, q.srtt_ns / 1e6,
 		(unsigned long)q.pto_count, (unsigned long)q.pkts_sent, (unsigned long)q.pkts_recv,
 		(unsigned long)q.dgrams_sent, (unsigned long)q.dgrams_recv, zt_quic_dgram_queued(c));
+	fprintf(stderr, " dl=%+.3f st=%d", zt_quic_conn_next_deadline(c) == ZT_TIME_NEVER ? 999.0 : ((double)zt_quic_conn_next_deadline(c) - (double)log_run->evq.now) / 1e9, (int)zt_quic_conn_state(c));
+	if (q.ptos_capped)
+		fprintf(stderr, " capped=%lu", (unsigned long)q.ptos_capped);
 	if (q.dgrams_dropped || q.probes_sent)
 		fprintf(stderr, " drop=%lu exp=%lu probes=%lu", (unsigned long)q.dgrams_dropped,
 			(unsigned long)q.dgrams_expired, (unsigned long)q.probes_sent);
@@ -363,6 +389,22 @@ static void dbg_tick(struct run *r, uint64_t now)
 	fprintf(stderr, "\n");
 }
 
+/* The longest time the stream had bytes on their way and none arrived. */
+static void stall_track(struct run *r, uint64_t now)
+{
+	struct zt_sim_real_outcome *out = r->out;
+
+	if (out->stream_received != r->last_received || out->stream_sent == out->stream_received) {
+		r->last_received = out->stream_received;
+		r->last_progress = now;
+		return;
+	}
+	if (now - r->last_progress > out->max_stall) {
+		out->max_stall = now - r->last_progress;
+		out->max_stall_end = now;
+	}
+}
+
 /* Every SAMPLE: the agent's path, and the stream's pace. */
 static void sample(void *ctx, void *arg, uint64_t now)
 {
@@ -372,17 +414,19 @@ static void sample(void *ctx, void *arg, uint64_t now)
 	struct zt_peer_path_info pi;
 	(void)arg;
 
-	if (!r->ach && !r->chan_opened_at && now >= CHAN_AT) {
+	if (!r->ach && !r->ready && ((!r->chan_opened_at && now >= CHAN_AT) ||
+				     (r->reopen_at && now >= r->reopen_at))) {
 		r->chan_opened_at = now;
+		r->reopen_at = 0;
+		r->out->chan_opens++;
 		if (zt_peer_chan_open(r->agent, now, "svc", r, &r->ach) < 0)
-			r->out->stream_reset = true;
+			r->reopen_at = now + REOPEN_AFTER;
 		zt_sim_ep_kick(&r->eps[2], now);
 	}
 	pump(r, now);
 	zt_sim_ep_kick(&r->eps[2], now);
 	drain(r);
-	if (now + 10 * ZT_SEC <= r->end)
-		r->out->stream_received_10s = r->out->stream_received;
+	stall_track(r, now);
 	zt_sim_ep_kick(&r->eps[1], now);
 	if (zt_peer_session_ids(r->agent, &id, 1) >= 1 && zt_peer_session_path(r->agent, id, &pi) == 0) {
 		struct zt_peer_session_info si;
@@ -427,7 +471,6 @@ static uint32_t per_minute_max(const struct run *r)
 
 /* The cores' log lines, on stderr when ZT_SIM_LOG is set (its value: the most
  * detailed level shown, 0 error .. 3 debug; default 2, info). */
-static struct run *log_run;
 
 static void node_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
 {
@@ -443,14 +486,86 @@ static void node_log(void *arg, enum zt_node_level level, const char *event, con
 		log_run ? (double)log_run->evq.now / 1e6 : 0.0, (const char *)arg, event, kv);
 }
 
+/* The Intermediate, the connector and the agent, with the policy that lets alice use
+ * svc and c1 serve it. */
+static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct zt_addr *a_addr,
+		     const struct zt_addr *c_addr)
+{
+	struct zt_imd_config ic;
+	struct zt_peer_config pc;
+	const char *why;
+	bool qlog = getenv("ZT_SIM_QLOG") != NULL;
+	int rc;
+
+	rc = zt_policy_new(&r->policy);
+	if (rc < 0 || (rc = zt_policy_add_client(r->policy, "agent:alice:tok-a", &why)) < 0 ||
+	    (rc = zt_policy_add_client(r->policy, "connector:c1:tok-c", &why)) < 0 ||
+	    (rc = zt_policy_add_allow(r->policy, "alice=svc", &why)) < 0 ||
+	    (rc = zt_policy_add_serve(r->policy, "c1=svc", &why)) < 0)
+		return rc;
+	ic = (struct zt_imd_config){ .tls = pki.imd, .rng = &r->rng[0], .policy = r->policy,
+				     .listen = *imd_addr, .open_hold = 5 * ZT_SEC,
+				     .log = { .fn = node_log, .arg = "imd", .max_level = ZT_NODE_DEBUG },
+				     .qlog_open = qlog ? qlog_open : NULL, .qlog_write = qlog_write,
+				     .qlog_arg = "imd" };
+	rc = zt_imd_new(&r->imd, &ic, 0);
+	if (rc < 0)
+		return rc;
+	r->service = (struct zt_peer_service){ .name = "svc", .tls = pki.svc };
+	pc = (struct zt_peer_config){
+		.role = ZT_CTRL_ROLE_CONNECTOR, .name = "c1", .token = (const uint8_t *)"tok-c",
+		.token_len = 5, .intermediate = *imd_addr, .local = *c_addr, .outer_tls = pki.c_outer,
+		.services = &r->service, .n_services = 1, .rng = &r->rng[1], .cb = &real_cb, .arg = r,
+		.log = { .fn = node_log, .arg = "connector", .max_level = ZT_NODE_DEBUG },
+		.qlog_open = qlog ? qlog_open : NULL, .qlog_write = qlog_write, .qlog_arg = "connector",
+	};
+	rc = zt_peer_new(&r->conn, &pc, 0);
+	if (rc < 0)
+		return rc;
+	pc = (struct zt_peer_config){
+		.role = ZT_CTRL_ROLE_AGENT, .name = "alice", .token = (const uint8_t *)"tok-a",
+		.token_len = 5, .intermediate = *imd_addr, .local = *a_addr, .outer_tls = pki.a_outer,
+		.inner_tls = pki.a_inner, .rng = &r->rng[2], .cb = &real_cb, .arg = r,
+		.log = { .fn = node_log, .arg = "agent", .max_level = ZT_NODE_DEBUG },
+		.qlog_open = qlog ? qlog_open : NULL, .qlog_write = qlog_write, .qlog_arg = "agent",
+	};
+	return zt_peer_new(&r->agent, &pc, AGENT_BOOT);
+}
+
+/* ZT_SIM_DBG: the relay counters and the four QUIC connections at the end. */
+static void dbg_final(struct run *r, const struct zt_imd_stats *is)
+{
+	struct zt_peer_stats as, cs;
+
+	if (!getenv("ZT_SIM_DBG"))
+		return;
+	zt_peer_stats(r->agent, &as);
+	zt_peer_stats(r->conn, &cs);
+	fprintf(stderr, "DBG imd relay=%lu unknown=%lu quota=%lu queue=%lu | agent relay_out=%lu "
+		"relay_in=%lu rq=%lu drop_unknown=%lu | conn relay_in=%lu relay_out=%lu "
+		"drop_session=%lu drop_unknown=%lu\n",
+		(unsigned long)is->relay_pkts, (unsigned long)is->relay_dropped_unknown,
+		(unsigned long)is->relay_dropped_quota, (unsigned long)is->relay_dropped_queue,
+		(unsigned long)as.relay_out, (unsigned long)as.relay_in,
+		(unsigned long)as.relay_dropped_queue, (unsigned long)as.dropped_unknown,
+		(unsigned long)cs.relay_in, (unsigned long)cs.relay_out,
+		(unsigned long)cs.relay_dropped_session, (unsigned long)cs.dropped_unknown);
+	fprintf(stderr, "DBG stream %llu/%llu", (unsigned long long)r->out->stream_received,
+		(unsigned long long)r->out->stream_sent);
+	dbg_conn("a.in", inner_of(r->agent));
+	dbg_conn("c.in", inner_of(r->conn));
+	dbg_conn("a.out", zt_peer_outer(r->agent));
+	dbg_conn("c.out", zt_peer_outer(r->conn));
+	fprintf(stderr, "\n");
+}
+
 int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_outcome *ret)
 {
 	const struct zt_sim_scn *scn = cfg->scn;
+	struct zt_sim_outcome *o = &ret->o;
 	struct zt_scn_error err;
-	struct zt_imd_config ic;
-	struct zt_peer_config pc;
+	struct zt_imd_stats is;
 	struct zt_addr imd_addr, a_addr, c_addr;
-	const char *why;
 	struct run *r;
 	int rc, a, c, rl;
 
@@ -490,51 +605,7 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 	a_addr.port = AGENT_PORT;
 	c_addr = r->net.nodes[c].addrs[0];
 	c_addr.port = CONNECTOR_PORT;
-
-	rc = zt_policy_new(&r->policy);
-	if (rc < 0 || (rc = zt_policy_add_client(r->policy, "agent:alice:tok-a", &why)) < 0 ||
-	    (rc = zt_policy_add_client(r->policy, "connector:c1:tok-c", &why)) < 0 ||
-	    (rc = zt_policy_add_allow(r->policy, "alice=svc", &why)) < 0 ||
-	    (rc = zt_policy_add_serve(r->policy, "c1=svc", &why)) < 0)
-		goto out;
-	ic = (struct zt_imd_config){ .tls = pki.imd, .rng = &r->rng[0], .policy = r->policy,
-				     .listen = imd_addr, .open_hold = 5 * ZT_SEC,
-				     .log = { .fn = node_log, .arg = "imd", .max_level = ZT_NODE_DEBUG } };
-	if (getenv("ZT_SIM_QLOG")) {
-		ic.qlog_open = qlog_open;
-		ic.qlog_write = qlog_write;
-		ic.qlog_arg = "imd";
-	}
-	rc = zt_imd_new(&r->imd, &ic, 0);
-	if (rc < 0)
-		goto out;
-	r->service = (struct zt_peer_service){ .name = "svc", .tls = pki.svc };
-	pc = (struct zt_peer_config){
-		.role = ZT_CTRL_ROLE_CONNECTOR, .name = "c1", .token = (const uint8_t *)"tok-c",
-		.token_len = 5, .intermediate = imd_addr, .local = c_addr, .outer_tls = pki.c_outer,
-		.services = &r->service, .n_services = 1, .rng = &r->rng[1], .cb = &real_cb, .arg = r,
-		.log = { .fn = node_log, .arg = "connector", .max_level = ZT_NODE_DEBUG },
-	};
-	if (getenv("ZT_SIM_QLOG")) {
-		pc.qlog_open = qlog_open;
-		pc.qlog_write = qlog_write;
-		pc.qlog_arg = "connector";
-	}
-	rc = zt_peer_new(&r->conn, &pc, 0);
-	if (rc < 0)
-		goto out;
-	pc = (struct zt_peer_config){
-		.role = ZT_CTRL_ROLE_AGENT, .name = "alice", .token = (const uint8_t *)"tok-a",
-		.token_len = 5, .intermediate = imd_addr, .local = a_addr, .outer_tls = pki.a_outer,
-		.inner_tls = pki.a_inner, .rng = &r->rng[2], .cb = &real_cb, .arg = r,
-		.log = { .fn = node_log, .arg = "agent", .max_level = ZT_NODE_DEBUG },
-	};
-	if (getenv("ZT_SIM_QLOG")) {
-		pc.qlog_open = qlog_open;
-		pc.qlog_write = qlog_write;
-		pc.qlog_arg = "agent";
-	}
-	rc = zt_peer_new(&r->agent, &pc, AGENT_BOOT);
+	rc = cores_new(r, &imd_addr, &a_addr, &c_addr);
 	if (rc < 0)
 		goto out;
 	r->nodes[0] = (struct node){ &zt_nodeio_imd_ops, r->imd };
@@ -548,44 +619,17 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 	zt_sim_evq_run(&r->evq, scn->duration);
 	drain(r);
 
-	{
-		struct zt_sim_outcome *o = &ret->o;
-		struct zt_imd_stats is;
-		zt_imd_stats(r->imd, &is);
-		ret->relay_pkts = is.relay_pkts;
-		if (getenv("ZT_SIM_DBG")) {
-			struct zt_peer_stats as, cs;
-			zt_peer_stats(r->agent, &as);
-			zt_peer_stats(r->conn, &cs);
-			fprintf(stderr, "DBG imd relay=%lu unknown=%lu quota=%lu queue=%lu | agent relay_out=%lu relay_in=%lu rq=%lu drop_unknown=%lu | conn relay_in=%lu relay_out=%lu drop_session=%lu drop_unknown=%lu\n",
-				(unsigned long)is.relay_pkts, (unsigned long)is.relay_dropped_unknown, (unsigned long)is.relay_dropped_quota, (unsigned long)is.relay_dropped_queue,
-				(unsigned long)as.relay_out, (unsigned long)as.relay_in, (unsigned long)as.relay_dropped_queue, (unsigned long)as.dropped_unknown,
-				(unsigned long)cs.relay_in, (unsigned long)cs.relay_out, (unsigned long)cs.relay_dropped_session, (unsigned long)cs.dropped_unknown);
-			{
-				uint32_t ids[2];
-				struct zt_peer_session_info ai, ci;
-				struct zt_quic_stats aq = { 0 }, cq = { 0 };
-				if (zt_peer_session_ids(r->agent, ids, 2) && zt_peer_session_info(r->agent, ids[0], &ai) == 0 && ai.conn)
-					zt_quic_conn_stats(ai.conn, &aq);
-				if (zt_peer_session_ids(r->conn, ids, 2) && zt_peer_session_info(r->conn, ids[0], &ci) == 0 && ci.conn)
-					zt_quic_conn_stats(ci.conn, &cq);
-				fprintf(stderr, "DBG agent chan=%p writable=%zu | a: cwnd=%lu inflight=%lu sent=%lu stream_sent=%lu pto=%lu | c: stream_recv=%lu recv=%lu cwnd=%lu inflight=%lu\n",
-					(void *)r->ach, r->ach ? zt_peer_chan_writable(r->ach) : 0,
-					(unsigned long)aq.cwnd, (unsigned long)aq.bytes_in_flight, (unsigned long)aq.pkts_sent, (unsigned long)aq.stream_bytes_sent, (unsigned long)aq.pto_count,
-					(unsigned long)cq.stream_bytes_recv, (unsigned long)cq.pkts_recv, (unsigned long)cq.cwnd, (unsigned long)cq.bytes_in_flight);
-				for (int k = 0; k < 2; k++) { struct zt_quic_stats o1={0}; struct zt_quic_conn *oc = zt_peer_outer(k ? r->conn : r->agent); if (oc) zt_quic_conn_stats(oc,&o1);
-				fprintf(stderr, "DBG %s outer cwnd=%lu inflight=%lu sent=%lu recv=%lu dg_sent=%lu pto=%lu\n", k ? "conn" : "agent", (unsigned long)o1.cwnd,(unsigned long)o1.bytes_in_flight,(unsigned long)o1.pkts_sent,(unsigned long)o1.pkts_recv,(unsigned long)o1.dgrams_sent,(unsigned long)o1.pto_count);}
-			}
-		}
-		o->theory = zt_sim_theory(&r->net, a, c);
-		o->max_switches_per_min = per_minute_max(r);
-		o->data_sent = ret->stream_sent;
-		o->data_received = ret->stream_received;
-		o->events = r->evq.popped;
-		o->packets = r->net.sent;
-		o->dropped = r->net.dropped;
-		o->end = scn->duration;
-	}
+	zt_imd_stats(r->imd, &is);
+	ret->relay_pkts = is.relay_pkts;
+	dbg_final(r, &is);
+	o->theory = zt_sim_theory(&r->net, a, c);
+	o->max_switches_per_min = per_minute_max(r);
+	o->data_sent = ret->stream_sent;
+	o->data_received = ret->stream_received;
+	o->events = r->evq.popped;
+	o->packets = r->net.sent;
+	o->dropped = r->net.dropped;
+	o->end = scn->duration;
 	rc = 0;
 out:
 	zt_peer_free(r->agent);

@@ -8,8 +8,10 @@
  *
  * The agent opens one channel to the service at 1 s and writes a known byte pattern
  * into it (50 kB/s, until 15 s before the end, so that all of it can arrive); the
- * connector reads it and checks every byte and its order. The agent's path is
- * sampled every 10 ms.
+ * connector reads it and checks every byte and its order. A channel that fails before
+ * it is READY (the session did not come up: a refusal, a handshake timeout) is opened
+ * again a second later, as an application connecting again would. The agent's path
+ * and the stream's progress are sampled every 10 ms.
  *
  * Determinism: the network, NATs, the cores' timers and their random numbers (one
  * seeded generator per node) follow the seed; GnuTLS draws its own key shares and
@@ -29,11 +31,15 @@ struct zt_sim_real_outcome {
 	struct zt_sim_outcome o;     /* the fields the model's checks use */
 	uint64_t stream_sent;        /* pattern bytes the agent wrote */
 	uint64_t stream_received;    /* ... the connector read, in order */
-	uint64_t stream_received_10s; /* ... by 10 s before the end (a stream with a lost
-					 byte stops there for good: one still moving has
-					 lost nothing yet) */
+	uint64_t max_stall;          /* the longest time with bytes sent and not yet
+					received during which none arrived (ns) */
+	uint64_t max_stall_end;      /* when it ended (or the run did) */
+	uint64_t first_ready_at;     /* the agent's channel first READY; 0: never */
+	unsigned chan_opens;         /* channels the agent's application opened */
+	unsigned open_failures;      /* ... that failed before READY (each is opened
+					again a second later) */
 	bool stream_corrupt;         /* a byte differed from the pattern */
-	bool stream_reset;           /* the channel was reset or failed */
+	bool stream_reset;           /* a channel that was READY was reset or failed */
 	uint64_t relay_pkts;         /* relayed by the Intermediate */
 };
 

@@ -20,6 +20,8 @@ void zt_pathmgr_init(struct zt_pathmgr *pm, const struct zt_path_config *cfg, ui
 		c.stall_max = 1500 * ZT_MS;
 	if (c.stall_max < c.stall_min)
 		c.stall_max = c.stall_min;
+	if (!c.stall_ptos)
+		c.stall_ptos = 3;
 	if (!c.ka_idle)
 		c.ka_idle = 15 * ZT_SEC;
 	if (!c.consent_idle)
@@ -136,8 +138,9 @@ void zt_pathmgr_direct_tx(struct zt_pathmgr *pm, uint64_t now)
 }
 
 void zt_pathmgr_conn_state(struct zt_pathmgr *pm, uint64_t now, uint64_t bytes_in_flight,
-			   uint64_t srtt)
+			   uint64_t srtt, uint32_t pto_count)
 {
+	pm->pto_count = pto_count;
 	/* Only sends that expect an answer count: a send without data in flight (an ACK)
 	 * may never be answered, so the clock restarts when data goes in flight. */
 	if (bytes_in_flight && !pm->bytes_in_flight && pm->tx_pending)
@@ -188,13 +191,14 @@ static uint64_t stall_timeout(const struct zt_pathmgr *pm)
 
 int zt_pathmgr_poll(struct zt_pathmgr *pm, uint64_t now, struct zt_path_decision *ret)
 {
+	pm->polled = now;
 	if (pm->netchange_at && now >= pm->netchange_at + pm->cfg.netchange_debounce) {
 		pm->netchange_at = 0;
 		if (pm->state != ZT_PATHMGR_CHECKING)
 			request_start(pm, "network-change");
 	}
 	if (pm->state == ZT_PATHMGR_DIRECT && pm->bytes_in_flight && pm->tx_pending &&
-	    now >= pm->tx_since + stall_timeout(pm))
+	    now >= pm->tx_since + stall_timeout(pm) && pm->pto_count >= pm->cfg.stall_ptos)
 		back_off(pm, now, "data-stalled", true);
 	if (pm->state == ZT_PATHMGR_DIRECT && now >= pm->direct_since + pm->cfg.stable_after)
 		pm->cooldown_cur = pm->cfg.cooldown;
@@ -236,7 +240,11 @@ uint64_t zt_pathmgr_next_deadline(const struct zt_pathmgr *pm)
 	if (pm->netchange_at)
 		EARLIER(pm->netchange_at + pm->cfg.netchange_debounce);
 	if (pm->state == ZT_PATHMGR_DIRECT) {
-		if (pm->bytes_in_flight && pm->tx_pending)
+		/* past the time bound, the PTO count comes with the connection's own
+		 * timer (zt_pathmgr_conn_state after it) */
+		if (pm->bytes_in_flight && pm->tx_pending &&
+		    (pm->pto_count >= pm->cfg.stall_ptos ||
+		     pm->tx_since + stall_timeout(pm) > pm->polled))
 			EARLIER(pm->tx_since + stall_timeout(pm));
 		if (pm->cooldown_cur != pm->cfg.cooldown)
 			EARLIER(pm->direct_since + pm->cfg.stable_after);

@@ -18,8 +18,16 @@
  *
  * Stall rule: on the direct path, when bytes are in flight and we have been sending
  * on it for stall_timeout = clamp(4 x smoothed RTT, stall_min, stall_max) without
- * receiving anything on it since the first of those sends, the path is dead. (Time
- * spent idle before the sends does not count.) Idle paths are judged by ICE consent instead, with
+ * receiving anything on it since the first of those sends, and the connection's probe
+ * timeout has expired stall_ptos times in a row meanwhile (its own evidence that its
+ * probes go unanswered), the path is dead. (Time spent idle before the sends does not
+ * count.) Time alone took a lossy but working path for a dead one: with 20 % loss on
+ * both access links (a third of the packets lost each way) a tail loss and a lost ACK
+ * often leave 4 RTT without a packet, while a PTO round (two probes) goes unanswered
+ * about one time in three, three in a row 4 % of the time. A dead path gets there
+ * within 3 PTOs: a few hundred ms on a LAN-like path, at most about 3 s (the
+ * connection caps its probe interval at a second, quic/conn.c). Idle paths are judged
+ * by ICE consent instead, with
  * the keepalive interval and consent timeout this module picks: the idle values
  * while no data flows, the busy values (faster liveness) while it does.
  */
@@ -38,6 +46,7 @@ struct zt_path_config {
 	uint64_t stable_after;   /* direct this long resets the backoff; default 120 s */
 	uint64_t stall_min;      /* default 400 ms */
 	uint64_t stall_max;      /* default 1500 ms (the fallback goal is < 2 s) */
+	uint32_t stall_ptos;     /* probe timeouts in a row a stall needs; default 3 */
 	uint64_t ka_idle;        /* keepalive interval while idle; default 15 s (<= 25 s) */
 	uint64_t consent_idle;   /* consent timeout while idle; default 2.5 x ka_idle */
 	uint64_t ka_busy;        /* while data flows; default 1 s */
@@ -87,6 +96,8 @@ struct zt_pathmgr {
 	enum zt_path_state state;
 	uint64_t first_start, direct_since, retry_at, cooldown_cur;
 	uint64_t last_direct_rx, last_busy, srtt;
+	uint32_t pto_count;         /* the connection's probe timeouts in a row */
+	uint64_t polled;            /* the last poll's time */
 	bool tx_pending;            /* sent on the direct path since the last reception */
 	uint64_t tx_since;          /* the first such send */
 	uint64_t bytes_in_flight;
@@ -115,9 +126,12 @@ void zt_pathmgr_ice_event(struct zt_pathmgr *pm, uint64_t now, const struct zt_i
 void zt_pathmgr_direct_rx(struct zt_pathmgr *pm, uint64_t now);
 void zt_pathmgr_direct_tx(struct zt_pathmgr *pm, uint64_t now);
 
-/* The connection's state after each tick: bytes in flight and smoothed RTT (ns). */
+/* The connection's state after each tick: bytes in flight, smoothed RTT (ns) and its
+ * probe timeouts in a row (RFC 9002 PTO count; ZT_PATHMGR_PTOS_UNKNOWN from a shell
+ * that has none: the stall rule then goes by time alone). */
+#define ZT_PATHMGR_PTOS_UNKNOWN UINT32_MAX
 void zt_pathmgr_conn_state(struct zt_pathmgr *pm, uint64_t now, uint64_t bytes_in_flight,
-			   uint64_t srtt);
+			   uint64_t srtt, uint32_t pto_count);
 
 /* The shell carried out (ok) or could not carry out a migration. */
 void zt_pathmgr_migrated(struct zt_pathmgr *pm, uint64_t now, enum zt_path_kind to, bool ok);

@@ -564,9 +564,24 @@ void zt_pdirect_path(struct psession *s, uint64_t now, const struct zt_quic_path
 	if (!d)
 		return;
 	if (d->agent) {
-		/* A failed validation of the direct path: ngtcp2 went back to the path it
-		 * came from; the manager backs off and notes where we are. */
+		/* A failed validation of the direct path. ngtcp2 0.12.1 leaves a connection
+		 * that migrated at once (as try_migrate does) on the path whose validation
+		 * failed; only a migration it validates first falls back. The path may
+		 * well work (under loss, all four PATH_CHALLENGEs of a validation can be
+		 * lost): the connection stays on it, still judged by the stall rule, which
+		 * moves it to the relay if nothing comes back. The old code took it for
+		 * back on the relay while it was not: a dead direct path then kept the
+		 * session without a byte until the next ICE attempt (ztna-sim --case
+		 * 201350 --real --max-loss 200000: 30 s). */
 		if (!ok && direct && d->on_direct) {
+			struct zt_quic_path cur;
+
+			zt_quic_conn_path(s->conn, &cur);
+			if (!zt_quic_is_relay_addr(&cur.local)) {
+				PLOG(p, ZT_NODE_WARN, "path_validation_failed",
+				     "session=%08x staying=direct judged_by=stall-rule", s->id);
+				return;
+			}
 			d->on_direct = false;
 			d->last_reason = "path-validation-failed";
 			zt_pathmgr_migrated(&d->pm, now, ZT_PATH_KIND_DIRECT, false);
@@ -615,7 +630,8 @@ void zt_pdirect_timers(struct psession *s, uint64_t now)
 		zt_ice_on_timeout(d->ice, now);
 	if (d->agent && s->conn) {
 		zt_quic_conn_stats(s->conn, &qs);
-		zt_pathmgr_conn_state(&d->pm, now, qs.bytes_in_flight, qs.srtt_ns);
+		zt_pathmgr_conn_state(&d->pm, now, qs.bytes_in_flight, qs.srtt_ns,
+				      (uint32_t)qs.pto_count);
 	}
 	ice_events(s, now);
 }

@@ -120,6 +120,11 @@ struct zt_quic_conn {
 	uint64_t probe_inflight;             /* bytes in flight then */
 	unsigned probe_n;                    /* probes since progress (backoff) */
 	bool probe_due;                      /* the next packet must elicit an ACK */
+	uint64_t cap_at;                     /* fire ngtcp2's PTO early then (pto_cap) */
+	uint64_t cap_last_tx;                /* the last packet's time when it fired */
+	uint64_t last_rx;                    /* the last packet ngtcp2 took */
+	uint64_t migrating_until;            /* a path validation of ours may be under
+						way until then (0: none) */
 	struct zt_quic_stats st;
 };
 
@@ -585,6 +590,7 @@ static int cb_path_validation(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	path_from_ng(&ev->path, path);
 	ev->ok = res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS;
+	c->migrating_until = 0;
 	return 0;
 }
 
@@ -669,6 +675,7 @@ static int conn_alloc(struct zt_quic_conn **ret, const struct zt_quic_config *cf
 		c->cfg.conn_window_max = c->cfg.conn_window;
 	c->max_udp = or_default(cfg->max_udp_payload, ZT_QUIC_OUTER_UDP_PAYLOAD);
 	c->probe_at = ZT_TIME_NEVER;
+	c->cap_at = ZT_TIME_NEVER;
 	c->arg = arg;
 	c->server = side == ZT_TLS_SERVER;
 	c->nsbucket = 16;
@@ -1142,16 +1149,68 @@ int zt_quic_conn_close(struct zt_quic_conn *c, uint64_t app_err, const char *rea
  * that a link losing many of them still gets several tries within an idle timeout. */
 #define PROBE_INTERVAL_MAX ZT_SEC
 
+/*
+ * A cap on the probe timeout's backoff. ngtcp2 0.12.1 doubles its PTO at every expiry
+ * that brings no acknowledgement of a packet other than a probe (rtb_on_pkt_acked
+ * resets pto_count only for those), without a cap and without a call to probe
+ * earlier; with its window full, nothing else can be sent either. On a path losing a
+ * third of the packets each way (two links at 20 %), both probes of a round fail about
+ * one time in three, and three such rounds put the next one 8 PTOs away: streams
+ * stood still for 10 to 30 s (ztna-sim --case 200162 --real --max-loss 200000). So
+ * when ngtcp2's PTO is due more than PTO_INTERVAL_MAX (or two minimum RTTs, if
+ * longer) after the last ack-eliciting packet, it is fired then: on_timeout() gives
+ * ngtcp2_conn_handle_expiry() the PTO's own deadline as the time, and ngtcp2 sends
+ * its two probes now (and doubles its count as usual). That call runs the other timers
+ * due by then early too, all harmless (ACK delay, pacing, keep-alive, lost and retired
+ * entries, a server's PMTU probe) except the idle and handshake timeouts: the cap
+ * applies only after the handshake, only to a PTO due well before the idle timeout
+ * counted from the last packet that visibly did something (last_rx; ngtcp2 ignores
+ * some packets silently), and not while a migration of ours is being validated. Each
+ * early PTO still doubles ngtcp2's own count, so the cap gives out once that reaches
+ * half the idle timeout (after some 5 to 7 early probes without an answer). Two probe
+ * packets a second at most stay far below any window; the exponential backoff
+ * RFC 9002 asks for is kept up to a second.
+ */
+#define PTO_INTERVAL_MAX ZT_SEC
+/* ngtcp2 validates a path we migrate to for 3 PTOs at most: no cap meanwhile */
+#define MIGRATING_MAX (10 * ZT_SEC)
+
+static uint64_t pto_cap_at(const struct zt_quic_conn *c, const ngtcp2_conn_stat *cs)
+{
+	const ngtcp2_transport_params *rp = ngtcp2_conn_get_remote_transport_params(c->conn);
+	uint64_t last = cs->last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION];
+	uint64_t iv, idle = c->cfg.idle_timeout;
+
+	/* once per last packet: until the probes it asked for have gone */
+	if (cs->loss_detection_timer == UINT64_MAX || last == UINT64_MAX ||
+	    last < c->migrating_until || last == c->cap_last_tx)
+		return ZT_TIME_NEVER;
+	for (int i = 0; i < NGTCP2_PKTNS_ID_MAX; i++)
+		if (cs->loss_time[i] != UINT64_MAX)
+			return ZT_TIME_NEVER; /* a loss timer, not a PTO */
+	iv = cs->min_rtt != UINT64_MAX && 2 * cs->min_rtt > PTO_INTERVAL_MAX ? 2 * cs->min_rtt
+									   : PTO_INTERVAL_MAX;
+	if (cs->loss_detection_timer <= last + iv)
+		return ZT_TIME_NEVER;
+	if (rp && rp->max_idle_timeout && rp->max_idle_timeout < idle)
+		idle = rp->max_idle_timeout;
+	if (cs->loss_detection_timer + ZT_SEC >= c->last_rx + idle / 2)
+		return ZT_TIME_NEVER;
+	return last + iv;
+}
+
 static void probe_update(struct zt_quic_conn *c, uint64_t now)
 {
 	ngtcp2_conn_stat cs;
 	uint64_t base, pto, iv;
 
+	c->cap_at = ZT_TIME_NEVER;
 	if (c->state != ZT_QUIC_ESTABLISHED || c->want_close) {
 		c->probe_at = ZT_TIME_NEVER;
 		return;
 	}
 	ngtcp2_conn_get_conn_stat(c->conn, &cs);
+	c->cap_at = pto_cap_at(c, &cs);
 	if (!cs.bytes_in_flight || cs.loss_detection_timer != UINT64_MAX) {
 		c->probe_at = ZT_TIME_NEVER;
 		c->probe_n = 0;
@@ -1167,7 +1226,9 @@ static void probe_update(struct zt_quic_conn *c, uint64_t now)
 	if (c->probe_n && c->probe_last > base)
 		base = c->probe_last;
 	pto = ngtcp2_conn_get_pto(c->conn);
-	iv = pto << (c->probe_n < PROBE_BACKOFF_MAX ? c->probe_n : PROBE_BACKOFF_MAX);
+	/* no backoff while DATAGRAMs wait for the window these probes are to free */
+	iv = c->dq_head ? pto
+			: pto << (c->probe_n < PROBE_BACKOFF_MAX ? c->probe_n : PROBE_BACKOFF_MAX);
 	if (iv > PROBE_INTERVAL_MAX)
 		iv = pto > PROBE_INTERVAL_MAX ? pto : PROBE_INTERVAL_MAX;
 	c->probe_at = base + iv;
@@ -1189,6 +1250,8 @@ static void probe_fire(struct zt_quic_conn *c, uint64_t now)
 int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic_path *path,
 		      const uint8_t *pkt, size_t len)
 {
+	ngtcp2_conn_stat before, after;
+	uint64_t seen;
 	struct npath np;
 	int rv, ret = 0;
 
@@ -1209,9 +1272,18 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 			c->close_resend = true;
 		return 0;
 	}
+	ngtcp2_conn_get_conn_stat(c->conn, &before);
+	seen = c->st.stream_bytes_recv + c->st.dgrams_recv;
 	rv = ngtcp2_conn_read_pkt(c->conn, &np.path, NULL, pkt, len, now);
 	switch (rv) {
 	case 0:
+		/* evidence that ngtcp2 processed it (it silently ignores some packets,
+		 * e.g. from a path it left): what pto_cap_at may count from */
+		ngtcp2_conn_get_conn_stat(c->conn, &after);
+		if (after.bytes_in_flight != before.bytes_in_flight ||
+		    after.latest_rtt != before.latest_rtt ||
+		    c->st.stream_bytes_recv + c->st.dgrams_recv != seen)
+			c->last_rx = now;
 		break;
 	case NGTCP2_ERR_DRAINING:
 		enter_draining(c, now);
@@ -1265,6 +1337,8 @@ uint64_t zt_quic_conn_next_deadline(const struct zt_quic_conn *c)
 		t = ngtcp2_conn_get_expiry(c->conn);
 		if (t != ZT_TIME_NEVER && c->timeout_ts && t <= c->timeout_ts)
 			t = c->timeout_ts + 1;
+		if (c->cap_at < t)
+			t = c->cap_at;
 		return c->probe_at < t ? c->probe_at : t;
 	}
 }
@@ -1288,6 +1362,15 @@ int zt_quic_conn_on_timeout(struct zt_quic_conn *c, uint64_t now)
 		return 0;
 	c->timeout_ts = now;
 	rv = ngtcp2_conn_handle_expiry(c->conn, now);
+	if (rv == 0 && now >= c->cap_at) {
+		ngtcp2_conn_stat cs;
+		ngtcp2_conn_get_conn_stat(c->conn, &cs);
+		if (pto_cap_at(c, &cs) <= now) {
+			c->cap_last_tx = cs.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION];
+			rv = ngtcp2_conn_handle_expiry(c->conn, cs.loss_detection_timer);
+			c->st.ptos_capped++;
+		}
+	}
 	if (rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
 		memset(&c->close, 0, sizeof(c->close));
 		c->close.err = ZT_ETIMEOUT;
@@ -1362,6 +1445,10 @@ static bool dgram_window_full(struct zt_quic_conn *c)
  * stream stood still for over 10 s (ztna-sim --case 829 --real --max-loss 200000).
  */
 #define DGRAM_WAIT_MIN (100 * ZT_MS)
+/* The newest ones may wait up to a second: an inner connection's latest packets (its
+ * probes: at most PTO_INTERVAL_MAX apart) go as soon as the window opens again. */
+#define DGRAM_KEEP_NEWEST 2
+#define DGRAM_WAIT_NEWEST ZT_SEC
 
 static void dgram_pop(struct zt_quic_conn *c)
 {
@@ -1388,7 +1475,8 @@ static void dgram_age(struct zt_quic_conn *c, uint64_t now)
 	wait = ngtcp2_conn_get_pto(c->conn);
 	if (wait < DGRAM_WAIT_MIN)
 		wait = DGRAM_WAIT_MIN;
-	while (c->dq_head && now - c->dq_head->seen > wait) {
+	while (c->dq_head && now - c->dq_head->seen > wait &&
+	       (c->dq_len > DGRAM_KEEP_NEWEST || now - c->dq_head->seen > DGRAM_WAIT_NEWEST)) {
 		dgram_pop(c);
 		c->st.dgrams_dropped++;
 		c->st.dgrams_expired++;
@@ -1625,6 +1713,7 @@ int zt_quic_conn_migrate(struct zt_quic_conn *c, uint64_t now, const struct zt_q
 		       : ngtcp2_conn_initiate_migration(c->conn, &np.path, now);
 	switch (rv) {
 	case 0:
+		c->migrating_until = now + MIGRATING_MAX;
 		return 0;
 	case NGTCP2_ERR_INVALID_ARGUMENT:
 		return -EINVAL;

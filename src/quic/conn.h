@@ -98,6 +98,7 @@ struct zt_quic_stats {
 	uint64_t stream_bytes_sent, stream_bytes_recv; /* application bytes, first copies */
 	uint64_t pto_count;
 	uint64_t probes_sent;               /* our own probes (conn.c: probe_update) */
+	uint64_t ptos_capped;               /* PTOs fired early (conn.c: pto_cap_at) */
 };
 
 struct zt_quic_conn;

@@ -1,9 +1,11 @@
 #!/bin/bash
-# Loss findings of the simulator's real-core mode (docs/simulator.md, "Findings"):
-# every property case that once ended with a stream stuck or a session lost, replayed
-# with `ztna-sim --case N --real --max-loss PPM`, must now hold every invariant. Each
-# line names the cause that case found; a replay is deterministic (same outcome, same
-# stream counts), so a case here fails again if its fix is undone.
+# Loss findings of the simulator's real-core mode (docs/simulator.md, "Findings under
+# loss"): property cases that once ended with a stream stuck or a session lost,
+# replayed with `ztna-sim --case N --real --max-loss PPM`, must now hold every
+# invariant. Each line names the cause its case found; each failed with that one fix
+# undone (checked when it was added). A replay is deterministic (same outcome, same
+# stream counts); a later change elsewhere may change a case's course, so these are
+# regression cases, not proofs (the property runs in tests/sys/sim_real.sh are).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -16,6 +18,12 @@ cases=(
 	"844 100000 as 800 (quic/conn.c probe)"
 	"847 100000 as 800 (quic/conn.c probe)"
 	"870 200000 a loss cut the window below the DATAGRAM bytes in flight: no probe could go (quic/conn.c DATAGRAM window budget)"
+	"200162 200000 relay-only stream stood still 13 s in the inner connection's exponential PTO backoff (quic/conn.c PTO cap)"
+	"200015 200000 relayed packets stood 31 s behind outer windows freed only by ever rarer probes (quic/conn.c: no probe backoff while DATAGRAMs wait)"
+	"200013 200000 inner probes dropped with the stale DATAGRAMs behind a blocked outer window (quic/conn.c: the newest two wait up to a second)"
+	"200604 200000 the stall rule took a lossy but working direct path for dead; the stream stood 13 s after the fallback (core/pathmgr.c: three unanswered PTOs)"
+	"201350 200000 a direct path whose validation failed: ngtcp2 stayed on it, the agent believed it was back on the relay; 33 s without a byte (node/direct.c)"
+	"100417 200000 the simulated application gave up after one refused OPEN (connector not registered yet): session never up (sim/real.c reopens)"
 )
 tap_plan ${#cases[@]}
 tmp=$(mktemp -d /tmp/zt-sim-loss.XXXXXX)

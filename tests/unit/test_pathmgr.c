@@ -103,7 +103,7 @@ static void stalled_data_falls_back_quickly(void **state)
 	for (t = 50 * ZT_MS; t < 5 * ZT_SEC; t += ZT_MS) {
 		zt_pathmgr_direct_tx(&pm, t);
 		zt_pathmgr_direct_rx(&pm, t);
-		zt_pathmgr_conn_state(&pm, t, 100000, 2 * ZT_MS);
+		zt_pathmgr_conn_state(&pm, t, 100000, 2 * ZT_MS, ZT_PATHMGR_PTOS_UNKNOWN);
 		nothing(&pm, t);
 	}
 	/* the path is cut at t: we keep sending, nothing comes back; with a 2 ms RTT the
@@ -111,7 +111,7 @@ static void stalled_data_falls_back_quickly(void **state)
 	uint64_t cut = t;
 	for (; t < cut + 400 * ZT_MS; t += ZT_MS) {
 		zt_pathmgr_direct_tx(&pm, t);
-		zt_pathmgr_conn_state(&pm, t, 100000, 2 * ZT_MS);
+		zt_pathmgr_conn_state(&pm, t, 100000, 2 * ZT_MS, ZT_PATHMGR_PTOS_UNKNOWN);
 		nothing(&pm, t);
 	}
 	assert_int_equal(zt_pathmgr_next_deadline(&pm), cut + 400 * ZT_MS);
@@ -137,11 +137,11 @@ static void unanswered_ack_does_not_start_the_stall_clock(void **state)
 	zt_pathmgr_ice_event(&pm, 0, &e);
 	expect(&pm, 0, ZT_PATH_ACT_GO_DIRECT, NULL);
 	zt_pathmgr_migrated(&pm, 0, ZT_PATH_KIND_DIRECT, true);
-	zt_pathmgr_conn_state(&pm, 10 * ZT_MS, 0, 2 * ZT_MS);
+	zt_pathmgr_conn_state(&pm, 10 * ZT_MS, 0, 2 * ZT_MS, ZT_PATHMGR_PTOS_UNKNOWN);
 	zt_pathmgr_direct_tx(&pm, 10 * ZT_MS); /* an ACK, nothing in flight */
 	nothing(&pm, 5 * ZT_SEC);
 	zt_pathmgr_direct_tx(&pm, 5 * ZT_SEC);
-	zt_pathmgr_conn_state(&pm, 5 * ZT_SEC, 12000, 2 * ZT_MS);
+	zt_pathmgr_conn_state(&pm, 5 * ZT_SEC, 12000, 2 * ZT_MS, ZT_PATHMGR_PTOS_UNKNOWN);
 	nothing(&pm, 5 * ZT_SEC);
 	assert_int_equal(zt_pathmgr_next_deadline(&pm), 5 * ZT_SEC + 400 * ZT_MS);
 	nothing(&pm, 5 * ZT_SEC + 399 * ZT_MS);
@@ -164,10 +164,55 @@ static void stall_bound_follows_rtt_and_is_capped(void **state)
 	zt_pathmgr_direct_rx(&pm, 1 * ZT_SEC);
 	zt_pathmgr_direct_tx(&pm, 1 * ZT_SEC);
 	zt_pathmgr_direct_tx(&pm, 1 * ZT_SEC + 100 * ZT_MS); /* the first send counts */
-	zt_pathmgr_conn_state(&pm, 1 * ZT_SEC, 5000, 200 * ZT_MS); /* 4 x 200 = 800 ms */
+	zt_pathmgr_conn_state(&pm, 1 * ZT_SEC, 5000, 200 * ZT_MS, ZT_PATHMGR_PTOS_UNKNOWN); /* 4 x 200 = 800 ms */
 	assert_int_equal(zt_pathmgr_next_deadline(&pm), 1 * ZT_SEC + 800 * ZT_MS);
-	zt_pathmgr_conn_state(&pm, 1 * ZT_SEC, 5000, 900 * ZT_MS); /* capped at 1.5 s */
+	zt_pathmgr_conn_state(&pm, 1 * ZT_SEC, 5000, 900 * ZT_MS, ZT_PATHMGR_PTOS_UNKNOWN); /* capped at 1.5 s */
 	assert_int_equal(zt_pathmgr_next_deadline(&pm), 2500 * ZT_MS);
+}
+
+/*
+ * A lossy but working path: nothing came back for longer than the stall bound, but
+ * the connection's probe timeout has not expired stall_ptos (3) times in a row. Time
+ * alone moved such paths to the relay under 20 % loss (ztna-sim --real,
+ * docs/simulator.md).
+ */
+static void a_stall_needs_unanswered_ptos(void **state)
+{
+	struct zt_pathmgr pm;
+	struct zt_ice_event e = ev(ZT_ICE_EV_SELECTED, "203.0.113.2:40000");
+	uint64_t t0 = ZT_SEC;
+
+	(void)state;
+	zt_pathmgr_init(&pm, NULL, 0);
+	zt_pathmgr_begin(&pm, 0);
+	expect(&pm, 0, ZT_PATH_ACT_START_ICE, NULL);
+	zt_pathmgr_ice_started(&pm, 0);
+	zt_pathmgr_ice_event(&pm, 0, &e);
+	expect(&pm, 0, ZT_PATH_ACT_GO_DIRECT, NULL);
+	zt_pathmgr_migrated(&pm, 0, ZT_PATH_KIND_DIRECT, true);
+	zt_pathmgr_direct_tx(&pm, t0);
+	zt_pathmgr_conn_state(&pm, t0, 5000, 50 * ZT_MS, 0);
+	nothing(&pm, t0);
+	assert_int_equal(zt_pathmgr_next_deadline(&pm), t0 + 400 * ZT_MS);
+	/* past the time bound with no PTO yet: not dead, and no deadline that would
+	 * spin the caller (the connection's own timer brings the next count) */
+	nothing(&pm, t0 + 500 * ZT_MS);
+	assert_int_equal(zt_pathmgr_next_deadline(&pm), ZT_TIME_NEVER);
+	assert_int_equal(pm.cfg.stall_ptos, 3);
+	zt_pathmgr_conn_state(&pm, t0 + 600 * ZT_MS, 5000, 50 * ZT_MS, 2);
+	nothing(&pm, t0 + 600 * ZT_MS);
+	assert_int_equal(zt_pathmgr_next_deadline(&pm), ZT_TIME_NEVER);
+	/* an answer resets it all */
+	zt_pathmgr_direct_rx(&pm, t0 + 700 * ZT_MS);
+	zt_pathmgr_conn_state(&pm, t0 + 700 * ZT_MS, 5000, 50 * ZT_MS, 0);
+	zt_pathmgr_direct_tx(&pm, t0 + 710 * ZT_MS);
+	nothing(&pm, t0 + 1100 * ZT_MS);
+	zt_pathmgr_conn_state(&pm, t0 + 1200 * ZT_MS, 5000, 50 * ZT_MS, 2);
+	nothing(&pm, t0 + 1200 * ZT_MS);
+	zt_pathmgr_conn_state(&pm, t0 + 1500 * ZT_MS, 5000, 50 * ZT_MS, 3);
+	assert_true(zt_pathmgr_next_deadline(&pm) <= t0 + 1500 * ZT_MS);
+	expect(&pm, t0 + 1500 * ZT_MS, ZT_PATH_ACT_GO_RELAY, "data-stalled");
+	assert_int_equal(pm.stats.fallbacks, 1);
 }
 
 static void idle_direct_path_is_not_judged_by_stall(void **state)
@@ -185,7 +230,7 @@ static void idle_direct_path_is_not_judged_by_stall(void **state)
 	zt_pathmgr_ice_event(&pm, 0, &e);
 	expect(&pm, 0, ZT_PATH_ACT_GO_DIRECT, NULL);
 	zt_pathmgr_migrated(&pm, 0, ZT_PATH_KIND_DIRECT, true);
-	zt_pathmgr_conn_state(&pm, 0, 0, ZT_MS);
+	zt_pathmgr_conn_state(&pm, 0, 0, ZT_MS, ZT_PATHMGR_PTOS_UNKNOWN);
 	nothing(&pm, 300 * ZT_SEC); /* five idle minutes: still direct */
 	assert_int_equal(pm.state, ZT_PATHMGR_DIRECT);
 	zt_pathmgr_keepalive(&pm, 300 * ZT_SEC, &iv, &to);
@@ -193,14 +238,14 @@ static void idle_direct_path_is_not_judged_by_stall(void **state)
 	assert_true(iv <= 25 * ZT_SEC);
 	/* data starts after the idle spell: the stall clock starts with it */
 	zt_pathmgr_direct_tx(&pm, 300 * ZT_SEC);
-	zt_pathmgr_conn_state(&pm, 300 * ZT_SEC, 1200, ZT_MS);
+	zt_pathmgr_conn_state(&pm, 300 * ZT_SEC, 1200, ZT_MS, ZT_PATHMGR_PTOS_UNKNOWN);
 	nothing(&pm, 300 * ZT_SEC);
 	assert_int_equal(zt_pathmgr_next_deadline(&pm), 300 * ZT_SEC + 400 * ZT_MS);
 	zt_pathmgr_keepalive(&pm, 300 * ZT_SEC, &iv, &to);
 	assert_int_equal(iv, 1 * ZT_SEC);
 	assert_int_equal(to, 3 * ZT_SEC);
 	zt_pathmgr_direct_rx(&pm, 300 * ZT_SEC + ZT_MS);
-	zt_pathmgr_conn_state(&pm, 300 * ZT_SEC + ZT_MS, 0, ZT_MS);
+	zt_pathmgr_conn_state(&pm, 300 * ZT_SEC + ZT_MS, 0, ZT_MS, ZT_PATHMGR_PTOS_UNKNOWN);
 	zt_pathmgr_ice_event(&pm, 310 * ZT_SEC, &lost);
 	expect(&pm, 310 * ZT_SEC, ZT_PATH_ACT_GO_RELAY, "consent-lost");
 }
@@ -306,6 +351,7 @@ int main(void)
 		cmocka_unit_test(stalled_data_falls_back_quickly),
 		cmocka_unit_test(stall_bound_follows_rtt_and_is_capped),
 		cmocka_unit_test(unanswered_ack_does_not_start_the_stall_clock),
+		cmocka_unit_test(a_stall_needs_unanswered_ptos),
 		cmocka_unit_test(idle_direct_path_is_not_judged_by_stall),
 		cmocka_unit_test(no_flapping_under_repeated_failures),
 		cmocka_unit_test(network_change_regathers_after_debounce),

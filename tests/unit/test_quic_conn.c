@@ -797,6 +797,100 @@ static void lost_keepalives_are_repeated(void **state)
 	qh_pair_fini(&x.p);
 }
 
+/* Drops every packet while *arg is true. */
+static bool all_blackout_tap(void *arg, const struct qh_pkt *p)
+{
+	(void)p;
+	return *(bool *)arg;
+}
+
+struct progress {
+	struct xfer *x;
+	uint64_t received; /* the server's count to pass */
+};
+
+static bool srv_progress(void *arg, uint64_t now)
+{
+	struct progress *g = arg;
+
+	qh_ep_step(&g->x->p.net, &g->x->cli, now);
+	qh_ep_step(&g->x->p.net, &g->x->srv, now);
+	return g->x->srv.received > g->received;
+}
+
+/*
+ * The probe timeout's backoff is capped at a second: after 4 s without any packet
+ * getting through, ngtcp2 0.12.1 waits over 3 s for its next probe (its PTO, about
+ * 55 ms here, doubled six times), and streams on lossy links stood still for 10 to
+ * 30 s (ztna-sim --case 100082 --real --max-loss 200000). With the cap the stream
+ * moves within a second of the path coming back.
+ */
+static void probe_backoff_is_capped(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct xfer x;
+	struct progress g = { .x = &x };
+	struct zt_quic_stats st;
+	bool black = false;
+	uint64_t back;
+
+	xfer_init(f, &x, NULL);
+	x.p.net.tap = all_blackout_tap;
+	x.p.net.tap_arg = &black;
+	xfer_start(&x, 1u << 30);
+	x.srv.to_send = 0;
+	qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 100 * ZT_MS);
+	assert_true(x.srv.received > 0);
+	black = true;
+	qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 4 * ZT_SEC);
+	black = false;
+	back = x.p.net.now;
+	g.received = x.srv.received;
+	assert_true(qh_run(&x.p.net, srv_progress, &g, back + 5 * ZT_SEC));
+	assert_true(x.p.net.now - back <= 1100 * ZT_MS);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_true(st.ptos_capped > 0);
+	assert_int_equal(zt_quic_conn_state(x.cli.c), ZT_QUIC_ESTABLISHED);
+	qh_pair_fini(&x.p);
+}
+
+/*
+ * The two newest DATAGRAMs wait up to a second for the window (an inner connection's
+ * latest packets, its probes among them), the older ones a PTO: they used to be
+ * dropped after a PTO too, so the probes of inner connections behind a blocked outer
+ * window were lost along with the stale packets.
+ */
+static void newest_datagrams_wait_for_the_window(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct xfer x;
+	struct ticker t;
+	struct zt_quic_stats st;
+	bool black = true;
+	unsigned got;
+
+	xfer_init(f, &x, NULL);
+	x.p.net.tap = blackout_tap;
+	x.p.net.tap_arg = &black;
+	t = (struct ticker){ .x = &x, .c = x.cli.c, .next = x.p.net.now, .every = 20 * ZT_MS,
+			     .limit = 50 };
+	qh_run(&x.p.net, tick, &t, x.p.net.now + ZT_SEC);
+	/* the last two, 600 ms before the path comes back */
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + 400 * ZT_MS);
+	assert_int_equal(send_dgram(x.cli.c, 1400, 11), 0);
+	assert_int_equal(send_dgram(x.cli.c, 1401, 11), 0);
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + 600 * ZT_MS);
+	assert_int_equal(x.dgrams_srv, 0);
+	black = false;
+	got = x.dgrams_srv;
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + ZT_SEC);
+	assert_true(x.dgrams_srv > got);
+	assert_int_equal(x.dgram_len_srv, 1401);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_true(st.dgrams_expired > 0);
+	qh_pair_fini(&x.p);
+}
+
 static void app_close_with_code(void **state)
 {
 	struct qh_fixture *f = *state;
@@ -918,6 +1012,8 @@ int main(void)
 		cmocka_unit_test(lost_datagrams_of_a_quiet_server_do_not_wedge),
 		cmocka_unit_test(stale_datagrams_are_dropped),
 		cmocka_unit_test(lost_keepalives_are_repeated),
+		cmocka_unit_test(probe_backoff_is_capped),
+		cmocka_unit_test(newest_datagrams_wait_for_the_window),
 		cmocka_unit_test(app_close_with_code),
 		cmocka_unit_test(many_clients),
 		cmocka_unit_test(stateless_reset_shape),
