@@ -584,17 +584,9 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 	r->cfg = cfg;
 	log_run = r;
 	r->end = scn->duration;
-	zt_sim_evq_init(&r->evq);
-	zt_sim_net_init(&r->net, &r->evq, cfg->seed);
-	r->net.trace = cfg->trace;
-	r->net.trace_ctx = cfg->trace_ctx;
-	rc = zt_sim_session_build(&r->net, scn, r->map);
+	rc = zt_sim_session_net(&r->net, &r->evq, cfg, r->map, &a, &c, &rl);
 	if (rc < 0)
 		goto out;
-	a = r->map[zt_scn_find(&scn->lab, scn->agent)];
-	c = r->map[zt_scn_find(&scn->lab, scn->connector)];
-	rl = r->map[zt_scn_find(&scn->lab, scn->relay)];
-	zt_sim_session_blocks(&r->net, scn, r->map);
 	for (int i = 0; i < 3; i++) {
 		zt_prng_seed(&r->prng[i], cfg->seed * 3 + (uint64_t)i + 1);
 		r->rng[i] = zt_prng_rng(&r->prng[i]);

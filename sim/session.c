@@ -159,7 +159,8 @@ int zt_sim_session_build(struct zt_sim_net *net, const struct zt_sim_scn *scn,
 	return added == lab->nnodes ? 0 : -EINVAL;
 }
 
-void zt_sim_session_blocks(struct zt_sim_net *net, const struct zt_sim_scn *scn,
+/* The scenario's `sim block` lines: a NAT dropping a peer's traffic for a while. */
+static void session_blocks(struct zt_sim_net *net, const struct zt_sim_scn *scn,
 			   const int map[ZT_SCN_MAX_NODES])
 {
 	for (unsigned k = 0; k < scn->nblocks; k++) {
@@ -169,6 +170,27 @@ void zt_sim_session_blocks(struct zt_sim_net *net, const struct zt_sim_scn *scn,
 					  .from = scn->blocks[k].from, .until = scn->blocks[k].until };
 		zt_sim_net_block(net, &b);
 	}
+}
+
+int zt_sim_session_net(struct zt_sim_net *net, struct zt_sim_evq *evq,
+		       const struct zt_sim_session_cfg *cfg, int map[ZT_SCN_MAX_NODES],
+		       int *ret_agent, int *ret_connector, int *ret_relay)
+{
+	const struct zt_sim_scn *scn = cfg->scn;
+	int rc;
+
+	zt_sim_evq_init(evq);
+	zt_sim_net_init(net, evq, cfg->seed);
+	net->trace = cfg->trace;
+	net->trace_ctx = cfg->trace_ctx;
+	rc = zt_sim_session_build(net, scn, map);
+	if (rc < 0)
+		return rc;
+	*ret_agent = map[zt_scn_find(&scn->lab, scn->agent)];
+	*ret_connector = map[zt_scn_find(&scn->lab, scn->connector)];
+	*ret_relay = map[zt_scn_find(&scn->lab, scn->relay)];
+	session_blocks(net, scn, map);
+	return 0;
 }
 
 int zt_sim_session_node_names(const struct zt_sim_scn *scn, const char *names[ZT_SIM_NET_MAX_NODES])
@@ -306,7 +328,7 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 	const struct zt_sim_scn *scn = cfg->scn;
 	struct zt_scn_error err;
 	struct run *r;
-	int rc, a, c, rl, sa, sc, srl;
+	int rc, a, c, rl;
 
 	rc = zt_sim_scn_check(scn, &err);
 	if (rc < 0)
@@ -314,20 +336,9 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	zt_sim_evq_init(&r->evq);
-	zt_sim_net_init(&r->net, &r->evq, cfg->seed);
-	r->net.trace = cfg->trace;
-	r->net.trace_ctx = cfg->trace_ctx;
-	rc = zt_sim_session_build(&r->net, scn, r->map);
+	rc = zt_sim_session_net(&r->net, &r->evq, cfg, r->map, &a, &c, &rl);
 	if (rc < 0)
 		goto out_free;
-	sa = zt_scn_find(&scn->lab, scn->agent);
-	sc = zt_scn_find(&scn->lab, scn->connector);
-	srl = zt_scn_find(&scn->lab, scn->relay);
-	a = r->map[sa];
-	c = r->map[sc];
-	rl = r->map[srl];
-	zt_sim_session_blocks(&r->net, scn, r->map);
 
 	zt_sim_relay_init(&r->relay, &(struct zt_addr){ 0 });
 	r->relay.addr = r->net.nodes[rl].addrs[0];

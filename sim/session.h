@@ -79,10 +79,16 @@ void zt_sim_ep_kick(struct zt_sim_ep *e, uint64_t now);
 /* zt_sim_evq_drain()'s callback for a run's leftover events. */
 void zt_sim_drop_event(void *ctx, void *arg);
 
-/* The scenario's `sim block` lines (a NAT dropping a peer's traffic for a while) on
- * a net built by zt_sim_session_build() with map. */
-void zt_sim_session_blocks(struct zt_sim_net *net, const struct zt_sim_scn *scn,
-			   const int map[ZT_SCN_MAX_NODES]);
+/*
+ * A run's network for cfg's scenario: evq and net initialised (cfg's seed and trace),
+ * the nodes added (zt_sim_session_build(), map filled), the `sim block` lines set;
+ * the net nodes of the agent, the connector and the relay in ret_agent, ret_connector
+ * and ret_relay. Returns 0 or zt_sim_session_build()'s error; evq and net are to be
+ * finished either way.
+ */
+int zt_sim_session_net(struct zt_sim_net *net, struct zt_sim_evq *evq,
+		       const struct zt_sim_session_cfg *cfg, int map[ZT_SCN_MAX_NODES],
+		       int *ret_agent, int *ret_connector, int *ret_relay);
 
 /* The simulator's node names, by index, for a scenario (same order as the trace). */
 int zt_sim_session_node_names(const struct zt_sim_scn *scn, const char *names[ZT_SIM_NET_MAX_NODES]);
