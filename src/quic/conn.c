@@ -123,8 +123,9 @@ struct zt_quic_conn {
 	uint64_t cap_at;                     /* fire ngtcp2's PTO early then (pto_cap) */
 	uint64_t cap_last_tx;                /* the last packet's time when it fired */
 	uint64_t last_rx;                    /* the last packet ngtcp2 took */
-	uint64_t migrating_until;            /* a path validation of ours may be under
-						way until then (0: none) */
+	uint64_t rx_at;                      /* the last packet given to ngtcp2 */
+	bool validating;                     /* a migration's path validation runs */
+	struct zt_quic_path pv_from;         /* the path the peer's migration left */
 	struct zt_quic_stats st;
 };
 
@@ -590,7 +591,7 @@ static int cb_path_validation(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	path_from_ng(&ev->path, path);
 	ev->ok = res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS;
-	c->migrating_until = 0;
+	c->validating = false;
 	return 0;
 }
 
@@ -1158,32 +1159,64 @@ int zt_quic_conn_close(struct zt_quic_conn *c, uint64_t app_err, const char *rea
  * one time in three, and three such rounds put the next one 8 PTOs away: streams
  * stood still for 10 to 30 s (ztna-sim --case 200162 --real --max-loss 200000). So
  * when ngtcp2's PTO is due more than PTO_INTERVAL_MAX (or two minimum RTTs, if
- * longer) after the last ack-eliciting packet, it is fired then: on_timeout() gives
- * ngtcp2_conn_handle_expiry() the PTO's own deadline as the time, and ngtcp2 sends
- * its two probes now (and doubles its count as usual). That call runs the other timers
- * due by then early too, all harmless (ACK delay, pacing, keep-alive, lost and retired
- * entries, a server's PMTU probe) except the idle and handshake timeouts: the cap
- * applies only after the handshake, only to a PTO due well before the idle timeout
- * counted from the last packet that visibly did something (last_rx; ngtcp2 ignores
- * some packets silently), and not while a migration of ours is being validated. Each
- * early PTO still doubles ngtcp2's own count, so the cap gives out once that reaches
- * half the idle timeout (after some 5 to 7 early probes without an answer). Two probe
+ * longer) after the last ack-eliciting packet, it is fired then: pto_cap_fire() gives
+ * ngtcp2_conn_handle_expiry() the PTO's own deadline T as the time, and ngtcp2 sends
+ * its two probes now (and doubles its count as usual). Only after the handshake, and
+ * only to a PTO due well before the idle timeout counted from the last packet that
+ * visibly did something (last_rx; ngtcp2 ignores some packets silently). Each early
+ * PTO still doubles ngtcp2's own count, so the cap gives out once that reaches half
+ * the idle timeout (after some 5 to 7 early probes without an answer). Two probe
  * packets a second at most stay far below any window; the exponential backoff
  * RFC 9002 asks for is kept up to a second.
+ *
+ * The future time, checked against ngtcp2 0.12.1 (lib/ngtcp2_conn.c). handle_expiry
+ * (ts) runs every timer due by ts, not only the PTO; each one and why running it
+ * before its time does no harm, or how it is kept from running:
+ * - idle timeout (ngtcp2_conn_get_idle_expiry, NGTCP2_ERR_IDLE_CLOSE): counted by
+ *   ngtcp2 from a packet at least as recent as last_rx, and T is kept more than half
+ *   the idle timeout before that (above); handshake timeout: only after the handshake.
+ * - delayed ACK (ngtcp2_conn_cancel_expired_ack_delay_timer): would be cancelled as
+ *   if due, while the write that follows at the real time leaves an ACK not yet due
+ *   out (conn_create_ack_frame), and nothing wakes up for it any more: the ACK waited
+ *   for the next PTO (test early_pto_keeps_the_ack_timer). Kept out: the cap waits
+ *   until the ACK delay (ngtcp2's is at most our max_ack_delay) has passed since the
+ *   last packet received, so that a pending ACK is due and goes with the probes.
+ * - path validation (ngtcp2_pv_cancel_expired_timer): a round not yet due would lose
+ *   its wake-up the same way. Kept out: no cap while a validation runs (`validating`:
+ *   from a migration of ours, or the peer's seen as a change of ngtcp2's path, to its
+ *   result); the silent re-validation of the old path that ngtcp2 runs after a
+ *   successful one (NGTCP2_PV_FLAG_DONT_CARE) has no result anyone waits for.
+ * - keep-alive (conn_cancel_expired_keep_alive_timer): switched off around the call.
+ * - pacing (conn_cancel_expired_pkt_tx_timer): the probes and what follows go
+ *   unpaced once; lost packets kept for spurious-loss detection
+ *   (ngtcp2_conn_remove_lost_pkt): forgotten early, which only takes away CUBIC's
+ *   undo of a loss that turns out spurious and shortens a persistent-congestion span;
+ *   PMTUD (ngtcp2_pmtud_handle_expiry, servers only): a probe is sent again or a size
+ *   given up early, and we probe no size above what we send anyway.
+ * - retired and path-bound connection IDs (conn_remove_retired_connection_id,
+ *   conn_retire_stale_bound_dcid), 0-RTT keys: forgotten early; a late packet to such
+ *   an ID is then dropped, like a lost one. The one place where that is worse, a
+ *   stateless reset answering it (the Intermediate), has none: its clients never
+ *   move their outer connections, so no ID of theirs is retired.
+ * - the loss detection timer (ngtcp2_conn_on_loss_detection_timer): a PTO (pto_cap_at
+ *   excludes a loss_time): probe_pkt_left, ++pto_count, the next deadline from
+ *   last_tx_pkt_ts. T itself is kept only as the time of log lines (log.last_ts,
+ *   qlog.last_ts: a qlog shows those events at T). The calls that follow with the
+ *   real, earlier time therefore see nothing from the future: ngtcp2's time
+ *   assertions (ngtcp2_rtb_recv_ack, CUBIC's TX_START event) compare send times,
+ *   which only writes set.
  */
 #define PTO_INTERVAL_MAX ZT_SEC
-/* ngtcp2 validates a path we migrate to for 3 PTOs at most: no cap meanwhile */
-#define MIGRATING_MAX (10 * ZT_SEC)
 
 static uint64_t pto_cap_at(const struct zt_quic_conn *c, const ngtcp2_conn_stat *cs)
 {
 	const ngtcp2_transport_params *rp = ngtcp2_conn_get_remote_transport_params(c->conn);
 	uint64_t last = cs->last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION];
-	uint64_t iv, idle = c->cfg.idle_timeout;
+	uint64_t iv, at, idle = c->cfg.idle_timeout;
 
 	/* once per last packet: until the probes it asked for have gone */
-	if (cs->loss_detection_timer == UINT64_MAX || last == UINT64_MAX ||
-	    last < c->migrating_until || last == c->cap_last_tx)
+	if (cs->loss_detection_timer == UINT64_MAX || last == UINT64_MAX || c->validating ||
+	    last == c->cap_last_tx)
 		return ZT_TIME_NEVER;
 	for (int i = 0; i < NGTCP2_PKTNS_ID_MAX; i++)
 		if (cs->loss_time[i] != UINT64_MAX)
@@ -1196,7 +1229,28 @@ static uint64_t pto_cap_at(const struct zt_quic_conn *c, const ngtcp2_conn_stat 
 		idle = rp->max_idle_timeout;
 	if (cs->loss_detection_timer + ZT_SEC >= c->last_rx + idle / 2)
 		return ZT_TIME_NEVER;
-	return last + iv;
+	at = last + iv;
+	/* an ACK owed is due by then (fill_params: ngtcp2's default max_ack_delay) */
+	if (c->rx_at && at < c->rx_at + NGTCP2_DEFAULT_MAX_ACK_DELAY)
+		at = c->rx_at + NGTCP2_DEFAULT_MAX_ACK_DELAY;
+	return at < cs->loss_detection_timer ? at : ZT_TIME_NEVER;
+}
+
+/* on_timeout: fires ngtcp2's PTO early if pto_cap_at says so (above). */
+static int pto_cap_fire(struct zt_quic_conn *c, uint64_t now)
+{
+	ngtcp2_conn_stat cs;
+	int rv;
+
+	ngtcp2_conn_get_conn_stat(c->conn, &cs);
+	if (pto_cap_at(c, &cs) > now)
+		return 0;
+	c->cap_last_tx = cs.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION];
+	c->st.ptos_capped++;
+	ngtcp2_conn_set_keep_alive_timeout(c->conn, 0);
+	rv = ngtcp2_conn_handle_expiry(c->conn, cs.loss_detection_timer);
+	ngtcp2_conn_set_keep_alive_timeout(c->conn, c->keepalive);
+	return rv;
 }
 
 static void probe_update(struct zt_quic_conn *c, uint64_t now)
@@ -1247,11 +1301,36 @@ static void probe_fire(struct zt_quic_conn *c, uint64_t now)
 
 /* Receiving and timers. */
 
+/*
+ * The peer moved the connection (ngtcp2 0.12.1 moves a server at once and validates
+ * the new path; pto_cap_at keeps out meanwhile), or moved it back to the path it had
+ * left, which ends that validation.
+ */
+static void peer_migration(struct zt_quic_conn *c, const struct zt_quic_path *was,
+			   bool was_validating)
+{
+	struct zt_quic_path now;
+
+	path_from_ng(&now, ngtcp2_conn_get_path(c->conn));
+	if (zt_addr_equal(&now.local, &was->local) && zt_addr_equal(&now.remote, &was->remote))
+		return;
+	if (was_validating && zt_addr_equal(&now.local, &c->pv_from.local) &&
+	    zt_addr_equal(&now.remote, &c->pv_from.remote)) {
+		c->validating = false;
+		return;
+	}
+	if (!was_validating)
+		c->pv_from = *was;
+	c->validating = true;
+}
+
 int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic_path *path,
 		      const uint8_t *pkt, size_t len)
 {
 	ngtcp2_conn_stat before, after;
+	struct zt_quic_path was;
 	uint64_t seen;
+	bool validating;
 	struct npath np;
 	int rv, ret = 0;
 
@@ -1274,9 +1353,13 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 	}
 	ngtcp2_conn_get_conn_stat(c->conn, &before);
 	seen = c->st.stream_bytes_recv + c->st.dgrams_recv;
+	validating = c->validating;
+	path_from_ng(&was, ngtcp2_conn_get_path(c->conn));
+	c->rx_at = now;
 	rv = ngtcp2_conn_read_pkt(c->conn, &np.path, NULL, pkt, len, now);
 	switch (rv) {
 	case 0:
+		peer_migration(c, &was, validating);
 		/* evidence that ngtcp2 processed it (it silently ignores some packets,
 		 * e.g. from a path it left): what pto_cap_at may count from */
 		ngtcp2_conn_get_conn_stat(c->conn, &after);
@@ -1362,15 +1445,8 @@ int zt_quic_conn_on_timeout(struct zt_quic_conn *c, uint64_t now)
 		return 0;
 	c->timeout_ts = now;
 	rv = ngtcp2_conn_handle_expiry(c->conn, now);
-	if (rv == 0 && now >= c->cap_at) {
-		ngtcp2_conn_stat cs;
-		ngtcp2_conn_get_conn_stat(c->conn, &cs);
-		if (pto_cap_at(c, &cs) <= now) {
-			c->cap_last_tx = cs.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION];
-			rv = ngtcp2_conn_handle_expiry(c->conn, cs.loss_detection_timer);
-			c->st.ptos_capped++;
-		}
-	}
+	if (rv == 0 && now >= c->cap_at)
+		rv = pto_cap_fire(c, now);
 	if (rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
 		memset(&c->close, 0, sizeof(c->close));
 		c->close.err = ZT_ETIMEOUT;
@@ -1713,7 +1789,7 @@ int zt_quic_conn_migrate(struct zt_quic_conn *c, uint64_t now, const struct zt_q
 		       : ngtcp2_conn_initiate_migration(c->conn, &np.path, now);
 	switch (rv) {
 	case 0:
-		c->migrating_until = now + MIGRATING_MAX;
+		c->validating = true;
 		return 0;
 	case NGTCP2_ERR_INVALID_ARGUMENT:
 		return -EINVAL;

@@ -854,6 +854,90 @@ static void probe_backoff_is_capped(void **state)
 	qh_pair_fini(&x.p);
 }
 
+/* early_pto_keeps_the_ack_timer: the client backs off, its PTO is fired early. */
+struct capwait {
+	struct xfer *x;
+	uint64_t capped;               /* the client's ptos_capped to pass */
+	uint64_t send_at;              /* then: the server sends a DATAGRAM */
+	bool *black;
+	bool sent;
+	uint64_t arrival, acked_at;
+};
+
+static bool client_capped(void *arg, uint64_t now)
+{
+	struct capwait *w = arg;
+	struct zt_quic_stats st;
+
+	qh_ep_step(&w->x->p.net, &w->x->cli, now);
+	zt_quic_conn_stats(w->x->cli.c, &st);
+	return st.ptos_capped > w->capped;
+}
+
+static bool srv_dgram_acked(void *arg, uint64_t now)
+{
+	struct capwait *w = arg;
+	struct zt_quic_conn *srv = qh_pair_server(&w->x->p);
+	struct zt_quic_stats st;
+
+	qh_ep_step(&w->x->p.net, &w->x->cli, now);
+	if (!w->sent && now >= w->send_at) {
+		*w->black = false;
+		assert_int_equal(send_dgram(srv, 1000, 12), 0);
+		w->sent = true;
+		w->arrival = now + w->x->p.net.latency;
+	}
+	if (!w->sent) {
+		w->x->p.net.wake = w->send_at;
+		return false;
+	}
+	zt_quic_conn_stats(srv, &st);
+	if (st.bytes_in_flight)
+		return false;
+	w->acked_at = now;
+	return true;
+}
+
+/*
+ * The early PTO must leave ngtcp2's other timers alone. It was fired by calling
+ * ngtcp2_conn_handle_expiry() with the PTO's own (future) deadline, which also ran
+ * every other timer due before that: the delayed-ACK timer of a packet that had
+ * just arrived was cancelled as if expired, the ACK was not due yet when the probes
+ * were written, and it then waited for some other wake-up (100 ms here; up to the
+ * next PTO). A DATAGRAM from the server arrives 0.3 ms before the client's early
+ * PTO, with 100 ms each way (the client's ACK delay is its maximum, 25 ms): it is
+ * acknowledged within those 25 ms.
+ */
+static void early_pto_keeps_the_ack_timer(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct xfer x;
+	struct capwait w = { .x = &x };
+	struct zt_quic_stats st;
+	bool black = false;
+
+	xfer_init(f, &x, NULL);
+	x.p.net.tap = blackout_tap;
+	x.p.net.tap_arg = &black;
+	w.black = &black;
+	x.p.net.latency = 100 * ZT_MS;
+	xfer_start(&x, 1u << 30);
+	x.srv.to_send = 0;
+	qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 3 * ZT_SEC);
+	assert_true(x.srv.received > 0);
+	/* the client's packets are lost until its PTO is fired early and the next one
+	 * is due a second after its probes, sent now */
+	black = true;
+	assert_true(qh_run(&x.p.net, client_capped, &w, x.p.net.now + 30 * ZT_SEC));
+	qh_flush(&x.p.net);
+	w.send_at = x.p.net.now + ZT_SEC - x.p.net.latency - 300 * ZT_US;
+	assert_true(qh_run(&x.p.net, srv_dgram_acked, &w, x.p.net.now + 5 * ZT_SEC));
+	assert_true(w.acked_at <= w.arrival + 25 * ZT_MS + x.p.net.latency + ZT_MS);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_true(st.ptos_capped >= 2);
+	qh_pair_fini(&x.p);
+}
+
 /*
  * The two newest DATAGRAMs wait up to a second for the window (an inner connection's
  * latest packets, its probes among them), the older ones a PTO: they used to be
@@ -1013,6 +1097,7 @@ int main(void)
 		cmocka_unit_test(stale_datagrams_are_dropped),
 		cmocka_unit_test(lost_keepalives_are_repeated),
 		cmocka_unit_test(probe_backoff_is_capped),
+		cmocka_unit_test(early_pto_keeps_the_ack_timer),
 		cmocka_unit_test(newest_datagrams_wait_for_the_window),
 		cmocka_unit_test(app_close_with_code),
 		cmocka_unit_test(many_clients),
