@@ -357,6 +357,8 @@ static void dbg_conn(const char *who, struct zt_quic_conn *c)
 	fprintf(stderr, " dl=%+.3f st=%d", zt_quic_conn_next_deadline(c) == ZT_TIME_NEVER ? 999.0 : ((double)zt_quic_conn_next_deadline(c) - (double)log_run->evq.now) / 1e9, (int)zt_quic_conn_state(c));
 	if (q.ptos_capped)
 		fprintf(stderr, " capped=%lu", (unsigned long)q.ptos_capped);
+	if (q.challenges_withheld)
+		fprintf(stderr, " withheld=%lu", (unsigned long)q.challenges_withheld);
 	if (q.dgrams_dropped || q.probes_sent)
 		fprintf(stderr, " drop=%lu exp=%lu probes=%lu", (unsigned long)q.dgrams_dropped,
 			(unsigned long)q.dgrams_expired, (unsigned long)q.probes_sent);

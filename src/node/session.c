@@ -441,6 +441,7 @@ static void fill_inner(struct zt_peer *p, struct psession *s, struct zt_quic_con
 		.stream_sndbuf = PEER_STREAM_SNDBUF,
 		.idle_timeout = p->cfg.inner_idle_timeout,
 		.handshake_timeout = p->cfg.handshake_timeout,
+		.full_size_challenges = true, /* never lose a session to a lossy path (conn.h) */
 	};
 	if (p->cfg.qlog_open && p->cfg.qlog_write) {
 		snprintf(label, sizeof(label), "inner-%08x", s->id);

@@ -126,6 +126,7 @@ struct zt_quic_conn {
 	uint64_t rx_at;                      /* the last packet given to ngtcp2 */
 	bool validating;                     /* a migration's path validation runs */
 	struct zt_quic_path pv_from;         /* the path the peer's migration left */
+	bool challenge_written;              /* in this write (withhold_challenge) */
 	struct zt_quic_stats st;
 };
 
@@ -381,6 +382,7 @@ static int cb_path_challenge(ngtcp2_conn *conn, uint8_t *data, void *ud)
 	struct zt_quic_conn *c = ud;
 	(void)conn;
 	zt_rng_fill(c->cfg.rng, data, NGTCP2_PATH_CHALLENGE_DATALEN);
+	c->challenge_written = true;
 	return 0;
 }
 
@@ -1302,9 +1304,10 @@ static void probe_fire(struct zt_quic_conn *c, uint64_t now)
 /* Receiving and timers. */
 
 /*
- * The peer moved the connection (ngtcp2 0.12.1 moves a server at once and validates
- * the new path; pto_cap_at keeps out meanwhile), or moved it back to the path it had
- * left, which ends that validation.
+ * Server: the peer moved the connection (ngtcp2 0.12.1 moves a server at once and
+ * validates the new path; pto_cap_at keeps out meanwhile), or moved it back to the
+ * path it had left, which ends that validation. (A client's path changes only by its
+ * own migrations: at once, or when the path it validated first answers.)
  */
 static void peer_migration(struct zt_quic_conn *c, const struct zt_quic_path *was,
 			   bool was_validating)
@@ -1359,7 +1362,8 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 	rv = ngtcp2_conn_read_pkt(c->conn, &np.path, NULL, pkt, len, now);
 	switch (rv) {
 	case 0:
-		peer_migration(c, &was, validating);
+		if (c->server)
+			peer_migration(c, &was, validating);
 		/* evidence that ngtcp2 processed it (it silently ignores some packets,
 		 * e.g. from a path it left): what pto_cap_at may count from */
 		ngtcp2_conn_get_conn_stat(c->conn, &after);
@@ -1664,6 +1668,37 @@ static ngtcp2_ssize write_probe_or_pkt(struct zt_quic_conn *c, uint64_t now, uin
 	return n;
 }
 
+/*
+ * A server validating the path its client moved to sends its first PATH_CHALLENGE in
+ * a datagram smaller than 1200 bytes when the client has sent less than 400 bytes on
+ * it (three times as much is all it may send to an address not validated yet, RFC
+ * 9000 s8.1). ngtcp2 0.12.1 then validates the path again with a full-size one, to
+ * check that the path carries 1200 bytes, and closes the whole connection with
+ * NGTCP2_ERR_NO_VIABLE_PATH when that one fails (conn_on_path_validation_failed,
+ * NGTCP2_PV_FLAG_MTU_PROBE), before its own fallback to the old path: on a lossy path
+ * every full-size PATH_CHALLENGE of a round or two is lost now and then, and an
+ * end-to-end session was lost with it (ztna-sim --case 10225140 --real --max-loss
+ * 200000: the agent's first packets on the direct path were lost but for an ACK).
+ * Upstream removed that close in 0.13.0 (the failure falls back to the old path).
+ * With full_size_challenges the datagram of a write in which ngtcp2 asked for
+ * challenge data (conn_write_path_challenge sends the frame alone in its packet) and
+ * that came out smaller than 1200 bytes is not sent: to ngtcp2 it is a lost packet.
+ * The next round goes full-size once the client's packets (its own 1200-byte
+ * PATH_CHALLENGEs, or data) allow it; if none does before the validation times out,
+ * ngtcp2 falls back to the old path, as it does for any failed validation. A path is
+ * then never validated by a small challenge, so the re-check that can close the
+ * connection never runs. The cost: the server stays limited to three times what the
+ * client sends on the new path until a full-size challenge fits.
+ */
+static bool withhold_challenge(struct zt_quic_conn *c, ngtcp2_ssize n)
+{
+	if (!c->server || !c->cfg.full_size_challenges || !c->challenge_written ||
+	    n >= NGTCP2_MAX_UDP_PAYLOAD_SIZE)
+		return false;
+	c->st.challenges_withheld++;
+	return true;
+}
+
 int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, size_t cap,
 			   struct zt_quic_path *ret_path)
 {
@@ -1705,8 +1740,11 @@ int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, s
 		return 0;
 	}
 	dgram_age(c, now);
-	ngtcp2_path_storage_zero(&ps);
-	n = write_probe_or_pkt(c, now, buf, c->max_udp, &ps);
+	do {
+		ngtcp2_path_storage_zero(&ps);
+		c->challenge_written = false;
+		n = write_probe_or_pkt(c, now, buf, c->max_udp, &ps);
+	} while (n > 0 && withhold_challenge(c, n));
 	if (n < 0) {
 		ret = fail(c, (int)n);
 		(void)ret;

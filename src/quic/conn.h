@@ -99,6 +99,8 @@ struct zt_quic_stats {
 	uint64_t pto_count;
 	uint64_t probes_sent;               /* our own probes (conn.c: probe_update) */
 	uint64_t ptos_capped;               /* PTOs fired early (conn.c: pto_cap_at) */
+	uint64_t challenges_withheld;       /* small PATH_CHALLENGEs not sent
+					       (full_size_challenges) */
 };
 
 struct zt_quic_conn;
@@ -157,6 +159,11 @@ struct zt_quic_config {
 	size_t stream_sndbuf;        /* bytes a stream holds unacknowledged; 0: 256 KiB */
 	size_t dgram_queue;          /* DATAGRAMs queued for sending at most; 0: 256 */
 	bool disable_migration;      /* server: tell the client not to migrate */
+	bool full_size_challenges;   /* server: no PATH_CHALLENGE in a datagram under 1200
+					bytes; the peer's new path is validated once its
+					packets allow a full-size one (conn.c, end-to-end
+					connections: ngtcp2 0.12.1 closes the connection when
+					the re-check of a path validated by a small one fails) */
 
 	/* qlog (JSON-SEQ) output, one callback per chunk; fin on the last one. */
 	void (*qlog)(void *qlog_arg, const void *data, size_t len, bool fin);

@@ -24,6 +24,8 @@ cases=(
 	"200604 200000 the stall rule took a lossy but working direct path for dead; the stream stood 13 s after the fallback (core/pathmgr.c: three unanswered PTOs)"
 	"201350 200000 a direct path whose validation failed: ngtcp2 stayed on it, the agent believed it was back on the relay; 33 s without a byte (node/direct.c)"
 	"100417 200000 the simulated application gave up after one refused OPEN (connector not registered yet): session never up (sim/real.c reopens)"
+	"10225140 200000 session lost: ngtcp2 closed the connector's end with NO_VIABLE_PATH when the full-size re-check of a path validated by a small PATH_CHALLENGE failed (quic/conn.c full_size_challenges)"
+	"30664058 300000 as 10225140, at up to 30 % loss (quic/conn.c full_size_challenges)"
 )
 tap_plan ${#cases[@]}
 tmp=$(mktemp -d /tmp/zt-sim-loss.XXXXXX)

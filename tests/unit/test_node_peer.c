@@ -1057,12 +1057,21 @@ static void slow_reader_is_bounded(void **state)
  * connection ID, the stream goes on, and back on the relay path. A session on the
  * direct path outlives an Intermediate restart.
  */
+static uint32_t only_session(struct zt_peer *p)
+{
+	uint32_t ids[4];
+
+	assert_int_equal(zt_peer_session_ids(p, ids, 4), 1);
+	return ids[0];
+}
+
 static void inner_connection_migrates_direct_and_back(void **state)
 {
 	struct world w;
 	struct tchan *t;
 	struct zt_quic_path direct, relay, now_path;
 	struct zt_quic_conn *c;
+	struct zt_peer_path_info ci = { .direct = true };
 	uint64_t before;
 
 	world_up(&w, *state, 0);
@@ -1092,7 +1101,15 @@ static void inner_connection_migrates_direct_and_back(void **state)
 	assert_true(w.direct_pkts - before < 5);
 	zt_quic_conn_path(c, &now_path);
 	assert_true(zt_quic_is_relay_addr(&now_path.local));
-	/* Direct again, then the Intermediate restarts: the session stays. */
+	/* Direct again once the connector has settled on the relay path (after its
+	 * validation ngtcp2 checks the path it left for 3 PTOs, and follows no move back
+	 * to that path meanwhile), then the Intermediate restarts: the session stays. */
+	for (int i = 0; i < 100 && ci.direct; i++) {
+		nh_run(&w.net, service_all, &w, w.net.now + 100 * ZT_MS);
+		assert_int_equal(zt_peer_session_path(w.conn.peer, only_session(w.conn.peer), &ci), 0);
+	}
+	assert_false(ci.direct);
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
 	assert_int_equal(zt_quic_conn_migrate(c, w.net.now, &direct, false), 0);
 	nh_run(&w.net, service_all, &w, w.net.now + 500 * ZT_MS);
 	zt_imd_free(w.imd.imd);
@@ -1105,14 +1122,6 @@ static void inner_connection_migrates_direct_and_back(void **state)
 	assert_int_equal(t->recvd, 800000);
 	assert_false(t->corrupt);
 	world_fini(&w);
-}
-
-static uint32_t only_session(struct zt_peer *p)
-{
-	uint32_t ids[4];
-
-	assert_int_equal(zt_peer_session_ids(p, ids, 4), 1);
-	return ids[0];
 }
 
 /*

@@ -53,6 +53,10 @@ struct world {
 	bool c_path_changed;
 	bool cut_direct;               /* drop every direct packet */
 	uint64_t cut_dropped;
+	bool agent_small_only;         /* direct: drop the agent's packets of 400 bytes or
+					  more until the connector sends one */
+	bool drop_full_challenges;     /* direct: drop the connector's 1200-byte packets */
+	uint64_t conn_direct_pkts, conn_small_direct_pkts;
 };
 
 /* Relay: forward each DATAGRAM to the other outer connection, untouched. */
@@ -218,6 +222,14 @@ static bool wire_tap(void *arg, const struct qh_pkt *p)
 			w->cut_dropped++;
 			return true;
 		}
+		if (zt_addr_equal(&p->from, &w->c.addr)) {
+			w->agent_small_only = false;
+			w->conn_direct_pkts++;
+			if (p->len < 1200)
+				w->conn_small_direct_pkts++;
+			return w->drop_full_challenges && p->len == 1200;
+		}
+		return w->agent_small_only && p->len >= 400;
 	}
 	return false;
 }
@@ -284,7 +296,8 @@ static void world_init(struct qh_fixture *f, struct world *w)
 	w->ai_cfg = (struct zt_quic_config){ .tls = w->ai_tls, .rng = &f->rng, .cidmap = w->a.map,
 					     .cb = &inner_cb, .max_udp_payload = ZT_QUIC_TUNNEL_MTU };
 	w->ci_cfg = (struct zt_quic_config){ .tls = w->ci_tls, .rng = &f->rng, .cidmap = w->c.map,
-					     .cb = &inner_cb, .max_udp_payload = ZT_QUIC_TUNNEL_MTU };
+					     .cb = &inner_cb, .max_udp_payload = ZT_QUIC_TUNNEL_MTU,
+					     .full_size_challenges = true /* as node/session.c */ };
 	if (getenv("QH_LOG")) {
 		w->ai_cfg.log = w->ci_cfg.log = qh_log_line;
 		w->ai_cfg.log_arg = "agent-inner";
@@ -572,12 +585,86 @@ static void direct_path_dies(void **state)
 	free(w);
 }
 
+/*
+ * The agent moves to the direct path at once (no validation first); its first packets
+ * there are lost but for a small one (an ACK), so the connector may send it only a
+ * small PATH_CHALLENGE (three times what it received). ngtcp2 0.12.1 validates the
+ * path with that one and then checks it again with a full-size one; here every
+ * full-size one is lost, and it closed the connection with NO_VIABLE_PATH
+ * (ztna-sim --case 10225140 --real --max-loss 200000: a session lost). The connector
+ * sends no small PATH_CHALLENGE (full_size_challenges): its validation waits for a
+ * full-size one, fails, falls back to the relay path, and the transfer completes.
+ */
+static void small_challenge_never_closes(void **state)
+{
+	struct qh_fixture *f = *state;
+	const uint64_t size = 2u << 20;
+	struct world *w = calloc(1, sizeof(*w));
+	struct zt_quic_path direct;
+	struct until_bytes u = { .w = w };
+	struct zt_quic_stats st;
+
+	assert_non_null(w);
+	world_init(f, w);
+	direct = (struct zt_quic_path){ .local = w->a.addr, .remote = w->c.addr };
+	start_transfer(w, size);
+	u.bytes = 256u << 10;
+	assert_true(qh_run(&w->net, received_at_least, &u, w->net.now + 60 * ZT_SEC));
+	w->agent_small_only = true;
+	w->drop_full_challenges = true;
+	assert_int_equal(zt_quic_conn_migrate(w->a_inner, w->net.now, &direct, true), 0);
+	assert_true(qh_run(&w->net, transfer_done, w, w->net.now + 120 * ZT_SEC));
+	assert_intact(w, size);
+	assert_int_equal(zt_quic_conn_state(w->c_inner), ZT_QUIC_ESTABLISHED);
+	assert_int_equal(zt_quic_conn_state(w->a_inner), ZT_QUIC_ESTABLISHED);
+	/* it had something to withhold: the connector sent nothing small on the path */
+	zt_quic_conn_stats(w->c_inner, &st);
+	assert_true(st.challenges_withheld > 0);
+	assert_true(w->conn_direct_pkts > 0);
+	world_fini(w);
+	free(w);
+}
+
+/*
+ * The PTO cap (quic/conn.c) stays off while a path validation runs, and on again once
+ * it is over, also after a migration the agent validated first (its path then changes
+ * when the answer arrives, which is not the peer moving the connection).
+ */
+static void pto_cap_after_validated_migration(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct world *w = calloc(1, sizeof(*w));
+	struct zt_quic_path direct;
+	struct until_bytes u = { .w = w };
+	struct zt_quic_stats st;
+
+	assert_non_null(w);
+	world_init(f, w);
+	direct = (struct zt_quic_path){ .local = w->a.addr, .remote = w->c.addr };
+	start_transfer(w, 64u << 20);
+	u.bytes = 256u << 10;
+	assert_true(qh_run(&w->net, received_at_least, &u, w->net.now + 60 * ZT_SEC));
+	assert_int_equal(zt_quic_conn_migrate(w->a_inner, w->net.now, &direct, false), 0);
+	u.bytes = 1;
+	assert_true(qh_run(&w->net, path_settled, &u, w->net.now + 10 * ZT_SEC));
+	assert_int_equal(w->path_ok, 1);
+	qh_run(&w->net, NULL, NULL, w->net.now + ZT_SEC);
+	w->cut_direct = true;
+	qh_run(&w->net, NULL, NULL, w->net.now + 8 * ZT_SEC);
+	zt_quic_conn_stats(w->a_inner, &st);
+	assert_true(st.ptos_capped > 0);
+	world_fini(w);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(relay_cannot_read),
 		cmocka_unit_test(migrate_and_back),
 		cmocka_unit_test(direct_path_dies),
+		cmocka_unit_test(small_challenge_never_closes),
+		cmocka_unit_test(pto_cap_after_validated_migration),
 	};
 
 	return cmocka_run_group_tests(tests, qh_fixture_setup, qh_fixture_teardown);
