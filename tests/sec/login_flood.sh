@@ -60,13 +60,11 @@ while progs_alive load; do
 	[ "$r" -gt "$peak" ] && peak=$r
 	sleep 0.2
 done
-[ "$peak" -lt "$RSS_MAX_KB" ] &&
-	tap_ok "RSS during: $((rss0 / 1024)) MiB before, peak $((peak / 1024)) MiB (< $((RSS_MAX_KB / 1024)))" ||
-	tap_fail "RSS during" "before $rss0 KiB, peak $peak KiB"
+rss_check "RSS during ($((rss0 / 1024)) MiB before), peak" "$peak" "$RSS_MAX_KB"
 sleep 3
 after=$(rss_kb "${PIDS[imd]}")
 hup_stats imd
-[ "$after" -lt "$RSS_MAX_KB" ] && [ "$(stat_of imd clients)" = 0 ] &&
-	tap_ok "after they closed: RSS $((after / 1024)) MiB, no clients" ||
+rss_le "$after" "$RSS_MAX_KB" && [ "$(stat_of imd clients)" = 0 ] &&
+	tap_ok "after they closed: RSS $((after / 1024)) MiB, no clients$(rss_note)" ||
 	tap_fail "after they closed" "RSS $after KiB, clients=$(stat_of imd clients)"
 echo "# rss_kb before=$rss0 peak=$peak after=$after"
