@@ -89,7 +89,7 @@
 #include "quic/tls.h"
 
 /* The largest UDP payload one flow datagram carries: an inner DATAGRAM frame in a
- * ZT_RELAY_TUNNEL_MTU-byte packet, minus the flow header (1380). */
+ * ZT_RELAY_TUNNEL_MTU-byte packet, minus the flow header (1362). */
 #define ZT_PEER_UDP_MAX (ZT_RELAY_TUNNEL_MTU - ZT_QUIC_DGRAM_OVERHEAD - ZT_FWD_FLOW_HDR_LEN)
 
 enum zt_peer_state {

@@ -9,8 +9,8 @@
  * quota allows. The inner packet is ciphertext of the end-to-end connection, whose
  * keys the Intermediate never has. Session id 0 is reserved (never a session).
  *
- * Sizes: an outer DATAGRAM carries ZT_QUIC_TUNNEL_MTU (1420) bytes, so inner packets
- * are at most ZT_RELAY_TUNNEL_MTU = 1416 bytes: the inner connection's
+ * Sizes: an outer DATAGRAM carries ZT_QUIC_TUNNEL_MTU (1411) bytes, so inner packets
+ * are at most ZT_RELAY_TUNNEL_MTU = 1407 bytes: the inner connection's
  * max_udp_payload, on the relay path and (unchanged) on the direct path.
  */
 #ifndef ZT_NODE_RELAY_H

@@ -120,6 +120,7 @@ struct zt_quic_conn {
 	uint64_t probe_inflight;             /* bytes in flight then */
 	unsigned probe_n;                    /* probes since progress (backoff) */
 	bool probe_due;                      /* the next packet must elicit an ACK */
+	uint64_t companion_pkts;             /* pkts_sent at the last dgram_companion */
 	uint64_t cap_at;                     /* fire ngtcp2's PTO early then (pto_cap) */
 	uint64_t cap_last_tx;                /* the last packet's time when it fired */
 	uint64_t last_rx;                    /* the last packet ngtcp2 took */
@@ -369,8 +370,8 @@ static void cb_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *rctx)
 	 * ngtcp2 0.12.1 ignores transport_params.grease_quic_bit (it always offers
 	 * greasing) and, while creating a connection, draws one random byte whose low
 	 * bit decides whether it clears the fixed bit of every packet it sends to a
-	 * peer that offered greasing (RFC 9287). That is its only draw with the CUBIC
-	 * controller. Keep the bit: the I/O shell demultiplexes on it (RFC 9443).
+	 * peer that offered greasing (RFC 9287). Keep the bit: the I/O shell
+	 * demultiplexes on it (RFC 9443). Later draws (BBR2's) are left as they are.
 	 */
 	if (c->creating)
 		for (size_t i = 0; i < len; i++)
@@ -679,6 +680,7 @@ static int conn_alloc(struct zt_quic_conn **ret, const struct zt_quic_config *cf
 	c->max_udp = or_default(cfg->max_udp_payload, ZT_QUIC_OUTER_UDP_PAYLOAD);
 	c->probe_at = ZT_TIME_NEVER;
 	c->cap_at = ZT_TIME_NEVER;
+	c->companion_pkts = UINT64_MAX;
 	c->arg = arg;
 	c->server = side == ZT_TLS_SERVER;
 	c->nsbucket = 16;
@@ -695,7 +697,12 @@ static void fill_settings(struct zt_quic_conn *c, ngtcp2_settings *s, uint64_t n
 {
 	ngtcp2_settings_default(s);
 	s->initial_ts = now;
-	s->cc_algo = NGTCP2_CC_ALGO_CUBIC; /* no random draws after creation (cb_rand) */
+	/* BBR v2, not CUBIC: an inner connection crosses two outer ones, and on lossy
+	 * links CUBIC took random loss for congestion at all three levels, sat at its
+	 * two-packet minimum window and blocked for a probe timeout after each loss:
+	 * streams stood still 10-50 s at 15-20 % loss per link (docs/simulator.md).
+	 * BBR2 draws random numbers (its probing schedule) through cb_rand. */
+	s->cc_algo = NGTCP2_CC_ALGO_BBR2;
 	s->max_tx_udp_payload_size = c->max_udp;
 	/* Full-size packets from the first one: the outer connection must carry a
 	 * 1200-byte inner Initial in one DATAGRAM. */
@@ -1191,8 +1198,8 @@ int zt_quic_conn_close(struct zt_quic_conn *c, uint64_t app_err, const char *rea
  * - keep-alive (conn_cancel_expired_keep_alive_timer): switched off around the call.
  * - pacing (conn_cancel_expired_pkt_tx_timer): the probes and what follows go
  *   unpaced once; lost packets kept for spurious-loss detection
- *   (ngtcp2_conn_remove_lost_pkt): forgotten early, which only takes away CUBIC's
- *   undo of a loss that turns out spurious and shortens a persistent-congestion span;
+ *   (ngtcp2_conn_remove_lost_pkt): forgotten early, which only takes away the
+ *   controller's undo of a loss that turns out spurious and shortens a persistent-congestion span;
  *   PMTUD (ngtcp2_pmtud_handle_expiry, servers only): a probe is sent again or a size
  *   given up early, and we probe no size above what we send anyway.
  * - retired and path-bound connection IDs (conn_remove_retired_connection_id,
@@ -1205,8 +1212,8 @@ int zt_quic_conn_close(struct zt_quic_conn *c, uint64_t app_err, const char *rea
  *   last_tx_pkt_ts. T itself is kept only as the time of log lines (log.last_ts,
  *   qlog.last_ts: a qlog shows those events at T). The calls that follow with the
  *   real, earlier time therefore see nothing from the future: ngtcp2's time
- *   assertions (ngtcp2_rtb_recv_ack, CUBIC's TX_START event) compare send times,
- *   which only writes set.
+ *   assertions (ngtcp2_rtb_recv_ack) compare send times, which only writes set;
+ *   the PTO path calls nothing of the congestion controller (BBR2 or CUBIC).
  */
 #define PTO_INTERVAL_MAX ZT_SEC
 
@@ -1267,7 +1274,9 @@ static void probe_update(struct zt_quic_conn *c, uint64_t now)
 	}
 	ngtcp2_conn_get_conn_stat(c->conn, &cs);
 	c->cap_at = pto_cap_at(c, &cs);
-	if (!cs.bytes_in_flight || cs.loss_detection_timer != UINT64_MAX) {
+	/* ngtcp2's own probe timer is armed (dgram_companion makes it so for DATAGRAMs
+	 * too): ours only while DATAGRAMs wait for the window, and only before it */
+	if (!cs.bytes_in_flight || (cs.loss_detection_timer != UINT64_MAX && !c->dq_head)) {
 		c->probe_at = ZT_TIME_NEVER;
 		c->probe_n = 0;
 		c->probe_due = false;
@@ -1288,6 +1297,8 @@ static void probe_update(struct zt_quic_conn *c, uint64_t now)
 	if (iv > PROBE_INTERVAL_MAX)
 		iv = pto > PROBE_INTERVAL_MAX ? pto : PROBE_INTERVAL_MAX;
 	c->probe_at = base + iv;
+	if (c->probe_at >= cs.loss_detection_timer)
+		c->probe_at = ZT_TIME_NEVER;
 }
 
 /* on_timeout: a probe is due. */
@@ -1563,6 +1574,33 @@ static void dgram_age(struct zt_quic_conn *c, uint64_t now)
 	}
 }
 
+/*
+ * Every packet that carries a DATAGRAM carries a MAX_DATA frame too. ngtcp2 0.12.1
+ * arms no probe timeout for a packet holding only DATAGRAM frames (upstream fixed it
+ * in 0.14.0), so when such packets, or their ACKs, are lost and the congestion window
+ * is cut below the bytes they leave in flight, nothing can be sent any more: no probe,
+ * no PING, no DATAGRAM. CUBIC cuts to 7/10 and dgram_window_full keeps room below
+ * that; BBR2 may cut to four packets (its lower bounds after a loss in an
+ * application-limited round), and the Intermediate's connection to a connector stood
+ * still for good (ztna-sim --case 40222461 --real --max-loss 200000: 52 s to the end
+ * of the run). MAX_DATA is a frame ngtcp2 retransmits and probes for, and one the
+ * application can ask for at will: ngtcp2 sends it in the next packet when the
+ * credit grows by more than half the window (conn_should_send_max_data), and frames
+ * queued so go before the DATAGRAM in that packet (ZT_QUIC_DGRAM_COMPANION reserves
+ * their room). The extra connection-level credit gives the peer nothing: every stream
+ * stays bounded by its own window. One extension per packet sent; the limit of 2^62
+ * is reached after 2^62 / (window / 2) packets (for an outer connection's 512 KiB,
+ * years at 100,000 packets a second); ngtcp2 then stops sending MAX_DATA and only the
+ * older remedies (probe_update, dgram_window_full) are left.
+ */
+static void dgram_companion(struct zt_quic_conn *c)
+{
+	if (c->companion_pkts == c->st.pkts_sent)
+		return;
+	c->companion_pkts = c->st.pkts_sent;
+	ngtcp2_conn_extend_max_offset(c->conn, c->cfg.conn_window_max / 2 + 1);
+}
+
 static ngtcp2_ssize write_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, size_t cap,
 			      ngtcp2_path_storage *ps)
 {
@@ -1581,6 +1619,7 @@ static ngtcp2_ssize write_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf
 			dgram_blocked = true;
 		if (c->dq_head && !dgram_blocked) {
 			struct dgram *d = c->dq_head;
+			dgram_companion(c);
 			ngtcp2_vec dv = { .base = d->data, .len = d->len };
 			int accepted = 0;
 
@@ -2028,11 +2067,12 @@ size_t zt_quic_dgram_max(const struct zt_quic_conn *c)
 		return 0;
 	/* Short header with a 4-byte packet number, AEAD tag, DATAGRAM type. */
 	base = 1 + ngtcp2_conn_get_dcid(c->conn)->datalen + 4 + 16 /* AEAD tag: every QUIC v1 AEAD */ + 1;
-	if (c->max_udp <= base + 2)
+	/* ... and the MAX_DATA frame that goes with each DATAGRAM (dgram_companion) */
+	if (c->max_udp <= base + 2 + ZT_QUIC_DGRAM_COMPANION)
 		return 0;
-	p = c->max_udp - base - 2;
+	p = c->max_udp - base - 2 - ZT_QUIC_DGRAM_COMPANION;
 	if (p < 64)
-		p = c->max_udp - base - 1;
+		p = c->max_udp - base - 1 - ZT_QUIC_DGRAM_COMPANION;
 	if (rp->max_datagram_frame_size < 1 + varint_len(p) + p) {
 		frame_max = (size_t)rp->max_datagram_frame_size;
 		if (frame_max < 3)

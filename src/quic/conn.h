@@ -53,11 +53,15 @@
 
 /* The UDP payload an outer connection sends at most. */
 #define ZT_QUIC_OUTER_UDP_PAYLOAD 1452
+/* Room for the MAX_DATA frame (type and an 8-byte value) that goes with every
+ * DATAGRAM: a packet holding only DATAGRAM frames arms no probe timeout in ngtcp2
+ * 0.12.1 (conn.c, write_pkt). */
+#define ZT_QUIC_DGRAM_COMPANION 9
 /* The largest DATAGRAM frame payload a 1-RTT packet of udp_payload bytes always
  * holds: minus the short header (1 + ZT_QUIC_CID_LEN + 4-byte packet number), the
- * AEAD tag (16), the DATAGRAM frame type and length (1 + 2). */
-#define ZT_QUIC_DGRAM_OVERHEAD (1 + ZT_QUIC_CID_LEN + 4 + 16 + 1 + 2)
-/* The tunnel MTU: the inner packet size one outer DATAGRAM carries (1420). */
+ * AEAD tag (16), the DATAGRAM frame type and length (1 + 2) and the companion. */
+#define ZT_QUIC_DGRAM_OVERHEAD (1 + ZT_QUIC_CID_LEN + 4 + 16 + 1 + 2 + ZT_QUIC_DGRAM_COMPANION)
+/* The tunnel MTU: the inner packet size one outer DATAGRAM carries (1411). */
 #define ZT_QUIC_TUNNEL_MTU (ZT_QUIC_OUTER_UDP_PAYLOAD - ZT_QUIC_DGRAM_OVERHEAD)
 
 struct zt_quic_path {

@@ -26,6 +26,14 @@ cases=(
 	"100417 200000 the simulated application gave up after one refused OPEN (connector not registered yet): session never up (sim/real.c reopens)"
 	"10225140 200000 session lost: ngtcp2 closed the connector's end with NO_VIABLE_PATH when the full-size re-check of a path validated by a small PATH_CHALLENGE failed (quic/conn.c full_size_challenges)"
 	"30664058 300000 as 10225140, at up to 30 % loss (quic/conn.c full_size_challenges)"
+	"10222337 200000 stream stuck 11.6 s: CUBIC at its two-packet minimum window in the inner and both outer connections, a probe timeout after each random loss (quic/conn.c: BBR2)"
+	"10222350 200000 as 10222337, 22.9 s (quic/conn.c: BBR2)"
+	"10222448 200000 as 10222337, 23.3 s (quic/conn.c: BBR2)"
+	"10222489 200000 as 10222337, 41.1 s to the end of the run (quic/conn.c: BBR2)"
+	"20451155 100000 as 10222337 at up to 10 % loss, 11.8 s (quic/conn.c: BBR2)"
+	"40222461 200000 the Intermediate's connection to the connector wedged for good: DATAGRAM-only packets in flight, lost, no probe timer for them, BBR2's window cut below them (quic/conn.c dgram_companion)"
+	"40223621 200000 as 40222461, the channel reset (quic/conn.c dgram_companion)"
+	"40226907 200000 as 40222461, not one byte through in 55 s (quic/conn.c dgram_companion)"
 )
 tap_plan ${#cases[@]}
 tmp=$(mktemp -d /tmp/zt-sim-loss.XXXXXX)

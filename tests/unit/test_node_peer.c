@@ -952,7 +952,7 @@ static void udp_flow_echo_and_idle_timeout(void **state)
 	assert_int_equal(a->in, 110);
 	assert_int_equal(zt_peer_flow_send(a->f, w.net.now, d, ZT_PEER_UDP_MAX + 1), -EMSGSIZE);
 	memset(d, 0x43, sizeof(d));
-	assert_int_equal(ZT_PEER_UDP_MAX, 1380);
+	assert_int_equal(ZT_PEER_UDP_MAX, 1362);
 	/* Idle: both ends forget the flow. */
 	nh_run_for(&w.net, 7 * ZT_SEC);
 	assert_true(a->closed);
@@ -1083,14 +1083,18 @@ static void inner_connection_migrates_direct_and_back(void **state)
 	assert_int_equal(w.direct_pkts, 0);
 	direct = (struct zt_quic_path){ .local = w.agent.local, .remote = w.conn.addr };
 	assert_int_equal(zt_quic_conn_migrate(c, w.net.now, &direct, false), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 200 * ZT_MS); /* validated meanwhile */
+	zt_quic_conn_path(c, &now_path);
+	assert_true(zt_addr_equal(&now_path.remote, &w.conn.addr));
+	before = w.direct_pkts;
 	t->to_send = 400000;
 	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
 	assert_int_equal(t->recvd, 400000);
 	assert_false(t->corrupt);
-	zt_quic_conn_path(c, &now_path);
-	assert_true(zt_addr_equal(&now_path.remote, &w.conn.addr));
-	assert_true(w.direct_pkts > 30); /* the rest went while the path was validated */
-	/* Back to the relay path. */
+	assert_true(w.direct_pkts - before > 100); /* 200 kB: some 145 full packets */
+	/* Back to the relay path, once the connector has stopped checking the path it
+	 * left (docs/direct-path.md: ngtcp2 0.12.1 follows no move back to it meanwhile). */
+	nh_run(&w.net, service_all, &w, w.net.now + 8 * ZT_SEC);
 	zt_peer_relay_path(w.agent.peer, &relay);
 	assert_int_equal(zt_quic_conn_migrate(c, w.net.now, &relay, true), 0);
 	nh_run(&w.net, service_all, &w, w.net.now + 500 * ZT_MS);
@@ -1109,7 +1113,7 @@ static void inner_connection_migrates_direct_and_back(void **state)
 		assert_int_equal(zt_peer_session_path(w.conn.peer, only_session(w.conn.peer), &ci), 0);
 	}
 	assert_false(ci.direct);
-	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	nh_run(&w.net, service_all, &w, w.net.now + 8 * ZT_SEC);
 	assert_int_equal(zt_quic_conn_migrate(c, w.net.now, &direct, false), 0);
 	nh_run(&w.net, service_all, &w, w.net.now + 500 * ZT_MS);
 	zt_imd_free(w.imd.imd);
@@ -1250,8 +1254,8 @@ static void replayed_packets_from_elsewhere_get_nothing(void **state)
 	uint8_t old[1500];
 	size_t old_len;
 
-	t->to_send = 3000000;
 	for (int i = 0; i < 50; i++) {
+		t->to_send += 54000; /* sending all along: the packets replayed carry data */
 		nh_run(&w.net, service_all, &w, w.net.now + 5 * ZT_MS);
 		assert_true(w.captured_len > 0);
 		memcpy(old, w.captured, w.captured_len);

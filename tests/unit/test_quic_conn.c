@@ -450,7 +450,7 @@ static void datagrams(void **state)
 	max = zt_quic_dgram_max(x.cli.c);
 	/* 8-byte connection IDs and 1452-byte packets: the tunnel MTU. */
 	assert_int_equal(max, ZT_QUIC_TUNNEL_MTU);
-	assert_int_equal(max, 1420);
+	assert_int_equal(max, 1411); /* 1452 - 13 - 16 - 3, minus MAX_DATA's 9 */
 	assert_int_equal(zt_quic_dgram_max(s), ZT_QUIC_TUNNEL_MTU);
 	assert_int_equal(zt_quic_dgram_send(x.cli.c, big, max + 1), -EMSGSIZE);
 	for (size_t i = 0; i < 100; i++) {
@@ -714,6 +714,11 @@ static void lost_datagrams_of_a_quiet_server_do_not_wedge(void **state)
 	t.limit += 100;
 	qh_run(&x.p.net, tick, &t, x.p.net.now + 2 * ZT_SEC);
 	assert_int_equal(x.dgrams_cli, 50);
+	/* ngtcp2's own probe timer ran for those packets: each carried a MAX_DATA frame
+	 * with its DATAGRAM (dgram_companion); ngtcp2 0.12.1 arms none for packets of
+	 * DATAGRAM frames only, and a window cut below them left nothing to send */
+	zt_quic_conn_stats(srv, &st);
+	assert_true(st.pto_count > 0);
 	/* the path is back: three more seconds of datagrams, nothing else */
 	black = false;
 	before = x.dgrams_cli;
@@ -721,7 +726,6 @@ static void lost_datagrams_of_a_quiet_server_do_not_wedge(void **state)
 	qh_run(&x.p.net, tick, &t, x.p.net.now + 4 * ZT_SEC);
 	zt_quic_conn_stats(srv, &st);
 	assert_true(x.dgrams_cli - before >= 100);
-	assert_true(st.probes_sent > 0);
 	assert_int_equal(zt_quic_conn_state(srv), ZT_QUIC_ESTABLISHED);
 	qh_pair_fini(&x.p);
 }

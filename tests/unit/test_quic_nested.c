@@ -360,6 +360,17 @@ static void start_transfer(struct world *w, uint64_t bytes)
 	qh_ep_pump(&w->a_ep);
 }
 
+/* Both ways: the stream may carry up to `bytes` now (FIN after them if fin). With no
+ * bandwidth limit in this net a fast controller sends a whole budget at once, so a test
+ * that wants data sent after a move raises the budget after it. */
+static void transfer_upto(struct world *w, uint64_t bytes, bool fin)
+{
+	w->a_ep.to_send = w->c_ep.to_send = bytes;
+	w->a_ep.send_fin = w->c_ep.send_fin = fin;
+	qh_ep_pump(&w->a_ep);
+	qh_ep_pump(&w->c_ep);
+}
+
 static bool transfer_done(void *arg, uint64_t now)
 {
 	struct world *w = arg;
@@ -488,6 +499,7 @@ static void migrate_and_back(void **state)
 	assert_int_equal(zt_quic_conn_migrate(w->c_inner, w->net.now, &direct, false), -EINVAL);
 
 	start_transfer(w, size);
+	transfer_upto(w, 3u << 20, false);
 	u.bytes = 2u << 20;
 	assert_true(qh_run(&w->net, received_at_least, &u, w->net.now + 60 * ZT_SEC));
 	assert_int_equal(w->direct_pkts, 0);
@@ -503,6 +515,7 @@ static void migrate_and_back(void **state)
 	assert_true(zt_addr_equal(&cur.local, &w->a.addr) && zt_addr_equal(&cur.remote, &w->c.addr));
 	/* Packets in flight at the switch still arrive over the relay; once they are
 	 * through, the relay carries nothing more of this connection. */
+	transfer_upto(w, 6u << 20, false);
 	u.bytes = 4u << 20;
 	assert_true(qh_run(&w->net, received_at_least, &u, w->net.now + 60 * ZT_SEC));
 	relayed_at_switch = w->relayed;
@@ -524,6 +537,7 @@ static void migrate_and_back(void **state)
 	assert_int_equal(w->path_ok, 2);
 	zt_quic_conn_path(w->a_inner, &cur);
 	assert_true(zt_quic_is_relay_addr(&cur.local) && zt_addr_equal(&cur.remote, &w->r.addr));
+	transfer_upto(w, size, true);
 	u.bytes = 9u << 20;
 	assert_true(qh_run(&w->net, received_at_least, &u, w->net.now + 60 * ZT_SEC));
 	direct_at_back = w->direct_pkts;
