@@ -858,6 +858,65 @@ static void probe_backoff_is_capped(void **state)
 	qh_pair_fini(&x.p);
 }
 
+/*
+ * After two probe timeouts without an answer each probe goes twice (dup_probe): on a
+ * path losing a third of the packets each way, rounds of two lost probes doubled
+ * ngtcp2's backoff past the idle timeout less a second (ztna-sim --case 50330761
+ * --real --max-loss 200000: 23 s without a byte). The copy arrives as a duplicate
+ * packet number, which the receiver drops; the stream goes on, intact.
+ */
+struct twin_tap {
+	const struct zt_addr *cli;
+	bool black;
+	uint8_t last[1500];
+	size_t last_len;
+	unsigned twins;                /* packets from the client equal to the one before */
+};
+
+static bool twin_blackout_tap(void *arg, const struct qh_pkt *p)
+{
+	struct twin_tap *t = arg;
+
+	if (zt_addr_equal(&p->from, t->cli) && p->len <= sizeof(t->last)) {
+		if (p->len == t->last_len && !memcmp(p->data, t->last, p->len) && !t->black)
+			t->twins++;
+		memcpy(t->last, p->data, p->len);
+		t->last_len = p->len;
+	}
+	return t->black;
+}
+
+static void probes_under_backoff_go_twice(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct xfer x;
+	struct progress g = { .x = &x };
+	struct twin_tap t = { 0 };
+	struct zt_quic_stats st;
+
+	xfer_init(f, &x, NULL);
+	t.cli = &x.p.cli.addr;
+	x.p.net.tap = twin_blackout_tap;
+	x.p.net.tap_arg = &t;
+	xfer_start(&x, 1u << 30);
+	x.srv.to_send = 0;
+	qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 100 * ZT_MS);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_int_equal(st.probes_doubled, 0); /* no backoff, no copies */
+	t.black = true;
+	qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 2 * ZT_SEC);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_true(st.pto_count >= 2);
+	assert_true(st.probes_doubled > 0);
+	t.black = false;
+	g.received = x.srv.received;
+	assert_true(qh_run(&x.p.net, srv_progress, &g, x.p.net.now + 5 * ZT_SEC));
+	assert_true(t.twins > 0);
+	assert_false(x.srv.corrupt);
+	assert_int_equal(zt_quic_conn_state(x.srv.c), ZT_QUIC_ESTABLISHED);
+	qh_pair_fini(&x.p);
+}
+
 /* early_pto_keeps_the_ack_timer: the client backs off, its PTO is fired early. */
 struct capwait {
 	struct xfer *x;
@@ -1101,6 +1160,7 @@ int main(void)
 		cmocka_unit_test(stale_datagrams_are_dropped),
 		cmocka_unit_test(lost_keepalives_are_repeated),
 		cmocka_unit_test(probe_backoff_is_capped),
+		cmocka_unit_test(probes_under_backoff_go_twice),
 		cmocka_unit_test(early_pto_keeps_the_ack_timer),
 		cmocka_unit_test(newest_datagrams_wait_for_the_window),
 		cmocka_unit_test(app_close_with_code),
