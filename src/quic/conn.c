@@ -1757,13 +1757,19 @@ static bool withhold_challenge(struct zt_quic_conn *c, ngtcp2_ssize n)
  * the idle timeout less a second, where the PTO cap gives out (ztna-sim --case
  * 50330761 --real --max-loss 200000: 23 s without a byte). Sent twice, a probe gets
  * through nine times in ten; the receiver drops the copy as a duplicate packet
- * number. Only probes under backoff: two to four small packets a PTO.
+ * number. Only probes under backoff (two more packets a PTO), and only on a path
+ * ngtcp2 validated.
  */
 static void dup_probe(struct zt_quic_conn *c, const uint8_t *buf, size_t len,
 		      const struct zt_quic_path *path, uint64_t before_tx)
 {
 	ngtcp2_conn_stat cs;
 
+	/* never where ngtcp2 counts bytes against the 3x anti-amplification limit of
+	 * an address not validated yet (the handshake, a path being validated): the
+	 * copy would not count */
+	if (c->state != ZT_QUIC_ESTABLISHED || c->validating)
+		return;
 	ngtcp2_conn_get_conn_stat(c->conn, &cs);
 	if (cs.pto_count < 2 || cs.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION] == before_tx)
 		return;
