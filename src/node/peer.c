@@ -233,6 +233,7 @@ static void send_hello(struct zt_peer *p)
 		snprintf(h->services[h->n_services++], sizeof(h->services[0]), "%s",
 			 p->cfg.services[i].name);
 	p->state = ZT_PEER_HELLO;
+	p->welcome_by = p->now + p->cfg.welcome_timeout;
 	if (zt_peer_ctrl(p, &m) < 0)
 		close_outer(p, ZT_ESTATE, "cannot send HELLO");
 }
@@ -460,6 +461,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	p->cfg.outer_keepalive = or_default(cfg->outer_keepalive, 5 * ZT_SEC);
 	p->cfg.outer_idle_timeout = or_default(cfg->outer_idle_timeout, 20 * ZT_SEC);
 	p->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 10 * ZT_SEC);
+	p->cfg.welcome_timeout = or_default(cfg->welcome_timeout, 15 * ZT_SEC);
 	p->cfg.inner_idle_timeout = or_default(cfg->inner_idle_timeout, 60 * ZT_SEC);
 	p->cfg.inner_keepalive = or_default(cfg->inner_keepalive, 15 * ZT_SEC);
 	p->cfg.open_timeout = or_default(cfg->open_timeout, 10 * ZT_SEC);
@@ -687,6 +689,8 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 	}
 	if (p->state == ZT_PEER_BACKOFF && p->retry_at < t)
 		t = p->retry_at;
+	if (p->state == ZT_PEER_HELLO && p->welcome_by < t)
+		t = p->welcome_by;
 	return t;
 }
 
@@ -696,6 +700,10 @@ void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 	if (p->outer && zt_quic_conn_next_deadline(p->outer) <= now)
 		zt_quic_conn_on_timeout(p->outer, now);
 	check_outer(p);
+	/* The Intermediate rejects a HELLO it did not get in time; its ERROR and close
+	 * may be lost as well, and the outer idle timeout is 20 s away. */
+	if (p->state == ZT_PEER_HELLO && now >= p->welcome_by)
+		close_outer(p, ZT_ETIMEOUT, "no WELCOME in time");
 	if (p->state == ZT_PEER_BACKOFF && now >= p->retry_at)
 		connect_outer(p, now);
 	zt_psession_timers(p, now);

@@ -141,6 +141,7 @@ struct zt_peer {
 	void *outer_qlog;
 	struct zt_backoff backoff;
 	uint64_t retry_at;
+	uint64_t welcome_by;            /* ZT_PEER_HELLO: connect again then */
 	struct zt_addr observed;
 	uint64_t client_id;
 	struct zt_quic_cidmap *inner_map;

@@ -120,6 +120,8 @@ struct zt_quic_conn {
 	uint64_t probe_inflight;             /* bytes in flight then */
 	unsigned probe_n;                    /* probes since progress (backoff) */
 	bool probe_due;                      /* the next packet must elicit an ACK */
+	bool nudge_due;                      /* ... and be non-probing (nudge_peer) */
+	uint64_t nudge_at;                   /* not before then again */
 	uint64_t companion_pkts;             /* pkts_sent at the last dgram_companion */
 	uint8_t *dup;                        /* a probe to send once more (dup_probe) */
 	size_t dup_len;
@@ -1347,6 +1349,30 @@ static void peer_migration(struct zt_quic_conn *c, const struct zt_quic_path *wa
 	c->validating = true;
 }
 
+/*
+ * A client that gets a packet on a path other than its own: the server has not
+ * followed its last migration (ngtcp2 0.12.1 ignores such packets on a client). The
+ * server follows when a non-probing packet with a new highest packet number arrives
+ * on the new path; a client with nothing to send sent none, and both waited: the
+ * agent, back on the relay with its stream blocked for flow control, ignored the
+ * connector's MAX_STREAM_DATA on the direct path until its keep-alive 15 s later
+ * (ztna-sim --case 70555344 --real --max-loss 200000). So its next packet carries a
+ * PING (non-probing), at most once a PTO while this goes on.
+ */
+static void nudge_peer(struct zt_quic_conn *c, const struct zt_quic_path *got, uint64_t now)
+{
+	struct zt_quic_path cur;
+
+	if (c->server || c->state != ZT_QUIC_ESTABLISHED || now < c->nudge_at)
+		return;
+	path_from_ng(&cur, ngtcp2_conn_get_path(c->conn));
+	if (zt_addr_equal(&cur.local, &got->local) && zt_addr_equal(&cur.remote, &got->remote))
+		return;
+	c->nudge_due = true;
+	c->nudge_at = now + ngtcp2_conn_get_pto(c->conn);
+	c->st.peer_nudges++;
+}
+
 int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic_path *path,
 		      const uint8_t *pkt, size_t len)
 {
@@ -1384,6 +1410,7 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 	case 0:
 		if (c->server)
 			peer_migration(c, &was, validating);
+		nudge_peer(c, path, now);
 		/* evidence that ngtcp2 processed it (it silently ignores some packets,
 		 * e.g. from a path it left): what pto_cap_at may count from */
 		ngtcp2_conn_get_conn_stat(c->conn, &after);
@@ -1703,7 +1730,7 @@ static ngtcp2_ssize write_probe_or_pkt(struct zt_quic_conn *c, uint64_t now, uin
 	ngtcp2_conn_stat before, after;
 	ngtcp2_ssize n;
 
-	if (!c->probe_due)
+	if (!c->probe_due && !c->nudge_due)
 		return write_pkt(c, now, buf, cap, ps);
 	ngtcp2_conn_get_conn_stat(c->conn, &before);
 	ngtcp2_conn_set_keep_alive_timeout(c->conn, 1);
@@ -1712,8 +1739,10 @@ static ngtcp2_ssize write_probe_or_pkt(struct zt_quic_conn *c, uint64_t now, uin
 	ngtcp2_conn_get_conn_stat(c->conn, &after);
 	if (after.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION] !=
 	    before.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION]) {
+		if (c->probe_due)
+			c->st.probes_sent++;
 		c->probe_due = false; /* an ack-eliciting packet went */
-		c->st.probes_sent++;
+		c->nudge_due = false;
 	}
 	return n;
 }

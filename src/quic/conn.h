@@ -104,6 +104,8 @@ struct zt_quic_stats {
 	uint64_t probes_sent;               /* our own probes (conn.c: probe_update) */
 	uint64_t ptos_capped;               /* PTOs fired early (conn.c: pto_cap_at) */
 	uint64_t probes_doubled;            /* probes sent twice (dup_probe) */
+	uint64_t peer_nudges;               /* PINGs for a server that did not follow a
+					       migration (nudge_peer) */
 	uint64_t challenges_withheld;       /* small PATH_CHALLENGEs not sent
 					       (full_size_challenges) */
 };

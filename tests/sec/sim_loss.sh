@@ -34,6 +34,8 @@ cases=(
 	"40222461 200000 the Intermediate's connection to the connector wedged for good: DATAGRAM-only packets in flight, lost, no probe timer for them, BBR2's window cut below them (quic/conn.c dgram_companion)"
 	"40223621 200000 as 40222461, the channel reset (quic/conn.c dgram_companion)"
 	"40226907 200000 as 40222461, not one byte through in 55 s (quic/conn.c dgram_companion)"
+	"50330761 200000 a direct path losing a third each way, RTT 0.8 s: rounds of lost probes doubled the backoff past the PTO cap, 23 s without a byte (quic/conn.c dup_probe)"
+	"60441078 200000 as 50330761, 11.9 s (quic/conn.c dup_probe)"
 )
 tap_plan ${#cases[@]}
 tmp=$(mktemp -d /tmp/zt-sim-loss.XXXXXX)

@@ -500,6 +500,13 @@ static bool both_ready(void *arg, uint64_t now)
 	       zt_peer_state(w->conn.peer) == ZT_PEER_READY;
 }
 
+static bool agent_in_hello(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+	(void)now;
+	return zt_peer_state(w->agent.peer) == ZT_PEER_HELLO;
+}
+
 static void world_up(struct world *w, struct nh_fixture *f, uint64_t quota_pkts)
 {
 	world_init(w, f, quota_pkts);
@@ -1243,6 +1250,36 @@ static struct tchan *direct_session(struct world *w, void **state)
 	return t;
 }
 
+/*
+ * HELLO sent and no answer: the Intermediate rejects a HELLO it did not get within its
+ * 10 s, but its ERROR and close may be lost too; the agent connects again after
+ * welcome_timeout (15 s) instead of waiting for the outer idle timeout (ztna-sim
+ * --case 60442649 --real --max-loss 200000: the connector's HELLO did not arrive in
+ * time, the rejection was lost, and it waited 33 s while the agent's refusals for
+ * the missing service backed off to 32 s).
+ */
+static void unanswered_hello_connects_again(void **state)
+{
+	struct world w;
+	uint64_t t0;
+
+	world_init(&w, *state, 0);
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, agent_in_hello, &w, w.net.now + 3 * ZT_SEC));
+	w.cut_agent_imd = true;
+	t0 = w.net.now;
+	nh_run_for(&w.net, 14 * ZT_SEC);
+	assert_int_equal(zt_peer_state(w.agent.peer), ZT_PEER_HELLO);
+	assert_int_equal(w.downs, 0);
+	nh_run(&w.net, NULL, NULL, t0 + 16 * ZT_SEC);
+	assert_int_equal(w.downs, 1);
+	assert_int_not_equal(zt_peer_state(w.agent.peer), ZT_PEER_READY);
+	w.cut_agent_imd = false;
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 5 * ZT_SEC));
+	world_fini(&w);
+}
+
 /* Someone who sees the agent's direct packets replays them from its own address,
  * after the originals arrived (it cannot race them): duplicates, dropped; the
  * connector sends nothing to that address and the session stays direct, intact. */
@@ -1715,6 +1752,7 @@ int main(void)
 		cmocka_unit_test(agent_bytes_in_flight_are_bounded),
 		cmocka_unit_test(agent_sessions_are_capped),
 		cmocka_unit_test(same_identity_twice_does_not_flap),
+		cmocka_unit_test(unanswered_hello_connects_again),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);

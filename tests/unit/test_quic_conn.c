@@ -917,6 +917,46 @@ static void probes_under_backoff_go_twice(void **state)
 	qh_pair_fini(&x.p);
 }
 
+/*
+ * A client that gets a packet on a path other than its own (the server did not follow
+ * its migration; ngtcp2 0.12.1 ignores the packet) sends a non-probing packet, a PING,
+ * on its own path (nudge_peer): with nothing to send and no ACK owed it sent nothing,
+ * and the server went on sending where the client no longer listens (ztna-sim --case
+ * 70555344 --real --max-loss 200000: 14 s without a byte, to the end of the run).
+ */
+static void packet_on_a_path_left_nudges_the_server(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct xfer x;
+	struct zt_quic_conn *srv;
+	struct zt_quic_path sp, elsewhere;
+	struct zt_quic_stats st;
+	uint8_t pkt[2048], out[2048];
+	int n, len;
+
+	xfer_init(f, &x, NULL);
+	srv = qh_pair_server(&x.p);
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + ZT_SEC); /* idle: no ACK owed */
+	assert_int_equal(zt_quic_conn_poll_send(x.cli.c, x.p.net.now, out, sizeof(out), &sp), 0);
+	assert_int_equal(send_dgram(srv, 100, 1), 0);
+	len = zt_quic_conn_poll_send(srv, x.p.net.now, pkt, sizeof(pkt), &sp);
+	assert_true(len > 0);
+	elsewhere.remote = sp.local;
+	assert_int_equal(zt_addr_parse(&elsewhere.local, "192.0.2.77:7777", 0), 0);
+	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now, &elsewhere, pkt, (size_t)len), 0);
+	assert_int_equal(x.dgrams_cli, 0); /* ignored */
+	n = zt_quic_conn_poll_send(x.cli.c, x.p.net.now, out, sizeof(out), &sp);
+	assert_true(n > 0);
+	assert_false(zt_addr_equal(&sp.local, &elsewhere.local));
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_int_equal(st.peer_nudges, 1);
+	/* once a PTO at most */
+	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now, &elsewhere, pkt, (size_t)len), 0);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_int_equal(st.peer_nudges, 1);
+	qh_pair_fini(&x.p);
+}
+
 /* early_pto_keeps_the_ack_timer: the client backs off, its PTO is fired early. */
 struct capwait {
 	struct xfer *x;
@@ -1161,6 +1201,7 @@ int main(void)
 		cmocka_unit_test(lost_keepalives_are_repeated),
 		cmocka_unit_test(probe_backoff_is_capped),
 		cmocka_unit_test(probes_under_backoff_go_twice),
+		cmocka_unit_test(packet_on_a_path_left_nudges_the_server),
 		cmocka_unit_test(early_pto_keeps_the_ack_timer),
 		cmocka_unit_test(newest_datagrams_wait_for_the_window),
 		cmocka_unit_test(app_close_with_code),
