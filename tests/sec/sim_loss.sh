@@ -36,6 +36,7 @@ cases=(
 	"40226907 200000 as 40222461, not one byte through in 55 s (quic/conn.c dgram_companion)"
 	"50330761 200000 a direct path losing a third each way, RTT 0.8 s: rounds of lost probes doubled the backoff past the PTO cap, 23 s without a byte (quic/conn.c dup_probe)"
 	"60441078 200000 as 50330761, 11.9 s (quic/conn.c dup_probe)"
+	"70555344 200000 the agent back on the relay with nothing to send; the connector kept sending on the direct path, which the agent ignores: 14 s without a byte (quic/conn.c nudge_peer)"
 )
 tap_plan ${#cases[@]}
 tmp=$(mktemp -d /tmp/zt-sim-loss.XXXXXX)
