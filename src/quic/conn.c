@@ -1779,15 +1779,15 @@ static bool withhold_challenge(struct zt_quic_conn *c, ngtcp2_ssize n)
 }
 
 /*
- * After two probe timeouts in a row without an answer, each ack-eliciting packet goes
- * twice. On a path that loses a third of the packets each way (two links at 20 %)
+ * After a probe timeout, until an answer, each ack-eliciting packet goes twice. On a path that loses a third of the packets each way (two links at 20 %)
  * a probe and its ACK get through about two times in five; ngtcp2's backoff doubles
  * after each round of two probes lost, and four such rounds put the next one past
  * the idle timeout less a second, where the PTO cap gives out (ztna-sim --case
  * 50330761 --real --max-loss 200000: 23 s without a byte). Sent twice, a probe gets
  * through nine times in ten; the receiver drops the copy as a duplicate packet
- * number. Only probes under backoff (two more packets a PTO), and only on a path
- * ngtcp2 validated.
+ * number. From the first PTO on, not the second: after a fallback to the relay the
+ * probe count climbed again while the hole in the stream waited (--case 80662858,
+ * 12.4 s). Only probes (two more packets a PTO), and only on a path ngtcp2 validated.
  */
 static void dup_probe(struct zt_quic_conn *c, const uint8_t *buf, size_t len,
 		      const struct zt_quic_path *path, uint64_t before_tx)
@@ -1800,7 +1800,7 @@ static void dup_probe(struct zt_quic_conn *c, const uint8_t *buf, size_t len,
 	if (c->state != ZT_QUIC_ESTABLISHED || c->validating)
 		return;
 	ngtcp2_conn_get_conn_stat(c->conn, &cs);
-	if (cs.pto_count < 2 || cs.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION] == before_tx)
+	if (cs.pto_count < 1 || cs.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION] == before_tx)
 		return;
 	if (!c->dup && !(c->dup = malloc(c->max_udp)))
 		return;

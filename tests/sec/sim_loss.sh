@@ -37,6 +37,7 @@ cases=(
 	"50330761 200000 a direct path losing a third each way, RTT 0.8 s: rounds of lost probes doubled the backoff past the PTO cap, 23 s without a byte (quic/conn.c dup_probe)"
 	"60441078 200000 as 50330761, 11.9 s (quic/conn.c dup_probe)"
 	"70555344 200000 the agent back on the relay with nothing to send; the connector kept sending on the direct path, which the agent ignores: 14 s without a byte (quic/conn.c nudge_peer)"
+	"80662858 200000 after a fallback to the relay the probe count climbed again while the hole in the stream waited, 12.4 s (quic/conn.c dup_probe from the first PTO)"
 )
 tap_plan ${#cases[@]}
 tmp=$(mktemp -d /tmp/zt-sim-loss.XXXXXX)

@@ -859,7 +859,7 @@ static void probe_backoff_is_capped(void **state)
 }
 
 /*
- * After two probe timeouts without an answer each probe goes twice (dup_probe): on a
+ * After a probe timeout without an answer each probe goes twice (dup_probe): on a
  * path losing a third of the packets each way, rounds of two lost probes doubled
  * ngtcp2's backoff past the idle timeout less a second (ztna-sim --case 50330761
  * --real --max-loss 200000: 23 s without a byte). The copy arrives as a duplicate
