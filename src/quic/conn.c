@@ -122,6 +122,8 @@ struct zt_quic_conn {
 	bool probe_due;                      /* the next packet must elicit an ACK */
 	bool nudge_due;                      /* ... and be non-probing (nudge_peer) */
 	uint64_t nudge_at;                   /* not before then again */
+	struct zt_quic_path cur_path;        /* a client's path, as nudge_peer last saw it */
+	bool cur_heard;                      /* a packet came on it since */
 	uint64_t companion_pkts;             /* pkts_sent at the last dgram_companion */
 	uint8_t *dup;                        /* a probe to send once more (dup_probe) */
 	size_t dup_len;
@@ -1357,16 +1359,32 @@ static void peer_migration(struct zt_quic_conn *c, const struct zt_quic_path *wa
  * agent, back on the relay with its stream blocked for flow control, ignored the
  * connector's MAX_STREAM_DATA on the direct path until its keep-alive 15 s later
  * (ztna-sim --case 70555344 --real --max-loss 200000). So its next packet carries a
- * PING (non-probing), at most once a PTO while this goes on.
+ * PING (non-probing), at most once a PTO, while nothing came on its own path since it
+ * moved there.
  */
+static bool same_path(const struct zt_quic_path *a, const struct zt_quic_path *b)
+{
+	return zt_addr_equal(&a->local, &b->local) && zt_addr_equal(&a->remote, &b->remote);
+}
+
 static void nudge_peer(struct zt_quic_conn *c, const struct zt_quic_path *got, uint64_t now)
 {
 	struct zt_quic_path cur;
 
-	if (c->server || c->state != ZT_QUIC_ESTABLISHED || now < c->nudge_at)
+	if (c->server || c->state != ZT_QUIC_ESTABLISHED)
 		return;
 	path_from_ng(&cur, ngtcp2_conn_get_path(c->conn));
-	if (zt_addr_equal(&cur.local, &got->local) && zt_addr_equal(&cur.remote, &got->remote))
+	if (!same_path(&cur, &c->cur_path)) {
+		c->cur_path = cur; /* moved: nothing heard on the new path yet */
+		c->cur_heard = false;
+	}
+	if (same_path(&cur, got)) {
+		c->cur_heard = true;
+		return;
+	}
+	/* A server that answers on our path and checks the one we left (ngtcp2 does
+	 * after following a move) needs no nudge: only while nothing came on ours. */
+	if (c->cur_heard || now < c->nudge_at)
 		return;
 	c->nudge_due = true;
 	c->nudge_at = now + ngtcp2_conn_get_pto(c->conn);

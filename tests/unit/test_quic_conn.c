@@ -922,17 +922,20 @@ static void probes_under_backoff_go_twice(void **state)
  * its migration; ngtcp2 0.12.1 ignores the packet) sends a non-probing packet, a PING,
  * on its own path (nudge_peer): with nothing to send and no ACK owed it sent nothing,
  * and the server went on sending where the client no longer listens (ztna-sim --case
- * 70555344 --real --max-loss 200000: 14 s without a byte, to the end of the run).
+ * 70555344 --real --max-loss 200000: 14 s without a byte, to the end of the run; that
+ * replay in tests/sec/sim_loss.sh fails without the nudge). Not while the server
+ * answers on the client's path (its checks of the path left cost an idle direct
+ * session 40 B/s of PINGs).
  */
 static void packet_on_a_path_left_nudges_the_server(void **state)
 {
 	struct qh_fixture *f = *state;
 	struct xfer x;
 	struct zt_quic_conn *srv;
-	struct zt_quic_path sp, elsewhere;
+	struct zt_quic_path sp, old, elsewhere, moved;
 	struct zt_quic_stats st;
 	uint8_t pkt[2048], out[2048];
-	int n, len;
+	int len;
 
 	xfer_init(f, &x, NULL);
 	srv = qh_pair_server(&x.p);
@@ -941,17 +944,28 @@ static void packet_on_a_path_left_nudges_the_server(void **state)
 	assert_int_equal(send_dgram(srv, 100, 1), 0);
 	len = zt_quic_conn_poll_send(srv, x.p.net.now, pkt, sizeof(pkt), &sp);
 	assert_true(len > 0);
+	old = (struct zt_quic_path){ .local = sp.remote, .remote = sp.local };
+	/* the server checking a path while it answers on ours: no nudge */
 	elsewhere.remote = sp.local;
 	assert_int_equal(zt_addr_parse(&elsewhere.local, "192.0.2.77:7777", 0), 0);
+	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now, &old, pkt, (size_t)len), 0);
 	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now, &elsewhere, pkt, (size_t)len), 0);
-	assert_int_equal(x.dgrams_cli, 0); /* ignored */
-	n = zt_quic_conn_poll_send(x.cli.c, x.p.net.now, out, sizeof(out), &sp);
-	assert_true(n > 0);
-	assert_false(zt_addr_equal(&sp.local, &elsewhere.local));
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_int_equal(st.peer_nudges, 0);
+	/* the client moves; nothing has come on its new path, the server sends on the
+	 * old one: the next packet carries a PING */
+	moved = (struct zt_quic_path){ .local = elsewhere.local, .remote = sp.local };
+	assert_int_equal(zt_quic_conn_migrate(x.cli.c, x.p.net.now, &moved, true), 0);
+	assert_int_equal(send_dgram(srv, 100, 2), 0);
+	len = zt_quic_conn_poll_send(srv, x.p.net.now, pkt, sizeof(pkt), &sp);
+	assert_true(len > 0);
+	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now, &old, pkt, (size_t)len), 0);
 	zt_quic_conn_stats(x.cli.c, &st);
 	assert_int_equal(st.peer_nudges, 1);
+	assert_true(zt_quic_conn_poll_send(x.cli.c, x.p.net.now, out, sizeof(out), &sp) > 0);
+	assert_true(zt_addr_equal(&sp.local, &moved.local));
 	/* once a PTO at most */
-	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now, &elsewhere, pkt, (size_t)len), 0);
+	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now, &old, pkt, (size_t)len), 0);
 	zt_quic_conn_stats(x.cli.c, &st);
 	assert_int_equal(st.peer_nudges, 1);
 	qh_pair_fini(&x.p);
