@@ -152,6 +152,12 @@ void zt_pathmgr_conn_state(struct zt_pathmgr *pm, uint64_t now, uint64_t bytes_i
 		pm->last_busy = now;
 }
 
+void zt_pathmgr_peer_elsewhere(struct zt_pathmgr *pm, uint64_t now, uint32_t unanswered)
+{
+	if (pm->state == ZT_PATHMGR_DIRECT && unanswered >= pm->cfg.stall_ptos)
+		back_off(pm, now, "peer-did-not-follow", true);
+}
+
 void zt_pathmgr_migrated(struct zt_pathmgr *pm, uint64_t now, enum zt_path_kind to, bool ok)
 {
 	if (!ok) {

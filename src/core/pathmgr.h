@@ -7,8 +7,9 @@
  *
  *   RELAY ----start ICE----> CHECKING --selected--> DIRECT
  *     ^                         |                     |
- *     |                      failed           consent lost, or
- *     |                         v             acknowledged data stalls
+ *     |                      failed           consent lost, acknowledged
+ *     |                         v             data stalls, or the peer
+ *     |                         |             answers elsewhere only
  *     +--- cooldown expires -- COOLDOWN <-------------+  (migrate back to relay)
  *
  * Hysteresis: the cooldown before retrying direct starts at `cooldown` and doubles
@@ -132,6 +133,12 @@ void zt_pathmgr_direct_tx(struct zt_pathmgr *pm, uint64_t now);
 #define ZT_PATHMGR_PTOS_UNKNOWN UINT32_MAX
 void zt_pathmgr_conn_state(struct zt_pathmgr *pm, uint64_t now, uint64_t bytes_in_flight,
 			   uint64_t srtt, uint32_t pto_count);
+
+/* The connection got packets on a path other than its own since it moved to the
+ * direct path, none on its own, and asked the peer `unanswered` times (a PTO apart) to
+ * follow (quic/conn.c nudge_peer): at stall_ptos of them the peer is alive but cannot
+ * follow, and the connection goes back to the relay ("peer-did-not-follow"). */
+void zt_pathmgr_peer_elsewhere(struct zt_pathmgr *pm, uint64_t now, uint32_t unanswered);
 
 /* The shell carried out (ok) or could not carry out a migration. */
 void zt_pathmgr_migrated(struct zt_pathmgr *pm, uint64_t now, enum zt_path_kind to, bool ok);

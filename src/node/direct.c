@@ -632,6 +632,7 @@ void zt_pdirect_timers(struct psession *s, uint64_t now)
 		zt_quic_conn_stats(s->conn, &qs);
 		zt_pathmgr_conn_state(&d->pm, now, qs.bytes_in_flight, qs.srtt_ns,
 				      (uint32_t)qs.pto_count);
+		zt_pathmgr_peer_elsewhere(&d->pm, now, (uint32_t)qs.nudges_unanswered);
 	}
 	ice_events(s, now);
 }

@@ -1176,7 +1176,11 @@ int zt_quic_conn_close(struct zt_quic_conn *c, uint64_t app_err, const char *rea
  * one time in three, and three such rounds put the next one 8 PTOs away: streams
  * stood still for 10 to 30 s (ztna-sim --case 200162 --real --max-loss 200000). So
  * when ngtcp2's PTO is due more than PTO_INTERVAL_MAX (or two minimum RTTs, if
- * longer) after the last ack-eliciting packet, it is fired then: pto_cap_fire() gives
+ * longer, but never more than PTO_INTERVAL_CEIL: an end-to-end handshake under heavy
+ * loss took its first RTT sample, which ngtcp2 uses whole, from an ACK that came 3.3 s
+ * late, and the stream's first bytes waited 13.7 s for two such intervals: ztna-sim
+ * --case 90111761 --real --max-loss 200000) after the last ack-eliciting packet, it
+ * is fired then: pto_cap_fire() gives
  * ngtcp2_conn_handle_expiry() the PTO's own deadline T as the time, and ngtcp2 sends
  * its two probes now (and doubles its count as usual). Only after the handshake, and
  * only to a PTO due well before the idle timeout counted from the last packet that
@@ -1229,6 +1233,7 @@ int zt_quic_conn_close(struct zt_quic_conn *c, uint64_t app_err, const char *rea
  *   the PTO path calls nothing of the congestion controller (BBR2 or CUBIC).
  */
 #define PTO_INTERVAL_MAX ZT_SEC
+#define PTO_INTERVAL_CEIL (2 * ZT_SEC)
 
 static uint64_t pto_cap_at(const struct zt_quic_conn *c, const ngtcp2_conn_stat *cs)
 {
@@ -1245,6 +1250,8 @@ static uint64_t pto_cap_at(const struct zt_quic_conn *c, const ngtcp2_conn_stat 
 			return ZT_TIME_NEVER; /* a loss timer, not a PTO */
 	iv = cs->min_rtt != UINT64_MAX && 2 * cs->min_rtt > PTO_INTERVAL_MAX ? 2 * cs->min_rtt
 									   : PTO_INTERVAL_MAX;
+	if (iv > PTO_INTERVAL_CEIL)
+		iv = PTO_INTERVAL_CEIL;
 	if (cs->loss_detection_timer <= last + iv)
 		return ZT_TIME_NEVER;
 	if (rp && rp->max_idle_timeout && rp->max_idle_timeout < idle)
@@ -1360,7 +1367,13 @@ static void peer_migration(struct zt_quic_conn *c, const struct zt_quic_path *wa
  * connector's MAX_STREAM_DATA on the direct path until its keep-alive 15 s later
  * (ztna-sim --case 70555344 --real --max-loss 200000). So its next packet carries a
  * PING (non-probing), at most once a PTO, while nothing came on its own path since it
- * moved there.
+ * moved there. A server that cannot follow keeps answering on the old path: ngtcp2
+ * 0.12.1 needs a connection ID of ours it has not used yet for the new path, and the
+ * NEW_CONNECTION_ID frames carrying them can be lost (twice in a row after the
+ * end-to-end handshake: --case 90114831 --max-loss 200000, where the agent sent on a
+ * direct path nobody answered for 6 s). nudges_unanswered counts the nudges since the
+ * move; the path manager takes the connection back to the relay on that evidence
+ * (zt_pathmgr_peer_elsewhere).
  */
 static bool same_path(const struct zt_quic_path *a, const struct zt_quic_path *b)
 {
@@ -1377,9 +1390,11 @@ static void nudge_peer(struct zt_quic_conn *c, const struct zt_quic_path *got, u
 	if (!same_path(&cur, &c->cur_path)) {
 		c->cur_path = cur; /* moved: nothing heard on the new path yet */
 		c->cur_heard = false;
+		c->st.nudges_unanswered = 0;
 	}
 	if (same_path(&cur, got)) {
 		c->cur_heard = true;
+		c->st.nudges_unanswered = 0;
 		return;
 	}
 	/* A server that answers on our path and checks the one we left (ngtcp2 does
@@ -1389,6 +1404,7 @@ static void nudge_peer(struct zt_quic_conn *c, const struct zt_quic_path *got, u
 	c->nudge_due = true;
 	c->nudge_at = now + ngtcp2_conn_get_pto(c->conn);
 	c->st.peer_nudges++;
+	c->st.nudges_unanswered++;
 }
 
 int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic_path *path,

@@ -106,6 +106,8 @@ struct zt_quic_stats {
 	uint64_t probes_doubled;            /* probes sent twice (dup_probe) */
 	uint64_t peer_nudges;               /* PINGs for a server that did not follow a
 					       migration (nudge_peer) */
+	uint64_t nudges_unanswered;         /* of them since our last move, with nothing
+					       heard on our path since (0 once heard) */
 	uint64_t challenges_withheld;       /* small PATH_CHALLENGEs not sent
 					       (full_size_challenges) */
 };

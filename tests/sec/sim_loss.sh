@@ -38,6 +38,8 @@ cases=(
 	"60441078 200000 as 50330761, 11.9 s (quic/conn.c dup_probe)"
 	"70555344 200000 the agent back on the relay with nothing to send; the connector kept sending on the direct path, which the agent ignores: 14 s without a byte (quic/conn.c nudge_peer)"
 	"80662858 200000 after a fallback to the relay the probe count climbed again while the hole in the stream waited, 12.4 s (quic/conn.c dup_probe from the first PTO)"
+	"90111761 200000 the end-to-end handshake's first RTT sample 3.3 s (an ACK lost): the PTO cap waited 6.6 s, the first bytes stood still 13.7 s (quic/conn.c PTO_INTERVAL_CEIL)"
+	"90114831 200000 the connector had none of the agent's connection IDs (NEW_CONNECTION_ID lost twice) and answered the move to direct on the relay: 10.8 s (core/pathmgr.c peer-did-not-follow)"
 )
 tap_plan ${#cases[@]}
 tmp=$(mktemp -d /tmp/zt-sim-loss.XXXXXX)

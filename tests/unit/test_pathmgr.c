@@ -215,6 +215,48 @@ static void a_stall_needs_unanswered_ptos(void **state)
 	assert_int_equal(pm.stats.fallbacks, 1);
 }
 
+/*
+ * The peer answers on the relay, nothing on the direct path, and the connection has
+ * asked it to follow stall_ptos times (a PTO apart): it is alive and cannot follow
+ * (ngtcp2 0.12.1 has no connection ID of ours left for the new path while our
+ * NEW_CONNECTION_ID frames are lost: ztna-sim --case 90114831 --real --max-loss
+ * 200000 sent 6 s on a direct path nobody answered). Back to the relay at once, with
+ * nothing in flight or no PTO expired; fewer than that, or off the direct path,
+ * decide nothing.
+ */
+static void peer_that_cannot_follow_sends_us_back(void **state)
+{
+	struct zt_pathmgr pm;
+	struct zt_ice_event e = ev(ZT_ICE_EV_SELECTED, "203.0.113.2:40000");
+
+	(void)state;
+	zt_pathmgr_init(&pm, NULL, 0);
+	zt_pathmgr_peer_elsewhere(&pm, 0, 5); /* on the relay: nothing to leave */
+	nothing(&pm, 0);
+	zt_pathmgr_begin(&pm, 0);
+	expect(&pm, 0, ZT_PATH_ACT_START_ICE, NULL);
+	zt_pathmgr_ice_started(&pm, 0);
+	zt_pathmgr_peer_elsewhere(&pm, 10 * ZT_MS, 5); /* checking: nothing either */
+	nothing(&pm, 10 * ZT_MS);
+	zt_pathmgr_ice_event(&pm, 50 * ZT_MS, &e);
+	expect(&pm, 50 * ZT_MS, ZT_PATH_ACT_GO_DIRECT, NULL);
+	zt_pathmgr_migrated(&pm, 50 * ZT_MS, ZT_PATH_KIND_DIRECT, true);
+	zt_pathmgr_conn_state(&pm, 60 * ZT_MS, 0, 100 * ZT_MS, 0);
+	zt_pathmgr_peer_elsewhere(&pm, 60 * ZT_MS, 1);
+	nothing(&pm, 60 * ZT_MS);
+	zt_pathmgr_peer_elsewhere(&pm, 400 * ZT_MS, 2);
+	nothing(&pm, 400 * ZT_MS);
+	zt_pathmgr_peer_elsewhere(&pm, 700 * ZT_MS, 3);
+	expect(&pm, 700 * ZT_MS, ZT_PATH_ACT_GO_RELAY, "peer-did-not-follow");
+	zt_pathmgr_migrated(&pm, 700 * ZT_MS, ZT_PATH_KIND_RELAY, true);
+	assert_int_equal(pm.state, ZT_PATHMGR_COOLDOWN);
+	assert_int_equal(pm.stats.fallbacks, 1);
+	/* counted once: the same count again after the move decides nothing */
+	zt_pathmgr_peer_elsewhere(&pm, 800 * ZT_MS, 3);
+	nothing(&pm, 800 * ZT_MS);
+	assert_int_equal(pm.stats.fallbacks, 1);
+}
+
 static void idle_direct_path_is_not_judged_by_stall(void **state)
 {
 	struct zt_pathmgr pm;
@@ -352,6 +394,7 @@ int main(void)
 		cmocka_unit_test(stall_bound_follows_rtt_and_is_capped),
 		cmocka_unit_test(unanswered_ack_does_not_start_the_stall_clock),
 		cmocka_unit_test(a_stall_needs_unanswered_ptos),
+		cmocka_unit_test(peer_that_cannot_follow_sends_us_back),
 		cmocka_unit_test(idle_direct_path_is_not_judged_by_stall),
 		cmocka_unit_test(no_flapping_under_repeated_failures),
 		cmocka_unit_test(network_change_regathers_after_debounce),

@@ -859,6 +859,68 @@ static void probe_backoff_is_capped(void **state)
 }
 
 /*
+ * The early PTO comes at most 2 s after the last packet, however long the minimum
+ * RTT: an end-to-end handshake under heavy loss took its first RTT sample from an
+ * ACK that came 3.3 s late (ngtcp2 uses a first sample whole), the cap waited two of
+ * those, 6.6 s, and the stream's first bytes stood still 13.7 s (ztna-sim --case
+ * 90111761 --real --max-loss 200000). Here the RTT is a real 1.4 s (700 ms each way);
+ * while the client's packets are lost, its probe rounds come no more than 2 s apart
+ * (2.8 s before the ceiling).
+ */
+struct gap_tap {
+	const struct qh_net *net;
+	const struct zt_addr *cli;
+	bool black;
+	uint64_t last, max_gap;        /* client packets sent during the blackout */
+};
+
+static bool gap_blackout_tap(void *arg, const struct qh_pkt *p)
+{
+	struct gap_tap *t = arg;
+
+	if (t->black && zt_addr_equal(&p->from, t->cli)) {
+		if (t->last && t->net->now - t->last > t->max_gap)
+			t->max_gap = t->net->now - t->last;
+		t->last = t->net->now;
+	}
+	return t->black;
+}
+
+static void probe_interval_has_a_ceiling(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct xfer x;
+	struct gap_tap t = { 0 };
+	struct zt_quic_stats st;
+
+	memset(&x, 0, sizeof(x));
+	qh_ep_init(&x.cli, 1, 2);
+	qh_ep_init(&x.srv, 2, 1);
+	assert_int_equal(qh_pair_init(&x.p, &f->pki, &f->rng, NULL, &callbacks, &x), 0);
+	x.p.net.latency = 700 * ZT_MS; /* from the handshake on */
+	assert_true(qh_pair_connect(&x.p));
+	x.cli.c = x.p.client;
+	t.net = &x.p.net;
+	t.cli = &x.p.cli.addr;
+	x.p.net.tap = gap_blackout_tap;
+	x.p.net.tap_arg = &t;
+	xfer_start(&x, 1u << 30);
+	x.srv.to_send = 0;
+	qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 10 * ZT_SEC);
+	assert_true(x.srv.received > 0);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_true(2 * st.min_rtt_ns > 2 * ZT_SEC); /* the old interval: over 2 s */
+	t.black = true;
+	qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 12 * ZT_SEC);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_true(st.ptos_capped >= 2);
+	assert_true(t.max_gap > 0);
+	assert_true(t.max_gap <= 2 * ZT_SEC + 30 * ZT_MS);
+	assert_int_equal(zt_quic_conn_state(x.cli.c), ZT_QUIC_ESTABLISHED);
+	qh_pair_fini(&x.p);
+}
+
+/*
  * After a probe timeout without an answer each probe goes twice (dup_probe): on a
  * path losing a third of the packets each way, rounds of two lost probes doubled
  * ngtcp2's backoff past the idle timeout less a second (ztna-sim --case 50330761
@@ -964,10 +1026,31 @@ static void packet_on_a_path_left_nudges_the_server(void **state)
 	assert_int_equal(st.peer_nudges, 1);
 	assert_true(zt_quic_conn_poll_send(x.cli.c, x.p.net.now, out, sizeof(out), &sp) > 0);
 	assert_true(zt_addr_equal(&sp.local, &moved.local));
+	assert_int_equal(st.nudges_unanswered, 1);
 	/* once a PTO at most */
 	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now, &old, pkt, (size_t)len), 0);
 	zt_quic_conn_stats(x.cli.c, &st);
 	assert_int_equal(st.peer_nudges, 1);
+	/* a PTO later, the server still on the old path: the second one, unanswered (the
+	 * path manager leaves the direct path at stall_ptos of them) */
+	assert_int_equal(send_dgram(srv, 100, 3), 0);
+	len = zt_quic_conn_poll_send(srv, x.p.net.now, pkt, sizeof(pkt), &sp);
+	assert_true(len > 0);
+	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now + 2 * ZT_SEC, &old, pkt,
+					   (size_t)len), 0);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_int_equal(st.peer_nudges, 2);
+	assert_int_equal(st.nudges_unanswered, 2);
+	/* a packet on the client's own path answers them */
+	assert_int_equal(send_dgram(srv, 100, 4), 0);
+	len = zt_quic_conn_poll_send(srv, x.p.net.now, pkt, sizeof(pkt), &sp);
+	assert_true(len > 0);
+	elsewhere = (struct zt_quic_path){ .local = moved.local, .remote = moved.remote };
+	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now + 2 * ZT_SEC, &elsewhere, pkt,
+					   (size_t)len), 0);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_int_equal(st.nudges_unanswered, 0);
+	assert_int_equal(st.peer_nudges, 2);
 	qh_pair_fini(&x.p);
 }
 
@@ -1215,6 +1298,7 @@ int main(void)
 		cmocka_unit_test(lost_keepalives_are_repeated),
 		cmocka_unit_test(probe_backoff_is_capped),
 		cmocka_unit_test(probes_under_backoff_go_twice),
+		cmocka_unit_test(probe_interval_has_a_ceiling),
 		cmocka_unit_test(packet_on_a_path_left_nudges_the_server),
 		cmocka_unit_test(early_pto_keeps_the_ack_timer),
 		cmocka_unit_test(newest_datagrams_wait_for_the_window),
