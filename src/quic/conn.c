@@ -124,6 +124,7 @@ struct zt_quic_conn {
 	uint64_t nudge_at;                   /* not before then again */
 	struct zt_quic_path cur_path;        /* a client's path, as nudge_peer last saw it */
 	bool cur_heard;                      /* a packet came on it since */
+	bool pv_answered;                    /* the packet being read ended a validation */
 	uint64_t companion_pkts;             /* pkts_sent at the last dgram_companion */
 	uint8_t *dup;                        /* a probe to send once more (dup_probe) */
 	size_t dup_len;
@@ -602,6 +603,7 @@ static int cb_path_validation(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
 	path_from_ng(&ev->path, path);
 	ev->ok = res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS;
 	c->validating = false;
+	c->pv_answered |= ev->ok;
 	return 0;
 }
 
@@ -1373,14 +1375,22 @@ static void peer_migration(struct zt_quic_conn *c, const struct zt_quic_path *wa
  * end-to-end handshake: --case 90114831 --max-loss 200000, where the agent sent on a
  * direct path nobody answered for 6 s). nudges_unanswered counts the nudges since the
  * move; the path manager takes the connection back to the relay on that evidence
- * (zt_pathmgr_peer_elsewhere).
+ * (zt_pathmgr_peer_elsewhere). What counts as heard on our path: a packet that
+ * visibly did something (acknowledged ours, brought data), other than the answer to
+ * our PATH_CHALLENGE. A server answers a challenge on
+ * the path it came on, moved or not, and old packets of the server's on the relay
+ * (dropped by ngtcp2) arrived after the agent's fallback: a connector that had missed
+ * the agent's non-probing packets kept probing on the direct path while the agent,
+ * idle, took those for an answer and waited (--case 92335275 --max-loss 200000: the
+ * end of a stream 11.8 s).
  */
 static bool same_path(const struct zt_quic_path *a, const struct zt_quic_path *b)
 {
 	return zt_addr_equal(&a->local, &b->local) && zt_addr_equal(&a->remote, &b->remote);
 }
 
-static void nudge_peer(struct zt_quic_conn *c, const struct zt_quic_path *got, uint64_t now)
+static void nudge_peer(struct zt_quic_conn *c, const struct zt_quic_path *got, uint64_t now,
+		       bool counts)
 {
 	struct zt_quic_path cur;
 
@@ -1393,8 +1403,10 @@ static void nudge_peer(struct zt_quic_conn *c, const struct zt_quic_path *got, u
 		c->st.nudges_unanswered = 0;
 	}
 	if (same_path(&cur, got)) {
-		c->cur_heard = true;
-		c->st.nudges_unanswered = 0;
+		if (counts) {
+			c->cur_heard = true;
+			c->st.nudges_unanswered = 0;
+		}
 		return;
 	}
 	/* A server that answers on our path and checks the one we left (ngtcp2 does
@@ -1413,7 +1425,7 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 	ngtcp2_conn_stat before, after;
 	struct zt_quic_path was;
 	uint64_t seen;
-	bool validating;
+	bool validating, evident;
 	struct npath np;
 	int rv, ret = 0;
 
@@ -1439,19 +1451,24 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 	validating = c->validating;
 	path_from_ng(&was, ngtcp2_conn_get_path(c->conn));
 	c->rx_at = now;
+	c->pv_answered = false;
 	rv = ngtcp2_conn_read_pkt(c->conn, &np.path, NULL, pkt, len, now);
 	switch (rv) {
 	case 0:
 		if (c->server)
 			peer_migration(c, &was, validating);
-		nudge_peer(c, path, now);
 		/* evidence that ngtcp2 processed it (it silently ignores some packets,
 		 * e.g. from a path it left): what pto_cap_at may count from */
 		ngtcp2_conn_get_conn_stat(c->conn, &after);
-		if (after.bytes_in_flight != before.bytes_in_flight ||
-		    after.latest_rtt != before.latest_rtt ||
-		    c->st.stream_bytes_recv + c->st.dgrams_recv != seen)
+		evident = after.bytes_in_flight != before.bytes_in_flight ||
+			  after.latest_rtt != before.latest_rtt ||
+			  c->st.stream_bytes_recv + c->st.dgrams_recv != seen;
+		if (evident)
 			c->last_rx = now;
+		/* heard on our path: a packet that visibly did something, other than
+		 * the answer to our PATH_CHALLENGE (a server answers on the path the
+		 * challenge came on, moved or not) */
+		nudge_peer(c, path, now, evident && !c->pv_answered);
 		break;
 	case NGTCP2_ERR_DRAINING:
 		enter_draining(c, now);

@@ -40,6 +40,8 @@ cases=(
 	"80662858 200000 after a fallback to the relay the probe count climbed again while the hole in the stream waited, 12.4 s (quic/conn.c dup_probe from the first PTO)"
 	"90111761 200000 the end-to-end handshake's first RTT sample 3.3 s (an ACK lost): the PTO cap waited 6.6 s, the first bytes stood still 13.7 s (quic/conn.c PTO_INTERVAL_CEIL)"
 	"90114831 200000 the connector had none of the agent's connection IDs (NEW_CONNECTION_ID lost twice) and answered the move to direct on the relay: 10.8 s (core/pathmgr.c peer-did-not-follow)"
+	"92335275 200000 after a fallback the connector missed the agent's non-probing packets and kept probing on the direct path; the idle agent took the PATH_RESPONSE on the relay for an answer: 11.8 s to the end of the run (quic/conn.c nudge_peer: what counts as heard)"
+	"92332437 200000 as 92335275, 20.1 s (quic/conn.c nudge_peer: what counts as heard)"
 )
 tap_plan ${#cases[@]}
 tmp=$(mktemp -d /tmp/zt-sim-loss.XXXXXX)

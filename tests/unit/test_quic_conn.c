@@ -1054,6 +1054,59 @@ static void packet_on_a_path_left_nudges_the_server(void **state)
 	qh_pair_fini(&x.p);
 }
 
+/*
+ * The server's answer to the client's PATH_CHALLENGE on its new path is no sign the
+ * server moved: a server answers a challenge on the path it came on, moved or not.
+ * A connector that missed the agent's non-probing packets after a fallback kept
+ * probing on the path the agent had left, and the agent, idle, took the PATH_RESPONSE
+ * for an answer and never nudged it (ztna-sim --case 92335275 --real --max-loss
+ * 200000: the end of a stream stood still 11.8 s). Here the server gets only the
+ * client's first packet on the new path (its PATH_CHALLENGE), answers it there, and
+ * goes on sending on the old path: the client nudges it.
+ */
+static void path_response_alone_does_not_count_as_heard(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct xfer x;
+	struct zt_quic_conn *srv;
+	struct zt_quic_path sp, old, moved, srv_new, cp;
+	struct zt_quic_stats st;
+	uint8_t pkt[2048], out[2048];
+	int len;
+
+	xfer_init(f, &x, NULL);
+	srv = qh_pair_server(&x.p);
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + ZT_SEC); /* idle; connection IDs known */
+	zt_quic_conn_path(x.cli.c, &old);
+	moved = (struct zt_quic_path){ .remote = old.remote };
+	assert_int_equal(zt_addr_parse(&moved.local, "192.0.2.77:7777", 0), 0);
+	assert_int_equal(zt_quic_conn_migrate(x.cli.c, x.p.net.now, &moved, true), 0);
+	/* the client's first packet there: its PATH_CHALLENGE, to the server only */
+	len = zt_quic_conn_poll_send(x.cli.c, x.p.net.now, out, sizeof(out), &cp);
+	assert_true(len > 0);
+	assert_true(zt_addr_equal(&cp.local, &moved.local));
+	while (zt_quic_conn_poll_send(x.cli.c, x.p.net.now, pkt, sizeof(pkt), &cp) > 0)
+		; /* the rest (its non-probing packets) is lost */
+	srv_new = (struct zt_quic_path){ .local = old.remote, .remote = moved.local };
+	assert_int_equal(zt_quic_conn_recv(srv, x.p.net.now, &srv_new, out, (size_t)len), 0);
+	len = zt_quic_conn_poll_send(srv, x.p.net.now, pkt, sizeof(pkt), &sp);
+	assert_true(len > 0);
+	assert_true(zt_addr_equal(&sp.remote, &moved.local)); /* the PATH_RESPONSE */
+	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now, &moved, pkt, (size_t)len), 0);
+	while (zt_quic_conn_poll_send(srv, x.p.net.now, pkt, sizeof(pkt), &sp) > 0)
+		;
+	/* the server still sends on the old path */
+	assert_int_equal(send_dgram(srv, 100, 5), 0);
+	len = zt_quic_conn_poll_send(srv, x.p.net.now, pkt, sizeof(pkt), &sp);
+	assert_true(len > 0);
+	assert_true(zt_addr_equal(&sp.remote, &old.local));
+	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now, &old, pkt, (size_t)len), 0);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_int_equal(st.peer_nudges, 1);
+	assert_int_equal(st.nudges_unanswered, 1);
+	qh_pair_fini(&x.p);
+}
+
 /* early_pto_keeps_the_ack_timer: the client backs off, its PTO is fired early. */
 struct capwait {
 	struct xfer *x;
@@ -1300,6 +1353,7 @@ int main(void)
 		cmocka_unit_test(probes_under_backoff_go_twice),
 		cmocka_unit_test(probe_interval_has_a_ceiling),
 		cmocka_unit_test(packet_on_a_path_left_nudges_the_server),
+		cmocka_unit_test(path_response_alone_does_not_count_as_heard),
 		cmocka_unit_test(early_pto_keeps_the_ack_timer),
 		cmocka_unit_test(newest_datagrams_wait_for_the_window),
 		cmocka_unit_test(app_close_with_code),
