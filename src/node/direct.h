@@ -1,9 +1,9 @@
 /*
- * The direct path of each session (internal to node/): an ICE generation (core/ice.h)
- * that hole-punches through the one socket, and, on the agent, the path manager
- * (core/pathmgr.h) that migrates the session's inner connection between the relay
- * path and the nominated direct pair. The connector's side answers checks and
- * follows: the inner connection's server moves with the client (ngtcp2).
+ * The direct path of one session: an ICE generation (core/ice.h) that hole-punches
+ * through the node's one socket, and, on the agent, the path manager (core/pathmgr.h)
+ * that moves the session's inner connection between the relay path and the
+ * nominated direct pair. The connector's side answers checks and follows: the inner
+ * connection's server moves with the client (ngtcp2).
  *
  *   agent                         Intermediate                    connector
  *   session ready -> START_ICE
@@ -13,10 +13,17 @@
  *                         START_CHECKS(offset corrected by each RTT)
  *   zt_ice_start(at) <-------------------+------------------------> zt_ice_start(at)
  *   checks through the socket <======================================> checks
- *   SELECTED -> GO_DIRECT: migrate the inner connection; PATH_REPORT
- *   stalled data / consent lost -> GO_RELAY; retry later (cooldown, backoff)
+ *   SELECTED -> GO_DIRECT: move the inner connection; PATH_REPORT
+ *   stalled data / consent lost / peer did not follow -> GO_RELAY; retry later
  *
- * Every function takes the time; nothing here reads a clock or a socket.
+ * A self-contained object, sans-IO like the cores it drives: what it needs is given at
+ * creation (zt_direct_config) and by calls (signaling, STUN datagrams, the inner
+ * connection's state), what it decides is polled: control messages to send
+ * (zt_direct_poll_ctrl), moves of the inner connection (zt_direct_poll_move, whose
+ * outcome the caller reports with zt_direct_moved), STUN datagrams
+ * (zt_direct_poll_send). It knows no session, peer or connection object; the node's
+ * sessions (node/session.c) own one each and carry out what it asks. Every function
+ * takes the time; nothing here reads a clock or a socket.
  */
 #ifndef ZT_NODE_DIRECT_H
 #define ZT_NODE_DIRECT_H
@@ -25,47 +32,114 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/addr.h"
+#include "core/checkbudget.h"
 #include "core/ctrl.h"
+#include "core/pathmgr.h"
+#include "core/rng.h"
+#include "node/nodelog.h"
 #include "quic/conn.h"
 
-struct zt_peer;
-struct psession;
-struct zt_peer_path_info;
+#define ZT_DIRECT_MAX_HOSTS 8
 
-/* The session's inner connection is up: the agent starts its first generation. */
-void zt_pdirect_ready(struct psession *s, uint64_t now);
-/* The session ends: stop checking (the state is freed with the session). */
-void zt_pdirect_stop(struct psession *s);
-void zt_pdirect_free(struct psession *s);
+/* The node's addresses, kept current by the caller (read at each gathering). */
+struct zt_direct_addrs {
+	struct zt_addr hosts[ZT_DIRECT_MAX_HOSTS]; /* host candidates' addresses */
+	size_t nhosts;
+	struct zt_addr observed;     /* server-reflexive: what the Intermediate sees */
+	struct zt_addr local;        /* the socket (its port for host candidates) */
+	struct zt_addr intermediate; /* relay candidate; the trusted STUN source */
+};
 
-/* Signaling for session s. */
-void zt_pdirect_candidates(struct psession *s, uint64_t now, const struct zt_ctrl_candidates *c);
-void zt_pdirect_start(struct psession *s, uint64_t now, uint64_t at, uint32_t generation);
+struct zt_direct_config {
+	bool agent;                         /* controlling: runs the path manager */
+	uint32_t session_id;                /* in CANDIDATES, PATH_REPORT, log lines */
+	const char *service;                /* in log lines (kept by the caller) */
+	const struct zt_rng *rng;
+	const struct zt_path_config *path;  /* the path manager's settings */
+	unsigned max_remote;                /* remote candidates per generation */
+	struct zt_check_budget *budget;     /* the node's, shared by its sessions */
+	const struct zt_direct_addrs *addrs;
+	const struct zt_node_log *log;
+};
 
-/* A STUN datagram: handed to the session whose ICE agent it belongs to.
- * Returns 1 when one took it, 0 otherwise. */
-int zt_pdirect_stun(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
-		    const struct zt_addr *from, const uint8_t *pkt, size_t len);
+/* The inner connection as the caller sees it now. */
+struct zt_direct_conn {
+	bool exists;                 /* there is one */
+	bool up;                     /* its handshake is done: it may move */
+	struct zt_quic_path path;    /* its current path */
+	uint64_t srtt, bytes_in_flight;
+	uint32_t pto_count, nudges_unanswered;
+};
 
-/* An inner packet of s arrived from `from` outside the relay (the direct path), or
- * was sent on the direct path. */
-void zt_pdirect_direct_rx(struct psession *s, uint64_t now, const struct zt_addr *from);
-void zt_pdirect_direct_tx(struct psession *s, uint64_t now);
+struct zt_direct;
 
-/* The inner connection's path validation ended. */
-void zt_pdirect_path(struct psession *s, uint64_t now, const struct zt_quic_path *path, bool ok);
+/* Returns 0 or -ENOMEM. */
+int zt_direct_new(struct zt_direct **ret, const struct zt_direct_config *cfg, uint64_t now);
+void zt_direct_free(struct zt_direct *d);
 
-/* The next STUN datagram of any session. Returns its length or 0. */
-int zt_pdirect_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
-			 struct zt_addr *ret_local, struct zt_addr *ret_remote);
+/* The inner connection's state; call before any other call that may act on it. */
+void zt_direct_conn_state(struct zt_direct *d, const struct zt_direct_conn *c);
 
-void zt_pdirect_timers(struct psession *s, uint64_t now);
-uint64_t zt_pdirect_next_deadline(const struct psession *s);
+/* Agent: the session is paired (ICE may run beside the end-to-end handshake), or its
+ * connection is up since (a move that waited may go). */
+void zt_direct_ready(struct zt_direct *d, uint64_t now);
+/* The session ends: stop checking. */
+void zt_direct_stop(struct zt_direct *d);
 
-/* Local addresses changed: agents re-gather after the path manager's debounce. */
-void zt_pdirect_netchange(struct zt_peer *p, uint64_t now);
+/* Signaling from the peer. */
+void zt_direct_candidates(struct zt_direct *d, uint64_t now, const struct zt_ctrl_candidates *c);
+void zt_direct_start(struct zt_direct *d, uint64_t now, uint64_t at, uint32_t generation);
 
-/* Fills the direct-path part of the status. */
-void zt_pdirect_info(const struct psession *s, struct zt_peer_path_info *ret);
+/* Whether a STUN datagram belongs to this ICE generation. */
+bool zt_direct_owns(const struct zt_direct *d, const uint8_t *pkt, size_t len);
+/* A STUN datagram: taken (returns 1) if it belongs to this ICE generation, else 0. */
+int zt_direct_stun(struct zt_direct *d, uint64_t now, const struct zt_addr *local,
+		   const struct zt_addr *from, const uint8_t *pkt, size_t len);
+
+/* An inner packet arrived from `from` outside the relay, or was sent on the direct
+ * path. */
+void zt_direct_rx(struct zt_direct *d, uint64_t now, const struct zt_addr *from);
+void zt_direct_tx(struct zt_direct *d, uint64_t now);
+
+/* The inner connection's validation of path ended. */
+void zt_direct_path_result(struct zt_direct *d, uint64_t now, const struct zt_quic_path *path,
+			   bool ok);
+
+/* Local addresses changed: the agent re-gathers after the path manager's debounce. */
+void zt_direct_netchange(struct zt_direct *d, uint64_t now);
+
+void zt_direct_on_timeout(struct zt_direct *d, uint64_t now);
+uint64_t zt_direct_next_deadline(const struct zt_direct *d);
+
+/* The next control message to send (CANDIDATES, PATH_REPORT). Returns 1 or 0. */
+int zt_direct_poll_ctrl(struct zt_direct *d, struct zt_ctrl_msg *ret);
+
+/* A move of the inner connection the agent decided: to the direct pair `to`, or to
+ * the relay (the caller knows its path). Returns 1 or 0; report the outcome. */
+struct zt_direct_move {
+	enum zt_path_kind kind;
+	struct zt_quic_path to;      /* ZT_PATH_KIND_DIRECT */
+	const char *reason;
+};
+int zt_direct_poll_move(struct zt_direct *d, uint64_t now, struct zt_direct_move *ret);
+/* Its outcome: rc from zt_quic_conn_migrate (0, -EAGAIN: asked again a little later,
+ * others: refused), or ZT_DIRECT_ALREADY when the connection was on `to` already. */
+#define ZT_DIRECT_ALREADY 1
+void zt_direct_moved(struct zt_direct *d, uint64_t now, int rc, const struct zt_quic_path *to);
+
+/* The next STUN datagram to send. Returns its length or 0. */
+int zt_direct_poll_send(struct zt_direct *d, uint64_t now, uint8_t *buf, size_t cap,
+			struct zt_addr *ret_local, struct zt_addr *ret_remote);
+
+struct zt_direct_info {
+	uint32_t generation;         /* ICE generation (0: none yet) */
+	const char *ice_state;       /* zt_ice_state_name(), or "none" */
+	const char *manager;         /* agent: zt_pathmgr_state_name(); connector: "follows" */
+	const char *last_reason;
+	uint32_t switches;
+	uint64_t time_to_direct;
+};
+void zt_direct_info(const struct zt_direct *d, struct zt_direct_info *ret);
 
 #endif

@@ -203,11 +203,6 @@ int zt_peer_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *m)
 	return rc;
 }
 
-int zt_peer_send_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *msg)
-{
-	return zt_peer_ctrl(p, msg);
-}
-
 static void send_hello(struct zt_peer *p)
 {
 	struct zt_ctrl_msg m;
@@ -250,7 +245,7 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	}
 	p->state = ZT_PEER_READY;
 	p->client_id = w->client_id;
-	p->observed = w->observed;
+	p->addrs.observed = w->observed;
 	p->welcome_at = p->now;
 	p->st.welcomes++;
 	zt_backoff_reset(&p->backoff);
@@ -259,7 +254,7 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	     p->cfg.name, w->client_id, zt_addr_str(&w->observed, a), w->software,
 	     p->cfg.n_services);
 	if (p->cb.ready)
-		p->cb.ready(p, p->cfg.arg, &p->observed);
+		p->cb.ready(p, p->cfg.arg, &p->addrs.observed);
 	zt_psession_outer_ready(p);
 }
 
@@ -288,13 +283,13 @@ static void on_msg(struct zt_peer *p, struct zt_ctrl_msg *m)
 		     zt_strerror(-(int)m->u.error.code), m->u.error.text, m->u.error.session_id);
 		break;
 	case ZT_CTRL_OBSERVED_ADDRESS:
-		if (!zt_addr_equal(&p->observed, &m->u.observed.addr))
+		if (!zt_addr_equal(&p->addrs.observed, &m->u.observed.addr))
 			PLOG(p, ZT_NODE_INFO, "observed_address", "old=%s new=%s",
-			     zt_addr_str(&p->observed, a),
+			     zt_addr_str(&p->addrs.observed, a),
 			     zt_addr_str(&m->u.observed.addr, (char[ZT_ADDR_STRLEN]){ 0 }));
-		p->observed = m->u.observed.addr;
+		p->addrs.observed = m->u.observed.addr;
 		if (p->cb.observed)
-			p->cb.observed(p, p->cfg.arg, &p->observed);
+			p->cb.observed(p, p->cfg.arg, &p->addrs.observed);
 		break;
 	case ZT_CTRL_SESSION:
 		zt_psession_on_session(p, &m->u.session);
@@ -309,20 +304,10 @@ static void on_msg(struct zt_peer *p, struct zt_ctrl_msg *m)
 		break;
 	}
 	case ZT_CTRL_CANDIDATES:
-		if (m->u.cands.session_id <= UINT32_MAX &&
-		    (s = zt_psession_by_id(p, (uint32_t)m->u.cands.session_id)))
-			zt_pdirect_candidates(s, p->now, &m->u.cands);
-		if (p->cb.candidates && m->u.cands.session_id <= UINT32_MAX)
-			p->cb.candidates(p, p->cfg.arg, (uint32_t)m->u.cands.session_id, &m->u.cands);
+		zt_psession_candidates(p, &m->u.cands);
 		break;
 	case ZT_CTRL_START_CHECKS:
-		if (m->u.start.session_id <= UINT32_MAX &&
-		    (s = zt_psession_by_id(p, (uint32_t)m->u.start.session_id)))
-			zt_pdirect_start(s, p->now, p->now + m->u.start.start_offset,
-					 m->u.start.generation);
-		if (p->cb.start_checks && m->u.start.session_id <= UINT32_MAX)
-			p->cb.start_checks(p, p->cfg.arg, (uint32_t)m->u.start.session_id,
-					   p->now + m->u.start.start_offset, m->u.start.generation);
+		zt_psession_start_checks(p, &m->u.start);
 		break;
 	case ZT_CTRL_PING: {
 		struct zt_ctrl_msg r = *m;
@@ -451,6 +436,8 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	if (!p)
 		return -ENOMEM;
 	p->cfg = *cfg;
+	p->addrs.local = cfg->local;
+	p->addrs.intermediate = cfg->intermediate;
 	if (cfg->cb)
 		p->cb = *cfg->cb;
 	p->cfg.cb = NULL;
@@ -531,8 +518,7 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 	}
 	if (pkt[0] < 4) {
 		/* RFC 9443: STUN, for the ICE agent of the session it belongs to. */
-		if (zt_pdirect_stun(p, now, local, from, pkt, len) != 1 &&
-		    (!p->cb.stun || p->cb.stun(p, p->cfg.arg, now, local, from, pkt, len) != 1))
+		if (zt_psession_stun(p, now, local, from, pkt, len) != 1)
 			p->st.dropped_stun++;
 		zt_psession_deliver(p);
 		zt_psession_reap(p);
@@ -558,26 +544,11 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 		if (zt_quic_conn_recv(c, now, &path, pkt, len) == ZT_EMALFORMED)
 			p->st.dropped_unknown++;
 		else if (zt_quic_conn_arg(c))
-			zt_pdirect_direct_rx(zt_quic_conn_arg(c), now, from);
+			zt_psession_direct_rx(zt_quic_conn_arg(c), now, from);
 	}
 	zt_psession_deliver(p);
 	zt_psession_reap(p);
 	return 0;
-}
-
-static int raw_pop(struct zt_peer *p, uint8_t *buf, size_t cap, struct zt_addr *ret_local,
-		   struct zt_addr *ret_remote)
-{
-	struct praw *r = &p->rawq[p->raw_head];
-
-	if (cap < r->len)
-		return -ENOBUFS;
-	memcpy(buf, r->data, r->len);
-	*ret_local = r->local;
-	*ret_remote = r->remote;
-	p->raw_head = (p->raw_head + 1) % PEER_RAWQ;
-	p->raw_len--;
-	return (int)r->len;
 }
 
 /* One packet from an inner connection: wrapped for the relay (returns 0 and
@@ -596,7 +567,7 @@ static int poll_inner(struct zt_peer *p, struct psession *s, uint64_t now, uint8
 		if ((size_t)n > cap)
 			return 0;
 		memcpy(buf, pkt, (size_t)n);
-		zt_pdirect_direct_tx(s, now);
+		zt_psession_direct_tx(s, now);
 		return n;
 	}
 	*wrapped = true;
@@ -625,13 +596,7 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 	for (;;) {
 		bool produced = false;
 
-		if (p->raw_len) {
-			n = raw_pop(p, buf, cap, ret_local, ret_remote);
-			if (n > 0)
-				p->st.dgrams_out++;
-			return n;
-		}
-		n = zt_pdirect_poll_send(p, now, buf, cap, ret_local, ret_remote);
+		n = zt_psession_poll_stun(p, now, buf, cap, ret_local, ret_remote);
 		if (n > 0) {
 			p->st.dgrams_out++;
 			return n;
@@ -745,41 +710,25 @@ void zt_peer_stats(const struct zt_peer *p, struct zt_peer_stats *ret)
 	}
 }
 
-int zt_peer_send_raw(struct zt_peer *p, const struct zt_addr *local, const struct zt_addr *remote,
-		     const uint8_t *data, size_t len)
-{
-	struct praw *r;
-
-	if (len > PEER_RAW_MAX)
-		return -EMSGSIZE;
-	if (p->raw_len == PEER_RAWQ)
-		return -EAGAIN;
-	r = &p->rawq[(p->raw_head + p->raw_len) % PEER_RAWQ];
-	r->local = *local;
-	r->remote = *remote;
-	r->len = len;
-	memcpy(r->data, data, len);
-	p->raw_len++;
-	return 0;
-}
-
 void zt_peer_relay_path(const struct zt_peer *p, struct zt_quic_path *ret)
 {
 	ret->local = p->relay_local;
 	ret->remote = p->cfg.intermediate;
 }
 
+_Static_assert(ZT_PEER_MAX_HOSTS <= ZT_DIRECT_MAX_HOSTS, "host addresses fit the direct path's");
+
 int zt_peer_set_host_addrs(struct zt_peer *p, const struct zt_addr *ips, size_t n)
 {
 	if (n > ZT_PEER_MAX_HOSTS)
 		return -EINVAL;
-	memcpy(p->hosts, ips, n * sizeof(*ips));
-	p->nhosts = n;
+	memcpy(p->addrs.hosts, ips, n * sizeof(*ips));
+	p->addrs.nhosts = n;
 	return 0;
 }
 
 void zt_peer_netchange(struct zt_peer *p, uint64_t now)
 {
 	p->now = now;
-	zt_pdirect_netchange(p, now);
+	zt_psession_netchange(p, now);
 }

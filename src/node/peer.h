@@ -60,16 +60,11 @@
  *
  * Callbacks are called from inside zt_peer_recv/on_timeout/poll_send (and from
  * zt_peer_chan_* calls only where noted). A callback may call zt_peer_chan_* and
- * zt_peer_flow_* functions, zt_peer_send_ctrl and zt_peer_send_raw, but not
- * zt_peer_recv, zt_peer_on_timeout, zt_peer_poll_send or zt_peer_free. In a chan_event
- * callback, release only the channel the event is for.
+ * zt_peer_flow_* functions, but not zt_peer_recv, zt_peer_on_timeout, zt_peer_poll_send
+ * or zt_peer_free. In a chan_event callback, release only the channel the event is for.
  *
- * For ICE and path management (the next step): cb->session reports each session's
- * life cycle with its inner connection, cb->candidates and cb->start_checks deliver
- * the signaling, zt_peer_send_ctrl sends CANDIDATES and PATH_REPORT,
- * zt_peer_send_raw sends STUN checks from the socket, zt_peer_relay_path gives the
- * relay path to migrate back to, and zt_quic_conn_migrate on the session's
- * connection moves it (the connector's side follows by itself).
+ * Direct paths: each session runs its own (node/direct.h: ICE, and on the agent the
+ * path manager that moves the inner connection); zt_peer_session_path reports it.
  */
 #ifndef ZT_NODE_PEER_H
 #define ZT_NODE_PEER_H
@@ -201,21 +196,13 @@ struct zt_peer_callbacks {
 	void (*flow_closed)(struct zt_peer *p, void *arg, struct zt_peer_flow *f, void *farg,
 			    int reason);
 
-	/* Hooks for ICE and path management. */
+	/* A session's life cycle with its inner connection (status, tests). */
 	void (*session)(struct zt_peer *p, void *arg, const struct zt_peer_session_info *s,
 			enum zt_peer_session_event ev);
-	/* A STUN datagram (first byte 0..3). Return 1 if consumed. */
-	int (*stun)(struct zt_peer *p, void *arg, uint64_t now, const struct zt_addr *local,
-		    const struct zt_addr *from, const uint8_t *data, size_t len);
-	void (*candidates)(struct zt_peer *p, void *arg, uint32_t session,
-			   const struct zt_ctrl_candidates *c);
 	/* Agent: the answer to zt_peer_ping() arrived: rtt_ns over the path the inner
 	 * connection used when it arrived (direct or not, and its remote address). */
 	void (*pong)(struct zt_peer *p, void *arg, const char *service, uint64_t nonce,
 		     uint64_t rtt_ns, bool direct, const struct zt_addr *remote);
-	/* START_CHECKS: start at the absolute time at (receipt + offset). */
-	void (*start_checks)(struct zt_peer *p, void *arg, uint32_t session, uint64_t at,
-			     uint32_t generation);
 	/* Agent: an OPEN for r->service (or the login, r->service "") was refused; the
 	 * channels, flows and pings that waited for it have failed with r->code. */
 	void (*refused)(struct zt_peer *p, void *arg, const struct zt_peer_refusal *r);
@@ -463,15 +450,6 @@ size_t zt_peer_session_ids(const struct zt_peer *p, uint32_t *ids, size_t cap);
 int zt_peer_set_host_addrs(struct zt_peer *p, const struct zt_addr *ips, size_t n);
 /* Local addresses or links changed (netlink): sessions re-gather and check again. */
 void zt_peer_netchange(struct zt_peer *p, uint64_t now);
-
-/* Sends a control message to the Intermediate (CANDIDATES, PATH_REPORT, ...).
- * Returns 0, ZT_ESTATE (not ready), or zt_ctrlchan_send()'s errors. */
-int zt_peer_send_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *msg);
-
-/* Queues a datagram (e.g. a STUN check) for poll_send. Returns 0, -EMSGSIZE (over
- * 1500 bytes), -EAGAIN (queue of 32 full). */
-int zt_peer_send_raw(struct zt_peer *p, const struct zt_addr *local, const struct zt_addr *remote,
-		     const uint8_t *data, size_t len);
 
 /* Connector: what an agent holds (cfg.agent_max_*). */
 struct zt_peer_agent_info {

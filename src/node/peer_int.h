@@ -15,8 +15,6 @@
 #include "node/peer.h"
 #include "quic/cidmap.h"
 
-#define PEER_RAWQ 32
-#define PEER_RAW_MAX 1500
 /* Stop wrapping inner packets while this many DATAGRAMs wait in the outer queue. */
 #define PEER_RELAY_QUEUE 64
 /* Refused services remembered (agent); the oldest is forgotten beyond. */
@@ -110,7 +108,7 @@ struct psession {
 	bool announced;                     /* cb->session OPENED was called */
 	int close_reason;
 	void *qlog;
-	struct pdirect *direct;             /* ICE and the path manager (node/direct.c) */
+	struct zt_direct *direct;           /* ICE and the path manager (node/direct.h) */
 	bool detached;                      /* kept on its direct path while the Intermediate
 					       was lost: the new one does not know it yet */
 	uint64_t resume_request;            /* agent: the OPEN that re-attaches it */
@@ -122,12 +120,6 @@ struct psession {
 struct prefusal {
 	struct zt_peer_refusal r;
 	uint64_t step;                      /* the hold of the last refusal */
-};
-
-struct praw {
-	struct zt_addr local, remote;
-	size_t len;
-	uint8_t data[PEER_RAW_MAX];
 };
 
 struct zt_peer {
@@ -142,7 +134,6 @@ struct zt_peer {
 	struct zt_backoff backoff;
 	uint64_t retry_at;
 	uint64_t welcome_by;            /* ZT_PEER_HELLO: connect again then */
-	struct zt_addr observed;
 	uint64_t client_id;
 	struct zt_quic_cidmap *inner_map;
 	struct zt_addr relay_local;
@@ -151,8 +142,7 @@ struct zt_peer {
 	uint32_t next_flow;
 	uint64_t next_request;
 	uint64_t tick;                  /* flow idle checks; ZT_TIME_NEVER when no flows */
-	struct zt_addr hosts[ZT_PEER_MAX_HOSTS]; /* host candidate addresses */
-	size_t nhosts;
+	struct zt_direct_addrs addrs;            /* host candidates, observed address */
 	struct prefusal refusals[PEER_REFUSALS]; /* agent: refused OPENs by service */
 	struct zt_backoff login_backoff;         /* after a refused login */
 	struct zt_peer_refusal login;            /* the last refused login (code 0: none) */
@@ -161,8 +151,6 @@ struct zt_peer {
 	struct zt_check_budget checks;           /* checks to addresses not answered yet */
 	struct pagent *agents;                   /* connector: per agent identity */
 	size_t sockets_used;                     /* connector: channels + flows, all agents */
-	struct praw rawq[PEER_RAWQ];
-	size_t raw_head, raw_len;
 	uint8_t scratch[ZT_QUIC_OUTER_UDP_PAYLOAD + ZT_RELAY_HDR_LEN];
 	struct zt_peer_stats st;
 };
@@ -199,6 +187,18 @@ void zt_psession_deliver(struct zt_peer *p);
 /* The login was refused (peer.c decided it holds): sessions waiting for an OPEN fail
  * with its code now rather than wait for their open timeout. */
 void zt_psession_login_refused(struct zt_peer *p);
+/* The sessions' direct paths (node/direct.h), driven by session.c: signaling, STUN
+ * datagrams (returns 1 when a session took it), inner packets on the direct path,
+ * STUN datagrams to send (returns the length or 0), local address changes. */
+void zt_psession_candidates(struct zt_peer *p, const struct zt_ctrl_candidates *c);
+void zt_psession_start_checks(struct zt_peer *p, const struct zt_ctrl_start_checks *m);
+int zt_psession_stun(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
+		     const struct zt_addr *from, const uint8_t *pkt, size_t len);
+void zt_psession_direct_rx(struct psession *s, uint64_t now, const struct zt_addr *from);
+void zt_psession_direct_tx(struct psession *s, uint64_t now);
+int zt_psession_poll_stun(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
+			  struct zt_addr *ret_local, struct zt_addr *ret_remote);
+void zt_psession_netchange(struct zt_peer *p, uint64_t now);
 
 /* agents.c (connector) */
 /* Whether identity may have one more session. */

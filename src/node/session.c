@@ -19,6 +19,8 @@
 static const struct zt_quic_callbacks inner_cb;
 static bool chan_io_ok(const struct zt_peer_chan *ch);
 static size_t chan_out_update(struct zt_peer_chan *ch);
+static void direct_ready(struct psession *s);
+static void direct_path(struct psession *s, const struct zt_quic_path *path, bool ok);
 
 static bool is_agent(const struct zt_peer *p)
 {
@@ -326,7 +328,8 @@ void zt_psession_kill(struct psession *s, int reason, const char *text, bool tel
 		return;
 	s->state = ZT_PEER_S_CLOSED;
 	s->close_reason = reason;
-	zt_pdirect_stop(s);
+	if (s->direct)
+		zt_direct_stop(s->direct);
 	/* one whose OPEN was refused was logged by what refused it (open_failed) */
 	PLOG(p, !s->id && reason && reason != ZT_ETIMEOUT ? ZT_NODE_DEBUG
 	     : reason && reason != ZT_ETIMEOUT ? ZT_NODE_WARN : ZT_NODE_INFO,
@@ -381,7 +384,8 @@ void zt_psession_free(struct psession *s)
 	pq_clear(s);
 	zt_pagent_detach(p, s->agent);
 	s->agent = NULL;
-	zt_pdirect_free(s);
+	zt_direct_free(s->direct);
+	s->direct = NULL;
 	zt_quic_conn_free(s->conn);
 	s->conn = NULL;
 	if (p->rr == s)
@@ -570,7 +574,7 @@ void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 			return;
 		s->deadline = ZT_TIME_NEVER; /* the handshake has its own timeout */
 		/* ICE starts now, beside the end-to-end handshake (node/direct.c) */
-		zt_pdirect_ready(s, p->now);
+		direct_ready(s);
 	} else {
 		s->state = ZT_PEER_S_CONNECTING;
 		s->deadline = p->now + p->cfg.open_timeout; /* the agent's Initial is due */
@@ -1104,7 +1108,7 @@ static void icb_handshake(struct zt_quic_conn *c, void *arg)
 	}
 	update_keepalive(s);
 	zt_psession_emit(s, ZT_PEER_SESSION_READY);
-	zt_pdirect_ready(s, p->now);
+	direct_ready(s);
 }
 
 static void icb_opened(struct zt_quic_conn *c, void *arg, int64_t sid)
@@ -1335,7 +1339,7 @@ static void icb_path(struct zt_quic_conn *c, void *arg, const struct zt_quic_pat
 
 	PLOG(s->p, ZT_NODE_INFO, "path_validated", "session=%08x local=%s remote=%s ok=%d", s->id,
 	     zt_addr_str(&path->local, a), zt_addr_str(&path->remote, b), ok);
-	zt_pdirect_path(s, s->p->now, path, ok);
+	direct_path(s, path, ok);
 	zt_psession_emit(s, ZT_PEER_SESSION_PATH);
 }
 
@@ -1430,6 +1434,202 @@ void zt_peer_flow_close(struct zt_peer_flow *f)
 	flow_unlink_free(f);
 }
 
+/* The direct path (node/direct.h): each session's own, driven from here. Every input
+ * goes with the inner connection's state as it is now (direct_sync); what it asks
+ * for is carried out after each (direct_flush). */
+
+/* ICE may run once the Intermediate has paired the session (SESSION): beside the
+ * end-to-end handshake, which it need not wait for; the connection itself moves
+ * only once that handshake is done. */
+static bool signaled(const struct psession *s)
+{
+	return s->state == ZT_PEER_S_CONNECTING || s->state == ZT_PEER_S_READY;
+}
+
+static struct zt_direct *sdirect(struct psession *s)
+{
+	struct zt_peer *p = s->p;
+	struct zt_direct_config cfg = {
+		.agent = is_agent(p),
+		.session_id = s->id,
+		.service = s->service,
+		.rng = p->cfg.rng,
+		.path = &p->cfg.path,
+		.max_remote = p->cfg.check_candidates,
+		.budget = &p->checks,
+		.addrs = &p->addrs,
+		.log = &p->cfg.log,
+	};
+
+	if (!s->direct && zt_direct_new(&s->direct, &cfg, p->now) < 0)
+		s->direct = NULL;
+	return s->direct;
+}
+
+static void direct_sync(struct psession *s)
+{
+	struct zt_direct_conn dc = { 0 };
+	struct zt_quic_stats qs;
+
+	if (s->conn) {
+		zt_quic_conn_stats(s->conn, &qs);
+		dc = (struct zt_direct_conn){
+			.exists = true,
+			.up = s->state == ZT_PEER_S_READY,
+			.srtt = qs.srtt_ns,
+			.bytes_in_flight = qs.bytes_in_flight,
+			.pto_count = (uint32_t)qs.pto_count,
+			.nudges_unanswered = (uint32_t)qs.nudges_unanswered,
+		};
+		zt_quic_conn_path(s->conn, &dc.path);
+	}
+	zt_direct_conn_state(s->direct, &dc);
+}
+
+static void direct_send(struct psession *s, const struct zt_ctrl_msg *m)
+{
+	struct zt_peer *p = s->p;
+	int rc = zt_peer_ctrl(p, m);
+
+	if (m->type != ZT_CTRL_CANDIDATES)
+		return;
+	if (rc < 0)
+		PLOG(p, ZT_NODE_WARN, "candidates_not_sent", "session=%08x generation=%u", s->id,
+		     m->u.cands.generation);
+	else
+		PLOG(p, ZT_NODE_INFO, "ice_generation", "session=%08x generation=%u role=%s candidates=%u",
+		     s->id, m->u.cands.generation, is_agent(p) ? "controlling" : "controlled",
+		     m->u.cands.n_cands);
+}
+
+static void direct_flush(struct psession *s, uint64_t now)
+{
+	struct zt_direct_move mv;
+	struct zt_ctrl_msg m;
+	struct zt_quic_path cur, to;
+	int rc;
+
+	while (s->conn && zt_direct_poll_move(s->direct, now, &mv)) {
+		to = mv.to;
+		if (mv.kind == ZT_PATH_KIND_RELAY)
+			zt_peer_relay_path(s->p, &to);
+		zt_quic_conn_path(s->conn, &cur);
+		if (zt_addr_equal(&cur.local, &to.local) && zt_addr_equal(&cur.remote, &to.remote))
+			rc = ZT_DIRECT_ALREADY;
+		else
+			rc = zt_quic_conn_migrate(s->conn, now, &to, true);
+		direct_sync(s);
+		zt_direct_moved(s->direct, now, rc, &to);
+	}
+	while (zt_direct_poll_ctrl(s->direct, &m))
+		direct_send(s, &m);
+}
+
+/* The session is paired (agent: ICE starts beside the handshake), or its inner
+ * connection is up (a move that waited for it may go). */
+static void direct_ready(struct psession *s)
+{
+	uint64_t now = s->p->now;
+
+	if (!sdirect(s))
+		return;
+	direct_sync(s);
+	zt_direct_ready(s->direct, now);
+	direct_flush(s, now);
+}
+
+static void direct_path(struct psession *s, const struct zt_quic_path *path, bool ok)
+{
+	uint64_t now = s->p->now;
+
+	if (!sdirect(s))
+		return;
+	direct_sync(s);
+	zt_direct_path_result(s->direct, now, path, ok);
+	direct_flush(s, now);
+}
+
+static void direct_timers(struct psession *s, uint64_t now)
+{
+	if (!s->direct || !signaled(s))
+		return;
+	direct_sync(s);
+	zt_direct_on_timeout(s->direct, now);
+	direct_flush(s, now);
+}
+
+static uint64_t direct_deadline(const struct psession *s)
+{
+	return s->direct && signaled(s) ? zt_direct_next_deadline(s->direct) : ZT_TIME_NEVER;
+}
+
+void zt_psession_candidates(struct zt_peer *p, const struct zt_ctrl_candidates *c)
+{
+	struct psession *s;
+
+	if (c->session_id > UINT32_MAX || !(s = zt_psession_by_id(p, (uint32_t)c->session_id)) ||
+	    !signaled(s) || !sdirect(s))
+		return;
+	direct_sync(s);
+	zt_direct_candidates(s->direct, p->now, c);
+	direct_flush(s, p->now);
+}
+
+void zt_psession_start_checks(struct zt_peer *p, const struct zt_ctrl_start_checks *m)
+{
+	struct psession *s;
+
+	if (m->session_id > UINT32_MAX || !(s = zt_psession_by_id(p, (uint32_t)m->session_id)) ||
+	    !s->direct)
+		return;
+	zt_direct_start(s->direct, p->now, p->now + m->start_offset, m->generation);
+}
+
+int zt_psession_stun(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
+		     const struct zt_addr *from, const uint8_t *pkt, size_t len)
+{
+	for (struct psession *s = p->sessions; s; s = s->next) {
+		if (!s->direct || !zt_direct_owns(s->direct, pkt, len))
+			continue;
+		direct_sync(s);
+		zt_direct_stun(s->direct, now, local, from, pkt, len);
+		direct_flush(s, now);
+		return 1;
+	}
+	return 0;
+}
+
+void zt_psession_direct_rx(struct psession *s, uint64_t now, const struct zt_addr *from)
+{
+	if (s->direct)
+		zt_direct_rx(s->direct, now, from);
+}
+
+void zt_psession_direct_tx(struct psession *s, uint64_t now)
+{
+	if (s->direct)
+		zt_direct_tx(s->direct, now);
+}
+
+int zt_psession_poll_stun(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
+			  struct zt_addr *ret_local, struct zt_addr *ret_remote)
+{
+	for (struct psession *s = p->sessions; s; s = s->next) {
+		int n = s->direct ? zt_direct_poll_send(s->direct, now, buf, cap, ret_local,
+							ret_remote) : 0;
+		if (n > 0)
+			return n;
+	}
+	return 0;
+}
+
+void zt_psession_netchange(struct zt_peer *p, uint64_t now)
+{
+	for (struct psession *s = p->sessions; s; s = s->next)
+		if (s->direct && signaled(s))
+			zt_direct_netchange(s->direct, now);
+}
+
 /* Timers. */
 
 void zt_psession_timers(struct zt_peer *p, uint64_t now)
@@ -1443,7 +1643,7 @@ void zt_psession_timers(struct zt_peer *p, uint64_t now)
 		}
 		if (s->state == ZT_PEER_S_CLOSED)
 			continue;
-		zt_pdirect_timers(s, now);
+		direct_timers(s, now);
 		if (s->resume_at && now >= s->resume_at) {
 			s->resume_at = 0;
 			if (s->detached && p->state == ZT_PEER_READY)
@@ -1497,7 +1697,7 @@ uint64_t zt_psession_next_deadline(const struct zt_peer *p)
 			if (d < t)
 				t = d;
 		}
-		d = zt_pdirect_next_deadline(s);
+		d = direct_deadline(s);
 		if (d < t)
 			t = d;
 		if (s->resume_at && s->resume_at < t)
@@ -1551,7 +1751,20 @@ int zt_peer_session_path(const struct zt_peer *p, uint32_t id, struct zt_peer_pa
 		ret->remote = path.remote;
 		ret->direct = !zt_quic_is_relay_addr(&path.local);
 	}
-	zt_pdirect_info(s, ret);
+	ret->ice_state = "none";
+	ret->manager = "relay";
+	ret->last_reason = "relay-at-start";
+	if (s->direct) {
+		struct zt_direct_info di;
+
+		zt_direct_info(s->direct, &di);
+		ret->generation = di.generation;
+		ret->ice_state = di.ice_state;
+		ret->manager = di.manager;
+		ret->last_reason = di.last_reason;
+		ret->switches = di.switches;
+		ret->time_to_direct = di.time_to_direct;
+	}
 	return 0;
 }
 
