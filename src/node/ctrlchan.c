@@ -13,6 +13,7 @@ void zt_ctrlchan_init(struct zt_ctrlchan *ch, struct zt_quic_conn *conn, int64_t
 	ch->backlog = NULL;
 	ch->blen = 0;
 	ch->eof = false;
+	ch->overflowed = false;
 	ch->sent = ch->received = 0;
 	if (sid >= 0)
 		zt_ctrlchan_attach(ch, sid);
@@ -62,6 +63,8 @@ int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg)
 
 	if (ch->sid < 0)
 		return ZT_ESTATE;
+	if (ch->overflowed)
+		return -ENOBUFS; /* the owner closes the connection */
 	len = zt_ctrl_encode(msg, buf, sizeof(buf));
 	if (len < 0)
 		return -EINVAL;
@@ -77,8 +80,10 @@ int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg)
 		size_t rest = (size_t)(len - n);
 		uint8_t *b;
 
-		if (ch->blen + rest > ZT_CTRLCHAN_BACKLOG)
+		if (ch->blen + rest > ZT_CTRLCHAN_BACKLOG) {
+			ch->overflowed = true;
 			return -ENOBUFS;
+		}
 		if (!ch->backlog) {
 			ch->backlog = malloc(ZT_CTRLCHAN_BACKLOG);
 			if (!ch->backlog)

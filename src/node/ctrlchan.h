@@ -33,6 +33,7 @@ struct zt_ctrlchan {
 	uint8_t *backlog;
 	size_t blen;
 	bool eof;                    /* the peer finished or reset the stream */
+	bool overflowed;             /* a send found the backlog full (-ENOBUFS) */
 	uint64_t sent, received;     /* messages */
 };
 

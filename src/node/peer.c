@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/units.h"
+#include "node/peer.h"
 #include "node/peer_int.h"
 #include "quic/pki.h"
 
@@ -191,16 +192,12 @@ static void close_outer(struct zt_peer *p, int err, const char *why)
 	outer_down(p, err, why);
 }
 
-int zt_peer_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *m)
+/* A control message found the backlog full (zt_peer_ctrl): the Intermediate does not
+ * read its control stream. */
+static void check_ctrl(struct zt_peer *p)
 {
-	int rc;
-
-	if (!p->outer || (p->state != ZT_PEER_READY && m->type != ZT_CTRL_HELLO))
-		return ZT_ESTATE;
-	rc = zt_ctrlchan_send(&p->ch, m);
-	if (rc == -ENOBUFS)
+	if (p->outer && p->state != ZT_PEER_BACKOFF && p->ch.overflowed)
 		close_outer(p, ZT_EPEER, "the Intermediate does not read its control stream");
-	return rc;
 }
 
 static void send_hello(struct zt_peer *p)
@@ -520,6 +517,7 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 		/* RFC 9443: STUN, for the ICE agent of the session it belongs to. */
 		if (zt_psession_stun(p, now, local, from, pkt, len) != 1)
 			p->st.dropped_stun++;
+		check_ctrl(p);
 		zt_psession_deliver(p);
 		zt_psession_reap(p);
 		return 0;
@@ -592,6 +590,7 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 	if (cap < ZT_QUIC_OUTER_UDP_PAYLOAD)
 		return -ENOBUFS;
 	p->now = now;
+	check_ctrl(p);
 	zt_psession_deliver(p);
 	for (;;) {
 		bool produced = false;
@@ -656,6 +655,8 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 		t = p->retry_at;
 	if (p->state == ZT_PEER_HELLO && p->welcome_by < t)
 		t = p->welcome_by;
+	if (p->outer && p->state != ZT_PEER_BACKOFF && p->ch.overflowed)
+		t = 0; /* check_ctrl */
 	return t;
 }
 
@@ -672,6 +673,7 @@ void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 	if (p->state == ZT_PEER_BACKOFF && now >= p->retry_at)
 		connect_outer(p, now);
 	zt_psession_timers(p, now);
+	check_ctrl(p);
 	zt_psession_deliver(p);
 	zt_psession_reap(p);
 }
@@ -708,12 +710,6 @@ void zt_peer_stats(const struct zt_peer *p, struct zt_peer_stats *ret)
 		ret->chans += s->nchans;
 		ret->flows += s->nflows;
 	}
-}
-
-void zt_peer_relay_path(const struct zt_peer *p, struct zt_quic_path *ret)
-{
-	ret->local = p->relay_local;
-	ret->remote = p->cfg.intermediate;
 }
 
 _Static_assert(ZT_PEER_MAX_HOSTS <= ZT_DIRECT_MAX_HOSTS, "host addresses fit the direct path's");

@@ -8,11 +8,12 @@
 
 #include "core/checkbudget.h"
 #include "core/ctrl.h"
+#include "core/err.h"
 #include "core/units.h"
 #include "node/backoff.h"
 #include "node/ctrlchan.h"
 #include "node/direct.h"
-#include "node/peer.h"
+#include "node/peerdefs.h"
 #include "quic/cidmap.h"
 
 /* Stop wrapping inner packets while this many DATAGRAMs wait in the outer queue. */
@@ -214,7 +215,16 @@ void zt_pagent_release(struct zt_peer *p, struct pagent *a, bool flow);
 /* The bytes a may still have in flight (0: at its limit). */
 uint64_t zt_pagent_room(const struct zt_peer *p, const struct pagent *a);
 
-/* peer.c */
-int zt_peer_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *m);
+/* A control message to the Intermediate on the outer connection (CANDIDATES,
+ * PATH_REPORT, OPEN, ...; before READY only HELLO). Returns 0, ZT_ESTATE (not ready),
+ * or zt_ctrlchan_send()'s errors. On -ENOBUFS (the Intermediate does not read) the
+ * channel is marked overflowed, and peer.c closes the connection at the end of the
+ * call in progress, or at its next timer (zt_peer_next_deadline is due then). */
+static inline int zt_peer_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *m)
+{
+	if (!p->outer || (p->state != ZT_PEER_READY && m->type != ZT_CTRL_HELLO))
+		return ZT_ESTATE;
+	return zt_ctrlchan_send(&p->ch, m);
+}
 
 #endif

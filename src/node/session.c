@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/units.h"
 #include "node/peer_int.h"
+#include "node/session.h"
 #include "quic/pki.h"
 
 #define CH_PENDING_READY (1u << 15) /* READY to deliver at the next entry point */
@@ -1432,6 +1433,12 @@ int zt_peer_flow_send(struct zt_peer_flow *f, uint64_t now, const void *data, si
 void zt_peer_flow_close(struct zt_peer_flow *f)
 {
 	flow_unlink_free(f);
+}
+
+void zt_peer_relay_path(const struct zt_peer *p, struct zt_quic_path *ret)
+{
+	ret->local = p->relay_local;
+	ret->remote = p->cfg.intermediate;
 }
 
 /* The direct path (node/direct.h): each session's own, driven from here. Every input
