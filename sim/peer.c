@@ -80,15 +80,6 @@ static void enqueue(struct zt_sim_peer *p, const struct zt_addr *local,
 	memcpy(p->outq[i].buf + plen, buf, len);
 }
 
-static void random_ice_string(struct zt_sim_peer *p, char *s, size_t n)
-{
-	static const char set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-
-	for (size_t i = 0; i < n; i++)
-		s[i] = set[zt_prng_next(&p->prng) % (sizeof(set) - 1)];
-	s[n] = '\0';
-}
-
 static void set_path(struct zt_sim_peer *p, uint64_t now, enum zt_sim_path path,
 		     const char *reason)
 {
@@ -104,66 +95,12 @@ static void set_path(struct zt_sim_peer *p, uint64_t now, enum zt_sim_path path,
 	if (path == ZT_SIM_PATH_DIRECT) {
 		if (!p->st.first_direct_at)
 			p->st.first_direct_at = now;
-		plog(p, now, 0, "path direct %s -> %s (%s)", zt_addr_str(&p->pair.local.addr, l),
-		     zt_addr_str(&p->pair.remote.addr, r), reason);
+		plog(p, now, 0, "path direct %s -> %s (%s)", zt_addr_str(&p->pair.local, l),
+		     zt_addr_str(&p->pair.remote, r), reason);
 	} else {
 		plog(p, now, 0, "path %s (%s)", zt_sim_path_name(path), reason);
 	}
 	p->path = path;
-}
-
-static void add_local_cands(struct zt_sim_peer *p)
-{
-	struct zt_cand h = { .type = ZT_CAND_HOST, .component = 1, .addr = p->cfg.host };
-
-	h.priority = zt_cand_priority(ZT_CAND_HOST, 65535, 1);
-	zt_cand_foundation(h.foundation, ZT_CAND_HOST, &p->cfg.host, NULL);
-	zt_ice_add_local(p->ice, &h);
-	if (p->welcomed && !zt_addr_equal(&p->observed, &p->cfg.host)) {
-		struct zt_cand s = { .type = ZT_CAND_SRFLX, .component = 1, .addr = p->observed,
-				     .related = p->cfg.host };
-		s.priority = zt_cand_priority(ZT_CAND_SRFLX, 65535, 1);
-		zt_cand_foundation(s.foundation, ZT_CAND_SRFLX, &p->cfg.host, &p->cfg.relay);
-		zt_ice_add_local(p->ice, &s);
-	}
-}
-
-static int new_generation(struct zt_sim_peer *p, uint64_t now, uint32_t gen)
-{
-	struct zt_ice_config cfg = p->cfg.ice;
-	struct zt_ctrl_msg m;
-	int rc;
-
-	zt_ice_free(p->ice);
-	p->ice = NULL;
-	p->gen = gen;
-	p->have_gen = true;
-	p->remote_set = false;
-	p->ka_interval = p->ka_timeout = 0;
-	random_ice_string(p, p->ufrag, 8);
-	random_ice_string(p, p->pwd, 24);
-	cfg.controlling = p->cfg.agent;
-	cfg.tie_breaker = zt_prng_next(&p->prng);
-	cfg.local_ufrag = p->ufrag;
-	cfg.local_pwd = p->pwd;
-	cfg.rng = zt_prng_rng(&p->prng);
-	rc = zt_ice_new(&p->ice, &cfg);
-	if (rc < 0) {
-		p->err = rc;
-		return rc;
-	}
-	add_local_cands(p);
-	p->st.generations++;
-	zt_ctrl_msg_init(&m, ZT_CTRL_CANDIDATES);
-	m.u.cands.session_id = p->session_id;
-	snprintf(m.u.cands.ufrag, sizeof(m.u.cands.ufrag), "%s", p->ufrag);
-	snprintf(m.u.cands.pwd, sizeof(m.u.cands.pwd), "%s", p->pwd);
-	m.u.cands.generation = gen;
-	m.u.cands.end_of_candidates = true;
-	m.u.cands.n_cands = (uint8_t)zt_ice_local_cands(p->ice, m.u.cands.cands, ZT_CTRL_CANDS_MAX);
-	send_ctrl(p, &m);
-	plog(p, now, 1, "ice generation %u: %u local candidates signalled", gen, m.u.cands.n_cands);
-	return 0;
 }
 
 static uint64_t inflight_bytes(struct zt_sim_peer *p, uint64_t now)
@@ -182,102 +119,116 @@ static uint64_t inflight_bytes(struct zt_sim_peer *p, uint64_t now)
 	return b;
 }
 
-static void ice_events(struct zt_sim_peer *p, uint64_t now)
+static void relay_path(const struct zt_sim_peer *p, struct zt_quic_path *ret)
 {
-	struct zt_ice_event ev;
-	char l[ZT_ADDR_STRLEN], r[ZT_ADDR_STRLEN];
-
-	if (!p->ice)
-		return;
-	while (zt_ice_poll_event(p->ice, &ev)) {
-		switch (ev.type) {
-		case ZT_ICE_EV_SELECTED:
-			plog(p, now, 1, "ice selected %s %s -> %s %s", zt_cand_type_name(ev.pair.local.type),
-			     zt_addr_str(&ev.pair.local.addr, l), zt_cand_type_name(ev.pair.remote.type),
-			     zt_addr_str(&ev.pair.remote.addr, r));
-			break;
-		case ZT_ICE_EV_FAILED:
-			plog(p, now, 1, "ice failed (%zu pairs)", zt_ice_pair_count(p->ice));
-			break;
-		case ZT_ICE_EV_CONSENT_LOST:
-			plog(p, now, 1, "ice consent lost");
-			break;
-		case ZT_ICE_EV_PRFLX:
-			plog(p, now, 1, "ice learned peer-reflexive %s", zt_addr_str(&ev.pair.remote.addr, r));
-			break;
-		case ZT_ICE_EV_ROLE_CHANGE:
-			plog(p, now, 1, "ice role change: %s", ev.controlling ? "controlling" : "controlled");
-			break;
-		}
-		if (p->cfg.agent)
-			zt_pathmgr_ice_event(&p->pm, now, &ev);
-	}
+	zt_quic_relay_addr(&ret->local, p->cfg.relay.family, 1);
+	ret->remote = p->cfg.relay;
 }
 
-static void pm_run(struct zt_sim_peer *p, uint64_t now)
+/* The direct path: node/direct.h, the programs' own object, over the stand-in data
+ * path (which has no probe timeouts: the stall rule goes by time). */
+static void direct_sync(struct zt_sim_peer *p, uint64_t now)
 {
-	struct zt_path_decision d;
-	uint64_t ka, to;
+	struct zt_direct_conn c = {
+		.exists = p->in_session,
+		.up = p->in_session,
+		.srtt = p->srtt,
+		.bytes_in_flight = inflight_bytes(p, now),
+		.pto_count = ZT_PATHMGR_PTOS_UNKNOWN,
+	};
 
-	if (!p->cfg.agent || !p->in_session)
-		return;
-	/* the stand-in data path has no probe timeouts: the stall rule goes by time */
-	zt_pathmgr_conn_state(&p->pm, now, inflight_bytes(p, now), p->srtt,
-			      ZT_PATHMGR_PTOS_UNKNOWN);
-	while (zt_pathmgr_poll(&p->pm, now, &d)) {
-		switch (d.action) {
-		case ZT_PATH_ACT_START_ICE:
-			plog(p, now, 1, "pathmgr: start ice (%s)", d.reason ? d.reason : "");
-			new_generation(p, now, p->have_gen ? p->gen + 1 : 0);
-			zt_pathmgr_ice_started(&p->pm, now);
-			break;
-		case ZT_PATH_ACT_GO_DIRECT:
-			p->pair = d.pair;
-			set_path(p, now, ZT_SIM_PATH_DIRECT, d.reason ? d.reason : "");
-			zt_pathmgr_migrated(&p->pm, now, ZT_PATH_KIND_DIRECT, true);
-			break;
-		case ZT_PATH_ACT_GO_RELAY:
-			set_path(p, now, ZT_SIM_PATH_RELAY, d.reason ? d.reason : "");
-			zt_pathmgr_migrated(&p->pm, now, ZT_PATH_KIND_RELAY, true);
-			break;
-		}
-		ice_events(p, now);
-	}
-	if (p->ice) {
-		zt_pathmgr_keepalive(&p->pm, now, &ka, &to);
-		if (ka != p->ka_interval || to != p->ka_timeout) {
-			p->ka_interval = ka;
-			p->ka_timeout = to;
-			zt_ice_set_keepalive(p->ice, now, ka, to);
-		}
-	}
+	if (p->path == ZT_SIM_PATH_DIRECT)
+		c.path = p->pair;
+	else
+		relay_path(p, &c.path);
+	p->now = now;
+	zt_direct_conn_state(p->d, &c);
 }
 
-static void on_candidates(struct zt_sim_peer *p, uint64_t now, const struct zt_ctrl_candidates *c)
+/* Carries out what the direct path asks for: the moves (the stand-in connection
+ * moves at once) and the control messages. */
+static void direct_flush(struct zt_sim_peer *p, uint64_t now)
 {
-	uint8_t order[ZT_CTRL_CANDS_MAX];
+	struct zt_direct_move mv;
+	struct zt_ctrl_msg m;
+	struct zt_direct_info info;
 
-	if (!p->cfg.agent && (!p->have_gen || c->generation > p->gen))
-		new_generation(p, now, c->generation);
-	if (!p->ice || c->generation != p->gen || p->remote_set)
-		return;
-	if (zt_ice_set_remote_credentials(p->ice, c->ufrag, c->pwd) < 0)
-		return;
-	for (unsigned i = 0; i < c->n_cands; i++)
-		order[i] = (uint8_t)i;
+	while (zt_direct_poll_move(p->d, now, &mv)) {
+		if (mv.kind == ZT_PATH_KIND_DIRECT)
+			p->pair = mv.to;
+		else
+			relay_path(p, &mv.to);
+		set_path(p, now, mv.kind == ZT_PATH_KIND_DIRECT ? ZT_SIM_PATH_DIRECT : ZT_SIM_PATH_RELAY,
+			 mv.reason ? mv.reason : "");
+		direct_sync(p, now);
+		zt_direct_moved(p->d, now, 0, &mv.to);
+	}
+	while (zt_direct_poll_ctrl(p->d, &m)) {
+		if (m.type == ZT_CTRL_PATH_REPORT)
+			continue; /* the stand-in Intermediate keeps no path reports */
+		send_ctrl(p, &m);
+	}
+	zt_direct_info(p->d, &info);
+	p->st.generations = info.generation;
+}
+
+/* A timer tick of the session: the direct path's timers and decisions. */
+static void direct_tick(struct zt_sim_peer *p, uint64_t now)
+{
+	direct_sync(p, now);
+	zt_direct_on_timeout(p->d, now);
+	direct_flush(p, now);
+}
+
+/* The node's log lines (event and key=value pairs) on the simulator's log. */
+static void node_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
+{
+	struct zt_sim_peer *p = arg;
+
+	plog(p, p->now, level <= ZT_NODE_INFO ? 1 : 2, "%s %s", event, kv);
+}
+
+static int direct_new(struct zt_sim_peer *p, uint64_t now)
+{
+	struct zt_direct_config cfg = {
+		.agent = p->cfg.agent,
+		.session_id = (uint32_t)p->session_id,
+		.service = "svc",
+		.rng = &p->rng,
+		.path = &p->cfg.path,
+		.max_remote = 0,
+		.budget = &p->budget,
+		.addrs = &p->addrs,
+		.log = &p->nlog,
+	};
+	int rc = p->d ? 0 : zt_direct_new(&p->d, &cfg, now);
+
+	if (rc < 0 && !p->err)
+		p->err = rc;
+	return rc;
+}
+
+static void on_candidates(struct zt_sim_peer *p, uint64_t now, struct zt_ctrl_candidates *c)
+{
 	if (p->cfg.shuffle_cands) {
 		for (unsigned i = c->n_cands; i > 1; i--) {
 			unsigned j = (unsigned)(zt_prng_next(&p->prng) % i);
-			uint8_t t = order[i - 1];
-			order[i - 1] = order[j];
-			order[j] = t;
+			struct zt_cand t = c->cands[i - 1];
+			c->cands[i - 1] = c->cands[j];
+			c->cands[j] = t;
 		}
 	}
-	for (unsigned i = 0; i < c->n_cands; i++)
-		zt_ice_add_remote(p->ice, &c->cands[order[i]]);
-	zt_ice_remote_done(p->ice);
-	p->remote_set = true;
-	plog(p, now, 1, "ice generation %u: %u remote candidates", c->generation, c->n_cands);
+	direct_sync(p, now);
+	zt_direct_candidates(p->d, now, c);
+	direct_flush(p, now);
+}
+
+static void on_start(struct zt_sim_peer *p, uint64_t now, const struct zt_ctrl_start_checks *m)
+{
+	uint64_t at = now + m->start_offset + p->cfg.start_skew;
+
+	if (zt_direct_start(p->d, now, at, m->generation) == 0 && !p->st.ice_start_at)
+		p->st.ice_start_at = at;
 }
 
 static void on_ctrl(struct zt_sim_peer *p, uint64_t now, const uint8_t *buf, size_t len)
@@ -294,6 +245,8 @@ static void on_ctrl(struct zt_sim_peer *p, uint64_t now, const uint8_t *buf, siz
 	case ZT_CTRL_WELCOME:
 		p->welcomed = true;
 		p->observed = m.u.welcome.observed;
+		if (!zt_addr_equal(&p->observed, &p->cfg.host))
+			p->addrs.observed = p->observed;
 		p->st.welcomed_at = now;
 		plog(p, now, 1, "welcome: observed address %s", zt_addr_str(&p->observed, a));
 		if (p->cfg.agent) {
@@ -317,28 +270,23 @@ static void on_ctrl(struct zt_sim_peer *p, uint64_t now, const uint8_t *buf, siz
 		p->st.session_at = now;
 		plog(p, now, 1, "session %llu (%s)", (unsigned long long)p->session_id,
 		     m.u.session.ice_role == ZT_CTRL_ICE_CONTROLLING ? "controlling" : "controlled");
+		if (direct_new(p, now) < 0)
+			break;
 		if (p->cfg.agent) {
 			set_path(p, now, ZT_SIM_PATH_RELAY, "session");
 			p->next_data_at = now;
-			zt_pathmgr_begin(&p->pm, now);
-			pm_run(p, now);
-		} else {
-			new_generation(p, now, 0);
+			direct_sync(p, now);
+			zt_direct_ready(p->d, now);
+			direct_flush(p, now);
 		}
 		break;
 	case ZT_CTRL_CANDIDATES:
-		on_candidates(p, now, &m.u.cands);
+		if (p->d)
+			on_candidates(p, now, &m.u.cands);
 		break;
 	case ZT_CTRL_START_CHECKS:
-		if (p->ice && p->remote_set && m.u.start.generation == p->gen) {
-			uint64_t at = now + m.u.start.start_offset + p->cfg.start_skew;
-			if (zt_ice_start(p->ice, at) == 0) {
-				if (!p->st.ice_start_at)
-					p->st.ice_start_at = at;
-				plog(p, now, 1, "start checks of generation %u at +%.1f ms", p->gen,
-				     (double)(at - now) / 1e6);
-			}
-		}
+		if (p->d)
+			on_start(p, now, &m.u.start);
 		break;
 	default:
 		break;
@@ -365,8 +313,8 @@ static void send_data(struct zt_sim_peer *p, uint64_t now)
 	p->st.data_sent++;
 	if (p->path == ZT_SIM_PATH_DIRECT) {
 		p->st.data_sent_direct++;
-		zt_pathmgr_direct_tx(&p->pm, now);
-		enqueue(p, &p->pair.local.addr, &p->pair.remote.addr, NULL, 0, b, len);
+		zt_direct_tx(p->d, now);
+		enqueue(p, &p->pair.local, &p->pair.remote, NULL, 0, b, len);
 	} else {
 		enqueue(p, &p->cfg.host, &p->cfg.relay, &dg, 1, b, len);
 	}
@@ -375,17 +323,12 @@ static void send_data(struct zt_sim_peer *p, uint64_t now)
 static void on_data(struct zt_sim_peer *p, uint64_t now, bool direct, const struct zt_addr *local,
 		    const struct zt_addr *from, const uint8_t *buf, size_t len)
 {
-	struct zt_cand_pair sel;
-	bool on_selected = false;
 	uint64_t seq, sent_at;
 
 	if (len < 17)
 		return;
 	seq = get64(buf + 1);
 	sent_at = get64(buf + 9);
-	if (direct && p->ice && zt_ice_selected(p->ice, &sel) == 0 &&
-	    zt_addr_equal(&sel.remote.addr, from))
-		on_selected = true;
 	if (buf[0] == ZT_SIM_DATA && !p->cfg.agent) {
 		uint8_t ack[17] = { ZT_SIM_DATA_ACK };
 		uint8_t dg = ZT_SIM_CHAN_DGRAM;
@@ -402,8 +345,8 @@ static void on_data(struct zt_sim_peer *p, uint64_t now, bool direct, const stru
 			p->st.data_reordered++;
 		else
 			p->st.highest_seq_rx = seq + 1;
-		if (on_selected)
-			zt_ice_note_alive(p->ice, now);
+		if (direct && p->d)
+			zt_direct_rx(p->d, now, from);
 		memcpy(ack + 1, buf + 1, 16);
 		if (direct)
 			enqueue(p, local, from, NULL, 0, ack, sizeof(ack));
@@ -418,12 +361,11 @@ static void on_data(struct zt_sim_peer *p, uint64_t now, bool direct, const stru
 			f->live = false;
 			p->srtt = p->srtt ? (7 * p->srtt + r) / 8 : r;
 		}
-		if (direct && p->path == ZT_SIM_PATH_DIRECT) {
-			zt_pathmgr_direct_rx(&p->pm, now);
-			if (on_selected)
-				zt_ice_note_alive(p->ice, now);
-		}
-		pm_run(p, now);
+		if (!p->d)
+			return;
+		if (direct && p->path == ZT_SIM_PATH_DIRECT)
+			zt_direct_rx(p->d, now, from);
+		direct_tick(p, now);
 	}
 }
 
@@ -444,13 +386,14 @@ static void peer_recv(void *ep, uint64_t now, const struct zt_addr *local,
 		return;
 	}
 	if (buf[0] < 4) {
-		if (p->ice) {
-			int rc = zt_ice_recv(p->ice, now, local, from, buf, len);
-			if (rc < 0)
-				p->st.stun_dropped++;
-			ice_events(p, now);
-			pm_run(p, now);
+		if (!p->d || !zt_direct_owns(p->d, buf, len)) {
+			p->st.stun_dropped++;
+			return;
 		}
+		direct_sync(p, now);
+		if (zt_direct_stun(p->d, now, local, from, buf, len) < 0)
+			p->st.stun_dropped++;
+		direct_flush(p, now);
 		return;
 	}
 	if (buf[0] == ZT_SIM_DATA || buf[0] == ZT_SIM_DATA_ACK)
@@ -468,8 +411,8 @@ static size_t peer_poll_send(void *ep, uint64_t now, uint8_t *buf, size_t cap,
 		*ret_remote = p->cfg.relay;
 		return n;
 	}
-	if (p->ice) {
-		int rc = zt_ice_poll_send(p->ice, now, buf, cap, ret_local, ret_remote);
+	if (p->d) {
+		int rc = zt_direct_poll_send(p->d, now, buf, cap, ret_local, ret_remote);
 		if (rc > 0)
 			return (size_t)rc;
 	}
@@ -497,13 +440,10 @@ static uint64_t peer_next_deadline(void *ep)
 	struct zt_sim_peer *p = ep;
 	uint64_t d = p->out_n ? 0 : zt_sim_chan_deadline(&p->chan);
 
-	if (p->ice)
-		d = min64(d, zt_ice_next_deadline(p->ice));
-	if (p->cfg.agent && p->in_session) {
-		d = min64(d, zt_pathmgr_next_deadline(&p->pm));
-		if (p->cfg.data_interval)
-			d = min64(d, p->next_data_at);
-	}
+	if (p->d)
+		d = min64(d, zt_direct_next_deadline(p->d));
+	if (p->cfg.agent && p->in_session && p->cfg.data_interval)
+		d = min64(d, p->next_data_at);
 	if (p->welcomed)
 		d = min64(d, p->next_ping_at);
 	return d;
@@ -513,14 +453,12 @@ static void peer_on_timeout(void *ep, uint64_t now)
 {
 	struct zt_sim_peer *p = ep;
 
-	if (p->ice && now >= zt_ice_next_deadline(p->ice))
-		zt_ice_on_timeout(p->ice, now);
-	ice_events(p, now);
 	if (p->cfg.agent && p->in_session && p->cfg.data_interval && now >= p->next_data_at) {
 		send_data(p, now);
 		p->next_data_at = now + p->cfg.data_interval;
 	}
-	pm_run(p, now);
+	if (p->d)
+		direct_tick(p, now);
 	if (p->welcomed && now >= p->next_ping_at) {
 		struct zt_ctrl_msg m;
 		zt_ctrl_msg_init(&m, ZT_CTRL_PING);
@@ -546,8 +484,15 @@ int zt_sim_peer_init(struct zt_sim_peer *p, const struct zt_sim_peer_cfg *cfg)
 	memset(p, 0, sizeof(*p));
 	p->cfg = *cfg;
 	zt_prng_seed(&p->prng, cfg->seed);
+	p->rng = zt_prng_rng(&p->prng);
 	zt_sim_chan_init(&p->chan);
-	zt_pathmgr_init(&p->pm, &cfg->path, 0);
+	zt_check_budget_init(&p->budget, &(struct zt_check_budget_config){ 0 }, 0);
+	p->addrs.hosts[0] = cfg->host;
+	p->addrs.nhosts = 1;
+	p->addrs.local = cfg->host;
+	p->addrs.intermediate = cfg->relay;
+	p->nlog = (struct zt_node_log){ .fn = cfg->log ? node_log : NULL, .arg = p,
+					.max_level = ZT_NODE_INFO };
 	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
 	m.u.hello.role = cfg->agent ? ZT_CTRL_ROLE_AGENT : ZT_CTRL_ROLE_CONNECTOR;
 	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "%s",
@@ -560,6 +505,6 @@ void zt_sim_peer_fini(struct zt_sim_peer *p)
 {
 	if (!p)
 		return;
-	zt_ice_free(p->ice);
-	p->ice = NULL;
+	zt_direct_free(p->d);
+	p->d = NULL;
 }

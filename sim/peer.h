@@ -1,18 +1,20 @@
 /*
- * An agent or a connector, as a stand-in until the src/node cores run in the
- * simulator: the program's path logic around the real core modules, driven through
+ * An agent or a connector for the model (the simulator's default mode): the node's
+ * own direct-path object (node/direct.h: ICE generations, gathering, the signaling
+ * rules, the path manager's moves) around stand-in connections, driven through
  * sim/endpoint.h. What is real and what stands in:
  *
- *   real:  zt_ice (checks, retransmissions, nomination, peer-reflexive candidates,
- *          consent), zt_pathmgr (relay/direct decisions, stall rule, cooldown),
- *          zt_cand (priorities, foundations), zt_ctrl (every control message is
- *          encoded and decoded), zt_stun (inside zt_ice).
+ *   real:  zt_direct, and inside it zt_ice (checks, retransmissions, nomination,
+ *          peer-reflexive candidates, consent), zt_pathmgr (relay/direct decisions,
+ *          stall rule, cooldown), zt_cand (priorities, foundations); zt_ctrl (every
+ *          control message is encoded and decoded), zt_stun (inside zt_ice).
  *   stand-in: the outer connection to the Intermediate (sim/chan, reliable datagrams
  *          instead of an ngtcp2 stream) and the inner end-to-end connection: a stream
  *          of numbered datagrams (DATA) with per-packet acknowledgements (ACK) carried
- *          on the current path, relay or direct, with no retransmission. It gives the
- *          path manager real in-flight bytes, RTT and direct-path receptions; its
- *          losses show what QUIC would have to retransmit.
+ *          on the current path, relay or direct, with no retransmission, which moves
+ *          at once when zt_direct asks. It gives the path manager real in-flight
+ *          bytes, RTT and direct-path receptions; its losses show what QUIC would
+ *          have to retransmit. (--real runs the node cores whole: sim/real.c.)
  *
  * Only the agent runs a path manager: it is the QUIC client and migrates; the
  * connector follows, answering on the path each packet came from (as ngtcp2's server
@@ -36,6 +38,7 @@
 #include "core/pathmgr.h"
 #include "core/rng.h"
 #include "endpoint.h"
+#include "node/direct.h"
 
 #define ZT_SIM_PEER_INFLIGHT 256
 #define ZT_SIM_PEER_OUTQ 32
@@ -91,17 +94,16 @@ struct zt_sim_peer {
 	struct zt_addr observed;
 	bool welcomed, in_session;
 	uint64_t session_id;
-	/* ICE: the current generation */
-	struct zt_ice *ice;
-	uint32_t gen;
-	bool have_gen;
-	char ufrag[16], pwd[32];
-	bool remote_set;
-	uint64_t ka_interval, ka_timeout;
+	/* the direct path: the node's own object (node/direct.h) */
+	struct zt_direct *d;
+	struct zt_rng rng;
+	struct zt_direct_addrs addrs;
+	struct zt_check_budget budget;
+	struct zt_node_log nlog;
+	uint64_t now;               /* of the call in progress, for its log lines */
 	/* path */
-	struct zt_pathmgr pm;
 	enum zt_sim_path path;
-	struct zt_cand_pair pair;
+	struct zt_quic_path pair;   /* the direct pair, while on it */
 	/* data */
 	uint64_t next_seq, next_data_at, next_ping_at;
 	struct zt_sim_inflight inflight[ZT_SIM_PEER_INFLIGHT];

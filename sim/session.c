@@ -315,10 +315,11 @@ static void outcome(struct run *r, const struct zt_sim_scn *scn, int a, int c, i
 		ret->rtt_connector_relay = 2 * (oneway(&r->net, c, -1) + oneway(&r->net, rl, -1));
 		ret->rtt_direct = 2 * (oneway(&r->net, a, shared) + oneway(&r->net, c, shared));
 	}
-	if (r->agent.ice) {
-		const struct zt_ice_stats *is = zt_ice_stats(r->agent.ice);
-		ret->checks = is->checks_sent;
-		ret->retransmits = is->retransmits;
+	if (r->agent.d) {
+		struct zt_direct_info di;
+		zt_direct_info(r->agent.d, &di);
+		ret->checks = di.checks_sent;
+		ret->retransmits = di.retransmits;
 	}
 	ret->stun_dropped = r->agent.st.stun_dropped + r->connector.st.stun_dropped;
 }

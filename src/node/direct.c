@@ -542,17 +542,18 @@ void zt_direct_candidates(struct zt_direct *d, uint64_t now, const struct zt_ctr
 	ice_events(d, now);
 }
 
-void zt_direct_start(struct zt_direct *d, uint64_t now, uint64_t at, uint32_t generation)
+int zt_direct_start(struct zt_direct *d, uint64_t now, uint64_t at, uint32_t generation)
 {
 	int rc;
 
 	if (!d->ice || generation != d->gen)
-		return;
+		return -ESRCH;
 	rc = zt_ice_start(d->ice, at);
 	DLOG(d, rc < 0 ? ZT_NODE_WARN : ZT_NODE_INFO, "ice_start",
 	     "session=%08x generation=%u in_ms=%" PRIu64 " error=\"%s\"", d->cfg.session_id,
 	     generation, (uint64_t)(at > now ? (at - now) / ZT_MS : 0),
 	     rc < 0 ? zt_strerror(rc) : "none");
+	return rc;
 }
 
 bool zt_direct_owns(const struct zt_direct *d, const uint8_t *pkt, size_t len)
@@ -563,11 +564,13 @@ bool zt_direct_owns(const struct zt_direct *d, const uint8_t *pkt, size_t len)
 int zt_direct_stun(struct zt_direct *d, uint64_t now, const struct zt_addr *local,
 		   const struct zt_addr *from, const uint8_t *pkt, size_t len)
 {
+	int rc;
+
 	if (!zt_direct_owns(d, pkt, len))
 		return 0;
-	zt_ice_recv(d->ice, now, local, from, pkt, len);
+	rc = zt_ice_recv(d->ice, now, local, from, pkt, len);
 	ice_events(d, now);
-	return 1;
+	return rc < 0 ? rc : 1;
 }
 
 void zt_direct_rx(struct zt_direct *d, uint64_t now, const struct zt_addr *from)
@@ -680,8 +683,11 @@ void zt_direct_info(const struct zt_direct *d, struct zt_direct_info *ret)
 {
 	*ret = (struct zt_direct_info){ .generation = d->gen, .ice_state = "none",
 					.last_reason = d->last_reason };
-	if (d->ice)
+	if (d->ice) {
 		ret->ice_state = zt_ice_state_name(zt_ice_state(d->ice));
+		ret->checks_sent = zt_ice_stats(d->ice)->checks_sent;
+		ret->retransmits = zt_ice_stats(d->ice)->retransmits;
+	}
 	if (d->cfg.agent) {
 		ret->manager = zt_pathmgr_state_name(d->pm.state);
 		ret->switches = d->pm.stats.switches;

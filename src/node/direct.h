@@ -89,11 +89,14 @@ void zt_direct_stop(struct zt_direct *d);
 
 /* Signaling from the peer. */
 void zt_direct_candidates(struct zt_direct *d, uint64_t now, const struct zt_ctrl_candidates *c);
-void zt_direct_start(struct zt_direct *d, uint64_t now, uint64_t at, uint32_t generation);
+/* START_CHECKS: returns 0, -ESRCH (not the current generation), or zt_ice_start()'s
+ * error. */
+int zt_direct_start(struct zt_direct *d, uint64_t now, uint64_t at, uint32_t generation);
 
 /* Whether a STUN datagram belongs to this ICE generation. */
 bool zt_direct_owns(const struct zt_direct *d, const uint8_t *pkt, size_t len);
-/* A STUN datagram: taken (returns 1) if it belongs to this ICE generation, else 0. */
+/* A STUN datagram: taken (returns 1) if it belongs to this ICE generation, else 0;
+ * negative: it did, and ICE refused it (zt_ice_recv()'s error). */
 int zt_direct_stun(struct zt_direct *d, uint64_t now, const struct zt_addr *local,
 		   const struct zt_addr *from, const uint8_t *pkt, size_t len);
 
@@ -139,6 +142,7 @@ struct zt_direct_info {
 	const char *last_reason;
 	uint32_t switches;
 	uint64_t time_to_direct;
+	uint64_t checks_sent, retransmits; /* the current generation's ICE checks */
 };
 void zt_direct_info(const struct zt_direct *d, struct zt_direct_info *ret);
 

@@ -28,7 +28,7 @@ else
 	tap_fail "the same seed gives the same packet-level timeline"
 fi
 if grep -q 'path relay (data-stalled)' "$tmp/a" && grep -q 'nat mapping' "$tmp/a" &&
-	grep -q 'drop #.*(blocked)' "$tmp/a" && grep -q 'ice selected' "$tmp/a"; then
+	grep -q 'drop #.*(blocked)' "$tmp/a" && grep -q 'ice_selected' "$tmp/a"; then
 	tap_ok "the timeline shows mappings, drops with reasons, ICE and path switches"
 else
 	tap_fail "the timeline shows mappings, drops with reasons, ICE and path switches"
