@@ -17,6 +17,7 @@
 #include "quic/pki.h"
 #include "quic/tls.h"
 #include "real.h"
+#include "realdbg.h"
 
 #define AGENT_BOOT (100 * ZT_MS)
 #define CHAN_AT (1 * ZT_SEC)
@@ -208,7 +209,16 @@ struct run {
 	uint64_t switch_times[64];
 	unsigned nswitch_times;
 	uint32_t last_switches;
+	struct zt_sim_dbg dbg;       /* ZT_SIM_LOG, ZT_SIM_DBG, ZT_SIM_QLOG (realdbg.h) */
+	struct zt_sim_dbg_who who[3]; /* imd, connector, agent */
 };
+
+static struct zt_sim_dbg_view dbg_view(const struct run *r)
+{
+	return (struct zt_sim_dbg_view){ .stream_received = r->out->stream_received,
+					 .stream_sent = r->out->stream_sent,
+					 .agent = r->agent, .conn = r->conn };
+}
 
 static uint8_t pattern(uint64_t off)
 {
@@ -301,7 +311,8 @@ static void cb_chan_event(struct zt_peer *p, void *arg, struct zt_peer_chan *ch,
 	}
 }
 
-static void cb_chan_accept(struct zt_peer *p, void *arg, struct zt_peer_chan *ch, const char *service)
+static void cb_chan_accept(struct zt_peer *p, void *arg, struct zt_peer_chan *ch,
+			   const char *service)
 {
 	struct run *r = arg;
 	(void)p;
@@ -320,76 +331,6 @@ static const struct zt_peer_callbacks real_cb = {
 	.chan_event = cb_chan_event,
 	.chan_accept = cb_chan_accept,
 };
-
-static struct run *log_run; /* the run whose clock log lines show */
-
-/* ZT_SIM_QLOG=DIR: a qlog file per connection, DIR/ROLE-LABEL.qlog (virtual times). */
-static void *qlog_open(void *arg, const char *label)
-{
-	const char *dir = getenv("ZT_SIM_QLOG");
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s-%s.qlog", dir, (const char *)arg, label);
-	return fopen(path, "w");
-}
-
-static void qlog_write(void *h, const void *data, size_t len, bool fin)
-{
-	fwrite(data, 1, len, h);
-	if (fin)
-		fclose(h);
-}
-
-/* ZT_SIM_DBG=2: every second, both ends' inner and outer QUIC counters. */
-static void dbg_conn(const char *who, struct zt_quic_conn *c)
-{
-	struct zt_quic_stats q;
-
-	if (!c) {
-		fprintf(stderr, " | %s -", who);
-		return;
-	}
-	zt_quic_conn_stats(c, &q);
-	fprintf(stderr, " | %s cwnd=%lu fl=%lu srtt=%.0f pto=%lu tx=%lu rx=%lu dg=%lu/%lu q=%zu",
-		who, (unsigned long)q.cwnd, (unsigned long)q.bytes_in_flight, q.srtt_ns / 1e6,
-		(unsigned long)q.pto_count, (unsigned long)q.pkts_sent, (unsigned long)q.pkts_recv,
-		(unsigned long)q.dgrams_sent, (unsigned long)q.dgrams_recv, zt_quic_dgram_queued(c));
-	fprintf(stderr, " dl=%+.3f st=%d", zt_quic_conn_next_deadline(c) == ZT_TIME_NEVER ? 999.0 : ((double)zt_quic_conn_next_deadline(c) - (double)log_run->evq.now) / 1e9, (int)zt_quic_conn_state(c));
-	if (q.ptos_capped)
-		fprintf(stderr, " capped=%lu", (unsigned long)q.ptos_capped);
-	if (q.challenges_withheld)
-		fprintf(stderr, " withheld=%lu", (unsigned long)q.challenges_withheld);
-	if (q.dgrams_dropped || q.probes_sent)
-		fprintf(stderr, " drop=%lu exp=%lu probes=%lu", (unsigned long)q.dgrams_dropped,
-			(unsigned long)q.dgrams_expired, (unsigned long)q.probes_sent);
-}
-
-static struct zt_quic_conn *inner_of(struct zt_peer *p)
-{
-	uint32_t id;
-	struct zt_peer_session_info si;
-
-	if (zt_peer_session_ids(p, &id, 1) >= 1 && zt_peer_session_info(p, id, &si) == 0)
-		return si.conn;
-	return NULL;
-}
-
-static void dbg_tick(struct run *r, uint64_t now)
-{
-	static int lvl = -1;
-
-	if (lvl < 0)
-		lvl = getenv("ZT_SIM_DBG") ? atoi(getenv("ZT_SIM_DBG")) : 0;
-	if (lvl < 2 || now % ZT_SEC)
-		return;
-	fprintf(stderr, "%10.3f ms DBG stream %llu/%llu", (double)now / 1e6,
-		(unsigned long long)r->out->stream_received, (unsigned long long)r->out->stream_sent);
-	dbg_conn("a.in", inner_of(r->agent));
-	dbg_conn("c.in", inner_of(r->conn));
-	dbg_conn("a.out", zt_peer_outer(r->agent));
-	dbg_conn("c.out", zt_peer_outer(r->conn));
-	fprintf(stderr, "\n");
-}
 
 /* The longest time the stream had bytes on their way and none arrived. */
 static void stall_track(struct run *r, uint64_t now)
@@ -451,7 +392,10 @@ static void sample(void *ctx, void *arg, uint64_t now)
 		}
 		o->switches = pi.switches;
 	}
-	dbg_tick(r, now);
+	{
+		struct zt_sim_dbg_view v = dbg_view(r);
+		zt_sim_dbg_tick(&r->dbg, &v, now);
+	}
 	if (now + SAMPLE <= r->end)
 		zt_sim_evq_push(&r->evq, now + SAMPLE, sample, r, NULL);
 }
@@ -471,23 +415,6 @@ static uint32_t per_minute_max(const struct run *r)
 	return best;
 }
 
-/* The cores' log lines, on stderr when ZT_SIM_LOG is set (its value: the most
- * detailed level shown, 0 error .. 3 debug; default 2, info). */
-
-static void node_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
-{
-	static int max = -2;
-
-	if (max == -2) {
-		const char *v = getenv("ZT_SIM_LOG");
-		max = v ? (*v ? atoi(v) : 2) : -1;
-	}
-	if ((int)level > max)
-		return;
-	fprintf(stderr, "%10.3f ms %-9s %s %s\n",
-		log_run ? (double)log_run->evq.now / 1e6 : 0.0, (const char *)arg, event, kv);
-}
-
 /* The Intermediate, the connector and the agent, with the policy that lets alice use
  * svc and c1 serve it. */
 static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct zt_addr *a_addr,
@@ -496,7 +423,7 @@ static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct
 	struct zt_imd_config ic;
 	struct zt_peer_config pc;
 	const char *why;
-	bool qlog = getenv("ZT_SIM_QLOG") != NULL;
+	void *(*qlog_open)(void *, const char *) = zt_sim_dbg_qlog_open(&r->dbg);
 	int rc;
 
 	rc = zt_policy_new(&r->policy);
@@ -507,9 +434,8 @@ static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct
 		return rc;
 	ic = (struct zt_imd_config){ .tls = pki.imd, .rng = &r->rng[0], .policy = r->policy,
 				     .listen = *imd_addr, .open_hold = 5 * ZT_SEC,
-				     .log = { .fn = node_log, .arg = "imd", .max_level = ZT_NODE_DEBUG },
-				     .qlog_open = qlog ? qlog_open : NULL, .qlog_write = qlog_write,
-				     .qlog_arg = "imd" };
+				     .log = zt_sim_dbg_log(&r->who[0]), .qlog_open = qlog_open,
+				     .qlog_write = zt_sim_dbg_qlog_write, .qlog_arg = &r->who[0] };
 	rc = zt_imd_new(&r->imd, &ic, 0);
 	if (rc < 0)
 		return rc;
@@ -518,8 +444,8 @@ static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct
 		.role = ZT_CTRL_ROLE_CONNECTOR, .name = "c1", .token = (const uint8_t *)"tok-c",
 		.token_len = 5, .intermediate = *imd_addr, .local = *c_addr, .outer_tls = pki.c_outer,
 		.services = &r->service, .n_services = 1, .rng = &r->rng[1], .cb = &real_cb, .arg = r,
-		.log = { .fn = node_log, .arg = "connector", .max_level = ZT_NODE_DEBUG },
-		.qlog_open = qlog ? qlog_open : NULL, .qlog_write = qlog_write, .qlog_arg = "connector",
+		.log = zt_sim_dbg_log(&r->who[1]), .qlog_open = qlog_open,
+		.qlog_write = zt_sim_dbg_qlog_write, .qlog_arg = &r->who[1],
 	};
 	rc = zt_peer_new(&r->conn, &pc, 0);
 	if (rc < 0)
@@ -528,37 +454,10 @@ static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct
 		.role = ZT_CTRL_ROLE_AGENT, .name = "alice", .token = (const uint8_t *)"tok-a",
 		.token_len = 5, .intermediate = *imd_addr, .local = *a_addr, .outer_tls = pki.a_outer,
 		.inner_tls = pki.a_inner, .rng = &r->rng[2], .cb = &real_cb, .arg = r,
-		.log = { .fn = node_log, .arg = "agent", .max_level = ZT_NODE_DEBUG },
-		.qlog_open = qlog ? qlog_open : NULL, .qlog_write = qlog_write, .qlog_arg = "agent",
+		.log = zt_sim_dbg_log(&r->who[2]), .qlog_open = qlog_open,
+		.qlog_write = zt_sim_dbg_qlog_write, .qlog_arg = &r->who[2],
 	};
 	return zt_peer_new(&r->agent, &pc, AGENT_BOOT);
-}
-
-/* ZT_SIM_DBG: the relay counters and the four QUIC connections at the end. */
-static void dbg_final(struct run *r, const struct zt_imd_stats *is)
-{
-	struct zt_peer_stats as, cs;
-
-	if (!getenv("ZT_SIM_DBG"))
-		return;
-	zt_peer_stats(r->agent, &as);
-	zt_peer_stats(r->conn, &cs);
-	fprintf(stderr, "DBG imd relay=%lu unknown=%lu quota=%lu queue=%lu | agent relay_out=%lu "
-		"relay_in=%lu rq=%lu drop_unknown=%lu | conn relay_in=%lu relay_out=%lu "
-		"drop_session=%lu drop_unknown=%lu\n",
-		(unsigned long)is->relay_pkts, (unsigned long)is->relay_dropped_unknown,
-		(unsigned long)is->relay_dropped_quota, (unsigned long)is->relay_dropped_queue,
-		(unsigned long)as.relay_out, (unsigned long)as.relay_in,
-		(unsigned long)as.relay_dropped_queue, (unsigned long)as.dropped_unknown,
-		(unsigned long)cs.relay_in, (unsigned long)cs.relay_out,
-		(unsigned long)cs.relay_dropped_session, (unsigned long)cs.dropped_unknown);
-	fprintf(stderr, "DBG stream %llu/%llu", (unsigned long long)r->out->stream_received,
-		(unsigned long long)r->out->stream_sent);
-	dbg_conn("a.in", inner_of(r->agent));
-	dbg_conn("c.in", inner_of(r->conn));
-	dbg_conn("a.out", zt_peer_outer(r->agent));
-	dbg_conn("c.out", zt_peer_outer(r->conn));
-	fprintf(stderr, "\n");
 }
 
 int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_outcome *ret)
@@ -584,7 +483,10 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 	memset(ret, 0, sizeof(*ret));
 	r->out = ret;
 	r->cfg = cfg;
-	log_run = r;
+	zt_sim_dbg_init(&r->dbg, &r->evq.now);
+	r->who[0] = (struct zt_sim_dbg_who){ &r->dbg, "imd" };
+	r->who[1] = (struct zt_sim_dbg_who){ &r->dbg, "connector" };
+	r->who[2] = (struct zt_sim_dbg_who){ &r->dbg, "agent" };
 	r->end = scn->duration;
 	rc = zt_sim_session_net(&r->net, &r->evq, cfg, r->map, &a, &c, &rl);
 	if (rc < 0)
@@ -615,7 +517,10 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 
 	zt_imd_stats(r->imd, &is);
 	ret->relay_pkts = is.relay_pkts;
-	dbg_final(r, &is);
+	{
+		struct zt_sim_dbg_view v = dbg_view(r);
+		zt_sim_dbg_final(&r->dbg, &v, &is);
+	}
 	o->theory = zt_sim_theory(&r->net, a, c);
 	o->max_switches_per_min = per_minute_max(r);
 	o->data_sent = ret->stream_sent;
@@ -633,7 +538,6 @@ out:
 	zt_sim_evq_drain(&r->evq, zt_sim_drop_event);
 	zt_sim_evq_fini(&r->evq);
 	zt_sim_net_fini(&r->net);
-	log_run = NULL;
 	free(r);
 	return rc;
 }
