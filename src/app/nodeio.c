@@ -64,12 +64,6 @@ const struct zt_nodeio_ops zt_nodeio_peer_ops = {
 	.on_timeout = peer_timeout,
 };
 
-static bool addr_is_any(const struct zt_addr *a)
-{
-	static const uint8_t zero[16];
-	return !a->family || !memcmp(a->ip, zero, a->family == AF_INET ? 4 : 16);
-}
-
 static void count_sent(struct zt_nodeio *io, size_t count, size_t len)
 {
 	io->st.tx += count;
@@ -84,7 +78,7 @@ static void count_sent(struct zt_nodeio *io, size_t count, size_t len)
 static bool send_batch(struct zt_nodeio *io)
 {
 	/* A virtual (relay) or wildcard local address: let the kernel choose. */
-	const struct zt_addr *l = addr_is_any(&io->b_local) || io->b_local.family != io->udp.local.family
+	const struct zt_addr *l = zt_addr_is_any(&io->b_local) || io->b_local.family != io->udp.local.family
 					  ? NULL
 					  : &io->b_local;
 	int rc;

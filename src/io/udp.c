@@ -103,13 +103,6 @@ int zt_udp_recv(struct zt_udp *u, uint8_t *buf, size_t cap, struct zt_addr *from
 	return (int)n;
 }
 
-static bool addr_is_any(const struct zt_addr *a)
-{
-	static const uint8_t zero[16];
-
-	return memcmp(a->ip, zero, a->family == AF_INET ? 4 : 16) == 0;
-}
-
 /*
  * One sendmsg: len bytes to *to, as datagrams of seg bytes each (the last may be
  * shorter) when seg is nonzero and below len (UDP GSO), from *from as zt_udp_send says.
@@ -136,7 +129,7 @@ static int send_msg(struct zt_udp *u, const struct zt_addr *to, const struct zt_
 	c = CMSG_FIRSTHDR(&mh);
 	mh.msg_controllen = 0;
 	/* Choose the source address only when bound to a wildcard address. */
-	if (from && from->family == u->local.family && addr_is_any(&u->local) && !addr_is_any(from)) {
+	if (from && from->family == u->local.family && zt_addr_is_any(&u->local) && !zt_addr_is_any(from)) {
 		if (from->family == AF_INET) {
 			struct in_pktinfo pi = { 0 };
 			memcpy(&pi.ipi_spec_dst, from->ip, 4);

@@ -118,12 +118,10 @@ static void gather(struct zt_direct *d, struct zt_ice *ice)
 	size_t n = 0;
 	struct zt_cand c;
 	bool observed_is_host = false;
-	static const uint8_t zero[16];
 
 	for (size_t i = 0; i < ad->nhosts && i < ZT_DIRECT_MAX_HOSTS; i++)
 		hosts[n++] = ad->hosts[i];
-	if (!n && ad->local.family &&
-	    memcmp(ad->local.ip, zero, ad->local.family == AF_INET ? 4 : 16))
+	if (!n && !zt_addr_is_any(&ad->local))
 		hosts[n++] = ad->local;
 	for (size_t i = 0; i < n; i++) {
 		hosts[i].port = ad->local.port;

@@ -780,12 +780,28 @@ static void services_text(const struct client *c, char *buf, size_t cap)
 
 /* Sessions. */
 
+/* SESSION for end e of s (0: the agent, controlling; 1: the connector), naming the
+ * other end; request_id answers the agent's OPEN (0 for the connector). */
+static void send_session(struct client *to, const struct session *s, int e, uint64_t request_id)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_SESSION);
+	m.u.session.session_id = s->id;
+	m.u.session.request_id = request_id;
+	snprintf(m.u.session.service, sizeof(m.u.session.service), "%s", s->service);
+	snprintf(m.u.session.peer_identity, sizeof(m.u.session.peer_identity), "%s", s->ident[!e]);
+	m.u.session.quota_bytes = s->quota_bytes;
+	m.u.session.quota_packets = s->quota_pkts;
+	m.u.session.ice_role = e ? ZT_CTRL_ICE_CONTROLLED : ZT_CTRL_ICE_CONTROLLING;
+	ctrl_send(to, &m);
+}
+
 /* A new session, or (resume != 0) the re-attachment of one both ends kept on their
  * direct path while they had lost the Intermediate. */
 static void open_session(struct zt_imd *imd, struct client *agent, struct client *conn,
 			 uint64_t request_id, const char *service, uint32_t resume)
 {
-	struct zt_ctrl_msg m;
 	struct session *s;
 	uint32_t id = resume;
 
@@ -803,16 +819,7 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 		} else {
 			orphan_adopt(imd, s, 0, agent);
 		}
-		zt_ctrl_msg_init(&m, ZT_CTRL_SESSION);
-		m.u.session.session_id = s->id;
-		m.u.session.request_id = request_id;
-		snprintf(m.u.session.service, sizeof(m.u.session.service), "%s", service);
-		snprintf(m.u.session.peer_identity, sizeof(m.u.session.peer_identity), "%s",
-			 conn->identity);
-		m.u.session.quota_bytes = s->quota_bytes;
-		m.u.session.quota_packets = s->quota_pkts;
-		m.u.session.ice_role = ZT_CTRL_ICE_CONTROLLING;
-		ctrl_send(agent, &m);
+		send_session(agent, s, 0, request_id);
 		LOG(imd, ZT_NODE_INFO, "session_moved",
 		    "session=%08x service=%s agent=%s connector=%s request=%016" PRIx64, s->id,
 		    service, agent->identity, conn->identity, request_id);
@@ -854,19 +861,8 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	if (resume)
 		imd->st.sessions_resumed++;
 
-	zt_ctrl_msg_init(&m, ZT_CTRL_SESSION);
-	m.u.session.session_id = id;
-	m.u.session.request_id = request_id;
-	snprintf(m.u.session.service, sizeof(m.u.session.service), "%s", service);
-	snprintf(m.u.session.peer_identity, sizeof(m.u.session.peer_identity), "%s", conn->identity);
-	m.u.session.quota_bytes = s->quota_bytes;
-	m.u.session.quota_packets = s->quota_pkts;
-	m.u.session.ice_role = ZT_CTRL_ICE_CONTROLLING;
-	ctrl_send(agent, &m);
-	m.u.session.request_id = 0;
-	snprintf(m.u.session.peer_identity, sizeof(m.u.session.peer_identity), "%s", agent->identity);
-	m.u.session.ice_role = ZT_CTRL_ICE_CONTROLLED;
-	ctrl_send(conn, &m);
+	send_session(agent, s, 0, request_id);
+	send_session(conn, s, 1, 0);
 	LOG(imd, ZT_NODE_INFO, resume ? "session_resumed" : "session_open",
 	    "session=%08x service=%s agent=%s connector=%s request=%016" PRIx64, id, service,
 	    agent->identity, conn->identity, request_id);
@@ -876,21 +872,12 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
  * its SESSION names a session it kept on its direct path (node/session.c). */
 static void adopt_connector_orphans(struct zt_imd *imd, struct client *c)
 {
-	struct zt_ctrl_msg m;
-
 	for (struct session *s = imd->orphans, *next; s; s = next) {
 		next = s->onext;
 		if (s->end[1] || strcmp(s->ident[1], c->identity))
 			continue;
 		orphan_adopt(imd, s, 1, c);
-		zt_ctrl_msg_init(&m, ZT_CTRL_SESSION);
-		m.u.session.session_id = s->id;
-		snprintf(m.u.session.service, sizeof(m.u.session.service), "%s", s->service);
-		snprintf(m.u.session.peer_identity, sizeof(m.u.session.peer_identity), "%s", s->ident[0]);
-		m.u.session.quota_bytes = s->quota_bytes;
-		m.u.session.quota_packets = s->quota_pkts;
-		m.u.session.ice_role = ZT_CTRL_ICE_CONTROLLED;
-		ctrl_send(c, &m);
+		send_session(c, s, 1, 0);
 		LOG(imd, ZT_NODE_INFO, "session_moved", "session=%08x service=%s connector=%s",
 		    s->id, s->service, c->identity);
 	}
