@@ -9,6 +9,7 @@
 #include "core/checkbudget.h"
 #include "core/ctrl.h"
 #include "core/err.h"
+#include "core/hmap.h"
 #include "core/stun_server.h"
 #include "core/timerheap.h"
 #include "core/units.h"
@@ -113,7 +114,7 @@ struct client {
 /* A session's two ends: 0 the agent, 1 the connector. */
 struct session {
 	uint32_t id;
-	struct session *hnext;
+	struct zt_hnode hnode;               /* in imd->sessions, by id */
 	struct client *end[2];               /* NULL: that end is gone (orphan) */
 	struct session *lprev[2], *lnext[2]; /* in end[i]'s list */
 	char ident[2][ZT_CTRL_STR_MAX + 1];  /* the ends' identities, kept */
@@ -165,8 +166,7 @@ struct zt_imd {
 	size_t nclients;
 	struct client *dhead, *dtail;
 	struct zt_timerheap timers;       /* every client's next deadline */
-	struct session **buckets;
-	size_t nbuckets, nsessions;
+	struct zt_hmap sessions;          /* by id */
 	struct client *connectors;        /* READY connectors with services, most recent first */
 	struct held *held, *held_tail;    /* oldest first */
 	size_t nheld;
@@ -341,40 +341,21 @@ static void client_rearm(struct client *c)
 
 /* Sessions: a hash by id, and a list per end. */
 
-static size_t bucket_of(uint32_t id, size_t n)
+static bool same_id(const struct zt_hnode *n, const void *id)
 {
-	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 40) & (n - 1);
+	return zt_hmap_entry(n, struct session, hnode)->id == *(const uint32_t *)id;
+}
+
+static struct zt_hnode **session_slot(const struct zt_imd *imd, uint32_t id)
+{
+	return zt_hmap_slot(&imd->sessions, id, same_id, &id);
 }
 
 static struct session *session_find(const struct zt_imd *imd, uint32_t id)
 {
-	struct session *s = imd->buckets[bucket_of(id, imd->nbuckets)];
+	struct zt_hnode *n = *session_slot(imd, id);
 
-	while (s && s->id != id)
-		s = s->hnext;
-	return s;
-}
-
-static void buckets_grow(struct zt_imd *imd)
-{
-	size_t nb = imd->nbuckets * 2;
-	struct session **b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return;
-	for (size_t i = 0; i < imd->nbuckets; i++) {
-		struct session *s = imd->buckets[i];
-		while (s) {
-			struct session *next = s->hnext;
-			size_t j = bucket_of(s->id, nb);
-			s->hnext = b[j];
-			b[j] = s;
-			s = next;
-		}
-	}
-	free(imd->buckets);
-	imd->buckets = b;
-	imd->nbuckets = nb;
+	return n ? zt_hmap_entry(n, struct session, hnode) : NULL;
 }
 
 static void link_end(struct session *s, int i)
@@ -407,12 +388,7 @@ static void unlink_end(struct session *s, int i)
 
 static void session_free(struct zt_imd *imd, struct session *s)
 {
-	struct session **p = &imd->buckets[bucket_of(s->id, imd->nbuckets)];
-
-	while (*p && *p != s)
-		p = &(*p)->hnext;
-	if (*p)
-		*p = s->hnext;
+	zt_hmap_remove(&imd->sessions, &s->hnode);
 	for (int i = 0; i < 2; i++)
 		if (s->end[i])
 			unlink_end(s, i);
@@ -423,7 +399,6 @@ static void session_free(struct zt_imd *imd, struct session *s)
 		if (*o)
 			*o = s->onext;
 	}
-	imd->nsessions--;
 	free(s);
 }
 
@@ -847,11 +822,7 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	snprintf(s->service, sizeof(s->service), "%s", service);
 	s->quota_bytes = imd->cfg.quota_bytes;
 	s->quota_pkts = imd->cfg.quota_packets;
-	if (imd->nsessions >= imd->nbuckets)
-		buckets_grow(imd);
-	s->hnext = imd->buckets[bucket_of(id, imd->nbuckets)];
-	imd->buckets[bucket_of(id, imd->nbuckets)] = s;
-	imd->nsessions++;
+	zt_hmap_link(&imd->sessions, session_slot(imd, id), &s->hnode, id);
 	link_end(s, 0);
 	link_end(s, 1);
 	/* Budget for this session's signaling (CANDIDATES, PATH_REPORT, CLOSE). */
@@ -1705,12 +1676,9 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	imd->cfg.ctrl_busy = or_default(cfg->ctrl_busy, 64 * 1024);
 	imd->cfg.ctrl_stall = or_default(cfg->ctrl_stall, 30 * ZT_SEC);
 	imd->started = now;
-	imd->nbuckets = 64;
-	imd->buckets = calloc(imd->nbuckets, sizeof(*imd->buckets));
-	if (!imd->buckets) {
-		rc = -ENOMEM;
+	rc = zt_hmap_init(&imd->sessions, 6);
+	if (rc < 0)
 		goto out_free;
-	}
 	rc = zt_quic_cidmap_new(&imd->map, cfg->rng);
 	if (rc < 0)
 		goto out_free;
@@ -1755,9 +1723,14 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 out_free:
 	zt_srccount_free(imd->half_src);
 	zt_quic_cidmap_free(imd->map);
-	free(imd->buckets);
+	zt_hmap_fini(&imd->sessions);
 	free(imd);
 	return rc;
+}
+
+static void session_free_node(struct zt_hnode *n, void *imd)
+{
+	session_free(imd, zt_hmap_entry(n, struct session, hnode));
 }
 
 void zt_imd_free(struct zt_imd *imd)
@@ -1765,9 +1738,7 @@ void zt_imd_free(struct zt_imd *imd)
 	if (!imd)
 		return;
 	/* Quietly: no CLOSE messages to clients that are being freed too. */
-	for (size_t i = 0; i < imd->nbuckets; i++)
-		while (imd->buckets[i])
-			session_free(imd, imd->buckets[i]);
+	zt_hmap_take_if(&imd->sessions, NULL, NULL, session_free_node, imd);
 	while (imd->clients)
 		client_free(imd->clients);
 	while (imd->held) {
@@ -1779,7 +1750,7 @@ void zt_imd_free(struct zt_imd *imd)
 	zt_quic_retry_free(imd->retry);
 	zt_srccount_free(imd->half_src);
 	zt_timerheap_fini(&imd->timers);
-	free(imd->buckets);
+	zt_hmap_fini(&imd->sessions);
 	free(imd);
 }
 
@@ -2218,7 +2189,7 @@ void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret)
 {
 	*ret = imd->st;
 	ret->clients = imd->nclients;
-	ret->sessions = imd->nsessions;
+	ret->sessions = imd->sessions.n;
 	ret->held_now = imd->nheld;
 	ret->authenticated = imd->nready;
 	ret->half_open = imd->half_open;

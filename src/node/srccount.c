@@ -2,39 +2,52 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hmap.h"
 #include "node/srccount.h"
 
 struct entry {
-	struct entry *next;
+	struct zt_hnode node;
 	uint64_t key;
 	uint8_t family;
 	unsigned count;
 };
 
 struct zt_srccount {
-	struct entry **b;
-	size_t nb, n;
+	struct zt_hmap map;
 	uint64_t k0, k1;
 };
 
+struct source {
+	uint64_t key;
+	uint8_t family;
+};
+
 /* An IPv4 address or an IPv6 /64, as one number. */
-static uint64_t key_of(const struct zt_addr *a)
+static struct source source_of(const struct zt_addr *a)
 {
-	uint64_t k = 0;
+	struct source s = { .family = a->family };
 	size_t len = a->family == AF_INET ? 4 : 8;
 
 	for (size_t i = 0; i < len; i++)
-		k = k << 8 | a->ip[i];
-	return k;
+		s.key = s.key << 8 | a->ip[i];
+	return s;
 }
 
-static size_t bucket(const struct zt_srccount *m, uint64_t key, uint8_t family, size_t nb)
+static uint64_t hash_of(const struct zt_srccount *m, const struct source *s)
 {
-	uint64_t h = (key ^ m->k0) + family;
+	uint64_t h = (s->key ^ m->k0) + s->family;
 
 	h = (h ^ (h >> 31)) * m->k1;
 	h = (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ULL;
-	return (size_t)(h ^ (h >> 32)) & (nb - 1);
+	return h ^ (h >> 32);
+}
+
+static bool same_source(const struct zt_hnode *n, const void *key)
+{
+	const struct entry *e = zt_hmap_entry(n, struct entry, node);
+	const struct source *s = key;
+
+	return e->key == s->key && e->family == s->family;
 }
 
 int zt_srccount_new(struct zt_srccount **ret, uint64_t seed)
@@ -43,9 +56,7 @@ int zt_srccount_new(struct zt_srccount **ret, uint64_t seed)
 
 	if (!m)
 		return -ENOMEM;
-	m->nb = 16;
-	m->b = calloc(m->nb, sizeof(*m->b));
-	if (!m->b) {
+	if (zt_hmap_init(&m->map, 4) < 0) {
 		free(m);
 		return -ENOMEM;
 	}
@@ -55,90 +66,68 @@ int zt_srccount_new(struct zt_srccount **ret, uint64_t seed)
 	return 0;
 }
 
+static void free_entry(struct zt_hnode *n, void *arg)
+{
+	(void)arg;
+	free(zt_hmap_entry(n, struct entry, node));
+}
+
 void zt_srccount_free(struct zt_srccount *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->nb; i++)
-		while (m->b[i]) {
-			struct entry *e = m->b[i];
-			m->b[i] = e->next;
-			free(e);
-		}
-	free(m->b);
+	zt_hmap_take_if(&m->map, NULL, NULL, free_entry, NULL);
+	zt_hmap_fini(&m->map);
 	free(m);
 }
 
-static struct entry **find(const struct zt_srccount *m, const struct zt_addr *a)
+static struct zt_hnode **find(const struct zt_srccount *m, const struct source *s)
 {
-	uint64_t k = key_of(a);
-	struct entry **p = &m->b[bucket(m, k, a->family, m->nb)];
-
-	while (*p && ((*p)->key != k || (*p)->family != a->family))
-		p = &(*p)->next;
-	return p;
+	return zt_hmap_slot(&m->map, hash_of(m, s), same_source, s);
 }
 
 unsigned zt_srccount_get(const struct zt_srccount *m, const struct zt_addr *a)
 {
-	struct entry *e = *find(m, a);
+	struct source s = source_of(a);
+	struct zt_hnode *n = *find(m, &s);
 
-	return e ? e->count : 0;
-}
-
-/* Twice the buckets when there are more entries than buckets; failure is harmless. */
-static void grow(struct zt_srccount *m)
-{
-	size_t nb = m->nb * 2;
-	struct entry **b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return;
-	for (size_t i = 0; i < m->nb; i++)
-		while (m->b[i]) {
-			struct entry *e = m->b[i];
-			size_t j = bucket(m, e->key, e->family, nb);
-			m->b[i] = e->next;
-			e->next = b[j];
-			b[j] = e;
-		}
-	free(m->b);
-	m->b = b;
-	m->nb = nb;
+	return n ? zt_hmap_entry(n, struct entry, node)->count : 0;
 }
 
 int zt_srccount_inc(struct zt_srccount *m, const struct zt_addr *a)
 {
-	struct entry **p = find(m, a), *e = *p;
+	struct source s = source_of(a);
+	struct zt_hnode **p = find(m, &s);
+	struct entry *e;
 
-	if (e)
-		return (int)++e->count;
+	if (*p)
+		return (int)++zt_hmap_entry(*p, struct entry, node)->count;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	e->key = key_of(a);
-	e->family = a->family;
+	e->key = s.key;
+	e->family = s.family;
 	e->count = 1;
-	*p = e;
-	if (++m->n > m->nb)
-		grow(m);
+	zt_hmap_link(&m->map, p, &e->node, hash_of(m, &s));
 	return 1;
 }
 
 void zt_srccount_dec(struct zt_srccount *m, const struct zt_addr *a)
 {
-	struct entry **p = find(m, a), *e = *p;
+	struct source s = source_of(a);
+	struct zt_hnode **p = find(m, &s);
+	struct entry *e;
 
-	if (!e)
+	if (!*p)
 		return;
+	e = zt_hmap_entry(*p, struct entry, node);
 	if (--e->count == 0) {
-		*p = e->next;
+		zt_hmap_unlink(&m->map, p);
 		free(e);
-		m->n--;
 	}
 }
 
 size_t zt_srccount_sources(const struct zt_srccount *m)
 {
-	return m->n;
+	return m->map.n;
 }

@@ -3,20 +3,24 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/hmap.h"
 #include "quic/cidmap.h"
 
 struct cid_node {
-	struct cid_node *next;
+	struct zt_hnode node;
 	struct zt_quic_conn *conn;
 	uint8_t len;
 	uint8_t cid[ZT_QUIC_CID_MAX];
 };
 
 struct zt_quic_cidmap {
-	struct cid_node **bucket;
-	size_t nbucket; /* a power of two */
-	size_t count;
+	struct zt_hmap map;
 	uint64_t k0, k1;
+};
+
+struct cid_key {
+	const uint8_t *cid;
+	size_t len;
 };
 
 static uint64_t rotl(uint64_t x, int r)
@@ -39,15 +43,21 @@ static uint64_t cid_hash(const struct zt_quic_cidmap *m, const uint8_t *cid, siz
 	return h ^ (h >> 29);
 }
 
+static bool same_cid(const struct zt_hnode *n, const void *key)
+{
+	const struct cid_node *c = zt_hmap_entry(n, struct cid_node, node);
+	const struct cid_key *k = key;
+
+	return c->len == k->len && !memcmp(c->cid, k->cid, k->len);
+}
+
 int zt_quic_cidmap_new(struct zt_quic_cidmap **ret, const struct zt_rng *rng)
 {
 	struct zt_quic_cidmap *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return -ENOMEM;
-	m->nbucket = 64;
-	m->bucket = calloc(m->nbucket, sizeof(*m->bucket));
-	if (!m->bucket) {
+	if (zt_hmap_init(&m->map, 6) < 0) {
 		free(m);
 		return -ENOMEM;
 	}
@@ -57,57 +67,33 @@ int zt_quic_cidmap_new(struct zt_quic_cidmap **ret, const struct zt_rng *rng)
 	return 0;
 }
 
+static void free_node(struct zt_hnode *n, void *arg)
+{
+	(void)arg;
+	free(zt_hmap_entry(n, struct cid_node, node));
+}
+
 void zt_quic_cidmap_free(struct zt_quic_cidmap *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->nbucket; i++) {
-		struct cid_node *n = m->bucket[i];
-		while (n) {
-			struct cid_node *next = n->next;
-			free(n);
-			n = next;
-		}
-	}
-	free(m->bucket);
+	zt_hmap_take_if(&m->map, NULL, NULL, free_node, NULL);
+	zt_hmap_fini(&m->map);
 	free(m);
 }
 
-static void grow(struct zt_quic_cidmap *m)
+static struct zt_hnode **slot(const struct zt_quic_cidmap *m, const uint8_t *cid, size_t len)
 {
-	size_t nb = m->nbucket * 2;
-	struct cid_node **b = calloc(nb, sizeof(*b));
+	struct cid_key k = { cid, len };
 
-	if (!b)
-		return; /* keep working with longer chains */
-	for (size_t i = 0; i < m->nbucket; i++) {
-		struct cid_node *n = m->bucket[i];
-		while (n) {
-			struct cid_node *next = n->next;
-			size_t j = cid_hash(m, n->cid, n->len) & (nb - 1);
-			n->next = b[j];
-			b[j] = n;
-			n = next;
-		}
-	}
-	free(m->bucket);
-	m->bucket = b;
-	m->nbucket = nb;
-}
-
-static struct cid_node **slot(const struct zt_quic_cidmap *m, const uint8_t *cid, size_t len)
-{
-	struct cid_node **p = &m->bucket[cid_hash(m, cid, len) & (m->nbucket - 1)];
-
-	while (*p && ((*p)->len != len || memcmp((*p)->cid, cid, len)))
-		p = &(*p)->next;
-	return p;
+	return zt_hmap_slot(&m->map, cid_hash(m, cid, len), same_cid, &k);
 }
 
 int zt_quic_cidmap_add(struct zt_quic_cidmap *m, const uint8_t *cid, size_t len,
 		       struct zt_quic_conn *c)
 {
-	struct cid_node **p, *n;
+	struct zt_hnode **p;
+	struct cid_node *n;
 
 	if (len == 0 || len > ZT_QUIC_CID_MAX)
 		return -EINVAL;
@@ -120,63 +106,47 @@ int zt_quic_cidmap_add(struct zt_quic_cidmap *m, const uint8_t *cid, size_t len,
 	n->conn = c;
 	n->len = (uint8_t)len;
 	memcpy(n->cid, cid, len);
-	*p = n;
-	if (++m->count > m->nbucket)
-		grow(m);
+	zt_hmap_link(&m->map, p, &n->node, cid_hash(m, cid, len));
 	return 0;
 }
 
 int zt_quic_cidmap_remove(struct zt_quic_cidmap *m, const uint8_t *cid, size_t len)
 {
-	struct cid_node **p, *n;
+	struct zt_hnode **p;
 
 	if (len == 0 || len > ZT_QUIC_CID_MAX)
 		return -ENOENT;
 	p = slot(m, cid, len);
 	if (!*p)
 		return -ENOENT;
-	n = *p;
-	*p = n->next;
-	free(n);
-	m->count--;
+	free_node(zt_hmap_unlink(&m->map, p), NULL);
 	return 0;
+}
+
+static bool of_conn(const struct zt_hnode *n, const void *conn)
+{
+	return zt_hmap_entry(n, struct cid_node, node)->conn == conn;
 }
 
 size_t zt_quic_cidmap_remove_conn(struct zt_quic_cidmap *m, const struct zt_quic_conn *c)
 {
-	size_t removed = 0;
-
-	for (size_t i = 0; i < m->nbucket; i++) {
-		struct cid_node **p = &m->bucket[i];
-		while (*p) {
-			if ((*p)->conn == c) {
-				struct cid_node *n = *p;
-				*p = n->next;
-				free(n);
-				removed++;
-			} else {
-				p = &(*p)->next;
-			}
-		}
-	}
-	m->count -= removed;
-	return removed;
+	return zt_hmap_take_if(&m->map, of_conn, c, free_node, NULL);
 }
 
 struct zt_quic_conn *zt_quic_cidmap_find(const struct zt_quic_cidmap *m, const uint8_t *cid,
 					 size_t len)
 {
-	struct cid_node **p;
+	struct zt_hnode **p;
 
 	if (len == 0 || len > ZT_QUIC_CID_MAX)
 		return NULL;
 	p = slot(m, cid, len);
-	return *p ? (*p)->conn : NULL;
+	return *p ? zt_hmap_entry(*p, struct cid_node, node)->conn : NULL;
 }
 
 size_t zt_quic_cidmap_count(const struct zt_quic_cidmap *m)
 {
-	return m->count;
+	return m->map.n;
 }
 
 int zt_quic_pkt_dcid(const uint8_t *pkt, size_t len, const uint8_t **ret_cid,

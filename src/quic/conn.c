@@ -9,6 +9,7 @@
 #include <ngtcp2/ngtcp2_crypto.h>
 
 #include "core/err.h"
+#include "core/hmap.h"
 #include "core/units.h"
 #include "quic/bufq.h"
 #include "quic/conn.h"
@@ -35,7 +36,7 @@ struct stream {
 	int64_t id;
 	uint32_t flags;
 	void *sarg;
-	struct stream *hnext;          /* hash chain */
+	struct zt_hnode hnode;         /* in c->streams, by id */
 	struct stream *sprev, *snext;  /* send queue */
 	struct zt_bufq tx;             /* bytes [tx_acked, tx_end) */
 	struct zt_bufq rx;
@@ -96,8 +97,7 @@ struct zt_quic_conn {
 	bool close_resend;
 
 	/* Streams: a hash by id, and the queue of streams with data to send. */
-	struct stream **sbucket;
-	size_t nsbucket, nstreams;
+	struct zt_hmap streams;        /* by id */
 	struct stream *sq_head, *sq_tail;
 	uint64_t gen;
 
@@ -212,46 +212,26 @@ static struct event *ev_push(struct zt_quic_conn *c, enum ev_type type, int64_t 
 
 /* Streams. */
 
-static size_t sbucket_of(int64_t id, size_t n)
+static bool same_stream(const struct zt_hnode *n, const void *id)
 {
-	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 32) & (n - 1);
+	return zt_hmap_entry(n, struct stream, hnode)->id == *(const int64_t *)id;
+}
+
+static struct zt_hnode **stream_slot(const struct zt_quic_conn *c, int64_t id)
+{
+	return zt_hmap_slot(&c->streams, (uint64_t)id, same_stream, &id);
 }
 
 static struct stream *stream_find(const struct zt_quic_conn *c, int64_t id)
 {
-	struct stream *s = c->sbucket[sbucket_of(id, c->nsbucket)];
+	struct zt_hnode *n = *stream_slot(c, id);
 
-	while (s && s->id != id)
-		s = s->hnext;
-	return s;
-}
-
-static void stream_table_grow(struct zt_quic_conn *c)
-{
-	size_t nb = c->nsbucket * 2;
-	struct stream **b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return;
-	for (size_t i = 0; i < c->nsbucket; i++) {
-		struct stream *s = c->sbucket[i];
-		while (s) {
-			struct stream *next = s->hnext;
-			size_t j = sbucket_of(s->id, nb);
-			s->hnext = b[j];
-			b[j] = s;
-			s = next;
-		}
-	}
-	free(c->sbucket);
-	c->sbucket = b;
-	c->nsbucket = nb;
+	return n ? zt_hmap_entry(n, struct stream, hnode) : NULL;
 }
 
 static struct stream *stream_new(struct zt_quic_conn *c, int64_t id, uint32_t flags)
 {
 	struct stream *s = calloc(1, sizeof(*s));
-	size_t b;
 
 	if (!s)
 		return NULL;
@@ -259,11 +239,7 @@ static struct stream *stream_new(struct zt_quic_conn *c, int64_t id, uint32_t fl
 	s->flags = flags;
 	zt_bufq_init(&s->tx, 0);
 	zt_bufq_init(&s->rx, 0);
-	b = sbucket_of(id, c->nsbucket);
-	s->hnext = c->sbucket[b];
-	c->sbucket[b] = s;
-	if (++c->nstreams > c->nsbucket)
-		stream_table_grow(c);
+	zt_hmap_link(&c->streams, stream_slot(c, id), &s->hnode, (uint64_t)id);
 	return s;
 }
 
@@ -299,13 +275,7 @@ static void sendq_add(struct zt_quic_conn *c, struct stream *s)
 
 static void stream_free(struct zt_quic_conn *c, struct stream *s)
 {
-	struct stream **p = &c->sbucket[sbucket_of(s->id, c->nsbucket)];
-
-	while (*p && *p != s)
-		p = &(*p)->hnext;
-	if (*p)
-		*p = s->hnext;
-	c->nstreams--;
+	zt_hmap_remove(&c->streams, &s->hnode);
 	sendq_del(c, s);
 	zt_bufq_fini(&s->tx);
 	zt_bufq_fini(&s->rx);
@@ -692,9 +662,7 @@ static int conn_alloc(struct zt_quic_conn **ret, const struct zt_quic_config *cf
 	c->companion_pkts = UINT64_MAX;
 	c->arg = arg;
 	c->server = side == ZT_TLS_SERVER;
-	c->nsbucket = 16;
-	c->sbucket = calloc(c->nsbucket, sizeof(*c->sbucket));
-	if (!c->sbucket) {
+	if (zt_hmap_init(&c->streams, 4) < 0) {
 		free(c);
 		return -ENOMEM;
 	}
@@ -905,6 +873,16 @@ out_free:
 	return rc;
 }
 
+static void stream_drop(struct zt_hnode *n, void *arg)
+{
+	struct stream *s = zt_hmap_entry(n, struct stream, hnode);
+	(void)arg;
+
+	zt_bufq_fini(&s->tx);
+	zt_bufq_fini(&s->rx);
+	free(s);
+}
+
 void zt_quic_conn_free(struct zt_quic_conn *c)
 {
 	if (!c)
@@ -914,17 +892,8 @@ void zt_quic_conn_free(struct zt_quic_conn *c)
 	if (c->conn)
 		ngtcp2_conn_del(c->conn);
 	zt_tls_session_free(c->tls);
-	for (size_t i = 0; i < c->nsbucket; i++) {
-		struct stream *s = c->sbucket[i];
-		while (s) {
-			struct stream *next = s->hnext;
-			zt_bufq_fini(&s->tx);
-			zt_bufq_fini(&s->rx);
-			free(s);
-			s = next;
-		}
-	}
-	free(c->sbucket);
+	zt_hmap_take_if(&c->streams, NULL, NULL, stream_drop, NULL);
+	zt_hmap_fini(&c->streams);
 	free(c->dup);
 	while (c->dq_head) {
 		struct dgram *d = c->dq_head;
@@ -2180,7 +2149,7 @@ int zt_quic_stream_stop_reading(struct zt_quic_conn *c, int64_t sid, uint64_t ap
 
 size_t zt_quic_stream_count(const struct zt_quic_conn *c)
 {
-	return c->nstreams;
+	return c->streams.n;
 }
 
 /* Datagrams. */
