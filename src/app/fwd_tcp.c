@@ -11,6 +11,7 @@
 #include "app/fwd_tcp.h"
 #include "app/log.h"
 #include "core/err.h"
+#include "core/list.h"
 
 /* Bytes read from one socket per wake-up, so one busy connection cannot starve others. */
 #define READ_BUDGET (256 * 1024)
@@ -66,12 +67,7 @@ static void finish(struct zt_tcpconn *c, bool reset, uint64_t code)
 		 c->out, reset);
 	zt_loop_del(ctx->loop, &c->w);
 	close(c->w.fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		ctx->tcp = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	ZT_LIST_UNLINK(ctx->tcp, c, prev, next);
 	ctx->st.tcp_now--;
 	c->grave.free = conn_free;
 	zt_fwdctx_bury(ctx, &c->grave);
@@ -233,10 +229,7 @@ static struct zt_tcpconn *conn_new(struct zt_fwdctx *ctx, int fd, bool agent)
 		free(c);
 		return NULL;
 	}
-	c->next = ctx->tcp;
-	if (ctx->tcp)
-		ctx->tcp->prev = c;
-	ctx->tcp = c;
+	ZT_LIST_PUSH(ctx->tcp, c, prev, next);
 	ctx->st.tcp_now++;
 	return c;
 }

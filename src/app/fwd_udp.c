@@ -8,6 +8,7 @@
 
 #include "app/fwd_udp.h"
 #include "app/log.h"
+#include "core/list.h"
 #include "io/udp.h"
 
 #define RX_BURST 64
@@ -40,12 +41,7 @@ static void grave_free(struct zt_fwd_grave *g)
 
 static void flow_forget(struct zt_fwdctx *ctx, struct zt_udpflow *u)
 {
-	if (u->prev)
-		u->prev->next = u->next;
-	else
-		ctx->udp = u->next;
-	if (u->next)
-		u->next->prev = u->prev;
+	ZT_LIST_UNLINK(ctx->udp, u, prev, next);
 	ctx->st.udp_now--;
 	if (u->fd >= 0) {
 		zt_loop_del(ctx->loop, &u->w);
@@ -65,10 +61,7 @@ static struct zt_udpflow *flow_new(struct zt_fwdctx *ctx, struct zt_peer_flow *f
 	u->ctx = ctx;
 	u->f = f;
 	u->fd = -1;
-	u->next = ctx->udp;
-	if (ctx->udp)
-		ctx->udp->prev = u;
-	ctx->udp = u;
+	ZT_LIST_PUSH(ctx->udp, u, prev, next);
 	ctx->st.udp_now++;
 	ctx->st.udp_flows++;
 	return u;

@@ -10,6 +10,7 @@
 #include "core/ctrl.h"
 #include "core/err.h"
 #include "core/hmap.h"
+#include "core/list.h"
 #include "core/stun_server.h"
 #include "core/timerheap.h"
 #include "core/units.h"
@@ -289,13 +290,7 @@ static void mark_dirty(struct client *c)
 	if (c->dirty)
 		return;
 	c->dirty = true;
-	c->dnext = NULL;
-	c->dprev = imd->dtail;
-	if (imd->dtail)
-		imd->dtail->dnext = c;
-	else
-		imd->dhead = c;
-	imd->dtail = c;
+	ZT_QUEUE_APPEND(imd->dhead, imd->dtail, c, dprev, dnext);
 }
 
 static void unmark_dirty(struct client *c)
@@ -304,15 +299,7 @@ static void unmark_dirty(struct client *c)
 
 	if (!c->dirty)
 		return;
-	if (c->dprev)
-		c->dprev->dnext = c->dnext;
-	else
-		imd->dhead = c->dnext;
-	if (c->dnext)
-		c->dnext->dprev = c->dprev;
-	else
-		imd->dtail = c->dprev;
-	c->dprev = c->dnext = NULL;
+	ZT_QUEUE_UNLINK(imd->dhead, imd->dtail, c, dprev, dnext);
 	c->dirty = false;
 }
 
@@ -481,13 +468,7 @@ static void send_close(struct client *c, uint32_t session, int reason, const cha
 
 static void held_add(struct zt_imd *imd, struct held *h)
 {
-	h->next = NULL;
-	h->prev = imd->held_tail;
-	if (imd->held_tail)
-		imd->held_tail->next = h;
-	else
-		imd->held = h;
-	imd->held_tail = h;
+	ZT_QUEUE_APPEND(imd->held, imd->held_tail, h, prev, next);
 	h->anext = h->agent->held;
 	h->agent->held = h;
 	h->agent->nheld++;
@@ -501,14 +482,7 @@ static void held_remove(struct zt_imd *imd, struct held *h)
 {
 	struct held **ap = &h->agent->held;
 
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		imd->held = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	else
-		imd->held_tail = h->prev;
+	ZT_QUEUE_UNLINK(imd->held, imd->held_tail, h, prev, next);
 	while (*ap && *ap != h)
 		ap = &(*ap)->anext;
 	if (*ap)
@@ -579,13 +553,7 @@ static void client_gone(struct client *c, const char *why)
 	}
 	c->nservices = 0;
 	if (c->listed) {
-		if (c->cprev)
-			c->cprev->cnext = c->cnext;
-		else
-			imd->connectors = c->cnext;
-		if (c->cnext)
-			c->cnext->cprev = c->cprev;
-		c->cprev = c->cnext = NULL;
+		ZT_LIST_UNLINK(imd->connectors, c, cprev, cnext);
 		c->listed = false;
 	}
 	while (c->held) {
@@ -603,12 +571,7 @@ static void client_free(struct client *c)
 	half_open_end(c);
 	unmark_dirty(c);
 	zt_timerheap_remove(&imd->timers, &c->timer);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		imd->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	ZT_LIST_UNLINK(imd->clients, c, prev, next);
 	imd->nclients--;
 	zt_quic_conn_free(c->conn);
 	zt_ctrlchan_fini(&c->ch);
@@ -676,16 +639,9 @@ static void move_to_front(struct client *c)
 
 	if (imd->connectors == c)
 		return;
-	if (c->listed) {
-		c->cprev->cnext = c->cnext;
-		if (c->cnext)
-			c->cnext->cprev = c->cprev;
-	}
-	c->cprev = NULL;
-	c->cnext = imd->connectors;
-	if (imd->connectors)
-		imd->connectors->cprev = c;
-	imd->connectors = c;
+	if (c->listed)
+		ZT_LIST_UNLINK(imd->connectors, c, cprev, cnext);
+	ZT_LIST_PUSH(imd->connectors, c, cprev, cnext);
 	c->listed = true;
 }
 
@@ -1850,10 +1806,7 @@ static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic
 		return;
 	}
 	c->ch.conn = c->conn;
-	c->next = imd->clients;
-	if (imd->clients)
-		imd->clients->prev = c;
-	imd->clients = c;
+	ZT_LIST_PUSH(imd->clients, c, prev, next);
 	imd->nclients++;
 	imd->st.accepted++;
 	mark_dirty(c);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/list.h"
 #include "core/units.h"
 #include "node/peer_int.h"
 #include "node/session.h"
@@ -92,10 +93,7 @@ struct psession *zt_psession_new(struct zt_peer *p, const char *service)
 	s->state = ZT_PEER_S_WAITING;
 	snprintf(s->service, sizeof(s->service), "%s", service);
 	s->deadline = p->now + p->cfg.open_timeout;
-	s->next = p->sessions;
-	if (p->sessions)
-		p->sessions->prev = s;
-	p->sessions = s;
+	ZT_LIST_PUSH(p->sessions, s, prev, next);
 	if (is_agent(p) && p->state == ZT_PEER_READY)
 		send_open(s);
 	return s;
@@ -276,12 +274,7 @@ static void chan_unlink_free(struct zt_peer_chan *ch)
 	if (ch->flags & CH_ACCEPTED)
 		zt_pagent_release(s->p, s->agent, false);
 
-	if (ch->prev)
-		ch->prev->next = ch->next;
-	else
-		s->chans = ch->next;
-	if (ch->next)
-		ch->next->prev = ch->prev;
+	ZT_LIST_UNLINK(s->chans, ch, prev, next);
 	s->nchans--;
 	if (ch->sid >= 0 && s->conn && !(ch->flags & CH_CLOSED))
 		zt_quic_stream_set_arg(s->conn, ch->sid, NULL);
@@ -296,12 +289,7 @@ static void flow_unlink_free(struct zt_peer_flow *f)
 	if (f->counted)
 		zt_pagent_release(s->p, s->agent, true);
 
-	if (f->prev)
-		f->prev->next = f->next;
-	else
-		s->flows = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
+	ZT_LIST_UNLINK(s->flows, f, prev, next);
 	s->nflows--;
 	free(f);
 	update_keepalive(s);
@@ -360,9 +348,7 @@ void zt_psession_kill(struct psession *s, int reason, const char *text, bool tel
 	}
 	while ((f = s->flows)) {
 		/* Unlinked first: the callback sees a flow that is already gone. */
-		if (f->next)
-			f->next->prev = NULL;
-		s->flows = f->next;
+		ZT_LIST_UNLINK(s->flows, f, prev, next);
 		s->nflows--;
 		if (f->counted)
 			zt_pagent_release(p, s->agent, true);
@@ -391,12 +377,7 @@ void zt_psession_free(struct psession *s)
 	s->conn = NULL;
 	if (p->rr == s)
 		p->rr = s->next;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		p->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	ZT_LIST_UNLINK(p->sessions, s, prev, next);
 	free(s);
 }
 
@@ -858,10 +839,7 @@ int zt_peer_chan_open(struct zt_peer *p, uint64_t now, const char *service, void
 	ch->deadline = now + p->cfg.open_timeout;
 	if (s->state != ZT_PEER_S_READY && s->deadline != ZT_TIME_NEVER && s->deadline < ch->deadline)
 		s->deadline = ch->deadline;
-	ch->next = s->chans;
-	if (s->chans)
-		s->chans->prev = ch;
-	s->chans = ch;
+	ZT_LIST_PUSH(s->chans, ch, prev, next);
 	s->nchans++;
 	if (s->state == ZT_PEER_S_READY)
 		chan_start(ch);
@@ -1130,10 +1108,7 @@ static void icb_opened(struct zt_quic_conn *c, void *arg, int64_t sid)
 	ch->s = s;
 	ch->sid = sid;
 	ch->deadline = ZT_TIME_NEVER;
-	ch->next = s->chans;
-	if (s->chans)
-		s->chans->prev = ch;
-	s->chans = ch;
+	ZT_LIST_PUSH(s->chans, ch, prev, next);
 	s->nchans++;
 	zt_quic_stream_set_arg(c, sid, ch);
 	update_keepalive(s);
@@ -1224,10 +1199,7 @@ static struct zt_peer_flow *flow_add(struct psession *s, uint32_t id)
 	f->s = s;
 	f->id = id;
 	f->last = p->now;
-	f->next = s->flows;
-	if (s->flows)
-		s->flows->prev = f;
-	s->flows = f;
+	ZT_LIST_PUSH(s->flows, f, prev, next);
 	s->nflows++;
 	if (p->tick == ZT_TIME_NEVER)
 		p->tick = p->now + FLOW_TICK;

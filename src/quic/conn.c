@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "core/hmap.h"
+#include "core/list.h"
 #include "core/units.h"
 #include "quic/bufq.h"
 #include "quic/conn.h"
@@ -247,15 +248,7 @@ static void sendq_del(struct zt_quic_conn *c, struct stream *s)
 {
 	if (!(s->flags & SF_IN_SENDQ))
 		return;
-	if (s->sprev)
-		s->sprev->snext = s->snext;
-	else
-		c->sq_head = s->snext;
-	if (s->snext)
-		s->snext->sprev = s->sprev;
-	else
-		c->sq_tail = s->sprev;
-	s->sprev = s->snext = NULL;
+	ZT_QUEUE_UNLINK(c->sq_head, c->sq_tail, s, sprev, snext);
 	s->flags &= ~SF_IN_SENDQ;
 }
 
@@ -263,13 +256,7 @@ static void sendq_add(struct zt_quic_conn *c, struct stream *s)
 {
 	if (s->flags & SF_IN_SENDQ)
 		return;
-	s->sprev = c->sq_tail;
-	s->snext = NULL;
-	if (c->sq_tail)
-		c->sq_tail->snext = s;
-	else
-		c->sq_head = s;
-	c->sq_tail = s;
+	ZT_QUEUE_APPEND(c->sq_head, c->sq_tail, s, sprev, snext);
 	s->flags |= SF_IN_SENDQ;
 }
 
