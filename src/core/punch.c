@@ -251,10 +251,42 @@ static int ignore(struct zt_punch *p, int rc)
 	return rc;
 }
 
+/* A PUNCH (answered with an ACK) or a PING (with a PONG). Returns 0 or -ENOBUFS. */
+static int answer(struct zt_punch *p, uint64_t now, const struct zt_addr *from,
+		  const struct zt_punch_msg *m)
+{
+	struct zt_punch_msg a = {
+		.type = m->type == ZT_PUNCH_PUNCH ? ZT_PUNCH_ACK : ZT_PUNCH_PONG,
+		.sender = p->id,
+		.echo = m->sender,
+		.seq = m->seq,
+		.nonce = m->nonce,
+		.observed = *from,
+	};
+
+	if (enqueue(p, from, &a) < 0)
+		return -ENOBUFS;
+	if (m->type == ZT_PUNCH_PING && !p->cfg.initiator) {
+		p->got_ping = true;
+		p->last_ping_rx = now;
+		/* the DONE answering this PONG gives the responder its round trip */
+		sent_put(p->ping_sent, m->seq, now);
+		if (!addr_set(&p->res.observed))
+			p->res.observed = m->observed;
+	}
+	/* RFC 8445 s7.3.1.3: an unknown source is a peer-reflexive address; punch it
+	 * at once (a triggered check, s7.3.1.4) instead of waiting for the round */
+	if (learn(p, from) && p->punching && m->type == ZT_PUNCH_PUNCH) {
+		struct zt_punch_msg t = { .type = ZT_PUNCH_PUNCH };
+		enqueue(p, from, &t);
+	}
+	return 0;
+}
+
 int zt_punch_recv(struct zt_punch *p, uint64_t now, const struct zt_addr *from,
 		  const uint8_t *buf, size_t len)
 {
-	struct zt_punch_msg m, a;
+	struct zt_punch_msg m;
 	uint64_t at;
 	int rc;
 
@@ -279,30 +311,8 @@ int zt_punch_recv(struct zt_punch *p, uint64_t now, const struct zt_addr *from,
 	switch (m.type) {
 	case ZT_PUNCH_PUNCH:
 	case ZT_PUNCH_PING:
-		a = (struct zt_punch_msg){
-			.type = m.type == ZT_PUNCH_PUNCH ? ZT_PUNCH_ACK : ZT_PUNCH_PONG,
-			.sender = p->id,
-			.echo = m.sender,
-			.seq = m.seq,
-			.nonce = m.nonce,
-			.observed = *from,
-		};
-		if (enqueue(p, from, &a) < 0)
+		if (answer(p, now, from, &m) < 0)
 			return ignore(p, -ENOBUFS);
-		if (m.type == ZT_PUNCH_PING && !p->cfg.initiator) {
-			p->got_ping = true;
-			p->last_ping_rx = now;
-			/* the DONE answering this PONG gives the responder its round trip */
-			sent_put(p->ping_sent, m.seq, now);
-			if (!addr_set(&p->res.observed))
-				p->res.observed = m.observed;
-		}
-		/* RFC 8445 s7.3.1.3: an unknown source is a peer-reflexive address; punch it
-		 * at once (a triggered check, s7.3.1.4) instead of waiting for the round */
-		if (learn(p, from) && p->punching && m.type == ZT_PUNCH_PUNCH) {
-			struct zt_punch_msg t = { .type = ZT_PUNCH_PUNCH };
-			enqueue(p, from, &t);
-		}
 		break;
 	case ZT_PUNCH_ACK:
 		if (!addr_set(&p->res.observed))
