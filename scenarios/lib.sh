@@ -31,6 +31,7 @@ BUILD=${BUILD:-build}
 ZT_ROOT=${ZT_ROOT:-$SC_ROOT}
 ZTNA=${ZTNA:-$SC_ROOT/$BUILD/ztna}
 ZTLAB=${ZTLAB:-$SC_ROOT/$BUILD/ztna-lab}
+ZTSIM=${ZTSIM:-$SC_ROOT/$BUILD/ztna-sim}
 declare -F tap_ok >/dev/null || . "$SC_ROOT/tests/lib/tap.sh"
 declare -F lab_up >/dev/null || . "$SC_ROOT/tests/lib/lab.sh"
 SC_MODE=${SC_MODE:-punch}
@@ -109,6 +110,7 @@ sc_main_setup() {
 # prints its diagram (QUIET=1: not).
 sc_lab() {
 	local file=$1
+	SC_LAB_FILE=$file
 	if ! lab_up "$file" >"$LAB_TMP/up.diag"; then
 		echo "ztna-lab up $file failed: $(cat "$LAB_TMP/up.diag")" >&2
 		return 1
@@ -147,46 +149,29 @@ sc_next_port() {
 	PORT=$SC_PORT
 }
 
-# The NAT behaviour HOST sees through every NAT between it and the public segment
-# (RFC 4787 terms: endpoint-dependent mapping anywhere makes it symmetric; the
-# strictest filter wins; UDP blocked anywhere blocks it): full-cone, ...,
-# udp-blocked, or open when HOST is on the public segment.
-sc_effective_type() {
-	local n m=eim f=0 t udp fl
-	n=$(eval echo "\$ZTLAB_BEHIND_$1")
-	[ "$n" = public ] && { echo open; return; }
-	while [ "$n" != public ]; do
-		t=$(eval echo "\$ZTLAB_TYPE_$n")
-		udp=$(eval echo "\$ZTLAB_UDP_$n")
-		[ "$udp" = block ] && { echo udp-blocked; return; }
-		case "$t" in
-		full-cone) fl=0 ;;
-		address-restricted) fl=1 ;;
-		port-restricted) fl=2 ;;
-		symmetric) fl=2; m=edm ;;
-		esac
-		[ "$fl" -gt "$f" ] && f=$fl
-		n=$(eval echo "\$ZTLAB_BEHIND_$n")
-	done
-	if [ $m = edm ]; then echo symmetric; return; fi
-	case $f in
-	0) echo full-cone ;;
-	1) echo address-restricted ;;
-	2) echo port-restricted ;;
-	esac
+# RFC 4787 theory, from the simulator (sim/theory.c) on the lab file itself, so that
+# NAT chains, shared NATs and hairpinning count as they do there: ztna-sim --theory
+# prints what A and B should end with and the NAT behaviour each sees.
+sc_sim_theory() {
+	"$ZTSIM" --scenario "$SC_LAB_FILE" --session "$1,$2,${3:-stun}" --theory
 }
 
-# RFC 4787 theory (DESIGN.md): a direct path exists unless one side is symmetric and
-# the other port-restricted or symmetric, or UDP is blocked. Prints direct or relay.
-theory() {
-	case "$1/$2" in
-	udp-blocked/*|*/udp-blocked)
-		# no direct path; the full system cannot even reach the Intermediate (QUIC
-		# over UDP; there is no TCP fallback)
-		[ "$SC_MODE" = system ] && echo none || echo relay ;;
-	symmetric/symmetric|symmetric/port-restricted|port-restricted/symmetric) echo relay ;;
-	*) echo direct ;;
-	esac
+# The NAT behaviour HOST sees through every NAT between it and the public segment
+# (endpoint-dependent mapping anywhere makes it symmetric; the strictest filter wins;
+# UDP blocked anywhere blocks it): full-cone, ..., udp-blocked, or open when HOST is
+# on the public segment.
+sc_effective_type() {
+	local w t _
+	read -r w t _ < <(sc_sim_theory "$1" stun) && echo "$t"
+}
+
+# What theory says A and B end with: direct, relay, or (UDP blocked) none for the
+# full system, which cannot reach the Intermediate, relay for hole punching.
+sc_theory() {
+	local w _
+	read -r w _ _ < <(sc_sim_theory "$1" "$2") || return 1
+	[ "$w" = none ] && [ "$SC_MODE" != system ] && w=relay
+	echo "$w"
 }
 
 short_type() {
@@ -448,8 +433,30 @@ sc_system_up() {
 # Kills a program started with lab_bg (its pid) and waits for it.
 sc_stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
+# The first line of a running program's status (ztna status --raw on its control
+# socket) that starts with PREFIX ("node", "session="), or nothing.
+sc_status_line() {
+	"$ZTNA" status --control "$1" --raw 2>/dev/null | grep -m 1 "^$2"
+}
+
+# Waits up to TENTHS tenths of a second until every control socket given reports its
+# node ready (logged in at the Intermediate). Returns 1 if one did not.
+sc_wait_ready() {
+	local tenths=$1 i s ok
+	shift
+	for ((i = 0; i < tenths; i++)); do
+		ok=1
+		for s in "$@"; do
+			[ "$(kv "$(sc_status_line "$s" node)" state)" = ready ] || ok=0
+		done
+		[ $ok = 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 pair_run_system() {
-	local a=$1 b=$2 na nb ipa conn agent i t0 st line path out via ctl log
+	local a=$1 b=$2 na nb ipa conn agent i line out via ctl cctl log ice
 	sc_system_up || { PAIR_PATH=setup-failed PAIR_MS=- PAIR_NOTE="system setup failed"; return; }
 	na=$(sc_name_of "$a") nb=$(sc_name_of "$b")
 	ipa=$(eval echo "\$ZTLAB_IP_$a")
@@ -460,36 +467,33 @@ pair_run_system() {
 	SC_SYS_RUN=$((${SC_SYS_RUN:-0} + 1))
 	log=$LAB_TMP/sys-$SC_SYS_RUN
 	ctl=$LAB_TMP/agent-$SC_SYS_RUN.sock
+	cctl=$LAB_TMP/conn-$SC_SYS_RUN.sock
 	lab_bg "$a" "$log-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$SC_IMD:4433" \
 		--pki "$LAB_TMP/pki-$LAB/connector-$na" --name "$na" --token "tok-$na" --service "svc-$na=tcp:$ipa:7000" \
-		--control none --cooldown 60s $SC_SYS_ARGS
+		--control "$cctl" --cooldown 60s $SC_SYS_ARGS
 	conn=$LAB_BG
 	lab_bg "$b" "$log-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$SC_IMD:4433" \
 		--pki "$LAB_TMP/pki-$LAB/agent-$nb" --name "$nb" --token "tok-$nb" --forward "tcp:127.0.0.1:8000=svc-$na" \
 		--control "$ctl" --cooldown 60s $SC_SYS_ARGS
 	agent=$LAB_BG
 	PAIR_PATH=none PAIR_MS=- PAIR_NOTE=""
-	for ((i = 0; i < 50; i++)); do
-		grep -q "event=connected" "$log-conn.log" 2>/dev/null && grep -q "event=connected" "$log-agent.log" 2>/dev/null && break
-		sleep 0.1
-	done
-	if ! grep -q "event=connected" "$log-conn.log" || ! grep -q "event=connected" "$log-agent.log"; then
-		PAIR_NOTE="no connection to the Intermediate in 5 s ($a: $(grep -c 'event=connected' "$log-conn.log"), $b: $(grep -c 'event=connected' "$log-agent.log"))"
+	if ! sc_wait_ready 50 "$cctl" "$ctl"; then
+		PAIR_NOTE="no connection to the Intermediate in 5 s ($a: $(kv "$(sc_status_line "$cctl" node)" state), $b: $(kv "$(sc_status_line "$ctl" node)" state))"
 		sc_stop "$agent"; sc_stop "$conn"
 		return
 	fi
-	t0=$(date +%s%N)
 	"$ZTNA" ping "svc-$na" -c 1 --timeout 3000 --control "$ctl" >"$log-ping0" 2>&1
+	# until the session is direct or its ICE generation failed (the agent's status)
 	for ((i = 0; i < SC_SYS_WAIT * 10; i++)); do
-		grep -qE "event=path_switch.*to=direct|event=ice_failed" "$log-agent.log" && break
+		line=$(sc_status_line "$ctl" session=)
+		[ "$(kv "$line" path)" = direct ] || [ "$(kv "$line" ice)" = failed ] && break
 		sleep 0.1
 	done
 	# a direct path found late would show up here too
-	grep -q "event=ice_failed" "$log-agent.log" || sleep 0.3
-	st=$("$ZTNA" status --control "$ctl" --raw 2>&1)
-	line=$(grep '^session=' <<<"$st" | head -n 1)
-	path=$(sed -n 's/.* path=\([a-z]*\).*/\1/p' <<<"$line")
-	PAIR_PATH=${path:-none}
+	[ "$(kv "$line" ice)" = failed ] || sleep 0.3
+	line=$(sc_status_line "$ctl" session=)
+	PAIR_PATH=$(kv "$line" path)
+	[ "$PAIR_PATH" = - ] && PAIR_PATH=none
 	out=$(lab_x "$b" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-send 127.0.0.1:8000 "$LAB_TMP/sys-data" 2>&1)
 	"$ZTNA" ping "svc-$na" -c 2 -i 0.1 --timeout 2000 --control "$ctl" >"$log-ping" 2>&1
 	via=$(grep -o 'via [a-z]*' "$log-ping" | sort | uniq -c | tr -s ' ' | tr '\n' ',' | sed 's/,$//')
@@ -497,17 +501,12 @@ pair_run_system() {
 		PAIR_PATH="$PAIR_PATH-but-no-data"
 	fi
 	if [ "$PAIR_PATH" = direct ]; then
-		PAIR_MS=$(sed -n 's/.* time_to_direct_ms=\([0-9]*\).*/\1/p' <<<"$line")
-		PAIR_NOTE="remote $(sed -n 's/.* remote=\([^ ]*\).*/\1/p' <<<"$line"), 4 KB echoed, pings:${via:- none}"
+		PAIR_MS=$(kv "$line" time_to_direct_ms)
+		PAIR_NOTE="remote $(kv "$line" remote), 4 KB echoed, pings:${via:- none}"
 	else
-		local f
-		f=$(grep -o 'event=ice_failed.*' "$log-agent.log" | head -n 1)
-		if [ -n "$f" ]; then
-			f="ICE gave up ($(kv "$f" pairs) pairs, $(kv "$f" checks) checks, $(kv "$f" responses) answers)"
-		else
-			f="ICE did not give up in ${SC_SYS_WAIT} s"
-		fi
-		PAIR_NOTE="$f; 4 KB echoed: $([ "$out" = "$(cat "$LAB_TMP/sys-data")" ] && echo yes || echo no), pings:${via:- none}"
+		ice="ICE gave up ($(kv "$line" ice_pairs) pairs, $(kv "$line" ice_checks) checks, $(kv "$line" ice_responses) answers)"
+		[ "$(kv "$line" ice)" = failed ] || ice="ICE did not give up in ${SC_SYS_WAIT} s"
+		PAIR_NOTE="$ice; 4 KB echoed: $([ "$out" = "$(cat "$LAB_TMP/sys-data")" ] && echo yes || echo no), pings:${via:- none}"
 	fi
 	sc_debug "system $a -> $b: $line"
 	sc_stop "$agent"
@@ -552,7 +551,7 @@ sc_xfer_start() {
 	lab_wait_for "$l-conn.log" "event=connected" 5 >/dev/null
 	"$ZTNA" ping sink -c 1 --control "$l.sock" >/dev/null 2>&1
 	lab_wait_for "$l-agent.log" "event=path_switch.*to=direct" 6 >/dev/null
-	XF_PATH=$("$ZTNA" status --control "$l.sock" --raw | sed -n 's/^session=.* path=\([a-z]*\) .*/\1/p')
+	XF_PATH=$(kv "$(sc_status_line "$l.sock" session=)" path)
 }
 
 sc_xfer_send() {
@@ -599,9 +598,10 @@ sc_pair_header() {
 # with a direct path) and PAIR_AGREE (runs agreeing with theory).
 sc_pair() {
 	local ta tb
-	ta=$(sc_effective_type "$1")
-	tb=$(sc_effective_type "$2")
-	sc_pair_expect "$1" "$2" "$(theory "$ta" "$tb")" "$(short_type "$ta")" "$(short_type "$tb")"
+	local want
+	read -r want ta tb < <(sc_sim_theory "$1" "$2")
+	[ "$want" = none ] && [ "$SC_MODE" != system ] && want=relay
+	sc_pair_expect "$1" "$2" "$want" "$(short_type "$ta")" "$(short_type "$tb")"
 }
 
 # The same with the expected path given: A B WANT [LABEL_A LABEL_B].

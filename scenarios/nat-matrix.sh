@@ -54,7 +54,7 @@ cell_fails=0
 for i in 0 1 2 3; do
 	for j in 0 1 2 3; do
 		a=a_${SHORT[$i]} b=b_${SHORT[$j]}
-		want=$(theory "${TYPES[$i]}" "${TYPES[$j]}")
+		want=$(sc_theory "$a" "$b")
 		sc_pair "$a" "$b"
 		mark=""
 		[ "$want" = relay ] && mark="*"

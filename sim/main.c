@@ -241,7 +241,7 @@ static double cpu_seconds(void)
 }
 
 static int run_scenario(const char *path, uint64_t seed, int level, bool timeline, const char *session,
-			bool real)
+			bool real, bool theory_only)
 {
 	static struct zt_sim_scn scn;
 	struct zt_scn_error err;
@@ -261,6 +261,17 @@ static int run_scenario(const char *path, uint64_t seed, int level, bool timelin
 	if (zt_sim_scn_check(&scn, &err) < 0) {
 		fprintf(stderr, "ztna-sim: %s\n", err.msg);
 		return 2;
+	}
+	if (theory_only) {
+		enum zt_sim_expect e;
+		const char *types[2];
+		rc = zt_sim_session_theory(&cfg, &e, types);
+		if (rc < 0) {
+			fprintf(stderr, "ztna-sim: %s: cannot build its network (%d)\n", path, rc);
+			return 2;
+		}
+		printf("%s %s %s\n", zt_sim_expect_name(e), types[0], types[1]);
+		return 0;
 	}
 	tl.nnames = zt_sim_session_node_names(&scn, tl.names);
 	if (timeline) {
@@ -504,6 +515,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: ztna-sim --scenario FILE [--seed N] [--timeline] [-v 0-3] [--session A,C,R]\n"
+		"       ztna-sim --scenario FILE --session A,C,R --theory    what RFC 4787 says (direct,\n"
+		"                relay, or none: UDP blocked) and the NAT type each of A and C sees\n"
 		"       ztna-sim --prop [--cases N] [--seed N]\n"
 		"       ztna-sim --case SEED [--timeline] [-v 0-3]\n"
 		"       ztna-sim --matrix [--runs N]\n"
@@ -531,13 +544,14 @@ int main(int argc, char **argv)
 		{ "bench", no_argument, NULL, 'b' },
 		{ "real", no_argument, NULL, 'R' },
 		{ "max-loss", required_argument, NULL, 'L' },
+		{ "theory", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *file = NULL, *session = NULL;
 	uint64_t seed = 1;
 	unsigned cases = 1000, runs = 5, sessions = 0;
-	bool timeline = false, seed_given = false, real = false;
+	bool timeline = false, seed_given = false, real = false, theory_only = false;
 	int level = 1, c;
 
 	while ((c = getopt_long(argc, argv, "v:h", opts, NULL)) != -1) {
@@ -555,6 +569,7 @@ int main(int argc, char **argv)
 		case 'N': sessions = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'b': mode = BENCH; break;
 		case 'R': real = true; break;
+		case 'T': theory_only = true; break;
 		case 'L': real_max_loss = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'v': level = atoi(optarg); timeline = true; break;
 		case 'h': usage(); return 0;
@@ -564,7 +579,7 @@ int main(int argc, char **argv)
 	if (mode == POP && !file && optind < argc)
 		file = argv[optind];
 	switch (mode) {
-	case SCEN: return run_scenario(file, seed, level, timeline, session, real);
+	case SCEN: return run_scenario(file, seed, level, timeline, session, real, theory_only);
 	case PROP: return real ? run_prop_real(seed, cases) : run_prop(seed, cases);
 	case CASE: return run_case(seed, level, timeline, real);
 	case MATRIX: return run_matrix(runs);

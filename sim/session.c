@@ -193,6 +193,25 @@ int zt_sim_session_net(struct zt_sim_net *net, struct zt_sim_evq *evq,
 	return 0;
 }
 
+int zt_sim_session_theory(const struct zt_sim_session_cfg *cfg, enum zt_sim_expect *ret,
+			  const char *ret_types[2])
+{
+	struct zt_sim_evq evq;
+	struct zt_sim_net net;
+	int map[ZT_SCN_MAX_NODES], a, c, rl;
+	int rc = zt_sim_session_net(&net, &evq, cfg, map, &a, &c, &rl);
+
+	if (rc == 0) {
+		*ret = zt_sim_theory(&net, a, c);
+		ret_types[0] = zt_sim_effective_type(&net, a);
+		ret_types[1] = zt_sim_effective_type(&net, c);
+	}
+	zt_sim_evq_drain(&evq, zt_sim_drop_event);
+	zt_sim_evq_fini(&evq);
+	zt_sim_net_fini(&net);
+	return rc;
+}
+
 int zt_sim_session_node_names(const struct zt_sim_scn *scn, const char *names[ZT_SIM_NET_MAX_NODES])
 {
 	/* the same order build() adds them in */

@@ -90,6 +90,12 @@ int zt_sim_session_net(struct zt_sim_net *net, struct zt_sim_evq *evq,
 		       const struct zt_sim_session_cfg *cfg, int map[ZT_SCN_MAX_NODES],
 		       int *ret_agent, int *ret_connector, int *ret_relay);
 
+/* What RFC 4787 theory says the scenario's agent and connector end with (theory.h),
+ * from the network the session would run on, and the NAT behaviour each of them sees
+ * (zt_sim_effective_type). Returns 0 or a build error. */
+int zt_sim_session_theory(const struct zt_sim_session_cfg *cfg, enum zt_sim_expect *ret,
+			  const char *ret_types[2]);
+
 /* The simulator's node names, by index, for a scenario (same order as the trace). */
 int zt_sim_session_node_names(const struct zt_sim_scn *scn, const char *names[ZT_SIM_NET_MAX_NODES]);
 

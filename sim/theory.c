@@ -67,3 +67,16 @@ enum zt_sim_expect zt_sim_theory(const struct zt_sim_net *net, int a, int b)
 		return ZT_SIM_EXPECT_DIRECT;
 	return ZT_SIM_EXPECT_RELAY;
 }
+
+const char *zt_sim_effective_type(const struct zt_sim_net *net, int n)
+{
+	static const char *const ei[] = { "full-cone", "address-restricted", "port-restricted" };
+	enum zt_sim_dep map, filt;
+
+	if (blocked_chain(net, n))
+		return "udp-blocked";
+	if (net->nodes[n].up < 0)
+		return "open";
+	fold(net, n, -1, &map, &filt);
+	return map == ZT_SIM_EI ? ei[filt] : "symmetric";
+}

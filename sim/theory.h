@@ -29,6 +29,11 @@ enum zt_sim_expect {
 /* The expected outcome for hosts a and b. */
 enum zt_sim_expect zt_sim_theory(const struct zt_sim_net *net, int a, int b);
 
+/* The NAT behaviour host n sees through every NAT in front of it, folded as above,
+ * in the lab's words: "full-cone", "address-restricted", "port-restricted",
+ * "symmetric" (any endpoint-dependent mapping), "udp-blocked", or "open" (no NAT). */
+const char *zt_sim_effective_type(const struct zt_sim_net *net, int n);
+
 /* "direct", "relay", "none". */
 const char *zt_sim_expect_name(enum zt_sim_expect e);
 

@@ -107,13 +107,15 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 		zt_ctl_printf(c,
 			      "session=%08x service=%s peer=%s state=%s path=%s local=%s remote=%s "
 			      "rtt_us=%" PRIu64 " time_to_direct_ms=%" PRIu64 " switches=%u "
-			      "generation=%u ice=%s manager=%s reason=%s",
+			      "generation=%u ice=%s ice_pairs=%zu ice_checks=%" PRIu64
+			      " ice_responses=%" PRIu64 " manager=%s reason=%s",
 			      si.id, si.service, si.peer_identity[0] ? si.peer_identity : "-",
 			      session_state_name(si.state), pi.direct ? "direct" : "relay",
 			      pi.direct ? zt_addr_str(&pi.local, a) : "relay",
 			      zt_addr_str(&pi.remote, b), (uint64_t)(pi.rtt_ns / ZT_US),
 			      (uint64_t)(pi.time_to_direct / ZT_MS), pi.switches, pi.generation,
-			      pi.ice_state ? pi.ice_state : "none", pi.manager ? pi.manager : "-",
+			      pi.ice_state ? pi.ice_state : "none", pi.ice_pairs, pi.ice_checks,
+			      pi.ice_responses, pi.manager ? pi.manager : "-",
 			      pi.last_reason && *pi.last_reason ? pi.last_reason : "-");
 	}
 	status_refusals(ctl, c, now);

@@ -685,6 +685,8 @@ void zt_direct_info(const struct zt_direct *d, struct zt_direct_info *ret)
 		ret->ice_state = zt_ice_state_name(zt_ice_state(d->ice));
 		ret->checks_sent = zt_ice_stats(d->ice)->checks_sent;
 		ret->retransmits = zt_ice_stats(d->ice)->retransmits;
+		ret->responses = zt_ice_stats(d->ice)->responses_received;
+		ret->pairs = zt_ice_pair_count(d->ice);
 	}
 	if (d->cfg.agent) {
 		ret->manager = zt_pathmgr_state_name(d->pm.state);

@@ -143,6 +143,8 @@ struct zt_direct_info {
 	uint32_t switches;
 	uint64_t time_to_direct;
 	uint64_t checks_sent, retransmits; /* the current generation's ICE checks */
+	uint64_t responses;                /* ... answers to them */
+	size_t pairs;                      /* ... its candidate pairs */
 };
 void zt_direct_info(const struct zt_direct *d, struct zt_direct_info *ret);
 

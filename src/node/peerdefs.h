@@ -255,6 +255,8 @@ struct zt_peer_path_info {
 	const char *ice_state;        /* zt_ice_state_name(), or "none" */
 	const char *manager;          /* agent: zt_pathmgr_state_name(); connector: "follows" */
 	const char *last_reason;      /* why the path is what it is ("nominated", ...) */
+	size_t ice_pairs;             /* the generation's candidate pairs, */
+	uint64_t ice_checks, ice_responses; /* checks sent (first copies), answers */
 };
 
 /* Connector: what an agent holds (cfg.agent_max_*). */

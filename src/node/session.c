@@ -1743,6 +1743,9 @@ int zt_peer_session_path(const struct zt_peer *p, uint32_t id, struct zt_peer_pa
 		ret->last_reason = di.last_reason;
 		ret->switches = di.switches;
 		ret->time_to_direct = di.time_to_direct;
+		ret->ice_pairs = di.pairs;
+		ret->ice_checks = di.checks_sent;
+		ret->ice_responses = di.responses;
 	}
 	return 0;
 }

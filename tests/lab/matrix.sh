@@ -30,7 +30,7 @@ short=(fc arc prc sym)
 types=(full-cone address-restricted port-restricted symmetric)
 for i in 0 1 2 3; do
 	for j in 0 1 2 3; do
-		want=$(theory "${types[$i]}" "${types[$j]}")
+		want=$(sc_theory "a_${short[$i]}" "b_${short[$j]}")
 		n0=${#SC_ROWS[@]}
 		sc_pair "a_${short[$i]}" "b_${short[$j]}" >/dev/null
 		for r in "${SC_ROWS[@]:$n0}"; do
