@@ -1,10 +1,14 @@
 /*
- * libFuzzer target: the value parsers of config files and options (src/app/parse.c):
- * zt_parse_duration, zt_parse_size, zt_parse_hostport.
+ * libFuzzer target: the value parsers of config files, options and scenario files:
+ * the units grammar of src/core/units.c (durations with each meaning of a bare number,
+ * sizes, bit rates, percentages, and their formatters) and zt_parse_hostport
+ * (src/app/parse.c).
  *
  * The input is one value (an exact-size NUL-terminated copy, so ASan sees any read
- * past it). Each parser must return 0 or one of its documented codes; a value that
- * parses must print back (in the parser's own units) and parse to the same result.
+ * past it). Each parser must return 0 or one of its documented codes and leave its
+ * result alone on failure; a value that parses must be within a rounding error of
+ * what strtod reads (an independent oracle), print back (with the core's formatter
+ * and in the parser's own units) and parse to the same result.
  * Name resolution is replaced by a stub below (no DNS from a fuzzer): "localhost"
  * and names ending in ".example" resolve, everything else does not.
  */
@@ -59,32 +63,83 @@ void freeaddrinfo(struct addrinfo *res)
 	free(res); /* &s->ai[0] is the start of the block */
 }
 
+/*
+ * The number in front of text's unit as a double (strtod, the C locale): an oracle
+ * independent of core/units.c's integer arithmetic. Only for text the parser took,
+ * so it starts with digits or '.'.
+ */
+static double approx(const char *text)
+{
+	return strtod(text, NULL);
+}
+
+/* v is within a rounding error of approx(text) x mult. */
+static void check_near(const char *text, uint64_t mult, uint64_t v)
+{
+	double want = approx(text) * (double)mult;
+
+	check((double)v >= want * (1 - 1e-12) - 1 && (double)v <= want * (1 + 1e-12) + 1);
+}
+
+static uint64_t unit_of(const char *text, const char *const *names, const uint64_t *mults,
+			size_t n, uint64_t bare)
+{
+	const char *u = text + strspn(text, "0123456789.");
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(u, names[i]))
+			return mults[i];
+	check(*u == '\0');
+	return bare;
+}
+
 static void fuzz_duration(const char *text)
 {
+	static const char *const names[] = { "ns", "us", "ms", "s", "m", "h" };
+	static const uint64_t mults[] = { ZT_NS, ZT_US, ZT_MS, ZT_SEC, ZT_MIN, ZT_HOUR };
 	char again[64];
-	uint64_t v = 12345, w = 0;
-	int rc = zt_parse_duration(text, &v);
+	uint64_t v = 12345, w = 0, in_ms = 12345, strict = 12345;
+	int rc = zt_units_duration(text, &v);
+	int rc_ms = zt_units_duration_in(text, ZT_MS, &in_ms);
+	int rc_strict = zt_units_duration_in(text, 0, &strict);
 
+	/* the grammar does not depend on the bare unit, only a bare number's meaning */
+	check(rc_strict == 0 || rc_strict == ZT_ESYNTAX || rc_strict == ZT_ERANGE);
+	if (rc_strict == 0)
+		check(rc == 0 && rc_ms == 0 && v == strict && in_ms == strict);
+	if (rc == ZT_ESYNTAX)
+		check(rc_ms == ZT_ESYNTAX && rc_strict == ZT_ESYNTAX);
+	if (rc_ms == 0)
+		check(in_ms <= ZT_UNITS_DURATION_MAX);
+	else
+		check(in_ms == 12345 && (rc_ms == ZT_ESYNTAX || rc_ms == ZT_ERANGE));
+	if (rc_strict < 0)
+		check(strict == 12345);
 	if (rc < 0) {
 		check(rc == ZT_ESYNTAX || rc == ZT_ERANGE);
 		check(v == 12345);
 		return;
 	}
 	check(rc == 0);
-	check(v <= UINT64_MAX / 2);
+	check(v <= ZT_UNITS_DURATION_MAX);
+	check_near(text, unit_of(text, names, mults, 6, ZT_SEC), v);
+	check(zt_units_duration_str(again, sizeof(again), v) > 0);
+	check(zt_units_duration_in(again, 0, &w) == 0 && w == v);
 	snprintf(again, sizeof(again), "%" PRIu64 "ns", v);
-	check(zt_parse_duration(again, &w) == 0 && w == v);
+	check(zt_units_duration(again, &w) == 0 && w == v);
 	if (v % ZT_SEC == 0) {
 		snprintf(again, sizeof(again), "%" PRIu64, (uint64_t)(v / ZT_SEC));
-		check(zt_parse_duration(again, &w) == 0 && w == v);
+		check(zt_units_duration(again, &w) == 0 && w == v);
 	}
 }
 
 static void fuzz_size(const char *text)
 {
+	static const char *const names[] = { "K", "k", "M", "G", "T" };
+	static const uint64_t mults[] = { 1ULL << 10, 1ULL << 10, 1ULL << 20, 1ULL << 30, 1ULL << 40 };
 	char again[64];
 	uint64_t v = 12345, w = 0;
-	int rc = zt_parse_size(text, &v);
+	int rc = zt_units_size(text, &v);
 
 	if (rc < 0) {
 		check(rc == ZT_ESYNTAX || rc == ZT_ERANGE);
@@ -92,12 +147,52 @@ static void fuzz_size(const char *text)
 		return;
 	}
 	check(rc == 0);
+	check_near(text, unit_of(text, names, mults, 5, 1), v);
 	snprintf(again, sizeof(again), "%" PRIu64, v);
-	check(zt_parse_size(again, &w) == 0 && w == v);
+	check(zt_units_size(again, &w) == 0 && w == v);
 	if (v % 1024 == 0) {
 		snprintf(again, sizeof(again), "%" PRIu64 "K", v / 1024);
-		check(zt_parse_size(again, &w) == 0 && w == v);
+		check(zt_units_size(again, &w) == 0 && w == v);
 	}
+}
+
+static void fuzz_rate(const char *text)
+{
+	static const char *const names[] = { "bit", "kbit", "mbit", "gbit" };
+	static const uint64_t mults[] = { 1, 1000, 1000000, 1000000000 };
+	char again[64];
+	uint64_t v = 12345, w = 0;
+	int rc = zt_units_rate(text, &v);
+
+	if (rc < 0) {
+		check(rc == ZT_ESYNTAX || rc == ZT_ERANGE);
+		check(v == 12345);
+		return;
+	}
+	check(rc == 0);
+	check_near(text, unit_of(text, names, mults, 4, 0), v);
+	check(zt_units_rate_str(again, sizeof(again), v) > 0);
+	check(zt_units_rate(again, &w) == 0 && w == v);
+}
+
+static void fuzz_percent(const char *text)
+{
+	static const char *const names[] = { "%" };
+	static const uint64_t mults[] = { 10000 };
+	char again[64];
+	uint32_t v = 12345, w = 0;
+	int rc = zt_units_percent(text, &v);
+
+	if (rc < 0) {
+		check(rc == ZT_ESYNTAX || rc == ZT_ERANGE);
+		check(v == 12345);
+		return;
+	}
+	check(rc == 0);
+	check(v <= ZT_UNITS_PPM_MAX);
+	check_near(text, unit_of(text, names, mults, 1, 0), v);
+	check(zt_units_percent_str(again, sizeof(again), v) > 0);
+	check(zt_units_percent(again, &w) == 0 && w == v);
 }
 
 static void fuzz_hostport(const char *text, uint16_t default_port)
@@ -137,6 +232,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size - 1] = '\0';
 	fuzz_duration(text);
 	fuzz_size(text);
+	fuzz_rate(text);
+	fuzz_percent(text);
 	fuzz_hostport(text, default_port);
 	free(text);
 	return 0;
