@@ -10,12 +10,35 @@
 #include "core/err.h"
 #include "core/units.h"
 
-/* text -> ns (rc 0) or the error, through zt_units_duration (a bare number is seconds) */
-static const struct {
+/* A parser's answer for text: rc, and the value when rc is 0. */
+struct vec {
 	const char *text;
 	int rc;
-	uint64_t ns;
-} durations[] = {
+	uint64_t v;
+};
+
+/* Runs parse over the vectors; a failure must leave the result alone. */
+static void run(const char *what, int (*parse)(const char *, uint64_t *), const struct vec *t,
+		size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = 12345;
+		int rc = parse(t[i].text, &v);
+
+		if (rc != t[i].rc)
+			fail_msg("%s '%s': rc %d, expected %d", what, t[i].text, rc, t[i].rc);
+		if (rc == 0 && v != t[i].v)
+			fail_msg("%s '%s': %llu, expected %llu", what, t[i].text,
+				 (unsigned long long)v, (unsigned long long)t[i].v);
+		if (rc < 0 && v != 12345)
+			fail_msg("%s '%s': the result was written on failure", what, t[i].text);
+	}
+}
+
+#define RUN(parse, t) run(#parse, parse, t, sizeof(t) / sizeof(t[0]))
+
+/* zt_units_duration: a bare number is seconds */
+static const struct vec durations[] = {
 	{ "100ns", 0, 100 },
 	{ "1500us", 0, 1500 * ZT_US },
 	{ "250ms", 0, 250 * ZT_MS },
@@ -79,18 +102,7 @@ static const struct {
 static void duration_table(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
-		uint64_t v = 12345;
-		int rc = zt_units_duration(durations[i].text, &v);
-
-		if (rc != durations[i].rc)
-			fail_msg("'%s': rc %d, expected %d", durations[i].text, rc, durations[i].rc);
-		if (rc == 0 && v != durations[i].ns)
-			fail_msg("'%s': %llu ns, expected %llu", durations[i].text,
-				 (unsigned long long)v, (unsigned long long)durations[i].ns);
-		if (rc < 0 && v != 12345)
-			fail_msg("'%s': the result was written on failure", durations[i].text);
-	}
+	RUN(zt_units_duration, durations);
 }
 
 /* A caller's own meaning of a bare number: milliseconds, or none (a unit required). */
@@ -126,106 +138,87 @@ static void duration_bare_unit(void **state)
 	assert_int_equal(v, 7);
 }
 
-static void sizes(void **state)
-{
-	uint64_t v = 0;
+static const struct vec sizes[] = {
+	{ "4096", 0, 4096 },
+	{ "64K", 0, 65536 },
+	{ "64k", 0, 65536 },
+	{ "10M", 0, 10 << 20 },
+	{ "1G", 0, 1ULL << 30 },
+	{ "2T", 0, 2ULL << 40 },
+	{ "1.5K", 0, 1536 },
+	{ "0.5M", 0, 512 * 1024 },
+	{ "18446744073709551615", 0, UINT64_MAX },
+	{ "16777215T", 0, 16777215ULL << 40 },
+	{ "10X", ZT_ESYNTAX, 0 },
+	{ "", ZT_ESYNTAX, 0 },
+	{ "10 K", ZT_ESYNTAX, 0 },
+	{ "-1", ZT_ESYNTAX, 0 },
+	{ "1e6", ZT_ESYNTAX, 0 },
+	{ "nan", ZT_ESYNTAX, 0 },
+	{ "10KB", ZT_ESYNTAX, 0 },
+	{ "10m", ZT_ESYNTAX, 0 },
+	{ "16777216T", ZT_ERANGE, 0 },
+	{ "18446744073709551616", ZT_ERANGE, 0 },
+	{ "0.1K", ZT_ERANGE, 0 },                /* 102.4 bytes */
+	{ "1.5", ZT_ERANGE, 0 },
+};
 
-	(void)state;
-	assert_int_equal(zt_units_size("4096", &v), 0);
-	assert_int_equal(v, 4096);
-	assert_int_equal(zt_units_size("64K", &v), 0);
-	assert_int_equal(v, 65536);
-	assert_int_equal(zt_units_size("64k", &v), 0);
-	assert_int_equal(v, 65536);
-	assert_int_equal(zt_units_size("10M", &v), 0);
-	assert_int_equal(v, 10 << 20);
-	assert_int_equal(zt_units_size("1G", &v), 0);
-	assert_int_equal(v, 1ULL << 30);
-	assert_int_equal(zt_units_size("2T", &v), 0);
-	assert_int_equal(v, 2ULL << 40);
-	assert_int_equal(zt_units_size("1.5K", &v), 0);
-	assert_int_equal(v, 1536);
-	assert_int_equal(zt_units_size("0.5M", &v), 0);
-	assert_int_equal(v, 512 * 1024);
-	assert_int_equal(zt_units_size("18446744073709551615", &v), 0);
-	assert_int_equal(v, UINT64_MAX);
-	assert_int_equal(zt_units_size("16777215T", &v), 0);
-	assert_int_equal(v, 16777215ULL << 40);
-	v = 9;
-	assert_int_equal(zt_units_size("10X", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_size("", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_size("10 K", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_size("-1", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_size("1e6", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_size("nan", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_size("10KB", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_size("10m", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_size("16777216T", &v), ZT_ERANGE);
-	assert_int_equal(zt_units_size("18446744073709551616", &v), ZT_ERANGE);
-	assert_int_equal(zt_units_size("0.1K", &v), ZT_ERANGE); /* 102.4 bytes */
-	assert_int_equal(zt_units_size("1.5", &v), ZT_ERANGE);
-	assert_int_equal(v, 9);
+static const struct vec rates[] = {
+	{ "64000bit", 0, 64000 },
+	{ "512kbit", 0, 512000 },
+	{ "10mbit", 0, 10000000 },
+	{ "1.5gbit", 0, 1500000000 },
+	{ "64.001kbit", 0, 64001 },
+	{ "10", ZT_ESYNTAX, 0 },                 /* a unit is required */
+	{ "10mbps", ZT_ESYNTAX, 0 },
+	{ "10Mbit", ZT_ESYNTAX, 0 },
+	{ "", ZT_ESYNTAX, 0 },
+	{ "infbit", ZT_ESYNTAX, 0 },
+	{ "1.5bit", ZT_ERANGE, 0 },
+	{ "18446744073709552gbit", ZT_ERANGE, 0 },
+};
+
+static const struct vec percents[] = {
+	{ "20%", 0, 200000 },
+	{ "0.5%", 0, 5000 },
+	{ "17.75%", 0, 177500 },
+	{ "0.0001%", 0, 1 },
+	{ "0%", 0, 0 },
+	{ "100%", 0, ZT_UNITS_PPM_MAX },
+	{ "100.0000%", 0, ZT_UNITS_PPM_MAX },
+	{ "100.0001%", ZT_ERANGE, 0 },
+	{ "101%", ZT_ERANGE, 0 },
+	{ "99999999999999999999%", ZT_ERANGE, 0 },
+	{ "0.00001%", ZT_ERANGE, 0 },            /* finer than 1 ppm */
+	{ "5", ZT_ESYNTAX, 0 },
+	{ "%", ZT_ESYNTAX, 0 },
+	{ "5 %", ZT_ESYNTAX, 0 },
+	{ "-1%", ZT_ESYNTAX, 0 },
+	{ "nan%", ZT_ESYNTAX, 0 },
+	{ "inf%", ZT_ESYNTAX, 0 },
+	{ "1e1%", ZT_ESYNTAX, 0 },
+	{ "5%%", ZT_ESYNTAX, 0 },
+};
+
+/* zt_units_percent through run()'s signature, checking its own result is left alone. */
+static int percent(const char *text, uint64_t *ret)
+{
+	uint32_t v = 54321;
+	int rc = zt_units_percent(text, &v);
+
+	if (rc < 0)
+		assert_int_equal(v, 54321);
+	else
+		*ret = v;
+	return rc;
 }
 
-static void rates(void **state)
+static void sizes_rates_percents(void **state)
 {
-	uint64_t v = 0;
-
 	(void)state;
-	assert_int_equal(zt_units_rate("64000bit", &v), 0);
-	assert_int_equal(v, 64000);
-	assert_int_equal(zt_units_rate("512kbit", &v), 0);
-	assert_int_equal(v, 512000);
-	assert_int_equal(zt_units_rate("10mbit", &v), 0);
-	assert_int_equal(v, 10000000);
-	assert_int_equal(zt_units_rate("1.5gbit", &v), 0);
-	assert_int_equal(v, 1500000000);
-	assert_int_equal(zt_units_rate("64.001kbit", &v), 0);
-	assert_int_equal(v, 64001);
-	v = 3;
-	assert_int_equal(zt_units_rate("10", &v), ZT_ESYNTAX); /* a unit is required */
-	assert_int_equal(zt_units_rate("10mbps", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_rate("10Mbit", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_rate("", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_rate("infbit", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_rate("1.5bit", &v), ZT_ERANGE);
-	assert_int_equal(zt_units_rate("18446744073709552gbit", &v), ZT_ERANGE);
-	assert_int_equal(v, 3);
-}
-
-static void percents(void **state)
-{
-	uint32_t v = 0;
-
-	(void)state;
-	assert_int_equal(zt_units_percent("20%", &v), 0);
-	assert_int_equal(v, 200000);
-	assert_int_equal(zt_units_percent("0.5%", &v), 0);
-	assert_int_equal(v, 5000);
-	assert_int_equal(zt_units_percent("17.75%", &v), 0);
-	assert_int_equal(v, 177500);
-	assert_int_equal(zt_units_percent("0.0001%", &v), 0);
-	assert_int_equal(v, 1);
-	assert_int_equal(zt_units_percent("0%", &v), 0);
-	assert_int_equal(v, 0);
-	assert_int_equal(zt_units_percent("100%", &v), 0);
-	assert_int_equal(v, ZT_UNITS_PPM_MAX);
-	assert_int_equal(zt_units_percent("100.0000%", &v), 0);
-	assert_int_equal(v, ZT_UNITS_PPM_MAX);
-	v = 5;
-	assert_int_equal(zt_units_percent("100.0001%", &v), ZT_ERANGE);
-	assert_int_equal(zt_units_percent("101%", &v), ZT_ERANGE);
-	assert_int_equal(zt_units_percent("99999999999999999999%", &v), ZT_ERANGE);
-	assert_int_equal(zt_units_percent("0.00001%", &v), ZT_ERANGE); /* finer than 1 ppm */
-	assert_int_equal(zt_units_percent("5", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_percent("%", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_percent("5 %", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_percent("-1%", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_percent("nan%", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_percent("inf%", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_percent("1e1%", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_units_percent("5%%", &v), ZT_ESYNTAX);
-	assert_int_equal(v, 5);
+	RUN(zt_units_size, sizes);
+	RUN(zt_units_rate, rates);
+	RUN(percent, percents);
 }
 
 static void formats(void **state)
@@ -295,9 +288,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(duration_table),
 		cmocka_unit_test(duration_bare_unit),
-		cmocka_unit_test(sizes),
-		cmocka_unit_test(rates),
-		cmocka_unit_test(percents),
+		cmocka_unit_test(sizes_rates_percents),
 		cmocka_unit_test(formats),
 		cmocka_unit_test(formats_round_trip),
 	};
