@@ -132,7 +132,7 @@ FUZZ_CFLAGS := -std=gnu17 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,u
 	-fno-sanitize-recover=all $(PKG_CFLAGS)
 FUZZ_LIB_SRC = $(filter src/core/%,$(LIB_SRC))
 # Sources a target needs beyond src/core: FUZZ_EXTRA_<target>.
-FUZZ_EXTRA_fuzz_conf := src/app/conf.c src/app/parse.c
+FUZZ_EXTRA_fuzz_conf := src/app/conf.c
 FUZZ_EXTRA_fuzz_parse := src/app/parse.c
 FUZZ_EXTRA_fuzz_policy := src/node/policy.c src/quic/pki.c
 FUZZ_EXTRA_fuzz_retry := src/quic/retry.c

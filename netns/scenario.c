@@ -92,102 +92,30 @@ static int parse_u64(const char *t, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
-/*
- * A decimal with an optional fraction, scaled by 10^scale_digits: "1.5" with 3 digits
- * is 1500. Returns a pointer past the number, or NULL.
- */
-static const char *parse_fixed(const char *t, unsigned scale_digits, uint64_t *ret)
-{
-	uint64_t v = 0;
-	unsigned frac = 0;
-	bool digits = false, dot = false;
+/* Durations, percentages and rates in core/units.h's grammar, with the lab's limits. */
 
-	for (; *t; t++) {
-		if (*t == '.' && !dot) {
-			dot = true;
-			continue;
-		}
-		if (*t < '0' || *t > '9')
-			break;
-		digits = true;
-		if (dot) {
-			if (frac == scale_digits)
-				return NULL; /* more precision than the unit keeps */
-			frac++;
-		}
-		if (v > UINT64_MAX / 10 - 10)
-			return NULL;
-		v = v * 10 + (uint64_t)(*t - '0');
-	}
-	if (!digits)
-		return NULL;
-	for (; frac < scale_digits; frac++) {
-		if (v > UINT64_MAX / 10)
-			return NULL;
-		v *= 10;
-	}
+/* "10ms", "1.5ms", "200us", "2s", "0" (a unit on all but 0), at most a minute (more is
+ * surely a typo): nanoseconds. */
+static int parse_delay(const char *t, uint64_t *ret)
+{
+	uint64_t v;
+
+	if (zt_units_duration_in(t, 0, &v) < 0 || v > 60 * ZT_SEC)
+		return -1;
 	*ret = v;
-	return t;
-}
-
-/* "10ms", "1.5ms", "200us", "2s", "0": nanoseconds. */
-static int parse_duration(const char *t, uint64_t *ret)
-{
-	static const struct { const char *unit; uint64_t mul; } units[] = {
-		{ "us", ZT_US }, { "ms", ZT_MS }, { "s", ZT_SEC },
-	};
-	uint64_t milli; /* value x 1000 */
-	const char *end = parse_fixed(t, 3, &milli);
-
-	if (!end)
-		return -1;
-	if (!*end && milli == 0) {
-		*ret = 0;
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit))
-			continue;
-		if (milli > 60 * ZT_SEC * 1000 / units[i].mul)
-			return -1; /* more than a minute: surely a typo */
-		*ret = milli * units[i].mul / 1000;
-		return 0;
-	}
-	return -1;
-}
-
-/* "0.5%": parts per million. */
-static int parse_percent(const char *t, uint32_t *ret)
-{
-	uint64_t v; /* percent x 10^4 */
-	const char *end = parse_fixed(t, 4, &v);
-
-	if (!end || strcmp(end, "%") || v > 1000000)
-		return -1;
-	*ret = (uint32_t)v;
 	return 0;
 }
 
-/* "10mbit", "512kbit", "1.5gbit", "64000bit": bit/s. */
+/* "10mbit", "512kbit", "1.5gbit", "64000bit": bit/s; below 1 kbit/s nothing useful
+ * passes. */
 static int parse_rate(const char *t, uint64_t *ret)
 {
-	static const struct { const char *unit; uint64_t mul; } units[] = {
-		{ "bit", 1 }, { "kbit", 1000 }, { "mbit", 1000000 }, { "gbit", 1000000000 },
-	};
-	uint64_t milli;
-	const char *end = parse_fixed(t, 3, &milli);
+	uint64_t v;
 
-	if (!end)
+	if (zt_units_rate(t, &v) < 0 || v < 1000 || v > 100ULL * 1000000000)
 		return -1;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit))
-			continue;
-		if (milli > 100ULL * 1000000000 * 1000 / units[i].mul)
-			return -1;
-		*ret = milli * units[i].mul / 1000;
-		return *ret >= 1000 ? 0 : -1; /* below 1 kbit/s nothing useful passes */
-	}
-	return -1;
+	*ret = v;
+	return 0;
 }
 
 static int parse_ip4(const char *t, uint32_t *ret)
@@ -460,17 +388,11 @@ static int line_nat(struct parser *p, char **tok, int n)
 			if ((rc = parse_onoff(p, k, v, &nd->hairpin)) < 0)
 				return rc;
 		} else if (!strcmp(k, "timeout")) {
-			char num[24];
-			size_t l = strlen(v);
-
-			/* seconds, with or without a trailing 's' */
-			if (l && l < sizeof(num) && v[l - 1] == 's')
-				l--;
-			snprintf(num, sizeof(num), "%.*s", (int)l, v);
-			if (l >= sizeof(num) || parse_u64(num, 1000000, &u) || u < 1 || u > 86400)
+			/* whole seconds: "120", "120s", "2m" */
+			if (zt_units_duration(v, &u) < 0 || u % ZT_SEC || u < ZT_SEC || u > 86400 * ZT_SEC)
 				return fail(p, ZT_ERANGE,
 					    "expected a mapping timeout of 1 to 86400 seconds, got '%s'", v);
-			nd->timeout_s = (unsigned)u;
+			nd->timeout_s = (unsigned)(u / ZT_SEC);
 		} else if (!strcmp(k, "udp")) {
 			if (!strcmp(v, "block"))
 				nd->block_udp = true;
@@ -521,12 +443,12 @@ static int line_link(struct parser *p, char **tok, int n)
 		uint64_t u;
 
 		if (!strcmp(k, "delay") || !strcmp(k, "jitter")) {
-			if (parse_duration(v, !strcmp(k, "delay") ? &l->delay_ns : &l->jitter_ns))
+			if (parse_delay(v, !strcmp(k, "delay") ? &l->delay_ns : &l->jitter_ns))
 				return fail(p, ZT_ECONF_VALUE,
 					    "expected a duration like 10ms, 1.5ms, 200us or 1s (at most 60s) after '%s', got '%s'",
 					    k, v);
 		} else if (!strcmp(k, "loss")) {
-			if (parse_percent(v, &l->loss_ppm))
+			if (zt_units_percent(v, &l->loss_ppm) < 0)
 				return fail(p, ZT_ECONF_VALUE,
 					    "expected a percentage like 1%% or 0.25%% (0 to 100) after 'loss', got '%s'", v);
 		} else if (!strcmp(k, "rate")) {
@@ -905,45 +827,6 @@ bool zt_scn_link_impaired(const struct zt_scn_link *l)
 	return l->set && (l->delay_ns || l->jitter_ns || l->loss_ppm || l->rate_bps);
 }
 
-/* Writes v / 10^digits with the fraction's trailing zeros dropped. */
-static int put_fixed(char *buf, size_t cap, uint64_t v, unsigned digits, const char *unit)
-{
-	uint64_t div = 1, frac;
-	unsigned fd = digits;
-
-	for (unsigned i = 0; i < digits; i++)
-		div *= 10;
-	frac = v % div;
-	while (fd > 0 && frac % 10 == 0) {
-		frac /= 10;
-		fd--;
-	}
-	if (fd == 0)
-		return snprintf(buf, cap, "%llu%s", (unsigned long long)(v / div), unit);
-	return snprintf(buf, cap, "%llu.%0*llu%s", (unsigned long long)(v / div), (int)fd,
-			(unsigned long long)frac, unit);
-}
-
-static int put_duration(char *buf, size_t cap, uint64_t ns)
-{
-	if (ns >= ZT_MS && ns % ZT_US == 0)
-		return put_fixed(buf, cap, ns / ZT_US, 3, "ms");
-	return put_fixed(buf, cap, ns, 3, "us");
-}
-
-static int put_rate(char *buf, size_t cap, uint64_t bps)
-{
-	static const struct { const char *unit; uint64_t div; } units[] = {
-		{ "gbit", 1000000 }, { "mbit", 1000 }, { "kbit", 1 },
-	};
-
-	/* the largest unit that shows the value exactly with three decimals */
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (bps >= units[i].div * 1000 && bps % units[i].div == 0)
-			return put_fixed(buf, cap, bps / units[i].div, 3, units[i].unit);
-	return snprintf(buf, cap, "%llubit", (unsigned long long)bps);
-}
-
 int zt_scn_link_str(const struct zt_scn_link *l, char *buf, size_t cap)
 {
 	char v[32];
@@ -964,19 +847,19 @@ int zt_scn_link_str(const struct zt_scn_link *l, char *buf, size_t cap)
 	if (!l->set)
 		return 0;
 	if (l->delay_ns) {
-		put_duration(v, sizeof(v), l->delay_ns);
+		zt_units_duration_str(v, sizeof(v), l->delay_ns);
 		PUT("%sdelay %s", n ? " " : "", v);
 	}
 	if (l->jitter_ns) {
-		put_duration(v, sizeof(v), l->jitter_ns);
+		zt_units_duration_str(v, sizeof(v), l->jitter_ns);
 		PUT("%sjitter %s", n ? " " : "", v);
 	}
 	if (l->loss_ppm) {
-		put_fixed(v, sizeof(v), l->loss_ppm, 4, "%");
+		zt_units_percent_str(v, sizeof(v), l->loss_ppm);
 		PUT("%sloss %s", n ? " " : "", v);
 	}
 	if (l->rate_bps) {
-		put_rate(v, sizeof(v), l->rate_bps);
+		zt_units_rate_str(v, sizeof(v), l->rate_bps);
 		PUT("%srate %s", n ? " " : "", v);
 	}
 	if (l->mtu != DEFAULT_MTU)

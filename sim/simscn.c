@@ -32,39 +32,15 @@ static int fail(struct zt_scn_error *err, const char *file, int line, int rc, co
 	return rc;
 }
 
-/* "10ms", "1.5s", "250us", "2000ns", "3s" */
+/* "10ms", "1.5s", "250us", "2000ns", "3s" (core/units.h; a unit on all but 0), at most
+ * 10^6 s of virtual time */
 static int parse_dur(const char *t, uint64_t *ret)
 {
-	char *end;
-	double v = strtod(t, &end);
-	uint64_t mul;
+	uint64_t v;
 
-	if (end == t || !(v >= 0)) /* also NaN, which strtod accepts */
+	if (zt_units_duration_in(t, 0, &v) < 0 || v > 1000000 * ZT_SEC)
 		return -1;
-	if (!strcmp(end, "ns"))
-		mul = 1;
-	else if (!strcmp(end, "us"))
-		mul = ZT_US;
-	else if (!strcmp(end, "ms"))
-		mul = ZT_MS;
-	else if (!strcmp(end, "s"))
-		mul = ZT_SEC;
-	else
-		return -1;
-	if (!(v * (double)mul <= 1e15)) /* also inf */
-		return -1;
-	*ret = (uint64_t)(v * (double)mul + 0.5);
-	return 0;
-}
-
-static int parse_pct(const char *t, uint32_t *ret)
-{
-	char *end;
-	double v = strtod(t, &end);
-
-	if (end == t || strcmp(end, "%") || !(v >= 0 && v <= 100)) /* NaN fails too */
-		return -1;
-	*ret = (uint32_t)(v * 10000 + 0.5);
+	*ret = v;
 	return 0;
 }
 
@@ -220,7 +196,7 @@ static int sim_line(struct zt_sim_scn *s, char **tok, int n, const char *file, i
 	if (!strcmp(what, "link")) {
 		if (n != 5 || strcmp(tok[3], "reorder"))
 			return fail(err, file, line, ZT_ESYNTAX, "expected 'sim link NODE reorder PCT'%s%s", NULL, NULL);
-		if (*nlink >= ZT_SCN_MAX_NODES || parse_pct(tok[4], &pending_reorder[*nlink]))
+		if (*nlink >= ZT_SCN_MAX_NODES || zt_units_percent(tok[4], &pending_reorder[*nlink]) < 0)
 			return fail(err, file, line, ZT_ECONF_VALUE, "bad percentage '%s'%s", tok[4], NULL);
 		snprintf(pending_link[(*nlink)++], ZT_SCN_NAME_MAX + 1, "%s", tok[2]);
 		return 0;

@@ -12,6 +12,9 @@
  *                                                      public address (path failure)
  *   sim expect direct|relay|none                       the outcome to check
  *
+ * D and T are durations, PCT a percentage, in core/units.h's grammar ("1.5s", "2.5%";
+ * a unit is required except for 0).
+ *
  * The lab ignores nothing: it refuses `sim` lines, so a .sim file is not a .lab file;
  * but every .lab file is a valid simulator scenario once a `sim session` line is
  * added (or given on the command line).

@@ -3,10 +3,10 @@
 #include <time.h>
 
 #include "app/log.h"
-#include "app/parse.h"
 #include "core/err.h"
 #include "core/logfmt.h"
 #include "core/lograte.h"
+#include "core/units.h"
 #include "io/clock.h"
 #include "io/loop.h"
 
@@ -52,7 +52,7 @@ void zt_log_set_wakeup(void (*fn)(void *arg, uint64_t at), void *arg)
 int zt_log_set_rate_text(const char *v, const char **why)
 {
 	uint64_t n;
-	int rc = zt_parse_size(v, &n);
+	int rc = zt_units_size(v, &n);
 
 	if (rc < 0 || n > 1000000) {
 		*why = "a number of lines per second, 0 for no limit (at most 1M)";

@@ -1,19 +1,10 @@
-/* Values in configuration files and options: durations, sizes, host:port. */
+/* Host:port values in configuration files and options (durations and sizes: core/units.h). */
 #ifndef ZT_APP_PARSE_H
 #define ZT_APP_PARSE_H
 
 #include <stdint.h>
 
 #include "core/addr.h"
-
-/*
- * "250ms", "10s", "2m", "1h", "1500us"; a bare number is seconds. Returns 0 with
- * *ret_ns set, or ZT_ESYNTAX / ZT_ERANGE.
- */
-int zt_parse_duration(const char *text, uint64_t *ret_ns);
-
-/* "4096", "64K", "10M", "64G" (powers of 1024). Returns 0, ZT_ESYNTAX, ZT_ERANGE. */
-int zt_parse_size(const char *text, uint64_t *ret);
 
 /*
  * "1.2.3.4:80", "[::1]:80", "localhost:80", "host.example:80": a literal address, or a

@@ -40,10 +40,10 @@ static int set_path(char *dst, size_t cap, const char *v, const char **why)
  * wrote 0 would not expect. */
 static int set_duration(uint64_t *dst, const char *v, const char **why)
 {
-	int rc = zt_parse_duration(v, dst);
+	int rc = zt_units_duration(v, dst);
 
 	if (rc < 0)
-		*why = "a duration is a number with ms, s, m or h";
+		*why = "a duration like 30s, 1.5s, 250ms or 2m (a bare number is seconds)";
 	else if (*dst == 0) {
 		*why = "a duration above 0";
 		rc = ZT_ERANGE;
@@ -230,7 +230,7 @@ static int set_fd_reserve(void *ctx, const char *v, const char **why)
 
 static int set_agent_max_bytes(void *ctx, const char *v, const char **why)
 {
-	int rc = zt_parse_size(v, &PP(ctx)->agent_max_bytes);
+	int rc = zt_units_size(v, &PP(ctx)->agent_max_bytes);
 
 	if (rc == 0 && (PP(ctx)->agent_max_bytes < 64 * 1024 || PP(ctx)->agent_max_bytes > (1ULL << 40)))
 		rc = ZT_ERANGE;

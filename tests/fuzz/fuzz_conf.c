@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the config-file parser (src/app/conf.c, zt_conf_parse and
  * zt_conf_finish) with a key table of its own (plain, repeatable, flag and required
- * keys; setters that use the duration and size parsers of src/app/parse.c and refuse
+ * keys; setters that use the duration and size parsers of src/core/units.c and refuse
  * some values), and the same value parsers on every line of the input.
  *
  * A parse must return 0 or a config error code with a message naming where
@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "app/conf.h"
-#include "app/parse.h"
 #include "core/err.h"
+#include "core/units.h"
 #include "fuzzcheck.h"
 
 struct ctx {
@@ -36,7 +36,7 @@ static int set_name(void *c, const char *v, const char **why)
 
 static int set_dur(void *c, const char *v, const char **why)
 {
-	int rc = zt_parse_duration(v, &((struct ctx *)c)->dur);
+	int rc = zt_units_duration(v, &((struct ctx *)c)->dur);
 
 	if (rc < 0)
 		*why = "a duration";
@@ -45,7 +45,7 @@ static int set_dur(void *c, const char *v, const char **why)
 
 static int set_size(void *c, const char *v, const char **why)
 {
-	int rc = zt_parse_size(v, &((struct ctx *)c)->size);
+	int rc = zt_units_size(v, &((struct ctx *)c)->size);
 
 	if (rc < 0)
 		*why = "a size";
@@ -102,9 +102,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(rc == 0 || (rc <= -1000 && rc > -1500) || rc == -ENOMEM);
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		uint64_t v = 7;
-		int a = zt_parse_duration(line, &v), b;
+		int a = zt_units_duration(line, &v), b;
 		check(a == 0 || a == ZT_ESYNTAX || a == ZT_ERANGE);
-		b = zt_parse_size(line, &v);
+		b = zt_units_size(line, &v);
 		check(b == 0 || b == ZT_ESYNTAX || b == ZT_ERANGE);
 	}
 	free(text);

@@ -8,7 +8,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 ZTNA=${BUILD:-build}/ztna
-tap_plan 23
+tap_plan 25
 
 tmp=$(mktemp -d /tmp/zt-stun-sys.XXXXXX)
 pids=()
@@ -183,3 +183,13 @@ rc=$?
 rc=$?
 [ $rc = 2 ] && grep -q "port above 65535" "$tmp/err" && tap_ok "a bad --server: exit 2, why" ||
 	tap_fail "a bad --server: exit 2, why" "rc=$rc $(cat "$tmp/err")"
+# --timeout in the units grammar (issue 12: "--timeout 5s" was refused); a bare number is seconds
+out=$("$ZTNA" discover --server 127.0.0.5:$P --timeout 300ms --json 2>"$tmp/err")
+rc=$?
+[ $rc = 1 ] && grep -q "no answer from 127.0.0.5:$P within 0.3 s" "$tmp/err" &&
+	tap_ok "--timeout 300ms: a unit is accepted" ||
+	tap_fail "--timeout 300ms: a unit is accepted" "rc=$rc $(cat "$tmp/err")"
+"$ZTNA" discover --server 127.0.0.5:$P --timeout 5x 2>"$tmp/err"
+rc=$?
+[ $rc = 2 ] && grep -q "bad value '5x' for 'timeout': not a duration" "$tmp/err" &&
+	tap_ok "a bad --timeout: exit 2, why" || tap_fail "a bad --timeout: exit 2, why" "rc=$rc $(cat "$tmp/err")"

@@ -9,43 +9,6 @@
 
 #include "app/parse.h"
 #include "core/err.h"
-#include "core/units.h"
-
-static void durations(void **state)
-{
-	uint64_t v = 0;
-
-	(void)state;
-	assert_int_equal(zt_parse_duration("250ms", &v), 0);
-	assert_int_equal(v, 250 * ZT_MS);
-	assert_int_equal(zt_parse_duration("10", &v), 0);
-	assert_int_equal(v, 10 * ZT_SEC);
-	assert_int_equal(zt_parse_duration("2m", &v), 0);
-	assert_int_equal(v, 120 * ZT_SEC);
-	assert_int_equal(zt_parse_duration("1500us", &v), 0);
-	assert_int_equal(v, 1500 * ZT_US);
-	assert_int_equal(zt_parse_duration("ms", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_parse_duration("-1s", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_parse_duration("10 s", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_parse_duration("99999999999999999999s", &v), ZT_ERANGE);
-	assert_int_equal(zt_parse_duration("9999999999999h", &v), ZT_ERANGE);
-}
-
-static void sizes(void **state)
-{
-	uint64_t v = 0;
-
-	(void)state;
-	assert_int_equal(zt_parse_size("4096", &v), 0);
-	assert_int_equal(v, 4096);
-	assert_int_equal(zt_parse_size("64K", &v), 0);
-	assert_int_equal(v, 65536);
-	assert_int_equal(zt_parse_size("10M", &v), 0);
-	assert_int_equal(v, 10 << 20);
-	assert_int_equal(zt_parse_size("10X", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_parse_size("", &v), ZT_ESYNTAX);
-	assert_int_equal(zt_parse_size("16777216T", &v), ZT_ERANGE);
-}
 
 static void hostport_literals(void **state)
 {
@@ -81,8 +44,6 @@ static void hostport_explicit_port_zero(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(durations),
-		cmocka_unit_test(sizes),
 		cmocka_unit_test(hostport_literals),
 		cmocka_unit_test(hostport_explicit_port_zero),
 	};

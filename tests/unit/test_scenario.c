@@ -192,7 +192,12 @@ static const struct bad bad_files[] = {
 	{ "public 10.0.0.0/24\nserver s\nlink s loss 101%\n", ZT_ECONF_VALUE, 3, "expected a percentage" },
 	{ "public 10.0.0.0/24\nserver s\nlink s loss 5\n", ZT_ECONF_VALUE, 3, "expected a percentage" },
 	{ "public 10.0.0.0/24\nserver s\nlink s delay 10\n", ZT_ECONF_VALUE, 3, "expected a duration" },
-	{ "public 10.0.0.0/24\nserver s\nlink s delay 1.2345ms\n", ZT_ECONF_VALUE, 3, "expected a duration" },
+	/* finer than 1 ns (core/units.h; "1.2345ms" is 1234500 ns, accepted since issue 12) */
+	{ "public 10.0.0.0/24\nserver s\nlink s delay 1.2345us\n", ZT_ECONF_VALUE, 3, "expected a duration" },
+	{ "public 10.0.0.0/24\nserver s\nlink s delay nan\n", ZT_ECONF_VALUE, 3, "expected a duration" },
+	{ "public 10.0.0.0/24\nserver s\nlink s delay 1e3us\n", ZT_ECONF_VALUE, 3, "expected a duration" },
+	{ "public 10.0.0.0/24\nserver s\nlink s loss nan%\n", ZT_ECONF_VALUE, 3, "expected a percentage" },
+	{ "public 10.0.0.0/24\nserver s\nlink s loss -1%\n", ZT_ECONF_VALUE, 3, "expected a percentage" },
 	{ "public 10.0.0.0/24\nserver s\nlink s delay 61s\n", ZT_ECONF_VALUE, 3, "at most 60s" },
 	{ "public 10.0.0.0/24\nserver s\nlink s delay 1ms jitter 2ms\n", ZT_ECONF_VALUE, 3,
 	  "jitter must not exceed delay" },
@@ -205,6 +210,10 @@ static const struct bad bad_files[] = {
 	{ "public 10.0.0.0/24\nserver s\nlink s delay 1ms\nlink s loss 1%\n", ZT_ECONF_VALUE, 4,
 	  "already described at line 3" },
 	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 timeout 0\n", ZT_ERANGE, 2,
+	  "1 to 86400 seconds" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 timeout 1.5s\n", ZT_ERANGE, 2,
+	  "1 to 86400 seconds" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 timeout 25h\n", ZT_ERANGE, 2,
 	  "1 to 86400 seconds" },
 	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 hairpin yes\n", ZT_ECONF_VALUE, 2,
 	  "expected 'on' or 'off'" },
@@ -307,6 +316,9 @@ static void link_text_round_trips(void **state)
 		{ "delay 1.001ms jitter 999us", NULL },
 		{ "delay 2000ms", "delay 2000ms" },
 		{ "delay 0.5s", "delay 500ms" },
+		{ "delay 1.2345ms", "delay 1234.5us" },
+		{ "delay 0.000001ms", "delay 0.001us" },
+		{ "loss 17.75%", NULL },
 		{ "loss 100%", NULL },
 		{ "loss 0.0001%", NULL },
 		{ "rate 1.5gbit", NULL },
@@ -332,6 +344,17 @@ static void link_text_round_trips(void **state)
 		assert_int_equal(zt_scn_link_str(&s->nodes[0].link, out, (size_t)n), -ENOBUFS);
 		free(s);
 	}
+}
+
+/* A NAT's timeout is a duration in whole seconds; a bare number is seconds. */
+static void nat_timeout_takes_units(void **state)
+{
+	struct zt_scn *s = parse_ok("public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 "
+				    "timeout 2m\n");
+
+	(void)state;
+	assert_int_equal(s->nodes[0].timeout_s, 120);
+	free(s);
 }
 
 static void plain_link_is_not_emulated(void **state)
@@ -379,6 +402,7 @@ int main(void)
 		cmocka_unit_test(oversized_input),
 		cmocka_unit_test(too_many_words),
 		cmocka_unit_test(link_text_round_trips),
+		cmocka_unit_test(nat_timeout_takes_units),
 		cmocka_unit_test(plain_link_is_not_emulated),
 		cmocka_unit_test(load_reports_missing_file),
 		cmocka_unit_test(nat_type_names),

@@ -65,6 +65,21 @@ static void sim_lines_are_read_and_lab_lines_kept(void **state)
 	assert_int_equal(zt_sim_scn_check(&s, &err), 0);
 }
 
+/* Durations and percentages in core/units.h's grammar. */
+static void units(void **state)
+{
+	static struct zt_sim_scn s;
+	struct zt_scn_error err;
+
+	(void)state;
+	assert_int_equal(parse(&s, "sim run duration 1.5m skew 0 data 0.5s\n"
+				   "sim link alice reorder 17.75%\n", &err), 0);
+	assert_int_equal(s.duration, 90 * ZT_SEC);
+	assert_int_equal(s.skew, 0);
+	assert_int_equal(s.data_interval, 500 * ZT_MS);
+	assert_int_equal(s.reorder_ppm[zt_scn_find(&s.lab, "alice")], 177500);
+}
+
 static void errors_name_file_and_line(void **state)
 {
 	static struct zt_sim_scn s;
@@ -83,10 +98,16 @@ static void errors_name_file_and_line(void **state)
 	assert_int_equal(parse(&s, "sim run duration\n", &err), ZT_ESYNTAX);
 	assert_int_equal(parse(&s, "sim block home peer bob from 1s\n", &err), ZT_ESYNTAX);
 	assert_int_equal(parse(&s, "sim expect sideways\n", &err), ZT_ECONF_VALUE);
-	/* strtod takes "nan" and "inf": refused, not cast to an integer */
+	/* what strtod would take ("nan", "inf", exponents) is refused, not cast to an integer */
 	assert_int_equal(parse(&s, "sim run duration nans\n", &err), ZT_ECONF_VALUE);
 	assert_int_equal(parse(&s, "sim run duration infs\n", &err), ZT_ECONF_VALUE);
 	assert_int_equal(parse(&s, "sim link alice reorder nan%\n", &err), ZT_ECONF_VALUE);
+	assert_int_equal(parse(&s, "sim run duration 1e3s\n", &err), ZT_ECONF_VALUE);
+	/* a unit is required (but for 0); at most 10^6 s; 1 ns at the finest */
+	assert_int_equal(parse(&s, "sim run duration 90\n", &err), ZT_ECONF_VALUE);
+	assert_int_equal(parse(&s, "sim run duration 1000001s\n", &err), ZT_ECONF_VALUE);
+	assert_int_equal(parse(&s, "sim run skew 1.5ns\n", &err), ZT_ECONF_VALUE);
+	assert_int_equal(parse(&s, "sim link alice reorder 0.00001%\n", &err), ZT_ECONF_VALUE);
 	/* a bad second expect line is refused even after a good one */
 	assert_int_equal(parse(&s, "sim expect direct\nsim expect sideways\n", &err), ZT_ECONF_VALUE);
 	assert_int_equal(parse(&s, "sim session pilot alice\n", &err), ZT_ECONF_KEY);
@@ -105,6 +126,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sim_lines_are_read_and_lab_lines_kept),
+		cmocka_unit_test(units),
 		cmocka_unit_test(errors_name_file_and_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

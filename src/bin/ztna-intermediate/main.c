@@ -24,7 +24,6 @@
 #include "app/conf.h"
 #include "app/log.h"
 #include "app/nodeio.h"
-#include "app/parse.h"
 #include "app/secret.h"
 #include "core/err.h"
 #include "core/units.h"
@@ -168,7 +167,7 @@ static int set_serve(void *ctx, const char *v, const char **why)
 
 static int set_count(uint64_t *dst, const char *v, const char **why)
 {
-	int rc = zt_parse_size(v, dst);
+	int rc = zt_units_size(v, dst);
 
 	if (rc < 0 || *dst == 0) {
 		*why = "a positive number (K, M, G allowed)";
@@ -180,7 +179,7 @@ static int set_count(uint64_t *dst, const char *v, const char **why)
 /* 0 would silently mean the default (64G) in the core: refused. */
 static int set_quota_bytes(void *ctx, const char *v, const char **why)
 {
-	int rc = zt_parse_size(v, &P(ctx)->quota_bytes);
+	int rc = zt_units_size(v, &P(ctx)->quota_bytes);
 
 	if (rc < 0 || P(ctx)->quota_bytes == 0) {
 		*why = "a size above 0 such as 1G or 500M";
@@ -248,7 +247,7 @@ static int set_ctrl_burst(void *ctx, const char *v, const char **why)
 
 static int set_ctrl_busy(void *ctx, const char *v, const char **why)
 {
-	int rc = zt_parse_size(v, &P(ctx)->ctrl_busy);
+	int rc = zt_units_size(v, &P(ctx)->ctrl_busy);
 
 	if (rc < 0 || P(ctx)->ctrl_busy < 1024 || P(ctx)->ctrl_busy > ZT_IMD_CTRL_BUSY_MAX) {
 		*why = "a size from 1K to 128K";
@@ -297,10 +296,10 @@ static int set_logins_per_identity(void *ctx, const char *v, const char **why)
 
 static int set_dur(uint64_t *dst, const char *v, const char **why)
 {
-	int rc = zt_parse_duration(v, dst);
+	int rc = zt_units_duration(v, dst);
 
 	if (rc < 0)
-		*why = "a duration is a number with ms, s, m or h";
+		*why = "a duration like 30s, 1.5s, 250ms or 2m (a bare number is seconds)";
 	return rc;
 }
 

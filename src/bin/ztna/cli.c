@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,20 +88,22 @@ int zt_cli_uint(unsigned *ret, const char *v, unsigned lo, unsigned hi, const ch
 int zt_cli_duration(uint64_t *ret, const char *v, uint64_t scale, uint64_t max_ns,
 		    const char **why)
 {
-	char *end;
-	double x;
+	static char msg[80];
+	uint64_t ns;
+	int rc = zt_units_duration_in(v, scale, &ns);
 
-	errno = 0;
-	x = strtod(v, &end);
-	if (!*v || *end || errno || !isfinite(x)) {
-		*why = "not a number";
-		return ZT_ESYNTAX;
+	if (rc == ZT_ESYNTAX) {
+		*why = scale == ZT_MS ? "not a duration (milliseconds, or a number with ns, us, ms, s, m or h)"
+				      : "not a duration (seconds, or a number with ns, us, ms, s, m or h)";
+		return rc;
 	}
-	if (x <= 0 || x * (double)scale > (double)max_ns) {
-		*why = "out of range";
+	if (rc < 0 || ns == 0 || ns > max_ns) {
+		snprintf(msg, sizeof(msg), "out of range (above 0, at most %llus)",
+			 (unsigned long long)(max_ns / ZT_SEC));
+		*why = msg;
 		return ZT_ERANGE;
 	}
-	*ret = (uint64_t)(x * (double)scale + 0.5);
+	*ret = ns;
 	return 0;
 }
 

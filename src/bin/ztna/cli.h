@@ -47,7 +47,8 @@ int zt_cli_parse(const char *cmd, const char *usage_head, const struct zt_conf_k
 int zt_cli_addr(struct zt_addr *ret, const char *v, uint16_t default_port, const char **why);
 /* An unsigned integer in [lo, hi]. */
 int zt_cli_uint(unsigned *ret, const char *v, unsigned lo, unsigned hi, const char **why);
-/* A decimal number of seconds (or milliseconds with scale ZT_MS) in (0, max_ns], as ns. */
+/* A duration (core/units.h: "5s", "1.5s", "250ms") in (0, max_ns], as ns; a bare
+ * number is in scale (ZT_SEC: seconds, ZT_MS: milliseconds), as the option documents. */
 int zt_cli_duration(uint64_t *ret, const char *v, uint64_t scale, uint64_t max_ns,
 		    const char **why);
 

@@ -90,7 +90,8 @@ static const struct zt_conf_key keys[] = {
 	  .help = "only the reflexive address: one Binding request, no behaviour tests",
 	  .set = set_basic, .is_flag = true },
 	{ .name = "timeout", .syntax = "S", .example = "3.5",
-	  .help = "seconds one test waits for its answer (default 3.5)", .set = set_timeout },
+	  .help = "how long one test waits for its answer: seconds, or 5s, 500ms (default 3.5)",
+	  .set = set_timeout },
 };
 
 static const char usage_head[] =

@@ -98,10 +98,10 @@ static const struct zt_conf_key keys[] = {
 	{ .name = "attempts", .syntax = "N", .example = "50",
 	  .help = "punch rounds at most (default 50)", .set = set_attempts },
 	{ .name = "interval", .syntax = "MS", .example = "100",
-	  .help = "milliseconds between punch rounds and PINGs (default 100)",
+	  .help = "between punch rounds and PINGs: milliseconds, or 0.5s, 250us (default 100)",
 	  .set = set_interval },
 	{ .name = "timeout", .syntax = "S", .example = "10",
-	  .help = "give up after S seconds (default 10)", .set = set_timeout },
+	  .help = "give up after S: seconds, or 2m, 1500ms (default 10)", .set = set_timeout },
 	{ .name = "json", .syntax = "", .help = "print one JSON object", .set = set_json,
 	  .is_flag = true },
 };

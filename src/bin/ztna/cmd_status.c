@@ -64,7 +64,12 @@ static int set_interval(void *ctx, const char *v, const char **why)
 
 static int set_timeout(void *ctx, const char *v, const char **why)
 {
-	return zt_cli_uint(&((struct ctlclient *)ctx)->timeout_ms, v, 1, 60000, why);
+	uint64_t ns;
+	int rc = zt_cli_duration(&ns, v, ZT_MS, 60 * ZT_SEC, why);
+
+	if (rc == 0) /* the control socket's ping takes whole milliseconds: rounded up */
+		((struct ctlclient *)ctx)->timeout_ms = (unsigned)((ns + ZT_MS - 1) / ZT_MS);
+	return rc;
 }
 
 static const struct zt_conf_key status_keys[] = {
@@ -82,9 +87,11 @@ static const struct zt_conf_key ping_keys[] = {
 	{ .name = "count", .syntax = "N", .example = "4", .help = "round trips (also -c; default 4)",
 	  .set = set_count },
 	{ .name = "interval", .syntax = "SECONDS", .example = "0.2",
-	  .help = "between round trips (also -i; default 1)", .set = set_interval },
+	  .help = "between round trips: seconds, or 200ms (also -i; default 1)",
+	  .set = set_interval },
 	{ .name = "timeout", .syntax = "MS", .example = "3000",
-	  .help = "wait this long for each answer (default 3000)", .set = set_timeout },
+	  .help = "wait this long for each answer: milliseconds, or 2s (default 3000)",
+	  .set = set_timeout },
 };
 
 /* The program's default socket (as app/peerprog.c chooses it). */
