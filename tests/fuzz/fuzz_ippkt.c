@@ -1,0 +1,127 @@
+/*
+ * libFuzzer target: the packet tunnel's IP packet parser and what works on its result
+ * (core/ippkt.h), and the routed-service grammar with its per-packet check
+ * (core/route.h).
+ *
+ * The input's first byte chooses: even, an IP packet (the rest, an exact-size copy):
+ * a packet that parses has its offsets inside it; its too-big answer parses back as an
+ * ICMP error to its source with checksums right; an MSS clamp keeps the TCP checksum
+ * right and the packet parsing the same. Odd, a route line (NUL-terminated copy): one
+ * that parses formats, parses back to the same, and formats the same again; then it
+ * judges a packet made from the line's bytes without harm.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/err.h"
+#include "core/ippkt.h"
+#include "core/route.h"
+#include "fuzzcheck.h"
+
+static uint16_t l4_sum(const uint8_t *pkt, const struct zt_ippkt *p)
+{
+	size_t l = p->len - p->hlen;
+	uint32_t sum;
+
+	if (p->family == AF_INET) {
+		uint8_t ph[4] = { 0, p->proto, (uint8_t)(l >> 8), (uint8_t)l };
+		sum = zt_ip_csum_add(zt_ip_csum_add(0, pkt + 12, 8), ph, 4);
+	} else {
+		uint8_t ph[8] = { 0, 0, (uint8_t)(l >> 8), (uint8_t)l, 0, 0, 0, p->proto };
+		sum = zt_ip_csum_add(zt_ip_csum_add(0, pkt + 8, 32), ph, 8);
+	}
+	return zt_ip_csum_fold(zt_ip_csum_add(sum, pkt + p->hlen, l));
+}
+
+static void too_big(const struct zt_ippkt *p, const uint8_t *pkt)
+{
+	static uint8_t out[1400];
+	struct zt_addr from;
+	struct zt_ippkt q;
+	int n;
+
+	zt_addr_parse(&from, p->family == AF_INET ? "100.64.0.1" : "fd00::1", 0);
+	n = zt_ippkt_too_big(out, sizeof(out), p, pkt, p->family == AF_INET ? 576 : 1280, &from);
+	check(n >= 0);
+	if (n == 0)
+		return;
+	check(zt_ippkt_parse(&q, out, (size_t)n) == 0);
+	check(q.len == (size_t)n && zt_ippkt_is_icmp_error(&q));
+	check(zt_addr_ip_equal(&q.dst, &p->src) && zt_addr_ip_equal(&q.src, &from));
+	if (q.family == AF_INET6)
+		check(l4_sum(out, &q) == 0xffff);
+	else
+		check(zt_ip_csum_fold(zt_ip_csum_add(0, out + q.hlen, q.len - q.hlen)) == 0xffff);
+}
+
+static void packet(const uint8_t *data, size_t size)
+{
+	uint8_t *buf = malloc(size ? size : 1);
+	struct zt_ippkt p, q;
+	int rc;
+
+	if (!buf)
+		return;
+	memcpy(buf, data, size);
+	rc = zt_ippkt_parse(&p, buf, size);
+	if (rc < 0) {
+		check(rc == ZT_ETRUNC || rc == ZT_EMALFORMED);
+		goto out;
+	}
+	check(p.hlen <= p.len && p.len <= size);
+	check(p.family == AF_INET || p.family == AF_INET6);
+	too_big(&p, buf);
+	rc = zt_ippkt_clamp_mss(buf, &p, 536);
+	check(rc == 0 || rc == 1 || rc == ZT_EMALFORMED);
+	if (rc == 1) {
+		check(l4_sum(buf, &p) == 0xffff);
+		check(zt_ippkt_parse(&q, buf, size) == 0 && q.len == p.len && q.proto == p.proto);
+		check(zt_ippkt_clamp_mss(buf, &p, 536) == 0); /* nothing more to lower */
+	}
+out:
+	free(buf);
+}
+
+static void route(const uint8_t *data, size_t size)
+{
+	char *text = malloc(size + 1), out[ZT_ROUTE_STRLEN], again[ZT_ROUTE_STRLEN];
+	struct zt_route r, s;
+	struct zt_ippkt p = { 0 };
+	int rc;
+
+	if (!text)
+		return;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	rc = zt_route_parse(&r, text);
+	if (rc < 0) {
+		check(rc == ZT_ESYNTAX || rc == ZT_ERANGE);
+		goto out;
+	}
+	check(zt_route_format(&r, out, sizeof(out)) > 0);
+	check(zt_route_parse(&s, out) == 0 && !memcmp(&r, &s, sizeof(r)));
+	check(zt_route_format(&s, again, sizeof(again)) > 0 && !strcmp(out, again));
+	p.family = r.prefix.family;
+	p.dst = r.prefix;
+	p.proto = size ? data[size - 1] : 0;
+	p.has_l4 = size & 1;
+	p.dst.port = (uint16_t)(size * 257);
+	(void)zt_route_allows(&r, &p);
+	check(zt_route_contains(&r, &r.prefix));
+out:
+	free(text);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!size)
+		return 0;
+	if (data[0] & 1)
+		route(data + 1, size - 1);
+	else
+		packet(data + 1, size - 1);
+	return 0;
+}
