@@ -8,7 +8,8 @@
  * ICMP error to its source with checksums right; an MSS clamp keeps the TCP checksum
  * right and the packet parsing the same. Odd, a route line (NUL-terminated copy): one
  * that parses formats, parses back to the same, and formats the same again; then it
- * judges a packet made from the line's bytes without harm.
+ * judges a packet made from the line's bytes without harm. A packet that parses also
+ * goes through the per-packet check (core/tunfilter.h), counted exactly once.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 #include "core/err.h"
 #include "core/ippkt.h"
 #include "core/route.h"
+#include "core/tunfilter.h"
 #include "fuzzcheck.h"
 
 static uint16_t l4_sum(const uint8_t *pkt, const struct zt_ippkt *p)
@@ -57,6 +59,30 @@ static void too_big(const struct zt_ippkt *p, const uint8_t *pkt)
 		check(zt_ip_csum_fold(zt_ip_csum_add(0, out + q.hlen, q.len - q.hlen)) == 0xffff);
 }
 
+/* The per-packet check on a packet that parsed: never malformed, counted once. */
+static void filter(const struct zt_ippkt *p, const uint8_t *pkt, size_t size)
+{
+	struct zt_route r;
+	struct zt_tunfilter f = { .mtu = 1362 };
+	struct zt_ippkt q;
+	enum zt_tun_drop d;
+	uint64_t n = 0;
+
+	check(zt_route_parse(&r, p->family == AF_INET ? "a=0.0.0.0/1:tcp/1-1000,icmp"
+						      : "a=::/0:udp") == 0);
+	if (p->family == AF_INET)
+		f.self4 = p->src;
+	else
+		f.self6 = p->src;
+	f.routes = &r;
+	f.nroutes = 1;
+	d = zt_tunfilter_check(&f, pkt, size, &q);
+	check(d != ZT_TUN_DROP_MALFORMED && d != ZT_TUN_DROP_SPOOFED);
+	for (int i = 0; i < ZT_TUN_DROP_REASONS; i++)
+		n += f.dropped[i];
+	check(n + f.passed == 1 && (d == ZT_TUN_PASS) == (f.passed == 1));
+}
+
 static void packet(const uint8_t *data, size_t size)
 {
 	uint8_t *buf = malloc(size ? size : 1);
@@ -73,6 +99,7 @@ static void packet(const uint8_t *data, size_t size)
 	}
 	check(p.hlen <= p.len && p.len <= size);
 	check(p.family == AF_INET || p.family == AF_INET6);
+	filter(&p, buf, size);
 	too_big(&p, buf);
 	rc = zt_ippkt_clamp_mss(buf, &p, 536);
 	check(rc == 0 || rc == 1 || rc == ZT_EMALFORMED);
