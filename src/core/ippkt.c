@@ -280,20 +280,18 @@ int zt_ippkt_too_big(uint8_t *out, size_t cap, const struct zt_ippkt *p, const u
 	return too_big_v6(out, cap, p, pkt, mtu, from);
 }
 
-/* TCP's checksum over the pseudo-header and the segment (RFC 9293 s3.1). */
-static uint16_t tcp_csum(const uint8_t *pkt, const struct zt_ippkt *p)
+uint16_t zt_ippkt_l4_sum(const uint8_t *pkt, const struct zt_ippkt *p)
 {
-	const uint8_t *tcp = pkt + p->hlen;
-	size_t tlen = p->len - p->hlen;
+	size_t l = p->len - p->hlen;
 	uint32_t sum;
 
 	if (p->family == AF_INET) {
-		uint8_t ph[4] = { 0, ZT_IP_TCP, (uint8_t)(tlen >> 8), (uint8_t)tlen };
+		uint8_t ph[4] = { 0, p->proto, (uint8_t)(l >> 8), (uint8_t)l };
 		sum = zt_ip_csum_add(zt_ip_csum_add(0, pkt + 12, 8), ph, 4);
 	} else {
-		sum = v6_pseudo(pkt + 8, pkt + 24, tlen, ZT_IP_TCP);
+		sum = v6_pseudo(pkt + 8, pkt + 24, l, p->proto);
 	}
-	return (uint16_t)~zt_ip_csum_fold(zt_ip_csum_add(sum, tcp, tlen));
+	return zt_ip_csum_fold(zt_ip_csum_add(sum, pkt + p->hlen, l));
 }
 
 int zt_ippkt_clamp_mss(uint8_t *pkt, const struct zt_ippkt *p, uint16_t mss)
@@ -329,6 +327,6 @@ int zt_ippkt_clamp_mss(uint8_t *pkt, const struct zt_ippkt *p, uint16_t mss)
 			return 0;
 	}
 	put16(tcp + 16, 0);
-	put16(tcp + 16, tcp_csum(pkt, p));
+	put16(tcp + 16, (uint16_t)~zt_ippkt_l4_sum(pkt, p));
 	return 1;
 }

@@ -71,6 +71,10 @@ int zt_ippkt_too_big(uint8_t *out, size_t cap, const struct zt_ippkt *p, const u
  */
 int zt_ippkt_clamp_mss(uint8_t *pkt, const struct zt_ippkt *p, uint16_t mss);
 
+/* The sum over p's upper layer with its pseudo-header (RFC 768, RFC 9293, RFC 8200
+ * s8.1), folded: 0xffff when the TCP, UDP or ICMPv6 checksum in it is right. */
+uint16_t zt_ippkt_l4_sum(const uint8_t *pkt, const struct zt_ippkt *p);
+
 /* The Internet checksum (RFC 1071) of len bytes, folded, not complemented, starting
  * from sum (0, or the partial sum of earlier bytes; len odd only for the last part). */
 uint32_t zt_ip_csum_add(uint32_t sum, const uint8_t *buf, size_t len);

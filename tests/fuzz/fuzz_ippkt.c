@@ -23,21 +23,6 @@
 #include "core/tunfilter.h"
 #include "fuzzcheck.h"
 
-static uint16_t l4_sum(const uint8_t *pkt, const struct zt_ippkt *p)
-{
-	size_t l = p->len - p->hlen;
-	uint32_t sum;
-
-	if (p->family == AF_INET) {
-		uint8_t ph[4] = { 0, p->proto, (uint8_t)(l >> 8), (uint8_t)l };
-		sum = zt_ip_csum_add(zt_ip_csum_add(0, pkt + 12, 8), ph, 4);
-	} else {
-		uint8_t ph[8] = { 0, 0, (uint8_t)(l >> 8), (uint8_t)l, 0, 0, 0, p->proto };
-		sum = zt_ip_csum_add(zt_ip_csum_add(0, pkt + 8, 32), ph, 8);
-	}
-	return zt_ip_csum_fold(zt_ip_csum_add(sum, pkt + p->hlen, l));
-}
-
 static void too_big(const struct zt_ippkt *p, const uint8_t *pkt)
 {
 	static uint8_t out[1400];
@@ -54,7 +39,7 @@ static void too_big(const struct zt_ippkt *p, const uint8_t *pkt)
 	check(q.len == (size_t)n && zt_ippkt_is_icmp_error(&q));
 	check(zt_addr_ip_equal(&q.dst, &p->src) && zt_addr_ip_equal(&q.src, &from));
 	if (q.family == AF_INET6)
-		check(l4_sum(out, &q) == 0xffff);
+		check(zt_ippkt_l4_sum(out, &q) == 0xffff);
 	else
 		check(zt_ip_csum_fold(zt_ip_csum_add(0, out + q.hlen, q.len - q.hlen)) == 0xffff);
 }
@@ -104,7 +89,7 @@ static void packet(const uint8_t *data, size_t size)
 	rc = zt_ippkt_clamp_mss(buf, &p, 536);
 	check(rc == 0 || rc == 1 || rc == ZT_EMALFORMED);
 	if (rc == 1) {
-		check(l4_sum(buf, &p) == 0xffff);
+		check(zt_ippkt_l4_sum(buf, &p) == 0xffff);
 		check(zt_ippkt_parse(&q, buf, size) == 0 && q.len == p.len && q.proto == p.proto);
 		check(zt_ippkt_clamp_mss(buf, &p, 536) == 0); /* nothing more to lower */
 	}

@@ -62,22 +62,6 @@ static size_t tcp_hdr(uint8_t *t, unsigned sport, unsigned dport, bool syn, cons
 	return 20 + olen;
 }
 
-/* The transport checksum of a parsed packet sums to 0xffff when right. */
-static uint16_t l4_sum(const uint8_t *pkt, const struct zt_ippkt *p)
-{
-	size_t l = p->len - p->hlen;
-	uint32_t sum;
-
-	if (p->family == AF_INET) {
-		uint8_t ph[4] = { 0, p->proto, (uint8_t)(l >> 8), (uint8_t)l };
-		sum = zt_ip_csum_add(zt_ip_csum_add(0, pkt + 12, 8), ph, 4);
-	} else {
-		uint8_t ph[8] = { 0, 0, (uint8_t)(l >> 8), (uint8_t)l, 0, 0, 0, p->proto };
-		sum = zt_ip_csum_add(zt_ip_csum_add(0, pkt + 8, 32), ph, 8);
-	}
-	return zt_ip_csum_fold(zt_ip_csum_add(sum, pkt + p->hlen, l));
-}
-
 static void v4_tcp_udp_icmp(void **state)
 {
 	uint8_t pkt[256], l4[64], extra[4] = { 1, 2, 3, 4 };
@@ -240,7 +224,7 @@ static void too_big_answers(void **state)
 	assert_int_equal(zt_ippkt_parse(&q, out, (size_t)n), 0);
 	assert_int_equal(q.icmp_type, 2);
 	assert_int_equal(out[44] << 24 | out[45] << 16 | out[46] << 8 | out[47], 1280);
-	assert_int_equal(l4_sum(out, &q), 0xffff);
+	assert_int_equal(zt_ippkt_l4_sum(out, &q), 0xffff);
 	assert_memory_equal(out + 48, pkt, 40);
 }
 
@@ -256,7 +240,7 @@ static void mss_is_clamped(void **state)
 	assert_int_equal(zt_ippkt_parse(&p, pkt, n), 0);
 	assert_int_equal(zt_ippkt_clamp_mss(pkt, &p, 1371), 1);
 	assert_int_equal(pkt[20 + 26] << 8 | pkt[20 + 27], 1371);
-	assert_int_equal(l4_sum(pkt, &p), 0xffff);
+	assert_int_equal(zt_ippkt_l4_sum(pkt, &p), 0xffff);
 	assert_int_equal(zt_ippkt_clamp_mss(pkt, &p, 1400), 0); /* already below */
 	/* not a SYN */
 	n = v4(pkt, ZT_IP_TCP, "10.0.0.1", "10.0.5.20", l4, tcp_hdr(l4, 40000, 443, false, opts, 12), 0);
@@ -266,7 +250,7 @@ static void mss_is_clamped(void **state)
 	n = v6(pkt, ZT_IP_TCP, "2001:db8::1", "2001:db8:5::20", l4, tcp_hdr(l4, 1, 22, true, opts, 12));
 	assert_int_equal(zt_ippkt_parse(&p, pkt, n), 0);
 	assert_int_equal(zt_ippkt_clamp_mss(pkt, &p, 1351), 1);
-	assert_int_equal(l4_sum(pkt, &p), 0xffff);
+	assert_int_equal(zt_ippkt_l4_sum(pkt, &p), 0xffff);
 	/* an option that runs past the header */
 	opts[10] = 9; /* the window-scale option runs past the header */
 	n = v4(pkt, ZT_IP_TCP, "10.0.0.1", "10.0.5.20", l4, tcp_hdr(l4, 1, 2, true, opts, 12), 0);
@@ -280,7 +264,7 @@ static void mss_is_clamped(void **state)
 	assert_int_equal(zt_ippkt_clamp_mss(pkt, &p, 536), 1);
 	assert_int_equal(pkt[20 + 22] << 8 | pkt[20 + 23], 536);
 	assert_int_equal(pkt[20 + 28] << 8 | pkt[20 + 29], 536);
-	assert_int_equal(l4_sum(pkt, &p), 0xffff);
+	assert_int_equal(zt_ippkt_l4_sum(pkt, &p), 0xffff);
 	assert_int_equal(zt_ippkt_clamp_mss(pkt, &p, 536), 0);
 	memcpy(opts, (uint8_t[12]){ 1, 1, 4, 2, 2, 4, 0x05, 0xb4, 1, 3, 3, 7 }, 12);
 	opts[4] = 9; opts[5] = 40;
