@@ -58,7 +58,8 @@ static size_t tcp_hdr(uint8_t *t, unsigned sport, unsigned dport, bool syn, cons
 	put16(t + 2, dport);
 	t[12] = (uint8_t)(((20 + olen) / 4) << 4);
 	t[13] = syn ? 0x02 : 0x10;
-	memcpy(t + 20, opts, olen);
+	if (olen)
+		memcpy(t + 20, opts, olen);
 	return 20 + olen;
 }
 
