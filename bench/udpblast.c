@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "core/addr.h"
 
 #define MAXB 64
@@ -123,6 +124,7 @@ int main(int argc, char **argv)
 	size_t size = 1200;
 	double seconds = 5, idle = 2;
 	int batch = 32;
+	long n;
 
 	if (argc < 2)
 		goto usage;
@@ -132,13 +134,19 @@ int main(int argc, char **argv)
 			if (zt_addr_parse(&addr, v, 0) < 0 || !addr.port)
 				goto usage;
 		} else if (!strcmp(a, "--size")) {
-			size = strtoul(v, NULL, 10);
+			if (bench_count(v, 65507, &n) < 0)
+				goto usage;
+			size = (size_t)n;
 		} else if (!strcmp(a, "--seconds")) {
-			seconds = strtod(v, NULL);
+			if (bench_duration(v, ZT_SEC, &seconds) < 0)
+				goto usage;
 		} else if (!strcmp(a, "--idle")) {
-			idle = strtod(v, NULL);
+			if (bench_duration(v, ZT_SEC, &idle) < 0)
+				goto usage;
 		} else if (!strcmp(a, "--batch")) {
-			batch = atoi(v);
+			if (bench_count(v, 1024, &n) < 0)
+				goto usage;
+			batch = (int)n;
 		} else {
 			goto usage;
 		}

@@ -18,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdbool.h>
+
+#include "args.h"
 #include "core/addr.h"
 
 #define BATCH 32
@@ -78,18 +81,22 @@ int main(int argc, char **argv)
 	int llen, tlen, lfd, ep, seconds = 600, idle = 60;
 	uint64_t moved = 0;
 	time_t start, last;
+	double d;
+	bool bad = false;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--listen"))
 			zt_addr_parse(&listen_a, argv[i + 1], 0);
 		else if (!strcmp(argv[i], "--to"))
 			zt_addr_parse(&to_a, argv[i + 1], 0);
-		else if (!strcmp(argv[i], "--seconds"))
-			seconds = atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "--idle"))
-			idle = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--seconds") && bench_duration(argv[i + 1], ZT_SEC, &d) == 0)
+			seconds = (int)d;
+		else if (!strcmp(argv[i], "--idle") && bench_duration(argv[i + 1], ZT_SEC, &d) == 0)
+			idle = (int)d;
+		else
+			bad = true; /* an unknown option, or a bad value */
 	}
-	if (!listen_a.family || !listen_a.port || !to_a.family || !to_a.port) {
+	if (bad || !listen_a.family || !listen_a.port || !to_a.family || !to_a.port) {
 		fprintf(stderr, "usage: udpfwd --listen IP:PORT --to IP:PORT [--seconds N] [--idle S]\n");
 		return 2;
 	}

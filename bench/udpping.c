@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "core/addr.h"
 #include "io/udp.h"
 
@@ -258,6 +259,8 @@ int main(int argc, char **argv)
 	long count = 1000, interval = 0, window = 1;
 	const char *samples = NULL;
 	int timeout_ms = 1000, json = 0, have_addr = 0, count_set = 0;
+	double d;
+	long n;
 
 	if (argc < 2)
 		goto usage;
@@ -277,18 +280,26 @@ int main(int argc, char **argv)
 			}
 			have_addr = 1;
 		} else if (!strcmp(a, "--size")) {
-			size = strtoul(v, NULL, 10);
+			if (bench_count(v, 65507, &n) < 0)
+				goto usage;
+			size = (size_t)n;
 		} else if (!strcmp(a, "--count")) {
-			count = strtol(v, NULL, 10);
+			if (bench_count(v, 1000000000, &count) < 0)
+				goto usage;
 			count_set = 1;
 		} else if (!strcmp(a, "--interval")) {
-			interval = strtol(v, NULL, 10);
+			if (bench_duration(v, ZT_US, &d) < 0)
+				goto usage;
+			interval = (long)(d * 1e6 + 0.5);
 		} else if (!strcmp(a, "--window")) {
-			window = strtol(v, NULL, 10);
+			if (bench_count(v, 100000, &window) < 0)
+				goto usage;
 		} else if (!strcmp(a, "--samples")) {
 			samples = v;
 		} else if (!strcmp(a, "--timeout")) {
-			timeout_ms = atoi(v);
+			if (bench_duration(v, ZT_MS, &d) < 0)
+				goto usage;
+			timeout_ms = (int)(d * 1e3 + 0.5);
 		} else {
 			goto usage;
 		}

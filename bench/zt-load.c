@@ -72,6 +72,7 @@
 #include "core/ctrl.h"
 #include "core/err.h"
 #include "core/units.h"
+#include "args.h"
 #include "io/loop.h"
 #include "io/sysrng.h"
 #include "io/udp.h"
@@ -1127,17 +1128,25 @@ static int parse_options(struct load *L, int argc, char **argv, const char **ret
 		} else if (!strcmp(a, "--service")) {
 			L->service = v;
 		} else if (!strcmp(a, "--count")) {
-			L->count = strtol(v, NULL, 10);
+			if (bench_count(v, 1000000, &L->count) < 0)
+				return -1;
 		} else if (!strcmp(a, "--dgrams")) {
-			L->dgrams = strtol(v, NULL, 10);
+			if (bench_count(v, 1000000000, &L->dgrams) < 0)
+				return -1;
 		} else if (!strcmp(a, "--hold")) {
-			L->hold = strtod(v, NULL);
+			if (bench_duration(v, ZT_SEC, &L->hold) < 0)
+				return -1;
 		} else if (!strcmp(a, "--pause")) {
-			L->pause = strtod(v, NULL);
+			if (bench_duration(v, ZT_SEC, &L->pause) < 0)
+				return -1;
 		} else if (!strcmp(a, "--seconds")) {
-			L->seconds = strtod(v, NULL);
+			if (bench_duration(v, ZT_SEC, &L->seconds) < 0)
+				return -1;
 		} else if (!strcmp(a, "--size")) {
-			L->size = strtoul(v, NULL, 10);
+			long n;
+			if (bench_count(v, 65507, &n) < 0)
+				return -1;
+			L->size = (size_t)n;
 		} else if (!strcmp(a, "--rate")) {
 			L->rate = strtod(v, NULL);
 		} else {
