@@ -21,7 +21,8 @@ int zt_conf_add(struct zt_conf *c, const struct zt_conf_key *keys, size_t nkeys,
 {
 	if (c->ntables == ZT_CONF_TABLES)
 		return -ENOSPC;
-	c->tables[c->ntables++] = (struct zt_conf_table){ .keys = keys, .nkeys = nkeys, .ctx = ctx };
+	c->tables[c->ntables++] = (struct zt_conf_table){ .keys = keys, .nkeys = nkeys,
+							  .ctx = ctx };
 	return 0;
 }
 

@@ -116,9 +116,9 @@ int zt_daemon_open_files(struct zt_daemon *d)
 	if (*d->keylog && !(d->keylog_f = zt_secret_append(d->keylog, &why))) {
 		rc = -errno;
 		if (rc == -EPERM)
-			zt_daemon_fail(d, 1, "the key log %s is readable or writable by group or "
-				       "others (it holds TLS secrets; remove it, or chmod 600 %s if "
-				       "nobody else read it)", d->keylog, d->keylog);
+			zt_daemon_fail(d, 1, "the key log %s is readable or writable by group "
+				       "or others (it holds TLS secrets; remove it, or chmod 600 %s "
+				       "if nobody else read it)", d->keylog, d->keylog);
 		else
 			zt_daemon_fail(d, 1, "cannot open the key log %s: %s", d->keylog, why);
 		return rc;
