@@ -107,6 +107,13 @@ void zt_daemon_default_file(char *dst, const char *dir, const char *stem, const 
 		dst[0] = '\0'; /* too long: reported as missing */
 }
 
+void zt_daemon_pki_defaults(struct zt_daemon *d, const char *stem)
+{
+	zt_daemon_default_file(d->cert, d->pki, stem, ".pem");
+	zt_daemon_default_file(d->key, d->pki, stem, ".key");
+	zt_daemon_default_file(d->ca, d->pki, "ca", ".pem");
+}
+
 int zt_daemon_open_files(struct zt_daemon *d)
 {
 	const char *why = "";

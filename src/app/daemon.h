@@ -100,6 +100,9 @@ int zt_daemon_fail(struct zt_daemon *d, int status, const char *fmt, ...)
 /* Sets an empty dst (PATH_MAX) to DIR/STEMEXT when dir is set; too long: left empty,
  * so reported as missing. */
 void zt_daemon_default_file(char *dst, const char *dir, const char *stem, const char *ext);
+/* The bundle's files where --cert, --key, --ca left them unset: PKI/STEM.pem,
+ * PKI/STEM.key, PKI/ca.pem ("agent-alice", "intermediate"). */
+void zt_daemon_pki_defaults(struct zt_daemon *d, const char *stem);
 
 /*
  * Opens the key log (created 0600; an existing one open to group or others is

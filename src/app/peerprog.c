@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -16,7 +15,6 @@
 #include "app/secret.h"
 #include "core/err.h"
 #include "core/units.h"
-#include "io/sysrng.h"
 #include "quic/pki.h"
 
 struct zt_tcplisten {
@@ -791,9 +789,7 @@ static int load_files(struct zt_peerprog *pp)
 	char stem[128];
 
 	snprintf(stem, sizeof(stem), "%s-%s", kind, pp->name);
-	zt_daemon_default_file(d->cert, d->pki, stem, ".pem");
-	zt_daemon_default_file(d->key, d->pki, stem, ".key");
-	zt_daemon_default_file(d->ca, d->pki, "ca", ".pem");
+	zt_daemon_pki_defaults(d, stem);
 	if (!*d->cert || !*d->key || !*d->ca)
 		return zt_daemon_fail(d, 2, "no certificate: pass --pki DIR/%s (from 'ztna pki init "
 				      "DIR --%s %s'), or --cert, --key and --ca", stem, kind, pp->name);

@@ -289,12 +289,11 @@ static void tls_files_and_defaults(void **state)
 	assert_string_equal(d.err, "cannot read the CA: not set (make a development PKI with FIX, "
 				   "or set --ca/--cert/--key)");
 	snprintf(d.pki, sizeof(d.pki), "%s", dir);
-	zt_daemon_default_file(d.ca, d.pki, "ca", ".pem");
-	zt_daemon_default_file(d.cert, d.pki, "agent-alice", ".pem");
 	snprintf(d.key, sizeof(d.key), "/elsewhere.key");
-	zt_daemon_default_file(d.key, d.pki, "agent-alice", ".key");
+	zt_daemon_pki_defaults(&d, "agent-alice");
 	assert_string_equal(d.key, "/elsewhere.key"); /* set: kept */
 	assert_non_null(strstr(d.cert, "/agent-alice.pem"));
+	assert_non_null(strstr(d.ca, "/ca.pem"));
 	write_file(d.ca, "ca\n", 0644);
 	assert_int_equal(zt_daemon_check_tls_files(&d, d.cert, d.key, "FIX"), -ENOENT);
 	assert_non_null(strstr(d.err, "agent-alice.pem: No such file or directory (make a "

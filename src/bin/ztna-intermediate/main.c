@@ -311,9 +311,7 @@ static int load_files(struct prog *p)
 				    .require_peer_cert = true, .ca_file = d->ca,
 				    .cert_file = d->cert, .key_file = d->key };
 
-	zt_daemon_default_file(d->cert, d->pki, "intermediate", ".pem");
-	zt_daemon_default_file(d->key, d->pki, "intermediate", ".key");
-	zt_daemon_default_file(d->ca, d->pki, "ca", ".pem");
+	zt_daemon_pki_defaults(d, "intermediate");
 	if (*d->pki && zt_secret_check_pki(d->prog, d->pki, ZT_PKI_INTERMEDIATE, "intermediate"))
 		return 1;
 	if (zt_daemon_check_tls_files(d, d->cert, d->key, "'ztna pki init DIR --intermediate-ip "
