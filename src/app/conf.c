@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,12 +7,38 @@
 
 #include "app/conf.h"
 #include "core/err.h"
+#include "core/units.h"
 
 #define MAX_CONF_BYTES (1024 * 1024)
 
 void zt_conf_init(struct zt_conf *c, const struct zt_conf_key *keys, size_t nkeys, void *ctx)
 {
-	*c = (struct zt_conf){ .keys = keys, .nkeys = nkeys, .ctx = ctx };
+	*c = (struct zt_conf){ .tables[0] = { .keys = keys, .nkeys = nkeys, .ctx = ctx },
+			       .ntables = 1 };
+}
+
+int zt_conf_add(struct zt_conf *c, const struct zt_conf_key *keys, size_t nkeys, void *ctx)
+{
+	if (c->ntables == ZT_CONF_TABLES)
+		return -ENOSPC;
+	c->tables[c->ntables++] = (struct zt_conf_table){ .keys = keys, .nkeys = nkeys,
+							  .ctx = ctx };
+	return 0;
+}
+
+/* The idx-th key over all tables (and its table), or NULL past the last. */
+static const struct zt_conf_key *key_at(const struct zt_conf *c, size_t idx,
+					const struct zt_conf_table **ret_t)
+{
+	for (size_t t = 0; t < c->ntables; t++) {
+		if (idx < c->tables[t].nkeys) {
+			if (ret_t)
+				*ret_t = &c->tables[t];
+			return &c->tables[t].keys[idx];
+		}
+		idx -= c->tables[t].nkeys;
+	}
+	return NULL;
 }
 
 static size_t edit_distance(const char *a, const char *b)
@@ -34,26 +61,30 @@ static size_t edit_distance(const char *a, const char *b)
 	return prev[lb];
 }
 
-static const struct zt_conf_key *find_key(const struct zt_conf *c, const char *name, size_t *idx)
+static const struct zt_conf_key *find_key(const struct zt_conf *c, const char *name, size_t *idx,
+					  const struct zt_conf_table **ret_t)
 {
-	for (size_t i = 0; i < c->nkeys; i++)
-		if (!strcmp(c->keys[i].name, name)) {
+	const struct zt_conf_key *k;
+
+	for (size_t i = 0; (k = key_at(c, i, ret_t)); i++)
+		if (!strcmp(k->name, name)) {
 			*idx = i;
-			return &c->keys[i];
+			return k;
 		}
 	return NULL;
 }
 
 static int unknown_key(struct zt_conf *c, const char *where, const char *name)
 {
+	const struct zt_conf_key *k;
 	const char *best = NULL;
 	size_t bestd = 3;
 
-	for (size_t i = 0; i < c->nkeys; i++) {
-		size_t d = edit_distance(name, c->keys[i].name);
+	for (size_t i = 0; (k = key_at(c, i, NULL)); i++) {
+		size_t d = edit_distance(name, k->name);
 		if (d < bestd) {
 			bestd = d;
-			best = c->keys[i].name;
+			best = k->name;
 		}
 	}
 	if (best)
@@ -65,23 +96,152 @@ static int unknown_key(struct zt_conf *c, const char *where, const char *name)
 	return ZT_ECONF_KEY;
 }
 
-static int apply(struct zt_conf *c, const char *where, const char *name, const char *value,
-		 const char *form)
+/* Stores n in an unsigned field of 4 or 8 bytes. */
+static int store_uint(void *dst, size_t size, uint64_t n)
 {
+	uint32_t n32 = (uint32_t)n;
+
+	if (size == sizeof(uint64_t))
+		memcpy(dst, &n, sizeof(n));
+	else if (size == sizeof(uint32_t) && n <= UINT32_MAX)
+		memcpy(dst, &n32, sizeof(n32));
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* A key's maximum: .max, or what its field holds. */
+static uint64_t key_max(const struct zt_conf_key *k)
+{
+	if (k->max)
+		return k->max;
+	return k->size == sizeof(uint32_t) ? UINT32_MAX : UINT64_MAX;
+}
+
+static int set_text(const struct zt_conf_key *k, void *dst, const char *v, const char **why)
+{
+	if (!*v || strlen(v) >= k->size) {
+		*why = "empty or too long";
+		return ZT_ESYNTAX;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int set_duration(struct zt_conf *c, const struct zt_conf_key *k, void *dst, const char *v,
+			const char **why)
+{
+	char lo[32], hi[32];
+	uint64_t ns;
+	int rc = zt_units_duration(v, &ns);
+
+	if (rc < 0) {
+		*why = "a duration like 30s, 1.5s, 250ms or 2m (a bare number is seconds)";
+		return rc;
+	}
+	if (ns == 0 && k->min > 0) {
+		*why = "a duration above 0";
+		return ZT_ERANGE;
+	}
+	if (ns < k->min || ns > key_max(k)) {
+		zt_units_duration_str(lo, sizeof(lo), k->min);
+		zt_units_duration_str(hi, sizeof(hi), key_max(k));
+		snprintf(c->why, sizeof(c->why), "between %s and %s", lo, hi);
+		*why = k->why ? k->why : c->why;
+		return ZT_ERANGE;
+	}
+	return k->size == sizeof(ns) ? store_uint(dst, k->size, ns) : -EINVAL;
+}
+
+static int set_size(struct zt_conf *c, const struct zt_conf_key *k, void *dst, const char *v,
+		    const char **why)
+{
+	uint64_t n;
+	int rc = zt_units_size(v, &n);
+
+	if (rc == 0 && n >= k->min && n <= key_max(k))
+		return store_uint(dst, k->size, n);
+	if (k->why)
+		*why = k->why;
+	else if (rc < 0 || n < k->min) {
+		*why = "a positive number (K, M, G allowed)";
+	} else {
+		snprintf(c->why, sizeof(c->why), "at most %" PRIu64, key_max(k));
+		*why = c->why;
+	}
+	return rc < 0 ? rc : ZT_ERANGE;
+}
+
+static int set_uint(struct zt_conf *c, const struct zt_conf_key *k, void *dst, const char *v,
+		    const char **why)
+{
+	unsigned long long n;
+	char *end = NULL;
+
+	snprintf(c->why, sizeof(c->why), "a whole number from %" PRIu64 " to %" PRIu64, k->min,
+		 key_max(k));
+	*why = c->why;
+	if (*v < '0' || *v > '9')
+		return ZT_ESYNTAX;
+	n = strtoull(v, &end, 10);
+	if (*end)
+		return ZT_ESYNTAX;
+	if (n < k->min || n > key_max(k))
+		return ZT_ERANGE;
+	return store_uint(dst, k->size, n);
+}
+
+/* A key without a setter: the value into its field. */
+static int set_field(struct zt_conf *c, const struct zt_conf_table *t, const struct zt_conf_key *k,
+		     const char *v, const char **why)
+{
+	void *dst = (char *)t->ctx + k->offset;
+	int n;
+
+	switch (k->kind) {
+	case ZT_CONF_TEXT:
+		return set_text(k, dst, v, why);
+	case ZT_CONF_DURATION:
+		return set_duration(c, k, dst, v, why);
+	case ZT_CONF_SIZE:
+		return set_size(c, k, dst, v, why);
+	case ZT_CONF_UINT:
+		return set_uint(c, k, dst, v, why);
+	case ZT_CONF_COUNTER:
+		if (k->size != sizeof(int))
+			return -EINVAL;
+		memcpy(&n, dst, sizeof(n));
+		n++;
+		memcpy(dst, &n, sizeof(n));
+		return 0;
+	case ZT_CONF_SETTER:
+		break;
+	}
+	return -EINVAL;
+}
+
+static int apply(struct zt_conf *c, const char *where, const char *name, const char *value)
+{
+	const struct zt_conf_table *t;
 	const struct zt_conf_key *k;
 	const char *why = NULL;
 	size_t idx;
 	int rc;
 
-	k = find_key(c, name, &idx);
+	k = find_key(c, name, &idx, &t);
 	if (!k)
 		return unknown_key(c, where, name);
-	if (idx < 64 && c->seen[idx] && !k->repeatable) {
+	if (idx < ZT_CONF_KEYS && c->seen[idx] && !k->repeatable) {
 		snprintf(c->err, sizeof(c->err),
 			 "%s: '%s' is set twice (it takes one value; remove one of them)", where, name);
 		return ZT_ECONF_VALUE;
 	}
-	rc = k->set(c->ctx, value, &why);
+	rc = k->set ? k->set(t->ctx, value, &why) : set_field(c, t, k, value, &why);
+	if (rc == -EINVAL && !k->set) {
+		snprintf(c->err, sizeof(c->err), "%s: key '%s' has no field of its kind (a bug)",
+			 where, name);
+		return rc;
+	}
 	if (rc < 0) {
 		/* A secret's value is never repeated in a message (it ends up in logs). */
 		snprintf(c->err, sizeof(c->err), "%s: bad value '%s' for '%s': %s%sexpected %s%s%s%s",
@@ -89,10 +249,9 @@ static int apply(struct zt_conf *c, const char *where, const char *name, const c
 			 why ? "; " : "", k->syntax,
 			 k->example ? " (e.g. " : "", k->example ? k->example : "",
 			 k->example ? ")" : "");
-		(void)form;
 		return rc == -ENOMEM ? rc : ZT_ECONF_VALUE;
 	}
-	if (idx < 64)
+	if (idx < ZT_CONF_KEYS)
 		c->seen[idx]++;
 	return 0;
 }
@@ -153,7 +312,7 @@ int zt_conf_parse(struct zt_conf *c, const char *source, const char *text)
 			snprintf(c->err, sizeof(c->err), "%s: missing key before '='", where);
 			return ZT_ESYNTAX;
 		}
-		int rc = apply(c, where, key, value, "file");
+		int rc = apply(c, where, key, value);
 		if (rc < 0)
 			return rc;
 	}
@@ -163,15 +322,16 @@ int zt_conf_parse(struct zt_conf *c, const char *source, const char *text)
 /* A file that set a secret key (seen[] grew) must be private to its owner. */
 static int check_secret_mode(struct zt_conf *c, const char *path, int fd, const unsigned *before)
 {
+	const struct zt_conf_key *k;
 	struct stat st;
 
-	for (size_t i = 0; i < c->nkeys && i < 64; i++) {
-		if (!c->keys[i].secret || c->seen[i] == before[i])
+	for (size_t i = 0; (k = key_at(c, i, NULL)) && i < ZT_CONF_KEYS; i++) {
+		if (!k->secret || c->seen[i] == before[i])
 			continue;
 		if (fstat(fd, &st) == 0 && !(st.st_mode & 077))
 			return 0;
 		snprintf(c->err, sizeof(c->err), "%s: sets '%s', a secret, and is readable or "
-			 "writable by group or others: chmod 600 %s", path, c->keys[i].name, path);
+			 "writable by group or others: chmod 600 %s", path, k->name, path);
 		return -EPERM;
 	}
 	return 0;
@@ -179,7 +339,7 @@ static int check_secret_mode(struct zt_conf *c, const char *path, int fd, const 
 
 int zt_conf_load(struct zt_conf *c, const char *path)
 {
-	unsigned seen[64];
+	unsigned seen[ZT_CONF_KEYS];
 	FILE *f;
 	char *text;
 	size_t n;
@@ -260,7 +420,7 @@ int zt_conf_args(struct zt_conf *c, int argc, char **argv, int first)
 				return rc;
 			continue;
 		}
-		k = find_key(c, name, &idx);
+		k = find_key(c, name, &idx, NULL);
 		if (!k)
 			return unknown_key(c, where, name);
 		if (k->is_flag)
@@ -273,7 +433,7 @@ int zt_conf_args(struct zt_conf *c, int argc, char **argv, int first)
 			snprintf(c->err, sizeof(c->err), "%s needs a value: %s", where, k->syntax);
 			return ZT_ESYNTAX;
 		}
-		rc = apply(c, where, name, value, "option");
+		rc = apply(c, where, name, value);
 		if (rc < 0)
 			return rc;
 	}
@@ -282,14 +442,14 @@ int zt_conf_args(struct zt_conf *c, int argc, char **argv, int first)
 
 int zt_conf_finish(struct zt_conf *c)
 {
-	for (size_t i = 0; i < c->nkeys && i < 64; i++)
-		if (c->keys[i].required && !c->seen[i]) {
+	const struct zt_conf_key *k;
+
+	for (size_t i = 0; (k = key_at(c, i, NULL)) && i < ZT_CONF_KEYS; i++)
+		if (k->required && !c->seen[i]) {
 			snprintf(c->err, sizeof(c->err),
 				 "required setting '%s' missing: add '%s = %s' to the config file "
 				 "or pass --%s",
-				 c->keys[i].name, c->keys[i].name,
-				 c->keys[i].example ? c->keys[i].example : c->keys[i].syntax,
-				 c->keys[i].name);
+				 k->name, k->name, k->example ? k->example : k->syntax, k->name);
 			return ZT_ECONF_MISSING;
 		}
 	return 0;
@@ -297,14 +457,14 @@ int zt_conf_finish(struct zt_conf *c)
 
 void zt_conf_usage(const struct zt_conf *c, char *buf, size_t cap)
 {
+	const struct zt_conf_key *k;
 	size_t off = 0;
 	int n;
 
 	n = snprintf(buf, cap, "  --config FILE            read settings from FILE (key = value lines)\n");
 	off = n > 0 ? (size_t)n : 0;
-	for (size_t i = 0; i < c->nkeys && off < cap; i++) {
+	for (size_t i = 0; (k = key_at(c, i, NULL)) && off < cap; i++) {
 		char left[64];
-		const struct zt_conf_key *k = &c->keys[i];
 		if (k->is_flag)
 			snprintf(left, sizeof(left), "--%s", k->name);
 		else

@@ -95,8 +95,8 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 			 quotable(r.text, text, sizeof(text)), r.count, ms_until(r.retry_at, now));
 	zt_ctl_printf(c, "node role=%s name=%s state=%s intermediate=%s local=%s sessions=%zu%s",
 		      pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector", pp->name,
-		      peer_state_name(st), zt_addr_str(&pp->intermediate, a),
-		      zt_addr_str(&pp->io.udp.local, b), n, login);
+		      peer_state_name(st), zt_addr_str(&pp->pc.intermediate, a),
+		      zt_addr_str(&pp->d.io.udp.local, b), n, login);
 	for (size_t i = 0; i < n && i < 256; i++) {
 		struct zt_peer_session_info si;
 		struct zt_peer_path_info pi;
@@ -137,9 +137,9 @@ static void arm(struct zt_peerctl *ctl, uint64_t now)
 			next = now + PING_RETRY;
 	}
 	if (next == UINT64_MAX)
-		zt_timer_cancel(ctl->pp->loop, &ctl->timer);
+		zt_timer_cancel(ctl->pp->d.loop, &ctl->timer);
 	else
-		zt_timer_set(ctl->pp->loop, &ctl->timer, next);
+		zt_timer_set(ctl->pp->d.loop, &ctl->timer, next);
 }
 
 /* Answers g with a refusal and frees the slot. */
@@ -162,11 +162,11 @@ static void ping_try(struct zt_peerctl *ctl, struct zt_peerctl_ping *g, uint64_t
 
 	if (rc == 0) {
 		g->sent = true;
-		zt_nodeio_kick(&ctl->pp->io);
+		zt_nodeio_kick(&ctl->pp->d.io);
 		return;
 	}
 	if (rc == -EAGAIN) {
-		zt_nodeio_kick(&ctl->pp->io); /* the session may be opening */
+		zt_nodeio_kick(&ctl->pp->d.io); /* the session may be opening */
 		return;
 	}
 	if ((zt_peer_refusal(ctl->pp->peer, g->service, &r) == 0 && r.code == rc) ||
@@ -299,9 +299,9 @@ void zt_peerctl_refused(struct zt_peerctl *ctl, const struct zt_peer_refusal *r,
 
 int zt_peerctl_open(struct zt_peerctl *ctl, struct zt_peerprog *pp, const char *path)
 {
-	*ctl = (struct zt_peerctl){ .pp = pp, .nonce_next = zt_rng_u32(&pp->rng) };
+	*ctl = (struct zt_peerctl){ .pp = pp, .nonce_next = zt_rng_u32(&pp->d.rng) };
 	zt_timer_init(&ctl->timer, on_timer, ctl);
-	return zt_ctlsock_open(&ctl->sock, pp->loop, path, on_command, ctl);
+	return zt_ctlsock_open(&ctl->sock, pp->d.loop, path, on_command, ctl);
 }
 
 void zt_peerctl_close(struct zt_peerctl *ctl)
@@ -310,5 +310,5 @@ void zt_peerctl_close(struct zt_peerctl *ctl)
 		return;
 	zt_ctlsock_close(ctl->sock);
 	ctl->sock = NULL;
-	zt_timer_cancel(ctl->pp->loop, &ctl->timer);
+	zt_timer_cancel(ctl->pp->d.loop, &ctl->timer);
 }

@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -9,13 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app/daemon.h"
 #include "app/log.h"
 #include "app/parse.h"
 #include "app/peerprog.h"
 #include "app/secret.h"
 #include "core/err.h"
 #include "core/units.h"
-#include "io/sysrng.h"
 #include "quic/pki.h"
 
 struct zt_tcplisten {
@@ -36,40 +35,15 @@ static int set_path(char *dst, size_t cap, const char *v, const char **why)
 	return 0;
 }
 
-/* A duration above 0: in the core 0 means "the default", which an operator who
- * wrote 0 would not expect. */
-static int set_duration(uint64_t *dst, const char *v, const char **why)
-{
-	int rc = zt_units_duration(v, dst);
-
-	if (rc < 0)
-		*why = "a duration like 30s, 1.5s, 250ms or 2m (a bare number is seconds)";
-	else if (*dst == 0) {
-		*why = "a duration above 0";
-		rc = ZT_ERANGE;
-	}
-	return rc;
-}
-
 #define PP(ctx) ((struct zt_peerprog *)(ctx))
 
 static int set_intermediate(void *ctx, const char *v, const char **why)
 {
-	int rc = zt_parse_hostport(v, 4433, &PP(ctx)->intermediate);
+	int rc = zt_parse_hostport(v, 4433, &PP(ctx)->pc.intermediate);
 
 	if (rc == -ENOENT)
 		*why = "the name does not resolve";
 	return rc;
-}
-
-static int set_intermediate_name(void *ctx, const char *v, const char **why)
-{
-	return set_path(PP(ctx)->intermediate_name, sizeof(PP(ctx)->intermediate_name), v, why);
-}
-
-static int set_pki(void *ctx, const char *v, const char **why)
-{
-	return set_path(PP(ctx)->pki, sizeof(PP(ctx)->pki), v, why);
 }
 
 static int set_name(void *ctx, const char *v, const char **why)
@@ -81,21 +55,6 @@ static int set_name(void *ctx, const char *v, const char **why)
 	return set_path(PP(ctx)->name, sizeof(PP(ctx)->name), v, why);
 }
 
-static int set_cert(void *ctx, const char *v, const char **why)
-{
-	return set_path(PP(ctx)->cert, sizeof(PP(ctx)->cert), v, why);
-}
-
-static int set_key(void *ctx, const char *v, const char **why)
-{
-	return set_path(PP(ctx)->key, sizeof(PP(ctx)->key), v, why);
-}
-
-static int set_ca(void *ctx, const char *v, const char **why)
-{
-	return set_path(PP(ctx)->ca, sizeof(PP(ctx)->ca), v, why);
-}
-
 static int set_token(void *ctx, const char *v, const char **why)
 {
 	size_t n = strlen(v);
@@ -105,7 +64,7 @@ static int set_token(void *ctx, const char *v, const char **why)
 		return ZT_ESYNTAX;
 	}
 	memcpy(PP(ctx)->token, v, n);
-	PP(ctx)->token_len = n;
+	PP(ctx)->pc.token_len = n;
 	return 0;
 }
 
@@ -138,137 +97,14 @@ static int set_bind(void *ctx, const char *v, const char **why)
 	return rc;
 }
 
-static int set_keepalive(void *ctx, const char *v, const char **why)
-{
-	return set_duration(&PP(ctx)->keepalive, v, why);
-}
-
-static int set_idle(void *ctx, const char *v, const char **why)
-{
-	return set_duration(&PP(ctx)->idle_timeout, v, why);
-}
-
-static int set_open_timeout(void *ctx, const char *v, const char **why)
-{
-	return set_duration(&PP(ctx)->open_timeout, v, why);
-}
-
-static int set_flow_idle(void *ctx, const char *v, const char **why)
-{
-	return set_duration(&PP(ctx)->flow_idle, v, why);
-}
-
-static int set_inner_idle(void *ctx, const char *v, const char **why)
-{
-	return set_duration(&PP(ctx)->inner_idle, v, why);
-}
-
-static int set_backoff_max(void *ctx, const char *v, const char **why)
-{
-	return set_duration(&PP(ctx)->backoff_max, v, why);
-}
-
-/* A whole number in [min, max]. */
-static int set_count(uint32_t *dst, const char *v, uint32_t min, uint32_t max, const char **why)
-{
-	static char text[64];
-	char *end = NULL;
-	unsigned long long n;
-
-	snprintf(text, sizeof(text), "a whole number from %u to %u", min, max);
-	*why = text;
-	if (*v < '0' || *v > '9')
-		return ZT_ESYNTAX;
-	n = strtoull(v, &end, 10);
-	if (*end)
-		return ZT_ESYNTAX;
-	if (n < min || n > max)
-		return ZT_ERANGE;
-	*dst = (uint32_t)n;
-	return 0;
-}
-
-static int set_check_rate(void *ctx, const char *v, const char **why)
-{
-	return set_count(&PP(ctx)->check_rate, v, 1, 10000, why);
-}
-
-static int set_check_rate_dest(void *ctx, const char *v, const char **why)
-{
-	return set_count(&PP(ctx)->check_rate_dest, v, 1, 10000, why);
-}
-
-static int set_check_rate_total(void *ctx, const char *v, const char **why)
-{
-	return set_count(&PP(ctx)->check_rate_total, v, 1, 100000, why);
-}
-
-static int set_check_candidates(void *ctx, const char *v, const char **why)
-{
-	return set_count(&PP(ctx)->check_candidates, v, 1, 48, why);
-}
-
-static int set_agent_max_sessions(void *ctx, const char *v, const char **why)
-{
-	return set_count(&PP(ctx)->agent_max_sessions, v, 1, 100000, why);
-}
-
-static int set_agent_max_flows(void *ctx, const char *v, const char **why)
-{
-	return set_count(&PP(ctx)->agent_max_flows, v, 1, 1000000, why);
-}
-
-static int set_agent_max_sockets(void *ctx, const char *v, const char **why)
-{
-	return set_count(&PP(ctx)->agent_max_sockets, v, 1, 1000000, why);
-}
-
-static int set_fd_reserve(void *ctx, const char *v, const char **why)
-{
-	return set_count(&PP(ctx)->fd_reserve, v, 16, 1000000, why);
-}
-
-static int set_agent_max_bytes(void *ctx, const char *v, const char **why)
-{
-	int rc = zt_units_size(v, &PP(ctx)->agent_max_bytes);
-
-	if (rc == 0 && (PP(ctx)->agent_max_bytes < 64 * 1024 || PP(ctx)->agent_max_bytes > (1ULL << 40)))
-		rc = ZT_ERANGE;
-	if (rc < 0)
-		*why = "a size from 64K to 1T (K, M, G suffixes)";
-	return rc;
-}
-
-static int set_refusal_backoff_max(void *ctx, const char *v, const char **why)
-{
-	int rc = set_duration(&PP(ctx)->refusal_backoff_max, v, why);
-
-	if (rc == 0 && (PP(ctx)->refusal_backoff_max < ZT_SEC ||
-			PP(ctx)->refusal_backoff_max > 24 * 3600 * ZT_SEC)) {
-		*why = "between 1s and 24h";
-		return ZT_ERANGE;
-	}
-	return rc;
-}
-
-static int set_qlog_dir(void *ctx, const char *v, const char **why)
-{
-	return set_path(PP(ctx)->qlog_dir, sizeof(PP(ctx)->qlog_dir), v, why);
-}
-
-static int set_keylog(void *ctx, const char *v, const char **why)
-{
-	return set_path(PP(ctx)->keylog, sizeof(PP(ctx)->keylog), v, why);
-}
-
 static int set_direct(void *ctx, const char *v, const char **why)
 {
 	if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "yes")) {
-		PP(ctx)->direct_off = false;
+		PP(ctx)->pc.path.direct_disabled = false;
 		return 0;
 	}
 	if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no")) {
-		PP(ctx)->direct_off = true;
+		PP(ctx)->pc.path.direct_disabled = true;
 		return 0;
 	}
 	*why = "on or off";
@@ -304,28 +140,6 @@ static int set_exclude_interfaces(void *ctx, const char *v, const char **why)
 	return set_iflist(PP(ctx)->ex_ifaces, sizeof(PP(ctx)->ex_ifaces), v, why);
 }
 
-static int set_cooldown(void *ctx, const char *v, const char **why)
-{
-	int rc = set_duration(&PP(ctx)->cooldown, v, why);
-
-	if (rc == 0 && (PP(ctx)->cooldown < ZT_SEC || PP(ctx)->cooldown > 3600 * ZT_SEC)) {
-		*why = "between 1s and 1h";
-		return ZT_ERANGE;
-	}
-	return rc;
-}
-
-static int set_ka_direct(void *ctx, const char *v, const char **why)
-{
-	int rc = set_duration(&PP(ctx)->ka_direct, v, why);
-
-	if (rc == 0 && (PP(ctx)->ka_direct < 100 * ZT_MS || PP(ctx)->ka_direct > 25 * ZT_SEC)) {
-		*why = "between 100ms and 25s (NAT and conntrack UDP timeouts are 30 s and up)";
-		return ZT_ERANGE;
-	}
-	return rc;
-}
-
 static int set_control(void *ctx, const char *v, const char **why)
 {
 	PP(ctx)->control_set = true;
@@ -334,20 +148,6 @@ static int set_control(void *ctx, const char *v, const char **why)
 		return ZT_ESYNTAX;
 	}
 	return set_path(PP(ctx)->control, sizeof(PP(ctx)->control), v, why);
-}
-
-static int set_log_rate(void *ctx, const char *v, const char **why)
-{
-	(void)ctx;
-	return zt_log_set_rate_text(v, why);
-}
-
-static int set_verbose(void *ctx, const char *v, const char **why)
-{
-	(void)v;
-	(void)why;
-	PP(ctx)->verbose++;
-	return 0;
 }
 
 static struct zt_fwdspec *new_spec(struct zt_peerprog *pp, const char **why)
@@ -479,6 +279,15 @@ static int set_service_key(void *ctx, const char *v, const char **why)
 	return set_service_file(ctx, v, why, false);
 }
 
+/* The keys write straight into the node's configuration (pp->pc) where they can. */
+#define PPF(member) ZT_CONF_FIELD(struct zt_peerprog, member)
+#define TEXT(member) .kind = ZT_CONF_TEXT, PPF(member)
+/* A duration above 0, or in [lo, hi] (why says so). */
+#define DURATION(member) .kind = ZT_CONF_DURATION, PPF(member), .min = 1
+#define DURATION_IN(member, lo, hi, text) \
+	.kind = ZT_CONF_DURATION, PPF(member), .min = (lo), .max = (hi), .why = (text)
+#define WHOLE(member, lo, hi) .kind = ZT_CONF_UINT, PPF(member), .min = (lo), .max = (hi)
+
 const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "intermediate", .syntax = "HOST:PORT", .example = "192.0.2.1:4433",
 	  .help = "the Intermediate's address", .set = set_intermediate, .required = true },
@@ -487,53 +296,53 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .required = true },
 	{ .name = "pki", .syntax = "DIR", .example = "/etc/ztna/pki",
 	  .help = "our bundle from 'ztna pki init' (DIR/KIND-NAME): default ca, cert and key "
-		  "files; one holding keys not ours is refused", .set = set_pki },
+		  "files; one holding keys not ours is refused", TEXT(d.pki) },
 	{ .name = "cert", .syntax = "FILE", .example = "agent-alice.pem",
-	  .help = "our certificate (default PKI/KIND-NAME.pem)", .set = set_cert },
+	  .help = "our certificate (default PKI/KIND-NAME.pem)", TEXT(d.cert) },
 	{ .name = "key", .syntax = "FILE", .example = "agent-alice.key",
-	  .help = "our private key (default PKI/KIND-NAME.key)", .set = set_key },
+	  .help = "our private key (default PKI/KIND-NAME.key)", TEXT(d.key) },
 	{ .name = "ca", .syntax = "FILE", .example = "ca.pem",
-	  .help = "the CA that signs every identity (default PKI/ca.pem)", .set = set_ca },
+	  .help = "the CA that signs every identity (default PKI/ca.pem)", TEXT(d.ca) },
 	{ .name = "token", .syntax = "TOKEN", .example = "s3cret",
 	  .help = "the credential the Intermediate expects (visible in ps: prefer token-file)",
 	  .set = set_token, .secret = true },
 	{ .name = "token-file", .syntax = "FILE", .example = "/etc/ztna/token",
 	  .help = "read the token from the first line of FILE (mode 0600)", .set = set_token_file },
 	{ .name = "intermediate-name", .syntax = "NAME", .example = "intermediate.ztna",
-	  .help = "the name the Intermediate's certificate must carry", .set = set_intermediate_name },
+	  .help = "the name the Intermediate's certificate must carry", TEXT(intermediate_name) },
 	{ .name = "bind", .syntax = "ADDR[:PORT]", .example = "0.0.0.0:0",
 	  .help = "the UDP socket's address (default: any, a free port)", .set = set_bind },
 	{ .name = "keepalive", .syntax = "DURATION", .example = "5s",
-	  .help = "keepalive to the Intermediate (default 5s)", .set = set_keepalive },
+	  .help = "keepalive to the Intermediate (default 5s)", DURATION(pc.outer_keepalive) },
 	{ .name = "idle-timeout", .syntax = "DURATION", .example = "20s",
-	  .help = "the Intermediate is gone after this silence (default 20s)", .set = set_idle },
+	  .help = "the Intermediate is gone after this silence (default 20s)",
+	  DURATION(pc.outer_idle_timeout) },
 	{ .name = "open-timeout", .syntax = "DURATION", .example = "10s",
 	  .help = "a new connection waits this long for its session (default 10s)",
-	  .set = set_open_timeout },
+	  DURATION(pc.open_timeout) },
 	{ .name = "inner-idle-timeout", .syntax = "DURATION", .example = "60s",
-	  .help = "an unused end-to-end session ends after (default 60s)", .set = set_inner_idle },
+	  .help = "an unused end-to-end session ends after (default 60s)",
+	  DURATION(pc.inner_idle_timeout) },
 	{ .name = "flow-idle", .syntax = "DURATION", .example = "60s",
-	  .help = "a UDP flow is forgotten after this silence (default 60s)", .set = set_flow_idle },
+	  .help = "a UDP flow is forgotten after this silence (default 60s)", DURATION(pc.flow_idle) },
 	{ .name = "backoff-max", .syntax = "DURATION", .example = "30s",
-	  .help = "longest wait between reconnection attempts (default 30s)", .set = set_backoff_max },
+	  .help = "longest wait between reconnection attempts (default 30s)",
+	  DURATION(pc.backoff_max) },
 	{ .name = "check-rate", .syntax = "N", .example = "4",
 	  .help = "connectivity checks per second a session sends to addresses that have "
-		  "not answered (burst 8 s worth; default 4)", .set = set_check_rate },
+		  "not answered (burst 8 s worth; default 4)", WHOLE(pc.check_rate, 1, 10000) },
 	{ .name = "check-rate-dest", .syntax = "N", .example = "2",
 	  .help = "... to one IP address, all sessions together (default 2)",
-	  .set = set_check_rate_dest },
+	  WHOLE(pc.check_rate_dest, 1, 10000) },
 	{ .name = "check-rate-total", .syntax = "N", .example = "100",
-	  .help = "... of the whole program (default 100)", .set = set_check_rate_total },
+	  .help = "... of the whole program (default 100)", WHOLE(pc.check_rate_total, 1, 100000) },
 	{ .name = "check-candidates", .syntax = "N", .example = "16",
 	  .help = "the peer's candidates a session takes per ICE generation (default 16)",
-	  .set = set_check_candidates },
+	  WHOLE(pc.check_candidates, 1, 48) },
 	{ .name = "refusal-backoff-max", .syntax = "DURATION", .example = "5m",
 	  .help = "longest wait after a refusal: of the login (5 s doubling) or of a service "
-		  "(1 s doubling) (default 5m)", .set = set_refusal_backoff_max },
-	{ .name = "qlog-dir", .syntax = "DIR", .example = "/tmp/qlog",
-	  .help = "write a qlog file per QUIC connection into DIR", .set = set_qlog_dir },
-	{ .name = "keylog", .syntax = "FILE", .example = "/tmp/keys.log",
-	  .help = "append TLS secrets (SSLKEYLOGFILE format, for Wireshark)", .set = set_keylog },
+		  "(1 s doubling) (default 5m)",
+	  DURATION_IN(pc.refusal_backoff_max, ZT_SEC, 24 * ZT_HOUR, "between 1s and 24h") },
 	{ .name = "direct", .syntax = "on|off", .example = "off",
 	  .help = "try a direct path to the peer (default on); off: relay only", .set = set_direct },
 	{ .name = "interfaces", .syntax = "NAME,...", .example = "eth0,wlan*",
@@ -543,17 +352,14 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .help = "no host candidates from these interfaces", .set = set_exclude_interfaces },
 	{ .name = "cooldown", .syntax = "DURATION", .example = "30s",
 	  .help = "first retry of the direct path after it failed (default 30s, doubling)",
-	  .set = set_cooldown },
+	  DURATION_IN(pc.path.cooldown, ZT_SEC, ZT_HOUR, "between 1s and 1h") },
 	{ .name = "keepalive-direct", .syntax = "DURATION", .example = "15s",
-	  .help = "direct-path keepalive while idle (default 15s, at most 25s)", .set = set_ka_direct },
+	  .help = "direct-path keepalive while idle (default 15s, at most 25s)",
+	  DURATION_IN(pc.path.ka_idle, 100 * ZT_MS, 25 * ZT_SEC, "between 100ms and 25s (NAT and "
+		      "conntrack UDP timeouts are 30 s and up)") },
 	{ .name = "control", .syntax = "PATH|none", .example = "/run/ztna/agent.sock",
 	  .help = "control socket for 'ztna status' and 'ztna ping' (default /run/ztna/ROLE.sock "
 		  "as root, else $XDG_RUNTIME_DIR/ztna-ROLE.sock)", .set = set_control },
-	{ .name = "log-rate", .syntax = "N", .example = "100",
-	  .help = "log lines per event and second; more are counted in one summary line "
-		  "(default 100, 0: no limit)", .set = set_log_rate },
-	{ .name = "verbose", .syntax = "", .help = "more logs (also -v, -vv)", .set = set_verbose,
-	  .is_flag = true, .repeatable = true },
 };
 const size_t zt_peerprog_nkeys = sizeof(zt_peerprog_keys) / sizeof(zt_peerprog_keys[0]);
 
@@ -576,63 +382,24 @@ const struct zt_conf_key zt_peerprog_connector_keys[] = {
 	  .repeatable = true },
 	{ .name = "agent-max-sessions", .syntax = "N", .example = "16",
 	  .help = "sessions of one agent (its identity, all its connections) (default 16)",
-	  .set = set_agent_max_sessions },
+	  WHOLE(pc.agent_max_sessions, 1, 100000) },
 	{ .name = "agent-max-flows", .syntax = "N", .example = "1024",
-	  .help = "UDP flows of one agent, all its sessions (default 1024)", .set = set_agent_max_flows },
+	  .help = "UDP flows of one agent, all its sessions (default 1024)",
+	  WHOLE(pc.agent_max_flows, 1, 1000000) },
 	{ .name = "agent-max-sockets", .syntax = "N", .example = "1024",
 	  .help = "sockets to the targets of one agent: TCP connections + UDP flows (default "
-		  "1024, and at most a fair share of the file descriptors)", .set = set_agent_max_sockets },
+		  "1024, and at most a fair share of the file descriptors)",
+	  WHOLE(pc.agent_max_sockets, 1, 1000000) },
 	{ .name = "agent-max-bytes", .syntax = "SIZE", .example = "32M",
 	  .help = "bytes of one agent in flight between the tunnel and the targets, both ways "
-		  "(default 32M)", .set = set_agent_max_bytes },
+		  "(default 32M)", .kind = ZT_CONF_SIZE, PPF(pc.agent_max_bytes), .min = 64 * 1024,
+	  .max = 1ULL << 40, .why = "a size from 64K to 1T (K, M, G suffixes)" },
 	{ .name = "fd-reserve", .syntax = "N", .example = "64",
 	  .help = "file descriptors kept for the program itself, not for sockets to targets "
-		  "(default 1/8 of the open files limit, at least 64)", .set = set_fd_reserve },
+		  "(default 1/8 of the open files limit, at least 64)", WHOLE(fd_reserve, 16, 1000000) },
 };
 const size_t zt_peerprog_connector_nkeys =
 	sizeof(zt_peerprog_connector_keys) / sizeof(zt_peerprog_connector_keys[0]);
-
-/* Plumbing: logs, key log, qlog. */
-
-static void node_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
-{
-	(void)arg;
-	zt_log_kv((enum zt_log_level)level, event, kv);
-}
-
-static void keylog_line(void *arg, const char *line)
-{
-	struct zt_peerprog *pp = arg;
-
-	if (pp->keylog_f) {
-		fprintf(pp->keylog_f, "%s\n", line);
-		fflush(pp->keylog_f);
-	}
-}
-
-static void *qlog_open(void *arg, const char *label)
-{
-	struct zt_peerprog *pp = arg;
-	char path[PATH_MAX + 128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s-%s-%d-%u.sqlog", pp->qlog_dir, pp->prog + 5, label,
-		 (int)getpid(), ++pp->qlog_seq);
-	f = zt_secret_create(path);
-	if (!f)
-		zt_warn("qlog_failed", "file=%s error=\"%s\"", path, strerror(errno));
-	return f;
-}
-
-static void qlog_write(void *h, const void *data, size_t len, bool fin)
-{
-	FILE *f = h;
-
-	if (len)
-		fwrite(data, 1, len, f);
-	if (fin)
-		fclose(f);
-}
 
 /* Peer callbacks: the forwarding shells. */
 
@@ -708,7 +475,7 @@ static void cb_refused(struct zt_peer *p, void *arg, const struct zt_peer_refusa
 	struct zt_peerprog *pp = arg;
 	(void)p;
 
-	zt_peerctl_refused(&pp->ctl, r, zt_loop_now(pp->loop));
+	zt_peerctl_refused(&pp->ctl, r, zt_loop_now(pp->d.loop));
 }
 
 static const struct zt_peer_callbacks peer_cb = {
@@ -723,11 +490,12 @@ static const struct zt_peer_callbacks peer_cb = {
 
 /* Statistics. */
 
-static void log_stats(struct zt_peerprog *pp, const char *event)
+static void log_stats(void *arg, const char *event)
 {
+	struct zt_peerprog *pp = arg;
 	struct zt_peer_stats ps;
 	const struct zt_fwdctx_stats *fs = &pp->fwd.st;
-	const struct zt_nodeio_stats *io = &pp->io.st;
+	const struct zt_nodeio_stats *io = &pp->d.io.st;
 	struct zt_quic_conn *outer = zt_peer_outer(pp->peer);
 	struct zt_quic_stats qs = { 0 };
 
@@ -758,17 +526,6 @@ static void log_stats(struct zt_peerprog *pp, const char *event)
 		fs->tcp_limited, fs->udp_limited);
 }
 
-static void on_signal(struct zt_loop *loop, int sig, void *arg)
-{
-	struct zt_peerprog *pp = arg;
-
-	if (sig == SIGHUP) {
-		log_stats(pp, "stats");
-		return;
-	}
-	zt_loop_stop(loop);
-}
-
 /* Host candidates: the interface addresses when bound to a wildcard. */
 
 static void update_hosts(struct zt_peerprog *pp, uint64_t now, bool event)
@@ -787,7 +544,7 @@ static void update_hosts(struct zt_peerprog *pp, uint64_t now, bool event)
 		return;
 	}
 	for (int i = 0; i < got && n < ZT_PEER_MAX_HOSTS; i++) {
-		if (ha[i].addr.family != pp->io.udp.local.family)
+		if (ha[i].addr.family != pp->d.io.udp.local.family)
 			continue;
 		ips[n++] = ha[i].addr;
 		if (zt_addr_format(&ha[i].addr, false, a, sizeof(a)) < 0)
@@ -811,7 +568,7 @@ static void update_hosts(struct zt_peerprog *pp, uint64_t now, bool event)
 	memcpy(pp->hosts_str, text, sizeof(text));
 	if (event) {
 		zt_peer_netchange(pp->peer, now);
-		zt_nodeio_kick(&pp->io);
+		zt_nodeio_kick(&pp->d.io);
 	}
 }
 
@@ -835,10 +592,10 @@ static void on_netmon(struct zt_loop *loop, struct zt_watch *w, uint32_t revents
 
 static void hosts_start(struct zt_peerprog *pp)
 {
-	const struct zt_addr *l = &pp->io.udp.local;
+	const struct zt_addr *l = &pp->d.io.udp.local;
 	int rc;
 
-	pp->watch_hosts = zt_addr_is_any(l) && !pp->direct_off;
+	pp->watch_hosts = zt_addr_is_any(l) && !pp->pc.path.direct_disabled;
 	if (!pp->watch_hosts)
 		return;
 	pp->ifopts.ipv6 = l->family == AF_INET6;
@@ -846,7 +603,7 @@ static void hosts_start(struct zt_peerprog *pp)
 		zt_if_list_parse(pp->ifopts.include, &pp->ifopts.ninclude, pp->ifaces);
 	if (*pp->ex_ifaces)
 		zt_if_list_parse(pp->ifopts.exclude, &pp->ifopts.nexclude, pp->ex_ifaces);
-	update_hosts(pp, zt_loop_now(pp->loop), false);
+	update_hosts(pp, zt_loop_now(pp->d.loop), false);
 	zt_timer_init(&pp->netmon_t, on_netmon_timer, pp);
 	rc = zt_netmon_open(&pp->netmon);
 	if (rc < 0) {
@@ -856,7 +613,7 @@ static void hosts_start(struct zt_peerprog *pp)
 	}
 	pp->netmon_w = (struct zt_watch){ .fd = zt_netmon_fd(pp->netmon), .events = EPOLLIN,
 					  .cb = on_netmon, .data = pp };
-	if (zt_loop_add(pp->loop, &pp->netmon_w) < 0) {
+	if (zt_loop_add(pp->d.loop, &pp->netmon_w) < 0) {
 		zt_netmon_close(pp->netmon);
 		pp->netmon = NULL;
 	}
@@ -885,12 +642,11 @@ static int control_start(struct zt_peerprog *pp)
 	}
 	rc = zt_peerctl_open(&pp->ctl, pp, path);
 	if (rc < 0) {
-		if (pp->control_set) {
-			fprintf(stderr, "%s: control socket %s: %s (%s)\n", pp->prog, path, strerror(-rc),
-				rc == -EADDRINUSE ? "another program uses it: pick another --control PATH"
-				: "pick another --control PATH, or --control none");
-			return 1;
-		}
+		if (pp->control_set)
+			return zt_daemon_fail(&pp->d, 1, "control socket %s: %s (%s)", path,
+					      strerror(-rc), rc == -EADDRINUSE ?
+					      "another program uses it: pick another --control PATH" :
+					      "pick another --control PATH, or --control none");
 		zt_warn("control", "socket=none path=%s error=\"%s\" fix=\"--control PATH\"", path,
 			strerror(-rc));
 		return 0;
@@ -970,7 +726,7 @@ static int tcp_listen(struct zt_peerprog *pp, const struct zt_fwdspec *s, struct
 	l->pp = pp;
 	snprintf(l->service, sizeof(l->service), "%s", s->service);
 	l->w = (struct zt_watch){ .fd = fd, .events = EPOLLIN, .cb = on_accept, .data = l };
-	rc = zt_loop_add(pp->loop, &l->w);
+	rc = zt_loop_add(pp->d.loop, &l->w);
 	if (rc < 0) {
 		close(fd);
 		free(l);
@@ -982,42 +738,20 @@ static int tcp_listen(struct zt_peerprog *pp, const struct zt_fwdspec *s, struct
 
 /* Setup. */
 
-static void default_file(char *dst, const char *dir, const char *stem, const char *ext)
-{
-	if (!*dst && *dir && snprintf(dst, PATH_MAX, "%s/%s%s", dir, stem, ext) >= PATH_MAX)
-		dst[0] = '\0'; /* too long: reported as missing */
-}
-
-/* A TLS context, or NULL with a message naming the file at fault. */
+/* A TLS context of ours, or NULL with the message naming the file at fault. */
 static struct zt_tls_ctx *load_tls(struct zt_peerprog *pp, enum zt_tls_side side, const char *alpn,
 				   const char *cert, const char *key, bool require)
 {
-	struct zt_tls_config c = { .side = side, .alpn = alpn, .ca_file = pp->ca, .cert_file = cert,
+	struct zt_tls_config c = { .side = side, .alpn = alpn, .ca_file = pp->d.ca, .cert_file = cert,
 				   .key_file = key, .require_peer_cert = require };
-	const char *files[3] = { pp->ca, cert, key };
+	char fix[160];
 	struct zt_tls_ctx *ctx = NULL;
-	int rc;
 
-	if (pp->keylog_f) {
-		c.keylog = keylog_line;
-		c.keylog_arg = pp;
-	}
-	for (int i = 0; i < 3; i++)
-		if (access(files[i], R_OK) < 0) {
-			fprintf(stderr, "%s: cannot read %s: %s (make a development PKI with "
-					"'ztna pki init DIR ...' and pass --pki DIR/%s-%s, the bundle "
-					"it writes for us, or set --ca/--cert/--key)\n",
-				pp->prog, files[i], strerror(errno),
-				pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector", pp->name);
-			return NULL;
-		}
-	rc = zt_tls_ctx_new(&ctx, &c);
-	if (rc < 0) {
-		fprintf(stderr, "%s: cannot use certificate %s with key %s and CA %s: %s (is the key "
-				"the certificate's, and are they PEM?)\n",
-			pp->prog, cert, key, pp->ca, zt_strerror(rc));
+	snprintf(fix, sizeof(fix), "'ztna pki init DIR ...' and pass --pki DIR/%s-%s, the bundle it "
+		 "writes for us", pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector", pp->name);
+	if (zt_daemon_check_tls_files(&pp->d, cert, key, fix) < 0 ||
+	    zt_daemon_tls_new(&pp->d, &c, &ctx) < 0)
 		return NULL;
-	}
 	return ctx;
 }
 
@@ -1033,14 +767,12 @@ static int load_services(struct zt_peerprog *pp)
 			continue;
 		}
 		snprintf(stem, sizeof(stem), "service-%s", s->service);
-		default_file(s->cert, pp->pki, stem, ".pem");
-		default_file(s->key, pp->pki, stem, ".key");
-		if (!*s->cert || !*s->key) {
-			fprintf(stderr, "%s: no certificate for service %s: pass --pki DIR or "
-					"--service-cert %s=FILE --service-key %s=FILE\n",
-				pp->prog, s->service, s->service, s->service);
-			return 2;
-		}
+		zt_daemon_default_file(s->cert, pp->d.pki, stem, ".pem");
+		zt_daemon_default_file(s->key, pp->d.pki, stem, ".key");
+		if (!*s->cert || !*s->key)
+			return zt_daemon_fail(&pp->d, 2, "no certificate for service %s: pass --pki DIR "
+					      "or --service-cert %s=FILE --service-key %s=FILE",
+					      s->service, s->service, s->service);
 		s->tls = load_tls(pp, ZT_TLS_SERVER, ZT_ALPN_INNER, s->cert, s->key, true);
 		if (!s->tls)
 			return 1;
@@ -1053,82 +785,44 @@ static int load_services(struct zt_peerprog *pp)
 static int load_files(struct zt_peerprog *pp)
 {
 	const char *kind = pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector";
-	const char *why = "";
+	struct zt_daemon *d = &pp->d;
 	char stem[128];
-	struct stat st;
 
 	snprintf(stem, sizeof(stem), "%s-%s", kind, pp->name);
-	default_file(pp->cert, pp->pki, stem, ".pem");
-	default_file(pp->key, pp->pki, stem, ".key");
-	default_file(pp->ca, pp->pki, "ca", ".pem");
-	if (!*pp->cert || !*pp->key || !*pp->ca) {
-		fprintf(stderr, "%s: no certificate: pass --pki DIR/%s (from 'ztna pki init DIR --%s "
-				"%s'), or --cert, --key and --ca\n", pp->prog, stem, kind, pp->name);
-		return 2;
-	}
-	if (*pp->pki && zt_secret_check_pki(pp->prog, pp->pki, pp->role == ZT_CTRL_ROLE_AGENT ?
-					    ZT_PKI_AGENT : ZT_PKI_CONNECTOR, pp->name))
+	zt_daemon_pki_defaults(d, stem);
+	if (!*d->cert || !*d->key || !*d->ca)
+		return zt_daemon_fail(d, 2, "no certificate: pass --pki DIR/%s (from 'ztna pki init "
+				      "DIR --%s %s'), or --cert, --key and --ca", stem, kind, pp->name);
+	if (*d->pki && zt_secret_check_pki(d->prog, d->pki, pp->role == ZT_CTRL_ROLE_AGENT ?
+					   ZT_PKI_AGENT : ZT_PKI_CONNECTOR, pp->name))
 		return 1;
-	if (*pp->keylog && !(pp->keylog_f = zt_secret_append(pp->keylog, &why))) {
-		if (errno == EPERM)
-			fprintf(stderr, "%s: the key log %s is readable or writable by group or "
-					"others (it holds TLS secrets; remove it, or chmod 600 %s if "
-					"nobody else read it)\n", pp->prog, pp->keylog, pp->keylog);
-		else
-			fprintf(stderr, "%s: cannot open the key log %s: %s\n", pp->prog,
-				pp->keylog, why);
+	if (zt_daemon_open_files(d) < 0)
 		return 1;
-	}
-	if (*pp->qlog_dir && (stat(pp->qlog_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
-		fprintf(stderr, "%s: --qlog-dir %s: not a directory\n", pp->prog, pp->qlog_dir);
-		return 1;
-	}
-	pp->outer_tls = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_OUTER, pp->cert, pp->key, false);
-	if (!pp->outer_tls)
+	pp->pc.outer_tls = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_OUTER, d->cert, d->key, false);
+	if (!pp->pc.outer_tls)
 		return 1;
 	if (pp->role == ZT_CTRL_ROLE_CONNECTOR)
 		return load_services(pp);
-	pp->inner_tls = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_INNER, pp->cert, pp->key, false);
-	return pp->inner_tls ? 0 : 1;
+	pp->pc.inner_tls = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_INNER, d->cert, d->key, false);
+	return pp->pc.inner_tls ? 0 : 1;
 }
 
-/* The node's configuration: the command line's settings and limits, the loaded TLS
- * contexts, the connector's services (listed once each in pp->services). */
-static void peer_config(struct zt_peerprog *pp, struct zt_peer_config *pc)
+/* The rest of the node's configuration (the keys wrote its settings): who we are, the
+ * socket, the connector's services (listed once each in pp->services), the hooks. */
+static void peer_config(struct zt_peerprog *pp)
 {
-	*pc = (struct zt_peer_config){
-		.role = pp->role,
-		.name = pp->name,
-		.token = pp->token,
-		.token_len = pp->token_len,
-		.intermediate = pp->intermediate,
-		.local = pp->io.udp.local,
-		.intermediate_name = *pp->intermediate_name ? pp->intermediate_name : NULL,
-		.outer_tls = pp->outer_tls,
-		.inner_tls = pp->inner_tls,
-		.rng = &pp->rng,
-		.software = pp->role == ZT_CTRL_ROLE_AGENT ? "ztna-agent 0.1" : "ztna-connector 0.1",
-		.backoff_max = pp->backoff_max,
-		.refusal_backoff_max = pp->refusal_backoff_max,
-		.check_rate = pp->check_rate,
-		.check_rate_dest = pp->check_rate_dest,
-		.check_rate_total = pp->check_rate_total,
-		.check_candidates = pp->check_candidates,
-		.agent_max_sessions = pp->agent_max_sessions,
-		.agent_max_flows = pp->agent_max_flows,
-		.agent_max_sockets = pp->agent_max_sockets,
-		.agent_max_bytes = pp->agent_max_bytes,
-		.outer_keepalive = pp->keepalive,
-		.outer_idle_timeout = pp->idle_timeout,
-		.inner_idle_timeout = pp->inner_idle,
-		.open_timeout = pp->open_timeout,
-		.flow_idle = pp->flow_idle,
-		.path = { .cooldown = pp->cooldown, .ka_idle = pp->ka_direct,
-			  .direct_disabled = pp->direct_off },
-		.cb = &peer_cb,
-		.arg = pp,
-		.log = { .fn = node_log, .arg = pp, .max_level = (enum zt_node_level)zt_log_level() },
-	};
+	struct zt_peer_config *pc = &pp->pc;
+
+	pc->role = pp->role;
+	pc->name = pp->name;
+	pc->token = pp->token;
+	pc->local = pp->d.io.udp.local;
+	pc->intermediate_name = *pp->intermediate_name ? pp->intermediate_name : NULL;
+	pc->rng = &pp->d.rng;
+	pc->software = pp->role == ZT_CTRL_ROLE_AGENT ? "ztna-agent 0.1" : "ztna-connector 0.1";
+	pc->cb = &peer_cb;
+	pc->arg = pp;
+	pc->log = zt_daemon_node_log();
 	if (pp->role == ZT_CTRL_ROLE_CONNECTOR) {
 		size_t n = 0;
 		for (size_t i = 0; i < pp->nspecs; i++)
@@ -1139,10 +833,10 @@ static void peer_config(struct zt_peerprog *pp, struct zt_peer_config *pc)
 		pc->n_services = n;
 		pc->sockets_total = fd_budget(pp);
 	}
-	if (*pp->qlog_dir) {
-		pc->qlog_open = qlog_open;
-		pc->qlog_write = qlog_write;
-		pc->qlog_arg = pp;
+	if (*pp->d.qlog_dir) {
+		pc->qlog_open = zt_daemon_qlog_open;
+		pc->qlog_write = zt_daemon_qlog_write;
+		pc->qlog_arg = &pp->d;
 	}
 }
 
@@ -1158,12 +852,10 @@ static int forwards_start(struct zt_peerprog *pp)
 			struct zt_fwdspec *s = &pp->specs[i];
 			rc = s->udp ? zt_udpfwd_listen(&pp->fwd, &s->addr, s->service, &pp->udp_listeners[i])
 				    : tcp_listen(pp, s, &pp->tcp_listeners[i]);
-			if (rc < 0) {
-				fprintf(stderr, "%s: cannot listen on %s:%s for %s: %s\n", pp->prog,
-					s->udp ? "udp" : "tcp", zt_addr_str(&s->addr, ia), s->service,
-					strerror(-rc));
-				return 1;
-			}
+			if (rc < 0)
+				return zt_daemon_fail(&pp->d, 1, "cannot listen on %s:%s for %s: %s",
+						      s->udp ? "udp" : "tcp", zt_addr_str(&s->addr, ia),
+						      s->service, strerror(-rc));
 			zt_info("forward", "proto=%s listen=%s service=%s", s->udp ? "udp" : "tcp",
 				zt_addr_str(&s->addr, ia), s->service);
 		}
@@ -1175,38 +867,37 @@ static int forwards_start(struct zt_peerprog *pp)
 	return 0;
 }
 
-static int setup(struct zt_peerprog *pp)
+/* True if argv sets --token (a secret other local users can read in ps). */
+static bool token_in_argv(int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--token") || !strncmp(argv[i], "--token=", 8))
+			return true;
+	return false;
+}
+
+static int setup(void *arg, int argc, char **argv)
+{
+	struct zt_peerprog *pp = arg;
 	const char *kind = pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector";
 	char ia[ZT_ADDR_STRLEN];
-	struct zt_peer_config pc;
 	int rc;
 
+	if (token_in_argv(argc, argv))
+		zt_warn("secret_on_command_line", "option=--token note=\"other local users can read "
+			"command lines\" fix=\"--token-file FILE (mode 0600)\"");
 	rc = load_files(pp);
 	if (rc)
 		return rc;
-	pp->rng = zt_sysrng();
-	rc = zt_loop_new(&pp->loop);
-	if (rc < 0 || (rc = zt_loop_catch_signals(pp->loop, on_signal, pp)) < 0) {
-		fprintf(stderr, "%s: event loop: %s\n", pp->prog, strerror(-rc));
-		return 1;
-	}
-	zt_log_attach(pp->loop);
 	if (!pp->bind.family)
-		pp->bind.family = pp->intermediate.family;
-	rc = zt_nodeio_open(&pp->io, pp->loop, &pp->bind);
-	if (rc < 0) {
-		fprintf(stderr, "%s: cannot bind UDP %s: %s\n", pp->prog, zt_addr_str(&pp->bind, ia),
-			strerror(-rc));
+		pp->bind.family = pp->pc.intermediate.family;
+	if (zt_daemon_open(&pp->d, &pp->bind) < 0)
 		return 1;
-	}
-	peer_config(pp, &pc);
-	zt_fwdctx_init(&pp->fwd, pp->loop, &pp->io);
-	rc = zt_peer_new(&pp->peer, &pc, zt_loop_now(pp->loop));
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s\n", pp->prog, zt_strerror(rc));
-		return 1;
-	}
+	peer_config(pp);
+	zt_fwdctx_init(&pp->fwd, pp->d.loop, &pp->d.io);
+	rc = zt_peer_new(&pp->peer, &pp->pc, zt_loop_now(pp->d.loop));
+	if (rc < 0)
+		return zt_daemon_fail(&pp->d, 1, "%s", zt_strerror(rc));
 	pp->fwd.peer = pp->peer;
 	hosts_start(pp);
 	rc = control_start(pp);
@@ -1215,29 +906,37 @@ static int setup(struct zt_peerprog *pp)
 	rc = forwards_start(pp);
 	if (rc)
 		return rc;
-	rc = zt_nodeio_start(&pp->io, &zt_nodeio_peer_ops, pp->peer);
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s\n", pp->prog, strerror(-rc));
-		return 1;
-	}
+	rc = zt_nodeio_start(&pp->d.io, &zt_nodeio_peer_ops, pp->peer);
+	if (rc < 0)
+		return zt_daemon_fail(&pp->d, 1, "%s", strerror(-rc));
 	zt_info("start", "role=%s name=%s intermediate=%s local=%s direct=%s", kind, pp->name,
-		zt_addr_str(&pp->intermediate, ia),
-		zt_addr_str(&pp->io.udp.local, (char[ZT_ADDR_STRLEN]){ 0 }),
-		pp->direct_off ? "off" : "on");
+		zt_addr_str(&pp->pc.intermediate, ia),
+		zt_addr_str(&pp->d.io.udp.local, (char[ZT_ADDR_STRLEN]){ 0 }),
+		pp->pc.path.direct_disabled ? "off" : "on");
 	return 0;
 }
 
-static void teardown(struct zt_peerprog *pp)
+/* Tell the Intermediate now rather than let it time out. */
+static void stop(void *arg)
 {
+	struct zt_peerprog *pp = arg;
+
+	zt_peer_close(pp->peer, "shutting down");
+}
+
+static void teardown(void *arg)
+{
+	struct zt_peerprog *pp = arg;
+
 	zt_peerctl_close(&pp->ctl);
 	if (pp->netmon) {
-		zt_loop_del(pp->loop, &pp->netmon_w);
+		zt_loop_del(pp->d.loop, &pp->netmon_w);
 		zt_netmon_close(pp->netmon);
-		zt_timer_cancel(pp->loop, &pp->netmon_t);
+		zt_timer_cancel(pp->d.loop, &pp->netmon_t);
 	}
 	for (size_t i = 0; i < ZT_PEERPROG_SPECS; i++) {
 		if (pp->tcp_listeners[i]) {
-			zt_loop_del(pp->loop, &pp->tcp_listeners[i]->w);
+			zt_loop_del(pp->d.loop, &pp->tcp_listeners[i]->w);
 			close(pp->tcp_listeners[i]->w.fd);
 			free(pp->tcp_listeners[i]);
 		}
@@ -1249,45 +948,22 @@ static void teardown(struct zt_peerprog *pp)
 		zt_udpfwd_close_all(&pp->fwd);
 		zt_fwdctx_fini(&pp->fwd);
 	}
-	zt_nodeio_close(&pp->io);
+	zt_nodeio_close(&pp->d.io);
 	zt_peer_free(pp->peer);
-	zt_tls_ctx_free(pp->outer_tls);
-	zt_tls_ctx_free(pp->inner_tls);
+	zt_tls_ctx_free(pp->pc.outer_tls);
+	zt_tls_ctx_free(pp->pc.inner_tls);
 	for (size_t i = 0; i < pp->nspecs; i++)
 		if (find_spec(pp, pp->specs[i].service, -1) == &pp->specs[i])
 			zt_tls_ctx_free(pp->specs[i].tls);
-	zt_log_detach();
-	zt_loop_free(pp->loop);
-	if (pp->keylog_f)
-		fclose(pp->keylog_f);
 	explicit_bzero(pp->token, sizeof(pp->token));
 }
 
-/* Takes -v / -vv out of argv (conf.h knows only --options). */
-static int strip_v(int argc, char **argv, char **out, int *verbose)
-{
-	int n = 0;
-
-	for (int i = 0; i < argc; i++) {
-		if (i > 0 && argv[i][0] == '-' && argv[i][1] == 'v' &&
-		    strspn(argv[i] + 1, "v") == strlen(argv[i] + 1)) {
-			*verbose += (int)strlen(argv[i] + 1);
-			continue;
-		}
-		out[n++] = argv[i];
-	}
-	out[n] = NULL;
-	return n;
-}
-
-/* True if argv sets --token (a secret other local users can read in ps). */
-static bool token_in_argv(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--token") || !strncmp(argv[i], "--token=", 8))
-			return true;
-	return false;
-}
+static const struct zt_daemon_ops peer_ops = {
+	.setup = setup,
+	.stats = log_stats,
+	.stop = stop,
+	.teardown = teardown,
+};
 
 int zt_peerprog_main(struct zt_peerprog *pp, int argc, char **argv, const char *summary)
 {
@@ -1295,47 +971,11 @@ int zt_peerprog_main(struct zt_peerprog *pp, int argc, char **argv, const char *
 									  : zt_peerprog_connector_keys;
 	size_t nextra = pp->role == ZT_CTRL_ROLE_AGENT ? zt_peerprog_agent_nkeys
 						       : zt_peerprog_connector_nkeys;
-	struct zt_conf_key keys[64];
 	struct zt_conf conf;
-	char **args = calloc((size_t)argc + 1, sizeof(*args));
-	char usage[8192];
-	int nargs, v = 0, rc;
 
-	if (!args)
-		return 1;
-	memcpy(keys, extra, nextra * sizeof(keys[0]));
-	memcpy(keys + nextra, zt_peerprog_keys, zt_peerprog_nkeys * sizeof(keys[0]));
-	zt_conf_init(&conf, keys, nextra + zt_peerprog_nkeys, pp);
-	nargs = strip_v(argc, argv, args, &v);
-	for (int i = 1; i < nargs; i++)
-		if (!strcmp(args[i], "--help") || !strcmp(args[i], "-h")) {
-			zt_conf_usage(&conf, usage, sizeof(usage));
-			printf("%s\n\nusage: %s [--config FILE] [OPTIONS] [-v|-vv]\n\n%s", summary, pp->prog,
-			       usage);
-			free(args);
-			return 0;
-		}
-	rc = zt_conf_args(&conf, nargs, args, 1);
-	free(args);
-	if (rc == 0)
-		rc = zt_conf_finish(&conf);
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s\n", pp->prog, conf.err);
-		return 2;
-	}
-	v += pp->verbose;
-	zt_log_setup(pp->prog + 5, v >= 2 ? ZT_LOG_TRACE : v == 1 ? ZT_LOG_DEBUG : ZT_LOG_INFO);
-	if (token_in_argv(argc, argv))
-		zt_warn("secret_on_command_line", "option=--token note=\"other local users can read "
-			"command lines\" fix=\"--token-file FILE (mode 0600)\"");
-	rc = setup(pp);
-	if (rc == 0) {
-		rc = zt_loop_run(pp->loop) < 0 ? 1 : 0;
-		log_stats(pp, "exit");
-		/* Tell the Intermediate now rather than let it time out. */
-		zt_peer_close(pp->peer, "shutting down");
-		zt_nodeio_kick(&pp->io);
-	}
-	teardown(pp);
-	return rc;
+	pp->d.ops = &peer_ops;
+	pp->d.arg = pp;
+	zt_conf_init(&conf, extra, nextra, pp);
+	zt_conf_add(&conf, zt_peerprog_keys, zt_peerprog_nkeys, pp);
+	return zt_daemon_main(&pp->d, &conf, argc, argv, summary);
 }

@@ -1,9 +1,9 @@
 /*
- * The program around an agent or a connector (node/peer.h): settings from a config
- * file and options (app/conf.h), TLS contexts from PEM files (a dev PKI directory
- * gives the defaults), one UDP socket and the event loop (app/nodeio.h), TCP and UDP
- * forwarding (app/fwd_tcp.h, app/fwd_udp.h), logs (app/log.h), optional qlog and TLS
- * key log files. ztna-agent and ztna-connector are this plus their forwards or
+ * The program around an agent or a connector (node/peer.h), in the daemons' shell
+ * (app/daemon.h: settings from options and config files, logs, key log and qlog
+ * files, the event loop and signals, the UDP socket): TLS contexts from PEM files (a
+ * dev PKI directory gives the defaults), TCP and UDP forwarding (app/fwd_tcp.h,
+ * app/fwd_udp.h). ztna-agent and ztna-connector are this plus their forwards or
  * services.
  *
  * Direct path: host candidates are the bound address, or, when bound to a wildcard,
@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "app/conf.h"
+#include "app/daemon.h"
 #include "app/fwd_tcp.h"
 #include "app/fwd_udp.h"
 #include "app/fwdctx.h"
@@ -51,43 +52,29 @@ struct zt_fwdspec {
 struct zt_tcplisten;
 
 struct zt_peerprog {
-	const char *prog;                  /* "ztna-agent" */
+	struct zt_daemon d;                /* .prog = "ztna-agent"; files, logs, loop, socket */
 	enum zt_ctrl_role role;
 
-	/* Settings. */
-	struct zt_addr intermediate;
+	/* Settings: the node's configuration, which most keys write straight into (the
+	 * rest of it is filled at setup), and ours. */
+	struct zt_peer_config pc;
 	char intermediate_name[256];
-	char pki[PATH_MAX], name[64], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
-	uint8_t token[ZT_CTRL_TOKEN_MAX];
-	size_t token_len;
+	char name[64];
+	uint8_t token[ZT_CTRL_TOKEN_MAX];  /* pc.token_len bytes */
 	struct zt_addr bind;
-	uint64_t keepalive, idle_timeout, open_timeout, flow_idle, inner_idle, backoff_max;
-	uint64_t refusal_backoff_max;
-	uint32_t check_rate, check_rate_dest, check_rate_total, check_candidates; /* 0: defaults */
-	uint32_t agent_max_sessions, agent_max_flows, agent_max_sockets, fd_reserve; /* connector */
-	uint64_t agent_max_bytes;
-	char qlog_dir[PATH_MAX], keylog[PATH_MAX];
-	int verbose;
+	uint32_t fd_reserve;               /* connector; 0: the default */
 	struct zt_fwdspec specs[ZT_PEERPROG_SPECS];
 	size_t nspecs;
-	bool direct_off;                   /* direct off: relay only */
 	char ifaces[256], ex_ifaces[256];  /* host-candidate interfaces ("eth0,wl*") */
-	uint64_t cooldown, ka_direct;      /* 0: the path manager's defaults */
 	char control[108];                 /* control socket; "none": no socket */
 	bool control_set;
 
 	/* Running. */
-	struct zt_rng rng;
-	struct zt_loop *loop;
-	struct zt_nodeio io;
 	struct zt_peer *peer;
 	struct zt_fwdctx fwd;
-	struct zt_tls_ctx *outer_tls, *inner_tls;
 	struct zt_peer_service services[ZT_PEERPROG_SPECS];
 	struct zt_tcplisten *tcp_listeners[ZT_PEERPROG_SPECS];
 	struct zt_udplisten *udp_listeners[ZT_PEERPROG_SPECS];
-	FILE *keylog_f;
-	unsigned qlog_seq;
 	struct zt_if_opts ifopts;          /* parsed ifaces / ex_ifaces */
 	bool watch_hosts;                  /* bound to a wildcard: host addresses by netlink */
 	struct zt_netmon *netmon;
@@ -98,7 +85,8 @@ struct zt_peerprog {
 	struct zt_peerctl ctl;
 };
 
-/* The keys every peer program has; *ctx is a struct zt_peerprog. */
+/* The keys every peer program has (besides zt_daemon_keys); ctx is a struct
+ * zt_peerprog, and most write into its pc. */
 extern const struct zt_conf_key zt_peerprog_keys[];
 extern const size_t zt_peerprog_nkeys;
 /* The agent's "forward" key and the connector's "service", "service-cert" and

@@ -40,16 +40,16 @@ static void durations_take_fractions(void **state)
 
 	(void)state;
 	assert_int_equal(option("--open-timeout", "1.5s", &pp, err), 0);
-	assert_int_equal(pp->open_timeout, 1500 * ZT_MS);
+	assert_int_equal(pp->pc.open_timeout, 1500 * ZT_MS);
 	free(pp);
 	assert_int_equal(option("--keepalive", "250ms", &pp, err), 0);
-	assert_int_equal(pp->keepalive, 250 * ZT_MS);
+	assert_int_equal(pp->pc.outer_keepalive, 250 * ZT_MS);
 	free(pp);
 	assert_int_equal(option("--idle-timeout", "20", &pp, err), 0); /* bare: seconds */
-	assert_int_equal(pp->idle_timeout, 20 * ZT_SEC);
+	assert_int_equal(pp->pc.outer_idle_timeout, 20 * ZT_SEC);
 	free(pp);
 	assert_int_equal(option("--refusal-backoff-max", "1.5h", &pp, err), 0);
-	assert_int_equal(pp->refusal_backoff_max, 5400 * ZT_SEC);
+	assert_int_equal(pp->pc.refusal_backoff_max, 5400 * ZT_SEC);
 	free(pp);
 }
 
@@ -62,7 +62,7 @@ static void bad_durations_are_named(void **state)
 	assert_int_equal(option("--open-timeout", "1.5x", &pp, err), ZT_ECONF_VALUE);
 	assert_non_null(strstr(err, "bad value '1.5x' for 'open-timeout'"));
 	assert_non_null(strstr(err, "a duration like 30s, 1.5s, 250ms or 2m"));
-	assert_int_equal(pp->open_timeout, 0);
+	assert_int_equal(pp->pc.open_timeout, 0);
 	free(pp);
 	assert_int_equal(option("--open-timeout", "0", &pp, err), ZT_ECONF_VALUE);
 	assert_non_null(strstr(err, "a duration above 0"));
@@ -83,8 +83,8 @@ static void config_file_durations(void **state)
 	assert_non_null(pp);
 	zt_conf_init(&c, zt_peerprog_keys, zt_peerprog_nkeys, pp);
 	assert_int_equal(zt_conf_parse(&c, "agent.conf", "open-timeout = 1.5s\nflow-idle = 2m\n"), 0);
-	assert_int_equal(pp->open_timeout, 1500 * ZT_MS);
-	assert_int_equal(pp->flow_idle, 120 * ZT_SEC);
+	assert_int_equal(pp->pc.open_timeout, 1500 * ZT_MS);
+	assert_int_equal(pp->pc.flow_idle, 120 * ZT_SEC);
 	assert_int_equal(zt_conf_parse(&c, "agent.conf", "\ncooldown = 1e3\n"), ZT_ECONF_VALUE);
 	assert_non_null(strstr(c.err, "agent.conf:2: bad value '1e3' for 'cooldown'"));
 	free(pp);

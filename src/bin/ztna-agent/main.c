@@ -11,7 +11,7 @@
 
 int main(int argc, char **argv)
 {
-	static struct zt_peerprog pp = { .prog = "ztna-agent", .role = ZT_CTRL_ROLE_AGENT };
+	static struct zt_peerprog pp = { .d.prog = "ztna-agent", .role = ZT_CTRL_ROLE_AGENT };
 
 	return zt_peerprog_main(&pp, argc, argv,
 				"ztna-agent: reach services behind ztna connectors through local ports");

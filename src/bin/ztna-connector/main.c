@@ -12,7 +12,8 @@
 
 int main(int argc, char **argv)
 {
-	static struct zt_peerprog pp = { .prog = "ztna-connector", .role = ZT_CTRL_ROLE_CONNECTOR };
+	static struct zt_peerprog pp = { .d.prog = "ztna-connector",
+					 .role = ZT_CTRL_ROLE_CONNECTOR };
 
 	return zt_peerprog_main(&pp, argc, argv,
 				"ztna-connector: front private services for ztna agents");
