@@ -28,7 +28,7 @@
 		(tail) = (x);                                                            \
 	} while (0)
 
-/* x out of the list at head (tail: the queue's, or a dummy for a plain list). */
+/* x out of the queue head..tail. */
 #define ZT_QUEUE_UNLINK(head, tail, x, prev, next) do {                                 \
 		if ((x)->prev)                                                           \
 			(x)->prev->next = (x)->next;                                     \
@@ -41,14 +41,11 @@
 		(x)->prev = (x)->next = NULL;                                            \
 	} while (0)
 
+/* x out of the list at head (the queue's unlink, with a tail nobody keeps). */
 #define ZT_LIST_UNLINK(head, x, prev, next) do {                                        \
-		if ((x)->prev)                                                           \
-			(x)->prev->next = (x)->next;                                     \
-		else                                                                     \
-			(head) = (x)->next;                                              \
-		if ((x)->next)                                                           \
-			(x)->next->prev = (x)->prev;                                     \
-		(x)->prev = (x)->next = NULL;                                            \
+		__typeof__(x) zt_list_tail_ = NULL;                                      \
+		ZT_QUEUE_UNLINK(head, zt_list_tail_, x, prev, next);                      \
+		(void)zt_list_tail_;                                                     \
 	} while (0)
 
 #endif
