@@ -519,7 +519,8 @@ pair_run_system() {
 # Intermediate on 'stun', 64 MiB of random data.
 #   sc_xfer_up             PKI, Intermediate, sink, data: sets IMD, SUM, SIZE
 #   sc_xfer_start L COOL   connector and agent for one run (logs L-conn.log,
-#                          L-agent.log, control socket L.sock, --cooldown COOL s),
+#                          L-agent.log, control sockets L.sock and L-conn.sock,
+#                          --cooldown COOL s),
 #                          the session opened; sets XF_CONN, XF_AGENT, XF_PATH (its path)
 #   sc_xfer_send L         64 MiB through alice's forward in the background (XF_SEND)
 #   sc_xfer_check L RUN T0 the transfer's rows after it ended (bytes, SHA-256) and,
@@ -541,17 +542,21 @@ sc_xfer_up() {
 sc_xfer_start() {
 	local l=$1 cool=$2
 	lab_bg bob "$l-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$IMD:4433" \
-		--pki "$LAB_TMP/pki/connector-bob" --name bob --token tb --service "sink=tcp:$ZTLAB_IP_bob:7001" --control none
+		--pki "$LAB_TMP/pki/connector-bob" --name bob --token tb --service "sink=tcp:$ZTLAB_IP_bob:7001" \
+		--control "$l-conn.sock"
 	XF_CONN=$LAB_BG
 	lab_bg alice "$l-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$IMD:4433" \
 		--pki "$LAB_TMP/pki/agent-alice" --name alice --token ta --forward tcp:127.0.0.1:8001=sink \
 		--control "$l.sock" --cooldown "${cool}s" --interfaces eth0
 	XF_AGENT=$LAB_BG
-	lab_wait_for "$l-agent.log" "event=connected" 5 >/dev/null
-	lab_wait_for "$l-conn.log" "event=connected" 5 >/dev/null
+	sc_wait_ready 50 "$l.sock" "$l-conn.sock"
 	"$ZTNA" ping sink -c 1 --control "$l.sock" >/dev/null 2>&1
-	lab_wait_for "$l-agent.log" "event=path_switch.*to=direct" 6 >/dev/null
-	XF_PATH=$(kv "$(sc_status_line "$l.sock" session=)" path)
+	local i
+	for ((i = 0; i < 60; i++)); do
+		XF_PATH=$(kv "$(sc_status_line "$l.sock" session=)" path)
+		[ "$XF_PATH" = direct ] && break
+		sleep 0.1
+	done
 }
 
 sc_xfer_send() {
