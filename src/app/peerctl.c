@@ -83,7 +83,8 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 {
 	struct zt_peerprog *pp = ctl->pp;
 	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN], login[ZT_CTRL_STR_MAX + 128] = "";
-	char text[ZT_CTRL_STR_MAX + 1];
+	char text[ZT_CTRL_STR_MAX + 1], tun[2 * ZT_ADDR_STRLEN + 24] = "";
+	struct zt_addr t4, t6;
 	uint32_t ids[256];
 	size_t n = zt_peer_session_ids(pp->peer, ids, 256);
 	enum zt_peer_state st = zt_peer_state(pp->peer);
@@ -93,10 +94,15 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 		snprintf(login, sizeof(login), " login_error=%d login_text=\"%s: %s\" login_refusals=%u"
 			 " retry_in_ms=%" PRIu64, -r.code, zt_strerror(r.code),
 			 quotable(r.text, text, sizeof(text)), r.count, ms_until(r.retry_at, now));
-	zt_ctl_printf(c, "node role=%s name=%s state=%s intermediate=%s local=%s sessions=%zu%s",
+	zt_peer_tunnel_addrs(pp->peer, &t4, &t6);
+	if (t4.family || t6.family)
+		snprintf(tun, sizeof(tun), " tunnel4=%s tunnel6=%s",
+			 t4.family && zt_addr_format(&t4, false, a, sizeof(a)) > 0 ? a : "-",
+			 t6.family && zt_addr_format(&t6, false, b, sizeof(b)) > 0 ? b : "-");
+	zt_ctl_printf(c, "node role=%s name=%s state=%s intermediate=%s local=%s sessions=%zu%s%s",
 		      pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector", pp->name,
 		      peer_state_name(st), zt_addr_str(&pp->pc.intermediate, a),
-		      zt_addr_str(&pp->d.io.udp.local, b), n, login);
+		      zt_addr_str(&pp->d.io.udp.local, b), n, tun, login);
 	for (size_t i = 0; i < n && i < 256; i++) {
 		struct zt_peer_session_info si;
 		struct zt_peer_path_info pi;

@@ -62,6 +62,8 @@ static const struct field welcome_fields[] = {
 	FV(ZT_CTRL_F_ADDRESS, K_ADDR, REQ, zt_ctrl_welcome, observed),
 	FV(ZT_CTRL_F_TIME, K_U64, OPT, zt_ctrl_welcome, server_time),
 	FSTR(ZT_CTRL_F_SOFTWARE, OPT, zt_ctrl_welcome, software),
+	FV(ZT_CTRL_F_TUN_ADDR4, K_ADDR, OPT, zt_ctrl_welcome, tun4),
+	FV(ZT_CTRL_F_TUN_ADDR6, K_ADDR, OPT, zt_ctrl_welcome, tun6),
 };
 
 static const struct field register_fields[] = {

@@ -93,6 +93,8 @@ enum zt_ctrl_field {
 	ZT_CTRL_F_CODE = 0x001e,            /* u32 */
 	ZT_CTRL_F_NONCE = 0x001f,           /* u64 */
 	ZT_CTRL_F_TIMESTAMP = 0x0020,       /* u64, ns */
+	ZT_CTRL_F_TUN_ADDR4 = 0x0021,       /* address (port 0): an agent's IPv4 tunnel address */
+	ZT_CTRL_F_TUN_ADDR6 = 0x0022,       /* address (port 0): ... IPv6 */
 };
 
 /* Field types inside a CANDIDATE value. */
@@ -143,6 +145,7 @@ struct zt_ctrl_welcome {
 	struct zt_addr observed;        /* required: the client's address as the Intermediate sees it */
 	uint64_t server_time;           /* the Intermediate's clock (ns) when it sent this */
 	char software[ZT_CTRL_STR_MAX + 1];
+	struct zt_addr tun4, tun6;      /* agent: its tunnel addresses (family 0: none) */
 };
 
 struct zt_ctrl_register {

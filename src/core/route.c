@@ -111,6 +111,21 @@ static int parse_prefix(struct zt_route *r, const char *s, const char **ret_end)
 	return 0;
 }
 
+int zt_prefix_parse(const char *text, struct zt_addr *ret, uint8_t *ret_plen)
+{
+	struct zt_route r = { 0 };
+	const char *end;
+	int rc = parse_prefix(&r, text, &end);
+
+	if (rc == 0 && *end)
+		rc = ZT_ESYNTAX;
+	if (rc < 0)
+		return rc;
+	*ret = r.prefix;
+	*ret_plen = r.plen;
+	return 0;
+}
+
 int zt_route_parse(struct zt_route *ret, const char *text)
 {
 	struct zt_route r = { 0 };

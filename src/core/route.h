@@ -49,6 +49,9 @@ struct zt_route {
 /* Returns 0, ZT_ESYNTAX or ZT_ERANGE (a length, port or count out of range, host bits
  * set). *ret is untouched on failure. */
 int zt_route_parse(struct zt_route *ret, const char *text);
+/* A prefix alone, "ADDRESS/LENGTH" (the route's middle part, the same rules). Returns
+ * 0, ZT_ESYNTAX or ZT_ERANGE; *ret and *ret_plen untouched on failure. */
+int zt_prefix_parse(const char *text, struct zt_addr *ret, uint8_t *ret_plen);
 /* The canonical text (zt_route_parse gives r back). Returns its length or -ENOBUFS. */
 int zt_route_format(const struct zt_route *r, char *buf, size_t cap);
 

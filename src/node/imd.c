@@ -10,6 +10,7 @@
 #include "core/ctrl.h"
 #include "core/err.h"
 #include "core/hmap.h"
+#include "core/addrpool.h"
 #include "core/list.h"
 #include "core/stun_server.h"
 #include "core/timerheap.h"
@@ -80,6 +81,7 @@ struct client {
 	char identity[ZT_PKI_IDENTITY_MAX];
 	uint64_t id;                      /* client id (WELCOME) */
 	struct zt_addr observed;
+	struct zt_addr tun4, tun6;        /* agent: tunnel addresses it holds (family 0: none) */
 	uint64_t hello_deadline;
 	uint64_t created;                 /* its first Initial */
 	bool half_open;                   /* counted in imd->half_open and imd->half_src */
@@ -181,6 +183,7 @@ struct zt_imd {
 	bool have_reset_key;
 	struct zt_quic_retry *retry;      /* NULL until first needed without a reset key */
 	struct zt_srccount *half_src;     /* half-open clients per source */
+	struct zt_addrpool *pool4, *pool6; /* agents' tunnel addresses, when configured */
 	size_t half_open;
 	size_t nready;                    /* clients C_READY */
 	uint64_t logins;                  /* HELLOs accepted */
@@ -518,6 +521,31 @@ static void half_open_end(struct client *c)
 }
 
 /* A client's connection is going away: end its sessions, forget its services. */
+/* An agent's tunnel addresses (docs/tunnel.md): one from each pool, the same one at
+ * every login of its identity; a full pool leaves it without (logged). */
+static void tun_take(struct client *c)
+{
+	struct zt_imd *imd = c->imd;
+	struct zt_addrpool *pools[2] = { imd->pool4, imd->pool6 };
+	struct zt_addr *to[2] = { &c->tun4, &c->tun6 };
+
+	for (int i = 0; i < 2; i++)
+		if (pools[i] && zt_addrpool_take(pools[i], c->identity, to[i]) < 0) {
+			to[i]->family = 0;
+			LOG(imd, ZT_NODE_WARN, "tunnel_pool_full", "identity=%s family=%s", c->identity,
+			    i ? "ipv6" : "ipv4");
+		}
+}
+
+static void tun_give(struct client *c)
+{
+	if (c->tun4.family)
+		zt_addrpool_give(c->imd->pool4, c->identity);
+	if (c->tun6.family)
+		zt_addrpool_give(c->imd->pool6, c->identity);
+	c->tun4.family = c->tun6.family = 0;
+}
+
 static void client_gone(struct client *c, const char *why)
 {
 	struct zt_imd *imd = c->imd;
@@ -529,6 +557,7 @@ static void client_gone(struct client *c, const char *why)
 		imd->nready--;
 		LOG(imd, ZT_NODE_INFO, "client_gone", "client=%016" PRIx64 " identity=%s why=\"%s\"",
 		    c->id, c->identity, why);
+		tun_give(c);
 	}
 	c->state = C_GONE;
 	while (c->sessions) {
@@ -1078,12 +1107,16 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 			reject(c, now, -ENOMEM, "out of memory");
 			return;
 		}
+	} else {
+		tun_take(c);
 	}
 	zt_ctrl_msg_init(&m, ZT_CTRL_WELCOME);
 	m.u.welcome.client_id = c->id;
 	m.u.welcome.observed = c->observed;
 	m.u.welcome.server_time = now;
 	snprintf(m.u.welcome.software, sizeof(m.u.welcome.software), SOFTWARE);
+	m.u.welcome.tun4 = c->tun4;
+	m.u.welcome.tun6 = c->tun6;
 	ctrl_send(c, &m);
 	services_text(c, svc, sizeof(svc));
 	LOG(imd, ZT_NODE_INFO, "client_ready",
@@ -1643,6 +1676,14 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	rc = zt_srccount_new(&imd->half_src, (uint64_t)(uintptr_t)imd ^ now);
 	if (rc < 0)
 		goto out_free;
+	if (cfg->tun_pool4.family &&
+	    ((cfg->tun_pool4.family != AF_INET && (rc = -EINVAL)) ||
+	     (rc = zt_addrpool_new(&imd->pool4, &cfg->tun_pool4, cfg->tun_plen4)) < 0))
+		goto out_free;
+	if (cfg->tun_pool6.family &&
+	    ((cfg->tun_pool6.family != AF_INET6 && (rc = -EINVAL)) ||
+	     (rc = zt_addrpool_new(&imd->pool6, &cfg->tun_pool6, cfg->tun_plen6)) < 0))
+		goto out_free;
 	stun_init(imd, now);
 	if (cfg->reset_key && cfg->reset_key_len >= 16) {
 		/* Any length in, 32 bytes kept. */
@@ -1678,6 +1719,8 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 
 out_free:
 	zt_srccount_free(imd->half_src);
+	zt_addrpool_free(imd->pool4);
+	zt_addrpool_free(imd->pool6);
 	zt_quic_cidmap_free(imd->map);
 	zt_hmap_fini(&imd->sessions);
 	free(imd);
@@ -1705,6 +1748,8 @@ void zt_imd_free(struct zt_imd *imd)
 	zt_quic_cidmap_free(imd->map);
 	zt_quic_retry_free(imd->retry);
 	zt_srccount_free(imd->half_src);
+	zt_addrpool_free(imd->pool4);
+	zt_addrpool_free(imd->pool6);
 	zt_timerheap_fini(&imd->timers);
 	zt_hmap_fini(&imd->sessions);
 	free(imd);

@@ -136,6 +136,10 @@ struct zt_imd_config {
 					    backed up; 0: 64 KiB; at most ZT_IMD_CTRL_BUSY_MAX */
 	uint64_t ctrl_stall;             /* a party that reads nothing of its queued control
 					    stream this long is closed; 0: 30 s */
+	/* Tunnel addresses (docs/tunnel.md, "Packet tunnel"): each agent gets one from each
+	 * pool given, the same one at every login (core/addrpool.h), in its WELCOME. */
+	struct zt_addr tun_pool4, tun_pool6; /* network addresses; family 0: no such pool */
+	uint8_t tun_plen4, tun_plen6;        /* 8..30, 64..126 */
 	struct zt_node_log log;
 	/* Optional qlog: a handle per connection (label "outer-<client id>"), chunks to it. */
 	void *(*qlog_open)(void *arg, const char *label);

@@ -240,6 +240,10 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 		p->st.ctrl_errors++;
 		return;
 	}
+	/* an agent's tunnel addresses, each of its own family or none */
+	p->tun4 = w->tun4.family == AF_INET ? w->tun4 : (struct zt_addr){ 0 };
+	p->tun6 = w->tun6.family == AF_INET6 ? w->tun6 : (struct zt_addr){ 0 };
+	p->tun4.port = p->tun6.port = 0;
 	p->state = ZT_PEER_READY;
 	p->client_id = w->client_id;
 	p->addrs.observed = w->observed;
@@ -250,6 +254,10 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	     "role=%s name=%s client=%016" PRIx64 " observed=%s server=\"%s\" services=%zu", role_name(p),
 	     p->cfg.name, w->client_id, zt_addr_str(&w->observed, a), w->software,
 	     p->cfg.n_services);
+	if (p->tun4.family || p->tun6.family)
+		PLOG(p, ZT_NODE_INFO, "tunnel_addresses", "ipv4=%s ipv6=%s",
+		     p->tun4.family ? zt_addr_str(&p->tun4, a) : "-",
+		     p->tun6.family ? zt_addr_str(&p->tun6, (char[ZT_ADDR_STRLEN]){ 0 }) : "-");
 	if (p->cb.ready)
 		p->cb.ready(p, p->cfg.arg, &p->addrs.observed);
 	zt_psession_outer_ready(p);
@@ -721,6 +729,12 @@ int zt_peer_set_host_addrs(struct zt_peer *p, const struct zt_addr *ips, size_t 
 	memcpy(p->addrs.hosts, ips, n * sizeof(*ips));
 	p->addrs.nhosts = n;
 	return 0;
+}
+
+void zt_peer_tunnel_addrs(const struct zt_peer *p, struct zt_addr *ret4, struct zt_addr *ret6)
+{
+	*ret4 = p->tun4;
+	*ret6 = p->tun6;
 }
 
 void zt_peer_netchange(struct zt_peer *p, uint64_t now)

@@ -120,4 +120,8 @@ int zt_peer_set_host_addrs(struct zt_peer *p, const struct zt_addr *ips, size_t 
 /* Local addresses or links changed (netlink): sessions re-gather and check again. */
 void zt_peer_netchange(struct zt_peer *p, uint64_t now);
 
+/* Agent: the tunnel addresses the Intermediate gave at the last login (family 0: none;
+ * the Intermediate's --tunnel-pool). */
+void zt_peer_tunnel_addrs(const struct zt_peer *p, struct zt_addr *ret4, struct zt_addr *ret6);
+
 #endif

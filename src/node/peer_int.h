@@ -144,6 +144,7 @@ struct zt_peer {
 	uint64_t next_request;
 	uint64_t tick;                  /* flow idle checks; ZT_TIME_NEVER when no flows */
 	struct zt_direct_addrs addrs;            /* host candidates, observed address */
+	struct zt_addr tun4, tun6;               /* agent: tunnel addresses from WELCOME */
 	struct prefusal refusals[PEER_REFUSALS]; /* agent: refused OPENs by service */
 	struct zt_backoff login_backoff;         /* after a refused login */
 	struct zt_peer_refusal login;            /* the last refused login (code 0: none) */

@@ -71,6 +71,8 @@ static void make_full(struct zt_ctrl_msg *m, unsigned type)
 		m->u.welcome.observed = addr("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
 		m->u.welcome.server_time = UINT64_MAX;
 		fill_str(m->u.welcome.software, ZT_CTRL_STR_MAX, 'W');
+		m->u.welcome.tun4 = addr("100.127.255.254:0");
+		m->u.welcome.tun6 = addr("[fd7a:7a74::ffff]:0");
 		break;
 	case ZT_CTRL_REGISTER:
 		m->u.reg.n_services = ZT_CTRL_SERVICES_MAX;

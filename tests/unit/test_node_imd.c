@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/route.h"
 #include "core/stun.h"
 #include "core/units.h"
 #include "node/relay.h"
@@ -60,6 +61,64 @@ static void welcome_with_observed_address(void **state)
 	assert_int_equal(st.auth_ok, 1);
 	assert_int_equal(st.auth_failed, 0);
 	assert_int_equal(st.clients, 1);
+	nh_world_fini(&w);
+}
+
+/* With tunnel pools, an agent's WELCOME carries its tunnel addresses: the same at
+ * every start of an Intermediate whatever the order of logins, another for another
+ * agent, none for a connector (docs/tunnel.md). */
+static void tunnel_world(struct nh_world *w, struct nh_fixture *f)
+{
+	world_init(w, f, 0, 0);
+	zt_imd_free(w->imd.imd);
+	assert_int_equal(zt_prefix_parse("100.64.0.0/10", &w->icfg.tun_pool4, &w->icfg.tun_plen4), 0);
+	assert_int_equal(zt_prefix_parse("fd7a:7a74::/64", &w->icfg.tun_pool6, &w->icfg.tun_plen6), 0);
+	nh_world_start(w);
+}
+
+static struct zt_ctrl_welcome login_welcome(struct nh_world *w, struct nh_ep *e,
+					    struct zt_tls_ctx *tls, enum zt_ctrl_role role,
+					    const char *name, const char *token)
+{
+	nh_raw_login(e, tls, &w->imd.addr, role, name, token, NULL);
+	assert_non_null(nh_raw_last(e, ZT_CTRL_WELCOME));
+	return nh_raw_last(e, ZT_CTRL_WELCOME)->u.welcome;
+}
+
+static void agents_get_stable_tunnel_addresses(void **state)
+{
+	struct nh_world w;
+	struct zt_ctrl_welcome a, b, c, a2;
+
+	tunnel_world(&w, *state);
+	a = login_welcome(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice");
+	b = login_welcome(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob");
+	c = login_welcome(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1");
+	assert_int_equal(a.tun4.family, AF_INET);
+	assert_int_equal(a.tun4.ip[0], 100);
+	assert_int_equal(a.tun4.ip[1] & 0xc0, 64);
+	assert_int_equal(a.tun6.family, AF_INET6);
+	assert_int_equal(a.tun6.ip[0], 0xfd);
+	assert_false(zt_addr_equal(&a.tun4, &b.tun4));
+	assert_int_equal(c.tun4.family, 0);
+	assert_int_equal(c.tun6.family, 0);
+	nh_world_fini(&w);
+	/* a restart, bob first this time */
+	tunnel_world(&w, *state);
+	login_welcome(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob");
+	a2 = login_welcome(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice");
+	assert_true(zt_addr_equal(&a.tun4, &a2.tun4));
+	assert_true(zt_addr_equal(&a.tun6, &a2.tun6));
+	nh_world_fini(&w);
+	/* a pool of the wrong family is refused */
+	world_init(&w, *state, 0, 0);
+	zt_imd_free(w.imd.imd);
+	assert_int_equal(zt_prefix_parse("fd00::/64", &w.icfg.tun_pool4, &w.icfg.tun_plen4), 0);
+	{
+		struct zt_imd *imd;
+		assert_int_equal(zt_imd_new(&imd, &w.icfg, 0), -EINVAL);
+	}
+	w.imd.imd = NULL;
 	nh_world_fini(&w);
 }
 
@@ -1142,6 +1201,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(welcome_with_observed_address),
+		cmocka_unit_test(agents_get_stable_tunnel_addresses),
 		cmocka_unit_test(bad_token_refused),
 		cmocka_unit_test(identity_and_role_must_match_certificate),
 		cmocka_unit_test(hello_must_come_first),

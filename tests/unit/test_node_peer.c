@@ -19,6 +19,7 @@
 
 #include "core/err.h"
 #include "core/units.h"
+#include "core/route.h"
 #include "node_harness.h"
 
 #define MAX_CHANS 256
@@ -596,6 +597,39 @@ static void stream_through_the_relay(void **state)
 	/* Control: the same tap does see a marker in plaintext. */
 	nh_send(&w.net, &w.agent.local, &w.imd.addr, marker, sizeof(marker));
 	assert_int_equal(w.wire_marker_hits, 1);
+	world_fini(&w);
+}
+
+/* An agent takes its tunnel addresses from its WELCOME, the connector gets none, and
+ * after a restart of the Intermediate the agent has the same ones again. */
+static void agent_learns_its_tunnel_addresses(void **state)
+{
+	struct world w;
+	struct zt_addr a4, a6, b4, b6, c4, c6;
+
+	world_init(&w, *state, 0);
+	zt_imd_free(w.imd.imd);
+	assert_int_equal(zt_prefix_parse("100.64.0.0/10", &w.icfg.tun_pool4, &w.icfg.tun_plen4), 0);
+	assert_int_equal(zt_prefix_parse("fd7a:7a74::/64", &w.icfg.tun_pool6, &w.icfg.tun_plen6), 0);
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	zt_peer_tunnel_addrs(w.agent.peer, &a4, &a6);
+	assert_int_equal(a4.family, AF_INET);
+	assert_int_equal(a4.ip[0], 100);
+	assert_int_equal(a6.family, AF_INET6);
+	zt_peer_tunnel_addrs(w.conn.peer, &c4, &c6);
+	assert_int_equal(c4.family | c6.family, 0);
+	/* restart: the clients hear a Stateless Reset and log in again */
+	zt_imd_free(w.imd.imd);
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 7 * ZT_SEC);
+	assert_int_equal(zt_peer_state(w.agent.peer), ZT_PEER_READY);
+	assert_int_equal(w.readies, 2); /* logged in again */
+	zt_peer_tunnel_addrs(w.agent.peer, &b4, &b6);
+	assert_true(zt_addr_equal(&a4, &b4));
+	assert_true(zt_addr_equal(&a6, &b6));
 	world_fini(&w);
 }
 
@@ -1724,6 +1758,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stream_through_the_relay),
+		cmocka_unit_test(agent_learns_its_tunnel_addresses),
 		cmocka_unit_test(writer_within_writable_is_woken),
 		cmocka_unit_test(many_channels_one_session),
 		cmocka_unit_test(reset_propagates),

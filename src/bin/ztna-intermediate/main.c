@@ -27,6 +27,7 @@
 #include "io/loop.h"
 #include "node/imd.h"
 #include "node/policy.h"
+#include "core/route.h"
 #include "quic/pki.h"
 
 struct prog {
@@ -101,6 +102,39 @@ static int set_allow(void *ctx, const char *v, const char **why)
 static int set_serve(void *ctx, const char *v, const char **why)
 {
 	return zt_policy_add_serve(P(ctx)->policy, v, why);
+}
+
+/* An IPv4 or IPv6 pool for agents' tunnel addresses (one of each at most). */
+static int set_tunnel_pool(void *ctx, const char *v, const char **why)
+{
+	struct zt_imd_config *ic = &P(ctx)->ic;
+	struct zt_addr a;
+	uint8_t plen;
+
+	int rc = zt_prefix_parse(v, &a, &plen);
+
+	if (rc < 0) {
+		*why = rc == ZT_ERANGE ? "the network's own address (no host bits), with a length "
+					 "that fits it"
+				       : "a network's prefix, like 100.64.0.0/10 or fd7a:7a74::/64";
+		return rc;
+	}
+	if (a.family == AF_INET ? plen < 8 || plen > 30 : plen < 64 || plen > 126) {
+		*why = "a length of 8 to 30 (IPv4) or 64 to 126 (IPv6)";
+		return ZT_ERANGE;
+	}
+	if ((a.family == AF_INET ? ic->tun_pool4 : ic->tun_pool6).family) {
+		*why = "one pool per address family";
+		return ZT_ESYNTAX;
+	}
+	if (a.family == AF_INET) {
+		ic->tun_pool4 = a;
+		ic->tun_plen4 = plen;
+	} else {
+		ic->tun_pool6 = a;
+		ic->tun_plen6 = plen;
+	}
+	return 0;
 }
 
 static int set_retry(void *ctx, const char *v, const char **why)
@@ -222,6 +256,10 @@ static const struct zt_conf_key keys[] = {
 	  .help = "connections one identity may hold; a newer login replaces the oldest "
 		  "(default 1; more only for load tests)",
 	  COUNT(ic.logins_per_identity, 0) },
+	{ .name = "tunnel-pool", .syntax = "PREFIX", .example = "100.64.0.0/10",
+	  .help = "agents' tunnel addresses come from this IPv4 or IPv6 prefix, one per agent "
+		  "and the same at every login (packet tunnel; default none)",
+	  .set = set_tunnel_pool, .repeatable = true },
 	{ .name = "reset-key-file", .syntax = "FILE", .example = "/etc/ztna/reset.key",
 	  .help = "secret for stateless resets after a restart and Retry tokens (default: from "
 		  "the TLS key)",
