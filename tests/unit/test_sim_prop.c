@@ -122,6 +122,7 @@ static void fresh_seed_holds(void **state)
 	seed &= 0xffffffffffffULL;
 	printf("# fresh seeds %llu..%llu (replay one: build/ztna-sim --case SEED --timeline)\n",
 	       (unsigned long long)seed, (unsigned long long)(seed + FRESH_CASES - 1));
+	fflush(stdout); /* in the log even if the run is killed (a suite timeout) */
 	run_range(seed, FRESH_CASES, &t);
 	report("fresh seeds", &t, cpu_now() - t0);
 	assert_int_equal(t.violated, 0);
