@@ -11,9 +11,9 @@
  *	        send buf[0..n) from local to remote;
  *	    arm the timer at zt_peer_next_deadline(p);
  *
- * Demultiplexing (DESIGN.md, RFC 9443 first byte):
- *   0..3             STUN: handed to cb->stun (the ICE agent of the next step); counted
- *                    and dropped when there is none or it declines.
+ * Demultiplexing (docs/tunnel.md, RFC 9443 first byte):
+ *   0..3             STUN: to the ICE agent of the session it belongs to (node/direct.h);
+ *                    counted and dropped when no session takes it.
  *   64..127, 192..255  QUIC: from the Intermediate's address, the outer connection;
  *                    from anywhere else, an inner connection found by destination
  *                    connection ID (the direct path, once ICE migrates a session).
