@@ -55,6 +55,7 @@ static const struct field hello_fields[] = {
 	FSTR(ZT_CTRL_F_SOFTWARE, OPT, zt_ctrl_hello, software),
 	FLIST(ZT_CTRL_F_SERVICE, K_STRLIST, zt_ctrl_hello, services, n_services,
 	      ZT_CTRL_SERVICES_MAX),
+	FLIST(ZT_CTRL_F_ROUTE, K_STRLIST, zt_ctrl_hello, routes, n_routes, ZT_CTRL_HELLO_ROUTES_MAX),
 };
 
 static const struct field welcome_fields[] = {
@@ -64,11 +65,19 @@ static const struct field welcome_fields[] = {
 	FSTR(ZT_CTRL_F_SOFTWARE, OPT, zt_ctrl_welcome, software),
 	FV(ZT_CTRL_F_TUN_ADDR4, K_ADDR, OPT, zt_ctrl_welcome, tun4),
 	FV(ZT_CTRL_F_TUN_ADDR6, K_ADDR, OPT, zt_ctrl_welcome, tun6),
+	FSTR(ZT_CTRL_F_TUN_POOL4, OPT, zt_ctrl_welcome, tun_pool4),
+	FSTR(ZT_CTRL_F_TUN_POOL6, OPT, zt_ctrl_welcome, tun_pool6),
 };
 
 static const struct field register_fields[] = {
 	FLIST(ZT_CTRL_F_SERVICE, K_STRLIST, zt_ctrl_register, services, n_services,
 	      ZT_CTRL_SERVICES_MAX),
+	FLIST(ZT_CTRL_F_ROUTE, K_STRLIST, zt_ctrl_register, routes, n_routes,
+	      ZT_CTRL_HELLO_ROUTES_MAX),
+};
+
+static const struct field routes_fields[] = {
+	FLIST(ZT_CTRL_F_ROUTE, K_STRLIST, zt_ctrl_routes, routes, n_routes, ZT_CTRL_ROUTES_MAX),
 };
 
 static const struct field open_fields[] = {
@@ -86,6 +95,8 @@ static const struct field session_fields[] = {
 	FV(ZT_CTRL_F_QUOTA_PACKETS, K_U64, REQ, zt_ctrl_session, quota_packets),
 	FV(ZT_CTRL_F_ICE_ROLE, K_U8, REQ, zt_ctrl_session, ice_role,
 	   .lo = ZT_CTRL_ICE_CONTROLLING, .hi = ZT_CTRL_ICE_CONTROLLED),
+	FV(ZT_CTRL_F_TUN_ADDR4, K_ADDR, OPT, zt_ctrl_session, tun4),
+	FV(ZT_CTRL_F_TUN_ADDR6, K_ADDR, OPT, zt_ctrl_session, tun6),
 };
 
 static const struct field close_fields[] = {
@@ -171,6 +182,7 @@ static const struct msgdef msgdefs[] = {
 	DEF(ZT_CTRL_ERROR, "ERROR", error_fields),
 	DEF(ZT_CTRL_PING, "PING", ping_fields),
 	DEF(ZT_CTRL_PONG, "PONG", pong_fields),
+	DEF(ZT_CTRL_ROUTES, "ROUTES", routes_fields),
 };
 
 #define N_MSGDEFS (sizeof(msgdefs) / sizeof(msgdefs[0]))
@@ -180,8 +192,12 @@ static const struct msgdef msgdefs[] = {
 #define CAND_VALUE_MAX (5 * FIELD_HDR + 1 + 2 + 4 + ZT_CAND_FOUNDATION_MAX + 18 + 18)
 _Static_assert(ZT_CTRL_HDR_LEN + FIELD_HDR + 1 + 2 * (FIELD_HDR + ZT_CTRL_STR_MAX) +
 		       FIELD_HDR + ZT_CTRL_TOKEN_MAX +
-		       ZT_CTRL_SERVICES_MAX * (FIELD_HDR + ZT_CTRL_STR_MAX) <= ZT_CTRL_MSG_MAX,
+		       ZT_CTRL_SERVICES_MAX * (FIELD_HDR + ZT_CTRL_STR_MAX) +
+		       ZT_CTRL_HELLO_ROUTES_MAX * (FIELD_HDR + ZT_CTRL_STR_MAX) <= ZT_CTRL_MSG_MAX,
 	       "the largest HELLO fits in ZT_CTRL_MSG_MAX");
+_Static_assert(ZT_CTRL_HDR_LEN + ZT_CTRL_ROUTES_MAX * (FIELD_HDR + ZT_CTRL_STR_MAX) <=
+		       ZT_CTRL_MSG_MAX,
+	       "the largest ROUTES fits in ZT_CTRL_MSG_MAX");
 _Static_assert(ZT_CTRL_HDR_LEN + 3 * (FIELD_HDR + 8) + 2 * (FIELD_HDR + ZT_CTRL_STR_MAX) +
 		       2 * (FIELD_HDR + 4) + FIELD_HDR +
 		       ZT_CTRL_CANDS_MAX * (FIELD_HDR + CAND_VALUE_MAX + FIELD_HDR) <= ZT_CTRL_MSG_MAX,

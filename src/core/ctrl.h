@@ -35,6 +35,10 @@
 #define ZT_CTRL_TOKEN_MAX 512
 /* Most services in one HELLO or REGISTER. */
 #define ZT_CTRL_SERVICES_MAX 32
+/* Most routed services in one HELLO or REGISTER (a connector's --route), and in one
+ * ROUTES message (what an agent may reach). */
+#define ZT_CTRL_HELLO_ROUTES_MAX 16
+#define ZT_CTRL_ROUTES_MAX 32
 /* Most candidates in one CANDIDATES message (more: ZT_ECAND_LIMIT). */
 #define ZT_CTRL_CANDS_MAX 32
 /* Field types with this bit set must be understood: an unknown one fails the message. */
@@ -54,6 +58,7 @@ enum zt_ctrl_type {
 	ZT_CTRL_ERROR = 11,           /* either way */
 	ZT_CTRL_PING = 12,            /* either way */
 	ZT_CTRL_PONG = 13,            /* answer to PING */
+	ZT_CTRL_ROUTES = 14,          /* Intermediate -> agent: the routes it may use */
 };
 
 /*
@@ -95,6 +100,9 @@ enum zt_ctrl_field {
 	ZT_CTRL_F_TIMESTAMP = 0x0020,       /* u64, ns */
 	ZT_CTRL_F_TUN_ADDR4 = 0x0021,       /* address (port 0): an agent's IPv4 tunnel address */
 	ZT_CTRL_F_TUN_ADDR6 = 0x0022,       /* address (port 0): ... IPv6 */
+	ZT_CTRL_F_ROUTE = 0x0023,           /* string, a route (core/route.h); repeated */
+	ZT_CTRL_F_TUN_POOL4 = 0x0024,       /* string, "ADDRESS/LENGTH": the agents' IPv4 pool */
+	ZT_CTRL_F_TUN_POOL6 = 0x0025,       /* string: ... IPv6 pool */
 };
 
 /* Field types inside a CANDIDATE value. */
@@ -138,6 +146,9 @@ struct zt_ctrl_hello {
 	char software[ZT_CTRL_STR_MAX + 1]; /* e.g. "ztna 0.1" */
 	uint8_t n_services;             /* connector: the services it fronts */
 	char services[ZT_CTRL_SERVICES_MAX][ZT_CTRL_STR_MAX + 1];
+	uint8_t n_routes;               /* connector: its routed services (the name of each
+					   is one of its services) */
+	char routes[ZT_CTRL_HELLO_ROUTES_MAX][ZT_CTRL_STR_MAX + 1];
 };
 
 struct zt_ctrl_welcome {
@@ -146,11 +157,22 @@ struct zt_ctrl_welcome {
 	uint64_t server_time;           /* the Intermediate's clock (ns) when it sent this */
 	char software[ZT_CTRL_STR_MAX + 1];
 	struct zt_addr tun4, tun6;      /* agent: its tunnel addresses (family 0: none) */
+	char tun_pool4[ZT_CTRL_STR_MAX + 1]; /* connector: the pools agents' tunnel addresses */
+	char tun_pool6[ZT_CTRL_STR_MAX + 1]; /* come from ("" none), routed into its tunnel */
 };
 
 struct zt_ctrl_register {
 	uint8_t n_services;             /* replaces the services named so far */
 	char services[ZT_CTRL_SERVICES_MAX][ZT_CTRL_STR_MAX + 1];
+	uint8_t n_routes;               /* replaces the routes named so far */
+	char routes[ZT_CTRL_HELLO_ROUTES_MAX][ZT_CTRL_STR_MAX + 1];
+};
+
+/* The whole list of routes an agent may use now (sent after WELCOME and whenever it
+ * changes; an empty list is valid). */
+struct zt_ctrl_routes {
+	uint8_t n_routes;
+	char routes[ZT_CTRL_ROUTES_MAX][ZT_CTRL_STR_MAX + 1];
 };
 
 struct zt_ctrl_open {
@@ -169,6 +191,7 @@ struct zt_ctrl_session {
 	uint64_t quota_bytes;           /* required: relay budget for this session */
 	uint64_t quota_packets;         /* required */
 	uint8_t ice_role;               /* required: enum zt_ctrl_ice_role of the receiver */
+	struct zt_addr tun4, tun6;      /* connector: the agent's tunnel addresses */
 };
 
 struct zt_ctrl_close {
@@ -242,6 +265,7 @@ struct zt_ctrl_msg {
 		struct zt_ctrl_path_report path;
 		struct zt_ctrl_error error;
 		struct zt_ctrl_ping ping;  /* PING and PONG */
+		struct zt_ctrl_routes routes;
 	} u;
 };
 

@@ -14,7 +14,7 @@
 #include "core/err.h"
 #include "core/wire.h"
 
-#define N_TYPES 13 /* ZT_CTRL_HELLO .. ZT_CTRL_PONG */
+#define N_TYPES 14 /* ZT_CTRL_HELLO .. ZT_CTRL_ROUTES */
 
 static struct zt_addr addr(const char *text)
 {
@@ -65,6 +65,9 @@ static void make_full(struct zt_ctrl_msg *m, unsigned type)
 		m->u.hello.n_services = ZT_CTRL_SERVICES_MAX;
 		for (size_t i = 0; i < ZT_CTRL_SERVICES_MAX; i++)
 			fill_str(m->u.hello.services[i], ZT_CTRL_STR_MAX, (char)('A' + i));
+		m->u.hello.n_routes = ZT_CTRL_HELLO_ROUTES_MAX;
+		for (size_t i = 0; i < ZT_CTRL_HELLO_ROUTES_MAX; i++)
+			fill_str(m->u.hello.routes[i], ZT_CTRL_STR_MAX, (char)('a' + i));
 		break;
 	case ZT_CTRL_WELCOME:
 		m->u.welcome.client_id = UINT64_MAX;
@@ -73,11 +76,16 @@ static void make_full(struct zt_ctrl_msg *m, unsigned type)
 		fill_str(m->u.welcome.software, ZT_CTRL_STR_MAX, 'W');
 		m->u.welcome.tun4 = addr("100.127.255.254:0");
 		m->u.welcome.tun6 = addr("[fd7a:7a74::ffff]:0");
+		fill_str(m->u.welcome.tun_pool4, ZT_CTRL_STR_MAX, '4');
+		fill_str(m->u.welcome.tun_pool6, ZT_CTRL_STR_MAX, '6');
 		break;
 	case ZT_CTRL_REGISTER:
 		m->u.reg.n_services = ZT_CTRL_SERVICES_MAX;
 		for (size_t i = 0; i < ZT_CTRL_SERVICES_MAX; i++)
 			fill_str(m->u.reg.services[i], i == 0 ? 0 : ZT_CTRL_STR_MAX, (char)('a' + i));
+		m->u.reg.n_routes = ZT_CTRL_HELLO_ROUTES_MAX;
+		for (size_t i = 0; i < ZT_CTRL_HELLO_ROUTES_MAX; i++)
+			fill_str(m->u.reg.routes[i], ZT_CTRL_STR_MAX, (char)('A' + i));
 		break;
 	case ZT_CTRL_OPEN:
 		m->u.open.request_id = UINT64_MAX;
@@ -92,6 +100,8 @@ static void make_full(struct zt_ctrl_msg *m, unsigned type)
 		m->u.session.quota_bytes = UINT64_MAX;
 		m->u.session.quota_packets = UINT64_MAX - 2;
 		m->u.session.ice_role = ZT_CTRL_ICE_CONTROLLED;
+		m->u.session.tun4 = addr("100.64.0.1:0");
+		m->u.session.tun6 = addr("[fd7a:7a74::1]:0");
 		break;
 	case ZT_CTRL_CLOSE:
 		m->u.close.session_id = UINT64_MAX;
@@ -139,6 +149,11 @@ static void make_full(struct zt_ctrl_msg *m, unsigned type)
 		m->u.ping.timestamp = UINT64_MAX - 1;
 		if (type == ZT_CTRL_PONG)
 			m->u.ping.peer_time = UINT64_MAX - 2;
+		break;
+	case ZT_CTRL_ROUTES:
+		m->u.routes.n_routes = ZT_CTRL_ROUTES_MAX;
+		for (size_t i = 0; i < ZT_CTRL_ROUTES_MAX; i++)
+			fill_str(m->u.routes.routes[i], ZT_CTRL_STR_MAX, (char)('A' + i));
 		break;
 	default:
 		fail_msg("no full message for type %u", type);
@@ -516,10 +531,11 @@ static void zero_length_input(void **state)
 	(void)state;
 	assert_int_equal(zt_ctrl_decode(&m, empty, 0), ZT_EZEROLEN);
 	assert_int_equal(m.type, 0);
-	/* an empty body: fine for REGISTER, missing fields for the others */
+	/* an empty body: fine for REGISTER and ROUTES (empty lists), missing fields for the others */
 	for (unsigned t = 1; t <= N_TYPES; t++) {
 		raw_begin(&r, ZT_CTRL_VERSION, (uint8_t)t);
-		assert_int_equal(raw_decode(&r, &m), t == ZT_CTRL_REGISTER ? 0 : ZT_ECTRL_FIELD);
+		assert_int_equal(raw_decode(&r, &m),
+				 t == ZT_CTRL_REGISTER || t == ZT_CTRL_ROUTES ? 0 : ZT_ECTRL_FIELD);
 		assert_int_equal(m.type, t);
 	}
 }
@@ -570,6 +586,23 @@ static void oversized_input_rejected(void **state)
 	assert_int_equal(raw_decode(&r, &m), 0);
 	assert_int_equal(m.u.reg.n_services, ZT_CTRL_SERVICES_MAX);
 	raw_field(&r, ZT_CTRL_F_SERVICE, "svc", 3);
+	assert_int_equal(raw_decode(&r, &m), ZT_ECTRL_LIMIT);
+
+	/* one route too many, in REGISTER and in ROUTES */
+	raw_begin(&r, ZT_CTRL_VERSION, ZT_CTRL_REGISTER);
+	for (int i = 0; i < ZT_CTRL_HELLO_ROUTES_MAX; i++)
+		raw_field(&r, ZT_CTRL_F_ROUTE, "db=10.0.5.0/24", 14);
+	assert_int_equal(raw_decode(&r, &m), 0);
+	assert_int_equal(m.u.reg.n_routes, ZT_CTRL_HELLO_ROUTES_MAX);
+	assert_string_equal(m.u.reg.routes[ZT_CTRL_HELLO_ROUTES_MAX - 1], "db=10.0.5.0/24");
+	raw_field(&r, ZT_CTRL_F_ROUTE, "db=10.0.5.0/24", 14);
+	assert_int_equal(raw_decode(&r, &m), ZT_ECTRL_LIMIT);
+	raw_begin(&r, ZT_CTRL_VERSION, ZT_CTRL_ROUTES);
+	for (int i = 0; i < ZT_CTRL_ROUTES_MAX; i++)
+		raw_field(&r, ZT_CTRL_F_ROUTE, "db=10.0.5.0/24", 14);
+	assert_int_equal(raw_decode(&r, &m), 0);
+	assert_int_equal(m.u.routes.n_routes, ZT_CTRL_ROUTES_MAX);
+	raw_field(&r, ZT_CTRL_F_ROUTE, "db=10.0.5.0/24", 14);
 	assert_int_equal(raw_decode(&r, &m), ZT_ECTRL_LIMIT);
 }
 
@@ -823,6 +856,9 @@ static void encoder_rejects_bad_messages(void **state)
 	assert_int_equal(zt_ctrl_encode(&m, buf, sizeof(buf)), -EINVAL);
 	m.u.hello.token_len = 0;
 	m.u.hello.n_services = ZT_CTRL_SERVICES_MAX + 1;
+	assert_int_equal(zt_ctrl_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.u.hello.n_services = 0;
+	m.u.hello.n_routes = ZT_CTRL_HELLO_ROUTES_MAX + 1;
 	assert_int_equal(zt_ctrl_encode(&m, buf, sizeof(buf)), -EINVAL);
 
 	make_min(&m, ZT_CTRL_OBSERVED_ADDRESS);
