@@ -12,6 +12,7 @@
 #include "core/hmap.h"
 #include "core/addrpool.h"
 #include "core/list.h"
+#include "core/route.h"
 #include "core/stun_server.h"
 #include "core/timerheap.h"
 #include "core/units.h"
@@ -93,6 +94,9 @@ struct client {
 	char close_text[128];
 	uint8_t nservices;
 	char (*services)[ZT_CTRL_STR_MAX + 1];
+	uint8_t nroutes;                  /* connector: its routed services (each one's name */
+	struct zt_route *routes;          /* is one of its services) */
+	uint64_t routes_sent;             /* agent: digest of the last ROUTES (0: none sent) */
 	struct client *cprev, *cnext;     /* imd->connectors: most recently registered first */
 	bool listed;                      /* in imd->connectors */
 	struct session *sessions;         /* sessions this client is an end of */
@@ -125,6 +129,7 @@ struct session {
 	uint64_t orphan_until;               /* an end is gone: wait for it until then */
 	struct session *onext;               /* in imd->orphans */
 	char service[ZT_CTRL_STR_MAX + 1];
+	struct zt_addr tun4, tun6;           /* the agent's tunnel addresses */
 	uint64_t bytes, pkts, quota_bytes, quota_pkts, dropped_quota;
 	bool over_quota;
 	bool have_cands[2];
@@ -194,6 +199,7 @@ struct zt_imd {
 };
 
 static const struct zt_quic_callbacks outer_cb;
+static void routes_changed(struct zt_imd *imd);
 
 #define LOG(imd, lvl, ev, ...) zt_node_logf(&(imd)->cfg.log, lvl, ev, __VA_ARGS__)
 
@@ -546,6 +552,18 @@ static void tun_give(struct client *c)
 	c->tun4.family = c->tun6.family = 0;
 }
 
+/* WELCOME to a connector: the pools agents' tunnel addresses come from, which it
+ * routes into its tunnel. */
+static void pools_text(const struct zt_imd *imd, struct zt_ctrl_welcome *w)
+{
+	char ip[ZT_ADDR_STRLEN];
+
+	if (imd->pool4 && zt_addr_format(&imd->cfg.tun_pool4, false, ip, sizeof(ip)) >= 0)
+		snprintf(w->tun_pool4, sizeof(w->tun_pool4), "%s/%u", ip, imd->cfg.tun_plen4);
+	if (imd->pool6 && zt_addr_format(&imd->cfg.tun_pool6, false, ip, sizeof(ip)) >= 0)
+		snprintf(w->tun_pool6, sizeof(w->tun_pool6), "%s/%u", ip, imd->cfg.tun_plen6);
+}
+
 static void client_gone(struct client *c, const char *why)
 {
 	struct zt_imd *imd = c->imd;
@@ -585,6 +603,10 @@ static void client_gone(struct client *c, const char *why)
 		ZT_LIST_UNLINK(imd->connectors, c, cprev, cnext);
 		c->listed = false;
 	}
+	if (c->nroutes) {
+		c->nroutes = 0;
+		routes_changed(imd);
+	}
 	while (c->held) {
 		struct held *h = c->held;
 		held_remove(imd, h);
@@ -605,6 +627,7 @@ static void client_free(struct client *c)
 	zt_quic_conn_free(c->conn);
 	zt_ctrlchan_fini(&c->ch);
 	free(c->services);
+	free(c->routes);
 	free(c);
 }
 
@@ -738,6 +761,126 @@ static void services_text(const struct client *c, char *buf, size_t cap)
 		snprintf(buf, cap, "-");
 }
 
+/* Routed services (docs/tunnel.md, "Packet tunnel"). */
+
+/*
+ * Keeps the routes of connector c that parse and name one of its (registered)
+ * services; *ret_refused gets a bit per one that does not. Returns whether the
+ * routes were or are now not empty (agents' lists may change), or -ENOMEM.
+ */
+static int set_routes(struct client *c, uint8_t n, const char (*texts)[ZT_CTRL_STR_MAX + 1],
+		      uint32_t *ret_refused)
+{
+	uint32_t refused = 0;
+	uint8_t k = 0, before = c->nroutes;
+
+	if (n && !c->routes && !(c->routes = calloc(ZT_CTRL_HELLO_ROUTES_MAX, sizeof(*c->routes))))
+		return -ENOMEM;
+	for (uint8_t i = 0; i < n && i < ZT_CTRL_HELLO_ROUTES_MAX; i++) {
+		struct zt_route r;
+		if (zt_route_parse(&r, texts[i]) < 0 || !serves(c, r.name)) {
+			refused |= 1u << i;
+			continue;
+		}
+		c->routes[k++] = r;
+	}
+	c->nroutes = k;
+	*ret_refused = refused;
+	return before || k;
+}
+
+/* ERROR for each route of c refused by set_routes, naming the fix; logged. */
+static void report_refused_routes(struct client *c, uint8_t n,
+				  const char (*texts)[ZT_CTRL_STR_MAX + 1], uint32_t refused)
+{
+	char text[2 * ZT_CTRL_STR_MAX];
+
+	for (uint8_t i = 0; i < n && i < ZT_CTRL_HELLO_ROUTES_MAX; i++) {
+		struct zt_route r;
+		bool syntax;
+		if (!(refused & (1u << i)))
+			continue;
+		syntax = zt_route_parse(&r, texts[i]) < 0;
+		c->imd->st.register_refused++;
+		LOGC(c, ZT_NODE_WARN, "route_refused", "identity=%s route=\"%.100s\" reason=%s",
+		     c->identity, texts[i], syntax ? "syntax" : "not-a-service");
+		if (syntax)
+			snprintf(text, sizeof(text), "route %.100s: not NAME=PREFIX/LENGTH[:RULES]",
+				 texts[i]);
+		else
+			snprintf(text, sizeof(text),
+				 "route %.100s: %.63s is not a service connector %s serves", texts[i],
+				 r.name, c->name);
+		send_error(c, syntax ? ZT_ESYNTAX : ZT_ENOTSERVER, 0, 0, text);
+	}
+}
+
+static uint64_t text_hash(const char *t)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *t; t++)
+		h = (h ^ (uint8_t)*t) * 0x100000001b3ull;
+	return h;
+}
+
+/* Adds route r's text to m's list unless it is there; returns its hash, or 0 when it
+ * was there already, or did not fit (*dropped counted). */
+static uint64_t routes_add(struct zt_ctrl_routes *m, const struct zt_route *r, unsigned *dropped)
+{
+	char text[ZT_ROUTE_STRLEN];
+
+	if (zt_route_format(r, text, sizeof(text)) < 0 || strlen(text) > ZT_CTRL_STR_MAX)
+		return 0;
+	for (unsigned i = 0; i < m->n_routes; i++)
+		if (!strcmp(m->routes[i], text))
+			return 0;
+	if (m->n_routes == ZT_CTRL_ROUTES_MAX) {
+		(*dropped)++;
+		return 0;
+	}
+	memcpy(m->routes[m->n_routes++], text, strlen(text) + 1);
+	return text_hash(text);
+}
+
+/*
+ * ROUTES to agent a when its list changed since the last one: every route of a
+ * connector that is up whose service the policy lets a reach, each once (a digest
+ * independent of the order tells a change). Only agents with a tunnel address.
+ */
+static void send_routes(struct client *a)
+{
+	struct zt_imd *imd = a->imd;
+	struct zt_ctrl_msg m;
+	uint64_t digest = 1;
+	unsigned dropped = 0;
+
+	if (a->role != ZT_CTRL_ROLE_AGENT || a->state != C_READY ||
+	    (!a->tun4.family && !a->tun6.family))
+		return;
+	zt_ctrl_msg_init(&m, ZT_CTRL_ROUTES);
+	for (struct client *c = imd->connectors; c; c = c->cnext) {
+		if (c->state != C_READY)
+			continue;
+		for (unsigned i = 0; i < c->nroutes; i++)
+			if (zt_policy_allows(imd->cfg.policy, a->name, c->routes[i].name))
+				digest += routes_add(&m.u.routes, &c->routes[i], &dropped);
+	}
+	if (digest == a->routes_sent)
+		return;
+	a->routes_sent = digest;
+	ctrl_send(a, &m);
+	LOGC(a, dropped ? ZT_NODE_WARN : ZT_NODE_INFO, "routes_sent",
+	     "identity=%s routes=%u left_out=%u", a->identity, m.u.routes.n_routes, dropped);
+}
+
+/* A connector's routes changed: every agent whose list changed hears of it. */
+static void routes_changed(struct zt_imd *imd)
+{
+	for (struct client *c = imd->clients; c; c = c->next)
+		send_routes(c);
+}
+
 /* Sessions. */
 
 /* SESSION for end e of s (0: the agent, controlling; 1: the connector), naming the
@@ -754,6 +897,10 @@ static void send_session(struct client *to, const struct session *s, int e, uint
 	m.u.session.quota_bytes = s->quota_bytes;
 	m.u.session.quota_packets = s->quota_pkts;
 	m.u.session.ice_role = e ? ZT_CTRL_ICE_CONTROLLED : ZT_CTRL_ICE_CONTROLLING;
+	if (e) {
+		m.u.session.tun4 = s->tun4;
+		m.u.session.tun6 = s->tun6;
+	}
 	ctrl_send(to, &m);
 }
 
@@ -805,6 +952,8 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	snprintf(s->ident[0], sizeof(s->ident[0]), "%s", agent->identity);
 	snprintf(s->ident[1], sizeof(s->ident[1]), "%s", conn->identity);
 	snprintf(s->service, sizeof(s->service), "%s", service);
+	s->tun4 = agent->tun4;
+	s->tun6 = agent->tun6;
 	s->quota_bytes = imd->cfg.quota_bytes;
 	s->quota_pkts = imd->cfg.quota_packets;
 	zt_hmap_link(&imd->sessions, session_slot(imd, id), &s->hnode, id);
@@ -1044,8 +1193,8 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	char text[ZT_CTRL_STR_MAX + 1], svc[512], obs[ZT_ADDR_STRLEN];
 	struct zt_ctrl_msg m;
 	struct zt_quic_path path;
-	uint32_t refused = 0;
-	int rc;
+	uint32_t refused = 0, rrefused = 0;
+	int rc, routed = 0;
 
 	rc = zt_tls_session_peer_identity(zt_quic_conn_tls(c->conn), c->identity,
 					  sizeof(c->identity));
@@ -1103,7 +1252,8 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	c->observed = path.remote;
 	replace_older(imd, c, now);
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
-		if (set_services(c, h->n_services, h->services, &refused) < 0) {
+		if (set_services(c, h->n_services, h->services, &refused) < 0 ||
+		    (routed = set_routes(c, h->n_routes, h->routes, &rrefused)) < 0) {
 			reject(c, now, -ENOMEM, "out of memory");
 			return;
 		}
@@ -1117,6 +1267,8 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	snprintf(m.u.welcome.software, sizeof(m.u.welcome.software), SOFTWARE);
 	m.u.welcome.tun4 = c->tun4;
 	m.u.welcome.tun6 = c->tun6;
+	if (c->role == ZT_CTRL_ROLE_CONNECTOR)
+		pools_text(imd, &m.u.welcome);
 	ctrl_send(c, &m);
 	services_text(c, svc, sizeof(svc));
 	LOG(imd, ZT_NODE_INFO, "client_ready",
@@ -1126,8 +1278,13 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	    h->software);
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
 		report_refused(c, h->n_services, h->services, refused);
+		report_refused_routes(c, h->n_routes, h->routes, rrefused);
 		adopt_connector_orphans(imd, c);
 		release_held(imd, c);
+		if (routed)
+			routes_changed(imd);
+	} else {
+		send_routes(c);
 	}
 }
 
@@ -1245,7 +1402,8 @@ static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now
 static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struct zt_ctrl_msg *m)
 {
 	char obs[ZT_ADDR_STRLEN];
-	uint32_t refused;
+	uint32_t refused, rrefused;
+	int routed;
 
 	if (c->state == C_WAIT_HELLO) {
 		if (m->type == ZT_CTRL_HELLO) {
@@ -1269,12 +1427,17 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 			send_error(c, ZT_ESTATE, 0, 0, "only a connector registers services");
 			break;
 		}
-		if (set_services(c, m->u.reg.n_services, m->u.reg.services, &refused) == 0) {
+		if (set_services(c, m->u.reg.n_services, m->u.reg.services, &refused) == 0 &&
+		    (routed = set_routes(c, m->u.reg.n_routes, m->u.reg.routes, &rrefused)) >= 0) {
 			char svc[512];
 			services_text(c, svc, sizeof(svc));
-			LOGC(c, ZT_NODE_INFO, "register", "identity=%s services=%s", c->identity, svc);
+			LOGC(c, ZT_NODE_INFO, "register", "identity=%s services=%s routes=%u",
+			     c->identity, svc, c->nroutes);
 			report_refused(c, m->u.reg.n_services, m->u.reg.services, refused);
+			report_refused_routes(c, m->u.reg.n_routes, m->u.reg.routes, rrefused);
 			release_held(imd, c);
+			if (routed)
+				routes_changed(imd);
 		}
 		break;
 	case ZT_CTRL_OPEN:

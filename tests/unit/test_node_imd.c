@@ -122,6 +122,82 @@ static void agents_get_stable_tunnel_addresses(void **state)
 	nh_world_fini(&w);
 }
 
+static void register_routes(struct nh_ep *e, const char *services, const char *const *routes)
+{
+	struct zt_ctrl_msg m;
+	const char *s = services;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_REGISTER);
+	while (*s) {
+		size_t len = strcspn(s, ",");
+		snprintf(m.u.reg.services[m.u.reg.n_services++], sizeof(m.u.reg.services[0]), "%.*s",
+			 (int)len, s);
+		s += len + (s[len] == ',');
+	}
+	for (; *routes; routes++)
+		snprintf(m.u.reg.routes[m.u.reg.n_routes++], sizeof(m.u.reg.routes[0]), "%s", *routes);
+	assert_int_equal(nh_raw_send(e, &m), 0);
+}
+
+/*
+ * Routed services reach the agents whose policy allows them (docs/tunnel.md): a
+ * connector's routes are checked (the grammar; the name one of its services), each
+ * agent gets its whole list as ROUTES after WELCOME and again whenever it changes
+ * (not when it does not); the connector's WELCOME names the pools, its SESSION the
+ * agent's tunnel addresses.
+ */
+static void routes_follow_the_policy(void **state)
+{
+	static const char *const routes[] = {
+		"web=10.0.6.20/32:tcp/443,icmp", "db=10.0.5.0/24", "mail=10.0.7.0/24",
+		"db=10.0.5.1/24", NULL,
+	};
+	struct nh_world w;
+	struct zt_ctrl_welcome a, c;
+	const struct zt_ctrl_msg *m;
+
+	tunnel_world(&w, *state);
+	a = login_welcome(&w, &w.alice, w.alice_tls, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice");
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ROUTES, 1, ZT_SEC));
+	assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_ROUTES)->u.routes.n_routes, 0);
+	c = login_welcome(&w, &w.c1, w.c1_tls, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1");
+	assert_string_equal(c.tun_pool4, "100.64.0.0/10");
+	assert_string_equal(c.tun_pool6, "fd7a:7a74::/64");
+	assert_string_equal(a.tun_pool4, "");
+	register_routes(&w.c1, "web,db", routes);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ROUTES, 2, ZT_SEC));
+	m = nh_raw_last(&w.alice, ZT_CTRL_ROUTES);
+	assert_int_equal(m->u.routes.n_routes, 1);
+	assert_string_equal(m->u.routes.routes[0], "web=10.0.6.20/32:tcp/443,icmp");
+	assert_true(nh_wait_count(&w.c1, ZT_CTRL_ERROR, 2, ZT_SEC));
+	assert_int_equal(nh_raw_last(&w.c1, ZT_CTRL_ERROR)->u.error.code, (uint32_t)-ZT_ESYNTAX);
+
+	login_welcome(&w, &w.bob, w.bob_tls, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob");
+	assert_true(nh_wait_count(&w.bob, ZT_CTRL_ROUTES, 1, ZT_SEC));
+	m = nh_raw_last(&w.bob, ZT_CTRL_ROUTES);
+	assert_int_equal(m->u.routes.n_routes, 1);
+	assert_string_equal(m->u.routes.routes[0], "db=10.0.5.0/24");
+
+	/* the same routes again: nothing new for the agents */
+	register_routes(&w.c1, "web,db", routes);
+	nh_run_alive(&w.net, 500 * ZT_MS);
+	assert_int_equal(nh_raw_count(&w.alice, ZT_CTRL_ROUTES), 2);
+
+	assert_int_equal(nh_raw_open(&w.alice, 7, "web", 0), 0);
+	assert_true(nh_wait_count(&w.c1, ZT_CTRL_SESSION, 1, ZT_SEC));
+	m = nh_raw_last(&w.c1, ZT_CTRL_SESSION);
+	assert_true(zt_addr_equal(&m->u.session.tun4, &a.tun4));
+	assert_true(zt_addr_equal(&m->u.session.tun6, &a.tun6));
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_SESSION, 1, ZT_SEC));
+	assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_SESSION)->u.session.tun4.family, 0);
+
+	/* the connector goes: its routes with it */
+	zt_quic_conn_close(w.c1.raw.conn, 0, "bye");
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ROUTES, 3, 3 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_ROUTES)->u.routes.n_routes, 0);
+	nh_world_fini(&w);
+}
+
 /* The ERROR arrives, then the connection is closed with the same code. */
 static void expect_refusal(struct nh_world *w, struct nh_ep *e, uint32_t code)
 {
@@ -1202,6 +1278,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(welcome_with_observed_address),
 		cmocka_unit_test(agents_get_stable_tunnel_addresses),
+		cmocka_unit_test(routes_follow_the_policy),
 		cmocka_unit_test(bad_token_refused),
 		cmocka_unit_test(identity_and_role_must_match_certificate),
 		cmocka_unit_test(hello_must_come_first),
