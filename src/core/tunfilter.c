@@ -3,7 +3,7 @@
 
 #include "core/tunfilter.h"
 
-static enum zt_tun_drop judge(const struct zt_tunfilter *f, const uint8_t *pkt, size_t len,
+static enum zt_tun_drop judge(struct zt_tunfilter *f, const uint8_t *pkt, size_t len,
 			      struct zt_ippkt *p)
 {
 	const struct zt_addr *self;
@@ -20,8 +20,10 @@ static enum zt_tun_drop judge(const struct zt_tunfilter *f, const uint8_t *pkt, 
 		if (!zt_route_contains(&f->routes[i], &p->dst))
 			continue;
 		in_route = true;
-		if (zt_route_allows(&f->routes[i], p))
+		if (zt_route_allows(&f->routes[i], p)) {
+			f->matched = &f->routes[i];
 			return ZT_TUN_PASS;
+		}
 	}
 	return in_route ? ZT_TUN_DROP_RULE : ZT_TUN_DROP_NO_ROUTE;
 }

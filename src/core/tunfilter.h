@@ -31,6 +31,7 @@ struct zt_tunfilter {
 	const struct zt_route *routes;     /* the routes this agent may use (kept by the caller) */
 	size_t nroutes;
 	uint32_t mtu;                      /* the tunnel MTU */
+	const struct zt_route *matched;    /* the route the last packet passed to */
 	uint64_t passed;
 	uint64_t dropped[ZT_TUN_DROP_REASONS]; /* by reason ([0] unused) */
 };

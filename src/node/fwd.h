@@ -48,6 +48,17 @@
 #define ZT_FWD_ECHO_REQUEST 1
 #define ZT_FWD_ECHO_REPLY 2
 
+/*
+ * Flow id 0xffffffff carries the packet tunnel (node/tunnel.h): one IP packet
+ * (IPv4 or IPv6, whole, no fragmenting) per DATAGRAM,
+ *
+ *     DATAGRAM payload = 0xffffffff (u32) | the IP packet
+ *
+ * on the session of the routed service the packet belongs to. An agent never picks
+ * it for a UDP flow.
+ */
+#define ZT_FWD_IP_FLOW 0xffffffffu
+
 enum zt_fwd_code {
 	ZT_FWD_ABORT = 1,        /* the forwarding program gave up on the connection */
 	ZT_FWD_TCP_RESET = 2,    /* the TCP connection at the other end was reset */

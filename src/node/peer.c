@@ -224,6 +224,7 @@ static void send_hello(struct zt_peer *p)
 	for (size_t i = 0; i < p->cfg.n_services; i++)
 		snprintf(h->services[h->n_services++], sizeof(h->services[0]), "%s",
 			 p->cfg.services[i].name);
+	zt_ptun_hello(p, h);
 	p->state = ZT_PEER_HELLO;
 	p->welcome_by = p->now + p->cfg.welcome_timeout;
 	if (zt_peer_ctrl(p, &m) < 0)
@@ -244,6 +245,7 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	p->tun4 = w->tun4.family == AF_INET ? w->tun4 : (struct zt_addr){ 0 };
 	p->tun6 = w->tun6.family == AF_INET6 ? w->tun6 : (struct zt_addr){ 0 };
 	p->tun4.port = p->tun6.port = 0;
+	zt_ptun_on_welcome(p, w);
 	p->state = ZT_PEER_READY;
 	p->client_id = w->client_id;
 	p->addrs.observed = w->observed;
@@ -322,6 +324,9 @@ static void on_msg(struct zt_peer *p, struct zt_ctrl_msg *m)
 		break;
 	}
 	case ZT_CTRL_PONG:
+		break;
+	case ZT_CTRL_ROUTES:
+		zt_ptun_on_routes(p, &m->u.routes);
 		break;
 	default:
 		p->st.ctrl_errors++;
@@ -478,6 +483,12 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 		free(p);
 		return rc;
 	}
+	rc = zt_ptun_init(p);
+	if (rc < 0) {
+		zt_quic_cidmap_free(p->inner_map);
+		free(p);
+		return rc;
+	}
 	zt_quic_relay_addr(&p->relay_local, cfg->intermediate.family, ZT_RELAY_PATH_ID);
 	p->outer_path.local = cfg->local;
 	if (!p->outer_path.local.family)
@@ -502,6 +513,7 @@ void zt_peer_free(struct zt_peer *p)
 	zt_quic_conn_free(p->outer);
 	zt_ctrlchan_fini(&p->ch);
 	zt_quic_cidmap_free(p->inner_map);
+	zt_ptun_fini(p);
 	free(p);
 }
 

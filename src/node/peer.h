@@ -75,6 +75,7 @@
 
 #include "node/peerdefs.h"
 #include "node/session.h"
+#include "node/tunnel.h"
 
 /*
  * Creates an agent or connector and starts connecting. cfg is copied; the TLS

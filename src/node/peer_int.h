@@ -9,6 +9,7 @@
 #include "core/checkbudget.h"
 #include "core/ctrl.h"
 #include "core/err.h"
+#include "core/hmap.h"
 #include "core/units.h"
 #include "node/backoff.h"
 #include "node/ctrlchan.h"
@@ -51,6 +52,7 @@ struct pagent {
 	bool blocked;                       /* a read or write waited for the byte budget */
 	uint64_t refresh_at;                /* blocked: out_queued looked at again then */
 	uint64_t refused;                   /* channels, flow datagrams, sessions refused */
+	uint64_t tun_dropped;               /* its IP packets the per-packet check dropped */
 	uint64_t unlogged;                  /* ... since the last log line */
 	uint64_t logged_at;
 };
@@ -115,6 +117,25 @@ struct psession {
 	uint64_t resume_request;            /* agent: the OPEN that re-attaches it */
 	uint64_t resume_at;                 /* agent: ask again then (connector not back yet) */
 	unsigned resume_tries;
+	/* Packet tunnel (tunnel.c). */
+	uint64_t tun_last;                  /* the last IP packet either way */
+	bool tun_on;                        /* one passed within flow_idle: keepalive on */
+	struct zt_tunfilter tunf;           /* connector: the agent's packets (self: its
+					       tunnel addresses, routes: the service's) */
+	struct zt_hnode tnode[2];           /* connector: in p->tun.by_addr, v4 and v6 */
+	bool tlinked[2];
+};
+
+/* The packet tunnel's part of a node (tunnel.c). */
+struct ptunnel {
+	struct zt_route routes[ZT_CTRL_ROUTES_MAX]; /* agent: from ROUTES; connector: its own,
+						       sorted by name */
+	size_t nroutes;
+	struct zt_hmap by_addr;             /* connector: sessions by the agent's address */
+	struct zt_addr pool4, pool6;        /* connector: the agents' pools (WELCOME) */
+	uint8_t plen4, plen6;
+	uint8_t buf[ZT_FWD_FLOW_HDR_LEN + ZT_PEER_TUN_MTU + 8]; /* one DATAGRAM being made */
+	uint8_t icmp[1280];                 /* an ICMP answer being made */
 };
 
 /* A refused OPEN (node/peer.h, struct zt_peer_refusal); r.service "" is a free slot. */
@@ -145,6 +166,7 @@ struct zt_peer {
 	uint64_t tick;                  /* flow idle checks; ZT_TIME_NEVER when no flows */
 	struct zt_direct_addrs addrs;            /* host candidates, observed address */
 	struct zt_addr tun4, tun6;               /* agent: tunnel addresses from WELCOME */
+	struct ptunnel tun;                      /* the packet tunnel (tunnel.c) */
 	struct prefusal refusals[PEER_REFUSALS]; /* agent: refused OPENs by service */
 	struct zt_backoff login_backoff;         /* after a refused login */
 	struct zt_peer_refusal login;            /* the last refused login (code 0: none) */
@@ -201,6 +223,31 @@ void zt_psession_direct_tx(struct psession *s, uint64_t now);
 int zt_psession_poll_stun(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 			  struct zt_addr *ret_local, struct zt_addr *ret_remote);
 void zt_psession_netchange(struct zt_peer *p, uint64_t now);
+
+/* tunnel.c */
+int zt_ptun_init(struct zt_peer *p);
+void zt_ptun_fini(struct zt_peer *p);
+/* Connector: SESSION named the agent's tunnel addresses for s (new session). */
+void zt_ptun_session(struct psession *s, const struct zt_addr *tun4, const struct zt_addr *tun6);
+/* s ends: it takes no more packets. */
+void zt_ptun_session_gone(struct psession *s);
+/* An IP packet DATAGRAM (after the flow header) arrived on s. */
+void zt_ptun_in(struct psession *s, const uint8_t *pkt, size_t len);
+/* Agent: ROUTES; connector: WELCOME's pools. */
+void zt_ptun_on_routes(struct zt_peer *p, const struct zt_ctrl_routes *m);
+void zt_ptun_on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w);
+/* The HELLO's routes (connector). */
+void zt_ptun_hello(const struct zt_peer *p, struct zt_ctrl_hello *h);
+
+/* session.c, for tunnel.c */
+/* Agent: the session for service (opened if needed), or a refusal's code. */
+int zt_psession_for_service(struct zt_peer *p, uint64_t now, const char *service,
+			    struct psession **ret);
+/* One DATAGRAM on s: sent, or queued while s comes up (agent). Returns 0, -EAGAIN
+ * (queue or send buffer full), -EMSGSIZE, -EPIPE (s is closed). */
+int zt_psession_dgram(struct psession *s, const uint8_t *buf, size_t len);
+/* An IP packet passed on s: keepalive on while they do. */
+void zt_psession_tun_used(struct psession *s);
 
 /* agents.c (connector) */
 /* Whether identity may have one more session. */

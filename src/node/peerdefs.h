@@ -15,6 +15,8 @@
 #include "core/ctrl.h"
 #include "core/pathmgr.h"
 #include "core/rng.h"
+#include "core/route.h"
+#include "core/tunfilter.h"
 #include "node/fwd.h"
 #include "node/nodelog.h"
 #include "node/relay.h"
@@ -24,6 +26,8 @@
 /* The largest UDP payload one flow datagram carries: an inner DATAGRAM frame in a
  * ZT_RELAY_TUNNEL_MTU-byte packet, minus the flow header (1362). */
 #define ZT_PEER_UDP_MAX (ZT_RELAY_TUNNEL_MTU - ZT_QUIC_DGRAM_OVERHEAD - ZT_FWD_FLOW_HDR_LEN)
+/* The packet tunnel's MTU: the largest IP packet one DATAGRAM carries, the same (1362). */
+#define ZT_PEER_TUN_MTU ZT_PEER_UDP_MAX
 
 enum zt_peer_state {
 	ZT_PEER_CONNECTING = 1, /* outer handshake running */
@@ -144,6 +148,12 @@ struct zt_peer_callbacks {
 	/* Agent: an OPEN for r->service (or the login, r->service "") was refused; the
 	 * channels, flows and pings that waited for it have failed with r->code. */
 	void (*refused)(struct zt_peer *p, void *arg, const struct zt_peer_refusal *r);
+
+	/* Packet tunnel (node/tunnel.h): an IP packet for the TUN device, checked. Also
+	 * called from inside zt_peer_tun_send (an ICMP "too big" answer). */
+	void (*tun_packet)(struct zt_peer *p, void *arg, const uint8_t *pkt, size_t len);
+	/* Agent: the routes it may use changed (the Intermediate's ROUTES): n of them. */
+	void (*tun_routes)(struct zt_peer *p, void *arg, const struct zt_route *routes, size_t n);
 };
 
 struct zt_peer_config {
@@ -160,6 +170,10 @@ struct zt_peer_config {
 					      certificate */
 	const struct zt_peer_service *services; /* connector: at least one */
 	size_t n_services;
+	/* Connector: routed services for the packet tunnel (node/tunnel.h), each named
+	 * after one of services; at most ZT_CTRL_HELLO_ROUTES_MAX. */
+	const struct zt_route *routes;
+	size_t n_routes;
 	const struct zt_rng *rng;          /* required */
 	const char *software;              /* HELLO's SOFTWARE; NULL: "ztna 0.1" */
 
@@ -236,6 +250,13 @@ struct zt_peer_stats {
 	uint64_t checks_charged;       /* checks to addresses that had not answered */
 	uint64_t checks_deferred;      /* ... that waited for the budget (counted per try) */
 	uint64_t resets_received;      /* outer connections ended by a Stateless Reset or drain */
+	/* Packet tunnel: IP packets into the tunnel (from the shell) and out of it (to
+	 * the shell); dropped by the per-packet check, by reason (core/tunfilter.h;
+	 * [ZT_TUN_PASS]: no session for it: refused, queue full, closed); ICMP too-big
+	 * answers; TCP SYNs whose MSS was lowered. */
+	uint64_t tun_out, tun_in;
+	uint64_t tun_dropped[ZT_TUN_DROP_REASONS];
+	uint64_t tun_too_big, tun_mss_clamped;
 	size_t sessions, chans, flows; /* now */
 };
 
@@ -265,5 +286,6 @@ struct zt_peer_agent_info {
 	size_t sessions, chans, flows;
 	uint64_t bytes;                     /* in flight, both ways */
 	uint64_t refused;                   /* channels, flow datagrams and sessions refused */
+	uint64_t tun_dropped;               /* its IP packets the per-packet check dropped */
 };
 #endif

@@ -10,6 +10,7 @@
 #include "core/units.h"
 #include "node/peer_int.h"
 #include "node/session.h"
+#include "node/tunnel.h"
 #include "quic/pki.h"
 
 #define CH_PENDING_READY (1u << 15) /* READY to deliver at the next entry point */
@@ -57,7 +58,7 @@ static void chan_emit(struct zt_peer_chan *ch, enum zt_peer_chan_event ev, int c
 
 static void update_keepalive(struct psession *s)
 {
-	bool want = s->state == ZT_PEER_S_READY && (s->nchans || s->nflows);
+	bool want = s->state == ZT_PEER_S_READY && (s->nchans || s->nflows || s->tun_on);
 
 	if (!s->conn || want == s->keepalive_on)
 		return;
@@ -243,6 +244,25 @@ static int agent_session(struct zt_peer *p, uint64_t now, const char *service,
 	return 0;
 }
 
+int zt_psession_for_service(struct zt_peer *p, uint64_t now, const char *service,
+			    struct psession **ret)
+{
+	return agent_session(p, now, service, ret);
+}
+
+void zt_psession_tun_used(struct psession *s)
+{
+	struct zt_peer *p = s->p;
+
+	s->tun_last = p->now;
+	if (s->tun_on)
+		return;
+	s->tun_on = true;
+	update_keepalive(s);
+	if (p->tick == ZT_TIME_NEVER)
+		p->tick = p->now + FLOW_TICK;
+}
+
 static void pq_clear(struct psession *s)
 {
 	while (s->pq_head) {
@@ -317,6 +337,7 @@ void zt_psession_kill(struct psession *s, int reason, const char *text, bool tel
 		return;
 	s->state = ZT_PEER_S_CLOSED;
 	s->close_reason = reason;
+	zt_ptun_session_gone(s);
 	if (s->direct)
 		zt_direct_stop(s->direct);
 	/* one whose OPEN was refused was logged by what refused it (open_failed) */
@@ -369,6 +390,7 @@ void zt_psession_free(struct psession *s)
 	while (s->flows)
 		flow_unlink_free(s->flows);
 	pq_clear(s);
+	zt_ptun_session_gone(s);
 	zt_pagent_detach(p, s->agent);
 	s->agent = NULL;
 	zt_direct_free(s->direct);
@@ -547,6 +569,8 @@ void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 	s->controlling = m->ice_role == ZT_CTRL_ICE_CONTROLLING;
 	s->quota_bytes = m->quota_bytes;
 	s->quota_packets = m->quota_packets;
+	if (!is_agent(p))
+		zt_ptun_session(s, &m->tun4, &m->tun6);
 	p->st.sessions_opened++;
 	PLOG(p, ZT_NODE_INFO, "session_open", "session=%08x service=%s peer=%s role=%s", s->id,
 	     s->service, s->peer_identity, s->controlling ? "controlling" : "controlled");
@@ -1277,6 +1301,10 @@ static void icb_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, si
 		p->st.flow_dgrams_dropped++;
 		return;
 	}
+	if (id == ZT_FWD_IP_FLOW) {
+		zt_ptun_in(s, data + n, len - (size_t)n);
+		return;
+	}
 	f = flow_find(s, id);
 	if (!f) {
 		if (is_agent(p) || s->nflows >= p->cfg.max_flows ||
@@ -1342,7 +1370,7 @@ int zt_peer_flow_open(struct zt_peer *p, uint64_t now, const char *service, void
 		return rc;
 	if (s->nflows >= p->cfg.max_flows)
 		return -ENOMEM;
-	if (p->next_flow == 0)
+	if (p->next_flow == 0 || p->next_flow == ZT_FWD_IP_FLOW)
 		p->next_flow = 1;
 	f = flow_add(s, p->next_flow++);
 	if (!f)
@@ -1360,43 +1388,49 @@ void zt_peer_flow_set_arg(struct zt_peer_flow *f, void *farg)
 	f->arg = farg;
 }
 
+int zt_psession_dgram(struct psession *s, const uint8_t *buf, size_t len)
+{
+	struct zt_peer *p = s->p;
+	struct pdgram *d;
+	int rc;
+
+	if (s->state == ZT_PEER_S_CLOSED)
+		return -EPIPE;
+	if (s->state == ZT_PEER_S_READY) {
+		rc = zt_quic_dgram_send(s->conn, buf, len);
+		return rc >= 0 ? 0 : rc == -EMSGSIZE ? -EMSGSIZE : rc == ZT_ESTATE ? -EPIPE : -EAGAIN;
+	}
+	if (s->pq_len >= p->cfg.pending_dgrams || !(d = malloc(sizeof(*d) + len)))
+		return -EAGAIN;
+	d->next = NULL;
+	d->len = len;
+	memcpy(d->data, buf, len);
+	if (s->pq_tail)
+		s->pq_tail->next = d;
+	else
+		s->pq_head = d;
+	s->pq_tail = d;
+	s->pq_len++;
+	return 0;
+}
+
 int zt_peer_flow_send(struct zt_peer_flow *f, uint64_t now, const void *data, size_t len)
 {
-	struct psession *s = f->s;
 	struct zt_peer *p = f->p;
 	uint8_t buf[ZT_FWD_FLOW_HDR_LEN + ZT_PEER_UDP_MAX];
 	int rc;
 
 	if (len > ZT_PEER_UDP_MAX)
 		return -EMSGSIZE;
-	if (s->state == ZT_PEER_S_CLOSED)
+	if (f->s->state == ZT_PEER_S_CLOSED)
 		return -EPIPE;
 	zt_fwd_flow_write(buf, sizeof(buf), f->id);
 	memcpy(buf + ZT_FWD_FLOW_HDR_LEN, data, len);
 	f->last = now;
-	if (s->state != ZT_PEER_S_READY) {
-		struct pdgram *d;
-		if (s->pq_len >= p->cfg.pending_dgrams ||
-		    !(d = malloc(sizeof(*d) + ZT_FWD_FLOW_HDR_LEN + len))) {
-			p->st.flow_dgrams_dropped++;
-			return -EAGAIN;
-		}
-		d->next = NULL;
-		d->len = ZT_FWD_FLOW_HDR_LEN + len;
-		memcpy(d->data, buf, d->len);
-		if (s->pq_tail)
-			s->pq_tail->next = d;
-		else
-			s->pq_head = d;
-		s->pq_tail = d;
-		s->pq_len++;
-		p->st.flow_dgrams_out++;
-		return 0;
-	}
-	rc = zt_quic_dgram_send(s->conn, buf, ZT_FWD_FLOW_HDR_LEN + len);
+	rc = zt_psession_dgram(f->s, buf, ZT_FWD_FLOW_HDR_LEN + len);
 	if (rc < 0) {
 		p->st.flow_dgrams_dropped++;
-		return rc == -EMSGSIZE ? -EMSGSIZE : rc == ZT_ESTATE ? -EPIPE : -EAGAIN;
+		return rc;
 	}
 	p->st.flow_dgrams_out++;
 	return 0;
@@ -1656,8 +1690,12 @@ void zt_psession_timers(struct zt_peer *p, uint64_t now)
 					p->cb.flow_closed(p, p->cfg.arg, f, f->arg, ZT_ETIMEOUT);
 				flow_unlink_free(f);
 			}
+			if (s->tun_on && now >= s->tun_last + p->cfg.flow_idle) {
+				s->tun_on = false;
+				update_keepalive(s);
+			}
 		}
-		any_flows |= s->nflows > 0;
+		any_flows |= s->nflows > 0 || s->tun_on;
 	}
 	if (now >= p->tick)
 		p->tick = any_flows ? now + FLOW_TICK : ZT_TIME_NEVER;
@@ -1758,7 +1796,7 @@ size_t zt_peer_agents(const struct zt_peer *p, struct zt_peer_agent_info *out, s
 		if (n >= cap)
 			continue;
 		out[n] = (struct zt_peer_agent_info){ .sessions = a->sessions, .chans = a->chans,
-						      .flows = a->flows, .refused = a->refused,
+						      .flows = a->flows, .refused = a->refused, .tun_dropped = a->tun_dropped,
 						      .bytes = a->in_held + a->out_queued };
 		snprintf(out[n].identity, sizeof(out[n].identity), "%s", a->identity);
 	}

@@ -12,12 +12,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "core/ippkt.h"
 #include "core/units.h"
 #include "core/route.h"
 #include "node_harness.h"
@@ -87,6 +89,12 @@ struct world {
 	struct zt_tls_ctx *b_outer, *b_inner;
 	struct zt_peer_config bcfg;
 	struct zt_peer_refusal last_refusal;
+	/* the packet tunnel: what each end's shell got for its TUN device */
+	unsigned tun_to_agent, tun_to_conn, tun_routes_calls;
+	size_t tun_nroutes;
+	uint8_t tun_last_agent[1500], tun_last_conn[1500];
+	size_t tun_len_agent, tun_len_conn;
+	struct zt_route croutes[2];
 };
 
 static struct tchan *tchan_new(struct world *w, bool agent)
@@ -630,6 +638,203 @@ static void agent_learns_its_tunnel_addresses(void **state)
 	zt_peer_tunnel_addrs(w.agent.peer, &b4, &b6);
 	assert_true(zt_addr_equal(&a4, &b4));
 	assert_true(zt_addr_equal(&a6, &b6));
+	world_fini(&w);
+}
+
+/* The packet tunnel (node/tunnel.h). */
+
+static void on_tun_packet(struct zt_peer *p, void *arg, const uint8_t *pkt, size_t len)
+{
+	struct world *w = arg;
+	bool agent = p == w->agent.peer;
+
+	assert_true(len <= sizeof(w->tun_last_agent));
+	memcpy(agent ? w->tun_last_agent : w->tun_last_conn, pkt, len);
+	if (agent) {
+		w->tun_len_agent = len;
+		w->tun_to_agent++;
+	} else {
+		w->tun_len_conn = len;
+		w->tun_to_conn++;
+	}
+}
+
+static void on_tun_routes(struct zt_peer *p, void *arg, const struct zt_route *r, size_t n)
+{
+	struct world *w = arg;
+	(void)p;
+	(void)r;
+	w->tun_routes_calls++;
+	w->tun_nroutes = n;
+}
+
+static void put16(uint8_t *b, unsigned v)
+{
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
+
+/* An IPv4 packet of len bytes (header checksum right, DF set): a TCP SYN from sport
+ * to dport with an MSS option of 1460 (TCP checksum right), or an ICMP echo. */
+static size_t ip4(uint8_t *b, uint8_t proto, const struct zt_addr *src, const char *dst,
+		  unsigned sport, unsigned dport, size_t len)
+{
+	struct zt_ippkt ip;
+
+	memset(b, 0, len);
+	b[0] = 0x45;
+	put16(b + 2, (unsigned)len);
+	b[6] = 0x40;
+	b[8] = 64;
+	b[9] = proto;
+	memcpy(b + 12, src->ip, 4);
+	assert_int_equal(inet_pton(AF_INET, dst, b + 16), 1);
+	put16(b + 10, (uint16_t)~zt_ip_csum_fold(zt_ip_csum_add(0, b, 20)));
+	if (proto == ZT_IP_ICMP) {
+		b[20] = 8;
+		return len;
+	}
+	put16(b + 20, sport);
+	put16(b + 22, dport);
+	b[32] = 6 << 4;          /* 24 bytes of header: one option */
+	b[33] = 0x02;            /* SYN */
+	put16(b + 34, 65535);
+	b[40] = 2, b[41] = 4;    /* MSS 1460 */
+	put16(b + 42, 1460);
+	assert_int_equal(zt_ippkt_parse(&ip, b, len), 0);
+	put16(b + 36, (uint16_t)~zt_ippkt_l4_sum(b, &ip));
+	return len;
+}
+
+struct tun_wait {
+	const unsigned *counter;
+	unsigned want;
+};
+
+static bool tun_count_at_least(void *arg, uint64_t now)
+{
+	const struct tun_wait *t = arg;
+	(void)now;
+	return *t->counter >= t->want;
+}
+
+static void tun_world(struct world *w, struct nh_fixture *f)
+{
+	world_init(w, f, 0);
+	zt_imd_free(w->imd.imd);
+	assert_int_equal(zt_prefix_parse("100.64.0.0/10", &w->icfg.tun_pool4, &w->icfg.tun_plen4), 0);
+	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
+	assert_int_equal(zt_route_parse(&w->croutes[0], "web=10.0.6.20/32:tcp/443,icmp"), 0);
+	assert_int_equal(zt_route_parse(&w->croutes[1], "db=10.0.5.0/24"), 0);
+	w->ccfg.routes = w->croutes;
+	w->ccfg.n_routes = 2;
+	w->acb.tun_packet = w->ccb.tun_packet = on_tun_packet;
+	w->acb.tun_routes = on_tun_routes;
+	start_connector(w);
+	start_agent(w, "pw-alice");
+	assert_true(nh_run(&w->net, both_ready, w, w->net.now + 3 * ZT_SEC));
+	nh_run_for(&w->net, 200 * ZT_MS);
+}
+
+/* Waits until *counter reaches want (the world runs meanwhile). */
+static void tun_wait(struct world *w, const unsigned *counter, unsigned want)
+{
+	struct tun_wait t = { .counter = counter, .want = want };
+
+	assert_true(nh_run(&w->net, tun_count_at_least, &t, w->net.now + 3 * ZT_SEC));
+	assert_int_equal(*counter, want);
+}
+
+/*
+ * IP packets cross the tunnel both ways on the session of their route's service,
+ * opened by the first one: the agent learns only the routes its policy allows (web,
+ * not db), a SYN's MSS is clamped to the tunnel MTU (1362 - 40) with the checksum
+ * right, the connector's reply finds the agent by its tunnel address; the agent's
+ * own check refuses what has no route or rule, a packet over the MTU is answered
+ * with ICMP "fragmentation needed" naming 1362, and the connector, the authority,
+ * drops a spoofed source and a destination outside the session's routes that the
+ * agent did not check (sent on its inner connection directly), counted per agent.
+ */
+static void packet_tunnel_both_ways(void **state)
+{
+	struct world w;
+	struct zt_addr a4, a6, self;
+	struct zt_peer_stats as, cs;
+	struct zt_peer_agent_info ai;
+	struct zt_peer_session_info si;
+	struct zt_ippkt ip;
+	uint8_t pkt[1500], d[1500];
+	uint32_t ids[4];
+	char text[ZT_ADDR_STRLEN];
+	size_t n;
+
+	tun_world(&w, *state);
+	zt_peer_tunnel_addrs(w.agent.peer, &a4, &a6);
+	assert_int_equal(a4.family, AF_INET);
+	assert_true(w.tun_routes_calls >= 1);
+	assert_int_equal(w.tun_nroutes, 1);
+
+	n = ip4(pkt, ZT_IP_TCP, &a4, "10.0.6.20", 40000, 443, 44);
+	assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), 0);
+	tun_wait(&w, &w.tun_to_conn, 1);
+	assert_int_equal(w.tun_len_conn, 44);
+	assert_int_equal(zt_ippkt_parse(&ip, w.tun_last_conn, 44), 0);
+	assert_true(zt_addr_ip_equal(&ip.src, &a4));
+	assert_int_equal(w.tun_last_conn[42] << 8 | w.tun_last_conn[43], ZT_PEER_TUN_MTU - 40);
+	assert_int_equal(zt_ippkt_l4_sum(w.tun_last_conn, &ip), 0xffff);
+
+	/* the reply, from the network to the agent's tunnel address */
+	assert_int_equal(zt_addr_parse(&self, "10.0.6.20", 0), 0);
+	assert_true(zt_addr_format(&a4, false, text, sizeof(text)) > 0);
+	n = ip4(d, ZT_IP_TCP, &self, text, 443, 40000, 44);
+	assert_int_equal(zt_peer_tun_send(w.conn.peer, w.net.now, d, n), 0);
+	tun_wait(&w, &w.tun_to_agent, 1);
+	assert_int_equal(w.tun_len_agent, 44);
+	assert_memory_equal(w.tun_last_agent, d, 44);
+
+	/* the agent's own check: db is not allowed, web only on 443 */
+	n = ip4(pkt, ZT_IP_TCP, &a4, "10.0.5.1", 40000, 5432, 44);
+	assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), ZT_EPOLICY);
+	n = ip4(pkt, ZT_IP_TCP, &a4, "10.0.6.20", 40000, 22, 44);
+	assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), ZT_EPOLICY);
+	/* too big: answered with the tunnel's MTU */
+	n = ip4(pkt, ZT_IP_ICMP, &a4, "10.0.6.20", 0, 0, 1400);
+	assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), -EMSGSIZE);
+	assert_int_equal(w.tun_to_agent, 2);
+	assert_int_equal(zt_ippkt_parse(&ip, w.tun_last_agent, w.tun_len_agent), 0);
+	assert_int_equal(ip.icmp_type, 3);
+	assert_int_equal(ip.icmp_code, 4);
+	assert_int_equal(w.tun_last_agent[ip.hlen + 6] << 8 | w.tun_last_agent[ip.hlen + 7],
+			 ZT_PEER_TUN_MTU);
+	zt_peer_stats(w.agent.peer, &as);
+	assert_int_equal(as.tun_dropped[ZT_TUN_DROP_NO_ROUTE], 1);
+	assert_int_equal(as.tun_dropped[ZT_TUN_DROP_RULE], 1);
+	assert_int_equal(as.tun_dropped[ZT_TUN_DROP_TOO_BIG], 1);
+	assert_int_equal(as.tun_out, 1);
+	assert_int_equal(as.tun_in, 1);
+
+	/* past the agent's check: the connector drops them itself */
+	assert_int_equal(zt_peer_session_ids(w.agent.peer, ids, 4), 1);
+	assert_int_equal(zt_peer_session_info(w.agent.peer, ids[0], &si), 0);
+	zt_fwd_flow_write(d, sizeof(d), ZT_FWD_IP_FLOW);
+	assert_int_equal(zt_addr_parse(&self, "10.9.9.9", 0), 0);
+	n = ip4(d + 4, ZT_IP_TCP, &self, "10.0.6.20", 40000, 443, 44);
+	assert_int_equal(zt_quic_dgram_send(si.conn, d, 4 + n), 0);
+	n = ip4(d + 4, ZT_IP_TCP, &a4, "10.0.5.1", 40000, 443, 44);
+	assert_int_equal(zt_quic_dgram_send(si.conn, d, 4 + n), 0);
+	nh_run_for(&w.net, 300 * ZT_MS);
+	assert_int_equal(w.tun_to_conn, 1);
+	zt_peer_stats(w.conn.peer, &cs);
+	assert_int_equal(cs.tun_dropped[ZT_TUN_DROP_SPOOFED], 1);
+	assert_int_equal(cs.tun_dropped[ZT_TUN_DROP_NO_ROUTE], 1);
+	assert_int_equal(cs.tun_in, 1);
+	assert_int_equal(cs.tun_out, 1);
+	assert_int_equal(zt_peer_agents(w.conn.peer, &ai, 1), 1);
+	assert_int_equal(ai.tun_dropped, 2);
+	/* a reply for an address no agent has */
+	assert_int_equal(zt_addr_parse(&self, "10.0.6.20", 0), 0);
+	n = ip4(d, ZT_IP_TCP, &self, "100.64.9.9", 443, 40000, 44);
+	assert_int_equal(zt_peer_tun_send(w.conn.peer, w.net.now, d, n), ZT_EPOLICY);
 	world_fini(&w);
 }
 
@@ -1759,6 +1964,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stream_through_the_relay),
 		cmocka_unit_test(agent_learns_its_tunnel_addresses),
+		cmocka_unit_test(packet_tunnel_both_ways),
 		cmocka_unit_test(writer_within_writable_is_woken),
 		cmocka_unit_test(many_channels_one_session),
 		cmocka_unit_test(reset_propagates),

@@ -70,10 +70,12 @@ static void judges_and_counts(void **state)
 	n = v4(pkt, ZT_IP_TCP, "100.64.0.7", "10.0.6.20", 443, 60);
 	assert_int_equal(zt_tunfilter_check(&f, pkt, n, &p), ZT_TUN_PASS);
 	assert_int_equal(p.dst.port, 443);
+	assert_ptr_equal(f.matched, &routes[0]);
 	n = v4(pkt, ZT_IP_ICMP, "100.64.0.7", "10.0.6.20", 0, 28);
 	assert_int_equal(zt_tunfilter_check(&f, pkt, n, &p), ZT_TUN_PASS);
 	n = v4(pkt, ZT_IP_UDP, "100.64.0.7", "10.0.5.99", 5432, 40);
 	assert_int_equal(zt_tunfilter_check(&f, pkt, n, &p), ZT_TUN_PASS);
+	assert_ptr_equal(f.matched, &routes[1]); /* the route it goes to names its service */
 	/* web on another port: in a route, no rule */
 	n = v4(pkt, ZT_IP_TCP, "100.64.0.7", "10.0.6.20", 22, 60);
 	assert_int_equal(zt_tunfilter_check(&f, pkt, n, &p), ZT_TUN_DROP_RULE);
