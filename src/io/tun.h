@@ -73,10 +73,10 @@ int zt_tun_addr_add(struct zt_tun *t, const struct zt_addr *a, unsigned plen);
  * the route prefix/plen through the device, in the main table. Like `ip route
  * replace`, it also takes over a route of that prefix and metric through another
  * device (which zt_tun_close does not give back). prefix must be the network address
- * (no host bits set). prefsrc, when non-NULL and of prefix's family,
- * is the preferred source for packets the host sends on it (the device's tunnel
- * address of that family; it must be on the device already). Returns 0, -EINVAL (bad
- * prefix, plen, or prefsrc not an address of the host), or -errno.
+ * (no host bits set). prefsrc, when non-NULL and of prefix's family, is the preferred
+ * source for packets the host sends on it (the device's tunnel address of that
+ * family; it must be on the device already). Returns 0, -EINVAL (bad prefix, plen, or
+ * prefsrc not an address of the host), or -errno.
  */
 int zt_tun_route_add(struct zt_tun *t, const struct zt_addr *prefix, unsigned plen,
 		     const struct zt_addr *prefsrc);

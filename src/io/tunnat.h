@@ -17,7 +17,9 @@
  *                                              agent -> agent through the connector)
  *   chain postrouting { type nat hook postrouting priority srcnat; policy accept;
  *                       iifname IF oifname != IF masquerade }
- * and without want6, `meta nfproto ipv6 iifname IF drop` first in forward.
+ * and without want6, `meta nfproto ipv6 iifname IF drop` first in forward. For an
+ * agent -> agent packet the kernel still sends an ICMP redirect back into the TUN
+ * (ip_forward sends it before the forward hook runs); the packet itself is dropped.
  *
  * The policy accept leaves every other packet to the other tables; an accept here
  * cannot overrule their drop (each base chain on a hook judges on its own), so a host
