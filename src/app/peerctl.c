@@ -75,8 +75,42 @@ static void status_agents(struct zt_peerctl *ctl, struct zt_ctlconn *c)
 
 	for (size_t i = 0; i < n && i < 64; i++)
 		zt_ctl_printf(c, "agent identity=%s sessions=%zu chans=%zu flows=%zu bytes=%" PRIu64
-			      " refused=%" PRIu64, a[i].identity, a[i].sessions, a[i].chans, a[i].flows,
-			      a[i].bytes, a[i].refused);
+			      " refused=%" PRIu64 " tun_dropped=%" PRIu64, a[i].identity, a[i].sessions,
+			      a[i].chans, a[i].flows, a[i].bytes, a[i].refused, a[i].tun_dropped);
+}
+
+/* The packet tunnel: one line of counters, one per route (docs/control-socket.md). */
+static void status_tunnel(struct zt_peerctl *ctl, struct zt_ctlconn *c)
+{
+	struct zt_peerprog *pp = ctl->pp;
+	struct zt_route r[ZT_CTRL_ROUTES_MAX];
+	struct zt_peer_stats ps;
+	const struct zt_tunshell_stats *ts = &pp->tun.st;
+	char text[ZT_ROUTE_STRLEN];
+	size_t n;
+
+	if (!pp->tun.tun)
+		return;
+	zt_peer_stats(pp->peer, &ps);
+	n = pp->role == ZT_CTRL_ROLE_AGENT ? zt_peer_tun_routes(pp->peer, r, ZT_CTRL_ROUTES_MAX)
+					   : pp->nroutes;
+	if (pp->role != ZT_CTRL_ROLE_AGENT)
+		memcpy(r, pp->routes, n * sizeof(r[0]));
+	zt_ctl_printf(c, "tunnel device=%s mtu=%u routes=%zu in=%" PRIu64 " out=%" PRIu64
+		      " dropped_malformed=%" PRIu64 " dropped_too_big=%" PRIu64
+		      " dropped_spoofed=%" PRIu64 " dropped_no_route=%" PRIu64 " dropped_rule=%" PRIu64
+		      " dropped_no_session=%" PRIu64 " too_big_sent=%" PRIu64 " mss_clamped=%" PRIu64
+		      " device_rx=%" PRIu64 " device_tx=%" PRIu64 " device_errors=%" PRIu64
+		      " route_errors=%" PRIu64,
+		      zt_tunshell_name(&pp->tun), ZT_PEER_TUN_MTU, n, ps.tun_in, ps.tun_out,
+		      ps.tun_dropped[ZT_TUN_DROP_MALFORMED], ps.tun_dropped[ZT_TUN_DROP_TOO_BIG],
+		      ps.tun_dropped[ZT_TUN_DROP_SPOOFED], ps.tun_dropped[ZT_TUN_DROP_NO_ROUTE],
+		      ps.tun_dropped[ZT_TUN_DROP_RULE], ps.tun_dropped[ZT_TUN_PASS], ps.tun_too_big,
+		      ps.tun_mss_clamped, ts->rx, ts->tx, ts->rx_errors + ts->tx_errors,
+		      ts->route_errors);
+	for (size_t i = 0; i < n && i < ZT_CTRL_ROUTES_MAX; i++)
+		if (zt_route_format(&r[i], text, sizeof(text)) > 0)
+			zt_ctl_printf(c, "route %s", text);
 }
 
 static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t now)
@@ -126,6 +160,7 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 	}
 	status_refusals(ctl, c, now);
 	status_agents(ctl, c);
+	status_tunnel(ctl, c);
 	zt_ctl_end(c);
 }
 

@@ -97,6 +97,16 @@ static int set_bind(void *ctx, const char *v, const char **why)
 	return rc;
 }
 
+static int set_tun_check(void *ctx, const char *v, const char **why)
+{
+	if (strcmp(v, "on") && strcmp(v, "off")) {
+		*why = "on or off";
+		return ZT_ESYNTAX;
+	}
+	PP(ctx)->pc.tun_unchecked = !strcmp(v, "off");
+	return 0;
+}
+
 static int set_direct(void *ctx, const char *v, const char **why)
 {
 	if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "yes")) {
@@ -160,10 +170,13 @@ static struct zt_fwdspec *new_spec(struct zt_peerprog *pp, const char **why)
 	return &pp->specs[pp->nspecs++];
 }
 
+/* The spec of service: with udp -1 any (a routed service too), else the forward of
+ * that protocol. */
 static struct zt_fwdspec *find_spec(struct zt_peerprog *pp, const char *service, int udp)
 {
 	for (size_t i = 0; i < pp->nspecs; i++)
-		if (!strcmp(pp->specs[i].service, service) && (udp < 0 || pp->specs[i].udp == (udp > 0)))
+		if (!strcmp(pp->specs[i].service, service) &&
+		    (udp < 0 || (!pp->specs[i].route_only && pp->specs[i].udp == (udp > 0))))
 			return &pp->specs[i];
 	return NULL;
 }
@@ -239,7 +252,66 @@ static int set_service(void *ctx, const char *v, const char **why)
 		*why = "this service and protocol are configured already";
 		return ZT_ESYNTAX;
 	}
+	if (find_spec(pp, name, -1) && find_spec(pp, name, -1)->route_only) {
+		/* a --route named it first: that spec becomes this forward */
+		struct zt_fwdspec *r = find_spec(pp, name, -1);
+		r->udp = s->udp;
+		r->addr = s->addr;
+		r->route_only = false;
+		pp->nspecs--;
+		return 0;
+	}
 	snprintf(s->service, sizeof(s->service), "%s", name);
+	return 0;
+}
+
+static int set_tun(void *ctx, const char *v, const char **why)
+{
+	struct zt_peerprog *pp = ctx;
+	size_t n = strlen(v);
+
+	if (!n || n >= IFNAMSIZ || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					"0123456789_.-") != n) {
+		*why = "an interface name: 1 to 15 of A-Z a-z 0-9 _ . -";
+		return ZT_ESYNTAX;
+	}
+	memcpy(pp->tun_name, v, n + 1);
+	pp->tun_on = true;
+	return 0;
+}
+
+/* A routed service: its route, and the service itself (its certificate) unless a
+ * --service line names it already. */
+static int set_route(void *ctx, const char *v, const char **why)
+{
+	struct zt_peerprog *pp = ctx;
+	struct zt_route r;
+	struct zt_fwdspec *s;
+	char text[ZT_ROUTE_STRLEN];
+	int rc = zt_route_parse(&r, v);
+
+	if (rc < 0 || !zt_pki_name_valid(r.name)) {
+		*why = rc == ZT_ERANGE ? "a length, port or count out of range, or host bits set in "
+					 "the prefix (give its network address)"
+					 : "NAME=ADDRESS/LENGTH[:RULE,...] with RULE tcp, udp, icmp, "
+					   "tcp/PORT or tcp/LOW-HIGH (udp too), NAME a service name";
+		return rc < 0 ? rc : ZT_ESYNTAX;
+	}
+	if (zt_route_format(&r, text, sizeof(text)) > ZT_CTRL_STR_MAX) {
+		*why = "too long once written out: fewer rules";
+		return ZT_ERANGE;
+	}
+	if (pp->nroutes == ZT_CTRL_HELLO_ROUTES_MAX) {
+		*why = "at most 16 routes";
+		return ZT_ERANGE;
+	}
+	if (!find_spec(pp, r.name, -1)) {
+		if (!(s = new_spec(pp, why)))
+			return ZT_ERANGE;
+		snprintf(s->service, sizeof(s->service), "%s", r.name);
+		s->route_only = true;
+	}
+	pp->routes[pp->nroutes++] = r;
 	return 0;
 }
 
@@ -357,6 +429,9 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .help = "direct-path keepalive while idle (default 15s, at most 25s)",
 	  DURATION_IN(pc.path.ka_idle, 100 * ZT_MS, 25 * ZT_SEC, "between 100ms and 25s (NAT and "
 		      "conntrack UDP timeouts are 30 s and up)") },
+	{ .name = "tun", .syntax = "IFNAME", .example = "ztna0",
+	  .help = "the packet tunnel's device (agent: its routes come from the Intermediate; "
+		  "connector: made anyway when there are routes, default ztnaN)", .set = set_tun },
 	{ .name = "control", .syntax = "PATH|none", .example = "/run/ztna/agent.sock",
 	  .help = "control socket for 'ztna status' and 'ztna ping' (default /run/ztna/ROLE.sock "
 		  "as root, else $XDG_RUNTIME_DIR/ztna-ROLE.sock)", .set = set_control },
@@ -365,15 +440,23 @@ const size_t zt_peerprog_nkeys = sizeof(zt_peerprog_keys) / sizeof(zt_peerprog_k
 
 const struct zt_conf_key zt_peerprog_agent_keys[] = {
 	{ .name = "forward", .syntax = "tcp|udp:ADDR:PORT=SERVICE", .example = "tcp:127.0.0.1:8080=web",
-	  .help = "serve SERVICE locally at ADDR:PORT", .set = set_forward, .repeatable = true,
-	  .required = true },
+	  .help = "serve SERVICE locally at ADDR:PORT (a forward, or --tun, or both)",
+	  .set = set_forward, .repeatable = true },
+	{ .name = "tun-check", .syntax = "on|off", .example = "off",
+	  .help = "check our own tunnel packets before sending them (default on; off only to "
+		  "test the connector's check, as a modified agent would)", .set = set_tun_check },
 };
-const size_t zt_peerprog_agent_nkeys = 1;
+const size_t zt_peerprog_agent_nkeys =
+	sizeof(zt_peerprog_agent_keys) / sizeof(zt_peerprog_agent_keys[0]);
 
 const struct zt_conf_key zt_peerprog_connector_keys[] = {
 	{ .name = "service", .syntax = "NAME=tcp|udp:HOST:PORT", .example = "web=tcp:127.0.0.1:80",
-	  .help = "front service NAME, reached at HOST:PORT", .set = set_service, .repeatable = true,
-	  .required = true },
+	  .help = "front service NAME, reached at HOST:PORT (a service, or a route, or both)",
+	  .set = set_service, .repeatable = true },
+	{ .name = "route", .syntax = "NAME=PREFIX/LEN[:RULE,...]", .example = "db=10.0.5.0/24:tcp/5432,icmp",
+	  .help = "routed service NAME: agents allowed to reach NAME reach the prefix through the "
+		  "packet tunnel (RULE: tcp, udp, icmp, tcp/PORT, tcp/LOW-HIGH, udp/...)",
+	  .set = set_route, .repeatable = true },
 	{ .name = "service-cert", .syntax = "NAME=FILE", .example = "web=service-web.pem",
 	  .help = "service NAME's certificate (default PKI/service-NAME.pem)", .set = set_service_cert,
 	  .repeatable = true },
@@ -478,7 +561,37 @@ static void cb_refused(struct zt_peer *p, void *arg, const struct zt_peer_refusa
 	zt_peerctl_refused(&pp->ctl, r, zt_loop_now(pp->d.loop));
 }
 
+static void cb_ready(struct zt_peer *p, void *arg, const struct zt_addr *observed)
+{
+	struct zt_peerprog *pp = arg;
+	(void)p;
+	(void)observed;
+
+	if (pp->tun.tun)
+		zt_tunshell_ready(&pp->tun);
+}
+
+static void cb_tun_packet(struct zt_peer *p, void *arg, const uint8_t *pkt, size_t len)
+{
+	struct zt_peerprog *pp = arg;
+	(void)p;
+
+	zt_tunshell_write(&pp->tun, pkt, len);
+}
+
+static void cb_tun_routes(struct zt_peer *p, void *arg, const struct zt_route *routes, size_t n)
+{
+	struct zt_peerprog *pp = arg;
+	(void)p;
+
+	if (pp->tun.tun)
+		zt_tunshell_routes(&pp->tun, routes, n);
+}
+
 static const struct zt_peer_callbacks peer_cb = {
+	.ready = cb_ready,
+	.tun_packet = cb_tun_packet,
+	.tun_routes = cb_tun_routes,
 	.pong = cb_pong,
 	.refused = cb_refused,
 	.chan_event = cb_chan_event,
@@ -831,6 +944,8 @@ static void peer_config(struct zt_peerprog *pp)
 									      .tls = pp->specs[i].tls };
 		pc->services = pp->services;
 		pc->n_services = n;
+		pc->routes = pp->routes;
+		pc->n_routes = pp->nroutes;
 		pc->sockets_total = fd_budget(pp);
 	}
 	if (*pp->d.qlog_dir) {
@@ -861,9 +976,38 @@ static int forwards_start(struct zt_peerprog *pp)
 		}
 	} else {
 		for (size_t i = 0; i < pp->nspecs; i++)
-			zt_info("service", "name=%s proto=%s target=%s", pp->specs[i].service,
-				pp->specs[i].udp ? "udp" : "tcp", zt_addr_str(&pp->specs[i].addr, ia));
+			if (!pp->specs[i].route_only)
+				zt_info("service", "name=%s proto=%s target=%s", pp->specs[i].service,
+					pp->specs[i].udp ? "udp" : "tcp",
+					zt_addr_str(&pp->specs[i].addr, ia));
+		for (size_t i = 0; i < pp->nroutes; i++) {
+			char text[ZT_ROUTE_STRLEN];
+			zt_route_format(&pp->routes[i], text, sizeof(text));
+			zt_info("route", "route=%s device=%s", text, zt_tunshell_name(&pp->tun));
+		}
 	}
+	return 0;
+}
+
+/* The packet tunnel's device (--tun; a connector with routes always has one), before
+ * the node exists, so a missing privilege stops the start. Returns 0 or the exit
+ * status, with the message. */
+static int tunnel_open(struct zt_peerprog *pp)
+{
+	char err[512];
+	bool agent = pp->role == ZT_CTRL_ROLE_AGENT;
+
+	if (agent && !pp->tun_on && !pp->nspecs)
+		return zt_daemon_fail(&pp->d, 2, "nothing to do: give --forward PROTO:ADDR:PORT=SERVICE "
+				      "or --tun IFNAME (or both)");
+	if (!agent && !pp->nspecs)
+		return zt_daemon_fail(&pp->d, 2, "nothing to serve: give --service NAME=PROTO:HOST:PORT "
+				      "or --route NAME=PREFIX/LEN (or both)");
+	if (!pp->tun_on && (agent || !pp->nroutes))
+		return 0;
+	if (zt_tunshell_open(&pp->tun, pp->d.loop, &pp->d.io, agent, pp->tun_name, err,
+			     sizeof(err)) < 0)
+		return zt_daemon_fail(&pp->d, 1, "%s", err);
 	return 0;
 }
 
@@ -893,12 +1037,17 @@ static int setup(void *arg, int argc, char **argv)
 		pp->bind.family = pp->pc.intermediate.family;
 	if (zt_daemon_open(&pp->d, &pp->bind) < 0)
 		return 1;
+	rc = tunnel_open(pp);
+	if (rc)
+		return rc;
 	peer_config(pp);
 	zt_fwdctx_init(&pp->fwd, pp->d.loop, &pp->d.io);
 	rc = zt_peer_new(&pp->peer, &pp->pc, zt_loop_now(pp->d.loop));
 	if (rc < 0)
 		return zt_daemon_fail(&pp->d, 1, "%s", zt_strerror(rc));
 	pp->fwd.peer = pp->peer;
+	if (pp->tun.tun && (rc = zt_tunshell_start(&pp->tun, pp->peer)) < 0)
+		return zt_daemon_fail(&pp->d, 1, "cannot watch the tunnel device: %s", strerror(-rc));
 	hosts_start(pp);
 	rc = control_start(pp);
 	if (rc)
@@ -948,6 +1097,7 @@ static void teardown(void *arg)
 		zt_udpfwd_close_all(&pp->fwd);
 		zt_fwdctx_fini(&pp->fwd);
 	}
+	zt_tunshell_close(&pp->tun);
 	zt_nodeio_close(&pp->d.io);
 	zt_peer_free(pp->peer);
 	zt_tls_ctx_free(pp->pc.outer_tls);

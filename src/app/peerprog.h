@@ -32,6 +32,7 @@
 #include "app/fwdctx.h"
 #include "app/nodeio.h"
 #include "app/peerctl.h"
+#include "app/tunshell.h"
 #include "core/addr.h"
 #include "core/ctrl.h"
 #include "core/rng.h"
@@ -47,6 +48,7 @@ struct zt_fwdspec {
 	char service[64];
 	char cert[PATH_MAX], key[PATH_MAX];   /* connector: the service's certificate */
 	struct zt_tls_ctx *tls;
+	bool route_only;                      /* connector: a routed service, no target */
 };
 
 struct zt_tcplisten;
@@ -68,6 +70,10 @@ struct zt_peerprog {
 	char ifaces[256], ex_ifaces[256];  /* host-candidate interfaces ("eth0,wl*") */
 	char control[108];                 /* control socket; "none": no socket */
 	bool control_set;
+	char tun_name[IFNAMSIZ];           /* --tun: the packet tunnel's device */
+	bool tun_on;
+	struct zt_route routes[ZT_CTRL_HELLO_ROUTES_MAX]; /* connector: --route */
+	size_t nroutes;
 
 	/* Running. */
 	struct zt_peer *peer;
@@ -83,6 +89,7 @@ struct zt_peerprog {
 	char hosts_str[512];               /* the host addresses in use, for change logs */
 	bool ifaddrs_warned;
 	struct zt_peerctl ctl;
+	struct zt_tunshell tun;            /* the packet tunnel, when on */
 };
 
 /* The keys every peer program has (besides zt_daemon_keys); ctx is a struct

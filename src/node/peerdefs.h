@@ -174,6 +174,10 @@ struct zt_peer_config {
 	 * after one of services; at most ZT_CTRL_HELLO_ROUTES_MAX. */
 	const struct zt_route *routes;
 	size_t n_routes;
+	/* Agent, for tests of the connector's authority only: send every packet from the
+	 * TUN device without the agent's own check (on the session of the route that
+	 * holds its destination, else of the first route), as a modified agent could. */
+	bool tun_unchecked;
 	const struct zt_rng *rng;          /* required */
 	const char *software;              /* HELLO's SOFTWARE; NULL: "ztna 0.1" */
 

@@ -242,6 +242,28 @@ static int send_ip(struct psession *s, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
+/* cfg.tun_unchecked: the route that holds the destination, else the first one. */
+static int agent_send_unchecked(struct zt_peer *p, uint64_t now, uint8_t *pkt, size_t len)
+{
+	struct ptunnel *t = &p->tun;
+	const struct zt_route *r = t->nroutes ? &t->routes[0] : NULL;
+	struct zt_ippkt ip;
+	struct psession *s;
+	int rc;
+
+	if (!r || zt_ippkt_parse(&ip, pkt, len) < 0)
+		return dropped(p, NULL, ZT_TUN_DROP_NO_ROUTE, &ip, pkt);
+	for (size_t i = 0; i < t->nroutes; i++)
+		if (zt_route_contains(&t->routes[i], &ip.dst))
+			r = &t->routes[i];
+	rc = zt_psession_for_service(p, now, r->name, &s);
+	if (rc < 0) {
+		p->st.tun_dropped[ZT_TUN_PASS]++;
+		return rc;
+	}
+	return send_ip(s, pkt, ip.len);
+}
+
 static int agent_send(struct zt_peer *p, uint64_t now, uint8_t *pkt, size_t len)
 {
 	struct ptunnel *t = &p->tun;
@@ -254,6 +276,8 @@ static int agent_send(struct zt_peer *p, uint64_t now, uint8_t *pkt, size_t len)
 
 	if (!p->tun4.family && !p->tun6.family)
 		return -EINVAL;
+	if (p->cfg.tun_unchecked)
+		return agent_send_unchecked(p, now, pkt, len);
 	r = zt_tunfilter_check(&f, pkt, len, &ip);
 	if (r != ZT_TUN_PASS)
 		return dropped(p, NULL, r, &ip, pkt);
