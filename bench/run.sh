@@ -6,7 +6,7 @@
 #   ./bench/run.sh            (after make; as root for the lab measurements)
 #   QUICK=1 ./bench/run.sh    fewer repetitions, shorter runs: under 2 minutes
 #   BENCH_ONLY="rtt memory"   only these sections (relay-rate memory idle rtt
-#                             rtt-delay goodput direct); BENCH_KEEP=1 keeps the logs
+#                             rtt-delay goodput tun direct); BENCH_KEEP=1 keeps the logs
 #
 # Output: the table on stdout (also $OUT/table.txt), $OUT/results.json, the RTT
 # plot $OUT/rtt.png and .svg, the samples under $OUT/raw/. Exit status: 0 when
@@ -24,11 +24,13 @@ T_START=$(date +%s)
 . bench/lib/sec_loop.sh
 . bench/lib/sec_bulk.sh
 . bench/lib/sec_direct.sh
+. bench/lib/sec_tun.sh
 
-PINNING="RTT: every process of the measurement (lab link emulator included) on CPU $CPU_ONE; \
-goodput: client side (client tool, agent) on CPU $CPU_A, server side (server tool, connector, \
-Intermediate) on CPU $CPU_B; relay rate: the relay under test alone on CPU $CPU_B, load \
-generator and sink on CPU $CPU_A; memory, idle and time to direct: not pinned"
+PINNING="RTT: every process of the measurement (lab link emulator and wireguard-go included) on \
+CPU $CPU_ONE; goodput: client side (client tool, agent, the agent's wireguard-go) on CPU $CPU_A, \
+server side (server tool, connector, Intermediate, the connector's wireguard-go) on CPU $CPU_B; \
+relay rate: the relay under test alone on CPU $CPU_B, load generator and sink on CPU $CPU_A; \
+memory, idle and time to direct: not pinned"
 
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
@@ -38,7 +40,7 @@ preflight() {
 		"$K/udpping" "$K/udpfwd" "$K/udpblast" "$K/zt-load" "$K/zt-testkit"; do
 		[ -x "$t" ] || missing+=("$t")
 	done
-	for t in taskset iperf3 gtlsclient gtlsserver gnuplot; do
+	for t in taskset iperf3 gtlsclient gtlsserver gnuplot wireguard-go wg; do
 		command -v "$t" >/dev/null || missing+=("$t")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
@@ -58,6 +60,8 @@ main() {
 	say "pinning: $PINNING"
 	[ $root = 1 ] || say "not root: the lab measurements (RTT, goodput, time to direct, fallback) are skipped; loopback ones run"
 	have_direct || say "this build has no direct path yet (issue 5): the direct-path measurements are skipped"
+	want tun && [ -n "$(tun_missing)" ] &&
+		say "$(tun_missing): the packet-tunnel rows are skipped (wireguard-go, their baseline, is still measured)"
 	say ""
 
 	# Loopback: relay rate (CPU bound, alone), then memory with the idle cost
@@ -70,13 +74,14 @@ main() {
 		want direct && direct_idle_start
 		want rtt && sec_rtt nodelay
 		want goodput && sec_goodput
+		want tun && sec_tun
 		want direct && sec_fallback
 		want rtt-delay && sec_rtt delay
 		want direct && sec_time_to_direct
 		want direct && direct_idle_finish
 	else
 		local id
-		for id in rtt rtt-delay goodput direct; do
+		for id in rtt rtt-delay goodput tun direct; do
 			want "$id" && skip_row "$id" "lab: $id" "needs root (network namespaces): run sudo make bench"
 		done
 	fi

@@ -5,6 +5,9 @@
 #   spawn NAME CMD...             CMD in its own session (pid in PIDS[NAME]), output in
 #                             $TMP/NAME.out and $TMP/NAME.log
 #   stop NAME                 SIGTERM to its process group, SIGKILL after 2 s
+#   stop_all PREFIX           stop every process whose NAME starts with PREFIX
+#   CLEANUP_FILES+=(PATH)     a file outside $TMP to remove at exit (a socket a
+#                             killed program may leave)
 #   lab_up FILE               a lab under a fresh id: LAB set, its env file sourced
 #   lab_down                  the current lab down
 #   lx NODE CMD...            CMD in NODE's namespace (foreground)
@@ -29,6 +32,7 @@ ROWS=$TMP/rows.tsv
 : >"$ROWS"
 declare -A PIDS=()
 LABS=()
+CLEANUP_FILES=()
 LAB=
 LAB_N=0
 N_SKIPPED=0
@@ -61,6 +65,14 @@ stop() {
 	unset "PIDS[$name]"
 }
 
+stop_all() {
+	local n
+	for n in "${!PIDS[@]}"; do
+		[[ $n == "$1"* ]] && stop "$n"
+	done
+	return 0
+}
+
 alive() { [ -n "${PIDS[$1]:-}" ] && kill -0 "${PIDS[$1]}" 2>/dev/null; }
 
 # wait_for FILE REGEX SECONDS: until a line of FILE matches (grep -E).
@@ -82,6 +94,8 @@ cleanup() {
 		"$ZTLAB" down "$id" >/dev/null 2>&1
 	done
 	LABS=()
+	[ ${#CLEANUP_FILES[@]} -gt 0 ] && rm -f -- "${CLEANUP_FILES[@]}"
+	CLEANUP_FILES=()
 	if [ -n "${BENCH_KEEP:-}" ]; then
 		echo "bench: kept $TMP" >&2
 	else

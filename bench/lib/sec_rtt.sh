@@ -37,18 +37,53 @@ rtt_ping() {
 	echo "$(jnum "$out" p50_us) $(jnum "$out" p99_us)"
 }
 
-# Wait until a ping through NODE's forward is answered (the session is open).
+# rtt_warm NODE [TO]: wait until a ping from NODE to TO (default: NODE's UDP forward)
+# is answered (the session is open).
 rtt_warm() {
-	local node=$1 i
+	local node=$1 to=${2:-127.0.0.1:6001} i
 	for ((i = 0; i < 10; i++)); do
-		taskset -c "$CPU_ONE" "$ZTLAB" exec "$LAB" "$node" -- "$K/udpping" ping --to 127.0.0.1:6001 \
+		taskset -c "$CPU_ONE" "$ZTLAB" exec "$LAB" "$node" -- "$K/udpping" ping --to "$to" \
 			--count 5 --timeout 1000 >/dev/null 2>&1 && return 0
 	done
 	return 1
 }
 
+# rtt_rounds ROUNDS NAME PING VARIANTS...: interleaved rounds (the variants' order
+# rotating), 64 B and 1200 B each; `PING VARIANT SIZE` measures one (rtt_ping's "p50
+# p99", samples in $TMP/s). Fills the caller's P50 and P99 [SIZE-VARIANT] with the
+# rounds' values; the samples go to $RAW/NAME-SIZE-VARIANT.txt.
+rtt_rounds() {
+	local rounds=$1 name=$2 ping=$3 r s i v out
+	shift 3
+	local variants=("$@") nv=$#
+	for s in 64 1200; do
+		for v in "${variants[@]}"; do : >"$RAW/$name-$s-$v.txt"; done
+	done
+	for ((r = 0; r < rounds; r++)); do
+		for s in 64 1200; do
+			for ((i = 0; i < nv; i++)); do
+				v=${variants[$(((i + r) % nv))]}
+				out=$("$ping" "$v" "$s")
+				P50[$s-$v]+="${out% *} "
+				P99[$s-$v]+="${out#* } "
+				cat "$TMP/s" >>"$RAW/$name-$s-$v.txt" 2>/dev/null
+			done
+		done
+	done
+}
+
+# rtt_variant VARIANT SIZE: one measurement of sec_rtt (its opts).
+rtt_variant() {
+	case $1 in
+	raw) rtt_ping agent "$ZTLAB_WAN_nc:7001" "$2" "$TMP/s" "${opts[@]}" ;;
+	direct) rtt_ping agent 127.0.0.1:6001 "$2" "$TMP/s" "${opts[@]}" ;;
+	relay) rtt_ping agentr 127.0.0.1:6001 "$2" "$TMP/s" "${opts[@]}" ;;
+	fwd) rtt_ping agent "$ZTLAB_IP_relay:9001" "$2" "$TMP/s" "${opts[@]}" ;;
+	esac
+}
+
 sec_rtt() {
-	local kind=$1 file=bench/lab/bench.lab p opts=() variants=() v s r i n out rounds=$RTT_ROUNDS
+	local kind=$1 file=bench/lab/bench.lab p opts=() variants=() n rounds=$RTT_ROUNDS
 	local -A P50 P99
 	[ "$kind" = delay ] && file=bench/lab/bench-delay.lab
 	p=rtt$kind
@@ -82,26 +117,7 @@ sec_rtt() {
 		n=$RTT_COUNT
 		opts=(--count "$n" --timeout 1000)
 	fi
-	for s in 64 1200; do
-		for v in raw direct relay fwd; do : >"$RAW/rtt-$kind-$s-$v.txt"; done
-	done
-	for ((r = 0; r < rounds; r++)); do
-		for s in 64 1200; do
-			local nv=${#variants[@]}
-			for ((i = 0; i < nv; i++)); do
-				v=${variants[$(((i + r) % nv))]}
-				case $v in
-				raw) out=$(rtt_ping agent "$ZTLAB_WAN_nc:7001" "$s" "$TMP/s" "${opts[@]}") ;;
-				direct) out=$(rtt_ping agent 127.0.0.1:6001 "$s" "$TMP/s" "${opts[@]}") ;;
-				relay) out=$(rtt_ping agentr 127.0.0.1:6001 "$s" "$TMP/s" "${opts[@]}") ;;
-				fwd) out=$(rtt_ping agent "$ZTLAB_IP_relay:9001" "$s" "$TMP/s" "${opts[@]}") ;;
-				esac
-				P50[$s-$v]+="${out% *} "
-				P99[$s-$v]+="${out#* } "
-				cat "$TMP/s" >>"$RAW/rtt-$kind-$s-$v.txt" 2>/dev/null
-			done
-		done
-	done
+	rtt_rounds "$rounds" "rtt-$kind" rtt_variant "${variants[@]}"
 	if [ "$(tunnel_path "$p" agent)" != direct ] && have_direct; then
 		note "RTT ($kind): alice's session left the direct path during the measurement"
 	fi

@@ -11,13 +11,18 @@
 #                               udpping echo on its LAN address :7001 (raw baseline)
 #
 # The connector's NAT forwards udp 7001 (udpping echo), tcp+udp 5201 (iperf3) and
-# udp 4443 (ngtcp2's example server) to conn: the baselines' way in.
+# udp 4443 (ngtcp2's example server) to conn: the baselines' way in (sec_tun.sh adds
+# udp 51820 for wireguard-go).
 #
 #   tunnel_up PREFIX CPU      start them all (process names PREFIX-imd, ...), each
-#                             pinned to CPU; wait until both agents are connected
+#                             pinned to CPU; wait until both agents are connected.
+#                             TUNNEL_IMD_ARGS, TUNNEL_CONN_ARGS and TUNNEL_AGENT_ARGS
+#                             (alice only): more options for the programs
 #   tunnel_pin PREFIX CPU_AGENT_SIDE CPU_SERVER_SIDE   re-pin the running processes
-#   tunnel_path PREFIX NAME   direct, relay or unknown: the path of agent NAME's
-#                             session (from `ztna status` when the programs have it)
+#   tunnel_path PREFIX NAME [SERVICE]  direct, relay or unknown: the path of agent
+#                             NAME's session (its first, or the one of SERVICE), from
+#                             `ztna status` when the programs have it
+#   tunnel_remote PREFIX NAME [SERVICE]  where that session's packets go (remote=)
 
 TOK_A=tok-alice-$RANDOM$RANDOM
 TOK_B=tok-bob-$RANDOM$RANDOM
@@ -30,7 +35,7 @@ TOK_LC=tok-loadc-$RANDOM$RANDOM
 pki_init() {
 	[ -f "$1/ca/ca.pem" ] && return 0
 	"$ZTNA" pki init "$1" --intermediate-ip "$2" --agent alice --agent bob --agent load \
-		--connector c1=uecho,bulk,src,echo --connector loadc=bulk \
+		--connector c1=uecho,bulk,src,echo,tun --connector loadc=bulk \
 		>"$TMP/pki.log" 2>&1 || { cat "$TMP/pki.log" >&2; return 1; }
 }
 
@@ -39,7 +44,7 @@ imd_policy() {
 	IMD_POLICY=(--client "agent:alice:$TOK_A" --client "agent:bob:$TOK_B" --client "connector:c1:$TOK_C"
 		--client "agent:load:$TOK_L" --client "connector:loadc:$TOK_LC"
 		--allow 'alice=*' --allow 'bob=*' --allow 'load=*'
-		--serve c1=uecho,bulk,src,echo --serve loadc=bulk
+		--serve c1=uecho,bulk,src,echo,tun --serve loadc=bulk
 		--logins-per-identity 10000 # zt-load's N agents share the identity "load"
 		# ... and connect from one address at once: the admission limits for a flood
 		# from one source (half-open-per-source 32, Retry from the 5th) are not what
@@ -52,6 +57,11 @@ SERVICES=(--service uecho=udp:127.0.0.1:7002 --service bulk=tcp:127.0.0.1:5202
 	--service src=tcp:127.0.0.1:7100 --service echo=tcp:127.0.0.1:7003)
 FORWARDS=(--forward udp:127.0.0.1:6001=uecho --forward tcp:127.0.0.1:6002=bulk
 	--forward tcp:127.0.0.1:6003=src --forward tcp:127.0.0.1:6004=echo)
+# "tun" is the packet tunnel's route (bench/lib/sec_tun.sh): in c1's certificates and
+# serve rule always, served only when that section passes --route.
+TUNNEL_IMD_ARGS=()
+TUNNEL_CONN_ARGS=()
+TUNNEL_AGENT_ARGS=()
 
 tunnel_up() {
 	local p=$1 cpu=$2 relay pki
@@ -62,16 +72,17 @@ tunnel_up() {
 	nat_fwd nc udp 7001 "$ZTLAB_IP_conn" && nat_fwd nc tcp 5201 "$ZTLAB_IP_conn" &&
 		nat_fwd nc udp 5201 "$ZTLAB_IP_conn" && nat_fwd nc udp 4443 "$ZTLAB_IP_conn" &&
 		nat_cut nb "$ZTLAB_WAN_nc" on || { echo "bench: nftables setup failed" >&2; return 1; }
-	lbg "$p-imd" "$cpu" relay "$B/ztna-intermediate" --listen "$relay:4433" --pki "$pki/intermediate" "${IMD_POLICY[@]}"
+	lbg "$p-imd" "$cpu" relay "$B/ztna-intermediate" --listen "$relay:4433" --pki "$pki/intermediate" "${IMD_POLICY[@]}" \
+		"${TUNNEL_IMD_ARGS[@]}"
 	lbg "$p-fwd" "$cpu" relay "$K/udpfwd" --listen "$relay:9001" --to "$ZTLAB_WAN_nc:7001" \
 		--idle 3600 --seconds 3600
 	lbg "$p-echo" "$cpu" conn "$K/udpping" echo --bind "$ZTLAB_IP_conn:7001" --count 100000000
 	lbg "$p-uecho" "$cpu" conn "$K/udpping" echo --bind 127.0.0.1:7002 --count 100000000
 	lbg "$p-tcpecho" "$cpu" conn "$K/zt-testkit" tcp-echo 127.0.0.1:7003
 	lbg "$p-conn" "$cpu" conn "$B/ztna-connector" --intermediate "$relay:4433" --pki "$pki/connector-c1" \
-		--name c1 --token "$TOK_C" "${SERVICES[@]}" --control none
+		--name c1 --token "$TOK_C" "${SERVICES[@]}" "${TUNNEL_CONN_ARGS[@]}" --control none
 	lbg "$p-agent" "$cpu" agent "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki/agent-alice" \
-		--name alice --token "$TOK_A" "${FORWARDS[@]}" --control "$TMP/$p-agent.sock"
+		--name alice --token "$TOK_A" "${FORWARDS[@]}" "${TUNNEL_AGENT_ARGS[@]}" --control "$TMP/$p-agent.sock"
 	lbg "$p-agentr" "$cpu" agentr "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki/agent-bob" \
 		--name bob --token "$TOK_B" "${FORWARDS[@]}" --control "$TMP/$p-agentr.sock"
 	for n in conn agent agentr; do
@@ -95,10 +106,17 @@ have_direct() {
 	"$ZTNA" status --help >/dev/null 2>&1
 }
 
+# tunnel_session PREFIX NODE [SERVICE]: the first session= line of NODE's `ztna
+# status --raw` (of SERVICE's sessions).
+tunnel_session() {
+	"$ZTNA" status --control "$TMP/$1-$2.sock" --raw 2>/dev/null | grep '^session=' |
+		grep -F -- "${3:+ service=$3 }" | head -n 1
+}
+
 tunnel_path() {
-	local p=$1 node=$2 out
+	local out
 	have_direct || { echo unknown; return; }
-	out=$("$ZTNA" status --control "$TMP/$p-$node.sock" --raw 2>/dev/null | grep '^session=' | head -n 1)
+	out=$(tunnel_session "$@")
 	case $out in
 	*" path=direct "*) echo direct ;;
 	*" path=relay "*) echo relay ;;
@@ -106,13 +124,19 @@ tunnel_path() {
 	esac
 }
 
-# tunnel_wait_direct PREFIX NODE: wait up to 10 s for NODE's session to be on the
-# direct path; 0 when it is.
+tunnel_remote() {
+	local r
+	r=$(kv "$(tunnel_session "$@")" remote)
+	echo "${r:-unknown}"
+}
+
+# tunnel_wait_direct PREFIX NODE [SERVICE]: wait up to 10 s for NODE's session (of
+# SERVICE) to be on the direct path; 0 when it is.
 tunnel_wait_direct() {
 	local i
 	have_direct || return 1
 	for ((i = 0; i < 100; i++)); do
-		[ "$(tunnel_path "$1" "$2")" = direct ] && return 0
+		[ "$(tunnel_path "$@")" = direct ] && return 0
 		sleep 0.1
 	done
 	return 1
