@@ -477,6 +477,9 @@ const struct zt_conf_key zt_peerprog_connector_keys[] = {
 	  .help = "bytes of one agent in flight between the tunnel and the targets, both ways "
 		  "(default 32M)", .kind = ZT_CONF_SIZE, PPF(pc.agent_max_bytes), .min = 64 * 1024,
 	  .max = 1ULL << 40, .why = "a size from 64K to 1T (K, M, G suffixes)" },
+	{ .name = "agent-max-pps", .syntax = "N", .example = "100000",
+	  .help = "IP packets a second one agent may send through the packet tunnel (burst: a "
+		  "second's worth; default 100000)", WHOLE(pc.agent_max_pps, 1, 10000000) },
 	{ .name = "fd-reserve", .syntax = "N", .example = "64",
 	  .help = "file descriptors kept for the program itself, not for sockets to targets "
 		  "(default 1/8 of the open files limit, at least 64)", WHOLE(fd_reserve, 16, 1000000) },

@@ -47,6 +47,7 @@ struct pagent *zt_pagent_attach(struct zt_peer *p, const char *identity)
 		if (!a)
 			return NULL;
 		snprintf(a->identity, sizeof(a->identity), "%s", identity);
+		zt_tokens_init(&a->tun_tokens, p->cfg.agent_max_pps, p->cfg.agent_max_pps, p->now);
 		a->next = p->agents;
 		p->agents = a;
 	}

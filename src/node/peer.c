@@ -473,6 +473,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	p->cfg.agent_max_flows = (size_t)or_default(cfg->agent_max_flows, 1024);
 	p->cfg.agent_max_sockets = (size_t)or_default(cfg->agent_max_sockets, 1024);
 	p->cfg.agent_max_bytes = or_default(cfg->agent_max_bytes, 32 << 20);
+	p->cfg.agent_max_pps = (uint32_t)or_default(cfg->agent_max_pps, 100000);
 	zt_check_budget_init(&p->checks,
 			     &(struct zt_check_budget_config){ .session_rate = cfg->check_rate,
 							       .dest_rate = cfg->check_rate_dest,

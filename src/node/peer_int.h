@@ -10,6 +10,7 @@
 #include "core/ctrl.h"
 #include "core/err.h"
 #include "core/hmap.h"
+#include "core/tokens.h"
 #include "core/units.h"
 #include "node/backoff.h"
 #include "node/ctrlchan.h"
@@ -53,6 +54,7 @@ struct pagent {
 	uint64_t refresh_at;                /* blocked: out_queued looked at again then */
 	uint64_t refused;                   /* channels, flow datagrams, sessions refused */
 	uint64_t tun_dropped;               /* its IP packets the per-packet check dropped */
+	struct zt_tokens tun_tokens;        /* its packets into the network (agent_max_pps) */
 	uint64_t unlogged;                  /* ... since the last log line */
 	uint64_t logged_at;
 };

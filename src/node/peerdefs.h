@@ -211,6 +211,11 @@ struct zt_peer_config {
 	 * writes wait. 0: 16, 1024, 1024 and 32 MiB. */
 	size_t agent_max_sessions, agent_max_flows, agent_max_sockets;
 	uint64_t agent_max_bytes;
+	/* Connector: IP packets a second one agent may send through the packet tunnel
+	 * into the network, all its sessions (burst: a second's worth); more are dropped
+	 * and counted (tun_rate_dropped), so one agent's flood leaves the device, the
+	 * network and the program's time to the others. 0: 100000. */
+	uint32_t agent_max_pps;
 	/* Connector: the sockets the program can give to forwarding (its file descriptor
 	 * budget less a reserve for itself); each agent holds at most a fair share,
 	 * sockets_total / (agents holding sockets + 1), so there is always room for one
@@ -261,6 +266,7 @@ struct zt_peer_stats {
 	uint64_t tun_out, tun_in;
 	uint64_t tun_dropped[ZT_TUN_DROP_REASONS];
 	uint64_t tun_too_big, tun_mss_clamped;
+	uint64_t tun_rate_dropped;     /* connector: over an agent's agent_max_pps */
 	size_t sessions, chans, flows; /* now */
 };
 

@@ -353,6 +353,11 @@ void zt_ptun_in(struct psession *s, const uint8_t *pkt, size_t len)
 			s->agent->tun_dropped++;
 		return;
 	}
+	if (s->agent && !zt_tokens_take(&s->agent->tun_tokens, p->now)) {
+		p->st.tun_rate_dropped++;
+		s->agent->tun_dropped++;
+		return;
+	}
 	len = ip.len;
 	if (is_syn(pkt, &ip)) {
 		memcpy(p->tun.buf, pkt, len);

@@ -646,7 +646,7 @@ static void agent_learns_its_tunnel_addresses(void **state)
 static void on_tun_packet(struct zt_peer *p, void *arg, const uint8_t *pkt, size_t len)
 {
 	struct world *w = arg;
-	bool agent = p == w->agent.peer;
+	bool agent = p != w->conn.peer;
 
 	assert_true(len <= sizeof(w->tun_last_agent));
 	memcpy(agent ? w->tun_last_agent : w->tun_last_conn, pkt, len);
@@ -835,6 +835,63 @@ static void packet_tunnel_both_ways(void **state)
 	assert_int_equal(zt_addr_parse(&self, "10.0.6.20", 0), 0);
 	n = ip4(d, ZT_IP_TCP, &self, "100.64.9.9", 443, 40000, 44);
 	assert_int_equal(zt_peer_tun_send(w.conn.peer, w.net.now, d, n), ZT_EPOLICY);
+	world_fini(&w);
+}
+
+/*
+ * One agent's flood through the tunnel is cut at its own budget (agent_max_pps, a
+ * second's burst) at the connector, counted, and another agent's packets still all
+ * get through: the budget is per agent.
+ */
+static void tunnel_flood_is_cut_per_agent(void **state)
+{
+	struct world w;
+	struct zt_addr a4, a6, b4, b6;
+	struct zt_peer_stats cs;
+	uint8_t pkt[1500];
+	unsigned accepted = 0, before;
+	uint64_t t0;
+	size_t n;
+
+	world_init(&w, *state, 0);
+	zt_imd_free(w.imd.imd);
+	assert_int_equal(zt_prefix_parse("100.64.0.0/10", &w.icfg.tun_pool4, &w.icfg.tun_plen4), 0);
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	assert_int_equal(zt_route_parse(&w.croutes[0], "web=10.0.6.0/24"), 0);
+	w.ccfg.routes = w.croutes;
+	w.ccfg.n_routes = 1;
+	w.ccfg.agent_max_pps = 100;
+	w.acb.tun_packet = w.ccb.tun_packet = on_tun_packet;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	start_bob(&w);
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	nh_run_for(&w.net, 300 * ZT_MS);
+	zt_peer_tunnel_addrs(w.agent.peer, &a4, &a6);
+	zt_peer_tunnel_addrs(w.bob.peer, &b4, &b6);
+	assert_int_equal(b4.family, AF_INET);
+
+	/* alice's session up (one packet), then a flood of 1000 at once */
+	n = ip4(pkt, ZT_IP_ICMP, &a4, "10.0.6.1", 0, 0, 100);
+	assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), 0);
+	tun_wait(&w, &w.tun_to_conn, 1);
+	t0 = w.net.now;
+	for (int i = 0; i < 1000; i++)
+		accepted += zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n) == 0;
+	nh_run_for(&w.net, 500 * ZT_MS);
+	assert_true(accepted > 200);
+	zt_peer_stats(w.conn.peer, &cs);
+	/* the burst (100, one spent) and what half a second brings, no more */
+	assert_true(w.tun_to_conn - 1 <= 100 + 100 * (w.net.now - t0) / ZT_SEC + 1);
+	assert_true(w.tun_to_conn - 1 >= 90);
+	assert_int_equal(cs.tun_rate_dropped, accepted - (w.tun_to_conn - 1));
+
+	/* bob's packets are his own budget's */
+	before = w.tun_to_conn;
+	n = ip4(pkt, ZT_IP_ICMP, &b4, "10.0.6.1", 0, 0, 100);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(zt_peer_tun_send(w.bob.peer, w.net.now, pkt, n), 0);
+	tun_wait(&w, &w.tun_to_conn, before + 10);
 	world_fini(&w);
 }
 
@@ -1965,6 +2022,7 @@ int main(void)
 		cmocka_unit_test(stream_through_the_relay),
 		cmocka_unit_test(agent_learns_its_tunnel_addresses),
 		cmocka_unit_test(packet_tunnel_both_ways),
+		cmocka_unit_test(tunnel_flood_is_cut_per_agent),
 		cmocka_unit_test(writer_within_writable_is_woken),
 		cmocka_unit_test(many_channels_one_session),
 		cmocka_unit_test(reset_propagates),
