@@ -484,6 +484,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 		free(p);
 		return rc;
 	}
+	p->hooks = &zt_ptun_hooks;
 	rc = zt_ptun_init(p);
 	if (rc < 0) {
 		zt_quic_cidmap_free(p->inner_map);

@@ -128,6 +128,16 @@ struct psession {
 	bool tlinked[2];
 };
 
+/* What session.c tells the packet tunnel (tunnel.c; peer.c wires them), so that
+ * session.c, which tunnel.c builds on, never calls up into it: an IP packet DATAGRAM
+ * arrived on s (after the flow header), SESSION made s (connector: the agent's
+ * tunnel addresses), s ends (it takes no more packets). */
+struct psession_hooks {
+	void (*ip_in)(struct psession *s, const uint8_t *pkt, size_t len);
+	void (*opened)(struct psession *s, const struct zt_ctrl_session *m);
+	void (*gone)(struct psession *s);
+};
+
 /* The packet tunnel's part of a node (tunnel.c). */
 struct ptunnel {
 	struct zt_route routes[ZT_CTRL_ROUTES_MAX]; /* agent: from ROUTES; connector: its own,
@@ -169,6 +179,7 @@ struct zt_peer {
 	struct zt_direct_addrs addrs;            /* host candidates, observed address */
 	struct zt_addr tun4, tun6;               /* agent: tunnel addresses from WELCOME */
 	struct ptunnel tun;                      /* the packet tunnel (tunnel.c) */
+	const struct psession_hooks *hooks;      /* tunnel.c's, set by peer.c */
 	struct prefusal refusals[PEER_REFUSALS]; /* agent: refused OPENs by service */
 	struct zt_backoff login_backoff;         /* after a refused login */
 	struct zt_peer_refusal login;            /* the last refused login (code 0: none) */
@@ -229,12 +240,8 @@ void zt_psession_netchange(struct zt_peer *p, uint64_t now);
 /* tunnel.c */
 int zt_ptun_init(struct zt_peer *p);
 void zt_ptun_fini(struct zt_peer *p);
-/* Connector: SESSION named the agent's tunnel addresses for s (new session). */
-void zt_ptun_session(struct psession *s, const struct zt_addr *tun4, const struct zt_addr *tun6);
-/* s ends: it takes no more packets. */
-void zt_ptun_session_gone(struct psession *s);
-/* An IP packet DATAGRAM (after the flow header) arrived on s. */
-void zt_ptun_in(struct psession *s, const uint8_t *pkt, size_t len);
+/* The hooks session.c calls (struct psession_hooks). */
+extern const struct psession_hooks zt_ptun_hooks;
 /* Agent: ROUTES; connector: WELCOME's pools. */
 void zt_ptun_on_routes(struct zt_peer *p, const struct zt_ctrl_routes *m);
 void zt_ptun_on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w);

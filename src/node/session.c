@@ -10,7 +10,6 @@
 #include "core/units.h"
 #include "node/peer_int.h"
 #include "node/session.h"
-#include "node/tunnel.h"
 #include "quic/pki.h"
 
 #define CH_PENDING_READY (1u << 15) /* READY to deliver at the next entry point */
@@ -337,7 +336,8 @@ void zt_psession_kill(struct psession *s, int reason, const char *text, bool tel
 		return;
 	s->state = ZT_PEER_S_CLOSED;
 	s->close_reason = reason;
-	zt_ptun_session_gone(s);
+	if (p->hooks)
+		p->hooks->gone(s);
 	if (s->direct)
 		zt_direct_stop(s->direct);
 	/* one whose OPEN was refused was logged by what refused it (open_failed) */
@@ -390,7 +390,8 @@ void zt_psession_free(struct psession *s)
 	while (s->flows)
 		flow_unlink_free(s->flows);
 	pq_clear(s);
-	zt_ptun_session_gone(s);
+	if (p->hooks)
+		p->hooks->gone(s);
 	zt_pagent_detach(p, s->agent);
 	s->agent = NULL;
 	zt_direct_free(s->direct);
@@ -569,8 +570,8 @@ void zt_psession_on_session(struct zt_peer *p, const struct zt_ctrl_session *m)
 	s->controlling = m->ice_role == ZT_CTRL_ICE_CONTROLLING;
 	s->quota_bytes = m->quota_bytes;
 	s->quota_packets = m->quota_packets;
-	if (!is_agent(p))
-		zt_ptun_session(s, &m->tun4, &m->tun6);
+	if (p->hooks)
+		p->hooks->opened(s, m);
 	p->st.sessions_opened++;
 	PLOG(p, ZT_NODE_INFO, "session_open", "session=%08x service=%s peer=%s role=%s", s->id,
 	     s->service, s->peer_identity, s->controlling ? "controlling" : "controlled");
@@ -1302,7 +1303,8 @@ static void icb_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, si
 		return;
 	}
 	if (id == ZT_FWD_IP_FLOW) {
-		zt_ptun_in(s, data + n, len - (size_t)n);
+		if (p->hooks)
+			p->hooks->ip_in(s, data + n, len - (size_t)n);
 		return;
 	}
 	f = flow_find(s, id);

@@ -151,10 +151,15 @@ static bool match6(const struct zt_hnode *n, const void *key)
 	return tkey_match(n, key, 1);
 }
 
-void zt_ptun_session(struct psession *s, const struct zt_addr *tun4, const struct zt_addr *tun6)
+/* Connector: SESSION named the agent's tunnel addresses for the new session s. */
+static void session_opened(struct psession *s, const struct zt_ctrl_session *m)
 {
 	struct ptunnel *t = &s->p->tun;
+	const struct zt_addr *tun4 = &m->tun4, *tun6 = &m->tun6;
 	size_t first = 0, n = 0;
+
+	if (is_agent(s->p))
+		return;
 
 	for (size_t i = 0; i < t->nroutes; i++)
 		if (!strcmp(t->routes[i].name, s->service) && !n++)
@@ -178,7 +183,7 @@ void zt_ptun_session(struct psession *s, const struct zt_addr *tun4, const struc
 	}
 }
 
-void zt_ptun_session_gone(struct psession *s)
+static void session_gone(struct psession *s)
 {
 	for (int i = 0; i < 2; i++)
 		if (s->tlinked[i]) {
@@ -337,7 +342,7 @@ static enum zt_tun_drop agent_check(const struct psession *s, const uint8_t *pkt
 	return ZT_TUN_DROP_SPOOFED;
 }
 
-void zt_ptun_in(struct psession *s, const uint8_t *pkt, size_t len)
+static void ip_in(struct psession *s, const uint8_t *pkt, size_t len)
 {
 	struct zt_peer *p = s->p;
 	struct zt_ippkt ip;
@@ -369,6 +374,12 @@ void zt_ptun_in(struct psession *s, const uint8_t *pkt, size_t len)
 	if (p->cb.tun_packet)
 		p->cb.tun_packet(p, p->cfg.arg, pkt, len);
 }
+
+const struct psession_hooks zt_ptun_hooks = {
+	.ip_in = ip_in,
+	.opened = session_opened,
+	.gone = session_gone,
+};
 
 size_t zt_peer_tun_routes(const struct zt_peer *p, struct zt_route *out, size_t cap)
 {
