@@ -1184,6 +1184,24 @@ static void replace_older(struct zt_imd *imd, struct client *c, uint64_t now)
 	}
 }
 
+/* WELCOME: the client's id and observed address; an agent's tunnel addresses, a
+ * connector's pools. */
+static void send_welcome(struct client *c, uint64_t now)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_WELCOME);
+	m.u.welcome.client_id = c->id;
+	m.u.welcome.observed = c->observed;
+	m.u.welcome.server_time = now;
+	snprintf(m.u.welcome.software, sizeof(m.u.welcome.software), SOFTWARE);
+	m.u.welcome.tun4 = c->tun4;
+	m.u.welcome.tun6 = c->tun6;
+	if (c->role == ZT_CTRL_ROLE_CONNECTOR)
+		pools_text(c->imd, &m.u.welcome);
+	ctrl_send(c, &m);
+}
+
 static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 			 const struct zt_ctrl_hello *h)
 {
@@ -1191,7 +1209,6 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	enum zt_pki_kind kind;
 	const char *name, *claimed;
 	char text[ZT_CTRL_STR_MAX + 1], svc[512], obs[ZT_ADDR_STRLEN];
-	struct zt_ctrl_msg m;
 	struct zt_quic_path path;
 	uint32_t refused = 0, rrefused = 0;
 	int rc, routed = 0;
@@ -1260,16 +1277,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	} else {
 		tun_take(c);
 	}
-	zt_ctrl_msg_init(&m, ZT_CTRL_WELCOME);
-	m.u.welcome.client_id = c->id;
-	m.u.welcome.observed = c->observed;
-	m.u.welcome.server_time = now;
-	snprintf(m.u.welcome.software, sizeof(m.u.welcome.software), SOFTWARE);
-	m.u.welcome.tun4 = c->tun4;
-	m.u.welcome.tun6 = c->tun6;
-	if (c->role == ZT_CTRL_ROLE_CONNECTOR)
-		pools_text(imd, &m.u.welcome);
-	ctrl_send(c, &m);
+	send_welcome(c, now);
 	services_text(c, svc, sizeof(svc));
 	LOG(imd, ZT_NODE_INFO, "client_ready",
 	    "client=%016" PRIx64 " identity=%s role=%s observed=%s services=%s software=\"%s\"",
