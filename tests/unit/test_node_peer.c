@@ -23,6 +23,7 @@
 #include "core/units.h"
 #include "core/route.h"
 #include "node_harness.h"
+#include "tun_harness.h"
 
 #define MAX_CHANS 256
 #define MAX_FLOWS 8
@@ -94,7 +95,7 @@ struct world {
 	size_t tun_nroutes;
 	uint8_t tun_last_agent[1500], tun_last_conn[1500];
 	size_t tun_len_agent, tun_len_conn;
-	struct zt_route croutes[2];
+	struct zt_route croutes[3];
 };
 
 static struct tchan *tchan_new(struct world *w, bool agent)
@@ -723,11 +724,13 @@ static void tun_world(struct world *w, struct nh_fixture *f)
 	world_init(w, f, 0);
 	zt_imd_free(w->imd.imd);
 	assert_int_equal(zt_prefix_parse("100.64.0.0/10", &w->icfg.tun_pool4, &w->icfg.tun_plen4), 0);
+	assert_int_equal(zt_prefix_parse("fd7a:7a74::/64", &w->icfg.tun_pool6, &w->icfg.tun_plen6), 0);
 	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
 	assert_int_equal(zt_route_parse(&w->croutes[0], "web=10.0.6.20/32:tcp/443,icmp"), 0);
 	assert_int_equal(zt_route_parse(&w->croutes[1], "db=10.0.5.0/24"), 0);
+	assert_int_equal(zt_route_parse(&w->croutes[2], "web=fd00:5::/64:udp/53"), 0);
 	w->ccfg.routes = w->croutes;
-	w->ccfg.n_routes = 2;
+	w->ccfg.n_routes = 3;
 	w->acb.tun_packet = w->ccb.tun_packet = on_tun_packet;
 	w->acb.tun_routes = on_tun_routes;
 	start_connector(w);
@@ -746,7 +749,8 @@ static void tun_wait(struct world *w, const unsigned *counter, unsigned want)
 }
 
 /*
- * IP packets cross the tunnel both ways on the session of their route's service,
+ * IP packets (IPv4, and IPv6 on a second route of the same service) cross the
+ * tunnel both ways on the session of their route's service,
  * opened by the first one: the agent learns only the routes its policy allows (web,
  * not db), a SYN's MSS is clamped to the tunnel MTU (1362 - 40) with the checksum
  * right, the connector's reply finds the agent by its tunnel address; the agent's
@@ -772,7 +776,7 @@ static void packet_tunnel_both_ways(void **state)
 	zt_peer_tunnel_addrs(w.agent.peer, &a4, &a6);
 	assert_int_equal(a4.family, AF_INET);
 	assert_true(w.tun_routes_calls >= 1);
-	assert_int_equal(w.tun_nroutes, 1);
+	assert_int_equal(w.tun_nroutes, 2); /* web's two routes, not db's */
 
 	n = ip4(pkt, ZT_IP_TCP, &a4, "10.0.6.20", 40000, 443, 44);
 	assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), 0);
@@ -792,6 +796,21 @@ static void packet_tunnel_both_ways(void **state)
 	assert_int_equal(w.tun_len_agent, 44);
 	assert_memory_equal(w.tun_last_agent, d, 44);
 
+	/* IPv6 both ways, on web's second route (the same session) */
+	{
+		struct zt_addr from = a6, to = th_addr("[fd00:5::9]:53");
+		from.port = 4000;
+		n = th_udp_packet(pkt, sizeof(pkt), &from, &to, "v6?", 3);
+		assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), 0);
+		tun_wait(&w, &w.tun_to_conn, 2);
+		assert_int_equal(w.tun_len_conn, n);
+		assert_memory_equal(w.tun_last_conn, pkt, n);
+		n = th_udp_packet(d, sizeof(d), &to, &from, "v6!", 3);
+		assert_int_equal(zt_peer_tun_send(w.conn.peer, w.net.now, d, n), 0);
+		tun_wait(&w, &w.tun_to_agent, 2);
+		assert_memory_equal(w.tun_last_agent, d, n);
+	}
+
 	/* the agent's own check: db is not allowed, web only on 443 */
 	n = ip4(pkt, ZT_IP_TCP, &a4, "10.0.5.1", 40000, 5432, 44);
 	assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), ZT_EPOLICY);
@@ -800,7 +819,7 @@ static void packet_tunnel_both_ways(void **state)
 	/* too big: answered with the tunnel's MTU */
 	n = ip4(pkt, ZT_IP_ICMP, &a4, "10.0.6.20", 0, 0, 1400);
 	assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), -EMSGSIZE);
-	assert_int_equal(w.tun_to_agent, 2);
+	assert_int_equal(w.tun_to_agent, 3);
 	assert_int_equal(zt_ippkt_parse(&ip, w.tun_last_agent, w.tun_len_agent), 0);
 	assert_int_equal(ip.icmp_type, 3);
 	assert_int_equal(ip.icmp_code, 4);
@@ -810,8 +829,8 @@ static void packet_tunnel_both_ways(void **state)
 	assert_int_equal(as.tun_dropped[ZT_TUN_DROP_NO_ROUTE], 1);
 	assert_int_equal(as.tun_dropped[ZT_TUN_DROP_RULE], 1);
 	assert_int_equal(as.tun_dropped[ZT_TUN_DROP_TOO_BIG], 1);
-	assert_int_equal(as.tun_out, 1);
-	assert_int_equal(as.tun_in, 1);
+	assert_int_equal(as.tun_out, 2);
+	assert_int_equal(as.tun_in, 2);
 
 	/* past the agent's check: the connector drops them itself */
 	assert_int_equal(zt_peer_session_ids(w.agent.peer, ids, 4), 1);
@@ -823,12 +842,12 @@ static void packet_tunnel_both_ways(void **state)
 	n = ip4(d + 4, ZT_IP_TCP, &a4, "10.0.5.1", 40000, 443, 44);
 	assert_int_equal(zt_quic_dgram_send(si.conn, d, 4 + n), 0);
 	nh_run_for(&w.net, 300 * ZT_MS);
-	assert_int_equal(w.tun_to_conn, 1);
+	assert_int_equal(w.tun_to_conn, 2);
 	zt_peer_stats(w.conn.peer, &cs);
 	assert_int_equal(cs.tun_dropped[ZT_TUN_DROP_SPOOFED], 1);
 	assert_int_equal(cs.tun_dropped[ZT_TUN_DROP_NO_ROUTE], 1);
-	assert_int_equal(cs.tun_in, 1);
-	assert_int_equal(cs.tun_out, 1);
+	assert_int_equal(cs.tun_in, 2);
+	assert_int_equal(cs.tun_out, 2);
 	assert_int_equal(zt_peer_agents(w.conn.peer, &ai, 1), 1);
 	assert_int_equal(ai.tun_dropped, 2);
 	/* a reply for an address no agent has */
