@@ -122,6 +122,8 @@ void zt_tunshell_ready(struct zt_tunshell *t)
 		if (!a4.family && !a6.family)
 			zt_warn("tunnel_no_address", "note=\"the Intermediate gave no tunnel address\" "
 				"fix=\"start ztna-intermediate with --tunnel-pool PREFIX\"");
+		/* routes skipped for want of an address of their family get it now */
+		zt_tunshell_routes(t, t->want, zt_peer_tun_routes(t->peer, t->want, ZT_CTRL_ROUTES_MAX));
 		return;
 	}
 	zt_peer_tun_pools(t->peer, &p4, &l4, &p6, &l6);

@@ -53,6 +53,7 @@ struct zt_tunshell {
 	bool watching;
 	struct zt_addr addr4, addr6;                  /* agent: on the device */
 	struct zt_route routes[ZT_CTRL_ROUTES_MAX];   /* agent: installed */
+	struct zt_route want[ZT_CTRL_ROUTES_MAX];     /* agent: the node's list (scratch) */
 	size_t nroutes;
 	struct zt_addr pool4, pool6;                  /* connector: routed into the device */
 	uint8_t plen4, plen6;
