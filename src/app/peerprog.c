@@ -1011,6 +1011,7 @@ static int tunnel_open(struct zt_peerprog *pp)
 	if (zt_tunshell_open(&pp->tun, pp->d.loop, &pp->d.io, agent, pp->tun_name, err,
 			     sizeof(err)) < 0)
 		return zt_daemon_fail(&pp->d, 1, "%s", err);
+	pp->tun.keep_out = pp->pc.intermediate;
 	return 0;
 }
 

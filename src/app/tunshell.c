@@ -171,9 +171,11 @@ void zt_tunshell_routes(struct zt_tunshell *t, const struct zt_route *routes, si
 		int rc;
 		if (has_prefix(keep, k, &routes[i]))
 			continue;
-		if (!src->family) {
-			zt_warn("tunnel_route_skipped", "route=%s reason=\"no tunnel address of its family\"",
-				routes[i].name);
+		if (!src->family || (t->keep_out.family && zt_route_contains(&routes[i], &t->keep_out))) {
+			t->st.routes_skipped++;
+			zt_warn("tunnel_route_skipped", "route=%s reason=\"%s\"", routes[i].name,
+				src->family ? "it holds the Intermediate's address"
+					    : "no tunnel address of its family");
 			continue;
 		}
 		rc = zt_tun_route_add(t->tun, &routes[i].prefix, routes[i].plen, src);

@@ -6,7 +6,9 @@
  *
  * Agent: the device gets the tunnel addresses of each login (WELCOME) as /32 and /128,
  * and a route for every prefix the Intermediate's ROUTES allow (the agent's address of
- * that family as preferred source); routes that leave the list are deleted.
+ * that family as preferred source); routes that leave the list are deleted. A route
+ * that holds the Intermediate's address (keep_out) is never installed: the outer
+ * connection would be sent into the tunnel it carries.
  * Connector: the device routes the agents' pools (the connector's WELCOME), and the
  * masquerade table sends the agents' packets to the network with its own address.
  *
@@ -40,6 +42,8 @@ struct zt_tunshell_stats {
 	uint64_t rx_refused;          /* read, and the node did not take them (node's counters) */
 	uint64_t rx_errors, tx_errors;
 	uint64_t route_errors;        /* routes or addresses the kernel refused */
+	uint64_t routes_skipped;      /* agent: routes not installed (no address of their
+					 family; one that holds the Intermediate's address) */
 };
 
 struct zt_tunshell {
@@ -55,6 +59,9 @@ struct zt_tunshell {
 	struct zt_route routes[ZT_CTRL_ROUTES_MAX];   /* agent: installed */
 	struct zt_route want[ZT_CTRL_ROUTES_MAX];     /* agent: the node's list (scratch) */
 	size_t nroutes;
+	struct zt_addr keep_out;                      /* the Intermediate's address: never routed
+							 into the device (the outer connection
+							 would run inside itself) */
 	struct zt_addr pool4, pool6;                  /* connector: routed into the device */
 	uint8_t plen4, plen6;
 	struct zt_tunshell_stats st;

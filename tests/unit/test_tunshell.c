@@ -76,6 +76,15 @@ static void agent_routes_follow_the_list(void **state)
 	zt_tunshell_routes(&t, NULL, 0);
 	assert_int_equal(count("10.0.6.20", 32, NULL, NULL), 0);
 	assert_int_equal(count("10.0.7.0", 24, NULL, NULL), 0);
+
+	/* a route over the Intermediate's address would carry the tunnel inside itself */
+	t.keep_out = th_addr("10.0.8.1:4433");
+	r[0] = route("big=10.0.0.0/12");
+	r[1] = route("hr=10.0.7.0/24");
+	zt_tunshell_routes(&t, r, 2);
+	assert_int_equal(count("10.0.0.0", 12, NULL, NULL), 0);
+	assert_int_equal(count("10.0.7.0", 24, NULL, NULL), 1);
+	assert_int_equal(t.st.routes_skipped, 2); /* v6 before, big now */
 	zt_tunshell_close(&t);
 	assert_int_equal(if_nametoindex("zts0"), 0);
 }
