@@ -83,7 +83,10 @@ tun_alice_counts() {
 	routes=$(lab_x alice ip -4 route show dev ztna0 2>/dev/null | grep -c .)
 	echo "$links $addrs $routes"
 }
+# ... none of them (the kernel unregisters a closed device a few ms after the close).
+tun_alice_clear() { [ "$(tun_alice_counts)" = "0 0 0" ]; }
 tun_conn_tables() { lab_x conn nft list tables | grep -c '^table inet ztna_ztc0$'; }
+tun_no_ztc0() { ! lab_x conn test -e /sys/class/net/ztc0; }
 # Waits up to TENTHS tenths of a second until COMMAND... succeeds.
 tun_until() {
 	local tenths=$1 i
@@ -306,6 +309,7 @@ tun_part_direct() {
 
 	# SIGTERM: the device and its routes go; the restart (--tun-check off) gets the same address
 	tun_stop "$T_AGENT" TERM
+	tun_until 10 tun_alice_clear
 	sc_row "agent SIGTERM: links, addresses, routes" "0 0 0" "$(tun_alice_counts)"
 	t4=$T4
 	tun_agent --tun-check off
@@ -316,6 +320,7 @@ tun_part_direct() {
 
 	# SIGKILL: the kernel removes the device; the restart makes one of each
 	tun_stop "$T_AGENT" KILL
+	tun_until 10 tun_alice_clear
 	counts=$(tun_alice_counts)
 	tun_agent
 	sc_row "agent SIGKILL + restart: links, addrs, routes" "1 1 1" "$(tun_alice_counts)" "after the kill: $counts"
@@ -333,6 +338,7 @@ tun_part_direct() {
 	tun_until 50 tun_has_route
 	sc_row "connector back: alice's routes on ztna0" 1 "$(lab_x alice ip -4 route show dev ztna0 | grep -c .)"
 	tun_stop "$T_CONN" KILL
+	tun_until 10 tun_no_ztc0
 	kept=$(tun_conn_tables)
 	tun_conn
 	sc_wait_ready 50 "$CCTL"
@@ -345,6 +351,7 @@ tun_part_direct() {
 	sc_row "connector SIGTERM: ztna_ztc0 tables" 0 "$(tun_conn_tables)" \
 		"ip_forward now $(lab_x conn cat /proc/sys/net/ipv4/ip_forward) (was $fwd0 before the first start)"
 	tun_stop "$T_AGENT" TERM
+	tun_until 10 tun_alice_clear
 	sc_row "agent SIGTERM: links, addresses, routes" "0 0 0" "$(tun_alice_counts)"
 	tun_stop "$T_IMD" TERM
 	lab_down

@@ -38,7 +38,7 @@ if [ $rc = 0 ] && [ "${verdict#verdict: PASS}" != "$verdict" ] && [ "$left" = 0 
 	tap_ok "scenarios/tunnel.sh: $verdict, $n checks ($(($(date +%s) - t0)) s)"
 else
 	tap_fail "scenarios/tunnel.sh: exit $rc, ${verdict:-no verdict}, $n checks, $left namespaces left"
-	grep -iE 'verdict|fail|error|not start|interrupted' "$out" | grep -v '^  ' | tail -n 8 | sed 's/^/# /'
+	grep -E '^verdict|failed|did not start|interrupted|: error' "$out" | grep -v '^  ' | tail -n 8 | sed 's/^/# /'
 fi
 # what it measured (ping RTTs, download times, path switches), for the log
 sed -n '/^numbers:/,/^$/p' "$out" | sed '/^$/d; s/^/# /'
