@@ -33,7 +33,8 @@
  *   tcp-hold ADDR:PORT N SECS      N connections held open SECS seconds; prints
  *                                  "open K of N" (those the other end did not close)
  *
- * Ports bind to 127.0.0.1. Exit status 0 on success, 1 on a failed check, 2 on usage.
+ * A PORT binds to 127.0.0.1, an ADDR:PORT to ADDR (a lab host's address in the lab
+ * scenarios). Exit status 0 on success, 1 on a failed check, 2 on usage.
  */
 #include <arpa/inet.h>
 #include <errno.h>

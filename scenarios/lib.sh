@@ -57,7 +57,7 @@ usage: sudo $0 [--runs N] [--mode system|punch] [--no-build] [-v]
                path or relay as the programs decide; punch: ztna punch only
   --no-build   do not run tools/deps.sh and make (use what is in $BUILD/)
   -v           show the tools' raw output
-  (SC_KEEP=DIR in the environment: path-failure.sh and nat-rebinding.sh copy their
+  (SC_KEEP=DIR in the environment: path-failure.sh, nat-rebinding.sh and tunnel.sh copy their
   logs there)
 Exit status: 0 when everything agrees with what was configured and with RFC 4787
 theory, 1 when anything disagrees, 2 on a setup error, 130 on Ctrl-C.
@@ -582,6 +582,25 @@ sc_xfer_check() {
 	rc_=$(grep 'event=exit' "$l-conn.log" | grep -o ' tcp_reset=[0-9]*' | cut -d= -f2)
 	sc_row "run $run: no TCP connection reset (agent, connector)" "0 0" "${ra:-?} ${rc_:-?}"
 }
+
+# Cuts the direct path at the NAT whose namespace is NS: its forward hook drops
+# everything to or from ADDR (the other side's public address), so only the relay
+# through the Intermediate is left (table inet ztcut). sc_uncut NS removes it.
+sc_cut() {
+	ip netns exec "$1" nft -f - <<NFT
+table inet ztcut {
+	chain cut {
+		type filter hook forward priority -10; policy accept;
+		ip daddr $2 drop
+		ip saddr $2 drop
+	}
+}
+NFT
+}
+sc_uncut() { ip netns exec "$1" nft delete table inet ztcut; }
+
+# A log line's time (ts=...Z) in ms since the epoch.
+sc_ts_ms() { date -d "$(sed -n 's/^ts=\([^ ]*\).*/\1/p' <<<"$1")" +%s%3N; }
 
 # The median of the numbers given (the lower middle one for an even count), or -.
 sc_median() {

@@ -31,8 +31,6 @@ sc_say "the retry interval (${COOLDOWN} s) + checks. $SC_RUNS run(s)."
 sc_say ""
 sc_xfer_up || exit 2
 NS=$ZTLAB_NS_home
-# log time (ts=...Z) -> ms since the epoch
-ts_ms() { date -d "$(sed -n 's/^ts=\([^ ]*\).*/\1/p' <<<"$1")" +%s%3N; }
 
 for ((run = 1; run <= SC_RUNS; run++)); do
 	L=$LAB_TMP/run$run
@@ -44,21 +42,13 @@ for ((run = 1; run <= SC_RUNS; run++)); do
 	sleep 3
 	# the cut: alice's NAT drops what goes to or comes from bob's public address
 	nft_rc=0
-	ip netns exec "$NS" nft -f - <<NFT || nft_rc=$?
-table inet ztcut {
-	chain cut {
-		type filter hook forward priority -10; policy accept;
-		ip daddr $ZTLAB_WAN_office drop
-		ip saddr $ZTLAB_WAN_office drop
-	}
-}
-NFT
+	sc_cut "$NS" "$ZTLAB_WAN_office" || nft_rc=$?
 	t_cut=$(date +%s%3N)
 	sc_debug "cut at $t_cut (nft exit $nft_rc)"
 	lab_wait_for "$L-agent.log" "event=path_switch.*to=relay" 5 >/dev/null
 	line=$(grep "event=path_switch.*to=relay" "$L-agent.log" | head -n 1)
 	if [ -n "$line" ]; then
-		fb=$(($(ts_ms "$line") - t_cut))
+		fb=$(($(sc_ts_ms "$line") - t_cut))
 		ok=no
 		[ "$fb" -lt 2000 ] && ok=yes
 		sc_row "run $run: on the relay within 2 s of the cut" yes "$ok" \
@@ -68,12 +58,12 @@ NFT
 		sc_row "run $run: on the relay within 2 s of the cut" yes no "no path_switch to=relay"
 	fi
 	sleep 3
-	ip netns exec "$NS" nft delete table inet ztcut
+	sc_uncut "$NS"
 	t_restore=$(date +%s%3N)
 	lab_wait_for "$L-agent.log" "event=path_switch.*to=direct.*switches=3" $((COOLDOWN * 2 + 5)) >/dev/null
 	line=$(grep "event=path_switch.*to=direct.*switches=3" "$L-agent.log" | head -n 1)
 	if [ -n "$line" ]; then
-		back=$(($(ts_ms "$line") - t_restore))
+		back=$(($(sc_ts_ms "$line") - t_restore))
 		sc_row "run $run: direct again after the restore" yes yes "${back} ms after the restore (cooldown ${COOLDOWN} s from the fallback)"
 	else
 		sc_row "run $run: direct again after the restore" yes no "$(grep -E 'path_decision|ice_failed' "$L-agent.log" | tail -n 2 | cut -c1-160 | tr '\n' ' ')"
