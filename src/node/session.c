@@ -451,6 +451,8 @@ static void fill_inner(struct zt_peer *p, struct psession *s, struct zt_quic_con
 		.idle_timeout = p->cfg.inner_idle_timeout,
 		.handshake_timeout = p->cfg.handshake_timeout,
 		.full_size_challenges = true, /* never lose a session to a lossy path (conn.h) */
+		/* the connector follows the agent back within ~7 PTOs, not ~7 s (conn.c) */
+		.initial_rtt = 50 * 1000000ull,
 	};
 	if (p->cfg.qlog_open && p->cfg.qlog_write) {
 		snprintf(label, sizeof(label), "inner-%08x", s->id);

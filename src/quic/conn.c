@@ -678,6 +678,14 @@ static void fill_settings(struct zt_quic_conn *c, ngtcp2_settings *s, uint64_t n
 	 * relay does; with PMTUD on, the server merely probes sizes above
 	 * max_tx_udp_payload_size, which there are none of. */
 	s->no_pmtud = !c->server;
+	/* ngtcp2 0.12.1: once a server has validated the path its client moved to, it
+	 * validates the path it left (NGTCP2_PV_FLAG_DONT_CARE) and until that ends it
+	 * does not follow the client back there (conn_path_validation_in_progress; fixed
+	 * in ngtcp2 v1.25.0, 45a0ea89). The client drops those challenges (they come on
+	 * a path not its own), so the validation runs out: rounds of max(PTO, 3 x
+	 * initial_rtt) x 1, 2, 4, about 7 s with the default 333 ms. */
+	if (c->cfg.initial_rtt)
+		s->initial_rtt = c->cfg.initial_rtt;
 	s->handshake_timeout = c->cfg.handshake_timeout;
 	s->max_window = c->cfg.conn_window_max;
 	s->max_stream_window = c->cfg.stream_window_max;

@@ -167,6 +167,8 @@ struct zt_quic_config {
 	uint64_t max_streams_bidi;   /* streams the peer may open at once; 0: 256 */
 	size_t stream_sndbuf;        /* bytes a stream holds unacknowledged; 0: 256 KiB */
 	size_t dgram_queue;          /* DATAGRAMs queued for sending at most; 0: 256 */
+	uint64_t initial_rtt;        /* ns; 0: ngtcp2's 333 ms. Also sets how long a server
+					validates the path a client left (see conn.c) */
 	bool disable_migration;      /* server: tell the client not to migrate */
 	bool full_size_challenges;   /* server: no PATH_CHALLENGE in a datagram under 1200
 					bytes; the peer's new path is validated once its

@@ -1456,6 +1456,58 @@ static void inner_connection_migrates_direct_and_back(void **state)
  * survives the direct path being cut (fallback to the relay) and its return (direct
  * again after the cooldown), with every byte in order.
  */
+static bool went_direct(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+	struct zt_peer_path_info ai;
+	uint32_t ids[4];
+	(void)now;
+
+	service_all(w, now);
+	return zt_peer_session_ids(w->agent.peer, ids, 4) == 1 &&
+	       zt_peer_session_path(w->agent.peer, ids[0], &ai) == 0 && ai.direct;
+}
+
+/*
+ * Cut right after both ends went direct, with data flowing both ways: the agent goes
+ * back to the relay and the connector follows it there at once. ngtcp2 0.12.1 keeps a
+ * server on the path it left while it validates that path (which the client no longer
+ * answers): with the default initial RTT, ~7 s in which everything the connector
+ * sends went into the cut path; the inner connections' initial RTT (quic/conn.c)
+ * keeps that window short.
+ */
+static void connector_follows_back_right_after_going_direct(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_peer_path_info ai, ci;
+	uint64_t got;
+
+	world_init(&w, *state, 0);
+	w.acfg.path = (struct zt_path_config){ .cooldown = 30 * ZT_SEC };
+	w.ccfg.path = (struct zt_path_config){ 0 };
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	t = open_chan(&w, "web", 20000, 43);
+	t->send_fin = false;
+	assert_true(nh_run(&w.net, went_direct, &w, w.net.now + 3 * ZT_SEC));
+	t->to_send = 200000000;
+	nh_run(&w.net, service_all, &w, w.net.now + 3 * ZT_SEC);
+	w.cut_direct = true;
+	nh_run(&w.net, service_all, &w, w.net.now + 1500 * ZT_MS);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+	assert_false(ai.direct);
+	got = t->recvd;
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	/* the echo comes back on the relay: the connector sends there now */
+	assert_int_equal(zt_peer_session_path(w.conn.peer, only_session(w.conn.peer), &ci), 0);
+	assert_false(ci.direct);
+	assert_true(t->recvd - got > 100000);
+	assert_false(t->corrupt || t->reset);
+	world_fini(&w);
+}
+
 static void direct_path_chosen_cut_and_restored(void **state)
 {
 	struct world w;
@@ -2058,6 +2110,7 @@ int main(void)
 		cmocka_unit_test(slow_reader_is_bounded),
 		cmocka_unit_test(inner_connection_migrates_direct_and_back),
 		cmocka_unit_test(direct_path_chosen_cut_and_restored),
+		cmocka_unit_test(connector_follows_back_right_after_going_direct),
 		cmocka_unit_test(direct_path_refused_stays_on_relay),
 		cmocka_unit_test(replayed_packets_from_elsewhere_get_nothing),
 		cmocka_unit_test(racing_replays_only_cost_the_direct_path),
