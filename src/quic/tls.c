@@ -219,7 +219,7 @@ static bool is_ip_literal(const char *name)
 	return strchr(name, ':') || strspn(name, "0123456789.") == strlen(name);
 }
 
-static int setup_session(struct zt_tls_session *s, const char *peer_name)
+static int setup_session(struct zt_tls_session *s, const char *peer_name, bool quic)
 {
 	struct zt_tls_ctx *ctx = s->ctx;
 	bool client = ctx->side == ZT_TLS_CLIENT;
@@ -233,8 +233,8 @@ static int setup_session(struct zt_tls_session *s, const char *peer_name)
 	if (rc < 0)
 		return tls_err(rc);
 	gnutls_session_set_ptr(s->s, &s->ref);
-	if (client ? ngtcp2_crypto_gnutls_configure_client_session(s->s)
-		   : ngtcp2_crypto_gnutls_configure_server_session(s->s))
+	if (quic && (client ? ngtcp2_crypto_gnutls_configure_client_session(s->s)
+			    : ngtcp2_crypto_gnutls_configure_server_session(s->s)))
 		return ZT_ETLS;
 	if ((rc = gnutls_priority_set(s->s, ctx->prio)) < 0 ||
 	    (rc = gnutls_credentials_set(s->s, GNUTLS_CRD_CERTIFICATE, ctx->cred)) < 0 ||
@@ -273,8 +273,8 @@ static int setup_session(struct zt_tls_session *s, const char *peer_name)
 	return 0;
 }
 
-int zt_tls_session_new(struct zt_tls_session **ret, struct zt_tls_ctx *ctx,
-		       const char *peer_name)
+static int session_new(struct zt_tls_session **ret, struct zt_tls_ctx *ctx,
+		       const char *peer_name, bool quic)
 {
 	struct zt_tls_session *s;
 	int rc;
@@ -285,13 +285,25 @@ int zt_tls_session_new(struct zt_tls_session **ret, struct zt_tls_ctx *ctx,
 	if (!s)
 		return -ENOMEM;
 	s->ctx = ctx;
-	rc = setup_session(s, peer_name);
+	rc = setup_session(s, peer_name, quic);
 	if (rc < 0) {
 		zt_tls_session_free(s);
 		return rc;
 	}
 	*ret = s;
 	return 0;
+}
+
+int zt_tls_session_new(struct zt_tls_session **ret, struct zt_tls_ctx *ctx,
+		       const char *peer_name)
+{
+	return session_new(ret, ctx, peer_name, true);
+}
+
+int zt_tls_session_new_tcp(struct zt_tls_session **ret, struct zt_tls_ctx *ctx,
+			   const char *peer_name)
+{
+	return session_new(ret, ctx, peer_name, false);
 }
 
 void zt_tls_session_free(struct zt_tls_session *s)

@@ -27,6 +27,8 @@
 
 #define ZT_ALPN_OUTER "ztna-outer/1"
 #define ZT_ALPN_INNER "ztna-inner/1"
+/* The outer connection over TLS/TCP (quic/tlsstream.h), where UDP does not pass. */
+#define ZT_ALPN_OUTER_TCP "ztna-outer-tcp/1"
 
 enum zt_tls_side {
 	ZT_TLS_CLIENT = 0,
@@ -77,6 +79,10 @@ enum zt_tls_side zt_tls_ctx_side(const struct zt_tls_ctx *ctx);
  */
 int zt_tls_session_new(struct zt_tls_session **ret, struct zt_tls_ctx *ctx,
 		       const char *peer_name);
+/* The same for TLS over a byte stream (quic/tlsstream.h) rather than QUIC: no QUIC
+ * transport parameters, TLS records of its own. */
+int zt_tls_session_new_tcp(struct zt_tls_session **ret, struct zt_tls_ctx *ctx,
+			   const char *peer_name);
 void zt_tls_session_free(struct zt_tls_session *s);
 
 /* The gnutls_session_t, for ngtcp2_conn_set_tls_native_handle(). */
