@@ -55,6 +55,8 @@ struct pagent {
 	uint64_t refused;                   /* channels, flow datagrams, sessions refused */
 	uint64_t tun_dropped;               /* its IP packets the per-packet check dropped */
 	struct zt_tokens tun_tokens;        /* its packets into the network (agent_max_pps) */
+	uint64_t tun_logged_at;             /* the last tunnel_dropped line (0: none) */
+	uint64_t tun_unlogged;              /* drops since, not logged */
 	uint64_t unlogged;                  /* ... since the last log line */
 	uint64_t logged_at;
 };

@@ -1,5 +1,6 @@
 /* The packet tunnel of an agent or connector (tunnel.h). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +343,34 @@ static enum zt_tun_drop agent_check(const struct psession *s, const uint8_t *pkt
 	return ZT_TUN_DROP_SPOOFED;
 }
 
+/* Connector: a packet of s's agent dropped, counted for it; logged at most once per
+ * PEER_AGENT_LOG_EVERY per agent (the line says how many were not). */
+static void agent_dropped(struct psession *s, const char *why, const struct zt_ippkt *ip,
+			  bool parsed)
+{
+	struct zt_peer *p = s->p;
+	struct pagent *a = s->agent;
+	char src[ZT_ADDR_STRLEN] = "-", dst[ZT_ADDR_STRLEN] = "-";
+
+	if (!a)
+		return;
+	a->tun_dropped++;
+	if (a->tun_logged_at && p->now < a->tun_logged_at + PEER_AGENT_LOG_EVERY) {
+		a->tun_unlogged++;
+		return;
+	}
+	if (parsed) {
+		zt_addr_format(&ip->src, false, src, sizeof(src));
+		zt_addr_format(&ip->dst, false, dst, sizeof(dst));
+	}
+	PLOG(p, ZT_NODE_WARN, "tunnel_dropped",
+	     "peer=%s service=%s reason=%s src=%s dst=%s proto=%u dport=%u not_logged=%" PRIu64,
+	     a->identity, s->service, why, src, dst, parsed ? ip->proto : 0,
+	     parsed ? ip->dst.port : 0, a->tun_unlogged);
+	a->tun_logged_at = p->now;
+	a->tun_unlogged = 0;
+}
+
 static void ip_in(struct psession *s, const uint8_t *pkt, size_t len)
 {
 	struct zt_peer *p = s->p;
@@ -354,13 +383,12 @@ static void ip_in(struct psession *s, const uint8_t *pkt, size_t len)
 		r = zt_tunfilter_check(&s->tunf, pkt, len, &ip);
 	if (r != ZT_TUN_PASS) {
 		p->st.tun_dropped[r]++;
-		if (s->agent)
-			s->agent->tun_dropped++;
+		agent_dropped(s, zt_tun_drop_name(r), &ip, r != ZT_TUN_DROP_MALFORMED);
 		return;
 	}
 	if (s->agent && !zt_tokens_take(&s->agent->tun_tokens, p->now)) {
 		p->st.tun_rate_dropped++;
-		s->agent->tun_dropped++;
+		agent_dropped(s, "rate", &ip, true);
 		return;
 	}
 	len = ip.len;

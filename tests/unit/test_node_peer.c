@@ -660,6 +660,23 @@ static void on_tun_packet(struct zt_peer *p, void *arg, const uint8_t *pkt, size
 	}
 }
 
+/* The connector's log lines of one event, counted (and printed as nh_log does). */
+static struct {
+	const char *event;
+	unsigned count;
+	char last[512];
+} conn_log_watch;
+
+static void conn_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
+{
+	if (conn_log_watch.event && !strcmp(event, conn_log_watch.event)) {
+		conn_log_watch.count++;
+		snprintf(conn_log_watch.last, sizeof(conn_log_watch.last), "%s", kv);
+	}
+	if (getenv("NH_LOG"))
+		nh_log(arg, level, event, kv);
+}
+
 static void on_tun_routes(struct zt_peer *p, void *arg, const struct zt_route *r, size_t n)
 {
 	struct world *w = arg;
@@ -733,6 +750,10 @@ static void tun_world(struct world *w, struct nh_fixture *f)
 	w->ccfg.n_routes = 3;
 	w->acb.tun_packet = w->ccb.tun_packet = on_tun_packet;
 	w->acb.tun_routes = on_tun_routes;
+	conn_log_watch.event = "tunnel_dropped";
+	conn_log_watch.count = 0;
+	w->ccfg.log = (struct zt_node_log){ .fn = conn_log, .arg = (void *)"connector",
+					    .max_level = ZT_NODE_TRACE };
 	start_connector(w);
 	start_agent(w, "pw-alice");
 	assert_true(nh_run(&w->net, both_ready, w, w->net.now + 3 * ZT_SEC));
@@ -850,6 +871,9 @@ static void packet_tunnel_both_ways(void **state)
 	assert_int_equal(cs.tun_out, 2);
 	assert_int_equal(zt_peer_agents(w.conn.peer, &ai, 1), 1);
 	assert_int_equal(ai.tun_dropped, 2);
+	/* one line for both (the second within 10 s is counted in the next one) */
+	assert_int_equal(conn_log_watch.count, 1);
+	assert_non_null(strstr(conn_log_watch.last, "reason=spoofed src=10.9.9.9 dst=10.0.6.20"));
 	/* a reply for an address no agent has */
 	assert_int_equal(zt_addr_parse(&self, "10.0.6.20", 0), 0);
 	n = ip4(d, ZT_IP_TCP, &self, "100.64.9.9", 443, 40000, 44);
