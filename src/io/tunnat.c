@@ -125,6 +125,36 @@ static int nft_run(struct nft_ctx *nft, const char *cmd, char *err, size_t errca
 	return strstr(e, "Operation not permitted") ? -EPERM : -EIO;
 }
 
+#define FWD_COMMENT "ztna-fwd "
+
+/*
+ * A table left by a killed run says what forwarding was before that run turned it on
+ * (its comment): those are the values to put back, not the "1" the killed run left.
+ */
+static void stale_values(struct zt_tunnat *n)
+{
+	char cmd[64 + sizeof(n->table)];
+	const char *out, *c;
+
+	snprintf(cmd, sizeof(cmd), "list table inet %s\n", n->table);
+	if (nft_run_cmd_from_buffer(n->nft, cmd) != 0) {
+		nft_ctx_get_error_buffer(n->nft); /* no such table: drop the message */
+		return;
+	}
+	out = nft_ctx_get_output_buffer(n->nft);
+	if (!out || !(c = strstr(out, "comment \"" FWD_COMMENT)))
+		return;
+	c += strlen("comment \"" FWD_COMMENT);
+	for (int i = 0; i < 2; i++, c++) {
+		if ((*c == '0' || *c == '1') && n->fwd[i].fd >= 0) {
+			n->fwd[i].old[0] = *c;
+			n->fwd[i].old[1] = '\0';
+		}
+		if (!*++c)
+			break;
+	}
+}
+
 /* The table (see tunnat.h), replacing a stale one in the same transaction. */
 static int table_create(struct zt_tunnat *n, const char *ifn, bool want6, char *err,
 			size_t errcap)
@@ -136,6 +166,7 @@ static int table_create(struct zt_tunnat *n, const char *ifn, bool want6, char *
 		       "table inet %1$s\n"
 		       "delete table inet %1$s\n"
 		       "table inet %1$s {\n"
+		       "\tcomment \"" FWD_COMMENT "%3$s %4$s\"\n"
 		       "\tchain forward {\n"
 		       "\t\ttype filter hook forward priority filter; policy accept;\n"
 		       "\t\tiifname \"%2$s\" oifname != \"%2$s\" accept\n"
@@ -147,7 +178,8 @@ static int table_create(struct zt_tunnat *n, const char *ifn, bool want6, char *
 		       "\t\tiifname \"%2$s\" oifname != \"%2$s\" masquerade\n"
 		       "\t}\n"
 		       "}\n",
-		       n->table, ifn);
+		       n->table, ifn, n->fwd[0].fd >= 0 ? n->fwd[0].old : "-",
+		       n->fwd[1].fd >= 0 ? n->fwd[1].old : "-");
 	/* without want6: the agents' IPv6 is not forwarded, even on a host that routes */
 	if (!want6 && len > 0 && (size_t)len < sizeof(cmd))
 		len += snprintf(cmd + len, sizeof(cmd) - (size_t)len,
@@ -214,6 +246,7 @@ int zt_tunnat_open(struct zt_tunnat **ret, const char *tun_ifname, bool want6, c
 	}
 	nft_ctx_buffer_output(n->nft);
 	nft_ctx_buffer_error(n->nft);
+	stale_values(n);
 	rc = table_create(n, tun_ifname, want6, err, errcap);
 	if (rc < 0)
 		goto out_free_nft;

@@ -71,8 +71,10 @@ int zt_tunnat_open(struct zt_tunnat **ret, const char *tun_ifname, bool want6, c
  * only while they still read 1), deletes the table and frees n. NULL is ok. Objects
  * for two TUNs in one namespace share the sysctls: the first opened turned them on
  * and turns them off, so close them in reverse order. After a SIGKILL neither
- * happens: the next zt_tunnat_open for that name replaces the table, and forwarding
- * stays on.
+ * happens and forwarding stays on until the next zt_tunnat_open for that name: the
+ * table's comment ("ztna-fwd V4 V6", the values found before the killed run turned
+ * them on, "-" for one it did not touch) gives it the values to put back at its close,
+ * and it replaces the table.
  */
 void zt_tunnat_close(struct zt_tunnat *n);
 

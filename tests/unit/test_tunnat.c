@@ -22,6 +22,8 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <unistd.h>
 
 #include "io/tun.h"
@@ -261,6 +263,23 @@ static void masquerade_v6(void **state)
 	lan_teardown(&l);
 }
 
+/* A child opens the table and forwarding for ifname and dies without closing (as a
+ * SIGKILL would leave it). Returns 0 when it did open. */
+static int killed_run(const char *ifname)
+{
+	int st = 0;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct zt_tunnat *n;
+		char err[256];
+		_exit(zt_tunnat_open(&n, ifname, false, err, sizeof(err)) == 0 ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static void stale_table_is_replaced(void **state)
 {
 	struct zt_tunnat *n, *m;
@@ -285,6 +304,19 @@ static void stale_table_is_replaced(void **state)
 	assert_int_equal(sysctl_get(FWD4), '1');
 	th_nft_list(list, sizeof(list));
 	assert_int_equal(th_count(list, "ztna_"), 0);
+
+	/* a run killed after it turned forwarding on: the next one puts back what was
+	 * there before (the table's comment), not the killed run's "1" */
+	assert_int_equal(zt_ns_sysctl(FWD4, "0"), 0);
+	assert_int_equal(killed_run("ztt0"), 0);
+	assert_int_equal(sysctl_get(FWD4), '1');
+	th_nft_list(list, sizeof(list));
+	assert_int_equal(th_count(list, "comment \"ztna-fwd 0 -\""), 1);
+	assert_int_equal(zt_tunnat_open(&n, "ztt0", false, err, sizeof(err)), 0);
+	th_nft_list(list, sizeof(list));
+	assert_int_equal(th_count(list, "comment \"ztna-fwd 0 -\""), 1);
+	zt_tunnat_close(n);
+	assert_int_equal(sysctl_get(FWD4), '0');
 
 	/* another name is another table; both go with their objects */
 	assert_int_equal(zt_tunnat_open(&n, "ztt0", true, err, sizeof(err)), 0);
