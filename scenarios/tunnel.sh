@@ -348,8 +348,9 @@ tun_part_direct() {
 	tun_ping alice -c 3 -i 0.2 -W 2 10.0.5.3
 	sc_row "ping db after the connector's restart" "3 of 3" "$PING_RX of 3" "alice's routes: $(tun_alice_counts | cut -d' ' -f3)"
 	tun_stop "$T_CONN" TERM
-	sc_row "connector SIGTERM: ztna_ztc0 tables" 0 "$(tun_conn_tables)" \
-		"ip_forward now $(lab_x conn cat /proc/sys/net/ipv4/ip_forward) (was $fwd0 before the first start)"
+	sc_row "connector SIGTERM after a SIGKILL: ztna_ztc0 tables, ip_forward" "0 $fwd0" \
+		"$(tun_conn_tables) $(lab_x conn cat /proc/sys/net/ipv4/ip_forward)" \
+		"the killed run's value comes back from its table's comment"
 	tun_stop "$T_AGENT" TERM
 	tun_until 10 tun_alice_clear
 	sc_row "agent SIGTERM: links, addresses, routes" "0 0 0" "$(tun_alice_counts)"
