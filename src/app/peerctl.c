@@ -100,14 +100,14 @@ static void status_tunnel(struct zt_peerctl *ctl, struct zt_ctlconn *c)
 		      " dropped_malformed=%" PRIu64 " dropped_too_big=%" PRIu64
 		      " dropped_spoofed=%" PRIu64 " dropped_no_route=%" PRIu64 " dropped_rule=%" PRIu64
 		      " dropped_no_session=%" PRIu64 " dropped_rate=%" PRIu64 " too_big_sent=%" PRIu64
-		      " mss_clamped=%" PRIu64
+		      " prohibited_sent=%" PRIu64 " mss_clamped=%" PRIu64
 		      " device_rx=%" PRIu64 " device_tx=%" PRIu64 " device_errors=%" PRIu64
 		      " route_errors=%" PRIu64 " routes_skipped=%" PRIu64,
 		      zt_tunshell_name(&pp->tun), ZT_PEER_TUN_MTU, n, ps.tun_in, ps.tun_out,
 		      ps.tun_dropped[ZT_TUN_DROP_MALFORMED], ps.tun_dropped[ZT_TUN_DROP_TOO_BIG],
 		      ps.tun_dropped[ZT_TUN_DROP_SPOOFED], ps.tun_dropped[ZT_TUN_DROP_NO_ROUTE],
 		      ps.tun_dropped[ZT_TUN_DROP_RULE], ps.tun_dropped[ZT_TUN_PASS],
-		      ps.tun_rate_dropped, ps.tun_too_big,
+		      ps.tun_rate_dropped, ps.tun_too_big, ps.tun_prohibited,
 		      ps.tun_mss_clamped, ts->rx, ts->tx, ts->rx_errors + ts->tx_errors,
 		      ts->route_errors, ts->routes_skipped);
 	for (size_t i = 0; i < n && i < ZT_CTRL_ROUTES_MAX; i++)

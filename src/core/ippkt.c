@@ -200,17 +200,16 @@ bool zt_ippkt_is_icmp_error(const struct zt_ippkt *p)
 	return p->family == AF_INET6 && p->proto == ZT_IP_ICMPV6 && p->icmp_type < 128;
 }
 
-/* IPv4: Fragmentation Needed and DF Set (RFC 792, the MTU field of RFC 1191). */
-static int too_big_v4(uint8_t *out, size_t cap, const struct zt_ippkt *p, const uint8_t *pkt,
-		      uint32_t mtu, const struct zt_addr *from)
+/* IPv4: an ICMP error of type and code about pkt (RFC 792), word the header's second
+ * 32 bits (the MTU of RFC 1191 for Fragmentation Needed). */
+static int error_v4(uint8_t *out, size_t cap, const struct zt_ippkt *p, const uint8_t *pkt,
+		    uint8_t type, uint8_t code, uint32_t word, const struct zt_addr *from)
 {
 	size_t quote = p->len < V4_ERR_MAX - V4_HLEN - ICMP_HLEN ? p->len
 								  : V4_ERR_MAX - V4_HLEN - ICMP_HLEN;
 	size_t n = V4_HLEN + ICMP_HLEN + quote;
 	uint8_t *icmp = out + V4_HLEN;
 
-	if (mtu < 68 || mtu > 0xffff)
-		return -EINVAL;
 	if (cap < n)
 		return -ENOSPC;
 	memset(out, 0, V4_HLEN + ICMP_HLEN);
@@ -221,9 +220,10 @@ static int too_big_v4(uint8_t *out, size_t cap, const struct zt_ippkt *p, const 
 	memcpy(out + 12, from->ip, 4);
 	memcpy(out + 16, p->src.ip, 4);
 	put16(out + 10, (uint16_t)~zt_ip_csum_fold(zt_ip_csum_add(0, out, V4_HLEN)));
-	icmp[0] = 3;
-	icmp[1] = 4;
-	put16(icmp + 6, mtu);
+	icmp[0] = type;
+	icmp[1] = code;
+	put16(icmp + 4, word >> 16);
+	put16(icmp + 6, word);
 	memcpy(icmp + ICMP_HLEN, pkt, quote);
 	put16(icmp + 2, (uint16_t)~zt_ip_csum_fold(zt_ip_csum_add(0, icmp, ICMP_HLEN + quote)));
 	return (int)n;
@@ -238,17 +238,15 @@ static uint32_t v6_pseudo(const uint8_t *src, const uint8_t *dst, size_t len, ui
 	return zt_ip_csum_add(zt_ip_csum_add(zt_ip_csum_add(0, src, 16), dst, 16), tail, 8);
 }
 
-/* IPv6: Packet Too Big (RFC 4443 s3.2). */
-static int too_big_v6(uint8_t *out, size_t cap, const struct zt_ippkt *p, const uint8_t *pkt,
-		      uint32_t mtu, const struct zt_addr *from)
+/* IPv6: an ICMPv6 error (RFC 4443 s2.1: as much of pkt as fits in 1280 bytes). */
+static int error_v6(uint8_t *out, size_t cap, const struct zt_ippkt *p, const uint8_t *pkt,
+		    uint8_t type, uint8_t code, uint32_t word, const struct zt_addr *from)
 {
 	size_t quote = p->len < V6_ERR_MAX - V6_HLEN - ICMP_HLEN ? p->len
 								  : V6_ERR_MAX - V6_HLEN - ICMP_HLEN;
 	size_t plen = ICMP_HLEN + quote;
 	uint8_t *icmp = out + V6_HLEN;
 
-	if (mtu < 1280)
-		return -EINVAL;
 	if (cap < V6_HLEN + plen)
 		return -ENOSPC;
 	memset(out, 0, V6_HLEN + ICMP_HLEN);
@@ -258,13 +256,20 @@ static int too_big_v6(uint8_t *out, size_t cap, const struct zt_ippkt *p, const 
 	out[7] = 64;
 	memcpy(out + 8, from->ip, 16);
 	memcpy(out + 24, p->src.ip, 16);
-	icmp[0] = 2;
-	put16(icmp + 4, mtu >> 16);
-	put16(icmp + 6, mtu);
+	icmp[0] = type;
+	icmp[1] = code;
+	put16(icmp + 4, word >> 16);
+	put16(icmp + 6, word);
 	memcpy(icmp + ICMP_HLEN, pkt, quote);
 	put16(icmp + 2, (uint16_t)~zt_ip_csum_fold(zt_ip_csum_add(
 		v6_pseudo(out + 8, out + 24, plen, ZT_IP_ICMPV6), icmp, plen)));
 	return (int)(V6_HLEN + plen);
+}
+
+/* No error about an error, a later fragment, or to an unspecified source. */
+static bool error_due(const struct zt_ippkt *p)
+{
+	return !zt_ippkt_is_icmp_error(p) && p->has_l4 && !zt_addr_is_any(&p->src);
 }
 
 int zt_ippkt_too_big(uint8_t *out, size_t cap, const struct zt_ippkt *p, const uint8_t *pkt,
@@ -272,12 +277,25 @@ int zt_ippkt_too_big(uint8_t *out, size_t cap, const struct zt_ippkt *p, const u
 {
 	if (!from || from->family != p->family)
 		return -EINVAL;
-	/* no error about an error, a later fragment, or from an unspecified source */
-	if (zt_ippkt_is_icmp_error(p) || !p->has_l4 || zt_addr_is_any(&p->src))
+	if (p->family == AF_INET ? mtu < 68 || mtu > 0xffff : mtu < 1280)
+		return -EINVAL;
+	if (!error_due(p))
 		return 0;
-	if (p->family == AF_INET)
-		return p->df ? too_big_v4(out, cap, p, pkt, mtu, from) : 0;
-	return too_big_v6(out, cap, p, pkt, mtu, from);
+	if (p->family == AF_INET) /* Fragmentation Needed (RFC 1191) */
+		return p->df ? error_v4(out, cap, p, pkt, 3, 4, mtu, from) : 0;
+	return error_v6(out, cap, p, pkt, 2, 0, mtu, from); /* Packet Too Big */
+}
+
+int zt_ippkt_prohibited(uint8_t *out, size_t cap, const struct zt_ippkt *p, const uint8_t *pkt,
+			const struct zt_addr *from)
+{
+	if (!from || from->family != p->family)
+		return -EINVAL;
+	if (!error_due(p))
+		return 0;
+	if (p->family == AF_INET) /* Communication Administratively Prohibited (RFC 1812) */
+		return error_v4(out, cap, p, pkt, 3, 13, 0, from);
+	return error_v6(out, cap, p, pkt, 1, 1, 0, from); /* ... prohibited (RFC 4443) */
 }
 
 uint16_t zt_ippkt_l4_sum(const uint8_t *pkt, const struct zt_ippkt *p)

@@ -63,6 +63,18 @@ int zt_ippkt_too_big(uint8_t *out, size_t cap, const struct zt_ippkt *p, const u
 		     uint32_t mtu, const struct zt_addr *from);
 
 /*
+ * The answer to pkt (parsed as p), which a policy refuses: ICMP Destination
+ * Unreachable, Communication Administratively Prohibited (type 3 code 13, RFC 1812)
+ * or ICMPv6 Destination Unreachable, administratively prohibited (type 1 code 1, RFC
+ * 4443), from `from` to p's source, quoting as zt_ippkt_too_big does; so a client
+ * fails at once instead of waiting for its timeout. Returns its length, 0 when none
+ * is due (pkt is an ICMP error or a later fragment), -EINVAL (`from` of another
+ * family), -ENOSPC.
+ */
+int zt_ippkt_prohibited(uint8_t *out, size_t cap, const struct zt_ippkt *p, const uint8_t *pkt,
+			const struct zt_addr *from);
+
+/*
  * A TCP SYN's MSS options lowered to mss where larger (RFC 6691: a path's MSS is its
  * MTU less the IP and TCP headers), the TCP checksum computed again. pkt is the
  * packet p was parsed from, and may be changed. Returns 1 (changed), 0 (not a SYN

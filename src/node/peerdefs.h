@@ -266,6 +266,7 @@ struct zt_peer_stats {
 	uint64_t tun_out, tun_in;
 	uint64_t tun_dropped[ZT_TUN_DROP_REASONS];
 	uint64_t tun_too_big, tun_mss_clamped;
+	uint64_t tun_prohibited;       /* agent: ICMP "administratively prohibited" answers */
 	uint64_t tun_rate_dropped;     /* connector: over an agent's agent_max_pps */
 	size_t sessions, chans, flows; /* now */
 };

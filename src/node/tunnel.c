@@ -212,6 +212,14 @@ static int dropped(struct zt_peer *p, struct pagent *a, enum zt_tun_drop r,
 		}
 		return -EMSGSIZE;
 	}
+	if (is_agent(p) && (r == ZT_TUN_DROP_NO_ROUTE || r == ZT_TUN_DROP_RULE)) {
+		/* the agent's own application fails at once, not after its timeout */
+		int n = zt_ippkt_prohibited(p->tun.icmp, sizeof(p->tun.icmp), ip, pkt, &ip->dst);
+		if (n > 0 && p->cb.tun_packet) {
+			p->st.tun_prohibited++;
+			p->cb.tun_packet(p, p->cfg.arg, p->tun.icmp, (size_t)n);
+		}
+	}
 	return r == ZT_TUN_DROP_MALFORMED ? ZT_EMALFORMED : r == ZT_TUN_PASS ? -EPIPE : ZT_EPOLICY;
 }
 

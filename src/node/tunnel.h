@@ -19,7 +19,9 @@
  * the agent whose tunnel address it is for, on that agent's session whose route holds
  * the packet's source.
  *
- * Both: a packet over ZT_PEER_TUN_MTU is answered with ICMP "fragmentation needed" /
+ * The agent answers a packet its check refuses (no route, no rule) with ICMP
+ * "administratively prohibited" (RFC 1812, RFC 4443), so the application fails at
+ * once. Both: a packet over ZT_PEER_TUN_MTU is answered with ICMP "fragmentation needed" /
  * ICMPv6 "packet too big" naming it (RFC 1191, RFC 8201) through cb->tun_packet; a TCP
  * SYN's MSS is lowered to fit the MTU (RFC 6691). Drops are counted by reason
  * (zt_peer_stats tun_dropped; per agent at the connector).

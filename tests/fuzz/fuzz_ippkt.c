@@ -4,8 +4,8 @@
  * (core/route.h).
  *
  * The input's first byte chooses: even, an IP packet (the rest, an exact-size copy):
- * a packet that parses has its offsets inside it; its too-big answer parses back as an
- * ICMP error to its source with checksums right; an MSS clamp keeps the TCP checksum
+ * a packet that parses has its offsets inside it; its too-big and prohibited answers
+ * parse back as ICMP errors to its source with checksums right; an MSS clamp keeps the TCP checksum
  * right and the packet parsing the same. Odd, a route line (NUL-terminated copy): one
  * that parses formats, parses back to the same, and formats the same again; then it
  * judges a packet made from the line's bytes without harm. A packet that parses also
@@ -31,17 +31,22 @@ static void too_big(const struct zt_ippkt *p, const uint8_t *pkt)
 	int n;
 
 	zt_addr_parse(&from, p->family == AF_INET ? "100.64.0.1" : "fd00::1", 0);
-	n = zt_ippkt_too_big(out, sizeof(out), p, pkt, p->family == AF_INET ? 576 : 1280, &from);
-	check(n >= 0);
-	if (n == 0)
-		return;
-	check(zt_ippkt_parse(&q, out, (size_t)n) == 0);
-	check(q.len == (size_t)n && zt_ippkt_is_icmp_error(&q));
-	check(zt_addr_ip_equal(&q.dst, &p->src) && zt_addr_ip_equal(&q.src, &from));
-	if (q.family == AF_INET6)
-		check(zt_ippkt_l4_sum(out, &q) == 0xffff);
-	else
-		check(zt_ip_csum_fold(zt_ip_csum_add(0, out + q.hlen, q.len - q.hlen)) == 0xffff);
+	for (int kind = 0; kind < 2; kind++) {
+		n = kind ? zt_ippkt_prohibited(out, sizeof(out), p, pkt, &from)
+			 : zt_ippkt_too_big(out, sizeof(out), p, pkt,
+					    p->family == AF_INET ? 576 : 1280, &from);
+		check(n >= 0);
+		if (n == 0)
+			continue;
+		check(zt_ippkt_parse(&q, out, (size_t)n) == 0);
+		check(q.len == (size_t)n && zt_ippkt_is_icmp_error(&q));
+		check(zt_addr_ip_equal(&q.dst, &p->src) && zt_addr_ip_equal(&q.src, &from));
+		if (q.family == AF_INET6)
+			check(zt_ippkt_l4_sum(out, &q) == 0xffff);
+		else
+			check(zt_ip_csum_fold(zt_ip_csum_add(0, out + q.hlen, q.len - q.hlen)) ==
+			      0xffff);
+	}
 }
 
 /* The per-packet check on a packet that parsed: never malformed, counted once. */

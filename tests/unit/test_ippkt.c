@@ -229,6 +229,47 @@ static void too_big_answers(void **state)
 	assert_memory_equal(out + 48, pkt, 40);
 }
 
+/* A packet a policy refuses is answered "administratively prohibited", v4 and v6;
+ * never an ICMP error, with or without DF. */
+static void prohibited_answers(void **state)
+{
+	static uint8_t pkt[1600], pl[1600], out[1400];
+	uint8_t l4[64];
+	struct zt_ippkt p, q;
+	struct zt_addr from4, from6;
+	int n;
+	size_t len;
+	(void)state;
+
+	assert_int_equal(zt_addr_parse(&from4, "10.0.5.20", 0), 0);
+	assert_int_equal(zt_addr_parse(&from6, "2001:db8:5::20", 0), 0);
+	len = tcp_hdr(l4, 40000, 22, true, NULL, 0);
+	memcpy(pl, l4, len);
+	len = v4(pkt, ZT_IP_TCP, "100.64.0.7", "10.0.5.20", pl, 60, 0);
+	assert_int_equal(zt_ippkt_parse(&p, pkt, len), 0);
+	n = zt_ippkt_prohibited(out, sizeof(out), &p, pkt, &from4);
+	assert_int_equal(n, 20 + 8 + (int)len);
+	assert_int_equal(zt_ippkt_parse(&q, out, (size_t)n), 0);
+	assert_int_equal(q.icmp_type, 3);
+	assert_int_equal(q.icmp_code, 13);
+	assert_true(zt_addr_ip_equal(&q.dst, &p.src));
+	assert_true(zt_addr_ip_equal(&q.src, &from4));
+	assert_int_equal(zt_ip_csum_fold(zt_ip_csum_add(0, out + 20, (size_t)n - 20)), 0xffff);
+	assert_memory_equal(out + 28, pkt, len);
+	assert_int_equal(zt_ippkt_prohibited(out, sizeof(out), &q, out, &from4), 0);
+	assert_int_equal(zt_ippkt_prohibited(out, 50, &p, pkt, &from4), -ENOSPC);
+	assert_int_equal(zt_ippkt_prohibited(out, sizeof(out), &p, pkt, &from6), -EINVAL);
+	memset(pl, 0, sizeof(pl));
+	len = v6(pkt, ZT_IP_UDP, "fd7a::7", "2001:db8:5::20", pl, 48);
+	assert_int_equal(zt_ippkt_parse(&p, pkt, len), 0);
+	n = zt_ippkt_prohibited(out, sizeof(out), &p, pkt, &from6);
+	assert_int_equal(n, 40 + 8 + (int)len);
+	assert_int_equal(zt_ippkt_parse(&q, out, (size_t)n), 0);
+	assert_int_equal(q.icmp_type, 1);
+	assert_int_equal(q.icmp_code, 1);
+	assert_int_equal(zt_ippkt_l4_sum(out, &q), 0xffff);
+}
+
 static void mss_is_clamped(void **state)
 {
 	uint8_t pkt[256], l4[64];
@@ -281,6 +322,7 @@ int main(void)
 		cmocka_unit_test(v4_bad_input),
 		cmocka_unit_test(v6_extension_headers),
 		cmocka_unit_test(too_big_answers),
+		cmocka_unit_test(prohibited_answers),
 		cmocka_unit_test(mss_is_clamped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

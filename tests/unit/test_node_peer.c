@@ -832,15 +832,22 @@ static void packet_tunnel_both_ways(void **state)
 		assert_memory_equal(w.tun_last_agent, d, n);
 	}
 
-	/* the agent's own check: db is not allowed, web only on 443 */
+	/* the agent's own check: db is not allowed, web only on 443; each answered
+	 * "administratively prohibited" from the address it was for */
 	n = ip4(pkt, ZT_IP_TCP, &a4, "10.0.5.1", 40000, 5432, 44);
 	assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), ZT_EPOLICY);
 	n = ip4(pkt, ZT_IP_TCP, &a4, "10.0.6.20", 40000, 22, 44);
 	assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), ZT_EPOLICY);
+	assert_int_equal(w.tun_to_agent, 4);
+	assert_int_equal(zt_ippkt_parse(&ip, w.tun_last_agent, w.tun_len_agent), 0);
+	assert_int_equal(ip.icmp_type, 3);
+	assert_int_equal(ip.icmp_code, 13);
+	assert_true(zt_addr_ip_equal(&ip.dst, &a4));
+	assert_memory_equal(w.tun_last_agent + ip.hlen + 8, pkt, n);
 	/* too big: answered with the tunnel's MTU */
 	n = ip4(pkt, ZT_IP_ICMP, &a4, "10.0.6.20", 0, 0, 1400);
 	assert_int_equal(zt_peer_tun_send(w.agent.peer, w.net.now, pkt, n), -EMSGSIZE);
-	assert_int_equal(w.tun_to_agent, 3);
+	assert_int_equal(w.tun_to_agent, 5);
 	assert_int_equal(zt_ippkt_parse(&ip, w.tun_last_agent, w.tun_len_agent), 0);
 	assert_int_equal(ip.icmp_type, 3);
 	assert_int_equal(ip.icmp_code, 4);
@@ -850,6 +857,7 @@ static void packet_tunnel_both_ways(void **state)
 	assert_int_equal(as.tun_dropped[ZT_TUN_DROP_NO_ROUTE], 1);
 	assert_int_equal(as.tun_dropped[ZT_TUN_DROP_RULE], 1);
 	assert_int_equal(as.tun_dropped[ZT_TUN_DROP_TOO_BIG], 1);
+	assert_int_equal(as.tun_prohibited, 2);
 	assert_int_equal(as.tun_out, 2);
 	assert_int_equal(as.tun_in, 2);
 
