@@ -12,13 +12,20 @@ static size_t body_max(uint8_t type)
 	case ZT_OREC_CTRL: return ZT_OREC_CTRL_MAX;
 	case ZT_OREC_DGRAM: return ZT_OREC_DGRAM_MAX;
 	case ZT_OREC_CLOSE: return 4 + ZT_OREC_REASON_MAX;
+	case ZT_OREC_PING:
+	case ZT_OREC_PONG: return ZT_OREC_PING_LEN;
 	default: return type >= ZT_OREC_EXT_MIN ? 65535 : 0;
 	}
 }
 
 static size_t body_min(uint8_t type)
 {
-	return type == ZT_OREC_CLOSE ? 4 : type >= ZT_OREC_EXT_MIN ? 0 : 1;
+	switch (type) {
+	case ZT_OREC_CLOSE: return 4;
+	case ZT_OREC_PING:
+	case ZT_OREC_PONG: return ZT_OREC_PING_LEN;
+	default: return type >= ZT_OREC_EXT_MIN ? 0 : 1;
+	}
 }
 
 int zt_orec_write(uint8_t *buf, size_t cap, uint8_t type, const void *body, size_t len)
@@ -64,16 +71,25 @@ int zt_orec_close_parse(const struct zt_orec *r, uint32_t *ret_code,
 
 void zt_orec_reader_init(struct zt_orec_reader *r)
 {
-	r->len = r->off = 0;
+	r->len = r->off = r->skip = 0;
 	r->poison = 0;
 }
 
 int zt_orec_reader_feed(struct zt_orec_reader *r, const uint8_t *data, size_t len)
 {
-	size_t room;
+	size_t room, dropped = 0;
 
 	if (r->poison)
 		return r->poison;
+	if (r->skip) {
+		/* the rest of an extension's body: dropped, never held */
+		dropped = len < r->skip ? len : r->skip;
+		r->skip -= dropped;
+		data += dropped;
+		len -= dropped;
+		if (r->skip)
+			return (int)dropped;
+	}
 	if (r->off) {
 		memmove(r->buf, r->buf + r->off, r->len - r->off);
 		r->len -= r->off;
@@ -85,7 +101,7 @@ int zt_orec_reader_feed(struct zt_orec_reader *r, const uint8_t *data, size_t le
 	if (len)
 		memcpy(r->buf + r->len, data, len);
 	r->len += len;
-	return (int)len;
+	return (int)(len + dropped);
 }
 
 int zt_orec_reader_pop(struct zt_orec_reader *r, struct zt_orec *ret)
@@ -105,13 +121,22 @@ int zt_orec_reader_pop(struct zt_orec_reader *r, struct zt_orec *ret)
 			r->poison = ZT_EMALFORMED;
 			return r->poison;
 		}
+		if (type >= ZT_OREC_EXT_MIN) {
+			/* skipped: what is here now, the rest as feed brings it */
+			size_t here = have - ZT_OREC_HDR_LEN < len ? have - ZT_OREC_HDR_LEN : len;
+			r->off += ZT_OREC_HDR_LEN + here;
+			if (r->off == r->len)
+				r->off = r->len = 0;
+			r->skip = len - here;
+			if (r->skip)
+				return 0;
+			continue;
+		}
 		if (have < ZT_OREC_HDR_LEN + len)
 			return 0;
 		r->off += ZT_OREC_HDR_LEN + len;
 		if (r->off == r->len)
 			r->off = r->len = 0; /* the body stays where it is until the next feed */
-		if (type >= ZT_OREC_EXT_MIN)
-			continue;
 		*ret = (struct zt_orec){ .type = type, .body = p + ZT_OREC_HDR_LEN, .len = len };
 		return 1;
 	}

@@ -11,11 +11,14 @@
  *            packet), 1..ZT_OREC_DGRAM_MAX bytes
  *   3 CLOSE  the end of the connection: code (u32, as CONNECTION_CLOSE's application
  *            error code) | reason (UTF-8, the rest, at most 255 bytes)
+ *   4 PING   8 bytes the peer sends back in a PONG (liveness and round-trip time)
+ *   5 PONG   the 8 bytes of a PING
  *   128..255 extensions: skipped by a reader that does not know them
  *
- * Anything else is malformed: a type 0 or 4..127, a length of 0 (CTRL, DGRAM) or over
- * the type's maximum, a CLOSE shorter than 4 bytes; the reader stops at the first
- * such record (the connection is closed). Sans-IO, no allocation.
+ * Anything else is malformed: a type 0 or 6..127, a length of 0 (CTRL, DGRAM) or over
+ * the type's maximum, a CLOSE shorter than 4 bytes, a PING or PONG not of 8 bytes; the
+ * reader stops at the first such record (the connection is closed). Sans-IO, no
+ * allocation.
  */
 #ifndef ZT_CORE_OUTERREC_H
 #define ZT_CORE_OUTERREC_H
@@ -28,13 +31,17 @@
 #define ZT_OREC_CTRL_MAX 16384
 #define ZT_OREC_DGRAM_MAX 1500
 #define ZT_OREC_REASON_MAX 255
-/* The largest record (a CTRL one, or an extension), header included. */
-#define ZT_OREC_MAX (ZT_OREC_HDR_LEN + 65535)
+#define ZT_OREC_PING_LEN 8
+/* The largest record a reader holds (a CTRL one), header included; extension bodies
+ * (up to 65535 bytes) pass through it without being held. */
+#define ZT_OREC_MAX (ZT_OREC_HDR_LEN + ZT_OREC_CTRL_MAX)
 
 enum zt_orec_type {
 	ZT_OREC_CTRL = 1,
 	ZT_OREC_DGRAM = 2,
 	ZT_OREC_CLOSE = 3,
+	ZT_OREC_PING = 4,
+	ZT_OREC_PONG = 5,
 	ZT_OREC_EXT_MIN = 128,
 };
 
@@ -57,11 +64,12 @@ int zt_orec_close_parse(const struct zt_orec *r, uint32_t *ret_code,
 
 /*
  * Incremental reader: feed it the stream's bytes in any split, pop whole records.
- * It holds at most one record of the largest size the sender may use (ZT_OREC_MAX
- * for extensions; what it has not popped stops feed).
+ * It holds at most one record (ZT_OREC_MAX: what it has not popped stops feed);
+ * an extension's body is dropped as it arrives.
  */
 struct zt_orec_reader {
 	size_t len, off;            /* buf[off..len) not popped yet */
+	size_t skip;                /* bytes of an extension's body still to drop */
 	int poison;                 /* 0, or ZT_EMALFORMED once a record was */
 	uint8_t buf[ZT_OREC_MAX];
 };

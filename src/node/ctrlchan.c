@@ -8,6 +8,7 @@
 void zt_ctrlchan_init(struct zt_ctrlchan *ch, struct zt_quic_conn *conn, int64_t sid)
 {
 	ch->conn = conn;
+	ch->tcp = NULL;
 	ch->sid = -1;
 	ch->rd = NULL;
 	ch->backlog = NULL;
@@ -31,6 +32,30 @@ void zt_ctrlchan_attach(struct zt_ctrlchan *ch, int64_t sid)
 		ch->eof = true; /* next() says ZT_EPEER: the owner closes */
 }
 
+void zt_ctrlchan_init_tcp(struct zt_ctrlchan *ch, struct zt_tcpouter *t)
+{
+	zt_ctrlchan_init(ch, NULL, -1);
+	ch->tcp = t;
+	zt_ctrlchan_attach(ch, 0);
+}
+
+static int pipe_write(struct zt_ctrlchan *ch, const uint8_t *data, size_t len)
+{
+	if (ch->tcp)
+		return zt_tcpouter_ctrl_write(ch->tcp, data, len);
+	return zt_quic_stream_write(ch->conn, ch->sid, data, len);
+}
+
+static int pipe_read(struct zt_ctrlchan *ch, uint8_t *buf, size_t cap, bool *fin)
+{
+	int n;
+
+	if (!ch->tcp)
+		return zt_quic_stream_read(ch->conn, ch->sid, buf, cap, fin);
+	n = zt_tcpouter_ctrl_read(ch->tcp, buf, cap);
+	return n == 0 ? -EAGAIN : n;
+}
+
 void zt_ctrlchan_fini(struct zt_ctrlchan *ch)
 {
 	free(ch->backlog);
@@ -48,7 +73,7 @@ int zt_ctrlchan_flush(struct zt_ctrlchan *ch)
 		return 0;
 	if (ch->sid < 0)
 		return ZT_ESTATE;
-	n = zt_quic_stream_write(ch->conn, ch->sid, ch->backlog, ch->blen);
+	n = pipe_write(ch, ch->backlog, ch->blen);
 	if (n < 0)
 		return n == -ENOMEM ? n : ZT_ESTATE;
 	memmove(ch->backlog, ch->backlog + n, ch->blen - (size_t)n);
@@ -72,7 +97,7 @@ int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg)
 	if (rc < 0)
 		return rc;
 	if (!ch->blen) {
-		n = zt_quic_stream_write(ch->conn, ch->sid, buf, (size_t)len);
+		n = pipe_write(ch, buf, (size_t)len);
 		if (n < 0)
 			return n == -ENOMEM ? n : ZT_ESTATE;
 	}
@@ -120,7 +145,7 @@ int zt_ctrlchan_next(struct zt_ctrlchan *ch, struct zt_ctrl_msg *msg)
 			return 0;
 		if (room > sizeof(buf))
 			room = sizeof(buf);
-		n = zt_quic_stream_read(ch->conn, ch->sid, buf, room, &fin);
+		n = pipe_read(ch, buf, room, &fin);
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0) {

@@ -1,6 +1,7 @@
 /*
  * The control channel: control messages (core/ctrl.h) on one bidirectional stream of
- * an outer QUIC connection, with bounded buffers both ways.
+ * an outer QUIC connection, or in the CTRL records of an outer TLS/TCP connection
+ * (node/tcpouter.h), with bounded buffers both ways.
  *
  * Sending encodes a message and writes it to the stream; what the stream does not
  * take at once waits in a backlog of at most ZT_CTRLCHAN_BACKLOG bytes, written by
@@ -22,12 +23,14 @@
 #include <stdint.h>
 
 #include "core/ctrl.h"
+#include "node/tcpouter.h"
 #include "quic/conn.h"
 
 #define ZT_CTRLCHAN_BACKLOG (64 * 1024)
 
 struct zt_ctrlchan {
 	struct zt_quic_conn *conn;
+	struct zt_tcpouter *tcp;     /* instead of conn: CTRL records (sid 0) */
 	int64_t sid;                 /* -1: no stream yet */
 	struct zt_ctrl_reader *rd;   /* NULL until a stream is attached */
 	uint8_t *backlog;
@@ -40,6 +43,8 @@ struct zt_ctrlchan {
 /* Binds to stream sid of conn (sid may be -1 and set later with zt_ctrlchan_attach). */
 void zt_ctrlchan_init(struct zt_ctrlchan *ch, struct zt_quic_conn *conn, int64_t sid);
 void zt_ctrlchan_attach(struct zt_ctrlchan *ch, int64_t sid);
+/* Binds to the CTRL records of t (attached at once). */
+void zt_ctrlchan_init_tcp(struct zt_ctrlchan *ch, struct zt_tcpouter *t);
 void zt_ctrlchan_fini(struct zt_ctrlchan *ch);
 
 /*

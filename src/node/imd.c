@@ -21,6 +21,7 @@
 #include "node/relay.h"
 #include "node/srccount.h"
 #include "quic/cidmap.h"
+#include "node/outer.h"
 #include "quic/conn.h"
 #include "quic/pki.h"
 #include "quic/retry.h"
@@ -69,14 +70,15 @@ struct bucket {
 
 struct client {
 	struct zt_imd *imd;
-	struct zt_quic_conn *conn;
+	struct zt_outer *outer;           /* QUIC or TLS/TCP */
+	uint64_t tcp_id;                  /* TCP: the shell's handle (0: QUIC) */
+	struct zt_hnode tcp_node;         /* TCP: in imd->tcp, by tcp_id */
 	struct client *prev, *next;       /* all clients */
 	struct client *dprev, *dnext;     /* dirty list: may have packets to send */
 	bool dirty;
 	struct zt_timerheap_entry timer;  /* its earliest deadline, in imd->timers */
 	struct client *due_next;          /* on_timeout's list of clients due */
 	enum client_state state;
-	struct zt_ctrlchan ch;
 	uint8_t role;                     /* enum zt_ctrl_role, once READY */
 	char name[ZT_PKI_NAME_MAX + 1];
 	char identity[ZT_PKI_IDENTITY_MAX];
@@ -172,7 +174,10 @@ struct zt_imd {
 	uint64_t started;
 	struct client *clients;
 	size_t nclients;
-	struct client *dhead, *dtail;
+	struct client *dhead, *dtail;     /* dirty QUIC clients: packets to send */
+	struct client *thead, *ttail;     /* dirty TCP clients: bytes to send, or ended */
+	struct zt_hmap tcp;               /* TCP clients by tcp_id */
+	uint64_t next_tcp_id;
 	struct zt_timerheap timers;       /* every client's next deadline */
 	struct zt_hmap sessions;          /* by id */
 	struct client *connectors;        /* READY connectors with services, most recent first */
@@ -198,7 +203,7 @@ struct zt_imd {
 	struct zt_imd_stats st;
 };
 
-static const struct zt_quic_callbacks outer_cb;
+static const struct zt_outer_callbacks outer_cb;
 static void routes_changed(struct zt_imd *imd);
 
 #define LOG(imd, lvl, ev, ...) zt_node_logf(&(imd)->cfg.log, lvl, ev, __VA_ARGS__)
@@ -237,12 +242,7 @@ static bool bucket_take(struct bucket *b, uint64_t now, uint64_t rate, uint64_t 
  * and in the channel's backlog. */
 static size_t queued(const struct client *c)
 {
-	size_t cap = c->imd->qcfg.stream_sndbuf, room;
-
-	if (c->ch.sid < 0)
-		return c->ch.blen;
-	room = zt_quic_stream_writable(c->conn, c->ch.sid);
-	return (room < cap ? cap - room : 0) + c->ch.blen;
+	return zt_outer_ctrl_queued(c->outer, c->imd->qcfg.stream_sndbuf);
 }
 
 /* A party not keeping up with its control stream: no new sessions go to it, and it
@@ -299,7 +299,10 @@ static void mark_dirty(struct client *c)
 	if (c->dirty)
 		return;
 	c->dirty = true;
-	ZT_QUEUE_APPEND(imd->dhead, imd->dtail, c, dprev, dnext);
+	if (c->tcp_id)
+		ZT_QUEUE_APPEND(imd->thead, imd->ttail, c, dprev, dnext);
+	else
+		ZT_QUEUE_APPEND(imd->dhead, imd->dtail, c, dprev, dnext);
 }
 
 static void unmark_dirty(struct client *c)
@@ -308,7 +311,10 @@ static void unmark_dirty(struct client *c)
 
 	if (!c->dirty)
 		return;
-	ZT_QUEUE_UNLINK(imd->dhead, imd->dtail, c, dprev, dnext);
+	if (c->tcp_id)
+		ZT_QUEUE_UNLINK(imd->thead, imd->ttail, c, dprev, dnext);
+	else
+		ZT_QUEUE_UNLINK(imd->dhead, imd->dtail, c, dprev, dnext);
 	c->dirty = false;
 }
 
@@ -318,7 +324,7 @@ static void unmark_dirty(struct client *c)
 
 static uint64_t client_deadline(const struct client *c)
 {
-	uint64_t t = zt_quic_conn_next_deadline(c->conn);
+	uint64_t t = zt_outer_next_deadline(c->outer);
 
 	if (c->state == C_WAIT_HELLO && c->hello_deadline < t)
 		t = c->hello_deadline;
@@ -428,7 +434,7 @@ static void ctrl_send(struct client *c, const struct zt_ctrl_msg *m)
 
 	if (c->state == C_GONE)
 		return;
-	rc = zt_ctrlchan_send(&c->ch, m);
+	rc = zt_ctrlchan_send(zt_outer_ctrl(c->outer), m);
 	if (rc == -ENOBUFS) {
 		imd->st.ctrl_send_dropped++;
 		if (!c->send_dropping)
@@ -624,8 +630,9 @@ static void client_free(struct client *c)
 	zt_timerheap_remove(&imd->timers, &c->timer);
 	ZT_LIST_UNLINK(imd->clients, c, prev, next);
 	imd->nclients--;
-	zt_quic_conn_free(c->conn);
-	zt_ctrlchan_fini(&c->ch);
+	if (c->tcp_id)
+		zt_hmap_remove(&imd->tcp, &c->tcp_node);
+	zt_outer_free(c->outer);
 	free(c->services);
 	free(c->routes);
 	free(c);
@@ -634,11 +641,11 @@ static void client_free(struct client *c)
 /* After any connection call: notice connections that ended, free closed ones. */
 static void check_client(struct client *c)
 {
-	enum zt_quic_state st = zt_quic_conn_state(c->conn);
+	enum zt_quic_state st = zt_outer_state(c->outer);
 
 	if (st >= ZT_QUIC_CLOSING && c->state != C_GONE) {
 		struct zt_quic_close_info ci;
-		zt_quic_conn_close_info(c->conn, &ci);
+		zt_outer_close_info(c->outer, &ci);
 		if (c->state == C_HANDSHAKE && ci.err == ZT_ETLS)
 			LOG(c->imd, ZT_NODE_WARN, "handshake_failed", "remote=%s reason=\"%s\"",
 			    zt_addr_str(&c->observed, (char[ZT_ADDR_STRLEN]){ 0 }), ci.reason);
@@ -1124,7 +1131,7 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 
 static void reject(struct client *c, uint64_t now, int code, const char *text)
 {
-	struct zt_quic_stats qs;
+	uint64_t srtt = zt_outer_srtt(c->outer);
 
 	send_error(c, code, 0, 0, text);
 	if (c->state == C_READY)
@@ -1133,23 +1140,21 @@ static void reject(struct client *c, uint64_t now, int code, const char *text)
 	c->close_code = (uint32_t)-code;
 	snprintf(c->close_text, sizeof(c->close_text), "%s", text);
 	/* Let the ERROR arrive before CONNECTION_CLOSE, which carries the same code. */
-	zt_quic_conn_stats(c->conn, &qs);
-	c->close_at = now + (qs.srtt_ns * 2 > 20 * ZT_MS ? qs.srtt_ns * 2 : 20 * ZT_MS);
+	c->close_at = now + (srtt * 2 > 20 * ZT_MS ? srtt * 2 : 20 * ZT_MS);
 }
 
 /* ERROR to c, its sessions ended (or kept as orphans), then CONNECTION_CLOSE with the
  * same code once the ERROR has had time to arrive (as reject() does). */
 static void retire(struct client *c, uint64_t now, int code, const char *text)
 {
-	struct zt_quic_stats qs;
+	uint64_t srtt = zt_outer_srtt(c->outer);
 
 	send_error(c, code, 0, 0, text);
 	client_gone(c, text);
 	c->close_pending = true;
 	c->close_code = (uint32_t)-code;
 	snprintf(c->close_text, sizeof(c->close_text), "%s", text);
-	zt_quic_conn_stats(c->conn, &qs);
-	c->close_at = now + (qs.srtt_ns * 2 > 20 * ZT_MS ? qs.srtt_ns * 2 : 20 * ZT_MS);
+	c->close_at = now + (srtt * 2 > 20 * ZT_MS ? srtt * 2 : 20 * ZT_MS);
 	client_rearm(c);
 }
 
@@ -1213,7 +1218,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	uint32_t refused = 0, rrefused = 0;
 	int rc, routed = 0;
 
-	rc = zt_tls_session_peer_identity(zt_quic_conn_tls(c->conn), c->identity,
+	rc = zt_tls_session_peer_identity(zt_outer_tls(c->outer), c->identity,
 					  sizeof(c->identity));
 	if (rc < 0 || zt_pki_identity_parse(c->identity, &kind, &name) < 0) {
 		imd->st.auth_failed++;
@@ -1265,7 +1270,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	imd->nready++;
 	half_open_end(c);
 	imd->st.auth_ok++;
-	zt_quic_conn_path(c->conn, &path);
+	zt_outer_path(c->outer, &path);
 	c->observed = path.remote;
 	replace_older(imd, c, now);
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
@@ -1315,7 +1320,7 @@ void zt_imd_start_offsets(uint64_t srtt_a, uint64_t srtt_c, uint64_t margin,
 
 static void maybe_start(struct zt_imd *imd, struct session *s)
 {
-	struct zt_quic_stats qa, qc;
+	uint64_t ra, rc;
 	struct zt_ctrl_msg m;
 	uint64_t off[2];
 	uint32_t gen = s->gen[0];
@@ -1323,9 +1328,9 @@ static void maybe_start(struct zt_imd *imd, struct session *s)
 	if (!s->end[0] || !s->end[1] || !s->have_cands[0] || !s->have_cands[1] ||
 	    s->gen[1] != gen || (s->started && s->started_gen >= gen))
 		return;
-	zt_quic_conn_stats(s->end[0]->conn, &qa);
-	zt_quic_conn_stats(s->end[1]->conn, &qc);
-	zt_imd_start_offsets(qa.srtt_ns, qc.srtt_ns, imd->cfg.start_margin, &off[0], &off[1]);
+	ra = zt_outer_srtt(s->end[0]->outer);
+	rc = zt_outer_srtt(s->end[1]->outer);
+	zt_imd_start_offsets(ra, rc, imd->cfg.start_margin, &off[0], &off[1]);
 	for (int i = 0; i < 2; i++) {
 		zt_ctrl_msg_init(&m, ZT_CTRL_START_CHECKS);
 		m.u.start.session_id = s->id;
@@ -1339,7 +1344,7 @@ static void maybe_start(struct zt_imd *imd, struct session *s)
 	LOG(imd, ZT_NODE_INFO, "start_checks",
 	    "session=%08x generation=%u agent_rtt_us=%" PRIu64 " connector_rtt_us=%" PRIu64
 	    " agent_offset_us=%" PRIu64 " connector_offset_us=%" PRIu64,
-	    s->id, gen, (uint64_t)(qa.srtt_ns / ZT_US), (uint64_t)(qc.srtt_ns / ZT_US),
+	    s->id, gen, (uint64_t)(ra / ZT_US), (uint64_t)(rc / ZT_US),
 	    (uint64_t)(off[0] / ZT_US), (uint64_t)(off[1] / ZT_US));
 }
 
@@ -1546,7 +1551,7 @@ static bool ctrl_budget(struct zt_imd *imd, struct client *c, uint64_t now,
 		    "client=%016" PRIx64 " identity=%s dropped=%" PRIu64 " action=close", c->id,
 		    c->identity, c->ctrl_over_dropped);
 		client_gone(c, "too many control messages");
-		zt_quic_conn_close(c->conn, (uint64_t)-ZT_EBUSY, "too many control messages");
+		zt_outer_close(c->outer, now, (uint64_t)-ZT_EBUSY, "too many control messages");
 		mark_dirty(c);
 	}
 	return false;
@@ -1562,7 +1567,7 @@ static void read_ctrl(struct zt_imd *imd, struct client *c, uint64_t now)
 			c->read_paused = true; /* ctrl_progress reads on when it drains */
 			return;
 		}
-		rc = zt_ctrlchan_next(&c->ch, &m);
+		rc = zt_ctrlchan_next(zt_outer_ctrl(c->outer), &m);
 		if (rc == 0)
 			return;
 		if (rc == 1) {
@@ -1578,8 +1583,8 @@ static void read_ctrl(struct zt_imd *imd, struct client *c, uint64_t now)
 			LOG(imd, ZT_NODE_WARN, "ctrl_closed", "client=%016" PRIx64 " identity=%s err=\"%s\"",
 			    c->id, c->identity[0] ? c->identity : "-", zt_strerror(rc));
 			client_gone(c, "control stream ended");
-			zt_quic_conn_close(c->conn, (uint64_t)-(rc == ZT_EPEER ? ZT_EPEER : rc),
-					   "control stream ended");
+			zt_outer_close(c->outer, now, (uint64_t)-(rc == ZT_EPEER ? ZT_EPEER : rc),
+				       "control stream ended");
 			mark_dirty(c);
 			return;
 		}
@@ -1591,10 +1596,10 @@ static void read_ctrl(struct zt_imd *imd, struct client *c, uint64_t now)
 
 /* Connection callbacks. */
 
-static void cb_handshake(struct zt_quic_conn *conn, void *arg)
+static void cb_handshake(struct zt_outer *o, void *arg)
 {
 	struct client *c = arg;
-	(void)conn;
+	(void)o;
 
 	if (c->state == C_HANDSHAKE) {
 		uint64_t end = c->created + c->imd->cfg.handshake_timeout;
@@ -1605,26 +1610,12 @@ static void cb_handshake(struct zt_quic_conn *conn, void *arg)
 	}
 }
 
-static void cb_opened(struct zt_quic_conn *conn, void *arg, int64_t sid)
+static void cb_readable(struct zt_outer *o, void *arg)
 {
 	struct client *c = arg;
+	(void)o;
 
-	if (c->ch.sid < 0) {
-		zt_ctrlchan_attach(&c->ch, sid);
-		return;
-	}
-	zt_quic_stream_reset(conn, sid, 0); /* one control stream; nothing else */
-	mark_dirty(c);
-}
-
-static void cb_readable(struct zt_quic_conn *conn, void *arg, int64_t sid, void *sarg)
-{
-	struct client *c = arg;
-	(void)conn;
-	(void)sarg;
-
-	if (sid == c->ch.sid)
-		read_ctrl(c->imd, c, c->imd->now);
+	read_ctrl(c->imd, c, c->imd->now);
 }
 
 /*
@@ -1653,7 +1644,7 @@ static void ctrl_progress(struct client *c, uint64_t now)
 		    "client=%016" PRIx64 " identity=%s queued=%zu stalled_ms=%" PRIu64, c->id,
 		    c->identity, q, (uint64_t)((now - c->progress_at) / ZT_MS));
 		client_gone(c, "control stream not read");
-		zt_quic_conn_close(c->conn, (uint64_t)-ZT_ETIMEOUT, "control stream not read");
+		zt_outer_close(c->outer, now, (uint64_t)-ZT_ETIMEOUT, "control stream not read");
 		mark_dirty(c);
 		return;
 	}
@@ -1670,16 +1661,12 @@ static void ctrl_progress(struct client *c, uint64_t now)
 	}
 }
 
-static void cb_writable(struct zt_quic_conn *conn, void *arg, int64_t sid, void *sarg)
+static void cb_writable(struct zt_outer *o, void *arg)
 {
 	struct client *c = arg;
-	(void)conn;
-	(void)sarg;
+	(void)o;
 
-	if (sid == c->ch.sid) {
-		zt_ctrlchan_flush(&c->ch);
-		ctrl_progress(c, c->imd->now);
-	}
+	ctrl_progress(c, c->imd->now);
 }
 
 static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, size_t len)
@@ -1721,7 +1708,7 @@ static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, siz
 		}
 		return;
 	}
-	rc = zt_quic_dgram_send(to->conn, data, len);
+	rc = zt_outer_dgram_send(to->outer, data, len);
 	if (rc < 0) {
 		imd->st.relay_dropped_queue++;
 		return;
@@ -1733,21 +1720,21 @@ static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, siz
 	mark_dirty(to);
 }
 
-static void cb_dgram(struct zt_quic_conn *conn, void *arg, const uint8_t *data, size_t len)
+static void cb_dgram(struct zt_outer *o, void *arg, const uint8_t *data, size_t len)
 {
 	struct client *c = arg;
-	(void)conn;
+	(void)o;
 
 	relay(c->imd, c, data, len);
 }
 
-static void cb_path(struct zt_quic_conn *conn, void *arg, const struct zt_quic_path *path, bool ok)
+static void cb_path(struct zt_outer *o, void *arg, const struct zt_quic_path *path, bool ok)
 {
 	struct client *c = arg;
 	struct zt_imd *imd = c->imd;
 	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
 	struct zt_ctrl_msg m;
-	(void)conn;
+	(void)o;
 
 	if (!ok || c->state != C_READY || zt_addr_equal(&path->remote, &c->observed))
 		return;
@@ -1759,11 +1746,10 @@ static void cb_path(struct zt_quic_conn *conn, void *arg, const struct zt_quic_p
 	ctrl_send(c, &m);
 }
 
-static const struct zt_quic_callbacks outer_cb = {
-	.handshake_done = cb_handshake,
-	.stream_opened = cb_opened,
-	.stream_readable = cb_readable,
-	.stream_writable = cb_writable,
+static const struct zt_outer_callbacks outer_cb = {
+	.ready = cb_handshake,
+	.ctrl_readable = cb_readable,
+	.ctrl_writable = cb_writable,
 	.datagram = cb_dgram,
 	.path_validated = cb_path,
 };
@@ -1839,6 +1825,9 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	rc = zt_hmap_init(&imd->sessions, 6);
 	if (rc < 0)
 		goto out_free;
+	rc = zt_hmap_init(&imd->tcp, 4);
+	if (rc < 0)
+		goto out_free;
 	rc = zt_quic_cidmap_new(&imd->map, cfg->rng);
 	if (rc < 0)
 		goto out_free;
@@ -1870,7 +1859,6 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 		.tls = cfg->tls,
 		.rng = cfg->rng,
 		.cidmap = imd->map,
-		.cb = &outer_cb,
 		.max_udp_payload = ZT_QUIC_OUTER_UDP_PAYLOAD,
 		.idle_timeout = imd->cfg.idle_timeout,
 		.handshake_timeout = imd->cfg.handshake_timeout,
@@ -1894,6 +1882,7 @@ out_free:
 	zt_addrpool_free(imd->pool6);
 	zt_quic_cidmap_free(imd->map);
 	zt_hmap_fini(&imd->sessions);
+	zt_hmap_fini(&imd->tcp);
 	free(imd);
 	return rc;
 }
@@ -1923,6 +1912,7 @@ void zt_imd_free(struct zt_imd *imd)
 	zt_addrpool_free(imd->pool6);
 	zt_timerheap_fini(&imd->timers);
 	zt_hmap_fini(&imd->sessions);
+	zt_hmap_fini(&imd->tcp);
 	free(imd);
 }
 
@@ -1973,36 +1963,55 @@ static void stateless_reset(struct zt_imd *imd, uint64_t now, const struct zt_ad
 	raw_push(imd, local, from, out, (size_t)n);
 }
 
-/* A client's first Initial: a connection, counted as half-open from its source. */
-static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic_path *path,
-			  const uint8_t *pkt, size_t len, const struct zt_quic_retried *retried)
+/* A new client, counted as half-open from its source (not yet listed). */
+static struct client *client_new(struct zt_imd *imd, uint64_t now, const struct zt_addr *src)
 {
-	struct zt_quic_config qc = imd->qcfg;
 	struct client *c;
-	char label[64];
-	int rc;
 
 	/* A timer slot for every client, so that rearming never allocates. */
 	if (zt_timerheap_reserve(&imd->timers, imd->nclients + 1) < 0)
-		return;
+		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		return;
-	if (zt_srccount_inc(imd->half_src, &path->remote) < 0) {
+		return NULL;
+	if (zt_srccount_inc(imd->half_src, src) < 0) {
 		free(c);
-		return;
+		return NULL;
 	}
 	c->imd = imd;
 	c->half_open = true;
-	c->src = path->remote;
+	c->src = *src;
 	imd->half_open++;
 	zt_timerheap_entry_init(&c->timer);
 	c->id = zt_rng_u64(imd->cfg.rng) | 1;
 	bucket_init(&c->open_bucket, now, imd->cfg.open_burst);
 	bucket_init(&c->ctrl_bucket, now, imd->cfg.ctrl_burst);
-	c->observed = path->remote;
+	c->observed = *src;
 	c->hello_deadline = ZT_TIME_NEVER;
 	c->created = now;
+	return c;
+}
+
+static void client_list(struct zt_imd *imd, struct client *c)
+{
+	ZT_LIST_PUSH(imd->clients, c, prev, next);
+	imd->nclients++;
+	imd->st.accepted++;
+	mark_dirty(c);
+	client_rearm(c);
+}
+
+/* A client's first Initial: a connection. */
+static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic_path *path,
+			  const uint8_t *pkt, size_t len, const struct zt_quic_retried *retried)
+{
+	struct zt_quic_config qc = imd->qcfg;
+	struct client *c = client_new(imd, now, &path->remote);
+	char label[64];
+	int rc;
+
+	if (!c)
+		return;
 	if (imd->cfg.qlog_open && imd->cfg.qlog_write) {
 		snprintf(label, sizeof(label), "outer-%016" PRIx64, c->id);
 		c->qlog = imd->cfg.qlog_open(imd->cfg.qlog_arg, label);
@@ -2011,8 +2020,7 @@ static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic
 			qc.qlog_arg = c->qlog;
 		}
 	}
-	zt_ctrlchan_init(&c->ch, NULL, -1);
-	rc = zt_quic_conn_accept_retried(&c->conn, &qc, path, pkt, len, retried, c, now);
+	rc = zt_outer_accept_quic(&c->outer, &qc, path, pkt, len, retried, &outer_cb, c, now);
 	if (rc < 0) {
 		imd->st.accept_failed++;
 		if (c->qlog)
@@ -2021,12 +2029,7 @@ static void accept_client(struct zt_imd *imd, uint64_t now, const struct zt_quic
 		free(c);
 		return;
 	}
-	c->ch.conn = c->conn;
-	ZT_LIST_PUSH(imd->clients, c, prev, next);
-	imd->nclients++;
-	imd->st.accepted++;
-	mark_dirty(c);
-	client_rearm(c);
+	client_list(imd, c);
 }
 
 /* A refused first Initial is counted; a warning at most every LIMIT_LOG_EVERY. */
@@ -2163,7 +2166,7 @@ static void client_timers(struct client *c, uint64_t now)
 	if ((c->state == C_REJECTED || c->close_pending) && now >= c->close_at) {
 		client_gone(c, c->close_text);
 		c->close_pending = false;
-		zt_quic_conn_close(c->conn, c->close_code, c->close_text);
+		zt_outer_close(c->outer, now, c->close_code, c->close_text);
 		mark_dirty(c);
 	}
 	ctrl_progress(c, now);
@@ -2217,7 +2220,7 @@ int zt_imd_recv(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
 		}
 		return 0;
 	}
-	c = zt_quic_conn_arg(conn);
+	c = zt_outer_arg(zt_quic_conn_arg(conn));
 	if (zt_quic_conn_recv(conn, now, &path, pkt, len) == ZT_EMALFORMED)
 		imd->st.dropped_conn++;
 	/* Messages read during the call were handled by the readable callback. Closed
@@ -2249,7 +2252,7 @@ int zt_imd_poll_send(struct zt_imd *imd, uint64_t now, uint8_t *buf, size_t cap,
 	}
 	while (imd->dhead) {
 		struct client *c = imd->dhead;
-		int n = zt_quic_conn_poll_send(c->conn, now, buf, cap, &path);
+		int n = zt_quic_conn_poll_send(zt_outer_quic(c->outer), now, buf, cap, &path);
 
 		client_rearm(c);
 		if (n > 0) {
@@ -2260,7 +2263,7 @@ int zt_imd_poll_send(struct zt_imd *imd, uint64_t now, uint8_t *buf, size_t cap,
 		}
 		unmark_dirty(c);
 		check_client(c);
-		if (zt_quic_conn_state(c->conn) == ZT_QUIC_CLOSED)
+		if (zt_outer_state(c->outer) == ZT_QUIC_CLOSED)
 			client_free(c);
 	}
 	return 0;
@@ -2323,13 +2326,14 @@ void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now)
 	}
 	while ((c = due)) {
 		due = c->due_next;
-		if (zt_quic_conn_next_deadline(c->conn) <= now) {
-			zt_quic_conn_on_timeout(c->conn, now);
+		if (zt_outer_next_deadline(c->outer) <= now) {
+			zt_outer_on_timeout(c->outer, now);
 			mark_dirty(c);
 		}
 		client_timers(c, now);
 		check_client(c);
-		if (zt_quic_conn_state(c->conn) == ZT_QUIC_CLOSED)
+		/* a TCP client is freed when the shell has closed its socket */
+		if (zt_outer_state(c->outer) == ZT_QUIC_CLOSED && !c->tcp_id)
 			client_free(c);
 		else
 			client_rearm(c);
@@ -2349,9 +2353,145 @@ void zt_imd_close_all(struct zt_imd *imd, const char *reason)
 {
 	for (struct client *c = imd->clients; c; c = c->next) {
 		client_gone(c, reason);
-		zt_quic_conn_close(c->conn, 0, reason);
+		zt_outer_close(c->outer, imd->now, 0, reason);
 		mark_dirty(c);
 	}
+}
+
+/* TCP clients (the shell's listener). */
+
+static bool same_tcp(const struct zt_hnode *n, const void *id)
+{
+	return zt_hmap_entry(n, struct client, tcp_node)->tcp_id == *(const uint64_t *)id;
+}
+
+static struct client *tcp_find(const struct zt_imd *imd, uint64_t id)
+{
+	struct zt_hnode *n = *zt_hmap_slot(&imd->tcp, id, same_tcp, &id);
+
+	return n ? zt_hmap_entry(n, struct client, tcp_node) : NULL;
+}
+
+int zt_imd_tcp_accept(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
+		      const struct zt_addr *remote, uint64_t *ret_id)
+{
+	struct zt_quic_path path = { .local = *local, .remote = *remote };
+	struct zt_tcpouter_config tc = {
+		.tls = imd->cfg.tls_tcp,
+		.handshake_timeout = imd->cfg.handshake_timeout,
+		.idle_timeout = imd->cfg.idle_timeout,
+		.dgram_high = imd->cfg.dgram_queue * 1400,
+	};
+	struct client *c;
+	int rc;
+
+	imd->now = now;
+	if (!tc.tls)
+		return -EINVAL;
+	if (imd->nclients >= imd->cfg.max_clients) {
+		limit_hit(imd, now, &imd->st.refused_full, "max-clients", remote);
+		return -EBUSY;
+	}
+	if (imd->half_open >= imd->cfg.half_open_max) {
+		limit_hit(imd, now, &imd->st.refused_half_open, "half-open-max", remote);
+		return -EBUSY;
+	}
+	if (zt_srccount_get(imd->half_src, remote) >= imd->cfg.half_open_per_source) {
+		limit_hit(imd, now, &imd->st.refused_source, "half-open-per-source", remote);
+		return -EBUSY;
+	}
+	c = client_new(imd, now, remote);
+	if (!c)
+		return -ENOMEM;
+	rc = zt_outer_new_tcp(&c->outer, &tc, &path, &outer_cb, c, now);
+	if (rc < 0) {
+		imd->st.accept_failed++;
+		half_open_end(c);
+		free(c);
+		return rc;
+	}
+	c->tcp_id = ++imd->next_tcp_id;
+	zt_hmap_link(&imd->tcp, zt_hmap_slot(&imd->tcp, c->tcp_id, same_tcp, &c->tcp_id),
+		     &c->tcp_node, c->tcp_id);
+	imd->st.tcp_accepted++;
+	client_list(imd, c);
+	*ret_id = c->tcp_id;
+	return 0;
+}
+
+/* After a call into a TCP client's connection, as zt_imd_recv does for QUIC. */
+static void tcp_after(struct client *c, uint64_t now)
+{
+	mark_dirty(c);
+	client_timers(c, now);
+	check_client(c);
+	client_rearm(c);
+}
+
+int zt_imd_tcp_recv(struct zt_imd *imd, uint64_t now, uint64_t id, const uint8_t *data,
+		    size_t len)
+{
+	struct client *c = tcp_find(imd, id);
+	size_t n;
+
+	if (!c)
+		return -ENOENT;
+	imd->now = now;
+	n = zt_tcpouter_feed(zt_outer_tcp(c->outer), now, data, len);
+	tcp_after(c, now);
+	return (int)n;
+}
+
+int zt_imd_tcp_output(struct zt_imd *imd, uint64_t id, const uint8_t **ret)
+{
+	struct client *c = tcp_find(imd, id);
+	size_t n;
+
+	if (!c)
+		return -ENOENT;
+	n = zt_tcpouter_output(zt_outer_tcp(c->outer), ret);
+	if (!n && zt_outer_state(c->outer) == ZT_QUIC_CLOSED)
+		return -ENOTCONN;
+	return (int)n;
+}
+
+void zt_imd_tcp_sent(struct zt_imd *imd, uint64_t now, uint64_t id, size_t n)
+{
+	struct client *c = tcp_find(imd, id);
+
+	if (!c)
+		return;
+	imd->now = now;
+	zt_tcpouter_sent(zt_outer_tcp(c->outer), now, n);
+	client_timers(c, now);
+	check_client(c);
+	client_rearm(c);
+	/* the shell asks again only when there is more: what is left, or the end */
+	if (zt_tcpouter_queued(zt_outer_tcp(c->outer)) || zt_outer_state(c->outer) == ZT_QUIC_CLOSED)
+		mark_dirty(c);
+}
+
+void zt_imd_tcp_closed(struct zt_imd *imd, uint64_t now, uint64_t id, int err)
+{
+	struct client *c = tcp_find(imd, id);
+
+	if (!c)
+		return;
+	imd->now = now;
+	zt_tcpouter_eof(zt_outer_tcp(c->outer), now, err);
+	check_client(c);
+	client_free(c);
+}
+
+int zt_imd_tcp_next(struct zt_imd *imd, uint64_t *ret_id)
+{
+	struct client *c = imd->thead;
+
+	if (!c)
+		return 0;
+	unmark_dirty(c);
+	*ret_id = c->tcp_id;
+	return 1;
 }
 
 void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret)

@@ -90,6 +90,8 @@ enum zt_imd_retry {
 
 struct zt_imd_config {
 	struct zt_tls_ctx *tls;          /* required: server, ZT_ALPN_OUTER, require_peer_cert */
+	struct zt_tls_ctx *tls_tcp;        /* TCP clients (zt_imd_tcp_accept): server,
+					      ZT_ALPN_OUTER_TCP, the same certificate */
 	const struct zt_rng *rng;        /* required */
 	const struct zt_policy *policy;  /* required; must outlive the Intermediate */
 	struct zt_addr listen;           /* the socket's address, for STUN; family 0: no STUN */
@@ -157,6 +159,7 @@ struct zt_imd_stats {
 					   its source IP (10/s) or in all (1000/s) */
 	uint64_t resets_sent;
 	uint64_t accepted, refused_full, accept_failed;
+	uint64_t tcp_accepted;             /* of accepted: over TLS/TCP */
 	uint64_t retry_sent;            /* Retry packets sent (address validation) */
 	uint64_t retry_validated;       /* Initials whose Retry token verified */
 	uint64_t retry_bad_token;       /* ... whose token did not (forged, expired, moved) */
@@ -234,6 +237,35 @@ void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now);
  * clients learn at once; poll_send then yields the CONNECTION_CLOSE packets.
  */
 void zt_imd_close_all(struct zt_imd *imd, const char *reason);
+
+/*
+ * TCP clients (docs/tcp-transport.md): the outer connection over TLS/TCP, accepted by
+ * the program's TCP listener and driven with the bytes of each connection:
+ *
+ *	accepted:     zt_imd_tcp_accept(imd, now, local, remote, &id)  (refused: close it)
+ *	bytes in:     n = zt_imd_tcp_recv(imd, now, id, data, len);  keep data[n..len) and
+ *	              offer it again later (the client's control input is full)
+ *	after any call into the Intermediate, for each id from zt_imd_tcp_next(imd, &id)
+ *	and each socket that had output left over:
+ *	              len = zt_imd_tcp_output(imd, id, &p); write p[0..len);
+ *	              zt_imd_tcp_sent(imd, now, id, written);
+ *	              -ENOTCONN (done: close the socket, then zt_imd_tcp_closed)
+ *	socket ended: zt_imd_tcp_closed(imd, now, id, err)  (the id is forgotten)
+ *
+ * The same limits apply as to QUIC clients (max_clients, half-open in total and per
+ * source, handshake_timeout, hello_timeout) and the same login, control and relay.
+ * Returns: accept 0, -EBUSY (a limit: refused and counted), -ENOMEM, ZT_ETLS; recv
+ * the count taken or -ENOENT (no such id).
+ */
+int zt_imd_tcp_accept(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
+		      const struct zt_addr *remote, uint64_t *ret_id);
+int zt_imd_tcp_recv(struct zt_imd *imd, uint64_t now, uint64_t id, const uint8_t *data,
+		    size_t len);
+int zt_imd_tcp_output(struct zt_imd *imd, uint64_t id, const uint8_t **ret);
+void zt_imd_tcp_sent(struct zt_imd *imd, uint64_t now, uint64_t id, size_t n);
+void zt_imd_tcp_closed(struct zt_imd *imd, uint64_t now, uint64_t id, int err);
+/* A TCP client with something new (output, or its end): 1 and *ret_id, 0 none. */
+int zt_imd_tcp_next(struct zt_imd *imd, uint64_t *ret_id);
 
 void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret);
 

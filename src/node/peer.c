@@ -12,7 +12,7 @@
 #include "node/peer_int.h"
 #include "quic/pki.h"
 
-static const struct zt_quic_callbacks outer_cb;
+static const struct zt_outer_callbacks outer_cb;
 
 static uint64_t or_default(uint64_t v, uint64_t def)
 {
@@ -38,12 +38,16 @@ static void schedule_retry(struct zt_peer *p, uint64_t now)
 	p->retry_at = now + zt_backoff_next(&p->backoff, p->cfg.rng);
 }
 
-static void connect_outer(struct zt_peer *p, uint64_t now)
+static const char *transport_name(const struct zt_peer *p)
+{
+	return p->cfg.transport == ZT_PEER_TRANSPORT_TCP ? "tcp" : "udp";
+}
+
+static int connect_quic(struct zt_peer *p, uint64_t now)
 {
 	struct zt_quic_config qc = {
 		.tls = p->cfg.outer_tls,
 		.rng = p->cfg.rng,
-		.cb = &outer_cb,
 		.max_udp_payload = ZT_QUIC_OUTER_UDP_PAYLOAD,
 		.idle_timeout = p->cfg.outer_idle_timeout,
 		.handshake_timeout = p->cfg.handshake_timeout,
@@ -57,15 +61,8 @@ static void connect_outer(struct zt_peer *p, uint64_t now)
 		.max_streams_bidi = 4,
 		.stream_sndbuf = 128 * 1024,
 	};
-	char label[64], ia[ZT_ADDR_STRLEN];
-	int rc;
+	char label[64];
 
-	if (p->outer) {
-		zt_quic_conn_free(p->outer);
-		p->outer = NULL;
-	}
-	p->login_refused = false; /* channels opened during this try wait for it */
-	zt_ctrlchan_fini(&p->ch);
 	p->outer_qlog = NULL;
 	if (p->cfg.qlog_open && p->cfg.qlog_write) {
 		snprintf(label, sizeof(label), "outer-%" PRIu64, p->st.connects + 1);
@@ -75,21 +72,54 @@ static void connect_outer(struct zt_peer *p, uint64_t now)
 			qc.qlog_arg = p->outer_qlog;
 		}
 	}
+	return zt_outer_connect_quic(&p->outer, &qc, p->cfg.intermediate_name, &p->outer_path,
+				     &outer_cb, p, now);
+}
+
+static int connect_tcp(struct zt_peer *p, uint64_t now)
+{
+	struct zt_tcpouter_config tc = {
+		.tls = p->cfg.outer_tls_tcp,
+		.peer_name = p->cfg.intermediate_name,
+		.handshake_timeout = p->cfg.handshake_timeout,
+		.idle_timeout = p->cfg.outer_idle_timeout,
+		.keepalive = p->cfg.outer_keepalive,
+		.dgram_high = 512 * 1400,
+	};
+	struct zt_quic_path path = { .local = { .family = p->cfg.intermediate_tcp.family },
+				     .remote = p->cfg.intermediate_tcp };
+	int rc = zt_outer_new_tcp(&p->outer, &tc, &path, &outer_cb, p, now);
+
+	if (rc == 0)
+		p->tcp_gen++;
+	return rc;
+}
+
+static void connect_outer(struct zt_peer *p, uint64_t now)
+{
+	char ia[ZT_ADDR_STRLEN];
+	const struct zt_addr *to = p->cfg.transport == ZT_PEER_TRANSPORT_TCP
+					   ? &p->cfg.intermediate_tcp : &p->cfg.intermediate;
+	int rc;
+
+	zt_outer_free(p->outer);
+	p->outer = NULL;
+	p->login_refused = false; /* channels opened during this try wait for it */
 	p->st.connects++;
-	rc = zt_quic_conn_connect(&p->outer, &qc, p->cfg.intermediate_name, &p->outer_path, p, now);
+	rc = p->cfg.transport == ZT_PEER_TRANSPORT_TCP ? connect_tcp(p, now) : connect_quic(p, now);
 	if (rc < 0) {
 		p->outer = NULL;
 		qlog_done(p, p->outer_qlog);
 		schedule_retry(p, now);
-		PLOG(p, ZT_NODE_ERROR, "connect_failed", "intermediate=%s err=\"%s\" retry_in_ms=%" PRIu64,
-		     zt_addr_str(&p->cfg.intermediate, ia), zt_strerror(rc),
+		PLOG(p, ZT_NODE_ERROR, "connect_failed",
+		     "intermediate=%s transport=%s err=\"%s\" retry_in_ms=%" PRIu64,
+		     zt_addr_str(to, ia), transport_name(p), zt_strerror(rc),
 		     (uint64_t)((p->retry_at - now) / ZT_MS));
 		return;
 	}
-	zt_ctrlchan_init(&p->ch, p->outer, -1);
 	p->state = ZT_PEER_CONNECTING;
-	PLOG(p, ZT_NODE_DEBUG, "connecting", "intermediate=%s attempt=%u",
-	     zt_addr_str(&p->cfg.intermediate, ia), p->backoff.attempts + 1);
+	PLOG(p, ZT_NODE_DEBUG, "connecting", "intermediate=%s transport=%s attempt=%u",
+	     zt_addr_str(to, ia), transport_name(p), p->backoff.attempts + 1);
 }
 
 /* Ends of the outer connection that another try soon would only repeat (node/peer.h,
@@ -169,10 +199,9 @@ static void check_outer(struct zt_peer *p)
 	struct zt_quic_close_info ci;
 	int err;
 
-	if (!p->outer || p->state == ZT_PEER_BACKOFF ||
-	    zt_quic_conn_state(p->outer) < ZT_QUIC_CLOSING)
+	if (!p->outer || p->state == ZT_PEER_BACKOFF || zt_outer_state(p->outer) < ZT_QUIC_CLOSING)
 		return;
-	zt_quic_conn_close_info(p->outer, &ci);
+	zt_outer_close_info(p->outer, &ci);
 	err = ci.err;
 	/* The Intermediate closes with the control protocol's error code (e.g. 1500). */
 	if (ci.app && ci.code > 0 && ci.code < 100000)
@@ -188,7 +217,7 @@ static void close_outer(struct zt_peer *p, int err, const char *why)
 {
 	if (!p->outer)
 		return;
-	zt_quic_conn_close(p->outer, (uint64_t)-err, why);
+	zt_outer_close(p->outer, p->now, (uint64_t)-err, why);
 	outer_down(p, err, why);
 }
 
@@ -196,7 +225,7 @@ static void close_outer(struct zt_peer *p, int err, const char *why)
  * read its control stream. */
 static void check_ctrl(struct zt_peer *p)
 {
-	if (p->outer && p->state != ZT_PEER_BACKOFF && p->ch.overflowed)
+	if (p->outer && p->state != ZT_PEER_BACKOFF && zt_outer_ctrl(p->outer)->overflowed)
 		close_outer(p, ZT_EPEER, "the Intermediate does not read its control stream");
 }
 
@@ -204,15 +233,7 @@ static void send_hello(struct zt_peer *p)
 {
 	struct zt_ctrl_msg m;
 	struct zt_ctrl_hello *h = &m.u.hello;
-	int64_t sid;
-	int rc;
 
-	rc = zt_quic_stream_open(p->outer, &sid, NULL);
-	if (rc < 0) {
-		close_outer(p, ZT_ESTATE, "cannot open the control stream");
-		return;
-	}
-	zt_ctrlchan_attach(&p->ch, sid);
 	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
 	h->role = (uint8_t)p->cfg.role;
 	snprintf(h->identity, sizeof(h->identity), "%s", p->cfg.name);
@@ -340,7 +361,7 @@ static void read_ctrl(struct zt_peer *p)
 	int rc;
 
 	while (p->outer && p->state != ZT_PEER_BACKOFF) {
-		rc = zt_ctrlchan_next(&p->ch, &m);
+		rc = zt_ctrlchan_next(zt_outer_ctrl(p->outer), &m);
 		if (rc == 0)
 			return;
 		if (rc == 1) {
@@ -359,47 +380,29 @@ static void read_ctrl(struct zt_peer *p)
 
 /* Outer connection callbacks. */
 
-static void ocb_handshake(struct zt_quic_conn *c, void *arg)
+static void ocb_ready(struct zt_outer *o, void *arg)
 {
 	struct zt_peer *p = arg;
-	(void)c;
+	(void)o;
 
 	if (p->state == ZT_PEER_CONNECTING)
 		send_hello(p);
 }
 
-static void ocb_opened(struct zt_quic_conn *c, void *arg, int64_t sid)
-{
-	(void)arg;
-	zt_quic_stream_reset(c, sid, 0); /* the Intermediate opens no streams */
-}
-
-static void ocb_readable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+static void ocb_readable(struct zt_outer *o, void *arg)
 {
 	struct zt_peer *p = arg;
-	(void)c;
-	(void)sarg;
+	(void)o;
 
-	if (sid == p->ch.sid)
-		read_ctrl(p);
+	read_ctrl(p);
 }
 
-static void ocb_writable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
-{
-	struct zt_peer *p = arg;
-	(void)c;
-	(void)sarg;
-
-	if (sid == p->ch.sid)
-		zt_ctrlchan_flush(&p->ch);
-}
-
-static void ocb_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, size_t len)
+static void ocb_dgram(struct zt_outer *o, void *arg, const uint8_t *data, size_t len)
 {
 	struct zt_peer *p = arg;
 	uint32_t id;
 	int n;
-	(void)c;
+	(void)o;
 
 	n = zt_relay_hdr_read(data, len, &id);
 	if (n < 0) {
@@ -409,11 +412,9 @@ static void ocb_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, si
 	zt_psession_relay_in(p, id, data + n, len - (size_t)n);
 }
 
-static const struct zt_quic_callbacks outer_cb = {
-	.handshake_done = ocb_handshake,
-	.stream_opened = ocb_opened,
-	.stream_readable = ocb_readable,
-	.stream_writable = ocb_writable,
+static const struct zt_outer_callbacks outer_cb = {
+	.ready = ocb_ready,
+	.ctrl_readable = ocb_readable,
 	.datagram = ocb_dgram,
 };
 
@@ -427,6 +428,9 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	if (!cfg->name || !cfg->rng || !cfg->outer_tls || !cfg->intermediate.family ||
 	    zt_tls_ctx_side(cfg->outer_tls) != ZT_TLS_CLIENT || cfg->token_len > ZT_CTRL_TOKEN_MAX ||
 	    strlen(cfg->name) > ZT_CTRL_STR_MAX)
+		return -EINVAL;
+	if (cfg->transport == ZT_PEER_TRANSPORT_TCP &&
+	    (!cfg->outer_tls_tcp || zt_tls_ctx_side(cfg->outer_tls_tcp) != ZT_TLS_CLIENT))
 		return -EINVAL;
 	if (cfg->role == ZT_CTRL_ROLE_AGENT) {
 		if (!cfg->inner_tls || zt_tls_ctx_side(cfg->inner_tls) != ZT_TLS_CLIENT)
@@ -496,11 +500,14 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	if (!p->outer_path.local.family)
 		p->outer_path.local.family = cfg->intermediate.family;
 	p->outer_path.remote = cfg->intermediate;
+	if (!p->cfg.intermediate_tcp.family) {
+		p->cfg.intermediate_tcp = cfg->intermediate;
+		p->cfg.intermediate_tcp.port = 443;
+	}
 	p->next_flow = 1;
 	p->next_request = zt_rng_u64(cfg->rng) >> 16;
 	p->tick = ZT_TIME_NEVER;
 	p->now = now;
-	zt_ctrlchan_init(&p->ch, NULL, -1);
 	connect_outer(p, now);
 	*ret = p;
 	return 0;
@@ -512,8 +519,7 @@ void zt_peer_free(struct zt_peer *p)
 		return;
 	while (p->sessions)
 		zt_psession_free(p->sessions);
-	zt_quic_conn_free(p->outer);
-	zt_ctrlchan_fini(&p->ch);
+	zt_outer_free(p->outer);
 	zt_quic_cidmap_free(p->inner_map);
 	zt_ptun_fini(p);
 	free(p);
@@ -550,8 +556,9 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 	}
 	if (zt_addr_equal(from, &p->cfg.intermediate)) {
 		/* Always on the one outer path, whatever local address the kernel reports. */
-		if (!p->outer || zt_quic_conn_recv(p->outer, now, &p->outer_path, pkt, len) ==
-					 ZT_EMALFORMED)
+		if (!p->outer || !zt_outer_quic(p->outer) ||
+		    zt_quic_conn_recv(zt_outer_quic(p->outer), now, &p->outer_path, pkt, len) ==
+			    ZT_EMALFORMED)
 			p->st.dropped_outer++;
 		check_outer(p);
 	} else {
@@ -596,7 +603,7 @@ static int poll_inner(struct zt_peer *p, struct psession *s, uint64_t now, uint8
 		return 0;
 	}
 	zt_relay_hdr_write(p->scratch, ZT_RELAY_HDR_LEN, s->id);
-	if (zt_quic_dgram_send(p->outer, p->scratch, (size_t)n + ZT_RELAY_HDR_LEN) < 0)
+	if (zt_outer_dgram_send(p->outer, p->scratch, (size_t)n + ZT_RELAY_HDR_LEN) < 0)
 		p->st.relay_dropped_queue++;
 	else
 		p->st.relay_out++;
@@ -622,8 +629,8 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 			p->st.dgrams_out++;
 			return n;
 		}
-		if (p->outer) {
-			n = zt_quic_conn_poll_send(p->outer, now, buf, cap, &path);
+		if (p->outer && zt_outer_quic(p->outer)) {
+			n = zt_quic_conn_poll_send(zt_outer_quic(p->outer), now, buf, cap, &path);
 			check_outer(p);
 			if (n > 0) {
 				*ret_local = path.local;
@@ -639,7 +646,7 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 				bool wrapped;
 				struct psession *next = s->next ? s->next : p->sessions;
 
-				if (s->conn && (!p->outer || zt_quic_dgram_queued(p->outer) < PEER_RELAY_QUEUE)) {
+				if (s->conn && (!p->outer || zt_outer_dgram_queued(p->outer) < PEER_RELAY_QUEUE)) {
 					n = poll_inner(p, s, now, buf, cap, &path, &wrapped);
 					if (n > 0) {
 						p->rr = next;
@@ -669,7 +676,7 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 	uint64_t t = zt_psession_next_deadline(p), d;
 
 	if (p->outer) {
-		d = zt_quic_conn_next_deadline(p->outer);
+		d = zt_outer_next_deadline(p->outer);
 		if (d < t)
 			t = d;
 	}
@@ -677,7 +684,7 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 		t = p->retry_at;
 	if (p->state == ZT_PEER_HELLO && p->welcome_by < t)
 		t = p->welcome_by;
-	if (p->outer && p->state != ZT_PEER_BACKOFF && p->ch.overflowed)
+	if (p->outer && p->state != ZT_PEER_BACKOFF && zt_outer_ctrl(p->outer)->overflowed)
 		t = 0; /* check_ctrl */
 	return t;
 }
@@ -685,8 +692,8 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 {
 	p->now = now;
-	if (p->outer && zt_quic_conn_next_deadline(p->outer) <= now)
-		zt_quic_conn_on_timeout(p->outer, now);
+	if (p->outer && zt_outer_next_deadline(p->outer) <= now)
+		zt_outer_on_timeout(p->outer, now);
 	check_outer(p);
 	/* The Intermediate rejects a HELLO it did not get in time; its ERROR and close
 	 * may be lost as well, and the outer idle timeout is 20 s away. */
@@ -702,8 +709,8 @@ void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 
 void zt_peer_close(struct zt_peer *p, const char *reason)
 {
-	if (p->outer && zt_quic_conn_state(p->outer) < ZT_QUIC_CLOSING)
-		zt_quic_conn_close(p->outer, 0, reason);
+	if (p->outer && zt_outer_state(p->outer) < ZT_QUIC_CLOSING)
+		zt_outer_close(p->outer, p->now, 0, reason);
 	p->state = ZT_PEER_BACKOFF;
 	p->retry_at = ZT_TIME_NEVER;
 	for (struct psession *s = p->sessions; s; s = s->next)
@@ -718,7 +725,90 @@ enum zt_peer_state zt_peer_state(const struct zt_peer *p)
 
 struct zt_quic_conn *zt_peer_outer(const struct zt_peer *p)
 {
-	return p->state == ZT_PEER_BACKOFF ? NULL : p->outer;
+	return p->state == ZT_PEER_BACKOFF || !p->outer ? NULL : zt_outer_quic(p->outer);
+}
+
+enum zt_outer_kind zt_peer_outer_kind(const struct zt_peer *p)
+{
+	return p->cfg.transport == ZT_PEER_TRANSPORT_TCP ? ZT_OUTER_TCP : ZT_OUTER_UDP;
+}
+
+uint64_t zt_peer_outer_srtt(const struct zt_peer *p)
+{
+	return p->state == ZT_PEER_BACKOFF || !p->outer ? 0 : zt_outer_srtt(p->outer);
+}
+
+/* The TCP connection (docs/tcp-transport.md). */
+
+static struct zt_tcpouter *tcp_of(const struct zt_peer *p, uint64_t gen)
+{
+	if (!p->outer || !zt_outer_tcp(p->outer) || gen != p->tcp_gen)
+		return NULL;
+	return zt_outer_tcp(p->outer);
+}
+
+uint64_t zt_peer_tcp_wanted(const struct zt_peer *p, struct zt_addr *ret_remote)
+{
+	struct zt_tcpouter *t = tcp_of(p, p->tcp_gen);
+
+	if (!t || zt_tcpouter_state(t) == ZT_QUIC_CLOSED)
+		return 0;
+	*ret_remote = p->cfg.intermediate_tcp;
+	return p->tcp_gen;
+}
+
+void zt_peer_tcp_connected(struct zt_peer *p, uint64_t now, uint64_t gen,
+			   const struct zt_addr *local)
+{
+	(void)now;
+	if (tcp_of(p, gen))
+		p->outer_path.local = *local;
+}
+
+int zt_peer_tcp_recv(struct zt_peer *p, uint64_t now, uint64_t gen, const uint8_t *data,
+		     size_t len)
+{
+	struct zt_tcpouter *t = tcp_of(p, gen);
+	size_t n;
+
+	if (!t)
+		return -ENOENT;
+	p->now = now;
+	n = zt_tcpouter_feed(t, now, data, len);
+	check_outer(p);
+	check_ctrl(p);
+	zt_psession_deliver(p);
+	zt_psession_reap(p);
+	return (int)n;
+}
+
+int zt_peer_tcp_output(struct zt_peer *p, uint64_t gen, const uint8_t **ret)
+{
+	struct zt_tcpouter *t = tcp_of(p, gen);
+
+	return t ? (int)zt_tcpouter_output(t, ret) : -ENOENT;
+}
+
+void zt_peer_tcp_sent(struct zt_peer *p, uint64_t now, uint64_t gen, size_t n)
+{
+	struct zt_tcpouter *t = tcp_of(p, gen);
+
+	if (!t)
+		return;
+	p->now = now;
+	zt_tcpouter_sent(t, now, n);
+	check_outer(p);
+}
+
+void zt_peer_tcp_closed(struct zt_peer *p, uint64_t now, uint64_t gen, int err)
+{
+	struct zt_tcpouter *t = tcp_of(p, gen);
+
+	if (!t)
+		return;
+	p->now = now;
+	zt_tcpouter_eof(t, now, err);
+	check_outer(p);
 }
 
 void zt_peer_stats(const struct zt_peer *p, struct zt_peer_stats *ret)

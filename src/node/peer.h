@@ -73,6 +73,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node/outer.h"
 #include "node/peerdefs.h"
 #include "node/session.h"
 #include "node/tunnel.h"
@@ -109,8 +110,36 @@ void zt_peer_close(struct zt_peer *p, const char *reason);
 
 enum zt_peer_state zt_peer_state(const struct zt_peer *p);
 void zt_peer_stats(const struct zt_peer *p, struct zt_peer_stats *ret);
-/* The outer connection (NULL while backing off), for RTT and statistics. */
+/* The outer QUIC connection (NULL while backing off, or over TCP), for statistics. */
 struct zt_quic_conn *zt_peer_outer(const struct zt_peer *p);
+/* The outer connection's transport (cfg.transport) and smoothed RTT (0: none now). */
+enum zt_outer_kind zt_peer_outer_kind(const struct zt_peer *p);
+uint64_t zt_peer_outer_srtt(const struct zt_peer *p);
+
+/*
+ * The outer connection over TLS/TCP (cfg.transport ZT_PEER_TRANSPORT_TCP,
+ * docs/tcp-transport.md). The peer asks for a TCP connection and the shell keeps one:
+ *
+ *	after every call:  gen = zt_peer_tcp_wanted(p, &remote);
+ *	                   a gen other than the socket's: close the socket (if any), and
+ *	                   if gen > 0 connect a new one to remote (non-blocking);
+ *	                   0: close the socket once its output is written
+ *	connected:         zt_peer_tcp_connected(p, now, gen, &local);
+ *	bytes in:          n = zt_peer_tcp_recv(p, now, gen, data, len); keep the rest
+ *	while connected:   len = zt_peer_tcp_output(p, gen, &data); write data[0..len);
+ *	                   zt_peer_tcp_sent(p, now, gen, written);
+ *	ended or failed:   zt_peer_tcp_closed(p, now, gen, err);
+ *
+ * A gen that is not the current one is ignored (-ENOENT from recv and output).
+ */
+uint64_t zt_peer_tcp_wanted(const struct zt_peer *p, struct zt_addr *ret_remote);
+void zt_peer_tcp_connected(struct zt_peer *p, uint64_t now, uint64_t gen,
+			   const struct zt_addr *local);
+int zt_peer_tcp_recv(struct zt_peer *p, uint64_t now, uint64_t gen, const uint8_t *data,
+		     size_t len);
+int zt_peer_tcp_output(struct zt_peer *p, uint64_t gen, const uint8_t **ret);
+void zt_peer_tcp_sent(struct zt_peer *p, uint64_t now, uint64_t gen, size_t n);
+void zt_peer_tcp_closed(struct zt_peer *p, uint64_t now, uint64_t gen, int err);
 
 /*
  * The host addresses for host candidates (RFC 8445 s5.1.1.1); the port of each is

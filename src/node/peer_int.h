@@ -14,6 +14,7 @@
 #include "core/units.h"
 #include "node/backoff.h"
 #include "node/ctrlchan.h"
+#include "node/outer.h"
 #include "node/direct.h"
 #include "node/peerdefs.h"
 #include "quic/cidmap.h"
@@ -163,9 +164,9 @@ struct zt_peer {
 	struct zt_peer_callbacks cb;
 	enum zt_peer_state state;
 	uint64_t now;                   /* of the call in progress, for callbacks */
-	struct zt_quic_conn *outer;
+	struct zt_outer *outer;         /* QUIC or TLS/TCP */
 	struct zt_quic_path outer_path;
-	struct zt_ctrlchan ch;
+	uint64_t tcp_gen;               /* the TCP connection the shell keeps for it */
 	void *outer_qlog;
 	struct zt_backoff backoff;
 	uint64_t retry_at;
@@ -283,7 +284,7 @@ static inline int zt_peer_ctrl(struct zt_peer *p, const struct zt_ctrl_msg *m)
 {
 	if (!p->outer || (p->state != ZT_PEER_READY && m->type != ZT_CTRL_HELLO))
 		return ZT_ESTATE;
-	return zt_ctrlchan_send(&p->ch, m);
+	return zt_ctrlchan_send(zt_outer_ctrl(p->outer), m);
 }
 
 #endif

@@ -36,6 +36,12 @@ enum zt_peer_state {
 	ZT_PEER_BACKOFF = 4,    /* lost; reconnecting at a later time */
 };
 
+/* How the outer connection reaches the Intermediate (docs/tcp-transport.md). */
+enum zt_peer_transport {
+	ZT_PEER_TRANSPORT_UDP = 0,  /* QUIC */
+	ZT_PEER_TRANSPORT_TCP = 1,  /* TLS over TCP */
+};
+
 /* A connector's service: its name and the inner TLS server context with its
  * certificate (svc-NAME.ztna), which must require and verify client certificates. */
 struct zt_peer_service {
@@ -165,7 +171,12 @@ struct zt_peer_config {
 	struct zt_addr local;              /* the socket's address (the outer path's local
 					      end; an unspecified IP is fine) */
 	const char *intermediate_name;     /* its certificate's name; NULL: "intermediate.ztna" */
+	enum zt_peer_transport transport;  /* 0: UDP (QUIC) */
+	struct zt_addr intermediate_tcp;   /* its TLS/TCP address; family 0: intermediate's IP,
+					      port 443 */
 	struct zt_tls_ctx *outer_tls;      /* required: client, ZT_ALPN_OUTER, our certificate */
+	struct zt_tls_ctx *outer_tls_tcp;  /* transport TCP (required then): the same with
+					      ZT_ALPN_OUTER_TCP */
 	struct zt_tls_ctx *inner_tls;      /* agent (required): client, ZT_ALPN_INNER, our
 					      certificate */
 	const struct zt_peer_service *services; /* connector: at least one */

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -144,6 +145,8 @@ void nh_send(struct nh_net *n, const struct zt_addr *from, const struct zt_addr 
 	if (!p)
 		return;
 	p->next = NULL;
+	p->tcp = 0;
+	p->fin = false;
 	p->at = n->now + (src ? src->lat : 0) + (dst ? dst->lat : 0);
 	/* The receiver sees the sender's public address. */
 	p->from = src ? src->addr : *from;
@@ -482,6 +485,162 @@ void nh_world_fini(struct nh_world *w)
 	zt_tls_ctx_free(w->c2_tls);
 }
 
+/* TCP connections between a peer and the Intermediate. */
+
+static void tcp_send(struct nh_net *n, struct nh_ep *from, struct nh_ep *to, uint64_t id,
+		     const uint8_t *data, size_t len, bool fin)
+{
+	struct nh_pkt *p = malloc(sizeof(*p) + len), **pp;
+
+	if (!p)
+		return;
+	*p = (struct nh_pkt){ .at = n->now + from->lat + to->lat, .tcp = id, .fin = fin,
+			      .from = from->addr, .to = to->addr, .len = len };
+	if (len)
+		memcpy(p->data, data, len);
+	n->pkts++;
+	n->bytes += len;
+	from->tx++;
+	if (n->tap && n->tap(n->tap_arg, p)) {
+		n->dropped++;
+		free(p);
+		return;
+	}
+	for (pp = &n->head; *pp && (*pp)->at <= p->at; pp = &(*pp)->next)
+		;
+	p->next = *pp;
+	*pp = p;
+}
+
+static struct nh_ep *imd_by_ip(struct nh_net *n, const struct zt_addr *a)
+{
+	for (size_t i = 0; i < n->neps; i++) {
+		struct zt_addr x = n->eps[i]->addr;
+		x.port = a->port;
+		if (n->eps[i]->kind == NH_IMD && zt_addr_equal(&x, a))
+			return n->eps[i];
+	}
+	return NULL;
+}
+
+static struct nh_ep *peer_by_tcp(struct nh_net *n, const struct nh_ep *imd, uint64_t id)
+{
+	for (size_t i = 0; i < n->neps; i++)
+		if (n->eps[i]->tcp_imd == imd && n->eps[i]->tcp_id == id)
+			return n->eps[i];
+	return NULL;
+}
+
+static void peer_tcp_connect(struct nh_ep *e, uint64_t gen, const struct zt_addr *remote)
+{
+	struct nh_net *n = e->net;
+	struct nh_ep *im = imd_by_ip(n, remote);
+	struct zt_addr at = *remote;
+
+	e->tcp_gen = gen;
+	if (!im || im->down || !im->imd || e->tcp_refused ||
+	    zt_imd_tcp_accept(im->imd, n->now, &at, &e->addr, &e->tcp_id) < 0) {
+		e->tcp_id = 0;
+		zt_peer_tcp_closed(e->peer, n->now, gen, -ECONNREFUSED);
+		return;
+	}
+	e->tcp_imd = im;
+	zt_peer_tcp_connected(e->peer, n->now, gen, &e->local);
+}
+
+static void peer_tcp_flush(struct nh_ep *e)
+{
+	struct nh_net *n = e->net;
+	struct zt_addr remote;
+	uint64_t gen = zt_peer_tcp_wanted(e->peer, &remote);
+	const uint8_t *out;
+	int len;
+
+	if (gen != e->tcp_gen) {
+		if (e->tcp_id)
+			tcp_send(n, e, e->tcp_imd, e->tcp_id, NULL, 0, true);
+		e->tcp_id = 0;
+		e->tcp_imd = NULL;
+		e->tcp_gen = 0;
+		if (gen)
+			peer_tcp_connect(e, gen, &remote);
+	}
+	if (!e->tcp_id)
+		return;
+	while ((len = zt_peer_tcp_output(e->peer, e->tcp_gen, &out)) > 0) {
+		tcp_send(n, e, e->tcp_imd, e->tcp_id, out, (size_t)len, false);
+		zt_peer_tcp_sent(e->peer, n->now, e->tcp_gen, (size_t)len);
+	}
+}
+
+static void imd_tcp_flush(struct nh_ep *e)
+{
+	struct nh_net *n = e->net;
+	const uint8_t *out;
+	uint64_t id;
+	int len;
+
+	while (zt_imd_tcp_next(e->imd, &id)) {
+		struct nh_ep *peer = peer_by_tcp(n, e, id);
+
+		while ((len = zt_imd_tcp_output(e->imd, id, &out)) > 0) {
+			if (peer)
+				tcp_send(n, e, peer, id, out, (size_t)len, false);
+			zt_imd_tcp_sent(e->imd, n->now, id, (size_t)len);
+		}
+		if (len == -ENOTCONN) {
+			zt_imd_tcp_closed(e->imd, n->now, id, 0);
+			if (peer)
+				tcp_send(n, e, peer, id, NULL, 0, true);
+		}
+	}
+}
+
+static void tcp_deliver(struct nh_ep *e, const struct nh_pkt *p)
+{
+	struct nh_net *n = e->net;
+	int took;
+
+	if (e->kind == NH_IMD && e->imd) {
+		if (p->fin) {
+			zt_imd_tcp_closed(e->imd, n->now, p->tcp, 0);
+			return;
+		}
+		took = zt_imd_tcp_recv(e->imd, n->now, p->tcp, p->data, p->len);
+		if (took == -ENOENT) {
+			/* a connection it does not have (e.g. from before a restart): reset */
+			struct nh_ep *from = ep_at(n, &p->from);
+			if (from && from->tcp_id == p->tcp)
+				tcp_send(n, e, from, p->tcp, NULL, 0, true);
+			return;
+		}
+	} else if (e->kind == NH_PEER && e->peer && e->tcp_id == p->tcp) {
+		if (p->fin) {
+			zt_peer_tcp_closed(e->peer, n->now, e->tcp_gen, 0);
+			e->tcp_id = 0;
+			e->tcp_imd = NULL;
+			return;
+		}
+		took = zt_peer_tcp_recv(e->peer, n->now, e->tcp_gen, p->data, p->len);
+	} else {
+		return;
+	}
+	if (took >= 0 && (size_t)took < p->len) {
+		/* not all taken (its input is full): the rest comes again a little later */
+		struct nh_pkt *q = malloc(sizeof(*q) + p->len - (size_t)took), **pp;
+		if (!q)
+			return;
+		*q = *p;
+		q->at = n->now + ZT_MS;
+		q->len = p->len - (size_t)took;
+		memcpy(q->data, p->data + took, q->len);
+		for (pp = &n->head; *pp && (*pp)->at <= q->at; pp = &(*pp)->next)
+			;
+		q->next = *pp;
+		*pp = q;
+	}
+}
+
 /* Driving. */
 
 static void ep_flush(struct nh_ep *e)
@@ -492,6 +651,10 @@ static void ep_flush(struct nh_ep *e)
 	struct zt_quic_path path;
 	int len;
 
+	if (e->kind == NH_PEER && e->peer)
+		peer_tcp_flush(e);
+	if (e->kind == NH_IMD && e->imd)
+		imd_tcp_flush(e);
 	for (int guard = 0; guard < 100000; guard++) {
 		switch (e->kind) {
 		case NH_IMD:
@@ -550,6 +713,10 @@ static void ep_deliver(struct nh_ep *e, const struct nh_pkt *p)
 	struct zt_quic_path path = { .local = e->local, .remote = p->from };
 
 	e->rx++;
+	if (p->tcp) {
+		tcp_deliver(e, p);
+		return;
+	}
 	switch (e->kind) {
 	case NH_IMD:
 		if (e->imd)

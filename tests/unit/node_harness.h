@@ -4,7 +4,10 @@
  * outer QUIC connection and a control channel the test drives by hand), each with
  * its own access-link latency, on a virtual clock. No sockets, no real time.
  *
- * A packet from endpoint A to endpoint B takes A.lat + B.lat. Each endpoint has the
+ * A packet from endpoint A to endpoint B takes A.lat + B.lat. A peer whose outer
+ * connection runs over TLS/TCP (zt_peer_tcp_wanted) gets a TCP connection to the
+ * Intermediate at that IP (accepted at once: zt_imd_tcp_accept), whose bytes travel as
+ * packets with nh_pkt.tcp set, in order, with the same latency (a tap sees them too). Each endpoint has the
  * address it is reached at (addr) and the address its node believes it has (local);
  * changing addr mid-run models a NAT rebinding.
  *
@@ -52,6 +55,9 @@ struct zt_tls_ctx *nh_tls(const struct nh_fixture *f, enum zt_tls_side side, con
 struct nh_pkt {
 	struct nh_pkt *next;
 	uint64_t at;
+	uint64_t tcp;           /* 0: a datagram; else bytes of the TCP connection with this
+				   id at the Intermediate */
+	bool fin;               /* TCP: the connection ends here */
 	struct zt_addr from, to;
 	size_t len;
 	uint8_t data[];
@@ -93,6 +99,10 @@ struct nh_ep {
 	struct zt_addr local;   /* believes it is bound to */
 	uint64_t lat;           /* one-way latency of its access link */
 	bool down;              /* everything to it is lost */
+	bool tcp_refused;       /* peer: its TCP connections are refused */
+	uint64_t tcp_gen, tcp_id; /* peer: its TCP connection (zt_peer_tcp_wanted's gen, and
+				     its id at the Intermediate tcp_imd; 0: none) */
+	struct nh_ep *tcp_imd;
 	struct zt_imd *imd;
 	struct zt_peer *peer;
 	struct nh_raw raw;

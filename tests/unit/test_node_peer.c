@@ -64,6 +64,9 @@ struct world {
 	struct zt_peer_config acfg, ccfg;
 	struct zt_policy *policy;
 	struct zt_tls_ctx *imd_tls, *a_outer, *a_inner, *c_outer, *web_tls, *db_tls;
+	struct zt_tls_ctx *imd_tcp, *a_tcp, *c_tcp;  /* ZT_ALPN_OUTER_TCP */
+	bool agent_udp_blocked, conn_udp_blocked;    /* drop their datagrams (not TCP) */
+	uint64_t tcp_bytes;                          /* on TCP connections, either way */
 	struct zt_peer_service services[2];
 	struct zt_peer_callbacks acb, ccb;
 	struct tchan chans[MAX_CHANS];
@@ -370,6 +373,14 @@ static bool tap(void *arg, const struct nh_pkt *p)
 
 	if (qh_contains(p->data, p->len, marker, sizeof(marker)))
 		w->wire_marker_hits++;
+	if (p->tcp)
+		w->tcp_bytes += p->len;
+	if (!p->tcp && w->agent_udp_blocked &&
+	    (zt_addr_equal(&p->from, &w->agent.addr) || zt_addr_equal(&p->to, &w->agent.addr)))
+		return true;
+	if (!p->tcp && w->conn_udp_blocked &&
+	    (zt_addr_equal(&p->from, &w->conn.addr) || zt_addr_equal(&p->to, &w->conn.addr)))
+		return true;
 	if (w->spoofer.family && zt_addr_equal(&p->to, &w->spoofer))
 		w->to_spoofer += p->len;
 	if (w->spoofer.family && zt_addr_equal(&p->from, &w->spoofer))
@@ -426,11 +437,15 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 	w->c_outer = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.c1, false);
 	w->web_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_INNER, &f->pki.q.web, true);
 	w->db_tls = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_INNER, &f->pki.db, true);
+	w->imd_tcp = nh_tls(f, ZT_TLS_SERVER, ZT_ALPN_OUTER_TCP, &f->pki.q.intermediate, true);
+	w->a_tcp = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER_TCP, &f->pki.q.alice, false);
+	w->c_tcp = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER_TCP, &f->pki.q.c1, false);
 	nh_ep_init(&w->imd, &w->net, NH_IMD, "127.0.0.1:4433", 0);
 	nh_ep_init(&w->agent, &w->net, NH_PEER, "127.0.0.2:5000", 5 * ZT_MS);
 	nh_ep_init(&w->conn, &w->net, NH_PEER, "127.0.0.3:6000", 10 * ZT_MS);
 	w->icfg = (struct zt_imd_config){
 		.tls = w->imd_tls,
+		.tls_tcp = w->imd_tcp,
 		.rng = &f->rng,
 		.policy = w->policy,
 		.quota_packets = quota_pkts,
@@ -449,7 +464,8 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 	w->acfg = (struct zt_peer_config){
 		.role = ZT_CTRL_ROLE_AGENT, .name = "alice",
 		.intermediate = w->imd.addr, .local = w->agent.local,
-		.outer_tls = w->a_outer, .inner_tls = w->a_inner, .rng = &f->rng,
+		.outer_tls = w->a_outer, .outer_tls_tcp = w->a_tcp, .inner_tls = w->a_inner,
+		.rng = &f->rng,
 		.cb = &w->acb, .arg = w, .log = nh_node_log("agent"),
 		.flow_idle = 5 * ZT_SEC,
 		/* these tests are about the relay path; direct_path_* turn it on */
@@ -461,7 +477,8 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 		.role = ZT_CTRL_ROLE_CONNECTOR, .name = "c1",
 		.token = (const uint8_t *)"pw-c1", .token_len = 5,
 		.intermediate = w->imd.addr, .local = w->conn.local,
-		.outer_tls = w->c_outer, .services = w->services, .n_services = 2, .rng = &f->rng,
+		.outer_tls = w->c_outer, .outer_tls_tcp = w->c_tcp, .services = w->services,
+		.n_services = 2, .rng = &f->rng,
 		.cb = &w->ccb, .arg = w, .log = nh_node_log("connector"),
 		.flow_idle = 5 * ZT_SEC,
 		.path = { .direct_disabled = true },
@@ -500,6 +517,9 @@ static void world_fini(struct world *w)
 	zt_tls_ctx_free(w->c_outer);
 	zt_tls_ctx_free(w->web_tls);
 	zt_tls_ctx_free(w->db_tls);
+	zt_tls_ctx_free(w->imd_tcp);
+	zt_tls_ctx_free(w->a_tcp);
+	zt_tls_ctx_free(w->c_tcp);
 }
 
 static bool both_ready(void *arg, uint64_t now)
@@ -1252,6 +1272,96 @@ static void intermediate_restart_recovers(void **state)
 	run_chan(&w, t, 5 * ZT_SEC);
 	assert_int_equal(t->recvd, 30000);
 	assert_false(t->corrupt);
+	world_fini(&w);
+}
+
+/*
+ * The outer connection over TLS/TCP (docs/tcp-transport.md): an agent whose UDP is
+ * blocked logs in over TCP and streams 1 MiB through the relay to a connector on QUIC
+ * (and with both ends on TCP); the relay sees only ciphertext on TCP too.
+ */
+static void tcp_outer_stream(struct nh_fixture *f, bool conn_tcp)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_imd_stats is;
+	struct zt_peer_stats as;
+
+	world_init(&w, f, 0);
+	w.agent_udp_blocked = true;
+	w.acfg.transport = ZT_PEER_TRANSPORT_TCP;
+	if (conn_tcp) {
+		w.conn_udp_blocked = true;
+		w.ccfg.transport = ZT_PEER_TRANSPORT_TCP;
+	}
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	assert_int_equal(zt_peer_outer_kind(w.agent.peer), ZT_OUTER_TCP);
+	assert_null(zt_peer_outer(w.agent.peer));
+	zt_imd_stats(w.imd.imd, &is);
+	assert_int_equal(is.tcp_accepted, conn_tcp ? 2 : 1);
+	t = open_chan(&w, "web", 1 << 20, 21);
+	t->markers = true;
+	run_chan(&w, t, 20 * ZT_SEC);
+	assert_true(t->ready);
+	assert_false(t->reset || t->failed || t->corrupt);
+	assert_int_equal(t->recvd, 1 << 20);
+	assert_true(t->fin_recv);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_true(is.relay_pkts > 700);
+	zt_peer_stats(w.agent.peer, &as);
+	assert_true(as.relay_out > 350 && as.relay_in > 350);
+	assert_true(w.tcp_bytes > 2 * (1 << 20));
+	assert_int_equal(w.wire_marker_hits, 0);
+	/* the round-trip time from PING/PONG: two access links of 5 ms and 0 ms, both ways */
+	nh_run(&w.net, service_all, &w, w.net.now + 12 * ZT_SEC);
+	assert_true(zt_peer_outer_srtt(w.agent.peer) >= 9 * ZT_MS &&
+		    zt_peer_outer_srtt(w.agent.peer) <= 12 * ZT_MS);
+	world_fini(&w);
+}
+
+static void tcp_outer_agent_to_udp_connector(void **state)
+{
+	tcp_outer_stream(*state, false);
+}
+
+static void tcp_outer_both_ends(void **state)
+{
+	tcp_outer_stream(*state, true);
+}
+
+/* Over TCP, an Intermediate restart resets the connection (it no longer knows it) and
+ * the agent logs in again at once; zt_peer_close ends the agent's login at the
+ * Intermediate with its CLOSE record, not an idle timeout. */
+static void tcp_outer_restart_and_close(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_imd_stats is;
+
+	world_init(&w, *state, 0);
+	w.agent_udp_blocked = true;
+	w.acfg.transport = ZT_PEER_TRANSPORT_TCP;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	zt_imd_free(w.imd.imd);
+	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 7 * ZT_SEC);
+	assert_true(agent_ready(&w, 0));
+	assert_int_equal(w.downs, 1);
+	assert_int_equal(w.readies, 2);
+	t = open_chan(&w, "web", 30000, 2);
+	run_chan(&w, t, 5 * ZT_SEC);
+	assert_int_equal(t->recvd, 30000);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_int_equal(is.clients, 2);
+	zt_peer_close(w.agent.peer, "bye");
+	nh_run(&w.net, service_all, &w, w.net.now + 200 * ZT_MS);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_int_equal(is.clients, 1);
+	assert_int_equal(zt_peer_tcp_wanted(w.agent.peer, &(struct zt_addr){ 0 }), 0);
 	world_fini(&w);
 }
 
@@ -2156,6 +2266,9 @@ int main(void)
 		cmocka_unit_test(agent_sessions_are_capped),
 		cmocka_unit_test(same_identity_twice_does_not_flap),
 		cmocka_unit_test(unanswered_hello_connects_again),
+		cmocka_unit_test(tcp_outer_agent_to_udp_connector),
+		cmocka_unit_test(tcp_outer_both_ends),
+		cmocka_unit_test(tcp_outer_restart_and_close),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);

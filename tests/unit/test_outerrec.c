@@ -89,7 +89,9 @@ static void malformed_stops_the_reader(void **state)
 {
 	static const uint8_t bad[][8] = {
 		{ 0, 0, 1, 'x' },              /* type 0 */
-		{ 5, 0, 1, 'x' },              /* an unknown type below the extensions */
+		{ 6, 0, 1, 'x' },              /* an unknown type below the extensions */
+		{ ZT_OREC_PING, 0, 7 },        /* PING of 7 bytes */
+		{ ZT_OREC_PONG, 0, 9 },        /* PONG of 9 bytes */
 		{ ZT_OREC_CTRL, 0, 0 },        /* empty CTRL */
 		{ ZT_OREC_DGRAM, 0x05, 0xdd }, /* DGRAM of 1501 */
 		{ ZT_OREC_CTRL, 0x40, 0x01 },  /* CTRL of 16385 */
@@ -116,6 +118,46 @@ static void malformed_stops_the_reader(void **state)
 	assert_int_equal(zt_orec_write(ok, 3, ZT_OREC_CTRL, "x", 1), -ENOBUFS);
 	r = (struct zt_orec){ .type = ZT_OREC_CLOSE, .body = ok, .len = 3 };
 	assert_int_equal(zt_orec_close_parse(&r, &(uint32_t){ 0 }, (char[256]){ 0 }), ZT_EMALFORMED);
+}
+
+/* A PING and a PONG of 8 bytes; an extension of 65535 bytes, longer than the reader
+ * holds, passes through it between two records in any split. */
+static void ping_and_long_extension(void **state)
+{
+	static uint8_t buf[ZT_OREC_HDR_LEN * 4 + 65535 + 64], ext[65535];
+	static struct zt_orec_reader rd;
+	struct zt_orec r;
+	size_t n = 0;
+	(void)state;
+
+	memset(ext, 'e', sizeof(ext));
+	n += (size_t)zt_orec_write(buf + n, sizeof(buf) - n, ZT_OREC_PING, "12345678", 8);
+	n += (size_t)zt_orec_write(buf + n, sizeof(buf) - n, 250, ext, sizeof(ext));
+	n += (size_t)zt_orec_write(buf + n, sizeof(buf) - n, ZT_OREC_PONG, "abcdefgh", 8);
+	assert_int_equal(n, 3 * ZT_OREC_HDR_LEN + 16 + 65535);
+	assert_true(sizeof(rd.buf) < 65535);
+	for (size_t piece = 1; piece <= 40000; piece = piece * 7 + 1) {
+		size_t off = 0;
+		int got = 0;
+
+		zt_orec_reader_init(&rd);
+		while (off < n) {
+			size_t k = n - off < piece ? n - off : piece;
+			int took = zt_orec_reader_feed(&rd, buf + off, k);
+			int rc;
+
+			assert_true(took > 0);
+			off += (size_t)took;
+			while ((rc = zt_orec_reader_pop(&rd, &r)) == 1) {
+				assert_int_equal(r.len, 8);
+				assert_int_equal(r.type, got ? ZT_OREC_PONG : ZT_OREC_PING);
+				assert_memory_equal(r.body, got ? "abcdefgh" : "12345678", 8);
+				got++;
+			}
+			assert_int_equal(rc, 0);
+		}
+		assert_int_equal(got, 2);
+	}
 }
 
 /* The reader takes what it has room for; popping makes room. */
@@ -151,6 +193,7 @@ int main(void)
 		cmocka_unit_test(every_split),
 		cmocka_unit_test(malformed_stops_the_reader),
 		cmocka_unit_test(reader_is_bounded),
+		cmocka_unit_test(ping_and_long_extension),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
