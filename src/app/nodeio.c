@@ -163,21 +163,32 @@ static bool add_to_batch(struct zt_nodeio *io, const struct zt_addr *l, const st
 	return true;
 }
 
-static void flush(struct zt_nodeio *io, uint64_t now)
+/* The node's datagrams into batches until it has none or the socket is full. */
+static void poll_all(struct zt_nodeio *io, uint64_t now)
 {
 	struct zt_addr l, r;
-	uint64_t d;
 	int n;
 
-	if (io->blocked)
-		return;
-	io->in_node = true;
 	for (;;) {
 		n = io->ops->poll_send(io->node, now, io->buf, sizeof(io->buf), &l, &r);
 		if (n <= 0 || (size_t)n > sizeof(io->batch))
 			break;
 		if (!add_to_batch(io, &l, &r, io->buf, (size_t)n))
 			break;
+	}
+}
+
+static void flush(struct zt_nodeio *io, uint64_t now)
+{
+	uint64_t d;
+
+	if (io->blocked)
+		return;
+	io->in_node = true;
+	poll_all(io, now);
+	if (io->after && !io->blocked) {
+		io->after(io->after_arg, now);
+		poll_all(io, now); /* what TCP brought may have made datagrams */
 	}
 	if (!io->blocked)
 		send_batch(io);

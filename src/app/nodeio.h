@@ -48,6 +48,11 @@ struct zt_nodeio {
 	struct zt_timer timer;
 	const struct zt_nodeio_ops *ops;
 	void *node;
+	/* Optional: called each time the node's datagrams have been taken, inside the
+	 * node's turn (kick only takes note): the outer TCP connection's shell
+	 * (app/outertcp.h) moves its bytes then. */
+	void (*after)(void *arg, uint64_t now);
+	void *after_arg;
 	bool in_node;              /* inside a call into the node */
 	bool blocked;              /* the socket's send buffer is full: the batch waits */
 	bool no_gso;               /* the kernel refused UDP GSO: one datagram per call */

@@ -135,10 +135,15 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 		snprintf(tun, sizeof(tun), " tunnel4=%s tunnel6=%s",
 			 t4.family && zt_addr_format(&t4, false, a, sizeof(a)) > 0 ? a : "-",
 			 t6.family && zt_addr_format(&t6, false, b, sizeof(b)) > 0 ? b : "-");
-	zt_ctl_printf(c, "node role=%s name=%s state=%s intermediate=%s local=%s sessions=%zu%s%s",
+	zt_ctl_printf(c, "node role=%s name=%s state=%s intermediate=%s local=%s sessions=%zu "
+		      "transport=%s outer_rtt_us=%" PRIu64 "%s%s",
 		      pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector", pp->name,
-		      peer_state_name(st), zt_addr_str(&pp->pc.intermediate, a),
-		      zt_addr_str(&pp->d.io.udp.local, b), n, tun, login);
+		      peer_state_name(st),
+		      zt_addr_str(zt_peer_outer_kind(pp->peer) == ZT_OUTER_TCP ? &pp->pc.intermediate_tcp
+									     : &pp->pc.intermediate, a),
+		      zt_addr_str(&pp->d.io.udp.local, b), n,
+		      zt_outer_kind_name(zt_peer_outer_kind(pp->peer)),
+		      (uint64_t)(zt_peer_outer_srtt(pp->peer) / ZT_US), tun, login);
 	for (size_t i = 0; i < n && i < 256; i++) {
 		struct zt_peer_session_info si;
 		struct zt_peer_path_info pi;
@@ -150,7 +155,7 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 			      "session=%08x service=%s peer=%s state=%s path=%s local=%s remote=%s "
 			      "rtt_us=%" PRIu64 " time_to_direct_ms=%" PRIu64 " switches=%u "
 			      "generation=%u ice=%s ice_pairs=%zu ice_checks=%" PRIu64
-			      " ice_responses=%" PRIu64 " manager=%s reason=%s",
+			      " ice_responses=%" PRIu64 " manager=%s outer=%s reason=%s",
 			      si.id, si.service, si.peer_identity[0] ? si.peer_identity : "-",
 			      session_state_name(si.state), pi.direct ? "direct" : "relay",
 			      pi.direct ? zt_addr_str(&pi.local, a) : "relay",
@@ -158,6 +163,7 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 			      (uint64_t)(pi.time_to_direct / ZT_MS), pi.switches, pi.generation,
 			      pi.ice_state ? pi.ice_state : "none", pi.ice_pairs, pi.ice_checks,
 			      pi.ice_responses, pi.manager ? pi.manager : "-",
+			      zt_outer_kind_name(zt_peer_outer_kind(pp->peer)),
 			      pi.last_reason && *pi.last_reason ? pi.last_reason : "-");
 	}
 	status_refusals(ctl, c, now);
@@ -320,9 +326,11 @@ void zt_peerctl_pong(struct zt_peerctl *ctl, const char *service, uint64_t nonce
 		struct zt_peerctl_ping *g = &ctl->pings[i];
 		if (!g->c || g->nonce != nonce || strcmp(g->service, service))
 			continue;
-		zt_ctl_printf(g->c, "pong service=%s nonce=%" PRIu64 " rtt_ns=%" PRIu64 " path=%s remote=%s",
+		zt_ctl_printf(g->c, "pong service=%s nonce=%" PRIu64 " rtt_ns=%" PRIu64 " path=%s remote=%s"
+			      " outer=%s",
 			      service, nonce, rtt_ns,
-			      direct ? "direct" : "relay", direct ? zt_addr_str(remote, a) : "relay");
+			      direct ? "direct" : "relay", direct ? zt_addr_str(remote, a) : "relay",
+			      ctl->pp ? zt_outer_kind_name(zt_peer_outer_kind(ctl->pp->peer)) : "udp");
 		zt_ctl_end(g->c);
 		g->c = NULL;
 	}

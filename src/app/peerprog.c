@@ -341,6 +341,31 @@ static int set_service_file(void *ctx, const char *v, const char **why, bool cer
 	return 0;
 }
 
+static int set_transport(void *ctx, const char *v, const char **why)
+{
+	struct zt_peerprog *pp = ctx;
+
+	if (!strcmp(v, "udp"))
+		pp->pc.transport = ZT_PEER_TRANSPORT_UDP;
+	else if (!strcmp(v, "tcp"))
+		pp->pc.transport = ZT_PEER_TRANSPORT_TCP;
+	else {
+		*why = "udp or tcp";
+		return ZT_ESYNTAX;
+	}
+	return 0;
+}
+
+static int set_intermediate_tcp(void *ctx, const char *v, const char **why)
+{
+	struct zt_peerprog *pp = ctx;
+	int rc = zt_addr_parse(&pp->pc.intermediate_tcp, v, 443);
+
+	if (rc < 0)
+		*why = "an IP address and port";
+	return rc;
+}
+
 static int set_service_cert(void *ctx, const char *v, const char **why)
 {
 	return set_service_file(ctx, v, why, true);
@@ -380,6 +405,12 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .set = set_token, .secret = true },
 	{ .name = "token-file", .syntax = "FILE", .example = "/etc/ztna/token",
 	  .help = "read the token from the first line of FILE (mode 0600)", .set = set_token_file },
+	{ .name = "transport", .syntax = "udp|tcp", .example = "tcp",
+	  .help = "how to reach the Intermediate: QUIC on UDP, or TLS on TCP where UDP does not "
+		  "pass (default udp)", .set = set_transport },
+	{ .name = "intermediate-tcp", .syntax = "HOST:PORT", .example = "192.0.2.1:443",
+	  .help = "the Intermediate's TLS/TCP address (default: its IP, port 443)",
+	  .set = set_intermediate_tcp },
 	{ .name = "intermediate-name", .syntax = "NAME", .example = "intermediate.ztna",
 	  .help = "the name the Intermediate's certificate must carry", TEXT(intermediate_name) },
 	{ .name = "bind", .syntax = "ADDR[:PORT]", .example = "0.0.0.0:0",
@@ -915,7 +946,10 @@ static int load_files(struct zt_peerprog *pp)
 	if (zt_daemon_open_files(d) < 0)
 		return 1;
 	pp->pc.outer_tls = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_OUTER, d->cert, d->key, false);
-	if (!pp->pc.outer_tls)
+	if (pp->pc.outer_tls)
+		pp->pc.outer_tls_tcp = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_OUTER_TCP, d->cert, d->key,
+						false);
+	if (!pp->pc.outer_tls || !pp->pc.outer_tls_tcp)
 		return 1;
 	if (pp->role == ZT_CTRL_ROLE_CONNECTOR)
 		return load_services(pp);
@@ -934,6 +968,10 @@ static void peer_config(struct zt_peerprog *pp)
 	pc->token = pp->token;
 	pc->local = pp->d.io.udp.local;
 	pc->intermediate_name = *pp->intermediate_name ? pp->intermediate_name : NULL;
+	if (!pc->intermediate_tcp.family) {
+		pc->intermediate_tcp = pc->intermediate;
+		pc->intermediate_tcp.port = 443;
+	}
 	pc->rng = &pp->d.rng;
 	pc->software = pp->role == ZT_CTRL_ROLE_AGENT ? "ztna-agent 0.1" : "ztna-connector 0.1";
 	pc->cb = &peer_cb;
@@ -1059,11 +1097,15 @@ static int setup(void *arg, int argc, char **argv)
 	rc = forwards_start(pp);
 	if (rc)
 		return rc;
+	zt_otcp_client_init(&pp->otcp, pp->d.loop, &pp->d.io, pp->peer);
 	rc = zt_nodeio_start(&pp->d.io, &zt_nodeio_peer_ops, pp->peer);
 	if (rc < 0)
 		return zt_daemon_fail(&pp->d, 1, "%s", strerror(-rc));
-	zt_info("start", "role=%s name=%s intermediate=%s local=%s direct=%s", kind, pp->name,
-		zt_addr_str(&pp->pc.intermediate, ia),
+	zt_info("start", "role=%s name=%s intermediate=%s transport=%s local=%s direct=%s", kind,
+		pp->name,
+		zt_addr_str(pp->pc.transport == ZT_PEER_TRANSPORT_TCP ? &pp->pc.intermediate_tcp
+								      : &pp->pc.intermediate, ia),
+		pp->pc.transport == ZT_PEER_TRANSPORT_TCP ? "tcp" : "udp",
 		zt_addr_str(&pp->d.io.udp.local, (char[ZT_ADDR_STRLEN]){ 0 }),
 		pp->pc.path.direct_disabled ? "off" : "on");
 	return 0;
@@ -1102,9 +1144,11 @@ static void teardown(void *arg)
 		zt_fwdctx_fini(&pp->fwd);
 	}
 	zt_tunshell_close(&pp->tun);
+	zt_otcp_client_close(&pp->otcp);
 	zt_nodeio_close(&pp->d.io);
 	zt_peer_free(pp->peer);
 	zt_tls_ctx_free(pp->pc.outer_tls);
+	zt_tls_ctx_free(pp->pc.outer_tls_tcp);
 	zt_tls_ctx_free(pp->pc.inner_tls);
 	for (size_t i = 0; i < pp->nspecs; i++)
 		if (find_spec(pp, pp->specs[i].service, -1) == &pp->specs[i])

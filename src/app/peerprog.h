@@ -31,6 +31,7 @@
 #include "app/fwd_udp.h"
 #include "app/fwdctx.h"
 #include "app/nodeio.h"
+#include "app/outertcp.h"
 #include "app/peerctl.h"
 #include "app/tunshell.h"
 #include "core/addr.h"
@@ -90,6 +91,7 @@ struct zt_peerprog {
 	bool ifaddrs_warned;
 	struct zt_peerctl ctl;
 	struct zt_tunshell tun;            /* the packet tunnel, when on */
+	struct zt_otcp_client otcp;        /* the outer connection's TCP socket */
 };
 
 /* The keys every peer program has (besides zt_daemon_keys); ctx is a struct

@@ -1,6 +1,7 @@
 /*
  * ztna-intermediate: the public rendezvous and relay. One UDP socket: QUIC
- * connections from agents and connectors (authenticated by certificate and token),
+ * connections from agents and connectors (authenticated by certificate and token);
+ * a TCP listener (443 by default) for the same over TLS where UDP does not pass;
  * control messages, pairing by policy, relaying of end-to-end packets it cannot
  * decrypt, STUN answers. The logic is node/imd.h; this is its I/O shell, in the
  * daemons' shell (app/daemon.h).
@@ -21,6 +22,7 @@
 #include "app/conf.h"
 #include "app/daemon.h"
 #include "app/log.h"
+#include "app/outertcp.h"
 #include "app/secret.h"
 #include "core/err.h"
 #include "core/units.h"
@@ -36,10 +38,13 @@ struct prog {
 	 * (the rest of it is filled at setup), and ours. */
 	struct zt_imd_config ic;
 	struct zt_addr listen;
+	struct zt_addr tcp_listen;   /* family 0: the UDP address's IP, port 443 */
+	bool tcp_set, tcp_off;       /* --tcp-listen given; ... as "off" */
 	char reset_key_file[PATH_MAX];
 	struct zt_policy *policy;
 
 	struct zt_imd *imd;
+	struct zt_otcp_server otcp;
 	struct zt_timer trim_t;
 	size_t trim_peak;          /* clients at most since the last malloc_trim */
 };
@@ -52,6 +57,20 @@ static int set_listen(void *ctx, const char *v, const char **why)
 
 	if (rc < 0)
 		*why = "an IP address and port";
+	return rc;
+}
+
+static int set_tcp_listen(void *ctx, const char *v, const char **why)
+{
+	int rc;
+
+	P(ctx)->tcp_set = true;
+	P(ctx)->tcp_off = !strcmp(v, "off");
+	if (P(ctx)->tcp_off)
+		return 0;
+	rc = zt_addr_parse(&P(ctx)->tcp_listen, v, 443);
+	if (rc < 0)
+		*why = "an IP address and port, or off";
 	return rc;
 }
 
@@ -161,6 +180,10 @@ static int set_retry(void *ctx, const char *v, const char **why)
 static const struct zt_conf_key keys[] = {
 	{ .name = "listen", .syntax = "ADDR[:PORT]", .example = "0.0.0.0:4433",
 	  .help = "the UDP address to serve (default 0.0.0.0:4433)", .set = set_listen },
+	{ .name = "tcp-listen", .syntax = "ADDR[:PORT]|off", .example = "0.0.0.0:443",
+	  .help = "the TCP address for clients over TLS/TCP, where UDP does not pass (default: "
+		  "the UDP address's IP, port 443; without the right to bind it, a warning)",
+	  .set = set_tcp_listen },
 	{ .name = "pki", .syntax = "DIR", .example = "/etc/ztna/pki",
 	  .help = "our bundle from 'ztna pki init' (DIR/intermediate): default ca, cert and key "
 		  "files; one holding keys not ours is refused", TEXT(d.pki) },
@@ -288,7 +311,9 @@ static void log_stats(void *arg, const char *event)
 		" register_refused=%" PRIu64 " open_rate_limited=%" PRIu64 " open_max_sessions=%" PRIu64
 		" held=%" PRIu64 " held_now=%zu held_refused=%" PRIu64 " open_busy=%" PRIu64
 		" ctrl_over_budget=%" PRIu64 " ctrl_budget_closed=%" PRIu64 " ctrl_fwd_dropped=%" PRIu64
-		" ctrl_send_dropped=%" PRIu64 " ctrl_stalled_closed=%" PRIu64 " log_suppressed=%" PRIu64,
+		" ctrl_send_dropped=%" PRIu64 " ctrl_stalled_closed=%" PRIu64 " log_suppressed=%" PRIu64
+		" tcp_accepted=%" PRIu64 " tcp_now=%zu tcp_refused=%" PRIu64 " tcp_bytes_in=%" PRIu64
+		" tcp_bytes_out=%" PRIu64,
 		s.clients, s.sessions, p->d.io.st.rx, p->d.io.st.tx, s.dropped_garbage, s.dropped_unknown,
 		s.dropped_conn, s.stun_answered, s.stun_dropped, s.stun_limited, s.resets_sent, s.accepted,
 		s.accept_failed, s.refused_full, s.auth_ok, s.auth_failed,
@@ -299,7 +324,8 @@ static void log_stats(void *arg, const char *event)
 		s.relay_dropped_malformed, s.ctrl_errors, s.register_refused, s.open_rate_limited,
 		s.open_max_sessions, s.held, s.held_now, s.held_refused, s.open_busy, s.ctrl_over_budget,
 		s.ctrl_budget_closed, s.ctrl_fwd_dropped, s.ctrl_send_dropped, s.ctrl_stalled_closed,
-		s.log_suppressed);
+		s.log_suppressed, s.tcp_accepted, p->otcp.nconns, p->otcp.st.failed,
+		p->otcp.st.bytes_in, p->otcp.st.bytes_out);
 }
 
 /*
@@ -332,8 +358,10 @@ static void log_start(const struct prog *p)
 {
 	char a[ZT_ADDR_STRLEN];
 
-	zt_info("start", "listen=%s clients_configured=%zu rules=%zu serve_rules=%zu",
-		zt_addr_str(&p->d.io.udp.local, a), zt_policy_client_count(p->policy),
+	zt_info("start", "listen=%s tcp_listen=%s clients_configured=%zu rules=%zu serve_rules=%zu",
+		zt_addr_str(&p->d.io.udp.local, a),
+		p->otcp.fd >= 0 ? zt_addr_str(&p->otcp.local, (char[ZT_ADDR_STRLEN]){ 0 }) : "off",
+		zt_policy_client_count(p->policy),
 		zt_policy_rule_count(p->policy), zt_policy_serve_count(p->policy));
 	if (!zt_policy_serve_count(p->policy))
 		zt_warn("no_serve_rules", "hint=\"no connector may register a service: add --serve "
@@ -357,6 +385,35 @@ static int load_files(struct prog *p)
 		return 2;
 	if (zt_daemon_open_files(d) < 0 || zt_daemon_tls_new(d, &tc, &p->ic.tls) < 0)
 		return 1;
+	tc.alpn = ZT_ALPN_OUTER_TCP;
+	if (zt_daemon_tls_new(d, &tc, &p->ic.tls_tcp) < 0)
+		return 1;
+	return 0;
+}
+
+/* The TCP listener: a failure is fatal when --tcp-listen asked for it, else a warning
+ * (port 443 needs CAP_NET_BIND_SERVICE). Returns 0 or the exit status. */
+static int tcp_open(struct prog *p)
+{
+	struct zt_addr at = p->tcp_listen;
+	char a[ZT_ADDR_STRLEN];
+	int rc;
+
+	p->otcp.fd = -1;
+	if (p->tcp_off)
+		return 0;
+	if (!p->tcp_set) {
+		at = p->d.io.udp.local;
+		at.port = 443;
+	}
+	rc = zt_otcp_server_open(&p->otcp, p->d.loop, &p->d.io, p->imd, &at);
+	if (rc == 0)
+		return 0;
+	if (p->tcp_set)
+		return zt_daemon_fail(&p->d, 1, "--tcp-listen %s: %s", zt_addr_str(&at, a), strerror(-rc));
+	zt_warn("tcp_listen_failed", "address=%s error=\"%s\" note=\"clients over TLS/TCP cannot "
+		"connect\" fix=\"grant CAP_NET_BIND_SERVICE, or --tcp-listen ADDR:PORT, or "
+		"--tcp-listen off\"", zt_addr_str(&at, a), strerror(-rc));
 	return 0;
 }
 
@@ -440,6 +497,9 @@ static int setup(void *arg, int argc, char **argv)
 	p->ic.reset_key = NULL;
 	if (rc < 0 || (rc = zt_nodeio_start(&p->d.io, &zt_nodeio_imd_ops, p->imd)) < 0)
 		return zt_daemon_fail(&p->d, 1, "%s", zt_strerror(rc));
+	rc = tcp_open(p);
+	if (rc)
+		return rc;
 	zt_timer_set(p->d.loop, &p->trim_t, zt_loop_now(p->d.loop) + TRIM_EVERY);
 	log_start(p);
 	return 0;
@@ -470,9 +530,11 @@ static void teardown(void *arg)
 
 	if (p->d.loop)
 		zt_timer_cancel(p->d.loop, &p->trim_t);
+	zt_otcp_server_close(&p->otcp);
 	zt_nodeio_close(&p->d.io);
 	zt_imd_free(p->imd);
 	zt_tls_ctx_free(p->ic.tls);
+	zt_tls_ctx_free(p->ic.tls_tcp);
 }
 
 static const struct zt_daemon_ops imd_ops = {

@@ -231,22 +231,27 @@ int status_main(int argc, char **argv)
 			fprintf(stderr, "ztna status: %s\n", line);
 			rc = ZT_EXIT_FAILED;
 		} else if (!strncmp(line, "node ", 5)) {
-			printf("%s %s: %s, intermediate %s, local %s, %s session(s)\n",
+			printf("%s %s: %s, intermediate %s over %s, local %s, %s session(s)\n",
 			       kv(line, "role", v[0], 128), kv(line, "name", v[1], 128),
 			       kv(line, "state", v[2], 128), kv(line, "intermediate", v[3], 128),
+			       *kv(line, "transport", v[9], 128) ? v[9] : "udp",
 			       kv(line, "local", v[4], 128), kv(line, "sessions", v[5], 128));
 			if (*kv(line, "login_error", v[6], 128))
 				printf("login refused (%s): %s; next try in %s\n", v[6],
 				       kv(line, "login_text", v[7], 128), print_secs(v[8], kv(line, "retry_in_ms", v[9], 128)));
-			printf("%-16s %-7s %-24s %-24s %-9s %-10s %-8s %s\n", "SERVICE", "PATH", "LOCAL",
+			printf("%-16s %-10s %-24s %-24s %-9s %-10s %-8s %s\n", "SERVICE", "PATH", "LOCAL",
 			       "REMOTE", "RTT", "TO-DIRECT", "SWITCHES", "STATE (WHY)");
 		} else if (!strncmp(line, "session=", 8)) {
-			char rtt[32], ttd[32], ttd_us[40];
+			char rtt[32], ttd[32], ttd_us[40], path[140];
 			print_ms(rtt, sizeof(rtt), kv(line, "rtt_us", v[0], 128));
+			kv(line, "path", v[3], 128);
+			snprintf(path, sizeof(path), "%s%s", v[3],
+				 !strcmp(v[3], "relay") && !strcmp(kv(line, "outer", v[9], 128), "tcp")
+					 ? "(tcp)" : "");
 			snprintf(ttd_us, sizeof(ttd_us), "%s000", kv(line, "time_to_direct_ms", v[1], 128));
 			print_ms(ttd, sizeof(ttd), strcmp(v[1], "0") ? ttd_us : "0");
-			printf("%-16s %-7s %-24s %-24s %-9s %-10s %-8s %s (%s)\n",
-			       kv(line, "service", v[2], 128), kv(line, "path", v[3], 128),
+			printf("%-16s %-10s %-24s %-24s %-9s %-10s %-8s %s (%s)\n",
+			       kv(line, "service", v[2], 128), path,
 			       kv(line, "local", v[4], 128), kv(line, "remote", v[5], 128), rtt, ttd,
 			       kv(line, "switches", v[6], 128), kv(line, "state", v[7], 128),
 			       kv(line, "reason", v[8], 128));
@@ -350,6 +355,9 @@ int ping_main(int argc, char **argv)
 			if (d)
 				printf("seq=%u %s via direct %s in %.3f ms\n", seq, service,
 				       kv(c->buf, "remote", v[2], 128), (double)ns / 1e6);
+			else if (!strcmp(kv(c->buf, "outer", v[3], 128), "tcp"))
+				printf("seq=%u %s via relay (tcp) in %.3f ms\n", seq, service,
+				       (double)ns / 1e6);
 			else
 				printf("seq=%u %s via relay in %.3f ms\n", seq, service, (double)ns / 1e6);
 		} else if (!strncmp(c->buf, "error=refused ", 14)) {

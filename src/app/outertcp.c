@@ -1,0 +1,563 @@
+/* The outer connection's TCP sockets (outertcp.h). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "app/outertcp.h"
+
+#define READ_CHUNK 16384
+
+/* Socket helpers. */
+
+static int tcp_socket(int family)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* Writes what next() gives until it gives nothing or the socket is full. Returns
+ * true while the socket is full with more to write. */
+static bool write_out(int fd, const uint8_t *p, size_t len, size_t *sent, int *err)
+{
+	ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	*sent = 0;
+	*err = 0;
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return true;
+		*err = -errno;
+		return false;
+	}
+	*sent = (size_t)n;
+	return (size_t)n < len;
+}
+
+/* Client. */
+
+static void client_drop(struct zt_otcp_client *c)
+{
+	if (c->fd >= 0) {
+		zt_loop_del(c->loop, &c->watch);
+		close(c->fd);
+		c->st.closed++;
+	}
+	c->fd = -1;
+	c->connecting = c->want_out = false;
+	free(c->in);
+	c->in = NULL;
+	c->in_len = 0;
+}
+
+static void client_failed(struct zt_otcp_client *c, uint64_t now, int err)
+{
+	uint64_t gen = c->gen;
+
+	c->last_err = err;
+	client_drop(c);
+	zt_peer_tcp_closed(c->peer, now, gen, err);
+}
+
+static void client_events(struct zt_otcp_client *c)
+{
+	uint32_t ev = c->connecting || c->want_out ? EPOLLOUT : 0;
+
+	if (!c->connecting && !c->in_len)
+		ev |= EPOLLIN;
+	zt_loop_mod(c->loop, &c->watch, ev);
+}
+
+static void client_connect(struct zt_otcp_client *c, uint64_t now, const struct zt_addr *to)
+{
+	struct sockaddr_storage ss;
+	int len = zt_addr_to_sockaddr(to, &ss), fd;
+
+	c->st.connects++;
+	fd = len < 0 ? -EINVAL : tcp_socket(to->family);
+	if (fd < 0) {
+		zt_peer_tcp_closed(c->peer, now, c->gen, fd);
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 && errno != EINPROGRESS) {
+		int err = -errno;
+		close(fd);
+		c->st.failed++;
+		c->last_err = err;
+		zt_peer_tcp_closed(c->peer, now, c->gen, err);
+		return;
+	}
+	c->fd = fd;
+	c->connecting = true;
+	c->watch = (struct zt_watch){ .fd = fd, .events = EPOLLOUT, .data = c,
+				      .cb = c->watch.cb };
+	if (zt_loop_add(c->loop, &c->watch) < 0)
+		client_failed(c, now, -ENOMEM);
+}
+
+/* Input not taken before, offered again. */
+static void client_feed(struct zt_otcp_client *c, uint64_t now)
+{
+	int n;
+
+	if (!c->in_len || c->fd < 0)
+		return;
+	n = zt_peer_tcp_recv(c->peer, now, c->gen, c->in, c->in_len);
+	if (n < 0) {
+		c->in_len = 0;
+		return;
+	}
+	memmove(c->in, c->in + n, c->in_len - (size_t)n);
+	c->in_len -= (size_t)n;
+}
+
+static void client_write(struct zt_otcp_client *c, uint64_t now)
+{
+	const uint8_t *p;
+	size_t sent;
+	int len, err;
+
+	c->want_out = false;
+	while ((len = zt_peer_tcp_output(c->peer, c->gen, &p)) > 0) {
+		c->want_out = write_out(c->fd, p, (size_t)len, &sent, &err);
+		if (err) {
+			client_failed(c, now, err);
+			return;
+		}
+		if (sent) {
+			c->st.bytes_out += sent;
+			zt_peer_tcp_sent(c->peer, now, c->gen, sent);
+		}
+		if (c->want_out)
+			break;
+	}
+}
+
+static void client_after(void *arg, uint64_t now)
+{
+	struct zt_otcp_client *c = arg;
+	struct zt_addr to;
+	uint64_t gen = zt_peer_tcp_wanted(c->peer, &to);
+
+	if (gen != c->gen) {
+		/* a closing connection's last bytes (its CLOSE) go out first */
+		if (c->fd >= 0 && !c->connecting && !gen)
+			client_write(c, now);
+		client_drop(c);
+		c->gen = gen;
+		if (gen)
+			client_connect(c, now, &to);
+	}
+	if (c->fd < 0 || c->connecting)
+		return;
+	client_feed(c, now);
+	if (c->fd >= 0)
+		client_write(c, now);
+	if (c->fd >= 0)
+		client_events(c);
+}
+
+static void client_connected(struct zt_otcp_client *c, uint64_t now)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct zt_addr local = { 0 };
+	int err = 0;
+
+	getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &(socklen_t){ sizeof(err) });
+	if (err) {
+		c->st.failed++;
+		client_failed(c, now, -err);
+		return;
+	}
+	c->connecting = false;
+	c->st.connected++;
+	c->last_err = 0;
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) == 0)
+		zt_addr_from_sockaddr(&local, (struct sockaddr *)&ss, sl);
+	zt_peer_tcp_connected(c->peer, now, c->gen, &local);
+}
+
+static void client_read(struct zt_otcp_client *c, uint64_t now)
+{
+	uint8_t buf[READ_CHUNK];
+
+	while (c->fd >= 0 && !c->in_len) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		int took;
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			client_failed(c, now, n < 0 ? -errno : 0);
+			return;
+		}
+		c->st.bytes_in += (uint64_t)n;
+		took = zt_peer_tcp_recv(c->peer, now, c->gen, buf, (size_t)n);
+		if (took < 0 || took == n)
+			continue;
+		c->in = malloc(READ_CHUNK);
+		if (!c->in)
+			return; /* dropped: the TLS stream fails and the peer reconnects */
+		c->in_len = (size_t)(n - took);
+		memcpy(c->in, buf + took, c->in_len);
+	}
+}
+
+static void client_socket(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+{
+	struct zt_otcp_client *c = w->data;
+	(void)loop;
+
+	c->io->in_node = true;
+	if (c->connecting && (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+		client_connected(c, now);
+	else if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		client_read(c, now);
+	c->io->in_node = false;
+	zt_nodeio_kick(c->io); /* writes (after-hook) and re-arms */
+}
+
+void zt_otcp_client_init(struct zt_otcp_client *c, struct zt_loop *loop, struct zt_nodeio *io,
+			 struct zt_peer *peer)
+{
+	memset(c, 0, sizeof(*c));
+	c->loop = loop;
+	c->io = io;
+	c->peer = peer;
+	c->fd = -1;
+	c->watch.cb = client_socket;
+	io->after = client_after;
+	io->after_arg = c;
+}
+
+void zt_otcp_client_close(struct zt_otcp_client *c)
+{
+	if (!c->loop)
+		return;
+	client_drop(c);
+	if (c->io && c->io->after_arg == c)
+		c->io->after = NULL;
+}
+
+/* Server. */
+
+struct otcp_conn {
+	struct zt_otcp_server *s;
+	uint64_t id;
+	struct zt_hnode node;
+	int fd;
+	struct zt_watch watch;
+	bool want_out;
+	uint8_t *in;
+	size_t in_len;
+	struct otcp_conn *snext, *sprev;  /* in s->stalled while in_len */
+	bool stalled;
+};
+
+static bool same_conn(const struct zt_hnode *n, const void *id)
+{
+	return zt_hmap_entry(n, struct otcp_conn, node)->id == *(const uint64_t *)id;
+}
+
+static struct otcp_conn *conn_find(struct zt_otcp_server *s, uint64_t id)
+{
+	struct zt_hnode *n = *zt_hmap_slot(&s->conns, id, same_conn, &id);
+
+	return n ? zt_hmap_entry(n, struct otcp_conn, node) : NULL;
+}
+
+static void stall(struct otcp_conn *k, bool on)
+{
+	struct zt_otcp_server *s = k->s;
+
+	if (on == k->stalled)
+		return;
+	k->stalled = on;
+	if (on) {
+		k->sprev = NULL;
+		k->snext = s->stalled;
+		if (s->stalled)
+			s->stalled->sprev = k;
+		s->stalled = k;
+		return;
+	}
+	if (k->sprev)
+		k->sprev->snext = k->snext;
+	else
+		s->stalled = k->snext;
+	if (k->snext)
+		k->snext->sprev = k->sprev;
+}
+
+/* The socket is gone; told == false: tell the Intermediate. */
+static void conn_free(struct otcp_conn *k, uint64_t now, int err, bool told)
+{
+	struct zt_otcp_server *s = k->s;
+
+	if (!told)
+		zt_imd_tcp_closed(s->imd, now, k->id, err);
+	stall(k, false);
+	zt_hmap_remove(&s->conns, &k->node);
+	s->nconns--;
+	zt_loop_del(s->loop, &k->watch);
+	close(k->fd);
+	free(k->in);
+	free(k);
+	s->st.closed++;
+}
+
+static void conn_events(struct otcp_conn *k)
+{
+	uint32_t ev = k->want_out ? EPOLLOUT : 0;
+
+	if (!k->in_len)
+		ev |= EPOLLIN;
+	zt_loop_mod(k->s->loop, &k->watch, ev);
+}
+
+/* Returns false when the connection is gone. */
+static bool conn_write(struct otcp_conn *k, uint64_t now)
+{
+	struct zt_otcp_server *s = k->s;
+	const uint8_t *p;
+	size_t sent;
+	int len, err;
+
+	k->want_out = false;
+	while ((len = zt_imd_tcp_output(s->imd, k->id, &p)) > 0) {
+		k->want_out = write_out(k->fd, p, (size_t)len, &sent, &err);
+		if (err) {
+			conn_free(k, now, err, false);
+			return false;
+		}
+		if (sent) {
+			s->st.bytes_out += sent;
+			zt_imd_tcp_sent(s->imd, now, k->id, sent);
+		}
+		if (k->want_out)
+			break;
+	}
+	if (len < 0 && !k->want_out) {
+		/* done (-ENOTCONN) or forgotten (-ENOENT) */
+		conn_free(k, now, 0, len == -ENOENT);
+		return false;
+	}
+	conn_events(k);
+	return true;
+}
+
+static bool conn_feed(struct otcp_conn *k, uint64_t now)
+{
+	int n = zt_imd_tcp_recv(k->s->imd, now, k->id, k->in, k->in_len);
+
+	if (n < 0) {
+		conn_free(k, now, 0, true);
+		return false;
+	}
+	memmove(k->in, k->in + n, k->in_len - (size_t)n);
+	k->in_len -= (size_t)n;
+	if (!k->in_len)
+		stall(k, false);
+	return true;
+}
+
+static void server_after(void *arg, uint64_t now)
+{
+	struct zt_otcp_server *s = arg;
+	struct otcp_conn *k, *next;
+	uint64_t id;
+
+	for (k = s->stalled; k; k = next) {
+		next = k->snext;
+		if (conn_feed(k, now) && !k->in_len)
+			conn_events(k);
+	}
+	while (zt_imd_tcp_next(s->imd, &id)) {
+		k = conn_find(s, id);
+		if (k)
+			conn_write(k, now);
+	}
+}
+
+/* Returns false when the connection is gone. */
+static bool conn_read(struct otcp_conn *k, uint64_t now)
+{
+	struct zt_otcp_server *s = k->s;
+	uint8_t buf[READ_CHUNK];
+
+	while (!k->in_len) {
+		ssize_t n = recv(k->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		int took;
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
+		if (n <= 0) {
+			conn_free(k, now, n < 0 ? -errno : 0, false);
+			return false;
+		}
+		s->st.bytes_in += (uint64_t)n;
+		took = zt_imd_tcp_recv(s->imd, now, k->id, buf, (size_t)n);
+		if (took < 0) {
+			conn_free(k, now, 0, true);
+			return false;
+		}
+		if (took == n)
+			continue;
+		k->in = k->in ? k->in : malloc(READ_CHUNK);
+		if (!k->in) {
+			conn_free(k, now, -ENOMEM, false);
+			return false;
+		}
+		k->in_len = (size_t)(n - took);
+		memcpy(k->in, buf + took, k->in_len);
+		stall(k, true);
+		conn_events(k);
+	}
+	return true;
+}
+
+static void conn_socket(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+{
+	struct otcp_conn *k = w->data;
+	struct zt_otcp_server *s = k->s;
+	bool alive = true;
+	(void)loop;
+
+	s->io->in_node = true;
+	if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		alive = conn_read(k, now);
+	if (alive && (revents & EPOLLOUT))
+		conn_write(k, now);
+	s->io->in_node = false;
+	zt_nodeio_kick(s->io);
+}
+
+static void accept_one(struct zt_otcp_server *s, uint64_t now, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct zt_addr remote = { 0 };
+	struct otcp_conn *k;
+	uint64_t id;
+	int one = 1;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    zt_addr_from_sockaddr(&remote, (struct sockaddr *)&ss, sl) < 0 ||
+	    !(k = calloc(1, sizeof(*k)))) {
+		close(fd);
+		return;
+	}
+	if (zt_imd_tcp_accept(s->imd, now, &s->local, &remote, &id) < 0) {
+		s->st.failed++;
+		free(k);
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	*k = (struct otcp_conn){ .s = s, .id = id, .fd = fd };
+	k->watch = (struct zt_watch){ .fd = fd, .events = EPOLLIN, .cb = conn_socket, .data = k };
+	zt_hmap_link(&s->conns, zt_hmap_slot(&s->conns, id, same_conn, &id), &k->node, id);
+	s->nconns++;
+	s->st.connects++;
+	if (zt_loop_add(s->loop, &k->watch) < 0) {
+		k->watch.fd = -1;
+		conn_free(k, now, -ENOMEM, false);
+	}
+}
+
+static void listener(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+{
+	struct zt_otcp_server *s = w->data;
+	(void)loop;
+	(void)revents;
+
+	s->io->in_node = true;
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			break;
+		accept_one(s, now, fd);
+	}
+	s->io->in_node = false;
+	zt_nodeio_kick(s->io);
+}
+
+int zt_otcp_server_open(struct zt_otcp_server *s, struct zt_loop *loop, struct zt_nodeio *io,
+			struct zt_imd *imd, const struct zt_addr *at)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int len = zt_addr_to_sockaddr(at, &ss), one = 1, rc;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	if (len < 0)
+		return -EINVAL;
+	rc = zt_hmap_init(&s->conns, 4);
+	if (rc < 0)
+		return rc;
+	s->fd = tcp_socket(at->family);
+	if (s->fd < 0) {
+		rc = s->fd;
+		goto fail;
+	}
+	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s->fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 || listen(s->fd, 512) < 0 ||
+	    getsockname(s->fd, (struct sockaddr *)&ss, &sl) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	zt_addr_from_sockaddr(&s->local, (struct sockaddr *)&ss, sl);
+	s->loop = loop;
+	s->io = io;
+	s->imd = imd;
+	s->watch = (struct zt_watch){ .fd = s->fd, .events = EPOLLIN, .cb = listener, .data = s };
+	rc = zt_loop_add(loop, &s->watch);
+	if (rc < 0)
+		goto fail;
+	io->after = server_after;
+	io->after_arg = s;
+	return 0;
+fail:
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	zt_hmap_fini(&s->conns);
+	return rc;
+}
+
+static void conn_free_node(struct zt_hnode *n, void *arg)
+{
+	struct otcp_conn *k = zt_hmap_entry(n, struct otcp_conn, node);
+	struct zt_otcp_server *s = arg;
+
+	zt_imd_tcp_closed(s->imd, zt_loop_now(s->loop), k->id, 0);
+	zt_loop_del(s->loop, &k->watch);
+	close(k->fd);
+	free(k->in);
+	free(k);
+}
+
+void zt_otcp_server_close(struct zt_otcp_server *s)
+{
+	if (!s->loop || s->fd < 0)
+		return;
+	zt_hmap_take_if(&s->conns, NULL, NULL, conn_free_node, s);
+	s->nconns = 0;
+	s->stalled = NULL;
+	zt_loop_del(s->loop, &s->watch);
+	close(s->fd);
+	s->fd = -1;
+	zt_hmap_fini(&s->conns);
+	if (s->io && s->io->after_arg == s)
+		s->io->after = NULL;
+}
