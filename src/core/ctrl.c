@@ -56,6 +56,7 @@ static const struct field hello_fields[] = {
 	FLIST(ZT_CTRL_F_SERVICE, K_STRLIST, zt_ctrl_hello, services, n_services,
 	      ZT_CTRL_SERVICES_MAX),
 	FLIST(ZT_CTRL_F_ROUTE, K_STRLIST, zt_ctrl_hello, routes, n_routes, ZT_CTRL_HELLO_ROUTES_MAX),
+	FV(ZT_CTRL_F_CLIENT_ID, K_U64, OPT, zt_ctrl_hello, move_from),
 };
 
 static const struct field welcome_fields[] = {

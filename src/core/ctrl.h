@@ -149,6 +149,8 @@ struct zt_ctrl_hello {
 	uint8_t n_routes;               /* connector: its routed services (the name of each
 					   is one of its services) */
 	char routes[ZT_CTRL_HELLO_ROUTES_MAX][ZT_CTRL_STR_MAX + 1];
+	uint64_t move_from;             /* CLIENT_ID: the login of ours this connection takes
+					   over, sessions and all (0: a new login) */
 };
 
 struct zt_ctrl_welcome {

@@ -1149,13 +1149,58 @@ static void retire(struct client *c, uint64_t now, int code, const char *text)
 {
 	uint64_t srtt = zt_outer_srtt(c->outer);
 
-	send_error(c, code, 0, 0, text);
+	if (code)
+		send_error(c, code, 0, 0, text);
 	client_gone(c, text);
 	c->close_pending = true;
 	c->close_code = (uint32_t)-code;
 	snprintf(c->close_text, sizeof(c->close_text), "%s", text);
 	c->close_at = now + (srtt * 2 > 20 * ZT_MS ? srtt * 2 : 20 * ZT_MS);
 	client_rearm(c);
+}
+
+/* A move (HELLO with CLIENT_ID, docs/control-protocol.md): the client's login on
+ * another connection, same identity, hands c its sessions and held OPENs (its tunnel
+ * addresses are the identity's: c takes them as any login does); the old connection
+ * is closed without ending them. Returns true when it moved. */
+static bool take_over(struct zt_imd *imd, struct client *c, uint64_t now, uint64_t from)
+{
+	struct client *o;
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
+	size_t n = 0;
+
+	for (o = imd->clients; o; o = o->next)
+		if (o != c && o->id == from && o->state == C_READY && !strcmp(o->identity, c->identity))
+			break;
+	if (!from || !o)
+		return false;
+	while (o->sessions) {
+		struct session *s = o->sessions;
+		int i = s->end[0] == o ? 0 : 1;
+
+		unlink_end(s, i);
+		s->end[i] = c;
+		link_end(s, i);
+		n++;
+	}
+	/* its OPENs waiting for a connector wait on for c */
+	while (o->held) {
+		struct held *h = o->held;
+		o->held = h->anext;
+		o->nheld--;
+		h->agent = c;
+		h->anext = c->held;
+		c->held = h;
+		c->nheld++;
+	}
+	c->routes_sent = o->routes_sent;
+	imd->st.moved++;
+	LOG(imd, ZT_NODE_INFO, "client_moved",
+	    "identity=%s old_client=%016" PRIx64 " new_client=%016" PRIx64
+	    " old_remote=%s new_remote=%s sessions=%zu",
+	    c->identity, o->id, c->id, zt_addr_str(&o->observed, a), zt_addr_str(&c->observed, b), n);
+	retire(o, now, 0, "moved to another connection"); /* no ERROR: nothing failed */
+	return true;
 }
 
 /* One identity, one authenticated connection (cfg.logins_per_identity): the newest
@@ -1272,6 +1317,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	imd->st.auth_ok++;
 	zt_outer_path(c->outer, &path);
 	c->observed = path.remote;
+	take_over(imd, c, now, h->move_from);
 	replace_older(imd, c, now);
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
 		if (set_services(c, h->n_services, h->services, &refused) < 0 ||

@@ -160,6 +160,8 @@ struct zt_imd_stats {
 	uint64_t resets_sent;
 	uint64_t accepted, refused_full, accept_failed;
 	uint64_t tcp_accepted;             /* of accepted: over TLS/TCP */
+	uint64_t moved;                    /* logins moved to another connection (HELLO
+					      with CLIENT_ID) */
 	uint64_t retry_sent;            /* Retry packets sent (address validation) */
 	uint64_t retry_validated;       /* Initials whose Retry token verified */
 	uint64_t retry_bad_token;       /* ... whose token did not (forged, expired, moved) */

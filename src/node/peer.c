@@ -40,10 +40,10 @@ static void schedule_retry(struct zt_peer *p, uint64_t now)
 
 static const char *transport_name(const struct zt_peer *p)
 {
-	return p->cfg.transport == ZT_PEER_TRANSPORT_TCP ? "tcp" : "udp";
+	return zt_outer_kind_name(zt_peer_outer_kind(p));
 }
 
-static int connect_quic(struct zt_peer *p, uint64_t now)
+static int connect_quic(struct zt_peer *p, uint64_t now, struct zt_outer **ret)
 {
 	struct zt_quic_config qc = {
 		.tls = p->cfg.outer_tls,
@@ -60,6 +60,7 @@ static int connect_quic(struct zt_peer *p, uint64_t now)
 		.conn_window_max = 512 * 1024,
 		.max_streams_bidi = 4,
 		.stream_sndbuf = 128 * 1024,
+		.cidmap = p->outer_map,
 	};
 	char label[64];
 
@@ -72,11 +73,11 @@ static int connect_quic(struct zt_peer *p, uint64_t now)
 			qc.qlog_arg = p->outer_qlog;
 		}
 	}
-	return zt_outer_connect_quic(&p->outer, &qc, p->cfg.intermediate_name, &p->outer_path,
-				     &outer_cb, p, now);
+	return zt_outer_connect_quic(ret, &qc, p->cfg.intermediate_name, &p->outer_path, &outer_cb,
+				     p, now);
 }
 
-static int connect_tcp(struct zt_peer *p, uint64_t now)
+static int connect_tcp(struct zt_peer *p, uint64_t now, struct zt_outer **ret)
 {
 	struct zt_tcpouter_config tc = {
 		.tls = p->cfg.outer_tls_tcp,
@@ -88,25 +89,38 @@ static int connect_tcp(struct zt_peer *p, uint64_t now)
 	};
 	struct zt_quic_path path = { .local = { .family = p->cfg.intermediate_tcp.family },
 				     .remote = p->cfg.intermediate_tcp };
-	int rc = zt_outer_new_tcp(&p->outer, &tc, &path, &outer_cb, p, now);
+	int rc = zt_outer_new_tcp(ret, &tc, &path, &outer_cb, p, now);
 
 	if (rc == 0)
 		p->tcp_gen++;
 	return rc;
 }
 
+/* The other outer connection, for the transport race or a UDP probe, is dropped. */
+static void alt_drop(struct zt_peer *p)
+{
+	zt_outer_free(p->alt);
+	p->alt = NULL;
+	p->moving = false;
+}
+
 static void connect_outer(struct zt_peer *p, uint64_t now)
 {
 	char ia[ZT_ADDR_STRLEN];
-	const struct zt_addr *to = p->cfg.transport == ZT_PEER_TRANSPORT_TCP
-					   ? &p->cfg.intermediate_tcp : &p->cfg.intermediate;
+	bool tcp = p->cfg.transport == ZT_PEER_TRANSPORT_TCP;
+	const struct zt_addr *to = tcp ? &p->cfg.intermediate_tcp : &p->cfg.intermediate;
 	int rc;
 
 	zt_outer_free(p->outer);
 	p->outer = NULL;
+	alt_drop(p);
 	p->login_refused = false; /* channels opened during this try wait for it */
 	p->st.connects++;
-	rc = p->cfg.transport == ZT_PEER_TRANSPORT_TCP ? connect_tcp(p, now) : connect_quic(p, now);
+	/* auto: QUIC first, TLS/TCP too when QUIC has no handshake after tcp_delay */
+	p->race_at = p->cfg.transport == ZT_PEER_TRANSPORT_AUTO ? now + p->cfg.tcp_delay
+								 : ZT_TIME_NEVER;
+	p->probe_at = ZT_TIME_NEVER;
+	rc = tcp ? connect_tcp(p, now, &p->outer) : connect_quic(p, now, &p->outer);
 	if (rc < 0) {
 		p->outer = NULL;
 		qlog_done(p, p->outer_qlog);
@@ -201,6 +215,15 @@ static void check_outer(struct zt_peer *p)
 
 	if (!p->outer || p->state == ZT_PEER_BACKOFF || zt_outer_state(p->outer) < ZT_QUIC_CLOSING)
 		return;
+	if (p->moving && p->alt && zt_outer_state(p->alt) < ZT_QUIC_CLOSING)
+		return; /* the Intermediate closed it for the move: WELCOME comes on the other */
+	if (p->state == ZT_PEER_CONNECTING && p->alt && zt_outer_state(p->alt) < ZT_QUIC_CLOSING) {
+		/* the race goes on with the other transport alone */
+		zt_outer_free(p->outer);
+		p->outer = p->alt;
+		p->alt = NULL;
+		return;
+	}
 	zt_outer_close_info(p->outer, &ci);
 	err = ci.err;
 	/* The Intermediate closes with the control protocol's error code (e.g. 1500). */
@@ -229,12 +252,11 @@ static void check_ctrl(struct zt_peer *p)
 		close_outer(p, ZT_EPEER, "the Intermediate does not read its control stream");
 }
 
-static void send_hello(struct zt_peer *p)
+static void fill_hello(struct zt_peer *p, struct zt_ctrl_msg *m)
 {
-	struct zt_ctrl_msg m;
-	struct zt_ctrl_hello *h = &m.u.hello;
+	struct zt_ctrl_hello *h = &m->u.hello;
 
-	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
+	zt_ctrl_msg_init(m, ZT_CTRL_HELLO);
 	h->role = (uint8_t)p->cfg.role;
 	snprintf(h->identity, sizeof(h->identity), "%s", p->cfg.name);
 	if (p->cfg.token_len) {
@@ -246,6 +268,13 @@ static void send_hello(struct zt_peer *p)
 		snprintf(h->services[h->n_services++], sizeof(h->services[0]), "%s",
 			 p->cfg.services[i].name);
 	zt_ptun_hello(p, h);
+}
+
+static void send_hello(struct zt_peer *p)
+{
+	struct zt_ctrl_msg m;
+
+	fill_hello(p, &m);
 	p->state = ZT_PEER_HELLO;
 	p->welcome_by = p->now + p->cfg.welcome_timeout;
 	if (zt_peer_ctrl(p, &m) < 0)
@@ -253,6 +282,15 @@ static void send_hello(struct zt_peer *p)
 }
 
 /* Control messages in. */
+
+/* The address the Intermediate sees us at: a server-reflexive candidate for the direct
+ * path (UDP) only when it saw our UDP socket; over TCP it is the TCP connection's
+ * mapping, of no use to UDP (no such candidate then: host and peer-reflexive ones). */
+static void set_observed(struct zt_peer *p, const struct zt_addr *a)
+{
+	p->observed_any = *a;
+	p->addrs.observed = p->outer && zt_outer_tcp(p->outer) ? (struct zt_addr){ 0 } : *a;
+}
 
 static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 {
@@ -269,20 +307,22 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	zt_ptun_on_welcome(p, w);
 	p->state = ZT_PEER_READY;
 	p->client_id = w->client_id;
-	p->addrs.observed = w->observed;
+	set_observed(p, &w->observed);
 	p->welcome_at = p->now;
 	p->st.welcomes++;
 	zt_backoff_reset(&p->backoff);
+	p->probe_at = p->cfg.transport == ZT_PEER_TRANSPORT_AUTO && zt_outer_tcp(p->outer)
+			      ? p->now + p->cfg.udp_probe : ZT_TIME_NEVER;
 	PLOG(p, ZT_NODE_INFO, "connected",
-	     "role=%s name=%s client=%016" PRIx64 " observed=%s server=\"%s\" services=%zu", role_name(p),
-	     p->cfg.name, w->client_id, zt_addr_str(&w->observed, a), w->software,
-	     p->cfg.n_services);
+	     "role=%s name=%s client=%016" PRIx64 " observed=%s server=\"%s\" services=%zu transport=%s",
+	     role_name(p), p->cfg.name, w->client_id, zt_addr_str(&w->observed, a), w->software,
+	     p->cfg.n_services, transport_name(p));
 	if (p->tun4.family || p->tun6.family)
 		PLOG(p, ZT_NODE_INFO, "tunnel_addresses", "ipv4=%s ipv6=%s",
 		     p->tun4.family ? zt_addr_str(&p->tun4, a) : "-",
 		     p->tun6.family ? zt_addr_str(&p->tun6, (char[ZT_ADDR_STRLEN]){ 0 }) : "-");
 	if (p->cb.ready)
-		p->cb.ready(p, p->cfg.arg, &p->addrs.observed);
+		p->cb.ready(p, p->cfg.arg, &p->observed_any);
 	zt_psession_outer_ready(p);
 }
 
@@ -311,13 +351,13 @@ static void on_msg(struct zt_peer *p, struct zt_ctrl_msg *m)
 		     zt_strerror(-(int)m->u.error.code), m->u.error.text, m->u.error.session_id);
 		break;
 	case ZT_CTRL_OBSERVED_ADDRESS:
-		if (!zt_addr_equal(&p->addrs.observed, &m->u.observed.addr))
+		if (!zt_addr_equal(&p->observed_any, &m->u.observed.addr))
 			PLOG(p, ZT_NODE_INFO, "observed_address", "old=%s new=%s",
-			     zt_addr_str(&p->addrs.observed, a),
+			     zt_addr_str(&p->observed_any, a),
 			     zt_addr_str(&m->u.observed.addr, (char[ZT_ADDR_STRLEN]){ 0 }));
-		p->addrs.observed = m->u.observed.addr;
+		set_observed(p, &m->u.observed.addr);
 		if (p->cb.observed)
-			p->cb.observed(p, p->cfg.arg, &p->addrs.observed);
+			p->cb.observed(p, p->cfg.arg, &p->observed_any);
 		break;
 	case ZT_CTRL_SESSION:
 		zt_psession_on_session(p, &m->u.session);
@@ -380,21 +420,131 @@ static void read_ctrl(struct zt_peer *p)
 
 /* Outer connection callbacks. */
 
+/* The transport race and moves (docs/tcp-transport.md). */
+
+/* The other connection's handshake is done: it wins the race (no login yet), or the
+ * login moves to it (HELLO with our CLIENT_ID; sessions stay as they are). */
+static void alt_ready(struct zt_peer *p)
+{
+	struct zt_ctrl_msg m;
+
+	if (p->state == ZT_PEER_CONNECTING) {
+		zt_outer_free(p->outer);
+		p->outer = p->alt;
+		p->alt = NULL;
+		p->race_at = ZT_TIME_NEVER;
+		send_hello(p);
+		return;
+	}
+	if (p->state != ZT_PEER_READY) {
+		alt_drop(p);
+		return;
+	}
+	fill_hello(p, &m);
+	m.u.hello.move_from = p->client_id;
+	if (zt_ctrlchan_send(zt_outer_ctrl(p->alt), &m) < 0) {
+		alt_drop(p);
+		return;
+	}
+	p->moving = true;
+	p->move_by = p->now + p->cfg.welcome_timeout;
+}
+
+/* The login moved: the other connection is the outer connection now. */
+static void moved(struct zt_peer *p, const struct zt_ctrl_welcome *w)
+{
+	char a[ZT_ADDR_STRLEN];
+	const char *from = transport_name(p);
+
+	zt_outer_free(p->outer);
+	p->outer = p->alt;
+	p->alt = NULL;
+	p->moving = false;
+	p->client_id = w->client_id;
+	set_observed(p, &w->observed);
+	p->welcome_at = p->now;
+	p->st.moves++;
+	p->probe_at = p->cfg.transport == ZT_PEER_TRANSPORT_AUTO && zt_outer_tcp(p->outer)
+			      ? p->now + p->cfg.udp_probe : ZT_TIME_NEVER;
+	PLOG(p, ZT_NODE_INFO, "transport_changed", "from=%s to=%s client=%016" PRIx64 " observed=%s",
+	     from, transport_name(p), w->client_id, zt_addr_str(&w->observed, a));
+	if (p->cb.observed)
+		p->cb.observed(p, p->cfg.arg, &p->observed_any);
+}
+
+static void read_alt(struct zt_peer *p)
+{
+	struct zt_ctrl_msg m;
+	int rc;
+
+	while (p->alt && (rc = zt_ctrlchan_next(zt_outer_ctrl(p->alt), &m)) != 0) {
+		if (rc == 1 && m.type == ZT_CTRL_WELCOME) {
+			moved(p, &m.u.welcome);
+			return;
+		}
+		if (rc < 0 || m.type == ZT_CTRL_ERROR) {
+			PLOG(p, ZT_NODE_WARN, "move_refused", "code=%u text=\"%s\"",
+			     rc < 0 ? (unsigned)-rc : m.u.error.code, rc < 0 ? "" : m.u.error.text);
+			alt_drop(p);
+			p->probe_at = p->now + p->cfg.udp_probe;
+			return;
+		}
+	}
+}
+
+/* The other connection ended before it won or took the login over. */
+static void check_alt(struct zt_peer *p)
+{
+	if (!p->alt || zt_outer_state(p->alt) < ZT_QUIC_CLOSING)
+		return;
+	alt_drop(p);
+	if (p->state == ZT_PEER_READY && zt_outer_tcp(p->outer) &&
+	    p->cfg.transport == ZT_PEER_TRANSPORT_AUTO)
+		p->probe_at = p->now + p->cfg.udp_probe;
+}
+
+/* auto: start TLS/TCP when QUIC is slow to answer; while on TCP, try UDP again. */
+static void transport_timers(struct zt_peer *p, uint64_t now)
+{
+	if (p->state == ZT_PEER_CONNECTING && !p->alt && now >= p->race_at && p->outer &&
+	    zt_outer_quic(p->outer)) {
+		p->race_at = ZT_TIME_NEVER;
+		if (connect_tcp(p, now, &p->alt) < 0)
+			p->alt = NULL;
+		else
+			PLOG(p, ZT_NODE_DEBUG, "connecting", "transport=tcp why=\"no QUIC handshake yet\"");
+	}
+	if (p->moving && now >= p->move_by) {
+		PLOG(p, ZT_NODE_WARN, "move_refused", "code=0 text=\"no WELCOME in time\"");
+		alt_drop(p);
+		p->probe_at = now + p->cfg.udp_probe;
+	}
+	if (p->state == ZT_PEER_READY && !p->alt && now >= p->probe_at) {
+		p->probe_at = ZT_TIME_NEVER;
+		p->st.udp_probes++;
+		if (connect_quic(p, now, &p->alt) < 0)
+			p->alt = NULL;
+	}
+}
+
 static void ocb_ready(struct zt_outer *o, void *arg)
 {
 	struct zt_peer *p = arg;
-	(void)o;
 
-	if (p->state == ZT_PEER_CONNECTING)
+	if (o == p->alt)
+		alt_ready(p);
+	else if (p->state == ZT_PEER_CONNECTING)
 		send_hello(p);
 }
 
 static void ocb_readable(struct zt_outer *o, void *arg)
 {
 	struct zt_peer *p = arg;
-	(void)o;
 
-	read_ctrl(p);
+	if (o == p->alt)
+		read_alt(p);
+	else
+		read_ctrl(p);
 }
 
 static void ocb_dgram(struct zt_outer *o, void *arg, const uint8_t *data, size_t len)
@@ -429,7 +579,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	    zt_tls_ctx_side(cfg->outer_tls) != ZT_TLS_CLIENT || cfg->token_len > ZT_CTRL_TOKEN_MAX ||
 	    strlen(cfg->name) > ZT_CTRL_STR_MAX)
 		return -EINVAL;
-	if (cfg->transport == ZT_PEER_TRANSPORT_TCP &&
+	if (cfg->transport != ZT_PEER_TRANSPORT_UDP &&
 	    (!cfg->outer_tls_tcp || zt_tls_ctx_side(cfg->outer_tls_tcp) != ZT_TLS_CLIENT))
 		return -EINVAL;
 	if (cfg->role == ZT_CTRL_ROLE_AGENT) {
@@ -470,6 +620,8 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	p->cfg.max_flows = (size_t)or_default(cfg->max_flows, 1024);
 	p->cfg.pending_dgrams = (size_t)or_default(cfg->pending_dgrams, 64);
 	p->cfg.refusal_backoff_max = or_default(cfg->refusal_backoff_max, 300 * ZT_SEC);
+	p->cfg.tcp_delay = or_default(cfg->tcp_delay, 300 * ZT_MS);
+	p->cfg.udp_probe = or_default(cfg->udp_probe, 30 * ZT_SEC);
 	zt_backoff_init(&p->backoff, cfg->backoff_min, cfg->backoff_max);
 	zt_backoff_init(&p->login_backoff, 5 * ZT_SEC, p->cfg.refusal_backoff_max);
 	p->cfg.check_candidates = (uint32_t)or_default(cfg->check_candidates, 16);
@@ -488,10 +640,17 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 		free(p);
 		return rc;
 	}
+	rc = zt_quic_cidmap_new(&p->outer_map, cfg->rng);
+	if (rc < 0) {
+		zt_quic_cidmap_free(p->inner_map);
+		free(p);
+		return rc;
+	}
 	p->hooks = &zt_ptun_hooks;
 	rc = zt_ptun_init(p);
 	if (rc < 0) {
 		zt_quic_cidmap_free(p->inner_map);
+		zt_quic_cidmap_free(p->outer_map);
 		free(p);
 		return rc;
 	}
@@ -520,7 +679,9 @@ void zt_peer_free(struct zt_peer *p)
 	while (p->sessions)
 		zt_psession_free(p->sessions);
 	zt_outer_free(p->outer);
+	zt_outer_free(p->alt);
 	zt_quic_cidmap_free(p->inner_map);
+	zt_quic_cidmap_free(p->outer_map);
 	zt_ptun_fini(p);
 	free(p);
 }
@@ -556,10 +717,14 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 	}
 	if (zt_addr_equal(from, &p->cfg.intermediate)) {
 		/* Always on the one outer path, whatever local address the kernel reports. */
-		if (!p->outer || !zt_outer_quic(p->outer) ||
-		    zt_quic_conn_recv(zt_outer_quic(p->outer), now, &p->outer_path, pkt, len) ==
-			    ZT_EMALFORMED)
+		/* by connection ID (two during a race or a move), else the outer connection's:
+		 * a Stateless Reset carries none of ours */
+		c = zt_quic_cidmap_lookup_pkt(p->outer_map, pkt, len);
+		if (!c && p->outer)
+			c = zt_outer_quic(p->outer);
+		if (!c || zt_quic_conn_recv(c, now, &p->outer_path, pkt, len) == ZT_EMALFORMED)
 			p->st.dropped_outer++;
+		check_alt(p);
 		check_outer(p);
 	} else {
 		c = zt_quic_cidmap_lookup_pkt(p->inner_map, pkt, len);
@@ -629,8 +794,13 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 			p->st.dgrams_out++;
 			return n;
 		}
-		if (p->outer && zt_outer_quic(p->outer)) {
-			n = zt_quic_conn_poll_send(zt_outer_quic(p->outer), now, buf, cap, &path);
+		for (int k = 0; k < 2; k++) {
+			struct zt_outer *o = k ? p->alt : p->outer;
+
+			if (!o || !zt_outer_quic(o))
+				continue;
+			n = zt_quic_conn_poll_send(zt_outer_quic(o), now, buf, cap, &path);
+			check_alt(p);
 			check_outer(p);
 			if (n > 0) {
 				*ret_local = path.local;
@@ -680,6 +850,14 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 		if (d < t)
 			t = d;
 	}
+	if (p->alt && (d = zt_outer_next_deadline(p->alt)) < t)
+		t = d;
+	if (p->state == ZT_PEER_CONNECTING && !p->alt && p->race_at < t)
+		t = p->race_at;
+	if (p->state == ZT_PEER_READY && !p->alt && p->probe_at < t)
+		t = p->probe_at;
+	if (p->moving && p->move_by < t)
+		t = p->move_by;
 	if (p->state == ZT_PEER_BACKOFF && p->retry_at < t)
 		t = p->retry_at;
 	if (p->state == ZT_PEER_HELLO && p->welcome_by < t)
@@ -694,7 +872,11 @@ void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 	p->now = now;
 	if (p->outer && zt_outer_next_deadline(p->outer) <= now)
 		zt_outer_on_timeout(p->outer, now);
+	if (p->alt && zt_outer_next_deadline(p->alt) <= now)
+		zt_outer_on_timeout(p->alt, now);
+	check_alt(p);
 	check_outer(p);
+	transport_timers(p, now);
 	/* The Intermediate rejects a HELLO it did not get in time; its ERROR and close
 	 * may be lost as well, and the outer idle timeout is 20 s away. */
 	if (p->state == ZT_PEER_HELLO && now >= p->welcome_by)
@@ -711,6 +893,7 @@ void zt_peer_close(struct zt_peer *p, const char *reason)
 {
 	if (p->outer && zt_outer_state(p->outer) < ZT_QUIC_CLOSING)
 		zt_outer_close(p->outer, p->now, 0, reason);
+	alt_drop(p);
 	p->state = ZT_PEER_BACKOFF;
 	p->retry_at = ZT_TIME_NEVER;
 	for (struct psession *s = p->sessions; s; s = s->next)
@@ -730,6 +913,8 @@ struct zt_quic_conn *zt_peer_outer(const struct zt_peer *p)
 
 enum zt_outer_kind zt_peer_outer_kind(const struct zt_peer *p)
 {
+	if (p->outer)
+		return zt_outer_kind(p->outer);
 	return p->cfg.transport == ZT_PEER_TRANSPORT_TCP ? ZT_OUTER_TCP : ZT_OUTER_UDP;
 }
 
@@ -740,11 +925,14 @@ uint64_t zt_peer_outer_srtt(const struct zt_peer *p)
 
 /* The TCP connection (docs/tcp-transport.md). */
 
+/* The TCP connection of the outer connection, or of the other one in the race. */
 static struct zt_tcpouter *tcp_of(const struct zt_peer *p, uint64_t gen)
 {
-	if (!p->outer || !zt_outer_tcp(p->outer) || gen != p->tcp_gen)
+	if (gen != p->tcp_gen)
 		return NULL;
-	return zt_outer_tcp(p->outer);
+	if (p->outer && zt_outer_tcp(p->outer))
+		return zt_outer_tcp(p->outer);
+	return p->alt ? zt_outer_tcp(p->alt) : NULL;
 }
 
 uint64_t zt_peer_tcp_wanted(const struct zt_peer *p, struct zt_addr *ret_remote)
@@ -775,6 +963,7 @@ int zt_peer_tcp_recv(struct zt_peer *p, uint64_t now, uint64_t gen, const uint8_
 		return -ENOENT;
 	p->now = now;
 	n = zt_tcpouter_feed(t, now, data, len);
+	check_alt(p);
 	check_outer(p);
 	check_ctrl(p);
 	zt_psession_deliver(p);
@@ -797,6 +986,7 @@ void zt_peer_tcp_sent(struct zt_peer *p, uint64_t now, uint64_t gen, size_t n)
 		return;
 	p->now = now;
 	zt_tcpouter_sent(t, now, n);
+	check_alt(p);
 	check_outer(p);
 }
 
@@ -808,6 +998,7 @@ void zt_peer_tcp_closed(struct zt_peer *p, uint64_t now, uint64_t gen, int err)
 		return;
 	p->now = now;
 	zt_tcpouter_eof(t, now, err);
+	check_alt(p);
 	check_outer(p);
 }
 

@@ -165,6 +165,14 @@ struct zt_peer {
 	enum zt_peer_state state;
 	uint64_t now;                   /* of the call in progress, for callbacks */
 	struct zt_outer *outer;         /* QUIC or TLS/TCP */
+	struct zt_outer *alt;           /* the other transport: racing (CONNECTING) or a UDP
+					   probe taking the login over (READY) */
+	struct zt_quic_cidmap *outer_map; /* the outer QUIC connections' IDs */
+	uint64_t race_at;               /* auto: TLS/TCP starts then (ZT_TIME_NEVER: no) */
+	uint64_t probe_at;              /* auto, on TCP: the next UDP probe */
+	bool moving;                    /* the move HELLO went out on alt: WELCOME due */
+	struct zt_addr observed_any;    /* what the Intermediate sees, UDP or TCP */
+	uint64_t move_by;               /* ... by then */
 	struct zt_quic_path outer_path;
 	uint64_t tcp_gen;               /* the TCP connection the shell keeps for it */
 	void *outer_qlog;

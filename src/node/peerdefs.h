@@ -40,6 +40,9 @@ enum zt_peer_state {
 enum zt_peer_transport {
 	ZT_PEER_TRANSPORT_UDP = 0,  /* QUIC */
 	ZT_PEER_TRANSPORT_TCP = 1,  /* TLS over TCP */
+	ZT_PEER_TRANSPORT_AUTO = 2, /* QUIC first, TLS/TCP too after tcp_delay without a QUIC
+				       handshake, whichever is first; on TCP, UDP is tried
+				       every udp_probe and the login moves to it when it works */
 };
 
 /* A connector's service: its name and the inner TLS server context with its
@@ -172,6 +175,8 @@ struct zt_peer_config {
 					      end; an unspecified IP is fine) */
 	const char *intermediate_name;     /* its certificate's name; NULL: "intermediate.ztna" */
 	enum zt_peer_transport transport;  /* 0: UDP (QUIC) */
+	uint64_t tcp_delay;                /* auto: 0: 300 ms */
+	uint64_t udp_probe;                /* auto: 0: 30 s */
 	struct zt_addr intermediate_tcp;   /* its TLS/TCP address; family 0: intermediate's IP,
 					      port 443 */
 	struct zt_tls_ctx *outer_tls;      /* required: client, ZT_ALPN_OUTER, our certificate */
@@ -256,6 +261,8 @@ struct zt_peer_stats {
 	uint64_t relay_dropped_malformed;
 	uint64_t relay_dropped_queue;  /* the outer DATAGRAM queue was full */
 	uint64_t connects, welcomes, refusals;
+	uint64_t moves;                /* logins moved to another transport (auto) */
+	uint64_t udp_probes;           /* auto, on TCP: tries of UDP */
 	uint64_t opens;                /* OPENs sent */
 	uint64_t refused_fast;         /* channels, flows and pings failed at once by a refusal
 					  in force (no OPEN sent) */

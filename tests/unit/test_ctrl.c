@@ -68,6 +68,7 @@ static void make_full(struct zt_ctrl_msg *m, unsigned type)
 		m->u.hello.n_routes = ZT_CTRL_HELLO_ROUTES_MAX;
 		for (size_t i = 0; i < ZT_CTRL_HELLO_ROUTES_MAX; i++)
 			fill_str(m->u.hello.routes[i], ZT_CTRL_STR_MAX, (char)('a' + i));
+		m->u.hello.move_from = UINT64_MAX - 1;
 		break;
 	case ZT_CTRL_WELCOME:
 		m->u.welcome.client_id = UINT64_MAX;

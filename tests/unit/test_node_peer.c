@@ -530,6 +530,13 @@ static bool both_ready(void *arg, uint64_t now)
 	       zt_peer_state(w->conn.peer) == ZT_PEER_READY;
 }
 
+static bool both_ready_conn_only(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+	(void)now;
+	return w->conn.peer && zt_peer_state(w->conn.peer) == ZT_PEER_READY;
+}
+
 static bool agent_in_hello(void *arg, uint64_t now)
 {
 	struct world *w = arg;
@@ -1362,6 +1369,95 @@ static void tcp_outer_restart_and_close(void **state)
 	zt_imd_stats(w.imd.imd, &is);
 	assert_int_equal(is.clients, 1);
 	assert_int_equal(zt_peer_tcp_wanted(w.agent.peer, &(struct zt_addr){ 0 }), 0);
+	world_fini(&w);
+}
+
+/*
+ * --transport auto (docs/tcp-transport.md): QUIC when UDP passes (no TCP connection at
+ * all), TLS/TCP 300 ms later when it does not; on TCP, UDP is tried again and the login
+ * moves to it with its sessions: a stream running across the move arrives whole.
+ */
+static bool agent_ready_any(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+	(void)now;
+	return zt_peer_state(w->agent.peer) == ZT_PEER_READY;
+}
+
+static void auto_prefers_udp(void **state)
+{
+	struct world w;
+	struct zt_imd_stats is;
+
+	world_init(&w, *state, 0);
+	w.acfg.transport = ZT_PEER_TRANSPORT_AUTO;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_int_equal(zt_peer_outer_kind(w.agent.peer), ZT_OUTER_UDP);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_int_equal(is.tcp_accepted, 0);
+	assert_int_equal(w.tcp_bytes, 0);
+	world_fini(&w);
+}
+
+static void auto_falls_back_to_tcp(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	uint64_t t0;
+
+	world_init(&w, *state, 0);
+	w.acfg.transport = ZT_PEER_TRANSPORT_AUTO;
+	w.agent_udp_blocked = true;
+	start_connector(&w);
+	assert_true(nh_run(&w.net, both_ready_conn_only, &w, w.net.now + 3 * ZT_SEC));
+	t0 = w.net.now;
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, agent_ready_any, &w, w.net.now + 3 * ZT_SEC));
+	/* 300 ms of QUIC, then the TCP and TLS handshakes and the login (5 ms links) */
+	assert_true(w.net.now - t0 >= 300 * ZT_MS && w.net.now - t0 <= 400 * ZT_MS);
+	assert_int_equal(zt_peer_outer_kind(w.agent.peer), ZT_OUTER_TCP);
+	t = open_chan(&w, "web", 100000, 5);
+	run_chan(&w, t, 5 * ZT_SEC);
+	assert_int_equal(t->recvd, 100000);
+	assert_false(t->corrupt);
+	world_fini(&w);
+}
+
+static void auto_moves_back_to_udp(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_imd_stats is;
+	struct zt_peer_stats as;
+
+	world_init(&w, *state, 0);
+	w.acfg.transport = ZT_PEER_TRANSPORT_AUTO;
+	w.acfg.udp_probe = 700 * ZT_MS;
+	w.agent_udp_blocked = true;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	assert_int_equal(zt_peer_outer_kind(w.agent.peer), ZT_OUTER_TCP);
+	/* a stream on the TCP relay; UDP comes back half a second in */
+	t = open_chan(&w, "web", 8 << 20, 31);
+	nh_run(&w.net, service_all, &w, w.net.now + 500 * ZT_MS);
+	assert_true(t->ready && t->recvd > 0 && t->recvd < (8 << 20));
+	w.agent_udp_blocked = false;
+	run_chan(&w, t, 30 * ZT_SEC);
+	assert_false(t->reset || t->failed || t->corrupt);
+	assert_int_equal(t->recvd, 8 << 20);
+	assert_true(t->fin_recv);
+	assert_int_equal(zt_peer_outer_kind(w.agent.peer), ZT_OUTER_UDP);
+	zt_peer_stats(w.agent.peer, &as);
+	assert_int_equal(as.moves, 1);
+	assert_int_equal(w.sessions_ready, 1);
+	assert_int_equal(w.downs, 0);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_int_equal(is.moved, 1);
+	assert_int_equal(is.clients, 2);
 	world_fini(&w);
 }
 
@@ -2269,6 +2365,9 @@ int main(void)
 		cmocka_unit_test(tcp_outer_agent_to_udp_connector),
 		cmocka_unit_test(tcp_outer_both_ends),
 		cmocka_unit_test(tcp_outer_restart_and_close),
+		cmocka_unit_test(auto_prefers_udp),
+		cmocka_unit_test(auto_falls_back_to_tcp),
+		cmocka_unit_test(auto_moves_back_to_udp),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
