@@ -39,6 +39,7 @@ running() {
 	local stat rest
 	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
 	rest=${stat##*) }
+	# shellcheck disable=SC2086 # the fields, split
 	set -- "$2" $rest
 	[ "$2" != Z ] && [ "$2" != X ] && [ "${21}" = "$1" ]
 }
@@ -61,6 +62,15 @@ gone_within() {
 
 # pid_start_of RUNID: "PID START" pairs of its recorded processes, one line.
 pid_start_of() { procs_of "$1" | awk '{ printf "%s %s ", $1, $2 }'; }
+
+# ok_rc RC NAME: tap_ok when RC (pass $? of the condition: the name may run commands
+# of its own) is 0.
+ok_rc() {
+	if [ "$1" = 0 ]; then tap_ok "$2"; else tap_fail "$2" "the condition failed"; fi
+}
+
+# no_namespace_of PREFIX: no namespace named PREFIX... is left.
+no_namespace_of() { [ "$(ip netns list | grep -c "^$1")" = 0 ]; }
 
 # The status line a proxy answers a CONNECT to $S1:443 with, from node $1 to $2:$3.
 connect_status() {
@@ -91,14 +101,15 @@ ns_want=$(stat -L -c %i "/run/netns/$ZTLAB_NS_webproxy")
 ns_got=$(stat -L -c %i "/proc/$ppid/ns/net" 2>/dev/null)
 user=$(stat -c %U "/proc/$ppid" 2>/dev/null)
 listen=$(lab_x webproxy ss -Hltn | awk '{ print $4 }' | tr '\n' ' ')
-ok_if "webproxy's $pprog (pid $ppid) runs in its namespace as $user, listening on '$listen'" \
-	eval 'running "$ppid" "$pstart" && [ "$pprog" = tinyproxy ] && [ "$ns_got" = "$ns_want" ] &&
-	[ "$user" = nobody ] && [ "$listen" = "$PX:$PXPORT " ]'
+running "$ppid" "$pstart" && [ "$pnode/$pprog" = webproxy/tinyproxy ] && [ "$ns_got" = "$ns_want" ] &&
+	[ "$user" = nobody ] && [ "$listen" = "$PX:$PXPORT " ]
+ok_rc $? "webproxy's $pprog (pid $ppid) runs in its namespace as $user, listening on '$listen'"
 
 # 3: no system-wide tinyproxy (Debian's service listens on 8888 in the machine's namespace)
 host_listen=$(ss -Hltnp 2>/dev/null | grep -c tinyproxy)
 ok_if "no tinyproxy listens in the machine's own namespace ($host_listen)" test "$host_listen" = 0
 
+# shellcheck disable=SC2016 # $l is the echo shell's
 lab_bg stun "$LAB_TMP/echo.out" socat TCP4-LISTEN:443,bind=$S1,reuseaddr,fork SYSTEM:'read l; echo "echo $l"'
 lab_bg stun "$LAB_TMP/udp.out" "$ZTLAB" udp-echo --bind $S1:3478
 lab_wait_for "$LAB_TMP/udp.out" listening
@@ -118,26 +129,28 @@ count() { lab_x office nft list chain ip ztlab forward | sed -n 's/.*counter pac
 before=$(count)
 got=$(round_trip alice "TCP4:$S1:443" "alice-$$")
 after=$(count)
-ok_if "alice's direct TCP to stun:443 gets nowhere (got '$got': $(head -c 120 "$LAB_TMP/rt.err")); office dropped $before -> $after" \
-	eval '[ -z "$got" ] && [ "${after:-0}" -gt "${before:-0}" ]'
+[ -z "$got" ] && [ "${after:-0}" -gt "${before:-0}" ]
+ok_rc $? "alice's direct TCP to stun:443 gets nowhere (got '$got': $(head -c 120 "$LAB_TMP/rt.err")); office dropped $before -> $after"
 
 # 7: other TCP: alice to webproxy's own address on another port (a listener is there)
-lab_bg webproxy "$LAB_TMP/other.out" socat TCP4-LISTEN:8443,bind=$PX,reuseaddr,fork SYSTEM:'read l; echo "other $l"'
+# shellcheck disable=SC2016 # $l is the echo shell's
+lab_bg webproxy "$LAB_TMP/other.out" socat "TCP4-LISTEN:8443,bind=$PX,reuseaddr,fork" SYSTEM:'read l; echo "other $l"'
 for ((i = 0; i < 100; i++)); do
 	lab_x webproxy ss -Hltn "sport = :8443" | grep -q . && break
 	sleep 0.05
 done
 got=$(round_trip alice "TCP4:$PX:8443" x)
 ctl=$(round_trip bob "TCP4:$PX:8443" x)
-ok_if "alice's TCP to the proxy's address on another port (8443) gets nowhere (got '$got'; bob got '$ctl')" \
-	eval '[ -z "$got" ] && [ "$ctl" = "other x" ]'
+[ -z "$got" ] && [ "$ctl" = "other x" ]
+ok_rc $? "alice's TCP to the proxy's address on another port (8443) gets nowhere (got '$got'; bob got '$ctl')"
 
 # 8: UDP
 r=$(probe alice --local 5000 --to $S1:3478 --count 3 --interval 50 -w 300)
 ok_if "alice's UDP probe to stun gets no answer (received $(kv "$r" received))" test "$(kv "$r" received)" = 0
 
 # 9-10: ICMP echo
-ok_if "bob's ping to stun is answered" eval 'lab_x bob ping -c 1 -W 2 -q $S1 >/dev/null'
+lab_x bob ping -c 1 -W 2 -q $S1 >/dev/null
+ok_rc $? "bob's ping to stun is answered"
 if lab_x alice ping -c 2 -i 0.2 -W 1 -q $S1 >/dev/null 2>&1; then
 	tap_fail "alice's ping to stun gets no answer" "a reply came"
 else
@@ -146,7 +159,8 @@ fi
 
 # 11-13: through the proxy
 st=$(connect_status alice "$PX" "$PXPORT")
-ok_if "webproxy answers alice's CONNECT $S1:443 with 2xx ('$st')" eval '[[ "$st" =~ ^HTTP/1\.[01]\ 2[0-9][0-9] ]]'
+[[ "$st" =~ ^HTTP/1\.[01]\ 2[0-9][0-9] ]]
+ok_rc $? "webproxy answers alice's CONNECT $S1:443 with 2xx ('$st')"
 got=$(round_trip alice "PROXY:$PX:$S1:443,proxyport=$PXPORT" "via-proxy-$$")
 ok_if "a line makes the round trip alice -> webproxy -> stun:443 -> back (got '$got')" \
 	test "$got" = "echo via-proxy-$$"
@@ -156,17 +170,16 @@ ok_if "webproxy's log shows the CONNECT from office's public address $ZTLAB_WAN_
 # 14: the refusing proxy
 st=$(connect_status carol "$STRICT" "$STRICTPORT")
 got=$(round_trip carol "PROXY:$STRICT:$S1:443,proxyport=$STRICTPORT" "strict-$$")
-ok_if "strict answers carol's CONNECT with a non-2xx status ('$st') and relays nothing (got '$got')" \
-	eval '[[ "$st" =~ ^HTTP/1\.[01]\ [1345][0-9][0-9] ]] && [ -z "$got" ]'
+[[ "$st" =~ ^HTTP/1\.[01]\ [1345][0-9][0-9] ]] && [ -z "$got" ]
+ok_rc $? "strict answers carol's CONNECT with a non-2xx status ('$st') and relays nothing (got '$got')"
 
 # 15: down stops the proxies by pid and removes everything
 recorded=$(pid_start_of "$LAB")
 rundir=$ZTLAB_RUNDIR
 lab_down
-# shellcheck disable=SC2086
-ok_if "after down: no recorded tinyproxy runs ($recorded), no namespace, no run directory" \
-	eval 'gone_within 2 $recorded && [ "$(ip netns list | grep -c "^$ZTLAB_PREFIX")" = 0 ] &&
-	[ ! -e "$rundir" ] && [ -n "$recorded" ]'
+# shellcheck disable=SC2086 # pid start pairs
+[ -n "$recorded" ] && gone_within 2 $recorded && no_namespace_of "$ZTLAB_PREFIX" && [ ! -e "$rundir" ]
+ok_rc $? "after down: no recorded tinyproxy runs ($recorded), no namespace, no run directory"
 
 # 16: the supervisor killed (SIGKILL): down stops the proxies it left, by their recorded pids
 if lab_up $SCN; then
@@ -177,13 +190,12 @@ if lab_up $SCN; then
 		running "$sup" "$supstart" || break
 		sleep 0.02
 	done
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086 # pid start pairs
 	survived=$(set -- $recorded; running "$1" "$2" && echo yes || echo no)
 	"$ZTLAB" down "$LAB" >"$LAB_TMP/down.out" 2>&1
-	# shellcheck disable=SC2086
-	ok_if "after the supervisor's SIGKILL (proxy survived it: $survived) down stops the proxies ($recorded) and removes the namespaces" \
-		eval 'gone_within 2 $recorded && [ "$(ip netns list | grep -c "^$ZTLAB_PREFIX")" = 0 ] &&
-		[ -n "$recorded" ]'
+	# shellcheck disable=SC2086 # pid start pairs
+	[ -n "$recorded" ] && gone_within 2 $recorded && no_namespace_of "$ZTLAB_PREFIX"
+	ok_rc $? "after the supervisor's SIGKILL (proxy survived it: $survived) down stops the proxies ($recorded) and removes the namespaces"
 else
 	tap_fail "the supervisor killed: lab up"
 fi
@@ -194,7 +206,7 @@ if PATH=/nonexistent "$ZTLAB" up "$SCN" --id "$NEWID" --quiet >"$LAB_TMP/nopx.ou
 	tap_fail "up without tinyproxy fails" "it succeeded: $(cat "$LAB_TMP/nopx.out")"
 else
 	msg=$(tr '\n' ' ' <"$LAB_TMP/nopx.out")
-	ok_if "up without tinyproxy fails naming it ('$msg') and leaves no namespace or run directory" \
-		eval '[[ "$msg" == *"could not run tinyproxy for webproxy (cannot run tinyproxy: No such file"* ]] &&
-		[ "$(ip netns list | grep -c "^ztlab-$NEWID-")" = 0 ] && [ ! -e "/run/ztna-lab/$NEWID" ]'
+	[[ "$msg" == *"could not run tinyproxy for webproxy (cannot run tinyproxy: No such file"* ]] &&
+		no_namespace_of "ztlab-$NEWID-" && [ ! -e "/run/ztna-lab/$NEWID" ]
+	ok_rc $? "up without tinyproxy fails naming it ('$msg') and leaves no namespace or run directory"
 fi
