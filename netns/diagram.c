@@ -18,9 +18,16 @@ static void node_line(const struct zt_scn *s, unsigned i, FILE *f)
 	else
 		for (unsigned j = 0; j < nd->naddr; j++)
 			fprintf(f, "%s%s", j ? ", " : " ", zt_ip4_str(nd->addr[j], ip));
-	if (nd->kind == ZT_SCN_NAT)
-		fprintf(f, "  [%s, hairpin %s, timeout %us%s]", zt_nat_type_name(nd->type),
+	if (nd->kind == ZT_SCN_NAT) {
+		fprintf(f, "  [%s, hairpin %s, timeout %us%s", zt_nat_type_name(nd->type),
 			nd->hairpin ? "on" : "off", nd->timeout_s, nd->block_udp ? ", UDP blocked" : "");
+		if (nd->egress_proxy)
+			fprintf(f, ", egress only via proxy %s", s->nodes[nd->egress_node].name);
+		fputc(']', f);
+	}
+	if (nd->kind == ZT_SCN_SERVER && nd->proxy != ZT_SCN_PROXY_NONE)
+		fprintf(f, "  [HTTP proxy :%u, CONNECT %s]", nd->proxy_port,
+			nd->proxy == ZT_SCN_PROXY_ALLOW ? "to any port" : "refused");
 	if (zt_scn_link_str(&nd->link, link, sizeof(link)) > 0)
 		fprintf(f, "  ~ %s%s", link, zt_scn_link_impaired(&nd->link) ? " (emulated)" : "");
 	fputc('\n', f);

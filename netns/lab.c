@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "io/file.h"
 #include "capture.h"
 #include "emu.h"
 #include "lab.h"
@@ -16,10 +18,12 @@
 #include "nft.h"
 #include "nl.h"
 #include "ns.h"
+#include "proxy.h"
 
 #define PUB ZT_SCN_MAX_NODES   /* slot of the public segment */
 #define PUB_BRIDGE "br0"
 #define KILL_WAIT_MS 1000
+#define PROXY_READY_MS 5000
 
 __attribute__((format(printf, 3, 4)))
 static int fail(struct zt_lab *lab, int rc, const char *fmt, ...)
@@ -395,6 +399,127 @@ int zt_lab_capture(struct zt_lab *lab, const char *dir)
 	return (int)lab->ncap;
 }
 
+static int write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = zt_write_all(fd, text, len);
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+/* The last line of file path (at most cap - 1 bytes of it), "" when there is none. */
+static void last_line(const char *path, char *buf, size_t cap)
+{
+	char tail[512];
+	ssize_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	off_t size;
+	char *end, *start;
+
+	buf[0] = 0;
+	if (fd < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	if (size > 0)
+		n = pread(fd, tail, sizeof(tail) - 1, size > (off_t)sizeof(tail) - 1 ?
+			  size - (off_t)sizeof(tail) + 1 : 0);
+	close(fd);
+	if (n <= 0)
+		return;
+	tail[n] = 0;
+	for (end = tail + n; end > tail && (end[-1] == '\n' || end[-1] == '\r'); end--)
+		*(end - 1) = 0;
+	start = strrchr(tail, '\n');
+	start = start ? start + 1 : tail;
+	n = (ssize_t)strlen(start);
+	if ((size_t)n >= cap)
+		n = (ssize_t)cap - 1;
+	memcpy(buf, start, (size_t)n);
+	buf[n] = 0;
+}
+
+/*
+ * Says how a proxy that exited during its start went, with the last line it wrote (the
+ * log goes with the run directory when the build fails). Returns -ECHILD.
+ */
+static int proxy_exited(struct zt_lab *lab, const char *node, int status, const char *log)
+{
+	char why[200];
+
+	last_line(log, why, sizeof(why));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		snprintf(lab->err, sizeof(lab->err), "could not run " ZT_PROXY_PROG " for %s (%s)",
+			 node, why[0] ? why : "exit 127; sudo tools/deps.sh lab installs it");
+	else if (WIFEXITED(status))
+		snprintf(lab->err, sizeof(lab->err), ZT_PROXY_PROG " of %s exited with status %d: %s",
+			 node, WEXITSTATUS(status), why);
+	else
+		snprintf(lab->err, sizeof(lab->err), ZT_PROXY_PROG " of %s died of signal %d: %s",
+			 node, WIFSIGNALED(status) ? WTERMSIG(status) : 0, why);
+	return -ECHILD;
+}
+
+static int start_proxy(struct zt_lab *lab, int i, const char *dir)
+{
+	const struct zt_scn_node *n = &lab->scn->nodes[i];
+	char conf[160], log[160], text[1024], ip[16];
+	int rc, fd, status = 0;
+	pid_t pid;
+
+	rc = snprintf(conf, sizeof(conf), "%s/proxy-%s.conf", dir, n->name);
+	if (rc < 0 || (size_t)rc >= sizeof(conf) ||
+	    snprintf(log, sizeof(log), "%s/proxy-%s.log", dir, n->name) >= (int)sizeof(log))
+		return fail(lab, -ENAMETOOLONG, "the proxy files of %s in %s", n->name, dir);
+	if ((rc = zt_proxy_conf_render(n, text, sizeof(text))) < 0)
+		return fail(lab, rc, "rendering the proxy configuration of %s", n->name);
+	if ((rc = write_file(conf, text, (size_t)rc)) < 0)
+		return fail(lab, rc, "writing %s", conf);
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fail(lab, -errno, "creating %s", log);
+	pid = zt_proxy_spawn(lab->nsfd[i], conf, fd);
+	close(fd);
+	if (pid < 0)
+		return fail(lab, pid, "starting " ZT_PROXY_PROG " for %s", n->name);
+	lab->proxy_pid[i] = pid;
+	if (lab->on_process)
+		lab->on_process(lab->ctx, pid, n->name, ZT_PROXY_PROG);
+	rc = zt_proxy_wait_ready(pid, n->addr[0], n->proxy_port, PROXY_READY_MS, &status);
+	if (rc == -ECHILD) {
+		lab->proxy_pid[i] = 0;
+		return proxy_exited(lab, n->name, status, log);
+	}
+	if (rc < 0)
+		return fail(lab, rc, ZT_PROXY_PROG " of %s is not listening on %s:%u after %d ms",
+			    n->name, zt_ip4_str(n->addr[0], ip), n->proxy_port, PROXY_READY_MS);
+	return 0;
+}
+
+int zt_lab_start_proxies(struct zt_lab *lab, const char *dir)
+{
+	const struct zt_scn *s = lab->scn;
+	char line[128];
+	int rc, started = 0;
+
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		if (s->nodes[i].kind != ZT_SCN_SERVER || s->nodes[i].proxy == ZT_SCN_PROXY_NONE)
+			continue;
+		if (stopped(lab))
+			return -EINTR;
+		if ((rc = start_proxy(lab, (int)i, dir)) < 0)
+			return rc;
+		snprintf(line, sizeof(line), "proxy of %s listening (" ZT_PROXY_PROG " pid %d)",
+			 s->nodes[i].name, (int)lab->proxy_pid[i]);
+		step(lab, line);
+		started++;
+	}
+	return started;
+}
+
 void zt_lab_report(const struct zt_lab *lab, void (*fn)(void *ctx, const char *line), void *ctx)
 {
 	if (lab->emu)
@@ -405,6 +530,10 @@ int zt_lab_teardown(struct zt_lab *lab)
 {
 	int deleted = 0;
 
+	for (unsigned i = 0; i < ZT_SCN_MAX_NODES; i++) {
+		zt_proxy_stop(lab->proxy_pid[i], KILL_WAIT_MS);
+		lab->proxy_pid[i] = 0;
+	}
 	for (unsigned i = 0; i < lab->ncap; i++)
 		zt_capture_close(lab->cap[i]);
 	lab->ncap = 0;

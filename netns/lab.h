@@ -8,12 +8,14 @@
  * "to-NODE" on the segment's bridge: a veth pair, or for an impaired link a TAP
  * device on each side joined by the emulator (netns/emu.h). Nodes behind a NAT get
  * a default route to it; nothing else has a default route, and nothing is attached
- * to the machine's own interfaces. IPv6 is off in every lab namespace.
+ * to the machine's own interfaces. IPv6 is off in every lab namespace. Servers with a
+ * proxy get a tinyproxy (netns/proxy.h), a child of the caller, stopped by teardown.
  */
 #ifndef ZT_NETNS_LAB_H
 #define ZT_NETNS_LAB_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "io/loop.h"
 #include "runenv.h"
@@ -36,6 +38,8 @@ struct zt_lab {
 	void (*on_namespace)(void *ctx, const char *name);
 	/* one line per step done, for the log */
 	void (*on_step)(void *ctx, const char *what);
+	/* told each process the lab starts, just after (to record it) */
+	void (*on_process)(void *ctx, pid_t pid, const char *node, const char *prog);
 	void *ctx;
 	char err[512];                      /* what failed, after zt_lab_build() < 0 */
 
@@ -46,6 +50,7 @@ struct zt_lab {
 	struct zt_emu *emu;
 	struct zt_capture *cap[ZT_LAB_MAX_CAPTURES];
 	unsigned ncap;
+	pid_t proxy_pid[ZT_SCN_MAX_NODES];  /* 0: none */
 };
 
 /* Prepares lab (no system changes). Returns 0 or -errno (cannot open own namespace). */
@@ -65,12 +70,20 @@ int zt_lab_build(struct zt_lab *lab);
  */
 int zt_lab_capture(struct zt_lab *lab, const char *dir);
 
+/*
+ * Starts tinyproxy on every server with a proxy (after zt_lab_build), its configuration
+ * and output in dir/proxy-NODE.conf and dir/proxy-NODE.log, and waits until each
+ * listens. Returns the number started, or -errno with lab->err set (what was started
+ * is stopped by zt_lab_teardown()).
+ */
+int zt_lab_start_proxies(struct zt_lab *lab, const char *dir);
+
 /* Writes the emulator's counters, one line per link direction, to fn. */
 void zt_lab_report(const struct zt_lab *lab, void (*fn)(void *ctx, const char *line), void *ctx);
 
 /*
- * Stops the emulator and captures, terminates every process inside the lab's
- * namespaces, and deletes the namespaces (their links go with them). Safe after a
+ * Stops the proxies (by pid), the emulator and captures, terminates every process
+ * inside the lab's namespaces, and deletes the namespaces (their links go with them). Safe after a
  * partial build and twice. Returns the number of namespaces deleted.
  */
 int zt_lab_teardown(struct zt_lab *lab);

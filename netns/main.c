@@ -187,6 +187,16 @@ static void sup_on_step(void *ctx, const char *what)
 	zt_info("build", "step=\"%s\"", what);
 }
 
+static void sup_on_process(void *ctx, pid_t pid, const char *node, const char *prog)
+{
+	struct supervisor *sv = ctx;
+	int rc = zt_rundir_record_proc(sv->id, pid, node, prog);
+
+	if (rc < 0)
+		zt_warn("record", "pid=%d node=%s prog=%s error=\"%s\"", (int)pid, node, prog,
+			strerror(-rc));
+}
+
 static void log_line(void *ctx, const char *line)
 {
 	(void)ctx;
@@ -239,6 +249,36 @@ static void realtime(void)
 		zt_info("sched", "policy=fifo priority=%d", sp.sched_priority);
 }
 
+/* After the build: the captures (with --capture), then the proxies. Returns 0, or
+ * -errno with msg filled. */
+static int start_captures_and_proxies(struct supervisor *sv, char *msg, size_t cap)
+{
+	char dir[256];
+	int rc;
+
+	if (sv->capture_dir) {
+		if (mkdir(sv->capture_dir, 0755) < 0 && errno != EEXIST) {
+			rc = -errno;
+			snprintf(msg, cap, "capture directory %s: %s", sv->capture_dir, strerror(errno));
+			return rc;
+		}
+		if ((rc = zt_lab_capture(&sv->lab, sv->capture_dir)) < 0) {
+			snprintf(msg, cap, "starting captures failed: %s", sv->lab.err);
+			return rc;
+		}
+		zt_info("capture", "dir=%s files=%d", sv->capture_dir, rc);
+	}
+	zt_rundir_path(sv->id, NULL, dir, sizeof(dir));
+	if ((rc = zt_lab_start_proxies(&sv->lab, dir)) < 0) {
+		if (rc == -EINTR)
+			snprintf(msg, cap, "interrupted while building lab %s", sv->id);
+		else
+			snprintf(msg, cap, "starting the proxies failed: %s", sv->lab.err);
+		return rc;
+	}
+	return 0;
+}
+
 /* The supervisor: builds the lab, reports to the parent, runs until told to stop. */
 static int supervise(struct supervisor *sv)
 {
@@ -281,6 +321,7 @@ static int supervise(struct supervisor *sv)
 	sv->lab.should_stop = sup_should_stop;
 	sv->lab.on_namespace = sup_on_namespace;
 	sv->lab.on_step = sup_on_step;
+	sv->lab.on_process = sup_on_process;
 	sv->lab.ctx = sv;
 	rc = zt_lab_build(&sv->lab);
 	sv->step_delay_ms = 0;
@@ -291,19 +332,8 @@ static int supervise(struct supervisor *sv)
 		snprintf(msg, sizeof(msg), "building lab %s failed: %s", sv->id, sv->lab.err);
 		goto out_fail;
 	}
-	if (sv->capture_dir) {
-		if (mkdir(sv->capture_dir, 0755) < 0 && errno != EEXIST) {
-			rc = -errno;
-			snprintf(msg, sizeof(msg), "capture directory %s: %s", sv->capture_dir,
-				 strerror(errno));
-			goto out_fail;
-		}
-		if ((rc = zt_lab_capture(&sv->lab, sv->capture_dir)) < 0) {
-			snprintf(msg, sizeof(msg), "starting captures failed: %s", sv->lab.err);
-			goto out_fail;
-		}
-		zt_info("capture", "dir=%s files=%d", sv->capture_dir, rc);
-	}
+	if ((rc = start_captures_and_proxies(sv, msg, sizeof(msg))) < 0)
+		goto out_fail;
 	zt_rundir_path(sv->id, "env", path, sizeof(path));
 	if ((rc = write_env(sv, path)) < 0 || (sv->env_out && (rc = write_env(sv, sv->env_out)) < 0)) {
 		snprintf(msg, sizeof(msg), "writing the env file: %s", strerror(-rc));
@@ -646,6 +676,29 @@ out_free:
 
 /* ---- down, sweep, list ---- */
 
+static void signal_proc(pid_t pid, const char *node, const char *prog, void *ctx)
+{
+	(void)node;
+	(void)prog;
+	kill(pid, *(int *)ctx);
+}
+
+/*
+ * Stops the processes the lab started that still run, by their recorded pids (a
+ * supervisor killed with SIGKILL could not): SIGTERM, up to 1 s, SIGKILL.
+ */
+static void stop_recorded(const char *id)
+{
+	int sig = SIGTERM;
+
+	if (zt_rundir_live_procs(id, signal_proc, &sig) <= 0)
+		return;
+	for (int i = 0; i < 50 && zt_rundir_live_procs(id, NULL, NULL) > 0; i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000 }, NULL);
+	sig = SIGKILL;
+	zt_rundir_live_procs(id, signal_proc, &sig);
+}
+
 /* Stops the supervisor of run id (if alive), then removes whatever is left. */
 static int take_down(const char *id, bool verbose)
 {
@@ -672,6 +725,7 @@ static int take_down(const char *id, bool verbose)
 		}
 	}
 	/* leftovers of a supervisor that was killed (or just killed above) */
+	stop_recorded(id);
 	deleted = zt_lab_destroy_by_id(id);
 	zt_rundir_remove(id);
 	if (verbose)

@@ -62,7 +62,7 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 {
 	struct out o = { .buf = buf, .cap = cap };
 	struct shape s;
-	char wan[16], lan[16];
+	char wan[16], lan[16], px[16];
 	const char *udp = "meta l4proto udp";
 	const char *fresh = "oifname \"" ZT_NAT_IF_WAN "\" ct direction original ct status snat";
 	const char *answer = "oifname \"" ZT_NAT_IF_WAN "\" ct direction reply ct status dnat";
@@ -76,9 +76,13 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 	zt_ip4_str(n->lan_net, lan);
 
 	put(&o, "flush ruleset\n");
-	put(&o, "# %s NAT '%s': wan %s, lan %s/%u, hairpin %s, mapping timeout %us%s\n",
+	put(&o, "# %s NAT '%s': wan %s, lan %s/%u, hairpin %s, mapping timeout %us%s",
 	    zt_nat_type_name(n->type), n->name, wan, lan, n->lan_prefix,
 	    n->hairpin ? "on" : "off", n->timeout_s, n->block_udp ? ", UDP blocked" : "");
+	if (n->egress_proxy)
+		put(&o, ", egress only TCP to the proxy %s:%u", zt_ip4_str(n->egress_addr, px),
+		    n->egress_port);
+	put(&o, "\n");
 	put(&o, "table ip " ZT_NAT_TABLE " {\n");
 	if (s.map)
 		put(&o, "\tmap mapping {\n"
@@ -141,7 +145,14 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 	if (n->block_udp)
 		put(&o, "\t\t%s drop\n", udp);
 	put(&o, "\t\tct state established,related accept\n");
-	put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" accept\n");
+	if (n->egress_proxy) {
+		put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" ip daddr %s "
+			"tcp dport %u accept\n", zt_ip4_str(n->egress_addr, px), n->egress_port);
+		/* a rule of its own (not the policy) so the drops are counted */
+		put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" counter drop\n");
+	} else {
+		put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" accept\n");
+	}
 	if (s.eif)
 		put(&o, "\t\tiifname \"" ZT_NAT_IF_WAN "\" oifname \"" ZT_NAT_IF_LAN "\" ct status dnat accept\n");
 	if (n->hairpin)

@@ -14,6 +14,13 @@
  *   hairpin on       lan packets to the wan address are DNATed through the map and
  *                    SNATed to the sender's own public mapping (RFC 4787 REQ-9)
  *   udp block        every forwarded UDP packet is dropped
+ *   egress proxy P   the only new traffic forwarded from lan to wan is TCP to P's proxy
+ *                    (its address and port); everything else the lan sends out (UDP,
+ *                    TCP to anywhere else, ICMP echo) is dropped, silently and counted
+ *                    (a counter rule). Replies and ICMP errors of allowed connections
+ *                    pass (ct state). Only forwarded traffic is filtered: the NAT's own
+ *                    output is not (nothing runs there but a test's tools), and its own
+ *                    lan address still answers the lan.
  * Every type drops unsolicited new packets arriving on wan at the input hook, so an
  * early packet from a peer never creates a conntrack entry that would later steal the
  * inside host's mapping. Learned entries expire after the mapping timeout; the

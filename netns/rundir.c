@@ -60,26 +60,14 @@ int zt_rundir_remove(const char *id)
 int zt_rundir_write(const char *id, const char *file, const void *data, size_t len, bool append)
 {
 	char path[256];
-	int fd, rc = 0;
-	const char *p = data;
+	int fd, rc;
 
 	if ((rc = zt_rundir_path(id, file, path, sizeof(path))) < 0)
 		return rc;
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
 	if (fd < 0)
 		return -errno;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	rc = zt_write_all(fd, data, len);
 	close(fd);
 	return rc;
 }
@@ -153,6 +141,45 @@ pid_t zt_rundir_live_pid(const char *id)
 	if (pid <= 0 || zt_proc_start_time(pid) != start)
 		return 0;
 	return pid;
+}
+
+int zt_rundir_record_proc(const char *id, pid_t pid, const char *node, const char *prog)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line), "%d %" PRIu64 " %s %s\n", (int)pid,
+			 zt_proc_start_time(pid), node, prog);
+
+	if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(node, " \n") || strpbrk(prog, " \n"))
+		return -EINVAL;
+	return zt_rundir_write(id, "procs", line, (size_t)n, true);
+}
+
+int zt_rundir_live_procs(const char *id,
+			 void (*fn)(pid_t pid, const char *node, const char *prog, void *ctx),
+			 void *ctx)
+{
+	char *text, *line, *save = NULL;
+	int rc, live = 0;
+
+	rc = zt_rundir_read(id, "procs", &text, NULL);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char node[32], prog[32];
+		uint64_t start;
+		int pid;
+
+		if (sscanf(line, "%d %" SCNu64 " %31s %31s", &pid, &start, node, prog) != 4 ||
+		    pid <= 0 || start == 0 || zt_proc_start_time(pid) != start)
+			continue;
+		if (fn)
+			fn(pid, node, prog, ctx);
+		live++;
+	}
+	free(text);
+	return live;
 }
 
 int zt_rundir_list(void (*fn)(const char *id, void *ctx), void *ctx)

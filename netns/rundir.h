@@ -2,7 +2,9 @@
  * The state directory of a lab run, ZT_RUN_ROOT/ID: "pid" (the supervisor's pid and
  * start time, so a recycled pid is never taken for it), "netns" (every namespace
  * name, written before the namespace is created), "scenario" (a copy of the file),
- * "env" (the env file), "log" (the supervisor's log).
+ * "env" (the env file), "log" (the supervisor's log), "procs" (the processes the lab
+ * started: pid, start time, node, program), and the files of those processes
+ * ("proxy-NODE.conf", "proxy-NODE.log").
  */
 #ifndef ZT_NETNS_RUNDIR_H
 #define ZT_NETNS_RUNDIR_H
@@ -41,6 +43,22 @@ pid_t zt_rundir_live_pid(const char *id);
  * or 0 when there is no such process or it has exited (a zombie).
  */
 uint64_t zt_proc_start_time(pid_t pid);
+
+/*
+ * Records a process the lab started, as the line "PID START NODE PROG" appended to
+ * "procs", so `down` can stop it by pid when the supervisor is gone. node and prog are
+ * single words. Returns 0 or -errno.
+ */
+int zt_rundir_record_proc(const char *id, pid_t pid, const char *node, const char *prog);
+
+/*
+ * Calls fn (may be NULL) for each process recorded in "procs" that still runs with the
+ * recorded start time (a recycled pid is never taken for it). Returns their number: 0
+ * also when there is no "procs" file; or -errno.
+ */
+int zt_rundir_live_procs(const char *id,
+			 void (*fn)(pid_t pid, const char *node, const char *prog, void *ctx),
+			 void *ctx);
 
 /* Calls fn for each run directory (valid ids only). Returns the count or -errno. */
 int zt_rundir_list(void (*fn)(const char *id, void *ctx), void *ctx);

@@ -62,6 +62,20 @@ static void put_list(FILE *f, const struct zt_scn *s, const char *key, int kind)
 	fputs("'\n", f);
 }
 
+/* ZTLAB_PROXIES: the servers running a proxy. */
+static void put_proxies(FILE *f, const struct zt_scn *s)
+{
+	bool first = true;
+
+	fputs("ZTLAB_PROXIES='", f);
+	for (unsigned i = 0; i < s->nnodes; i++)
+		if (s->nodes[i].kind == ZT_SCN_SERVER && s->nodes[i].proxy != ZT_SCN_PROXY_NONE) {
+			fprintf(f, "%s%s", first ? "" : " ", s->nodes[i].name);
+			first = false;
+		}
+	fputs("'\n", f);
+}
+
 int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 		     const char *capture_dir, FILE *f)
 {
@@ -85,6 +99,7 @@ int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 	put_list(f, s, "ZTLAB_SERVERS", ZT_SCN_SERVER);
 	put_list(f, s, "ZTLAB_NATS", ZT_SCN_NAT);
 	put_list(f, s, "ZTLAB_HOSTS", ZT_SCN_HOST);
+	put_proxies(f, s);
 	for (unsigned i = 0; i < s->nnodes; i++) {
 		const struct zt_scn_node *n = &s->nodes[i];
 		const char *nm = n->name;
@@ -106,6 +121,10 @@ int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 		if (n->up >= 0)
 			fprintf(f, "ZTLAB_GW_%s=%s\n", nm, zt_ip4_str(s->nodes[n->up].lan_gw, ip));
 		fprintf(f, "ZTLAB_PUBLIC_IP_%s=%s\n", nm, zt_ip4_str(zt_scn_public_addr(s, i), ip));
+		if (n->kind == ZT_SCN_SERVER && n->proxy != ZT_SCN_PROXY_NONE) {
+			fprintf(f, "ZTLAB_PROXY_%s=%s\n", nm, zt_scn_proxy_name(n->proxy));
+			fprintf(f, "ZTLAB_PROXY_PORT_%s=%u\n", nm, n->proxy_port);
+		}
 		if (n->kind != ZT_SCN_NAT)
 			continue;
 		fprintf(f, "ZTLAB_TYPE_%s=%s\n", nm, zt_nat_type_name(n->type));
@@ -115,6 +134,9 @@ int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 		fprintf(f, "ZTLAB_HAIRPIN_%s=%s\n", nm, n->hairpin ? "on" : "off");
 		fprintf(f, "ZTLAB_TIMEOUT_%s=%u\n", nm, n->timeout_s);
 		fprintf(f, "ZTLAB_UDP_%s=%s\n", nm, n->block_udp ? "block" : "allow");
+		fprintf(f, "ZTLAB_EGRESS_%s=%s\n", nm, n->egress_proxy ? "proxy" : "all");
+		if (n->egress_proxy)
+			fprintf(f, "ZTLAB_EGRESS_PROXY_%s=%s\n", nm, s->nodes[n->egress_node].name);
 	}
 	return ferror(f) ? -EIO : 0;
 }

@@ -24,6 +24,7 @@ struct parser {
 	int public_line;
 	/* resolved after every line is read: names may be used before their definition */
 	char behind[ZT_SCN_MAX_NODES][ZT_SCN_NAME_MAX + 1];
+	char egress[ZT_SCN_MAX_NODES][ZT_SCN_NAME_MAX + 1];  /* 'egress proxy NODE' of a NAT */
 	unsigned auto_addrs[ZT_SCN_MAX_NODES];
 	bool gw_given[ZT_SCN_MAX_NODES];
 	struct {
@@ -44,6 +45,16 @@ const char *zt_nat_type_name(enum zt_nat_type t)
 {
 	if ((unsigned)t < sizeof(nat_type_names) / sizeof(nat_type_names[0]))
 		return nat_type_names[t];
+	return "?";
+}
+
+const char *zt_scn_proxy_name(enum zt_scn_proxy p)
+{
+	switch (p) {
+	case ZT_SCN_PROXY_NONE: return "none";
+	case ZT_SCN_PROXY_ALLOW: return "allow";
+	case ZT_SCN_PROXY_DENY: return "deny";
+	}
 	return "?";
 }
 
@@ -247,6 +258,7 @@ static int new_node(struct parser *p, const char *kind, const char *name, enum z
 				    .timeout_s = DEFAULT_TIMEOUT_S };
 	strcpy(nd->name, name);
 	p->behind[s->nnodes][0] = 0;
+	p->egress[s->nnodes][0] = 0;
 	p->auto_addrs[s->nnodes] = 0;
 	p->gw_given[s->nnodes] = false;
 	s->nnodes++;
@@ -274,7 +286,8 @@ static int line_server(struct parser *p, char **tok, int n)
 	int rc;
 
 	if (n < 2)
-		return fail(p, ZT_ESYNTAX, "expected 'server NAME [addr IP]... [addrs N]'");
+		return fail(p, ZT_ESYNTAX, "expected 'server NAME [addr IP]... [addrs N] "
+			    "[proxy allow|deny [port N]]'");
 	if ((rc = new_node(p, "server", tok[1], ZT_SCN_SERVER, &nd)) < 0 ||
 	    (rc = check_pairs(p, tok, n, 2, "server", "addr")) < 0)
 		return rc;
@@ -289,13 +302,31 @@ static int line_server(struct parser *p, char **tok, int n)
 				return fail(p, ZT_ERANGE, "expected 1 to %d after 'addrs', got '%s'",
 					    ZT_SCN_MAX_ADDRS, tok[i + 1]);
 			p->auto_addrs[idx] = (unsigned)v;
+		} else if (!strcmp(tok[i], "proxy")) {
+			if (!strcmp(tok[i + 1], "allow"))
+				nd->proxy = ZT_SCN_PROXY_ALLOW;
+			else if (!strcmp(tok[i + 1], "deny"))
+				nd->proxy = ZT_SCN_PROXY_DENY;
+			else
+				return fail(p, ZT_ECONF_VALUE, "expected 'allow' (CONNECT to any port) or "
+					    "'deny' (every CONNECT refused) after 'proxy', got '%s'", tok[i + 1]);
+		} else if (!strcmp(tok[i], "port")) {
+			if (parse_u64(tok[i + 1], 100000, &v) || v < 1 || v > 65535)
+				return fail(p, ZT_ERANGE, "expected a TCP port from 1 to 65535 after 'port', "
+					    "got '%s'", tok[i + 1]);
+			nd->proxy_port = (uint16_t)v;
 		} else {
-			return fail(p, ZT_ECONF_KEY, "unknown server key '%s' (expected addr, addrs)",
-				    tok[i]);
+			return fail(p, ZT_ECONF_KEY, "unknown server key '%s' (expected addr, addrs, "
+				    "proxy, port)", tok[i]);
 		}
 	}
 	if (p->auto_addrs[idx] && nd->naddr)
 		return fail(p, ZT_ECONF_VALUE, "give either 'addr' or 'addrs', not both");
+	if (nd->proxy_port && nd->proxy == ZT_SCN_PROXY_NONE)
+		return fail(p, ZT_ECONF_MISSING, "'port' is the port of the server's proxy: add "
+			    "'proxy allow' or 'proxy deny'");
+	if (nd->proxy != ZT_SCN_PROXY_NONE && !nd->proxy_port)
+		nd->proxy_port = ZT_SCN_PROXY_PORT;
 	if (!nd->naddr && !p->auto_addrs[idx])
 		p->auto_addrs[idx] = 1;
 	return 0;
@@ -346,6 +377,33 @@ static int parse_nat_type(struct parser *p, const char *t, enum zt_nat_type *ret
 		    "port-restricted, symmetric), got '%s'", t);
 }
 
+/*
+ * 'egress proxy NODE' is the one key followed by two words: takes it out of tok (the
+ * other words keep their order) into p->egress[idx], so the rest stays KEY VALUE pairs.
+ * Only key positions are looked at: a value that happens to read 'egress' is a value.
+ */
+static int take_egress(struct parser *p, unsigned idx, char **tok, int *n)
+{
+	for (int i = 2; i < *n; i += 2) {
+		if (strcmp(tok[i], "egress"))
+			continue;
+		if (p->egress[idx][0])
+			return fail(p, ZT_ECONF_VALUE, "'egress' given twice");
+		if (i + 1 >= *n || strcmp(tok[i + 1], "proxy"))
+			return fail(p, ZT_ESYNTAX, "expected 'proxy NODE' after 'egress' (egress proxy "
+				    "NODE: the lan reaches out only through that proxy server), got '%s'",
+				    i + 1 < *n ? tok[i + 1] : "");
+		if (i + 2 >= *n || !valid_name(tok[i + 2]))
+			return fail(p, ZT_ECONF_VALUE, "expected the name of a proxy server after "
+				    "'egress proxy', got '%s'", i + 2 < *n ? tok[i + 2] : "");
+		snprintf(p->egress[idx], sizeof(p->egress[idx]), "%s", tok[i + 2]);
+		memmove(&tok[i], &tok[i + 3], (size_t)(*n - i - 3) * sizeof(*tok));
+		*n -= 3;
+		i -= 2;
+	}
+	return 0;
+}
+
 static int line_nat(struct parser *p, char **tok, int n)
 {
 	struct zt_scn_node *nd;
@@ -357,6 +415,7 @@ static int line_nat(struct parser *p, char **tok, int n)
 	if (n < 2)
 		return fail(p, ZT_ESYNTAX, "expected 'nat NAME type TYPE lan CIDR [KEY VALUE]...'");
 	if ((rc = new_node(p, "nat", tok[1], ZT_SCN_NAT, &nd)) < 0 ||
+	    (rc = take_egress(p, idx, tok, &n)) < 0 ||
 	    (rc = check_pairs(p, tok, n, 2, "nat", NULL)) < 0)
 		return rc;
 	for (int i = 2; i < n; i += 2) {
@@ -402,7 +461,7 @@ static int line_nat(struct parser *p, char **tok, int n)
 				return fail(p, ZT_ECONF_VALUE, "expected 'allow' or 'block' after 'udp', got '%s'", v);
 		} else {
 			return fail(p, ZT_ECONF_KEY, "unknown nat key '%s' (expected type, lan, behind, "
-				    "wan, gw, hairpin, timeout, udp)", k);
+				    "wan, gw, hairpin, timeout, udp, egress)", k);
 		}
 	}
 	if (!have_type)
@@ -669,6 +728,60 @@ static int assign_addrs(struct parser *p)
 	return 0;
 }
 
+/* 'egress proxy NAME' names no node: the fix is one of the proxies, or a new one. */
+static int egress_unknown(struct parser *p, const struct zt_scn_node *nd, const char *name)
+{
+	const struct zt_scn *s = p->s;
+	char known[ZT_SCN_MAX_NODES * (ZT_SCN_NAME_MAX + 2) + 1] = "";
+	size_t len = 0;
+
+	for (unsigned i = 0; i < s->nnodes; i++)
+		if (s->nodes[i].proxy != ZT_SCN_PROXY_NONE)
+			len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s", len ? ", " : "",
+						s->nodes[i].name);
+	if (len)
+		return fail_at(p, nd->line, ZT_ECONF_REF, "'egress proxy %s' of nat '%s': no node "
+			       "named '%s' is defined (proxy servers: %s)", name, nd->name, name, known);
+	return fail_at(p, nd->line, ZT_ECONF_REF, "'egress proxy %s' of nat '%s': no node named "
+		       "'%s' is defined (add 'server %s proxy allow')", name, nd->name, name, name);
+}
+
+/* 'egress proxy NODE': NODE must be a server running a proxy; after assign_addrs, as the
+ * rules need the proxy's address. */
+static int resolve_egress(struct parser *p)
+{
+	struct zt_scn *s = p->s;
+
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		struct zt_scn_node *nd = &s->nodes[i];
+		const char *name = p->egress[i];
+		const struct zt_scn_node *px;
+		int k;
+
+		if (!name[0])
+			continue;
+		k = zt_scn_find(s, name);
+		if (k < 0)
+			return egress_unknown(p, nd, name);
+		px = &s->nodes[k];
+		if (px->kind != ZT_SCN_SERVER)
+			return fail_at(p, nd->line, ZT_ECONF_REF,
+				       "'egress proxy %s' of nat '%s': '%s' is a %s, not a server (a proxy "
+				       "is 'server NAME proxy allow' or 'proxy deny')", name, nd->name, name,
+				       px->kind == ZT_SCN_NAT ? "nat" : "host");
+		if (px->proxy == ZT_SCN_PROXY_NONE)
+			return fail_at(p, nd->line, ZT_ECONF_REF,
+				       "'egress proxy %s' of nat '%s': server '%s' runs no proxy (add "
+				       "'proxy allow' or 'proxy deny' to its line %d)", name, nd->name, name,
+				       px->line);
+		nd->egress_proxy = true;
+		nd->egress_node = (unsigned)k;
+		nd->egress_addr = px->addr[0];
+		nd->egress_port = px->proxy_port;
+	}
+	return 0;
+}
+
 static void default_name(struct zt_scn *s, const char *filename)
 {
 	const char *base = strrchr(filename, '/');
@@ -737,7 +850,8 @@ int zt_scn_parse(struct zt_scn *ret, const char *text, size_t len, const char *f
 		rc = fail_at(p, 0, ZT_ECONF_MISSING, "no server, nat or host defined");
 		goto out_free;
 	}
-	if ((rc = resolve_refs(p)) < 0 || (rc = check_lans(p)) < 0 || (rc = assign_addrs(p)) < 0)
+	if ((rc = resolve_refs(p)) < 0 || (rc = check_lans(p)) < 0 || (rc = assign_addrs(p)) < 0 ||
+	    (rc = resolve_egress(p)) < 0)
 		goto out_free;
 	if (!ret->name[0])
 		default_name(ret, filename);

@@ -1,8 +1,9 @@
 /*
  * Lab scenario files: the topology a NAT lab run builds (docs/scenario-format.md).
  *
- * One public segment (an isolated bridge), server hosts on it, NAT routers (behind the
- * public segment or behind another NAT), private hosts behind NATs, and optional
+ * One public segment (an isolated bridge), server hosts on it (some running an HTTP
+ * proxy), NAT routers (behind the public segment or behind another NAT; a NAT may let
+ * its lan out only through one proxy), private hosts behind NATs, and optional
  * impairments on any node's uplink. The parser is pure: it reads text (zt_scn_load
  * also reads the file) and fills a fixed-size struct, resolving names and assigning
  * the addresses the file leaves out. Addresses are IPv4, host byte order.
@@ -19,6 +20,7 @@
 #define ZT_SCN_MAX_ADDRS 4   /* addresses of one server host */
 #define ZT_SCN_MAX_DEPTH 4   /* NATs between a host and the public segment */
 #define ZT_SCN_MAX_BYTES (256 * 1024)
+#define ZT_SCN_PROXY_PORT 3128 /* a proxy server's default port (the customary one) */
 
 enum zt_scn_kind {
 	ZT_SCN_SERVER,  /* a host on the public segment */
@@ -31,6 +33,13 @@ enum zt_nat_type {
 	ZT_NAT_ADDR_RESTRICTED,    /* EIM + address-dependent filtering */
 	ZT_NAT_PORT_RESTRICTED,    /* EIM + address-and-port-dependent filtering */
 	ZT_NAT_SYMMETRIC,          /* EDM + address-and-port-dependent filtering */
+};
+
+/* An HTTP proxy the lab runs on a server (tinyproxy, netns/proxy.h). */
+enum zt_scn_proxy {
+	ZT_SCN_PROXY_NONE,     /* no proxy */
+	ZT_SCN_PROXY_ALLOW,    /* 'proxy allow': tunnels CONNECT to any port */
+	ZT_SCN_PROXY_DENY,     /* 'proxy deny': answers every CONNECT with 403 */
 };
 
 /* Impairments of one link, applied to each direction separately. */
@@ -53,6 +62,9 @@ struct zt_scn_node {
 	uint32_t addr[ZT_SCN_MAX_ADDRS];   /* on the upstream segment; addr[0] is primary */
 	unsigned naddr;
 	struct zt_scn_link link;
+	/* kind == ZT_SCN_SERVER */
+	enum zt_scn_proxy proxy;           /* default none */
+	uint16_t proxy_port;               /* TCP, on addr[0]; ZT_SCN_PROXY_PORT unless given */
 	/* kind == ZT_SCN_NAT */
 	enum zt_nat_type type;
 	uint32_t lan_net;                  /* network address of the lan */
@@ -61,6 +73,12 @@ struct zt_scn_node {
 	bool hairpin;                      /* default off */
 	bool block_udp;                    /* a firewall dropping all forwarded UDP */
 	unsigned timeout_s;                /* UDP mapping timeout; default 120 */
+	/* 'egress proxy NODE': the only traffic forwarded from the lan to the wan is TCP to
+	 * that server's proxy (egress_addr:egress_port); the rest is dropped */
+	bool egress_proxy;
+	unsigned egress_node;              /* index of the proxy server */
+	uint32_t egress_addr;              /* its addr[0] */
+	uint16_t egress_port;              /* its proxy_port */
 };
 
 struct zt_scn {
@@ -82,7 +100,8 @@ struct zt_scn_error {
  * default lab name. Returns 0 and fills *ret, or a negative code with err filled:
  * ZT_ESYNTAX (malformed line), ZT_ECONF_KEY (unknown keyword), ZT_ECONF_VALUE (bad
  * value), ZT_ECONF_MISSING (a required line or key is absent), ZT_ECONF_REF (a name
- * that is not defined, or of the wrong kind), ZT_ERANGE (a number or address outside
+ * that is not defined, or of the wrong kind: 'behind' a non-NAT, 'egress proxy' a node
+ * that is not a server with a proxy), ZT_ERANGE (a number or address outside
  * its range, or too many nodes/addresses), ZT_ETOOBIG (text over ZT_SCN_MAX_BYTES).
  * *ret is unspecified on failure.
  */
@@ -97,6 +116,9 @@ int zt_scn_find(const struct zt_scn *s, const char *name);
 
 /* "full-cone", "address-restricted", "port-restricted", "symmetric". */
 const char *zt_nat_type_name(enum zt_nat_type t);
+
+/* "none", "allow", "deny". */
+const char *zt_scn_proxy_name(enum zt_scn_proxy p);
 
 /* Number of NATs between node i and the public segment (0 for servers and top NATs). */
 unsigned zt_scn_depth(const struct zt_scn *s, unsigned i);

@@ -131,7 +131,8 @@ int zt_sim_session_build(struct zt_sim_net *net, const struct zt_sim_scn *scn,
 			if (n->kind == ZT_SCN_NAT) {
 				cfg = scn->nat_set[i] ? scn->nat[i] : zt_sim_nat_cfg_of_type((int)n->type);
 				cfg.hairpin = n->hairpin;
-				cfg.udp_blocked = n->block_udp;
+				/* the simulator carries UDP only: a proxy-only lan gets none out */
+				cfg.udp_blocked = n->block_udp || n->egress_proxy;
 				cfg.timeout = (uint64_t)n->timeout_s * ZT_SEC;
 			}
 			a = v4(n->addr[0], 0);

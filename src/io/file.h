@@ -1,4 +1,4 @@
-/* Reading a whole file from a descriptor, for the programs' small files. */
+/* Reading and writing whole files through a descriptor, for the programs' small files. */
 #ifndef ZT_IO_FILE_H
 #define ZT_IO_FILE_H
 
@@ -13,5 +13,11 @@
  * untouched.
  */
 int zt_read_all(int fd, size_t max, char **ret, size_t *ret_len);
+
+/*
+ * Writes all len bytes of data to fd, resuming after short writes and EINTR.
+ * Returns 0, the write's -errno, or -EIO when write() wrote nothing.
+ */
+int zt_write_all(int fd, const void *data, size_t len);
 
 #endif

@@ -4,8 +4,9 @@
  * The input is the file text (an exact-size copy, not NUL-terminated, so ASan sees any
  * read past it). The parser must return 0 or one of its documented codes with an error
  * message naming the file; a scenario that parses must be consistent: node names
- * unique and findable, NATs in front of nodes, depth within ZT_SCN_MAX_DEPTH, and each
- * link's settings printable.
+ * unique and findable, NATs in front of nodes, depth within ZT_SCN_MAX_DEPTH, each
+ * link's settings printable, proxies only on servers (with a port), and a NAT's
+ * 'egress proxy' pointing at such a server's address and port.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -55,6 +56,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(zt_scn_up_prefix(&scn, i) <= 32);
 		if (n->kind == ZT_SCN_NAT)
 			check(n->lan_prefix <= 32 && zt_nat_type_name(n->type) != NULL);
+		if (n->kind != ZT_SCN_SERVER)
+			check(n->proxy == ZT_SCN_PROXY_NONE && n->proxy_port == 0);
+		else
+			check((n->proxy == ZT_SCN_PROXY_NONE) == (n->proxy_port == 0));
+		check(strcmp(zt_scn_proxy_name(n->proxy), "?") != 0);
+		if (n->egress_proxy) {
+			const struct zt_scn_node *px;
+
+			check(n->kind == ZT_SCN_NAT && n->egress_node < scn.nnodes);
+			px = &scn.nodes[n->egress_node];
+			check(px->kind == ZT_SCN_SERVER && px->proxy != ZT_SCN_PROXY_NONE);
+			check(n->egress_addr == px->addr[0] && n->egress_port == px->proxy_port);
+		}
 		rc = zt_scn_link_str(&n->link, buf, sizeof(buf));
 		check(rc >= 0 && (size_t)rc == strlen(buf));
 		if (rc > 0)

@@ -58,10 +58,26 @@ static void draws_the_tree(void **state)
 	free(d);
 }
 
+static void draws_proxies_and_egress(void **state)
+{
+	char *d = draw("public 203.0.113.0/24\n"
+		       "server web proxy allow\n"
+		       "server strict proxy deny port 8080\n"
+		       "nat office type port-restricted lan 10.10.0.0/24 egress proxy web\n");
+
+	(void)state;
+	if (!strstr(d, "  +-- server web          203.0.113.1  [HTTP proxy :3128, CONNECT to any port]\n") ||
+	    !strstr(d, "  +-- server strict       203.0.113.2  [HTTP proxy :8080, CONNECT refused]\n") ||
+	    !strstr(d, "[port-restricted, hairpin off, timeout 120s, egress only via proxy web]\n"))
+		fail_msg("%s", d);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(draws_the_tree),
+		cmocka_unit_test(draws_proxies_and_egress),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

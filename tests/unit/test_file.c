@@ -88,12 +88,33 @@ static void a_read_error_is_returned(void **state)
 	assert_null(buf);
 }
 
+static void writes_everything_or_says_why(void **state)
+{
+	char data[10000], *back;
+	size_t len;
+	int fd = file_of(0);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 26);
+	assert_int_equal(zt_write_all(fd, data, sizeof(data)), 0);
+	assert_int_equal(zt_write_all(fd, data, 0), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(zt_read_all(fd, SIZE_MAX, &back, &len), 0);
+	assert_int_equal(len, sizeof(data));
+	assert_memory_equal(back, data, len);
+	free(back);
+	close(fd);
+	assert_int_equal(zt_write_all(fd, data, 1), -EBADF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reads_to_the_end_with_a_nul),
 		cmocka_unit_test(more_than_max_is_too_big),
 		cmocka_unit_test(a_read_error_is_returned),
+		cmocka_unit_test(writes_everything_or_says_why),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -179,6 +179,42 @@ static void udp_block_comes_first(void **state)
 	LACKS(chain(buf, "forward", c, sizeof(c)), "meta l4proto udp drop");
 }
 
+/* 'egress proxy': the lan's only way out is TCP to the proxy; the rest is counted and
+ * dropped, after the replies of allowed connections are accepted. */
+static void egress_proxy_allows_only_the_proxy(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_FULL_CONE, true, false, 120);
+	char buf[8192], c[2048];
+	const char *est, *allow, *drop;
+
+	(void)state;
+	n.egress_proxy = true;
+	n.egress_addr = 203u << 24 | 113 << 8 | 20;   /* 203.0.113.20 */
+	n.egress_port = 3128;
+	render(&n, buf, sizeof(buf));
+	HAS(buf, ", egress only TCP to the proxy 203.0.113.20:3128\n");
+	chain(buf, "forward", c, sizeof(c));
+	est = strstr(c, "\t\tct state established,related accept\n");
+	allow = strstr(c, "\t\tiifname \"lan\" oifname \"wan\" ip daddr 203.0.113.20 tcp dport 3128 accept\n");
+	drop = strstr(c, "\t\tiifname \"lan\" oifname \"wan\" counter drop\n");
+	assert_non_null(est);
+	assert_non_null(allow);
+	assert_non_null(drop);
+	assert_true(est < allow && allow < drop);
+	LACKS(c, "\t\tiifname \"lan\" oifname \"wan\" accept\n");
+	/* the rest of the NAT is as without it: filtering, hairpin, the input chain */
+	HAS(c, "iifname \"wan\" oifname \"lan\" ct status dnat accept");
+	HAS(c, "iifname \"lan\" oifname \"lan\" ct status dnat accept");
+	HAS(chain(buf, "input", c, sizeof(c)), "iifname \"wan\" ct state new drop");
+	HAS(chain(buf, "postrouting", c, sizeof(c)), "oifname \"wan\" masquerade\n");
+
+	n.egress_proxy = false;
+	render(&n, buf, sizeof(buf));
+	LACKS(buf, "egress");
+	LACKS(buf, "counter drop");
+	HAS(chain(buf, "forward", c, sizeof(c)), "\t\tiifname \"lan\" oifname \"wan\" accept\n");
+}
+
 static void too_small_buffers(void **state)
 {
 	struct zt_scn_node n = nat(ZT_NAT_ADDR_RESTRICTED, true, true, 120);
@@ -223,6 +259,7 @@ int main(void)
 		cmocka_unit_test(address_restricted_checks_the_remote),
 		cmocka_unit_test(hairpin_on_and_off),
 		cmocka_unit_test(udp_block_comes_first),
+		cmocka_unit_test(egress_proxy_allows_only_the_proxy),
 		cmocka_unit_test(too_small_buffers),
 		cmocka_unit_test(flush_names_the_learned_state),
 	};

@@ -103,6 +103,37 @@ static void env_file_lists_every_node(void **state)
 	free(env);
 }
 
+static void env_names_proxies_and_egress(void **state)
+{
+	static const char px[] =
+		"public 203.0.113.0/24\n"
+		"server stun\n"
+		"server web addr 203.0.113.20 proxy allow\n"
+		"server strict proxy deny port 8080\n"
+		"nat office type port-restricted lan 10.10.0.0/24 egress proxy web\n"
+		"nat home type port-restricted lan 10.2.1.0/24\n";
+	struct zt_scn s;
+	struct zt_scn_error err;
+	char *env;
+
+	(void)state;
+	assert_int_equal(zt_scn_parse(&s, px, strlen(px), "p.lab", &err), 0);
+	env = env_of(&s, "/x/p.lab", NULL);
+	HAS(env, "\nZTLAB_PROXIES='web strict'\n");
+	HAS(env, "\nZTLAB_PROXY_web=allow\nZTLAB_PROXY_PORT_web=3128\n");
+	HAS(env, "\nZTLAB_PROXY_strict=deny\nZTLAB_PROXY_PORT_strict=8080\n");
+	HAS(env, "\nZTLAB_EGRESS_office=proxy\nZTLAB_EGRESS_PROXY_office=web\n");
+	HAS(env, "\nZTLAB_EGRESS_home=all\n");
+	assert_null(strstr(env, "ZTLAB_PROXY_stun"));
+	assert_null(strstr(env, "ZTLAB_EGRESS_PROXY_home"));
+	free(env);
+
+	assert_int_equal(zt_scn_parse(&s, text, strlen(text), "d.lab", &err), 0);
+	env = env_of(&s, "/x/d.lab", NULL);
+	HAS(env, "\nZTLAB_PROXIES=''\n");
+	free(env);
+}
+
 static void env_quotes_paths(void **state)
 {
 	struct zt_scn s;
@@ -122,6 +153,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ids_and_names),
 		cmocka_unit_test(env_file_lists_every_node),
+		cmocka_unit_test(env_names_proxies_and_egress),
 		cmocka_unit_test(env_quotes_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -232,6 +232,38 @@ static const struct bad bad_files[] = {
 	{ "public 10.0.0.0/24\nserver s addrs 5\n", ZT_ERANGE, 2, "expected 1 to 4" },
 	{ "public 10.0.0.0/30\nserver s addrs 2\nserver t\n", ZT_ERANGE, 3, "no free address left for 't'" },
 	{ "public 10.0.0.0/24\nseed -1\n", ZT_ESYNTAX, 2, "expected 'seed N'" },
+	/* proxies and proxy-only NATs */
+	{ "public 10.0.0.0/24\nserver p proxy yes\n", ZT_ECONF_VALUE, 2, "expected 'allow' (CONNECT" },
+	{ "public 10.0.0.0/24\nserver p port 3128\n", ZT_ECONF_MISSING, 2,
+	  "'port' is the port of the server's proxy: add 'proxy allow' or 'proxy deny'" },
+	{ "public 10.0.0.0/24\nserver p proxy allow port 0\n", ZT_ERANGE, 2, "TCP port from 1 to 65535" },
+	{ "public 10.0.0.0/24\nserver p proxy allow port 65536\n", ZT_ERANGE, 2, "TCP port from 1 to 65535" },
+	{ "public 10.0.0.0/24\nserver p proxy allow proxy deny\n", ZT_ECONF_VALUE, 2, "'proxy' given twice" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 egress proxy webproxy\n",
+	  ZT_ECONF_REF, 2, "'egress proxy webproxy' of nat 'n': no node named 'webproxy' is defined "
+	  "(add 'server webproxy proxy allow')" },
+	{ "public 10.0.0.0/24\nserver web proxy allow\nserver strict proxy deny\n"
+	  "nat n type symmetric lan 192.168.1.0/24 egress proxy webb\n", ZT_ECONF_REF, 4,
+	  "no node named 'webb' is defined (proxy servers: web, strict)" },
+	{ "public 10.0.0.0/24\nserver stun\nnat n type symmetric lan 192.168.1.0/24 egress proxy stun\n",
+	  ZT_ECONF_REF, 3, "server 'stun' runs no proxy (add 'proxy allow' or 'proxy deny' to its line 2)" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 egress proxy h\nhost h behind n\n",
+	  ZT_ECONF_REF, 2, "'h' is a host, not a server" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 egress proxy n\n",
+	  ZT_ECONF_REF, 2, "'n' is a nat, not a server" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 egress p\n", ZT_ESYNTAX, 2,
+	  "expected 'proxy NODE' after 'egress' (egress proxy NODE: the lan reaches out only "
+	  "through that proxy server), got 'p'" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 egress\n", ZT_ESYNTAX, 2,
+	  "expected 'proxy NODE' after 'egress'" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 egress proxy\n", ZT_ECONF_VALUE, 2,
+	  "expected the name of a proxy server after 'egress proxy', got ''" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 egress proxy P\n", ZT_ECONF_VALUE, 2,
+	  "expected the name of a proxy server after 'egress proxy', got 'P'" },
+	{ "public 10.0.0.0/24\nserver p proxy allow\nnat n type symmetric egress proxy p lan "
+	  "192.168.1.0/24 egress proxy p\n", ZT_ECONF_VALUE, 3, "'egress' given twice" },
+	{ "public 10.0.0.0/24\nserver p proxy allow\nnat n type symmetric egress proxy p lan\n",
+	  ZT_ESYNTAX, 3, "expected a value after 'lan'" },
 	{ "public 10.0.0.0/24\nlab two words\n", ZT_ESYNTAX, 2, "expected 'lab NAME'" },
 };
 
@@ -346,6 +378,72 @@ static void link_text_round_trips(void **state)
 	}
 }
 
+/* 'egress proxy NODE' anywhere among the pairs; the proxy's address and port resolved
+ * (also when the server's line comes later and its address is automatic). */
+static void proxy_servers_and_egress(void **state)
+{
+	struct zt_scn *s = parse_ok("public 203.0.113.0/24\n"
+				    "nat office type port-restricted egress proxy web lan 10.10.0.0/24 "
+				    "udp block\n"
+				    "nat locked type symmetric lan 10.30.0.0/24 egress proxy strict\n"
+				    "nat home type full-cone lan 10.2.1.0/24\n"
+				    "server web proxy allow\n"
+				    "server strict addr 203.0.113.21 port 8080 proxy deny\n"
+				    "server stun\n");
+	const struct zt_scn_node *n;
+
+	(void)state;
+	n = node(s, "web");
+	assert_int_equal(n->proxy, ZT_SCN_PROXY_ALLOW);
+	assert_int_equal(n->proxy_port, ZT_SCN_PROXY_PORT);
+	assert_int_equal(n->addr[0], IP(203, 0, 113, 4)); /* after the three NATs */
+	n = node(s, "strict");
+	assert_int_equal(n->proxy, ZT_SCN_PROXY_DENY);
+	assert_int_equal(n->proxy_port, 8080);
+	n = node(s, "stun");
+	assert_int_equal(n->proxy, ZT_SCN_PROXY_NONE);
+	assert_int_equal(n->proxy_port, 0);
+
+	n = node(s, "office");
+	assert_true(n->egress_proxy);
+	assert_int_equal(n->egress_node, zt_scn_find(s, "web"));
+	assert_int_equal(n->egress_addr, IP(203, 0, 113, 4));
+	assert_int_equal(n->egress_port, 3128);
+	assert_true(n->block_udp);
+	assert_int_equal(n->lan_net, IP(10, 10, 0, 0));
+	n = node(s, "locked");
+	assert_true(n->egress_proxy);
+	assert_int_equal(n->egress_addr, IP(203, 0, 113, 21));
+	assert_int_equal(n->egress_port, 8080);
+	assert_false(node(s, "home")->egress_proxy);
+
+	assert_string_equal(zt_scn_proxy_name(ZT_SCN_PROXY_NONE), "none");
+	assert_string_equal(zt_scn_proxy_name(ZT_SCN_PROXY_ALLOW), "allow");
+	assert_string_equal(zt_scn_proxy_name(ZT_SCN_PROXY_DENY), "deny");
+	assert_string_equal(zt_scn_proxy_name((enum zt_scn_proxy)7), "?");
+	free(s);
+}
+
+/* The lab file this feature is for parses, with its proxies where the test expects. */
+static void proxy_only_lab_file(void **state)
+{
+	const char *root = getenv("ZT_ROOT");
+	char path[512];
+	struct zt_scn s;
+	struct zt_scn_error err;
+	int rc;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/scenarios/lab/proxy-only.lab", root ? root : ".");
+	rc = zt_scn_load(&s, path, &err);
+	if (rc != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(s.nodes[zt_scn_find(&s, "office")].egress_addr, IP(203, 0, 113, 20));
+	assert_int_equal(s.nodes[zt_scn_find(&s, "office")].egress_port, 3128);
+	assert_false(s.nodes[zt_scn_find(&s, "home")].egress_proxy);
+	assert_int_equal(s.nodes[zt_scn_find(&s, "strict")].proxy, ZT_SCN_PROXY_DENY);
+}
+
 /* A NAT's timeout is a duration in whole seconds; a bare number is seconds. */
 static void nat_timeout_takes_units(void **state)
 {
@@ -403,6 +501,8 @@ int main(void)
 		cmocka_unit_test(too_many_words),
 		cmocka_unit_test(link_text_round_trips),
 		cmocka_unit_test(nat_timeout_takes_units),
+		cmocka_unit_test(proxy_servers_and_egress),
+		cmocka_unit_test(proxy_only_lab_file),
 		cmocka_unit_test(plain_link_is_not_emulated),
 		cmocka_unit_test(load_reports_missing_file),
 		cmocka_unit_test(nat_type_names),

@@ -187,6 +187,19 @@ static void udp_blocked_and_no_route(void **state)
 	unload(p);
 }
 
+/* The simulator carries UDP only: behind a proxy-only NAT (egress proxy) none gets out,
+ * as tests/lab/proxy.sh sees in the lab; bob's ordinary NAT is the control. */
+static void proxy_only_lets_no_udp_out(void **state)
+{
+	struct probe *p = load("proxy-only.lab");
+
+	(void)state;
+	assert_int_equal(send1(p, "alice", "10.10.0.2:5000", "203.0.113.10:3478", NULL), 0);
+	assert_int_equal(send1(p, "alice", "10.10.0.2:5000", "203.0.113.20:3128", NULL), 0);
+	assert_int_equal(send1(p, "bob", "10.2.1.2:5000", "203.0.113.10:3478", NULL), 1);
+	unload(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +207,7 @@ int main(void)
 		cmocka_unit_test(double_nat_is_eim_with_port_dependent_filtering),
 		cmocka_unit_test(hairpin_on_and_off),
 		cmocka_unit_test(udp_blocked_and_no_route),
+		cmocka_unit_test(proxy_only_lets_no_udp_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
