@@ -1,5 +1,6 @@
 /* The outer connection's TCP sockets (outertcp.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "app/outertcp.h"
+#include "core/err.h"
 
 #define READ_CHUNK 16384
 
@@ -52,24 +54,28 @@ static void client_drop(struct zt_otcp_client *c)
 		c->st.closed++;
 	}
 	c->fd = -1;
-	c->connecting = c->want_out = false;
+	c->connecting = c->want_out = c->proxy_wait = false;
 	free(c->in);
 	c->in = NULL;
 	c->in_len = 0;
 }
 
-static void client_failed(struct zt_otcp_client *c, uint64_t now, int err)
+/* why: NULL, or a reason in c->why */
+static void client_failed(struct zt_otcp_client *c, uint64_t now, int err, const char *why)
 {
 	uint64_t gen = c->gen;
 
 	c->last_err = err;
 	client_drop(c);
-	zt_peer_tcp_closed(c->peer, now, gen, err);
+	zt_peer_tcp_closed(c->peer, now, gen, err, why);
 }
 
 static void client_events(struct zt_otcp_client *c)
 {
 	uint32_t ev = c->connecting || c->want_out ? EPOLLOUT : 0;
+
+	if (c->proxy_wait)
+		ev = EPOLLIN; /* the proxy's answer */
 
 	if (!c->connecting && !c->in_len)
 		ev |= EPOLLIN;
@@ -79,12 +85,14 @@ static void client_events(struct zt_otcp_client *c)
 static void client_connect(struct zt_otcp_client *c, uint64_t now, const struct zt_addr *to)
 {
 	struct sockaddr_storage ss;
-	int len = zt_addr_to_sockaddr(to, &ss), fd;
+	const struct zt_addr *at = c->use_proxy ? &c->proxy_addr : to;
+	int len = zt_addr_to_sockaddr(at, &ss), fd;
 
 	c->st.connects++;
-	fd = len < 0 ? -EINVAL : tcp_socket(to->family);
+	c->target = *to;
+	fd = len < 0 ? -EINVAL : tcp_socket(at->family);
 	if (fd < 0) {
-		zt_peer_tcp_closed(c->peer, now, c->gen, fd);
+		zt_peer_tcp_closed(c->peer, now, c->gen, fd, NULL);
 		return;
 	}
 	if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 && errno != EINPROGRESS) {
@@ -92,7 +100,7 @@ static void client_connect(struct zt_otcp_client *c, uint64_t now, const struct 
 		close(fd);
 		c->st.failed++;
 		c->last_err = err;
-		zt_peer_tcp_closed(c->peer, now, c->gen, err);
+		zt_peer_tcp_closed(c->peer, now, c->gen, err, NULL);
 		return;
 	}
 	c->fd = fd;
@@ -100,7 +108,7 @@ static void client_connect(struct zt_otcp_client *c, uint64_t now, const struct 
 	c->watch = (struct zt_watch){ .fd = fd, .events = EPOLLOUT, .data = c,
 				      .cb = c->watch.cb };
 	if (zt_loop_add(c->loop, &c->watch) < 0)
-		client_failed(c, now, -ENOMEM);
+		client_failed(c, now, -ENOMEM, NULL);
 }
 
 /* Input not taken before, offered again. */
@@ -129,7 +137,7 @@ static void client_write(struct zt_otcp_client *c, uint64_t now)
 	while ((len = zt_peer_tcp_output(c->peer, c->gen, &p)) > 0) {
 		c->want_out = write_out(c->fd, p, (size_t)len, &sent, &err);
 		if (err) {
-			client_failed(c, now, err);
+			client_failed(c, now, err, NULL);
 			return;
 		}
 		if (sent) {
@@ -156,13 +164,72 @@ static void client_after(void *arg, uint64_t now)
 		if (gen)
 			client_connect(c, now, &to);
 	}
-	if (c->fd < 0 || c->connecting)
+	if (c->fd < 0 || c->connecting || c->proxy_wait)
 		return;
 	client_feed(c, now);
 	if (c->fd >= 0)
 		client_write(c, now);
 	if (c->fd >= 0)
 		client_events(c);
+}
+
+/* HTTP proxy: CONNECT to the target. Returns false when the connection failed. */
+static bool proxy_ask(struct zt_otcp_client *c, uint64_t now)
+{
+	char req[ZT_HTTPPROXY_REQUEST_MAX], host[ZT_ADDR_STRLEN];
+	int n = zt_addr_format(&c->target, false, host, sizeof(host));
+	ssize_t w;
+
+	if (n >= 0)
+		n = zt_httpproxy_request(&c->proxy, host, c->target.port, req, sizeof(req));
+	w = n > 0 ? send(c->fd, req, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) : -1;
+	explicit_bzero(req, sizeof(req)); /* may hold the proxy's password */
+	if (w != n) {
+		snprintf(c->why, sizeof(c->why), "cannot send CONNECT to the proxy %s",
+			 zt_addr_str(&c->proxy_addr, (char[ZT_ADDR_STRLEN]){ 0 }));
+		client_failed(c, now, -EIO, c->why);
+		return false;
+	}
+	zt_httpproxy_reader_init(&c->prd);
+	c->proxy_wait = true;
+	client_events(c);
+	return true;
+}
+
+/* The proxy's answer to CONNECT; what follows it is the TLS stream's. */
+static void proxy_answer(struct zt_otcp_client *c, uint64_t now, const uint8_t *data, size_t len)
+{
+	char ans[160], pa[ZT_ADDR_STRLEN], ta[ZT_ADDR_STRLEN];
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct zt_addr local = { 0 };
+	size_t used = 0;
+	int rc = zt_httpproxy_feed(&c->prd, data, len, &used);
+
+	if (rc == 0)
+		return;
+	zt_addr_str(&c->proxy_addr, pa);
+	zt_addr_str(&c->target, ta);
+	if (rc < 0 || !c->prd.ok) {
+		if (rc < 0)
+			snprintf(ans, sizeof(ans), "not an HTTP answer (%s)", zt_strerror(rc));
+		else
+			zt_httpproxy_describe(&c->prd, ans, sizeof(ans));
+		snprintf(c->why, sizeof(c->why), "the proxy %s refused CONNECT to %s: %s", pa, ta, ans);
+		client_failed(c, now, -ECONNREFUSED, c->why);
+		return;
+	}
+	c->proxy_wait = false;
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) == 0)
+		zt_addr_from_sockaddr(&local, (struct sockaddr *)&ss, sl);
+	zt_peer_tcp_connected(c->peer, now, c->gen, &local);
+	if (used < len) {
+		int took = zt_peer_tcp_recv(c->peer, now, c->gen, data + used, len - used);
+		if (took >= 0 && (size_t)took < len - used && (c->in = malloc(READ_CHUNK))) {
+			c->in_len = len - used - (size_t)took;
+			memcpy(c->in, data + used + took, c->in_len);
+		}
+	}
 }
 
 static void client_connected(struct zt_otcp_client *c, uint64_t now)
@@ -175,12 +242,22 @@ static void client_connected(struct zt_otcp_client *c, uint64_t now)
 	getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &(socklen_t){ sizeof(err) });
 	if (err) {
 		c->st.failed++;
-		client_failed(c, now, -err);
+		if (c->use_proxy) {
+			snprintf(c->why, sizeof(c->why), "cannot reach the proxy %s: %s",
+				 zt_addr_str(&c->proxy_addr, (char[ZT_ADDR_STRLEN]){ 0 }), strerror(err));
+			client_failed(c, now, -err, c->why);
+		} else {
+			client_failed(c, now, -err, NULL);
+		}
 		return;
 	}
 	c->connecting = false;
+	if (c->use_proxy && !proxy_ask(c, now))
+		return;
 	c->st.connected++;
 	c->last_err = 0;
+	if (c->proxy_wait)
+		return; /* the peer hears of it when the proxy says yes */
 	if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) == 0)
 		zt_addr_from_sockaddr(&local, (struct sockaddr *)&ss, sl);
 	zt_peer_tcp_connected(c->peer, now, c->gen, &local);
@@ -196,11 +273,21 @@ static void client_read(struct zt_otcp_client *c, uint64_t now)
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
+		if (n <= 0 && c->proxy_wait) {
+			snprintf(c->why, sizeof(c->why), "the proxy %s closed the connection before "
+				 "answering CONNECT", zt_addr_str(&c->proxy_addr, (char[ZT_ADDR_STRLEN]){ 0 }));
+			client_failed(c, now, n < 0 ? -errno : -ECONNRESET, c->why);
+			return;
+		}
 		if (n <= 0) {
-			client_failed(c, now, n < 0 ? -errno : 0);
+			client_failed(c, now, n < 0 ? -errno : 0, NULL);
 			return;
 		}
 		c->st.bytes_in += (uint64_t)n;
+		if (c->proxy_wait) {
+			proxy_answer(c, now, buf, (size_t)n);
+			continue;
+		}
 		took = zt_peer_tcp_recv(c->peer, now, c->gen, buf, (size_t)n);
 		if (took < 0 || took == n)
 			continue;
@@ -239,11 +326,20 @@ void zt_otcp_client_init(struct zt_otcp_client *c, struct zt_loop *loop, struct 
 	io->after_arg = c;
 }
 
+void zt_otcp_client_proxy(struct zt_otcp_client *c, const struct zt_httpproxy_url *u,
+			  const struct zt_addr *addr)
+{
+	c->use_proxy = true;
+	c->proxy = *u;
+	c->proxy_addr = *addr;
+}
+
 void zt_otcp_client_close(struct zt_otcp_client *c)
 {
 	if (!c->loop)
 		return;
 	client_drop(c);
+	explicit_bzero(&c->proxy, sizeof(c->proxy));
 	if (c->io && c->io->after_arg == c)
 		c->io->after = NULL;
 }

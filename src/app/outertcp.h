@@ -26,6 +26,7 @@
 #include "app/nodeio.h"
 #include "core/addr.h"
 #include "core/hmap.h"
+#include "core/httpproxy.h"
 #include "io/loop.h"
 #include "node/imd.h"
 #include "node/peer.h"
@@ -47,11 +48,20 @@ struct zt_otcp_client {
 	size_t in_len;
 	struct zt_otcp_stats st;
 	int last_err;               /* the last connection's failure (-errno), 0: none */
+	/* An HTTP proxy (zt_otcp_client_proxy): connect there, CONNECT to the target. */
+	bool use_proxy, proxy_wait;
+	struct zt_httpproxy_url proxy;
+	struct zt_addr proxy_addr, target;
+	struct zt_httpproxy_reader prd;
+	char why[400];              /* the last failure, in words */
 };
 
 /* Hooks c into io (its after-hook) for peer. */
 void zt_otcp_client_init(struct zt_otcp_client *c, struct zt_loop *loop, struct zt_nodeio *io,
 			 struct zt_peer *peer);
+/* Every connection goes through the HTTP proxy u at addr (u->host resolved). */
+void zt_otcp_client_proxy(struct zt_otcp_client *c, const struct zt_httpproxy_url *u,
+			  const struct zt_addr *addr);
 void zt_otcp_client_close(struct zt_otcp_client *c);
 
 struct otcp_conn;

@@ -11,6 +11,7 @@
 #include "app/daemon.h"
 #include "app/log.h"
 #include "app/parse.h"
+#include "core/httpproxy.h"
 #include "app/peerprog.h"
 #include "app/secret.h"
 #include "core/err.h"
@@ -349,11 +350,31 @@ static int set_transport(void *ctx, const char *v, const char **why)
 		pp->pc.transport = ZT_PEER_TRANSPORT_UDP;
 	else if (!strcmp(v, "tcp"))
 		pp->pc.transport = ZT_PEER_TRANSPORT_TCP;
+	else if (!strcmp(v, "auto"))
+		pp->pc.transport = ZT_PEER_TRANSPORT_AUTO;
 	else {
-		*why = "udp or tcp";
+		*why = "udp, tcp or auto";
 		return ZT_ESYNTAX;
 	}
+	pp->transport_set = true;
 	return 0;
+}
+
+/* An HTTP proxy URL (core/httpproxy.h), or "none" (not even https_proxy). */
+static int set_proxy(void *ctx, const char *v, const char **why)
+{
+	static char err[256];
+	struct zt_peerprog *pp = ctx;
+	struct zt_httpproxy_url u;
+	int rc = strcmp(v, "none") ? zt_httpproxy_parse_url(v, &u, err, sizeof(err)) : 0;
+
+	explicit_bzero(&u, sizeof(u));
+	if (rc < 0) {
+		*why = err;
+		return rc;
+	}
+	pp->proxy_set = true;
+	return set_path(pp->proxy, sizeof(pp->proxy), v, why);
 }
 
 static int set_intermediate_tcp(void *ctx, const char *v, const char **why)
@@ -405,9 +426,14 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .set = set_token, .secret = true },
 	{ .name = "token-file", .syntax = "FILE", .example = "/etc/ztna/token",
 	  .help = "read the token from the first line of FILE (mode 0600)", .set = set_token_file },
-	{ .name = "transport", .syntax = "udp|tcp", .example = "tcp",
-	  .help = "how to reach the Intermediate: QUIC on UDP, or TLS on TCP where UDP does not "
-		  "pass (default udp)", .set = set_transport },
+	{ .name = "transport", .syntax = "auto|udp|tcp", .example = "tcp",
+	  .help = "how to reach the Intermediate: QUIC on UDP, TLS on TCP, or auto: QUIC, and "
+		  "TLS/TCP too after 300 ms without an answer, back to UDP when it works "
+		  "(default auto)", .set = set_transport },
+	{ .name = "proxy", .syntax = "URL|none", .example = "http://10.0.0.1:3128",
+	  .help = "reach the Intermediate's TLS/TCP port through this HTTP proxy "
+		  "(http://[USER:PASS@]HOST:PORT, CONNECT); default: the https_proxy environment "
+		  "variable; none: no proxy", .set = set_proxy, .secret = true },
 	{ .name = "intermediate-tcp", .syntax = "HOST:PORT", .example = "192.0.2.1:443",
 	  .help = "the Intermediate's TLS/TCP address (default: its IP, port 443)",
 	  .set = set_intermediate_tcp },
@@ -959,6 +985,39 @@ static int load_files(struct zt_peerprog *pp)
 
 /* The rest of the node's configuration (the keys wrote its settings): who we are, the
  * socket, the connector's services (listed once each in pp->services), the hooks. */
+/* The HTTP proxy: --proxy, else https_proxy (or HTTPS_PROXY) from the environment.
+ * Returns 0 or the exit status, with the message. */
+static int proxy_setup(struct zt_peerprog *pp)
+{
+	const char *url = pp->proxy, *src = "--proxy";
+	struct zt_httpproxy_url u;
+	struct zt_addr at;
+	char err[256], hp[ZT_HTTPPROXY_HOST_MAX + 16];
+	int rc;
+
+	if (!pp->proxy_set) {
+		src = getenv("https_proxy") ? "https_proxy" : "HTTPS_PROXY";
+		url = getenv(src);
+	}
+	if (!url || !*url || !strcmp(url, "none"))
+		return 0;
+	if (zt_httpproxy_parse_url(url, &u, err, sizeof(err)) < 0)
+		return zt_daemon_fail(&pp->d, 2, "%s%s: %s (fix: http://HOST:PORT, or --proxy none)",
+				      src, pp->proxy_set ? "" : " (environment)", err);
+	snprintf(hp, sizeof(hp), strchr(u.host, ':') ? "[%s]:%u" : "%s:%u", u.host, u.port);
+	rc = zt_parse_hostport(hp, 0, &at);
+	if (rc < 0) {
+		explicit_bzero(&u, sizeof(u));
+		return zt_daemon_fail(&pp->d, 1, "%s: the proxy's host does not resolve", src);
+	}
+	zt_otcp_client_proxy(&pp->otcp, &u, &at);
+	explicit_bzero(&u, sizeof(u));
+	zt_info("proxy", "source=%s address=%s auth=%s note=\"the TLS/TCP transport goes through it\"",
+		src, zt_addr_str(&at, (char[ZT_ADDR_STRLEN]){ 0 }),
+		pp->otcp.proxy.has_auth ? "basic" : "none");
+	return 0;
+}
+
 static void peer_config(struct zt_peerprog *pp)
 {
 	struct zt_peer_config *pc = &pp->pc;
@@ -968,6 +1027,8 @@ static void peer_config(struct zt_peerprog *pp)
 	pc->token = pp->token;
 	pc->local = pp->d.io.udp.local;
 	pc->intermediate_name = *pp->intermediate_name ? pp->intermediate_name : NULL;
+	if (!pp->transport_set)
+		pc->transport = ZT_PEER_TRANSPORT_AUTO;
 	if (!pc->intermediate_tcp.family) {
 		pc->intermediate_tcp = pc->intermediate;
 		pc->intermediate_tcp.port = 443;
@@ -1098,6 +1159,9 @@ static int setup(void *arg, int argc, char **argv)
 	if (rc)
 		return rc;
 	zt_otcp_client_init(&pp->otcp, pp->d.loop, &pp->d.io, pp->peer);
+	rc = proxy_setup(pp);
+	if (rc)
+		return rc;
 	rc = zt_nodeio_start(&pp->d.io, &zt_nodeio_peer_ops, pp->peer);
 	if (rc < 0)
 		return zt_daemon_fail(&pp->d, 1, "%s", strerror(-rc));

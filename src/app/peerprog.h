@@ -72,6 +72,9 @@ struct zt_peerprog {
 	char control[108];                 /* control socket; "none": no socket */
 	bool control_set;
 	char tun_name[IFNAMSIZ];           /* --tun: the packet tunnel's device */
+	bool transport_set;                /* --transport given (else auto) */
+	char proxy[600];                   /* --proxy URL or "none" */
+	bool proxy_set;
 	bool tun_on;
 	struct zt_route routes[ZT_CTRL_HELLO_ROUTES_MAX]; /* connector: --route */
 	size_t nroutes;

@@ -2524,7 +2524,7 @@ void zt_imd_tcp_closed(struct zt_imd *imd, uint64_t now, uint64_t id, int err)
 	if (!c)
 		return;
 	imd->now = now;
-	zt_tcpouter_eof(zt_outer_tcp(c->outer), now, err);
+	zt_tcpouter_eof(zt_outer_tcp(c->outer), now, err, NULL);
 	check_client(c);
 	client_free(c);
 }

@@ -311,8 +311,12 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	p->welcome_at = p->now;
 	p->st.welcomes++;
 	zt_backoff_reset(&p->backoff);
+	/* TCP won the race: UDP may only have been slow (a lost Initial, the Intermediate
+	 * starting): the first probe comes soon, the next ones every udp_probe */
 	p->probe_at = p->cfg.transport == ZT_PEER_TRANSPORT_AUTO && zt_outer_tcp(p->outer)
-			      ? p->now + p->cfg.udp_probe : ZT_TIME_NEVER;
+			      ? p->now + (p->cfg.udp_probe < PEER_FIRST_PROBE ? p->cfg.udp_probe
+									: PEER_FIRST_PROBE)
+			      : ZT_TIME_NEVER;
 	PLOG(p, ZT_NODE_INFO, "connected",
 	     "role=%s name=%s client=%016" PRIx64 " observed=%s server=\"%s\" services=%zu transport=%s",
 	     role_name(p), p->cfg.name, w->client_id, zt_addr_str(&w->observed, a), w->software,
@@ -470,6 +474,8 @@ static void moved(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	     from, transport_name(p), w->client_id, zt_addr_str(&w->observed, a));
 	if (p->cb.observed)
 		p->cb.observed(p, p->cfg.arg, &p->observed_any);
+	/* a server-reflexive candidate now (or none any more): the sessions gather again */
+	zt_psession_netchange(p, p->now);
 }
 
 static void read_alt(struct zt_peer *p)
@@ -990,14 +996,14 @@ void zt_peer_tcp_sent(struct zt_peer *p, uint64_t now, uint64_t gen, size_t n)
 	check_outer(p);
 }
 
-void zt_peer_tcp_closed(struct zt_peer *p, uint64_t now, uint64_t gen, int err)
+void zt_peer_tcp_closed(struct zt_peer *p, uint64_t now, uint64_t gen, int err, const char *why)
 {
 	struct zt_tcpouter *t = tcp_of(p, gen);
 
 	if (!t)
 		return;
 	p->now = now;
-	zt_tcpouter_eof(t, now, err);
+	zt_tcpouter_eof(t, now, err, why);
 	check_alt(p);
 	check_outer(p);
 }

@@ -128,7 +128,7 @@ uint64_t zt_peer_outer_srtt(const struct zt_peer *p);
  *	bytes in:          n = zt_peer_tcp_recv(p, now, gen, data, len); keep the rest
  *	while connected:   len = zt_peer_tcp_output(p, gen, &data); write data[0..len);
  *	                   zt_peer_tcp_sent(p, now, gen, written);
- *	ended or failed:   zt_peer_tcp_closed(p, now, gen, err);
+ *	ended or failed:   zt_peer_tcp_closed(p, now, gen, err, why);
  *
  * A gen that is not the current one is ignored (-ENOENT from recv and output).
  */
@@ -139,7 +139,8 @@ int zt_peer_tcp_recv(struct zt_peer *p, uint64_t now, uint64_t gen, const uint8_
 		     size_t len);
 int zt_peer_tcp_output(struct zt_peer *p, uint64_t gen, const uint8_t **ret);
 void zt_peer_tcp_sent(struct zt_peer *p, uint64_t now, uint64_t gen, size_t n);
-void zt_peer_tcp_closed(struct zt_peer *p, uint64_t now, uint64_t gen, int err);
+/* why: what to report (a proxy's refusal, ...); NULL: from err. */
+void zt_peer_tcp_closed(struct zt_peer *p, uint64_t now, uint64_t gen, int err, const char *why);
 
 /*
  * The host addresses for host candidates (RFC 8445 s5.1.1.1); the port of each is

@@ -19,6 +19,8 @@
 #include "node/peerdefs.h"
 #include "quic/cidmap.h"
 
+/* auto: the first UDP probe after TCP won the race comes this soon (then udp_probe). */
+#define PEER_FIRST_PROBE (2 * ZT_SEC)
 /* Stop wrapping inner packets while this many DATAGRAMs wait in the outer queue. */
 #define PEER_RELAY_QUEUE 64
 /* Refused services remembered (agent); the oldest is forgotten beyond. */

@@ -176,7 +176,8 @@ struct zt_peer_config {
 	const char *intermediate_name;     /* its certificate's name; NULL: "intermediate.ztna" */
 	enum zt_peer_transport transport;  /* 0: UDP (QUIC) */
 	uint64_t tcp_delay;                /* auto: 0: 300 ms */
-	uint64_t udp_probe;                /* auto: 0: 30 s */
+	uint64_t udp_probe;                /* auto: 0: 30 s (the first one after a login on TCP:
+					      2 s, or this when shorter) */
 	struct zt_addr intermediate_tcp;   /* its TLS/TCP address; family 0: intermediate's IP,
 					      port 443 */
 	struct zt_tls_ctx *outer_tls;      /* required: client, ZT_ALPN_OUTER, our certificate */

@@ -419,11 +419,12 @@ size_t zt_tcpouter_feed(struct zt_tcpouter *t, uint64_t now, const uint8_t *data
 	return off;
 }
 
-void zt_tcpouter_eof(struct zt_tcpouter *t, uint64_t now, int err)
+void zt_tcpouter_eof(struct zt_tcpouter *t, uint64_t now, int err, const char *why)
 {
 	(void)now;
-	end(t, ZT_QUIC_CLOSED, err ? err : ZT_EPEER, true, false, 0,
-	    err ? "the TCP connection failed" : "the TCP connection was closed");
+	if (!why)
+		why = err ? "the TCP connection failed" : "the TCP connection was closed";
+	end(t, ZT_QUIC_CLOSED, err ? err : ZT_EPEER, true, false, 0, why);
 	t->state = ZT_QUIC_CLOSED;
 }
 

@@ -74,8 +74,9 @@ size_t zt_tcpouter_feed(struct zt_tcpouter *t, uint64_t now, const uint8_t *data
 /* The bytes to write now (plaintext written so far is sealed first). */
 size_t zt_tcpouter_output(struct zt_tcpouter *t, const uint8_t **ret);
 void zt_tcpouter_sent(struct zt_tcpouter *t, uint64_t now, size_t n);
-/* The TCP connection ended: err 0 (the peer's FIN) or a negative errno. */
-void zt_tcpouter_eof(struct zt_tcpouter *t, uint64_t now, int err);
+/* The TCP connection ended: err 0 (the peer's FIN) or a negative errno; why: the
+ * reason to report (NULL: one from err). */
+void zt_tcpouter_eof(struct zt_tcpouter *t, uint64_t now, int err, const char *why);
 
 /* Control bytes to the peer: returns how many were taken (maybe 0: output full, try
  * again on ctrl_writable), ZT_ESTATE (not established, or closing). */

@@ -51,12 +51,13 @@ IMD_ARGS=(--listen "$L:$P_IMD" --pki "$T/pki/intermediate" --client "agent:alice
 CONN_ARGS=(--intermediate "$L:$P_TAPC" --pki "$T/pki/connector-c1" --name c1 --token "$TOK_C"
 	--service "echo=tcp:$L:$P_ECHO" --service "sink=tcp:$L:$P_SINK"
 	--service "source=tcp:$L:$P_SRC" --service "flood=tcp:$L:$P_FLOOD"
-	--service "uecho=udp:$L:$P_UECHO" --keepalive 1s --direct off --control none)
+	--service "uecho=udp:$L:$P_UECHO" --keepalive 1s --direct off --control none
+	--transport udp)
 AGENT_ARGS=(--intermediate "$L:$P_TAPA" --pki "$T/pki/agent-alice" --name alice --token "$TOK_A"
 	--forward "tcp:$L:$F_ECHO=echo" --forward "tcp:$L:$F_SINK=sink"
 	--forward "tcp:$L:$F_SRC=source" --forward "tcp:$L:$F_FLOOD=flood"
 	--forward "udp:$L:$F_UECHO=uecho" --forward "tcp:$L:$F_GHOST=ghost" --keepalive 1s \
-	--direct off --control none)
+	--direct off --control none --transport udp)
 
 progs_start echo "$KIT" tcp-echo "$L:$P_ECHO"
 progs_start sink "$KIT" tcp-sink "$L:$P_SINK"

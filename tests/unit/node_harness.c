@@ -541,7 +541,7 @@ static void peer_tcp_connect(struct nh_ep *e, uint64_t gen, const struct zt_addr
 	if (!im || im->down || !im->imd || e->tcp_refused ||
 	    zt_imd_tcp_accept(im->imd, n->now, &at, &e->addr, &e->tcp_id) < 0) {
 		e->tcp_id = 0;
-		zt_peer_tcp_closed(e->peer, n->now, gen, -ECONNREFUSED);
+		zt_peer_tcp_closed(e->peer, n->now, gen, -ECONNREFUSED, NULL);
 		return;
 	}
 	e->tcp_imd = im;
@@ -616,7 +616,7 @@ static void tcp_deliver(struct nh_ep *e, const struct nh_pkt *p)
 		}
 	} else if (e->kind == NH_PEER && e->peer && e->tcp_id == p->tcp) {
 		if (p->fin) {
-			zt_peer_tcp_closed(e->peer, n->now, e->tcp_gen, 0);
+			zt_peer_tcp_closed(e->peer, n->now, e->tcp_gen, 0, NULL);
 			e->tcp_id = 0;
 			e->tcp_imd = NULL;
 			return;
