@@ -139,10 +139,54 @@ ub_case alice bob "UDP blocked at the connector (bob -> alice)" udp tcp
 MS_C=$UB_MS
 ub_case carol alice "UDP blocked at both (alice -> carol)" tcp tcp
 MS_B=$UB_MS
+# UDP comes back mid-session: the office firewall's drop rule goes while 192 MiB run
+# over the TCP relay; the agent's next UDP probe (--udp-probe 3s) moves it to QUIC.
+ub_comeback() {
+	local l=$LAB_TMP/comeback ipb=$ZTLAB_IP_bob t0 t1 out h line ms
+	head -c 192M /dev/urandom >"$LAB_TMP/big"
+	local sum
+	sum=$(sha256sum "$LAB_TMP/big" | cut -c1-64)
+	lab_bg bob "$l-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$IMD:4433" \
+		--pki "$LAB_TMP/pki/connector-bob" --name bob --token tok-bob \
+		--service "svc-bob-sink=tcp:$ipb:7001" --control "$l-conn.sock"
+	local conn=$LAB_BG
+	lab_bg alice "$l-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$IMD:4433" \
+		--pki "$LAB_TMP/pki/agent-alice" --name alice --token tok-alice \
+		--forward "tcp:127.0.0.1:8001=svc-bob-sink" --control "$l.sock" --udp-probe 3s
+	local agent=$LAB_BG
+	sc_wait_ready 100 "$l-conn.sock" "$l.sock"
+	sc_row "UDP comes back: the agent starts over tcp" tcp "$(kv "$(sc_status_line "$l.sock" node)" transport)"
+	lab_bg alice "$l-send.out" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-send 127.0.0.1:8001 "$LAB_TMP/big"
+	local send=$LAB_BG
+	sleep 0.5
+	h=$(lab_x office nft -a list chain ip ztlab forward | sed -n 's/.*meta l4proto udp drop # handle \([0-9]*\).*/\1/p' | head -n 1)
+	lab_x office nft delete rule ip ztlab forward handle "$h"
+	t0=$(date +%s%N)
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'event=transport_changed from=tcp to=udp' "$l-agent.log" && break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	line=$(grep 'event=transport_changed' "$l-agent.log" | head -n 1)
+	sc_row "UDP comes back: the login moves to udp within 5 s" yes \
+		"$([ -n "$line" ] && [ "$ms" -le 5000 ] && echo yes || echo no)" "${ms} ms after the rule went"
+	wait "$send"
+	out=$(cat "$l-send.out")
+	sc_row "UDP comes back: 192 MiB across the move intact" "201326592 ${sum:0:16}" \
+		"${out%% *} $(cut -c1-16 <<<"${out#* }")"
+	sc_row "UDP comes back: the agent ends over udp" udp "$(kv "$(sc_status_line "$l.sock" node)" transport)"
+	sc_stop "$agent"
+	sc_stop "$conn"
+	sc_row "UDP comes back: no forwarded connection reset (agent)" 0 \
+		"$(kv "$(grep 'event=exit' "$l-agent.log" | tail -n 1)" tcp_reset)"
+}
+
 for m in "agent:$MS_A" "connector:$MS_C" "both:$MS_B"; do
 	v=${m#*:}
 	ok=no
 	[ "$v" != - ] && [ "$OPEN_MS" != - ] && [ "$v" -le $((OPEN_MS + 1000)) ] && ok=yes
 	sc_row "first byte, UDP blocked at ${m%%:*}: <= open + 1 s" yes "$ok" "$v ms vs $OPEN_MS ms with UDP open"
 done
+ub_comeback
 sc_report

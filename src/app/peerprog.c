@@ -434,6 +434,10 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .help = "reach the Intermediate's TLS/TCP port through this HTTP proxy "
 		  "(http://[USER:PASS@]HOST:PORT, CONNECT); default: the https_proxy environment "
 		  "variable; none: no proxy", .set = set_proxy, .secret = true },
+	{ .name = "udp-probe", .syntax = "DURATION", .example = "30s",
+	  .help = "auto, on TCP: try UDP again this often and move back when it works "
+		  "(default 30s; the first try 2s after a login over TCP)",
+	  DURATION(pc.udp_probe) },
 	{ .name = "intermediate-tcp", .syntax = "HOST:PORT", .example = "192.0.2.1:443",
 	  .help = "the Intermediate's TLS/TCP address (default: its IP, port 443)",
 	  .set = set_intermediate_tcp },

@@ -9,8 +9,8 @@
 #include "core/units.h"
 #include "node/tcpouter.h"
 
-/* Plaintext staged before it is sealed into TLS records (one record's worth). */
-#define PEND_MAX 16384
+/* Plaintext staged before it is sealed into TLS records: the largest record fits. */
+#define PEND_MAX (ZT_OREC_HDR_LEN + ZT_OREC_CTRL_MAX)
 
 struct zt_tcpouter {
 	struct zt_tlsstream *tls;
