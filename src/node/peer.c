@@ -501,8 +501,16 @@ static void read_alt(struct zt_peer *p)
 /* The other connection ended before it won or took the login over. */
 static void check_alt(struct zt_peer *p)
 {
+	struct zt_quic_close_info ci;
+
 	if (!p->alt || zt_outer_state(p->alt) < ZT_QUIC_CLOSING)
 		return;
+	/* in the race, why the other transport failed (a proxy's refusal, ...) is news;
+	 * a UDP probe failing on a network that blocks UDP is not */
+	zt_outer_close_info(p->alt, &ci);
+	PLOG(p, p->state == ZT_PEER_CONNECTING ? ZT_NODE_WARN : ZT_NODE_DEBUG, "transport_failed",
+	     "transport=%s err=\"%s\" reason=\"%s\"", zt_outer_kind_name(zt_outer_kind(p->alt)),
+	     zt_strerror(ci.err ? ci.err : ZT_EPEER), ci.reason);
 	alt_drop(p);
 	if (p->state == ZT_PEER_READY && zt_outer_tcp(p->outer) &&
 	    p->cfg.transport == ZT_PEER_TRANSPORT_AUTO)
