@@ -7,6 +7,8 @@
 #              (gtlsserver), the same path
 #   direct     iperf3 -R through alice's TCP forward (session on the direct path)
 #   relay      iperf3 -R through bob's TCP forward (session on the relay path)
+#   relay-tcp  the same through the forward of bob's second agent, --transport tcp
+#              (the relay over TLS/TCP)
 # Client side (client tool, agent) on CPU_A; server side (server tool, connector,
 # Intermediate) on CPU_B.
 
@@ -61,7 +63,7 @@ gp_ngtcp2() {
 }
 
 sec_goodput() {
-	local p=gp variants=(iperf-udp iperf-tcp ngtcp2 relay) r i v out nv
+	local p=gp variants=(iperf-udp iperf-tcp ngtcp2 relay relay-tcp) r i v out nv
 	local -A G
 	note "goodput: $GP_ROUNDS rounds, ${GP_SECONDS} s per run"
 	if ! lab_up bench/lab/bench.lab; then
@@ -85,8 +87,10 @@ sec_goodput() {
 		lx "$v" "$K/zt-testkit" tcp-rtt 127.0.0.1:6004 5 64 >/dev/null 2>&1 ||
 			note "goodput: no echo through $v's forward"
 	done
+	lx agentr "$K/zt-testkit" tcp-rtt 127.0.0.1:6104 5 64 >/dev/null 2>&1 ||
+		note "goodput: no echo through the TLS/TCP agent's forward"
 	# alice's session goes direct some ms after it opened: wait for it
-	tunnel_wait_direct "$p" agent && variants=(iperf-udp iperf-tcp ngtcp2 direct relay)
+	tunnel_wait_direct "$p" agent && variants=(iperf-udp iperf-tcp ngtcp2 direct relay relay-tcp)
 	nv=${#variants[@]}
 	for ((r = 0; r < GP_ROUNDS; r++)); do
 		for ((i = 0; i < nv; i++)); do
@@ -103,6 +107,7 @@ sec_goodput() {
 				fi
 				;;
 			relay) out=$(gp_iperf agentr 127.0.0.1 6002) ;;
+			relay-tcp) out=$(gp_iperf agentr 127.0.0.1 6102) ;;
 			esac
 			if is_num "$out"; then
 				G[$v]+="$out "
@@ -145,5 +150,13 @@ gp_rows() {
 			"$(ratio "$rl" "$u")" - info "$(spread ${g[relay]}) Mbit/s; vs ngtcp2 examples $(ratio "$rl" "$n")x"
 	else
 		fail_row goodput-relay "goodput, TCP forward, relay" "iperf3 through bob's forward failed"
+	fi
+	if [ -n "${g[relay-tcp]:-}" ] && [ -n "${rl:-}" ]; then
+		row goodput-relay-tcp "goodput, TCP forward, relay over TLS/TCP" "$(median ${g[relay-tcp]})" \
+			Mbit/s "the relay over QUIC" "$rl" "$(ratio "$(median ${g[relay-tcp]})" "$rl")" - info \
+			"$(spread ${g[relay-tcp]}) Mbit/s (agent bob --transport tcp)"
+	else
+		fail_row goodput-relay-tcp "goodput, TCP forward, relay over TLS/TCP" \
+			"iperf3 through the TLS/TCP agent's forward failed"
 	fi
 }

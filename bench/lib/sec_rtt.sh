@@ -78,6 +78,7 @@ rtt_variant() {
 	raw) rtt_ping agent "$ZTLAB_WAN_nc:7001" "$2" "$TMP/s" "${opts[@]}" ;;
 	direct) rtt_ping agent 127.0.0.1:6001 "$2" "$TMP/s" "${opts[@]}" ;;
 	relay) rtt_ping agentr 127.0.0.1:6001 "$2" "$TMP/s" "${opts[@]}" ;;
+	relay-tcp) rtt_ping agentr 127.0.0.1:6101 "$2" "$TMP/s" "${opts[@]}" ;;
 	fwd) rtt_ping agent "$ZTLAB_IP_relay:9001" "$2" "$TMP/s" "${opts[@]}" ;;
 	esac
 }
@@ -105,6 +106,11 @@ sec_rtt() {
 	fi
 	variants=(raw relay fwd)
 	tunnel_wait_direct "$p" agent && variants=(raw direct relay fwd)
+	if rtt_warm agentr 127.0.0.1:6101; then
+		variants+=(relay-tcp)
+	else
+		note "RTT ($kind): no answer through the TLS/TCP agent's forward"
+	fi
 	[ "$(tunnel_path "$p" agentr)" = direct ] &&
 		note "RTT ($kind): agent bob's session went direct despite its NAT's rule"
 	if [ "$kind" = delay ]; then
@@ -161,6 +167,15 @@ rtt_rows_nodelay() {
 			row "rtt-relay-$s-$q" "RTT $s B $q, tunnel relay" "$rel" us "udpfwd relay, same path" "$fwd" \
 				"$(ratio "$rel" "$fwd")" "- (see relay penalty)" info \
 				"relay $(sp "$arr" "$s-relay"), udpfwd $(sp "$arr" "$s-fwd") us"
+			if [ -n "${A[$s-relay-tcp]:-}" ]; then
+				row "rtt-relay-tcp-$s-$q" "RTT $s B $q, tunnel relay over TLS/TCP" \
+					"$(m "$arr" "$s-relay-tcp")" us "the relay over QUIC, same path" "$rel" \
+					"$(ratio "$(m "$arr" "$s-relay-tcp")" "$rel")" - info \
+					"TLS/TCP $(sp "$arr" "$s-relay-tcp") us (agent bob --transport tcp)"
+			else
+				skip_row "rtt-relay-tcp-$s-$q" "RTT $s B $q, tunnel relay over TLS/TCP" \
+					"the TLS/TCP agent's forward did not answer" -
+			fi
 			if [ -n "${A[$s-direct]:-}" ]; then
 				# per round: (relay - direct) against (udpfwd - raw)
 				local -a R D W F

@@ -5,7 +5,10 @@
 #   agent  ztna-agent "alice"   forwards udp 127.0.0.1:6001=uecho, tcp :6002=bulk,
 #                               tcp :6003=src, tcp :6004=echo
 #   agentr ztna-agent "bob"     the same; its NAT drops everything to and from the
-#                               connector's NAT, so its session stays on the relay
+#                               connector's NAT, so its session stays on the relay;
+#                               and a second "bob" (process agentt) on the same host
+#                               with --transport tcp: the relay over TLS/TCP, its
+#                               forwards on 6101..6104
 #   conn   ztna-connector "c1"  uecho=udp:127.0.0.1:7002, bulk=tcp:127.0.0.1:5202,
 #                               src=tcp:127.0.0.1:7100, echo=tcp:127.0.0.1:7003;
 #                               udpping echo on its LAN address :7001 (raw baseline)
@@ -57,6 +60,8 @@ SERVICES=(--service uecho=udp:127.0.0.1:7002 --service bulk=tcp:127.0.0.1:5202
 	--service src=tcp:127.0.0.1:7100 --service echo=tcp:127.0.0.1:7003)
 FORWARDS=(--forward udp:127.0.0.1:6001=uecho --forward tcp:127.0.0.1:6002=bulk
 	--forward tcp:127.0.0.1:6003=src --forward tcp:127.0.0.1:6004=echo)
+FORWARDS_TCP=(--forward udp:127.0.0.1:6101=uecho --forward tcp:127.0.0.1:6102=bulk
+	--forward tcp:127.0.0.1:6103=src --forward tcp:127.0.0.1:6104=echo)
 # "tun" is the packet tunnel's route (bench/lib/sec_tun.sh): in c1's certificates and
 # serve rule always, served only when that section passes --route.
 TUNNEL_IMD_ARGS=()
@@ -84,8 +89,11 @@ tunnel_up() {
 	lbg "$p-agent" "$cpu" agent "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki/agent-alice" \
 		--name alice --token "$TOK_A" "${FORWARDS[@]}" "${TUNNEL_AGENT_ARGS[@]}" --control "$TMP/$p-agent.sock"
 	lbg "$p-agentr" "$cpu" agentr "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki/agent-bob" \
-		--name bob --token "$TOK_B" "${FORWARDS[@]}" --control "$TMP/$p-agentr.sock"
-	for n in conn agent agentr; do
+		--name bob --token "$TOK_B" "${FORWARDS[@]}" --control "$TMP/$p-agentr.sock" --transport udp
+	lbg "$p-agentt" "$cpu" agentr "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki/agent-bob" \
+		--name bob --token "$TOK_B" "${FORWARDS_TCP[@]}" --control "$TMP/$p-agentt.sock" \
+		--transport tcp --direct off
+	for n in conn agent agentr agentt; do
 		if ! wait_for "$TMP/$p-$n.log" 'event=connected' 10; then
 			echo "bench: $p-$n did not connect: $(tail -n 3 "$TMP/$p-$n.log")" >&2
 			return 1
@@ -95,7 +103,7 @@ tunnel_up() {
 
 tunnel_pin() {
 	local p=$1 a=$2 s=$3 n
-	for n in agent agentr; do taskset -a -p -c "$a" "${PIDS[$p-$n]}" >/dev/null 2>&1; done
+	for n in agent agentr agentt; do taskset -a -p -c "$a" "${PIDS[$p-$n]}" >/dev/null 2>&1; done
 	for n in imd fwd echo uecho tcpecho conn; do
 		[ -n "${PIDS[$p-$n]:-}" ] && taskset -a -p -c "$s" "${PIDS[$p-$n]}" >/dev/null 2>&1
 	done
