@@ -1,5 +1,6 @@
 /* Records of the outer connection over TLS/TCP (outerrec.h). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -73,6 +74,25 @@ void zt_orec_reader_init(struct zt_orec_reader *r)
 {
 	r->len = r->off = r->skip = 0;
 	r->poison = 0;
+	r->buf = NULL;
+}
+
+/* Nothing held (or nothing more will be): the buffer goes. */
+static void release(struct zt_orec_reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->len = r->off = 0;
+}
+
+void zt_orec_reader_fini(struct zt_orec_reader *r)
+{
+	release(r);
+}
+
+size_t zt_orec_reader_room(const struct zt_orec_reader *r)
+{
+	return ZT_OREC_MAX - (r->len - r->off);
 }
 
 int zt_orec_reader_feed(struct zt_orec_reader *r, const uint8_t *data, size_t len)
@@ -90,16 +110,19 @@ int zt_orec_reader_feed(struct zt_orec_reader *r, const uint8_t *data, size_t le
 		if (r->skip)
 			return (int)dropped;
 	}
+	if (!len)
+		return (int)dropped;
+	if (!r->buf && !(r->buf = malloc(ZT_OREC_MAX)))
+		return dropped ? (int)dropped : -ENOMEM;
 	if (r->off) {
 		memmove(r->buf, r->buf + r->off, r->len - r->off);
 		r->len -= r->off;
 		r->off = 0;
 	}
-	room = sizeof(r->buf) - r->len;
+	room = ZT_OREC_MAX - r->len;
 	if (len > room)
 		len = room;
-	if (len)
-		memcpy(r->buf + r->len, data, len);
+	memcpy(r->buf + r->len, data, len);
 	r->len += len;
 	return (int)(len + dropped);
 }
@@ -107,36 +130,40 @@ int zt_orec_reader_feed(struct zt_orec_reader *r, const uint8_t *data, size_t le
 int zt_orec_reader_pop(struct zt_orec_reader *r, struct zt_orec *ret)
 {
 	for (;;) {
-		const uint8_t *p = r->buf + r->off;
 		size_t have = r->len - r->off, len;
+		const uint8_t *p;
 		uint8_t type;
 
 		if (r->poison)
 			return r->poison;
-		if (have < ZT_OREC_HDR_LEN)
+		if (have < ZT_OREC_HDR_LEN) {
+			if (!have)
+				release(r); /* the record popped before ends its validity here */
 			return 0;
+		}
+		p = r->buf + r->off;
 		type = p[0];
 		len = (size_t)p[1] << 8 | p[2];
 		if (!body_max(type) || len > body_max(type) || len < body_min(type)) {
 			r->poison = ZT_EMALFORMED;
+			release(r);
 			return r->poison;
 		}
 		if (type >= ZT_OREC_EXT_MIN) {
-			/* skipped: what is here now, the rest as feed brings it */
+			/* skipped: what is here now, the rest as feed brings it (then nothing
+			 * is left here: the next round releases the buffer) */
 			size_t here = have - ZT_OREC_HDR_LEN < len ? have - ZT_OREC_HDR_LEN : len;
 			r->off += ZT_OREC_HDR_LEN + here;
 			if (r->off == r->len)
 				r->off = r->len = 0;
 			r->skip = len - here;
-			if (r->skip)
-				return 0;
 			continue;
 		}
 		if (have < ZT_OREC_HDR_LEN + len)
 			return 0;
 		r->off += ZT_OREC_HDR_LEN + len;
 		if (r->off == r->len)
-			r->off = r->len = 0; /* the body stays where it is until the next feed */
+			r->off = r->len = 0; /* the body stays until the next feed or pop */
 		*ret = (struct zt_orec){ .type = type, .body = p + ZT_OREC_HDR_LEN, .len = len };
 		return 1;
 	}

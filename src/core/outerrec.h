@@ -17,8 +17,8 @@
  *
  * Anything else is malformed: a type 0 or 6..127, a length of 0 (CTRL, DGRAM) or over
  * the type's maximum, a CLOSE shorter than 4 bytes, a PING or PONG not of 8 bytes; the
- * reader stops at the first such record (the connection is closed). Sans-IO, no
- * allocation.
+ * reader stops at the first such record (the connection is closed). Sans-IO; the
+ * reader allocates its buffer only while it holds bytes (below).
  */
 #ifndef ZT_CORE_OUTERREC_H
 #define ZT_CORE_OUTERREC_H
@@ -65,19 +65,25 @@ int zt_orec_close_parse(const struct zt_orec *r, uint32_t *ret_code,
 /*
  * Incremental reader: feed it the stream's bytes in any split, pop whole records.
  * It holds at most one record (ZT_OREC_MAX: what it has not popped stops feed);
- * an extension's body is dropped as it arrives.
+ * an extension's body is dropped as it arrives. Its buffer (ZT_OREC_MAX bytes) is
+ * allocated when feed has bytes to hold and freed when a pop finds nothing left (the
+ * record popped before is then no longer valid) or the reader is poisoned, so an idle
+ * reader holds no memory; zt_orec_reader_fini() frees it in any state.
  */
 struct zt_orec_reader {
 	size_t len, off;            /* buf[off..len) not popped yet */
 	size_t skip;                /* bytes of an extension's body still to drop */
 	int poison;                 /* 0, or ZT_EMALFORMED once a record was */
-	uint8_t buf[ZT_OREC_MAX];
+	uint8_t *buf;               /* NULL while nothing is held */
 };
 
 void zt_orec_reader_init(struct zt_orec_reader *r);
-/* Takes up to len bytes. Returns how many (fewer when full: pop first), or the poison
- * error. */
+void zt_orec_reader_fini(struct zt_orec_reader *r);
+/* Takes up to len bytes. Returns how many (fewer when full: pop first; at least
+ * zt_orec_reader_room()), the poison error, or -ENOMEM (no buffer: nothing taken). */
 int zt_orec_reader_feed(struct zt_orec_reader *r, const uint8_t *data, size_t len);
+/* How many bytes the next feed takes at least (ZT_OREC_MAX less what is not popped). */
+size_t zt_orec_reader_room(const struct zt_orec_reader *r);
 /*
  * The next record: 1 (in *ret, valid until the next feed or pop), 0 (need more bytes),
  * ZT_EMALFORMED (then always: close the connection). Extension records are skipped.

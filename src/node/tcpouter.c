@@ -24,13 +24,16 @@ struct zt_tcpouter {
 	bool ping_out;
 	uint64_t srtt;
 	bool want_writable;              /* ctrl_write took less than it was given */
-	/* records */
+	/* records; each buffer exists only while it holds bytes */
 	struct zt_orec_reader rd;
-	struct zt_orec held;             /* a CTRL record that did not fit ctrl_in yet */
+	struct zt_orec held;             /* a CTRL record that did not fit ctrl_in yet (its
+					    body in rd's buffer: nothing pops until it goes) */
 	bool have_held;
-	uint8_t *ctrl_in;                /* received control bytes, [ctrl_off..ctrl_len) */
+	uint8_t *ctrl_in;                /* received control bytes, [ctrl_off..ctrl_len)
+					    (ZT_TCPOUTER_CTRL_IN bytes when allocated) */
 	size_t ctrl_off, ctrl_len;
-	uint8_t pend[PEND_MAX];          /* plaintext not sealed yet */
+	uint8_t *pend;                   /* plaintext not sealed yet (PEND_MAX bytes when
+					    allocated) */
 	size_t pend_len;
 	struct zt_tcpouter_stats st;
 };
@@ -73,7 +76,9 @@ void zt_tcpouter_free(struct zt_tcpouter *t)
 	if (!t)
 		return;
 	zt_tlsstream_free(t->tls);
+	zt_orec_reader_fini(&t->rd);
 	free(t->ctrl_in);
+	free(t->pend);
 	free(t);
 }
 
@@ -107,21 +112,37 @@ static int seal(struct zt_tcpouter *t)
 	rc = zt_tlsstream_write(t->tls, t->pend, t->pend_len);
 	if (rc < 0)
 		return rc;
+	free(t->pend); /* TLS holds it now */
+	t->pend = NULL;
 	t->pend_len = 0;
 	return 0;
 }
 
-/* One record into the staged plaintext. force: past the output's bound (CLOSE, PONG). */
-static int put(struct zt_tcpouter *t, uint8_t type, const void *body, size_t len)
+/* Room for n more bytes of staged plaintext: what is staged is sealed first when they
+ * would not fit, the buffer allocated when there is none. Returns 0, -ENOMEM or
+ * seal()'s error. */
+static int pend_room(struct zt_tcpouter *t, size_t n)
 {
 	int rc;
 
-	if (t->pend_len + ZT_OREC_HDR_LEN + len > sizeof(t->pend)) {
+	if (t->pend_len + n > PEND_MAX) {
 		rc = seal(t);
 		if (rc < 0)
 			return rc;
 	}
-	rc = zt_orec_write(t->pend + t->pend_len, sizeof(t->pend) - t->pend_len, type, body, len);
+	if (!t->pend && !(t->pend = malloc(PEND_MAX)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* One record into the staged plaintext. */
+static int put(struct zt_tcpouter *t, uint8_t type, const void *body, size_t len)
+{
+	int rc = pend_room(t, ZT_OREC_HDR_LEN + len);
+
+	if (rc < 0)
+		return rc;
+	rc = zt_orec_write(t->pend + t->pend_len, PEND_MAX - t->pend_len, type, body, len);
 	if (rc < 0)
 		return rc;
 	t->pend_len += (size_t)rc;
@@ -224,9 +245,7 @@ void zt_tcpouter_close(struct zt_tcpouter *t, uint64_t now, uint64_t code, const
 		uint8_t rec[ZT_OREC_HDR_LEN + 4 + ZT_OREC_REASON_MAX];
 		int n = zt_orec_write_close(rec, sizeof(rec), (uint32_t)code, reason);
 
-		if (n > 0 && t->pend_len + (size_t)n > sizeof(t->pend))
-			seal(t);
-		if (n > 0 && t->pend_len + (size_t)n <= sizeof(t->pend)) {
+		if (n > 0 && pend_room(t, (size_t)n) == 0) {
 			memcpy(t->pend + t->pend_len, rec, (size_t)n);
 			t->pend_len += (size_t)n;
 		}
@@ -257,7 +276,7 @@ static void rtt_sample(struct zt_tcpouter *t, uint64_t now, const uint8_t *b)
 /* A CTRL body into ctrl_in. Returns false when it does not fit yet. */
 static bool ctrl_take(struct zt_tcpouter *t, const struct zt_orec *r)
 {
-	if (!t->ctrl_in) {
+	if (!t->ctrl_in) { /* freed whenever the owner has read it all */
 		t->ctrl_in = malloc(ZT_TCPOUTER_CTRL_IN);
 		if (!t->ctrl_in) {
 			end(t, ZT_QUIC_CLOSED, -ENOMEM, false, false, 0, "out of memory");
@@ -314,8 +333,8 @@ static bool dispatch(struct zt_tcpouter *t, uint64_t now, const struct zt_orec *
 static bool refill(struct zt_tcpouter *t)
 {
 	uint8_t buf[4096];
-	size_t room = sizeof(t->rd.buf) - (t->rd.len - t->rd.off);
-	int n;
+	size_t room = zt_orec_reader_room(&t->rd);
+	int n, took;
 
 	if (room > sizeof(buf))
 		room = sizeof(buf);
@@ -332,7 +351,10 @@ static bool refill(struct zt_tcpouter *t)
 		end(t, ZT_QUIC_CLOSED, ZT_ETLS, false, false, 0, why);
 		return false;
 	}
-	if (zt_orec_reader_feed(&t->rd, buf, (size_t)n) != n)
+	took = zt_orec_reader_feed(&t->rd, buf, (size_t)n);
+	if (took == -ENOMEM)
+		end(t, ZT_QUIC_CLOSED, -ENOMEM, false, false, 0, "out of memory");
+	else if (took != n)
 		end(t, ZT_QUIC_CLOSED, ZT_EMALFORMED, false, false, 0, "malformed record");
 	return true;
 }
@@ -438,6 +460,12 @@ int zt_tcpouter_ctrl_read(struct zt_tcpouter *t, void *buf, size_t cap)
 		n = cap;
 	memcpy(buf, t->ctrl_in + t->ctrl_off, n);
 	t->ctrl_off += n;
+	if (t->ctrl_off == t->ctrl_len) {
+		/* all read: the next CTRL record allocates it again */
+		free(t->ctrl_in);
+		t->ctrl_in = NULL;
+		t->ctrl_off = t->ctrl_len = 0;
+	}
 	return (int)n;
 }
 

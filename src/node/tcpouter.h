@@ -27,6 +27,14 @@
  * DATAGRAM queue) while dgram_high bytes wait to be sent; control bytes are taken
  * while the output is under ZT_TLSSTREAM_OUT_HIGH.
  *
+ * Memory is held only while bytes wait: the record reader's buffer, the staged
+ * plaintext (until it is sealed into TLS), the control input (until the owner has
+ * read it all) and TLS's own buffers (quic/tlsstream.h) are allocated when bytes come
+ * and freed when they have gone, so an idle connection (half-open, or established
+ * with nothing in flight) costs its structs and GnuTLS's session. An allocation that
+ * fails ends the connection (CLOSED, err -ENOMEM or ZT_ETLS) or, for bytes to send,
+ * is refused as a full output is.
+ *
  * Callbacks are called from feed, on_timeout and sent (ctrl_writable); they may call
  * every function here but free.
  */

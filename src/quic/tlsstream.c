@@ -12,11 +12,20 @@ struct zt_tlsstream {
 	gnutls_session_t s;
 	enum zt_tlsstream_state state;
 	int gnutls_err;                  /* the failure's GnuTLS code */
-	uint8_t in[ZT_TLSSTREAM_IN_MAX]; /* ciphertext received, in[in_off..in_len) not taken */
+	/* Both buffers exist only while they hold bytes (an idle stream has neither). */
+	uint8_t *in;                     /* ciphertext received, in[in_off..in_len) not taken
+					    (ZT_TLSSTREAM_IN_MAX bytes when allocated) */
 	size_t in_off, in_len;
 	uint8_t *out;                    /* ciphertext to send, out[out_off..out_len) */
 	size_t out_off, out_len, out_cap;
 };
+
+static void in_release(struct zt_tlsstream *t)
+{
+	free(t->in);
+	t->in = NULL;
+	t->in_off = t->in_len = 0;
+}
 
 /* GnuTLS's transport: our buffers. */
 
@@ -34,7 +43,7 @@ static ssize_t pull(gnutls_transport_ptr_t arg, void *buf, size_t cap)
 	memcpy(buf, t->in + t->in_off, n);
 	t->in_off += n;
 	if (t->in_off == t->in_len)
-		t->in_off = t->in_len = 0;
+		in_release(t); /* all of it is TLS's now */
 	return (ssize_t)n;
 }
 
@@ -42,8 +51,6 @@ static ssize_t push(gnutls_transport_ptr_t arg, const void *data, size_t len)
 {
 	struct zt_tlsstream *t = arg;
 
-	if (t->out_off && t->out_off == t->out_len)
-		t->out_off = t->out_len = 0;
 	if (t->out_len + len > t->out_cap) {
 		size_t cap = t->out_cap ? t->out_cap : 4096;
 		uint8_t *p;
@@ -111,6 +118,7 @@ void zt_tlsstream_free(struct zt_tlsstream *t)
 	if (!t)
 		return;
 	zt_tls_session_free(t->tls);
+	free(t->in);
 	free(t->out);
 	free(t);
 }
@@ -126,11 +134,17 @@ size_t zt_tlsstream_feed(struct zt_tlsstream *t, const uint8_t *data, size_t len
 		t->in_len -= t->in_off;
 		t->in_off = 0;
 	}
-	room = sizeof(t->in) - t->in_len;
+	room = ZT_TLSSTREAM_IN_MAX - t->in_len;
 	if (len > room)
 		len = room;
-	memcpy(t->in + t->in_len, data, len);
-	t->in_len += len;
+	if (len && !t->in && !(t->in = malloc(ZT_TLSSTREAM_IN_MAX))) {
+		fail(t, GNUTLS_E_MEMORY_ERROR);
+		return len; /* as a failed stream does: taken and dropped */
+	}
+	if (len) {
+		memcpy(t->in + t->in_len, data, len);
+		t->in_len += len;
+	}
 	step(t);
 	return len;
 }
@@ -146,8 +160,12 @@ void zt_tlsstream_sent(struct zt_tlsstream *t, size_t n)
 	if (n > t->out_len - t->out_off)
 		n = t->out_len - t->out_off;
 	t->out_off += n;
-	if (t->out_off == t->out_len)
-		t->out_off = t->out_len = 0;
+	if (t->out_off == t->out_len) {
+		/* all sent: an idle stream holds no buffer (the next write allocates one) */
+		free(t->out);
+		t->out = NULL;
+		t->out_off = t->out_len = t->out_cap = 0;
+	}
 }
 
 int zt_tlsstream_write(struct zt_tlsstream *t, const void *data, size_t len)

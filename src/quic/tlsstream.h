@@ -14,9 +14,12 @@
  *
  * Buffers are bounded: the input holds at most ZT_TLSSTREAM_IN_MAX bytes not yet
  * taken by TLS, the output refuses plaintext (-EAGAIN) while more than
- * ZT_TLSSTREAM_OUT_HIGH bytes wait to be sent. A handshake failure (a certificate
- * refused, a wrong ALPN, garbage) sends the alert TLS picks into the output and makes
- * the stream FAILED with ZT_ETLS; zt_tlsstream_error() says why.
+ * ZT_TLSSTREAM_OUT_HIGH bytes wait to be sent. They hold memory only while bytes wait:
+ * the input is allocated when bytes are fed and freed when TLS has taken them all, the
+ * output freed when all of it was sent, so an idle stream costs its struct and
+ * GnuTLS's session. A handshake failure (a certificate refused, a wrong ALPN, garbage)
+ * sends the alert TLS picks into the output and makes the stream FAILED with ZT_ETLS;
+ * zt_tlsstream_error() says why.
  */
 #ifndef ZT_QUIC_TLSSTREAM_H
 #define ZT_QUIC_TLSSTREAM_H
@@ -49,10 +52,14 @@ int zt_tlsstream_new(struct zt_tlsstream **ret, struct zt_tls_ctx *ctx, const ch
 void zt_tlsstream_free(struct zt_tlsstream *t);
 
 /* Bytes from the TCP connection; the handshake goes on with them. Returns how many
- * were taken (fewer than len while the input is full of records not read yet). */
+ * were taken (fewer than len while the input is full of records not read yet). When
+ * the input cannot be allocated the stream fails (ZT_ETLS, "memory allocation") and
+ * the bytes are taken and dropped, as after any failure. */
 size_t zt_tlsstream_feed(struct zt_tlsstream *t, const uint8_t *data, size_t len);
 
-/* The bytes to send now (*ret points into the stream), and how many were sent. */
+/* The bytes to send now (*ret points into the stream's output: valid until the next
+ * call that changes the stream: sent, write, feed, read, close), and how many were
+ * sent (all of it frees the output). */
 size_t zt_tlsstream_output(const struct zt_tlsstream *t, const uint8_t **ret);
 void zt_tlsstream_sent(struct zt_tlsstream *t, size_t n);
 

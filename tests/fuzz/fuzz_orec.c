@@ -5,7 +5,8 @@
  * Every record popped is one the writer accepts back, byte for byte the same; a CLOSE
  * parses; the reader never takes more than it holds; once it says malformed it keeps
  * saying so; and the bytes it took before that are exactly whole records and what is
- * still buffered.
+ * still buffered. Its buffer exists only while bytes wait in it: none once a pop
+ * found nothing left, none once malformed.
  */
 #include <stdint.h>
 #include <string.h>
@@ -52,12 +53,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while ((rc = zt_orec_reader_pop(&rd, &r)) == 1)
 			one(&r);
 		check(rc == 0 || rc == ZT_EMALFORMED);
+		check(rd.len > rd.off || !rd.buf);
 		if (took == 0 && rc == 0)
 			break; /* full of one record that cannot be (never: the buffer holds any) */
 	}
 	if (rc == ZT_EMALFORMED) {
 		check(zt_orec_reader_pop(&rd, &r) == ZT_EMALFORMED);
 		check(zt_orec_reader_feed(&rd, data, 1) == ZT_EMALFORMED);
+		check(!rd.buf);
 	}
+	zt_orec_reader_fini(&rd);
 	return 0;
 }

@@ -63,7 +63,7 @@ struct nh_pkt {
 	uint8_t data[];
 };
 
-#define NH_MAX_EPS 48
+#define NH_MAX_EPS 256
 #define NH_MAX_MSGS 64
 
 enum nh_kind { NH_IMD = 1, NH_PEER = 2, NH_RAW = 3 };

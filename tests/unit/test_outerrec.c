@@ -82,6 +82,7 @@ static void every_split(void **state)
 		check_records(r, n, dgram);
 		assert_memory_equal(copy[0], "hello", 5);
 		assert_memory_equal(copy[1], dgram, ZT_OREC_DGRAM_MAX);
+		zt_orec_reader_fini(&rd);
 	}
 }
 
@@ -108,6 +109,8 @@ static void malformed_stops_the_reader(void **state)
 		assert_int_equal(zt_orec_reader_pop(&rd, &r), ZT_EMALFORMED);
 		assert_int_equal(zt_orec_reader_feed(&rd, ok, 1), ZT_EMALFORMED);
 		assert_int_equal(zt_orec_reader_pop(&rd, &r), ZT_EMALFORMED);
+		assert_null(rd.buf); /* nothing more is read: nothing is held */
+		zt_orec_reader_fini(&rd);
 	}
 	/* the writer refuses the same */
 	assert_int_equal(zt_orec_write(ok, sizeof(ok), 0, "x", 1), -EINVAL);
@@ -135,7 +138,7 @@ static void ping_and_long_extension(void **state)
 	n += (size_t)zt_orec_write(buf + n, sizeof(buf) - n, 250, ext, sizeof(ext));
 	n += (size_t)zt_orec_write(buf + n, sizeof(buf) - n, ZT_OREC_PONG, "abcdefgh", 8);
 	assert_int_equal(n, 3 * ZT_OREC_HDR_LEN + 16 + 65535);
-	assert_true(sizeof(rd.buf) < 65535);
+	assert_true(ZT_OREC_MAX < 65535);
 	for (size_t piece = 1; piece <= 40000; piece = piece * 7 + 1) {
 		size_t off = 0;
 		int got = 0;
@@ -157,6 +160,7 @@ static void ping_and_long_extension(void **state)
 			assert_int_equal(rc, 0);
 		}
 		assert_int_equal(got, 2);
+		zt_orec_reader_fini(&rd);
 	}
 }
 
@@ -177,7 +181,7 @@ static void reader_is_bounded(void **state)
 	zt_orec_reader_init(&rd);
 	while (fed < n) {
 		int k = zt_orec_reader_feed(&rd, big + fed, n - fed);
-		assert_true(k >= 0 && (size_t)k <= sizeof(rd.buf));
+		assert_true(k >= 0 && (size_t)k <= ZT_OREC_MAX);
 		fed += (size_t)k;
 		while (zt_orec_reader_pop(&rd, &r) == 1) {
 			assert_int_equal(r.len, sizeof(chunk));
@@ -185,6 +189,47 @@ static void reader_is_bounded(void **state)
 		}
 	}
 	assert_int_equal(records, (int)(n / (ZT_OREC_HDR_LEN + sizeof(chunk))));
+	zt_orec_reader_fini(&rd);
+}
+
+/* The reader's buffer exists while bytes wait in it: from the first byte fed until a
+ * pop finds none left (the record popped before stays readable until then); an
+ * extension's body passing through takes none; fini frees it at any point. */
+static void buffer_only_while_bytes_wait(void **state)
+{
+	uint8_t buf[64], ext[8] = { 250, 0, 200 };
+	struct zt_orec_reader rd;
+	struct zt_orec r;
+	int n = zt_orec_write(buf, sizeof(buf), ZT_OREC_DGRAM, "payload", 7);
+	(void)state;
+
+	zt_orec_reader_init(&rd);
+	assert_null(rd.buf);
+	assert_int_equal(zt_orec_reader_room(&rd), ZT_OREC_MAX);
+	assert_int_equal(zt_orec_reader_feed(&rd, buf, 2), 2);
+	assert_non_null(rd.buf);
+	assert_int_equal(zt_orec_reader_room(&rd), ZT_OREC_MAX - 2);
+	assert_int_equal(zt_orec_reader_pop(&rd, &r), 0);
+	assert_non_null(rd.buf); /* half a header waits */
+	assert_int_equal(zt_orec_reader_feed(&rd, buf + 2, (size_t)n - 2), n - 2);
+	assert_int_equal(zt_orec_reader_pop(&rd, &r), 1);
+	assert_non_null(rd.buf);
+	assert_memory_equal(r.body, "payload", 7);
+	assert_int_equal(zt_orec_reader_pop(&rd, &r), 0);
+	assert_null(rd.buf);
+	/* an extension's header, then its body in pieces: dropped, nothing held */
+	assert_int_equal(zt_orec_reader_feed(&rd, ext, 3), 3);
+	assert_int_equal(zt_orec_reader_pop(&rd, &r), 0);
+	assert_null(rd.buf);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(zt_orec_reader_feed(&rd, buf, 50), 50);
+	assert_null(rd.buf);
+	/* a record after it; fini with bytes held */
+	assert_int_equal(zt_orec_reader_feed(&rd, buf, (size_t)n), n);
+	assert_int_equal(zt_orec_reader_pop(&rd, &r), 1);
+	assert_int_equal(zt_orec_reader_feed(&rd, buf, 1), 1);
+	zt_orec_reader_fini(&rd);
+	assert_null(rd.buf);
 }
 
 int main(void)
@@ -194,6 +239,7 @@ int main(void)
 		cmocka_unit_test(malformed_stops_the_reader),
 		cmocka_unit_test(reader_is_bounded),
 		cmocka_unit_test(ping_and_long_extension),
+		cmocka_unit_test(buffer_only_while_bytes_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -105,6 +105,7 @@ static void handshake_identities_and_data(void **state)
 	struct ends e;
 	char id[256];
 	const char *alpn;
+	const uint8_t *out;
 	size_t n;
 
 	ends_up(&e, f, 100000);
@@ -126,6 +127,11 @@ static void handshake_identities_and_data(void **state)
 	assert_int_equal(read_all(e.s, e.c, got, sizeof(got), 4, 1), 4);
 	assert_memory_equal(got, "pong", 4);
 	assert_int_equal(zt_tlsstream_read(e.c, got, sizeof(got)), -EAGAIN);
+	/* all sent: neither end holds an output buffer */
+	assert_int_equal(zt_tlsstream_output(e.c, &out), 0);
+	assert_null(out);
+	assert_int_equal(zt_tlsstream_output(e.s, &out), 0);
+	assert_null(out);
 
 	/* close_notify: the other end reads the end */
 	zt_tlsstream_close(e.c);
