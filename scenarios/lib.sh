@@ -165,12 +165,13 @@ sc_effective_type() {
 	read -r w t _ < <(sc_sim_theory "$1" stun) && echo "$t"
 }
 
-# What theory says A and B end with: direct, relay, or (UDP blocked) none for the
-# full system, which cannot reach the Intermediate, relay for hole punching.
+# What theory says A and B end with: direct or relay. UDP blocked (the simulator's
+# "none": no UDP at all) is relay too: the full system reaches the Intermediate over
+# TLS/TCP and relays there (docs/tcp-transport.md); hole punching finds no path.
 sc_theory() {
 	local w _
 	read -r w _ _ < <(sc_sim_theory "$1" "$2") || return 1
-	[ "$w" = none ] && [ "$SC_MODE" != system ] && w=relay
+	[ "$w" = none ] && w=relay
 	echo "$w"
 }
 
@@ -500,13 +501,18 @@ pair_run_system() {
 	if [ "$out" != "$(cat "$LAB_TMP/sys-data")" ]; then
 		PAIR_PATH="$PAIR_PATH-but-no-data"
 	fi
+	# SC_SYS_TRANSPORT (tcp, udp): both ends must be logged in over it
+	PAIR_TRANSPORT="$(kv "$(sc_status_line "$cctl" node)" transport)/$(kv "$(sc_status_line "$ctl" node)" transport)"
+	if [ -n "${SC_SYS_TRANSPORT:-}" ] && [ "$PAIR_TRANSPORT" != "$SC_SYS_TRANSPORT/$SC_SYS_TRANSPORT" ]; then
+		PAIR_PATH="$PAIR_PATH-but-$PAIR_TRANSPORT"
+	fi
 	if [ "$PAIR_PATH" = direct ]; then
 		PAIR_MS=$(kv "$line" time_to_direct_ms)
 		PAIR_NOTE="remote $(kv "$line" remote), 4 KB echoed, pings:${via:- none}"
 	else
 		ice="ICE gave up ($(kv "$line" ice_pairs) pairs, $(kv "$line" ice_checks) checks, $(kv "$line" ice_responses) answers)"
 		[ "$(kv "$line" ice)" = failed ] || ice="ICE did not give up in ${SC_SYS_WAIT} s"
-		PAIR_NOTE="$ice; 4 KB echoed: $([ "$out" = "$(cat "$LAB_TMP/sys-data")" ] && echo yes || echo no), pings:${via:- none}"
+		PAIR_NOTE="$ice; 4 KB echoed: $([ "$out" = "$(cat "$LAB_TMP/sys-data")" ] && echo yes || echo no), pings:${via:- none}, transport (connector/agent) $PAIR_TRANSPORT"
 	fi
 	sc_debug "system $a -> $b: $line"
 	sc_stop "$agent"
@@ -624,7 +630,7 @@ sc_pair() {
 	local ta tb
 	local want
 	read -r want ta tb < <(sc_sim_theory "$1" "$2")
-	[ "$want" = none ] && [ "$SC_MODE" != system ] && want=relay
+	[ "$want" = none ] && want=relay
 	sc_pair_expect "$1" "$2" "$want" "$(short_type "$ta")" "$(short_type "$tb")"
 }
 
