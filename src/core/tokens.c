@@ -29,13 +29,20 @@ static void update(struct zt_tokens *t, uint64_t now)
 		t->last = now;
 }
 
+bool zt_tokens_take_n(struct zt_tokens *t, uint64_t now, uint32_t n)
+{
+	uint64_t need = (uint64_t)n * ONE;
+
+	update(t, now);
+	if (t->level < need)
+		return false;
+	t->level -= need;
+	return true;
+}
+
 bool zt_tokens_take(struct zt_tokens *t, uint64_t now)
 {
-	update(t, now);
-	if (t->level < ONE)
-		return false;
-	t->level -= ONE;
-	return true;
+	return zt_tokens_take_n(t, now, 1);
 }
 
 bool zt_tokens_ready(const struct zt_tokens *t, uint64_t now)

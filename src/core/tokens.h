@@ -2,7 +2,8 @@
  * A token bucket on the caller's clock (sans-IO: time is an argument): `rate` tokens
  * a second, at most `burst` saved up. For budgets that may spend a burst at once but
  * only the rate for long (connectivity checks to addresses that have not answered,
- * core/checkbudget.h). Integer arithmetic in nanotokens, no drift.
+ * core/checkbudget.h; bytes relayed per client, node/imd.c, one token a byte).
+ * Integer arithmetic in nanotokens, no drift: rate and burst up to UINT32_MAX fit.
  */
 #ifndef ZT_CORE_TOKENS_H
 #define ZT_CORE_TOKENS_H
@@ -22,6 +23,10 @@ void zt_tokens_init(struct zt_tokens *t, uint32_t rate, uint32_t burst, uint64_t
 
 /* Takes one token if there is one at now. Returns true when it did. */
 bool zt_tokens_take(struct zt_tokens *t, uint64_t now);
+
+/* Takes n tokens at once if there are n at now, else none (all or nothing: a packet of
+ * n bytes). Returns true when it did; n = 0 is always true, n above the burst never. */
+bool zt_tokens_take_n(struct zt_tokens *t, uint64_t now, uint32_t n);
 
 /* Whether a token is there at now (nothing taken). */
 bool zt_tokens_ready(const struct zt_tokens *t, uint64_t now);

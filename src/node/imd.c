@@ -15,6 +15,7 @@
 #include "core/route.h"
 #include "core/stun_server.h"
 #include "core/timerheap.h"
+#include "core/tokens.h"
 #include "core/units.h"
 #include "node/ctrlchan.h"
 #include "node/imd.h"
@@ -117,6 +118,10 @@ struct client {
 	uint64_t progress_at;             /* when that last went down (or was 0) */
 	uint64_t log_window, log_suppressed;
 	unsigned log_lines;
+	/* Relay rate (cfg.relay_rate): the bytes it sends into the relay. */
+	struct zt_tokens relay_tokens;
+	uint64_t relay_dropped;           /* its payloads dropped over the rate */
+	uint64_t relay_log_at;            /* its last relay_rate_limited line */
 	void *qlog;
 };
 
@@ -133,6 +138,7 @@ struct session {
 	char service[ZT_CTRL_STR_MAX + 1];
 	struct zt_addr tun4, tun6;           /* the agent's tunnel addresses */
 	uint64_t bytes, pkts, quota_bytes, quota_pkts, dropped_quota;
+	uint64_t dropped_rate;               /* over its sender's relay rate */
 	bool over_quota;
 	bool have_cands[2];
 	uint32_t gen[2];
@@ -1160,9 +1166,10 @@ static void retire(struct client *c, uint64_t now, int code, const char *text)
 }
 
 /* A move (HELLO with CLIENT_ID, docs/control-protocol.md): the client's login on
- * another connection, same identity, hands c its sessions and held OPENs (its tunnel
- * addresses are the identity's: c takes them as any login does); the old connection
- * is closed without ending them. Returns true when it moved. */
+ * another connection, same identity, hands c its sessions, held OPENs and relay budget
+ * (a move does not refill it; its tunnel addresses are the identity's: c takes them as
+ * any login does); the old connection is closed without ending them. Returns true when
+ * it moved. */
 static bool take_over(struct zt_imd *imd, struct client *c, uint64_t now, uint64_t from)
 {
 	struct client *o;
@@ -1194,6 +1201,9 @@ static bool take_over(struct zt_imd *imd, struct client *c, uint64_t now, uint64
 		c->nheld++;
 	}
 	c->routes_sent = o->routes_sent;
+	c->relay_tokens = o->relay_tokens;
+	c->relay_dropped = o->relay_dropped;
+	c->relay_log_at = o->relay_log_at;
 	imd->st.moved++;
 	LOG(imd, ZT_NODE_INFO, "client_moved",
 	    "identity=%s old_client=%016" PRIx64 " new_client=%016" PRIx64
@@ -1715,6 +1725,21 @@ static void cb_writable(struct zt_outer *o, void *arg)
 	ctrl_progress(c, c->imd->now);
 }
 
+/* A payload over its sender's relay rate: dropped and counted, nothing else (the
+ * end-to-end connection sees loss and slows down); a line at most every LOG_WINDOW per
+ * client, with its drops so far. */
+static void relay_rate_drop(struct zt_imd *imd, struct client *c, struct session *s)
+{
+	imd->st.relay_dropped_rate++;
+	s->dropped_rate++;
+	if (c->relay_dropped++ && imd->now < c->relay_log_at + LOG_WINDOW)
+		return;
+	c->relay_log_at = imd->now;
+	LOG(imd, ZT_NODE_WARN, "relay_rate_limited",
+	    "client=%016" PRIx64 " identity=%s rate=%" PRIu32 " burst=%" PRIu32 " dropped=%" PRIu64,
+	    c->id, c->identity, imd->cfg.relay_rate, imd->cfg.relay_burst, c->relay_dropped);
+}
+
 static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, size_t len)
 {
 	struct session *s;
@@ -1752,6 +1777,12 @@ static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, siz
 				send_close(s->end[k], s->id, ZT_EQUOTA, "relay quota exceeded");
 			}
 		}
+		return;
+	}
+	/* Charged to the sender before it is forwarded (len: one DATAGRAM or DGRAM
+	 * record, far below UINT32_MAX). */
+	if (imd->cfg.relay_rate && !zt_tokens_take_n(&c->relay_tokens, imd->now, (uint32_t)len)) {
+		relay_rate_drop(imd, c, s);
 		return;
 	}
 	rc = zt_outer_dgram_send(to->outer, data, len);
@@ -1834,7 +1865,8 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	/* Token buckets count in 1e-9 units: rates and bursts up to a million fit. */
 	if (cfg->open_rate > ZT_IMD_RATE_MAX || cfg->open_burst > ZT_IMD_RATE_MAX ||
 	    cfg->ctrl_rate > ZT_IMD_RATE_MAX || cfg->ctrl_burst > ZT_IMD_RATE_MAX ||
-	    cfg->ctrl_busy > ZT_IMD_CTRL_BUSY_MAX)
+	    cfg->ctrl_busy > ZT_IMD_CTRL_BUSY_MAX ||
+	    (cfg->relay_burst && cfg->relay_burst < ZT_IMD_RELAY_BURST_MIN))
 		return -EINVAL;
 	imd = calloc(1, sizeof(*imd));
 	if (!imd)
@@ -1843,6 +1875,13 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	zt_timerheap_init(&imd->timers);
 	imd->cfg.quota_bytes = or_default(cfg->quota_bytes, 64ULL << 30);
 	imd->cfg.quota_packets = or_default(cfg->quota_packets, 64ULL << 20);
+	/* A quarter second at the rate: the bytes in flight of an end-to-end connection
+	 * with a round trip up to 250 ms, which a policer must let through at once or it
+	 * cuts the connection below the rate. */
+	imd->cfg.relay_burst = (uint32_t)or_default(cfg->relay_burst,
+						    cfg->relay_rate / 4 > ZT_IMD_RELAY_BURST_MIN
+							    ? cfg->relay_rate / 4
+							    : ZT_IMD_RELAY_BURST_MIN);
 	imd->cfg.start_margin = or_default(cfg->start_margin, 50 * ZT_MS);
 	imd->cfg.orphan_grace = or_default(cfg->orphan_grace, 30 * ZT_SEC);
 	imd->cfg.idle_timeout = or_default(cfg->idle_timeout, 20 * ZT_SEC);
@@ -2032,6 +2071,8 @@ static struct client *client_new(struct zt_imd *imd, uint64_t now, const struct 
 	c->id = zt_rng_u64(imd->cfg.rng) | 1;
 	bucket_init(&c->open_bucket, now, imd->cfg.open_burst);
 	bucket_init(&c->ctrl_bucket, now, imd->cfg.ctrl_burst);
+	if (imd->cfg.relay_rate)
+		zt_tokens_init(&c->relay_tokens, imd->cfg.relay_rate, imd->cfg.relay_burst, now);
 	c->observed = *src;
 	c->hello_deadline = ZT_TIME_NEVER;
 	c->created = now;
@@ -2567,6 +2608,7 @@ int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_ses
 	ret->quota_bytes = s->quota_bytes;
 	ret->quota_packets = s->quota_pkts;
 	ret->dropped_quota = s->dropped_quota;
+	ret->dropped_rate = s->dropped_rate;
 	ret->started = s->started;
 	ret->generation = s->started_gen;
 	return 0;

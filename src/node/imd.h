@@ -56,8 +56,12 @@
  *    when it has read nothing for ctrl_stall (docs/security.md, "Control messages").
  *  - Relay: an outer DATAGRAM from one end of a session (node/relay.h header) is
  *    forwarded unchanged to the other end, within the session's byte and packet
- *    quotas. Anything else is dropped and counted. The payload is never decrypted:
- *    the Intermediate has no inner keys.
+ *    quotas (over them: ERROR and CLOSE 1503 to both ends) and the sender's relay
+ *    rate (cfg.relay_rate bytes a second per client connection, what it sends into the
+ *    relay in all its sessions; over it the payload is dropped and counted, nothing
+ *    else: to the end-to-end connection that is loss, and its congestion control
+ *    slows down). Anything else is dropped and counted. The payload is never
+ *    decrypted: the Intermediate has no inner keys.
  *  - Signaling: CANDIDATES are forwarded to the other end of the session (at most 32
  *    messages and 16 KiB per end per 10 s, and only while the receiver has less than
  *    a quarter of ctrl_busy queued: signaling alone never backs a party up); once both
@@ -83,6 +87,9 @@
 
 #define ZT_IMD_RATE_MAX 1000000
 #define ZT_IMD_CTRL_BUSY_MAX (128 * 1024)
+/* The smallest relay burst: an end-to-end QUIC connection's initial window (RFC 9002
+ * s7.2: 14,720 bytes at most) with room to spare, so its first flight passes. */
+#define ZT_IMD_RELAY_BURST_MIN (16 * 1024)
 enum zt_imd_retry {
 	ZT_IMD_RETRY_LOAD = 0,   /* Retry when half-open connections pass a threshold */
 	ZT_IMD_RETRY_ALWAYS = 1, /* Retry every client's first Initial */
@@ -97,6 +104,14 @@ struct zt_imd_config {
 	struct zt_addr listen;           /* the socket's address, for STUN; family 0: no STUN */
 	uint64_t quota_bytes;            /* relay budget per session; 0: 64 GiB */
 	uint64_t quota_packets;          /* 0: 64 Mi packets */
+	/* Relay rate per client connection: the bytes of the relayed payloads it sends
+	 * (relay header included, as quota_bytes counts them), all its sessions together,
+	 * a token bucket of relay_rate bytes a second holding relay_burst. 0: no limit,
+	 * the default: a fair share is the relay's capacity over the clients that use it
+	 * at once, which only the operator knows (docs/security.md, "Relay bandwidth"). */
+	uint32_t relay_rate;
+	uint32_t relay_burst;            /* 0: a quarter second at relay_rate, at least
+					    ZT_IMD_RELAY_BURST_MIN; below that: -EINVAL */
 	uint64_t start_margin;           /* START_CHECKS: the farther end waits this; 0: 50 ms */
 	uint64_t open_hold;              /* hold OPENs for unregistered services this long
 					    after start (connectors coming back); 0: never */
@@ -177,6 +192,7 @@ struct zt_imd_stats {
 	uint64_t relay_pkts, relay_bytes;
 	uint64_t relay_dropped_unknown; /* no such session, or the sender is not an end of it */
 	uint64_t relay_dropped_quota;
+	uint64_t relay_dropped_rate;    /* over the sender's relay_rate */
 	uint64_t relay_dropped_queue;   /* the other end's DATAGRAM queue was full */
 	uint64_t relay_dropped_malformed;
 	uint64_t ctrl_errors;           /* control messages refused or undecodable */
@@ -204,13 +220,15 @@ struct zt_imd_session_info {
 	char agent[96], connector[96];  /* identity URIs */
 	uint64_t relay_pkts, relay_bytes, quota_bytes, quota_packets;
 	uint64_t dropped_quota;
+	uint64_t dropped_rate;          /* over its sender's relay_rate (either end) */
 	bool started;                   /* START_CHECKS sent */
 	uint32_t generation;
 };
 
 struct zt_imd;
 
-/* Returns 0, -EINVAL (missing tls, rng or policy, or tls not a server), -ENOMEM. */
+/* Returns 0, -EINVAL (missing tls, rng or policy, tls not a server, a limit out of its
+ * range), -ENOMEM. */
 int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t now);
 /* Frees everything (sends nothing). NULL is fine. */
 void zt_imd_free(struct zt_imd *imd);

@@ -1,7 +1,7 @@
 /*
  * node/imd.h: the Intermediate, driven on the in-memory network by raw control
  * clients (an outer connection and a control channel each, scripted by the test):
- * authentication, policy, pairing, relaying with quotas, signaling and its timing,
+ * authentication, policy, pairing, relaying with quotas and rates, signaling and its timing,
  * observed-address changes, replacement by a newer login, stateless resets after a
  * restart, garbage; address validation with Retry, half-open limits and timeouts.
  *
@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,13 @@ static void world_init(struct nh_world *w, struct nh_fixture *f, uint64_t quota_
 	w->icfg.reset_key = nh_reset_key;
 	w->icfg.reset_key_len = sizeof(nh_reset_key);
 	nh_world_start(w);
+}
+
+/* The Intermediate again, with w->icfg as the test changed it. */
+static void restart_imd(struct nh_world *w)
+{
+	zt_imd_free(w->imd.imd);
+	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
 }
 
 static void welcome_with_observed_address(void **state)
@@ -449,6 +457,212 @@ static void relay_quota_ends_the_session(void **state)
 	zt_imd_stats(w.imd.imd, &st);
 	assert_int_equal(st.relay_pkts, 5);
 	assert_int_equal(st.relay_dropped_quota, 3);
+	nh_world_fini(&w);
+}
+
+/* Relay rate (cfg.relay_rate): each client's bytes into the relay, its own bucket. */
+
+/* e sends n payloads of size bytes (zeros after the relay header) into session; returns
+ * how many its connection took. */
+static int relay_many(struct nh_ep *e, uint32_t session, size_t size, int n)
+{
+	uint8_t buf[ZT_RELAY_HDR_LEN + 1200] = { 0 };
+	int taken = 0;
+
+	assert_true(size <= 1200);
+	zt_relay_hdr_write(buf, sizeof(buf), session);
+	for (int i = 0; i < n; i++)
+		taken += zt_quic_dgram_send(e->raw.conn, buf, ZT_RELAY_HDR_LEN + size) == 0;
+	return taken;
+}
+
+struct rate_lines {
+	unsigned n;
+	char last[256];
+};
+
+static void count_rate_lines(void *arg, enum zt_node_level level, const char *event,
+			     const char *kv)
+{
+	struct rate_lines *rl = arg;
+	(void)level;
+
+	if (strcmp(event, "relay_rate_limited"))
+		return;
+	rl->n++;
+	snprintf(rl->last, sizeof(rl->last), "%s", kv);
+}
+
+/* c1 serving web and db, alice's session to web (*ret_a) and bob's to db (*ret_b). */
+static void pair_two(struct nh_world *w, uint32_t *ret_a, uint32_t *ret_b)
+{
+	nh_raw_login(&w->c1, w->c1_tls, &w->imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1",
+		     "web,db");
+	nh_raw_login(&w->alice, w->alice_tls, &w->imd.addr, ZT_CTRL_ROLE_AGENT, "alice",
+		     "pw-alice", NULL);
+	nh_raw_login(&w->bob, w->bob_tls, &w->imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	assert_int_equal(nh_raw_open(&w->alice, 7, "web", 0), 0);
+	assert_int_equal(nh_raw_open(&w->bob, 9, "db", 0), 0);
+	assert_true(nh_wait_count(&w->alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&w->bob, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&w->c1, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
+	*ret_a = (uint32_t)nh_raw_last(&w->alice, ZT_CTRL_SESSION)->u.session.session_id;
+	*ret_b = (uint32_t)nh_raw_last(&w->bob, ZT_CTRL_SESSION)->u.session.session_id;
+}
+
+#define RATE 100000  /* bytes a second */
+#define BURST 20000
+
+/* alice offers 2 MB/s for 1 s to c1, bob 50 KB/s in another session to the same c1:
+ * alice gets about RATE * 1 s + BURST through, the rest is dropped and counted, her
+ * session goes on; bob, under his own bucket, loses nothing. */
+static void relay_rate_drops_over_the_senders_rate(void **state)
+{
+	struct nh_world w;
+	struct rate_lines rl = { 0 };
+	struct zt_imd_session_info sa, sb;
+	struct zt_imd_stats st;
+	uint32_t ida, idb;
+	uint64_t got;
+	int sent_a = 0, sent_b = 0;
+
+	world_init(&w, *state, 0, 0);
+	w.icfg.relay_rate = RATE;
+	w.icfg.relay_burst = BURST;
+	w.icfg.log = (struct zt_node_log){ .fn = count_rate_lines, .arg = &rl,
+					   .max_level = ZT_NODE_DEBUG };
+	restart_imd(&w);
+	pair_two(&w, &ida, &idb);
+	for (int t = 0; t < 100; t++) {
+		sent_a += relay_many(&w.alice, ida, 1000, 20);
+		sent_b += relay_many(&w.bob, idb, 500, 1);
+		nh_run_for(&w.net, 10 * ZT_MS);
+	}
+	nh_run_for(&w.net, 500 * ZT_MS);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, ida, &sa), 0);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, idb, &sb), 0);
+	zt_imd_stats(w.imd.imd, &st);
+	/* what alice's connection took reached the Intermediate: relayed or dropped */
+	assert_true(sent_a > 1500);
+	assert_int_equal(sa.relay_pkts + sa.dropped_rate, (uint64_t)sent_a);
+	got = sa.relay_bytes;
+	assert_int_equal(got, sa.relay_pkts * (ZT_RELAY_HDR_LEN + 1000));
+	assert_true(got >= RATE * 95 / 100 + BURST);
+	assert_true(got <= RATE * 105 / 100 + BURST);
+	assert_int_equal(st.relay_dropped_rate, sa.dropped_rate);
+	assert_int_equal(st.relay_dropped_queue, 0);
+	/* bob: all of it */
+	assert_int_equal(sb.relay_pkts, (uint64_t)sent_b);
+	assert_int_equal(sb.dropped_rate, 0);
+	assert_int_equal(w.c1.raw.ndgrams, sa.relay_pkts + sb.relay_pkts);
+	/* dropped, not ended: no ERROR, no CLOSE, and once the bucket has refilled (0.2 s
+	 * at RATE) a burst passes whole */
+	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_ERROR), 0);
+	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_CLOSE), 0);
+	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_CLOSE), 0);
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(relay_many(&w.alice, ida, 1000, 19), 19);
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, ida, &sa), 0);
+	assert_int_equal(sa.relay_pkts + sa.dropped_rate, (uint64_t)sent_a + 19);
+	assert_int_equal(sa.dropped_rate, st.relay_dropped_rate);
+	/* one line for the whole run, the next one 10 s later with the drops so far */
+	assert_int_equal(rl.n, 1);
+	assert_non_null(strstr(rl.last, "identity=ztna:agent:alice rate=100000 burst=20000"));
+	nh_run_alive(&w.net, 10 * ZT_SEC);
+	relay_many(&w.alice, ida, 1000, 40);
+	nh_run_for(&w.net, 200 * ZT_MS);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_true(st.relay_dropped_rate > sa.dropped_rate);
+	assert_int_equal(rl.n, 2);
+	assert_non_null(strstr(rl.last, "identity=ztna:agent:alice"));
+	nh_world_fini(&w);
+}
+
+/* A move (HELLO with CLIENT_ID) hands the new connection the old one's relay budget,
+ * not a full one: moving is not a way around the rate. */
+static void relay_rate_budget_follows_a_move(void **state)
+{
+	struct nh_world w;
+	struct nh_ep a2;
+	struct zt_ctrl_msg m;
+	struct zt_imd_session_info si;
+	struct zt_imd_stats st;
+	uint64_t before;
+	uint32_t id;
+
+	world_init(&w, *state, 0, 0);
+	w.icfg.relay_rate = RATE;
+	w.icfg.relay_burst = BURST;
+	restart_imd(&w);
+	id = pair(&w);
+	nh_ep_init(&a2, &w.net, NH_RAW, "127.0.0.12:5000", 5 * ZT_MS);
+	nh_raw_up(&a2, w.alice_tls, &w.imd.addr);
+	/* alice spends her budget, then moves to a2 */
+	assert_int_equal(relay_many(&w.alice, id, 1000, 40), 40);
+	nh_run_for(&w.net, 20 * ZT_MS);
+	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
+	m.u.hello.role = ZT_CTRL_ROLE_AGENT;
+	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "alice");
+	m.u.hello.token_len = (uint16_t)strlen("pw-alice");
+	memcpy(m.u.hello.token, "pw-alice", m.u.hello.token_len);
+	m.u.hello.move_from = nh_raw_last(&w.alice, ZT_CTRL_WELCOME)->u.welcome.client_id;
+	assert_int_equal(nh_raw_send(&a2, &m), 0);
+	assert_true(nh_wait_count(&a2, ZT_CTRL_WELCOME, 1, 3 * ZT_SEC));
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.moved, 1);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, id, &si), 0);
+	before = si.relay_pkts;
+	/* a full budget would pass 19 of these (20,000 bytes); what refilled since the
+	 * spending (some 40 ms at 100,000 B/s) passes a few */
+	assert_int_equal(relay_many(&a2, id, 1000, 20), 20);
+	nh_run_for(&w.net, 20 * ZT_MS);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, id, &si), 0);
+	assert_true(si.relay_pkts - before <= 10);
+	assert_int_equal(si.relay_pkts + si.dropped_rate, 60);
+	nh_world_fini(&w);
+}
+
+/* The default (no rate): a 2 MB/s flow both ways loses nothing. */
+static void relay_rate_default_drops_nothing(void **state)
+{
+	struct nh_world w;
+	struct zt_imd_stats st;
+	uint32_t id;
+	int sent_a = 0, sent_c = 0;
+
+	world_init(&w, *state, 0, 0);
+	id = pair(&w);
+	for (int t = 0; t < 100; t++) {
+		sent_a += relay_many(&w.alice, id, 1000, 20);
+		sent_c += relay_many(&w.c1, id, 1000, 20);
+		nh_run_for(&w.net, 10 * ZT_MS);
+	}
+	nh_run_for(&w.net, 500 * ZT_MS);
+	zt_imd_stats(w.imd.imd, &st);
+	/* the relay forwarded everything that reached it (a few of c1's may expire in its
+	 * own queue while its window grows, 20 ms away: that is not the relay's doing) */
+	assert_true(sent_a > 1500 && sent_c > 1500);
+	assert_true(st.relay_pkts >= (uint64_t)(sent_a + sent_c) * 98 / 100);
+	assert_int_equal(st.relay_dropped_rate, 0);
+	assert_int_equal(st.relay_dropped_queue, 0);
+	assert_int_equal(w.c1.raw.ndgrams + w.alice.raw.ndgrams, st.relay_pkts);
+	nh_world_fini(&w);
+}
+
+/* A burst below ZT_IMD_RELAY_BURST_MIN would never pass an initial window. */
+static void relay_burst_below_minimum_refused(void **state)
+{
+	struct nh_world w;
+	struct zt_imd *imd = NULL;
+
+	world_init(&w, *state, 0, 0);
+	w.icfg.relay_rate = RATE;
+	w.icfg.relay_burst = ZT_IMD_RELAY_BURST_MIN - 1;
+	assert_int_equal(zt_imd_new(&imd, &w.icfg, w.net.now), -EINVAL);
+	w.icfg.relay_burst = ZT_IMD_RELAY_BURST_MIN;
+	assert_int_equal(zt_imd_new(&imd, &w.icfg, w.net.now), 0);
+	zt_imd_free(imd);
 	nh_world_fini(&w);
 }
 
@@ -891,13 +1105,6 @@ static void each_client_keeps_its_own_deadlines(void **state)
 
 /* Address validation and half-open connections. */
 
-/* The Intermediate again, with w->icfg as the test changed it. */
-static void restart_imd(struct nh_world *w)
-{
-	zt_imd_free(w->imd.imd);
-	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
-}
-
 static void retry_always_round_trip(void **state)
 {
 	struct nh_world w;
@@ -1287,6 +1494,10 @@ int main(void)
 		cmocka_unit_test(pairing),
 		cmocka_unit_test(relays_only_between_the_pair),
 		cmocka_unit_test(relay_quota_ends_the_session),
+		cmocka_unit_test(relay_rate_drops_over_the_senders_rate),
+		cmocka_unit_test(relay_rate_budget_follows_a_move),
+		cmocka_unit_test(relay_rate_default_drops_nothing),
+		cmocka_unit_test(relay_burst_below_minimum_refused),
 		cmocka_unit_test(start_offsets_math),
 		cmocka_unit_test(candidates_forwarded_and_checks_start_together),
 		cmocka_unit_test(nonstop_candidates_are_bounded),

@@ -210,6 +210,16 @@ static const struct zt_conf_key keys[] = {
 	  .why = "a size above 0 such as 1G or 500M" },
 	{ .name = "quota-packets", .syntax = "N", .example = "10M",
 	  .help = "relay packets per session (default 64M)", COUNT(ic.quota_packets, 0) },
+	{ .name = "relay-rate", .syntax = "SIZE", .example = "50M",
+	  .help = "relay bytes per second per client, K/M/G: what one connection sends into "
+		  "the relay, all its sessions together; over it packets are dropped (default: no "
+		  "limit; set one, docs/security.md)",
+	  COUNT(ic.relay_rate, 0), .why = "bytes per second above 0 such as 50M, below 4G" },
+	{ .name = "relay-burst", .syntax = "SIZE", .example = "16M",
+	  .help = "relay bytes at once per client above --relay-rate, K/M/G (default a quarter "
+		  "second at the rate, at least 16K)",
+	  .kind = ZT_CONF_SIZE, PF(ic.relay_burst), .min = ZT_IMD_RELAY_BURST_MIN,
+	  .why = "a size from 16K to below 4G" },
 	{ .name = "open-hold", .syntax = "DURATION", .example = "10s",
 	  .help = "after a start, hold requests for services not registered yet (default 10s)",
 	  .kind = ZT_CONF_DURATION, PF(ic.open_hold) /* 0: no hold */ },
@@ -307,7 +317,8 @@ static void log_stats(void *arg, const char *event)
 		" opens=%" PRIu64 " sessions_opened=%" PRIu64 " policy_refused=%" PRIu64
 		" no_service=%" PRIu64 " relay_pkts=%" PRIu64 " relay_bytes=%" PRIu64
 		" relay_dropped_unknown=%" PRIu64 " relay_dropped_quota=%" PRIu64
-		" relay_dropped_queue=%" PRIu64 " relay_dropped_malformed=%" PRIu64 " ctrl_errors=%" PRIu64
+		" relay_dropped_rate=%" PRIu64 " relay_dropped_queue=%" PRIu64
+		" relay_dropped_malformed=%" PRIu64 " ctrl_errors=%" PRIu64
 		" register_refused=%" PRIu64 " open_rate_limited=%" PRIu64 " open_max_sessions=%" PRIu64
 		" held=%" PRIu64 " held_now=%zu held_refused=%" PRIu64 " open_busy=%" PRIu64
 		" ctrl_over_budget=%" PRIu64 " ctrl_budget_closed=%" PRIu64 " ctrl_fwd_dropped=%" PRIu64
@@ -320,7 +331,8 @@ static void log_stats(void *arg, const char *event)
 		s.authenticated, s.half_open, s.half_open_sources, s.retry_sent, s.retry_validated, s.retry_bad_token,
 		s.refused_half_open, s.refused_source, s.half_open_expired, s.replaced,
 		s.opens, s.sessions_opened, s.policy_refused, s.no_service, s.relay_pkts, s.relay_bytes,
-		s.relay_dropped_unknown, s.relay_dropped_quota, s.relay_dropped_queue,
+		s.relay_dropped_unknown, s.relay_dropped_quota, s.relay_dropped_rate,
+		s.relay_dropped_queue,
 		s.relay_dropped_malformed, s.ctrl_errors, s.register_refused, s.open_rate_limited,
 		s.open_max_sessions, s.held, s.held_now, s.held_refused, s.open_busy, s.ctrl_over_budget,
 		s.ctrl_budget_closed, s.ctrl_fwd_dropped, s.ctrl_send_dropped, s.ctrl_stalled_closed,
@@ -505,11 +517,16 @@ static int setup(void *arg, int argc, char **argv)
 	return 0;
 }
 
-/* Settings that hold together: someone must be allowed in. */
+/* Settings that hold together: someone must be allowed in; a relay burst needs a rate. */
 static int check(void *arg, char *err, size_t cap)
 {
 	struct prog *p = arg;
 
+	if (p->ic.relay_burst && !p->ic.relay_rate) {
+		snprintf(err, cap, "--relay-burst without --relay-rate: the relay has no rate "
+			 "limit to burst above; pass --relay-rate SIZE (bytes per second per client)");
+		return ZT_ECONF_MISSING;
+	}
 	if (zt_policy_client_count(p->policy) > 0)
 		return 0;
 	snprintf(err, cap, "no client may connect: pass --clients-file FILE (one KIND:NAME[:TOKEN] "
