@@ -1855,6 +1855,43 @@ static void stun_init(struct zt_imd *imd, uint64_t now)
 	zt_check_budget_init(&imd->stun_budget, &b, now);
 }
 
+/* The configuration's zeros replaced by the defaults (imd.h says which). */
+static void config_defaults(struct zt_imd_config *c)
+{
+	c->quota_bytes = or_default(c->quota_bytes, 64ULL << 30);
+	c->quota_packets = or_default(c->quota_packets, 64ULL << 20);
+	/* A quarter second at the rate: the bytes in flight of an end-to-end connection
+	 * with a round trip up to 250 ms, which a policer must let through at once or it
+	 * cuts the connection below the rate. */
+	c->relay_burst = (uint32_t)or_default(c->relay_burst,
+					      c->relay_rate / 4 > ZT_IMD_RELAY_BURST_MIN
+						      ? c->relay_rate / 4 : ZT_IMD_RELAY_BURST_MIN);
+	c->start_margin = or_default(c->start_margin, 50 * ZT_MS);
+	c->orphan_grace = or_default(c->orphan_grace, 30 * ZT_SEC);
+	c->idle_timeout = or_default(c->idle_timeout, 20 * ZT_SEC);
+	c->hello_timeout = or_default(c->hello_timeout, 10 * ZT_SEC);
+	c->max_clients = or_default(c->max_clients, 10000);
+	c->retry_half_open = or_default(c->retry_half_open, 100);
+	c->retry_half_open_source = or_default(c->retry_half_open_source, 4);
+	c->retry_token_lifetime = or_default(c->retry_token_lifetime, 10 * ZT_SEC);
+	c->half_open_max = or_default(c->half_open_max, 1000);
+	c->half_open_per_source = or_default(c->half_open_per_source, 32);
+	c->handshake_timeout = or_default(c->handshake_timeout, 10 * ZT_SEC);
+	c->logins_per_identity = or_default(c->logins_per_identity, 1);
+	c->max_sessions = or_default(c->max_sessions, 1024);
+	c->dgram_queue = or_default(c->dgram_queue, 512);
+	c->reset_rate = (unsigned)or_default(c->reset_rate, 100);
+	c->open_rate = (unsigned)or_default(c->open_rate, 20);
+	c->open_burst = (unsigned)or_default(c->open_burst, 100);
+	c->max_held = or_default(c->max_held, 32);
+	c->max_held_total = or_default(c->max_held_total, 10000);
+	c->busy_hold = or_default(c->busy_hold, 5 * ZT_SEC);
+	c->ctrl_rate = (unsigned)or_default(c->ctrl_rate, 200);
+	c->ctrl_burst = (unsigned)or_default(c->ctrl_burst, 1000);
+	c->ctrl_busy = or_default(c->ctrl_busy, 64 * 1024);
+	c->ctrl_stall = or_default(c->ctrl_stall, 30 * ZT_SEC);
+}
+
 int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t now)
 {
 	struct zt_imd *imd;
@@ -1873,39 +1910,7 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 		return -ENOMEM;
 	imd->cfg = *cfg;
 	zt_timerheap_init(&imd->timers);
-	imd->cfg.quota_bytes = or_default(cfg->quota_bytes, 64ULL << 30);
-	imd->cfg.quota_packets = or_default(cfg->quota_packets, 64ULL << 20);
-	/* A quarter second at the rate: the bytes in flight of an end-to-end connection
-	 * with a round trip up to 250 ms, which a policer must let through at once or it
-	 * cuts the connection below the rate. */
-	imd->cfg.relay_burst = (uint32_t)or_default(cfg->relay_burst,
-						    cfg->relay_rate / 4 > ZT_IMD_RELAY_BURST_MIN
-							    ? cfg->relay_rate / 4
-							    : ZT_IMD_RELAY_BURST_MIN);
-	imd->cfg.start_margin = or_default(cfg->start_margin, 50 * ZT_MS);
-	imd->cfg.orphan_grace = or_default(cfg->orphan_grace, 30 * ZT_SEC);
-	imd->cfg.idle_timeout = or_default(cfg->idle_timeout, 20 * ZT_SEC);
-	imd->cfg.hello_timeout = or_default(cfg->hello_timeout, 10 * ZT_SEC);
-	imd->cfg.max_clients = or_default(cfg->max_clients, 10000);
-	imd->cfg.retry_half_open = or_default(cfg->retry_half_open, 100);
-	imd->cfg.retry_half_open_source = or_default(cfg->retry_half_open_source, 4);
-	imd->cfg.retry_token_lifetime = or_default(cfg->retry_token_lifetime, 10 * ZT_SEC);
-	imd->cfg.half_open_max = or_default(cfg->half_open_max, 1000);
-	imd->cfg.half_open_per_source = or_default(cfg->half_open_per_source, 32);
-	imd->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 10 * ZT_SEC);
-	imd->cfg.logins_per_identity = or_default(cfg->logins_per_identity, 1);
-	imd->cfg.max_sessions = or_default(cfg->max_sessions, 1024);
-	imd->cfg.dgram_queue = or_default(cfg->dgram_queue, 512);
-	imd->cfg.reset_rate = (unsigned)or_default(cfg->reset_rate, 100);
-	imd->cfg.open_rate = (unsigned)or_default(cfg->open_rate, 20);
-	imd->cfg.open_burst = (unsigned)or_default(cfg->open_burst, 100);
-	imd->cfg.max_held = or_default(cfg->max_held, 32);
-	imd->cfg.max_held_total = or_default(cfg->max_held_total, 10000);
-	imd->cfg.busy_hold = or_default(cfg->busy_hold, 5 * ZT_SEC);
-	imd->cfg.ctrl_rate = (unsigned)or_default(cfg->ctrl_rate, 200);
-	imd->cfg.ctrl_burst = (unsigned)or_default(cfg->ctrl_burst, 1000);
-	imd->cfg.ctrl_busy = or_default(cfg->ctrl_busy, 64 * 1024);
-	imd->cfg.ctrl_stall = or_default(cfg->ctrl_stall, 30 * ZT_SEC);
+	config_defaults(&imd->cfg);
 	imd->started = now;
 	rc = zt_hmap_init(&imd->sessions, 6);
 	if (rc < 0)
