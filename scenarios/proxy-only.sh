@@ -102,6 +102,10 @@ line=$(grep -m 1 'refused CONNECT' "$AGL.log")
 sc_row "carol: the refusal names the proxy and its 403" yes \
 	"$(grep -q "the proxy $ZTLAB_IP_strict:$ZTLAB_PROXY_PORT_strict refused CONNECT to $IMD:443: HTTP 403" <<<"$line" && echo yes || echo no)" \
 	"$(sed -n 's/.*\(reason="[^"]*"\).*/\1/p' <<<"$line")"
+"$ZTNA" status --control "$AGL.sock" >"$AGL.status" 2>&1
+sc_row "carol: ztna status says why" yes \
+	"$(grep -q "not connected: tcp: the proxy $ZTLAB_IP_strict:$ZTLAB_PROXY_PORT_strict refused CONNECT" "$AGL.status" && echo yes || echo no)" \
+	"$(grep -m 1 'not connected' "$AGL.status")"
 sc_row "carol: not logged in" no-login \
 	"$([ "$(kv "$(sc_status_line "$AGL.sock" node)" state)" = ready ] && echo ready || echo no-login)"
 sc_stop "$AG"

@@ -118,9 +118,10 @@ static void status_tunnel(struct zt_peerctl *ctl, struct zt_ctlconn *c)
 static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t now)
 {
 	struct zt_peerprog *pp = ctl->pp;
-	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN], login[ZT_CTRL_STR_MAX + 128] = "";
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN], login[2 * ZT_CTRL_STR_MAX + 256] = "";
 	char text[ZT_CTRL_STR_MAX + 1], tun[2 * ZT_ADDR_STRLEN + 24] = "";
 	struct zt_addr t4, t6;
+	uint64_t err_at = 0;
 	uint32_t ids[256];
 	size_t n = zt_peer_session_ids(pp->peer, ids, 256);
 	enum zt_peer_state st = zt_peer_state(pp->peer);
@@ -130,6 +131,12 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 		snprintf(login, sizeof(login), " login_error=%d login_text=\"%s: %s\" login_refusals=%u"
 			 " retry_in_ms=%" PRIu64, -r.code, zt_strerror(r.code),
 			 quotable(r.text, text, sizeof(text)), r.count, ms_until(r.retry_at, now));
+	if (st != ZT_PEER_READY && zt_peer_last_error(pp->peer, text, sizeof(text), &err_at)) {
+		char q[sizeof(text)];
+		size_t l = strlen(login);
+		snprintf(login + l, sizeof(login) - l, " last_error=\"%s\" last_error_ago_ms=%" PRIu64,
+			 quotable(text, q, sizeof(q)), (uint64_t)((now - err_at) / ZT_MS));
+	}
 	zt_peer_tunnel_addrs(pp->peer, &t4, &t6);
 	if (t4.family || t6.family)
 		snprintf(tun, sizeof(tun), " tunnel4=%s tunnel6=%s",

@@ -191,10 +191,19 @@ static void login_refused(struct zt_peer *p, int err, const char *text, bool was
 }
 
 /* The outer connection ended: log why, end relayed sessions, schedule a retry. */
+/* What went wrong last with the outer connection, for status (zt_peer_last_error). */
+static void note_error(struct zt_peer *p, int err, const char *transport, const char *text)
+{
+	p->last_err = err ? err : ZT_EPEER;
+	p->last_err_at = p->now;
+	snprintf(p->last_err_text, sizeof(p->last_err_text), "%s: %s", transport, text);
+}
+
 static void outer_down(struct zt_peer *p, int err, const char *text)
 {
 	bool was_ready = p->state == ZT_PEER_READY;
 
+	note_error(p, err, transport_name(p), text);
 	if (login_refusal(err)) {
 		login_refused(p, err, text, was_ready);
 		return;
@@ -511,6 +520,8 @@ static void check_alt(struct zt_peer *p)
 	PLOG(p, p->state == ZT_PEER_CONNECTING ? ZT_NODE_WARN : ZT_NODE_DEBUG, "transport_failed",
 	     "transport=%s err=\"%s\" reason=\"%s\"", zt_outer_kind_name(zt_outer_kind(p->alt)),
 	     zt_strerror(ci.err ? ci.err : ZT_EPEER), ci.reason);
+	if (p->state == ZT_PEER_CONNECTING)
+		note_error(p, ci.err, zt_outer_kind_name(zt_outer_kind(p->alt)), ci.reason);
 	alt_drop(p);
 	if (p->state == ZT_PEER_READY && zt_outer_tcp(p->outer) &&
 	    p->cfg.transport == ZT_PEER_TRANSPORT_AUTO)
@@ -1038,6 +1049,15 @@ int zt_peer_set_host_addrs(struct zt_peer *p, const struct zt_addr *ips, size_t 
 	memcpy(p->addrs.hosts, ips, n * sizeof(*ips));
 	p->addrs.nhosts = n;
 	return 0;
+}
+
+int zt_peer_last_error(const struct zt_peer *p, char *text, size_t cap, uint64_t *ret_at)
+{
+	if (!p->last_err)
+		return 0;
+	snprintf(text, cap, "%s", p->last_err_text);
+	*ret_at = p->last_err_at;
+	return p->last_err;
 }
 
 void zt_peer_tunnel_addrs(const struct zt_peer *p, struct zt_addr *ret4, struct zt_addr *ret6)

@@ -112,6 +112,10 @@ enum zt_peer_state zt_peer_state(const struct zt_peer *p);
 void zt_peer_stats(const struct zt_peer *p, struct zt_peer_stats *ret);
 /* The outer QUIC connection (NULL while backing off, or over TCP), for statistics. */
 struct zt_quic_conn *zt_peer_outer(const struct zt_peer *p);
+/* The outer connection's last failure (a transport that failed in the race too, such
+ * as a proxy's refusal): its error (0: none yet), "TRANSPORT: REASON" in text and when
+ * in *ret_at. */
+int zt_peer_last_error(const struct zt_peer *p, char *text, size_t cap, uint64_t *ret_at);
 /* The outer connection's transport (cfg.transport) and smoothed RTT (0: none now). */
 enum zt_outer_kind zt_peer_outer_kind(const struct zt_peer *p);
 uint64_t zt_peer_outer_srtt(const struct zt_peer *p);

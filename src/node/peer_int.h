@@ -174,6 +174,9 @@ struct zt_peer {
 	uint64_t probe_at;              /* auto, on TCP: the next UDP probe */
 	bool moving;                    /* the move HELLO went out on alt: WELCOME due */
 	struct zt_addr observed_any;    /* what the Intermediate sees, UDP or TCP */
+	int last_err;                   /* the outer connection's last failure (0: none) */
+	uint64_t last_err_at;
+	char last_err_text[200];        /* "TRANSPORT: REASON" */
 	uint64_t move_by;               /* ... by then */
 	struct zt_quic_path outer_path;
 	uint64_t tcp_gen;               /* the TCP connection the shell keeps for it */

@@ -1461,6 +1461,27 @@ static void auto_moves_back_to_udp(void **state)
 	world_fini(&w);
 }
 
+/* A TCP connection that cannot be made: status has the reason (zt_peer_last_error);
+ * none before anything failed. */
+static void tcp_outer_refused_is_reported(void **state)
+{
+	struct world w;
+	char text[256];
+	uint64_t at = 0;
+
+	world_init(&w, *state, 0);
+	w.acfg.transport = ZT_PEER_TRANSPORT_TCP;
+	w.agent.tcp_refused = true;
+	start_agent(&w, "pw-alice");
+	assert_int_equal(zt_peer_last_error(w.agent.peer, text, sizeof(text), &at), 0);
+	nh_run(&w.net, NULL, NULL, w.net.now + 2 * ZT_SEC);
+	assert_int_not_equal(zt_peer_state(w.agent.peer), ZT_PEER_READY);
+	assert_int_equal(zt_peer_last_error(w.agent.peer, text, sizeof(text), &at), -ECONNREFUSED);
+	assert_true(!strncmp(text, "tcp: ", 5));
+	assert_true(at > 0 && at <= w.net.now);
+	world_fini(&w);
+}
+
 static void connector_restart_recovers(void **state)
 {
 	struct world w;
@@ -2368,6 +2389,7 @@ int main(void)
 		cmocka_unit_test(auto_prefers_udp),
 		cmocka_unit_test(auto_falls_back_to_tcp),
 		cmocka_unit_test(auto_moves_back_to_udp),
+		cmocka_unit_test(tcp_outer_refused_is_reported),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);

@@ -226,7 +226,7 @@ int status_main(int argc, char **argv)
 	}
 	rc = ZT_EXIT_OK;
 	for (line = strtok_r(c->buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char v[10][128];
+		char v[10][128], why[400];
 		if (!strncmp(line, "error=", 6)) {
 			fprintf(stderr, "ztna status: %s\n", line);
 			rc = ZT_EXIT_FAILED;
@@ -239,6 +239,9 @@ int status_main(int argc, char **argv)
 			if (*kv(line, "login_error", v[6], 128))
 				printf("login refused (%s): %s; next try in %s\n", v[6],
 				       kv(line, "login_text", v[7], 128), print_secs(v[8], kv(line, "retry_in_ms", v[9], 128)));
+			else if (*kv(line, "last_error", why, sizeof(why)))
+				printf("not connected: %s (%s ago)\n", why,
+				       print_secs(v[8], kv(line, "last_error_ago_ms", v[7], 128)));
 			printf("%-16s %-10s %-24s %-24s %-9s %-10s %-8s %s\n", "SERVICE", "PATH", "LOCAL",
 			       "REMOTE", "RTT", "TO-DIRECT", "SWITCHES", "STATE (WHY)");
 		} else if (!strncmp(line, "session=", 8)) {
