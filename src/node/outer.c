@@ -150,18 +150,9 @@ static struct zt_outer *outer_alloc(enum zt_outer_kind kind, const struct zt_out
 	return o;
 }
 
-int zt_outer_connect_quic(struct zt_outer **ret, const struct zt_quic_config *qc,
-			  const char *server_name, const struct zt_quic_path *path,
-			  const struct zt_outer_callbacks *cb, void *arg, uint64_t now)
+/* A QUIC connection made (rc 0: o->quic) or not: o returned or freed. */
+static int quic_made(struct zt_outer *o, int rc, struct zt_outer **ret)
 {
-	struct zt_quic_config c = *qc;
-	struct zt_outer *o = outer_alloc(ZT_OUTER_UDP, cb, arg);
-	int rc;
-
-	if (!o)
-		return -ENOMEM;
-	c.cb = &quic_cb;
-	rc = zt_quic_conn_connect(&o->quic, &c, server_name, path, o, now);
 	if (rc < 0) {
 		free(o);
 		return rc;
@@ -171,6 +162,19 @@ int zt_outer_connect_quic(struct zt_outer **ret, const struct zt_quic_config *qc
 	return 0;
 }
 
+int zt_outer_connect_quic(struct zt_outer **ret, const struct zt_quic_config *qc,
+			  const char *server_name, const struct zt_quic_path *path,
+			  const struct zt_outer_callbacks *cb, void *arg, uint64_t now)
+{
+	struct zt_quic_config c = *qc;
+	struct zt_outer *o = outer_alloc(ZT_OUTER_UDP, cb, arg);
+
+	if (!o)
+		return -ENOMEM;
+	c.cb = &quic_cb;
+	return quic_made(o, zt_quic_conn_connect(&o->quic, &c, server_name, path, o, now), ret);
+}
+
 int zt_outer_accept_quic(struct zt_outer **ret, const struct zt_quic_config *qc,
 			 const struct zt_quic_path *path, const uint8_t *pkt, size_t len,
 			 const struct zt_quic_retried *retried, const struct zt_outer_callbacks *cb,
@@ -178,19 +182,12 @@ int zt_outer_accept_quic(struct zt_outer **ret, const struct zt_quic_config *qc,
 {
 	struct zt_quic_config c = *qc;
 	struct zt_outer *o = outer_alloc(ZT_OUTER_UDP, cb, arg);
-	int rc;
 
 	if (!o)
 		return -ENOMEM;
 	c.cb = &quic_cb;
-	rc = zt_quic_conn_accept_retried(&o->quic, &c, path, pkt, len, retried, o, now);
-	if (rc < 0) {
-		free(o);
-		return rc;
-	}
-	o->ch.conn = o->quic;
-	*ret = o;
-	return 0;
+	return quic_made(o, zt_quic_conn_accept_retried(&o->quic, &c, path, pkt, len, retried, o, now),
+			 ret);
 }
 
 int zt_outer_new_tcp(struct zt_outer **ret, const struct zt_tcpouter_config *tc,

@@ -9,6 +9,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . tests/lib/lab.sh
+. tests/lib/matrix.sh
 B=${BUILD:-build}
 lab_require 18
 tap_plan 18
@@ -18,21 +19,5 @@ BUILD=$B ./scenarios/nat-matrix.sh --no-build --runs "$runs" --mode system >"$ou
 pid=$!
 wait $pid
 rc=$?
-n=0
-while IFS= read -r line; do
-	[[ $line =~ ^\ \ ([ab]_[a-z]+)\ \<-\>\ ([ab]_[a-z]+)\ +([a-z]+)\ +(.*)$ ]] || continue
-	n=$((n + 1))
-	cell="${BASH_REMATCH[1]} <-> ${BASH_REMATCH[2]}: ${BASH_REMATCH[3]} expected, ${BASH_REMATCH[4]%%  (*}"
-	if [[ $line == *'!!'* ]]; then
-		tap_fail "$cell" "$line"
-	else
-		tap_ok "$cell"
-	fi
-done <"$out"
-for ((; n < 16; n++)); do tap_fail "matrix cell missing" "$(tail -n 5 "$out" | tr '\n' '|')"; done
-verdict=$(grep '^verdict:' "$out")
-[ $rc = 0 ] && [ "${verdict#verdict: PASS}" != "$verdict" ] && tap_ok "nat-matrix.sh (system): $verdict" ||
-	tap_fail "nat-matrix.sh (system): exit $rc, ${verdict:-no verdict}"
+matrix_tap "$out" "$rc" "$pid" "nat-matrix.sh (system)"
 tap_diag "$(grep '^median time to direct' "$out")"
-left=$(ip netns list | grep -c "^ztlab-t$((pid % 100000))n")
-[ "$left" = 0 ] && tap_ok "no namespace left by the matrix run" || tap_fail "namespaces left" "$left"

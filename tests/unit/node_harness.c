@@ -136,11 +136,22 @@ static struct nh_ep *ep_from_local(struct nh_net *n, const struct zt_addr *a)
 	return NULL;
 }
 
+/* Into the wire's queue, in time order (after those of the same time). */
+static void queue_pkt(struct nh_net *n, struct nh_pkt *p)
+{
+	struct nh_pkt **pp;
+
+	for (pp = &n->head; *pp && (*pp)->at <= p->at; pp = &(*pp)->next)
+		;
+	p->next = *pp;
+	*pp = p;
+}
+
 void nh_send(struct nh_net *n, const struct zt_addr *from, const struct zt_addr *to,
 	     const uint8_t *data, size_t len)
 {
 	struct nh_ep *src = ep_from_local(n, from), *dst = ep_at(n, to);
-	struct nh_pkt *p = malloc(sizeof(*p) + len), **pp;
+	struct nh_pkt *p = malloc(sizeof(*p) + len);
 
 	if (!p)
 		return;
@@ -162,10 +173,7 @@ void nh_send(struct nh_net *n, const struct zt_addr *from, const struct zt_addr 
 		free(p);
 		return;
 	}
-	for (pp = &n->head; *pp && (*pp)->at <= p->at; pp = &(*pp)->next)
-		;
-	p->next = *pp;
-	*pp = p;
+	queue_pkt(n, p);
 }
 
 /* Raw clients. */
@@ -490,7 +498,7 @@ void nh_world_fini(struct nh_world *w)
 static void tcp_send(struct nh_net *n, struct nh_ep *from, struct nh_ep *to, uint64_t id,
 		     const uint8_t *data, size_t len, bool fin)
 {
-	struct nh_pkt *p = malloc(sizeof(*p) + len), **pp;
+	struct nh_pkt *p = malloc(sizeof(*p) + len);
 
 	if (!p)
 		return;
@@ -506,10 +514,7 @@ static void tcp_send(struct nh_net *n, struct nh_ep *from, struct nh_ep *to, uin
 		free(p);
 		return;
 	}
-	for (pp = &n->head; *pp && (*pp)->at <= p->at; pp = &(*pp)->next)
-		;
-	p->next = *pp;
-	*pp = p;
+	queue_pkt(n, p);
 }
 
 static struct nh_ep *imd_by_ip(struct nh_net *n, const struct zt_addr *a)
@@ -627,17 +632,14 @@ static void tcp_deliver(struct nh_ep *e, const struct nh_pkt *p)
 	}
 	if (took >= 0 && (size_t)took < p->len) {
 		/* not all taken (its input is full): the rest comes again a little later */
-		struct nh_pkt *q = malloc(sizeof(*q) + p->len - (size_t)took), **pp;
+		struct nh_pkt *q = malloc(sizeof(*q) + p->len - (size_t)took);
 		if (!q)
 			return;
 		*q = *p;
 		q->at = n->now + ZT_MS;
 		q->len = p->len - (size_t)took;
 		memcpy(q->data, p->data + took, q->len);
-		for (pp = &n->head; *pp && (*pp)->at <= q->at; pp = &(*pp)->next)
-			;
-		q->next = *pp;
-		*pp = q;
+		queue_pkt(n, q);
 	}
 }
 
