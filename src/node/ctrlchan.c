@@ -11,6 +11,7 @@ void zt_ctrlchan_init(struct zt_ctrlchan *ch, struct zt_quic_conn *conn, int64_t
 	ch->tcp = NULL;
 	ch->sid = -1;
 	ch->rd = NULL;
+	ch->poison = 0;
 	ch->backlog = NULL;
 	ch->blen = 0;
 	ch->eof = false;
@@ -23,13 +24,6 @@ void zt_ctrlchan_init(struct zt_ctrlchan *ch, struct zt_quic_conn *conn, int64_t
 void zt_ctrlchan_attach(struct zt_ctrlchan *ch, int64_t sid)
 {
 	ch->sid = sid;
-	if (ch->rd)
-		return;
-	ch->rd = malloc(sizeof(*ch->rd));
-	if (ch->rd)
-		zt_ctrl_reader_init(ch->rd);
-	else
-		ch->eof = true; /* next() says ZT_EPEER: the owner closes */
 }
 
 void zt_ctrlchan_init_tcp(struct zt_ctrlchan *ch, struct zt_tcpouter *t)
@@ -56,13 +50,23 @@ static int pipe_read(struct zt_ctrlchan *ch, uint8_t *buf, size_t cap, bool *fin
 	return n == 0 ? -EAGAIN : n;
 }
 
-void zt_ctrlchan_fini(struct zt_ctrlchan *ch)
+static void backlog_drop(struct zt_ctrlchan *ch)
 {
 	free(ch->backlog);
 	ch->backlog = NULL;
 	ch->blen = 0;
+}
+
+static void reader_drop(struct zt_ctrlchan *ch)
+{
 	free(ch->rd);
 	ch->rd = NULL;
+}
+
+void zt_ctrlchan_fini(struct zt_ctrlchan *ch)
+{
+	backlog_drop(ch);
+	reader_drop(ch);
 }
 
 int zt_ctrlchan_flush(struct zt_ctrlchan *ch)
@@ -76,6 +80,10 @@ int zt_ctrlchan_flush(struct zt_ctrlchan *ch)
 	n = pipe_write(ch, ch->backlog, ch->blen);
 	if (n < 0)
 		return n == -ENOMEM ? n : ZT_ESTATE;
+	if ((size_t)n == ch->blen) {
+		backlog_drop(ch); /* send() allocates it again when the stream is full */
+		return 0;
+	}
 	memmove(ch->backlog, ch->backlog + n, ch->blen - (size_t)n);
 	ch->blen -= (size_t)n;
 	return 0;
@@ -111,8 +119,12 @@ int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg)
 		}
 		if (!ch->backlog) {
 			ch->backlog = malloc(ZT_CTRLCHAN_BACKLOG);
-			if (!ch->backlog)
+			if (!ch->backlog) {
+				/* part of it is on the stream: no message may follow */
+				if (n > 0)
+					ch->overflowed = true;
 				return -ENOMEM;
+			}
 		}
 		b = ch->backlog;
 		memcpy(b + ch->blen, buf + n, rest);
@@ -122,40 +134,69 @@ int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg)
 	return 0;
 }
 
+/* Pops from the reader, if there is one, and frees it when it holds no partial message
+ * (*msg is a copy: nothing in it points into the reader) or a framing error poisoned it. */
+static int reader_pop(struct zt_ctrlchan *ch, struct zt_ctrl_msg *msg)
+{
+	int rc;
+
+	if (!ch->rd)
+		return 0;
+	rc = zt_ctrl_reader_pop(ch->rd, msg);
+	if (zt_ctrl_reader_poisoned(ch->rd))
+		ch->poison = rc;
+	if (ch->poison || !ch->rd->len)
+		reader_drop(ch);
+	return rc;
+}
+
+/* Feeds n bytes to the reader, allocating it. Fails (-ENOMEM) only when that fails. */
+static int reader_feed(struct zt_ctrlchan *ch, const uint8_t *buf, size_t n)
+{
+	if (!ch->rd) {
+		ch->rd = malloc(sizeof(*ch->rd));
+		if (!ch->rd)
+			return -ENOMEM;
+		zt_ctrl_reader_init(ch->rd);
+	}
+	return zt_ctrl_reader_feed(ch->rd, buf, n);
+}
+
 int zt_ctrlchan_next(struct zt_ctrlchan *ch, struct zt_ctrl_msg *msg)
 {
 	uint8_t buf[4096];
 
-	if (!ch->rd)
-		return ch->eof ? ZT_EPEER : 0;
+	if (ch->poison)
+		return ch->poison;
 	for (;;) {
-		size_t room = sizeof(ch->rd->buf) - ch->rd->len;
+		size_t room = sizeof(buf);
 		bool fin = false;
 		int rc, n;
 
-		rc = zt_ctrl_reader_pop(ch->rd, msg);
+		rc = reader_pop(ch, msg);
 		if (rc != 0) {
 			if (rc == 1)
 				ch->received++;
 			return rc;
 		}
-		if (ch->eof)
+		if (ch->eof) {
+			reader_drop(ch); /* a partial message that will not be finished */
 			return ZT_EPEER;
+		}
 		if (ch->sid < 0)
 			return 0;
-		if (room > sizeof(buf))
-			room = sizeof(buf);
+		/* never more than the reader has room for: the rest waits in the stream */
+		if (ch->rd && ZT_CTRL_MSG_MAX - ch->rd->len < room)
+			room = ZT_CTRL_MSG_MAX - ch->rd->len;
 		n = pipe_read(ch, buf, room, &fin);
 		if (n == -EAGAIN)
 			return 0;
-		if (n < 0) {
+		/* the reader has room for n; without memory for it the stream reads as
+		 * ended, as a failed read does (the owner closes) */
+		if (n < 0 || (n > 0 && reader_feed(ch, buf, (size_t)n) < 0)) {
 			ch->eof = true;
+			reader_drop(ch);
 			return ZT_EPEER;
-		}
-		if (n > 0) {
-			rc = zt_ctrl_reader_feed(ch->rd, buf, (size_t)n);
-			if (rc < 0)
-				return rc;
 		}
 		if (fin)
 			ch->eof = true;

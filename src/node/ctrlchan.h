@@ -10,10 +10,16 @@
  * the connection, rather than buffering without bound.
  *
  * Receiving reads from the stream only as much as the message reader has room for,
- * so a flood is held back by QUIC flow control. The reader (ZT_CTRL_MSG_MAX bytes) is
- * allocated when the channel gets its stream, so a connection that never opens one
- * (a half-open connection at the Intermediate) does not pay for it; if that
- * allocation fails the channel reads as ended (ZT_EPEER).
+ * so a flood is held back by QUIC flow control.
+ *
+ * Both buffers exist only while bytes wait in them: the reader (ZT_CTRL_MSG_MAX
+ * bytes) is allocated when bytes come off the stream and freed when a message popped
+ * leaves no partial one behind (the messages next() returns are copies, nothing in
+ * them points into it), when a framing error poisons it (ch->poison keeps the error)
+ * and when the stream ends; the backlog (ZT_CTRLCHAN_BACKLOG) is allocated when the
+ * stream does not take a message whole and freed when flushed empty. So an idle or
+ * half-open connection pays for neither. A reader that cannot be allocated reads as
+ * the stream ending (ZT_EPEER: the owner closes).
  */
 #ifndef ZT_NODE_CTRLCHAN_H
 #define ZT_NODE_CTRLCHAN_H
@@ -32,11 +38,13 @@ struct zt_ctrlchan {
 	struct zt_quic_conn *conn;
 	struct zt_tcpouter *tcp;     /* instead of conn: CTRL records (sid 0) */
 	int64_t sid;                 /* -1: no stream yet */
-	struct zt_ctrl_reader *rd;   /* NULL until a stream is attached */
-	uint8_t *backlog;
+	struct zt_ctrl_reader *rd;   /* NULL while no byte waits in it */
+	int poison;                  /* 0, or the framing error that ended reading */
+	uint8_t *backlog;            /* NULL while blen is 0 */
 	size_t blen;
 	bool eof;                    /* the peer finished or reset the stream */
-	bool overflowed;             /* a send found the backlog full (-ENOBUFS) */
+	bool overflowed;             /* a send found the backlog full (-ENOBUFS), or
+					could not queue the rest of a message (-ENOMEM) */
 	uint64_t sent, received;     /* messages */
 };
 
@@ -50,7 +58,8 @@ void zt_ctrlchan_fini(struct zt_ctrlchan *ch);
 /*
  * Encodes and sends msg (or queues it behind the backlog). Returns 0, -EINVAL (the
  * message does not encode), ZT_ESTATE (no stream, or it is shut), -ENOBUFS (the
- * backlog would exceed its bound: the peer is not reading), -ENOMEM.
+ * backlog would exceed its bound: the peer is not reading), -ENOMEM (if part of msg
+ * was written, the channel is marked overflowed as well: no message may follow).
  */
 int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg);
 
@@ -58,10 +67,12 @@ int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg);
 int zt_ctrlchan_flush(struct zt_ctrlchan *ch);
 
 /*
- * Takes the next complete message off the stream. Returns 1 (in *msg), 0 (none yet),
- * ZT_EPEER (the peer ended the stream; ch->eof is set), a framing error (ZT_ETOOBIG,
- * ZT_ECTRL_VERSION: the stream is unusable), or another zt_ctrl_decode() error for one
- * message that was skipped (msg->type says which type it had).
+ * Takes the next complete message off the stream. Returns 1 (in *msg, a copy that
+ * stays valid whatever the channel does next), 0 (none yet), ZT_EPEER (the peer ended
+ * the stream, or no memory for the reader; ch->eof is set), a framing error
+ * (ZT_ETOOBIG, ZT_ECTRL_VERSION: the stream is unusable, and every later call returns
+ * it again), or another zt_ctrl_decode() error for one message that was skipped
+ * (msg->type says which type it had).
  */
 int zt_ctrlchan_next(struct zt_ctrlchan *ch, struct zt_ctrl_msg *msg);
 

@@ -15,7 +15,7 @@
  *    same code, and the replacement is counted;
  *  - a TCP client (docs/tcp-transport.md) cost 91 KiB half-open and 161 KiB logged in
  *    and idle, nearly all of it empty buffers (10,000 idle ones: 1.6 GiB): now buffers
- *    exist while bytes wait in them, 27 and 29 KiB.
+ *    exist while bytes wait in them, the control channel's too: 11 and 12.5 KiB.
  *
  *     alice 127.0.0.2:5000, bob 127.0.0.4:5000 ---.
  *     c1    127.0.0.3:6000 -----------------------+--- Intermediate 127.0.0.1:4433
@@ -337,10 +337,11 @@ static void half_open_connection_memory(void **state)
  * identity may hold them all: logins_per_identity).
  */
 #define TCP_CLIENTS 200
-/* Measured 26.7 and 28.5 KiB (GnuTLS 3.7, glibc 2.36): margin for other versions of
- * GnuTLS, and well under what empty buffers cost before (91 and 161 KiB). */
-#define HALF_OPEN_TCP_MAX (40 * 1024)
-#define IDLE_TCP_MAX (48 * 1024)
+/* Measured 10.7 and 12.5 KiB (GnuTLS 3.7, glibc 2.36): margin for other versions of
+ * GnuTLS, and under what a control channel's empty message reader cost before (26.7
+ * and 28.5 KiB; 91 and 161 KiB with every buffer empty). */
+#define HALF_OPEN_TCP_MAX (18 * 1024)
+#define IDLE_TCP_MAX (20 * 1024)
 
 static size_t heap_in_use(void)
 {
@@ -386,11 +387,12 @@ static bool crowd_ready(void *arg, uint64_t now)
 
 /*
  * Half-open: connections accepted (zt_imd_tcp_accept) that send nothing, the heap's
- * growth over them. 27,327 bytes each: the TLS stream and the record layer (~9.7 KiB,
- * nearly all of it GnuTLS's session), the control channel's message reader (16 KiB,
- * allocated when the channel is bound, which over TCP is at once), struct client and
- * the rest (~1 KiB). Before buffers waited for bytes: 93,344, most of it empty
- * buffers (33 KiB of TLS input, 16 KiB of record reader, 16 KiB of staged plaintext).
+ * growth over them. 10,975 bytes each: the TLS stream and the record layer (~9.7 KiB,
+ * nearly all of it GnuTLS's session), struct client and the rest (~1 KiB). 27,376
+ * while the control channel's message reader (16 KiB) was allocated when the channel
+ * was bound, which over TCP is at once; 93,344 before buffers waited for bytes, most
+ * of it empty buffers (33 KiB of TLS input, 16 KiB of record reader, 16 KiB of staged
+ * plaintext).
  */
 static void tcp_half_open_memory(void **state)
 {
@@ -430,11 +432,12 @@ static void tcp_half_open_memory(void **state)
  * Idle: agents logged in over TCP (real zt_peer agents, transport TCP), then 12 s with
  * nothing but keepalives (a PING each way and its PONG); the heap the Intermediate
  * gives back when it forgets them (zt_imd_tcp_closed: the client is freed at once),
- * so the agents' own memory is not counted. 29,176 bytes each: the half-open figure
+ * so the agents' own memory is not counted. 12,790 bytes each: the half-open figure
  * and ~1.8 KiB more that a login leaves (GnuTLS's session state after the handshake,
- * the login's). Before buffers waited for bytes: 164,821 (tcpouter's 64 KiB of
- * control input, held for good after the first control byte, and TLS's output buffer
- * on top).
+ * the login's). 29,193 while the control channel kept its message reader (16 KiB)
+ * for the connection's life; 164,821 before buffers waited for bytes (tcpouter's
+ * 64 KiB of control input, held for good after the first control byte, and TLS's
+ * output buffer on top).
  */
 static void tcp_idle_login_memory(void **state)
 {

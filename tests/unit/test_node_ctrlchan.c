@@ -1,7 +1,9 @@
 /*
  * The control channel (node/ctrlchan.h) over a real outer connection: messages go
  * through in order; a reader that stops reading makes the backlog overflow once, and
- * the channel refuses every send after that (its owner closes the connection).
+ * the channel refuses every send after that (its owner closes the connection); the
+ * message reader and the backlog exist only while bytes wait in them, and a framing
+ * error outlives the reader.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "core/units.h"
 #include "node/ctrlchan.h"
 #include "quic_harness.h"
@@ -112,11 +115,128 @@ static void a_reader_that_stops_overflows_the_backlog_once(void **state)
 	world_fini(&w);
 }
 
+/* Raw bytes on the client's stream, then to the server. */
+static void raw(struct world *w, const uint8_t *data, size_t len)
+{
+	assert_int_equal(zt_quic_stream_write(w->p.client, w->sid, data, len), (int)len);
+	qh_run(&w->p.net, NULL, NULL, w->p.net.now + 100 * ZT_MS);
+	assert_non_null(w->srv.conn);
+}
+
+/* No reader before a byte comes, none once a message leaves nothing behind; a partial
+ * message keeps it. */
+static void the_reader_exists_while_bytes_wait(void **state)
+{
+	struct world w;
+	struct zt_ctrl_msg m;
+	uint8_t buf[ZT_CTRL_MSG_MAX];
+	int len;
+
+	world_init(*state, &w);
+	assert_null(w.cli.rd); /* attached, nothing read */
+	assert_int_equal(zt_ctrlchan_next(&w.cli, &m), 0);
+	assert_null(w.cli.rd);
+	ping(&m, 7);
+	len = zt_ctrl_encode(&m, buf, sizeof(buf));
+	assert_true(len > ZT_CTRL_HDR_LEN + 1);
+	raw(&w, buf, ZT_CTRL_HDR_LEN + 1);
+	assert_int_equal(zt_ctrlchan_next(&w.srv, &m), 0);
+	assert_non_null(w.srv.rd); /* half a message */
+	raw(&w, buf + ZT_CTRL_HDR_LEN + 1, (size_t)len - ZT_CTRL_HDR_LEN - 1);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(zt_ctrlchan_next(&w.srv, &m), 1);
+	assert_null(w.srv.rd);
+	assert_int_equal(m.type, ZT_CTRL_PING); /* a copy: the reader is gone */
+	assert_int_equal(m.u.ping.nonce, 7);
+	assert_int_equal(zt_ctrlchan_next(&w.srv, &m), 0);
+	world_fini(&w);
+}
+
+/* A framing error frees the reader and is returned from then on, valid bytes or not. */
+static void a_framing_error_outlives_the_reader(void **state)
+{
+	static const uint8_t bad[] = {
+		0x02,       /* version 2 */
+		0x0c,       /* PING */
+		0x00, 0x00, /* body length */
+	};
+	struct world w;
+	struct zt_ctrl_msg m;
+	uint8_t buf[ZT_CTRL_MSG_MAX];
+	int len;
+
+	world_init(*state, &w);
+	raw(&w, bad, sizeof(bad));
+	assert_int_equal(zt_ctrlchan_next(&w.srv, &m), ZT_ECTRL_VERSION);
+	assert_null(w.srv.rd);
+	assert_int_equal(w.srv.poison, ZT_ECTRL_VERSION);
+	ping(&m, 1);
+	len = zt_ctrl_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	raw(&w, buf, (size_t)len);
+	assert_int_equal(zt_ctrlchan_next(&w.srv, &m), ZT_ECTRL_VERSION);
+	assert_null(w.srv.rd);
+	world_fini(&w);
+}
+
+/* Sends without running the network until the stream's buffer is full and the backlog
+ * holds something; returns the next nonce. */
+static uint64_t fill_until_backlog(struct world *w, uint64_t nonce)
+{
+	struct zt_ctrl_msg m;
+
+	while (!w->cli.blen) {
+		ping(&m, nonce++);
+		assert_int_equal(zt_ctrlchan_send(&w->cli, &m), 0);
+		assert_true(nonce < 100000);
+	}
+	assert_non_null(w->cli.backlog);
+	return nonce;
+}
+
+/* The server reads (nonces in order from *next) while the client flushes, until every
+ * nonce below end has come. */
+static void drain(struct world *w, uint64_t *next, uint64_t end)
+{
+	struct zt_ctrl_msg m;
+
+	for (int i = 0; i < 1000 && *next < end; i++) {
+		qh_run(&w->p.net, NULL, NULL, w->p.net.now + 10 * ZT_MS);
+		while (w->srv.conn && zt_ctrlchan_next(&w->srv, &m) == 1)
+			assert_int_equal(m.u.ping.nonce, (*next)++);
+		assert_int_equal(zt_ctrlchan_flush(&w->cli), 0);
+	}
+}
+
+/* The backlog is freed when flushed empty, allocated again when the stream is full
+ * again, and nothing is lost or reordered on the way. */
+static void the_backlog_exists_while_bytes_wait(void **state)
+{
+	struct world w;
+	uint64_t nonce = 1, next = 1;
+
+	world_init(*state, &w);
+	assert_null(w.cli.backlog);
+	for (int round = 0; round < 2; round++) {
+		nonce = fill_until_backlog(&w, nonce);
+		drain(&w, &next, nonce);
+		assert_int_equal(w.cli.blen, 0);
+		assert_null(w.cli.backlog);
+		assert_int_equal(next, nonce);
+		assert_null(w.srv.rd);
+	}
+	assert_false(w.cli.overflowed);
+	world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(messages_arrive_in_order),
 		cmocka_unit_test(a_reader_that_stops_overflows_the_backlog_once),
+		cmocka_unit_test(the_reader_exists_while_bytes_wait),
+		cmocka_unit_test(a_framing_error_outlives_the_reader),
+		cmocka_unit_test(the_backlog_exists_while_bytes_wait),
 	};
 	return cmocka_run_group_tests(tests, qh_fixture_setup, qh_fixture_teardown);
 }
