@@ -15,7 +15,7 @@ void zt_ctrlchan_init(struct zt_ctrlchan *ch, struct zt_quic_conn *conn, int64_t
 	ch->backlog = NULL;
 	ch->blen = 0;
 	ch->eof = false;
-	ch->overflowed = false;
+	ch->overflowed = ch->cut = false;
 	ch->sent = ch->received = 0;
 	if (sid >= 0)
 		zt_ctrlchan_attach(ch, sid);
@@ -96,8 +96,11 @@ int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg)
 
 	if (ch->sid < 0)
 		return ZT_ESTATE;
-	if (ch->overflowed)
-		return -ENOBUFS; /* the owner closes the connection */
+	/* After a message was dropped for a full backlog, none goes until the backlog has
+	 * drained (an owner that closes on overflowed never sends again); after one was
+	 * cut, none ever: the stream's framing is lost. */
+	if (ch->cut || (ch->overflowed && ch->blen))
+		return -ENOBUFS;
 	len = zt_ctrl_encode(msg, buf, sizeof(buf));
 	if (len < 0)
 		return -EINVAL;
@@ -122,7 +125,7 @@ int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg)
 			if (!ch->backlog) {
 				/* part of it is on the stream: no message may follow */
 				if (n > 0)
-					ch->overflowed = true;
+					ch->overflowed = ch->cut = true;
 				return -ENOMEM;
 			}
 		}

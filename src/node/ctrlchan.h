@@ -44,7 +44,9 @@ struct zt_ctrlchan {
 	size_t blen;
 	bool eof;                    /* the peer finished or reset the stream */
 	bool overflowed;             /* a send found the backlog full (-ENOBUFS), or
-					could not queue the rest of a message (-ENOMEM) */
+					could not queue the rest of a message (-ENOMEM);
+					stays set: an owner may close for it */
+	bool cut;                    /* ... the latter: no message may follow, ever */
 	uint64_t sent, received;     /* messages */
 };
 
@@ -58,8 +60,10 @@ void zt_ctrlchan_fini(struct zt_ctrlchan *ch);
 /*
  * Encodes and sends msg (or queues it behind the backlog). Returns 0, -EINVAL (the
  * message does not encode), ZT_ESTATE (no stream, or it is shut), -ENOBUFS (the
- * backlog would exceed its bound: the peer is not reading), -ENOMEM (if part of msg
- * was written, the channel is marked overflowed as well: no message may follow).
+ * backlog would exceed its bound: the peer is not reading; msg is dropped whole, and
+ * so is every message until the backlog has drained: then sending goes on, for an
+ * owner that drops rather than closes, as the Intermediate does), -ENOMEM (if part of
+ * msg was written, the channel is marked cut as well: no message may follow).
  */
 int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg);
 

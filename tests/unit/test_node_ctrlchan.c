@@ -229,9 +229,54 @@ static void the_backlog_exists_while_bytes_wait(void **state)
 	world_fini(&w);
 }
 
+/* A reader that stops and later reads again: the messages sent while the backlog was
+ * full are dropped, and once it has drained, sending goes on (the Intermediate drops
+ * and keeps the connection: a party that catches up gets its messages again). */
+static void sending_resumes_after_the_backlog_drained(void **state)
+{
+	struct world w;
+	struct zt_ctrl_msg m;
+	uint64_t i, got = 0, last = 0;
+	int rc = 0;
+
+	world_init(*state, &w);
+	for (i = 1; i < 100000 && rc == 0; i++) {
+		ping(&m, i);
+		rc = zt_ctrlchan_send(&w.cli, &m);
+		if (!(i % 64))
+			qh_run(&w.p.net, NULL, NULL, w.p.net.now + 10 * ZT_MS);
+	}
+	assert_int_equal(rc, -ENOBUFS);
+	assert_true(w.cli.overflowed && !w.cli.cut);
+	/* the reader catches up: everything queued arrives, the backlog drains */
+	for (int k = 0; k < 500 && (w.cli.blen || last != i - 2); k++) {
+		while (zt_ctrlchan_next(&w.srv, &m) == 1) {
+			got++;
+			last = m.u.ping.nonce;
+		}
+		zt_ctrlchan_flush(&w.cli);
+		qh_run(&w.p.net, NULL, NULL, w.p.net.now + 10 * ZT_MS);
+	}
+	while (zt_ctrlchan_next(&w.srv, &m) == 1) {
+		got++;
+		last = m.u.ping.nonce;
+	}
+	assert_int_equal(w.cli.blen, 0);
+	assert_int_equal(last, i - 2); /* the last one sent before the refusal */
+	/* sending goes on */
+	ping(&m, 777777);
+	assert_int_equal(zt_ctrlchan_send(&w.cli, &m), 0);
+	qh_run(&w.p.net, NULL, NULL, w.p.net.now + 100 * ZT_MS);
+	assert_int_equal(zt_ctrlchan_next(&w.srv, &m), 1);
+	assert_int_equal(m.u.ping.nonce, 777777);
+	assert_true(w.cli.overflowed); /* still told, for owners that close on it */
+	world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sending_resumes_after_the_backlog_drained),
 		cmocka_unit_test(messages_arrive_in_order),
 		cmocka_unit_test(a_reader_that_stops_overflows_the_backlog_once),
 		cmocka_unit_test(the_reader_exists_while_bytes_wait),
