@@ -1,5 +1,6 @@
 /* The outer connection's TCP sockets (outertcp.h). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -9,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "app/log.h"
 #include "app/outertcp.h"
 #include "core/err.h"
 
@@ -570,65 +572,58 @@ static void accept_one(struct zt_otcp_server *s, uint64_t now, int fd)
 	}
 }
 
-static void listener(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+static void on_accepted(void *arg, uint64_t now, int fd)
 {
-	struct zt_otcp_server *s = w->data;
-	(void)loop;
-	(void)revents;
+	struct zt_otcp_server *s = arg;
 
 	s->io->in_node = true;
-	for (int i = 0; i < 64; i++) {
-		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			break;
-		accept_one(s, now, fd);
-	}
+	accept_one(s, now, fd);
 	s->io->in_node = false;
 	zt_nodeio_kick(s->io);
+}
+
+/* The open-files limit (or memory) stops accept(): said at most every 10 s. */
+static void on_accept_failed(void *arg, uint64_t now, int err)
+{
+	struct zt_otcp_server *s = arg;
+
+	s->st.failed++;
+	if (s->accept_logged && now < s->accept_log_at + 10 * 1000000000ULL)
+		return;
+	s->accept_logged = true;
+	s->accept_log_at = now;
+	zt_warn("tcp_accept_failed", "error=\"%s\" connections=%zu failures=%" PRIu64
+		" note=\"new TCP clients wait in the kernel's queue\" fix=\"%s\"",
+		strerror(-err), s->nconns, s->lst.errors,
+		err == -EMFILE || err == -ENFILE
+			? "raise the open files limit (ulimit -n, systemd LimitNOFILE=) or lower --max-clients"
+			: "free memory");
 }
 
 int zt_otcp_server_open(struct zt_otcp_server *s, struct zt_loop *loop, struct zt_nodeio *io,
 			struct zt_imd *imd, const struct zt_addr *at)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int len = zt_addr_to_sockaddr(at, &ss), one = 1, rc;
+	int rc;
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
-	if (len < 0)
-		return -EINVAL;
 	rc = zt_hmap_init(&s->conns, 4);
 	if (rc < 0)
 		return rc;
-	s->fd = tcp_socket(at->family);
-	if (s->fd < 0) {
-		rc = s->fd;
-		goto fail;
-	}
-	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 || listen(s->fd, 512) < 0 ||
-	    getsockname(s->fd, (struct sockaddr *)&ss, &sl) < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	zt_addr_from_sockaddr(&s->local, (struct sockaddr *)&ss, sl);
 	s->loop = loop;
 	s->io = io;
 	s->imd = imd;
-	s->watch = (struct zt_watch){ .fd = s->fd, .events = EPOLLIN, .cb = listener, .data = s };
-	rc = zt_loop_add(loop, &s->watch);
-	if (rc < 0)
-		goto fail;
+	rc = zt_listener_open(&s->lst, loop, at, 512, on_accepted, on_accept_failed, s);
+	if (rc < 0) {
+		zt_hmap_fini(&s->conns);
+		s->loop = NULL;
+		return rc;
+	}
+	s->fd = s->lst.watch.fd;
+	s->local = s->lst.local;
 	io->after = server_after;
 	io->after_arg = s;
 	return 0;
-fail:
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	zt_hmap_fini(&s->conns);
-	return rc;
 }
 
 static void conn_free_node(struct zt_hnode *n, void *arg)
@@ -650,8 +645,7 @@ void zt_otcp_server_close(struct zt_otcp_server *s)
 	zt_hmap_take_if(&s->conns, NULL, NULL, conn_free_node, s);
 	s->nconns = 0;
 	s->stalled = NULL;
-	zt_loop_del(s->loop, &s->watch);
-	close(s->fd);
+	zt_listener_close(&s->lst);
 	s->fd = -1;
 	zt_hmap_fini(&s->conns);
 	if (s->io && s->io->after_arg == s)

@@ -27,6 +27,7 @@
 #include "core/addr.h"
 #include "core/hmap.h"
 #include "core/httpproxy.h"
+#include "io/listener.h"
 #include "io/loop.h"
 #include "node/imd.h"
 #include "node/peer.h"
@@ -70,9 +71,11 @@ struct zt_otcp_server {
 	struct zt_loop *loop;
 	struct zt_nodeio *io;
 	struct zt_imd *imd;
-	int fd;
-	struct zt_watch watch;
+	int fd;                      /* the listening socket (lst's), -1: none */
+	struct zt_listener lst;
 	struct zt_addr local;        /* the bound address (port filled in) */
+	bool accept_logged;
+	uint64_t accept_log_at;
 	struct zt_hmap conns;        /* by the Intermediate's id */
 	size_t nconns;
 	struct otcp_conn *stalled;   /* connections with input not taken */

@@ -14,14 +14,16 @@
 #include "core/httpproxy.h"
 #include "app/peerprog.h"
 #include "app/secret.h"
+#include "io/listener.h"
 #include "core/err.h"
 #include "core/units.h"
 #include "quic/pki.h"
 
 struct zt_tcplisten {
-	struct zt_watch w;
+	struct zt_listener lst;
 	struct zt_peerprog *pp;
 	char service[64];
+	uint64_t logged_at;           /* the last accept_failed line */
 };
 
 /* Settings. */
@@ -860,52 +862,38 @@ static size_t fd_budget(struct zt_peerprog *pp)
 
 /* TCP listeners (agent). */
 
-static void on_accept(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
+static void on_accept(void *arg, uint64_t now, int fd)
 {
-	struct zt_tcplisten *l = w->data;
-	(void)loop;
-	(void)revents;
+	struct zt_tcplisten *l = arg;
 	(void)now;
 
-	for (int i = 0; i < 64; i++) {
-		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				zt_warn("accept_failed", "service=%s error=\"%s\"", l->service, strerror(errno));
-			return;
-		}
-		zt_tcpfwd_accepted(&l->pp->fwd, fd, l->service);
-	}
+	zt_tcpfwd_accepted(&l->pp->fwd, fd, l->service);
+}
+
+/* accept() failed (io/listener.h pauses the socket when resources ran out). */
+static void on_accept_failed(void *arg, uint64_t now, int err)
+{
+	struct zt_tcplisten *l = arg;
+
+	if (l->logged_at && now < l->logged_at + 10 * ZT_SEC)
+		return;
+	l->logged_at = now;
+	zt_warn("accept_failed", "service=%s error=\"%s\" failures=%" PRIu64 "%s", l->service,
+		strerror(-err), l->lst.errors,
+		err == -EMFILE || err == -ENFILE ? " fix=\"raise the open files limit (ulimit -n)\"" : "");
 }
 
 static int tcp_listen(struct zt_peerprog *pp, const struct zt_fwdspec *s, struct zt_tcplisten **ret)
 {
-	struct sockaddr_storage ss;
-	struct zt_tcplisten *l;
-	int len = zt_addr_to_sockaddr(&s->addr, &ss), fd, one = 1, rc;
+	struct zt_tcplisten *l = calloc(1, sizeof(*l));
+	int rc;
 
-	if (len < 0)
-		return len;
-	fd = socket(s->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 || listen(fd, 256) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	l = calloc(1, sizeof(*l));
-	if (!l) {
-		close(fd);
+	if (!l)
 		return -ENOMEM;
-	}
 	l->pp = pp;
 	snprintf(l->service, sizeof(l->service), "%s", s->service);
-	l->w = (struct zt_watch){ .fd = fd, .events = EPOLLIN, .cb = on_accept, .data = l };
-	rc = zt_loop_add(pp->d.loop, &l->w);
+	rc = zt_listener_open(&l->lst, pp->d.loop, &s->addr, 256, on_accept, on_accept_failed, l);
 	if (rc < 0) {
-		close(fd);
 		free(l);
 		return rc;
 	}
@@ -1199,8 +1187,7 @@ static void teardown(void *arg)
 	}
 	for (size_t i = 0; i < ZT_PEERPROG_SPECS; i++) {
 		if (pp->tcp_listeners[i]) {
-			zt_loop_del(pp->d.loop, &pp->tcp_listeners[i]->w);
-			close(pp->tcp_listeners[i]->w.fd);
+			zt_listener_close(&pp->tcp_listeners[i]->lst);
 			free(pp->tcp_listeners[i]);
 		}
 		if (pp->udp_listeners[i])

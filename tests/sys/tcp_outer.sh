@@ -12,13 +12,15 @@
 # TCP clients; bad input at the TCP listener (garbage, a half handshake, idle
 # connections that never send: closed at the handshake timeout) leaves the clients
 # working; an agent stopped with SIGTERM is gone from the Intermediate at once (its
-# CLOSE record), not at the idle timeout. ZT_KEEP=1 keeps the logs.
+# CLOSE record), not at the idle timeout. An Intermediate out of file descriptors
+# (ulimit -n 48, 60 TCP connections) does not spin on accept(), says what to raise,
+# and accepts again once descriptors are free. ZT_KEEP=1 keeps the logs.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 B=${BUILD:-build}
 KIT=$B/bench/zt-testkit
-tap_plan 11
+tap_plan 14
 
 . tests/lib/progs.sh
 progs_init tcp-outer
@@ -119,3 +121,32 @@ else
 fi
 progs_alive imd && progs_alive agent && progs_alive conn &&
 	tap_ok "every program still runs" || tap_fail "a program exited" "$(tail -n 2 "$T"/*.log | tr '\n' '|')"
+
+# 6. Out of file descriptors: accept() fails with EMFILE; no busy loop, a clear line,
+# and new clients get in once the others are gone.
+P_TCP2=$((PORT + 30)) P_IMD2=$((PORT + 31))
+progs_start imd2 bash -c 'ulimit -n 48 && exec "$0" "$@"' "$B/ztna-intermediate" \
+	--listen "$L:$P_IMD2" --tcp-listen "$L:$P_TCP2" --pki "$T/pki/intermediate" \
+	--client "agent:alice:$TOK_A" --allow alice=echo --half-open-per-source 1000
+wait_log "$T/imd2.log" 'event=start' 5
+pid2=$(pgrep -P "${PIDS[imd2]}" 2>/dev/null | head -n 1)
+pid2=${pid2:-${PIDS[imd2]}}
+fds=()
+for i in $(seq 60); do
+	exec {fd}<>"/dev/tcp/$L/$P_TCP2" && fds+=("$fd")
+done
+t0=$(cpu_ticks "$pid2")
+sleep 2
+t1=$(cpu_ticks "$pid2")
+[ $((t1 - t0)) -le 40 ] && tap_ok "out of descriptors: no busy loop ($((t1 - t0)) CPU ticks in 2 s)" ||
+	tap_fail "out of descriptors: no busy loop" "$((t1 - t0)) ticks in 2 s"
+grep -q 'event=tcp_accept_failed .*Too many open files.*fix="raise the open files limit' "$T/imd2.log" &&
+	tap_ok "... says so, with the fix" ||
+	tap_fail "tcp_accept_failed line" "$(grep -E 'warn|error' "$T/imd2.log" | tail -n 3 | tr '\n' '|')"
+for fd in "${fds[@]}"; do exec {fd}>&-; done
+progs_start late "$B/ztna-agent" --intermediate "$L:$P_IMD2" --transport tcp \
+	--intermediate-tcp "$L:$P_TCP2" --pki "$T/pki/agent-alice" --name alice --token "$TOK_A" \
+	--forward "tcp:$L:$((PORT + 32))=echo" --direct off --control none
+wait_log "$T/late.log" 'event=connected.*transport=tcp' 15 &&
+	tap_ok "... and accepts a client over TCP once descriptors are free" ||
+	tap_fail "a client after EMFILE" "$(tail -n 3 "$T/late.log" "$T/imd2.log" | tr '\n' '|')"

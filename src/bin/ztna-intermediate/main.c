@@ -18,6 +18,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "app/conf.h"
 #include "app/daemon.h"
@@ -45,6 +46,7 @@ struct prog {
 
 	struct zt_imd *imd;
 	struct zt_otcp_server otcp;
+	uint64_t nofile;           /* the open-files limit in force */
 	struct zt_timer trim_t;
 	size_t trim_peak;          /* clients at most since the last malloc_trim */
 };
@@ -324,7 +326,7 @@ static void log_stats(void *arg, const char *event)
 		" ctrl_over_budget=%" PRIu64 " ctrl_budget_closed=%" PRIu64 " ctrl_fwd_dropped=%" PRIu64
 		" ctrl_send_dropped=%" PRIu64 " ctrl_stalled_closed=%" PRIu64 " log_suppressed=%" PRIu64
 		" tcp_accepted=%" PRIu64 " tcp_now=%zu tcp_refused=%" PRIu64 " tcp_bytes_in=%" PRIu64
-		" tcp_bytes_out=%" PRIu64,
+		" tcp_bytes_out=%" PRIu64 " tcp_accept_errors=%" PRIu64,
 		s.clients, s.sessions, p->d.io.st.rx, p->d.io.st.tx, s.dropped_garbage, s.dropped_unknown,
 		s.dropped_conn, s.stun_answered, s.stun_dropped, s.stun_limited, s.resets_sent, s.accepted,
 		s.accept_failed, s.refused_full, s.auth_ok, s.auth_failed,
@@ -337,7 +339,7 @@ static void log_stats(void *arg, const char *event)
 		s.open_max_sessions, s.held, s.held_now, s.held_refused, s.open_busy, s.ctrl_over_budget,
 		s.ctrl_budget_closed, s.ctrl_fwd_dropped, s.ctrl_send_dropped, s.ctrl_stalled_closed,
 		s.log_suppressed, s.tcp_accepted, p->otcp.nconns, p->otcp.st.failed,
-		p->otcp.st.bytes_in, p->otcp.st.bytes_out);
+		p->otcp.st.bytes_in, p->otcp.st.bytes_out, p->otcp.lst.errors);
 }
 
 /*
@@ -366,15 +368,37 @@ static void on_trim(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 	zt_timer_set(loop, t, now + TRIM_EVERY);
 }
 
+/* Each TCP client holds a descriptor: the soft open-files limit goes up to the hard
+ * one (at most 2^20). Returns the limit in force. */
+static uint64_t open_files(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1 << 20) ? (1 << 20) : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want &&
+	    setrlimit(RLIMIT_NOFILE, &(struct rlimit){ .rlim_cur = want, .rlim_max = rl.rlim_max }) == 0)
+		rl.rlim_cur = want;
+	return rl.rlim_cur == RLIM_INFINITY ? (1 << 20) : (uint64_t)rl.rlim_cur;
+}
+
 static void log_start(const struct prog *p)
 {
 	char a[ZT_ADDR_STRLEN];
+	uint64_t nofile = p->nofile;
+	size_t max = p->ic.max_clients ? p->ic.max_clients : 10000;
 
-	zt_info("start", "listen=%s tcp_listen=%s clients_configured=%zu rules=%zu serve_rules=%zu",
+	zt_info("start", "listen=%s tcp_listen=%s open_files=%" PRIu64 " clients_configured=%zu rules=%zu serve_rules=%zu",
 		zt_addr_str(&p->d.io.udp.local, a),
 		p->otcp.fd >= 0 ? zt_addr_str(&p->otcp.local, (char[ZT_ADDR_STRLEN]){ 0 }) : "off",
-		zt_policy_client_count(p->policy),
+		nofile, zt_policy_client_count(p->policy),
 		zt_policy_rule_count(p->policy), zt_policy_serve_count(p->policy));
+	if (p->otcp.fd >= 0 && nofile < max + 64)
+		zt_warn("open_files_low", "open_files=%" PRIu64 " max_clients=%zu note=\"TCP clients "
+			"past the limit wait in the kernel's queue\" fix=\"raise the hard limit (ulimit "
+			"-Hn, systemd LimitNOFILE=) or lower --max-clients\"", nofile, max);
 	if (!zt_policy_serve_count(p->policy))
 		zt_warn("no_serve_rules", "hint=\"no connector may register a service: add --serve "
 			"CONNECTOR=SERVICE for each connector\"");
@@ -509,6 +533,7 @@ static int setup(void *arg, int argc, char **argv)
 	p->ic.reset_key = NULL;
 	if (rc < 0 || (rc = zt_nodeio_start(&p->d.io, &zt_nodeio_imd_ops, p->imd)) < 0)
 		return zt_daemon_fail(&p->d, 1, "%s", zt_strerror(rc));
+	p->nofile = open_files();
 	rc = tcp_open(p);
 	if (rc)
 		return rc;
