@@ -675,12 +675,9 @@ static void log_stats(void *arg, const char *event)
 	struct zt_peer_stats ps;
 	const struct zt_fwdctx_stats *fs = &pp->fwd.st;
 	const struct zt_nodeio_stats *io = &pp->d.io.st;
-	struct zt_quic_conn *outer = zt_peer_outer(pp->peer);
-	struct zt_quic_stats qs = { 0 };
+	uint64_t outer_rtt = zt_peer_outer_srtt(pp->peer);
 
 	zt_peer_stats(pp->peer, &ps);
-	if (outer)
-		zt_quic_conn_stats(outer, &qs);
 	zt_info(event,
 		"state=%d rx=%" PRIu64 " tx=%" PRIu64 " dropped_garbage=%" PRIu64 " dropped_stun=%" PRIu64
 		" dropped_outer=%" PRIu64 " dropped_unknown=%" PRIu64 " relay_in=%" PRIu64
@@ -690,7 +687,8 @@ static void log_stats(void *arg, const char *event)
 		" sessions_failed=%" PRIu64 " sessions_resumed=%" PRIu64 " chans=%zu chans_opened=%" PRIu64 " chans_failed=%" PRIu64
 		" flows=%zu udp_in=%" PRIu64 " udp_out=%" PRIu64 " udp_dropped=%" PRIu64
 		" flow_dgrams_dropped=%" PRIu64 " tcp_now=%zu tcp_bytes_in=%" PRIu64 " tcp_bytes_out=%" PRIu64
-		" tcp_reset=%" PRIu64 " outer_rtt_us=%" PRIu64 " ctrl_errors=%" PRIu64
+		" tcp_reset=%" PRIu64 " outer_rtt_us=%" PRIu64 " transport=%s moves=%" PRIu64
+		" udp_probes=%" PRIu64 " ctrl_errors=%" PRIu64
 		" checks_charged=%" PRIu64 " checks_deferred=%" PRIu64 " limit_chans=%" PRIu64
 		" limit_flow_dgrams=%" PRIu64 " limit_sessions=%" PRIu64 " tcp_limited=%" PRIu64
 		" udp_limited=%" PRIu64,
@@ -700,7 +698,9 @@ static void log_stats(void *arg, const char *event)
 		ps.opens, ps.refused_fast, ps.sessions, ps.sessions_opened, ps.sessions_failed, ps.sessions_resumed, ps.chans, ps.chans_opened,
 		ps.chans_failed, ps.flows, fs->udp_in, fs->udp_out, fs->udp_dropped,
 		ps.flow_dgrams_dropped, fs->tcp_now, fs->tcp_bytes_in, fs->tcp_bytes_out,
-		fs->tcp_reset, (uint64_t)(qs.srtt_ns / ZT_US), ps.ctrl_errors, ps.checks_charged,
+		fs->tcp_reset, (uint64_t)(outer_rtt / ZT_US),
+		zt_outer_kind_name(zt_peer_outer_kind(pp->peer)), ps.moves, ps.udp_probes,
+		ps.ctrl_errors, ps.checks_charged,
 		ps.checks_deferred, ps.limit_chans, ps.limit_flow_dgrams, ps.limit_sessions,
 		fs->tcp_limited, fs->udp_limited);
 }
