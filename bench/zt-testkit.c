@@ -43,6 +43,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@
 
 #include <gnutls/crypto.h>
 
-#define MAXC 1024
+#define MAXC 16384
 
 static uint64_t now_us(void)
 {
@@ -662,6 +663,17 @@ static int cmd_udp_flows(const char *addr, int n, const char *from)
 	return sent == n ? 0 : 1;
 }
 
+/* Up to the hard open-files limit: tcp-hold may hold thousands. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int cmd_tcp_hold(const char *addr, int n, int secs)
 {
 	static int fds[MAXC];
@@ -671,6 +683,7 @@ static int cmd_tcp_hold(const char *addr, int n, int secs)
 
 	if (n > MAXC || n < 1 || parse_addr(addr, &sa) < 0)
 		return 2;
+	raise_nofile();
 	for (int i = 0; i < n; i++) {
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
 		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
