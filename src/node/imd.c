@@ -91,6 +91,8 @@ struct client {
 	bool half_open;                   /* counted in imd->half_open and imd->half_src */
 	struct zt_addr src;               /* where its first Initial came from */
 	bool close_pending;               /* C_GONE: close at close_at (after an ERROR) */
+	bool lost;                        /* its connection was lost, not closed by it: its
+					     sessions wait for it (orphans) */
 	uint64_t login_seq;               /* C_READY: its HELLO was the login_seq-th */
 	uint64_t close_at;                /* C_REJECTED or close_pending: when to close */
 	uint32_t close_code;
@@ -594,9 +596,10 @@ static void client_gone(struct client *c, const char *why)
 		struct session *s = c->sessions;
 		int i = s->end[0] == c ? 0 : 1;
 		struct client *other = s->end[1 - i];
-		/* On the direct path the ends need us only as a fallback: keep the session
-		 * for this end to come back, and do not disturb the other one. */
-		if (s->direct && other && other->state == C_READY && !s->orphan_until) {
+		/* On the direct path the ends need us only as a fallback, and one whose
+		 * connection was lost (not closed) comes back to its sessions: keep the
+		 * session for this end, and do not disturb the other one. */
+		if ((s->direct || c->lost) && other && other->state == C_READY && !s->orphan_until) {
 			unlink_end(s, i);
 			s->end[i] = NULL;
 			s->orphan_until = imd->now + imd->cfg.orphan_grace;
@@ -657,6 +660,8 @@ static void check_client(struct client *c)
 			    zt_addr_str(&c->observed, (char[ZT_ADDR_STRLEN]){ 0 }), ci.reason);
 		if (c->state == C_HANDSHAKE && ci.err == ZT_ETIMEOUT)
 			c->imd->st.half_open_expired++; /* handshake_timeout: not logged (floods) */
+		/* not its own CONNECTION_CLOSE or CLOSE record: a timeout, a TCP reset */
+		c->lost = !(ci.by_peer && ci.app);
 		client_gone(c, ci.reason[0] ? ci.reason : zt_strerror(ci.err));
 	}
 }

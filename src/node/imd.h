@@ -38,7 +38,9 @@
  *    (agent or connector) replaces the older one, which gets ERROR 1508 (ZT_EREPLACED) and then CONNECTION_CLOSE
  *    with the same code; its sessions end, except those on the direct path, which
  *    wait cfg.orphan_grace for their end to come back (OPEN with SESSION_ID, or the
- *    connector's new connection).
+ *    connector's new connection). A client whose connection is lost rather than
+ *    closed by it (idle timeout, a TCP reset) has all its sessions kept that way,
+ *    relayed ones too: their other end's packets are dropped until it is back.
  *  - OPEN: within the connection's OPEN rate (ERROR 1510), policy first (ERROR 1501
  *    without revealing whether the service exists), max_sessions (held OPENs count;
  *    ERROR 1503), then a connector for the service: of those serving it and not

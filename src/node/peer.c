@@ -182,7 +182,7 @@ static void login_refused(struct zt_peer *p, int err, const char *text, bool was
 	     "err=%d error=\"%s\" reason=\"%s\" refusals=%u retry_in_ms=%" PRIu64 " fix=\"%s\"", -err,
 	     zt_strerror(err), text, r->count, (uint64_t)((p->retry_at - p->now) / ZT_MS),
 	     login_fix(err));
-	zt_psession_outer_down(p);
+	zt_psession_outer_down(p, false);
 	zt_psession_login_refused(p);
 	if (p->cb.refused)
 		p->cb.refused(p, p->cfg.arg, r);
@@ -212,7 +212,7 @@ static void outer_down(struct zt_peer *p, int err, const char *text)
 	PLOG(p, ZT_NODE_WARN, was_ready ? "disconnected" : "connect_failed",
 	     "err=%d error=\"%s\" reason=\"%s\" retry_in_ms=%" PRIu64, -err, zt_strerror(err), text,
 	     (uint64_t)((p->retry_at - p->now) / ZT_MS));
-	zt_psession_outer_down(p);
+	zt_psession_outer_down(p, true);
 	if (p->cb.down)
 		p->cb.down(p, p->cfg.arg, err, text, p->retry_at);
 }

@@ -31,9 +31,13 @@
  * control stream, then WELCOME with our observed address. When the connection ends
  * (Intermediate restart: it answers with a Stateless Reset; idle timeout; refusal)
  * we reconnect after a jittered exponential backoff (a refused login: a long one,
- * struct zt_peer_refusal) and say HELLO again; sessions on
- * the relay path end with it (their channels are reset), channels still waiting for
- * a session wait on (up to open_timeout) and their OPEN is sent again.
+ * struct zt_peer_refusal) and say HELLO again. Sessions are kept (detached) and
+ * re-attached through the new connection (the agent's OPEN with SESSION_ID, the
+ * connector's SESSION for the id it kept): on a direct path they go on meanwhile, on
+ * the relay path their packets are lost until then and resent by the end-to-end
+ * connection, for at most 10 s (then they end and their channels are reset); after a
+ * refused login they end at once. Channels still waiting for a session wait on (up to
+ * open_timeout) and their OPEN is sent again.
  *
  * Sessions. Agent: the first channel or flow for a service sends OPEN; the
  * Intermediate's SESSION starts the inner connection (QUIC client, ALPN

@@ -21,6 +21,9 @@
 
 /* auto: the first UDP probe after TCP won the race comes this soon (then udp_probe). */
 #define PEER_FIRST_PROBE (2 * ZT_SEC)
+/* A relayed session kept while the outer connection is lost waits this long for the
+ * new one to re-attach it. */
+#define PEER_RELAY_DETACH_MAX (10 * ZT_SEC)
 /* Stop wrapping inner packets while this many DATAGRAMs wait in the outer queue. */
 #define PEER_RELAY_QUEUE 64
 /* Refused services remembered (agent); the oldest is forgotten beyond. */
@@ -124,6 +127,8 @@ struct psession {
 	uint64_t resume_request;            /* agent: the OPEN that re-attaches it */
 	uint64_t resume_at;                 /* agent: ask again then (connector not back yet) */
 	unsigned resume_tries;
+	uint64_t detach_by;                 /* detached on the relay path: killed then unless
+					       re-attached (0: on the direct path, no bound) */
 	/* Packet tunnel (tunnel.c). */
 	uint64_t tun_last;                  /* the last IP packet either way */
 	bool tun_on;                        /* one passed within flow_idle: keepalive on */
@@ -226,8 +231,10 @@ void zt_psession_on_error(struct zt_peer *p, const struct zt_ctrl_error *m);
 void zt_psession_on_close(struct psession *s, int reason, const char *text);
 /* The outer connection is ready: send the OPENs that wait. */
 void zt_psession_outer_ready(struct zt_peer *p);
-/* The outer connection is gone. */
-void zt_psession_outer_down(struct zt_peer *p);
+/* The outer connection is gone: sessions on a direct path are kept (detached) until
+ * the new one re-attaches them; those on the relay path too when keep_relayed (the
+ * connection was lost, not refused), for at most PEER_RELAY_DETACH_MAX. */
+void zt_psession_outer_down(struct zt_peer *p, bool keep_relayed);
 /* A relayed inner packet for session id. */
 void zt_psession_relay_in(struct zt_peer *p, uint32_t id, const uint8_t *pkt, size_t len);
 /* Timers: open deadlines, flow idle. */

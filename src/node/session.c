@@ -496,6 +496,7 @@ static bool reattach(struct zt_peer *p, struct psession *s, const struct zt_ctrl
 	    (is_agent(p) && m->request_id != s->resume_request))
 		return false;
 	s->detached = false;
+	s->detach_by = 0;
 	s->resume_at = 0;
 	s->resume_tries = 0;
 	s->quota_bytes = m->quota_bytes;
@@ -664,6 +665,8 @@ void zt_psession_on_error(struct zt_peer *p, const struct zt_ctrl_error *m)
 			PLOG(p, ZT_NODE_WARN, "session_resume_failed",
 			     "session=%08x code=%u error=\"%s\" text=\"%s\" tries=%u", s->id, m->code,
 			     zt_strerror(-(int)m->code), m->text, s->resume_tries);
+			if (s->detach_by) /* on the relay path: nothing carries it any more */
+				zt_psession_kill(s, -(int)m->code, m->text, false);
 			return;
 		}
 		if (s->state != ZT_PEER_S_OPENING || s->request_id != m->request_id)
@@ -702,7 +705,7 @@ void zt_psession_outer_ready(struct zt_peer *p)
 }
 
 
-void zt_psession_outer_down(struct zt_peer *p)
+void zt_psession_outer_down(struct zt_peer *p, bool keep_relayed)
 {
 	for (struct psession *s = p->sessions; s; s = s->next) {
 		if (s->state == ZT_PEER_S_WAITING || s->state == ZT_PEER_S_OPENING) {
@@ -716,10 +719,16 @@ void zt_psession_outer_down(struct zt_peer *p)
 		 * again: the Intermediate forgot it). */
 		if (s->state == ZT_PEER_S_READY && s->conn) {
 			struct zt_quic_path path;
+			bool relayed;
 			zt_quic_conn_path(s->conn, &path);
-			if (!zt_quic_is_relay_addr(&path.local)) {
-				PLOG(p, ZT_NODE_INFO, "session_kept", "session=%08x reason=direct-path", s->id);
-				s->detached = true; /* re-attached once reconnected */
+			relayed = zt_quic_is_relay_addr(&path.local);
+			if (!relayed || keep_relayed) {
+				/* re-attached once reconnected; on the relay, its packets are lost
+				 * meanwhile and the end-to-end connection sends them again */
+				PLOG(p, ZT_NODE_INFO, "session_kept", "session=%08x reason=%s", s->id,
+				     relayed ? "relay-lost" : "direct-path");
+				s->detached = true;
+				s->detach_by = relayed ? p->now + PEER_RELAY_DETACH_MAX : 0;
 				continue;
 			}
 		}
@@ -1661,6 +1670,11 @@ void zt_psession_timers(struct zt_peer *p, uint64_t now)
 		if (s->state == ZT_PEER_S_CLOSED)
 			continue;
 		direct_timers(s, now);
+		if (s->detached && s->detach_by && now >= s->detach_by) {
+			zt_psession_kill(s, ZT_EPEER, "lost the Intermediate (not re-attached in time)",
+					 false);
+			continue;
+		}
 		if (s->resume_at && now >= s->resume_at) {
 			s->resume_at = 0;
 			if (s->detached && p->state == ZT_PEER_READY)
@@ -1723,6 +1737,8 @@ uint64_t zt_psession_next_deadline(const struct zt_peer *p)
 			t = d;
 		if (s->resume_at && s->resume_at < t)
 			t = s->resume_at;
+		if (s->detached && s->detach_by && s->detach_by < t)
+			t = s->detach_by;
 		if (s->state == ZT_PEER_S_CLOSED || s->state == ZT_PEER_S_READY)
 			continue;
 		if (s->deadline < t)

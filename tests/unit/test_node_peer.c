@@ -1250,6 +1250,8 @@ static bool agent_ready(void *arg, uint64_t now)
 	       zt_peer_state(w->conn.peer) == ZT_PEER_READY;
 }
 
+/* Before 2026-12-02 a relayed session ended with the Intermediate (the channel was
+ * reset with SESSION_GONE); now it survives the restart. */
 static void intermediate_restart_recovers(void **state)
 {
 	struct world w;
@@ -1271,9 +1273,16 @@ static void intermediate_restart_recovers(void **state)
 	assert_int_equal(w.readies, 2);
 	zt_peer_stats(w.agent.peer, &st);
 	assert_int_equal(st.resets_received, 1);
-	/* The old channel's session went with the relay. */
-	assert_true(old->reset);
-	assert_int_equal(old->code, ZT_FWD_SESSION_GONE);
+	/* The old channel's session was kept by both ends (detached on the relay path) and
+	 * re-attached through the new Intermediate (the agent's resume OPEN, the
+	 * connector's SESSION for the id it kept): the channel goes on, nothing lost. */
+	assert_false(old->reset);
+	assert_true(st.sessions_resumed >= 1);
+	old->to_send = 10000;
+	old->send_fin = true;
+	run_chan(&w, old, 10 * ZT_SEC);
+	assert_int_equal(old->recvd, 10000);
+	assert_false(old->corrupt || old->reset);
 	/* New channels work without restarting anything. */
 	t = open_chan(&w, "web", 30000, 2);
 	run_chan(&w, t, 5 * ZT_SEC);
@@ -1479,6 +1488,43 @@ static void tcp_outer_refused_is_reported(void **state)
 	assert_int_equal(zt_peer_last_error(w.agent.peer, text, sizeof(text), &at), -ECONNREFUSED);
 	assert_true(!strncmp(text, "tcp: ", 5));
 	assert_true(at > 0 && at <= w.net.now);
+	world_fini(&w);
+}
+
+/* A middlebox resets the agent's TCP connection to the Intermediate mid-transfer: the
+ * agent connects again at once, its relayed session was kept at both the agent and the
+ * Intermediate (an orphan: the connection was lost, not closed) and is re-attached;
+ * the stream arrives whole, the channel never reset. */
+static void tcp_reset_keeps_relayed_sessions(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_peer_stats as;
+	struct zt_imd_stats is;
+
+	world_init(&w, *state, 0);
+	w.agent_udp_blocked = true;
+	w.acfg.transport = ZT_PEER_TRANSPORT_TCP;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	t = open_chan(&w, "web", 4 << 20, 41);
+	nh_run(&w.net, service_all, &w, w.net.now + 300 * ZT_MS);
+	assert_true(t->ready && t->recvd > 0 && t->recvd < (4 << 20));
+	/* the reset: both ends of the TCP connection hear of it */
+	zt_imd_tcp_closed(w.imd.imd, w.net.now, w.agent.tcp_id, -ECONNRESET);
+	zt_peer_tcp_closed(w.agent.peer, w.net.now, w.agent.tcp_gen, -ECONNRESET, NULL);
+	w.agent.tcp_id = 0;
+	w.agent.tcp_imd = NULL;
+	run_chan(&w, t, 30 * ZT_SEC);
+	assert_false(t->reset || t->failed || t->corrupt);
+	assert_int_equal(t->recvd, 4 << 20);
+	assert_true(t->fin_recv);
+	zt_peer_stats(w.agent.peer, &as);
+	assert_true(as.sessions_resumed >= 1);
+	assert_true(as.connects >= 2);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_true(is.sessions_orphaned >= 1 && is.sessions_resumed >= 1);
 	world_fini(&w);
 }
 
@@ -2390,6 +2436,7 @@ int main(void)
 		cmocka_unit_test(auto_falls_back_to_tcp),
 		cmocka_unit_test(auto_moves_back_to_udp),
 		cmocka_unit_test(tcp_outer_refused_is_reported),
+		cmocka_unit_test(tcp_reset_keeps_relayed_sessions),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
