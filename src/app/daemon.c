@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -306,4 +307,18 @@ int zt_daemon_main(struct zt_daemon *d, struct zt_conf *conf, int argc, char **a
 	d->ops->teardown(d->arg);
 	zt_daemon_fini(d);
 	return rc;
+}
+
+size_t zt_daemon_raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1 << 20) ? (1 << 20) : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want &&
+	    setrlimit(RLIMIT_NOFILE, &(struct rlimit){ .rlim_cur = want, .rlim_max = rl.rlim_max }) == 0)
+		rl.rlim_cur = want;
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1 << 20) ? (1 << 20) : (size_t)rl.rlim_cur;
 }

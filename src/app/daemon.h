@@ -131,6 +131,11 @@ int zt_daemon_tls_new(struct zt_daemon *d, const struct zt_tls_config *c,
  */
 int zt_daemon_open(struct zt_daemon *d, const struct zt_addr *bind);
 
+/* Raises the soft open-files limit to the hard one (at most 2^20: every TCP client or
+ * forwarded connection holds a descriptor). Returns the limit in force, 0 when it
+ * cannot be read. */
+size_t zt_daemon_raise_nofile(void);
+
 /* The node's log (struct zt_node_log) into app/log.h at its level. */
 struct zt_node_log zt_daemon_node_log(void);
 

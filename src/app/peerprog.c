@@ -842,17 +842,10 @@ static int control_start(struct zt_peerprog *pp)
  */
 static size_t fd_budget(struct zt_peerprog *pp)
 {
-	struct rlimit rl;
-	size_t n, reserve;
-	rlim_t want;
+	size_t n = zt_daemon_raise_nofile(), reserve;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+	if (!n)
 		return 0;
-	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1 << 20) ? (1 << 20) : rl.rlim_max;
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want &&
-	    setrlimit(RLIMIT_NOFILE, &(struct rlimit){ .rlim_cur = want, .rlim_max = rl.rlim_max }) == 0)
-		rl.rlim_cur = want;
-	n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1 << 20) ? (1 << 20) : (size_t)rl.rlim_cur;
 	reserve = pp->fd_reserve ? pp->fd_reserve : n / 8 > 64 ? n / 8 : 64;
 	n = n > reserve + 16 ? n - reserve : 16;
 	zt_info("fd_budget", "open_files=%zu reserve=%zu sockets_total=%zu agent_share_alone=%zu", n + reserve,

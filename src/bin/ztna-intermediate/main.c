@@ -368,22 +368,6 @@ static void on_trim(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 	zt_timer_set(loop, t, now + TRIM_EVERY);
 }
 
-/* Each TCP client holds a descriptor: the soft open-files limit goes up to the hard
- * one (at most 2^20). Returns the limit in force. */
-static uint64_t open_files(void)
-{
-	struct rlimit rl;
-	rlim_t want;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 0;
-	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1 << 20) ? (1 << 20) : rl.rlim_max;
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want &&
-	    setrlimit(RLIMIT_NOFILE, &(struct rlimit){ .rlim_cur = want, .rlim_max = rl.rlim_max }) == 0)
-		rl.rlim_cur = want;
-	return rl.rlim_cur == RLIM_INFINITY ? (1 << 20) : (uint64_t)rl.rlim_cur;
-}
-
 static void log_start(const struct prog *p)
 {
 	char a[ZT_ADDR_STRLEN];
@@ -533,7 +517,7 @@ static int setup(void *arg, int argc, char **argv)
 	p->ic.reset_key = NULL;
 	if (rc < 0 || (rc = zt_nodeio_start(&p->d.io, &zt_nodeio_imd_ops, p->imd)) < 0)
 		return zt_daemon_fail(&p->d, 1, "%s", zt_strerror(rc));
-	p->nofile = open_files();
+	p->nofile = zt_daemon_raise_nofile();
 	rc = tcp_open(p);
 	if (rc)
 		return rc;
