@@ -15,6 +15,11 @@
 #include "core/err.h"
 
 #define READ_CHUNK 16384
+/* The Intermediate's accept queue: when thousands of clients come back at once (its
+ * restart, a network change), a short queue drops their handshakes' last ACK and each
+ * waits for a SYN-ACK retransmission (1 s, 2 s, ...). The kernel caps it at
+ * net.core.somaxconn (4096 on Debian 12). */
+#define OTCP_BACKLOG 4096
 
 /* Socket helpers. */
 
@@ -613,7 +618,7 @@ int zt_otcp_server_open(struct zt_otcp_server *s, struct zt_loop *loop, struct z
 	s->loop = loop;
 	s->io = io;
 	s->imd = imd;
-	rc = zt_listener_open(&s->lst, loop, at, 512, on_accepted, on_accept_failed, s);
+	rc = zt_listener_open(&s->lst, loop, at, OTCP_BACKLOG, on_accepted, on_accept_failed, s);
 	if (rc < 0) {
 		zt_hmap_fini(&s->conns);
 		s->loop = NULL;
