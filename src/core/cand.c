@@ -111,6 +111,8 @@ int zt_cand_check(const struct zt_cand *c)
 
 	if (c->type >= N_TYPES)
 		return ZT_ECAND_TYPE;
+	if (c->transport > ZT_CAND_TCP_SO)
+		return ZT_ECAND_TRANSPORT;
 	if (c->component < 1 || c->component > ZT_CAND_COMPONENT_MAX)
 		return ZT_ERANGE;
 	if (c->priority < 1 || c->priority > ZT_CAND_PRIORITY_MAX)
@@ -222,6 +224,43 @@ static int skip_prefix(const char **cur, const char *end)
 	return 0;
 }
 
+/* After the type: [SP rel-addr SP rel-port], then *(SP cand-extension), ignored but
+ * for "tcptype", which a TCP candidate must have with the value "so". */
+static int parse_tail(const char **cur, const char *end, struct zt_cand *c)
+{
+	bool so = false;
+	struct tok t;
+	int rc;
+
+	while (next_tok(cur, end, &t)) {
+		struct tok val;
+		bool raddr = tok_is(&t, "raddr") && !c->related.family;
+
+		if (tok_is(&t, "rport") && !c->related.family)
+			return ZT_ESYNTAX; /* rport without raddr */
+		if (!next_tok(cur, end, &val))
+			return ZT_ESYNTAX;
+		if (tok_is(&t, "tcptype")) {
+			if (c->transport != ZT_CAND_TCP_SO || !tok_is(&val, "so"))
+				return ZT_ECAND_TRANSPORT;
+			so = true;
+			continue;
+		}
+		if (!raddr)
+			continue;
+		rc = tok_ip(&val, &c->related);
+		if (rc < 0)
+			return rc;
+		if (!next_tok(cur, end, &t) || !tok_is(&t, "rport") ||
+		    !next_tok(cur, end, &val))
+			return ZT_ESYNTAX;
+		rc = tok_port(&val, &c->related);
+		if (rc < 0)
+			return rc;
+	}
+	return c->transport == ZT_CAND_TCP_SO && !so ? ZT_ECAND_TRANSPORT : 0;
+}
+
 int zt_cand_parse(struct zt_cand *ret, const char *text, size_t len)
 {
 	const char *cur = text, *end = text + len;
@@ -258,7 +297,9 @@ int zt_cand_parse(struct zt_cand *ret, const char *text, size_t len)
 
 	if (!next_tok(&cur, end, &t))
 		return ZT_ESYNTAX;
-	if (!tok_is(&t, "udp"))
+	if (tok_is(&t, "tcp"))
+		c.transport = ZT_CAND_TCP_SO; /* confirmed by its tcptype below */
+	else if (!tok_is(&t, "udp"))
 		return ZT_ECAND_TRANSPORT;
 
 	if (!next_tok(&cur, end, &t))
@@ -290,28 +331,9 @@ int zt_cand_parse(struct zt_cand *ret, const char *text, size_t len)
 	if (c.type == UINT8_MAX)
 		return ZT_ECAND_TYPE;
 
-	/* [SP rel-addr SP rel-port], then *(SP cand-extension), ignored. */
-	while (next_tok(&cur, end, &t)) {
-		struct tok val;
-		bool raddr = tok_is(&t, "raddr") && !c.related.family;
-
-		if (tok_is(&t, "rport") && !c.related.family)
-			return ZT_ESYNTAX; /* rport without raddr */
-		if (!next_tok(&cur, end, &val))
-			return ZT_ESYNTAX;
-		if (!raddr)
-			continue;
-		rc = tok_ip(&val, &c.related);
-		if (rc < 0)
-			return rc;
-		if (!next_tok(&cur, end, &t) || !tok_is(&t, "rport") ||
-		    !next_tok(&cur, end, &val))
-			return ZT_ESYNTAX;
-		rc = tok_port(&val, &c.related);
-		if (rc < 0)
-			return rc;
-	}
-
+	rc = parse_tail(&cur, end, &c);
+	if (rc < 0)
+		return rc;
 	rc = zt_cand_check(&c);
 	if (rc < 0)
 		return rc;
@@ -321,7 +343,8 @@ int zt_cand_parse(struct zt_cand *ret, const char *text, size_t len)
 
 int zt_cand_format(const struct zt_cand *c, char *buf, size_t cap)
 {
-	char ip[ZT_ADDR_STRLEN], rip[ZT_ADDR_STRLEN];
+	char ip[ZT_ADDR_STRLEN], rip[ZT_ADDR_STRLEN], rel[ZT_ADDR_STRLEN + 24] = "";
+	bool tcp = c->transport == ZT_CAND_TCP_SO;
 	int n, rc;
 
 	rc = zt_cand_check(c);
@@ -330,13 +353,11 @@ int zt_cand_format(const struct zt_cand *c, char *buf, size_t cap)
 	zt_addr_format(&c->addr, false, ip, sizeof(ip));
 	if (c->related.family) {
 		zt_addr_format(&c->related, false, rip, sizeof(rip));
-		n = snprintf(buf, cap, "candidate:%s %u udp %u %s %u typ %s raddr %s rport %u",
-			     c->foundation, c->component, c->priority, ip, c->addr.port,
-			     type_names[c->type], rip, c->related.port);
-	} else {
-		n = snprintf(buf, cap, "candidate:%s %u udp %u %s %u typ %s", c->foundation,
-			     c->component, c->priority, ip, c->addr.port, type_names[c->type]);
+		snprintf(rel, sizeof(rel), " raddr %s rport %u", rip, c->related.port);
 	}
+	n = snprintf(buf, cap, "candidate:%s %u %s %u %s %u typ %s%s%s", c->foundation,
+		     c->component, tcp ? "tcp" : "udp", c->priority, ip, c->addr.port,
+		     type_names[c->type], rel, tcp ? " tcptype so" : "");
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOBUFS;
 	return n;

@@ -4,7 +4,9 @@
  * A candidate is a transport address an agent may receive on: host (a local interface
  * address), srflx (server reflexive: the address a NAT gave us, seen by a STUN server or
  * the Intermediate), prflx (peer reflexive: learned from a connectivity check) and relay
- * (an address on a relay). ztna uses UDP only and one component (1).
+ * (an address on a relay). ztna uses one component (1); candidates are UDP, except
+ * the TCP candidates of the TCP direct path (RFC 6544's "tcptype so": simultaneous
+ * open, docs/tcp-transport.md), which ICE's checks leave alone.
  *
  * Pairs and their ordering are here too; pruning and the check state machine belong to
  * the checklist.
@@ -25,6 +27,11 @@ enum zt_cand_type {
 	ZT_CAND_RELAY = 3,
 };
 
+enum zt_cand_transport {
+	ZT_CAND_UDP = 0,
+	ZT_CAND_TCP_SO = 1, /* TCP, simultaneous open (RFC 6544 s4.5 "so") */
+};
+
 /* RFC 8445 s5.1.2.2: recommended type preferences. */
 #define ZT_CAND_PREF_HOST 126
 #define ZT_CAND_PREF_PRFLX 110
@@ -38,10 +45,11 @@ enum zt_cand_type {
 /* RFC 8445: component ids are 1..256. */
 #define ZT_CAND_COMPONENT_MAX 256
 /* Longest text zt_cand_format() writes, with the NUL (two IPv6 addresses). */
-#define ZT_CAND_STRLEN 192
+#define ZT_CAND_STRLEN 208
 
 struct zt_cand {
 	uint8_t type;           /* enum zt_cand_type */
+	uint8_t transport;      /* enum zt_cand_transport */
 	uint16_t component;     /* 1..256; ztna uses 1 */
 	uint32_t priority;      /* 1..ZT_CAND_PRIORITY_MAX */
 	char foundation[ZT_CAND_FOUNDATION_MAX + 1]; /* 1..32 ice-chars, NUL-terminated */
@@ -88,6 +96,7 @@ const struct zt_addr *zt_cand_base(const struct zt_cand *c);
 
 /*
  * Checks that c is a candidate ztna can use: 0, or ZT_ECAND_TYPE (unknown type),
+ * ZT_ECAND_TRANSPORT (unknown transport),
  * ZT_ERANGE (component not 1..256, priority not 1..2^31-1, port 0), ZT_ESYNTAX
  * (foundation empty, too long, not ice-chars or not NUL-terminated),
  * ZT_EMALFORMED (address family not IPv4/IPv6; related address family not 0/IPv4/IPv6).
@@ -96,22 +105,25 @@ int zt_cand_check(const struct zt_cand *c);
 
 /*
  * Parses one candidate line of len bytes (need not be NUL-terminated):
- *   [a=][candidate:]<foundation> <component> udp <priority> <ip> <port>
+ *   [a=][candidate:]<foundation> <component> <udp|tcp> <priority> <ip> <port>
  *       typ <host|srflx|prflx|relay> [raddr <ip> rport <port>] [<name> <value>]...
+ * A TCP candidate needs the extension "tcptype so" (RFC 6544 s4.5); active and
+ * passive ones are refused (ZT_ECAND_TRANSPORT).
  * Keywords are case-insensitive (RFC 5234 strings); trailing CR/LF/spaces are ignored;
  * unknown extension pairs after the type and related address are ignored (RFC 8839
  * s5.1). Addresses are numeric IPv4 or IPv6 (no FQDN, no brackets).
  * Returns 0 and fills *ret, or: ZT_ESYNTAX (missing field, bad token, bad foundation,
  * bad address, "a=" without "candidate:", raddr without rport, odd extension pair, NUL or
- * control byte), ZT_ECAND_TRANSPORT (not UDP), ZT_ECAND_TYPE (unknown type), ZT_ERANGE
+ * control byte), ZT_ECAND_TRANSPORT (not UDP or TCP so), ZT_ECAND_TYPE (unknown type), ZT_ERANGE
  * (component not 1..256, priority not 1..2^31-1, port not 1..65535, rport > 65535).
  * *ret is untouched on failure.
  */
 int zt_cand_parse(struct zt_cand *ret, const char *text, size_t len);
 
 /*
- * Writes "candidate:<foundation> <component> udp <priority> <ip> <port> typ <type>"
- * and " raddr <ip> rport <port>" when the related address is present, NUL-terminated.
+ * Writes "candidate:<foundation> <component> <udp|tcp> <priority> <ip> <port> typ <type>",
+ * " raddr <ip> rport <port>" when the related address is present and " tcptype so"
+ * for a TCP candidate, NUL-terminated.
  * zt_cand_parse() of the result gives back *c. Returns the length without the NUL,
  * -ENOBUFS when cap is too small (ZT_CAND_STRLEN always suffices), or the code of
  * zt_cand_check() for an invalid candidate.

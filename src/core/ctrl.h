@@ -113,6 +113,7 @@ enum zt_ctrl_cand_field {
 	ZT_CTRL_C_FOUNDATION = 0x0004,      /* string, 1..32 ice-chars */
 	ZT_CTRL_C_ADDR = 0x0005,            /* address */
 	ZT_CTRL_C_RELATED = 0x0006,         /* address */
+	ZT_CTRL_C_TRANSPORT = 0x0007,       /* u8, enum zt_cand_transport; absent: UDP */
 };
 
 /* Who a client is (HELLO). */

@@ -265,7 +265,9 @@ static int add_pair(struct zt_ice *ice, size_t l, size_t r)
 
 static bool pairable(const struct zt_cand *l, const struct zt_cand *r)
 {
+	/* UDP only: a TCP candidate (the TCP direct path's) is not checked here */
 	return l->type == ZT_CAND_HOST && r->type != ZT_CAND_RELAY &&
+	       l->transport == ZT_CAND_UDP && r->transport == ZT_CAND_UDP &&
 	       l->addr.family == r->addr.family && l->component == r->component;
 }
 

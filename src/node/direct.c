@@ -62,6 +62,8 @@ struct zt_direct {
 					generations (core/checkbudget.h) */
 	struct report reports[REPORTS_MAX];
 	size_t rep_head, rep_len;
+	struct zt_addr tcp_remote[ZT_DIRECT_MAX_TCP]; /* the peer's TCP candidates */
+	size_t ntcp_remote;
 };
 
 #define DLOG(d, lvl, ev, ...) zt_node_logf((d)->cfg.log, lvl, ev, __VA_ARGS__)
@@ -184,6 +186,7 @@ static int new_generation(struct zt_direct *d, uint64_t now, uint32_t gen)
 	d->cands_msgs = 0;
 	d->cands_limited = false;
 	d->creds_set = false;
+	d->ntcp_remote = 0;
 	if (!d->cfg.agent && !d->ka_interval) {
 		/* the connector runs no path manager: its idle keepalive settings */
 		struct zt_pathmgr cfg_only;
@@ -197,6 +200,31 @@ static int new_generation(struct zt_direct *d, uint64_t now, uint32_t gen)
 	gather(d, d->ice);
 	d->cands_due = true;
 	return 0;
+}
+
+/* The TCP direct path's candidates (RFC 6544 "so"), after ICE's: the outer TCP
+ * connection's local address and, when it differs, its reflexive one. */
+static void tcp_cands(const struct zt_direct *d, struct zt_ctrl_candidates *cd)
+{
+	const struct zt_direct_addrs *ad = d->cfg.addrs;
+	const struct zt_addr *a[2] = { &ad->tcp_local, &ad->tcp_observed };
+	uint8_t types[2] = { ZT_CAND_HOST, ZT_CAND_SRFLX };
+
+	for (int i = 0; i < 2 && cd->n_cands < ZT_CTRL_CANDS_MAX; i++) {
+		struct zt_cand *c = &cd->cands[cd->n_cands];
+
+		if (!a[i]->family || !a[i]->port || zt_addr_is_any(a[i]) ||
+		    (i == 1 && zt_addr_equal(a[0], a[1])))
+			continue;
+		*c = (struct zt_cand){ .type = types[i], .transport = ZT_CAND_TCP_SO,
+				       .component = 1, .addr = *a[i] };
+		if (i == 1 && a[0]->family == a[1]->family)
+			c->related = *a[0];
+		c->priority = zt_cand_priority(types[i], 65535, 1);
+		zt_cand_foundation(c->foundation, types[i], i ? &ad->tcp_local : a[0],
+				   &ad->intermediate);
+		cd->n_cands++;
+	}
 }
 
 static bool poll_candidates(struct zt_direct *d, struct zt_ctrl_msg *m)
@@ -214,6 +242,7 @@ static bool poll_candidates(struct zt_direct *d, struct zt_ctrl_msg *m)
 	cd->seq = 0;
 	cd->end_of_candidates = true;
 	cd->n_cands = (uint8_t)zt_ice_local_cands(d->ice, cd->cands, ZT_CTRL_CANDS_MAX);
+	tcp_cands(d, cd);
 	return true;
 }
 
@@ -499,6 +528,32 @@ static bool follow_generation(struct zt_direct *d, uint64_t now, uint32_t genera
 	return new_generation(d, now, generation) == 0;
 }
 
+/* The peer's TCP candidates: not ICE's; srflx ones first (a host one works only on
+ * one network). */
+static void add_tcp_remote(struct zt_direct *d, const struct zt_cand *c)
+{
+	size_t at = d->ntcp_remote;
+
+	if (at == ZT_DIRECT_MAX_TCP)
+		return;
+	for (size_t i = 0; i < d->ntcp_remote; i++)
+		if (zt_addr_equal(&d->tcp_remote[i], &c->addr))
+			return;
+	if (c->type == ZT_CAND_SRFLX) {
+		memmove(d->tcp_remote + 1, d->tcp_remote, at * sizeof(d->tcp_remote[0]));
+		at = 0;
+	}
+	d->tcp_remote[at] = c->addr;
+	d->ntcp_remote++;
+}
+
+size_t zt_direct_tcp_remote(const struct zt_direct *d, struct zt_addr *out, size_t cap)
+{
+	for (size_t i = 0; i < d->ntcp_remote && i < cap; i++)
+		out[i] = d->tcp_remote[i];
+	return d->ntcp_remote;
+}
+
 void zt_direct_candidates(struct zt_direct *d, uint64_t now, const struct zt_ctrl_candidates *c)
 {
 	uint32_t id = d->cfg.session_id;
@@ -524,7 +579,13 @@ void zt_direct_candidates(struct zt_direct *d, uint64_t now, const struct zt_ctr
 		d->creds_set = true;
 	}
 	for (unsigned i = 0; i < c->n_cands; i++) {
-		int rc = zt_ice_add_remote(d->ice, &c->cands[i]);
+		int rc;
+
+		if (c->cands[i].transport == ZT_CAND_TCP_SO) {
+			add_tcp_remote(d, &c->cands[i]);
+			continue;
+		}
+		rc = zt_ice_add_remote(d->ice, &c->cands[i]);
 		added += rc == 0;
 		if (rc == ZT_ECAND_LIMIT && !d->cands_limited) {
 			DLOG(d, ZT_NODE_WARN, "candidates_limited",

@@ -49,7 +49,13 @@ struct zt_direct_addrs {
 	struct zt_addr observed;     /* server-reflexive: what the Intermediate sees */
 	struct zt_addr local;        /* the socket (its port for host candidates) */
 	struct zt_addr intermediate; /* relay candidate; the trusted STUN source */
+	/* The TCP direct path's candidates (family 0: none): the outer TLS/TCP
+	 * connection's local address and what the Intermediate sees it at. */
+	struct zt_addr tcp_local, tcp_observed;
 };
+
+/* The peer's TCP candidates a generation keeps, at most. */
+#define ZT_DIRECT_MAX_TCP 4
 
 struct zt_direct_config {
 	bool agent;                         /* controlling: runs the path manager */
@@ -89,6 +95,9 @@ void zt_direct_stop(struct zt_direct *d);
 
 /* Signaling from the peer. */
 void zt_direct_candidates(struct zt_direct *d, uint64_t now, const struct zt_ctrl_candidates *c);
+/* The current generation's remote TCP candidates (srflx first), up to cap. Returns how
+ * many there are. */
+size_t zt_direct_tcp_remote(const struct zt_direct *d, struct zt_addr *out, size_t cap);
 /* START_CHECKS: returns 0, -ESRCH (not the current generation), or zt_ice_start()'s
  * error. */
 int zt_direct_start(struct zt_direct *d, uint64_t now, uint64_t at, uint32_t generation);

@@ -26,3 +26,13 @@ int zt_relay_hdr_read(const uint8_t *buf, size_t len, uint32_t *ret_session)
 	*ret_session = s;
 	return ZT_RELAY_HDR_LEN;
 }
+
+bool zt_relay_is_relay_path(const struct zt_addr *local)
+{
+	return zt_quic_is_relay_addr(local) && local->port == ZT_RELAY_PATH_ID;
+}
+
+bool zt_relay_is_tcp_path(const struct zt_addr *local)
+{
+	return zt_quic_is_relay_addr(local) && local->port == ZT_TCP_PATH_ID;
+}

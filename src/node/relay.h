@@ -16,6 +16,7 @@
 #ifndef ZT_NODE_RELAY_H
 #define ZT_NODE_RELAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,8 +25,16 @@
 #define ZT_RELAY_HDR_LEN 4
 #define ZT_RELAY_TUNNEL_MTU (ZT_QUIC_TUNNEL_MTU - ZT_RELAY_HDR_LEN)
 
-/* The relay path's virtual local address id (zt_quic_relay_addr). */
+/* The relay path's virtual local address id (zt_quic_relay_addr); the TCP direct
+ * path's (node/tcplink.h: inner packets on a TCP link to the peer) is another on the
+ * same virtual IP, its remote the peer's TCP address. */
 #define ZT_RELAY_PATH_ID 1
+#define ZT_TCP_PATH_ID 2
+
+/* Whether an inner connection's local address is the relay path's, the TCP direct
+ * path's (either: not a UDP direct path). */
+bool zt_relay_is_relay_path(const struct zt_addr *local);
+bool zt_relay_is_tcp_path(const struct zt_addr *local);
 
 /* Writes the header for session (nonzero). Returns ZT_RELAY_HDR_LEN, -EINVAL
  * (session 0) or -ENOBUFS. */

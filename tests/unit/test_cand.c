@@ -207,6 +207,9 @@ static void text_round_trip_every_type(void **state)
 		"candidate:2 1 udp 1694498815 2001:db8:1:2:3:4:5:6 65535 typ srflx raddr fe80::1 rport 50000",
 		"candidate:3 256 udp 1862270975 ::ffff:192.0.2.1 1 typ prflx raddr 2001:db8::10 rport 0",
 		"candidate:01234567890123456789012345678901 2 udp 1 2001:db8::200 3478 typ relay raddr 0.0.0.0 rport 0",
+		"candidate:t1 1 tcp 2130706431 192.168.1.10 40443 typ host tcptype so",
+		"candidate:t2 1 tcp 1694498815 203.0.113.7 40443 typ srflx raddr 192.168.1.10 rport 40443 tcptype so",
+		"candidate:t3 1 tcp 1694498815 2001:db8:1:2:3:4:5:6 65535 typ srflx raddr 2001:db8:1:2:3:4:5:7 rport 65535 tcptype so",
 	};
 	char buf[ZT_CAND_STRLEN];
 	struct zt_cand c;
@@ -229,6 +232,18 @@ static void text_round_trip_every_type(void **state)
 	assert_int_equal(c.related.family, AF_INET);
 	assert_int_equal(c.related.port, 50000);
 	assert_int_equal(c.related.ip[3], 10);
+	assert_int_equal(c.transport, ZT_CAND_UDP);
+	assert_int_equal(zt_cand_parse(&c, lines[9], strlen(lines[9])), 0);
+	assert_int_equal(c.transport, ZT_CAND_TCP_SO);
+	assert_int_equal(c.type, ZT_CAND_SRFLX);
+	assert_int_equal(c.related.port, 40443);
+	/* tcptype anywhere among the extensions */
+	static const char early[] = "candidate:t2 1 TCP 1 203.0.113.7 40443 typ srflx tcptype so raddr 192.168.1.10 rport 40443 x y";
+	assert_int_equal(zt_cand_parse(&c, early, strlen(early)), 0);
+	assert_int_equal(c.transport, ZT_CAND_TCP_SO);
+	assert_int_equal(c.related.port, 40443);
+	c.transport = 2;
+	assert_int_equal(zt_cand_check(&c), ZT_ECAND_TRANSPORT);
 	assert_int_equal(zt_cand_parse(&c, lines[6], strlen(lines[6])), 0);
 	assert_int_equal(c.component, 256);
 	assert_int_equal(c.addr.family, AF_INET6);
@@ -274,6 +289,10 @@ static void text_rejects_bad_lines(void **state)
 		{ "a=1 1 udp 2130706431 192.168.1.10 50000 typ host", ZT_ESYNTAX },
 		{ "candidate:1 1 udp 2130706431 192.168.1.10 50000 typ cool", ZT_ECAND_TYPE },
 		{ "candidate:1 1 tcp 2130706431 192.168.1.10 50000 typ host tcptype active", ZT_ECAND_TRANSPORT },
+		{ "candidate:1 1 tcp 2130706431 192.168.1.10 50000 typ host tcptype passive", ZT_ECAND_TRANSPORT },
+		{ "candidate:1 1 tcp 2130706431 192.168.1.10 50000 typ host", ZT_ECAND_TRANSPORT },
+		{ "candidate:1 1 udp 2130706431 192.168.1.10 50000 typ host tcptype so", ZT_ECAND_TRANSPORT },
+		{ "candidate:1 1 tcp 2130706431 192.168.1.10 50000 typ host tcptype", ZT_ESYNTAX },
 		{ "candidate:1 1 dtls 2130706431 192.168.1.10 50000 typ host", ZT_ECAND_TRANSPORT },
 		{ "candidate:1 1 udp 2130706431 192.168.1.10 50000 typ", ZT_ESYNTAX },
 		{ "candidate:1 1 udp 2130706431 192.168.1.10 50000 host", ZT_ESYNTAX },

@@ -35,6 +35,7 @@ static void fill_str(char *dst, size_t n, char tag)
 static struct zt_cand edge_cand(size_t i)
 {
 	struct zt_cand c = { .type = (uint8_t)(i % 4),
+			     .transport = (uint8_t)(i % 3 == 2 ? ZT_CAND_TCP_SO : ZT_CAND_UDP),
 			     .component = (uint16_t)(i % 2 ? 256 : 1),
 			     .priority = i % 3 ? ZT_CAND_PRIORITY_MAX : 1 };
 	char a[64];
@@ -419,6 +420,27 @@ static void unknown_optional_field_skipped(void **state)
 	assert_int_equal(m.u.cands.n_cands, 1);
 	assert_int_equal(m.u.cands.cands[0].priority, 0x7effffffu);
 	assert_int_equal(m.u.cands.cands[0].addr.port, 5000);
+	assert_int_equal(m.u.cands.cands[0].transport, ZT_CAND_UDP);
+
+	/* TRANSPORT: 1 is TCP simultaneous open; 2 is out of range */
+	static const uint8_t tcp[] = { 0x00, 0x07, 0x00, 0x01, 0x01 };
+	uint8_t cand2[sizeof(cand) + sizeof(tcp)];
+	memcpy(cand2, cand, sizeof(cand));
+	memcpy(cand2 + sizeof(cand), tcp, sizeof(tcp));
+	raw_begin(&r, ZT_CTRL_VERSION, ZT_CTRL_CANDIDATES);
+	raw_u64(&r, ZT_CTRL_F_SESSION_ID, 1);
+	raw_field(&r, ZT_CTRL_F_UFRAG, "uf", 2);
+	raw_field(&r, ZT_CTRL_F_PWD, "pw", 2);
+	raw_field(&r, ZT_CTRL_F_CANDIDATE, cand2, sizeof(cand2));
+	assert_int_equal(raw_decode(&r, &m), 0);
+	assert_int_equal(m.u.cands.cands[0].transport, ZT_CAND_TCP_SO);
+	cand2[sizeof(cand2) - 1] = 2;
+	raw_begin(&r, ZT_CTRL_VERSION, ZT_CTRL_CANDIDATES);
+	raw_u64(&r, ZT_CTRL_F_SESSION_ID, 1);
+	raw_field(&r, ZT_CTRL_F_UFRAG, "uf", 2);
+	raw_field(&r, ZT_CTRL_F_PWD, "pw", 2);
+	raw_field(&r, ZT_CTRL_F_CANDIDATE, cand2, sizeof(cand2));
+	assert_int_equal(raw_decode(&r, &m), ZT_ERANGE);
 }
 
 static void unknown_must_understand_field_rejected(void **state)

@@ -931,6 +931,28 @@ static void rejects_bad_config(void **state)
 	zt_ice_free(ice);
 }
 
+/* A TCP candidate (the TCP direct path's, RFC 6544 "so") is not paired: ICE checks
+ * UDP only. */
+static void tcp_candidates_are_not_paired(void **state)
+{
+	static struct net net;
+	struct zt_cand c;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	setup_side(&net, 0, true, 1, "10.0.0.1:5000");
+	assert_int_equal(zt_ice_set_remote_credentials(net.s[0].ice, "connUF",
+						       "connpassword0123456789x"), 0);
+	c = mkcand(ZT_CAND_SRFLX, "203.0.113.9:443", "10.1.0.1", 65535);
+	c.transport = ZT_CAND_TCP_SO;
+	assert_int_equal(zt_ice_add_remote(net.s[0].ice, &c), 0);
+	assert_int_equal(zt_ice_pair_count(net.s[0].ice), 0);
+	c = mkcand(ZT_CAND_SRFLX, "203.0.113.9:4000", "10.1.0.1", 65535);
+	assert_int_equal(zt_ice_add_remote(net.s[0].ice, &c), 0);
+	assert_int_equal(zt_ice_pair_count(net.s[0].ice), 1);
+	teardown(&net);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -954,6 +976,7 @@ int main(void)
 		cmocka_unit_test(budget_does_not_slow_punching),
 		cmocka_unit_test(empty_bucket_does_not_block_other_pairs),
 		cmocka_unit_test(remote_candidates_are_bounded),
+		cmocka_unit_test(tcp_candidates_are_not_paired),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
