@@ -457,7 +457,7 @@ sc_wait_ready() {
 }
 
 pair_run_system() {
-	local a=$1 b=$2 na nb ipa conn agent i line out via ctl cctl log ice
+	local a=$1 b=$2 na nb ipa conn agent i line out via ctl cctl log ice t0 tcp_ms
 	sc_system_up || { PAIR_PATH=setup-failed PAIR_MS=- PAIR_NOTE="system setup failed"; return; }
 	na=$(sc_name_of "$a") nb=$(sc_name_of "$b")
 	ipa=$(eval echo "\$ZTLAB_IP_$a")
@@ -484,12 +484,20 @@ pair_run_system() {
 		return
 	fi
 	"$ZTNA" ping "svc-$na" -c 1 --timeout 3000 --control "$ctl" >"$log-ping0" 2>&1
-	# until the session is direct or its ICE generation failed (the agent's status)
+	t0=$(date +%s%N)
+	# until the session is direct or its ICE generation failed (the agent's status);
+	# over TCP (SC_SYS_TRANSPORT=tcp) until the TCP direct path is up or failed
 	for ((i = 0; i < SC_SYS_WAIT * 10; i++)); do
 		line=$(sc_status_line "$ctl" session=)
-		[ "$(kv "$line" path)" = direct ] || [ "$(kv "$line" ice)" = failed ] && break
+		case "$(kv "$line" path)" in direct | direct-tcp) break ;; esac
+		if [ "${SC_SYS_TRANSPORT:-}" = tcp ]; then
+			[ "$(kv "$line" tcp)" = failed ] && break
+		else
+			[ "$(kv "$line" ice)" = failed ] && break
+		fi
 		sleep 0.1
 	done
+	tcp_ms=$((($(date +%s%N) - t0) / 1000000))
 	# a direct path found late would show up here too
 	[ "$(kv "$line" ice)" = failed ] || sleep 0.3
 	line=$(sc_status_line "$ctl" session=)
@@ -509,9 +517,14 @@ pair_run_system() {
 	if [ "$PAIR_PATH" = direct ]; then
 		PAIR_MS=$(kv "$line" time_to_direct_ms)
 		PAIR_NOTE="remote $(kv "$line" remote), 4 KB echoed, pings:${via:- none}"
+	elif [ "$PAIR_PATH" = direct-tcp ]; then
+		# from the first ping's answer to the status saying so (0.1 s polling)
+		PAIR_MS=$tcp_ms
+		PAIR_NOTE="remote $(kv "$line" remote) (tcp), 4 KB echoed, pings:${via:- none}"
 	else
 		ice="ICE gave up ($(kv "$line" ice_pairs) pairs, $(kv "$line" ice_checks) checks, $(kv "$line" ice_responses) answers)"
 		[ "$(kv "$line" ice)" = failed ] || ice="ICE did not give up in ${SC_SYS_WAIT} s"
+		[ "${SC_SYS_TRANSPORT:-}" = tcp ] && ice="TCP direct path $(kv "$line" tcp)"
 		PAIR_NOTE="$ice; 4 KB echoed: $([ "$out" = "$(cat "$LAB_TMP/sys-data")" ] && echo yes || echo no), pings:${via:- none}, transport (connector/agent) $PAIR_TRANSPORT"
 	fi
 	sc_debug "system $a -> $b: $line"
@@ -643,7 +656,7 @@ sc_pair_expect() {
 	for ((i = 1; i <= SC_RUNS; i++)); do
 		pair_run "$a" "$b"
 		[ "$PAIR_MS" != - ] && PAIR_MS_ALL+=("$PAIR_MS")
-		[ "$PAIR_PATH" = direct ] && PAIR_DIRECT=$((PAIR_DIRECT + 1))
+		case "$PAIR_PATH" in direct | direct-tcp) PAIR_DIRECT=$((PAIR_DIRECT + 1)) ;; esac
 		[ "$PAIR_PATH" = "$want" ] && PAIR_AGREE=$((PAIR_AGREE + 1))
 		ms=""
 		[ "$PAIR_MS" != - ] && ms="${PAIR_MS} ms to direct; "

@@ -26,8 +26,9 @@
 # --udp-blocked: the same 16 pairs with every NAT dropping all UDP (nat ... udp
 # block): every host classifies as udp-blocked, and every cell must connect over
 # TLS/TCP to the Intermediate (both ends: ztna status transport=tcp) and carry the
-# traffic on the relay. (A direct path over TCP, simultaneous open, is not built yet:
-# docs/tcp-transport.md.)
+# traffic: on the TCP direct path (simultaneous open, docs/tcp-transport.md) where
+# both NATs map TCP endpoint-independently - every lab type but symmetric, the 9 cone
+# cells -, on the relay in the 7 cells with a symmetric side.
 #
 #   sudo ./scenarios/nat-matrix.sh [--runs N] [--mode system|punch] [--udp-blocked] [--no-build] [-v]
 . "$(dirname "$0")/lib.sh"
@@ -53,7 +54,8 @@ fi
 LAB_FILE=$SC_ROOT/scenarios/lab/nat-matrix.lab
 if [ $UDPB = 1 ]; then
 	SC_NAME="NAT matrix, UDP blocked"
-	sc_say "(--udp-blocked: every NAT drops all UDP; expected: every cell on the relay over TLS/TCP)"
+	sc_say "(--udp-blocked: every NAT drops all UDP; expected: over TLS/TCP, direct (tcp) between"
+	sc_say " cone NATs, on the relay with a symmetric side)"
 	LAB_FILE=$LAB_TMP/nat-matrix-udp-blocked.lab
 	sed -e '/^nat /s/$/ udp block/' -e 's/^lab nat_matrix$/lab nat_matrix_udpb/' \
 		"$SC_ROOT/scenarios/lab/nat-matrix.lab" >"$LAB_FILE"
@@ -74,8 +76,15 @@ cell_fails=0
 for i in 0 1 2 3; do
 	for j in 0 1 2 3; do
 		a=a_${SHORT[$i]} b=b_${SHORT[$j]}
-		want=$(sc_theory "$a" "$b")
-		sc_pair "$a" "$b"
+		if [ $UDPB = 1 ]; then
+			# TCP: every lab NAT maps endpoint-independently but symmetric ones
+			want=relay
+			[ $i -lt 3 ] && [ $j -lt 3 ] && want=direct-tcp
+			sc_pair_expect "$a" "$b" "$want" "$(short_type "${TYPES[$i]}")" "$(short_type "${TYPES[$j]}")"
+		else
+			want=$(sc_theory "$a" "$b")
+			sc_pair "$a" "$b"
+		fi
 		mark=""
 		[ "$want" = relay ] && mark="*"
 		[ "$PAIR_AGREE" -ne "$SC_RUNS" ] && { mark="$mark !!"; cell_fails=$((cell_fails + 1)); }
@@ -84,6 +93,8 @@ for i in 0 1 2 3; do
 			med=$(sc_median "${PAIR_MS_ALL[@]}")
 			if [ "$want" = relay ]; then
 				CELL[$i,$j]="$((SC_RUNS - PAIR_DIRECT))/$SC_RUNS relay$mark"
+			elif [ "$want" = direct-tcp ]; then
+				CELL[$i,$j]="$PAIR_DIRECT/$SC_RUNS tcp ${med} ms$mark"
 			else
 				CELL[$i,$j]="$PAIR_DIRECT/$SC_RUNS direct ${med} ms$mark"
 			fi
@@ -113,6 +124,7 @@ if [ "$SC_MODE" = system ]; then
 	sc_say "  from the first ICE start to the direct path X ms; N/M relay (cells marked *,"
 	sc_say "  where theory says no direct path exists) = it stayed on the relay and carried"
 	sc_say "  the traffic in N of M runs. '!!' marks a cell that disagrees."
+	[ $UDPB = 1 ] && sc_say "  N/M tcp X ms = on the TCP direct path in N of M runs, X ms from the first ping's answer."
 else
 	sc_say "  legend: N/M direct = a direct path in N of M runs. Expected (RFC 4787, DESIGN.md):"
 	sc_say "  M/M direct in every cell except those marked *, where no direct path can exist"

@@ -17,10 +17,14 @@
 # --timeout 1, about 3.5 s by default; bob: full-cone). Then (default mode, system)
 # with UDP blocked at the agent (agent alice, connector bob), at the connector (agent
 # bob, connector alice) and at both (agent alice, connector carol): the agent logs in
-# over TCP (ztna status: over tcp), ztna ping says "via relay (tcp)", 64 MiB go through
-# the forward intact, and the time from the agent's start to the first byte echoed is
-# at most 1 s more than with UDP open (agent bob, connector dave; measured and printed
-# both). --mode punch: ztna punch alice to bob (expected: no direct path).
+# over TCP (ztna status: over tcp), ztna ping says "via relay (tcp)" - "via direct
+# (tcp)" when both are on TCP: a TCP direct path by simultaneous open through the two
+# port-restricted NATs -, 64 MiB go through the forward intact, and the time from the
+# agent's start to the first byte echoed is at most 1 s more than with UDP open (agent
+# bob, connector dave; measured and printed both). The TCP direct path lost mid-transfer
+# (erin -> carol, a drop rule at carol's NAT): back on the relay (tcp) within 5 s, 64 MiB
+# intact, no connection reset. --mode punch: ztna punch alice to bob (expected: no
+# direct path).
 # Everything it creates is removed on exit and on Ctrl-C.
 #
 #   sudo ./scenarios/udp-blocked.sh [--runs N] [--no-build] [--mode system|punch] [-v]
@@ -109,8 +113,24 @@ ub_case() {
 	sc_row "$label: agent over $want (ztna status)" "$want" "$(kv "$node" transport)" "$(kv "$node" intermediate)"
 	node=$(sc_status_line "$l-conn.sock" node)
 	sc_row "$label: connector over ${5:-udp}" "${5:-udp}" "$(kv "$node" transport)"
-	"$ZTNA" ping "svc-$c" -c 3 -i 0.2 --control "$l.sock" >"$l.ping" 2>&1
-	if [ "$want" = tcp ]; then
+	if [ "$want" = tcp ] && [ "${5:-udp}" = tcp ]; then
+		# both ends on TCP: a direct TCP path by simultaneous open (port-restricted
+		# NATs), within 5 s of the agent's start
+		for ((i = 0; i < 50; i++)); do
+			[ "$(kv "$(sc_status_line "$l.sock" session=)" path)" = direct-tcp ] && break
+			sleep 0.1
+		done
+		sc_row "$label: ztna status path direct-tcp within 5 s" direct-tcp \
+			"$(kv "$(sc_status_line "$l.sock" session=)" path)" \
+			"$((($(date +%s%N) - t0) / 1000000)) ms after the agent started"
+		"$ZTNA" ping "svc-$c" -c 3 -i 0.2 --control "$l.sock" >"$l.ping" 2>&1
+		sc_row "$label: ztna ping via direct (tcp)" 3 "$(grep -c 'via direct (tcp) ' "$l.ping")" "$(head -n 1 "$l.ping")"
+	else
+		"$ZTNA" ping "svc-$c" -c 3 -i 0.2 --control "$l.sock" >"$l.ping" 2>&1
+	fi
+	if [ "$want" = tcp ] && [ "${5:-udp}" = tcp ]; then
+		:
+	elif [ "$want" = tcp ]; then
 		sc_row "$label: ztna ping via relay (tcp)" 3 "$(grep -c 'via relay (tcp) in' "$l.ping")" "$(head -n 1 "$l.ping")"
 	elif [ "${5:-udp}" = tcp ]; then
 		# the agent's own leg to the Intermediate is UDP: "via relay"
@@ -183,11 +203,66 @@ ub_comeback() {
 		"$(kv "$(grep 'event=exit' "$l-agent.log" | tail -n 1)" tcp_reset)"
 }
 
+# The TCP direct path goes away mid-transfer: erin (office) to carol (hotel), both on
+# TCP, 64 MiB at 100 Mbit/s (5 s); 1 s in, hotel drops everything from and to office's
+# public address (the Intermediate is elsewhere: only the direct link dies). The agent
+# sees its inner connection stall on the link and moves it back to the relay.
+ub_tcp_lost() {
+	local l=$LAB_TMP/tcplost ipc=$ZTLAB_IP_carol t0 t1 out i ms line h
+	lab_bg carol "$l-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$IMD:4433" \
+		--pki "$LAB_TMP/pki/connector-carol" --name carol --token tok-carol \
+		--service "svc-carol-sink=tcp:$ipc:7001" --control "$l-conn.sock"
+	local conn=$LAB_BG
+	lab_bg erin "$l-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$IMD:4433" \
+		--pki "$LAB_TMP/pki/agent-erin" --name erin --token tok-erin \
+		--forward "tcp:127.0.0.1:8001=svc-carol-sink" --control "$l.sock"
+	local agent=$LAB_BG
+	sc_wait_ready 100 "$l-conn.sock" "$l.sock"
+	"$ZTNA" ping svc-carol-sink -c 1 --control "$l.sock" >/dev/null 2>&1
+	for ((i = 0; i < 50; i++)); do
+		[ "$(kv "$(sc_status_line "$l.sock" session=)" path)" = direct-tcp ] && break
+		sleep 0.1
+	done
+	sc_row "TCP direct path lost: erin -> carol goes direct (tcp)" direct-tcp \
+		"$(kv "$(sc_status_line "$l.sock" session=)" path)"
+	lab_bg erin "$l-send.out" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-send 127.0.0.1:8001 "$LAB_TMP/data"
+	local send=$LAB_BG
+	sleep 1
+	lab_x hotel nft insert rule ip ztlab forward ip saddr "$ZTLAB_PUBLIC_IP_erin" drop
+	lab_x hotel nft insert rule ip ztlab forward ip daddr "$ZTLAB_PUBLIC_IP_erin" drop
+	t0=$(date +%s%N)
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'event=path_switch .*to=relay' "$l-agent.log" && break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	line=$(grep 'event=path_switch .*to=relay' "$l-agent.log" | head -n 1)
+	sc_row "TCP direct path lost: back on the relay within 5 s" yes \
+		"$([ -n "$line" ] && [ "$ms" -le 5000 ] && echo yes || echo no)" \
+		"${ms} ms after the drop rules; $(kv "$line" reason)"
+	sc_row "TCP direct path lost: ... while the transfer ran" yes "$(kill -0 "$send" 2>/dev/null && echo yes || echo no)"
+	wait "$send"
+	out=$(cat "$l-send.out")
+	sc_row "TCP direct path lost: 64 MiB intact" "67108864 ${SUM:0:16}" "${out%% *} $(cut -c1-16 <<<"${out#* }")"
+	"$ZTNA" ping svc-carol-sink -c 2 -i 0.2 --control "$l.sock" >"$l.ping" 2>&1
+	sc_row "TCP direct path lost: ztna ping via relay (tcp) after" 2 "$(grep -c 'via relay (tcp) in' "$l.ping")" "$(head -n 1 "$l.ping")"
+	sc_stop "$agent"
+	sc_stop "$conn"
+	sc_row "TCP direct path lost: no forwarded connection reset (agent)" 0 \
+		"$(kv "$(grep 'event=exit' "$l-agent.log" | tail -n 1)" tcp_reset)"
+	for h in $(lab_x hotel nft -a list chain ip ztlab forward |
+		sed -n "s/.*ip [sd]addr $ZTLAB_PUBLIC_IP_erin drop # handle \([0-9]*\).*/\1/p"); do
+		lab_x hotel nft delete rule ip ztlab forward handle "$h"
+	done
+}
+
 for m in "agent:$MS_A" "connector:$MS_C" "both:$MS_B"; do
 	v=${m#*:}
 	ok=no
 	[ "$v" != - ] && [ "$OPEN_MS" != - ] && [ "$v" -le $((OPEN_MS + 1000)) ] && ok=yes
 	sc_row "first byte, UDP blocked at ${m%%:*}: <= open + 1 s" yes "$ok" "$v ms vs $OPEN_MS ms with UDP open"
 done
+ub_tcp_lost
 ub_comeback
 sc_report

@@ -189,6 +189,8 @@ static void flush(struct zt_nodeio *io, uint64_t now)
 	if (io->after && !io->blocked) {
 		io->after(io->after_arg, now);
 		poll_all(io, now); /* what TCP brought may have made datagrams */
+		if (!io->blocked) /* ... or TCP bytes (a link that came up, relayed packets) */
+			io->after(io->after_arg, now);
 	}
 	if (!io->blocked)
 		send_batch(io);

@@ -89,6 +89,17 @@ static void client_events(struct zt_otcp_client *c)
 	zt_loop_mod(c->loop, &c->watch, ev);
 }
 
+/* A port of its own that the TCP direct path's links may share (app/linkio.h). */
+static int bind_reusable(int fd, int family)
+{
+	struct sockaddr_storage ss;
+	struct zt_addr any = { .family = (uint8_t)family };
+	int len = zt_addr_to_sockaddr(&any, &ss);
+
+	zt_linkio_reuse(fd);
+	return len < 0 ? -1 : bind(fd, (struct sockaddr *)&ss, (socklen_t)len);
+}
+
 static void client_connect(struct zt_otcp_client *c, uint64_t now, const struct zt_addr *to)
 {
 	struct sockaddr_storage ss;
@@ -98,6 +109,10 @@ static void client_connect(struct zt_otcp_client *c, uint64_t now, const struct 
 	c->st.connects++;
 	c->target = *to;
 	fd = len < 0 ? -EINVAL : tcp_socket(at->family);
+	if (fd >= 0 && !c->use_proxy && bind_reusable(fd, at->family) < 0) {
+		close(fd);
+		fd = -errno;
+	}
 	if (fd < 0) {
 		zt_peer_tcp_closed(c->peer, now, c->gen, fd, NULL);
 		return;
@@ -171,13 +186,14 @@ static void client_after(void *arg, uint64_t now)
 		if (gen)
 			client_connect(c, now, &to);
 	}
-	if (c->fd < 0 || c->connecting || c->proxy_wait)
-		return;
-	client_feed(c, now);
-	if (c->fd >= 0)
-		client_write(c, now);
-	if (c->fd >= 0)
-		client_events(c);
+	if (c->fd >= 0 && !c->connecting && !c->proxy_wait) {
+		client_feed(c, now);
+		if (c->fd >= 0)
+			client_write(c, now);
+		if (c->fd >= 0)
+			client_events(c);
+	}
+	zt_linkio_after(&c->links, now);
 }
 
 /* HTTP proxy: CONNECT to the target. Returns false when the connection failed. */
@@ -329,6 +345,7 @@ void zt_otcp_client_init(struct zt_otcp_client *c, struct zt_loop *loop, struct 
 	c->peer = peer;
 	c->fd = -1;
 	c->watch.cb = client_socket;
+	zt_linkio_init(&c->links, loop, io, peer);
 	io->after = client_after;
 	io->after_arg = c;
 }
@@ -346,6 +363,7 @@ void zt_otcp_client_close(struct zt_otcp_client *c)
 	if (!c->loop)
 		return;
 	client_drop(c);
+	zt_linkio_close(&c->links);
 	explicit_bzero(&c->proxy, sizeof(c->proxy));
 	if (c->io && c->io->after_arg == c)
 		c->io->after = NULL;

@@ -8,7 +8,9 @@
  * for: connects (non-blocking, TCP_NODELAY), through an HTTP proxy when one is set
  * (core/httpproxy.h: CONNECT to the Intermediate's TCP address first; a refusal is
  * reported with the proxy's status line), reads into the peer, writes its output,
- * closes when the peer wants another connection or none.
+ * closes when the peer wants another connection or none. Without a proxy its socket
+ * binds with SO_REUSEADDR + SO_REUSEPORT first, so that the TCP direct path's links
+ * (app/linkio.h, run from the same hook) can leave from its port.
  *
  * Server (Intermediate): a listening socket; each accepted connection is handed to
  * zt_imd_tcp_accept (refused: closed at once), read into the Intermediate, written
@@ -23,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/linkio.h"
 #include "app/nodeio.h"
 #include "core/addr.h"
 #include "core/hmap.h"
@@ -55,6 +58,7 @@ struct zt_otcp_client {
 	struct zt_addr proxy_addr, target;
 	struct zt_httpproxy_reader prd;
 	char why[400];              /* the last failure, in words */
+	struct zt_linkio links;     /* the TCP direct path's sockets (app/linkio.h) */
 };
 
 /* Hooks c into io (its after-hook) for peer. */

@@ -162,15 +162,16 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 			      "session=%08x service=%s peer=%s state=%s path=%s local=%s remote=%s "
 			      "rtt_us=%" PRIu64 " time_to_direct_ms=%" PRIu64 " switches=%u "
 			      "generation=%u ice=%s ice_pairs=%zu ice_checks=%" PRIu64
-			      " ice_responses=%" PRIu64 " manager=%s outer=%s reason=%s",
+			      " ice_responses=%" PRIu64 " manager=%s outer=%s tcp=%s reason=%s",
 			      si.id, si.service, si.peer_identity[0] ? si.peer_identity : "-",
-			      session_state_name(si.state), pi.direct ? "direct" : "relay",
+			      session_state_name(si.state),
+			      pi.tcp ? "direct-tcp" : pi.direct ? "direct" : "relay",
 			      pi.direct ? zt_addr_str(&pi.local, a) : "relay",
 			      zt_addr_str(&pi.remote, b), (uint64_t)(pi.rtt_ns / ZT_US),
 			      (uint64_t)(pi.time_to_direct / ZT_MS), pi.switches, pi.generation,
 			      pi.ice_state ? pi.ice_state : "none", pi.ice_pairs, pi.ice_checks,
 			      pi.ice_responses, pi.manager ? pi.manager : "-",
-			      zt_outer_kind_name(zt_peer_outer_kind(pp->peer)),
+			      zt_outer_kind_name(zt_peer_outer_kind(pp->peer)), pi.tcp_state,
 			      pi.last_reason && *pi.last_reason ? pi.last_reason : "-");
 	}
 	status_refusals(ctl, c, now);
@@ -325,9 +326,10 @@ static void on_command(void *arg, struct zt_ctlconn *c, char *line, uint64_t now
 }
 
 void zt_peerctl_pong(struct zt_peerctl *ctl, const char *service, uint64_t nonce, uint64_t rtt_ns,
-		     bool direct, const struct zt_addr *remote)
+		     const char *path, const struct zt_addr *remote)
 {
 	char a[ZT_ADDR_STRLEN];
+	bool direct = strcmp(path, "relay") != 0;
 
 	for (size_t i = 0; i < ZT_CTL_CONNS; i++) {
 		struct zt_peerctl_ping *g = &ctl->pings[i];
@@ -336,7 +338,7 @@ void zt_peerctl_pong(struct zt_peerctl *ctl, const char *service, uint64_t nonce
 		zt_ctl_printf(g->c, "pong service=%s nonce=%" PRIu64 " rtt_ns=%" PRIu64 " path=%s remote=%s"
 			      " outer=%s",
 			      service, nonce, rtt_ns,
-			      direct ? "direct" : "relay", direct ? zt_addr_str(remote, a) : "relay",
+			      path, direct ? zt_addr_str(remote, a) : "relay",
 			      ctl->pp ? zt_outer_kind_name(zt_peer_outer_kind(ctl->pp->peer)) : "udp");
 		zt_ctl_end(g->c);
 		g->c = NULL;

@@ -60,6 +60,6 @@ void zt_peerctl_refused(struct zt_peerctl *ctl, const struct zt_peer_refusal *r,
 
 /* The peer's pong callback, passed on (node/peer.h's cb->pong). */
 void zt_peerctl_pong(struct zt_peerctl *ctl, const char *service, uint64_t nonce, uint64_t rtt_ns,
-		     bool direct, const struct zt_addr *remote);
+		     const char *path, const struct zt_addr *remote);
 
 #endif

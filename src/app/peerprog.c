@@ -110,6 +110,16 @@ static int set_tun_check(void *ctx, const char *v, const char **why)
 	return 0;
 }
 
+static int set_tcp_direct(void *ctx, const char *v, const char **why)
+{
+	if (strcmp(v, "on") && strcmp(v, "off")) {
+		*why = "on or off";
+		return ZT_ESYNTAX;
+	}
+	PP(ctx)->pc.tcp_direct_off = !strcmp(v, "off");
+	return 0;
+}
+
 static int set_direct(void *ctx, const char *v, const char **why)
 {
 	if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "yes")) {
@@ -480,6 +490,9 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  DURATION_IN(pc.refusal_backoff_max, ZT_SEC, 24 * ZT_HOUR, "between 1s and 24h") },
 	{ .name = "direct", .syntax = "on|off", .example = "off",
 	  .help = "try a direct path to the peer (default on); off: relay only", .set = set_direct },
+	{ .name = "tcp-direct", .syntax = "on|off", .example = "off",
+	  .help = "when both ends reach the Intermediate over TCP, punch a direct TCP path "
+		  "(simultaneous open; default on, off through a proxy)", .set = set_tcp_direct },
 	{ .name = "interfaces", .syntax = "NAME,...", .example = "eth0,wlan*",
 	  .help = "host candidates only from these interfaces (default: all but loopback, "
 		  "down and tunnel ones)", .set = set_interfaces },
@@ -611,12 +624,12 @@ static void cb_flow_closed(struct zt_peer *p, void *arg, struct zt_peer_flow *f,
 }
 
 static void cb_pong(struct zt_peer *p, void *arg, const char *service, uint64_t nonce,
-		    uint64_t rtt_ns, bool direct, const struct zt_addr *remote)
+		    uint64_t rtt_ns, const char *path, const struct zt_addr *remote)
 {
 	struct zt_peerprog *pp = arg;
 	(void)p;
 
-	zt_peerctl_pong(&pp->ctl, service, nonce, rtt_ns, direct, remote);
+	zt_peerctl_pong(&pp->ctl, service, nonce, rtt_ns, path, remote);
 }
 
 static void cb_refused(struct zt_peer *p, void *arg, const struct zt_peer_refusal *r)
@@ -996,6 +1009,7 @@ static int proxy_setup(struct zt_peerprog *pp)
 		return zt_daemon_fail(&pp->d, 1, "%s: the proxy's host does not resolve", src);
 	}
 	zt_otcp_client_proxy(&pp->otcp, &u, &at);
+	zt_peer_tcp_direct_off(pp->peer); /* no direct TCP way out */
 	explicit_bzero(&u, sizeof(u));
 	zt_info("proxy", "source=%s address=%s auth=%s note=\"the TLS/TCP transport goes through it\"",
 		src, zt_addr_str(&at, (char[ZT_ADDR_STRLEN]){ 0 }),

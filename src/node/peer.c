@@ -297,8 +297,14 @@ static void send_hello(struct zt_peer *p)
  * mapping, of no use to UDP (no such candidate then: host and peer-reflexive ones). */
 static void set_observed(struct zt_peer *p, const struct zt_addr *a)
 {
+	bool tcp = p->outer && zt_outer_tcp(p->outer);
+	bool tcp_direct = tcp && !p->cfg.tcp_direct_off && p->tcp_local.family;
+
 	p->observed_any = *a;
-	p->addrs.observed = p->outer && zt_outer_tcp(p->outer) ? (struct zt_addr){ 0 } : *a;
+	p->addrs.observed = tcp ? (struct zt_addr){ 0 } : *a;
+	/* over TCP: the TCP direct path's candidates (tcpdirect.c) */
+	p->addrs.tcp_observed = tcp_direct ? *a : (struct zt_addr){ 0 };
+	p->addrs.tcp_local = tcp_direct ? p->tcp_local : (struct zt_addr){ 0 };
 }
 
 static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
@@ -389,6 +395,7 @@ static void on_msg(struct zt_peer *p, struct zt_ctrl_msg *m)
 		break;
 	case ZT_CTRL_START_CHECKS:
 		zt_psession_start_checks(p, &m->u.start);
+		zt_ptcp_start(p, &m->u.start);
 		break;
 	case ZT_CTRL_PING: {
 		struct zt_ctrl_msg r = *m;
@@ -673,6 +680,11 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	}
 	p->hooks = &zt_ptun_hooks;
 	rc = zt_ptun_init(p);
+	if (rc == 0) {
+		rc = zt_ptcp_init(p);
+		if (rc < 0)
+			zt_ptun_fini(p);
+	}
 	if (rc < 0) {
 		zt_quic_cidmap_free(p->inner_map);
 		zt_quic_cidmap_free(p->outer_map);
@@ -708,6 +720,7 @@ void zt_peer_free(struct zt_peer *p)
 	zt_quic_cidmap_free(p->inner_map);
 	zt_quic_cidmap_free(p->outer_map);
 	zt_ptun_fini(p);
+	zt_ptcp_fini(p);
 	free(p);
 }
 
@@ -780,6 +793,11 @@ static int poll_inner(struct zt_peer *p, struct psession *s, uint64_t now, uint8
 	n = zt_quic_conn_poll_send(s->conn, now, pkt, sizeof(p->scratch) - ZT_RELAY_HDR_LEN, path);
 	if (n <= 0)
 		return 0;
+	if (zt_relay_is_tcp_path(&path->local)) {
+		*wrapped = true; /* taken (or dropped): poll this session again */
+		zt_ptcp_send(p, s, path, pkt, (size_t)n);
+		return 0;
+	}
 	if (!zt_quic_is_relay_addr(&path->local)) {
 		if ((size_t)n > cap)
 			return 0;
@@ -870,6 +888,8 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 {
 	uint64_t t = zt_psession_next_deadline(p), d;
 
+	if ((d = zt_ptcp_deadline(p)) < t)
+		t = d;
 	if (p->outer) {
 		d = zt_outer_next_deadline(p->outer);
 		if (d < t)
@@ -909,6 +929,7 @@ void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 	if (p->state == ZT_PEER_BACKOFF && now >= p->retry_at)
 		connect_outer(p, now);
 	zt_psession_timers(p, now);
+	zt_ptcp_timers(p, now);
 	check_ctrl(p);
 	zt_psession_deliver(p);
 	zt_psession_reap(p);
@@ -974,8 +995,10 @@ void zt_peer_tcp_connected(struct zt_peer *p, uint64_t now, uint64_t gen,
 			   const struct zt_addr *local)
 {
 	(void)now;
-	if (tcp_of(p, gen))
+	if (tcp_of(p, gen)) {
 		p->outer_path.local = *local;
+		p->tcp_local = *local;
+	}
 }
 
 int zt_peer_tcp_recv(struct zt_peer *p, uint64_t now, uint64_t gen, const uint8_t *data,

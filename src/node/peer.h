@@ -80,6 +80,7 @@
 #include "node/outer.h"
 #include "node/peerdefs.h"
 #include "node/session.h"
+#include "node/tcplink.h"
 #include "node/tunnel.h"
 
 /*
@@ -149,6 +150,31 @@ int zt_peer_tcp_output(struct zt_peer *p, uint64_t gen, const uint8_t **ret);
 void zt_peer_tcp_sent(struct zt_peer *p, uint64_t now, uint64_t gen, size_t n);
 /* why: what to report (a proxy's refusal, ...); NULL: from err. */
 void zt_peer_tcp_closed(struct zt_peer *p, uint64_t now, uint64_t gen, int err, const char *why);
+
+/*
+ * The TCP direct path's links (node/tcplink.h, docs/tcp-transport.md): the shell makes
+ * the sockets they ask for and moves their bytes, as node/tcplink.h says, through
+ * these (each the zt_tcplinks_ function of the same name, on the peer's links):
+ *
+ *	after every call:  while (zt_peer_link_poll(p, now, &req)) carry out req
+ *	                   (CONNECT: bind req.local with SO_REUSEADDR + SO_REUSEPORT - the
+ *	                   outer TCP socket has them too - and connect to req.remote;
+ *	                   CLOSE: close that socket)
+ *	connect()ed:       zt_peer_link_connected / zt_peer_link_failed
+ *	bytes in:          zt_peer_link_recv
+ *	to send:           zt_peer_link_output, then zt_peer_link_sent
+ *	the socket ended:  zt_peer_link_closed
+ */
+int zt_peer_link_poll(struct zt_peer *p, uint64_t now, struct zt_tcplink_req *ret);
+/* No TCP direct path from now on (cfg.tcp_direct_off; the shell found a proxy). */
+void zt_peer_tcp_direct_off(struct zt_peer *p);
+void zt_peer_link_connected(struct zt_peer *p, uint64_t now, uint32_t id);
+void zt_peer_link_failed(struct zt_peer *p, uint64_t now, uint32_t id, int err);
+int zt_peer_link_recv(struct zt_peer *p, uint64_t now, uint32_t id, const uint8_t *data,
+		      size_t len);
+size_t zt_peer_link_output(struct zt_peer *p, uint32_t id, const uint8_t **ret);
+void zt_peer_link_sent(struct zt_peer *p, uint64_t now, uint32_t id, size_t n);
+void zt_peer_link_closed(struct zt_peer *p, uint64_t now, uint32_t id, int err);
 
 /*
  * The host addresses for host candidates (RFC 8445 s5.1.1.1); the port of each is

@@ -16,6 +16,7 @@
 #include "node/ctrlchan.h"
 #include "node/outer.h"
 #include "node/direct.h"
+#include "node/tcplink.h"
 #include "node/peerdefs.h"
 #include "quic/cidmap.h"
 
@@ -136,6 +137,15 @@ struct psession {
 					       tunnel addresses, routes: the service's) */
 	struct zt_hnode tnode[2];           /* connector: in p->tun.by_addr, v4 and v6 */
 	bool tlinked[2];
+	/* The TCP direct path (tcpdirect.c): a link to one of the peer's TCP candidates
+	 * is up (tcp_path: the inner connection's path on it); agent: the next move onto
+	 * it not before tcp_move_at, after tcp_tries that did not happen. */
+	bool tcp_ready;
+	bool tcp_punched;                   /* links were asked for (START_CHECKS) */
+	const char *tcp_state;              /* "none", "punching", "up", "failed" */
+	struct zt_quic_path tcp_path;
+	uint64_t tcp_move_at;
+	unsigned tcp_tries;
 };
 
 /* What session.c tells the packet tunnel (tunnel.c; peer.c wires them), so that
@@ -198,6 +208,8 @@ struct zt_peer {
 	uint64_t next_request;
 	uint64_t tick;                  /* flow idle checks; ZT_TIME_NEVER when no flows */
 	struct zt_direct_addrs addrs;            /* host candidates, observed address */
+	struct zt_addr tcp_local;                /* the outer TCP connection's local address */
+	struct zt_tcplinks *links;               /* the TCP direct path's (tcpdirect.c) */
 	struct zt_addr tun4, tun6;               /* agent: tunnel addresses from WELCOME */
 	struct ptunnel tun;                      /* the packet tunnel (tunnel.c) */
 	const struct psession_hooks *hooks;      /* tunnel.c's, set by peer.c */
@@ -261,6 +273,18 @@ int zt_psession_poll_stun(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t 
 void zt_psession_netchange(struct zt_peer *p, uint64_t now);
 
 /* tunnel.c */
+/* The TCP direct path (tcpdirect.c). */
+int zt_ptcp_init(struct zt_peer *p);
+void zt_ptcp_fini(struct zt_peer *p);
+/* START_CHECKS for a session (after zt_psession_start_checks): punch to the peer's TCP
+ * candidates when our outer connection is on TCP. */
+void zt_ptcp_start(struct zt_peer *p, const struct zt_ctrl_start_checks *m);
+/* An inner packet of s on its TCP path. Returns 0 or a negative error (dropped). */
+int zt_ptcp_send(struct zt_peer *p, struct psession *s, const struct zt_quic_path *path,
+		 const uint8_t *pkt, size_t len);
+void zt_ptcp_timers(struct zt_peer *p, uint64_t now);
+uint64_t zt_ptcp_deadline(const struct zt_peer *p);
+
 int zt_ptun_init(struct zt_peer *p);
 void zt_ptun_fini(struct zt_peer *p);
 /* The hooks session.c calls (struct psession_hooks). */

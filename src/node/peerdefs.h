@@ -151,9 +151,10 @@ struct zt_peer_callbacks {
 	void (*session)(struct zt_peer *p, void *arg, const struct zt_peer_session_info *s,
 			enum zt_peer_session_event ev);
 	/* Agent: the answer to zt_peer_ping() arrived: rtt_ns over the path the inner
-	 * connection used when it arrived (direct or not, and its remote address). */
+	 * connection used when it arrived: path "relay", "direct" (UDP) or "direct-tcp"
+	 * (the TCP direct path), and its remote address. */
 	void (*pong)(struct zt_peer *p, void *arg, const char *service, uint64_t nonce,
-		     uint64_t rtt_ns, bool direct, const struct zt_addr *remote);
+		     uint64_t rtt_ns, const char *path, const struct zt_addr *remote);
 	/* Agent: an OPEN for r->service (or the login, r->service "") was refused; the
 	 * channels, flows and pings that waited for it have failed with r->code. */
 	void (*refused)(struct zt_peer *p, void *arg, const struct zt_peer_refusal *r);
@@ -242,6 +243,9 @@ struct zt_peer_config {
 	/* The direct path (agent: the path manager's settings; direct_disabled on either
 	 * side keeps every session on the relay). Zero fields take pathmgr.h's defaults. */
 	struct zt_path_config path;
+	/* No TCP direct path (docs/tcp-transport.md): set when the outer TCP connection
+	 * goes through an HTTP proxy (no direct TCP way out), or by choice. */
+	bool tcp_direct_off;
 	const struct zt_peer_callbacks *cb;
 	void *arg;
 	struct zt_node_log log;
@@ -287,6 +291,10 @@ struct zt_peer_stats {
 	uint64_t tun_too_big, tun_mss_clamped;
 	uint64_t tun_prohibited;       /* agent: ICMP "administratively prohibited" answers */
 	uint64_t tun_rate_dropped;     /* connector: over an agent's agent_max_pps */
+	/* The TCP direct path: links that came up, moves onto it or off it, inner
+	 * packets sent on links, dropped (no link up, its output full; in: no such
+	 * session, or not from one of its peer's TCP candidates). */
+	uint64_t tcp_links_up, tcp_path_moves, tcp_pkts_out, tcp_dropped_out, tcp_dropped_in;
 	size_t sessions, chans, flows; /* now */
 };
 
@@ -295,7 +303,10 @@ struct zt_peer_stats {
 
 /* Where a session's end-to-end connection runs, for `ztna status`. */
 struct zt_peer_path_info {
-	bool direct;                  /* on the direct path now */
+	bool direct;                  /* on a direct path now (UDP, or TCP when tcp) */
+	bool tcp;                     /* ... the TCP direct path (node/tcplink.h) */
+	const char *tcp_state;        /* the TCP direct path: "none" (not tried: an end not
+					 on TCP), "punching", "up", "failed" */
 	struct zt_addr local, remote; /* the inner connection's path (relay: the virtual
 					 local address and the Intermediate) */
 	uint64_t rtt_ns;              /* smoothed RTT of the inner connection */

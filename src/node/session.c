@@ -721,7 +721,7 @@ void zt_psession_outer_down(struct zt_peer *p, bool keep_relayed)
 			struct zt_quic_path path;
 			bool relayed;
 			zt_quic_conn_path(s->conn, &path);
-			relayed = zt_quic_is_relay_addr(&path.local);
+			relayed = zt_relay_is_relay_path(&path.local);
 			if (!relayed || keep_relayed) {
 				/* re-attached once reconnected; on the relay, its packets are lost
 				 * meanwhile and the end-to-end connection sends them again */
@@ -1273,7 +1273,9 @@ static void echo_in(struct psession *s, const uint8_t *data, size_t len)
 	zt_quic_conn_path(s->conn, &path);
 	if (p->cb.pong)
 		p->cb.pong(p, p->cfg.arg, s->service, nonce, p->now > sent ? p->now - sent : 0,
-			   !zt_quic_is_relay_addr(&path.local), &path.remote);
+			   zt_relay_is_relay_path(&path.local) ? "relay"
+			   : zt_relay_is_tcp_path(&path.local) ? "direct-tcp" : "direct",
+			   &path.remote);
 }
 
 int zt_peer_ping(struct zt_peer *p, uint64_t now, const char *service, uint64_t nonce)
@@ -1353,7 +1355,8 @@ static void icb_path(struct zt_quic_conn *c, void *arg, const struct zt_quic_pat
 
 	PLOG(s->p, ZT_NODE_INFO, "path_validated", "session=%08x local=%s remote=%s ok=%d", s->id,
 	     zt_addr_str(&path->local, a), zt_addr_str(&path->remote, b), ok);
-	direct_path(s, path, ok);
+	if (!zt_relay_is_tcp_path(&path->local)) /* the TCP path's: tcpdirect.c's */
+		direct_path(s, path, ok);
 	zt_psession_emit(s, ZT_PEER_SESSION_PATH);
 }
 
@@ -1537,7 +1540,9 @@ static void direct_flush(struct psession *s, uint64_t now)
 
 	while (s->conn && zt_direct_poll_move(s->direct, now, &mv)) {
 		to = mv.to;
-		if (mv.kind == ZT_PATH_KIND_RELAY)
+		if (mv.kind == ZT_PATH_KIND_RELAY && s->tcp_ready)
+			to = s->tcp_path; /* the TCP direct path, better than the relay */
+		else if (mv.kind == ZT_PATH_KIND_RELAY)
 			zt_peer_relay_path(s->p, &to);
 		zt_quic_conn_path(s->conn, &cur);
 		if (zt_addr_equal(&cur.local, &to.local) && zt_addr_equal(&cur.remote, &to.remote))
@@ -1786,8 +1791,10 @@ int zt_peer_session_path(const struct zt_peer *p, uint32_t id, struct zt_peer_pa
 		ret->rtt_ns = qs.srtt_ns;
 		ret->local = path.local;
 		ret->remote = path.remote;
-		ret->direct = !zt_quic_is_relay_addr(&path.local);
+		ret->direct = !zt_relay_is_relay_path(&path.local);
+		ret->tcp = zt_relay_is_tcp_path(&path.local);
 	}
+	ret->tcp_state = s->tcp_state ? s->tcp_state : "none";
 	ret->ice_state = "none";
 	ret->manager = "relay";
 	ret->last_reason = "relay-at-start";

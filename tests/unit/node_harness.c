@@ -157,6 +157,7 @@ void nh_send(struct nh_net *n, const struct zt_addr *from, const struct zt_addr 
 		return;
 	p->next = NULL;
 	p->tcp = 0;
+	p->link = 0;
 	p->fin = false;
 	p->at = n->now + (src ? src->lat : 0) + (dst ? dst->lat : 0);
 	/* The receiver sees the sender's public address. */
@@ -643,6 +644,107 @@ static void tcp_deliver(struct nh_ep *e, const struct nh_pkt *p)
 	}
 }
 
+/* The TCP direct path's links between peers. */
+
+static struct nh_link *link_of(struct nh_ep *e, uint32_t id)
+{
+	for (size_t i = 0; i < sizeof(e->links) / sizeof(e->links[0]); i++)
+		if (e->links[i].id == id)
+			return &e->links[i];
+	return NULL;
+}
+
+static void link_send(struct nh_ep *e, struct nh_link *l, const uint8_t *data, size_t len,
+		      bool fin)
+{
+	struct nh_net *n = e->net;
+	struct nh_pkt *p = malloc(sizeof(*p) + len);
+
+	if (!p)
+		return;
+	*p = (struct nh_pkt){ .at = n->now + e->lat + l->to->lat, .link = l->to_id, .fin = fin,
+			      .from = e->addr, .to = l->to->addr, .len = len };
+	if (len)
+		memcpy(p->data, data, len);
+	n->pkts++;
+	e->link_bytes += len;
+	if (n->tap && n->tap(n->tap_arg, p)) {
+		n->dropped++;
+		free(p);
+		return;
+	}
+	queue_pkt(n, p);
+}
+
+/* A CONNECT meets the other end's CONNECT to it (its address or its local one). */
+static void link_connect(struct nh_ep *e, const struct zt_tcplink_req *req)
+{
+	struct nh_net *n = e->net;
+	struct nh_link *l = link_of(e, 0), *o = NULL;
+	struct nh_ep *to = ep_at(n, &req->remote);
+
+	if (!l)
+		return;
+	*l = (struct nh_link){ .id = req->id, .remote = req->remote };
+	if (!to || to->kind != NH_PEER || !to->peer || e->links_blocked || to->links_blocked)
+		return;
+	for (size_t i = 0; i < sizeof(to->links) / sizeof(to->links[0]) && !o; i++)
+		if (to->links[i].id && !to->links[i].to &&
+		    (zt_addr_equal(&to->links[i].remote, &e->addr) ||
+		     zt_addr_equal(&to->links[i].remote, &e->local)))
+			o = &to->links[i];
+	if (!o)
+		return;
+	l->to = to;
+	l->to_id = o->id;
+	o->to = e;
+	o->to_id = l->id;
+	zt_peer_link_connected(e->peer, n->now, l->id);
+	zt_peer_link_connected(to->peer, n->now, o->id);
+}
+
+static void peer_link_flush(struct nh_ep *e)
+{
+	struct nh_net *n = e->net;
+	struct zt_tcplink_req req;
+	const uint8_t *out;
+	size_t len;
+
+	while (zt_peer_link_poll(e->peer, n->now, &req)) {
+		struct nh_link *l = link_of(e, req.id);
+
+		if (req.op == ZT_TCPLINK_CONNECT) {
+			link_connect(e, &req);
+		} else if (l) {
+			if (l->to)
+				link_send(e, l, NULL, 0, true);
+			*l = (struct nh_link){ 0 };
+		}
+	}
+	for (size_t i = 0; i < sizeof(e->links) / sizeof(e->links[0]); i++) {
+		struct nh_link *l = &e->links[i];
+
+		while (l->id && l->to && (len = zt_peer_link_output(e->peer, l->id, &out)) > 0) {
+			link_send(e, l, out, len, false);
+			zt_peer_link_sent(e->peer, n->now, l->id, len);
+		}
+	}
+}
+
+static void link_deliver(struct nh_ep *e, const struct nh_pkt *p)
+{
+	struct nh_link *l = e->kind == NH_PEER && e->peer ? link_of(e, p->link) : NULL;
+
+	if (!l || !l->to)
+		return;
+	if (p->fin) {
+		*l = (struct nh_link){ 0 };
+		zt_peer_link_closed(e->peer, e->net->now, p->link, 0);
+		return;
+	}
+	zt_peer_link_recv(e->peer, e->net->now, p->link, p->data, p->len);
+}
+
 /* Driving. */
 
 static void ep_flush(struct nh_ep *e)
@@ -653,8 +755,10 @@ static void ep_flush(struct nh_ep *e)
 	struct zt_quic_path path;
 	int len;
 
-	if (e->kind == NH_PEER && e->peer)
+	if (e->kind == NH_PEER && e->peer) {
 		peer_tcp_flush(e);
+		peer_link_flush(e);
+	}
 	if (e->kind == NH_IMD && e->imd)
 		imd_tcp_flush(e);
 	for (int guard = 0; guard < 100000; guard++) {
@@ -671,8 +775,11 @@ static void ep_flush(struct nh_ep *e)
 			r = path.remote;
 			break;
 		}
-		if (len <= 0)
+		if (len <= 0) {
+			if (e->kind == NH_PEER && e->peer)
+				peer_link_flush(e); /* what the inner connections put on links */
 			return;
+		}
 		nh_send(n, &e->local, &r, buf, (size_t)len);
 		(void)l;
 	}
@@ -717,6 +824,10 @@ static void ep_deliver(struct nh_ep *e, const struct nh_pkt *p)
 	e->rx++;
 	if (p->tcp) {
 		tcp_deliver(e, p);
+		return;
+	}
+	if (p->link) {
+		link_deliver(e, p);
 		return;
 	}
 	switch (e->kind) {

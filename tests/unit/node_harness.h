@@ -7,7 +7,11 @@
  * A packet from endpoint A to endpoint B takes A.lat + B.lat. A peer whose outer
  * connection runs over TLS/TCP (zt_peer_tcp_wanted) gets a TCP connection to the
  * Intermediate at that IP (accepted at once: zt_imd_tcp_accept), whose bytes travel as
- * packets with nh_pkt.tcp set, in order, with the same latency (a tap sees them too). Each endpoint has the
+ * packets with nh_pkt.tcp set, in order, with the same latency (a tap sees them too).
+ * The TCP direct path's links (zt_peer_link_*): a CONNECT to an address where another
+ * peer's CONNECT to this one waits connects both at once (simultaneous open; a CONNECT
+ * nobody meets never connects, nor any to or from an endpoint with links_blocked), and
+ * its bytes travel as packets with nh_pkt.link set (the receiver's link id). Each endpoint has the
  * address it is reached at (addr) and the address its node believes it has (local);
  * changing addr mid-run models a NAT rebinding.
  *
@@ -58,6 +62,7 @@ struct nh_pkt {
 	uint64_t tcp;           /* 0: a datagram; else bytes of the TCP connection with this
 				   id at the Intermediate */
 	bool fin;               /* TCP: the connection ends here */
+	uint32_t link;          /* else, not 0: bytes of the receiver's TCP direct link */
 	struct zt_addr from, to;
 	size_t len;
 	uint8_t data[];
@@ -103,6 +108,14 @@ struct nh_ep {
 	uint64_t tcp_gen, tcp_id; /* peer: its TCP connection (zt_peer_tcp_wanted's gen, and
 				     its id at the Intermediate tcp_imd; 0: none) */
 	struct nh_ep *tcp_imd;
+	bool links_blocked;     /* peer: no TCP direct link connects to or from it */
+	struct nh_link {
+		uint32_t id;            /* the peer's link id; 0: a free slot */
+		struct zt_addr remote;
+		struct nh_ep *to;       /* connected: the other end, its link id */
+		uint32_t to_id;
+	} links[8];
+	uint64_t link_bytes;    /* sent on links */
 	struct zt_imd *imd;
 	struct zt_peer *peer;
 	struct nh_raw raw;

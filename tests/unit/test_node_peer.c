@@ -22,6 +22,7 @@
 #include "core/ippkt.h"
 #include "core/units.h"
 #include "core/route.h"
+#include "node/relay.h"
 #include "node_harness.h"
 #include "tun_harness.h"
 
@@ -74,6 +75,8 @@ struct world {
 	uint64_t wire_marker_hits, relay_marker_hits;
 	uint64_t direct_pkts;            /* agent <-> connector without the Intermediate */
 	bool cut_direct;                 /* drop agent <-> connector packets */
+	bool cut_link;                   /* drop the TCP direct links' bytes */
+	uint64_t link_pkts;              /* ... seen */
 	struct zt_addr spoofer;          /* replays captured direct packets from here */
 	uint8_t captured[1500];          /* the last agent -> connector QUIC packet */
 	size_t captured_len;
@@ -339,7 +342,7 @@ static void on_down(struct zt_peer *p, void *arg, int err, const char *text, uin
 }
 
 static void on_pong(struct zt_peer *p, void *arg, const char *service, uint64_t nonce,
-		    uint64_t rtt, bool direct, const struct zt_addr *remote)
+		    uint64_t rtt, const char *path, const struct zt_addr *remote)
 {
 	struct world *w = arg;
 	(void)p;
@@ -347,7 +350,7 @@ static void on_pong(struct zt_peer *p, void *arg, const char *service, uint64_t 
 	w->pongs++;
 	w->pong_nonce = nonce;
 	w->pong_rtt = rtt;
-	w->pong_direct = direct;
+	w->pong_direct = strcmp(path, "relay") != 0;
 	w->pong_remote = *remote;
 }
 
@@ -375,6 +378,10 @@ static bool tap(void *arg, const struct nh_pkt *p)
 		w->wire_marker_hits++;
 	if (p->tcp)
 		w->tcp_bytes += p->len;
+	if (p->link) {
+		w->link_pkts++;
+		return w->cut_link;
+	}
 	if (!p->tcp && w->agent_udp_blocked &&
 	    (zt_addr_equal(&p->from, &w->agent.addr) || zt_addr_equal(&p->to, &w->agent.addr)))
 		return true;
@@ -1528,6 +1535,144 @@ static void tcp_reset_keeps_relayed_sessions(void **state)
 	world_fini(&w);
 }
 
+/*
+ * The TCP direct path (docs/tcp-transport.md): both ends on TCP (UDP blocked), START_
+ * CHECKS starts a link from each outer TCP connection's address to the other's (the
+ * harness connects two CONNECTs that meet: simultaneous open), the agent moves the
+ * session onto it and the transfer goes on there; the link cut mid-transfer (its
+ * bytes dropped), the inner connection stalls on it and goes back to the relay: every
+ * byte arrives, the channel never resets.
+ */
+static bool on_tcp_path(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+	struct zt_peer_path_info ai;
+	uint32_t ids[4];
+
+	service_all(w, now);
+	return zt_peer_session_ids(w->agent.peer, ids, 4) == 1 &&
+	       zt_peer_session_path(w->agent.peer, ids[0], &ai) == 0 && ai.tcp;
+}
+
+static bool on_relay_path(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+	struct zt_peer_path_info ai;
+	uint32_t ids[4];
+
+	service_all(w, now);
+	return zt_peer_session_ids(w->agent.peer, ids, 4) == 1 &&
+	       zt_peer_session_path(w->agent.peer, ids[0], &ai) == 0 && !ai.direct;
+}
+
+static void tcp_world(struct world *w, struct nh_fixture *f)
+{
+	world_init(w, f, 0);
+	w->agent_udp_blocked = w->conn_udp_blocked = true;
+	w->acfg.transport = w->ccfg.transport = ZT_PEER_TRANSPORT_TCP;
+	w->acfg.path = (struct zt_path_config){ 0 };
+	w->ccfg.path = (struct zt_path_config){ 0 };
+	start_connector(w);
+	start_agent(w, "pw-alice");
+	assert_true(nh_run(&w->net, both_ready, w, w->net.now + 3 * ZT_SEC));
+}
+
+static void tcp_direct_path_and_fallback(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_peer_stats as, cs;
+	struct zt_peer_path_info ai;
+	uint32_t id;
+	uint64_t at_cut;
+
+	tcp_world(&w, *state);
+	t = open_chan(&w, "web", 8 << 20, 51);
+	t->markers = true;
+	assert_true(nh_run(&w.net, on_tcp_path, &w, w.net.now + 5 * ZT_SEC));
+	assert_int_equal(zt_peer_session_ids(w.agent.peer, &id, 1), 1);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, id, &ai), 0);
+	assert_true(ai.direct && ai.tcp);
+	assert_string_equal(ai.tcp_state, "up");
+	assert_true(zt_relay_is_tcp_path(&ai.local));
+	assert_true(zt_addr_equal(&ai.remote, &w.conn.local));
+	nh_run(&w.net, service_all, &w, w.net.now + 300 * ZT_MS);
+	assert_true(t->recvd > 0 && t->recvd < (8 << 20));
+	assert_true(w.agent.link_bytes > 0 && w.conn.link_bytes > 0);
+	/* the link dies mid-transfer: back to the relay */
+	w.cut_link = true;
+	at_cut = w.net.now;
+	assert_true(nh_run(&w.net, on_relay_path, &w, w.net.now + 5 * ZT_SEC));
+	assert_true(w.net.now - at_cut < 2 * ZT_SEC);
+	run_chan(&w, t, 60 * ZT_SEC);
+	assert_false(t->reset || t->failed || t->corrupt);
+	assert_int_equal(t->recvd, 8 << 20);
+	assert_true(t->fin_recv);
+	assert_int_equal(w.wire_marker_hits, 0); /* ciphertext on the link too */
+	zt_peer_stats(w.agent.peer, &as);
+	zt_peer_stats(w.conn.peer, &cs);
+	assert_true(as.tcp_links_up >= 1 && cs.tcp_links_up >= 1);
+	assert_true(as.tcp_path_moves >= 2); /* onto the link and off it */
+	assert_true(as.tcp_pkts_out > 100 && cs.tcp_pkts_out > 100);
+	world_fini(&w);
+}
+
+/* A link that never connects (a symmetric NAT on the way): the session stays on the
+ * relay and carries the traffic; its TCP state says so. */
+static void tcp_direct_path_blocked_stays_relayed(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_peer_path_info ai;
+	uint32_t id;
+
+	tcp_world(&w, *state);
+	w.agent.links_blocked = true;
+	t = open_chan(&w, "web", 1 << 20, 52);
+	run_chan(&w, t, 30 * ZT_SEC);
+	assert_false(t->reset || t->failed || t->corrupt);
+	assert_int_equal(t->recvd, 1 << 20);
+	nh_run(&w.net, service_all, &w, w.net.now + 8 * ZT_SEC);
+	assert_int_equal(zt_peer_session_ids(w.agent.peer, &id, 1), 1);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, id, &ai), 0);
+	assert_false(ai.direct || ai.tcp);
+	assert_string_equal(ai.tcp_state, "failed");
+	assert_int_equal(w.link_pkts, 0);
+	world_fini(&w);
+}
+
+/* The TCP direct path is off through a proxy (or --tcp-direct off): no link is tried. */
+static void tcp_direct_path_off(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_peer_path_info ai;
+	struct zt_peer_stats as;
+	uint32_t id;
+
+	world_init(&w, *state, 0);
+	w.agent_udp_blocked = w.conn_udp_blocked = true;
+	w.acfg.transport = w.ccfg.transport = ZT_PEER_TRANSPORT_TCP;
+	w.acfg.path = (struct zt_path_config){ 0 };
+	w.ccfg.path = (struct zt_path_config){ 0 };
+	w.acfg.tcp_direct_off = true;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	t = open_chan(&w, "web", 1 << 20, 53);
+	run_chan(&w, t, 30 * ZT_SEC);
+	assert_int_equal(t->recvd, 1 << 20);
+	nh_run(&w.net, service_all, &w, w.net.now + 3 * ZT_SEC);
+	assert_int_equal(zt_peer_session_ids(w.agent.peer, &id, 1), 1);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, id, &ai), 0);
+	assert_false(ai.tcp);
+	assert_string_equal(ai.tcp_state, "none");
+	zt_peer_stats(w.agent.peer, &as);
+	assert_int_equal(as.tcp_links_up, 0);
+	assert_int_equal(w.link_pkts, 0);
+	world_fini(&w);
+}
+
 static void connector_restart_recovers(void **state)
 {
 	struct world w;
@@ -2437,6 +2582,9 @@ int main(void)
 		cmocka_unit_test(auto_moves_back_to_udp),
 		cmocka_unit_test(tcp_outer_refused_is_reported),
 		cmocka_unit_test(tcp_reset_keeps_relayed_sessions),
+		cmocka_unit_test(tcp_direct_path_and_fallback),
+		cmocka_unit_test(tcp_direct_path_blocked_stays_relayed),
+		cmocka_unit_test(tcp_direct_path_off),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);

@@ -248,9 +248,12 @@ int status_main(int argc, char **argv)
 			char rtt[32], ttd[32], ttd_us[40], path[140];
 			print_ms(rtt, sizeof(rtt), kv(line, "rtt_us", v[0], 128));
 			kv(line, "path", v[3], 128);
-			snprintf(path, sizeof(path), "%s%s", v[3],
-				 !strcmp(v[3], "relay") && !strcmp(kv(line, "outer", v[9], 128), "tcp")
-					 ? "(tcp)" : "");
+			if (!strcmp(v[3], "direct-tcp"))
+				snprintf(path, sizeof(path), "direct(tcp)");
+			else
+				snprintf(path, sizeof(path), "%s%s", v[3],
+					 !strcmp(v[3], "relay") && !strcmp(kv(line, "outer", v[9], 128), "tcp")
+						 ? "(tcp)" : "");
 			snprintf(ttd_us, sizeof(ttd_us), "%s000", kv(line, "time_to_direct_ms", v[1], 128));
 			print_ms(ttd, sizeof(ttd), strcmp(v[1], "0") ? ttd_us : "0");
 			printf("%-16s %-10s %-24s %-24s %-9s %-10s %-8s %s (%s)\n",
@@ -352,12 +355,14 @@ int ping_main(int argc, char **argv)
 		}
 		if (!strncmp(c->buf, "pong ", 5)) {
 			uint64_t ns = strtoull(kv(c->buf, "rtt_ns", v[0], 128), NULL, 10);
-			bool d = !strcmp(kv(c->buf, "path", v[1], 128), "direct");
+			bool tcp = !strcmp(kv(c->buf, "path", v[1], 128), "direct-tcp");
+			bool d = tcp || !strcmp(v[1], "direct");
 			rtts[answered++] = ns;
 			direct += d;
 			if (d)
-				printf("seq=%u %s via direct %s in %.3f ms\n", seq, service,
-				       kv(c->buf, "remote", v[2], 128), (double)ns / 1e6);
+				printf("seq=%u %s via direct %s%s in %.3f ms\n", seq, service,
+				       tcp ? "(tcp) " : "", kv(c->buf, "remote", v[2], 128),
+				       (double)ns / 1e6);
 			else if (!strcmp(kv(c->buf, "outer", v[3], 128), "tcp"))
 				printf("seq=%u %s via relay (tcp) in %.3f ms\n", seq, service,
 				       (double)ns / 1e6);
