@@ -602,11 +602,8 @@ static const struct zt_outer_callbacks outer_cb = {
 
 /* Creation. */
 
-int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t now)
+static int check_config(const struct zt_peer_config *cfg)
 {
-	struct zt_peer *p;
-	int rc;
-
 	if (!cfg->name || !cfg->rng || !cfg->outer_tls || !cfg->intermediate.family ||
 	    zt_tls_ctx_side(cfg->outer_tls) != ZT_TLS_CLIENT || cfg->token_len > ZT_CTRL_TOKEN_MAX ||
 	    strlen(cfg->name) > ZT_CTRL_STR_MAX)
@@ -628,6 +625,44 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	} else {
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* The connection ID maps, the packet tunnel's and the TCP direct path's parts. */
+static int make_parts(struct zt_peer *p)
+{
+	int rc = zt_quic_cidmap_new(&p->inner_map, p->cfg.rng);
+
+	if (rc < 0)
+		return rc;
+	rc = zt_quic_cidmap_new(&p->outer_map, p->cfg.rng);
+	if (rc < 0)
+		goto fail_inner;
+	p->hooks = &zt_ptun_hooks;
+	rc = zt_ptun_init(p);
+	if (rc < 0)
+		goto fail_outer;
+	rc = zt_ptcp_init(p);
+	if (rc < 0)
+		goto fail_tun;
+	return 0;
+fail_tun:
+	zt_ptun_fini(p);
+fail_outer:
+	zt_quic_cidmap_free(p->outer_map);
+fail_inner:
+	zt_quic_cidmap_free(p->inner_map);
+	return rc;
+}
+
+int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t now)
+{
+	struct zt_peer *p;
+	int rc;
+
+	rc = check_config(cfg);
+	if (rc < 0)
+		return rc;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -667,27 +702,8 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 							       .dest_rate = cfg->check_rate_dest,
 							       .total_rate = cfg->check_rate_total },
 			     now);
-	rc = zt_quic_cidmap_new(&p->inner_map, cfg->rng);
+	rc = make_parts(p);
 	if (rc < 0) {
-		free(p);
-		return rc;
-	}
-	rc = zt_quic_cidmap_new(&p->outer_map, cfg->rng);
-	if (rc < 0) {
-		zt_quic_cidmap_free(p->inner_map);
-		free(p);
-		return rc;
-	}
-	p->hooks = &zt_ptun_hooks;
-	rc = zt_ptun_init(p);
-	if (rc == 0) {
-		rc = zt_ptcp_init(p);
-		if (rc < 0)
-			zt_ptun_fini(p);
-	}
-	if (rc < 0) {
-		zt_quic_cidmap_free(p->inner_map);
-		zt_quic_cidmap_free(p->outer_map);
 		free(p);
 		return rc;
 	}
