@@ -15,7 +15,8 @@
 # Checks: alice without a proxy gets no connection (UDP and direct TCP dropped); with
 # --proxy http://203.0.113.20:3128 she logs in over TCP, ztna ping goes via relay
 # (tcp), 64 MiB reach bob's sink intact; the same with https_proxy in the environment
-# instead; carol behind 'strict' is refused, and her log names the proxy and its 403.
+# instead; with no_proxy naming the Intermediate, https_proxy is left aside; carol
+# behind 'strict' is refused, and her log names the proxy and its 403.
 # Builds what it needs, brings up scenarios/lab/proxy-only.lab (whose tinyproxy
 # processes the lab starts and stops), PASS/FAIL, exit status. Everything it creates
 # is removed on exit and on Ctrl-C.
@@ -91,6 +92,18 @@ for how in option environment; do
 	fi
 	sc_stop "$AG"
 done
+
+# 3b. no_proxy naming the Intermediate: https_proxy is not used for it. carol's
+# identity on bob's host (an ordinary NAT), over TCP, with https_proxy pointing at
+# 'strict' (which would refuse) and no_proxy=the Intermediate's address.
+AG_ENV="https_proxy=$STRICT no_proxy=example.org,$IMD" agent_start bob carol tc noproxy --transport tcp
+ok=no
+sc_wait_ready 100 "$AGL.sock" && ok=yes
+sc_row "no_proxy names the Intermediate: logged in over tcp, no proxy" "yes tcp" \
+	"$ok $(kv "$(sc_status_line "$AGL.sock" node)" transport)"
+sc_row "... the agent says it skipped https_proxy" yes \
+	"$(grep -q 'event=proxy .*skipped=yes' "$AGL.log" && echo yes || echo no)"
+sc_stop "$AG"
 
 # 4. A proxy that refuses CONNECT.
 agent_start carol carol tc strict --proxy "$STRICT"

@@ -43,9 +43,17 @@ static int set_path(char *dst, size_t cap, const char *v, const char **why)
 static int set_intermediate(void *ctx, const char *v, const char **why)
 {
 	int rc = zt_parse_hostport(v, 4433, &PP(ctx)->pc.intermediate);
+	char *h = PP(ctx)->intermediate_host, *colon;
 
 	if (rc == -ENOENT)
 		*why = "the name does not resolve";
+	/* the name, for no_proxy: "host:port" -> "host" ("[v6]:port" is an address) */
+	snprintf(h, sizeof(PP(ctx)->intermediate_host), "%s", v[0] == '[' ? "" : v);
+	colon = strchr(h, ':');
+	if (colon && !strchr(colon + 1, ':'))
+		*colon = '\0';
+	if (zt_addr_parse(&(struct zt_addr){ 0 }, h, 0) == 0)
+		*h = '\0'; /* an address: no_proxy matches it as one */
 	return rc;
 }
 
@@ -994,8 +1002,15 @@ static int proxy_setup(struct zt_peerprog *pp)
 	int rc;
 
 	if (!pp->proxy_set) {
+		const char *np = getenv("no_proxy") ? getenv("no_proxy") : getenv("NO_PROXY");
+
 		src = getenv("https_proxy") ? "https_proxy" : "HTTPS_PROXY";
 		url = getenv(src);
+		if (url && *url && np &&
+		    zt_httpproxy_no_proxy(np, pp->intermediate_host, &pp->pc.intermediate_tcp)) {
+			zt_info("proxy", "source=%s skipped=yes note=\"no_proxy names the Intermediate\"", src);
+			return 0;
+		}
 	}
 	if (!url || !*url || !strcmp(url, "none"))
 		return 0;

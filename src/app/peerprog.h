@@ -74,6 +74,7 @@ struct zt_peerprog {
 	char tun_name[IFNAMSIZ];           /* --tun: the packet tunnel's device */
 	bool transport_set;                /* --transport given (else auto) */
 	char proxy[600];                   /* --proxy URL or "none" */
+	char intermediate_host[256];       /* --intermediate's HOST as given (no_proxy) */
 	bool proxy_set;
 	bool tun_on;
 	struct zt_route routes[ZT_CTRL_HELLO_ROUTES_MAX]; /* connector: --route */

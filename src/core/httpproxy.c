@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/httpproxy.h"
+#include "core/route.h"
 
 /* Character classes without the locale. */
 static bool is_digit(int c) { return c >= '0' && c <= '9'; }
@@ -488,4 +489,71 @@ int zt_httpproxy_describe(const struct zt_httpproxy_reader *r, char *buf, size_t
 		return -EINVAL;
 	n = snprintf(buf, cap, "HTTP %d%s%s", r->status, r->reason[0] ? " " : "", r->reason);
 	return n < 0 || (size_t)n >= cap ? -ENOBUFS : n;
+}
+
+/* no_proxy (zt_httpproxy_no_proxy). */
+
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c | 0x20 : c;
+}
+
+static bool name_matches(const char *e, size_t n, const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (n && e[0] == '.')
+		e++, n--;
+	if (!n || n > len)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower(e[i]) != lower(name[len - n + i]))
+			return false;
+	return n == len || name[len - n - 1] == '.';
+}
+
+static bool addr_matches(const char *e, const struct zt_addr *ip)
+{
+	struct zt_addr a;
+	struct zt_route r = { 0 };
+
+	if (!ip || !ip->family)
+		return false;
+	if (strchr(e, '/')) {
+		if (zt_prefix_parse(e, &r.prefix, &r.plen) < 0)
+			return false;
+		return zt_route_contains(&r, ip);
+	}
+	if (zt_addr_parse(&a, e, 0) < 0 || a.port)
+		return false;
+	return zt_addr_ip_equal(&a, ip);
+}
+
+static bool entry_matches(const char *e, size_t n, const char *name, const struct zt_addr *ip)
+{
+	char buf[ZT_HTTPPROXY_HOST_MAX + 1];
+
+	if (n > ZT_HTTPPROXY_HOST_MAX)
+		return false;
+	memcpy(buf, e, n);
+	buf[n] = '\0';
+	if (!strcmp(buf, "*"))
+		return true;
+	return addr_matches(buf, ip) || name_matches(buf, n, name);
+}
+
+bool zt_httpproxy_no_proxy(const char *list, const char *name, const struct zt_addr *ip)
+{
+	const char *p = list;
+
+	while (p && *p) {
+		size_t n;
+
+		p += strspn(p, ", \t");
+		n = strcspn(p, ", \t");
+		if (n && entry_matches(p, n, name, ip))
+			return true;
+		p += n;
+	}
+	return false;
 }

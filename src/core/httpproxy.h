@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/addr.h"
+
 #define ZT_HTTPPROXY_HOST_MAX 255
 #define ZT_HTTPPROXY_USER_MAX 255
 #define ZT_HTTPPROXY_PASS_MAX 255
@@ -135,5 +137,18 @@ int zt_httpproxy_feed(struct zt_httpproxy_reader *r, const uint8_t *data, size_t
  * length, -EINVAL (not done), -ENOBUFS (cut to cap).
  */
 int zt_httpproxy_describe(const struct zt_httpproxy_reader *r, char *buf, size_t cap);
+
+/*
+ * Whether a no_proxy list (the no_proxy / NO_PROXY environment variable, read as curl
+ * reads it) exempts a target from the proxy. Entries are separated by commas and
+ * spaces; "*" alone exempts every target; an IP address matches that address; an
+ * ADDRESS/LENGTH prefix ("10.0.0.0/8", "fd00::/8") the addresses in it; a name matches
+ * the target's name and every name under it, case-insensitively ("example.com" and
+ * ".example.com" match "example.com" and "relay.example.com", not "badexample.com").
+ * An entry that is none of these, or longer than ZT_HTTPPROXY_HOST_MAX, matches
+ * nothing. name may be NULL or empty (the target given as an address), ip NULL or of
+ * family 0 (not known).
+ */
+bool zt_httpproxy_no_proxy(const char *list, const char *name, const struct zt_addr *ip);
 
 #endif

@@ -476,6 +476,44 @@ static void reader_bounded(void **state)
 	fail_msg("1000 interim responses taken");
 }
 
+/* no_proxy, as curl reads it: names and their subdomains, addresses, prefixes, "*". */
+static void no_proxy_list(void **state)
+{
+	struct zt_addr v4, v6, other;
+
+	(void)state;
+	assert_int_equal(zt_addr_parse(&v4, "203.0.113.10", 0), 0);
+	assert_int_equal(zt_addr_parse(&v6, "2001:db8::10", 0), 0);
+	assert_int_equal(zt_addr_parse(&other, "198.51.100.1", 0), 0);
+	/* names: the name itself and names under it, any case, with or without a dot */
+	assert_true(zt_httpproxy_no_proxy("example.com", "relay.example.com", &v4));
+	assert_true(zt_httpproxy_no_proxy(".example.com", "relay.example.com", NULL));
+	assert_true(zt_httpproxy_no_proxy("EXAMPLE.com", "example.COM", NULL));
+	assert_true(zt_httpproxy_no_proxy(".example.com", "example.com", NULL));
+	assert_false(zt_httpproxy_no_proxy("example.com", "badexample.com", NULL));
+	assert_false(zt_httpproxy_no_proxy("relay.example.com", "example.com", NULL));
+	assert_false(zt_httpproxy_no_proxy("example.com", NULL, &v4));
+	/* addresses and prefixes */
+	assert_true(zt_httpproxy_no_proxy("localhost, 203.0.113.10", NULL, &v4));
+	assert_true(zt_httpproxy_no_proxy("10.0.0.0/8,203.0.113.0/24", "", &v4));
+	assert_false(zt_httpproxy_no_proxy("10.0.0.0/8,203.0.113.0/24", "", &other));
+	assert_true(zt_httpproxy_no_proxy("2001:db8::/32", NULL, &v6));
+	assert_false(zt_httpproxy_no_proxy("2001:db8::/32", NULL, &v4));
+	assert_true(zt_httpproxy_no_proxy("2001:db8::10", NULL, &v6));
+	/* everything; separators; nothing */
+	assert_true(zt_httpproxy_no_proxy("*", NULL, NULL));
+	assert_true(zt_httpproxy_no_proxy(" ,, a.org\t*", "x", NULL));
+	assert_false(zt_httpproxy_no_proxy("*.example.com", "relay.example.com", NULL));
+	assert_false(zt_httpproxy_no_proxy("", "relay.example.com", &v4));
+	assert_false(zt_httpproxy_no_proxy(NULL, "relay.example.com", &v4));
+	assert_false(zt_httpproxy_no_proxy("203.0.113.0/99,203.0.113.10/x", NULL, &v4));
+	/* an entry over the longest host name matches nothing */
+	char big[400];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_false(zt_httpproxy_no_proxy(big, big, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +530,7 @@ int main(void)
 		cmocka_unit_test(reader_long_reason_is_cut),
 		cmocka_unit_test(reader_malformed),
 		cmocka_unit_test(reader_bounded),
+		cmocka_unit_test(no_proxy_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
