@@ -120,7 +120,11 @@ struct client {
 	uint64_t progress_at;             /* when that last went down (or was 0) */
 	uint64_t log_window, log_suppressed;
 	unsigned log_lines;
-	/* Relay rate (cfg.relay_rate): the bytes it sends into the relay. */
+	/* Its limits: cfg's, or its identity's (policy limit rules) from its login. */
+	uint32_t relay_rate, relay_burst; /* relay_rate 0: none */
+	size_t max_sessions;
+	bool no_direct;                   /* its sessions stay on the relay */
+	/* Relay rate (relay_rate): the bytes it sends into the relay. */
 	struct zt_tokens relay_tokens;
 	uint64_t relay_dropped;           /* its payloads dropped over the rate */
 	uint64_t relay_log_at;            /* its last relay_rate_limited line */
@@ -135,6 +139,9 @@ struct session {
 	struct session *lprev[2], *lnext[2]; /* in end[i]'s list */
 	char ident[2][ZT_CTRL_STR_MAX + 1];  /* the ends' identities, kept */
 	bool direct;                         /* the agent's last PATH_REPORT said direct */
+	uint8_t no_direct;                   /* an end's identity has direct off: bit 0 the
+						agent's, bit 1 the connector's */
+	bool direct_logged;                  /* direct_refused said */
 	uint64_t orphan_until;               /* an end is gone: wait for it until then */
 	struct session *onext;               /* in imd->orphans */
 	char service[ZT_CTRL_STR_MAX + 1];
@@ -220,6 +227,18 @@ static uint64_t or_default(uint64_t v, uint64_t def)
 {
 	return v ? v : def;
 }
+
+/* The relay burst for a rate when none is given: a quarter second at the rate (the
+ * bytes in flight of an end-to-end connection with a round trip up to 250 ms, which a
+ * policer must let through at once or it cuts the connection below the rate), at least
+ * ZT_IMD_RELAY_BURST_MIN. */
+static uint32_t relay_burst_for(uint32_t rate)
+{
+	return rate / 4 > ZT_IMD_RELAY_BURST_MIN ? rate / 4 : ZT_IMD_RELAY_BURST_MIN;
+}
+
+_Static_assert(ZT_POLICY_RELAY_BURST_MIN == ZT_IMD_RELAY_BURST_MIN,
+	       "a limit rule's smallest burst is the Intermediate's");
 
 /* Token buckets: rate per second, at most cap tokens; full at the start. */
 
@@ -972,6 +991,7 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	snprintf(s->service, sizeof(s->service), "%s", service);
 	s->tun4 = agent->tun4;
 	s->tun6 = agent->tun6;
+	s->no_direct = (uint8_t)(agent->no_direct | conn->no_direct << 1);
 	s->quota_bytes = imd->cfg.quota_bytes;
 	s->quota_pkts = imd->cfg.quota_packets;
 	zt_hmap_link(&imd->sessions, session_slot(imd, id), &s->hnode, id);
@@ -1034,7 +1054,7 @@ static void release_held(struct zt_imd *imd, struct client *conn)
 			return;
 		}
 		held_remove(imd, h);
-		if (h->agent->nsessions >= imd->cfg.max_sessions) {
+		if (h->agent->nsessions >= h->agent->max_sessions) {
 			imd->st.open_max_sessions++;
 			refuse_open(h->agent, h->request_id, h->service, ZT_EQUOTA, "too-many-sessions",
 				    "too many sessions on this connection");
@@ -1112,7 +1132,7 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 		refuse_open(c, o->request_id, o->service, ZT_EPOLICY, "policy", text);
 		return;
 	}
-	if (c->nsessions + c->nheld >= imd->cfg.max_sessions) {
+	if (c->nsessions + c->nheld >= c->max_sessions) {
 		imd->st.open_max_sessions++;
 		refuse_open(c, o->request_id, o->service, ZT_EQUOTA, "too-many-sessions",
 			    "too many sessions on this connection");
@@ -1267,6 +1287,47 @@ static void send_welcome(struct client *c, uint64_t now)
 	ctrl_send(c, &m);
 }
 
+/* The identity's limits (policy limit rules) in place of cfg's, at its login; a login
+ * over a transport they do not allow is refused (ERROR 1501, then closed). Returns 0,
+ * or ZT_EPOLICY (refused). */
+static int apply_limits(struct zt_imd *imd, struct client *c, uint64_t now, enum zt_pki_kind kind)
+{
+	struct zt_policy_limits l;
+	bool tcp = zt_outer_kind(c->outer) == ZT_OUTER_TCP;
+	char text[ZT_CTRL_STR_MAX + 1], obs[ZT_ADDR_STRLEN];
+
+	if (!zt_policy_limits(imd->cfg.policy, kind, c->name, &l))
+		return 0;
+	if ((l.has & ZT_POLICY_HAS_TRANSPORT) &&
+	    !(l.transports & (tcp ? ZT_POLICY_TCP : ZT_POLICY_UDP))) {
+		imd->st.transport_refused++;
+		snprintf(text, sizeof(text), "transport %s not allowed for %s (its limit: transport:%s)",
+			 tcp ? "tcp" : "udp", c->identity, tcp ? "udp" : "tcp");
+		LOG(imd, ZT_NODE_WARN, "login_refused",
+		    "identity=%s remote=%s transport=%s reason=transport-not-allowed",
+		    c->identity, zt_addr_str(&c->observed, obs), tcp ? "tcp" : "udp");
+		reject(c, now, ZT_EPOLICY, text);
+		return ZT_EPOLICY;
+	}
+	if (l.has & ZT_POLICY_HAS_RELAY) {
+		c->relay_rate = l.relay_rate;
+		c->relay_burst = l.relay_burst ? l.relay_burst : relay_burst_for(l.relay_rate);
+		zt_tokens_init(&c->relay_tokens, c->relay_rate, c->relay_burst, now);
+	}
+	if (l.has & ZT_POLICY_HAS_SESSIONS)
+		c->max_sessions = l.sessions;
+	if (l.has & ZT_POLICY_HAS_DIRECT)
+		c->no_direct = !l.direct;
+	LOG(imd, ZT_NODE_INFO, "limits",
+	    "identity=%s relay_rate=%" PRIu32 " relay_burst=%" PRIu32 " max_sessions=%zu "
+	    "transport=%s direct=%s",
+	    c->identity, c->relay_rate, c->relay_burst, c->max_sessions,
+	    !(l.has & ZT_POLICY_HAS_TRANSPORT) || l.transports == ZT_POLICY_ANY ? "any"
+	    : l.transports == ZT_POLICY_UDP ? "udp" : "tcp",
+	    c->no_direct ? "off" : "on");
+	return 0;
+}
+
 static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 			 const struct zt_ctrl_hello *h)
 {
@@ -1324,6 +1385,8 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 		reject(c, now, ZT_EAUTH, text);
 		return;
 	}
+	if (apply_limits(imd, c, now, kind) < 0)
+		return;
 	c->role = h->role;
 	c->state = C_READY;
 	c->login_seq = ++imd->logins;
@@ -1386,7 +1449,7 @@ static void maybe_start(struct zt_imd *imd, struct session *s)
 	uint64_t off[2];
 	uint32_t gen = s->gen[0];
 
-	if (!s->end[0] || !s->end[1] || !s->have_cands[0] || !s->have_cands[1] ||
+	if (s->no_direct || !s->end[0] || !s->end[1] || !s->have_cands[0] || !s->have_cands[1] ||
 	    s->gen[1] != gen || (s->started && s->started_gen >= gen))
 		return;
 	ra = zt_outer_srtt(s->end[0]->outer);
@@ -1409,6 +1472,21 @@ static void maybe_start(struct zt_imd *imd, struct session *s)
 	    (uint64_t)(off[0] / ZT_US), (uint64_t)(off[1] / ZT_US));
 }
 
+/* CANDIDATES for a session with an end whose identity has direct off (policy limit
+ * rules): dropped and counted, one line per session; it stays on the relay. */
+static void direct_refused(struct zt_imd *imd, struct session *s, const struct client *from)
+{
+	imd->st.direct_refused++;
+	if (s->direct_logged)
+		return;
+	s->direct_logged = true;
+	LOG(imd, ZT_NODE_INFO, "direct_refused",
+	    "session=%08x from=%s agent=%s connector=%s direct_off=%s what=\"candidates not "
+	    "forwarded, no START_CHECKS: relay only\"",
+	    s->id, from->identity, s->ident[0], s->ident[1],
+	    s->no_direct & 1 ? s->ident[0] : s->ident[1]);
+}
+
 /* The bytes a CANDIDATES message takes on the wire. */
 static size_t cands_size(const struct zt_ctrl_msg *m)
 {
@@ -1428,6 +1506,10 @@ static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now
 	if (i < 0) {
 		imd->st.ctrl_errors++;
 		send_error(c, ZT_ESTATE, 0, cd->session_id, "no such session");
+		return;
+	}
+	if (s->no_direct) {
+		direct_refused(imd, s, c);
 		return;
 	}
 	/* A bound on signaling per end (issue: nonstop candidates are bounded), in
@@ -1742,7 +1824,7 @@ static void relay_rate_drop(struct zt_imd *imd, struct client *c, struct session
 	c->relay_log_at = imd->now;
 	LOG(imd, ZT_NODE_WARN, "relay_rate_limited",
 	    "client=%016" PRIx64 " identity=%s rate=%" PRIu32 " burst=%" PRIu32 " dropped=%" PRIu64,
-	    c->id, c->identity, imd->cfg.relay_rate, imd->cfg.relay_burst, c->relay_dropped);
+	    c->id, c->identity, c->relay_rate, c->relay_burst, c->relay_dropped);
 }
 
 static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, size_t len)
@@ -1786,7 +1868,7 @@ static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, siz
 	}
 	/* Charged to the sender before it is forwarded (len: one DATAGRAM or DGRAM
 	 * record, far below UINT32_MAX). */
-	if (imd->cfg.relay_rate && !zt_tokens_take_n(&c->relay_tokens, imd->now, (uint32_t)len)) {
+	if (c->relay_rate && !zt_tokens_take_n(&c->relay_tokens, imd->now, (uint32_t)len)) {
 		relay_rate_drop(imd, c, s);
 		return;
 	}
@@ -1865,12 +1947,7 @@ static void config_defaults(struct zt_imd_config *c)
 {
 	c->quota_bytes = or_default(c->quota_bytes, 64ULL << 30);
 	c->quota_packets = or_default(c->quota_packets, 64ULL << 20);
-	/* A quarter second at the rate: the bytes in flight of an end-to-end connection
-	 * with a round trip up to 250 ms, which a policer must let through at once or it
-	 * cuts the connection below the rate. */
-	c->relay_burst = (uint32_t)or_default(c->relay_burst,
-					      c->relay_rate / 4 > ZT_IMD_RELAY_BURST_MIN
-						      ? c->relay_rate / 4 : ZT_IMD_RELAY_BURST_MIN);
+	c->relay_burst = (uint32_t)or_default(c->relay_burst, relay_burst_for(c->relay_rate));
 	c->start_margin = or_default(c->start_margin, 50 * ZT_MS);
 	c->orphan_grace = or_default(c->orphan_grace, 30 * ZT_SEC);
 	c->idle_timeout = or_default(c->idle_timeout, 20 * ZT_SEC);
@@ -2081,8 +2158,11 @@ static struct client *client_new(struct zt_imd *imd, uint64_t now, const struct 
 	c->id = zt_rng_u64(imd->cfg.rng) | 1;
 	bucket_init(&c->open_bucket, now, imd->cfg.open_burst);
 	bucket_init(&c->ctrl_bucket, now, imd->cfg.ctrl_burst);
-	if (imd->cfg.relay_rate)
-		zt_tokens_init(&c->relay_tokens, imd->cfg.relay_rate, imd->cfg.relay_burst, now);
+	c->relay_rate = imd->cfg.relay_rate;
+	c->relay_burst = imd->cfg.relay_burst;
+	c->max_sessions = imd->cfg.max_sessions;
+	if (c->relay_rate)
+		zt_tokens_init(&c->relay_tokens, c->relay_rate, c->relay_burst, now);
 	c->observed = *src;
 	c->hello_deadline = ZT_TIME_NEVER;
 	c->created = now;

@@ -30,7 +30,11 @@
  *    matching the role) and the policy's credentials; WELCOME carries the observed
  *    address; OBSERVED_ADDRESS follows whenever the client's validated path changes
  *    (migration, NAT rebinding). A failed HELLO gets ERROR (1500) and the connection
- *    is closed with the same code. A connector's services (HELLO or REGISTER) are
+ *    is closed with the same code. The identity's limits (node/policy.h, limit
+ *    rules) take the place of cfg's relay_rate/relay_burst and max_sessions from its
+ *    login; one over a transport they do not allow gets ERROR 1501 (ZT_EPOLICY, text
+ *    "transport tcp not allowed for ztna:agent:alice ...") and is closed likewise (a
+ *    move over it too: the old connection stays). A connector's services (HELLO or REGISTER) are
  *    registered if the policy's serve rules bind them to its identity; each other
  *    one gets ERROR 1509 naming the service and the fix (the allowed ones are
  *    registered, the connection stays). One identity holds one authenticated
@@ -69,7 +73,10 @@
  *    a quarter of ctrl_busy queued: signaling alone never backs a party up); once both
  *    ends have sent candidates of the same generation, START_CHECKS goes to both
  *    with offsets corrected by each end's smoothed RTT (zt_imd_start_offsets) so both
- *    start at the same moment. CLOSE is forwarded; PING answered with PONG.
+ *    start at the same moment. A session with an end whose identity has direct off
+ *    (limit rules) gets neither: its CANDIDATES are dropped and counted
+ *    (direct_refused), and it stays on the relay. CLOSE is forwarded; PING answered
+ *    with PONG.
  *
  * Callbacks (log, qlog) are called from inside these functions; they must not call
  * back into this Intermediate.
@@ -134,7 +141,8 @@ struct zt_imd_config {
 	uint64_t handshake_timeout;      /* from the first Initial to HELLO; 0: 10 s */
 	size_t logins_per_identity;      /* authenticated connections of one identity; a
 					    login over it replaces the oldest; 0: 1 */
-	size_t max_sessions;             /* per agent connection; 0: 1024 */
+	size_t max_sessions;             /* per agent connection; 0: 1024 (an identity's limit
+					    rule may set its own, as for relay_rate) */
 	size_t dgram_queue;              /* DATAGRAMs queued per outer connection; 0: 512 */
 	const uint8_t *reset_key;        /* stateless reset secret (>= 16 bytes), also the
 					    Retry tokens' key; NULL: no resets, and a
@@ -199,6 +207,8 @@ struct zt_imd_stats {
 	uint64_t relay_dropped_malformed;
 	uint64_t ctrl_errors;           /* control messages refused or undecodable */
 	uint64_t candidates_fwd, start_checks_sent;
+	uint64_t direct_refused;        /* CANDIDATES dropped: an end's identity has direct off */
+	uint64_t transport_refused;     /* logins refused: a transport the identity may not use */
 	uint64_t register_refused;      /* services a connector may not serve (ERROR 1509) */
 	uint64_t open_rate_limited;     /* OPENs over the connection's OPEN rate (1510) */
 	uint64_t open_max_sessions;     /* OPENs over max_sessions (1503) */

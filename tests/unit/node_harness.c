@@ -436,6 +436,7 @@ struct zt_policy *nh_policy(const char *const *lines)
 		{ "client ", zt_policy_add_client },
 		{ "allow ", zt_policy_add_allow },
 		{ "serve ", zt_policy_add_serve },
+		{ "limit ", zt_policy_add_limit },
 	};
 	struct zt_policy *p = NULL;
 	const char *why;

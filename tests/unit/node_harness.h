@@ -190,7 +190,7 @@ void nh_run_alive(struct nh_net *n, uint64_t d);
 
 /*
  * A policy from lines as the Intermediate's configuration file has them: "client
- * SPEC", "allow SPEC", "serve SPEC" (node/policy.h), the list ended by NULL. Asserts
+ * SPEC", "allow SPEC", "serve SPEC", "limit SPEC" (node/policy.h), the list ended by NULL. Asserts
  * every line is taken.
  */
 struct zt_policy *nh_policy(const char *const *lines);

@@ -3,7 +3,8 @@
  * clients (an outer connection and a control channel each, scripted by the test):
  * authentication, policy, pairing, relaying with quotas and rates, signaling and its timing,
  * observed-address changes, replacement by a newer login, stateless resets after a
- * restart, garbage; address validation with Retry, half-open limits and timeouts.
+ * restart, garbage; address validation with Retry, half-open limits and timeouts;
+ * per-identity limits (relay rate, sessions, transport, direct).
  *
  *     alice 127.0.0.2:5000 (5 ms) ---.
  *     bob   127.0.0.4:5000 (5 ms) ----+--- Intermediate 127.0.0.1:4433 (0 ms)
@@ -476,21 +477,23 @@ static int relay_many(struct nh_ep *e, uint32_t session, size_t size, int n)
 	return taken;
 }
 
-struct rate_lines {
+/* The lines of one event (.event), counted, the last one kept. */
+struct event_lines {
+	const char *event;
 	unsigned n;
 	char last[256];
 };
 
-static void count_rate_lines(void *arg, enum zt_node_level level, const char *event,
-			     const char *kv)
+static void count_lines_of(void *arg, enum zt_node_level level, const char *event,
+			   const char *kv)
 {
-	struct rate_lines *rl = arg;
+	struct event_lines *el = arg;
 	(void)level;
 
-	if (strcmp(event, "relay_rate_limited"))
+	if (strcmp(event, el->event))
 		return;
-	rl->n++;
-	snprintf(rl->last, sizeof(rl->last), "%s", kv);
+	el->n++;
+	snprintf(el->last, sizeof(el->last), "%s", kv);
 }
 
 /* c1 serving web and db, alice's session to web (*ret_a) and bob's to db (*ret_b). */
@@ -519,7 +522,7 @@ static void pair_two(struct nh_world *w, uint32_t *ret_a, uint32_t *ret_b)
 static void relay_rate_drops_over_the_senders_rate(void **state)
 {
 	struct nh_world w;
-	struct rate_lines rl = { 0 };
+	struct event_lines rl = { .event = "relay_rate_limited" };
 	struct zt_imd_session_info sa, sb;
 	struct zt_imd_stats st;
 	uint32_t ida, idb;
@@ -529,7 +532,7 @@ static void relay_rate_drops_over_the_senders_rate(void **state)
 	world_init(&w, *state, 0, 0);
 	w.icfg.relay_rate = RATE;
 	w.icfg.relay_burst = BURST;
-	w.icfg.log = (struct zt_node_log){ .fn = count_rate_lines, .arg = &rl,
+	w.icfg.log = (struct zt_node_log){ .fn = count_lines_of, .arg = &rl,
 					   .max_level = ZT_NODE_DEBUG };
 	restart_imd(&w);
 	pair_two(&w, &ida, &idb);
@@ -1480,6 +1483,221 @@ static void logins_per_identity_keeps_the_newest(void **state)
 	nh_world_fini(&w);
 }
 
+/* Per-identity limits (node/policy.h limit rules), taken at login. */
+
+static void add_limit(struct nh_world *w, const char *spec)
+{
+	const char *why = NULL;
+
+	assert_int_equal(zt_policy_add_limit(w->policy, spec, &why), 0);
+}
+
+/* alice's own relay rate (100 KB/s) below the global one (10 MB/s): her flood is
+ * dropped down to her rate while bob's, in the same second to the same connector under
+ * the global rate, all passes; the line names her limits, not the global ones. */
+static void limit_relay_rate_per_identity(void **state)
+{
+	struct nh_world w;
+	struct event_lines rl = { .event = "relay_rate_limited" };
+	struct zt_imd_session_info sa, sb;
+	uint32_t ida, idb;
+	int sent_a = 0, sent_b = 0;
+
+	world_init(&w, *state, 0, 0);
+	add_limit(&w, "agent:alice=relay-rate:100000,relay-burst:20000");
+	w.icfg.relay_rate = 10 << 20;
+	w.icfg.log = (struct zt_node_log){ .fn = count_lines_of, .arg = &rl,
+					   .max_level = ZT_NODE_DEBUG };
+	restart_imd(&w);
+	pair_two(&w, &ida, &idb);
+	for (int t = 0; t < 100; t++) {
+		sent_a += relay_many(&w.alice, ida, 1000, 20);
+		sent_b += relay_many(&w.bob, idb, 1000, 20);
+		nh_run_for(&w.net, 10 * ZT_MS);
+	}
+	nh_run_for(&w.net, 500 * ZT_MS);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, ida, &sa), 0);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, idb, &sb), 0);
+	assert_true(sent_a > 1500 && sent_b > 1500);
+	assert_int_equal(sa.relay_pkts + sa.dropped_rate, (uint64_t)sent_a);
+	assert_true(sa.relay_bytes >= RATE * 95 / 100 + BURST);
+	assert_true(sa.relay_bytes <= RATE * 105 / 100 + BURST);
+	/* bob: 2 MB/s, under the global 10 MiB/s */
+	assert_int_equal(sb.relay_pkts, (uint64_t)sent_b);
+	assert_int_equal(sb.dropped_rate, 0);
+	assert_int_equal(rl.n, 1);
+	assert_non_null(strstr(rl.last, "identity=ztna:agent:alice rate=100000 burst=20000"));
+	nh_world_fini(&w);
+}
+
+/* An identity's relay rate where there is no global one, its burst the default for the
+ * rate (a quarter second, at least 16 KiB); "*" limits every agent without its own. */
+static void limit_relay_rate_without_a_global_one(void **state)
+{
+	struct nh_world w;
+	struct event_lines rl = { .event = "relay_rate_limited" };
+	struct zt_imd_session_info sa, sb;
+	uint32_t ida, idb;
+
+	world_init(&w, *state, 0, 0);
+	add_limit(&w, "agent:*=relay-rate:1M");
+	add_limit(&w, "agent:alice=relay-rate:100000");
+	w.icfg.log = (struct zt_node_log){ .fn = count_lines_of, .arg = &rl,
+					   .max_level = ZT_NODE_DEBUG };
+	restart_imd(&w);
+	pair_two(&w, &ida, &idb);
+	/* 40 KB at once: over alice's 25,000-byte burst, within bob's 256 KiB */
+	assert_int_equal(relay_many(&w.alice, ida, 1000, 40), 40);
+	assert_int_equal(relay_many(&w.bob, idb, 1000, 40), 40);
+	nh_run_for(&w.net, 100 * ZT_MS);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, ida, &sa), 0);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, idb, &sb), 0);
+	assert_int_equal(sa.relay_pkts + sa.dropped_rate, 40);
+	assert_true(sa.dropped_rate >= 10);
+	assert_int_equal(sb.relay_pkts, 40);
+	assert_int_equal(rl.n, 1);
+	assert_non_null(strstr(rl.last, "identity=ztna:agent:alice rate=100000 burst=25000"));
+	nh_world_fini(&w);
+}
+
+/* OPENs a service n times (request ids from base); returns the SESSIONs it got. */
+static size_t open_n(struct nh_world *w, struct nh_ep *e, const char *service, uint64_t base,
+		     int n)
+{
+	size_t before = nh_raw_total(e, ZT_CTRL_SESSION);
+
+	for (int i = 0; i < n; i++)
+		assert_int_equal(nh_raw_open(e, base + (uint64_t)i, service, 0), 0);
+	nh_run_for(&w->net, 500 * ZT_MS);
+	return nh_raw_total(e, ZT_CTRL_SESSION) - before;
+}
+
+/* alice's sessions limit (3) above the global max_sessions (1), bob under the global. */
+static void limit_sessions_per_identity(void **state)
+{
+	struct nh_world w;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	add_limit(&w, "agent:alice=sessions:3");
+	w.icfg.max_sessions = 1;
+	restart_imd(&w);
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web,db");
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	nh_raw_login(&w.bob, w.bob_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	assert_int_equal(open_n(&w, &w.alice, "web", 10, 4), 3);
+	assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_ERROR)->u.error.code, 1503);
+	assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_ERROR)->u.error.request_id, 13);
+	assert_int_equal(open_n(&w, &w.bob, "db", 20, 2), 1);
+	assert_int_equal(nh_raw_last(&w.bob, ZT_CTRL_ERROR)->u.error.code, 1503);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.open_max_sessions, 2);
+	assert_int_equal(st.sessions, 4);
+	nh_world_fini(&w);
+}
+
+/* alice may log in over TCP only: her login over QUIC (UDP) gets ERROR 1501 naming the
+ * transport and her identity, and is closed; bob's (udp allowed) and c1's (no limit)
+ * log in. */
+static void limit_transport_refuses_login(void **state)
+{
+	struct nh_world w;
+	struct event_lines ll = { .event = "login_refused" };
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	add_limit(&w, "agent:alice=transport:tcp");
+	add_limit(&w, "agent:bob=transport:udp");
+	w.icfg.log = (struct zt_node_log){ .fn = count_lines_of, .arg = &ll,
+					   .max_level = ZT_NODE_DEBUG };
+	restart_imd(&w);
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	nh_raw_login(&w.bob, w.bob_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	nh_raw_up(&w.alice, w.alice_tls, &w.imd.addr);
+	nh_raw_hello(&w.alice, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice", NULL);
+	expect_refusal(&w, &w.alice, 1501);
+	assert_non_null(strstr(nh_raw_last(&w.alice, ZT_CTRL_ERROR)->u.error.text,
+			       "transport udp not allowed for ztna:agent:alice"));
+	assert_int_equal(ll.n, 1);
+	assert_non_null(strstr(ll.last, "identity=ztna:agent:alice"));
+	assert_non_null(strstr(ll.last, "transport=udp reason=transport-not-allowed"));
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.transport_refused, 1);
+	assert_int_equal(st.auth_ok, 2);
+	assert_int_equal(st.authenticated, 2);
+	nh_world_fini(&w);
+}
+
+/* direct:off for alice: her session's CANDIDATES go nowhere, either way, and no
+ * START_CHECKS; bob's session with the same connector gets both. */
+static void limit_direct_off_keeps_sessions_on_the_relay(void **state)
+{
+	struct nh_world w;
+	struct zt_imd_session_info si;
+	struct zt_imd_stats st;
+	uint32_t ida, idb;
+
+	world_init(&w, *state, 0, 0);
+	add_limit(&w, "agent:alice=direct:off");
+	restart_imd(&w);
+	pair_two(&w, &ida, &idb);
+	send_cands(&w.alice, ida, 0, "192.0.2.1:1000");
+	send_cands(&w.c1, ida, 0, "198.51.100.1:2000");
+	send_cands(&w.alice, ida, 1, "192.0.2.1:1001");
+	send_cands(&w.bob, idb, 0, "192.0.2.2:1000");
+	send_cands(&w.c1, idb, 0, "198.51.100.1:2001");
+	assert_true(nh_wait_count(&w.bob, ZT_CTRL_START_CHECKS, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&w.c1, ZT_CTRL_START_CHECKS, 1, 3 * ZT_SEC));
+	nh_run_for(&w.net, 1 * ZT_SEC);
+	/* c1 got bob's candidates only, alice none of c1's */
+	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_CANDIDATES), 1);
+	assert_int_equal(nh_raw_last(&w.c1, ZT_CTRL_CANDIDATES)->u.cands.session_id, idb);
+	assert_int_equal(nh_raw_total(&w.bob, ZT_CTRL_CANDIDATES), 1);
+	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_CANDIDATES), 0);
+	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_START_CHECKS), 0);
+	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_START_CHECKS), 1);
+	assert_int_equal(nh_raw_last(&w.c1, ZT_CTRL_START_CHECKS)->u.start.session_id, idb);
+	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_ERROR), 0);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.direct_refused, 3);
+	assert_int_equal(st.candidates_fwd, 2);
+	assert_int_equal(st.start_checks_sent, 2);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, ida, &si), 0);
+	assert_false(si.started);
+	/* and the relay carries it */
+	relay_dgram(&w.alice, ida, "over the relay");
+	nh_run_for(&w.net, 100 * ZT_MS);
+	assert_int_equal(w.c1.raw.ndgrams, 1);
+	nh_world_fini(&w);
+}
+
+/* direct:off for a connector: every session it is an end of. */
+static void limit_direct_off_for_a_connector(void **state)
+{
+	struct nh_world w;
+	struct zt_imd_stats st;
+	uint32_t ida, idb;
+
+	world_init(&w, *state, 0, 0);
+	add_limit(&w, "connector:*=direct:off");
+	restart_imd(&w);
+	pair_two(&w, &ida, &idb);
+	send_cands(&w.alice, ida, 0, "192.0.2.1:1000");
+	send_cands(&w.c1, ida, 0, "198.51.100.1:2000");
+	send_cands(&w.bob, idb, 0, "192.0.2.2:1000");
+	send_cands(&w.c1, idb, 0, "198.51.100.1:2001");
+	nh_run_for(&w.net, 1 * ZT_SEC);
+	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_CANDIDATES), 0);
+	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_CANDIDATES), 0);
+	assert_int_equal(nh_raw_total(&w.bob, ZT_CTRL_CANDIDATES), 0);
+	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_START_CHECKS), 0);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.direct_refused, 4);
+	assert_int_equal(st.candidates_fwd, 0);
+	nh_world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1519,6 +1737,12 @@ int main(void)
 		cmocka_unit_test(half_open_limits_and_timeout),
 		cmocka_unit_test(half_open_timeout_counts_from_the_first_initial),
 		cmocka_unit_test(logins_per_identity_keeps_the_newest),
+		cmocka_unit_test(limit_relay_rate_per_identity),
+		cmocka_unit_test(limit_relay_rate_without_a_global_one),
+		cmocka_unit_test(limit_sessions_per_identity),
+		cmocka_unit_test(limit_transport_refuses_login),
+		cmocka_unit_test(limit_direct_off_keeps_sessions_on_the_relay),
+		cmocka_unit_test(limit_direct_off_for_a_connector),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);

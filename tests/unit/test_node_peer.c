@@ -1148,6 +1148,41 @@ static void tls_failure_backs_off_long(void **state)
 	world_fini(&w);
 }
 
+/* A login over a transport the Intermediate's limit rules do not allow for the
+ * identity (agent:alice=transport:udp, alice on TCP) is a refused login (ZT_EPOLICY)
+ * that says which transport and whose, and backs off as long as a bad token does; the
+ * connector, without a limit, is in over TCP. */
+static void transport_refused_by_policy_backs_off(void **state)
+{
+	struct world w;
+	struct zt_peer_stats st;
+	struct zt_peer_refusal r;
+	const char *why = NULL;
+
+	world_init(&w, *state, 0);
+	assert_int_equal(zt_policy_add_limit(w.policy, "agent:alice=transport:udp", &why), 0);
+	w.agent_udp_blocked = w.conn_udp_blocked = true;
+	w.acfg.transport = w.ccfg.transport = ZT_PEER_TRANSPORT_TCP;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready_conn_only, &w, w.net.now + 3 * ZT_SEC));
+	assert_int_equal(zt_peer_outer_kind(w.conn.peer), ZT_OUTER_TCP);
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	assert_int_equal(w.refused, 1);
+	assert_int_equal(zt_peer_refusal(w.agent.peer, NULL, &r), 0);
+	assert_int_equal(r.code, ZT_EPOLICY);
+	assert_non_null(strstr(r.text, "transport tcp not allowed for ztna:agent:alice"));
+	assert_true(r.retry_at >= r.at + 2500 * ZT_MS && r.retry_at <= r.at + 5 * ZT_SEC);
+	nh_run(&w.net, service_all, &w, w.net.now + 29 * ZT_SEC);
+	zt_peer_stats(w.agent.peer, &st);
+	assert_int_equal(st.welcomes, 0);
+	/* 0, then 2.5..5 s, 5..10 s, 10..20 s more: 3 or 4 tries in 30 s */
+	assert_true(st.connects >= 3 && st.connects <= 4);
+	assert_int_equal(zt_peer_refusal(w.agent.peer, NULL, &r), 0);
+	assert_int_equal(r.count, st.connects);
+	world_fini(&w);
+}
+
 static unsigned imd_opens(const struct world *w)
 {
 	struct zt_imd_stats is;
@@ -2550,6 +2585,7 @@ int main(void)
 		cmocka_unit_test(refusals_fail_channels_with_codes),
 		cmocka_unit_test(wrong_token_backs_off),
 		cmocka_unit_test(tls_failure_backs_off_long),
+		cmocka_unit_test(transport_refused_by_policy_backs_off),
 		cmocka_unit_test(refused_open_is_not_retried_at_once),
 		cmocka_unit_test(refusal_hold_is_capped),
 		cmocka_unit_test(intermediate_restart_recovers),

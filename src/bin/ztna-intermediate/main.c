@@ -8,7 +8,7 @@
  *
  *   ztna-intermediate --listen 127.0.0.1:4433 --pki DIR \
  *       --client agent:alice:TOKEN --client connector:c1:TOKEN --allow alice=web \
- *       --serve c1=web
+ *       --serve c1=web [--limit agent:alice=relay-rate:10M,transport:udp]
  *
  * SIGHUP logs a stats line; SIGINT/SIGTERM stop it (with a final one).
  */
@@ -125,6 +125,11 @@ static int set_serve(void *ctx, const char *v, const char **why)
 	return zt_policy_add_serve(P(ctx)->policy, v, why);
 }
 
+static int set_limit(void *ctx, const char *v, const char **why)
+{
+	return zt_policy_add_limit(P(ctx)->policy, v, why);
+}
+
 /* An IPv4 or IPv6 pool for agents' tunnel addresses (one of each at most). */
 static int set_tunnel_pool(void *ctx, const char *v, const char **why)
 {
@@ -207,6 +212,12 @@ static const struct zt_conf_key keys[] = {
 	{ .name = "serve", .syntax = "CONNECTOR=SERVICE[,SERVICE...]", .example = "c1=web,db",
 	  .help = "which connector may serve which services ('*' for any); no other registers",
 	  .set = set_serve, .repeatable = true },
+	{ .name = "limit", .syntax = "KIND:NAME=KEY:VALUE[,KEY:VALUE...]",
+	  .example = "agent:alice=relay-rate:10M,transport:udp",
+	  .help = "one identity's limits ('*' for any of its kind; its own name wins per key): "
+		  "relay-rate, relay-burst (SIZE), sessions (N, agents), transport any|udp|tcp, "
+		  "direct on|off (off: relay only)",
+	  .set = set_limit, .repeatable = true },
 	{ .name = "quota-bytes", .syntax = "SIZE", .example = "10G",
 	  .help = "relay budget per session (default 64G)", COUNT(ic.quota_bytes, 0),
 	  .why = "a size above 0 such as 1G or 500M" },
@@ -317,7 +328,8 @@ static void log_stats(void *arg, const char *event)
 		" retry_bad_token=%" PRIu64 " refused_half_open=%" PRIu64 " refused_source=%" PRIu64
 		" half_open_expired=%" PRIu64 " replaced=%" PRIu64
 		" opens=%" PRIu64 " sessions_opened=%" PRIu64 " policy_refused=%" PRIu64
-		" no_service=%" PRIu64 " relay_pkts=%" PRIu64 " relay_bytes=%" PRIu64
+		" no_service=%" PRIu64 " transport_refused=%" PRIu64 " direct_refused=%" PRIu64
+		" relay_pkts=%" PRIu64 " relay_bytes=%" PRIu64
 		" relay_dropped_unknown=%" PRIu64 " relay_dropped_quota=%" PRIu64
 		" relay_dropped_rate=%" PRIu64 " relay_dropped_queue=%" PRIu64
 		" relay_dropped_malformed=%" PRIu64 " ctrl_errors=%" PRIu64
@@ -332,7 +344,8 @@ static void log_stats(void *arg, const char *event)
 		s.accept_failed, s.refused_full, s.auth_ok, s.auth_failed,
 		s.authenticated, s.half_open, s.half_open_sources, s.retry_sent, s.retry_validated, s.retry_bad_token,
 		s.refused_half_open, s.refused_source, s.half_open_expired, s.replaced,
-		s.opens, s.sessions_opened, s.policy_refused, s.no_service, s.relay_pkts, s.relay_bytes,
+		s.opens, s.sessions_opened, s.policy_refused, s.no_service, s.transport_refused,
+		s.direct_refused, s.relay_pkts, s.relay_bytes,
 		s.relay_dropped_unknown, s.relay_dropped_quota, s.relay_dropped_rate,
 		s.relay_dropped_queue,
 		s.relay_dropped_malformed, s.ctrl_errors, s.register_refused, s.open_rate_limited,
@@ -374,11 +387,12 @@ static void log_start(const struct prog *p)
 	uint64_t nofile = p->nofile;
 	size_t max = p->ic.max_clients ? p->ic.max_clients : 10000;
 
-	zt_info("start", "listen=%s tcp_listen=%s open_files=%" PRIu64 " clients_configured=%zu rules=%zu serve_rules=%zu",
+	zt_info("start", "listen=%s tcp_listen=%s open_files=%" PRIu64 " clients_configured=%zu rules=%zu serve_rules=%zu limits=%zu",
 		zt_addr_str(&p->d.io.udp.local, a),
 		p->otcp.fd >= 0 ? zt_addr_str(&p->otcp.local, (char[ZT_ADDR_STRLEN]){ 0 }) : "off",
 		nofile, zt_policy_client_count(p->policy),
-		zt_policy_rule_count(p->policy), zt_policy_serve_count(p->policy));
+		zt_policy_rule_count(p->policy), zt_policy_serve_count(p->policy),
+		zt_policy_limit_count(p->policy));
 	if (p->otcp.fd >= 0 && nofile < max + 64)
 		zt_warn("open_files_low", "open_files=%" PRIu64 " max_clients=%zu note=\"TCP clients "
 			"past the limit wait in the kernel's queue\" fix=\"raise the hard limit (ulimit "
