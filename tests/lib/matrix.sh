@@ -7,7 +7,7 @@
 matrix_tap() {
 	local out=$1 rc=$2 pid=$3 label=$4 n=0 line cell verdict left
 	while IFS= read -r line; do
-		[[ $line =~ ^\ \ ([ab]_[a-z]+)\ \<-\>\ ([ab]_[a-z]+)\ +([a-z]+)\ +(.*)$ ]] || continue
+		[[ $line =~ ^\ \ ([ab]_[a-z]+)\ \<-\>\ ([ab]_[a-z]+)\ +([a-z-]+)\ +(.*)$ ]] || continue
 		n=$((n + 1))
 		cell="${BASH_REMATCH[1]} <-> ${BASH_REMATCH[2]}: ${BASH_REMATCH[3]} expected, ${BASH_REMATCH[4]%%  (*}"
 		if [[ $line == *'!!'* ]]; then
