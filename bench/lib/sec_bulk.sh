@@ -70,7 +70,7 @@ sec_goodput() {
 		fail_row goodput "goodput" "the lab did not come up"
 		return
 	fi
-	if ! tunnel_up "$p" "$CPU_B"; then
+	if ! TUNNEL_TCP_PAIR=1 tunnel_up "$p" "$CPU_B"; then
 		fail_row goodput "goodput" "the tunnel did not come up"
 		lab_down
 		return
@@ -89,8 +89,15 @@ sec_goodput() {
 	done
 	lx agentr "$K/zt-testkit" tcp-rtt 127.0.0.1:6104 5 64 >/dev/null 2>&1 ||
 		note "goodput: no echo through the TLS/TCP agent's forward"
+	lx agent "$K/zt-testkit" tcp-rtt 127.0.0.1:6204 5 64 >/dev/null 2>&1 ||
+		note "goodput: no echo through the TLS/TCP pair's forward"
 	# alice's session goes direct some ms after it opened: wait for it
 	tunnel_wait_direct "$p" agent && variants=(iperf-udp iperf-tcp ngtcp2 direct relay relay-tcp)
+	if TUNNEL_WANT_PATH=direct-tcp tunnel_wait_direct "$p" agentd; then
+		variants+=(direct-tcp)
+	else
+		note "goodput: the TLS/TCP pair's session is not on the TCP direct path ($(tunnel_path "$p" agentd))"
+	fi
 	nv=${#variants[@]}
 	for ((r = 0; r < GP_ROUNDS; r++)); do
 		for ((i = 0; i < nv; i++)); do
@@ -108,6 +115,13 @@ sec_goodput() {
 				;;
 			relay) out=$(gp_iperf agentr 127.0.0.1 6002) ;;
 			relay-tcp) out=$(gp_iperf agentr 127.0.0.1 6102) ;;
+			direct-tcp)
+				out=$(gp_iperf agent 127.0.0.1 6202)
+				if [ "$(tunnel_path "$p" agentd)" != direct-tcp ]; then
+					note "goodput: the TLS/TCP pair left the TCP direct path during the run: not counted"
+					out=
+				fi
+				;;
 			esac
 			if is_num "$out"; then
 				G[$v]+="$out "
@@ -158,5 +172,13 @@ gp_rows() {
 	else
 		fail_row goodput-relay-tcp "goodput, TCP forward, relay over TLS/TCP" \
 			"iperf3 through the TLS/TCP agent's forward failed"
+	fi
+	if [ -n "${g[direct-tcp]:-}" ] && [ -n "${g[direct]:-}" ]; then
+		row goodput-direct-tcp "goodput, TCP forward, direct over TCP" "$(median ${g[direct-tcp]})" \
+			Mbit/s "the direct path over UDP" "$d" "$(ratio "$(median ${g[direct-tcp]})" "$d")" - info \
+			"$(spread ${g[direct-tcp]}) Mbit/s (both ends --transport tcp, simultaneous open); vs the relay over TLS/TCP $(ratio "$(median ${g[direct-tcp]})" "$(median ${g[relay-tcp]:-})")x"
+	else
+		skip_row goodput-direct-tcp "goodput, TCP forward, direct over TCP" \
+			"no TCP direct path, or no UDP direct path to compare with" -
 	fi
 }

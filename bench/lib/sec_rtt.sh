@@ -79,6 +79,7 @@ rtt_variant() {
 	direct) rtt_ping agent 127.0.0.1:6001 "$2" "$TMP/s" "${opts[@]}" ;;
 	relay) rtt_ping agentr 127.0.0.1:6001 "$2" "$TMP/s" "${opts[@]}" ;;
 	relay-tcp) rtt_ping agentr 127.0.0.1:6101 "$2" "$TMP/s" "${opts[@]}" ;;
+	direct-tcp) rtt_ping agent 127.0.0.1:6201 "$2" "$TMP/s" "${opts[@]}" ;;
 	fwd) rtt_ping agent "$ZTLAB_IP_relay:9001" "$2" "$TMP/s" "${opts[@]}" ;;
 	esac
 }
@@ -94,7 +95,7 @@ sec_rtt() {
 		return
 	fi
 	lab_pin "$CPU_ONE"
-	if ! tunnel_up "$p" "$CPU_ONE"; then
+	if ! TUNNEL_TCP_PAIR=1 tunnel_up "$p" "$CPU_ONE"; then
 		fail_row "rtt-$kind" "RTT ($kind)" "the tunnel did not come up"
 		lab_down
 		return
@@ -110,6 +111,11 @@ sec_rtt() {
 		variants+=(relay-tcp)
 	else
 		note "RTT ($kind): no answer through the TLS/TCP agent's forward"
+	fi
+	if rtt_warm agent 127.0.0.1:6201 && TUNNEL_WANT_PATH=direct-tcp tunnel_wait_direct "$p" agentd; then
+		variants+=(direct-tcp)
+	else
+		note "RTT ($kind): the TLS/TCP pair's session is not on the TCP direct path ($(tunnel_path "$p" agentd))"
 	fi
 	[ "$(tunnel_path "$p" agentr)" = direct ] &&
 		note "RTT ($kind): agent bob's session went direct despite its NAT's rule"
@@ -175,6 +181,16 @@ rtt_rows_nodelay() {
 			else
 				skip_row "rtt-relay-tcp-$s-$q" "RTT $s B $q, tunnel relay over TLS/TCP" \
 					"the TLS/TCP agent's forward did not answer" -
+			fi
+			if [ -n "${A[$s-direct-tcp]:-}" ] && [ -n "${A[$s-direct]:-}" ]; then
+				row "rtt-direct-tcp-$s-$q" "RTT $s B $q, tunnel direct over TCP" \
+					"$(m "$arr" "$s-direct-tcp")" us "the direct path over UDP, same path" \
+					"$(m "$arr" "$s-direct")" \
+					"$(ratio "$(m "$arr" "$s-direct-tcp")" "$(m "$arr" "$s-direct")")" - info \
+					"TCP $(sp "$arr" "$s-direct-tcp") us (both ends --transport tcp, simultaneous open)"
+			else
+				skip_row "rtt-direct-tcp-$s-$q" "RTT $s B $q, tunnel direct over TCP" \
+					"no TCP direct path, or no UDP direct path to compare with" -
 			fi
 			if [ -n "${A[$s-direct]:-}" ]; then
 				# per round: (relay - direct) against (udpfwd - raw)

@@ -11,7 +11,13 @@
 #                               forwards on 6101..6104
 #   conn   ztna-connector "c1"  uecho=udp:127.0.0.1:7002, bulk=tcp:127.0.0.1:5202,
 #                               src=tcp:127.0.0.1:7100, echo=tcp:127.0.0.1:7003;
-#                               udpping echo on its LAN address :7001 (raw baseline)
+#                               udpping echo on its LAN address :7001 (raw baseline);
+#                               and connector "ct" (process connt) with --transport tcp,
+#                               serving the same as tuecho, tbulk, techo
+#   agent  (process agentd) a second "alice" with --transport tcp, forwards 6201=tuecho,
+#                               6202=tbulk, 6204=techo: both ends on TLS/TCP, their
+#                               session on the TCP direct path (simultaneous open);
+#                               ct and agentd only with TUNNEL_TCP_PAIR=1 (RTT, goodput)
 #
 # The connector's NAT forwards udp 7001 (udpping echo), tcp+udp 5201 (iperf3) and
 # udp 4443 (ngtcp2's example server) to conn: the baselines' way in (sec_tun.sh adds
@@ -32,6 +38,7 @@ TOK_B=tok-bob-$RANDOM$RANDOM
 TOK_C=tok-c1-$RANDOM$RANDOM
 TOK_L=tok-load-$RANDOM$RANDOM
 TOK_LC=tok-loadc-$RANDOM$RANDOM
+TOK_CT=tok-ct-$RANDOM$RANDOM
 
 # pki_init DIR INTERMEDIATE_IP: a development PKI for every bench identity (a bundle each:
 # the programs get --pki DIR/KIND-NAME, zt-load the whole DIR).
@@ -39,6 +46,7 @@ pki_init() {
 	[ -f "$1/ca/ca.pem" ] && return 0
 	"$ZTNA" pki init "$1" --intermediate-ip "$2" --agent alice --agent bob --agent load \
 		--connector c1=uecho,bulk,src,echo,tun --connector loadc=bulk \
+		--connector ct=tuecho,tbulk,techo \
 		>"$TMP/pki.log" 2>&1 || { cat "$TMP/pki.log" >&2; return 1; }
 }
 
@@ -46,6 +54,7 @@ IMD_POLICY=()
 imd_policy() {
 	IMD_POLICY=(--client "agent:alice:$TOK_A" --client "agent:bob:$TOK_B" --client "connector:c1:$TOK_C"
 		--client "agent:load:$TOK_L" --client "connector:loadc:$TOK_LC"
+		--client "connector:ct:$TOK_CT" --serve ct=tuecho,tbulk,techo
 		--allow 'alice=*' --allow 'bob=*' --allow 'load=*'
 		--serve c1=uecho,bulk,src,echo,tun --serve loadc=bulk
 		--logins-per-identity 10000 # zt-load's N agents share the identity "load"
@@ -62,6 +71,11 @@ FORWARDS=(--forward udp:127.0.0.1:6001=uecho --forward tcp:127.0.0.1:6002=bulk
 	--forward tcp:127.0.0.1:6003=src --forward tcp:127.0.0.1:6004=echo)
 FORWARDS_TCP=(--forward udp:127.0.0.1:6101=uecho --forward tcp:127.0.0.1:6102=bulk
 	--forward tcp:127.0.0.1:6103=src --forward tcp:127.0.0.1:6104=echo)
+# both ends on TLS/TCP: connector ct and alice's second agent (the TCP direct path)
+SERVICES_CT=(--service tuecho=udp:127.0.0.1:7002 --service tbulk=tcp:127.0.0.1:5202
+	--service techo=tcp:127.0.0.1:7003)
+FORWARDS_CT=(--forward udp:127.0.0.1:6201=tuecho --forward tcp:127.0.0.1:6202=tbulk
+	--forward tcp:127.0.0.1:6204=techo)
 # "tun" is the packet tunnel's route (bench/lib/sec_tun.sh): in c1's certificates and
 # serve rule always, served only when that section passes --route.
 TUNNEL_IMD_ARGS=()
@@ -93,7 +107,16 @@ tunnel_up() {
 	lbg "$p-agentt" "$cpu" agentr "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki/agent-bob" \
 		--name bob --token "$TOK_B" "${FORWARDS_TCP[@]}" --control "$TMP/$p-agentt.sock" \
 		--transport tcp --direct off
-	for n in conn agent agentr agentt; do
+	local more=()
+	if [ "${TUNNEL_TCP_PAIR:-0}" = 1 ]; then
+		lbg "$p-connt" "$cpu" conn "$B/ztna-connector" --intermediate "$relay:4433" --pki "$pki/connector-ct" \
+			--name ct --token "$TOK_CT" "${SERVICES_CT[@]}" --control none --transport tcp
+		lbg "$p-agentd" "$cpu" agent "$B/ztna-agent" --intermediate "$relay:4433" --pki "$pki/agent-alice" \
+			--name alice --token "$TOK_A" "${FORWARDS_CT[@]}" --control "$TMP/$p-agentd.sock" \
+			--transport tcp
+		more=(connt agentd)
+	fi
+	for n in conn agent agentr agentt "${more[@]}"; do
 		if ! wait_for "$TMP/$p-$n.log" 'event=connected' 10; then
 			echo "bench: $p-$n did not connect: $(tail -n 3 "$TMP/$p-$n.log")" >&2
 			return 1
@@ -103,8 +126,10 @@ tunnel_up() {
 
 tunnel_pin() {
 	local p=$1 a=$2 s=$3 n
-	for n in agent agentr agentt; do taskset -a -p -c "$a" "${PIDS[$p-$n]}" >/dev/null 2>&1; done
-	for n in imd fwd echo uecho tcpecho conn; do
+	for n in agent agentr agentt agentd; do
+		[ -n "${PIDS[$p-$n]:-}" ] && taskset -a -p -c "$a" "${PIDS[$p-$n]}" >/dev/null 2>&1
+	done
+	for n in imd fwd echo uecho tcpecho conn connt; do
 		[ -n "${PIDS[$p-$n]:-}" ] && taskset -a -p -c "$s" "${PIDS[$p-$n]}" >/dev/null 2>&1
 	done
 }
@@ -127,6 +152,7 @@ tunnel_path() {
 	out=$(tunnel_session "$@")
 	case $out in
 	*" path=direct "*) echo direct ;;
+	*" path=direct-tcp "*) echo direct-tcp ;;
 	*" path=relay "*) echo relay ;;
 	*) echo unknown ;;
 	esac
@@ -139,12 +165,13 @@ tunnel_remote() {
 }
 
 # tunnel_wait_direct PREFIX NODE [SERVICE]: wait up to 10 s for NODE's session (of
-# SERVICE) to be on the direct path; 0 when it is.
+# SERVICE) to be on the direct path (TUNNEL_WANT_PATH: direct-tcp for the TCP one); 0
+# when it is.
 tunnel_wait_direct() {
 	local i
 	have_direct || return 1
 	for ((i = 0; i < 100; i++)); do
-		[ "$(tunnel_path "$@")" = direct ] && return 0
+		[ "$(tunnel_path "$@")" = "${TUNNEL_WANT_PATH:-direct}" ] && return 0
 		sleep 0.1
 	done
 	return 1
