@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/units.h"
@@ -32,6 +33,16 @@
  * failed) is tried again after 1 s, doubling up to 32 s. */
 #define TCP_MOVE_RETRY ZT_SEC
 #define TCP_MOVE_TRIES_MAX 5
+
+/* ' error="..."' for a failure, nothing on success (a log line has no error="none"). */
+#define ERROR_KV 96
+static const char *error_kv(char buf[ERROR_KV], int rc)
+{
+	buf[0] = '\0';
+	if (rc < 0)
+		snprintf(buf, ERROR_KV, " error=\"%s\"", zt_strerror(rc));
+	return buf;
+}
 
 static void tcp_path_to(const struct zt_addr *remote, struct zt_quic_path *ret)
 {
@@ -87,7 +98,7 @@ static void session_refresh(struct zt_peer *p, struct psession *s)
 static void move(struct zt_peer *p, struct psession *s, const struct zt_quic_path *to,
 		 bool immediate, const char *reason)
 {
-	char a[ZT_ADDR_STRLEN];
+	char a[ZT_ADDR_STRLEN], e[ERROR_KV];
 	int rc = zt_quic_conn_migrate(s->conn, p->now, to, immediate);
 	bool tcp = zt_relay_is_tcp_path(&to->local);
 
@@ -97,9 +108,8 @@ static void move(struct zt_peer *p, struct psession *s, const struct zt_quic_pat
 			s->tcp_tries++;
 	}
 	PLOG(p, rc < 0 ? ZT_NODE_WARN : ZT_NODE_INFO, "path_switch",
-	     "session=%08x service=%s to=%s remote=%s reason=%s error=\"%s\"", s->id, s->service,
-	     tcp ? "direct-tcp" : "relay", zt_addr_str(&to->remote, a), reason,
-	     rc < 0 ? zt_strerror(rc) : "none");
+	     "session=%08x service=%s to=%s remote=%s reason=%s%s", s->id, s->service,
+	     tcp ? "direct-tcp" : "relay", zt_addr_str(&to->remote, a), reason, error_kv(e, rc));
 	if (rc == 0)
 		p->st.tcp_path_moves++;
 }
@@ -165,8 +175,10 @@ static void link_down(void *arg, uint64_t now, uint32_t link, int err)
 	struct zt_peer *p = arg;
 
 	p->now = now;
-	PLOG(p, err ? ZT_NODE_WARN : ZT_NODE_INFO, "tcp_link_down", "link=%u error=\"%s\"", link,
-	     err ? zt_strerror(err) : "none");
+	char e[ERROR_KV];
+
+	PLOG(p, err ? ZT_NODE_WARN : ZT_NODE_INFO, "tcp_link_down", "link=%u%s", link,
+	     error_kv(e, err));
 	sync_all(p);
 }
 
@@ -217,7 +229,7 @@ void zt_ptcp_start(struct zt_peer *p, const struct zt_ctrl_start_checks *m)
 				     ? zt_psession_by_id(p, (uint32_t)m->session_id) : NULL;
 	struct zt_addr r[ZT_DIRECT_MAX_TCP];
 	struct zt_direct_info di;
-	char a[ZT_ADDR_STRLEN];
+	char a[ZT_ADDR_STRLEN], e[ERROR_KV];
 	size_t n;
 
 	if (!s || !s->direct || !p->addrs.tcp_local.family)
@@ -232,9 +244,9 @@ void zt_ptcp_start(struct zt_peer *p, const struct zt_ctrl_start_checks *m)
 
 		s->tcp_punched |= id > 0;
 		PLOG(p, id < 0 ? ZT_NODE_WARN : ZT_NODE_INFO, "tcp_punch",
-		     "session=%08x remote=%s in_ms=%" PRIu64 " link=%d error=\"%s\"", s->id,
+		     "session=%08x remote=%s in_ms=%" PRIu64 " link=%d%s", s->id,
 		     zt_addr_str(&r[i], a), (uint64_t)(m->start_offset / ZT_MS), id < 0 ? 0 : id,
-		     id < 0 ? zt_strerror(id) : "none");
+		     error_kv(e, id));
 	}
 	session_refresh(p, s);
 }
