@@ -115,6 +115,37 @@ static void status_tunnel(struct zt_peerctl *ctl, struct zt_ctlconn *c)
 			zt_ctl_printf(c, "route %s", text);
 }
 
+/* Port mapping: one line when the node has a client (docs/control-socket.md). */
+static void status_portmap(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t now)
+{
+	struct zt_portmap_info i;
+	const struct zt_portmap_stats *st = &i.st;
+	char gw[ZT_ADDR_STRLEN], ext[ZT_ADDR_STRLEN], err[sizeof(i.last_error_text)];
+	bool mapped;
+
+	if (zt_peer_portmap_info(ctl->pp->peer, &i) < 0)
+		return;
+	mapped = i.state == ZT_PORTMAP_MAPPED;
+	zt_ctl_printf(c, "portmap state=%s protocol=%s gateway=%s external=%s candidate=%s "
+		      "lifetime_s=%u renew_in_ms=%" PRIu64 " expires_in_ms=%" PRIu64
+		      " retry_in_ms=%" PRIu64 " requests=%" PRIu64 " retransmits=%" PRIu64
+		      " answers=%" PRIu64 " mapped=%" PRIu64 " changed=%" PRIu64 " lost=%" PRIu64
+		      " restarts=%" PRIu64 " fallbacks=%" PRIu64 " refused=%" PRIu64
+		      " timeouts=%" PRIu64 " clamped=%" PRIu64 " malformed=%" PRIu64
+		      " mismatched=%" PRIu64 " unexpected=%" PRIu64 " wrong_source=%" PRIu64
+		      " last_error=\"%s\" last_error_ago_ms=%" PRIu64,
+		      zt_portmap_state_name(i.state), i.protocol, zt_addr_str(&i.gateway, gw),
+		      mapped ? zt_addr_str(&i.external, ext) : "none", mapped ? "srflx" : "none",
+		      i.lifetime, mapped ? ms_until(i.renew_at, now) : 0,
+		      mapped ? ms_until(i.expires_at, now) : 0,
+		      i.state == ZT_PORTMAP_UNAVAILABLE ? ms_until(i.retry_at, now) : 0, st->requests,
+		      st->retransmits, st->answers, st->mapped, st->changed, st->lost, st->restarts,
+		      st->fallbacks, st->refused, st->timeouts, st->clamped, st->malformed,
+		      st->mismatched, st->unexpected, st->wrong_source,
+		      i.last_error ? quotable(i.last_error_text, err, sizeof(err)) : "",
+		      i.last_error ? (uint64_t)((now - i.last_error_at) / ZT_MS) : 0);
+}
+
 static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t now)
 {
 	struct zt_peerprog *pp = ctl->pp;
@@ -175,6 +206,7 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 			      pi.last_reason && *pi.last_reason ? pi.last_reason : "-");
 	}
 	status_refusals(ctl, c, now);
+	status_portmap(ctl, c, now);
 	status_agents(ctl, c);
 	status_tunnel(ctl, c);
 	zt_ctl_end(c);

@@ -142,6 +142,31 @@ static int set_direct(void *ctx, const char *v, const char **why)
 	return ZT_ESYNTAX;
 }
 
+static int set_portmap(void *ctx, const char *v, const char **why)
+{
+	static const char *const names[] = {
+		[ZT_PEER_PORTMAP_OFF] = "off", [ZT_PEER_PORTMAP_AUTO] = "auto",
+		[ZT_PEER_PORTMAP_PCP] = "pcp", [ZT_PEER_PORTMAP_NATPMP] = "natpmp",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(v, names[i])) {
+			PP(ctx)->pc.portmap = (enum zt_peer_portmap)i;
+			return 0;
+		}
+	*why = "auto, pcp, natpmp or off";
+	return ZT_ESYNTAX;
+}
+
+static int set_portmap_gateway(void *ctx, const char *v, const char **why)
+{
+	int rc = zt_addr_parse(&PP(ctx)->portmap_gw, v, 0);
+
+	if (rc < 0)
+		*why = "an IP address";
+	return rc;
+}
+
 static int set_iflist(char *dst, size_t cap, const char *v, const char **why)
 {
 	char tmp[256];
@@ -501,6 +526,13 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "tcp-direct", .syntax = "on|off", .example = "off",
 	  .help = "when both ends reach the Intermediate over TCP, punch a direct TCP path "
 		  "(simultaneous open; default on, off through a proxy)", .set = set_tcp_direct },
+	{ .name = "portmap", .syntax = "auto|pcp|natpmp|off", .example = "auto",
+	  .help = "ask the gateway to forward a port to our socket (PCP, then NAT-PMP: auto) "
+		  "and offer it to the peer as a candidate; deleted on exit (default off)",
+	  .set = set_portmap },
+	{ .name = "portmap-gateway", .syntax = "ADDR", .example = "192.168.1.1",
+	  .help = "the gateway --portmap asks (default: the default route's next hop)",
+	  .set = set_portmap_gateway },
 	{ .name = "interfaces", .syntax = "NAME,...", .example = "eth0,wlan*",
 	  .help = "host candidates only from these interfaces (default: all but loopback, "
 		  "down and tunnel ones)", .set = set_interfaces },
@@ -772,10 +804,48 @@ static void update_hosts(struct zt_peerprog *pp, uint64_t now, bool event)
 	}
 }
 
+/* Port mapping: the gateway (--portmap-gateway, else the default route's next hop) and
+ * our address towards it, for the node's client (which keeps its mapping while both
+ * stay the same). */
+static void portmap_route(struct zt_peerprog *pp, uint64_t now)
+{
+	const struct zt_addr *bound = &pp->d.io.udp.local;
+	struct zt_addr gw = pp->portmap_gw, local = *bound;
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
+	int rc = 0, err;
+
+	if (!pp->pc.portmap || pp->pc.path.direct_disabled)
+		return;
+	if (!gw.family)
+		rc = zt_ifaddrs_gateway(bound->family, &gw);
+	if (rc == 0 && zt_addr_is_any(bound))
+		rc = zt_ifaddrs_source(&gw, &local);
+	local.port = bound->port;
+	if (rc < 0)
+		gw = local = (struct zt_addr){ 0 };
+	if (zt_addr_equal(&gw, &pp->pm_gw) && zt_addr_equal(&local, &pp->pm_local) &&
+	    rc == pp->pm_err)
+		return;
+	pp->pm_gw = gw;
+	pp->pm_local = local;
+	pp->pm_err = rc;
+	/* no gateway: stops the client (its mapping deleted) */
+	err = zt_peer_portmap_route(pp->peer, now, &gw, &local);
+	rc = rc < 0 ? rc : err;
+	if (rc < 0)
+		zt_warn("portmap", "gateway=none error=\"%s\" fix=\"--portmap-gateway ADDR, or "
+			"--portmap off\"", rc == -ENOENT ? "no default route" : strerror(-rc));
+	else
+		zt_info("portmap", "gateway=%s local=%s",
+			zt_addr_format(&gw, false, a, sizeof(a)) > 0 ? a : "?", zt_addr_str(&local, b));
+	zt_nodeio_kick(&pp->d.io);
+}
+
 static void on_netmon_timer(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 {
 	(void)loop;
 	update_hosts(t->data, now, true);
+	portmap_route(t->data, now);
 }
 
 static void on_netmon(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
@@ -1179,13 +1249,15 @@ static int setup(void *arg, int argc, char **argv)
 	rc = zt_nodeio_start(&pp->d.io, &zt_nodeio_peer_ops, pp->peer);
 	if (rc < 0)
 		return zt_daemon_fail(&pp->d, 1, "%s", strerror(-rc));
-	zt_info("start", "role=%s name=%s intermediate=%s transport=%s local=%s direct=%s", kind,
-		pp->name,
+	portmap_route(pp, zt_loop_now(pp->d.loop));
+	zt_info("start", "role=%s name=%s intermediate=%s transport=%s local=%s direct=%s portmap=%s",
+		kind, pp->name,
 		zt_addr_str(pp->pc.transport == ZT_PEER_TRANSPORT_TCP ? &pp->pc.intermediate_tcp
 								      : &pp->pc.intermediate, ia),
 		pp->pc.transport == ZT_PEER_TRANSPORT_TCP ? "tcp" : "udp",
 		zt_addr_str(&pp->d.io.udp.local, (char[ZT_ADDR_STRLEN]){ 0 }),
-		pp->pc.path.direct_disabled ? "off" : "on");
+		pp->pc.path.direct_disabled ? "off" : "on",
+		(const char *const[]){ "off", "auto", "pcp", "natpmp" }[pp->pc.portmap & 3]);
 	return 0;
 }
 

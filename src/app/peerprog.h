@@ -8,7 +8,9 @@
  *
  * Direct path: host candidates are the bound address, or, when bound to a wildcard,
  * the usable interface addresses (io/ifaddrs.h), kept current by a netlink monitor
- * (a change re-gathers every session: zt_peer_netchange()).
+ * (a change re-gathers every session: zt_peer_netchange()). With --portmap, the node
+ * asks the gateway (--portmap-gateway, else the default route's next hop, looked up
+ * again on the monitor's events) for a port mapping (docs/portmap.md).
  *
  * Control socket (app/peerctl.h): `ztna status` and `ztna ping` (default path
  * /run/ztna/ROLE.sock as root, $XDG_RUNTIME_DIR/ztna-ROLE.sock otherwise; a default
@@ -79,6 +81,7 @@ struct zt_peerprog {
 	bool tun_on;
 	struct zt_route routes[ZT_CTRL_HELLO_ROUTES_MAX]; /* connector: --route */
 	size_t nroutes;
+	struct zt_addr portmap_gw;         /* --portmap-gateway (family 0: the default route's) */
 
 	/* Running. */
 	struct zt_peer *peer;
@@ -96,6 +99,8 @@ struct zt_peerprog {
 	struct zt_peerctl ctl;
 	struct zt_tunshell tun;            /* the packet tunnel, when on */
 	struct zt_otcp_client otcp;        /* the outer connection's TCP socket */
+	struct zt_addr pm_gw, pm_local;    /* port mapping: the route given to the node */
+	int pm_err;                        /* ... or why there is none (logged once) */
 };
 
 /* The keys every peer program has (besides zt_daemon_keys); ctx is a struct

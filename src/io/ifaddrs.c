@@ -9,7 +9,10 @@
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/route.h>
 #include <netlink/socket.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "io/ifaddrs.h"
@@ -145,6 +148,83 @@ out_free_sock:
 	return rc;
 }
 
+/* The next hop of a main-table default route of family, or NULL. */
+static struct nl_addr *default_gateway(struct rtnl_route *r, int family)
+{
+	struct nl_addr *dst = rtnl_route_get_dst(r);
+	struct rtnl_nexthop *nh;
+
+	if (rtnl_route_get_family(r) != family || rtnl_route_get_table(r) != RT_TABLE_MAIN ||
+	    rtnl_route_get_type(r) != RTN_UNICAST || (dst && nl_addr_get_prefixlen(dst) != 0) ||
+	    rtnl_route_get_nnexthops(r) < 1)
+		return NULL;
+	nh = rtnl_route_nexthop_n(r, 0);
+	return nh ? rtnl_route_nh_get_gateway(nh) : NULL;
+}
+
+int zt_ifaddrs_gateway(int family, struct zt_addr *ret)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_cache *routes = NULL;
+	uint32_t best = UINT32_MAX;
+	int rc;
+
+	if (!sk)
+		return -ENOMEM;
+	rc = nl_connect(sk, NETLINK_ROUTE);
+	if (rc < 0 || (rc = rtnl_route_alloc_cache(sk, family, 0, &routes)) < 0) {
+		rc = nl_to_errno(rc);
+		goto out_free_sock;
+	}
+	rc = -ENOENT;
+	for (struct nl_object *o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
+		struct rtnl_route *r = (struct rtnl_route *)o;
+		struct nl_addr *gw = default_gateway(r, family);
+		size_t len = gw ? nl_addr_get_len(gw) : 0;
+
+		if (!gw || rtnl_route_get_priority(r) >= best ||
+		    len != (family == AF_INET ? 4u : 16u))
+			continue;
+		best = rtnl_route_get_priority(r);
+		if (family == AF_INET)
+			zt_addr_set_v4(ret, nl_addr_get_binary_addr(gw), 0);
+		else
+			zt_addr_set_v6(ret, nl_addr_get_binary_addr(gw), 0);
+		rc = 0;
+	}
+	nl_cache_free(routes);
+out_free_sock:
+	nl_socket_free(sk);
+	return rc;
+}
+
+int zt_ifaddrs_source(const struct zt_addr *dst, struct zt_addr *ret)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, rc;
+	struct zt_addr to = *dst;
+
+	if (!to.port)
+		to.port = 9; /* any port: connect() of UDP sends nothing */
+	len = (socklen_t)zt_addr_to_sockaddr(&to, &ss);
+	if ((int)len < 0)
+		return (int)len;
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (struct sockaddr *)&ss, len) < 0 ? -errno : 0;
+	len = sizeof(ss);
+	if (rc == 0 && getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = zt_addr_from_sockaddr(ret, (struct sockaddr *)&ss, len);
+	if (rc == 0)
+		ret->port = 0;
+	close(fd);
+	return rc < 0 ? rc : 0;
+}
+
 struct zt_netmon {
 	struct nl_sock *sk;
 	int events;
@@ -159,6 +239,14 @@ static int netmon_event(struct nl_msg *msg, void *arg)
 	case RTM_NEWADDR: case RTM_DELADDR: case RTM_NEWLINK: case RTM_DELLINK:
 		m->events++;
 		break;
+	case RTM_NEWROUTE: case RTM_DELROUTE: { /* the default route: port mapping's gateway */
+		const struct rtmsg *rt = nlmsg_data(h);
+
+		if (nlmsg_datalen(h) >= (int)sizeof(*rt) && rt->rtm_dst_len == 0 &&
+		    rt->rtm_table == RT_TABLE_MAIN)
+			m->events++;
+		break;
+	}
 	default:
 		break;
 	}
@@ -183,7 +271,7 @@ int zt_netmon_open(struct zt_netmon **ret)
 	if (rc < 0)
 		goto out_nlerr;
 	rc = nl_socket_add_memberships(m->sk, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
-				       RTNLGRP_IPV6_IFADDR, 0);
+				       RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, 0);
 	if (rc < 0)
 		goto out_nlerr;
 	rc = nl_socket_set_nonblocking(m->sk);

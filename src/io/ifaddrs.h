@@ -58,16 +58,29 @@ int zt_if_list_parse(const char **list, size_t *n, char *spec);
  */
 int zt_ifaddrs_list(const struct zt_if_opts *opts, struct zt_hostaddr *out, size_t cap);
 
+/*
+ * The default route's gateway (port mapping asks it, docs/portmap.md): the next hop of
+ * the main table's default route of family (AF_INET or AF_INET6) with the lowest
+ * metric. Returns 0 and *ret (port 0), -ENOENT (no default route with a gateway), or
+ * -errno (netlink unavailable).
+ */
+int zt_ifaddrs_gateway(int family, struct zt_addr *ret);
+
+/* The source address the kernel picks towards dst (a connected UDP socket's name; no
+ * packet is sent). Returns 0 and *ret (port 0), or -errno. */
+int zt_ifaddrs_source(const struct zt_addr *dst, struct zt_addr *ret);
+
 /* A netlink subscription to address and link changes (RTNLGRP_IPV4_IFADDR,
- * RTNLGRP_IPV6_IFADDR, RTNLGRP_LINK). */
+ * RTNLGRP_IPV6_IFADDR, RTNLGRP_LINK) and to changes of the IPv4 default route
+ * (RTNLGRP_IPV4_ROUTE, other routes not counted). */
 struct zt_netmon;
 
 int zt_netmon_open(struct zt_netmon **ret);
 void zt_netmon_close(struct zt_netmon *m);
 /* The descriptor to watch for EPOLLIN. */
 int zt_netmon_fd(const struct zt_netmon *m);
-/* Reads all pending notifications. Returns the number of address/link events seen
- * (0: nothing relevant), or -errno. */
+/* Reads all pending notifications. Returns the number of address/link/default route
+ * events seen (0: nothing relevant), or -errno. */
 int zt_netmon_drain(struct zt_netmon *m);
 
 #endif

@@ -111,8 +111,33 @@ static void add_cand(struct zt_direct *d, struct zt_ice *ice, struct zt_cand *c)
 		     d->cfg.session_id, d->gen, line);
 }
 
+/* A server-reflexive candidate at addr, learned from server, with its base among the
+ * host addresses (the one equal to base when given, else the first of its family). */
+static void add_srflx(struct zt_direct *d, struct zt_ice *ice, const struct zt_addr *addr,
+		      const struct zt_addr *base, const struct zt_addr *hosts, size_t n,
+		      const struct zt_addr *server, uint16_t local_pref)
+{
+	struct zt_cand c = { .type = ZT_CAND_SRFLX, .component = 1, .addr = *addr };
+
+	for (size_t i = 0; i < n; i++)
+		if (hosts[i].family == addr->family &&
+		    (!c.related.family || (base && zt_addr_ip_equal(&hosts[i], base))))
+			c.related = hosts[i];
+	c.priority = zt_cand_priority(ZT_CAND_SRFLX, local_pref, 1);
+	zt_cand_foundation(c.foundation, ZT_CAND_SRFLX, c.related.family ? &c.related : &c.addr,
+			   server);
+	add_cand(d, ice, &c);
+}
+
 /* RFC 8445 s5.1.1: host candidates (the socket's port on each host address), the
- * server-reflexive one the Intermediate observed, and the relay (signalled only). */
+ * server-reflexive ones (a port mapping at the gateway, then the address the
+ * Intermediate observed), and the relay (signalled only).
+ * RFC 8445 has no type for a port mapping: it is signalled as srflx (its base is the
+ * socket, as for the observed address; any ICE agent understands it) with the higher
+ * local preference, 65535 against the observed address's 65534 (s5.1.2.1 leaves
+ * local preferences to us): it holds without any filtering state in our NAT and is
+ * renewed, so the peer checks it first and prefers it when both work; host candidates
+ * (type preference 126) stay ahead of both (docs/portmap.md). */
 static void gather(struct zt_direct *d, struct zt_ice *ice)
 {
 	const struct zt_direct_addrs *ad = d->cfg.addrs;
@@ -133,18 +158,10 @@ static void gather(struct zt_direct *d, struct zt_ice *ice)
 		add_cand(d, ice, &c);
 		observed_is_host |= zt_addr_equal(&hosts[i], &ad->observed);
 	}
-	if (ad->observed.family && !observed_is_host) {
-		c = (struct zt_cand){ .type = ZT_CAND_SRFLX, .component = 1, .addr = ad->observed };
-		for (size_t i = 0; i < n; i++)
-			if (hosts[i].family == ad->observed.family) {
-				c.related = hosts[i];
-				break;
-			}
-		c.priority = zt_cand_priority(ZT_CAND_SRFLX, 65535, 1);
-		zt_cand_foundation(c.foundation, ZT_CAND_SRFLX,
-				   c.related.family ? &c.related : &c.addr, &ad->intermediate);
-		add_cand(d, ice, &c);
-	}
+	if (ad->mapped.family)
+		add_srflx(d, ice, &ad->mapped, &ad->mapped_base, hosts, n, &ad->gateway, 65535);
+	if (ad->observed.family && !observed_is_host && !zt_addr_equal(&ad->observed, &ad->mapped))
+		add_srflx(d, ice, &ad->observed, NULL, hosts, n, &ad->intermediate, 65534);
 	c = (struct zt_cand){ .type = ZT_CAND_RELAY, .component = 1, .addr = ad->intermediate,
 			      .related = ad->observed };
 	c.priority = zt_cand_priority(ZT_CAND_RELAY, 65535, 1);

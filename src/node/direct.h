@@ -47,6 +47,10 @@ struct zt_direct_addrs {
 	struct zt_addr hosts[ZT_DIRECT_MAX_HOSTS]; /* host candidates' addresses */
 	size_t nhosts;
 	struct zt_addr observed;     /* server-reflexive: what the Intermediate sees */
+	/* A port mapping at the gateway (node/portmap.h, docs/portmap.md; family 0: none):
+	 * a server-reflexive candidate ahead of the observed one. mapped_base: our
+	 * address towards the gateway (its base); gateway: who granted it (foundation). */
+	struct zt_addr mapped, mapped_base, gateway;
 	struct zt_addr local;        /* the socket (its port for host candidates) */
 	struct zt_addr intermediate; /* relay candidate; the trusted STUN source */
 	/* The TCP direct path's candidates (family 0: none): the outer TLS/TCP

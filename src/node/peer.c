@@ -737,6 +737,7 @@ void zt_peer_free(struct zt_peer *p)
 	zt_quic_cidmap_free(p->outer_map);
 	zt_ptun_fini(p);
 	zt_ptcp_fini(p);
+	zt_ppm_fini(p);
 	free(p);
 }
 
@@ -756,6 +757,9 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 		p->st.dropped_garbage++;
 		return 0;
 	}
+	/* the gateway's port-mapping answers (first byte 0 or 2: not STUN) */
+	if (zt_ppm_recv(p, now, from, pkt, len))
+		return 0;
 	if (pkt[0] < 4) {
 		/* RFC 9443: STUN, for the ICE agent of the session it belongs to. */
 		if (zt_psession_stun(p, now, local, from, pkt, len) != 1)
@@ -845,6 +849,11 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 	p->now = now;
 	check_ctrl(p);
 	zt_psession_deliver(p);
+	n = zt_ppm_poll_send(p, now, buf, cap, ret_local, ret_remote);
+	if (n > 0) {
+		p->st.dgrams_out++;
+		return n;
+	}
 	for (;;) {
 		bool produced = false;
 
@@ -906,6 +915,8 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 
 	if ((d = zt_ptcp_deadline(p)) < t)
 		t = d;
+	if ((d = zt_ppm_deadline(p)) < t)
+		t = d;
 	if (p->outer) {
 		d = zt_outer_next_deadline(p->outer);
 		if (d < t)
@@ -946,6 +957,7 @@ void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 		connect_outer(p, now);
 	zt_psession_timers(p, now);
 	zt_ptcp_timers(p, now);
+	zt_ppm_timers(p, now);
 	check_ctrl(p);
 	zt_psession_deliver(p);
 	zt_psession_reap(p);
@@ -956,6 +968,7 @@ void zt_peer_close(struct zt_peer *p, const char *reason)
 	if (p->outer && zt_outer_state(p->outer) < ZT_QUIC_CLOSING)
 		zt_outer_close(p->outer, p->now, 0, reason);
 	alt_drop(p);
+	zt_ppm_stop(p, p->now); /* the delete goes out with the CONNECTION_CLOSE */
 	p->state = ZT_PEER_BACKOFF;
 	p->retry_at = ZT_TIME_NEVER;
 	for (struct psession *s = p->sessions; s; s = s->next)

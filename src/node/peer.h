@@ -79,6 +79,7 @@
 
 #include "node/outer.h"
 #include "node/peerdefs.h"
+#include "node/portmap.h"
 #include "node/session.h"
 #include "node/tcplink.h"
 #include "node/tunnel.h"
@@ -184,6 +185,23 @@ void zt_peer_link_closed(struct zt_peer *p, uint64_t now, uint32_t id, int err);
 int zt_peer_set_host_addrs(struct zt_peer *p, const struct zt_addr *ips, size_t n);
 /* Local addresses or links changed (netlink): sessions re-gather and check again. */
 void zt_peer_netchange(struct zt_peer *p, uint64_t now);
+
+/*
+ * Port mapping (cfg.portmap, node/portmap.h, docs/portmap.md): the gateway to ask (the
+ * default route's next hop; its port is ignored) and our address towards it (the IP
+ * the gateway sees us at and the socket's port). Call at start and whenever either
+ * changes; a gateway of family 0 stops the client (its mapping is deleted: one
+ * datagram from poll_send). Datagrams from gateway:5351 go to the client whatever
+ * their first byte; its requests come out of poll_send. The mapped address is a
+ * server-reflexive candidate of the next ICE generations, and a change of it
+ * re-gathers as zt_peer_netchange() does. zt_peer_close() deletes the mapping.
+ * Returns 0 (also when cfg.portmap is off: nothing happens), -EINVAL (families differ,
+ * local a wildcard or without port), -ENOMEM.
+ */
+int zt_peer_portmap_route(struct zt_peer *p, uint64_t now, const struct zt_addr *gateway,
+			  const struct zt_addr *local);
+/* The client's state: 0 and *ret, or -ENOENT (off, or no gateway). */
+int zt_peer_portmap_info(const struct zt_peer *p, struct zt_portmap_info *ret);
 
 /* Agent: the tunnel addresses the Intermediate gave at the last login (family 0: none;
  * the Intermediate's --tunnel-pool). */

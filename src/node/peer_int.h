@@ -18,6 +18,7 @@
 #include "node/direct.h"
 #include "node/tcplink.h"
 #include "node/peerdefs.h"
+#include "node/portmap.h"
 #include "quic/cidmap.h"
 
 /* auto: the first UDP probe after TCP won the race comes this soon (then udp_probe). */
@@ -223,6 +224,13 @@ struct zt_peer {
 	size_t sockets_used;                     /* connector: channels + flows, all agents */
 	uint8_t scratch[ZT_QUIC_OUTER_UDP_PAYLOAD + ZT_RELAY_HDR_LEN];
 	struct zt_peer_stats st;
+	/* Port mapping (peerpm.c): the client, the route it was made for, and the delete
+	 * of a client stopped (a route change), waiting for poll_send. */
+	struct zt_portmap *pm;
+	struct zt_addr pm_gw, pm_local;
+	uint8_t pm_bye[ZT_PCP_MAP_MSG_LEN];
+	size_t pm_bye_len;
+	struct zt_addr pm_bye_to;
 };
 
 #define PLOG(p, lvl, ev, ...) zt_node_logf(&(p)->cfg.log, lvl, ev, __VA_ARGS__)
@@ -284,6 +292,18 @@ int zt_ptcp_send(struct zt_peer *p, struct psession *s, const struct zt_quic_pat
 		 const uint8_t *pkt, size_t len);
 void zt_ptcp_timers(struct zt_peer *p, uint64_t now);
 uint64_t zt_ptcp_deadline(const struct zt_peer *p);
+
+/* peerpm.c: the port-mapping client. recv takes a datagram from the gateway's port
+ * 5351 (returns true); poll_send gives its requests from the socket's address. */
+bool zt_ppm_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *from,
+		 const uint8_t *pkt, size_t len);
+int zt_ppm_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
+		     struct zt_addr *ret_local, struct zt_addr *ret_remote);
+uint64_t zt_ppm_deadline(const struct zt_peer *p);
+void zt_ppm_timers(struct zt_peer *p, uint64_t now);
+/* Deletes the mapping (zt_peer_close) and frees the client (zt_peer_free). */
+void zt_ppm_stop(struct zt_peer *p, uint64_t now);
+void zt_ppm_fini(struct zt_peer *p);
 
 int zt_ptun_init(struct zt_peer *p);
 void zt_ptun_fini(struct zt_peer *p);

@@ -45,6 +45,14 @@ enum zt_peer_transport {
 				       every udp_probe and the login moves to it when it works */
 };
 
+/* Port mapping at the gateway (node/portmap.h, docs/portmap.md): which protocols. */
+enum zt_peer_portmap {
+	ZT_PEER_PORTMAP_OFF = 0,
+	ZT_PEER_PORTMAP_AUTO = 1,   /* PCP, then NAT-PMP */
+	ZT_PEER_PORTMAP_PCP = 2,
+	ZT_PEER_PORTMAP_NATPMP = 3,
+};
+
 /* A connector's service: its name and the inner TLS server context with its
  * certificate (svc-NAME.ztna), which must require and verify client certificates. */
 struct zt_peer_service {
@@ -246,6 +254,9 @@ struct zt_peer_config {
 	/* No TCP direct path (docs/tcp-transport.md): set when the outer TCP connection
 	 * goes through an HTTP proxy (no direct TCP way out), or by choice. */
 	bool tcp_direct_off;
+	/* Ask the gateway for a port mapping of the socket (0: off); the shell names the
+	 * gateway (zt_peer_portmap_route). */
+	enum zt_peer_portmap portmap;
 	const struct zt_peer_callbacks *cb;
 	void *arg;
 	struct zt_node_log log;

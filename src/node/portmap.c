@@ -174,6 +174,7 @@ static void unavailable(struct zt_portmap *pm, uint64_t now, uint64_t after)
 	drop_mapping(pm);
 	pm->state = ZT_PORTMAP_UNAVAILABLE;
 	pm->ex = EX_NONE;
+	pm->map_sent = false; /* refused or unanswered: nothing to delete */
 	pm->retry_at = now + after;
 	PLOG(pm, ZT_NODE_INFO, "portmap_unavailable",
 	     "gateway=%s error=\"%s\" retry_in_s=%" PRIu64, zt_addr_str(&pm->cfg.gateway, gw),
@@ -190,6 +191,7 @@ static void version_fallback(struct zt_portmap *pm, uint64_t now, const char *wh
 	}
 	pm->st.fallbacks++;
 	pm->proto = P_NATPMP;
+	pm->map_sent = false; /* PCP made no mapping */
 	pm->have_epoch = false;
 	PLOG(pm, ZT_NODE_DEBUG, "portmap_fallback", "to=natpmp reason=%s", why);
 	begin(pm, now, EX_NATPMP_ADDR);

@@ -15,6 +15,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
 
 #include "core/err.h"
 #include "io/ifaddrs.h"
@@ -73,15 +74,38 @@ static void list_never_returns_loopback(void **state)
 	}
 }
 
+/* A veth pair zt0/zt1, both up, 10.9.8.7/24 on zt1. Returns zt1's index or < 0. */
+static int veth_up(struct nl_sock *sk)
+{
+	struct nl_cache *cache;
+	struct rtnl_link *link, *change;
+	struct rtnl_addr *addr;
+	struct nl_addr *local;
+	int ifindex;
+
+	if (rtnl_link_veth_add(sk, "zt0", "zt1", getpid()) < 0)
+		return -1;
+	rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
+	change = rtnl_link_alloc();
+	rtnl_link_set_flags(change, IFF_UP);
+	link = rtnl_link_get_by_name(cache, "zt0");
+	rtnl_link_change(sk, link, change, 0);
+	rtnl_link_put(link);
+	link = rtnl_link_get_by_name(cache, "zt1");
+	rtnl_link_change(sk, link, change, 0);
+	ifindex = rtnl_link_get_ifindex(link);
+	addr = rtnl_addr_alloc();
+	rtnl_addr_set_ifindex(addr, ifindex);
+	nl_addr_parse("10.9.8.7/24", AF_INET, &local);
+	rtnl_addr_set_local(addr, local);
+	return rtnl_addr_add(sk, addr, 0) < 0 ? -1 : ifindex;
+}
+
 /* In a private network namespace (root only): a veth with an address appears, the
  * monitor reports the change, and an exclude list hides it. */
 static int netns_child(void)
 {
 	struct nl_sock *sk = nl_socket_alloc();
-	struct nl_cache *cache;
-	struct rtnl_link *link, *change;
-	struct rtnl_addr *addr;
-	struct nl_addr *local;
 	struct zt_netmon *mon;
 	struct zt_if_opts o = { 0 };
 	struct zt_hostaddr h[4];
@@ -94,22 +118,8 @@ static int netns_child(void)
 		return 11;
 	if (zt_ifaddrs_list(&o, h, 4) != 0)
 		return 12; /* a fresh namespace has only lo */
-	if (rtnl_link_veth_add(sk, "zt0", "zt1", getpid()) < 0)
+	if (veth_up(sk) < 0)
 		return 13;
-	rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
-	change = rtnl_link_alloc();
-	rtnl_link_set_flags(change, IFF_UP);
-	link = rtnl_link_get_by_name(cache, "zt0");
-	rtnl_link_change(sk, link, change, 0);
-	rtnl_link_put(link);
-	link = rtnl_link_get_by_name(cache, "zt1");
-	rtnl_link_change(sk, link, change, 0);
-	addr = rtnl_addr_alloc();
-	rtnl_addr_set_ifindex(addr, rtnl_link_get_ifindex(link));
-	nl_addr_parse("10.9.8.7/24", AF_INET, &local);
-	rtnl_addr_set_local(addr, local);
-	if (rtnl_addr_add(sk, addr, 0) < 0)
-		return 14;
 	ev = zt_netmon_drain(mon);
 	if (ev <= 0)
 		return 15;
@@ -129,12 +139,64 @@ static int netns_child(void)
 	return 0;
 }
 
-static void netns_gather_and_monitor(void **state)
+/* In a private namespace: no default route, then one via 10.9.8.1 on a veth holding
+ * 10.9.8.7/24: the monitor reports it, the gateway and the source towards it are
+ * found (port mapping's route, docs/portmap.md). */
+static int gateway_child(void)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	struct rtnl_route *route;
+	struct rtnl_nexthop *nh;
+	struct nl_addr *dst, *via;
+	struct zt_netmon *mon;
+	struct zt_addr gw, src;
+	struct zt_if_opts o = { 0 };
+	struct zt_hostaddr h;
+	char text[ZT_ADDR_STRLEN];
+	int ifindex;
+
+	if (unshare(CLONE_NEWNET) < 0 || nl_connect(sk, NETLINK_ROUTE) < 0)
+		return 20;
+	if (zt_ifaddrs_gateway(AF_INET, &gw) != -ENOENT)
+		return 21;
+	if ((ifindex = veth_up(sk)) < 0)
+		return 22;
+	/* the link reports RUNNING after a moment: only then the monitor, so that what
+	 * it sees next is the route */
+	for (int tries = 0; zt_ifaddrs_list(&o, &h, 1) != 1; tries++) {
+		if (tries == 200)
+			return 28;
+		usleep(10000);
+	}
+	usleep(50000);
+	if (zt_netmon_open(&mon) < 0)
+		return 29;
+	route = rtnl_route_alloc();
+	nh = rtnl_route_nh_alloc();
+	nl_addr_parse("default", AF_INET, &dst);
+	nl_addr_parse("10.9.8.1", AF_INET, &via);
+	rtnl_route_set_family(route, AF_INET);
+	rtnl_route_set_dst(route, dst);
+	rtnl_route_nh_set_gateway(nh, via);
+	rtnl_route_nh_set_ifindex(nh, ifindex);
+	rtnl_route_add_nexthop(route, nh);
+	if (rtnl_route_add(sk, route, 0) < 0)
+		return 24;
+	if (zt_netmon_drain(mon) <= 0)
+		return 25; /* the default route is an event */
+	if (zt_ifaddrs_gateway(AF_INET, &gw) != 0 || strcmp(zt_addr_str(&gw, text), "10.9.8.1:0"))
+		return 26;
+	if (zt_ifaddrs_source(&gw, &src) != 0 || strcmp(zt_addr_str(&src, text), "10.9.8.7:0"))
+		return 27;
+	zt_netmon_close(mon);
+	return 0;
+}
+
+static void in_netns(int (*child)(void))
 {
 	pid_t pid;
 	int status;
 
-	(void)state;
 	if (geteuid() != 0) {
 		print_message("SKIP: needs root to create a network namespace\n");
 		skip();
@@ -142,10 +204,22 @@ static void netns_gather_and_monitor(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(netns_child());
+		_exit(child());
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void netns_default_gateway(void **state)
+{
+	(void)state;
+	in_netns(gateway_child);
+}
+
+static void netns_gather_and_monitor(void **state)
+{
+	(void)state;
+	in_netns(netns_child);
 }
 
 int main(void)
@@ -156,6 +230,7 @@ int main(void)
 		cmocka_unit_test(list_limit),
 		cmocka_unit_test(list_never_returns_loopback),
 		cmocka_unit_test(netns_gather_and_monitor),
+		cmocka_unit_test(netns_default_gateway),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,7 @@ struct end {
 	} conn;
 	uint32_t cands_sent, reports;
 	struct zt_ctrl_path_report last_report;
+	struct zt_ctrl_candidates last_cands;
 };
 
 struct fx {
@@ -158,6 +159,7 @@ static void drain(struct fx *f, int i)
 		assert_int_equal(m.type, ZT_CTRL_CANDIDATES);
 		assert_int_equal(m.u.cands.session_id, 0x5e55);
 		e->cands_sent++;
+		e->last_cands = m.u.cands;
 		if (f->hold_signaling)
 			continue;
 		sync(f, !i);
@@ -274,6 +276,58 @@ static void ready_offers_candidates(void **state)
 	zt_direct_info(f.e[1].d, &info);
 	assert_int_equal(info.generation, 1);
 	assert_string_equal(info.manager, "follows");
+	fx_fini(&f);
+}
+
+/* The UDP candidates of type `type` in end i's last CANDIDATES, up to 4. */
+static size_t cands_of(const struct fx *f, int i, unsigned type, struct zt_cand *out)
+{
+	const struct zt_ctrl_candidates *c = &f->e[i].last_cands;
+	size_t n = 0;
+
+	for (unsigned k = 0; k < c->n_cands && n < 4; k++)
+		if (c->cands[k].type == type && c->cands[k].transport == ZT_CAND_UDP)
+			out[n++] = c->cands[k];
+	return n;
+}
+
+/* A port mapping at the gateway (docs/portmap.md) is offered as srflx with local
+ * preference 65535, ahead of the observed address (65534), behind the host candidate;
+ * its base is the socket's host address and its foundation differs (another server).
+ * When both are the same address, it is offered once, as the mapping. */
+static void mapped_candidate_ahead_of_observed(void **state)
+{
+	struct fx f;
+	struct zt_cand srflx[4], host[4];
+	char s[ZT_ADDR_STRLEN];
+	(void)state;
+
+	fx_init(&f);
+	f.hold_signaling = true;
+	assert_int_equal(zt_addr_parse(&f.e[0].addrs.observed, "198.51.100.1:40000", 0), 0);
+	assert_int_equal(zt_addr_parse(&f.e[0].addrs.mapped, "198.51.100.1:61000", 0), 0);
+	assert_int_equal(zt_addr_parse(&f.e[0].addrs.mapped_base, "10.0.0.1:5000", 0), 0);
+	assert_int_equal(zt_addr_parse(&f.e[0].addrs.gateway, "10.0.0.254", 0), 0);
+	begin(&f, false);
+	assert_int_equal(cands_of(&f, 0, ZT_CAND_HOST, host), 1);
+	assert_int_equal(cands_of(&f, 0, ZT_CAND_SRFLX, srflx), 2);
+	assert_string_equal(zt_addr_str(&srflx[0].addr, s), "198.51.100.1:61000");
+	assert_int_equal(srflx[0].priority, zt_cand_priority(ZT_CAND_SRFLX, 65535, 1));
+	assert_string_equal(zt_addr_str(&srflx[0].related, s), "10.0.0.1:5000");
+	assert_string_equal(zt_addr_str(&srflx[1].addr, s), "198.51.100.1:40000");
+	assert_int_equal(srflx[1].priority, zt_cand_priority(ZT_CAND_SRFLX, 65534, 1));
+	assert_string_equal(zt_addr_str(&srflx[1].related, s), "10.0.0.1:5000");
+	assert_true(host[0].priority > srflx[0].priority);
+	assert_string_not_equal(srflx[0].foundation, srflx[1].foundation);
+	fx_fini(&f);
+
+	fx_init(&f);
+	f.hold_signaling = true;
+	assert_int_equal(zt_addr_parse(&f.e[0].addrs.observed, "198.51.100.1:61000", 0), 0);
+	f.e[0].addrs.mapped = f.e[0].addrs.observed;
+	begin(&f, false);
+	assert_int_equal(cands_of(&f, 0, ZT_CAND_SRFLX, srflx), 1);
+	assert_int_equal(srflx[0].priority, zt_cand_priority(ZT_CAND_SRFLX, 65535, 1));
 	fx_fini(&f);
 }
 
@@ -427,6 +481,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ready_offers_candidates),
+		cmocka_unit_test(mapped_candidate_ahead_of_observed),
 		cmocka_unit_test(selected_pair_moves_once_the_connection_is_up),
 		cmocka_unit_test(refused_moves_are_retried_then_given_up),
 		cmocka_unit_test(peer_that_did_not_follow_sends_us_back),

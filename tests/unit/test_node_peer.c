@@ -102,6 +102,11 @@ struct world {
 	uint8_t tun_last_agent[1500], tun_last_conn[1500];
 	size_t tun_len_agent, tun_len_conn;
 	struct zt_route croutes[3];
+	/* port mapping: datagrams to the gateway are kept here and dropped */
+	struct zt_addr gw;
+	unsigned gw_pkts;
+	uint8_t gw_last[64];
+	size_t gw_last_len;
 };
 
 static struct tchan *tchan_new(struct world *w, bool agent)
@@ -378,6 +383,12 @@ static bool tap(void *arg, const struct nh_pkt *p)
 		w->wire_marker_hits++;
 	if (p->tcp)
 		w->tcp_bytes += p->len;
+	if (w->gw.family && !p->tcp && !p->link && zt_addr_equal(&p->to, &w->gw)) {
+		w->gw_pkts++;
+		w->gw_last_len = p->len < sizeof(w->gw_last) ? p->len : sizeof(w->gw_last);
+		memcpy(w->gw_last, p->data, w->gw_last_len);
+		return true;
+	}
 	if (p->link) {
 		w->link_pkts++;
 		return w->cut_link;
@@ -1859,6 +1870,100 @@ static void slow_reader_is_bounded(void **state)
 }
 
 /*
+ * Port mapping (docs/portmap.md): the agent's client asks the gateway from the node's
+ * socket, the gateway's answers (first byte 2 or 0: STUN's range) go to it and not to
+ * STUN, the mapped address is offered as a srflx candidate at local preference 65535,
+ * and closing deletes the mapping (lifetime 0).
+ */
+static bool went_direct(void *arg, uint64_t now);
+
+struct cand_watch {
+	char lines[8][256];
+	unsigned n;
+};
+
+static void cand_log(void *arg, enum zt_node_level level, const char *event, const char *kv)
+{
+	struct cand_watch *cw = arg;
+
+	if (!strcmp(event, "candidate") && cw->n < 8)
+		snprintf(cw->lines[cw->n++], sizeof(cw->lines[0]), "%s", kv);
+	if (getenv("NH_LOG"))
+		nh_log((void *)"agent", level, event, kv);
+}
+
+static bool cand_logged(const struct cand_watch *cw, const char *text)
+{
+	for (unsigned i = 0; i < cw->n; i++)
+		if (strstr(cw->lines[i], text))
+			return true;
+	return false;
+}
+
+static void portmap_mapping_offered_and_deleted(void **state)
+{
+	struct world w;
+	struct cand_watch cw = { 0 };
+	struct zt_addr gw5351;
+	struct zt_portmap_info pi;
+	struct zt_peer_stats ps;
+	uint8_t ans[60], junk[8] = { 0 };
+	char text[128];
+
+	world_init(&w, *state, 0);
+	w.acfg.path = (struct zt_path_config){ 0 };
+	w.ccfg.path = (struct zt_path_config){ 0 };
+	w.acfg.portmap = ZT_PEER_PORTMAP_AUTO;
+	w.acfg.log = (struct zt_node_log){ .fn = cand_log, .arg = &cw, .max_level = ZT_NODE_DEBUG };
+	assert_int_equal(zt_addr_parse(&w.gw, "10.0.0.1:5351", 0), 0);
+	gw5351 = w.gw;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_int_equal(zt_peer_portmap_route(w.agent.peer, w.net.now, &w.gw, &w.agent.local), 0);
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	/* a PCP MAP request from the socket for its port */
+	assert_true(w.gw_pkts >= 1);
+	assert_int_equal(w.gw_last_len, 60);
+	assert_int_equal(w.gw_last[0], 2);
+	assert_int_equal(w.gw_last[40] << 8 | w.gw_last[41], w.agent.local.port);
+	/* the gateway's answer: 203.0.113.5:61000 for an hour */
+	memcpy(ans, w.gw_last, 60);
+	ans[1] = 0x81;
+	memset(ans + 4, 0, 20);
+	ans[6] = 0x0e;
+	ans[7] = 0x10;
+	ans[42] = 61000 >> 8;
+	ans[43] = 61000 & 0xff;
+	memcpy(ans + 44, (const uint8_t[]){ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113,
+					    5 }, 16);
+	assert_int_equal(zt_peer_recv(w.agent.peer, w.net.now, &w.agent.local, &gw5351, ans,
+				      sizeof(ans)), 0);
+	assert_int_equal(zt_peer_recv(w.agent.peer, w.net.now, &w.agent.local, &gw5351, junk,
+				      sizeof(junk)), 0);
+	assert_int_equal(zt_peer_portmap_info(w.agent.peer, &pi), 0);
+	assert_int_equal(pi.state, ZT_PORTMAP_MAPPED);
+	assert_int_equal(pi.st.malformed, 1);
+	assert_string_equal(zt_addr_str(&pi.external, text), "203.0.113.5:61000");
+	zt_peer_stats(w.agent.peer, &ps);
+	assert_int_equal(ps.dropped_stun, 0);
+	/* a session: its candidates include the mapping */
+	open_chan(&w, "web", 1000, 5);
+	assert_true(nh_run(&w.net, went_direct, &w, w.net.now + 3 * ZT_SEC));
+	snprintf(text, sizeof(text), "udp %u 203.0.113.5 61000 typ srflx",
+		 zt_cand_priority(ZT_CAND_SRFLX, 65535, 1));
+	assert_true(cand_logged(&cw, text));
+	/* closing deletes it: the same request with lifetime 0 */
+	w.gw_pkts = 0;
+	zt_peer_close(w.agent.peer, "test");
+	nh_run_for(&w.net, 10 * ZT_MS);
+	assert_int_equal(w.gw_pkts, 1);
+	assert_int_equal(w.gw_last_len, 60);
+	assert_true(!w.gw_last[4] && !w.gw_last[5] && !w.gw_last[6] && !w.gw_last[7]);
+	assert_int_equal(zt_peer_portmap_info(w.agent.peer, &pi), -ENOENT);
+	world_fini(&w);
+}
+
+/*
  * Ready for the direct path: the agent migrates the inner connection to a direct
  * path (socket address -> connector's address); both ends demultiplex it by
  * connection ID, the stream goes on, and back on the relay path. A session on the
@@ -2595,6 +2700,7 @@ int main(void)
 		cmocka_unit_test(quota_ends_session_and_next_use_reopens),
 		cmocka_unit_test(slow_reader_is_bounded),
 		cmocka_unit_test(inner_connection_migrates_direct_and_back),
+		cmocka_unit_test(portmap_mapping_offered_and_deleted),
 		cmocka_unit_test(direct_path_chosen_cut_and_restored),
 		cmocka_unit_test(connector_follows_back_right_after_going_direct),
 		cmocka_unit_test(direct_path_refused_stays_on_relay),

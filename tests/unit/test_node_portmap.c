@@ -705,6 +705,13 @@ static void stop_deletes_once(void **state)
 	assert_int_equal(b.gw.last_len, sizeof(natpmp_delete));
 	assert_memory_equal(b.gw.last, natpmp_delete, sizeof(natpmp_delete));
 	teardown(&b);
+	/* nobody answered: nothing to delete */
+	setup(&b, GW_SILENT, ZT_PORTMAP_AUTO);
+	run_for(&b, 3 * ZT_SEC);
+	assert_int_equal(info(&b).state, ZT_PORTMAP_UNAVAILABLE);
+	zt_portmap_stop(b.pm, b.now);
+	assert_int_equal(zt_portmap_poll_send(b.pm, b.now, buf, sizeof(buf), &to), 0);
+	teardown(&b);
 	/* nothing asked for yet (NAT-PMP address request only): nothing to delete */
 	setup(&b, GW_SILENT, ZT_PORTMAP_NATPMP);
 	assert_int_equal(zt_portmap_poll_send(b.pm, b.now, buf, sizeof(buf), &to), 2);

@@ -195,6 +195,25 @@ static void print_ms(char *out, size_t cap, const char *us_text)
 		snprintf(out, cap, "%.1f ms", strtod(us_text, NULL) / 1000.0);
 }
 
+/* The port mapping's line (docs/portmap.md), in a sentence. */
+static void print_portmap(const char *line)
+{
+	char st[32], proto[32], gw[128], ext[128], t[128], secs[128], err[400];
+
+	kv(line, "state", st, sizeof(st));
+	kv(line, "gateway", gw, sizeof(gw));
+	if (!strcmp(st, "mapped"))
+		printf("portmap: %s via %s at %s, offered as a srflx candidate; renewal in %s\n",
+		       kv(line, "external", ext, sizeof(ext)), kv(line, "protocol", proto, sizeof(proto)),
+		       gw, print_secs(secs, kv(line, "renew_in_ms", t, sizeof(t))));
+	else if (!strcmp(st, "unavailable"))
+		printf("portmap: none from %s (%s); next try in %s\n", gw,
+		       kv(line, "last_error", err, sizeof(err)),
+		       print_secs(secs, kv(line, "retry_in_ms", t, sizeof(t))));
+	else
+		printf("portmap: %s at %s\n", st, gw);
+}
+
 int status_main(int argc, char **argv)
 {
 	struct ctlclient *c = calloc(1, sizeof(*c));
@@ -266,6 +285,8 @@ int status_main(int argc, char **argv)
 			       "by a limit\n", kv(line, "identity", v[0], 128), kv(line, "sessions", v[1], 128),
 			       kv(line, "chans", v[2], 128), kv(line, "flows", v[3], 128),
 			       kv(line, "bytes", v[4], 128), kv(line, "refused", v[5], 128));
+		} else if (!strncmp(line, "portmap ", 8)) {
+			print_portmap(line);
 		} else if (!strncmp(line, "refusal ", 8)) {
 			printf("%-16s refused (%s) %s ago: %s; %s%s\n", kv(line, "service", v[0], 128),
 			       kv(line, "code", v[1], 128),
