@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "app/daemon.h"
+#include "core/version.h"
 #include "app/secret.h"
 #include "core/err.h"
 #include "io/loop.h"
@@ -68,6 +69,10 @@ int zt_daemon_parse(struct zt_daemon *d, struct zt_conf *conf, int argc, char **
 			free(args);
 			return ZT_DAEMON_HELP;
 		}
+		if (i > 0 && (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V"))) {
+			free(args);
+			return ZT_DAEMON_VERSION;
+		}
 		args[n++] = argv[i];
 	}
 	rc = zt_conf_args(conf, n, args, 1);
@@ -78,8 +83,8 @@ int zt_daemon_parse(struct zt_daemon *d, struct zt_conf *conf, int argc, char **
 void zt_daemon_usage(const struct zt_daemon *d, const struct zt_conf *conf, const char *summary,
 		     char *buf, size_t cap)
 {
-	int n = snprintf(buf, cap, "%s\n\nusage: %s [--config FILE] [OPTIONS] [-v|-vv]\n\n",
-			 summary, d->prog);
+	int n = snprintf(buf, cap, "%s\n\nusage: %s [--config FILE] [OPTIONS] [-v|-vv]\n"
+			 "       %s --version | -V\n\n", summary, d->prog, d->prog);
 
 	if (n >= 0 && (size_t)n < cap)
 		zt_conf_usage(conf, buf + n, cap - (size_t)n);
@@ -273,6 +278,10 @@ static int settings(struct zt_daemon *d, struct zt_conf *conf, int argc, char **
 	if (rc == ZT_DAEMON_HELP) {
 		zt_daemon_usage(d, conf, summary, usage, sizeof(usage));
 		fputs(usage, stdout);
+		return 0;
+	}
+	if (rc == ZT_DAEMON_VERSION) {
+		printf("%s %s\n", d->prog, ZT_VERSION);
 		return 0;
 	}
 	if (rc == 0 && d->ops->check)

@@ -75,14 +75,16 @@ struct zt_daemon {
 extern const struct zt_conf_key zt_daemon_keys[];
 extern const size_t zt_daemon_nkeys;
 
-/* zt_daemon_parse's answer to --help or -h. */
+/* zt_daemon_parse's answers to --help or -h, and to --version or -V. */
 #define ZT_DAEMON_HELP 1
+#define ZT_DAEMON_VERSION 2
 
 /*
  * Reads the settings: adds zt_daemon_keys to conf (which holds the program's tables),
  * takes -v/-vv out of argv (each v one more d->verbose), then parses argv[1..] and
- * checks the required keys. Returns 0, ZT_DAEMON_HELP when argv asks for help
- * (nothing parsed), or a negative code with the message in conf->err (-ENOMEM: none).
+ * checks the required keys. Returns 0, ZT_DAEMON_HELP when argv asks for help,
+ * ZT_DAEMON_VERSION when it asks for the version (nothing parsed; the first one
+ * asked wins), or a negative code with the message in conf->err (-ENOMEM: none).
  */
 int zt_daemon_parse(struct zt_daemon *d, struct zt_conf *conf, int argc, char **argv);
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/version.h"
 #include "app/daemon.h"
 #include "app/log.h"
 #include "app/parse.h"
@@ -1118,7 +1119,8 @@ static void peer_config(struct zt_peerprog *pp)
 		pc->intermediate_tcp.port = 443;
 	}
 	pc->rng = &pp->d.rng;
-	pc->software = pp->role == ZT_CTRL_ROLE_AGENT ? "ztna-agent 0.1" : "ztna-connector 0.1";
+	pc->software = pp->role == ZT_CTRL_ROLE_AGENT ? "ztna-agent " ZT_VERSION
+						      : "ztna-connector " ZT_VERSION;
 	pc->cb = &peer_cb;
 	pc->arg = pp;
 	pc->log = zt_daemon_node_log();

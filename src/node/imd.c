@@ -6,6 +6,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "core/version.h"
 #include "core/checkbudget.h"
 #include "core/ctrl.h"
 #include "core/err.h"
@@ -40,7 +41,7 @@ _Static_assert(RAW_MAX >= ZT_QUIC_RETRY_MAX && RAW_MAX >= ZT_QUIC_INVALID_TOKEN_
 #define CANDS_WINDOW (10 * ZT_SEC)
 #define CANDS_PER_WINDOW 32
 #define CANDS_BYTES_PER_WINDOW (16 * 1024)
-#define SOFTWARE "ztna-intermediate 0.1"
+#define SOFTWARE "ztna-intermediate " ZT_VERSION
 /* Control messages: each session of a party adds this to its budget (burst) and
  * credits it once, for that session's signaling. */
 #define CTRL_SESSION_CREDIT 16

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/version.h"
 #include "core/err.h"
 #include "core/units.h"
 #include "node/peer.h"
@@ -675,7 +676,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	if (!p->cfg.intermediate_name)
 		p->cfg.intermediate_name = ZT_PKI_INTERMEDIATE_DNS;
 	if (!p->cfg.software)
-		p->cfg.software = "ztna 0.1";
+		p->cfg.software = "ztna " ZT_VERSION;
 	p->cfg.outer_keepalive = or_default(cfg->outer_keepalive, 5 * ZT_SEC);
 	p->cfg.outer_idle_timeout = or_default(cfg->outer_idle_timeout, 20 * ZT_SEC);
 	p->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 10 * ZT_SEC);

@@ -210,11 +210,30 @@ static void help_lists_both_tables(void **state)
 	assert_int_equal(parse(&p, &c, 4, argv), ZT_DAEMON_HELP);
 	zt_daemon_usage(&p.d, &c, "ztna-test: a test", usage, sizeof(usage));
 	assert_non_null(strstr(usage, "ztna-test: a test\n\nusage: ztna-test [--config FILE] "
-				      "[OPTIONS] [-v|-vv]\n\n  --config FILE"));
+				      "[OPTIONS] [-v|-vv]\n       ztna-test --version | -V\n\n"
+				      "  --config FILE"));
 	assert_true(strstr(usage, "--budget SIZE") < strstr(usage, "--qlog-dir DIR"));
 	assert_non_null(strstr(usage, "\n  --verbose                more logs (also -v, -vv) "
 				      "(repeatable)\n"));
 	assert_non_null(strstr(usage, "a short text (required)"));
+}
+
+/* --version and -V answer before anything is parsed (a bad key after them is not
+ * reported); the first of help and version asked wins. */
+static void version_asked(void **state)
+{
+	char *a1[] = { "ztna-test", "--version", NULL };
+	char *a2[] = { "ztna-test", "--bogus", "x", "-V", NULL };
+	char *a3[] = { "ztna-test", "-V", "--help", NULL };
+	char *a4[] = { "ztna-test", "--help", "--version", NULL };
+	struct prog p;
+	struct zt_conf c;
+
+	(void)state;
+	assert_int_equal(parse(&p, &c, 2, a1), ZT_DAEMON_VERSION);
+	assert_int_equal(parse(&p, &c, 4, a2), ZT_DAEMON_VERSION);
+	assert_int_equal(parse(&p, &c, 3, a3), ZT_DAEMON_VERSION);
+	assert_int_equal(parse(&p, &c, 3, a4), ZT_DAEMON_HELP);
 }
 
 /* The key log is created 0600; an existing one open to others is refused; the qlog
@@ -424,6 +443,7 @@ int main(void)
 		cmocka_unit_test(text_too_long_and_required),
 		cmocka_unit_test(config_file_errors_name_file_and_line),
 		cmocka_unit_test(help_lists_both_tables),
+		cmocka_unit_test(version_asked),
 		cmocka_unit_test(key_log_and_qlog_dir),
 		cmocka_unit_test(qlog_files_are_private),
 		cmocka_unit_test(tls_files_and_defaults),

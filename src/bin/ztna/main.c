@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "app/log.h"
+#include "core/version.h"
 #include "cmds.h"
 
 struct subcommand {
@@ -28,7 +29,7 @@ static const struct subcommand subcommands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ztna COMMAND [ARGS...]\n\ncommands:\n");
+	fprintf(f, "usage: ztna COMMAND [ARGS...]\n       ztna --version | -V\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-12s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(f, "\n'ztna COMMAND --help' for a command's options.\n");
@@ -38,12 +39,14 @@ int version_main(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("ztna 0.1\n");
+	printf("ztna %s\n", ZT_VERSION);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")))
+		return version_main(argc - 1, argv + 1);
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
