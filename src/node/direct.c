@@ -625,10 +625,12 @@ int zt_direct_start(struct zt_direct *d, uint64_t now, uint64_t at, uint32_t gen
 	if (!d->ice || generation != d->gen)
 		return -ESRCH;
 	rc = zt_ice_start(d->ice, at);
-	DLOG(d, rc < 0 ? ZT_NODE_WARN : ZT_NODE_INFO, "ice_start",
-	     "session=%08x generation=%u in_ms=%" PRIu64 " error=\"%s\"", d->cfg.session_id,
-	     generation, (uint64_t)(at > now ? (at - now) / ZT_MS : 0),
-	     rc < 0 ? zt_strerror(rc) : "none");
+	if (rc < 0)
+		DLOG(d, ZT_NODE_WARN, "ice_start", "session=%08x generation=%u error=\"%s\"",
+		     d->cfg.session_id, generation, zt_strerror(rc));
+	else
+		DLOG(d, ZT_NODE_INFO, "ice_start", "session=%08x generation=%u in_ms=%" PRIu64,
+		     d->cfg.session_id, generation, (uint64_t)(at > now ? (at - now) / ZT_MS : 0));
 	return rc;
 }
 
