@@ -301,6 +301,9 @@ int zt_ppm_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 		     struct zt_addr *ret_local, struct zt_addr *ret_remote);
 uint64_t zt_ppm_deadline(const struct zt_peer *p);
 void zt_ppm_timers(struct zt_peer *p, uint64_t now);
+/* A session's direct path fell back to the relay: the mapping may be gone, ask again
+ * (node/portmap.h zt_portmap_refresh). */
+void zt_ppm_refresh(struct zt_peer *p, uint64_t now);
 /* Deletes the mapping (zt_peer_close) and frees the client (zt_peer_free). */
 void zt_ppm_stop(struct zt_peer *p, uint64_t now);
 void zt_ppm_fini(struct zt_peer *p);

@@ -115,6 +115,12 @@ int zt_ppm_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 	return n;
 }
 
+void zt_ppm_refresh(struct zt_peer *p, uint64_t now)
+{
+	if (p->pm)
+		zt_portmap_refresh(p->pm, now);
+}
+
 uint64_t zt_ppm_deadline(const struct zt_peer *p)
 {
 	return p->pm ? zt_portmap_next_deadline(p->pm) : ZT_TIME_NEVER;

@@ -539,6 +539,11 @@ uint64_t zt_portmap_next_deadline(const struct zt_portmap *pm)
 
 /* ---- the rest ---- */
 
+void zt_portmap_refresh(struct zt_portmap *pm, uint64_t now)
+{
+	remap_soon(pm, now);
+}
+
 int zt_portmap_poll_change(struct zt_portmap *pm, struct zt_addr *ret)
 {
 	if (!pm->changed)

@@ -152,6 +152,11 @@ int zt_portmap_poll_change(struct zt_portmap *pm, struct zt_addr *ret);
 /* The mapped external address, if any: true and *ret. */
 bool zt_portmap_external(const struct zt_portmap *pm, struct zt_addr *ret);
 
+/* A direct path through the mapping was lost: the gateway may have lost the mapping
+ * (a restart it did not announce to us), so it is asked for again now, or 5 s after
+ * the previous request if that was sooner. Only while MAPPED. */
+void zt_portmap_refresh(struct zt_portmap *pm, uint64_t now);
+
 /* Deletes the mapping (one datagram for poll_send) and stops. */
 void zt_portmap_stop(struct zt_portmap *pm, uint64_t now);
 

@@ -1544,6 +1544,8 @@ static void direct_flush(struct psession *s, uint64_t now)
 			to = s->tcp_path; /* the TCP direct path, better than the relay */
 		else if (mv.kind == ZT_PATH_KIND_RELAY)
 			zt_peer_relay_path(s->p, &to);
+		if (mv.kind == ZT_PATH_KIND_RELAY)
+			zt_ppm_refresh(s->p, now); /* a lost path: the port mapping may be gone */
 		zt_quic_conn_path(s->conn, &cur);
 		if (zt_addr_equal(&cur.local, &to.local) && zt_addr_equal(&cur.remote, &to.remote))
 			rc = ZT_DIRECT_ALREADY;
@@ -1577,6 +1579,8 @@ static void direct_path(struct psession *s, const struct zt_quic_path *path, boo
 		return;
 	direct_sync(s);
 	zt_direct_path_result(s->direct, now, path, ok);
+	if (ok && zt_quic_is_relay_addr(&path->local))
+		zt_ppm_refresh(s->p, now); /* connector: the agent fell back to the relay */
 	direct_flush(s, now);
 }
 

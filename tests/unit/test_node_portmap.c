@@ -593,6 +593,33 @@ static void announce_restart_bounded(void **state)
 	teardown(&b);
 }
 
+/* A direct path through the mapping was lost: asked again at once, then no more
+ * often than every 5 s however often the node says so; nothing while not mapped. */
+static void refresh_asks_again_soon(void **state)
+{
+	struct bench b;
+	(void)state;
+
+	setup(&b, GW_BOTH, ZT_PORTMAP_AUTO);
+	run_for(&b, 10 * ZT_SEC);
+	assert_int_equal(b.gw.requests, 1);
+	zt_portmap_refresh(b.pm, b.now);
+	run_for(&b, ZT_MS);
+	assert_int_equal(b.gw.requests, 2);
+	for (int k = 0; k < 1000; k++) {
+		zt_portmap_refresh(b.pm, b.now);
+		run_for(&b, 10 * ZT_MS);
+	}
+	assert_int_equal(b.gw.requests, 2 + 2); /* 10 s: at 5 and 10 s after the last */
+	teardown(&b);
+	setup(&b, GW_SILENT, ZT_PORTMAP_AUTO);
+	run_for(&b, 3 * ZT_SEC);
+	zt_portmap_refresh(b.pm, b.now);
+	run_for(&b, ZT_SEC);
+	assert_int_equal(b.gw.requests, 6);
+	teardown(&b);
+}
+
 static void natpmp_restart_noticed(void **state)
 {
 	struct bench b;
@@ -764,6 +791,7 @@ int main(void)
 		cmocka_unit_test(hostile_answers_counted_and_dropped),
 		cmocka_unit_test(gateway_restart_noticed_and_remapped),
 		cmocka_unit_test(announce_restart_bounded),
+		cmocka_unit_test(refresh_asks_again_soon),
 		cmocka_unit_test(natpmp_restart_noticed),
 		cmocka_unit_test(unanswered_renewals_lose_the_mapping),
 		cmocka_unit_test(unsolicited_update_moves_the_candidate),
