@@ -817,6 +817,12 @@ static void portmap_route(struct zt_peerprog *pp, uint64_t now)
 
 	if (!pp->pc.portmap || pp->pc.path.direct_disabled)
 		return;
+	if (zt_addr_is_loopback(bound) && !gw.family) { /* no gateway behind loopback */
+		if (!pp->pm_err)
+			zt_info("portmap", "gateway=none reason=\"bound to a loopback address\"");
+		pp->pm_err = -EADDRNOTAVAIL;
+		return;
+	}
 	if (!gw.family)
 		rc = zt_ifaddrs_gateway(bound->family, &gw);
 	if (rc == 0 && zt_addr_is_any(bound))

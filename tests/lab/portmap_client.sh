@@ -1,0 +1,175 @@
+#!/bin/bash
+# Port mapping against a real router daemon, Debian's miniupnpd (docs/portmap.md):
+#
+#   [ public 100.21.0.0/24 ]
+#     +-- server stun 100.21.0.10            ztna-intermediate
+#     +-- nat pcp_n (symmetric, miniupnpd)   +-- host alice  agent --portmap pcp
+#     +-- nat pmp_n (symmetric, miniupnpd,   +-- host bob    agent --portmap auto
+#     |              PCP requests dropped)
+#     +-- nat prc_n (port-restricted)        +-- host carol  connector
+#
+# Symmetric x port-restricted stays on the relay with plain ICE (checked first: alice
+# without --portmap). With --portmap the agent's router forwards a port to its socket
+# (PCP at pcp_n; at pmp_n, which drops PCP, NAT-PMP after the client's 1 s without an
+# answer), the mapped address is offered as a srflx candidate, and the session goes
+# direct; the agent's exit deletes the mapping at the router.
+#
+# miniupnpd runs in the NAT's namespace against its own nftables table (inet ztpm,
+# with a nat prerouting and a forward chain), and the lab NAT's forward chain is told
+# to let DNATed packets through (ct status dnat accept); both are set up here, not by
+# ztna-lab. scenarios/lab/portmap.lab says why its public range is not 203.0.113.0/24.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib/tap.sh
+. tests/lib/lab.sh
+. scenarios/lib.sh
+
+N=10
+lab_require $N
+MINIUPNPD=$(command -v miniupnpd || echo /usr/sbin/miniupnpd)
+[ -x "$MINIUPNPD" ] || skip_all "miniupnpd is not installed (./tools/deps.sh lab: miniupnpd-nftables)" $N
+tap_plan $N
+
+if ! lab_up scenarios/lab/portmap.lab; then
+	for ((i = 0; i < N; i++)); do tap_fail "lab up"; done
+	exit 0
+fi
+
+# miniupnpd on NAT for its lan, NAT-PMP and PCP on port 5351 of its lan address.
+mupnp_start() {
+	local nat=$1 ns conf
+	ns=$(eval echo "\$ZTLAB_NS_$nat")
+	ip netns exec "$ns" nft -f - <<EOF || return 1
+table inet ztpm {
+	chain prerouting { type nat hook prerouting priority dstnat; policy accept; jump upnp_pre; }
+	chain upnp_pre { }
+	chain postrouting { type nat hook postrouting priority srcnat; policy accept; jump upnp_post; }
+	chain upnp_post { }
+	chain forward { type filter hook forward priority filter; policy accept; jump upnp_fwd; }
+	chain upnp_fwd { }
+}
+EOF
+	ip netns exec "$ns" nft insert rule ip ztlab forward ct status dnat accept || return 1
+	conf=$LAB_TMP/miniupnpd-$nat.conf
+	cat >"$conf" <<EOF
+ext_ifname=wan
+ext_ip=$(eval echo "\$ZTLAB_IP_$nat")
+listening_ip=lan
+enable_natpmp=yes
+enable_upnp=no
+secure_mode=yes
+upnp_table_name=ztpm
+upnp_nat_table_name=ztpm
+upnp_forward_chain=upnp_fwd
+upnp_nat_chain=upnp_pre
+upnp_nat_postrouting_chain=upnp_post
+allow 1024-65535 $(eval echo "\$ZTLAB_LAN_$nat") 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+	lab_bg "$nat" "$LAB_TMP/miniupnpd-$nat.log" "$MINIUPNPD" -d -f "$conf" -P "$LAB_TMP/miniupnpd-$nat.pid"
+	lab_wait_for "$LAB_TMP/miniupnpd-$nat.log" "Listening for NAT-PMP" 5
+}
+
+# The DNAT rules miniupnpd holds at NAT.
+mupnp_rules() {
+	ip netns exec "$(eval echo "\$ZTLAB_NS_$1")" nft list chain inet ztpm upnp_pre 2>&1
+}
+
+# Agent on host H with ARGS, its session to carol's service opened; waits for the port
+# mapping when asked for one, then until the session is direct or its ICE gave up.
+# Sets AGENT (pid), SESSION and PORTMAP (its status lines), ECHOED (yes/no: 4 KB
+# through the forward and back).
+agent_run() {
+	local h=$1 i out
+	shift
+	lab_bg "$h" "$LAB_TMP/$h.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$SC_IMD:4433" \
+		--pki "$LAB_TMP/pki-$LAB/agent-$h" --name "$h" --token "tok-$h" \
+		--forward "tcp:127.0.0.1:8000=svc-carol" --control "$LAB_TMP/$h.sock" --cooldown 60s -v "$@"
+	AGENT=$LAB_BG
+	SESSION="" PORTMAP="" ECHOED=no
+	sc_wait_ready 50 "$LAB_TMP/$h.sock" || { tap_diag "$h did not log in"; return 1; }
+	# the mapping before the session: its first ICE generation offers it
+	for ((i = 0; i < 30; i++)); do
+		PORTMAP=$(sc_status_line "$LAB_TMP/$h.sock" portmap)
+		[ -z "$PORTMAP" ] || [ "$(kv "$PORTMAP" state)" != probing ] && break
+		sleep 0.1
+	done
+	"$ZTNA" ping svc-carol -c 1 --timeout 3000 --control "$LAB_TMP/$h.sock" >/dev/null 2>&1
+	for ((i = 0; i < 80; i++)); do
+		SESSION=$(sc_status_line "$LAB_TMP/$h.sock" session=)
+		[ "$(kv "$SESSION" path)" = direct ] || [ "$(kv "$SESSION" ice)" = failed ] && break
+		sleep 0.1
+	done
+	PORTMAP=$(sc_status_line "$LAB_TMP/$h.sock" portmap)
+	out=$(lab_x "$h" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-send 127.0.0.1:8000 "$LAB_TMP/sys-data" 2>&1)
+	[ "$out" = "$(cat "$LAB_TMP/sys-data")" ] && ECHOED=yes
+	tap_diag "$h: $SESSION"
+	tap_diag "$h: ${PORTMAP:-no portmap line}"
+}
+
+# Stops the agent (SIGTERM: it deletes its mapping on the way out) and waits up to 3 s
+# until NAT holds no rule for PORT. Returns 1 if one is left.
+agent_stop_unmapped() {
+	local nat=$1 port=$2 i
+	sc_stop "$AGENT"
+	for ((i = 0; i < 30; i++)); do
+		mupnp_rules "$nat" | grep -q "dport $port " || return 0
+		sleep 0.1
+	done
+	tap_diag "still at $nat: $(mupnp_rules "$nat" | tr '\n' ' ')"
+	return 1
+}
+
+if ! mupnp_start pcp_n || ! mupnp_start pmp_n || ! sc_system_up; then
+	for ((i = 0; i < N; i++)); do tap_fail "miniupnpd or the Intermediate did not start"; done
+	exit 0
+fi
+# pmp_n answers NAT-PMP only: PCP requests (first payload byte 2) are dropped
+ip netns exec "$ZTLAB_NS_pmp_n" nft -f - <<EOF
+table inet ztpcpdrop {
+	chain input { type filter hook input priority -10; policy accept; udp dport 5351 @th,64,8 2 counter drop; }
+}
+EOF
+lab_bg carol "$LAB_TMP/echo.log" "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-echo "$ZTLAB_IP_carol:7000"
+lab_bg carol "$LAB_TMP/carol.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$SC_IMD:4433" \
+	--pki "$LAB_TMP/pki-$LAB/connector-carol" --name carol --token tok-carol \
+	--service "svc-carol=tcp:$ZTLAB_IP_carol:7000" --control "$LAB_TMP/carol.sock" --cooldown 60s -v
+sc_wait_ready 50 "$LAB_TMP/carol.sock" || tap_diag "carol did not log in: $(tail -3 "$LAB_TMP/carol.log")"
+
+# 1. plain ICE: symmetric x port-restricted stays on the relay
+agent_run alice --portmap off
+ok_if "without --portmap: alice (symmetric) to carol (port-restricted) stays on the relay ($(kv "$SESSION" path), ice $(kv "$SESSION" ice))" \
+	test "$(kv "$SESSION" path)" = relay -a "$(kv "$SESSION" ice)" = failed -a -z "$PORTMAP"
+sc_stop "$AGENT"
+
+# 2-6. alice with PCP
+agent_run alice --portmap pcp
+ext=$(kv "$PORTMAP" external)
+port=${ext##*:}
+ok_if "alice is mapped by PCP at pcp_n: $ext" \
+	test "$(kv "$PORTMAP" state)/$(kv "$PORTMAP" protocol)/${ext%:*}" = "mapped/pcp/$ZTLAB_IP_pcp_n"
+ok_if "miniupnpd at pcp_n forwards $ext to alice's socket" \
+	grep -q "dport $port dnat ip to $ZTLAB_IP_alice:" <(mupnp_rules pcp_n)
+ok_if "alice offers $ext as a srflx candidate at local preference 65535" \
+	grep -q "udp 1694498815 ${ext%:*} $port typ srflx raddr $ZTLAB_IP_alice" "$LAB_TMP/alice.log"
+ok_if "with the mapping: alice to carol direct in $(kv "$SESSION" time_to_direct_ms) ms, 4 KB echoed ($ECHOED), ztna status says so" \
+	test "$(kv "$SESSION" path)" = direct -a "$ECHOED" = yes -a \
+	-n "$("$ZTNA" status --control "$LAB_TMP/alice.sock" | grep "portmap: $ext via pcp")"
+ok_if "alice's exit deletes her mapping at pcp_n" agent_stop_unmapped pcp_n "$port"
+
+# 7-9. bob, auto, behind a router that answers NAT-PMP only
+agent_run bob --portmap auto
+ext=$(kv "$PORTMAP" external)
+port=${ext##*:}
+ok_if "bob is mapped by NAT-PMP at pmp_n after PCP got no answer: $ext (fallbacks $(kv "$PORTMAP" fallbacks), timeouts $(kv "$PORTMAP" timeouts))" \
+	test "$(kv "$PORTMAP" state)/$(kv "$PORTMAP" protocol)/${ext%:*}/$(kv "$PORTMAP" fallbacks)" = \
+	"mapped/natpmp/$ZTLAB_IP_pmp_n/1"
+ok_if "with the mapping: bob to carol direct in $(kv "$SESSION" time_to_direct_ms) ms, 4 KB echoed ($ECHOED)" \
+	test "$(kv "$SESSION" path)" = direct -a "$ECHOED" = yes
+ok_if "bob's exit deletes his mapping at pmp_n" agent_stop_unmapped pmp_n "$port"
+
+# 10. what miniupnpd said about both deletions
+deletions_logged() {
+	grep -q "PCP: UDP port .* mapping removed" "$LAB_TMP/miniupnpd-pcp_n.log" &&
+		grep -q "NAT-PMP UDP port .* mapping removed" "$LAB_TMP/miniupnpd-pmp_n.log"
+}
+ok_if "miniupnpd logged the PCP and the NAT-PMP deletions" deletions_logged
