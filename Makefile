@@ -138,7 +138,7 @@ FUZZ_EXTRA_fuzz_pcp := src/node/portmap.c src/node/nodelog.c
 FUZZ_EXTRA_fuzz_policy := src/node/policy.c src/quic/pki.c
 FUZZ_EXTRA_fuzz_retry := src/quic/retry.c
 FUZZ_EXTRA_fuzz_scn := netns/scenario.c
-FUZZ_EXTRA_fuzz_simscn := sim/simscn.c sim/theory.c netns/scenario.c
+FUZZ_EXTRA_fuzz_simscn := sim/simscn.c sim/theory.c sim/nat.c netns/scenario.c
 FUZZ_EXTRA_fuzz_tcplink := src/node/tcplink.c
 
 fuzz-build: $(FUZZERS)

@@ -19,8 +19,12 @@ static void node_line(const struct zt_scn *s, unsigned i, FILE *f)
 		for (unsigned j = 0; j < nd->naddr; j++)
 			fprintf(f, "%s%s", j ? ", " : " ", zt_ip4_str(nd->addr[j], ip));
 	if (nd->kind == ZT_SCN_NAT) {
-		fprintf(f, "  [%s, hairpin %s, timeout %us%s", zt_nat_type_name(nd->type),
-			nd->hairpin ? "on" : "off", nd->timeout_s, nd->block_udp ? ", UDP blocked" : "");
+		fprintf(f, "  [%s", zt_nat_type_name(nd->type));
+		/* a symmetric NAT's pattern when it is not the default (random) */
+		if (nd->type == ZT_NAT_SYMMETRIC && nd->ports != ZT_SCN_PORTS_RANDOM)
+			fprintf(f, ", ports %s", zt_scn_ports_name(nd->ports));
+		fprintf(f, ", hairpin %s, timeout %us%s", nd->hairpin ? "on" : "off", nd->timeout_s,
+			nd->block_udp ? ", UDP blocked" : "");
 		if (nd->egress_proxy)
 			fprintf(f, ", egress only via proxy %s", s->nodes[nd->egress_node].name);
 		fputc(']', f);

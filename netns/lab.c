@@ -274,7 +274,7 @@ static int load_rules(struct zt_lab *lab, int i)
 {
 	const struct zt_scn_node *n = &lab->scn->nodes[i];
 	char *text, nfterr[400];
-	size_t cap = 16384;
+	size_t cap = ZT_NATRULES_MAX;
 	int rc;
 
 	text = malloc(cap);

@@ -114,7 +114,7 @@ static int rules_main(int argc, char **argv)
 		return 2;
 	}
 	s = malloc(sizeof(*s));
-	text = malloc(16384);
+	text = malloc(ZT_NATRULES_MAX);
 	if (!s || !text || load_scenario(argv[1], s) < 0)
 		goto out_free;
 	i = zt_scn_find(s, argv[2]);
@@ -122,7 +122,7 @@ static int rules_main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s has no nat named '%s'\n", argv[1], argv[2]);
 		goto out_free;
 	}
-	if (zt_natrules_render(&s->nodes[i], text, 16384) < 0)
+	if (zt_natrules_render(&s->nodes[i], text, ZT_NATRULES_MAX) < 0)
 		goto out_free;
 	fputs(text, stdout);
 	rc = 0;

@@ -45,6 +45,7 @@ struct shape {
 	bool filter_set; /* (remote address, public port) pairs: address-dependent filtering */
 	bool eif;       /* DNAT through the map from wan */
 	bool reverse;   /* inside endpoint -> public endpoint, for hairpin SNAT */
+	bool inuse;     /* public UDP ports of live mappings ('ports preserve') */
 };
 
 static struct shape shape_of(const struct zt_scn_node *n)
@@ -55,7 +56,126 @@ static struct shape shape_of(const struct zt_scn_node *n)
 	s.filter_set = n->type == ZT_NAT_ADDR_RESTRICTED;
 	s.reverse = n->hairpin;
 	s.map = s.eif || n->hairpin;
+	s.inuse = n->type == ZT_NAT_SYMMETRIC && n->ports == ZT_SCN_PORTS_PRESERVE;
 	return s;
+}
+
+/*
+ * The SNAT rules of the wan side. The cone types: masquerade, which keeps the inside
+ * port when free and reuses one mapping per inside endpoint (EIM). Symmetric, by
+ * 'ports' (UDP; TCP and the rest always get masquerade random):
+ *   random      masquerade random: a random free port per new conntrack entry (EDM).
+ *   sequential  snat to the port an incrementing counter picks: numgen counts new
+ *               UDP conntrack entries (the nat chain sees only their first packet), and
+ *               a map turns 0..ZT_SCN_SEQ_PORTS-1 into ZT_SCN_SEQ_BASE + n (nft 1.0.6
+ *               puts a bare numgen value into the port in host byte order: +256 per
+ *               step on x86). After ZT_SCN_SEQ_PORTS mappings it wraps; a new mapping
+ *               whose port is still taken towards the same destination is dropped
+ *               (the counter moves on, so the sender's next packet gets the next port).
+ *   preserve    masquerade (the inside port) unless that port is the public port of a
+ *               live mapping (set @inuse, filled after SNAT by chain learn), then
+ *               masquerade random: an inside endpoint's first mapping keeps its port,
+ *               its mappings to further destinations get random ones (still EDM).
+ */
+static void put_masquerade(struct out *o, const struct zt_scn_node *n, const char *wan)
+{
+	const char *out = "\t\toifname \"" ZT_NAT_IF_WAN "\"";
+
+	if (n->type != ZT_NAT_SYMMETRIC) {
+		put(o, "%s masquerade\n", out);
+		return;
+	}
+	if (n->ports == ZT_SCN_PORTS_SEQUENTIAL) {
+		put(o, "%s meta l4proto udp snat ip to %s : numgen inc mod %u map {", out, wan,
+		    ZT_SCN_SEQ_PORTS);
+		for (unsigned i = 0; i < ZT_SCN_SEQ_PORTS; i++)
+			put(o, "%s%u : %u", i % 10 ? ", " : i ? ",\n\t\t\t" : "\n\t\t\t", i,
+			    ZT_SCN_SEQ_BASE + i);
+		put(o, " }\n");
+	} else if (n->ports == ZT_SCN_PORTS_PRESERVE) {
+		put(o, "%s meta l4proto udp udp sport @inuse masquerade random\n", out);
+		put(o, "%s meta l4proto udp masquerade\n", out);
+	}
+	put(o, "%s masquerade random\n", out);
+}
+
+static void put_sets(struct out *o, const struct zt_scn_node *n, const struct shape *s)
+{
+	if (s->map)
+		put(o, "\tmap mapping {\n"
+			"\t\ttype inet_service : ipv4_addr . inet_service\n"
+			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
+		    n->timeout_s);
+	if (s->filter_set)
+		put(o, "\tset allowed {\n"
+			"\t\ttype ipv4_addr . inet_service\n"
+			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
+		    n->timeout_s);
+	if (s->inuse)
+		put(o, "\tset inuse {\n"
+			"\t\ttype inet_service\n"
+			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
+		    n->timeout_s);
+	if (s->reverse)
+		put(o, "\tmap reverse {\n"
+			"\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n"
+			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
+		    n->timeout_s);
+}
+
+/* The filter chain after SNAT (priority srcnat + 10), so udp sport is the public port. */
+static void put_learn(struct out *o, const struct shape *s)
+{
+	const char *udp = "meta l4proto udp";
+	const char *fresh = "oifname \"" ZT_NAT_IF_WAN "\" ct direction original ct status snat";
+	const char *answer = "oifname \"" ZT_NAT_IF_WAN "\" ct direction reply ct status dnat";
+
+	if (!s->map && !s->inuse)
+		return;
+	put(o, "\tchain learn {\n\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
+	if (s->map) {
+		put(o, "\t\t%s %s update @mapping { udp sport : ct original ip saddr . "
+			"ct original proto-src }\n", fresh, udp);
+		/* replies on a flow a remote opened keep the entry alive too */
+		put(o, "\t\t%s %s update @mapping { udp sport : ct reply ip saddr . "
+			"ct reply proto-src }\n", answer, udp);
+	}
+	if (s->filter_set) {
+		put(o, "\t\t%s %s update @allowed { ip daddr . udp sport }\n", fresh, udp);
+		put(o, "\t\t%s %s update @allowed { ip daddr . udp sport }\n", answer, udp);
+	}
+	if (s->reverse)
+		put(o, "\t\t%s %s update @reverse { ct original ip saddr . ct original proto-src : "
+			"ip saddr . udp sport }\n", fresh, udp);
+	/* the public port of every packet of a mapping, both ways (conntrack keeps
+	 * the mapping alive both ways too): the reply tuple's destination */
+	if (s->inuse)
+		put(o, "\t\t%s ct status snat update @inuse { ct reply proto-dst }\n", udp);
+	put(o, "\t}\n");
+}
+
+static void put_forward(struct out *o, const struct zt_scn_node *n, const struct shape *s)
+{
+	const char *udp = "meta l4proto udp";
+	char px[16];
+
+	put(o, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n");
+	if (n->block_udp)
+		put(o, "\t\t%s drop\n", udp);
+	put(o, "\t\tct state established,related accept\n");
+	if (n->egress_proxy) {
+		put(o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" ip daddr %s "
+			"tcp dport %u accept\n", zt_ip4_str(n->egress_addr, px), n->egress_port);
+		/* a rule of its own (not the policy) so the drops are counted */
+		put(o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" counter drop\n");
+	} else {
+		put(o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" accept\n");
+	}
+	if (s->eif)
+		put(o, "\t\tiifname \"" ZT_NAT_IF_WAN "\" oifname \"" ZT_NAT_IF_LAN "\" ct status dnat accept\n");
+	if (n->hairpin)
+		put(o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_LAN "\" ct status dnat accept\n");
+	put(o, "\t}\n");
 }
 
 int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
@@ -64,8 +184,6 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 	struct shape s;
 	char wan[16], lan[16], px[16];
 	const char *udp = "meta l4proto udp";
-	const char *fresh = "oifname \"" ZT_NAT_IF_WAN "\" ct direction original ct status snat";
-	const char *answer = "oifname \"" ZT_NAT_IF_WAN "\" ct direction reply ct status dnat";
 
 	if (n->kind != ZT_SCN_NAT)
 		return -EINVAL;
@@ -76,29 +194,16 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 	zt_ip4_str(n->lan_net, lan);
 
 	put(&o, "flush ruleset\n");
-	put(&o, "# %s NAT '%s': wan %s, lan %s/%u, hairpin %s, mapping timeout %us%s",
+	put(&o, "# %s NAT '%s': wan %s, lan %s/%u, ports %s, hairpin %s, mapping timeout %us%s",
 	    zt_nat_type_name(n->type), n->name, wan, lan, n->lan_prefix,
-	    n->hairpin ? "on" : "off", n->timeout_s, n->block_udp ? ", UDP blocked" : "");
+	    zt_scn_ports_name(n->ports), n->hairpin ? "on" : "off", n->timeout_s,
+	    n->block_udp ? ", UDP blocked" : "");
 	if (n->egress_proxy)
 		put(&o, ", egress only TCP to the proxy %s:%u", zt_ip4_str(n->egress_addr, px),
 		    n->egress_port);
 	put(&o, "\n");
 	put(&o, "table ip " ZT_NAT_TABLE " {\n");
-	if (s.map)
-		put(&o, "\tmap mapping {\n"
-			"\t\ttype inet_service : ipv4_addr . inet_service\n"
-			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
-		    n->timeout_s);
-	if (s.filter_set)
-		put(&o, "\tset allowed {\n"
-			"\t\ttype ipv4_addr . inet_service\n"
-			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
-		    n->timeout_s);
-	if (s.reverse)
-		put(&o, "\tmap reverse {\n"
-			"\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n"
-			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
-		    n->timeout_s);
+	put_sets(&o, n, &s);
 
 	put(&o, "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
 	if (s.eif && s.filter_set)
@@ -119,45 +224,11 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 		put(&o, "\t\toifname \"" ZT_NAT_IF_LAN "\" ct status dnat ip saddr %s/%u snat ip to %s\n",
 		    lan, n->lan_prefix, wan);
 	}
-	put(&o, "\t\toifname \"" ZT_NAT_IF_WAN "\" masquerade%s\n",
-	    n->type == ZT_NAT_SYMMETRIC ? " random" : "");
+	put_masquerade(&o, n, wan);
 	put(&o, "\t}\n");
 
-	if (s.map) {
-		/* after SNAT (priority srcnat + 10), so udp sport is the public port */
-		put(&o, "\tchain learn {\n\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
-		put(&o, "\t\t%s %s update @mapping { udp sport : ct original ip saddr . ct original proto-src }\n",
-		    fresh, udp);
-		/* replies on a flow a remote opened keep the entry alive too */
-		put(&o, "\t\t%s %s update @mapping { udp sport : ct reply ip saddr . ct reply proto-src }\n",
-		    answer, udp);
-		if (s.filter_set) {
-			put(&o, "\t\t%s %s update @allowed { ip daddr . udp sport }\n", fresh, udp);
-			put(&o, "\t\t%s %s update @allowed { ip daddr . udp sport }\n", answer, udp);
-		}
-		if (s.reverse)
-			put(&o, "\t\t%s %s update @reverse { ct original ip saddr . ct original proto-src : "
-				"ip saddr . udp sport }\n", fresh, udp);
-		put(&o, "\t}\n");
-	}
-
-	put(&o, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n");
-	if (n->block_udp)
-		put(&o, "\t\t%s drop\n", udp);
-	put(&o, "\t\tct state established,related accept\n");
-	if (n->egress_proxy) {
-		put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" ip daddr %s "
-			"tcp dport %u accept\n", zt_ip4_str(n->egress_addr, px), n->egress_port);
-		/* a rule of its own (not the policy) so the drops are counted */
-		put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" counter drop\n");
-	} else {
-		put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" accept\n");
-	}
-	if (s.eif)
-		put(&o, "\t\tiifname \"" ZT_NAT_IF_WAN "\" oifname \"" ZT_NAT_IF_LAN "\" ct status dnat accept\n");
-	if (n->hairpin)
-		put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_LAN "\" ct status dnat accept\n");
-	put(&o, "\t}\n");
+	put_learn(&o, &s);
+	put_forward(&o, n, &s);
 
 	/* NAT_NOTES pitfall 1: an unsolicited packet must not create a conntrack entry */
 	put(&o, "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n");
@@ -181,6 +252,8 @@ int zt_natrules_render_flush(const struct zt_scn_node *n, char *buf, size_t cap)
 	s = shape_of(n);
 	if (s.map)
 		put(&o, "flush map ip " ZT_NAT_TABLE " mapping\n");
+	if (s.inuse)
+		put(&o, "flush set ip " ZT_NAT_TABLE " inuse\n");
 	if (s.filter_set)
 		put(&o, "flush set ip " ZT_NAT_TABLE " allowed\n");
 	if (s.reverse)

@@ -6,7 +6,10 @@
  *
  *   port-restricted  masquerade (Linux keeps one mapping per inside endpoint: EIM) and
  *                    a stateful forward filter (APDF)
- *   symmetric        masquerade random: a new public port per destination (EDM)
+ *   symmetric        a new public port per destination (EDM), chosen by 'ports':
+ *                    random (masquerade random), sequential (a counter: numgen),
+ *                    preserve (the inside port while no live mapping has it as its
+ *                    public port, else random); see put_masquerade() in natrules.c
  *   full-cone        the above plus a map learned after SNAT, public port -> inside
  *                    endpoint, used to DNAT any remote's packet to that port (EIF)
  *   address-restricted  the map plus a set of (remote address, public port) the
@@ -36,6 +39,7 @@
 #define ZT_NAT_TABLE "ztlab"
 #define ZT_NAT_IF_WAN "wan"
 #define ZT_NAT_IF_LAN "lan"
+#define ZT_NATRULES_MAX 65536 /* a buffer this large holds any NAT's ruleset */
 
 /*
  * Writes the ruleset (it starts with "flush ruleset": the namespace holds nothing

@@ -133,6 +133,7 @@ int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 		fprintf(f, "ZTLAB_LAN_IP_%s=%s\n", nm, zt_ip4_str(n->lan_gw, ip));
 		fprintf(f, "ZTLAB_HAIRPIN_%s=%s\n", nm, n->hairpin ? "on" : "off");
 		fprintf(f, "ZTLAB_TIMEOUT_%s=%u\n", nm, n->timeout_s);
+		fprintf(f, "ZTLAB_PORTS_%s=%s\n", nm, zt_scn_ports_name(n->ports));
 		fprintf(f, "ZTLAB_UDP_%s=%s\n", nm, n->block_udp ? "block" : "allow");
 		fprintf(f, "ZTLAB_EGRESS_%s=%s\n", nm, n->egress_proxy ? "proxy" : "all");
 		if (n->egress_proxy)

@@ -41,11 +41,26 @@ static const char *const nat_type_names[] = {
 	[ZT_NAT_SYMMETRIC] = "symmetric",
 };
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* names[i], or "?" past the table. */
+static const char *name_in(const char *const *names, size_t n, unsigned i)
+{
+	return i < n ? names[i] : "?";
+}
+
+/* The index of word t in names, or -1. */
+static int index_in(const char *const *names, size_t n, const char *t)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(t, names[i]))
+			return (int)i;
+	return -1;
+}
+
 const char *zt_nat_type_name(enum zt_nat_type t)
 {
-	if ((unsigned)t < sizeof(nat_type_names) / sizeof(nat_type_names[0]))
-		return nat_type_names[t];
-	return "?";
+	return name_in(nat_type_names, COUNT(nat_type_names), (unsigned)t);
 }
 
 const char *zt_scn_proxy_name(enum zt_scn_proxy p)
@@ -368,13 +383,13 @@ static int line_host(struct parser *p, char **tok, int n)
 
 static int parse_nat_type(struct parser *p, const char *t, enum zt_nat_type *ret)
 {
-	for (unsigned i = 0; i < sizeof(nat_type_names) / sizeof(nat_type_names[0]); i++)
-		if (!strcmp(t, nat_type_names[i])) {
-			*ret = (enum zt_nat_type)i;
-			return 0;
-		}
-	return fail(p, ZT_ECONF_VALUE, "expected a NAT type (full-cone, address-restricted, "
-		    "port-restricted, symmetric), got '%s'", t);
+	int i = index_in(nat_type_names, COUNT(nat_type_names), t);
+
+	if (i < 0)
+		return fail(p, ZT_ECONF_VALUE, "expected a NAT type (full-cone, address-restricted, "
+			    "port-restricted, symmetric), got '%s'", t);
+	*ret = (enum zt_nat_type)i;
+	return 0;
 }
 
 /*
@@ -404,12 +419,93 @@ static int take_egress(struct parser *p, unsigned idx, char **tok, int *n)
 	return 0;
 }
 
+static const char *const ports_names[] = {
+	[ZT_SCN_PORTS_RANDOM] = "random",
+	[ZT_SCN_PORTS_SEQUENTIAL] = "sequential",
+	[ZT_SCN_PORTS_PRESERVE] = "preserve",
+};
+
+const char *zt_scn_ports_name(enum zt_scn_ports p)
+{
+	return name_in(ports_names, COUNT(ports_names), (unsigned)p);
+}
+
+static int parse_ports(struct parser *p, const char *t, enum zt_scn_ports *ret)
+{
+	int i = index_in(ports_names, COUNT(ports_names), t);
+
+	if (i < 0)
+		return fail(p, ZT_ECONF_VALUE, "expected 'random', 'sequential' or 'preserve' after "
+			    "'ports', got '%s'", t);
+	*ret = (enum zt_scn_ports)i;
+	return 0;
+}
+
+/* What a nat line has said so far, checked when the line is complete. */
+struct nat_seen {
+	bool type, lan, ports;
+	uint32_t gw;
+};
+
+/* One KEY VALUE pair of a nat line. */
+static int nat_key(struct parser *p, struct zt_scn_node *nd, unsigned idx, const char *k,
+		   const char *v, struct nat_seen *seen)
+{
+	uint64_t u;
+	int rc;
+
+	if (!strcmp(k, "type")) {
+		if ((rc = parse_nat_type(p, v, &nd->type)) < 0)
+			return rc;
+		seen->type = true;
+	} else if (!strcmp(k, "lan")) {
+		if ((rc = parse_cidr(p, v, &nd->lan_net, &nd->lan_prefix)) < 0)
+			return rc;
+		seen->lan = true;
+	} else if (!strcmp(k, "behind")) {
+		if (strcmp(v, "public") && !valid_name(v))
+			return fail(p, ZT_ECONF_VALUE,
+				    "expected 'public' or a NAT name after 'behind', got '%s'", v);
+		snprintf(p->behind[idx], sizeof(p->behind[idx]), "%s", v);
+	} else if (!strcmp(k, "wan")) {
+		if (parse_ip4(v, &nd->addr[0]))
+			return fail(p, ZT_ECONF_VALUE, "expected an IPv4 address after 'wan', got '%s'", v);
+		nd->naddr = 1;
+	} else if (!strcmp(k, "gw")) {
+		if (parse_ip4(v, &seen->gw))
+			return fail(p, ZT_ECONF_VALUE, "expected an IPv4 address after 'gw', got '%s'", v);
+		p->gw_given[idx] = true;
+	} else if (!strcmp(k, "hairpin")) {
+		return parse_onoff(p, k, v, &nd->hairpin);
+	} else if (!strcmp(k, "timeout")) {
+		/* whole seconds: "120", "120s", "2m" */
+		if (zt_units_duration(v, &u) < 0 || u % ZT_SEC || u < ZT_SEC || u > 86400 * ZT_SEC)
+			return fail(p, ZT_ERANGE,
+				    "expected a mapping timeout of 1 to 86400 seconds, got '%s'", v);
+		nd->timeout_s = (unsigned)(u / ZT_SEC);
+	} else if (!strcmp(k, "udp")) {
+		if (!strcmp(v, "block"))
+			nd->block_udp = true;
+		else if (!strcmp(v, "allow"))
+			nd->block_udp = false;
+		else
+			return fail(p, ZT_ECONF_VALUE, "expected 'allow' or 'block' after 'udp', got '%s'", v);
+	} else if (!strcmp(k, "ports")) {
+		if ((rc = parse_ports(p, v, &nd->ports)) < 0)
+			return rc;
+		seen->ports = true;
+	} else {
+		return fail(p, ZT_ECONF_KEY, "unknown nat key '%s' (expected type, lan, behind, "
+			    "wan, gw, hairpin, timeout, udp, ports, egress)", k);
+	}
+	return 0;
+}
+
 static int line_nat(struct parser *p, char **tok, int n)
 {
 	struct zt_scn_node *nd;
 	unsigned idx = p->s->nnodes;
-	bool have_type = false, have_lan = false;
-	uint32_t gw = 0;
+	struct nat_seen seen = { 0 };
 	int rc;
 
 	if (n < 2)
@@ -418,58 +514,24 @@ static int line_nat(struct parser *p, char **tok, int n)
 	    (rc = take_egress(p, idx, tok, &n)) < 0 ||
 	    (rc = check_pairs(p, tok, n, 2, "nat", NULL)) < 0)
 		return rc;
-	for (int i = 2; i < n; i += 2) {
-		const char *k = tok[i], *v = tok[i + 1];
-		uint64_t u;
-
-		if (!strcmp(k, "type")) {
-			if ((rc = parse_nat_type(p, v, &nd->type)) < 0)
-				return rc;
-			have_type = true;
-		} else if (!strcmp(k, "lan")) {
-			if ((rc = parse_cidr(p, v, &nd->lan_net, &nd->lan_prefix)) < 0)
-				return rc;
-			have_lan = true;
-		} else if (!strcmp(k, "behind")) {
-			if (strcmp(v, "public") && !valid_name(v))
-				return fail(p, ZT_ECONF_VALUE,
-					    "expected 'public' or a NAT name after 'behind', got '%s'", v);
-			snprintf(p->behind[idx], sizeof(p->behind[idx]), "%s", v);
-		} else if (!strcmp(k, "wan")) {
-			if (parse_ip4(v, &nd->addr[0]))
-				return fail(p, ZT_ECONF_VALUE, "expected an IPv4 address after 'wan', got '%s'", v);
-			nd->naddr = 1;
-		} else if (!strcmp(k, "gw")) {
-			if (parse_ip4(v, &gw))
-				return fail(p, ZT_ECONF_VALUE, "expected an IPv4 address after 'gw', got '%s'", v);
-			p->gw_given[idx] = true;
-		} else if (!strcmp(k, "hairpin")) {
-			if ((rc = parse_onoff(p, k, v, &nd->hairpin)) < 0)
-				return rc;
-		} else if (!strcmp(k, "timeout")) {
-			/* whole seconds: "120", "120s", "2m" */
-			if (zt_units_duration(v, &u) < 0 || u % ZT_SEC || u < ZT_SEC || u > 86400 * ZT_SEC)
-				return fail(p, ZT_ERANGE,
-					    "expected a mapping timeout of 1 to 86400 seconds, got '%s'", v);
-			nd->timeout_s = (unsigned)(u / ZT_SEC);
-		} else if (!strcmp(k, "udp")) {
-			if (!strcmp(v, "block"))
-				nd->block_udp = true;
-			else if (!strcmp(v, "allow"))
-				nd->block_udp = false;
-			else
-				return fail(p, ZT_ECONF_VALUE, "expected 'allow' or 'block' after 'udp', got '%s'", v);
-		} else {
-			return fail(p, ZT_ECONF_KEY, "unknown nat key '%s' (expected type, lan, behind, "
-				    "wan, gw, hairpin, timeout, udp, egress)", k);
-		}
-	}
-	if (!have_type)
+	for (int i = 2; i < n; i += 2)
+		if ((rc = nat_key(p, nd, idx, tok[i], tok[i + 1], &seen)) < 0)
+			return rc;
+	if (!seen.type)
 		return fail(p, ZT_ECONF_MISSING, "nat '%s' needs 'type TYPE' (full-cone, "
 			    "address-restricted, port-restricted, symmetric)", nd->name);
-	if (!have_lan)
+	if (!seen.lan)
 		return fail(p, ZT_ECONF_MISSING, "nat '%s' needs 'lan CIDR'", nd->name);
-	nd->lan_gw = p->gw_given[idx] ? gw : nd->lan_net + 1;
+	/* the cone types are endpoint-independent: one mapping per inside endpoint, which
+	 * Linux gives the inside port when it is free; there is no pattern to choose */
+	if (seen.ports && nd->type != ZT_NAT_SYMMETRIC)
+		return fail(p, ZT_ECONF_VALUE, "'ports %s' is for 'type symmetric' only: a %s NAT "
+			    "keeps one mapping per inside endpoint, on the inside port when it is "
+			    "free (remove 'ports')", zt_scn_ports_name(nd->ports),
+			    zt_nat_type_name(nd->type));
+	if (nd->type != ZT_NAT_SYMMETRIC)
+		nd->ports = ZT_SCN_PORTS_PRESERVE;
+	nd->lan_gw = p->gw_given[idx] ? seen.gw : nd->lan_net + 1;
 	if (!nd->naddr)
 		p->auto_addrs[idx] = 1;
 	return 0;

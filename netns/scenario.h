@@ -35,6 +35,19 @@ enum zt_nat_type {
 	ZT_NAT_SYMMETRIC,          /* EDM + address-and-port-dependent filtering */
 };
 
+/*
+ * How a NAT picks the public port of a new UDP mapping (netns/natrules.h). Only a
+ * symmetric NAT takes the 'ports' key; the cone types always preserve.
+ */
+enum zt_scn_ports {
+	ZT_SCN_PORTS_RANDOM,      /* a random free port per mapping (symmetric default) */
+	ZT_SCN_PORTS_SEQUENTIAL,  /* each new mapping the next port from ZT_SCN_SEQ_BASE */
+	ZT_SCN_PORTS_PRESERVE,    /* the inside port when no mapping uses it, else random */
+};
+
+#define ZT_SCN_SEQ_BASE 20000    /* first port of a sequential NAT */
+#define ZT_SCN_SEQ_PORTS 1000    /* it counts through this many ports, then wraps */
+
 /* An HTTP proxy the lab runs on a server (tinyproxy, netns/proxy.h). */
 enum zt_scn_proxy {
 	ZT_SCN_PROXY_NONE,     /* no proxy */
@@ -73,6 +86,8 @@ struct zt_scn_node {
 	bool hairpin;                      /* default off */
 	bool block_udp;                    /* a firewall dropping all forwarded UDP */
 	unsigned timeout_s;                /* UDP mapping timeout; default 120 */
+	enum zt_scn_ports ports;           /* 'ports': symmetric only (default random);
+					    * always PRESERVE on the cone types */
 	/* 'egress proxy NODE': the only traffic forwarded from the lan to the wan is TCP to
 	 * that server's proxy (egress_addr:egress_port); the rest is dropped */
 	bool egress_proxy;
@@ -116,6 +131,9 @@ int zt_scn_find(const struct zt_scn *s, const char *name);
 
 /* "full-cone", "address-restricted", "port-restricted", "symmetric". */
 const char *zt_nat_type_name(enum zt_nat_type t);
+
+/* "random", "sequential", "preserve". */
+const char *zt_scn_ports_name(enum zt_scn_ports p);
 
 /* "none", "allow", "deny". */
 const char *zt_scn_proxy_name(enum zt_scn_proxy p);

@@ -211,6 +211,28 @@ static int sim_line(struct zt_sim_scn *s, char **tok, int n, const char *file, i
 		    "unknown 'sim %s' (session, nat, link, run, block, expect)%s", what, NULL);
 }
 
+/*
+ * A symmetric NAT's 'ports' (lab grammar) as the simulator's port allocation, unless a
+ * 'sim nat' line describes the NAT. The simulator's own patterns are the lab's:
+ * preserve takes the inside port when no mapping uses it, sequential counts up from
+ * 20000 (the lab's ZT_SCN_SEQ_BASE; it skips ports in use where the lab, after 1000
+ * mappings, wraps).
+ */
+static void lab_port_patterns(struct zt_sim_scn *s)
+{
+	for (unsigned k = 0; k < s->lab.nnodes; k++) {
+		const struct zt_scn_node *n = &s->lab.nodes[k];
+
+		if (n->kind != ZT_SCN_NAT || n->type != ZT_NAT_SYMMETRIC || s->nat_set[k])
+			continue;
+		s->nat[k] = zt_sim_nat_cfg_of_type((int)n->type);
+		s->nat[k].ports = n->ports == ZT_SCN_PORTS_SEQUENTIAL ? ZT_SIM_PORTS_SEQUENTIAL :
+				  n->ports == ZT_SCN_PORTS_PRESERVE ? ZT_SIM_PORTS_PRESERVE :
+				  ZT_SIM_PORTS_RANDOM;
+		s->nat_set[k] = true;
+	}
+}
+
 int zt_sim_scn_parse(struct zt_sim_scn *ret, const char *text, size_t len,
 		     const char *filename, struct zt_scn_error *err)
 {
@@ -278,6 +300,7 @@ int zt_sim_scn_parse(struct zt_sim_scn *ret, const char *text, size_t len,
 		ret->nat_set[idx] = true;
 		ret->nat[idx] = pending_cfg[k];
 	}
+	lab_port_patterns(ret);
 	for (int k = 0; k < nlink; k++) {
 		int idx = zt_scn_find(&ret->lab, pending_link[k]);
 		if (idx < 0) {

@@ -33,6 +33,7 @@
 
 struct zt_sim_scn {
 	struct zt_scn lab;
+	/* set by a 'sim nat' line, and for every symmetric NAT from its 'ports' */
 	bool nat_set[ZT_SCN_MAX_NODES];
 	struct zt_sim_nat_cfg nat[ZT_SCN_MAX_NODES];   /* when nat_set */
 	uint32_t reorder_ppm[ZT_SCN_MAX_NODES];

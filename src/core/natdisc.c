@@ -12,6 +12,9 @@ enum phase {
 	PH_MAP_II,
 	PH_MAP_III,
 	PH_HAIRPIN,
+	PH_PORTS,
+	PH_LT_OPEN,
+	PH_LT_CHECK,
 	PH_DONE,
 };
 
@@ -43,6 +46,14 @@ struct zt_natdisc {
 	uint64_t fail_at;            /* ZT_TIME_NEVER until the last transmission */
 	bool started_any;
 	uint64_t last_start;         /* first transmission of the latest transaction */
+	unsigned n_socks;            /* valid socket indexes */
+	unsigned k;                  /* the sample, or the next probe to open */
+	unsigned check_k;            /* the next probe to check */
+	struct {
+		bool open;           /* its mapping was made */
+		struct zt_addr mapped;
+		uint64_t at;         /* when the answer that made it arrived */
+	} probe[ZT_NATDISC_MAX_LIFETIME_PROBES];
 };
 
 static bool addr_set(const struct zt_addr *a)
@@ -146,13 +157,37 @@ static void finish(struct zt_natdisc *nd)
 	nd->res.done = true;
 }
 
-/* RFC 5780 s4.5: socket 1 sends to socket 0's mapped address. */
-static void start_hairpin_or_finish(struct zt_natdisc *nd, uint64_t now)
+static unsigned sample_socket(const struct zt_natdisc *nd, unsigned k)
 {
-	if (nd->cfg.n_sockets == 2 && nd->res.nat)
+	(void)nd;
+	return ZT_NATDISC_SOCKET_SAMPLE0 + k;
+}
+
+static unsigned probe_socket(const struct zt_natdisc *nd, unsigned k)
+{
+	return ZT_NATDISC_SOCKET_SAMPLE0 + nd->cfg.n_port_samples + k;
+}
+
+static void start_lifetime(struct zt_natdisc *nd, uint64_t now);
+
+/* The next test after the one of phase `done` that applies, or the end. */
+static void next_stage(struct zt_natdisc *nd, uint64_t now, enum phase done)
+{
+	/* RFC 5780 s4.5: socket 1 sends to socket 0's mapped address */
+	if (done < PH_HAIRPIN && nd->cfg.n_sockets == 2 && nd->res.nat) {
 		start_tx(nd, now, PH_HAIRPIN, 1, &nd->res.mapped, -1, NULL, true);
-	else
-		finish(nd);
+		return;
+	}
+	if (done < PH_PORTS && nd->cfg.n_port_samples && nd->res.nat) {
+		nd->k = 0;
+		start_tx(nd, now, PH_PORTS, sample_socket(nd, 0), &nd->cfg.server, -1, NULL, false);
+		return;
+	}
+	if (done < PH_LT_OPEN && nd->cfg.n_lifetime_probes && nd->res.nat) {
+		start_lifetime(nd, now);
+		return;
+	}
+	finish(nd);
 }
 
 /* RFC 5780 s4.3 test II: the alternate IP address, the primary port. */
@@ -162,7 +197,7 @@ static void start_mapping(struct zt_natdisc *nd, uint64_t now)
 
 	if (!nd->res.nat) {
 		nd->res.mapping = ZT_NAT_ENDPOINT_INDEPENDENT;
-		start_hairpin_or_finish(nd, now);
+		next_stage(nd, now, PH_MAP_III);
 		return;
 	}
 	to.port = nd->cfg.server.port;
@@ -189,7 +224,7 @@ static void on_test1(struct zt_natdisc *nd, uint64_t now, const struct outcome *
 		/* RFC 5780 s4.3: without OTHER-ADDRESS the tests cannot be run */
 		if (!nd->res.nat)
 			nd->res.mapping = ZT_NAT_ENDPOINT_INDEPENDENT;
-		start_hairpin_or_finish(nd, now);
+		next_stage(nd, now, PH_MAP_III);
 		return;
 	}
 	nd->res.rfc5780 = true;
@@ -235,7 +270,7 @@ static void on_mapping(struct zt_natdisc *nd, uint64_t now, const struct outcome
 {
 	if (o->kind != OUT_OK) {
 		set_error(nd, o->kind == OUT_TIMEOUT ? ZT_ETIMEOUT : o->err, o->stun_code);
-		start_hairpin_or_finish(nd, now);
+		next_stage(nd, now, PH_MAP_III);
 		return;
 	}
 	if (test2) {
@@ -253,7 +288,151 @@ static void on_mapping(struct zt_natdisc *nd, uint64_t now, const struct outcome
 					  ? ZT_NAT_ADDRESS_DEPENDENT
 					  : ZT_NAT_ADDRESS_PORT_DEPENDENT;
 	}
-	start_hairpin_or_finish(nd, now);
+	next_stage(nd, now, PH_MAP_III);
+}
+
+/* Test 5: one sample answered (or not); the next, or the pattern. */
+static void on_sample(struct zt_natdisc *nd, uint64_t now, const struct outcome *o)
+{
+	struct zt_natdisc_result *r = &nd->res;
+
+	/* a lost sample is left out: the deltas around it are still small if sequential */
+	if (o->kind == OUT_OK) {
+		r->port_local[r->port_samples] = nd->cfg.local[nd->sock].port;
+		r->port_mapped[r->port_samples++] = o->mapped.port;
+	}
+	if (++nd->k < nd->cfg.n_port_samples) {
+		start_tx(nd, now, PH_PORTS, sample_socket(nd, nd->k), &nd->cfg.server, -1, NULL,
+			 false);
+		return;
+	}
+	r->ports = zt_natdisc_port_pattern(r->port_local, r->port_mapped, r->port_samples);
+	next_stage(nd, now, PH_PORTS);
+}
+
+/* Test 6: which check tells a live mapping from a new one here (header, test 6). */
+static enum zt_natdisc_lt_method lifetime_method(const struct zt_natdisc_result *r)
+{
+	if (r->ports == ZT_NAT_PORTS_RANDOM || r->ports == ZT_NAT_PORTS_SEQUENTIAL)
+		return ZT_NATDISC_LT_PORT;
+	if (r->ports == ZT_NAT_PORTS_PRESERVE && r->rfc5780 &&
+	    r->mapping == ZT_NAT_ENDPOINT_INDEPENDENT &&
+	    (r->filtering == ZT_NAT_ADDRESS_DEPENDENT ||
+	     r->filtering == ZT_NAT_ADDRESS_PORT_DEPENDENT))
+		return ZT_NATDISC_LT_FILTER;
+	return ZT_NATDISC_LT_NONE;
+}
+
+static void lifetime_next(struct zt_natdisc *nd, uint64_t now);
+
+static void start_lifetime(struct zt_natdisc *nd, uint64_t now)
+{
+	nd->res.lifetime_method = lifetime_method(&nd->res);
+	if (nd->res.lifetime_method == ZT_NATDISC_LT_NONE) {
+		nd->res.lifetime = nd->res.ports == ZT_NAT_PORTS_UNKNOWN ?
+					   ZT_NATDISC_LIFETIME_FAILED : ZT_NATDISC_LIFETIME_UNMEASURABLE;
+		finish(nd);
+		return;
+	}
+	nd->k = 0;
+	nd->check_k = 0;
+	lifetime_next(nd, now);
+}
+
+/* When probe k (open) is due for its check: (k + 1) steps after its mapping. */
+static uint64_t check_due(const struct zt_natdisc *nd, unsigned k)
+{
+	uint64_t step = nd->cfg.lifetime_max / nd->cfg.n_lifetime_probes;
+
+	return nd->probe[k].at + (uint64_t)(k + 1) * step;
+}
+
+static void start_check(struct zt_natdisc *nd, uint64_t now)
+{
+	unsigned k = nd->check_k;
+	uint64_t due = check_due(nd, k);
+
+	if (nd->res.lifetime_method == ZT_NATDISC_LT_PORT) {
+		start_tx(nd, now, PH_LT_CHECK, probe_socket(nd, k), &nd->cfg.server, -1, NULL, false);
+	} else {
+		/* to A2:P2, answer from A1:P1, which only the old mapping's filter admits */
+		start_tx(nd, now, PH_LT_CHECK, probe_socket(nd, k), &nd->res.other,
+			 ZT_STUN_CHANGE_IP | ZT_STUN_CHANGE_PORT, &nd->cfg.server, true);
+	}
+	if (nd->next_send < due)
+		nd->next_send = due;
+}
+
+/*
+ * The next lifetime transaction: probes are opened one after another (nd->k) and
+ * checked in order (nd->check_k) as they come due; a check due before the next open
+ * could start goes first, so short lifetimes are not hidden behind the openings.
+ */
+static void lifetime_next(struct zt_natdisc *nd, uint64_t now)
+{
+	struct zt_natdisc_result *r = &nd->res;
+	unsigned n = nd->cfg.n_lifetime_probes;
+
+	while (nd->check_k < nd->k && !nd->probe[nd->check_k].open)
+		nd->check_k++;
+	if (nd->check_k < nd->k &&
+	    (nd->k == n || check_due(nd, nd->check_k) <= now + ZT_NATDISC_PACE)) {
+		start_check(nd, now);
+	} else if (nd->k < n) {
+		start_tx(nd, now, PH_LT_OPEN, probe_socket(nd, nd->k), &nd->cfg.server, -1, NULL,
+			 false);
+	} else {
+		r->lifetime = r->lifetime_alive ? ZT_NATDISC_LIFETIME_ABOVE : ZT_NATDISC_LIFETIME_FAILED;
+		finish(nd);
+	}
+}
+
+static void on_probe_open(struct zt_natdisc *nd, uint64_t now, const struct outcome *o)
+{
+	if (o->kind == OUT_OK) {
+		nd->probe[nd->k].open = true;
+		nd->probe[nd->k].mapped = o->mapped;
+		nd->probe[nd->k].at = now;
+	}
+	nd->k++;
+	lifetime_next(nd, now);
+}
+
+static void on_probe_check(struct zt_natdisc *nd, uint64_t now, const struct outcome *o)
+{
+	struct zt_natdisc_result *r = &nd->res;
+	uint64_t idle = nd->last_start - nd->probe[nd->check_k].at;
+	bool alive;
+
+	if (r->lifetime_method == ZT_NATDISC_LT_PORT) {
+		if (o->kind != OUT_OK) {
+			set_error(nd, o->kind == OUT_TIMEOUT ? ZT_ETIMEOUT : o->err, o->stun_code);
+			r->lifetime = ZT_NATDISC_LIFETIME_FAILED;
+			finish(nd);
+			return;
+		}
+		alive = zt_addr_equal(&o->mapped, &nd->probe[nd->check_k].mapped);
+	} else if (o->kind == OUT_ERROR ||
+		   (o->kind == OUT_OK && !zt_addr_equal(&o->from, &nd->expect_from))) {
+		/* an error answer, or CHANGE-REQUEST not honoured */
+		set_error(nd, o->kind == OUT_ERROR ? o->err : ZT_EPEER, o->stun_code);
+		r->lifetime = ZT_NATDISC_LIFETIME_FAILED;
+		finish(nd);
+		return;
+	} else {
+		alive = o->kind == OUT_OK;
+	}
+	if (!alive) {
+		r->lifetime_gone = idle;
+		r->lifetime = ZT_NATDISC_LIFETIME_MEASURED;
+		finish(nd);
+		return;
+	}
+	/* a check delayed by a lost answer may have idled longer than a later one */
+	if (idle > r->lifetime_alive)
+		r->lifetime_alive = idle;
+	nd->check_k++;
+	lifetime_next(nd, now);
 }
 
 static void advance(struct zt_natdisc *nd, uint64_t now, const struct outcome *o)
@@ -272,11 +451,36 @@ static void advance(struct zt_natdisc *nd, uint64_t now, const struct outcome *o
 		break;
 	case PH_HAIRPIN:
 		nd->res.hairpin = o->kind == OUT_OK ? ZT_NAT_HAIRPIN_YES : ZT_NAT_HAIRPIN_NO;
-		finish(nd);
+		next_stage(nd, now, PH_HAIRPIN);
+		break;
+	case PH_PORTS:
+		on_sample(nd, now, o);
+		break;
+	case PH_LT_OPEN:
+		on_probe_open(nd, now, o);
+		break;
+	case PH_LT_CHECK:
+		on_probe_check(nd, now, o);
 		break;
 	case PH_DONE:
 		break;
 	}
+}
+
+/* The sample and probe sockets, and the lifetime test's limits. */
+static bool tests_5_6_valid(const struct zt_natdisc_cfg *cfg)
+{
+	unsigned s = cfg->n_port_samples, p = cfg->n_lifetime_probes;
+
+	if (s && (s < ZT_NATDISC_MIN_PORT_SAMPLES || s > ZT_NATDISC_MAX_PORT_SAMPLES))
+		return false;
+	if (p && (p < ZT_NATDISC_MIN_LIFETIME_PROBES || p > ZT_NATDISC_MAX_LIFETIME_PROBES ||
+		  !s || cfg->lifetime_max < p || cfg->lifetime_max > ZT_NATDISC_MAX_LIFETIME))
+		return false;
+	for (unsigned i = 0; i < s + p; i++)
+		if (!addr_set(&cfg->local[ZT_NATDISC_SOCKET_SAMPLE0 + i]))
+			return false;
+	return true;
 }
 
 int zt_natdisc_new(const struct zt_natdisc_cfg *cfg, struct zt_natdisc **ret)
@@ -286,12 +490,15 @@ int zt_natdisc_new(const struct zt_natdisc_cfg *cfg, struct zt_natdisc **ret)
 	if (!addr_set(&cfg->server) || cfg->server.port == 0 || !addr_set(&cfg->local[0]) ||
 	    (cfg->n_sockets != 1 && cfg->n_sockets != 2) ||
 	    (cfg->n_sockets == 2 && !addr_set(&cfg->local[1])) || !cfg->rng.fill ||
-	    cfg->n_host_ips > ZT_NATDISC_MAX_HOST_IPS)
+	    cfg->n_host_ips > ZT_NATDISC_MAX_HOST_IPS || !tests_5_6_valid(cfg))
 		return -EINVAL;
 	nd = calloc(1, sizeof(*nd));
 	if (!nd)
 		return -ENOMEM;
 	nd->cfg = *cfg;
+	nd->n_socks = cfg->n_port_samples ?
+			      ZT_NATDISC_SOCKET_SAMPLE0 + cfg->n_port_samples + cfg->n_lifetime_probes :
+			      cfg->n_sockets;
 	if (!nd->cfg.rto)
 		nd->cfg.rto = ZT_NATDISC_RTO;
 	if (!nd->cfg.rc)
@@ -352,7 +559,7 @@ int zt_natdisc_recv(struct zt_natdisc *nd, uint64_t now, unsigned socket,
 	struct outcome o = { .kind = OUT_OK };
 	int rc;
 
-	if (socket >= nd->cfg.n_sockets)
+	if (socket >= nd->n_socks)
 		return -EINVAL;
 	if (nd->phase == PH_DONE || nd->sent == 0)
 		return ZT_ESTATE;
@@ -450,5 +657,57 @@ const char *zt_natdisc_hairpin_name(enum zt_nat_hairpin h)
 	case ZT_NAT_HAIRPIN_YES: return "yes";
 	case ZT_NAT_HAIRPIN_NO: return "no";
 	default: return "unknown";
+	}
+}
+
+enum zt_nat_ports zt_natdisc_port_pattern(const uint16_t *local, const uint16_t *mapped,
+					  unsigned n)
+{
+	bool preserve = true, sequential = true;
+
+	if (n < ZT_NATDISC_MIN_PORT_SAMPLES)
+		return ZT_NAT_PORTS_UNKNOWN;
+	for (unsigned i = 0; i < n; i++) {
+		if (mapped[i] != local[i])
+			preserve = false;
+		if (i > 0) {
+			uint16_t d = (uint16_t)(mapped[i] - mapped[i - 1]);
+
+			if (d < 1 || d > ZT_NATDISC_SEQ_MAX_STEP)
+				sequential = false;
+		}
+	}
+	if (preserve)
+		return ZT_NAT_PORTS_PRESERVE;
+	return sequential ? ZT_NAT_PORTS_SEQUENTIAL : ZT_NAT_PORTS_RANDOM;
+}
+
+const char *zt_natdisc_ports_name(enum zt_nat_ports p)
+{
+	switch (p) {
+	case ZT_NAT_PORTS_PRESERVE: return "preserve";
+	case ZT_NAT_PORTS_SEQUENTIAL: return "sequential";
+	case ZT_NAT_PORTS_RANDOM: return "random";
+	default: return "unknown";
+	}
+}
+
+const char *zt_natdisc_lifetime_name(enum zt_natdisc_lifetime l)
+{
+	switch (l) {
+	case ZT_NATDISC_LIFETIME_MEASURED: return "measured";
+	case ZT_NATDISC_LIFETIME_ABOVE: return "above-max";
+	case ZT_NATDISC_LIFETIME_UNMEASURABLE: return "not-measurable";
+	case ZT_NATDISC_LIFETIME_FAILED: return "failed";
+	default: return "untested";
+	}
+}
+
+const char *zt_natdisc_lt_method_name(enum zt_natdisc_lt_method m)
+{
+	switch (m) {
+	case ZT_NATDISC_LT_PORT: return "port";
+	case ZT_NATDISC_LT_FILTER: return "filter";
+	default: return "none";
 	}
 }

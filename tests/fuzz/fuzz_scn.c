@@ -5,7 +5,8 @@
  * read past it). The parser must return 0 or one of its documented codes with an error
  * message naming the file; a scenario that parses must be consistent: node names
  * unique and findable, NATs in front of nodes, depth within ZT_SCN_MAX_DEPTH, each
- * link's settings printable, proxies only on servers (with a port), and a NAT's
+ * link's settings printable, a port pattern other than 'preserve' only on symmetric
+ * NATs, proxies only on servers (with a port), and a NAT's
  * 'egress proxy' pointing at such a server's address and port.
  */
 #include <errno.h>
@@ -54,8 +55,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(zt_scn_depth(&scn, i) <= ZT_SCN_MAX_DEPTH);
 		(void)zt_scn_public_addr(&scn, i);
 		check(zt_scn_up_prefix(&scn, i) <= 32);
-		if (n->kind == ZT_SCN_NAT)
+		if (n->kind == ZT_SCN_NAT) {
 			check(n->lan_prefix <= 32 && zt_nat_type_name(n->type) != NULL);
+			/* a pattern only symmetric NATs choose; the cones preserve */
+			check(strcmp(zt_scn_ports_name(n->ports), "?") != 0);
+			check(n->type == ZT_NAT_SYMMETRIC || n->ports == ZT_SCN_PORTS_PRESERVE);
+		}
 		if (n->kind != ZT_SCN_SERVER)
 			check(n->proxy == ZT_SCN_PROXY_NONE && n->proxy_port == 0);
 		else

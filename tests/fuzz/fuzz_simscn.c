@@ -3,8 +3,8 @@
  * plus the `sim ...` lines) and its session check.
  *
  * A parse must return 0 or a documented code with a NUL-terminated message naming the
- * file; an accepted scenario's durations stay below a day and its reorder rates
- * within 100 %; zt_sim_scn_check must not crash on what the parser accepted.
+ * file; an accepted scenario's durations stay below a day, its reorder rates
+ * within 100 %, every symmetric NAT has a port allocation; zt_sim_scn_check must not crash on what the parser accepted.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(s.skew <= 1000000 * ZT_SEC);
 		for (size_t i = 0; i < ZT_SCN_MAX_NODES; i++)
 			check(s.reorder_ppm[i] <= 1000000);
+		/* a symmetric NAT always has its allocation set (from 'ports' or 'sim nat') */
+		for (unsigned i = 0; i < s.lab.nnodes; i++)
+			if (s.lab.nodes[i].kind == ZT_SCN_NAT && s.lab.nodes[i].type == ZT_NAT_SYMMETRIC)
+				check(s.nat_set[i] && s.nat[i].ports <= ZT_SIM_PORTS_SEQUENTIAL);
 		zt_sim_scn_check(&s, &err);
 	} else {
 		check(rc == ZT_ESYNTAX || rc == ZT_ECONF_KEY || rc == ZT_ECONF_VALUE ||

@@ -36,7 +36,8 @@ static void draws_the_tree(void **state)
 		       "host alice behind home\n"
 		       "link alice delay 10ms loss 1%\n"
 		       "link cgn mtu 1400\n"
-		       "nat fw type port-restricted lan 10.0.0.0/24 udp block\n");
+		       "nat fw type port-restricted lan 10.0.0.0/24 udp block\n"
+		       "nat seq type symmetric lan 10.0.1.0/24 ports sequential\n");
 	static const char want[] =
 		"lab demo (seed 1)\n"
 		"\n"
@@ -50,7 +51,11 @@ static void draws_the_tree(void **state)
 		"  |       +-- host   alice        192.168.1.2  ~ delay 10ms loss 1% (emulated)\n"
 		"  |\n"
 		"  +-- nat    fw           wan 203.0.113.2  [port-restricted, hairpin off, timeout 120s, UDP blocked]\n"
-		"      |   lan 10.0.0.0/24, gw 10.0.0.1\n"
+		"  |   |   lan 10.0.0.0/24, gw 10.0.0.1\n"
+		"  |   (nothing attached)\n"
+		"  |\n"
+		"  +-- nat    seq          wan 203.0.113.3  [symmetric, ports sequential, hairpin off, timeout 120s]\n"
+		"      |   lan 10.0.1.0/24, gw 10.0.1.1\n"
 		"      (nothing attached)\n";
 
 	(void)state;

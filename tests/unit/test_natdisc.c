@@ -113,6 +113,17 @@ static void exchange(struct client *c, uint64_t t, const char *to, int change, c
 	deliver(c, t + 10 * MS, 0, from, resp, respond(&m, mapped, A2P2, resp));
 }
 
+/* The same from socket sock, answered on it. */
+static void exchange_on(struct client *c, uint64_t t, unsigned sock, const char *to, int change,
+			const char *from, const char *mapped)
+{
+	uint8_t req[128], resp[128];
+	struct zt_stun_msg m;
+
+	expect_send(c, t, sock, to, change, req, &m);
+	deliver(c, t + 10 * MS, sock, from, resp, respond(&m, mapped, A2P2, resp));
+}
+
 /* Test I answered at t = 10 ms with mapped address m1 and OTHER-ADDRESS A2:P2. */
 static void test1(struct client *c, const char *m1)
 {
@@ -593,64 +604,226 @@ static void alternate_unreachable(void **state)
 	zt_natdisc_free(c.nd);
 }
 
+static void port_pattern_rule(void **state)
+{
+	static const struct {
+		uint16_t local[5], mapped[5];
+		unsigned n;
+		enum zt_nat_ports want;
+	} cases[] = {
+		{ { 40000, 41000, 42000 }, { 40000, 41000, 42000 }, 3, ZT_NAT_PORTS_PRESERVE },
+		{ { 40000, 41000, 42000, 43000 }, { 20000, 20001, 20002, 20003 }, 4,
+		  ZT_NAT_PORTS_SEQUENTIAL },
+		/* other hosts' mappings or a lost sample in between: still sequential */
+		{ { 1, 2, 3, 4, 5 }, { 20000, 20002, 20003, 20011, 20012 }, 5, ZT_NAT_PORTS_SEQUENTIAL },
+		/* across the top of the port space */
+		{ { 1, 2, 3 }, { 65534, 65535, 0 }, 3, ZT_NAT_PORTS_SEQUENTIAL },
+		{ { 1, 2, 3 }, { 20000, 20001, 20010 }, 3, ZT_NAT_PORTS_RANDOM },  /* +9 */
+		{ { 1, 2, 3 }, { 20002, 20001, 20000 }, 3, ZT_NAT_PORTS_RANDOM },  /* down */
+		{ { 1, 2, 3 }, { 20000, 20000, 20001 }, 3, ZT_NAT_PORTS_RANDOM },  /* repeated */
+		{ { 1, 2, 3 }, { 31337, 4242, 60001 }, 3, ZT_NAT_PORTS_RANDOM },
+		/* one port kept, the others not: not preserving */
+		{ { 40000, 41000, 42000 }, { 40000, 5, 9000 }, 3, ZT_NAT_PORTS_RANDOM },
+		/* local ports that happen to be consecutive and kept: preserve wins */
+		{ { 500, 501, 502 }, { 500, 501, 502 }, 3, ZT_NAT_PORTS_PRESERVE },
+		{ { 1, 2 }, { 20000, 20001 }, 2, ZT_NAT_PORTS_UNKNOWN },
+		{ { 0 }, { 0 }, 0, ZT_NAT_PORTS_UNKNOWN },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum zt_nat_ports got = zt_natdisc_port_pattern(cases[i].local, cases[i].mapped,
+								 cases[i].n);
+		if (got != cases[i].want)
+			fail_msg("case %zu: %s, want %s", i, zt_natdisc_ports_name(got),
+				 zt_natdisc_ports_name(cases[i].want));
+	}
+	assert_string_equal(zt_natdisc_ports_name(ZT_NAT_PORTS_UNKNOWN), "unknown");
+	assert_string_equal(zt_natdisc_lifetime_name(ZT_NATDISC_LIFETIME_ABOVE), "above-max");
+	assert_string_equal(zt_natdisc_lifetime_name(ZT_NATDISC_LIFETIME_UNTESTED), "untested");
+	assert_string_equal(zt_natdisc_lt_method_name(ZT_NATDISC_LT_FILTER), "filter");
+}
+
+/*
+ * Tests 5 and 6 step by step on a symmetric NAT: three samples (sockets 2-4), two
+ * probes (sockets 5, 6) with lifetime_max 2 s: probe 0 is checked 1 s after its
+ * mapping was made, probe 1 2 s after its own.
+ */
+static void samples_then_lifetime_probes(void **state)
+{
+	struct zt_prng p;
+	struct zt_natdisc_cfg cfg = {
+		.server = addr(A1P1),
+		.local = { addr("10.0.0.2:5000"), addr("10.0.0.2:5001"), addr("10.0.0.2:5002"),
+			   addr("10.0.0.2:5003"), addr("10.0.0.2:5004"), addr("10.0.0.2:5005"),
+			   addr("10.0.0.2:5006") },
+		.n_sockets = 1,
+		.n_port_samples = 3,
+		.n_lifetime_probes = 2,
+		.lifetime_max = 2 * ZT_SEC,
+	};
+	struct client c;
+	uint8_t req[128];
+	const struct zt_natdisc_result *r;
+
+	(void)state;
+	zt_prng_seed(&p, 5780);
+	cfg.rng = zt_prng_rng(&p);
+	assert_int_equal(zt_natdisc_new(&cfg, &c.nd), 0);
+	test1(&c, "203.0.113.5:6000");
+	let_silent_test_expire(&c, 100 * MS, 0, A1P1, ZT_STUN_CHANGE_IP | ZT_STUN_CHANGE_PORT);
+	let_silent_test_expire(&c, 3600 * MS, 0, A1P1, ZT_STUN_CHANGE_PORT);
+	exchange(&c, 7100 * MS, A2P1, -1, A2P1, "203.0.113.5:6001");
+	exchange(&c, 7200 * MS, A2P2, -1, A2P2, "203.0.113.5:6002");
+	assert_false(zt_natdisc_result(c.nd)->done);
+	/* test 5: one request per fresh socket, paced, to A1:P1 */
+	exchange_on(&c, 7300 * MS, 2, A1P1, -1, A1P1, "203.0.113.5:6003");
+	exchange_on(&c, 7400 * MS, 3, A1P1, -1, A1P1, "203.0.113.5:6004");
+	exchange_on(&c, 7500 * MS, 4, A1P1, -1, A1P1, "203.0.113.5:6005");
+	r = zt_natdisc_result(c.nd);
+	assert_int_equal(r->ports, ZT_NAT_PORTS_SEQUENTIAL);
+	assert_int_equal(r->port_samples, 3);
+	assert_int_equal(r->port_local[1], 5003);
+	assert_int_equal(r->port_mapped[2], 6005);
+	assert_int_equal(r->lifetime_method, ZT_NATDISC_LT_PORT);
+	/* test 6: the probes' mappings, made at 7610 and 7710 ms */
+	exchange_on(&c, 7600 * MS, 5, A1P1, -1, A1P1, "203.0.113.5:6006");
+	exchange_on(&c, 7700 * MS, 6, A1P1, -1, A1P1, "203.0.113.5:6007");
+	/* probe 0 idles 1 s: nothing before 8610 ms */
+	assert_int_equal(zt_natdisc_next_deadline(c.nd), 8610 * MS);
+	assert_int_equal(zt_natdisc_poll_send(c.nd, 8609 * MS, req, sizeof(req), &(unsigned){ 0 },
+					      &(struct zt_addr){ 0 }),
+			 0);
+	exchange_on(&c, 8610 * MS, 5, A1P1, -1, A1P1, "203.0.113.5:6006");  /* the same: alive */
+	assert_int_equal(r->lifetime_alive, 1000 * MS);
+	/* probe 1 idles 2 s, to 9710 ms; its check finds a new mapping: gone */
+	assert_int_equal(zt_natdisc_next_deadline(c.nd), 9710 * MS);
+	exchange_on(&c, 9710 * MS, 6, A1P1, -1, A1P1, "203.0.113.5:6010");
+	assert_true(r->done);
+	assert_int_equal(r->type, ZT_NAT_TYPE_SYMMETRIC);
+	assert_int_equal(r->lifetime, ZT_NATDISC_LIFETIME_MEASURED);
+	assert_int_equal(r->lifetime_gone, 2000 * MS);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(zt_natdisc_next_deadline(c.nd), ZT_TIME_NEVER);
+	/* a datagram on a socket index past the last probe is refused */
+	{
+		struct zt_addr from = addr(A1P1);
+
+		assert_int_equal(zt_natdisc_recv(c.nd, 9800 * MS, 7, &from, req, 20), -EINVAL);
+	}
+	zt_natdisc_free(c.nd);
+}
+
 /*
  * End to end against the real responder (core/stun_server) through a modelled NAT:
  * RFC 4787 mapping and filtering rules, optional hairpinning, zero-latency links.
  */
+enum sim_ports { SIM_SEQUENTIAL, SIM_PRESERVE, SIM_RANDOM };
+
 struct sim_nat {
 	bool present;
 	enum zt_nat_behavior map, filt;
 	bool hairpin;
 	struct zt_addr pub;
 	uint16_t next_port;
+	enum sim_ports ports;
+	uint64_t timeout;          /* idle this long (no outbound packet), a mapping is gone */
+	uint32_t lcg;              /* random ports */
 	unsigned n_maps, n_contacts;
 	struct {
 		struct zt_addr inside, remote, outside;
-	} maps[16];
+		uint64_t last;
+	} maps[128];
 	struct {
 		struct zt_addr outside, remote;
-	} contacts[64];
+		uint64_t last;
+	} contacts[256];
 };
 
-static struct zt_addr nat_out(struct sim_nat *nat, const struct zt_addr *inside,
+static bool live(const struct sim_nat *nat, uint64_t last, uint64_t now)
+{
+	return !nat->timeout || now - last < nat->timeout;
+}
+
+static bool port_taken(const struct sim_nat *nat, uint16_t port, uint64_t now)
+{
+	for (unsigned i = 0; i < nat->n_maps; i++)
+		if (live(nat, nat->maps[i].last, now) && nat->maps[i].outside.port == port)
+			return true;
+	return false;
+}
+
+static uint16_t new_port(struct sim_nat *nat, const struct zt_addr *inside, uint64_t now)
+{
+	uint16_t p;
+
+	if (nat->ports == SIM_SEQUENTIAL)
+		return nat->next_port++;
+	if (nat->ports == SIM_PRESERVE && !port_taken(nat, inside->port, now))
+		return inside->port;
+	do {
+		nat->lcg = nat->lcg * 1103515245u + 12345u;
+		p = (uint16_t)(1024 + (nat->lcg >> 8) % 64000);
+	} while (port_taken(nat, p, now));
+	return p;
+}
+
+/* The filter state of (outside, remote), made or refreshed by an outbound packet. */
+static void touch_contact(struct sim_nat *nat, const struct zt_addr *outside,
+			  const struct zt_addr *remote, uint64_t now)
+{
+	for (unsigned i = 0; i < nat->n_contacts; i++)
+		if (zt_addr_equal(&nat->contacts[i].outside, outside) &&
+		    zt_addr_equal(&nat->contacts[i].remote, remote)) {
+			nat->contacts[i].last = now;
+			return;
+		}
+	assert_true(nat->n_contacts < 256);
+	nat->contacts[nat->n_contacts].outside = *outside;
+	nat->contacts[nat->n_contacts].remote = *remote;
+	nat->contacts[nat->n_contacts++].last = now;
+}
+
+static struct zt_addr nat_out(struct sim_nat *nat, uint64_t now, const struct zt_addr *inside,
 			      const struct zt_addr *remote)
 {
 	struct zt_addr out = { 0 };
 	bool found = false;
 
 	for (unsigned i = 0; i < nat->n_maps && !found; i++) {
-		if (!zt_addr_equal(&nat->maps[i].inside, inside))
+		if (!zt_addr_equal(&nat->maps[i].inside, inside) || !live(nat, nat->maps[i].last, now))
 			continue;
 		if (nat->map == ZT_NAT_ENDPOINT_INDEPENDENT ||
 		    (nat->map == ZT_NAT_ADDRESS_DEPENDENT &&
 		     zt_addr_ip_equal(&nat->maps[i].remote, remote)) ||
 		    zt_addr_equal(&nat->maps[i].remote, remote)) {
 			out = nat->maps[i].outside;
+			nat->maps[i].last = now;
 			found = true;
 		}
 	}
 	if (!found) {
-		assert_true(nat->n_maps < 16);
+		assert_true(nat->n_maps < 128);
 		out = nat->pub;
-		out.port = nat->next_port++;
+		out.port = new_port(nat, inside, now);
 		nat->maps[nat->n_maps].inside = *inside;
 		nat->maps[nat->n_maps].remote = *remote;
+		nat->maps[nat->n_maps].last = now;
 		nat->maps[nat->n_maps++].outside = out;
 	}
-	assert_true(nat->n_contacts < 64);
-	nat->contacts[nat->n_contacts].outside = out;
-	nat->contacts[nat->n_contacts++].remote = *remote;
+	touch_contact(nat, &out, remote, now);
 	return out;
 }
 
 /* The inside address a datagram from remote to outside reaches, if the filter lets it. */
-static bool nat_in(const struct sim_nat *nat, const struct zt_addr *remote,
+static bool nat_in(const struct sim_nat *nat, uint64_t now, const struct zt_addr *remote,
 		   const struct zt_addr *outside, struct zt_addr *ret_inside)
 {
 	bool allowed = nat->filt == ZT_NAT_ENDPOINT_INDEPENDENT;
 
 	for (unsigned i = 0; i < nat->n_contacts && !allowed; i++) {
-		if (!zt_addr_equal(&nat->contacts[i].outside, outside))
+		if (!zt_addr_equal(&nat->contacts[i].outside, outside) ||
+		    !live(nat, nat->contacts[i].last, now))
 			continue;
 		if (nat->filt == ZT_NAT_ADDRESS_DEPENDENT)
 			allowed = zt_addr_ip_equal(&nat->contacts[i].remote, remote);
@@ -658,7 +831,7 @@ static bool nat_in(const struct sim_nat *nat, const struct zt_addr *remote,
 			allowed = zt_addr_equal(&nat->contacts[i].remote, remote);
 	}
 	for (unsigned i = 0; i < nat->n_maps && allowed; i++) {
-		if (zt_addr_equal(&nat->maps[i].outside, outside)) {
+		if (zt_addr_equal(&nat->maps[i].outside, outside) && live(nat, nat->maps[i].last, now)) {
 			*ret_inside = nat->maps[i].inside;
 			return true;
 		}
@@ -666,10 +839,16 @@ static bool nat_in(const struct sim_nat *nat, const struct zt_addr *remote,
 	return false;
 }
 
-static unsigned socket_of(const struct zt_addr *local, const struct zt_addr *a)
+/* The client's sockets: local[i] is socket i. */
+struct sim_host {
+	struct zt_addr local[ZT_NATDISC_MAX_SOCKETS];
+	unsigned n;
+};
+
+static unsigned socket_of(const struct sim_host *h, const struct zt_addr *a)
 {
-	for (unsigned i = 0; i < 2; i++)
-		if (zt_addr_equal(&local[i], a))
+	for (unsigned i = 0; i < h->n; i++)
+		if (zt_addr_equal(&h->local[i], a))
 			return i;
 	fail_msg("no socket for that address");
 	return 0;
@@ -677,10 +856,10 @@ static unsigned socket_of(const struct zt_addr *local, const struct zt_addr *a)
 
 /* One datagram from socket sock to to, through the NAT, to the server or back in. */
 static void sim_deliver(struct client *c, struct sim_nat *nat, const struct zt_stun_server *srv,
-			const struct zt_addr *local, uint64_t now, unsigned sock,
+			const struct sim_host *h, uint64_t now, unsigned sock,
 			const struct zt_addr *to, const uint8_t *buf, size_t n)
 {
-	struct zt_addr src = local[sock], inside;
+	struct zt_addr src = h->local[sock], inside;
 	uint8_t resp[ZT_STUN_SERVER_MAX_RESPONSE];
 	unsigned ep, send;
 	int rn;
@@ -688,13 +867,13 @@ static void sim_deliver(struct client *c, struct sim_nat *nat, const struct zt_s
 	if (nat->present && zt_addr_ip_equal(to, &nat->pub)) {
 		if (!nat->hairpin)
 			return;
-		src = nat_out(nat, &local[sock], to);
-		if (nat_in(nat, &src, to, &inside))
-			zt_natdisc_recv(c->nd, now, socket_of(local, &inside), &src, buf, n);
+		src = nat_out(nat, now, &h->local[sock], to);
+		if (nat_in(nat, now, &src, to, &inside))
+			zt_natdisc_recv(c->nd, now, socket_of(h, &inside), &src, buf, n);
 		return;
 	}
 	if (nat->present)
-		src = nat_out(nat, &local[sock], to);
+		src = nat_out(nat, now, &h->local[sock], to);
 	for (ep = 0; ep < zt_stun_server_endpoints(srv); ep++)
 		if (zt_addr_equal(zt_stun_server_endpoint(srv, ep), to))
 			break;
@@ -703,46 +882,52 @@ static void sim_deliver(struct client *c, struct sim_nat *nat, const struct zt_s
 	rn = zt_stun_server_handle(srv, ep, &src, buf, n, resp, sizeof(resp), &send);
 	if (rn <= 0)
 		return;
-	inside = local[sock];
-	if (nat->present && !nat_in(nat, zt_stun_server_endpoint(srv, send), &src, &inside))
+	inside = h->local[sock];
+	if (nat->present && !nat_in(nat, now, zt_stun_server_endpoint(srv, send), &src, &inside))
 		return;
-	assert_int_equal(zt_natdisc_recv(c->nd, now, socket_of(local, &inside),
+	assert_int_equal(zt_natdisc_recv(c->nd, now, socket_of(h, &inside),
 					 zt_stun_server_endpoint(srv, send), resp, (size_t)rn),
 			 0);
 }
 
+/* Tests 5 and 6 for sim_run(): none when all zero. */
+struct sim_tests {
+	unsigned samples, probes;
+	uint64_t lifetime_max;
+};
+
 static const struct zt_natdisc_result *sim_run(struct client *c, struct sim_nat *nat,
-					       uint64_t *ret_elapsed)
+					       const struct sim_tests *t, uint64_t *ret_elapsed)
 {
 	struct zt_stun_server srv;
 	struct zt_addr a1 = addr(A1P1), a2 = addr(A2P2);
-	struct zt_addr local[2] = { addr("10.0.0.2:5000"), addr("10.0.0.2:5001") };
+	struct zt_natdisc_cfg cfg = {
+		.server = a1,
+		.n_sockets = 2,
+		.n_port_samples = t->samples,
+		.n_lifetime_probes = t->probes,
+		.lifetime_max = t->lifetime_max,
+	};
+	struct sim_host h = { .n = 2 + t->samples + t->probes };
 	uint64_t now = 0;
 
-	if (!nat->present) {
-		local[0] = addr("192.0.2.44:5000");
-		local[1] = addr("192.0.2.44:5001");
+	for (unsigned i = 0; i < h.n; i++) {
+		h.local[i] = addr(nat->present ? "10.0.0.2" : "192.0.2.44");
+		h.local[i].port = (uint16_t)(5000 + 7 * i);
+		cfg.local[i] = h.local[i];
 	}
 	assert_int_equal(zt_stun_server_init(&srv, &a1, &a2), 0);
-	{
-		struct zt_natdisc_cfg cfg = {
-			.server = a1,
-			.local = { local[0], local[1] },
-			.n_sockets = 2,
-		};
-
-		zt_prng_seed(&c->prng, 4787);
-		cfg.rng = zt_prng_rng(&c->prng);
-		assert_int_equal(zt_natdisc_new(&cfg, &c->nd), 0);
-	}
-	for (int iter = 0; iter < 1000 && !zt_natdisc_result(c->nd)->done; iter++) {
+	zt_prng_seed(&c->prng, 4787);
+	cfg.rng = zt_prng_rng(&c->prng);
+	assert_int_equal(zt_natdisc_new(&cfg, &c->nd), 0);
+	for (int iter = 0; iter < 5000 && !zt_natdisc_result(c->nd)->done; iter++) {
 		uint8_t buf[128];
 		struct zt_addr to;
 		unsigned sock;
 		int n;
 
 		while ((n = zt_natdisc_poll_send(c->nd, now, buf, sizeof(buf), &sock, &to)) > 0)
-			sim_deliver(c, nat, &srv, local, now, sock, &to, buf, (size_t)n);
+			sim_deliver(c, nat, &srv, &h, now, sock, &to, buf, (size_t)n);
 		assert_true(n == 0);
 		if (zt_natdisc_result(c->nd)->done)
 			break;
@@ -792,7 +977,8 @@ static void classifies_simulated_nats(void **state)
 		};
 		struct client c;
 		uint64_t elapsed;
-		const struct zt_natdisc_result *r = sim_run(&c, &nat, &elapsed);
+		const struct zt_natdisc_result *r = sim_run(&c, &nat, &(struct sim_tests){ 0 },
+							    &elapsed);
 
 		if (r->type != cases[i].want || r->hairpin != cases[i].want_hairpin)
 			fail_msg("case %zu: %s hairpin %s", i, zt_natdisc_type_name(r->type),
@@ -802,6 +988,118 @@ static void classifies_simulated_nats(void **state)
 		assert_int_equal(r->error, 0);
 		/* with instant answers only the silent tests cost time: at most 3 x 3.5 s */
 		assert_true(elapsed <= 3 * 3500 * MS + 10 * ZT_NATDISC_PACE);
+		zt_natdisc_free(c.nd);
+	}
+}
+
+/* Test 5 through modelled NATs of each allocation, and without a NAT. */
+static void port_patterns_of_simulated_nats(void **state)
+{
+	static const struct {
+		bool present;
+		enum zt_nat_behavior map, filt;
+		enum sim_ports ports;
+		enum zt_nat_ports want;
+	} cases[] = {
+		{ true, ZT_NAT_ADDRESS_PORT_DEPENDENT, ZT_NAT_ADDRESS_PORT_DEPENDENT, SIM_SEQUENTIAL,
+		  ZT_NAT_PORTS_SEQUENTIAL },
+		{ true, ZT_NAT_ADDRESS_PORT_DEPENDENT, ZT_NAT_ADDRESS_PORT_DEPENDENT, SIM_PRESERVE,
+		  ZT_NAT_PORTS_PRESERVE },
+		{ true, ZT_NAT_ADDRESS_PORT_DEPENDENT, ZT_NAT_ADDRESS_PORT_DEPENDENT, SIM_RANDOM,
+		  ZT_NAT_PORTS_RANDOM },
+		{ true, ZT_NAT_ENDPOINT_INDEPENDENT, ZT_NAT_ENDPOINT_INDEPENDENT, SIM_PRESERVE,
+		  ZT_NAT_PORTS_PRESERVE },
+		{ true, ZT_NAT_ENDPOINT_INDEPENDENT, ZT_NAT_ADDRESS_DEPENDENT, SIM_RANDOM,
+		  ZT_NAT_PORTS_RANDOM },
+		/* no NAT: not tested */
+		{ false, ZT_NAT_ENDPOINT_INDEPENDENT, ZT_NAT_ENDPOINT_INDEPENDENT, SIM_PRESERVE,
+		  ZT_NAT_PORTS_UNKNOWN },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sim_nat nat = {
+			.present = cases[i].present, .map = cases[i].map, .filt = cases[i].filt,
+			.ports = cases[i].ports, .pub = addr("203.0.113.5"), .next_port = 40000,
+			.lcg = 7,
+		};
+		struct client c;
+		uint64_t elapsed;
+		const struct zt_natdisc_result *r =
+			sim_run(&c, &nat, &(struct sim_tests){ .samples = 5 }, &elapsed);
+
+		if (r->ports != cases[i].want)
+			fail_msg("case %zu: %s, want %s", i, zt_natdisc_ports_name(r->ports),
+				 zt_natdisc_ports_name(cases[i].want));
+		assert_int_equal(r->port_samples, cases[i].present ? 5 : 0);
+		assert_int_equal(r->lifetime, ZT_NATDISC_LIFETIME_UNTESTED);
+		assert_int_equal(r->error, 0);
+		zt_natdisc_free(c.nd);
+	}
+}
+
+/* Test 6 through modelled NATs with a mapping timeout: 20 probes up to 10 s (0.5 s
+ * apart). The lifetime found brackets the timeout to within one step. */
+static void lifetime_of_simulated_nats(void **state)
+{
+	static const struct {
+		enum zt_nat_behavior map, filt;
+		enum sim_ports ports;
+		uint64_t timeout;
+		enum zt_natdisc_lifetime want;
+		enum zt_natdisc_lt_method method;
+	} cases[] = {
+		{ ZT_NAT_ADDRESS_PORT_DEPENDENT, ZT_NAT_ADDRESS_PORT_DEPENDENT, SIM_RANDOM,
+		  4200 * MS, ZT_NATDISC_LIFETIME_MEASURED, ZT_NATDISC_LT_PORT },
+		{ ZT_NAT_ADDRESS_PORT_DEPENDENT, ZT_NAT_ADDRESS_PORT_DEPENDENT, SIM_SEQUENTIAL,
+		  7000 * MS, ZT_NATDISC_LIFETIME_MEASURED, ZT_NATDISC_LT_PORT },
+		/* port-restricted and address-restricted cones: the filter tells */
+		{ ZT_NAT_ENDPOINT_INDEPENDENT, ZT_NAT_ADDRESS_PORT_DEPENDENT, SIM_PRESERVE,
+		  3300 * MS, ZT_NATDISC_LIFETIME_MEASURED, ZT_NATDISC_LT_FILTER },
+		{ ZT_NAT_ENDPOINT_INDEPENDENT, ZT_NAT_ADDRESS_DEPENDENT, SIM_PRESERVE,
+		  2000 * MS, ZT_NATDISC_LIFETIME_MEASURED, ZT_NATDISC_LT_FILTER },
+		/* longer than the longest idle time tried */
+		{ ZT_NAT_ADDRESS_PORT_DEPENDENT, ZT_NAT_ADDRESS_PORT_DEPENDENT, SIM_RANDOM,
+		  120 * ZT_SEC, ZT_NATDISC_LIFETIME_ABOVE, ZT_NATDISC_LT_PORT },
+		/* a new mapping looks like the old one: full cone, port-preserving symmetric */
+		{ ZT_NAT_ENDPOINT_INDEPENDENT, ZT_NAT_ENDPOINT_INDEPENDENT, SIM_PRESERVE,
+		  3 * ZT_SEC, ZT_NATDISC_LIFETIME_UNMEASURABLE, ZT_NATDISC_LT_NONE },
+		{ ZT_NAT_ADDRESS_PORT_DEPENDENT, ZT_NAT_ADDRESS_PORT_DEPENDENT, SIM_PRESERVE,
+		  3 * ZT_SEC, ZT_NATDISC_LIFETIME_UNMEASURABLE, ZT_NATDISC_LT_NONE },
+	};
+	const struct sim_tests t = { .samples = 5, .probes = 20, .lifetime_max = 10 * ZT_SEC };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sim_nat nat = {
+			.present = true, .map = cases[i].map, .filt = cases[i].filt,
+			.ports = cases[i].ports, .timeout = cases[i].timeout,
+			.pub = addr("203.0.113.5"), .next_port = 40000, .lcg = 11,
+		};
+		struct client c;
+		uint64_t elapsed;
+		const struct zt_natdisc_result *r = sim_run(&c, &nat, &t, &elapsed);
+
+		if (r->lifetime != cases[i].want || r->lifetime_method != cases[i].method)
+			fail_msg("case %zu: %s by %s (alive %llu ms, gone %llu ms)", i,
+				 zt_natdisc_lifetime_name(r->lifetime),
+				 zt_natdisc_lt_method_name(r->lifetime_method),
+				 (unsigned long long)(r->lifetime_alive / MS),
+				 (unsigned long long)(r->lifetime_gone / MS));
+		assert_int_equal(r->error, 0);
+		if (r->lifetime == ZT_NATDISC_LIFETIME_MEASURED) {
+			assert_true(r->lifetime_alive < cases[i].timeout);
+			assert_true(r->lifetime_gone >= cases[i].timeout);
+			if (r->lifetime_gone - r->lifetime_alive > 500 * MS + ZT_NATDISC_PACE)
+				fail_msg("case %zu: alive %llu ms, gone %llu ms", i,
+					 (unsigned long long)(r->lifetime_alive / MS),
+					 (unsigned long long)(r->lifetime_gone / MS));
+			/* about the lifetime (plus the earlier tests), not the 10 s maximum */
+			assert_true(elapsed < 3 * 3500 * MS + 3 * ZT_SEC + cases[i].timeout + 4 * ZT_SEC);
+		} else if (r->lifetime == ZT_NATDISC_LIFETIME_ABOVE) {
+			assert_true(r->lifetime_alive >= 10 * ZT_SEC);
+			assert_int_equal(r->lifetime_gone, 0);
+		}
 		zt_natdisc_free(c.nd);
 	}
 }
@@ -871,7 +1169,11 @@ int main(void)
 		cmocka_unit_test(server_without_rfc5780),
 		cmocka_unit_test(change_request_not_honoured),
 		cmocka_unit_test(alternate_unreachable),
+		cmocka_unit_test(port_pattern_rule),
+		cmocka_unit_test(samples_then_lifetime_probes),
 		cmocka_unit_test(classifies_simulated_nats),
+		cmocka_unit_test(port_patterns_of_simulated_nats),
+		cmocka_unit_test(lifetime_of_simulated_nats),
 		cmocka_unit_test(config_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

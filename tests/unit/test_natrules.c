@@ -97,6 +97,65 @@ static void symmetric_is_random(void **state)
 	LACKS(buf, "dnat");
 }
 
+static void symmetric_sequential_counts_ports(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_SYMMETRIC, false, false, 120);
+	static char buf[ZT_NATRULES_MAX], c[ZT_NATRULES_MAX];
+	const char *seq, *rest;
+
+	(void)state;
+	n.ports = ZT_SCN_PORTS_SEQUENTIAL;
+	render(&n, buf, sizeof(buf));
+	HAS(buf, "ports sequential");
+	chain(buf, "postrouting", c, sizeof(c));
+	/* UDP: the counter's value mapped to a port (a bare numgen would be byte-swapped) */
+	seq = strstr(c, "oifname \"wan\" meta l4proto udp snat ip to 203.0.113.1 : "
+		     "numgen inc mod 1000 map {\n\t\t\t0 : 20000, 1 : 20001, ");
+	assert_non_null(seq);
+	HAS(seq, ", 9 : 20009,\n\t\t\t10 : 20010, ");
+	HAS(seq, ", 999 : 20999 }\n");
+	LACKS(c, "1000 : ");
+	/* the rest (TCP, ICMP) as before, after it */
+	rest = strstr(c, "oifname \"wan\" masquerade random\n");
+	assert_non_null(rest);
+	assert_true(rest > seq);
+	LACKS(buf, "@inuse");
+	LACKS(buf, "chain learn");
+	/* the cone types ignore the field (the parser sets PRESERVE on them) */
+	n.type = ZT_NAT_PORT_RESTRICTED;
+	render(&n, buf, sizeof(buf));
+	LACKS(buf, "numgen");
+	HAS(chain(buf, "postrouting", c, sizeof(c)), "oifname \"wan\" masquerade\n");
+}
+
+static void symmetric_preserve_keeps_free_ports(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_SYMMETRIC, false, false, 45);
+	char buf[8192], c[2048], f[256];
+	const char *taken, *keep, *rest;
+
+	(void)state;
+	n.ports = ZT_SCN_PORTS_PRESERVE;
+	render(&n, buf, sizeof(buf));
+	HAS(buf, "\tset inuse {\n\t\ttype inet_service\n\t\tflags dynamic,timeout\n"
+		 "\t\ttimeout 45s\n");
+	chain(buf, "postrouting", c, sizeof(c));
+	taken = strstr(c, "oifname \"wan\" meta l4proto udp udp sport @inuse masquerade random\n");
+	keep = strstr(c, "oifname \"wan\" meta l4proto udp masquerade\n");
+	rest = strstr(c, "oifname \"wan\" masquerade random\n");
+	assert_non_null(taken);
+	assert_non_null(keep);
+	assert_non_null(rest);
+	assert_true(taken < keep && keep < rest);
+	/* learned after SNAT from both directions: the reply tuple's destination port */
+	HAS(chain(buf, "learn", c, sizeof(c)), "priority srcnat + 10;");
+	HAS(c, "meta l4proto udp ct status snat update @inuse { ct reply proto-dst }\n");
+	LACKS(c, "@mapping");
+	LACKS(buf, "numgen");
+	assert_true(zt_natrules_render_flush(&n, f, sizeof(f)) > 0);
+	assert_string_equal(f, "flush set ip ztlab inuse\n");
+}
+
 static void full_cone_learns_after_snat(void **state)
 {
 	struct zt_scn_node n = nat(ZT_NAT_FULL_CONE, false, false, 45);
@@ -255,6 +314,8 @@ int main(void)
 		cmocka_unit_test(every_type_drops_unsolicited_on_wan),
 		cmocka_unit_test(port_restricted_is_plain_masquerade),
 		cmocka_unit_test(symmetric_is_random),
+		cmocka_unit_test(symmetric_sequential_counts_ports),
+		cmocka_unit_test(symmetric_preserve_keeps_free_ports),
 		cmocka_unit_test(full_cone_learns_after_snat),
 		cmocka_unit_test(address_restricted_checks_the_remote),
 		cmocka_unit_test(hairpin_on_and_off),

@@ -265,6 +265,18 @@ static const struct bad bad_files[] = {
 	{ "public 10.0.0.0/24\nserver p proxy allow\nnat n type symmetric egress proxy p lan\n",
 	  ZT_ESYNTAX, 3, "expected a value after 'lan'" },
 	{ "public 10.0.0.0/24\nlab two words\n", ZT_ESYNTAX, 2, "expected 'lab NAME'" },
+	/* port allocation patterns */
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 ports linear\n", ZT_ECONF_VALUE, 2,
+	  "expected 'random', 'sequential' or 'preserve' after 'ports', got 'linear'" },
+	{ "public 10.0.0.0/24\nserver s\nnat n ports sequential type port-restricted lan 192.168.1.0/24\n",
+	  ZT_ECONF_VALUE, 3, "'ports sequential' is for 'type symmetric' only: a port-restricted NAT "
+	  "keeps one mapping per inside endpoint, on the inside port when it is free (remove 'ports')" },
+	{ "public 10.0.0.0/24\nnat n type full-cone lan 192.168.1.0/24 ports preserve\n", ZT_ECONF_VALUE, 2,
+	  "'ports preserve' is for 'type symmetric' only" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 ports random ports preserve\n",
+	  ZT_ECONF_VALUE, 2, "'ports' given twice" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 ports\n", ZT_ESYNTAX, 2,
+	  "expected a value after 'ports'" },
 };
 
 static void bad_files_say_where_and_what(void **state)
@@ -455,6 +467,31 @@ static void nat_timeout_takes_units(void **state)
 	free(s);
 }
 
+/* 'ports' on a symmetric NAT; the cone types preserve, and say so in the field. */
+static void nat_port_patterns(void **state)
+{
+	struct zt_scn *s = parse_ok("public 10.0.0.0/24\n"
+				    "nat a type symmetric lan 192.168.1.0/24\n"
+				    "nat b type symmetric lan 192.168.1.0/24 ports sequential\n"
+				    "nat c ports preserve type symmetric lan 192.168.1.0/24\n"
+				    "nat d type symmetric lan 192.168.1.0/24 ports random\n"
+				    "nat e type port-restricted lan 192.168.1.0/24\n"
+				    "nat f type full-cone lan 192.168.1.0/24\n");
+
+	(void)state;
+	assert_int_equal(node(s, "a")->ports, ZT_SCN_PORTS_RANDOM);
+	assert_int_equal(node(s, "b")->ports, ZT_SCN_PORTS_SEQUENTIAL);
+	assert_int_equal(node(s, "c")->ports, ZT_SCN_PORTS_PRESERVE);
+	assert_int_equal(node(s, "d")->ports, ZT_SCN_PORTS_RANDOM);
+	assert_int_equal(node(s, "e")->ports, ZT_SCN_PORTS_PRESERVE);
+	assert_int_equal(node(s, "f")->ports, ZT_SCN_PORTS_PRESERVE);
+	assert_string_equal(zt_scn_ports_name(ZT_SCN_PORTS_RANDOM), "random");
+	assert_string_equal(zt_scn_ports_name(ZT_SCN_PORTS_SEQUENTIAL), "sequential");
+	assert_string_equal(zt_scn_ports_name(ZT_SCN_PORTS_PRESERVE), "preserve");
+	assert_string_equal(zt_scn_ports_name((enum zt_scn_ports)7), "?");
+	free(s);
+}
+
 static void plain_link_is_not_emulated(void **state)
 {
 	struct zt_scn *s = parse_ok("public 10.0.0.0/24\nserver s\nserver t\nlink s mtu 1280\n");
@@ -503,6 +540,7 @@ int main(void)
 		cmocka_unit_test(nat_timeout_takes_units),
 		cmocka_unit_test(proxy_servers_and_egress),
 		cmocka_unit_test(proxy_only_lab_file),
+		cmocka_unit_test(nat_port_patterns),
 		cmocka_unit_test(plain_link_is_not_emulated),
 		cmocka_unit_test(load_reports_missing_file),
 		cmocka_unit_test(nat_type_names),

@@ -66,6 +66,34 @@ static void sim_lines_are_read_and_lab_lines_kept(void **state)
 }
 
 /* Durations and percentages in core/units.h's grammar. */
+/* The lab's 'ports' on a symmetric NAT drives the simulator's allocation; a 'sim nat'
+ * line still wins; the cone types are untouched. */
+static void lab_port_patterns_reach_the_simulator(void **state)
+{
+	static struct zt_sim_scn s;
+	struct zt_scn_error err;
+	static const char text[] =
+		"public 203.0.113.0/24\n"
+		"nat a type symmetric lan 192.168.1.0/24 ports sequential\n"
+		"nat b type symmetric lan 192.168.1.0/24 ports preserve\n"
+		"nat c type symmetric lan 192.168.1.0/24\n"
+		"nat d type symmetric lan 192.168.1.0/24 ports preserve\n"
+		"nat e type port-restricted lan 192.168.1.0/24\n"
+		"sim nat d mapping ei filtering apd ports random\n";
+
+	(void)state;
+	assert_int_equal(zt_sim_scn_parse(&s, text, strlen(text), "p.sim", &err), 0);
+	assert_int_equal(s.nat[0].ports, ZT_SIM_PORTS_SEQUENTIAL);
+	assert_int_equal(s.nat[0].mapping, ZT_SIM_APD);
+	assert_int_equal(s.nat[0].filtering, ZT_SIM_APD);
+	assert_true(s.nat_set[0] && s.nat_set[1] && s.nat_set[2] && s.nat_set[3]);
+	assert_int_equal(s.nat[1].ports, ZT_SIM_PORTS_PRESERVE);
+	assert_int_equal(s.nat[2].ports, ZT_SIM_PORTS_RANDOM);
+	assert_int_equal(s.nat[3].ports, ZT_SIM_PORTS_RANDOM);
+	assert_int_equal(s.nat[3].mapping, ZT_SIM_EI);
+	assert_false(s.nat_set[4]);
+}
+
 static void units(void **state)
 {
 	static struct zt_sim_scn s;
@@ -126,6 +154,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sim_lines_are_read_and_lab_lines_kept),
+		cmocka_unit_test(lab_port_patterns_reach_the_simulator),
 		cmocka_unit_test(units),
 		cmocka_unit_test(errors_name_file_and_line),
 	};

@@ -1,13 +1,18 @@
 /*
  * ztna discover: RFC 5780 NAT behaviour discovery (core/natdisc.h) over real sockets.
  *
- *   ztna discover --server ADDR[:PORT] [--local IP[:PORT]] [--json] [--timeout S] [-v]
+ *   ztna discover --server ADDR[:PORT] [--local IP[:PORT]] [--json] [--timeout S]
+ *                 [--lifetime [--lifetime-max D]] [--basic] [-v]
  *
  * Socket 0 is bound to --local (default: the address the kernel would send to the
  * server from, any port); socket 1, on the same IP and any port, is only for the
- * hairpinning test. Prints the reflexive address, the mapping and filtering
- * behaviour, hairpinning (yes, no, untested) and the NAT type name; --json prints one
- * JSON object instead. --basic stops after the first answer (reflexive address only).
+ * hairpinning test; ZT_NATDISC_PORT_SAMPLES more (same IP, any port, each used for one
+ * request) sample the port allocation, and with --lifetime ZT_NATDISC_LIFETIME_PROBES
+ * more probe the mapping lifetime (core/natdisc.h, tests 5 and 6). Prints the
+ * reflexive address, the mapping and filtering behaviour, hairpinning (yes, no,
+ * untested), the NAT type name, the port allocation pattern and the lifetime; --json
+ * prints one JSON object instead. --basic stops after the first answer (reflexive
+ * address only).
  *
  * Retransmission (RFC 8489 s6.2.1) with shorter limits than the RFC's Rc=7, Rm=16
  * (39.5 s before a transaction fails): every test sends at 0, RTO and 3 RTO and gives
@@ -34,6 +39,7 @@
 #include "io/udp.h"
 
 #define DEFAULT_TIMEOUT (3500 * ZT_MS)
+#define DEFAULT_LIFETIME_MAX (60 * ZT_SEC)
 #define RTO_DIVISOR 7 /* Rc = 3 sends at 0, RTO, 3 RTO; Rm = 4: fail at 7 RTO */
 
 struct sock {
@@ -45,11 +51,11 @@ struct sock {
 
 struct disc {
 	struct zt_addr server, local;
-	bool have_local, json, basic;
+	bool have_local, json, basic, lifetime;
 	int signo;               /* SIGINT/SIGTERM received */
-	uint64_t timeout;
+	uint64_t timeout, lifetime_max;
 	struct zt_natdisc *nd;
-	struct sock s[2];
+	struct sock s[ZT_NATDISC_MAX_SOCKETS];
 	unsigned nsock;          /* sockets open in s[] */
 	struct zt_loop *loop;
 	unsigned long ignored;
@@ -77,6 +83,14 @@ static int set_timeout(void *ctx, const char *v, const char **why)
 	return zt_cli_duration(&((struct disc *)ctx)->timeout, v, ZT_SEC, 600 * ZT_SEC, why);
 }
 
+ZT_CLI_FLAG_SETTER(set_lifetime, struct disc, lifetime)
+
+static int set_lifetime_max(void *ctx, const char *v, const char **why)
+{
+	return zt_cli_duration(&((struct disc *)ctx)->lifetime_max, v, ZT_SEC,
+			       ZT_NATDISC_MAX_LIFETIME, why);
+}
+
 static const struct zt_conf_key keys[] = {
 	{ .name = "server", .syntax = "ADDR[:PORT]", .example = "203.0.113.10:3478",
 	  .help = "the STUN server's primary address (port 3478 if not given)",
@@ -92,11 +106,17 @@ static const struct zt_conf_key keys[] = {
 	{ .name = "timeout", .syntax = "S", .example = "3.5",
 	  .help = "how long one test waits for its answer: seconds, or 5s, 500ms (default 3.5)",
 	  .set = set_timeout },
+	{ .name = "lifetime", .syntax = "",
+	  .help = "also measure how long an idle mapping lives (takes up to --lifetime-max)",
+	  .set = set_lifetime, .is_flag = true },
+	{ .name = "lifetime-max", .syntax = "D", .example = "60s",
+	  .help = "the longest idle time --lifetime tries: seconds, or 2m (default 60, at most 3600)",
+	  .set = set_lifetime_max },
 };
 
 static const char usage_head[] =
 	"usage: ztna discover --server ADDR[:PORT] [--local IP[:PORT]] [--json] [--timeout S]\n"
-	"                     [--basic]\n"
+	"                     [--lifetime [--lifetime-max D]] [--basic]\n"
 	"\n"
 	"Finds this host's reflexive address and its NAT's behaviour with the RFC 5780 tests\n"
 	"against a STUN server that has two addresses (ztna stun-server --alternate, or\n"
@@ -105,6 +125,16 @@ static const char usage_head[] =
 	"open, firewall, full-cone, address-restricted, port-restricted, symmetric,\n"
 	"udp-blocked, unknown. --basic stops after the first answer: the reflexive address\n"
 	"and whether there is a NAT at all (type 'nat' or 'no-nat').\n"
+	"\n"
+	"Behind a NAT it then sends one request from each of 5 fresh sockets to the server\n"
+	"and names the port allocation pattern: preserve (every public port is the local\n"
+	"one), sequential (each public port 1 to 8 above the previous), random; unknown\n"
+	"with fewer than 3 answers. --lifetime makes 20 more mappings, leaves them idle\n"
+	"for 1/20, 2/20, ... of --lifetime-max and checks them in turn until one is gone:\n"
+	"the mapping lifetime to 1/20 of --lifetime-max, in about that lifetime. It works\n"
+	"where a new mapping can be told from the old one: random or sequential ports, or\n"
+	"port-preserving with endpoint-independent mapping and address(-and-port)-\n"
+	"dependent filtering; elsewhere it says 'not-measurable'.\n"
 	"\n"
 	"Each test sends at 0, RTO and 3 RTO and gives up at 7 RTO, RTO = S/7 (default\n"
 	"S = 3.5 s: RTO 500 ms). No answer to the first test within S seconds: UDP blocked\n"
@@ -216,6 +246,64 @@ static const char *type_name(const struct disc *d, const struct zt_natdisc_resul
 	return zt_natdisc_type_name(r->type);
 }
 
+/* "41234->20010 41240->20011 ..." of the answered port samples. */
+static void port_list(const struct zt_natdisc_result *r, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < r->port_samples && n < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s%u->%u", i ? " " : "", r->port_local[i],
+				      r->port_mapped[i]);
+}
+
+static void print_ports(const struct disc *d, const struct zt_natdisc_result *r)
+{
+	char list[ZT_NATDISC_MAX_PORT_SAMPLES * 12 + 1];
+
+	if (d->basic || !r->nat) {
+		printf("ports         untested\n");
+		return;
+	}
+	port_list(r, list, sizeof(list));
+	printf("ports         %s (%u of %u samples, local->public: %s)\n",
+	       zt_natdisc_ports_name(r->ports), r->port_samples, ZT_NATDISC_PORT_SAMPLES, list);
+}
+
+static void print_lifetime(const struct disc *d, const struct zt_natdisc_result *r)
+{
+	double step = (double)d->lifetime_max / ZT_NATDISC_LIFETIME_PROBES / ZT_SEC;
+
+	switch (r->lifetime) {
+	case ZT_NATDISC_LIFETIME_MEASURED:
+		printf("lifetime      %.1f-%.1f s (alive after %.1f s idle, gone after %.1f s; method %s)\n",
+		       (double)r->lifetime_alive / ZT_SEC, (double)r->lifetime_gone / ZT_SEC,
+		       (double)r->lifetime_alive / ZT_SEC, (double)r->lifetime_gone / ZT_SEC,
+		       zt_natdisc_lt_method_name(r->lifetime_method));
+		break;
+	case ZT_NATDISC_LIFETIME_ABOVE:
+		printf("lifetime      above %.1f s (alive after %.1f s idle, the longest tried; method %s)\n",
+		       (double)r->lifetime_alive / ZT_SEC, (double)r->lifetime_alive / ZT_SEC,
+		       zt_natdisc_lt_method_name(r->lifetime_method));
+		break;
+	case ZT_NATDISC_LIFETIME_UNMEASURABLE:
+		printf("lifetime      not-measurable (ports %s, filtering %s: a new mapping looks like "
+		       "the old one)\n", zt_natdisc_ports_name(r->ports),
+		       zt_natdisc_behavior_name(r->filtering));
+		break;
+	case ZT_NATDISC_LIFETIME_FAILED:
+		printf("lifetime      failed (the probes got no usable answers)\n");
+		break;
+	default:
+		printf("lifetime      untested%s\n", d->lifetime ? " (no NAT)" :
+		       " (--lifetime measures it)");
+		return;
+	}
+	if (r->lifetime == ZT_NATDISC_LIFETIME_MEASURED || r->lifetime == ZT_NATDISC_LIFETIME_ABOVE)
+		printf("              (%d probes, one every %.2f s of idle time up to %.1f s)\n",
+		       ZT_NATDISC_LIFETIME_PROBES, step, (double)d->lifetime_max / ZT_SEC);
+}
+
 static void print_text(const struct disc *d, const struct zt_natdisc_result *r)
 {
 	char b1[ZT_ADDR_STRLEN], b2[ZT_ADDR_STRLEN];
@@ -232,9 +320,30 @@ static void print_text(const struct disc *d, const struct zt_natdisc_result *r)
 	printf("filtering     %s\n", behavior_name(d, r->filtering));
 	printf("hairpinning   %s\n", hairpin_name(d, r->hairpin));
 	printf("nat type      %s\n", type_name(d, r));
+	print_ports(d, r);
+	print_lifetime(d, r);
 	if (r->error)
 		printf("error         %s%s%d\n", zt_strerror(r->error),
 		       r->stun_error ? ", STUN error " : "", r->stun_error);
+}
+
+/* "ports", "port_samples", "port_local", "port_public", "lifetime", ... */
+static void print_json_tests_5_6(const struct disc *d, const struct zt_natdisc_result *r)
+{
+	const char *ports = d->basic || !r->nat ? "untested" : zt_natdisc_ports_name(r->ports);
+
+	printf(",\"ports\":\"%s\",\"port_samples\":%u,\"port_local\":[", ports, r->port_samples);
+	for (unsigned i = 0; i < r->port_samples; i++)
+		printf("%s%u", i ? "," : "", r->port_local[i]);
+	printf("],\"port_public\":[");
+	for (unsigned i = 0; i < r->port_samples; i++)
+		printf("%s%u", i ? "," : "", r->port_mapped[i]);
+	printf("],\"lifetime\":\"%s\",\"lifetime_method\":\"%s\"",
+	       zt_natdisc_lifetime_name(r->lifetime), zt_natdisc_lt_method_name(r->lifetime_method));
+	printf(",\"lifetime_alive_ms\":%llu,\"lifetime_gone_ms\":%llu,\"lifetime_max_ms\":%llu",
+	       (unsigned long long)(r->lifetime_alive / ZT_MS),
+	       (unsigned long long)(r->lifetime_gone / ZT_MS),
+	       (unsigned long long)(d->lifetime ? d->lifetime_max / ZT_MS : 0));
 }
 
 static void print_json(const struct disc *d, const struct zt_natdisc_result *r, uint64_t ms)
@@ -252,21 +361,33 @@ static void print_json(const struct disc *d, const struct zt_natdisc_result *r, 
 	printf(",\"mapping\":\"%s\",\"filtering\":\"%s\",\"hairpinning\":\"%s\"",
 	       behavior_name(d, r->mapping), behavior_name(d, r->filtering),
 	       hairpin_name(d, r->hairpin));
-	printf(",\"type\":\"%s\",\"error\":", type_name(d, r));
+	printf(",\"type\":\"%s\"", type_name(d, r));
+	print_json_tests_5_6(d, r);
+	printf(",\"error\":");
 	zt_cli_json_str(stdout, r->error ? zt_strerror(r->error) : NULL);
 	printf(",\"stun_error\":%d,\"elapsed_ms\":%llu}\n", r->stun_error, (unsigned long long)ms);
 }
 
-/* Socket 0 on --local, socket 1 on its IP and any port, both watched for answers.
+/* The sockets natdisc uses: 2, then the port samples and lifetime probes. */
+static unsigned sockets_wanted(const struct disc *d)
+{
+	if (d->basic)
+		return 2;
+	return ZT_NATDISC_SOCKET_SAMPLE0 + ZT_NATDISC_PORT_SAMPLES +
+	       (d->lifetime ? ZT_NATDISC_LIFETIME_PROBES : 0);
+}
+
+/* Socket 0 on --local, the others on its IP and any port, all watched for answers.
  * Returns 0, or -1 with the message printed; d->nsock counts those open. */
 static int open_sockets(struct disc *d)
 {
 	struct zt_addr bind1 = d->local;
 	char b[ZT_ADDR_STRLEN];
+	unsigned want = sockets_wanted(d);
 	int rc;
 
 	bind1.port = 0;
-	for (; d->nsock < 2; d->nsock++) {
+	for (; d->nsock < want; d->nsock++) {
 		struct sock *s = &d->s[d->nsock];
 		const struct zt_addr *at = d->nsock == 0 ? &d->local : &bind1;
 
@@ -308,9 +429,15 @@ static int natdisc_start(struct disc *d)
 	int rc;
 
 	cfg.server = d->server;
-	cfg.local[0] = d->s[0].u.local;
-	cfg.local[1] = d->s[1].u.local;
+	for (unsigned i = 0; i < d->nsock; i++)
+		cfg.local[i] = d->s[i].u.local;
 	cfg.n_sockets = 2;
+	if (!d->basic)
+		cfg.n_port_samples = ZT_NATDISC_PORT_SAMPLES;
+	if (d->lifetime) {
+		cfg.n_lifetime_probes = ZT_NATDISC_LIFETIME_PROBES;
+		cfg.lifetime_max = d->lifetime_max;
+	}
 	/* a wildcard --local: the route's source is the address a "no NAT" answer shows */
 	if (route_source(&d->server, &cfg.host_ips[0]) == 0)
 		cfg.n_host_ips = 1;
@@ -398,6 +525,13 @@ int discover_main(int argc, char **argv)
 		fprintf(stderr, "ztna discover: --server needs a port other than 0\n");
 		return ZT_EXIT_USAGE;
 	}
+	if ((d.lifetime_max && !d.lifetime) || (d.lifetime && d.basic)) {
+		fprintf(stderr, "ztna discover: %s\n", d.basic ? "--lifetime and --basic exclude "
+			"each other" : "--lifetime-max goes with --lifetime");
+		return ZT_EXIT_USAGE;
+	}
+	if (!d.lifetime_max)
+		d.lifetime_max = DEFAULT_LIFETIME_MAX;
 	if (!d.have_local) {
 		rc = route_source(&d.server, &d.local);
 		if (rc < 0) {
