@@ -9,14 +9,15 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libngtcp2-dev libngtcp2-crypto-gnutls-dev \
-libgnutls28-dev libnl-3-dev libnl-route-3-dev libnftables-dev libcmocka-dev zlib1g-dev \
+libgnutls28-dev libnl-3-dev libnl-route-3-dev libnftables-dev libcmocka-dev zlib1g-dev libminiupnpc-dev \
 clang libclang-rt-14-dev"
 # tinyproxy-bin: the lab's HTTP proxy, the program only (Debian's "tinyproxy" package
 # adds a system service listening on port 8888, which the lab neither needs nor wants).
 # miniupnpd-nftables: the port-mapping daemon (NAT-PMP and PCP) the lab's routers run,
-# the program only (no service is set up or started).
+# the program only (no service is set up or started); miniupnpc: its upnpc, which lists
+# the UPnP IGD mappings in the lab's test.
 LAB_PKGS="nftables iproute2 conntrack coturn socat procps bc iputils-ping tinyproxy-bin \
-miniupnpd-nftables"
+miniupnpd-nftables miniupnpc"
 BENCH_PKGS="iperf3 gnuplot-nox ngtcp2-client ngtcp2-server linux-perf wireguard-go wireguard-tools"
 
 what=${1:-build}

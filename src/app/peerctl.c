@@ -146,6 +146,25 @@ static void status_portmap(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_
 		      i.last_error ? (uint64_t)((now - i.last_error_at) / ZT_MS) : 0);
 }
 
+/* The UPnP IGD client's line, when it runs (docs/control-socket.md). */
+static void status_upnp(struct zt_peerctl *ctl, struct zt_ctlconn *c)
+{
+	struct zt_upnp_info i;
+	const struct zt_upnp_stats *st = &i.st;
+	char ext[ZT_ADDR_STRLEN], err[sizeof(i.last_error)];
+
+	if (!ctl->pp->upnp)
+		return;
+	zt_upnp_info(ctl->pp->upnp, &i);
+	zt_ctl_printf(c, "upnp state=%s external=%s lease_s=%u jobs=%" PRIu64 " discoveries=%"
+		      PRIu64 " no_igd=%" PRIu64 " mapped=%" PRIu64 " errors=%" PRIu64
+		      " bad_answers=%" PRIu64 " clamped=%" PRIu64 " lost=%" PRIu64 " deleted=%"
+		      PRIu64 " last_error=\"%s\"", i.state,
+		      i.mapped ? zt_addr_str(&i.external, ext) : "none", i.lease, st->jobs,
+		      st->discoveries, st->no_igd, st->mapped, st->errors, st->bad_answers,
+		      st->clamped, st->lost, st->deleted, quotable(i.last_error, err, sizeof(err)));
+}
+
 static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t now)
 {
 	struct zt_peerprog *pp = ctl->pp;
@@ -207,6 +226,7 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 	}
 	status_refusals(ctl, c, now);
 	status_portmap(ctl, c, now);
+	status_upnp(ctl, c);
 	status_agents(ctl, c);
 	status_tunnel(ctl, c);
 	zt_ctl_end(c);

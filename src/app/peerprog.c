@@ -148,6 +148,7 @@ static int set_portmap(void *ctx, const char *v, const char **why)
 	static const char *const names[] = {
 		[ZT_PEER_PORTMAP_OFF] = "off", [ZT_PEER_PORTMAP_AUTO] = "auto",
 		[ZT_PEER_PORTMAP_PCP] = "pcp", [ZT_PEER_PORTMAP_NATPMP] = "natpmp",
+		[ZT_PEER_PORTMAP_UPNP] = "upnp",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -155,7 +156,7 @@ static int set_portmap(void *ctx, const char *v, const char **why)
 			PP(ctx)->pc.portmap = (enum zt_peer_portmap)i;
 			return 0;
 		}
-	*why = "auto, pcp, natpmp or off";
+	*why = "auto, pcp, natpmp, upnp or off";
 	return ZT_ESYNTAX;
 }
 
@@ -527,9 +528,10 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "tcp-direct", .syntax = "on|off", .example = "off",
 	  .help = "when both ends reach the Intermediate over TCP, punch a direct TCP path "
 		  "(simultaneous open; default on, off through a proxy)", .set = set_tcp_direct },
-	{ .name = "portmap", .syntax = "auto|pcp|natpmp|off", .example = "auto",
-	  .help = "ask the gateway to forward a port to our socket (PCP, then NAT-PMP: auto) "
-		  "and offer it to the peer as a candidate; deleted on exit (default off)",
+	{ .name = "portmap", .syntax = "auto|pcp|natpmp|upnp|off", .example = "auto",
+	  .help = "ask the gateway to forward a port to our socket (PCP, then NAT-PMP, then "
+		  "UPnP IGD: auto) and offer it to the peer as a candidate; deleted on exit "
+		  "(default off)",
 	  .set = set_portmap },
 	{ .name = "portmap-gateway", .syntax = "ADDR", .example = "192.168.1.1",
 	  .help = "the gateway --portmap asks (default: the default route's next hop)",
@@ -838,6 +840,8 @@ static void portmap_route(struct zt_peerprog *pp, uint64_t now)
 	pp->pm_err = rc;
 	/* no gateway: stops the client (its mapping deleted) */
 	err = zt_peer_portmap_route(pp->peer, now, &gw, &local);
+	if (pp->upnp)
+		zt_upnp_route(pp->upnp, now, &gw, &local);
 	rc = rc < 0 ? rc : err;
 	if (rc < 0)
 		zt_warn("portmap", "gateway=none error=\"%s\" fix=\"--portmap-gateway ADDR, or "
@@ -1257,6 +1261,12 @@ static int setup(void *arg, int argc, char **argv)
 	rc = zt_nodeio_start(&pp->d.io, &zt_nodeio_peer_ops, pp->peer);
 	if (rc < 0)
 		return zt_daemon_fail(&pp->d, 1, "%s", strerror(-rc));
+	/* UPnP IGD (auto: when PCP's 1 s and NAT-PMP's 1 s got no mapping) */
+	if ((pp->pc.portmap == ZT_PEER_PORTMAP_AUTO || pp->pc.portmap == ZT_PEER_PORTMAP_UPNP) &&
+	    !pp->pc.path.direct_disabled &&
+	    (rc = zt_upnp_new(&pp->upnp, pp->d.loop, pp->peer, &pp->d.io,
+			      pp->pc.portmap == ZT_PEER_PORTMAP_AUTO ? 2500 : 0)) < 0)
+		return zt_daemon_fail(&pp->d, 1, "UPnP client: %s", strerror(-rc));
 	portmap_route(pp, zt_loop_now(pp->d.loop));
 	zt_info("start", "role=%s name=%s intermediate=%s transport=%s local=%s direct=%s portmap=%s",
 		kind, pp->name,
@@ -1265,7 +1275,7 @@ static int setup(void *arg, int argc, char **argv)
 		pp->pc.transport == ZT_PEER_TRANSPORT_TCP ? "tcp" : "udp",
 		zt_addr_str(&pp->d.io.udp.local, (char[ZT_ADDR_STRLEN]){ 0 }),
 		pp->pc.path.direct_disabled ? "off" : "on",
-		(const char *const[]){ "off", "auto", "pcp", "natpmp" }[pp->pc.portmap & 3]);
+		(const char *const[]){ "off", "auto", "pcp", "natpmp", "upnp" }[pp->pc.portmap % 5]);
 	return 0;
 }
 
@@ -1275,6 +1285,9 @@ static void stop(void *arg)
 	struct zt_peerprog *pp = arg;
 
 	zt_peer_close(pp->peer, "shutting down");
+	/* the UPnP mapping's delete: at most 2 s, then the program exits anyway */
+	zt_upnp_close(pp->upnp, 2000);
+	pp->upnp = NULL;
 }
 
 static void teardown(void *arg)
@@ -1282,6 +1295,7 @@ static void teardown(void *arg)
 	struct zt_peerprog *pp = arg;
 
 	zt_peerctl_close(&pp->ctl);
+	zt_upnp_close(pp->upnp, 0);
 	if (pp->netmon) {
 		zt_loop_del(pp->d.loop, &pp->netmon_w);
 		zt_netmon_close(pp->netmon);

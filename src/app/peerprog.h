@@ -36,6 +36,7 @@
 #include "app/outertcp.h"
 #include "app/peerctl.h"
 #include "app/tunshell.h"
+#include "app/upnp.h"
 #include "core/addr.h"
 #include "core/ctrl.h"
 #include "core/rng.h"
@@ -101,6 +102,7 @@ struct zt_peerprog {
 	struct zt_otcp_client otcp;        /* the outer connection's TCP socket */
 	struct zt_addr pm_gw, pm_local;    /* port mapping: the route given to the node */
 	int pm_err;                        /* ... or why there is none (logged once) */
+	struct zt_upnp *upnp;              /* --portmap upnp|auto: the UPnP IGD client */
 };
 
 /* The keys every peer program has (besides zt_daemon_keys); ctx is a struct

@@ -200,6 +200,19 @@ void zt_peer_netchange(struct zt_peer *p, uint64_t now);
  */
 int zt_peer_portmap_route(struct zt_peer *p, uint64_t now, const struct zt_addr *gateway,
 			  const struct zt_addr *local);
+/*
+ * A mapping made by the shell (UPnP IGD, whose library blocks: app/upnp.h) at the
+ * gateway of the last zt_peer_portmap_route(): `ext` (family 0: lost) with the
+ * protocol's name (a string that outlives the peer, e.g. "upnp") and the granted
+ * lifetime in seconds. The node treats it like its own client's mapping: a srflx
+ * candidate of the next ICE generations, re-gathered on a change, and
+ * zt_peer_portmap_info() reports it (state mapped or probing, no counters: the shell
+ * keeps those). A mapping given stops the node's own client (auto: PCP and NAT-PMP got
+ * nothing); renewal and deletion are the shell's. Returns 0, -ENOENT (port mapping off
+ * or no gateway), -EINVAL (another family than the route's).
+ */
+int zt_peer_portmap_external(struct zt_peer *p, uint64_t now, const char *proto,
+			     const struct zt_addr *ext, uint32_t lifetime);
 /* The client's state: 0 and *ret, or -ENOENT (off, or no gateway). */
 int zt_peer_portmap_info(const struct zt_peer *p, struct zt_portmap_info *ret);
 

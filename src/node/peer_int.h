@@ -231,6 +231,11 @@ struct zt_peer {
 	uint8_t pm_bye[ZT_PCP_MAP_MSG_LEN];
 	size_t pm_bye_len;
 	struct zt_addr pm_bye_to;
+	/* A mapping the shell made (zt_peer_portmap_external): its protocol (NULL: none
+	 * given), lifetime and when it was given. */
+	const char *pm_ext_proto;
+	uint32_t pm_ext_lifetime;
+	uint64_t pm_ext_at;
 };
 
 #define PLOG(p, lvl, ev, ...) zt_node_logf(&(p)->cfg.log, lvl, ev, __VA_ARGS__)

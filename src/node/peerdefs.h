@@ -48,9 +48,10 @@ enum zt_peer_transport {
 /* Port mapping at the gateway (node/portmap.h, docs/portmap.md): which protocols. */
 enum zt_peer_portmap {
 	ZT_PEER_PORTMAP_OFF = 0,
-	ZT_PEER_PORTMAP_AUTO = 1,   /* PCP, then NAT-PMP */
+	ZT_PEER_PORTMAP_AUTO = 1,   /* PCP, then NAT-PMP; then the shell's UPnP IGD client */
 	ZT_PEER_PORTMAP_PCP = 2,
 	ZT_PEER_PORTMAP_NATPMP = 3,
+	ZT_PEER_PORTMAP_UPNP = 4,   /* the shell's UPnP IGD client only (zt_peer_portmap_external) */
 };
 
 /* A connector's service: its name and the inner TLS server context with its

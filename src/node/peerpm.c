@@ -34,8 +34,11 @@ void zt_ppm_stop(struct zt_peer *p, uint64_t now)
 	struct zt_addr to;
 	int n;
 
-	if (!p->pm)
+	if (!p->pm) {
+		p->addrs.mapped = (struct zt_addr){ 0 };
+		p->pm_ext_proto = NULL;
 		return;
+	}
 	zt_portmap_stop(p->pm, now);
 	n = zt_portmap_poll_send(p->pm, now, p->pm_bye, sizeof(p->pm_bye), &to);
 	p->pm_bye_len = n > 0 ? (size_t)n : 0;
@@ -43,6 +46,7 @@ void zt_ppm_stop(struct zt_peer *p, uint64_t now)
 	zt_portmap_free(p->pm);
 	p->pm = NULL;
 	p->addrs.mapped = (struct zt_addr){ 0 };
+	p->pm_ext_proto = NULL;
 }
 
 void zt_ppm_fini(struct zt_peer *p)
@@ -68,17 +72,66 @@ int zt_peer_portmap_route(struct zt_peer *p, uint64_t now, const struct zt_addr 
 	p->pm_gw = *gateway;
 	p->pm_local = *local;
 	if (gateway->family) {
-		rc = zt_portmap_new(&p->pm, &c, now);
+		if (p->cfg.portmap != ZT_PEER_PORTMAP_UPNP) /* UPnP: the shell's client only */
+			rc = zt_portmap_new(&p->pm, &c, now);
 		p->addrs.gateway = *gateway;
 		p->addrs.mapped_base = *local;
+		if (p->cfg.portmap == ZT_PEER_PORTMAP_UPNP) /* probing until the shell says */
+			p->pm_ext_proto = "upnp";
 	}
 	if (had)
 		zt_psession_netchange(p, now);
 	return rc;
 }
 
+int zt_peer_portmap_external(struct zt_peer *p, uint64_t now, const char *proto,
+			     const struct zt_addr *ext, uint32_t lifetime)
+{
+	bool changed;
+	char a[ZT_ADDR_STRLEN];
+
+	if (!p->cfg.portmap || !p->pm_gw.family)
+		return -ENOENT;
+	if (ext->family && (ext->family != p->pm_local.family || !ext->port))
+		return -EINVAL;
+	p->now = now;
+	if (ext->family && p->pm)
+		zt_ppm_stop(p, now); /* its delete, if one is due, leaves with the next flush */
+	changed = !zt_addr_equal(ext, &p->addrs.mapped);
+	p->addrs.mapped = *ext;
+	p->addrs.gateway = p->pm_gw;
+	p->addrs.mapped_base = p->pm_local;
+	p->pm_ext_proto = proto;
+	p->pm_ext_lifetime = ext->family ? lifetime : 0;
+	p->pm_ext_at = now;
+	if (!changed)
+		return 0;
+	PLOG(p, ZT_NODE_INFO, "portmap_candidate", "external=%s type=srflx protocol=%s",
+	     ext->family ? zt_addr_str(ext, a) : "none", proto);
+	zt_psession_netchange(p, now);
+	return 0;
+}
+
+/* The shell's mapping as the client's info. */
+static void external_info(const struct zt_peer *p, struct zt_portmap_info *ret)
+{
+	bool mapped = p->addrs.mapped.family != 0;
+
+	*ret = (struct zt_portmap_info){
+		.state = mapped ? ZT_PORTMAP_MAPPED : ZT_PORTMAP_PROBING,
+		.protocol = p->pm_ext_proto, .gateway = p->pm_gw, .external = p->addrs.mapped,
+		.lifetime = p->pm_ext_lifetime,
+		.expires_at = mapped ? p->pm_ext_at + (uint64_t)p->pm_ext_lifetime * ZT_SEC : 0,
+	};
+	ret->gateway.port = 0;
+}
+
 int zt_peer_portmap_info(const struct zt_peer *p, struct zt_portmap_info *ret)
 {
+	if (!p->pm && p->pm_ext_proto) {
+		external_info(p, ret);
+		return 0;
+	}
 	if (!p->pm)
 		return -ENOENT;
 	zt_portmap_info(p->pm, ret);

@@ -3,7 +3,8 @@
 #
 #   [ public 100.21.0.0/24 ]
 #     +-- server stun 100.21.0.10            ztna-intermediate
-#     +-- nat pcp_n (symmetric, miniupnpd)   +-- host alice  agent --portmap pcp
+#     +-- nat pcp_n (symmetric, miniupnpd    +-- host alice  agent --portmap pcp,
+#     |              with UPnP IGD too)                       then --portmap upnp
 #     +-- nat pmp_n (symmetric, miniupnpd,   +-- host bob    agent --portmap auto
 #     |              PCP requests dropped)
 #     +-- nat prc_n (port-restricted)        +-- host carol  connector
@@ -23,10 +24,11 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/lab.sh
 . scenarios/lib.sh
 
-N=10
+N=15
 lab_require $N
 MINIUPNPD=$(command -v miniupnpd || echo /usr/sbin/miniupnpd)
 [ -x "$MINIUPNPD" ] || skip_all "miniupnpd is not installed (./tools/deps.sh lab: miniupnpd-nftables)" $N
+command -v upnpc >/dev/null || skip_all "upnpc is not installed (./tools/deps.sh lab: miniupnpc)" $N
 tap_plan $N
 
 if ! lab_up scenarios/lab/portmap.lab; then
@@ -34,9 +36,10 @@ if ! lab_up scenarios/lab/portmap.lab; then
 	exit 0
 fi
 
-# miniupnpd on NAT for its lan, NAT-PMP and PCP on port 5351 of its lan address.
+# miniupnpd on NAT for its lan, NAT-PMP and PCP on port 5351 of its lan address; UPNP
+# (yes/no): UPnP IGD too (SSDP on 239.255.255.250:1900, HTTP on a port of its choice).
 mupnp_start() {
-	local nat=$1 ns conf
+	local nat=$1 upnp=$2 ns conf
 	ns=$(eval echo "\$ZTLAB_NS_$nat")
 	ip netns exec "$ns" nft -f - <<EOF || return 1
 table inet ztpm {
@@ -55,7 +58,8 @@ ext_ifname=wan
 ext_ip=$(eval echo "\$ZTLAB_IP_$nat")
 listening_ip=lan
 enable_natpmp=yes
-enable_upnp=no
+enable_upnp=$upnp
+uuid=$(cat /proc/sys/kernel/random/uuid)
 secure_mode=yes
 upnp_table_name=ztpm
 upnp_nat_table_name=ztpm
@@ -119,7 +123,7 @@ agent_stop_unmapped() {
 	return 1
 }
 
-if ! mupnp_start pcp_n || ! mupnp_start pmp_n || ! sc_system_up; then
+if ! mupnp_start pcp_n yes || ! mupnp_start pmp_n no || ! sc_system_up; then
 	for ((i = 0; i < N; i++)); do tap_fail "miniupnpd or the Intermediate did not start"; done
 	exit 0
 fi
@@ -173,3 +177,25 @@ deletions_logged() {
 		grep -q "NAT-PMP UDP port .* mapping removed" "$LAB_TMP/miniupnpd-pmp_n.log"
 }
 ok_if "miniupnpd logged the PCP and the NAT-PMP deletions" deletions_logged
+
+# 11-15. alice with UPnP IGD only, at pcp_n
+agent_run alice --portmap upnp
+ext=$(kv "$PORTMAP" external)
+port=${ext##*:}
+ok_if "alice is mapped by UPnP IGD at pcp_n: $ext ($(sc_status_line "$LAB_TMP/alice.sock" upnp))" \
+	test "$(kv "$PORTMAP" state)/$(kv "$PORTMAP" protocol)/${ext%:*}" = "mapped/upnp/$ZTLAB_IP_pcp_n"
+# the start line to the mapping (log timestamps, ms)
+log_ms() { sed -n "s/^ts=[^T]*T\([0-9:.]*\)Z.*event=$1 .*/\1/p" "$LAB_TMP/alice.log" | tail -n 1 |
+	awk -F: '{ printf "%d", ($1 * 3600 + $2 * 60 + $3) * 1000 }'; }
+tap_diag "alice: start to UPnP mapping $(($(log_ms portmap_upnp) - $(log_ms start))) ms"
+upnp_list() { lab_x alice upnpc -l 2>&1; }
+ok_if "upnpc -l at alice lists the mapping UDP $port -> alice's socket" \
+	grep -Eq "UDP +$port->$ZTLAB_IP_alice:[0-9]+ +'ztna'" <(upnp_list)
+ok_if "with the UPnP mapping: alice to carol direct in $(kv "$SESSION" time_to_direct_ms) ms, 4 KB echoed ($ECHOED), ztna status says upnp" \
+	test "$(kv "$SESSION" path)" = direct -a "$ECHOED" = yes -a \
+	-n "$("$ZTNA" status --control "$LAB_TMP/alice.sock" | grep "portmap: $ext via upnp")"
+t0=$(date +%s%N)
+ok_if "alice's exit deletes her UPnP mapping at pcp_n" agent_stop_unmapped pcp_n "$port"
+tap_diag "exit to mapping gone: $((($(date +%s%N) - t0) / 1000000)) ms"
+ok_if "upnpc -l no longer lists it; alice logged the delete" \
+	eval '! grep -q "UDP *$port->" <(upnp_list) && grep -q "portmap_upnp.*deleted=$port" "$LAB_TMP/alice.log"'

@@ -1963,6 +1963,59 @@ static void portmap_mapping_offered_and_deleted(void **state)
 	world_fini(&w);
 }
 
+/* The shell's UPnP mapping (zt_peer_portmap_external): no PCP from the node, the
+ * mapping offered as the client's would be, reported with protocol upnp. */
+static void portmap_external_mapping_offered(void **state)
+{
+	struct world w;
+	struct cand_watch cw = { 0 };
+	struct zt_portmap_info pi;
+	struct zt_addr ext, v6;
+	char text[128];
+
+	world_init(&w, *state, 0);
+	w.acfg.path = (struct zt_path_config){ 0 };
+	w.ccfg.path = (struct zt_path_config){ 0 };
+	w.acfg.portmap = ZT_PEER_PORTMAP_UPNP;
+	w.acfg.log = (struct zt_node_log){ .fn = cand_log, .arg = &cw, .max_level = ZT_NODE_DEBUG };
+	assert_int_equal(zt_addr_parse(&w.gw, "10.0.0.1:5351", 0), 0);
+	assert_int_equal(zt_addr_parse(&ext, "203.0.113.5:61000", 0), 0);
+	assert_int_equal(zt_addr_parse(&v6, "[2001:db8::1]:61000", 0), 0);
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_int_equal(zt_peer_portmap_external(w.agent.peer, w.net.now, "upnp", &ext, 7200),
+			 -ENOENT); /* no route yet */
+	assert_int_equal(zt_peer_portmap_route(w.agent.peer, w.net.now, &w.gw, &w.agent.local), 0);
+	assert_int_equal(zt_peer_portmap_info(w.agent.peer, &pi), 0);
+	assert_int_equal(pi.state, ZT_PORTMAP_PROBING);
+	assert_string_equal(pi.protocol, "upnp");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	assert_int_equal(w.gw_pkts, 0); /* upnp only: the node's client does not ask */
+	assert_int_equal(zt_peer_portmap_external(w.agent.peer, w.net.now, "upnp", &v6, 7200),
+			 -EINVAL);
+	assert_int_equal(zt_peer_portmap_external(w.agent.peer, w.net.now, "upnp", &ext, 7200), 0);
+	assert_int_equal(zt_peer_portmap_info(w.agent.peer, &pi), 0);
+	assert_int_equal(pi.state, ZT_PORTMAP_MAPPED);
+	assert_string_equal(pi.protocol, "upnp");
+	assert_int_equal(pi.lifetime, 7200);
+	assert_string_equal(zt_addr_str(&pi.external, text), "203.0.113.5:61000");
+	open_chan(&w, "web", 1000, 5);
+	assert_true(nh_run(&w.net, went_direct, &w, w.net.now + 3 * ZT_SEC));
+	snprintf(text, sizeof(text), "udp %u 203.0.113.5 61000 typ srflx",
+		 zt_cand_priority(ZT_CAND_SRFLX, 65535, 1));
+	assert_true(cand_logged(&cw, text));
+	/* lost: no candidate, probing again */
+	assert_int_equal(zt_peer_portmap_external(w.agent.peer, w.net.now, "upnp",
+						  &(struct zt_addr){ 0 }, 0), 0);
+	assert_int_equal(zt_peer_portmap_info(w.agent.peer, &pi), 0);
+	assert_int_equal(pi.state, ZT_PORTMAP_PROBING);
+	zt_peer_close(w.agent.peer, "test");
+	nh_run_for(&w.net, 10 * ZT_MS);
+	assert_int_equal(w.gw_pkts, 0);
+	assert_int_equal(zt_peer_portmap_info(w.agent.peer, &pi), -ENOENT);
+	world_fini(&w);
+}
+
 /*
  * Ready for the direct path: the agent migrates the inner connection to a direct
  * path (socket address -> connector's address); both ends demultiplex it by
@@ -2701,6 +2754,7 @@ int main(void)
 		cmocka_unit_test(slow_reader_is_bounded),
 		cmocka_unit_test(inner_connection_migrates_direct_and_back),
 		cmocka_unit_test(portmap_mapping_offered_and_deleted),
+		cmocka_unit_test(portmap_external_mapping_offered),
 		cmocka_unit_test(direct_path_chosen_cut_and_restored),
 		cmocka_unit_test(connector_follows_back_right_after_going_direct),
 		cmocka_unit_test(direct_path_refused_stays_on_relay),
