@@ -5,6 +5,8 @@
  *   ztna-sim --prop [--cases N] [--seed N]       randomized property cases
  *   ztna-sim --case SEED [--timeline] [-v LEVEL] replay one property case
  *   ztna-sim --matrix [--runs N]                 the 4x4 NAT matrix vs theory
+ *   --sequential, --predict on|off (with --prop, --case, --matrix): the variant of
+ *   docs/hard-nat.md (symmetric NATs allocate ports sequentially; prediction off)
  *   ztna-sim --population [FILE] [--sessions N] [--seed N]
  *   ztna-sim --bench [--sessions N]              hole-punch sessions per CPU-second
  *   --real (with --scenario, --case, --prop)     the real src/node cores (sim/real.h)
@@ -149,10 +151,13 @@ static void print_outcome(FILE *f, const struct zt_sim_outcome *o)
 
 /* --max-loss PPM: real-core cases with each link's loss capped (default: moderate) */
 static uint32_t real_max_loss = ZT_SIM_PROP_MODERATE_PPM;
+/* --sequential, --predict off */
+static struct zt_sim_variant variant;
 
 static void real_draw(uint64_t seed, struct zt_sim_prop_params *p)
 {
 	zt_sim_prop_draw(seed, p);
+	p->v = variant;
 	for (int i = 0; i < 2; i++)
 		if (p->loss_ppm[i] > real_max_loss)
 			p->loss_ppm[i] = real_max_loss;
@@ -327,6 +332,7 @@ static int run_case(uint64_t seed, int level, bool timeline, bool real)
 		real_draw(seed, &p);
 	else
 		zt_sim_prop_draw(seed, &p);
+	p.v = variant;
 	n = zt_sim_prop_text(&p, seed, text, sizeof(text));
 	if (n < 0 || zt_sim_scn_parse(&scn, text, (size_t)n, "case", &err) < 0) {
 		fprintf(stderr, "ztna-sim: case %llu: bad scenario\n", (unsigned long long)seed);
@@ -364,6 +370,42 @@ static int run_case(uint64_t seed, int level, bool timeline, bool real)
 	return 0;
 }
 
+/* Direct sessions per NAT pair of the cases with one NAT a side and UDP open (the
+ * direct rate per cell of a randomized batch; docs/hard-nat.md). */
+struct cells {
+	unsigned ran[4][4], direct[4][4];
+};
+
+static void cells_add(struct cells *c, const struct zt_sim_prop_params *p, bool direct)
+{
+	if (p->outer[0] >= 0 || p->outer[1] >= 0 || p->blocked[0] || p->blocked[1] ||
+	    p->type[0] < 0 || p->type[1] < 0)
+		return;
+	c->ran[p->type[0]][p->type[1]]++;
+	c->direct[p->type[0]][p->type[1]] += direct;
+}
+
+static void cells_print(const struct cells *c)
+{
+	static const char *const names[] = { "FC", "ARC", "PRC", "SYM" };
+
+	printf("cases with one NAT a side, UDP open: direct / cases (agent \\ connector; SYM %s, "
+	       "prediction %s)\n        ", variant.sequential ? "sequential" : "random",
+	       variant.predict_off ? "off" : "on");
+	for (int b = 0; b < 4; b++)
+		printf("%-10s", names[b]);
+	printf("\n");
+	for (int a = 0; a < 4; a++) {
+		printf("%-8s", names[a]);
+		for (int b = 0; b < 4; b++) {
+			char cell[24];
+			snprintf(cell, sizeof(cell), "%u/%u", c->direct[a][b], c->ran[a][b]);
+			printf("%-10s", cell);
+		}
+		printf("\n");
+	}
+}
+
 /* Property cases with the real cores: the same draws as the model's. */
 static int run_prop_real(uint64_t first, unsigned cases)
 {
@@ -371,6 +413,7 @@ static int run_prop_real(uint64_t first, unsigned cases)
 	unsigned bad = 0, direct = 0, ran = 0;
 	static struct zt_sim_scn scn;
 	static struct zt_sim_real_outcome ro;
+	static struct cells cells;
 
 	for (unsigned i = 0; i < cases; i++) {
 		struct zt_sim_prop_params p;
@@ -391,13 +434,16 @@ static int run_prop_real(uint64_t first, unsigned cases)
 		}
 		ran++;
 		direct += ro.o.went_direct;
+		cells_add(&cells, &p, ro.o.went_direct);
 		if (real_check(&p, &ro, why, sizeof(why)) < 0) {
 			bad++;
-			printf("case %llu: %s (replay: ztna-sim --case %llu --real --max-loss %u)\n",
+			printf("case %llu: %s (replay: ztna-sim --case %llu --real --max-loss %u%s%s)\n",
 			       (unsigned long long)seed, why, (unsigned long long)seed,
-			       (unsigned)real_max_loss);
+			       (unsigned)real_max_loss, variant.sequential ? " --sequential" : "",
+			       variant.predict_off ? " --predict off" : "");
 		}
 	}
+	cells_print(&cells);
 	printf("%u real-core cases from seed %llu, link loss up to %.1f %%: %u violated, %u went direct; %.2f CPU s (%.1f cases per CPU s)\n",
 	       cases, (unsigned long long)first, real_max_loss / 1e4, bad, direct, cpu_seconds() - t0,
 	       ran / (cpu_seconds() - t0 > 0 ? cpu_seconds() - t0 : 1));
@@ -409,19 +455,25 @@ static int run_prop(uint64_t first, unsigned cases)
 	double t0 = cpu_seconds();
 	unsigned bad = 0, direct = 0;
 	char why[256];
+	static struct cells cells;
 
 	for (unsigned i = 0; i < cases; i++) {
 		struct zt_sim_outcome o;
+		struct zt_sim_prop_params p;
 		uint64_t seed = first + i;
-		int rc = zt_sim_prop_run(seed, &o, why, sizeof(why));
+		int rc = zt_sim_prop_run(seed, &variant, &o, why, sizeof(why));
 		if (rc != 0) {
 			bad++;
-			printf("case %llu: %s (replay: ztna-sim --case %llu --timeline)\n",
+			printf("case %llu: %s (replay: ztna-sim --case %llu --timeline%s%s)\n",
 			       (unsigned long long)seed, rc < 0 ? "could not run" : why,
-			       (unsigned long long)seed);
+			       (unsigned long long)seed, variant.sequential ? " --sequential" : "",
+			       variant.predict_off ? " --predict off" : "");
 		}
 		direct += o.went_direct;
+		zt_sim_prop_draw(seed, &p);
+		cells_add(&cells, &p, rc >= 0 && o.went_direct);
 	}
+	cells_print(&cells);
 	printf("%u cases from seed %llu: %u violated, %u went direct; %.2f CPU s\n", cases,
 	       (unsigned long long)first, bad, direct, cpu_seconds() - t0);
 	return bad ? 1 : 0;
@@ -429,10 +481,14 @@ static int run_prop(uint64_t first, unsigned cases)
 
 static int run_matrix(unsigned runs)
 {
-	/* DESIGN.md: relay only for symmetric x symmetric and symmetric x port-restricted */
+	/* DESIGN.md: relay only for symmetric x symmetric and symmetric x port-restricted;
+	 * with sequential symmetric NATs and prediction, direct everywhere (hard-nat.md) */
 	static const char *const names[] = { "FC", "ARC", "PRC", "SYM" };
+	bool predicted = variant.sequential && !variant.predict_off;
 	unsigned agree = 0, total = 0;
 
+	printf("symmetric NATs: %s ports; port prediction %s\n",
+	       variant.sequential ? "sequential" : "random", variant.predict_off ? "off" : "on");
 	printf("agent \\ connector: direct sessions / runs (theory)\n        ");
 	for (int b = 0; b < 4; b++)
 		printf("%-14s", names[b]);
@@ -441,10 +497,10 @@ static int run_matrix(unsigned runs)
 		printf("%-8s", names[a]);
 		for (int b = 0; b < 4; b++) {
 			unsigned direct = 0;
-			bool expect = !((a == 3 && b >= 2) || (b == 3 && a >= 2));
+			bool expect = predicted || !((a == 3 && b >= 2) || (b == 3 && a >= 2));
 			for (unsigned r = 0; r < runs; r++) {
 				struct zt_sim_outcome o;
-				if (zt_sim_pop_session(a, b, 1000 + r, &o) == 0 && o.went_direct)
+				if (zt_sim_pop_session(a, b, 1000 + r, &variant, &o) == 0 && o.went_direct)
 					direct++;
 			}
 			agree += expect ? direct : runs - direct;
@@ -495,7 +551,7 @@ static int run_bench(unsigned sessions)
 	t0 = cpu_seconds();
 	for (unsigned i = 0; i < sessions; i++) {
 		struct zt_sim_outcome o;
-		if (zt_sim_pop_session((int)(i % 4), (int)((i / 4) % 4), i, &o) == 0) {
+		if (zt_sim_pop_session((int)(i % 4), (int)((i / 4) % 4), i, NULL, &o) == 0) {
 			direct += o.went_direct;
 			events += o.events;
 		}
@@ -520,6 +576,8 @@ static void usage(void)
 		"       ztna-sim --prop [--cases N] [--seed N]\n"
 		"       ztna-sim --case SEED [--timeline] [-v 0-3]\n"
 		"       ztna-sim --matrix [--runs N]\n"
+		"       --sequential, --predict on|off with --prop, --case, --matrix: symmetric NATs\n"
+		"                allocate ports sequentially; port prediction off (docs/hard-nat.md)\n"
 		"       ztna-sim --population [FILE] [--sessions N] [--seed N]\n"
 		"       ztna-sim --bench [--sessions N]\n"
 		"       --real with --scenario, --case or --prop: the real src/node cores\n"
@@ -545,6 +603,8 @@ int main(int argc, char **argv)
 		{ "real", no_argument, NULL, 'R' },
 		{ "max-loss", required_argument, NULL, 'L' },
 		{ "theory", no_argument, NULL, 'T' },
+		{ "sequential", no_argument, NULL, 'Q' },
+		{ "predict", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -572,6 +632,14 @@ int main(int argc, char **argv)
 		case 'T': theory_only = true; break;
 		case 'L': real_max_loss = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'v': level = atoi(optarg); timeline = true; break;
+		case 'Q': variant.sequential = true; break;
+		case 'D':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				usage();
+				return 2;
+			}
+			variant.predict_off = !strcmp(optarg, "off");
+			break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}

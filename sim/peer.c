@@ -198,6 +198,7 @@ static int direct_new(struct zt_sim_peer *p, uint64_t now)
 		.path = &p->cfg.path,
 		.max_remote = 0,
 		.budget = &p->budget,
+		.no_predict = p->cfg.predict_off,
 		.addrs = &p->addrs,
 		.log = &p->nlog,
 	};
@@ -247,6 +248,8 @@ static void on_ctrl(struct zt_sim_peer *p, uint64_t now, const uint8_t *buf, siz
 		p->observed = m.u.welcome.observed;
 		if (!zt_addr_equal(&p->observed, &p->cfg.host))
 			p->addrs.observed = p->observed;
+		zt_portpred_observed(&p->portpred, now, &p->observed, &p->cfg.relay);
+		p->addrs.portpred = p->cfg.nat_sequential ? &p->portpred : NULL;
 		p->st.welcomed_at = now;
 		plog(p, now, 1, "welcome: observed address %s", zt_addr_str(&p->observed, a));
 		if (p->cfg.agent) {
@@ -413,8 +416,11 @@ static size_t peer_poll_send(void *ep, uint64_t now, uint8_t *buf, size_t cap,
 	}
 	if (p->d) {
 		int rc = zt_direct_poll_send(p->d, now, buf, cap, ret_local, ret_remote);
-		if (rc > 0)
+		if (rc > 0) {
+			if (p->addrs.portpred)
+				zt_portpred_sent(&p->portpred, now, ret_remote);
 			return (size_t)rc;
+		}
 	}
 	if (p->out_n) {
 		unsigned i = p->out_head;

@@ -61,6 +61,8 @@ struct zt_sim_peer_cfg {
 	uint64_t data_interval;     /* agent: one DATA every this (0: no data) */
 	size_t data_len;            /* DATA size; default 200 */
 	uint64_t keepalive;         /* PING to the Intermediate; default 10 s */
+	bool nat_sequential;        /* --nat-ports sequential (docs/hard-nat.md) */
+	bool predict_off;           /* --predict off */
 	zt_sim_log_fn *log;
 	void *log_ctx;
 };
@@ -98,6 +100,7 @@ struct zt_sim_peer {
 	struct zt_direct *d;
 	struct zt_rng rng;
 	struct zt_direct_addrs addrs;
+	struct zt_portpred portpred; /* new mappings counted, as node/peer.c does */
 	struct zt_check_budget budget;
 	struct zt_node_log nlog;
 	uint64_t now;               /* of the call in progress, for its log lines */

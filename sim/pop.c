@@ -66,7 +66,8 @@ int zt_sim_pop_parse(struct zt_sim_pop_mix *ret, const char *text)
 	return 0;
 }
 
-int zt_sim_pop_session(int a, int b, uint64_t seed, struct zt_sim_outcome *ret)
+int zt_sim_pop_session(int a, int b, uint64_t seed, const struct zt_sim_variant *v,
+		       struct zt_sim_outcome *ret)
 {
 	struct zt_sim_prop_params p = {
 		.type = { a, b }, .outer = { -1, -1 }, .duration = 15 * ZT_SEC,
@@ -82,6 +83,8 @@ int zt_sim_pop_session(int a, int b, uint64_t seed, struct zt_sim_outcome *ret)
 	p.delay[0] = zt_sim_range(&g, 0, 100000) * ZT_US;
 	p.delay[1] = zt_sim_range(&g, 0, 100000) * ZT_US;
 	p.relay_delay = zt_sim_range(&g, 0, 30000) * ZT_US;
+	if (v)
+		p.v = *v;
 	n = zt_sim_prop_text(&p, seed, text, sizeof(text));
 	if (n < 0)
 		return n;
@@ -162,7 +165,7 @@ int zt_sim_pop_main(const char *file, unsigned sessions, uint64_t seed, FILE *ou
 	for (unsigned s = 0; s < sessions; s++) {
 		struct zt_sim_outcome o;
 		int a = draw_type(&mix, &g), b = draw_type(&mix, &g);
-		if (zt_sim_pop_session(a, b, seed * 1000003 + s, &o) < 0)
+		if (zt_sim_pop_session(a, b, seed * 1000003 + s, NULL, &o) < 0)
 			continue;
 		ran++;
 		direct += o.final_path == ZT_SIM_PATH_DIRECT;

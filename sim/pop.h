@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "prop.h"
 #include "session.h"
 
 #define ZT_SIM_POP_TYPES 5   /* none, then the lab's four types */
@@ -33,7 +34,8 @@ int zt_sim_pop_parse(struct zt_sim_pop_mix *ret, const char *text);
  * (-1: no NAT), delays drawn from seed, no loss, 15 s, no data flow. Returns 0 or a
  * negative code.
  */
-int zt_sim_pop_session(int a, int b, uint64_t seed, struct zt_sim_outcome *ret);
+int zt_sim_pop_session(int a, int b, uint64_t seed, const struct zt_sim_variant *v,
+		       struct zt_sim_outcome *ret);
 
 /* Wilson 95 % interval for k of n. */
 void zt_sim_pop_wilson(unsigned k, unsigned n, double *lo, double *hi);

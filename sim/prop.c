@@ -62,6 +62,12 @@ int zt_sim_prop_text(const struct zt_sim_prop_params *p, uint64_t seed, char *bu
 		    p->outer[i] >= 0 ? " behind cgn" : "", p->outer[i] >= 0 ? (i ? "1" : "0") : "",
 		    p->blocked[i] ? " udp block" : "");
 		PUT("host %s behind nat%d\n", host[i], i);
+		for (int k = 0; k < 2 && p->v.sequential; k++) {
+			int t = k ? p->outer[i] : p->type[i];
+			if (t == 3)
+				PUT("sim nat %s%d mapping apd filtering apd ports sequential refresh both\n",
+				    k ? "cgn" : "nat", i);
+		}
 		PUT("link %s%d delay %lluus", p->outer[i] >= 0 ? "cgn" : "nat", i,
 		    (unsigned long long)(p->delay[i] / ZT_US));
 		if (p->jitter[i])
@@ -80,9 +86,10 @@ int zt_sim_prop_text(const struct zt_sim_prop_params *p, uint64_t seed, char *bu
 	    (unsigned long long)(p->duration / ZT_MS), (unsigned long long)(p->skew / ZT_MS),
 	    p->skew_connector ? "connector" : "agent");
 	if (p->data_interval)
-		PUT("%lluus\n", (unsigned long long)(p->data_interval / ZT_US));
+		PUT("%lluus", (unsigned long long)(p->data_interval / ZT_US));
 	else
-		PUT("off\n");
+		PUT("off");
+	PUT("%s\n", p->v.predict_off ? " predict off" : "");
 #undef PUT
 	return (int)n;
 }
@@ -147,7 +154,8 @@ int zt_sim_prop_check(const struct zt_sim_prop_params *p, const struct zt_sim_ou
 	return 0;
 }
 
-int zt_sim_prop_run(uint64_t case_seed, struct zt_sim_outcome *ret, char *why, size_t cap)
+int zt_sim_prop_run(uint64_t case_seed, const struct zt_sim_variant *v,
+		    struct zt_sim_outcome *ret, char *why, size_t cap)
 {
 	struct zt_sim_prop_params p;
 	struct zt_scn_error err;
@@ -157,6 +165,8 @@ int zt_sim_prop_run(uint64_t case_seed, struct zt_sim_outcome *ret, char *why, s
 	int rc;
 
 	zt_sim_prop_draw(case_seed, &p);
+	if (v)
+		p.v = *v;
 	rc = zt_sim_prop_text(&p, case_seed, text, sizeof(text));
 	if (rc < 0)
 		return rc;

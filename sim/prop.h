@@ -14,6 +14,16 @@
 #include "session.h"
 #include "simscn.h"
 
+/*
+ * A variant of the cases (docs/hard-nat.md): symmetric NATs (carrier-grade ones of
+ * that type too) allocate ports sequentially instead of at random; the nodes run with
+ * port prediction off. All false: the default draw.
+ */
+struct zt_sim_variant {
+	bool sequential;
+	bool predict_off;
+};
+
 /* What a case is made of; zt_sim_prop_draw() fills it from a seed. */
 struct zt_sim_prop_params {
 	int type[2];              /* lab NAT type (0..3) of agent, connector */
@@ -28,6 +38,7 @@ struct zt_sim_prop_params {
 	bool skew_connector;
 	uint64_t duration;
 	uint64_t data_interval;   /* 0: no data flow */
+	struct zt_sim_variant v;  /* zero from the draw */
 };
 
 /* The randomized draw for a case seed (property-test distributions). */
@@ -64,8 +75,9 @@ uint64_t zt_sim_prop_direct_bound(const struct zt_sim_prop_params *p,
 int zt_sim_prop_check(const struct zt_sim_prop_params *p, const struct zt_sim_outcome *o,
 		      char *why, size_t cap);
 
-/* Runs one case: draw, text, parse, simulate, check. Returns 0 (held), 1 (violated:
- * why filled), or a negative code (the case could not run). */
-int zt_sim_prop_run(uint64_t case_seed, struct zt_sim_outcome *ret_outcome, char *why, size_t cap);
+/* Runs one case: draw, text, parse, simulate, check; v: a variant, or NULL. Returns 0
+ * (held), 1 (violated: why filled), or a negative code (the case could not run). */
+int zt_sim_prop_run(uint64_t case_seed, const struct zt_sim_variant *v,
+		    struct zt_sim_outcome *ret_outcome, char *why, size_t cap);
 
 #endif

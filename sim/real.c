@@ -418,7 +418,7 @@ static uint32_t per_minute_max(const struct run *r)
 /* The Intermediate, the connector and the agent, with the policy that lets alice use
  * svc and c1 serve it. */
 static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct zt_addr *a_addr,
-		     const struct zt_addr *c_addr)
+		     const struct zt_addr *c_addr, const bool seq[2])
 {
 	struct zt_imd_config ic;
 	struct zt_peer_config pc;
@@ -444,6 +444,7 @@ static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct
 		.role = ZT_CTRL_ROLE_CONNECTOR, .name = "c1", .token = (const uint8_t *)"tok-c",
 		.token_len = 5, .intermediate = *imd_addr, .local = *c_addr, .outer_tls = pki.c_outer,
 		.services = &r->service, .n_services = 1, .rng = &r->rng[1], .cb = &real_cb, .arg = r,
+		.nat_ports_sequential = seq[1], .predict_off = r->cfg->scn->predict_off,
 		.log = zt_sim_dbg_log(&r->who[1]), .qlog_open = qlog_open,
 		.qlog_write = zt_sim_dbg_qlog_write, .qlog_arg = &r->who[1],
 	};
@@ -454,6 +455,7 @@ static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct
 		.role = ZT_CTRL_ROLE_AGENT, .name = "alice", .token = (const uint8_t *)"tok-a",
 		.token_len = 5, .intermediate = *imd_addr, .local = *a_addr, .outer_tls = pki.a_outer,
 		.inner_tls = pki.a_inner, .rng = &r->rng[2], .cb = &real_cb, .arg = r,
+		.nat_ports_sequential = seq[0], .predict_off = r->cfg->scn->predict_off,
 		.log = zt_sim_dbg_log(&r->who[2]), .qlog_open = qlog_open,
 		.qlog_write = zt_sim_dbg_qlog_write, .qlog_arg = &r->who[2],
 	};
@@ -501,7 +503,9 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 	a_addr.port = AGENT_PORT;
 	c_addr = r->net.nodes[c].addrs[0];
 	c_addr.port = CONNECTOR_PORT;
-	rc = cores_new(r, &imd_addr, &a_addr, &c_addr);
+	/* as an operator who ran `ztna discover` would configure them */
+	rc = cores_new(r, &imd_addr, &a_addr, &c_addr,
+		       (bool[2]){ zt_sim_predictable(&r->net, a), zt_sim_predictable(&r->net, c) });
 	if (rc < 0)
 		goto out;
 	r->nodes[0] = (struct node){ &zt_nodeio_imd_ops, r->imd };
@@ -521,7 +525,7 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 		struct zt_sim_dbg_view v = dbg_view(r);
 		zt_sim_dbg_final(&r->dbg, &v, &is);
 	}
-	o->theory = zt_sim_theory(&r->net, a, c);
+	o->theory = zt_sim_theory(&r->net, a, c, !scn->predict_off);
 	o->max_switches_per_min = per_minute_max(r);
 	o->data_sent = ret->stream_sent;
 	o->data_received = ret->stream_received;

@@ -203,7 +203,7 @@ int zt_sim_session_theory(const struct zt_sim_session_cfg *cfg, enum zt_sim_expe
 	int rc = zt_sim_session_net(&net, &evq, cfg, map, &a, &c, &rl);
 
 	if (rc == 0) {
-		*ret = zt_sim_theory(&net, a, c);
+		*ret = zt_sim_theory(&net, a, c, !cfg->scn->predict_off);
 		ret_types[0] = zt_sim_effective_type(&net, a);
 		ret_types[1] = zt_sim_effective_type(&net, c);
 	}
@@ -276,6 +276,8 @@ static int peers_init(struct run *r, const struct zt_sim_session_cfg *cfg, int a
 	};
 	pc.host = r->net.nodes[a].addrs[0];
 	pc.host.port = AGENT_PORT;
+	pc.predict_off = scn->predict_off;
+	pc.nat_sequential = zt_sim_predictable(&r->net, a);
 	rc = zt_sim_peer_init(&r->agent, &pc);
 	if (rc < 0)
 		return rc;
@@ -285,6 +287,7 @@ static int peers_init(struct run *r, const struct zt_sim_session_cfg *cfg, int a
 	pc.start_skew = scn->skew_connector ? scn->skew : 0;
 	pc.host = r->net.nodes[c].addrs[0];
 	pc.host.port = CONNECTOR_PORT;
+	pc.nat_sequential = zt_sim_predictable(&r->net, c);
 	rc = zt_sim_peer_init(&r->connector, &pc);
 	if (rc < 0)
 		zt_sim_peer_fini(&r->agent);
@@ -297,7 +300,7 @@ static void outcome(struct run *r, const struct zt_sim_scn *scn, int a, int c, i
 		    struct zt_sim_outcome *ret)
 {
 	*ret = (struct zt_sim_outcome){
-		.theory = zt_sim_theory(&r->net, a, c),
+		.theory = zt_sim_theory(&r->net, a, c, !scn->predict_off),
 		.session_up = r->agent.in_session && r->connector.in_session,
 		.session_at = r->agent.st.session_at,
 		.ice_start_at = r->agent.st.ice_start_at,

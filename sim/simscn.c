@@ -127,9 +127,11 @@ static int sim_run(struct zt_sim_scn *s, char **tok, int n, const char *file, in
 			bad = !strcmp(v, "off") ? (s->data_interval = 0, 0) : parse_dur(v, &s->data_interval);
 		else if (!strcmp(k, "shuffle"))
 			s->shuffle = !strcmp(v, "on") ? true : !strcmp(v, "off") ? false : (bad = -1, false);
+		else if (!strcmp(k, "predict"))
+			s->predict_off = !strcmp(v, "off") ? true : !strcmp(v, "on") ? false : (bad = -1, false);
 		else
 			return fail(err, file, line, ZT_ECONF_KEY,
-				    "unknown key '%s' (duration, skew, skew-side, data, shuffle)%s", k, NULL);
+				    "unknown key '%s' (duration, skew, skew-side, data, shuffle, predict)%s", k, NULL);
 		if (bad)
 			return fail(err, file, line, ZT_ECONF_VALUE, "bad value '%s' for '%s'", v, k);
 	}

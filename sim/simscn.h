@@ -8,6 +8,7 @@
  *           [refresh out|both]                         RFC 4787 terms, overriding 'type'
  *   sim link NODE reorder PCT                          reordering on NODE's uplink
  *   sim run [duration D] [skew D] [skew-side agent|connector] [data D] [shuffle on|off]
+ *           [predict on|off]                           port prediction (docs/hard-nat.md)
  *   sim block NAT peer NODE from T until T             NAT drops traffic with NODE's
  *                                                      public address (path failure)
  *   sim expect direct|relay|none                       the outcome to check
@@ -43,6 +44,7 @@ struct zt_sim_scn {
 	bool skew_connector;    /* skew the connector (default: the agent) */
 	uint64_t data_interval; /* default 50 ms; 0 in the file: "data off" */
 	bool shuffle;
+	bool predict_off;       /* "predict off": the nodes run with --predict off */
 	struct { char nat[ZT_SCN_NAME_MAX + 1], peer[ZT_SCN_NAME_MAX + 1]; uint64_t from, until; }
 		blocks[ZT_SIM_SCN_BLOCKS];
 	unsigned nblocks;

@@ -45,8 +45,26 @@ static void fold(const struct zt_sim_net *net, int n, int last, enum zt_sim_dep 
 	}
 }
 
-enum zt_sim_expect zt_sim_theory(const struct zt_sim_net *net, int a, int b)
+bool zt_sim_predictable(const struct zt_sim_net *net, int n)
 {
+	bool dependent = false;
+
+	for (n = net->nodes[n].up; n >= 0; n = net->nodes[n].up) {
+		const struct zt_sim_nat_cfg *c = &net->nodes[n].nat.cfg;
+		if (c->mapping == ZT_SIM_EI && c->ports != ZT_SIM_PORTS_PRESERVE)
+			return false;
+		if (c->mapping == ZT_SIM_AD ||
+		    (c->mapping == ZT_SIM_APD && c->ports != ZT_SIM_PORTS_SEQUENTIAL))
+			return false;
+		dependent |= c->mapping == ZT_SIM_APD;
+	}
+	return dependent;
+}
+
+enum zt_sim_expect zt_sim_theory(const struct zt_sim_net *net, int a, int b, bool predict)
+{
+	bool pa, pb;
+
 	enum zt_sim_dep ma, fa, mb, fb;
 	int shared = -1;
 
@@ -64,6 +82,11 @@ enum zt_sim_expect zt_sim_theory(const struct zt_sim_net *net, int a, int b)
 	if (ma == ZT_SIM_EI && mb == ZT_SIM_EI)
 		return ZT_SIM_EXPECT_DIRECT;
 	if ((ma == ZT_SIM_EI && fa != ZT_SIM_APD) || (mb == ZT_SIM_EI && fb != ZT_SIM_APD))
+		return ZT_SIM_EXPECT_DIRECT;
+	/* port prediction (docs/hard-nat.md); not through a shared NAT */
+	pa = predict && shared < 0 && zt_sim_predictable(net, a);
+	pb = predict && shared < 0 && zt_sim_predictable(net, b);
+	if ((ma == ZT_SIM_EI && pb) || (mb == ZT_SIM_EI && pa) || (pa && pb))
 		return ZT_SIM_EXPECT_DIRECT;
 	return ZT_SIM_EXPECT_RELAY;
 }

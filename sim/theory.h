@@ -14,6 +14,11 @@
  *        other side's fresh port, which ICE then learns as peer-reflexive);
  *    else RELAY. For the lab's four types this gives DESIGN.md's table: relay exactly
  *    for symmetric x symmetric and symmetric x port-restricted.
+ *  - with port prediction on (docs/hard-nat.md) and no shared NAT, a side is
+ *    predictable (zt_sim_predictable) when its NATs' ports can be foretold; then
+ *    also DIRECT when one side's mapping is EI and the other is predictable (it
+ *    checks the predicted ports, which its own filter then lets back in), or both
+ *    are predictable (the two sides' checks to each other's predicted ports meet).
  */
 #ifndef ZT_SIM_THEORY_H
 #define ZT_SIM_THEORY_H
@@ -26,8 +31,19 @@ enum zt_sim_expect {
 	ZT_SIM_EXPECT_NONE = 2,
 };
 
-/* The expected outcome for hosts a and b. */
-enum zt_sim_expect zt_sim_theory(const struct zt_sim_net *net, int a, int b);
+/* The expected outcome for hosts a and b; predict: port prediction on. */
+enum zt_sim_expect zt_sim_theory(const struct zt_sim_net *net, int a, int b, bool predict);
+
+/*
+ * Whether host n's public ports can be predicted: at least one NAT in front of it
+ * has address-and-port-dependent mapping, every such NAT allocates ports
+ * sequentially, and every endpoint-independent one preserves the inside port (so a
+ * new mapping below takes the next port above too). Address-dependent mapping is not
+ * predicted (checks to several ports of one address share one mapping). The
+ * simulator tells such a node `--nat-ports sequential`, as an operator who ran
+ * `ztna discover` would.
+ */
+bool zt_sim_predictable(const struct zt_sim_net *net, int n);
 
 /* The NAT behaviour host n sees through every NAT in front of it, folded as above,
  * in the lab's words: "full-cone", "address-restricted", "port-restricted",

@@ -129,6 +129,26 @@ static int set_tcp_direct(void *ctx, const char *v, const char **why)
 	return 0;
 }
 
+static int set_nat_ports(void *ctx, const char *v, const char **why)
+{
+	if (strcmp(v, "unknown") && strcmp(v, "sequential")) {
+		*why = "unknown or sequential (what 'ztna discover' reports as ports=)";
+		return ZT_ESYNTAX;
+	}
+	PP(ctx)->pc.nat_ports_sequential = !strcmp(v, "sequential");
+	return 0;
+}
+
+static int set_predict(void *ctx, const char *v, const char **why)
+{
+	if (strcmp(v, "on") && strcmp(v, "off")) {
+		*why = "on or off";
+		return ZT_ESYNTAX;
+	}
+	PP(ctx)->pc.predict_off = !strcmp(v, "off");
+	return 0;
+}
+
 static int set_direct(void *ctx, const char *v, const char **why)
 {
 	if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "yes")) {
@@ -536,6 +556,13 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "portmap-gateway", .syntax = "ADDR", .example = "192.168.1.1",
 	  .help = "the gateway --portmap asks (default: the default route's next hop)",
 	  .set = set_portmap_gateway },
+	{ .name = "nat-ports", .syntax = "unknown|sequential", .example = "sequential",
+	  .help = "how this host's NAT picks the public port of a new mapping, as 'ztna "
+		  "discover' reports it; sequential: signal predicted candidates (default unknown)",
+	  .set = set_nat_ports },
+	{ .name = "predict", .syntax = "on|off", .example = "off",
+	  .help = "port prediction: signal predicted candidates (with --nat-ports sequential) "
+		  "and check the peer's (default on)", .set = set_predict },
 	{ .name = "interfaces", .syntax = "NAME,...", .example = "eth0,wlan*",
 	  .help = "host candidates only from these interfaces (default: all but loopback, "
 		  "down and tunnel ones)", .set = set_interfaces },

@@ -113,6 +113,12 @@ int zt_cand_check(const struct zt_cand *c)
 		return ZT_ECAND_TYPE;
 	if (c->transport > ZT_CAND_TCP_SO)
 		return ZT_ECAND_TRANSPORT;
+	if (c->predicted && c->type != ZT_CAND_SRFLX)
+		return ZT_ECAND_TYPE;
+	if (c->predicted && c->transport != ZT_CAND_UDP)
+		return ZT_ECAND_TRANSPORT;
+	if (c->predicted > ZT_CAND_PREDICTED_MAX)
+		return ZT_ERANGE;
 	if (c->component < 1 || c->component > ZT_CAND_COMPONENT_MAX)
 		return ZT_ERANGE;
 	if (c->priority < 1 || c->priority > ZT_CAND_PRIORITY_MAX)
@@ -225,7 +231,8 @@ static int skip_prefix(const char **cur, const char *end)
 }
 
 /* After the type: [SP rel-addr SP rel-port], then *(SP cand-extension), ignored but
- * for "tcptype", which a TCP candidate must have with the value "so". */
+ * for "tcptype", which a TCP candidate must have with the value "so", and "predicted"
+ * (core/cand.h). */
 static int parse_tail(const char **cur, const char *end, struct zt_cand *c)
 {
 	bool so = false;
@@ -244,6 +251,16 @@ static int parse_tail(const char **cur, const char *end, struct zt_cand *c)
 			if (c->transport != ZT_CAND_TCP_SO || !tok_is(&val, "so"))
 				return ZT_ECAND_TRANSPORT;
 			so = true;
+			continue;
+		}
+		if (tok_is(&t, "predicted")) {
+			uint64_t k;
+			rc = tok_uint(&val, ZT_CAND_PREDICTED_MAX, &k);
+			if (rc < 0)
+				return rc;
+			if (!k)
+				return ZT_ERANGE;
+			c->predicted = (uint8_t)k;
 			continue;
 		}
 		if (!raddr)
@@ -344,6 +361,7 @@ int zt_cand_parse(struct zt_cand *ret, const char *text, size_t len)
 int zt_cand_format(const struct zt_cand *c, char *buf, size_t cap)
 {
 	char ip[ZT_ADDR_STRLEN], rip[ZT_ADDR_STRLEN], rel[ZT_ADDR_STRLEN + 24] = "";
+	char ext[24] = "";
 	bool tcp = c->transport == ZT_CAND_TCP_SO;
 	int n, rc;
 
@@ -355,9 +373,13 @@ int zt_cand_format(const struct zt_cand *c, char *buf, size_t cap)
 		zt_addr_format(&c->related, false, rip, sizeof(rip));
 		snprintf(rel, sizeof(rel), " raddr %s rport %u", rip, c->related.port);
 	}
+	if (tcp)
+		snprintf(ext, sizeof(ext), " tcptype so");
+	else if (c->predicted)
+		snprintf(ext, sizeof(ext), " predicted %u", c->predicted);
 	n = snprintf(buf, cap, "candidate:%s %u %s %u %s %u typ %s%s%s", c->foundation,
 		     c->component, tcp ? "tcp" : "udp", c->priority, ip, c->addr.port,
-		     type_names[c->type], rel, tcp ? " tcptype so" : "");
+		     type_names[c->type], rel, ext);
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOBUFS;
 	return n;

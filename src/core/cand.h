@@ -45,11 +45,19 @@ enum zt_cand_transport {
 /* RFC 8445: component ids are 1..256. */
 #define ZT_CAND_COMPONENT_MAX 256
 /* Longest text zt_cand_format() writes, with the NUL (two IPv6 addresses). */
-#define ZT_CAND_STRLEN 208
+#define ZT_CAND_STRLEN 224
+/* The largest index of a predicted candidate. */
+#define ZT_CAND_PREDICTED_MAX 64
 
 struct zt_cand {
 	uint8_t type;           /* enum zt_cand_type */
 	uint8_t transport;      /* enum zt_cand_transport */
+	/*
+	 * 0, or k (1..ZT_CAND_PREDICTED_MAX) for a predicted candidate: a srflx address the
+	 * sender's NAT has not given out yet, the public port its k-th new mapping will get
+	 * if the NAT allocates ports sequentially (core/portpred.h, docs/hard-nat.md).
+	 */
+	uint8_t predicted;
 	uint16_t component;     /* 1..256; ztna uses 1 */
 	uint32_t priority;      /* 1..ZT_CAND_PRIORITY_MAX */
 	char foundation[ZT_CAND_FOUNDATION_MAX + 1]; /* 1..32 ice-chars, NUL-terminated */
@@ -96,8 +104,10 @@ const struct zt_addr *zt_cand_base(const struct zt_cand *c);
 
 /*
  * Checks that c is a candidate ztna can use: 0, or ZT_ECAND_TYPE (unknown type),
- * ZT_ECAND_TRANSPORT (unknown transport),
- * ZT_ERANGE (component not 1..256, priority not 1..2^31-1, port 0), ZT_ESYNTAX
+ * ZT_ECAND_TRANSPORT (unknown transport, or a predicted TCP candidate),
+ * ZT_ECAND_TYPE (a predicted candidate that is not srflx),
+ * ZT_ERANGE (component not 1..256, priority not 1..2^31-1, port 0, predicted index
+ * above ZT_CAND_PREDICTED_MAX), ZT_ESYNTAX
  * (foundation empty, too long, not ice-chars or not NUL-terminated),
  * ZT_EMALFORMED (address family not IPv4/IPv6; related address family not 0/IPv4/IPv6).
  */
@@ -108,7 +118,8 @@ int zt_cand_check(const struct zt_cand *c);
  *   [a=][candidate:]<foundation> <component> <udp|tcp> <priority> <ip> <port>
  *       typ <host|srflx|prflx|relay> [raddr <ip> rport <port>] [<name> <value>]...
  * A TCP candidate needs the extension "tcptype so" (RFC 6544 s4.5); active and
- * passive ones are refused (ZT_ECAND_TRANSPORT).
+ * passive ones are refused (ZT_ECAND_TRANSPORT). The extension "predicted K" marks a
+ * predicted srflx candidate (K 1..ZT_CAND_PREDICTED_MAX).
  * Keywords are case-insensitive (RFC 5234 strings); trailing CR/LF/spaces are ignored;
  * unknown extension pairs after the type and related address are ignored (RFC 8839
  * s5.1). Addresses are numeric IPv4 or IPv6 (no FQDN, no brackets).
@@ -122,8 +133,8 @@ int zt_cand_parse(struct zt_cand *ret, const char *text, size_t len);
 
 /*
  * Writes "candidate:<foundation> <component> <udp|tcp> <priority> <ip> <port> typ <type>",
- * " raddr <ip> rport <port>" when the related address is present and " tcptype so"
- * for a TCP candidate, NUL-terminated.
+ * " raddr <ip> rport <port>" when the related address is present, " tcptype so"
+ * for a TCP candidate and " predicted K" for a predicted one, NUL-terminated.
  * zt_cand_parse() of the result gives back *c. Returns the length without the NUL,
  * -ENOBUFS when cap is too small (ZT_CAND_STRLEN always suffices), or the code of
  * zt_cand_check() for an invalid candidate.

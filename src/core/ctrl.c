@@ -166,6 +166,7 @@ static const struct field cand_fields[] = {
 	FV(ZT_CTRL_C_ADDR, K_ADDR, REQ, zt_cand, addr),
 	FV(ZT_CTRL_C_RELATED, K_ADDR, OPT, zt_cand, related),
 	FV(ZT_CTRL_C_TRANSPORT, K_U8, OPT, zt_cand, transport, .hi = ZT_CAND_TCP_SO),
+	FV(ZT_CTRL_C_PREDICTED, K_U8, OPT, zt_cand, predicted, .lo = 1, .hi = ZT_CAND_PREDICTED_MAX),
 };
 
 #define DEF(t, nm, f) [t] = { .name = (nm), .fields = (f), .n = sizeof(f) / sizeof((f)[0]) }

@@ -114,6 +114,7 @@ enum zt_ctrl_cand_field {
 	ZT_CTRL_C_ADDR = 0x0005,            /* address */
 	ZT_CTRL_C_RELATED = 0x0006,         /* address */
 	ZT_CTRL_C_TRANSPORT = 0x0007,       /* u8, enum zt_cand_transport; absent: UDP */
+	ZT_CTRL_C_PREDICTED = 0x0008,       /* u8, 1..ZT_CAND_PREDICTED_MAX; absent: not predicted */
 };
 
 /* Who a client is (HELLO). */

@@ -1,10 +1,12 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "core/ice.h"
+#include "core/portpred.h"
 #include "core/stun.h"
 #include "core/units.h"
 
@@ -13,6 +15,7 @@
 #define TRIGGER_QUEUE ZT_ICE_MAX_PAIRS
 #define KEEPALIVE_RTO (200 * ZT_MS)
 #define KEEPALIVE_MAX_TX 4
+#define PREPAID_MAX 2
 
 enum pair_state {
 	PAIR_WAITING = 0,
@@ -36,6 +39,9 @@ struct ice_pair {
 	uint64_t next_tx;            /* when to retransmit */
 	uint64_t rto;
 	uint32_t charged;            /* budget tokens its checks took (refunded on an answer) */
+	bool heard;                  /* an authenticated request came from its remote */
+	uint8_t prepaid;             /* checks paid for by authenticated requests from its
+					remote (one each, at most PREPAID_MAX saved) */
 };
 
 struct ice_response {
@@ -271,11 +277,24 @@ static bool pairable(const struct zt_cand *l, const struct zt_cand *r)
 	       l->addr.family == r->addr.family && l->component == r->component;
 }
 
+/* Whether local[l] is the first host candidate of its family: the one predicted
+ * candidates pair with (each pair from another host would be one more new mapping on
+ * a sequential NAT of ours, out of the schedule). */
+static bool first_host(const struct zt_ice *ice, size_t l)
+{
+	for (size_t i = 0; i < l; i++)
+		if (ice->local[i].type == ZT_CAND_HOST &&
+		    ice->local[i].addr.family == ice->local[l].addr.family)
+			return false;
+	return true;
+}
+
 static void pair_all(struct zt_ice *ice)
 {
 	for (size_t l = 0; l < ice->nlocal; l++)
 		for (size_t r = 0; r < ice->nremote; r++)
-			if (pairable(&ice->local[l], &ice->remote[r]))
+			if (pairable(&ice->local[l], &ice->remote[r]) &&
+			    (!ice->remote[r].predicted || first_host(ice, l)))
 				add_pair(ice, l, r);
 }
 
@@ -443,6 +462,10 @@ static bool charge(struct zt_ice *ice, uint64_t now, struct ice_pair *p)
 {
 	if (unbudgeted(ice, p))
 		return true;
+	if (p->prepaid) {
+		p->prepaid--;
+		return true;
+	}
 	if (!zt_check_budget_take(ice->cfg.budget, ice->cfg.session_budget, now,
 				  &ice->remote[p->remote].addr)) {
 		ice->stats.checks_deferred++;
@@ -457,7 +480,7 @@ static uint64_t affordable_at(const struct zt_ice *ice, uint64_t now, const stru
 {
 	uint64_t t;
 
-	if (unbudgeted(ice, p))
+	if (unbudgeted(ice, p) || p->prepaid)
 		return now;
 	t = zt_check_budget_when(ice->cfg.budget, ice->cfg.session_budget, now,
 				 &ice->remote[p->remote].addr);
@@ -545,18 +568,44 @@ static int next_waiting(const struct zt_ice *ice)
 	return -1;
 }
 
+/* The waiting pair with a predicted remote candidate that is next in the schedule
+ * (core/portpred.h zt_portpred_rank), or -1. */
+static int next_predicted(const struct zt_ice *ice)
+{
+	unsigned best_rank = UINT_MAX;
+	int best = -1;
+
+	for (size_t i = 0; i < ice->npairs; i++) {
+		const struct ice_pair *p = &ice->pairs[i];
+		unsigned k = ice->remote[p->remote].predicted, rank;
+
+		if (!k || p->state != PAIR_WAITING || p->in_flight)
+			continue;
+		rank = zt_portpred_rank(k, ice->controlling, ice->cfg.predicting);
+		if (rank < best_rank) {
+			best_rank = rank;
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
 /*
- * The next new check, paid for: triggered first (s6.1.4.2), then ordinary in
+ * The next new check, paid for: triggered first (s6.1.4.2), then the pairs with
+ * predicted remote candidates in the schedule's order, then ordinary ones in
  * checklist order. One whose address has no budget now waits (a triggered one goes to
- * the back of its queue) and the next goes first. Returns the pair or -1 (then
- * blocked_until says when one could be paid for).
+ * the back of its queue) and the next goes first, except that nothing goes before a
+ * predicted pair waiting for the budget when we predict too: each check of ours to a
+ * new address takes our NAT's next port, so the order is the schedule.
+ * Returns the pair or -1 (then blocked_until says when one could be paid for).
  */
 static int pick_new(struct zt_ice *ice, uint64_t now)
 {
 	uint64_t until = ZT_TIME_NEVER, t;
+	int idx;
 
 	for (size_t k = 0, n = ice->trig_len; k < n; k++) {
-		int idx = ice->trig[ice->trig_head];
+		idx = ice->trig[ice->trig_head];
 		ice->trig_head = (ice->trig_head + 1) % TRIGGER_QUEUE;
 		ice->trig_len--;
 		if (charge(ice, now, &ice->pairs[idx])) {
@@ -566,6 +615,16 @@ static int pick_new(struct zt_ice *ice, uint64_t now)
 		ice->trig[(ice->trig_head + ice->trig_len++) % TRIGGER_QUEUE] = (uint16_t)idx;
 		if ((t = affordable_at(ice, now, &ice->pairs[idx])) < until)
 			until = t;
+	}
+	if (ice->started && now >= ice->start_at && (idx = next_predicted(ice)) >= 0) {
+		if (charge(ice, now, &ice->pairs[idx]))
+			return idx;
+		if ((t = affordable_at(ice, now, &ice->pairs[idx])) < until)
+			until = t;
+		if (ice->cfg.predicting) {
+			ice->blocked_until = until;
+			return -1;
+		}
 	}
 	if (ice->started && now >= ice->start_at) {
 		for (size_t i = 0; i < ice->npairs; i++) {
@@ -881,6 +940,23 @@ static void revive(struct zt_ice *ice, uint64_t now)
 	}
 }
 
+/* An authenticated request came from predicted candidate idx's address: the peer's NAT
+ * gave that port, so the other predicted guesses were wrong; those neither answered
+ * nor heard from stop (their checks would spend the address's budget the right pair
+ * needs). */
+static void prune_predicted(struct zt_ice *ice, int idx)
+{
+	for (size_t i = 0; i < ice->npairs; i++) {
+		struct ice_pair *p = &ice->pairs[i];
+		if ((int)i == idx || !ice->remote[p->remote].predicted || p->heard ||
+		    p->state == PAIR_SUCCEEDED || p->state == PAIR_FAILED || p->queued)
+			continue;
+		p->state = PAIR_FAILED;
+		p->in_flight = false;
+		ice->stats.predicted_pruned++;
+	}
+}
+
 /* RFC 8445 s7.3.1.4: triggered checks, and a nomination (USE-CANDIDATE) acted on */
 static void triggered_check(struct zt_ice *ice, uint64_t now, int idx, bool use_cand)
 {
@@ -968,6 +1044,11 @@ static int handle_request(struct zt_ice *ice, uint64_t now, const struct zt_stun
 	if (idx < 0)
 		return 1;
 	use_cand = !ice->controlling && zt_stun_has(m, ZT_STUN_ATTR_USE_CANDIDATE);
+	ice->pairs[idx].heard = true;
+	if (ice->pairs[idx].prepaid < PREPAID_MAX)
+		ice->pairs[idx].prepaid++; /* its check back is paid for (ice.h, Budget) */
+	if (ice->remote[ice->pairs[idx].remote].predicted)
+		prune_predicted(ice, idx);
 	if (ice->selected == idx)
 		ice->last_alive = now;
 	revive(ice, now);

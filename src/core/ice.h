@@ -34,15 +34,32 @@
  * follow each transaction's own timer (initial RTO, doubling, capped), so a lossy or
  * filtered path (a port-restricted NAT drops the first punch) is retried quickly.
  *
+ * Predicted candidates (core/cand.h `predicted`, docs/hard-nat.md): a peer behind a
+ * NAT that allocates ports sequentially names the ports its next new mappings will
+ * get. They pair with the first host candidate of their family only and are checked
+ * before the ordinary pairs (after triggered checks), in the order of
+ * zt_portpred_rank(): index order, or odd indexes first on the controlled side when
+ * cfg.predicting (we signalled predicted candidates of our own). When we predict, our
+ * k-th check to a new address leaves from our k-th predicted port, so that order is
+ * kept: while a predicted pair waits for the budget, no ordinary check goes first.
+ * They are paid from the budget like every check to an address that has not answered.
+ * When an authenticated request arrives from one of them, the peer's NAT gave that
+ * port: the other predicted pairs that have neither succeeded nor been heard from
+ * stop (they would only spend the address's budget the right pair needs).
+ *
  * Budget (RFC 8445 s19.5.1, the STUN amplification or "voice hammer" attack; RFC 7675
  * consent): the peer may name any address, a victim's among them. A check (new,
  * triggered or retransmitted) to a remote address that has not answered one yet takes
  * a token from the session's and the process's budgets (core/checkbudget.h); without
  * one it waits, and other pairs go first. An authenticated success response from the
  * address (or the address being cfg.trusted: the relay) makes it answered: its
- * checks are free from then on and the tokens they took come back. The signalled
- * remote candidates kept are bounded by cfg.max_remote ("agents MAY limit the number
- * of candidates they will accept", s19.5.1).
+ * checks are free from then on and the tokens they took come back. An authenticated
+ * request from an address pays for one check back to it (the triggered check of
+ * s7.3.1.4, or the retransmission it hurries; at most two saved up): never more
+ * checks than requests, so no amplification, and a late peer's arrival is answered
+ * even when many unanswered (predicted) candidates of its address spent the budget.
+ * The signalled remote candidates kept are bounded by cfg.max_remote ("agents MAY
+ * limit the number of candidates they will accept", s19.5.1).
  */
 #ifndef ZT_CORE_ICE_H
 #define ZT_CORE_ICE_H
@@ -86,6 +103,7 @@ struct zt_ice_config {
 	struct zt_check_budget *budget;
 	struct zt_addr trusted;     /* an address that counts as answered (the relay);
 				       family 0: none */
+	bool predicting;            /* we signal predicted candidates (see above) */
 };
 
 enum zt_ice_state {
@@ -124,6 +142,7 @@ struct zt_ice_stats {
 	uint64_t revivals;          /* failed, then checked again for a late peer */
 	uint64_t checks_deferred;   /* a check waited for the budget (counted per try) */
 	uint64_t remote_limited;    /* signalled remote candidates over max_remote */
+	uint64_t predicted_pruned;  /* predicted pairs stopped: another one was heard from */
 	uint64_t start_time;        /* when checks started (0: not yet) */
 	uint64_t selected_time;     /* when a pair was selected (0: not yet) */
 };

@@ -64,6 +64,8 @@ struct zt_direct {
 	size_t rep_head, rep_len;
 	struct zt_addr tcp_remote[ZT_DIRECT_MAX_TCP]; /* the peer's TCP candidates */
 	size_t ntcp_remote;
+	struct zt_cand pred[ZT_PORTPRED_WINDOW]; /* this generation's predicted candidates */
+	size_t npred;
 };
 
 #define DLOG(d, lvl, ev, ...) zt_node_logf((d)->cfg.log, lvl, ev, __VA_ARGS__)
@@ -169,6 +171,34 @@ static void gather(struct zt_direct *d, struct zt_ice *ice)
 	add_cand(d, ice, &c);
 }
 
+/* Predicted candidates (docs/hard-nat.md): the ports our sequential NAT will give the
+ * next new mappings, signalled beside ICE's; the node counts them (core/portpred.h). */
+static size_t gather_predicted(struct zt_direct *d, uint32_t gen)
+{
+	const struct zt_direct_addrs *ad = d->cfg.addrs;
+	const struct zt_addr *base = ad->nhosts ? &ad->hosts[0] : &ad->local;
+	struct zt_addr b = *base;
+	char line[ZT_CAND_STRLEN];
+
+	d->npred = 0;
+	if (d->cfg.no_predict || !ad->portpred)
+		return 0;
+	b.port = ad->local.port;
+	d->npred = zt_portpred_cands(ad->portpred, b.family ? &b : NULL, &ad->intermediate,
+				     d->pred, ZT_PORTPRED_WINDOW);
+	for (size_t i = 0; i < d->npred; i++)
+		if (zt_cand_format(&d->pred[i], line, sizeof(line)) > 0)
+			DLOG(d, ZT_NODE_DEBUG, "candidate", "session=%08x generation=%u local=\"%s\"",
+			     d->cfg.session_id, gen, line);
+	return d->npred;
+}
+
+static void pred_cands(const struct zt_direct *d, struct zt_ctrl_candidates *cd)
+{
+	for (size_t i = 0; i < d->npred && cd->n_cands < ZT_CTRL_CANDS_MAX; i++)
+		cd->cands[cd->n_cands++] = d->pred[i];
+}
+
 static int new_generation(struct zt_direct *d, uint64_t now, uint32_t gen)
 {
 	struct zt_ice_config cfg = {
@@ -187,6 +217,7 @@ static int new_generation(struct zt_direct *d, uint64_t now, uint32_t gen)
 	};
 	int rc;
 
+	cfg.predicting = gather_predicted(d, gen) > 0;
 	zt_ice_free(d->ice);
 	d->ice = NULL;
 	d->cands_due = false;
@@ -259,6 +290,7 @@ static bool poll_candidates(struct zt_direct *d, struct zt_ctrl_msg *m)
 	cd->seq = 0;
 	cd->end_of_candidates = true;
 	cd->n_cands = (uint8_t)zt_ice_local_cands(d->ice, cd->cands, ZT_CTRL_CANDS_MAX);
+	pred_cands(d, cd);
 	tcp_cands(d, cd);
 	return true;
 }
@@ -461,10 +493,11 @@ static void ice_events(struct zt_direct *d, uint64_t now)
 		switch (ev.type) {
 		case ZT_ICE_EV_SELECTED:
 			DLOG(d, ZT_NODE_INFO, "ice_selected",
-			     "session=%08x generation=%u local=%s remote=%s remote_type=%s checks=%" PRIu64
-			     " retransmits=%" PRIu64 " ms_since_start=%" PRIu64,
+			     "session=%08x generation=%u local=%s remote=%s remote_type=%s predicted=%u"
+			     " checks=%" PRIu64 " retransmits=%" PRIu64 " ms_since_start=%" PRIu64,
 			     id, d->gen, zt_addr_str(&ev.pair.local.addr, a),
 			     zt_addr_str(&ev.pair.remote.addr, b), zt_cand_type_name(ev.pair.remote.type),
+			     ev.pair.remote.predicted,
 			     st->checks_sent, st->retransmits,
 			     (uint64_t)(now > st->start_time ? (now - st->start_time) / ZT_MS : 0));
 			break;
@@ -602,6 +635,8 @@ void zt_direct_candidates(struct zt_direct *d, uint64_t now, const struct zt_ctr
 			add_tcp_remote(d, &c->cands[i]);
 			continue;
 		}
+		if (c->cands[i].predicted && d->cfg.no_predict)
+			continue;
 		rc = zt_ice_add_remote(d->ice, &c->cands[i]);
 		added += rc == 0;
 		if (rc == ZT_ECAND_LIMIT && !d->cands_limited) {

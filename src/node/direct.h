@@ -36,6 +36,7 @@
 #include "core/checkbudget.h"
 #include "core/ctrl.h"
 #include "core/pathmgr.h"
+#include "core/portpred.h"
 #include "core/rng.h"
 #include "node/nodelog.h"
 #include "quic/conn.h"
@@ -56,6 +57,10 @@ struct zt_direct_addrs {
 	/* The TCP direct path's candidates (family 0: none): the outer TLS/TCP
 	 * connection's local address and what the Intermediate sees it at. */
 	struct zt_addr tcp_local, tcp_observed;
+	/* The node's NAT allocates ports sequentially: its count of new mappings
+	 * (core/portpred.h), read at each gathering for predicted candidates; NULL: it
+	 * does not, or is not known to. */
+	const struct zt_portpred *portpred;
 };
 
 /* The peer's TCP candidates a generation keeps, at most. */
@@ -69,6 +74,8 @@ struct zt_direct_config {
 	const struct zt_path_config *path;  /* the path manager's settings */
 	unsigned max_remote;                /* remote candidates per generation */
 	struct zt_check_budget *budget;     /* the node's, shared by its sessions */
+	bool no_predict;                    /* port prediction off: no predicted candidates
+					       of ours, the peer's ignored (docs/hard-nat.md) */
 	const struct zt_direct_addrs *addrs;
 	const struct zt_node_log *log;
 };

@@ -303,6 +303,10 @@ static void set_observed(struct zt_peer *p, const struct zt_addr *a)
 
 	p->observed_any = *a;
 	p->addrs.observed = tcp ? (struct zt_addr){ 0 } : *a;
+	/* port prediction counts from the UDP socket's mapping towards the Intermediate */
+	if (!tcp)
+		zt_portpred_observed(&p->portpred, p->now, a, &p->cfg.intermediate);
+	p->addrs.portpred = !tcp && p->cfg.nat_ports_sequential ? &p->portpred : NULL;
 	/* over TCP: the TCP direct path's candidates (tcpdirect.c) */
 	p->addrs.tcp_observed = tcp_direct ? *a : (struct zt_addr){ 0 };
 	p->addrs.tcp_local = tcp_direct ? p->tcp_local : (struct zt_addr){ 0 };
@@ -861,6 +865,9 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 		n = zt_psession_poll_stun(p, now, buf, cap, ret_local, ret_remote);
 		if (n > 0) {
 			p->st.dgrams_out++;
+			/* checks are what open new mappings (docs/hard-nat.md) */
+			if (p->addrs.portpred)
+				zt_portpred_sent(&p->portpred, now, ret_remote);
 			return n;
 		}
 		for (int k = 0; k < 2; k++) {

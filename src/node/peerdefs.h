@@ -258,6 +258,12 @@ struct zt_peer_config {
 	/* Ask the gateway for a port mapping of the socket (0: off); the shell names the
 	 * gateway (zt_peer_portmap_route). */
 	enum zt_peer_portmap portmap;
+	/* Port prediction (docs/hard-nat.md): nat_ports_sequential says the node's NAT
+	 * gives each new mapping the next public port (`ztna discover` reports it), so
+	 * sessions signal the ports of their next mappings as predicted candidates;
+	 * predict_off turns prediction off (none signalled, the peer's ignored). */
+	bool nat_ports_sequential;
+	bool predict_off;
 	const struct zt_peer_callbacks *cb;
 	void *arg;
 	struct zt_node_log log;

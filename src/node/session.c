@@ -1485,6 +1485,7 @@ static struct zt_direct *sdirect(struct psession *s)
 		.rng = p->cfg.rng,
 		.path = &p->cfg.path,
 		.max_remote = p->cfg.check_candidates,
+		.no_predict = p->cfg.predict_off,
 		.budget = &p->checks,
 		.addrs = &p->addrs,
 		.log = &p->cfg.log,

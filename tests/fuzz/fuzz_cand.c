@@ -18,6 +18,7 @@
 static bool same(const struct zt_cand *a, const struct zt_cand *b)
 {
 	return a->type == b->type && a->component == b->component &&
+	       a->transport == b->transport && a->predicted == b->predicted &&
 	       a->priority == b->priority && strcmp(a->foundation, b->foundation) == 0 &&
 	       zt_addr_equal(&a->addr, &b->addr) && a->related.family == b->related.family &&
 	       (!a->related.family || zt_addr_equal(&a->related, &b->related));

@@ -210,6 +210,8 @@ static void text_round_trip_every_type(void **state)
 		"candidate:t1 1 tcp 2130706431 192.168.1.10 40443 typ host tcptype so",
 		"candidate:t2 1 tcp 1694498815 203.0.113.7 40443 typ srflx raddr 192.168.1.10 rport 40443 tcptype so",
 		"candidate:t3 1 tcp 1694498815 2001:db8:1:2:3:4:5:6 65535 typ srflx raddr 2001:db8:1:2:3:4:5:7 rport 65535 tcptype so",
+		"candidate:p1 1 udp 1686110463 203.0.113.7 20001 typ srflx raddr 192.168.1.10 rport 50000 predicted 1",
+		"candidate:p2 1 udp 1686110207 203.0.113.7 20064 typ srflx predicted 64",
 	};
 	char buf[ZT_CAND_STRLEN];
 	struct zt_cand c;
@@ -233,6 +235,11 @@ static void text_round_trip_every_type(void **state)
 	assert_int_equal(c.related.port, 50000);
 	assert_int_equal(c.related.ip[3], 10);
 	assert_int_equal(c.transport, ZT_CAND_UDP);
+	assert_int_equal(c.predicted, 0);
+	assert_int_equal(zt_cand_parse(&c, lines[11], strlen(lines[11])), 0);
+	assert_int_equal(c.predicted, 1);
+	assert_int_equal(c.type, ZT_CAND_SRFLX);
+	assert_int_equal(c.addr.port, 20001);
 	assert_int_equal(zt_cand_parse(&c, lines[9], strlen(lines[9])), 0);
 	assert_int_equal(c.transport, ZT_CAND_TCP_SO);
 	assert_int_equal(c.type, ZT_CAND_SRFLX);
@@ -325,6 +332,14 @@ static void text_rejects_bad_lines(void **state)
 		{ "candidate:1 1 udp 1 10.0.0.1 1 typ srflx raddr nowhere rport 5", ZT_ESYNTAX },
 		{ "candidate:1 1 udp 1 10.0.0.1 1 typ srflx rport 5", ZT_ESYNTAX },
 		{ "candidate:1 1 udp 1 10.0.0.1 1 typ host generation", ZT_ESYNTAX },
+		/* predicted: srflx, UDP, 1..64 */
+		{ "candidate:1 1 udp 1 10.0.0.1 1 typ host predicted 1", ZT_ECAND_TYPE },
+		{ "candidate:1 1 udp 1 10.0.0.1 1 typ prflx predicted 1", ZT_ECAND_TYPE },
+		{ "candidate:1 1 tcp 1 10.0.0.1 1 typ srflx tcptype so predicted 1", ZT_ECAND_TRANSPORT },
+		{ "candidate:1 1 udp 1 10.0.0.1 1 typ srflx predicted 0", ZT_ERANGE },
+		{ "candidate:1 1 udp 1 10.0.0.1 1 typ srflx predicted 65", ZT_ERANGE },
+		{ "candidate:1 1 udp 1 10.0.0.1 1 typ srflx predicted x", ZT_ESYNTAX },
+		{ "candidate:1 1 udp 1 10.0.0.1 1 typ srflx predicted", ZT_ESYNTAX },
 	};
 	struct zt_cand c = { .priority = 77 };
 	struct zt_cand before = c;

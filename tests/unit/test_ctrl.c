@@ -48,6 +48,8 @@ static struct zt_cand edge_cand(size_t i)
 	c.addr = addr(a);
 	if (c.type != ZT_CAND_HOST)
 		c.related = addr(i % 3 ? "0.0.0.0:0" : "[ffff:ffff::1]:65535");
+	if (c.type == ZT_CAND_SRFLX && c.transport == ZT_CAND_UDP)
+		c.predicted = (uint8_t)(i % 2 ? ZT_CAND_PREDICTED_MAX : 1);
 	return c;
 }
 
@@ -441,6 +443,34 @@ static void unknown_optional_field_skipped(void **state)
 	raw_field(&r, ZT_CTRL_F_PWD, "pw", 2);
 	raw_field(&r, ZT_CTRL_F_CANDIDATE, cand2, sizeof(cand2));
 	assert_int_equal(raw_decode(&r, &m), ZT_ERANGE);
+
+	/* PREDICTED (docs/hard-nat.md): 1..64 on a srflx candidate; absent: 0 */
+	uint8_t srflx[sizeof(cand) + 5];
+	memcpy(srflx, cand, sizeof(cand));
+	srflx[4] = ZT_CAND_SRFLX;
+	memcpy(srflx + sizeof(cand), (const uint8_t[]){ 0x00, 0x08, 0x00, 0x01, 0x03 }, 5);
+	for (int pass = 0; pass < 4; pass++) {
+		static const uint8_t val[] = { 3, 64, 0, 65 };
+		static const int want[] = { 0, 0, ZT_ERANGE, ZT_ERANGE };
+		srflx[sizeof(srflx) - 1] = val[pass];
+		raw_begin(&r, ZT_CTRL_VERSION, ZT_CTRL_CANDIDATES);
+		raw_u64(&r, ZT_CTRL_F_SESSION_ID, 1);
+		raw_field(&r, ZT_CTRL_F_UFRAG, "uf", 2);
+		raw_field(&r, ZT_CTRL_F_PWD, "pw", 2);
+		raw_field(&r, ZT_CTRL_F_CANDIDATE, srflx, sizeof(srflx));
+		assert_int_equal(raw_decode(&r, &m), want[pass]);
+		if (!want[pass])
+			assert_int_equal(m.u.cands.cands[0].predicted, val[pass]);
+	}
+	/* ... and only there: a predicted host candidate fails the message */
+	srflx[4] = ZT_CAND_HOST;
+	srflx[sizeof(srflx) - 1] = 1;
+	raw_begin(&r, ZT_CTRL_VERSION, ZT_CTRL_CANDIDATES);
+	raw_u64(&r, ZT_CTRL_F_SESSION_ID, 1);
+	raw_field(&r, ZT_CTRL_F_UFRAG, "uf", 2);
+	raw_field(&r, ZT_CTRL_F_PWD, "pw", 2);
+	raw_field(&r, ZT_CTRL_F_CANDIDATE, srflx, sizeof(srflx));
+	assert_int_equal(raw_decode(&r, &m), ZT_ECAND_TYPE);
 }
 
 static void unknown_must_understand_field_rejected(void **state)

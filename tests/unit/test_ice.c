@@ -11,6 +11,7 @@
 #include "core/cand.h"
 #include "core/err.h"
 #include "core/ice.h"
+#include "core/portpred.h"
 #include "core/stun.h"
 #include "core/units.h"
 
@@ -48,6 +49,7 @@ struct side {
 	bool budgeted;              /* set before setup_side: checks are paid for */
 	struct zt_check_budget_config bcfg;
 	size_t max_remote;
+	bool predicting;            /* set before setup_side: cfg.predicting */
 	struct zt_check_budget budget;
 	struct zt_tokens tokens;
 	struct zt_addr host;
@@ -64,6 +66,7 @@ struct net {
 	bool drop_all;
 	int sent[2];
 	uint64_t first_tx_times[2][64];
+	struct zt_addr first_dst[2][64];
 	int nfirst[2];
 };
 
@@ -152,6 +155,7 @@ static void pump(struct net *net, int side)
 				seen |= !memcmp(tids[side][i], m.tid, 12);
 			if (!seen) {
 				memcpy(tids[side][net->nfirst[side]], m.tid, 12);
+				net->first_dst[side][net->nfirst[side]] = r;
 				net->first_tx_times[side][net->nfirst[side]++] = net->now;
 			}
 		}
@@ -234,6 +238,7 @@ static void setup_side(struct net *net, int i, bool controlling, uint64_t tb, co
 		.tie_breaker = tb,
 		.local_ufrag = i == 0 ? "agentUF" : "connUF",
 		.local_pwd = i == 0 ? "agentpassword0123456789" : "connpassword0123456789x",
+		.predicting = s->predicting,
 	};
 	struct zt_cand hc;
 
@@ -953,6 +958,230 @@ static void tcp_candidates_are_not_paired(void **state)
 	teardown(&net);
 }
 
+/* ---- predicted candidates (core/portpred.h, docs/hard-nat.md) ---- */
+
+/* Side i's predicted candidates as its node would signal them: the ports its toy
+ * NAT's next n new mappings get, after `stray` mappings the node did not count. */
+static void give_predicted(struct net *net, int i, unsigned n, unsigned stray)
+{
+	struct nat *nat = &net->s[i].nat;
+	struct zt_portpred pp;
+	struct zt_addr server, pub = nat->pub_ip;
+	struct zt_cand c[ZT_PORTPRED_WINDOW];
+	size_t got;
+
+	zt_addr_parse(&server, "198.51.100.1:4433", 0);
+	zt_portpred_init(&pp);
+	zt_portpred_observed(&pp, 0, &pub, &server);
+	got = zt_portpred_cands(&pp, &net->s[i].host, &server, c, n);
+	assert_int_equal(got, n);
+	for (size_t k = 0; k < got; k++)
+		assert_int_equal(zt_ice_add_remote(net->s[!i].ice, &c[k]), 0);
+	for (unsigned k = 0; k < stray; k++) {
+		struct zt_addr elsewhere;
+		zt_addr_parse(&elsewhere, "192.0.2.99:1", 0);
+		elsewhere.port = (uint16_t)(1 + k);
+		nat_out(nat, &elsewhere); /* another program behind the NAT took a port */
+	}
+}
+
+/* Predicted candidates k (ks[0..n)) at ip:base+k, added to ice as remote ones. */
+static void add_predicted(struct zt_ice *ice, const char *ip, unsigned base, const unsigned *ks,
+			  unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		char a[48];
+		struct zt_cand c;
+		snprintf(a, sizeof(a), "%s:%u", ip, base + ks[i]);
+		c = mkcand(ZT_CAND_SRFLX, a, NULL, (uint16_t)(ZT_PORTPRED_LOCAL_PREF - ks[i]));
+		c.predicted = (uint8_t)ks[i];
+		assert_int_equal(zt_ice_add_remote(ice, &c), 0);
+	}
+}
+
+/* Side 0 learns side 1's credentials only (its candidates come separately); side 1
+ * learns side 0's credentials and host candidate. */
+static void half_exchange(struct net *net)
+{
+	struct zt_cand h = mkcand(ZT_CAND_HOST, "10.0.0.1:1000", NULL, 65535);
+
+	assert_int_equal(zt_ice_set_remote_credentials(net->s[0].ice, "connUF", "connpassword0123456789x"), 0);
+	assert_int_equal(zt_ice_set_remote_credentials(net->s[1].ice, "agentUF", "agentpassword0123456789"), 0);
+	assert_int_equal(zt_ice_add_remote(net->s[1].ice, &h), 0);
+}
+
+/* Both sides behind NATs with endpoint-dependent mapping and filtering that give
+ * ports in sequence (the toy NAT's next_port++): without predicted candidates no pair
+ * can work (RFC 4787; each side's checks leave from fresh ports the other never sent
+ * to); with them, the two sides' k-th checks meet, also when the guesses are low
+ * (stray mappings) thanks to the unlike orders, and not with like orders. */
+static void sequential_nats_meet_with_prediction(void **state)
+{
+	static struct net net;
+	struct zt_cand_pair a;
+	static const struct {
+		unsigned n, stray0, stray1;
+		bool predict, controlled_predicting;
+		bool connects;
+	} cases[] = {
+		{ 8, 0, 0, false, true, false },  /* no predicted candidates: relay */
+		{ 8, 0, 0, true, true, true },    /* exact guesses: the first checks meet */
+		{ 8, 2, 1, true, true, true },    /* 3 stray mappings: the schedule absorbs them */
+		{ 8, 0, 3, true, true, true },
+		{ 8, 1, 0, true, false, false },  /* like orders: one stray mapping and none meet */
+	};
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
+		memset(&net, 0, sizeof(net));
+		net.delay = 5 * ZT_MS;
+		net.s[0].predicting = cases[t].predict;
+		net.s[1].predicting = cases[t].predict && cases[t].controlled_predicting;
+		setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+		setup_side(&net, 1, false, 9, "10.0.1.2:2000");
+		set_nat(&net, 0, "203.0.113.1", true, false);
+		set_nat(&net, 1, "203.0.113.2", true, false);
+		exchange(&net);
+		if (cases[t].predict) {
+			give_predicted(&net, 0, cases[t].n, cases[t].stray0);
+			give_predicted(&net, 1, cases[t].n, cases[t].stray1);
+		}
+		zt_ice_start(net.s[0].ice, 0);
+		zt_ice_start(net.s[1].ice, 0);
+		run(&net, 6 * ZT_SEC);
+		if (cases[t].connects != (zt_ice_state(net.s[0].ice) == ZT_ICE_CONNECTED))
+			print_error("case %zu: state %s\n", t, zt_ice_state_name(zt_ice_state(net.s[0].ice)));
+		assert_int_equal(zt_ice_state(net.s[0].ice), cases[t].connects ? ZT_ICE_CONNECTED : ZT_ICE_FAILED);
+		assert_int_equal(zt_ice_state(net.s[1].ice), cases[t].connects ? ZT_ICE_CONNECTED : ZT_ICE_FAILED);
+		if (cases[t].connects) {
+			assert_int_equal(zt_ice_selected(net.s[0].ice, &a), 0);
+			assert_true(a.remote.predicted > 0);
+			/* the controlling side's i-th check met the controlled side's j-th:
+			 * i = 1 + d0 + 2 d1 (core/portpred.h) */
+			assert_int_equal(a.remote.predicted, 1 + cases[t].stray0 + 2 * cases[t].stray1);
+			assert_true(zt_ice_stats(net.s[0].ice)->selected_time < 1 * ZT_SEC);
+		}
+		teardown(&net);
+	}
+}
+
+/* Predicted pairs go first (after triggered checks), in the schedule's order: index
+ * order on the controlling side; odd indexes first on a controlled side that
+ * predicts too; the ordinary pairs after them. */
+static void predicted_pairs_are_checked_first_in_schedule_order(void **state)
+{
+	static struct net net;
+	static const uint16_t want[2][6] = {
+		{ 7001, 7002, 7003, 7004, 0, 0 },
+		{ 7001, 7003, 7002, 7004, 0, 0 },
+	};
+
+	(void)state;
+	for (int side = 0; side < 2; side++) {
+		memset(&net, 0, sizeof(net));
+		net.delay = 1 * ZT_MS;
+		net.drop_all = true;
+		net.s[side].predicting = true;
+		setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+		setup_side(&net, 1, false, 9, "10.0.1.2:2000");
+		assert_int_equal(zt_ice_set_remote_credentials(net.s[side].ice, "xUF1", "xpassword0123456789012"), 0);
+		/* added in a jumbled order, with the ordinary candidates between */
+		static const unsigned order[] = { 3, 1, 4, 2 };
+		struct zt_cand host = mkcand(ZT_CAND_HOST, "192.0.2.20:9", NULL, 65535);
+		struct zt_cand srflx = mkcand(ZT_CAND_SRFLX, "192.0.2.10:7000", "192.0.2.20", 65535);
+		assert_int_equal(zt_ice_add_remote(net.s[side].ice, &host), 0);
+		add_predicted(net.s[side].ice, "192.0.2.10", 7000, order, 2);
+		assert_int_equal(zt_ice_add_remote(net.s[side].ice, &srflx), 0);
+		add_predicted(net.s[side].ice, "192.0.2.10", 7000, order + 2, 2);
+		zt_ice_start(net.s[side].ice, 0);
+		run(&net, 200 * ZT_MS);
+		assert_int_equal(net.nfirst[side], 6);
+		for (int k = 0; k < 4; k++)
+			assert_int_equal(net.first_dst[side][k].port, want[side][k]);
+		/* then the ordinary ones, in priority order: host, srflx */
+		assert_int_equal(net.first_dst[side][4].port, 9);
+		assert_int_equal(net.first_dst[side][5].port, 7000);
+		teardown(&net);
+	}
+}
+
+/* Predicted candidates pair with the first host candidate only: each other host's
+ * check would be one more new mapping on our sequential NAT, out of the schedule. */
+static void predicted_pairs_use_the_first_host_only(void **state)
+{
+	static struct net net;
+	struct zt_cand h2 = mkcand(ZT_CAND_HOST, "10.9.0.1:1000", NULL, 65534);
+	struct zt_cand p = mkcand(ZT_CAND_SRFLX, "192.0.2.10:7001", NULL, 100);
+	struct zt_cand o = mkcand(ZT_CAND_SRFLX, "192.0.2.10:7000", NULL, 65535);
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	assert_int_equal(zt_ice_add_local(net.s[0].ice, &h2), 0);
+	p.predicted = 1;
+	assert_int_equal(zt_ice_add_remote(net.s[0].ice, &p), 0);
+	assert_int_equal(zt_ice_pair_count(net.s[0].ice), 1);
+	assert_int_equal(zt_ice_add_remote(net.s[0].ice, &o), 0);
+	assert_int_equal(zt_ice_pair_count(net.s[0].ice), 3); /* + both hosts x ordinary */
+	zt_ice_free(net.s[0].ice);
+}
+
+/* A check from one predicted address says which port the peer's NAT gave: the other
+ * predicted pairs stop (they spend that address's budget for nothing). */
+static void a_heard_predicted_address_stops_the_others(void **state)
+{
+	static struct net net;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "192.0.2.10:7002");
+	/* side 1 signals its predicted ports 7001..7004, of which its own address is the
+	 * second */
+	half_exchange(&net);
+	add_predicted(net.s[0].ice, "192.0.2.10", 7000, (const unsigned[]){ 1, 2, 3, 4 }, 4);
+	zt_ice_start(net.s[0].ice, 0);
+	zt_ice_start(net.s[1].ice, 0);
+	run(&net, 3 * ZT_SEC);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->predicted_pruned, 3);
+	/* 7001 went out at 0 and was stopped at 1 ms; 7003 and 7004 never went */
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->checks_sent, 2);
+	teardown(&net);
+}
+
+/* An authenticated request pays for the check back to its address: a late peer is
+ * answered at once even when unanswered addresses of its IP spent the budget. */
+static void a_request_pays_for_its_triggered_check(void **state)
+{
+	static struct net net;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	net.s[0].budgeted = true;
+	net.s[0].bcfg = (struct zt_check_budget_config){ .dest_rate = 1 }; /* burst 8 */
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "192.0.2.10:7012");
+	half_exchange(&net);
+	for (int i = 0; i < 12; i++) { /* ahead of the peer's address, never answering */
+		char a[32];
+		snprintf(a, sizeof(a), "192.0.2.10:%d", 6000 + i);
+		struct zt_cand c = mkcand(ZT_CAND_HOST, a, NULL, 65535);
+		assert_int_equal(zt_ice_add_remote(net.s[0].ice, &c), 0);
+	}
+	zt_ice_start(net.s[0].ice, 0);
+	run(&net, 2500 * ZT_MS); /* the burst and more is spent */
+	assert_true(zt_ice_stats(net.s[0].ice)->checks_deferred > 0);
+	zt_ice_start(net.s[1].ice, net.now); /* the late peer's check arrives 1 ms later */
+	run(&net, 4 * ZT_SEC);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	/* its triggered check went at once: a round trip after the request */
+	assert_true(zt_ice_stats(net.s[0].ice)->selected_time <= 2500 * ZT_MS + 4 * ZT_MS);
+	teardown(&net);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -977,6 +1206,11 @@ int main(void)
 		cmocka_unit_test(empty_bucket_does_not_block_other_pairs),
 		cmocka_unit_test(remote_candidates_are_bounded),
 		cmocka_unit_test(tcp_candidates_are_not_paired),
+		cmocka_unit_test(sequential_nats_meet_with_prediction),
+		cmocka_unit_test(predicted_pairs_are_checked_first_in_schedule_order),
+		cmocka_unit_test(predicted_pairs_use_the_first_host_only),
+		cmocka_unit_test(a_heard_predicted_address_stops_the_others),
+		cmocka_unit_test(a_request_pays_for_its_triggered_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,7 +44,7 @@ static void nat_matrix_equals_design_table(void **state)
 		for (int b = 0; b < 4; b++) {
 			for (uint64_t seed = 1; seed <= 3; seed++) {
 				struct zt_sim_outcome o;
-				assert_int_equal(zt_sim_pop_session(a, b, seed, &o), 0);
+				assert_int_equal(zt_sim_pop_session(a, b, seed, NULL, &o), 0);
 				assert_true(o.session_up);
 				if (o.went_direct != direct[a][b])
 					fail_msg("%d x %d seed %llu: went direct %d, table says %d", a, b,
@@ -58,11 +58,50 @@ static void nat_matrix_equals_design_table(void **state)
 	}
 }
 
+/* Symmetric NATs that allocate ports sequentially (docs/hard-nat.md): with port
+ * prediction every cell is direct, symmetric x symmetric included; with it off the
+ * design table's three relay cells are relay again. Fails without prediction. */
+static void sequential_nat_matrix_is_direct_with_prediction(void **state)
+{
+	static const bool plain[4][4] = {
+		{ true, true, true, true },
+		{ true, true, true, true },
+		{ true, true, true, false },
+		{ true, true, false, false },
+	};
+
+	(void)state;
+	for (int pass = 0; pass < 2; pass++) {
+		const struct zt_sim_variant v = { .sequential = true, .predict_off = pass == 1 };
+		for (int a = 0; a < 4; a++) {
+			for (int b = 0; b < 4; b++) {
+				for (uint64_t seed = 1; seed <= 3; seed++) {
+					struct zt_sim_outcome o;
+					bool want = pass == 0 || plain[a][b];
+					assert_int_equal(zt_sim_pop_session(a, b, seed, &v, &o), 0);
+					assert_true(o.session_up);
+					if (o.went_direct != want)
+						fail_msg("prediction %s, %d x %d seed %llu: went direct %d",
+							 pass ? "off" : "on", a, b,
+							 (unsigned long long)seed, o.went_direct);
+					assert_int_equal(o.theory, want ? ZT_SIM_EXPECT_DIRECT
+									: ZT_SIM_EXPECT_RELAY);
+					assert_int_equal(o.final_path, want ? ZT_SIM_PATH_DIRECT
+									    : ZT_SIM_PATH_RELAY);
+				}
+			}
+		}
+	}
+}
+
 static void scenario_files_meet_their_expectations(void **state)
 {
 	static const char *const files[] = {
 		"scenarios/sim/prc-prc.sim", "scenarios/sim/double-nat-vs-symmetric.sim",
 		"scenarios/sim/double-nat-vs-full-cone.sim", "scenarios/sim/cgn-hairpin.sim",
+		"scenarios/sim/prc-vs-sequential.sim", "scenarios/sim/sequential-vs-prc.sim",
+		"scenarios/sim/sequential-vs-sequential.sim",
+		"scenarios/sim/sequential-no-prediction.sim",
 	};
 	static struct zt_sim_scn scn;
 
@@ -155,6 +194,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(nat_matrix_equals_design_table),
+		cmocka_unit_test(sequential_nat_matrix_is_direct_with_prediction),
 		cmocka_unit_test(scenario_files_meet_their_expectations),
 		cmocka_unit_test(path_failure_falls_back_and_returns),
 		cmocka_unit_test(same_seed_same_run),
