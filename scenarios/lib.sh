@@ -36,6 +36,8 @@ declare -F tap_ok >/dev/null || . "$SC_ROOT/tests/lib/tap.sh"
 declare -F lab_up >/dev/null || . "$SC_ROOT/tests/lib/lab.sh"
 SC_MODE=${SC_MODE:-punch}
 SC_SYS_ARGS=${SC_SYS_ARGS:-}
+# more options for the program on one host (system mode): SC_HOST_ARGS[HOST]="..."
+declare -gA SC_HOST_ARGS=()
 SC_RUNS=${SC_RUNS:-1}
 SC_VERBOSE=${SC_VERBOSE:-0}
 SC_PUNCH_ARGS=${SC_PUNCH_ARGS:---interval 100 --attempts 20 --timeout 10}
@@ -471,11 +473,11 @@ pair_run_system() {
 	cctl=$LAB_TMP/conn-$SC_SYS_RUN.sock
 	lab_bg "$a" "$log-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$SC_IMD:4433" \
 		--pki "$LAB_TMP/pki-$LAB/connector-$na" --name "$na" --token "tok-$na" --service "svc-$na=tcp:$ipa:7000" \
-		--control "$cctl" --cooldown 60s $SC_SYS_ARGS
+		--control "$cctl" --cooldown 60s $SC_SYS_ARGS ${SC_HOST_ARGS[$a]:-}
 	conn=$LAB_BG
 	lab_bg "$b" "$log-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$SC_IMD:4433" \
 		--pki "$LAB_TMP/pki-$LAB/agent-$nb" --name "$nb" --token "tok-$nb" --forward "tcp:127.0.0.1:8000=svc-$na" \
-		--control "$ctl" --cooldown 60s $SC_SYS_ARGS
+		--control "$ctl" --cooldown 60s $SC_SYS_ARGS ${SC_HOST_ARGS[$b]:-}
 	agent=$LAB_BG
 	PAIR_PATH=none PAIR_MS=- PAIR_NOTE=""
 	if ! sc_wait_ready 50 "$cctl" "$ctl"; then

@@ -259,6 +259,8 @@ static int run_scenario(const char *path, uint64_t seed, int level, bool timelin
 		fprintf(stderr, "ztna-sim: %s\n", err.msg);
 		return 2;
 	}
+	if (variant.predict_off)
+		scn.predict_off = true; /* --predict off: as 'sim run predict off' */
 	if (session && sscanf(session, "%12[^,],%12[^,],%12s", scn.agent, scn.connector, scn.relay) != 3) {
 		fprintf(stderr, "ztna-sim: --session takes AGENT,CONNECTOR,RELAY\n");
 		return 2;
@@ -577,7 +579,8 @@ static void usage(void)
 		"       ztna-sim --case SEED [--timeline] [-v 0-3]\n"
 		"       ztna-sim --matrix [--runs N]\n"
 		"       --sequential, --predict on|off with --prop, --case, --matrix: symmetric NATs\n"
-		"                allocate ports sequentially; port prediction off (docs/hard-nat.md)\n"
+		"                allocate ports sequentially; port prediction off (docs/hard-nat.md);\n"
+		"                --predict off with --scenario (and --theory) too\n"
 		"       ztna-sim --population [FILE] [--sessions N] [--seed N]\n"
 		"       ztna-sim --bench [--sessions N]\n"
 		"       --real with --scenario, --case or --prop: the real src/node cores\n"
