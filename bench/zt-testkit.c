@@ -32,6 +32,16 @@
  *                                  an agent's UDP forward
  *   tcp-hold ADDR:PORT N SECS      N connections held open SECS seconds; prints
  *                                  "open K of N" (those the other end did not close)
+ *   pcp-map GATEWAY PORT EXT LIFETIME [NONCE]
+ *                                  one PCP MAP request (RFC 6887, UDP; core/pcp.h) for
+ *                                  internal port PORT of this host (sent from another
+ *                                  port, so PORT may be in use), suggesting external
+ *                                  port EXT, to GATEWAY:5351, sent up to 3 times 250 ms apart, with
+ *                                  a random nonce or NONCE (24 hex digits: a mapping is
+ *                                  renewed or deleted, LIFETIME 0, with its own); prints
+ *                                  "mapped IP:PORT lifetime N nonce HEX" or "deleted",
+ *                                  "result N" for a refusal, "version N" for a non-PCP
+ *                                  answer, or "no answer" (exit 1)
  *
  * A PORT binds to 127.0.0.1, an ADDR:PORT to ADDR (a lab host's address in the lab
  * scenarios). Exit status 0 on success, 1 on a failed check, 2 on usage.
@@ -56,6 +66,8 @@
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
+
+#include "core/pcp.h"
 
 #define MAXC 16384
 
@@ -707,6 +719,99 @@ static int cmd_tcp_hold(const char *addr, int n, int secs)
 	return 0;
 }
 
+/* The source address the kernel would use from fd towards to (nothing is sent). */
+static int source_towards(int fd, const struct sockaddr_in *to, struct zt_addr *ret)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		return -1;
+	return zt_addr_from_sockaddr(ret, (struct sockaddr *)&sa, len);
+}
+
+/* What one PCP answer says; returns the exit status. */
+static int pcp_report(const struct zt_pcp_answer *a, int lifetime)
+{
+	char b[ZT_ADDR_STRLEN];
+	struct zt_addr ext = a->external_ip;
+
+	if (a->version != ZT_PCP_VERSION) {
+		printf("version %u result %u\n", a->version, a->result);
+		return 1;
+	}
+	if (a->result != ZT_PCP_SUCCESS) {
+		printf("result %u\n", a->result);
+		return 1;
+	}
+	if (lifetime == 0) {
+		printf("deleted\n");
+		return 0;
+	}
+	ext.port = a->external_port;
+	printf("mapped %s lifetime %u nonce ", zt_addr_str(&ext, b), a->lifetime);
+	for (size_t i = 0; i < sizeof(a->nonce); i++)
+		printf("%02x", a->nonce[i]);
+	printf("\n");
+	return 0;
+}
+
+/* NONCE: 24 hex digits into ret; NULL: random. Returns 0 or -1. */
+static int pcp_nonce(const char *hex, uint8_t ret[ZT_PCP_NONCE_LEN])
+{
+	if (!hex) {
+		gnutls_rnd(GNUTLS_RND_NONCE, ret, ZT_PCP_NONCE_LEN);
+		return 0;
+	}
+	if (strlen(hex) != 2 * ZT_PCP_NONCE_LEN)
+		return -1;
+	for (size_t i = 0; i < ZT_PCP_NONCE_LEN; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -1;
+		ret[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+static int cmd_pcp_map(const char *gw, int port, int ext, int lifetime, const char *nonce)
+{
+	struct zt_pcp_map m = { .lifetime = (uint32_t)lifetime, .protocol = ZT_PCP_PROTO_UDP,
+				.internal_port = (uint16_t)port, .suggested_port = (uint16_t)ext };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(ZT_PCP_PORT) };
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	uint8_t req[ZT_PCP_MAP_MSG_LEN], buf[ZT_PCP_MAX_LEN];
+	int fd, n, rc = 1;
+
+	if (port < 1 || port > 65535 || ext < 0 || ext > 65535 || lifetime < 0 ||
+	    inet_pton(AF_INET, gw, &to.sin_addr) != 1 || pcp_nonce(nonce, m.nonce) < 0)
+		return 2;
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 ||
+	    source_towards(fd, &to, &m.client) < 0) {
+		perror("pcp-map");
+		return 1;
+	}
+	n = zt_pcp_write_map(&m, req, sizeof(req));
+	for (int i = 0; i < 3 && rc == 1 && n > 0; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct zt_pcp_answer a;
+		ssize_t got;
+
+		send(fd, req, (size_t)n, 0);
+		if (poll(&p, 1, 250) <= 0 || (got = recv(fd, buf, sizeof(buf), 0)) <= 0)
+			continue;
+		if (zt_pcp_parse(&a, buf, (size_t)got) == 0)
+			rc = pcp_report(&a, lifetime) == 0 ? 0 : 3;
+	}
+	if (rc == 1)
+		printf("no answer\n");
+	close(fd);
+	return rc == 3 ? 1 : rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *c = argc > 1 ? argv[1] : "";
@@ -744,6 +849,9 @@ int main(int argc, char **argv)
 		return cmd_udp_flows(argv[2], atoi(argv[3]), argv[4]);
 	if (!strcmp(c, "tcp-hold") && argc == 5)
 		return cmd_tcp_hold(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (!strcmp(c, "pcp-map") && (argc == 6 || argc == 7))
+		return cmd_pcp_map(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
+				   argc == 7 ? argv[6] : NULL);
 	usage();
 	return 2;
 }

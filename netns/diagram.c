@@ -27,6 +27,8 @@ static void node_line(const struct zt_scn *s, unsigned i, FILE *f)
 			nd->block_udp ? ", UDP blocked" : "");
 		if (nd->egress_proxy)
 			fprintf(f, ", egress only via proxy %s", s->nodes[nd->egress_node].name);
+		if (nd->portmap != ZT_SCN_PORTMAP_NONE)
+			fprintf(f, ", portmap %s", zt_scn_portmap_name(nd->portmap));
 		fputc(']', f);
 	}
 	if (nd->kind == ZT_SCN_SERVER && nd->proxy != ZT_SCN_PROXY_NONE)

@@ -18,12 +18,13 @@
 #include "nft.h"
 #include "nl.h"
 #include "ns.h"
+#include "portmap.h"
 #include "proxy.h"
 
 #define PUB ZT_SCN_MAX_NODES   /* slot of the public segment */
 #define PUB_BRIDGE "br0"
 #define KILL_WAIT_MS 1000
-#define PROXY_READY_MS 5000
+#define CHILD_READY_MS 5000
 
 __attribute__((format(printf, 3, 4)))
 static int fail(struct zt_lab *lab, int rc, const char *fmt, ...)
@@ -442,61 +443,103 @@ static void last_line(const char *path, char *buf, size_t cap)
 	buf[n] = 0;
 }
 
+/* A program the lab runs in node i's namespace: tinyproxy or miniupnpd. */
+struct child_spec {
+	const char *prog;        /* its name (argv[0]) */
+	const char *kind;        /* "proxy" or "portmap": the files are KIND-NODE.{conf,log} */
+	int (*render)(const struct zt_scn_node *n, char *buf, size_t cap);
+	struct zt_child_sock socks[2];  /* ready when it has these */
+	unsigned nsocks;
+};
+
 /*
- * Says how a proxy that exited during its start went, with the last line it wrote (the
+ * Says how a child that exited during its start went, with the last line it wrote (the
  * log goes with the run directory when the build fails). Returns -ECHILD.
  */
-static int proxy_exited(struct zt_lab *lab, const char *node, int status, const char *log)
+static int child_exited(struct zt_lab *lab, const char *prog, const char *node, int status,
+			const char *log)
 {
 	char why[200];
 
 	last_line(log, why, sizeof(why));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		snprintf(lab->err, sizeof(lab->err), "could not run " ZT_PROXY_PROG " for %s (%s)",
-			 node, why[0] ? why : "exit 127; sudo tools/deps.sh lab installs it");
+		snprintf(lab->err, sizeof(lab->err), "could not run %s for %s (%s)", prog, node,
+			 why[0] ? why : "exit 127; sudo tools/deps.sh lab installs it");
 	else if (WIFEXITED(status))
-		snprintf(lab->err, sizeof(lab->err), ZT_PROXY_PROG " of %s exited with status %d: %s",
+		snprintf(lab->err, sizeof(lab->err), "%s of %s exited with status %d: %s", prog,
 			 node, WEXITSTATUS(status), why);
 	else
-		snprintf(lab->err, sizeof(lab->err), ZT_PROXY_PROG " of %s died of signal %d: %s",
-			 node, WIFSIGNALED(status) ? WTERMSIG(status) : 0, why);
+		snprintf(lab->err, sizeof(lab->err), "%s of %s died of signal %d: %s", prog, node,
+			 WIFSIGNALED(status) ? WTERMSIG(status) : 0, why);
 	return -ECHILD;
 }
 
-static int start_proxy(struct zt_lab *lab, int i, const char *dir)
+/* argv of the child: tinyproxy -d -c CONF, miniupnpd -d -f CONF -P PIDFILE. */
+static void child_argv(const struct child_spec *c, char *conf, char *pidfile, char **argv)
+{
+	unsigned k = 0;
+
+	argv[k++] = (char *)c->prog;
+	argv[k++] = "-d";
+	argv[k++] = !strcmp(c->kind, "proxy") ? "-c" : "-f";
+	argv[k++] = conf;
+	if (strcmp(c->kind, "proxy")) {
+		argv[k++] = "-P";
+		argv[k++] = pidfile;
+	}
+	argv[k] = NULL;
+}
+
+/* Writes the configuration, starts the child, records it, waits until it is ready. */
+static int start_child(struct zt_lab *lab, int i, const char *dir, const struct child_spec *c,
+		       pid_t *ret_pid)
 {
 	const struct zt_scn_node *n = &lab->scn->nodes[i];
-	char conf[160], log[160], text[1024], ip[16];
+	char conf[160], log[160], pidf[160], text[2048], ip[16], *argv[8];
 	int rc, fd, status = 0;
 	pid_t pid;
 
-	rc = snprintf(conf, sizeof(conf), "%s/proxy-%s.conf", dir, n->name);
+	rc = snprintf(conf, sizeof(conf), "%s/%s-%s.conf", dir, c->kind, n->name);
 	if (rc < 0 || (size_t)rc >= sizeof(conf) ||
-	    snprintf(log, sizeof(log), "%s/proxy-%s.log", dir, n->name) >= (int)sizeof(log))
-		return fail(lab, -ENAMETOOLONG, "the proxy files of %s in %s", n->name, dir);
-	if ((rc = zt_proxy_conf_render(n, text, sizeof(text))) < 0)
-		return fail(lab, rc, "rendering the proxy configuration of %s", n->name);
+	    snprintf(log, sizeof(log), "%s/%s-%s.log", dir, c->kind, n->name) >= (int)sizeof(log) ||
+	    snprintf(pidf, sizeof(pidf), "%s/%s-%s.pid", dir, c->kind, n->name) >= (int)sizeof(pidf))
+		return fail(lab, -ENAMETOOLONG, "the %s files of %s in %s", c->kind, n->name, dir);
+	if ((rc = c->render(n, text, sizeof(text))) < 0)
+		return fail(lab, rc, "rendering the %s configuration of %s", c->prog, n->name);
 	if ((rc = write_file(conf, text, (size_t)rc)) < 0)
 		return fail(lab, rc, "writing %s", conf);
 	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return fail(lab, -errno, "creating %s", log);
-	pid = zt_proxy_spawn(lab->nsfd[i], conf, fd);
+	child_argv(c, conf, pidf, argv);
+	pid = zt_child_spawn(lab->nsfd[i], argv, fd);
 	close(fd);
 	if (pid < 0)
-		return fail(lab, pid, "starting " ZT_PROXY_PROG " for %s", n->name);
-	lab->proxy_pid[i] = pid;
+		return fail(lab, pid, "starting %s for %s", c->prog, n->name);
+	*ret_pid = pid;
 	if (lab->on_process)
-		lab->on_process(lab->ctx, pid, n->name, ZT_PROXY_PROG);
-	rc = zt_proxy_wait_ready(pid, n->addr[0], n->proxy_port, PROXY_READY_MS, &status);
+		lab->on_process(lab->ctx, pid, n->name, c->prog);
+	rc = zt_child_wait_ready(pid, c->socks, c->nsocks, CHILD_READY_MS, &status);
 	if (rc == -ECHILD) {
-		lab->proxy_pid[i] = 0;
-		return proxy_exited(lab, n->name, status, log);
+		*ret_pid = 0;
+		return child_exited(lab, c->prog, n->name, status, log);
 	}
 	if (rc < 0)
-		return fail(lab, rc, ZT_PROXY_PROG " of %s is not listening on %s:%u after %d ms",
-			    n->name, zt_ip4_str(n->addr[0], ip), n->proxy_port, PROXY_READY_MS);
+		return fail(lab, rc, "%s of %s has not bound %s %s:%u after %d ms", c->prog, n->name,
+			    c->socks[status].udp ? "UDP" : "TCP", zt_ip4_str(c->socks[status].addr, ip),
+			    c->socks[status].port, CHILD_READY_MS);
 	return 0;
+}
+
+static int start_proxy(struct zt_lab *lab, int i, const char *dir)
+{
+	const struct zt_scn_node *n = &lab->scn->nodes[i];
+	struct child_spec c = {
+		.prog = ZT_PROXY_PROG, .kind = "proxy", .render = zt_proxy_conf_render,
+		.socks = { { .addr = n->addr[0], .port = n->proxy_port } }, .nsocks = 1,
+	};
+
+	return start_child(lab, i, dir, &c, &lab->proxy_pid[i]);
 }
 
 int zt_lab_start_proxies(struct zt_lab *lab, const char *dir)
@@ -520,6 +563,33 @@ int zt_lab_start_proxies(struct zt_lab *lab, const char *dir)
 	return started;
 }
 
+int zt_lab_start_portmaps(struct zt_lab *lab, const char *dir)
+{
+	const struct zt_scn *s = lab->scn;
+	char line[128];
+	int rc, started = 0;
+
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		const struct zt_scn_node *n = &s->nodes[i];
+		struct child_spec c = { .prog = ZT_PORTMAP_PROG, .kind = "portmap",
+					.render = zt_portmap_conf_render };
+
+		if (n->kind != ZT_SCN_NAT || n->portmap == ZT_SCN_PORTMAP_NONE)
+			continue;
+		if (stopped(lab))
+			return -EINTR;
+		c.nsocks = zt_portmap_ready_socks(n, c.socks);
+		if ((rc = start_child(lab, (int)i, dir, &c, &lab->portmap_pid[i])) < 0)
+			return rc;
+		snprintf(line, sizeof(line), "port mapping (%s) of %s serving (" ZT_PORTMAP_PROG
+			 " pid %d)", zt_scn_portmap_name(n->portmap), n->name,
+			 (int)lab->portmap_pid[i]);
+		step(lab, line);
+		started++;
+	}
+	return started;
+}
+
 void zt_lab_report(const struct zt_lab *lab, void (*fn)(void *ctx, const char *line), void *ctx)
 {
 	if (lab->emu)
@@ -531,8 +601,9 @@ int zt_lab_teardown(struct zt_lab *lab)
 	int deleted = 0;
 
 	for (unsigned i = 0; i < ZT_SCN_MAX_NODES; i++) {
-		zt_proxy_stop(lab->proxy_pid[i], KILL_WAIT_MS);
-		lab->proxy_pid[i] = 0;
+		zt_child_stop(lab->proxy_pid[i], KILL_WAIT_MS);
+		zt_child_stop(lab->portmap_pid[i], KILL_WAIT_MS);
+		lab->proxy_pid[i] = lab->portmap_pid[i] = 0;
 	}
 	for (unsigned i = 0; i < lab->ncap; i++)
 		zt_capture_close(lab->cap[i]);

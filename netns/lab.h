@@ -9,7 +9,8 @@
  * device on each side joined by the emulator (netns/emu.h). Nodes behind a NAT get
  * a default route to it; nothing else has a default route, and nothing is attached
  * to the machine's own interfaces. IPv6 is off in every lab namespace. Servers with a
- * proxy get a tinyproxy (netns/proxy.h), a child of the caller, stopped by teardown.
+ * proxy get a tinyproxy (netns/proxy.h), NATs with a portmap a miniupnpd
+ * (netns/portmap.h), children of the caller, stopped by teardown.
  */
 #ifndef ZT_NETNS_LAB_H
 #define ZT_NETNS_LAB_H
@@ -51,6 +52,7 @@ struct zt_lab {
 	struct zt_capture *cap[ZT_LAB_MAX_CAPTURES];
 	unsigned ncap;
 	pid_t proxy_pid[ZT_SCN_MAX_NODES];  /* 0: none */
+	pid_t portmap_pid[ZT_SCN_MAX_NODES];
 };
 
 /* Prepares lab (no system changes). Returns 0 or -errno (cannot open own namespace). */
@@ -78,11 +80,19 @@ int zt_lab_capture(struct zt_lab *lab, const char *dir);
  */
 int zt_lab_start_proxies(struct zt_lab *lab, const char *dir);
 
+/*
+ * Starts miniupnpd on every NAT with a portmap (after zt_lab_build), its configuration,
+ * output and pid file in dir/portmap-NODE.{conf,log,pid}, and waits until it has bound
+ * its sockets (netns/portmap.h). Returns the number started, or -errno with lab->err
+ * set (what was started is stopped by zt_lab_teardown()).
+ */
+int zt_lab_start_portmaps(struct zt_lab *lab, const char *dir);
+
 /* Writes the emulator's counters, one line per link direction, to fn. */
 void zt_lab_report(const struct zt_lab *lab, void (*fn)(void *ctx, const char *line), void *ctx);
 
 /*
- * Stops the proxies (by pid), the emulator and captures, terminates every process
+ * Stops the proxies and port-mapping daemons (by pid), the emulator and captures, terminates every process
  * inside the lab's namespaces, and deletes the namespaces (their links go with them). Safe after a
  * partial build and twice. Returns the number of namespaces deleted.
  */

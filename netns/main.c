@@ -249,7 +249,8 @@ static void realtime(void)
 		zt_info("sched", "policy=fifo priority=%d", sp.sched_priority);
 }
 
-/* After the build: the captures (with --capture), then the proxies. Returns 0, or
+/* After the build: the captures (with --capture), then the proxies and the port-mapping
+ * daemons. Returns 0, or
  * -errno with msg filled. */
 static int start_captures_and_proxies(struct supervisor *sv, char *msg, size_t cap)
 {
@@ -269,11 +270,13 @@ static int start_captures_and_proxies(struct supervisor *sv, char *msg, size_t c
 		zt_info("capture", "dir=%s files=%d", sv->capture_dir, rc);
 	}
 	zt_rundir_path(sv->id, NULL, dir, sizeof(dir));
-	if ((rc = zt_lab_start_proxies(&sv->lab, dir)) < 0) {
+	if ((rc = zt_lab_start_proxies(&sv->lab, dir)) < 0 ||
+	    (rc = zt_lab_start_portmaps(&sv->lab, dir)) < 0) {
 		if (rc == -EINTR)
 			snprintf(msg, cap, "interrupted while building lab %s", sv->id);
 		else
-			snprintf(msg, cap, "starting the proxies failed: %s", sv->lab.err);
+			snprintf(msg, cap, "starting the proxies and port mapping failed: %s",
+				 sv->lab.err);
 		return rc;
 	}
 	return 0;

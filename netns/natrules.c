@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "natrules.h"
+#include "portmap.h"
 
 struct out {
 	char *buf;
@@ -171,11 +172,36 @@ static void put_forward(struct out *o, const struct zt_scn_node *n, const struct
 	} else {
 		put(o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\" accept\n");
 	}
-	if (s->eif)
+	/* what the map (EIF) or miniupnpd's port mappings DNAT to the lan */
+	if (s->eif || n->portmap != ZT_SCN_PORTMAP_NONE)
 		put(o, "\t\tiifname \"" ZT_NAT_IF_WAN "\" oifname \"" ZT_NAT_IF_LAN "\" ct status dnat accept\n");
 	if (n->hairpin)
 		put(o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_LAN "\" ct status dnat accept\n");
 	put(o, "\t}\n");
+}
+
+/*
+ * For 'portmap': miniupnpd's own table, its rules in regular chains that base chains
+ * jump to. Its DNAT goes first (dstnat - 1): an explicit port mapping wins over the
+ * lab's EIF map.
+ */
+static void put_portmap(struct out *o, const struct zt_scn_node *n)
+{
+	if (n->portmap == ZT_SCN_PORTMAP_NONE)
+		return;
+	put(o, "# miniupnpd's (portmap %s): it fills the chains " ZT_PORTMAP_CHAIN_PRE ", "
+	    ZT_PORTMAP_CHAIN_POST " and " ZT_PORTMAP_CHAIN_FWD "\n", zt_scn_portmap_name(n->portmap));
+	put(o, "table inet " ZT_PORTMAP_TABLE " {\n");
+	put(o, "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat - 1; policy accept;\n"
+	    "\t\tjump " ZT_PORTMAP_CHAIN_PRE "\n\t}\n");
+	put(o, "\tchain " ZT_PORTMAP_CHAIN_PRE " {\n\t}\n");
+	put(o, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat - 1; policy accept;\n"
+	    "\t\tjump " ZT_PORTMAP_CHAIN_POST "\n\t}\n");
+	put(o, "\tchain " ZT_PORTMAP_CHAIN_POST " {\n\t}\n");
+	put(o, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+	    "\t\tjump " ZT_PORTMAP_CHAIN_FWD "\n\t}\n");
+	put(o, "\tchain " ZT_PORTMAP_CHAIN_FWD " {\n\t}\n");
+	put(o, "}\n");
 }
 
 int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
@@ -234,8 +260,13 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 	put(&o, "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n");
 	put(&o, "\t\tiifname \"" ZT_NAT_IF_WAN "\" ct state new drop\n");
 	put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" ip daddr %s %s drop\n", wan, udp);
+	/* miniupnpd answers both on one port: the first byte is the version (PCP 2) */
+	if (n->portmap == ZT_SCN_PORTMAP_NATPMP || n->portmap == ZT_SCN_PORTMAP_PCP)
+		put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" udp dport %u @th,64,8 %u counter drop\n",
+		    ZT_PORTMAP_PORT, n->portmap == ZT_SCN_PORTMAP_NATPMP ? 2 : 0);
 	put(&o, "\t}\n");
 	put(&o, "}\n");
+	put_portmap(&o, n);
 	return finish(&o);
 }
 

@@ -16,6 +16,10 @@
  *                    inside endpoint has sent to; DNAT only for those (ADF)
  *   hairpin on       lan packets to the wan address are DNATed through the map and
  *                    SNATed to the sender's own public mapping (RFC 4787 REQ-9)
+ *   portmap P        a second table (inet ztlab_pm, netns/portmap.h) whose base chains
+ *                    jump to the chains miniupnpd fills; forward accepts DNATed
+ *                    packets from wan to lan; 'natpmp' and 'pcp' drop the other
+ *                    protocol's requests to port 5351 at input (first byte 2: PCP)
  *   udp block        every forwarded UDP packet is dropped
  *   egress proxy P   the only new traffic forwarded from lan to wan is TCP to P's proxy
  *                    (its address and port); everything else the lan sends out (UDP,

@@ -3,7 +3,8 @@
  * no system service) in the namespace of each server with 'proxy allow' or 'proxy deny'
  * (docs/scenario-format.md). The configuration is rendered here (pure, unit-tested);
  * the harness (lab.c) writes it into the run directory, starts tinyproxy in the
- * foreground as a child of the supervisor, records its pid, and stops it by that pid.
+ * foreground as a child of the supervisor (netns/child.h), records its pid, and stops
+ * it by that pid.
  */
 #ifndef ZT_NETNS_PROXY_H
 #define ZT_NETNS_PROXY_H
@@ -11,7 +12,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "scenario.h"
 
@@ -36,24 +36,5 @@ int zt_proxy_conf_render(const struct zt_scn_node *n, char *buf, size_t cap);
  * addr:port (addr in host byte order). Lines that do not parse are skipped.
  */
 bool zt_proxy_tcp_listening(const char *text, uint32_t addr, uint16_t port);
-
-/*
- * Forks a child that enters the network namespace nsfd refers to and runs
- * `tinyproxy -d -c conf` (foreground) with every signal unblocked and default, the
- * SCHED_OTHER policy, stdout and stderr on log_fd, and no other descriptor than stdin
- * (inherited; the supervisor's is /dev/null). When the exec fails the child writes why
- * to log_fd and exits 127. Returns the child's pid, or -errno when fork fails.
- */
-pid_t zt_proxy_spawn(int nsfd, const char *conf, int log_fd);
-
-/*
- * Waits up to wait_ms for child pid to listen on addr:port. Returns 0; -ECHILD when
- * it exited, with its wait status in *ret_status (it is reaped); -ETIMEDOUT.
- */
-int zt_proxy_wait_ready(pid_t pid, uint32_t addr, uint16_t port, unsigned wait_ms,
-			int *ret_status);
-
-/* Stops child pid: SIGTERM, up to wait_ms for it to exit, then SIGKILL; reaps it. */
-void zt_proxy_stop(pid_t pid, unsigned wait_ms);
 
 #endif

@@ -4,7 +4,8 @@
  * name, written before the namespace is created), "scenario" (a copy of the file),
  * "env" (the env file), "log" (the supervisor's log), "procs" (the processes the lab
  * started: pid, start time, node, program), and the files of those processes
- * ("proxy-NODE.conf", "proxy-NODE.log").
+ * ("proxy-NODE.conf", "proxy-NODE.log"; "portmap-NODE.conf", "portmap-NODE.log",
+ * "portmap-NODE.pid").
  */
 #ifndef ZT_NETNS_RUNDIR_H
 #define ZT_NETNS_RUNDIR_H

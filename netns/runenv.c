@@ -62,17 +62,20 @@ static void put_list(FILE *f, const struct zt_scn *s, const char *key, int kind)
 	fputs("'\n", f);
 }
 
-/* ZTLAB_PROXIES: the servers running a proxy. */
-static void put_proxies(FILE *f, const struct zt_scn *s)
+/* ZTLAB_PROXIES: the servers running a proxy; ZTLAB_PORTMAPS: the NATs mapping ports. */
+static void put_daemons(FILE *f, const struct zt_scn *s, bool portmap)
 {
 	bool first = true;
 
-	fputs("ZTLAB_PROXIES='", f);
-	for (unsigned i = 0; i < s->nnodes; i++)
-		if (s->nodes[i].kind == ZT_SCN_SERVER && s->nodes[i].proxy != ZT_SCN_PROXY_NONE) {
-			fprintf(f, "%s%s", first ? "" : " ", s->nodes[i].name);
-			first = false;
-		}
+	fputs(portmap ? "ZTLAB_PORTMAPS='" : "ZTLAB_PROXIES='", f);
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		const struct zt_scn_node *n = &s->nodes[i];
+
+		if (portmap ? n->portmap == ZT_SCN_PORTMAP_NONE : n->proxy == ZT_SCN_PROXY_NONE)
+			continue;
+		fprintf(f, "%s%s", first ? "" : " ", n->name);
+		first = false;
+	}
 	fputs("'\n", f);
 }
 
@@ -99,7 +102,8 @@ int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 	put_list(f, s, "ZTLAB_SERVERS", ZT_SCN_SERVER);
 	put_list(f, s, "ZTLAB_NATS", ZT_SCN_NAT);
 	put_list(f, s, "ZTLAB_HOSTS", ZT_SCN_HOST);
-	put_proxies(f, s);
+	put_daemons(f, s, false);
+	put_daemons(f, s, true);
 	for (unsigned i = 0; i < s->nnodes; i++) {
 		const struct zt_scn_node *n = &s->nodes[i];
 		const char *nm = n->name;
@@ -134,6 +138,7 @@ int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 		fprintf(f, "ZTLAB_HAIRPIN_%s=%s\n", nm, n->hairpin ? "on" : "off");
 		fprintf(f, "ZTLAB_TIMEOUT_%s=%u\n", nm, n->timeout_s);
 		fprintf(f, "ZTLAB_PORTS_%s=%s\n", nm, zt_scn_ports_name(n->ports));
+		fprintf(f, "ZTLAB_PORTMAP_%s=%s\n", nm, zt_scn_portmap_name(n->portmap));
 		fprintf(f, "ZTLAB_UDP_%s=%s\n", nm, n->block_udp ? "block" : "allow");
 		fprintf(f, "ZTLAB_EGRESS_%s=%s\n", nm, n->egress_proxy ? "proxy" : "all");
 		if (n->egress_proxy)

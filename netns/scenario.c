@@ -441,6 +441,31 @@ static int parse_ports(struct parser *p, const char *t, enum zt_scn_ports *ret)
 	return 0;
 }
 
+static const char *const portmap_names[] = {
+	[ZT_SCN_PORTMAP_NONE] = "none",
+	[ZT_SCN_PORTMAP_UPNP] = "upnp",
+	[ZT_SCN_PORTMAP_NATPMP] = "natpmp",
+	[ZT_SCN_PORTMAP_PCP] = "pcp",
+	[ZT_SCN_PORTMAP_ALL] = "all",
+};
+
+const char *zt_scn_portmap_name(enum zt_scn_portmap p)
+{
+	return name_in(portmap_names, COUNT(portmap_names), (unsigned)p);
+}
+
+/* 'portmap upnp|natpmp|pcp|all' ("none" is only the default's name). */
+static int parse_portmap(struct parser *p, const char *t, enum zt_scn_portmap *ret)
+{
+	int i = index_in(portmap_names, COUNT(portmap_names), t);
+
+	if (i <= 0)
+		return fail(p, ZT_ECONF_VALUE, "expected 'upnp', 'natpmp', 'pcp' or 'all' after "
+			    "'portmap', got '%s'", t);
+	*ret = (enum zt_scn_portmap)i;
+	return 0;
+}
+
 /* What a nat line has said so far, checked when the line is complete. */
 struct nat_seen {
 	bool type, lan, ports;
@@ -494,9 +519,11 @@ static int nat_key(struct parser *p, struct zt_scn_node *nd, unsigned idx, const
 		if ((rc = parse_ports(p, v, &nd->ports)) < 0)
 			return rc;
 		seen->ports = true;
+	} else if (!strcmp(k, "portmap")) {
+		return parse_portmap(p, v, &nd->portmap);
 	} else {
 		return fail(p, ZT_ECONF_KEY, "unknown nat key '%s' (expected type, lan, behind, "
-			    "wan, gw, hairpin, timeout, udp, ports, egress)", k);
+			    "wan, gw, hairpin, timeout, udp, ports, portmap, egress)", k);
 	}
 	return 0;
 }

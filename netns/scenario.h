@@ -45,6 +45,18 @@ enum zt_scn_ports {
 	ZT_SCN_PORTS_PRESERVE,    /* the inside port when no mapping uses it, else random */
 };
 
+/*
+ * A port-mapping service a NAT runs for its lan (miniupnpd, netns/portmap.h). miniupnpd
+ * answers NAT-PMP and PCP on one port; 'natpmp' and 'pcp' drop the other's requests.
+ */
+enum zt_scn_portmap {
+	ZT_SCN_PORTMAP_NONE,      /* default */
+	ZT_SCN_PORTMAP_UPNP,      /* UPnP IGD only */
+	ZT_SCN_PORTMAP_NATPMP,    /* NAT-PMP only */
+	ZT_SCN_PORTMAP_PCP,       /* PCP only */
+	ZT_SCN_PORTMAP_ALL,       /* all three */
+};
+
 #define ZT_SCN_SEQ_BASE 20000    /* first port of a sequential NAT */
 #define ZT_SCN_SEQ_PORTS 1000    /* it counts through this many ports, then wraps */
 
@@ -88,6 +100,7 @@ struct zt_scn_node {
 	unsigned timeout_s;                /* UDP mapping timeout; default 120 */
 	enum zt_scn_ports ports;           /* 'ports': symmetric only (default random);
 					    * always PRESERVE on the cone types */
+	enum zt_scn_portmap portmap;       /* 'portmap'; default none */
 	/* 'egress proxy NODE': the only traffic forwarded from the lan to the wan is TCP to
 	 * that server's proxy (egress_addr:egress_port); the rest is dropped */
 	bool egress_proxy;
@@ -134,6 +147,9 @@ const char *zt_nat_type_name(enum zt_nat_type t);
 
 /* "random", "sequential", "preserve". */
 const char *zt_scn_ports_name(enum zt_scn_ports p);
+
+/* "none", "upnp", "natpmp", "pcp", "all". */
+const char *zt_scn_portmap_name(enum zt_scn_portmap p);
 
 /* "none", "allow", "deny". */
 const char *zt_scn_proxy_name(enum zt_scn_proxy p);

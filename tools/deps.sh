@@ -13,11 +13,11 @@ libgnutls28-dev libnl-3-dev libnl-route-3-dev libnftables-dev libcmocka-dev zlib
 clang libclang-rt-14-dev"
 # tinyproxy-bin: the lab's HTTP proxy, the program only (Debian's "tinyproxy" package
 # adds a system service listening on port 8888, which the lab neither needs nor wants).
-# miniupnpd-nftables: the port-mapping daemon (NAT-PMP and PCP) the lab's routers run,
-# the program only (no service is set up or started); miniupnpc: its upnpc, which lists
-# the UPnP IGD mappings in the lab's test.
+# miniupnpd-nftables: the port-mapping daemon (UPnP IGD, NAT-PMP and PCP) the lab's
+# routers run ('portmap'), the program only (no service is set up or started);
+# miniupnpc (upnpc) and natpmpc: the outside clients the lab's tests ask it with.
 LAB_PKGS="nftables iproute2 conntrack coturn socat procps bc iputils-ping tinyproxy-bin \
-miniupnpd-nftables miniupnpc"
+miniupnpd-nftables miniupnpc natpmpc"
 BENCH_PKGS="iperf3 gnuplot-nox ngtcp2-client ngtcp2-server linux-perf wireguard-go wireguard-tools"
 
 what=${1:-build}

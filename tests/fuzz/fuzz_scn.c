@@ -60,6 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* a pattern only symmetric NATs choose; the cones preserve */
 			check(strcmp(zt_scn_ports_name(n->ports), "?") != 0);
 			check(n->type == ZT_NAT_SYMMETRIC || n->ports == ZT_SCN_PORTS_PRESERVE);
+			check(strcmp(zt_scn_portmap_name(n->portmap), "?") != 0);
+		} else {
+			check(n->portmap == ZT_SCN_PORTMAP_NONE);
 		}
 		if (n->kind != ZT_SCN_SERVER)
 			check(n->proxy == ZT_SCN_PROXY_NONE && n->proxy_port == 0);

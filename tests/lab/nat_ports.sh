@@ -22,9 +22,6 @@ tap_plan $N
 
 SCN=scenarios/lab/nat-ports.lab
 
-# ok_rc RC NAME: tap_ok when RC (pass $? of the condition) is 0
-ok_rc() { if [ "$1" = 0 ]; then tap_ok "$2"; else tap_fail "$2" "the condition failed"; fi; }
-
 S1=203.0.113.10 S2=203.0.113.11
 if ! lab_up $SCN; then
 	for ((i = 0; i < N; i++)); do tap_fail "lab up"; done

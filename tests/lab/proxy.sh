@@ -30,44 +30,8 @@ for tool in socat ss ping tinyproxy; do
 	fi
 done
 
-# The recorded processes of run $1 (lines "PID START NODE PROG" of its procs file).
-procs_of() { cat "/run/ztna-lab/$1/procs" 2>/dev/null; }
-
-# running PID START: the process still runs with that start time (not exited, not a
-# zombie, not a recycled pid).
-running() {
-	local stat rest
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	rest=${stat##*) }
-	# shellcheck disable=SC2086 # the fields, split
-	set -- "$2" $rest
-	[ "$2" != Z ] && [ "$2" != X ] && [ "${21}" = "$1" ]
-}
-
-# gone_within S PID START...: every listed process stops running within S seconds.
-gone_within() {
-	local secs=$1 i p left
-	shift
-	local args=("$@")
-	for ((i = 0; i < secs * 20; i++)); do
-		left=0
-		for ((p = 0; p + 1 < ${#args[@]}; p += 2)); do
-			running "${args[p]}" "${args[p + 1]}" && left=$((left + 1))
-		done
-		[ $left = 0 ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # pid_start_of RUNID: "PID START" pairs of its recorded processes, one line.
-pid_start_of() { procs_of "$1" | awk '{ printf "%s %s ", $1, $2 }'; }
-
-# ok_rc RC NAME: tap_ok when RC (pass $? of the condition: the name may run commands
-# of its own) is 0.
-ok_rc() {
-	if [ "$1" = 0 ]; then tap_ok "$2"; else tap_fail "$2" "the condition failed"; fi
-}
+pid_start_of() { lab_procs "$1" | awk '{ printf "%s %s ", $1, $2 }'; }
 
 # no_namespace_of PREFIX: no namespace named PREFIX... is left.
 no_namespace_of() { [ "$(ip netns list | grep -c "^$1")" = 0 ]; }
@@ -96,12 +60,12 @@ ok_if "env: office goes out via webproxy ($ZTLAB_EGRESS_office $ZTLAB_EGRESS_PRO
 	"proxy/webproxy/all/allow/3128/deny/8080"
 
 # 2: the recorded tinyproxy of webproxy, in webproxy's namespace, as nobody, on one address
-read -r ppid pstart pnode pprog < <(procs_of "$LAB" | awk '$3 == "webproxy"')
+read -r ppid pstart pnode pprog < <(lab_procs "$LAB" | awk '$3 == "webproxy"')
 ns_want=$(stat -L -c %i "/run/netns/$ZTLAB_NS_webproxy")
 ns_got=$(stat -L -c %i "/proc/$ppid/ns/net" 2>/dev/null)
 user=$(stat -c %U "/proc/$ppid" 2>/dev/null)
 listen=$(lab_x webproxy ss -Hltn | awk '{ print $4 }' | tr '\n' ' ')
-running "$ppid" "$pstart" && [ "$pnode/$pprog" = webproxy/tinyproxy ] && [ "$ns_got" = "$ns_want" ] &&
+proc_running "$ppid" "$pstart" && [ "$pnode/$pprog" = webproxy/tinyproxy ] && [ "$ns_got" = "$ns_want" ] &&
 	[ "$user" = nobody ] && [ "$listen" = "$PX:$PXPORT " ]
 ok_rc $? "webproxy's $pprog (pid $ppid) runs in its namespace as $user, listening on '$listen'"
 
@@ -178,7 +142,7 @@ recorded=$(pid_start_of "$LAB")
 rundir=$ZTLAB_RUNDIR
 lab_down
 # shellcheck disable=SC2086 # pid start pairs
-[ -n "$recorded" ] && gone_within 2 $recorded && no_namespace_of "$ZTLAB_PREFIX" && [ ! -e "$rundir" ]
+[ -n "$recorded" ] && procs_gone_within 2 $recorded && no_namespace_of "$ZTLAB_PREFIX" && [ ! -e "$rundir" ]
 ok_rc $? "after down: no recorded tinyproxy runs ($recorded), no namespace, no run directory"
 
 # 16: the supervisor killed (SIGKILL): down stops the proxies it left, by their recorded pids
@@ -187,14 +151,14 @@ if lab_up $SCN; then
 	recorded=$(pid_start_of "$LAB")
 	kill -9 "$sup"
 	for ((i = 0; i < 100; i++)); do
-		running "$sup" "$supstart" || break
+		proc_running "$sup" "$supstart" || break
 		sleep 0.02
 	done
 	# shellcheck disable=SC2086 # pid start pairs
-	survived=$(set -- $recorded; running "$1" "$2" && echo yes || echo no)
+	survived=$(set -- $recorded; proc_running "$1" "$2" && echo yes || echo no)
 	"$ZTLAB" down "$LAB" >"$LAB_TMP/down.out" 2>&1
 	# shellcheck disable=SC2086 # pid start pairs
-	[ -n "$recorded" ] && gone_within 2 $recorded && no_namespace_of "$ZTLAB_PREFIX"
+	[ -n "$recorded" ] && procs_gone_within 2 $recorded && no_namespace_of "$ZTLAB_PREFIX"
 	ok_rc $? "after the supervisor's SIGKILL (proxy survived it: $survived) down stops the proxies ($recorded) and removes the namespaces"
 else
 	tap_fail "the supervisor killed: lab up"

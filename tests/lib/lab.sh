@@ -10,6 +10,11 @@
 #   probe NODE ARGS...     ztna-lab udp-probe in NODE; prints its summary line
 #   kv LINE KEY            the value of KEY=VALUE in LINE
 #   ok_if NAME COND...     tap_ok when COND (a command) succeeds, tap_fail otherwise
+#   ok_rc RC NAME          tap_ok when RC (pass $? of a condition) is 0
+#   lab_procs ID           the processes run ID recorded: "PID START NODE PROG" lines
+#   proc_running PID START that process still runs (not exited, not a zombie, not a
+#                          recycled pid: START is /proc/PID/stat field 22)
+#   procs_gone_within S PID START...   every listed process stops within S seconds
 # Every lab this file brought up is taken down on exit, and every background process
 # it started is killed.
 ZTLAB=${ZTLAB:-${ZT_ROOT:-.}/${BUILD:-build}/ztna-lab}
@@ -110,3 +115,33 @@ ok_if() {
 # The port of an IP:PORT.
 port_of() { echo "${1##*:}"; }
 ip_of() { echo "${1%:*}"; }
+
+ok_rc() {
+	if [ "$1" = 0 ]; then tap_ok "$2"; else tap_fail "$2" "the condition failed"; fi
+}
+
+lab_procs() { cat "/run/ztna-lab/$1/procs" 2>/dev/null; }
+
+proc_running() {
+	local stat rest
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	rest=${stat##*) }
+	# shellcheck disable=SC2086 # the fields, split
+	set -- "$2" $rest
+	[ "$2" != Z ] && [ "$2" != X ] && [ "${21}" = "$1" ]
+}
+
+procs_gone_within() {
+	local secs=$1 i p left args
+	shift
+	args=("$@")
+	for ((i = 0; i < secs * 20; i++)); do
+		left=0
+		for ((p = 0; p + 1 < ${#args[@]}; p += 2)); do
+			proc_running "${args[p]}" "${args[p + 1]}" && left=$((left + 1))
+		done
+		[ $left = 0 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}

@@ -37,7 +37,7 @@ static void draws_the_tree(void **state)
 		       "link alice delay 10ms loss 1%\n"
 		       "link cgn mtu 1400\n"
 		       "nat fw type port-restricted lan 10.0.0.0/24 udp block\n"
-		       "nat seq type symmetric lan 10.0.1.0/24 ports sequential\n");
+		       "nat seq type symmetric lan 10.0.1.0/24 ports sequential portmap pcp\n");
 	static const char want[] =
 		"lab demo (seed 1)\n"
 		"\n"
@@ -54,7 +54,7 @@ static void draws_the_tree(void **state)
 		"  |   |   lan 10.0.0.0/24, gw 10.0.0.1\n"
 		"  |   (nothing attached)\n"
 		"  |\n"
-		"  +-- nat    seq          wan 203.0.113.3  [symmetric, ports sequential, hairpin off, timeout 120s]\n"
+		"  +-- nat    seq          wan 203.0.113.3  [symmetric, ports sequential, hairpin off, timeout 120s, portmap pcp]\n"
 		"      |   lan 10.0.1.0/24, gw 10.0.1.1\n"
 		"      (nothing attached)\n";
 

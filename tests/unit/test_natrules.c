@@ -156,6 +156,53 @@ static void symmetric_preserve_keeps_free_ports(void **state)
 	assert_string_equal(f, "flush set ip ztlab inuse\n");
 }
 
+/* 'portmap': miniupnpd's table and chains, DNATed packets forwarded, the other
+ * protocol's requests dropped for 'natpmp' and 'pcp'. */
+static void portmap_makes_room_for_miniupnpd(void **state)
+{
+	static const struct {
+		enum zt_scn_portmap pm;
+		const char *drop;  /* NULL: nothing dropped */
+	} cases[] = {
+		{ ZT_SCN_PORTMAP_ALL, NULL },
+		{ ZT_SCN_PORTMAP_UPNP, NULL },
+		{ ZT_SCN_PORTMAP_NATPMP, "iifname \"lan\" udp dport 5351 @th,64,8 2 counter drop\n" },
+		{ ZT_SCN_PORTMAP_PCP, "iifname \"lan\" udp dport 5351 @th,64,8 0 counter drop\n" },
+	};
+	char buf[8192], c[2048];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct zt_scn_node n = nat(ZT_NAT_PORT_RESTRICTED, false, false, 120);
+		const char *pm;
+
+		n.portmap = cases[i].pm;
+		render(&n, buf, sizeof(buf));
+		pm = strstr(buf, "table inet ztlab_pm {\n");
+		assert_non_null(pm);
+		HAS(pm, "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat - 1; "
+			"policy accept;\n\t\tjump upnp_pre\n\t}\n\tchain upnp_pre {\n\t}\n");
+		HAS(pm, "priority srcnat - 1; policy accept;\n\t\tjump upnp_post\n");
+		HAS(pm, "\tchain forward {\n\t\ttype filter hook forward priority filter; "
+			"policy accept;\n\t\tjump upnp_fwd\n\t}\n\tchain upnp_fwd {\n\t}\n");
+		HAS(chain(buf, "forward", c, sizeof(c)),
+		    "iifname \"wan\" oifname \"lan\" ct status dnat accept\n");
+		chain(buf, "input", c, sizeof(c));
+		if (cases[i].drop)
+			HAS(c, cases[i].drop);
+		else
+			LACKS(c, "5351");
+	}
+	/* none: no table, no forward rule for DNAT */
+	{
+		struct zt_scn_node n = nat(ZT_NAT_PORT_RESTRICTED, false, false, 120);
+
+		render(&n, buf, sizeof(buf));
+		LACKS(buf, "ztlab_pm");
+		LACKS(buf, "ct status dnat");
+	}
+}
+
 static void full_cone_learns_after_snat(void **state)
 {
 	struct zt_scn_node n = nat(ZT_NAT_FULL_CONE, false, false, 45);
@@ -316,6 +363,7 @@ int main(void)
 		cmocka_unit_test(symmetric_is_random),
 		cmocka_unit_test(symmetric_sequential_counts_ports),
 		cmocka_unit_test(symmetric_preserve_keeps_free_ports),
+		cmocka_unit_test(portmap_makes_room_for_miniupnpd),
 		cmocka_unit_test(full_cone_learns_after_snat),
 		cmocka_unit_test(address_restricted_checks_the_remote),
 		cmocka_unit_test(hairpin_on_and_off),

@@ -91,6 +91,8 @@ static void env_file_lists_every_node(void **state)
 	HAS(env, "\nZTLAB_HAIRPIN_home=on\n");
 	HAS(env, "\nZTLAB_TIMEOUT_home=30\n");
 	HAS(env, "\nZTLAB_PORTS_home=preserve\n");
+	HAS(env, "\nZTLAB_PORTMAP_home=none\n");
+	HAS(env, "\nZTLAB_PORTMAPS=''\n");
 	HAS(env, "\nZTLAB_LAN_home=192.168.1.0/24\n");
 	HAS(env, "\nZTLAB_LAN_IP_home=192.168.1.1\n");
 	HAS(env, "\nZTLAB_UDP_cgn=allow\n");

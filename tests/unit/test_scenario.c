@@ -277,6 +277,15 @@ static const struct bad bad_files[] = {
 	  ZT_ECONF_VALUE, 2, "'ports' given twice" },
 	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 ports\n", ZT_ESYNTAX, 2,
 	  "expected a value after 'ports'" },
+	/* port-mapping routers */
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 portmap igd\n", ZT_ECONF_VALUE, 2,
+	  "expected 'upnp', 'natpmp', 'pcp' or 'all' after 'portmap', got 'igd'" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 portmap none\n", ZT_ECONF_VALUE, 2,
+	  "after 'portmap', got 'none'" },
+	{ "public 10.0.0.0/24\nnat n type full-cone lan 192.168.1.0/24 portmap pcp portmap all\n",
+	  ZT_ECONF_VALUE, 2, "'portmap' given twice" },
+	{ "public 10.0.0.0/24\nnat n type full-cone lan 192.168.1.0/24 colour red\n", ZT_ECONF_KEY, 2,
+	  "(expected type, lan, behind, wan, gw, hairpin, timeout, udp, ports, portmap, egress)" },
 };
 
 static void bad_files_say_where_and_what(void **state)
@@ -492,6 +501,28 @@ static void nat_port_patterns(void **state)
 	free(s);
 }
 
+/* 'portmap' on any type; none by default. */
+static void nat_portmap(void **state)
+{
+	struct zt_scn *s = parse_ok("public 100.21.0.0/24\n"
+				    "nat a type symmetric lan 192.168.1.0/24 portmap all\n"
+				    "nat b type full-cone lan 192.168.1.0/24 portmap upnp\n"
+				    "nat c type port-restricted portmap natpmp lan 192.168.1.0/24\n"
+				    "nat d type address-restricted lan 192.168.1.0/24 portmap pcp\n"
+				    "nat e type symmetric lan 192.168.1.0/24\n");
+
+	(void)state;
+	assert_int_equal(node(s, "a")->portmap, ZT_SCN_PORTMAP_ALL);
+	assert_int_equal(node(s, "b")->portmap, ZT_SCN_PORTMAP_UPNP);
+	assert_int_equal(node(s, "c")->portmap, ZT_SCN_PORTMAP_NATPMP);
+	assert_int_equal(node(s, "d")->portmap, ZT_SCN_PORTMAP_PCP);
+	assert_int_equal(node(s, "e")->portmap, ZT_SCN_PORTMAP_NONE);
+	assert_string_equal(zt_scn_portmap_name(ZT_SCN_PORTMAP_NONE), "none");
+	assert_string_equal(zt_scn_portmap_name(ZT_SCN_PORTMAP_PCP), "pcp");
+	assert_string_equal(zt_scn_portmap_name((enum zt_scn_portmap)9), "?");
+	free(s);
+}
+
 static void plain_link_is_not_emulated(void **state)
 {
 	struct zt_scn *s = parse_ok("public 10.0.0.0/24\nserver s\nserver t\nlink s mtu 1280\n");
@@ -541,6 +572,7 @@ int main(void)
 		cmocka_unit_test(proxy_servers_and_egress),
 		cmocka_unit_test(proxy_only_lab_file),
 		cmocka_unit_test(nat_port_patterns),
+		cmocka_unit_test(nat_portmap),
 		cmocka_unit_test(plain_link_is_not_emulated),
 		cmocka_unit_test(load_reports_missing_file),
 		cmocka_unit_test(nat_type_names),
