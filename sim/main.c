@@ -9,6 +9,8 @@
  *   docs/hard-nat.md (symmetric NATs allocate ports sequentially; prediction off)
  *   ztna-sim --population [FILE] [--sessions N] [--seed N]
  *   ztna-sim --bench [--sessions N]              hole-punch sessions per CPU-second
+ *   ztna-sim --birthday [--sessions N] [--sockets N] [--probes N] [--probe-rate N]
+ *            [--probe off] [--real] [--seed N]   birthday probing vs 1 - (1 - n/P)^m
  *   --real (with --scenario, --case, --prop)     the real src/node cores (sim/real.h)
  */
 #include <getopt.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "birthday.h"
 #include "core/rng.h"
 #include "core/stun.h"
 #include "core/units.h"
@@ -119,12 +122,21 @@ static void on_log(void *ctx, uint64_t now, int level, const char *who, const ch
 	fprintf(tl->out, "%-9s %s\n", who, text);
 }
 
+/* " (agrees)" or " (DISAGREES)"; a birthday-probing cell is direct with a probability
+ * (docs/hard-nat.md), so theory's relay there is no disagreement. */
+static const char *agreement(const struct zt_sim_outcome *o)
+{
+	if (o->theory == ZT_SIM_EXPECT_NONE)
+		return o->session_up ? " (DISAGREES)" : " (agrees)";
+	if (o->birthday_cell && o->theory == ZT_SIM_EXPECT_RELAY)
+		return o->went_direct ? " (birthday probing found a path)" : " (birthday probing found none)";
+	return (o->theory == ZT_SIM_EXPECT_DIRECT) == o->went_direct ? " (agrees)" : " (DISAGREES)";
+}
+
 static void print_outcome(FILE *f, const struct zt_sim_outcome *o)
 {
 	printf("outcome: session %s, path %s, theory %s%s\n", o->session_up ? "up" : "never up",
-	       zt_sim_path_name(o->final_path), zt_sim_expect_name(o->theory),
-	       o->theory == ZT_SIM_EXPECT_NONE ? (o->session_up ? " (DISAGREES)" : " (agrees)") :
-	       ((o->theory == ZT_SIM_EXPECT_DIRECT) == o->went_direct ? " (agrees)" : " (DISAGREES)"));
+	       zt_sim_path_name(o->final_path), zt_sim_expect_name(o->theory), agreement(o));
 	fprintf(f, "  session at %.3f ms; coordinated start at %.3f ms; ", (double)o->session_at / 1e6,
 		(double)o->ice_start_at / 1e6);
 	if (o->went_direct)
@@ -169,9 +181,7 @@ static void print_real(const struct zt_sim_real_outcome *r)
 
 	printf("outcome (real cores): session %s, path %s, theory %s%s\n",
 	       o->session_up ? "up" : "never up", zt_sim_path_name(o->final_path),
-	       zt_sim_expect_name(o->theory),
-	       o->theory == ZT_SIM_EXPECT_NONE ? (o->session_up ? " (DISAGREES)" : " (agrees)") :
-	       ((o->theory == ZT_SIM_EXPECT_DIRECT) == o->went_direct ? " (agrees)" : " (DISAGREES)"));
+	       zt_sim_expect_name(o->theory), agreement(o));
 	printf("  session ready at %.3f ms; ", (double)o->session_at / 1e6);
 	if (o->went_direct)
 		printf("direct at %.3f ms (%.1f ms after the first ICE start)\n",
@@ -583,13 +593,16 @@ static void usage(void)
 		"                --predict off with --scenario (and --theory) too\n"
 		"       ztna-sim --population [FILE] [--sessions N] [--seed N]\n"
 		"       ztna-sim --bench [--sessions N]\n"
+		"       ztna-sim --birthday [--sessions N] [--sockets N] [--probes N] [--probe-rate N]\n"
+		"                [--probe off] [--real] [--seed N]   birthday probing against its formula\n"
 		"       --real with --scenario, --case or --prop: the real src/node cores\n"
 		"       --max-loss PPM (with --real): cap each link's drawn loss (default 50000, 5 %%)\n");
 }
 
 int main(int argc, char **argv)
 {
-	enum { SCEN = 1, PROP, CASE, MATRIX, POP, BENCH } mode = 0;
+	enum { SCEN = 1, PROP, CASE, MATRIX, POP, BENCH, BDAY } mode = 0;
+	struct zt_sim_birthday_cfg bday = { 0 };
 	static const struct option opts[] = {
 		{ "scenario", required_argument, NULL, 's' },
 		{ "seed", required_argument, NULL, 'S' },
@@ -607,6 +620,11 @@ int main(int argc, char **argv)
 		{ "max-loss", required_argument, NULL, 'L' },
 		{ "theory", no_argument, NULL, 'T' },
 		{ "sequential", no_argument, NULL, 'Q' },
+		{ "birthday", no_argument, NULL, 'B' },
+		{ "sockets", required_argument, NULL, 'k' },
+		{ "probes", required_argument, NULL, 'M' },
+		{ "probe-rate", required_argument, NULL, 'q' },
+		{ "probe", required_argument, NULL, 'o' },
 		{ "predict", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -636,6 +654,11 @@ int main(int argc, char **argv)
 		case 'L': real_max_loss = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'v': level = atoi(optarg); timeline = true; break;
 		case 'Q': variant.sequential = true; break;
+		case 'B': mode = BDAY; break;
+		case 'k': bday.sockets = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'M': bday.probes = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'q': bday.rate = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'o': bday.probe_off = !strcmp(optarg, "off"); break;
 		case 'D':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				usage();
@@ -656,6 +679,11 @@ int main(int argc, char **argv)
 	case MATRIX: return run_matrix(runs);
 	case POP: return zt_sim_pop_main(file, sessions ? sessions : 2000, seed_given ? seed : 1, stdout);
 	case BENCH: return run_bench(sessions ? sessions : 2000);
+	case BDAY:
+		bday.sessions = sessions ? sessions : 200;
+		bday.seed = seed;
+		bday.real = real;
+		return zt_sim_birthday_main(&bday, stdout);
 	}
 	usage();
 	return 2;

@@ -75,6 +75,7 @@ void zt_sim_nat_fini(struct zt_sim_nat *nat)
 {
 	if (!nat)
 		return;
+	zt_sim_nat_flush(nat);
 	free(nat->maps);
 	nat->maps = NULL;
 	nat->n = nat->cap = 0;
@@ -96,6 +97,7 @@ size_t zt_sim_nat_expire(struct zt_sim_nat *nat, uint64_t now)
 		if (now - last_use(nat, m) >= nat->cfg.timeout) {
 			if (nat->log)
 				nat->log(nat->log_ctx, now, nat, ZT_SIM_NAT_EV_EXPIRE, m);
+			free(m->perms);
 			nat->maps[i] = nat->maps[--nat->n];
 			nat->expired++;
 			gone++;
@@ -108,6 +110,8 @@ size_t zt_sim_nat_expire(struct zt_sim_nat *nat, uint64_t now)
 
 void zt_sim_nat_flush(struct zt_sim_nat *nat)
 {
+	for (size_t i = 0; i < nat->n; i++)
+		free(nat->maps[i].perms);
 	nat->n = 0;
 }
 
@@ -157,15 +161,39 @@ static bool key_matches(const struct zt_sim_nat *nat, const struct zt_sim_nat_ma
 	return false;
 }
 
-static void add_perm(struct zt_sim_nat_map *m, const struct zt_addr *dst)
+/* Records dst as sent to at now; expired entries go, a full table loses its oldest. */
+static void add_perm(const struct zt_sim_nat *nat, struct zt_sim_nat_map *m, uint64_t now,
+		     const struct zt_addr *dst)
 {
-	for (unsigned i = 0; i < m->nperms; i++)
-		if (zt_addr_equal(&m->perms[i], dst))
+	unsigned oldest = 0, k = 0;
+
+	for (unsigned i = 0; i < m->nperms; i++) {
+		if (zt_addr_equal(&m->perms[i].addr, dst)) {
+			m->perms[i].last = now;
 			return;
-	m->perms[m->perm_next] = *dst;
-	m->perm_next = (m->perm_next + 1) % ZT_SIM_NAT_PERMS;
-	if (m->nperms < ZT_SIM_NAT_PERMS)
-		m->nperms++;
+		}
+		if (now - m->perms[i].last < nat->cfg.timeout)
+			m->perms[k++] = m->perms[i];
+	}
+	m->nperms = k;
+	if (m->nperms == m->pcap && m->pcap < ZT_SIM_NAT_PERMS) {
+		unsigned cap = m->pcap ? m->pcap * 4 : 4;
+		struct zt_sim_nat_perm *p = realloc(m->perms, (cap > ZT_SIM_NAT_PERMS ? ZT_SIM_NAT_PERMS : cap) *
+						    sizeof(*p));
+		if (p) {
+			m->perms = p;
+			m->pcap = cap > ZT_SIM_NAT_PERMS ? ZT_SIM_NAT_PERMS : cap;
+		}
+	}
+	if (m->nperms < m->pcap) {
+		m->perms[m->nperms++] = (struct zt_sim_nat_perm){ .addr = *dst, .last = now };
+		return;
+	}
+	for (unsigned i = 1; i < m->nperms; i++)
+		if (m->perms[i].last < m->perms[oldest].last)
+			oldest = i;
+	if (m->nperms)
+		m->perms[oldest] = (struct zt_sim_nat_perm){ .addr = *dst, .last = now };
 }
 
 enum zt_sim_nat_verdict zt_sim_nat_out(struct zt_sim_nat *nat, uint64_t now,
@@ -212,23 +240,26 @@ enum zt_sim_nat_verdict zt_sim_nat_out(struct zt_sim_nat *nat, uint64_t now,
 			nat->log(nat->log_ctx, now, nat, ZT_SIM_NAT_EV_CREATE, m);
 	}
 	m->last_out = now;
-	add_perm(m, dst);
+	add_perm(nat, m, now, dst);
 	*ret_src = nat->wan;
 	ret_src->port = m->port;
 	return ZT_SIM_NAT_PASS;
 }
 
-static bool permitted(const struct zt_sim_nat *nat, const struct zt_sim_nat_map *m,
-		      const struct zt_addr *src)
+/* The live entry letting src in (address- or address-and-port-dependent
+ * filtering), or NULL. */
+static struct zt_sim_nat_perm *permitted(const struct zt_sim_nat *nat, struct zt_sim_nat_map *m,
+					 uint64_t now, const struct zt_addr *src)
 {
-	if (nat->cfg.filtering == ZT_SIM_EI)
-		return true;
 	for (unsigned i = 0; i < m->nperms; i++) {
-		if (nat->cfg.filtering == ZT_SIM_AD ? zt_addr_ip_equal(&m->perms[i], src)
-						    : zt_addr_equal(&m->perms[i], src))
-			return true;
+		struct zt_sim_nat_perm *p = &m->perms[i];
+		if (now - p->last >= nat->cfg.timeout)
+			continue;
+		if (nat->cfg.filtering == ZT_SIM_AD ? zt_addr_ip_equal(&p->addr, src)
+						    : zt_addr_equal(&p->addr, src))
+			return p;
 	}
-	return false;
+	return NULL;
 }
 
 enum zt_sim_nat_verdict zt_sim_nat_in(struct zt_sim_nat *nat, uint64_t now,
@@ -245,9 +276,14 @@ enum zt_sim_nat_verdict zt_sim_nat_in(struct zt_sim_nat *nat, uint64_t now,
 		nat->nomap++;
 		return ZT_SIM_NAT_NOMAP;
 	}
-	if (!permitted(nat, m, src)) {
-		nat->filtered++;
-		return ZT_SIM_NAT_FILTERED;
+	if (nat->cfg.filtering != ZT_SIM_EI) {
+		struct zt_sim_nat_perm *p = permitted(nat, m, now, src);
+		if (!p) {
+			nat->filtered++;
+			return ZT_SIM_NAT_FILTERED;
+		}
+		if (nat->cfg.refresh_inbound)
+			p->last = now; /* conntrack: a reply refreshes its entry */
 	}
 	m->last_in = now;
 	*ret_dst = m->inside;

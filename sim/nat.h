@@ -16,6 +16,9 @@
  * Hairpinning (s6) and UDP blocking are decided by the caller (sim/net), which asks
  * this table to translate both legs of a hairpinned packet.
  *
+ * Filtering remembers each outside endpoint a mapping sent to as its own entry with
+ * its own timeout (the lab's NATs are conntrack: one entry per flow), up to
+ * ZT_SIM_NAT_PERMS per mapping.
  * Public ports are unique per NAT (no port overloading), so an inbound packet finds
  * its mapping by destination port alone. Unsolicited inbound packets create no state
  * (the lab's INPUT-hook drop, NAT_NOTES pitfall 1).
@@ -61,16 +64,25 @@ enum zt_sim_nat_verdict {
 	ZT_SIM_NAT_NOHAIRPIN = 5, /* set by sim/net for a hairpin the NAT refuses */
 };
 
-#define ZT_SIM_NAT_PERMS 16
+/* Outside endpoints one mapping remembers at most (the oldest goes first). */
+#define ZT_SIM_NAT_PERMS 4096
+
+/* An outside endpoint a mapping has sent to, as a conntrack entry: it lets that
+ * endpoint in until `timeout` after its last packet out (or in, with refresh_inbound). */
+struct zt_sim_nat_perm {
+	struct zt_addr addr;
+	uint64_t last;
+};
 
 struct zt_sim_nat_map {
 	struct zt_addr inside;
 	struct zt_addr key;       /* ADM: destination IP (port 0); APDM: destination; EIM: unset */
 	uint16_t port;            /* public port */
 	uint64_t created, last_out, last_in;
-	/* outside endpoints this mapping has sent to (ADF compares IPs, APDF both) */
-	struct zt_addr perms[ZT_SIM_NAT_PERMS];
-	unsigned nperms, perm_next;
+	/* outside endpoints this mapping has sent to (ADF compares IPs, APDF both);
+	 * allocated, freed with the mapping */
+	struct zt_sim_nat_perm *perms;
+	unsigned nperms, pcap;
 };
 
 enum zt_sim_nat_event {

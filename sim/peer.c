@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -199,6 +200,8 @@ static int direct_new(struct zt_sim_peer *p, uint64_t now)
 		.max_remote = 0,
 		.budget = &p->budget,
 		.no_predict = p->cfg.predict_off,
+		.probe_count = p->cfg.probe_count,
+		.probe_rate = p->cfg.probe_rate,
 		.addrs = &p->addrs,
 		.log = &p->nlog,
 	};
@@ -497,6 +500,19 @@ int zt_sim_peer_init(struct zt_sim_peer *p, const struct zt_sim_peer_cfg *cfg)
 	p->addrs.nhosts = 1;
 	p->addrs.local = cfg->host;
 	p->addrs.intermediate = cfg->relay;
+	p->addrs.nat_mapping = cfg->nat_mapping;
+	p->addrs.nat_ports = cfg->nat_ports;
+	if (cfg->spray_sockets) {
+		p->spray = calloc(cfg->spray_sockets, sizeof(*p->spray));
+		if (!p->spray)
+			return -ENOMEM;
+		for (unsigned i = 0; i < cfg->spray_sockets; i++) {
+			p->spray[i] = cfg->host;
+			p->spray[i].port = (uint16_t)(40000 + i);
+		}
+		p->addrs.spray = p->spray;
+		p->addrs.nspray = cfg->spray_sockets;
+	}
 	p->nlog = (struct zt_node_log){ .fn = cfg->log ? node_log : NULL, .arg = p,
 					.max_level = ZT_NODE_INFO };
 	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
@@ -513,4 +529,6 @@ void zt_sim_peer_fini(struct zt_sim_peer *p)
 		return;
 	zt_direct_free(p->d);
 	p->d = NULL;
+	free(p->spray);
+	p->spray = NULL;
 }

@@ -63,6 +63,10 @@ struct zt_sim_peer_cfg {
 	uint64_t keepalive;         /* PING to the Intermediate; default 10 s */
 	bool nat_sequential;        /* --nat-ports sequential (docs/hard-nat.md) */
 	bool predict_off;           /* --predict off */
+	/* birthday probing (docs/hard-nat.md): the NAT as configured (0: not told),
+	 * spray sockets (host:40000 + i), probes and their rate (0: defaults) */
+	uint8_t nat_mapping, nat_ports;
+	unsigned spray_sockets, probe_count, probe_rate;
 	zt_sim_log_fn *log;
 	void *log_ctx;
 };
@@ -101,6 +105,7 @@ struct zt_sim_peer {
 	struct zt_rng rng;
 	struct zt_direct_addrs addrs;
 	struct zt_portpred portpred; /* new mappings counted, as node/peer.c does */
+	struct zt_addr *spray;       /* spray_sockets addresses */
 	struct zt_check_budget budget;
 	struct zt_node_log nlog;
 	uint64_t now;               /* of the call in progress, for its log lines */

@@ -8,6 +8,7 @@
 
 #include "app/nodeio.h"
 #include "core/err.h"
+#include "core/birthday.h"
 #include "core/units.h"
 #include "evq.h"
 #include "node/imd.h"
@@ -211,6 +212,7 @@ struct run {
 	uint32_t last_switches;
 	struct zt_sim_dbg dbg;       /* ZT_SIM_LOG, ZT_SIM_DBG, ZT_SIM_QLOG (realdbg.h) */
 	struct zt_sim_dbg_who who[3]; /* imd, connector, agent */
+	struct zt_addr *spray[2];    /* agent's, connector's spray sockets ('probe on') */
 };
 
 static struct zt_sim_dbg_view dbg_view(const struct run *r)
@@ -415,10 +417,41 @@ static uint32_t per_minute_max(const struct run *r)
 	return best;
 }
 
+/* What a node is told of its NAT and given to spray from (docs/hard-nat.md). */
+struct nodecfg {
+	uint8_t mapping, ports;
+	const struct zt_addr *spray;
+	size_t nspray;
+};
+
+/* As an operator who ran `ztna discover` would configure the node on net node n:
+ * ports sequential where they are predictable; with 'sim run probe on', its NAT's
+ * mapping and ports, and sockets to spray from (host:40000 + i, the shell's part). */
+static int node_cfg(struct run *r, int n, const struct zt_addr *host, int k, struct nodecfg *ret)
+{
+	const struct zt_sim_scn *scn = r->cfg->scn;
+	size_t ns = scn->probe_sockets ? scn->probe_sockets : ZT_BIRTHDAY_SOCKETS;
+
+	*ret = (struct nodecfg){ .ports = zt_sim_predictable(&r->net, n) ? ZT_CTRL_NAT_PORTS_SEQUENTIAL : 0 };
+	if (!scn->probe)
+		return 0;
+	zt_sim_nat_facts(&r->net, n, &ret->mapping, &ret->ports);
+	r->spray[k] = calloc(ns, sizeof(*r->spray[k]));
+	if (!r->spray[k])
+		return -ENOMEM;
+	for (size_t i = 0; i < ns; i++) {
+		r->spray[k][i] = *host;
+		r->spray[k][i].port = (uint16_t)(40000 + i);
+	}
+	ret->spray = r->spray[k];
+	ret->nspray = ns;
+	return 0;
+}
+
 /* The Intermediate, the connector and the agent, with the policy that lets alice use
  * svc and c1 serve it. */
 static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct zt_addr *a_addr,
-		     const struct zt_addr *c_addr, const bool seq[2])
+		     const struct zt_addr *c_addr, const struct nodecfg nc[2])
 {
 	struct zt_imd_config ic;
 	struct zt_peer_config pc;
@@ -444,7 +477,9 @@ static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct
 		.role = ZT_CTRL_ROLE_CONNECTOR, .name = "c1", .token = (const uint8_t *)"tok-c",
 		.token_len = 5, .intermediate = *imd_addr, .local = *c_addr, .outer_tls = pki.c_outer,
 		.services = &r->service, .n_services = 1, .rng = &r->rng[1], .cb = &real_cb, .arg = r,
-		.nat_ports_sequential = seq[1], .predict_off = r->cfg->scn->predict_off,
+		.nat_mapping = nc[1].mapping, .nat_ports = nc[1].ports, .spray = nc[1].spray,
+		.nspray = nc[1].nspray, .predict_off = r->cfg->scn->predict_off,
+		.probe_count = r->cfg->scn->probe_count, .probe_rate = r->cfg->scn->probe_rate,
 		.log = zt_sim_dbg_log(&r->who[1]), .qlog_open = qlog_open,
 		.qlog_write = zt_sim_dbg_qlog_write, .qlog_arg = &r->who[1],
 	};
@@ -455,7 +490,9 @@ static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct
 		.role = ZT_CTRL_ROLE_AGENT, .name = "alice", .token = (const uint8_t *)"tok-a",
 		.token_len = 5, .intermediate = *imd_addr, .local = *a_addr, .outer_tls = pki.a_outer,
 		.inner_tls = pki.a_inner, .rng = &r->rng[2], .cb = &real_cb, .arg = r,
-		.nat_ports_sequential = seq[0], .predict_off = r->cfg->scn->predict_off,
+		.nat_mapping = nc[0].mapping, .nat_ports = nc[0].ports, .spray = nc[0].spray,
+		.nspray = nc[0].nspray, .predict_off = r->cfg->scn->predict_off,
+		.probe_count = r->cfg->scn->probe_count, .probe_rate = r->cfg->scn->probe_rate,
 		.log = zt_sim_dbg_log(&r->who[2]), .qlog_open = qlog_open,
 		.qlog_write = zt_sim_dbg_qlog_write, .qlog_arg = &r->who[2],
 	};
@@ -503,9 +540,13 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 	a_addr.port = AGENT_PORT;
 	c_addr = r->net.nodes[c].addrs[0];
 	c_addr.port = CONNECTOR_PORT;
-	/* as an operator who ran `ztna discover` would configure them */
-	rc = cores_new(r, &imd_addr, &a_addr, &c_addr,
-		       (bool[2]){ zt_sim_predictable(&r->net, a), zt_sim_predictable(&r->net, c) });
+	{
+		struct nodecfg nc[2];
+		if ((rc = node_cfg(r, a, &a_addr, 0, &nc[0])) < 0 ||
+		    (rc = node_cfg(r, c, &c_addr, 1, &nc[1])) < 0)
+			goto out;
+		rc = cores_new(r, &imd_addr, &a_addr, &c_addr, nc);
+	}
 	if (rc < 0)
 		goto out;
 	r->nodes[0] = (struct node){ &zt_nodeio_imd_ops, r->imd };
@@ -526,6 +567,7 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 		zt_sim_dbg_final(&r->dbg, &v, &is);
 	}
 	o->theory = zt_sim_theory(&r->net, a, c, !scn->predict_off);
+	o->birthday_cell = scn->probe && zt_sim_birthday_cell(&r->net, a, c);
 	o->max_switches_per_min = per_minute_max(r);
 	o->data_sent = ret->stream_sent;
 	o->data_received = ret->stream_received;
@@ -542,6 +584,8 @@ out:
 	zt_sim_evq_drain(&r->evq, zt_sim_drop_event);
 	zt_sim_evq_fini(&r->evq);
 	zt_sim_net_fini(&r->net);
+	free(r->spray[0]);
+	free(r->spray[1]);
 	free(r);
 	return rc;
 }

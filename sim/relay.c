@@ -145,6 +145,7 @@ static void on_msg(struct zt_sim_relay *r, struct zt_sim_relay_client *c, uint64
 		p = peer_of(r, c);
 		if (!p)
 			break;
+		in.u.cands.observed = c->addr; /* as node/imd.c: where we see the sender */
 		send_msg(p, &in);
 		if (in.u.cands.generation + 1 > c->cands_gen)
 			c->cands_gen = in.u.cands.generation + 1;

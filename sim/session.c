@@ -262,6 +262,21 @@ static uint32_t max_per_minute(const struct zt_sim_peer_stats *st)
 
 /* The agent on net node a and the connector on c, both pointed at the relay. Returns 0
  * or the error, with neither peer left initialized. */
+/* 'sim run probe on': a node told its NAT, with sockets to spray from (birthday
+ * probing, docs/hard-nat.md). */
+static void probe_cfg(struct zt_sim_peer_cfg *pc, const struct zt_sim_net *net,
+		      const struct zt_sim_scn *scn, int node)
+{
+	pc->nat_mapping = pc->nat_ports = 0;
+	pc->spray_sockets = 0;
+	if (!scn->probe)
+		return;
+	zt_sim_nat_facts(net, node, &pc->nat_mapping, &pc->nat_ports);
+	pc->spray_sockets = scn->probe_sockets ? scn->probe_sockets : ZT_BIRTHDAY_SOCKETS;
+	pc->probe_count = scn->probe_count;
+	pc->probe_rate = scn->probe_rate;
+}
+
 static int peers_init(struct run *r, const struct zt_sim_session_cfg *cfg, int a, int c)
 {
 	const struct zt_sim_scn *scn = cfg->scn;
@@ -278,6 +293,7 @@ static int peers_init(struct run *r, const struct zt_sim_session_cfg *cfg, int a
 	pc.host.port = AGENT_PORT;
 	pc.predict_off = scn->predict_off;
 	pc.nat_sequential = zt_sim_predictable(&r->net, a);
+	probe_cfg(&pc, &r->net, scn, a);
 	rc = zt_sim_peer_init(&r->agent, &pc);
 	if (rc < 0)
 		return rc;
@@ -288,6 +304,7 @@ static int peers_init(struct run *r, const struct zt_sim_session_cfg *cfg, int a
 	pc.host = r->net.nodes[c].addrs[0];
 	pc.host.port = CONNECTOR_PORT;
 	pc.nat_sequential = zt_sim_predictable(&r->net, c);
+	probe_cfg(&pc, &r->net, scn, c);
 	rc = zt_sim_peer_init(&r->connector, &pc);
 	if (rc < 0)
 		zt_sim_peer_fini(&r->agent);
@@ -301,6 +318,7 @@ static void outcome(struct run *r, const struct zt_sim_scn *scn, int a, int c, i
 {
 	*ret = (struct zt_sim_outcome){
 		.theory = zt_sim_theory(&r->net, a, c, !scn->predict_off),
+		.birthday_cell = scn->probe && zt_sim_birthday_cell(&r->net, a, c),
 		.session_up = r->agent.in_session && r->connector.in_session,
 		.session_at = r->agent.st.session_at,
 		.ice_start_at = r->agent.st.ice_start_at,

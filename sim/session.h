@@ -29,6 +29,7 @@ struct zt_sim_session_cfg {
 
 struct zt_sim_outcome {
 	enum zt_sim_expect theory;
+	bool birthday_cell;          /* 'probe on' and zt_sim_birthday_cell() */
 	bool session_up;             /* both sides got SESSION */
 	uint64_t session_at;         /* the agent's SESSION */
 	uint64_t ice_start_at;       /* the agent's first coordinated start moment */

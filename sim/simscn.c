@@ -109,6 +109,21 @@ static int sim_nat(char **tok, int n, const char *file, int line, struct zt_scn_
 	return 0;
 }
 
+/* A whole number lo..hi. Returns 0 or -1. */
+static int parse_count(const char *v, unsigned lo, unsigned hi, unsigned *ret)
+{
+	char *end;
+	unsigned long x;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	x = strtoul(v, &end, 10);
+	if (*end || x < lo || x > hi)
+		return -1;
+	*ret = (unsigned)x;
+	return 0;
+}
+
 /* sim run KEY VALUE...: duration, skew, skew-side, data, shuffle */
 static int sim_run(struct zt_sim_scn *s, char **tok, int n, const char *file, int line,
 		   struct zt_scn_error *err)
@@ -129,9 +144,18 @@ static int sim_run(struct zt_sim_scn *s, char **tok, int n, const char *file, in
 			s->shuffle = !strcmp(v, "on") ? true : !strcmp(v, "off") ? false : (bad = -1, false);
 		else if (!strcmp(k, "predict"))
 			s->predict_off = !strcmp(v, "off") ? true : !strcmp(v, "on") ? false : (bad = -1, false);
+		else if (!strcmp(k, "probe"))
+			s->probe = !strcmp(v, "on") ? true : !strcmp(v, "off") ? false : (bad = -1, false);
+		else if (!strcmp(k, "probe-sockets"))
+			bad = parse_count(v, 1, 4096, &s->probe_sockets);
+		else if (!strcmp(k, "probe-count"))
+			bad = parse_count(v, 1, 100000, &s->probe_count);
+		else if (!strcmp(k, "probe-rate"))
+			bad = parse_count(v, 1, 100000, &s->probe_rate);
 		else
 			return fail(err, file, line, ZT_ECONF_KEY,
-				    "unknown key '%s' (duration, skew, skew-side, data, shuffle, predict)%s", k, NULL);
+				    "unknown key '%s' (duration, skew, skew-side, data, shuffle, predict, probe, "
+				    "probe-sockets, probe-count, probe-rate)%s", k, NULL);
 		if (bad)
 			return fail(err, file, line, ZT_ECONF_VALUE, "bad value '%s' for '%s'", v, k);
 	}

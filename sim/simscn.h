@@ -9,6 +9,8 @@
  *   sim link NODE reorder PCT                          reordering on NODE's uplink
  *   sim run [duration D] [skew D] [skew-side agent|connector] [data D] [shuffle on|off]
  *           [predict on|off]                           port prediction (docs/hard-nat.md)
+ *           [probe on|off] [probe-sockets N] [probe-count N] [probe-rate N]
+ *                                                      birthday probing (hard-nat.md)
  *   sim block NAT peer NODE from T until T             NAT drops traffic with NODE's
  *                                                      public address (path failure)
  *   sim expect direct|relay|none                       the outcome to check
@@ -45,6 +47,10 @@ struct zt_sim_scn {
 	uint64_t data_interval; /* default 50 ms; 0 in the file: "data off" */
 	bool shuffle;
 	bool predict_off;       /* "predict off": the nodes run with --predict off */
+	/* "probe on": the nodes are told their NAT (mapping, ports) and may spray from
+	 * probe_sockets sockets, probe probe_count times at probe_rate (0: defaults) */
+	bool probe;
+	unsigned probe_sockets, probe_count, probe_rate;
 	struct { char nat[ZT_SCN_NAME_MAX + 1], peer[ZT_SCN_NAME_MAX + 1]; uint64_t from, until; }
 		blocks[ZT_SIM_SCN_BLOCKS];
 	unsigned nblocks;

@@ -1,5 +1,7 @@
 #include <stdbool.h>
 
+#include "core/ctrl.h"
+
 #include "theory.h"
 
 const char *zt_sim_expect_name(enum zt_sim_expect e)
@@ -59,6 +61,38 @@ bool zt_sim_predictable(const struct zt_sim_net *net, int n)
 		dependent |= c->mapping == ZT_SIM_APD;
 	}
 	return dependent;
+}
+
+void zt_sim_nat_facts(const struct zt_sim_net *net, int n, uint8_t *ret_mapping, uint8_t *ret_ports)
+{
+	enum zt_sim_dep map, filt;
+	bool random = false, sequential = true;
+
+	fold(net, n, -1, &map, &filt);
+	for (int k = net->nodes[n].up; k >= 0; k = net->nodes[k].up) {
+		const struct zt_sim_nat_cfg *c = &net->nodes[k].nat.cfg;
+		if (c->mapping == ZT_SIM_EI)
+			continue;
+		random |= c->ports == ZT_SIM_PORTS_RANDOM;
+		sequential &= c->ports == ZT_SIM_PORTS_SEQUENTIAL;
+	}
+	*ret_mapping = map == ZT_SIM_EI ? ZT_CTRL_NAT_MAP_INDEPENDENT :
+		       map == ZT_SIM_AD ? ZT_CTRL_NAT_MAP_ADDRESS : ZT_CTRL_NAT_MAP_ADDRESS_PORT;
+	*ret_ports = map == ZT_SIM_EI ? ZT_CTRL_NAT_PORTS_PRESERVE :
+		     random ? ZT_CTRL_NAT_PORTS_RANDOM :
+		     sequential ? ZT_CTRL_NAT_PORTS_SEQUENTIAL : ZT_CTRL_NAT_PORTS_PRESERVE;
+}
+
+bool zt_sim_birthday_cell(const struct zt_sim_net *net, int a, int b)
+{
+	uint8_t ma, pa, mb, pb;
+
+	zt_sim_nat_facts(net, a, &ma, &pa);
+	zt_sim_nat_facts(net, b, &mb, &pb);
+	return (ma == ZT_CTRL_NAT_MAP_INDEPENDENT && mb != ZT_CTRL_NAT_MAP_INDEPENDENT &&
+		pb == ZT_CTRL_NAT_PORTS_RANDOM) ||
+	       (mb == ZT_CTRL_NAT_MAP_INDEPENDENT && ma != ZT_CTRL_NAT_MAP_INDEPENDENT &&
+		pa == ZT_CTRL_NAT_PORTS_RANDOM);
 }
 
 enum zt_sim_expect zt_sim_theory(const struct zt_sim_net *net, int a, int b, bool predict)

@@ -23,6 +23,8 @@
 #ifndef ZT_SIM_THEORY_H
 #define ZT_SIM_THEORY_H
 
+#include <stdint.h>
+
 #include "net.h"
 
 enum zt_sim_expect {
@@ -49,6 +51,20 @@ bool zt_sim_predictable(const struct zt_sim_net *net, int n);
  * in the lab's words: "full-cone", "address-restricted", "port-restricted",
  * "symmetric" (any endpoint-dependent mapping), "udp-blocked", or "open" (no NAT). */
 const char *zt_sim_effective_type(const struct zt_sim_net *net, int n);
+
+/*
+ * What host n's operator would configure after `ztna discover` (birthday probing,
+ * docs/hard-nat.md): the folded mapping behaviour as enum zt_ctrl_nat_mapping, and
+ * the ports as enum zt_ctrl_nat_ports (preserve for an endpoint-independent chain,
+ * random when an endpoint-dependent layer picks at random, sequential when all do so
+ * in sequence). A host without NAT: independent, preserve.
+ */
+void zt_sim_nat_facts(const struct zt_sim_net *net, int n, uint8_t *ret_mapping, uint8_t *ret_ports);
+
+/* Whether birthday probing applies between hosts a and b: one side's folded mapping is
+ * endpoint-independent, the other's endpoint-dependent with a layer picking ports at
+ * random. Direct then with a probability, 1 - (1 - n/P)^m (docs/hard-nat.md). */
+bool zt_sim_birthday_cell(const struct zt_sim_net *net, int a, int b);
 
 /* "direct", "relay", "none". */
 const char *zt_sim_expect_name(enum zt_sim_expect e);

@@ -131,11 +131,39 @@ static int set_tcp_direct(void *ctx, const char *v, const char **why)
 
 static int set_nat_ports(void *ctx, const char *v, const char **why)
 {
-	if (strcmp(v, "unknown") && strcmp(v, "sequential")) {
-		*why = "unknown or sequential (what 'ztna discover' reports as ports=)";
+	static const char *const names[] = { "unknown", "preserve", "sequential", "random" };
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(v, names[i])) {
+			PP(ctx)->pc.nat_ports = (uint8_t)i; /* enum zt_ctrl_nat_ports */
+			return 0;
+		}
+	*why = "unknown, preserve, sequential or random (what 'ztna discover' reports as ports)";
+	return ZT_ESYNTAX;
+}
+
+static int set_nat_mapping(void *ctx, const char *v, const char **why)
+{
+	static const char *const names[] = { "unknown", "endpoint-independent", "address-dependent",
+					     "address-and-port-dependent" };
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(v, names[i])) {
+			PP(ctx)->pc.nat_mapping = (uint8_t)i; /* enum zt_ctrl_nat_mapping */
+			return 0;
+		}
+	*why = "unknown, endpoint-independent, address-dependent or address-and-port-dependent "
+	       "(what 'ztna discover' reports as mapping)";
+	return ZT_ESYNTAX;
+}
+
+static int set_probe(void *ctx, const char *v, const char **why)
+{
+	if (strcmp(v, "on") && strcmp(v, "off")) {
+		*why = "on or off";
 		return ZT_ESYNTAX;
 	}
-	PP(ctx)->pc.nat_ports_sequential = !strcmp(v, "sequential");
+	PP(ctx)->pc.probe_off = !strcmp(v, "off");
 	return 0;
 }
 
@@ -556,13 +584,26 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "portmap-gateway", .syntax = "ADDR", .example = "192.168.1.1",
 	  .help = "the gateway --portmap asks (default: the default route's next hop)",
 	  .set = set_portmap_gateway },
-	{ .name = "nat-ports", .syntax = "unknown|sequential", .example = "sequential",
+	{ .name = "nat-ports", .syntax = "unknown|preserve|sequential|random", .example = "sequential",
 	  .help = "how this host's NAT picks the public port of a new mapping, as 'ztna "
 		  "discover' reports it; sequential: signal predicted candidates (default unknown)",
 	  .set = set_nat_ports },
+	{ .name = "nat-mapping", .syntax = "unknown|endpoint-independent|...", .example = "endpoint-independent",
+	  .help = "this host's NAT mapping behaviour as 'ztna discover' reports it (also "
+		  "address-dependent, address-and-port-dependent); with --nat-ports, what "
+		  "birthday probing needs (default unknown)", .set = set_nat_mapping },
 	{ .name = "predict", .syntax = "on|off", .example = "off",
 	  .help = "port prediction: signal predicted candidates (with --nat-ports sequential) "
 		  "and check the peer's (default on)", .set = set_predict },
+	{ .name = "probe", .syntax = "on|off", .example = "off",
+	  .help = "birthday probing against a symmetric NAT with random ports (needs "
+		  "--nat-mapping and --nat-ports; default on)", .set = set_probe },
+	{ .name = "probe-count", .syntax = "N", .example = "1024",
+	  .help = "birthday probing: probes a session sends per ICE generation (default 1024)",
+	  WHOLE(pc.probe_count, 1, 65535) },
+	{ .name = "probe-rate", .syntax = "N", .example = "200",
+	  .help = "birthday probing: probes a second of a session (default 200)",
+	  WHOLE(pc.probe_rate, 1, 10000) },
 	{ .name = "interfaces", .syntax = "NAME,...", .example = "eth0,wlan*",
 	  .help = "host candidates only from these interfaces (default: all but loopback, "
 		  "down and tunnel ones)", .set = set_interfaces },

@@ -119,6 +119,11 @@ static const struct field candidates_fields[] = {
 	FV(ZT_CTRL_F_END_OF_CANDIDATES, K_FLAG, OPT, zt_ctrl_candidates, end_of_candidates),
 	FLIST(ZT_CTRL_F_CANDIDATE, K_CANDLIST, zt_ctrl_candidates, cands, n_cands,
 	      ZT_CTRL_CANDS_MAX),
+	FV(ZT_CTRL_F_NAT_MAPPING, K_U8, OPT, zt_ctrl_candidates, nat_mapping,
+	   .lo = ZT_CTRL_NAT_MAP_INDEPENDENT, .hi = ZT_CTRL_NAT_MAP_ADDRESS_PORT),
+	FV(ZT_CTRL_F_NAT_PORTS, K_U8, OPT, zt_ctrl_candidates, nat_ports,
+	   .lo = ZT_CTRL_NAT_PORTS_PRESERVE, .hi = ZT_CTRL_NAT_PORTS_RANDOM),
+	FV(ZT_CTRL_F_ADDRESS, K_ADDR, OPT, zt_ctrl_candidates, observed),
 };
 
 static const struct field start_fields[] = {

@@ -103,6 +103,23 @@ enum zt_ctrl_field {
 	ZT_CTRL_F_ROUTE = 0x0023,           /* string, a route (core/route.h); repeated */
 	ZT_CTRL_F_TUN_POOL4 = 0x0024,       /* string, "ADDRESS/LENGTH": the agents' IPv4 pool */
 	ZT_CTRL_F_TUN_POOL6 = 0x0025,       /* string: ... IPv6 pool */
+	ZT_CTRL_F_NAT_MAPPING = 0x0026,     /* u8, enum zt_ctrl_nat_mapping */
+	ZT_CTRL_F_NAT_PORTS = 0x0027,       /* u8, enum zt_ctrl_nat_ports */
+};
+
+/* What a client says of its NAT in CANDIDATES (from its configuration, as `ztna
+ * discover` measures it: RFC 4787 mapping behaviour and port allocation); 0 unknown.
+ * They decide who sprays and who probes (docs/hard-nat.md, birthday probing). */
+enum zt_ctrl_nat_mapping {
+	ZT_CTRL_NAT_MAP_INDEPENDENT = 1,
+	ZT_CTRL_NAT_MAP_ADDRESS = 2,
+	ZT_CTRL_NAT_MAP_ADDRESS_PORT = 3,
+};
+
+enum zt_ctrl_nat_ports {
+	ZT_CTRL_NAT_PORTS_PRESERVE = 1,
+	ZT_CTRL_NAT_PORTS_SEQUENTIAL = 2,
+	ZT_CTRL_NAT_PORTS_RANDOM = 3,
 };
 
 /* Field types inside a CANDIDATE value. */
@@ -217,6 +234,11 @@ struct zt_ctrl_candidates {
 	bool end_of_candidates;         /* no more candidates in this generation */
 	uint8_t n_cands;                /* 0 is valid (a bare end-of-candidates) */
 	struct zt_cand cands[ZT_CTRL_CANDS_MAX];
+	uint8_t nat_mapping;            /* enum zt_ctrl_nat_mapping, 0: unknown */
+	uint8_t nat_ports;              /* enum zt_ctrl_nat_ports, 0: unknown */
+	/* ADDRESS: the sender's address as the Intermediate sees it, set by the
+	 * Intermediate as it forwards (what the sender put there is replaced) */
+	struct zt_addr observed;
 };
 
 struct zt_ctrl_start_checks {

@@ -521,6 +521,24 @@ static int build_request(struct zt_ice *ice, const struct zt_cand *local, const 
 	return zt_stun_build_finish(&b);
 }
 
+int zt_ice_build_probe(struct zt_ice *ice, uint8_t *buf, size_t cap)
+{
+	uint8_t tid[ZT_STUN_TID_LEN];
+	struct zt_cand base = { .priority = zt_cand_priority(ZT_CAND_HOST, 65535, 1), .component = 1 };
+	int n;
+
+	if (!ice->remote_pwd[0])
+		return -EAGAIN;
+	for (size_t i = 0; i < ice->nlocal; i++)
+		if (ice->local[i].type == ZT_CAND_HOST) {
+			base = ice->local[i];
+			break;
+		}
+	zt_rng_fill(&ice->cfg.rng, tid, sizeof(tid));
+	n = build_request(ice, &base, tid, false, buf, cap);
+	return n < 0 ? -ENOBUFS : n;
+}
+
 static int send_check(struct zt_ice *ice, uint64_t now, int idx, bool retransmit, uint8_t *buf,
 		      size_t cap, struct zt_addr *ret_local, struct zt_addr *ret_remote)
 {

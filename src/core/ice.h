@@ -213,6 +213,16 @@ bool zt_ice_match(const struct zt_ice *ice, const uint8_t *buf, size_t len);
 int zt_ice_poll_send(struct zt_ice *ice, uint64_t now, uint8_t *buf, size_t cap,
 		     struct zt_addr *ret_local, struct zt_addr *ret_remote);
 
+/*
+ * A Binding request for the peer that no transaction tracks (birthday probing,
+ * core/birthday.h): USERNAME, PRIORITY of a peer-reflexive candidate from our first host,
+ * our role, MESSAGE-INTEGRITY with the peer's password, FINGERPRINT, a fresh
+ * transaction ID. The peer's agent answers it like a check and sends its triggered
+ * check back; its answer to us is dropped as unmatched. Returns the length,
+ * -EAGAIN before the peer's credentials, -ENOBUFS when cap is too small.
+ */
+int zt_ice_build_probe(struct zt_ice *ice, uint8_t *buf, size_t cap);
+
 /* The next time zt_ice_on_timeout() has work, or ZT_TIME_NEVER. */
 uint64_t zt_ice_next_deadline(const struct zt_ice *ice);
 void zt_ice_on_timeout(struct zt_ice *ice, uint64_t now);

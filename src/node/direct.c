@@ -66,9 +66,17 @@ struct zt_direct {
 	size_t ntcp_remote;
 	struct zt_cand pred[ZT_PORTPRED_WINDOW]; /* this generation's predicted candidates */
 	size_t npred;
+	/* birthday probing (docs/hard-nat.md): the peer's NAT as it says, where the
+	 * Intermediate sees it, and this generation's spray or probes */
+	uint8_t peer_mapping, peer_ports;
+	struct zt_addr peer_observed, probe_local;
+	struct zt_birthday probe;
+	bool probing;
 };
 
 #define DLOG(d, lvl, ev, ...) zt_node_logf((d)->cfg.log, lvl, ev, __VA_ARGS__)
+
+static void birthday_stop(struct zt_direct *d, const char *why);
 
 static const char ice_chars[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -231,6 +239,9 @@ static int new_generation(struct zt_direct *d, uint64_t now, uint32_t gen)
 	}
 	d->gen = gen;
 	d->gen_at = now;
+	d->probing = false;
+	d->peer_mapping = d->peer_ports = 0;
+	d->peer_observed = (struct zt_addr){ 0 };
 	d->cands_msgs = 0;
 	d->cands_limited = false;
 	d->creds_set = false;
@@ -290,6 +301,10 @@ static bool poll_candidates(struct zt_direct *d, struct zt_ctrl_msg *m)
 	cd->seq = 0;
 	cd->end_of_candidates = true;
 	cd->n_cands = (uint8_t)zt_ice_local_cands(d->ice, cd->cands, ZT_CTRL_CANDS_MAX);
+	if (!d->cfg.no_probe) {
+		cd->nat_mapping = d->cfg.addrs->nat_mapping;
+		cd->nat_ports = d->cfg.addrs->nat_ports;
+	}
 	pred_cands(d, cd);
 	tcp_cands(d, cd);
 	return true;
@@ -492,6 +507,7 @@ static void ice_events(struct zt_direct *d, uint64_t now)
 		st = zt_ice_stats(d->ice);
 		switch (ev.type) {
 		case ZT_ICE_EV_SELECTED:
+			birthday_stop(d, "selected");
 			DLOG(d, ZT_NODE_INFO, "ice_selected",
 			     "session=%08x generation=%u local=%s remote=%s remote_type=%s predicted=%u"
 			     " checks=%" PRIu64 " retransmits=%" PRIu64 " ms_since_start=%" PRIu64,
@@ -646,11 +662,104 @@ void zt_direct_candidates(struct zt_direct *d, uint64_t now, const struct zt_ctr
 			d->cands_limited = true;
 		}
 	}
+	if (c->nat_mapping)
+		d->peer_mapping = c->nat_mapping;
+	if (c->nat_ports)
+		d->peer_ports = c->nat_ports;
+	if (c->observed.family)
+		d->peer_observed = c->observed;
 	if (c->end_of_candidates)
 		zt_ice_remote_done(d->ice);
 	DLOG(d, ZT_NODE_DEBUG, "remote_candidates", "session=%08x generation=%u got=%u added=%u end=%d",
 	     id, d->gen, c->n_cands, added, c->end_of_candidates);
 	ice_events(d, now);
+}
+
+/* ---- birthday probing (docs/hard-nat.md, core/birthday.h) ---- */
+
+/* Our role, from what both ends say of their NATs: spray when ours maps per
+ * destination with random ports and the peer's maps independently; probe the other
+ * way round. The target is where the Intermediate sees the peer, never an address
+ * the peer names. */
+static enum zt_birthday_role birthday_role(const struct zt_direct *d)
+{
+	const struct zt_direct_addrs *ad = d->cfg.addrs;
+	bool we_random = ad->nat_mapping >= ZT_CTRL_NAT_MAP_ADDRESS &&
+			 ad->nat_ports == ZT_CTRL_NAT_PORTS_RANDOM;
+	bool they_random = d->peer_mapping >= ZT_CTRL_NAT_MAP_ADDRESS &&
+			   d->peer_ports == ZT_CTRL_NAT_PORTS_RANDOM;
+
+	if (d->cfg.no_probe || !d->peer_observed.family)
+		return 0;
+	if (we_random && d->peer_mapping == ZT_CTRL_NAT_MAP_INDEPENDENT && ad->nspray)
+		return ZT_BIRTHDAY_SPRAY;
+	if (they_random && ad->nat_mapping == ZT_CTRL_NAT_MAP_INDEPENDENT)
+		return ZT_BIRTHDAY_PROBE;
+	return 0;
+}
+
+/* The probes wait this long after the coordinated start: the peer's spray (at most
+ * ZT_BIRTHDAY_SOCKETS at ZT_BIRTHDAY_SPRAY_RATE) opens its mappings first. */
+#define PROBE_DELAY (300 * ZT_MS)
+
+static void birthday_start(struct zt_direct *d, uint64_t at)
+{
+	const struct zt_direct_addrs *ad = d->cfg.addrs;
+	struct zt_birthday_config pc = { .role = birthday_role(d), .target = d->peer_observed,
+				      .rng = *d->cfg.rng, .start = at };
+	int rc;
+
+	d->probing = false;
+	if (!pc.role)
+		return;
+	if (pc.role == ZT_BIRTHDAY_SPRAY) {
+		pc.locals = ad->spray;
+		pc.nlocals = ad->nspray;
+		pc.count = (unsigned)ad->nspray;
+		pc.rate = ZT_BIRTHDAY_SPRAY_RATE;
+	} else {
+		d->probe_local = ad->nhosts ? ad->hosts[0] : ad->local;
+		d->probe_local.port = ad->local.port;
+		pc.locals = &d->probe_local;
+		pc.nlocals = 1;
+		pc.count = d->cfg.probe_count ? d->cfg.probe_count : ZT_BIRTHDAY_COUNT;
+		pc.rate = d->cfg.probe_rate ? d->cfg.probe_rate : ZT_BIRTHDAY_RATE;
+		pc.start = at + PROBE_DELAY;
+	}
+	rc = zt_birthday_init(&d->probe, &pc);
+	d->probing = rc == 0;
+	DLOG(d, rc < 0 ? ZT_NODE_WARN : ZT_NODE_INFO, "birthday_start",
+	     "session=%08x generation=%u role=%s count=%u rate=%u target=%s",
+	     d->cfg.session_id, d->gen, pc.role == ZT_BIRTHDAY_SPRAY ? "spray" : "probe", pc.count,
+	     pc.rate, zt_addr_str(&pc.target, (char[ZT_ADDR_STRLEN]){ 0 }));
+}
+
+static void birthday_stop(struct zt_direct *d, const char *why)
+{
+	if (!d->probing)
+		return;
+	d->probing = false;
+	zt_birthday_stop(&d->probe);
+	DLOG(d, ZT_NODE_INFO, "birthday_stop", "session=%08x generation=%u sent=%" PRIu64 " reason=%s",
+	     d->cfg.session_id, d->gen, d->probe.st.sent, why);
+}
+
+/* The next spray or probe datagram, an ICE-authenticated Binding request. */
+static int birthday_send(struct zt_direct *d, uint64_t now, uint8_t *buf, size_t cap,
+			 struct zt_addr *ret_local, struct zt_addr *ret_remote)
+{
+	int n;
+
+	if (!d->probing)
+		return 0;
+	if (zt_birthday_done(&d->probe)) {
+		birthday_stop(d, "all-sent");
+		return 0;
+	}
+	if (!zt_birthday_poll(&d->probe, now, ret_local, ret_remote))
+		return 0;
+	n = zt_ice_build_probe(d->ice, buf, cap);
+	return n > 0 ? n : 0;
 }
 
 int zt_direct_start(struct zt_direct *d, uint64_t now, uint64_t at, uint32_t generation)
@@ -666,6 +775,8 @@ int zt_direct_start(struct zt_direct *d, uint64_t now, uint64_t at, uint32_t gen
 	else
 		DLOG(d, ZT_NODE_INFO, "ice_start", "session=%08x generation=%u in_ms=%" PRIu64,
 		     d->cfg.session_id, generation, (uint64_t)(at > now ? (at - now) / ZT_MS : 0));
+	if (rc == 0)
+		birthday_start(d, at);
 	return rc;
 }
 
@@ -753,9 +864,12 @@ void zt_direct_path_result(struct zt_direct *d, uint64_t now, const struct zt_qu
 int zt_direct_poll_send(struct zt_direct *d, uint64_t now, uint8_t *buf, size_t cap,
 			struct zt_addr *ret_local, struct zt_addr *ret_remote)
 {
+	int n;
+
 	if (!d->ice)
 		return 0;
-	return zt_ice_poll_send(d->ice, now, buf, cap, ret_local, ret_remote);
+	n = zt_ice_poll_send(d->ice, now, buf, cap, ret_local, ret_remote);
+	return n ? n : birthday_send(d, now, buf, cap, ret_local, ret_remote);
 }
 
 void zt_direct_on_timeout(struct zt_direct *d, uint64_t now)
@@ -776,6 +890,8 @@ uint64_t zt_direct_next_deadline(const struct zt_direct *d)
 
 	if (d->ice)
 		t = zt_ice_next_deadline(d->ice);
+	if (d->ice && d->probing && (x = zt_birthday_next_deadline(&d->probe)) < t)
+		t = x;
 	if (d->cfg.agent) {
 		x = zt_pathmgr_next_deadline(&d->pm);
 		if (x < t)

@@ -37,6 +37,7 @@
 #include "core/ctrl.h"
 #include "core/pathmgr.h"
 #include "core/portpred.h"
+#include "core/birthday.h"
 #include "core/rng.h"
 #include "node/nodelog.h"
 #include "quic/conn.h"
@@ -61,6 +62,13 @@ struct zt_direct_addrs {
 	 * (core/portpred.h), read at each gathering for predicted candidates; NULL: it
 	 * does not, or is not known to. */
 	const struct zt_portpred *portpred;
+	/* The node's NAT as configured (enum zt_ctrl_nat_mapping / _ports, 0 unknown),
+	 * signalled in CANDIDATES for birthday probing (docs/hard-nat.md). */
+	uint8_t nat_mapping, nat_ports;
+	/* Sockets the shell opened for spraying (birthday probing; caller-owned, their
+	 * local addresses), or none: the node cannot spray. */
+	const struct zt_addr *spray;
+	size_t nspray;
 };
 
 /* The peer's TCP candidates a generation keeps, at most. */
@@ -76,6 +84,9 @@ struct zt_direct_config {
 	struct zt_check_budget *budget;     /* the node's, shared by its sessions */
 	bool no_predict;                    /* port prediction off: no predicted candidates
 					       of ours, the peer's ignored (docs/hard-nat.md) */
+	bool no_probe;                      /* birthday probing off (docs/hard-nat.md) */
+	unsigned probe_count;               /* probes a generation sends; 0: ZT_BIRTHDAY_COUNT */
+	uint32_t probe_rate;                /* probes a second; 0: ZT_BIRTHDAY_RATE */
 	const struct zt_direct_addrs *addrs;
 	const struct zt_node_log *log;
 };

@@ -1546,6 +1546,9 @@ static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now
 		imd->st.ctrl_fwd_dropped++;
 		return;
 	}
+	/* the sender's address as we see it: what the receiver may probe (birthday
+	 * probing, docs/hard-nat.md), never an address the sender names */
+	cd->observed = c->observed;
 	ctrl_send(s->end[1 - i], m);
 	imd->st.candidates_fwd++;
 	LOG(imd, ZT_NODE_DEBUG, "candidates",

@@ -306,7 +306,8 @@ static void set_observed(struct zt_peer *p, const struct zt_addr *a)
 	/* port prediction counts from the UDP socket's mapping towards the Intermediate */
 	if (!tcp)
 		zt_portpred_observed(&p->portpred, p->now, a, &p->cfg.intermediate);
-	p->addrs.portpred = !tcp && p->cfg.nat_ports_sequential ? &p->portpred : NULL;
+	p->addrs.portpred = !tcp && p->cfg.nat_ports == ZT_CTRL_NAT_PORTS_SEQUENTIAL ? &p->portpred
+											   : NULL;
 	/* over TCP: the TCP direct path's candidates (tcpdirect.c) */
 	p->addrs.tcp_observed = tcp_direct ? *a : (struct zt_addr){ 0 };
 	p->addrs.tcp_local = tcp_direct ? p->tcp_local : (struct zt_addr){ 0 };
@@ -674,6 +675,10 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	p->cfg = *cfg;
 	p->addrs.local = cfg->local;
 	p->addrs.intermediate = cfg->intermediate;
+	p->addrs.nat_mapping = cfg->nat_mapping;
+	p->addrs.nat_ports = cfg->nat_ports;
+	p->addrs.spray = cfg->spray;
+	p->addrs.nspray = cfg->nspray;
 	if (cfg->cb)
 		p->cb = *cfg->cb;
 	p->cfg.cb = NULL;

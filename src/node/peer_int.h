@@ -209,7 +209,7 @@ struct zt_peer {
 	uint64_t next_request;
 	uint64_t tick;                  /* flow idle checks; ZT_TIME_NEVER when no flows */
 	struct zt_direct_addrs addrs;            /* host candidates, observed address */
-	struct zt_portpred portpred;             /* new mappings counted (nat_ports_sequential) */
+	struct zt_portpred portpred;             /* new mappings counted (nat_ports sequential) */
 	struct zt_addr tcp_local;                /* the outer TCP connection's local address */
 	struct zt_tcplinks *links;               /* the TCP direct path's (tcpdirect.c) */
 	struct zt_addr tun4, tun6;               /* agent: tunnel addresses from WELCOME */

@@ -258,12 +258,19 @@ struct zt_peer_config {
 	/* Ask the gateway for a port mapping of the socket (0: off); the shell names the
 	 * gateway (zt_peer_portmap_route). */
 	enum zt_peer_portmap portmap;
-	/* Port prediction (docs/hard-nat.md): nat_ports_sequential says the node's NAT
-	 * gives each new mapping the next public port (`ztna discover` reports it), so
-	 * sessions signal the ports of their next mappings as predicted candidates;
-	 * predict_off turns prediction off (none signalled, the peer's ignored). */
-	bool nat_ports_sequential;
-	bool predict_off;
+	/* The node's NAT as `ztna discover` reports it (docs/hard-nat.md): its mapping
+	 * behaviour and port allocation (enum zt_ctrl_nat_mapping, zt_ctrl_nat_ports; 0
+	 * unknown). Ports sequential: sessions signal the ports of their next mappings
+	 * as predicted candidates (port prediction; predict_off turns it off: none
+	 * signalled, the peer's ignored). Both are signalled for birthday probing
+	 * (probe_off turns it off; probe_count and probe_rate: per generation, 0:
+	 * core/birthday.h's defaults). spray: sockets the shell opened for spraying
+	 * (their local addresses, caller-owned), or none: this node cannot spray. */
+	uint8_t nat_mapping, nat_ports;
+	bool predict_off, probe_off;
+	uint32_t probe_count, probe_rate;
+	const struct zt_addr *spray;
+	size_t nspray;
 	const struct zt_peer_callbacks *cb;
 	void *arg;
 	struct zt_node_log log;

@@ -125,6 +125,9 @@ static void make_full(struct zt_ctrl_msg *m, unsigned type)
 		m->u.cands.n_cands = ZT_CTRL_CANDS_MAX;
 		for (size_t i = 0; i < ZT_CTRL_CANDS_MAX; i++)
 			m->u.cands.cands[i] = edge_cand(i);
+		m->u.cands.nat_mapping = ZT_CTRL_NAT_MAP_ADDRESS_PORT;
+		m->u.cands.nat_ports = ZT_CTRL_NAT_PORTS_RANDOM;
+		m->u.cands.observed = addr("[2001:db8::ffff]:65535");
 		break;
 	case ZT_CTRL_START_CHECKS:
 		m->u.start.session_id = UINT64_MAX;
@@ -461,6 +464,21 @@ static void unknown_optional_field_skipped(void **state)
 		assert_int_equal(raw_decode(&r, &m), want[pass]);
 		if (!want[pass])
 			assert_int_equal(m.u.cands.cands[0].predicted, val[pass]);
+	}
+	/* NAT_MAPPING 1..3 and NAT_PORTS 1..3 (birthday probing); out of range fails */
+	for (int f = 0; f < 2; f++) {
+		for (uint8_t v = 0; v <= 4; v++) {
+			uint8_t field[5] = { 0x00, (uint8_t)(f ? ZT_CTRL_F_NAT_PORTS : ZT_CTRL_F_NAT_MAPPING),
+					     0x00, 0x01, v };
+			raw_begin(&r, ZT_CTRL_VERSION, ZT_CTRL_CANDIDATES);
+			raw_u64(&r, ZT_CTRL_F_SESSION_ID, 1);
+			raw_field(&r, ZT_CTRL_F_UFRAG, "uf", 2);
+			raw_field(&r, ZT_CTRL_F_PWD, "pw", 2);
+			zt_wr_bytes(&r.w, field, sizeof(field));
+			assert_int_equal(raw_decode(&r, &m), v >= 1 && v <= 3 ? 0 : ZT_ERANGE);
+			if (v >= 1 && v <= 3)
+				assert_int_equal(f ? m.u.cands.nat_ports : m.u.cands.nat_mapping, v);
+		}
 	}
 	/* ... and only there: a predicted host candidate fails the message */
 	srflx[4] = ZT_CAND_HOST;

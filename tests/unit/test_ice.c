@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1182,6 +1183,51 @@ static void a_request_pays_for_its_triggered_check(void **state)
 	teardown(&net);
 }
 
+/* Birthday probing (core/birthday.h): a probe is an authenticated check that no
+ * transaction tracks; arriving at a socket the agent never gathered (one of the
+ * sprayed ones), it is answered from that socket and a triggered check goes back from
+ * it, so the pair uses the port the spray opened. The answer to the probe is dropped
+ * as unmatched. */
+static void a_probe_at_a_sprayed_socket_is_answered_from_it(void **state)
+{
+	static struct net net;
+	uint8_t buf[1280], out[1280];
+	struct zt_addr aux, from, l, r;
+	struct zt_stun_msg m;
+	int n, k;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.1.2:2000");
+	assert_int_equal(zt_ice_build_probe(net.s[0].ice, buf, sizeof(buf)), -EAGAIN);
+	exchange(&net);
+	assert_int_equal(zt_ice_build_probe(net.s[0].ice, buf, 20), -ENOBUFS);
+	n = zt_ice_build_probe(net.s[0].ice, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(zt_stun_decode(&m, buf, (size_t)n), 0);
+	assert_int_equal(m.cls, ZT_STUN_REQUEST);
+	assert_true(zt_ice_match(net.s[1].ice, buf, (size_t)n));
+	zt_addr_parse(&aux, "10.0.1.2:40007", 0);
+	from = net.s[0].host;
+	assert_int_equal(zt_ice_recv(net.s[1].ice, 0, &aux, &from, buf, (size_t)n), 1);
+	assert_int_equal(zt_ice_stats(net.s[1].ice)->requests_received, 1);
+	/* the answer, then the triggered check, both from the sprayed socket */
+	k = zt_ice_poll_send(net.s[1].ice, 0, out, sizeof(out), &l, &r);
+	assert_true(k > 0);
+	assert_true(zt_addr_equal(&l, &aux) && zt_addr_equal(&r, &from));
+	assert_int_equal(zt_stun_decode(&m, out, (size_t)k), 0);
+	assert_int_equal(m.cls, ZT_STUN_SUCCESS);
+	assert_int_equal(zt_ice_recv(net.s[0].ice, 1, &net.s[0].host, &aux, out, (size_t)k), 1);
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->dropped_unmatched, 1);
+	k = zt_ice_poll_send(net.s[1].ice, 0, out, sizeof(out), &l, &r);
+	assert_true(k > 0);
+	assert_true(zt_addr_equal(&l, &aux) && zt_addr_equal(&r, &from));
+	assert_int_equal(zt_stun_decode(&m, out, (size_t)k), 0);
+	assert_int_equal(m.cls, ZT_STUN_REQUEST);
+	teardown(&net);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1211,6 +1257,7 @@ int main(void)
 		cmocka_unit_test(predicted_pairs_use_the_first_host_only),
 		cmocka_unit_test(a_heard_predicted_address_stops_the_others),
 		cmocka_unit_test(a_request_pays_for_its_triggered_check),
+		cmocka_unit_test(a_probe_at_a_sprayed_socket_is_answered_from_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/units.h"
+#include "../../sim/birthday.h"
 #include "../../sim/pop.h"
 #include "../../sim/session.h"
 
@@ -190,12 +191,94 @@ static void udp_blocked_means_no_session(void **state)
 	assert_int_equal(o.theory, ZT_SIM_EXPECT_NONE);
 }
 
+/* Birthday probing (docs/hard-nat.md): port-restricted x symmetric with random ports,
+ * the nodes told their NATs. With 256 sprayed sockets and 1024 probes each session
+ * goes direct with p = 1 - (1 - 256/64512)^1024 = 98.3 %: at least 34 of 40 within
+ * 10 s (fewer has a binomial probability under 1e-6); without probing none. */
+static void birthday_probing_goes_direct_as_the_formula_says(void **state)
+{
+	struct zt_sim_birthday_cfg cfg = { .sessions = 40, .seed = 3 };
+	struct zt_sim_birthday_result r;
+
+	(void)state;
+	assert_int_equal(zt_sim_birthday_run(&cfg, &r), 0);
+	printf("# birthday probing: %u/%u direct within 10 s (formula %.1f %%)\n", r.direct, r.ran,
+	       100 * r.expected);
+	assert_int_equal(r.ran, 40);
+	assert_true(r.expected > 0.98 && r.expected < 0.99);
+	assert_true(r.direct >= 34);
+	cfg.probe_off = true;
+	assert_int_equal(zt_sim_birthday_run(&cfg, &r), 0);
+	assert_int_equal(r.direct, 0);
+}
+
+struct sends {
+	struct zt_addr to;              /* count packets to this IP */
+	int from;                       /* sent by this node */
+	uint64_t times[4096];
+	unsigned n;
+};
+
+static void count_sends(void *ctx, uint64_t now, const struct zt_sim_trace *t)
+{
+	struct sends *c = ctx;
+
+	if (t->kind == ZT_SIM_TR_SEND && t->node == c->from && zt_addr_ip_equal(&t->dst, &c->to) &&
+	    c->n < 4096)
+		c->times[c->n++] = now;
+}
+
+/* Probing never exceeds its budget: with one sprayed socket (a hit is unlikely) the
+ * probing side sends all 1024 probes and no more, at most 200 in any second, plus its
+ * few ICE checks. */
+static void birthday_probing_stays_within_its_budget(void **state)
+{
+	static struct zt_sim_scn scn;
+	static struct sends c;
+	static const char text[] =
+		"lab budget\npublic 203.0.113.0/24\nserver relay addr 203.0.113.100\n"
+		"nat home type port-restricted lan 192.168.1.0/24 wan 203.0.113.1\n"
+		"nat office type symmetric lan 10.10.0.0/24 wan 203.0.113.2\n"
+		"host alice behind home\nhost bob behind office\n"
+		"sim session agent alice connector bob relay relay\n"
+		"sim run duration 20s data off probe on probe-sockets 1\n";
+	struct zt_sim_session_cfg cfg = { .scn = &scn, .seed = 1, .trace = count_sends, .trace_ctx = &c };
+	struct zt_scn_error err;
+	struct zt_sim_outcome o;
+	const char *names[ZT_SIM_NET_MAX_NODES];
+	unsigned most = 0;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(zt_sim_scn_parse(&scn, text, strlen(text), "budget", &err), 0);
+	c.from = -1;
+	for (int i = 0, nn = zt_sim_session_node_names(&scn, names); i < nn; i++)
+		if (!strcmp(names[i], "alice"))
+			c.from = i;
+	assert_true(c.from >= 0);
+	assert_int_equal(zt_addr_parse(&c.to, "203.0.113.2:0", 0), 0);
+	assert_int_equal(zt_sim_session_run(&cfg, &o), 0);
+	assert_false(o.went_direct);
+	assert_true(c.n >= 1024 && c.n <= 1024 + 40);
+	for (unsigned i = 0; i < c.n; i++) {
+		unsigned k = 0;
+		for (unsigned j = i; j < c.n && c.times[j] < c.times[i] + ZT_SEC; j++)
+			k++;
+		if (k > most)
+			most = k;
+	}
+	printf("# %u datagrams to the symmetric NAT, at most %u in a second\n", c.n, most);
+	assert_true(most <= 200 + 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(nat_matrix_equals_design_table),
 		cmocka_unit_test(sequential_nat_matrix_is_direct_with_prediction),
 		cmocka_unit_test(scenario_files_meet_their_expectations),
+		cmocka_unit_test(birthday_probing_goes_direct_as_the_formula_says),
+		cmocka_unit_test(birthday_probing_stays_within_its_budget),
 		cmocka_unit_test(path_failure_falls_back_and_returns),
 		cmocka_unit_test(same_seed_same_run),
 		cmocka_unit_test(udp_blocked_means_no_session),
