@@ -117,7 +117,7 @@ static int walk_options(struct zt_rd *r, unsigned *count)
 /* s11.1: nonce, protocol, reserved, internal port, assigned external port and IP. */
 static void read_map_body(struct zt_pcp_answer *a, struct zt_rd *r)
 {
-	const uint8_t *ip;
+	const uint8_t *ip = NULL;
 
 	zt_rd_copy(r, a->nonce, ZT_PCP_NONCE_LEN);
 	zt_rd_u8(r, &a->protocol);
@@ -132,7 +132,7 @@ static void read_map_body(struct zt_pcp_answer *a, struct zt_rd *r)
 static int parse_pcp(struct zt_pcp_answer *a, const uint8_t *buf, size_t len)
 {
 	struct zt_rd r = zt_rd_init(buf, len);
-	uint8_t op, reserved, result;
+	uint8_t op = 0, reserved = 0, result = 0;
 
 	if (len < ZT_PCP_HDR_LEN)
 		return ZT_ETRUNC;
@@ -166,8 +166,8 @@ static int parse_pcp(struct zt_pcp_answer *a, const uint8_t *buf, size_t len)
 static int parse_natpmp(struct zt_pcp_answer *a, const uint8_t *buf, size_t len)
 {
 	struct zt_rd r = zt_rd_init(buf, len);
-	uint8_t op;
-	const uint8_t *ip;
+	uint8_t op = 0;
+	const uint8_t *ip = NULL;
 
 	if (len < ZT_NATPMP_HDR_LEN)
 		return ZT_ETRUNC;
