@@ -73,7 +73,7 @@ for variant in on off; do
 			RESULT[$variant,$cell]="$((SC_RUNS - PAIR_DIRECT))/$SC_RUNS relay"
 		fi
 		[ "$PAIR_AGREE" -ne "$SC_RUNS" ] && RESULT[$variant,$cell]="${RESULT[$variant,$cell]} !!"
-		printf '  %-24s expected %-7s %s  (last run: %s)\n' "$a <-> $b" "$want" \
+		printf '  %-24s %-8s %s  (last run: %s)\n' "$a <-> $b" "$want" \
 			"${RESULT[$variant,$cell]}" "$PAIR_NOTE"
 	done
 	sc_say ""

@@ -173,6 +173,9 @@ static void poll_all(struct zt_nodeio *io, uint64_t now)
 		n = io->ops->poll_send(io->node, now, io->buf, sizeof(io->buf), &l, &r);
 		if (n <= 0 || (size_t)n > sizeof(io->batch))
 			break;
+		if (io->send_other && l.port != io->udp.local.port &&
+		    io->send_other(io->other_arg, &l, &r, io->buf, (size_t)n))
+			continue;
 		if (!add_to_batch(io, &l, &r, io->buf, (size_t)n))
 			break;
 	}

@@ -53,6 +53,11 @@ struct zt_nodeio {
 	 * (app/outertcp.h) moves its bytes then. */
 	void (*after)(void *arg, uint64_t now);
 	void *after_arg;
+	/* Optional: other sockets the node may send from (app/sprayio.h): returns true
+	 * when the datagram from local was one of theirs (sent or dropped there). */
+	bool (*send_other)(void *arg, const struct zt_addr *local, const struct zt_addr *remote,
+			   const uint8_t *buf, size_t len);
+	void *other_arg;
 	bool in_node;              /* inside a call into the node */
 	bool blocked;              /* the socket's send buffer is full: the batch waits */
 	bool no_gso;               /* the kernel refused UDP GSO: one datagram per call */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/birthday.h"
 #include "core/version.h"
 #include "app/daemon.h"
 #include "app/log.h"
@@ -155,6 +156,20 @@ static int set_nat_mapping(void *ctx, const char *v, const char **why)
 	*why = "unknown, endpoint-independent, address-dependent or address-and-port-dependent "
 	       "(what 'ztna discover' reports as mapping)";
 	return ZT_ESYNTAX;
+}
+
+static int set_spray_sockets(void *ctx, const char *v, const char **why)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (*v < '0' || *v > '9' || *end || n > 4096) {
+		*why = "a number of sockets, 0..4096";
+		return ZT_ESYNTAX;
+	}
+	PP(ctx)->spray_sockets = (uint32_t)n;
+	PP(ctx)->spray_set = true;
+	return 0;
 }
 
 static int set_probe(void *ctx, const char *v, const char **why)
@@ -598,6 +613,9 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "probe", .syntax = "on|off", .example = "off",
 	  .help = "birthday probing against a symmetric NAT with random ports (needs "
 		  "--nat-mapping and --nat-ports; default on)", .set = set_probe },
+	{ .name = "spray-sockets", .syntax = "N", .example = "256",
+	  .help = "birthday probing: the sockets a node behind a symmetric NAT with random ports "
+		  "sprays from (opened at start; 0: none; default 256)", .set = set_spray_sockets },
 	{ .name = "probe-count", .syntax = "N", .example = "1024",
 	  .help = "birthday probing: probes a session sends per ICE generation (default 1024)",
 	  WHOLE(pc.probe_count, 1, 65535) },
@@ -1278,6 +1296,29 @@ static int tunnel_open(struct zt_peerprog *pp)
 	return 0;
 }
 
+/* Birthday probing's spray sockets (docs/hard-nat.md): opened when the node's NAT is
+ * configured as endpoint-dependent with random ports and probing and the direct path
+ * are on; their addresses go to the node. */
+static int spray_open(struct zt_peerprog *pp)
+{
+	size_t n = pp->spray_set ? pp->spray_sockets : ZT_BIRTHDAY_SOCKETS;
+	int rc;
+
+	if (!n || pp->pc.probe_off || pp->pc.path.direct_disabled ||
+	    pp->pc.nat_mapping < ZT_CTRL_NAT_MAP_ADDRESS || pp->pc.nat_ports != ZT_CTRL_NAT_PORTS_RANDOM)
+		return 0;
+	rc = zt_sprayio_open(&pp->spray, &pp->d.io, &pp->d.io.udp.local, n);
+	if (rc < 0)
+		return zt_daemon_fail(&pp->d, 1, "cannot open %zu sockets for birthday probing: %s "
+				      "(fix: --spray-sockets N with fewer, or --probe off)", n, strerror(-rc));
+	pp->d.io.send_other = zt_sprayio_send;
+	pp->d.io.other_arg = &pp->spray;
+	pp->pc.spray = pp->spray.locals;
+	pp->pc.nspray = pp->spray.n;
+	zt_info("spray_sockets", "count=%zu", pp->spray.n);
+	return 0;
+}
+
 /* True if argv sets --token (a secret other local users can read in ps). */
 static bool token_in_argv(int argc, char **argv)
 {
@@ -1308,6 +1349,9 @@ static int setup(void *arg, int argc, char **argv)
 	if (rc)
 		return rc;
 	peer_config(pp);
+	rc = spray_open(pp);
+	if (rc)
+		return rc;
 	zt_fwdctx_init(&pp->fwd, pp->d.loop, &pp->d.io);
 	rc = zt_peer_new(&pp->peer, &pp->pc, zt_loop_now(pp->d.loop));
 	if (rc < 0)
@@ -1384,6 +1428,8 @@ static void teardown(void *arg)
 	}
 	zt_tunshell_close(&pp->tun);
 	zt_otcp_client_close(&pp->otcp);
+	zt_sprayio_close(&pp->spray);
+	pp->d.io.send_other = NULL;
 	zt_nodeio_close(&pp->d.io);
 	zt_peer_free(pp->peer);
 	zt_tls_ctx_free(pp->pc.outer_tls);

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "app/sprayio.h"
 #include "app/conf.h"
 #include "app/daemon.h"
 #include "app/fwd_tcp.h"
@@ -83,6 +84,8 @@ struct zt_peerprog {
 	struct zt_route routes[ZT_CTRL_HELLO_ROUTES_MAX]; /* connector: --route */
 	size_t nroutes;
 	struct zt_addr portmap_gw;         /* --portmap-gateway (family 0: the default route's) */
+	uint32_t spray_sockets;            /* --spray-sockets; 0: ZT_BIRTHDAY_SOCKETS */
+	bool spray_set;
 
 	/* Running. */
 	struct zt_peer *peer;
@@ -103,6 +106,7 @@ struct zt_peerprog {
 	struct zt_addr pm_gw, pm_local;    /* port mapping: the route given to the node */
 	int pm_err;                        /* ... or why there is none (logged once) */
 	struct zt_upnp *upnp;              /* --portmap upnp|auto: the UPnP IGD client */
+	struct zt_sprayio spray;           /* birthday probing's spray sockets, when opened */
 };
 
 /* The keys every peer program has (besides zt_daemon_keys); ctx is a struct

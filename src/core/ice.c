@@ -521,6 +521,12 @@ static int build_request(struct zt_ice *ice, const struct zt_cand *local, const 
 	return zt_stun_build_finish(&b);
 }
 
+void zt_ice_set_fail_timeout(struct zt_ice *ice, uint64_t fail_timeout)
+{
+	if (fail_timeout)
+		ice->cfg.fail_timeout = fail_timeout;
+}
+
 int zt_ice_build_probe(struct zt_ice *ice, uint8_t *buf, size_t cap)
 {
 	uint8_t tid[ZT_STUN_TID_LEN];

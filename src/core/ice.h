@@ -223,6 +223,10 @@ int zt_ice_poll_send(struct zt_ice *ice, uint64_t now, uint8_t *buf, size_t cap,
  */
 int zt_ice_build_probe(struct zt_ice *ice, uint8_t *buf, size_t cap);
 
+/* A generation that waits longer for its first pair (birthday probing: the probes
+ * take seconds): ICE fails fail_timeout after its start instead (0: unchanged). */
+void zt_ice_set_fail_timeout(struct zt_ice *ice, uint64_t fail_timeout);
+
 /* The next time zt_ice_on_timeout() has work, or ZT_TIME_NEVER. */
 uint64_t zt_ice_next_deadline(const struct zt_ice *ice);
 void zt_ice_on_timeout(struct zt_ice *ice, uint64_t now);

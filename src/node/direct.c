@@ -728,6 +728,12 @@ static void birthday_start(struct zt_direct *d, uint64_t at)
 	}
 	rc = zt_birthday_init(&d->probe, &pc);
 	d->probing = rc == 0;
+	/* ICE waits for the probes (ours, or the peer's at our defaults) and 5 s more */
+	if (d->probing) {
+		unsigned m = d->cfg.probe_count ? d->cfg.probe_count : ZT_BIRTHDAY_COUNT;
+		uint32_t r = d->cfg.probe_rate ? d->cfg.probe_rate : ZT_BIRTHDAY_RATE;
+		zt_ice_set_fail_timeout(d->ice, PROBE_DELAY + (uint64_t)m * ZT_SEC / r + 5 * ZT_SEC);
+	}
 	DLOG(d, rc < 0 ? ZT_NODE_WARN : ZT_NODE_INFO, "birthday_start",
 	     "session=%08x generation=%u role=%s count=%u rate=%u target=%s",
 	     d->cfg.session_id, d->gen, pc.role == ZT_BIRTHDAY_SPRAY ? "spray" : "probe", pc.count,

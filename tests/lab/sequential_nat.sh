@@ -9,6 +9,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . tests/lib/lab.sh
+. tests/lib/matrix.sh
 B=${BUILD:-build}
 lab_require 8
 tap_plan 8
@@ -18,20 +19,4 @@ BUILD=$B ./scenarios/sequential-nat.sh --no-build --runs "$runs" >"$out" 2>&1 &
 pid=$!
 wait $pid
 rc=$?
-n=0
-while IFS= read -r line; do
-	[[ $line =~ ^\ \ ([ab]_[a-z]+)\ \<-\>\ ([ab]_[a-z]+)\ +expected\ ([a-z]+)\ +(.*)$ ]] || continue
-	n=$((n + 1))
-	cell="${BASH_REMATCH[1]} <-> ${BASH_REMATCH[2]}: ${BASH_REMATCH[3]} expected, ${BASH_REMATCH[4]%%  (*}"
-	if [[ $line == *'!!'* ]]; then
-		tap_fail "$cell" "$line"
-	else
-		tap_ok "$cell"
-	fi
-done <"$out"
-for (( ; n < 6; n++)); do tap_fail "cell missing" "$(tail -n 5 "$out" | tr '\n' '|')"; done
-verdict=$(grep '^verdict:' "$out")
-[ "$rc" = 0 ] && [ "${verdict#verdict: PASS}" != "$verdict" ] && tap_ok "sequential-nat.sh: $verdict" ||
-	tap_fail "sequential-nat.sh: exit $rc, ${verdict:-no verdict}" "$(grep 'FAIL' "$out" | head -n 5 | tr '\n' '|')"
-left=$(ip netns list | grep -c "^ztlab-t$((pid % 100000))n")
-[ "$left" = 0 ] && tap_ok "no namespace left by the run" || tap_fail "namespaces left" "$left"
+matrix_tap "$out" "$rc" "$pid" "sequential-nat.sh" 6

@@ -1,11 +1,12 @@
 # The TAP lines of a nat-matrix.sh run (tests/lab/matrix_system.sh,
 # matrix_udp_blocked.sh): source after tests/lib/tap.sh and tests/lib/lab.sh, run the
 # scenario into OUT in the background, wait for it, then
-#   matrix_tap OUT RC PID LABEL
-# one test per cell (16: a '!!' cell fails), one for the verdict, one for the
-# namespaces of the run (its labs are named t<PID>n<N>: none may be left).
+#   matrix_tap OUT RC PID LABEL [CELLS]
+# one test per cell (CELLS lines '  A <-> B  WANT  RESULT', default 16: a '!!' cell
+# fails), one for the verdict, one for the namespaces of the run (its labs are named
+# t<PID>n<N>: none may be left).
 matrix_tap() {
-	local out=$1 rc=$2 pid=$3 label=$4 n=0 line cell verdict left
+	local out=$1 rc=$2 pid=$3 label=$4 cells=${5:-16} n=0 line cell verdict left
 	while IFS= read -r line; do
 		[[ $line =~ ^\ \ ([ab]_[a-z]+)\ \<-\>\ ([ab]_[a-z]+)\ +([a-z-]+)\ +(.*)$ ]] || continue
 		n=$((n + 1))
@@ -16,7 +17,7 @@ matrix_tap() {
 			tap_ok "$cell"
 		fi
 	done <"$out"
-	for (( ; n < 16; n++)); do tap_fail "matrix cell missing" "$(tail -n 5 "$out" | tr '\n' '|')"; done
+	for (( ; n < cells; n++)); do tap_fail "matrix cell missing" "$(tail -n 5 "$out" | tr '\n' '|')"; done
 	verdict=$(grep '^verdict:' "$out")
 	[ "$rc" = 0 ] && [ "${verdict#verdict: PASS}" != "$verdict" ] && tap_ok "$label: $verdict" ||
 		tap_fail "$label: exit $rc, ${verdict:-no verdict}"
