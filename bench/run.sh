@@ -6,7 +6,8 @@
 #   ./bench/run.sh            (after make; as root for the lab measurements)
 #   QUICK=1 ./bench/run.sh    fewer repetitions, shorter runs: under 2 minutes
 #   BENCH_ONLY="rtt memory"   only these sections (relay-rate memory idle rtt
-#                             rtt-delay goodput tun direct); BENCH_KEEP=1 keeps the logs
+#                             rtt-delay goodput tun direct hard); BENCH_KEEP=1 keeps
+#                             the logs
 #
 # Output: the table on stdout (also $OUT/table.txt), $OUT/results.json, the RTT
 # plot $OUT/rtt.png and .svg, the samples under $OUT/raw/. Exit status: 0 when
@@ -24,6 +25,7 @@ T_START=$(date +%s)
 . bench/lib/sec_loop.sh
 . bench/lib/sec_bulk.sh
 . bench/lib/sec_direct.sh
+. bench/lib/sec_hard.sh
 . bench/lib/sec_tun.sh
 
 PINNING="RTT: every process of the measurement (lab link emulator and wireguard-go included) on \
@@ -79,9 +81,10 @@ main() {
 		want rtt-delay && sec_rtt delay
 		want direct && sec_time_to_direct
 		want direct && direct_idle_finish
+		want hard && sec_time_to_direct_hard
 	else
 		local id
-		for id in rtt rtt-delay goodput tun direct; do
+		for id in rtt rtt-delay goodput tun direct hard; do
 			want "$id" && skip_row "$id" "lab: $id" "needs root (network namespaces): run sudo make bench"
 		done
 	fi

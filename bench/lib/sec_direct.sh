@@ -66,22 +66,37 @@ direct_session() {
 	local name=$1 pki=$2 t0 line
 	spawn "$name" "$ZTLAB" exec "$LAB" agent -- "$B/ztna-agent" --intermediate "$ZTLAB_IP_relay:4433" \
 		--pki "$pki/agent-alice" --name alice --token "$TOK_A" --forward tcp:127.0.0.1:6004=echo \
-		--control "$TMP/$name.sock"
+		--control "$TMP/$name.sock" "${TTD_AARGS[@]}"
 	TTD=-
 	wait_for "$TMP/$name.log" 'event=connected' 10 || return 1
 	t0=$(date +%s%3N)
 	"$ZTNA" ping echo -c 1 --timeout 5000 --control "$TMP/$name.sock" >/dev/null 2>&1
-	wait_for "$TMP/$name.log" 'event=path_switch.*to=direct' 10 || return 1
+	wait_for "$TMP/$name.log" 'event=path_switch.*to=direct' "$TTD_WAIT" || return 1
 	line=$(grep 'event=path_switch.*to=direct' "$TMP/$name.log" | head -n 1)
 	TTD=$(($(log_ms "$line") - t0))
 }
 
+# What ttd_pair runs, set by a section before it calls ttd_pair (sec_hard.sh sets
+# them for the hard-NAT cells and puts them back): more sed expressions for the lab
+# file, the agent's and the connector's extra options, a suffix of the row id and
+# label, the runs, the wait for the direct path after the ping (s), and the goal (a
+# bound in ms over the floor, its text).
+TTD_SED=()
+TTD_AARGS=()
+TTD_CARGS=()
+TTD_SUFFIX=
+TTD_LABEL=
+TTD_RUNS=
+TTD_WAIT=10
+TTD_OVER=100
+TTD_GOAL=
+
 # ttd_lab TYPE_A TYPE_C: bench-delay.lab with the agent's NAT (na) of TYPE_A and the
-# connector's (nc) of TYPE_C; prints the file's path.
+# connector's (nc) of TYPE_C (and TTD_SED); prints the file's path.
 ttd_lab() {
-	local f=$TMP/ttd-$1-$2.lab
+	local f=$TMP/ttd-$1-$2$TTD_SUFFIX.lab
 	sed -e "s/^nat na type [a-z-]*/nat na type $1/" -e "s/^nat nc type [a-z-]*/nat nc type $2/" \
-		bench/lab/bench-delay.lab >"$f"
+		"${TTD_SED[@]}" bench/lab/bench-delay.lab >"$f"
 	echo "$f"
 }
 
@@ -91,6 +106,7 @@ nat_short() {
 	full-cone) echo FC ;;
 	address-restricted) echo ARC ;;
 	port-restricted) echo PRC ;;
+	symmetric) echo SYM ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -99,12 +115,14 @@ nat_short() {
 # types, a row time-to-direct-A-C; leaves the lab up and the last agent running
 # (TTD_LAST names it) for the idle measurement; returns 1 when nothing could be run.
 ttd_pair() {
-	local a=$1 c=$2 p sa sc pki relay_rtt direct_rtt floor i out ttds=() n id what
+	local a=$1 c=$2 p sa sc pki relay_rtt direct_rtt floor i out ttds=() n id what runs
 	sa=$(nat_short "$a")
 	sc=$(nat_short "$c")
-	id=time-to-direct-${sa,,}-${sc,,}
-	what="time from signaling start to the direct path, $sa x $sc"
-	p=ttd-${sa,,}${sc,,}
+	runs=${TTD_RUNS:-$DIRECT_RUNS}
+	TTD_LAST_RUN=$runs
+	id=time-to-direct-${sa,,}-${sc,,}$TTD_SUFFIX
+	what="time from signaling start to the direct path, $sa x $sc$TTD_LABEL"
+	p=ttd-${sa,,}${sc,,}$TTD_SUFFIX
 	TTD_P=$p
 	TTD_N=0
 	if ! lab_up "$(ttd_lab "$a" "$c")"; then
@@ -121,7 +139,8 @@ ttd_pair() {
 	spawn $p-echo "$ZTLAB" exec "$LAB" conn -- "$K/udpping" echo --bind "$ZTLAB_IP_conn:7001" --count 100000
 	spawn $p-tcpecho "$ZTLAB" exec "$LAB" conn -- "$K/zt-testkit" tcp-echo 127.0.0.1:7003
 	spawn $p-conn "$ZTLAB" exec "$LAB" conn -- "$B/ztna-connector" --intermediate "$ZTLAB_IP_relay:4433" \
-		--pki "$pki/connector-c1" --name c1 --token "$TOK_C" --service echo=tcp:127.0.0.1:7003 --control none
+		--pki "$pki/connector-c1" --name c1 --token "$TOK_C" --service echo=tcp:127.0.0.1:7003 --control none \
+		"${TTD_CARGS[@]}"
 	if ! wait_for "$TMP/$p-conn.log" 'event=connected' 10; then
 		fail_row "$id" "$what" "connector did not connect"
 		ttd_pair_down
@@ -133,10 +152,10 @@ ttd_pair() {
 	out=$("$ZTLAB" exec "$LAB" agent -- "$K/udpping" ping --to "$ZTLAB_IP_relay:9001" --count 20 --json 2>/dev/null)
 	relay_rtt=$(calc "$(jnum "$out" p50_us) / 1000")
 	floor=$(FMT=%.1f calc "2.5 * $relay_rtt + $direct_rtt")
-	note "time to direct, $sa x $sc: $DIRECT_RUNS fresh agents; raw RTT direct $direct_rtt ms, via the relay host $relay_rtt ms, floor $floor ms"
-	for ((i = 1; i <= DIRECT_RUNS; i++)); do
+	note "time to direct, $sa x $sc$TTD_LABEL: $runs fresh agents; raw RTT direct $direct_rtt ms, via the relay host $relay_rtt ms, floor $floor ms"
+	for ((i = 1; i <= runs; i++)); do
 		direct_session $p-agent$i "$pki" && ttds+=("$TTD")
-		[ "$i" -lt "$DIRECT_RUNS" ] && stop $p-agent$i
+		[ "$i" -lt "$runs" ] && stop $p-agent$i
 	done
 	printf '%s\n' "${ttds[@]}" >"$RAW/$id.txt"
 	n=${#ttds[@]}
@@ -147,17 +166,17 @@ ttd_pair() {
 		local med
 		med=$(median "${ttds[@]}")
 		row "$id" "$what" "$med" ms \
-			"floor 2.5 relay RTT + 1 direct RTT" "$floor" "$(ratio "$med" "$floor")" "<= floor + 100 ms" \
-			"$(verdict_le "$med" "$(calc "$floor + 100")")" \
-			"$(spread "${ttds[@]}") ms, max $(printf '%s\n' "${ttds[@]}" | sort -n | tail -n 1) ms, $n of $DIRECT_RUNS sessions direct; links 10/10/10 ms + 25 ms to the relay; raw RTT direct $direct_rtt ms, relay host $relay_rtt ms"
-		[ "$n" -lt "$DIRECT_RUNS" ] && note "time to direct, $sa x $sc: $((DIRECT_RUNS - n)) session(s) did not go direct"
+			"floor 2.5 relay RTT + 1 direct RTT" "$floor" "$(ratio "$med" "$floor")" "${TTD_GOAL:-<= floor + $TTD_OVER ms}" \
+			"$(verdict_le "$med" "$(calc "$floor + $TTD_OVER")")" \
+			"$(spread "${ttds[@]}") ms, max $(printf '%s\n' "${ttds[@]}" | sort -n | tail -n 1) ms, $n of $runs sessions direct; links 10/10/10 ms + 25 ms to the relay; raw RTT direct $direct_rtt ms, relay host $relay_rtt ms"
+		[ "$n" -lt "$runs" ] && note "time to direct, $sa x $sc$TTD_LABEL: $((runs - n)) session(s) did not go direct"
 	fi
 	return 0
 }
 
 ttd_pair_down() {
 	local i
-	for i in hold imd fwd echo tcpecho conn "agent$DIRECT_RUNS"; do stop "$TTD_P-$i"; done
+	for i in hold imd fwd echo tcpecho conn "agent${TTD_LAST_RUN:-$DIRECT_RUNS}"; do stop "$TTD_P-$i"; done
 	lab_down
 }
 
