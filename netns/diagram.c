@@ -10,7 +10,7 @@ static void node_line(const struct zt_scn *s, unsigned i, FILE *f)
 	static const char *const kinds[] = {
 		[ZT_SCN_SERVER] = "server", [ZT_SCN_NAT] = "nat", [ZT_SCN_HOST] = "host",
 	};
-	char ip[16], link[160];
+	char ip[16], ip6[ZT_IP6_STR_MAX], link[160];
 
 	fprintf(f, "%-6s %-*s", kinds[nd->kind], ZT_SCN_NAME_MAX, nd->name);
 	if (nd->kind == ZT_SCN_NAT)
@@ -18,6 +18,8 @@ static void node_line(const struct zt_scn *s, unsigned i, FILE *f)
 	else
 		for (unsigned j = 0; j < nd->naddr; j++)
 			fprintf(f, "%s%s", j ? ", " : " ", zt_ip4_str(nd->addr[j], ip));
+	if (nd->has6)
+		fprintf(f, ", %s", zt_ip6_str(nd->addr6, ip6));
 	if (nd->kind == ZT_SCN_NAT) {
 		fprintf(f, "  [%s", zt_nat_type_name(nd->type));
 		/* a symmetric NAT's pattern when it is not the default (random) */
@@ -55,7 +57,7 @@ static void children(const struct zt_scn *s, int up, const char *prefix, FILE *f
 	}
 	for (unsigned i = 0; i < s->nnodes; i++) {
 		const struct zt_scn_node *nd = &s->nodes[i];
-		char sub[128], ip[16], gw[16];
+		char sub[128], ip[16], gw[16], ip6[ZT_IP6_STR_MAX], gw6[ZT_IP6_STR_MAX];
 
 		if (nd->up != up)
 			continue;
@@ -69,6 +71,10 @@ static void children(const struct zt_scn *s, int up, const char *prefix, FILE *f
 		snprintf(sub, sizeof(sub), "%s%s", prefix, i == last ? "    " : "|   ");
 		fprintf(f, "%s|   lan %s/%u, gw %s\n", sub, zt_ip4_str(nd->lan_net, ip),
 			nd->lan_prefix, zt_ip4_str(nd->lan_gw, gw));
+		if (nd->lan6)
+			fprintf(f, "%s|   lan6 %s/%u routed, gw %s  [IPv6 firewall %s]\n", sub,
+				zt_ip6_str(nd->lan6_net, ip6), nd->lan6_prefix, zt_ip6_str(nd->lan6_gw, gw6),
+				zt_scn_fw6_name(nd->fw6));
 		children(s, (int)i, sub, f);
 		if (i != last)
 			fprintf(f, "%s|\n", prefix);
@@ -77,11 +83,16 @@ static void children(const struct zt_scn *s, int up, const char *prefix, FILE *f
 
 int zt_scn_diagram(const struct zt_scn *s, FILE *f)
 {
-	char ip[16];
+	char ip[16], ip6[ZT_IP6_STR_MAX];
 
 	fprintf(f, "lab %s (seed %llu)\n\n", s->name, (unsigned long long)s->seed);
-	fprintf(f, "[ public segment %s/%u: an isolated bridge ]\n", zt_ip4_str(s->pub_net, ip),
-		s->pub_prefix);
+	if (s->has6)
+		fprintf(f, "[ public segment %s/%u, %s/%u: an isolated bridge ]\n",
+			zt_ip4_str(s->pub_net, ip), s->pub_prefix, zt_ip6_str(s->pub6_net, ip6),
+			s->pub6_prefix);
+	else
+		fprintf(f, "[ public segment %s/%u: an isolated bridge ]\n", zt_ip4_str(s->pub_net, ip),
+			s->pub_prefix);
 	children(s, -1, "  ", f);
 	return ferror(f) ? -EIO : 0;
 }

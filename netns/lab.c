@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,6 +126,20 @@ static int make_namespace(struct zt_lab *lab, int slot)
 		{ "net/ipv4/conf/all/rp_filter", "0", false },
 		{ "net/ipv4/conf/default/rp_filter", "0", false },
 	};
+	/* dual-stack labs: IPv6 on where a node has an address or a lan6 (and on the public
+	 * segment, whose bridge carries it), addresses usable at once (no DAD), no router
+	 * advertisements or SLAAC (every address and route is static) */
+	static const struct sysctl v6[] = {
+		{ "net/ipv6/conf/all/disable_ipv6", "0", false },
+		{ "net/ipv6/conf/default/disable_ipv6", "0", false },
+		{ "net/ipv6/conf/all/accept_dad", "0", false },
+		{ "net/ipv6/conf/default/accept_dad", "0", false },
+		{ "net/ipv6/conf/all/accept_ra", "0", false },
+		{ "net/ipv6/conf/default/accept_ra", "0", false },
+		{ "net/ipv6/conf/all/autoconf", "0", false },
+		{ "net/ipv6/conf/default/autoconf", "0", false },
+	};
+	bool use6 = slot == PUB ? lab->scn->has6 : zt_scn_node_v6(lab->scn, (unsigned)slot);
 	char ns[ZT_RUN_NS_MAX];
 	int rc;
 
@@ -144,6 +159,8 @@ static int make_namespace(struct zt_lab *lab, int slot)
 	if ((rc = enter_slot(lab, slot)) < 0)
 		return rc;
 	rc = apply_sysctls(lab, slot, base, sizeof(base) / sizeof(base[0]));
+	if (rc == 0 && use6)
+		rc = apply_sysctls(lab, slot, v6, sizeof(v6) / sizeof(v6[0]));
 	if (rc == 0 && (rc = zt_nl_open(&lab->sk[slot])) < 0)
 		fail(lab, rc, "opening netlink in %s", ns);
 	if (leave(lab) < 0)
@@ -165,12 +182,18 @@ static int nat_sysctls(struct zt_lab *lab, int slot)
 		{ "net/netfilter/nf_conntrack_udp_timeout", t, false },
 		{ "net/netfilter/nf_conntrack_udp_timeout_stream", t, false },
 	};
+	static const struct sysctl tab6[] = {
+		{ "net/ipv6/conf/all/forwarding", "1", false },
+		{ "net/ipv6/conf/default/forwarding", "1", false },
+	};
 	int rc;
 
 	snprintf(t, sizeof(t), "%u", lab->scn->nodes[slot].timeout_s);
 	if ((rc = enter_slot(lab, slot)) < 0)
 		return rc;
 	rc = apply_sysctls(lab, slot, tab, sizeof(tab) / sizeof(tab[0]));
+	if (rc == 0 && lab->scn->nodes[slot].lan6)
+		rc = apply_sysctls(lab, slot, tab6, sizeof(tab6) / sizeof(tab6[0]));
 	if (leave(lab) < 0)
 		return -EIO;
 	return rc;
@@ -192,6 +215,43 @@ static int make_bridge(struct zt_lab *lab, int slot, const char *name, uint32_t 
 		return fail(lab, idx, "finding %s in %s", name, ns);
 	if ((rc = zt_nl_addr_add(lab->sk[slot], idx, ip, prefix)) < 0)
 		return fail(lab, rc, "adding the lan address to %s in %s", name, ns);
+	if (slot != PUB && lab->scn->nodes[slot].lan6 &&
+	    (rc = zt_nl_addr6_add(lab->sk[slot], idx, lab->scn->nodes[slot].lan6_gw,
+				  lab->scn->nodes[slot].lan6_prefix)) < 0)
+		return fail(lab, rc, "adding the lan6 address to %s in %s", name, ns);
+	return 0;
+}
+
+/*
+ * Node i's IPv6 address on its uplink idx, and its routes: behind a NAT, the default
+ * route via the NAT's gw6; on the public segment, a route to every other NAT's lan6
+ * via that NAT's wan address (no default route: nothing leads out of the lab).
+ */
+static int uplink6(struct zt_lab *lab, int i, int idx)
+{
+	const struct zt_scn *s = lab->scn;
+	const struct zt_scn_node *n = &s->nodes[i];
+	static const uint8_t any[16];
+	int rc;
+
+	if (!n->has6)
+		return 0;
+	if ((rc = zt_nl_addr6_add(lab->sk[i], idx, n->addr6,
+				  n->up < 0 ? s->pub6_prefix : s->nodes[n->up].lan6_prefix)) < 0)
+		return fail(lab, rc, "adding the IPv6 address of %s", n->name);
+	if (n->up >= 0) {
+		if ((rc = zt_nl_route6_add(lab->sk[i], idx, any, 0, s->nodes[n->up].lan6_gw)) < 0)
+			return fail(lab, rc, "adding the IPv6 default route of %s", n->name);
+		return 0;
+	}
+	for (unsigned k = 0; k < s->nnodes; k++) {
+		const struct zt_scn_node *r = &s->nodes[k];
+
+		if (k == (unsigned)i || !r->lan6)
+			continue;
+		if ((rc = zt_nl_route6_add(lab->sk[i], idx, r->lan6_net, r->lan6_prefix, r->addr6)) < 0)
+			return fail(lab, rc, "adding the route of %s to the lan6 of %s", n->name, r->name);
+	}
 	return 0;
 }
 
@@ -268,7 +328,7 @@ static int make_uplink(struct zt_lab *lab, int i)
 			return fail(lab, rc, "adding address %u of %s", j + 1, n->name);
 	if (n->up >= 0 && (rc = zt_nl_route_add_default(lab->sk[i], idx, s->nodes[n->up].lan_gw)) < 0)
 		return fail(lab, rc, "adding the default route of %s", n->name);
-	return 0;
+	return uplink6(lab, i, idx);
 }
 
 static int load_rules(struct zt_lab *lab, int i)
@@ -295,6 +355,8 @@ static int load_rules(struct zt_lab *lab, int i)
 	/* entries made before the rules existed would bypass them */
 	if (rc == 0 && (rc = zt_nl_ct_flush()) < 0)
 		fail(lab, rc, "flushing conntrack of %s", n->name);
+	if (rc == 0 && n->lan6 && (rc = zt_nl_ct_flush_family(AF_INET6)) < 0)
+		fail(lab, rc, "flushing IPv6 conntrack of %s", n->name);
 	free(text);
 	if (leave(lab) < 0)
 		return -EIO;
@@ -697,6 +759,8 @@ int zt_lab_flush_nat(const char *id, const struct zt_scn_node *n, char *err, siz
 		snprintf(err, errcap, "flushing the maps of %s: %s", n->name, nfterr);
 	if (rc >= 0 && (rc = zt_nl_ct_flush()) < 0)
 		snprintf(err, errcap, "flushing conntrack of %s: %s", n->name, strerror(-rc));
+	if (rc >= 0 && n->lan6 && (rc = zt_nl_ct_flush_family(AF_INET6)) < 0)
+		snprintf(err, errcap, "flushing IPv6 conntrack of %s: %s", n->name, strerror(-rc));
 	if (zt_ns_enter(self) < 0 && rc >= 0) {
 		rc = -errno;
 		snprintf(err, errcap, "returning to the own namespace: %s", strerror(errno));

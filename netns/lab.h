@@ -8,7 +8,8 @@
  * "to-NODE" on the segment's bridge: a veth pair, or for an impaired link a TAP
  * device on each side joined by the emulator (netns/emu.h). Nodes behind a NAT get
  * a default route to it; nothing else has a default route, and nothing is attached
- * to the machine's own interfaces. IPv6 is off in every lab namespace. Servers with a
+ * to the machine's own interfaces. IPv6 is off in every lab namespace except, in a
+ * dual-stack lab (public6), where a node has an IPv6 address or routes a lan6. Servers with a
  * proxy get a tinyproxy (netns/proxy.h), NATs with a portmap a miniupnpd
  * (netns/portmap.h), children of the caller, stopped by teardown.
  */

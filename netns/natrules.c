@@ -204,6 +204,52 @@ static void put_portmap(struct out *o, const struct zt_scn_node *n)
 	put(o, "}\n");
 }
 
+/*
+ * 'lan6': the IPv6 firewall of a RFC 6092 home router, no NAT66. Outbound passes when
+ * its source is in the lan6 prefix (RFC 6092, BCP 38: no spoofed sources out).
+ * Inbound, by 'fw6':
+ *   address-and-port (default; RFC 6092 REC-11 leaves the UDP filtering behaviour
+ *     open): only conntrack's established and related packets: replies to a flow an
+ *     inside address:port opened to that outside address:port, and ICMPv6 errors
+ *     about such flows (Packet Too Big, so PMTU discovery works: RFC 4890 s4.3.1).
+ *   endpoint-independent: also any UDP to an inside address:port that has sent UDP out
+ *     within the mapping timeout (set eif6, learned from outbound packets).
+ *   open: everything.
+ * The rest coming in is dropped by a counter rule (nft list chain ip6 ztlab6 forward).
+ * Neighbour discovery is link-local and never forwarded: input and output pass it.
+ */
+static void put_v6(struct out *o, const struct zt_scn_node *n)
+{
+	char net[ZT_IP6_STR_MAX];
+	const char *out = "iifname \"" ZT_NAT_IF_LAN "\" oifname \"" ZT_NAT_IF_WAN "\"";
+	const char *in = "iifname \"" ZT_NAT_IF_WAN "\" oifname \"" ZT_NAT_IF_LAN "\"";
+
+	if (!n->lan6)
+		return;
+	zt_ip6_str(n->lan6_net, net);
+	put(o, "# IPv6: lan6 %s/%u routed (no NAT66), inbound filter %s\n", net, n->lan6_prefix,
+	    zt_scn_fw6_name(n->fw6));
+	put(o, "table ip6 " ZT_NAT_TABLE6 " {\n");
+	if (n->fw6 == ZT_SCN_FW6_ENDPOINT)
+		put(o, "\tset eif6 {\n\t\ttype ipv6_addr . inet_service\n"
+			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
+		    n->timeout_s);
+	put(o, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n");
+	if (n->fw6 == ZT_SCN_FW6_ENDPOINT)
+		put(o, "\t\t%s ip6 saddr %s/%u meta l4proto udp update @eif6 { ip6 saddr . udp sport }\n",
+		    out, net, n->lan6_prefix);
+	put(o, "\t\tct state established,related accept\n");
+	put(o, "\t\tct state invalid drop\n");
+	put(o, "\t\t%s ip6 saddr %s/%u accept\n", out, net, n->lan6_prefix);
+	if (n->fw6 == ZT_SCN_FW6_ENDPOINT)
+		put(o, "\t\t%s meta l4proto udp ip6 daddr . udp dport @eif6 accept\n", in);
+	else if (n->fw6 == ZT_SCN_FW6_OPEN)
+		put(o, "\t\t%s accept\n", in);
+	/* a rule of its own (not the policy) so the unsolicited ones are counted */
+	put(o, "\t\t%s counter drop\n", in);
+	put(o, "\t}\n}\n");
+}
+
 int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 {
 	struct out o = { .buf = buf, .cap = cap };
@@ -267,6 +313,7 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 	put(&o, "\t}\n");
 	put(&o, "}\n");
 	put_portmap(&o, n);
+	put_v6(&o, n);
 	return finish(&o);
 }
 
@@ -289,5 +336,7 @@ int zt_natrules_render_flush(const struct zt_scn_node *n, char *buf, size_t cap)
 		put(&o, "flush set ip " ZT_NAT_TABLE " allowed\n");
 	if (s.reverse)
 		put(&o, "flush map ip " ZT_NAT_TABLE " reverse\n");
+	if (n->lan6 && n->fw6 == ZT_SCN_FW6_ENDPOINT)
+		put(&o, "flush set ip6 " ZT_NAT_TABLE6 " eif6\n");
 	return finish(&o);
 }

@@ -28,6 +28,10 @@
  *                    pass (ct state). Only forwarded traffic is filtered: the NAT's own
  *                    output is not (nothing runs there but a test's tools), and its own
  *                    lan address still answers the lan.
+ *   lan6 P           a second table (ip6 ztlab6): the lan's IPv6 prefix is routed, not
+ *                    NATed; a stateful forward filter as RFC 6092 home routers have
+ *                    (outbound from P passes; inbound only replies, by 'fw6':
+ *                    address-and-port, endpoint-independent, open); see put_v6()
  * Every type drops unsolicited new packets arriving on wan at the input hook, so an
  * early packet from a peer never creates a conntrack entry that would later steal the
  * inside host's mapping. Learned entries expire after the mapping timeout; the
@@ -41,6 +45,7 @@
 #include "scenario.h"
 
 #define ZT_NAT_TABLE "ztlab"
+#define ZT_NAT_TABLE6 "ztlab6"  /* 'lan6': the IPv6 firewall (table ip6) */
 #define ZT_NAT_IF_WAN "wan"
 #define ZT_NAT_IF_LAN "lan"
 #define ZT_NATRULES_MAX 65536 /* a buffer this large holds any NAT's ruleset */

@@ -153,18 +153,48 @@ out_put:
 	return nl_errno(rc);
 }
 
-int zt_nl_route_add_default(struct nl_sock *sk, int ifindex, uint32_t gw)
+static struct nl_addr *ip6(const uint8_t ip[16], unsigned prefix)
+{
+	struct nl_addr *a = nl_addr_build(AF_INET6, ip, 16);
+
+	if (a)
+		nl_addr_set_prefixlen(a, (int)prefix);
+	return a;
+}
+
+int zt_nl_addr6_add(struct nl_sock *sk, int ifindex, const uint8_t ip[16], unsigned prefix)
+{
+	struct rtnl_addr *addr = rtnl_addr_alloc();
+	struct nl_addr *local = ip6(ip, prefix);
+	int rc = -NLE_NOMEM;
+
+	if (!addr || !local)
+		goto out_put;
+	rtnl_addr_set_ifindex(addr, ifindex);
+	rtnl_addr_set_family(addr, AF_INET6);
+	rtnl_addr_set_flags(addr, IFA_F_NODAD);
+	rc = rtnl_addr_set_local(addr, local);
+	if (rc >= 0)
+		rc = rtnl_addr_add(sk, addr, 0);
+out_put:
+	nl_addr_put(local);
+	rtnl_addr_put(addr);
+	return nl_errno(rc);
+}
+
+/* A static unicast route dst via `via` on ifindex; takes no reference to dst or via. */
+static int route_add(struct nl_sock *sk, int family, int ifindex, struct nl_addr *dst,
+		     struct nl_addr *via)
 {
 	struct rtnl_route *route = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-	struct nl_addr *dst = ip4(0, 0), *via = ip4(gw, 32);
 	int rc = -NLE_NOMEM;
 
 	if (!route || !nh || !dst || !via) {
 		rtnl_route_nh_free(nh);
 		goto out_put;
 	}
-	rtnl_route_set_family(route, AF_INET);
+	rtnl_route_set_family(route, (uint8_t)family);
 	rtnl_route_set_table(route, RT_TABLE_MAIN);
 	rtnl_route_set_protocol(route, RTPROT_STATIC);
 	rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
@@ -176,15 +206,39 @@ int zt_nl_route_add_default(struct nl_sock *sk, int ifindex, uint32_t gw)
 	if (rc >= 0)
 		rc = rtnl_route_add(sk, route, NLM_F_CREATE | NLM_F_EXCL);
 out_put:
-	nl_addr_put(dst);
-	nl_addr_put(via);
 	rtnl_route_put(route);
 	return nl_errno(rc);
 }
 
+int zt_nl_route_add_default(struct nl_sock *sk, int ifindex, uint32_t gw)
+{
+	struct nl_addr *dst = ip4(0, 0), *via = ip4(gw, 32);
+	int rc = route_add(sk, AF_INET, ifindex, dst, via);
+
+	nl_addr_put(dst);
+	nl_addr_put(via);
+	return rc;
+}
+
+int zt_nl_route6_add(struct nl_sock *sk, int ifindex, const uint8_t dst[16], unsigned prefix,
+		     const uint8_t gw[16])
+{
+	struct nl_addr *d = ip6(dst, prefix), *via = ip6(gw, 128);
+	int rc = route_add(sk, AF_INET6, ifindex, d, via);
+
+	nl_addr_put(d);
+	nl_addr_put(via);
+	return rc;
+}
+
 int zt_nl_ct_flush(void)
 {
-	struct nfgenmsg hdr = { .nfgen_family = AF_INET, .version = NFNETLINK_V0 };
+	return zt_nl_ct_flush_family(AF_INET);
+}
+
+int zt_nl_ct_flush_family(int family)
+{
+	struct nfgenmsg hdr = { .nfgen_family = (uint8_t)family, .version = NFNETLINK_V0 };
 	struct nl_sock *sk = nl_socket_alloc();
 	struct nl_msg *msg = NULL;
 	int rc;

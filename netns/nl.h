@@ -1,7 +1,7 @@
 /*
  * The netlink operations the lab needs (libnl-route-3), each on a socket opened in
  * the namespace it acts on: veth pairs (the peer may go to another namespace),
- * bridges, link state/MTU/master, IPv4 addresses, a default route; plus the conntrack
+ * bridges, link state/MTU/master, IPv4 and IPv6 addresses and routes; plus the conntrack
  * flush (nfnetlink). Every function returns 0 (or an ifindex) or -errno; libnl's own
  * codes are translated.
  */
@@ -38,7 +38,20 @@ int zt_nl_addr_add(struct nl_sock *sk, int ifindex, uint32_t ip, unsigned prefix
 /* Adds the default route via gw (host byte order) on ifindex. */
 int zt_nl_route_add_default(struct nl_sock *sk, int ifindex, uint32_t gw);
 
+/*
+ * Adds the IPv6 address ip/prefix to ifindex, without duplicate address detection
+ * (IFA_F_NODAD: usable at once; the lab assigns unique addresses).
+ */
+int zt_nl_addr6_add(struct nl_sock *sk, int ifindex, const uint8_t ip[16], unsigned prefix);
+
+/* Adds the IPv6 route dst/prefix (prefix 0: the default route) via gw on ifindex. */
+int zt_nl_route6_add(struct nl_sock *sk, int ifindex, const uint8_t dst[16], unsigned prefix,
+		     const uint8_t gw[16]);
+
 /* Deletes every IPv4 conntrack entry of the calling thread's namespace. */
 int zt_nl_ct_flush(void);
+
+/* The same for one family: AF_INET or AF_INET6. */
+int zt_nl_ct_flush_family(int family);
 
 #endif

@@ -82,7 +82,7 @@ static void put_daemons(FILE *f, const struct zt_scn *s, bool portmap)
 int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 		     const char *capture_dir, FILE *f)
 {
-	char ns[ZT_RUN_NS_MAX], ip[16], ip2[16];
+	char ns[ZT_RUN_NS_MAX], ip[16], ip2[16], ip6[ZT_IP6_STR_MAX];
 	static const char *const kinds[] = {
 		[ZT_SCN_SERVER] = "server", [ZT_SCN_NAT] = "nat", [ZT_SCN_HOST] = "host",
 	};
@@ -98,6 +98,8 @@ int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 	zt_run_ns_name(id, ZT_RUN_PUBLIC, ns, sizeof(ns));
 	fprintf(f, "ZTLAB_PUBLIC_NS=%s\n", ns);
 	fprintf(f, "ZTLAB_PUBLIC_NET=%s/%u\n", zt_ip4_str(s->pub_net, ip), s->pub_prefix);
+	if (s->has6)
+		fprintf(f, "ZTLAB_PUBLIC_NET6=%s/%u\n", zt_ip6_str(s->pub6_net, ip6), s->pub6_prefix);
 	put_list(f, s, "ZTLAB_NODES", -1);
 	put_list(f, s, "ZTLAB_SERVERS", ZT_SCN_SERVER);
 	put_list(f, s, "ZTLAB_NATS", ZT_SCN_NAT);
@@ -125,6 +127,10 @@ int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 		if (n->up >= 0)
 			fprintf(f, "ZTLAB_GW_%s=%s\n", nm, zt_ip4_str(s->nodes[n->up].lan_gw, ip));
 		fprintf(f, "ZTLAB_PUBLIC_IP_%s=%s\n", nm, zt_ip4_str(zt_scn_public_addr(s, i), ip));
+		if (n->has6) /* no NAT66: the address is seen as it is */
+			fprintf(f, "ZTLAB_IP6_%s=%s\n", nm, zt_ip6_str(n->addr6, ip6));
+		if (n->has6 && n->up >= 0)
+			fprintf(f, "ZTLAB_GW6_%s=%s\n", nm, zt_ip6_str(s->nodes[n->up].lan6_gw, ip6));
 		if (n->kind == ZT_SCN_SERVER && n->proxy != ZT_SCN_PROXY_NONE) {
 			fprintf(f, "ZTLAB_PROXY_%s=%s\n", nm, zt_scn_proxy_name(n->proxy));
 			fprintf(f, "ZTLAB_PROXY_PORT_%s=%u\n", nm, n->proxy_port);
@@ -143,6 +149,11 @@ int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 		fprintf(f, "ZTLAB_EGRESS_%s=%s\n", nm, n->egress_proxy ? "proxy" : "all");
 		if (n->egress_proxy)
 			fprintf(f, "ZTLAB_EGRESS_PROXY_%s=%s\n", nm, s->nodes[n->egress_node].name);
+		if (!n->lan6)
+			continue;
+		fprintf(f, "ZTLAB_LAN6_%s=%s/%u\n", nm, zt_ip6_str(n->lan6_net, ip6), n->lan6_prefix);
+		fprintf(f, "ZTLAB_LAN6_IP_%s=%s\n", nm, zt_ip6_str(n->lan6_gw, ip6));
+		fprintf(f, "ZTLAB_FW6_%s=%s\n", nm, zt_scn_fw6_name(n->fw6));
 	}
 	return ferror(f) ? -EIO : 0;
 }

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -27,6 +28,13 @@ struct parser {
 	char egress[ZT_SCN_MAX_NODES][ZT_SCN_NAME_MAX + 1];  /* 'egress proxy NODE' of a NAT */
 	unsigned auto_addrs[ZT_SCN_MAX_NODES];
 	bool gw_given[ZT_SCN_MAX_NODES];
+	/* IPv6: checked and completed after every line is read (v6.c-like, below) */
+	int public6_line;
+	int v6_line;                          /* first line with an IPv6 key */
+	char v6_key[8];                       /* that key */
+	bool addr6_given[ZT_SCN_MAX_NODES];
+	bool gw6_given[ZT_SCN_MAX_NODES];
+	bool fw6_given[ZT_SCN_MAX_NODES];
 	struct {
 		char node[ZT_SCN_NAME_MAX + 1];
 		struct zt_scn_link link;
@@ -71,6 +79,13 @@ const char *zt_scn_proxy_name(enum zt_scn_proxy p)
 	case ZT_SCN_PROXY_DENY: return "deny";
 	}
 	return "?";
+}
+
+const char *zt_ip6_str(const uint8_t ip[16], char buf[ZT_IP6_STR_MAX])
+{
+	if (!inet_ntop(AF_INET6, ip, buf, ZT_IP6_STR_MAX))
+		snprintf(buf, ZT_IP6_STR_MAX, "?");
+	return buf;
 }
 
 const char *zt_ip4_str(uint32_t ip, char buf[16])
@@ -198,6 +213,127 @@ static int parse_cidr(struct parser *p, const char *t, uint32_t *net, unsigned *
 	return 0;
 }
 
+/* ---- IPv6 (dual-stack labs): documentation addresses only, 2001:db8::/32 ---- */
+
+static const uint8_t doc6_net[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+
+static bool in_prefix6(const uint8_t a[16], const uint8_t net[16], unsigned pl)
+{
+	unsigned full = pl / 8, rest = pl % 8;
+
+	if (memcmp(a, net, full))
+		return false;
+	return !rest || ((a[full] ^ net[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/* Keeps the first pl bits of a (zeroes the rest) into out. */
+static void net_of6(const uint8_t a[16], unsigned pl, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	memcpy(out, a, pl / 8);
+	if (pl % 8)
+		out[pl / 8] = a[pl / 8] & (uint8_t)(0xff << (8 - pl % 8));
+}
+
+/* Remembers the first IPv6 key (for the 'needs public6' error). */
+static void saw_v6(struct parser *p, const char *key)
+{
+	if (!p->v6_line) {
+		p->v6_line = p->line;
+		snprintf(p->v6_key, sizeof(p->v6_key), "%s", key);
+	}
+}
+
+/* An IPv6 address after key, inside 2001:db8::/32 (the lab never uses real ones). */
+static int parse_ip6(struct parser *p, const char *key, const char *t, uint8_t ret[16])
+{
+	if (strlen(t) >= ZT_IP6_STR_MAX || strchr(t, '%') || inet_pton(AF_INET6, t, ret) != 1)
+		return fail(p, ZT_ECONF_VALUE, "expected an IPv6 address like 2001:db8:100::10 after "
+			    "'%s', got '%s'", key, t);
+	if (!in_prefix6(ret, doc6_net, 32))
+		return fail(p, ZT_ERANGE, "'%s %s': the lab uses only the documentation prefix "
+			    "2001:db8::/32 (RFC 3849), e.g. 2001:db8:100::10", key, t);
+	saw_v6(p, key);
+	return 0;
+}
+
+/* "2001:db8:1:1::/64": prefix 32..64 inside 2001:db8::/32, host bits zero. */
+static int parse_cidr6(struct parser *p, const char *key, const char *t, uint8_t net[16],
+		       unsigned *prefix)
+{
+	char ip[ZT_IP6_STR_MAX], want[ZT_IP6_STR_MAX];
+	const char *slash = strchr(t, '/');
+	uint8_t n[16];
+	uint64_t pl;
+	int rc;
+
+	if (!slash || (size_t)(slash - t) >= sizeof(ip) || parse_u64(slash + 1, 128, &pl))
+		return fail(p, ZT_ECONF_VALUE, "expected an IPv6 prefix like 2001:db8:1:1::/64 "
+			    "after '%s', got '%s'", key, t);
+	memcpy(ip, t, (size_t)(slash - t));
+	ip[slash - t] = 0;
+	if ((rc = parse_ip6(p, key, ip, net)) < 0)
+		return rc;
+	if (pl < ZT_SCN_V6_MIN_PREFIX || pl > ZT_SCN_V6_MAX_PREFIX)
+		return fail(p, ZT_ERANGE, "expected an IPv6 prefix length from %d to %d after "
+			    "'%s', got /%u", ZT_SCN_V6_MIN_PREFIX, ZT_SCN_V6_MAX_PREFIX, key,
+			    (unsigned)pl);
+	net_of6(net, (unsigned)pl, n);
+	if (memcmp(n, net, 16))
+		return fail(p, ZT_ECONF_VALUE, "expected a network prefix (host bits zero) after "
+			    "'%s', got '%s': did you mean %s/%u?", key, t, zt_ip6_str(n, want),
+			    (unsigned)pl);
+	*prefix = (unsigned)pl;
+	return 0;
+}
+
+/* 'addr6' of a server or host, once. */
+static int add_addr6(struct parser *p, unsigned idx, struct zt_scn_node *nd, const char *t)
+{
+	if (p->addr6_given[idx])
+		return fail(p, ZT_ERANGE, "'addr6' given twice: '%s' has one IPv6 address", nd->name);
+	p->addr6_given[idx] = true;
+	return parse_ip6(p, "addr6", t, nd->addr6);
+}
+
+static const char *const fw6_names[] = {
+	[ZT_SCN_FW6_ADDR_PORT] = "address-and-port",
+	[ZT_SCN_FW6_ENDPOINT] = "endpoint-independent",
+	[ZT_SCN_FW6_OPEN] = "open",
+};
+
+const char *zt_scn_fw6_name(enum zt_scn_fw6 f)
+{
+	return name_in(fw6_names, COUNT(fw6_names), (unsigned)f);
+}
+
+/* The IPv6 keys of a nat line: lan6, wan6, gw6, fw6. Returns 1 when k is none of them. */
+static int nat_key6(struct parser *p, struct zt_scn_node *nd, unsigned idx, const char *k,
+		    const char *v)
+{
+	int i;
+
+	if (!strcmp(k, "lan6")) {
+		nd->lan6 = true;
+		return parse_cidr6(p, k, v, nd->lan6_net, &nd->lan6_prefix);
+	} else if (!strcmp(k, "wan6")) {
+		p->addr6_given[idx] = true;
+		return parse_ip6(p, k, v, nd->addr6);
+	} else if (!strcmp(k, "gw6")) {
+		p->gw6_given[idx] = true;
+		return parse_ip6(p, k, v, nd->lan6_gw);
+	} else if (!strcmp(k, "fw6")) {
+		if ((i = index_in(fw6_names, COUNT(fw6_names), v)) < 0)
+			return fail(p, ZT_ECONF_VALUE, "expected 'address-and-port' (the default), "
+				    "'endpoint-independent' or 'open' after 'fw6', got '%s'", v);
+		nd->fw6 = (enum zt_scn_fw6)i;
+		p->fw6_given[idx] = true;
+		saw_v6(p, k);
+		return 0;
+	}
+	return 1;
+}
+
 static bool valid_name(const char *t)
 {
 	size_t n = strlen(t);
@@ -276,6 +412,9 @@ static int new_node(struct parser *p, const char *kind, const char *name, enum z
 	p->egress[s->nnodes][0] = 0;
 	p->auto_addrs[s->nnodes] = 0;
 	p->gw_given[s->nnodes] = false;
+	p->addr6_given[s->nnodes] = false;
+	p->gw6_given[s->nnodes] = false;
+	p->fw6_given[s->nnodes] = false;
 	s->nnodes++;
 	*ret = nd;
 	return 0;
@@ -312,6 +451,9 @@ static int line_server(struct parser *p, char **tok, int n)
 		if (!strcmp(tok[i], "addr")) {
 			if ((rc = add_addr(p, nd, tok[i + 1])) < 0)
 				return rc;
+		} else if (!strcmp(tok[i], "addr6")) {
+			if ((rc = add_addr6(p, idx, nd, tok[i + 1])) < 0)
+				return rc;
 		} else if (!strcmp(tok[i], "addrs")) {
 			if (parse_u64(tok[i + 1], 100, &v) || v < 1 || v > ZT_SCN_MAX_ADDRS)
 				return fail(p, ZT_ERANGE, "expected 1 to %d after 'addrs', got '%s'",
@@ -332,7 +474,7 @@ static int line_server(struct parser *p, char **tok, int n)
 			nd->proxy_port = (uint16_t)v;
 		} else {
 			return fail(p, ZT_ECONF_KEY, "unknown server key '%s' (expected addr, addrs, "
-				    "proxy, port)", tok[i]);
+				    "addr6, proxy, port)", tok[i]);
 		}
 	}
 	if (p->auto_addrs[idx] && nd->naddr)
@@ -355,7 +497,7 @@ static int line_host(struct parser *p, char **tok, int n)
 	int rc;
 
 	if (n < 2)
-		return fail(p, ZT_ESYNTAX, "expected 'host NAME behind NAT [addr IP]'");
+		return fail(p, ZT_ESYNTAX, "expected 'host NAME behind NAT [addr IP] [addr6 IP6]'");
 	if ((rc = new_node(p, "host", tok[1], ZT_SCN_HOST, &nd)) < 0 ||
 	    (rc = check_pairs(p, tok, n, 2, "host", NULL)) < 0)
 		return rc;
@@ -369,9 +511,12 @@ static int line_host(struct parser *p, char **tok, int n)
 		} else if (!strcmp(tok[i], "addr")) {
 			if ((rc = add_addr(p, nd, tok[i + 1])) < 0)
 				return rc;
+		} else if (!strcmp(tok[i], "addr6")) {
+			if ((rc = add_addr6(p, idx, nd, tok[i + 1])) < 0)
+				return rc;
 		} else {
-			return fail(p, ZT_ECONF_KEY, "unknown host key '%s' (expected behind, addr)",
-				    tok[i]);
+			return fail(p, ZT_ECONF_KEY, "unknown host key '%s' (expected behind, addr, "
+				    "addr6)", tok[i]);
 		}
 	}
 	if (!behind)
@@ -521,9 +666,12 @@ static int nat_key(struct parser *p, struct zt_scn_node *nd, unsigned idx, const
 		seen->ports = true;
 	} else if (!strcmp(k, "portmap")) {
 		return parse_portmap(p, v, &nd->portmap);
+	} else if ((rc = nat_key6(p, nd, idx, k, v)) <= 0) {
+		return rc;
 	} else {
 		return fail(p, ZT_ECONF_KEY, "unknown nat key '%s' (expected type, lan, behind, "
-			    "wan, gw, hairpin, timeout, udp, ports, portmap, egress)", k);
+			    "wan, gw, hairpin, timeout, udp, ports, portmap, egress, lan6, wan6, gw6, "
+			    "fw6)", k);
 	}
 	return 0;
 }
@@ -646,6 +794,15 @@ static int parse_line(struct parser *p, char **tok, int n)
 			return fail(p, ZT_ESYNTAX, "expected 'public CIDR', e.g. 'public 203.0.113.0/24'");
 		p->public_line = p->line;
 		return parse_cidr(p, tok[1], &s->pub_net, &s->pub_prefix);
+	} else if (!strcmp(tok[0], "public6")) {
+		if (p->public6_line)
+			return fail(p, ZT_ECONF_VALUE, "'public6' is already given at line %d",
+				    p->public6_line);
+		if (n != 2)
+			return fail(p, ZT_ESYNTAX, "expected 'public6 PREFIX', e.g. 'public6 2001:db8:100::/48'");
+		p->public6_line = p->line;
+		s->has6 = true;
+		return parse_cidr6(p, "public6", tok[1], s->pub6_net, &s->pub6_prefix);
 	} else if (!strcmp(tok[0], "server")) {
 		return line_server(p, tok, n);
 	} else if (!strcmp(tok[0], "nat")) {
@@ -655,8 +812,8 @@ static int parse_line(struct parser *p, char **tok, int n)
 	} else if (!strcmp(tok[0], "link")) {
 		return line_link(p, tok, n);
 	} else {
-		return fail(p, ZT_ECONF_KEY, "expected lab, seed, public, server, nat, host or link, "
-			    "got '%s'", tok[0]);
+		return fail(p, ZT_ECONF_KEY, "expected lab, seed, public, public6, server, nat, host "
+			    "or link, got '%s'", tok[0]);
 	}
 	return 0;
 }
@@ -817,6 +974,158 @@ static int assign_addrs(struct parser *p)
 	return 0;
 }
 
+/*
+ * The automatic IPv6 address of a node whose IPv4 host part (address & ~mask) is h: the
+ * prefix, then h's decimal digits read as hex digits (203.0.113.10 -> PREFIX::10), so the
+ * two addresses of a node are easy to pair; unique because the IPv4 ones are.
+ */
+static void auto6(const uint8_t net[16], uint32_t h, uint8_t out[16])
+{
+	uint32_t v = 0;
+
+	for (unsigned shift = 0; h && shift < 32; h /= 10, shift += 4)
+		v |= (h % 10) << shift;
+	memcpy(out, net, 16);
+	for (int i = 0; i < 4; i++)
+		out[15 - i] |= (uint8_t)(v >> (8 * i));
+}
+
+/* The IPv6 segment node i sits on: the public one, its NAT's lan6, or none (false). */
+static bool seg6(const struct zt_scn *s, int up, const uint8_t **net, unsigned *pl)
+{
+	if (up < 0) {
+		*net = s->pub6_net;
+		*pl = s->pub6_prefix;
+		return true;
+	}
+	*net = s->nodes[up].lan6_net;
+	*pl = s->nodes[up].lan6_prefix;
+	return s->nodes[up].lan6;
+}
+
+/* A host address of the segment: inside it, not the all-zero one (subnet-router anycast). */
+static bool host6_of(const uint8_t a[16], const uint8_t *net, unsigned pl)
+{
+	return in_prefix6(a, net, pl) && memcmp(a, net, 16);
+}
+
+/* The lan6 of each NAT: on the public segment, unique, not in public6; its gw6. */
+static int check_lan6(struct parser *p)
+{
+	struct zt_scn *s = p->s;
+	char a[ZT_IP6_STR_MAX], b[ZT_IP6_STR_MAX];
+
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		struct zt_scn_node *nd = &s->nodes[i];
+		unsigned pl = nd->lan6_prefix;
+
+		if (nd->kind != ZT_SCN_NAT)
+			continue;
+		if (p->fw6_given[i] && !nd->lan6)
+			return fail_at(p, nd->line, ZT_ECONF_MISSING, "'fw6' of nat '%s' filters its "
+				       "IPv6 lan: add 'lan6 PREFIX' (e.g. lan6 2001:db8:1::/64)", nd->name);
+		if (p->gw6_given[i] && !nd->lan6)
+			return fail_at(p, nd->line, ZT_ECONF_MISSING, "'gw6' of nat '%s' is its address "
+				       "on its IPv6 lan: add 'lan6 PREFIX'", nd->name);
+		if (nd->up >= 0 && (nd->lan6 || p->addr6_given[i]))
+			return fail_at(p, nd->line, ZT_ECONF_VALUE, "nat '%s' is behind nat '%s': only "
+				       "a NAT on the public segment gets IPv6 (remove '%s')", nd->name,
+				       s->nodes[nd->up].name, nd->lan6 ? "lan6" : "wan6");
+		if (!nd->lan6)
+			continue;
+		if (in_prefix6(nd->lan6_net, s->pub6_net, s->pub6_prefix) ||
+		    in_prefix6(s->pub6_net, nd->lan6_net, pl))
+			return fail_at(p, nd->line, ZT_ECONF_VALUE, "lan6 %s/%u of '%s' overlaps "
+				       "public6 %s/%u: pick a prefix outside it", zt_ip6_str(nd->lan6_net, a),
+				       pl, nd->name, zt_ip6_str(s->pub6_net, b), s->pub6_prefix);
+		for (unsigned j = 0; j < i; j++) {
+			const struct zt_scn_node *o = &s->nodes[j];
+
+			if (o->kind == ZT_SCN_NAT && o->lan6 &&
+			    (in_prefix6(o->lan6_net, nd->lan6_net, pl) ||
+			     in_prefix6(nd->lan6_net, o->lan6_net, o->lan6_prefix)))
+				return fail_at(p, nd->line, ZT_ECONF_VALUE, "lan6 %s/%u of '%s' overlaps "
+					       "lan6 %s/%u of '%s' (IPv6 lans are routed, so each needs its "
+					       "own prefix)", zt_ip6_str(nd->lan6_net, a), pl, nd->name,
+					       zt_ip6_str(o->lan6_net, b), o->lan6_prefix, o->name);
+		}
+		if (!p->gw6_given[i])
+			auto6(nd->lan6_net, nd->lan_gw & ~prefix_mask(nd->lan_prefix), nd->lan6_gw);
+		else if (!host6_of(nd->lan6_gw, nd->lan6_net, pl))
+			return fail_at(p, nd->line, ZT_ERANGE, "gw6 %s of '%s' is not a host address "
+				       "of its lan6 %s/%u", zt_ip6_str(nd->lan6_gw, a), nd->name,
+				       zt_ip6_str(nd->lan6_net, b), pl);
+	}
+	return 0;
+}
+
+/* Is a taken on segment up by its gw6 or an earlier node (0..i-1)? Returns that or -1/-2. */
+static int addr6_owner(const struct zt_scn *s, int up, const uint8_t a[16], unsigned i)
+{
+	if (up >= 0 && !memcmp(s->nodes[up].lan6_gw, a, 16))
+		return -2;
+	for (unsigned j = 0; j < i; j++)
+		if (s->nodes[j].has6 && s->nodes[j].up == up && !memcmp(s->nodes[j].addr6, a, 16))
+			return (int)j;
+	return -1;
+}
+
+/* Gives every node on an IPv6 segment its address (after assign_addrs). */
+static int assign_addrs6(struct parser *p)
+{
+	struct zt_scn *s = p->s;
+	char a[ZT_IP6_STR_MAX], b[ZT_IP6_STR_MAX];
+
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		struct zt_scn_node *nd = &s->nodes[i];
+		const uint8_t *net;
+		unsigned pl;
+		int o;
+
+		if (nd->kind == ZT_SCN_NAT && nd->up >= 0)
+			continue; /* a NAT behind a NAT: IPv4 only (check_lan6) */
+		if (!seg6(s, nd->up, &net, &pl)) {
+			if (p->addr6_given[i])
+				return fail_at(p, nd->line, ZT_ECONF_VALUE, "'addr6' of '%s': nat '%s' in "
+					       "front of it has no IPv6 lan (add 'lan6 PREFIX' to its line %d)",
+					       nd->name, s->nodes[nd->up].name, s->nodes[nd->up].line);
+			continue;
+		}
+		nd->has6 = true;
+		if (!p->addr6_given[i])
+			auto6(net, nd->addr[0] & ~prefix_mask(zt_scn_up_prefix(s, i)), nd->addr6);
+		else if (!host6_of(nd->addr6, net, pl))
+			return fail_at(p, nd->line, ZT_ERANGE, "IPv6 address %s of '%s' is not a host "
+				       "address of its segment %s/%u", zt_ip6_str(nd->addr6, a), nd->name,
+				       zt_ip6_str(net, b), pl);
+		o = addr6_owner(s, nd->up, nd->addr6, i);
+		if (o != -1)
+			return fail_at(p, nd->line, ZT_ECONF_VALUE, "IPv6 address %s of '%s' is already "
+				       "used by '%s' on its segment (give one of them another%s)",
+				       zt_ip6_str(nd->addr6, a), nd->name,
+				       o == -2 ? s->nodes[nd->up].name : s->nodes[o].name,
+				       p->addr6_given[i] ? "" : " 'addr6'");
+	}
+	return 0;
+}
+
+/* Dual-stack checks and addresses; a lab without 'public6' must use no IPv6 key. */
+static int resolve_v6(struct parser *p)
+{
+	int rc;
+
+	if (!p->s->has6) {
+		if (p->v6_line)
+			return fail_at(p, p->v6_line, ZT_ECONF_MISSING, "'%s' needs a 'public6 PREFIX' "
+				       "line (the public segment's IPv6 prefix, e.g. 'public6 "
+				       "2001:db8:100::/48')", p->v6_key);
+		return 0;
+	}
+	if ((rc = check_lan6(p)) < 0)
+		return rc;
+	return assign_addrs6(p);
+}
+
 /* 'egress proxy NAME' names no node: the fix is one of the proxies, or a new one. */
 static int egress_unknown(struct parser *p, const struct zt_scn_node *nd, const char *name)
 {
@@ -940,7 +1249,7 @@ int zt_scn_parse(struct zt_scn *ret, const char *text, size_t len, const char *f
 		goto out_free;
 	}
 	if ((rc = resolve_refs(p)) < 0 || (rc = check_lans(p)) < 0 || (rc = assign_addrs(p)) < 0 ||
-	    (rc = resolve_egress(p)) < 0)
+	    (rc = resolve_egress(p)) < 0 || (rc = resolve_v6(p)) < 0)
 		goto out_free;
 	if (!ret->name[0])
 		default_name(ret, filename);
@@ -1023,6 +1332,11 @@ unsigned zt_scn_up_prefix(const struct zt_scn *s, unsigned i)
 
 	up_subnet(s, s->nodes[i].up, &net, &pl);
 	return pl;
+}
+
+bool zt_scn_node_v6(const struct zt_scn *s, unsigned i)
+{
+	return s->nodes[i].has6 || s->nodes[i].lan6;
 }
 
 bool zt_scn_link_impaired(const struct zt_scn_link *l)

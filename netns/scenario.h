@@ -6,7 +6,8 @@
  * its lan out only through one proxy), private hosts behind NATs, and optional
  * impairments on any node's uplink. The parser is pure: it reads text (zt_scn_load
  * also reads the file) and fills a fixed-size struct, resolving names and assigning
- * the addresses the file leaves out. Addresses are IPv4, host byte order.
+ * the addresses the file leaves out. IPv4 addresses are in host byte order; IPv6 ones
+ * (dual-stack labs: 'public6', 'lan6') are 16 bytes in network order.
  */
 #ifndef ZT_NETNS_SCENARIO_H
 #define ZT_NETNS_SCENARIO_H
@@ -60,6 +61,22 @@ enum zt_scn_portmap {
 #define ZT_SCN_SEQ_BASE 20000    /* first port of a sequential NAT */
 #define ZT_SCN_SEQ_PORTS 1000    /* it counts through this many ports, then wraps */
 
+/*
+ * The inbound IPv6 filter of a NAT with 'lan6' (RFC 6092 simple security; no NAT66, the
+ * lan's addresses are seen as they are). Outbound always passes.
+ */
+enum zt_scn_fw6 {
+	ZT_SCN_FW6_ADDR_PORT,     /* default: only replies (ct established,related): a datagram
+				   * reaches an inside address:port only from an outside
+				   * address:port it has sent to */
+	ZT_SCN_FW6_ENDPOINT,      /* 'endpoint-independent': from anywhere to an inside UDP
+				   * address:port that has sent out (within the timeout) */
+	ZT_SCN_FW6_OPEN,          /* 'open': everything inbound passes */
+};
+
+#define ZT_SCN_V6_MIN_PREFIX 32  /* public6/lan6 prefix lengths */
+#define ZT_SCN_V6_MAX_PREFIX 64
+
 /* An HTTP proxy the lab runs on a server (tinyproxy, netns/proxy.h). */
 enum zt_scn_proxy {
 	ZT_SCN_PROXY_NONE,     /* no proxy */
@@ -107,6 +124,16 @@ struct zt_scn_node {
 	unsigned egress_node;              /* index of the proxy server */
 	uint32_t egress_addr;              /* its addr[0] */
 	uint16_t egress_port;              /* its proxy_port */
+	/* IPv6 (only with 'public6'): servers, hosts and NATs on the public segment and
+	 * hosts behind a NAT with 'lan6' have one global address on their segment */
+	bool has6;
+	uint8_t addr6[16];
+	/* kind == ZT_SCN_NAT: 'lan6 PREFIX', a routed prefix on its lan (no NAT66) */
+	bool lan6;
+	uint8_t lan6_net[16];
+	unsigned lan6_prefix;
+	uint8_t lan6_gw[16];               /* its own address on the lan ('gw6') */
+	enum zt_scn_fw6 fw6;               /* 'fw6'; default address-and-port */
 };
 
 struct zt_scn {
@@ -114,6 +141,9 @@ struct zt_scn {
 	uint64_t seed;          /* seeds the link emulator's randomness; default 1 */
 	uint32_t pub_net;
 	unsigned pub_prefix;
+	bool has6;              /* 'public6': a dual-stack lab */
+	uint8_t pub6_net[16];
+	unsigned pub6_prefix;
 	struct zt_scn_node nodes[ZT_SCN_MAX_NODES];
 	unsigned nnodes;
 };
@@ -151,6 +181,9 @@ const char *zt_scn_ports_name(enum zt_scn_ports p);
 /* "none", "upnp", "natpmp", "pcp", "all". */
 const char *zt_scn_portmap_name(enum zt_scn_portmap p);
 
+/* "address-and-port", "endpoint-independent", "open". */
+const char *zt_scn_fw6_name(enum zt_scn_fw6 f);
+
 /* "none", "allow", "deny". */
 const char *zt_scn_proxy_name(enum zt_scn_proxy p);
 
@@ -178,5 +211,12 @@ int zt_scn_link_str(const struct zt_scn_link *l, char *buf, size_t cap);
 
 /* Formats an IPv4 address (host order) into buf (at least 16 bytes); returns buf. */
 const char *zt_ip4_str(uint32_t ip, char buf[16]);
+
+/* Formats an IPv6 address (RFC 5952 text, as inet_ntop) into buf; returns buf. */
+#define ZT_IP6_STR_MAX 46
+const char *zt_ip6_str(const uint8_t ip[16], char buf[ZT_IP6_STR_MAX]);
+
+/* True when node i's namespace carries IPv6 (an address of its own, or a lan6). */
+bool zt_scn_node_v6(const struct zt_scn *s, unsigned i);
 
 #endif

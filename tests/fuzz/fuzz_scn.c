@@ -6,8 +6,9 @@
  * message naming the file; a scenario that parses must be consistent: node names
  * unique and findable, NATs in front of nodes, depth within ZT_SCN_MAX_DEPTH, each
  * link's settings printable, a port pattern other than 'preserve' only on symmetric
- * NATs, proxies only on servers (with a port), and a NAT's
- * 'egress proxy' pointing at such a server's address and port.
+ * NATs, proxies only on servers (with a port), a NAT's
+ * 'egress proxy' pointing at such a server's address and port, and IPv6 (public6,
+ * lan6, addr6) only in a dual-stack lab, in 2001:db8::/32, lan6 only on top NATs.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -77,6 +78,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(px->kind == ZT_SCN_SERVER && px->proxy != ZT_SCN_PROXY_NONE);
 			check(n->egress_addr == px->addr[0] && n->egress_port == px->proxy_port);
 		}
+		/* IPv6 only in a dual-stack lab, only documentation addresses, a lan6 only
+		 * on a NAT of the public segment, which then has a wan address too */
+		if (n->has6)
+			check(scn.has6 && n->addr6[0] == 0x20 && n->addr6[1] == 0x01 &&
+			      n->addr6[2] == 0x0d && n->addr6[3] == 0xb8);
+		if (n->lan6)
+			check(n->kind == ZT_SCN_NAT && n->up < 0 && n->has6 &&
+			      n->lan6_prefix >= ZT_SCN_V6_MIN_PREFIX &&
+			      n->lan6_prefix <= ZT_SCN_V6_MAX_PREFIX &&
+			      memcmp(n->lan6_gw, n->lan6_net, 16) != 0);
+		check(strcmp(zt_scn_fw6_name(n->fw6), "?") != 0);
+		check(zt_scn_node_v6(&scn, i) == (n->has6 || n->lan6));
+		if (n->has6)
+			check(zt_ip6_str(n->addr6, buf) == buf && strlen(buf) > 0);
 		rc = zt_scn_link_str(&n->link, buf, sizeof(buf));
 		check(rc >= 0 && (size_t)rc == strlen(buf));
 		if (rc > 0)

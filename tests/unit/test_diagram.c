@@ -78,11 +78,31 @@ static void draws_proxies_and_egress(void **state)
 	free(d);
 }
 
+static void draws_ipv6(void **state)
+{
+	char *d = draw("public 203.0.113.0/24\n"
+		       "public6 2001:db8:100::/48\n"
+		       "server stun addr 203.0.113.10\n"
+		       "nat home type symmetric lan 10.1.4.0/24 wan 203.0.113.4 lan6 2001:db8:1:4::/64 "
+		       "fw6 open\n"
+		       "host alice behind home\n");
+
+	(void)state;
+	if (!strstr(d, "[ public segment 203.0.113.0/24, 2001:db8:100::/48: an isolated bridge ]\n") ||
+	    !strstr(d, "  +-- server stun         203.0.113.10, 2001:db8:100::10\n") ||
+	    !strstr(d, "  +-- nat    home         wan 203.0.113.4, 2001:db8:100::4  [symmetric,") ||
+	    !strstr(d, "      |   lan6 2001:db8:1:4::/64 routed, gw 2001:db8:1:4::1  [IPv6 firewall open]\n") ||
+	    !strstr(d, "      +-- host   alice        10.1.4.2, 2001:db8:1:4::2\n"))
+		fail_msg("%s", d);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(draws_the_tree),
 		cmocka_unit_test(draws_proxies_and_egress),
+		cmocka_unit_test(draws_ipv6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

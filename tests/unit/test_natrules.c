@@ -321,6 +321,58 @@ static void egress_proxy_allows_only_the_proxy(void **state)
 	HAS(chain(buf, "forward", c, sizeof(c)), "\t\tiifname \"lan\" oifname \"wan\" accept\n");
 }
 
+/* The IPv6 firewall of a NAT with lan6 2001:db8:1:4::/64, by fw6. */
+static void lan6_firewall(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_SYMMETRIC, false, false, 30);
+	static const uint8_t net[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 4 };
+	const char *in = "iifname \"wan\" oifname \"lan\"";
+	char buf[8192], c[2048], v6[4096], *t;
+
+	(void)state;
+	render(&n, buf, sizeof(buf));
+	LACKS(buf, "ip6");
+	n.lan6 = true;
+	memcpy(n.lan6_net, net, 16);
+	n.lan6_prefix = 64;
+	for (int f = ZT_SCN_FW6_ADDR_PORT; f <= ZT_SCN_FW6_OPEN; f++) {
+		n.fw6 = (enum zt_scn_fw6)f;
+		render(&n, buf, sizeof(buf));
+		t = strstr(buf, "table ip6 ztlab6 {\n");
+		assert_non_null(t);
+		snprintf(v6, sizeof(v6), "%s", t);
+		/* the IPv4 NAT's table is the same as without lan6 */
+		HAS(chain(buf, "postrouting", c, sizeof(c)), "masquerade random");
+		LACKS(v6, "nat");
+		LACKS(v6, "masquerade");
+		HAS(chain(v6, "forward", c, sizeof(c)), "policy drop;");
+		HAS(c, "\t\tct state established,related accept\n\t\tct state invalid drop\n");
+		HAS(c, "\t\tiifname \"lan\" oifname \"wan\" ip6 saddr 2001:db8:1:4::/64 accept\n");
+		/* the last rule: what is not let in is counted */
+		t = strstr(c, "\t\tiifname \"wan\" oifname \"lan\" counter drop\n");
+		assert_non_null(t);
+		assert_string_equal(t + strlen(t) - strlen("counter drop\n"), "counter drop\n");
+		if (f == ZT_SCN_FW6_ADDR_PORT) {
+			/* only established,related come in */
+			assert_null(strstr(strstr(c, "invalid drop"), "iifname \"wan\" oifname \"lan\" accept"));
+			LACKS(v6, "eif6");
+		} else if (f == ZT_SCN_FW6_ENDPOINT) {
+			HAS(v6, "\tset eif6 {\n\t\ttype ipv6_addr . inet_service\n\t\tflags dynamic,timeout\n"
+				"\t\ttimeout 30s\n");
+			HAS(c, "oifname \"wan\" ip6 saddr 2001:db8:1:4::/64 meta l4proto udp update @eif6 "
+			       "{ ip6 saddr . udp sport }\n\t\tct state established");
+			snprintf(buf, sizeof(buf), "%s meta l4proto udp ip6 daddr . udp dport @eif6 accept", in);
+			HAS(c, buf);
+		} else {
+			snprintf(buf, sizeof(buf), "\t\t%s accept\n", in);
+			HAS(c, buf);
+		}
+	}
+	n.fw6 = ZT_SCN_FW6_ENDPOINT;
+	assert_true(zt_natrules_render_flush(&n, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "flush set ip6 ztlab6 eif6\n");
+}
+
 static void too_small_buffers(void **state)
 {
 	struct zt_scn_node n = nat(ZT_NAT_ADDR_RESTRICTED, true, true, 120);
@@ -371,6 +423,7 @@ int main(void)
 		cmocka_unit_test(egress_proxy_allows_only_the_proxy),
 		cmocka_unit_test(too_small_buffers),
 		cmocka_unit_test(flush_names_the_learned_state),
+		cmocka_unit_test(lan6_firewall),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,6 +137,44 @@ static void env_names_proxies_and_egress(void **state)
 	free(env);
 }
 
+static const char dual[] =
+	"public 203.0.113.0/24\n"
+	"public6 2001:db8:100::/48\n"
+	"server stun addr 203.0.113.10\n"
+	"nat home type symmetric lan 10.1.4.0/24 wan 203.0.113.4 lan6 2001:db8:1:4::/64\n"
+	"nat v4 type full-cone lan 10.9.0.0/24\n"
+	"host alice behind home\n"
+	"host bob behind v4\n";
+
+static void env_dual_stack(void **state)
+{
+	struct zt_scn s;
+	struct zt_scn_error err;
+	char *env;
+
+	(void)state;
+	assert_int_equal(zt_scn_parse(&s, dual, strlen(dual), "d.lab", &err), 0);
+	env = env_of(&s, "/x/d.lab", NULL);
+	HAS(env, "\nZTLAB_PUBLIC_NET6=2001:db8:100::/48\n");
+	HAS(env, "\nZTLAB_IP6_stun=2001:db8:100::10\n");
+	HAS(env, "\nZTLAB_IP6_home=2001:db8:100::4\n");
+	HAS(env, "\nZTLAB_LAN6_home=2001:db8:1:4::/64\nZTLAB_LAN6_IP_home=2001:db8:1:4::1\n"
+		 "ZTLAB_FW6_home=address-and-port\n");
+	HAS(env, "\nZTLAB_IP6_alice=2001:db8:1:4::2\nZTLAB_GW6_alice=2001:db8:1:4::1\n");
+	HAS(env, "\nZTLAB_IP6_v4=2001:db8:100::1\n");
+	assert_null(strstr(env, "ZTLAB_LAN6_v4"));
+	assert_null(strstr(env, "ZTLAB_IP6_bob"));
+	assert_null(strstr(env, "ZTLAB_GW6_stun"));
+	free(env);
+
+	assert_int_equal(zt_scn_parse(&s, text, strlen(text), "d.lab", &err), 0);
+	env = env_of(&s, "/x/d.lab", NULL);
+	assert_null(strstr(env, "6"  "="));
+	assert_null(strstr(env, "NET6"));
+	assert_null(strstr(env, "IP6"));
+	free(env);
+}
+
 static void env_quotes_paths(void **state)
 {
 	struct zt_scn s;
@@ -158,6 +196,7 @@ int main(void)
 		cmocka_unit_test(env_file_lists_every_node),
 		cmocka_unit_test(env_names_proxies_and_egress),
 		cmocka_unit_test(env_quotes_paths),
+		cmocka_unit_test(env_dual_stack),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -285,7 +285,49 @@ static const struct bad bad_files[] = {
 	{ "public 10.0.0.0/24\nnat n type full-cone lan 192.168.1.0/24 portmap pcp portmap all\n",
 	  ZT_ECONF_VALUE, 2, "'portmap' given twice" },
 	{ "public 10.0.0.0/24\nnat n type full-cone lan 192.168.1.0/24 colour red\n", ZT_ECONF_KEY, 2,
-	  "(expected type, lan, behind, wan, gw, hairpin, timeout, udp, ports, portmap, egress)" },
+	  "(expected type, lan, behind, wan, gw, hairpin, timeout, udp, ports, portmap, egress, "
+	  "lan6, wan6, gw6, fw6)" },
+	/* dual-stack */
+	{ "public 10.0.0.0/24\nserver s addr6 2001:db8::5\n", ZT_ECONF_MISSING, 2,
+	  "'addr6' needs a 'public6 PREFIX' line" },
+	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 lan6 2001:db8:1::/64\n",
+	  ZT_ECONF_MISSING, 2, "'lan6' needs a 'public6 PREFIX' line" },
+	{ "public 10.0.0.0/24\npublic6 2001:db9::/48\nserver s\n", ZT_ERANGE, 2,
+	  "only the documentation prefix 2001:db8::/32" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8:1::1/48\nserver s\n", ZT_ECONF_VALUE, 2,
+	  "did you mean 2001:db8:1::/48?" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/96\nserver s\n", ZT_ERANGE, 2,
+	  "prefix length from 32 to 64" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\npublic6 2001:db8:1::/64\n", ZT_ECONF_VALUE, 3,
+	  "'public6' is already given at line 2" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nserver s addr6 10.0.0.5\n", ZT_ECONF_VALUE, 3,
+	  "expected an IPv6 address like" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nserver s addr6 2001:db8:1::5\n", ZT_ERANGE, 3,
+	  "is not a host address of its segment 2001:db8::/64" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nserver s addr6 2001:db8::5 addr6 2001:db8::6\n",
+	  ZT_ECONF_VALUE, 3, "'addr6' given twice" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nserver s addr 10.0.0.5\nserver t addr6 2001:db8::5\n",
+	  ZT_ECONF_VALUE, 4, "2001:db8::5 of 't' is already used by 's'" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/48\nnat n type symmetric lan 192.168.1.0/24 "
+	  "lan6 2001:db8:0:1::/64\n", ZT_ECONF_VALUE, 3, "overlaps public6 2001:db8::/48" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nnat n type symmetric lan 192.168.1.0/24 "
+	  "lan6 2001:db8:1::/48\nnat m type symmetric lan 192.168.1.0/24 lan6 2001:db8:1:5::/64\n",
+	  ZT_ECONF_VALUE, 4, "overlaps lan6 2001:db8:1::/48 of 'n'" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nnat n type symmetric lan 192.168.1.0/24 fw6 open\n",
+	  ZT_ECONF_MISSING, 3, "add 'lan6 PREFIX'" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nnat n type symmetric lan 192.168.1.0/24 "
+	  "lan6 2001:db8:1::/64 fw6 closed\n", ZT_ECONF_VALUE, 3, "after 'fw6', got 'closed'" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nnat n type symmetric lan 192.168.1.0/24 "
+	  "lan6 2001:db8:1::/64 gw6 2001:db8:2::1\n", ZT_ERANGE, 3, "gw6 2001:db8:2::1 of 'n' is not a host" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nnat n type symmetric lan 192.168.1.0/24\n"
+	  "nat m type symmetric behind n lan 10.9.0.0/24 lan6 2001:db8:1::/64\n", ZT_ECONF_VALUE, 4,
+	  "only a NAT on the public segment gets IPv6 (remove 'lan6')" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nnat n type symmetric lan 192.168.1.0/24\n"
+	  "host h behind n addr6 2001:db8:1::5\n", ZT_ECONF_VALUE, 4,
+	  "nat 'n' in front of it has no IPv6 lan (add 'lan6 PREFIX' to its line 3)" },
+	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nnat n type symmetric lan 192.168.1.0/24 "
+	  "lan6 2001:db8:1::/64\nhost h behind n addr6 2001:db8:1::1\n", ZT_ECONF_VALUE, 4,
+	  "2001:db8:1::1 of 'h' is already used by 'n'" },
 };
 
 static void bad_files_say_where_and_what(void **state)
@@ -307,6 +349,73 @@ static void bad_files_say_where_and_what(void **state)
 			snprintf(where, sizeof(where), "x.lab: ");
 		assert_memory_equal(err.msg, where, strlen(where));
 	}
+}
+
+static void dual_stack(void **state)
+{
+	struct zt_scn *s = parse_ok("public 203.0.113.0/24\n"
+				    "public6 2001:db8:100::/48\n"
+				    "server stun addr 203.0.113.10 addr 203.0.113.11\n"
+				    "server peer addr 203.0.113.254 addr6 2001:db8:100::beef\n"
+				    "nat home type symmetric lan 10.1.0.0/16 wan 203.0.113.1 "
+				    "lan6 2001:db8:1:1::/64 fw6 endpoint-independent\n"
+				    "nat open type full-cone lan 10.2.0.0/24 lan6 2001:db8:2::/56 gw6 2001:db8:2::fe "
+				    "fw6 open\n"
+				    "nat v4 type port-restricted lan 10.3.0.0/24\n"
+				    "nat inner type full-cone behind home lan 192.168.7.0/24\n"
+				    "host alice behind home addr 10.1.2.3\n"
+				    "host bob behind open addr6 2001:db8:2::42\n"
+				    "host carol behind v4\n"
+				    "host dave behind inner\n");
+	const struct zt_scn_node *n;
+	char b[ZT_IP6_STR_MAX];
+
+	(void)state;
+	assert_true(s->has6);
+	assert_string_equal(zt_ip6_str(s->pub6_net, b), "2001:db8:100::");
+	assert_int_equal(s->pub6_prefix, 48);
+	/* automatic: the IPv4 host part's decimal digits as hex */
+	n = node(s, "stun");
+	assert_true(n->has6);
+	assert_string_equal(zt_ip6_str(n->addr6, b), "2001:db8:100::10");
+	assert_string_equal(zt_ip6_str(node(s, "peer")->addr6, b), "2001:db8:100::beef");
+	n = node(s, "home");
+	assert_true(n->has6 && n->lan6);
+	assert_string_equal(zt_ip6_str(n->addr6, b), "2001:db8:100::1");
+	assert_string_equal(zt_ip6_str(n->lan6_net, b), "2001:db8:1:1::");
+	assert_int_equal(n->lan6_prefix, 64);
+	assert_string_equal(zt_ip6_str(n->lan6_gw, b), "2001:db8:1:1::1");
+	assert_int_equal(n->fw6, ZT_SCN_FW6_ENDPOINT);
+	/* 10.1.2.3 in 10.1.0.0/16: host part 515 */
+	assert_string_equal(zt_ip6_str(node(s, "alice")->addr6, b), "2001:db8:1:1::515");
+	n = node(s, "open");
+	assert_string_equal(zt_ip6_str(n->addr6, b), "2001:db8:100::2");
+	assert_string_equal(zt_ip6_str(n->lan6_gw, b), "2001:db8:2::fe");
+	assert_int_equal(n->lan6_prefix, 56);
+	assert_int_equal(n->fw6, ZT_SCN_FW6_OPEN);
+	assert_string_equal(zt_ip6_str(node(s, "bob")->addr6, b), "2001:db8:2::42");
+	/* a NAT without lan6 has a wan address but its lan stays IPv4 */
+	n = node(s, "v4");
+	assert_true(n->has6 && !n->lan6);
+	assert_int_equal(n->fw6, ZT_SCN_FW6_ADDR_PORT);
+	assert_false(node(s, "carol")->has6);
+	assert_false(zt_scn_node_v6(s, (unsigned)zt_scn_find(s, "carol")));
+	assert_true(zt_scn_node_v6(s, (unsigned)zt_scn_find(s, "v4")));
+	/* behind NAT behind NAT: no IPv6 */
+	assert_false(node(s, "inner")->has6);
+	assert_false(node(s, "dave")->has6);
+	assert_string_equal(zt_scn_fw6_name(ZT_SCN_FW6_ADDR_PORT), "address-and-port");
+	assert_string_equal(zt_scn_fw6_name(ZT_SCN_FW6_ENDPOINT), "endpoint-independent");
+	assert_string_equal(zt_scn_fw6_name(ZT_SCN_FW6_OPEN), "open");
+	free(s);
+
+	/* without public6 nothing has IPv6 */
+	s = parse_ok("public 10.0.0.0/24\nserver s\nnat n type symmetric lan 192.168.1.0/24\n"
+		     "host h behind n\n");
+	assert_false(s->has6);
+	for (unsigned i = 0; i < s->nnodes; i++)
+		assert_false(zt_scn_node_v6(s, i));
+	free(s);
 }
 
 static void too_many_nodes(void **state)
@@ -576,6 +685,7 @@ int main(void)
 		cmocka_unit_test(plain_link_is_not_emulated),
 		cmocka_unit_test(load_reports_missing_file),
 		cmocka_unit_test(nat_type_names),
+		cmocka_unit_test(dual_stack),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
