@@ -7,7 +7,7 @@
 #     +-- server stun  203.0.113.10, .11, 2001:db8:100::10  (routes to every lan6)
 #     +-- nat fc_a  (full-cone)  wan .1, 2001:db8:100::1  lan6 2001:db8:1:1::/64, fw6 endpoint-independent
 #     |   +-- host a_fc  10.1.1.2, 2001:db8:1:1::2
-#     +-- ... arc_a prc_a sym_a (lan6 2001:db8:1:2..4::/64), fc_b (fw6 open),
+#     +-- ... arc_a (a_arc's link MTU 1280) prc_a sym_a (lan6 2001:db8:1:2..4::/64), fc_b (fw6 open),
 #         arc_b prc_b sym_b (2001:db8:2:2..4::/64): default fw6 address-and-port
 #
 # UDP over IPv6 through tests/lib/udp6.py (the lab's udp-probe is IPv4-only): a host's
@@ -15,19 +15,19 @@
 # an unsolicited datagram is dropped and counted, a reply from another port of the
 # server too, the reply from the address:port the host sent to passes; simultaneous
 # sends between hosts behind two symmetric (IPv4) NATs get through over IPv6; the fw6
-# variants; IPv4 as before; ztna discover (IPv4) in a dual-stack namespace; a v4-only
+# variants; ICMPv6 Packet Too Big (path MTU) let in; IPv4 as before; ztna discover (IPv4) in a dual-stack namespace; a v4-only
 # lab keeps IPv6 off. About 20 s.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . tests/lib/lab.sh
 
-lab_require 21
-tap_plan 21
+lab_require 22
+tap_plan 22
 U=$PWD/tests/lib/udp6.py
 ZTNA=${ZTNA:-${BUILD:-build}/ztna}
 
 fail_all() {
-	while [ "$TAP_N" -lt 21 ]; do tap_fail "$1" "see the diagnostics above"; done
+	while [ "$TAP_N" -lt 22 ]; do tap_fail "$1" "see the diagnostics above"; done
 	exit 0
 }
 
@@ -102,6 +102,14 @@ ok_if "... but not the server's :7201 (address-and-port-dependent filtering), co
 punch_pair a_sym b_sym 6000
 punch_pair a_prc b_sym 6001
 punch_pair b_prc a_sym 6002
+
+# --- path MTU: a_arc's link has MTU 1280; arc_a answers a 1400-byte datagram with an
+# ICMPv6 Packet Too Big, which sym_b's firewall lets in as related to b_sym's flow
+lab_x b_sym "$U" send "$ZTLAB_IP6_a_arc" 7000 7700 1400
+r=$(lab_x b_sym ip -6 route get "$ZTLAB_IP6_a_arc")
+tap_diag "b_sym's route to a_arc after a 1400-byte datagram: $r"
+ok_if "ICMPv6 Packet Too Big passes sym_b's firewall: b_sym learned path MTU 1280 to a_arc" \
+	grep -q " mtu 1280 " <<<"$r"
 
 # --- fw6 endpoint-independent (fc_a) and open (fc_b)
 lab_bg a_fc "$LAB_TMP/eif.out" "$U" listen 7400 1.5 "$ZTLAB_IP6_stun" 7500

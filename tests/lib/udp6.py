@@ -4,7 +4,8 @@ udp-echo/udp-probe speak IPv4 only.
 
   udp6.py echo PORT             answer each datagram with "from ADDR PORT" (its source)
   udp6.py ask ADDR PORT SPORT [T]   send from SPORT, print the answer (exit 1: none in T s)
-  udp6.py send ADDR PORT SPORT  send one datagram "hello" from SPORT
+  udp6.py send ADDR PORT SPORT [SIZE]  send one datagram ("hello", or SIZE bytes) from
+                                SPORT
   udp6.py listen PORT T [ADDR PORT]  (first send "hello" to ADDR PORT from PORT, then)
                                 print "got ADDR PORT" per datagram for T seconds
   udp6.py punch ADDR PORT SPORT T   send to ADDR PORT from SPORT every 20 ms for up to
@@ -33,8 +34,10 @@ def main(a):
             s.sendto(("from %s %d" % (src[0], src[1])).encode(), src)
     elif cmd in ("ask", "send"):
         s = sock(a[3])
-        s.sendto(b"hello", (a[1], int(a[2])))
+        data = b"x" * int(a[4]) if cmd == "send" and len(a) > 4 else b"hello"
+        s.sendto(data, (a[1], int(a[2])))
         if cmd == "send":
+            time.sleep(0.2)  # the socket stays open for an ICMPv6 error to come back
             return 0
         s.settimeout(float(a[4]) if len(a) > 4 else 2.0)
         try:
