@@ -8,7 +8,8 @@
 #
 # There is no NAT between 127.0.0.2 and 127.0.0.3, so ICE's host candidates meet at
 # once: alice's session must go direct. Checks: the session is on the direct path
-# (ztna status), every ztna ping goes via direct (bob's via relay), 16 MiB through
+# (ztna status, which also says nat=eim: NAT detection finds no NAT), every ztna ping
+# goes via direct (bob's via relay), 16 MiB through
 # the forward arrive with equal SHA-256, the time it took to go direct. Prints PASS
 # or FAIL per check; exit 0 when all pass, 1 otherwise, 2 on a setup error. Run by
 # `make test` (tests/sys/localhost.sh). ZT_KEEP=1 keeps the logs.
@@ -110,6 +111,11 @@ line=$(grep '^session=' <<<"$st" | head -n 1)
 path=$(sed -n 's/.* path=\([a-z]*\).*/\1/p' <<<"$line")
 ttd=$(sed -n 's/.* time_to_direct_ms=\([0-9]*\).*/\1/p' <<<"$line")
 check "alice: ztna status shows the session on" direct "${path:-none}" "time to direct ${ttd:-?} ms"
+# NAT detection (--nat-ports auto) with the Intermediate's STUN port (its UDP port + 1):
+# no NAT on loopback, the second destination sees the same port
+nat=$(grep '^node' <<<"$st" | sed -n 's/.* nat=\([a-z]*\).*/\1/p')
+check "alice: ztna status nat (loopback: one mapping)" eim "${nat:-none}" \
+	"$(grep -o 'event=nat_detected.*' "$T/alice.log" | head -n 1)"
 "$B/ztna" ping sink -c 3 -i 0.1 --control "$T/alice.sock" >"$T/alice.ping" 2>&1
 echo "  $(tail -n 1 "$T/alice.ping")"
 check "alice: ztna ping round trips via direct" 3 "$(grep -c 'via direct 127.0.0.3:' "$T/alice.ping")"

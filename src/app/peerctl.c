@@ -193,14 +193,15 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 			 t4.family && zt_addr_format(&t4, false, a, sizeof(a)) > 0 ? a : "-",
 			 t6.family && zt_addr_format(&t6, false, b, sizeof(b)) > 0 ? b : "-");
 	zt_ctl_printf(c, "node role=%s name=%s state=%s intermediate=%s local=%s sessions=%zu "
-		      "transport=%s outer_rtt_us=%" PRIu64 "%s%s",
+		      "transport=%s outer_rtt_us=%" PRIu64 " nat=%s%s%s",
 		      pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector", pp->name,
 		      peer_state_name(st),
 		      zt_addr_str(zt_peer_outer_kind(pp->peer) == ZT_OUTER_TCP ? &pp->pc.intermediate_tcp
 									     : &pp->pc.intermediate, a),
 		      zt_addr_str(&pp->d.io.udp.local, b), n,
 		      zt_outer_kind_name(zt_peer_outer_kind(pp->peer)),
-		      (uint64_t)(zt_peer_outer_srtt(pp->peer) / ZT_US), tun, login);
+		      (uint64_t)(zt_peer_outer_srtt(pp->peer) / ZT_US), zt_peer_nat(pp->peer), tun,
+		      login);
 	for (size_t i = 0; i < n && i < 256; i++) {
 		struct zt_peer_session_info si;
 		struct zt_peer_path_info pi;

@@ -134,12 +134,17 @@ static int set_nat_ports(void *ctx, const char *v, const char **why)
 {
 	static const char *const names[] = { "unknown", "preserve", "sequential", "random" };
 
+	PP(ctx)->pc.nat_detect = !strcmp(v, "auto");
+	PP(ctx)->pc.nat_ports = 0;
+	if (PP(ctx)->pc.nat_detect)
+		return 0;
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(v, names[i])) {
 			PP(ctx)->pc.nat_ports = (uint8_t)i; /* enum zt_ctrl_nat_ports */
 			return 0;
 		}
-	*why = "unknown, preserve, sequential or random (what 'ztna discover' reports as ports)";
+	*why = "auto, unknown, preserve, sequential or random (what 'ztna discover' reports as "
+	       "ports)";
 	return ZT_ESYNTAX;
 }
 
@@ -599,9 +604,11 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "portmap-gateway", .syntax = "ADDR", .example = "192.168.1.1",
 	  .help = "the gateway --portmap asks (default: the default route's next hop)",
 	  .set = set_portmap_gateway },
-	{ .name = "nat-ports", .syntax = "unknown|preserve|sequential|random", .example = "sequential",
-	  .help = "how this host's NAT picks the public port of a new mapping, as 'ztna "
-		  "discover' reports it; sequential: signal predicted candidates (default unknown)",
+	{ .name = "nat-ports", .syntax = "auto|unknown|preserve|sequential|random", .example = "sequential",
+	  .help = "how this host's NAT picks the public port of a new mapping: auto detects it "
+		  "after each login with the Intermediate's STUN port (default); or as 'ztna "
+		  "discover' reports it (unknown: neither detected nor said); sequential: "
+		  "signal predicted candidates",
 	  .set = set_nat_ports },
 	{ .name = "nat-mapping", .syntax = "unknown|endpoint-independent|...", .example = "endpoint-independent",
 	  .help = "this host's NAT mapping behaviour as 'ztna discover' reports it (also "
@@ -1458,6 +1465,7 @@ int zt_peerprog_main(struct zt_peerprog *pp, int argc, char **argv, const char *
 
 	pp->d.ops = &peer_ops;
 	pp->d.arg = pp;
+	pp->pc.nat_detect = true; /* --nat-ports auto */
 	zt_conf_init(&conf, extra, nextra, pp);
 	zt_conf_add(&conf, zt_peerprog_keys, zt_peerprog_nkeys, pp);
 	return zt_daemon_main(&pp->d, &conf, argc, argv, summary);

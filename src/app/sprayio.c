@@ -29,9 +29,9 @@ static void on_readable(struct zt_loop *loop, struct zt_watch *w, uint32_t reven
 	zt_nodeio_kick(io);
 }
 
-int zt_sprayio_open(struct zt_sprayio *s, struct zt_nodeio *io, const struct zt_addr *bind, size_t n)
+/* n sockets bound to b as it is (port 0: each its own). */
+static int open_socks(struct zt_sprayio *s, struct zt_nodeio *io, const struct zt_addr *b, size_t n)
 {
-	struct zt_addr b = *bind;
 	int rc = 0;
 
 	*s = (struct zt_sprayio){ .io = io };
@@ -41,11 +41,10 @@ int zt_sprayio_open(struct zt_sprayio *s, struct zt_nodeio *io, const struct zt_
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	b.port = 0;
 	for (; s->n < n; s->n++) {
 		struct zt_sprayio_sock *k = &s->socks[s->n];
 		k->s = s;
-		if ((rc = zt_udp_open(&k->udp, &b)) < 0)
+		if ((rc = zt_udp_open(&k->udp, b)) < 0)
 			goto out_close;
 		k->watch = (struct zt_watch){ .fd = k->udp.fd, .events = EPOLLIN, .cb = on_readable,
 					      .data = k };
@@ -65,6 +64,19 @@ out_free:
 	free(s->locals);
 	*s = (struct zt_sprayio){ 0 };
 	return rc;
+}
+
+int zt_sprayio_open(struct zt_sprayio *s, struct zt_nodeio *io, const struct zt_addr *bind, size_t n)
+{
+	struct zt_addr b = *bind;
+
+	b.port = 0;
+	return open_socks(s, io, &b, n);
+}
+
+int zt_sprayio_open_at(struct zt_sprayio *s, struct zt_nodeio *io, const struct zt_addr *at)
+{
+	return open_socks(s, io, at, 1);
 }
 
 void zt_sprayio_close(struct zt_sprayio *s)

@@ -1,5 +1,6 @@
 /*
- * The extra UDP sockets birthday probing sprays from (docs/hard-nat.md), for a node
+ * Extra UDP sockets of a node beside its main one: the sockets birthday probing sprays
+ * from (docs/hard-nat.md), or the Intermediate's STUN port. For a node
  * driven by app/nodeio: n sockets bound like the main one (its address, port 0),
  * each watched for datagrams, which go to the node with the socket's address as the
  * local one (ICE answers a probe that found its mapping from that socket, and the
@@ -42,6 +43,12 @@ struct zt_sprayio {
  * (nothing left open).
  */
 int zt_sprayio_open(struct zt_sprayio *s, struct zt_nodeio *io, const struct zt_addr *bind, size_t n);
+
+/*
+ * One socket bound to *at as it is (its port kept), watched and sent on the same way:
+ * the Intermediate's STUN port (ztna-intermediate --stun-port). Returns 0 or -errno.
+ */
+int zt_sprayio_open_at(struct zt_sprayio *s, struct zt_nodeio *io, const struct zt_addr *at);
 
 /* Closes them all. Accepts a zeroed struct. */
 void zt_sprayio_close(struct zt_sprayio *s);

@@ -68,6 +68,7 @@ static const struct field welcome_fields[] = {
 	FV(ZT_CTRL_F_TUN_ADDR6, K_ADDR, OPT, zt_ctrl_welcome, tun6),
 	FSTR(ZT_CTRL_F_TUN_POOL4, OPT, zt_ctrl_welcome, tun_pool4),
 	FSTR(ZT_CTRL_F_TUN_POOL6, OPT, zt_ctrl_welcome, tun_pool6),
+	FV(ZT_CTRL_F_STUN_PORT, K_U16, OPT, zt_ctrl_welcome, stun_port, .lo = 1, .hi = 65535),
 };
 
 static const struct field register_fields[] = {

@@ -105,6 +105,7 @@ enum zt_ctrl_field {
 	ZT_CTRL_F_TUN_POOL6 = 0x0025,       /* string: ... IPv6 pool */
 	ZT_CTRL_F_NAT_MAPPING = 0x0026,     /* u8, enum zt_ctrl_nat_mapping */
 	ZT_CTRL_F_NAT_PORTS = 0x0027,       /* u8, enum zt_ctrl_nat_ports */
+	ZT_CTRL_F_STUN_PORT = 0x0028,       /* u16: the Intermediate's second port, STUN only */
 };
 
 /* What a client says of its NAT in CANDIDATES (from its configuration, as `ztna
@@ -180,6 +181,9 @@ struct zt_ctrl_welcome {
 	struct zt_addr tun4, tun6;      /* agent: its tunnel addresses (family 0: none) */
 	char tun_pool4[ZT_CTRL_STR_MAX + 1]; /* connector: the pools agents' tunnel addresses */
 	char tun_pool6[ZT_CTRL_STR_MAX + 1]; /* come from ("" none), routed into its tunnel */
+	uint16_t stun_port;             /* a second UDP port of the Intermediate's address
+					   answering STUN Binding requests, for the client's
+					   NAT detection (core/natprobe.h); 0: none */
 };
 
 struct zt_ctrl_register {

@@ -186,6 +186,8 @@ struct zt_imd {
 	struct zt_quic_cidmap *map;
 	struct zt_stun_server stun;
 	bool have_stun;
+	struct zt_stun_server stun2;        /* on cfg.stun_port (have_stun2) */
+	bool have_stun2;
 	struct zt_check_budget stun_budget; /* answers to addresses that may be spoofed */
 	uint64_t started;
 	struct client *clients;
@@ -1283,6 +1285,7 @@ static void send_welcome(struct client *c, uint64_t now)
 	snprintf(m.u.welcome.software, sizeof(m.u.welcome.software), SOFTWARE);
 	m.u.welcome.tun4 = c->tun4;
 	m.u.welcome.tun6 = c->tun6;
+	m.u.welcome.stun_port = c->imd->have_stun2 ? c->imd->cfg.stun_port : 0;
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR)
 		pools_text(c->imd, &m.u.welcome);
 	ctrl_send(c, &m);
@@ -1937,12 +1940,20 @@ static void reset_token(void *arg, const uint8_t *cid, size_t cidlen, uint8_t to
 /* The Binding server on cfg.listen (none without one), and its answers' budget. */
 static void stun_init(struct zt_imd *imd, uint64_t now)
 {
-	const struct zt_check_budget_config b = { .dest_rate = STUN_RATE_DEST,
-						  .total_rate = STUN_RATE_TOTAL };
+	const struct zt_check_budget_config b = {
+		.dest_rate = imd->cfg.stun_rate ? imd->cfg.stun_rate : STUN_RATE_DEST,
+		.total_rate = imd->cfg.stun_rate_total ? imd->cfg.stun_rate_total : STUN_RATE_TOTAL,
+	};
+
+	struct zt_addr second = imd->cfg.listen;
 
 	if (imd->cfg.listen.family && imd->cfg.listen.port &&
 	    zt_stun_server_init(&imd->stun, &imd->cfg.listen, NULL) == 0)
 		imd->have_stun = true;
+	second.port = imd->cfg.stun_port;
+	if (imd->have_stun && second.port &&
+	    zt_stun_server_init(&imd->stun2, &second, NULL) == 0)
+		imd->have_stun2 = true;
 	zt_check_budget_init(&imd->stun_budget, &b, now);
 }
 
@@ -1989,6 +2000,7 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	if (cfg->open_rate > ZT_IMD_RATE_MAX || cfg->open_burst > ZT_IMD_RATE_MAX ||
 	    cfg->ctrl_rate > ZT_IMD_RATE_MAX || cfg->ctrl_burst > ZT_IMD_RATE_MAX ||
 	    cfg->ctrl_busy > ZT_IMD_CTRL_BUSY_MAX ||
+	    (cfg->stun_port && cfg->stun_port == cfg->listen.port) ||
 	    (cfg->relay_burst && cfg->relay_burst < ZT_IMD_RELAY_BURST_MIN))
 		return -EINVAL;
 	imd = calloc(1, sizeof(*imd));
@@ -2359,22 +2371,27 @@ int zt_imd_recv(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
 	struct zt_quic_path path;
 	struct zt_quic_conn *conn;
 	struct client *c;
+	bool stun_port;
 
 	if (!local->family || !from->family)
 		return -EINVAL;
+	stun_port = imd->have_stun2 && local->port == imd->cfg.stun_port;
 	imd->now = now;
 	imd->st.dgrams_in++;
 	if (len == 0) {
 		imd->st.dropped_garbage++;
 		return 0;
 	}
-	if (pkt[0] < 4) {
-		/* RFC 9443: STUN. */
+	if (pkt[0] < 4 || stun_port) {
+		/* RFC 9443: STUN; the second port takes nothing else */
 		uint8_t out[ZT_STUN_SERVER_MAX_RESPONSE];
 		unsigned ep;
-		int n = imd->have_stun ? zt_stun_server_handle(&imd->stun, 0, from, pkt, len, out,
-								sizeof(out), &ep)
-				       : ZT_ESTATE;
+		int n = pkt[0] >= 4 ? ZT_ESTUN_NOTSTUN
+			: stun_port ? zt_stun_server_handle(&imd->stun2, 0, from, pkt, len, out,
+							     sizeof(out), &ep)
+			: imd->have_stun ? zt_stun_server_handle(&imd->stun, 0, from, pkt, len, out,
+								 sizeof(out), &ep)
+			: ZT_ESTATE;
 		if (n > 0 && !zt_check_budget_take(&imd->stun_budget, NULL, now, from)) {
 			/* a source can be spoofed: not a reflector towards any one victim */
 			imd->st.stun_limited++;

@@ -111,6 +111,15 @@ struct zt_imd_config {
 	const struct zt_rng *rng;        /* required */
 	const struct zt_policy *policy;  /* required; must outlive the Intermediate */
 	struct zt_addr listen;           /* the socket's address, for STUN; family 0: no STUN */
+	/* A second UDP port of listen's IP that answers STUN Binding requests only (the
+	 * shell opens it and hands its datagrams to zt_imd_recv with it as the local
+	 * address; the answers name it as their local address). WELCOME names it, for the
+	 * clients' NAT detection (core/natprobe.h). Its answers share the STUN budget of
+	 * the main port. 0: none; listen's port: -EINVAL. */
+	uint16_t stun_port;
+	/* STUN answers (both ports together) a second to one IP and in all, bursts 8 s
+	 * worth (core/checkbudget.h; a request's source can be spoofed). 0: 10 and 1000. */
+	uint32_t stun_rate, stun_rate_total;
 	uint64_t quota_bytes;            /* relay budget per session; 0: 64 GiB */
 	uint64_t quota_packets;          /* 0: 64 Mi packets */
 	/* Relay rate per client connection: the bytes of the relayed payloads it sends

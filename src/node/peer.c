@@ -306,8 +306,8 @@ static void set_observed(struct zt_peer *p, const struct zt_addr *a)
 	/* port prediction counts from the UDP socket's mapping towards the Intermediate */
 	if (!tcp)
 		zt_portpred_observed(&p->portpred, p->now, a, &p->cfg.intermediate);
-	p->addrs.portpred = !tcp && p->cfg.nat_ports == ZT_CTRL_NAT_PORTS_SEQUENTIAL ? &p->portpred
-											   : NULL;
+	/* the NAT's behaviour (configured or detected anew): portpred, nat_* */
+	zt_pnat_observed(p, p->stun_port);
 	/* over TCP: the TCP direct path's candidates (tcpdirect.c) */
 	p->addrs.tcp_observed = tcp_direct ? *a : (struct zt_addr){ 0 };
 	p->addrs.tcp_local = tcp_direct ? p->tcp_local : (struct zt_addr){ 0 };
@@ -328,6 +328,7 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	zt_ptun_on_welcome(p, w);
 	p->state = ZT_PEER_READY;
 	p->client_id = w->client_id;
+	p->stun_port = w->stun_port;
 	set_observed(p, &w->observed);
 	p->welcome_at = p->now;
 	p->st.welcomes++;
@@ -487,6 +488,7 @@ static void moved(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	p->alt = NULL;
 	p->moving = false;
 	p->client_id = w->client_id;
+	p->stun_port = w->stun_port;
 	set_observed(p, &w->observed);
 	p->welcome_at = p->now;
 	p->st.moves++;
@@ -677,6 +679,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	p->addrs.intermediate = cfg->intermediate;
 	p->addrs.nat_mapping = cfg->nat_mapping;
 	p->addrs.nat_ports = cfg->nat_ports;
+	zt_natprobe_init(&p->natprobe);
 	p->addrs.spray = cfg->spray;
 	p->addrs.nspray = cfg->nspray;
 	if (cfg->cb)
@@ -771,7 +774,10 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 	if (zt_ppm_recv(p, now, from, pkt, len))
 		return 0;
 	if (pkt[0] < 4) {
-		/* RFC 9443: STUN, for the ICE agent of the session it belongs to. */
+		/* RFC 9443: STUN, the answer to NAT detection or for the ICE agent of the
+		 * session it belongs to. */
+		if (zt_pnat_recv(p, now, from, pkt, len))
+			return 0;
 		if (zt_psession_stun(p, now, local, from, pkt, len) != 1)
 			p->st.dropped_stun++;
 		check_ctrl(p);
@@ -860,6 +866,8 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 	check_ctrl(p);
 	zt_psession_deliver(p);
 	n = zt_ppm_poll_send(p, now, buf, cap, ret_local, ret_remote);
+	if (n <= 0)
+		n = zt_pnat_poll_send(p, now, buf, cap, ret_local, ret_remote);
 	if (n > 0) {
 		p->st.dgrams_out++;
 		return n;
@@ -870,9 +878,9 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 		n = zt_psession_poll_stun(p, now, buf, cap, ret_local, ret_remote);
 		if (n > 0) {
 			p->st.dgrams_out++;
-			/* checks are what open new mappings (docs/hard-nat.md) */
-			if (p->addrs.portpred)
-				zt_portpred_sent(&p->portpred, now, ret_remote);
+			/* checks are what open new mappings (docs/hard-nat.md); counted
+			 * whether or not the NAT is known to be sequential yet */
+			zt_portpred_sent(&p->portpred, now, ret_remote);
 			return n;
 		}
 		for (int k = 0; k < 2; k++) {
@@ -930,6 +938,8 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 		t = d;
 	if ((d = zt_ppm_deadline(p)) < t)
 		t = d;
+	if ((d = zt_pnat_deadline(p)) < t)
+		t = d;
 	if (p->outer) {
 		d = zt_outer_next_deadline(p->outer);
 		if (d < t)
@@ -971,6 +981,7 @@ void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 	zt_psession_timers(p, now);
 	zt_ptcp_timers(p, now);
 	zt_ppm_timers(p, now);
+	zt_pnat_timers(p, now);
 	check_ctrl(p);
 	zt_psession_deliver(p);
 	zt_psession_reap(p);

@@ -218,6 +218,11 @@ int zt_peer_portmap_info(const struct zt_peer *p, struct zt_portmap_info *ret);
 
 /* Agent: the tunnel addresses the Intermediate gave at the last login (family 0: none;
  * the Intermediate's --tunnel-pool). */
+/* What the node knows of its NAT's port allocation: "eim", "sequential", "random" or
+ * "unknown" (detected, core/natprobe.h, when nat_detect ran; else the configured
+ * nat_ports / nat_mapping). */
+const char *zt_peer_nat(const struct zt_peer *p);
+
 void zt_peer_tunnel_addrs(const struct zt_peer *p, struct zt_addr *ret4, struct zt_addr *ret6);
 
 #endif

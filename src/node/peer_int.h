@@ -10,6 +10,7 @@
 #include "core/ctrl.h"
 #include "core/err.h"
 #include "core/hmap.h"
+#include "core/natprobe.h"
 #include "core/tokens.h"
 #include "core/units.h"
 #include "node/backoff.h"
@@ -209,7 +210,10 @@ struct zt_peer {
 	uint64_t next_request;
 	uint64_t tick;                  /* flow idle checks; ZT_TIME_NEVER when no flows */
 	struct zt_direct_addrs addrs;            /* host candidates, observed address */
-	struct zt_portpred portpred;             /* new mappings counted (nat_ports sequential) */
+	struct zt_portpred portpred;             /* new mappings counted (used when the NAT is
+						    sequential, counted always) */
+	struct zt_natprobe natprobe;             /* NAT detection (peernat.c) */
+	uint16_t stun_port;                      /* the Intermediate's STUN port (WELCOME) */
 	struct zt_addr tcp_local;                /* the outer TCP connection's local address */
 	struct zt_tcplinks *links;               /* the TCP direct path's (tcpdirect.c) */
 	struct zt_addr tun4, tun6;               /* agent: tunnel addresses from WELCOME */
@@ -313,6 +317,17 @@ void zt_ppm_refresh(struct zt_peer *p, uint64_t now);
 /* Deletes the mapping (zt_peer_close) and frees the client (zt_peer_free). */
 void zt_ppm_stop(struct zt_peer *p, uint64_t now);
 void zt_ppm_fini(struct zt_peer *p);
+
+/* peernat.c: NAT detection (core/natprobe.h). observed: after every observation (and
+ * transport change), starts over when it is new; sets the effective nat_mapping,
+ * nat_ports and portpred in p->addrs. recv takes the STUN server's answer (true). */
+void zt_pnat_observed(struct zt_peer *p, uint16_t stun_port);
+bool zt_pnat_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *from,
+		  const uint8_t *pkt, size_t len);
+int zt_pnat_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
+		      struct zt_addr *ret_local, struct zt_addr *ret_remote);
+uint64_t zt_pnat_deadline(const struct zt_peer *p);
+void zt_pnat_timers(struct zt_peer *p, uint64_t now);
 
 int zt_ptun_init(struct zt_peer *p);
 void zt_ptun_fini(struct zt_peer *p);

@@ -265,8 +265,13 @@ struct zt_peer_config {
 	 * signalled, the peer's ignored). Both are signalled for birthday probing
 	 * (probe_off turns it off; probe_count and probe_rate: per generation, 0:
 	 * core/birthday.h's defaults). spray: sockets the shell opened for spraying
-	 * (their local addresses, caller-owned), or none: this node cannot spray. */
+	 * (their local addresses, caller-owned), or none: this node cannot spray.
+	 * nat_detect: detect the NAT (core/natprobe.h, when the Intermediate names a STUN
+	 * port and the outer connection is on UDP): the result stands in for nat_ports
+	 * and nat_mapping where they are 0 (sequential: prediction; eim: the probing
+	 * side; random: the spraying side, with spray sockets). */
 	uint8_t nat_mapping, nat_ports;
+	bool nat_detect;
 	bool predict_off, probe_off;
 	uint32_t probe_count, probe_rate;
 	const struct zt_addr *spray;

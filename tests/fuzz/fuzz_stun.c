@@ -1,7 +1,9 @@
 /*
  * libFuzzer target: STUN decoder, integrity and fingerprint checks, getters, the
  * RFC 5780 Binding responder, and the discovery client (as the answer to its test I,
- * whose transaction ID comes from a fixed seed) on the same input. Aborts (a finding) when an invariant
+ * whose transaction ID comes from a fixed seed) and the node's NAT detection (core/natprobe,
+ * taking the input's own transaction ID so that every decodable input is "its answer")
+ * on the same input. Aborts (a finding) when an invariant
  * breaks: a response over the amplification bound, a response that does not decode,
  * a decoded message whose recorded views fall outside the input.
  */
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "core/natdisc.h"
+#include "core/natprobe.h"
 #include "core/stun.h"
 #include "core/stun_server.h"
 
@@ -84,6 +87,29 @@ static void exercise_natdisc(const uint8_t *buf, size_t size)
 	zt_natdisc_free(nd);
 }
 
+static void exercise_natprobe(const uint8_t *buf, size_t size)
+{
+	struct zt_natprobe np;
+	struct zt_addr p0, server, to;
+	uint8_t tid[ZT_STUN_TID_LEN] = { 0 }, req[ZT_NATPROBE_REQ_LEN];
+	enum zt_natprobe_result r;
+
+	zt_addr_parse(&p0, "203.0.113.7:40000", 0);
+	zt_addr_parse(&server, "198.51.100.1:4434", 0);
+	if (size >= ZT_STUN_HDR_LEN)
+		memcpy(tid, buf + 8, sizeof(tid));
+	zt_natprobe_init(&np);
+	check(zt_natprobe_start(&np, 0, &p0, &server, tid) == 1);
+	check(zt_natprobe_poll_send(&np, 0, req, sizeof(req), &to) == ZT_NATPROBE_REQ_LEN);
+	check(zt_natprobe_recv(&np, 1, &server, buf, size) >= 0);
+	r = zt_natprobe_result(&np);
+	check(r <= ZT_NATPROBE_UNKNOWN);
+	if (r)
+		check(zt_natprobe_next_deadline(&np) == ZT_TIME_NEVER && np.second.family == AF_INET);
+	else
+		check(zt_natprobe_next_deadline(&np) == ZT_NATPROBE_RTO);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct zt_stun_server s4, s1;
@@ -138,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	exercise_natdisc(buf, size);
+	exercise_natprobe(buf, size);
 	free(buf);
 	return 0;
 }

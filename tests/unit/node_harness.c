@@ -120,10 +120,26 @@ void nh_ep_init(struct nh_ep *e, struct nh_net *n, enum nh_kind kind, const char
 		n->eps[n->neps++] = e;
 }
 
+/* a is one of e's other ports: an Intermediate's STUN port, a mapping of its NAT. */
+static bool other_port(const struct nh_ep *e, const struct zt_addr *a)
+{
+	if (!zt_addr_ip_equal(&e->addr, a))
+		return false;
+	if (e->kind == NH_IMD && e->stun_port && a->port == e->stun_port)
+		return true;
+	for (size_t i = 0; e->seq_nat && i < e->nnat; i++)
+		if (e->natmap[i].port == a->port)
+			return true;
+	return false;
+}
+
 static struct nh_ep *ep_at(struct nh_net *n, const struct zt_addr *a)
 {
 	for (size_t i = 0; i < n->neps; i++)
 		if (zt_addr_equal(&n->eps[i]->addr, a))
+			return n->eps[i];
+	for (size_t i = 0; i < n->neps; i++)
+		if (other_port(n->eps[i], a))
 			return n->eps[i];
 	return NULL;
 }
@@ -133,7 +149,36 @@ static struct nh_ep *ep_from_local(struct nh_net *n, const struct zt_addr *a)
 	for (size_t i = 0; i < n->neps; i++)
 		if (zt_addr_equal(&n->eps[i]->local, a) || zt_addr_equal(&n->eps[i]->addr, a))
 			return n->eps[i];
+	for (size_t i = 0; i < n->neps; i++)
+		if (n->eps[i]->kind == NH_IMD && other_port(n->eps[i], a))
+			return n->eps[i];
 	return NULL;
+}
+
+/* The address the receiver sees a datagram of src's from (sent from `from` to `to`). */
+static struct zt_addr public_from(struct nh_ep *src, const struct zt_addr *from,
+				  const struct zt_addr *to)
+{
+	struct zt_addr a = src->addr;
+
+	if (src->kind == NH_IMD && src->stun_port && from->port == src->stun_port) {
+		a.port = src->stun_port;
+		return a;
+	}
+	if (!src->seq_nat)
+		return a;
+	for (size_t i = 0; i < src->nnat; i++)
+		if (zt_addr_equal(&src->natmap[i].dst, to)) {
+			a.port = src->natmap[i].port;
+			return a;
+		}
+	if (src->nnat < NH_NAT_MAPS)
+		src->natmap[src->nnat] = (struct nh_natmap){ .dst = *to,
+							    .port = (uint16_t)(a.port + src->nnat) };
+	a.port = (uint16_t)(a.port + src->nnat);
+	if (src->nnat < NH_NAT_MAPS)
+		src->nnat++;
+	return a;
 }
 
 /* Into the wire's queue, in time order (after those of the same time). */
@@ -161,7 +206,7 @@ void nh_send(struct nh_net *n, const struct zt_addr *from, const struct zt_addr 
 	p->fin = false;
 	p->at = n->now + (src ? src->lat : 0) + (dst ? dst->lat : 0);
 	/* The receiver sees the sender's public address. */
-	p->from = src ? src->addr : *from;
+	p->from = src ? public_from(src, from, to) : *from;
 	p->to = *to;
 	p->len = len;
 	memcpy(p->data, data, len);
@@ -781,8 +826,13 @@ static void ep_flush(struct nh_ep *e)
 				peer_link_flush(e); /* what the inner connections put on links */
 			return;
 		}
-		nh_send(n, &e->local, &r, buf, (size_t)len);
-		(void)l;
+		{
+			struct zt_addr from = e->local;
+			/* the Intermediate's STUN port answers from itself */
+			if (e->kind == NH_IMD && e->stun_port && l.port == e->stun_port)
+				from.port = e->stun_port;
+			nh_send(n, &from, &r, buf, (size_t)len);
+		}
 	}
 }
 
@@ -833,8 +883,12 @@ static void ep_deliver(struct nh_ep *e, const struct nh_pkt *p)
 	}
 	switch (e->kind) {
 	case NH_IMD:
-		if (e->imd)
-			zt_imd_recv(e->imd, n->now, &e->local, &p->from, p->data, p->len);
+		if (e->imd) {
+			struct zt_addr local = e->local;
+			if (e->stun_port && p->to.port == e->stun_port)
+				local.port = e->stun_port;
+			zt_imd_recv(e->imd, n->now, &local, &p->from, p->data, p->len);
+		}
 		break;
 	case NH_PEER:
 		if (e->peer)

@@ -13,7 +13,11 @@
  * nobody meets never connects, nor any to or from an endpoint with links_blocked), and
  * its bytes travel as packets with nh_pkt.link set (the receiver's link id). Each endpoint has the
  * address it is reached at (addr) and the address its node believes it has (local);
- * changing addr mid-run models a NAT rebinding.
+ * changing addr mid-run models a NAT rebinding. An Intermediate's stun_port is a second
+ * port of its address (zt_imd_config.stun_port): datagrams to it reach the Intermediate
+ * with that local port, and what it sends from that port leaves from it. A peer with
+ * seq_nat sits behind a sequential symmetric NAT: its first destination sees addr, each
+ * new destination the next port (at most NH_NAT_MAPS; no filtering).
  *
  * The PKI is quic_harness.h's (CA, intermediate "relay", service "web", agent
  * "alice", connector "c1", rogue CA and "mallory") plus agent "bob", connector "c2"
@@ -70,6 +74,7 @@ struct nh_pkt {
 
 #define NH_MAX_EPS 256
 #define NH_MAX_MSGS 64
+#define NH_NAT_MAPS 32
 
 enum nh_kind { NH_IMD = 1, NH_PEER = 2, NH_RAW = 3 };
 
@@ -116,6 +121,13 @@ struct nh_ep {
 		uint32_t to_id;
 	} links[8];
 	uint64_t link_bytes;    /* sent on links */
+	uint16_t stun_port;     /* Intermediate: its STUN port (0: none) */
+	bool seq_nat;           /* peer: behind a sequential symmetric NAT */
+	struct nh_natmap {
+		struct zt_addr dst;
+		uint16_t port;
+	} natmap[NH_NAT_MAPS];
+	size_t nnat;
 	struct zt_imd *imd;
 	struct zt_peer *peer;
 	struct nh_raw raw;

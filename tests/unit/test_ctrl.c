@@ -82,6 +82,7 @@ static void make_full(struct zt_ctrl_msg *m, unsigned type)
 		m->u.welcome.tun6 = addr("[fd7a:7a74::ffff]:0");
 		fill_str(m->u.welcome.tun_pool4, ZT_CTRL_STR_MAX, '4');
 		fill_str(m->u.welcome.tun_pool6, ZT_CTRL_STR_MAX, '6');
+		m->u.welcome.stun_port = 65535;
 		break;
 	case ZT_CTRL_REGISTER:
 		m->u.reg.n_services = ZT_CTRL_SERVICES_MAX;

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "app/log.h"
 #include "app/outertcp.h"
 #include "app/secret.h"
+#include "app/sprayio.h"
 #include "core/err.h"
 #include "core/units.h"
 #include "io/loop.h"
@@ -41,6 +43,8 @@ struct prog {
 	struct zt_addr listen;
 	struct zt_addr tcp_listen;   /* family 0: the UDP address's IP, port 443 */
 	bool tcp_set, tcp_off;       /* --tcp-listen given; ... as "off" */
+	long stun_port;              /* --stun-port: -1 not given (the UDP port + 1), 0 off */
+	struct zt_sprayio stun;      /* its socket */
 	char reset_key_file[PATH_MAX];
 	struct zt_policy *policy;
 
@@ -74,6 +78,23 @@ static int set_tcp_listen(void *ctx, const char *v, const char **why)
 	if (rc < 0)
 		*why = "an IP address and port, or off";
 	return rc;
+}
+
+static int set_stun_port(void *ctx, const char *v, const char **why)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	if (!strcmp(v, "off")) {
+		P(ctx)->stun_port = 0;
+		return 0;
+	}
+	if (!*v || *end || n < 0 || n > 65535) {
+		*why = "a port 1-65535, or 0 or off (none)";
+		return ZT_ESYNTAX;
+	}
+	P(ctx)->stun_port = n;
+	return 0;
 }
 
 static int set_client(void *ctx, const char *v, const char **why)
@@ -191,6 +212,18 @@ static const struct zt_conf_key keys[] = {
 	  .help = "the TCP address for clients over TLS/TCP, where UDP does not pass (default: "
 		  "the UDP address's IP, port 443; without the right to bind it, a warning)",
 	  .set = set_tcp_listen },
+	{ .name = "stun-port", .syntax = "PORT|off", .example = "4434",
+	  .help = "a second UDP port of the same IP answering STUN Binding requests, named "
+		  "in WELCOME: clients detect their NAT's port allocation with it (default: the "
+		  "UDP port + 1, a warning when it cannot be bound; 0 or off: none)",
+	  .set = set_stun_port },
+	{ .name = "stun-rate", .syntax = "N", .example = "10",
+	  .help = "STUN answers a second to one IP address, both STUN ports together (burst 8 s "
+		  "worth; a request's source can be spoofed) (default 10)",
+	  COUNT(ic.stun_rate, ZT_IMD_RATE_MAX) },
+	{ .name = "stun-rate-total", .syntax = "N", .example = "1000",
+	  .help = "STUN answers a second in all (burst 8 s worth) (default 1000)",
+	  COUNT(ic.stun_rate_total, ZT_IMD_RATE_MAX) },
 	{ .name = "pki", .syntax = "DIR", .example = "/etc/ztna/pki",
 	  .help = "our bundle from 'ztna pki init' (DIR/intermediate): default ca, cert and key "
 		  "files; one holding keys not ours is refused", TEXT(d.pki) },
@@ -387,10 +420,10 @@ static void log_start(const struct prog *p)
 	uint64_t nofile = p->nofile;
 	size_t max = p->ic.max_clients ? p->ic.max_clients : 10000;
 
-	zt_info("start", "listen=%s tcp_listen=%s open_files=%" PRIu64 " clients_configured=%zu rules=%zu serve_rules=%zu limits=%zu",
+	zt_info("start", "listen=%s tcp_listen=%s stun_port=%u open_files=%" PRIu64 " clients_configured=%zu rules=%zu serve_rules=%zu limits=%zu",
 		zt_addr_str(&p->d.io.udp.local, a),
 		p->otcp.fd >= 0 ? zt_addr_str(&p->otcp.local, (char[ZT_ADDR_STRLEN]){ 0 }) : "off",
-		nofile, zt_policy_client_count(p->policy),
+		p->ic.stun_port, nofile, zt_policy_client_count(p->policy),
 		zt_policy_rule_count(p->policy), zt_policy_serve_count(p->policy),
 		zt_policy_limit_count(p->policy));
 	if (p->otcp.fd >= 0 && nofile < max + 64)
@@ -448,6 +481,36 @@ static int tcp_open(struct prog *p)
 	zt_warn("tcp_listen_failed", "address=%s error=\"%s\" note=\"clients over TLS/TCP cannot "
 		"connect\" fix=\"grant CAP_NET_BIND_SERVICE, or --tcp-listen ADDR:PORT, or "
 		"--tcp-listen off\"", zt_addr_str(&at, a), strerror(-rc));
+	return 0;
+}
+
+/* The STUN port's socket (the UDP address's IP): a failure is fatal when --stun-port
+ * named the port, else a warning. Sets ic.stun_port. Returns 0 or the exit status. */
+static int stun_open(struct prog *p)
+{
+	struct zt_addr at = p->d.io.udp.local;
+	uint16_t udp_port = at.port;
+	char a[ZT_ADDR_STRLEN];
+	int rc;
+
+	if (!p->stun_port || (p->stun_port < 0 && udp_port == 65535))
+		return 0;
+	at.port = (uint16_t)(p->stun_port < 0 ? udp_port + 1 : p->stun_port);
+	if (at.port == udp_port)
+		return zt_daemon_fail(&p->d, 2, "--stun-port %u is the UDP port: pick another, or "
+				      "--stun-port off", at.port);
+	rc = zt_sprayio_open_at(&p->stun, &p->d.io, &at);
+	if (rc == 0) {
+		p->d.io.send_other = zt_sprayio_send;
+		p->d.io.other_arg = &p->stun;
+		p->ic.stun_port = at.port;
+		return 0;
+	}
+	if (p->stun_port > 0)
+		return zt_daemon_fail(&p->d, 1, "--stun-port %s: %s", zt_addr_str(&at, a), strerror(-rc));
+	zt_warn("stun_port_failed", "address=%s error=\"%s\" note=\"clients cannot detect their "
+		"NAT (docs/hard-nat.md)\" fix=\"free the port, or --stun-port PORT, or --stun-port "
+		"off\"", zt_addr_str(&at, a), strerror(-rc));
 	return 0;
 }
 
@@ -526,6 +589,11 @@ static int setup(void *arg, int argc, char **argv)
 		return 1;
 	}
 	imd_config(p, reset_key);
+	rc = stun_open(p);
+	if (rc) {
+		zt_secret_free(reset_key);
+		return rc;
+	}
 	rc = zt_imd_new(&p->imd, &p->ic, zt_loop_now(p->d.loop));
 	zt_secret_free(reset_key); /* the Intermediate keeps a hash of it */
 	p->ic.reset_key = NULL;
@@ -571,6 +639,8 @@ static void teardown(void *arg)
 	if (p->d.loop)
 		zt_timer_cancel(p->d.loop, &p->trim_t);
 	zt_otcp_server_close(&p->otcp);
+	if (p->stun.io)
+		zt_sprayio_close(&p->stun);
 	zt_nodeio_close(&p->d.io);
 	zt_imd_free(p->imd);
 	zt_tls_ctx_free(p->ic.tls);
@@ -590,6 +660,7 @@ int main(int argc, char **argv)
 	static struct prog p = {
 		.d = { .prog = "ztna-intermediate", .ops = &imd_ops, .arg = &p },
 		.listen = { .family = AF_INET, .port = 4433 },
+		.stun_port = -1,
 		.ic.open_hold = 10 * ZT_SEC,
 	};
 	struct zt_conf conf;

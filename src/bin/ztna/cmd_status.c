@@ -250,11 +250,13 @@ int status_main(int argc, char **argv)
 			fprintf(stderr, "ztna status: %s\n", line);
 			rc = ZT_EXIT_FAILED;
 		} else if (!strncmp(line, "node ", 5)) {
-			printf("%s %s: %s, intermediate %s over %s, local %s, %s session(s)\n",
+			printf("%s %s: %s, intermediate %s over %s, local %s, nat=%s, %s session(s)\n",
 			       kv(line, "role", v[0], 128), kv(line, "name", v[1], 128),
 			       kv(line, "state", v[2], 128), kv(line, "intermediate", v[3], 128),
 			       *kv(line, "transport", v[9], 128) ? v[9] : "udp",
-			       kv(line, "local", v[4], 128), kv(line, "sessions", v[5], 128));
+			       kv(line, "local", v[4], 128),
+			       *kv(line, "nat", v[6], 128) ? v[6] : "unknown",
+			       kv(line, "sessions", v[5], 128));
 			if (*kv(line, "login_error", v[6], 128))
 				printf("login refused (%s): %s; next try in %s\n", v[6],
 				       kv(line, "login_text", v[7], 128), print_secs(v[8], kv(line, "retry_in_ms", v[9], 128)));
