@@ -134,6 +134,7 @@ FUZZ_LIB_SRC = $(filter src/core/%,$(LIB_SRC))
 # Sources a target needs beyond src/core: FUZZ_EXTRA_<target>.
 FUZZ_EXTRA_fuzz_conf := src/app/conf.c
 FUZZ_EXTRA_fuzz_parse := src/app/parse.c
+FUZZ_EXTRA_fuzz_popmix := sim/popmix.c
 FUZZ_EXTRA_fuzz_pcp := src/node/portmap.c src/node/nodelog.c
 FUZZ_EXTRA_fuzz_policy := src/node/policy.c src/quic/pki.c
 FUZZ_EXTRA_fuzz_retry := src/quic/retry.c

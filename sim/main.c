@@ -579,6 +579,29 @@ static int run_bench(unsigned sessions)
 	return 0;
 }
 
+/* --off LIST: turns techniques off. Returns 0 or -1 on an unknown name. */
+static int pop_off(const char *list, struct zt_sim_pop_tech *t)
+{
+	char buf[128], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(w, "portmap"))
+			t->portmap = false;
+		else if (!strcmp(w, "predict"))
+			t->predict = false;
+		else if (!strcmp(w, "probe"))
+			t->probe = false;
+		else if (!strcmp(w, "ipv6"))
+			t->ipv6 = false;
+		else if (!strcmp(w, "all"))
+			*t = (struct zt_sim_pop_tech){ 0 };
+		else
+			return -1;
+	}
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -591,7 +614,9 @@ static void usage(void)
 		"       --sequential, --predict on|off with --prop, --case, --matrix: symmetric NATs\n"
 		"                allocate ports sequentially; port prediction off (docs/hard-nat.md);\n"
 		"                --predict off with --scenario (and --theory) too\n"
-		"       ztna-sim --population [FILE] [--sessions N] [--seed N]\n"
+		"       ztna-sim --population [FILE] [--sessions N] [--seed N] [--off LIST]\n"
+		"                LIST: techniques off, comma-separated: portmap, predict, probe,\n"
+		"                ipv6, or all (plain ICE only)\n"
 		"       ztna-sim --bench [--sessions N]\n"
 		"       ztna-sim --birthday [--sessions N] [--sockets N] [--probes N] [--probe-rate N]\n"
 		"                [--probe off] [--real] [--seed N]   birthday probing against its formula\n"
@@ -603,6 +628,9 @@ int main(int argc, char **argv)
 {
 	enum { SCEN = 1, PROP, CASE, MATRIX, POP, BENCH, BDAY } mode = 0;
 	struct zt_sim_birthday_cfg bday = { 0 };
+	struct zt_sim_pop_cfg pop = {
+		.tech = { .predict = true, .probe = true, .portmap = true, .ipv6 = true },
+	};
 	static const struct option opts[] = {
 		{ "scenario", required_argument, NULL, 's' },
 		{ "seed", required_argument, NULL, 'S' },
@@ -626,6 +654,7 @@ int main(int argc, char **argv)
 		{ "probe-rate", required_argument, NULL, 'q' },
 		{ "probe", required_argument, NULL, 'o' },
 		{ "predict", required_argument, NULL, 'D' },
+		{ "off", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -666,6 +695,13 @@ int main(int argc, char **argv)
 			}
 			variant.predict_off = !strcmp(optarg, "off");
 			break;
+		case 'O':
+			if (pop_off(optarg, &pop.tech) < 0) {
+				fprintf(stderr, "ztna-sim: --off %s: say portmap, predict, probe, ipv6 "
+					"or all, comma-separated\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
@@ -677,7 +713,11 @@ int main(int argc, char **argv)
 	case PROP: return real ? run_prop_real(seed, cases) : run_prop(seed, cases);
 	case CASE: return run_case(seed, level, timeline, real);
 	case MATRIX: return run_matrix(runs);
-	case POP: return zt_sim_pop_main(file, sessions ? sessions : 2000, seed_given ? seed : 1, stdout);
+	case POP:
+		pop.file = file;
+		pop.sessions = sessions ? sessions : 2000;
+		pop.seed = seed_given ? seed : 1;
+		return zt_sim_pop_main(&pop, stdout);
 	case BENCH: return run_bench(sessions ? sessions : 2000);
 	case BDAY:
 		bday.sessions = sessions ? sessions : 200;

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,7 +95,7 @@ size_t zt_sim_nat_expire(struct zt_sim_nat *nat, uint64_t now)
 
 	for (size_t i = 0; i < nat->n;) {
 		struct zt_sim_nat_map *m = &nat->maps[i];
-		if (now - last_use(nat, m) >= nat->cfg.timeout) {
+		if (!m->fixed && now - last_use(nat, m) >= nat->cfg.timeout) {
 			if (nat->log)
 				nat->log(nat->log_ctx, now, nat, ZT_SIM_NAT_EV_EXPIRE, m);
 			free(m->perms);
@@ -196,6 +197,48 @@ static void add_perm(const struct zt_sim_nat *nat, struct zt_sim_nat_map *m, uin
 		m->perms[oldest] = (struct zt_sim_nat_perm){ .addr = *dst, .last = now };
 }
 
+/* Room for one more mapping. Returns false when the table is at its limit. */
+static bool grow(struct zt_sim_nat *nat)
+{
+	size_t cap = nat->cap ? nat->cap * 2 : 8;
+	struct zt_sim_nat_map *maps;
+
+	if (nat->n < nat->cap)
+		return true;
+	if (cap > MAX_MAPS)
+		return false;
+	maps = realloc(nat->maps, cap * sizeof(*maps));
+	if (!maps)
+		return false;
+	nat->maps = maps;
+	nat->cap = cap;
+	return true;
+}
+
+int zt_sim_nat_map_static(struct zt_sim_nat *nat, struct zt_prng *prng,
+			  const struct zt_addr *inside, struct zt_addr *ret)
+{
+	struct zt_sim_nat_map *m;
+	enum zt_sim_ports ports = nat->cfg.ports;
+	int port;
+
+	if (!nat->cfg.portmap || nat->cfg.udp_blocked)
+		return -EINVAL;
+	if (!grow(nat))
+		return -ENOSPC;
+	nat->cfg.ports = ZT_SIM_PORTS_PRESERVE;  /* the port asked for, if free */
+	port = pick_port(nat, prng, inside->port);
+	nat->cfg.ports = ports;
+	if (port < 0)
+		return -ENOSPC;
+	m = &nat->maps[nat->n++];
+	*m = (struct zt_sim_nat_map){ .inside = *inside, .port = (uint16_t)port, .fixed = true };
+	nat->created++;
+	*ret = nat->wan;
+	ret->port = m->port;
+	return 0;
+}
+
 enum zt_sim_nat_verdict zt_sim_nat_out(struct zt_sim_nat *nat, uint64_t now,
 				       struct zt_prng *prng, const struct zt_addr *src,
 				       const struct zt_addr *dst, struct zt_addr *ret_src)
@@ -207,23 +250,15 @@ enum zt_sim_nat_verdict zt_sim_nat_out(struct zt_sim_nat *nat, uint64_t now,
 		return ZT_SIM_NAT_BLOCKED;
 	zt_sim_nat_expire(nat, now);
 	for (size_t i = 0; i < nat->n; i++) {
-		if (zt_addr_equal(&nat->maps[i].inside, src) && key_matches(nat, &nat->maps[i], dst)) {
+		if (zt_addr_equal(&nat->maps[i].inside, src) &&
+		    (nat->maps[i].fixed || key_matches(nat, &nat->maps[i], dst))) {
 			m = &nat->maps[i];
 			break;
 		}
 	}
 	if (!m) {
-		if (nat->n == nat->cap) {
-			size_t cap = nat->cap ? nat->cap * 2 : 8;
-			struct zt_sim_nat_map *maps;
-			if (cap > MAX_MAPS)
-				return ZT_SIM_NAT_NOPORTS;
-			maps = realloc(nat->maps, cap * sizeof(*maps));
-			if (!maps)
-				return ZT_SIM_NAT_NOPORTS;
-			nat->maps = maps;
-			nat->cap = cap;
-		}
+		if (!grow(nat))
+			return ZT_SIM_NAT_NOPORTS;
 		port = pick_port(nat, prng, src->port);
 		if (port < 0)
 			return ZT_SIM_NAT_NOPORTS;
@@ -276,7 +311,7 @@ enum zt_sim_nat_verdict zt_sim_nat_in(struct zt_sim_nat *nat, uint64_t now,
 		nat->nomap++;
 		return ZT_SIM_NAT_NOMAP;
 	}
-	if (nat->cfg.filtering != ZT_SIM_EI) {
+	if (nat->cfg.filtering != ZT_SIM_EI && !m->fixed) {
 		struct zt_sim_nat_perm *p = permitted(nat, m, now, src);
 		if (!p) {
 			nat->filtered++;

@@ -53,6 +53,7 @@ struct zt_sim_nat_cfg {
 	bool udp_blocked;       /* every UDP packet through the router is dropped */
 	bool refresh_inbound;   /* inbound packets also keep a mapping alive */
 	uint64_t timeout;       /* ns; 0: 120 s */
+	bool portmap;           /* runs a port-mapping service (PCP, NAT-PMP, UPnP IGD) */
 };
 
 enum zt_sim_nat_verdict {
@@ -83,6 +84,8 @@ struct zt_sim_nat_map {
 	 * allocated, freed with the mapping */
 	struct zt_sim_nat_perm *perms;
 	unsigned nperms, pcap;
+	bool fixed;               /* a port mapping (zt_sim_nat_map_static): never expires,
+				     endpoint-independent both ways */
 };
 
 enum zt_sim_nat_event {
@@ -138,6 +141,18 @@ enum zt_sim_nat_verdict zt_sim_nat_in(struct zt_sim_nat *nat, uint64_t now,
  */
 enum zt_sim_nat_verdict zt_sim_nat_hairpin_in(struct zt_sim_nat *nat, uint64_t now,
 					      const struct zt_addr *dst, struct zt_addr *ret_dst);
+
+/*
+ * A port mapping granted to inside endpoint `inside` (what a PCP MAP, a NAT-PMP or a
+ * UPnP AddPortMapping request gets, docs/portmap.md): the inside port if free, else a
+ * random one; it never expires, every outbound packet from `inside` leaves through it
+ * whatever the NAT's mapping behaviour (RFC 6887 s11: a MAP mapping is used for
+ * outbound traffic too), and every inbound packet to it passes whatever the filtering.
+ * Returns 0 with the public endpoint in *ret, -ENOSPC (no free port), or -EINVAL when
+ * the NAT offers no port mapping (cfg.portmap) or blocks UDP.
+ */
+int zt_sim_nat_map_static(struct zt_sim_nat *nat, struct zt_prng *prng,
+			  const struct zt_addr *inside, struct zt_addr *ret);
 
 /* Expires mappings idle for the timeout (logging each). Returns how many. */
 size_t zt_sim_nat_expire(struct zt_sim_nat *nat, uint64_t now);

@@ -57,6 +57,10 @@ struct zt_sim_node {
 	zt_sim_rx_fn *rx;             /* hosts and servers: where packets are delivered */
 	void *rx_ctx;
 	uint64_t rx_packets;
+	/* hosts: the NAT in front holds a port mapping for the host's socket
+	 * (zt_sim_nat_map_static), which theory counts as endpoint-independent both ways */
+	bool portmapped;
+	struct zt_addr mapped;        /* ... its public endpoint */
 };
 
 /* A traffic block on a NAT's wan side: what the lab's path-failure rule does. */

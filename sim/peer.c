@@ -502,6 +502,11 @@ int zt_sim_peer_init(struct zt_sim_peer *p, const struct zt_sim_peer_cfg *cfg)
 	p->addrs.intermediate = cfg->relay;
 	p->addrs.nat_mapping = cfg->nat_mapping;
 	p->addrs.nat_ports = cfg->nat_ports;
+	if (cfg->mapped.family) {
+		p->addrs.mapped = cfg->mapped;
+		p->addrs.mapped_base = cfg->host;
+		p->addrs.gateway = cfg->gateway;
+	}
 	if (cfg->spray_sockets) {
 		p->spray = calloc(cfg->spray_sockets, sizeof(*p->spray));
 		if (!p->spray)

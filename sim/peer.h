@@ -67,6 +67,8 @@ struct zt_sim_peer_cfg {
 	 * spray sockets (host:40000 + i), probes and their rate (0: defaults) */
 	uint8_t nat_mapping, nat_ports;
 	unsigned spray_sockets, probe_count, probe_rate;
+	/* a port mapping at the gateway (family 0: none) and who granted it */
+	struct zt_addr mapped, gateway;
 	zt_sim_log_fn *log;
 	void *log_ctx;
 };

@@ -58,9 +58,12 @@ int zt_sim_prop_text(const struct zt_sim_prop_params *p, uint64_t seed, char *bu
 		}
 		if (p->outer[i] >= 0)
 			PUT("nat cgn%d type %s lan 100.64.%d.0/24\n", i, lab_types[p->outer[i]], i + 1);
-		PUT("nat nat%d type %s lan 192.168.%d.0/24%s%s%s\n", i, lab_types[p->type[i]], i + 1,
+		PUT("nat nat%d type %s lan 192.168.%d.0/24%s%s%s", i, lab_types[p->type[i]], i + 1,
 		    p->outer[i] >= 0 ? " behind cgn" : "", p->outer[i] >= 0 ? (i ? "1" : "0") : "",
 		    p->blocked[i] ? " udp block" : "");
+		if (p->type[i] == 3 && p->ports[i] > 0)
+			PUT(" ports %s", p->ports[i] == 1 ? "sequential" : "preserve");
+		PUT("%s\n", p->portmap[i] ? " portmap pcp" : "");
 		PUT("host %s behind nat%d\n", host[i], i);
 		for (int k = 0; k < 2 && p->v.sequential; k++) {
 			int t = k ? p->outer[i] : p->type[i];
@@ -89,7 +92,8 @@ int zt_sim_prop_text(const struct zt_sim_prop_params *p, uint64_t seed, char *bu
 		PUT("%lluus", (unsigned long long)(p->data_interval / ZT_US));
 	else
 		PUT("off");
-	PUT("%s\n", p->v.predict_off ? " predict off" : "");
+	PUT("%s%s%s\n", p->v.predict_off ? " predict off" : "", p->v.probe ? " probe on" : "",
+	    p->v.portmap ? " portmap on" : "");
 #undef PUT
 	return (int)n;
 }

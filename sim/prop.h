@@ -22,12 +22,16 @@
 struct zt_sim_variant {
 	bool sequential;
 	bool predict_off;
+	bool probe;               /* 'sim run probe on': birthday probing (hard-nat.md) */
+	bool portmap;             /* 'sim run portmap on': the nodes ask for port mappings */
 };
 
 /* What a case is made of; zt_sim_prop_draw() fills it from a seed. */
 struct zt_sim_prop_params {
 	int type[2];              /* lab NAT type (0..3) of agent, connector */
 	int outer[2];             /* -1, or the type of a carrier-grade NAT in front */
+	int ports[2];             /* a symmetric NAT's allocation (enum zt_scn_ports; 0: random) */
+	bool portmap[2];          /* the NAT in front grants port mappings ('portmap pcp') */
 	bool blocked[2];          /* UDP blocked in front of that side */
 	uint64_t delay[2];        /* one-way delay of each side's NAT uplink (ns) */
 	uint64_t jitter[2];

@@ -422,6 +422,7 @@ struct nodecfg {
 	uint8_t mapping, ports;
 	const struct zt_addr *spray;
 	size_t nspray;
+	struct zt_addr local, mapped, gateway; /* a port mapping (family 0: none) */
 };
 
 /* As an operator who ran `ztna discover` would configure the node on net node n:
@@ -432,7 +433,12 @@ static int node_cfg(struct run *r, int n, const struct zt_addr *host, int k, str
 	const struct zt_sim_scn *scn = r->cfg->scn;
 	size_t ns = scn->probe_sockets ? scn->probe_sockets : ZT_BIRTHDAY_SOCKETS;
 
-	*ret = (struct nodecfg){ .ports = zt_sim_predictable(&r->net, n) ? ZT_CTRL_NAT_PORTS_SEQUENTIAL : 0 };
+	*ret = (struct nodecfg){ .ports = zt_sim_predictable(&r->net, n) ? ZT_CTRL_NAT_PORTS_SEQUENTIAL : 0,
+				 .local = *host };
+	if (r->net.nodes[n].portmapped) {
+		ret->mapped = r->net.nodes[n].mapped;
+		ret->gateway = r->net.nodes[r->net.nodes[n].up].nat.wan;
+	}
 	if (!scn->probe)
 		return 0;
 	zt_sim_nat_facts(&r->net, n, &ret->mapping, &ret->ports);
@@ -446,6 +452,19 @@ static int node_cfg(struct run *r, int n, const struct zt_addr *host, int k, str
 	ret->spray = r->spray[k];
 	ret->nspray = ns;
 	return 0;
+}
+
+/* 'sim run portmap on' with a NAT that grants mappings: the mapping the NAT holds
+ * (session.c) handed to the node as its shell's UPnP client hands one over
+ * (zt_peer_portmap_external), so the node's own code makes the candidate. */
+static int mapping_given(struct zt_peer *p, const struct nodecfg *nc, uint64_t now)
+{
+	int rc;
+
+	if (!nc->mapped.family)
+		return 0;
+	rc = zt_peer_portmap_route(p, now, &nc->gateway, &nc->local);
+	return rc < 0 ? rc : zt_peer_portmap_external(p, now, "upnp", &nc->mapped, 3600);
 }
 
 /* The Intermediate, the connector and the agent, with the policy that lets alice use
@@ -479,12 +498,13 @@ static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct
 		.services = &r->service, .n_services = 1, .rng = &r->rng[1], .cb = &real_cb, .arg = r,
 		.nat_mapping = nc[1].mapping, .nat_ports = nc[1].ports, .spray = nc[1].spray,
 		.nspray = nc[1].nspray, .predict_off = r->cfg->scn->predict_off,
+		.portmap = nc[1].mapped.family ? ZT_PEER_PORTMAP_UPNP : ZT_PEER_PORTMAP_OFF,
 		.probe_count = r->cfg->scn->probe_count, .probe_rate = r->cfg->scn->probe_rate,
 		.log = zt_sim_dbg_log(&r->who[1]), .qlog_open = qlog_open,
 		.qlog_write = zt_sim_dbg_qlog_write, .qlog_arg = &r->who[1],
 	};
 	rc = zt_peer_new(&r->conn, &pc, 0);
-	if (rc < 0)
+	if (rc < 0 || (rc = mapping_given(r->conn, &nc[1], 0)) < 0)
 		return rc;
 	pc = (struct zt_peer_config){
 		.role = ZT_CTRL_ROLE_AGENT, .name = "alice", .token = (const uint8_t *)"tok-a",
@@ -492,11 +512,13 @@ static int cores_new(struct run *r, const struct zt_addr *imd_addr, const struct
 		.inner_tls = pki.a_inner, .rng = &r->rng[2], .cb = &real_cb, .arg = r,
 		.nat_mapping = nc[0].mapping, .nat_ports = nc[0].ports, .spray = nc[0].spray,
 		.nspray = nc[0].nspray, .predict_off = r->cfg->scn->predict_off,
+		.portmap = nc[0].mapped.family ? ZT_PEER_PORTMAP_UPNP : ZT_PEER_PORTMAP_OFF,
 		.probe_count = r->cfg->scn->probe_count, .probe_rate = r->cfg->scn->probe_rate,
 		.log = zt_sim_dbg_log(&r->who[2]), .qlog_open = qlog_open,
 		.qlog_write = zt_sim_dbg_qlog_write, .qlog_arg = &r->who[2],
 	};
-	return zt_peer_new(&r->agent, &pc, AGENT_BOOT);
+	rc = zt_peer_new(&r->agent, &pc, AGENT_BOOT);
+	return rc < 0 ? rc : mapping_given(r->agent, &nc[0], AGENT_BOOT);
 }
 
 int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_outcome *ret)

@@ -134,6 +134,7 @@ int zt_sim_session_build(struct zt_sim_net *net, const struct zt_sim_scn *scn,
 				/* the simulator carries UDP only: a proxy-only lan gets none out */
 				cfg.udp_blocked = n->block_udp || n->egress_proxy;
 				cfg.timeout = (uint64_t)n->timeout_s * ZT_SEC;
+				cfg.portmap = n->portmap != ZT_SCN_PORTMAP_NONE;
 			}
 			a = v4(n->addr[0], 0);
 			/* a host 'behind public' is a server in the simulator's terms */
@@ -173,6 +174,23 @@ static void session_blocks(struct zt_sim_net *net, const struct zt_sim_scn *scn,
 	}
 }
 
+/* 'sim run portmap on': host n asks the NAT in front of it for a mapping of its
+ * socket's port (the node's PCP / NAT-PMP / UPnP client, docs/portmap.md, reduced to
+ * its result: the mapping is there when the session starts). */
+static void session_portmap(struct zt_sim_net *net, const struct zt_sim_scn *scn, int n,
+			    uint16_t port)
+{
+	struct zt_addr in;
+	int up = net->nodes[n].up;
+
+	if (!scn->portmap || up < 0 || !net->nodes[up].nat.cfg.portmap)
+		return;
+	in = net->nodes[n].addrs[0];
+	in.port = port;
+	if (zt_sim_nat_map_static(&net->nodes[up].nat, &net->prng, &in, &net->nodes[n].mapped) == 0)
+		net->nodes[n].portmapped = true;
+}
+
 int zt_sim_session_net(struct zt_sim_net *net, struct zt_sim_evq *evq,
 		       const struct zt_sim_session_cfg *cfg, int map[ZT_SCN_MAX_NODES],
 		       int *ret_agent, int *ret_connector, int *ret_relay)
@@ -191,6 +209,8 @@ int zt_sim_session_net(struct zt_sim_net *net, struct zt_sim_evq *evq,
 	*ret_connector = map[zt_scn_find(&scn->lab, scn->connector)];
 	*ret_relay = map[zt_scn_find(&scn->lab, scn->relay)];
 	session_blocks(net, scn, map);
+	session_portmap(net, scn, *ret_agent, AGENT_PORT);
+	session_portmap(net, scn, *ret_connector, CONNECTOR_PORT);
 	return 0;
 }
 
@@ -277,6 +297,19 @@ static void probe_cfg(struct zt_sim_peer_cfg *pc, const struct zt_sim_net *net,
 	pc->probe_rate = scn->probe_rate;
 }
 
+/* A port mapping at the node's gateway: its candidate, as node/peer.c gives it to the
+ * direct path (srflx, local preference 65535, the gateway's address as foundation). */
+static void portmap_cfg(struct zt_sim_peer_cfg *pc, const struct zt_sim_net *net, int node)
+{
+	const struct zt_sim_node *h = &net->nodes[node];
+
+	pc->mapped = (struct zt_addr){ 0 };
+	if (!h->portmapped)
+		return;
+	pc->mapped = h->mapped;
+	pc->gateway = net->nodes[h->up].nat.wan;
+}
+
 static int peers_init(struct run *r, const struct zt_sim_session_cfg *cfg, int a, int c)
 {
 	const struct zt_sim_scn *scn = cfg->scn;
@@ -293,6 +326,7 @@ static int peers_init(struct run *r, const struct zt_sim_session_cfg *cfg, int a
 	pc.host.port = AGENT_PORT;
 	pc.predict_off = scn->predict_off;
 	pc.nat_sequential = zt_sim_predictable(&r->net, a);
+	portmap_cfg(&pc, &r->net, a);
 	probe_cfg(&pc, &r->net, scn, a);
 	rc = zt_sim_peer_init(&r->agent, &pc);
 	if (rc < 0)
@@ -304,6 +338,7 @@ static int peers_init(struct run *r, const struct zt_sim_session_cfg *cfg, int a
 	pc.host = r->net.nodes[c].addrs[0];
 	pc.host.port = CONNECTOR_PORT;
 	pc.nat_sequential = zt_sim_predictable(&r->net, c);
+	portmap_cfg(&pc, &r->net, c);
 	probe_cfg(&pc, &r->net, scn, c);
 	rc = zt_sim_peer_init(&r->connector, &pc);
 	if (rc < 0)

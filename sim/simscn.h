@@ -11,6 +11,9 @@
  *           [predict on|off]                           port prediction (docs/hard-nat.md)
  *           [probe on|off] [probe-sockets N] [probe-count N] [probe-rate N]
  *                                                      birthday probing (hard-nat.md)
+ *           [portmap on|off]                           the nodes ask the NAT in front
+ *                                                      for a port mapping (--portmap auto)
+ *                                                      when it has a 'portmap' key
  *   sim block NAT peer NODE from T until T             NAT drops traffic with NODE's
  *                                                      public address (path failure)
  *   sim expect direct|relay|none                       the outcome to check
@@ -51,6 +54,10 @@ struct zt_sim_scn {
 	 * probe_sockets sockets, probe probe_count times at probe_rate (0: defaults) */
 	bool probe;
 	unsigned probe_sockets, probe_count, probe_rate;
+	/* "portmap on": agent and connector run --portmap auto: each gets a port mapping
+	 * from the NAT in front of it when that NAT has a 'portmap' key (default off, as
+	 * the programs' --portmap) */
+	bool portmap;
 	struct { char nat[ZT_SCN_NAME_MAX + 1], peer[ZT_SCN_NAME_MAX + 1]; uint64_t from, until; }
 		blocks[ZT_SIM_SCN_BLOCKS];
 	unsigned nblocks;

@@ -30,19 +30,32 @@ static bool in_chain(const struct zt_sim_net *net, int n, int nat)
 	return false;
 }
 
+/* Layer k of host n's NAT chain as n sees it: a port mapping there for n's socket
+ * (net.h portmapped) makes it endpoint-independent both ways, keeping the port. */
+static struct zt_sim_nat_cfg layer(const struct zt_sim_net *net, int n, int k)
+{
+	struct zt_sim_nat_cfg c = net->nodes[k].nat.cfg;
+
+	if (net->nodes[n].portmapped && k == net->nodes[n].up) {
+		c.mapping = c.filtering = ZT_SIM_EI;
+		c.ports = ZT_SIM_PORTS_PRESERVE;
+	}
+	return c;
+}
+
 /* Folds the NATs from n's up to `last` (inclusive; -1: to the top) into one. */
 static void fold(const struct zt_sim_net *net, int n, int last, enum zt_sim_dep *map,
 		 enum zt_sim_dep *filt)
 {
 	*map = ZT_SIM_EI;
 	*filt = ZT_SIM_EI;
-	for (n = net->nodes[n].up; n >= 0; n = net->nodes[n].up) {
-		const struct zt_sim_nat_cfg *c = &net->nodes[n].nat.cfg;
-		if (c->mapping > *map)
-			*map = c->mapping;
-		if (c->filtering > *filt)
-			*filt = c->filtering;
-		if (n == last)
+	for (int k = net->nodes[n].up; k >= 0; k = net->nodes[k].up) {
+		struct zt_sim_nat_cfg c = layer(net, n, k);
+		if (c.mapping > *map)
+			*map = c.mapping;
+		if (c.filtering > *filt)
+			*filt = c.filtering;
+		if (k == last)
 			break;
 	}
 }
@@ -51,14 +64,14 @@ bool zt_sim_predictable(const struct zt_sim_net *net, int n)
 {
 	bool dependent = false;
 
-	for (n = net->nodes[n].up; n >= 0; n = net->nodes[n].up) {
-		const struct zt_sim_nat_cfg *c = &net->nodes[n].nat.cfg;
-		if (c->mapping == ZT_SIM_EI && c->ports != ZT_SIM_PORTS_PRESERVE)
+	for (int k = net->nodes[n].up; k >= 0; k = net->nodes[k].up) {
+		struct zt_sim_nat_cfg c = layer(net, n, k);
+		if (c.mapping == ZT_SIM_EI && c.ports != ZT_SIM_PORTS_PRESERVE)
 			return false;
-		if (c->mapping == ZT_SIM_AD ||
-		    (c->mapping == ZT_SIM_APD && c->ports != ZT_SIM_PORTS_SEQUENTIAL))
+		if (c.mapping == ZT_SIM_AD ||
+		    (c.mapping == ZT_SIM_APD && c.ports != ZT_SIM_PORTS_SEQUENTIAL))
 			return false;
-		dependent |= c->mapping == ZT_SIM_APD;
+		dependent |= c.mapping == ZT_SIM_APD;
 	}
 	return dependent;
 }
@@ -70,11 +83,11 @@ void zt_sim_nat_facts(const struct zt_sim_net *net, int n, uint8_t *ret_mapping,
 
 	fold(net, n, -1, &map, &filt);
 	for (int k = net->nodes[n].up; k >= 0; k = net->nodes[k].up) {
-		const struct zt_sim_nat_cfg *c = &net->nodes[k].nat.cfg;
-		if (c->mapping == ZT_SIM_EI)
+		struct zt_sim_nat_cfg c = layer(net, n, k);
+		if (c.mapping == ZT_SIM_EI)
 			continue;
-		random |= c->ports == ZT_SIM_PORTS_RANDOM;
-		sequential &= c->ports == ZT_SIM_PORTS_SEQUENTIAL;
+		random |= c.ports == ZT_SIM_PORTS_RANDOM;
+		sequential &= c.ports == ZT_SIM_PORTS_SEQUENTIAL;
 	}
 	*ret_mapping = map == ZT_SIM_EI ? ZT_CTRL_NAT_MAP_INDEPENDENT :
 		       map == ZT_SIM_AD ? ZT_CTRL_NAT_MAP_ADDRESS : ZT_CTRL_NAT_MAP_ADDRESS_PORT;

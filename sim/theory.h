@@ -19,6 +19,11 @@
  *    also DIRECT when one side's mapping is EI and the other is predictable (it
  *    checks the predicted ports, which its own filter then lets back in), or both
  *    are predictable (the two sides' checks to each other's predicted ports meet).
+ *  - a port mapping at a host's first NAT (net.h portmapped: 'portmap' NAT with
+ *    'sim run portmap on') makes that layer endpoint-independent both ways for the
+ *    host's socket, keeping its port (RFC 6887 s11), in every rule above.
+ *  - birthday probing is not in zt_sim_theory(): its cells (zt_sim_birthday_cell) go
+ *    direct with a probability, 1 - (1 - n/P)^m.
  */
 #ifndef ZT_SIM_THEORY_H
 #define ZT_SIM_THEORY_H

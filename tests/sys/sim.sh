@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 SIM=${BUILD:-build}/ztna-sim
 files=(scenarios/sim/*.sim)
-tap_plan $((${#files[@]} + 5))
+tap_plan $((${#files[@]} + 7))
 
 tmp=$(mktemp -d /tmp/zt-sim-sys.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -55,4 +55,25 @@ if [ $rc = 2 ] && grep -q "bad.sim:3: 'relay' is not a NAT" "$tmp/out"; then
 	tap_ok "a bad scenario is refused with FILE:LINE (exit 2)"
 else
 	tap_fail "a bad scenario is refused with FILE:LINE" "exit $rc: $(cat "$tmp/out")"
+fi
+
+# Population mode with the techniques on (docs/simulator.md): a small run completes,
+# every deterministic session agrees with the theory and the direct count lies within
+# the theory's interval; the same draws with every technique off go direct less often.
+if "$SIM" --population --sessions 300 --seed 4 >"$tmp/pop" 2>&1 &&
+	grep -q '^sessions 300: direct .*: within$' "$tmp/pop" &&
+	grep -q 'against theory: 0 of [0-9]* deterministic sessions differ; 0 direct without' "$tmp/pop" &&
+	grep -q 'port mapping [1-9][0-9]*, port prediction [1-9][0-9]*, birthday probing [1-9]' "$tmp/pop"; then
+	tap_ok "population with the techniques: $(grep '^sessions' "$tmp/pop")"
+else
+	tap_fail "population with the techniques" "$(cat "$tmp/pop")"
+fi
+"$SIM" --population --sessions 300 --seed 4 --off all >"$tmp/plain" 2>&1
+on=$(sed -n 's/^sessions 300: direct \([0-9]*\) .*/\1/p' "$tmp/pop")
+off=$(sed -n 's/^sessions 300: direct \([0-9]*\) .*: within$/\1/p' "$tmp/plain")
+if [ -n "$on" ] && [ -n "$off" ] && [ "$off" -lt "$on" ] &&
+	grep -q 'port mapping 0, port prediction 0, birthday probing 0, IPv6 (theory only) 0' "$tmp/plain"; then
+	tap_ok "population with every technique off (--off all): $off direct against $on"
+else
+	tap_fail "population --off all" "$(cat "$tmp/plain")"
 fi

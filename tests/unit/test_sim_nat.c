@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -229,6 +230,43 @@ static void blocked_and_flushed(void **state)
 	zt_sim_nat_fini(&n);
 }
 
+/* A port mapping (PCP MAP, NAT-PMP, UPnP) on a symmetric NAT with random ports: the
+ * port asked for, the same public port to every destination, anyone let in before and
+ * after the inside sent anything, never expiring; refused by a NAT without the service,
+ * and a second host asking for the same port gets another. */
+static void port_mapping_is_endpoint_independent_both_ways(void **state)
+{
+	struct zt_sim_nat n;
+	struct zt_prng g;
+	struct events ev = { 0 };
+	struct zt_addr inside = A("192.168.1.2:5000"), other = A("192.168.1.3:5000"), pub, pub2, x;
+
+	(void)state;
+	setup(&n, &g, ZT_SIM_APD, ZT_SIM_APD, ZT_SIM_PORTS_RANDOM, &ev);
+	assert_int_equal(zt_sim_nat_map_static(&n, &g, &inside, &pub), -EINVAL);
+	n.cfg.portmap = true;
+	assert_int_equal(zt_sim_nat_map_static(&n, &g, &inside, &pub), 0);
+	assert_true(zt_addr_ip_equal(&pub, &n.wan));
+	assert_int_equal(pub.port, 5000);
+	/* in before any packet out, from anyone */
+	assert_int_equal(in(&n, 1, "198.51.100.10:3478", 5000, &x), ZT_SIM_NAT_PASS);
+	assert_true(zt_addr_equal(&x, &inside));
+	/* out through the mapping whatever the destination (APDM would give new ports) */
+	assert_int_equal(out(&n, &g, 2, "192.168.1.2:5000", "198.51.100.10:3478"), 5000);
+	assert_int_equal(out(&n, &g, 3, "192.168.1.2:5000", "198.51.100.11:9999"), 5000);
+	/* other sockets of the host still get the NAT's own behaviour */
+	assert_int_not_equal(out(&n, &g, 4, "192.168.1.2:5001", "198.51.100.10:3478"), 5000);
+	/* no timeout: still there an hour later, for a stranger */
+	assert_int_equal(zt_sim_nat_expire(&n, 3600 * ZT_SEC), 1); /* the 5001 mapping */
+	assert_int_equal(in(&n, 3600 * ZT_SEC, "198.51.100.99:1", 5000, NULL), ZT_SIM_NAT_PASS);
+	/* the port is taken: another host gets another */
+	assert_int_equal(zt_sim_nat_map_static(&n, &g, &other, &pub2), 0);
+	assert_int_not_equal(pub2.port, 5000);
+	n.cfg.udp_blocked = true;
+	assert_int_equal(zt_sim_nat_map_static(&n, &g, &other, &pub2), -EINVAL);
+	zt_sim_nat_fini(&n);
+}
+
 static void lab_types_match_natrules(void **state)
 {
 	struct zt_sim_nat_cfg c;
@@ -256,6 +294,7 @@ int main(void)
 		cmocka_unit_test(port_collision_remaps_once_and_keeps_eim),
 		cmocka_unit_test(blocked_and_flushed),
 		cmocka_unit_test(lab_types_match_natrules),
+		cmocka_unit_test(port_mapping_is_endpoint_independent_both_ways),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,6 +103,7 @@ static void scenario_files_meet_their_expectations(void **state)
 		"scenarios/sim/prc-vs-sequential.sim", "scenarios/sim/sequential-vs-prc.sim",
 		"scenarios/sim/sequential-vs-sequential.sim",
 		"scenarios/sim/sequential-no-prediction.sim",
+		"scenarios/sim/portmap-sym-vs-sym.sim",
 	};
 	static struct zt_sim_scn scn;
 
