@@ -216,7 +216,8 @@ int zt_daemon_open(struct zt_daemon *d, const struct zt_addr *bind)
 	zt_log_attach(d->loop);
 	rc = zt_nodeio_open(&d->io, d->loop, bind);
 	if (rc < 0)
-		zt_daemon_fail(d, 1, "cannot bind UDP %s: %s", zt_addr_str(bind, a), strerror(-rc));
+		zt_daemon_fail(d, 1, "cannot bind UDP %s: %s",
+			       bind->family ? zt_addr_str(bind, a) : "[::] (both families)", strerror(-rc));
 	return rc;
 }
 

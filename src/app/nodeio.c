@@ -78,7 +78,7 @@ static void count_sent(struct zt_nodeio *io, size_t count, size_t len)
 static bool send_batch(struct zt_nodeio *io)
 {
 	/* A virtual (relay) or wildcard local address: let the kernel choose. */
-	const struct zt_addr *l = zt_addr_is_any(&io->b_local) || io->b_local.family != io->udp.local.family
+	const struct zt_addr *l = zt_addr_is_any(&io->b_local) || !zt_udp_family_ok(&io->udp, &io->b_local)
 					  ? NULL
 					  : &io->b_local;
 	int rc;

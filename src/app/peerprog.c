@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/birthday.h"
+#include "core/happyeyes.h"
 #include "core/version.h"
 #include "app/daemon.h"
 #include "app/log.h"
@@ -559,7 +560,8 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "intermediate-name", .syntax = "NAME", .example = "intermediate.ztna",
 	  .help = "the name the Intermediate's certificate must carry", TEXT(intermediate_name) },
 	{ .name = "bind", .syntax = "ADDR[:PORT]", .example = "0.0.0.0:0",
-	  .help = "the UDP socket's address (default: any, a free port)", .set = set_bind },
+	  .help = "the UDP socket's address, of one family (default: [::] and 0.0.0.0 on one "
+		  "dual-stack socket, a free port)", .set = set_bind },
 	{ .name = "keepalive", .syntax = "DURATION", .example = "5s",
 	  .help = "keepalive to the Intermediate (default 5s)", DURATION(pc.outer_keepalive) },
 	{ .name = "idle-timeout", .syntax = "DURATION", .example = "20s",
@@ -859,9 +861,9 @@ static void log_stats(void *arg, const char *event)
 static void update_hosts(struct zt_peerprog *pp, uint64_t now, bool event)
 {
 	struct zt_hostaddr ha[32];
-	struct zt_addr ips[ZT_PEER_MAX_HOSTS];
+	struct zt_addr ips[ZT_PEER_MAX_HOSTS], all[32];
 	char text[sizeof(pp->hosts_str)] = "", a[ZT_ADDR_STRLEN];
-	size_t n = 0, used = 0;
+	size_t n = 0, used = 0, order[32];
 	int got = zt_ifaddrs_list(&pp->ifopts, ha, 32);
 
 	if (got < 0) {
@@ -871,14 +873,20 @@ static void update_hosts(struct zt_peerprog *pp, uint64_t now, bool event)
 		pp->ifaddrs_warned = true;
 		return;
 	}
-	for (int i = 0; i < got && n < ZT_PEER_MAX_HOSTS; i++) {
-		if (ha[i].addr.family != pp->d.io.udp.local.family)
+	/* RFC 8421 s4: IPv6 first, families interleaved: the earlier, the higher the
+	 * host candidate's local preference */
+	for (int i = 0; i < got; i++)
+		all[i] = ha[i].addr;
+	zt_he_order(all, (size_t)got, order);
+	for (int k = 0; k < got && n < ZT_PEER_MAX_HOSTS; k++) {
+		const struct zt_hostaddr *h = &ha[order[k]];
+		if (!zt_udp_family_ok(&pp->d.io.udp, &h->addr))
 			continue;
-		ips[n++] = ha[i].addr;
-		if (zt_addr_format(&ha[i].addr, false, a, sizeof(a)) < 0)
+		ips[n++] = h->addr;
+		if (zt_addr_format(&h->addr, false, a, sizeof(a)) < 0)
 			a[0] = '\0';
 		used += (size_t)snprintf(text + used, used < sizeof(text) ? sizeof(text) - used : 0,
-					 "%s%s(%s)", n > 1 ? "," : "", a, ha[i].ifname);
+					 "%s%s(%s)", n > 1 ? "," : "", a, h->ifname);
 		if (used >= sizeof(text))
 			used = sizeof(text) - 1;
 	}
@@ -918,8 +926,8 @@ static void portmap_route(struct zt_peerprog *pp, uint64_t now)
 		pp->pm_err = -EADDRNOTAVAIL;
 		return;
 	}
-	if (!gw.family)
-		rc = zt_ifaddrs_gateway(bound->family, &gw);
+	if (!gw.family) /* a dual socket: the IPv4 gateway (no NAT to map on IPv6) */
+		rc = zt_ifaddrs_gateway(pp->d.io.udp.dual ? AF_INET : bound->family, &gw);
 	if (rc == 0 && zt_addr_is_any(bound))
 		rc = zt_ifaddrs_source(&gw, &local);
 	local.port = bound->port;
@@ -1348,8 +1356,7 @@ static int setup(void *arg, int argc, char **argv)
 	rc = load_files(pp);
 	if (rc)
 		return rc;
-	if (!pp->bind.family)
-		pp->bind.family = pp->pc.intermediate.family;
+	/* no --bind: one dual-stack socket (family 0, io/udp.h) on a free port */
 	if (zt_daemon_open(&pp->d, &pp->bind) < 0)
 		return 1;
 	rc = tunnel_open(pp);

@@ -71,6 +71,8 @@ int zt_sprayio_open(struct zt_sprayio *s, struct zt_nodeio *io, const struct zt_
 	struct zt_addr b = *bind;
 
 	b.port = 0;
+	if (io->udp.dual) /* of the main socket's families: a dual one too */
+		b = (struct zt_addr){ 0 };
 	return open_socks(s, io, &b, n);
 }
 

@@ -73,6 +73,7 @@ int zt_addr_parse(struct zt_addr *ret, const char *text, uint16_t default_port)
 	else
 		return ZT_ESYNTAX;
 	a.port = port;
+	zt_addr_unmap(&a);
 	*ret = a;
 	return 0;
 }
@@ -117,6 +118,19 @@ void zt_addr_set_v6(struct zt_addr *a, const uint8_t ip[16], uint16_t port)
 {
 	*a = (struct zt_addr){ .family = AF_INET6, .port = port };
 	memcpy(a->ip, ip, 16);
+	zt_addr_unmap(a);
+}
+
+void zt_addr_unmap(struct zt_addr *a)
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (a->family != AF_INET6 || memcmp(a->ip, prefix, sizeof(prefix)))
+		return;
+	/* in place, field by field: the caller's zeroed padding stays zero */
+	a->family = AF_INET;
+	memmove(a->ip, a->ip + 12, 4);
+	memset(a->ip + 4, 0, sizeof(a->ip) - 4);
 }
 
 static size_t ip_len(const struct zt_addr *a)

@@ -37,9 +37,15 @@ int zt_addr_format(const struct zt_addr *a, bool with_port, char *buf, size_t ca
 /* A static-storage-free convenience for logs: formats into buf and returns buf. */
 const char *zt_addr_str(const struct zt_addr *a, char buf[ZT_ADDR_STRLEN]);
 
-/* Build an address from 4 or 16 raw bytes in network order. */
+/* Build an address from 4 or 16 raw bytes in network order. An IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d) becomes the IPv4 address: a zt_addr never holds one, so
+ * the same host has one form in comparisons, budgets, candidates and on the wire. */
 void zt_addr_set_v4(struct zt_addr *a, const uint8_t ip[4], uint16_t port);
 void zt_addr_set_v6(struct zt_addr *a, const uint8_t ip[16], uint16_t port);
+
+/* Turns an IPv4-mapped IPv6 address into its IPv4 address in place (zt_addr_set_v6
+ * does it; parsers that fill ip[] themselves call this). Other addresses stay. */
+void zt_addr_unmap(struct zt_addr *a);
 
 bool zt_addr_equal(const struct zt_addr *a, const struct zt_addr *b);
 bool zt_addr_ip_equal(const struct zt_addr *a, const struct zt_addr *b);

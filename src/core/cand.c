@@ -196,6 +196,7 @@ static int tok_ip(const struct tok *t, struct zt_addr *a)
 		a->family = AF_INET6;
 	else
 		return ZT_ESYNTAX;
+	zt_addr_unmap(a); /* ::ffff:a.b.c.d is a.b.c.d (core/addr.h) */
 	return 0;
 }
 

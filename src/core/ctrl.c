@@ -488,6 +488,7 @@ static int decode_value(const struct field *f, void *base, const uint8_t *v, siz
 		a->family = n == 6 ? AF_INET : AF_INET6;
 		a->port = (uint16_t)(v[0] << 8 | v[1]);
 		memcpy(a->ip, v + 2, n - 2);
+		zt_addr_unmap(a); /* ::ffff:a.b.c.d is a.b.c.d (core/addr.h) */
 		return 0;
 	}
 	case K_STRLIST:

@@ -32,9 +32,19 @@ static bool name_matches(const char *const *list, size_t n, const char *name)
 	return false;
 }
 
+/* A loopback interface only when the include list names it exactly (tests on one
+ * host: "--interfaces lo"), never through a pattern. */
+static bool named(const struct zt_if_opts *opts, const char *name)
+{
+	for (size_t i = 0; i < opts->ninclude; i++)
+		if (!strcmp(opts->include[i], name))
+			return true;
+	return false;
+}
+
 bool zt_if_usable(const struct zt_if_opts *opts, const struct zt_if_info *info)
 {
-	if (info->loopback || !info->up)
+	if (!info->up || (info->loopback && !named(opts, info->name)))
 		return false;
 	if (name_matches(opts->exclude, opts->nexclude, info->name))
 		return false;
@@ -130,7 +140,8 @@ int zt_ifaddrs_list(const struct zt_if_opts *opts, struct zt_hostaddr *out, size
 					zt_addr_set_v4(&h.addr, nl_addr_get_binary_addr(local), 0);
 				else
 					zt_addr_set_v6(&h.addr, nl_addr_get_binary_addr(local), 0);
-				if (!zt_addr_is_linklocal(&h.addr) && !zt_addr_is_loopback(&h.addr)) {
+				if (!zt_addr_is_linklocal(&h.addr) &&
+				    (!zt_addr_is_loopback(&h.addr) || info.loopback)) {
 					snprintf(h.ifname, sizeof(h.ifname), "%s", info.name);
 					h.ifindex = rtnl_addr_get_ifindex(a);
 					out[count++] = h;

@@ -6,9 +6,14 @@
  * not up (IFF_UP and IFF_RUNNING), or a tunnel/virtual kind (wireguard, tun, tap,
  * ipip, gre, gretap, sit, ip6tnl, vti, vxlan, geneve, dummy, ...), and addresses are
  * skipped when link-local or deprecated/tentative. An include list, when given,
- * replaces the kind rule: exactly the listed interfaces are used (still only when up
- * and not loopback). An exclude list removes interfaces by name. Names may end in '*'
- * to match a prefix.
+ * replaces the kind rule: exactly the listed interfaces are used (still only when up;
+ * a loopback interface only when listed by its exact name, for tests on one host).
+ * An exclude list removes interfaces by name. Names may end in '*' to match a prefix.
+ *
+ * IPv6: global and unique local (fc00::/7, like RFC 1918 addresses: useful inside
+ * a site) addresses count; link-local ones (fe80::/10) do not (they need a scope, and
+ * a peer on the same link finds us through another address anyway), nor deprecated,
+ * tentative or DAD-failed ones.
  */
 #ifndef ZT_IO_IFADDRS_H
 #define ZT_IO_IFADDRS_H

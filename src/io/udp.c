@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
@@ -9,11 +10,30 @@
 
 #define SOCK_BUF_BYTES (4 * 1024 * 1024)
 
-int zt_udp_open(struct zt_udp *u, const struct zt_addr *bind_addr)
+/* Options for a socket of family fam; dual: an IPv6 socket that takes IPv4 too. */
+static void set_options(int fd, int fam, bool dual)
+{
+	int on = 1, off = 0, bufsz = SOCK_BUF_BYTES, pmtu4 = IP_PMTUDISC_DO, pmtu6 = IPV6_PMTUDISC_DO;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	if (fam == AF_INET6) {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual ? &off : &on, sizeof(on));
+		/* IPv4 datagrams on a dual socket come with an IPv4-mapped IPV6_PKTINFO */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6));
+	}
+	if (fam == AF_INET)
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+	if (fam == AF_INET || dual) /* the IPv4 side of a dual socket too */
+		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu4, sizeof(pmtu4));
+}
+
+static int open_bound(struct zt_udp *u, const struct zt_addr *bind_addr, bool dual)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	int fd, len, rc, on = 1, bufsz = SOCK_BUF_BYTES;
+	int fd, len, rc;
 
 	len = zt_addr_to_sockaddr(bind_addr, &ss);
 	if (len < 0)
@@ -21,18 +41,7 @@ int zt_udp_open(struct zt_udp *u, const struct zt_addr *bind_addr)
 	fd = socket(bind_addr->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-	if (bind_addr->family == AF_INET) {
-		int pmtu = IP_PMTUDISC_DO;
-		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
-		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
-	} else {
-		int pmtu = IPV6_PMTUDISC_DO;
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
-		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
-	}
+	set_options(fd, bind_addr->family, dual);
 	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
 		rc = -errno;
 		goto out_close;
@@ -46,10 +55,26 @@ int zt_udp_open(struct zt_udp *u, const struct zt_addr *bind_addr)
 	if (rc < 0)
 		goto out_close;
 	u->fd = fd;
+	u->dual = dual;
 	return 0;
 
 out_close:
 	close(fd);
+	return rc;
+}
+
+int zt_udp_open(struct zt_udp *u, const struct zt_addr *bind_addr)
+{
+	struct zt_addr any6 = { .family = AF_INET6, .port = bind_addr->port };
+	struct zt_addr any4 = { .family = AF_INET, .port = bind_addr->port };
+	int rc;
+
+	if (bind_addr->family)
+		return open_bound(u, bind_addr, false);
+	rc = open_bound(u, &any6, true);
+	/* a host without IPv6 (disabled, or no module): IPv4 alone */
+	if (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL)
+		rc = open_bound(u, &any4, false);
 	return rc;
 }
 
@@ -103,6 +128,30 @@ int zt_udp_recv(struct zt_udp *u, uint8_t *buf, size_t cap, struct zt_addr *from
 	return (int)n;
 }
 
+bool zt_udp_family_ok(const struct zt_udp *u, const struct zt_addr *a)
+{
+	return a->family == u->local.family || (u->dual && a->family == AF_INET);
+}
+
+/* An IPv4 destination on a dual socket is written IPv4-mapped: that form exists only
+ * here, between this file and the kernel (core/addr.h). */
+static int to_sockaddr(const struct zt_udp *u, const struct zt_addr *to,
+		       struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	if (!zt_udp_family_ok(u, to))
+		return -EAFNOSUPPORT;
+	if (!u->dual || to->family != AF_INET)
+		return zt_addr_to_sockaddr(to, ss);
+	memset(ss, 0, sizeof(*ss));
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons(to->port);
+	in6->sin6_addr.s6_addr[10] = in6->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&in6->sin6_addr.s6_addr[12], to->ip, 4);
+	return sizeof(*in6);
+}
+
 /*
  * One sendmsg: len bytes to *to, as datagrams of seg bytes each (the last may be
  * shorter) when seg is nonzero and below len (UDP GSO), from *from as zt_udp_send says.
@@ -118,7 +167,7 @@ static int send_msg(struct zt_udp *u, const struct zt_addr *to, const struct zt_
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr mh = { .msg_name = &ss, .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *c;
-	int sl = zt_addr_to_sockaddr(to, &ss);
+	int sl = to_sockaddr(u, to, &ss);
 
 	if (sl < 0)
 		return sl;
@@ -129,7 +178,7 @@ static int send_msg(struct zt_udp *u, const struct zt_addr *to, const struct zt_
 	c = CMSG_FIRSTHDR(&mh);
 	mh.msg_controllen = 0;
 	/* Choose the source address only when bound to a wildcard address. */
-	if (from && from->family == u->local.family && zt_addr_is_any(&u->local) && !zt_addr_is_any(from)) {
+	if (from && zt_udp_family_ok(u, from) && zt_addr_is_any(&u->local) && !zt_addr_is_any(from)) {
 		if (from->family == AF_INET) {
 			struct in_pktinfo pi = { 0 };
 			memcpy(&pi.ipi_spec_dst, from->ip, 4);

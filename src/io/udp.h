@@ -8,6 +8,7 @@
 #ifndef ZT_IO_UDP_H
 #define ZT_IO_UDP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,13 +17,22 @@
 struct zt_udp {
 	int fd;
 	struct zt_addr local; /* as bound; port filled in when bound to port 0 */
+	bool dual;            /* [::] taking IPv4 too (local is [::]:port) */
 };
 
 /*
  * Opens a socket bound to *bind (family from it; address may be 0.0.0.0 / ::,
- * port may be 0). Returns 0 or -errno (-EADDRINUSE, -EADDRNOTAVAIL, ...).
+ * port may be 0): that family only (IPV6_V6ONLY on IPv6). With bind->family 0 (only
+ * the port counts): one dual-stack socket on [::]:port taking both families, or
+ * 0.0.0.0:port on a host without IPv6. On a dual socket IPv4 peers and local
+ * addresses are plain IPv4 both ways: the IPv4-mapped form (::ffff:a.b.c.d) the
+ * kernel uses stays inside this file. Returns 0 or -errno (-EADDRINUSE,
+ * -EADDRNOTAVAIL, ...).
  */
 int zt_udp_open(struct zt_udp *u, const struct zt_addr *bind);
+
+/* Whether the socket can send to or from an address of a's family. */
+bool zt_udp_family_ok(const struct zt_udp *u, const struct zt_addr *a);
 void zt_udp_close(struct zt_udp *u);
 
 /*

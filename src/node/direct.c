@@ -179,19 +179,32 @@ static void gather(struct zt_direct *d, struct zt_ice *ice)
 	add_cand(d, ice, &c);
 }
 
+/* Our first host address of a family (the socket's port), else the socket's own
+ * address: a dual-stack node has both families, and a NAT maps only IPv4. */
+static struct zt_addr host_of(const struct zt_direct_addrs *ad, int family)
+{
+	struct zt_addr a = ad->nhosts ? ad->hosts[0] : ad->local;
+
+	for (size_t i = 0; i < ad->nhosts; i++)
+		if (ad->hosts[i].family == family) {
+			a = ad->hosts[i];
+			break;
+		}
+	a.port = ad->local.port;
+	return a;
+}
+
 /* Predicted candidates (docs/hard-nat.md): the ports our sequential NAT will give the
  * next new mappings, signalled beside ICE's; the node counts them (core/portpred.h). */
 static size_t gather_predicted(struct zt_direct *d, uint32_t gen)
 {
 	const struct zt_direct_addrs *ad = d->cfg.addrs;
-	const struct zt_addr *base = ad->nhosts ? &ad->hosts[0] : &ad->local;
-	struct zt_addr b = *base;
+	struct zt_addr b = host_of(ad, ad->intermediate.family);
 	char line[ZT_CAND_STRLEN];
 
 	d->npred = 0;
 	if (d->cfg.no_predict || !ad->portpred)
 		return 0;
-	b.port = ad->local.port;
 	d->npred = zt_portpred_cands(ad->portpred, b.family ? &b : NULL, &ad->intermediate,
 				     d->pred, ZT_PORTPRED_WINDOW);
 	for (size_t i = 0; i < d->npred; i++)
@@ -718,8 +731,7 @@ static void birthday_start(struct zt_direct *d, uint64_t at)
 		pc.count = (unsigned)ad->nspray;
 		pc.rate = ZT_BIRTHDAY_SPRAY_RATE;
 	} else {
-		d->probe_local = ad->nhosts ? ad->hosts[0] : ad->local;
-		d->probe_local.port = ad->local.port;
+		d->probe_local = host_of(ad, pc.target.family);
 		pc.locals = &d->probe_local;
 		pc.nlocals = 1;
 		pc.count = d->cfg.probe_count ? d->cfg.probe_count : ZT_BIRTHDAY_COUNT;

@@ -316,6 +316,7 @@ static void set_observed(struct zt_peer *p, const struct zt_addr *a)
 static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 {
 	char a[ZT_ADDR_STRLEN];
+	struct zt_quic_path op = { 0 };
 
 	if (p->state != ZT_PEER_HELLO) {
 		p->st.ctrl_errors++;
@@ -339,10 +340,13 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 			      ? p->now + (p->cfg.udp_probe < PEER_FIRST_PROBE ? p->cfg.udp_probe
 									: PEER_FIRST_PROBE)
 			      : ZT_TIME_NEVER;
+	zt_outer_path(p->outer, &op); /* which address (family) the outer connection uses */
 	PLOG(p, ZT_NODE_INFO, "connected",
-	     "role=%s name=%s client=%016" PRIx64 " observed=%s server=\"%s\" services=%zu transport=%s",
+	     "role=%s name=%s client=%016" PRIx64 " observed=%s server=\"%s\" services=%zu transport=%s "
+	     "intermediate=%s",
 	     role_name(p), p->cfg.name, w->client_id, zt_addr_str(&w->observed, a), w->software,
-	     p->cfg.n_services, transport_name(p));
+	     p->cfg.n_services, transport_name(p),
+	     zt_addr_str(&op.remote, (char[ZT_ADDR_STRLEN]){ 0 }));
 	if (p->tun4.family || p->tun6.family)
 		PLOG(p, ZT_NODE_INFO, "tunnel_addresses", "ipv4=%s ipv6=%s",
 		     p->tun4.family ? zt_addr_str(&p->tun4, a) : "-",
@@ -663,6 +667,18 @@ fail_inner:
 	return rc;
 }
 
+/* The outer path's local address towards remote: the socket's, or on a dual-stack
+ * socket ([::] taking both families) the wildcard of remote's family, so a path never
+ * mixes families (the kernel picks the source address). */
+static struct zt_addr outer_local(const struct zt_peer *p, const struct zt_addr *remote)
+{
+	struct zt_addr l = p->cfg.local;
+
+	if (!l.family || (l.family != remote->family && zt_addr_is_any(&l)))
+		l = (struct zt_addr){ .family = remote->family, .port = l.port };
+	return l;
+}
+
 int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t now)
 {
 	struct zt_peer *p;
@@ -721,9 +737,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 		return rc;
 	}
 	zt_quic_relay_addr(&p->relay_local, cfg->intermediate.family, ZT_RELAY_PATH_ID);
-	p->outer_path.local = cfg->local;
-	if (!p->outer_path.local.family)
-		p->outer_path.local.family = cfg->intermediate.family;
+	p->outer_path.local = outer_local(p, &cfg->intermediate);
 	p->outer_path.remote = cfg->intermediate;
 	if (!p->cfg.intermediate_tcp.family) {
 		p->cfg.intermediate_tcp = cfg->intermediate;

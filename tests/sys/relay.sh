@@ -201,8 +201,8 @@ else
 fi
 
 # 12. Garbage, truncated and replayed datagrams to every program's port.
-P_AGENT=$(sed -n 's/.*event=start .*local=[0-9.]*:\([0-9]*\).*/\1/p' "$T/agent.log" | head -n 1)
-P_CONN=$(sed -n 's/.*event=start .*local=[0-9.]*:\([0-9]*\).*/\1/p' "$T/conn.log" | head -n 1)
+P_AGENT=$(sed -n 's/.*event=start .*local=[^ ]*:\([0-9]*\).*/\1/p' "$T/agent.log" | head -n 1)
+P_CONN=$(sed -n 's/.*event=start .*local=[^ ]*:\([0-9]*\).*/\1/p' "$T/conn.log" | head -n 1)
 "$KIT" garbage "$L:$P_IMD" 600
 "$KIT" garbage "$L:$P_AGENT" 600
 "$KIT" garbage "$L:$P_CONN" 600

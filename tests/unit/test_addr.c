@@ -108,6 +108,28 @@ static void v4_mapped_becomes_v4(void **state)
 	assert_true(zt_addr_is_private(&a));
 }
 
+/* No v4-mapped form enters through text or raw bytes either (candidates, control
+ * messages and STUN use these): the same host has one form. */
+static void v4_mapped_never_stored(void **state)
+{
+	struct zt_addr a, b, v4;
+	uint8_t raw[16] = { [10] = 0xff, [11] = 0xff, 192, 0, 2, 7 };
+
+	(void)state;
+	assert_int_equal(zt_addr_parse(&v4, "192.0.2.7:9", 0), 0);
+	assert_int_equal(zt_addr_parse(&a, "[::ffff:192.0.2.7]:9", 0), 0);
+	assert_int_equal(a.family, AF_INET);
+	assert_true(zt_addr_equal(&a, &v4));
+	zt_addr_set_v6(&b, raw, 9);
+	assert_int_equal(b.family, AF_INET);
+	assert_true(zt_addr_equal(&b, &v4));
+	assert_memory_equal(b.ip + 4, (uint8_t[12]){ 0 }, 12);
+	/* ::ffff:0:a.b.c.d (SIIT) and ::a.b.c.d are other addresses */
+	raw[11] = 0;
+	zt_addr_set_v6(&b, raw, 9);
+	assert_int_equal(b.family, AF_INET6);
+}
+
 static void format_small_buffer(void **state)
 {
 	struct zt_addr a;
@@ -136,6 +158,7 @@ int main(void)
 		cmocka_unit_test(wildcard_detected),
 		cmocka_unit_test(sockaddr_round_trip),
 		cmocka_unit_test(v4_mapped_becomes_v4),
+		cmocka_unit_test(v4_mapped_never_stored),
 		cmocka_unit_test(format_small_buffer),
 		cmocka_unit_test(strerror_names_both_kinds),
 	};

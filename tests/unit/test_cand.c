@@ -205,7 +205,7 @@ static void text_round_trip_every_type(void **state)
 		"candidate:r1 1 udp 16777215 198.51.100.200 3478 typ relay raddr 203.0.113.7 rport 61000",
 		"candidate:1 1 udp 2130706431 2001:db8::10 50000 typ host",
 		"candidate:2 1 udp 1694498815 2001:db8:1:2:3:4:5:6 65535 typ srflx raddr fe80::1 rport 50000",
-		"candidate:3 256 udp 1862270975 ::ffff:192.0.2.1 1 typ prflx raddr 2001:db8::10 rport 0",
+		"candidate:3 256 udp 1862270975 2001:db8::3 1 typ prflx raddr 2001:db8::10 rport 0",
 		"candidate:01234567890123456789012345678901 2 udp 1 2001:db8::200 3478 typ relay raddr 0.0.0.0 rport 0",
 		"candidate:t1 1 tcp 2130706431 192.168.1.10 40443 typ host tcptype so",
 		"candidate:t2 1 tcp 1694498815 203.0.113.7 40443 typ srflx raddr 192.168.1.10 rport 40443 tcptype so",
@@ -283,6 +283,23 @@ static void text_accepts_sdp_variants(void **state)
 	assert_int_equal(c.related.port, 9);
 	/* the length bounds the parse: a prefix of a longer buffer is a line of its own */
 	assert_int_equal(zt_cand_parse(&c, want, strlen(want) - 5), ZT_ESYNTAX); /* "typ" cut */
+}
+
+/* A peer naming ::ffff:a.b.c.d names a.b.c.d: one form for pairing (same family,
+ * RFC 8445 s6.1.2.2), the check budgets and what we send (core/addr.h). */
+static void text_unmaps_v4_mapped(void **state)
+{
+	static const char line[] =
+		"candidate:1 1 udp 2130706431 ::ffff:192.0.2.9 50000 typ srflx raddr ::ffff:10.0.0.1 rport 9";
+	struct zt_cand c;
+	char buf[ZT_CAND_STRLEN];
+
+	(void)state;
+	assert_int_equal(zt_cand_parse(&c, line, strlen(line)), 0);
+	assert_int_equal(c.addr.family, AF_INET);
+	assert_int_equal(c.related.family, AF_INET);
+	assert_true(zt_cand_format(&c, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " 192.0.2.9 50000 typ srflx raddr 10.0.0.1 rport 9"));
 }
 
 static void text_rejects_bad_lines(void **state)
@@ -397,6 +414,7 @@ int main(void)
 		cmocka_unit_test(redundant_pairs_share_base_and_remote),
 		cmocka_unit_test(text_round_trip_every_type),
 		cmocka_unit_test(text_accepts_sdp_variants),
+		cmocka_unit_test(text_unmaps_v4_mapped),
 		cmocka_unit_test(text_rejects_bad_lines),
 		cmocka_unit_test(format_checks_candidate_and_space),
 	};

@@ -273,6 +273,12 @@ static void wire_layout_matches_spec(void **state)
 		0x9c, 0x4b,                 /* port 40011 */
 		203, 0, 113, 2,             /* 203.0.113.2 */
 	};
+	static const uint8_t observed_mapped[] = {
+		0x01, 0x07, 0x00, 0x16,     /* version 1, OBSERVED_ADDRESS, body 22 */
+		0x00, 0x07, 0x00, 0x12,     /* ADDRESS, 18 bytes */
+		0x9c, 0x4b,                 /* port 40011 */
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113, 2, /* ::ffff:203.0.113.2 */
+	};
 	static const uint8_t cands[] = {
 		0x01, 0x08, 0x00, 0x3c,     /* version 1, CANDIDATES, body 60 */
 		0x00, 0x0a, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0, 7, /* SESSION_ID 7 */
@@ -318,6 +324,9 @@ static void wire_layout_matches_spec(void **state)
 	assert_memory_equal(&m, &want, sizeof(m));
 	assert_int_equal(zt_ctrl_encode(&want, buf, sizeof(buf)), sizeof(observed_v4));
 	assert_memory_equal(buf, observed_v4, sizeof(observed_v4));
+	/* an IPv4-mapped address is the IPv4 address (core/addr.h), padding zero */
+	assert_int_equal(zt_ctrl_decode(&m, observed_mapped, sizeof(observed_mapped)), 0);
+	assert_memory_equal(&m, &want, sizeof(m));
 
 	assert_int_equal(zt_ctrl_decode(&m, cands, sizeof(cands)), 0);
 	assert_int_equal(m.u.cands.session_id, 7);

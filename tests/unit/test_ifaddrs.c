@@ -47,6 +47,16 @@ static void filter_include_exclude(void **state)
 	assert_false(zt_if_usable(&o, &(struct zt_if_info){ .name = "tun4", .up = false }));
 	assert_int_equal(zt_if_list_parse(o.exclude, &o.nexclude, exc), 0);
 	assert_false(zt_if_usable(&o, &(struct zt_if_info){ .name = "eth0", .up = true }));
+	/* loopback: only when named exactly, never through a pattern */
+	assert_false(zt_if_usable(&o, &(struct zt_if_info){ .name = "lo", .loopback = true, .up = true }));
+	{
+		struct zt_if_opts l = { 0 };
+		char pat[] = "l*", exact[] = "lo";
+		assert_int_equal(zt_if_list_parse(l.include, &l.ninclude, pat), 0);
+		assert_false(zt_if_usable(&l, &(struct zt_if_info){ .name = "lo", .loopback = true, .up = true }));
+		assert_int_equal(zt_if_list_parse(l.include, &l.ninclude, exact), 0);
+		assert_true(zt_if_usable(&l, &(struct zt_if_info){ .name = "lo", .loopback = true, .up = true }));
+	}
 }
 
 static void list_limit(void **state)
@@ -72,6 +82,27 @@ static void list_never_returns_loopback(void **state)
 		assert_false(zt_addr_is_linklocal(&h[i].addr));
 		assert_true(h[i].ifname[0] != '\0');
 	}
+}
+
+/* "--interfaces lo": the loopback addresses of both families (tests on one host). */
+static void list_loopback_when_named(void **state)
+{
+	struct zt_if_opts o = { .ipv6 = true };
+	struct zt_hostaddr h[32];
+	char lo[] = "lo";
+	bool v4 = false;
+	int n;
+
+	(void)state;
+	assert_int_equal(zt_if_list_parse(o.include, &o.ninclude, lo), 0);
+	n = zt_ifaddrs_list(&o, h, 32);
+	assert_true(n >= 1);
+	for (int i = 0; i < n; i++) {
+		assert_true(zt_addr_is_loopback(&h[i].addr));
+		assert_string_equal(h[i].ifname, "lo");
+		v4 |= h[i].addr.family == AF_INET;
+	}
+	assert_true(v4);
 }
 
 /* A veth pair zt0/zt1, both up, 10.9.8.7/24 on zt1. Returns zt1's index or < 0. */
@@ -229,6 +260,7 @@ int main(void)
 		cmocka_unit_test(filter_include_exclude),
 		cmocka_unit_test(list_limit),
 		cmocka_unit_test(list_never_returns_loopback),
+		cmocka_unit_test(list_loopback_when_named),
 		cmocka_unit_test(netns_gather_and_monitor),
 		cmocka_unit_test(netns_default_gateway),
 	};

@@ -59,12 +59,84 @@ static void bind_conflict_is_an_error(void **state)
 	zt_udp_close(&a);
 }
 
+/* One socket for both families (bind family 0): IPv4 peers and local addresses are
+ * plain IPv4 both ways, never ::ffff:a.b.c.d, and a chosen source address works for
+ * either family. */
+static void dual_stack_socket_speaks_both_families_unmapped(void **state)
+{
+	struct zt_udp d, v4, v6;
+	struct zt_addr any = { 0 }, b4, b6, from, to, lo4, lo6;
+	uint8_t buf[64];
+
+	(void)state;
+	zt_addr_parse(&b4, "127.0.0.1:0", 0);
+	zt_addr_parse(&b6, "[::1]:0", 0);
+	assert_int_equal(zt_udp_open(&d, &any), 0);
+	if (!d.dual) {
+		zt_udp_close(&d);
+		skip(); /* no IPv6 on this host: the socket fell back to IPv4 */
+	}
+	assert_int_equal(d.local.family, AF_INET6);
+	assert_true(zt_addr_is_any(&d.local));
+	assert_int_equal(zt_udp_open(&v4, &b4), 0);
+	assert_int_equal(zt_udp_open(&v6, &b6), 0);
+	lo4 = b4;
+	lo4.port = d.local.port;
+	lo6 = b6;
+	lo6.port = d.local.port;
+
+	assert_int_equal(zt_udp_send(&v4, &lo4, NULL, (const uint8_t *)"four", 4), 0);
+	assert_int_equal(zt_udp_recv(&d, buf, sizeof(buf), &from, &to), 4);
+	assert_true(zt_addr_equal(&from, &v4.local));
+	assert_int_equal(to.family, AF_INET);
+	assert_true(zt_addr_equal(&to, &lo4));
+	/* the answer to an IPv4 peer, from a chosen IPv4 source */
+	assert_true(zt_udp_family_ok(&d, &v4.local));
+	assert_int_equal(zt_udp_send(&d, &v4.local, &lo4, (const uint8_t *)"back", 4), 0);
+	assert_int_equal(zt_udp_recv(&v4, buf, sizeof(buf), &from, NULL), 4);
+	assert_true(zt_addr_equal(&from, &lo4));
+
+	assert_int_equal(zt_udp_send(&v6, &lo6, NULL, (const uint8_t *)"six", 3), 0);
+	assert_int_equal(zt_udp_recv(&d, buf, sizeof(buf), &from, &to), 3);
+	assert_true(zt_addr_equal(&from, &v6.local));
+	assert_true(zt_addr_equal(&to, &lo6));
+	assert_int_equal(zt_udp_send(&d, &v6.local, &lo6, (const uint8_t *)"back6", 5), 0);
+	assert_int_equal(zt_udp_recv(&v6, buf, sizeof(buf), &from, NULL), 5);
+	assert_true(zt_addr_equal(&from, &lo6));
+	zt_udp_close(&d);
+	zt_udp_close(&v4);
+	zt_udp_close(&v6);
+}
+
+/* An explicit [::] stays IPv6 only (--bind keeps one family): IPv4 is refused, and
+ * 0.0.0.0 on the same port is free. */
+static void explicit_v6_wildcard_is_v6_only(void **state)
+{
+	struct zt_udp a, b;
+	struct zt_addr any6, any4, v4;
+
+	(void)state;
+	zt_addr_parse(&any6, "[::]:0", 0);
+	if (zt_udp_open(&a, &any6) < 0)
+		skip();
+	assert_false(a.dual);
+	zt_addr_parse(&v4, "127.0.0.1:9", 0);
+	assert_false(zt_udp_family_ok(&a, &v4));
+	assert_int_equal(zt_udp_send(&a, &v4, NULL, (const uint8_t *)"x", 1), -EAFNOSUPPORT);
+	any4 = (struct zt_addr){ .family = AF_INET, .port = a.local.port };
+	assert_int_equal(zt_udp_open(&b, &any4), 0);
+	zt_udp_close(&b);
+	zt_udp_close(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(loopback_send_recv_with_local_address),
 		cmocka_unit_test(oversize_is_reported),
 		cmocka_unit_test(bind_conflict_is_an_error),
+		cmocka_unit_test(dual_stack_socket_speaks_both_families_unmapped),
+		cmocka_unit_test(explicit_v6_wildcard_is_v6_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

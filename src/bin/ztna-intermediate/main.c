@@ -59,10 +59,14 @@ struct prog {
 
 static int set_listen(void *ctx, const char *v, const char **why)
 {
-	int rc = zt_addr_parse(&P(ctx)->listen, v, 4433);
+	struct zt_addr *l = &P(ctx)->listen;
+	int rc = zt_addr_parse(l, v, 4433);
 
 	if (rc < 0)
 		*why = "an IP address and port";
+	/* [::]: one dual-stack socket for both families (io/udp.h, family 0) */
+	if (rc == 0 && l->family == AF_INET6 && zt_addr_is_any(l))
+		*l = (struct zt_addr){ .port = l->port };
 	return rc;
 }
 
@@ -206,8 +210,9 @@ static int set_retry(void *ctx, const char *v, const char **why)
 #define COUNT(member, hi) .kind = ZT_CONF_SIZE, PF(member), .min = 1, .max = (hi)
 
 static const struct zt_conf_key keys[] = {
-	{ .name = "listen", .syntax = "ADDR[:PORT]", .example = "0.0.0.0:4433",
-	  .help = "the UDP address to serve (default 0.0.0.0:4433)", .set = set_listen },
+	{ .name = "listen", .syntax = "ADDR[:PORT]", .example = "[::]:4433",
+	  .help = "the UDP address to serve (default [::]:4433: IPv6 and IPv4 on one socket; "
+		  "0.0.0.0:PORT for IPv4 only)", .set = set_listen },
 	{ .name = "tcp-listen", .syntax = "ADDR[:PORT]|off", .example = "0.0.0.0:443",
 	  .help = "the TCP address for clients over TLS/TCP, where UDP does not pass (default: "
 		  "the UDP address's IP, port 443; without the right to bind it, a warning)",
@@ -499,7 +504,9 @@ static int stun_open(struct prog *p)
 	if (at.port == udp_port)
 		return zt_daemon_fail(&p->d, 2, "--stun-port %u is the UDP port: pick another, or "
 				      "--stun-port off", at.port);
-	rc = zt_sprayio_open_at(&p->stun, &p->d.io, &at);
+	/* beside a dual-stack socket, both families there too (family 0: io/udp.h) */
+	rc = zt_sprayio_open_at(&p->stun, &p->d.io,
+				p->d.io.udp.dual ? &(struct zt_addr){ .port = at.port } : &at);
 	if (rc == 0) {
 		p->d.io.send_other = zt_sprayio_send;
 		p->d.io.other_arg = &p->stun;
@@ -659,7 +666,7 @@ int main(int argc, char **argv)
 {
 	static struct prog p = {
 		.d = { .prog = "ztna-intermediate", .ops = &imd_ops, .arg = &p },
-		.listen = { .family = AF_INET, .port = 4433 },
+		.listen = { .port = 4433 }, /* both families (io/udp.h) */
 		.stun_port = -1,
 		.ic.open_hold = 10 * ZT_SEC,
 	};
