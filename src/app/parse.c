@@ -9,7 +9,14 @@
 
 int zt_parse_hostport(const char *text, uint16_t default_port, struct zt_addr *ret)
 {
+	return zt_parse_hostport_both(text, default_port, ret, NULL);
+}
+
+int zt_parse_hostport_both(const char *text, uint16_t default_port, struct zt_addr *ret,
+			   struct zt_addr *ret_other)
+{
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_family = AF_UNSPEC }, *res, *ai;
+	struct zt_addr a4 = { 0 }, a6 = { 0 };
 	char host[256];
 	const char *colon;
 	unsigned long port;
@@ -49,17 +56,22 @@ int zt_parse_hostport(const char *text, uint16_t default_port, struct zt_addr *r
 	host[colon - text] = '\0';
 	if (getaddrinfo(host, NULL, &hints, &res) != 0)
 		return -ENOENT;
-	rc = -ENOENT;
-	for (int pass = 0; pass < 2 && rc < 0; pass++)
-		for (ai = res; ai; ai = ai->ai_next) {
-			if ((pass == 0) != (ai->ai_family == AF_INET))
-				continue;
-			if (zt_addr_from_sockaddr(ret, ai->ai_addr, ai->ai_addrlen) == 0) {
-				ret->port = (uint16_t)port;
-				rc = 0;
-				break;
-			}
-		}
+	/* the first address of each family: IPv4 in *ret, IPv6 in *ret_other (or *ret) */
+	for (ai = res; ai; ai = ai->ai_next) {
+		struct zt_addr a;
+		if (zt_addr_from_sockaddr(&a, ai->ai_addr, ai->ai_addrlen) < 0)
+			continue;
+		a.port = (uint16_t)port;
+		if (a.family == AF_INET && !a4.family)
+			a4 = a;
+		else if (a.family == AF_INET6 && !a6.family)
+			a6 = a;
+	}
+	rc = a4.family || a6.family ? 0 : -ENOENT;
+	if (rc == 0)
+		*ret = a4.family ? a4 : a6;
+	if (rc == 0 && ret_other && a4.family)
+		*ret_other = a6;
 	freeaddrinfo(res);
 	return rc;
 }

@@ -14,4 +14,13 @@
  */
 int zt_parse_hostport(const char *text, uint16_t default_port, struct zt_addr *ret);
 
+/*
+ * The same, and a name that resolves to both families gives one address of each:
+ * the first IPv4 one in *ret, the first IPv6 one in *ret_other (family 0 when the
+ * name has one family only, or for a literal). ret_other may be NULL; the caller
+ * zeroes it.
+ */
+int zt_parse_hostport_both(const char *text, uint16_t default_port, struct zt_addr *ret,
+			   struct zt_addr *ret_other);
+
 #endif

@@ -197,7 +197,7 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 		      pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector", pp->name,
 		      peer_state_name(st),
 		      zt_addr_str(zt_peer_outer_kind(pp->peer) == ZT_OUTER_TCP ? &pp->pc.intermediate_tcp
-									     : &pp->pc.intermediate, a),
+									     : zt_peer_intermediate(pp->peer), a),
 		      zt_addr_str(&pp->d.io.udp.local, b), n,
 		      zt_outer_kind_name(zt_peer_outer_kind(pp->peer)),
 		      (uint64_t)(zt_peer_outer_srtt(pp->peer) / ZT_US), zt_peer_nat(pp->peer), tun,

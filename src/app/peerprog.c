@@ -43,13 +43,29 @@ static int set_path(char *dst, size_t cap, const char *v, const char **why)
 
 #define PP(ctx) ((struct zt_peerprog *)(ctx))
 
+/* Once: a name resolving to both families gives both (the outer connection races
+ * them, IPv6 first); twice: one address of each family. */
 static int set_intermediate(void *ctx, const char *v, const char **why)
 {
-	int rc = zt_parse_hostport(v, 4433, &PP(ctx)->pc.intermediate);
+	struct zt_peer_config *pc = &PP(ctx)->pc;
+	struct zt_addr a = { 0 }, other = { 0 };
+	int rc = zt_parse_hostport_both(v, 4433, &a, &other);
 	char *h = PP(ctx)->intermediate_host, *colon;
 
 	if (rc == -ENOENT)
 		*why = "the name does not resolve";
+	if (rc < 0)
+		return rc;
+	if (pc->intermediate.family) {
+		if (pc->intermediate_alt.family || other.family || a.family == pc->intermediate.family) {
+			*why = "at most two addresses, one of each family (an IPv4 and an IPv6 one)";
+			return ZT_ERANGE;
+		}
+		pc->intermediate_alt = a;
+		return 0;
+	}
+	pc->intermediate = a;
+	pc->intermediate_alt = other;
 	/* the name, for no_proxy: "host:port" -> "host" ("[v6]:port" is an address) */
 	snprintf(h, sizeof(PP(ctx)->intermediate_host), "%s", v[0] == '[' ? "" : v);
 	colon = strchr(h, ':');
@@ -524,7 +540,13 @@ static int set_service_key(void *ctx, const char *v, const char **why)
 
 const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "intermediate", .syntax = "HOST:PORT", .example = "192.0.2.1:4433",
-	  .help = "the Intermediate's address", .set = set_intermediate, .required = true },
+	  .help = "the Intermediate's address; a name with IPv4 and IPv6 addresses, or the key "
+		  "twice (one of each family), races both, IPv6 first (Happy Eyeballs)",
+	  .set = set_intermediate, .required = true, .repeatable = true },
+	{ .name = "eyeballs-delay", .syntax = "DURATION", .example = "250ms",
+	  .help = "with two Intermediate addresses: start the other family's attempt when the "
+		  "first has no handshake after this (default 250ms, RFC 8305)",
+	  DURATION_IN(pc.eyeballs_delay, ZT_MS, 10 * ZT_SEC, "between 1ms and 10s") },
 	{ .name = "name", .syntax = "NAME", .example = "alice",
 	  .help = "our identity (the NAME of our certificate's ztna:KIND:NAME)", .set = set_name,
 	  .required = true },
@@ -1222,6 +1244,14 @@ static void peer_config(struct zt_peerprog *pp)
 	pc->name = pp->name;
 	pc->token = pp->token;
 	pc->local = pp->d.io.udp.local;
+	/* only the Intermediate addresses our socket can reach (--bind keeps one family) */
+	if (!zt_udp_family_ok(&pp->d.io.udp, &pc->intermediate) &&
+	    zt_udp_family_ok(&pp->d.io.udp, &pc->intermediate_alt)) {
+		pc->intermediate = pc->intermediate_alt;
+		pc->intermediate_alt = (struct zt_addr){ 0 };
+	}
+	if (!zt_udp_family_ok(&pp->d.io.udp, &pc->intermediate_alt))
+		pc->intermediate_alt = (struct zt_addr){ 0 };
 	pc->intermediate_name = *pp->intermediate_name ? pp->intermediate_name : NULL;
 	if (!pp->transport_set)
 		pc->transport = ZT_PEER_TRANSPORT_AUTO;
@@ -1394,14 +1424,17 @@ static int setup(void *arg, int argc, char **argv)
 			      pp->pc.portmap == ZT_PEER_PORTMAP_AUTO ? 2500 : 0)) < 0)
 		return zt_daemon_fail(&pp->d, 1, "UPnP client: %s", strerror(-rc));
 	portmap_route(pp, zt_loop_now(pp->d.loop));
-	zt_info("start", "role=%s name=%s intermediate=%s transport=%s local=%s direct=%s portmap=%s",
+	zt_info("start", "role=%s name=%s intermediate=%s transport=%s local=%s direct=%s portmap=%s "
+		"intermediate_other=%s",
 		kind, pp->name,
 		zt_addr_str(pp->pc.transport == ZT_PEER_TRANSPORT_TCP ? &pp->pc.intermediate_tcp
 								      : &pp->pc.intermediate, ia),
 		pp->pc.transport == ZT_PEER_TRANSPORT_TCP ? "tcp" : "udp",
 		zt_addr_str(&pp->d.io.udp.local, (char[ZT_ADDR_STRLEN]){ 0 }),
 		pp->pc.path.direct_disabled ? "off" : "on",
-		(const char *const[]){ "off", "auto", "pcp", "natpmp", "upnp" }[pp->pc.portmap % 5]);
+		(const char *const[]){ "off", "auto", "pcp", "natpmp", "upnp" }[pp->pc.portmap % 5],
+		pp->pc.intermediate_alt.family
+			? zt_addr_str(&pp->pc.intermediate_alt, (char[ZT_ADDR_STRLEN]){ 0 }) : "-");
 	return 0;
 }
 

@@ -44,7 +44,31 @@ static const char *transport_name(const struct zt_peer *p)
 	return zt_outer_kind_name(zt_peer_outer_kind(p));
 }
 
-static int connect_quic(struct zt_peer *p, uint64_t now, struct zt_outer **ret)
+/* The outer path's local address towards remote: the socket's, or on a dual-stack
+ * socket ([::] taking both families) the wildcard of remote's family, so a path never
+ * mixes families (the kernel picks the source address). */
+static struct zt_addr outer_local(const struct zt_peer *p, const struct zt_addr *remote)
+{
+	struct zt_addr l = p->cfg.local;
+
+	if (!l.family || (l.family != remote->family && zt_addr_is_any(&l)))
+		l = (struct zt_addr){ .family = remote->family, .port = l.port };
+	return l;
+}
+
+/* The outer QUIC connection's address: he.addrs[i] (the family race's pick) becomes
+ * the Intermediate's address everything else uses. */
+static void use_address(struct zt_peer *p, int i)
+{
+	p->cfg.intermediate = p->he.addrs[i];
+	p->addrs.intermediate = p->he.addrs[i];
+	p->outer_path = (struct zt_quic_path){ .local = outer_local(p, &p->he.addrs[i]),
+					       .remote = p->he.addrs[i] };
+	p->outer_he = i;
+}
+
+static int connect_quic(struct zt_peer *p, uint64_t now, const struct zt_quic_path *path,
+			struct zt_outer **ret)
 {
 	struct zt_quic_config qc = {
 		.tls = p->cfg.outer_tls,
@@ -74,8 +98,7 @@ static int connect_quic(struct zt_peer *p, uint64_t now, struct zt_outer **ret)
 			qc.qlog_arg = p->outer_qlog;
 		}
 	}
-	return zt_outer_connect_quic(ret, &qc, p->cfg.intermediate_name, &p->outer_path, &outer_cb,
-				     p, now);
+	return zt_outer_connect_quic(ret, &qc, p->cfg.intermediate_name, path, &outer_cb, p, now);
 }
 
 static int connect_tcp(struct zt_peer *p, uint64_t now, struct zt_outer **ret)
@@ -102,7 +125,29 @@ static void alt_drop(struct zt_peer *p)
 {
 	zt_outer_free(p->alt);
 	p->alt = NULL;
+	p->alt_he = -1;
 	p->moving = false;
+}
+
+/* While connecting, alt takes the outer connection's place (it won a race, or the
+ * outer one failed); from the family race, with its address. */
+static void promote_alt(struct zt_peer *p)
+{
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
+	int from = p->outer_he, to = p->alt_he;
+
+	zt_outer_free(p->outer);
+	p->outer = p->alt;
+	p->alt = NULL;
+	p->alt_he = -1;
+	if (to < 0) {
+		p->outer_he = -1;
+		return;
+	}
+	use_address(p, to);
+	PLOG(p, ZT_NODE_INFO, "outer_family", "intermediate=%s instead_of=%s why=\"%s\"",
+	     zt_addr_str(&p->he.addrs[to], a), from >= 0 ? zt_addr_str(&p->he.addrs[from], b) : "-",
+	     "the other family's handshake did not complete first");
 }
 
 static void connect_outer(struct zt_peer *p, uint64_t now)
@@ -121,7 +166,12 @@ static void connect_outer(struct zt_peer *p, uint64_t now)
 	p->race_at = p->cfg.transport == ZT_PEER_TRANSPORT_AUTO ? now + p->cfg.tcp_delay
 								 : ZT_TIME_NEVER;
 	p->probe_at = ZT_TIME_NEVER;
-	rc = tcp ? connect_tcp(p, now, &p->outer) : connect_quic(p, now, &p->outer);
+	/* RFC 8305: the preferred family first, the other one when it is slow */
+	if (zt_he_start(&p->he, now) == 0)
+		use_address(p, 0);
+	if (tcp)
+		p->outer_he = -1;
+	rc = tcp ? connect_tcp(p, now, &p->outer) : connect_quic(p, now, &p->outer_path, &p->outer);
 	if (rc < 0) {
 		p->outer = NULL;
 		qlog_done(p, p->outer_qlog);
@@ -228,10 +278,9 @@ static void check_outer(struct zt_peer *p)
 	if (p->moving && p->alt && zt_outer_state(p->alt) < ZT_QUIC_CLOSING)
 		return; /* the Intermediate closed it for the move: WELCOME comes on the other */
 	if (p->state == ZT_PEER_CONNECTING && p->alt && zt_outer_state(p->alt) < ZT_QUIC_CLOSING) {
-		/* the race goes on with the other transport alone */
-		zt_outer_free(p->outer);
-		p->outer = p->alt;
-		p->alt = NULL;
+		/* the race goes on with the other transport (or family) alone */
+		zt_he_failed(&p->he, p->now, p->outer_he);
+		promote_alt(p);
 		return;
 	}
 	zt_outer_close_info(p->outer, &ci);
@@ -453,6 +502,28 @@ static void read_ctrl(struct zt_peer *p)
 
 /* The transport race and moves (docs/tcp-transport.md). */
 
+/* The family race (RFC 8305 s5): the next address when the ones before it have not
+ * completed their handshake in time, in alt (one at a time beside outer). */
+static void family_race(struct zt_peer *p, uint64_t now)
+{
+	char a[ZT_ADDR_STRLEN];
+	int i;
+
+	if (p->state != ZT_PEER_CONNECTING || p->alt || !p->outer || !zt_outer_quic(p->outer) ||
+	    (i = zt_he_due(&p->he, now)) < 0)
+		return;
+	p->alt_path = (struct zt_quic_path){ .local = outer_local(p, &p->he.addrs[i]),
+					     .remote = p->he.addrs[i] };
+	if (connect_quic(p, now, &p->alt_path, &p->alt) < 0) {
+		p->alt = NULL;
+		zt_he_failed(&p->he, now, i);
+		return;
+	}
+	p->alt_he = i;
+	PLOG(p, ZT_NODE_DEBUG, "connecting", "intermediate=%s transport=udp why=\"no handshake "
+	     "with the preferred family yet\"", zt_addr_str(&p->he.addrs[i], a));
+}
+
 /* The other connection's handshake is done: it wins the race (no login yet), or the
  * login moves to it (HELLO with our CLIENT_ID; sessions stay as they are). */
 static void alt_ready(struct zt_peer *p)
@@ -460,9 +531,8 @@ static void alt_ready(struct zt_peer *p)
 	struct zt_ctrl_msg m;
 
 	if (p->state == ZT_PEER_CONNECTING) {
-		zt_outer_free(p->outer);
-		p->outer = p->alt;
-		p->alt = NULL;
+		zt_he_won(&p->he, p->alt_he);
+		promote_alt(p);
 		p->race_at = ZT_TIME_NEVER;
 		send_hello(p);
 		return;
@@ -541,6 +611,7 @@ static void check_alt(struct zt_peer *p)
 	     zt_strerror(ci.err ? ci.err : ZT_EPEER), ci.reason);
 	if (p->state == ZT_PEER_CONNECTING)
 		note_error(p, ci.err, zt_outer_kind_name(zt_outer_kind(p->alt)), ci.reason);
+	zt_he_failed(&p->he, p->now, p->alt_he);
 	alt_drop(p);
 	if (p->state == ZT_PEER_READY && zt_outer_tcp(p->outer) &&
 	    p->cfg.transport == ZT_PEER_TRANSPORT_AUTO)
@@ -550,6 +621,7 @@ static void check_alt(struct zt_peer *p)
 /* auto: start TLS/TCP when QUIC is slow to answer; while on TCP, try UDP again. */
 static void transport_timers(struct zt_peer *p, uint64_t now)
 {
+	family_race(p, now);
 	if (p->state == ZT_PEER_CONNECTING && !p->alt && now >= p->race_at && p->outer &&
 	    zt_outer_quic(p->outer)) {
 		p->race_at = ZT_TIME_NEVER;
@@ -566,7 +638,7 @@ static void transport_timers(struct zt_peer *p, uint64_t now)
 	if (p->state == ZT_PEER_READY && !p->alt && now >= p->probe_at) {
 		p->probe_at = ZT_TIME_NEVER;
 		p->st.udp_probes++;
-		if (connect_quic(p, now, &p->alt) < 0)
+		if (connect_quic(p, now, &p->outer_path, &p->alt) < 0)
 			p->alt = NULL;
 	}
 }
@@ -575,10 +647,15 @@ static void ocb_ready(struct zt_outer *o, void *arg)
 {
 	struct zt_peer *p = arg;
 
-	if (o == p->alt)
+	if (o == p->alt) {
 		alt_ready(p);
-	else if (p->state == ZT_PEER_CONNECTING)
+	} else if (p->state == ZT_PEER_CONNECTING) {
+		/* the first family to complete wins: the other attempt goes (RFC 8305 s5) */
+		zt_he_won(&p->he, p->outer_he);
+		if (p->alt_he >= 0)
+			alt_drop(p);
 		send_hello(p);
+	}
 }
 
 static void ocb_readable(struct zt_outer *o, void *arg)
@@ -667,18 +744,6 @@ fail_inner:
 	return rc;
 }
 
-/* The outer path's local address towards remote: the socket's, or on a dual-stack
- * socket ([::] taking both families) the wildcard of remote's family, so a path never
- * mixes families (the kernel picks the source address). */
-static struct zt_addr outer_local(const struct zt_peer *p, const struct zt_addr *remote)
-{
-	struct zt_addr l = p->cfg.local;
-
-	if (!l.family || (l.family != remote->family && zt_addr_is_any(&l)))
-		l = (struct zt_addr){ .family = remote->family, .port = l.port };
-	return l;
-}
-
 int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t now)
 {
 	struct zt_peer *p;
@@ -737,6 +802,9 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 		return rc;
 	}
 	zt_quic_relay_addr(&p->relay_local, cfg->intermediate.family, ZT_RELAY_PATH_ID);
+	zt_he_init(&p->he, (const struct zt_addr[]){ cfg->intermediate, cfg->intermediate_alt }, 2,
+		   cfg->eyeballs_delay);
+	p->outer_he = p->alt_he = -1;
 	p->outer_path.local = outer_local(p, &cfg->intermediate);
 	p->outer_path.remote = cfg->intermediate;
 	if (!p->cfg.intermediate_tcp.family) {
@@ -811,6 +879,15 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 		if (!c && p->outer)
 			c = zt_outer_quic(p->outer);
 		if (!c || zt_quic_conn_recv(c, now, &p->outer_path, pkt, len) == ZT_EMALFORMED)
+			p->st.dropped_outer++;
+		check_alt(p);
+		check_outer(p);
+	} else if (p->alt && p->alt_he >= 0 && zt_addr_equal(from, &p->alt_path.remote)) {
+		/* the family race's other attempt, on its own path */
+		c = zt_quic_cidmap_lookup_pkt(p->outer_map, pkt, len);
+		if (!c)
+			c = zt_outer_quic(p->alt);
+		if (!c || zt_quic_conn_recv(c, now, &p->alt_path, pkt, len) == ZT_EMALFORMED)
 			p->st.dropped_outer++;
 		check_alt(p);
 		check_outer(p);
@@ -963,6 +1040,9 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 		t = d;
 	if (p->state == ZT_PEER_CONNECTING && !p->alt && p->race_at < t)
 		t = p->race_at;
+	if (p->state == ZT_PEER_CONNECTING && !p->alt && p->outer && zt_outer_quic(p->outer) &&
+	    (d = zt_he_next_deadline(&p->he)) < t)
+		t = d;
 	if (p->state == ZT_PEER_READY && !p->alt && p->probe_at < t)
 		t = p->probe_at;
 	if (p->moving && p->move_by < t)
@@ -1029,6 +1109,11 @@ enum zt_outer_kind zt_peer_outer_kind(const struct zt_peer *p)
 	if (p->outer)
 		return zt_outer_kind(p->outer);
 	return p->cfg.transport == ZT_PEER_TRANSPORT_TCP ? ZT_OUTER_TCP : ZT_OUTER_UDP;
+}
+
+const struct zt_addr *zt_peer_intermediate(const struct zt_peer *p)
+{
+	return &p->cfg.intermediate;
 }
 
 uint64_t zt_peer_outer_srtt(const struct zt_peer *p)

@@ -125,6 +125,9 @@ int zt_peer_last_error(const struct zt_peer *p, char *text, size_t cap, uint64_t
 /* The outer connection's transport (cfg.transport) and smoothed RTT (0: none now). */
 enum zt_outer_kind zt_peer_outer_kind(const struct zt_peer *p);
 uint64_t zt_peer_outer_srtt(const struct zt_peer *p);
+/* The Intermediate's UDP address in use: cfg.intermediate, or cfg.intermediate_alt
+ * when that family won the race (the one being tried while connecting). */
+const struct zt_addr *zt_peer_intermediate(const struct zt_peer *p);
 
 /*
  * The outer connection over TLS/TCP (cfg.transport ZT_PEER_TRANSPORT_TCP,

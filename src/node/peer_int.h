@@ -9,6 +9,7 @@
 #include "core/checkbudget.h"
 #include "core/ctrl.h"
 #include "core/err.h"
+#include "core/happyeyes.h"
 #include "core/hmap.h"
 #include "core/natprobe.h"
 #include "core/tokens.h"
@@ -196,6 +197,12 @@ struct zt_peer {
 	char last_err_text[200];        /* "TRANSPORT: REASON" */
 	uint64_t move_by;               /* ... by then */
 	struct zt_quic_path outer_path;
+	/* The family race (RFC 8305): the Intermediate's addresses in the order tried;
+	 * which of them outer and alt use (-1: none, e.g. TCP or a UDP probe); alt's
+	 * path while it races. p->cfg.intermediate is the address in use. */
+	struct zt_he he;
+	int outer_he, alt_he;
+	struct zt_quic_path alt_path;
 	uint64_t tcp_gen;               /* the TCP connection the shell keeps for it */
 	void *outer_qlog;
 	struct zt_backoff backoff;

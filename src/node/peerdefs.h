@@ -181,6 +181,11 @@ struct zt_peer_config {
 	const uint8_t *token;              /* the credential the Intermediate expects */
 	size_t token_len;
 	struct zt_addr intermediate;       /* required: the Intermediate's address */
+	struct zt_addr intermediate_alt;   /* its address of the other family (family 0:
+					      none): the outer QUIC connection races both,
+					      IPv6 first (core/happyeyes.h) */
+	uint64_t eyeballs_delay;           /* 0: 250 ms: the other family's attempt starts
+					      when the first has no handshake then */
 	struct zt_addr local;              /* the socket's address (the outer path's local
 					      end; an unspecified IP is fine) */
 	const char *intermediate_name;     /* its certificate's name; NULL: "intermediate.ztna" */

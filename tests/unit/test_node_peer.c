@@ -1464,6 +1464,66 @@ static void auto_prefers_udp(void **state)
 	world_fini(&w);
 }
 
+/* Happy Eyeballs (RFC 8305 s5): the Intermediate's IPv6 address does not answer; the
+ * IPv4 attempt starts 250 ms later and wins; the IPv6 one is given up. */
+static void eyeballs_silent_v6_falls_back_to_v4(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	uint64_t t0, v6_pkts;
+
+	world_init(&w, *state, 0);
+	assert_int_equal(zt_addr_parse(&w.gw, "[2001:db8::1]:4433", 0), 0); /* counted, dropped */
+	w.acfg.intermediate = w.gw;
+	w.acfg.intermediate_alt = w.imd.addr;
+	start_connector(&w);
+	assert_true(nh_run(&w.net, both_ready_conn_only, &w, w.net.now + 3 * ZT_SEC));
+	t0 = w.net.now;
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, agent_ready_any, &w, w.net.now + 3 * ZT_SEC));
+	/* 250 ms of IPv6, then the IPv4 handshake and the login (5 ms links) */
+	assert_true(w.net.now - t0 >= 250 * ZT_MS && w.net.now - t0 <= 350 * ZT_MS);
+	assert_true(zt_addr_equal(zt_peer_intermediate(w.agent.peer), &w.imd.addr));
+	assert_int_equal(zt_peer_outer_kind(w.agent.peer), ZT_OUTER_UDP);
+	assert_true(w.gw_pkts >= 1);
+	v6_pkts = w.gw_pkts;
+	t = open_chan(&w, "web", 100000, 5);
+	run_chan(&w, t, 5 * ZT_SEC);
+	assert_int_equal(t->recvd, 100000);
+	assert_false(t->corrupt);
+	assert_int_equal(w.gw_pkts, v6_pkts); /* the IPv6 attempt is gone */
+	world_fini(&w);
+}
+
+/* The Intermediate answers on IPv6: it is tried first (whatever the order given)
+ * and wins within the delay, so IPv4 is never tried. */
+static void eyeballs_v6_first_wins(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	uint64_t t0;
+
+	world_init(&w, *state, 0);
+	assert_int_equal(zt_addr_parse(&w.imd.addr, "[2001:db8::4]:4433", 0), 0);
+	w.imd.local = w.imd.addr;
+	w.ccfg.intermediate = w.imd.addr;
+	assert_int_equal(zt_addr_parse(&w.gw, "192.0.2.4:4433", 0), 0);
+	w.acfg.intermediate = w.gw;
+	w.acfg.intermediate_alt = w.imd.addr;
+	start_connector(&w);
+	assert_true(nh_run(&w.net, both_ready_conn_only, &w, w.net.now + 3 * ZT_SEC));
+	t0 = w.net.now;
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, agent_ready_any, &w, w.net.now + 3 * ZT_SEC));
+	assert_true(w.net.now - t0 < 250 * ZT_MS);
+	assert_true(zt_addr_equal(zt_peer_intermediate(w.agent.peer), &w.imd.addr));
+	t = open_chan(&w, "web", 100000, 6);
+	run_chan(&w, t, 5 * ZT_SEC);
+	assert_int_equal(t->recvd, 100000);
+	assert_int_equal(w.gw_pkts, 0);
+	world_fini(&w);
+}
+
 static void auto_falls_back_to_tcp(void **state)
 {
 	struct world w;
@@ -2775,6 +2835,8 @@ int main(void)
 		cmocka_unit_test(tcp_outer_restart_and_close),
 		cmocka_unit_test(auto_prefers_udp),
 		cmocka_unit_test(auto_falls_back_to_tcp),
+		cmocka_unit_test(eyeballs_silent_v6_falls_back_to_v4),
+		cmocka_unit_test(eyeballs_v6_first_wins),
 		cmocka_unit_test(auto_moves_back_to_udp),
 		cmocka_unit_test(tcp_outer_refused_is_reported),
 		cmocka_unit_test(tcp_reset_keeps_relayed_sessions),

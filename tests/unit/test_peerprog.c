@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include "app/conf.h"
@@ -74,6 +75,36 @@ static void bad_durations_are_named(void **state)
 	free(pp);
 }
 
+/* Two Intermediate addresses, one of each family (the outer connection races them);
+ * a third, or two of one family, is refused with the reason. */
+static void intermediate_twice_one_per_family(void **state)
+{
+	struct zt_peerprog *pp = calloc(1, sizeof(*pp));
+	char *argv[] = { "ztna-agent", "--intermediate", "[2001:db8::1]:4433", "--intermediate",
+			 "192.0.2.1:4434", "--eyeballs-delay", "100ms" };
+	char *third[] = { "ztna-agent", "--intermediate", "192.0.2.2" };
+	struct zt_conf c;
+
+	(void)state;
+	assert_non_null(pp);
+	zt_conf_init(&c, zt_peerprog_keys, zt_peerprog_nkeys, pp);
+	assert_int_equal(zt_conf_args(&c, 7, argv, 1), 0);
+	assert_int_equal(pp->pc.intermediate.family, AF_INET6);
+	assert_int_equal(pp->pc.intermediate_alt.family, AF_INET);
+	assert_int_equal(pp->pc.intermediate_alt.port, 4434);
+	assert_int_equal(pp->pc.eyeballs_delay, 100 * ZT_MS);
+	assert_int_equal(zt_conf_args(&c, 3, third, 1), ZT_ECONF_VALUE);
+	assert_non_null(strstr(c.err, "one of each family"));
+	free(pp);
+
+	pp = calloc(1, sizeof(*pp));
+	zt_conf_init(&c, zt_peerprog_keys, zt_peerprog_nkeys, pp);
+	char *same[] = { "ztna-agent", "--intermediate", "192.0.2.1", "--intermediate", "192.0.2.2" };
+	assert_int_equal(zt_conf_args(&c, 5, same, 1), ZT_ECONF_VALUE);
+	assert_non_null(strstr(c.err, "one of each family"));
+	free(pp);
+}
+
 static void config_file_durations(void **state)
 {
 	struct zt_peerprog *pp = calloc(1, sizeof(*pp));
@@ -95,6 +126,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(durations_take_fractions),
 		cmocka_unit_test(bad_durations_are_named),
+		cmocka_unit_test(intermediate_twice_one_per_family),
 		cmocka_unit_test(config_file_durations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
