@@ -99,7 +99,8 @@ bool zt_sprayio_send(void *arg, const struct zt_addr *local, const struct zt_add
 
 	for (size_t i = 0; i < s->n; i++) {
 		struct zt_udp *u = &s->socks[i].udp;
-		if (u->local.port != local->port || u->local.family != local->family)
+		/* a dual-stack socket ([::]) sends from IPv4 addresses too */
+		if (u->local.port != local->port || !zt_udp_family_ok(u, local))
 			continue;
 		if (zt_udp_send(u, remote, zt_addr_is_any(local) ? NULL : local, buf, len) < 0)
 			s->tx_errors++;
