@@ -7,14 +7,18 @@
 #   [ public 203.0.113.0/24, 2001:db8:100::/48 ]
 #     +-- server stun 203.0.113.10: ztna-intermediate (IPv4, 203.0.113.10:4433)
 #     +-- nat sym_a (symmetric, lan6 2001:db8:1:4::/64) +-- host a_sym: connector
+#     +-- nat prc_a (port-restricted, 2001:db8:1:3::/64) +-- host a_prc: connector
 #     +-- nat sym_b (symmetric, lan6 2001:db8:2:4::/64) +-- host b_sym: agent
+#     +-- nat prc_b (port-restricted, 2001:db8:2:3::/64) +-- host b_prc: agent
 #
-# The full system (scenarios/lib.sh pair_run_system) --runs times (default 2) in two
-# variants: as installed (one dual-stack socket, host candidates of both families):
-# direct, and over IPv6 (the pair's remote in ztna status is a 2001:db8: address);
-# with --bind 0.0.0.0 on both (IPv4 only): the relay (symmetric x symmetric with
-# random ports has no IPv4 direct path), carrying the echo. Prints a table and a
-# verdict; exit 0 only when every run agrees.
+# The full system (scenarios/lib.sh pair_run_system) --runs times (default 2) per
+# cell: as installed (one dual-stack socket, host candidates of both families),
+# a_sym <-> b_sym, a_prc <-> b_sym and a_sym <-> b_prc (no IPv4 direct path in any of
+# them) go direct, over IPv6, to the connector's own lan6 address (the pair's remote
+# in ztna status: no NAT66); with --bind 0.0.0.0 on both (IPv4 only) a_sym <-> b_sym
+# stays on the relay (symmetric x symmetric with random ports has no IPv4 direct
+# path), carrying the echo. Prints a table and a verdict; exit 0 only when every run
+# agrees.
 #
 #   sudo ./scenarios/dual-stack.sh [--runs N] [--no-build] [-v]
 . "$(dirname "$0")/lib.sh"
@@ -29,13 +33,15 @@ SC_NAME="IPv6 direct path behind symmetric IPv4 NATs"
 sc_say "== $SC_NAME =="
 t_start=$(date +%s)
 sc_lab "$SC_ROOT/scenarios/lab/dual-stack.lab" || exit 2
-sc_say "expected: a_sym <-> b_sym direct over IPv6 in every run as installed; on the relay"
-sc_say "with --bind 0.0.0.0 (IPv4 only). $SC_RUNS run(s) per variant."
+sc_say "expected: direct over IPv6 to the connector's own address in every run as installed"
+sc_say "(SYM x SYM, PRC x SYM, SYM x PRC); a_sym <-> b_sym on the relay with --bind 0.0.0.0"
+sc_say "(IPv4 only). $SC_RUNS run(s) per cell."
 sc_say ""
 
 declare -A RESULT
-a=a_sym b=b_sym
-for variant in dual v4only; do
+for cell in "a_sym b_sym dual" "a_prc b_sym dual" "a_sym b_prc dual" "a_sym b_sym v4only"; do
+	read -r a b variant <<<"$cell"
+	own6=$(eval echo "\$ZTLAB_IP6_$a")
 	SC_SYS_ARGS=""
 	want=direct
 	if [ $variant = v4only ]; then
@@ -47,7 +53,7 @@ for variant in dual v4only; do
 		pair_run_system "$a" "$b"
 		remote=$(sed -n 's/^remote \([^ ,]*\).*/\1/p' <<<"$PAIR_NOTE")
 		fam=-
-		[[ $remote == \[* ]] && fam=ipv6
+		[[ $remote == "[$own6]:"* ]] && fam=ipv6
 		[[ $remote =~ ^[0-9.]+: ]] && fam=ipv4
 		got=$PAIR_PATH
 		[ "$PAIR_PATH" = direct ] && got="direct-$fam"
@@ -58,18 +64,18 @@ for variant in dual v4only; do
 		sc_row "$a <-> $b ($variant) run $i" "$expect" "$got" "$ms$PAIR_NOTE" && ok=$((ok + 1))
 	done
 	if [ $want = direct ]; then
-		RESULT[$variant]="$ok/$SC_RUNS direct over IPv6, median $(sc_median "${ms_all[@]}") ms"
+		RESULT[$cell]="$ok/$SC_RUNS direct over IPv6, median $(sc_median "${ms_all[@]}") ms"
 	else
-		RESULT[$variant]="$ok/$SC_RUNS relay (--bind 0.0.0.0)"
+		RESULT[$cell]="$ok/$SC_RUNS relay (--bind 0.0.0.0)"
 	fi
-	[ "$ok" -eq "$SC_RUNS" ] || RESULT[$variant]="${RESULT[$variant]} !!"
-	printf '  %-24s %-8s %s  (last run: %s)\n' "$a <-> $b" "$want" "${RESULT[$variant]}" "$PAIR_NOTE"
+	[ "$ok" -eq "$SC_RUNS" ] || RESULT[$cell]="${RESULT[$cell]} !!"
+	printf '  %-24s %-8s %s  (last run: %s)\n' "$a <-> $b" "$want" "${RESULT[$cell]}" "$PAIR_NOTE"
 	sc_say ""
 done
 t_end=$(date +%s)
 
 if [ "$SC_FAILS" -eq 0 ]; then
-	sc_say "verdict: PASS - $((2 * SC_RUNS)) runs agree (direct over IPv6 as installed, relay over IPv4 only), in $((t_end - t_start)) s"
+	sc_say "verdict: PASS - $((4 * SC_RUNS)) runs agree (direct over IPv6 as installed, relay over IPv4 only), in $((t_end - t_start)) s"
 	exit 0
 fi
 sc_say "disagreements:"
