@@ -208,8 +208,8 @@ static void put_portmap(struct out *o, const struct zt_scn_node *n)
  * 'lan6': the IPv6 firewall of a RFC 6092 home router, no NAT66. Outbound passes when
  * its source is in the lan6 prefix (RFC 6092, BCP 38: no spoofed sources out).
  * Inbound, by 'fw6':
- *   address-and-port (default; RFC 6092 REC-11 leaves the UDP filtering behaviour
- *     open): only conntrack's established and related packets: replies to a flow an
+ *   address-and-port (default: the strictest, a plain conntrack firewall; RFC 6092
+ *     REC-17 recommends endpoint-independent for unmanaged gateways): only conntrack's established and related packets: replies to a flow an
  *     inside address:port opened to that outside address:port, and ICMPv6 errors
  *     about such flows (Packet Too Big, so PMTU discovery works: RFC 4890 s4.3.1).
  *   endpoint-independent: also any UDP to an inside address:port that has sent UDP out
