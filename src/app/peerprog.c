@@ -827,8 +827,19 @@ static void cb_tun_routes(struct zt_peer *p, void *arg, const struct zt_route *r
 		zt_tunshell_routes(&pp->tun, routes, n);
 }
 
+/* NAT detection's result: random ports want spray sockets (on_spray_timer). */
+static void cb_nat(struct zt_peer *p, void *arg, const char *nat)
+{
+	struct zt_peerprog *pp = arg;
+	(void)p;
+
+	if (!strcmp(nat, "random") && !pp->spray.n)
+		zt_timer_set(pp->d.loop, &pp->spray_t, zt_loop_now(pp->d.loop));
+}
+
 static const struct zt_peer_callbacks peer_cb = {
 	.ready = cb_ready,
+	.nat = cb_nat,
 	.tun_packet = cb_tun_packet,
 	.tun_routes = cb_tun_routes,
 	.pong = cb_pong,
@@ -1341,27 +1352,68 @@ static int tunnel_open(struct zt_peerprog *pp)
 	return 0;
 }
 
-/* Birthday probing's spray sockets (docs/hard-nat.md): opened when the node's NAT is
- * configured as endpoint-dependent with random ports and probing and the direct path
- * are on; their addresses go to the node. */
-static int spray_open(struct zt_peerprog *pp)
+/* The spray sockets birthday probing would use (0: none: probing or the direct path
+ * off, or --spray-sockets 0). */
+static size_t spray_count(const struct zt_peerprog *pp)
 {
 	size_t n = pp->spray_set ? pp->spray_sockets : ZT_BIRTHDAY_SOCKETS;
+
+	return pp->pc.probe_off || pp->pc.path.direct_disabled ? 0 : n;
+}
+
+/* Opens n spray sockets and routes the node's datagrams from them. Returns 0 or -errno. */
+static int spray_start(struct zt_peerprog *pp, size_t n)
+{
+	int rc = zt_sprayio_open(&pp->spray, &pp->d.io, &pp->d.io.udp.local, n);
+
+	if (rc < 0)
+		return rc;
+	pp->d.io.send_other = zt_sprayio_send;
+	pp->d.io.other_arg = &pp->spray;
+	return 0;
+}
+
+/* Birthday probing's spray sockets (docs/hard-nat.md): opened at start when the node's
+ * NAT is configured as endpoint-dependent with random ports and probing and the direct
+ * path are on; their addresses go to the node. */
+static int spray_open(struct zt_peerprog *pp)
+{
+	size_t n = spray_count(pp);
 	int rc;
 
-	if (!n || pp->pc.probe_off || pp->pc.path.direct_disabled ||
-	    pp->pc.nat_mapping < ZT_CTRL_NAT_MAP_ADDRESS || pp->pc.nat_ports != ZT_CTRL_NAT_PORTS_RANDOM)
+	if (!n || pp->pc.nat_mapping < ZT_CTRL_NAT_MAP_ADDRESS || pp->pc.nat_ports != ZT_CTRL_NAT_PORTS_RANDOM)
 		return 0;
-	rc = zt_sprayio_open(&pp->spray, &pp->d.io, &pp->d.io.udp.local, n);
+	rc = spray_start(pp, n);
 	if (rc < 0)
 		return zt_daemon_fail(&pp->d, 1, "cannot open %zu sockets for birthday probing: %s "
 				      "(fix: --spray-sockets N with fewer, or --probe off)", n, strerror(-rc));
-	pp->d.io.send_other = zt_sprayio_send;
-	pp->d.io.other_arg = &pp->spray;
 	pp->pc.spray = pp->spray.locals;
 	pp->pc.nspray = pp->spray.n;
 	zt_info("spray_sockets", "count=%zu", pp->spray.n);
 	return 0;
+}
+
+/* ... or when NAT detection finds random ports (--nat-ports auto): a moment after its
+ * callback (cb_nat), outside the node. A failure leaves the node without them. */
+static void on_spray_timer(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
+{
+	struct zt_peerprog *pp = t->data;
+	size_t n = spray_count(pp);
+	int rc;
+	(void)loop;
+	(void)now;
+
+	if (pp->spray.n || !n || !pp->peer)
+		return;
+	rc = spray_start(pp, n);
+	if (rc < 0) {
+		zt_warn("spray_sockets_failed", "count=%zu error=\"%s\" note=\"no birthday probing "
+			"from this node\" fix=\"--spray-sockets N with fewer\"", n, strerror(-rc));
+		return;
+	}
+	zt_peer_set_spray(pp->peer, pp->spray.locals, pp->spray.n);
+	zt_info("spray_sockets", "count=%zu reason=nat-detected", pp->spray.n);
+	zt_nodeio_kick(&pp->d.io);
 }
 
 /* True if argv sets --token (a secret other local users can read in ps). */
@@ -1475,6 +1527,8 @@ static void teardown(void *arg)
 	}
 	zt_tunshell_close(&pp->tun);
 	zt_otcp_client_close(&pp->otcp);
+	if (pp->d.loop)
+		zt_timer_cancel(pp->d.loop, &pp->spray_t); /* initialized in zt_peerprog_main */
 	zt_sprayio_close(&pp->spray);
 	pp->d.io.send_other = NULL;
 	zt_nodeio_close(&pp->d.io);
@@ -1506,6 +1560,7 @@ int zt_peerprog_main(struct zt_peerprog *pp, int argc, char **argv, const char *
 	pp->d.ops = &peer_ops;
 	pp->d.arg = pp;
 	pp->pc.nat_detect = true; /* --nat-ports auto */
+	zt_timer_init(&pp->spray_t, on_spray_timer, pp);
 	zt_conf_init(&conf, extra, nextra, pp);
 	zt_conf_add(&conf, zt_peerprog_keys, zt_peerprog_nkeys, pp);
 	return zt_daemon_main(&pp->d, &conf, argc, argv, summary);

@@ -226,6 +226,14 @@ int zt_peer_portmap_info(const struct zt_peer *p, struct zt_portmap_info *ret);
  * nat_ports / nat_mapping). */
 const char *zt_peer_nat(const struct zt_peer *p);
 
+/*
+ * Spray sockets opened after zt_peer_new (birthday probing; cfg.spray): their local
+ * addresses (caller-owned, kept until zt_peer_free), replacing any. With a detected
+ * random NAT the node then signals ports random: sessions gathering from now on
+ * spray. Returns 0, or -EINVAL (n without spray).
+ */
+int zt_peer_set_spray(struct zt_peer *p, const struct zt_addr *spray, size_t n);
+
 void zt_peer_tunnel_addrs(const struct zt_peer *p, struct zt_addr *ret4, struct zt_addr *ret6);
 
 #endif

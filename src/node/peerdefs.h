@@ -138,6 +138,10 @@ struct zt_peer_callbacks {
 	void (*down)(struct zt_peer *p, void *arg, int err, const char *text, uint64_t retry_at);
 	/* The Intermediate saw our address change. */
 	void (*observed)(struct zt_peer *p, void *arg, const struct zt_addr *addr);
+	/* NAT detection (cfg.nat_detect) has a result: nat is "eim", "sequential", "random"
+	 * or "unknown" (zt_peer_nat). With "random", a shell that can spray opens its
+	 * sockets and hands them over with zt_peer_set_spray (not from this callback). */
+	void (*nat)(struct zt_peer *p, void *arg, const char *nat);
 
 	/* Connector: an agent opened a channel for service. Set its argument with
 	 * zt_peer_chan_set_arg and connect to the target; refuse it by releasing it. */

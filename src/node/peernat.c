@@ -2,6 +2,7 @@
  * from the main socket to the Intermediate's STUN port (WELCOME's STUN_PORT) after
  * each new observation over UDP; the result takes the place of --nat-ports auto (and
  * of an unset --nat-mapping) for port prediction and birthday probing. */
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -43,7 +44,20 @@ static void report(struct zt_peer *p)
 	     p->addrs.portpred && !p->cfg.predict_off ? "on" : "off",
 	     p->cfg.probe_off ? "off"
 	     : p->addrs.nat_mapping == ZT_CTRL_NAT_MAP_INDEPENDENT ? "probe"
-	     : p->addrs.nat_ports == ZT_CTRL_NAT_PORTS_RANDOM ? "spray" : "off");
+	     : p->addrs.nat_ports == ZT_CTRL_NAT_PORTS_RANDOM ? "spray"
+	     : np->result == ZT_NATPROBE_RANDOM ? "no-spray-sockets" : "off");
+	if (p->cb.nat)
+		p->cb.nat(p, p->cfg.arg, zt_natprobe_name(np->result));
+}
+
+int zt_peer_set_spray(struct zt_peer *p, const struct zt_addr *spray, size_t n)
+{
+	if (n && !spray)
+		return -EINVAL;
+	p->cfg.spray = p->addrs.spray = spray;
+	p->cfg.nspray = p->addrs.nspray = n;
+	apply(p);
+	return 0;
 }
 
 void zt_pnat_observed(struct zt_peer *p, uint16_t stun_port)
@@ -85,7 +99,7 @@ int zt_pnat_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 
 	if (n <= 0)
 		return 0;
-	*ret_local = p->cfg.local;
+	*ret_local = p->outer_path.local; /* the outer connection's socket and family */
 	/* one more new mapping on a sequential NAT: counted like a check's, so that the
 	 * predicted ports start after it (docs/hard-nat.md) */
 	zt_portpred_sent(&p->portpred, now, ret_remote);

@@ -172,10 +172,9 @@ static struct zt_addr public_from(struct nh_ep *src, const struct zt_addr *from,
 			a.port = src->natmap[i].port;
 			return a;
 		}
+	a.port = (uint16_t)(a.port + src->nnat * (src->nat_step ? src->nat_step : 1));
 	if (src->nnat < NH_NAT_MAPS)
-		src->natmap[src->nnat] = (struct nh_natmap){ .dst = *to,
-							    .port = (uint16_t)(a.port + src->nnat) };
-	a.port = (uint16_t)(a.port + src->nnat);
+		src->natmap[src->nnat] = (struct nh_natmap){ .dst = *to, .port = a.port };
 	if (src->nnat < NH_NAT_MAPS)
 		src->nnat++;
 	return a;

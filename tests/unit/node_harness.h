@@ -17,7 +17,8 @@
  * port of its address (zt_imd_config.stun_port): datagrams to it reach the Intermediate
  * with that local port, and what it sends from that port leaves from it. A peer with
  * seq_nat sits behind a sequential symmetric NAT: its first destination sees addr, each
- * new destination the next port (at most NH_NAT_MAPS; no filtering).
+ * new destination the next port, or nat_step ports further (at most NH_NAT_MAPS; no
+ * filtering).
  *
  * The PKI is quic_harness.h's (CA, intermediate "relay", service "web", agent
  * "alice", connector "c1", rogue CA and "mallory") plus agent "bob", connector "c2"
@@ -123,6 +124,7 @@ struct nh_ep {
 	uint64_t link_bytes;    /* sent on links */
 	uint16_t stun_port;     /* Intermediate: its STUN port (0: none) */
 	bool seq_nat;           /* peer: behind a sequential symmetric NAT */
+	uint16_t nat_step;      /* ... its step (0: 1) */
 	struct nh_natmap {
 		struct zt_addr dst;
 		uint16_t port;

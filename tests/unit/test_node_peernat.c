@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/portpred.h"
@@ -27,7 +28,19 @@ struct world {
 	uint64_t to_stun;        /* datagrams to the Intermediate's STUN port */
 	bool drop_stun;          /* ... all lost */
 	unsigned drop_first;     /* ... the first ones lost */
+	struct zt_peer_callbacks acb;
+	char nat_cb[16];         /* the agent's nat callback: the last result */
+	unsigned nat_cbs;
 };
+
+static void on_nat(struct zt_peer *p, void *arg, const char *nat)
+{
+	struct world *w = arg;
+	(void)p;
+
+	snprintf(w->nat_cb, sizeof(w->nat_cb), "%s", nat);
+	w->nat_cbs++;
+}
 
 static bool tap(void *arg, const struct nh_pkt *p)
 {
@@ -76,8 +89,9 @@ static void world_init(struct world *w, struct nh_fixture *f)
 		.token = (const uint8_t *)"pw-alice", .token_len = 8,
 		.intermediate = w->imd.addr, .local = w->agent.local,
 		.outer_tls = w->a_outer, .inner_tls = w->a_inner, .rng = &f->rng,
-		.log = nh_node_log("agent"), .nat_detect = true,
+		.log = nh_node_log("agent"), .nat_detect = true, .cb = &w->acb, .arg = w,
 	};
+	w->acb = (struct zt_peer_callbacks){ .nat = on_nat };
 	w->services[0] = (struct zt_peer_service){ .name = "web", .tls = w->web_tls };
 	w->ccfg = (struct zt_peer_config){
 		.role = ZT_CTRL_ROLE_CONNECTOR, .name = "c1",
@@ -163,6 +177,8 @@ static void sequential_nat_is_detected_and_predicted(void **state)
 	assert_true(nh_run(&w.net, agent_ready, &w, w.net.now + 3 * ZT_SEC));
 	nh_run_for(&w.net, 500 * ZT_MS);
 	assert_string_equal(zt_peer_nat(w.agent.peer), "sequential");
+	assert_int_equal(w.nat_cbs, 1);
+	assert_string_equal(w.nat_cb, "sequential");
 	assert_int_equal(w.agent.peer->natprobe.second.port, 20001);
 	assert_int_equal(w.to_stun, 1); /* one request, answered */
 	zt_imd_stats(w.imd.imd, &is);
@@ -206,6 +222,34 @@ static void endpoint_independent_is_detected(void **state)
 	assert_string_equal(zt_peer_nat(w.agent.peer), "eim");
 	assert_int_equal(w.agent.peer->addrs.nat_mapping, ZT_CTRL_NAT_MAP_INDEPENDENT);
 	assert_int_equal(first_predicted(&w), 0);
+	world_fini(&w);
+}
+
+/* A NAT that moves 1000 ports a mapping: random. Without spray sockets the node does
+ * not say ports random (an endpoint-independent peer would probe for nothing); once the
+ * shell hands it sockets (after the nat callback), it does: the spraying side. */
+static void random_ports_want_spray_sockets(void **state)
+{
+	struct world w;
+	struct zt_addr spray[2];
+
+	world_init(&w, *state);
+	w.agent.nat_step = 1000;
+	login(&w, 500 * ZT_MS);
+	assert_string_equal(zt_peer_nat(w.agent.peer), "random");
+	assert_string_equal(w.nat_cb, "random");
+	assert_int_equal(w.agent.peer->natprobe.second.port, 21000);
+	assert_int_equal(w.agent.peer->addrs.nat_mapping, ZT_CTRL_NAT_MAP_ADDRESS_PORT);
+	assert_int_equal(w.agent.peer->addrs.nat_ports, 0);
+	assert_int_equal(first_predicted(&w), 0);
+	assert_int_equal(zt_peer_set_spray(w.agent.peer, NULL, 2), -EINVAL);
+	spray[0] = spray[1] = w.agent.local;
+	spray[0].port = 5001;
+	spray[1].port = 5002;
+	assert_int_equal(zt_peer_set_spray(w.agent.peer, spray, 2), 0);
+	assert_int_equal(w.agent.peer->addrs.nat_ports, ZT_CTRL_NAT_PORTS_RANDOM);
+	assert_int_equal(w.agent.peer->addrs.nspray, 2);
+	assert_int_equal(w.nat_cbs, 1);
 	world_fini(&w);
 }
 
@@ -284,6 +328,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sequential_nat_is_detected_and_predicted),
 		cmocka_unit_test(endpoint_independent_is_detected),
+		cmocka_unit_test(random_ports_want_spray_sockets),
 		cmocka_unit_test(lost_requests_are_bounded),
 		cmocka_unit_test(a_new_observation_detects_again),
 		cmocka_unit_test(stun_port_must_differ),
