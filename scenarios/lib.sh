@@ -64,6 +64,9 @@ usage: sudo $0 [--runs N] [--mode system|punch] [--no-build] [-v]
 Exit status: 0 when everything agrees with what was configured and with RFC 4787
 theory, 1 when anything disagrees, 2 on a setup error, 130 on Ctrl-C.
 EOF
+	# a script's own options (SC_USAGE_EXTRA, set before sc_main_setup)
+	[ -n "${SC_USAGE_EXTRA:-}" ] && printf '\n%s\n' "$SC_USAGE_EXTRA"
+	return 0
 }
 
 # Options, root, trap, build. Call once at the top of a scenario script.
@@ -485,6 +488,13 @@ pair_run_system() {
 		sc_stop "$agent"; sc_stop "$conn"
 		return
 	fi
+	# SC_SYS_PORTMAP_WAIT=1 (--portmap): both ends mapped (up to 3 s) before the session
+	# opens, so that its first ICE generation offers the mappings
+	for ((i = 0; i < 30 && ${SC_SYS_PORTMAP_WAIT:-0} == 1; i++)); do
+		[ "$(kv "$(sc_status_line "$cctl" portmap)" state)/$(kv "$(sc_status_line "$ctl" portmap)" state)" = \
+			mapped/mapped ] && break
+		sleep 0.1
+	done
 	"$ZTNA" ping "svc-$na" -c 1 --timeout 3000 --control "$ctl" >"$log-ping0" 2>&1
 	t0=$(date +%s%N)
 	# until the session is direct or its ICE generation failed (the agent's status);
@@ -528,6 +538,11 @@ pair_run_system() {
 		[ "$(kv "$line" ice)" = failed ] || ice="ICE did not give up in ${SC_SYS_WAIT} s"
 		[ "${SC_SYS_TRANSPORT:-}" = tcp ] && ice="TCP direct path $(kv "$line" tcp)"
 		PAIR_NOTE="$ice; 4 KB echoed: $([ "$out" = "$(cat "$LAB_TMP/sys-data")" ] && echo yes || echo no), pings:${via:- none}, transport (connector/agent) $PAIR_TRANSPORT"
+	fi
+	if [ "${SC_SYS_PORTMAP_WAIT:-0}" = 1 ]; then
+		local pma pmb
+		pma=$(sc_status_line "$cctl" portmap) pmb=$(sc_status_line "$ctl" portmap)
+		PAIR_NOTE="$PAIR_NOTE; mapped: $a $(kv "$pma" external) ($(kv "$pma" protocol)), $b $(kv "$pmb" external) ($(kv "$pmb" protocol))"
 	fi
 	sc_debug "system $a -> $b: $line"
 	sc_stop "$agent"
