@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -650,6 +651,55 @@ int zt_lab_start_portmaps(struct zt_lab *lab, const char *dir)
 		started++;
 	}
 	return started;
+}
+
+/* Empties miniupnpd's chains at NAT i and, unless keep_conntrack, forgets the NAT's state. */
+static int forget_mappings(struct zt_lab *lab, int i, bool keep_conntrack)
+{
+	const struct zt_scn_node *n = &lab->scn->nodes[i];
+	char text[512], nfterr[400];
+	int rc;
+
+	if ((rc = enter_slot(lab, i)) < 0)
+		return rc;
+	rc = zt_portmap_flush_render(text, sizeof(text));
+	if (rc > 0 && (rc = zt_nft_run(text, nfterr, sizeof(nfterr))) < 0)
+		snprintf(lab->err, sizeof(lab->err), "emptying the chains of %s at %s: %s",
+			 ZT_PORTMAP_PROG, n->name, nfterr);
+	if (rc >= 0 && !keep_conntrack) {
+		rc = zt_natrules_render_flush(n, text, sizeof(text));
+		if (rc > 0 && (rc = zt_nft_run(text, nfterr, sizeof(nfterr))) < 0)
+			snprintf(lab->err, sizeof(lab->err), "flushing the maps of %s: %s", n->name,
+				 nfterr);
+		if (rc >= 0 && (rc = zt_nl_ct_flush()) < 0)
+			fail(lab, rc, "flushing conntrack of %s", n->name);
+	}
+	if (leave(lab) < 0)
+		return -EIO;
+	return rc < 0 ? rc : 0;
+}
+
+int zt_lab_restart_portmap(struct zt_lab *lab, int i, const char *dir, bool keep_conntrack)
+{
+	const struct zt_scn_node *n;
+	struct child_spec c = { .prog = ZT_PORTMAP_PROG, .kind = "portmap",
+				.render = zt_portmap_conf_render };
+	int rc;
+
+	if (i < 0 || (unsigned)i >= lab->scn->nnodes)
+		return fail(lab, -EINVAL, "no node %d", i);
+	n = &lab->scn->nodes[i];
+	if (n->kind != ZT_SCN_NAT || n->portmap == ZT_SCN_PORTMAP_NONE)
+		return fail(lab, -EINVAL, "'%s' is not a nat with portmap", n->name);
+	if (lab->portmap_pid[i] > 0) {
+		kill(lab->portmap_pid[i], SIGKILL);
+		waitpid(lab->portmap_pid[i], NULL, 0);
+		lab->portmap_pid[i] = 0;
+	}
+	if ((rc = forget_mappings(lab, i, keep_conntrack)) < 0)
+		return rc;
+	c.nsocks = zt_portmap_ready_socks(n, c.socks);
+	return start_child(lab, i, dir, &c, &lab->portmap_pid[i]);
 }
 
 void zt_lab_report(const struct zt_lab *lab, void (*fn)(void *ctx, const char *line), void *ctx)

@@ -89,6 +89,16 @@ int zt_lab_start_proxies(struct zt_lab *lab, const char *dir);
  */
 int zt_lab_start_portmaps(struct zt_lab *lab, const char *dir);
 
+/*
+ * Restarts the miniupnpd of NAT node i the way a router restart loses its port
+ * mappings: SIGKILL (it saves nothing) and reaped, its chains emptied (netns/portmap.h),
+ * unless keep_conntrack also the NAT's conntrack table and learned maps (connections
+ * through a mapping end with it), then started again as zt_lab_start_portmaps() does
+ * (dir: the run directory) and waited for. Returns 0 with lab->portmap_pid[i] the new
+ * daemon, or -errno with lab->err set (-EINVAL: node i has no portmap).
+ */
+int zt_lab_restart_portmap(struct zt_lab *lab, int i, const char *dir, bool keep_conntrack);
+
 /* Writes the emulator's counters, one line per link direction, to fn. */
 void zt_lab_report(const struct zt_lab *lab, void (*fn)(void *ctx, const char *line), void *ctx);
 

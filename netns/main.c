@@ -203,11 +203,56 @@ static void log_line(void *ctx, const char *line)
 	zt_info("emulator", "%s", line);
 }
 
+/*
+ * A request a command left in the run directory (REQUEST_FILE, one line:
+ * "portmap-restart NAT [keep-conntrack]"), done at SIGHUP; the answer, "ok PID" or
+ * "err MESSAGE", goes to REPLY_FILE (written aside and renamed: never read half).
+ */
+#define REQUEST_FILE "request"
+#define REPLY_FILE "reply"
+#define REQUEST_WAIT_MS 15000
+
+static void sup_request(struct supervisor *sv)
+{
+	char *text = NULL, nat[ZT_SCN_NAME_MAX + 1], opt[32] = "", reply[640], tmp[256], path[256];
+	int n, i, rc;
+
+	if (zt_rundir_read(sv->id, REQUEST_FILE, &text, NULL) < 0)
+		return;
+	zt_rundir_path(sv->id, REQUEST_FILE, path, sizeof(path));
+	unlink(path);
+	if (sscanf(text, "portmap-restart %12s %31s", nat, opt) < 1) {
+		n = snprintf(reply, sizeof(reply), "err unknown request\n");
+	} else if ((i = zt_scn_find(&sv->scn, nat)) < 0) {
+		n = snprintf(reply, sizeof(reply), "err no node named '%s'\n", nat);
+	} else {
+		zt_rundir_path(sv->id, NULL, tmp, sizeof(tmp));
+		rc = zt_lab_restart_portmap(&sv->lab, i, tmp, !strcmp(opt, "keep-conntrack"));
+		if (rc < 0)
+			n = snprintf(reply, sizeof(reply), "err %s\n", sv->lab.err);
+		else
+			n = snprintf(reply, sizeof(reply), "ok %d\n", (int)sv->lab.portmap_pid[i]);
+		if (rc < 0)
+			zt_warn("portmap_restart", "nat=%s error=\"%s\"", nat, sv->lab.err);
+		else
+			zt_info("portmap_restart", "nat=%s conntrack=%s pid=%d", nat,
+				strcmp(opt, "keep-conntrack") ? "flushed" : "kept",
+				(int)sv->lab.portmap_pid[i]);
+	}
+	free(text);
+	zt_rundir_path(sv->id, REPLY_FILE ".tmp", tmp, sizeof(tmp));
+	zt_rundir_path(sv->id, REPLY_FILE, path, sizeof(path));
+	if (zt_rundir_write(sv->id, REPLY_FILE ".tmp", reply, (size_t)n, false) < 0 ||
+	    rename(tmp, path) < 0)
+		zt_warn("request", "error=\"cannot write the reply: %s\"", strerror(errno));
+}
+
 static void sup_on_signal(struct zt_loop *loop, int sig, void *data)
 {
 	struct supervisor *sv = data;
 
 	if (sig == SIGHUP) {
+		sup_request(sv);
 		zt_lab_report(&sv->lab, log_line, NULL);
 		return;
 	}
@@ -975,6 +1020,124 @@ out_free:
 	return rc;
 }
 
+/* ---- portmap-restart: a request the supervisor (miniupnpd's parent) carries out ---- */
+
+static int portmap_restart_usage(void)
+{
+	fprintf(stderr, "usage: " PROG " portmap-restart ID NAT [--keep-conntrack]\n"
+			"  Restarts NAT's miniupnpd as a router restart would: killed, every port\n"
+			"  mapping it made removed and, unless --keep-conntrack, the NAT's connections\n"
+			"  and learned mappings forgotten ('flush'); then started again.\n");
+	return 2;
+}
+
+/* Leaves the request line for run id's supervisor. Returns 0, -EBUSY or -errno. */
+static int put_request(const char *id, const char *line)
+{
+	char tmp[256], path[256];
+	int fd, rc;
+
+	zt_rundir_path(id, REPLY_FILE, path, sizeof(path));
+	unlink(path);
+	zt_rundir_path(id, REQUEST_FILE ".tmp", tmp, sizeof(tmp));
+	zt_rundir_path(id, REQUEST_FILE, path, sizeof(path));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno == EEXIST ? -EBUSY : -errno;
+	rc = write(fd, line, strlen(line)) == (ssize_t)strlen(line) ? 0 : -EIO;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+/* Waits for the supervisor's reply (up to REQUEST_WAIT_MS) into a malloc'd *ret. */
+static int await_reply(const char *id, pid_t pid, char **ret)
+{
+	char path[256];
+
+	zt_rundir_path(id, REPLY_FILE, path, sizeof(path));
+	for (int i = 0; i < REQUEST_WAIT_MS / 20; i++) {
+		if (zt_rundir_read(id, REPLY_FILE, ret, NULL) == 0) {
+			unlink(path);
+			return 0;
+		}
+		if (kill(pid, 0) < 0)
+			return -ESRCH;
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000 }, NULL);
+	}
+	zt_rundir_path(id, REQUEST_FILE, path, sizeof(path));
+	unlink(path);
+	return -ETIMEDOUT;
+}
+
+/* The NAT named in run id's scenario copy has a portmap. Returns 0 or 1 (said why). */
+static int check_portmap_nat(const char *id, const char *nat)
+{
+	struct zt_scn *s = malloc(sizeof(*s));
+	struct zt_scn_error err;
+	char *text = NULL;
+	size_t len;
+	int rc = 1, i;
+
+	if (!s || zt_rundir_read(id, "scenario", &text, &len) < 0 ||
+	    zt_scn_parse(s, text, len, "scenario", &err) < 0) {
+		fprintf(stderr, PROG " portmap-restart: no run '%s'\n", id);
+		goto out_free;
+	}
+	i = zt_scn_find(s, nat);
+	if (i < 0 || s->nodes[i].kind != ZT_SCN_NAT || s->nodes[i].portmap == ZT_SCN_PORTMAP_NONE)
+		fprintf(stderr, PROG " portmap-restart: run %s has no nat '%s' with a portmap "
+			"(scenario option 'portmap upnp|natpmp|pcp|all')\n", id, nat);
+	else
+		rc = 0;
+out_free:
+	free(text);
+	free(s);
+	return rc;
+}
+
+static int portmap_restart_main(int argc, char **argv)
+{
+	char line[80], *reply = NULL;
+	bool keep = argc == 4 && !strcmp(argv[3], "--keep-conntrack");
+	pid_t pid;
+	int rc;
+
+	if ((argc != 3 && !keep) || !zt_run_id_valid(argv[1]))
+		return portmap_restart_usage();
+	if (need_root("portmap-restart") < 0)
+		return 1;
+	if (check_portmap_nat(argv[1], argv[2]))
+		return 1;
+	if ((pid = zt_rundir_live_pid(argv[1])) <= 0) {
+		fprintf(stderr, PROG " portmap-restart: the supervisor of run %s is not running\n", argv[1]);
+		return 1;
+	}
+	snprintf(line, sizeof(line), "portmap-restart %s%s\n", argv[2], keep ? " keep-conntrack" : "");
+	if ((rc = put_request(argv[1], line)) < 0) {
+		fprintf(stderr, PROG " portmap-restart: %s\n", rc == -EBUSY ?
+			"another request to this run is under way" : strerror(-rc));
+		return 1;
+	}
+	kill(pid, SIGHUP);
+	if ((rc = await_reply(argv[1], pid, &reply)) < 0) {
+		fprintf(stderr, PROG " portmap-restart: no answer from the supervisor of run %s: %s\n",
+			argv[1], rc == -ESRCH ? "it is gone" : "timed out");
+		return 1;
+	}
+	rc = strncmp(reply, "ok ", 3) != 0;
+	if (rc)
+		fprintf(stderr, PROG " portmap-restart: %s", reply + (strncmp(reply, "err ", 4) ? 0 : 4));
+	else
+		printf("miniupnpd of %s restarted (pid %d): its mappings removed%s\n", argv[2],
+		       atoi(reply + 3), keep ? ", conntrack kept" : ", the NAT's conntrack flushed");
+	free(reply);
+	return rc;
+}
+
 static const struct subcommand subcommands[] = {
 	{ .name = "up", .main = up_main, .summary = "build a lab from a scenario file; supervisor in background" },
 	{ .name = "down", .main = down_main, .summary = "take a lab down (by run id)" },
@@ -982,6 +1145,7 @@ static const struct subcommand subcommands[] = {
 	{ .name = "list", .main = list_main, .summary = "list lab runs" },
 	{ .name = "sweep", .main = sweep_main, .summary = "remove leftovers of killed runs" },
 	{ .name = "flush", .main = flush_main, .summary = "make a NAT forget its mappings" },
+	{ .name = "portmap-restart", .main = portmap_restart_main, .summary = "restart a NAT's miniupnpd, its mappings lost" },
 	{ .name = "check", .main = check_main, .summary = "validate scenario files" },
 	{ .name = "diagram", .main = diagram_main, .summary = "draw a scenario's topology" },
 	{ .name = "rules", .main = rules_main, .summary = "print a NAT's nftables ruleset" },
@@ -993,7 +1157,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: " PROG " COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+		fprintf(f, "  %-16s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(f, "\nScenario format: docs/scenario-format.md. '" PROG " COMMAND --help' for options.\n");
 }
 

@@ -33,7 +33,9 @@ int zt_portmap_conf_render(const struct zt_scn_node *n, char *buf, size_t cap)
 		       "enable_natpmp=%s\n"
 		       "# map only to the address that asks\n"
 		       "secure_mode=yes\n"
-		       "system_uptime=yes\n"
+		       "# the epoch of PCP and NAT-PMP answers is the daemon's uptime: a restart\n"
+		       "# (ztna-lab portmap-restart) shows as the epoch going back, as a reboot does\n"
+		       "system_uptime=no\n"
 		       "# the chains the NAT's ruleset made for it\n"
 		       "upnp_table_name=" ZT_PORTMAP_TABLE "\n"
 		       "upnp_nat_table_name=" ZT_PORTMAP_TABLE "\n"
@@ -64,4 +66,19 @@ unsigned zt_portmap_ready_socks(const struct zt_scn_node *n, struct zt_child_soc
 	if (has_upnp(n->portmap))
 		out[k++] = (struct zt_child_sock){ .addr = n->lan_gw, .port = ZT_PORTMAP_HTTP_PORT };
 	return k;
+}
+
+int zt_portmap_flush_render(char *buf, size_t cap)
+{
+	int len = snprintf(buf, cap,
+			   "flush chain inet " ZT_PORTMAP_TABLE " " ZT_PORTMAP_CHAIN_PRE "\n"
+			   "flush chain inet " ZT_PORTMAP_TABLE " " ZT_PORTMAP_CHAIN_POST "\n"
+			   "flush chain inet " ZT_PORTMAP_TABLE " " ZT_PORTMAP_CHAIN_FWD "\n");
+
+	if (len < 0 || (size_t)len >= cap) {
+		if (cap)
+			buf[0] = 0;
+		return -ENOBUFS;
+	}
+	return len;
 }

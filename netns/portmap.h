@@ -50,4 +50,10 @@ int zt_portmap_conf_render(const struct zt_scn_node *n, char *buf, size_t cap);
  */
 unsigned zt_portmap_ready_socks(const struct zt_scn_node *n, struct zt_child_sock out[2]);
 
+/*
+ * The nftables commands that empty miniupnpd's three chains (every mapping it made):
+ * what a restart of the router loses. Returns the length, or -ENOBUFS.
+ */
+int zt_portmap_flush_render(char *buf, size_t cap);
+
 #endif

@@ -159,10 +159,11 @@ static void status_upnp(struct zt_peerctl *ctl, struct zt_ctlconn *c)
 	zt_ctl_printf(c, "upnp state=%s external=%s lease_s=%u jobs=%" PRIu64 " discoveries=%"
 		      PRIu64 " no_igd=%" PRIu64 " mapped=%" PRIu64 " errors=%" PRIu64
 		      " bad_answers=%" PRIu64 " clamped=%" PRIu64 " lost=%" PRIu64 " deleted=%"
-		      PRIu64 " last_error=\"%s\"", i.state,
+		      PRIu64 " refreshes=%" PRIu64 " last_error=\"%s\"", i.state,
 		      i.mapped ? zt_addr_str(&i.external, ext) : "none", i.lease, st->jobs,
 		      st->discoveries, st->no_igd, st->mapped, st->errors, st->bad_answers,
-		      st->clamped, st->lost, st->deleted, quotable(i.last_error, err, sizeof(err)));
+		      st->clamped, st->lost, st->deleted, st->refreshes,
+		      quotable(i.last_error, err, sizeof(err)));
 }
 
 static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t now)

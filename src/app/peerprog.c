@@ -837,6 +837,15 @@ static void cb_nat(struct zt_peer *p, void *arg, const char *nat)
 		zt_timer_set(pp->d.loop, &pp->spray_t, zt_loop_now(pp->d.loop));
 }
 
+/* A direct path fell back to the relay: a UPnP mapping may be gone (app/upnp.h). */
+static void cb_portmap_refresh(struct zt_peer *p, void *arg, uint64_t now)
+{
+	struct zt_peerprog *pp = arg;
+	(void)p;
+
+	zt_upnp_refresh(pp->upnp, now);
+}
+
 static const struct zt_peer_callbacks peer_cb = {
 	.ready = cb_ready,
 	.nat = cb_nat,
@@ -849,6 +858,7 @@ static const struct zt_peer_callbacks peer_cb = {
 	.flow_accept = cb_flow_accept,
 	.flow_datagram = cb_flow_dgram,
 	.flow_closed = cb_flow_closed,
+	.portmap_refresh = cb_portmap_refresh,
 };
 
 /* Statistics. */

@@ -31,6 +31,7 @@
 #define UPNP_RETRY_NO_IGD (5 * 60 * ZT_SEC)
 #define UPNP_RETRY_ERROR (60 * ZT_SEC)
 #define UPNP_RETRY_RENEW (10 * ZT_SEC)
+#define UPNP_REFRESH_MIN (5 * ZT_SEC) /* zt_upnp_refresh: renewals at most this often */
 
 enum upnp_op { OP_MAP = 1, OP_RENEW, OP_DELETE };
 
@@ -44,6 +45,7 @@ struct zt_upnp {
 	struct zt_timer t;
 	pthread_t th;
 	bool busy;
+	uint64_t job_at;        /* when the last job started */
 
 	/* The job: written before the thread starts, then the worker's until joined. */
 	enum upnp_op op;
@@ -242,6 +244,7 @@ static void start(struct zt_upnp *u, enum upnp_op op)
 	if (op == OP_MAP && !u->have_igd)
 		u->st.discoveries++;
 	u->st.jobs++;
+	u->job_at = zt_loop_now(u->loop);
 	if (pthread_create(&u->th, NULL, worker, u) != 0) {
 		snprintf(u->last_error, sizeof(u->last_error), "cannot start a thread");
 		zt_timer_set(u->loop, &u->t, zt_loop_now(u->loop) + UPNP_RETRY_ERROR);
@@ -417,6 +420,20 @@ void zt_upnp_route(struct zt_upnp *u, uint64_t now, const struct zt_addr *gw,
 	u->local = *local;
 	u->permanent = false;
 	zt_timer_set(u->loop, &u->t, now + (u->delete_due ? 0 : u->after));
+}
+
+void zt_upnp_refresh(struct zt_upnp *u, uint64_t now)
+{
+	uint64_t at;
+
+	if (!u || !u->mapped || u->delete_due)
+		return;
+	u->st.refreshes++;
+	if (u->busy)
+		return; /* a job runs: on_done sets the next */
+	at = u->job_at + UPNP_REFRESH_MIN > now ? u->job_at + UPNP_REFRESH_MIN : now;
+	if (!zt_timer_armed(&u->t) || u->t.deadline > at)
+		zt_timer_set(u->loop, &u->t, at);
 }
 
 void zt_upnp_info(const struct zt_upnp *u, struct zt_upnp_info *ret)

@@ -59,6 +59,7 @@ struct zt_upnp_stats {
 	uint64_t clamped;       /* leases taken as the maximum (0 or too long) */
 	uint64_t lost;          /* expired unrenewed */
 	uint64_t deleted;
+	uint64_t refreshes;     /* zt_upnp_refresh calls with a mapping (a path fell back) */
 };
 
 struct zt_upnp_info {
@@ -82,6 +83,11 @@ int zt_upnp_new(struct zt_upnp **ret, struct zt_loop *loop, struct zt_peer *peer
 void zt_upnp_route(struct zt_upnp *u, uint64_t now, const struct zt_addr *gw,
 		   const struct zt_addr *local);
 void zt_upnp_info(const struct zt_upnp *u, struct zt_upnp_info *ret);
+/* A direct path fell back to the relay (the node's portmap_refresh callback): the IGD
+ * may have lost the mapping (a restart), so renew it now (AddPortMapping again, which
+ * makes it anew at an IGD that forgot it), no sooner than 5 s after the previous job.
+ * Nothing without a mapping (the retry schedule stands). NULL is fine. */
+void zt_upnp_refresh(struct zt_upnp *u, uint64_t now);
 /* At exit, after the loop: waits for a running job and deletes the mapping, for at most
  * budget_ms in all, then frees the client (or leaves it to the thread still blocked in
  * the library: the program is exiting). NULL is fine. Returns 0, or -ETIMEDOUT. */

@@ -177,6 +177,12 @@ struct zt_peer_callbacks {
 	void (*tun_packet)(struct zt_peer *p, void *arg, const uint8_t *pkt, size_t len);
 	/* Agent: the routes it may use changed (the Intermediate's ROUTES): n of them. */
 	void (*tun_routes)(struct zt_peer *p, void *arg, const struct zt_route *routes, size_t n);
+
+	/* Port mapping on (cfg.portmap): a session's direct path fell back to the relay
+	 * (the agent's move, or the connector following it), so a mapping may be gone with
+	 * the gateway's state. The node asks its own PCP / NAT-PMP client again itself;
+	 * this tells the shell to check a mapping it holds (UPnP IGD, app/upnp.h). */
+	void (*portmap_refresh)(struct zt_peer *p, void *arg, uint64_t now);
 };
 
 struct zt_peer_config {

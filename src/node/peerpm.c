@@ -172,6 +172,8 @@ void zt_ppm_refresh(struct zt_peer *p, uint64_t now)
 {
 	if (p->pm)
 		zt_portmap_refresh(p->pm, now);
+	if (p->cfg.portmap != ZT_PEER_PORTMAP_OFF && p->cb.portmap_refresh)
+		p->cb.portmap_refresh(p, p->cfg.arg, now);
 }
 
 uint64_t zt_ppm_deadline(const struct zt_peer *p)

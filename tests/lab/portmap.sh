@@ -15,13 +15,14 @@
 # with core/pcp.h: Debian has no PCP client). Also: 'natpmp' and 'pcp' answer only
 # their protocol; the daemons are the lab's own processes (recorded pid, the NAT's
 # namespace), gone after down, also after the supervisor's SIGKILL; without miniupnpd
-# up fails saying so and leaves nothing.
+# up fails saying so and leaves nothing; `ztna-lab portmap-restart` restarts one as a
+# router restart would (mappings and conntrack gone, a new pid, its epoch from 0).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . tests/lib/lab.sh
 . scenarios/lib.sh
 
-N=17
+N=21
 lab_require $N
 tap_plan $N
 for tool in miniupnpd upnpc natpmpc; do
@@ -113,7 +114,38 @@ m=$(natpmp ursula "$ZTLAB_GW_ursula" 17003 60)
 ok_if "upnp_n (upnp): upnpc '$add', reached $(reached "$ZTLAB_WAN_upnp_n" 16001) of 3; NAT-PMP '$m'" \
 	test -n "$add" -a -z "$m" -a "$(reached "$ZTLAB_WAN_upnp_n" 16001)" -ge 1
 
-# 14: down stops every miniupnpd by pid and removes everything
+# 14-17: ztna-lab portmap-restart: miniupnpd killed, its mappings gone with the NAT's
+# conntrack, started again (a new recorded pid), its epoch started over
+epoch() { lab_x alice timeout 3 natpmpc -g "$GW" 2>&1 | sed -n 's/^epoch = \([0-9]*\)$/\1/p' | head -n 1; }
+m=$(natpmp alice "$GW" 17004 60)
+sleep 2
+e0=$(epoch) got0=$(reached "$WAN" 17004)
+old=$(lab_procs "$LAB" | awk '$3 == "all_n" { print $1, $2 }' | tail -n 1)
+out=$("$ZTLAB" portmap-restart "$LAB" all_n 2>&1)
+rc=$?
+new=$(lab_procs "$LAB" | awk '$3 == "all_n" { print $1, $2 }' | tail -n 1)
+# shellcheck disable=SC2086 # pid start
+[ $rc = 0 ] && [ -n "$old" ] && [ "$new" != "$old" ] && ! proc_running $old && proc_running $new &&
+	grep -q "^${new%% *} .* all_n miniupnpd$" "/run/ztna-lab/$LAB/procs"
+ok_rc $? "portmap-restart all_n: '$out' (exit $rc); miniupnpd ${old%% *} gone, ${new%% *} recorded and running"
+ok_if "the mapping made before ('$m', reached $got0 of 3) is gone: reached $(reached "$WAN" 17004) of 3, chain: $(lab_x all_n nft list chain inet ztlab_pm upnp_pre | grep -c dnat) rule(s)" \
+	test "$got0" -ge 1 -a "$(reached "$WAN" 17004)" = 0 -a "$(lab_x all_n nft list chain inet ztlab_pm upnp_pre | grep -c dnat)" = 0
+e1=$(epoch)
+m=$(natpmp alice "$GW" 17005 60)
+ok_if "the restarted miniupnpd maps again ('$m', reached $(reached "$WAN" 17005) of 3), its epoch started over ($e0 s before, $e1 s after)" \
+	test -n "$m" -a "$(reached "$WAN" 17005)" -ge 1 -a -n "$e0" -a -n "$e1" -a "${e0:-0}" -ge 2 -a "${e1:-9}" -lt "${e0:-0}"
+natpmp alice "$GW" 17005 0 >/dev/null
+o1=$("$ZTLAB" portmap-restart "$LAB" alice 2>&1)
+r1=$?
+o2=$("$ZTLAB" portmap-restart "${LAB}x" all_n 2>&1)
+r2=$?
+o3=$("$ZTLAB" portmap-restart "$LAB" 2>&1)
+r3=$?
+[ $r1 = 1 ] && [[ $o1 == *"has no nat 'alice' with a portmap"* ]] && [ $r2 = 1 ] && [[ $o2 == *"no run"* ]] &&
+	[ $r3 = 2 ] && [[ $o3 == *usage* ]]
+ok_rc $? "portmap-restart refuses a host ('$o1', exit $r1), an unknown run ('$o2', exit $r2), a missing NAT (exit $r3)"
+
+# 18: down stops every miniupnpd by pid and removes everything
 recorded=$(lab_procs "$LAB" | awk '{ printf "%s %s ", $1, $2 }')
 rundir=$ZTLAB_RUNDIR prefix=$ZTLAB_PREFIX
 lab_down
@@ -122,7 +154,7 @@ lab_down
 	[ ! -e "$rundir" ]
 ok_rc $? "after down: no recorded miniupnpd runs ($recorded), no namespace, no run directory"
 
-# 15: the supervisor killed (SIGKILL): down stops the miniupnpd it left, by pid
+# 19: the supervisor killed (SIGKILL): down stops the miniupnpd it left, by pid
 if lab_up $SCN; then
 	read -r sup supstart <"$ZTLAB_RUNDIR/pid"
 	recorded=$(lab_procs "$LAB" | awk '{ printf "%s %s ", $1, $2 }')
@@ -140,7 +172,7 @@ else
 	tap_fail "the supervisor killed: lab up"
 fi
 
-# 16: without miniupnpd on PATH up fails saying so, and leaves nothing
+# 20: without miniupnpd on PATH up fails saying so, and leaves nothing
 lab_newid
 if PATH=/nonexistent "$ZTLAB" up "$SCN" --id "$NEWID" --quiet >"$LAB_TMP/nomu.out" 2>&1; then
 	tap_fail "up without miniupnpd fails" "it succeeded: $(cat "$LAB_TMP/nomu.out")"
@@ -151,7 +183,7 @@ else
 	ok_rc $? "up without miniupnpd fails naming it ('$msg') and leaves no namespace or run directory"
 fi
 
-# 17: a reserved public range: miniupnpd's own refusal is the error
+# 21: a reserved public range: miniupnpd's own refusal is the error
 sed 's/100\.21\.0\./203.0.113./g' "$SCN" >"$LAB_TMP/reserved.lab"
 lab_newid
 if "$ZTLAB" up "$LAB_TMP/reserved.lab" --id "$NEWID" --quiet >"$LAB_TMP/res.out" 2>&1; then

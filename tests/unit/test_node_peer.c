@@ -2211,6 +2211,70 @@ static void connector_follows_back_right_after_going_direct(void **state)
 	world_fini(&w);
 }
 
+/*
+ * With port mapping on, a direct path that falls back to the relay tells the shell on
+ * both sides (portmap_refresh), so that a UPnP IGD mapping lost with the router's
+ * restart is made again at once (app/upnp.c zt_upnp_refresh); never with it off.
+ */
+static unsigned refresh_agent, refresh_conn;
+
+static void on_refresh_agent(struct zt_peer *p, void *arg, uint64_t now)
+{
+	(void)p;
+	(void)arg;
+	(void)now;
+	refresh_agent++;
+}
+
+static void on_refresh_conn(struct zt_peer *p, void *arg, uint64_t now)
+{
+	(void)p;
+	(void)arg;
+	(void)now;
+	refresh_conn++;
+}
+
+static void fallback_asks_the_shell_to_refresh_its_mapping(void **state)
+{
+	for (int on = 0; on < 2; on++) {
+		struct world w;
+		struct tchan *t;
+		struct zt_peer_path_info ai;
+
+		world_init(&w, *state, 0);
+		w.acfg.path = (struct zt_path_config){ .cooldown = 30 * ZT_SEC };
+		w.ccfg.path = (struct zt_path_config){ 0 };
+		if (on)
+			w.acfg.portmap = w.ccfg.portmap = ZT_PEER_PORTMAP_UPNP;
+		w.acb.portmap_refresh = on_refresh_agent;
+		w.ccb.portmap_refresh = on_refresh_conn;
+		refresh_agent = refresh_conn = 0;
+		start_connector(&w);
+		start_agent(&w, "pw-alice");
+		assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+		t = open_chan(&w, "web", 20000, 44);
+		t->send_fin = false;
+		assert_true(nh_run(&w.net, went_direct, &w, w.net.now + 3 * ZT_SEC));
+		t->to_send = 200000000;
+		nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+		assert_int_equal(zt_peer_session_path(w.conn.peer, only_session(w.conn.peer), &ai), 0);
+		assert_true(ai.direct);
+		assert_int_equal(refresh_agent + refresh_conn, 0);
+		w.cut_direct = true;
+		nh_run(&w.net, service_all, &w, w.net.now + 2500 * ZT_MS);
+		assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+		assert_false(ai.direct);
+		if (on) {
+			assert_true(refresh_agent >= 1);
+			assert_true(refresh_conn >= 1);
+		} else {
+			assert_int_equal(refresh_agent + refresh_conn, 0);
+		}
+		assert_false(t->corrupt || t->reset);
+		world_fini(&w);
+	}
+}
+
 static void direct_path_chosen_cut_and_restored(void **state)
 {
 	struct world w;
@@ -2817,6 +2881,7 @@ int main(void)
 		cmocka_unit_test(portmap_external_mapping_offered),
 		cmocka_unit_test(direct_path_chosen_cut_and_restored),
 		cmocka_unit_test(connector_follows_back_right_after_going_direct),
+		cmocka_unit_test(fallback_asks_the_shell_to_refresh_its_mapping),
 		cmocka_unit_test(direct_path_refused_stays_on_relay),
 		cmocka_unit_test(replayed_packets_from_elsewhere_get_nothing),
 		cmocka_unit_test(racing_replays_only_cost_the_direct_path),

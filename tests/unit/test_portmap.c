@@ -54,6 +54,8 @@ static void config_per_choice(void **state)
 		HAS(buf, want);
 		HAS(buf, "\next_ifname=wan\next_ip=100.21.0.1\nlistening_ip=lan\nhttp_port=2869\n");
 		HAS(buf, "\nsecure_mode=yes\n");
+		/* a restart must show in the epoch (RFC 6887 s8.5, RFC 6886 s3.6) */
+		HAS(buf, "\nsystem_uptime=no\n");
 		HAS(buf, "\nupnp_table_name=ztlab_pm\nupnp_nat_table_name=ztlab_pm\n"
 			 "upnp_forward_chain=upnp_fwd\nupnp_nat_chain=upnp_pre\n"
 			 "upnp_nat_postrouting_chain=upnp_post\n");
@@ -79,6 +81,22 @@ static void refuses_and_small_buffers(void **state)
 	assert_int_equal(buf[0], 0);
 	assert_int_equal(zt_portmap_conf_render(&n, buf, (size_t)len + 1), len);
 	assert_int_equal(zt_portmap_conf_render(&n, buf, 0), -ENOBUFS);
+}
+
+static void restart_empties_the_three_chains(void **state)
+{
+	char buf[256];
+	int len;
+
+	(void)state;
+	len = zt_portmap_flush_render(buf, sizeof(buf));
+	assert_int_equal((size_t)len, strlen(buf));
+	assert_string_equal(buf, "flush chain inet ztlab_pm upnp_pre\n"
+				 "flush chain inet ztlab_pm upnp_post\n"
+				 "flush chain inet ztlab_pm upnp_fwd\n");
+	assert_int_equal(zt_portmap_flush_render(buf, (size_t)len), -ENOBUFS);
+	assert_int_equal(buf[0], 0);
+	assert_int_equal(zt_portmap_flush_render(buf, 0), -ENOBUFS);
 }
 
 static void ready_when_its_sockets_are_bound(void **state)
@@ -138,6 +156,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_per_choice),
 		cmocka_unit_test(refuses_and_small_buffers),
+		cmocka_unit_test(restart_empties_the_three_chains),
 		cmocka_unit_test(ready_when_its_sockets_are_bound),
 		cmocka_unit_test(proc_tables_v4_and_v6),
 	};
