@@ -18,7 +18,7 @@
 # with --probe off, then half as many times with no --nat-mapping/--nat-ports at all:
 # each node detects its NAT after its login (--nat-ports auto: random behind sym_*,
 # eim behind prc_*, from each program's nat_detected line; the random side opens its
-# spray sockets then). Expected: with probing, direct in at least 90 % of the runs of
+# spray sockets then, --spray-auto on). Expected: with probing, direct in at least 90 % of the runs of
 # each cell (BDAY_MIN runs in the environment to ask for another number; the formula:
 # 1 - (1 - 256/64512)^1024 = 98.3 % a run, so 10 runs of a cell give 9 or more with
 # p = 0.99, both cells 0.98); with --probe off, relay in every run; detected, every
@@ -93,8 +93,10 @@ for variant in on off auto; do
 	if [ $variant = auto ]; then
 		runs=${BDAY_AUTO_RUNS:-$(((SC_RUNS + 1) / 2))}
 		auto_min=${BDAY_AUTO_MIN:-$((runs > 3 ? runs - 1 : runs))}
-		# nothing said: the programs detect their NATs (--nat-ports auto)
+		# nothing said: the programs detect their NATs (--nat-ports auto); the random
+		# side opens its spray sockets then (--spray-auto on)
 		for h in a_prc a_sym b_prc b_sym; do SC_HOST_ARGS[$h]=""; done
+		SC_SYS_ARGS="--spray-auto on"
 		sc_say "probing on, no --nat-mapping/--nat-ports (each node detects its NAT):"
 	else
 		sc_say "probing $variant (connector on side A, agent on side B):"

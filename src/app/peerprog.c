@@ -204,6 +204,16 @@ static int set_probe(void *ctx, const char *v, const char **why)
 	return 0;
 }
 
+static int set_spray_auto(void *ctx, const char *v, const char **why)
+{
+	if (strcmp(v, "on") && strcmp(v, "off")) {
+		*why = "on or off";
+		return ZT_ESYNTAX;
+	}
+	PP(ctx)->spray_auto = !strcmp(v, "on");
+	return 0;
+}
+
 static int set_predict(void *ctx, const char *v, const char **why)
 {
 	if (strcmp(v, "on") && strcmp(v, "off")) {
@@ -644,6 +654,9 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "probe", .syntax = "on|off", .example = "off",
 	  .help = "birthday probing against a symmetric NAT with random ports (needs "
 		  "--nat-mapping and --nat-ports; default on)", .set = set_probe },
+	{ .name = "spray-auto", .syntax = "on|off", .example = "on",
+	  .help = "birthday probing: open the spray sockets when NAT detection (--nat-ports "
+		  "auto) finds random ports, and spray (default off)", .set = set_spray_auto },
 	{ .name = "spray-sockets", .syntax = "N", .example = "256",
 	  .help = "birthday probing: the sockets a node behind a symmetric NAT with random ports "
 		  "sprays from (opened at start; 0: none; default 256)", .set = set_spray_sockets },
@@ -827,13 +840,14 @@ static void cb_tun_routes(struct zt_peer *p, void *arg, const struct zt_route *r
 		zt_tunshell_routes(&pp->tun, routes, n);
 }
 
-/* NAT detection's result: random ports want spray sockets (on_spray_timer). */
+/* NAT detection's result: random ports want spray sockets (on_spray_timer), with
+ * --spray-auto on. */
 static void cb_nat(struct zt_peer *p, void *arg, const char *nat)
 {
 	struct zt_peerprog *pp = arg;
 	(void)p;
 
-	if (!strcmp(nat, "random") && !pp->spray.n)
+	if (pp->spray_auto && !strcmp(nat, "random") && !pp->spray.n)
 		zt_timer_set(pp->d.loop, &pp->spray_t, zt_loop_now(pp->d.loop));
 }
 

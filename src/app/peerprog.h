@@ -86,6 +86,7 @@ struct zt_peerprog {
 	struct zt_addr portmap_gw;         /* --portmap-gateway (family 0: the default route's) */
 	uint32_t spray_sockets;            /* --spray-sockets; 0: ZT_BIRTHDAY_SOCKETS */
 	bool spray_set;
+	bool spray_auto;                   /* --spray-auto on */
 	struct zt_timer spray_t;           /* opens them after NAT detection found random */
 
 	/* Running. */

@@ -5,7 +5,8 @@
 # cell (98.3 % a run: fewer has p < 0.001; the scenario alone asks 9 of 10) with --nat-mapping/--nat-ports set from ztna discover (the symmetric side sprays
 # from 256 sockets, the other probes), relay in every run with --probe off; traffic
 # echoed either way; and with nothing configured (each node detects its NAT: random
-# behind the symmetric NATs, which then open their spray sockets, eim behind the
+# behind the symmetric NATs, which then open their spray sockets (--spray-auto on),
+# eim behind the
 # port-restricted ones) direct in at least 2 of 3 runs of each cell (p = 0.001 to
 # fail a cell at 98.3 % a run), every detection
 # right. One test per cell and variant (6), one for the verdict (which also covers
