@@ -1330,6 +1330,129 @@ static void stateless_reset_shape(void **state)
 	assert_int_equal(zt_quic_write_stateless_reset(buf, 30, token, 1200, &f->rng), -ENOBUFS);
 }
 
+
+/*
+ * Ping-pong: the client sends 64 bytes and waits for the reply before the next; the
+ * server replies think ns after each message arrives. Counts the datagrams each side
+ * puts on the wire.
+ */
+struct pp {
+	struct xfer x;
+	unsigned n, sent_msgs;
+	uint64_t think, reply_at;
+	uint64_t from_cli, from_srv;
+	uint64_t srv_last_at;         /* when the server last sent */
+};
+
+static bool pp_tap(void *arg, const struct qh_pkt *p)
+{
+	struct pp *pp = arg;
+
+	if (zt_addr_equal(&p->from, &pp->x.p.cli.addr)) {
+		pp->from_cli++;
+	} else {
+		pp->from_srv++;
+		pp->srv_last_at = p->at;
+	}
+	return false;
+}
+
+static bool pp_step(void *arg, uint64_t now)
+{
+	struct pp *pp = arg;
+	struct xfer *x = &pp->x;
+
+	if (x->srv.c && x->srv.received > x->srv.to_send) {
+		if (pp->reply_at == 0)
+			pp->reply_at = now + pp->think;
+		if (now >= pp->reply_at) {
+			x->srv.to_send = x->srv.received;
+			qh_ep_pump(&x->srv);
+			pp->reply_at = 0;
+		} else {
+			x->p.net.wake = pp->reply_at;
+		}
+	}
+	if (x->cli.received == x->cli.to_send) {
+		if (pp->sent_msgs == pp->n)
+			return true;
+		x->cli.to_send += 64;
+		pp->sent_msgs++;
+		qh_ep_pump(&x->cli);
+	}
+	return false;
+}
+
+/* n round trips after the stream is open; the counts from then to the last reply. */
+static void pp_run(struct qh_fixture *f, struct pp *pp, unsigned n, uint64_t think)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->n = n;
+	pp->think = think;
+	xfer_init(f, &pp->x, NULL);
+	assert_int_equal(zt_quic_stream_open(pp->x.cli.c, &pp->x.cli.sid, &pp->x), 0);
+	pp->x.p.net.tap = pp_tap;
+	pp->x.p.net.tap_arg = pp;
+	assert_true(qh_run(&pp->x.p.net, pp_step, pp, pp->x.p.net.now + 100 * ZT_SEC));
+	assert_int_equal(pp->x.cli.received, 64ull * n);
+	assert_false(pp->x.cli.corrupt);
+	assert_false(pp->x.srv.corrupt);
+}
+
+/* ACKs ride on replies (conn.c, "Delayed ACKs"): a ping-pong costs one datagram per
+ * message each way, whether the reply comes at once, after an RTT/8 (ngtcp2's own ACK
+ * delay here: 1.25 ms), or later; neither side probes. Before: 333 + 267, 266 + 400
+ * and 200 + 400 datagrams for 200 round trips. */
+static void acks_ride_on_replies(void **state)
+{
+	static const uint64_t thinks[] = { 0, 100 * ZT_US, 3 * ZT_MS, 15 * ZT_MS };
+	struct pp pp;
+
+	for (size_t i = 0; i < sizeof(thinks) / sizeof(thinks[0]); i++) {
+		struct zt_quic_stats cs, ss;
+
+		pp_run(*state, &pp, 200, thinks[i]);
+		zt_quic_conn_stats(pp.x.p.client, &cs);
+		zt_quic_conn_stats(qh_pair_server(&pp.x.p), &ss);
+		printf("# think %llu us: client sent %llu, server %llu datagrams for 200 round "
+		       "trips\n", (unsigned long long)(thinks[i] / ZT_US),
+		       (unsigned long long)pp.from_cli, (unsigned long long)pp.from_srv);
+		/* two to spare: the ACKs of the last request and reply may go alone */
+		assert_true(pp.from_cli <= 200 + 2);
+		assert_true(pp.from_srv <= 200 + 2);
+		assert_int_equal(cs.pto_count, 0);
+		assert_int_equal(ss.pto_count, 0);
+		qh_pair_fini(&pp.x.p);
+	}
+}
+
+/* With no reply, the ACK goes alone: one packet, within the max_ack_delay we announce
+ * (25 ms), and the sender does not probe for it. */
+static void owed_ack_goes_alone(void **state)
+{
+	struct pp pp;
+	struct zt_quic_stats cs;
+	uint64_t sent_at, srv_before;
+
+	pp_run(*state, &pp, 1, 0);
+	/* the client sends once more; the server never replies */
+	qh_run(&pp.x.p.net, NULL, NULL, pp.x.p.net.now + 200 * ZT_MS);
+	srv_before = pp.from_srv;
+	sent_at = pp.x.p.net.now;
+	pp.x.cli.to_send += 64;
+	qh_ep_pump(&pp.x.cli);
+	qh_run(&pp.x.p.net, NULL, NULL, sent_at + 500 * ZT_MS);
+	assert_int_equal(pp.x.srv.received, 128);
+	assert_int_equal(pp.from_srv, srv_before + 1);
+	/* the request arrives after 5 ms, its ACK leaves within 25 ms of that */
+	assert_true(pp.srv_last_at > sent_at + 5 * ZT_MS);
+	assert_true(pp.srv_last_at <= sent_at + 5 * ZT_MS + 25 * ZT_MS + 5 * ZT_MS);
+	zt_quic_conn_stats(pp.x.p.client, &cs);
+	assert_int_equal(cs.pto_count, 0);
+	assert_int_equal(cs.bytes_in_flight, 0);
+	qh_pair_fini(&pp.x.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1359,6 +1482,8 @@ int main(void)
 		cmocka_unit_test(app_close_with_code),
 		cmocka_unit_test(many_clients),
 		cmocka_unit_test(stateless_reset_shape),
+		cmocka_unit_test(acks_ride_on_replies),
+		cmocka_unit_test(owed_ack_goes_alone),
 	};
 
 	return cmocka_run_group_tests(tests, qh_fixture_setup, qh_fixture_teardown);
