@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 tap_plan 5
 
 progs_init sec-logs
-base=$PORT
+base=$PORT # each Intermediate takes two UDP ports: its own and its STUN port (+1)
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --agent alice >/dev/null 2>"$T/pki.err" ||
 	{ cat "$T/pki.err"; exit 1; }
 
@@ -51,14 +51,14 @@ else
 fi
 
 # 3. --log-rate 0: no limit.
-hup_flood unlimited "$((base + 1))" --log-rate 0
+hup_flood unlimited "$((base + 2))" --log-rate 0
 sleep 0.5
 n=$(stats_lines unlimited)
 [ "$n" -eq 20 ] && ! grep -q "event=log_suppressed" "$T/unlimited.log" &&
 	tap_ok "--log-rate 0: all 20 stats lines" || tap_fail "--log-rate 0" "$n stats lines"
 
 # 4. The default (100 a second) lets 20 through.
-hup_flood default "$((base + 2))"
+hup_flood default "$((base + 4))"
 sleep 0.5
 n=$(stats_lines default)
 [ "$n" -eq 20 ] && tap_ok "default: 20 stats lines (below 100 a second)" ||

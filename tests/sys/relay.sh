@@ -29,7 +29,8 @@ progs_init relay-sys
 # 127.0.0.1 (and ports above 32767 are the kernel's ephemeral range).
 base=$((20000 + RANDOM % 12000))
 L=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
-P_IMD=$base P_TAPA=$((base + 1)) P_TAPC=$((base + 2))
+# (base + 1 is the Intermediate's STUN port: --stun-port's default)
+P_IMD=$base P_TAPA=$((base + 2)) P_TAPC=$((base + 3))
 P_ECHO=$((base + 10)) P_SINK=$((base + 11)) P_SRC=$((base + 12)) P_FLOOD=$((base + 13))
 P_UECHO=$((base + 14))
 F_ECHO=$((base + 20)) F_SINK=$((base + 21)) F_SRC=$((base + 22)) F_FLOOD=$((base + 23))
