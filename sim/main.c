@@ -614,9 +614,10 @@ static void usage(void)
 		"       --sequential, --predict on|off with --prop, --case, --matrix: symmetric NATs\n"
 		"                allocate ports sequentially; port prediction off (docs/hard-nat.md);\n"
 		"                --predict off with --scenario (and --theory) too\n"
-		"       ztna-sim --population [FILE] [--sessions N] [--seed N] [--off LIST]\n"
+		"       ztna-sim --population [FILE] [--sessions N] [--seed N] [--off LIST] [--detect]\n"
 		"                LIST: techniques off, comma-separated: portmap, predict, probe,\n"
-		"                ipv6, or all (plain ICE only)\n"
+		"                ipv6, or all (plain ICE only); --detect: the nodes probe as their own\n"
+		"                NAT detection would have them (not built: docs/simulator.md)\n"
 		"       ztna-sim --bench [--sessions N]\n"
 		"       ztna-sim --birthday [--sessions N] [--sockets N] [--probes N] [--probe-rate N]\n"
 		"                [--probe off] [--real] [--seed N]   birthday probing against its formula\n"
@@ -655,6 +656,7 @@ int main(int argc, char **argv)
 		{ "probe", required_argument, NULL, 'o' },
 		{ "predict", required_argument, NULL, 'D' },
 		{ "off", required_argument, NULL, 'O' },
+		{ "detect", no_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -702,6 +704,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'E': pop.tech.detect = true; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}

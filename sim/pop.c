@@ -37,7 +37,7 @@ static int pop_text(const struct zt_sim_pop_side s[2], const struct zt_sim_pop_t
 		.ports = { s[0].ports, s[1].ports }, .portmap = { s[0].portmap, s[1].portmap },
 		.duration = 15 * ZT_SEC,
 		.v = { .predict_off = !t || !t->predict, .probe = t && t->probe,
-		       .portmap = t && t->portmap },
+		       .detect = t && t->probe && t->detect, .portmap = t && t->portmap },
 	};
 
 	pop_delays(&p, seed);
@@ -250,7 +250,9 @@ static void print_mix(const struct zt_sim_pop_mix *m, const struct zt_sim_pop_cf
 		100 * m->portmap, 100 * m->ipv6);
 	fprintf(out, "techniques: plain ICE; port mapping %s; port prediction %s; birthday probing %s; "
 		"IPv6 %s\n", cfg->tech.portmap ? "on" : "off", cfg->tech.predict ? "on" : "off",
-		cfg->tech.probe ? "on" : "off", cfg->tech.ipv6 ? "on (theory only)" : "off");
+		!cfg->tech.probe ? "off" : cfg->tech.detect ?
+		"on, spraying on detection (--detect: not built in the node)" :
+		"on (NAT as `ztna discover` reports it)", cfg->tech.ipv6 ? "on (theory only)" : "off");
 }
 
 static void print_result(const struct zt_sim_pop_result *r, FILE *out)

@@ -92,8 +92,8 @@ int zt_sim_prop_text(const struct zt_sim_prop_params *p, uint64_t seed, char *bu
 		PUT("%lluus", (unsigned long long)(p->data_interval / ZT_US));
 	else
 		PUT("off");
-	PUT("%s%s%s\n", p->v.predict_off ? " predict off" : "", p->v.probe ? " probe on" : "",
-	    p->v.portmap ? " portmap on" : "");
+	PUT("%s%s%s%s\n", p->v.predict_off ? " predict off" : "", p->v.probe ? " probe on" : "",
+	    p->v.detect ? " detect on" : "", p->v.portmap ? " portmap on" : "");
 #undef PUT
 	return (int)n;
 }

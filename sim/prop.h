@@ -23,6 +23,7 @@ struct zt_sim_variant {
 	bool sequential;
 	bool predict_off;
 	bool probe;               /* 'sim run probe on': birthday probing (hard-nat.md) */
+	bool detect;              /* 'sim run detect on': ... the NAT as --nat-ports auto finds it */
 	bool portmap;             /* 'sim run portmap on': the nodes ask for port mappings */
 };
 

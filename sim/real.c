@@ -441,7 +441,7 @@ static int node_cfg(struct run *r, int n, const struct zt_addr *host, int k, str
 	}
 	if (!scn->probe)
 		return 0;
-	zt_sim_nat_facts(&r->net, n, &ret->mapping, &ret->ports);
+	zt_sim_nat_known(&r->net, n, scn->detect, &ret->mapping, &ret->ports);
 	r->spray[k] = calloc(ns, sizeof(*r->spray[k]));
 	if (!r->spray[k])
 		return -ENOMEM;
@@ -589,7 +589,7 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 		zt_sim_dbg_final(&r->dbg, &v, &is);
 	}
 	o->theory = zt_sim_theory(&r->net, a, c, !scn->predict_off);
-	o->birthday_cell = scn->probe && zt_sim_birthday_cell(&r->net, a, c);
+	o->birthday_cell = scn->probe && zt_sim_birthday_cell(&r->net, a, c, scn->detect);
 	o->max_switches_per_min = per_minute_max(r);
 	o->data_sent = ret->stream_sent;
 	o->data_received = ret->stream_received;

@@ -291,7 +291,7 @@ static void probe_cfg(struct zt_sim_peer_cfg *pc, const struct zt_sim_net *net,
 	pc->spray_sockets = 0;
 	if (!scn->probe)
 		return;
-	zt_sim_nat_facts(net, node, &pc->nat_mapping, &pc->nat_ports);
+	zt_sim_nat_known(net, node, scn->detect, &pc->nat_mapping, &pc->nat_ports);
 	pc->spray_sockets = scn->probe_sockets ? scn->probe_sockets : ZT_BIRTHDAY_SOCKETS;
 	pc->probe_count = scn->probe_count;
 	pc->probe_rate = scn->probe_rate;
@@ -353,7 +353,7 @@ static void outcome(struct run *r, const struct zt_sim_scn *scn, int a, int c, i
 {
 	*ret = (struct zt_sim_outcome){
 		.theory = zt_sim_theory(&r->net, a, c, !scn->predict_off),
-		.birthday_cell = scn->probe && zt_sim_birthday_cell(&r->net, a, c),
+		.birthday_cell = scn->probe && zt_sim_birthday_cell(&r->net, a, c, scn->detect),
 		.session_up = r->agent.in_session && r->connector.in_session,
 		.session_at = r->agent.st.session_at,
 		.ice_start_at = r->agent.st.ice_start_at,

@@ -146,6 +146,8 @@ static int sim_run(struct zt_sim_scn *s, char **tok, int n, const char *file, in
 			s->predict_off = !strcmp(v, "off") ? true : !strcmp(v, "on") ? false : (bad = -1, false);
 		else if (!strcmp(k, "probe"))
 			s->probe = !strcmp(v, "on") ? true : !strcmp(v, "off") ? false : (bad = -1, false);
+		else if (!strcmp(k, "detect"))
+			s->detect = !strcmp(v, "on") ? true : !strcmp(v, "off") ? false : (bad = -1, false);
 		else if (!strcmp(k, "portmap"))
 			s->portmap = !strcmp(v, "on") ? true : !strcmp(v, "off") ? false : (bad = -1, false);
 		else if (!strcmp(k, "probe-sockets"))
@@ -157,7 +159,7 @@ static int sim_run(struct zt_sim_scn *s, char **tok, int n, const char *file, in
 		else
 			return fail(err, file, line, ZT_ECONF_KEY,
 				    "unknown key '%s' (duration, skew, skew-side, data, shuffle, predict, probe, "
-				    "probe-sockets, probe-count, probe-rate, portmap)%s", k, NULL);
+				    "probe-sockets, probe-count, probe-rate, detect, portmap)%s", k, NULL);
 		if (bad)
 			return fail(err, file, line, ZT_ECONF_VALUE, "bad value '%s' for '%s'", v, k);
 	}

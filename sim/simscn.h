@@ -11,6 +11,7 @@
  *           [predict on|off]                           port prediction (docs/hard-nat.md)
  *           [probe on|off] [probe-sockets N] [probe-count N] [probe-rate N]
  *                                                      birthday probing (hard-nat.md)
+ *           [detect on|off]                            ... told what --nat-ports auto finds
  *           [portmap on|off]                           the nodes ask the NAT in front
  *                                                      for a port mapping (--portmap auto)
  *                                                      when it has a 'portmap' key
@@ -54,6 +55,10 @@ struct zt_sim_scn {
 	 * probe_sockets sockets, probe probe_count times at probe_rate (0: defaults) */
 	bool probe;
 	unsigned probe_sockets, probe_count, probe_rate;
+	/* "detect on": with probe on, the nodes are told what their own detection finds
+	 * (--nat-ports auto: a preserving symmetric NAT reads as random) instead of what
+	 * `ztna discover` reports (theory.h zt_sim_nat_known) */
+	bool detect;
 	/* "portmap on": agent and connector run --portmap auto: each gets a port mapping
 	 * from the NAT in front of it when that NAT has a 'portmap' key (default off, as
 	 * the programs' --portmap) */

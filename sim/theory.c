@@ -96,12 +96,21 @@ void zt_sim_nat_facts(const struct zt_sim_net *net, int n, uint8_t *ret_mapping,
 		     sequential ? ZT_CTRL_NAT_PORTS_SEQUENTIAL : ZT_CTRL_NAT_PORTS_PRESERVE;
 }
 
-bool zt_sim_birthday_cell(const struct zt_sim_net *net, int a, int b)
+void zt_sim_nat_known(const struct zt_sim_net *net, int n, bool detect, uint8_t *ret_mapping,
+		      uint8_t *ret_ports)
+{
+	zt_sim_nat_facts(net, n, ret_mapping, ret_ports);
+	if (detect && *ret_mapping != ZT_CTRL_NAT_MAP_INDEPENDENT &&
+	    *ret_ports != ZT_CTRL_NAT_PORTS_SEQUENTIAL)
+		*ret_ports = ZT_CTRL_NAT_PORTS_RANDOM;
+}
+
+bool zt_sim_birthday_cell(const struct zt_sim_net *net, int a, int b, bool detect)
 {
 	uint8_t ma, pa, mb, pb;
 
-	zt_sim_nat_facts(net, a, &ma, &pa);
-	zt_sim_nat_facts(net, b, &mb, &pb);
+	zt_sim_nat_known(net, a, detect, &ma, &pa);
+	zt_sim_nat_known(net, b, detect, &mb, &pb);
 	return (ma == ZT_CTRL_NAT_MAP_INDEPENDENT && mb != ZT_CTRL_NAT_MAP_INDEPENDENT &&
 		pb == ZT_CTRL_NAT_PORTS_RANDOM) ||
 	       (mb == ZT_CTRL_NAT_MAP_INDEPENDENT && ma != ZT_CTRL_NAT_MAP_INDEPENDENT &&

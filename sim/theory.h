@@ -66,10 +66,20 @@ const char *zt_sim_effective_type(const struct zt_sim_net *net, int n);
  */
 void zt_sim_nat_facts(const struct zt_sim_net *net, int n, uint8_t *ret_mapping, uint8_t *ret_ports);
 
+/*
+ * What host n's own detection finds instead (--nat-ports auto, core/natprobe.c: a
+ * second mapping of the main socket, towards the Intermediate's STUN port, compared
+ * with the first): as zt_sim_nat_facts(), except that an endpoint-dependent chain
+ * that is not sequential reads as random, a port-preserving one included (its first
+ * mapping kept the socket's port, the second cannot). detect false: the facts above.
+ */
+void zt_sim_nat_known(const struct zt_sim_net *net, int n, bool detect, uint8_t *ret_mapping,
+		      uint8_t *ret_ports);
+
 /* Whether birthday probing applies between hosts a and b: one side's folded mapping is
  * endpoint-independent, the other's endpoint-dependent with a layer picking ports at
- * random. Direct then with a probability, 1 - (1 - n/P)^m (docs/hard-nat.md). */
-bool zt_sim_birthday_cell(const struct zt_sim_net *net, int a, int b);
+ * random (as zt_sim_nat_known(detect) tells the nodes). Direct then with a probability, 1 - (1 - n/P)^m (docs/hard-nat.md). */
+bool zt_sim_birthday_cell(const struct zt_sim_net *net, int a, int b, bool detect);
 
 /* "direct", "relay", "none". */
 const char *zt_sim_expect_name(enum zt_sim_expect e);

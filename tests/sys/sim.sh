@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 SIM=${BUILD:-build}/ztna-sim
 files=(scenarios/sim/*.sim)
-tap_plan $((${#files[@]} + 7))
+tap_plan $((${#files[@]} + 8))
 
 tmp=$(mktemp -d /tmp/zt-sim-sys.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -76,4 +76,12 @@ if [ -n "$on" ] && [ -n "$off" ] && [ "$off" -lt "$on" ] &&
 	tap_ok "population with every technique off (--off all): $off direct against $on"
 else
 	tap_fail "population --off all" "$(cat "$tmp/plain")"
+fi
+"$SIM" --population --sessions 300 --seed 4 --detect >"$tmp/detect" 2>&1
+det=$(sed -n 's/^sessions 300: direct \([0-9]*\) .*: within$/\1/p' "$tmp/detect")
+if [ -n "$det" ] && [ -n "$on" ] && [ "$det" -ge "$on" ] &&
+	grep -q 'spraying on detection (--detect: not built' "$tmp/detect"; then
+	tap_ok "population with spraying on detection (--detect): $det direct against $on"
+else
+	tap_fail "population --detect" "$(cat "$tmp/detect")"
 fi

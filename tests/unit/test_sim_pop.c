@@ -142,11 +142,18 @@ static void each_technique_in_its_cell(void **state)
 	t = all;
 	t.portmap = false;
 	assert_int_equal(cell(sym_mapped, sym_random, &t, 3), 0);
-	/* what nothing crosses over IPv4: symmetric x symmetric with random ports, and a
-	 * port-preserving symmetric NAT (its second mapping takes a random port; the node
-	 * probes only when told 'random') against a port-restricted one */
-	assert_int_equal(cell(sym_random, sym_random, &all, 3), 0);
+	/* a port-preserving symmetric NAT: `ztna discover` says "preserve", so the node does
+	 * not spray (relay); its own detection (--nat-ports auto) reads it as random (its
+	 * second mapping cannot keep the port): spraying then, the port-restricted side
+	 * probing, direct at the formula's rate */
 	assert_int_equal(cell(prc, sym_pres, &all, 3), 0);
+	t = all;
+	t.detect = true;
+	assert_in_range(cell(prc, sym_pres, &t, 20), 17, 20);
+	assert_in_range(cell(sym_pres, prc, &t, 20), 17, 20);
+	/* what nothing crosses over IPv4: symmetric x symmetric with random ports */
+	assert_int_equal(cell(sym_random, sym_random, &all, 3), 0);
+	assert_int_equal(cell(sym_pres, sym_random, &all, 3), 0);
 }
 
 /* A small population: every deterministic session as theory says, the direct share
