@@ -614,10 +614,10 @@ static void usage(void)
 		"       --sequential, --predict on|off with --prop, --case, --matrix: symmetric NATs\n"
 		"                allocate ports sequentially; port prediction off (docs/hard-nat.md);\n"
 		"                --predict off with --scenario (and --theory) too\n"
-		"       ztna-sim --population [FILE] [--sessions N] [--seed N] [--off LIST] [--detect]\n"
+		"       ztna-sim --population [FILE] [--sessions N] [--seed N] [--off LIST] [--discover]\n"
 		"                LIST: techniques off, comma-separated: portmap, predict, probe,\n"
-		"                ipv6, or all (plain ICE only); --detect: the nodes probe as their own\n"
-		"                NAT detection would have them (not built: docs/simulator.md)\n"
+		"                ipv6, or all (plain ICE only); --discover: the nodes know their NAT as\n"
+		"                ztna discover reports it, not as --nat-ports auto detects it\n"
 		"       ztna-sim --bench [--sessions N]\n"
 		"       ztna-sim --birthday [--sessions N] [--sockets N] [--probes N] [--probe-rate N]\n"
 		"                [--probe off] [--real] [--seed N]   birthday probing against its formula\n"
@@ -630,7 +630,7 @@ int main(int argc, char **argv)
 	enum { SCEN = 1, PROP, CASE, MATRIX, POP, BENCH, BDAY } mode = 0;
 	struct zt_sim_birthday_cfg bday = { 0 };
 	struct zt_sim_pop_cfg pop = {
-		.tech = { .predict = true, .probe = true, .portmap = true, .ipv6 = true },
+		.tech = { .predict = true, .probe = true, .detect = true, .portmap = true, .ipv6 = true },
 	};
 	static const struct option opts[] = {
 		{ "scenario", required_argument, NULL, 's' },
@@ -656,7 +656,7 @@ int main(int argc, char **argv)
 		{ "probe", required_argument, NULL, 'o' },
 		{ "predict", required_argument, NULL, 'D' },
 		{ "off", required_argument, NULL, 'O' },
-		{ "detect", no_argument, NULL, 'E' },
+		{ "discover", no_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -704,7 +704,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'E': pop.tech.detect = true; break;
+		case 'E': pop.tech.detect = false; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}

@@ -251,8 +251,8 @@ static void print_mix(const struct zt_sim_pop_mix *m, const struct zt_sim_pop_cf
 	fprintf(out, "techniques: plain ICE; port mapping %s; port prediction %s; birthday probing %s; "
 		"IPv6 %s\n", cfg->tech.portmap ? "on" : "off", cfg->tech.predict ? "on" : "off",
 		!cfg->tech.probe ? "off" : cfg->tech.detect ?
-		"on, spraying on detection (--detect: not built in the node)" :
-		"on (NAT as `ztna discover` reports it)", cfg->tech.ipv6 ? "on (theory only)" : "off");
+		"on (NAT as --nat-ports auto detects it)" :
+		"on (NAT as `ztna discover` reports it, --discover)", cfg->tech.ipv6 ? "on (theory only)" : "off");
 }
 
 static void print_result(const struct zt_sim_pop_result *r, FILE *out)

@@ -24,12 +24,11 @@
 /* What a session may use. */
 struct zt_sim_pop_tech {
 	bool predict;   /* port prediction (sequential symmetric NATs) */
-	bool probe;     /* birthday probing (random symmetric NAT x endpoint-independent),
-			   the nodes configured as `ztna discover` reports their NAT */
-	bool detect;    /* ... told what their own detection finds instead (a preserving
-			   symmetric NAT reads as random): the node does not spray on
-			   detection alone yet (docs/hard-nat.md), so this is what it would
-			   add */
+	bool probe;     /* birthday probing (random symmetric NAT x endpoint-independent) */
+	bool detect;    /* the nodes know their NAT as their own detection finds it
+			   (--nat-ports auto, the programs' default: a preserving symmetric
+			   NAT reads as random and sprays); false: as `ztna discover`
+			   reports it (preserving: no spraying) */
 	bool portmap;   /* the nodes ask their gateway for a port mapping */
 	bool ipv6;      /* IPv6 host candidates (theory only) */
 };

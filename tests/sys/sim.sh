@@ -77,11 +77,11 @@ if [ -n "$on" ] && [ -n "$off" ] && [ "$off" -lt "$on" ] &&
 else
 	tap_fail "population --off all" "$(cat "$tmp/plain")"
 fi
-"$SIM" --population --sessions 300 --seed 4 --detect >"$tmp/detect" 2>&1
-det=$(sed -n 's/^sessions 300: direct \([0-9]*\) .*: within$/\1/p' "$tmp/detect")
-if [ -n "$det" ] && [ -n "$on" ] && [ "$det" -ge "$on" ] &&
-	grep -q 'spraying on detection (--detect: not built' "$tmp/detect"; then
-	tap_ok "population with spraying on detection (--detect): $det direct against $on"
+"$SIM" --population --sessions 300 --seed 4 --discover >"$tmp/discover" 2>&1
+dis=$(sed -n 's/^sessions 300: direct \([0-9]*\) .*: within$/\1/p' "$tmp/discover")
+if [ -n "$dis" ] && [ -n "$on" ] && [ "$dis" -le "$on" ] &&
+	grep -q 'reports it, --discover' "$tmp/discover"; then
+	tap_ok "population with the NATs as ztna discover reports them (--discover): $dis direct against $on"
 else
-	tap_fail "population --detect" "$(cat "$tmp/detect")"
+	tap_fail "population --discover" "$(cat "$tmp/discover")"
 fi
