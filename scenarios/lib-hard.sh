@@ -51,9 +51,11 @@ hard_theory_text() {
 		sc_say "(docs/hard-nat.md). ztna-sim --theory on the lab file: an endpoint-independent or"
 		sc_say "predictable side meets a predictable one: every cell direct, SYM x SYM included." ;;
 	probing)
-		sc_say "theory: the symmetric NATs allocate at random; every node is told its NAT's"
-		sc_say "mapping and ports (--nat-mapping, --nat-ports from ztna discover). RFC 4787's"
-		sc_say "cells are unchanged; an endpoint-independent side against a symmetric one goes"
+		sc_say "theory: the symmetric NATs allocate at random; the nodes detect it themselves"
+		sc_say "(--spray-auto on; checked per run: nat=random behind a symmetric NAT, which then"
+		sc_say "opens the spray sockets, eim behind the others: the probing side). RFC 4787's"
+		sc_say "cells are unchanged;"
+		sc_say "an endpoint-independent side against a symmetric one goes"
 		sc_say "direct by birthday probing (256 sprayed sockets, 1024 probes at 200/s) with"
 		sc_say "p = 1 - (1 - 256/64512)^1024 = 98.3 % a run within 10 s: such a cell (marked +)"
 		sc_say "runs $HARD_PROBE_RUNS times and agrees with at least $(hard_kmin "$HARD_PROBE_RUNS") direct (the 0.1 % quantile"
@@ -115,31 +117,33 @@ hard_classify() {
 			[[ $h == *sym ]] || continue
 			SC_ROW_FORCE=1 sc_row "ztna discover ports on $h" sequential "$ports" ;;
 		probing)
-			if [[ $h == *sym ]]; then
-				SC_ROW_FORCE=1 sc_row "ztna discover ports on $h" random "$ports" "mapping $mapping"
-			fi
-			SC_HOST_ARGS[$h]="--nat-mapping $mapping --nat-ports $ports" ;;
+			# likewise: the programs detect random ports (and open their spray
+			# sockets) or an endpoint-independent mapping themselves
+			[[ $h == *sym ]] || continue
+			SC_ROW_FORCE=1 sc_row "ztna discover ports on $h" random "$ports" "mapping $mapping" ;;
 		esac
 	done
 	case "$v" in
-	probing) SC_SYS_WAIT=10 ;;
-	portmap) SC_SYS_ARGS="--portmap auto" SC_SYS_PORTMAP_WAIT=1 ;;
+	# NAT detection opens the spray sockets only when asked to (--spray-auto on)
+	probing) SC_SYS_WAIT=10 SC_SYS_ARGS="--spray-auto on" ;;
+	# --probe off: birthday probing (on by default) would open PRC x SYM by itself
+	portmap) SC_SYS_ARGS="--portmap auto --probe off" SC_SYS_PORTMAP_WAIT=1 ;;
 	esac
 	return $((SC_FAILS - n0))
 }
 
-# Sequential variant: the nat_detected lines of the last RUNS runs of cell A B (the
-# connector on A, the agent on B; their logs in LAB_TMP/sys-RUN-{conn,agent}.log) must
-# say sequential behind a symmetric NAT, eim behind the others. A row per program and
-# run; returns 1 when one is wrong.
+# The nat_detected lines of the last RUNS runs of cell A B (the connector on A, the
+# agent on B; their logs in LAB_TMP/sys-RUN-{conn,agent}.log) must say SYM (sequential
+# or random) behind a symmetric NAT, eim behind the others. A row per program and run;
+# returns 1 when one is wrong.
 hard_detected() {
-	local a=$1 b=$2 runs=$3 r h log want got bad=0
+	local a=$1 b=$2 runs=$3 sym=$4 r h log want got bad=0
 	for ((r = SC_SYS_RUN - runs + 1; r <= SC_SYS_RUN; r++)); do
 		for h in "$a" "$b"; do
 			log=$LAB_TMP/sys-$r-agent.log
 			[ "$h" = "$a" ] && log=$LAB_TMP/sys-$r-conn.log
 			want=eim
-			[[ $h == *sym ]] && want=sequential
+			[[ $h == *sym ]] && want=$sym
 			got=$(grep -m 1 'event=nat_detected' "$log" 2>/dev/null | grep -o ' nat=[a-z]*' | cut -d= -f2)
 			sc_row "nat detected by the program on $h, run $r" "$want" "${got:-none}" || bad=1
 		done
@@ -183,7 +187,10 @@ hard_variant() {
 			SC_RUNS=$SC_RUNS_SAVED
 			ran=$((ran + 1))
 			det=""
-			if [ "$v" = sequential ] && ! hard_detected "$a" "$b" "$runs"; then
+			if [ "$v" = sequential ] && ! hard_detected "$a" "$b" "$runs" sequential; then
+				det=", detection wrong"
+				PAIR_AGREE=-1
+			elif [ "$v" = probing ] && ! hard_detected "$a" "$b" "$runs" random; then
 				det=", detection wrong"
 				PAIR_AGREE=-1
 			fi
@@ -194,11 +201,11 @@ hard_variant() {
 				within=0
 				for ms in "${PAIR_MS_ALL[@]}"; do [ "$ms" -le 10000 ] && within=$((within + 1)); done
 				bd_direct=$((bd_direct + within)) bd_runs=$((bd_runs + runs))
-				[ "$within" -ge "$kmin" ] || { mark=" !!"; fails=$((fails + 1)); }
-				CELL[$i,$j]="$within/$runs direct ${med} ms+$mark"
+				[ "$within" -ge "$kmin" ] && [ -z "$det" ] || { mark=" !!"; fails=$((fails + 1)); }
+				CELL[$i,$j]="$within/$runs direct ${med} ms+$det$mark"
 			elif [ "$want" = relay ]; then
 				[ "$PAIR_AGREE" = "$runs" ] || { mark=" !!"; fails=$((fails + 1)); }
-				CELL[$i,$j]="$((runs - PAIR_DIRECT))/$runs relay*$mark"
+				CELL[$i,$j]="$((runs - PAIR_DIRECT))/$runs relay*$det$mark"
 			else
 				[ "$PAIR_AGREE" = "$runs" ] || { mark=" !!"; fails=$((fails + 1)); }
 				CELL[$i,$j]="$PAIR_DIRECT/$runs direct ${med} ms$det$mark"

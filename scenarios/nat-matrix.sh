@@ -45,9 +45,11 @@
 #               one (the sequential side predicts its own next ports and signals 8
 #               predicted candidates; the order of the checks is fixed on both
 #               sides): every cell direct, symmetric x symmetric included.
-#   probing     the symmetric NATs allocate at random (ports random); every node is
-#               told its NAT's mapping and ports (--nat-mapping, --nat-ports from
-#               ztna discover). Theory: RFC 4787's cells stay as they are; an
+#   probing     the symmetric NATs allocate at random (ports random); the nodes are
+#               told only --spray-auto on: they detect their NAT (random behind a
+#               symmetric NAT, which then opens the 256 spray sockets; eim behind the
+#               others, the probing side), checked per run like the sequential
+#               variant's. Theory: RFC 4787's cells stay as they are; an
 #               endpoint-independent side against a symmetric one (port-restricted
 #               x symmetric both ways: the cells plain ICE leaves on the relay) goes
 #               direct by birthday probing with p = 1 - (1 - 256/64512)^1024 = 98.3 %
@@ -68,7 +70,9 @@
 #               (RFC 4787): every cell direct. The public segment is 100.21.0.0/24:
 #               miniupnpd refuses reserved ranges (203.0.113.0/24) as its external
 #               address.
-#   dual-stack  reserved for the IPv6 variant (not built yet: exits 2 saying so).
+#   dual-stack  reserved for the IPv6 variant of the whole matrix: not built here (exits
+#               2 saying so); the IPv6 cells plain ICE leaves on the relay are
+#               scenarios/dual-stack.sh's.
 #
 # --cells changed: only the cells the technique changes (port-restricted x
 # symmetric, symmetric x port-restricted, symmetric x symmetric) and one control cell
@@ -102,7 +106,8 @@ while [ $# -gt 0 ]; do
 		sequential | probing | portmap) HARD=$2; shift ;;
 		all) shift ;;
 		dual-stack)
-			echo "$0: --hard dual-stack (every cell direct over IPv6) is not built yet" >&2
+			echo "$0: --hard dual-stack (every cell direct over IPv6) is not built in the matrix;" \
+				"scenarios/dual-stack.sh runs the cells IPv4 leaves on the relay" >&2
 			exit 2 ;;
 		"" | -*) ;;
 		*) echo "$0: --hard takes sequential, probing, portmap or all, not '$2'" >&2; exit 2 ;;

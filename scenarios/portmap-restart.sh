@@ -21,6 +21,9 @@
 # and no TCP reset (0 bytes lost). PASS/FAIL, exit status; everything it creates is
 # removed on exit and on Ctrl-C.
 #
+# Both programs run with --probe off: birthday probing (with --spray-auto on or
+# --nat-ports random) would reach this cell without the mapping.
+#
 # --portmap P: alice's --portmap (auto, the default, which maps by PCP here; pcp,
 # natpmp, upnp).
 #
@@ -60,11 +63,11 @@ pr_start() {
 	local l=$1 i
 	lab_bg bob "$l-conn.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$IMD:4433" \
 		--pki "$LAB_TMP/pki/connector-bob" --name bob --token tb --service "sink=tcp:$ZTLAB_IP_bob:7001" \
-		--control "$l-conn.sock" --cooldown "${COOLDOWN}s"
+		--control "$l-conn.sock" --cooldown "${COOLDOWN}s" --probe off
 	XF_CONN=$LAB_BG
 	lab_bg alice "$l-agent.log" "$SC_ROOT/$BUILD/ztna-agent" --intermediate "$IMD:4433" \
 		--pki "$LAB_TMP/pki/agent-alice" --name alice --token ta --forward tcp:127.0.0.1:8001=sink \
-		--control "$l.sock" --cooldown "${COOLDOWN}s" --interfaces eth0 --portmap "$PORTMAP" -v
+		--control "$l.sock" --cooldown "${COOLDOWN}s" --interfaces eth0 --portmap "$PORTMAP" --probe off -v
 	XF_AGENT=$LAB_BG
 	sc_wait_ready 50 "$l.sock" "$l-conn.sock"
 	for ((i = 0; i < 30; i++)); do
