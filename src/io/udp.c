@@ -85,14 +85,42 @@ void zt_udp_close(struct zt_udp *u)
 	u->fd = -1;
 }
 
+/* A received message's sender and local address (*to may be NULL); its length, or
+ * -EAFNOSUPPORT, -EMSGSIZE (truncated). */
+static int msg_parse(const struct zt_udp *u, const struct msghdr *mh, size_t n,
+		     struct zt_addr *from, struct zt_addr *to)
+{
+	if (zt_addr_from_sockaddr(from, (const struct sockaddr *)mh->msg_name, mh->msg_namelen) < 0)
+		return -EAFNOSUPPORT;
+	if (to) {
+		*to = u->local;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
+			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo pi;
+				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				zt_addr_set_v4(to, (const uint8_t *)&pi.ipi_addr, u->local.port);
+			} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+				struct in6_pktinfo pi;
+				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				zt_addr_set_v6(to, (const uint8_t *)&pi.ipi6_addr, u->local.port);
+			}
+		}
+	}
+	if (mh->msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	return (int)n;
+}
+
+union pktinfo_ctl {
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct cmsghdr align;
+};
+
 int zt_udp_recv(struct zt_udp *u, uint8_t *buf, size_t cap, struct zt_addr *from,
 		struct zt_addr *to)
 {
 	struct sockaddr_storage ss;
-	union {
-		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-		struct cmsghdr align;
-	} ctl;
+	union pktinfo_ctl ctl;
 	struct iovec iov = { .iov_base = buf, .iov_len = cap };
 	struct msghdr mh = {
 		.msg_name = &ss,
@@ -107,25 +135,39 @@ int zt_udp_recv(struct zt_udp *u, uint8_t *buf, size_t cap, struct zt_addr *from
 	n = recvmsg(u->fd, &mh, 0);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	if (zt_addr_from_sockaddr(from, (struct sockaddr *)&ss, mh.msg_namelen) < 0)
-		return -EAFNOSUPPORT;
-	if (to) {
-		*to = u->local;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-				struct in_pktinfo pi;
-				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-				zt_addr_set_v4(to, (const uint8_t *)&pi.ipi_addr, u->local.port);
-			} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-				struct in6_pktinfo pi;
-				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-				zt_addr_set_v6(to, (const uint8_t *)&pi.ipi6_addr, u->local.port);
-			}
-		}
+	return msg_parse(u, &mh, (size_t)n, from, to);
+}
+
+int zt_udp_recv_batch(struct zt_udp *u, struct zt_udp_rx *rx, size_t n)
+{
+	struct mmsghdr mm[ZT_UDP_BATCH_MAX];
+	struct iovec iov[ZT_UDP_BATCH_MAX];
+	struct sockaddr_storage ss[ZT_UDP_BATCH_MAX];
+	union pktinfo_ctl ctl[ZT_UDP_BATCH_MAX];
+	int got;
+
+	if (n == 0 || n > ZT_UDP_BATCH_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		iov[i] = (struct iovec){ .iov_base = rx[i].buf, .iov_len = rx[i].cap };
+		mm[i] = (struct mmsghdr){ .msg_hdr = {
+			.msg_name = &ss[i],
+			.msg_namelen = sizeof(ss[i]),
+			.msg_iov = &iov[i],
+			.msg_iovlen = 1,
+			.msg_control = ctl[i].buf,
+			.msg_controllen = sizeof(ctl[i].buf),
+		} };
 	}
-	if (mh.msg_flags & MSG_TRUNC)
-		return -EMSGSIZE;
-	return (int)n;
+	got = recvmmsg(u->fd, mm, (unsigned)n, MSG_DONTWAIT, NULL);
+	if (got < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	for (int i = 0; i < got; i++) {
+		int r = msg_parse(u, &mm[i].msg_hdr, mm[i].msg_len, &rx[i].from, &rx[i].to);
+		rx[i].len = r < 0 ? 0 : (size_t)r;
+		rx[i].err = r < 0 ? r : 0;
+	}
+	return got;
 }
 
 bool zt_udp_family_ok(const struct zt_udp *u, const struct zt_addr *a)

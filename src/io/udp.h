@@ -43,6 +43,25 @@ void zt_udp_close(struct zt_udp *u);
 int zt_udp_recv(struct zt_udp *u, uint8_t *buf, size_t cap, struct zt_addr *from,
 		struct zt_addr *to);
 
+/* A datagram slot for zt_udp_recv_batch(): buf and cap in; the rest out. */
+struct zt_udp_rx {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;             /* bytes received (0 when err) */
+	int err;                /* 0, -EMSGSIZE (longer than cap: dropped), -EAFNOSUPPORT */
+	struct zt_addr from, to; /* as zt_udp_recv() */
+};
+
+#define ZT_UDP_BATCH_MAX 32
+
+/*
+ * Receives up to n (1..ZT_UDP_BATCH_MAX) waiting datagrams with one system call
+ * (recvmmsg), rx[i] as zt_udp_recv() fills its arguments. Returns how many were
+ * taken (rx[0..count)), -EAGAIN when none is waiting, -EINVAL (n out of range), or
+ * -errno.
+ */
+int zt_udp_recv_batch(struct zt_udp *u, struct zt_udp_rx *rx, size_t n);
+
 /*
  * Sends one datagram to *to, from the local address *from when it is non-NULL and
  * has an address (with a wildcard-bound socket), else as the kernel chooses.

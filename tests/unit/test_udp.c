@@ -129,11 +129,57 @@ static void explicit_v6_wildcard_is_v6_only(void **state)
 	zt_udp_close(&a);
 }
 
+/* recvmmsg: a burst in as few calls as the slots allow, each with its addresses; a
+ * datagram longer than its slot is reported in its slot, the others intact. */
+static void batch_receive(void **state)
+{
+	struct zt_udp a, b;
+	struct zt_addr bind_a, bind_b;
+	uint8_t slots[4][64], big[100] = { 0 };
+	struct zt_udp_rx rx[4];
+
+	(void)state;
+	zt_addr_parse(&bind_a, "127.0.0.1:0", 0);
+	zt_addr_parse(&bind_b, "127.0.0.2:0", 0);
+	assert_int_equal(zt_udp_open(&a, &bind_a), 0);
+	assert_int_equal(zt_udp_open(&b, &bind_b), 0);
+	for (size_t i = 0; i < 4; i++)
+		rx[i] = (struct zt_udp_rx){ .buf = slots[i], .cap = sizeof(slots[i]) };
+	assert_int_equal(zt_udp_recv_batch(&a, rx, 4), -EAGAIN);
+	assert_int_equal(zt_udp_recv_batch(&a, rx, 0), -EINVAL);
+	assert_int_equal(zt_udp_recv_batch(&a, rx, ZT_UDP_BATCH_MAX + 1), -EINVAL);
+	for (uint8_t i = 0; i < 5; i++) {
+		uint8_t msg[3] = { 'm', i, 'x' };
+		assert_int_equal(zt_udp_send(&b, &a.local, NULL, msg, 1 + i % 3), 0);
+	}
+	assert_int_equal(zt_udp_send(&b, &a.local, NULL, big, sizeof(big)), 0);
+	assert_int_equal(zt_udp_recv_batch(&a, rx, 4), 4);
+	for (uint8_t i = 0; i < 4; i++) {
+		assert_int_equal(rx[i].err, 0);
+		assert_int_equal(rx[i].len, 1 + i % 3);
+		assert_int_equal(slots[i][0], 'm');
+		if (rx[i].len > 1)
+			assert_int_equal(slots[i][1], i);
+		assert_true(zt_addr_equal(&rx[i].from, &b.local));
+		assert_true(zt_addr_equal(&rx[i].to, &a.local));
+	}
+	assert_int_equal(zt_udp_recv_batch(&a, rx, 4), 2);
+	assert_int_equal(rx[0].err, 0);
+	assert_int_equal(rx[0].len, 2);
+	assert_int_equal(slots[0][1], 4);
+	assert_int_equal(rx[1].err, -EMSGSIZE);
+	assert_int_equal(rx[1].len, 0);
+	assert_int_equal(zt_udp_recv_batch(&a, rx, 4), -EAGAIN);
+	zt_udp_close(&a);
+	zt_udp_close(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(loopback_send_recv_with_local_address),
 		cmocka_unit_test(oversize_is_reported),
+		cmocka_unit_test(batch_receive),
 		cmocka_unit_test(bind_conflict_is_an_error),
 		cmocka_unit_test(dual_stack_socket_speaks_both_families_unmapped),
 		cmocka_unit_test(explicit_v6_wildcard_is_v6_only),
