@@ -1401,8 +1401,9 @@ static void pp_run(struct qh_fixture *f, struct pp *pp, unsigned n, uint64_t thi
 
 /* ACKs ride on replies (conn.c, "Delayed ACKs"): a ping-pong costs one datagram per
  * message each way, whether the reply comes at once, after an RTT/8 (ngtcp2's own ACK
- * delay here: 1.25 ms), or later; neither side probes. Before: 333 + 267, 266 + 400
- * and 200 + 400 datagrams for 200 round trips. */
+ * delay here: 1.25 ms), or later; neither side probes. Before the delayed ACKs the
+ * server sent 401 datagrams for 200 round trips with replies at once (an ACK-only
+ * packet before each reply). */
 static void acks_ride_on_replies(void **state)
 {
 	static const uint64_t thinks[] = { 0, 100 * ZT_US, 3 * ZT_MS, 15 * ZT_MS };
