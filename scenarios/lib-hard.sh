@@ -26,9 +26,20 @@ hard_kmin() {
 	}'
 }
 
-# The variant's lab file, made from scenarios/lab/nat-matrix.lab: prints its path.
+# The variant's lab file, made from scenarios/lab/nat-matrix.lab (dual-stack: from
+# scenarios/lab/dual-stack.lab, the same matrix with a lan6 on every NAT): prints its path.
 hard_lab_file() {
 	local v=$1 f=$LAB_TMP/nat-matrix-$1.lab edit
+	if [ "$v" = dual-stack ]; then
+		# without the lab's 1280-byte link to a_arc (tests/lab/dual_stack.sh's path-MTU
+		# check) unless HARD_DS_MTU=1: the inner connection's packets do not fit a
+		# 1280-byte IPv6 path (docs/direct-path.md, IPv6: what does not work)
+		edit=(-e '/^link a_arc mtu 1280$/d')
+		[ "${HARD_DS_MTU:-0}" = 1 ] && edit=()
+		sed -e "s/^lab dual_stack$/lab nat_matrix_ds/" "${edit[@]}" "$SC_ROOT/scenarios/lab/dual-stack.lab" >"$f"
+		echo "$f"
+		return
+	fi
 	case "$v" in
 	sequential) edit=(-e '/type symmetric/s/$/ ports sequential/') ;;
 	probing) edit=(-e '/type symmetric/s/$/ ports random/') ;;
@@ -68,6 +79,15 @@ hard_theory_text() {
 		sc_say "with no filter, a full-cone mapping towards the peer, and full-cone meets every"
 		sc_say "type (RFC 4787): every cell direct. Public segment 100.21.0.0/24 (miniupnpd"
 		sc_say "refuses reserved ranges such as 203.0.113.0/24 as its external address)." ;;
+	dual-stack)
+		sc_say "theory: every NAT keeps its IPv4 type and routes an IPv6 /64 to its lan, no NAT66,"
+		sc_say "behind a stateful firewall (scenarios/lab/dual-stack.lab: address-and-port-dependent"
+		sc_say "filtering, endpoint-independent at fc_a, open at fc_b). Each host's global IPv6"
+		sc_say "address is its own, the same towards every peer: an endpoint-independent mapping,"
+		sc_say "filtered at worst like a port-restricted cone, and two such sides meet (RFC 4787)."
+		sc_say "The nodes' IPv6 host candidates pair first (RFC 8421): every cell direct over"
+		sc_say "IPv6, to the connector's own lan6 address (checked per run: the agent's last"
+		sc_say "path_switch to=direct names it), whatever the IPv4 NATs are." ;;
 	esac
 }
 
@@ -85,7 +105,7 @@ hard_want() {
 			w=direct
 			bday=1
 		fi ;;
-	portmap) w=direct ;;
+	portmap | dual-stack) w=direct ;;
 	esac
 	echo "$w $ta $tb $bday"
 }
@@ -151,6 +171,25 @@ hard_detected() {
 	return $bad
 }
 
+# The direct path of the last RUNS runs of cell A B (connector on A) must go to A's own
+# IPv6 address (ZTLAB_IP6_A): the remote of the agent's last path_switch to=direct;
+# and it must still carry the two pings sent after the 4 KB echo (a path that only
+# small packets cross falls back to the relay under data). Two rows per run; returns
+# 1 when one disagrees.
+hard_over_v6() {
+	local a=$1 runs=$2 r own got pings bad=0
+	own=$(eval echo "\${ZTLAB_IP6_$a:-}")
+	for ((r = SC_SYS_RUN - runs + 1; r <= SC_SYS_RUN; r++)); do
+		got=$(grep 'event=path_switch.*to=direct' "$LAB_TMP/sys-$r-agent.log" 2>/dev/null | tail -n 1 |
+			sed -n 's/.* remote=\([^ ]*\).*/\1/p')
+		[[ -n $own && $got == "[$own]:"* ]] && got="[$own]:PORT"
+		sc_row "direct path of run $r to $a's own IPv6 address" "[$own]:PORT" "${got:-none}" || bad=1
+		pings=$(grep -c 'via direct' "$LAB_TMP/sys-$r-ping" 2>/dev/null)
+		sc_row "pings of run $r after the echo via direct" 2 "${pings:-0}" || bad=1
+	done
+	return $bad
+}
+
 # One variant: its lab, the classification, the cells, its table. Adds to HARD_CELL_FAILS,
 # HARD_CLASS_FAILS, HARD_RUN (cells run), HARD_SUMMARY.
 hard_variant() {
@@ -192,6 +231,9 @@ hard_variant() {
 				PAIR_AGREE=-1
 			elif [ "$v" = probing ] && ! hard_detected "$a" "$b" "$runs" random; then
 				det=", detection wrong"
+				PAIR_AGREE=-1
+			elif [ "$v" = dual-stack ] && ! hard_over_v6 "$a" "$runs"; then
+				det=", not over IPv6"
 				PAIR_AGREE=-1
 			fi
 			med=$(sc_median "${PAIR_MS_ALL[@]}")
