@@ -42,6 +42,7 @@ progs_stop alice
 # The default port taken: a warning, the Intermediate runs without it.
 L2=$(rnd_ip)
 progs_start imd3 "${IMD[@]}" --listen "$L2:$((P + 20))"
+wait_log "$T/imd3.log" 'event=start ' 5 # bound before imd4 looks (slow under ASan)
 progs_start imd4 "${IMD[@]}" --listen "$L2:$((P + 19))"
 if wait_log "$T/imd4.log" 'event=start ' 5 && grep -q 'event=stun_port_failed' "$T/imd4.log" &&
 	grep -q 'stun_port=0 ' "$T/imd4.log"; then
