@@ -198,10 +198,14 @@ static uint64_t stall_timeout(const struct zt_pathmgr *pm)
 int zt_pathmgr_poll(struct zt_pathmgr *pm, uint64_t now, struct zt_path_decision *ret)
 {
 	pm->polled = now;
-	if (pm->netchange_at && now >= pm->netchange_at + pm->cfg.netchange_debounce) {
+	/* A change while a generation runs waits for its end: when that fails, the next
+	 * generation starts at once, not after the cooldown (the change may be what opens
+	 * a pair: a NAT detected while checking, docs/hard-nat.md); when it succeeds, the
+	 * next one checks again from the direct path. */
+	if (pm->netchange_at && now >= pm->netchange_at + pm->cfg.netchange_debounce &&
+	    pm->state != ZT_PATHMGR_CHECKING) {
 		pm->netchange_at = 0;
-		if (pm->state != ZT_PATHMGR_CHECKING)
-			request_start(pm, "network-change");
+		request_start(pm, "network-change");
 	}
 	if (pm->state == ZT_PATHMGR_DIRECT && pm->bytes_in_flight && pm->tx_pending &&
 	    now >= pm->tx_since + stall_timeout(pm) && pm->pto_count >= pm->cfg.stall_ptos)
@@ -243,7 +247,7 @@ uint64_t zt_pathmgr_next_deadline(const struct zt_pathmgr *pm)
 #define EARLIER(t) do { if ((t) < d) d = (t); } while (0)
 	if (pm->pending_relay || pm->pending_direct || pm->pending_start)
 		return 0;
-	if (pm->netchange_at)
+	if (pm->netchange_at && pm->state != ZT_PATHMGR_CHECKING)
 		EARLIER(pm->netchange_at + pm->cfg.netchange_debounce);
 	if (pm->state == ZT_PATHMGR_DIRECT) {
 		/* past the time bound, the PTO count comes with the connection's own

@@ -926,6 +926,11 @@ void zt_direct_netchange(struct zt_direct *d, uint64_t now)
 		zt_pathmgr_netchange(&d->pm, now);
 }
 
+bool zt_direct_on_direct(const struct zt_direct *d)
+{
+	return d->on_direct;
+}
+
 void zt_direct_info(const struct zt_direct *d, struct zt_direct_info *ret)
 {
 	*ret = (struct zt_direct_info){ .generation = d->gen, .ice_state = "none",

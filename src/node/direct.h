@@ -143,6 +143,9 @@ void zt_direct_path_result(struct zt_direct *d, uint64_t now, const struct zt_qu
 /* Local addresses changed: the agent re-gathers after the path manager's debounce. */
 void zt_direct_netchange(struct zt_direct *d, uint64_t now);
 
+/* Whether the inner connection's path is the direct one. */
+bool zt_direct_on_direct(const struct zt_direct *d);
+
 void zt_direct_on_timeout(struct zt_direct *d, uint64_t now);
 uint64_t zt_direct_next_deadline(const struct zt_direct *d);
 

@@ -296,6 +296,9 @@ void zt_psession_direct_tx(struct psession *s, uint64_t now);
 int zt_psession_poll_stun(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 			  struct zt_addr *ret_local, struct zt_addr *ret_remote);
 void zt_psession_netchange(struct zt_peer *p, uint64_t now);
+/* What the node signals about its NAT changed (peernat.c): the sessions not on the
+ * direct path gather again (at once, or when their running generation ends). */
+void zt_psession_natchange(struct zt_peer *p, uint64_t now);
 
 /* tunnel.c */
 /* The TCP direct path (tcpdirect.c). */

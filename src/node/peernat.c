@@ -9,9 +9,12 @@
 #include "node/peer.h"
 #include "node/peer_int.h"
 
-/* What the sessions signal and use: the operator's settings, else the detection's. */
-static void apply(struct zt_peer *p)
+/* What the sessions signal and use: the operator's settings, else the detection's.
+ * Returns whether that changed. */
+static bool apply(struct zt_peer *p)
 {
+	uint8_t old_map = p->addrs.nat_mapping, old_ports = p->addrs.nat_ports;
+	const struct zt_portpred *old_pred = p->addrs.portpred;
 	bool tcp = p->outer && zt_outer_tcp(p->outer);
 	enum zt_natprobe_result r = p->cfg.nat_detect && !tcp ? zt_natprobe_result(&p->natprobe)
 							       : ZT_NATPROBE_NONE;
@@ -30,6 +33,7 @@ static void apply(struct zt_peer *p)
 	p->addrs.nat_mapping = map;
 	p->addrs.nat_ports = ports;
 	p->addrs.portpred = !tcp && ports == ZT_CTRL_NAT_PORTS_SEQUENTIAL ? &p->portpred : NULL;
+	return old_map != map || old_ports != ports || old_pred != p->addrs.portpred;
 }
 
 static void report(struct zt_peer *p)
@@ -56,7 +60,9 @@ int zt_peer_set_spray(struct zt_peer *p, const struct zt_addr *spray, size_t n)
 		return -EINVAL;
 	p->cfg.spray = p->addrs.spray = spray;
 	p->cfg.nspray = p->addrs.nspray = n;
-	apply(p);
+	/* a session that checked before the sockets were there checks again */
+	if (apply(p))
+		zt_psession_natchange(p, p->now);
 	return 0;
 }
 
@@ -86,7 +92,9 @@ bool zt_pnat_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *from,
 	    zt_natprobe_recv(&p->natprobe, now, from, pkt, len) != 1)
 		return false;
 	if (zt_natprobe_result(&p->natprobe)) {
-		apply(p);
+		/* a session that started checking before the result checks again with it */
+		if (apply(p))
+			zt_psession_natchange(p, now);
 		report(p);
 	}
 	return true;

@@ -1669,6 +1669,13 @@ void zt_psession_netchange(struct zt_peer *p, uint64_t now)
 			zt_direct_netchange(s->direct, now);
 }
 
+void zt_psession_natchange(struct zt_peer *p, uint64_t now)
+{
+	for (struct psession *s = p->sessions; s; s = s->next)
+		if (s->direct && signaled(s) && !zt_direct_on_direct(s->direct))
+			zt_direct_netchange(s->direct, now);
+}
+
 /* Timers. */
 
 void zt_psession_timers(struct zt_peer *p, uint64_t now)

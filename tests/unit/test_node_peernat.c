@@ -28,6 +28,8 @@ struct world {
 	uint64_t to_stun;        /* datagrams to the Intermediate's STUN port */
 	bool drop_stun;          /* ... all lost */
 	unsigned drop_first;     /* ... the first ones lost */
+	bool drop_direct;        /* datagrams between agent and connector (not via the
+				    Intermediate) lost: no direct path */
 	struct zt_peer_callbacks acb;
 	char nat_cb[16];         /* the agent's nat callback: the last result */
 	unsigned nat_cbs;
@@ -46,6 +48,9 @@ static bool tap(void *arg, const struct nh_pkt *p)
 {
 	struct world *w = arg;
 
+	if (w->drop_direct && !p->tcp && !p->link && !zt_addr_ip_equal(&p->to, &w->imd.addr) &&
+	    !zt_addr_ip_equal(&p->from, &w->imd.addr))
+		return true;
 	if (p->tcp || p->link || !zt_addr_ip_equal(&p->to, &w->imd.addr) ||
 	    p->to.port != w->imd.stun_port)
 		return false;
@@ -253,6 +258,49 @@ static void random_ports_want_spray_sockets(void **state)
 	world_fini(&w);
 }
 
+/* The NAT learned after a session started checking (spray sockets handed over after the
+ * nat callback, or a detection that came late): the session, not on the direct path,
+ * checks again as soon as its generation has failed, not after the 30 s cooldown; a
+ * change that alters nothing signalled starts nothing. Without it the second
+ * generation came at the cooldown's end. */
+static void nat_learned_late_checks_again(void **state)
+{
+	struct world w;
+	struct zt_addr spray[1];
+	struct zt_peer_path_info pi;
+	uint32_t id, gen;
+
+	world_init(&w, *state);
+	w.agent.nat_step = 1000;
+	w.drop_direct = true;
+	login(&w, 500 * ZT_MS);
+	assert_string_equal(zt_peer_nat(w.agent.peer), "random");
+	assert_int_equal(zt_peer_ping(w.agent.peer, w.net.now, "web", 7), -EAGAIN); /* opens it */
+	nh_run_for(&w.net, 1 * ZT_SEC);
+	assert_int_equal(zt_peer_session_ids(w.agent.peer, &id, 1), 1);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, id, &pi), 0);
+	assert_int_equal(pi.generation, 1);
+	assert_string_equal(pi.manager, "checking");
+	spray[0] = w.agent.local;
+	spray[0].port = 5001;
+	assert_int_equal(zt_peer_set_spray(w.agent.peer, spray, 1), 0);
+	/* the running generation fails (no direct datagram passes), the next one follows */
+	nh_run_for(&w.net, 12 * ZT_SEC);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, id, &pi), 0);
+	assert_false(pi.direct);
+	assert_true(pi.generation >= 2);
+	/* that one ends too (cooldown); the same sockets again change nothing signalled:
+	 * no new generation */
+	nh_run_for(&w.net, 8 * ZT_SEC);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, id, &pi), 0);
+	gen = pi.generation;
+	assert_int_equal(zt_peer_set_spray(w.agent.peer, spray, 1), 0);
+	nh_run_for(&w.net, 5 * ZT_SEC);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, id, &pi), 0);
+	assert_int_equal(pi.generation, gen);
+	world_fini(&w);
+}
+
 /* Lost answers: retransmitted, bounded (4 requests), then unknown and quiet; the
  * first two lost: detected with the third. An explicit --nat-ports wins. An
  * Intermediate without a STUN port: nothing sent. */
@@ -329,6 +377,7 @@ int main(void)
 		cmocka_unit_test(sequential_nat_is_detected_and_predicted),
 		cmocka_unit_test(endpoint_independent_is_detected),
 		cmocka_unit_test(random_ports_want_spray_sockets),
+		cmocka_unit_test(nat_learned_late_checks_again),
 		cmocka_unit_test(lost_requests_are_bounded),
 		cmocka_unit_test(a_new_observation_detects_again),
 		cmocka_unit_test(stun_port_must_differ),

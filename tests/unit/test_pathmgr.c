@@ -352,6 +352,30 @@ static void network_change_regathers_after_debounce(void **state)
 	expect(&pm, 11 * ZT_SEC, ZT_PATH_ACT_GO_DIRECT, "new-pair");
 }
 
+/* A change while a generation runs (a NAT detected meanwhile: docs/hard-nat.md) is
+ * not lost: when the generation fails, the next starts at once instead of after the
+ * 30 s cooldown; no timer is armed for it meanwhile (no busy loop). Without the
+ * deferral the change was dropped and the retry came at 35 s. */
+static void change_while_checking_restarts_at_its_end(void **state)
+{
+	struct zt_pathmgr pm;
+	struct zt_ice_event f = ev(ZT_ICE_EV_FAILED, NULL);
+
+	(void)state;
+	zt_pathmgr_init(&pm, NULL, 0);
+	zt_pathmgr_begin(&pm, 0);
+	expect(&pm, 0, ZT_PATH_ACT_START_ICE, NULL);
+	zt_pathmgr_ice_started(&pm, 0);
+	zt_pathmgr_netchange(&pm, 100 * ZT_MS);
+	nothing(&pm, 1 * ZT_SEC);
+	assert_true(zt_pathmgr_next_deadline(&pm) > 5 * ZT_SEC);
+	zt_pathmgr_ice_event(&pm, 5 * ZT_SEC, &f);
+	expect(&pm, 5 * ZT_SEC, ZT_PATH_ACT_START_ICE, "network-change");
+	zt_pathmgr_ice_started(&pm, 5 * ZT_SEC);
+	zt_pathmgr_ice_event(&pm, 10 * ZT_SEC, &f);
+	nothing(&pm, 11 * ZT_SEC); /* consumed: the next failure waits for the cooldown */
+}
+
 static void late_selection_during_cooldown_goes_direct(void **state)
 {
 	struct zt_pathmgr pm;
@@ -398,6 +422,7 @@ int main(void)
 		cmocka_unit_test(idle_direct_path_is_not_judged_by_stall),
 		cmocka_unit_test(no_flapping_under_repeated_failures),
 		cmocka_unit_test(network_change_regathers_after_debounce),
+		cmocka_unit_test(change_while_checking_restarts_at_its_end),
 		cmocka_unit_test(late_selection_during_cooldown_goes_direct),
 		cmocka_unit_test(direct_disabled_never_starts_ice),
 	};
