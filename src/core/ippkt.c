@@ -43,10 +43,15 @@ uint16_t zt_ip_csum_fold(uint32_t sum)
 
 static void set_addr(struct zt_addr *a, int family, const uint8_t *ip)
 {
-	if (family == AF_INET)
+	if (family == AF_INET) {
 		zt_addr_set_v4(a, ip, 0);
-	else
-		zt_addr_set_v6(a, ip, 0);
+		return;
+	}
+	/* as the packet has it: an IPv6 packet's IPv4-mapped address stays an IPv6 one
+	 * (zt_addr_set_v6 unmaps, for socket addresses), or a reply built from it would
+	 * go to another address than it came from (fuzz_ippkt) */
+	*a = (struct zt_addr){ .family = AF_INET6 };
+	memcpy(a->ip, ip, 16);
 }
 
 /* The upper layer's ports or ICMP type, in a first fragment. */

@@ -227,6 +227,17 @@ static void too_big_answers(void **state)
 	assert_int_equal(out[44] << 24 | out[45] << 16 | out[46] << 8 | out[47], 1280);
 	assert_int_equal(zt_ippkt_l4_sum(out, &q), 0xffff);
 	assert_memory_equal(out + 48, pkt, 40);
+	/* an IPv6 packet from an IPv4-mapped address: its addresses stay IPv6 (the
+	 * socket-address unmapping of zt_addr_set_v6 does not apply to packets), and the
+	 * answer goes back to it (fuzz_ippkt found the mismatch) */
+	len = v6(pkt, ZT_IP_UDP, "::ffff:10.0.0.65", "2001:db8:5::20", pl, 1452);
+	assert_int_equal(zt_ippkt_parse(&p, pkt, len), 0);
+	assert_int_equal(p.src.family, AF_INET6);
+	n = zt_ippkt_too_big(out, sizeof(out), &p, pkt, 1280, &from6);
+	assert_int_equal(n, 1280);
+	assert_int_equal(zt_ippkt_parse(&q, out, (size_t)n), 0);
+	assert_true(zt_addr_ip_equal(&q.dst, &p.src));
+	assert_true(zt_addr_ip_equal(&q.src, &from6));
 }
 
 /* A packet a policy refuses is answered "administratively prohibited", v4 and v6;
