@@ -7,8 +7,9 @@
  * send: B-byte datagrams (default 1200) in sendmmsg batches of N (default 32) as fast
  * as the socket takes them, for S seconds (default 5); prints "sent=N seconds=S".
  * sink: counts datagrams with recvmmsg from the first one until S seconds later, or
- * until --idle seconds (default 2) pass without one; prints "received=N bytes=B
- * seconds=S pps=P". Both bounded: S <= 600.
+ * until --idle seconds (default 2) pass without one, or S seconds pass with none at
+ * all; prints "received=N bytes=B seconds=S pps=P" (exit 1 when nothing came). Both
+ * bounded: S <= 600.
  */
 #include <errno.h>
 #include <poll.h>
@@ -95,7 +96,7 @@ static int sink(const struct zt_addr *bind_a, double seconds, double idle)
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		int n;
 		t = now_s();
-		if ((t0 && t - t0 >= seconds) || t - last >= (t0 ? idle : 600))
+		if ((t0 && t - t0 >= seconds) || t - last >= (t0 ? idle : seconds))
 			break;
 		if (poll(&p, 1, 100) <= 0)
 			continue;

@@ -25,13 +25,14 @@ lo_pki() {
 	pki_init "$LO_PKI" "$LO"
 }
 
-# lo_imd NAME [CPU]: a fresh Intermediate on $LO:$LO_PORT.
+# lo_imd NAME [CPU]: a fresh Intermediate on $LO:$LO_PORT, no STUN port (its default,
+# port + 1, is where the relay-rate section's udpfwd listens).
 lo_imd() {
 	imd_policy
 	if [ -n "${2:-}" ]; then
-		spawn "$1" taskset -c "$2" "$B/ztna-intermediate" --listen "$LO:$LO_PORT" --pki "$LO_PKI/intermediate" "${IMD_POLICY[@]}"
+		spawn "$1" taskset -c "$2" "$B/ztna-intermediate" --listen "$LO:$LO_PORT" --pki "$LO_PKI/intermediate" --stun-port off "${IMD_POLICY[@]}"
 	else
-		spawn "$1" "$B/ztna-intermediate" --listen "$LO:$LO_PORT" --pki "$LO_PKI/intermediate" "${IMD_POLICY[@]}"
+		spawn "$1" "$B/ztna-intermediate" --listen "$LO:$LO_PORT" --pki "$LO_PKI/intermediate" --stun-port off "${IMD_POLICY[@]}"
 	fi
 	wait_for "$TMP/$1.log" 'event=start' 5
 }
@@ -78,7 +79,7 @@ sec_relay_rate() {
 			fwd+=("$(FMT=%.0f calc "$got / $sec")")
 			ufwd+=("$(FMT=%.0f calc "$sec / $RR_SECONDS * 100")")
 		fi
-		note "relay rate round $((r + 1)): Intermediate ${imd[-1]:-?} pkts/CPU-s, udpfwd ${fwd[-1]:-?} (${sent})"
+		note "relay rate round $((r + 1)): Intermediate ${imd[*]: -1} pkts/CPU-s, udpfwd ${fwd[*]: -1} (${sent})"
 	done
 	if [ ${#imd[@]} -eq 0 ] || [ ${#fwd[@]} -eq 0 ]; then
 		fail_row relay-rate "relay rate, 1200 B (pkts/s per core)" "no packets relayed ($out)"
@@ -208,7 +209,7 @@ idle_start() {
 	lo_pki || { fail_row idle "idle cost" "no PKI"; IDLE_OK=0; return; }
 	imd_policy
 	IDLE_OK=1
-	spawn idle-imd "$B/ztna-intermediate" --listen "$LO:$port" --pki "$LO_PKI/intermediate" "${IMD_POLICY[@]}"
+	spawn idle-imd "$B/ztna-intermediate" --listen "$LO:$port" --pki "$LO_PKI/intermediate" --stun-port off "${IMD_POLICY[@]}"
 	spawn idle-tapa "$K/zt-testkit" tap "$LO:$((port + 1))" "$LO:$port" none "$TMP/idle-tapa.stats"
 	spawn idle-tapc "$K/zt-testkit" tap "$LO:$((port + 2))" "$LO:$port" none "$TMP/idle-tapc.stats"
 	spawn idle-conn "$B/ztna-connector" --intermediate "$LO:$((port + 2))" --pki "$LO_PKI/connector-c1" --name c1 \

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 B=${BUILD:-build}
 K=$B/bench
-tap_plan 11
+tap_plan 12
 T=$(mktemp -d /tmp/zt-bench-tools.XXXXXX)
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
@@ -45,6 +45,14 @@ got=$(sed -n 's/^received=\([0-9]*\).*/\1/p' "$T/sink")
 tap_diag "udpblast: sent $sent, received $got"
 [ "${got:-0}" -gt 1000 ] && [ "$got" -le "$sent" ] && tap_ok "udpblast: datagrams go through udpfwd to the sink" ||
 	tap_fail "udpblast through udpfwd" "sent=$sent received=$got"
+# a sink that gets nothing gives up after its --seconds (it waited 600 s: a bench whose
+# forwarder had not started hung there)
+t0=$(date +%s)
+timeout 20 "$K/udpblast" sink --bind 127.0.0.1:$((port + 5)) --seconds 2 --idle 1 >"$T/sink0"
+rc=$? t1=$(date +%s)
+[ "$rc" = 1 ] && [ $((t1 - t0)) -le 5 ] && grep -q '^received=0 ' "$T/sink0" &&
+	tap_ok "udpblast sink: nothing in --seconds 2, gives up (exit 1) after $((t1 - t0)) s" ||
+	tap_fail "udpblast sink with nothing to receive" "exit $rc after $((t1 - t0)) s: $(cat "$T/sink0")"
 
 # zt-load against the real Intermediate
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service bulk --agent load --connector loadc >/dev/null
