@@ -1,5 +1,5 @@
 #!/bin/bash
-# make bench (QUICK=1: make bench-quick): the performance numbers of DESIGN.md, each
+# make bench (QUICK=1: make bench-quick): the performance numbers of docs/design.md, each
 # next to a baseline measured in the same run with the same CPU pinning, as medians
 # of interleaved repetitions with min..max. See bench/README.md.
 #

@@ -302,7 +302,7 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 	put_learn(&o, &s);
 	put_forward(&o, n, &s);
 
-	/* NAT_NOTES pitfall 1: an unsolicited packet must not create a conntrack entry */
+	/* docs/lab.md pitfall 1: an unsolicited packet must not create a conntrack entry */
 	put(&o, "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n");
 	put(&o, "\t\tiifname \"" ZT_NAT_IF_WAN "\" ct state new drop\n");
 	put(&o, "\t\tiifname \"" ZT_NAT_IF_LAN "\" ip daddr %s %s drop\n", wan, udp);

@@ -1,6 +1,6 @@
 /*
  * nftables rulesets that make a Linux namespace behave as one of the RFC 4787 NAT
- * types (docs/scenario-format.md, ../shared/NAT_NOTES.md). Pure text generation: the
+ * types (docs/scenario-format.md, docs/lab.md "NAT pitfalls"). Pure text generation: the
  * harness loads the result with libnftables inside the NAT's namespace, where the
  * interface facing the upstream segment is named "wan" and the lan bridge "lan".
  *

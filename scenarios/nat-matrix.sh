@@ -1,6 +1,6 @@
 #!/bin/bash
 # The 4x4 NAT matrix: do an agent and a connector behind NATs of every pair of RFC
-# 4787 types get a direct path? Compared with theory (DESIGN.md): yes everywhere
+# 4787 types get a direct path? Compared with theory (docs/design.md): yes everywhere
 # except symmetric x port-restricted, port-restricted x symmetric and symmetric x
 # symmetric, where the session stays on the relay (and must carry traffic there).
 #
@@ -230,7 +230,7 @@ if [ "$SC_MODE" = system ]; then
 	sc_say "  the traffic in N of M runs. '!!' marks a cell that disagrees."
 	[ $UDPB = 1 ] && sc_say "  N/M tcp X ms = on the TCP direct path in N of M runs, X ms from the first ping's answer."
 else
-	sc_say "  legend: N/M direct = a direct path in N of M runs. Expected (RFC 4787, DESIGN.md):"
+	sc_say "  legend: N/M direct = a direct path in N of M runs. Expected (RFC 4787, docs/design.md):"
 	sc_say "  M/M direct in every cell except those marked *, where no direct path can exist"
 	sc_say "  (0/M direct: the full system uses the relay). '!!' marks a cell that disagrees."
 fi

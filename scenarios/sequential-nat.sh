@@ -15,7 +15,7 @@
 # way), then runs the full system (Intermediate, connector on a_X, agent on b_Y, 4 KB
 # echoed and two pings) for PRC x SYM, SYM x PRC and SYM x SYM, first with port
 # prediction (expected: direct in every run), then with --predict off on both
-# programs (expected: relay in every run, as RFC 4787 and DESIGN.md's table say), then
+# programs (expected: relay in every run, as RFC 4787 and docs/design.md's table say), then
 # with no --nat-ports at all: each node detects its NAT after its login (--nat-ports
 # auto, the Intermediate's STUN port; expected: sequential behind seq_*, eim behind
 # prc_*, from each program's nat_detected log line, and direct in every run).

@@ -493,7 +493,7 @@ static int run_prop(uint64_t first, unsigned cases)
 
 static int run_matrix(unsigned runs)
 {
-	/* DESIGN.md: relay only for symmetric x symmetric and symmetric x port-restricted;
+	/* docs/design.md: relay only for symmetric x symmetric and symmetric x port-restricted;
 	 * with sequential symmetric NATs and prediction, direct everywhere (hard-nat.md) */
 	static const char *const names[] = { "FC", "ARC", "PRC", "SYM" };
 	bool predicted = variant.sequential && !variant.predict_off;

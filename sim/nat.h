@@ -21,7 +21,7 @@
  * ZT_SIM_NAT_PERMS per mapping.
  * Public ports are unique per NAT (no port overloading), so an inbound packet finds
  * its mapping by destination port alone. Unsolicited inbound packets create no state
- * (the lab's INPUT-hook drop, NAT_NOTES pitfall 1).
+ * (the lab's INPUT-hook drop, docs/lab.md pitfall 1).
  */
 #ifndef ZT_SIM_NAT_H
 #define ZT_SIM_NAT_H

@@ -12,7 +12,7 @@
  *        both mappings are EI (each side's srflx is the address it sends from), or
  *        one side's mapping is EI and its filtering is not APD (it accepts the
  *        other side's fresh port, which ICE then learns as peer-reflexive);
- *    else RELAY. For the lab's four types this gives DESIGN.md's table: relay exactly
+ *    else RELAY. For the lab's four types this gives docs/design.md's table: relay exactly
  *    for symmetric x symmetric and symmetric x port-restricted.
  *  - with port prediction on (docs/hard-nat.md) and no shared NAT, a side is
  *    predictable (zt_sim_predictable) when its NATs' ports can be foretold; then

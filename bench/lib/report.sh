@@ -6,7 +6,7 @@ report_table() {
 	awk -F'\t' '
 	function show(v, u) { return v == "-" || v == "" ? "-" : (u == "-" || u == "" ? v : v " " u) }
 	BEGIN {
-		printf "%-52s %-16s %-38s %-6s %-26s %s\n", "metric", "value", "baseline (same run)", "ratio", "goal (DESIGN.md)", "verdict"
+		printf "%-52s %-16s %-38s %-6s %-26s %s\n", "metric", "value", "baseline (same run)", "ratio", "goal (docs/design.md)", "verdict"
 		printf "%-52s %-16s %-38s %-6s %-26s %s\n", "------", "-----", "-------------------", "-----", "----------------", "-------"
 	}
 	{

@@ -10,7 +10,7 @@
 # Mapping (RFC 4787 s4.1): alice sends from one port to .10:3478, .11:3478, .10:3479;
 # EIM keeps one public endpoint, EDM (symmetric) gives three. Filtering (s5): alice
 # asks the echo to answer from another port, from another address, and a third host
-# sends to her mapping. Also the double NAT file, and NAT_NOTES pitfall 1 (an early
+# sends to her mapping. Also the double NAT file, and docs/lab.md pitfall 1 (an early
 # unsolicited packet must not steal the inside host's port).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -83,7 +83,7 @@ for type in full-cone address-restricted port-restricted symmetric; do
 	lab_down
 done
 
-# NAT_NOTES pitfall 1: the peer's packet arrives before alice ever sent to the peer.
+# docs/lab.md pitfall 1: the peer's packet arrives before alice ever sent to the peer.
 # Without the input-hook drop it would create a conntrack entry whose reply tuple is
 # the one alice's flow needs, and masquerade would move alice to another port.
 if lab_up scenarios/lab/port-restricted.lab; then

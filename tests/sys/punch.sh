@@ -53,7 +53,7 @@ for dir in 1 2; do
 done
 
 # B is told A is at 127.0.0.9 (nothing there); A really is at 127.0.0.4. Only by
-# answering where A's packets come from can B reach A (NAT_NOTES pitfall 6).
+# answering where A's packets come from can B reach A (docs/lab.md pitfall 6).
 a=127.0.0.4:$((P + 4)) b=127.0.0.3:$((P + 5))
 pair "peer-reflexive" "$a" "$b" "$b" "127.0.0.9:$((P + 4))"
 [ $rca = 0 ] && [ $rcb = 0 ] && [ "$(jget "$jb" reached)" = "$a" ] && [ "$(jget "$jb" peer_reflexive)" = true ] &&

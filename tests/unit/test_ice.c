@@ -658,7 +658,7 @@ static void check_before_candidates_is_answered_then_triggered(void **state)
 	teardown(&net);
 }
 
-/* RFC 4787 theory (DESIGN.md): direct except symmetric x symmetric and symmetric x
+/* RFC 4787 theory (docs/design.md): direct except symmetric x symmetric and symmetric x
  * port-restricted. 0 full cone, 1 address-restricted, 2 port-restricted, 3 symmetric. */
 static void nat_matrix_matches_theory(void **state)
 {

@@ -372,7 +372,7 @@ static void keeps_punching_when_the_first_punches_are_dropped(void **state)
 	struct net net;
 
 	/* port-restricted both sides, B 250 ms late: A's punches before B's first one are
-	 * filtered by B's NAT; A must keep sending (NAT_NOTES pitfall 5) */
+	 * filtered by B's NAT; A must keep sending (docs/lab.md pitfall 5) */
 	net_init(&net, PRC, PRC, 250 * MS);
 	run(&net, 20 * ZT_SEC, NULL);
 	assert_int_equal(res(&net, 0)->state, ZT_PUNCH_OK);
@@ -393,7 +393,7 @@ static void learns_peer_reflexive_addresses(void **state)
 
 	/* B symmetric: its punches to A come from a port nobody told A about; A's punches
 	 * to B's STUN mapping are filtered. Only answering where packets come from works
-	 * (NAT_NOTES pitfall 6). */
+	 * (docs/lab.md pitfall 6). */
 	net_init(&net, FC, SYM, 0);
 	run(&net, 20 * ZT_SEC, NULL);
 	assert_int_equal(res(&net, 0)->state, ZT_PUNCH_OK);

@@ -202,7 +202,7 @@ static void port_collision_remaps_once_and_keeps_eim(void **state)
 	uint16_t p;
 
 	(void)state;
-	/* NAT_NOTES pitfall 3: the second host with the same port is remapped once */
+	/* docs/lab.md pitfall 3: the second host with the same port is remapped once */
 	setup(&n, &g, ZT_SIM_EI, ZT_SIM_APD, ZT_SIM_PORTS_PRESERVE, &ev);
 	assert_int_equal(out(&n, &g, 0, "192.168.1.2:5000", "198.51.100.10:3478"), 5000);
 	p = out(&n, &g, 0, "192.168.1.3:5000", "198.51.100.10:3478");

@@ -30,7 +30,7 @@ static void load(struct zt_sim_scn *scn, const char *rel)
 
 static void nat_matrix_equals_design_table(void **state)
 {
-	/* DESIGN.md (and NAT_NOTES' observed lab matrix): relay exactly for SYM x SYM and
+	/* docs/design.md (and docs/lab.md's observed matrix): relay exactly for SYM x SYM and
 	 * SYM x PRC, both ways round; written out, not derived from sim/theory. */
 	static const bool direct[4][4] = {
 		/*          FC     ARC    PRC    SYM */
