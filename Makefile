@@ -5,10 +5,14 @@
 #   make test SAN=1 the same under ASan + UBSan (into build/san/)
 #   make fuzz       time-bounded libFuzzer runs (FUZZ_SECONDS=60 per target)
 #   make bench      benchmarks (see bench/README.md; make bench-quick: < 2 min)
+#   make install    programs, man pages, systemd units, example configs and docs into
+#                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local; docs/install.md)
+#   make man        the man pages (help2man, from each program's --help) into build/man/
 #   V=1             show full command lines
 
 BUILD	?= build
-PKGS	:= libngtcp2 libngtcp2_crypto_gnutls gnutls libnl-3.0 libnl-route-3.0 libnftables zlib miniupnpc
+PKGS	:= libngtcp2 libngtcp2_crypto_gnutls gnutls libnl-3.0 libnl-route-3.0 libnftables zlib miniupnpc \
+	   libsystemd
 CC	?= cc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu17 -Wall -Wextra -Werror -MMD -MP -Isrc -D_GNU_SOURCE
@@ -69,7 +73,7 @@ TEST_HELPER_OBJ := $(TEST_HELPERS:%.c=$(BUILD)/obj/%.o)
 LAB_LIB_OBJ := $(filter-out $(BUILD)/obj/netns/main.o,$(LAB_SRC:%.c=$(BUILD)/obj/%.o))
 SIM_LIB_OBJ := $(filter-out $(BUILD)/obj/sim/main.o,$(SIM_SRC:%.c=$(BUILD)/obj/%.o))
 
-.PHONY: all deps test test-unit fuzz fuzz-build bench bench-quick clean
+.PHONY: all deps test test-unit fuzz fuzz-build bench bench-quick clean man install uninstall
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -115,6 +119,52 @@ $(BUILD)/tests/sec/%: $(BUILD)/obj/tests/sec/%.o $(TEST_HELPER_OBJ) $(LAB_LIB_OB
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Installing. The programs' man pages come from their --help (help2man), so they say
+# what the programs say; systemd units get the installed programs' path.
+PREFIX	?= /usr/local
+DESTDIR	?=
+BINDIR	= $(PREFIX)/bin
+MANDIR	= $(PREFIX)/share/man/man1
+DOCDIR	= $(PREFIX)/share/doc/ztna
+UNITDIR	?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+INSTALL_PROGS := ztna ztna-intermediate ztna-connector ztna-agent
+ZTNA_CMDS := pki stun-server discover punch status ping
+MANS	:= $(INSTALL_PROGS:%=$(BUILD)/man/%.1) $(ZTNA_CMDS:%=$(BUILD)/man/ztna-%.1)
+MAN_NAME_ztna := NAT traversal and zero-trust access: the operator's tool
+MAN_NAME_ztna-intermediate := ztna relay, address discovery and signaling server
+MAN_NAME_ztna-connector := serve private services to ztna agents
+MAN_NAME_ztna-agent := reach services behind ztna connectors
+MAN_NAME_ztna-pki := a development CA and certificates for ztna
+MAN_NAME_ztna-stun-server := STUN server with NAT behaviour discovery
+MAN_NAME_ztna-discover := reflexive address and NAT type
+MAN_NAME_ztna-punch := manual UDP hole punch to a peer
+MAN_NAME_ztna-status := the sessions of a running ztna agent or connector
+MAN_NAME_ztna-ping := round trips to a service through a running ztna agent
+ZT_VERSION_STR = $(shell sed -n 's/^#define ZT_VERSION "\(.*\)"/\1/p' src/core/version.h)
+
+man: $(MANS)
+
+$(BUILD)/man/%.1: $(INSTALL_PROGS:%=$(BUILD)/%) tools/mkman.sh
+	$(call msg,MAN,$@)
+	$(Q)./tools/mkman.sh "$(BUILD)" "$*" "$(MAN_NAME_$*)" "$(ZT_VERSION_STR)" $@
+
+install: all man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/docs
+	install -m 0755 $(INSTALL_PROGS:%=$(BUILD)/%) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(MANS) $(DESTDIR)$(MANDIR)/
+	for u in packaging/systemd/*.service; do \
+		sed 's#@BINDIR@#$(BINDIR)#g' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+	install -m 0644 packaging/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+
+uninstall:
+	rm -f $(INSTALL_PROGS:%=$(DESTDIR)$(BINDIR)/%) $(MANS:$(BUILD)/man/%=$(DESTDIR)$(MANDIR)/%)
+	rm -f $(patsubst packaging/systemd/%,$(DESTDIR)$(UNITDIR)/%,$(wildcard packaging/systemd/*.service))
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 deps:
 	@./tools/deps.sh lab

@@ -10,14 +10,17 @@ set -eu
 
 BUILD_PKGS="gcc make pkg-config libngtcp2-dev libngtcp2-crypto-gnutls-dev \
 libgnutls28-dev libnl-3-dev libnl-route-3-dev libnftables-dev libcmocka-dev zlib1g-dev libminiupnpc-dev \
-clang libclang-rt-14-dev"
+libsystemd-dev help2man dpkg-dev clang libclang-rt-14-dev"
 # tinyproxy-bin: the lab's HTTP proxy, the program only (Debian's "tinyproxy" package
 # adds a system service listening on port 8888, which the lab neither needs nor wants).
 # miniupnpd-nftables: the port-mapping daemon (UPnP IGD, NAT-PMP and PCP) the lab's
 # routers run ('portmap'), the program only (no service is set up or started);
 # miniupnpc (upnpc) and natpmpc: the outside clients the lab's tests ask it with.
+# libsystemd-dev: sd_notify (Type=notify units); help2man and dpkg-dev: make man,
+# make install, tools/mkdeb.sh; systemd (systemd-analyze verify), man-db and
+# bsdextrautils (man -l, col): what tests/sys/install.sh checks them with.
 LAB_PKGS="nftables iproute2 conntrack coturn socat procps bc iputils-ping tinyproxy-bin \
-miniupnpd-nftables miniupnpc natpmpc"
+miniupnpd-nftables miniupnpc natpmpc python3 systemd man-db bsdextrautils"
 BENCH_PKGS="iperf3 gnuplot-nox ngtcp2-client ngtcp2-server linux-perf wireguard-go wireguard-tools"
 
 what=${1:-build}

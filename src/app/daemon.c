@@ -9,6 +9,8 @@
 
 #include "app/daemon.h"
 #include "core/version.h"
+
+#include <systemd/sd-daemon.h>
 #include "app/secret.h"
 #include "core/err.h"
 #include "io/loop.h"
@@ -307,7 +309,11 @@ int zt_daemon_main(struct zt_daemon *d, struct zt_conf *conf, int argc, char **a
 	d->err[0] = '\0';
 	rc = d->ops->setup(d->arg, argc, argv);
 	if (rc == 0) {
+		/* systemd's Type=notify (a no-op without NOTIFY_SOCKET) */
+		sd_notifyf(0, "READY=1\nSTATUS=%s %s running\nMAINPID=%d", d->prog, ZT_VERSION,
+			   (int)getpid());
 		rc = zt_loop_run(d->loop) < 0 ? 1 : 0;
+		sd_notify(0, "STOPPING=1");
 		d->ops->stats(d->arg, "exit");
 		d->ops->stop(d->arg);
 		zt_nodeio_kick(&d->io);

@@ -10,7 +10,9 @@
  *     connection (--qlog-dir: DIR/ROLE-LABEL-PID-N.sqlog, mode 0600);
  *   - the event loop: SIGINT and SIGTERM stop the program (with a final stats line),
  *     SIGHUP logs a stats line;
- *   - the node's UDP socket (app/nodeio.h).
+ *   - the node's UDP socket (app/nodeio.h);
+ *   - systemd's Type=notify: READY=1 once setup is done, STOPPING=1 when the loop
+ *     stops (sd_notify: nothing without NOTIFY_SOCKET).
  *
  * zt_daemon_main runs the program through its ops; the other functions are the steps
  * a program's setup takes. Only zt_daemon_main writes: the usage on stdout, the error
