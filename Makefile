@@ -187,6 +187,7 @@ FUZZ_EXTRA_fuzz_parse := src/app/parse.c
 FUZZ_EXTRA_fuzz_popmix := sim/popmix.c
 FUZZ_EXTRA_fuzz_pcp := src/node/portmap.c src/node/nodelog.c
 FUZZ_EXTRA_fuzz_policy := src/node/policy.c src/quic/pki.c
+FUZZ_EXTRA_fuzz_relaychan := src/node/relay.c $(filter src/quic/%,$(LIB_SRC))
 FUZZ_EXTRA_fuzz_retry := src/quic/retry.c
 FUZZ_EXTRA_fuzz_scn := netns/scenario.c
 FUZZ_EXTRA_fuzz_simscn := sim/simscn.c sim/theory.c sim/nat.c netns/scenario.c

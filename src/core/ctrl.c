@@ -57,6 +57,7 @@ static const struct field hello_fields[] = {
 	      ZT_CTRL_SERVICES_MAX),
 	FLIST(ZT_CTRL_F_ROUTE, K_STRLIST, zt_ctrl_hello, routes, n_routes, ZT_CTRL_HELLO_ROUTES_MAX),
 	FV(ZT_CTRL_F_CLIENT_ID, K_U64, OPT, zt_ctrl_hello, move_from),
+	FV(ZT_CTRL_F_RELAY_CHANNEL, K_FLAG, OPT, zt_ctrl_hello, relay_channel),
 };
 
 static const struct field welcome_fields[] = {
@@ -69,6 +70,7 @@ static const struct field welcome_fields[] = {
 	FSTR(ZT_CTRL_F_TUN_POOL4, OPT, zt_ctrl_welcome, tun_pool4),
 	FSTR(ZT_CTRL_F_TUN_POOL6, OPT, zt_ctrl_welcome, tun_pool6),
 	FV(ZT_CTRL_F_STUN_PORT, K_U16, OPT, zt_ctrl_welcome, stun_port, .lo = 1, .hi = 65535),
+	FV(ZT_CTRL_F_RELAY_CHANNEL, K_FLAG, OPT, zt_ctrl_welcome, relay_channel),
 };
 
 static const struct field register_fields[] = {

@@ -106,6 +106,7 @@ enum zt_ctrl_field {
 	ZT_CTRL_F_NAT_MAPPING = 0x0026,     /* u8, enum zt_ctrl_nat_mapping */
 	ZT_CTRL_F_NAT_PORTS = 0x0027,       /* u8, enum zt_ctrl_nat_ports */
 	ZT_CTRL_F_STUN_PORT = 0x0028,       /* u16: the Intermediate's second port, STUN only */
+	ZT_CTRL_F_RELAY_CHANNEL = 0x0029,   /* empty: the relay channel (docs/relay-channel.md) */
 };
 
 /* What a client says of its NAT in CANDIDATES (from its configuration, as `ztna
@@ -171,6 +172,8 @@ struct zt_ctrl_hello {
 	char routes[ZT_CTRL_HELLO_ROUTES_MAX][ZT_CTRL_STR_MAX + 1];
 	uint64_t move_from;             /* CLIENT_ID: the login of ours this connection takes
 					   over, sessions and all (0: a new login) */
+	bool relay_channel;             /* RELAY_CHANNEL: the client takes and sends relay
+					   channel data (node/relay.h) on this connection */
 };
 
 struct zt_ctrl_welcome {
@@ -184,6 +187,8 @@ struct zt_ctrl_welcome {
 	uint16_t stun_port;             /* a second UDP port of the Intermediate's address
 					   answering STUN Binding requests, for the client's
 					   NAT detection (core/natprobe.h); 0: none */
+	bool relay_channel;             /* RELAY_CHANNEL: the client asked, and the relay
+					   channel is on for this login */
 };
 
 struct zt_ctrl_register {

@@ -52,6 +52,9 @@ _Static_assert(RAW_MAX >= ZT_QUIC_RETRY_MAX && RAW_MAX >= ZT_QUIC_INVALID_TOKEN_
 #define LOG_WINDOW (10 * ZT_SEC)
 #define LOG_PER_WINDOW 10
 #define NANO 1000000000ULL
+/* Channel datagrams waiting to be sent (the I/O shell takes up to 64 datagrams a
+ * wake-up before it polls): beyond, relayed payloads go as outer DATAGRAMs. */
+#define CHAN_QUEUE 128
 
 enum client_state {
 	C_HANDSHAKE = 0, /* QUIC handshake running */
@@ -129,6 +132,10 @@ struct client {
 	struct zt_tokens relay_tokens;
 	uint64_t relay_dropped;           /* its payloads dropped over the rate */
 	uint64_t relay_log_at;            /* its last relay_rate_limited line */
+	/* The relay channel agreed at its login (QUIC only): what is relayed to it goes to
+	 * observed from chan_local as channel data, and channel data from observed is its. */
+	bool chan;
+	struct zt_addr chan_local;
 	void *qlog;
 };
 
@@ -180,6 +187,13 @@ struct raw {
 	uint8_t data[RAW_MAX];
 };
 
+/* A channel datagram to send. */
+struct chan_out {
+	struct zt_addr local, remote;
+	size_t len;
+	uint8_t data[ZT_RELAY_CHAN_MAX];
+};
+
 struct zt_imd {
 	struct zt_imd_config cfg;
 	struct zt_quic_config qcfg;
@@ -205,6 +219,8 @@ struct zt_imd {
 	struct session *orphans;
 	struct raw rawq[RAWQ_LEN];
 	size_t raw_head, raw_len;
+	struct chan_out *chanq;           /* CHAN_QUEUE, a ring (NULL: channel off) */
+	size_t chan_head, chan_len;
 	uint64_t reset_window;
 	unsigned reset_count;
 	uint8_t reset_key[32];
@@ -1286,6 +1302,7 @@ static void send_welcome(struct client *c, uint64_t now)
 	m.u.welcome.tun4 = c->tun4;
 	m.u.welcome.tun6 = c->tun6;
 	m.u.welcome.stun_port = c->imd->have_stun2 ? c->imd->cfg.stun_port : 0;
+	m.u.welcome.relay_channel = c->chan;
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR)
 		pools_text(c->imd, &m.u.welcome);
 	ctrl_send(c, &m);
@@ -1399,6 +1416,9 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	imd->st.auth_ok++;
 	zt_outer_path(c->outer, &path);
 	c->observed = path.remote;
+	c->chan_local = path.local;
+	/* docs/relay-channel.md: it asked, we offer it, and it is on UDP */
+	c->chan = h->relay_channel && imd->chanq && zt_outer_kind(c->outer) == ZT_OUTER_UDP;
 	take_over(imd, c, now, h->move_from);
 	replace_older(imd, c, now);
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
@@ -1834,27 +1854,22 @@ static void relay_rate_drop(struct zt_imd *imd, struct client *c, struct session
 	    c->id, c->identity, c->relay_rate, c->relay_burst, c->relay_dropped);
 }
 
-static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, size_t len)
+/*
+ * The checks every relayed payload passes, an outer DATAGRAM's or channel data's: c is
+ * a logged-in end of s, the other end is there, the session is within its quotas and c
+ * within its relay rate (charged here). len: the payload (relay header and inner
+ * packet), as quota and rate count it. Returns the other end, or NULL (dropped and
+ * counted).
+ */
+static struct client *relay_admit(struct zt_imd *imd, struct client *c, struct session *s,
+				  size_t len)
 {
-	struct session *s;
+	int i = s ? end_index(s, c) : -1;
 	struct client *to;
-	uint32_t id;
-	int i, rc;
 
-	if (zt_relay_hdr_read(data, len, &id) < 0) {
-		imd->st.relay_dropped_malformed++;
-		return;
-	}
-	s = session_find(imd, id);
-	i = s ? end_index(s, c) : -1;
-	if (i < 0 || c->state != C_READY) {
+	if (i < 0 || c->state != C_READY || !(to = s->end[1 - i])) {
 		imd->st.relay_dropped_unknown++;
-		return;
-	}
-	to = s->end[1 - i];
-	if (!to) {
-		imd->st.relay_dropped_unknown++;
-		return;
+		return NULL;
 	}
 	if (s->over_quota || s->bytes + len > s->quota_bytes || s->pkts + 1 > s->quota_pkts) {
 		imd->st.relay_dropped_quota++;
@@ -1871,24 +1886,86 @@ static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, siz
 				send_close(s->end[k], s->id, ZT_EQUOTA, "relay quota exceeded");
 			}
 		}
-		return;
+		return NULL;
 	}
 	/* Charged to the sender before it is forwarded (len: one DATAGRAM or DGRAM
 	 * record, far below UINT32_MAX). */
 	if (c->relay_rate && !zt_tokens_take_n(&c->relay_tokens, imd->now, (uint32_t)len)) {
 		relay_rate_drop(imd, c, s);
-		return;
+		return NULL;
 	}
-	rc = zt_outer_dgram_send(to->outer, data, len);
-	if (rc < 0) {
+	return to;
+}
+
+/* An admitted payload to `to`: as channel data when it has the channel (and the
+ * queue has room; a TCP client's DGRAM record may be longer than a channel datagram
+ * takes), else in an outer DATAGRAM; then counted. */
+static void relay_send(struct zt_imd *imd, struct session *s, struct client *to,
+		       const uint8_t *data, size_t len)
+{
+	if (to->chan && len < ZT_RELAY_CHAN_MAX && imd->chan_len < CHAN_QUEUE) {
+		struct chan_out *q = &imd->chanq[(imd->chan_head + imd->chan_len) % CHAN_QUEUE];
+
+		q->local = to->chan_local;
+		q->remote = to->observed;
+		q->data[0] = ZT_RELAY_CHAN_MARKER;
+		memcpy(q->data + 1, data, len);
+		q->len = len + 1;
+		imd->chan_len++;
+		imd->st.relay_chan_out++;
+	} else if (zt_outer_dgram_send(to->outer, data, len) < 0) {
 		imd->st.relay_dropped_queue++;
 		return;
+	} else {
+		mark_dirty(to);
 	}
 	s->bytes += len;
 	s->pkts++;
 	imd->st.relay_pkts++;
 	imd->st.relay_bytes += len;
-	mark_dirty(to);
+}
+
+static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, size_t len)
+{
+	struct client *to;
+	struct session *s;
+	uint32_t id;
+
+	if (zt_relay_hdr_read(data, len, &id) < 0) {
+		imd->st.relay_dropped_malformed++;
+		return;
+	}
+	s = session_find(imd, id);
+	to = relay_admit(imd, c, s, len);
+	if (to)
+		relay_send(imd, s, to, data, len);
+}
+
+/* Channel data from `from` (docs/relay-channel.md): taken only from the validated
+ * address of an end of the session it names that has the channel. */
+static void relay_chan(struct zt_imd *imd, const struct zt_addr *from, const uint8_t *pkt,
+		       size_t len)
+{
+	struct client *c = NULL, *to;
+	struct session *s;
+	uint32_t id;
+
+	if (zt_relay_chan_read(pkt, len, &id) < 0) {
+		imd->st.relay_chan_dropped_malformed++;
+		return;
+	}
+	s = session_find(imd, id);
+	for (int k = 0; s && k < 2 && !c; k++)
+		if (s->end[k] && s->end[k]->chan && zt_addr_equal(from, &s->end[k]->observed))
+			c = s->end[k];
+	if (!c) {
+		imd->st.relay_chan_dropped_addr++;
+		return;
+	}
+	imd->st.relay_chan_pkts++;
+	to = relay_admit(imd, c, s, len - 1);
+	if (to)
+		relay_send(imd, s, to, pkt + 1, len - 1);
 }
 
 static void cb_dgram(struct zt_outer *o, void *arg, const uint8_t *data, size_t len)
@@ -1912,6 +1989,7 @@ static void cb_path(struct zt_outer *o, void *arg, const struct zt_quic_path *pa
 	LOG(imd, ZT_NODE_INFO, "observed_address", "identity=%s old=%s new=%s", c->identity,
 	    zt_addr_str(&c->observed, a), zt_addr_str(&path->remote, b));
 	c->observed = path->remote;
+	c->chan_local = path->local;
 	zt_ctrl_msg_init(&m, ZT_CTRL_OBSERVED_ADDRESS);
 	m.u.observed.addr = c->observed;
 	ctrl_send(c, &m);
@@ -2033,6 +2111,10 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	     (rc = zt_addrpool_new(&imd->pool6, &cfg->tun_pool6, cfg->tun_plen6)) < 0))
 		goto out_free;
 	stun_init(imd, now);
+	if (!cfg->relay_channel_off && !(imd->chanq = calloc(CHAN_QUEUE, sizeof(*imd->chanq)))) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
 	if (cfg->reset_key && cfg->reset_key_len >= 16) {
 		/* Any length in, 32 bytes kept. */
 		gnutls_hash_fast(GNUTLS_DIG_SHA256, cfg->reset_key, cfg->reset_key_len, imd->reset_key);
@@ -2065,6 +2147,7 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	return 0;
 
 out_free:
+	free(imd->chanq);
 	zt_srccount_free(imd->half_src);
 	zt_addrpool_free(imd->pool4);
 	zt_addrpool_free(imd->pool6);
@@ -2403,6 +2486,10 @@ int zt_imd_recv(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
 		}
 		return 0;
 	}
+	if (zt_relay_is_chan(pkt, len)) {
+		relay_chan(imd, from, pkt, len);
+		return 0;
+	}
 	if (!(pkt[0] & 0x40)) {
 		imd->st.dropped_garbage++;
 		return 0;
@@ -2447,6 +2534,16 @@ int zt_imd_poll_send(struct zt_imd *imd, uint64_t now, uint8_t *buf, size_t cap,
 		imd->raw_len--;
 		imd->st.dgrams_out++;
 		return (int)r->len;
+	}
+	if (imd->chan_len) {
+		struct chan_out *q = &imd->chanq[imd->chan_head];
+		memcpy(buf, q->data, q->len);
+		*ret_local = q->local;
+		*ret_remote = q->remote;
+		imd->chan_head = (imd->chan_head + 1) % CHAN_QUEUE;
+		imd->chan_len--;
+		imd->st.dgrams_out++;
+		return (int)q->len;
 	}
 	while (imd->dhead) {
 		struct client *c = imd->dhead;

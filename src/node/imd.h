@@ -68,6 +68,13 @@
  *    else: to the end-to-end connection that is loss, and its congestion control
  *    slows down). Anything else is dropped and counted. The payload is never
  *    decrypted: the Intermediate has no inner keys.
+ *  - Relay channel (docs/relay-channel.md, node/relay.h): a client on QUIC that asks
+ *    for it in HELLO gets RELAY_CHANNEL in WELCOME (unless cfg.relay_channel_off).
+ *    Channel data (first byte ZT_RELAY_CHAN_MARKER) is taken only from the validated
+ *    address (observed) of such a client that is an end of the session it names, and
+ *    goes through the same checks as a DATAGRAM; whatever is relayed to such a
+ *    client goes to its validated address as channel data (as an outer DATAGRAM when
+ *    the channel's queue of 128 is full).
  *  - Signaling: CANDIDATES are forwarded to the other end of the session (at most 32
  *    messages and 16 KiB per end per 10 s, and only while the receiver has less than
  *    a quarter of ctrl_busy queued: signaling alone never backs a party up); once both
@@ -153,6 +160,9 @@ struct zt_imd_config {
 	size_t max_sessions;             /* per agent connection; 0: 1024 (an identity's limit
 					    rule may set its own, as for relay_rate) */
 	size_t dgram_queue;              /* DATAGRAMs queued per outer connection; 0: 512 */
+	/* The relay channel (docs/relay-channel.md): off, no client gets RELAY_CHANNEL in
+	 * WELCOME and everything relayed rides in outer DATAGRAMs. Default (false): on. */
+	bool relay_channel_off;
 	const uint8_t *reset_key;        /* stateless reset secret (>= 16 bytes), also the
 					    Retry tokens' key; NULL: no resets, and a
 					    random Retry key (drawn when first needed) */
@@ -214,6 +224,14 @@ struct zt_imd_stats {
 	uint64_t relay_dropped_rate;    /* over the sender's relay_rate */
 	uint64_t relay_dropped_queue;   /* the other end's DATAGRAM queue was full */
 	uint64_t relay_dropped_malformed;
+	/* The relay channel (docs/relay-channel.md). relay_pkts and relay_bytes count its
+	 * payloads too, whichever way they came or went. */
+	uint64_t relay_chan_pkts;         /* channel datagrams taken from a bound address */
+	uint64_t relay_chan_out;          /* payloads sent as channel data */
+	uint64_t relay_chan_dropped_addr; /* no such session, or the source is not the
+					     validated address of an end of it that has the
+					     channel */
+	uint64_t relay_chan_dropped_malformed;
 	uint64_t ctrl_errors;           /* control messages refused or undecodable */
 	uint64_t candidates_fwd, start_checks_sent;
 	uint64_t direct_refused;        /* CANDIDATES dropped: an end's identity has direct off */

@@ -12,6 +12,15 @@
  * Sizes: an outer DATAGRAM carries ZT_QUIC_TUNNEL_MTU (1411) bytes, so inner packets
  * are at most ZT_RELAY_TUNNEL_MTU = 1407 bytes: the inner connection's
  * max_udp_payload, on the relay path and (unchanged) on the direct path.
+ *
+ * The relay channel (docs/relay-channel.md): the same payload in a plain UDP datagram
+ * on the outer connection's addresses, behind a marker byte, when both the client and
+ * the Intermediate agreed to it at login (HELLO/WELCOME RELAY_CHANNEL):
+ *
+ *     channel datagram = ZT_RELAY_CHAN_MARKER | session id (u32 BE, nonzero) | inner packet
+ *
+ * The marker 0x0C is unassigned in RFC 7983 s7 (4..15): not STUN (0..3), NAT-PMP/PCP
+ * answers (0, 2), ztna punch (0x0A) or QUIC (0x40..0xFF, fixed bit set).
  */
 #ifndef ZT_NODE_RELAY_H
 #define ZT_NODE_RELAY_H
@@ -20,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/units.h"
 #include "quic/conn.h"
 
 #define ZT_RELAY_HDR_LEN 4
@@ -46,5 +56,32 @@ int zt_relay_hdr_write(uint8_t *buf, size_t cap, uint32_t session);
  * (session 0).
  */
 int zt_relay_hdr_read(const uint8_t *buf, size_t len, uint32_t *ret_session);
+
+#define ZT_RELAY_CHAN_MARKER 0x0C
+#define ZT_RELAY_CHAN_HDR_LEN (1 + ZT_RELAY_HDR_LEN)
+/* The longest channel datagram: marker and an outer DATAGRAM's largest payload. */
+#define ZT_RELAY_CHAN_MAX (1 + ZT_QUIC_TUNNEL_MTU)
+/* A client sends a relayed packet as an outer DATAGRAM, not channel data, when its
+ * outer connection has sent nothing ack-eliciting for this long: the Intermediate
+ * then sees its current address at least this often (NAT rebinding). */
+#define ZT_RELAY_CHAN_REFRESH ZT_SEC
+
+/* Whether a datagram's first byte says relay channel. */
+static inline bool zt_relay_is_chan(const uint8_t *buf, size_t len)
+{
+	return len > 0 && buf[0] == ZT_RELAY_CHAN_MARKER;
+}
+
+/* Writes the channel header (marker and session id, nonzero). Returns
+ * ZT_RELAY_CHAN_HDR_LEN, -EINVAL (session 0) or -ENOBUFS. */
+int zt_relay_chan_write(uint8_t *buf, size_t cap, uint32_t session);
+
+/*
+ * Reads a channel datagram's header. Returns ZT_RELAY_CHAN_HDR_LEN with *ret_session
+ * set (the inner packet follows: 1 to ZT_RELAY_TUNNEL_MTU bytes), ZT_EMALFORMED
+ * (another marker, session 0), ZT_ETRUNC (no inner packet) or ZT_ETOOBIG (longer
+ * than ZT_RELAY_CHAN_MAX).
+ */
+int zt_relay_chan_read(const uint8_t *buf, size_t len, uint32_t *ret_session);
 
 #endif

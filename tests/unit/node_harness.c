@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "core/units.h"
+#include "node/relay.h"
 #include "node_harness.h"
 
 int nh_fixture_setup(void **state)
@@ -363,6 +364,7 @@ void nh_raw_hello(struct nh_ep *e, uint8_t role, const char *name, const char *t
 	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
 	m.u.hello.role = role;
 	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "%s", name);
+	m.u.hello.relay_channel = e->raw_chan;
 	m.u.hello.token_len = (uint16_t)strlen(token);
 	memcpy(m.u.hello.token, token, m.u.hello.token_len);
 	while (*s && m.u.hello.n_services < ZT_CTRL_SERVICES_MAX) {
@@ -526,6 +528,22 @@ void nh_world_init(struct nh_world *w, struct nh_fixture *f, const char *const *
 void nh_world_start(struct nh_world *w)
 {
 	assert_int_equal(zt_imd_new(&w->imd.imd, &w->icfg, w->net.now), 0);
+}
+
+void nh_pair_two(struct nh_world *w, uint32_t *ret_a, uint32_t *ret_b)
+{
+	nh_raw_login(&w->c1, w->c1_tls, &w->imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1",
+		     "web,db");
+	nh_raw_login(&w->alice, w->alice_tls, &w->imd.addr, ZT_CTRL_ROLE_AGENT, "alice",
+		     "pw-alice", NULL);
+	nh_raw_login(&w->bob, w->bob_tls, &w->imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	assert_int_equal(nh_raw_open(&w->alice, 7, "web", 0), 0);
+	assert_int_equal(nh_raw_open(&w->bob, 9, "db", 0), 0);
+	assert_true(nh_wait_count(&w->alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&w->bob, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&w->c1, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
+	*ret_a = (uint32_t)nh_raw_last(&w->alice, ZT_CTRL_SESSION)->u.session.session_id;
+	*ret_b = (uint32_t)nh_raw_last(&w->bob, ZT_CTRL_SESSION)->u.session.session_id;
 }
 
 void nh_world_fini(struct nh_world *w)
@@ -894,8 +912,14 @@ static void ep_deliver(struct nh_ep *e, const struct nh_pkt *p)
 			zt_peer_recv(e->peer, n->now, &e->local, &p->from, p->data, p->len);
 		break;
 	default:
-		if (e->raw.conn)
+		if (zt_relay_is_chan(p->data, p->len)) {
+			e->raw.nchan++;
+			e->raw.last_chan_len = p->len < sizeof(e->raw.last_chan) ? p->len
+										  : sizeof(e->raw.last_chan);
+			memcpy(e->raw.last_chan, p->data, e->raw.last_chan_len);
+		} else if (e->raw.conn) {
 			zt_quic_conn_recv(e->raw.conn, n->now, &path, p->data, p->len);
+		}
 		break;
 	}
 }

@@ -100,6 +100,10 @@ struct nh_raw {
 	size_t ndgrams;
 	uint8_t last_dgram[1500];
 	size_t last_dgram_len;
+	/* Relay channel datagrams (node/relay.h) that reached it, outside its connection. */
+	size_t nchan;
+	uint8_t last_chan[1500];
+	size_t last_chan_len;
 	bool handshake;
 };
 
@@ -133,6 +137,7 @@ struct nh_ep {
 	struct zt_imd *imd;
 	struct zt_peer *peer;
 	struct nh_raw raw;
+	bool raw_chan;          /* raw client: asks for the relay channel in HELLO */
 	uint64_t rx, tx;
 };
 
@@ -239,6 +244,10 @@ struct nh_world {
 void nh_world_init(struct nh_world *w, struct nh_fixture *f, const char *const *policy);
 /* The Intermediate, with w->icfg as the test left it; asserts it is created. */
 void nh_world_start(struct nh_world *w);
+/* Raw clients c1 (serving web and db), alice and bob logged in (each asking for the
+ * relay channel as its raw_chan says), alice's session to web (*ret_a) and bob's to db
+ * (*ret_b) open; the policy must allow it. Asserts each step. */
+void nh_pair_two(struct nh_world *w, uint32_t *ret_a, uint32_t *ret_b);
 /* Frees the network (its nodes), the policy and the TLS contexts. */
 void nh_world_fini(struct nh_world *w);
 

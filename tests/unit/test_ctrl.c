@@ -72,6 +72,7 @@ static void make_full(struct zt_ctrl_msg *m, unsigned type)
 		for (size_t i = 0; i < ZT_CTRL_HELLO_ROUTES_MAX; i++)
 			fill_str(m->u.hello.routes[i], ZT_CTRL_STR_MAX, (char)('a' + i));
 		m->u.hello.move_from = UINT64_MAX - 1;
+		m->u.hello.relay_channel = true;
 		break;
 	case ZT_CTRL_WELCOME:
 		m->u.welcome.client_id = UINT64_MAX;
@@ -83,6 +84,7 @@ static void make_full(struct zt_ctrl_msg *m, unsigned type)
 		fill_str(m->u.welcome.tun_pool4, ZT_CTRL_STR_MAX, '4');
 		fill_str(m->u.welcome.tun_pool6, ZT_CTRL_STR_MAX, '6');
 		m->u.welcome.stun_port = 65535;
+		m->u.welcome.relay_channel = true;
 		break;
 	case ZT_CTRL_REGISTER:
 		m->u.reg.n_services = ZT_CTRL_SERVICES_MAX;

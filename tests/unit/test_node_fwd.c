@@ -35,6 +35,48 @@ static void relay_header(void **state)
 	assert_int_equal(zt_relay_hdr_read((const uint8_t[]){ 0, 0, 0, 0, 0x41 }, 5, &s), ZT_EMALFORMED);
 }
 
+/* The relay channel's datagram (docs/relay-channel.md): marker, then a DATAGRAM's
+ * payload. */
+static void relay_channel_header(void **state)
+{
+	static const uint8_t pkt[] = {
+		0x0c,                   /* marker */
+		0xde, 0xad, 0xbe, 0xef, /* session id */
+		0x41, 0x00,             /* the inner packet */
+	};
+	static uint8_t big[ZT_RELAY_CHAN_MAX + 1] = { 0x0c, 0, 0, 0, 1 };
+	uint8_t buf[8];
+	uint32_t s = 0;
+	(void)state;
+
+	assert_int_equal(ZT_RELAY_CHAN_MAX, 1412);
+	assert_int_equal(zt_relay_chan_write(buf, sizeof(buf), 0xdeadbeef), 5);
+	assert_memory_equal(buf, pkt, 5);
+	assert_int_equal(zt_relay_chan_write(buf, 4, 1), -ENOBUFS);
+	assert_int_equal(zt_relay_chan_write(buf, sizeof(buf), 0), -EINVAL);
+	assert_int_equal(zt_relay_chan_read(pkt, sizeof(pkt), &s), ZT_RELAY_CHAN_HDR_LEN);
+	assert_int_equal(s, 0xdeadbeef);
+	assert_true(zt_relay_is_chan(pkt, sizeof(pkt)));
+	/* the largest one, and one byte more */
+	assert_int_equal(zt_relay_chan_read(big, ZT_RELAY_CHAN_MAX, &s), ZT_RELAY_CHAN_HDR_LEN);
+	assert_int_equal(s, 1);
+	s = 0;
+	assert_int_equal(zt_relay_chan_read(big, sizeof(big), &s), ZT_ETOOBIG);
+	/* no packet after the header, a short header, session 0, not the marker, empty */
+	assert_int_equal(zt_relay_chan_read(pkt, 5, &s), ZT_ETRUNC);
+	assert_int_equal(zt_relay_chan_read(pkt, 1, &s), ZT_ETRUNC);
+	assert_int_equal(zt_relay_chan_read((const uint8_t[]){ 0x0c, 0, 0, 0, 0, 0x41 }, 6, &s),
+			 ZT_EMALFORMED);
+	assert_int_equal(zt_relay_chan_read(pkt + 1, sizeof(pkt) - 1, &s), ZT_EMALFORMED);
+	assert_int_equal(zt_relay_chan_read(pkt, 0, &s), ZT_EMALFORMED);
+	assert_int_equal(s, 0);
+	assert_false(zt_relay_is_chan(pkt, 0));
+	/* not a first byte of anything else on the sockets (RFC 7983 s7, RFC 9443): STUN
+	 * 0..3, ztna punch 0x0A, QUIC with its fixed bit 0x40 */
+	assert_true(ZT_RELAY_CHAN_MARKER > 3 && ZT_RELAY_CHAN_MARKER < 16);
+	assert_true(ZT_RELAY_CHAN_MARKER != 0x0a && !(ZT_RELAY_CHAN_MARKER & 0x40));
+}
+
 static void tunnel_sizes(void **state)
 {
 	(void)state;
@@ -104,6 +146,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(relay_header),
+		cmocka_unit_test(relay_channel_header),
 		cmocka_unit_test(tunnel_sizes),
 		cmocka_unit_test(stream_header),
 		cmocka_unit_test(flow_header),

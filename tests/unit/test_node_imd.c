@@ -4,7 +4,8 @@
  * authentication, policy, pairing, relaying with quotas and rates, signaling and its timing,
  * observed-address changes, replacement by a newer login, stateless resets after a
  * restart, garbage; address validation with Retry, half-open limits and timeouts;
- * per-identity limits (relay rate, sessions, transport, direct).
+ * per-identity limits (relay rate, sessions, transport, direct); the relay channel
+ * (its binding rules: tests/sec/test_sec_relaychan.c).
  *
  *     alice 127.0.0.2:5000 (5 ms) ---.
  *     bob   127.0.0.4:5000 (5 ms) ----+--- Intermediate 127.0.0.1:4433 (0 ms)
@@ -496,23 +497,6 @@ static void count_lines_of(void *arg, enum zt_node_level level, const char *even
 	snprintf(el->last, sizeof(el->last), "%s", kv);
 }
 
-/* c1 serving web and db, alice's session to web (*ret_a) and bob's to db (*ret_b). */
-static void pair_two(struct nh_world *w, uint32_t *ret_a, uint32_t *ret_b)
-{
-	nh_raw_login(&w->c1, w->c1_tls, &w->imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1",
-		     "web,db");
-	nh_raw_login(&w->alice, w->alice_tls, &w->imd.addr, ZT_CTRL_ROLE_AGENT, "alice",
-		     "pw-alice", NULL);
-	nh_raw_login(&w->bob, w->bob_tls, &w->imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
-	assert_int_equal(nh_raw_open(&w->alice, 7, "web", 0), 0);
-	assert_int_equal(nh_raw_open(&w->bob, 9, "db", 0), 0);
-	assert_true(nh_wait_count(&w->alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
-	assert_true(nh_wait_count(&w->bob, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
-	assert_true(nh_wait_count(&w->c1, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
-	*ret_a = (uint32_t)nh_raw_last(&w->alice, ZT_CTRL_SESSION)->u.session.session_id;
-	*ret_b = (uint32_t)nh_raw_last(&w->bob, ZT_CTRL_SESSION)->u.session.session_id;
-}
-
 #define RATE 100000  /* bytes a second */
 #define BURST 20000
 
@@ -535,7 +519,7 @@ static void relay_rate_drops_over_the_senders_rate(void **state)
 	w.icfg.log = (struct zt_node_log){ .fn = count_lines_of, .arg = &rl,
 					   .max_level = ZT_NODE_DEBUG };
 	restart_imd(&w);
-	pair_two(&w, &ida, &idb);
+	nh_pair_two(&w, &ida, &idb);
 	for (int t = 0; t < 100; t++) {
 		sent_a += relay_many(&w.alice, ida, 1000, 20);
 		sent_b += relay_many(&w.bob, idb, 500, 1);
@@ -650,6 +634,166 @@ static void relay_rate_default_drops_nothing(void **state)
 	assert_int_equal(st.relay_dropped_rate, 0);
 	assert_int_equal(st.relay_dropped_queue, 0);
 	assert_int_equal(w.c1.raw.ndgrams + w.alice.raw.ndgrams, st.relay_pkts);
+	nh_world_fini(&w);
+}
+
+/* The relay channel (docs/relay-channel.md): channel datagrams put on the wire by hand
+ * from `from` (an endpoint's local address: the receiver sees its public one; any
+ * other address: a spoofer's). */
+static void chan_send(struct nh_world *w, const char *from, uint32_t session,
+		      const char *payload)
+{
+	uint8_t buf[ZT_RELAY_CHAN_MAX] = { ZT_RELAY_CHAN_MARKER };
+	size_t n = strlen(payload);
+	struct zt_addr a = qh_addr(from);
+
+	assert_true(n <= ZT_RELAY_TUNNEL_MTU);
+	if (session) /* 0: the header with session 0, which the writer refuses */
+		assert_int_equal(zt_relay_chan_write(buf, sizeof(buf), session), ZT_RELAY_CHAN_HDR_LEN);
+	memcpy(buf + ZT_RELAY_CHAN_HDR_LEN, payload, n);
+	nh_send(&w->net, &a, &w->imd.addr, buf, ZT_RELAY_CHAN_HDR_LEN + n);
+}
+
+/* The channel datagram e got last: session id and payload. */
+static void assert_chan(const struct nh_ep *e, uint32_t session, const char *payload)
+{
+	uint32_t got;
+
+	assert_int_equal(zt_relay_chan_read(e->raw.last_chan, e->raw.last_chan_len, &got),
+			 ZT_RELAY_CHAN_HDR_LEN);
+	assert_int_equal(got, session);
+	assert_int_equal(e->raw.last_chan_len, ZT_RELAY_CHAN_HDR_LEN + strlen(payload));
+	assert_memory_equal(e->raw.last_chan + ZT_RELAY_CHAN_HDR_LEN, payload, strlen(payload));
+}
+
+/* alice asks for the channel, c1 does not: each end gets what it agreed to, whichever
+ * way the other end sent; with the Intermediate's channel off, nobody gets it and
+ * channel data is dropped. */
+static void relay_channel_per_end(void **state)
+{
+	struct nh_world w;
+	struct zt_imd_stats st;
+	uint32_t id;
+
+	for (int off = 0; off < 2; off++) {
+		world_init(&w, *state, 0, 0);
+		w.icfg.relay_channel_off = off;
+		restart_imd(&w);
+		w.alice.raw_chan = true;
+		id = pair(&w);
+		assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_WELCOME)->u.welcome.relay_channel, !off);
+		assert_false(nh_raw_last(&w.c1, ZT_CTRL_WELCOME)->u.welcome.relay_channel);
+		chan_send(&w, "127.0.0.2:5000", id, "chan from alice");
+		relay_dgram(&w.c1, id, "from c1");
+		nh_run_for(&w.net, 200 * ZT_MS);
+		zt_imd_stats(w.imd.imd, &st);
+		if (off) {
+			assert_int_equal(w.c1.raw.ndgrams, 0);
+			assert_int_equal(w.alice.raw.nchan, 0);
+			assert_int_equal(w.alice.raw.ndgrams, 1);
+			assert_int_equal(st.relay_chan_dropped_addr, 1);
+			assert_int_equal(st.relay_pkts, 1);
+			nh_world_fini(&w);
+			continue;
+		}
+		/* alice's channel data reached c1 as a DATAGRAM, c1's DATAGRAM alice as
+		 * channel data: the same payload behind the marker */
+		assert_int_equal(w.c1.raw.ndgrams, 1);
+		assert_int_equal(w.c1.raw.last_dgram_len, ZT_RELAY_HDR_LEN + 15);
+		assert_memory_equal(w.c1.raw.last_dgram + ZT_RELAY_HDR_LEN, "chan from alice", 15);
+		assert_int_equal(w.alice.raw.ndgrams, 0);
+		assert_int_equal(w.alice.raw.nchan, 1);
+		assert_chan(&w.alice, id, "from c1");
+		assert_int_equal(st.relay_chan_pkts, 1);
+		assert_int_equal(st.relay_chan_out, 1);
+		assert_int_equal(st.relay_pkts, 2);
+		/* quota counts the payload without the marker, as its DATAGRAM */
+		assert_int_equal(st.relay_bytes, 2 * ZT_RELAY_HDR_LEN + 15 + 7);
+		assert_int_equal(st.relay_chan_dropped_addr + st.relay_chan_dropped_malformed, 0);
+		nh_world_fini(&w);
+	}
+}
+
+/* Channel data passes the same quota and rate as DATAGRAMs (one function). */
+static void relay_channel_quota_and_rate(void **state)
+{
+	struct nh_world w;
+	struct zt_imd_stats st;
+	struct zt_imd_session_info si;
+	uint32_t id;
+	char big[1001];
+
+	memset(big, 'r', 1000);
+	big[1000] = '\0';
+	world_init(&w, *state, 5, 0);
+	w.alice.raw_chan = w.c1.raw_chan = true;
+	id = pair(&w);
+	for (int i = 0; i < 8; i++)
+		chan_send(&w, "127.0.0.2:5000", id, "packet");
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_CLOSE, 1, 3 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&w.alice, ZT_CTRL_CLOSE)->u.close.reason, 1503);
+	assert_true(nh_wait_count(&w.c1, ZT_CTRL_CLOSE, 1, 3 * ZT_SEC));
+	assert_int_equal(w.c1.raw.nchan, 5);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.relay_dropped_quota, 3);
+	nh_world_fini(&w);
+
+	world_init(&w, *state, 0, 0);
+	w.icfg.relay_rate = RATE;
+	w.icfg.relay_burst = BURST;
+	restart_imd(&w);
+	w.alice.raw_chan = w.c1.raw_chan = true;
+	id = pair(&w);
+	for (int i = 0; i < 40; i++)
+		chan_send(&w, "127.0.0.2:5000", id, big);
+	nh_run_for(&w.net, 100 * ZT_MS);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, id, &si), 0);
+	/* the burst (20,000 bytes) passes, 19 payloads of 1004 bytes, and a little more as
+	 * the bucket refills */
+	assert_true(si.relay_pkts >= 19 && si.relay_pkts <= 21);
+	assert_int_equal(si.relay_pkts + si.dropped_rate, 40);
+	assert_int_equal(w.c1.raw.nchan, si.relay_pkts);
+	nh_world_fini(&w);
+}
+
+/* A client's NAT rebinds: its channel data from the new address is dropped until an
+ * outer packet from there has moved and validated its connection; then taken, and
+ * what is relayed to it goes to the new address. */
+static void relay_channel_follows_rebinding(void **state)
+{
+	struct nh_world w;
+	struct zt_imd_stats st;
+	struct zt_ctrl_msg ping;
+	uint32_t id;
+
+	world_init(&w, *state, 0, 0);
+	w.alice.raw_chan = w.c1.raw_chan = true;
+	id = pair(&w);
+	w.alice.addr = qh_addr("127.0.0.2:5999");
+	chan_send(&w, "127.0.0.2:5000", id, "after rebinding");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.relay_chan_dropped_addr, 1);
+	assert_int_equal(w.c1.raw.nchan, 0);
+	zt_ctrl_msg_init(&ping, ZT_CTRL_PING);
+	ping.u.ping.nonce = 9;
+	ping.u.ping.timestamp = w.net.now;
+	nh_raw_send(&w.alice, &ping);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_OBSERVED_ADDRESS, 1, 3 * ZT_SEC));
+	chan_send(&w, "127.0.0.2:5000", id, "validated");
+	chan_send(&w, "127.0.0.3:6000", id, "to the new address");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(w.c1.raw.nchan, 1);
+	assert_chan(&w.c1, id, "validated");
+	assert_int_equal(w.alice.raw.nchan, 1);
+	assert_chan(&w.alice, id, "to the new address");
+	/* the old address is nobody's now */
+	w.alice.addr = qh_addr("127.0.0.2:5000");
+	chan_send(&w, "127.0.0.2:5000", id, "old address");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.relay_chan_dropped_addr, 2);
+	assert_int_equal(w.c1.raw.nchan, 1);
 	nh_world_fini(&w);
 }
 
@@ -1509,7 +1653,7 @@ static void limit_relay_rate_per_identity(void **state)
 	w.icfg.log = (struct zt_node_log){ .fn = count_lines_of, .arg = &rl,
 					   .max_level = ZT_NODE_DEBUG };
 	restart_imd(&w);
-	pair_two(&w, &ida, &idb);
+	nh_pair_two(&w, &ida, &idb);
 	for (int t = 0; t < 100; t++) {
 		sent_a += relay_many(&w.alice, ida, 1000, 20);
 		sent_b += relay_many(&w.bob, idb, 1000, 20);
@@ -1545,7 +1689,7 @@ static void limit_relay_rate_without_a_global_one(void **state)
 	w.icfg.log = (struct zt_node_log){ .fn = count_lines_of, .arg = &rl,
 					   .max_level = ZT_NODE_DEBUG };
 	restart_imd(&w);
-	pair_two(&w, &ida, &idb);
+	nh_pair_two(&w, &ida, &idb);
 	/* 40 KB at once: over alice's 25,000-byte burst, within bob's 256 KiB */
 	assert_int_equal(relay_many(&w.alice, ida, 1000, 40), 40);
 	assert_int_equal(relay_many(&w.bob, idb, 1000, 40), 40);
@@ -1641,7 +1785,7 @@ static void limit_direct_off_keeps_sessions_on_the_relay(void **state)
 	world_init(&w, *state, 0, 0);
 	add_limit(&w, "agent:alice=direct:off");
 	restart_imd(&w);
-	pair_two(&w, &ida, &idb);
+	nh_pair_two(&w, &ida, &idb);
 	send_cands(&w.alice, ida, 0, "192.0.2.1:1000");
 	send_cands(&w.c1, ida, 0, "198.51.100.1:2000");
 	send_cands(&w.alice, ida, 1, "192.0.2.1:1001");
@@ -1682,7 +1826,7 @@ static void limit_direct_off_for_a_connector(void **state)
 	world_init(&w, *state, 0, 0);
 	add_limit(&w, "connector:*=direct:off");
 	restart_imd(&w);
-	pair_two(&w, &ida, &idb);
+	nh_pair_two(&w, &ida, &idb);
 	send_cands(&w.alice, ida, 0, "192.0.2.1:1000");
 	send_cands(&w.c1, ida, 0, "198.51.100.1:2000");
 	send_cands(&w.bob, idb, 0, "192.0.2.2:1000");
@@ -1716,6 +1860,9 @@ int main(void)
 		cmocka_unit_test(relay_rate_budget_follows_a_move),
 		cmocka_unit_test(relay_rate_default_drops_nothing),
 		cmocka_unit_test(relay_burst_below_minimum_refused),
+		cmocka_unit_test(relay_channel_per_end),
+		cmocka_unit_test(relay_channel_quota_and_rate),
+		cmocka_unit_test(relay_channel_follows_rebinding),
 		cmocka_unit_test(start_offsets_math),
 		cmocka_unit_test(candidates_forwarded_and_checks_start_together),
 		cmocka_unit_test(nonstop_candidates_are_bounded),

@@ -101,6 +101,16 @@ static int set_stun_port(void *ctx, const char *v, const char **why)
 	return 0;
 }
 
+static int set_relay_channel(void *ctx, const char *v, const char **why)
+{
+	if (strcmp(v, "on") && strcmp(v, "off")) {
+		*why = "on or off";
+		return ZT_ESYNTAX;
+	}
+	P(ctx)->ic.relay_channel_off = !strcmp(v, "off");
+	return 0;
+}
+
 static int set_client(void *ctx, const char *v, const char **why)
 {
 	return zt_policy_add_client(P(ctx)->policy, v, why);
@@ -266,6 +276,11 @@ static const struct zt_conf_key keys[] = {
 		  "the relay, all its sessions together; over it packets are dropped (default: no "
 		  "limit; set one, docs/security.md)",
 	  COUNT(ic.relay_rate, 0), .why = "bytes per second above 0 such as 50M, below 4G" },
+	{ .name = "relay-channel", .syntax = "on|off", .example = "off",
+	  .help = "relayed packets of clients on QUIC as plain UDP datagrams on their outer "
+		  "connection's addresses, bound to the address it validated (default on); off: in "
+		  "outer DATAGRAMs, encrypted per hop (docs/relay-channel.md)",
+	  .set = set_relay_channel },
 	{ .name = "relay-burst", .syntax = "SIZE", .example = "16M",
 	  .help = "relay bytes at once per client above --relay-rate, K/M/G (default a quarter "
 		  "second at the rate, at least 16K)",
@@ -370,7 +385,9 @@ static void log_stats(void *arg, const char *event)
 		" relay_pkts=%" PRIu64 " relay_bytes=%" PRIu64
 		" relay_dropped_unknown=%" PRIu64 " relay_dropped_quota=%" PRIu64
 		" relay_dropped_rate=%" PRIu64 " relay_dropped_queue=%" PRIu64
-		" relay_dropped_malformed=%" PRIu64 " ctrl_errors=%" PRIu64
+		" relay_dropped_malformed=%" PRIu64 " relay_chan_pkts=%" PRIu64
+		" relay_chan_out=%" PRIu64 " relay_chan_dropped_addr=%" PRIu64
+		" relay_chan_dropped_malformed=%" PRIu64 " ctrl_errors=%" PRIu64
 		" register_refused=%" PRIu64 " open_rate_limited=%" PRIu64 " open_max_sessions=%" PRIu64
 		" held=%" PRIu64 " held_now=%zu held_refused=%" PRIu64 " open_busy=%" PRIu64
 		" ctrl_over_budget=%" PRIu64 " ctrl_budget_closed=%" PRIu64 " ctrl_fwd_dropped=%" PRIu64
@@ -386,7 +403,8 @@ static void log_stats(void *arg, const char *event)
 		s.direct_refused, s.relay_pkts, s.relay_bytes,
 		s.relay_dropped_unknown, s.relay_dropped_quota, s.relay_dropped_rate,
 		s.relay_dropped_queue,
-		s.relay_dropped_malformed, s.ctrl_errors, s.register_refused, s.open_rate_limited,
+		s.relay_dropped_malformed, s.relay_chan_pkts, s.relay_chan_out,
+		s.relay_chan_dropped_addr, s.relay_chan_dropped_malformed, s.ctrl_errors, s.register_refused, s.open_rate_limited,
 		s.open_max_sessions, s.held, s.held_now, s.held_refused, s.open_busy, s.ctrl_over_budget,
 		s.ctrl_budget_closed, s.ctrl_fwd_dropped, s.ctrl_send_dropped, s.ctrl_stalled_closed,
 		s.log_suppressed, s.tcp_accepted, p->otcp.nconns, p->otcp.st.failed,
