@@ -135,7 +135,11 @@ out_blocked:
 static bool add_to_batch(struct zt_nodeio *io, const struct zt_addr *l, const struct zt_addr *r,
 			 const uint8_t *data, size_t len)
 {
-	bool joins = io->b_count && !io->no_gso && io->b_count < ZT_UDP_SEGMENTS_MAX &&
+	/* STUN goes alone: a path-MTU probe (core/ice.h) in a GSO batch would take the
+	 * batch's other datagrams with it when it is too big (a router drops the whole
+	 * batch, whose segments all count as its size: docs/direct-path.md) */
+	bool alone = len > 0 && data[0] < 4;
+	bool joins = !alone && io->b_count && !io->no_gso && io->b_count < ZT_UDP_SEGMENTS_MAX &&
 		     len <= io->b_seg && io->b_len % io->b_seg == 0 &&
 		     io->b_len + len <= sizeof(io->batch) && zt_addr_equal(l, &io->b_local) &&
 		     zt_addr_equal(r, &io->b_remote);
@@ -158,7 +162,7 @@ static bool add_to_batch(struct zt_nodeio *io, const struct zt_addr *l, const st
 	io->b_len += len;
 	io->b_count++;
 	/* A shorter datagram ends a batch. */
-	if (len < io->b_seg || io->no_gso)
+	if (len < io->b_seg || io->no_gso || alone)
 		return send_batch(io);
 	return true;
 }

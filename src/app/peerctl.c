@@ -214,7 +214,7 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 			      "session=%08x service=%s peer=%s state=%s path=%s local=%s remote=%s "
 			      "rtt_us=%" PRIu64 " time_to_direct_ms=%" PRIu64 " switches=%u "
 			      "generation=%u ice=%s ice_pairs=%zu ice_checks=%" PRIu64
-			      " ice_responses=%" PRIu64 " manager=%s outer=%s tcp=%s reason=%s",
+			      " ice_responses=%" PRIu64 " payload=%zu manager=%s outer=%s tcp=%s reason=%s",
 			      si.id, si.service, si.peer_identity[0] ? si.peer_identity : "-",
 			      session_state_name(si.state),
 			      pi.tcp ? "direct-tcp" : pi.direct ? "direct" : "relay",
@@ -222,7 +222,7 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 			      zt_addr_str(&pi.remote, b), (uint64_t)(pi.rtt_ns / ZT_US),
 			      (uint64_t)(pi.time_to_direct / ZT_MS), pi.switches, pi.generation,
 			      pi.ice_state ? pi.ice_state : "none", pi.ice_pairs, pi.ice_checks,
-			      pi.ice_responses, pi.manager ? pi.manager : "-",
+			      pi.ice_responses, pi.payload, pi.manager ? pi.manager : "-",
 			      zt_outer_kind_name(zt_peer_outer_kind(pp->peer)), pi.tcp_state,
 			      pi.last_reason && *pi.last_reason ? pi.last_reason : "-");
 	}

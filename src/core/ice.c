@@ -16,6 +16,9 @@
 #define KEEPALIVE_RTO (200 * ZT_MS)
 #define KEEPALIVE_MAX_TX 4
 #define PREPAID_MAX 2
+#define MTU_PROBE_TX 3
+/* MESSAGE-INTEGRITY and FINGERPRINT, which follow the PADDING of a probe */
+#define PROBE_TAIL (4 + ZT_STUN_HMAC_SHA1_LEN + 8)
 
 enum pair_state {
 	PAIR_WAITING = 0,
@@ -42,6 +45,15 @@ struct ice_pair {
 	bool heard;                  /* an authenticated request came from its remote */
 	uint8_t prepaid;             /* checks paid for by authenticated requests from its
 					remote (one each, at most PREPAID_MAX saved) */
+};
+
+/* A path-MTU probe on the selected pair (ice.h, Path MTU). */
+struct ice_mtu_probe {
+	uint8_t tid[ZT_STUN_TID_LEN];
+	uint16_t size;               /* UDP payload it confirms; 0: unused slot */
+	uint8_t ntx;
+	bool answered, lost;
+	uint64_t next_tx;            /* the next try; after the last, when it is lost */
 };
 
 struct ice_response {
@@ -91,6 +103,11 @@ struct zt_ice {
 	unsigned ka_ntx;
 	uint64_t ka_next_tx;
 
+	/* path MTU of the selected pair */
+	struct ice_mtu_probe probes[ZT_ICE_MTU_PROBES];
+	size_t mtu;                  /* the largest size confirmed */
+	bool mtu_final;              /* no larger probe pending */
+
 	struct zt_ice_stats stats;
 };
 
@@ -107,13 +124,29 @@ static bool valid_ice_string(const char *s, size_t min, size_t max)
 	return n >= min && n <= max && strspn(s, ice_chars) == n;
 }
 
+/* cfg.mtu_probe: sizes 1200..1500, largest first, then zeros. */
+static bool valid_probes(const uint16_t *sizes)
+{
+	for (size_t i = 0; i < ZT_ICE_MTU_PROBES; i++) {
+		if (!sizes[i]) {
+			for (; i < ZT_ICE_MTU_PROBES; i++)
+				if (sizes[i])
+					return false;
+			return true;
+		}
+		if (sizes[i] < 1200 || sizes[i] > 1500 || (i && sizes[i] >= sizes[i - 1]))
+			return false;
+	}
+	return true;
+}
+
 int zt_ice_new(struct zt_ice **ret, const struct zt_ice_config *cfg)
 {
 	struct zt_ice *ice;
 
 	/* RFC 8445 s5.3: ufrag >= 4, pwd >= 22 ice-chars. */
 	if (!cfg->rng.fill || !valid_ice_string(cfg->local_ufrag, 4, ZT_ICE_UFRAG_MAX) ||
-	    !valid_ice_string(cfg->local_pwd, 22, ZT_ICE_PWD_MAX))
+	    !valid_ice_string(cfg->local_pwd, 22, ZT_ICE_PWD_MAX) || !valid_probes(cfg->mtu_probe))
 		return -EINVAL;
 	ice = calloc(1, sizeof(*ice));
 	if (!ice)
@@ -394,6 +427,34 @@ int zt_ice_start(struct zt_ice *ice, uint64_t at)
 
 /* ---- selection and consent ---- */
 
+/* Probing ends once no probe larger than the confirmed size is pending. */
+static void mtu_settle(struct zt_ice *ice)
+{
+	if (ice->mtu_final)
+		return;
+	for (size_t i = 0; i < ZT_ICE_MTU_PROBES; i++) {
+		const struct ice_mtu_probe *pr = &ice->probes[i];
+		if (pr->size > ice->mtu && !pr->answered && !pr->lost)
+			return;
+	}
+	ice->mtu_final = true;
+	if (ice->cfg.mtu_probe[0])
+		push_event(ice, ZT_ICE_EV_PATH_MTU, ice->selected);
+}
+
+/* RFC 8899 s5.2 SEARCH, all sizes at once: a pair just selected is probed. */
+static void mtu_start(struct zt_ice *ice, uint64_t now)
+{
+	ice->mtu = 0;
+	ice->mtu_final = false;
+	for (size_t i = 0; i < ZT_ICE_MTU_PROBES; i++) {
+		struct ice_mtu_probe *pr = &ice->probes[i];
+		*pr = (struct ice_mtu_probe){ .size = ice->cfg.mtu_probe[i], .next_tx = now };
+		if (pr->size)
+			zt_rng_fill(&ice->cfg.rng, pr->tid, sizeof(pr->tid));
+	}
+}
+
 static void select_pair(struct zt_ice *ice, uint64_t now, int idx)
 {
 	if (ice->selected == idx)
@@ -412,6 +473,8 @@ static void select_pair(struct zt_ice *ice, uint64_t now, int idx)
 	for (size_t i = 0; i < ice->npairs; i++)
 		ice->pairs[i].queued = false;
 	push_event(ice, ZT_ICE_EV_SELECTED, idx);
+	mtu_start(ice, now);
+	mtu_settle(ice);
 }
 
 void zt_ice_set_keepalive(struct zt_ice *ice, uint64_t now, uint64_t interval, uint64_t timeout)
@@ -498,8 +561,10 @@ static void answered(struct zt_ice *ice, struct ice_pair *p)
 	p->charged = 0;
 }
 
+/* A Binding request; pad_to: a path-MTU probe of that many bytes at least (rounded up
+ * to 4), else 0. */
 static int build_request(struct zt_ice *ice, const struct zt_cand *local, const uint8_t *tid,
-			 bool use_candidate, uint8_t *buf, size_t cap)
+			 bool use_candidate, size_t pad_to, uint8_t *buf, size_t cap)
 {
 	struct zt_stun_builder b;
 	char username[ZT_ICE_UFRAG_MAX * 2 + 2];
@@ -516,6 +581,9 @@ static int build_request(struct zt_ice *ice, const struct zt_cand *local, const 
 			ice->cfg.tie_breaker);
 	if (use_candidate)
 		zt_stun_put_raw(&b, ZT_STUN_ATTR_USE_CANDIDATE, NULL, 0);
+	/* RFC 5780 s7.6, before the integrity attributes so that they cover it */
+	if (pad_to && ((pad_to + 3) & ~(size_t)3) > b.w.off + 4 + PROBE_TAIL)
+		zt_stun_put_padding(&b, ((pad_to + 3) & ~(size_t)3) - b.w.off - 4 - PROBE_TAIL);
 	zt_stun_put_integrity(&b, (const uint8_t *)ice->remote_pwd, strlen(ice->remote_pwd));
 	zt_stun_put_fingerprint(&b);
 	return zt_stun_build_finish(&b);
@@ -541,7 +609,7 @@ int zt_ice_build_probe(struct zt_ice *ice, uint8_t *buf, size_t cap)
 			break;
 		}
 	zt_rng_fill(&ice->cfg.rng, tid, sizeof(tid));
-	n = build_request(ice, &base, tid, false, buf, cap);
+	n = build_request(ice, &base, tid, false, 0, buf, cap);
 	return n < 0 ? -ENOBUFS : n;
 }
 
@@ -562,7 +630,7 @@ static int send_check(struct zt_ice *ice, uint64_t now, int idx, bool retransmit
 		if (p->state != PAIR_SUCCEEDED)
 			p->state = PAIR_IN_PROGRESS;
 	}
-	n = build_request(ice, &ice->local[p->local], p->tid, p->tx_use_candidate, buf, cap);
+	n = build_request(ice, &ice->local[p->local], p->tid, p->tx_use_candidate, 0, buf, cap);
 	if (n < 0)
 		return n;
 	if (retransmit) {
@@ -575,6 +643,37 @@ static int send_check(struct zt_ice *ice, uint64_t now, int idx, bool retransmit
 	*ret_local = ice->local[p->local].addr;
 	*ret_remote = ice->remote[p->remote].addr;
 	return n;
+}
+
+/* The next try of a path-MTU probe of the selected pair that is due, or 0. */
+static int send_mtu_probe(struct zt_ice *ice, uint64_t now, uint8_t *buf, size_t cap,
+			  struct zt_addr *ret_local, struct zt_addr *ret_remote)
+{
+	const struct ice_pair *p = &ice->pairs[ice->selected];
+
+	if (ice->mtu_final)
+		return 0;
+	for (size_t i = 0; i < ZT_ICE_MTU_PROBES; i++) {
+		struct ice_mtu_probe *pr = &ice->probes[i];
+		int n;
+
+		if (pr->size <= ice->mtu || pr->answered || pr->lost || pr->ntx >= MTU_PROBE_TX ||
+		    now < pr->next_tx)
+			continue;
+		n = build_request(ice, &ice->local[p->local], pr->tid, false, pr->size, buf, cap);
+		if (n < 0) {
+			pr->lost = true; /* cap too small: as good as lost */
+			mtu_settle(ice);
+			continue;
+		}
+		pr->ntx++;
+		pr->next_tx = now + ice->cfg.rto_initial;
+		ice->stats.mtu_probes_sent++;
+		*ret_local = ice->local[p->local].addr;
+		*ret_remote = ice->remote[p->remote].addr;
+		return n;
+	}
+	return 0;
 }
 
 static bool may_check(const struct zt_ice *ice)
@@ -724,7 +823,7 @@ int zt_ice_poll_send(struct zt_ice *ice, uint64_t now, uint8_t *buf, size_t cap,
 			/* the controlling side keeps USE-CANDIDATE on, so a controlled peer that
 			 * picked another pair converges on this one */
 			n = build_request(ice, &ice->local[p->local], ice->ka_tid, ice->controlling,
-					  buf, cap);
+					  0, buf, cap);
 			if (n < 0)
 				return n;
 			ice->ka_ntx++;
@@ -736,6 +835,8 @@ int zt_ice_poll_send(struct zt_ice *ice, uint64_t now, uint8_t *buf, size_t cap,
 			*ret_remote = ice->remote[p->remote].addr;
 			return n;
 		}
+		/* 5. path-MTU probes (ice.h, Path MTU) */
+		return send_mtu_probe(ice, now, buf, cap, ret_local, ret_remote);
 	}
 	return 0;
 }
@@ -773,6 +874,11 @@ uint64_t zt_ice_next_deadline(const struct zt_ice *ice)
 		else
 			EARLIER(ice->next_keepalive);
 		EARLIER(ice->last_alive + ice->consent_timeout);
+		for (size_t i = 0; i < ZT_ICE_MTU_PROBES && !ice->mtu_final; i++) {
+			const struct ice_mtu_probe *pr = &ice->probes[i];
+			if (pr->size > ice->mtu && !pr->answered && !pr->lost)
+				EARLIER(pr->next_tx);
+		}
 	}
 #undef EARLIER
 	return d;
@@ -819,6 +925,14 @@ void zt_ice_on_timeout(struct zt_ice *ice, uint64_t now)
 		ice->consent_lost = true;
 		ice->ka_in_flight = false;
 		push_event(ice, ZT_ICE_EV_CONSENT_LOST, sel);
+	}
+	if (ice->state == ZT_ICE_CONNECTED && !ice->mtu_final) {
+		for (size_t i = 0; i < ZT_ICE_MTU_PROBES; i++) {
+			struct ice_mtu_probe *pr = &ice->probes[i];
+			if (pr->size && !pr->answered && pr->ntx >= MTU_PROBE_TX && now >= pr->next_tx)
+				pr->lost = true;
+		}
+		mtu_settle(ice);
 	}
 }
 
@@ -1080,12 +1194,43 @@ static int handle_request(struct zt_ice *ice, uint64_t now, const struct zt_stun
 	return 1;
 }
 
+/* The index of the selected pair's path-MTU probe with this transaction ID, or -1. */
+static int find_probe(const struct zt_ice *ice, const uint8_t *tid)
+{
+	if (ice->selected < 0)
+		return -1;
+	for (int i = 0; i < ZT_ICE_MTU_PROBES; i++)
+		if (ice->probes[i].size && !memcmp(ice->probes[i].tid, tid, ZT_STUN_TID_LEN))
+			return i;
+	return -1;
+}
+
+/* An authenticated answer to a probe (success, or an error: either way the request
+ * arrived whole) on the probe's own addresses confirms its size. */
+static void mtu_answered(struct zt_ice *ice, uint64_t now, struct ice_mtu_probe *pr,
+			 const struct ice_pair *p, const struct zt_addr *local,
+			 const struct zt_addr *from)
+{
+	if (!zt_addr_equal(from, &ice->remote[p->remote].addr) ||
+	    !zt_addr_equal(local, &ice->local[p->local].addr))
+		return;
+	ice->last_alive = now;
+	if (pr->answered)
+		return;
+	pr->answered = true;
+	ice->stats.mtu_probes_answered++;
+	if (pr->size > ice->mtu)
+		ice->mtu = pr->size;
+	mtu_settle(ice);
+}
+
 static int handle_response(struct zt_ice *ice, uint64_t now, const struct zt_stun_msg *m,
 			   const struct zt_addr *local, const struct zt_addr *from)
 {
 	struct ice_pair *p = NULL;
+	struct ice_mtu_probe *probe = NULL;
 	struct zt_addr mapped;
-	int idx = -1, rc;
+	int idx = -1, pi, rc;
 	bool keepalive = false;
 
 	for (size_t i = 0; i < ice->npairs; i++)
@@ -1096,6 +1241,10 @@ static int handle_response(struct zt_ice *ice, uint64_t now, const struct zt_stu
 	if (idx < 0 && ice->selected >= 0 && !memcmp(ice->ka_tid, m->tid, ZT_STUN_TID_LEN)) {
 		idx = ice->selected;
 		keepalive = true;
+	}
+	if (idx < 0 && (pi = find_probe(ice, m->tid)) >= 0) {
+		probe = &ice->probes[pi];
+		idx = ice->selected;
 	}
 	if (idx < 0) {
 		ice->stats.dropped_unmatched++;
@@ -1108,6 +1257,10 @@ static int handle_response(struct zt_ice *ice, uint64_t now, const struct zt_stu
 	}
 	ice->stats.responses_received++;
 	p = &ice->pairs[idx];
+	if (probe) {
+		mtu_answered(ice, now, probe, p, local, from);
+		return 1;
+	}
 
 	if (keepalive) {
 		if (m->cls == ZT_STUN_SUCCESS) {
@@ -1186,6 +1339,8 @@ bool zt_ice_match(const struct zt_ice *ice, const uint8_t *buf, size_t len)
 		for (size_t i = 0; i < ice->npairs; i++)
 			if (ice->pairs[i].tried && !memcmp(ice->pairs[i].tid, m.tid, ZT_STUN_TID_LEN))
 				return true;
+		if (find_probe(ice, m.tid) >= 0)
+			return true;
 		return ice->selected >= 0 && !memcmp(ice->ka_tid, m.tid, ZT_STUN_TID_LEN);
 	}
 	if (m.cls != ZT_STUN_REQUEST || zt_stun_decode(&m, buf, len) < 0 ||
@@ -1233,6 +1388,13 @@ int zt_ice_selected(const struct zt_ice *ice, struct zt_cand_pair *ret)
 	ret->remote = ice->remote[p->remote];
 	ret->priority = p->priority;
 	return 0;
+}
+
+size_t zt_ice_path_mtu(const struct zt_ice *ice, bool *ret_final)
+{
+	if (ret_final)
+		*ret_final = ice->selected >= 0 && ice->mtu_final;
+	return ice->selected >= 0 ? ice->mtu : 0;
 }
 
 bool zt_ice_controlling(const struct zt_ice *ice)

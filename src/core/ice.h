@@ -29,6 +29,17 @@
  *    the selected pair: a Binding request every keepalive interval; consent is lost
  *    when nothing authenticated (response, or request from the peer) arrives on the
  *    pair for consent_timeout.
+ *  - Path MTU (RFC 8899 DPLPMTUD, probing with padded Binding requests: PADDING of
+ *    RFC 5780 s7.6): when a pair is selected, one padded request of each size in
+ *    cfg.mtu_probe (UDP payload bytes, rounded up to the 4 bytes STUN messages come
+ *    in) goes on it, each up to MTU_PROBE_TX times rto_initial apart. An
+ *    authenticated answer (success or error: either proves the request arrived
+ *    whole) confirms its size; zt_ice_path_mtu() says the largest confirmed and,
+ *    once no larger probe is pending, that probing ended (ZT_ICE_EV_PATH_MTU). A
+ *    probe lost to the path's MTU (ICMP Packet Too Big, the sender's EMSGSIZE, or a
+ *    silent drop) is simply never answered. Probes prove our sending direction only;
+ *    the peer probes its own. They are not consent checks (a lost probe costs no
+ *    consent), but an answer proves consent like one.
  *
  * Pacing: a new check (ordinary or triggered) leaves at most every Ta; retransmissions
  * follow each transaction's own timer (initial RTO, doubling, capped), so a lossy or
@@ -81,6 +92,8 @@
 #define ZT_ICE_PWD_MAX 64
 /* How often a failed generation comes back to life for a late peer (see zt_ice_recv). */
 #define ZT_ICE_MAX_REVIVALS 2
+/* Path MTU probe sizes per selected pair, at most (see Path MTU). */
+#define ZT_ICE_MTU_PROBES 2
 
 struct zt_ice_config {
 	bool controlling;
@@ -104,6 +117,9 @@ struct zt_ice_config {
 	struct zt_addr trusted;     /* an address that counts as answered (the relay);
 				       family 0: none */
 	bool predicting;            /* we signal predicted candidates (see above) */
+	/* Path MTU probes on the selected pair (see Path MTU above): UDP payload sizes,
+	 * each 1200..1500, largest first; 0 ends the list (none: no probes). */
+	uint16_t mtu_probe[ZT_ICE_MTU_PROBES];
 };
 
 enum zt_ice_state {
@@ -119,6 +135,7 @@ enum zt_ice_event_type {
 	ZT_ICE_EV_CONSENT_LOST = 3, /* the selected pair stopped answering */
 	ZT_ICE_EV_PRFLX = 4,        /* learned a peer-reflexive remote candidate (ev.pair.remote) */
 	ZT_ICE_EV_ROLE_CHANGE = 5,  /* a role conflict switched our role (ev.controlling) */
+	ZT_ICE_EV_PATH_MTU = 6,     /* probing of the selected pair ended: zt_ice_path_mtu() */
 };
 
 struct zt_ice_event {
@@ -143,6 +160,8 @@ struct zt_ice_stats {
 	uint64_t checks_deferred;   /* a check waited for the budget (counted per try) */
 	uint64_t remote_limited;    /* signalled remote candidates over max_remote */
 	uint64_t predicted_pruned;  /* predicted pairs stopped: another one was heard from */
+	uint64_t mtu_probes_sent;   /* padded requests, retransmissions included */
+	uint64_t mtu_probes_answered;
 	uint64_t start_time;        /* when checks started (0: not yet) */
 	uint64_t selected_time;     /* when a pair was selected (0: not yet) */
 };
@@ -251,6 +270,14 @@ void zt_ice_set_keepalive(struct zt_ice *ice, uint64_t now, uint64_t interval, u
 /* Tells the agent that traffic from the selected pair's remote arrived (e.g. QUIC
  * packets on the direct path), which proves consent as well as a STUN response. */
 void zt_ice_note_alive(struct zt_ice *ice, uint64_t now);
+
+/*
+ * The largest UDP payload a path-MTU probe confirmed on the selected pair (0: none
+ * yet, none selected, or no probes configured). *ret_final (may be NULL): probing of
+ * the selected pair ended (no larger probe is pending); the value holds until another
+ * pair is selected.
+ */
+size_t zt_ice_path_mtu(const struct zt_ice *ice, bool *ret_final);
 
 /* Pair count and the state of each, for status output and tests. */
 size_t zt_ice_pair_count(const struct zt_ice *ice);

@@ -158,6 +158,12 @@ void zt_pathmgr_peer_elsewhere(struct zt_pathmgr *pm, uint64_t now, uint32_t una
 		back_off(pm, now, "peer-did-not-follow", true);
 }
 
+void zt_pathmgr_path_too_small(struct zt_pathmgr *pm, uint64_t now)
+{
+	if (pm->state == ZT_PATHMGR_DIRECT)
+		back_off(pm, now, "path-mtu", true);
+}
+
 void zt_pathmgr_migrated(struct zt_pathmgr *pm, uint64_t now, enum zt_path_kind to, bool ok)
 {
 	if (!ok) {

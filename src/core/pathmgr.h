@@ -143,6 +143,11 @@ void zt_pathmgr_peer_elsewhere(struct zt_pathmgr *pm, uint64_t now, uint32_t una
 /* The shell carried out (ok) or could not carry out a migration. */
 void zt_pathmgr_migrated(struct zt_pathmgr *pm, uint64_t now, enum zt_path_kind to, bool ok);
 
+/* The direct path is smaller than what the connection must carry (node/direct.h,
+ * zt_direct_payload): back to the relay (reason path-mtu), a retry after the
+ * cooldown. */
+void zt_pathmgr_path_too_small(struct zt_pathmgr *pm, uint64_t now);
+
 /* A local address or link changed (netlink): re-gather after a short debounce. */
 void zt_pathmgr_netchange(struct zt_pathmgr *pm, uint64_t now);
 

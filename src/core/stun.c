@@ -128,6 +128,8 @@ static int check_attr(uint16_t type, const uint8_t *v, size_t len)
 		return 0;
 	case ZT_STUN_ATTR_UNKNOWN_ATTRIBUTES:
 		return len % 2 == 0 ? 0 : ZT_ESTUN_ATTRLEN;
+	case ZT_STUN_ATTR_PADDING:
+		return 0; /* RFC 5780 s7.6: any content */
 	default:
 		return 1;
 	}
@@ -464,6 +466,14 @@ void zt_stun_put_raw(struct zt_stun_builder *b, uint16_t type, const void *val, 
 
 	if (at && len)
 		memcpy(at, val, len);
+}
+
+void zt_stun_put_padding(struct zt_stun_builder *b, size_t len)
+{
+	uint8_t *at = put_attr(b, ZT_STUN_ATTR_PADDING, len);
+
+	if (at)
+		memset(at, 0, len);
 }
 
 void zt_stun_put_u32(struct zt_stun_builder *b, uint16_t type, uint32_t v)

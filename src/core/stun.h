@@ -27,7 +27,9 @@
  * right length-adjusted header. Errors are sticky (like struct zt_wr): the put
  * functions return nothing and zt_stun_build_finish() reports the first failure.
  *
- * Not implemented: USERHASH, PASSWORD-ALGORITHM(S), ALTERNATE-SERVER, PADDING,
+ * PADDING (RFC 5780 s7.6) is known (any length, value ignored): the path-MTU probes
+ * of core/ice.h are padded Binding requests.
+ * Not implemented: USERHASH, PASSWORD-ALGORITHM(S), ALTERNATE-SERVER,
  * RESPONSE-PORT (all treated as unknown); SASLprep/OpaqueString of passwords (keys are
  * the bytes given); classic RFC 3489 messages without the magic cookie (rejected).
  */
@@ -79,6 +81,7 @@ enum zt_stun_attr_type {
 	ZT_STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
 	ZT_STUN_ATTR_PRIORITY = 0x0024,             /* RFC 8445 */
 	ZT_STUN_ATTR_USE_CANDIDATE = 0x0025,        /* RFC 8445 */
+	ZT_STUN_ATTR_PADDING = 0x0026,              /* RFC 5780 */
 	ZT_STUN_ATTR_SOFTWARE = 0x8022,
 	ZT_STUN_ATTR_FINGERPRINT = 0x8028,
 	ZT_STUN_ATTR_ICE_CONTROLLED = 0x8029,       /* RFC 8445 */
@@ -241,6 +244,8 @@ void zt_stun_build_init(struct zt_stun_builder *b, uint8_t *buf, size_t cap, uin
 
 /* Any attribute from a raw value (len < 65536). */
 void zt_stun_put_raw(struct zt_stun_builder *b, uint16_t type, const void *val, size_t len);
+/* PADDING of len zero bytes (the attribute takes 4 + len rounded up to 4). */
+void zt_stun_put_padding(struct zt_stun_builder *b, size_t len);
 /* A text attribute (USERNAME, SOFTWARE, REALM, NONCE) from a C string. */
 static inline void zt_stun_put_str(struct zt_stun_builder *b, uint16_t type, const char *s)
 {

@@ -72,6 +72,10 @@ struct zt_direct {
 	struct zt_addr peer_observed, probe_local;
 	struct zt_birthday probe;
 	bool probing;
+	/* the latest path-MTU result of a selected pair (ICE's probes), across
+	 * generations: its path and size (0: none) */
+	struct zt_quic_path mtu_path;
+	size_t mtu_size;
 };
 
 #define DLOG(d, lvl, ev, ...) zt_node_logf((d)->cfg.log, lvl, ev, __VA_ARGS__)
@@ -235,6 +239,7 @@ static int new_generation(struct zt_direct *d, uint64_t now, uint32_t gen)
 		.session_budget = &d->checks,
 		.budget = d->cfg.budget,
 		.trusted = d->cfg.addrs->intermediate,
+		.mtu_probe = { ZT_DIRECT_FULL, ZT_DIRECT_PROBE_MID },
 	};
 	int rc;
 
@@ -399,6 +404,7 @@ static void try_migrate(struct zt_direct *d, uint64_t now)
 }
 
 static void drive(struct zt_direct *d, uint64_t now);
+static void mtu_check(struct zt_direct *d, uint64_t now);
 
 static void move_outcome(struct zt_direct *d, uint64_t now, int rc)
 {
@@ -466,6 +472,7 @@ static void drive(struct zt_direct *d, uint64_t now)
 		return;
 	if (d->migrating && !d->move_due && now >= d->migrate_retry)
 		try_migrate(d, now);
+	mtu_check(d, now);
 	/* a move asked for goes first: the rest comes with its outcome (zt_direct_moved) */
 	while (!d->move_due && zt_pathmgr_poll(&d->pm, now, &dec)) {
 		switch (dec.action) {
@@ -508,6 +515,60 @@ static void drive(struct zt_direct *d, uint64_t now)
 	}
 }
 
+static bool same_path(const struct zt_quic_path *a, const struct zt_quic_path *b)
+{
+	return zt_addr_equal(&a->local, &b->local) && zt_addr_equal(&a->remote, &b->remote);
+}
+
+static size_t base_payload(const struct zt_addr *remote)
+{
+	return remote->family == AF_INET6 ? ZT_DIRECT_BASE_V6 : ZT_DIRECT_BASE_V4;
+}
+
+/* ICE's probes of the selected pair ended: their result is kept for the pair. */
+static void mtu_found(struct zt_direct *d, const struct zt_cand_pair *pair)
+{
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
+	const struct zt_ice_stats *st = zt_ice_stats(d->ice);
+	size_t mtu = zt_ice_path_mtu(d->ice, NULL), base = base_payload(&pair->remote.addr);
+
+	d->mtu_path = (struct zt_quic_path){ .local = pair->local.addr, .remote = pair->remote.addr };
+	d->mtu_size = mtu > base ? mtu : base;
+	DLOG(d, ZT_NODE_INFO, "path_mtu",
+	     "session=%08x local=%s remote=%s payload=%zu confirmed=%zu probes=%" PRIu64
+	     " answered=%" PRIu64,
+	     d->cfg.session_id, zt_addr_str(&pair->local.addr, a),
+	     zt_addr_str(&pair->remote.addr, b), d->mtu_size, mtu, st->mtu_probes_sent,
+	     st->mtu_probes_answered);
+}
+
+size_t zt_direct_payload(const struct zt_direct *d, const struct zt_quic_path *path, bool dgrams)
+{
+	size_t base = base_payload(&path->remote), mtu;
+	struct zt_cand_pair pair;
+	bool final;
+
+	if (d->mtu_size && same_path(path, &d->mtu_path))
+		return d->mtu_size;
+	if (d->ice && zt_ice_selected(d->ice, &pair) == 0 &&
+	    zt_addr_equal(&pair.local.addr, &path->local) &&
+	    zt_addr_equal(&pair.remote.addr, &path->remote)) {
+		mtu = zt_ice_path_mtu(d->ice, &final);
+		if (!dgrams || final)
+			return mtu > base ? mtu : base;
+	}
+	return dgrams ? ZT_DIRECT_FULL : base;
+}
+
+/* Agent: a connection with DATAGRAMs needs the relay's size on its direct path
+ * (zt_direct_payload). */
+static void mtu_check(struct zt_direct *d, uint64_t now)
+{
+	if (d->on_direct && d->conn.dgrams && !d->migrating && d->pm.state == ZT_PATHMGR_DIRECT &&
+	    zt_direct_payload(d, &d->conn.path, true) < ZT_DIRECT_FULL)
+		zt_pathmgr_path_too_small(&d->pm, now);
+}
+
 /* ICE events: logged; on the agent, fed to the path manager. */
 static void ice_events(struct zt_direct *d, uint64_t now)
 {
@@ -548,6 +609,9 @@ static void ice_events(struct zt_direct *d, uint64_t now)
 		case ZT_ICE_EV_ROLE_CHANGE:
 			DLOG(d, ZT_NODE_WARN, "ice_role_change", "session=%08x controlling=%d", id,
 			     ev.controlling);
+			break;
+		case ZT_ICE_EV_PATH_MTU:
+			mtu_found(d, &ev.pair);
 			break;
 		}
 		if (d->cfg.agent)

@@ -40,9 +40,24 @@
 #include "core/birthday.h"
 #include "core/rng.h"
 #include "node/nodelog.h"
+#include "node/relay.h"
 #include "quic/conn.h"
 
 #define ZT_DIRECT_MAX_HOSTS 8
+
+/*
+ * Packet sizes on the direct path (docs/direct-path.md, "Packet size"): the inner
+ * connection's UDP payload on a direct pair is what ICE's path-MTU probes confirmed
+ * there (core/ice.h, Path MTU), never less than the base every path of its family
+ * carries (RFC 8899 s5.1.2 BASE_PLPMTU: IPv6's minimum MTU of 1280, RFC 8200 s5, less
+ * the IPv6 and UDP headers; for IPv4 the same 1280 less 20 + 8) and never more than the
+ * relay's (ZT_RELAY_TUNNEL_MTU: the size everything above is made for). Probed: the
+ * relay's size, and 1352 (a 1400-byte IPv6 link, e.g. a VPN; 1372 over IPv4).
+ */
+#define ZT_DIRECT_BASE_V6 (1280 - 40 - 8)
+#define ZT_DIRECT_BASE_V4 (1280 - 20 - 8)
+#define ZT_DIRECT_FULL ZT_RELAY_TUNNEL_MTU
+#define ZT_DIRECT_PROBE_MID (1400 - 40 - 8)
 
 /* The node's addresses, kept current by the caller (read at each gathering). */
 struct zt_direct_addrs {
@@ -98,6 +113,8 @@ struct zt_direct_conn {
 	struct zt_quic_path path;    /* its current path */
 	uint64_t srtt, bytes_in_flight;
 	uint32_t pto_count, nudges_unanswered;
+	bool dgrams;                 /* it carries DATAGRAMs of any size (UDP flows, the
+					packet tunnel): see zt_direct_payload */
 };
 
 struct zt_direct;
@@ -142,6 +159,18 @@ void zt_direct_path_result(struct zt_direct *d, uint64_t now, const struct zt_qu
 
 /* Local addresses changed: the agent re-gathers after the path manager's debounce. */
 void zt_direct_netchange(struct zt_direct *d, uint64_t now);
+
+/*
+ * The largest UDP payload the inner connection may send on `path`, a UDP path other
+ * than the relay's (whose size is ZT_DIRECT_FULL): the size ICE's probes confirmed
+ * for it (the latest result for that pair, kept across generations), at least the
+ * family's base. While its probes run, or for a path never probed: the base, or
+ * ZT_DIRECT_FULL for a connection that carries DATAGRAMs (dgrams; what the relay
+ * carries must fit: optimistic until the probes say otherwise). On the agent, a
+ * connection with DATAGRAMs on a direct path found smaller than ZT_DIRECT_FULL goes
+ * back to the relay (path_decision reason=path-mtu) and retries after the cooldown.
+ */
+size_t zt_direct_payload(const struct zt_direct *d, const struct zt_quic_path *path, bool dgrams);
 
 /* Whether the inner connection's path is the direct one. */
 bool zt_direct_on_direct(const struct zt_direct *d);

@@ -917,7 +917,8 @@ static int poll_inner(struct zt_peer *p, struct psession *s, uint64_t now, uint8
 	int n;
 
 	*wrapped = false;
-	n = zt_quic_conn_poll_send(s->conn, now, pkt, sizeof(p->scratch) - ZT_RELAY_HDR_LEN, path);
+	/* the packet size of the connection's current path (docs/direct-path.md) */
+	n = zt_quic_conn_poll_send(s->conn, now, pkt, zt_psession_payload(s), path);
 	if (n <= 0)
 		return 0;
 	if (zt_relay_is_tcp_path(&path->local)) {

@@ -293,6 +293,10 @@ int zt_psession_stun(struct zt_peer *p, uint64_t now, const struct zt_addr *loca
 		     const struct zt_addr *from, const uint8_t *pkt, size_t len);
 void zt_psession_direct_rx(struct psession *s, uint64_t now, const struct zt_addr *from);
 void zt_psession_direct_tx(struct psession *s, uint64_t now);
+/* The largest inner packet s's connection may send on its current path now: the
+ * relay's size on the relay and TCP paths, on a direct one what zt_direct_payload
+ * says (docs/direct-path.md, "Packet size"). */
+size_t zt_psession_payload(const struct psession *s);
 int zt_psession_poll_stun(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 			  struct zt_addr *ret_local, struct zt_addr *ret_remote);
 void zt_psession_netchange(struct zt_peer *p, uint64_t now);

@@ -364,6 +364,8 @@ struct zt_peer_path_info {
 	const char *last_reason;      /* why the path is what it is ("nominated", ...) */
 	size_t ice_pairs;             /* the generation's candidate pairs, */
 	uint64_t ice_checks, ice_responses; /* checks sent (first copies), answers */
+	size_t payload;               /* the inner connection's packet size on its path now
+					 (node/direct.h, zt_direct_payload) */
 };
 
 /* Connector: what an agent holds (cfg.agent_max_*). */

@@ -11,7 +11,8 @@
  *
  * Sizes: an outer DATAGRAM carries ZT_QUIC_TUNNEL_MTU (1411) bytes, so inner packets
  * are at most ZT_RELAY_TUNNEL_MTU = 1407 bytes: the inner connection's
- * max_udp_payload, on the relay path and (unchanged) on the direct path.
+ * max_udp_payload, on the relay path and on a direct path that carries it (a smaller
+ * one gets what its path-MTU probes found: node/direct.h, zt_direct_payload).
  *
  * The relay channel (docs/relay-channel.md): the same payload in a plain UDP datagram
  * on the outer connection's addresses, behind a marker byte, when both the client and

@@ -1499,6 +1499,22 @@ static struct zt_direct *sdirect(struct psession *s)
 	return s->direct;
 }
 
+/* It carries DATAGRAMs other than the in-band echo's (node/direct.h). */
+static bool carries_dgrams(const struct psession *s)
+{
+	return s->nflows > 0 || s->tun_last != 0;
+}
+
+size_t zt_psession_payload(const struct psession *s)
+{
+	struct zt_quic_path cur;
+
+	zt_quic_conn_path(s->conn, &cur);
+	if (!s->direct || zt_quic_is_relay_addr(&cur.local))
+		return ZT_RELAY_TUNNEL_MTU;
+	return zt_direct_payload(s->direct, &cur, carries_dgrams(s));
+}
+
 static void direct_sync(struct psession *s)
 {
 	struct zt_direct_conn dc = { 0 };
@@ -1513,6 +1529,7 @@ static void direct_sync(struct psession *s)
 			.bytes_in_flight = qs.bytes_in_flight,
 			.pto_count = (uint32_t)qs.pto_count,
 			.nudges_unanswered = (uint32_t)qs.nudges_unanswered,
+			.dgrams = carries_dgrams(s),
 		};
 		zt_quic_conn_path(s->conn, &dc.path);
 	}
@@ -1808,6 +1825,7 @@ int zt_peer_session_path(const struct zt_peer *p, uint32_t id, struct zt_peer_pa
 		ret->remote = path.remote;
 		ret->direct = !zt_relay_is_relay_path(&path.local);
 		ret->tcp = zt_relay_is_tcp_path(&path.local);
+		ret->payload = zt_psession_payload(s);
 	}
 	ret->tcp_state = s->tcp_state ? s->tcp_state : "none";
 	ret->ice_state = "none";

@@ -1794,6 +1794,8 @@ static void dgram_companion(struct zt_quic_conn *c)
 	ngtcp2_conn_extend_max_offset(c->conn, c->cfg.conn_window_max / 2 + 1);
 }
 
+static size_t dgram_room(const struct zt_quic_conn *c, size_t udp);
+
 static ngtcp2_ssize write_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, size_t cap,
 			      ngtcp2_path_storage *ps)
 {
@@ -1808,6 +1810,14 @@ static ngtcp2_ssize write_pkt(struct zt_quic_conn *c, uint64_t now, uint8_t *buf
 		size_t nv, total = 0;
 		bool fin;
 
+		if (c->dq_head && c->dq_head->len > dgram_room(c, cap)) {
+			/* larger than this path's packets hold (poll_send's cap): the
+			 * caller sizes its DATAGRAMs by zt_quic_dgram_room() */
+			dgram_pop(c);
+			c->st.dgrams_dropped++;
+			c->st.dgrams_too_big++;
+			continue;
+		}
 		if (c->dq_head && !dgram_blocked && dgram_window_full(c))
 			dgram_blocked = true;
 		if (c->dq_head && !dgram_blocked) {
@@ -1970,6 +1980,7 @@ int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, s
 	ngtcp2_conn_stat pre;
 	ngtcp2_path_storage ps;
 	ngtcp2_ssize n;
+	size_t limit;
 	bool eager;
 	int ret;
 
@@ -1989,8 +2000,11 @@ int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, s
 	default:
 		break;
 	}
-	if (cap < c->max_udp)
-		return -ENOBUFS;
+	if (cap < NGTCP2_MAX_UDP_PAYLOAD_SIZE)
+		return -ENOBUFS; /* RFC 9000 s14: every path carries 1200 */
+	limit = cap < c->max_udp ? cap : c->max_udp;
+	if (c->dup_len > limit)
+		c->dup_len = 0; /* the path's packets got smaller: the probe goes once */
 	if (c->dup_len && !c->want_close) {
 		memcpy(buf, c->dup, c->dup_len);
 		*ret_path = c->dup_path;
@@ -2002,7 +2016,7 @@ int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, s
 		return (int)n;
 	}
 	if (c->want_close) {
-		ret = write_close(c, now, buf, cap, ret_path);
+		ret = write_close(c, now, buf, limit, ret_path);
 		dispatch(c);
 		return ret;
 	}
@@ -2028,14 +2042,14 @@ int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, s
 	do {
 		ngtcp2_path_storage_zero(&ps);
 		c->challenge_written = false;
-		n = write_probe_or_pkt(c, now, buf, c->max_udp, &ps);
+		n = write_probe_or_pkt(c, now, buf, limit, &ps);
 	} while (n > 0 && withhold_challenge(c, n));
 	if (eager)
 		ack_eager(c, false);
 	if (n < 0) {
 		ret = fail(c, (int)n);
 		(void)ret;
-		ret = write_close(c, now, buf, cap, ret_path);
+		ret = write_close(c, now, buf, limit, ret_path);
 		dispatch(c);
 		return ret > 0 ? ret : c->close.err;
 	}
@@ -2320,24 +2334,24 @@ static size_t varint_len(size_t v)
 	return v < 64 ? 1 : v < 16384 ? 2 : v < 1073741824 ? 4 : 8;
 }
 
-size_t zt_quic_dgram_max(const struct zt_quic_conn *c)
+/* The largest DATAGRAM payload a packet of udp bytes holds (0: none, or the peer
+ * takes no DATAGRAMs). */
+static size_t dgram_room(const struct zt_quic_conn *c, size_t udp)
 {
 	const ngtcp2_transport_params *rp;
 	size_t base, p, frame_max;
 
-	if (c->state != ZT_QUIC_ESTABLISHED || c->want_close)
-		return 0;
 	rp = ngtcp2_conn_get_remote_transport_params(c->conn);
 	if (!rp || rp->max_datagram_frame_size == 0)
 		return 0;
 	/* Short header with a 4-byte packet number, AEAD tag, DATAGRAM type. */
 	base = 1 + ngtcp2_conn_get_dcid(c->conn)->datalen + 4 + 16 /* AEAD tag: every QUIC v1 AEAD */ + 1;
 	/* ... and the MAX_DATA frame that goes with each DATAGRAM (dgram_companion) */
-	if (c->max_udp <= base + 2 + ZT_QUIC_DGRAM_COMPANION)
+	if (udp <= base + 2 + ZT_QUIC_DGRAM_COMPANION)
 		return 0;
-	p = c->max_udp - base - 2 - ZT_QUIC_DGRAM_COMPANION;
+	p = udp - base - 2 - ZT_QUIC_DGRAM_COMPANION;
 	if (p < 64)
-		p = c->max_udp - base - 1 - ZT_QUIC_DGRAM_COMPANION;
+		p = udp - base - 1 - ZT_QUIC_DGRAM_COMPANION;
 	if (rp->max_datagram_frame_size < 1 + varint_len(p) + p) {
 		frame_max = (size_t)rp->max_datagram_frame_size;
 		if (frame_max < 3)
@@ -2345,6 +2359,20 @@ size_t zt_quic_dgram_max(const struct zt_quic_conn *c)
 		p = frame_max - 1 - varint_len(frame_max);
 	}
 	return p;
+}
+
+size_t zt_quic_dgram_max(const struct zt_quic_conn *c)
+{
+	if (c->state != ZT_QUIC_ESTABLISHED || c->want_close)
+		return 0;
+	return dgram_room(c, c->max_udp);
+}
+
+size_t zt_quic_dgram_room(const struct zt_quic_conn *c, size_t udp)
+{
+	if (c->state != ZT_QUIC_ESTABLISHED || c->want_close)
+		return 0;
+	return dgram_room(c, udp < c->max_udp ? udp : c->max_udp);
 }
 
 size_t zt_quic_dgram_queued(const struct zt_quic_conn *c)

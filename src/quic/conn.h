@@ -99,6 +99,8 @@ struct zt_quic_stats {
 	uint64_t dgrams_dropped;            /* queue full, waited too long (below), or the
 					       peer cannot take them */
 	uint64_t dgrams_expired;            /* ... of them: waited longer than a PTO */
+	uint64_t dgrams_too_big;            /* ... of them: larger than the packets of the
+					       path they were to go on (poll_send's cap) */
 	uint64_t stream_bytes_sent, stream_bytes_recv; /* application bytes, first copies */
 	uint64_t pto_count;
 	uint64_t probes_sent;               /* our own probes (conn.c: probe_update) */
@@ -255,10 +257,16 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
  * Produce the next packet to send: stream data, queued DATAGRAMs, ACKs,
  * retransmissions, handshake, CONNECTION_CLOSE. Returns its length (> 0) with
  * *ret_path set, 0 when nothing is due now (wait for next_deadline(), a received
- * packet or new application data), -ENOBUFS (cap < the connection's
- * max_udp_payload), or a negative error that just ended the connection (state()
- * says how). Paces: after a burst of the congestion controller's send quantum it
- * returns 0 and next_deadline() says when to continue.
+ * packet or new application data), -ENOBUFS (cap < 1200), or a negative error that
+ * just ended the connection (state() says how). Paces: after a burst of the
+ * congestion controller's send quantum it returns 0 and next_deadline() says when to
+ * continue.
+ * The packet is at most min(cap, max_udp_payload) bytes: cap is also the packet size
+ * the path it goes on carries (the path MTU less the IP and UDP headers; a caller
+ * that knows the connection's current path, zt_quic_conn_path(), passes that path's
+ * size). Lost STREAM and CRYPTO data is sent again in packets of the new size (ngtcp2
+ * splits the frames); a queued DATAGRAM larger than the packet holds is dropped
+ * (dgrams_too_big). Path validation packets are 1200 bytes at most in any case.
  */
 int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, size_t cap,
 			   struct zt_quic_path *ret_path);
@@ -369,6 +377,9 @@ size_t zt_quic_stream_count(const struct zt_quic_conn *c);
  * parameters arrived or if it takes no DATAGRAMs.
  */
 size_t zt_quic_dgram_max(const struct zt_quic_conn *c);
+/* The largest DATAGRAM payload a packet of at most udp bytes (poll_send's cap)
+ * holds; 0 when none. */
+size_t zt_quic_dgram_room(const struct zt_quic_conn *c, size_t udp);
 
 /*
  * Queue one DATAGRAM (copied). Returns 0, -EMSGSIZE (len > dgram_max()), -EAGAIN

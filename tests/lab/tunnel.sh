@@ -11,28 +11,17 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . tests/lib/lab.sh
+. tests/lib/matrix.sh
 
 lab_require 1
 out=$LAB_TMP/tunnel.out
 t0=$(date +%s)
 timeout -k 10 240 ./scenarios/tunnel.sh --no-build >"$out" 2>&1
 rc=$?
-# the labs it brought up (it prints "lab ID from FILE:" for each): none may be left
-left=0
-for id in $(sed -n 's/^lab \([a-z0-9]*\) from .*/\1/p' "$out"); do
-	left=$((left + $(ip netns list | grep -c "^ztlab-$id-")))
-done
-n=0
-while IFS= read -r line; do
-	# "  PASS what   expected X   saw Y   note" (sc_row)
-	what=$(sed -E 's/^  (PASS|FAIL) +//; s/ +expected .*//' <<<"$line")
-	case "$line" in
-	"  PASS "*) tap_ok "$what" ;;
-	"  FAIL "*) tap_fail "$what" "${line#  FAIL }" ;;
-	*) continue ;;
-	esac
-	n=$((n + 1))
-done < <(grep -E '^  (PASS|FAIL) ' "$out")
+# the labs it brought up: none may be left
+left=$(scenario_labs_left "$out")
+scenario_rows_tap "$out"
+n=$ROWS_N
 verdict=$(grep '^verdict:' "$out")
 if [ $rc = 0 ] && [ "${verdict#verdict: PASS}" != "$verdict" ] && [ "$left" = 0 ] && [ $n -gt 0 ]; then
 	tap_ok "scenarios/tunnel.sh: $verdict, $n checks ($(($(date +%s) - t0)) s)"

@@ -24,3 +24,28 @@ matrix_tap() {
 	left=$(ip netns list | grep -c "^ztlab-t$((pid % 100000))n")
 	[ "$left" = 0 ] && tap_ok "no namespace left by the matrix run" || tap_fail "namespaces left" "$left"
 }
+
+# The rows of any scenario's output (sc_row: "  PASS what   expected X   saw Y   note"):
+#   scenario_rows_tap OUT   one test per row; sets ROWS_N to how many
+#   scenario_labs_left OUT  the namespaces still there of the labs it brought up (it
+#                           prints "lab ID from FILE:" for each)
+scenario_rows_tap() {
+	local line what
+	ROWS_N=0
+	while IFS= read -r line; do
+		what=$(sed -E 's/^  (PASS|FAIL) +//; s/ +expected .*//' <<<"$line")
+		case "$line" in
+		"  PASS "*) tap_ok "$what" ;;
+		*) tap_fail "$what" "${line#  FAIL }" ;;
+		esac
+		ROWS_N=$((ROWS_N + 1))
+	done < <(grep -E '^  (PASS|FAIL) ' "$1")
+}
+
+scenario_labs_left() {
+	local id left=0
+	for id in $(sed -n 's/^lab \([a-z0-9]*\) from .*/\1/p' "$1"); do
+		left=$((left + $(ip netns list | grep -c "^ztlab-$id-")))
+	done
+	echo "$left"
+}

@@ -197,7 +197,9 @@ static size_t flush_conn(struct qh_node *nd, struct zt_quic_conn *c)
 	size_t sent = 0;
 	int n;
 
-	while ((n = zt_quic_conn_poll_send(c, nd->net->now, buf, sizeof(buf), &p)) > 0) {
+	size_t cap = nd->tx_cap ? nd->tx_cap : sizeof(buf);
+
+	while ((n = zt_quic_conn_poll_send(c, nd->net->now, buf, cap, &p)) > 0) {
 		sent++;
 		if (zt_quic_is_relay_addr(&p.local)) {
 			if (nd->virt_send)

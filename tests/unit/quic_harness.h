@@ -78,6 +78,7 @@ struct qh_node {
 			  const uint8_t *pkt, size_t len);
 	void *virt_arg;
 	uint64_t unrouted;
+	size_t tx_cap;                /* poll_send's cap (the path's packet size); 0: 64 KiB */
 };
 
 void qh_net_init(struct qh_net *n, uint64_t latency);

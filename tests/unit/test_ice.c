@@ -30,7 +30,7 @@ struct pkt {
 	int to_side;
 	struct zt_addr src, dst;
 	size_t len;
-	uint8_t buf[512];
+	uint8_t buf[1500];
 };
 
 struct nat {
@@ -51,6 +51,8 @@ struct side {
 	struct zt_check_budget_config bcfg;
 	size_t max_remote;
 	bool predicting;            /* set before setup_side: cfg.predicting */
+	uint16_t probes[ZT_ICE_MTU_PROBES]; /* set before setup_side: cfg.mtu_probe */
+	int mtu_events;
 	struct zt_check_budget budget;
 	struct zt_tokens tokens;
 	struct zt_addr host;
@@ -65,6 +67,8 @@ struct net {
 	int nq;
 	uint64_t now, delay;
 	bool drop_all;
+	size_t max_len;             /* datagrams longer are lost (a path MTU); 0: none */
+	unsigned drop_next_over;    /* ... and this many more that are longer than 1300 */
 	int sent[2];
 	uint64_t first_tx_times[2][64];
 	struct zt_addr first_dst[2][64];
@@ -106,8 +110,12 @@ static void send_pkt(struct net *net, int from, const struct zt_addr *local,
 
 	assert_true(zt_addr_equal(local, &s->host)); /* always sent from the host address */
 	net->sent[from]++;
-	if (net->drop_all)
+	if (net->drop_all || (net->max_len && len > net->max_len))
 		return;
+	if (net->drop_next_over && len > 1300) {
+		net->drop_next_over--;
+		return;
+	}
 	assert_true(net->nq < MAXQ);
 	p = &net->q[net->nq++];
 	p->at = net->now + net->delay;
@@ -141,7 +149,7 @@ static void deliver(struct net *net, struct pkt *p)
 
 static void pump(struct net *net, int side)
 {
-	uint8_t buf[1280];
+	uint8_t buf[1500];
 	struct zt_addr l, r;
 	int n;
 
@@ -175,6 +183,7 @@ static void drain_events(struct side *s)
 		case ZT_ICE_EV_FAILED: s->failed_events++; break;
 		case ZT_ICE_EV_CONSENT_LOST: s->consent_lost_events++; break;
 		case ZT_ICE_EV_PRFLX: s->prflx_events++; break;
+		case ZT_ICE_EV_PATH_MTU: s->mtu_events++; break;
 		default: break;
 		}
 	}
@@ -240,6 +249,7 @@ static void setup_side(struct net *net, int i, bool controlling, uint64_t tb, co
 		.local_ufrag = i == 0 ? "agentUF" : "connUF",
 		.local_pwd = i == 0 ? "agentpassword0123456789" : "connpassword0123456789x",
 		.predicting = s->predicting,
+		.mtu_probe = { s->probes[0], s->probes[1] },
 	};
 	struct zt_cand hc;
 
@@ -299,6 +309,93 @@ static void teardown(struct net *net)
 {
 	zt_ice_free(net->s[0].ice);
 	zt_ice_free(net->s[1].ice);
+}
+
+/*
+ * Path MTU (ice.h): two sides on a LAN whose path carries datagrams of at most
+ * max_len bytes (0: any), probing 1407 and 1352 once a pair is selected; the first
+ * drop_over datagrams over 1300 bytes are lost too. Returns what each side found
+ * (*ret_final: probing ended on both sides) after `run_for`.
+ */
+static void probe_path(struct net *net, size_t max_len, unsigned drop_over, uint64_t run_for,
+		       size_t ret_mtu[2], bool *ret_final)
+{
+	bool f0, f1;
+
+	memset(net, 0, sizeof(*net));
+	net->delay = 1 * ZT_MS;
+	net->max_len = max_len;
+	net->drop_next_over = drop_over;
+	for (int i = 0; i < 2; i++) {
+		net->s[i].probes[0] = 1407;
+		net->s[i].probes[1] = 1352;
+	}
+	setup_side(net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(net, 1, false, 9, "10.0.0.2:2000");
+	exchange(net);
+	assert_int_equal(zt_ice_path_mtu(net->s[0].ice, &f0), 0);
+	assert_false(f0);
+	zt_ice_start(net->s[0].ice, 0);
+	zt_ice_start(net->s[1].ice, 0);
+	run(net, run_for);
+	assert_int_equal(zt_ice_state(net->s[0].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(zt_ice_state(net->s[1].ice), ZT_ICE_CONNECTED);
+	ret_mtu[0] = zt_ice_path_mtu(net->s[0].ice, &f0);
+	ret_mtu[1] = zt_ice_path_mtu(net->s[1].ice, &f1);
+	*ret_final = f0 && f1;
+}
+
+static void path_mtu_probes_find_what_the_path_carries(void **state)
+{
+	static struct net net;
+	size_t mtu[2];
+	bool final;
+
+	(void)state;
+	/* a 1500-byte path: the full size, one round trip after selection */
+	probe_path(&net, 0, 0, 10 * ZT_MS, mtu, &final);
+	assert_true(final);
+	assert_int_equal(mtu[0], 1407);
+	assert_int_equal(mtu[1], 1407);
+	assert_int_equal(net.s[0].mtu_events, 1);
+	assert_int_equal(net.s[1].mtu_events, 1);
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->mtu_probes_sent, 2);
+	teardown(&net);
+
+	/* 1400 bytes (a VPN): 1352 */
+	probe_path(&net, 1400 - 48, 0, 10 * ZT_MS, mtu, &final);
+	assert_false(final); /* the 1407 probe waits for its retransmissions */
+	assert_int_equal(mtu[0], 1352);
+	run(&net, 400 * ZT_MS);
+	mtu[0] = zt_ice_path_mtu(net.s[0].ice, &final);
+	assert_true(final);
+	assert_int_equal(mtu[0], 1352);
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->mtu_probes_sent, 4); /* 3 x 1407, 1352 */
+	assert_int_equal(net.s[0].mtu_events, 1);
+	teardown(&net);
+
+	/* 1280 bytes (IPv6's minimum): nothing confirmed, probing ends after 3 tries */
+	probe_path(&net, 1280 - 48, 0, 250 * ZT_MS, mtu, &final);
+	assert_false(final);
+	run(&net, 400 * ZT_MS);
+	mtu[0] = zt_ice_path_mtu(net.s[0].ice, &final);
+	assert_true(final);
+	assert_int_equal(mtu[0], 0);
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->mtu_probes_sent, 6);
+	assert_int_equal(zt_ice_stats(net.s[0].ice)->mtu_probes_answered, 0);
+	/* lost probes are not lost consent */
+	run(&net, 60 * ZT_SEC);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(net.s[0].consent_lost_events, 0);
+	assert_int_equal(net.s[0].mtu_events, 1);
+	teardown(&net);
+
+	/* a lost first try is sent again */
+	probe_path(&net, 0, 2, 400 * ZT_MS, mtu, &final);
+	assert_true(final);
+	assert_int_equal(mtu[0], 1407);
+	assert_int_equal(mtu[1], 1407);
+	teardown(&net);
 }
 
 static void same_lan_connects_in_one_round_trip(void **state)
@@ -931,6 +1028,16 @@ static void rejects_bad_config(void **state)
 	cfg.local_pwd = "short";
 	assert_int_equal(zt_ice_new(&ice, &cfg), -EINVAL);
 	cfg.local_pwd = "agentpassword0123456789";
+	cfg.mtu_probe[0] = 1352; /* path-MTU probes: largest first, 1200..1500 */
+	cfg.mtu_probe[1] = 1407;
+	assert_int_equal(zt_ice_new(&ice, &cfg), -EINVAL);
+	cfg.mtu_probe[0] = 1501;
+	cfg.mtu_probe[1] = 0;
+	assert_int_equal(zt_ice_new(&ice, &cfg), -EINVAL);
+	cfg.mtu_probe[0] = 0;
+	cfg.mtu_probe[1] = 1300;
+	assert_int_equal(zt_ice_new(&ice, &cfg), -EINVAL);
+	cfg.mtu_probe[1] = 0;
 	assert_int_equal(zt_ice_new(&ice, &cfg), 0);
 	assert_int_equal(zt_ice_start(ice, 0), -EINVAL); /* no remote credentials yet */
 	assert_int_equal(zt_ice_set_remote_credentials(ice, "a:b", "x"), -EINVAL);
@@ -1252,6 +1359,7 @@ int main(void)
 		cmocka_unit_test(empty_bucket_does_not_block_other_pairs),
 		cmocka_unit_test(remote_candidates_are_bounded),
 		cmocka_unit_test(tcp_candidates_are_not_paired),
+		cmocka_unit_test(path_mtu_probes_find_what_the_path_carries),
 		cmocka_unit_test(sequential_nats_meet_with_prediction),
 		cmocka_unit_test(predicted_pairs_are_checked_first_in_schedule_order),
 		cmocka_unit_test(predicted_pairs_use_the_first_host_only),

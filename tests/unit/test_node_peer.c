@@ -75,6 +75,9 @@ struct world {
 	uint64_t wire_marker_hits, relay_marker_hits;
 	uint64_t direct_pkts;            /* agent <-> connector without the Intermediate */
 	bool cut_direct;                 /* drop agent <-> connector packets */
+	size_t direct_max;               /* ... those longer (a path MTU); 0: none */
+	uint64_t direct_over;            /* ... dropped for it */
+	size_t direct_longest;           /* the longest one delivered */
 	bool cut_link;                   /* drop the TCP direct links' bytes */
 	uint64_t link_pkts;              /* ... seen */
 	struct zt_addr spoofer;          /* replays captured direct packets from here */
@@ -419,6 +422,12 @@ static bool tap(void *arg, const struct nh_pkt *p)
 	if ((zt_addr_equal(&p->from, &w->agent.addr) && zt_addr_equal(&p->to, &w->conn.addr)) ||
 	    (zt_addr_equal(&p->from, &w->conn.addr) && zt_addr_equal(&p->to, &w->agent.addr))) {
 		w->direct_pkts++;
+		if (w->direct_max && p->len > w->direct_max) {
+			w->direct_over++;
+			return true;
+		}
+		if (!w->cut_direct && p->len > w->direct_longest)
+			w->direct_longest = p->len;
 		return w->cut_direct;
 	}
 	return false;
@@ -2234,6 +2243,69 @@ static void on_refresh_conn(struct zt_peer *p, void *arg, uint64_t now)
 	refresh_conn++;
 }
 
+/*
+ * A direct path that carries 1280-byte IPv4 packets (UDP payload 1252; docs/direct-
+ * path.md, "Packet size"): ICE's probes of 1407 and 1352 bytes go unanswered, the
+ * inner connection sends 1252-byte packets on it, and a 1 MB transfer each way stays
+ * direct on both sides. A UDP flow (DATAGRAMs sized for the relay) then takes the
+ * session back to the relay (reason path-mtu), where its datagrams go. On the code
+ * before, the first full-size packets (1407) were lost and the session fell back to
+ * the relay (data-stalled) within seconds.
+ */
+static void small_direct_path_stays_direct(void **state)
+{
+	const uint64_t bytes = 20000 + (1u << 20);
+	struct world w;
+	struct tchan *t;
+	struct tflow *a;
+	struct zt_peer_path_info ai, ci;
+	uint8_t d[1300];
+	uint64_t before;
+
+	world_init(&w, *state, 0);
+	w.acfg.path = (struct zt_path_config){ .cooldown = 30 * ZT_SEC };
+	w.ccfg.path = (struct zt_path_config){ 0 };
+	w.direct_max = 1280 - 28;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	t = open_chan(&w, "web", 20000, 45);
+	t->send_fin = false;
+	assert_true(nh_run(&w.net, went_direct, &w, w.net.now + 3 * ZT_SEC));
+	before = w.direct_pkts;
+	t->to_send = bytes;
+	nh_run(&w.net, service_all, &w, w.net.now + 4 * ZT_SEC);
+	assert_int_equal(t->recvd, bytes);
+	assert_false(t->corrupt || t->reset);
+	assert_true(w.direct_pkts - before > 2 * (1u << 20) / 1252);
+	assert_true(w.direct_over > 0); /* the probes, nothing else */
+	assert_int_equal(w.direct_longest, 1252);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+	assert_int_equal(zt_peer_session_path(w.conn.peer, only_session(w.conn.peer), &ci), 0);
+	assert_true(ai.direct && ci.direct);
+	assert_int_equal(ai.switches, 1);
+	assert_int_equal(ai.payload, 1252);
+	assert_int_equal(ci.payload, 1252);
+
+	/* DATAGRAMs that only the relay carries: back to the relay, then they go */
+	a = tflow_new(&w, true);
+	assert_int_equal(zt_peer_flow_open(w.agent.peer, w.net.now, "web", a, &a->f), 0);
+	memset(d, 0x44, sizeof(d));
+	assert_int_equal(zt_peer_flow_send(a->f, w.net.now, d, sizeof(d)), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
+	assert_int_equal(zt_peer_session_path(w.agent.peer, only_session(w.agent.peer), &ai), 0);
+	assert_false(ai.direct);
+	assert_string_equal(ai.last_reason, "path-mtu");
+	assert_int_equal(ai.payload, ZT_RELAY_TUNNEL_MTU);
+	a->in = 0;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(zt_peer_flow_send(a->f, w.net.now, d, sizeof(d)), 0);
+	nh_run(&w.net, service_all, &w, w.net.now + 500 * ZT_MS);
+	assert_int_equal(a->in, 5);
+	assert_false(t->corrupt || t->reset);
+	world_fini(&w);
+}
+
 static void fallback_asks_the_shell_to_refresh_its_mapping(void **state)
 {
 	for (int on = 0; on < 2; on++) {
@@ -2881,6 +2953,7 @@ int main(void)
 		cmocka_unit_test(portmap_external_mapping_offered),
 		cmocka_unit_test(direct_path_chosen_cut_and_restored),
 		cmocka_unit_test(connector_follows_back_right_after_going_direct),
+		cmocka_unit_test(small_direct_path_stays_direct),
 		cmocka_unit_test(fallback_asks_the_shell_to_refresh_its_mapping),
 		cmocka_unit_test(direct_path_refused_stays_on_relay),
 		cmocka_unit_test(replayed_packets_from_elsewhere_get_nothing),

@@ -190,6 +190,98 @@ static void bulk_both_ways(void **state)
 	qh_pair_fini(&x.p);
 }
 
+/*
+ * A path whose MTU drops under a transfer (a direct path of 1280 bytes, docs/direct-
+ * path.md): from `shrink` on the wire drops every packet over 1232 bytes (an ICMP
+ * Packet Too Big, or a socket's EMSGSIZE), and 20 ms (two round trips) later both
+ * ends' poll_send cap becomes 1232. The full-size packets lost meanwhile are sent
+ * again in small ones (ngtcp2 splits the STREAM frames), no packet over the cap
+ * leaves after it, DATAGRAMs too big for the cap are dropped and counted, smaller
+ * ones go, and every byte arrives intact. Before poll_send took cap as the packet
+ * size, a cap under max_udp_payload was -ENOBUFS and nothing was sent again.
+ */
+struct shrink {
+	struct xfer *x;
+	uint64_t shrink, cap_at;
+	size_t over_after_cap;        /* packets over 1232 bytes put on the wire after cap_at */
+	uint64_t dropped;
+	bool capped;
+};
+
+static bool shrink_tap(void *arg, const struct qh_pkt *p)
+{
+	struct shrink *s = arg;
+
+	if (s->x->p.net.now < s->shrink || p->len <= 1232)
+		return false;
+	if (s->capped)
+		s->over_after_cap++;
+	s->dropped++;
+	return true;
+}
+
+static bool shrink_step(void *arg, uint64_t now)
+{
+	struct shrink *s = arg;
+
+	if (!s->capped && now >= s->cap_at) {
+		s->capped = true;
+		s->x->p.srv.tx_cap = s->x->p.cli.tx_cap = 1232;
+	}
+	s->x->p.net.wake = s->capped ? ZT_TIME_NEVER : s->cap_at;
+	return xfer_done(s->x, now);
+}
+
+static void smaller_path_mtu_resends_in_smaller_packets(void **state)
+{
+	struct qh_fixture *f = *state;
+	const uint64_t size = 4u << 20;
+	uint8_t big[1300], small[1100];
+	struct zt_quic_stats cs, ss;
+	struct xfer x;
+	struct shrink s = { .x = &x };
+
+	xfer_init(f, &x, NULL);
+	x.p.net.tap = shrink_tap;
+	x.p.net.tap_arg = &s;
+	s.shrink = x.p.net.now + 30 * ZT_MS;
+	s.cap_at = s.shrink + 20 * ZT_MS;
+	xfer_start(&x, size);
+	assert_true(qh_run(&x.p.net, shrink_step, &s, x.p.net.now + 60 * ZT_SEC));
+	assert_int_equal(x.cli.received, size);
+	assert_int_equal(x.srv.received, size);
+	assert_false(x.cli.corrupt);
+	assert_false(x.srv.corrupt);
+	assert_true(s.dropped > 0); /* full-size packets were lost */
+	assert_int_equal(s.over_after_cap, 0);
+	/* DATAGRAMs: room for 1100 bytes in 1232, none for 1300 */
+	assert_true(zt_quic_dgram_room(x.p.client, 1232) >= sizeof(small));
+	assert_true(zt_quic_dgram_room(x.p.client, 1232) < sizeof(big));
+	assert_true(zt_quic_dgram_max(x.p.client) >= sizeof(big));
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = qh_pattern(11, sizeof(big) + i);
+	big[0] = sizeof(big) >> 8;
+	big[1] = sizeof(big) & 0xff;
+	for (size_t i = 0; i < sizeof(small); i++)
+		small[i] = qh_pattern(11, sizeof(small) + i);
+	small[0] = sizeof(small) >> 8;
+	small[1] = sizeof(small) & 0xff;
+	assert_int_equal(zt_quic_dgram_send(x.p.client, big, sizeof(big)), 0);
+	assert_int_equal(zt_quic_dgram_send(x.p.client, small, sizeof(small)), 0);
+	qh_run(&x.p.net, NULL, NULL, x.p.net.now + 200 * ZT_MS);
+	assert_int_equal(x.dgrams_srv, 1);
+	assert_int_equal(x.dgram_len_srv, sizeof(small));
+	assert_int_equal(x.dgram_bad, 0);
+	zt_quic_conn_stats(x.p.client, &cs);
+	zt_quic_conn_stats(qh_pair_server(&x.p), &ss);
+	assert_int_equal(cs.dgrams_too_big, 1);
+	assert_int_equal(s.over_after_cap, 0);
+	printf("# mtu drop: %llu full-size packets lost, %llu + %llu packets sent\n",
+	       (unsigned long long)s.dropped, (unsigned long long)cs.pkts_sent,
+	       (unsigned long long)ss.pkts_sent);
+	qh_pair_fini(&x.p);
+}
+
 /* Small windows and a slow reader: the writer is held back by flow control, the
  * reader's buffer never exceeds the stream window, and every byte arrives. */
 static void backpressure(void **state)
@@ -1459,6 +1551,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(bulk_both_ways),
 		cmocka_unit_test(backpressure),
+		cmocka_unit_test(smaller_path_mtu_resends_in_smaller_packets),
 		cmocka_unit_test(unread_stream_is_bounded),
 		cmocka_unit_test(fin_both_ways),
 		cmocka_unit_test(empty_fin_and_write_after),

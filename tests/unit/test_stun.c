@@ -766,7 +766,7 @@ static void unknown_required_gets_420(void **state)
 	zt_stun_put_u32(&b, ZT_STUN_ATTR_PRIORITY, 1);
 	zt_stun_put_raw(&b, 0x7fff, junk, 4);
 	zt_stun_put_raw(&b, 0xc001, junk, 3);  /* unknown optional: ignored */
-	zt_stun_put_raw(&b, 0x0026, junk, 4);  /* PADDING (RFC 5780): not supported */
+	zt_stun_put_raw(&b, 0x0027, junk, 4);  /* RESPONSE-PORT (RFC 5780): not supported */
 	zt_stun_put_fingerprint(&b);
 	n = zt_stun_build_finish(&b);
 	assert_true(n > 0);
@@ -787,11 +787,22 @@ static void unknown_required_gets_420(void **state)
 	assert_memory_equal(reason, "Unknown Attribute", reason_len);
 	assert_int_equal(zt_stun_get_unknown_list(&r, list, 4), 2);
 	assert_int_equal(list[0], 0x7fff);
-	assert_int_equal(list[1], 0x0026);
+	assert_int_equal(list[1], 0x0027);
 	/* a cap smaller than the list copies what fits and says how many there are */
 	list[1] = 0;
 	assert_int_equal(zt_stun_get_unknown_list(&r, list, 1), 2);
 	assert_int_equal(list[1], 0);
+
+	/* PADDING (RFC 5780 s7.6; core/ice.h's path-MTU probes) is known, any length */
+	zt_stun_build_init(&b, req, sizeof(req), ZT_STUN_BINDING, ZT_STUN_REQUEST, tid_5769);
+	zt_stun_put_u32(&b, ZT_STUN_ATTR_PRIORITY, 1);
+	zt_stun_put_padding(&b, 37);
+	zt_stun_put_fingerprint(&b);
+	n = zt_stun_build_finish(&b);
+	assert_int_equal(n, 20 + 8 + 4 + 40 + 8);
+	assert_int_equal(zt_stun_decode(&m, req, (size_t)n), 0);
+	assert_int_equal(zt_stun_check_known(&m), 0);
+	assert_true(zt_stun_has(&m, ZT_STUN_ATTR_PADDING));
 
 	/* no unknown attributes: no 420 */
 	assert_int_equal(zt_stun_decode(&m, rfc5769_request, sizeof(rfc5769_request)), 0);
