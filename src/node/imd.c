@@ -2178,6 +2178,7 @@ void zt_imd_free(struct zt_imd *imd)
 	}
 	zt_quic_cidmap_free(imd->map);
 	zt_quic_retry_free(imd->retry);
+	free(imd->chanq);
 	zt_srccount_free(imd->half_src);
 	zt_addrpool_free(imd->pool4);
 	zt_addrpool_free(imd->pool6);
