@@ -24,6 +24,12 @@ static int set_log_rate(void *ctx, const char *v, const char **why)
 	return zt_log_set_rate_text(v, why);
 }
 
+static int set_log_format(void *ctx, const char *v, const char **why)
+{
+	(void)ctx;
+	return zt_log_set_format_text(v, why);
+}
+
 const struct zt_conf_key zt_daemon_keys[] = {
 	{ .name = "qlog-dir", .syntax = "DIR", .example = "/tmp/qlog",
 	  .help = "write a qlog file per QUIC connection into DIR",
@@ -34,6 +40,9 @@ const struct zt_conf_key zt_daemon_keys[] = {
 	{ .name = "log-rate", .syntax = "N", .example = "100",
 	  .help = "log lines per event and second; more are counted in one summary line "
 		  "(default 100, 0: no limit)", .set = set_log_rate },
+	{ .name = "log-format", .syntax = "text|json", .example = "json",
+	  .help = "log lines as key=value text (default) or one JSON object each",
+	  .set = set_log_format },
 	{ .name = "verbose", .syntax = "", .help = "more logs (also -v, -vv)", .is_flag = true,
 	  .repeatable = true, .kind = ZT_CONF_COUNTER, ZT_CONF_FIELD(struct zt_daemon, verbose) },
 };

@@ -14,6 +14,9 @@ static const char *log_prog = "ztna";
 static enum zt_log_level log_max = ZT_LOG_INFO;
 static struct zt_lograte log_rate = ZT_LOGRATE_INIT(ZT_LOG_RATE_DEFAULT);
 static void (*log_wake)(void *arg, uint64_t at);
+static bool log_json; /* --log-format json */
+/* A 2 KiB line as JSON: each byte at most 6 (\\u00XX), and the keys' quotes. */
+#define ZT_LOG_JSON_MAX 8192
 static void *log_wake_arg;
 static uint64_t log_wake_at = UINT64_MAX; /* the last time log_wake was asked for */
 static struct zt_loop *log_loop;           /* zt_log_attach's */
@@ -26,6 +29,16 @@ static const char *const level_names[] = {
 	[ZT_LOG_DEBUG] = "debug",
 	[ZT_LOG_TRACE] = "trace",
 };
+
+int zt_log_set_format_text(const char *v, const char **why)
+{
+	if (strcmp(v, "text") && strcmp(v, "json")) {
+		*why = "text or json";
+		return ZT_ESYNTAX;
+	}
+	log_json = !strcmp(v, "json");
+	return 0;
+}
 
 void zt_log_setup(const char *prog, enum zt_log_level max_level)
 {
@@ -126,6 +139,12 @@ static size_t header(char *line, size_t cap, enum zt_log_level level, const char
 
 static void emit(char *line, size_t n)
 {
+	char json[ZT_LOG_JSON_MAX];
+
+	if (log_json) {
+		n = zt_logfmt_json(json, sizeof(json) - 1, line, n);
+		line = json;
+	}
 	line[n++] = '\n';
 	/* one write per line so lines from several processes do not interleave */
 	fwrite(line, 1, n, stderr);

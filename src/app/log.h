@@ -17,6 +17,10 @@
  * and summarised once the second is over, at the most severe level left out:
  *
  *   ts=... level=warn prog=intermediate event=log_suppressed of=open_refused count=4711 window_ms=1000
+ *
+ * With --log-format json each line is one JSON object of the same fields:
+ *
+ *   {"ts":"2026-11-22T08:00:00.123Z","level":"info","prog":"agent","event":"path_switch",...}
  */
 #ifndef ZT_APP_LOG_H
 #define ZT_APP_LOG_H
@@ -49,6 +53,10 @@ void zt_log_flush(bool all);
 /* The option --log-rate N: sets the rate, or returns ZT_ESYNTAX / ZT_ERANGE with *why
  * (app/conf.h's set() contract). */
 int zt_log_set_rate_text(const char *v, const char **why);
+/* The option --log-format text|json: key=value lines (the default) or one JSON object
+ * per line (core/logfmt.h zt_logfmt_json: the same fields, integers as numbers).
+ * Returns 0, or ZT_ESYNTAX with *why. */
+int zt_log_set_format_text(const char *v, const char **why);
 struct zt_loop;
 /* Summaries on time from loop's timer (zt_log_set_wakeup done for the program);
  * detach (before the loop is freed) writes the pending ones. Detach without attach is

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <wchar.h>
 
+#include "core/err.h"
 #include "core/logfmt.h"
 
 #define TRUNC_MARK " truncated=1"
@@ -342,4 +343,222 @@ size_t zt_logfmt(char *buf, size_t cap, const char *fmt, ...)
 	n = zt_logfmt_v(buf, cap, fmt, ap);
 	va_end(ap);
 	return n;
+}
+
+/* Reading lines back. */
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The length of the escape at v[0] == '\\' within n bytes (2, or 4 for \xHH), 0 if bad;
+ * its byte in *c. */
+static size_t unescape(const char *v, size_t n, unsigned char *c)
+{
+	if (n < 2)
+		return 0;
+	switch (v[1]) {
+	case 'n': *c = '\n'; return 2;
+	case 'r': *c = '\r'; return 2;
+	case 't': *c = '\t'; return 2;
+	case '"': *c = '"'; return 2;
+	case '\\': *c = '\\'; return 2;
+	case 'x':
+		if (n < 4 || hexval(v[2]) < 0 || hexval(v[3]) < 0)
+			return 0;
+		*c = (unsigned char)(hexval(v[2]) * 16 + hexval(v[3]));
+		return 4;
+	default:
+		return 0;
+	}
+}
+
+static bool key_byte(char c)
+{
+	return c > 0x20 && c < 0x7f && c != '=' && c != '"';
+}
+
+/* A quoted value from line[i] (after its '"'): the index of the closing quote, or len
+ * if malformed. */
+static size_t quoted_end(const char *line, size_t len, size_t i)
+{
+	unsigned char c;
+
+	while (i < len && line[i] != '"') {
+		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] >= 0x7f)
+			return len;
+		if (line[i] == '\\') {
+			size_t e = unescape(line + i, len - i, &c);
+			if (!e)
+				return len;
+			i += e;
+		} else {
+			i++;
+		}
+	}
+	return i;
+}
+
+int zt_logfmt_field(const char *line, size_t len, size_t *pos, struct zt_logfmt_kv *kv)
+{
+	size_t i = *pos, k = i;
+
+	if (i >= len)
+		return 0;
+	while (i < len && key_byte(line[i]) && i - k <= 64)
+		i++;
+	if (i == k || i - k > 64 || i >= len || line[i] != '=')
+		return ZT_EMALFORMED;
+	*kv = (struct zt_logfmt_kv){ .key = line + k, .klen = i - k };
+	i++;
+	if (i < len && line[i] == '"') {
+		size_t e = quoted_end(line, len, i + 1);
+		if (e >= len)
+			return ZT_EMALFORMED;
+		kv->raw = line + i + 1, kv->rawlen = e - i - 1, kv->quoted = true;
+		i = e + 1;
+	} else {
+		size_t v = i;
+		while (i < len && line[i] != ' ') {
+			if (!key_byte(line[i]) && line[i] != '=')
+				return ZT_EMALFORMED;
+			i++;
+		}
+		kv->raw = line + v, kv->rawlen = i - v;
+	}
+	if (i < len && line[i] != ' ')
+		return ZT_EMALFORMED;
+	while (i < len && line[i] == ' ')
+		i++;
+	*pos = i;
+	return 1;
+}
+
+/* Room for ",\"truncated\":1" */
+#define JMARK_ROOM 14
+
+struct jout {
+	char *buf;
+	size_t len, cap;
+	bool full;
+};
+
+static void jput(struct jout *o, const char *s, size_t n)
+{
+	if (o->full || o->len + n > o->cap) {
+		o->full = true;
+		return;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+}
+
+/* One byte of a value inside a JSON string. */
+static void jbyte(struct jout *o, unsigned char c)
+{
+	char e[8];
+
+	if (c == '"' || c == '\\') {
+		e[0] = '\\', e[1] = (char)c;
+		jput(o, e, 2);
+	} else if (c >= 0x20 && c < 0x7f) {
+		jput(o, (const char *)&c, 1);
+	} else {
+		snprintf(e, sizeof(e), "\\u%04x", c);
+		jput(o, e, 6);
+	}
+}
+
+/* A JSON string of bytes v[0..n), unescaping logfmt's escapes when quoted. */
+static void jstring(struct jout *o, const char *v, size_t n, bool quoted)
+{
+	unsigned char c;
+
+	jput(o, "\"", 1);
+	for (size_t i = 0; i < n;) {
+		size_t e = quoted && v[i] == '\\' ? unescape(v + i, n - i, &c) : 0;
+		if (e) {
+			jbyte(o, c);
+			i += e;
+		} else {
+			jbyte(o, (unsigned char)v[i++]);
+		}
+	}
+	jput(o, "\"", 1);
+}
+
+static bool is_integer(const char *v, size_t n)
+{
+	size_t d = n && v[0] == '-' ? 1 : 0;
+
+	if (n == d || n - d > 15 || (v[d] == '0' && n - d > 1))
+		return false;
+	for (size_t i = d; i < n; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+	return true;
+}
+
+/* Every field, or -1 if the line does not read back. A field that does not fit goes,
+ * with the mark after the last whole one (o->cap then grows by the mark's room). */
+static int json_fields(struct jout *o, const char *line, size_t len)
+{
+	struct zt_logfmt_kv kv;
+	size_t pos = 0, keep = o->len;
+	int rc, n = 0;
+
+	while ((rc = zt_logfmt_field(line, len, &pos, &kv)) == 1) {
+		if (n++)
+			jput(o, ",", 1);
+		jstring(o, kv.key, kv.klen, false);
+		jput(o, ":", 1);
+		if (!kv.quoted && is_integer(kv.raw, kv.rawlen))
+			jput(o, kv.raw, kv.rawlen);
+		else
+			jstring(o, kv.raw, kv.rawlen, kv.quoted);
+		if (o->full)
+			break;
+		keep = o->len;
+	}
+	if (rc < 0)
+		return -1;
+	if (o->full) {
+		o->full = false;
+		o->len = keep;
+		o->cap += JMARK_ROOM;
+		jput(o, keep > 1 ? ",\"truncated\":1" : "\"truncated\":1", keep > 1 ? 14 : 13);
+	}
+	return 0;
+}
+
+size_t zt_logfmt_json(char *out, size_t cap, const char *line, size_t len)
+{
+	/* content up to cap - 2 - JMARK_ROOM: then the mark, the brace and the NUL fit */
+	struct jout o = { .buf = out, .cap = cap - 2 - JMARK_ROOM };
+
+	if (cap < ZT_LOGFMT_MIN) {
+		if (cap)
+			out[0] = '\0';
+		return 0;
+	}
+	jput(&o, "{", 1);
+	if (json_fields(&o, line, len) < 0) {
+		/* the line as one string, cut shorter until it fits (a byte takes 1 to 6) */
+		for (size_t n = len, cut = 0;; cut = 1, n = n * 3 / 4) {
+			o = (struct jout){ .buf = out, .cap = cap - 2 - JMARK_ROOM };
+			jput(&o, "{\"log\":", 7);
+			jstring(&o, line, n, false);
+			if (!o.full) {
+				o.cap += JMARK_ROOM;
+				if (cut)
+					jput(&o, ",\"truncated\":1", 14);
+				break;
+			}
+		}
+	}
+	o.cap = cap - 1;
+	jput(&o, "}", 1);
+	out[o.len] = '\0';
+	return o.len;
 }

@@ -51,4 +51,31 @@ size_t zt_logfmt_value(char *buf, size_t cap, const char *v, size_t len, bool in
 /* True if a value of len bytes must be quoted outside quotes. */
 bool zt_logfmt_needs_quotes(const char *v, size_t len);
 
+/*
+ * Reading a line back: one field of line[0..len) from *pos on. A field is key=value,
+ * the key up to 64 bytes of printable ASCII without space, '=' or '"'; the value bare
+ * (up to the next space) or quoted. On 1, key/klen and the value as written
+ * (raw/rawlen, without its quotes; quoted says whether it had them) point into line
+ * and *pos is past the field and its space. Returns 1, 0 at the end of the line, or
+ * ZT_EMALFORMED for text zt_logfmt does not write (no '=', an unterminated quote, a
+ * bad escape, a byte outside printable ASCII).
+ */
+struct zt_logfmt_kv {
+	const char *key, *raw;
+	size_t klen, rawlen;
+	bool quoted;
+};
+int zt_logfmt_field(const char *line, size_t len, size_t *pos, struct zt_logfmt_kv *kv);
+
+/*
+ * The same line as one JSON object (--log-format json), keys in their order, each
+ * value a JSON string, unescaped and escaped again for JSON (a byte from 0x80 up
+ * becomes the code point of the same number, \u00XX: nothing is lost and the output
+ * stays ASCII), except a bare decimal integer of up to 15 digits, which is a number.
+ * A line that does not read back (see zt_logfmt_field) is {"log":"<the line>"}. Output
+ * that does not fit ends after the last whole field with "truncated":1. Returns the
+ * length written (< cap), or 0 if cap < ZT_LOGFMT_MIN.
+ */
+size_t zt_logfmt_json(char *out, size_t cap, const char *line, size_t len);
+
 #endif

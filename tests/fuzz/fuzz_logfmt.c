@@ -7,7 +7,9 @@
  * length (NULs included) for zt_logfmt_value. Invariants: the output is one line of
  * printable ASCII; it splits back (tests/fuzz/logparse.h) into exactly the fields of
  * the format, each value byte for byte; with any smaller buffer the output still fits,
- * stays printable, and parses (cut at a safe point, " truncated=1").
+ * stays printable, and parses (cut at a safe point, " truncated=1"). Reading back
+ * (zt_logfmt_field) finds the same fields as the test reader; the JSON form of the
+ * line, and of the raw input as a line, is one printable object at any size.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -58,6 +60,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t m = zt_logfmt(out, c, "a=%s b=\"%s\"", s1, s1);
 		check(m < c && printable(out, m));
 		check(lp_parse(out, fields, 8) >= 1);
+	}
+
+	/* read back by the library: the same 5 fields; as JSON: one printable object */
+	{
+		struct zt_logfmt_kv kv;
+		size_t pos = 0, jcap = 6 * n + 64;
+		int k = 0, rc;
+		char *j = malloc(jcap);
+
+		check(j != NULL);
+		n = zt_logfmt(out, cap, "a=%s b=\"%s\" c=%.*s d=%c n=%d", s1, s1, (int)half, s1,
+			      n1 ? s1[0] : 'x', (int)size);
+		while ((rc = zt_logfmt_field(out, n, &pos, &kv)) == 1)
+			k++;
+		check(rc == 0 && k == 5);
+		size_t caps[] = { ZT_LOGFMT_MIN, ZT_LOGFMT_MIN + (size ? data[size - 1] : 0) % 128,
+				  ZT_LOGFMT_MIN + (size * 7919) % 512, jcap };
+
+		for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+			size_t c = caps[i] < jcap ? caps[i] : jcap, m = zt_logfmt_json(j, c, out, n);
+			check(m < c && j[0] == '{' && j[m - 1] == '}' && printable(j, m));
+			m = zt_logfmt_json(j, c, (const char *)data, size);
+			check(m < c && j[0] == '{' && j[m - 1] == '}' && printable(j, m));
+		}
+		free(j);
 	}
 
 	/* an exact byte string, NULs included, as one value */

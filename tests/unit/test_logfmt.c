@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../fuzz/logparse.h"
+#include "core/err.h"
 #include "core/logfmt.h"
 #include "core/rng.h"
 
@@ -172,6 +173,66 @@ static void random_values_round_trip(void **state)
 	}
 }
 
+/* Reading back: the fields as written, and what is not logfmt. */
+static void fields_read_back(void **state)
+{
+	const char *line = "a=1 b=\"x y\\n\" c=-";
+	struct zt_logfmt_kv kv;
+	size_t pos = 0;
+
+	(void)state;
+	assert_int_equal(zt_logfmt_field(line, strlen(line), &pos, &kv), 1);
+	assert_true(kv.klen == 1 && kv.key[0] == 'a' && kv.rawlen == 1 && !kv.quoted);
+	assert_int_equal(zt_logfmt_field(line, strlen(line), &pos, &kv), 1);
+	assert_true(kv.quoted && kv.rawlen == 5 && !memcmp(kv.raw, "x y\\n", 5));
+	assert_int_equal(zt_logfmt_field(line, strlen(line), &pos, &kv), 1);
+	assert_int_equal(zt_logfmt_field(line, strlen(line), &pos, &kv), 0);
+	for (const char *bad = "novalue\0a=\"open\0a=\"\\q\"\0=v\0a=\"x\"y\0a=b\tc\0"; *bad;
+	     bad += strlen(bad) + 1) {
+		pos = 0;
+		assert_int_equal(zt_logfmt_field(bad, strlen(bad), &pos, &kv), ZT_EMALFORMED);
+	}
+}
+
+/* --log-format json: the same fields; integers as numbers; escapes redone for JSON;
+ * a forged value stays one string. */
+static void json_of_a_line(void **state)
+{
+	char line[256], out[512];
+	size_t n;
+
+	(void)state;
+	n = zt_logfmt(line, sizeof(line), "event=x n=%d z=%s s=%s t=\"%s\" big=%s", -42, "007",
+		      "a b\n\xff", "\"},{\"evil\":1", "1234567890123456");
+	n = zt_logfmt_json(out, sizeof(out), line, n);
+	assert_int_equal(n, strlen(out));
+	assert_string_equal(out, "{\"event\":\"x\",\"n\":-42,\"z\":\"007\","
+				 "\"s\":\"a b\\u000a\\u00ff\",\"t\":\"\\\"},{\\\"evil\\\":1\","
+				 "\"big\":\"1234567890123456\"}");
+	/* not logfmt: the line as one string */
+	n = zt_logfmt_json(out, sizeof(out), "no fields", 9);
+	assert_string_equal(out, "{\"log\":\"no fields\"}");
+}
+
+/* Cut at the last whole field, marked; a cut raw line too; always one object. */
+static void json_truncation(void **state)
+{
+	char line[256], out[64];
+	size_t n = zt_logfmt(line, sizeof(line), "a=1 b=2 long=%s c=3",
+			     "0123456789012345678901234567890123456789");
+
+	(void)state;
+	assert_true(zt_logfmt_json(out, sizeof(out), line, n) < sizeof(out));
+	assert_string_equal(out, "{\"a\":1,\"b\":2,\"truncated\":1}");
+	for (size_t cap = ZT_LOGFMT_MIN; cap < sizeof(out); cap++) {
+		size_t m = zt_logfmt_json(out, cap, line, n);
+		assert_true(m < cap && out[0] == '{' && out[m - 1] == '}' && printable_one_line(out));
+		m = zt_logfmt_json(out, cap, "\x01\x02 not logfmt at all, and long enough to cut", 47);
+		assert_true(m < cap && out[m - 1] == '}' && strstr(out, "\"truncated\":1"));
+	}
+	assert_int_equal(zt_logfmt_json(out, 8, line, n), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +245,9 @@ int main(void)
 		cmocka_unit_test(truncation_closes_quotes_and_says_so),
 		cmocka_unit_test(one_value),
 		cmocka_unit_test(random_values_round_trip),
+		cmocka_unit_test(fields_read_back),
+		cmocka_unit_test(json_of_a_line),
+		cmocka_unit_test(json_truncation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
