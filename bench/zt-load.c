@@ -21,9 +21,15 @@
  *       then --hold.
  *   zt-load relay   --to IP:PORT --pki DIR --name NAME --token TOKEN --connector NAME
  *                   --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]
+ *                   [--channel]
  *       One agent and one connector with one session; for --seconds the agent keeps
  *       its DATAGRAM queue full with B-byte payloads (relay header included) and the
  *       connector counts what arrives: "relay seconds= size= sent= received= pps=".
+ *       --channel: both ask for the relay channel (docs/relay-channel.md) and the
+ *       agent sends the payloads as channel datagrams (B + 1 bytes) from its socket
+ *       as fast as the socket takes them (64 a system call, UDP GSO); the connector
+ *       counts the channel datagrams it gets. Fails when the Intermediate does not
+ *       agree to the channel.
  *   zt-load opens   --to IP:PORT --pki DIR --name NAME --token TOKEN --service SVC
  *                   [--count N] [--seconds S] [--bind IP]
  *       N agents (default 1) each send OPENs for SVC nonstop (as fast as the control
@@ -141,6 +147,7 @@ struct load {
 	double hold, pause, seconds;
 	size_t size;
 	bool bare;
+	bool chan;               /* relay --channel */
 
 	struct lc *lcs;          /* count agents, then the connector (pairs, relay) */
 	long nlcs, started, handshaking, ready, sessions;
@@ -312,6 +319,9 @@ static void sessions_done(struct load *L, uint64_t now)
 		L->t0 = now;
 		conn->dgrams_rx = 0;
 		phase_arm(L, now + (uint64_t)(L->seconds * ZT_SEC));
+		if (L->chan) { /* blast whenever the socket takes more */
+			zt_loop_mod(L->loop, &L->lcs[0].w, EPOLLIN | EPOLLOUT);
+		}
 		lc_flush(&L->lcs[0], now);
 		return;
 	}
@@ -375,6 +385,11 @@ static void on_msg(struct lc *c, const struct zt_ctrl_msg *m, uint64_t now)
 		return; /* a session the connector refused (its per-agent limits): not an end */
 	switch (m->type) {
 	case ZT_CTRL_WELCOME:
+		if (L->chan && !m->u.welcome.relay_channel) {
+			printf("error what=no_relay_channel\n");
+			finish(L, 1);
+			break;
+		}
 		if (c->st == LC_HELLO)
 			on_ready(c, now);
 		break;
@@ -439,6 +454,7 @@ static void cb_handshake(struct zt_quic_conn *conn, void *arg)
 	m.u.hello.token_len = (uint16_t)strlen(c->connector ? L->ctoken : L->token);
 	memcpy(m.u.hello.token, c->connector ? L->ctoken : L->token, m.u.hello.token_len);
 	snprintf(m.u.hello.software, sizeof(m.u.hello.software), "zt-load");
+	m.u.hello.relay_channel = L->chan;
 	if (c->connector) {
 		m.u.hello.n_services = 1;
 		snprintf(m.u.hello.services[0], sizeof(m.u.hello.services[0]), "%s", L->service);
@@ -536,6 +552,32 @@ static void lc_dead(struct lc *c)
 	finish(c->L, 1);
 }
 
+/* relay --channel: 64 channel datagrams of size + 1 bytes in one system call, while
+ * the socket takes them (the watch asks for writability while blasting). */
+static void chan_blast(struct lc *c)
+{
+	struct load *L = c->L;
+	size_t seg = L->size + 1, n = ZT_UDP_SEGMENTS_MAX_BYTES / seg;
+	int rc;
+
+	if (n > ZT_UDP_SEGMENTS_MAX)
+		n = ZT_UDP_SEGMENTS_MAX;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *d = L->buf + i * seg;
+		memset(d, 0x5a, seg);
+		zt_relay_chan_write(d, ZT_RELAY_CHAN_HDR_LEN, c->session);
+	}
+	for (int k = 0; k < 16; k++) {
+		rc = zt_udp_send_segments(&c->udp, &L->to, NULL, L->buf, n * seg, seg);
+		if (rc < 0) {
+			if (rc != -EAGAIN)
+				L->relay_full++;
+			return;
+		}
+		L->relay_sent += n;
+	}
+}
+
 static void lc_flush(struct lc *c, uint64_t now)
 {
 	struct load *L = c->L;
@@ -544,8 +586,10 @@ static void lc_flush(struct lc *c, uint64_t now)
 
 	if (!c->conn)
 		return;
+	if (L->chan && L->mode == M_RELAY && L->phase == 3 && !c->connector && c->session)
+		chan_blast(c);
 	for (;;) {
-		if (L->mode == M_RELAY && L->phase == 3 && !c->connector && c->session) {
+		if (L->mode == M_RELAY && L->phase == 3 && !c->connector && c->session && !L->chan) {
 			while (zt_quic_dgram_queued(c->conn) < RELAY_QUEUE) {
 				if (relay_send(c, L->size) < 0) {
 					L->relay_full++;
@@ -581,6 +625,10 @@ static void lc_on_read(struct zt_loop *loop, struct zt_watch *w, uint32_t revent
 	while ((n = zt_udp_recv(&c->udp, L->buf, sizeof(L->buf), &from, &to)) >= 0) {
 		L->pkts_rx++;
 		L->bytes_rx += (uint64_t)n;
+		if (L->chan && zt_relay_is_chan(L->buf, (size_t)n)) {
+			c->dgrams_rx++; /* relay --channel: the connector counts them */
+			continue;
+		}
 		if (c->conn)
 			zt_quic_conn_recv(c->conn, now, &c->path, L->buf, (size_t)n);
 	}
@@ -1020,6 +1068,7 @@ static int usage(void)
 		"                       [--dgrams K] [--pause S]\n"
 		"       zt-load relay   --to IP:PORT --pki DIR --name NAME --token TOKEN --connector NAME\n"
 		"                       --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]\n"
+		"                       [--channel]\n"
 		"       zt-load opens   --to IP:PORT --pki DIR --name NAME --token TOKEN --service SVC\n"
 		"                       [--count N] [--seconds S] [--bind IP]\n"
 		"       zt-load bare-server --listen IP:PORT --pki DIR [--seconds S]\n"
@@ -1104,6 +1153,10 @@ static int parse_options(struct load *L, int argc, char **argv, const char **ret
 		}
 		if (!strcmp(a, "--keep-going")) {
 			L->keep_going = true;
+			continue;
+		}
+		if (!strcmp(a, "--channel")) {
+			L->chan = true;
 			continue;
 		}
 		if (!v)

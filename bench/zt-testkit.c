@@ -24,7 +24,14 @@
  *                                  every datagram both ways for MARKER; every
  *                                  REPLAY_EVERY-th client datagram is sent twice (a
  *                                  replay); writes counters to STATS_FILE on SIGUSR1
- *                                  and at exit
+ *                                  and at exit (relay channel datagrams, first byte
+ *                                  0x0C, counted apart: docs/relay-channel.md). On
+ *                                  SIGUSR2 it does what STATS_FILE.cmd says, then
+ *                                  writes the counters: "rebind" (every client's
+ *                                  upstream socket replaced by one on a new port: a
+ *                                  NAT rebinding) or "chan SESSION" (SESSION in hex:
+ *                                  one channel datagram for it, 100 bytes of inner
+ *                                  packet, upstream from the first client's socket)
  *   garbage ADDR:PORT COUNT        COUNT malformed datagrams: random bytes, STUN-like,
  *                                  truncated QUIC long and short headers, empty
  *   udp-flows ADDR:PORT N FROM     one datagram from each of N source ports (FROM is
@@ -508,14 +515,48 @@ struct tclient {
 	int up;
 };
 
-static volatile sig_atomic_t tap_dump, tap_stop;
+static volatile sig_atomic_t tap_dump, tap_stop, tap_cmd;
 
 static void on_sig(int sig)
 {
 	if (sig == SIGUSR1)
 		tap_dump = 1;
+	else if (sig == SIGUSR2)
+		tap_cmd = 1;
 	else
 		tap_stop = 1;
+}
+
+/* The tap's SIGUSR2 command (STATS.cmd): a rebinding, or a channel datagram. */
+static void tap_command(const char *stats, struct tclient *cl, int ncl, const struct sockaddr_in *up,
+			uint64_t *cmds)
+{
+	char path[4096], line[128];
+	unsigned long session;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.cmd", stats);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	if (!strncmp(line, "rebind", 6)) {
+		for (int i = 0; i < ncl; i++) {
+			close(cl[i].up);
+			cl[i].up = udp_socket(NULL);
+			connect(cl[i].up, (const struct sockaddr *)up, sizeof(*up));
+			set_nonblock(cl[i].up);
+		}
+		(*cmds)++;
+	} else if (sscanf(line, "chan %lx", &session) == 1 && ncl > 0) {
+		uint8_t d[105] = { 0x0c, (uint8_t)(session >> 24), (uint8_t)(session >> 16),
+				   (uint8_t)(session >> 8), (uint8_t)session };
+		memset(d + 5, 0x41, sizeof(d) - 5);
+		send(cl[0].up, d, sizeof(d), 0);
+		(*cmds)++;
+	}
 }
 
 static bool contains(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl)
@@ -534,12 +575,14 @@ static int cmd_tap(const char *port, const char *upstream, const char *marker, c
 	struct sockaddr_in up, from;
 	int lfd = udp_socket(port), ncl = 0;
 	uint64_t c2u = 0, u2c = 0, hits_c2u = 0, hits_u2c = 0, bytes = 0, replays = 0;
+	uint64_t chan_c2u = 0, chan_u2c = 0, cmds = 0;
 	uint8_t buf[65536];
 	size_t ml = strlen(marker);
 
 	if (parse_addr(upstream, &up) < 0)
 		return 2;
 	signal(SIGUSR1, on_sig);
+	signal(SIGUSR2, on_sig);
 	signal(SIGTERM, on_sig);
 	signal(SIGINT, on_sig);
 	set_nonblock(lfd);
@@ -570,6 +613,7 @@ static int cmd_tap(const char *port, const char *upstream, const char *marker, c
 					ncl++;
 				}
 				c2u++;
+				chan_c2u += n > 0 && buf[0] == 0x0c;
 				bytes += (uint64_t)n;
 				if (contains(buf, (size_t)n, (const uint8_t *)marker, ml))
 					hits_c2u++;
@@ -588,11 +632,17 @@ static int cmd_tap(const char *port, const char *upstream, const char *marker, c
 				if (n < 0)
 					break;
 				u2c++;
+				chan_u2c += n > 0 && buf[0] == 0x0c;
 				bytes += (uint64_t)n;
 				if (contains(buf, (size_t)n, (const uint8_t *)marker, ml))
 					hits_u2c++;
 				sendto(lfd, buf, (size_t)n, 0, (struct sockaddr *)&cl[i].addr, sizeof(cl[i].addr));
 			}
+		}
+		if (tap_cmd) {
+			tap_cmd = 0;
+			tap_command(stats, cl, ncl, &up, &cmds);
+			tap_dump = 1;
 		}
 		if (tap_dump || tap_stop) {
 			char tmp[4096];
@@ -602,10 +652,13 @@ static int cmd_tap(const char *port, const char *upstream, const char *marker, c
 			f = fopen(tmp, "w");
 			if (f) {
 				fprintf(f, "clients %d\nto_upstream %llu\nto_clients %llu\nbytes %llu\n"
-					   "hits_to_upstream %llu\nhits_to_clients %llu\nreplays %llu\n",
+					   "hits_to_upstream %llu\nhits_to_clients %llu\nreplays %llu\n"
+					   "chan_to_upstream %llu\nchan_to_clients %llu\ncommands %llu\n",
 					ncl, (unsigned long long)c2u, (unsigned long long)u2c,
 					(unsigned long long)bytes, (unsigned long long)hits_c2u,
-					(unsigned long long)hits_u2c, (unsigned long long)replays);
+					(unsigned long long)hits_u2c, (unsigned long long)replays,
+					(unsigned long long)chan_c2u, (unsigned long long)chan_u2c,
+					(unsigned long long)cmds);
 				fclose(f);
 				rename(tmp, stats);
 			}

@@ -2,7 +2,9 @@
 # Loopback measurements (no root needed), on a 127.x.y.z address of this run's own:
 #
 #   sec_relay_rate   packets the Intermediate relays per CPU-second (zt-load: one
-#                    session, DATAGRAMs of 1200 B), against udpfwd relaying 1200-byte
+#                    session, 1200-byte payloads as relay channel datagrams, the
+#                    programs' default, docs/relay-channel.md; and as outer DATAGRAMs,
+#                    the relay-rate-dgram row), against udpfwd relaying 1200-byte
 #                    datagrams from udpblast; interleaved rounds. Each relay alone on
 #                    CPU_B, load and sink on CPU_A. Value = delivered / relay CPU time
 #                    (utime + stime): the rate one fully busy core would reach.
@@ -45,8 +47,25 @@ RR_ROUNDS=5
 RR_SECONDS=3
 [ -n "$QUICK_MODE" ] && RR_ROUNDS=2 && RR_SECONDS=2
 
+# rr_zload [ARGS]: one zt-load relay round against rr-imd (its output in
+# $TMP/rr-zload.out); prints "PKTS_PER_CPU_SECOND CPU_PERCENT", nothing when none came.
+rr_zload() {
+	local out t0 t1 got sec
+	t0=$(cpu_ticks "${PIDS[rr-imd]}")
+	out=$(taskset -c "$CPU_A" timeout 60 "$K/zt-load" relay --to "$LO:$LO_PORT" --pki "$LO_PKI" --bind "$LO" \
+		--name load --token "$TOK_L" --connector loadc --ctoken "$TOK_LC" --service bulk \
+		--seconds "$RR_SECONDS" --size 1200 "$@")
+	t1=$(cpu_ticks "${PIDS[rr-imd]}")
+	echo "$out" >"$TMP/rr-zload.out"
+	got=$(kv "$out" received)
+	sec=$(calc "($t1 - $t0) / $HZ")
+	if is_num "$got" && [ "$got" -gt 0 ] && [ "$(calc "$sec > 0")" = 1 ]; then
+		echo "$(FMT=%.0f calc "$got / $sec") $(FMT=%.0f calc "$sec / $RR_SECONDS * 100")"
+	fi
+}
+
 sec_relay_rate() {
-	local r out t0 t1 got sec imd=() fwd=() uimd=() ufwd=() sent
+	local r out t0 t1 got sec imd=() fwd=() uimd=() ufwd=() sent dg=() udg=() v u
 	note "relay rate: $RR_ROUNDS rounds of $RR_SECONDS s each"
 	lo_pki || { fail_row relay-rate "relay rate" "no PKI"; return; }
 	lo_imd rr-imd "$CPU_B" || { fail_row relay-rate "relay rate" "the Intermediate did not start"; return; }
@@ -54,17 +73,11 @@ sec_relay_rate() {
 		--idle 600 --seconds 3600
 	sleep 0.2
 	for ((r = 0; r < RR_ROUNDS; r++)); do
-		t0=$(cpu_ticks "${PIDS[rr-imd]}")
-		out=$(taskset -c "$CPU_A" timeout 60 "$K/zt-load" relay --to "$LO:$LO_PORT" --pki "$LO_PKI" --bind "$LO" \
-			--name load --token "$TOK_L" --connector loadc --ctoken "$TOK_LC" --service bulk \
-			--seconds "$RR_SECONDS" --size 1200)
-		t1=$(cpu_ticks "${PIDS[rr-imd]}")
-		got=$(kv "$out" received)
-		sec=$(calc "($t1 - $t0) / $HZ")
-		if is_num "$got" && [ "$got" -gt 0 ] && [ "$(calc "$sec > 0")" = 1 ]; then
-			imd+=("$(FMT=%.0f calc "$got / $sec")")
-			uimd+=("$(FMT=%.0f calc "$sec / $RR_SECONDS * 100")")
-		fi
+		read -r v u <<<"$(rr_zload --channel)"
+		[ -n "$v" ] && imd+=("$v") && uimd+=("$u")
+		out=$(cat "$TMP/rr-zload.out")
+		read -r v u <<<"$(rr_zload)"
+		[ -n "$v" ] && dg+=("$v") && udg+=("$u")
 		spawn rr-sink taskset -c "$CPU_A" "$K/udpblast" sink --bind "$LO:$((LO_PORT + 2))" \
 			--seconds $((RR_SECONDS + 5)) --idle 1
 		wait_for "$TMP/rr-sink.out" listening 5
@@ -79,7 +92,7 @@ sec_relay_rate() {
 			fwd+=("$(FMT=%.0f calc "$got / $sec")")
 			ufwd+=("$(FMT=%.0f calc "$sec / $RR_SECONDS * 100")")
 		fi
-		note "relay rate round $((r + 1)): Intermediate ${imd[*]: -1} pkts/CPU-s, udpfwd ${fwd[*]: -1} (${sent})"
+		note "relay rate round $((r + 1)): Intermediate ${imd[*]: -1} pkts/CPU-s (channel), ${dg[*]: -1} (DATAGRAMs), udpfwd ${fwd[*]: -1} (${sent})"
 	done
 	if [ ${#imd[@]} -eq 0 ] || [ ${#fwd[@]} -eq 0 ]; then
 		fail_row relay-rate "relay rate, 1200 B (pkts/s per core)" "no packets relayed ($out)"
@@ -89,7 +102,17 @@ sec_relay_rate() {
 		vf=$(median "${fwd[@]}")
 		row relay-rate "relay rate, 1200 B (pkts/s per core)" "$vi" pps "udpfwd (recvmmsg/sendmmsg)" "$vf" \
 			"$(ratio "$vi" "$vf")" ">= 0.35x" "$(verdict_ge "$(ratio "$vi" "$vf")" 0.35)" \
-			"Intermediate $(spread "${imd[@]}") at $(median "${uimd[@]}") % CPU; udpfwd $(spread "${fwd[@]}") at $(median "${ufwd[@]}") % CPU"
+			"relay channel (docs/relay-channel.md); Intermediate $(spread "${imd[@]}") at $(median "${uimd[@]}") % CPU; udpfwd $(spread "${fwd[@]}") at $(median "${ufwd[@]}") % CPU"
+		if [ ${#dg[@]} -gt 0 ]; then
+			local vd
+			vd=$(median "${dg[@]}")
+			row relay-rate-dgram "relay rate, 1200 B, outer DATAGRAMs (--relay-channel off)" "$vd" pps \
+				"udpfwd (recvmmsg/sendmmsg)" "$vf" "$(ratio "$vd" "$vf")" ">= 0.35x" \
+				"$(verdict_ge "$(ratio "$vd" "$vf")" 0.35)" \
+				"Intermediate $(spread "${dg[@]}") at $(median "${udg[@]}") % CPU"
+		else
+			fail_row relay-rate-dgram "relay rate, outer DATAGRAMs" "no packets relayed"
+		fi
 	fi
 	# With 1000 idle agents connected as well (the per-event cost of many clients).
 	if [ -z "$QUICK_MODE" ] && [ ${#fwd[@]} -gt 0 ]; then
@@ -98,14 +121,8 @@ sec_relay_rate() {
 		if wait_for "$TMP/rr-idle.out" '^ready' 60; then
 			local many=()
 			for ((r = 0; r < RR_ROUNDS; r++)); do
-				t0=$(cpu_ticks "${PIDS[rr-imd]}")
-				out=$(taskset -c "$CPU_A" timeout 60 "$K/zt-load" relay --to "$LO:$LO_PORT" --pki "$LO_PKI" \
-					--bind "$LO" --name load --token "$TOK_L" --connector loadc --ctoken "$TOK_LC" \
-					--service bulk --seconds "$RR_SECONDS" --size 1200)
-				t1=$(cpu_ticks "${PIDS[rr-imd]}")
-				got=$(kv "$out" received)
-				sec=$(calc "($t1 - $t0) / $HZ")
-				is_num "$got" && [ "$got" -gt 0 ] && many+=("$(FMT=%.0f calc "$got / $sec")")
+				read -r v u <<<"$(rr_zload --channel)"
+				[ -n "$v" ] && many+=("$v")
 			done
 			if [ ${#many[@]} -gt 0 ]; then
 				row relay-rate-1000 "relay rate, 1200 B, 1000 idle agents connected" "$(median "${many[@]}")" pps \

@@ -238,6 +238,16 @@ static int set_direct(void *ctx, const char *v, const char **why)
 	return ZT_ESYNTAX;
 }
 
+static int set_relay_channel(void *ctx, const char *v, const char **why)
+{
+	if (strcmp(v, "auto") && strcmp(v, "off")) {
+		*why = "auto or off";
+		return ZT_ESYNTAX;
+	}
+	PP(ctx)->pc.relay_channel_off = !strcmp(v, "off");
+	return 0;
+}
+
 static int set_portmap(void *ctx, const char *v, const char **why)
 {
 	static const char *const names[] = {
@@ -627,6 +637,10 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  DURATION_IN(pc.refusal_backoff_max, ZT_SEC, 24 * ZT_HOUR, "between 1s and 24h") },
 	{ .name = "direct", .syntax = "on|off", .example = "off",
 	  .help = "try a direct path to the peer (default on); off: relay only", .set = set_direct },
+	{ .name = "relay-channel", .syntax = "auto|off", .example = "off",
+	  .help = "relayed packets as plain UDP datagrams to the Intermediate's QUIC address "
+		  "when it agrees and we are on QUIC (auto, the default); off: in outer DATAGRAMs, "
+		  "encrypted per hop (docs/relay-channel.md)", .set = set_relay_channel },
 	{ .name = "tcp-direct", .syntax = "on|off", .example = "off",
 	  .help = "when both ends reach the Intermediate over TCP, punch a direct TCP path "
 		  "(simultaneous open; default on, off through a proxy)", .set = set_tcp_direct },
@@ -890,6 +904,7 @@ static void log_stats(void *arg, const char *event)
 		"state=%d rx=%" PRIu64 " tx=%" PRIu64 " dropped_garbage=%" PRIu64 " dropped_stun=%" PRIu64
 		" dropped_outer=%" PRIu64 " dropped_unknown=%" PRIu64 " relay_in=%" PRIu64
 		" relay_out=%" PRIu64 " relay_dropped_session=%" PRIu64 " relay_dropped_queue=%" PRIu64
+		" relay_chan_in=%" PRIu64 " relay_chan_out=%" PRIu64 " relay_chan_dropped=%" PRIu64
 		" connects=%" PRIu64 " resets=%" PRIu64 " opens=%" PRIu64 " refused_fast=%" PRIu64
 		" sessions=%zu sessions_opened=%" PRIu64
 		" sessions_failed=%" PRIu64 " sessions_resumed=%" PRIu64 " chans=%zu chans_opened=%" PRIu64 " chans_failed=%" PRIu64
@@ -902,7 +917,8 @@ static void log_stats(void *arg, const char *event)
 		" udp_limited=%" PRIu64,
 		zt_peer_state(pp->peer), io->rx, io->tx, ps.dropped_garbage, ps.dropped_stun,
 		ps.dropped_outer, ps.dropped_unknown, ps.relay_in, ps.relay_out,
-		ps.relay_dropped_session, ps.relay_dropped_queue, ps.connects, ps.resets_received,
+		ps.relay_dropped_session, ps.relay_dropped_queue, ps.relay_chan_in, ps.relay_chan_out,
+		ps.relay_chan_dropped, ps.connects, ps.resets_received,
 		ps.opens, ps.refused_fast, ps.sessions, ps.sessions_opened, ps.sessions_failed, ps.sessions_resumed, ps.chans, ps.chans_opened,
 		ps.chans_failed, ps.flows, fs->udp_in, fs->udp_out, fs->udp_dropped,
 		ps.flow_dgrams_dropped, fs->tcp_now, fs->tcp_bytes_in, fs->tcp_bytes_out,

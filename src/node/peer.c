@@ -311,7 +311,9 @@ static void check_ctrl(struct zt_peer *p)
 		close_outer(p, ZT_EPEER, "the Intermediate does not read its control stream");
 }
 
-static void fill_hello(struct zt_peer *p, struct zt_ctrl_msg *m)
+/* HELLO for a login on o: the relay channel asked for on QUIC only (there is no UDP
+ * 5-tuple to bind over TLS/TCP). */
+static void fill_hello(struct zt_peer *p, struct zt_ctrl_msg *m, const struct zt_outer *o)
 {
 	struct zt_ctrl_hello *h = &m->u.hello;
 
@@ -327,13 +329,14 @@ static void fill_hello(struct zt_peer *p, struct zt_ctrl_msg *m)
 		snprintf(h->services[h->n_services++], sizeof(h->services[0]), "%s",
 			 p->cfg.services[i].name);
 	zt_ptun_hello(p, h);
+	h->relay_channel = !p->cfg.relay_channel_off && o && zt_outer_quic(o);
 }
 
 static void send_hello(struct zt_peer *p)
 {
 	struct zt_ctrl_msg m;
 
-	fill_hello(p, &m);
+	fill_hello(p, &m, p->outer);
 	p->state = ZT_PEER_HELLO;
 	p->welcome_by = p->now + p->cfg.welcome_timeout;
 	if (zt_peer_ctrl(p, &m) < 0)
@@ -379,6 +382,7 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	p->state = ZT_PEER_READY;
 	p->client_id = w->client_id;
 	p->stun_port = w->stun_port;
+	p->chan = w->relay_channel && zt_outer_quic(p->outer);
 	set_observed(p, &w->observed);
 	p->welcome_at = p->now;
 	p->st.welcomes++;
@@ -541,7 +545,7 @@ static void alt_ready(struct zt_peer *p)
 		alt_drop(p);
 		return;
 	}
-	fill_hello(p, &m);
+	fill_hello(p, &m, p->alt);
 	m.u.hello.move_from = p->client_id;
 	if (zt_ctrlchan_send(zt_outer_ctrl(p->alt), &m) < 0) {
 		alt_drop(p);
@@ -563,6 +567,7 @@ static void moved(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	p->moving = false;
 	p->client_id = w->client_id;
 	p->stun_port = w->stun_port;
+	p->chan = w->relay_channel && zt_outer_quic(p->outer);
 	set_observed(p, &w->observed);
 	p->welcome_at = p->now;
 	p->st.moves++;
@@ -681,6 +686,45 @@ static void ocb_dgram(struct zt_outer *o, void *arg, const uint8_t *data, size_t
 		return;
 	}
 	zt_psession_relay_in(p, id, data + n, len - (size_t)n);
+}
+
+/* The relay channel (docs/relay-channel.md): agreed at this login, which is up on QUIC. */
+static bool chan_on(const struct zt_peer *p)
+{
+	return p->chan && p->state == ZT_PEER_READY && p->outer && zt_outer_quic(p->outer);
+}
+
+/* Channel data: taken only with the channel on and from the outer connection's
+ * remote address (the Intermediate), then handled like a DATAGRAM's payload. */
+static void chan_in(struct zt_peer *p, const struct zt_addr *from, const uint8_t *pkt,
+		    size_t len)
+{
+	struct zt_quic_path op;
+	uint32_t id;
+
+	if (!chan_on(p)) {
+		p->st.relay_chan_dropped++;
+		return;
+	}
+	zt_outer_path(p->outer, &op);
+	if (!zt_addr_equal(from, &op.remote) || zt_relay_chan_read(pkt, len, &id) < 0) {
+		p->st.relay_chan_dropped++;
+		return;
+	}
+	p->st.relay_chan_in++;
+	zt_psession_relay_in(p, id, pkt + ZT_RELAY_CHAN_HDR_LEN, len - ZT_RELAY_CHAN_HDR_LEN);
+}
+
+/* Whether a relayed packet may go as channel data now: not when the outer connection
+ * has sent nothing ack-eliciting for ZT_RELAY_CHAN_REFRESH, so that the Intermediate
+ * sees our current address (a NAT rebinding) at least that often while we relay. */
+static bool chan_fresh(const struct zt_peer *p, uint64_t now)
+{
+	uint64_t last = zt_quic_conn_last_ack_eliciting(zt_outer_quic(p->outer));
+
+	if (last == ZT_TIME_NEVER || (p->chan_dgram_at != ZT_TIME_NEVER && p->chan_dgram_at > last))
+		last = p->chan_dgram_at;
+	return last != ZT_TIME_NEVER && now < last + ZT_RELAY_CHAN_REFRESH;
 }
 
 static const struct zt_outer_callbacks outer_cb = {
@@ -814,6 +858,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	p->next_flow = 1;
 	p->next_request = zt_rng_u64(cfg->rng) >> 16;
 	p->tick = ZT_TIME_NEVER;
+	p->chan_dgram_at = ZT_TIME_NEVER;
 	p->now = now;
 	connect_outer(p, now);
 	*ret = p;
@@ -867,6 +912,12 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 		zt_psession_reap(p);
 		return 0;
 	}
+	if (zt_relay_is_chan(pkt, len)) {
+		chan_in(p, from, pkt, len);
+		zt_psession_deliver(p);
+		zt_psession_reap(p);
+		return 0;
+	}
 	if (!(pkt[0] & 0x40)) {
 		p->st.dropped_garbage++;
 		return 0;
@@ -908,12 +959,34 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 	return 0;
 }
 
+/* A relayed packet (in p->scratch after the channel header's room) as channel data
+ * into buf: returns its length and the outer connection's path in *path. */
+static int chan_out(struct zt_peer *p, struct psession *s, size_t n, uint8_t *buf, size_t cap,
+		    struct zt_quic_path *path)
+{
+	size_t len = n + ZT_RELAY_CHAN_HDR_LEN;
+
+	if (len > cap || len > ZT_RELAY_CHAN_MAX) {
+		p->st.relay_dropped_queue++;
+		return 0;
+	}
+	zt_relay_chan_write(p->scratch, ZT_RELAY_CHAN_HDR_LEN, s->id);
+	memcpy(buf, p->scratch, len);
+	zt_outer_path(p->outer, path);
+	p->st.relay_out++;
+	p->st.relay_chan_out++;
+	return (int)len;
+}
+
 /* One packet from an inner connection: wrapped for the relay (returns 0 and
- * *wrapped), or a direct-path datagram in buf (returns its length). */
+ * *wrapped), or a datagram in buf (returns its length): for the direct path, or
+ * relay channel data (docs/relay-channel.md). */
 static int poll_inner(struct zt_peer *p, struct psession *s, uint64_t now, uint8_t *buf,
 		      size_t cap, struct zt_quic_path *path, bool *wrapped)
 {
-	uint8_t *pkt = p->scratch + ZT_RELAY_HDR_LEN;
+	uint8_t *pkt = p->scratch + ZT_RELAY_CHAN_HDR_LEN;
+	uint8_t *dgram = p->scratch + ZT_RELAY_CHAN_HDR_LEN - ZT_RELAY_HDR_LEN;
+	bool chan;
 	int n;
 
 	*wrapped = false;
@@ -933,16 +1006,23 @@ static int poll_inner(struct zt_peer *p, struct psession *s, uint64_t now, uint8
 		zt_psession_direct_tx(s, now);
 		return n;
 	}
-	*wrapped = true;
 	if (!p->outer || p->state != ZT_PEER_READY) {
+		*wrapped = true;
 		p->st.relay_dropped_queue++;
 		return 0;
 	}
-	zt_relay_hdr_write(p->scratch, ZT_RELAY_HDR_LEN, s->id);
-	if (zt_outer_dgram_send(p->outer, p->scratch, (size_t)n + ZT_RELAY_HDR_LEN) < 0)
+	chan = chan_on(p);
+	if (chan && chan_fresh(p, now))
+		return chan_out(p, s, (size_t)n, buf, cap, path);
+	*wrapped = true;
+	zt_relay_hdr_write(dgram, ZT_RELAY_HDR_LEN, s->id);
+	if (zt_outer_dgram_send(p->outer, dgram, (size_t)n + ZT_RELAY_HDR_LEN) < 0) {
 		p->st.relay_dropped_queue++;
-	else
+	} else {
 		p->st.relay_out++;
+		if (chan)
+			p->chan_dgram_at = now; /* the outer path refreshed (or about to be) */
+	}
 	return 0;
 }
 

@@ -234,7 +234,13 @@ struct zt_peer {
 	struct zt_check_budget checks;           /* checks to addresses not answered yet */
 	struct pagent *agents;                   /* connector: per agent identity */
 	size_t sockets_used;                     /* connector: channels + flows, all agents */
-	uint8_t scratch[ZT_QUIC_OUTER_UDP_PAYLOAD + ZT_RELAY_HDR_LEN];
+	/* An inner packet on the relay path, with room before it for the relay header
+	 * (DATAGRAM) or the channel header (node/relay.h). */
+	uint8_t scratch[ZT_RELAY_CHAN_HDR_LEN + ZT_QUIC_OUTER_UDP_PAYLOAD];
+	/* The relay channel: agreed at this login (WELCOME), and when a relayed packet
+	 * last went as an outer DATAGRAM to refresh the outer path (ZT_RELAY_CHAN_REFRESH). */
+	bool chan;
+	uint64_t chan_dgram_at;
 	struct zt_peer_stats st;
 	/* Port mapping (peerpm.c): the client, the route it was made for, and the delete
 	 * of a client stopped (a route change), waiting for poll_send. */

@@ -288,6 +288,10 @@ struct zt_peer_config {
 	uint8_t nat_mapping, nat_ports;
 	bool nat_detect;
 	bool predict_off, probe_off;
+	/* The relay channel (docs/relay-channel.md, node/relay.h): asked for in HELLO when
+	 * the outer connection is QUIC, used when WELCOME agrees; off: never asked,
+	 * everything relayed in outer DATAGRAMs. Default (false): auto. */
+	bool relay_channel_off;
 	uint32_t probe_count, probe_rate;
 	const struct zt_addr *spray;
 	size_t nspray;
@@ -310,6 +314,10 @@ struct zt_peer_stats {
 	uint64_t relay_dropped_session; /* relayed for a session we do not have */
 	uint64_t relay_dropped_malformed;
 	uint64_t relay_dropped_queue;  /* the outer DATAGRAM queue was full */
+	/* The relay channel (of relay_in and relay_out: those that took it). */
+	uint64_t relay_chan_in, relay_chan_out;
+	uint64_t relay_chan_dropped;   /* channel data not from the outer connection's
+					  address, without the channel agreed, or malformed */
 	uint64_t connects, welcomes, refusals;
 	uint64_t moves;                /* logins moved to another transport (auto) */
 	uint64_t udp_probes;           /* auto, on TCP: tries of UDP */

@@ -2113,6 +2113,14 @@ void zt_quic_conn_path(const struct zt_quic_conn *c, struct zt_quic_path *ret)
 	path_from_ng(ret, ngtcp2_conn_get_path(c->conn));
 }
 
+uint64_t zt_quic_conn_last_ack_eliciting(const struct zt_quic_conn *c)
+{
+	ngtcp2_conn_stat cs;
+
+	ngtcp2_conn_get_conn_stat(c->conn, &cs);
+	return cs.last_tx_pkt_ts[NGTCP2_PKTNS_ID_APPLICATION];
+}
+
 struct zt_tls_session *zt_quic_conn_tls(struct zt_quic_conn *c)
 {
 	return c->tls;

@@ -295,6 +295,9 @@ void zt_quic_conn_stats(const struct zt_quic_conn *c, struct zt_quic_stats *ret)
 
 /* The path in use now. */
 void zt_quic_conn_path(const struct zt_quic_conn *c, struct zt_quic_path *ret);
+/* When it last sent an ack-eliciting 1-RTT packet (RFC 9002's
+ * time_of_last_ack_eliciting_packet), or ZT_TIME_NEVER. */
+uint64_t zt_quic_conn_last_ack_eliciting(const struct zt_quic_conn *c);
 
 /* The TLS session (peer identity, ALPN: see tls.h). */
 struct zt_tls_session *zt_quic_conn_tls(struct zt_quic_conn *c);

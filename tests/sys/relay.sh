@@ -214,9 +214,13 @@ progs_alive imd && progs_alive agent && progs_alive conn && [ "$out" = "still al
 	tap_fail "garbage: no crash, the session goes on" "got '$out'"
 hup_stats imd agent conn
 gi=$(( $(stat_of imd dropped_garbage) + $(stat_of imd dropped_unknown) + $(stat_of imd stun_answered) +
-	$(stat_of imd stun_dropped) + $(stat_of imd accept_failed) + $(stat_of imd dropped_conn) ))
-ga=$(( $(stat_of agent dropped_garbage) + $(stat_of agent dropped_unknown) + $(stat_of agent dropped_stun) ))
-gc=$(( $(stat_of conn dropped_garbage) + $(stat_of conn dropped_unknown) + $(stat_of conn dropped_stun) ))
+	$(stat_of imd stun_dropped) + $(stat_of imd accept_failed) + $(stat_of imd dropped_conn) +
+	$(stat_of imd relay_chan_dropped_addr) + $(stat_of imd relay_chan_dropped_malformed) ))
+# (a random first byte 0x0C is relay channel data: docs/relay-channel.md)
+ga=$(( $(stat_of agent dropped_garbage) + $(stat_of agent dropped_unknown) + $(stat_of agent dropped_stun) +
+	$(stat_of agent relay_chan_dropped) ))
+gc=$(( $(stat_of conn dropped_garbage) + $(stat_of conn dropped_unknown) + $(stat_of conn dropped_stun) +
+	$(stat_of conn relay_chan_dropped) ))
 tap_diag "dropped and counted: intermediate $gi, agent $ga, connector $gc (of 600 each)"
 [ "$gi" -ge 600 ] && [ "$ga" -ge 600 ] && [ "$gc" -ge 600 ] &&
 	tap_ok "the drops are counted (Intermediate $gi, agent $ga, connector $gc of 600)" ||

@@ -73,6 +73,7 @@ struct world {
 	struct tchan chans[MAX_CHANS];
 	struct tflow flows[MAX_FLOWS];
 	uint64_t wire_marker_hits, relay_marker_hits;
+	uint64_t chan_pkts;              /* relay channel datagrams on the wire */
 	uint64_t direct_pkts;            /* agent <-> connector without the Intermediate */
 	bool cut_direct;                 /* drop agent <-> connector packets */
 	size_t direct_max;               /* ... those longer (a path MTU); 0: none */
@@ -386,6 +387,8 @@ static bool tap(void *arg, const struct nh_pkt *p)
 		w->wire_marker_hits++;
 	if (p->tcp)
 		w->tcp_bytes += p->len;
+	if (!p->tcp && !p->link && zt_relay_is_chan(p->data, p->len))
+		w->chan_pkts++;
 	if (w->gw.family && !p->tcp && !p->link && zt_addr_equal(&p->to, &w->gw)) {
 		w->gw_pkts++;
 		w->gw_last_len = p->len < sizeof(w->gw_last) ? p->len : sizeof(w->gw_last);
@@ -660,6 +663,143 @@ static void stream_through_the_relay(void **state)
 	/* Control: the same tap does see a marker in plaintext. */
 	nh_send(&w.net, &w.agent.local, &w.imd.addr, marker, sizeof(marker));
 	assert_int_equal(w.wire_marker_hits, 1);
+	world_fini(&w);
+}
+
+/* The relay channel (docs/relay-channel.md): by default both ends and the
+ * Intermediate agree, and the stream rides as channel data both ways, with an outer
+ * DATAGRAM at most about once a second per end (the outer path's refresh). */
+static void relay_channel_carries_the_stream(void **state)
+{
+	struct world w;
+	struct tchan *t;
+	struct zt_imd_stats is;
+	struct zt_peer_stats as, cs;
+	uint64_t t0;
+
+	world_up(&w, *state, 0);
+	t0 = w.net.now;
+	t = open_chan(&w, "web", 1 << 20, 11);
+	t->markers = true;
+	run_chan(&w, t, 20 * ZT_SEC);
+	assert_false(t->reset || t->failed || t->corrupt);
+	assert_int_equal(t->recvd, 1 << 20);
+	nh_run(&w.net, service_all, &w, w.net.now + 200 * ZT_MS); /* the last ACKs land */
+	zt_imd_stats(w.imd.imd, &is);
+	zt_peer_stats(w.agent.peer, &as);
+	zt_peer_stats(w.conn.peer, &cs);
+	assert_true(as.relay_chan_out > 350 && as.relay_chan_in > 350);
+	assert_true(cs.relay_chan_out > 350 && cs.relay_chan_in > 350);
+	/* what went as DATAGRAMs: the first packets, then one a second or so per end */
+	{
+		uint64_t secs = (w.net.now - t0) / ZT_SEC + 1;
+		assert_true(as.relay_out - as.relay_chan_out <= 2 + 2 * secs);
+		assert_true(cs.relay_out - cs.relay_chan_out <= 2 + 2 * secs);
+	}
+	assert_int_equal(is.relay_chan_pkts, as.relay_chan_out + cs.relay_chan_out);
+	assert_int_equal(is.relay_chan_out, as.relay_chan_in + cs.relay_chan_in);
+	assert_int_equal(is.relay_chan_dropped_addr + is.relay_chan_dropped_malformed, 0);
+	assert_int_equal(as.relay_chan_dropped + cs.relay_chan_dropped, 0);
+	assert_int_equal(w.chan_pkts, is.relay_chan_pkts + is.relay_chan_out);
+	/* still ciphertext only */
+	assert_int_equal(w.wire_marker_hits, 0);
+	world_fini(&w);
+}
+
+/* --relay-channel off at the agent, the connector or the Intermediate: that end (or
+ * every end) falls back to DATAGRAMs, and the stream gets through all the same. */
+static void relay_channel_off_on_either_side(void **state)
+{
+	for (int which = 0; which < 3; which++) {
+		struct world w;
+		struct tchan *t;
+		struct zt_imd_stats is;
+		struct zt_peer_stats as, cs;
+
+		world_init(&w, *state, 0);
+		w.acfg.relay_channel_off = which == 0;
+		w.ccfg.relay_channel_off = which == 1;
+		if (which == 2) {
+			zt_imd_free(w.imd.imd);
+			w.icfg.relay_channel_off = true;
+			assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
+		}
+		start_connector(&w);
+		start_agent(&w, "pw-alice");
+		assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+		t = open_chan(&w, "web", 256 << 10, 12);
+		run_chan(&w, t, 20 * ZT_SEC);
+		assert_false(t->reset || t->failed || t->corrupt);
+		assert_int_equal(t->recvd, 256 << 10);
+		zt_imd_stats(w.imd.imd, &is);
+		zt_peer_stats(w.agent.peer, &as);
+		zt_peer_stats(w.conn.peer, &cs);
+		assert_true(as.relay_out > 100 && cs.relay_out > 100);
+		if (which == 0 || which == 2)
+			assert_int_equal(as.relay_chan_in + as.relay_chan_out, 0);
+		else
+			assert_true(as.relay_chan_in > 100 && as.relay_chan_out > 50);
+		if (which == 1 || which == 2)
+			assert_int_equal(cs.relay_chan_in + cs.relay_chan_out, 0);
+		else
+			assert_true(cs.relay_chan_in > 50 && cs.relay_chan_out > 100);
+		assert_int_equal(is.relay_chan_dropped_addr + as.relay_chan_dropped +
+					 cs.relay_chan_dropped,
+				 0);
+		world_fini(&w);
+	}
+}
+
+/* The agent's NAT rebinds in the middle of a stream on the channel: its channel data
+ * from the new port is dropped until an outer packet from there has moved the outer
+ * connection, which the refresh rule (an outer DATAGRAM when nothing ack-eliciting
+ * went for ZT_RELAY_CHAN_REFRESH) sends within about a second, not at the next
+ * keepalive (5 s here). The stream completes intact. */
+struct rebind_watch {
+	struct world *w;
+	struct tchan *t;
+	uint64_t dropped, last_drop_at;
+};
+
+static bool rebind_step(void *arg, uint64_t now)
+{
+	struct rebind_watch *rw = arg;
+	struct zt_imd_stats is;
+
+	zt_imd_stats(rw->w->imd.imd, &is);
+	if (is.relay_chan_dropped_addr != rw->dropped) {
+		rw->dropped = is.relay_chan_dropped_addr;
+		rw->last_drop_at = now;
+	}
+	service_all(rw->w, now);
+	return rw->t->released;
+}
+
+static void relay_channel_survives_rebinding(void **state)
+{
+	struct world w;
+	struct rebind_watch rw = { .w = &w };
+	struct zt_imd_stats is;
+	uint64_t rebind_at;
+
+	world_up(&w, *state, 0);
+	rw.t = open_chan(&w, "web", 16 << 20, 13);
+	/* 1.5 s into the stream: the outer connection has carried little but the refresh */
+	nh_run(&w.net, service_all, &w, w.net.now + 1500 * ZT_MS);
+	assert_false(rw.t->released);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_true(is.relay_chan_pkts > 500);
+	rebind_at = w.net.now;
+	w.agent.addr = qh_addr("127.0.0.2:5999");
+	assert_true(nh_run(&w.net, rebind_step, &rw, w.net.now + 60 * ZT_SEC));
+	assert_false(rw.t->reset || rw.t->failed || rw.t->corrupt);
+	assert_int_equal(rw.t->recvd, 16 << 20);
+	/* it did rebind on the channel, and the drops ended within the refresh and a
+	 * path validation */
+	assert_true(rw.dropped > 0);
+	assert_true(rw.last_drop_at - rebind_at <= ZT_RELAY_CHAN_REFRESH + 200 * ZT_MS);
+	zt_imd_stats(w.imd.imd, &is);
+	assert_true(is.relay_chan_pkts > 1000);
 	world_fini(&w);
 }
 
@@ -1392,6 +1532,15 @@ static void tcp_outer_stream(struct nh_fixture *f, bool conn_tcp)
 	assert_true(as.relay_out > 350 && as.relay_in > 350);
 	assert_true(w.tcp_bytes > 2 * (1 << 20));
 	assert_int_equal(w.wire_marker_hits, 0);
+	/* the relay channel: never over TCP; a connector on UDP has it both ways */
+	assert_int_equal(as.relay_chan_in + as.relay_chan_out, 0);
+	zt_peer_stats(w.conn.peer, &as);
+	if (conn_tcp) {
+		assert_int_equal(as.relay_chan_in + as.relay_chan_out + w.chan_pkts, 0);
+	} else {
+		assert_true(as.relay_chan_in > 350 && as.relay_chan_out > 350);
+		assert_int_equal(w.chan_pkts, as.relay_chan_in + as.relay_chan_out);
+	}
 	/* the round-trip time from PING/PONG: two access links of 5 ms and 0 ms, both ways */
 	nh_run(&w.net, service_all, &w, w.net.now + 12 * ZT_SEC);
 	assert_true(zt_peer_outer_srtt(w.agent.peer) >= 9 * ZT_MS &&
@@ -2930,6 +3079,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stream_through_the_relay),
+		cmocka_unit_test(relay_channel_carries_the_stream),
+		cmocka_unit_test(relay_channel_off_on_either_side),
+		cmocka_unit_test(relay_channel_survives_rebinding),
 		cmocka_unit_test(agent_learns_its_tunnel_addresses),
 		cmocka_unit_test(packet_tunnel_both_ways),
 		cmocka_unit_test(tunnel_flood_is_cut_per_agent),
