@@ -93,7 +93,8 @@
 #define MAX_SECONDS 3600
 #define READY_TIMEOUT (60 * ZT_SEC)
 #define MAX_HANDSHAKING 64
-#define KEEPALIVE (5 * ZT_SEC) /* node/peer.c's outer_keepalive default */
+#define KEEPALIVE (25 * ZT_SEC)   /* node/peer.c's outer_keepalive default */
+#define IDLE_TIMEOUT (75 * ZT_SEC) /* node/peer.c's and node/imd.c's idle timeout */
 #define RELAY_QUEUE 256        /* DATAGRAMs kept queued while blasting */
 
 #define MAX_RATE 10000
@@ -653,7 +654,7 @@ static void lc_start(struct lc *c, uint64_t now)
 		.cb = &client_cb,
 		/* node/peer.c's outer connection */
 		.max_udp_payload = ZT_QUIC_OUTER_UDP_PAYLOAD,
-		.idle_timeout = 20 * ZT_SEC,
+		.idle_timeout = IDLE_TIMEOUT,
 		.handshake_timeout = 5 * ZT_SEC,
 		.keepalive = KEEPALIVE,
 		.dgram_queue = 512,
@@ -847,7 +848,7 @@ static int bare_server(struct load *L, const char *pki)
 		.rng = &L->rng,
 		.cidmap = L->map,
 		.max_udp_payload = ZT_QUIC_OUTER_UDP_PAYLOAD,
-		.idle_timeout = 20 * ZT_SEC,
+		.idle_timeout = IDLE_TIMEOUT,
 		.dgram_queue = 512,
 		.stream_window = 64 * 1024,
 		.stream_window_max = 256 * 1024,

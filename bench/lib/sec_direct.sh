@@ -15,8 +15,8 @@
 #                       direct path for DIRECT_IDLE seconds with one idle TCP
 #                       connection open through the forward (an unused session ends
 #                       after --inner-idle-timeout, 60 s): the bytes between the two
-#                       NATs (nft counters, IP bytes: both ends' ICE consent checks
-#                       and the inner connection's keepalive) and whether it is
+#                       NATs (nft counters, IP bytes: the inner connection's
+#                       keepalive, and ICE consent checks if any) and whether it is
 #                       still direct.
 # (direct_idle_start/finish are kept for bench/run.sh's order; the idle measurement
 # is part of sec_time_to_direct.)
@@ -220,7 +220,7 @@ NFT
 	if [ "$n" -gt 0 ]; then
 		row idle-direct "idle cost of a session on the direct path" "$(FMT=%.1f calc "($b1 - $b0) / $el")" B/s \
 			- - - "<= 10 B/s" "$(verdict_le "$(calc "($b1 - $b0) / $el")" 10)" \
-			"$((b1 - b0)) IP bytes both ways in $(FMT=%.0f calc "$el") s with one idle TCP connection open: ICE consent from both ends (--keepalive-direct 15 s) and the inner QUIC keepalive (15 s)"
+			"$((b1 - b0)) IP bytes both ways in $(FMT=%.0f calc "$el") s with one idle TCP connection open: the inner QUIC keepalive (--keepalive-direct 25 s), which counts as ICE consent"
 		row idle-direct-alive "direct path alive after $DIRECT_IDLE s idle" "${path:-none}" - - - - alive \
 			"$([ "$path" = direct ] && echo meets || echo misses)" "$(grep -o 'switches=[0-9]*' <<<"$st")"
 	fi

@@ -270,7 +270,7 @@ idle_finish() {
 	a=$(tap_rate "$TMP/idle-tapa.0" "$TMP/idle-tapa.stats" "$el")
 	c=$(tap_rate "$TMP/idle-tapc.0" "$TMP/idle-tapc.stats" "$el")
 	row idle-agent "idle cost, agent <-> Intermediate" "${a% *}" B/s - - - "<= 10 B/s" \
-		"$(verdict_le "${a% *}" 10)" "${a#* } datagrams in $(FMT=%.0f calc "$el") s (IP bytes: UDP payload + 28); default --keepalive 5s"
+		"$(verdict_le "${a% *}" 10)" "${a#* } datagrams in $(FMT=%.0f calc "$el") s (IP bytes: UDP payload + 28); default --keepalive 25s"
 	row idle-conn "idle cost, connector <-> Intermediate" "${c% *}" B/s - - - "<= 10 B/s" \
 		"$(verdict_le "${c% *}" 10)" "${c#* } datagrams in $(FMT=%.0f calc "$el") s"
 	if wait_for "$TMP/idle-many.out" '^idle' $((IDLE_SECONDS + 70)); then
@@ -282,7 +282,7 @@ idle_finish() {
 		by=$(($(kv "$many" bytes_tx) + $(kv "$many" bytes_rx) + 28 * pk))
 		row idle-many "idle cost per connection, 1000 agents (zt-load)" "$(FMT=%.1f calc "$by / $sec / $cl")" B/s \
 			- - - "<= 10 B/s" "$(verdict_le "$(calc "$by / $sec / $cl")" 10)" \
-			"$pk datagrams in $sec s for $cl connections (keepalive 5 s, as the agent's default)"
+			"$pk datagrams in $sec s for $cl connections (keepalive 25 s, as the agent's default)"
 	else
 		fail_row idle-many "idle cost, 1000 zt-load agents" "$(tail -n 2 "$TMP/idle-many.out")"
 	fi

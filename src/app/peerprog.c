@@ -604,10 +604,12 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "bind", .syntax = "ADDR[:PORT]", .example = "0.0.0.0:0",
 	  .help = "the UDP socket's address, of one family (default: [::] and 0.0.0.0 on one "
 		  "dual-stack socket, a free port)", .set = set_bind },
-	{ .name = "keepalive", .syntax = "DURATION", .example = "5s",
-	  .help = "keepalive to the Intermediate (default 5s)", DURATION(pc.outer_keepalive) },
-	{ .name = "idle-timeout", .syntax = "DURATION", .example = "20s",
-	  .help = "the Intermediate is gone after this silence (default 20s)",
+	{ .name = "keepalive", .syntax = "DURATION", .example = "10s",
+	  .help = "keepalive to the Intermediate (default 25s; shorter behind a NAT that forgets "
+		  "an idle UDP mapping sooner; at most half the Intermediate's idle timeout)",
+	  DURATION(pc.outer_keepalive) },
+	{ .name = "idle-timeout", .syntax = "DURATION", .example = "75s",
+	  .help = "the Intermediate is gone after this silence (default 75s)",
 	  DURATION(pc.outer_idle_timeout) },
 	{ .name = "open-timeout", .syntax = "DURATION", .example = "10s",
 	  .help = "a new connection waits this long for its session (default 10s)",
@@ -688,8 +690,9 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "cooldown", .syntax = "DURATION", .example = "30s",
 	  .help = "first retry of the direct path after it failed (default 30s, doubling)",
 	  DURATION_IN(pc.path.cooldown, ZT_SEC, ZT_HOUR, "between 1s and 1h") },
-	{ .name = "keepalive-direct", .syntax = "DURATION", .example = "15s",
-	  .help = "direct-path keepalive while idle (default 15s, at most 25s)",
+	{ .name = "keepalive-direct", .syntax = "DURATION", .example = "10s",
+	  .help = "direct-path keepalive while idle, and the end-to-end connection's while it "
+		  "carries connections (default 25s, at most 25s)",
 	  DURATION_IN(pc.path.ka_idle, 100 * ZT_MS, 25 * ZT_SEC, "between 100ms and 25s (NAT and "
 		      "conntrack UDP timeouts are 30 s and up)") },
 	{ .name = "tun", .syntax = "IFNAME", .example = "ztna0",
@@ -901,7 +904,8 @@ static void log_stats(void *arg, const char *event)
 
 	zt_peer_stats(pp->peer, &ps);
 	zt_info(event,
-		"state=%d rx=%" PRIu64 " tx=%" PRIu64 " dropped_garbage=%" PRIu64 " dropped_stun=%" PRIu64
+		"state=%d rx=%" PRIu64 " tx=%" PRIu64 " rx_bytes=%" PRIu64 " tx_bytes=%" PRIu64
+		" dropped_garbage=%" PRIu64 " dropped_stun=%" PRIu64
 		" dropped_outer=%" PRIu64 " dropped_unknown=%" PRIu64 " relay_in=%" PRIu64
 		" relay_out=%" PRIu64 " relay_dropped_session=%" PRIu64 " relay_dropped_queue=%" PRIu64
 		" relay_chan_in=%" PRIu64 " relay_chan_out=%" PRIu64 " relay_chan_dropped=%" PRIu64
@@ -915,7 +919,8 @@ static void log_stats(void *arg, const char *event)
 		" checks_charged=%" PRIu64 " checks_deferred=%" PRIu64 " limit_chans=%" PRIu64
 		" limit_flow_dgrams=%" PRIu64 " limit_sessions=%" PRIu64 " tcp_limited=%" PRIu64
 		" udp_limited=%" PRIu64,
-		zt_peer_state(pp->peer), io->rx, io->tx, ps.dropped_garbage, ps.dropped_stun,
+		zt_peer_state(pp->peer), io->rx, io->tx, io->rx_bytes, io->tx_bytes,
+		ps.dropped_garbage, ps.dropped_stun,
 		ps.dropped_outer, ps.dropped_unknown, ps.relay_in, ps.relay_out,
 		ps.relay_dropped_session, ps.relay_dropped_queue, ps.relay_chan_in, ps.relay_chan_out,
 		ps.relay_chan_dropped, ps.connects, ps.resets_received,

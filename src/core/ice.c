@@ -477,8 +477,20 @@ static void select_pair(struct zt_ice *ice, uint64_t now, int idx)
 	mtu_settle(ice);
 }
 
+/* The next consent check no sooner than 9/8 of an interval after t, a proof of the
+ * path (peer_alive below: the eighth lets the connection's own keepalive go first). */
+static void defer_check(struct zt_ice *ice, uint64_t t)
+{
+	uint64_t next = t + ice->ka_interval + ice->ka_interval / 8;
+
+	if (ice->next_keepalive < next)
+		ice->next_keepalive = next;
+}
+
 void zt_ice_set_keepalive(struct zt_ice *ice, uint64_t now, uint64_t interval, uint64_t timeout)
 {
+	bool longer = interval > ice->ka_interval;
+
 	if (interval)
 		ice->ka_interval = interval;
 	if (timeout && timeout != ice->consent_timeout) {
@@ -491,12 +503,34 @@ void zt_ice_set_keepalive(struct zt_ice *ice, uint64_t now, uint64_t interval, u
 	}
 	if (ice->selected >= 0 && ice->next_keepalive > now + ice->ka_interval)
 		ice->next_keepalive = now + ice->ka_interval;
+	/* a longer interval counts from the last proof of the path: the checks of the
+	 * shorter one, due soon, are not needed any more */
+	if (longer && ice->selected >= 0)
+		defer_check(ice, ice->last_alive);
+}
+
+/* Authenticated traffic from the peer on the selected pair: its own consent check, or
+ * a packet of the connection on the pair (zt_ice_note_alive). It proves consent as
+ * the answer to our check would (RFC 7675 s5.1 asks for the answer to a fresh
+ * request; a packet that only the peer can have made, from that address, shows as
+ * much), and it was an answer or was answered, so both NATs saw a packet go out.
+ * With `defer`, our next check waits another interval after it, plus an eighth so
+ * that the connection's keepalive on the same interval, or the peer's check, goes
+ * first: an idle path costs one exchange per interval, not one per end. The peer's
+ * checks defer only the controlled end's (ends deferring each other's would stay in
+ * step and both check). */
+static void peer_alive(struct zt_ice *ice, uint64_t now, bool defer)
+{
+	if (now > ice->last_alive)
+		ice->last_alive = now;
+	if (defer)
+		defer_check(ice, now);
 }
 
 void zt_ice_note_alive(struct zt_ice *ice, uint64_t now)
 {
-	if (ice->selected >= 0 && now > ice->last_alive)
-		ice->last_alive = now;
+	if (ice->selected >= 0)
+		peer_alive(ice, now, true);
 }
 
 /* ---- sending ---- */
@@ -1188,7 +1222,7 @@ static int handle_request(struct zt_ice *ice, uint64_t now, const struct zt_stun
 	if (ice->remote[ice->pairs[idx].remote].predicted)
 		prune_predicted(ice, idx);
 	if (ice->selected == idx)
-		ice->last_alive = now;
+		peer_alive(ice, now, !ice->controlling);
 	revive(ice, now);
 	triggered_check(ice, now, idx, use_cand);
 	return 1;

@@ -28,7 +28,10 @@
  *  - After selection, checks stop and consent freshness (RFC 7675 in spirit) runs on
  *    the selected pair: a Binding request every keepalive interval; consent is lost
  *    when nothing authenticated (response, or request from the peer) arrives on the
- *    pair for consent_timeout.
+ *    pair for consent_timeout. Authenticated traffic from the peer (zt_ice_note_alive;
+ *    on the controlled side its request too) also postpones our next request to 9/8
+ *    of an interval after it: a pair that carries the connection's packets needs no
+ *    checks, and the controlling side's checks spare the controlled side its own.
  *  - Path MTU (RFC 8899 DPLPMTUD, probing with padded Binding requests: PADDING of
  *    RFC 5780 s7.6): when a pair is selected, one padded request of each size in
  *    cfg.mtu_probe (UDP payload bytes, rounded up to the 4 bytes STUN messages come
@@ -267,8 +270,9 @@ const struct zt_ice_stats *zt_ice_stats(const struct zt_ice *ice);
  */
 void zt_ice_set_keepalive(struct zt_ice *ice, uint64_t now, uint64_t interval, uint64_t timeout);
 
-/* Tells the agent that traffic from the selected pair's remote arrived (e.g. QUIC
- * packets on the direct path), which proves consent as well as a STUN response. */
+/* Tells the agent that authenticated traffic from the selected pair's remote arrived
+ * (QUIC packets of the connection on the direct path that decrypted), which proves
+ * consent as well as a STUN response, and postpones our next consent check (above). */
 void zt_ice_note_alive(struct zt_ice *ice, uint64_t now);
 
 /*

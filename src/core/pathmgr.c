@@ -23,7 +23,7 @@ void zt_pathmgr_init(struct zt_pathmgr *pm, const struct zt_path_config *cfg, ui
 	if (!c.stall_ptos)
 		c.stall_ptos = 3;
 	if (!c.ka_idle)
-		c.ka_idle = 15 * ZT_SEC;
+		c.ka_idle = 25 * ZT_SEC;
 	if (!c.consent_idle)
 		c.consent_idle = c.ka_idle * 5 / 2;
 	if (!c.ka_busy)
@@ -274,7 +274,12 @@ uint64_t zt_pathmgr_next_deadline(const struct zt_pathmgr *pm)
 void zt_pathmgr_keepalive(const struct zt_pathmgr *pm, uint64_t now, uint64_t *ret_interval,
 			  uint64_t *ret_timeout)
 {
-	bool busy = pm->last_busy && now < pm->last_busy + pm->cfg.busy_linger;
+	/* Busy: bytes in flight, or lately and nothing received on the path since. A
+	 * keepalive PING answered, or the end of a transfer, is idle at once: the answer
+	 * proved the path (the busy checks after each keepalive made an idle direct
+	 * path cost three times the keepalive). */
+	bool busy = pm->bytes_in_flight ||
+		    (pm->last_busy && now < pm->last_busy + pm->cfg.busy_linger && pm->tx_pending);
 
 	*ret_interval = busy ? pm->cfg.ka_busy : pm->cfg.ka_idle;
 	*ret_timeout = busy ? pm->cfg.consent_busy : pm->cfg.consent_idle;

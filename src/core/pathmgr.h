@@ -48,11 +48,12 @@ struct zt_path_config {
 	uint64_t stall_min;      /* default 400 ms */
 	uint64_t stall_max;      /* default 1500 ms (the fallback goal is < 2 s) */
 	uint32_t stall_ptos;     /* probe timeouts in a row a stall needs; default 3 */
-	uint64_t ka_idle;        /* keepalive interval while idle; default 15 s (<= 25 s) */
+	uint64_t ka_idle;        /* keepalive interval while idle; default 25 s */
 	uint64_t consent_idle;   /* consent timeout while idle; default 2.5 x ka_idle */
 	uint64_t ka_busy;        /* while data flows; default 1 s */
 	uint64_t consent_busy;   /* default 3 s */
-	uint64_t busy_linger;    /* data seen this recently counts as busy; default 2 s */
+	uint64_t busy_linger;    /* data in flight this recently, not answered since,
+				    counts as busy; default 2 s */
 	uint64_t netchange_debounce; /* default 500 ms */
 	bool direct_disabled;    /* never try direct (stay on relay) */
 };

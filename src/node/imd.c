@@ -2043,7 +2043,7 @@ static void config_defaults(struct zt_imd_config *c)
 	c->relay_burst = (uint32_t)or_default(c->relay_burst, relay_burst_for(c->relay_rate));
 	c->start_margin = or_default(c->start_margin, 50 * ZT_MS);
 	c->orphan_grace = or_default(c->orphan_grace, 30 * ZT_SEC);
-	c->idle_timeout = or_default(c->idle_timeout, 20 * ZT_SEC);
+	c->idle_timeout = or_default(c->idle_timeout, 75 * ZT_SEC);
 	c->hello_timeout = or_default(c->hello_timeout, 10 * ZT_SEC);
 	c->max_clients = or_default(c->max_clients, 10000);
 	c->retry_half_open = or_default(c->retry_half_open, 100);

@@ -140,7 +140,9 @@ struct zt_imd_config {
 	uint64_t start_margin;           /* START_CHECKS: the farther end waits this; 0: 50 ms */
 	uint64_t open_hold;              /* hold OPENs for unregistered services this long
 					    after start (connectors coming back); 0: never */
-	uint64_t idle_timeout;           /* outer connections; 0: 20 s */
+	uint64_t idle_timeout;           /* outer connections; 0: 75 s (3 x the clients'
+					    keepalive; over TCP the Intermediate PINGs every
+					    third of it) */
 	uint64_t orphan_grace;           /* a session on the direct path whose agent or
 					    connector lost us waits this long for it to come
 					    back (the other end is not told); 0: 30 s */

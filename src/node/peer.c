@@ -814,12 +814,18 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 		p->cfg.intermediate_name = ZT_PKI_INTERMEDIATE_DNS;
 	if (!p->cfg.software)
 		p->cfg.software = "ztna " ZT_VERSION;
-	p->cfg.outer_keepalive = or_default(cfg->outer_keepalive, 5 * ZT_SEC);
-	p->cfg.outer_idle_timeout = or_default(cfg->outer_idle_timeout, 20 * ZT_SEC);
+	/* 25 s like WireGuard's persistent keepalive: below the 30 s that NATs and
+	 * conntrack keep an idle UDP mapping at least (RFC 4787 REQ-5 asks for 2 min);
+	 * the idle timeout 3 x that, so a lost PING is probed again long before it */
+	p->cfg.outer_keepalive = or_default(cfg->outer_keepalive, 25 * ZT_SEC);
+	p->cfg.outer_idle_timeout = or_default(cfg->outer_idle_timeout, 75 * ZT_SEC);
 	p->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 10 * ZT_SEC);
 	p->cfg.welcome_timeout = or_default(cfg->welcome_timeout, 15 * ZT_SEC);
 	p->cfg.inner_idle_timeout = or_default(cfg->inner_idle_timeout, 60 * ZT_SEC);
-	p->cfg.inner_keepalive = or_default(cfg->inner_keepalive, 15 * ZT_SEC);
+	/* the direct path's keepalive: the inner connection's PING keeps both NATs'
+	 * mappings and ICE consent fresh (node/direct.c) */
+	p->cfg.inner_keepalive = or_default(cfg->inner_keepalive,
+					    or_default(cfg->path.ka_idle, 25 * ZT_SEC));
 	p->cfg.open_timeout = or_default(cfg->open_timeout, 10 * ZT_SEC);
 	p->cfg.flow_idle = or_default(cfg->flow_idle, 60 * ZT_SEC);
 	p->cfg.max_flows = (size_t)or_default(cfg->max_flows, 1024);
@@ -951,7 +957,9 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 		path = (struct zt_quic_path){ .local = *local, .remote = *from };
 		if (zt_quic_conn_recv(c, now, &path, pkt, len) == ZT_EMALFORMED)
 			p->st.dropped_unknown++;
-		else if (zt_quic_conn_arg(c))
+		else if (zt_quic_conn_arg(c) && zt_quic_conn_rx_authentic(c))
+			/* only a packet that decrypted proves the path (consent, the
+			 * stall rule): anyone can send one with a connection ID seen */
 			zt_psession_direct_rx(zt_quic_conn_arg(c), now, from);
 	}
 	zt_psession_deliver(p);

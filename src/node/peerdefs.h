@@ -225,12 +225,14 @@ struct zt_peer_config {
 
 	uint64_t backoff_min;              /* reconnect; 0: 200 ms */
 	uint64_t backoff_max;              /* 0: 30 s */
-	uint64_t outer_keepalive;          /* 0: 5 s */
-	uint64_t outer_idle_timeout;       /* 0: 20 s */
+	uint64_t outer_keepalive;          /* 0: 25 s (clamped to half the idle timeout the
+					      Intermediate announces, quic/conn.h) */
+	uint64_t outer_idle_timeout;       /* 0: 75 s */
 	uint64_t handshake_timeout;        /* outer and inner; 0: 10 s (the Initial is sent at 0, 1, 3 and 7 s: four tries before a lossy path gives up) */
 	uint64_t welcome_timeout;          /* HELLO sent, no WELCOME or ERROR: connect again; 0: 15 s (the Intermediate's --hello-timeout, 10 s, and its ERROR's way back) */
 	uint64_t inner_idle_timeout;       /* 0: 60 s */
-	uint64_t inner_keepalive;          /* while channels or flows exist; 0: 15 s */
+	uint64_t inner_keepalive;          /* while channels or flows exist; 0: path.ka_idle
+					      (25 s when that is 0 too) */
 	uint64_t open_timeout;             /* a channel waits this long for its session; 0: 10 s */
 	uint64_t flow_idle;                /* 0: 60 s */
 	size_t max_flows;                  /* per session; 0: 1024 */

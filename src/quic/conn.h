@@ -160,8 +160,10 @@ struct zt_quic_config {
 	size_t max_udp_payload;      /* largest packet we send; 0: ZT_QUIC_OUTER_UDP_PAYLOAD.
 					Inner connections: ZT_QUIC_TUNNEL_MTU (or less). */
 	uint64_t idle_timeout;       /* ns; 0: 30 s */
-	uint64_t handshake_timeout;  /* ns; 0: 10 s */
-	uint64_t keepalive;          /* ns; 0: none. PING after this much quiet */
+	uint64_t handshake_timeout;  /* ns; 0: 10 s. A client not confirmed by then
+					(HANDSHAKE_DONE) ends as well: ZT_ETIMEOUT */
+	uint64_t keepalive;          /* ns; 0: none. PING after this much quiet (at most
+					half the idle timeout: zt_quic_conn_set_keepalive) */
 	uint64_t stream_window;      /* initial per-stream receive window; 0: 256 KiB */
 	uint64_t stream_window_max;  /* auto-tuned up to; 0: 8 MiB */
 	uint64_t conn_window;        /* initial connection receive window; 0: 1 MiB */
@@ -253,6 +255,13 @@ bool zt_quic_conn_is_server(const struct zt_quic_conn *c);
 int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic_path *path,
 		      const uint8_t *pkt, size_t len);
 
+/* Whether the last datagram given to zt_quic_conn_recv() held a packet that
+ * decrypted under the connection's keys after the handshake: only the peer can have
+ * made it (or replayed it from the path), so it counts as the peer's consent on the
+ * path it came from (node/direct.c). False for anything else, a packet with one of
+ * our connection IDs and a bad AEAD tag included. */
+bool zt_quic_conn_rx_authentic(const struct zt_quic_conn *c);
+
 /*
  * Produce the next packet to send: stream data, queued DATAGRAMs, ACKs,
  * retransmissions, handshake, CONNECTION_CLOSE. Returns its length (> 0) with
@@ -313,8 +322,14 @@ struct zt_tls_session *zt_quic_conn_tls(struct zt_quic_conn *c);
 int zt_quic_conn_migrate(struct zt_quic_conn *c, uint64_t now, const struct zt_quic_path *path,
 			 bool immediate);
 
-/* Send a PING when nothing else was sent for `interval` ns (0: off). */
+/* Send a PING when nothing was sent or received for `interval` ns (0: off); at most
+ * every half of the idle timeout in force (ours, or the peer's if smaller, once the
+ * handshake brought it), so that a peer announcing a shorter idle timeout than the
+ * interval allows is still kept. */
 void zt_quic_conn_set_keepalive(struct zt_quic_conn *c, uint64_t interval);
+
+/* The keep-alive interval in force (after that bound); 0: off. */
+uint64_t zt_quic_conn_keepalive(const struct zt_quic_conn *c);
 
 /* Streams (bidirectional). */
 

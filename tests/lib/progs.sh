@@ -17,6 +17,8 @@
 #                            checks more than RSS); rss_note: a suffix saying which
 #   stat_of NAME KEY         KEY's value in NAME's last stats line (event=stats)
 #   hup_stats NAME...        ask each for a stats line (SIGHUP) and wait for it
+#   tap_dump NAME            a zt-testkit tap started as NAME writes its counters to
+#                            $T/NAME.stats now (SIGUSR1); waits for the file (3 s)
 # PIDS[NAME] is the pid (process group) of each program started.
 B=${BUILD:-build}
 declare -A PIDS
@@ -92,6 +94,15 @@ rss_note() { asan_build && echo " (RSS not bounded: ASan build)"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 stat_of() {
 	grep 'event=stats' "$T/$1.log" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+tap_dump() {
+	rm -f "$T/$1.stats"
+	kill -USR1 "${PIDS[$1]}"
+	for _ in $(seq 30); do
+		[ -s "$T/$1.stats" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 hup_stats() {
 	local n c

@@ -35,7 +35,7 @@ cases=(
 	"40223621 200000 as 40222461, the channel reset (quic/conn.c dgram_companion)"
 	"40226907 200000 as 40222461, not one byte through in 55 s (quic/conn.c dgram_companion)"
 	"50330761 200000 a direct path losing a third each way, RTT 0.8 s: rounds of lost probes doubled the backoff past the PTO cap, 23 s without a byte (quic/conn.c dup_probe)"
-	"60441078 200000 as 50330761, 11.9 s (quic/conn.c dup_probe)"
+	"60441078 200000 as 50330761, 11.9 s (quic/conn.c dup_probe); since issue 16's consent change: the connector went back to the relay after it had been heard on the direct path, 44.6 s (quic/conn.c nudge_peer: heard counts for a PTO)"
 	"70555344 200000 the agent back on the relay with nothing to send; the connector kept sending on the direct path, which the agent ignores: 14 s without a byte (quic/conn.c nudge_peer)"
 	"80662858 200000 after a fallback to the relay the probe count climbed again while the hole in the stream waited, 12.4 s (quic/conn.c dup_probe from the first PTO)"
 	"90111761 200000 the end-to-end handshake's first RTT sample 3.3 s (an ACK lost): the PTO cap waited 6.6 s, the first bytes stood still 13.7 s (quic/conn.c PTO_INTERVAL_CEIL)"

@@ -77,12 +77,7 @@ fi
 
 # tap_counts NAME: "TO_UPSTREAM TO_CLIENTS" of a tap, now.
 tap_counts() {
-	rm -f "$T/$1.stats"
-	kill -USR1 "${PIDS[$1]}"
-	for _ in $(seq 30); do
-		[ -s "$T/$1.stats" ] && break
-		sleep 0.1
-	done
+	tap_dump "$1"
 	awk '/^to_upstream/ {u = $2} /^to_clients/ {c = $2} END {print u + 0, c + 0}' "$T/$1.stats"
 }
 

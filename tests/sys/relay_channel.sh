@@ -70,8 +70,11 @@ progs_start c1 "$B/ztna-connector" --intermediate "$L:$P_TAPC" --pki "$T/pki/con
 	--service "source=tcp:$L:$P_SRC" --service "uecho=udp:$L:$P_UECHO"
 progs_start c2 "$B/ztna-connector" --intermediate "$L:$P_IMD2" --pki "$T/pki/connector-c2" \
 	--name c2 "${COMMON[@]}" --transport udp --service "sink=tcp:$L:$P_SINK"
+# alice --keepalive 5s: a transfer that ends before the refresh rule fires (8 MiB on
+# loopback can take 0.5 s) leaves her new address to her next keepalive (check 12
+# waits 5 s; the default is 25 s)
 progs_start alice "$B/ztna-agent" --intermediate "$L:$P_TAPA" --pki "$T/pki/agent-alice" \
-	--name alice "${COMMON[@]}" --transport udp --forward "tcp:$L:$F_A_SINK=sink" \
+	--name alice "${COMMON[@]}" --keepalive 5s --transport udp --forward "tcp:$L:$F_A_SINK=sink" \
 	--forward "tcp:$L:$F_A_SRC=source" --forward "udp:$L:$F_A_UECHO=uecho"
 progs_start bob "$B/ztna-agent" --intermediate "$L:$P_TAPB" --pki "$T/pki/agent-bob" \
 	--name bob "${COMMON[@]}" --transport udp --forward "udp:$L:$F_B_UECHO=uecho"

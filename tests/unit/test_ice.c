@@ -700,6 +700,54 @@ static void note_alive_postpones_consent_loss(void **state)
 	teardown(&net);
 }
 
+/*
+ * Issue 16 (idle cost): authenticated traffic from the peer on the selected pair
+ * makes our consent checks unneeded. The peer's checks: only one end checks (before,
+ * both did, 120 in a minute at 1 s). The connection's packets (note_alive on both
+ * ends): no checks at all while they come; when they stop, checks resume and keep
+ * consent.
+ */
+static void peer_traffic_makes_checks_unneeded(void **state)
+{
+	static struct net net;
+	uint64_t k0, k1;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0);
+	zt_ice_start(net.s[1].ice, 0);
+	run(&net, 100 * ZT_MS);
+	for (int i = 0; i < 2; i++)
+		zt_ice_set_keepalive(net.s[i].ice, net.now, 1 * ZT_SEC, 3 * ZT_SEC);
+	k0 = zt_ice_stats(net.s[0].ice)->keepalives_sent + zt_ice_stats(net.s[1].ice)->keepalives_sent;
+	run(&net, net.now + 60 * ZT_SEC);
+	k1 = zt_ice_stats(net.s[0].ice)->keepalives_sent + zt_ice_stats(net.s[1].ice)->keepalives_sent;
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_CONNECTED);
+	assert_true(k1 - k0 >= 55);
+	assert_true(k1 - k0 <= 62); /* one end's checks, not both */
+	/* the connection's packets every 500 ms, both ways: no checks */
+	for (int i = 0; i < 40; i++) {
+		run(&net, net.now + 500 * ZT_MS);
+		zt_ice_note_alive(net.s[0].ice, net.now);
+		zt_ice_note_alive(net.s[1].ice, net.now + net.delay);
+	}
+	k0 = zt_ice_stats(net.s[0].ice)->keepalives_sent + zt_ice_stats(net.s[1].ice)->keepalives_sent;
+	assert_true(k0 - k1 <= 1); /* at most one in flight as they started */
+	/* they stop: checks take over before consent (3 s) runs out */
+	run(&net, net.now + 10 * ZT_SEC);
+	k1 = zt_ice_stats(net.s[0].ice)->keepalives_sent + zt_ice_stats(net.s[1].ice)->keepalives_sent;
+	assert_true(k1 - k0 >= 8);
+	assert_int_equal(zt_ice_state(net.s[0].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_CONNECTED);
+	assert_int_equal(net.s[0].consent_lost_events + net.s[1].consent_lost_events, 0);
+	teardown(&net);
+}
+
 static void pair_limit_is_one_hundred(void **state)
 {
 	static struct net net;
@@ -1347,6 +1395,7 @@ int main(void)
 		cmocka_unit_test(role_conflict_resolves_by_tie_breaker),
 		cmocka_unit_test(consent_keeps_pair_and_detects_loss),
 		cmocka_unit_test(note_alive_postpones_consent_loss),
+		cmocka_unit_test(peer_traffic_makes_checks_unneeded),
 		cmocka_unit_test(pair_limit_is_one_hundred),
 		cmocka_unit_test(check_before_candidates_is_answered_then_triggered),
 		cmocka_unit_test(nat_matrix_matches_theory),

@@ -498,6 +498,9 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 		.rng = &f->rng,
 		.cb = &w->acb, .arg = w, .log = nh_node_log("agent"),
 		.flow_idle = 5 * ZT_SEC,
+		/* an Intermediate restart is heard at the next keepalive (a Stateless
+		 * Reset): the tests of it wait 7 s (the default is 25 s) */
+		.outer_keepalive = 5 * ZT_SEC,
 		/* these tests are about the relay path; direct_path_* turn it on */
 		.path = { .direct_disabled = true },
 	};
@@ -511,6 +514,7 @@ static void world_init(struct world *w, struct nh_fixture *f, uint64_t quota_pkt
 		.n_services = 2, .rng = &f->rng,
 		.cb = &w->ccb, .arg = w, .log = nh_node_log("connector"),
 		.flow_idle = 5 * ZT_SEC,
+		.outer_keepalive = 5 * ZT_SEC,
 		.path = { .direct_disabled = true },
 	};
 }
@@ -1466,7 +1470,7 @@ static void intermediate_restart_recovers(void **state)
 	nh_run(&w.net, service_all, &w, w.net.now + 1 * ZT_SEC);
 	assert_int_equal(old->recvd, 5000);
 	/* Restart: state gone, same key; the clients hear a Stateless Reset on their
-	 * next packet (the outer keepalive, 5 s). */
+	 * next packet (the outer keepalive, 5 s in these tests). */
 	zt_imd_free(w.imd.imd);
 	assert_int_equal(zt_imd_new(&w.imd.imd, &w.icfg, w.net.now), 0);
 	nh_run(&w.net, service_all, &w, w.net.now + 7 * ZT_SEC);

@@ -352,7 +352,7 @@ static void a_new_observation_detects_again(void **state)
 	/* rebinding: a new NAT table from 31000 */
 	w.agent.addr.port = 31000;
 	w.agent.nnat = 0;
-	nh_run_for(&w.net, 12 * ZT_SEC); /* a keepalive shows the new address */
+	nh_run_for(&w.net, 30 * ZT_SEC); /* a keepalive (25 s) shows the new address */
 	assert_int_equal(w.agent.peer->natprobe.observed.port, 31000);
 	assert_int_equal(w.agent.peer->natprobe.second.port, 31001);
 	assert_int_equal(w.to_stun, 2);

@@ -739,6 +739,132 @@ static void keepalive(void **state)
 	qh_pair_fini(&x.p);
 }
 
+/* Issue 16: a client's keep-alive longer than half the idle timeout the server
+ * announces (an Intermediate with a short --idle-timeout, or an older one) is cut to
+ * that half, and the connection lives; before, it idled out between two PINGs. */
+static void keepalive_fits_the_peers_idle_timeout(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct zt_quic_config tmpl = { .idle_timeout = 30 * ZT_SEC, .keepalive = 10 * ZT_SEC };
+	struct xfer x;
+
+	memset(&x, 0, sizeof(x));
+	qh_ep_init(&x.cli, 1, 2);
+	qh_ep_init(&x.srv, 2, 1);
+	assert_int_equal(qh_pair_init(&x.p, &f->pki, &f->rng, &tmpl, &callbacks, &x), 0);
+	x.p.scfg.idle_timeout = 2 * ZT_SEC; /* the server's, taken at accept */
+	x.p.scfg.keepalive = 0;
+	assert_true(qh_pair_connect(&x.p));
+	x.cli.c = x.p.client;
+	assert_int_equal(zt_quic_conn_keepalive(x.p.client), 1 * ZT_SEC);
+	assert_int_equal(zt_quic_conn_keepalive(qh_pair_server(&x.p)), 0);
+	assert_false(qh_run(&x.p.net, both_closed, &x, x.p.net.now + 20 * ZT_SEC));
+	assert_int_equal(zt_quic_conn_state(x.p.client), ZT_QUIC_ESTABLISHED);
+	/* set again later: the same bound */
+	zt_quic_conn_set_keepalive(x.p.client, 25 * ZT_SEC);
+	assert_int_equal(zt_quic_conn_keepalive(x.p.client), 1 * ZT_SEC);
+	zt_quic_conn_set_keepalive(x.p.client, 500 * ZT_MS);
+	assert_int_equal(zt_quic_conn_keepalive(x.p.client), 500 * ZT_MS);
+	qh_pair_fini(&x.p);
+}
+
+/* Drops every packet the client sends after its first (the Initial). */
+static bool after_first_client_pkt_tap(void *arg, const struct qh_pkt *p)
+{
+	unsigned *n = arg;
+	struct zt_addr cli = qh_addr("127.0.0.2:5000");
+
+	return zt_addr_equal(&p->from, &cli) && (*n)++ > 0;
+}
+
+static bool client_closed(void *arg, uint64_t now)
+{
+	(void)now;
+	return zt_quic_conn_state(arg) == ZT_QUIC_CLOSED;
+}
+
+/* Issue 16: a client whose handshake completed (Finished sent) but is never confirmed
+ * (the server never got the Finished and gave up) ends at the handshake timeout, not
+ * at its idle timeout (75 s for an outer connection now). */
+static void unconfirmed_client_ends_at_the_handshake_timeout(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct zt_quic_config tmpl = { .idle_timeout = 60 * ZT_SEC, .handshake_timeout = 3 * ZT_SEC };
+	struct zt_quic_close_info ci;
+	struct xfer x;
+	unsigned sent = 0;
+	uint64_t t0;
+
+	memset(&x, 0, sizeof(x));
+	qh_ep_init(&x.cli, 1, 2);
+	qh_ep_init(&x.srv, 2, 1);
+	assert_int_equal(qh_pair_init(&x.p, &f->pki, &f->rng, &tmpl, &callbacks, &x), 0);
+	x.p.net.tap = after_first_client_pkt_tap;
+	x.p.net.tap_arg = &sent;
+	t0 = x.p.net.now; /* the client's start */
+	assert_false(qh_pair_connect(&x.p));
+	assert_true(qh_run(&x.p.net, client_closed, x.p.client, t0 + 20 * ZT_SEC));
+	assert_true(x.p.net.now - t0 <= 3 * ZT_SEC + 100 * ZT_MS);
+	zt_quic_conn_close_info(x.p.client, &ci);
+	assert_int_equal(ci.err, ZT_ETIMEOUT);
+	assert_string_equal(ci.reason, "handshake timeout");
+	assert_true(sent > 1); /* it had sent more than its Initial: its Finished */
+	qh_pair_fini(&x.p);
+}
+
+/* Keeps the client's packets off the wire while *arg is true, the last in `held`. */
+struct hold {
+	bool on;
+	uint8_t pkt[1500];
+	size_t len;
+};
+
+static bool hold_client_tap(void *arg, const struct qh_pkt *p)
+{
+	struct hold *h = arg;
+	struct zt_addr cli = qh_addr("127.0.0.2:5000");
+
+	if (!h->on || !zt_addr_equal(&p->from, &cli) || p->len > sizeof(h->pkt))
+		return false;
+	memcpy(h->pkt, p->data, p->len);
+	h->len = p->len;
+	return true;
+}
+
+/* Issue 16: only a packet that decrypts counts as the peer's (rx_authentic: consent
+ * on the direct path). A packet with the server's connection ID and a flipped bit
+ * in its payload is taken by zt_quic_conn_recv() without an error, but is not. */
+static void only_packets_that_decrypt_are_authentic(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct zt_quic_path path = { .local = qh_addr("127.0.0.1:4433"),
+				     .remote = qh_addr("127.0.0.2:5000") };
+	struct hold h = { .on = true };
+	struct zt_quic_conn *srv;
+	struct xfer x;
+	uint8_t bad[1500];
+
+	xfer_init(f, &x, NULL);
+	srv = qh_pair_server(&x.p);
+	x.p.net.tap = hold_client_tap;
+	x.p.net.tap_arg = &h;
+	send_dgram(x.p.client, 100, 11);
+	qh_flush(&x.p.net);
+	h.on = false;
+	assert_true(h.len > 0);
+	assert_false(h.pkt[0] & 0x80); /* a short header (1-RTT) packet */
+	memcpy(bad, h.pkt, h.len);
+	bad[h.len - 1] ^= 0x01; /* the AEAD tag */
+	assert_true(zt_quic_conn_recv(srv, x.p.net.now, &path, bad, h.len) >= 0);
+	assert_false(zt_quic_conn_rx_authentic(srv));
+	assert_true(zt_quic_conn_recv(srv, x.p.net.now, &path, h.pkt, h.len) >= 0);
+	assert_true(zt_quic_conn_rx_authentic(srv));
+	bad[0] = 0x00; /* not QUIC (fixed bit clear): refused before ngtcp2 */
+	assert_int_equal(zt_quic_conn_recv(srv, x.p.net.now, &path, bad, h.len), ZT_EMALFORMED);
+	assert_false(zt_quic_conn_rx_authentic(srv));
+	qh_pair_fini(&x.p);
+}
+
 /* Drops every packet the server (127.0.0.1) sends while *arg is true. */
 static bool srv_blackout_tap(void *arg, const struct qh_pkt *p)
 {
@@ -1143,6 +1269,17 @@ static void packet_on_a_path_left_nudges_the_server(void **state)
 	zt_quic_conn_stats(x.cli.c, &st);
 	assert_int_equal(st.nudges_unanswered, 0);
 	assert_int_equal(st.peer_nudges, 2);
+	/* the server goes back to the old path (its validation of ours failed): heard on
+	 * ours before, nothing there for a PTO and more, nudged again (issue 16: --case
+	 * 60441078 --max-loss 200000 stood still 44 s, the client heard it once) */
+	assert_int_equal(send_dgram(srv, 100, 5), 0);
+	len = zt_quic_conn_poll_send(srv, x.p.net.now, pkt, sizeof(pkt), &sp);
+	assert_true(len > 0);
+	assert_int_equal(zt_quic_conn_recv(x.cli.c, x.p.net.now + 5 * ZT_SEC, &old, pkt,
+					   (size_t)len), 0);
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_int_equal(st.peer_nudges, 3);
+	assert_int_equal(st.nudges_unanswered, 1);
 	qh_pair_fini(&x.p);
 }
 
@@ -1562,6 +1699,9 @@ int main(void)
 		cmocka_unit_test(lossy_wire),
 		cmocka_unit_test(idle_timeout),
 		cmocka_unit_test(keepalive),
+		cmocka_unit_test(keepalive_fits_the_peers_idle_timeout),
+		cmocka_unit_test(only_packets_that_decrypt_are_authentic),
+		cmocka_unit_test(unconfirmed_client_ends_at_the_handshake_timeout),
 		cmocka_unit_test(lost_datagrams_do_not_wedge_the_window),
 		cmocka_unit_test(lost_datagrams_of_a_quiet_server_do_not_wedge),
 		cmocka_unit_test(stale_datagrams_are_dropped),
