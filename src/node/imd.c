@@ -2140,6 +2140,7 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 		.conn_window_max = 512 * 1024,
 		.max_streams_bidi = 4,
 		.stream_sndbuf = 128 * 1024,
+		.release_tls = true, /* the identity is all it asks of TLS afterwards */
 		.reset_token = imd->have_reset_key ? reset_token : NULL,
 		.reset_arg = imd,
 	};

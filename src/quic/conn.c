@@ -425,12 +425,37 @@ static int established(struct zt_quic_conn *c)
 	return ev_push(c, EV_HANDSHAKE, -1, 0) ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
 }
 
+/* release_tls: not from inside ngtcp2's callbacks (ngtcp2_crypto still holds the
+ * session there), but once the packet that completed the handshake was read. */
+static void release_tls(struct zt_quic_conn *c)
+{
+	if (!zt_tls_session_native(c->tls) || zt_tls_session_release(c->tls) < 0)
+		return; /* already, or out of memory: kept, tried again next packet */
+	ngtcp2_conn_set_tls_native_handle(c->conn, NULL);
+}
+
 static int cb_handshake_completed(ngtcp2_conn *conn, void *ud)
 {
 	struct zt_quic_conn *c = ud;
 	(void)conn;
 	/* For a server completion is confirmation (RFC 9001 s4.1.2). */
 	return c->server ? established(c) : 0;
+}
+
+/* After release_tls there is no TLS to give CRYPTO data to. A client has nothing to
+ * send once the handshake completed (RFC 9001 s6: no KeyUpdate message; no
+ * post-handshake authentication in QUIC), so new data is an unexpected message;
+ * ngtcp2 hands over only data past what was already received. */
+static int cb_recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level, uint64_t offset,
+			       const uint8_t *data, size_t len, void *ud)
+{
+	struct zt_quic_conn *c = ud;
+
+	if (!zt_tls_session_native(c->tls)) {
+		ngtcp2_conn_set_tls_alert(conn, 10 /* unexpected_message */);
+		return NGTCP2_ERR_CRYPTO;
+	}
+	return ngtcp2_crypto_recv_crypto_data_cb(conn, level, offset, data, len, ud);
 }
 
 static int cb_handshake_confirmed(ngtcp2_conn *conn, void *ud)
@@ -630,7 +655,7 @@ static int cb_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
 
 /* What both sides share; connect/accept add their side's few. */
 static const ngtcp2_callbacks common_callbacks = {
-	.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
+	.recv_crypto_data = cb_recv_crypto_data,
 	.encrypt = ngtcp2_crypto_encrypt_cb,
 	.decrypt = cb_decrypt,
 	.hp_mask = ngtcp2_crypto_hp_mask_cb,
@@ -1065,7 +1090,9 @@ static int fail(struct zt_quic_conn *c, int liberr)
 			&c->ccerr, ngtcp2_conn_get_tls_alert(c->conn), NULL, 0);
 		err = ZT_ETLS;
 		if (zt_tls_session_verify_error(c->tls, why, sizeof(why)) <= 0)
-			snprintf(why, sizeof(why), "TLS handshake failed (alert %u)",
+			snprintf(why, sizeof(why), "%s (alert %u)",
+				 zt_tls_session_native(c->tls) ? "TLS handshake failed"
+							       : "TLS message after the handshake",
 				 ngtcp2_conn_get_tls_alert(c->conn));
 	} else {
 		ngtcp2_connection_close_error_set_transport_error_liberr(&c->ccerr, liberr, NULL, 0);
@@ -1600,6 +1627,8 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 	rv = ngtcp2_conn_read_pkt(c->conn, &np.path, NULL, pkt, len, now);
 	switch (rv) {
 	case 0:
+		if (c->cfg.release_tls && c->server && c->state == ZT_QUIC_ESTABLISHED)
+			release_tls(c);
 		if (c->server)
 			peer_migration(c, &was, validating);
 		/* evidence that ngtcp2 processed it (it silently ignores some packets,

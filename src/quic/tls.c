@@ -32,6 +32,10 @@ struct zt_tls_session {
 	gnutls_session_t s;
 	char *peer_name;            /* GnuTLS keeps a pointer to it */
 	gnutls_typed_vdata_st vdata[2];
+	/* After zt_tls_session_release(): s is NULL, the peer's identity kept. */
+	bool released;
+	int identity_rc;            /* its length, or why there is none */
+	char *identity;
 };
 
 static int tls_err(int rc)
@@ -313,6 +317,7 @@ void zt_tls_session_free(struct zt_tls_session *s)
 	if (s->s)
 		gnutls_deinit(s->s);
 	free(s->peer_name);
+	free(s->identity);
 	free(s);
 }
 
@@ -335,7 +340,7 @@ static int copy_str(char *buf, size_t cap, const char *src, size_t len)
 	return (int)len;
 }
 
-int zt_tls_session_peer_identity(struct zt_tls_session *s, char *buf, size_t cap)
+static int peer_identity(gnutls_session_t gs, char *buf, size_t cap)
 {
 	const gnutls_datum_t *certs;
 	unsigned n = 0;
@@ -344,7 +349,7 @@ int zt_tls_session_peer_identity(struct zt_tls_session *s, char *buf, size_t cap
 	size_t len;
 	int rc = -ENOENT;
 
-	certs = gnutls_certificate_get_peers(s->s, &n);
+	certs = gnutls_certificate_get_peers(gs, &n);
 	if (!certs || n == 0)
 		return -ENOENT;
 	if (gnutls_x509_crt_init(&crt) < 0)
@@ -377,9 +382,37 @@ out_crt:
 	return rc;
 }
 
+int zt_tls_session_peer_identity(struct zt_tls_session *s, char *buf, size_t cap)
+{
+	if (!s->released)
+		return peer_identity(s->s, buf, cap);
+	if (s->identity_rc < 0)
+		return s->identity_rc;
+	return copy_str(buf, cap, s->identity, (size_t)s->identity_rc);
+}
+
+int zt_tls_session_release(struct zt_tls_session *s)
+{
+	char id[520]; /* peer_identity() reads at most 512 bytes of a name */
+	int rc;
+
+	if (s->released)
+		return 0;
+	if (!s->s)
+		return -EINVAL;
+	rc = peer_identity(s->s, id, sizeof(id));
+	if (rc >= 0 && !(s->identity = strdup(id)))
+		return -ENOMEM;
+	s->identity_rc = rc;
+	gnutls_deinit(s->s);
+	s->s = NULL;
+	s->released = true;
+	return 0;
+}
+
 int zt_tls_session_verify_error(struct zt_tls_session *s, char *buf, size_t cap)
 {
-	unsigned status = gnutls_session_get_verify_cert_status(s->s);
+	unsigned status = s->released ? 0 : gnutls_session_get_verify_cert_status(s->s);
 	gnutls_datum_t out;
 	int rc;
 
@@ -396,6 +429,11 @@ const char *zt_tls_session_alpn(struct zt_tls_session *s, size_t *ret_len)
 {
 	gnutls_datum_t sel;
 
+	if (s->released) {
+		/* the handshake completed: ours was the only one offered or accepted */
+		*ret_len = strlen(s->ctx->alpn);
+		return s->ctx->alpn;
+	}
 	if (gnutls_alpn_get_selected_protocol(s->s, &sel) < 0)
 		return NULL;
 	*ret_len = sel.size;

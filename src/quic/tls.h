@@ -85,7 +85,19 @@ int zt_tls_session_new_tcp(struct zt_tls_session **ret, struct zt_tls_ctx *ctx,
 			   const char *peer_name);
 void zt_tls_session_free(struct zt_tls_session *s);
 
-/* The gnutls_session_t, for ngtcp2_conn_set_tls_native_handle(). */
+/*
+ * Free the GnuTLS session of a completed handshake (its state, record buffers and
+ * the peer's certificate chain: ~11 KB), keeping the peer's identity and the ALPN,
+ * which zt_tls_session_peer_identity(), _verify_error() (empty) and _alpn() still
+ * give. For a QUIC server, which needs nothing more of TLS: key updates use
+ * ngtcp2's own keys (RFC 9001 s6) and a client sends no post-handshake message
+ * (conn.c refuses any). Call only after the handshake completed. Returns 0 (also
+ * when already released), -EINVAL (no session), -ENOMEM.
+ */
+int zt_tls_session_release(struct zt_tls_session *s);
+
+/* The gnutls_session_t, for ngtcp2_conn_set_tls_native_handle(); NULL once
+ * released. */
 gnutls_session_t zt_tls_session_native(struct zt_tls_session *s);
 
 /* The hook ngtcp2_crypto_gnutls calls to find the ngtcp2_conn; the owner sets its

@@ -36,6 +36,9 @@ struct hs {
 	unsigned keylog_lines, keylog_bad;
 	size_t qlog_bytes;
 	bool qlog_fin, qlog_has_version;
+	unsigned dgrams[2];          /* DATAGRAMs received: [0] by the client, [1] server */
+	char got[16];                /* stream bytes the server read */
+	size_t got_len;
 };
 
 static void on_handshake(struct zt_quic_conn *c, void *arg)
@@ -46,6 +49,26 @@ static void on_handshake(struct zt_quic_conn *c, void *arg)
 		h->srv_done++;
 	else
 		h->cli_done++;
+}
+
+static void on_dgram(struct zt_quic_conn *c, void *arg, const uint8_t *data, size_t len)
+{
+	struct hs *h = arg;
+	(void)data;
+	(void)len;
+	h->dgrams[zt_quic_conn_is_server(c)]++;
+}
+
+static void on_readable(struct zt_quic_conn *c, void *arg, int64_t sid, void *sarg)
+{
+	struct hs *h = arg;
+	bool fin;
+	int n;
+	(void)sarg;
+
+	n = zt_quic_stream_read(c, sid, h->got + h->got_len, sizeof(h->got) - h->got_len, &fin);
+	if (n > 0)
+		h->got_len += (size_t)n;
 }
 
 static void on_keylog(void *arg, const char *line)
@@ -100,7 +123,8 @@ static void hs_start(struct qh_fixture *f, struct hs *h, const struct side *srv,
 	qh_node_init(&h->cli, &h->net, "127.0.0.2:5000", &f->rng);
 	assert_int_equal(make_tls(&h->stls, ZT_TLS_SERVER, srv, h, false), 0);
 	assert_int_equal(make_tls(&h->ctls, ZT_TLS_CLIENT, cli, h, extras), 0);
-	h->cb = (struct zt_quic_callbacks){ .handshake_done = on_handshake };
+	h->cb = (struct zt_quic_callbacks){ .handshake_done = on_handshake, .datagram = on_dgram,
+					    .stream_readable = on_readable };
 	h->scfg = (struct zt_quic_config){ .tls = h->stls, .rng = &f->rng, .cidmap = h->srv.map,
 					   .cb = &h->cb };
 	h->ccfg = (struct zt_quic_config){ .tls = h->ctls, .rng = &f->rng, .cidmap = h->cli.map,
@@ -364,6 +388,73 @@ static void alpn_mismatch(void **state)
 	hs_end(&h);
 }
 
+static bool got_all(void *arg, uint64_t now)
+{
+	struct hs *h = arg;
+	(void)now;
+	return h->dgrams[0] && h->dgrams[1] && h->got_len == 5;
+}
+
+/* release_tls: the server frees its GnuTLS session once the handshake completed and
+ * still tells the peer's identity; data flows both ways; CRYPTO data the client
+ * sends afterwards (here a TLS KeyUpdate, which QUIC forbids: RFC 9001 s6) closes
+ * the connection with CRYPTO_ERROR + unexpected_message. */
+static void server_releases_tls(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct side srv = { .alpn = ZT_ALPN_OUTER, .ca = f->pki.ca.cert, .cert = f->pki.intermediate.cert,
+			    .key = f->pki.intermediate.key, .require_peer_cert = true };
+	struct side cli = { .alpn = ZT_ALPN_OUTER, .ca = f->pki.ca.cert, .cert = f->pki.alice.cert,
+			    .key = f->pki.alice.key };
+	static const uint8_t key_update[] = { 24, 0, 0, 1, 0 }; /* KeyUpdate, not requested */
+	char id[ZT_PKI_IDENTITY_MAX];
+	struct zt_quic_close_info ci, si;
+	struct zt_tls_session *t;
+	ngtcp2_crypto_conn_ref *ref;
+	const char *alpn;
+	size_t alen = 0;
+	int64_t sid;
+	struct hs h;
+
+	hs_start(f, &h, &srv, &cli, ZT_PKI_INTERMEDIATE_DNS, false);
+	h.scfg.release_tls = true;
+	assert_true(qh_run(&h.net, both_established, &h, h.net.now + 2 * ZT_SEC));
+	t = zt_quic_conn_tls(h.srv.conns[0]);
+	assert_null(zt_tls_session_native(t));
+	assert_non_null(zt_tls_session_native(zt_quic_conn_tls(h.client))); /* a client keeps it */
+	assert_int_equal(zt_tls_session_peer_identity(t, id, sizeof(id)), 16);
+	assert_string_equal(id, "ztna:agent:alice");
+	assert_int_equal(zt_tls_session_peer_identity(t, id, 8), -ENOBUFS);
+	alpn = zt_tls_session_alpn(t, &alen);
+	assert_int_equal(alen, strlen(ZT_ALPN_OUTER));
+	assert_memory_equal(alpn, ZT_ALPN_OUTER, alen);
+	assert_int_equal(zt_tls_session_verify_error(t, id, sizeof(id)), 0);
+	assert_int_equal(zt_tls_session_release(t), 0); /* again: nothing to do */
+
+	/* The connection works on: a stream and DATAGRAMs both ways. */
+	assert_int_equal(zt_quic_stream_open(h.client, &sid, NULL), 0);
+	assert_int_equal(zt_quic_stream_write(h.client, sid, "hello", 5), 5);
+	assert_int_equal(zt_quic_dgram_send(h.client, "d", 1), 0);
+	assert_int_equal(zt_quic_dgram_send(h.srv.conns[0], "d", 1), 0);
+	assert_true(qh_run(&h.net, got_all, &h, h.net.now + 2 * ZT_SEC));
+	assert_memory_equal(h.got, "hello", 5);
+
+	/* The client's ngtcp2_conn, through its TLS session's hook. */
+	ref = zt_tls_session_conn_ref(zt_quic_conn_tls(h.client));
+	assert_int_equal(ngtcp2_conn_submit_crypto_data(ref->get_conn(ref),
+							NGTCP2_CRYPTO_LEVEL_APPLICATION,
+							key_update, sizeof(key_update)), 0);
+	assert_true(qh_run(&h.net, all_closed, &h, h.net.now + 5 * ZT_SEC));
+	zt_quic_conn_close_info(h.srv.conns[0], &si);
+	assert_false(si.by_peer);
+	assert_int_equal(si.err, ZT_ETLS);
+	assert_int_equal(si.code, 0x100 + 10); /* CRYPTO_ERROR, unexpected_message */
+	zt_quic_conn_close_info(h.client, &ci);
+	assert_true(ci.by_peer);
+	assert_int_equal(ci.code, 0x100 + 10);
+	hs_end(&h);
+}
+
 static void config_errors(void **state)
 {
 	struct qh_fixture *f = *state;
@@ -404,6 +495,7 @@ int main(void)
 		cmocka_unit_test(inner_untrusted_client_cert),
 		cmocka_unit_test(inner_wrong_purpose),
 		cmocka_unit_test(alpn_mismatch),
+		cmocka_unit_test(server_releases_tls),
 		cmocka_unit_test(config_errors),
 	};
 
