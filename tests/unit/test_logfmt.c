@@ -220,6 +220,7 @@ static void json_truncation(void **state)
 	char line[256], out[64];
 	size_t n = zt_logfmt(line, sizeof(line), "a=1 b=2 long=%s c=3",
 			     "0123456789012345678901234567890123456789");
+	const char *raw = "\x01\x02 not logfmt at all, and long enough to cut";
 
 	(void)state;
 	assert_true(zt_logfmt_json(out, sizeof(out), line, n) < sizeof(out));
@@ -227,7 +228,7 @@ static void json_truncation(void **state)
 	for (size_t cap = ZT_LOGFMT_MIN; cap < sizeof(out); cap++) {
 		size_t m = zt_logfmt_json(out, cap, line, n);
 		assert_true(m < cap && out[0] == '{' && out[m - 1] == '}' && printable_one_line(out));
-		m = zt_logfmt_json(out, cap, "\x01\x02 not logfmt at all, and long enough to cut", 47);
+		m = zt_logfmt_json(out, cap, raw, strlen(raw));
 		assert_true(m < cap && out[m - 1] == '}' && strstr(out, "\"truncated\":1"));
 	}
 	assert_int_equal(zt_logfmt_json(out, 8, line, n), 0);
