@@ -60,8 +60,9 @@
  * login of the same identity) is counted, not fatal; "ready" comes once every
  * connection is welcomed or gone, with welcomed=, refused=, replaced=, lost=.
  *
- * Bounds: N <= 5000, --hold and --seconds <= 3600 (initials: 60), R <= 10000, 60 s
- * for every connection to be ready. SIGINT/SIGTERM end any mode early (connections
+ * Bounds: N <= 10000, --hold and --seconds <= 3600 (initials: 60), R <= 10000, 60 s
+ * (10 ms per connection past 6000) for every connection to be ready. Each connection
+ * is a socket: the open-files limit is raised to N + 64 (up to the hard limit). SIGINT/SIGTERM end any mode early (connections
  * are closed). Exit status 0, 1 when the Intermediate refused or lost a connection
  * or time ran out, 2 on usage.
  */
@@ -89,9 +90,10 @@
 #include "quic/pki.h"
 #include "quic/tls.h"
 
-#define MAX_COUNT 5000
+#define MAX_COUNT 10000
 #define MAX_SECONDS 3600
 #define READY_TIMEOUT (60 * ZT_SEC)
+#define READY_PER_CONN (10 * ZT_MS) /* past 6000 connections */
 #define MAX_HANDSHAKING 64
 #define KEEPALIVE (25 * ZT_SEC)   /* node/peer.c's outer_keepalive default */
 #define IDLE_TIMEOUT (75 * ZT_SEC) /* node/peer.c's and node/imd.c's idle timeout */
@@ -187,6 +189,14 @@ struct load {
 
 	uint8_t buf[65536];
 };
+
+/* How long every connection (or session) may take to be ready. */
+static uint64_t ready_timeout(const struct load *L)
+{
+	uint64_t t = (uint64_t)L->count * READY_PER_CONN;
+
+	return t > READY_TIMEOUT ? t : READY_TIMEOUT;
+}
 
 static void finish(struct load *L, int rc)
 {
@@ -720,7 +730,7 @@ static void on_phase(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 		finish(L, 1);
 	} else if (L->phase == 1) {
 		L->phase = 2;
-		phase_arm(L, now + READY_TIMEOUT);
+		phase_arm(L, now + ready_timeout(L));
 		open_sessions(L);
 	} else if (L->phase == 2) {
 		printf("error what=timeout sessions=%ld of=%ld\n", L->sessions, L->count);
@@ -1237,7 +1247,7 @@ static int raise_fd_limit(const struct load *L)
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)L->count + 64) {
-		rl.rlim_cur = rl.rlim_max;
+		rl.rlim_cur = rl.rlim_max > (rlim_t)L->count + 64 ? (rlim_t)L->count + 64 : rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		if (rl.rlim_cur < (rlim_t)L->count + 64) {
 			fprintf(stderr, "zt-load: %ld sockets need a higher open-files limit (ulimit -n)\n",
@@ -1268,7 +1278,7 @@ static int run_clients(struct load *L, const char *pki)
 	if (L->mode != M_CLIENTS && L->mode != M_OPENS)
 		L->lcs[L->nlcs - 1].connector = true;
 	L->t0 = zt_loop_now(L->loop);
-	phase_arm(L, L->t0 + READY_TIMEOUT);
+	phase_arm(L, L->t0 + ready_timeout(L));
 	start_more(L, L->t0);
 	if (!L->rc)
 		zt_loop_run(L->loop);

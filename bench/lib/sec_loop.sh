@@ -8,9 +8,10 @@
 #                    datagrams from udpblast; interleaved rounds. Each relay alone on
 #                    CPU_B, load and sink on CPU_A. Value = delivered / relay CPU time
 #                    (utime + stime): the rate one fully busy core would reach.
-#   sec_memory       Intermediate RSS per connected agent at N = 10, 100, 1000
+#   sec_memory       Intermediate RSS per connected agent at N = 10, 100, 1000, 10000
 #                    (zt-load clients) against a bare ngtcp2 + GnuTLS server
-#                    (zt-load bare-server) with the same N; extra RSS per relayed pair.
+#                    (zt-load bare-server) with the same N; the Intermediate's whole RSS
+#                    with 10,000 idle agents; extra RSS per relayed pair.
 #   idle_start/idle_finish  keepalive bytes per second of an idle agent's and an idle
 #                    connector's connection to the Intermediate (through zt-testkit
 #                    taps that count bytes), and of zt-load's 1000 idle agents.
@@ -29,12 +30,14 @@ lo_pki() {
 
 # lo_imd NAME [CPU]: a fresh Intermediate on $LO:$LO_PORT, no STUN port (its default,
 # port + 1, is where the relay-rate section's udpfwd listens).
+LO_IMD_EXTRA=()
 lo_imd() {
 	imd_policy
 	if [ -n "${2:-}" ]; then
 		spawn "$1" taskset -c "$2" "$B/ztna-intermediate" --listen "$LO:$LO_PORT" --pki "$LO_PKI/intermediate" --stun-port off "${IMD_POLICY[@]}"
 	else
-		spawn "$1" "$B/ztna-intermediate" --listen "$LO:$LO_PORT" --pki "$LO_PKI/intermediate" --stun-port off "${IMD_POLICY[@]}"
+		spawn "$1" "$B/ztna-intermediate" --listen "$LO:$LO_PORT" --pki "$LO_PKI/intermediate" --stun-port off "${IMD_POLICY[@]}" \
+			"${LO_IMD_EXTRA[@]}"
 	fi
 	wait_for "$TMP/$1.log" 'event=start' 5
 }
@@ -146,19 +149,22 @@ sec_relay_rate() {
 # mem_one NAME N BARE: RSS growth (KiB) of a fresh server with N clients; prints
 # "per_client_bytes rss0_kib rss1_kib".
 mem_one() {
-	local name=$1 n=$2 bare=$3 pid r0 r1
+	local name=$1 n=$2 bare=$3 pid r0 r1 wait=$((60 + n / 100))
 	if [ "$bare" = 1 ]; then
 		spawn "$name" "$K/zt-load" bare-server --listen "$LO:$LO_PORT" --pki "$LO_PKI" --seconds 600
 		wait_for "$TMP/$name.out" listening 5 || return 1
 	else
-		lo_imd "$name" || return 1
+		# max-clients (10,000) counts every connection: room for N and a few more
+		LO_IMD_EXTRA=(--max-clients $((n + 1000)))
+		lo_imd "$name" || { LO_IMD_EXTRA=(); return 1; }
+		LO_IMD_EXTRA=()
 	fi
 	pid=${PIDS[$name]}
 	sleep 0.3
 	r0=$(rss_kib "$pid")
 	spawn "$name-load" "$K/zt-load" clients --to "$LO:$LO_PORT" --pki "$LO_PKI" --bind "$LO" --name load \
 		--token "$TOK_L" --count "$n" --hold 30 $([ "$bare" = 1 ] && echo --bare)
-	if ! wait_for "$TMP/$name-load.out" '^ready' 60; then
+	if ! wait_for "$TMP/$name-load.out" '^ready' "$wait"; then
 		echo "zt-load: $(tail -n 2 "$TMP/$name-load.out" "$TMP/$name-load.log" | tr '\n' ' ')" >"$TMP/mem.err"
 		stop "$name-load"
 		stop "$name"
@@ -166,26 +172,47 @@ mem_one() {
 	fi
 	sleep 1
 	r1=$(rss_kib "$pid")
+	grep '^ready' "$TMP/$name-load.out" | tr '\n' ' ' >"$TMP/$name.ready"
 	stop "$name-load"
 	stop "$name"
 	echo "$(((r1 - r0) * 1024 / n)) $r0 $r1"
 }
 
+# fd_room N: the open-files limit allows zt-load's N sockets (it raises its soft limit
+# itself; the hard limit is raised here when root). 1 with the reason in $TMP/mem.err.
+fd_room() {
+	local need=$(($1 + 64)) hard
+	hard=$(ulimit -Hn)
+	[ "$hard" = unlimited ] && return 0
+	[ "$hard" -ge "$need" ] && return 0
+	ulimit -Hn "$need" 2>/dev/null && return 0
+	echo "open-files hard limit $hard < $need (ulimit -Hn; as root the bench raises it)" >"$TMP/mem.err"
+	return 1
+}
+
 sec_memory() {
-	local ns=(10 100 1000) n a b per_a per_b pairs=1000
+	local ns=(10 100 1000 10000) n a b per_a per_b pairs=1000
 	[ -n "$QUICK_MODE" ] && ns=(10 100) && pairs=100
 	lo_pki || { fail_row memory "memory" "no PKI"; return; }
 	for n in "${ns[@]}"; do
 		note "memory: $n agents"
-		if ! a=$(mem_one mem-imd "$n" 0) || ! b=$(mem_one mem-bare "$n" 1); then
+		if ! fd_room "$n" || ! a=$(mem_one mem-imd "$n" 0) || ! b=$(mem_one mem-bare "$n" 1); then
 			fail_row "memory-$n" "Intermediate memory per agent, N=$n" "$(cat "$TMP/mem.err" 2>/dev/null)"
 			continue
 		fi
 		per_a=$(FMT=%.1f calc "${a%% *} / 1024")
 		per_b=$(FMT=%.1f calc "${b%% *} / 1024")
 		row "memory-$n" "Intermediate memory per agent, N=$n" "$per_a" KiB "bare ngtcp2+GnuTLS conn" "$per_b" \
-			"$(ratio "$per_a" "$per_b")" "<= 100 KiB" "$(verdict_le "$per_a" 100)" \
+			"$(ratio "$per_a" "$per_b")" "<= 1.1x" "$(verdict_le "$(ratio "$per_a" "$per_b")" 1.1)" \
 			"RSS $(echo "$a" | awk '{print $2 " -> " $3}') KiB; bare server $(echo "$b" | awk '{print $2 " -> " $3}') KiB"
+		if [ "$n" = 10000 ]; then
+			local ra rb
+			ra=$(FMT=%.0f calc "$(echo "$a" | awk '{print $3}') / 1024")
+			rb=$(FMT=%.0f calc "$(echo "$b" | awk '{print $3}') / 1024")
+			row memory-10000-rss "Intermediate RSS, 10,000 idle agents" "$ra" MiB "bare ngtcp2+GnuTLS server" "$rb" \
+				"$(ratio "$ra" "$rb")" "<= 1024 MiB" "$(verdict_le "$ra" 1024)" \
+				"whole RSS with 10,000 zt-load agents connected and idle ($(cat "$TMP/mem-imd.ready")); bare server: $(cat "$TMP/mem-bare.ready")"
+		fi
 	done
 	# Per relayed pair: the same agents, before and after each opens a session and
 	# relays a few datagrams both ways.

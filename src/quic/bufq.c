@@ -6,9 +6,24 @@
 
 struct zt_bufq_chunk {
 	struct zt_bufq_chunk *next;
-	size_t used;
+	size_t used, cap;
 	uint8_t data[];
 };
+
+#define MIN_CHUNK 512
+
+/* A new chunk's size: what is left to append, at least MIN_CHUNK and twice the tail,
+ * at most chunk_size. A control message costs a small block, not a 16 KiB one whose
+ * first page stays resident after it is freed; a bulk writer reaches chunk_size after
+ * a few chunks. */
+static size_t next_cap(const struct zt_bufq *q, size_t prev, size_t rest)
+{
+	size_t cap = rest > MIN_CHUNK ? rest : MIN_CHUNK;
+
+	if (cap < 2 * prev)
+		cap = 2 * prev;
+	return cap < q->chunk_size ? cap : q->chunk_size;
+}
 
 void zt_bufq_init(struct zt_bufq *q, size_t chunk_size)
 {
@@ -33,13 +48,15 @@ int zt_bufq_append(struct zt_bufq *q, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	struct zt_bufq_chunk *first_new = NULL, *last_new = NULL;
-	size_t room = q->tail ? q->chunk_size - q->tail->used : 0;
+	size_t room = q->tail ? q->tail->cap - q->tail->used : 0;
 	size_t in_tail = len < room ? len : room, rest = len - in_tail;
+	size_t prev = q->tail ? q->tail->cap : 0;
 
 	/* Allocate what the tail cannot hold first, so failure appends nothing. */
 	while (rest > 0) {
-		size_t n = rest < q->chunk_size ? rest : q->chunk_size;
-		struct zt_bufq_chunk *c = malloc(sizeof(*c) + q->chunk_size);
+		size_t cap = next_cap(q, prev, rest);
+		size_t n = rest < cap ? rest : cap;
+		struct zt_bufq_chunk *c = malloc(sizeof(*c) + cap);
 		if (!c) {
 			while (first_new) {
 				struct zt_bufq_chunk *next = first_new->next;
@@ -50,6 +67,8 @@ int zt_bufq_append(struct zt_bufq *q, const void *data, size_t len)
 		}
 		c->next = NULL;
 		c->used = n;
+		c->cap = cap;
+		prev = cap;
 		memcpy(c->data, p + in_tail + (len - in_tail - rest), n);
 		if (last_new)
 			last_new->next = c;

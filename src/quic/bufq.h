@@ -23,7 +23,8 @@ struct zt_bufq {
 	size_t chunk_size;
 };
 
-/* An empty queue allocating chunk_size-byte chunks (0: 16 KiB). */
+/* An empty queue whose chunks grow from 512 bytes (or what one append needs),
+ * doubling, up to chunk_size bytes (0: 16 KiB). */
 void zt_bufq_init(struct zt_bufq *q, size_t chunk_size);
 /* Frees every chunk; the queue is empty and reusable afterwards. */
 void zt_bufq_fini(struct zt_bufq *q);

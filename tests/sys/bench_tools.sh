@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 B=${BUILD:-build}
 K=$B/bench
-tap_plan 12
+tap_plan 13
 T=$(mktemp -d /tmp/zt-bench-tools.XXXXXX)
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
@@ -92,3 +92,10 @@ if timeout 10 "$K/zt-load" clients --to 8.8.8.8:443 --pki "$T/pki" --name load -
 else
 	tap_ok "zt-load refuses addresses outside loopback and the lab's networks"
 fi
+# the count bound: 10,000 agents (the memory bench's), not more
+"$K/zt-load" clients --to "$L:$port" --pki "$T/pki" --name load --token tA --count 10001 >/dev/null 2>&1
+rc1=$?
+timeout 10 "$K/zt-load" clients --to "$L:1" --pki /nonexistent --name load --token tA --count 10000 >/dev/null 2>&1
+rc2=$?
+[ "$rc1" = 2 ] && [ "$rc2" != 2 ] && tap_ok "zt-load: --count up to 10000 (10001 is a usage error)" ||
+	tap_fail "zt-load --count bound" "rc for 10001: $rc1 (want 2), for 10000: $rc2 (want not 2)"

@@ -10,8 +10,8 @@
 # a bare ngtcp2 + GnuTLS server with the Intermediate's transport settings (what the
 # libraries cost, the baseline of bench/run.sh's memory rows). The Intermediate frees
 # each connection's GnuTLS session once its handshake completed (quic/conn.h
-# release_tls): its RSS growth per agent must stay within 1.08x the bare server's
-# (before: 1.13-1.16x, 85 vs 75 KB at N=300). RSS is not bounded in an ASan build
+# release_tls): its RSS growth per agent must stay within 1.1x the bare server's, the
+# goal of docs/design.md (now 1.01-1.07x; before: 1.13-1.17x, 85 vs 75 KB at N=300). RSS is not bounded in an ASan build
 # (its allocator quarantines freed memory): those checks are skipped there.
 # ZT_IMD=PATH runs another ztna-intermediate (an older build, to see this fail);
 # ZT_KEEP=1 keeps the logs.
@@ -22,7 +22,7 @@ B=${BUILD:-build}
 LOAD=$B/bench/zt-load
 IMD=${ZT_IMD:-$B/ztna-intermediate}
 N=300
-RATIO_MAX=1.08
+RATIO_MAX=1.10
 tap_plan 4
 
 . tests/lib/progs.sh

@@ -71,11 +71,50 @@ static void consume_everything(void **state)
 	assert_int_equal(q.len, 0);
 }
 
+/* Chunks start small and double up to chunk_size: a short control message takes a
+ * 512-byte block, not a 16 KiB one; a bulk writer's chunks soon reach full size. */
+static void chunks_grow(void **state)
+{
+	static uint8_t data[1024];
+	struct zt_bufq q;
+	ngtcp2_vec v[16];
+	size_t n, total = 0;
+
+	(void)state;
+	zt_bufq_init(&q, 0);
+	assert_int_equal(zt_bufq_append(&q, data, 100), 0);
+	assert_int_equal(zt_bufq_append(&q, data, 500), 0);
+	n = zt_bufq_peek(&q, 0, v, 16);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].len, 512);
+	assert_int_equal(v[1].len, 88);
+	zt_bufq_consume(&q, 600);
+	assert_null(q.head);
+	/* 64 KiB in 1 KiB writes: chunks of 1, 2, 4, 8, then 16 KiB. */
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(zt_bufq_append(&q, data, sizeof(data)), 0);
+	n = zt_bufq_peek(&q, 0, v, 16);
+	assert_int_equal(n, 8);
+	assert_int_equal(v[0].len, 1024);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(v[i].len <= 16384);
+		total += v[i].len;
+	}
+	assert_int_equal(total, 65536);
+	assert_int_equal(v[4].len, 16384);
+	/* One large append fills whole chunks at once. */
+	zt_bufq_fini(&q);
+	assert_int_equal(zt_bufq_append(&q, data, 1000), 0);
+	assert_int_equal(zt_bufq_peek(&q, 0, v, 16), 1);
+	zt_bufq_fini(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(append_peek_consume),
 		cmocka_unit_test(consume_everything),
+		cmocka_unit_test(chunks_grow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
