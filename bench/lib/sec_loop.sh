@@ -104,7 +104,7 @@ sec_relay_rate() {
 		vi=$(median "${imd[@]}")
 		vf=$(median "${fwd[@]}")
 		row relay-rate "relay rate, 1200 B (pkts/s per core)" "$vi" pps "udpfwd (recvmmsg/sendmmsg)" "$vf" \
-			"$(ratio "$vi" "$vf")" ">= 0.35x" "$(verdict_ge "$(ratio "$vi" "$vf")" 0.35)" \
+			"$(ratio "$vi" "$vf")" ">= 0.8x" "$(verdict_ge "$(ratio "$vi" "$vf")" 0.8)" \
 			"relay channel (docs/relay-channel.md); Intermediate $(spread "${imd[@]}") at $(median "${uimd[@]}") % CPU; udpfwd $(spread "${fwd[@]}") at $(median "${ufwd[@]}") % CPU"
 		if [ ${#dg[@]} -gt 0 ]; then
 			local vd
@@ -130,8 +130,8 @@ sec_relay_rate() {
 			if [ ${#many[@]} -gt 0 ]; then
 				row relay-rate-1000 "relay rate, 1200 B, 1000 idle agents connected" "$(median "${many[@]}")" pps \
 					"udpfwd (recvmmsg/sendmmsg)" "$(median "${fwd[@]}")" \
-					"$(ratio "$(median "${many[@]}")" "$(median "${fwd[@]}")")" ">= 0.35x" \
-					"$(verdict_ge "$(ratio "$(median "${many[@]}")" "$(median "${fwd[@]}")")" 0.35)" \
+					"$(ratio "$(median "${many[@]}")" "$(median "${fwd[@]}")")" ">= 0.8x" \
+					"$(verdict_ge "$(ratio "$(median "${many[@]}")" "$(median "${fwd[@]}")")" 0.8)" \
 					"$(spread "${many[@]}") pkts per CPU-second"
 			else
 				fail_row relay-rate-1000 "relay rate, 1000 idle agents connected" "no packets relayed"
