@@ -122,6 +122,9 @@ int zt_punch_decode(struct zt_punch_msg *ret, const uint8_t *buf, size_t len)
 		zt_addr_set_v4(&m.observed, ip, port);
 	} else if (fam == 6) {
 		zt_addr_set_v6(&m.observed, ip, port);
+		/* an IPv4 address has one encoding (family 4): an IPv4-mapped one is refused */
+		if (m.observed.family != AF_INET6)
+			return ZT_EMALFORMED;
 	} else if (fam != 0) {
 		return ZT_EMALFORMED;
 	}

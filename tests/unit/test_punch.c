@@ -330,6 +330,12 @@ static void rejects_bad_datagrams(void **state)
 	bad[50] = 1; /* IPv4 with bytes past the fourth */
 	assert_int_equal(zt_punch_decode(&back, bad, sizeof(bad)), ZT_EMALFORMED);
 	memcpy(bad, buf, sizeof(bad));
+	bad[36] = 6;
+	bad[50] = bad[51] = 0xff; /* ::ffff:0.0.0.0, IPv4-mapped: IPv4 is family 4 only */
+	assert_int_equal(zt_punch_decode(&back, bad, sizeof(bad)), ZT_EMALFORMED);
+	bad[50] = 0xfe; /* any other IPv6 address is fine */
+	assert_int_equal(zt_punch_decode(&back, bad, sizeof(bad)), 0);
+	memcpy(bad, buf, sizeof(bad));
 	bad[5] = bad[6] = bad[7] = bad[37] = 0xff; /* zero fields are ignored */
 	assert_int_equal(zt_punch_decode(&back, bad, sizeof(bad)), 0);
 	assert_int_equal(back.type, ZT_PUNCH_PING);
