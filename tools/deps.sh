@@ -19,8 +19,9 @@ libsystemd-dev help2man dpkg-dev clang libclang-rt-14-dev"
 # libsystemd-dev: sd_notify (Type=notify units); help2man and dpkg-dev: make man,
 # make install, tools/mkdeb.sh; systemd (systemd-analyze verify), man-db and
 # bsdextrautils (man -l, col): what tests/sys/install.sh checks them with.
+# faketime: tests/sys/pki.sh issues certificates in the past (an expired one).
 LAB_PKGS="nftables iproute2 conntrack coturn socat procps bc iputils-ping tinyproxy-bin \
-miniupnpd-nftables miniupnpc natpmpc python3 systemd man-db bsdextrautils"
+miniupnpd-nftables miniupnpc natpmpc python3 systemd man-db bsdextrautils faketime"
 BENCH_PKGS="iperf3 gnuplot-nox ngtcp2-client ngtcp2-server linux-perf wireguard-go wireguard-tools"
 
 what=${1:-build}

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app/daemon.h"
@@ -15,6 +16,7 @@
 #include "core/err.h"
 #include "io/loop.h"
 #include "io/sysrng.h"
+#include "quic/certinfo.h"
 
 /* Settings. */
 
@@ -154,6 +156,37 @@ int zt_daemon_open_files(struct zt_daemon *d)
 	return 0;
 }
 
+/* An expired certificate fails setup; one near its end or not valid yet is logged. */
+static int check_expiry(struct zt_daemon *d, const char *file, const char *what)
+{
+	struct zt_certinfo c;
+	char until[32];
+	long days;
+	enum zt_cert_expiry e;
+	struct tm tm;
+	time_t now = time(NULL);
+
+	if (zt_certinfo_file(file, &c) < 0)
+		return 0; /* not readable as PEM here: the TLS setup names the error */
+	e = zt_certinfo_expiry(&c, now, ZT_CERT_WARN_DAYS, &days);
+	if (!gmtime_r(&c.not_after, &tm) || !strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(until, sizeof(until), "?");
+	if (e == ZT_CERT_EXPIRED) {
+		zt_daemon_fail(d, 2, "%s %s expired on %s (%ld days ago): issue a new one ('ztna "
+			       "pki issue DIR ... --force', then 'ztna pki export') and restart",
+			       what, file, until, -days);
+		d->cert_expired = true;
+		return -EKEYEXPIRED;
+	}
+	if (e == ZT_CERT_EXPIRES_SOON)
+		zt_warn("cert_expiry", "file=%s what=%s not_after=%s days_left=%ld fix=\"issue a new "
+			"one before then: ztna pki issue DIR ... --force\"", file, what, until, days);
+	else if (e == ZT_CERT_NOT_YET_VALID)
+		zt_warn("cert_expiry", "file=%s what=%s state=not_yet_valid fix=\"check this host's "
+			"clock\"", file, what);
+	return 0;
+}
+
 int zt_daemon_check_tls_files(struct zt_daemon *d, const char *cert, const char *key,
 			      const char *fix)
 {
@@ -169,7 +202,16 @@ int zt_daemon_check_tls_files(struct zt_daemon *d, const char *cert, const char 
 			       *files[i] ? strerror(-rc) : "not set", fix);
 		return rc;
 	}
-	return 0;
+	if (!d->ca_expiry_checked) {
+		int rc = check_expiry(d, d->ca, "CA certificate");
+		d->ca_expiry_checked = true;
+		if (rc < 0)
+			return rc;
+	}
+	if (!strcmp(d->expiry_checked, cert))
+		return 0;
+	snprintf(d->expiry_checked, sizeof(d->expiry_checked), "%s", cert);
+	return check_expiry(d, cert, "certificate");
 }
 
 static void keylog_line(void *arg, const char *line)

@@ -19,7 +19,9 @@
  * that ended the program on stderr as "PROG: MESSAGE". Every other function leaves its
  * message in d->err.
  *
- * Exit statuses: 0 (stopped by a signal, or --help), 1 (setup failed), 2 (bad usage).
+ * Exit statuses: 0 (stopped by a signal, or --help), 1 (setup failed), 2 (bad usage, or
+ * a setting that can only fail again, such as an expired certificate: systemd's units
+ * do not restart on it).
  */
 #ifndef ZT_APP_DAEMON_H
 #define ZT_APP_DAEMON_H
@@ -70,6 +72,9 @@ struct zt_daemon {
 	struct zt_nodeio io;
 	FILE *keylog_f;
 	unsigned qlog_seq;
+	bool ca_expiry_checked;            /* the CA's expiry logged once, not per context */
+	bool cert_expired;                 /* setup failed on an expired certificate */
+	char expiry_checked[PATH_MAX];     /* the last certificate checked (logged once) */
 	char err[1024];                    /* the last error, without the "PROG: " */
 };
 
@@ -120,6 +125,10 @@ int zt_daemon_open_files(struct zt_daemon *d);
  * get them ("'ztna pki init DIR ...' and pass --pki DIR/agent-alice"). Returns 0, or
  * -ENOENT (not set) or access()'s -errno, with d->err naming the file and the fix.
  */
+/* zt_daemon_check_tls_files also checks the certificate's (and, once, the CA's)
+ * expiry: an expired one fails (status 1, naming the file and the fix); one expiring
+ * within ZT_CERT_WARN_DAYS (quic/certinfo.h) or not valid yet is a warning line
+ * (event=cert_expiry). */
 int zt_daemon_check_tls_files(struct zt_daemon *d, const char *cert, const char *key,
 			      const char *fix);
 

@@ -1214,7 +1214,7 @@ static int load_services(struct zt_peerprog *pp)
 					      s->service, s->service, s->service);
 		s->tls = load_tls(pp, ZT_TLS_SERVER, ZT_ALPN_INNER, s->cert, s->key, true);
 		if (!s->tls)
-			return 1;
+			return pp->d.cert_expired ? 2 : 1;
 	}
 	return 0;
 }
@@ -1242,11 +1242,11 @@ static int load_files(struct zt_peerprog *pp)
 		pp->pc.outer_tls_tcp = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_OUTER_TCP, d->cert, d->key,
 						false);
 	if (!pp->pc.outer_tls || !pp->pc.outer_tls_tcp)
-		return 1;
+		return d->cert_expired ? 2 : 1; /* expired: no restart (daemon.h) */
 	if (pp->role == ZT_CTRL_ROLE_CONNECTOR)
 		return load_services(pp);
 	pp->pc.inner_tls = load_tls(pp, ZT_TLS_CLIENT, ZT_ALPN_INNER, d->cert, d->key, false);
-	return pp->pc.inner_tls ? 0 : 1;
+	return pp->pc.inner_tls ? 0 : d->cert_expired ? 2 : 1;
 }
 
 /* The rest of the node's configuration (the keys wrote its settings): who we are, the

@@ -696,3 +696,71 @@ int zt_pki_bundle_check(const char *dir, const struct zt_pki_subject *self, char
 	closedir(d);
 	return count;
 }
+
+/* Export. */
+
+/* Copies src's regular files (*.pem 0644, *.key 0600; nothing else) into out; dry:
+ * only checks that none of them is in out yet (-EEXIST). */
+static int copy_bundle(const char *src, const char *out, bool overwrite, bool dry)
+{
+	char from[4096], to[4096];
+	struct dirent *e;
+	struct stat st;
+	int rc = 0;
+	DIR *d = opendir(src);
+
+	if (!d)
+		return -errno;
+	while (!rc && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		bool key = is_key_name(e->d_name);
+		char *text = NULL;
+
+		if (!key && (n <= 4 || strcmp(e->d_name + n - 4, ".pem")))
+			continue;
+		if ((rc = join(from, sizeof(from), src, e->d_name, "")) < 0 ||
+		    (rc = join(to, sizeof(to), out, e->d_name, "")) < 0)
+			break;
+		if (lstat(from, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (dry) {
+			rc = lstat(to, &st) == 0 ? -EEXIST : 0;
+			continue;
+		}
+		rc = zt_pki_read_file(from, &text);
+		if (rc == 0)
+			rc = write_file(to, text, key ? 0600 : 0644, overwrite);
+		if (text)
+			gnutls_memset(text, 0, strlen(text));
+		free(text);
+	}
+	closedir(d);
+	return rc;
+}
+
+int zt_pki_export(const char *dir, const struct zt_pki_subject *s, const char *out,
+		  bool overwrite)
+{
+	char name[128], src[4096];
+	struct stat st;
+	int rc;
+
+	if (s->kind == ZT_PKI_SERVICE)
+		return ZT_ESYNTAX; /* a service's files travel in its connector's bundle */
+	if ((rc = zt_pki_bundle_name(s, name, sizeof(name))) < 0 ||
+	    (rc = join(src, sizeof(src), dir, name, "")) < 0)
+		return rc;
+	if (stat(src, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (mkdir(out, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (stat(out, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (!overwrite && (rc = copy_bundle(src, out, false, true)) < 0)
+		return rc;
+	return copy_bundle(src, out, overwrite, false);
+}

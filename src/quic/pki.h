@@ -157,6 +157,17 @@ int zt_pki_bundle_name(const struct zt_pki_subject *s, char *buf, size_t cap);
 int zt_pki_bundle_check(const char *dir, const struct zt_pki_subject *self, char *ret_path,
 			size_t cap);
 
+/*
+ * Copy the bundle of s (agent, connector or intermediate; not a service, whose files
+ * are in its connector's bundle: ZT_ESYNTAX) from the tree dir made by
+ * zt_pki_init_dir into out, made 0700 if missing: its *.pem files (0644) and *.key
+ * files (0600), nothing else. A file already in out is refused (-EEXIST, before anything
+ * is copied) unless overwrite. Returns 0, -ENOENT when dir has no such
+ * bundle, or -errno.
+ */
+int zt_pki_export(const char *dir, const struct zt_pki_subject *s, const char *out,
+		  bool overwrite);
+
 /* Read a whole (small, < 1 MiB) file into a NUL-terminated heap string.
  * Returns 0, -errno, or ZT_ETOOBIG. */
 int zt_pki_read_file(const char *path, char **ret);

@@ -5,6 +5,7 @@
  *                     [--agent NAME]... [--connector NAME[=SERVICE,...]]...
  *                     [--service NAME[@CONNECTOR]]... [--force]
  *   ztna pki issue DIR (the same options)
+ *   ztna pki show | list | export ...  (cmd_pkishow.c)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "cmds.h"
 #include "core/err.h"
 #include "io/sysrng.h"
+#include "quic/certinfo.h"
 #include "quic/pki.h"
 
 #define MAX_SUBJECTS 64
@@ -26,6 +28,11 @@ static void pki_usage(FILE *f)
 	fprintf(f,
 		"usage: ztna pki init DIR [OPTIONS]    create a CA and one bundle per party in DIR\n"
 		"       ztna pki issue DIR [OPTIONS]   more certificates from DIR's CA\n"
+		"       ztna pki list DIR              the bundles, which host each goes to, expiry\n"
+		"       ztna pki show FILE...          a certificate's names, validity, fingerprint\n"
+		"       ztna pki export DIR --for agent|connector NAME OUT\n"
+		"       ztna pki export DIR --for intermediate OUT\n"
+		"                                      copy one party's bundle to OUT [--force]\n"
 		"\n"
 		"options:\n"
 		"  --intermediate-ip IP       an IP address the Intermediate is reached at (repeat)\n"
@@ -34,6 +41,7 @@ static void pki_usage(FILE *f)
 		"  --connector NAME[=S,...]   a connector identity, and the services S it serves\n"
 		"  --service S[@CONNECTOR]    a service certificate (svc-S.ztna) for CONNECTOR's bundle\n"
 		"                             (@CONNECTOR may be left out when one --connector is given)\n"
+		"  --days N                   certificates valid for N days (default %d)\n"
 		"  --force                    overwrite existing files\n"
 		"\n"
 		"Bundles (give each program only its own: --pki DIR/BUNDLE):\n"
@@ -43,7 +51,9 @@ static void pki_usage(FILE *f)
 		"  DIR/connector-NAME/   ca.pem connector-NAME.pem/.key service-S.pem/.key ...\n"
 		"init always makes the CA and the Intermediate's bundle; issue makes the\n"
 		"Intermediate's certificate again only when --intermediate-ip/-dns is given.\n"
-		"NAME, S: 1-63 of [A-Za-z0-9-]. Keys are ECDSA P-256, written mode 0600.\n");
+		"NAME, S: 1-63 of [A-Za-z0-9-]. Keys are ECDSA P-256, written mode 0600.\n"
+		"list and show exit 1 when a certificate has expired or expires within %d days.\n",
+		ZT_PKI_DEFAULT_DAYS, ZT_CERT_WARN_DAYS);
 }
 
 struct pki_args {
@@ -53,6 +63,7 @@ struct pki_args {
 	const char *dns[MAX_DNS];
 	size_t nips, ndns;
 	bool force;
+	unsigned days;                 /* --days, 0: the default */
 	char pool[2 * MAX_SUBJECTS][64]; /* names cut out of option values */
 	size_t npool;
 };
@@ -156,6 +167,16 @@ static int parse_opt(struct pki_args *a, const char *opt, const char *val)
 		a->dns[a->ndns++] = val;
 		return 0;
 	}
+	if (!strcmp(opt, "--days")) {
+		char *end;
+		unsigned long d = strtoul(val, &end, 10);
+		if (*val < '1' || *val > '9' || *end || d > 36500) {
+			fprintf(stderr, "ztna pki: --days '%s': a number of days, 1 to 36500\n", val);
+			return 2;
+		}
+		a->days = (unsigned)d;
+		return 0;
+	}
 	if (!strcmp(opt, "--agent"))
 		return add_subject(a, ZT_PKI_AGENT, val, NULL, opt);
 	if (!strcmp(opt, "--connector"))
@@ -234,8 +255,15 @@ int pki_main(int argc, char **argv)
 		pki_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (!strcmp(argv[1], "show"))
+		return pki_show_main(argc, argv);
+	if (!strcmp(argv[1], "list"))
+		return pki_list_main(argc, argv);
+	if (!strcmp(argv[1], "export"))
+		return pki_export_main(argc, argv);
 	if (strcmp(argv[1], "init") && strcmp(argv[1], "issue")) {
-		fprintf(stderr, "ztna pki: unknown action '%s' (init or issue)\n", argv[1]);
+		fprintf(stderr, "ztna pki: unknown action '%s' (init, issue, list, show or "
+				"export)\n", argv[1]);
 		return 2;
 	}
 	init = !strcmp(argv[1], "init");
@@ -251,6 +279,8 @@ int pki_main(int argc, char **argv)
 	a.subj[0] = (struct zt_pki_subject){ .kind = ZT_PKI_INTERMEDIATE, .name = "intermediate",
 					     .ips = a.ips, .n_ips = a.nips, .dns = a.dns,
 					     .n_dns = a.ndns };
+	for (size_t i = 0; i < a.nsubj; i++)
+		a.subj[i].days = a.days;
 	want_intermediate = init || a.nips || a.ndns;
 	first = want_intermediate ? 0 : 1;
 	if (!init && a.nsubj == 1 && !want_intermediate) {

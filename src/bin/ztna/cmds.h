@@ -5,6 +5,9 @@
 
 int version_main(int argc, char **argv);
 int pki_main(int argc, char **argv);
+int pki_show_main(int argc, char **argv);
+int pki_list_main(int argc, char **argv);
+int pki_export_main(int argc, char **argv);
 int stun_server_main(int argc, char **argv);
 int discover_main(int argc, char **argv);
 int punch_main(int argc, char **argv);
