@@ -102,7 +102,7 @@ struct client {
 	uint32_t close_code;
 	char close_text[128];
 	uint8_t nservices;
-	char (*services)[ZT_CTRL_STR_MAX + 1];
+	char (*services)[ZT_PKI_NAME_MAX + 1]; /* service names only (set_services) */
 	uint8_t nroutes;                  /* connector: its routed services (each one's name */
 	struct zt_route *routes;          /* is one of its services) */
 	uint64_t routes_sent;             /* agent: digest of the last ROUTES (0: none sent) */
@@ -145,14 +145,14 @@ struct session {
 	struct zt_hnode hnode;               /* in imd->sessions, by id */
 	struct client *end[2];               /* NULL: that end is gone (orphan) */
 	struct session *lprev[2], *lnext[2]; /* in end[i]'s list */
-	char ident[2][ZT_CTRL_STR_MAX + 1];  /* the ends' identities, kept */
+	char ident[2][ZT_PKI_IDENTITY_MAX];  /* the ends' identities, kept */
 	bool direct;                         /* the agent's last PATH_REPORT said direct */
 	uint8_t no_direct;                   /* an end's identity has direct off: bit 0 the
 						agent's, bit 1 the connector's */
 	bool direct_logged;                  /* direct_refused said */
 	uint64_t orphan_until;               /* an end is gone: wait for it until then */
 	struct session *onext;               /* in imd->orphans */
-	char service[ZT_CTRL_STR_MAX + 1];
+	char service[ZT_PKI_NAME_MAX + 1];   /* a service name (set_services refuses others) */
 	struct zt_addr tun4, tun6;           /* the agent's tunnel addresses */
 	uint64_t bytes, pkts, quota_bytes, quota_pkts, dropped_quota;
 	uint64_t dropped_rate;               /* over its sender's relay rate */
@@ -770,11 +770,13 @@ static int set_services(struct client *c, uint8_t n, const char (*names)[ZT_CTRL
 			return -ENOMEM;
 	}
 	for (uint8_t i = 0; i < n && i < ZT_CTRL_SERVICES_MAX; i++) {
-		if (!zt_policy_may_serve(c->imd->cfg.policy, c->name, names[i])) {
+		/* a service is a name (its certificate is svc-NAME.ztna), even under "serve C=*" */
+		if (!zt_pki_name_valid(names[i]) ||
+		    !zt_policy_may_serve(c->imd->cfg.policy, c->name, names[i])) {
 			refused |= 1u << i;
 			continue;
 		}
-		memcpy(c->services[k++], names[i], sizeof(c->services[0]));
+		snprintf(c->services[k++], sizeof(c->services[0]), "%s", names[i]);
 	}
 	c->nservices = k;
 	move_to_front(c);
@@ -792,6 +794,15 @@ static void report_refused(struct client *c, uint8_t n, const char (*names)[ZT_C
 		if (!(refused & (1u << i)))
 			continue;
 		c->imd->st.register_refused++;
+		if (!zt_pki_name_valid(names[i])) {
+			LOGC(c, ZT_NODE_WARN, "register_refused",
+			     "identity=%s service=%.100s reason=bad-name fix=\"a service name is 1-63 "
+			     "of [A-Za-z0-9-]\"", c->identity, names[i]);
+			snprintf(text, sizeof(text), "%.80s is not a service name (1-63 of "
+				 "[A-Za-z0-9-], not starting or ending with '-')", names[i]);
+			send_error(c, ZT_ENOTSERVER, 0, 0, text);
+			continue;
+		}
 		LOGC(c, ZT_NODE_WARN, "register_refused",
 		     "identity=%s service=%.100s reason=not-bound fix=\"--serve %s=%.100s\"", c->identity,
 		     names[i], c->name, names[i]);

@@ -359,6 +359,50 @@ static void hijack_by_register_refused(void **state)
 	world_fini(&w);
 }
 
+/* A service is a name (1-63 of [A-Za-z0-9-]) even where a rule allows any ("serve c2=*"):
+ * a longer one is refused at registration, the longest one works end to end. */
+static void service_names_are_names(void **state)
+{
+	struct world w;
+	struct zt_ctrl_msg reg;
+	const struct zt_ctrl_msg *m;
+	char longest[ZT_PKI_NAME_MAX + 1], too_long[ZT_PKI_NAME_MAX + 2];
+	const char *why;
+
+	world_init(&w, *state);
+	assert_int_equal(zt_policy_add_serve(w.nw.policy, "c2=*", &why), 0);
+	assert_int_equal(zt_policy_add_allow(w.nw.policy, "alice=*", &why), 0);
+	memset(longest, 'l', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	memset(too_long, 't', sizeof(too_long) - 1);
+	too_long[sizeof(too_long) - 1] = '\0';
+	nh_world_start(&w.nw);
+	nh_raw_login(&w.nw.c2, w.nw.c2_tls, &w.nw.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c2", NULL,
+		     "mail");
+	zt_ctrl_msg_init(&reg, ZT_CTRL_REGISTER);
+	reg.u.reg.n_services = 3;
+	snprintf(reg.u.reg.services[0], sizeof(reg.u.reg.services[0]), "%s", longest);
+	snprintf(reg.u.reg.services[1], sizeof(reg.u.reg.services[1]), "%s", too_long);
+	snprintf(reg.u.reg.services[2], sizeof(reg.u.reg.services[2]), "bad_name");
+	assert_int_equal(nh_raw_send(&w.nw.c2, &reg), 0);
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.c2, ZT_CTRL_ERROR, 2, 2 * ZT_SEC));
+	m = nh_raw_last(&w.nw.c2, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.code, (uint32_t)-ZT_ENOTSERVER);
+	assert_non_null(strstr(m->u.error.text, "bad_name is not a service name"));
+	login_agent(&w, &w.nw.alice, w.nw.alice_tls, "alice", &w.alice_ans);
+	assert_int_equal(nh_raw_open(&w.nw.alice, 1, longest, 0), 0);
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&w.nw.alice, ZT_CTRL_SESSION);
+	assert_string_equal(m->u.session.service, longest);
+	assert_string_equal(m->u.session.peer_identity, "ztna:connector:c2");
+	assert_int_equal(nh_raw_open(&w.nw.alice, 2, too_long, 0), 0);
+	assert_true(nh_wait_total(&w.nw.net, &w.nw.alice, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&w.nw.alice, ZT_CTRL_ERROR)->u.error.code,
+			 (uint32_t)-ZT_ENOSERVICE);
+	assert_int_equal(nh_raw_total(&w.nw.alice, ZT_CTRL_SESSION), 1);
+	world_fini(&w);
+}
+
 /*
  * One agent, 6,000 OPENs at once: sessions bounded by the OPEN rate, each OPEN
  * answered (SESSION or ERROR with its REQUEST_ID) until the agent, over its
@@ -659,6 +703,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hijack_in_hello_refused),
 		cmocka_unit_test(hijack_by_register_refused),
+		cmocka_unit_test(service_names_are_names),
 		cmocka_unit_test(open_flood_one_connection),
 		cmocka_unit_test(open_flood_16_connections_keeps_the_connector),
 		cmocka_unit_test(held_opens_never_past_max_sessions),
