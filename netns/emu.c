@@ -177,6 +177,23 @@ out_free:
 	return rc;
 }
 
+int zt_emu_set(struct zt_emu *e, const char *name, const struct zt_scn_link *l)
+{
+	for (struct emu_link *k = e->links; k; k = k->next) {
+		if (strcmp(k->name, name))
+			continue;
+		for (int i = 0; i < 2; i++) {
+			struct zt_scn_link *c = &k->dir[i].model.cfg;
+			c->delay_ns = l->delay_ns;
+			c->jitter_ns = l->jitter_ns;
+			c->loss_ppm = l->loss_ppm;
+			c->rate_bps = l->rate_bps;
+		}
+		return 0;
+	}
+	return -ENOENT;
+}
+
 void zt_emu_report(const struct zt_emu *e, void (*fn)(void *ctx, const char *line), void *ctx)
 {
 	for (const struct emu_link *l = e->links; l; l = l->next)

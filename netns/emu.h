@@ -27,6 +27,13 @@ int zt_emu_new(struct zt_loop *loop, struct zt_emu **ret);
 int zt_emu_add(struct zt_emu *e, const char *name, const struct zt_scn_link *l, uint64_t seed,
 	       int fd_a, int fd_b);
 
+/*
+ * Changes the delay, jitter, loss and rate of the link named name, both directions,
+ * from now on (frames already held keep their departure times; the MTU and queue stay).
+ * Returns 0 or -ENOENT (no such link).
+ */
+int zt_emu_set(struct zt_emu *e, const char *name, const struct zt_scn_link *l);
+
 /* Calls fn with one line of counters per link direction ("name a>b passed=.. lost=.."). */
 void zt_emu_report(const struct zt_emu *e, void (*fn)(void *ctx, const char *line), void *ctx);
 

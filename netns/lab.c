@@ -780,6 +780,14 @@ int zt_lab_destroy_by_id(const char *id)
 	return rc < 0 ? rc : deleted;
 }
 
+int zt_lab_set_link(struct zt_lab *lab, unsigned i, const struct zt_scn_link *l)
+{
+	if (!lab->emu || i >= lab->scn->nnodes)
+		return -ENOENT;
+	/* the emulator's link is named after the node (make_uplink) */
+	return zt_emu_set(lab->emu, lab->scn->nodes[i].name, l);
+}
+
 int zt_lab_flush_nat(const char *id, const struct zt_scn_node *n, char *err, size_t errcap)
 {
 	char ns[ZT_RUN_NS_MAX], text[512], nfterr[400];

@@ -56,6 +56,10 @@ struct zt_lab {
 	pid_t portmap_pid[ZT_SCN_MAX_NODES];
 };
 
+/* Sets the emulated link of node i to l's delay, jitter, loss and rate from now on.
+ * Returns 0, or -ENOENT when that link is not emulated (zt_scn_link_impaired). */
+int zt_lab_set_link(struct zt_lab *lab, unsigned i, const struct zt_scn_link *l);
+
 /* Prepares lab (no system changes). Returns 0 or -errno (cannot open own namespace). */
 int zt_lab_init(struct zt_lab *lab, const struct zt_scn *s, const char *id, struct zt_loop *loop);
 

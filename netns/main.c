@@ -23,10 +23,13 @@
 
 #include "app/log.h"
 #include "core/err.h"
+#include "core/units.h"
+#include "io/clock.h"
 #include "io/loop.h"
 #include "io/sysrng.h"
 #include "diagram.h"
 #include "lab.h"
+#include "labevents.h"
 #include "natrules.h"
 #include "ns.h"
 #include "probe.h"
@@ -145,6 +148,7 @@ struct supervisor {
 	const char *log_path;    /* NULL: RUNDIR/log (removed with the run) */
 	unsigned step_delay_ms;  /* ZTLAB_STEP_DELAY_MS: slows the build (tests interrupt it) */
 	int ready_fd;
+	struct zt_labev *events; /* the scenario's 'at' lines, once ready */
 };
 
 static void report(int fd, const char *status, const char *msg)
@@ -245,6 +249,41 @@ static void sup_request(struct supervisor *sv)
 	if (zt_rundir_write(sv->id, REPLY_FILE ".tmp", reply, (size_t)n, false) < 0 ||
 	    rename(tmp, path) < 0)
 		zt_warn("request", "error=\"cannot write the reply: %s\"", strerror(errno));
+}
+
+/* One timed event done: a log line naming its scenario line and what it did. */
+static void sup_on_event(void *ctx, const struct zt_scn_event *ev, uint64_t late_ns, int rc,
+			 const char *err)
+{
+	struct supervisor *sv = ctx;
+	char what[256], at[32];
+
+	if (zt_scn_event_str(&sv->scn, ev, what, sizeof(what)) < 0)
+		snprintf(what, sizeof(what), "?");
+	zt_units_duration_str(at, sizeof(at), ev->at_ns);
+	if (rc < 0)
+		zt_warn("event", "at=%s line=%d action=\"%s\" result=failed error=\"%s\"", at,
+			ev->line, what, err);
+	else
+		zt_info("event", "at=%s line=%d action=\"%s\" result=done late_us=%llu", at,
+			ev->line, what, (unsigned long long)(late_ns / 1000));
+}
+
+/* Arms the timed events from now (the lab is ready). */
+static void start_events(struct supervisor *sv)
+{
+	char dir[256];
+	int rc;
+
+	if (!sv->scn.nevents)
+		return;
+	zt_rundir_path(sv->id, NULL, dir, sizeof(dir));
+	rc = zt_labev_start(&sv->lab, zt_clock_now(), dir, sup_on_event, sv, &sv->events);
+	if (rc < 0)
+		zt_err("events", "error=\"%s\" pending=%u", strerror(-rc), sv->scn.nevents);
+	else
+		zt_info("events", "count=%u first_at_ms=%llu", sv->scn.nevents,
+			(unsigned long long)(sv->scn.events[0].at_ns / 1000000));
 }
 
 static void sup_on_signal(struct zt_loop *loop, int sig, void *data)
@@ -398,7 +437,13 @@ static int supervise(struct supervisor *sv)
 	report(sv->ready_fd, "ok", path);
 	close(sv->ready_fd);
 	sv->ready_fd = -1;
+	start_events(sv);
 	rc = zt_loop_run(sv->loop);
+	if (zt_labev_pending(sv->events))
+		zt_info("events", "not_done=%u (the lab went down first)",
+			zt_labev_pending(sv->events));
+	zt_labev_free(sv->events);
+	sv->events = NULL;
 	zt_lab_report(&sv->lab, log_line, NULL);
 	goto out_teardown;
 out_fail:
@@ -648,6 +693,14 @@ static pid_t spawn_supervisor(struct supervisor *sv, int *ret_fd)
 	return pid;
 }
 
+static const char *first_event_at(const struct supervisor *sv)
+{
+	static char at[32];
+
+	zt_units_duration_str(at, sizeof(at), sv->scn.events[0].at_ns);
+	return at;
+}
+
 /* Waits for the supervisor's report on fd (closed) and says how it went: the lab is
  * up, or it failed or was interrupted and the supervisor has cleaned up. Returns up's
  * exit status. */
@@ -670,6 +723,9 @@ static int up_wait(const struct supervisor *sv, pid_t pid, int fd, bool quiet)
 			printf("lab %s is up (supervisor pid %d)\n", sv->id, (int)pid);
 			printf("env file: %s%s%s\n", line + 3, sv->env_out ? " and " : "",
 			       sv->env_out ? sv->env_out : "");
+			if (sv->scn.nevents)
+				printf("timed events: %u, from now (the first at %s); the supervisor's "
+				       "log has each one\n", sv->scn.nevents, first_event_at(sv));
 			printf("take it down with: " PROG " down %s\n", sv->id);
 		} else {
 			printf("%s\n", sv->id);

@@ -40,6 +40,7 @@ struct parser {
 		struct zt_scn_link link;
 	} links[ZT_SCN_MAX_NODES];
 	unsigned nlinks;
+	char ev_node[ZT_SCN_MAX_EVENTS][ZT_SCN_NAME_MAX + 1]; /* each 'at' line's NODE */
 };
 
 static const char *const nat_type_names[] = {
@@ -772,6 +773,85 @@ static int line_link(struct parser *p, char **tok, int n)
 	return 0;
 }
 
+/* The KEY VALUE pairs of 'at TIME link NODE ...' (from tok[4]) into ev. */
+static int event_link_keys(struct parser *p, char **tok, int n, struct zt_scn_event *ev)
+{
+	int rc = check_pairs(p, tok, n, 4, "'at TIME link NODE'", NULL);
+
+	for (int i = 4; rc == 0 && i < n; i += 2) {
+		const char *k = tok[i], *v = tok[i + 1];
+		struct zt_scn_link *l = &ev->link;
+
+		if (!strcmp(k, "delay") || !strcmp(k, "jitter")) {
+			bool delay = !strcmp(k, "delay");
+			if (parse_delay(v, delay ? &l->delay_ns : &l->jitter_ns))
+				return fail(p, ZT_ECONF_VALUE, "expected a duration like 10ms, 1.5ms, "
+					    "200us or 1s (at most 60s) after '%s', got '%s'", k, v);
+			ev->keys |= delay ? ZT_SCN_KEY_DELAY : ZT_SCN_KEY_JITTER;
+		} else if (!strcmp(k, "loss")) {
+			if (zt_units_percent(v, &l->loss_ppm) < 0)
+				return fail(p, ZT_ECONF_VALUE, "expected a percentage like 1%% or 0.25%% "
+					    "(0 to 100) after 'loss', got '%s'", v);
+			ev->keys |= ZT_SCN_KEY_LOSS;
+		} else if (!strcmp(k, "rate")) {
+			if (strcmp(v, "off") && parse_rate(v, &l->rate_bps))
+				return fail(p, ZT_ECONF_VALUE, "expected a rate like 512kbit, 10mbit or "
+					    "1gbit (1kbit to 100gbit), or 'off', after 'rate', got '%s'", v);
+			ev->keys |= ZT_SCN_KEY_RATE;
+		} else {
+			return fail(p, ZT_ECONF_KEY, "unknown key '%s' for a timed link change "
+				    "(expected delay, jitter, loss, rate; or 'down', 'up')", k);
+		}
+	}
+	if (rc == 0 && !ev->keys)
+		return fail(p, ZT_ESYNTAX, "expected what changes after 'at %s link %s': delay D, "
+			    "jitter D, loss P%%, rate R, or 'down' or 'up'", tok[1], tok[3]);
+	return rc;
+}
+
+/* 'at TIME link NODE ...' or 'at TIME nat NODE flush' (scenario.h). */
+static int line_at(struct parser *p, char **tok, int n)
+{
+	struct zt_scn *s = p->s;
+	struct zt_scn_event *ev;
+	uint64_t at;
+	int rc = 0;
+
+	if (n < 4)
+		return fail(p, ZT_ESYNTAX, "expected 'at TIME link NODE [delay D] [jitter D] "
+			    "[loss P%%] [rate R]', 'at TIME link NODE down|up' or 'at TIME nat NODE "
+			    "flush'");
+	if (zt_units_duration_in(tok[1], 0, &at) < 0 || at > ZT_SCN_EVENT_MAX_NS)
+		return fail(p, ZT_ECONF_VALUE, "expected a time after the lab is ready like 10s, "
+			    "1.5s, 500ms or 2m (at most 24h) after 'at', got '%s'", tok[1]);
+	if (s->nevents == ZT_SCN_MAX_EVENTS)
+		return fail(p, ZT_ERANGE, "more than %d 'at' lines", ZT_SCN_MAX_EVENTS);
+	if (!valid_name(tok[3]))
+		return fail(p, ZT_ECONF_VALUE, "expected a node name after 'at %s %s', got '%s'",
+			    tok[1], tok[2], tok[3]);
+	ev = &s->events[s->nevents];
+	*ev = (struct zt_scn_event){ .at_ns = at, .line = p->line };
+	if (!strcmp(tok[2], "nat")) {
+		if (n != 5 || strcmp(tok[4], "flush"))
+			return fail(p, ZT_ESYNTAX, "expected 'at %s nat %s flush' (the NAT forgets "
+				    "its mappings, as after a reboot)", tok[1], tok[3]);
+		ev->kind = ZT_SCN_EV_NAT_FLUSH;
+	} else if (!strcmp(tok[2], "link")) {
+		bool down = n == 5 && !strcmp(tok[4], "down"), up = n == 5 && !strcmp(tok[4], "up");
+		ev->kind = down ? ZT_SCN_EV_LINK_DOWN : up ? ZT_SCN_EV_LINK_UP : ZT_SCN_EV_LINK;
+		if (!down && !up)
+			rc = event_link_keys(p, tok, n, ev);
+	} else {
+		return fail(p, ZT_ECONF_KEY, "expected 'link' or 'nat' after 'at %s', got '%s'",
+			    tok[1], tok[2]);
+	}
+	if (rc < 0)
+		return rc;
+	snprintf(p->ev_node[s->nevents], sizeof(p->ev_node[0]), "%s", tok[3]);
+	s->nevents++;
+	return 0;
+}
+
 static int parse_line(struct parser *p, char **tok, int n)
 {
 	struct zt_scn *s = p->s;
@@ -811,9 +891,11 @@ static int parse_line(struct parser *p, char **tok, int n)
 		return line_host(p, tok, n);
 	} else if (!strcmp(tok[0], "link")) {
 		return line_link(p, tok, n);
+	} else if (!strcmp(tok[0], "at")) {
+		return line_at(p, tok, n);
 	} else {
-		return fail(p, ZT_ECONF_KEY, "expected lab, seed, public, public6, server, nat, host "
-			    "or link, got '%s'", tok[0]);
+		return fail(p, ZT_ECONF_KEY, "expected lab, seed, public, public6, server, nat, host, "
+			    "link or at, got '%s'", tok[0]);
 	}
 	return 0;
 }
@@ -1195,6 +1277,142 @@ static void default_name(struct zt_scn *s, const char *filename)
 	s->name[n] = 0;
 }
 
+/* Stable sort by time (insertion: at most ZT_SCN_MAX_EVENTS), with their node names. */
+static void sort_events(struct parser *p)
+{
+	struct zt_scn *s = p->s;
+
+	for (unsigned i = 1; i < s->nevents; i++) {
+		struct zt_scn_event ev = s->events[i];
+		char name[ZT_SCN_NAME_MAX + 1];
+		unsigned j = i;
+
+		memcpy(name, p->ev_node[i], sizeof(name));
+		for (; j > 0 && s->events[j - 1].at_ns > ev.at_ns; j--) {
+			s->events[j] = s->events[j - 1];
+			memcpy(p->ev_node[j], p->ev_node[j - 1], sizeof(name));
+		}
+		s->events[j] = ev;
+		memcpy(p->ev_node[j], name, sizeof(name));
+	}
+}
+
+/* Each event's node (of the right kind); link events make their link emulated; the
+ * links' states in time order keep jitter <= delay. */
+static int resolve_events(struct parser *p)
+{
+	struct zt_scn *s = p->s;
+	struct zt_scn_link cur[ZT_SCN_MAX_NODES], saved[ZT_SCN_MAX_NODES];
+
+	sort_events(p);
+	for (unsigned i = 0; i < s->nevents; i++) {
+		struct zt_scn_event *ev = &s->events[i];
+		int k = zt_scn_find(s, p->ev_node[i]);
+		struct zt_scn_link *l;
+
+		if (k < 0)
+			return fail_at(p, ev->line, ZT_ECONF_REF, "no node named '%s' is defined",
+				       p->ev_node[i]);
+		ev->node = (unsigned)k;
+		if (ev->kind == ZT_SCN_EV_NAT_FLUSH) {
+			if (s->nodes[k].kind != ZT_SCN_NAT)
+				return fail_at(p, ev->line, ZT_ECONF_REF, "'%s' is not a nat (only a "
+					       "nat has mappings to flush)", p->ev_node[i]);
+			continue;
+		}
+		l = &s->nodes[k].link;
+		if (!l->set)
+			*l = (struct zt_scn_link){ .set = true, .line = ev->line, .mtu = DEFAULT_MTU,
+						   .queue = DEFAULT_QUEUE };
+		l->timed = true;
+	}
+	for (unsigned i = 0; i < s->nnodes; i++)
+		cur[i] = saved[i] = s->nodes[i].link;
+	for (unsigned i = 0; i < s->nevents; i++) {
+		const struct zt_scn_event *ev = &s->events[i];
+
+		if (zt_scn_event_apply(ev, &cur[ev->node], &saved[ev->node]) &&
+		    cur[ev->node].jitter_ns > cur[ev->node].delay_ns)
+			return fail_at(p, ev->line, ZT_ECONF_VALUE, "the link of '%s' would have jitter "
+				       "over its delay from here (packets would leave before they "
+				       "arrive)", s->nodes[ev->node].name);
+	}
+	return 0;
+}
+
+static void set_keys(const struct zt_scn_event *ev, struct zt_scn_link *l)
+{
+	if (ev->keys & ZT_SCN_KEY_DELAY)
+		l->delay_ns = ev->link.delay_ns;
+	if (ev->keys & ZT_SCN_KEY_JITTER)
+		l->jitter_ns = ev->link.jitter_ns;
+	if (ev->keys & ZT_SCN_KEY_LOSS)
+		l->loss_ppm = ev->link.loss_ppm;
+	if (ev->keys & ZT_SCN_KEY_RATE)
+		l->rate_bps = ev->link.rate_bps;
+}
+
+bool zt_scn_event_apply(const struct zt_scn_event *ev, struct zt_scn_link *l,
+			struct zt_scn_link *saved)
+{
+	switch (ev->kind) {
+	case ZT_SCN_EV_LINK: /* saved is the link's settings as if never down */
+		set_keys(ev, l);
+		set_keys(ev, saved);
+		return true;
+	case ZT_SCN_EV_LINK_DOWN:
+		l->loss_ppm = 1000000;
+		return true;
+	case ZT_SCN_EV_LINK_UP:
+		*l = *saved;
+		return true;
+	default:
+		return false;
+	}
+}
+
+int zt_scn_event_str(const struct zt_scn *s, const struct zt_scn_event *ev, char *buf,
+		     size_t cap)
+{
+	const char *name = ev->node < s->nnodes ? s->nodes[ev->node].name : "?";
+	char v[32];
+	size_t n;
+	int w;
+
+	if (ev->kind == ZT_SCN_EV_NAT_FLUSH)
+		w = snprintf(buf, cap, "nat %s flush", name);
+	else if (ev->kind != ZT_SCN_EV_LINK)
+		w = snprintf(buf, cap, "link %s %s", name,
+			     ev->kind == ZT_SCN_EV_LINK_DOWN ? "down" : "up");
+	else
+		w = snprintf(buf, cap, "link %s", name);
+	if (w < 0 || (size_t)w >= cap)
+		return -ENOBUFS;
+	n = (size_t)w;
+	if (ev->kind != ZT_SCN_EV_LINK)
+		return (int)n;
+	for (unsigned bit = 1; bit <= ZT_SCN_KEY_RATE; bit <<= 1) {
+		if (!(ev->keys & bit))
+			continue;
+		if (bit == ZT_SCN_KEY_DELAY || bit == ZT_SCN_KEY_JITTER)
+			zt_units_duration_str(v, sizeof(v), bit == ZT_SCN_KEY_DELAY ?
+					      ev->link.delay_ns : ev->link.jitter_ns);
+		else if (bit == ZT_SCN_KEY_LOSS)
+			zt_units_percent_str(v, sizeof(v), ev->link.loss_ppm);
+		else if (ev->link.rate_bps)
+			zt_units_rate_str(v, sizeof(v), ev->link.rate_bps);
+		else
+			snprintf(v, sizeof(v), "off");
+		w = snprintf(buf + n, cap - n, " %s %s", bit == ZT_SCN_KEY_DELAY ? "delay" :
+			     bit == ZT_SCN_KEY_JITTER ? "jitter" : bit == ZT_SCN_KEY_LOSS ? "loss" :
+			     "rate", v);
+		if (w < 0 || (size_t)w >= cap - n)
+			return -ENOBUFS;
+		n += (size_t)w;
+	}
+	return (int)n;
+}
+
 int zt_scn_parse(struct zt_scn *ret, const char *text, size_t len, const char *filename,
 		 struct zt_scn_error *err)
 {
@@ -1249,7 +1467,7 @@ int zt_scn_parse(struct zt_scn *ret, const char *text, size_t len, const char *f
 		goto out_free;
 	}
 	if ((rc = resolve_refs(p)) < 0 || (rc = check_lans(p)) < 0 || (rc = assign_addrs(p)) < 0 ||
-	    (rc = resolve_egress(p)) < 0 || (rc = resolve_v6(p)) < 0)
+	    (rc = resolve_egress(p)) < 0 || (rc = resolve_v6(p)) < 0 || (rc = resolve_events(p)) < 0)
 		goto out_free;
 	if (!ret->name[0])
 		default_name(ret, filename);
@@ -1341,7 +1559,7 @@ bool zt_scn_node_v6(const struct zt_scn *s, unsigned i)
 
 bool zt_scn_link_impaired(const struct zt_scn_link *l)
 {
-	return l->set && (l->delay_ns || l->jitter_ns || l->loss_ppm || l->rate_bps);
+	return l->set && (l->timed || l->delay_ns || l->jitter_ns || l->loss_ppm || l->rate_bps);
 }
 
 int zt_scn_link_str(const struct zt_scn_link *l, char *buf, size_t cap)

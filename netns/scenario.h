@@ -94,6 +94,39 @@ struct zt_scn_link {
 	uint64_t rate_bps;   /* serialisation rate in bit/s; 0: unlimited */
 	uint32_t mtu;        /* interface MTU on both ends; 1500 unless given */
 	uint32_t queue;      /* packets held per direction before tail drop */
+	bool timed;          /* an 'at' line changes it: emulated even if it starts plain */
+};
+
+/*
+ * Timed events ('at TIME ...' lines), run by the lab's supervisor TIME after the lab
+ * is ready, in time order (lines with the same time in file order):
+ *   at TIME link NODE [delay D] [jitter D] [loss P%] [rate R]   change those settings
+ *   at TIME link NODE down | up     all IP frames lost / the settings before 'down'
+ *   at TIME nat NODE flush          the NAT forgets its mappings (as after a reboot)
+ */
+#define ZT_SCN_MAX_EVENTS 64
+#define ZT_SCN_EVENT_MAX_NS (24ULL * 3600 * 1000000000) /* 24 h */
+
+enum zt_scn_event_kind {
+	ZT_SCN_EV_LINK = 1,       /* the keys in 'keys' take link's values */
+	ZT_SCN_EV_LINK_DOWN,
+	ZT_SCN_EV_LINK_UP,
+	ZT_SCN_EV_NAT_FLUSH,
+};
+
+/* zt_scn_event.keys: which settings a ZT_SCN_EV_LINK event sets. */
+#define ZT_SCN_KEY_DELAY 1u
+#define ZT_SCN_KEY_JITTER 2u
+#define ZT_SCN_KEY_LOSS 4u
+#define ZT_SCN_KEY_RATE 8u
+
+struct zt_scn_event {
+	uint64_t at_ns;                 /* after the lab is ready */
+	int line;
+	enum zt_scn_event_kind kind;
+	unsigned node;                  /* index into nodes */
+	unsigned keys;                  /* ZT_SCN_EV_LINK: ZT_SCN_KEY_* */
+	struct zt_scn_link link;        /* ZT_SCN_EV_LINK: the values of those keys */
 };
 
 struct zt_scn_node {
@@ -146,6 +179,8 @@ struct zt_scn {
 	unsigned pub6_prefix;
 	struct zt_scn_node nodes[ZT_SCN_MAX_NODES];
 	unsigned nnodes;
+	struct zt_scn_event events[ZT_SCN_MAX_EVENTS]; /* sorted by at_ns */
+	unsigned nevents;
 };
 
 struct zt_scn_error {
@@ -199,7 +234,22 @@ uint32_t zt_scn_public_addr(const struct zt_scn *s, unsigned i);
 /* Prefix length of the segment node i is attached to. */
 unsigned zt_scn_up_prefix(const struct zt_scn *s, unsigned i);
 
-/* True when the link needs the emulator (delay, jitter, loss or rate set). */
+/*
+ * Applies timed event ev to link l, the link's state after the events before it;
+ * *saved is its state as if it had never been down (start both from the node's link):
+ * a change while down also changes what 'up' returns to, and a 'loss' while down
+ * takes effect at once. Returns false (nothing done) for an event not on a link.
+ */
+bool zt_scn_event_apply(const struct zt_scn_event *ev, struct zt_scn_link *l,
+			struct zt_scn_link *saved);
+
+/* Writes the event as its scenario line without 'at TIME' ("link alice loss 30%").
+ * Returns the length, or -ENOBUFS. */
+int zt_scn_event_str(const struct zt_scn *s, const struct zt_scn_event *ev, char *buf,
+		     size_t cap);
+
+/* True when the link needs the emulator (delay, jitter, loss or rate set, or an 'at'
+ * line changes it). */
 bool zt_scn_link_impaired(const struct zt_scn_link *l);
 
 /*

@@ -328,6 +328,29 @@ static const struct bad bad_files[] = {
 	{ "public 10.0.0.0/24\npublic6 2001:db8::/64\nnat n type symmetric lan 192.168.1.0/24 "
 	  "lan6 2001:db8:1::/64\nhost h behind n addr6 2001:db8:1::1\n", ZT_ECONF_VALUE, 4,
 	  "2001:db8:1::1 of 'h' is already used by 'n'" },
+	/* timed events */
+	{ "public 10.0.0.0/24\nserver s\nat 10 link s loss 5%\n", ZT_ECONF_VALUE, 3,
+	  "expected a time after the lab is ready like 10s" },
+	{ "public 10.0.0.0/24\nserver s\nat 25h link s loss 5%\n", ZT_ECONF_VALUE, 3, "at most 24h" },
+	{ "public 10.0.0.0/24\nserver s\nat 1s link s\n", ZT_ESYNTAX, 3, "expected what changes after 'at 1s link s'" },
+	{ "public 10.0.0.0/24\nserver s\nat 1s link\n", ZT_ESYNTAX, 3, "expected 'at TIME link NODE" },
+	{ "public 10.0.0.0/24\nserver s\nat 1s link s mtu 1200\n", ZT_ECONF_KEY, 3,
+	  "unknown key 'mtu' for a timed link change" },
+	{ "public 10.0.0.0/24\nserver s\nat 1s link s loss\n", ZT_ESYNTAX, 3, "expected a value after 'loss'" },
+	{ "public 10.0.0.0/24\nserver s\nat 1s link s loss 5% loss 6%\n", ZT_ECONF_VALUE, 3,
+	  "'loss' given twice" },
+	{ "public 10.0.0.0/24\nserver s\nat 1s link s sideways\n", ZT_ESYNTAX, 3, "expected a value" },
+	{ "public 10.0.0.0/24\nserver s\nat 1s wire s down\n", ZT_ECONF_KEY, 3,
+	  "expected 'link' or 'nat' after 'at 1s', got 'wire'" },
+	{ "public 10.0.0.0/24\nserver s\nat 1s link nobody down\n", ZT_ECONF_REF, 3,
+	  "no node named 'nobody' is defined" },
+	{ "public 10.0.0.0/24\nserver s\nat 1s nat s flush\n", ZT_ECONF_REF, 3, "'s' is not a nat" },
+	{ "public 10.0.0.0/24\nnat n type full-cone lan 10.9.0.0/24\nat 1s nat n reboot\n", ZT_ESYNTAX, 3,
+	  "expected 'at 1s nat n flush'" },
+	{ "public 10.0.0.0/24\nserver s\nlink s delay 10ms\nat 2s link s delay 1ms\n"
+	  "at 1s link s jitter 5ms\n", ZT_ECONF_VALUE, 4, "jitter over its delay from here" },
+	{ "public 10.0.0.0/24\nserver s\nat 1s link s rate 10bit\n", ZT_ECONF_VALUE, 3,
+	  "or 'off', after 'rate'" },
 };
 
 static void bad_files_say_where_and_what(void **state)
@@ -646,6 +669,66 @@ static void plain_link_is_not_emulated(void **state)
 	free(s);
 }
 
+static void timed_events(void **state)
+{
+	struct zt_scn *s = parse_ok("public 10.0.0.0/24\nnat home type symmetric lan 10.9.0.0/24\n"
+				    "host alice behind home\nhost bob behind home\nserver srv\n"
+				    "link bob delay 5ms\n"
+				    "at 20s link alice up\n"
+				    "at 10s link alice down\n"
+				    "at 2m nat home flush\n"
+				    "at 1.5s link alice delay 20ms jitter 2ms loss 30% rate 1mbit\n"
+				    "at 10s link bob rate off loss 1%\n");
+	struct zt_scn_link cur, saved;
+	char out[128];
+	unsigned alice = (unsigned)zt_scn_find(s, "alice"), bob = (unsigned)zt_scn_find(s, "bob");
+
+	(void)state;
+	assert_int_equal(s->nevents, 5);
+	/* in time order, equal times in file order */
+	assert_int_equal(s->events[0].at_ns, 1500 * ZT_MS);
+	assert_int_equal(s->events[0].line, 10);
+	assert_int_equal(s->events[1].kind, ZT_SCN_EV_LINK_DOWN);
+	assert_int_equal(s->events[1].node, alice);
+	assert_int_equal(s->events[2].line, 11);
+	assert_int_equal(s->events[2].node, bob);
+	assert_int_equal(s->events[3].kind, ZT_SCN_EV_LINK_UP);
+	assert_int_equal(s->events[4].kind, ZT_SCN_EV_NAT_FLUSH);
+	assert_int_equal(s->events[4].at_ns, 120 * ZT_SEC);
+	/* a link an 'at' line changes is emulated, also without its own 'link' line */
+	assert_true(s->nodes[alice].link.set);
+	assert_true(s->nodes[alice].link.timed);
+	assert_true(zt_scn_link_impaired(&s->nodes[alice].link));
+	assert_int_equal(s->nodes[alice].link.mtu, 1500);
+	assert_false(s->nodes[(unsigned)zt_scn_find(s, "srv")].link.set);
+	assert_true(zt_scn_event_str(s, &s->events[0], out, sizeof(out)) > 0);
+	assert_string_equal(out, "link alice delay 20ms jitter 2ms loss 30% rate 1mbit");
+	assert_true(zt_scn_event_str(s, &s->events[2], out, sizeof(out)) > 0);
+	assert_string_equal(out, "link bob loss 1% rate off");
+	assert_true(zt_scn_event_str(s, &s->events[4], out, sizeof(out)) > 0);
+	assert_string_equal(out, "nat home flush");
+	assert_int_equal(zt_scn_event_str(s, &s->events[0], out, 10), -ENOBUFS);
+
+	/* applied in order: down keeps what up returns to */
+	cur = saved = s->nodes[alice].link;
+	assert_true(zt_scn_event_apply(&s->events[0], &cur, &saved));
+	assert_int_equal(cur.delay_ns, 20 * ZT_MS);
+	assert_int_equal(cur.loss_ppm, 300000);
+	assert_true(zt_scn_event_apply(&s->events[1], &cur, &saved));
+	assert_int_equal(cur.loss_ppm, 1000000);
+	assert_int_equal(cur.delay_ns, 20 * ZT_MS);
+	assert_true(zt_scn_event_apply(&s->events[3], &cur, &saved));
+	assert_int_equal(cur.loss_ppm, 300000);
+	assert_int_equal(cur.rate_bps, 1000000);
+	assert_false(zt_scn_event_apply(&s->events[4], &cur, &saved));
+	cur = saved = s->nodes[bob].link;
+	assert_true(zt_scn_event_apply(&s->events[2], &cur, &saved));
+	assert_int_equal(cur.delay_ns, 5 * ZT_MS); /* kept */
+	assert_int_equal(cur.loss_ppm, 10000);
+	assert_int_equal(cur.rate_bps, 0);
+	free(s);
+}
+
 static void load_reports_missing_file(void **state)
 {
 	struct zt_scn s;
@@ -683,6 +766,7 @@ int main(void)
 		cmocka_unit_test(nat_port_patterns),
 		cmocka_unit_test(nat_portmap),
 		cmocka_unit_test(plain_link_is_not_emulated),
+		cmocka_unit_test(timed_events),
 		cmocka_unit_test(load_reports_missing_file),
 		cmocka_unit_test(nat_type_names),
 		cmocka_unit_test(dual_stack),
