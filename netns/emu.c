@@ -188,6 +188,7 @@ int zt_emu_set(struct zt_emu *e, const char *name, const struct zt_scn_link *l)
 			c->jitter_ns = l->jitter_ns;
 			c->loss_ppm = l->loss_ppm;
 			c->rate_bps = l->rate_bps;
+			c->blackhole = l->blackhole;
 		}
 		return 0;
 	}
@@ -202,11 +203,12 @@ void zt_emu_report(const struct zt_emu *e, void (*fn)(void *ctx, const char *lin
 			char line[256];
 
 			snprintf(line, sizeof(line),
-				 "link=%s dir=%s passed=%llu lost=%llu too_big=%llu overflow=%llu write_errors=%llu"
-				 " late_avg_us=%.1f late_max_us=%.1f",
+				 "link=%s dir=%s passed=%llu lost=%llu too_big=%llu blackholed=%llu overflow=%llu "
+				 "write_errors=%llu late_avg_us=%.1f late_max_us=%.1f",
 				 l->name, i == 0 ? "up" : "down",
 				 (unsigned long long)d->model.passed, (unsigned long long)d->model.lost,
 				 (unsigned long long)d->model.too_big,
+				 (unsigned long long)d->model.blackholed,
 				 (unsigned long long)d->model.overflow,
 				 (unsigned long long)d->write_errors,
 				 d->sent ? (double)d->late_sum / (double)d->sent / 1e3 : 0.0,

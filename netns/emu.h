@@ -28,7 +28,7 @@ int zt_emu_add(struct zt_emu *e, const char *name, const struct zt_scn_link *l, 
 	       int fd_a, int fd_b);
 
 /*
- * Changes the delay, jitter, loss and rate of the link named name, both directions,
+ * Changes the delay, jitter, loss, rate and blackhole of the link named name, both directions,
  * from now on (frames already held keep their departure times; the MTU and queue stay).
  * Returns 0 or -ENOENT (no such link).
  */

@@ -21,6 +21,10 @@ enum zt_linkem_verdict zt_linkem_admit(struct zt_linkem_dir *d, const struct zt_
 		d->too_big++;
 		return ZT_LINKEM_DROP_MTU;
 	}
+	if (is_ip && c->blackhole && frame_len > (size_t)c->blackhole + ZT_LINKEM_ETH_HLEN) {
+		d->blackholed++;
+		return ZT_LINKEM_DROP_BLACKHOLE;
+	}
 	if (is_ip && c->loss_ppm && zt_rng_below(rng, 1000000) < c->loss_ppm) {
 		d->lost++;
 		return ZT_LINKEM_DROP_LOSS;

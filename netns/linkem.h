@@ -5,6 +5,8 @@
  *   loss     Bernoulli, loss_ppm per million, for IP frames only (ARP is spared so the
  *            neighbours still find each other; they retry anyway)
  *   MTU      a frame whose IP packet is larger than mtu is dropped
+ *   blackhole  an IP packet larger than blackhole (when set) is dropped too: the
+ *            interfaces keep their MTU, so no ICMP tells the sender (a PMTU black hole)
  *   rate     frames are serialised one after another at rate_bps (the frame's bytes
  *            including the Ethernet header)
  *   queue    a frame that would find `queue` frames already held (waiting to be
@@ -30,6 +32,7 @@ enum zt_linkem_verdict {
 	ZT_LINKEM_DROP_LOSS = 1,
 	ZT_LINKEM_DROP_MTU = 2,
 	ZT_LINKEM_DROP_QUEUE = 3,
+	ZT_LINKEM_DROP_BLACKHOLE = 4,
 };
 
 struct zt_linkem_dir {
@@ -37,7 +40,7 @@ struct zt_linkem_dir {
 	uint64_t busy_until;   /* end of the last frame's serialisation */
 	uint64_t last_due;     /* departure time of the last admitted frame */
 	uint32_t queued;       /* admitted frames not yet departed */
-	uint64_t passed, lost, too_big, overflow;
+	uint64_t passed, lost, too_big, overflow, blackholed;
 };
 
 /* Starts a direction with the settings of link l. */

@@ -713,6 +713,21 @@ static int line_nat(struct parser *p, char **tok, int n)
 	return 0;
 }
 
+/* "N" (68..9000: an IP packet size) or "off" (0). */
+static int parse_blackhole(const char *v, uint32_t *ret)
+{
+	uint64_t u;
+
+	if (!strcmp(v, "off")) {
+		*ret = 0;
+		return 0;
+	}
+	if (parse_u64(v, 100000, &u) || u < 68 || u > 9000)
+		return -1;
+	*ret = (uint32_t)u;
+	return 0;
+}
+
 static int line_link(struct parser *p, char **tok, int n)
 {
 	struct zt_scn_link *l;
@@ -720,7 +735,7 @@ static int line_link(struct parser *p, char **tok, int n)
 
 	if (n < 2)
 		return fail(p, ZT_ESYNTAX, "expected 'link NODE [delay D] [jitter D] [loss P%%] "
-			    "[rate R] [mtu N] [queue N]'");
+			    "[rate R] [mtu N] [queue N] [blackhole N]'");
 	if (!valid_name(tok[1]))
 		return fail(p, ZT_ECONF_VALUE, "expected a node name after 'link', got '%s'", tok[1]);
 	for (unsigned i = 0; i < p->nlinks; i++)
@@ -761,11 +776,18 @@ static int line_link(struct parser *p, char **tok, int n)
 			if (parse_u64(v, 1000000, &u) || u < 1 || u > 100000)
 				return fail(p, ZT_ERANGE, "expected a queue of 1 to 100000 packets, got '%s'", v);
 			l->queue = (uint32_t)u;
+		} else if (!strcmp(k, "blackhole")) {
+			if (parse_blackhole(v, &l->blackhole) < 0 || !l->blackhole)
+				return fail(p, ZT_ERANGE, "expected a packet size from 68 to 9000 bytes "
+					    "after 'blackhole', got '%s'", v);
 		} else {
 			return fail(p, ZT_ECONF_KEY, "unknown link key '%s' (expected delay, jitter, "
-				    "loss, rate, mtu, queue)", k);
+				    "loss, rate, mtu, queue, blackhole)", k);
 		}
 	}
+	if (l->blackhole && l->blackhole >= l->mtu)
+		return fail(p, ZT_ECONF_VALUE, "blackhole %u is not below the link's mtu %u (it "
+			    "would drop nothing)", l->blackhole, l->mtu);
 	if (l->jitter_ns > l->delay_ns)
 		return fail(p, ZT_ECONF_VALUE, "jitter must not exceed delay (packets would leave "
 			    "before they arrive)");
@@ -798,9 +820,14 @@ static int event_link_keys(struct parser *p, char **tok, int n, struct zt_scn_ev
 				return fail(p, ZT_ECONF_VALUE, "expected a rate like 512kbit, 10mbit or "
 					    "1gbit (1kbit to 100gbit), or 'off', after 'rate', got '%s'", v);
 			ev->keys |= ZT_SCN_KEY_RATE;
+		} else if (!strcmp(k, "blackhole")) {
+			if (parse_blackhole(v, &l->blackhole) < 0)
+				return fail(p, ZT_ERANGE, "expected a packet size from 68 to 9000 bytes, "
+					    "or 'off', after 'blackhole', got '%s'", v);
+			ev->keys |= ZT_SCN_KEY_BLACKHOLE;
 		} else {
 			return fail(p, ZT_ECONF_KEY, "unknown key '%s' for a timed link change "
-				    "(expected delay, jitter, loss, rate; or 'down', 'up')", k);
+				    "(expected delay, jitter, loss, rate, blackhole; or 'down', 'up')", k);
 		}
 	}
 	if (rc == 0 && !ev->keys)
@@ -1331,11 +1358,16 @@ static int resolve_events(struct parser *p)
 	for (unsigned i = 0; i < s->nevents; i++) {
 		const struct zt_scn_event *ev = &s->events[i];
 
-		if (zt_scn_event_apply(ev, &cur[ev->node], &saved[ev->node]) &&
-		    cur[ev->node].jitter_ns > cur[ev->node].delay_ns)
+		if (!zt_scn_event_apply(ev, &cur[ev->node], &saved[ev->node]))
+			continue;
+		if (cur[ev->node].jitter_ns > cur[ev->node].delay_ns)
 			return fail_at(p, ev->line, ZT_ECONF_VALUE, "the link of '%s' would have jitter "
 				       "over its delay from here (packets would leave before they "
 				       "arrive)", s->nodes[ev->node].name);
+		if (cur[ev->node].blackhole >= cur[ev->node].mtu)
+			return fail_at(p, ev->line, ZT_ECONF_VALUE, "blackhole %u is not below the "
+				       "mtu %u of the link of '%s'", cur[ev->node].blackhole,
+				       cur[ev->node].mtu, s->nodes[ev->node].name);
 	}
 	return 0;
 }
@@ -1350,6 +1382,8 @@ static void set_keys(const struct zt_scn_event *ev, struct zt_scn_link *l)
 		l->loss_ppm = ev->link.loss_ppm;
 	if (ev->keys & ZT_SCN_KEY_RATE)
 		l->rate_bps = ev->link.rate_bps;
+	if (ev->keys & ZT_SCN_KEY_BLACKHOLE)
+		l->blackhole = ev->link.blackhole;
 }
 
 bool zt_scn_event_apply(const struct zt_scn_event *ev, struct zt_scn_link *l,
@@ -1391,10 +1425,14 @@ int zt_scn_event_str(const struct zt_scn *s, const struct zt_scn_event *ev, char
 	n = (size_t)w;
 	if (ev->kind != ZT_SCN_EV_LINK)
 		return (int)n;
-	for (unsigned bit = 1; bit <= ZT_SCN_KEY_RATE; bit <<= 1) {
+	for (unsigned bit = 1; bit <= ZT_SCN_KEY_BLACKHOLE; bit <<= 1) {
 		if (!(ev->keys & bit))
 			continue;
-		if (bit == ZT_SCN_KEY_DELAY || bit == ZT_SCN_KEY_JITTER)
+		if (bit == ZT_SCN_KEY_BLACKHOLE && ev->link.blackhole)
+			snprintf(v, sizeof(v), "%u", ev->link.blackhole);
+		else if (bit == ZT_SCN_KEY_BLACKHOLE)
+			snprintf(v, sizeof(v), "off");
+		else if (bit == ZT_SCN_KEY_DELAY || bit == ZT_SCN_KEY_JITTER)
 			zt_units_duration_str(v, sizeof(v), bit == ZT_SCN_KEY_DELAY ?
 					      ev->link.delay_ns : ev->link.jitter_ns);
 		else if (bit == ZT_SCN_KEY_LOSS)
@@ -1405,7 +1443,7 @@ int zt_scn_event_str(const struct zt_scn *s, const struct zt_scn_event *ev, char
 			snprintf(v, sizeof(v), "off");
 		w = snprintf(buf + n, cap - n, " %s %s", bit == ZT_SCN_KEY_DELAY ? "delay" :
 			     bit == ZT_SCN_KEY_JITTER ? "jitter" : bit == ZT_SCN_KEY_LOSS ? "loss" :
-			     "rate", v);
+			     bit == ZT_SCN_KEY_RATE ? "rate" : "blackhole", v);
 		if (w < 0 || (size_t)w >= cap - n)
 			return -ENOBUFS;
 		n += (size_t)w;
@@ -1559,7 +1597,8 @@ bool zt_scn_node_v6(const struct zt_scn *s, unsigned i)
 
 bool zt_scn_link_impaired(const struct zt_scn_link *l)
 {
-	return l->set && (l->timed || l->delay_ns || l->jitter_ns || l->loss_ppm || l->rate_bps);
+	return l->set && (l->timed || l->delay_ns || l->jitter_ns || l->loss_ppm || l->rate_bps ||
+			  l->blackhole);
 }
 
 int zt_scn_link_str(const struct zt_scn_link *l, char *buf, size_t cap)
@@ -1601,6 +1640,8 @@ int zt_scn_link_str(const struct zt_scn_link *l, char *buf, size_t cap)
 		PUT("%smtu %u", n ? " " : "", l->mtu);
 	if (l->queue != DEFAULT_QUEUE)
 		PUT("%squeue %u", n ? " " : "", l->queue);
+	if (l->blackhole)
+		PUT("%sblackhole %u", n ? " " : "", l->blackhole);
 #undef PUT
 	return (int)n;
 }

@@ -94,13 +94,16 @@ struct zt_scn_link {
 	uint64_t rate_bps;   /* serialisation rate in bit/s; 0: unlimited */
 	uint32_t mtu;        /* interface MTU on both ends; 1500 unless given */
 	uint32_t queue;      /* packets held per direction before tail drop */
+	uint32_t blackhole;  /* IP packets over this many bytes vanish, no ICMP (the
+				interfaces keep mtu: a PMTU black hole); 0: none */
 	bool timed;          /* an 'at' line changes it: emulated even if it starts plain */
 };
 
 /*
  * Timed events ('at TIME ...' lines), run by the lab's supervisor TIME after the lab
  * is ready, in time order (lines with the same time in file order):
- *   at TIME link NODE [delay D] [jitter D] [loss P%] [rate R]   change those settings
+ *   at TIME link NODE [delay D] [jitter D] [loss P%] [rate R] [blackhole N|off]
+ *                                   change those settings
  *   at TIME link NODE down | up     all IP frames lost / the settings before 'down'
  *   at TIME nat NODE flush          the NAT forgets its mappings (as after a reboot)
  */
@@ -119,6 +122,7 @@ enum zt_scn_event_kind {
 #define ZT_SCN_KEY_JITTER 2u
 #define ZT_SCN_KEY_LOSS 4u
 #define ZT_SCN_KEY_RATE 8u
+#define ZT_SCN_KEY_BLACKHOLE 16u
 
 struct zt_scn_event {
 	uint64_t at_ns;                 /* after the lab is ready */
@@ -248,8 +252,8 @@ bool zt_scn_event_apply(const struct zt_scn_event *ev, struct zt_scn_link *l,
 int zt_scn_event_str(const struct zt_scn *s, const struct zt_scn_event *ev, char *buf,
 		     size_t cap);
 
-/* True when the link needs the emulator (delay, jitter, loss or rate set, or an 'at'
- * line changes it). */
+/* True when the link needs the emulator (delay, jitter, loss, rate or blackhole set,
+ * or an 'at' line changes it). */
 bool zt_scn_link_impaired(const struct zt_scn_link *l);
 
 /*

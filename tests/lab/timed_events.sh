@@ -7,19 +7,21 @@
 #   5-9 s  'link alice down': no reply
 #   9 s-   'link alice up' + 'nat home flush': replies with the 20 ms delay again and a
 #          new mapping (symmetric NAT, random ports: M2 != M1 but for a 1 in ~28k draw)
+#   12 s-  'link alice blackhole 1200': 1100-byte probes pass, 1300-byte ones vanish
+#          with no error at the sender (the interface MTU is still 1500)
 # and the supervisor's log has one line per event, in order, none failed.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . tests/lib/lab.sh
 
-lab_require 7
-tap_plan 7
+lab_require 9
+tap_plan 9
 
 E=198.51.100.10:7
 LOG=$LAB_TMP/supervisor.log
 t0=$(date +%s.%N)
 if ! lab_up scenarios/lab/timed-events.lab --log "$LOG"; then
-	for ((i = 0; i < 7; i++)); do tap_fail "lab up"; done
+	for ((i = 0; i < 9; i++)); do tap_fail "lab up"; done
 	exit 0
 fi
 lab_bg echo "$LAB_TMP/echo.out" "$ZTLAB" udp-echo --bind $E
@@ -40,6 +42,10 @@ tap_diag "t=$(since)s down: $r3"
 until_t 10.5
 r4=$(probe alice --to $E $P)
 tap_diag "t=$(since)s up, NAT flushed: $r4"
+until_t 13.5
+r5=$(probe alice --to $E $P --size 1100)
+r6=$(probe alice --to $E $P --size 1300 --df)
+tap_diag "t=$(since)s blackhole 1200: $r5 / $r6"
 
 m1=$(kv "$r1" mapped) m2=$(kv "$r2" mapped) m4=$(kv "$r4" mapped)
 rtt() { local v; v=$(kv "$1" rtt_p50_us); [ "$v" = - ] && echo 0 || echo "${v%.*}"; }
@@ -52,9 +58,14 @@ ok_if "at 9s link up: replies again ($(kv "$r4" received)/5) with the delay set 
 	test "$(kv "$r4" received)" -ge 4 -a "$(rtt "$r4")" -ge 40000
 ok_if "at 9s nat flush: a new mapping ($m1 -> $m4)" test "$m4" != - -a "$m4" != "$m1"
 
+ok_if "at 12s blackhole 1200: 1100-byte probes pass ($(kv "$r5" received)/5)" \
+	test "$(kv "$r5" received)" -ge 4
+ok_if "at 12s blackhole 1200: 1300-byte probes vanish without an error ($(kv "$r6" received)/5, send_errors $(kv "$r6" send_errors))" \
+	test "$(kv "$r6" received)" = 0 -a "$(kv "$r6" send_errors)" = 0
+
 lab_down
 ev=$(grep -o 'event=event at=[^ ]* line=[0-9]* action="[^"]*" result=[a-z]*' "$LOG" | tr '\n' '|')
 tap_diag "supervisor: $ev"
-want='event=event at=2000ms line=14 action="link alice delay 20ms" result=done|event=event at=5000ms line=15 action="link alice down" result=done|event=event at=9000ms line=16 action="link alice up" result=done|event=event at=9000ms line=17 action="nat home flush" result=done|'
+want='event=event at=2000ms line=15 action="link alice delay 20ms" result=done|event=event at=5000ms line=16 action="link alice down" result=done|event=event at=9000ms line=17 action="link alice up" result=done|event=event at=9000ms line=18 action="nat home flush" result=done|event=event at=12000ms line=19 action="link alice blackhole 1200" result=done|'
 ok_if "the supervisor's log has each event, in order, done" test "$ev" = "$want"
-ok_if "ztna-lab up said the events are scheduled" grep -q "event=events count=4 first_at_ms=2000" "$LOG"
+ok_if "ztna-lab up said the events are scheduled" grep -q "event=events count=5 first_at_ms=2000" "$LOG"

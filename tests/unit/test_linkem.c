@@ -164,6 +164,23 @@ static void mtu_counts_the_ip_packet(void **state)
 	assert_int_equal(admit(&f, 0, 1515, true, &due), ZT_LINKEM_DROP_MTU);
 }
 
+static void blackhole_drops_big_ip_packets_only(void **state)
+{
+	struct fixture f;
+	struct zt_scn_link l = link_cfg(0, 0, 0, 0, 1500, 1000);
+	uint64_t due;
+
+	(void)state;
+	l.blackhole = 1280;
+	setup(&f, l, 1);
+	assert_int_equal(admit(&f, 0, 1280 + 14, true, &due), ZT_LINKEM_PASS);
+	assert_int_equal(admit(&f, 0, 1281 + 14, true, &due), ZT_LINKEM_DROP_BLACKHOLE);
+	assert_int_equal(admit(&f, 0, 1500 + 14, true, &due), ZT_LINKEM_DROP_BLACKHOLE);
+	assert_int_equal(admit(&f, 0, 1400, false, &due), ZT_LINKEM_PASS); /* not IP */
+	assert_int_equal(f.d.blackholed, 2);
+	assert_int_equal(f.d.too_big, 0);
+}
+
 static void queue_limit_tail_drops(void **state)
 {
 	struct fixture f;
@@ -222,6 +239,7 @@ int main(void)
 		cmocka_unit_test(loss_rate_and_arp_spared),
 		cmocka_unit_test(rate_serialises_frames),
 		cmocka_unit_test(mtu_counts_the_ip_packet),
+		cmocka_unit_test(blackhole_drops_big_ip_packets_only),
 		cmocka_unit_test(queue_limit_tail_drops),
 		cmocka_unit_test(same_seed_same_fate),
 		cmocka_unit_test(ethertypes),

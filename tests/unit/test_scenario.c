@@ -351,6 +351,12 @@ static const struct bad bad_files[] = {
 	  "at 1s link s jitter 5ms\n", ZT_ECONF_VALUE, 4, "jitter over its delay from here" },
 	{ "public 10.0.0.0/24\nserver s\nat 1s link s rate 10bit\n", ZT_ECONF_VALUE, 3,
 	  "or 'off', after 'rate'" },
+	{ "public 10.0.0.0/24\nserver s\nlink s blackhole 1500\n", ZT_ECONF_VALUE, 3,
+	  "blackhole 1500 is not below the link's mtu 1500" },
+	{ "public 10.0.0.0/24\nserver s\nlink s blackhole 60\n", ZT_ERANGE, 3,
+	  "from 68 to 9000 bytes after 'blackhole'" },
+	{ "public 10.0.0.0/24\nserver s\nlink s mtu 1400\nat 1s link s blackhole 1400\n",
+	  ZT_ECONF_VALUE, 4, "blackhole 1400 is not below the mtu 1400 of the link of 's'" },
 };
 
 static void bad_files_say_where_and_what(void **state)
@@ -657,12 +663,18 @@ static void nat_portmap(void **state)
 
 static void plain_link_is_not_emulated(void **state)
 {
-	struct zt_scn *s = parse_ok("public 10.0.0.0/24\nserver s\nserver t\nlink s mtu 1280\n");
+	struct zt_scn *s = parse_ok("public 10.0.0.0/24\nserver s\nserver t\nserver u\n"
+				    "link s mtu 1280\nlink u blackhole 1300\n");
 	char out[64];
 
 	(void)state;
 	assert_true(s->nodes[0].link.set);
 	assert_false(zt_scn_link_impaired(&s->nodes[0].link));
+	/* a black hole needs the emulator: the interfaces keep their MTU */
+	assert_true(zt_scn_link_impaired(&s->nodes[2].link));
+	assert_int_equal(s->nodes[2].link.blackhole, 1300);
+	assert_true(zt_scn_link_str(&s->nodes[2].link, out, sizeof(out)) > 0);
+	assert_string_equal(out, "blackhole 1300");
 	assert_false(zt_scn_link_impaired(&s->nodes[1].link));
 	assert_int_equal(zt_scn_link_str(&s->nodes[1].link, out, sizeof(out)), 0);
 	assert_string_equal(out, "");
@@ -678,13 +690,14 @@ static void timed_events(void **state)
 				    "at 10s link alice down\n"
 				    "at 2m nat home flush\n"
 				    "at 1.5s link alice delay 20ms jitter 2ms loss 30% rate 1mbit\n"
-				    "at 10s link bob rate off loss 1%\n");
+				    "at 10s link bob rate off loss 1%\n"
+				    "at 30s link bob blackhole 1280\nat 40s link bob blackhole off\n");
 	struct zt_scn_link cur, saved;
 	char out[128];
 	unsigned alice = (unsigned)zt_scn_find(s, "alice"), bob = (unsigned)zt_scn_find(s, "bob");
 
 	(void)state;
-	assert_int_equal(s->nevents, 5);
+	assert_int_equal(s->nevents, 7);
 	/* in time order, equal times in file order */
 	assert_int_equal(s->events[0].at_ns, 1500 * ZT_MS);
 	assert_int_equal(s->events[0].line, 10);
@@ -693,8 +706,12 @@ static void timed_events(void **state)
 	assert_int_equal(s->events[2].line, 11);
 	assert_int_equal(s->events[2].node, bob);
 	assert_int_equal(s->events[3].kind, ZT_SCN_EV_LINK_UP);
-	assert_int_equal(s->events[4].kind, ZT_SCN_EV_NAT_FLUSH);
-	assert_int_equal(s->events[4].at_ns, 120 * ZT_SEC);
+	assert_int_equal(s->events[6].kind, ZT_SCN_EV_NAT_FLUSH);
+	assert_int_equal(s->events[6].at_ns, 120 * ZT_SEC);
+	assert_true(zt_scn_event_str(s, &s->events[4], out, sizeof(out)) > 0);
+	assert_string_equal(out, "link bob blackhole 1280");
+	assert_true(zt_scn_event_str(s, &s->events[5], out, sizeof(out)) > 0);
+	assert_string_equal(out, "link bob blackhole off");
 	/* a link an 'at' line changes is emulated, also without its own 'link' line */
 	assert_true(s->nodes[alice].link.set);
 	assert_true(s->nodes[alice].link.timed);
@@ -705,7 +722,7 @@ static void timed_events(void **state)
 	assert_string_equal(out, "link alice delay 20ms jitter 2ms loss 30% rate 1mbit");
 	assert_true(zt_scn_event_str(s, &s->events[2], out, sizeof(out)) > 0);
 	assert_string_equal(out, "link bob loss 1% rate off");
-	assert_true(zt_scn_event_str(s, &s->events[4], out, sizeof(out)) > 0);
+	assert_true(zt_scn_event_str(s, &s->events[6], out, sizeof(out)) > 0);
 	assert_string_equal(out, "nat home flush");
 	assert_int_equal(zt_scn_event_str(s, &s->events[0], out, 10), -ENOBUFS);
 
@@ -720,12 +737,16 @@ static void timed_events(void **state)
 	assert_true(zt_scn_event_apply(&s->events[3], &cur, &saved));
 	assert_int_equal(cur.loss_ppm, 300000);
 	assert_int_equal(cur.rate_bps, 1000000);
-	assert_false(zt_scn_event_apply(&s->events[4], &cur, &saved));
+	assert_false(zt_scn_event_apply(&s->events[6], &cur, &saved));
 	cur = saved = s->nodes[bob].link;
 	assert_true(zt_scn_event_apply(&s->events[2], &cur, &saved));
 	assert_int_equal(cur.delay_ns, 5 * ZT_MS); /* kept */
 	assert_int_equal(cur.loss_ppm, 10000);
 	assert_int_equal(cur.rate_bps, 0);
+	assert_true(zt_scn_event_apply(&s->events[4], &cur, &saved));
+	assert_int_equal(cur.blackhole, 1280);
+	assert_true(zt_scn_event_apply(&s->events[5], &cur, &saved));
+	assert_int_equal(cur.blackhole, 0);
 	free(s);
 }
 
