@@ -25,8 +25,8 @@ static void node_line(const struct zt_scn *s, unsigned i, FILE *f)
 		/* a symmetric NAT's pattern when it is not the default (random) */
 		if (nd->type == ZT_NAT_SYMMETRIC && nd->ports != ZT_SCN_PORTS_RANDOM)
 			fprintf(f, ", ports %s", zt_scn_ports_name(nd->ports));
-		fprintf(f, ", hairpin %s, timeout %us%s", nd->hairpin ? "on" : "off", nd->timeout_s,
-			nd->block_udp ? ", UDP blocked" : "");
+		fprintf(f, ", hairpin %s, timeout %us%s%s", nd->hairpin ? "on" : "off", nd->timeout_s,
+			nd->block_udp ? ", UDP blocked" : "", nd->drop_icmp ? ", ICMP dropped" : "");
 		if (nd->egress_proxy)
 			fprintf(f, ", egress only via proxy %s", s->nodes[nd->egress_node].name);
 		if (nd->portmap != ZT_SCN_PORTMAP_NONE)

@@ -161,6 +161,9 @@ static void put_forward(struct out *o, const struct zt_scn_node *n, const struct
 	char px[16];
 
 	put(o, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n");
+	/* before 'related': ICMP errors about our own flows are dropped too */
+	if (n->drop_icmp)
+		put(o, "\t\tmeta l4proto icmp counter drop\n");
 	if (n->block_udp)
 		put(o, "\t\t%s drop\n", udp);
 	put(o, "\t\tct state established,related accept\n");
@@ -235,6 +238,8 @@ static void put_v6(struct out *o, const struct zt_scn_node *n)
 			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
 		    n->timeout_s);
 	put(o, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n");
+	if (n->drop_icmp)
+		put(o, "\t\tmeta l4proto ipv6-icmp counter drop\n");
 	if (n->fw6 == ZT_SCN_FW6_ENDPOINT)
 		put(o, "\t\t%s ip6 saddr %s/%u meta l4proto udp update @eif6 { ip6 saddr . udp sport }\n",
 		    out, net, n->lan6_prefix);
@@ -266,10 +271,10 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 	zt_ip4_str(n->lan_net, lan);
 
 	put(&o, "flush ruleset\n");
-	put(&o, "# %s NAT '%s': wan %s, lan %s/%u, ports %s, hairpin %s, mapping timeout %us%s",
+	put(&o, "# %s NAT '%s': wan %s, lan %s/%u, ports %s, hairpin %s, mapping timeout %us%s%s",
 	    zt_nat_type_name(n->type), n->name, wan, lan, n->lan_prefix,
 	    zt_scn_ports_name(n->ports), n->hairpin ? "on" : "off", n->timeout_s,
-	    n->block_udp ? ", UDP blocked" : "");
+	    n->block_udp ? ", UDP blocked" : "", n->drop_icmp ? ", ICMP dropped" : "");
 	if (n->egress_proxy)
 		put(&o, ", egress only TCP to the proxy %s:%u", zt_ip4_str(n->egress_addr, px),
 		    n->egress_port);

@@ -661,6 +661,10 @@ static int nat_key(struct parser *p, struct zt_scn_node *nd, unsigned idx, const
 			nd->block_udp = false;
 		else
 			return fail(p, ZT_ECONF_VALUE, "expected 'allow' or 'block' after 'udp', got '%s'", v);
+	} else if (!strcmp(k, "icmp")) {
+		if (strcmp(v, "drop") && strcmp(v, "pass"))
+			return fail(p, ZT_ECONF_VALUE, "expected 'pass' or 'drop' after 'icmp', got '%s'", v);
+		nd->drop_icmp = !strcmp(v, "drop");
 	} else if (!strcmp(k, "ports")) {
 		if ((rc = parse_ports(p, v, &nd->ports)) < 0)
 			return rc;
@@ -671,8 +675,8 @@ static int nat_key(struct parser *p, struct zt_scn_node *nd, unsigned idx, const
 		return rc;
 	} else {
 		return fail(p, ZT_ECONF_KEY, "unknown nat key '%s' (expected type, lan, behind, "
-			    "wan, gw, hairpin, timeout, udp, ports, portmap, egress, lan6, wan6, gw6, "
-			    "fw6)", k);
+			    "wan, gw, hairpin, timeout, udp, icmp, ports, portmap, egress, lan6, wan6, "
+			    "gw6, fw6)", k);
 	}
 	return 0;
 }

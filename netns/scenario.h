@@ -151,6 +151,8 @@ struct zt_scn_node {
 	uint32_t lan_gw;                   /* the NAT's own address on its lan */
 	bool hairpin;                      /* default off */
 	bool block_udp;                    /* a firewall dropping all forwarded UDP */
+	bool drop_icmp;                    /* 'icmp drop': forwarded ICMP/ICMPv6 dropped
+					    * both ways (errors too: PMTUD, unreachables) */
 	unsigned timeout_s;                /* UDP mapping timeout; default 120 */
 	enum zt_scn_ports ports;           /* 'ports': symmetric only (default random);
 					    * always PRESERVE on the cone types */

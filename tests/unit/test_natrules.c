@@ -285,6 +285,27 @@ static void udp_block_comes_first(void **state)
 	LACKS(chain(buf, "forward", c, sizeof(c)), "meta l4proto udp drop");
 }
 
+/* 'icmp drop': forwarded ICMP goes before 'related' accepts errors about our flows. */
+static void icmp_drop_comes_before_related(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_PORT_RESTRICTED, false, false, 120);
+	char buf[8192], c[2048];
+	const char *drop, *est;
+
+	(void)state;
+	render(&n, buf, sizeof(buf));
+	LACKS(chain(buf, "forward", c, sizeof(c)), "icmp");
+	n.drop_icmp = true;
+	render(&n, buf, sizeof(buf));
+	HAS(buf, ", ICMP dropped");
+	chain(buf, "forward", c, sizeof(c));
+	drop = strstr(c, "meta l4proto icmp counter drop");
+	est = strstr(c, "ct state established,related accept");
+	assert_non_null(drop);
+	assert_non_null(est);
+	assert_true(drop < est);
+}
+
 /* 'egress proxy': the lan's only way out is TCP to the proxy; the rest is counted and
  * dropped, after the replies of allowed connections are accepted. */
 static void egress_proxy_allows_only_the_proxy(void **state)
@@ -420,6 +441,7 @@ int main(void)
 		cmocka_unit_test(address_restricted_checks_the_remote),
 		cmocka_unit_test(hairpin_on_and_off),
 		cmocka_unit_test(udp_block_comes_first),
+		cmocka_unit_test(icmp_drop_comes_before_related),
 		cmocka_unit_test(egress_proxy_allows_only_the_proxy),
 		cmocka_unit_test(too_small_buffers),
 		cmocka_unit_test(flush_names_the_learned_state),

@@ -285,7 +285,7 @@ static const struct bad bad_files[] = {
 	{ "public 10.0.0.0/24\nnat n type full-cone lan 192.168.1.0/24 portmap pcp portmap all\n",
 	  ZT_ECONF_VALUE, 2, "'portmap' given twice" },
 	{ "public 10.0.0.0/24\nnat n type full-cone lan 192.168.1.0/24 colour red\n", ZT_ECONF_KEY, 2,
-	  "(expected type, lan, behind, wan, gw, hairpin, timeout, udp, ports, portmap, egress, "
+	  "(expected type, lan, behind, wan, gw, hairpin, timeout, udp, icmp, ports, portmap, egress, "
 	  "lan6, wan6, gw6, fw6)" },
 	/* dual-stack */
 	{ "public 10.0.0.0/24\nserver s addr6 2001:db8::5\n", ZT_ECONF_MISSING, 2,
@@ -351,6 +351,8 @@ static const struct bad bad_files[] = {
 	  "at 1s link s jitter 5ms\n", ZT_ECONF_VALUE, 4, "jitter over its delay from here" },
 	{ "public 10.0.0.0/24\nserver s\nat 1s link s rate 10bit\n", ZT_ECONF_VALUE, 3,
 	  "or 'off', after 'rate'" },
+	{ "public 10.0.0.0/24\nnat n type full-cone lan 10.9.0.0/24 icmp block\n", ZT_ECONF_VALUE, 2,
+	  "expected 'pass' or 'drop' after 'icmp', got 'block'" },
 	{ "public 10.0.0.0/24\nserver s\nlink s blackhole 1500\n", ZT_ECONF_VALUE, 3,
 	  "blackhole 1500 is not below the link's mtu 1500" },
 	{ "public 10.0.0.0/24\nserver s\nlink s blackhole 60\n", ZT_ERANGE, 3,
