@@ -750,8 +750,21 @@ static int cmd_tcp_hold(const char *addr, int n, int secs)
 		return 2;
 	raise_nofile();
 	for (int i = 0; i < n; i++) {
+		int rc;
+
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (fds[i] < 0) {
+			perror("socket");
+			return 1;
+		}
+		rc = connect(fds[i], (struct sockaddr *)&sa, sizeof(sa));
+		if (rc < 0 && (errno == ECONNRESET || errno == ECONNREFUSED)) {
+			/* reset before connect() returned (a limit): not held, like a later reset */
+			close(fds[i]);
+			fds[i] = -1;
+			continue;
+		}
+		if (rc < 0) {
 			perror("connect");
 			return 1;
 		}
@@ -763,7 +776,11 @@ static int cmd_tcp_hold(const char *addr, int n, int secs)
 	}
 	for (int i = 0; i < n; i++) {
 		char b;
-		ssize_t r = recv(fds[i], &b, 1, 0);
+		ssize_t r;
+
+		if (fds[i] < 0)
+			continue;
+		r = recv(fds[i], &b, 1, 0);
 		/* still open: nothing to read yet; closed or reset: 0 or an error */
 		open_n += r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 		close(fds[i]);
