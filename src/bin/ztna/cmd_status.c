@@ -2,7 +2,7 @@
  * ztna status / ztna ping: clients of a running agent's (or connector's) control
  * socket (app/peerctl.h, docs/control-socket.md).
  *
- *   ztna status [--control PATH | --connector] [--raw]
+ *   ztna status [--control PATH | --connector] [--raw | --json]
  *   ztna ping SERVICE [-c N] [-i INTERVAL] [--timeout MS] [--control PATH]
  *
  * status prints one line per session: service, path (direct or relay), local and
@@ -24,11 +24,12 @@
 #include "cli.h"
 #include "cmds.h"
 #include "core/err.h"
+#include "core/logfmt.h"
 #include "core/units.h"
 
 struct ctlclient {
 	char control[108];
-	bool control_set, connector, raw;
+	bool control_set, connector, raw, json;
 	unsigned count, timeout_ms;
 	uint64_t interval;
 	int fd;
@@ -51,6 +52,7 @@ static int set_control(void *ctx, const char *v, const char **why)
 
 ZT_CLI_FLAG_SETTER(set_connector, struct ctlclient, connector)
 ZT_CLI_FLAG_SETTER(set_raw, struct ctlclient, raw)
+ZT_CLI_FLAG_SETTER(set_json, struct ctlclient, json)
 
 static int set_count(void *ctx, const char *v, const char **why)
 {
@@ -79,6 +81,8 @@ static const struct zt_conf_key status_keys[] = {
 	  .set = set_connector, .is_flag = true },
 	{ .name = "raw", .syntax = "", .help = "print the key=value lines as they come",
 	  .set = set_raw, .is_flag = true },
+	{ .name = "json", .syntax = "", .help = "print one JSON object: node, sessions, agents, "
+	  "refusals, portmap, upnp, errors, ready", .set = set_json, .is_flag = true },
 };
 
 static const struct zt_conf_key ping_keys[] = {
@@ -214,36 +218,12 @@ static void print_portmap(const char *line)
 		printf("portmap: %s at %s\n", st, gw);
 }
 
-int status_main(int argc, char **argv)
+/* The answer in words, one line per session; ZT_EXIT_FAILED if it held an error line. */
+static int print_text(struct ctlclient *c)
 {
-	struct ctlclient *c = calloc(1, sizeof(*c));
 	char *line, *save = NULL;
-	int rc;
+	int rc = ZT_EXIT_OK;
 
-	if (!c)
-		return ZT_EXIT_FAILED;
-	rc = zt_cli_parse("status",
-			  "usage: ztna status [--control PATH | --connector] [--raw]\n\n"
-			  "The sessions of a running agent (or connector): service, path, addresses,\n"
-			  "RTT, time it took to go direct, path switches.",
-			  status_keys, sizeof(status_keys) / sizeof(status_keys[0]), c, argc, argv);
-	if (rc >= 0)
-		goto out;
-	rc = open_ctl(c, "status");
-	if (rc)
-		goto out;
-	rc = transact(c, "status\n");
-	if (rc < 0) {
-		fprintf(stderr, "ztna status: %s: %s\n", c->control, strerror(-rc));
-		rc = ZT_EXIT_FAILED;
-		goto close_fd;
-	}
-	if (c->raw) {
-		fputs(c->buf, stdout);
-		rc = ZT_EXIT_OK;
-		goto close_fd;
-	}
-	rc = ZT_EXIT_OK;
 	for (line = strtok_r(c->buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char v[10][128], why[400];
 		if (!strncmp(line, "error=", 6)) {
@@ -297,7 +277,121 @@ int status_main(int argc, char **argv)
 			       strcmp(v[5], "0") ? print_secs(v[6], v[5]) : "");
 		}
 	}
+	return rc;
+}
 
+/* Whether the node line says state=ready (logged in to the Intermediate). */
+static bool node_ready(const char *buf)
+{
+	const char *line = !strncmp(buf, "node ", 5) ? buf : strstr(buf, "\nnode ");
+	char st[32];
+
+	if (!line)
+		return false;
+	if (*line == '\n')
+		line++;
+	return !strcmp(kv(line, "state", st, sizeof(st)), "ready");
+}
+
+/* One JSON object of a line's key=value fields (after its leading word, if any). */
+static void json_line(const char *line, size_t len)
+{
+	static char out[1 << 14];
+	const char *sp = memchr(line, ' ', len), *eq = memchr(line, '=', len);
+
+	size_t idlen = sp ? (size_t)(sp - line) - 8 : 0;
+
+	if (sp && (!eq || sp < eq)) { /* "node role=..." */
+		len -= (size_t)(sp + 1 - line);
+		line = sp + 1;
+	} else if (sp && !strncmp(line, "session=", 8) && idlen &&
+		   strspn(line + 8, "0123456789abcdef") == idlen) {
+		/* a hex id stays a string even when its digits are all decimal */
+		zt_logfmt_json(out, sizeof(out), sp + 1, len - (size_t)(sp + 1 - line));
+		printf("{\"session\":\"%.*s\"%s%s", (int)idlen, line + 8,
+		       strcmp(out, "{}") ? "," : "", out + 1);
+		return;
+	}
+	zt_logfmt_json(out, sizeof(out), line, len);
+	fputs(out, stdout);
+}
+
+/* The lines whose leading word (or first key) is tag: one object (array false, the
+ * first such line, or null) or an array of them. */
+static void json_group(const char *buf, const char *tag, const char *name, bool array,
+		       bool *first)
+{
+	size_t tl = strlen(tag);
+	int n = 0;
+
+	printf("%s\"%s\":%s", *first ? "" : ",", name, array ? "[" : "");
+	*first = false;
+	for (const char *line = buf; *line;) {
+		size_t len = strcspn(line, "\n");
+		if (len > tl && !strncmp(line, tag, tl) && (line[tl] == ' ' || line[tl] == '=') &&
+		    (array || n == 0)) {
+			printf("%s", n++ ? "," : "");
+			json_line(line, len);
+		}
+		line += len + (line[len] == '\n');
+	}
+	printf("%s", array ? "]" : n ? "" : "null");
+}
+
+/* The answer as one JSON document (docs/control-socket.md). */
+static void print_json(const struct ctlclient *c)
+{
+	bool first = true;
+
+	printf("{");
+	json_group(c->buf, "node", "node", false, &first);
+	json_group(c->buf, "session", "sessions", true, &first);
+	json_group(c->buf, "agent", "agents", true, &first);
+	json_group(c->buf, "refusal", "refusals", true, &first);
+	json_group(c->buf, "portmap", "portmap", false, &first);
+	json_group(c->buf, "upnp", "upnp", false, &first);
+	json_group(c->buf, "error", "errors", true, &first);
+	printf(",\"ready\":%s}\n", node_ready(c->buf) ? "true" : "false");
+}
+
+int status_main(int argc, char **argv)
+{
+	struct ctlclient *c = calloc(1, sizeof(*c));
+	bool ready;
+	int rc;
+
+	if (!c)
+		return ZT_EXIT_FAILED;
+	rc = zt_cli_parse("status",
+			  "usage: ztna status [--control PATH | --connector] [--raw | --json]\n\n"
+			  "The sessions of a running agent (or connector): service, path, addresses,\n"
+			  "RTT, time it took to go direct, path switches. Exit status: 0 when it is\n"
+			  "logged in to the Intermediate (ready), 1 when it answers but is not (or\n"
+			  "answered an error), 2 when it cannot be reached or on bad usage.",
+			  status_keys, sizeof(status_keys) / sizeof(status_keys[0]), c, argc, argv);
+	if (rc >= 0)
+		goto out;
+	rc = open_ctl(c, "status");
+	if (rc)
+		goto out;
+	rc = transact(c, "status\n");
+	if (rc < 0) {
+		fprintf(stderr, "ztna status: %s: %s\n", c->control, strerror(-rc));
+		rc = ZT_EXIT_FAILED;
+		goto close_fd;
+	}
+	ready = node_ready(c->buf);
+	if (c->raw) {
+		fputs(c->buf, stdout);
+		rc = ZT_EXIT_OK;
+	} else if (c->json) {
+		print_json(c);
+		rc = ZT_EXIT_OK;
+	} else {
+		rc = print_text(c);
+	}
+	if (rc == ZT_EXIT_OK && !ready)
+		rc = ZT_EXIT_FAILED; /* answering, not ready: for scripts and health checks */
 close_fd:
 	close(c->fd);
 out:
