@@ -20,9 +20,10 @@ libsystemd-dev help2man dpkg-dev clang libclang-rt-14-dev"
 # make install, tools/mkdeb.sh; systemd (systemd-analyze verify), man-db and
 # bsdextrautils (man -l, col): what tests/sys/install.sh checks them with.
 # faketime: tests/sys/pki.sh issues certificates in the past (an expired one).
-# jq: tests/sys/status_json.sh parses `ztna status --json`.
+# jq: tests/sys/status_json.sh parses `ztna status --json`; prometheus: its promtool checks
+# the metrics endpoint's text (tests/sys/metrics.sh).
 LAB_PKGS="nftables iproute2 conntrack coturn socat procps bc iputils-ping tinyproxy-bin \
-miniupnpd-nftables miniupnpc natpmpc python3 systemd man-db bsdextrautils faketime jq"
+miniupnpd-nftables miniupnpc natpmpc python3 systemd man-db bsdextrautils faketime jq prometheus"
 BENCH_PKGS="iperf3 gnuplot-nox ngtcp2-client ngtcp2-server linux-perf wireguard-go wireguard-tools"
 
 what=${1:-build}

@@ -24,6 +24,7 @@
 #include "app/conf.h"
 #include "app/daemon.h"
 #include "app/log.h"
+#include "app/metrics.h"
 #include "app/outertcp.h"
 #include "app/secret.h"
 #include "app/sprayio.h"
@@ -34,6 +35,7 @@
 #include "node/policy.h"
 #include "core/route.h"
 #include "quic/pki.h"
+#include "imdmetrics.h"
 
 struct prog {
 	struct zt_daemon d;        /* files, logs, loop, socket */
@@ -53,6 +55,9 @@ struct prog {
 	uint64_t nofile;           /* the open-files limit in force */
 	struct zt_timer trim_t;
 	size_t trim_peak;          /* clients at most since the last malloc_trim */
+	struct zt_addr metrics_at; /* --metrics; family 0: off */
+	struct zt_metrics *metrics;
+	uint64_t started;
 };
 
 #define P(ctx) ((struct prog *)(ctx))
@@ -108,6 +113,22 @@ static int set_relay_channel(void *ctx, const char *v, const char **why)
 		return ZT_ESYNTAX;
 	}
 	P(ctx)->ic.relay_channel_off = !strcmp(v, "off");
+	return 0;
+}
+
+static int set_metrics(void *ctx, const char *v, const char **why)
+{
+	struct zt_addr *a = &P(ctx)->metrics_at;
+
+	if (!strcmp(v, "off")) {
+		*a = (struct zt_addr){ 0 };
+		return 0;
+	}
+	if (zt_addr_parse(a, v, 0) < 0 || a->port == 0) {
+		*a = (struct zt_addr){ 0 };
+		*why = "ADDR:PORT (e.g. 127.0.0.1:9100), or off";
+		return ZT_ECONF_VALUE;
+	}
 	return 0;
 }
 
@@ -360,6 +381,10 @@ static const struct zt_conf_key keys[] = {
 	  .help = "agents' tunnel addresses come from this IPv4 or IPv6 prefix, one per agent "
 		  "and the same at every login (packet tunnel; default none)",
 	  .set = set_tunnel_pool, .repeatable = true },
+	{ .name = "metrics", .syntax = "ADDR:PORT|off", .example = "127.0.0.1:9100",
+	  .help = "serve Prometheus metrics over HTTP here (GET /metrics; docs/metrics.md); "
+		  "default off",
+	  .set = set_metrics },
 	{ .name = "reset-key-file", .syntax = "FILE", .example = "/etc/ztna/reset.key",
 	  .help = "secret for stateless resets after a restart and Retry tokens (default: from "
 		  "the TLS key)",
@@ -594,6 +619,30 @@ static void imd_config(struct prog *p, const char *reset_key)
 	}
 }
 
+static void render_metrics(void *arg, struct zt_prom *pr, uint64_t now)
+{
+	struct prog *p = arg;
+
+	imd_metrics(p->imd, pr, now - p->started);
+}
+
+/* --metrics: the endpoint, or a clear error naming the address. */
+static int metrics_open(struct prog *p)
+{
+	char a[ZT_ADDR_STRLEN];
+	int rc;
+
+	if (!p->metrics_at.family)
+		return 0;
+	rc = zt_metrics_open(&p->metrics, p->d.loop, &p->metrics_at, render_metrics, p);
+	if (rc < 0)
+		return zt_daemon_fail(&p->d, 1, "--metrics %s: %s (another program on that port? "
+				      "pick another, or --metrics off)",
+				      zt_addr_str(&p->metrics_at, a), strerror(-rc));
+	zt_info("metrics", "listen=%s path=/metrics", zt_addr_str(zt_metrics_local(p->metrics), a));
+	return 0;
+}
+
 static int setup(void *arg, int argc, char **argv)
 {
 	struct prog *p = arg;
@@ -627,6 +676,10 @@ static int setup(void *arg, int argc, char **argv)
 		return zt_daemon_fail(&p->d, 1, "%s", zt_strerror(rc));
 	p->nofile = zt_daemon_raise_nofile();
 	rc = tcp_open(p);
+	if (rc)
+		return rc;
+	p->started = zt_loop_now(p->d.loop);
+	rc = metrics_open(p);
 	if (rc)
 		return rc;
 	zt_timer_set(p->d.loop, &p->trim_t, zt_loop_now(p->d.loop) + TRIM_EVERY);
@@ -664,6 +717,7 @@ static void teardown(void *arg)
 
 	if (p->d.loop)
 		zt_timer_cancel(p->d.loop, &p->trim_t);
+	zt_metrics_close(p->metrics);
 	zt_otcp_server_close(&p->otcp);
 	if (p->stun.io)
 		zt_sprayio_close(&p->stun);

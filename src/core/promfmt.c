@@ -1,0 +1,85 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/promfmt.h"
+
+void zt_prom_init(struct zt_prom *p, char *buf, size_t cap)
+{
+	*p = (struct zt_prom){ .buf = buf, .cap = cap };
+	if (cap)
+		buf[0] = '\0';
+}
+
+/* Appends one whole line (or nothing, marking full); quote escapes '"' too. */
+static void line(struct zt_prom *p, const char *head, const char *esc, bool quote,
+		 const char *tail)
+{
+	size_t n = p->len;
+	char c;
+
+	for (const char *s = head; *s && n + 1 < p->cap; s++)
+		p->buf[n++] = *s;
+	for (const char *s = esc; s && (c = *s) && n + 2 < p->cap; s++) {
+		if (c == '\\' || c == '\n' || (quote && c == '"')) {
+			p->buf[n++] = '\\';
+			c = c == '\n' ? 'n' : c;
+		}
+		p->buf[n++] = c;
+	}
+	for (const char *s = tail; *s && n + 1 < p->cap; s++)
+		p->buf[n++] = *s;
+	/* the whole line, its newline and the NUL, or nothing: each loop stops short of
+	 * the last byte, and only a whole line ends in its newline (the rest holds none) */
+	if (n == p->len || p->buf[n - 1] != '\n') {
+		p->full = true;
+		if (p->cap)
+			p->buf[p->len] = '\0';
+		return;
+	}
+	p->len = n;
+	p->buf[n] = '\0';
+}
+
+void zt_prom_family(struct zt_prom *p, const char *name, const char *type, const char *help)
+{
+	char head[160], tail[160];
+
+	snprintf(head, sizeof(head), "# HELP %s ", name);
+	line(p, head, help, false, "\n");
+	snprintf(tail, sizeof(tail), "# TYPE %s %s\n", name, type);
+	line(p, tail, NULL, false, "");
+}
+
+static void sample(struct zt_prom *p, const char *name, const char *label, const char *value,
+		   const char *num)
+{
+	char head[160], tail[64];
+
+	if (label) {
+		snprintf(head, sizeof(head), "%s{%s=\"", name, label);
+		snprintf(tail, sizeof(tail), "\"} %s\n", num);
+		line(p, head, value, true, tail);
+	} else {
+		snprintf(head, sizeof(head), "%s %s\n", name, num);
+		line(p, head, NULL, false, "");
+	}
+}
+
+void zt_prom_u64(struct zt_prom *p, const char *name, const char *label, const char *value,
+		 uint64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+	sample(p, name, label, value, num);
+}
+
+void zt_prom_f64(struct zt_prom *p, const char *name, const char *label, const char *value,
+		 double v)
+{
+	char num[40];
+
+	snprintf(num, sizeof(num), "%.9g", v);
+	sample(p, name, label, value, num);
+}

@@ -1,0 +1,36 @@
+/*
+ * The Prometheus text exposition format (version 0.0.4) written into a caller's
+ * buffer: a family's "# HELP" and "# TYPE" lines, then its samples
+ * "name{label="value"} 123". Names and help texts are the caller's constants (help is
+ * escaped all the same: '\' and newline); label values may come from peers or
+ * settings (identities, service names) and are escaped as the format says ('\', '"',
+ * newline). A line that does not fit is left out whole and the writer is marked full;
+ * everything written before it stays valid exposition text.
+ */
+#ifndef ZT_CORE_PROMFMT_H
+#define ZT_CORE_PROMFMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct zt_prom {
+	char *buf;
+	size_t cap, len;  /* buf[len] is a NUL while len < cap */
+	bool full;        /* a line was left out */
+};
+
+void zt_prom_init(struct zt_prom *p, char *buf, size_t cap);
+
+/* "# HELP name help" and "# TYPE name type" (type: "counter", "gauge", ...). */
+void zt_prom_family(struct zt_prom *p, const char *name, const char *type, const char *help);
+
+/* One sample; label NULL for none, else label="value" (value escaped). */
+void zt_prom_u64(struct zt_prom *p, const char *name, const char *label, const char *value,
+		 uint64_t v);
+
+/* The same with a floating-point value (e.g. seconds), printed with %.9g. */
+void zt_prom_f64(struct zt_prom *p, const char *name, const char *label, const char *value,
+		 double v);
+
+#endif
