@@ -14,6 +14,7 @@
 #include "app/daemon.h"
 #include "app/log.h"
 #include "app/parse.h"
+#include "app/peermetrics.h"
 #include "core/httpproxy.h"
 #include "app/peerprog.h"
 #include "app/secret.h"
@@ -301,6 +302,22 @@ static int set_interfaces(void *ctx, const char *v, const char **why)
 static int set_exclude_interfaces(void *ctx, const char *v, const char **why)
 {
 	return set_iflist(PP(ctx)->ex_ifaces, sizeof(PP(ctx)->ex_ifaces), v, why);
+}
+
+static int set_metrics(void *ctx, const char *v, const char **why)
+{
+	struct zt_addr *a = &((struct zt_peerprog *)ctx)->metrics_at;
+
+	if (!strcmp(v, "off")) {
+		*a = (struct zt_addr){ 0 };
+		return 0;
+	}
+	if (zt_addr_parse(a, v, 0) < 0 || a->port == 0) {
+		*a = (struct zt_addr){ 0 };
+		*why = "ADDR:PORT (e.g. 127.0.0.1:9101), or off";
+		return ZT_ECONF_VALUE;
+	}
+	return 0;
 }
 
 static int set_control(void *ctx, const char *v, const char **why)
@@ -701,6 +718,9 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "control", .syntax = "PATH|none", .example = "/run/ztna/agent.sock",
 	  .help = "control socket for 'ztna status' and 'ztna ping' (default /run/ztna/ROLE.sock "
 		  "as root, else $XDG_RUNTIME_DIR/ztna-ROLE.sock)", .set = set_control },
+	{ .name = "metrics", .syntax = "ADDR:PORT|off", .example = "127.0.0.1:9101",
+	  .help = "serve Prometheus metrics over HTTP here (GET /metrics; docs/metrics.md); "
+		  "default off", .set = set_metrics },
 };
 const size_t zt_peerprog_nkeys = sizeof(zt_peerprog_keys) / sizeof(zt_peerprog_keys[0]);
 
@@ -1077,6 +1097,31 @@ static void hosts_start(struct zt_peerprog *pp)
 		zt_netmon_close(pp->netmon);
 		pp->netmon = NULL;
 	}
+}
+
+static void render_metrics(void *arg, struct zt_prom *p, uint64_t now)
+{
+	struct zt_peerprog *pp = arg;
+
+	zt_peer_metrics(pp->peer, p, now - pp->started);
+}
+
+/* --metrics: the endpoint, or a clear error naming the address. */
+static int metrics_start(struct zt_peerprog *pp)
+{
+	char a[ZT_ADDR_STRLEN];
+	int rc;
+
+	pp->started = zt_loop_now(pp->d.loop);
+	if (!pp->metrics_at.family)
+		return 0;
+	rc = zt_metrics_open(&pp->metrics, pp->d.loop, &pp->metrics_at, render_metrics, pp);
+	if (rc < 0)
+		return zt_daemon_fail(&pp->d, 1, "--metrics %s: %s (another program on that port? "
+				      "pick another, or --metrics off)",
+				      zt_addr_str(&pp->metrics_at, a), strerror(-rc));
+	zt_info("metrics", "listen=%s path=/metrics", zt_addr_str(zt_metrics_local(pp->metrics), a));
+	return 0;
 }
 
 /* The control socket: an explicit path must work, a default one may be skipped. */
@@ -1504,6 +1549,9 @@ static int setup(void *arg, int argc, char **argv)
 	rc = control_start(pp);
 	if (rc)
 		return rc;
+	rc = metrics_start(pp);
+	if (rc)
+		return rc;
 	rc = forwards_start(pp);
 	if (rc)
 		return rc;
@@ -1551,6 +1599,8 @@ static void teardown(void *arg)
 	struct zt_peerprog *pp = arg;
 
 	zt_peerctl_close(&pp->ctl);
+	zt_metrics_close(pp->metrics);
+	pp->metrics = NULL;
 	zt_upnp_close(pp->upnp, 0);
 	if (pp->netmon) {
 		zt_loop_del(pp->d.loop, &pp->netmon_w);

@@ -33,6 +33,7 @@
 #include "app/fwd_tcp.h"
 #include "app/fwd_udp.h"
 #include "app/fwdctx.h"
+#include "app/metrics.h"
 #include "app/nodeio.h"
 #include "app/outertcp.h"
 #include "app/peerctl.h"
@@ -103,6 +104,9 @@ struct zt_peerprog {
 	char hosts_str[512];               /* the host addresses in use, for change logs */
 	bool ifaddrs_warned;
 	struct zt_peerctl ctl;
+	struct zt_addr metrics_at;         /* --metrics; family 0: off */
+	struct zt_metrics *metrics;
+	uint64_t started;
 	struct zt_tunshell tun;            /* the packet tunnel, when on */
 	struct zt_otcp_client otcp;        /* the outer connection's TCP socket */
 	struct zt_addr pm_gw, pm_local;    /* port mapping: the route given to the node */

@@ -1,5 +1,6 @@
 #!/bin/bash
-# The Intermediate's Prometheus endpoint (--metrics, docs/metrics.md), on loopback:
+# The Prometheus endpoints (--metrics, docs/metrics.md) of the Intermediate, an agent
+# and a connector, on loopback:
 #
 #   socat --> ztna-agent alice --(relay)--> ztna-intermediate --metrics L:PM <-- ztna-connector c1 --> echo
 #
@@ -8,18 +9,19 @@
 # counters and gauges show it; other paths, methods and garbage get 404, 405, 400;
 # 24 idle connections (the limit is 16) neither stop the relay nor the endpoint for
 # long (they are closed after 5 s); a bad --metrics value and a port in use are clear
-# errors.
+# errors. The agent's and the connector's: promtool accepts them, the agent shows its
+# relayed session and packets, both say they are logged in.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 B=${BUILD:-build}
 KIT=$B/bench/zt-testkit
-tap_plan 9
+tap_plan 11
 
 . tests/lib/progs.sh
 progs_init metrics
 
-P_IMD=$PORT P_M=$((PORT + 1)) P_ECHO=$((PORT + 10)) F_ECHO=$((PORT + 20))
+P_IMD=$PORT P_M=$((PORT + 1)) P_MA=$((PORT + 2)) P_MC=$((PORT + 3)) P_ECHO=$((PORT + 10)) F_ECHO=$((PORT + 20))
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo@c1 --agent alice \
 	--connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
 progs_start echo "$KIT" tcp-echo "$L:$P_ECHO"
@@ -27,15 +29,15 @@ progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --tcp-listen off --s
 	--pki "$T/pki/intermediate" --client agent:alice:ta --client connector:c1:tc \
 	--allow alice=echo --serve c1=echo --metrics "$L:$P_M"
 progs_start conn "$B/ztna-connector" --intermediate "$L:$P_IMD" --transport udp --direct off \
-	--pki "$T/pki/connector-c1" --name c1 --token tc --service "echo=tcp:$L:$P_ECHO" --control none
+	--pki "$T/pki/connector-c1" --name c1 --token tc --service "echo=tcp:$L:$P_ECHO" --control none --metrics "$L:$P_MC"
 progs_start agent "$B/ztna-agent" --intermediate "$L:$P_IMD" --transport udp --direct off \
-	--pki "$T/pki/agent-alice" --name alice --token ta --forward "tcp:$L:$F_ECHO=echo" --control none
+	--pki "$T/pki/agent-alice" --name alice --token ta --forward "tcp:$L:$F_ECHO=echo" --control none --metrics "$L:$P_MA"
 wait_log "$T/agent.log" 'event=connected' 10 && wait_log "$T/conn.log" 'event=connected' 10 ||
 	tap_diag "not connected: $(tail -n 2 "$T/agent.log" "$T/imd.log")"
 
-# req METHOD PATH: the whole answer (headers and body)
+# req METHOD PATH [PORT]: the whole answer (headers and body)
 req() {
-	exec 3<>"/dev/tcp/$L/$P_M" || return 1
+	exec 3<>"/dev/tcp/$L/${3:-$P_M}" || return 1
 	printf '%s %s HTTP/1.1\r\nHost: %s\r\n\r\n' "$1" "$2" "$L:$P_M" >&3
 	timeout 5 cat <&3
 	exec 3<&-
@@ -100,3 +102,20 @@ rc=$?
 [ $rc = 1 ] && grep -q "metrics $L:$P_M: Address already in use" "$T/busy.err" &&
 	tap_ok "--metrics on a port in use: exit 1, names it" ||
 	tap_fail "--metrics on a port in use" "rc $rc $(cat "$T/busy.err")"
+
+# the agent's and the connector's endpoints
+req GET /metrics "$P_MA" | sed '1,/^\r*$/d' >"$T/agent.scrape"
+req GET /metrics "$P_MC" | sed '1,/^\r*$/d' >"$T/conn.scrape"
+pt=ok
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$T/agent.scrape" >"$T/pa.out" 2>&1 &&
+		promtool check metrics <"$T/conn.scrape" >"$T/pc.out" 2>&1 || pt="promtool: $(head -n 3 "$T/pa.out" "$T/pc.out")"
+fi
+rout=$(sed -n 's/^ztna_relay_packets_total{direction="out"} \([0-9]*\)\r*$/\1/p' "$T/agent.scrape")
+[ "$pt" = ok ] && grep -q '^ztna_outer_up 1' "$T/agent.scrape" &&
+	grep -q '^ztna_sessions{path="relay"} 1' "$T/agent.scrape" && [ "${rout:-0}" -ge 4 ] &&
+	tap_ok "the agent's endpoint: logged in, 1 session on the relay, $rout packets out (promtool: ok)" ||
+	tap_fail "the agent's endpoint" "$pt $(grep -E '^ztna_(outer_up|sessions|relay_packets)' "$T/agent.scrape" | tr '\n' ' ')"
+grep -q '^ztna_outer_up 1' "$T/conn.scrape" && grep -q '^ztna_sessions_total{result="opened"} 1' "$T/conn.scrape" &&
+	tap_ok "the connector's endpoint: logged in, 1 session opened" ||
+	tap_fail "the connector's endpoint" "$(grep -E '^ztna_(outer_up|sessions)' "$T/conn.scrape" | tr '\n' ' ')"
