@@ -46,6 +46,10 @@ for type in full-cone address-restricted port-restricted symmetric; do
 	fi
 	start_echoes
 	wan=$ZTLAB_WAN_home
+	# neighbours resolved first (alice -> gw, NAT -> servers), from a port of its own:
+	# on a loaded machine the first probe's ARP can outlast its 300 ms wait
+	probe alice --local 4999 --to $S1:3478 -w 1000 >/dev/null
+	probe alice --local 4999 --to $S2:3478 -w 1000 >/dev/null
 
 	m1=$(kv "$(probe alice --local 5000 --to $S1:3478 -w 300)" mapped)
 	m2=$(kv "$(probe alice --local 5000 --to $S2:3478 -w 300)" mapped)
