@@ -220,7 +220,25 @@ static int set_field(struct zt_conf *c, const struct zt_conf_table *t, const str
 	return -EINVAL;
 }
 
-static int apply(struct zt_conf *c, const char *where, const char *name, const char *value)
+/*
+ * A key that takes one value set again: the command line overrides a config file
+ * (either order: a file's value after the command line's is skipped); twice in one
+ * source (or in two files) is an error. Returns 1 to skip, 0 to set, or the error.
+ */
+static int set_again(struct zt_conf *c, size_t idx, bool cli, const char *where,
+		     const char *name)
+{
+	if (cli && !c->from_cli[idx])
+		return 0;
+	if (!cli && c->from_cli[idx])
+		return 1;
+	snprintf(c->err, sizeof(c->err), "%s: '%s' is set twice (it takes one value; remove one "
+		 "of them)", where, name);
+	return ZT_ECONF_VALUE;
+}
+
+static int apply(struct zt_conf *c, const char *where, const char *name, const char *value,
+		 bool cli)
 {
 	const struct zt_conf_table *t;
 	const struct zt_conf_key *k;
@@ -231,11 +249,9 @@ static int apply(struct zt_conf *c, const char *where, const char *name, const c
 	k = find_key(c, name, &idx, &t);
 	if (!k)
 		return unknown_key(c, where, name);
-	if (idx < ZT_CONF_KEYS && c->seen[idx] && !k->repeatable) {
-		snprintf(c->err, sizeof(c->err),
-			 "%s: '%s' is set twice (it takes one value; remove one of them)", where, name);
-		return ZT_ECONF_VALUE;
-	}
+	if (idx < ZT_CONF_KEYS && c->seen[idx] && !k->repeatable &&
+	    (rc = set_again(c, idx, cli, where, name)) != 0)
+		return rc > 0 ? 0 : rc;
 	rc = k->set ? k->set(t->ctx, value, &why) : set_field(c, t, k, value, &why);
 	if (rc == -EINVAL && !k->set) {
 		snprintf(c->err, sizeof(c->err), "%s: key '%s' has no field of its kind (a bug)",
@@ -251,8 +267,10 @@ static int apply(struct zt_conf *c, const char *where, const char *name, const c
 			 k->example ? ")" : "");
 		return rc == -ENOMEM ? rc : ZT_ECONF_VALUE;
 	}
-	if (idx < ZT_CONF_KEYS)
+	if (idx < ZT_CONF_KEYS) {
 		c->seen[idx]++;
+		c->from_cli[idx] = cli;
+	}
 	return 0;
 }
 
@@ -312,7 +330,7 @@ int zt_conf_parse(struct zt_conf *c, const char *source, const char *text)
 			snprintf(c->err, sizeof(c->err), "%s: missing key before '='", where);
 			return ZT_ESYNTAX;
 		}
-		int rc = apply(c, where, key, value);
+		int rc = apply(c, where, key, value, false);
 		if (rc < 0)
 			return rc;
 	}
@@ -433,7 +451,7 @@ int zt_conf_args(struct zt_conf *c, int argc, char **argv, int first)
 			snprintf(c->err, sizeof(c->err), "%s needs a value: %s", where, k->syntax);
 			return ZT_ESYNTAX;
 		}
-		rc = apply(c, where, name, value);
+		rc = apply(c, where, name, value, true);
 		if (rc < 0)
 			return rc;
 	}
@@ -442,17 +460,29 @@ int zt_conf_args(struct zt_conf *c, int argc, char **argv, int first)
 
 int zt_conf_finish(struct zt_conf *c)
 {
-	const struct zt_conf_key *k;
+	const struct zt_conf_key *k, *first = NULL;
+	char list[400] = "";
+	int missing = 0;
 
-	for (size_t i = 0; (k = key_at(c, i, NULL)) && i < ZT_CONF_KEYS; i++)
-		if (k->required && !c->seen[i]) {
-			snprintf(c->err, sizeof(c->err),
-				 "required setting '%s' missing: add '%s = %s' to the config file "
-				 "or pass --%s",
-				 k->name, k->name, k->example ? k->example : k->syntax, k->name);
-			return ZT_ECONF_MISSING;
-		}
-	return 0;
+	/* every one missing, at once: "'a' (add 'a = X' ..., or pass --a), 'b' (...)" */
+	for (size_t i = 0; (k = key_at(c, i, NULL)) && i < ZT_CONF_KEYS; i++) {
+		size_t len = strlen(list);
+		if (!k->required || c->seen[i])
+			continue;
+		first = first ? first : k;
+		snprintf(list + len, sizeof(list) - len, "%s'%s' (add '%s = %s' to the config "
+			 "file, or pass --%s)", missing++ ? ", " : "", k->name, k->name,
+			 k->example ? k->example : k->syntax, k->name);
+	}
+	if (!missing)
+		return 0;
+	if (missing == 1)
+		snprintf(c->err, sizeof(c->err), "required setting '%s' missing: add '%s = %s' to "
+			 "the config file or pass --%s", first->name, first->name,
+			 first->example ? first->example : first->syntax, first->name);
+	else
+		snprintf(c->err, sizeof(c->err), "required settings missing: %s", list);
+	return ZT_ECONF_MISSING;
 }
 
 void zt_conf_usage(const struct zt_conf *c, char *buf, size_t cap)

@@ -84,6 +84,7 @@ struct zt_conf {
 	size_t ntables;
 	unsigned seen[ZT_CONF_KEYS]; /* times each key was set, counted over the tables in
 				       order (keys beyond 64 are not counted) */
+	bool from_cli[ZT_CONF_KEYS]; /* ... and last by the command line (not a file) */
 	char why[96];         /* a reason written for a key of a kind */
 	char err[512];        /* the last error, one line */
 };

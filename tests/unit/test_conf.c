@@ -155,6 +155,66 @@ static void command_line_and_config_file(void **state)
 	assert_int_equal(s.listen.port, 5);
 }
 
+/* The command line overrides a config file's single-value keys, whichever comes first;
+ * repeatable keys add up; twice on the command line is still an error. */
+static void command_line_overrides_the_file(void **state)
+{
+	static const struct zt_conf_key keys2[] = {
+		{ .name = "listen", .syntax = "ADDR[:PORT]", .set = set_listen, .required = true },
+		{ .name = "service", .syntax = "S", .set = set_service, .repeatable = true },
+		{ .name = "verbose", .syntax = "", .set = set_verbose, .is_flag = true },
+		{ .name = "other", .syntax = "N", .example = "1", .set = set_verbose,
+		  .required = true },
+	};
+	struct settings s = { 0 };
+	struct zt_conf c;
+	char path[] = "/tmp/zt-conf-test-XXXXXX";
+	int fd = mkstemp(path);
+	const char *text = "listen = 10.0.0.1:1\nservice = f=tcp:h:1\nother = 7\n";
+	char *after[] = { "prog", "--config", path, "--listen", "10.0.0.2:2", "--service", "g=x", NULL };
+	char *before[] = { "prog", "--listen", "10.0.0.3:3", "--config", path, NULL };
+	char *twice[] = { "prog", "--listen", "10.0.0.3:3", "--listen=10.0.0.4:4", NULL };
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (int)strlen(text));
+	close(fd);
+	zt_conf_init(&c, keys2, 4, &s);
+	assert_int_equal(zt_conf_args(&c, 7, after, 1), 0);
+	assert_int_equal(s.listen.port, 2);
+	assert_int_equal(s.nservices, 2);
+	assert_int_equal(s.verbose, 7);
+	memset(&s, 0, sizeof(s));
+	zt_conf_init(&c, keys2, 4, &s);
+	assert_int_equal(zt_conf_args(&c, 5, before, 1), 0);
+	assert_int_equal(s.listen.port, 3); /* the file's listen came later and was skipped */
+	memset(&s, 0, sizeof(s));
+	zt_conf_init(&c, keys2, 4, &s);
+	assert_int_equal(zt_conf_args(&c, 4, twice, 1), ZT_ECONF_VALUE);
+	assert_non_null(strstr(c.err, "option --listen: 'listen' is set twice"));
+	unlink(path);
+}
+
+/* Every required key that is missing is named in one error. */
+static void all_missing_keys_at_once(void **state)
+{
+	static const struct zt_conf_key keys2[] = {
+		{ .name = "listen", .syntax = "ADDR", .example = "0.0.0.0:4433", .set = set_listen,
+		  .required = true },
+		{ .name = "service", .syntax = "S", .set = set_service, .repeatable = true },
+		{ .name = "other", .syntax = "ADDR", .set = set_listen, .required = true },
+	};
+	struct settings s = { 0 };
+	struct zt_conf c;
+
+	(void)state;
+	zt_conf_init(&c, keys2, 3, &s);
+	assert_int_equal(zt_conf_finish(&c), ZT_ECONF_MISSING);
+	assert_string_equal(c.err, "required settings missing: 'listen' (add 'listen = 0.0.0.0:4433' "
+				   "to the config file, or pass --listen), 'other' (add 'other = ADDR' "
+				   "to the config file, or pass --other)");
+}
+
 static void command_line_errors(void **state)
 {
 	struct settings s = { 0 };
@@ -268,6 +328,8 @@ int main(void)
 		cmocka_unit_test(missing_equals_and_duplicates),
 		cmocka_unit_test(required_key_missing),
 		cmocka_unit_test(command_line_and_config_file),
+		cmocka_unit_test(command_line_overrides_the_file),
+		cmocka_unit_test(all_missing_keys_at_once),
 		cmocka_unit_test(command_line_errors),
 		cmocka_unit_test(secret_key_needs_a_private_file),
 		cmocka_unit_test(directory_is_refused),
