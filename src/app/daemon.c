@@ -250,6 +250,8 @@ static void on_signal(struct zt_loop *loop, int sig, void *arg)
 
 	if (sig == SIGHUP) {
 		d->ops->stats(d->arg, "stats");
+		if (d->ops->reload)
+			d->ops->reload(d->arg);
 		return;
 	}
 	zt_loop_stop(loop);

@@ -9,7 +9,7 @@
  *   - the TLS key log (--keylog, a secret file: app/secret.h) and a qlog file per QUIC
  *     connection (--qlog-dir: DIR/ROLE-LABEL-PID-N.sqlog, mode 0600);
  *   - the event loop: SIGINT and SIGTERM stop the program (with a final stats line),
- *     SIGHUP logs a stats line;
+ *     SIGHUP logs a stats line and reloads (ops->reload, when the program has one);
  *   - the node's UDP socket (app/nodeio.h);
  *   - systemd's Type=notify: READY=1 once setup is done, STOPPING=1 when the loop
  *     stops (sd_notify: nothing without NOTIFY_SOCKET).
@@ -49,6 +49,9 @@ struct zt_daemon_ops {
 	int (*setup)(void *arg, int argc, char **argv);
 	/* One line of statistics: on SIGHUP ("stats") and at exit ("exit"). */
 	void (*stats)(void *arg, const char *event);
+	/* Optional: SIGHUP, after the stats line: read the settings files again and apply
+	 * what can change at run time (the Intermediate's clients and rules). */
+	void (*reload)(void *arg);
 	/* The loop stopped: tell the peers we go (the socket is flushed after). */
 	void (*stop)(void *arg);
 	/* Frees what setup made, also after a failed or partial setup. */

@@ -53,6 +53,10 @@ enum zt_log_level zt_log_level(void)
 
 void zt_log_set_rate(unsigned per_sec)
 {
+	/* the same rate again (a reload reads the settings anew): its windows and the
+	 * counts of lines left out are kept, not lost */
+	if (log_rate.per_sec == per_sec)
+		return;
 	zt_lograte_init(&log_rate, per_sec);
 }
 

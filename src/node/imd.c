@@ -2834,3 +2834,81 @@ int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_ses
 	ret->generation = s->started_gen;
 	return 0;
 }
+
+/* Reload. */
+
+static enum zt_pki_kind client_kind(const struct client *c)
+{
+	return c->role == ZT_CTRL_ROLE_AGENT ? ZT_PKI_AGENT : ZT_PKI_CONNECTOR;
+}
+
+/* c's sessions the policy no longer allows end (all of them when all is set). */
+static size_t end_disallowed(struct zt_imd *imd, struct client *c, bool all, const char *text)
+{
+	const struct zt_policy *pol = imd->cfg.policy;
+	struct session *s = c->sessions, *next;
+	size_t n = 0;
+
+	for (; s; s = next) {
+		int i = end_index(s, c);
+		next = i >= 0 ? s->lnext[i] : NULL;
+		if (!all && (i != 0 || zt_policy_allows(pol, c->name, s->service)) &&
+		    (i != 1 || zt_policy_may_serve(pol, c->name, s->service)))
+			continue;
+		session_end(imd, s, NULL, ZT_EPOLICY, text);
+		n++;
+	}
+	return n;
+}
+
+/* A connector's registered services it may no longer serve go. */
+static size_t drop_services(struct zt_imd *imd, struct client *c)
+{
+	uint8_t k = 0;
+	size_t dropped = 0;
+
+	for (uint8_t i = 0; c->services && i < c->nservices; i++) {
+		if (!zt_policy_may_serve(imd->cfg.policy, c->name, c->services[i])) {
+			dropped++;
+			continue;
+		}
+		if (k != i)
+			memcpy(c->services[k], c->services[i], sizeof(c->services[0]));
+		k++;
+	}
+	c->nservices = k;
+	return dropped;
+}
+
+int zt_imd_set_policy(struct zt_imd *imd, uint64_t now, const struct zt_policy *policy,
+		      struct zt_imd_reload *ret)
+{
+	struct zt_imd_reload r = { 0 };
+	struct client *c, *next;
+
+	if (!policy)
+		return -EINVAL;
+	imd->cfg.policy = policy;
+	for (c = imd->clients; c; c = next) {
+		next = c->next;
+		if (c->state != C_READY)
+			continue;
+		if (!zt_policy_has_client(policy, client_kind(c), c->name)) {
+			r.sessions_ended += end_disallowed(imd, c, true, "peer revoked (configuration "
+							   "reloaded)");
+			LOGC(c, ZT_NODE_WARN, "client_revoked", "identity=%s reason=\"no longer in the "
+			     "clients list (configuration reloaded)\"", c->identity);
+			retire(c, now, ZT_EAUTH, "revoked: no longer in the Intermediate's clients "
+			       "list (configuration reloaded)");
+			r.clients_revoked++;
+			continue;
+		}
+		r.sessions_ended += end_disallowed(imd, c, false, "no longer allowed by the "
+						   "Intermediate's policy (configuration reloaded)");
+		if (c->role == ZT_CTRL_ROLE_CONNECTOR)
+			r.services_dropped += drop_services(imd, c);
+	}
+	if (ret)
+		*ret = r;
+	return 0;
+}

@@ -330,6 +330,28 @@ int zt_imd_tcp_next(struct zt_imd *imd, uint64_t *ret_id);
 
 void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret);
 
+/* What zt_imd_set_policy did. */
+struct zt_imd_reload {
+	size_t clients_revoked;   /* logged-in clients no longer listed: disconnected */
+	size_t sessions_ended;    /* sessions the new rules no longer allow */
+	size_t services_dropped;  /* services connectors registered and may no longer serve */
+};
+
+/*
+ * Takes a new policy (clients, allow, serve, limit rules: a configuration reload)
+ * from now on; the caller keeps it alive until the next call or zt_imd_free, and may
+ * free the old one after this returns. Connections and sessions still allowed go on
+ * untouched. A logged-in client whose identity is no longer listed gets ERROR
+ * (ZT_EAUTH, "revoked") and is closed, its sessions ended (their other ends told);
+ * a session whose agent may no longer reach its service, or whose connector may no
+ * longer serve it, ends (CLOSE to both ends, ZT_EPOLICY); a connector's registered
+ * services it may no longer serve are dropped. A changed token does not end a
+ * connection that logged in with the old one (the next login needs the new one), and
+ * limits take effect at the next login. Returns 0, or -EINVAL (policy NULL).
+ */
+int zt_imd_set_policy(struct zt_imd *imd, uint64_t now, const struct zt_policy *policy,
+		      struct zt_imd_reload *ret);
+
 /* A session's state. Returns 0 or -ENOENT. */
 int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_session_info *ret);
 

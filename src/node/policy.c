@@ -215,6 +215,11 @@ int zt_policy_check(const struct zt_policy *p, enum zt_pki_kind kind, const char
 	return diff ? ZT_EAUTH : 0;
 }
 
+bool zt_policy_has_client(const struct zt_policy *p, enum zt_pki_kind kind, const char *name)
+{
+	return find_cred(p, kind, name) != NULL;
+}
+
 static bool matches(const struct ruleset *rs, const char *name, const char *service)
 {
 	for (size_t i = 0; i < rs->n; i++) {

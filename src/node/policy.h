@@ -80,6 +80,9 @@ int zt_policy_add_serve(struct zt_policy *p, const char *spec, const char **why)
 int zt_policy_check(const struct zt_policy *p, enum zt_pki_kind kind, const char *name,
 		    const uint8_t *token, size_t token_len);
 
+/* True if identity (kind, name) has a credential (a `client` line), whatever its token. */
+bool zt_policy_has_client(const struct zt_policy *p, enum zt_pki_kind kind, const char *name);
+
 /* True if some allow rule lets agent reach service. */
 bool zt_policy_allows(const struct zt_policy *p, const char *agent, const char *service);
 

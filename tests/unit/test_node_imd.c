@@ -400,6 +400,77 @@ static void relay_dgram(struct nh_ep *e, uint32_t session, const char *payload)
 	assert_int_equal(zt_quic_dgram_send(e->raw.conn, buf, ZT_RELAY_HDR_LEN + n), 0);
 }
 
+/* A reload (zt_imd_set_policy): bob's session goes on untouched; alice, no longer
+ * listed, is told and closed, her session's connector told; then an allow rule that
+ * went ends bob's session only; a service the connector may no longer serve goes. */
+static void reload_revokes_only_what_the_new_policy_refuses(void **state)
+{
+	static const char *const without_alice[] = {
+		"client agent:bob:pw-bob", "client connector:c1:pw-c1", "allow bob=db",
+		"serve c1=web,db", NULL,
+	};
+	static const char *const without_db[] = {
+		"client agent:bob:pw-bob", "client connector:c1:pw-c1", "allow bob=web",
+		"serve c1=web", NULL,
+	};
+	struct nh_world w;
+	struct zt_policy *p1, *p2;
+	struct zt_imd_reload r;
+	struct zt_imd_stats st;
+	const struct zt_ctrl_msg *m;
+	uint32_t a_id, b_id;
+
+	world_init(&w, *state, 0, 0);
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web,db");
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	nh_raw_login(&w.bob, w.bob_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+	assert_int_equal(nh_raw_open(&w.alice, 1, "web", 0), 0);
+	assert_int_equal(nh_raw_open(&w.bob, 2, "db", 0), 0);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&w.bob, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	a_id = (uint32_t)nh_raw_last(&w.alice, ZT_CTRL_SESSION)->u.session.session_id;
+	b_id = (uint32_t)nh_raw_last(&w.bob, ZT_CTRL_SESSION)->u.session.session_id;
+
+	p1 = nh_policy(without_alice);
+	assert_int_equal(zt_imd_set_policy(w.imd.imd, w.net.now, p1, &r), 0);
+	zt_policy_free(w.policy); /* the old one: the Intermediate no longer looks at it */
+	w.policy = p1;
+	assert_int_equal(r.clients_revoked, 1);
+	assert_int_equal(r.sessions_ended, 1);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&w.alice, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.code, (uint32_t)-ZT_EAUTH);
+	assert_non_null(strstr(m->u.error.text, "revoked"));
+	assert_true(nh_wait_count(&w.c1, ZT_CTRL_CLOSE, 1, 3 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&w.c1, ZT_CTRL_CLOSE)->u.close.session_id, a_id);
+	nh_run_alive(&w.net, 2 * ZT_SEC);
+	assert_true(zt_quic_conn_state(w.alice.raw.conn) >= ZT_QUIC_CLOSING);
+	assert_int_equal(zt_quic_conn_state(w.bob.raw.conn), ZT_QUIC_ESTABLISHED);
+	assert_int_equal(nh_raw_count(&w.bob, ZT_CTRL_CLOSE), 0);
+	relay_dgram(&w.bob, b_id, "still here");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(w.c1.raw.ndgrams, 1);
+	assert_memory_equal(w.c1.raw.last_dgram + ZT_RELAY_HDR_LEN, "still here", 10);
+
+	p2 = nh_policy(without_db);
+	assert_int_equal(zt_imd_set_policy(w.imd.imd, w.net.now, p2, &r), 0);
+	zt_policy_free(w.policy);
+	w.policy = p2;
+	assert_int_equal(r.clients_revoked, 0);
+	assert_int_equal(r.sessions_ended, 1);
+	assert_int_equal(r.services_dropped, 1);
+	assert_true(nh_wait_count(&w.bob, ZT_CTRL_CLOSE, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&w.bob, ZT_CTRL_CLOSE);
+	assert_int_equal(m->u.close.session_id, b_id);
+	assert_int_equal(m->u.close.reason, (uint32_t)-ZT_EPOLICY);
+	assert_int_equal(zt_quic_conn_state(w.bob.raw.conn), ZT_QUIC_ESTABLISHED);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.sessions, 0);
+	assert_int_equal(zt_imd_set_policy(w.imd.imd, w.net.now, NULL, &r), -EINVAL);
+	nh_world_fini(&w);
+}
+
 static void relays_only_between_the_pair(void **state)
 {
 	struct nh_world w;
@@ -1854,6 +1925,7 @@ int main(void)
 		cmocka_unit_test(untrusted_certificate_fails_handshake),
 		cmocka_unit_test(open_refused_by_policy_and_for_unknown_service),
 		cmocka_unit_test(pairing),
+		cmocka_unit_test(reload_revokes_only_what_the_new_policy_refuses),
 		cmocka_unit_test(relays_only_between_the_pair),
 		cmocka_unit_test(relay_quota_ends_the_session),
 		cmocka_unit_test(relay_rate_drops_over_the_senders_rate),

@@ -58,6 +58,8 @@ struct prog {
 	struct zt_addr metrics_at; /* --metrics; family 0: off */
 	struct zt_metrics *metrics;
 	uint64_t started;
+	int argc;                  /* the command line, read again on SIGHUP (reload) */
+	char **argv;
 };
 
 #define P(ctx) ((struct prog *)(ctx))
@@ -619,6 +621,79 @@ static void imd_config(struct prog *p, const char *reset_key)
 	}
 }
 
+/* Settings a reload cannot change, named when a file changed them. */
+static void restart_needed(const struct prog *p, const struct prog *n)
+{
+	char keys_changed[160] = "";
+	size_t len;
+
+#define DIFF(cond, name)                                                              \
+	do {                                                                          \
+		len = strlen(keys_changed);                                           \
+		if (cond)                                                             \
+			snprintf(keys_changed + len, sizeof(keys_changed) - len, "%s%s", \
+				 len ? "," : "", name);                               \
+	} while (0)
+	DIFF(!zt_addr_equal(&p->listen, &n->listen), "listen");
+	DIFF(!zt_addr_equal(&p->tcp_listen, &n->tcp_listen) || p->tcp_off != n->tcp_off,
+	     "tcp-listen");
+	DIFF(p->stun_port != n->stun_port, "stun-port");
+	DIFF(strcmp(p->d.pki, n->d.pki) || strcmp(p->d.cert, n->d.cert) ||
+	     strcmp(p->d.key, n->d.key) || strcmp(p->d.ca, n->d.ca), "pki");
+	DIFF(!zt_addr_equal(&p->metrics_at, &n->metrics_at), "metrics");
+	DIFF(p->ic.max_clients != n->ic.max_clients || p->ic.relay_rate != n->ic.relay_rate ||
+	     p->ic.idle_timeout != n->ic.idle_timeout, "limits-of-the-whole-server");
+#undef DIFF
+	if (keys_changed[0])
+		zt_warn("reload", "restart_needed_for=%s note=\"changed in the settings, kept as "
+			"they were: only clients, allow, serve and limit rules change on reload\"",
+			keys_changed);
+}
+
+/* SIGHUP: the clients, allow, serve and limit rules again, from the same command line
+ * and config files; a file with an error changes nothing. */
+static void reload(void *arg)
+{
+	struct prog *p = arg, *n = calloc(1, sizeof(*n));
+	struct zt_conf *conf = calloc(1, sizeof(*conf));
+	struct zt_imd_reload r;
+	struct zt_policy *old;
+	int rc = -ENOMEM;
+
+	if (!n || !conf || zt_policy_new(&n->policy) < 0) {
+		zt_err("reload", "result=failed error=\"out of memory\"");
+		goto out;
+	}
+	*n = (struct prog){ .d = { .prog = p->d.prog }, .listen = { .port = 4433 },
+			    .stun_port = -1, .ic.open_hold = 10 * ZT_SEC, .policy = n->policy };
+	zt_conf_init(conf, keys, sizeof(keys) / sizeof(keys[0]), n);
+	rc = zt_daemon_parse(&n->d, conf, p->argc, p->argv);
+	if (rc == 0 && zt_policy_client_count(n->policy) == 0) {
+		rc = ZT_ECONF_MISSING;
+		snprintf(conf->err, sizeof(conf->err), "no client may connect: a clients file or "
+			 "--client lines are needed");
+	}
+	if (rc < 0) {
+		zt_err("reload", "result=failed error=\"%s\" note=\"nothing changed: the "
+		       "running settings stay\"", conf->err);
+		goto out;
+	}
+	zt_daemon_pki_defaults(&n->d, "intermediate"); /* as setup did for the running one */
+	restart_needed(p, n);
+	zt_imd_set_policy(p->imd, zt_loop_now(p->d.loop), n->policy, &r);
+	old = p->policy;
+	p->policy = n->policy;
+	n->policy = old; /* freed below: the Intermediate no longer looks at it */
+	zt_info("reload", "result=ok clients_configured=%zu clients_revoked=%zu sessions_ended=%zu "
+		"services_dropped=%zu", zt_policy_client_count(p->policy), r.clients_revoked,
+		r.sessions_ended, r.services_dropped);
+out:
+	if (n)
+		zt_policy_free(n->policy);
+	free(n);
+	free(conf);
+}
+
 static void render_metrics(void *arg, struct zt_prom *pr, uint64_t now)
 {
 	struct prog *p = arg;
@@ -649,6 +724,8 @@ static int setup(void *arg, int argc, char **argv)
 	char *reset_key;
 	int rc;
 
+	p->argc = argc;
+	p->argv = argv;
 	if (token_in_argv(argc, argv))
 		zt_warn("secret_on_command_line", "option=--client note=\"other local users can read "
 			"command lines\" fix=\"--clients-file FILE (mode 0600)\"");
@@ -731,6 +808,7 @@ static const struct zt_daemon_ops imd_ops = {
 	.check = check,
 	.setup = setup,
 	.stats = log_stats,
+	.reload = reload,
 	.stop = stop,
 	.teardown = teardown,
 };
