@@ -2,25 +2,7 @@
 
 #include "app/peermetrics.h"
 
-struct lv {
-	const char *value;
-	uint64_t n;
-};
-
-static void family(struct zt_prom *p, const char *name, const char *type, const char *help,
-		   const char *label, const struct lv *v, size_t n)
-{
-	zt_prom_family(p, name, type, help);
-	for (size_t i = 0; i < n; i++)
-		zt_prom_u64(p, name, label, label ? v[i].value : NULL, v[i].n);
-}
-
-#define ONE(p, name, type, help, val) family(p, name, type, help, NULL, &(struct lv){ .n = (val) }, 1)
-#define MANY(p, name, type, help, label, ...)                                            \
-	family(p, name, type, help, label, (const struct lv[]){ __VA_ARGS__ },           \
-	       sizeof((const struct lv[]){ __VA_ARGS__ }) / sizeof(struct lv))
-
-/* Sessions now by path, and the sum of their path switches and direct times. */
+/* Sessions now by path, and how many of them went direct. */
 static void sessions(const struct zt_peer *peer, struct zt_prom *p)
 {
 	uint32_t ids[256];
@@ -39,9 +21,9 @@ static void sessions(const struct zt_peer *peer, struct zt_prom *p)
 			relay++;
 		went_direct += pi.time_to_direct != 0;
 	}
-	MANY(p, "ztna_sessions", "gauge", "Sessions now, by the path they take.", "path",
+	ZT_PROM_MANY(p, "ztna_sessions", "gauge", "Sessions now, by the path they take.", "path",
 	     { "direct", direct }, { "direct_tcp", tcp }, { "relay", relay });
-	ONE(p, "ztna_sessions_went_direct", "gauge",
+	ZT_PROM_ONE(p, "ztna_sessions_went_direct", "gauge",
 	    "Sessions now that reached a direct path at least once.", went_direct);
 }
 
@@ -52,34 +34,34 @@ void zt_peer_metrics(const struct zt_peer *peer, struct zt_prom *p, uint64_t upt
 	zt_peer_stats(peer, &s);
 	zt_prom_family(p, "ztna_uptime_seconds", "gauge", "Seconds since the program started.");
 	zt_prom_f64(p, "ztna_uptime_seconds", NULL, NULL, (double)uptime_ns / 1e9);
-	ONE(p, "ztna_outer_up", "gauge", "1 while logged in to the Intermediate.",
+	ZT_PROM_ONE(p, "ztna_outer_up", "gauge", "1 while logged in to the Intermediate.",
 	    zt_peer_state(peer) == ZT_PEER_READY);
 	sessions(peer, p);
-	MANY(p, "ztna_logins_total", "counter", "Outer connection events.", "event",
+	ZT_PROM_MANY(p, "ztna_logins_total", "counter", "Outer connection events.", "event",
 	     { "connect", s.connects }, { "welcome", s.welcomes }, { "refused", s.refusals },
 	     { "moved", s.moves }, { "reset", s.resets_received });
-	MANY(p, "ztna_sessions_total", "counter", "Sessions, by outcome.", "result",
+	ZT_PROM_MANY(p, "ztna_sessions_total", "counter", "Sessions, by outcome.", "result",
 	     { "opened", s.sessions_opened }, { "failed", s.sessions_failed },
 	     { "resumed", s.sessions_resumed });
-	MANY(p, "ztna_relay_packets_total", "counter",
+	ZT_PROM_MANY(p, "ztna_relay_packets_total", "counter",
 	     "End-to-end packets through the Intermediate.", "direction",
 	     { "in", s.relay_in }, { "out", s.relay_out });
-	MANY(p, "ztna_relay_channel_packets_total", "counter", "Of those, on the relay channel.",
+	ZT_PROM_MANY(p, "ztna_relay_channel_packets_total", "counter", "Of those, on the relay channel.",
 	     "direction", { "in", s.relay_chan_in }, { "out", s.relay_chan_out });
-	MANY(p, "ztna_datagrams_total", "counter", "UDP datagrams on the node's socket.",
+	ZT_PROM_MANY(p, "ztna_datagrams_total", "counter", "UDP datagrams on the node's socket.",
 	     "direction", { "in", s.dgrams_in }, { "out", s.dgrams_out });
-	MANY(p, "ztna_dropped_total", "counter", "Packets dropped, by reason.", "reason",
+	ZT_PROM_MANY(p, "ztna_dropped_total", "counter", "Packets dropped, by reason.", "reason",
 	     { "garbage", s.dropped_garbage }, { "stun", s.dropped_stun },
 	     { "outer", s.dropped_outer }, { "unknown", s.dropped_unknown },
 	     { "relay_session", s.relay_dropped_session },
 	     { "relay_malformed", s.relay_dropped_malformed },
 	     { "relay_queue", s.relay_dropped_queue }, { "relay_channel", s.relay_chan_dropped },
 	     { "flow", s.flow_dgrams_dropped });
-	MANY(p, "ztna_forwards_total", "counter", "Forwarded TCP connections and UDP datagrams.",
+	ZT_PROM_MANY(p, "ztna_forwards_total", "counter", "Forwarded TCP connections and UDP datagrams.",
 	     "kind", { "tcp_opened", s.chans_opened }, { "tcp_failed", s.chans_failed },
 	     { "udp_in", s.flow_dgrams_in }, { "udp_out", s.flow_dgrams_out });
-	MANY(p, "ztna_tunnel_packets_total", "counter", "Packet tunnel: IP packets.", "direction",
+	ZT_PROM_MANY(p, "ztna_tunnel_packets_total", "counter", "Packet tunnel: IP packets.", "direction",
 	     { "in", s.tun_in }, { "out", s.tun_out });
-	ONE(p, "ztna_tcp_path_moves_total", "counter", "Moves onto or off the TCP direct path.",
+	ZT_PROM_ONE(p, "ztna_tcp_path_moves_total", "counter", "Moves onto or off the TCP direct path.",
 	    s.tcp_path_moves);
 }

@@ -83,3 +83,11 @@ void zt_prom_f64(struct zt_prom *p, const char *name, const char *label, const c
 	snprintf(num, sizeof(num), "%.9g", v);
 	sample(p, name, label, value, num);
 }
+
+void zt_prom_values(struct zt_prom *p, const char *name, const char *type, const char *help,
+		    const char *label, const struct zt_prom_lv *v, size_t n)
+{
+	zt_prom_family(p, name, type, help);
+	for (size_t i = 0; i < n; i++)
+		zt_prom_u64(p, name, label, label ? v[i].value : NULL, v[i].n);
+}

@@ -29,6 +29,24 @@ void zt_prom_family(struct zt_prom *p, const char *name, const char *type, const
 void zt_prom_u64(struct zt_prom *p, const char *name, const char *label, const char *value,
 		 uint64_t v);
 
+/* One value of a family with a label (value NULL: a family without one). */
+struct zt_prom_lv {
+	const char *value;
+	uint64_t n;
+};
+
+/* A family's HELP and TYPE lines and its n samples: name{label="v[i].value"} v[i].n, or
+ * name v[0].n when label is NULL. */
+void zt_prom_values(struct zt_prom *p, const char *name, const char *type, const char *help,
+		    const char *label, const struct zt_prom_lv *v, size_t n);
+
+/* One family of one unlabelled value, and one of several labelled values. */
+#define ZT_PROM_ONE(p, name, type, help, val) \
+	zt_prom_values(p, name, type, help, NULL, &(struct zt_prom_lv){ .n = (val) }, 1)
+#define ZT_PROM_MANY(p, name, type, help, label, ...)                                     \
+	zt_prom_values(p, name, type, help, label, (const struct zt_prom_lv[]){ __VA_ARGS__ }, \
+		       sizeof((const struct zt_prom_lv[]){ __VA_ARGS__ }) / sizeof(struct zt_prom_lv))
+
 /* The same with a floating-point value (e.g. seconds), printed with %.9g. */
 void zt_prom_f64(struct zt_prom *p, const char *name, const char *label, const char *value,
 		 double v);

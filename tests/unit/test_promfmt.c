@@ -32,6 +32,20 @@ static void families_and_samples(void **state)
 	assert_int_equal(p.len, strlen(buf));
 }
 
+static void families_of_values(void **state)
+{
+	char buf[512];
+	struct zt_prom p;
+
+	(void)state;
+	zt_prom_init(&p, buf, sizeof(buf));
+	ZT_PROM_ONE(&p, "a_total", "counter", "A.", 5);
+	ZT_PROM_MANY(&p, "b_total", "counter", "B.", "reason", { "x", 1 }, { "y", 2 });
+	assert_string_equal(buf, "# HELP a_total A.\n# TYPE a_total counter\na_total 5\n"
+				 "# HELP b_total B.\n# TYPE b_total counter\n"
+				 "b_total{reason=\"x\"} 1\nb_total{reason=\"y\"} 2\n");
+}
+
 static void label_values_are_escaped(void **state)
 {
 	char buf[256];
@@ -72,6 +86,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(families_and_samples),
+		cmocka_unit_test(families_of_values),
 		cmocka_unit_test(label_values_are_escaped),
 		cmocka_unit_test(a_line_that_does_not_fit_is_left_out),
 	};

@@ -2,92 +2,73 @@
 
 #include "imdmetrics.h"
 
-/* One labelled value of a family. */
-struct lv {
-	const char *value;
-	uint64_t n;
-};
-
-static void family(struct zt_prom *p, const char *name, const char *type, const char *help,
-		   const char *label, const struct lv *v, size_t n)
-{
-	zt_prom_family(p, name, type, help);
-	for (size_t i = 0; i < n; i++)
-		zt_prom_u64(p, name, label, label ? v[i].value : NULL, v[i].n);
-}
-
-#define ONE(p, name, type, help, val) family(p, name, type, help, NULL, &(struct lv){ .n = (val) }, 1)
-#define MANY(p, name, type, help, label, ...)                                            \
-	family(p, name, type, help, label, (const struct lv[]){ __VA_ARGS__ },           \
-	       sizeof((const struct lv[]){ __VA_ARGS__ }) / sizeof(struct lv))
-
 static void gauges(const struct zt_imd_stats *s, struct zt_prom *p, uint64_t uptime_ns)
 {
 	zt_prom_family(p, "ztna_uptime_seconds", "gauge", "Seconds since the program started.");
 	zt_prom_f64(p, "ztna_uptime_seconds", NULL, NULL, (double)uptime_ns / 1e9);
-	ONE(p, "ztna_clients", "gauge", "Outer connections now (half-open and closing ones too).",
+	ZT_PROM_ONE(p, "ztna_clients", "gauge", "Outer connections now (half-open and closing ones too).",
 	    s->clients);
-	ONE(p, "ztna_clients_authenticated", "gauge", "Clients logged in now.", s->authenticated);
-	ONE(p, "ztna_clients_half_open", "gauge", "Clients whose handshake is not done.",
+	ZT_PROM_ONE(p, "ztna_clients_authenticated", "gauge", "Clients logged in now.", s->authenticated);
+	ZT_PROM_ONE(p, "ztna_clients_half_open", "gauge", "Clients whose handshake is not done.",
 	    s->half_open);
-	ONE(p, "ztna_sessions", "gauge", "Sessions (agent to connector) now.", s->sessions);
-	ONE(p, "ztna_opens_held", "gauge", "OPENs waiting for their connector now.", s->held_now);
+	ZT_PROM_ONE(p, "ztna_sessions", "gauge", "Sessions (agent to connector) now.", s->sessions);
+	ZT_PROM_ONE(p, "ztna_opens_held", "gauge", "OPENs waiting for their connector now.", s->held_now);
 }
 
 static void connections(const struct zt_imd_stats *s, struct zt_prom *p)
 {
-	MANY(p, "ztna_connections_accepted_total", "counter", "Outer connections accepted.",
+	ZT_PROM_MANY(p, "ztna_connections_accepted_total", "counter", "Outer connections accepted.",
 	     "transport", { "udp", s->accepted - s->tcp_accepted }, { "tcp", s->tcp_accepted });
-	MANY(p, "ztna_connections_refused_total", "counter",
+	ZT_PROM_MANY(p, "ztna_connections_refused_total", "counter",
 	     "New outer connections refused, by reason.", "reason", { "full", s->refused_full },
 	     { "half_open_max", s->refused_half_open }, { "half_open_per_source", s->refused_source },
 	     { "accept_failed", s->accept_failed }, { "handshake_timeout", s->half_open_expired });
-	MANY(p, "ztna_logins_total", "counter", "HELLOs, by result.", "result",
+	ZT_PROM_MANY(p, "ztna_logins_total", "counter", "HELLOs, by result.", "result",
 	     { "ok", s->auth_ok }, { "failed", s->auth_failed },
 	     { "transport_refused", s->transport_refused }, { "replaced", s->replaced });
-	MANY(p, "ztna_retry_total", "counter", "QUIC address validation (Retry).", "event",
+	ZT_PROM_MANY(p, "ztna_retry_total", "counter", "QUIC address validation (Retry).", "event",
 	     { "sent", s->retry_sent }, { "validated", s->retry_validated },
 	     { "bad_token", s->retry_bad_token });
-	MANY(p, "ztna_stun_requests_total", "counter", "STUN Binding requests, by outcome.",
+	ZT_PROM_MANY(p, "ztna_stun_requests_total", "counter", "STUN Binding requests, by outcome.",
 	     "result", { "answered", s->stun_answered }, { "dropped", s->stun_dropped },
 	     { "rate_limited", s->stun_limited });
-	MANY(p, "ztna_datagrams_total", "counter", "UDP datagrams on the Intermediate's port.",
+	ZT_PROM_MANY(p, "ztna_datagrams_total", "counter", "UDP datagrams on the Intermediate's port.",
 	     "direction", { "in", s->dgrams_in }, { "out", s->dgrams_out });
-	MANY(p, "ztna_datagrams_dropped_total", "counter", "Datagrams dropped on arrival.",
+	ZT_PROM_MANY(p, "ztna_datagrams_dropped_total", "counter", "Datagrams dropped on arrival.",
 	     "reason", { "garbage", s->dropped_garbage }, { "unknown_connection", s->dropped_unknown },
 	     { "refused_by_connection", s->dropped_conn });
 }
 
 static void sessions(const struct zt_imd_stats *s, struct zt_prom *p)
 {
-	ONE(p, "ztna_opens_total", "counter", "OPEN requests from agents.", s->opens);
-	ONE(p, "ztna_sessions_opened_total", "counter", "Sessions opened.", s->sessions_opened);
-	MANY(p, "ztna_sessions_events_total", "counter", "Sessions kept across an end's loss.",
+	ZT_PROM_ONE(p, "ztna_opens_total", "counter", "OPEN requests from agents.", s->opens);
+	ZT_PROM_ONE(p, "ztna_sessions_opened_total", "counter", "Sessions opened.", s->sessions_opened);
+	ZT_PROM_MANY(p, "ztna_sessions_events_total", "counter", "Sessions kept across an end's loss.",
 	     "event", { "resumed", s->sessions_resumed }, { "orphaned", s->sessions_orphaned },
 	     { "orphan_expired", s->orphans_expired });
-	MANY(p, "ztna_opens_refused_total", "counter", "OPENs refused, by reason.", "reason",
+	ZT_PROM_MANY(p, "ztna_opens_refused_total", "counter", "OPENs refused, by reason.", "reason",
 	     { "policy", s->policy_refused }, { "no_service", s->no_service },
 	     { "open_rate", s->open_rate_limited }, { "max_sessions", s->open_max_sessions },
 	     { "held_limit", s->held_refused }, { "connector_busy", s->open_busy });
-	ONE(p, "ztna_register_refused_total", "counter",
+	ZT_PROM_ONE(p, "ztna_register_refused_total", "counter",
 	    "Services a connector may not serve (or not names).", s->register_refused);
-	ONE(p, "ztna_candidates_forwarded_total", "counter",
+	ZT_PROM_ONE(p, "ztna_candidates_forwarded_total", "counter",
 	    "CANDIDATES messages passed between ends (hole punching).", s->candidates_fwd);
-	ONE(p, "ztna_direct_refused_total", "counter",
+	ZT_PROM_ONE(p, "ztna_direct_refused_total", "counter",
 	    "CANDIDATES dropped: an end's identity has direct off.", s->direct_refused);
-	ONE(p, "ztna_ctrl_errors_total", "counter", "Control messages refused or undecodable.",
+	ZT_PROM_ONE(p, "ztna_ctrl_errors_total", "counter", "Control messages refused or undecodable.",
 	    s->ctrl_errors);
 }
 
 static void relay(const struct zt_imd_stats *s, struct zt_prom *p)
 {
-	ONE(p, "ztna_relay_packets_total", "counter",
+	ZT_PROM_ONE(p, "ztna_relay_packets_total", "counter",
 	    "End-to-end packets relayed (DATAGRAMs and relay channel).", s->relay_pkts);
-	ONE(p, "ztna_relay_bytes_total", "counter", "Bytes of those packets.", s->relay_bytes);
-	MANY(p, "ztna_relay_channel_packets_total", "counter",
+	ZT_PROM_ONE(p, "ztna_relay_bytes_total", "counter", "Bytes of those packets.", s->relay_bytes);
+	ZT_PROM_MANY(p, "ztna_relay_channel_packets_total", "counter",
 	     "Relay channel datagrams (docs/relay-channel.md).", "direction",
 	     { "in", s->relay_chan_pkts }, { "out", s->relay_chan_out });
-	MANY(p, "ztna_relay_dropped_total", "counter", "Relayed packets dropped, by reason.",
+	ZT_PROM_MANY(p, "ztna_relay_dropped_total", "counter", "Relayed packets dropped, by reason.",
 	     "reason", { "unknown_session", s->relay_dropped_unknown },
 	     { "quota", s->relay_dropped_quota }, { "rate", s->relay_dropped_rate },
 	     { "queue", s->relay_dropped_queue }, { "malformed", s->relay_dropped_malformed },
