@@ -269,7 +269,8 @@ int zt_daemon_open(struct zt_daemon *d, const struct zt_addr *bind)
 		return rc;
 	}
 	zt_log_attach(d->loop);
-	rc = zt_nodeio_open(&d->io, d->loop, bind);
+	rc = d->udp_shared ? zt_nodeio_open_shared(&d->io, d->loop, bind)
+			   : zt_nodeio_open(&d->io, d->loop, bind);
 	if (rc < 0)
 		zt_daemon_fail(d, 1, "cannot bind UDP %s: %s",
 			       bind->family ? zt_addr_str(bind, a) : "[::] (both families)", strerror(-rc));

@@ -68,6 +68,7 @@ struct zt_daemon {
 	char pki[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
 	char qlog_dir[PATH_MAX], keylog[PATH_MAX];
 	int verbose;                       /* -v, -vv, --verbose */
+	bool udp_shared;                   /* zt_daemon_open: SO_REUSEPORT (io/udp.h) */
 
 	/* Running. */
 	struct zt_rng rng;

@@ -277,18 +277,41 @@ static void on_socket(struct zt_loop *loop, struct zt_watch *w, uint32_t revents
 	flush(io, now);
 }
 
-int zt_nodeio_open(struct zt_nodeio *io, struct zt_loop *loop, const struct zt_addr *bind)
+static int open_socket(struct zt_nodeio *io, struct zt_loop *loop, const struct zt_addr *bind,
+		       bool shared)
 {
 	int rc;
 
 	memset(io, 0, offsetof(struct zt_nodeio, batch));
 	io->loop = loop;
 	io->udp.fd = -1;
-	rc = zt_udp_open(&io->udp, bind);
+	rc = shared ? zt_udp_open_shared(&io->udp, bind) : zt_udp_open(&io->udp, bind);
 	if (rc < 0)
 		return rc;
 	zt_timer_init(&io->timer, on_timer, io);
 	return 0;
+}
+
+int zt_nodeio_open(struct zt_nodeio *io, struct zt_loop *loop, const struct zt_addr *bind)
+{
+	return open_socket(io, loop, bind, false);
+}
+
+int zt_nodeio_open_shared(struct zt_nodeio *io, struct zt_loop *loop, const struct zt_addr *bind)
+{
+	return open_socket(io, loop, bind, true);
+}
+
+void zt_nodeio_feed(struct zt_nodeio *io, uint64_t now, const struct zt_addr *local,
+		    const struct zt_addr *from, const uint8_t *pkt, size_t len)
+{
+	bool was = io->in_node;
+
+	io->in_node = true;
+	io->st.rx++;
+	io->st.rx_bytes += len;
+	io->ops->recv(io->node, now, local, from, pkt, len);
+	io->in_node = was;
 }
 
 int zt_nodeio_start(struct zt_nodeio *io, const struct zt_nodeio_ops *ops, void *node)

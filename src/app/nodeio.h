@@ -89,6 +89,14 @@ struct zt_nodeio {
  * address (port filled in). */
 int zt_nodeio_open(struct zt_nodeio *io, struct zt_loop *loop, const struct zt_addr *bind);
 
+/* As zt_nodeio_open, the socket opened with zt_udp_open_shared (SO_REUSEPORT). */
+int zt_nodeio_open_shared(struct zt_nodeio *io, struct zt_loop *loop, const struct zt_addr *bind);
+
+/* A datagram another socket of ours received, into the node as if this one had
+ * (counted in rx); the caller kicks once it fed what it had. */
+void zt_nodeio_feed(struct zt_nodeio *io, uint64_t now, const struct zt_addr *local,
+		    const struct zt_addr *from, const uint8_t *pkt, size_t len);
+
 /* Starts driving node with ops (the node exists now). Returns 0 or -errno. */
 int zt_nodeio_start(struct zt_nodeio *io, const struct zt_nodeio_ops *ops, void *node);
 

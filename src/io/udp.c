@@ -29,8 +29,9 @@ static void set_options(int fd, int fam, bool dual)
 		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu4, sizeof(pmtu4));
 }
 
-static int open_bound(struct zt_udp *u, const struct zt_addr *bind_addr, bool dual)
+static int open_bound(struct zt_udp *u, const struct zt_addr *bind_addr, bool dual, bool shared)
 {
+	int on = 1;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	int fd, len, rc;
@@ -42,6 +43,10 @@ static int open_bound(struct zt_udp *u, const struct zt_addr *bind_addr, bool du
 	if (fd < 0)
 		return -errno;
 	set_options(fd, bind_addr->family, dual);
+	if (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0) {
+		rc = -errno;
+		goto out_close;
+	}
 	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
 		rc = -errno;
 		goto out_close;
@@ -63,19 +68,29 @@ out_close:
 	return rc;
 }
 
-int zt_udp_open(struct zt_udp *u, const struct zt_addr *bind_addr)
+static int open_any(struct zt_udp *u, const struct zt_addr *bind_addr, bool shared)
 {
 	struct zt_addr any6 = { .family = AF_INET6, .port = bind_addr->port };
 	struct zt_addr any4 = { .family = AF_INET, .port = bind_addr->port };
 	int rc;
 
 	if (bind_addr->family)
-		return open_bound(u, bind_addr, false);
-	rc = open_bound(u, &any6, true);
+		return open_bound(u, bind_addr, false, shared);
+	rc = open_bound(u, &any6, true, shared);
 	/* a host without IPv6 (disabled, or no module): IPv4 alone */
 	if (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL)
-		rc = open_bound(u, &any4, false);
+		rc = open_bound(u, &any4, false, shared);
 	return rc;
+}
+
+int zt_udp_open(struct zt_udp *u, const struct zt_addr *bind_addr)
+{
+	return open_any(u, bind_addr, false);
+}
+
+int zt_udp_open_shared(struct zt_udp *u, const struct zt_addr *bind_addr)
+{
+	return open_any(u, bind_addr, true);
 }
 
 void zt_udp_close(struct zt_udp *u)

@@ -31,6 +31,14 @@ struct zt_udp {
  */
 int zt_udp_open(struct zt_udp *u, const struct zt_addr *bind);
 
+/*
+ * As zt_udp_open, with SO_REUSEPORT: more sockets of this user may bind the same
+ * address (each opened this way), and the kernel spreads the datagrams over them by
+ * a hash of the sender's and our address, so one sender's datagrams keep reaching one
+ * socket while the group stays the same (docs/workers.md).
+ */
+int zt_udp_open_shared(struct zt_udp *u, const struct zt_addr *bind);
+
 /* Whether the socket can send to or from an address of a's family. */
 bool zt_udp_family_ok(const struct zt_udp *u, const struct zt_addr *a);
 void zt_udp_close(struct zt_udp *u);

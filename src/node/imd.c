@@ -21,6 +21,7 @@
 #include "node/ctrlchan.h"
 #include "node/imd.h"
 #include "node/relay.h"
+#include "node/relaytab.h"
 #include "node/srccount.h"
 #include "quic/cidmap.h"
 #include "node/outer.h"
@@ -154,7 +155,9 @@ struct session {
 	struct session *onext;               /* in imd->orphans */
 	char service[ZT_PKI_NAME_MAX + 1];   /* a service name (set_services refuses others) */
 	struct zt_addr tun4, tun6;           /* the agent's tunnel addresses */
-	uint64_t bytes, pkts, quota_bytes, quota_pkts, dropped_quota;
+	struct zt_relay_count count;         /* relayed bytes and packets (node/relaytab.h:
+						shared with the workers, docs/workers.md) */
+	uint64_t quota_bytes, quota_pkts, dropped_quota;
 	uint64_t dropped_rate;               /* over its sender's relay rate */
 	bool over_quota;
 	bool have_cands[2];
@@ -434,8 +437,39 @@ static void unlink_end(struct session *s, int i)
 	c->nsessions--;
 }
 
+/* The relay table (cfg.relaytab, docs/workers.md): s's entry as it is now. An end
+ * that is gone or not logged in, or a session over its quota, is not the fast
+ * path's. A failed update removes the entry: the slow path is always right. */
+static void tab_sync(struct zt_imd *imd, struct session *s)
+{
+	struct zt_relaytab_entry e = { .id = s->id, .count = &s->count,
+				       .max_bytes = s->quota_bytes, .max_pkts = s->quota_pkts };
+
+	if (!imd->cfg.relaytab)
+		return;
+	for (int k = 0; k < 2; k++) {
+		const struct client *c = s->end[k];
+		if (!c || s->over_quota)
+			continue;
+		e.end[k] = (struct zt_relaytab_end){ .addr = c->observed, .local = c->chan_local,
+						     .chan = c->chan && c->state == C_READY,
+						     .rate_free = !c->relay_rate };
+	}
+	zt_relaytab_set(imd->cfg.relaytab, &e);
+}
+
+/* Every session of c (its address, state or limits changed). */
+static void tab_sync_client(struct client *c)
+{
+	for (struct session *s = c->sessions; s; s = s->lnext[s->end[0] == c ? 0 : 1])
+		tab_sync(c->imd, s);
+}
+
 static void session_free(struct zt_imd *imd, struct session *s)
 {
+	/* before it is freed: a worker may be reading its count */
+	if (imd->cfg.relaytab)
+		zt_relaytab_del(imd->cfg.relaytab, s->id);
 	zt_hmap_remove(&imd->sessions, &s->hnode);
 	for (int i = 0; i < 2; i++)
 		if (s->end[i])
@@ -463,6 +497,7 @@ static void orphan_adopt(struct zt_imd *imd, struct session *s, int i, struct cl
 	if (*o)
 		*o = s->onext;
 	imd->st.sessions_resumed++;
+	tab_sync(imd, s);
 }
 
 /* Control messages out. */
@@ -563,7 +598,7 @@ static void session_end(struct zt_imd *imd, struct session *s, const struct clie
 	    "session=%08x service=%s agent=%s connector=%s reason=%d text=\"%s\" relay_pkts=%" PRIu64
 	    " relay_bytes=%" PRIu64,
 	    s->id, s->service, s->ident[0], s->ident[1], -reason,
-	    text ? text : "", s->pkts, s->bytes);
+	    text ? text : "", zt_relay_count_pkts(&s->count), zt_relay_count_bytes(&s->count));
 	session_free(imd, s);
 }
 
@@ -643,6 +678,7 @@ static void client_gone(struct client *c, const char *why)
 			s->orphan_until = imd->now + imd->cfg.orphan_grace;
 			s->onext = imd->orphans;
 			imd->orphans = s;
+			tab_sync(imd, s);
 			imd->st.sessions_orphaned++;
 			LOG(imd, ZT_NODE_INFO, "session_orphaned",
 			    "session=%08x service=%s gone=%s wait_ms=%" PRIu64, s->id, s->service,
@@ -1027,6 +1063,7 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	zt_hmap_link(&imd->sessions, session_slot(imd, id), &s->hnode, id);
 	link_end(s, 0);
 	link_end(s, 1);
+	tab_sync(imd, s);
 	/* Budget for this session's signaling (CANDIDATES, PATH_REPORT, CLOSE). */
 	agent->ctrl_bucket.n += CTRL_SESSION_CREDIT * NANO;
 	conn->ctrl_bucket.n += CTRL_SESSION_CREDIT * NANO;
@@ -1198,6 +1235,7 @@ static void reject(struct client *c, uint64_t now, int code, const char *text)
 	if (c->state == C_READY)
 		c->imd->nready--;
 	c->state = C_REJECTED;
+	tab_sync_client(c);
 	c->close_code = (uint32_t)-code;
 	snprintf(c->close_text, sizeof(c->close_text), "%s", text);
 	/* Let the ERROR arrive before CONNECTION_CLOSE, which carries the same code. */
@@ -1255,6 +1293,7 @@ static bool take_over(struct zt_imd *imd, struct client *c, uint64_t now, uint64
 		c->held = h;
 		c->nheld++;
 	}
+	tab_sync_client(c);
 	c->routes_sent = o->routes_sent;
 	c->relay_tokens = o->relay_tokens;
 	c->relay_dropped = o->relay_dropped;
@@ -1882,16 +1921,19 @@ static struct client *relay_admit(struct zt_imd *imd, struct client *c, struct s
 		imd->st.relay_dropped_unknown++;
 		return NULL;
 	}
-	if (s->over_quota || s->bytes + len > s->quota_bytes || s->pkts + 1 > s->quota_pkts) {
+	/* Charged here, taken back when it is not sent after all: the workers charge the
+	 * same count at the same time (docs/workers.md). */
+	if (s->over_quota || !zt_relay_count_charge(&s->count, len, s->quota_bytes, s->quota_pkts)) {
 		imd->st.relay_dropped_quota++;
 		s->dropped_quota++;
 		if (!s->over_quota) {
 			s->over_quota = true;
+			tab_sync(imd, s);
 			LOG(imd, ZT_NODE_WARN, "quota_exceeded",
 			    "session=%08x service=%s agent=%s bytes=%" PRIu64 " pkts=%" PRIu64
 			    " quota_bytes=%" PRIu64 " quota_pkts=%" PRIu64,
-			    s->id, s->service, s->ident[0], s->bytes, s->pkts, s->quota_bytes,
-			    s->quota_pkts);
+			    s->id, s->service, s->ident[0], zt_relay_count_bytes(&s->count),
+			    zt_relay_count_pkts(&s->count), s->quota_bytes, s->quota_pkts);
 			for (int k = 0; k < 2; k++) {
 				send_error(s->end[k], ZT_EQUOTA, 0, s->id, "relay quota exceeded");
 				send_close(s->end[k], s->id, ZT_EQUOTA, "relay quota exceeded");
@@ -1902,15 +1944,16 @@ static struct client *relay_admit(struct zt_imd *imd, struct client *c, struct s
 	/* Charged to the sender before it is forwarded (len: one DATAGRAM or DGRAM
 	 * record, far below UINT32_MAX). */
 	if (c->relay_rate && !zt_tokens_take_n(&c->relay_tokens, imd->now, (uint32_t)len)) {
+		zt_relay_count_refund(&s->count, len);
 		relay_rate_drop(imd, c, s);
 		return NULL;
 	}
 	return to;
 }
 
-/* An admitted payload to `to`: as channel data when it has the channel (and the
- * queue has room; a TCP client's DGRAM record may be longer than a channel datagram
- * takes), else in an outer DATAGRAM; then counted. */
+/* An admitted payload (charged to s) to `to`: as channel data when it has the channel
+ * (and the queue has room; a TCP client's DGRAM record may be longer than a channel
+ * datagram takes), else in an outer DATAGRAM; then counted. */
 static void relay_send(struct zt_imd *imd, struct session *s, struct client *to,
 		       const uint8_t *data, size_t len)
 {
@@ -1925,13 +1968,12 @@ static void relay_send(struct zt_imd *imd, struct session *s, struct client *to,
 		imd->chan_len++;
 		imd->st.relay_chan_out++;
 	} else if (zt_outer_dgram_send(to->outer, data, len) < 0) {
+		zt_relay_count_refund(&s->count, len);
 		imd->st.relay_dropped_queue++;
 		return;
 	} else {
 		mark_dirty(to);
 	}
-	s->bytes += len;
-	s->pkts++;
 	imd->st.relay_pkts++;
 	imd->st.relay_bytes += len;
 }
@@ -2001,6 +2043,7 @@ static void cb_path(struct zt_outer *o, void *arg, const struct zt_quic_path *pa
 	    zt_addr_str(&c->observed, a), zt_addr_str(&path->remote, b));
 	c->observed = path->remote;
 	c->chan_local = path->local;
+	tab_sync_client(c);
 	zt_ctrl_msg_init(&m, ZT_CTRL_OBSERVED_ADDRESS);
 	m.u.observed.addr = c->observed;
 	ctrl_send(c, &m);
@@ -2824,8 +2867,8 @@ int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_ses
 	snprintf(ret->service, sizeof(ret->service), "%s", s->service);
 	snprintf(ret->agent, sizeof(ret->agent), "%.95s", s->ident[0]);
 	snprintf(ret->connector, sizeof(ret->connector), "%.95s", s->ident[1]);
-	ret->relay_pkts = s->pkts;
-	ret->relay_bytes = s->bytes;
+	ret->relay_pkts = zt_relay_count_pkts(&s->count);
+	ret->relay_bytes = zt_relay_count_bytes(&s->count);
 	ret->quota_bytes = s->quota_bytes;
 	ret->quota_packets = s->quota_pkts;
 	ret->dropped_quota = s->dropped_quota;

@@ -101,6 +101,8 @@
 #include "node/policy.h"
 #include "quic/tls.h"
 
+struct zt_relaytab;
+
 #define ZT_IMD_RATE_MAX 1000000
 #define ZT_IMD_CTRL_BUSY_MAX (128 * 1024)
 /* The smallest relay burst: an end-to-end QUIC connection's initial window (RFC 9002
@@ -165,6 +167,11 @@ struct zt_imd_config {
 	/* The relay channel (docs/relay-channel.md): off, no client gets RELAY_CHANNEL in
 	 * WELCOME and everything relayed rides in outer DATAGRAMs. Default (false): on. */
 	bool relay_channel_off;
+	/* The workers' relay table (node/relaytab.h, docs/workers.md): the Intermediate
+	 * keeps an entry per session in it, so that other threads forward its channel
+	 * data; a session's relay count is shared with them. NULL: none (one thread).
+	 * Must outlive the Intermediate. */
+	struct zt_relaytab *relaytab;
 	const uint8_t *reset_key;        /* stateless reset secret (>= 16 bytes), also the
 					    Retry tokens' key; NULL: no resets, and a
 					    random Retry key (drawn when first needed) */

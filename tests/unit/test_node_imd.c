@@ -27,6 +27,7 @@
 #include "core/stun.h"
 #include "core/units.h"
 #include "node/relay.h"
+#include "node/relaytab.h"
 #include "node_harness.h"
 
 /* The world (node_harness.h) with this file's policy, the Intermediate started with
@@ -869,6 +870,93 @@ static void relay_channel_follows_rebinding(void **state)
 }
 
 /* A burst below ZT_IMD_RELAY_BURST_MIN would never pass an initial window. */
+/* The workers' relay table (node/relaytab.h, docs/workers.md): the Intermediate keeps
+ * an entry per session with both ends' validated addresses; what a worker forwards is
+ * charged to the session's own count; a rebinding moves the entry; a revoked client's
+ * session is gone from it (a worker no longer forwards for it); a sender with a relay
+ * rate is not the fast path's. */
+static enum zt_relaytab_verdict table_forward(struct zt_relaytab *t, const struct zt_addr *from,
+					      uint32_t id, struct zt_addr *ret_to)
+{
+	uint8_t pkt[ZT_RELAY_CHAN_HDR_LEN + 8] = { 0 };
+	struct zt_addr local;
+
+	assert_int_equal(zt_relay_chan_write(pkt, sizeof(pkt), id), ZT_RELAY_CHAN_HDR_LEN);
+	return zt_relaytab_forward(t, from, pkt, sizeof(pkt), ret_to, &local);
+}
+
+static void relay_table_follows_the_sessions(void **state)
+{
+	static const char *const without_alice[] = {
+		"client agent:bob:pw-bob", "client connector:c1:pw-c1", "allow bob=db",
+		"serve c1=web,db", NULL,
+	};
+	struct zt_imd_session_info si;
+	struct zt_relaytab *t;
+	struct zt_imd_reload r;
+	struct zt_ctrl_msg ping;
+	struct zt_addr to, old;
+	struct zt_policy *p1;
+	struct nh_world w;
+	uint32_t id;
+
+	assert_int_equal(zt_relaytab_new(&t, NULL), 0);
+	world_init(&w, *state, 0, 0);
+	w.icfg.relaytab = t;
+	restart_imd(&w);
+	w.alice.raw_chan = w.c1.raw_chan = true;
+	id = pair(&w);
+	assert_int_equal(zt_relaytab_size(t), 1);
+	assert_int_equal(table_forward(t, &w.alice.addr, id, &to), ZT_RELAYTAB_FORWARD);
+	assert_true(zt_addr_equal(&to, &w.c1.addr));
+	assert_int_equal(table_forward(t, &w.c1.addr, id, &to), ZT_RELAYTAB_FORWARD);
+	assert_true(zt_addr_equal(&to, &w.alice.addr));
+	/* the main thread's relays and the worker's share one count */
+	chan_send(&w, "127.0.0.2:5000", id, "main thread");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	assert_int_equal(w.c1.raw.nchan, 1);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, id, &si), 0);
+	assert_int_equal(si.relay_pkts, 3);
+	assert_int_equal(si.relay_bytes, 2 * (ZT_RELAY_HDR_LEN + 8) + ZT_RELAY_HDR_LEN + 11);
+	/* alice's NAT rebinds: the new address once her connection validated it */
+	old = w.alice.addr;
+	w.alice.addr = qh_addr("127.0.0.2:5999");
+	zt_ctrl_msg_init(&ping, ZT_CTRL_PING);
+	ping.u.ping.nonce = 9;
+	ping.u.ping.timestamp = w.net.now;
+	nh_raw_send(&w.alice, &ping);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_OBSERVED_ADDRESS, 1, 3 * ZT_SEC));
+	assert_int_equal(table_forward(t, &old, id, &to), ZT_RELAYTAB_SLOW);
+	assert_int_equal(table_forward(t, &w.alice.addr, id, &to), ZT_RELAYTAB_FORWARD);
+	assert_int_equal(table_forward(t, &w.c1.addr, id, &to), ZT_RELAYTAB_FORWARD);
+	assert_true(zt_addr_equal(&to, &w.alice.addr));
+	/* alice revoked: her session ends, and no worker forwards for it any more */
+	p1 = nh_policy(without_alice);
+	assert_int_equal(zt_imd_set_policy(w.imd.imd, w.net.now, p1, &r), 0);
+	zt_policy_free(w.policy);
+	w.policy = p1;
+	assert_int_equal(r.sessions_ended, 1);
+	assert_int_equal(zt_relaytab_size(t), 0);
+	assert_int_equal(table_forward(t, &w.c1.addr, id, &to), ZT_RELAYTAB_SLOW);
+	assert_int_equal(table_forward(t, &w.alice.addr, id, &to), ZT_RELAYTAB_SLOW);
+	nh_world_fini(&w);
+
+	/* a relay rate: the token bucket is the main thread's, so nothing is the workers';
+	 * the Intermediate's end leaves the table empty */
+	world_init(&w, *state, 0, 0);
+	w.icfg.relaytab = t;
+	w.icfg.relay_rate = RATE;
+	restart_imd(&w);
+	w.alice.raw_chan = w.c1.raw_chan = true;
+	id = pair(&w);
+	assert_int_equal(zt_relaytab_size(t), 1);
+	assert_int_equal(table_forward(t, &w.alice.addr, id, &to), ZT_RELAYTAB_SLOW);
+	assert_int_equal(table_forward(t, &w.c1.addr, id, &to), ZT_RELAYTAB_SLOW);
+	nh_world_fini(&w);
+	assert_int_equal(zt_relaytab_size(t), 0);
+	zt_relaytab_free(t);
+}
+
 static void relay_burst_below_minimum_refused(void **state)
 {
 	struct nh_world w;
@@ -1934,6 +2022,7 @@ int main(void)
 		cmocka_unit_test(relay_burst_below_minimum_refused),
 		cmocka_unit_test(relay_channel_per_end),
 		cmocka_unit_test(relay_channel_quota_and_rate),
+		cmocka_unit_test(relay_table_follows_the_sessions),
 		cmocka_unit_test(relay_channel_follows_rebinding),
 		cmocka_unit_test(start_offsets_math),
 		cmocka_unit_test(candidates_forwarded_and_checks_start_together),

@@ -36,6 +36,7 @@
 #include "core/route.h"
 #include "quic/pki.h"
 #include "imdmetrics.h"
+#include "imdworkers.h"
 
 struct prog {
 	struct zt_daemon d;        /* files, logs, loop, socket */
@@ -58,6 +59,7 @@ struct prog {
 	struct zt_addr metrics_at; /* --metrics; family 0: off */
 	struct zt_metrics *metrics;
 	uint64_t started;
+	struct imd_workers workers; /* --workers */
 	int argc;                  /* the command line, read again on SIGHUP (reload) */
 	char **argv;
 };
@@ -132,6 +134,11 @@ static int set_metrics(void *ctx, const char *v, const char **why)
 		return ZT_ECONF_VALUE;
 	}
 	return 0;
+}
+
+static int set_workers(void *ctx, const char *v, const char **why)
+{
+	return imd_workers_set(&P(ctx)->workers, v, why);
 }
 
 static int set_client(void *ctx, const char *v, const char **why)
@@ -387,6 +394,11 @@ static const struct zt_conf_key keys[] = {
 	  .help = "serve Prometheus metrics over HTTP here (GET /metrics; docs/metrics.md); "
 		  "default off",
 	  .set = set_metrics },
+	{ .name = "workers", .syntax = "N|auto", .example = "auto",
+	  .help = "threads: N-1 more UDP sockets on the listen address (SO_REUSEPORT) whose "
+		  "threads forward relay-channel datagrams themselves; auto: one per CPU (default "
+		  "1; docs/workers.md)",
+	  .set = set_workers },
 	{ .name = "reset-key-file", .syntax = "FILE", .example = "/etc/ztna/reset.key",
 	  .help = "secret for stateless resets after a restart and Retry tokens (default: from "
 		  "the TLS key)",
@@ -437,6 +449,7 @@ static void log_stats(void *arg, const char *event)
 		s.ctrl_budget_closed, s.ctrl_fwd_dropped, s.ctrl_send_dropped, s.ctrl_stalled_closed,
 		s.log_suppressed, s.tcp_accepted, p->otcp.nconns, p->otcp.st.failed,
 		p->otcp.st.bytes_in, p->otcp.st.bytes_out, p->otcp.lst.errors);
+	imd_workers_log(&p->workers, event);
 }
 
 /*
@@ -641,6 +654,7 @@ static void restart_needed(const struct prog *p, const struct prog *n)
 	DIFF(strcmp(p->d.pki, n->d.pki) || strcmp(p->d.cert, n->d.cert) ||
 	     strcmp(p->d.key, n->d.key) || strcmp(p->d.ca, n->d.ca), "pki");
 	DIFF(!zt_addr_equal(&p->metrics_at, &n->metrics_at), "metrics");
+	DIFF(p->workers.n != n->workers.n, "workers");
 	DIFF(p->ic.max_clients != n->ic.max_clients || p->ic.relay_rate != n->ic.relay_rate ||
 	     p->ic.idle_timeout != n->ic.idle_timeout, "limits-of-the-whole-server");
 #undef DIFF
@@ -736,6 +750,11 @@ static int setup(void *arg, int argc, char **argv)
 	reset_key = load_reset_key(p);
 	if (!reset_key)
 		return 1;
+	rc = imd_workers_prepare(&p->workers, &p->d, &p->ic);
+	if (rc) {
+		zt_secret_free(reset_key);
+		return rc;
+	}
 	if (zt_daemon_open(&p->d, &p->listen) < 0) {
 		zt_secret_free(reset_key);
 		return 1;
@@ -751,6 +770,9 @@ static int setup(void *arg, int argc, char **argv)
 	p->ic.reset_key = NULL;
 	if (rc < 0 || (rc = zt_nodeio_start(&p->d.io, &zt_nodeio_imd_ops, p->imd)) < 0)
 		return zt_daemon_fail(&p->d, 1, "%s", zt_strerror(rc));
+	rc = imd_workers_start(&p->workers, &p->d);
+	if (rc)
+		return rc;
 	p->nofile = zt_daemon_raise_nofile();
 	rc = tcp_open(p);
 	if (rc)
@@ -800,6 +822,7 @@ static void teardown(void *arg)
 		zt_sprayio_close(&p->stun);
 	zt_nodeio_close(&p->d.io);
 	zt_imd_free(p->imd);
+	imd_workers_free(&p->workers); /* after: the Intermediate empties the relay table */
 	zt_tls_ctx_free(p->ic.tls);
 	zt_tls_ctx_free(p->ic.tls_tcp);
 }
