@@ -21,10 +21,10 @@
  *       then --hold.
  *   zt-load relay   --to IP:PORT --pki DIR --name NAME --token TOKEN --connector NAME
  *                   --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]
- *                   [--channel]
- *       One agent and one connector with one session; for --seconds the agent keeps
- *       its DATAGRAM queue full with B-byte payloads (relay header included) and the
- *       connector counts what arrives: "relay seconds= size= sent= received= pps=".
+ *                   [--channel] [--count N]
+ *       N agents (default 1) and one connector, a session each; for --seconds each
+ *       agent keeps its DATAGRAM queue full with B-byte payloads (relay header
+ *       included) and the connector counts what arrives: "relay seconds= size= sent= received= pps=".
  *       --channel: both ask for the relay channel (docs/relay-channel.md) and the
  *       agent sends the payloads as channel datagrams (B + 1 bytes) from its socket
  *       as fast as the socket takes them (64 a system call, UDP GSO); the connector
@@ -330,8 +330,9 @@ static void sessions_done(struct load *L, uint64_t now)
 		L->t0 = now;
 		conn->dgrams_rx = 0;
 		phase_arm(L, now + (uint64_t)(L->seconds * ZT_SEC));
-		if (L->chan) { /* blast whenever the socket takes more */
-			zt_loop_mod(L->loop, &L->lcs[0].w, EPOLLIN | EPOLLOUT);
+		if (L->chan) { /* every agent blasts whenever its socket takes more */
+			for (long i = 0; i < L->nlcs - 1; i++)
+				zt_loop_mod(L->loop, &L->lcs[i].w, EPOLLIN | EPOLLOUT);
 		}
 		lc_flush(&L->lcs[0], now);
 		return;
@@ -1079,7 +1080,7 @@ static int usage(void)
 		"                       [--dgrams K] [--pause S]\n"
 		"       zt-load relay   --to IP:PORT --pki DIR --name NAME --token TOKEN --connector NAME\n"
 		"                       --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]\n"
-		"                       [--channel]\n"
+		"                       [--channel] [--count N]\n"
 		"       zt-load opens   --to IP:PORT --pki DIR --name NAME --token TOKEN --service SVC\n"
 		"                       [--count N] [--seconds S] [--bind IP]\n"
 		"       zt-load bare-server --listen IP:PORT --pki DIR [--seconds S]\n"
@@ -1303,8 +1304,6 @@ int main(int argc, char **argv)
 	if (argc < 2 || parse_mode(&L, argv[1]) < 0 || parse_options(&L, argc, argv, &pki) < 0 ||
 	    !options_valid(&L, pki))
 		return usage();
-	if (L.mode == M_RELAY)
-		L.count = 1;
 	if (raise_fd_limit(&L) < 0)
 		return 1;
 	L.rng = zt_sysrng();

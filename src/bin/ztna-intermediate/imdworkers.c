@@ -1,5 +1,6 @@
 /* --workers for the Intermediate (imdworkers.h). */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "app/log.h"
@@ -43,12 +44,15 @@ int imd_workers_start(struct imd_workers *iw, struct zt_daemon *d)
 void imd_workers_log(const struct imd_workers *iw, const char *event)
 {
 	struct zt_worker_stats s;
+	char ev[32];
 
 	if (!iw->wk)
 		return;
+	/* worker_stats, worker_exit: not the main line's event (scripts take its last) */
+	snprintf(ev, sizeof(ev), "worker_%s", event);
 	for (unsigned i = 0; i < zt_workers_threads(iw->wk); i++) {
 		zt_workers_stats(iw->wk, i, &s);
-		zt_info(event, "worker=%u rx=%" PRIu64 " forwarded=%" PRIu64 " handed=%" PRIu64
+		zt_info(ev, "worker=%u rx=%" PRIu64 " forwarded=%" PRIu64 " handed=%" PRIu64
 			" dropped=%" PRIu64, i + 1, s.rx, s.forwarded, s.handed, s.dropped);
 	}
 }

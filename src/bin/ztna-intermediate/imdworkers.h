@@ -21,7 +21,7 @@ int imd_workers_prepare(struct imd_workers *iw, struct zt_daemon *d, struct zt_i
 /* After zt_nodeio_start: the threads. Returns 0 or the exit status. */
 int imd_workers_start(struct imd_workers *iw, struct zt_daemon *d);
 
-/* One line per worker thread, with the stats line's event. */
+/* One line per worker thread: event worker_EVENT (worker_stats, worker_exit). */
 void imd_workers_log(const struct imd_workers *iw, const char *event);
 
 /* After zt_imd_free. */
