@@ -59,6 +59,52 @@ static void bind_conflict_is_an_error(void **state)
 	zt_udp_close(&a);
 }
 
+/* Shared sockets (SO_REUSEPORT, the Intermediate's workers): several on one address,
+ * each sender's datagrams to one of them; a plain socket still cannot join them, nor
+ * a shared one a plain socket's address. */
+static void shared_sockets_split_the_senders(void **state)
+{
+	struct zt_udp s[2], plain, c;
+	struct zt_addr bind, any, from;
+	uint8_t buf[16];
+	int got[2] = { 0, 0 };
+
+	(void)state;
+	zt_addr_parse(&bind, "127.0.0.1:0", 0);
+	zt_addr_parse(&any, "127.0.0.1:0", 0);
+	assert_int_equal(zt_udp_open_shared(&s[0], &bind), 0);
+	assert_int_equal(zt_udp_open_shared(&s[1], &s[0].local), 0);
+	assert_int_equal(s[1].local.port, s[0].local.port);
+	assert_int_equal(zt_udp_open(&plain, &s[0].local), -EADDRINUSE);
+	assert_int_equal(zt_udp_open(&plain, &bind), 0);
+	assert_int_equal(zt_udp_open_shared(&c, &plain.local), -EADDRINUSE);
+	/* 32 senders: one socket each, all of its datagrams to one of the two */
+	for (int i = 0; i < 32; i++) {
+		int where = -1;
+		assert_int_equal(zt_udp_open(&c, &any), 0);
+		for (int k = 0; k < 3; k++)
+			assert_int_equal(zt_udp_send(&c, &s[0].local, NULL, (const uint8_t *)"x", 1), 0);
+		for (int j = 0; j < 2; j++) {
+			int n = 0;
+			while (zt_udp_recv(&s[j], buf, sizeof(buf), &from, NULL) == 1)
+				n++;
+			if (n) {
+				assert_int_equal(n, 3);
+				assert_int_equal(where, -1);
+				where = j;
+			}
+		}
+		assert_int_not_equal(where, -1);
+		got[where]++;
+		zt_udp_close(&c);
+	}
+	/* both got some (32 senders all to one socket: 2 in 2^32) */
+	assert_true(got[0] > 0 && got[1] > 0);
+	zt_udp_close(&s[0]);
+	zt_udp_close(&s[1]);
+	zt_udp_close(&plain);
+}
+
 /* One socket for both families (bind family 0): IPv4 peers and local addresses are
  * plain IPv4 both ways, never ::ffff:a.b.c.d, and a chosen source address works for
  * either family. */
@@ -181,6 +227,7 @@ int main(void)
 		cmocka_unit_test(oversize_is_reported),
 		cmocka_unit_test(batch_receive),
 		cmocka_unit_test(bind_conflict_is_an_error),
+		cmocka_unit_test(shared_sockets_split_the_senders),
 		cmocka_unit_test(dual_stack_socket_speaks_both_families_unmapped),
 		cmocka_unit_test(explicit_v6_wildcard_is_v6_only),
 	};
