@@ -5,7 +5,7 @@
 #
 #   ./bench/run.sh            (after make; as root for the lab measurements)
 #   QUICK=1 ./bench/run.sh    fewer repetitions, shorter runs: under 2 minutes
-#   BENCH_ONLY="rtt memory"   only these sections (relay-rate memory idle rtt
+#   BENCH_ONLY="rtt memory"   only these sections (relay-rate relay-workers memory idle rtt
 #                             rtt-delay goodput tun direct hard); BENCH_KEEP=1 keeps
 #                             the logs
 #
@@ -23,6 +23,7 @@ T_START=$(date +%s)
 . bench/lib/tunnel.sh
 . bench/lib/sec_rtt.sh
 . bench/lib/sec_loop.sh
+. bench/lib/sec_workers.sh
 . bench/lib/sec_bulk.sh
 . bench/lib/sec_direct.sh
 . bench/lib/sec_hard.sh
@@ -32,7 +33,7 @@ PINNING="RTT: every process of the measurement (lab link emulator and wireguard-
 CPU $CPU_ONE; goodput: client side (client tool, agent, the agent's wireguard-go) on CPU $CPU_A, \
 server side (server tool, connector, Intermediate, the connector's wireguard-go) on CPU $CPU_B; \
 relay rate: the relay under test alone on CPU $CPU_B, load generator and sink on CPU $CPU_A; \
-memory, idle and time to direct: not pinned"
+relay workers, memory, idle and time to direct: not pinned"
 
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
@@ -69,6 +70,7 @@ main() {
 	# Loopback: relay rate (CPU bound, alone), then memory with the idle cost
 	# measured meanwhile (timer driven, not CPU bound).
 	want relay-rate && sec_relay_rate
+	want relay-workers && sec_relay_workers
 	want idle && idle_start
 	want memory && sec_memory
 	want idle && idle_finish
