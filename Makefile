@@ -23,6 +23,13 @@ override BUILD := $(BUILD)/san
 CFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS	+= -fsanitize=address,undefined
 endif
+# ThreadSanitizer, for the threaded parts (the Intermediate's --workers, docs/workers.md):
+# make TSAN=1, then BUILD=build/tsan tests/run.sh workers
+ifeq ($(TSAN),1)
+override BUILD := $(BUILD)/tsan
+CFLAGS	+= -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS	+= -fsanitize=thread
+endif
 
 ifneq ($(MAKECMDGOALS),deps)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
