@@ -27,6 +27,28 @@ static void sessions(const struct zt_peer *peer, struct zt_prom *p)
 	    "Sessions now that reached a direct path at least once.", went_direct);
 }
 
+/* What the sessions did with direct paths (node/pathcount.h). */
+static void paths(const struct zt_path_counts *c, struct zt_prom *p)
+{
+	struct zt_prom_lv why[ZT_PATH_WHY_MAX];
+
+	ZT_PROM_MANY(p, "ztna_ice_total", "counter",
+	     "ICE attempts (agent): begun, and ended on the relay (no pair, or the move refused).",
+	     "outcome", { "started", c->ice_started }, { "failed", c->ice_failed });
+	ZT_PROM_ONE(p, "ztna_path_switches_direct_total", "counter",
+	    "Moves of a session onto a direct path.", c->to_direct);
+	for (int w = 0; w < ZT_PATH_WHY_MAX; w++)
+		why[w] = (struct zt_prom_lv){ .value = zt_path_why_name((enum zt_path_why)w),
+					      .n = c->to_relay[w] };
+	zt_prom_values(p, "ztna_path_switches_relay_total", "counter",
+		       "Moves of a session back to the relay, by reason.", "reason", why,
+		       ZT_PATH_WHY_MAX);
+	zt_prom_histogram(p, "ztna_time_to_direct_seconds",
+			  "Time from a session's first ICE attempt to its first direct path.",
+			  zt_path_ttd_le, c->ttd_le, ZT_PATH_TTD_BUCKETS, c->ttd_count,
+			  (double)c->ttd_sum_ns / 1e9);
+}
+
 void zt_peer_metrics(const struct zt_peer *peer, struct zt_prom *p, uint64_t uptime_ns)
 {
 	struct zt_peer_stats s;
@@ -37,6 +59,7 @@ void zt_peer_metrics(const struct zt_peer *peer, struct zt_prom *p, uint64_t upt
 	ZT_PROM_ONE(p, "ztna_outer_up", "gauge", "1 while logged in to the Intermediate.",
 	    zt_peer_state(peer) == ZT_PEER_READY);
 	sessions(peer, p);
+	paths(zt_peer_path_counts(peer), p);
 	ZT_PROM_MANY(p, "ztna_logins_total", "counter", "Outer connection events.", "event",
 	     { "connect", s.connects }, { "welcome", s.welcomes }, { "refused", s.refusals },
 	     { "moved", s.moves }, { "reset", s.resets_received });

@@ -75,6 +75,8 @@ static void back_off(struct zt_pathmgr *pm, uint64_t now, const char *reason, bo
 		pm->pending_relay = true;
 		pm->pending_direct = false;
 		pm->stats.fallbacks++;
+	} else {
+		pm->stats.ice_failed++;
 	}
 	pm->pending_reason = reason;
 	pm->state = ZT_PATHMGR_COOLDOWN;

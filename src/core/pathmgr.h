@@ -87,6 +87,8 @@ struct zt_path_stats {
 	uint32_t switches;          /* migrations carried out, both ways */
 	uint32_t ice_attempts;
 	uint32_t fallbacks;
+	uint32_t ice_failed;        /* attempts that ended on the relay: no pair, or the
+					       move to it refused */
 	uint64_t ice_started;       /* when the current/last ICE generation started */
 	uint64_t time_to_direct;    /* ns from the first ICE start to the first direct path; 0: never */
 	uint64_t last_switch;

@@ -91,3 +91,21 @@ void zt_prom_values(struct zt_prom *p, const char *name, const char *type, const
 	for (size_t i = 0; i < n; i++)
 		zt_prom_u64(p, name, label, label ? v[i].value : NULL, v[i].n);
 }
+
+void zt_prom_histogram(struct zt_prom *p, const char *name, const char *help, const double *le,
+		       const uint64_t *cum, size_t n, uint64_t count, double sum)
+{
+	char bucket[80], total[80], num[40];
+
+	snprintf(bucket, sizeof(bucket), "%s_bucket", name);
+	zt_prom_family(p, name, "histogram", help);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(num, sizeof(num), "%.9g", le[i]);
+		zt_prom_u64(p, bucket, "le", num, cum[i]);
+	}
+	zt_prom_u64(p, bucket, "le", "+Inf", count);
+	snprintf(total, sizeof(total), "%s_sum", name);
+	zt_prom_f64(p, total, NULL, NULL, sum);
+	snprintf(total, sizeof(total), "%s_count", name);
+	zt_prom_u64(p, total, NULL, NULL, count);
+}

@@ -51,4 +51,13 @@ void zt_prom_values(struct zt_prom *p, const char *name, const char *type, const
 void zt_prom_f64(struct zt_prom *p, const char *name, const char *label, const char *value,
 		 double v);
 
+/*
+ * A histogram family: "# TYPE name histogram", then name_bucket{le="b"} for each of
+ * the n upper bounds le[i] (seconds, ascending) with cum[i] observations at or below
+ * it, name_bucket{le="+Inf"} count, name_sum sum and name_count count. name is at most
+ * 64 bytes.
+ */
+void zt_prom_histogram(struct zt_prom *p, const char *name, const char *help, const double *le,
+		       const uint64_t *cum, size_t n, uint64_t count, double sum);
+
 #endif

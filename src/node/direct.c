@@ -372,6 +372,23 @@ int zt_direct_poll_ctrl(struct zt_direct *d, struct zt_ctrl_msg *ret)
 	return poll_candidates(d, ret) || poll_report(d, ret);
 }
 
+/* zt_pathmgr_migrated, and into the node's counters what it changed: a move carried
+ * out (for reason), a first direct path, an attempt that ended on the relay. */
+static void pm_migrated(struct zt_direct *d, uint64_t now, enum zt_path_kind to, bool ok,
+			const char *reason)
+{
+	struct zt_path_stats was = d->pm.stats;
+
+	zt_pathmgr_migrated(&d->pm, now, to, ok);
+	if (!d->cfg.counts)
+		return;
+	if (d->pm.stats.switches != was.switches)
+		zt_path_count_switch(d->cfg.counts, to == ZT_PATH_KIND_DIRECT, reason);
+	if (!was.time_to_direct && d->pm.stats.time_to_direct)
+		zt_path_count_ttd(d->cfg.counts, d->pm.stats.time_to_direct);
+	d->cfg.counts->ice_failed += d->pm.stats.ice_failed - was.ice_failed;
+}
+
 static void migrated(struct zt_direct *d, uint64_t now)
 {
 	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
@@ -379,7 +396,7 @@ static void migrated(struct zt_direct *d, uint64_t now)
 	d->migrating = false;
 	d->on_direct = d->migrate_kind == ZT_PATH_KIND_DIRECT;
 	d->last_reason = d->migrate_reason;
-	zt_pathmgr_migrated(&d->pm, now, d->migrate_kind, true);
+	pm_migrated(d, now, d->migrate_kind, true, d->migrate_reason);
 	DLOG(d, ZT_NODE_INFO, "path_switch",
 	     "session=%08x service=%s to=%s local=%s remote=%s reason=%s rtt_before_us=%" PRIu64
 	     " switches=%u time_to_direct_ms=%" PRIu64,
@@ -425,7 +442,7 @@ static void move_outcome(struct zt_direct *d, uint64_t now, int rc)
 	DLOG(d, ZT_NODE_WARN, "path_switch_refused", "session=%08x to=%s reason=%s error=\"%s\"",
 	     d->cfg.session_id, d->migrate_kind == ZT_PATH_KIND_DIRECT ? "direct" : "relay",
 	     d->migrate_reason, zt_strerror(rc));
-	zt_pathmgr_migrated(&d->pm, now, d->migrate_kind, false);
+	pm_migrated(d, now, d->migrate_kind, false, d->migrate_reason);
 }
 
 void zt_direct_moved(struct zt_direct *d, uint64_t now, int rc, const struct zt_quic_path *to)
@@ -479,8 +496,11 @@ static void drive(struct zt_direct *d, uint64_t now)
 		case ZT_PATH_ACT_START_ICE:
 			DLOG(d, ZT_NODE_INFO, "path_decision", "session=%08x action=start-ice reason=%s",
 			     d->cfg.session_id, dec.reason);
-			if (new_generation(d, now, d->gen + 1) == 0)
+			if (new_generation(d, now, d->gen + 1) == 0) {
 				zt_pathmgr_ice_started(&d->pm, now);
+				if (d->cfg.counts)
+					d->cfg.counts->ice_started++;
+			}
 			break;
 		case ZT_PATH_ACT_GO_DIRECT:
 			path = (struct zt_quic_path){ .local = dec.pair.local.addr,
@@ -614,8 +634,13 @@ static void ice_events(struct zt_direct *d, uint64_t now)
 			mtu_found(d, &ev.pair);
 			break;
 		}
-		if (d->cfg.agent)
+		if (d->cfg.agent) {
+			uint32_t failed = d->pm.stats.ice_failed;
+
 			zt_pathmgr_ice_event(&d->pm, now, &ev);
+			if (d->cfg.counts)
+				d->cfg.counts->ice_failed += d->pm.stats.ice_failed - failed;
+		}
 	}
 	drive(d, now);
 }
@@ -912,8 +937,8 @@ static void agent_path_failed(struct zt_direct *d, uint64_t now)
 	}
 	d->on_direct = false;
 	d->last_reason = "path-validation-failed";
-	zt_pathmgr_migrated(&d->pm, now, ZT_PATH_KIND_DIRECT, false);
-	zt_pathmgr_migrated(&d->pm, now, ZT_PATH_KIND_RELAY, true);
+	pm_migrated(d, now, ZT_PATH_KIND_DIRECT, false, d->last_reason);
+	pm_migrated(d, now, ZT_PATH_KIND_RELAY, true, d->last_reason);
 	DLOG(d, ZT_NODE_WARN, "path_switch", "session=%08x to=relay reason=path-validation-failed",
 	     d->cfg.session_id);
 	path_report(d, d->last_reason);
@@ -935,8 +960,11 @@ void zt_direct_path_result(struct zt_direct *d, uint64_t now, const struct zt_qu
 		d->on_direct = direct;
 		d->switches++;
 		d->last_reason = direct ? "agent-migrated" : "agent-fell-back";
-		if (direct && !d->time_to_direct && d->first_start)
+		zt_path_count_switch(d->cfg.counts, direct, d->last_reason);
+		if (direct && !d->time_to_direct && d->first_start) {
 			d->time_to_direct = now > d->first_start ? now - d->first_start : 1;
+			zt_path_count_ttd(d->cfg.counts, d->time_to_direct);
+		}
 		DLOG(d, ZT_NODE_INFO, "path_switch", "session=%08x service=%s to=%s reason=%s switches=%u",
 		     d->cfg.session_id, d->cfg.service, direct ? "direct" : "relay", d->last_reason,
 		     d->switches);

@@ -40,6 +40,7 @@
 #include "core/birthday.h"
 #include "core/rng.h"
 #include "node/nodelog.h"
+#include "node/pathcount.h"
 #include "node/relay.h"
 #include "quic/conn.h"
 
@@ -104,6 +105,8 @@ struct zt_direct_config {
 	uint32_t probe_rate;                /* probes a second; 0: ZT_BIRTHDAY_RATE */
 	const struct zt_direct_addrs *addrs;
 	const struct zt_node_log *log;
+	struct zt_path_counts *counts;      /* the node's, summed over its sessions; NULL:
+					       none (node/pathcount.h) */
 };
 
 /* The inner connection as the caller sees it now. */

@@ -1291,6 +1291,11 @@ void zt_peer_tcp_closed(struct zt_peer *p, uint64_t now, uint64_t gen, int err, 
 	check_outer(p);
 }
 
+const struct zt_path_counts *zt_peer_path_counts(const struct zt_peer *p)
+{
+	return &p->path_counts;
+}
+
 void zt_peer_stats(const struct zt_peer *p, struct zt_peer_stats *ret)
 {
 	*ret = p->st;

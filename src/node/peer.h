@@ -78,6 +78,7 @@
 #include <stdint.h>
 
 #include "node/outer.h"
+#include "node/pathcount.h"
 #include "node/peerdefs.h"
 #include "node/portmap.h"
 #include "node/session.h"
@@ -116,6 +117,8 @@ void zt_peer_close(struct zt_peer *p, const char *reason);
 
 enum zt_peer_state zt_peer_state(const struct zt_peer *p);
 void zt_peer_stats(const struct zt_peer *p, struct zt_peer_stats *ret);
+/* What its sessions did with direct paths, since the start (node/pathcount.h). */
+const struct zt_path_counts *zt_peer_path_counts(const struct zt_peer *p);
 /* The outer QUIC connection (NULL while backing off, or over TCP), for statistics. */
 struct zt_quic_conn *zt_peer_outer(const struct zt_peer *p);
 /* The outer connection's last failure (a transport that failed in the race too, such

@@ -232,6 +232,7 @@ struct zt_peer {
 	bool login_refused;                      /* backing off after it now */
 	uint64_t welcome_at;                     /* of the connection that is up */
 	struct zt_check_budget checks;           /* checks to addresses not answered yet */
+	struct zt_path_counts path_counts;       /* its sessions' direct paths, summed */
 	struct pagent *agents;                   /* connector: per agent identity */
 	size_t sockets_used;                     /* connector: channels + flows, all agents */
 	/* An inner packet on the relay path, with room before it for the relay header

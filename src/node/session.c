@@ -1499,6 +1499,7 @@ static struct zt_direct *sdirect(struct psession *s)
 		.budget = &p->checks,
 		.addrs = &p->addrs,
 		.log = &p->cfg.log,
+		.counts = &p->path_counts,
 	};
 
 	if (!s->direct && zt_direct_new(&s->direct, &cfg, p->now) < 0)

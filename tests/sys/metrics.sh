@@ -10,25 +10,28 @@
 # 24 idle connections (the limit is 16) neither stop the relay nor the endpoint for
 # long (they are closed after 5 s); a bad --metrics value and a port in use are clear
 # errors. The agent's and the connector's: promtool accepts them, the agent shows its
-# relayed session and packets, both say they are logged in.
+# relayed session and packets, both say they are logged in. A second agent, bob, goes
+# direct: his endpoint and the connector's count the move and the time to direct
+# (a histogram), and his ICE attempt.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 B=${BUILD:-build}
 KIT=$B/bench/zt-testkit
-tap_plan 11
+tap_plan 13
 
 . tests/lib/progs.sh
 progs_init metrics
 
 P_IMD=$PORT P_M=$((PORT + 1)) P_MA=$((PORT + 2)) P_MC=$((PORT + 3)) P_ECHO=$((PORT + 10)) F_ECHO=$((PORT + 20))
+P_MB=$((PORT + 4)) F_BOB=$((PORT + 21))
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo@c1 --agent alice \
-	--connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
+	--agent bob --connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
 progs_start echo "$KIT" tcp-echo "$L:$P_ECHO"
 progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --tcp-listen off --stun-port off \
-	--pki "$T/pki/intermediate" --client agent:alice:ta --client connector:c1:tc \
-	--allow alice=echo --serve c1=echo --metrics "$L:$P_M"
-progs_start conn "$B/ztna-connector" --intermediate "$L:$P_IMD" --transport udp --direct off \
+	--pki "$T/pki/intermediate" --client agent:alice:ta --client agent:bob:tb --client connector:c1:tc \
+	--allow alice=echo --allow bob=echo --serve c1=echo --metrics "$L:$P_M"
+progs_start conn "$B/ztna-connector" --intermediate "$L:$P_IMD" --transport udp \
 	--pki "$T/pki/connector-c1" --name c1 --token tc --service "echo=tcp:$L:$P_ECHO" --control none --metrics "$L:$P_MC"
 progs_start agent "$B/ztna-agent" --intermediate "$L:$P_IMD" --transport udp --direct off \
 	--pki "$T/pki/agent-alice" --name alice --token ta --forward "tcp:$L:$F_ECHO=echo" --control none --metrics "$L:$P_MA"
@@ -119,3 +122,30 @@ rout=$(sed -n 's/^ztna_relay_packets_total{direction="out"} \([0-9]*\)\r*$/\1/p'
 grep -q '^ztna_outer_up 1' "$T/conn.scrape" && grep -q '^ztna_sessions_total{result="opened"} 1' "$T/conn.scrape" &&
 	tap_ok "the connector's endpoint: logged in, 1 session opened" ||
 	tap_fail "the connector's endpoint" "$(grep -E '^ztna_(outer_up|sessions)' "$T/conn.scrape" | tr '\n' ' ')"
+
+# bob goes direct (alice has --direct off); the counters of the move
+progs_start bob "$B/ztna-agent" --intermediate "$L:$P_IMD" --transport udp \
+	--pki "$T/pki/agent-bob" --name bob --token tb --forward "tcp:$L:$F_BOB=echo" --control none --metrics "$L:$P_MB"
+wait_log "$T/bob.log" 'event=connected' 10
+out=$(echo "hello direct" | timeout 10 socat -t 5 - "TCP:$L:$F_BOB")
+wait_log "$T/bob.log" 'event=path_switch .*to=direct' 15 || tap_diag "bob: no direct path: $(grep path_ "$T/bob.log" | tail -n 3)"
+wait_log "$T/conn.log" 'event=path_switch .*to=direct' 5
+req GET /metrics "$P_MB" | sed '1,/^\r*$/d' >"$T/bob.scrape"
+req GET /metrics "$P_MC" | sed '1,/^\r*$/d' >"$T/conn2.scrape"
+bv() { sed -n "s/^$1 \([0-9.e+]*\)\r*$/\1/p" "$T/$2.scrape" | head -n 1; }
+pt=ok
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$T/bob.scrape" >"$T/pb.out" 2>&1 || pt="promtool: $(head -n 3 "$T/pb.out")"
+fi
+[ "$pt" = ok ] && [ "$out" = "hello direct" ] && [ "$(bv ztna_path_switches_direct_total bob)" -ge 1 ] &&
+	[ "$(bv ztna_time_to_direct_seconds_count bob)" = 1 ] &&
+	[ "$(bv 'ztna_time_to_direct_seconds_bucket{le="+Inf"}' bob)" = 1 ] &&
+	[ "$(bv 'ztna_time_to_direct_seconds_bucket{le="30"}' bob)" = 1 ] &&
+	awk -v v="$(bv ztna_time_to_direct_seconds_sum bob)" 'BEGIN { exit !(v > 0 && v < 30) }' &&
+	[ "$(bv 'ztna_ice_total{outcome="started"}' bob)" -ge 1 ] &&
+	tap_ok "bob went direct: 1 move, time to direct $(bv ztna_time_to_direct_seconds_sum bob) s in the histogram, ICE started (promtool: ok)" ||
+	tap_fail "bob's path counters" "$pt '$out' $(grep -E '^ztna_(path_switches|time_to_direct|ice)' "$T/bob.scrape" | tr '\n' ' ')"
+[ "$(bv ztna_path_switches_direct_total conn2)" -ge 1 ] && [ "$(bv ztna_time_to_direct_seconds_count conn2)" = 1 ] &&
+	grep -q '^ztna_path_switches_relay_total{reason="consent-lost"} 0' "$T/conn2.scrape" &&
+	tap_ok "the connector followed: 1 move to direct, its time to direct counted" ||
+	tap_fail "the connector's path counters" "$(grep -E '^ztna_(path_switches|time_to_direct)' "$T/conn2.scrape" | tr '\n' ' ')"

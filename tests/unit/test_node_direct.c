@@ -40,6 +40,7 @@ struct end {
 	uint32_t cands_sent, reports;
 	struct zt_ctrl_path_report last_report;
 	struct zt_ctrl_candidates last_cands;
+	struct zt_path_counts counts; /* the node's (node/pathcount.h) */
 };
 
 struct fx {
@@ -106,6 +107,7 @@ static void end_init(struct fx *f, int i, const char *host)
 		.budget = &f->budget,
 		.addrs = &e->addrs,
 		.log = &f->log,
+		.counts = &e->counts,
 	};
 	assert_int_equal(zt_direct_new(&e->d, &cfg, f->now), 0);
 	e->conn.c = (struct zt_direct_conn){ .exists = true, .path = relay_path(),
@@ -360,6 +362,15 @@ static void selected_pair_moves_once_the_connection_is_up(void **state)
 	assert_string_equal(info.manager, "direct");
 	assert_int_equal(info.switches, 1);
 	assert_true(info.time_to_direct > 0);
+	/* the node's counters: one attempt, one move, its time to direct in the buckets */
+	assert_int_equal(f.e[0].counts.ice_started, 1);
+	assert_int_equal(f.e[0].counts.ice_failed, 0);
+	assert_int_equal(f.e[0].counts.to_direct, 1);
+	assert_int_equal(f.e[0].counts.ttd_count, 1);
+	assert_int_equal(f.e[0].counts.ttd_sum_ns, info.time_to_direct);
+	for (int i = 0; i < ZT_PATH_TTD_BUCKETS; i++)
+		assert_int_equal(f.e[0].counts.ttd_le[i],
+				 (double)info.time_to_direct <= zt_path_ttd_le[i] * (double)ZT_SEC);
 	fx_fini(&f);
 }
 
@@ -396,6 +407,10 @@ static void refused_moves_are_retried_then_given_up(void **state)
 	run(&f, f.now + ZT_SEC, NULL);
 	assert_int_equal(f.moves, before); /* nothing more asked: the cooldown runs */
 	assert_false(on_direct(&f));
+	/* an attempt that ended on the relay, no move counted */
+	assert_int_equal(f.e[0].counts.ice_failed, 1);
+	assert_int_equal(f.e[0].counts.to_direct, 0);
+	assert_int_equal(f.e[0].counts.ttd_count, 0);
 	fx_fini(&f);
 }
 
@@ -420,6 +435,11 @@ static void peer_that_did_not_follow_sends_us_back(void **state)
 	assert_string_equal(f.last_move.reason, "peer-did-not-follow");
 	assert_int_equal(f.e[0].last_report.path, ZT_CTRL_PATH_RELAY);
 	assert_string_equal(f.e[0].last_report.text, "peer-did-not-follow");
+	assert_int_equal(f.e[0].counts.to_direct, 1);
+	assert_int_equal(f.e[0].counts.to_relay[ZT_PATH_WHY_PEER_DID_NOT_FOLLOW], 1);
+	for (int w = 0; w < ZT_PATH_WHY_MAX; w++)
+		if (w != ZT_PATH_WHY_PEER_DID_NOT_FOLLOW)
+			assert_int_equal(f.e[0].counts.to_relay[w], 0);
 	fx_fini(&f);
 }
 

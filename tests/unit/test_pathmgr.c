@@ -83,6 +83,7 @@ static void ice_failure_stays_on_relay_and_retries_with_backoff(void **state)
 	}
 	assert_int_equal(pm.stats.switches, 0);
 	assert_int_equal(pm.stats.fallbacks, 0);
+	assert_int_equal(pm.stats.ice_failed, 4); /* four attempts ended on the relay */
 }
 
 static void stalled_data_falls_back_quickly(void **state)
@@ -120,6 +121,7 @@ static void stalled_data_falls_back_quickly(void **state)
 	assert_int_equal(pm.stats.switches, 2);
 	assert_int_equal(pm.stats.fallbacks, 1);
 	assert_int_equal(pm.state, ZT_PATHMGR_COOLDOWN);
+	assert_int_equal(pm.stats.ice_failed, 0); /* a fallback, not a failed attempt */
 }
 
 /* An ACK sent long ago with nothing in flight must not count towards a stall once

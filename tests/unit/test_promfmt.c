@@ -46,6 +46,23 @@ static void families_of_values(void **state)
 				 "b_total{reason=\"x\"} 1\nb_total{reason=\"y\"} 2\n");
 }
 
+static void histograms(void **state)
+{
+	char buf[512];
+	struct zt_prom p;
+	const double le[] = { 0.1, 2.5 };
+	const uint64_t cum[] = { 1, 3 };
+
+	(void)state;
+	zt_prom_init(&p, buf, sizeof(buf));
+	zt_prom_histogram(&p, "t_seconds", "T.", le, cum, 2, 4, 12.25);
+	assert_false(p.full);
+	assert_string_equal(buf, "# HELP t_seconds T.\n# TYPE t_seconds histogram\n"
+				 "t_seconds_bucket{le=\"0.1\"} 1\nt_seconds_bucket{le=\"2.5\"} 3\n"
+				 "t_seconds_bucket{le=\"+Inf\"} 4\nt_seconds_sum 12.25\n"
+				 "t_seconds_count 4\n");
+}
+
 static void label_values_are_escaped(void **state)
 {
 	char buf[256];
@@ -87,6 +104,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(families_and_samples),
 		cmocka_unit_test(families_of_values),
+		cmocka_unit_test(histograms),
 		cmocka_unit_test(label_values_are_escaped),
 		cmocka_unit_test(a_line_that_does_not_fit_is_left_out),
 	};
