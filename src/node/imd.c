@@ -91,6 +91,7 @@ struct client {
 	uint64_t id;                      /* client id (WELCOME) */
 	struct zt_addr observed;
 	struct zt_addr tun4, tun6;        /* agent: tunnel addresses it holds (family 0: none) */
+	uint8_t nat_mapping, nat_ports;   /* its NAT as its last CANDIDATES said (0 unknown) */
 	uint64_t hello_deadline;
 	uint64_t created;                 /* its first Initial */
 	bool half_open;                   /* counted in imd->half_open and imd->half_src */
@@ -1604,6 +1605,9 @@ static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now
 		return;
 	}
 	s->cands_limited[i] = false;
+	/* what it says of its NAT, for the metrics (values we do not know: unknown) */
+	c->nat_mapping = cd->nat_mapping < ZT_IMD_NAT_KINDS ? cd->nat_mapping : 0;
+	c->nat_ports = cd->nat_ports < ZT_IMD_NAT_KINDS ? cd->nat_ports : 0;
 	if (!s->have_cands[i] || cd->generation >= s->gen[i]) {
 		s->have_cands[i] = true;
 		s->gen[i] = cd->generation;
@@ -2843,6 +2847,19 @@ int zt_imd_tcp_next(struct zt_imd *imd, uint64_t *ret_id)
 	unmark_dirty(c);
 	*ret_id = c->tcp_id;
 	return 1;
+}
+
+void zt_imd_nat_seen(const struct zt_imd *imd, uint32_t mapping[ZT_IMD_NAT_KINDS],
+		     uint32_t ports[ZT_IMD_NAT_KINDS])
+{
+	memset(mapping, 0, ZT_IMD_NAT_KINDS * sizeof(*mapping));
+	memset(ports, 0, ZT_IMD_NAT_KINDS * sizeof(*ports));
+	for (const struct client *c = imd->clients; c; c = c->next) {
+		if (c->state != C_READY)
+			continue;
+		mapping[c->nat_mapping]++;
+		ports[c->nat_ports]++;
+	}
 }
 
 void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret)

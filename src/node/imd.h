@@ -337,6 +337,13 @@ int zt_imd_tcp_next(struct zt_imd *imd, uint64_t *ret_id);
 
 void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret);
 
+/* Clients logged in now, by what their last CANDIDATES said of their NAT: mapping[i]
+ * by enum zt_ctrl_nat_mapping, ports[i] by enum zt_ctrl_nat_ports; index 0: unknown
+ * (never said, or a value this version does not know). */
+#define ZT_IMD_NAT_KINDS 4
+void zt_imd_nat_seen(const struct zt_imd *imd, uint32_t mapping[ZT_IMD_NAT_KINDS],
+		     uint32_t ports[ZT_IMD_NAT_KINDS]);
+
 /* What zt_imd_set_policy did. */
 struct zt_imd_reload {
 	size_t clients_revoked;   /* logged-in clients no longer listed: disconnected */

@@ -132,6 +132,8 @@ wait_log "$T/bob.log" 'event=path_switch .*to=direct' 15 || tap_diag "bob: no di
 wait_log "$T/conn.log" 'event=path_switch .*to=direct' 5
 req GET /metrics "$P_MB" | sed '1,/^\r*$/d' >"$T/bob.scrape"
 req GET /metrics "$P_MC" | sed '1,/^\r*$/d' >"$T/conn2.scrape"
+req GET /metrics | sed '1,/^\r*$/d' >"$T/imd2.scrape"
+nats=$(sed -n 's/^ztna_clients_nat_mapping{mapping="[a-z-]*"} \([0-9]*\)\r*$/\1/p' "$T/imd2.scrape" | awk '{ s += $1 } END { print s + 0 }')
 bv() { sed -n "s/^$1 \([0-9.e+]*\)\r*$/\1/p" "$T/$2.scrape" | head -n 1; }
 pt=ok
 if command -v promtool >/dev/null; then
@@ -142,9 +144,9 @@ fi
 	[ "$(bv 'ztna_time_to_direct_seconds_bucket{le="+Inf"}' bob)" = 1 ] &&
 	[ "$(bv 'ztna_time_to_direct_seconds_bucket{le="30"}' bob)" = 1 ] &&
 	awk -v v="$(bv ztna_time_to_direct_seconds_sum bob)" 'BEGIN { exit !(v > 0 && v < 30) }' &&
-	[ "$(bv 'ztna_ice_total{outcome="started"}' bob)" -ge 1 ] &&
-	tap_ok "bob went direct: 1 move, time to direct $(bv ztna_time_to_direct_seconds_sum bob) s in the histogram, ICE started (promtool: ok)" ||
-	tap_fail "bob's path counters" "$pt '$out' $(grep -E '^ztna_(path_switches|time_to_direct|ice)' "$T/bob.scrape" | tr '\n' ' ')"
+	[ "$(bv 'ztna_ice_total{outcome="started"}' bob)" -ge 1 ] && [ "${nats:-0}" = 3 ] &&
+	tap_ok "bob went direct: 1 move, time to direct $(bv ztna_time_to_direct_seconds_sum bob) s in the histogram, ICE started (promtool: ok); the Intermediate's NAT types cover its 3 clients" ||
+	tap_fail "bob's path counters" "$pt '$out' nats '$nats' $(grep -E '^ztna_(path_switches|time_to_direct|ice)' "$T/bob.scrape" | tr '\n' ' ')"
 [ "$(bv ztna_path_switches_direct_total conn2)" -ge 1 ] && [ "$(bv ztna_time_to_direct_seconds_count conn2)" = 1 ] &&
 	grep -q '^ztna_path_switches_relay_total{reason="consent-lost"} 0' "$T/conn2.scrape" &&
 	tap_ok "the connector followed: 1 move to direct, its time to direct counted" ||

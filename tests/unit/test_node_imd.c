@@ -1012,6 +1012,46 @@ static void send_cands(struct nh_ep *e, uint32_t session, uint32_t gen, const ch
 	assert_int_equal(nh_raw_send(e, &m), 0);
 }
 
+/* NAT types seen (the metrics): each client counted by what its last CANDIDATES said
+ * of its NAT; unknown until it says. */
+static void nat_seen_counts_what_clients_said(void **state)
+{
+	struct nh_world w;
+	struct zt_ctrl_msg m;
+	uint32_t map[ZT_IMD_NAT_KINDS], ports[ZT_IMD_NAT_KINDS], id;
+
+	world_init(&w, *state, 0, 0);
+	id = pair(&w);
+	zt_imd_nat_seen(w.imd.imd, map, ports);
+	assert_int_equal(map[0], 2); /* alice and c1, nothing said yet */
+	assert_int_equal(ports[0], 2);
+	send_cands(&w.alice, id, 0, "192.0.2.1:1000");
+	nh_run_for(&w.net, 200 * ZT_MS);
+	zt_imd_nat_seen(w.imd.imd, map, ports);
+	assert_int_equal(map[0], 2); /* said nothing of its NAT */
+	/* alice: symmetric with sequential ports; c1: endpoint-independent */
+	zt_ctrl_msg_init(&m, ZT_CTRL_CANDIDATES);
+	m.u.cands.session_id = id;
+	snprintf(m.u.cands.ufrag, sizeof(m.u.cands.ufrag), "uf1");
+	snprintf(m.u.cands.pwd, sizeof(m.u.cands.pwd), "pwpwpwpwpwpwpwpwpwpwpw");
+	m.u.cands.generation = 1;
+	m.u.cands.end_of_candidates = true;
+	m.u.cands.nat_mapping = ZT_CTRL_NAT_MAP_ADDRESS_PORT;
+	m.u.cands.nat_ports = ZT_CTRL_NAT_PORTS_SEQUENTIAL;
+	assert_int_equal(nh_raw_send(&w.alice, &m), 0);
+	m.u.cands.nat_mapping = ZT_CTRL_NAT_MAP_INDEPENDENT;
+	m.u.cands.nat_ports = 0; /* not said */
+	assert_int_equal(nh_raw_send(&w.c1, &m), 0);
+	nh_run_for(&w.net, 200 * ZT_MS);
+	zt_imd_nat_seen(w.imd.imd, map, ports);
+	assert_int_equal(map[ZT_CTRL_NAT_MAP_ADDRESS_PORT], 1);
+	assert_int_equal(map[ZT_CTRL_NAT_MAP_INDEPENDENT], 1);
+	assert_int_equal(map[0], 0);
+	assert_int_equal(ports[ZT_CTRL_NAT_PORTS_SEQUENTIAL], 1);
+	assert_int_equal(ports[0], 1);
+	nh_world_fini(&w);
+}
+
 static void candidates_forwarded_and_checks_start_together(void **state)
 {
 	struct nh_world w;
@@ -2025,6 +2065,7 @@ int main(void)
 		cmocka_unit_test(relay_table_follows_the_sessions),
 		cmocka_unit_test(relay_channel_follows_rebinding),
 		cmocka_unit_test(start_offsets_math),
+		cmocka_unit_test(nat_seen_counts_what_clients_said),
 		cmocka_unit_test(candidates_forwarded_and_checks_start_together),
 		cmocka_unit_test(nonstop_candidates_are_bounded),
 		cmocka_unit_test(resume_reattaches_under_the_same_id),

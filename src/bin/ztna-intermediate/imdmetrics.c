@@ -1,5 +1,6 @@
 #include <stddef.h>
 
+#include "core/ctrl.h"
 #include "imdmetrics.h"
 
 static void gauges(const struct zt_imd_stats *s, struct zt_prom *p, uint64_t uptime_ns)
@@ -76,6 +77,24 @@ static void relay(const struct zt_imd_stats *s, struct zt_prom *p)
 	     { "channel_malformed", s->relay_chan_dropped_malformed });
 }
 
+/* NAT types seen: the clients logged in now, by what they said of their NAT. */
+static void nats(const struct zt_imd *imd, struct zt_prom *p)
+{
+	uint32_t m[ZT_IMD_NAT_KINDS], pt[ZT_IMD_NAT_KINDS];
+
+	zt_imd_nat_seen(imd, m, pt);
+	ZT_PROM_MANY(p, "ztna_clients_nat_mapping", "gauge",
+	     "Clients logged in now, by their NAT's mapping behaviour (RFC 4787) as they signal it.",
+	     "mapping", { "unknown", m[0] }, { "endpoint-independent", m[ZT_CTRL_NAT_MAP_INDEPENDENT] },
+	     { "address-dependent", m[ZT_CTRL_NAT_MAP_ADDRESS] },
+	     { "address-and-port-dependent", m[ZT_CTRL_NAT_MAP_ADDRESS_PORT] });
+	ZT_PROM_MANY(p, "ztna_clients_nat_ports", "gauge",
+	     "Clients logged in now, by their NAT's port allocation as they signal it.", "ports",
+	     { "unknown", pt[0] }, { "preserve", pt[ZT_CTRL_NAT_PORTS_PRESERVE] },
+	     { "sequential", pt[ZT_CTRL_NAT_PORTS_SEQUENTIAL] },
+	     { "random", pt[ZT_CTRL_NAT_PORTS_RANDOM] });
+}
+
 void imd_metrics(const struct zt_imd *imd, struct zt_prom *p, uint64_t uptime_ns)
 {
 	struct zt_imd_stats s;
@@ -85,4 +104,5 @@ void imd_metrics(const struct zt_imd *imd, struct zt_prom *p, uint64_t uptime_ns
 	connections(&s, p);
 	sessions(&s, p);
 	relay(&s, p);
+	nats(imd, p);
 }
