@@ -332,6 +332,74 @@ static int make_uplink(struct zt_lab *lab, int i)
 	return uplink6(lab, i, idx);
 }
 
+/* A moving host's second uplink: eth1, a plain veth to its second NAT's lan bridge,
+ * down and without an address until the move (zt_lab_move_host). */
+static int make_uplink2(struct zt_lab *lab, int i)
+{
+	const struct zt_scn_node *n = &lab->scn->nodes[i];
+	char port[IFNAMSIZ];
+	int rc, br;
+
+	if (n->up2 < 0)
+		return 0;
+	zt_run_port_name(n, port, sizeof(port));
+	if ((rc = zt_nl_veth_add(lab->sk[i], ZT_LAB_IF2, port, lab->nsfd[n->up2])) < 0)
+		return fail(lab, rc, "creating veth %s <-> %s (the second uplink of %s)", ZT_LAB_IF2,
+			    port, n->name);
+	if ((br = zt_nl_ifindex(lab->sk[n->up2], ZT_NAT_IF_LAN)) < 0)
+		return fail(lab, br, "finding the lan bridge of %s", lab->scn->nodes[n->up2].name);
+	if ((rc = zt_nl_link_setup(lab->sk[n->up2], port, 0, br, true)) < 0)
+		return fail(lab, rc, "attaching %s to the lan of %s", port, lab->scn->nodes[n->up2].name);
+	return 0;
+}
+
+/* In the host's namespace: one uplink off (its address removed, link down), the other
+ * on (up, its address, the default route via its NAT). */
+static int swap_uplinks(struct zt_lab *lab, struct nl_sock *sk, unsigned i, bool second)
+{
+	const struct zt_scn_node *n = &lab->scn->nodes[i], *from, *to;
+	const char *off = second ? "eth0" : ZT_LAB_IF2, *on = second ? ZT_LAB_IF2 : "eth0";
+	uint32_t off_ip = second ? n->addr[0] : n->addr2, on_ip = second ? n->addr2 : n->addr[0];
+	int rc, idx;
+
+	from = &lab->scn->nodes[second ? n->up : n->up2];
+	to = &lab->scn->nodes[second ? n->up2 : n->up];
+	if ((idx = zt_nl_ifindex(sk, off)) < 0)
+		return fail(lab, idx, "finding %s of %s", off, n->name);
+	if ((rc = zt_nl_addr_del(sk, idx, off_ip, from->lan_prefix)) < 0 && rc != -EADDRNOTAVAIL)
+		return fail(lab, rc, "removing the address of %s from %s", n->name, off);
+	if ((rc = zt_nl_link_down(sk, off)) < 0)
+		return fail(lab, rc, "taking %s of %s down", off, n->name);
+	if ((rc = zt_nl_link_setup(sk, on, 0, 0, true)) < 0)
+		return fail(lab, rc, "bringing %s of %s up", on, n->name);
+	if ((idx = zt_nl_ifindex(sk, on)) < 0)
+		return fail(lab, idx, "finding %s of %s", on, n->name);
+	if ((rc = zt_nl_addr_add(sk, idx, on_ip, to->lan_prefix)) < 0 && rc != -EEXIST)
+		return fail(lab, rc, "adding the address of %s on %s", n->name, on);
+	if ((rc = zt_nl_route_add_default(sk, idx, to->lan_gw)) < 0 && rc != -EEXIST)
+		return fail(lab, rc, "the default route of %s via %s", n->name, to->name);
+	return 0;
+}
+
+int zt_lab_move_host(struct zt_lab *lab, unsigned i, bool second)
+{
+	struct nl_sock *sk = NULL;
+	int rc, left;
+
+	if (i >= lab->scn->nnodes || lab->scn->nodes[i].up2 < 0)
+		return fail(lab, -EINVAL, "node %u has no second uplink", i);
+	if ((rc = enter_slot(lab, (int)i)) < 0)
+		return rc;
+	rc = zt_nl_open(&sk);
+	if (rc < 0)
+		fail(lab, rc, "netlink in the namespace of %s", lab->scn->nodes[i].name);
+	else
+		rc = swap_uplinks(lab, sk, i, second);
+	zt_nl_close(sk);
+	left = leave(lab);
+	return rc < 0 ? rc : left;
+}
+
 static int load_rules(struct zt_lab *lab, int i)
 {
 	const struct zt_scn_node *n = &lab->scn->nodes[i];
@@ -398,7 +466,7 @@ int zt_lab_build(struct zt_lab *lab)
 	for (unsigned i = 0; i < s->nnodes; i++) {
 		if (stopped(lab))
 			return -EINTR;
-		if ((rc = make_uplink(lab, (int)i)) < 0)
+		if ((rc = make_uplink(lab, (int)i)) < 0 || (rc = make_uplink2(lab, (int)i)) < 0)
 			return rc;
 		snprintf(line, sizeof(line), "link of %s up", s->nodes[i].name);
 		step(lab, line);

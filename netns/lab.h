@@ -56,6 +56,16 @@ struct zt_lab {
 	pid_t portmap_pid[ZT_SCN_MAX_NODES];
 };
 
+/* A moving host's second uplink (scenario 'at TIME host H move NAT'). */
+#define ZT_LAB_IF2 "eth1"
+
+/*
+ * Moves host i's uplink: behind its second NAT (second: eth0's address removed and
+ * eth0 down, eth1 up with its address there and the default route via that NAT) or
+ * back behind its own. Returns 0 or -errno with lab->err set.
+ */
+int zt_lab_move_host(struct zt_lab *lab, unsigned i, bool second);
+
 /* Sets the emulated link of node i to l's delay, jitter, loss and rate from now on.
  * Returns 0, or -ENOENT when that link is not emulated (zt_scn_link_impaired). */
 int zt_lab_set_link(struct zt_lab *lab, unsigned i, const struct zt_scn_link *l);

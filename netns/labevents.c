@@ -17,12 +17,25 @@ struct zt_labev {
 	struct zt_scn_link cur[ZT_SCN_MAX_NODES], saved[ZT_SCN_MAX_NODES];
 };
 
+/* 'host H move NAT': to its second uplink, or back to its own. */
+static int move_host(struct zt_labev *e, const struct zt_scn_event *ev, char *err, size_t cap)
+{
+	struct zt_lab *lab = e->lab;
+	int rc = zt_lab_move_host(lab, ev->node, (int)ev->to != lab->scn->nodes[ev->node].up);
+
+	if (rc < 0)
+		snprintf(err, cap, "%s", lab->err);
+	return rc;
+}
+
 static int run_one(struct zt_labev *e, const struct zt_scn_event *ev, char *err, size_t cap)
 {
 	struct zt_lab *lab = e->lab;
 	const struct zt_scn_node *n = &lab->scn->nodes[ev->node];
 	int rc;
 
+	if (ev->kind == ZT_SCN_EV_HOST_MOVE)
+		return move_host(e, ev, err, cap);
 	if (zt_scn_event_apply(ev, &e->cur[ev->node], &e->saved[ev->node])) {
 		rc = zt_lab_set_link(lab, ev->node, &e->cur[ev->node]);
 		if (rc < 0)

@@ -47,6 +47,7 @@ struct shape {
 	bool eif;       /* DNAT through the map from wan */
 	bool reverse;   /* inside endpoint -> public endpoint, for hairpin SNAT */
 	bool inuse;     /* public UDP ports of live mappings ('ports preserve') */
+	bool alive;     /* public UDP ports sent from lately ('refresh outbound') */
 };
 
 static struct shape shape_of(const struct zt_scn_node *n)
@@ -58,6 +59,7 @@ static struct shape shape_of(const struct zt_scn_node *n)
 	s.reverse = n->hairpin;
 	s.map = s.eif || n->hairpin;
 	s.inuse = n->type == ZT_NAT_SYMMETRIC && n->ports == ZT_SCN_PORTS_PRESERVE;
+	s.alive = n->refresh_outbound;
 	return s;
 }
 
@@ -81,7 +83,18 @@ static struct shape shape_of(const struct zt_scn_node *n)
 static void put_masquerade(struct out *o, const struct zt_scn_node *n, const char *wan)
 {
 	const char *out = "\t\toifname \"" ZT_NAT_IF_WAN "\"";
+	char a[16];
 
+	/* 'block N': each subscriber's mappings in its own ports (no flags: the cone
+	 * types stay endpoint-independent; random for a symmetric NAT's new port per
+	 * destination) */
+	for (unsigned i = 0; i < n->nblocks; i++) {
+		unsigned lo = ZT_SCN_BLOCK_BASE + i * n->port_block;
+
+		put(o, "%s ip saddr %s meta l4proto { tcp, udp } snat ip to %s:%u-%u%s\n", out,
+		    zt_ip4_str(n->block_addr[i], a),
+		    wan, lo, lo + n->port_block - 1, n->type == ZT_NAT_SYMMETRIC ? " random" : "");
+	}
 	if (n->type != ZT_NAT_SYMMETRIC) {
 		put(o, "%s masquerade\n", out);
 		return;
@@ -117,6 +130,11 @@ static void put_sets(struct out *o, const struct zt_scn_node *n, const struct sh
 			"\t\ttype inet_service\n"
 			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
 		    n->timeout_s);
+	if (s->alive)
+		put(o, "\tset alive {\n"
+			"\t\ttype inet_service\n"
+			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t\tsize 65535\n\t}\n",
+		    n->timeout_s);
 	if (s->reverse)
 		put(o, "\tmap reverse {\n"
 			"\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n"
@@ -131,7 +149,7 @@ static void put_learn(struct out *o, const struct shape *s)
 	const char *fresh = "oifname \"" ZT_NAT_IF_WAN "\" ct direction original ct status snat";
 	const char *answer = "oifname \"" ZT_NAT_IF_WAN "\" ct direction reply ct status dnat";
 
-	if (!s->map && !s->inuse)
+	if (!s->map && !s->inuse && !s->alive)
 		return;
 	put(o, "\tchain learn {\n\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
 	if (s->map) {
@@ -152,6 +170,9 @@ static void put_learn(struct out *o, const struct shape *s)
 	 * the mapping alive both ways too): the reply tuple's destination */
 	if (s->inuse)
 		put(o, "\t\t%s ct status snat update @inuse { ct reply proto-dst }\n", udp);
+	/* 'refresh outbound': every packet out of the wan refreshes its public port */
+	if (s->alive)
+		put(o, "\t\toifname \"" ZT_NAT_IF_WAN "\" %s update @alive { udp sport }\n", udp);
 	put(o, "\t}\n");
 }
 
@@ -275,6 +296,10 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 	    zt_nat_type_name(n->type), n->name, wan, lan, n->lan_prefix,
 	    zt_scn_ports_name(n->ports), n->hairpin ? "on" : "off", n->timeout_s,
 	    n->block_udp ? ", UDP blocked" : "", n->drop_icmp ? ", ICMP dropped" : "");
+	if (n->port_block)
+		put(&o, ", port blocks of %u", n->port_block);
+	if (n->refresh_outbound)
+		put(&o, ", refreshed by outbound packets only");
 	if (n->egress_proxy)
 		put(&o, ", egress only TCP to the proxy %s:%u", zt_ip4_str(n->egress_addr, px),
 		    n->egress_port);
@@ -282,6 +307,11 @@ int zt_natrules_render(const struct zt_scn_node *n, char *buf, size_t cap)
 	put(&o, "table ip " ZT_NAT_TABLE " {\n");
 	put_sets(&o, n, &s);
 
+	/* 'refresh outbound': a UDP packet in for a public port nothing went out of lately
+	 * is dropped before conntrack sees it, so inbound packets never keep a mapping */
+	if (s.alive)
+		put(&o, "\tchain raw {\n\t\ttype filter hook prerouting priority raw; policy accept;\n"
+			"\t\tiifname \"" ZT_NAT_IF_WAN "\" %s udp dport != @alive drop\n\t}\n", udp);
 	put(&o, "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
 	if (s.eif && s.filter_set)
 		put(&o, "\t\tiifname \"" ZT_NAT_IF_WAN "\" %s ip saddr . udp dport @allowed "
@@ -341,6 +371,8 @@ int zt_natrules_render_flush(const struct zt_scn_node *n, char *buf, size_t cap)
 		put(&o, "flush set ip " ZT_NAT_TABLE " allowed\n");
 	if (s.reverse)
 		put(&o, "flush map ip " ZT_NAT_TABLE " reverse\n");
+	if (s.alive)
+		put(&o, "flush set ip " ZT_NAT_TABLE " alive\n");
 	if (n->lan6 && n->fw6 == ZT_SCN_FW6_ENDPOINT)
 		put(&o, "flush set ip6 " ZT_NAT_TABLE6 " eif6\n");
 	return finish(&o);

@@ -21,6 +21,11 @@
  *                    packets from wan to lan; 'natpmp' and 'pcp' drop the other
  *                    protocol's requests to port 5351 at input (first byte 2: PCP)
  *   udp block        every forwarded UDP packet is dropped
+ *   block N          CGNAT port blocks: a snat rule per subscriber (the nodes on the lan),
+ *                    to its own N ports, ahead of the masquerade ('random' if symmetric)
+ *   refresh outbound a set of public UDP ports refreshed by outbound packets only (chain
+ *                    learn); at priority raw, before conntrack, a UDP packet in for a
+ *                    port not in it is dropped: inbound never keeps a mapping alive
  *   egress proxy P   the only new traffic forwarded from lan to wan is TCP to P's proxy
  *                    (its address and port); everything else the lan sends out (UDP,
  *                    TCP to anywhere else, ICMP echo) is dropped, silently and counted

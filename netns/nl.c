@@ -153,6 +153,44 @@ out_put:
 	return nl_errno(rc);
 }
 
+int zt_nl_addr_del(struct nl_sock *sk, int ifindex, uint32_t ip, unsigned prefix)
+{
+	struct rtnl_addr *addr = rtnl_addr_alloc();
+	struct nl_addr *local = ip4(ip, prefix);
+	int rc = -NLE_NOMEM;
+
+	if (!addr || !local)
+		goto out_put;
+	rtnl_addr_set_ifindex(addr, ifindex);
+	rtnl_addr_set_family(addr, AF_INET);
+	rc = rtnl_addr_set_local(addr, local);
+	if (rc >= 0)
+		rc = rtnl_addr_delete(sk, addr, 0);
+out_put:
+	nl_addr_put(local);
+	rtnl_addr_put(addr);
+	return nl_errno(rc);
+}
+
+int zt_nl_link_down(struct nl_sock *sk, const char *name)
+{
+	struct rtnl_link *orig = NULL, *change;
+	int rc = rtnl_link_get_kernel(sk, 0, name, &orig);
+
+	if (rc < 0)
+		return rc == -NLE_OBJ_NOTFOUND ? -ENODEV : nl_errno(rc);
+	change = rtnl_link_alloc();
+	if (!change) {
+		rtnl_link_put(orig);
+		return -ENOMEM;
+	}
+	rtnl_link_unset_flags(change, IFF_UP);
+	rc = rtnl_link_change(sk, orig, change, 0);
+	rtnl_link_put(change);
+	rtnl_link_put(orig);
+	return nl_errno(rc);
+}
+
 static struct nl_addr *ip6(const uint8_t ip[16], unsigned prefix)
 {
 	struct nl_addr *a = nl_addr_build(AF_INET6, ip, 16);

@@ -35,6 +35,12 @@ int zt_nl_link_setup(struct nl_sock *sk, const char *name, unsigned mtu, int mas
 /* Adds ip/prefix (host byte order) to ifindex. */
 int zt_nl_addr_add(struct nl_sock *sk, int ifindex, uint32_t ip, unsigned prefix);
 
+/* Deletes ip/prefix from ifindex (with the routes that need it). */
+int zt_nl_addr_del(struct nl_sock *sk, int ifindex, uint32_t ip, unsigned prefix);
+
+/* Takes link name down (IFF_UP off). */
+int zt_nl_link_down(struct nl_sock *sk, const char *name);
+
 /* Adds the default route via gw (host byte order) on ifindex. */
 int zt_nl_route_add_default(struct nl_sock *sk, int ifindex, uint32_t gw);
 

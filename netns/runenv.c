@@ -126,6 +126,11 @@ int zt_run_env_write(const struct zt_scn *s, const char *id, const char *path,
 		fprintf(f, "ZTLAB_BEHIND_%s=%s\n", nm, n->up < 0 ? ZT_RUN_PUBLIC : s->nodes[n->up].name);
 		if (n->up >= 0)
 			fprintf(f, "ZTLAB_GW_%s=%s\n", nm, zt_ip4_str(s->nodes[n->up].lan_gw, ip));
+		if (n->up2 >= 0) { /* a timed 'move': its second uplink */
+			fprintf(f, "ZTLAB_MOVE_BEHIND_%s=%s\n", nm, s->nodes[n->up2].name);
+			fprintf(f, "ZTLAB_MOVE_IP_%s=%s\n", nm, zt_ip4_str(n->addr2, ip));
+			fprintf(f, "ZTLAB_MOVE_GW_%s=%s\n", nm, zt_ip4_str(s->nodes[n->up2].lan_gw, ip));
+		}
 		fprintf(f, "ZTLAB_PUBLIC_IP_%s=%s\n", nm, zt_ip4_str(zt_scn_public_addr(s, i), ip));
 		if (n->has6) /* no NAT66: the address is seen as it is */
 			fprintf(f, "ZTLAB_IP6_%s=%s\n", nm, zt_ip6_str(n->addr6, ip6));

@@ -41,6 +41,7 @@ struct parser {
 	} links[ZT_SCN_MAX_NODES];
 	unsigned nlinks;
 	char ev_node[ZT_SCN_MAX_EVENTS][ZT_SCN_NAME_MAX + 1]; /* each 'at' line's NODE */
+	char ev_to[ZT_SCN_MAX_EVENTS][ZT_SCN_NAME_MAX + 1];   /* ... 'move NAT': the NAT */
 };
 
 static const char *const nat_type_names[] = {
@@ -406,7 +407,7 @@ static int new_node(struct parser *p, const char *kind, const char *name, enum z
 	if (s->nnodes == ZT_SCN_MAX_NODES)
 		return fail(p, ZT_ERANGE, "more than %d nodes", ZT_SCN_MAX_NODES);
 	nd = &s->nodes[s->nnodes];
-	*nd = (struct zt_scn_node){ .kind = k, .line = p->line, .up = -1,
+	*nd = (struct zt_scn_node){ .kind = k, .line = p->line, .up = -1, .up2 = -1,
 				    .timeout_s = DEFAULT_TIMEOUT_S };
 	strcpy(nd->name, name);
 	p->behind[s->nnodes][0] = 0;
@@ -671,12 +672,22 @@ static int nat_key(struct parser *p, struct zt_scn_node *nd, unsigned idx, const
 		seen->ports = true;
 	} else if (!strcmp(k, "portmap")) {
 		return parse_portmap(p, v, &nd->portmap);
+	} else if (!strcmp(k, "refresh")) {
+		if (strcmp(v, "outbound") && strcmp(v, "both"))
+			return fail(p, ZT_ECONF_VALUE, "expected 'outbound' or 'both' after 'refresh' "
+				    "(which packets keep a mapping alive), got '%s'", v);
+		nd->refresh_outbound = !strcmp(v, "outbound");
+	} else if (!strcmp(k, "block")) {
+		if (parse_u64(v, ZT_SCN_BLOCK_MAX, &u) || u < ZT_SCN_BLOCK_MIN)
+			return fail(p, ZT_ERANGE, "expected the ports of a subscriber's block after "
+				    "'block', %d to %d, got '%s'", ZT_SCN_BLOCK_MIN, ZT_SCN_BLOCK_MAX, v);
+		nd->port_block = (uint16_t)u;
 	} else if ((rc = nat_key6(p, nd, idx, k, v)) <= 0) {
 		return rc;
 	} else {
 		return fail(p, ZT_ECONF_KEY, "unknown nat key '%s' (expected type, lan, behind, "
-			    "wan, gw, hairpin, timeout, udp, icmp, ports, portmap, egress, lan6, wan6, "
-			    "gw6, fw6)", k);
+			    "wan, gw, hairpin, timeout, udp, icmp, ports, portmap, block, refresh, egress, "
+			    "lan6, wan6, gw6, fw6)", k);
 	}
 	return 0;
 }
@@ -709,6 +720,12 @@ static int line_nat(struct parser *p, char **tok, int n)
 			    "keeps one mapping per inside endpoint, on the inside port when it is "
 			    "free (remove 'ports')", zt_scn_ports_name(nd->ports),
 			    zt_nat_type_name(nd->type));
+	if (nd->port_block && nd->ports != ZT_SCN_PORTS_RANDOM && nd->type == ZT_NAT_SYMMETRIC)
+		return fail(p, ZT_ECONF_VALUE, "'block' takes random ports in each block: 'ports %s' "
+			    "cannot go with it (remove one)", zt_scn_ports_name(nd->ports));
+	if (nd->refresh_outbound && nd->portmap != ZT_SCN_PORTMAP_NONE)
+		return fail(p, ZT_ECONF_VALUE, "'refresh outbound' cannot go with 'portmap' (a "
+			    "port mapping receives before it sends: remove one)");
 	if (nd->type != ZT_NAT_SYMMETRIC)
 		nd->ports = ZT_SCN_PORTS_PRESERVE;
 	nd->lan_gw = p->gw_given[idx] ? seen.gw : nd->lan_net + 1;
@@ -850,8 +867,8 @@ static int line_at(struct parser *p, char **tok, int n)
 
 	if (n < 4)
 		return fail(p, ZT_ESYNTAX, "expected 'at TIME link NODE [delay D] [jitter D] "
-			    "[loss P%%] [rate R]', 'at TIME link NODE down|up' or 'at TIME nat NODE "
-			    "flush'");
+			    "[loss P%%] [rate R]', 'at TIME link NODE down|up', 'at TIME nat NODE "
+			    "flush' or 'at TIME host NODE move NAT'");
 	if (zt_units_duration_in(tok[1], 0, &at) < 0 || at > ZT_SCN_EVENT_MAX_NS)
 		return fail(p, ZT_ECONF_VALUE, "expected a time after the lab is ready like 10s, "
 			    "1.5s, 500ms or 2m (at most 24h) after 'at', got '%s'", tok[1]);
@@ -872,9 +889,18 @@ static int line_at(struct parser *p, char **tok, int n)
 		ev->kind = down ? ZT_SCN_EV_LINK_DOWN : up ? ZT_SCN_EV_LINK_UP : ZT_SCN_EV_LINK;
 		if (!down && !up)
 			rc = event_link_keys(p, tok, n, ev);
+	} else if (!strcmp(tok[2], "host")) {
+		if (n != 6 || strcmp(tok[4], "move"))
+			return fail(p, ZT_ESYNTAX, "expected 'at %s host %s move NAT' (the host's "
+				    "uplink moves behind that NAT)", tok[1], tok[3]);
+		if (!valid_name(tok[5]))
+			return fail(p, ZT_ECONF_VALUE, "expected a nat name after 'move', got '%s'",
+				    tok[5]);
+		ev->kind = ZT_SCN_EV_HOST_MOVE;
+		snprintf(p->ev_to[s->nevents], sizeof(p->ev_to[0]), "%s", tok[5]);
 	} else {
-		return fail(p, ZT_ECONF_KEY, "expected 'link' or 'nat' after 'at %s', got '%s'",
-			    tok[1], tok[2]);
+		return fail(p, ZT_ECONF_KEY, "expected 'link', 'nat' or 'host' after 'at %s', got "
+			    "'%s'", tok[1], tok[2]);
 	}
 	if (rc < 0)
 		return rc;
@@ -1037,6 +1063,33 @@ static int check_lans(struct parser *p)
 					       zt_ip4_str(nd->lan_net, a), nd->lan_prefix, nd->name,
 					       zt_ip4_str(s->nodes[u].lan_net, b), s->nodes[u].lan_prefix,
 					       s->nodes[u].name);
+	}
+	return 0;
+}
+
+/* 'block N': the nodes on each such NAT's lan, in the file's order, one block each;
+ * all the blocks must fit below port 65536. */
+static int resolve_blocks(struct parser *p)
+{
+	struct zt_scn *s = p->s;
+
+	for (unsigned i = 0; i < s->nnodes; i++) {
+		struct zt_scn_node *nat = &s->nodes[i];
+		unsigned fit;
+
+		if (nat->kind != ZT_SCN_NAT || !nat->port_block)
+			continue;
+		fit = (65536 - ZT_SCN_BLOCK_BASE) / nat->port_block;
+		for (unsigned j = 0; j < s->nnodes; j++) {
+			if (s->nodes[j].up != (int)i)
+				continue;
+			if (nat->nblocks == fit)
+				return fail_at(p, nat->line, ZT_ERANGE,
+					       "'block %u' fits %u subscribers below port 65536; '%s' "
+					       "is one more (a smaller block, or fewer nodes behind '%s')",
+					       nat->port_block, fit, s->nodes[j].name, nat->name);
+			nat->block_addr[nat->nblocks++] = s->nodes[j].addr[0];
+		}
 	}
 	return 0;
 }
@@ -1328,6 +1381,62 @@ static void sort_events(struct parser *p)
 	}
 }
 
+/* The free address of segment up (a NAT's lan) nobody else takes, also as a second
+ * uplink; 0: none left. */
+static uint32_t free_addr2(const struct zt_scn *s, int up)
+{
+	uint32_t net = s->nodes[up].lan_net, mask = prefix_mask(s->nodes[up].lan_prefix);
+
+	for (uint32_t x = net + 1; x < (net | ~mask); x++) {
+		bool taken = addr_taken(s, up, x, s->nnodes, 0);
+
+		for (unsigned i = 0; i < s->nnodes && !taken; i++)
+			taken = s->nodes[i].up2 == up && s->nodes[i].addr2 == x;
+		if (!taken)
+			return x;
+	}
+	return 0;
+}
+
+/* 'at TIME host NODE move NAT', in time order: NODE a host behind a NAT, never moved
+ * where it already is, to one other NAT only; that NAT's lan gives it an address. */
+static int resolve_moves(struct parser *p)
+{
+	struct zt_scn *s = p->s;
+	int cur[ZT_SCN_MAX_NODES];
+	char a[16];
+
+	for (unsigned i = 0; i < s->nnodes; i++)
+		cur[i] = s->nodes[i].up;
+	for (unsigned i = 0; i < s->nevents; i++) {
+		const struct zt_scn_event *ev = &s->events[i];
+		struct zt_scn_node *h = &s->nodes[ev->node];
+
+		if (ev->kind != ZT_SCN_EV_HOST_MOVE)
+			continue;
+		if (h->kind != ZT_SCN_HOST || h->up < 0)
+			return fail_at(p, ev->line, ZT_ECONF_REF, "'%s' is not a host behind a nat "
+				       "(only such a host moves)", h->name);
+		if (cur[ev->node] == (int)ev->to)
+			return fail_at(p, ev->line, ZT_ECONF_VALUE, "'%s' is already behind '%s' then",
+				       h->name, s->nodes[ev->to].name);
+		if ((int)ev->to != h->up && h->up2 >= 0 && h->up2 != (int)ev->to)
+			return fail_at(p, ev->line, ZT_ECONF_VALUE, "'%s' already moves behind '%s': "
+				       "a host moves to one other nat (and back)", h->name,
+				       s->nodes[h->up2].name);
+		cur[ev->node] = (int)ev->to;
+		if ((int)ev->to == h->up || h->up2 >= 0)
+			continue;
+		h->up2 = (int)ev->to;
+		h->addr2 = free_addr2(s, h->up2);
+		if (!h->addr2)
+			return fail_at(p, ev->line, ZT_ERANGE, "no free address left for '%s' on %s/%u",
+				       h->name, zt_ip4_str(s->nodes[h->up2].lan_net, a),
+				       s->nodes[h->up2].lan_prefix);
+	}
+	return 0;
+}
+
 /* Each event's node (of the right kind); link events make their link emulated; the
  * links' states in time order keep jitter <= delay. */
 static int resolve_events(struct parser *p)
@@ -1335,6 +1444,17 @@ static int resolve_events(struct parser *p)
 	struct zt_scn *s = p->s;
 	struct zt_scn_link cur[ZT_SCN_MAX_NODES], saved[ZT_SCN_MAX_NODES];
 
+	/* the NAT of each move, before the sort reorders the names */
+	for (unsigned i = 0; i < s->nevents; i++) {
+		int to = zt_scn_find(s, p->ev_to[i]);
+
+		if (s->events[i].kind != ZT_SCN_EV_HOST_MOVE)
+			continue;
+		if (to < 0 || s->nodes[to].kind != ZT_SCN_NAT)
+			return fail_at(p, s->events[i].line, ZT_ECONF_REF, "'%s' is not a nat (a host "
+				       "moves behind a nat)", p->ev_to[i]);
+		s->events[i].to = (unsigned)to;
+	}
 	sort_events(p);
 	for (unsigned i = 0; i < s->nevents; i++) {
 		struct zt_scn_event *ev = &s->events[i];
@@ -1351,6 +1471,8 @@ static int resolve_events(struct parser *p)
 					       "nat has mappings to flush)", p->ev_node[i]);
 			continue;
 		}
+		if (ev->kind == ZT_SCN_EV_HOST_MOVE)
+			continue; /* resolve_moves */
 		l = &s->nodes[k].link;
 		if (!l->set)
 			*l = (struct zt_scn_link){ .set = true, .line = ev->line, .mtu = DEFAULT_MTU,
@@ -1419,6 +1541,9 @@ int zt_scn_event_str(const struct zt_scn *s, const struct zt_scn_event *ev, char
 
 	if (ev->kind == ZT_SCN_EV_NAT_FLUSH)
 		w = snprintf(buf, cap, "nat %s flush", name);
+	else if (ev->kind == ZT_SCN_EV_HOST_MOVE)
+		w = snprintf(buf, cap, "host %s move %s", name,
+			     ev->to < s->nnodes ? s->nodes[ev->to].name : "?");
 	else if (ev->kind != ZT_SCN_EV_LINK)
 		w = snprintf(buf, cap, "link %s %s", name,
 			     ev->kind == ZT_SCN_EV_LINK_DOWN ? "down" : "up");
@@ -1509,7 +1634,9 @@ int zt_scn_parse(struct zt_scn *ret, const char *text, size_t len, const char *f
 		goto out_free;
 	}
 	if ((rc = resolve_refs(p)) < 0 || (rc = check_lans(p)) < 0 || (rc = assign_addrs(p)) < 0 ||
-	    (rc = resolve_egress(p)) < 0 || (rc = resolve_v6(p)) < 0 || (rc = resolve_events(p)) < 0)
+	    (rc = resolve_blocks(p)) < 0 ||
+	    (rc = resolve_egress(p)) < 0 || (rc = resolve_v6(p)) < 0 || (rc = resolve_events(p)) < 0 ||
+	    (rc = resolve_moves(p)) < 0)
 		goto out_free;
 	if (!ret->name[0])
 		default_name(ret, filename);

@@ -60,6 +60,9 @@ enum zt_scn_portmap {
 
 #define ZT_SCN_SEQ_BASE 20000    /* first port of a sequential NAT */
 #define ZT_SCN_SEQ_PORTS 1000    /* it counts through this many ports, then wraps */
+#define ZT_SCN_BLOCK_BASE 1024   /* 'block N': the first block's first port */
+#define ZT_SCN_BLOCK_MIN 16      /* ... N from this */
+#define ZT_SCN_BLOCK_MAX 32768   /* ... to this */
 
 /*
  * The inbound IPv6 filter of a NAT with 'lan6' (RFC 6092 simple security; no NAT66, the
@@ -106,6 +109,11 @@ struct zt_scn_link {
  *                                   change those settings
  *   at TIME link NODE down | up     all IP frames lost / the settings before 'down'
  *   at TIME nat NODE flush          the NAT forgets its mappings (as after a reboot)
+ *   at TIME host NODE move NAT      the host's uplink moves behind NAT (a second uplink,
+ *                                   eth1, made at the start and kept down; the old one
+ *                                   goes down): a new address, a new gateway. A later
+ *                                   move back to its own NAT undoes it. One other NAT
+ *                                   per host.
  */
 #define ZT_SCN_MAX_EVENTS 64
 #define ZT_SCN_EVENT_MAX_NS (24ULL * 3600 * 1000000000) /* 24 h */
@@ -115,6 +123,7 @@ enum zt_scn_event_kind {
 	ZT_SCN_EV_LINK_DOWN,
 	ZT_SCN_EV_LINK_UP,
 	ZT_SCN_EV_NAT_FLUSH,
+	ZT_SCN_EV_HOST_MOVE,      /* to: the NAT it goes behind (its own: back) */
 };
 
 /* zt_scn_event.keys: which settings a ZT_SCN_EV_LINK event sets. */
@@ -131,6 +140,7 @@ struct zt_scn_event {
 	unsigned node;                  /* index into nodes */
 	unsigned keys;                  /* ZT_SCN_EV_LINK: ZT_SCN_KEY_* */
 	struct zt_scn_link link;        /* ZT_SCN_EV_LINK: the values of those keys */
+	unsigned to;                    /* ZT_SCN_EV_HOST_MOVE: index of the NAT */
 };
 
 struct zt_scn_node {
@@ -141,6 +151,10 @@ struct zt_scn_node {
 	uint32_t addr[ZT_SCN_MAX_ADDRS];   /* on the upstream segment; addr[0] is primary */
 	unsigned naddr;
 	struct zt_scn_link link;
+	/* kind == ZT_SCN_HOST moved by an 'at ... move' line: its second uplink (eth1, a
+	 * plain veth, down until the move) behind NAT up2 (-1: none), its address there */
+	int up2;
+	uint32_t addr2;
 	/* kind == ZT_SCN_SERVER */
 	enum zt_scn_proxy proxy;           /* default none */
 	uint16_t proxy_port;               /* TCP, on addr[0]; ZT_SCN_PROXY_PORT unless given */
@@ -157,6 +171,14 @@ struct zt_scn_node {
 	enum zt_scn_ports ports;           /* 'ports': symmetric only (default random);
 					    * always PRESERVE on the cone types */
 	enum zt_scn_portmap portmap;       /* 'portmap'; default none */
+	/* 'block N' (CGNAT port blocks): each node on the lan, in the file's order, maps
+	 * only to its own N ports, from ZT_SCN_BLOCK_BASE; 0: off */
+	uint16_t port_block;
+	/* 'refresh outbound': a UDP mapping lives timeout_s after its last outbound packet;
+	 * inbound ones do not keep it (default: both ways, as conntrack does) */
+	bool refresh_outbound;
+	uint32_t block_addr[ZT_SCN_MAX_NODES]; /* the subscribers: block i is theirs */
+	unsigned nblocks;
 	/* 'egress proxy NODE': the only traffic forwarded from the lan to the wan is TCP to
 	 * that server's proxy (egress_addr:egress_port); the rest is dropped */
 	bool egress_proxy;

@@ -242,23 +242,28 @@ static int sim_line(struct zt_sim_scn *s, char **tok, int n, const char *file, i
 }
 
 /*
- * A symmetric NAT's 'ports' (lab grammar) as the simulator's port allocation, unless a
- * 'sim nat' line describes the NAT. The simulator's own patterns are the lab's:
- * preserve takes the inside port when no mapping uses it, sequential counts up from
- * 20000 (the lab's ZT_SCN_SEQ_BASE; it skips ports in use where the lab, after 1000
- * mappings, wraps).
+ * A symmetric NAT's 'ports' and any NAT's 'refresh outbound' (lab grammar) as the
+ * simulator's port allocation and refresh, unless a 'sim nat' line describes the NAT.
+ * The simulator's own patterns are the lab's: preserve takes the inside port when no
+ * mapping uses it, sequential counts up from 20000 (the lab's ZT_SCN_SEQ_BASE; it
+ * skips ports in use where the lab, after 1000 mappings, wraps). 'block N' (CGNAT port
+ * blocks) is not modelled.
  */
-static void lab_port_patterns(struct zt_sim_scn *s)
+static void lab_nat_options(struct zt_sim_scn *s)
 {
 	for (unsigned k = 0; k < s->lab.nnodes; k++) {
 		const struct zt_scn_node *n = &s->lab.nodes[k];
 
-		if (n->kind != ZT_SCN_NAT || n->type != ZT_NAT_SYMMETRIC || s->nat_set[k])
+		if (n->kind != ZT_SCN_NAT || s->nat_set[k] ||
+		    (n->type != ZT_NAT_SYMMETRIC && !n->refresh_outbound))
 			continue;
 		s->nat[k] = zt_sim_nat_cfg_of_type((int)n->type);
-		s->nat[k].ports = n->ports == ZT_SCN_PORTS_SEQUENTIAL ? ZT_SIM_PORTS_SEQUENTIAL :
-				  n->ports == ZT_SCN_PORTS_PRESERVE ? ZT_SIM_PORTS_PRESERVE :
-				  ZT_SIM_PORTS_RANDOM;
+		if (n->type == ZT_NAT_SYMMETRIC)
+			s->nat[k].ports = n->ports == ZT_SCN_PORTS_SEQUENTIAL ? ZT_SIM_PORTS_SEQUENTIAL :
+					  n->ports == ZT_SCN_PORTS_PRESERVE ? ZT_SIM_PORTS_PRESERVE :
+					  ZT_SIM_PORTS_RANDOM;
+		if (n->refresh_outbound)
+			s->nat[k].refresh_inbound = false;
 		s->nat_set[k] = true;
 	}
 }
@@ -330,7 +335,7 @@ int zt_sim_scn_parse(struct zt_sim_scn *ret, const char *text, size_t len,
 		ret->nat_set[idx] = true;
 		ret->nat[idx] = pending_cfg[k];
 	}
-	lab_port_patterns(ret);
+	lab_nat_options(ret);
 	for (int k = 0; k < nlink; k++) {
 		int idx = zt_scn_find(&ret->lab, pending_link[k]);
 		if (idx < 0) {

@@ -158,6 +158,63 @@ static void symmetric_preserve_keeps_free_ports(void **state)
 
 /* 'portmap': miniupnpd's table and chains, DNATed packets forwarded, the other
  * protocol's requests dropped for 'natpmp' and 'pcp'. */
+/* 'block N': one snat rule per subscriber, its own ports, before the catch-all;
+ * random on a symmetric NAT only. */
+static void port_blocks_per_subscriber(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_PORT_RESTRICTED, false, false, 120);
+	char buf[8192], c[2048];
+	const char *r0, *r1, *all;
+
+	(void)state;
+	n.port_block = 1024;
+	n.nblocks = 2;
+	n.block_addr[0] = 192u << 24 | 168 << 16 | 1 << 8 | 2;
+	n.block_addr[1] = 192u << 24 | 168 << 16 | 1 << 8 | 7;
+	render(&n, buf, sizeof(buf));
+	chain(buf, "postrouting", c, sizeof(c));
+	r0 = strstr(c, "oifname \"wan\" ip saddr 192.168.1.2 meta l4proto { tcp, udp } snat ip to 203.0.113.1:1024-2047\n");
+	r1 = strstr(c, "oifname \"wan\" ip saddr 192.168.1.7 meta l4proto { tcp, udp } snat ip to 203.0.113.1:2048-3071\n");
+	all = strstr(c, "oifname \"wan\" masquerade\n");
+	assert_non_null(r0);
+	assert_non_null(r1);
+	assert_non_null(all);
+	assert_true(r0 < r1 && r1 < all);
+
+	n.type = ZT_NAT_SYMMETRIC;
+	n.ports = ZT_SCN_PORTS_RANDOM;
+	n.port_block = 16;
+	render(&n, buf, sizeof(buf));
+	HAS(chain(buf, "postrouting", c, sizeof(c)),
+	    "ip saddr 192.168.1.7 meta l4proto { tcp, udp } snat ip to 203.0.113.1:1040-1055 random\n");
+}
+
+/* 'refresh outbound': a set refreshed by packets out of the wan, and inbound UDP for
+ * ports not in it dropped before conntrack (priority raw); flushed on a reboot. */
+static void refresh_outbound_only(void **state)
+{
+	struct zt_scn_node n = nat(ZT_NAT_FULL_CONE, false, false, 30);
+	char buf[8192], c[2048];
+
+	(void)state;
+	render(&n, buf, sizeof(buf));
+	LACKS(buf, "alive");
+	LACKS(buf, "chain raw");
+	n.refresh_outbound = true;
+	render(&n, buf, sizeof(buf));
+	HAS(buf, "\tset alive {\n\t\ttype inet_service\n\t\tflags dynamic,timeout\n\t\ttimeout 30s\n");
+	HAS(chain(buf, "raw", c, sizeof(c)), "type filter hook prerouting priority raw;");
+	HAS(c, "iifname \"wan\" meta l4proto udp udp dport != @alive drop\n");
+	HAS(chain(buf, "learn", c, sizeof(c)), "oifname \"wan\" meta l4proto udp update @alive { udp sport }\n");
+	assert_true(zt_natrules_render_flush(&n, buf, sizeof(buf)) > 0);
+	HAS(buf, "flush set ip ztlab alive\n");
+	/* a port-restricted NAT has no learn chain of its own: it gets one */
+	n = nat(ZT_NAT_PORT_RESTRICTED, false, false, 30);
+	n.refresh_outbound = true;
+	render(&n, buf, sizeof(buf));
+	HAS(chain(buf, "learn", c, sizeof(c)), "update @alive");
+}
+
 static void portmap_makes_room_for_miniupnpd(void **state)
 {
 	static const struct {
@@ -436,6 +493,8 @@ int main(void)
 		cmocka_unit_test(symmetric_is_random),
 		cmocka_unit_test(symmetric_sequential_counts_ports),
 		cmocka_unit_test(symmetric_preserve_keeps_free_ports),
+		cmocka_unit_test(port_blocks_per_subscriber),
+		cmocka_unit_test(refresh_outbound_only),
 		cmocka_unit_test(portmap_makes_room_for_miniupnpd),
 		cmocka_unit_test(full_cone_learns_after_snat),
 		cmocka_unit_test(address_restricted_checks_the_remote),

@@ -277,6 +277,40 @@ static const struct bad bad_files[] = {
 	  ZT_ECONF_VALUE, 2, "'ports' given twice" },
 	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 ports\n", ZT_ESYNTAX, 2,
 	  "expected a value after 'ports'" },
+	/* CGNAT port blocks */
+	{ "public 10.0.0.0/24\nnat n type port-restricted lan 192.168.1.0/24 block 8\n", ZT_ERANGE, 2,
+	  "expected the ports of a subscriber's block after 'block', 16 to 32768, got '8'" },
+	{ "public 10.0.0.0/24\nnat n type port-restricted lan 192.168.1.0/24 block 1k\n", ZT_ERANGE, 2,
+	  "expected the ports of a subscriber's block after 'block', 16 to 32768, got '1k'" },
+	{ "public 10.0.0.0/24\nnat n type symmetric ports sequential block 1024 lan 192.168.1.0/24\n",
+	  ZT_ECONF_VALUE, 2, "'block' takes random ports in each block: 'ports sequential' cannot go "
+	  "with it (remove one)" },
+	{ "public 10.0.0.0/24\nnat n type port-restricted lan 192.168.1.0/24 block 32768\n"
+	  "host a behind n\nhost b behind n\n", ZT_ERANGE, 2, "'block 32768' fits 1 subscribers below "
+	  "port 65536; 'b' is one more (a smaller block, or fewer nodes behind 'n')" },
+	/* host moves */
+	{ "public 10.0.0.0/24\nnat a type full-cone lan 192.168.1.0/24\nhost h behind a\n"
+	  "at 1s host h move a\n", ZT_ECONF_VALUE, 4, "'h' is already behind 'a' then" },
+	{ "public 10.0.0.0/24\nnat a type full-cone lan 192.168.1.0/24\nhost h behind a\n"
+	  "at 1s host h move public\n", ZT_ECONF_VALUE, 4, "expected a nat name after 'move', got 'public'" },
+	{ "public 10.0.0.0/24\nnat a type full-cone lan 192.168.1.0/24\nhost h behind a\n"
+	  "at 1s host h move nowhere\n", ZT_ECONF_REF, 4, "'nowhere' is not a nat (a host moves behind a nat)" },
+	{ "public 10.0.0.0/24\nnat a type full-cone lan 192.168.1.0/24\nserver h\n"
+	  "at 1s host h move a\n", ZT_ECONF_REF, 4, "'h' is not a host behind a nat (only such a host moves)" },
+	{ "public 10.0.0.0/24\nnat a type full-cone lan 192.168.1.0/24\nnat b type full-cone lan "
+	  "192.168.2.0/24\nnat c type full-cone lan 192.168.3.0/24\nhost h behind a\n"
+	  "at 1s host h move b\nat 2s host h move c\n", ZT_ECONF_VALUE, 7,
+	  "'h' already moves behind 'b': a host moves to one other nat (and back)" },
+	{ "public 10.0.0.0/24\nat 1s host h go a\n", ZT_ESYNTAX, 2,
+	  "expected 'at 1s host h move NAT' (the host's uplink moves behind that NAT)" },
+	{ "public 10.0.0.0/24\nnat a type full-cone lan 192.168.1.0/24\nnat b type full-cone lan "
+	  "192.168.2.0/30\nhost x behind b\nhost h behind a\nat 1s host h move b\n", ZT_ERANGE, 6,
+	  "no free address left for 'h' on 192.168.2.0/30" },
+	{ "public 10.0.0.0/24\nnat n type full-cone lan 192.168.1.0/24 refresh inbound\n", ZT_ECONF_VALUE, 2,
+	  "expected 'outbound' or 'both' after 'refresh' (which packets keep a mapping alive), got 'inbound'" },
+	{ "public 100.21.0.0/24\nnat n type full-cone lan 192.168.1.0/24 refresh outbound portmap pcp\n",
+	  ZT_ECONF_VALUE, 2, "'refresh outbound' cannot go with 'portmap' (a port mapping receives "
+	  "before it sends: remove one)" },
 	/* port-mapping routers */
 	{ "public 10.0.0.0/24\nnat n type symmetric lan 192.168.1.0/24 portmap igd\n", ZT_ECONF_VALUE, 2,
 	  "expected 'upnp', 'natpmp', 'pcp' or 'all' after 'portmap', got 'igd'" },
@@ -285,7 +319,7 @@ static const struct bad bad_files[] = {
 	{ "public 10.0.0.0/24\nnat n type full-cone lan 192.168.1.0/24 portmap pcp portmap all\n",
 	  ZT_ECONF_VALUE, 2, "'portmap' given twice" },
 	{ "public 10.0.0.0/24\nnat n type full-cone lan 192.168.1.0/24 colour red\n", ZT_ECONF_KEY, 2,
-	  "(expected type, lan, behind, wan, gw, hairpin, timeout, udp, icmp, ports, portmap, egress, "
+	  "(expected type, lan, behind, wan, gw, hairpin, timeout, udp, icmp, ports, portmap, block, refresh, egress, "
 	  "lan6, wan6, gw6, fw6)" },
 	/* dual-stack */
 	{ "public 10.0.0.0/24\nserver s addr6 2001:db8::5\n", ZT_ECONF_MISSING, 2,
@@ -341,7 +375,7 @@ static const struct bad bad_files[] = {
 	  "'loss' given twice" },
 	{ "public 10.0.0.0/24\nserver s\nat 1s link s sideways\n", ZT_ESYNTAX, 3, "expected a value" },
 	{ "public 10.0.0.0/24\nserver s\nat 1s wire s down\n", ZT_ECONF_KEY, 3,
-	  "expected 'link' or 'nat' after 'at 1s', got 'wire'" },
+	  "expected 'link', 'nat' or 'host' after 'at 1s', got 'wire'" },
 	{ "public 10.0.0.0/24\nserver s\nat 1s link nobody down\n", ZT_ECONF_REF, 3,
 	  "no node named 'nobody' is defined" },
 	{ "public 10.0.0.0/24\nserver s\nat 1s nat s flush\n", ZT_ECONF_REF, 3, "'s' is not a nat" },
@@ -641,6 +675,36 @@ static void nat_port_patterns(void **state)
 	free(s);
 }
 
+/* 'block N': the nodes behind the NAT, in the file's order, get one block each. */
+static void nat_port_blocks(void **state)
+{
+	struct zt_scn *s = parse_ok("public 10.0.0.0/24\n"
+				    "host c behind cgn addr 100.64.0.9\n"
+				    "nat cgn type port-restricted lan 100.64.0.0/24 block 1024\n"
+				    "nat home type full-cone lan 192.168.1.0/24 behind cgn\n"
+				    "host a behind cgn\n"
+				    "host h behind home\n"
+				    "nat plain type symmetric lan 192.168.2.0/24\n");
+	const struct zt_scn_node *cgn;
+
+	(void)state;
+	cgn = node(s, "cgn");
+	assert_int_equal(cgn->port_block, 1024);
+	assert_int_equal(cgn->nblocks, 3); /* c, home, a; not h (behind home) */
+	assert_int_equal(cgn->block_addr[0], node(s, "c")->addr[0]);
+	assert_int_equal(cgn->block_addr[1], node(s, "home")->addr[0]);
+	assert_int_equal(cgn->block_addr[2], node(s, "a")->addr[0]);
+	assert_int_equal(node(s, "home")->nblocks, 0);
+	assert_int_equal(node(s, "plain")->port_block, 0);
+	assert_false(cgn->refresh_outbound);
+	free(s);
+	s = parse_ok("public 10.0.0.0/24\nnat a type full-cone lan 192.168.1.0/24 refresh outbound\n"
+		     "nat b type symmetric lan 192.168.2.0/24 refresh both\n");
+	assert_true(node(s, "a")->refresh_outbound);
+	assert_false(node(s, "b")->refresh_outbound);
+	free(s);
+}
+
 /* 'portmap' on any type; none by default. */
 static void nat_portmap(void **state)
 {
@@ -680,6 +744,39 @@ static void plain_link_is_not_emulated(void **state)
 	assert_false(zt_scn_link_impaired(&s->nodes[1].link));
 	assert_int_equal(zt_scn_link_str(&s->nodes[1].link, out, sizeof(out)), 0);
 	assert_string_equal(out, "");
+	free(s);
+}
+
+/* 'at TIME host H move NAT': the host gets a second uplink behind that NAT, an address
+ * there nobody else has; a move back needs nothing more; the events read back. */
+static void host_moves(void **state)
+{
+	struct zt_scn *s = parse_ok("public 10.0.0.0/24\n"
+				    "at 20s host alice move home\n"
+				    "at 10s host alice move cell\n"
+				    "at 5s host bob move cell\n"
+				    "nat home type port-restricted lan 192.168.1.0/24\n"
+				    "nat cell type symmetric lan 100.64.0.0/24 gw 100.64.0.1\n"
+				    "host alice behind home\nhost bob behind home\n"
+				    "host c behind cell addr 100.64.0.2\n");
+	const struct zt_scn_node *alice, *bob;
+	char out[64];
+
+	(void)state;
+	alice = &s->nodes[zt_scn_find(s, "alice")];
+	bob = &s->nodes[zt_scn_find(s, "bob")];
+	assert_int_equal(s->nevents, 3);
+	assert_int_equal(s->events[0].kind, ZT_SCN_EV_HOST_MOVE);
+	assert_int_equal(s->events[0].to, (unsigned)zt_scn_find(s, "cell"));
+	assert_int_equal(s->events[2].to, (unsigned)zt_scn_find(s, "home"));
+	assert_true(zt_scn_event_str(s, &s->events[1], out, sizeof(out)) > 0);
+	assert_string_equal(out, "host alice move cell");
+	assert_int_equal(alice->up2, zt_scn_find(s, "cell"));
+	assert_int_equal(bob->up2, zt_scn_find(s, "cell"));
+	/* free addresses of cell's lan: .1 is its gw, .2 is c's; bob moves first */
+	assert_int_equal(bob->addr2, 100u << 24 | 64 << 16 | 3);
+	assert_int_equal(alice->addr2, 100u << 24 | 64 << 16 | 4);
+	assert_int_equal(s->nodes[zt_scn_find(s, "c")].up2, -1);
 	free(s);
 }
 
@@ -787,8 +884,10 @@ int main(void)
 		cmocka_unit_test(proxy_servers_and_egress),
 		cmocka_unit_test(proxy_only_lab_file),
 		cmocka_unit_test(nat_port_patterns),
+		cmocka_unit_test(nat_port_blocks),
 		cmocka_unit_test(nat_portmap),
 		cmocka_unit_test(plain_link_is_not_emulated),
+		cmocka_unit_test(host_moves),
 		cmocka_unit_test(timed_events),
 		cmocka_unit_test(load_reports_missing_file),
 		cmocka_unit_test(nat_type_names),

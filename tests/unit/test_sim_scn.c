@@ -79,7 +79,9 @@ static void lab_port_patterns_reach_the_simulator(void **state)
 		"nat c type symmetric lan 192.168.1.0/24\n"
 		"nat d type symmetric lan 192.168.1.0/24 ports preserve\n"
 		"nat e type port-restricted lan 192.168.1.0/24\n"
-		"sim nat d mapping ei filtering apd ports random\n";
+		"sim nat d mapping ei filtering apd ports random\n"
+		"nat f type full-cone lan 192.168.1.0/24 refresh outbound\n"
+		"nat g type symmetric lan 192.168.1.0/24 refresh outbound ports sequential\n";
 
 	(void)state;
 	assert_int_equal(zt_sim_scn_parse(&s, text, strlen(text), "p.sim", &err), 0);
@@ -92,6 +94,13 @@ static void lab_port_patterns_reach_the_simulator(void **state)
 	assert_int_equal(s.nat[3].ports, ZT_SIM_PORTS_RANDOM);
 	assert_int_equal(s.nat[3].mapping, ZT_SIM_EI);
 	assert_false(s.nat_set[4]);
+	/* 'refresh outbound': inbound packets do not keep a mapping */
+	assert_true(s.nat_set[5] && !s.nat[5].refresh_inbound);
+	assert_int_equal(s.nat[5].mapping, ZT_SIM_EI);
+	assert_int_equal(s.nat[5].filtering, ZT_SIM_EI);
+	assert_true(s.nat_set[6] && !s.nat[6].refresh_inbound);
+	assert_int_equal(s.nat[6].ports, ZT_SIM_PORTS_SEQUENTIAL);
+	assert_true(s.nat[2].refresh_inbound);
 }
 
 static void units(void **state)
