@@ -107,3 +107,17 @@ size_t zt_hmap_take_if(struct zt_hmap *m, bool (*pred)(const struct zt_hnode *n,
 	}
 	return taken;
 }
+
+size_t zt_hmap_walk(const struct zt_hmap *m, bool (*fn)(const struct zt_hnode *n, void *arg),
+		    void *arg)
+{
+	size_t seen = 0;
+
+	for (size_t i = 0; m->b && i < (size_t)1 << m->shift; i++)
+		for (const struct zt_hnode *n = m->b[i]; n; n = n->next) {
+			seen++;
+			if (!fn(n, arg))
+				return seen;
+		}
+	return seen;
+}

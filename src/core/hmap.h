@@ -49,6 +49,11 @@ struct zt_hnode *zt_hmap_unlink(struct zt_hmap *m, struct zt_hnode **slot);
 /* Takes out n, which is in the table. */
 void zt_hmap_remove(struct zt_hmap *m, struct zt_hnode *n);
 
+/* Calls fn(node, arg) for every record, in no order, until fn returns false; fn must
+ * not change the table. Returns how many records fn saw. */
+size_t zt_hmap_walk(const struct zt_hmap *m, bool (*fn)(const struct zt_hnode *n, void *arg),
+		    void *arg);
+
 /* Takes out every record for which pred(node, arg) holds (pred NULL: all), handing
  * each to done (which may free it). Returns how many. */
 size_t zt_hmap_take_if(struct zt_hmap *m, bool (*pred)(const struct zt_hnode *n, const void *arg),

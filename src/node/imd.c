@@ -100,6 +100,7 @@ struct client {
 	bool lost;                        /* its connection was lost, not closed by it: its
 					     sessions wait for it (orphans) */
 	uint64_t login_seq;               /* C_READY: its HELLO was the login_seq-th */
+	uint64_t login_at;                /* C_READY: when */
 	uint64_t close_at;                /* C_REJECTED or close_pending: when to close */
 	uint32_t close_code;
 	char close_text[128];
@@ -260,6 +261,9 @@ static uint32_t relay_burst_for(uint32_t rate)
 	return rate / 4 > ZT_IMD_RELAY_BURST_MIN ? rate / 4 : ZT_IMD_RELAY_BURST_MIN;
 }
 
+_Static_assert(sizeof(((struct zt_imd_client_info *)0)->services) >
+		       ZT_CTRL_SERVICES_MAX * (ZT_PKI_NAME_MAX + 1),
+	       "every service name fits a client's info");
 _Static_assert(ZT_POLICY_RELAY_BURST_MIN == ZT_IMD_RELAY_BURST_MIN,
 	       "a limit rule's smallest burst is the Intermediate's");
 
@@ -1462,6 +1466,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	c->role = h->role;
 	c->state = C_READY;
 	c->login_seq = ++imd->logins;
+	c->login_at = now;
 	imd->nready++;
 	half_open_end(c);
 	imd->st.auth_ok++;
@@ -2892,7 +2897,59 @@ int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_ses
 	ret->dropped_rate = s->dropped_rate;
 	ret->started = s->started;
 	ret->generation = s->started_gen;
+	ret->direct = s->direct;
+	ret->orphan = !s->end[0] || !s->end[1];
 	return 0;
+}
+
+size_t zt_imd_clients(const struct zt_imd *imd, struct zt_imd_client_info *ret, size_t cap)
+{
+	size_t n = 0;
+
+	for (const struct client *c = imd->clients; c; c = c->next) {
+		struct zt_imd_client_info *i = &ret[n];
+		if (c->state != C_READY)
+			continue;
+		if (n++ >= cap)
+			continue;
+		*i = (struct zt_imd_client_info){
+			.id = c->id,
+			.connector = c->role == ZT_CTRL_ROLE_CONNECTOR,
+			.tcp = c->tcp_id != 0,
+			.chan = c->chan,
+			.remote = c->observed,
+			.connected_at = c->created,
+			.login_at = c->login_at,
+			.sessions = c->nsessions,
+			.relay_dropped_rate = c->relay_dropped,
+		};
+		snprintf(i->identity, sizeof(i->identity), "%s", c->identity);
+		services_text(c, i->services, sizeof(i->services));
+	}
+	return n;
+}
+
+struct id_walk {
+	uint32_t *ids;
+	size_t cap, n;
+};
+
+static bool collect_id(const struct zt_hnode *node, void *arg)
+{
+	struct id_walk *w = arg;
+
+	if (w->n < w->cap)
+		w->ids[w->n] = zt_hmap_entry(node, struct session, hnode)->id;
+	w->n++;
+	return true;
+}
+
+size_t zt_imd_session_ids(const struct zt_imd *imd, uint32_t *ret, size_t cap)
+{
+	struct id_walk w = { .ids = ret, .cap = cap };
+
+	zt_hmap_walk(&imd->sessions, collect_id, &w);
+	return w.n;
 }
 
 /* Reload. */

@@ -271,6 +271,24 @@ struct zt_imd_session_info {
 	uint64_t dropped_rate;          /* over its sender's relay_rate (either end) */
 	bool started;                   /* START_CHECKS sent */
 	uint32_t generation;
+	bool direct;                    /* the agent's last PATH_REPORT said direct */
+	bool orphan;                    /* an end is gone; the session waits for it */
+};
+
+/* A logged-in client (zt_imd_clients). */
+struct zt_imd_client_info {
+	uint64_t id;                    /* its client id (WELCOME) */
+	char identity[96];              /* URI: ztna:agent:alice */
+	bool connector;                 /* else an agent */
+	bool tcp;                       /* over TLS/TCP, else QUIC */
+	bool chan;                      /* has the relay channel */
+	struct zt_addr remote;          /* its validated address now */
+	uint64_t connected_at;          /* its first Initial (TCP: the accept) */
+	uint64_t login_at;              /* its HELLO accepted */
+	size_t sessions;
+	uint64_t relay_dropped_rate;    /* its payloads dropped over its relay rate */
+	char services[33 * 64];         /* connector: its registered services, "web,db";
+					   "-" when none (an agent: always) */
 };
 
 struct zt_imd;
@@ -365,6 +383,14 @@ struct zt_imd_reload {
  */
 int zt_imd_set_policy(struct zt_imd *imd, uint64_t now, const struct zt_policy *policy,
 		      struct zt_imd_reload *ret);
+
+/* The logged-in clients, the most recently connected first: up to cap of them into
+ * ret. Returns how many there are in all. */
+size_t zt_imd_clients(const struct zt_imd *imd, struct zt_imd_client_info *ret, size_t cap);
+
+/* The sessions' ids, in no order: up to cap of them into ret (zt_imd_session_info
+ * for each). Returns how many there are in all. */
+size_t zt_imd_session_ids(const struct zt_imd *imd, uint32_t *ret, size_t cap);
 
 /* A session's state. Returns 0 or -ENOENT. */
 int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_session_info *ret);

@@ -144,12 +144,50 @@ static void take_if_hands_back(void **state)
 	assert_int_equal(zt_hmap_init(&m, 0), -EINVAL);
 }
 
+struct walk_acc {
+	uint64_t sum;
+	size_t stop_after; /* 0: never stop */
+	size_t seen;
+};
+
+static bool walk_sum(const struct zt_hnode *n, void *arg)
+{
+	struct walk_acc *a = arg;
+
+	a->sum += zt_hmap_entry(n, struct rec, node)->key;
+	return !a->stop_after || ++a->seen < a->stop_after;
+}
+
+/* walk: every record once (colliding ones too), stops when told, an empty table none. */
+static void walk_sees_every_record(void **state)
+{
+	struct rec r[40];
+	struct zt_hmap m;
+	struct walk_acc a = { 0 };
+	uint64_t want = 0;
+	(void)state;
+
+	assert_int_equal(zt_hmap_init(&m, 2), 0);
+	assert_int_equal(zt_hmap_walk(&m, walk_sum, &a), 0);
+	for (int i = 0; i < 40; i++) {
+		r[i] = (struct rec){ .key = (uint64_t)i + 1 };
+		add(&m, &r[i], i % 4 == 0);
+		want += (uint64_t)i + 1;
+	}
+	assert_int_equal(zt_hmap_walk(&m, walk_sum, &a), 40);
+	assert_int_equal(a.sum, want);
+	a = (struct walk_acc){ .stop_after = 5 };
+	assert_int_equal(zt_hmap_walk(&m, walk_sum, &a), 5);
+	zt_hmap_fini(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sequential_keys_spread),
 		cmocka_unit_test(collisions_and_removal),
 		cmocka_unit_test(take_if_hands_back),
+		cmocka_unit_test(walk_sees_every_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

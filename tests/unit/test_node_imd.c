@@ -388,6 +388,47 @@ static void pairing(void **state)
 	nh_world_fini(&w);
 }
 
+/* What a control socket shows (zt_imd_clients, zt_imd_session_ids): the logged-in
+ * clients, newest first, with identity, kind, address and services; the session with
+ * its ends; a short array gets what fits and the count in all. */
+static void clients_and_sessions_listed(void **state)
+{
+	struct nh_world w;
+	struct zt_imd_client_info ci[4];
+	struct zt_imd_session_info si;
+	uint32_t ids[4], id;
+	char a[ZT_ADDR_STRLEN];
+
+	world_init(&w, *state, 0, 0);
+	assert_int_equal(zt_imd_clients(w.imd.imd, ci, 4), 0);
+	assert_int_equal(zt_imd_session_ids(w.imd.imd, ids, 4), 0);
+	id = pair(&w);
+	assert_int_equal(zt_imd_clients(w.imd.imd, ci, 4), 2);
+	assert_string_equal(ci[0].identity, "ztna:agent:alice");
+	assert_false(ci[0].connector);
+	assert_false(ci[0].tcp);
+	assert_string_equal(zt_addr_str(&ci[0].remote, a), "127.0.0.2:5000");
+	assert_string_equal(ci[0].services, "-");
+	assert_int_equal(ci[0].sessions, 1);
+	assert_true(ci[0].login_at >= ci[0].connected_at && ci[0].login_at <= w.net.now);
+	assert_string_equal(ci[1].identity, "ztna:connector:c1");
+	assert_true(ci[1].connector);
+	assert_string_equal(zt_addr_str(&ci[1].remote, a), "127.0.0.3:6000");
+	assert_string_equal(ci[1].services, "web");
+	assert_int_equal(ci[1].sessions, 1);
+	memset(ci, 0, sizeof(ci));
+	assert_int_equal(zt_imd_clients(w.imd.imd, ci, 1), 2);
+	assert_string_equal(ci[0].identity, "ztna:agent:alice");
+	assert_string_equal(ci[1].identity, ""); /* untouched */
+	assert_int_equal(zt_imd_session_ids(w.imd.imd, ids, 4), 1);
+	assert_int_equal(ids[0], id);
+	assert_int_equal(zt_imd_session_ids(w.imd.imd, ids, 0), 1);
+	assert_int_equal(zt_imd_session_info(w.imd.imd, id, &si), 0);
+	assert_false(si.direct);
+	assert_false(si.orphan);
+	nh_world_fini(&w);
+}
+
 static void relay_dgram(struct nh_ep *e, uint32_t session, const char *payload)
 {
 	uint8_t buf[256];
@@ -2053,6 +2094,7 @@ int main(void)
 		cmocka_unit_test(untrusted_certificate_fails_handshake),
 		cmocka_unit_test(open_refused_by_policy_and_for_unknown_service),
 		cmocka_unit_test(pairing),
+		cmocka_unit_test(clients_and_sessions_listed),
 		cmocka_unit_test(reload_revokes_only_what_the_new_policy_refuses),
 		cmocka_unit_test(relays_only_between_the_pair),
 		cmocka_unit_test(relay_quota_ends_the_session),
