@@ -45,6 +45,18 @@ static int fill_sun(struct sockaddr_un *sun, const char *path)
 	return 0;
 }
 
+int zt_ctl_default_path(char *out, size_t cap, const char *role)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	bool user = geteuid() != 0 && xdg && *xdg;
+	int n = user ? snprintf(out, cap, "%s/ztna-%s.sock", xdg, role)
+		     : snprintf(out, cap, "/run/ztna/%s.sock", role);
+
+	if (n < 0 || (size_t)n >= cap || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -ENAMETOOLONG;
+	return user || geteuid() == 0 ? 0 : -ENOENT;
+}
+
 int zt_ctl_connect(const char *path)
 {
 	struct sockaddr_un sun;

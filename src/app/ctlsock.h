@@ -54,6 +54,15 @@ void zt_ctl_printf(struct zt_ctlconn *c, const char *fmt, ...)
 /* Ends the answer (the empty line) and goes on with the next command line. */
 void zt_ctl_end(struct zt_ctlconn *c);
 
+/*
+ * The default socket of a program whose role is `role` ("agent", "connector",
+ * "intermediate"), the same for the program and its clients: /run/ztna/ROLE.sock
+ * when the effective user is root, else $XDG_RUNTIME_DIR/ztna-ROLE.sock. Returns 0,
+ * -ENOENT (neither: not root and no XDG_RUNTIME_DIR; out gets the /run/ztna one),
+ * -ENAMETOOLONG (it would not fit out, or a socket address).
+ */
+int zt_ctl_default_path(char *out, size_t cap, const char *role);
+
 /* Client side: connects to path. Returns a blocking descriptor or -errno. */
 int zt_ctl_connect(const char *path);
 

@@ -1128,7 +1128,6 @@ static int metrics_start(struct zt_peerprog *pp)
 static int control_start(struct zt_peerprog *pp)
 {
 	const char *role = pp->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector";
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	char path[sizeof(pp->control)];
 	int rc;
 
@@ -1136,14 +1135,11 @@ static int control_start(struct zt_peerprog *pp)
 		return 0;
 	if (pp->control_set) {
 		snprintf(path, sizeof(path), "%s", pp->control);
-	} else if (geteuid() == 0) {
-		mkdir("/run/ztna", 0755);
-		snprintf(path, sizeof(path), "/run/ztna/%s.sock", role);
-	} else if (xdg && *xdg && strlen(xdg) + 20 < sizeof(path)) {
-		snprintf(path, sizeof(path), "%s/ztna-%s.sock", xdg, role);
-	} else {
+	} else if (zt_ctl_default_path(path, sizeof(path), role) < 0) {
 		zt_info("control", "socket=none reason=\"no XDG_RUNTIME_DIR; set --control PATH\"");
 		return 0;
+	} else if (geteuid() == 0) {
+		mkdir("/run/ztna", 0755);
 	}
 	rc = zt_peerctl_open(&pp->ctl, pp, path);
 	if (rc < 0) {

@@ -245,6 +245,40 @@ static void path_in_use_stale_and_not_a_socket(void **state)
 	assert_int_equal(zt_ctl_connect(file), -ENAMETOOLONG);
 }
 
+/* The default path, for programs and clients alike: /run/ztna as root whatever
+ * XDG_RUNTIME_DIR says; a user's under XDG_RUNTIME_DIR, none without it; too long for
+ * the buffer or a socket address: refused. */
+static void default_paths(void **state)
+{
+	char p[108], big[300];
+	const char *old = getenv("XDG_RUNTIME_DIR");
+	char *saved = old ? strdup(old) : NULL;
+	(void)state;
+
+	setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+	if (geteuid() == 0) {
+		assert_int_equal(zt_ctl_default_path(p, sizeof(p), "intermediate"), 0);
+		assert_string_equal(p, "/run/ztna/intermediate.sock");
+	} else {
+		assert_int_equal(zt_ctl_default_path(p, sizeof(p), "intermediate"), 0);
+		assert_string_equal(p, "/run/user/1000/ztna-intermediate.sock");
+		memset(big, 'x', 150);
+		big[0] = '/';
+		big[150] = '\0';
+		setenv("XDG_RUNTIME_DIR", big, 1);
+		assert_int_equal(zt_ctl_default_path(big + 160, 140, "agent"), -ENAMETOOLONG);
+		unsetenv("XDG_RUNTIME_DIR");
+		assert_int_equal(zt_ctl_default_path(p, sizeof(p), "agent"), -ENOENT);
+		assert_string_equal(p, "/run/ztna/agent.sock");
+	}
+	assert_int_equal(zt_ctl_default_path(p, 12, "connector"), -ENAMETOOLONG);
+	if (saved)
+		setenv("XDG_RUNTIME_DIR", saved, 1);
+	else
+		unsetenv("XDG_RUNTIME_DIR");
+	free(saved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +289,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(half_closed_client_still_gets_its_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(connections_are_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(path_in_use_stale_and_not_a_socket, setup, teardown),
+		cmocka_unit_test(default_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

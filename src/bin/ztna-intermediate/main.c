@@ -35,6 +35,7 @@
 #include "node/policy.h"
 #include "core/route.h"
 #include "quic/pki.h"
+#include "imdctl.h"
 #include "imdmetrics.h"
 #include "imdworkers.h"
 
@@ -60,6 +61,7 @@ struct prog {
 	struct zt_metrics *metrics;
 	uint64_t started;
 	struct imd_workers workers; /* --workers */
+	struct imd_ctl ctl;        /* --control: `ztna status --intermediate` */
 	int argc;                  /* the command line, read again on SIGHUP (reload) */
 	char **argv;
 };
@@ -139,6 +141,11 @@ static int set_metrics(void *ctx, const char *v, const char **why)
 static int set_workers(void *ctx, const char *v, const char **why)
 {
 	return imd_workers_set(&P(ctx)->workers, v, why);
+}
+
+static int set_control(void *ctx, const char *v, const char **why)
+{
+	return imd_ctl_set(&P(ctx)->ctl, v, why);
 }
 
 static int set_client(void *ctx, const char *v, const char **why)
@@ -390,6 +397,10 @@ static const struct zt_conf_key keys[] = {
 	  .help = "agents' tunnel addresses come from this IPv4 or IPv6 prefix, one per agent "
 		  "and the same at every login (packet tunnel; default none)",
 	  .set = set_tunnel_pool, .repeatable = true },
+	{ .name = "control", .syntax = "PATH|none", .example = "/run/ztna/intermediate.sock",
+	  .help = "control socket for 'ztna status --intermediate' (default "
+		  "/run/ztna/intermediate.sock as root, else $XDG_RUNTIME_DIR/ztna-intermediate.sock; "
+		  "skipped with a warning when another program holds it)", .set = set_control },
 	{ .name = "metrics", .syntax = "ADDR:PORT|off", .example = "127.0.0.1:9100",
 	  .help = "serve Prometheus metrics over HTTP here (GET /metrics; docs/metrics.md); "
 		  "default off",
@@ -779,6 +790,9 @@ static int setup(void *arg, int argc, char **argv)
 		return rc;
 	p->started = zt_loop_now(p->d.loop);
 	rc = metrics_open(p);
+	if (!rc)
+		rc = imd_ctl_start(&p->ctl, &p->d, p->imd, p->otcp.fd >= 0 ? &p->otcp.local : NULL,
+				   p->ic.stun_port);
 	if (rc)
 		return rc;
 	zt_timer_set(p->d.loop, &p->trim_t, zt_loop_now(p->d.loop) + TRIM_EVERY);
@@ -817,6 +831,7 @@ static void teardown(void *arg)
 	if (p->d.loop)
 		zt_timer_cancel(p->d.loop, &p->trim_t);
 	zt_metrics_close(p->metrics);
+	imd_ctl_close(&p->ctl);
 	zt_otcp_server_close(&p->otcp);
 	if (p->stun.io)
 		zt_sprayio_close(&p->stun);

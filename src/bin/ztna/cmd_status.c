@@ -1,9 +1,10 @@
 /*
  * ztna status / ztna ping: clients of a running agent's (or connector's) control
- * socket (app/peerctl.h, docs/control-socket.md).
+ * socket (app/peerctl.h, docs/control-socket.md), and of the Intermediate's
+ * (ztna-intermediate/imdctl.h).
  *
- *   ztna status [--control PATH | --connector] [--raw | --json]
- *   ztna ping SERVICE [-c N] [-i INTERVAL] [--timeout MS] [--control PATH]
+ *   ztna status [--control PATH | --connector | --intermediate] [--raw | --json]
+ *   ztna ping SERVICE [-c N] [-i DURATION] [--timeout DURATION] [--control PATH]
  *
  * status prints one line per session: service, path (direct or relay), local and
  * remote addresses, RTT, time it took to go direct, path switches; --raw prints the
@@ -29,11 +30,11 @@
 
 struct ctlclient {
 	char control[108];
-	bool control_set, connector, raw, json;
+	bool control_set, connector, intermediate, raw, json;
 	unsigned count, timeout_ms;
 	uint64_t interval;
 	int fd;
-	char buf[1 << 16];
+	char buf[ZT_CTL_OUT_MAX + 1];
 	size_t len;
 };
 
@@ -51,6 +52,7 @@ static int set_control(void *ctx, const char *v, const char **why)
 }
 
 ZT_CLI_FLAG_SETTER(set_connector, struct ctlclient, connector)
+ZT_CLI_FLAG_SETTER(set_intermediate, struct ctlclient, intermediate)
 ZT_CLI_FLAG_SETTER(set_raw, struct ctlclient, raw)
 ZT_CLI_FLAG_SETTER(set_json, struct ctlclient, json)
 
@@ -79,10 +81,12 @@ static const struct zt_conf_key status_keys[] = {
 	  .help = "the program's control socket (its --control)", .set = set_control },
 	{ .name = "connector", .syntax = "", .help = "the connector's default socket, not the agent's",
 	  .set = set_connector, .is_flag = true },
+	{ .name = "intermediate", .syntax = "", .help = "the Intermediate's default socket: its "
+	  "clients, sessions and relay counters", .set = set_intermediate, .is_flag = true },
 	{ .name = "raw", .syntax = "", .help = "print the key=value lines as they come",
 	  .set = set_raw, .is_flag = true },
 	{ .name = "json", .syntax = "", .help = "print one JSON object: node, sessions, agents, "
-	  "refusals, portmap, upnp, errors, ready", .set = set_json, .is_flag = true },
+	  "clients, refusals, portmap, upnp, errors, ready", .set = set_json, .is_flag = true },
 };
 
 static const struct zt_conf_key ping_keys[] = {
@@ -90,25 +94,25 @@ static const struct zt_conf_key ping_keys[] = {
 	  .help = "the agent's control socket (its --control)", .set = set_control },
 	{ .name = "count", .syntax = "N", .example = "4", .help = "round trips (also -c; default 4)",
 	  .set = set_count },
-	{ .name = "interval", .syntax = "SECONDS", .example = "0.2",
-	  .help = "between round trips: seconds, or 200ms (also -i; default 1)",
+	{ .name = "interval", .syntax = "DURATION", .example = "200ms",
+	  .help = "between round trips: 200ms, 2s, or seconds (also -i; default 1s)",
 	  .set = set_interval },
-	{ .name = "timeout", .syntax = "MS", .example = "3000",
-	  .help = "wait this long for each answer: milliseconds, or 2s (default 3000)",
+	{ .name = "timeout", .syntax = "DURATION", .example = "3s",
+	  .help = "wait this long for each answer: 500ms, 2s, or milliseconds (default 3s)",
 	  .set = set_timeout },
 };
 
-/* The program's default socket (as app/peerprog.c chooses it). */
+static const char *role_name(const struct ctlclient *c)
+{
+	return c->intermediate ? "intermediate" : c->connector ? "connector" : "agent";
+}
+
+/* The program's default socket (app/ctlsock.h, as the program chooses it; without
+ * one, the /run/ztna one, which the error then names). */
 static void default_path(struct ctlclient *c)
 {
-	const char *role = c->connector ? "connector" : "agent", *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (c->control_set)
-		return;
-	if (geteuid() == 0 || !xdg || !*xdg)
-		snprintf(c->control, sizeof(c->control), "/run/ztna/%s.sock", role);
-	else
-		snprintf(c->control, sizeof(c->control), "%s/ztna-%s.sock", xdg, role);
+	if (!c->control_set)
+		zt_ctl_default_path(c->control, sizeof(c->control), role_name(c));
 }
 
 static int open_ctl(struct ctlclient *c, const char *cmd)
@@ -118,7 +122,7 @@ static int open_ctl(struct ctlclient *c, const char *cmd)
 	if (c->fd < 0) {
 		fprintf(stderr, "ztna %s: cannot reach %s: %s (is the %s running? pass its "
 				"--control PATH with --control)\n", cmd, c->control, strerror(-c->fd),
-			c->connector ? "connector" : "agent");
+			role_name(c));
 		return ZT_EXIT_USAGE;
 	}
 	return 0;
@@ -280,6 +284,95 @@ static int print_text(struct ctlclient *c)
 	return rc;
 }
 
+/* "1.2 MB" from a byte count (out holds 32 bytes). */
+static const char *print_bytes(char *out, const char *text)
+{
+	double v = strtod(text, NULL);
+
+	if (v < 1e3)
+		snprintf(out, 32, "%.0f B", v);
+	else if (v < 1e6)
+		snprintf(out, 32, "%.1f kB", v / 1e3);
+	else if (v < 1e9)
+		snprintf(out, 32, "%.1f MB", v / 1e6);
+	else
+		snprintf(out, 32, "%.2f GB", v / 1e9);
+	return out;
+}
+
+/* The Intermediate's node line (ztna-intermediate/imdctl.h), in sentences. */
+static void print_imd_node(const char *line)
+{
+	static const char *const drops[] = { "unknown_session", "quota", "rate", "queue",
+		"malformed", "channel_address", "channel_malformed", "garbage", "unknown_connection",
+		"by_connection" };
+	char v[12][128], b[3][32], key[64];
+	size_t off = 0;
+
+	printf("intermediate: %s, udp %s, tcp %s, stun port %s, up %s; %s client(s) (%s logged "
+	       "in), %s session(s)\n", kv(line, "state", v[0], 128), kv(line, "listen", v[1], 128),
+	       kv(line, "tcp_listen", v[2], 128),
+	       strcmp(kv(line, "stun_port", v[3], 128), "0") ? v[3] : "off",
+	       print_secs(v[4], kv(line, "uptime_ms", v[5], 128)), kv(line, "clients", v[6], 128),
+	       kv(line, "authenticated", v[7], 128), kv(line, "sessions", v[8], 128));
+	printf("relayed %s in %s packet(s); over the last %s: %s/s, %s packet(s)/s\n",
+	       print_bytes(b[0], kv(line, "relay_bytes", v[0], 128)), kv(line, "relay_pkts", v[1], 128),
+	       print_secs(v[2], kv(line, "rate_window_ms", v[3], 128)),
+	       print_bytes(b[1], kv(line, "relay_bytes_rate", v[4], 128)),
+	       kv(line, "relay_pkts_rate", v[5], 128));
+	v[11][0] = '\0';
+	for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++) {
+		snprintf(key, sizeof(key), "dropped_%s", drops[i]);
+		if (strcmp(kv(line, key, v[0], 128), "0") && *v[0] && off < 100)
+			off += (size_t)snprintf(v[11] + off, 128 - off, " %s=%s", drops[i], v[0]);
+	}
+	printf("dropped:%s\n", off ? v[11] : " none");
+}
+
+/* The Intermediate's answer in words: the node, a table of clients, one of sessions. */
+static int print_imd_text(struct ctlclient *c)
+{
+	char *line, *save = NULL;
+	unsigned clients = 0, sessions = 0;
+	int rc = ZT_EXIT_OK;
+
+	for (line = strtok_r(c->buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char v[8][128], b[32];
+		if (!strncmp(line, "error=", 6)) {
+			fprintf(stderr, "ztna status: %s\n", line);
+			rc = ZT_EXIT_FAILED;
+		} else if (!strncmp(line, "node ", 5)) {
+			print_imd_node(line);
+		} else if (!strncmp(line, "client=", 7)) {
+			if (!clients++)
+				printf("%-32s %-9s %-28s %-10s %-8s %s\n", "CLIENT", "KIND", "REMOTE",
+				       "CONNECTED", "SESSIONS", "SERVICES");
+			printf("%-32s %-9s %-28s %-10s %-8s %s\n", kv(line, "identity", v[0], 128),
+			       kv(line, "kind", v[1], 128), kv(line, "remote", v[2], 128),
+			       print_secs(v[3], kv(line, "connected_ms", v[4], 128)),
+			       kv(line, "sessions", v[5], 128), kv(line, "services", v[6], 128));
+		} else if (!strncmp(line, "session=", 8)) {
+			if (!sessions++)
+				printf("%-16s %-24s %-26s %-7s %-7s %s\n", "SERVICE", "AGENT", "CONNECTOR",
+				       "PATH", "STATE", "RELAYED");
+			printf("%-16s %-24s %-26s %-7s %-7s %s in %s packet(s)\n",
+			       kv(line, "service", v[0], 128), kv(line, "agent", v[1], 128),
+			       kv(line, "connector", v[2], 128), kv(line, "path", v[3], 128),
+			       kv(line, "state", v[4], 128), print_bytes(b, kv(line, "relay_bytes", v[5], 128)),
+			       kv(line, "relay_pkts", v[6], 128));
+		}
+	}
+	return rc;
+}
+
+/* Whether the node line says role=intermediate. */
+static bool node_is_imd(const char *buf)
+{
+	char role[32];
+
+	return !strncmp(buf, "node ", 5) && !strcmp(kv(buf, "role", role, sizeof(role)), "intermediate");
+}
+
 /* Whether the node line says state=ready (logged in to the Intermediate). */
 static bool node_ready(const char *buf)
 {
@@ -299,16 +392,17 @@ static void json_line(const char *line, size_t len)
 	static char out[1 << 14];
 	const char *sp = memchr(line, ' ', len), *eq = memchr(line, '=', len);
 
-	size_t idlen = sp ? (size_t)(sp - line) - 8 : 0;
+	size_t tl = !strncmp(line, "session=", 8) ? 8 : !strncmp(line, "client=", 7) ? 7 : 0;
+	size_t idlen = sp && tl ? (size_t)(sp - line) - tl : 0;
 
 	if (sp && (!eq || sp < eq)) { /* "node role=..." */
 		len -= (size_t)(sp + 1 - line);
 		line = sp + 1;
-	} else if (sp && !strncmp(line, "session=", 8) && idlen &&
-		   strspn(line + 8, "0123456789abcdef") == idlen) {
-		/* a hex id stays a string even when its digits are all decimal */
+	} else if (idlen && strspn(line + tl, "0123456789abcdef") == idlen) {
+		/* a hex id (session=, client=) stays a string even when its digits are all
+		 * decimal */
 		zt_logfmt_json(out, sizeof(out), sp + 1, len - (size_t)(sp + 1 - line));
-		printf("{\"session\":\"%.*s\"%s%s", (int)idlen, line + 8,
+		printf("{\"%.*s\":\"%.*s\"%s%s", (int)tl - 1, line, (int)idlen, line + tl,
 		       strcmp(out, "{}") ? "," : "", out + 1);
 		return;
 	}
@@ -347,6 +441,7 @@ static void print_json(const struct ctlclient *c)
 	json_group(c->buf, "node", "node", false, &first);
 	json_group(c->buf, "session", "sessions", true, &first);
 	json_group(c->buf, "agent", "agents", true, &first);
+	json_group(c->buf, "client", "clients", true, &first);
 	json_group(c->buf, "refusal", "refusals", true, &first);
 	json_group(c->buf, "portmap", "portmap", false, &first);
 	json_group(c->buf, "upnp", "upnp", false, &first);
@@ -363,14 +458,22 @@ int status_main(int argc, char **argv)
 	if (!c)
 		return ZT_EXIT_FAILED;
 	rc = zt_cli_parse("status",
-			  "usage: ztna status [--control PATH | --connector] [--raw | --json]\n\n"
+			  "usage: ztna status [--control PATH | --connector | --intermediate] "
+			  "[--raw | --json]\n\n"
 			  "The sessions of a running agent (or connector): service, path, addresses,\n"
 			  "RTT, time it took to go direct, path switches. Exit status: 0 when it is\n"
 			  "logged in to the Intermediate (ready), 1 when it answers but is not (or\n"
-			  "answered an error), 2 when it cannot be reached or on bad usage.",
+			  "answered an error), 2 when it cannot be reached or on bad usage.\n"
+			  "With --intermediate (or its --control PATH): the Intermediate's clients,\n"
+			  "sessions and relay counters; exit status 0 when it is serving.",
 			  status_keys, sizeof(status_keys) / sizeof(status_keys[0]), c, argc, argv);
 	if (rc >= 0)
 		goto out;
+	if (c->connector && c->intermediate) {
+		fprintf(stderr, "ztna status: --connector or --intermediate, not both\n");
+		rc = ZT_EXIT_USAGE;
+		goto out;
+	}
 	rc = open_ctl(c, "status");
 	if (rc)
 		goto out;
@@ -388,7 +491,7 @@ int status_main(int argc, char **argv)
 		print_json(c);
 		rc = ZT_EXIT_OK;
 	} else {
-		rc = print_text(c);
+		rc = node_is_imd(c->buf) ? print_imd_text(c) : print_text(c);
 	}
 	if (rc == ZT_EXIT_OK && !ready)
 		rc = ZT_EXIT_FAILED; /* answering, not ready: for scripts and health checks */
@@ -441,7 +544,7 @@ int ping_main(int argc, char **argv)
 	}
 	args[n] = NULL;
 	rc = zt_cli_parse("ping",
-			  "usage: ztna ping SERVICE [-c N] [-i SECONDS] [--timeout MS] [--control PATH]\n\n"
+			  "usage: ztna ping SERVICE [-c N] [-i DURATION] [--timeout DURATION] [--control PATH]\n\n"
 			  "Round trips to SERVICE's connector through a running agent, each with the\n"
 			  "path it took (direct or relay).",
 			  ping_keys, sizeof(ping_keys) / sizeof(ping_keys[0]), c, n, args);
