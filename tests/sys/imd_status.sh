@@ -5,12 +5,14 @@
 #   echo <-- ztna-connector c1 ---.
 #                                  +--> ztna-intermediate (--control $T/imd.sock)
 #   bash --> ztna-agent alice -----'     (direct off for alice: the session is relayed)
+#   bash --> ztna-agent bob ------'       (bob's session goes direct)
 #
 # Checks: exit 0 while it serves (text, --raw, --json); the JSON lists both clients
 # with their identities, kinds, addresses and the connector's service, and the session
 # with its ends and path; relayed bytes grow after traffic, and the rate over the
 # last seconds is above 0; a second Intermediate with the same --control refuses to
-# start and names the socket, the first still answers; with nobody behind the socket
+# start and names the socket; bob's session shows path=direct once bob's path report
+# said so, the first still answers; with nobody behind the socket
 # status exits 2; a stale socket (the program killed) is replaced at the next start.
 # Also: ztna ping's usage names DURATION for -i and --timeout.
 set -u
@@ -18,18 +20,19 @@ cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 B=${BUILD:-build}
 KIT=$B/bench/zt-testkit
-N=10
+N=11
 tap_plan $N
 
 . tests/lib/progs.sh
 progs_init imd-status
 command -v jq >/dev/null || { for i in $(seq $N); do tap_skip "imd status $i" "jq is not installed (tools/deps.sh lab)"; done; exit 0; }
 
-P_IMD=$PORT P_IMD2=$((PORT + 2)) P_ECHO=$((PORT + 10)) F_ECHO=$((PORT + 20))
+P_IMD=$PORT P_IMD2=$((PORT + 2)) P_ECHO=$((PORT + 10)) F_ECHO=$((PORT + 20)) F_BOB=$((PORT + 21))
 "$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo@c1 --agent alice \
-	--connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
+	--agent bob --connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
 IMD_ARGS=(--tcp-listen off --stun-port off --pki "$T/pki/intermediate"
-	--client agent:alice:ta --client connector:c1:tc --allow alice=echo --serve c1=echo
+	--client agent:alice:ta --client agent:bob:tb --client connector:c1:tc
+	--allow alice=echo --allow bob=echo --serve c1=echo
 	--limit agent:alice=direct:off --control "$T/imd.sock")
 progs_start echo "$KIT" tcp-echo "$L:$P_ECHO"
 progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" "${IMD_ARGS[@]}"
@@ -98,34 +101,51 @@ grep -q '^intermediate: ready, udp ' "$T/text" && st | grep -q 'ztna:connector:c
 	st | grep -Eq '^echo +ztna:agent:alice +ztna:connector:c1 +relay ' &&
 	tap_ok "the text: node, client and session tables" || tap_fail "the text" "$(st 2>&1)"
 
-# 6. a second Intermediate with the same --control refuses, the first keeps it
+# 6. bob goes direct: the Intermediate shows it (the agent's path report)
+progs_start bob "$B/ztna-agent" --intermediate "$L:$P_IMD" --transport udp \
+	--pki "$T/pki/agent-bob" --name bob --token tb --forward "tcp:$L:$F_BOB=echo" --control none
+wait_log "$T/bob.log" 'event=connected' 10
+out=$(echo "hello direct" | timeout 10 socat -t 5 - "TCP:$L:$F_BOB")
+p=
+for _ in $(seq 200); do
+	j=$(st --json)
+	p=$(jq -r '.sessions[] | select(.agent == "ztna:agent:bob") | .path' <<<"$j")
+	[ "$p" = direct ] && break
+	sleep 0.1
+done
+[ "$out" = "hello direct" ] && [ "$p" = direct ] && [ "$(jq -r '.clients | length' <<<"$j")" = 3 ] &&
+	[ "$(jq -r '.sessions[] | select(.agent == "ztna:agent:alice") | .path' <<<"$j")" = relay ] &&
+	tap_ok "bob's session: path=direct at the Intermediate, alice's still relay; 3 clients" ||
+	tap_fail "bob's session direct" "out '$out' path '$p' $(grep path_ "$T/bob.log" | tail -n 2) $j"
+
+# 7. a second Intermediate with the same --control refuses, the first keeps it
 timeout 10 "$B/ztna-intermediate" --listen "$L:$P_IMD2" "${IMD_ARGS[@]}" >/dev/null 2>"$T/imd2.log"; r=$?
 [ $r != 0 ] && grep -q "control socket $T/imd.sock" "$T/imd2.log" && grep -q 'another program uses it' "$T/imd2.log" &&
 	st >/dev/null 2>&1 &&
 	tap_ok "a second Intermediate with the same --control refuses to start (exit $r), the first answers" ||
 	tap_fail "second Intermediate, same --control" "exit $r: $(tail -n 2 "$T/imd2.log")"
 
-# 7. nobody behind the socket: exit 2
+# 8. nobody behind the socket: exit 2
 progs_stop imd KILL
 st >/dev/null 2>&1; r1=$?
 st --json >/dev/null 2>&1; r2=$?
 [ -S "$T/imd.sock" ] && [ $r1 = 2 ] && [ $r2 = 2 ] &&
 	tap_ok "a stale socket with nobody behind it: exit 2" || tap_fail "nobody behind: exit 2" "$r1 $r2"
 
-# 8. the stale socket is replaced at the next start
+# 9. the stale socket is replaced at the next start
 progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" "${IMD_ARGS[@]}"
 ok=
 for _ in $(seq 100); do st >/dev/null 2>&1 && ok=1 && break; sleep 0.1; done
 [ -n "$ok" ] && tap_ok "the stale socket replaced: the new Intermediate answers" ||
 	tap_fail "stale socket replaced" "$(tail -n 3 "$T/imd.log")"
 
-# 9. stopped cleanly: the socket file goes, status exits 2
+# 10. stopped cleanly: the socket file goes, status exits 2
 progs_stop imd
 st >/dev/null 2>&1; r=$?
 [ ! -e "$T/imd.sock" ] && [ $r = 2 ] && tap_ok "stopped: socket removed, exit 2" ||
 	tap_fail "stopped: socket removed, exit 2" "rc $r $(ls -l "$T/imd.sock" 2>&1)"
 
-# 10. ztna ping's usage
+# 11. ztna ping's usage
 u=$("$B/ztna" ping --help 2>&1)
 grep -q -- '-i DURATION' <<<"$u" && grep -q -- '--timeout DURATION' <<<"$u" && ! grep -q SECONDS <<<"$u" &&
 	tap_ok "ztna ping's usage: -i DURATION, --timeout DURATION" || tap_fail "ping usage" "$u"
