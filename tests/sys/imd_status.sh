@@ -33,9 +33,9 @@ P_IMD=$PORT P_IMD2=$((PORT + 2)) P_ECHO=$((PORT + 10)) F_ECHO=$((PORT + 20)) F_B
 IMD_ARGS=(--tcp-listen off --stun-port off --pki "$T/pki/intermediate"
 	--client agent:alice:ta --client agent:bob:tb --client connector:c1:tc
 	--allow alice=echo --allow bob=echo --serve c1=echo
-	--limit agent:alice=direct:off --control "$T/imd.sock")
+	--limit agent:alice=direct:off)
 progs_start echo "$KIT" tcp-echo "$L:$P_ECHO"
-progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" "${IMD_ARGS[@]}"
+progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" "${IMD_ARGS[@]}" --control "$T/imd.sock"
 progs_start conn "$B/ztna-connector" --intermediate "$L:$P_IMD" --transport udp \
 	--pki "$T/pki/connector-c1" --name c1 --token tc --service "echo=tcp:$L:$P_ECHO" \
 	--control none
@@ -119,7 +119,7 @@ done
 	tap_fail "bob's session direct" "out '$out' path '$p' $(grep path_ "$T/bob.log" | tail -n 2) $j"
 
 # 7. a second Intermediate with the same --control refuses, the first keeps it
-timeout 10 "$B/ztna-intermediate" --listen "$L:$P_IMD2" "${IMD_ARGS[@]}" >/dev/null 2>"$T/imd2.log"; r=$?
+timeout 10 "$B/ztna-intermediate" --listen "$L:$P_IMD2" "${IMD_ARGS[@]}" --control "$T/imd.sock" >/dev/null 2>"$T/imd2.log"; r=$?
 [ $r != 0 ] && grep -q "control socket $T/imd.sock" "$T/imd2.log" && grep -q 'another program uses it' "$T/imd2.log" &&
 	st >/dev/null 2>&1 &&
 	tap_ok "a second Intermediate with the same --control refuses to start (exit $r), the first answers" ||
@@ -132,12 +132,18 @@ st --json >/dev/null 2>&1; r2=$?
 [ -S "$T/imd.sock" ] && [ $r1 = 2 ] && [ $r2 = 2 ] &&
 	tap_ok "a stale socket with nobody behind it: exit 2" || tap_fail "nobody behind: exit 2" "$r1 $r2"
 
-# 9. the stale socket is replaced at the next start
-progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" "${IMD_ARGS[@]}"
+# 9. the stale socket is replaced at the next start (the path from a config file); a
+# reload that changes it says a restart is needed and keeps the socket
+echo "control = $T/imd.sock" >"$T/imd.conf"
+progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" "${IMD_ARGS[@]}" --config "$T/imd.conf"
 ok=
 for _ in $(seq 100); do st >/dev/null 2>&1 && ok=1 && break; sleep 0.1; done
-[ -n "$ok" ] && tap_ok "the stale socket replaced: the new Intermediate answers" ||
-	tap_fail "stale socket replaced" "$(tail -n 3 "$T/imd.log")"
+echo "control = $T/other.sock" >"$T/imd.conf"
+kill -HUP "${PIDS[imd]}"
+wait_log "$T/imd.log" 'event=reload result=ok' 5
+[ -n "$ok" ] && grep -q 'event=reload restart_needed_for=control ' "$T/imd.log" && st >/dev/null 2>&1 &&
+	tap_ok "the stale socket replaced (control from a config file); a reload changing it: restart_needed_for=control, the socket stays" ||
+	tap_fail "stale socket replaced; reload" "$(tail -n 3 "$T/imd.log")"
 
 # 10. stopped cleanly: the socket file goes, status exits 2
 progs_stop imd

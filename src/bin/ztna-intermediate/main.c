@@ -665,6 +665,7 @@ static void restart_needed(const struct prog *p, const struct prog *n)
 	DIFF(strcmp(p->d.pki, n->d.pki) || strcmp(p->d.cert, n->d.cert) ||
 	     strcmp(p->d.key, n->d.key) || strcmp(p->d.ca, n->d.ca), "pki");
 	DIFF(!zt_addr_equal(&p->metrics_at, &n->metrics_at), "metrics");
+	DIFF(strcmp(p->ctl.path, n->ctl.path), "control");
 	DIFF(p->workers.n != n->workers.n, "workers");
 	DIFF(p->ic.max_clients != n->ic.max_clients || p->ic.relay_rate != n->ic.relay_rate ||
 	     p->ic.idle_timeout != n->ic.idle_timeout, "limits-of-the-whole-server");
