@@ -2907,11 +2907,12 @@ size_t zt_imd_clients(const struct zt_imd *imd, struct zt_imd_client_info *ret, 
 	size_t n = 0;
 
 	for (const struct client *c = imd->clients; c; c = c->next) {
-		struct zt_imd_client_info *i = &ret[n];
+		struct zt_imd_client_info *i;
 		if (c->state != C_READY)
 			continue;
 		if (n++ >= cap)
 			continue;
+		i = &ret[n - 1];
 		*i = (struct zt_imd_client_info){
 			.id = c->id,
 			.connector = c->role == ZT_CTRL_ROLE_CONNECTOR,
