@@ -135,6 +135,8 @@ struct zt_quic_conn {
 	size_t dup_len;
 	struct zt_quic_path dup_path;
 	uint64_t cap_at;                     /* fire ngtcp2's PTO early then (pto_cap) */
+	uint64_t revive_at;                  /* ngtcp2's PTO then: the peer is back (revive) */
+	uint64_t revive_rx;                  /* ... as a packet it processed showed */
 	uint64_t cap_last_tx;                /* the last packet's time when it fired */
 	uint64_t last_rx;                    /* the last packet ngtcp2 took */
 	uint64_t rx_at;                      /* the last packet given to ngtcp2 */
@@ -717,6 +719,7 @@ static int conn_alloc(struct zt_quic_conn **ret, const struct zt_quic_config *cf
 	c->max_udp = or_default(cfg->max_udp_payload, ZT_QUIC_OUTER_UDP_PAYLOAD);
 	c->probe_at = ZT_TIME_NEVER;
 	c->cap_at = ZT_TIME_NEVER;
+	c->revive_at = ZT_TIME_NEVER;
 	c->ack_at = ZT_TIME_NEVER;
 	c->confirm_by = ZT_TIME_NEVER;
 	c->ng_due = true;
@@ -1470,6 +1473,66 @@ static int ack_take(struct zt_quic_conn *c, uint64_t now, bool urgent)
 	return expiry_failed(c, rv);
 }
 
+/*
+ * A packet of the peer's while our probes go unanswered (ngtcp2's probe count >= 1,
+ * bytes in flight): the path works again. After a long outage ngtcp2's backoff puts
+ * its next probe far away (past where the PTO cap gives out), and a packet that
+ * acknowledges nothing of ours (the peer's keep-alive PING) changes nothing in its
+ * loss recovery: it answered with an ACK alone, its window stayed full (so not even a
+ * PING of ours could go: only probes pass a full window) and the data in flight
+ * waited for that distant probe while the peer's keep-alives came and went (a
+ * connector's reply stood still over 40 s after a home router rebooted:
+ * tests/lab/router_reboot.sh). So ngtcp2's PTO is fired early then, as pto_cap_fire
+ * does (its notes on running handle_expiry ahead of time hold here), with two more
+ * conditions of its own: the packet was one ngtcp2 processed, not a duplicate it
+ * dropped after decryption (dup_probe's copies, a replay): it scheduled an ACK, which
+ * only a processed ack-eliciting packet does, so ngtcp2's idle timer restarted then
+ * (revive_rx) and the PTO must be due more than a second before that idle timeout;
+ * and the ACK delay has passed since (revive_at), so that the owed ACK is due and
+ * goes with the probes. The probes' ACK lets ngtcp2 declare the old packets lost and
+ * send them again. At most once per such packet, only while stalled.
+ */
+static void revive(struct zt_quic_conn *c, uint64_t now, const ngtcp2_conn_stat *cs,
+		   uint64_t exp_before)
+{
+	uint64_t soon = now + NGTCP2_DEFAULT_MAX_ACK_DELAY;
+
+	if (c->state != ZT_QUIC_ESTABLISHED || !c->rx_authentic || c->validating ||
+	    cs->pto_count < 1 || !cs->bytes_in_flight || exp_before <= soon ||
+	    ngtcp2_conn_get_expiry(c->conn) > soon)
+		return;
+	c->revive_rx = now;
+	c->revive_at = soon;
+}
+
+/* on_timeout: the PTO now, if revive asked for it and it still holds (above). */
+static int revive_fire(struct zt_quic_conn *c, uint64_t now)
+{
+	const ngtcp2_transport_params *rp = ngtcp2_conn_get_remote_transport_params(c->conn);
+	uint64_t idle = c->cfg.idle_timeout;
+	ngtcp2_conn_stat cs;
+	int rv;
+
+	c->revive_at = ZT_TIME_NEVER;
+	ngtcp2_conn_get_conn_stat(c->conn, &cs);
+	if (c->state != ZT_QUIC_ESTABLISHED || c->validating || cs.pto_count < 1 ||
+	    !cs.bytes_in_flight || cs.loss_detection_timer == UINT64_MAX ||
+	    cs.loss_detection_timer <= now)
+		return 0;
+	for (int i = 0; i < NGTCP2_PKTNS_ID_MAX; i++)
+		if (cs.loss_time[i] != UINT64_MAX)
+			return 0; /* a loss timer, not a PTO */
+	if (rp && rp->max_idle_timeout && rp->max_idle_timeout < idle)
+		idle = rp->max_idle_timeout;
+	if (cs.loss_detection_timer + ZT_SEC >= c->revive_rx + idle)
+		return 0;
+	c->st.revived++;
+	ngtcp2_conn_set_keep_alive_timeout(c->conn, 0);
+	rv = ngtcp2_conn_handle_expiry(c->conn, cs.loss_detection_timer);
+	ngtcp2_conn_set_keep_alive_timeout(c->conn, c->keepalive);
+	return rv;
+}
+
 /* Something may have given ngtcp2 frames of its own to send; urgent: even while an
  * ACK is owed (above). */
 static void ng_wake(struct zt_quic_conn *c, bool urgent)
@@ -1593,7 +1656,7 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 {
 	ngtcp2_conn_stat before, after;
 	struct zt_quic_path was;
-	uint64_t seen, dec_before;
+	uint64_t seen, dec_before, exp_before;
 	bool validating, evident, established_before, data;
 	struct npath np;
 	int rv, ret = 0;
@@ -1624,6 +1687,7 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 	c->rx_at = now;
 	c->pv_answered = false;
 	dec_before = decrypted;
+	exp_before = ngtcp2_conn_get_expiry(c->conn);
 	rv = ngtcp2_conn_read_pkt(c->conn, &np.path, NULL, pkt, len, now);
 	switch (rv) {
 	case 0:
@@ -1650,6 +1714,7 @@ int zt_quic_conn_recv(struct zt_quic_conn *c, uint64_t now, const struct zt_quic
 		data = c->st.stream_bytes_recv + c->st.dgrams_recv != seen;
 		if (data)
 			c->rx_data++;
+		revive(c, now, &after, exp_before);
 		ret = ack_take(c, now, !data || validating || !established_before ||
 				       !same_path(path, &was) || rx_urgent(c, &before, &after));
 		break;
@@ -1707,6 +1772,8 @@ uint64_t zt_quic_conn_next_deadline(const struct zt_quic_conn *c)
 			t = c->timeout_ts + 1;
 		if (c->cap_at < t)
 			t = c->cap_at;
+		if (c->revive_at < t)
+			t = c->revive_at;
 		if (c->state == ZT_QUIC_ESTABLISHED && c->ack_at < t)
 			t = c->ack_at;
 		if (c->state == ZT_QUIC_HANDSHAKING && c->confirm_by < t)
@@ -1759,6 +1826,8 @@ int zt_quic_conn_on_timeout(struct zt_quic_conn *c, uint64_t now)
 	rv = ngtcp2_conn_handle_expiry(c->conn, now);
 	if (rv == 0 && now >= c->cap_at)
 		rv = pto_cap_fire(c, now);
+	if (rv == 0 && now >= c->revive_at)
+		rv = revive_fire(c, now);
 	if (rv == 0 && confirm_late(c, now))
 		rv = NGTCP2_ERR_HANDSHAKE_TIMEOUT;
 	ret = expiry_failed(c, rv);

@@ -27,7 +27,8 @@ lab_cleanup() {
 	local id p
 	for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for id in "${LAB_IDS[@]}"; do "$ZTLAB" down "$id" >/dev/null 2>&1; done
-	[ -n "$LAB_TMP" ] && rm -rf "$LAB_TMP"
+	[ -n "$LAB_TMP" ] && [ -z "${ZT_KEEP:-}" ] && rm -rf "$LAB_TMP"
+	[ -n "${ZT_KEEP:-}" ] && [ -n "$LAB_TMP" ] && echo "# kept $LAB_TMP" >&2
 }
 
 lab_require() {

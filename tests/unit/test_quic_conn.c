@@ -1077,6 +1077,46 @@ static void probe_backoff_is_capped(void **state)
 }
 
 /*
+ * A sender whose probes went unanswered so long that the cap gave out (its next PTO
+ * far away) sends again as soon as a packet of its peer shows the path is back: a
+ * keep-alive PING from the receiver is enough. Before, the sender only answered it
+ * with an ACK and its data waited for that distant PTO: a connector's reply stood
+ * still over 40 s after a home router's reboot although the agent's keepalives got
+ * through (tests/lab/router_reboot.sh).
+ */
+static void a_packet_from_the_peer_ends_a_long_stall(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct zt_quic_config tmpl = { .idle_timeout = 60 * ZT_SEC };
+	struct xfer x;
+	struct progress g = { .x = &x };
+	struct zt_quic_stats st;
+	bool black = false;
+	uint64_t back;
+
+	xfer_init(f, &x, &tmpl);
+	x.p.net.tap = all_blackout_tap;
+	x.p.net.tap_arg = &black;
+	zt_quic_conn_set_keepalive(qh_pair_server(&x.p), 4 * ZT_SEC);
+	xfer_start(&x, 1u << 30);
+	x.srv.to_send = 0;
+	qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 100 * ZT_MS);
+	assert_true(x.srv.received > 0);
+	black = true; /* long enough for the client's early probes to give out */
+	qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 25 * ZT_SEC);
+	black = false;
+	back = x.p.net.now;
+	g.received = x.srv.received;
+	/* the server's next keep-alive comes within 4 s; the data right after it */
+	assert_true(qh_run(&x.p.net, srv_progress, &g, back + 20 * ZT_SEC));
+	assert_true(x.p.net.now - back <= 4500 * ZT_MS); /* 12.1 s before */
+	zt_quic_conn_stats(x.cli.c, &st);
+	assert_int_equal(st.revived, 1);
+	assert_int_equal(zt_quic_conn_state(x.cli.c), ZT_QUIC_ESTABLISHED);
+	qh_pair_fini(&x.p);
+}
+
+/*
  * The early PTO comes at most 2 s after the last packet, however long the minimum
  * RTT: an end-to-end handshake under heavy loss took its first RTT sample from an
  * ACK that came 3.3 s late (ngtcp2 uses a first sample whole), the cap waited two of
@@ -1707,6 +1747,7 @@ int main(void)
 		cmocka_unit_test(stale_datagrams_are_dropped),
 		cmocka_unit_test(lost_keepalives_are_repeated),
 		cmocka_unit_test(probe_backoff_is_capped),
+		cmocka_unit_test(a_packet_from_the_peer_ends_a_long_stall),
 		cmocka_unit_test(probes_under_backoff_go_twice),
 		cmocka_unit_test(probe_interval_has_a_ceiling),
 		cmocka_unit_test(packet_on_a_path_left_nudges_the_server),
