@@ -2876,6 +2876,9 @@ void zt_imd_stats(const struct zt_imd *imd, struct zt_imd_stats *ret)
 	ret->authenticated = imd->nready;
 	ret->half_open = imd->half_open;
 	ret->half_open_sources = zt_srccount_sources(imd->half_src);
+	if (imd->cfg.relaytab)
+		zt_relaytab_forwarded(imd->cfg.relaytab, &ret->relay_worker_pkts,
+				      &ret->relay_worker_bytes);
 }
 
 int zt_imd_session_info(const struct zt_imd *imd, uint32_t id, struct zt_imd_session_info *ret)

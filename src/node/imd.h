@@ -237,6 +237,10 @@ struct zt_imd_stats {
 	 * payloads too, whichever way they came or went. */
 	uint64_t relay_chan_pkts;         /* channel datagrams taken from a bound address */
 	uint64_t relay_chan_out;          /* payloads sent as channel data */
+	/* The workers' (cfg.relaytab, docs/workers.md): channel datagrams they forwarded
+	 * themselves and their payload bytes; not in the counts above, which are the
+	 * Intermediate's own (the relay's totals: both added) */
+	uint64_t relay_worker_pkts, relay_worker_bytes;
 	uint64_t relay_chan_dropped_addr; /* no such session, or the source is not the
 					     validated address of an end of it that has the
 					     channel */

@@ -14,6 +14,7 @@ struct tab_node {
 struct zt_relaytab {
 	struct zt_hmap map; /* tab_node by session id */
 	struct zt_relaytab_lock lk;
+	struct zt_relay_count total; /* everything forwarded, by every reader */
 };
 
 /* Adds n to *v when the sum stays within max (CAS: another thread may add at once). */
@@ -148,7 +149,7 @@ size_t zt_relaytab_size(const struct zt_relaytab *t)
 	return t->map.n;
 }
 
-enum zt_relaytab_verdict zt_relaytab_forward(const struct zt_relaytab *t,
+enum zt_relaytab_verdict zt_relaytab_forward(struct zt_relaytab *t,
 					     const struct zt_addr *from, const uint8_t *pkt,
 					     size_t len, struct zt_addr *ret_to,
 					     struct zt_addr *ret_local)
@@ -171,7 +172,14 @@ enum zt_relaytab_verdict zt_relaytab_forward(const struct zt_relaytab *t,
 	to = &e->end[1 - k];
 	if (!to->chan || !zt_relay_count_charge(e->count, len - 1, e->max_bytes, e->max_pkts))
 		return ZT_RELAYTAB_SLOW;
+	zt_relay_count_charge(&t->total, len - 1, UINT64_MAX, UINT64_MAX);
 	*ret_to = to->addr;
 	*ret_local = to->local;
 	return ZT_RELAYTAB_FORWARD;
+}
+
+void zt_relaytab_forwarded(const struct zt_relaytab *t, uint64_t *pkts, uint64_t *bytes)
+{
+	*pkts = zt_relay_count_pkts(&t->total);
+	*bytes = zt_relay_count_bytes(&t->total);
 }

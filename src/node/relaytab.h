@@ -90,12 +90,16 @@ enum zt_relaytab_verdict {
  * is a well-formed channel datagram of a session in the table, from the address of an
  * end with the channel agreed and no relay rate, the other end there with the channel
  * agreed, and the session's count charged within its quotas (the payload after the
- * marker, as the Intermediate counts it); *ret_to and *ret_local are then set. SLOW
- * otherwise, nothing charged. The caller holds the readers' lock.
+ * marker, as the Intermediate counts it); *ret_to and *ret_local are then set, and the
+ * table's total counts it too. SLOW otherwise, nothing charged. The caller holds the
+ * readers' lock.
  */
-enum zt_relaytab_verdict zt_relaytab_forward(const struct zt_relaytab *t,
+enum zt_relaytab_verdict zt_relaytab_forward(struct zt_relaytab *t,
 					     const struct zt_addr *from, const uint8_t *pkt,
 					     size_t len, struct zt_addr *ret_to,
 					     struct zt_addr *ret_local);
+
+/* What the readers forwarded in all, since the table was made (any thread). */
+void zt_relaytab_forwarded(const struct zt_relaytab *t, uint64_t *pkts, uint64_t *bytes);
 
 #endif

@@ -23,11 +23,11 @@ cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 . tests/lib/progs.sh
 KIT=$B/bench/zt-testkit
-tap_plan 10
+tap_plan 11
 progs_init workers
 
 P_IMD=$PORT P_IMD1=$((PORT + 4)) P_TAPA=$((PORT + 8))
-P_SINK=$((PORT + 12)) P_SRC=$((PORT + 13)) P_UECHO=$((PORT + 14))
+P_SINK=$((PORT + 12)) P_SRC=$((PORT + 13)) P_UECHO=$((PORT + 14)) P_MET=$((PORT + 15))
 F_A_SINK=$((PORT + 20)) F_A_SRC=$((PORT + 21)) F_A_UECHO=$((PORT + 22))
 F_B_SINK=$((PORT + 23)) F_C_UECHO=$((PORT + 24)) F_D_SINK=$((PORT + 25))
 TOK=tok-$RANDOM
@@ -47,7 +47,7 @@ progs_start source "$KIT" tcp-source "$L:$P_SRC" "$T/one"
 progs_start uecho "$KIT" udp-echo "$L:$P_UECHO"
 progs_start tapa "$KIT" tap "$L:$P_TAPA" "$L:$P_IMD" none "$T/tapa.stats"
 progs_start imd "$B/ztna-intermediate" --listen "$L:$P_IMD" --tcp-listen off --stun-port off \
-	--pki "$T/pki/intermediate" --clients-file "$T/clients" --workers 2 \
+	--pki "$T/pki/intermediate" --clients-file "$T/clients" --workers 2 --metrics "$L:$P_MET" \
 	--logins-per-identity 20 --allow alice=sink,source,uecho --allow bob=sink \
 	--allow carol=uecho --allow load=bulk --serve c1=sink,source,uecho --serve loadc=bulk
 progs_start imd1 "$B/ztna-intermediate" --listen "$L:$P_IMD1" --tcp-listen off --stun-port off \
@@ -139,6 +139,20 @@ if [ "${got:-0}" -gt 0 ] && [ $((w1 - w0)) -gt 0 ] && [ $((m1 - m0)) -gt 0 ]; th
 	tap_ok "both sockets carried relay traffic (worker $((w1 - w0)), main thread $((m1 - m0)); $got received)"
 else
 	tap_fail "both sockets carried relay traffic" "worker $((w1 - w0)) main $((m1 - m0)) received '${got:-}'"
+fi
+
+# 5b. the relay's totals count the worker's forwarding: the metrics endpoint's worker
+# count is what the worker says it forwarded (quiet now), inside the total
+exec 3<>"/dev/tcp/$L/$P_MET" && printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n' >&3 &&
+	timeout 5 cat <&3 >"$T/metrics" 2>/dev/null
+exec 3<&-
+mv=$(sed -n 's/^ztna_relay_worker_packets_total \([0-9]*\)\r*$/\1/p' "$T/metrics")
+mt=$(sed -n 's/^ztna_relay_packets_total \([0-9]*\)\r*$/\1/p' "$T/metrics")
+w2=$(worker_stat forwarded)
+if [ -n "$mv" ] && [ "$mv" -ge "$w1" ] && [ "$mv" -le "$w2" ] && [ "${mt:-0}" -ge $((mv + m1 - m0)) ]; then
+	tap_ok "metrics: the worker's $mv forwarded are in ztna_relay_packets_total ($mt)"
+else
+	tap_fail "metrics count the worker's forwarding" "worker metric '$mv' (worker said $w1..$w2), total '$mt', main $((m1 - m0))"
 fi
 
 # 6. alice's session on the worker's socket: a channel datagram from her address is

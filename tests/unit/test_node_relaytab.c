@@ -49,6 +49,7 @@ static void forwards_the_plain_case_both_ways(void **state)
 	struct zt_relaytab *t;
 	struct zt_addr a = v4(2, 1000), c = v4(3, 2000), to, local;
 	uint8_t pkt[PKT_LEN];
+	uint64_t tp, tb;
 	(void)state;
 
 	assert_int_equal(zt_relaytab_new(&t, NULL), 0);
@@ -63,6 +64,10 @@ static void forwards_the_plain_case_both_ways(void **state)
 	/* charged as the Intermediate charges: the payload after the marker */
 	assert_int_equal(zt_relay_count_pkts(&count), 2);
 	assert_int_equal(zt_relay_count_bytes(&count), 2 * (PKT_LEN - 1));
+	/* and in the table's total (the Intermediate's status and metrics add it) */
+	zt_relaytab_forwarded(t, &tp, &tb);
+	assert_int_equal(tp, 2);
+	assert_int_equal(tb, 2 * (PKT_LEN - 1));
 	zt_relaytab_free(t);
 }
 
@@ -74,6 +79,7 @@ static void the_rest_goes_to_the_main_thread(void **state)
 	struct zt_relaytab *t;
 	struct zt_addr a = v4(2, 1000), other_port = v4(2, 1001), stranger = v4(9, 1000), to, local;
 	uint8_t pkt[PKT_LEN], quic[PKT_LEN];
+	uint64_t tp, tb;
 	(void)state;
 
 	assert_int_equal(zt_relaytab_new(&t, NULL), 0);
@@ -111,6 +117,8 @@ static void the_rest_goes_to_the_main_thread(void **state)
 	assert_int_equal(zt_relaytab_forward(t, &a, pkt, PKT_LEN, &to, &local), ZT_RELAYTAB_SLOW);
 	assert_int_equal(zt_relay_count_pkts(&count), 0);
 	assert_int_equal(zt_relay_count_bytes(&count), 0);
+	zt_relaytab_forwarded(t, &tp, &tb);
+	assert_int_equal(tp + tb, 0);
 	assert_int_equal(zt_relaytab_set(t, &(struct zt_relaytab_entry){ .id = 0, .count = &count }),
 			 -EINVAL);
 	assert_int_equal(zt_relaytab_set(t, &(struct zt_relaytab_entry){ .id = 5 }), -EINVAL);

@@ -36,6 +36,9 @@ static void status_node(struct imd_ctl *ctl, struct zt_ctlconn *c, uint64_t now,
 	uint64_t win, bps, pps;
 
 	zt_imd_stats(ctl->imd, &s);
+	/* the relay's totals: the Intermediate's own and its workers' (docs/workers.md) */
+	s.relay_bytes += s.relay_worker_bytes;
+	s.relay_pkts += s.relay_worker_pkts;
 	bps = zt_ratewin_rate(&ctl->bytes, now, s.relay_bytes, RATE_SPAN, &win);
 	pps = zt_ratewin_rate(&ctl->pkts, now, s.relay_pkts, RATE_SPAN, NULL);
 	zt_ctl_printf(c, "node role=intermediate state=ready listen=%s tcp_listen=%s stun_port=%u "
@@ -141,8 +144,8 @@ static void on_sample(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 	struct zt_imd_stats s;
 
 	zt_imd_stats(ctl->imd, &s);
-	zt_ratewin_sample(&ctl->bytes, now, s.relay_bytes);
-	zt_ratewin_sample(&ctl->pkts, now, s.relay_pkts);
+	zt_ratewin_sample(&ctl->bytes, now, s.relay_bytes + s.relay_worker_bytes);
+	zt_ratewin_sample(&ctl->pkts, now, s.relay_pkts + s.relay_worker_pkts);
 	zt_timer_set(loop, t, now + SAMPLE_EVERY);
 }
 

@@ -64,8 +64,13 @@ static void sessions(const struct zt_imd_stats *s, struct zt_prom *p)
 static void relay(const struct zt_imd_stats *s, struct zt_prom *p)
 {
 	ZT_PROM_ONE(p, "ztna_relay_packets_total", "counter",
-	    "End-to-end packets relayed (DATAGRAMs and relay channel).", s->relay_pkts);
-	ZT_PROM_ONE(p, "ztna_relay_bytes_total", "counter", "Bytes of those packets.", s->relay_bytes);
+	    "End-to-end packets relayed (DATAGRAMs and relay channel), the workers' included.",
+	    s->relay_pkts + s->relay_worker_pkts);
+	ZT_PROM_ONE(p, "ztna_relay_bytes_total", "counter", "Bytes of those packets.",
+	    s->relay_bytes + s->relay_worker_bytes);
+	ZT_PROM_ONE(p, "ztna_relay_worker_packets_total", "counter",
+	    "Of those, relay channel datagrams the worker threads forwarded (--workers).",
+	    s->relay_worker_pkts);
 	ZT_PROM_MANY(p, "ztna_relay_channel_packets_total", "counter",
 	     "Relay channel datagrams (docs/relay-channel.md).", "direction",
 	     { "in", s->relay_chan_pkts }, { "out", s->relay_chan_out });
