@@ -134,7 +134,8 @@ static struct nl_addr *ip4(uint32_t ip, unsigned prefix)
 	return a;
 }
 
-int zt_nl_addr_add(struct nl_sock *sk, int ifindex, uint32_t ip, unsigned prefix)
+/* Adds or deletes ip/prefix on ifindex. */
+static int addr_change(struct nl_sock *sk, int ifindex, uint32_t ip, unsigned prefix, bool add)
 {
 	struct rtnl_addr *addr = rtnl_addr_alloc();
 	struct nl_addr *local = ip4(ip, prefix);
@@ -146,30 +147,21 @@ int zt_nl_addr_add(struct nl_sock *sk, int ifindex, uint32_t ip, unsigned prefix
 	rtnl_addr_set_family(addr, AF_INET);
 	rc = rtnl_addr_set_local(addr, local);
 	if (rc >= 0)
-		rc = rtnl_addr_add(sk, addr, 0);
+		rc = add ? rtnl_addr_add(sk, addr, 0) : rtnl_addr_delete(sk, addr, 0);
 out_put:
 	nl_addr_put(local);
 	rtnl_addr_put(addr);
 	return nl_errno(rc);
 }
 
+int zt_nl_addr_add(struct nl_sock *sk, int ifindex, uint32_t ip, unsigned prefix)
+{
+	return addr_change(sk, ifindex, ip, prefix, true);
+}
+
 int zt_nl_addr_del(struct nl_sock *sk, int ifindex, uint32_t ip, unsigned prefix)
 {
-	struct rtnl_addr *addr = rtnl_addr_alloc();
-	struct nl_addr *local = ip4(ip, prefix);
-	int rc = -NLE_NOMEM;
-
-	if (!addr || !local)
-		goto out_put;
-	rtnl_addr_set_ifindex(addr, ifindex);
-	rtnl_addr_set_family(addr, AF_INET);
-	rc = rtnl_addr_set_local(addr, local);
-	if (rc >= 0)
-		rc = rtnl_addr_delete(sk, addr, 0);
-out_put:
-	nl_addr_put(local);
-	rtnl_addr_put(addr);
-	return nl_errno(rc);
+	return addr_change(sk, ifindex, ip, prefix, false);
 }
 
 int zt_nl_link_down(struct nl_sock *sk, const char *name)
