@@ -100,7 +100,9 @@ int zt_nl_bridge_add(struct nl_sock *sk, const char *name)
 	return nl_errno(rc);
 }
 
-int zt_nl_link_setup(struct nl_sock *sk, const char *name, unsigned mtu, int master, bool up)
+/* Changes link name: MTU (0: unchanged), bridge (master > 0), IFF_UP on (up > 0) or off
+ * (up < 0). */
+static int link_change(struct nl_sock *sk, const char *name, unsigned mtu, int master, int up)
 {
 	struct rtnl_link *orig = NULL, *change;
 	int rc = rtnl_link_get_kernel(sk, 0, name, &orig);
@@ -116,12 +118,24 @@ int zt_nl_link_setup(struct nl_sock *sk, const char *name, unsigned mtu, int mas
 		rtnl_link_set_mtu(change, mtu);
 	if (master > 0)
 		rtnl_link_set_master(change, master);
-	if (up)
+	if (up > 0)
 		rtnl_link_set_flags(change, IFF_UP);
+	else if (up < 0)
+		rtnl_link_unset_flags(change, IFF_UP);
 	rc = rtnl_link_change(sk, orig, change, 0);
 	rtnl_link_put(change);
 	rtnl_link_put(orig);
 	return nl_errno(rc);
+}
+
+int zt_nl_link_setup(struct nl_sock *sk, const char *name, unsigned mtu, int master, bool up)
+{
+	return link_change(sk, name, mtu, master, up ? 1 : 0);
+}
+
+int zt_nl_link_down(struct nl_sock *sk, const char *name)
+{
+	return link_change(sk, name, 0, 0, -1);
 }
 
 static struct nl_addr *ip4(uint32_t ip, unsigned prefix)
@@ -162,25 +176,6 @@ int zt_nl_addr_add(struct nl_sock *sk, int ifindex, uint32_t ip, unsigned prefix
 int zt_nl_addr_del(struct nl_sock *sk, int ifindex, uint32_t ip, unsigned prefix)
 {
 	return addr_change(sk, ifindex, ip, prefix, false);
-}
-
-int zt_nl_link_down(struct nl_sock *sk, const char *name)
-{
-	struct rtnl_link *orig = NULL, *change;
-	int rc = rtnl_link_get_kernel(sk, 0, name, &orig);
-
-	if (rc < 0)
-		return rc == -NLE_OBJ_NOTFOUND ? -ENODEV : nl_errno(rc);
-	change = rtnl_link_alloc();
-	if (!change) {
-		rtnl_link_put(orig);
-		return -ENOMEM;
-	}
-	rtnl_link_unset_flags(change, IFF_UP);
-	rc = rtnl_link_change(sk, orig, change, 0);
-	rtnl_link_put(change);
-	rtnl_link_put(orig);
-	return nl_errno(rc);
 }
 
 static struct nl_addr *ip6(const uint8_t ip[16], unsigned prefix)
