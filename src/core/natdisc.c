@@ -39,6 +39,7 @@ struct zt_natdisc {
 	struct zt_addr to;
 	struct zt_addr expect_from;  /* for CHANGE-REQUEST tests; family 0: any */
 	bool has_change;
+	bool silent;                 /* silence is a possible outcome */
 	uint32_t change;
 	unsigned sent, max_sent, rm;
 	uint64_t rto;                /* the wait after the next transmission */
@@ -95,6 +96,7 @@ static void start_tx(struct zt_natdisc *nd, uint64_t now, enum phase phase, unsi
 	nd->change = change >= 0 ? (uint32_t)change : 0;
 	nd->expect_from = expect_from ? *expect_from : (struct zt_addr){ 0 };
 	nd->sent = 0;
+	nd->silent = silent;
 	nd->max_sent = silent ? nd->cfg.rc_silent : nd->cfg.rc;
 	nd->rm = silent ? nd->cfg.rm_silent : nd->cfg.rm;
 	nd->rto = nd->cfg.rto;
@@ -539,6 +541,8 @@ int zt_natdisc_poll_send(struct zt_natdisc *nd, uint64_t now, uint8_t *buf, size
 		nd->started_any = true;
 		nd->last_start = now;
 	}
+	if (!nd->silent)
+		nd->res.requests++;
 	/* RFC 8489 s6.2.1: RTO, doubling; Rm * RTO after the last of Rc transmissions */
 	if (++nd->sent < nd->max_sent) {
 		nd->next_send = now + nd->rto;
@@ -550,6 +554,17 @@ int zt_natdisc_poll_send(struct zt_natdisc *nd, uint64_t now, uint8_t *buf, size
 	*ret_socket = nd->sock;
 	*ret_to = nd->to;
 	return n;
+}
+
+/* The server answered the transaction in flight: the loss and round-trip counts. */
+static void count_answer(struct zt_natdisc *nd, uint64_t now)
+{
+	struct zt_natdisc_result *r = &nd->res;
+
+	if (!nd->silent)
+		r->answers++;
+	if (nd->sent == 1 && r->rtt_samples < ZT_NATDISC_MAX_RTT_SAMPLES && now >= nd->last_start)
+		r->rtt[r->rtt_samples++] = now - nd->last_start;
 }
 
 int zt_natdisc_recv(struct zt_natdisc *nd, uint64_t now, unsigned socket,
@@ -602,6 +617,7 @@ int zt_natdisc_recv(struct zt_natdisc *nd, uint64_t now, unsigned socket,
 	} else {
 		return ZT_ESTATE;
 	}
+	count_answer(nd, now);
 	advance(nd, now, &o);
 	return 0;
 }

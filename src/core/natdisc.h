@@ -86,6 +86,7 @@
 #define ZT_NATDISC_MAX_LIFETIME_PROBES 32
 #define ZT_NATDISC_LIFETIME_PROBES 20   /* what ztna discover uses */
 #define ZT_NATDISC_MAX_LIFETIME (3600 * ZT_SEC)
+#define ZT_NATDISC_MAX_RTT_SAMPLES 64
 #define ZT_NATDISC_MAX_SOCKETS \
 	(ZT_NATDISC_SOCKET_SAMPLE0 + ZT_NATDISC_MAX_PORT_SAMPLES + ZT_NATDISC_MAX_LIFETIME_PROBES)
 
@@ -197,6 +198,19 @@ struct zt_natdisc_result {
 	 */
 	int error;
 	int stun_error;           /* STUN error code (e.g. 420) when the server sent one */
+	/*
+	 * Round trips and loss, over every transaction the server must answer (not the
+	 * filtering tests, hairpinning or the lifetime checks, where silence is an answer):
+	 * requests counts their transmissions, answers the transactions answered, so
+	 * (requests - answers) / requests is the round-trip loss seen (a retransmission
+	 * whose original was only late counts as lost). rtt[] holds the round trips of the
+	 * server's answers to requests sent once (Karn: a retransmitted transaction's
+	 * answer cannot be matched to one transmission), in ns, the first
+	 * ZT_NATDISC_MAX_RTT_SAMPLES.
+	 */
+	unsigned requests, answers;
+	unsigned rtt_samples;
+	uint64_t rtt[ZT_NATDISC_MAX_RTT_SAMPLES];
 };
 
 struct zt_natdisc;

@@ -191,6 +191,12 @@ static void full_cone(void **state)
 	assert_int_equal(r->filtering, ZT_NAT_ENDPOINT_INDEPENDENT);
 	assert_int_equal(r->hairpin, ZT_NAT_HAIRPIN_UNKNOWN); /* one socket */
 	assert_int_equal(r->error, 0);
+	/* test I and mapping test II must be answered; the filtering test may not be */
+	assert_int_equal(r->requests, 2);
+	assert_int_equal(r->answers, 2);
+	assert_int_equal(r->rtt_samples, 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(r->rtt[i], 10 * MS);
 	assert_int_equal(zt_natdisc_next_deadline(c.nd), ZT_TIME_NEVER);
 	assert_int_equal(zt_natdisc_poll_send(c.nd, 10 * ZT_SEC, req, sizeof(req),
 					      &(unsigned){ 0 }, &(struct zt_addr){ 0 }),
@@ -309,7 +315,42 @@ static void udp_blocked_and_retransmission_timing(void **state)
 	assert_int_equal(r->type, ZT_NAT_TYPE_UDP_BLOCKED);
 	assert_string_equal(zt_natdisc_type_name(r->type), "udp-blocked");
 	assert_int_equal(r->mapped.family, 0);
+	assert_int_equal(r->requests, 7);
+	assert_int_equal(r->answers, 0);
+	assert_int_equal(r->rtt_samples, 0);
 	assert_int_equal(zt_natdisc_next_deadline(c.nd), ZT_TIME_NEVER);
+	zt_natdisc_free(c.nd);
+}
+
+/* A retransmitted transaction counts both requests but gives no round trip (Karn);
+ * silent tests that go unanswered count as no loss. */
+static void round_trips_and_loss(void **state)
+{
+	struct client c;
+	uint8_t req[128], resp[128];
+	struct zt_stun_msg m;
+	const struct zt_natdisc_result *r;
+
+	(void)state;
+	client_new(&c, 1, "10.0.0.2:5000");
+	expect_send(&c, 0, 0, A1P1, -1, req, &m);
+	zt_natdisc_on_timeout(c.nd, 500 * MS);
+	expect_send(&c, 500 * MS, 0, A1P1, -1, req, &m);
+	deliver(&c, 520 * MS, 0, A1P1, resp, respond(&m, "203.0.113.5:6000", A2P2, resp));
+	r = zt_natdisc_result(c.nd);
+	assert_int_equal(r->requests, 2);
+	assert_int_equal(r->answers, 1);
+	assert_int_equal(r->rtt_samples, 0);
+	let_silent_test_expire(&c, 520 * MS, 0, A1P1, ZT_STUN_CHANGE_IP | ZT_STUN_CHANGE_PORT);
+	let_silent_test_expire(&c, 4020 * MS, 0, A1P1, ZT_STUN_CHANGE_PORT);
+	exchange(&c, 7520 * MS, A2P1, -1, A2P1, "203.0.113.5:6000");
+	r = zt_natdisc_result(c.nd);
+	assert_true(r->done);
+	assert_int_equal(r->type, ZT_NAT_TYPE_PORT_RESTRICTED);
+	assert_int_equal(r->requests, 3);
+	assert_int_equal(r->answers, 2);
+	assert_int_equal(r->rtt_samples, 1);
+	assert_int_equal(r->rtt[0], 10 * MS);
 	zt_natdisc_free(c.nd);
 }
 
@@ -1161,6 +1202,7 @@ int main(void)
 		cmocka_unit_test(symmetric_address_and_port_dependent),
 		cmocka_unit_test(symmetric_address_dependent),
 		cmocka_unit_test(udp_blocked_and_retransmission_timing),
+		cmocka_unit_test(round_trips_and_loss),
 		cmocka_unit_test(configured_retransmission),
 		cmocka_unit_test(no_nat_open_and_firewall),
 		cmocka_unit_test(hairpinning),
