@@ -29,6 +29,7 @@
 #include "io/sysrng.h"
 #include "diagram.h"
 #include "lab.h"
+#include "fromreport.h"
 #include "matrix.h"
 #include "labevents.h"
 #include "natrules.h"
@@ -1206,6 +1207,7 @@ static const struct subcommand subcommands[] = {
 	{ .name = "check", .main = check_main, .summary = "validate scenario files" },
 	{ .name = "diagram", .main = diagram_main, .summary = "draw a scenario's topology" },
 	{ .name = "rules", .main = rules_main, .summary = "print a NAT's nftables ruleset" },
+	{ .name = "from-report", .main = zt_fromreport_main, .summary = "a scenario rebuilding two networks from their NAT reports" },
 	{ .name = "matrix", .main = zt_matrix_main, .summary = "run your own P2P stack across a NAT matrix" },
 	{ .name = "udp-echo", .main = zt_probe_echo_main, .summary = "UDP echo that reports the source it saw" },
 	{ .name = "udp-probe", .main = zt_probe_probe_main, .summary = "probe a udp-echo: mapping, RTT, loss" },

@@ -2,7 +2,7 @@
  * ztna discover: RFC 5780 NAT behaviour discovery (core/natdisc.h) over real sockets.
  *
  *   ztna discover --server ADDR[:PORT] [--local IP[:PORT]] [--json] [--timeout S]
- *                 [--lifetime [--lifetime-max D]] [--basic] [-v]
+ *                 [--lifetime [--lifetime-max D]] [--basic] [--report FILE|-] [-v]
  *
  * Socket 0 is bound to --local (default: the address the kernel would send to the
  * server from, any port); socket 1, on the same IP and any port, is only for the
@@ -11,7 +11,8 @@
  * more probe the mapping lifetime (core/natdisc.h, tests 5 and 6). Prints the
  * reflexive address, the mapping and filtering behaviour, hairpinning (yes, no,
  * untested), the NAT type name, the port allocation pattern and the lifetime; --json
- * prints one JSON object instead. --basic stops after the first answer (reflexive
+ * prints one JSON object instead. --report also writes the NAT report
+ * (core/natreport.h, docs/report-format.md) to FILE, or to stdout instead of the text. --basic stops after the first answer (reflexive
  * address only).
  *
  * Retransmission (RFC 8489 s6.2.1) with shorter limits than the RFC's Rc=7, Rm=16
@@ -33,6 +34,7 @@
 #include "cmds.h"
 #include "core/err.h"
 #include "core/natdisc.h"
+#include "core/natreport.h"
 #include "io/clock.h"
 #include "io/loop.h"
 #include "io/sysrng.h"
@@ -52,6 +54,7 @@ struct sock {
 struct disc {
 	struct zt_addr server, local;
 	bool have_local, json, basic, lifetime;
+	const char *report;      /* --report FILE, "-": stdout */
 	int signo;               /* SIGINT/SIGTERM received */
 	uint64_t timeout, lifetime_max;
 	struct zt_natdisc *nd;
@@ -91,6 +94,16 @@ static int set_lifetime_max(void *ctx, const char *v, const char **why)
 			       ZT_NATDISC_MAX_LIFETIME, why);
 }
 
+static int set_report(void *ctx, const char *v, const char **why)
+{
+	if (!*v) {
+		*why = "needs a file name, or - for stdout";
+		return -EINVAL;
+	}
+	((struct disc *)ctx)->report = v;
+	return 0;
+}
+
 static const struct zt_conf_key keys[] = {
 	{ .name = "server", .syntax = "ADDR[:PORT]", .example = "203.0.113.10:3478",
 	  .help = "the STUN server's primary address (port 3478 if not given)",
@@ -109,6 +122,10 @@ static const struct zt_conf_key keys[] = {
 	{ .name = "lifetime", .syntax = "",
 	  .help = "also measure how long an idle mapping lives (takes up to --lifetime-max)",
 	  .set = set_lifetime, .is_flag = true },
+	{ .name = "report", .syntax = "FILE", .example = "home.json",
+	  .help = "also write the NAT report (docs/report-format.md) to FILE; - : to stdout, "
+		  "instead of the text",
+	  .set = set_report },
 	{ .name = "lifetime-max", .syntax = "D", .example = "60s",
 	  .help = "the longest idle time --lifetime tries: seconds, or 2m (default 60, at most 3600)",
 	  .set = set_lifetime_max },
@@ -116,7 +133,7 @@ static const struct zt_conf_key keys[] = {
 
 static const char usage_head[] =
 	"usage: ztna discover --server ADDR[:PORT] [--local IP[:PORT]] [--json] [--timeout S]\n"
-	"                     [--lifetime [--lifetime-max D]] [--basic]\n"
+	"                     [--lifetime [--lifetime-max D]] [--basic] [--report FILE|-]\n"
 	"\n"
 	"Finds this host's reflexive address and its NAT's behaviour with the RFC 5780 tests\n"
 	"against a STUN server that has two addresses (ztna stun-server --alternate, or\n"
@@ -135,6 +152,10 @@ static const char usage_head[] =
 	"where a new mapping can be told from the old one: random or sequential ports, or\n"
 	"port-preserving with endpoint-independent mapping and address(-and-port)-\n"
 	"dependent filtering; elsewhere it says 'not-measurable'.\n"
+	"\n"
+	"--report FILE writes what a lab needs to rebuild this network (ztna-lab\n"
+	"from-report) as one JSON document: the above, the ports seen, the round trip to\n"
+	"the server (min, median) and the loss seen; unknown values are null.\n"
 	"\n"
 	"Each test sends at 0, RTO and 3 RTO and gives up at 7 RTO, RTO = S/7 (default\n"
 	"S = 3.5 s: RTO 500 ms). No answer to the first test within S seconds: UDP blocked\n"
@@ -368,6 +389,35 @@ static void print_json(const struct disc *d, const struct zt_natdisc_result *r, 
 	printf(",\"stun_error\":%d,\"elapsed_ms\":%llu}\n", r->stun_error, (unsigned long long)ms);
 }
 
+/* The NAT report to d->report. Returns 0, or -1 with the message printed. */
+static int write_report(const struct disc *d, const struct zt_natdisc_result *r)
+{
+	struct zt_natreport rep;
+	char buf[ZT_NATREPORT_MAX];
+	FILE *f = stdout;
+	int n, rc = 0;
+
+	zt_natreport_from_result(&rep, r, &d->server, &d->s[0].u.local,
+				 d->lifetime ? d->lifetime_max : 0);
+	n = zt_natreport_write(&rep, buf, sizeof(buf));
+	if (n < 0) {
+		fprintf(stderr, "ztna discover: report: %s\n", strerror(-n));
+		return -1;
+	}
+	if (strcmp(d->report, "-") != 0 && !(f = fopen(d->report, "w"))) {
+		fprintf(stderr, "ztna discover: cannot write %s: %s\n", d->report, strerror(errno));
+		return -1;
+	}
+	if (fwrite(buf, 1, (size_t)n, f) != (size_t)n || fflush(f) != 0)
+		rc = -1;
+	if (f != stdout && fclose(f) != 0)
+		rc = -1;
+	if (rc < 0)
+		fprintf(stderr, "ztna discover: cannot write %s: %s\n",
+			f == stdout ? "the report to stdout" : d->report, strerror(errno));
+	return rc;
+}
+
 /* The sockets natdisc uses: 2, then the port samples and lifetime probes. */
 static unsigned sockets_wanted(const struct disc *d)
 {
@@ -509,6 +559,24 @@ static int exit_status(const struct disc *d, const struct zt_natdisc_result *r)
 	return ZT_EXIT_OK;
 }
 
+/* Options that exclude each other: true with the message printed. */
+static bool usage_conflict(const struct disc *d)
+{
+	const char *why = NULL;
+
+	if (d->lifetime_max && !d->lifetime)
+		why = "--lifetime-max goes with --lifetime";
+	else if (d->lifetime && d->basic)
+		why = "--lifetime and --basic exclude each other";
+	else if (d->report && d->basic)
+		why = "--report needs the behaviour tests: not with --basic";
+	else if (d->report && d->json && strcmp(d->report, "-") == 0)
+		why = "--report - and --json both print to stdout: give --report a file";
+	if (why)
+		fprintf(stderr, "ztna discover: %s\n", why);
+	return why != NULL;
+}
+
 int discover_main(int argc, char **argv)
 {
 	struct disc d = { .timeout = DEFAULT_TIMEOUT };
@@ -525,11 +593,8 @@ int discover_main(int argc, char **argv)
 		fprintf(stderr, "ztna discover: --server needs a port other than 0\n");
 		return ZT_EXIT_USAGE;
 	}
-	if ((d.lifetime_max && !d.lifetime) || (d.lifetime && d.basic)) {
-		fprintf(stderr, "ztna discover: %s\n", d.basic ? "--lifetime and --basic exclude "
-			"each other" : "--lifetime-max goes with --lifetime");
+	if (usage_conflict(&d))
 		return ZT_EXIT_USAGE;
-	}
 	if (!d.lifetime_max)
 		d.lifetime_max = DEFAULT_LIFETIME_MAX;
 	if (!d.have_local) {
@@ -566,9 +631,11 @@ int discover_main(int argc, char **argv)
 	r = zt_natdisc_result(d.nd);
 	if (d.json)
 		print_json(&d, r, ms);
-	else
+	else if (!d.report || strcmp(d.report, "-") != 0)
 		print_text(&d, r);
 	fflush(stdout);
+	if (d.report && write_report(&d, r) < 0)
+		goto out_free;
 	status = exit_status(&d, r);
 out_free:
 	zt_natdisc_free(d.nd);
