@@ -76,12 +76,15 @@ static unsigned lab_timeout(const struct zt_natreport *r)
 	return s < 1 ? 1 : s > 86400 ? 86400 : (unsigned)s;
 }
 
-static void comment_class(FILE *f, const struct side *s)
+static void comment_class(FILE *f, const struct side *s, bool nat)
 {
 	const struct zt_natreport *r = &s->r;
 	char b1[ZT_ADDR_STRLEN], b2[ZT_ADDR_STRLEN];
 
-	fprintf(f, "# %s (%s behind it) from %s:\n", s->nat, s->host, s->path);
+	if (nat)
+		fprintf(f, "# %s (%s behind it) from %s:\n", s->nat, s->host, s->path);
+	else
+		fprintf(f, "# %s from %s (no NAT):\n", s->host, s->path);
 	fprintf(f, "#   seen from %s at %s", zt_addr_str(&r->local, b1),
 		r->public_addr.family ? zt_addr_str(&r->public_addr, b2) : "(no answer)");
 	fprintf(f, " by STUN server %s\n", zt_addr_str(&r->server, b1));
@@ -132,7 +135,7 @@ static void write_nodes(FILE *f, const struct side *s)
 	const char *why, *type = lab_type(r, &why);
 	unsigned timeout = lab_timeout(r);
 
-	comment_class(f, s);
+	comment_class(f, s, type != NULL);
 	comment_measures(f, s, timeout);
 	if (*why)
 		fprintf(f, "#   approximated: %s\n", why);
