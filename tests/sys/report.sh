@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 ZTNA=${BUILD:-build}/ztna
 ZTLAB=${BUILD:-build}/ztna-lab
-tap_plan 11
+tap_plan 12
 
 tmp=$(mktemp -d /tmp/zt-report-sys.XXXXXX)
 pids=()
@@ -58,14 +58,23 @@ okrc $? "--report -: the report alone on stdout" "$(cat "$tmp/b.json" "$tmp/b.er
 okrc $? "from-report: two 'open' reports -> a scenario ztna-lab check accepts" \
 	"$(cat "$tmp/f.lab" "$tmp/f.err")"
 
-# 4-7: discover's argument errors
+# 4: no server there: exit 1, and the report says udp_blocked with everything else null
+"$ZTNA" discover --server 127.0.0.2:$((P + 2)) --timeout 1 --report "$tmp/blocked.json" >/dev/null 2>&1
+rc=$?
+f=$tmp/blocked.json
+[ $rc = 1 ] && [ "$(rget "$f" udp_blocked)" = true ] && [ "$(rget "$f" type)" = udp-blocked ] &&
+	[ "$(rget "$f" public)" = null ] && [ "$(rget "$f" mapping)" = null ] &&
+	[ "$(rget "$f" rtt_median_ms)" = null ] && [ "$(rget "$f" loss)" = 1.0000 ]
+okrc $? "no answer: exit $rc, the report says udp_blocked, loss 1, the rest null" "$(cat "$f")"
+
+# 5-8: discover's argument errors
 expect "--report with --basic" 2 "not with --basic" "$ZTNA" discover --server 127.0.0.2:$P --basic --report x
 expect "--report - with --json" 2 "both print to stdout" "$ZTNA" discover --server 127.0.0.2:$P --json --report -
 expect "--report ''" 2 "report" "$ZTNA" discover --server 127.0.0.2:$P --report ''
 expect "--report into a missing directory" 2 "cannot write $tmp/no/such.json" \
 	"$ZTNA" discover --server 127.0.0.2:$P --timeout 1 --report "$tmp/no/such.json"
 
-# 8-11: from-report's errors name the file and the field
+# 9-12: from-report's errors name the file and the field
 expect "from-report with one file" 2 "usage: ztna-lab from-report A.json B.json" "$ZTLAB" from-report "$tmp/a.json"
 expect "from-report, a missing file" 2 "$tmp/none.json: No such file" "$ZTLAB" from-report "$tmp/a.json" "$tmp/none.json"
 printf '{"schema": 1,' >"$tmp/cut.json"

@@ -126,11 +126,44 @@ static void other_types(void **state)
 	free(s);
 }
 
+/* No answer at all: a NAT that drops UDP, no link line (no round trip, the loss is the
+ * block's). */
+static void udp_blocked(void **state)
+{
+	static const char blocked[] =
+		"{\"schema\": 1, \"server\": \"203.0.113.10:3478\", \"server_other\": null,\n"
+		" \"local\": \"10.0.0.2:5000\", \"public\": null, \"udp_blocked\": true, \"nat\": null,\n"
+		" \"type\": \"udp-blocked\", \"mapping\": null, \"filtering\": null, \"hairpinning\": null,\n"
+		" \"ports\": null, \"port_local\": [], \"port_public\": [], \"lifetime\": null,\n"
+		" \"lifetime_alive_ms\": null, \"lifetime_gone_ms\": null, \"lifetime_max_ms\": null,\n"
+		" \"rtt_min_ms\": null, \"rtt_median_ms\": null, \"rtt_samples\": 0, \"requests\": 3,\n"
+		" \"answers\": 0, \"loss\": 1}\n";
+	struct zt_scn *s = malloc(sizeof(*s));
+	struct zt_scn_error e;
+	char *text, err[256];
+	int b, hb;
+
+	(void)state;
+	assert_int_equal(generate(report_a, blocked, &text, err, sizeof(err)), 0);
+	if (zt_scn_parse(s, text, strlen(text), "field.lab", &e) < 0)
+		fail_msg("%s\n%s", e.msg, text);
+	b = zt_scn_find(s, "nat_b");
+	hb = zt_scn_find(s, "host_b");
+	assert_true(b >= 0 && hb >= 0);
+	assert_true(s->nodes[b].block_udp);
+	assert_int_equal(s->nodes[b].type, ZT_NAT_PORT_RESTRICTED);
+	assert_false(s->nodes[hb].link.set);
+	assert_non_null(strstr(text, "approximated: no answer at all"));
+	free(text);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rebuilds_both_networks),
 		cmocka_unit_test(other_types),
+		cmocka_unit_test(udp_blocked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
