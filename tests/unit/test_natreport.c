@@ -37,6 +37,19 @@ static void sample_result(struct zt_natdisc_result *r)
 	memcpy(r->rtt, rtt, sizeof(rtt));
 }
 
+/* Two reports are equal when they write the same document (no padding compared). */
+static void assert_same_report(const struct zt_natreport *a, const struct zt_natreport *b)
+{
+	char da[ZT_NATREPORT_MAX], db[ZT_NATREPORT_MAX];
+
+	assert_true(zt_natreport_write(a, da, sizeof(da)) > 0);
+	assert_true(zt_natreport_write(b, db, sizeof(db)) > 0);
+	assert_string_equal(da, db);
+	assert_int_equal(a->rtt_min_us, b->rtt_min_us);
+	assert_int_equal(a->hairpin, b->hairpin);
+	assert_true(zt_addr_equal(&a->public_addr, &b->public_addr));
+}
+
 static void from_result_write_and_read_back(void **state)
 {
 	struct zt_natdisc_result res;
@@ -64,7 +77,7 @@ static void from_result_write_and_read_back(void **state)
 	assert_non_null(strstr(buf, "\"lifetime_gone_ms\": 5000"));
 	assert_non_null(strstr(buf, "\"loss\": 0.1000\n}"));
 	assert_int_equal(zt_natreport_parse(buf, (size_t)n, &back, &field, &why), 0);
-	assert_memory_equal(&back, &rep, sizeof(rep));
+	assert_same_report(&back, &rep);
 	assert_int_equal(zt_natreport_write(&rep, buf, 100), -ENOBUFS);
 }
 
@@ -95,7 +108,7 @@ static void unknown_values_are_null(void **state)
 	assert_non_null(strstr(buf, "\"udp_blocked\": true"));
 	assert_non_null(strstr(buf, "\"loss\": 1.0000"));
 	assert_int_equal(zt_natreport_parse(buf, (size_t)n, &back, &field, &why), 0);
-	assert_memory_equal(&back, &rep, sizeof(rep));
+	assert_same_report(&back, &rep);
 }
 
 /* Replace the first "from" in the document by "to" and parse: the error's field. */
