@@ -43,11 +43,12 @@ for h in hboth hout; do
 	pid[peer-$h]=$LAB_BG
 done
 wait "${pid[peer-hboth]}" "${pid[peer-hout]}" 2>/dev/null
-got() { # the probes a host received (refused: it has no such reply address)
-	kill "${pid[$1]}" 2>/dev/null
-	wait "${pid[$1]}" 2>/dev/null
-	sed -n 's/^served [0-9]* refused \([0-9]*\)$/\1/p' "$LAB_TMP/$1.out"
-}
+# the probes each host received (refused: it has no such reply address), printed by
+# udp-echo as it exits; stopped and waited for here, not in a $(...) subshell, which
+# cannot wait for them (the line could be read before it was written)
+kill "${pid[hboth]}" "${pid[hout]}" 2>/dev/null
+wait "${pid[hboth]}" "${pid[hout]}" 2>/dev/null
+got() { sed -n 's/^served [0-9]* refused \([0-9]*\)$/\1/p' "$LAB_TMP/$1.out"; }
 nb=$(got hboth) no=$(got hout)
 tap_diag "mappings ${mapped[hboth]} ${mapped[hout]}; received hboth ${nb:-?} hout ${no:-?} of 24"
 ok_if "default (both ways): inbound probes keep the mapping: all 24 arrive in 6 s (got ${nb:-none})" \
