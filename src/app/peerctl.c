@@ -166,6 +166,24 @@ static void status_upnp(struct zt_peerctl *ctl, struct zt_ctlconn *c)
 		      quotable(i.last_error, err, sizeof(err)));
 }
 
+/* What it was configured with: the agent's forwards, the connector's services. */
+static void status_forwards(struct zt_peerctl *ctl, struct zt_ctlconn *c)
+{
+	const struct zt_peerprog *pp = ctl->pp;
+	char a[ZT_ADDR_STRLEN];
+
+	for (size_t i = 0; i < pp->nspecs; i++) {
+		const struct zt_fwdspec *s = &pp->specs[i];
+
+		if (pp->role == ZT_CTRL_ROLE_AGENT)
+			zt_ctl_printf(c, "forward proto=%s listen=%s service=%s", s->udp ? "udp" : "tcp",
+				      zt_addr_str(&s->addr, a), s->service);
+		else if (!s->route_only)
+			zt_ctl_printf(c, "service name=%s proto=%s target=%s", s->service,
+				      s->udp ? "udp" : "tcp", zt_addr_str(&s->addr, a));
+	}
+}
+
 static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t now)
 {
 	struct zt_peerprog *pp = ctl->pp;
@@ -226,6 +244,7 @@ static void cmd_status(struct zt_peerctl *ctl, struct zt_ctlconn *c, uint64_t no
 			      zt_outer_kind_name(zt_peer_outer_kind(pp->peer)), pi.tcp_state,
 			      pi.last_reason && *pi.last_reason ? pi.last_reason : "-");
 	}
+	status_forwards(ctl, c);
 	status_refusals(ctl, c, now);
 	status_portmap(ctl, c, now);
 	status_upnp(ctl, c);

@@ -8,8 +8,8 @@
 # Checks: before the Intermediate is up, status exits 1 (text, --raw and --json) and
 # the JSON says ready=false with the agent's state; once logged in it exits 0; after a
 # round trip through a forward the JSON lists the session (service, path, a numeric
-# RTT, the hex session id as a string); the connector's JSON has its role and the
-# agent it serves; an unreachable socket exits 2.
+# RTT, the hex session id as a string) and its forward; the connector's JSON has its
+# role, the agent it serves and its service; an unreachable socket exits 2.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -67,12 +67,15 @@ tap_diag "$j"
 	tap_ok "the session: service, path, numeric RTT, hex id as a string" ||
 	tap_fail "the session in --json" "$j"
 [ "$(jq -r '.node.sessions' <<<"$j")" = 1 ] && [ "$(jq -r '.node.name' <<<"$j")" = alice ] &&
-	tap_ok "node: name and session count" || tap_fail "node in --json" "$j"
+	[ "$(jq -r '.forwards[0] | "\(.proto) \(.listen) \(.service)"' <<<"$j")" = "tcp $L:$F_ECHO echo" ] &&
+	"$B/ztna" status --control "$T/alice.sock" | grep -q "^forward tcp $L:$F_ECHO -> echo" &&
+	tap_ok "node: name and session count; its forward (JSON and text)" || tap_fail "node in --json" "$j"
 
 jc=$("$B/ztna" status --control "$T/c1.sock" --json); rc=$?
 [ $rc = 0 ] && [ "$(jq -r '.node.role' <<<"$jc")" = connector ] &&
 	[ "$(jq -r '.agents[0].identity' <<<"$jc")" = ztna:agent:alice ] &&
-	tap_ok "the connector's --json: role, the agent it serves" || tap_fail "connector --json" "rc $rc $jc"
+	[ "$(jq -r '.services[0] | "\(.name) \(.proto) \(.target)"' <<<"$jc")" = "echo tcp $L:$P_ECHO" ] &&
+	tap_ok "the connector's --json: role, the agent it serves, its service" || tap_fail "connector --json" "rc $rc $jc"
 
 "$B/ztna" status --control "$T/none.sock" --json >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] && tap_ok "an unreachable control socket: exit 2" || tap_fail "unreachable: exit 2" "rc $rc"

@@ -271,6 +271,12 @@ static int print_text(struct ctlclient *c)
 			       "by a limit\n", kv(line, "identity", v[0], 128), kv(line, "sessions", v[1], 128),
 			       kv(line, "chans", v[2], 128), kv(line, "flows", v[3], 128),
 			       kv(line, "bytes", v[4], 128), kv(line, "refused", v[5], 128));
+		} else if (!strncmp(line, "forward ", 8)) {
+			printf("forward %s %s -> %s\n", kv(line, "proto", v[0], 128),
+			       kv(line, "listen", v[1], 128), kv(line, "service", v[2], 128));
+		} else if (!strncmp(line, "service ", 8)) {
+			printf("service %s -> %s %s\n", kv(line, "name", v[0], 128),
+			       kv(line, "proto", v[1], 128), kv(line, "target", v[2], 128));
 		} else if (!strncmp(line, "portmap ", 8)) {
 			print_portmap(line);
 		} else if (!strncmp(line, "refusal ", 8)) {
@@ -440,6 +446,9 @@ static void print_json(const struct ctlclient *c)
 	printf("{");
 	json_group(c->buf, "node", "node", false, &first);
 	json_group(c->buf, "session", "sessions", true, &first);
+	json_group(c->buf, "forward", "forwards", true, &first);
+	json_group(c->buf, "service", "services", true, &first);
+	json_group(c->buf, "tunnel", "tunnel", false, &first);
 	json_group(c->buf, "agent", "agents", true, &first);
 	json_group(c->buf, "client", "clients", true, &first);
 	json_group(c->buf, "refusal", "refusals", true, &first);
