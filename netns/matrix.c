@@ -28,6 +28,7 @@
 struct mx_args {
 	const char *file, *a, *b, *check, *json;
 	char out[PATH_MAX];
+	bool pcap;
 	unsigned runs;
 	uint64_t timeout;
 };
@@ -66,7 +67,7 @@ static uint64_t now_ms(void)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: " PROG " FILE --a 'CMD' --b 'CMD' [--check 'CMD'] [--runs N]\n"
-		   "         [--timeout D] [--out DIR] [--json FILE]\n"
+		   "         [--timeout D] [--out DIR] [--json FILE] [--pcap]\n"
 		   "  Runs a peer-to-peer stack of yours across the NAT matrix of scenario FILE\n"
 		   "  (e.g. scenarios/lab/nat-matrix.lab): for every row host (a_*) and column host\n"
 		   "  (b_*), --runs times (default 1), --a in the row host and --b in the column host\n"
@@ -75,7 +76,8 @@ static void usage(FILE *f)
 		   "  SELF_PUBLIC PEER_PUBLIC SERVER SERVER2 PORT RUN RUNS CELL OUT in its environment\n"
 		   "  (quote the commands so your shell leaves $PEER_PUBLIC alone); --check also\n"
 		   "  A_EXIT and B_EXIT (124: killed after --timeout, default 30s). Outputs under\n"
-		   "  --out (default a new directory in /tmp); --json writes the results there.\n"
+		   "  --out (default a new directory in /tmp); --json writes the results there;\n"
+		   "  --pcap captures every interface of the lab for the whole run (DIR/pcap).\n"
 		   "  The NATs in front of both hosts forget their mappings before each run.\n");
 }
 
@@ -86,6 +88,7 @@ static int parse_args(int argc, char **argv, struct mx_args *a)
 		{ "check", required_argument, NULL, 'c' },   { "runs", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' }, { "out", required_argument, NULL, 'o' },
 		{ "json", required_argument, NULL, 'j' },    { "help", no_argument, NULL, 'h' },
+		{ "pcap", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -99,6 +102,7 @@ static int parse_args(int argc, char **argv, struct mx_args *a)
 		case 'c': a->check = optarg; break;
 		case 'j': a->json = optarg; break;
 		case 'o': snprintf(a->out, sizeof(a->out), "%s", optarg); break;
+		case 'p': a->pcap = true; break;
 		case 'r':
 			a->runs = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || !*optarg || a->runs < 1 || a->runs > MX_MAX_RUNS) {
@@ -480,6 +484,7 @@ int zt_matrix_main(int argc, char **argv)
 {
 	struct mx m = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
+	char pcap[PATH_MAX + 8];
 	int rc = parse_args(argc, argv, &m.args);
 
 	if (rc >= 0)
@@ -495,8 +500,16 @@ int zt_matrix_main(int argc, char **argv)
 	printf("lab %s (run id %s): %u rows x %u columns, %u run(s) each; outputs in %s\n",
 	       m.args.file, m.id, m.nrows, m.ncols, m.args.runs, m.args.out);
 	fflush(stdout);
-	rc = run_self((char *[]){ "ztna-lab", "up", (char *)m.args.file, "--id", m.id, "--quiet", NULL },
-		      false);
+	snprintf(pcap, sizeof(pcap), "%s/pcap", m.args.out);
+	if (m.args.pcap && mkdir(pcap, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, PROG ": %s: %s\n", pcap, strerror(errno));
+		rc = 1;
+		goto out_free;
+	}
+	rc = m.args.pcap ? run_self((char *[]){ "ztna-lab", "up", (char *)m.args.file, "--id", m.id,
+						"--quiet", "--capture", pcap, NULL }, false)
+			 : run_self((char *[]){ "ztna-lab", "up", (char *)m.args.file, "--id", m.id,
+						"--quiet", NULL }, false);
 	if (rc != 0) {
 		fprintf(stderr, PROG ": the lab did not come up (ztna-lab up exited %d)\n", rc);
 		rc = 1;

@@ -8,7 +8,8 @@
  * then runs --check (in the supervisor's namespace) if given. A run is a success when
  * --check exits 0, or without --check when both commands exit 0. Prints a line per
  * run and the table (successes per cell), writes every command's output under --out
- * and, with --json, the results as one JSON document. Takes the lab down at the end,
+ * and, with --json, the results as one JSON document; with --pcap the lab captures every
+ * interface for the whole run into --out/pcap. Takes the lab down at the end,
  * also on Ctrl-C.
  *
  * The environment of each command: SIDE (a or b), SELF and PEER (node names), SELF_IP

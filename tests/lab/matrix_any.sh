@@ -5,7 +5,7 @@
 # only meet a peer whose NAT keeps the inside port and lets the peer's packets in once
 # it has sent: every cell without a symmetric side (9) succeeds, the 7 with one fail.
 # Also: --check sees A_EXIT/B_EXIT and the outputs; the JSON; bad usage; Ctrl-C takes
-# the lab down.
+# the lab down; --pcap leaves captures.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . tests/lib/lab.sh
@@ -39,7 +39,7 @@ ok_if "without --b: exit 2 and a usage line (exit $rc)" eval '[ $rc = 2 ] && gre
 
 # Ctrl-C in the middle of a run: the commands are killed, the lab goes down
 "$ZTLAB" matrix scenarios/lab/nat-matrix.lab --a 'sleep 30' --b 'sleep 30' --out "$LAB_TMP/mx2" \
-	>"$LAB_TMP/mx2.out" 2>&1 &
+	--pcap >"$LAB_TMP/mx2.out" 2>&1 &
 mp=$!
 for _ in $(seq 100); do grep -q "run id" "$LAB_TMP/mx2.out" && [ -d "$LAB_TMP/mx2/a_fc-b_fc/run1" ] && break; sleep 0.1; done
 id=$(sed -n 's/.*(run id \([a-z0-9]*\)).*/\1/p' "$LAB_TMP/mx2.out")
@@ -48,4 +48,6 @@ kill -INT $mp
 wait $mp
 rc=$?
 left=$(ip netns list | grep -c "ztlab-$id-")
-ok_if "Ctrl-C: exit $rc (130), namespaces of run '$id' left: $left" eval '[ $rc = 130 ] && [ -n "$id" ] && [ "$left" = 0 ]'
+np=$(ls "$LAB_TMP/mx2/pcap"/*.pcap 2>/dev/null | wc -l)
+ok_if "Ctrl-C: exit $rc (130), namespaces of run '$id' left: $left; --pcap wrote $np captures" \
+	eval '[ $rc = 130 ] && [ -n "$id" ] && [ "$left" = 0 ] && [ "$np" -ge 9 ] && [ -s "$LAB_TMP/mx2/pcap/a_fc-eth0.pcap" ]'

@@ -172,12 +172,14 @@ else
 	tap_fail "--relay-channel off at the agent" "got '$out'; carol's tap $du/$dc; imd->c1 $((cc1 - cc0))"
 fi
 
-# 7. An agent on TLS/TCP with a connector on the channel.
+# 7. An agent on TLS/TCP with a connector on the channel. 1 MiB is some 780 packets to
+# c1; a packet goes as an outer DATAGRAM instead when the channel queue is full (a
+# loaded machine: 689 once), so most, not all, must be channel data.
 read -r cu0 cc0 <<<"$(tap_chan tapc)"
 out=$(timeout 30 "$KIT" tcp-send "$L:$F_D_SINK" "$T/one")
 read -r cu1 cc1 <<<"$(tap_chan tapc)"
 if [ "$out" = "$ONE" ] && grep -q 'event=connected.*transport=tcp' "$T/dave.log" &&
-	[ $((cc1 - cc0)) -gt 700 ]; then
+	[ $((cc1 - cc0)) -gt 400 ]; then
 	tap_ok "an agent on TLS/TCP, the connector on the channel: 1 MiB intact ($((cc1 - cc0)) to c1)"
 else
 	tap_fail "an agent on TLS/TCP, the connector on the channel" "got '$out'; imd->c1 $((cc1 - cc0))"
