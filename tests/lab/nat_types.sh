@@ -76,8 +76,15 @@ for type in full-cone address-restricted port-restricted symmetric; do
 	got "$type: an answer from another address: $want" \
 		"$(probe alice --local 5003 --to $S1:3478 --reply-from $S2:3478 -w 300)" $want
 
-	# a host alice never talked to sends to her mapping
+	# a host alice never talked to sends to her mapping. Twice (CI under ASan, and once
+	# here) the echo printed nothing at all for 15 s, not even 'listening': its start
+	# (ztna-lab exec: setns, a private /sys) was held up, maybe behind the kernel's
+	# clean-up of the lab just taken down; it gets 30 s to start, and its state is
+	# shown if it does not
+	mapped=
 	lab_bg alice "$LAB_TMP/alice.out" "$ZTLAB" udp-echo --bind 5004 --hello $S1:3478
+	lab_wait_for "$LAB_TMP/alice.out" "^listening " 30 ||
+		tap_diag "alice's echo (pid $LAB_BG) did not start: $(grep -E '^(State|Name)' /proc/$LAB_BG/status 2>/dev/null | tr '\n' ' ') wchan $(cat /proc/$LAB_BG/wchan 2>/dev/null)"
 	lab_wait_for "$LAB_TMP/alice.out" "^mapped " 15 && mapped=$(sed -n 's/^mapped //p' "$LAB_TMP/alice.out")
 	# an answer is waited for up to 1 s (300 ms was short under load: 1-2 in 32 runs
 	# missed it); an absence needs no more than 300 ms
