@@ -1841,6 +1841,38 @@ int zt_quic_conn_on_timeout(struct zt_quic_conn *c, uint64_t now)
 
 /* Sending. */
 
+/*
+ * Pacing after the last packet of a burst, when nothing more is waiting. ngtcp2 0.12.1
+ * sets its pacing timer to now plus the time the burst's bytes take at the pacing
+ * rate (for one small packet, well under a microsecond) and lets a packet go early
+ * by up to PACING_SLACK anyway (NGTCP2_PKT_PACING_OVERHEAD, 1 ms); its expiry then
+ * names that instant, so the loop woke once more after every such packet only for
+ * ngtcp2 to cancel the timer: one more system call and on_timeout per packet of a
+ * ping-pong (issue 16). When the pacing timer is the earliest one and within the
+ * slack, the next write is not held by it: it is cancelled here (handle_expiry at
+ * now runs nothing else when nothing else is due now). A longer pause (a large
+ * burst at a low rate) stays and is waited for.
+ */
+#define PACING_SLACK ZT_MS
+
+static void pace_idle(struct zt_quic_conn *c, uint64_t now)
+{
+	uint64_t before = ngtcp2_conn_get_expiry(c->conn), after;
+	int rv;
+
+	ngtcp2_conn_update_pkt_tx_time(c->conn, now);
+	after = ngtcp2_conn_get_expiry(c->conn);
+	if (c->state != ZT_QUIC_ESTABLISHED || before <= now || after >= before ||
+	    after > now + PACING_SLACK)
+		return;
+	rv = ngtcp2_conn_handle_expiry(c->conn, now);
+	if (rv == 0)
+		c->st.pacing_skipped++;
+	else
+		expiry_failed(c, rv);
+}
+
+
 static struct stream *next_sendable(struct zt_quic_conn *c)
 {
 	for (struct stream *s = c->sq_head; s; s = s->snext) {
@@ -2225,7 +2257,7 @@ int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, s
 		c->ack_due = false;
 	}
 	if (n == 0) {
-		ngtcp2_conn_update_pkt_tx_time(c->conn, now);
+		pace_idle(c, now);
 		c->burst = 0;
 		c->ng_due = c->state != ZT_QUIC_ESTABLISHED;
 		dispatch(c);

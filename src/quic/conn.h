@@ -114,6 +114,8 @@ struct zt_quic_stats {
 					       heard on our path since (0 once heard) */
 	uint64_t challenges_withheld;       /* small PATH_CHALLENGEs not sent
 					       (full_size_challenges) */
+	uint64_t pacing_skipped;            /* pacing timers cancelled at once: due within
+					       ngtcp2's slack, nothing waiting (pace_idle) */
 };
 
 struct zt_quic_conn;

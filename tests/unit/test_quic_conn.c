@@ -1723,10 +1723,33 @@ static void owed_ack_goes_alone(void **state)
 	qh_pair_fini(&pp.x.p);
 }
 
+/* A lone packet (a ping-pong's request) leaves no timer due at once behind it: ngtcp2
+ * 0.12.1's pacing timer for it falls within the slack it sends early by anyway and is
+ * cancelled (conn.c pace_idle). Before, the loop woke again right after every such
+ * packet only for ngtcp2 to cancel it (a system call and a timeout each: issue 16). */
+static void lone_packet_leaves_no_pacing_wakeup(void **state)
+{
+	struct pp pp;
+	struct zt_quic_stats cs;
+	uint64_t now;
+
+	pp_run(*state, &pp, 20, 0);
+	pp.x.cli.to_send += 64;
+	qh_ep_pump(&pp.x.cli);
+	qh_flush(&pp.x.p.net);
+	now = pp.x.p.net.now;
+	assert_int_equal(pp.x.cli.sent, 64ull * 21);
+	assert_true(zt_quic_conn_next_deadline(pp.x.p.client) > now + ZT_MS);
+	zt_quic_conn_stats(pp.x.p.client, &cs);
+	assert_true(cs.pacing_skipped >= 20);
+	qh_pair_fini(&pp.x.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(bulk_both_ways),
+		cmocka_unit_test(lone_packet_leaves_no_pacing_wakeup),
 		cmocka_unit_test(backpressure),
 		cmocka_unit_test(smaller_path_mtu_resends_in_smaller_packets),
 		cmocka_unit_test(unread_stream_is_bounded),
