@@ -13,6 +13,8 @@
 
 #define RX_BURST 64
 
+_Static_assert(ZT_PEER_UDP_MAX < ZT_FWDCTX_RX_BUF, "a flow's largest datagram fits a batch slot");
+
 struct zt_udplisten {
 	struct zt_fwd_grave grave;
 	struct zt_fwdctx *ctx;
@@ -78,43 +80,66 @@ static struct zt_udpflow *flow_of_client(struct zt_fwdctx *ctx, const struct zt_
 	return NULL;
 }
 
+/* One datagram from a client of listener l: to its flow, opened on its first. */
+static void listen_take(struct zt_udplisten *l, uint64_t now, const struct zt_udp_rx *rx)
+{
+	struct zt_fwdctx *ctx = l->ctx;
+	struct zt_udpflow *u;
+
+	if (rx->err) {
+		ctx->st.udp_dropped++;
+		return;
+	}
+	u = flow_of_client(ctx, l, &rx->from);
+	if (!u) {
+		struct zt_peer_flow *f;
+		if (!(u = flow_new(ctx, NULL))) {
+			ctx->st.udp_dropped++;
+			return;
+		}
+		u->l = l;
+		u->client = rx->from;
+		if (zt_peer_flow_open(ctx->peer, now, l->service, u, &f) < 0) {
+			flow_forget(ctx, u);
+			ctx->st.udp_dropped++;
+			return;
+		}
+		u->f = f;
+	}
+	ctx->st.udp_in++;
+	if (zt_peer_flow_send(u->f, now, rx->buf, rx->len) < 0)
+		ctx->st.udp_dropped++;
+}
+
+/*
+ * Datagrams are taken in batches (recvmmsg); a batch that comes back short has
+ * emptied the socket, so no further call is made just to hear EAGAIN (one system
+ * call per datagram of a ping-pong instead of two: issue 16). Epoll is level
+ * triggered: a datagram that arrives meanwhile wakes the loop again.
+ */
 static void on_listen(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
 {
 	struct zt_udplisten *l = w->data;
 	struct zt_fwdctx *ctx = l->ctx;
-	struct zt_addr from, to;
+	struct zt_udp_rx rx[ZT_FWDCTX_RX_BATCH];
 	(void)loop;
 	(void)revents;
 
-	for (int i = 0; i < RX_BURST; i++) {
-		struct zt_udpflow *u;
-		int n = zt_udp_recv(&l->udp, ctx->scratch, sizeof(ctx->scratch), &from, &to);
+	for (int i = 0; i < RX_BURST / ZT_FWDCTX_RX_BATCH; i++) {
+		int got;
 
-		if (n == -EAGAIN)
+		for (int k = 0; k < ZT_FWDCTX_RX_BATCH; k++)
+			rx[k] = (struct zt_udp_rx){ .buf = ctx->rxbuf[k], .cap = sizeof(ctx->rxbuf[k]) };
+		got = zt_udp_recv_batch(&l->udp, rx, ZT_FWDCTX_RX_BATCH);
+		if (got < 0) {
+			if (got != -EAGAIN)
+				ctx->st.udp_dropped++;
 			break;
-		if (n < 0) {
-			ctx->st.udp_dropped++;
-			continue;
 		}
-		u = flow_of_client(ctx, l, &from);
-		if (!u) {
-			struct zt_peer_flow *f;
-			if (!(u = flow_new(ctx, NULL))) {
-				ctx->st.udp_dropped++;
-				continue;
-			}
-			u->l = l;
-			u->client = from;
-			if (zt_peer_flow_open(ctx->peer, now, l->service, u, &f) < 0) {
-				flow_forget(ctx, u);
-				ctx->st.udp_dropped++;
-				continue;
-			}
-			u->f = f;
-		}
-		ctx->st.udp_in++;
-		if (zt_peer_flow_send(u->f, now, ctx->scratch, (size_t)n) < 0)
-			ctx->st.udp_dropped++;
+		for (int k = 0; k < got; k++)
+			listen_take(l, now, &rx[k]);
+		if (got < ZT_FWDCTX_RX_BATCH)
+			break;
 	}
 	zt_nodeio_kick(ctx->io);
 }
@@ -155,23 +180,37 @@ void zt_udpfwd_listen_close(struct zt_fwdctx *ctx, struct zt_udplisten *l)
 
 /* Connector. */
 
+/* The target's datagrams, in batches as on_listen's. */
 static void on_target(struct zt_loop *loop, struct zt_watch *w, uint32_t revents, uint64_t now)
 {
 	struct zt_udpflow *u = w->data;
 	struct zt_fwdctx *ctx = u->ctx;
+	struct mmsghdr mm[ZT_FWDCTX_RX_BATCH];
+	struct iovec iov[ZT_FWDCTX_RX_BATCH];
 	(void)loop;
 	(void)revents;
 
-	for (int i = 0; i < RX_BURST && u->fd >= 0; i++) {
-		ssize_t n = recv(u->fd, ctx->scratch, sizeof(ctx->scratch), 0);
-		if (n < 0) {
+	for (int i = 0; i < RX_BURST / ZT_FWDCTX_RX_BATCH && u->fd >= 0; i++) {
+		int got;
+
+		for (int k = 0; k < ZT_FWDCTX_RX_BATCH; k++) {
+			iov[k] = (struct iovec){ .iov_base = ctx->rxbuf[k], .iov_len = sizeof(ctx->rxbuf[k]) };
+			mm[k] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[k], .msg_iovlen = 1 } };
+		}
+		got = recvmmsg(u->fd, mm, ZT_FWDCTX_RX_BATCH, MSG_DONTWAIT, NULL);
+		if (got < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				ctx->st.udp_dropped++; /* e.g. ECONNREFUSED from an ICMP error */
 			break;
 		}
-		ctx->st.udp_in++;
-		if (zt_peer_flow_send(u->f, now, ctx->scratch, (size_t)n) < 0)
-			ctx->st.udp_dropped++;
+		for (int k = 0; k < got && u->fd >= 0; k++) {
+			ctx->st.udp_in++;
+			if ((mm[k].msg_hdr.msg_flags & MSG_TRUNC) ||
+			    zt_peer_flow_send(u->f, now, ctx->rxbuf[k], mm[k].msg_len) < 0)
+				ctx->st.udp_dropped++;
+		}
+		if (got < ZT_FWDCTX_RX_BATCH)
+			break;
 	}
 	zt_nodeio_kick(ctx->io);
 }

@@ -40,6 +40,9 @@ struct zt_fwdctx_burst {
 struct zt_tcpconn;
 struct zt_udpflow;
 
+#define ZT_FWDCTX_RX_BATCH 16
+#define ZT_FWDCTX_RX_BUF 2048
+
 struct zt_fwdctx {
 	struct zt_loop *loop;
 	struct zt_nodeio *io;
@@ -51,6 +54,9 @@ struct zt_fwdctx {
 	struct zt_tcpconn *tcp;        /* live TCP connections */
 	struct zt_udpflow *udp;        /* live UDP flows */
 	uint8_t scratch[65536];
+	/* UDP forwards' receive batches: a datagram longer than a flow carries
+	 * (ZT_PEER_UDP_MAX) is dropped whole, so ZT_FWDCTX_RX_BUF is enough */
+	uint8_t rxbuf[ZT_FWDCTX_RX_BATCH][ZT_FWDCTX_RX_BUF];
 };
 
 void zt_fwdctx_init(struct zt_fwdctx *ctx, struct zt_loop *loop, struct zt_nodeio *io);
