@@ -4,6 +4,9 @@
 #   direct  through agent alice's UDP forward: its session on the direct path
 #   relay   through agent bob's UDP forward: its session on the relay path
 #   fwd     to udpfwd on the Intermediate's host, on to the raw echo (relay baseline)
+#   pair    to udpfwd on the agent's host, through the connector's NAT to udpfwd on
+#           conn, on to the echo the tunnel's forward reaches: two plain userspace
+#           forwarders where the tunnel has its two ends (the floor of such a design)
 # Interleaved rounds (the variants' order rotates each round); per round p50 and p99
 # of each; the rows give the median over rounds with min..max. Every process, the
 # lab's link emulator included, is pinned to one CPU.
@@ -81,6 +84,7 @@ rtt_variant() {
 	relay-tcp) rtt_ping agentr 127.0.0.1:6101 "$2" "$TMP/s" "${opts[@]}" ;;
 	direct-tcp) rtt_ping agent 127.0.0.1:6201 "$2" "$TMP/s" "${opts[@]}" ;;
 	fwd) rtt_ping agent "$ZTLAB_IP_relay:9001" "$2" "$TMP/s" "${opts[@]}" ;;
+	pair) rtt_ping agent 127.0.0.1:6301 "$2" "$TMP/s" "${opts[@]}" ;;
 	esac
 }
 
@@ -128,6 +132,11 @@ sec_rtt() {
 	else
 		n=$RTT_COUNT
 		opts=(--count "$n" --timeout 1000)
+		if rtt_warm agent 127.0.0.1:6301; then
+			variants+=(pair)
+		else
+			note "RTT ($kind): no answer through the two plain forwarders (udpfwd pair)"
+		fi
 	fi
 	rtt_rounds "$rounds" "rtt-$kind" rtt_variant "${variants[@]}"
 	if [ "$(tunnel_path "$p" agent)" != direct ] && have_direct; then
@@ -170,6 +179,7 @@ rtt_rows_nodelay() {
 			else
 				skip_row "rtt-direct-$s-$q" "RTT $s B $q, tunnel direct" "$(direct_missing)" "<= +30 us p50"
 			fi
+			rtt_row_pair "$arr" "$s" "$q" "$raw"
 			row "rtt-relay-$s-$q" "RTT $s B $q, tunnel relay" "$rel" us "udpfwd relay, same path" "$fwd" \
 				"$(ratio "$rel" "$fwd")" "- (see relay penalty)" info \
 				"relay $(sp "$arr" "$s-relay"), udpfwd $(sp "$arr" "$s-fwd") us"
@@ -222,6 +232,28 @@ rtt_rows_nodelay() {
 			unset -n A
 		done
 	done
+}
+
+# rtt_row_pair ARRAY SIZE Q RAW: the two plain forwarders' row, and (p50) the tunnel's
+# direct path against them: what the tunnel adds over forwarding in a process at
+# each end, where "raw + 30 us" meets that floor on this machine (docs/data-plane.md).
+rtt_row_pair() {
+	local arr=$1 s=$2 q=$3 raw=$4 pr d
+	local -n B=$arr
+	if [ -z "${B[$s-pair]:-}" ]; then
+		skip_row "rtt-pair-$s-$q" "RTT $s B $q, two plain UDP forwarders" \
+			"the udpfwd pair did not answer" -
+		return
+	fi
+	pr=$(m "$arr" "$s-pair")
+	row "rtt-pair-$s-$q" "RTT $s B $q, two plain UDP forwarders" "$pr" us "raw UDP, same path" "$raw" \
+		"$(ratio "$pr" "$raw")" - info \
+		"udpfwd at each end $(sp "$arr" "$s-pair") us; +$(FMT=%.1f calc "$pr - $raw") us over raw"
+	[ "$q" = p50 ] && [ -n "${B[$s-direct]:-}" ] || return 0
+	d=$(m "$arr" "$s-direct")
+	row "rtt-direct-pair-$s-$q" "RTT $s B $q, tunnel direct vs two plain forwarders" "$d" us \
+		"udpfwd pair, same path" "$pr" "$(ratio "$d" "$pr")" - info \
+		"the tunnel adds $(FMT=%.1f calc "$d - $pr") us over the pair"
 }
 
 rtt_rows_delay() {

@@ -2,6 +2,9 @@
 # The three programs for the benchmarks, in a lab made from bench/lab/bench*.lab:
 #
 #   relay  ztna-intermediate :4433 (+ udpfwd :9001 -> nc:7001, the relay baseline)
+#   agent+conn udpfwd 127.0.0.1:6301 -> nc:7301 -> udpfwd -> 127.0.0.1:7002: two plain
+#          userspace forwarders on the tunnel's two hosts and path (the floor of any
+#          design that forwards in a process at each end)
 #   agent  ztna-agent "alice"   forwards udp 127.0.0.1:6001=uecho, tcp :6002=bulk,
 #                               tcp :6003=src, tcp :6004=echo
 #   agentr ztna-agent "bob"     the same; its NAT drops everything to and from the
@@ -19,9 +22,9 @@
 #                               session on the TCP direct path (simultaneous open);
 #                               ct and agentd only with TUNNEL_TCP_PAIR=1 (RTT, goodput)
 #
-# The connector's NAT forwards udp 7001 (udpping echo), tcp+udp 5201 (iperf3) and
-# udp 4443 (ngtcp2's example server) to conn: the baselines' way in (sec_tun.sh adds
-# udp 51820 for wireguard-go).
+# The connector's NAT forwards udp 7001 (udpping echo), udp 7301 (the pair's udpfwd),
+# tcp+udp 5201 (iperf3) and udp 4443 (ngtcp2's example server) to conn: the baselines'
+# way in (sec_tun.sh adds udp 51820 for wireguard-go).
 #
 #   tunnel_up PREFIX CPU      start them all (process names PREFIX-imd, ...), each
 #                             pinned to CPU; wait until both agents are connected.
@@ -90,10 +93,15 @@ tunnel_up() {
 	imd_policy
 	nat_fwd nc udp 7001 "$ZTLAB_IP_conn" && nat_fwd nc tcp 5201 "$ZTLAB_IP_conn" &&
 		nat_fwd nc udp 5201 "$ZTLAB_IP_conn" && nat_fwd nc udp 4443 "$ZTLAB_IP_conn" &&
+		nat_fwd nc udp 7301 "$ZTLAB_IP_conn" &&
 		nat_cut nb "$ZTLAB_WAN_nc" on || { echo "bench: nftables setup failed" >&2; return 1; }
 	lbg "$p-imd" "$cpu" relay "$B/ztna-intermediate" --listen "$relay:4433" --pki "$pki/intermediate" "${IMD_POLICY[@]}" \
 		"${TUNNEL_IMD_ARGS[@]}"
 	lbg "$p-fwd" "$cpu" relay "$K/udpfwd" --listen "$relay:9001" --to "$ZTLAB_WAN_nc:7001" \
+		--idle 3600 --seconds 3600
+	lbg "$p-pairc" "$cpu" conn "$K/udpfwd" --listen "$ZTLAB_IP_conn:7301" --to 127.0.0.1:7002 \
+		--idle 3600 --seconds 3600
+	lbg "$p-paira" "$cpu" agent "$K/udpfwd" --listen 127.0.0.1:6301 --to "$ZTLAB_WAN_nc:7301" \
 		--idle 3600 --seconds 3600
 	lbg "$p-echo" "$cpu" conn "$K/udpping" echo --bind "$ZTLAB_IP_conn:7001" --count 100000000
 	lbg "$p-uecho" "$cpu" conn "$K/udpping" echo --bind 127.0.0.1:7002 --count 100000000
