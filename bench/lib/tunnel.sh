@@ -134,10 +134,10 @@ tunnel_up() {
 
 tunnel_pin() {
 	local p=$1 a=$2 s=$3 n
-	for n in agent agentr agentt agentd; do
+	for n in agent agentr agentt agentd paira; do
 		[ -n "${PIDS[$p-$n]:-}" ] && taskset -a -p -c "$a" "${PIDS[$p-$n]}" >/dev/null 2>&1
 	done
-	for n in imd fwd echo uecho tcpecho conn connt; do
+	for n in imd fwd echo uecho tcpecho conn connt pairc; do
 		[ -n "${PIDS[$p-$n]:-}" ] && taskset -a -p -c "$s" "${PIDS[$p-$n]}" >/dev/null 2>&1
 	done
 }

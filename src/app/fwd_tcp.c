@@ -20,6 +20,8 @@ struct zt_tcpconn {
 	struct zt_fwd_grave grave;      /* first: the graveyard frees through it */
 	struct zt_fwdctx *ctx;
 	struct zt_tcpconn *prev, *next;
+	struct zt_tcpconn *due_next;    /* on ctx->tcp_due when due */
+	bool due;
 	struct zt_watch w;
 	struct zt_peer_chan *ch;        /* NULL once released */
 	bool agent;
@@ -44,6 +46,18 @@ static void set_events(struct zt_tcpconn *c, uint32_t ev)
 	zt_loop_mod(c->ctx->loop, &c->w, ev);
 }
 
+static void due_unlink(struct zt_tcpconn *c)
+{
+	struct zt_tcpconn **pp = &c->ctx->tcp_due;
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->due_next;
+	if (*pp)
+		*pp = c->due_next;
+	c->due = false;
+	c->due_next = NULL;
+}
+
 /* Ends the connection: reset (RST to the socket, code to the channel) or clean. */
 static void finish(struct zt_tcpconn *c, bool reset, uint64_t code)
 {
@@ -52,6 +66,8 @@ static void finish(struct zt_tcpconn *c, bool reset, uint64_t code)
 	if (c->dead)
 		return;
 	c->dead = true;
+	if (c->due)
+		due_unlink(c);
 	if (c->ch) {
 		zt_peer_chan_release(c->ch, code);
 		c->ch = NULL;
@@ -110,6 +126,7 @@ static void update(struct zt_tcpconn *c)
 			c->out += (uint64_t)w;
 			zt_peer_chan_consumed(c->ch, (size_t)w); /* the agent's bytes in flight */
 			c->ctx->st.tcp_bytes_out += (uint64_t)w;
+			c->ctx->st.tcp_writes++;
 			continue;
 		}
 		if (c->chan_fin && !c->shut_wr) {
@@ -297,10 +314,18 @@ int zt_tcpfwd_connect(struct zt_fwdctx *ctx, struct zt_peer_chan *ch, const stru
 void zt_tcpfwd_chan_event(struct zt_fwdctx *ctx, struct zt_tcpconn *c, enum zt_peer_chan_event ev,
 			  int code)
 {
-	(void)ctx;
 	if (!c || c->dead)
 		return;
 	switch (ev) {
+	case ZT_PEER_CHAN_READABLE:
+		if (!ctx->io || !ctx->io->in_node)
+			break;
+		if (!c->due) {
+			c->due = true;
+			c->due_next = ctx->tcp_due;
+			ctx->tcp_due = c;
+		}
+		return;
 	case ZT_PEER_CHAN_READY:
 		c->ready = true;
 		break;
@@ -334,4 +359,22 @@ void zt_tcpfwd_close_all(struct zt_fwdctx *ctx)
 {
 	while (ctx->tcp)
 		finish(ctx->tcp, true, ZT_FWD_ABORT);
+}
+
+/* Bounded: a write may make other channels readable (the agent's bytes in flight
+ * drop), which join the list; what is left after the bound waits for the next flush. */
+void zt_tcpfwd_flush_due(void *arg, uint64_t now)
+{
+	struct zt_fwdctx *ctx = arg;
+	size_t bound = 2 * ctx->st.tcp_now + 16;
+	(void)now;
+
+	for (size_t i = 0; i < bound && ctx->tcp_due; i++) {
+		struct zt_tcpconn *c = ctx->tcp_due;
+
+		ctx->tcp_due = c->due_next;
+		c->due = false;
+		c->due_next = NULL;
+		update(c);
+	}
 }

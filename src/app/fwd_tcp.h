@@ -34,6 +34,15 @@ int zt_tcpfwd_connect(struct zt_fwdctx *ctx, struct zt_peer_chan *ch, const stru
 void zt_tcpfwd_chan_event(struct zt_fwdctx *ctx, struct zt_tcpconn *c, enum zt_peer_chan_event ev,
 			  int code);
 
+/*
+ * Tunnel data for a socket that arrives inside the node's turn (while the program
+ * hands it a batch of datagrams: ctx->io->in_node) waits for the end of the turn and
+ * goes out in one write: one send() per batch of packets instead of one per packet
+ * (a tenth of the system calls in a bulk download, issue 16). The driver calls this
+ * at the start of its flush (struct zt_nodeio's before hook, arg: the context).
+ */
+void zt_tcpfwd_flush_due(void *ctx, uint64_t now);
+
 /* Closes every connection (at exit). */
 void zt_tcpfwd_close_all(struct zt_fwdctx *ctx);
 

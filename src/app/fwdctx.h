@@ -22,6 +22,7 @@ struct zt_fwd_grave {
 struct zt_fwdctx_stats {
 	uint64_t tcp_accepted, tcp_connected, tcp_refused, tcp_closed, tcp_reset, tcp_failed;
 	uint64_t tcp_bytes_out, tcp_bytes_in;   /* to / from the tunnel */
+	uint64_t tcp_writes;    /* send() calls that wrote tunnel bytes to a socket */
 	uint64_t udp_flows, udp_in, udp_out, udp_dropped;
 	uint64_t tcp_limited;   /* connector: no socket for a channel (file descriptors);
 				   agent: channels the connector reset with ZT_FWD_LIMIT */
@@ -52,6 +53,7 @@ struct zt_fwdctx {
 	struct zt_fwdctx_stats st;
 	struct zt_fwdctx_burst tcp_limit_log, udp_limit_log;
 	struct zt_tcpconn *tcp;        /* live TCP connections */
+	struct zt_tcpconn *tcp_due;    /* ones with tunnel data for their socket (fwd_tcp.h) */
 	struct zt_udpflow *udp;        /* live UDP flows */
 	uint8_t scratch[65536];
 	/* UDP forwards' receive batches: a datagram longer than a flow carries

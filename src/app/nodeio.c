@@ -189,6 +189,11 @@ static void flush(struct zt_nodeio *io, uint64_t now)
 {
 	uint64_t d;
 
+	if (io->before) {
+		io->in_node = true;
+		io->before(io->before_arg, now);
+		io->in_node = false;
+	}
 	if (io->blocked)
 		return;
 	io->in_node = true;

@@ -62,6 +62,13 @@ struct zt_nodeio {
 	 * (app/outertcp.h) moves its bytes then. */
 	void (*after)(void *arg, uint64_t now);
 	void *after_arg;
+	/* Optional: called at the start of each flush, inside the node's turn (also while
+	 * the socket is full), before the node is asked for its datagrams: the TCP
+	 * forwards write what the node delivered during the turn in one go
+	 * (zt_tcpfwd_flush_due), and the flow-control credit of their reads goes out in
+	 * this flush. */
+	void (*before)(void *arg, uint64_t now);
+	void *before_arg;
 	/* Optional: other sockets the node may send from (app/sprayio.h): returns true
 	 * when the datagram from local was one of theirs (sent or dropped there). */
 	bool (*send_other)(void *arg, const struct zt_addr *local, const struct zt_addr *remote,

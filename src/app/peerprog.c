@@ -934,7 +934,7 @@ static void log_stats(void *arg, const char *event)
 		" sessions_failed=%" PRIu64 " sessions_resumed=%" PRIu64 " chans=%zu chans_opened=%" PRIu64 " chans_failed=%" PRIu64
 		" flows=%zu udp_in=%" PRIu64 " udp_out=%" PRIu64 " udp_dropped=%" PRIu64
 		" flow_dgrams_dropped=%" PRIu64 " tcp_now=%zu tcp_bytes_in=%" PRIu64 " tcp_bytes_out=%" PRIu64
-		" tcp_reset=%" PRIu64 " outer_rtt_us=%" PRIu64 " transport=%s moves=%" PRIu64
+		" tcp_writes=%" PRIu64 " tcp_reset=%" PRIu64 " outer_rtt_us=%" PRIu64 " transport=%s moves=%" PRIu64
 		" udp_probes=%" PRIu64 " ctrl_errors=%" PRIu64
 		" checks_charged=%" PRIu64 " checks_deferred=%" PRIu64 " limit_chans=%" PRIu64
 		" limit_flow_dgrams=%" PRIu64 " limit_sessions=%" PRIu64 " tcp_limited=%" PRIu64
@@ -947,7 +947,7 @@ static void log_stats(void *arg, const char *event)
 		ps.opens, ps.refused_fast, ps.sessions, ps.sessions_opened, ps.sessions_failed, ps.sessions_resumed, ps.chans, ps.chans_opened,
 		ps.chans_failed, ps.flows, fs->udp_in, fs->udp_out, fs->udp_dropped,
 		ps.flow_dgrams_dropped, fs->tcp_now, fs->tcp_bytes_in, fs->tcp_bytes_out,
-		fs->tcp_reset, (uint64_t)(outer_rtt / ZT_US),
+		fs->tcp_writes, fs->tcp_reset, (uint64_t)(outer_rtt / ZT_US),
 		zt_outer_kind_name(zt_peer_outer_kind(pp->peer)), ps.moves, ps.udp_probes,
 		ps.ctrl_errors, ps.checks_charged,
 		ps.checks_deferred, ps.limit_chans, ps.limit_flow_dgrams, ps.limit_sessions,
@@ -1535,6 +1535,8 @@ static int setup(void *arg, int argc, char **argv)
 	if (rc)
 		return rc;
 	zt_fwdctx_init(&pp->fwd, pp->d.loop, &pp->d.io);
+	pp->d.io.before = zt_tcpfwd_flush_due;
+	pp->d.io.before_arg = &pp->fwd;
 	rc = zt_peer_new(&pp->peer, &pp->pc, zt_loop_now(pp->d.loop));
 	if (rc < 0)
 		return zt_daemon_fail(&pp->d, 1, "%s", zt_strerror(rc));

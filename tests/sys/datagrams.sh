@@ -21,7 +21,7 @@ cd "$(dirname "$0")/../.."
 KIT=$B/bench/zt-testkit
 N=200
 SLACK=40
-tap_plan 8
+tap_plan 9
 progs_init datagrams
 
 LA=$(rnd_ip) LC=$(rnd_ip)
@@ -150,6 +150,28 @@ fi
 sleep 0.5 # the relay path's last packets after the move
 direct_pingpong "direct, TCP forward" "$KIT" tcp-rtt "$L:$F_DECHO" "$N" 64
 direct_pingpong "direct, UDP forward" "$KIT" udp-ping "$L:$F_DUECHO" "$N" 64 1
+
+# A bulk transfer: what arrives in one batch of packets goes to the socket in one
+# write (src/app/fwd_tcp.h, zt_tcpfwd_flush_due). 16 MiB echoed through bob's direct
+# TCP forward; bob writes the echo to the kit's socket in writes of at least
+# MIN_WRITE bytes on average (one write per packet before, about 1.3 KB each).
+MIN_WRITE=4096
+head -c $((16 << 20)) /dev/urandom >"$T/bulk"
+hup_stats bob
+w0=$(stat_of bob tcp_writes) o0=$(stat_of bob tcp_bytes_out)
+timeout 60 "$KIT" tcp-send "$L:$F_DECHO" "$T/bulk" >"$T/bulk.back" 2>"$T/bulk.err"
+hup_stats bob
+w1=$(stat_of bob tcp_writes) o1=$(stat_of bob tcp_bytes_out)
+writes=$((w1 - w0)) bytes=$((o1 - o0))
+tap_diag "16 MiB echoed: $bytes bytes to the socket in $writes writes"
+if ! cmp -s "$T/bulk" "$T/bulk.back"; then
+	tap_fail "a bulk echo through the direct TCP forward" \
+		"$(stat -c %s "$T/bulk.back") bytes came back, not the 16 MiB sent: $(head -c 200 "$T/bulk.err")"
+elif [ "$writes" -gt 0 ] && [ $((bytes / writes)) -ge $MIN_WRITE ]; then
+	tap_ok "a bulk echo, intact, goes to the socket in writes of $((bytes / writes)) bytes on average (>= $MIN_WRITE)"
+else
+	tap_fail "bulk writes to the socket" "$bytes bytes in $writes writes: under $MIN_WRITE per write"
+fi
 
 if progs_alive imd && progs_alive alice && progs_alive bob && progs_alive c1 && progs_alive c2; then
 	tap_ok "every program still runs"
