@@ -3,7 +3,7 @@
 #   make            build everything into build/
 #   make test       install missing Debian packages, build, run every test
 #   make test SAN=1 the same under ASan + UBSan (into build/san/)
-#   make fuzz       time-bounded libFuzzer runs (FUZZ_SECONDS=60 per target)
+#   make fuzz       time-bounded libFuzzer runs (FUZZ_SECONDS=60 per target, FUZZ_JOBS at a time)
 #   make bench      benchmarks (see bench/README.md; make bench-quick: < 2 min)
 #   make install    programs, man pages, systemd units, example configs and docs into
 #                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local; docs/install.md)
