@@ -1,6 +1,7 @@
 #include "core/presrec.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -196,5 +197,44 @@ int zt_presrec_decode(const uint8_t *buf, size_t len, const uint8_t *key, size_t
 	if (r.issued_ms > now_ms + ZT_PRESREC_SKEW_MS)
 		return ZT_ERANGE;
 	*ret = r;
+	return 0;
+}
+
+static const char *role_word(uint8_t role)
+{
+	return role == ZT_PRESREC_AGENT ? "agent" : role == ZT_PRESREC_CONNECTOR ? "connector" : NULL;
+}
+
+int zt_presrec_key(char *buf, size_t cap, uint8_t role, const char *name)
+{
+	const char *w = role_word(role);
+	size_t nl = strnlen(name, ZT_PRESREC_NAME_MAX + 1);
+	int n;
+
+	if (!w || !name_ok(name, nl, ZT_PRESREC_NAME_MAX))
+		return ZT_EMALFORMED;
+	n = snprintf(buf, cap, "%s.%s", w, name);
+	return n < 0 || (size_t)n >= cap ? -ENOBUFS : n;
+}
+
+int zt_presrec_key_parse(const char *key, uint8_t *role, char name[ZT_PRESREC_NAME_MAX + 1])
+{
+	const char *dot = strchr(key, '.');
+	size_t wl, nl;
+
+	if (!dot)
+		return ZT_EMALFORMED;
+	wl = (size_t)(dot - key);
+	nl = strnlen(dot + 1, ZT_PRESREC_NAME_MAX + 1);
+	if (!name_ok(dot + 1, nl, ZT_PRESREC_NAME_MAX))
+		return ZT_EMALFORMED;
+	if (wl == 5 && !memcmp(key, "agent", 5))
+		*role = ZT_PRESREC_AGENT;
+	else if (wl == 9 && !memcmp(key, "connector", 9))
+		*role = ZT_PRESREC_CONNECTOR;
+	else
+		return ZT_EMALFORMED;
+	memcpy(name, dot + 1, nl);
+	name[nl] = '\0';
 	return 0;
 }

@@ -70,4 +70,15 @@ int zt_presrec_encode(uint8_t *buf, size_t cap, const struct zt_presrec *r, cons
 int zt_presrec_decode(const uint8_t *buf, size_t len, const uint8_t *key, size_t key_len,
 		      uint64_t now_ms, const char *want_name, struct zt_presrec *ret);
 
+/*
+ * The store's key of a client's record: "agent.NAME" or "connector.NAME" (NATS KV keys
+ * allow these characters). zt_presrec_key writes it (NUL-terminated) and returns its
+ * length, ZT_EMALFORMED (role or name out of bounds) or -ENOBUFS.
+ * zt_presrec_key_parse reads one: the role and the name (NUL-terminated, at most
+ * ZT_PRESREC_NAME_MAX) into name, or ZT_EMALFORMED.
+ */
+#define ZT_PRESREC_KEY_MAX (10 + ZT_PRESREC_NAME_MAX)
+int zt_presrec_key(char *buf, size_t cap, uint8_t role, const char *name);
+int zt_presrec_key_parse(const char *key, uint8_t *role, char name[ZT_PRESREC_NAME_MAX + 1]);
+
 #endif

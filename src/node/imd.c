@@ -2933,6 +2933,16 @@ size_t zt_imd_clients(const struct zt_imd *imd, struct zt_imd_client_info *ret, 
 	return n;
 }
 
+void zt_imd_each_client(const struct zt_imd *imd,
+			void (*fn)(void *arg, bool connector, const char *name,
+				   const struct zt_addr *remote),
+			void *arg)
+{
+	for (const struct client *c = imd->clients; c; c = c->next)
+		if (c->state == C_READY)
+			fn(arg, c->role == ZT_CTRL_ROLE_CONNECTOR, c->name, &c->observed);
+}
+
 struct id_walk {
 	uint32_t *ids;
 	size_t cap, n;

@@ -5,6 +5,8 @@
  * valid mac appended to it, so the format's checks behind the mac are reached. A
  * record that is accepted encodes back to the same bytes, its names are within
  * their bounds and NUL-terminated, and it was not expired at the time given.
+ * The input is also read as a store key (zt_presrec_key_parse): one that parses writes
+ * back (zt_presrec_key) to the same text.
  */
 #include <stdint.h>
 #include <string.h>
@@ -35,10 +37,27 @@ static void one(const uint8_t *data, size_t size)
 	check(n == (int)size && !memcmp(back, data, size));
 }
 
+static void key(const uint8_t *data, size_t size)
+{
+	char text[ZT_PRESREC_KEY_MAX + 8], name[ZT_PRESREC_NAME_MAX + 1], back[ZT_PRESREC_KEY_MAX + 1];
+	uint8_t role = 0;
+
+	if (size >= sizeof(text))
+		return;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (zt_presrec_key_parse(text, &role, name) != 0)
+		return;
+	check(role == ZT_PRESREC_AGENT || role == ZT_PRESREC_CONNECTOR);
+	check(zt_presrec_key(back, sizeof(back), role, name) == (int)strlen(text));
+	check(!strcmp(back, text));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t signed_[ZT_PRESREC_MAX + 1];
 
+	key(data, size);
 	one(data, size);
 	if (size + ZT_PRESREC_MAC_LEN > sizeof(signed_))
 		return 0;

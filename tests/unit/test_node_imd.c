@@ -429,6 +429,38 @@ static void clients_and_sessions_listed(void **state)
 	nh_world_fini(&w);
 }
 
+struct seen {
+	int n;
+	char text[128];
+};
+
+static void see_client(void *arg, bool connector, const char *name, const struct zt_addr *remote)
+{
+	struct seen *s = arg;
+	char a[ZT_ADDR_STRLEN];
+	size_t l = strlen(s->text);
+
+	snprintf(s->text + l, sizeof(s->text) - l, "%s%s:%s@%s", s->n++ ? " " : "",
+		 connector ? "connector" : "agent", name, zt_addr_str(remote, a));
+}
+
+/* zt_imd_each_client (what the presence publisher reads): every logged-in client, its
+ * role, bare name and validated address. */
+static void each_client_walks_the_logged_in(void **state)
+{
+	struct nh_world w;
+	struct seen s = { 0 };
+
+	world_init(&w, *state, 0, 0);
+	zt_imd_each_client(w.imd.imd, see_client, &s);
+	assert_int_equal(s.n, 0);
+	pair(&w);
+	zt_imd_each_client(w.imd.imd, see_client, &s);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.text, "agent:alice@127.0.0.2:5000 connector:c1@127.0.0.3:6000");
+	nh_world_fini(&w);
+}
+
 static void relay_dgram(struct nh_ep *e, uint32_t session, const char *payload)
 {
 	uint8_t buf[256];
@@ -2095,6 +2127,7 @@ int main(void)
 		cmocka_unit_test(open_refused_by_policy_and_for_unknown_service),
 		cmocka_unit_test(pairing),
 		cmocka_unit_test(clients_and_sessions_listed),
+		cmocka_unit_test(each_client_walks_the_logged_in),
 		cmocka_unit_test(reload_revokes_only_what_the_new_policy_refuses),
 		cmocka_unit_test(relays_only_between_the_pair),
 		cmocka_unit_test(relay_quota_ends_the_session),

@@ -159,9 +159,37 @@ static void fields_out_of_bounds(void **state)
 	assert_int_equal(enc(buf, &r), ZT_EMALFORMED);
 }
 
+static void store_keys(void **state)
+{
+	char key[ZT_PRESREC_KEY_MAX + 1], name[ZT_PRESREC_NAME_MAX + 1], longname[ZT_PRESREC_NAME_MAX + 2];
+	uint8_t role = 0;
+	(void)state;
+
+	assert_int_equal(zt_presrec_key(key, sizeof(key), ZT_PRESREC_CONNECTOR, "c1.example"), 20);
+	assert_string_equal(key, "connector.c1.example");
+	assert_int_equal(zt_presrec_key_parse(key, &role, name), 0);
+	assert_int_equal(role, ZT_PRESREC_CONNECTOR);
+	assert_string_equal(name, "c1.example");
+	assert_int_equal(zt_presrec_key(key, sizeof(key), ZT_PRESREC_AGENT, "alice"), 11);
+	assert_int_equal(zt_presrec_key_parse("agent.alice", &role, name), 0);
+	assert_int_equal(role, ZT_PRESREC_AGENT);
+	assert_int_equal(zt_presrec_key(key, 5, ZT_PRESREC_AGENT, "alice"), -ENOBUFS);
+	assert_int_equal(zt_presrec_key(key, sizeof(key), 3, "alice"), ZT_EMALFORMED);
+	assert_int_equal(zt_presrec_key(key, sizeof(key), ZT_PRESREC_AGENT, "a*b"), ZT_EMALFORMED);
+	assert_int_equal(zt_presrec_key(key, sizeof(key), ZT_PRESREC_AGENT, ""), ZT_EMALFORMED);
+	memset(longname, 'x', ZT_PRESREC_NAME_MAX + 1);
+	longname[ZT_PRESREC_NAME_MAX + 1] = '\0';
+	assert_int_equal(zt_presrec_key(key, sizeof(key), ZT_PRESREC_AGENT, longname), ZT_EMALFORMED);
+	const char *bad[] = { "alice", "agent.", ".alice", "agents.alice", "agent.al ice",
+			      "Agent.alice", "connector", "agent.a>b", "agent.*" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(zt_presrec_key_parse(bad[i], &role, name), ZT_EMALFORMED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(store_keys),
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(truncated_and_trailing),
 		cmocka_unit_test(bad_version_and_magic),

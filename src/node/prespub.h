@@ -1,0 +1,74 @@
+/*
+ * The presence publisher: what this Intermediate writes to the shared store about its
+ * own clients (docs/scale-out.md). Sans-IO: it is shown the connected clients now and
+ * then, in a sync pass, and emits store operations through a callback: a put of a
+ * signed record (core/presrec.h) for a client that is new, has moved to another
+ * address, or whose record is due for refresh; a delete for one that is gone.
+ *
+ *   zt_prespub_begin(p);
+ *   for each logged-in client: zt_prespub_see(p, now_ms, role, name, &remote);
+ *   zt_prespub_end(p);                      deletes for those not seen
+ *
+ * Records live ttl_ms and are refreshed every refresh_ms, so a crashed Intermediate's
+ * records vanish within ttl_ms. seq is the wall clock in microseconds (strictly
+ * increasing here), so that a client's newer login on another Intermediate outranks
+ * the older one as far as the two clocks agree.
+ *
+ * When the store shows a client of ours under another Intermediate's record, or
+ * deleted (an Intermediate it left deletes its record late), zt_prespub_nudge makes
+ * the next pass put ours again, at most once a second per client.
+ */
+#ifndef ZT_NODE_PRESPUB_H
+#define ZT_NODE_PRESPUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+#include "core/presrec.h"
+
+/* A put (val, len) or, with val NULL, a delete of key. */
+typedef void zt_prespub_emit_fn(void *arg, const char *key, const uint8_t *val, size_t len);
+
+struct zt_prespub_config {
+	const char *self;             /* this Intermediate's name (presrec imd) */
+	const uint8_t *key;           /* the presence key (copied) */
+	size_t key_len;
+	uint64_t refresh_ms;          /* 0: 10 s */
+	uint64_t ttl_ms;              /* 0: 30 s; more than refresh_ms */
+	uint64_t seed;
+	zt_prespub_emit_fn *emit;
+	void *arg;
+};
+
+struct zt_prespub_stats {
+	size_t clients;               /* published now */
+	uint64_t puts, deletes;       /* emitted */
+	uint64_t nudges;              /* republished because the store disagreed */
+	uint64_t errors;              /* records that could not be made (bad name) */
+};
+
+struct zt_prespub;
+
+/* Returns 0, -EINVAL (bad self, short key, ttl not above refresh, no emit), -ENOMEM. */
+int zt_prespub_new(struct zt_prespub **ret, const struct zt_prespub_config *cfg);
+/* NULL is fine. Emits nothing. */
+void zt_prespub_free(struct zt_prespub *p);
+
+void zt_prespub_begin(struct zt_prespub *p);
+/* A client connected here now, from remote (NULL or family 0: no address in the
+ * record). Returns 1 (a put was emitted), 0 (nothing due), ZT_EMALFORMED (a name
+ * a record cannot hold; counted in errors), -ENOMEM. */
+int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const char *name,
+		   const struct zt_addr *remote);
+/* Emits a delete for each published client not seen since begin. Returns how many. */
+size_t zt_prespub_end(struct zt_prespub *p);
+
+/* Puts that client's record again at the next pass (if it is still ours). */
+void zt_prespub_nudge(struct zt_prespub *p, uint8_t role, const char *name);
+/* Deletes every published record (on shutdown). Returns how many. */
+size_t zt_prespub_withdraw(struct zt_prespub *p);
+
+void zt_prespub_stats(const struct zt_prespub *p, struct zt_prespub_stats *ret);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * node/prespub.h: the publisher puts a signed record for a new client, again when it
+ * moves or its refresh is due, deletes it when gone, republishes when nudged (at most
+ * once a second), and what it puts reads back in a presence table (node/prestab.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/err.h"
+#include "core/presrec.h"
+#include "node/prespub.h"
+#include "node/prestab.h"
+
+static const uint8_t KEY[32] = "0123456789abcdef0123456789abcdef";
+#define NOW 1800000000000ULL
+
+struct sink {
+	struct zt_prestab *tab;
+	uint64_t now;
+	int puts, dels;
+	char last_key[ZT_PRESREC_KEY_MAX + 1];
+};
+
+static void emit(void *arg, const char *key, const uint8_t *val, size_t len)
+{
+	struct sink *s = arg;
+
+	snprintf(s->last_key, sizeof(s->last_key), "%s", key);
+	if (val)
+		s->puts++;
+	else
+		s->dels++;
+	assert_int_equal(zt_prestab_apply(s->tab, s->now, key, val, len), 0);
+}
+
+static struct zt_prespub *publisher(struct sink *s)
+{
+	struct zt_prespub_config c = {
+		.self = "imd-a", .key = KEY, .key_len = sizeof(KEY), .seed = 9, .emit = emit, .arg = s,
+	};
+	struct zt_prespub *p = NULL;
+
+	*s = (struct sink){ .now = NOW };
+	assert_int_equal(zt_prestab_new(&s->tab, 100, KEY, sizeof(KEY), 1), 0);
+	assert_int_equal(zt_prespub_new(&p, &c), 0);
+	return p;
+}
+
+static const struct zt_addr A1 = { .family = AF_INET, .port = 7000, .ip = { 192, 0, 2, 1 } };
+static const struct zt_addr A2 = { .family = AF_INET, .port = 7001, .ip = { 192, 0, 2, 1 } };
+
+static int pass(struct zt_prespub *p, struct sink *s, uint64_t now, const struct zt_addr *c1)
+{
+	int rc = 0;
+
+	s->now = now;
+	zt_prespub_begin(p);
+	if (c1)
+		rc = zt_prespub_see(p, now, ZT_PRESREC_CONNECTOR, "c1", c1);
+	zt_prespub_end(p);
+	return rc;
+}
+
+static void put_refresh_move_delete(void **state)
+{
+	struct sink s;
+	struct zt_prespub *p = publisher(&s);
+	struct zt_prespub_stats st;
+	struct zt_presrec got;
+	uint64_t seq1;
+	(void)state;
+
+	assert_int_equal(pass(p, &s, NOW, &A1), 1);
+	assert_string_equal(s.last_key, "connector.c1");
+	assert_int_equal(zt_prestab_find(s.tab, NOW, ZT_PRESREC_CONNECTOR, "c1", &got), 0);
+	assert_string_equal(got.imd, "imd-a");
+	assert_int_equal(got.naddrs, 1);
+	assert_true(zt_addr_equal(&got.addrs[0], &A1));
+	assert_int_equal(got.expires_ms, NOW + 30000);
+	seq1 = got.seq;
+	/* Nothing due for 10 s. */
+	assert_int_equal(pass(p, &s, NOW + 9999, &A1), 0);
+	assert_int_equal(s.puts, 1);
+	/* The refresh, with a higher seq and a later expiry. */
+	assert_int_equal(pass(p, &s, NOW + 10000, &A1), 1);
+	assert_int_equal(zt_prestab_find(s.tab, NOW + 10000, ZT_PRESREC_CONNECTOR, "c1", &got), 0);
+	assert_true(got.seq > seq1);
+	assert_int_equal(got.expires_ms, NOW + 40000);
+	/* It moved (a new port): put at once. */
+	assert_int_equal(pass(p, &s, NOW + 10001, &A2), 1);
+	assert_int_equal(zt_prestab_find(s.tab, NOW + 10001, ZT_PRESREC_CONNECTOR, "c1", &got), 0);
+	assert_true(zt_addr_equal(&got.addrs[0], &A2));
+	/* Gone: one delete. */
+	assert_int_equal(pass(p, &s, NOW + 10002, NULL), 0);
+	assert_int_equal(s.dels, 1);
+	assert_int_equal(zt_prestab_find(s.tab, NOW + 10002, ZT_PRESREC_CONNECTOR, "c1", &got), -ENOENT);
+	assert_int_equal(pass(p, &s, NOW + 10003, NULL), 0);
+	zt_prespub_stats(p, &st);
+	assert_int_equal(st.puts, 3);
+	assert_int_equal(st.deletes, 1);
+	assert_int_equal(st.clients, 0);
+	zt_prespub_free(p);
+	zt_prestab_free(s.tab);
+}
+
+static void nudge_republishes_once_a_second(void **state)
+{
+	struct sink s;
+	struct zt_prespub *p = publisher(&s);
+	struct zt_prespub_stats st;
+	(void)state;
+
+	assert_int_equal(pass(p, &s, NOW, &A1), 1);
+	/* Another Intermediate deleted it (the client left there late): put again, but not
+	 * sooner than a second after the last put. */
+	zt_prespub_nudge(p, ZT_PRESREC_CONNECTOR, "c1");
+	zt_prespub_nudge(p, ZT_PRESREC_AGENT, "c1");        /* not ours: nothing */
+	assert_int_equal(pass(p, &s, NOW + 999, &A1), 0);
+	assert_int_equal(pass(p, &s, NOW + 1000, &A1), 1);
+	assert_int_equal(pass(p, &s, NOW + 1500, &A1), 0);
+	zt_prespub_stats(p, &st);
+	assert_int_equal(st.nudges, 1);
+	assert_int_equal(st.puts, 2);
+	zt_prespub_free(p);
+	zt_prestab_free(s.tab);
+}
+
+static void seq_increases_and_withdraw(void **state)
+{
+	struct sink s;
+	struct zt_prespub *p = publisher(&s);
+	struct zt_presrec got;
+	uint64_t last = 0;
+	(void)state;
+
+	/* Even with the clock standing still or going back, every put outranks the last. */
+	for (int i = 0; i < 5; i++) {
+		s.now = NOW - (uint64_t)i;
+		zt_prespub_begin(p);
+		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_AGENT, "alice",
+						i % 2 ? &A1 : &A2), 1);
+		zt_prespub_end(p);
+		assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_AGENT, "alice", &got), 0);
+		assert_true(got.seq > last);
+		last = got.seq;
+	}
+	/* A name no record can hold: refused, counted, nothing emitted. */
+	zt_prespub_begin(p);
+	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "al ice", &A1), ZT_EMALFORMED);
+	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "alice", &A2), 0);
+	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "bob", NULL), 1);
+	zt_prespub_end(p);
+	assert_int_equal(zt_prestab_find(s.tab, NOW, ZT_PRESREC_AGENT, "bob", &got), 0);
+	assert_int_equal(got.naddrs, 0);
+	assert_int_equal(zt_prespub_withdraw(p), 2);
+	assert_int_equal(s.dels, 2);
+	zt_prespub_free(p);
+	zt_prestab_free(s.tab);
+}
+
+static void bad_config(void **state)
+{
+	struct sink s = { 0 };
+	struct zt_prespub *p = NULL;
+	struct zt_prespub_config c = {
+		.self = "imd-a", .key = KEY, .key_len = sizeof(KEY), .emit = emit, .arg = &s,
+	};
+	(void)state;
+
+	c.key_len = 15;
+	assert_int_equal(zt_prespub_new(&p, &c), -EINVAL);
+	c.key_len = sizeof(KEY);
+	c.self = "";
+	assert_int_equal(zt_prespub_new(&p, &c), -EINVAL);
+	c.self = "imd-a";
+	c.refresh_ms = 30000;
+	assert_int_equal(zt_prespub_new(&p, &c), -EINVAL);
+	c.refresh_ms = 0;
+	c.emit = NULL;
+	assert_int_equal(zt_prespub_new(&p, &c), -EINVAL);
+	assert_null(p);
+	zt_prespub_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(put_refresh_move_delete),
+		cmocka_unit_test(nudge_republishes_once_a_second),
+		cmocka_unit_test(seq_increases_and_withdraw),
+		cmocka_unit_test(bad_config),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
