@@ -12,7 +12,7 @@
 
 BUILD	?= build
 PKGS	:= libngtcp2 libngtcp2_crypto_gnutls gnutls libnl-3.0 libnl-route-3.0 libnftables zlib miniupnpc \
-	   libsystemd
+	   libsystemd libnats
 CC	?= cc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu17 -Wall -Wextra -Werror -MMD -MP -Isrc -D_GNU_SOURCE

@@ -9,7 +9,7 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libngtcp2-dev libngtcp2-crypto-gnutls-dev \
-libgnutls28-dev libnl-3-dev libnl-route-3-dev libnftables-dev libcmocka-dev zlib1g-dev libminiupnpc-dev \
+libgnutls28-dev libnl-3-dev libnl-route-3-dev libnftables-dev libcmocka-dev zlib1g-dev libminiupnpc-dev libnats-dev \
 libsystemd-dev help2man dpkg-dev clang libclang-rt-14-dev"
 # tinyproxy-bin: the lab's HTTP proxy, the program only (Debian's "tinyproxy" package
 # adds a system service listening on port 8888, which the lab neither needs nor wants).
@@ -22,8 +22,12 @@ libsystemd-dev help2man dpkg-dev clang libclang-rt-14-dev"
 # faketime: tests/sys/pki.sh issues certificates in the past (an expired one).
 # jq: tests/sys/status_json.sh parses `ztna status --json`; prometheus: its promtool checks
 # the metrics endpoint's text (tests/sys/metrics.sh).
+# libnats-dev: the Intermediates' shared state in a NATS cluster (--nats, docs/scale-out.md);
+# nats-server: the cluster tests/sys/nats_presence.sh runs on 127.0.0.1 (its Debian service
+# is never started: policy-rc.d below).
 LAB_PKGS="nftables iproute2 conntrack coturn socat procps bc iputils-ping tinyproxy-bin \
-miniupnpd-nftables miniupnpc natpmpc python3 systemd man-db bsdextrautils faketime jq prometheus"
+miniupnpd-nftables miniupnpc natpmpc python3 systemd man-db bsdextrautils faketime jq prometheus \
+nats-server"
 BENCH_PKGS="iperf3 gnuplot-nox ngtcp2-client ngtcp2-server linux-perf wireguard-go wireguard-tools"
 
 what=${1:-build}

@@ -131,8 +131,13 @@ static void on_line(void *arg, struct zt_ctlconn *c, char *line, uint64_t now)
 		cmd_status(ctl, c, now);
 		return;
 	}
+	if (!strcmp(line, "presence") && ctl->presence) {
+		ctl->presence(ctl->presence_arg, c, now);
+		return;
+	}
 	if (!strcmp(line, "help"))
-		zt_ctl_printf(c, "commands: status (the node, its clients and sessions), help");
+		zt_ctl_printf(c, "commands: status (the node, its clients and sessions), presence "
+			      "(where the deployment's clients are, with --nats), help");
 	else
 		zt_ctl_printf(c, "error=unknown-command text=\"%.64s: try help\"", line);
 	zt_ctl_end(c);

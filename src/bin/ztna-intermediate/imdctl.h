@@ -13,6 +13,9 @@
  *            state=ready|orphan relay_bytes=.. relay_pkts=.. ...". At most
  *            IMD_CTL_LIST_MAX of each; the node line's clients_listed and
  *            sessions_listed say how many follow.
+ *   presence the shared presence (--nats): a line "nats state=..", then one line per
+ *            client of the deployment "presence=KEY imd=.. addr=.. seq=.. expires_ms=.."
+ *            (imdnats.h); "nats state=off" without --nats
  *   help     the command list
  *
  * Where: --control PATH (or the config key), else the default of app/ctlsock.h
@@ -45,6 +48,9 @@ struct imd_ctl {
 	uint64_t started;
 	struct zt_timer sample_t;        /* the rates' samples, every second */
 	struct zt_ratewin bytes, pkts;
+	/* The `presence` command's answer (set before imd_ctl_start; NULL: none). */
+	void (*presence)(void *arg, struct zt_ctlconn *c, uint64_t now);
+	void *presence_arg;
 };
 
 /* --control PATH|none. Returns 0 or ZT_ESYNTAX with *why. */

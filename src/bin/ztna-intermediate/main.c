@@ -37,6 +37,7 @@
 #include "quic/pki.h"
 #include "imdctl.h"
 #include "imdmetrics.h"
+#include "imdnats.h"
 #include "imdworkers.h"
 
 struct prog {
@@ -62,6 +63,7 @@ struct prog {
 	uint64_t started;
 	struct imd_workers workers; /* --workers */
 	struct imd_ctl ctl;        /* --control: `ztna status --intermediate` */
+	struct imd_nats nats;      /* --nats: several Intermediates (docs/scale-out.md) */
 	int argc;                  /* the command line, read again on SIGHUP (reload) */
 	char **argv;
 };
@@ -410,6 +412,25 @@ static const struct zt_conf_key keys[] = {
 		  "threads forward relay-channel datagrams themselves; auto: one per CPU (default "
 		  "1; docs/workers.md)",
 	  .set = set_workers },
+	{ .name = "nats", .syntax = "URL[,URL...]", .example = "nats://10.0.0.5:4222",
+	  .help = "share presence with the deployment's other Intermediates through this NATS "
+		  "cluster (JetStream key-value; docs/scale-out.md); default off: this "
+		  "Intermediate works alone",
+	  TEXT(nats.servers) },
+	{ .name = "nats-name", .syntax = "NAME", .example = "imd-eu1",
+	  .help = "this Intermediate's name in the cluster, unique in the deployment (with --nats)",
+	  TEXT(nats.name) },
+	{ .name = "presence-key", .syntax = "FILE", .example = "/etc/ztna/presence.key",
+	  .help = "the deployment's presence key, the same on every Intermediate, mode 0600; "
+		  "records in the cluster are signed with it (with --nats)",
+	  TEXT(nats.key_file) },
+	{ .name = "nats-bucket", .syntax = "NAME", .example = "ztna-presence",
+	  .help = "the key-value bucket of presence records (default ztna-presence)",
+	  TEXT(nats.bucket) },
+	{ .name = "nats-replicas", .syntax = "N", .example = "3",
+	  .help = "copies of the bucket in the cluster when this Intermediate creates it "
+		  "(default 1; 3 on a three-node cluster)",
+	  COUNT(nats.replicas, 5) },
 	{ .name = "reset-key-file", .syntax = "FILE", .example = "/etc/ztna/reset.key",
 	  .help = "secret for stateless resets after a restart and Retry tokens (default: from "
 		  "the TLS key)",
@@ -461,6 +482,7 @@ static void log_stats(void *arg, const char *event)
 		s.log_suppressed, s.tcp_accepted, p->otcp.nconns, p->otcp.st.failed,
 		p->otcp.st.bytes_in, p->otcp.st.bytes_out, p->otcp.lst.errors);
 	imd_workers_log(&p->workers, event);
+	imd_nats_log(&p->nats, event);
 }
 
 /*
@@ -667,6 +689,9 @@ static void restart_needed(const struct prog *p, const struct prog *n)
 	DIFF(!zt_addr_equal(&p->metrics_at, &n->metrics_at), "metrics");
 	DIFF(strcmp(p->ctl.path, n->ctl.path), "control");
 	DIFF(p->workers.n != n->workers.n, "workers");
+	DIFF(strcmp(p->nats.servers, n->nats.servers) || strcmp(p->nats.name, n->nats.name) ||
+	     strcmp(p->nats.key_file, n->nats.key_file) || strcmp(p->nats.bucket, n->nats.bucket),
+	     "nats");
 	DIFF(p->ic.max_clients != n->ic.max_clients || p->ic.relay_rate != n->ic.relay_rate ||
 	     p->ic.idle_timeout != n->ic.idle_timeout, "limits-of-the-whole-server");
 #undef DIFF
@@ -791,9 +816,13 @@ static int setup(void *arg, int argc, char **argv)
 		return rc;
 	p->started = zt_loop_now(p->d.loop);
 	rc = metrics_open(p);
+	p->ctl.presence = imd_nats_ctl;
+	p->ctl.presence_arg = &p->nats;
 	if (!rc)
 		rc = imd_ctl_start(&p->ctl, &p->d, p->imd, p->otcp.fd >= 0 ? &p->otcp.local : NULL,
 				   p->ic.stun_port);
+	if (!rc)
+		rc = imd_nats_start(&p->nats, &p->d, p->imd);
 	if (rc)
 		return rc;
 	zt_timer_set(p->d.loop, &p->trim_t, zt_loop_now(p->d.loop) + TRIM_EVERY);
@@ -806,6 +835,10 @@ static int check(void *arg, char *err, size_t cap)
 {
 	struct prog *p = arg;
 
+	int rc = imd_nats_check(&p->nats, err, cap);
+
+	if (rc)
+		return rc;
 	if (p->ic.relay_burst && !p->ic.relay_rate) {
 		snprintf(err, cap, "--relay-burst without --relay-rate: the relay has no rate "
 			 "limit to burst above; pass --relay-rate SIZE (bytes per second per client)");
@@ -832,6 +865,7 @@ static void teardown(void *arg)
 	if (p->d.loop)
 		zt_timer_cancel(p->d.loop, &p->trim_t);
 	zt_metrics_close(p->metrics);
+	imd_nats_stop(&p->nats);
 	imd_ctl_close(&p->ctl);
 	zt_otcp_server_close(&p->otcp);
 	if (p->stun.io)

@@ -1,0 +1,258 @@
+/* --nats for the Intermediate (imdnats.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/log.h"
+#include "app/secret.h"
+#include "core/err.h"
+#include "core/units.h"
+#include "io/clock.h"
+#include "imdnats.h"
+
+#define SYNC_EVERY ZT_SEC      /* the publisher's pass over the clients */
+#define BUCKET_TTL_MS 30000    /* the bucket's max age: records' TTL */
+#define TAKE_BATCH 32
+
+static uint64_t wall_ms(void)
+{
+	return zt_clock_wall() / 1000000;
+}
+
+int imd_nats_check(const struct imd_nats *n, char *err, size_t cap)
+{
+	if (!*n->servers)
+		return 0;
+	size_t nl = strlen(n->name);
+
+	if (!*n->name || nl > ZT_PRESREC_IMD_MAX ||
+	    strspn(n->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != nl) {
+		snprintf(err, cap, "--nats needs --nats-name NAME (at most 63 characters): this Intermediate's name in the "
+			 "cluster, unique among the deployment's Intermediates (letters, digits, '-', "
+			 "'_', '.')");
+		return ZT_ECONF_MISSING;
+	}
+	if (!*n->key_file) {
+		snprintf(err, cap, "--nats needs --presence-key FILE: the deployment's presence "
+			 "key, the same file on every Intermediate (make one: head -c 32 /dev/urandom "
+			 "| base64 > FILE; chmod 600 FILE)");
+		return ZT_ECONF_MISSING;
+	}
+	return 0;
+}
+
+static void emit(void *arg, const char *key, const uint8_t *val, size_t len)
+{
+	struct imd_nats *n = arg;
+
+	/* A full queue drops it (counted by the bus): the next refresh puts it again. */
+	zt_natsbus_put(n->bus, key, val, len);
+}
+
+static void see(void *arg, bool connector, const char *name, const struct zt_addr *remote)
+{
+	struct imd_nats *n = arg;
+
+	zt_prespub_see(n->pub, wall_ms(), connector ? ZT_PRESREC_CONNECTOR : ZT_PRESREC_AGENT,
+		       name, remote);
+}
+
+static void on_sync(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
+{
+	struct imd_nats *n = t->data;
+
+	zt_prespub_begin(n->pub);
+	zt_imd_each_client(n->imd, see, n);
+	zt_prespub_end(n->pub);
+	zt_prestab_expire(n->tab, wall_ms());
+	zt_timer_set(loop, t, now + SYNC_EVERY);
+}
+
+static void log_state(struct imd_nats *n)
+{
+	struct zt_natsbus_status s;
+
+	zt_natsbus_status(n->bus, &s);
+	if (s.state == n->logged)
+		return;
+	n->logged = s.state;
+	if (s.state == ZT_NATSBUS_READY)
+		zt_info("nats", "state=ready servers=%s bucket=%s name=%s", n->servers, n->bucket,
+			n->name);
+	else
+		zt_warn("nats", "state=%s servers=%s error=\"%s\" note=\"this Intermediate serves "
+			"its own clients meanwhile and keeps trying\"", zt_natsbus_state_name(s.state),
+			n->servers, s.error);
+}
+
+/* The store's changes: into the table; a client of ours that the store now places
+ * elsewhere, or nowhere, or under a value that does not verify, is put again (an
+ * Intermediate it left deleted it late; someone wrote over it). */
+static void on_bus(void *arg)
+{
+	struct imd_nats *n = arg;
+	struct zt_natsbus_change *c = malloc(TAKE_BATCH * sizeof(*c));
+	struct zt_presrec r;
+	uint8_t role;
+	char name[ZT_PRESREC_NAME_MAX + 1];
+	size_t got;
+
+	log_state(n);
+	if (!c)
+		return;
+	while ((got = zt_natsbus_take(n->bus, c, TAKE_BATCH)) > 0) {
+		uint64_t now = wall_ms();
+		for (size_t i = 0; i < got; i++) {
+			int rc = zt_prestab_apply(n->tab, now, c[i].key,
+						  c[i].deleted ? NULL : c[i].val, c[i].len);
+			if (zt_presrec_key_parse(c[i].key, &role, name) < 0)
+				continue;
+			/* a refused value under our client's key replaced our record in the store */
+			if (rc < 0 || zt_prestab_find(n->tab, now, role, name, &r) < 0 ||
+			    strcmp(r.imd, n->name))
+				zt_prespub_nudge(n->pub, role, name);
+		}
+	}
+	free(c);
+}
+
+static int load_key(struct imd_nats *n, struct zt_daemon *d, uint8_t *key, size_t cap)
+{
+	const char *why = "";
+	int len = zt_secret_read_line(n->key_file, (char *)key, cap, &why);
+
+	if (len < 0)
+		return zt_daemon_fail(d, 1, "--presence-key %s: %s%s%s", n->key_file, why,
+				      len == -EPERM ? ": chmod 600 " : "",
+				      len == -EPERM ? n->key_file : "");
+	if (len < ZT_PRESREC_KEY_MIN)
+		return zt_daemon_fail(d, 1, "--presence-key %s: %d bytes, at least %d needed (make "
+				      "one: head -c 32 /dev/urandom | base64 > FILE)", n->key_file,
+				      len, ZT_PRESREC_KEY_MIN);
+	return -len; /* the length, negated: 0 is taken by "failed" */
+}
+
+int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd *imd)
+{
+	uint8_t key[64 + 1];
+	int len, rc;
+
+	if (!*n->servers)
+		return 0;
+	len = load_key(n, d, key, sizeof(key));
+	if (len > 0)
+		return len;
+	len = -len;
+	struct zt_prespub_config pc = {
+		.self = n->name, .key = key, .key_len = (size_t)len, .ttl_ms = BUCKET_TTL_MS,
+		.seed = zt_clock_now(), .emit = emit, .arg = n,
+	};
+	struct zt_natsbus_config bc = {
+		.servers = n->servers, .bucket = *n->bucket ? n->bucket : "ztna-presence",
+		.name = n->name, .ttl_ms = BUCKET_TTL_MS, .replicas = n->replicas ? (int)n->replicas : 1,
+		.on_ready = on_bus, .arg = n,
+	};
+	if (!*n->bucket)
+		snprintf(n->bucket, sizeof(n->bucket), "%s", bc.bucket);
+	rc = zt_prespub_new(&n->pub, &pc);
+	if (rc == -EINVAL)
+		rc = ZT_ECONF_VALUE;
+	if (rc >= 0)
+		rc = zt_prestab_new(&n->tab, IMD_NATS_TABLE_MAX, key, (size_t)len, zt_clock_now() ^ 1);
+	explicit_bzero(key, sizeof(key));
+	if (rc < 0)
+		return zt_daemon_fail(d, 1, "--nats-name %s: %s (at most %d of letters, digits, "
+				      "'-', '_', '.')", n->name, zt_strerror(rc), ZT_PRESREC_IMD_MAX);
+	rc = zt_natsbus_start(&n->bus, &bc, d->loop);
+	if (rc < 0)
+		return zt_daemon_fail(d, 1, "--nats %s bucket %s: %s (a bucket name is letters, "
+				      "digits, '-', '_'; --nats-replicas 1..5)", n->servers, n->bucket,
+				      zt_strerror(rc));
+	n->loop = d->loop;
+	n->imd = imd;
+	zt_timer_init(&n->sync_t, on_sync, n);
+	zt_timer_set(d->loop, &n->sync_t, zt_loop_now(d->loop));
+	zt_info("nats", "state=connecting servers=%s bucket=%s name=%s", n->servers, n->bucket,
+		n->name);
+	return 0;
+}
+
+void imd_nats_ctl(void *arg, struct zt_ctlconn *c, uint64_t now)
+{
+	struct imd_nats *n = arg;
+	struct zt_natsbus_status s;
+	struct zt_prespub_stats ps;
+	struct zt_prestab_stats ts;
+	struct zt_presrec *list = NULL;
+	char key[ZT_PRESREC_KEY_MAX + 1], a[ZT_ADDR_STRLEN];
+	uint64_t wall = wall_ms();
+	size_t got = 0;
+	(void)now;
+
+	if (!n->bus) {
+		zt_ctl_printf(c, "nats state=off note=\"no --nats: this Intermediate works alone\"");
+		zt_ctl_end(c);
+		return;
+	}
+	zt_natsbus_status(n->bus, &s);
+	zt_prespub_stats(n->pub, &ps);
+	zt_prestab_stats(n->tab, &ts);
+	zt_ctl_printf(c, "nats state=%s servers=%s bucket=%s name=%s readies=%" PRIu64
+		      " published=%zu puts=%" PRIu64 " deletes=%" PRIu64 " nudges=%" PRIu64
+		      " store_puts=%" PRIu64 " store_deletes=%" PRIu64 " store_failed=%" PRIu64
+		      " dropped=%" PRIu64 " changes=%" PRIu64 " table=%zu applied=%" PRIu64
+		      " stale=%" PRIu64 " refused=%" PRIu64 " full=%" PRIu64 " expired=%" PRIu64
+		      " last_refusal=\"%s\" error=\"%s\"",
+		      zt_natsbus_state_name(s.state), n->servers, n->bucket, n->name, s.readies,
+		      ps.clients, ps.puts, ps.deletes, ps.nudges, s.puts, s.deletes, s.failed,
+		      s.dropped, s.changes, ts.entries, ts.applied, ts.stale, ts.refused, ts.full,
+		      ts.expired, ts.last_refusal ? zt_strerror(ts.last_refusal) : "", s.error);
+	list = calloc(IMD_CTL_PRESENCE_MAX, sizeof(*list));
+	if (list)
+		got = zt_prestab_list(n->tab, wall, list, IMD_CTL_PRESENCE_MAX);
+	for (size_t i = 0; list && i < got && i < IMD_CTL_PRESENCE_MAX; i++) {
+		const struct zt_presrec *r = &list[i];
+		if (zt_presrec_key(key, sizeof(key), r->role, r->name) < 0)
+			continue;
+		zt_ctl_printf(c, "presence=%s imd=%s addr=%s seq=%" PRIu64 " expires_ms=%" PRIu64,
+			      key, r->imd, r->naddrs ? zt_addr_str(&r->addrs[0], a) : "-", r->seq,
+			      r->expires_ms > wall ? r->expires_ms - wall : 0);
+	}
+	free(list);
+	zt_ctl_end(c);
+}
+
+void imd_nats_log(const struct imd_nats *n, const char *event)
+{
+	struct zt_natsbus_status s;
+	struct zt_prespub_stats ps;
+	struct zt_prestab_stats ts;
+	char ev[32];
+
+	if (!n->bus)
+		return;
+	zt_natsbus_status(n->bus, &s);
+	zt_prespub_stats(n->pub, &ps);
+	zt_prestab_stats(n->tab, &ts);
+	snprintf(ev, sizeof(ev), "nats_%s", event);
+	zt_info(ev, "state=%s published=%zu puts=%" PRIu64 " store_failed=%" PRIu64
+		" dropped=%" PRIu64 " table=%zu refused=%" PRIu64 " full=%" PRIu64,
+		zt_natsbus_state_name(s.state), ps.clients, ps.puts, s.failed, s.dropped,
+		ts.entries, ts.refused, ts.full);
+}
+
+void imd_nats_stop(struct imd_nats *n)
+{
+	if (n->loop)
+		zt_timer_cancel(n->loop, &n->sync_t);
+	if (n->pub && n->bus)
+		zt_prespub_withdraw(n->pub);
+	zt_natsbus_stop(n->bus); /* the deletes go out first */
+	n->bus = NULL;
+	zt_prespub_free(n->pub);
+	n->pub = NULL;
+	zt_prestab_free(n->tab);
+	n->tab = NULL;
+}

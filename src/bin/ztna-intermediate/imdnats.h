@@ -1,0 +1,66 @@
+/*
+ * --nats for the Intermediate: its part of several Intermediates sharing state
+ * through a NATS cluster (docs/scale-out.md). With --nats, every logged-in client's
+ * presence record (core/presrec.h) is published in a JetStream key-value bucket
+ * (node/prespub.h: put on login, refreshed every 10 s, deleted on logout, gone 30 s
+ * after this Intermediate dies), and the bucket is watched into a bounded table of
+ * where every client of the deployment is (node/prestab.h), shown by the control
+ * socket's `presence` command. Without --nats nothing of this runs.
+ *
+ * The loop's side only: NATS itself runs on the bus's thread (app/natsbus.h).
+ */
+#ifndef ZT_BIN_IMDNATS_H
+#define ZT_BIN_IMDNATS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "app/ctlsock.h"
+#include "app/daemon.h"
+#include "app/natsbus.h"
+#include "io/loop.h"
+#include "node/imd.h"
+#include "node/prespub.h"
+#include "node/prestab.h"
+
+#define IMD_NATS_TABLE_MAX 100000
+#define IMD_CTL_PRESENCE_MAX 1000   /* presence lines the control socket lists */
+
+struct imd_nats {
+	/* Settings. */
+	char servers[512];           /* --nats URL[,URL...]; "" off */
+	char name[ZT_PRESREC_IMD_MAX + 1]; /* --nats-name: this Intermediate's name */
+	char key_file[PATH_MAX];     /* --presence-key FILE */
+	char bucket[64];             /* --nats-bucket (default ztna-presence) */
+	uint64_t replicas;           /* --nats-replicas (default 1) */
+	/* Running. */
+	struct zt_loop *loop;
+	const struct zt_imd *imd;
+	struct zt_natsbus *bus;
+	struct zt_prespub *pub;
+	struct zt_prestab *tab;
+	struct zt_timer sync_t;
+	enum zt_natsbus_state logged; /* the state last logged */
+};
+
+/* Settings that hold together (--nats needs --nats-name and --presence-key). Returns 0
+ * or ZT_ECONF_MISSING with the message in err. */
+int imd_nats_check(const struct imd_nats *n, char *err, size_t cap);
+
+/* After the Intermediate is up: reads the presence key, starts the bus and the sync
+ * timer. Returns 0 or the exit status (with the message). Nothing when --nats is off. */
+int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd *imd);
+
+/* The control socket's `presence` command: a line "nats state=.." then one line per
+ * client of the deployment "presence=KEY imd=.. addr=.. seq=.. expires_ms=..". */
+void imd_nats_ctl(void *arg, struct zt_ctlconn *c, uint64_t now);
+
+/* One line for the stats log: event nats_EVENT. */
+void imd_nats_log(const struct imd_nats *n, const char *event);
+
+/* On stop: deletes this Intermediate's records (waiting up to a second for the
+ * cluster), stops the bus, frees. Safe when never started. */
+void imd_nats_stop(struct imd_nats *n);
+
+#endif

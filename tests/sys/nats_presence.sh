@@ -1,0 +1,217 @@
+#!/bin/bash
+# Several Intermediates sharing presence through NATS (docs/scale-out.md), on loopback:
+#
+#   ztna-connector c1 --> ztna-intermediate A --.
+#                                                +-- nats-server (JetStream, bucket
+#   ztna-agent alice ---> ztna-intermediate B --'    ztna-presence)
+#   ztna-connector c2 --> ztna-intermediate E (another presence key: a forger)
+#
+# Checks: A and B connect and each shows where both clients are (c1 at A with its
+# address, alice at B); the bucket keeps a value 30 s (its max age); E's records,
+# signed with a key that is not the deployment's, and a value published straight to
+# the bucket's subject, are refused and counted and change nothing; c1 leaving is seen
+# at B within 3 s; A killed (no goodbye): B forgets c1 when its record expires (30 s);
+# NATS stopped: B says so and keeps serving its clients, and puts alice's record again
+# once NATS is back; an Intermediate whose NATS is unreachable from the start serves
+# its clients; --nats without --nats-name or --presence-key, and a presence key file
+# others can read, are refused with the fix.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/tap.sh
+B=${BUILD:-build}
+KIT=$B/bench/zt-testkit
+N=10
+tap_plan $N
+
+. tests/lib/progs.sh
+progs_init nats-presence
+if ! command -v nats-server >/dev/null; then
+	for i in $(seq $N); do tap_skip "nats presence $i" "nats-server is not installed (tools/deps.sh lab)"; done
+	exit 0
+fi
+
+P_NATS=$PORT P_MON=$((PORT + 1)) P_A=$((PORT + 2)) P_B=$((PORT + 4)) P_E=$((PORT + 6))
+P_F=$((PORT + 8)) P_ECHO=$((PORT + 10))
+NATS=nats://$L:$P_NATS
+"$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo@c1 --service echo@c2 \
+	--agent alice --connector c1 --connector c2 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
+head -c 32 /dev/urandom | base64 >"$T/presence.key"
+head -c 32 /dev/urandom | base64 >"$T/evil.key"
+chmod 600 "$T/presence.key" "$T/evil.key"
+
+nats_start() {
+	progs_start nats nats-server -a "$L" -p "$P_NATS" -m "$P_MON" -js -sd "$T/js" -n zt-test
+	wait_log "$T/nats.log" "Server is ready" 10
+}
+imd() { # NAME PORT [ARGS...]
+	local name=$1 port=$2
+	shift 2
+	progs_start "imd-$name" "$B/ztna-intermediate" --listen "$L:$port" --tcp-listen off \
+		--stun-port off --pki "$T/pki/intermediate" --client agent:alice:ta \
+		--client connector:c1:tc --client connector:c2:tc2 --allow alice=echo \
+		--serve c1=echo --serve c2=echo --control "$T/$name.sock" "$@"
+}
+presence() { echo presence | timeout 5 socat -t 3 - "UNIX-CONNECT:$T/$1.sock" 2>/dev/null; }
+field() { sed -n "s/.* $2=\\([^ ]*\\).*/\\1/p" <<<"$1" | head -1; }
+# wait_presence NAME GREP-PATTERN SECONDS [absent]
+wait_presence() {
+	local n=$(($3 * 10))
+	while [ "$n" -gt 0 ]; do
+		if [ "${4:-}" = absent ]; then
+			presence "$1" | grep -q -- "$2" || return 0
+		else
+			presence "$1" | grep -q -- "$2" && return 0
+		fi
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+connector() { # NAME IMD-PORT TOKEN
+	progs_start "conn-$1" "$B/ztna-connector" --intermediate "$L:$2" --transport udp \
+		--pki "$T/pki/connector-$1" --name "$1" --token "$3" \
+		--service "echo=tcp:$L:$P_ECHO" --control none
+}
+
+nats_start || { tap_fail "nats-server starts" "$(tail -5 "$T/nats.log")"; exit 1; }
+progs_start echo "$KIT" tcp-echo "$L:$P_ECHO"
+NATS_ARGS=(--nats "$NATS" --presence-key "$T/presence.key")
+imd a "$P_A" "${NATS_ARGS[@]}" --nats-name imd-a
+imd b "$P_B" "${NATS_ARGS[@]}" --nats-name imd-b
+connector c1 "$P_A" tc
+progs_start agent "$B/ztna-agent" --intermediate "$L:$P_B" --transport udp \
+	--pki "$T/pki/agent-alice" --name alice --token ta --control none \
+	--forward "tcp:$L:$((PORT + 12))=echo"
+
+# 1. both ready, each sees both clients where they are
+ok=0
+wait_presence b "^presence=connector.c1 imd=imd-a addr=127\.[0-9.]*:[0-9]" 15 &&
+	wait_presence a "^presence=agent.alice imd=imd-b addr=127\.[0-9.]*:[0-9]" 5 && ok=1
+pa=$(presence a) pb=$(presence b)
+tap_diag "$pb"
+[ $ok = 1 ] && [ "$(field "$pa" state)" = ready ] && [ "$(field "$pb" state)" = ready ] &&
+	grep -q "^presence=connector.c1 imd=imd-a " <<<"$pa" &&
+	grep -q "^presence=agent.alice imd=imd-b " <<<"$pb" &&
+	tap_ok "A and B ready; each shows c1 at imd-a (with its address) and alice at imd-b" ||
+	tap_fail "presence shared" "A: $pa B: $pb $(tail -3 "$T/imd-a.log")"
+
+# 2. the bucket: one value per key, kept 30 s
+js=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+	"http://$L:$P_MON/jsz?streams=true&config=true" 2>&1)
+age=$(python3 -c 'import json, sys
+d = json.load(sys.stdin)
+for a in d.get("account_details", []):
+    for s in a.get("stream_detail", []):
+        if s["name"] == "KV_ztna-presence":
+            c = s["config"]
+            print(c["max_age"], c["max_msgs_per_subject"])' <<<"$js" 2>/dev/null)
+[ "$age" = "30000000000 1" ] && tap_ok "bucket ztna-presence: max age 30 s, one value per key" ||
+	tap_fail "bucket settings" "max_age, max_msgs_per_subject: '$age'"
+
+# 3. forgeries: E signs with another key; a value published to the subject directly
+imd e "$P_E" --nats "$NATS" --presence-key "$T/evil.key" --nats-name imd-e
+connector c2 "$P_E" tc2
+wait_presence e "^presence=connector.c2 imd=imd-e" 15
+exec 9<>"/dev/tcp/$L/$P_NATS" && {
+	printf 'CONNECT {"verbose":false}\r\nPUB $KV.ztna-presence.connector.c1 5\r\nforge\r\nPING\r\n' >&9
+	timeout 3 head -c 200 <&9 >/dev/null
+	exec 9>&-
+}
+sleep 1.5
+pb=$(presence b)
+ref=$(field "$pb" refused)
+! grep -q "connector.c2" <<<"$pb" && grep -q "^presence=connector.c1 imd=imd-a " <<<"$pb" &&
+	[ "${ref:-0}" -ge 2 ] &&
+	tap_ok "forged records refused ($ref): c2 signed with another key absent, c1 still at imd-a" ||
+	tap_fail "forgeries refused" "$pb"
+progs_stop conn-c2
+progs_stop imd-e
+
+# 4. c1 leaves: B forgets it within 3 s
+t0=$(date +%s.%N)
+progs_stop conn-c1
+if wait_presence b "^presence=connector.c1 " 20 absent; then
+	el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	# the Intermediate sees a clean close at once; the bound is its 1 s sync + NATS
+	awk -v e="$el" 'BEGIN { exit !(e < 3.0) }' && tap_ok "c1 left: gone from B's table in ${el}s" ||
+		tap_fail "c1 gone from B within 3 s" "${el}s"
+else
+	tap_fail "c1 gone from B" "$(presence b)"
+fi
+
+# 5. A killed with c1 on it: B forgets c1 when the record expires (30 s), not before
+connector c1 "$P_A" tc
+wait_presence b "^presence=connector.c1 imd=imd-a" 15
+progs_stop imd-a KILL
+t0=$(date +%s)
+sleep 20
+still=$(presence b | grep -c "^presence=connector.c1 imd=imd-a")
+wait_presence b "^presence=connector.c1 " 15 absent; gone=$?
+el=$(($(date +%s) - t0))
+[ "$still" = 1 ] && [ $gone = 0 ] && [ $el -le 33 ] &&
+	tap_ok "A killed: c1 still listed at 20 s, gone at ${el}s (its record's 30 s)" ||
+	tap_fail "A's records expire" "listed at 20 s: $still, gone: $gone after ${el}s"
+progs_stop conn-c1
+
+# 6. NATS stops: B says so, keeps serving (alice still logged in)
+puts0=$(field "$(presence b)" store_puts)
+progs_stop nats
+n=0
+for _ in $(seq 100); do
+	pb=$(presence b)
+	[ "$(field "$pb" state)" = down ] && break
+	sleep 0.1
+done
+st=$("$B/ztna" status --intermediate --control "$T/b.sock" --raw 2>&1)
+[ "$(field "$pb" state)" = down ] && grep -q "identity=ztna:agent:alice" <<<"$st" &&
+	tap_ok "NATS stopped: B says state=down ($(sed -n 's/.*error="\([^"]*\)".*/\1/p' <<<"$pb")), alice still served" ||
+	tap_fail "NATS down seen" "$pb / $st"
+
+# 7. NATS back: B ready again, alice's record put again
+nats_start
+n=0
+for _ in $(seq 250); do
+	pb=$(presence b)
+	[ "$(field "$pb" state)" = ready ] && [ "$(field "$pb" store_puts)" -gt "${puts0:-0}" ] &&
+		grep -q "^presence=agent.alice imd=imd-b" <<<"$pb" && break
+	sleep 0.1
+done
+[ "$(field "$pb" state)" = ready ] && [ "$(field "$pb" readies)" -ge 2 ] &&
+	[ "$(field "$pb" store_puts)" -gt "${puts0:-0}" ] && grep -q "^presence=agent.alice imd=imd-b" <<<"$pb" &&
+	tap_ok "NATS back: B ready again (readies $(field "$pb" readies)), alice's record put again" ||
+	tap_fail "NATS back" "$pb"
+
+# 8. no NATS at all from the start: the Intermediate serves its clients
+imd f "$P_F" --nats "nats://$L:1" --presence-key "$T/presence.key" --nats-name imd-f
+connector c1 "$P_F" tc
+ok=0
+for _ in $(seq 150); do
+	"$B/ztna" status --intermediate --control "$T/f.sock" --raw 2>/dev/null |
+		grep -q "identity=ztna:connector:c1" && ok=1 && break
+	sleep 0.1
+done
+pf=$(presence f)
+[ $ok = 1 ] && [ "$(field "$pf" state)" = connecting ] && grep -q 'error="connect: ' <<<"$pf" &&
+	tap_ok "NATS unreachable from the start: c1 served, state=connecting with the reason" ||
+	tap_fail "serves without NATS" "ok=$ok $pf"
+progs_stop conn-c1
+progs_stop imd-f
+
+# 9. --nats needs a name and a key; the fix is named
+out1=$("$B/ztna-intermediate" --listen "$L:$P_F" --pki "$T/pki/intermediate" --client agent:alice:ta \
+	--control none --nats "$NATS" --presence-key "$T/presence.key" 2>&1); r1=$?
+out2=$("$B/ztna-intermediate" --listen "$L:$P_F" --pki "$T/pki/intermediate" --client agent:alice:ta \
+	--control none --nats "$NATS" --nats-name x 2>&1); r2=$?
+[ $r1 != 0 ] && [ $r2 != 0 ] && grep -q -- "--nats-name NAME" <<<"$out1" &&
+	grep -q -- "--presence-key FILE" <<<"$out2" && grep -q "head -c 32 /dev/urandom" <<<"$out2" &&
+	tap_ok "--nats without --nats-name / --presence-key: refused, the fix named" ||
+	tap_fail "config errors" "$r1: $out1 / $r2: $out2"
+
+# 10. a presence key others can read is refused
+chmod 644 "$T/evil.key"
+out=$(timeout 10 "$B/ztna-intermediate" --listen "$L:$P_F" --tcp-listen off --stun-port off \
+	--pki "$T/pki/intermediate" --client agent:alice:ta --control none --nats "$NATS" \
+	--nats-name x --presence-key "$T/evil.key" 2>&1); r=$?
+[ $r != 0 ] && grep -q "chmod 600 $T/evil.key" <<<"$out" &&
+	tap_ok "a presence key readable by others: refused, 'chmod 600' named" ||
+	tap_fail "key mode" "$r: $out"
