@@ -238,3 +238,15 @@ int zt_presrec_key_parse(const char *key, uint8_t *role, char name[ZT_PRESREC_NA
 	name[nl] = '\0';
 	return 0;
 }
+
+uint64_t zt_presrec_hash(uint64_t seed, uint8_t role, const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+
+	h = (h ^ role) * 0x100000001b3ULL;
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 29);
+}

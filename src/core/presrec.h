@@ -77,6 +77,10 @@ int zt_presrec_decode(const uint8_t *buf, size_t len, const uint8_t *key, size_t
  * zt_presrec_key_parse reads one: the role and the name (NUL-terminated, at most
  * ZT_PRESREC_NAME_MAX) into name, or ZT_EMALFORMED.
  */
+/* A keyed hash of a client (role and name) for the tables that hold records: a writer
+ * with the presence key chooses the names, so the seed should be secret. */
+uint64_t zt_presrec_hash(uint64_t seed, uint8_t role, const char *name);
+
 #define ZT_PRESREC_KEY_MAX (10 + ZT_PRESREC_NAME_MAX)
 int zt_presrec_key(char *buf, size_t cap, uint8_t role, const char *name);
 int zt_presrec_key_parse(const char *key, uint8_t *role, char name[ZT_PRESREC_NAME_MAX + 1]);

@@ -39,14 +39,7 @@ struct who {
 
 static uint64_t who_hash(const struct zt_prespub *p, uint8_t role, const char *name)
 {
-	uint64_t h = 0xcbf29ce484222325ULL ^ p->seed;
-
-	h = (h ^ role) * 0x100000001b3ULL;
-	for (const char *c = name; *c; c++)
-		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
-	h ^= h >> 31;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	return h ^ (h >> 29);
+	return zt_presrec_hash(p->seed, role, name);
 }
 
 static bool same_who(const struct zt_hnode *n, const void *key)

@@ -26,18 +26,10 @@ struct who {
 	const char *name;
 };
 
-/* FNV-1a over role and name, mixed with the seed (a writer with the presence key
- * chooses names, so the hash is keyed; chains are bounded by max anyway). */
+/* Keyed (core/presrec.h); chains are bounded by max anyway. */
 static uint64_t who_hash(const struct zt_prestab *t, const struct who *w)
 {
-	uint64_t h = 0xcbf29ce484222325ULL ^ t->seed;
-
-	h = (h ^ w->role) * 0x100000001b3ULL;
-	for (const char *p = w->name; *p; p++)
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
-	h ^= h >> 31;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	return h ^ (h >> 29);
+	return zt_presrec_hash(t->seed, w->role, w->name);
 }
 
 static bool same_who(const struct zt_hnode *n, const void *key)

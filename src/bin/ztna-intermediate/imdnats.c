@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/units.h"
 #include "io/clock.h"
+#include "io/sysrng.h"
 #include "imdnats.h"
 
 #define SYNC_EVERY ZT_SEC      /* the publisher's pass over the clients */
@@ -137,6 +138,7 @@ static int load_key(struct imd_nats *n, struct zt_daemon *d, uint8_t *key, size_
 int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd *imd)
 {
 	uint8_t key[64 + 1];
+	struct zt_rng rng = zt_sysrng();
 	int len, rc;
 
 	if (!*n->servers)
@@ -147,7 +149,7 @@ int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd 
 	len = -len;
 	struct zt_prespub_config pc = {
 		.self = n->name, .key = key, .key_len = (size_t)len, .ttl_ms = BUCKET_TTL_MS,
-		.seed = zt_clock_now(), .emit = emit, .arg = n,
+		.seed = zt_rng_u64(&rng), .emit = emit, .arg = n,
 	};
 	struct zt_natsbus_config bc = {
 		.servers = n->servers, .bucket = *n->bucket ? n->bucket : "ztna-presence",
@@ -160,7 +162,8 @@ int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd 
 	if (rc == -EINVAL)
 		rc = ZT_ECONF_VALUE;
 	if (rc >= 0)
-		rc = zt_prestab_new(&n->tab, IMD_NATS_TABLE_MAX, key, (size_t)len, zt_clock_now() ^ 1);
+		rc = zt_prestab_new(&n->tab, IMD_NATS_TABLE_MAX, key, (size_t)len,
+				    zt_rng_u64(&rng));
 	explicit_bzero(key, sizeof(key));
 	if (rc < 0)
 		return zt_daemon_fail(d, 1, "--nats-name %s: %s (at most %d of letters, digits, "
