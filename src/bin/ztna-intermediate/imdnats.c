@@ -227,6 +227,36 @@ void imd_nats_ctl(void *arg, struct zt_ctlconn *c, uint64_t now)
 	zt_ctl_end(c);
 }
 
+void imd_nats_metrics(const struct imd_nats *n, struct zt_prom *p)
+{
+	struct zt_natsbus_status s;
+	struct zt_prespub_stats ps;
+	struct zt_prestab_stats ts;
+
+	if (!n->bus)
+		return;
+	zt_natsbus_status(n->bus, &s);
+	zt_prespub_stats(n->pub, &ps);
+	zt_prestab_stats(n->tab, &ts);
+	ZT_PROM_MANY(p, "ztna_cluster_state", "gauge",
+	     "1 for the state of this Intermediate's link to the NATS cluster, 0 for the others.",
+	     "state", { "connecting", s.state == ZT_NATSBUS_CONNECTING },
+	     { "ready", s.state == ZT_NATSBUS_READY }, { "down", s.state == ZT_NATSBUS_DOWN });
+	zt_prom_family(p, "ztna_presence_published", "gauge",
+		       "Clients of this Intermediate with a presence record in the cluster.");
+	zt_prom_u64(p, "ztna_presence_published", NULL, NULL, ps.clients);
+	zt_prom_family(p, "ztna_presence_records", "gauge",
+		       "Presence records held from the cluster (every Intermediate's clients).");
+	zt_prom_u64(p, "ztna_presence_records", NULL, NULL, ts.entries);
+	ZT_PROM_MANY(p, "ztna_presence_store_total", "counter",
+	     "Operations on the cluster's presence bucket.", "op", { "put", s.puts },
+	     { "delete", s.deletes }, { "failed", s.failed }, { "dropped", s.dropped });
+	ZT_PROM_MANY(p, "ztna_presence_changes_total", "counter",
+	     "Changes of the presence bucket seen, by what became of them.", "result",
+	     { "applied", ts.applied }, { "stale", ts.stale }, { "refused", ts.refused },
+	     { "table_full", ts.full });
+}
+
 void imd_nats_log(const struct imd_nats *n, const char *event)
 {
 	struct zt_natsbus_status s;

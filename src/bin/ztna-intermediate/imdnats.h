@@ -19,6 +19,7 @@
 #include "app/ctlsock.h"
 #include "app/daemon.h"
 #include "app/natsbus.h"
+#include "core/promfmt.h"
 #include "io/loop.h"
 #include "node/imd.h"
 #include "node/prespub.h"
@@ -55,6 +56,9 @@ int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd 
 /* The control socket's `presence` command: a line "nats state=.." then one line per
  * client of the deployment "presence=KEY imd=.. addr=.. seq=.. expires_ms=..". */
 void imd_nats_ctl(void *arg, struct zt_ctlconn *c, uint64_t now);
+
+/* The metrics of docs/metrics.md "With --nats" (nothing without --nats). */
+void imd_nats_metrics(const struct imd_nats *n, struct zt_prom *p);
 
 /* One line for the stats log: event nats_EVENT. */
 void imd_nats_log(const struct imd_nats *n, const char *event);

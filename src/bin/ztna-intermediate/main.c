@@ -750,6 +750,7 @@ static void render_metrics(void *arg, struct zt_prom *pr, uint64_t now)
 	struct prog *p = arg;
 
 	imd_metrics(p->imd, pr, now - p->started);
+	imd_nats_metrics(&p->nats, pr);
 }
 
 /* --metrics: the endpoint, or a clear error naming the address. */
