@@ -135,13 +135,31 @@ static void drop_all(struct zt_natsbus *b)
 	}
 }
 
+#define SERVERS_MAX 16
+
+/* "URL,URL,...": the library takes a list (each one tried, in a random order). */
+static natsStatus set_servers(natsOptions *o, const char *list)
+{
+	char buf[1024], *save = NULL, *u;
+	const char *urls[SERVERS_MAX];
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (u = strtok_r(buf, ",", &save); u && n < SERVERS_MAX; u = strtok_r(NULL, ",", &save))
+		if (*u)
+			urls[n++] = u;
+	if (n == 0)
+		return NATS_INVALID_ARG;
+	return natsOptions_SetServers(o, urls, n);
+}
+
 static natsStatus connect_nc(struct zt_natsbus *b)
 {
 	natsOptions *o = NULL;
 	natsStatus s = natsOptions_Create(&o);
 
 	if (s == NATS_OK)
-		s = natsOptions_SetURL(o, b->servers);
+		s = set_servers(o, b->servers);
 	if (s == NATS_OK)
 		s = natsOptions_SetName(o, b->name);
 	if (s == NATS_OK)

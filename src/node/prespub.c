@@ -210,6 +210,19 @@ size_t zt_prespub_withdraw(struct zt_prespub *p)
 	return zt_hmap_take_if(&p->map, NULL, NULL, delete_pub, p);
 }
 
+static bool mark_due(const struct zt_hnode *n, void *arg)
+{
+	(void)arg;
+	/* put_at 0 is "never": due at the next pass (see due()) */
+	zt_hmap_entry(n, struct pub, node)->put_at = 0;
+	return true;
+}
+
+void zt_prespub_republish(struct zt_prespub *p)
+{
+	zt_hmap_walk(&p->map, mark_due, NULL);
+}
+
 void zt_prespub_nudge(struct zt_prespub *p, uint8_t role, const char *name)
 {
 	struct who w = { .role = role, .name = name };

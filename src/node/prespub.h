@@ -66,6 +66,9 @@ size_t zt_prespub_end(struct zt_prespub *p);
 
 /* Puts that client's record again at the next pass (if it is still ours). */
 void zt_prespub_nudge(struct zt_prespub *p, uint8_t role, const char *name);
+/* Puts every client's record again at the next pass (the store lost or refused
+ * some: it was down, or a put failed). */
+void zt_prespub_republish(struct zt_prespub *p);
 /* Deletes every published record (on shutdown). Returns how many. */
 size_t zt_prespub_withdraw(struct zt_prespub *p);
 

@@ -133,6 +133,22 @@ static void nudge_republishes_once_a_second(void **state)
 	zt_prestab_free(s.tab);
 }
 
+static void republish_puts_everyone_at_the_next_pass(void **state)
+{
+	struct sink s;
+	struct zt_prespub *p = publisher(&s);
+	(void)state;
+
+	assert_int_equal(pass(p, &s, NOW, &A1), 1);
+	assert_int_equal(pass(p, &s, NOW + 100, &A1), 0);
+	zt_prespub_republish(p);
+	assert_int_equal(pass(p, &s, NOW + 200, &A1), 1);
+	assert_int_equal(pass(p, &s, NOW + 300, &A1), 0);
+	assert_int_equal(s.puts, 2);
+	zt_prespub_free(p);
+	zt_prestab_free(s.tab);
+}
+
 static void seq_increases_and_withdraw(void **state)
 {
 	struct sink s;
@@ -195,6 +211,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(put_refresh_move_delete),
 		cmocka_unit_test(nudge_republishes_once_a_second),
+		cmocka_unit_test(republish_puts_everyone_at_the_next_pass),
 		cmocka_unit_test(seq_increases_and_withdraw),
 		cmocka_unit_test(bad_config),
 	};

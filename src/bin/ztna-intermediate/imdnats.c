@@ -16,6 +16,7 @@
 #define SYNC_EVERY ZT_SEC      /* the publisher's pass over the clients */
 #define BUCKET_TTL_MS 30000    /* the bucket's max age: records' TTL */
 #define TAKE_BATCH 32
+#define REPUBLISH_GAP_MS 2000
 
 static uint64_t wall_ms(void)
 {
@@ -60,10 +61,30 @@ static void see(void *arg, bool connector, const char *name, const struct zt_add
 		       name, remote);
 }
 
+/* Every record again after the bus (re)connects, or when puts failed (the cluster was
+ * electing a leader, say), at most every REPUBLISH_GAP_MS: otherwise a login during
+ * the outage would wait for its refresh. */
+static void maybe_republish(struct imd_nats *n, uint64_t wall)
+{
+	struct zt_natsbus_status s;
+	bool again;
+
+	zt_natsbus_status(n->bus, &s);
+	again = s.readies != n->readies ||
+		(s.failed != n->failed && wall >= n->republished_at + REPUBLISH_GAP_MS);
+	if (!again)
+		return;
+	n->readies = s.readies;
+	n->failed = s.failed;
+	n->republished_at = wall;
+	zt_prespub_republish(n->pub);
+}
+
 static void on_sync(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 {
 	struct imd_nats *n = t->data;
 
+	maybe_republish(n, wall_ms());
 	zt_prespub_begin(n->pub);
 	zt_imd_each_client(n->imd, see, n);
 	zt_prespub_end(n->pub);

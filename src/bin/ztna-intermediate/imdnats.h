@@ -43,6 +43,8 @@ struct imd_nats {
 	struct zt_prestab *tab;
 	struct zt_timer sync_t;
 	enum zt_natsbus_state logged; /* the state last logged */
+	uint64_t readies, failed;    /* the bus's counts at the last look */
+	uint64_t republished_at;     /* wall ms */
 };
 
 /* Settings that hold together (--nats needs --nats-name and --presence-key). Returns 0
