@@ -1106,6 +1106,27 @@ static void refuse_open(struct client *c, uint64_t request_id, const char *servi
 	send_error(c, code, request_id, 0, text);
 }
 
+/* No connector here serves service: say so, and where one is connected instead when
+ * another Intermediate holds it (cfg.elsewhere). */
+static void refuse_no_service(struct zt_imd *imd, struct client *c, uint64_t request_id,
+			      const char *service)
+{
+	char text[ZT_CTRL_STR_MAX + 1], where[80];
+
+	imd->st.no_service++;
+	if (imd->cfg.elsewhere &&
+	    imd->cfg.elsewhere(imd->cfg.elsewhere_arg, imd->cfg.policy, service, where, sizeof(where))) {
+		imd->st.no_service_elsewhere++;
+		snprintf(text, sizeof(text), "no connector serves %.48s at this Intermediate; %s "
+			 "(sessions across Intermediates are not supported yet: connect to that one)",
+			 service, where);
+		refuse_open(c, request_id, service, ZT_ENOSERVICE, "elsewhere", text);
+		return;
+	}
+	snprintf(text, sizeof(text), "no connector serves %.200s", service);
+	refuse_open(c, request_id, service, ZT_ENOSERVICE, "no-service", text);
+}
+
 /*
  * Held OPENs for a service conn serves get their session, oldest first, while conn
  * is not backed up; an agent at max_sessions gets ERROR 1503 instead (held OPENs
@@ -1225,9 +1246,7 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 			    "too many requests waiting for a connector: try again later");
 		return;
 	}
-	imd->st.no_service++;
-	snprintf(text, sizeof(text), "no connector serves %.200s", o->service);
-	refuse_open(c, o->request_id, o->service, ZT_ENOSERVICE, "no-service", text);
+	refuse_no_service(imd, c, o->request_id, o->service);
 }
 
 /* HELLO: certificate identity + credential. */
@@ -2663,9 +2682,7 @@ static void held_expire(struct zt_imd *imd, uint64_t now)
 				 "the connector for %.150s is busy (not reading): try again later", h->service);
 			refuse_open(h->agent, h->request_id, h->service, ZT_EBUSY, "connector-busy", text);
 		} else {
-			imd->st.no_service++;
-			snprintf(text, sizeof(text), "no connector serves %.200s", h->service);
-			refuse_open(h->agent, h->request_id, h->service, ZT_ENOSERVICE, "no-service", text);
+			refuse_no_service(imd, h->agent, h->request_id, h->service);
 		}
 		free(h);
 	}

@@ -172,6 +172,13 @@ struct zt_imd_config {
 	 * data; a session's relay count is shared with them. NULL: none (one thread).
 	 * Must outlive the Intermediate. */
 	struct zt_relaytab *relaytab;
+	/* Several Intermediates (docs/scale-out.md): asked when no connector here serves a
+	 * service an agent opens; writes where one is connected instead ("connector c1 at
+	 * Intermediate imd-a") into buf and returns true, for the refusal's text. It must
+	 * not call into the Intermediate. NULL: not asked. */
+	bool (*elsewhere)(void *arg, const struct zt_policy *policy, const char *service,
+			  char *buf, size_t cap);
+	void *elsewhere_arg;
 	const uint8_t *reset_key;        /* stateless reset secret (>= 16 bytes), also the
 					    Retry tokens' key; NULL: no resets, and a
 					    random Retry key (drawn when first needed) */
@@ -224,6 +231,8 @@ struct zt_imd_stats {
 	uint64_t replaced;              /* connections replaced by a newer login of their identity */
 	uint64_t auth_ok, auth_failed;
 	uint64_t opens, sessions_opened, policy_refused, no_service, held;
+	uint64_t no_service_elsewhere;  /* of no_service: the service's connector is at
+					   another Intermediate (cfg.elsewhere) */
 	uint64_t sessions_resumed;  /* OPEN with SESSION_ID: a kept session re-attached */
 	uint64_t sessions_orphaned; /* an end lost while on the direct path: kept for it */
 	uint64_t orphans_expired;   /* ... which did not come back in time */

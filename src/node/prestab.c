@@ -163,6 +163,37 @@ int zt_prestab_find(const struct zt_prestab *t, uint64_t now_ms, uint8_t role, c
 	return 0;
 }
 
+struct first_walk {
+	uint64_t now_ms;
+	bool (*pred)(void *arg, const struct zt_presrec *r);
+	void *arg;
+	const struct zt_presrec *found;
+};
+
+static bool first_one(const struct zt_hnode *n, void *arg)
+{
+	struct first_walk *f = arg;
+	const struct entry *e = zt_hmap_entry(n, struct entry, node);
+
+	if (e->rec.expires_ms <= f->now_ms || !f->pred(f->arg, &e->rec))
+		return true;
+	f->found = &e->rec;
+	return false;
+}
+
+int zt_prestab_first(const struct zt_prestab *t, uint64_t now_ms,
+		     bool (*pred)(void *arg, const struct zt_presrec *r), void *arg,
+		     struct zt_presrec *ret)
+{
+	struct first_walk f = { .now_ms = now_ms, .pred = pred, .arg = arg };
+
+	zt_hmap_walk(&t->map, first_one, &f);
+	if (!f.found)
+		return -ENOENT;
+	*ret = *f.found;
+	return 0;
+}
+
 static bool is_expired(const struct zt_hnode *n, const void *arg)
 {
 	return zt_hmap_entry(n, struct entry, node)->rec.expires_ms <= *(const uint64_t *)arg;

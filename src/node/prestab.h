@@ -18,6 +18,7 @@
 #ifndef ZT_NODE_PRESTAB_H
 #define ZT_NODE_PRESTAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,12 @@ int zt_prestab_apply(struct zt_prestab *t, uint64_t now_ms, const char *key, con
  * with *ret filled or -ENOENT. */
 int zt_prestab_find(const struct zt_prestab *t, uint64_t now_ms, uint8_t role, const char *name,
 		    struct zt_presrec *ret);
+
+/* The first entry not expired at now_ms for which pred(arg, rec) holds, in no order,
+ * into *ret. Returns 0 or -ENOENT. */
+int zt_prestab_first(const struct zt_prestab *t, uint64_t now_ms,
+		     bool (*pred)(void *arg, const struct zt_presrec *r), void *arg,
+		     struct zt_presrec *ret);
 
 /* Removes the entries expired at now_ms. Returns how many. */
 size_t zt_prestab_expire(struct zt_prestab *t, uint64_t now_ms);

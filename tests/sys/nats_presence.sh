@@ -7,7 +7,8 @@
 #   ztna-connector c2 --> ztna-intermediate E (another presence key: a forger)
 #
 # Checks: A and B connect and each shows where both clients are (c1 at A with its
-# address, alice at B); B's metrics say so (promtool accepts them); the bucket keeps a value 30 s (its max age); E's records,
+# address, alice at B); alice opening echo at B is refused with where c1 is (sessions
+# across Intermediates are not built yet); B's metrics say so (promtool accepts them); the bucket keeps a value 30 s (its max age); E's records,
 # signed with a key that is not the deployment's, and a value published straight to
 # the bucket's subject, are refused and counted and change nothing; c1 leaving is seen
 # at B within 3 s; A killed (no goodbye): B forgets c1 when its record expires (30 s);
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 B=${BUILD:-build}
 KIT=$B/bench/zt-testkit
-N=11
+N=12
 tap_plan $N
 
 . tests/lib/progs.sh
@@ -95,7 +96,14 @@ tap_diag "$pb"
 	tap_ok "A and B ready; each shows c1 at imd-a (with its address) and alice at imd-b" ||
 	tap_fail "presence shared" "A: $pa B: $pb $(tail -3 "$T/imd-a.log")"
 
-# 2. B's metrics: the cluster's state, both records, promtool accepts the text
+# 2. alice (at B) opens echo, whose connector c1 is at A: refused, saying where c1 is
+out=$(echo hi | timeout 10 socat -t 3 - "TCP:$L:$((PORT + 12))" 2>&1)
+wait_log "$T/agent.log" "imd-a" 5
+grep -q "connector c1 at Intermediate imd-a" "$T/agent.log" && [ "$out" != hi ] &&
+	tap_ok "alice opens echo at B: refused, the agent's log says 'connector c1 at Intermediate imd-a'" ||
+	tap_fail "refusal names A" "out '$out' $(grep -i 'refus\|error' "$T/agent.log" | tail -3)"
+
+# 3. B's metrics: the cluster's state, both records, promtool accepts the text
 m=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
 	"http://$L:$((PORT + 14))/metrics" 2>&1)
 pt=ok
@@ -105,7 +113,7 @@ grep -q '^ztna_cluster_state{state="ready"} 1$' <<<"$m" && grep -q '^ztna_presen
 	[ $pt = ok ] && tap_ok "B's metrics: cluster ready, 2 records held, 1 published, puts; promtool accepts them" ||
 	tap_fail "metrics" "promtool $pt $(cat "$T/promtool.out" 2>/dev/null) $(grep -E 'cluster|presence' <<<"$m")"
 
-# 3. the bucket: one value per key, kept 30 s
+# 4. the bucket: one value per key, kept 30 s
 js=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
 	"http://$L:$P_MON/jsz?streams=true&config=true" 2>&1)
 age=$(python3 -c 'import json, sys
@@ -118,7 +126,7 @@ for a in d.get("account_details", []):
 [ "$age" = "30000000000 1" ] && tap_ok "bucket ztna-presence: max age 30 s, one value per key" ||
 	tap_fail "bucket settings" "max_age, max_msgs_per_subject: '$age'"
 
-# 4. forgeries: E signs with another key; a value published to the subject directly
+# 5. forgeries: E signs with another key; a value published to the subject directly
 imd e "$P_E" --nats "$NATS" --presence-key "$T/evil.key" --nats-name imd-e
 connector c2 "$P_E" tc2
 wait_presence e "^presence=connector.c2 imd=imd-e" 15
@@ -137,7 +145,7 @@ ref=$(field "$pb" refused)
 progs_stop conn-c2
 progs_stop imd-e
 
-# 5. c1 leaves: B forgets it within 3 s
+# 6. c1 leaves: B forgets it within 3 s
 t0=$(date +%s.%N)
 progs_stop conn-c1
 if wait_presence b "^presence=connector.c1 " 20 absent; then
@@ -149,7 +157,7 @@ else
 	tap_fail "c1 gone from B" "$(presence b)"
 fi
 
-# 6. A killed with c1 on it: B forgets c1 when the record expires (30 s), not before
+# 7. A killed with c1 on it: B forgets c1 when the record expires (30 s), not before
 connector c1 "$P_A" tc
 wait_presence b "^presence=connector.c1 imd=imd-a" 15
 progs_stop imd-a KILL
@@ -163,7 +171,7 @@ el=$(($(date +%s) - t0))
 	tap_fail "A's records expire" "listed at 20 s: $still, gone: $gone after ${el}s"
 progs_stop conn-c1
 
-# 7. NATS stops: B says so, keeps serving (alice still logged in)
+# 8. NATS stops: B says so, keeps serving (alice still logged in)
 puts0=$(field "$(presence b)" store_puts)
 progs_stop nats
 n=0
@@ -177,7 +185,7 @@ st=$("$B/ztna" status --intermediate --control "$T/b.sock" --raw 2>&1)
 	tap_ok "NATS stopped: B says state=down ($(sed -n 's/.*error="\([^"]*\)".*/\1/p' <<<"$pb")), alice still served" ||
 	tap_fail "NATS down seen" "$pb / $st"
 
-# 8. NATS back: B ready again, alice's record put again
+# 9. NATS back: B ready again, alice's record put again
 nats_start
 n=0
 for _ in $(seq 250); do
@@ -191,7 +199,7 @@ done
 	tap_ok "NATS back: B ready again (readies $(field "$pb" readies)), alice's record put again" ||
 	tap_fail "NATS back" "$pb"
 
-# 9. no NATS at all from the start: the Intermediate serves its clients
+# 10. no NATS at all from the start: the Intermediate serves its clients
 imd f "$P_F" --nats "nats://$L:1" --presence-key "$T/presence.key" --nats-name imd-f
 connector c1 "$P_F" tc
 ok=0
@@ -207,7 +215,7 @@ pf=$(presence f)
 progs_stop conn-c1
 progs_stop imd-f
 
-# 10. --nats needs a name and a key; the fix is named
+# 11. --nats needs a name and a key; the fix is named
 out1=$("$B/ztna-intermediate" --listen "$L:$P_F" --pki "$T/pki/intermediate" --client agent:alice:ta \
 	--control none --nats "$NATS" --presence-key "$T/presence.key" 2>&1); r1=$?
 out2=$("$B/ztna-intermediate" --listen "$L:$P_F" --pki "$T/pki/intermediate" --client agent:alice:ta \
@@ -217,7 +225,7 @@ out2=$("$B/ztna-intermediate" --listen "$L:$P_F" --pki "$T/pki/intermediate" --c
 	tap_ok "--nats without --nats-name / --presence-key: refused, the fix named" ||
 	tap_fail "config errors" "$r1: $out1 / $r2: $out2"
 
-# 11. a presence key others can read is refused
+# 12. a presence key others can read is refused
 chmod 644 "$T/evil.key"
 out=$(timeout 10 "$B/ztna-intermediate" --listen "$L:$P_F" --tcp-listen off --stun-port off \
 	--pki "$T/pki/intermediate" --client agent:alice:ta --control none --nats "$NATS" \

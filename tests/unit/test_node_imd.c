@@ -345,6 +345,54 @@ static void open_refused_by_policy_and_for_unknown_service(void **state)
 	nh_world_fini(&w);
 }
 
+static int elsewhere_calls;
+
+static bool where_is(void *arg, const struct zt_policy *policy, const char *service, char *buf,
+		     size_t cap)
+{
+	(void)arg;
+	elsewhere_calls++;
+	/* the Intermediate's policy comes along: c1 may serve web */
+	if (strcmp(service, "web") || !zt_policy_may_serve(policy, "c1", "web"))
+		return false;
+	snprintf(buf, cap, "connector c1 at Intermediate imd-a");
+	return true;
+}
+
+/* cfg.elsewhere: a service whose connector is at another Intermediate is refused
+ * with where it is (1502 still); one nobody serves anywhere as before. */
+static void open_for_a_connector_elsewhere_says_where(void **state)
+{
+	struct nh_world w;
+	const struct zt_ctrl_msg *m;
+	struct zt_imd_stats st;
+
+	nh_world_init(&w, *state, (const char *const[]){ "client agent:alice:pw-alice",
+		"client connector:c1:pw-c1", "allow alice=web,ghost", "serve c1=web", NULL });
+	w.icfg.elsewhere = where_is;
+	elsewhere_calls = 0;
+	nh_world_start(&w);
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	assert_int_equal(nh_raw_open(&w.alice, 44, "web", 0), 0);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&w.alice, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.code, 1502);
+	assert_int_equal(m->u.error.request_id, 44);
+	assert_non_null(strstr(m->u.error.text, "connector c1 at Intermediate imd-a"));
+	assert_non_null(strstr(m->u.error.text, "not supported yet"));
+	assert_int_equal(nh_raw_open(&w.alice, 45, "ghost", 0), 0);
+	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ERROR, 2, 3 * ZT_SEC));
+	m = nh_raw_last(&w.alice, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.request_id, 45);
+	assert_string_equal(m->u.error.text, "no connector serves ghost");
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.no_service, 2);
+	assert_int_equal(st.no_service_elsewhere, 1);
+	assert_int_equal(elsewhere_calls, 2);
+	nh_world_fini(&w);
+}
+
 /* alice and c1 logged in, alice opened web: returns the session id. */
 static uint32_t pair(struct nh_world *w)
 {
@@ -2125,6 +2173,7 @@ int main(void)
 		cmocka_unit_test(hello_must_come_first),
 		cmocka_unit_test(untrusted_certificate_fails_handshake),
 		cmocka_unit_test(open_refused_by_policy_and_for_unknown_service),
+		cmocka_unit_test(open_for_a_connector_elsewhere_says_where),
 		cmocka_unit_test(pairing),
 		cmocka_unit_test(clients_and_sessions_listed),
 		cmocka_unit_test(each_client_walks_the_logged_in),

@@ -155,6 +155,37 @@ static void deletes_and_expiry(void **state)
 	zt_prestab_free(t);
 }
 
+static bool is_connector_at_b(void *arg, const struct zt_presrec *r)
+{
+	(*(int *)arg)++;
+	return r->role == ZT_PRESREC_CONNECTOR && !strcmp(r->imd, "imd-b");
+}
+
+static void first_match(void **state)
+{
+	struct zt_prestab *t = table(10);
+	struct zt_presrec got;
+	uint8_t b[ZT_PRESREC_MAX];
+	int n, seen = 0;
+	(void)state;
+
+	n = rec(b, ZT_PRESREC_CONNECTOR, "c1", "imd-a", 1, NOW, KEY);
+	assert_int_equal(zt_prestab_apply(t, NOW, "connector.c1", b, (size_t)n), 0);
+	n = rec(b, ZT_PRESREC_AGENT, "c2", "imd-b", 1, NOW, KEY);
+	assert_int_equal(zt_prestab_apply(t, NOW, "agent.c2", b, (size_t)n), 0);
+	assert_int_equal(zt_prestab_first(t, NOW, is_connector_at_b, &seen, &got), -ENOENT);
+	assert_int_equal(seen, 2);
+	n = rec(b, ZT_PRESREC_CONNECTOR, "c3", "imd-b", 1, NOW, KEY);
+	assert_int_equal(zt_prestab_apply(t, NOW, "connector.c3", b, (size_t)n), 0);
+	assert_int_equal(zt_prestab_first(t, NOW, is_connector_at_b, &seen, &got), 0);
+	assert_string_equal(got.name, "c3");
+	/* expired entries are not offered */
+	seen = 0;
+	assert_int_equal(zt_prestab_first(t, NOW + 30000, is_connector_at_b, &seen, &got), -ENOENT);
+	assert_int_equal(seen, 0);
+	zt_prestab_free(t);
+}
+
 static void bounded(void **state)
 {
 	struct zt_prestab *t = table(3);
@@ -188,6 +219,7 @@ int main(void)
 		cmocka_unit_test(newest_record_wins),
 		cmocka_unit_test(forgeries_leave_the_entry_alone),
 		cmocka_unit_test(deletes_and_expiry),
+		cmocka_unit_test(first_match),
 		cmocka_unit_test(bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

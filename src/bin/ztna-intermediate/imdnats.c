@@ -248,6 +248,32 @@ void imd_nats_ctl(void *arg, struct zt_ctlconn *c, uint64_t now)
 	zt_ctl_end(c);
 }
 
+struct serving {
+	const struct zt_policy *policy;
+	const char *service, *self;
+};
+
+static bool serves_elsewhere(void *arg, const struct zt_presrec *r)
+{
+	const struct serving *s = arg;
+
+	return r->role == ZT_PRESREC_CONNECTOR && strcmp(r->imd, s->self) &&
+	       zt_policy_may_serve(s->policy, r->name, s->service);
+}
+
+bool imd_nats_elsewhere(void *arg, const struct zt_policy *policy, const char *service,
+			char *buf, size_t cap)
+{
+	struct imd_nats *n = arg;
+	struct serving s = { .policy = policy, .service = service, .self = n->name };
+	struct zt_presrec r;
+
+	if (!n->tab || zt_prestab_first(n->tab, wall_ms(), serves_elsewhere, &s, &r) < 0)
+		return false;
+	snprintf(buf, cap, "connector %s at Intermediate %s", r.name, r.imd);
+	return true;
+}
+
 void imd_nats_metrics(const struct imd_nats *n, struct zt_prom *p)
 {
 	struct zt_natsbus_status s;

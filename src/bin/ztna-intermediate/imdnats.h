@@ -22,6 +22,7 @@
 #include "core/promfmt.h"
 #include "io/loop.h"
 #include "node/imd.h"
+#include "node/policy.h"
 #include "node/prespub.h"
 #include "node/prestab.h"
 
@@ -61,6 +62,11 @@ void imd_nats_ctl(void *arg, struct zt_ctlconn *c, uint64_t now);
 
 /* The metrics of docs/metrics.md "With --nats" (nothing without --nats). */
 void imd_nats_metrics(const struct imd_nats *n, struct zt_prom *p);
+
+/* node/imd.h cfg.elsewhere: a connector that may serve service (policy) and is
+ * connected to another Intermediate, as "connector NAME at Intermediate IMD". */
+bool imd_nats_elsewhere(void *arg, const struct zt_policy *policy, const char *service,
+			char *buf, size_t cap);
 
 /* One line for the stats log: event nats_EVENT. */
 void imd_nats_log(const struct imd_nats *n, const char *event);

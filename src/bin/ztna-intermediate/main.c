@@ -453,7 +453,7 @@ static void log_stats(void *arg, const char *event)
 		" retry_bad_token=%" PRIu64 " refused_half_open=%" PRIu64 " refused_source=%" PRIu64
 		" half_open_expired=%" PRIu64 " replaced=%" PRIu64
 		" opens=%" PRIu64 " sessions_opened=%" PRIu64 " policy_refused=%" PRIu64
-		" no_service=%" PRIu64 " transport_refused=%" PRIu64 " direct_refused=%" PRIu64
+		" no_service=%" PRIu64 " no_service_elsewhere=%" PRIu64 " transport_refused=%" PRIu64 " direct_refused=%" PRIu64
 		" relay_pkts=%" PRIu64 " relay_bytes=%" PRIu64
 		" relay_dropped_unknown=%" PRIu64 " relay_dropped_quota=%" PRIu64
 		" relay_dropped_rate=%" PRIu64 " relay_dropped_queue=%" PRIu64
@@ -471,7 +471,7 @@ static void log_stats(void *arg, const char *event)
 		s.accept_failed, s.refused_full, s.auth_ok, s.auth_failed,
 		s.authenticated, s.half_open, s.half_open_sources, s.retry_sent, s.retry_validated, s.retry_bad_token,
 		s.refused_half_open, s.refused_source, s.half_open_expired, s.replaced,
-		s.opens, s.sessions_opened, s.policy_refused, s.no_service, s.transport_refused,
+		s.opens, s.sessions_opened, s.policy_refused, s.no_service, s.no_service_elsewhere, s.transport_refused,
 		s.direct_refused, s.relay_pkts, s.relay_bytes,
 		s.relay_dropped_unknown, s.relay_dropped_quota, s.relay_dropped_rate,
 		s.relay_dropped_queue,
@@ -802,6 +802,10 @@ static int setup(void *arg, int argc, char **argv)
 	if (rc) {
 		zt_secret_free(reset_key);
 		return rc;
+	}
+	if (*p->nats.servers) {
+		p->ic.elsewhere = imd_nats_elsewhere;
+		p->ic.elsewhere_arg = &p->nats;
 	}
 	rc = zt_imd_new(&p->imd, &p->ic, zt_loop_now(p->d.loop));
 	zt_secret_free(reset_key); /* the Intermediate keeps a hash of it */
