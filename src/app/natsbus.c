@@ -27,13 +27,21 @@ struct op {
 	uint8_t val[];
 };
 
+struct pval {
+	struct pval *next;
+	size_t len;
+	uint8_t data[];
+};
+
+#define PVALS_MAX 128   /* the bucket's history (64) and then some */
+
 struct chg {
 	struct chg *next;
 	struct zt_natsbus_change c;
 };
 
 struct zt_natsbus {
-	char *servers, *bucket, *name;
+	char *servers, *bucket, *name, *policy_bucket;
 	int64_t ttl_ms;
 	int replicas;
 	void (*on_ready)(void *arg);
@@ -52,13 +60,15 @@ struct zt_natsbus {
 	size_t nchgs;
 	struct zt_natsbus_status st;
 	char create_err[128];         /* the library's text for a failed bucket creation */
+	struct pval *pvals, **pvals_tail; /* the policy key's values, not taken yet */
+	size_t npvals;
 	bool stop;
 
 	/* The bus thread's own. */
 	natsConnection *nc;
 	jsCtx *js;
-	kvStore *kv;
-	kvWatcher *w;
+	kvStore *kv, *pkv;            /* presence; policy (cfg.policy_bucket) */
+	kvWatcher *w, *pw;
 	atomic_bool reconnected, disconnected;
 };
 
@@ -90,8 +100,8 @@ static void set_state(struct zt_natsbus *b, enum zt_natsbus_state s, const char 
 	b->st.state = s;
 	if (what)
 		snprintf(b->st.error, sizeof(b->st.error), "%s: %s%s%s", what, natsStatus_GetText(ns),
-			 !strcmp(what, "bucket") && *b->create_err ? ": " : "",
-			 !strcmp(what, "bucket") ? b->create_err : "");
+			 strstr(what, "bucket") && *b->create_err ? ": " : "",
+			 strstr(what, "bucket") ? b->create_err : "");
 	else
 		b->st.error[0] = '\0';
 	pthread_mutex_unlock(&b->mu);
@@ -112,15 +122,23 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	atomic_store(&b->reconnected, true);
 }
 
+static void drop_watch(kvWatcher **w)
+{
+	if (*w) {
+		kvWatcher_Stop(*w);
+		kvWatcher_Destroy(*w);
+		*w = NULL;
+	}
+}
+
 static void drop_kv(struct zt_natsbus *b)
 {
-	if (b->w) {
-		kvWatcher_Stop(b->w);
-		kvWatcher_Destroy(b->w);
-		b->w = NULL;
-	}
+	drop_watch(&b->w);
+	drop_watch(&b->pw);
 	kvStore_Destroy(b->kv);
 	b->kv = NULL;
+	kvStore_Destroy(b->pkv);
+	b->pkv = NULL;
 }
 
 static void drop_all(struct zt_natsbus *b)
@@ -178,42 +196,75 @@ static natsStatus connect_nc(struct zt_natsbus *b)
 	return s;
 }
 
-/* The bucket, created if absent (the same settings again are fine), and its watcher. */
-static natsStatus bind_kv(struct zt_natsbus *b, const char **what)
+/* A bucket, created if absent (the same settings again are fine; other settings: the
+ * bucket as it is). ttl_ms 0: values stay. On failure err says why. */
+static natsStatus open_bucket(jsCtx *js, const char *name, int64_t ttl_ms, int replicas,
+			      int32_t max_value, uint8_t history, kvStore **kv, char *err,
+			      size_t cap)
+{
+	kvConfig kc;
+	natsStatus s, cs;
+
+	kvConfig_Init(&kc);
+	kc.Bucket = name;
+	kc.History = history;
+	kc.TTL = ttl_ms * 1000000; /* libnats 3.4 takes nanoseconds here */
+	kc.Replicas = replicas;
+	kc.MaxValueSize = max_value;
+	s = js_CreateKeyValue(kv, js, &kc);
+	if (s == NATS_OK)
+		return s;
+	cs = s;
+	snprintf(err, cap, "%s", nats_GetLastError(NULL));
+	s = js_KeyValue(kv, js, name);
+	return s == NATS_NOT_FOUND ? cs : s; /* absent: why it could not be made is the news */
+}
+
+static natsStatus open_js(natsConnection *nc, jsCtx **js)
 {
 	jsOptions jo;
-	kvConfig kc;
+
+	jsOptions_Init(&jo);
+	jo.Wait = CONNECT_WAIT_MS;
+	return natsConnection_JetStream(js, nc, &jo);
+}
+
+/* The buckets and their watchers. */
+static natsStatus bind_kv(struct zt_natsbus *b, const char **what)
+{
+	char err[sizeof(b->create_err)] = "";
 	natsStatus s;
 
 	if (!b->js) {
 		*what = "jetstream";
-		jsOptions_Init(&jo);
-		jo.Wait = CONNECT_WAIT_MS;
-		s = natsConnection_JetStream(&b->js, b->nc, &jo);
+		s = open_js(b->nc, &b->js);
 		if (s != NATS_OK)
 			return s;
 	}
 	*what = "bucket";
-	kvConfig_Init(&kc);
-	kc.Bucket = b->bucket;
-	kc.History = 1;
-	kc.TTL = b->ttl_ms * 1000000; /* libnats 3.4 takes nanoseconds here */
-	kc.Replicas = b->replicas;
-	kc.MaxValueSize = ZT_NATSBUS_VAL_MAX;
-	s = js_CreateKeyValue(&b->kv, b->js, &kc);
-	if (s != NATS_OK) { /* it exists with other settings: use it as it is */
-		natsStatus cs = s;
-		pthread_mutex_lock(&b->mu);
-		snprintf(b->create_err, sizeof(b->create_err), "%s", nats_GetLastError(NULL));
-		pthread_mutex_unlock(&b->mu);
-		s = js_KeyValue(&b->kv, b->js, b->bucket);
-		if (s == NATS_NOT_FOUND)
-			s = cs; /* absent: why it could not be made is the news */
+	s = open_bucket(b->js, b->bucket, b->ttl_ms, b->replicas, ZT_NATSBUS_VAL_MAX, 1, &b->kv,
+			err, sizeof(err));
+	if (s == NATS_OK && b->policy_bucket) {
+		*what = "policy bucket";
+		s = open_bucket(b->js, b->policy_bucket, 0, b->replicas, ZT_NATSBUS_POLICY_MAX,
+				ZT_NATSBUS_POLICY_HISTORY, &b->pkv, err, sizeof(err));
 	}
+	pthread_mutex_lock(&b->mu);
+	snprintf(b->create_err, sizeof(b->create_err), "%s", err);
+	pthread_mutex_unlock(&b->mu);
 	if (s != NATS_OK)
 		return s;
 	*what = "watch";
-	return kvStore_WatchAll(&b->w, b->kv, NULL);
+	s = kvStore_WatchAll(&b->w, b->kv, NULL);
+	if (s == NATS_OK && b->pkv) {
+		/* every value the bucket keeps: the newest one that opens may not be the last
+		 * one written (someone wrote junk over it) */
+		kvWatchOptions wo;
+		kvWatchOptions_Init(&wo);
+		wo.IncludeHistory = true;
+		s = kvStore_Watch(&b->pw, b->pkv, ZT_NATSBUS_POLICY_KEY, &wo);
+	}
+	return s;
 }
 
 static bool try_ready(struct zt_natsbus *b)
@@ -346,6 +397,37 @@ static void push_change(struct zt_natsbus *b, kvEntry *e)
 	wake(b);
 }
 
+/* A value of the policy key (a delete: an empty one), queued for the loop; the
+ * oldest one not taken goes when PVALS_MAX wait. */
+static void push_policy(struct zt_natsbus *b, kvEntry *e)
+{
+	int len = kvEntry_Operation(e) == kvOp_Put ? kvEntry_ValueLen(e) : 0;
+	struct pval *v = malloc(sizeof(*v) + (len > 0 ? (size_t)len : 0));
+
+	if (!v)
+		return;
+	v->next = NULL;
+	v->len = len > 0 ? (size_t)len : 0;
+	if (len > 0)
+		memcpy(v->data, kvEntry_Value(e), (size_t)len);
+	pthread_mutex_lock(&b->mu);
+	if (b->npvals >= PVALS_MAX) {
+		struct pval *old = b->pvals;
+		b->pvals = old->next;
+		if (!b->pvals)
+			b->pvals_tail = &b->pvals;
+		b->npvals--;
+		b->st.dropped++;
+		free(old);
+	}
+	*b->pvals_tail = v;
+	b->pvals_tail = &v->next;
+	b->npvals++;
+	b->st.changes++;
+	pthread_mutex_unlock(&b->mu);
+	wake(b);
+}
+
 /* One turn while ready: the queued ops, then a wait for a change. False: not ready. */
 static bool ready_turn(struct zt_natsbus *b)
 {
@@ -360,10 +442,17 @@ static bool ready_turn(struct zt_natsbus *b)
 	}
 	if (!run_ops(b, 0))
 		return true; /* the library reconnects; the flags say when */
-	s = kvWatcher_Next(&e, b->w, WATCH_WAIT_MS);
+	s = kvWatcher_Next(&e, b->w, b->pw ? WATCH_WAIT_MS / 2 : WATCH_WAIT_MS);
 	if (s == NATS_OK && e)
 		push_change(b, e);
 	kvEntry_Destroy(e);
+	e = NULL;
+	if (b->pw && (s == NATS_OK || s == NATS_TIMEOUT)) {
+		s = kvWatcher_Next(&e, b->pw, WATCH_WAIT_MS / 2);
+		if (s == NATS_OK && e)
+			push_policy(b, e);
+		kvEntry_Destroy(e);
+	}
 	if (s == NATS_OK || s == NATS_TIMEOUT)
 		return true;
 	set_state(b, ZT_NATSBUS_DOWN, "watch", s);
@@ -440,6 +529,12 @@ static void bus_free(struct zt_natsbus *b)
 	}
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->cv);
+	while (b->pvals) {
+		struct pval *v = b->pvals;
+		b->pvals = v->next;
+		free(v);
+	}
+	free(b->policy_bucket);
 	free(b->servers);
 	free(b->bucket);
 	free(b->name);
@@ -450,9 +545,10 @@ int zt_natsbus_start(struct zt_natsbus **ret, const struct zt_natsbus_config *cf
 		     struct zt_loop *loop)
 {
 	struct zt_natsbus *b;
-	int rc;
+	int rc = -ENOMEM;
 
-	if (!cfg->servers || !*cfg->servers || !bucket_ok(cfg->bucket) || cfg->replicas < 1 ||
+	if (!cfg->servers || !*cfg->servers || !bucket_ok(cfg->bucket) ||
+	    (cfg->policy_bucket && !bucket_ok(cfg->policy_bucket)) || cfg->replicas < 1 ||
 	    cfg->replicas > 5 || cfg->ttl_ms <= 0)
 		return -EINVAL;
 	b = calloc(1, sizeof(*b));
@@ -463,9 +559,12 @@ int zt_natsbus_start(struct zt_natsbus **ret, const struct zt_natsbus_config *cf
 	pthread_cond_init(&b->cv, NULL);
 	b->ops_tail = &b->ops;
 	b->chgs_tail = &b->chgs;
+	b->pvals_tail = &b->pvals;
 	b->servers = strdup(cfg->servers);
 	b->bucket = strdup(cfg->bucket);
 	b->name = strdup(cfg->name ? cfg->name : "ztna-intermediate");
+	if (cfg->policy_bucket && !(b->policy_bucket = strdup(cfg->policy_bucket)))
+		goto fail;
 	b->ttl_ms = cfg->ttl_ms;
 	b->replicas = cfg->replicas;
 	b->on_ready = cfg->on_ready;
@@ -563,4 +662,132 @@ void zt_natsbus_status(struct zt_natsbus *bus, struct zt_natsbus_status *ret)
 	pthread_mutex_lock(&bus->mu);
 	*ret = bus->st;
 	pthread_mutex_unlock(&bus->mu);
+}
+
+int zt_natsbus_take_policy(struct zt_natsbus *bus, uint8_t **val, size_t *len)
+{
+	struct pval *v;
+
+	pthread_mutex_lock(&bus->mu);
+	v = bus->pvals;
+	if (v) {
+		bus->pvals = v->next;
+		if (!bus->pvals)
+			bus->pvals_tail = &bus->pvals;
+		bus->npvals--;
+	}
+	pthread_mutex_unlock(&bus->mu);
+	if (!v)
+		return 0;
+	/* the caller frees what it gets: hand over the bytes alone */
+	*val = malloc(v->len ? v->len : 1);
+	if (!*val) {
+		free(v);
+		return 0;
+	}
+	memcpy(*val, v->data, v->len);
+	*len = v->len;
+	free(v);
+	return 1;
+}
+
+/* The synchronous session of zt_natsbus_get / zt_natsbus_put_once. */
+struct once {
+	natsConnection *nc;
+	jsCtx *js;
+	kvStore *kv;
+};
+
+static void once_close(struct once *o)
+{
+	kvStore_Destroy(o->kv);
+	jsCtx_Destroy(o->js);
+	if (o->nc) {
+		natsConnection_Close(o->nc);
+		natsConnection_Destroy(o->nc);
+	}
+	nats_CloseAndWait(FLUSH_MS);
+}
+
+static int once_open(struct once *o, const char *servers, const char *bucket, int replicas,
+		     char *err, size_t cap)
+{
+	natsOptions *opts = NULL;
+	natsStatus s;
+	const char *what = "connect";
+
+	*o = (struct once){ 0 };
+	if (!bucket_ok(bucket) || replicas < 1 || replicas > 5) {
+		snprintf(err, cap, "bucket %s: letters, digits, '-', '_'; replicas 1..5", bucket);
+		return -EINVAL;
+	}
+	s = natsOptions_Create(&opts);
+	if (s == NATS_OK)
+		s = set_servers(opts, servers);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(opts, CONNECT_WAIT_MS);
+	if (s == NATS_OK)
+		s = natsConnection_Connect(&o->nc, opts);
+	natsOptions_Destroy(opts);
+	if (s == NATS_OK && (what = "jetstream"))
+		s = open_js(o->nc, &o->js);
+	if (s == NATS_OK && (what = "bucket"))
+		s = open_bucket(o->js, bucket, 0, replicas, ZT_NATSBUS_POLICY_MAX,
+				ZT_NATSBUS_POLICY_HISTORY, &o->kv, err, cap);
+	if (s == NATS_OK)
+		return 0;
+	snprintf(err, cap, "%s %s: %s (%s)", what, servers, natsStatus_GetText(s),
+		 nats_GetLastError(NULL));
+	once_close(o);
+	*o = (struct once){ 0 };
+	return -EIO;
+}
+
+int zt_natsbus_get_once(const char *servers, const char *bucket, int replicas, const char *key,
+			uint8_t **val, size_t *len, char *err, size_t cap)
+{
+	struct once o;
+	kvEntry *e = NULL;
+	natsStatus s;
+	int rc = once_open(&o, servers, bucket, replicas, err, cap);
+
+	if (rc < 0)
+		return rc;
+	s = kvStore_Get(&e, o.kv, key);
+	if (s == NATS_NOT_FOUND || (s == NATS_OK && kvEntry_Operation(e) != kvOp_Put)) {
+		rc = -ENOENT;
+	} else if (s != NATS_OK) {
+		snprintf(err, cap, "get %s: %s", key, natsStatus_GetText(s));
+		rc = -EIO;
+	} else {
+		int n = kvEntry_ValueLen(e);
+		*val = malloc(n > 0 ? (size_t)n : 1);
+		if (!*val) {
+			rc = -ENOMEM;
+		} else {
+			memcpy(*val, kvEntry_Value(e), n > 0 ? (size_t)n : 0);
+			*len = n > 0 ? (size_t)n : 0;
+		}
+	}
+	kvEntry_Destroy(e);
+	once_close(&o);
+	return rc;
+}
+
+int zt_natsbus_put_once(const char *servers, const char *bucket, int replicas, const char *key,
+			const uint8_t *val, size_t len, uint64_t *rev, char *err, size_t cap)
+{
+	struct once o;
+	natsStatus s;
+	int rc = once_open(&o, servers, bucket, replicas, err, cap);
+
+	if (rc < 0)
+		return rc;
+	s = kvStore_Put(rev, o.kv, key, val, (int)len);
+	if (s != NATS_OK) {
+		snprintf(err, cap, "put %s: %s (%s)", key, natsStatus_GetText(s), nats_GetLastError(NULL));
+		rc = -EIO;
+	}
+	once_close(&o);
+	return rc;
 }

@@ -27,6 +27,12 @@
 #define ZT_NATSBUS_KEY_MAX 127
 #define ZT_NATSBUS_VAL_MAX 511
 #define ZT_NATSBUS_QUEUE_MAX 4096
+/* The policy bucket: one key, values up to a sealed policy record (core/polrec.h). */
+#define ZT_NATSBUS_POLICY_KEY "policy"
+#define ZT_NATSBUS_POLICY_MAX (300 * 1024)
+/* The values of the policy key the bucket keeps (NATS allows 64 at most): a follower
+ * starting reads them all and takes the newest that opens. */
+#define ZT_NATSBUS_POLICY_HISTORY 64
 
 struct zt_natsbus_config {
 	const char *servers;         /* "nats://h1:4222,nats://h2:4222" */
@@ -34,6 +40,9 @@ struct zt_natsbus_config {
 	const char *name;            /* the connection's name, seen in the server's monitor */
 	int64_t ttl_ms;              /* the bucket's max age of a value */
 	int replicas;                /* the bucket's copies (1..5; 3 on a 3-node cluster) */
+	/* Also watch ZT_NATSBUS_POLICY_KEY in this bucket (values kept until replaced);
+	 * NULL: no policy. */
+	const char *policy_bucket;
 	/* Called on the loop's thread when changes or a state change wait. */
 	void (*on_ready)(void *arg);
 	void *arg;
@@ -79,7 +88,20 @@ int zt_natsbus_put(struct zt_natsbus *bus, const char *key, const uint8_t *val, 
 /* Up to cap waiting changes into out, oldest first. Returns how many. */
 size_t zt_natsbus_take(struct zt_natsbus *bus, struct zt_natsbus_change *out, size_t cap);
 
+/* The next value of the policy key (heap: free it; a delete is an empty value), oldest
+ * first: at the start the ones the bucket keeps, then each new one. Returns 1 with
+ * *val and *len, or 0 when none waits. */
+int zt_natsbus_take_policy(struct zt_natsbus *bus, uint8_t **val, size_t *len);
+
 void zt_natsbus_status(struct zt_natsbus *bus, struct zt_natsbus_status *ret);
+
+/* For a command-line tool: connects to servers, opens bucket (created with replicas
+ * copies and no expiry if absent), gets or puts key, disconnects. get: *val on the
+ * heap. Return 0, -ENOENT (get: no value), -EIO / -EINVAL with the reason in err. */
+int zt_natsbus_get_once(const char *servers, const char *bucket, int replicas, const char *key,
+			uint8_t **val, size_t *len, char *err, size_t cap);
+int zt_natsbus_put_once(const char *servers, const char *bucket, int replicas, const char *key,
+			const uint8_t *val, size_t len, uint64_t *rev, char *err, size_t cap);
 
 const char *zt_natsbus_state_name(enum zt_natsbus_state s);
 

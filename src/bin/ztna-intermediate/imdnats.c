@@ -1,12 +1,15 @@
 /* --nats for the Intermediate (imdnats.h). */
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app/log.h"
+#include "app/policytext.h"
 #include "app/secret.h"
+#include "core/polrec.h"
 #include "core/err.h"
 #include "core/units.h"
 #include "io/clock.h"
@@ -21,6 +24,16 @@
 static uint64_t wall_ms(void)
 {
 	return zt_clock_wall() / 1000000;
+}
+
+int imd_nats_set_policy(struct imd_nats *n, const char *v, const char **why)
+{
+	if (strcmp(v, "follow") && strcmp(v, "off")) {
+		*why = "follow (the cluster's policy, from 'ztna policy push') or off";
+		return ZT_ESYNTAX;
+	}
+	n->policy_follow = !strcmp(v, "follow");
+	return 0;
 }
 
 int imd_nats_check(const struct imd_nats *n, char *err, size_t cap)
@@ -109,6 +122,54 @@ static void log_state(struct imd_nats *n)
 			n->servers, s.error);
 }
 
+static void policy_refuse(struct imd_nats *n, uint64_t *count, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void policy_refuse(struct imd_nats *n, uint64_t *count, const char *fmt, ...)
+{
+	va_list ap;
+
+	(*count)++;
+	va_start(ap, fmt);
+	vsnprintf(n->policy_error, sizeof(n->policy_error), fmt, ap);
+	va_end(ap);
+	zt_warn("policy_refused", "source=nats error=\"%s\" note=\"the policy in force stays\"",
+		n->policy_error);
+}
+
+/* A value of the policy key: opened, newer than the one in force, parsed, applied. */
+static void on_policy(struct imd_nats *n, const uint8_t *val, size_t len)
+{
+	struct zt_polrec r;
+	struct zt_policy *pol = NULL;
+	char *text, err[512];
+	int rc;
+
+	if (len == 0) {
+		policy_refuse(n, &n->policy_refused, "the policy was deleted from the cluster");
+		return;
+	}
+	text = malloc(len + 1);
+	if (!text)
+		return;
+	rc = zt_polrec_open(val, len, n->key, n->key_len, &r, text, len + 1);
+	if (rc < 0) {
+		policy_refuse(n, &n->policy_refused, "a record that does not open: %s (not sealed "
+			      "with this deployment's presence key?)", zt_strerror(rc));
+	} else if (r.seq <= n->policy_seq) {
+		policy_refuse(n, &n->policy_stale, "seq %" PRIu64 " is not above the one in force "
+			      "(%" PRIu64 "): an old policy put back?", r.seq, n->policy_seq);
+	} else if ((rc = zt_policytext_parse("cluster policy", text, &pol, err, sizeof(err))) < 0) {
+		policy_refuse(n, &n->policy_refused, "seq %" PRIu64 ": %s", r.seq, err);
+	} else {
+		n->policy_seq = r.seq;
+		n->policy_applied++;
+		n->apply(n->apply_arg, pol, r.seq); /* it owns pol now */
+	}
+	explicit_bzero(text, len + 1);
+	free(text);
+}
+
 /* The store's changes: into the table; a client of ours that the store now places
  * elsewhere, or nowhere, or under a value that does not verify, is put again (an
  * Intermediate it left deleted it late; someone wrote over it). */
@@ -122,6 +183,14 @@ static void on_bus(void *arg)
 	size_t got;
 
 	log_state(n);
+	if (n->policy_follow) {
+		uint8_t *val = NULL;
+		size_t len = 0;
+		while (zt_natsbus_take_policy(n->bus, &val, &len)) {
+			on_policy(n, val, len);
+			free(val);
+		}
+	}
 	if (!c)
 		return;
 	while ((got = zt_natsbus_take(n->bus, c, TAKE_BATCH)) > 0) {
@@ -179,6 +248,12 @@ int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd 
 	};
 	if (!*n->bucket)
 		snprintf(n->bucket, sizeof(n->bucket), "%s", bc.bucket);
+	if (!*n->policy_bucket)
+		snprintf(n->policy_bucket, sizeof(n->policy_bucket), "ztna-policy");
+	if (n->policy_follow)
+		bc.policy_bucket = n->policy_bucket;
+	memcpy(n->key, key, (size_t)len);
+	n->key_len = (size_t)len;
 	rc = zt_prespub_new(&n->pub, &pc);
 	if (rc == -EINVAL)
 		rc = ZT_ECONF_VALUE;
@@ -228,11 +303,15 @@ void imd_nats_ctl(void *arg, struct zt_ctlconn *c, uint64_t now)
 		      " store_puts=%" PRIu64 " store_deletes=%" PRIu64 " store_failed=%" PRIu64
 		      " dropped=%" PRIu64 " changes=%" PRIu64 " table=%zu applied=%" PRIu64
 		      " stale=%" PRIu64 " refused=%" PRIu64 " full=%" PRIu64 " expired=%" PRIu64
-		      " last_refusal=\"%s\" error=\"%s\"",
+		      " last_refusal=\"%s\" policy=%s policy_seq=%" PRIu64 " policy_applied=%" PRIu64
+		      " policy_refused=%" PRIu64 " policy_stale=%" PRIu64 " policy_error=\"%s\""
+		      " error=\"%s\"",
 		      zt_natsbus_state_name(s.state), n->servers, n->bucket, n->name, s.readies,
 		      ps.clients, ps.puts, ps.deletes, ps.nudges, s.puts, s.deletes, s.failed,
 		      s.dropped, s.changes, ts.entries, ts.applied, ts.stale, ts.refused, ts.full,
-		      ts.expired, ts.last_refusal ? zt_strerror(ts.last_refusal) : "", s.error);
+		      ts.expired, ts.last_refusal ? zt_strerror(ts.last_refusal) : "",
+		      n->policy_follow ? "follow" : "off", n->policy_seq, n->policy_applied,
+		      n->policy_refused, n->policy_stale, n->policy_error, s.error);
 	list = calloc(IMD_CTL_PRESENCE_MAX, sizeof(*list));
 	if (list)
 		got = zt_prestab_list(n->tab, wall, list, IMD_CTL_PRESENCE_MAX);
@@ -335,4 +414,5 @@ void imd_nats_stop(struct imd_nats *n)
 	n->pub = NULL;
 	zt_prestab_free(n->tab);
 	n->tab = NULL;
+	explicit_bzero(n->key, sizeof(n->key));
 }

@@ -36,6 +36,11 @@ struct imd_nats {
 	char key_file[PATH_MAX];     /* --presence-key FILE */
 	char bucket[64];             /* --nats-bucket (default ztna-presence) */
 	uint64_t replicas;           /* --nats-replicas (default 1) */
+	bool policy_follow;          /* --nats-policy follow: the cluster's policy rules */
+	char policy_bucket[64];      /* --nats-policy-bucket (default ztna-policy) */
+	/* Called with a new policy from the cluster (the callee owns it from then on). */
+	void (*apply)(void *arg, struct zt_policy *policy, uint64_t seq);
+	void *apply_arg;
 	/* Running. */
 	struct zt_loop *loop;
 	const struct zt_imd *imd;
@@ -46,11 +51,19 @@ struct imd_nats {
 	enum zt_natsbus_state logged; /* the state last logged */
 	uint64_t readies, failed;    /* the bus's counts at the last look */
 	uint64_t republished_at;     /* wall ms */
+	uint8_t key[64];             /* the presence key (also the policy's) */
+	size_t key_len;
+	uint64_t policy_seq;         /* the cluster's policy in force; 0 none yet */
+	uint64_t policy_applied, policy_refused, policy_stale;
+	char policy_error[160];      /* the last refusal */
 };
 
 /* Settings that hold together (--nats needs --nats-name and --presence-key). Returns 0
  * or ZT_ECONF_MISSING with the message in err. */
 int imd_nats_check(const struct imd_nats *n, char *err, size_t cap);
+
+/* --nats-policy follow|off. Returns 0 or ZT_ESYNTAX with *why. */
+int imd_nats_set_policy(struct imd_nats *n, const char *v, const char **why);
 
 /* After the Intermediate is up: reads the presence key, starts the bus and the sync
  * timer. Returns 0 or the exit status (with the message). Nothing when --nats is off. */

@@ -145,6 +145,11 @@ static int set_workers(void *ctx, const char *v, const char **why)
 	return imd_workers_set(&P(ctx)->workers, v, why);
 }
 
+static int set_nats_policy(void *ctx, const char *v, const char **why)
+{
+	return imd_nats_set_policy(&P(ctx)->nats, v, why);
+}
+
 static int set_control(void *ctx, const char *v, const char **why)
 {
 	return imd_ctl_set(&P(ctx)->ctl, v, why);
@@ -424,6 +429,14 @@ static const struct zt_conf_key keys[] = {
 	  .help = "the deployment's presence key, the same on every Intermediate, mode 0600; "
 		  "records in the cluster are signed with it (with --nats)",
 	  TEXT(nats.key_file) },
+	{ .name = "nats-policy", .syntax = "follow|off", .example = "follow",
+	  .help = "follow: the clients and rules pushed to the cluster ('ztna policy push') "
+		  "replace this Intermediate's own, and every later push applies at once (with "
+		  "--nats; default off)",
+	  .set = set_nats_policy },
+	{ .name = "nats-policy-bucket", .syntax = "NAME", .example = "ztna-policy",
+	  .help = "the key-value bucket of the pushed policy (default ztna-policy)",
+	  TEXT(nats.policy_bucket) },
 	{ .name = "nats-bucket", .syntax = "NAME", .example = "ztna-presence",
 	  .help = "the key-value bucket of presence records (default ztna-presence)",
 	  TEXT(nats.bucket) },
@@ -703,6 +716,22 @@ static void restart_needed(const struct prog *p, const struct prog *n)
 
 /* SIGHUP: the clients, allow, serve and limit rules again, from the same command line
  * and config files; a file with an error changes nothing. */
+/* A policy from the cluster (--nats-policy follow): in force at once, as on reload. */
+static void apply_nats_policy(void *arg, struct zt_policy *policy, uint64_t seq)
+{
+	struct prog *p = arg;
+	struct zt_imd_reload r;
+	struct zt_policy *old = p->policy;
+
+	zt_imd_set_policy(p->imd, zt_loop_now(p->d.loop), policy, &r);
+	p->policy = policy;
+	zt_policy_free(old); /* the Intermediate no longer looks at it */
+	zt_info("policy_applied", "source=nats seq=%" PRIu64 " clients_configured=%zu "
+		"clients_revoked=%zu sessions_ended=%zu services_dropped=%zu", seq,
+		zt_policy_client_count(policy), r.clients_revoked, r.sessions_ended,
+		r.services_dropped);
+}
+
 static void reload(void *arg)
 {
 	struct prog *p = arg, *n = calloc(1, sizeof(*n));
@@ -731,6 +760,12 @@ static void reload(void *arg)
 	}
 	zt_daemon_pki_defaults(&n->d, "intermediate"); /* as setup did for the running one */
 	restart_needed(p, n);
+	if (p->nats.policy_seq) {
+		zt_info("reload", "result=ok policy=kept note=\"the policy pushed to the cluster "
+			"(seq %" PRIu64 ") stays in force: with --nats-policy follow, push a new one "
+			"(ztna policy push)\"", p->nats.policy_seq);
+		goto out;
+	}
 	zt_imd_set_policy(p->imd, zt_loop_now(p->d.loop), n->policy, &r);
 	old = p->policy;
 	p->policy = n->policy;
@@ -821,6 +856,8 @@ static int setup(void *arg, int argc, char **argv)
 		return rc;
 	p->started = zt_loop_now(p->d.loop);
 	rc = metrics_open(p);
+	p->nats.apply = apply_nats_policy;
+	p->nats.apply_arg = p;
 	p->ctl.presence = imd_nats_ctl;
 	p->ctl.presence_arg = &p->nats;
 	if (!rc)
@@ -849,7 +886,7 @@ static int check(void *arg, char *err, size_t cap)
 			 "limit to burst above; pass --relay-rate SIZE (bytes per second per client)");
 		return ZT_ECONF_MISSING;
 	}
-	if (zt_policy_client_count(p->policy) > 0)
+	if (zt_policy_client_count(p->policy) > 0 || (*p->nats.servers && p->nats.policy_follow))
 		return 0;
 	snprintf(err, cap, "no client may connect: pass --clients-file FILE (one KIND:NAME[:TOKEN] "
 		 "per line, mode 0600) or --client KIND:NAME[:TOKEN]");

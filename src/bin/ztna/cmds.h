@@ -13,5 +13,6 @@ int discover_main(int argc, char **argv);
 int punch_main(int argc, char **argv);
 int status_main(int argc, char **argv);
 int ping_main(int argc, char **argv);
+int policy_main(int argc, char **argv);
 
 #endif

@@ -25,6 +25,8 @@ static const struct subcommand subcommands[] = {
 	  .summary = "a running agent's sessions: path (direct or relay), addresses, RTT" },
 	{ .name = "ping", .main = ping_main,
 	  .summary = "round trips to a service through a running agent, with the path taken" },
+	{ .name = "policy", .main = policy_main,
+	  .summary = "push the deployment's policy to Intermediates sharing a NATS cluster" },
 };
 
 static void usage(FILE *f)
