@@ -26,6 +26,25 @@ static uint64_t wall_ms(void)
 	return zt_clock_wall() / 1000000;
 }
 
+#define BUCKET_DEFAULT "ztna-presence"
+#define POLICY_BUCKET_DEFAULT "ztna-policy"
+
+static const char *or_default(const char *v, const char *def)
+{
+	return *v ? v : def;
+}
+
+bool imd_nats_same(const struct imd_nats *a, const struct imd_nats *b)
+{
+	return !strcmp(a->servers, b->servers) && !strcmp(a->name, b->name) &&
+	       !strcmp(a->key_file, b->key_file) &&
+	       !strcmp(or_default(a->bucket, BUCKET_DEFAULT), or_default(b->bucket, BUCKET_DEFAULT)) &&
+	       !strcmp(or_default(a->policy_bucket, POLICY_BUCKET_DEFAULT),
+		       or_default(b->policy_bucket, POLICY_BUCKET_DEFAULT)) &&
+	       (a->replicas ? a->replicas : 1) == (b->replicas ? b->replicas : 1) &&
+	       a->policy_follow == b->policy_follow;
+}
+
 int imd_nats_set_policy(struct imd_nats *n, const char *v, const char **why)
 {
 	if (strcmp(v, "follow") && strcmp(v, "off")) {
@@ -242,14 +261,14 @@ int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd 
 		.seed = zt_rng_u64(&rng), .emit = emit, .arg = n,
 	};
 	struct zt_natsbus_config bc = {
-		.servers = n->servers, .bucket = *n->bucket ? n->bucket : "ztna-presence",
+		.servers = n->servers, .bucket = or_default(n->bucket, BUCKET_DEFAULT),
 		.name = n->name, .ttl_ms = BUCKET_TTL_MS, .replicas = n->replicas ? (int)n->replicas : 1,
 		.on_ready = on_bus, .arg = n,
 	};
 	if (!*n->bucket)
 		snprintf(n->bucket, sizeof(n->bucket), "%s", bc.bucket);
 	if (!*n->policy_bucket)
-		snprintf(n->policy_bucket, sizeof(n->policy_bucket), "ztna-policy");
+		snprintf(n->policy_bucket, sizeof(n->policy_bucket), "%s", POLICY_BUCKET_DEFAULT);
 	if (n->policy_follow)
 		bc.policy_bucket = n->policy_bucket;
 	memcpy(n->key, key, (size_t)len);

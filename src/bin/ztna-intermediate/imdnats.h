@@ -62,6 +62,9 @@ struct imd_nats {
  * or ZT_ECONF_MISSING with the message in err. */
 int imd_nats_check(const struct imd_nats *n, char *err, size_t cap);
 
+/* The same --nats settings (a default and the name it stands for are the same). */
+bool imd_nats_same(const struct imd_nats *a, const struct imd_nats *b);
+
 /* --nats-policy follow|off. Returns 0 or ZT_ESYNTAX with *why. */
 int imd_nats_set_policy(struct imd_nats *n, const char *v, const char **why);
 

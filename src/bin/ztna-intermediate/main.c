@@ -702,9 +702,7 @@ static void restart_needed(const struct prog *p, const struct prog *n)
 	DIFF(!zt_addr_equal(&p->metrics_at, &n->metrics_at), "metrics");
 	DIFF(strcmp(p->ctl.path, n->ctl.path), "control");
 	DIFF(p->workers.n != n->workers.n, "workers");
-	DIFF(strcmp(p->nats.servers, n->nats.servers) || strcmp(p->nats.name, n->nats.name) ||
-	     strcmp(p->nats.key_file, n->nats.key_file) || strcmp(p->nats.bucket, n->nats.bucket),
-	     "nats");
+	DIFF(!imd_nats_same(&p->nats, &n->nats), "nats");
 	DIFF(p->ic.max_clients != n->ic.max_clients || p->ic.relay_rate != n->ic.relay_rate ||
 	     p->ic.idle_timeout != n->ic.idle_timeout, "limits-of-the-whole-server");
 #undef DIFF
