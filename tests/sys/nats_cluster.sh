@@ -20,10 +20,8 @@ tap_plan $N
 
 . tests/lib/progs.sh
 progs_init nats-cluster
-if ! command -v nats-server >/dev/null; then
-	for i in $(seq $N); do tap_skip "nats cluster $i" "nats-server is not installed (tools/deps.sh lab)"; done
-	exit 0
-fi
+. tests/lib/nats.sh
+nats_skip_all $N
 
 P_A=$((PORT + 2)) P_B=$((PORT + 4)) P_ECHO=$((PORT + 10)) P_MON=$((PORT + 40))
 # node i: client port PORT+20+i, cluster port PORT+30+i, monitor port PORT+40+i
@@ -48,17 +46,6 @@ imd() { # NAME PORT
 		--client connector:c1:tc --client connector:c2:tc2 --allow alice=echo \
 		--serve c1=echo --serve c2=echo --control "$T/$1.sock" --nats "$SERVERS" \
 		--nats-name "imd-$1" --presence-key "$T/presence.key" --nats-replicas 3
-}
-presence() { echo presence | timeout 5 socat -t 3 - "UNIX-CONNECT:$T/$1.sock" 2>/dev/null; }
-field() { sed -n "s/.* $2=\\([^ ]*\\).*/\\1/p" <<<"$1" | head -1; }
-wait_presence() { # NAME PATTERN SECONDS
-	local n=$(($3 * 10))
-	while [ "$n" -gt 0 ]; do
-		presence "$1" | grep -q -- "$2" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
 }
 connector() { # NAME IMD-PORT TOKEN
 	progs_start "conn-$1" "$B/ztna-connector" --intermediate "$L:$2" --transport udp \

@@ -24,10 +24,8 @@ tap_plan $N
 
 . tests/lib/progs.sh
 progs_init nats-policy
-if ! command -v nats-server >/dev/null; then
-	for i in $(seq $N); do tap_skip "nats policy $i" "nats-server is not installed (tools/deps.sh lab)"; done
-	exit 0
-fi
+. tests/lib/nats.sh
+nats_skip_all $N
 
 P_NATS=$PORT P_A=$((PORT + 2)) P_B=$((PORT + 4)) P_C=$((PORT + 6)) P_ECHO=$((PORT + 10))
 NATS=nats://$L:$P_NATS
@@ -70,8 +68,6 @@ progs_start conn "$B/ztna-connector" --intermediate "$L:$P_A" --transport udp \
 	--pki "$T/pki/connector-c1" --name c1 --token tc --service "echo=tcp:$L:$P_ECHO" --control none
 agent bob "$P_A" tb $((PORT + 12))
 agent alice "$P_B" ta $((PORT + 13))
-presence() { echo presence | timeout 5 socat -t 3 - "UNIX-CONNECT:$T/$1.sock" 2>/dev/null; }
-field() { sed -n "s/.* $2=\\([^ ]*\\).*/\\1/p" <<<"$1" | head -1; }
 logged_in() { # IMD NAME
 	"$B/ztna" status --intermediate --control "$T/$1.sock" --raw 2>/dev/null | grep -q "identity=ztna:agent:$2 "
 }
@@ -86,7 +82,7 @@ for _ in $(seq 100); do logged_in b alice && logged_in a bob && break; sleep 0.1
 
 # 1. the first push
 out=$(push --file "$T/p1" 2>&1); rc=$?
-seq1=$(field " $out" seq)
+seq1=$(field "$out" seq)
 [ $rc = 0 ] && [ -n "$seq1" ] && wait_seq "$seq1" && grep -q "clients=3 rules=2" <<<"$out" &&
 	tap_ok "push: '$out'; in force at A and B" ||
 	tap_fail "first push" "rc $rc '$out' A: $(presence a | head -1) $(tail -n 3 "$T/imd-a.log")"
@@ -95,7 +91,7 @@ seq1=$(field " $out" seq)
 logged_in b alice; before=$?
 t0=$(date +%s.%N)
 out=$(push --file "$T/p2" 2>&1); rc=$?
-seq2=$(field " $out" seq)
+seq2=$(field "$out" seq)
 gone=1
 for _ in $(seq 50); do logged_in b alice || { gone=0; break; }; sleep 0.1; done
 el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')

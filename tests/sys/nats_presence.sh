@@ -26,10 +26,8 @@ tap_plan $N
 
 . tests/lib/progs.sh
 progs_init nats-presence
-if ! command -v nats-server >/dev/null; then
-	for i in $(seq $N); do tap_skip "nats presence $i" "nats-server is not installed (tools/deps.sh lab)"; done
-	exit 0
-fi
+. tests/lib/nats.sh
+nats_skip_all $N
 
 P_NATS=$PORT P_MON=$((PORT + 1)) P_A=$((PORT + 2)) P_B=$((PORT + 4)) P_E=$((PORT + 6))
 P_F=$((PORT + 8)) P_ECHO=$((PORT + 10))
@@ -51,22 +49,6 @@ imd() { # NAME PORT [ARGS...]
 		--stun-port off --pki "$T/pki/intermediate" --client agent:alice:ta \
 		--client connector:c1:tc --client connector:c2:tc2 --allow alice=echo \
 		--serve c1=echo --serve c2=echo --control "$T/$name.sock" "$@"
-}
-presence() { echo presence | timeout 5 socat -t 3 - "UNIX-CONNECT:$T/$1.sock" 2>/dev/null; }
-field() { sed -n "s/.* $2=\\([^ ]*\\).*/\\1/p" <<<"$1" | head -1; }
-# wait_presence NAME GREP-PATTERN SECONDS [absent]
-wait_presence() {
-	local n=$(($3 * 10))
-	while [ "$n" -gt 0 ]; do
-		if [ "${4:-}" = absent ]; then
-			presence "$1" | grep -q -- "$2" || return 0
-		else
-			presence "$1" | grep -q -- "$2" && return 0
-		fi
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
 }
 connector() { # NAME IMD-PORT TOKEN
 	progs_start "conn-$1" "$B/ztna-connector" --intermediate "$L:$2" --transport udp \
