@@ -125,7 +125,12 @@ static int put(struct zt_prespub *p, struct pub *e, uint64_t now_ms)
 		p->st.errors++;
 		return n;
 	}
-	p->emit(p->arg, key, buf, (size_t)n);
+	n = p->emit(p->arg, key, buf, (size_t)n);
+	if (n < 0) {
+		p->st.deferred++;
+		e->put_at = 0; /* due at the next pass */
+		return n;
+	}
 	e->put_at = now_ms;
 	e->nudged = false;
 	p->st.puts++;

@@ -27,8 +27,9 @@
 #include "core/addr.h"
 #include "core/presrec.h"
 
-/* A put (val, len) or, with val NULL, a delete of key. */
-typedef void zt_prespub_emit_fn(void *arg, const char *key, const uint8_t *val, size_t len);
+/* A put (val, len) or, with val NULL, a delete of key. Returns 0, or below 0 when it
+ * could not be taken (a queue full): a put is then tried again at the next pass. */
+typedef int zt_prespub_emit_fn(void *arg, const char *key, const uint8_t *val, size_t len);
 
 struct zt_prespub_config {
 	const char *self;             /* this Intermediate's name (presrec imd) */
@@ -46,6 +47,7 @@ struct zt_prespub_stats {
 	uint64_t puts, deletes;       /* emitted */
 	uint64_t nudges;              /* republished because the store disagreed */
 	uint64_t errors;              /* records that could not be made (bad name) */
+	uint64_t deferred;            /* puts emit did not take, tried again next pass */
 };
 
 struct zt_prespub;
@@ -58,7 +60,8 @@ void zt_prespub_free(struct zt_prespub *p);
 void zt_prespub_begin(struct zt_prespub *p);
 /* A client connected here now, from remote (NULL or family 0: no address in the
  * record). Returns 1 (a put was emitted), 0 (nothing due), ZT_EMALFORMED (a name
- * a record cannot hold; counted in errors), -ENOMEM. */
+ * a record cannot hold; counted in errors), the error of emit (deferred: the put is
+ * due again at the next pass), -ENOMEM. */
 int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const char *name,
 		   const struct zt_addr *remote);
 /* Emits a delete for each published client not seen since begin. Returns how many. */

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,12 +27,16 @@ struct sink {
 	struct zt_prestab *tab;
 	uint64_t now;
 	int puts, dels;
+	bool full;           /* the queue behind emit is full */
 	char last_key[ZT_PRESREC_KEY_MAX + 1];
 };
 
-static void emit(void *arg, const char *key, const uint8_t *val, size_t len)
+static int emit(void *arg, const char *key, const uint8_t *val, size_t len)
 {
 	struct sink *s = arg;
+
+	if (s->full)
+		return -ENOBUFS;
 
 	snprintf(s->last_key, sizeof(s->last_key), "%s", key);
 	if (val)
@@ -39,6 +44,7 @@ static void emit(void *arg, const char *key, const uint8_t *val, size_t len)
 	else
 		s->dels++;
 	assert_int_equal(zt_prestab_apply(s->tab, s->now, key, val, len), 0);
+	return 0;
 }
 
 static struct zt_prespub *publisher(struct sink *s)
@@ -149,6 +155,32 @@ static void republish_puts_everyone_at_the_next_pass(void **state)
 	zt_prestab_free(s.tab);
 }
 
+/* A put the queue cannot take is tried again at the next pass, not at the refresh. */
+static void a_full_queue_defers_the_put(void **state)
+{
+	struct sink s;
+	struct zt_prespub *p = publisher(&s);
+	struct zt_prespub_stats st;
+	struct zt_presrec got;
+	(void)state;
+
+	s.full = true;
+	assert_int_equal(pass(p, &s, NOW, &A1), -ENOBUFS);     /* new: not remembered */
+	s.full = false;
+	assert_int_equal(pass(p, &s, NOW + 1000, &A1), 1);
+	s.full = true;
+	assert_int_equal(pass(p, &s, NOW + 2000, &A2), -ENOBUFS); /* moved, refused */
+	s.full = false;
+	assert_int_equal(pass(p, &s, NOW + 3000, &A2), 1);      /* next pass, not at 10 s */
+	assert_int_equal(zt_prestab_find(s.tab, NOW + 3000, ZT_PRESREC_CONNECTOR, "c1", &got), 0);
+	assert_true(zt_addr_equal(&got.addrs[0], &A2));
+	zt_prespub_stats(p, &st);
+	assert_int_equal(st.deferred, 2);
+	assert_int_equal(st.puts, 2);
+	zt_prespub_free(p);
+	zt_prestab_free(s.tab);
+}
+
 static void seq_increases_and_withdraw(void **state)
 {
 	struct sink s;
@@ -212,6 +244,7 @@ int main(void)
 		cmocka_unit_test(put_refresh_move_delete),
 		cmocka_unit_test(nudge_republishes_once_a_second),
 		cmocka_unit_test(republish_puts_everyone_at_the_next_pass),
+		cmocka_unit_test(a_full_queue_defers_the_put),
 		cmocka_unit_test(seq_increases_and_withdraw),
 		cmocka_unit_test(bad_config),
 	};

@@ -17,7 +17,7 @@
 #include "imdnats.h"
 
 #define SYNC_EVERY ZT_SEC      /* the publisher's pass over the clients */
-#define BUCKET_TTL_MS 30000    /* the bucket's max age: records' TTL */
+#define TTL_DEFAULT_MS 30000   /* records' TTL and the bucket's max age */
 #define TAKE_BATCH 32
 #define REPUBLISH_GAP_MS 2000
 
@@ -42,6 +42,8 @@ bool imd_nats_same(const struct imd_nats *a, const struct imd_nats *b)
 	       !strcmp(or_default(a->policy_bucket, POLICY_BUCKET_DEFAULT),
 		       or_default(b->policy_bucket, POLICY_BUCKET_DEFAULT)) &&
 	       (a->replicas ? a->replicas : 1) == (b->replicas ? b->replicas : 1) &&
+	       (a->ttl ? a->ttl : TTL_DEFAULT_MS * 1000000ULL) ==
+		       (b->ttl ? b->ttl : TTL_DEFAULT_MS * 1000000ULL) &&
 	       a->policy_follow == b->policy_follow;
 }
 
@@ -77,12 +79,12 @@ int imd_nats_check(const struct imd_nats *n, char *err, size_t cap)
 	return 0;
 }
 
-static void emit(void *arg, const char *key, const uint8_t *val, size_t len)
+static int emit(void *arg, const char *key, const uint8_t *val, size_t len)
 {
 	struct imd_nats *n = arg;
 
-	/* A full queue drops it (counted by the bus): the next refresh puts it again. */
-	zt_natsbus_put(n->bus, key, val, len);
+	/* A full queue refuses it (counted by the bus): a put is tried again next pass. */
+	return zt_natsbus_put(n->bus, key, val, len);
 }
 
 static void see(void *arg, bool connector, const char *name, const struct zt_addr *remote)
@@ -256,13 +258,15 @@ int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd 
 	if (len > 0)
 		return len;
 	len = -len;
+	uint64_t ttl_ms = n->ttl ? n->ttl / 1000000 : TTL_DEFAULT_MS;
 	struct zt_prespub_config pc = {
-		.self = n->name, .key = key, .key_len = (size_t)len, .ttl_ms = BUCKET_TTL_MS,
+		.self = n->name, .key = key, .key_len = (size_t)len, .ttl_ms = ttl_ms,
+		.refresh_ms = ttl_ms / 3,
 		.seed = zt_rng_u64(&rng), .emit = emit, .arg = n,
 	};
 	struct zt_natsbus_config bc = {
 		.servers = n->servers, .bucket = or_default(n->bucket, BUCKET_DEFAULT),
-		.name = n->name, .ttl_ms = BUCKET_TTL_MS, .replicas = n->replicas ? (int)n->replicas : 1,
+		.name = n->name, .ttl_ms = (int64_t)ttl_ms, .replicas = n->replicas ? (int)n->replicas : 1,
 		.on_ready = on_bus, .arg = n,
 	};
 	if (!*n->bucket)

@@ -36,6 +36,8 @@ struct imd_nats {
 	char key_file[PATH_MAX];     /* --presence-key FILE */
 	char bucket[64];             /* --nats-bucket (default ztna-presence) */
 	uint64_t replicas;           /* --nats-replicas (default 1) */
+	uint64_t ttl;                /* --presence-ttl (ns; 0: 30 s): records live this long,
+					refreshed every third of it */
 	bool policy_follow;          /* --nats-policy follow: the cluster's policy rules */
 	char policy_bucket[64];      /* --nats-policy-bucket (default ztna-policy) */
 	/* Called with a new policy from the cluster (the callee owns it from then on). */

@@ -437,6 +437,12 @@ static const struct zt_conf_key keys[] = {
 	{ .name = "nats-policy-bucket", .syntax = "NAME", .example = "ztna-policy",
 	  .help = "the key-value bucket of the pushed policy (default ztna-policy)",
 	  TEXT(nats.policy_bucket) },
+	{ .name = "presence-ttl", .syntax = "DURATION", .example = "30s",
+	  .help = "how long a presence record lives (refreshed every third of it): a dead "
+		  "Intermediate's clients are forgotten after this (3s..10m, default 30s; with "
+		  "--nats)",
+	  .kind = ZT_CONF_DURATION, PF(nats.ttl), .min = 3 * ZT_SEC, .max = 600 * ZT_SEC,
+	  .why = "a duration from 3s to 10m" },
 	{ .name = "nats-bucket", .syntax = "NAME", .example = "ztna-presence",
 	  .help = "the key-value bucket of presence records (default ztna-presence)",
 	  TEXT(nats.bucket) },

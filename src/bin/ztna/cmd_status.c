@@ -4,6 +4,7 @@
  * (ztna-intermediate/imdctl.h).
  *
  *   ztna status [--control PATH | --connector | --intermediate] [--raw | --json]
+ *   ztna status --intermediate --presence [--raw | --json]
  *   ztna ping SERVICE [-c N] [-i DURATION] [--timeout DURATION] [--control PATH]
  *
  * status prints one line per session: service, path (direct or relay), local and
@@ -30,7 +31,7 @@
 
 struct ctlclient {
 	char control[108];
-	bool control_set, connector, intermediate, raw, json;
+	bool control_set, connector, intermediate, raw, json, presence;
 	unsigned count, timeout_ms;
 	uint64_t interval;
 	int fd;
@@ -53,6 +54,7 @@ static int set_control(void *ctx, const char *v, const char **why)
 
 ZT_CLI_FLAG_SETTER(set_connector, struct ctlclient, connector)
 ZT_CLI_FLAG_SETTER(set_intermediate, struct ctlclient, intermediate)
+ZT_CLI_FLAG_SETTER(set_presence, struct ctlclient, presence)
 ZT_CLI_FLAG_SETTER(set_raw, struct ctlclient, raw)
 ZT_CLI_FLAG_SETTER(set_json, struct ctlclient, json)
 
@@ -83,6 +85,9 @@ static const struct zt_conf_key status_keys[] = {
 	  .set = set_connector, .is_flag = true },
 	{ .name = "intermediate", .syntax = "", .help = "the Intermediate's default socket: its "
 	  "clients, sessions and relay counters", .set = set_intermediate, .is_flag = true },
+	{ .name = "presence", .syntax = "", .help = "with --intermediate: its NATS cluster and "
+	  "where the deployment's clients are (--nats; exit 0 when the cluster is ready)",
+	  .set = set_presence, .is_flag = true },
 	{ .name = "raw", .syntax = "", .help = "print the key=value lines as they come",
 	  .set = set_raw, .is_flag = true },
 	{ .name = "json", .syntax = "", .help = "print one JSON object: node, sessions, agents, "
@@ -371,6 +376,45 @@ static int print_imd_text(struct ctlclient *c)
 	return rc;
 }
 
+/* The Intermediate's presence answer (ztna-intermediate/imdnats.h), in sentences and a
+ * table; returns 0 when its cluster is ready. */
+static int print_presence(struct ctlclient *c)
+{
+	char *line, *save = NULL;
+	unsigned n = 0;
+	int rc = ZT_EXIT_FAILED;
+
+	for (line = strtok_r(c->buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char v[10][128], t[32];
+		if (!strncmp(line, "error=", 6)) {
+			fprintf(stderr, "ztna status: %s\n", line);
+		} else if (!strncmp(line, "nats ", 5)) {
+			kv(line, "state", v[0], 128);
+			if (!strcmp(v[0], "ready"))
+				rc = ZT_EXIT_OK;
+			if (!strcmp(v[0], "off")) {
+				printf("cluster: off (no --nats: this Intermediate works alone)\n");
+				continue;
+			}
+			printf("cluster: %s, servers %s, bucket %s, as %s; %s client(s) of ours published, "
+			       "%s record(s) held, %s refused; policy %s (seq %s, %s refused, %s stale)%s%s\n",
+			       v[0], kv(line, "servers", v[1], 128), kv(line, "bucket", v[2], 128),
+			       kv(line, "name", v[3], 128), kv(line, "published", v[4], 128),
+			       kv(line, "table", v[5], 128), kv(line, "refused", v[6], 128),
+			       kv(line, "policy", v[7], 128), kv(line, "policy_seq", v[8], 128),
+			       kv(line, "policy_refused", v[9], 128), kv(line, "policy_stale", t, 32),
+			       *kv(line, "error", v[1], 128) ? "; " : "", v[1]);
+		} else if (!strncmp(line, "presence=", 9)) {
+			if (!n++)
+				printf("%-40s %-20s %-28s %s\n", "CLIENT", "INTERMEDIATE", "ADDRESS", "EXPIRES");
+			printf("%-40s %-20s %-28s in %s\n", kv(line, "presence", v[0], 128),
+			       kv(line, "imd", v[1], 128), kv(line, "addr", v[2], 128),
+			       print_secs(t, kv(line, "expires_ms", v[3], 128)));
+		}
+	}
+	return rc;
+}
+
 /* Whether the node line says role=intermediate. */
 static bool node_is_imd(const char *buf)
 {
@@ -458,6 +502,35 @@ static void print_json(const struct ctlclient *c)
 	printf(",\"ready\":%s}\n", node_ready(c->buf) ? "true" : "false");
 }
 
+/* status --presence: the Intermediate's presence command. */
+static int presence(struct ctlclient *c)
+{
+	int rc = transact(c, "presence\n");
+
+	if (rc < 0) {
+		fprintf(stderr, "ztna status: %s: %s\n", c->control, strerror(-rc));
+		return ZT_EXIT_FAILED;
+	}
+	if (!strncmp(c->buf, "error=unknown-command", 21)) {
+		fprintf(stderr, "ztna status: %s: not an Intermediate (no presence command)\n",
+			c->control);
+		return ZT_EXIT_USAGE;
+	}
+	if (c->raw || c->json) {
+		bool first = true, ready = strstr(c->buf, "nats state=ready") == c->buf;
+		if (c->raw) {
+			fputs(c->buf, stdout);
+		} else {
+			printf("{");
+			json_group(c->buf, "nats", "nats", false, &first);
+			json_group(c->buf, "presence", "presence", true, &first);
+			printf("}\n");
+		}
+		return ready ? ZT_EXIT_OK : ZT_EXIT_FAILED;
+	}
+	return print_presence(c);
+}
+
 int status_main(int argc, char **argv)
 {
 	struct ctlclient *c = calloc(1, sizeof(*c));
@@ -474,7 +547,9 @@ int status_main(int argc, char **argv)
 			  "logged in to the Intermediate (ready), 1 when it answers but is not (or\n"
 			  "answered an error), 2 when it cannot be reached or on bad usage.\n"
 			  "With --intermediate (or its --control PATH): the Intermediate's clients,\n"
-			  "sessions and relay counters; exit status 0 when it is serving.",
+			  "sessions and relay counters; exit status 0 when it is serving.\n"
+			  "With --presence: the Intermediate's NATS cluster (--nats) and where every\n"
+			  "client of the deployment is; exit status 0 when the cluster is ready.",
 			  status_keys, sizeof(status_keys) / sizeof(status_keys[0]), c, argc, argv);
 	if (rc >= 0)
 		goto out;
@@ -483,9 +558,21 @@ int status_main(int argc, char **argv)
 		rc = ZT_EXIT_USAGE;
 		goto out;
 	}
+	if (c->presence && c->connector) {
+		fprintf(stderr, "ztna status: --presence is the Intermediate's: with --intermediate "
+			"or its --control PATH\n");
+		rc = ZT_EXIT_USAGE;
+		goto out;
+	}
+	if (c->presence && !c->control_set)
+		c->intermediate = true;
 	rc = open_ctl(c, "status");
 	if (rc)
 		goto out;
+	if (c->presence) {
+		rc = presence(c);
+		goto close_fd;
+	}
 	rc = transact(c, "status\n");
 	if (rc < 0) {
 		fprintf(stderr, "ztna status: %s: %s\n", c->control, strerror(-rc));
