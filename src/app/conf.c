@@ -319,8 +319,10 @@ int zt_conf_parse(struct zt_conf *c, const char *source, const char *text)
 			}
 		eq = strchr(s, '=');
 		if (!eq) {
-			snprintf(c->err, sizeof(c->err),
-				 "%s: expected 'key = value', got '%s'", where, s);
+			/* its first word only: the rest may be a secret (a client's token) */
+			size_t w = strcspn(s, " \t");
+			snprintf(c->err, sizeof(c->err), "%s: expected 'key = value', got '%.*s%s'",
+				 where, (int)(w < 64 ? w : 64), s, s[w] ? " ..." : "");
 			return ZT_ESYNTAX;
 		}
 		*eq = '\0';

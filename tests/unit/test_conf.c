@@ -114,6 +114,11 @@ static void missing_equals_and_duplicates(void **state)
 	zt_conf_init(&c, keys, 3, &s);
 	assert_int_equal(zt_conf_parse(&c, "c.conf", "listen 1.2.3.4\n"), ZT_ESYNTAX);
 	assert_non_null(strstr(c.err, "c.conf:1: expected 'key = value'"));
+	/* such a line is named by its first word only: the rest may be a token */
+	zt_conf_init(&c, keys, 3, &s);
+	assert_int_equal(zt_conf_parse(&c, "c.conf", "\nclient agent:alice:SECRET-TOKEN\n"),
+			 ZT_ESYNTAX);
+	assert_string_equal(c.err, "c.conf:2: expected 'key = value', got 'client ...'");
 	zt_conf_init(&c, keys, 3, &s);
 	assert_int_equal(zt_conf_parse(&c, "c.conf", "listen=1.2.3.4\nlisten=1.2.3.5\n"),
 			 ZT_ECONF_VALUE);
