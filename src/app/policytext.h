@@ -10,7 +10,7 @@
  *   serve = c1=web,db
  *   limit = agent:alice=relay-rate:10M
  *
- * Errors name the source and the line (and show a line that is not "key = value").
+ * Errors name the source and the line, never a token.
  */
 #ifndef ZT_APP_POLICYTEXT_H
 #define ZT_APP_POLICYTEXT_H
