@@ -400,6 +400,14 @@ void imd_nats_metrics(const struct imd_nats *n, struct zt_prom *p)
 	ZT_PROM_MANY(p, "ztna_presence_store_total", "counter",
 	     "Operations on the cluster's presence bucket.", "op", { "put", s.puts },
 	     { "delete", s.deletes }, { "failed", s.failed }, { "dropped", s.dropped });
+	zt_prom_family(p, "ztna_policy_seq", "gauge",
+		       "Sequence number of the policy from the cluster in force (0: none; "
+		       "--nats-policy follow).");
+	zt_prom_u64(p, "ztna_policy_seq", NULL, NULL, n->policy_seq);
+	ZT_PROM_MANY(p, "ztna_policy_records_total", "counter",
+	     "Policy records from the cluster, by what became of them.", "result",
+	     { "applied", n->policy_applied }, { "refused", n->policy_refused },
+	     { "stale", n->policy_stale });
 	ZT_PROM_MANY(p, "ztna_presence_changes_total", "counter",
 	     "Changes of the presence bucket seen, by what became of them.", "result",
 	     { "applied", ts.applied }, { "stale", ts.stale }, { "refused", ts.refused },
