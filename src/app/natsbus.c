@@ -791,3 +791,34 @@ int zt_natsbus_put_once(const char *servers, const char *bucket, int replicas, c
 	once_close(&o);
 	return rc;
 }
+
+int zt_natsbus_history_once(const char *servers, const char *bucket, int replicas,
+			    const char *key,
+			    void (*each)(void *arg, const uint8_t *val, size_t len), void *arg,
+			    char *err, size_t cap)
+{
+	struct once o;
+	kvEntryList list = { 0 };
+	natsStatus s;
+	int rc = once_open(&o, servers, bucket, replicas, err, cap);
+
+	if (rc < 0)
+		return rc;
+	s = kvStore_History(&list, o.kv, key, NULL);
+	if (s == NATS_NOT_FOUND) {
+		rc = -ENOENT;
+	} else if (s != NATS_OK) {
+		snprintf(err, cap, "history of %s: %s", key, natsStatus_GetText(s));
+		rc = -EIO;
+	} else {
+		for (int i = 0; i < list.Count; i++) {
+			kvEntry *e = list.Entries[i];
+			int n = kvEntry_ValueLen(e);
+			if (kvEntry_Operation(e) == kvOp_Put && n > 0)
+				each(arg, kvEntry_Value(e), (size_t)n);
+		}
+		kvEntryList_Destroy(&list);
+	}
+	once_close(&o);
+	return rc;
+}

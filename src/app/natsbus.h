@@ -100,6 +100,12 @@ void zt_natsbus_status(struct zt_natsbus *bus, struct zt_natsbus_status *ret);
  * heap. Return 0, -ENOENT (get: no value), -EIO / -EINVAL with the reason in err. */
 int zt_natsbus_get_once(const char *servers, const char *bucket, int replicas, const char *key,
 			uint8_t **val, size_t *len, char *err, size_t cap);
+/* The same, calling each(arg, value, len) for every value of key the bucket keeps
+ * (oldest first; deletes left out). */
+int zt_natsbus_history_once(const char *servers, const char *bucket, int replicas,
+			    const char *key,
+			    void (*each)(void *arg, const uint8_t *val, size_t len), void *arg,
+			    char *err, size_t cap);
 int zt_natsbus_put_once(const char *servers, const char *bucket, int replicas, const char *key,
 			const uint8_t *val, size_t len, uint64_t *rev, char *err, size_t cap);
 

@@ -10,7 +10,8 @@
 # Checks: a first push is in force at A and B; a push without alice ends her login at
 # B within 2 s (bob at A untouched) and she cannot log in again; an older policy put
 # back (a lower seq) and one sealed with another key are refused by both, the policy in
-# force stays, and B's metrics count them; SIGHUP does not bring back the local clients while a pushed policy is in
+# force stays, `ztna policy show` shows that one (tokens masked), and B's metrics count
+# them; SIGHUP does not bring back the local clients while a pushed policy is in
 # force; an Intermediate started later with no clients of its own takes the current
 # policy and lets bob in; push refuses a bad line (file:line) and a policy file others
 # can read, pushing nothing.
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 B=${BUILD:-build}
 KIT=$B/bench/zt-testkit
-N=9
+N=10
 tap_plan $N
 
 . tests/lib/progs.sh
@@ -117,7 +118,20 @@ pa=$(presence a) pb=$(presence b)
 	tap_ok "seq 1 put back and a policy under another key: refused (stale $(field "$pb" policy_stale), refused $(field "$pb" policy_refused)), seq $seq2 stays" ||
 	tap_fail "old and forged policies" "$r1 $r2 A: $(head -1 <<<"$pa") B: $(head -1 <<<"$pb")"
 
-# 5. B's metrics say the same (promtool accepts them)
+# 5. ztna policy show: the newest policy that opens (not the junk written last), tokens
+# masked; with another key, none opens
+out=$("$B/ztna" policy show --nats "$NATS" --presence-key "$T/presence.key" 2>&1); r1=$?
+out2=$("$B/ztna" policy show --nats "$NATS" --presence-key "$T/evil.key" 2>&1); r2=$?
+# (the evil key opens the record it sealed itself: it shows that one, seq above seq2,
+# which no Intermediate of the deployment took)
+tap_diag "$out"
+[ $r1 = 0 ] && grep -q "^policy seq=$seq2 issued=.* clients=2 rules=1 serve_rules=1 limits=0" <<<"$out" &&
+	grep -q '^client = agent:bob:\*\*\*$' <<<"$out" && ! grep -q ':tb$' <<<"$out" &&
+	[ $r2 = 0 ] && ! grep -q "seq=$seq2 " <<<"$out2" &&
+	tap_ok "policy show: seq $seq2 (the one in force), tokens as ***" ||
+	tap_fail "policy show" "$r1: $out / $r2: $out2"
+
+# 6. B's metrics say the same (promtool accepts them)
 m=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
 	"http://$L:$((PORT + 16))/metrics" 2>&1)
 pt=ok
@@ -128,7 +142,7 @@ grep -q "^ztna_policy_seq $seq2$" <<<"$m" && grep -q '^ztna_policy_records_total
 	tap_ok "B's metrics: policy seq $seq2, applied 2, stale 1, refused 1; promtool accepts them" ||
 	tap_fail "policy metrics" "promtool $pt $(cat "$T/promtool.out" 2>/dev/null) $(grep policy <<<"$m")"
 
-# 6. SIGHUP at B: the local lines (which allow alice) do not come back
+# 7. SIGHUP at B: the local lines (which allow alice) do not come back
 kill -HUP "${PIDS[imd-b]}"
 wait_log "$T/imd-b.log" "event=reload result=ok policy=kept" 5; rk=$?
 sleep 2
@@ -136,7 +150,7 @@ sleep 2
 	tap_ok "SIGHUP at B: the pushed policy stays in force, alice still out; no --nats setting seen as changed" ||
 	tap_fail "reload keeps the pushed policy" "$(grep reload "$T/imd-b.log" | tail -2)"
 
-# 7. C starts later with no clients of its own: takes the current policy, bob logs in
+# 8. C starts later with no clients of its own: takes the current policy, bob logs in
 imd c "$P_C"
 agent bob "$P_C" tb $((PORT + 14))
 ok=1
@@ -145,7 +159,7 @@ for _ in $(seq 150); do logged_in c bob && { ok=0; break; }; sleep 0.1; done
 	tap_ok "C with no clients of its own: seq $seq2 in force at start, bob logged in" ||
 	tap_fail "a new Intermediate takes the policy" "$(presence c | head -1) $(tail -n 3 "$T/imd-c.log")"
 
-# 8. push refuses a bad line, naming it, and pushes nothing
+# 9. push refuses a bad line, naming it, and pushes nothing
 policy "$T/bad" "client = agent:alice:ta" "allow = alice"
 out=$(push --file "$T/bad" 2>&1); rc=$?
 sleep 0.5
@@ -153,7 +167,7 @@ sleep 0.5
 	tap_ok "a bad line: exit 2, '$T/bad:2' named, nothing pushed" ||
 	tap_fail "bad policy file" "rc $rc: $out"
 
-# 9. ... and a policy file others can read (it holds tokens)
+# 10. ... and a policy file others can read (it holds tokens)
 chmod 644 "$T/p1"
 out=$(push --file "$T/p1" 2>&1); rc=$?
 [ $rc = 2 ] && grep -q "chmod 600 $T/p1" <<<"$out" && tap_ok "a policy file readable by others: exit 2, 'chmod 600' named" ||

@@ -8,15 +8,22 @@
  *
  *   ztna policy push --nats URL[,URL...] --presence-key FILE --file POLICY
  *                    [--bucket ztna-policy] [--replicas N] [--seq N]
+ *   ztna policy show --nats URL[,URL...] --presence-key FILE [--bucket ztna-policy]
  *
- * Prints "pushed seq=.. clients=.. rules=.. bytes=.. revision=..". Exit 0 pushed, 1
- * the cluster did not take it (the reason printed), 2 bad usage or a bad file.
+ * push prints "pushed seq=.. clients=.. rules=.. bytes=.. revision=..". Exit 0 pushed,
+ * 1 the cluster did not take it (the reason printed), 2 bad usage or a bad file.
+ * show prints the policy in force: the newest of the bucket's history that opens under
+ * the key (what a starting Intermediate takes), "policy seq=.. issued=.. clients=.. ..."
+ * then its lines, each client's token replaced by "***". Exit 0, 1 when none opens
+ * (the reason printed), 2 bad usage. push's default seq is above that one's too.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app/natsbus.h"
 #include "app/policytext.h"
@@ -110,25 +117,70 @@ static const struct zt_conf_key keys[] = {
 		  "clock's); the Intermediates take only a higher one", .set = set_seq },
 };
 
-/* The current policy's seq (0: none, or one this key cannot open). */
+static const struct zt_conf_key show_keys[] = {
+	{ .name = "nats", .syntax = "URL[,URL...]", .example = "nats://10.0.0.5:4222",
+	  .help = "the NATS cluster the Intermediates share", .set = set_servers, .required = true },
+	{ .name = "presence-key", .syntax = "FILE", .example = "/etc/ztna/presence.key",
+	  .help = "the deployment's presence key", .set = set_key, .required = true },
+	{ .name = "bucket", .syntax = "NAME", .example = "ztna-policy",
+	  .help = "the key-value bucket (default ztna-policy)", .set = set_bucket },
+};
+
+/* The newest record of the bucket's history that opens under the key. */
+struct newest {
+	const uint8_t *key;
+	size_t key_len;
+	struct zt_polrec r;
+	char *text;              /* its text (heap), NULL: none opened */
+	size_t text_cap;
+	int last_err;            /* why the last value that did not open failed */
+};
+
+static void take_newest(void *arg, const uint8_t *val, size_t len)
+{
+	struct newest *n = arg;
+	struct zt_polrec r;
+	char *t = malloc(len + 1);
+	int rc;
+
+	if (!t)
+		return;
+	rc = zt_polrec_open(val, len, n->key, n->key_len, &r, t, len + 1);
+	if (rc >= 0 && (!n->text || r.seq > n->r.seq)) {
+		if (n->text)
+			explicit_bzero(n->text, n->text_cap);
+		free(n->text);
+		n->text = t;
+		n->text_cap = len + 1;
+		n->r = r;
+		return;
+	}
+	if (rc < 0)
+		n->last_err = rc;
+	explicit_bzero(t, len + 1);
+	free(t);
+}
+
+static void newest_free(struct newest *n)
+{
+	if (n->text)
+		explicit_bzero(n->text, n->text_cap);
+	free(n->text);
+	n->text = NULL;
+}
+
+/* The current policy's seq (0: none, or none this key opens). */
 static uint64_t current_seq(const struct push_args *a, const uint8_t *key, size_t key_len)
 {
-	uint8_t *val = NULL;
-	size_t len = 0;
-	char err[256], *text;
-	struct zt_polrec r = { 0 };
+	struct newest n = { .key = key, .key_len = key_len };
+	char err[256];
+	uint64_t seq;
 
-	if (zt_natsbus_get_once(a->servers, a->bucket, (int)a->replicas, ZT_NATSBUS_POLICY_KEY, &val,
-				&len, err, sizeof(err)) < 0)
-		return 0;
-	text = malloc(len + 1);
-	if (text && zt_polrec_open(val, len, key, key_len, &r, text, len + 1) < 0)
-		r.seq = 0;
-	if (text)
-		explicit_bzero(text, len + 1);
-	free(text);
-	free(val);
-	return r.seq;
+	zt_natsbus_history_once(a->servers, a->bucket, (int)a->replicas, ZT_NATSBUS_POLICY_KEY,
+				take_newest, &n, err, sizeof(err));
+	seq = n.text ? n.r.seq : 0;
+	newest_free(&n);
+	return seq;
 }
 
 /* Reads, checks and seals the policy file. Returns the record's length or an exit
@@ -207,18 +259,92 @@ static int push(const struct push_args *a)
 	return ZT_EXIT_OK;
 }
 
+/* The text with every client line's token (after KIND:NAME:) replaced by ***. */
+static void print_masked(const char *text)
+{
+	for (const char *line = text; *line;) {
+		size_t len = strcspn(line, "\n");
+		const char *p = line + strspn(line, " \t");
+		if (!strncmp(p, "client", 6) && (p[6] == ' ' || p[6] == '\t' || p[6] == '=')) {
+			const char *c1 = memchr(p, ':', len - (size_t)(p - line));
+			const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
+			if (c2)
+				printf("%.*s***\n", (int)(c2 + 1 - line), line);
+			else
+				printf("%.*s\n", (int)len, line);
+		} else {
+			printf("%.*s\n", (int)len, line);
+		}
+		line += len + (line[len] == '\n');
+	}
+}
+
+static int show(const struct push_args *a)
+{
+	char key[65], err[512];
+	const char *why = "";
+	struct zt_policy *pol = NULL;
+	int klen = zt_secret_read_line(a->key_file, key, sizeof(key), &why), rc;
+	struct newest n = { .key = (const uint8_t *)key };
+
+	if (klen < ZT_POLREC_KEY_MIN) {
+		fprintf(stderr, "ztna policy show: --presence-key %s: %s\n", a->key_file,
+			klen < 0 ? why : "shorter than 16 bytes");
+		return ZT_EXIT_USAGE;
+	}
+	n.key_len = (size_t)klen;
+	rc = zt_natsbus_history_once(a->servers, a->bucket, (int)a->replicas, ZT_NATSBUS_POLICY_KEY,
+				     take_newest, &n, err, sizeof(err));
+	explicit_bzero(key, sizeof(key));
+	if (rc == -ENOENT || (rc == 0 && !n.text && !n.last_err))
+		snprintf(err, sizeof(err), "no policy in bucket %s (push one: ztna policy push)", a->bucket);
+	else if (rc == 0 && !n.text)
+		snprintf(err, sizeof(err), "no policy in bucket %s opens: %s (not sealed with this "
+			 "presence key)", a->bucket, zt_strerror(n.last_err));
+	if (rc == 0 && n.text && zt_policytext_parse("the cluster's policy", n.text, &pol, err,
+						     sizeof(err)) < 0)
+		rc = -EINVAL;
+	if (rc == 0 && n.text) {
+		time_t t = (time_t)(n.r.issued_ms / 1000);
+		char when[32];
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+		printf("policy seq=%" PRIu64 " issued=%s clients=%zu rules=%zu serve_rules=%zu "
+		       "limits=%zu bucket=%s\n", n.r.seq, when, zt_policy_client_count(pol),
+		       zt_policy_rule_count(pol), zt_policy_serve_count(pol),
+		       zt_policy_limit_count(pol), a->bucket);
+		print_masked(n.text);
+	} else {
+		fprintf(stderr, "ztna policy show: %s\n", err);
+		rc = rc ? rc : -ENOENT;
+	}
+	zt_policy_free(pol);
+	newest_free(&n);
+	return rc == 0 ? ZT_EXIT_OK : ZT_EXIT_FAILED;
+}
+
 int policy_main(int argc, char **argv)
 {
 	static struct push_args a;
 	int rc;
 
-	if (argc < 2 || strcmp(argv[1], "push")) {
-		fprintf(argc < 2 || (strcmp(argv[1], "--help") && strcmp(argv[1], "-h")) ? stderr : stdout,
+	bool is_show = argc >= 2 && !strcmp(argv[1], "show");
+
+	if (argc < 2 || (strcmp(argv[1], "push") && !is_show)) {
+		bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+		fprintf(help ? stdout : stderr,
 			"usage: ztna policy push --nats URL --presence-key FILE --file POLICY "
-			"[--bucket NAME] [--replicas N] [--seq N]\n");
-		return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : 2;
+			"[--bucket NAME] [--replicas N] [--seq N]\n"
+			"       ztna policy show --nats URL --presence-key FILE [--bucket NAME]\n");
+		return help ? 0 : 2;
 	}
 	a = (struct push_args){ .bucket = "ztna-policy", .replicas = 1 };
+	if (is_show) {
+		rc = zt_cli_parse("policy show", "usage: ztna policy show --nats URL --presence-key "
+				  "FILE [--bucket NAME]\n\nThe policy in the cluster now (tokens "
+				  "shown as ***).\n", show_keys, sizeof(show_keys) / sizeof(show_keys[0]),
+				  &a, argc - 1, argv + 1);
+		return rc >= 0 ? rc : show(&a);
+	}
 	rc = zt_cli_parse("policy push", "usage: ztna policy push --nats URL --presence-key FILE "
 			  "--file POLICY [OPTIONS]\n\nPublishes the deployment's policy to the "
 			  "Intermediates that follow it (--nats-policy follow).\n", keys,
