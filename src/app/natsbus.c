@@ -603,9 +603,10 @@ void zt_natsbus_stop(struct zt_natsbus *bus)
 		pthread_mutex_unlock(&bus->mu);
 		pthread_join(bus->thread, NULL);
 	}
-	bus_free(bus);
-	/* the library's own threads and globals (one bus per program) */
+	/* the library's own threads and globals (one bus per program), before bus is freed:
+	 * a connection's callbacks (on_disconnected) may still run until they are done */
 	nats_CloseAndWait(FLUSH_MS);
+	bus_free(bus);
 }
 
 int zt_natsbus_put(struct zt_natsbus *bus, const char *key, const uint8_t *val, size_t len)
