@@ -48,7 +48,7 @@ struct msgdef {
 
 static const struct field hello_fields[] = {
 	FV(ZT_CTRL_F_ROLE, K_U8, REQ, zt_ctrl_hello, role, .lo = ZT_CTRL_ROLE_AGENT,
-	   .hi = ZT_CTRL_ROLE_CONNECTOR),
+	   .hi = ZT_CTRL_ROLE_INTERMEDIATE),
 	FSTR(ZT_CTRL_F_IDENTITY, REQ, zt_ctrl_hello, identity),
 	FV(ZT_CTRL_F_TOKEN, K_BYTES, OPT, zt_ctrl_hello, token,
 	   .cnt_off = offsetof(struct zt_ctrl_hello, token_len), .max = ZT_CTRL_TOKEN_MAX),
@@ -88,6 +88,7 @@ static const struct field open_fields[] = {
 	FV(ZT_CTRL_F_REQUEST_ID, K_U64, REQ, zt_ctrl_open, request_id),
 	FSTR(ZT_CTRL_F_SERVICE, REQ, zt_ctrl_open, service),
 	FV(ZT_CTRL_F_SESSION_ID, K_U64, OPT, zt_ctrl_open, resume_session),
+	FSTR(ZT_CTRL_F_AGENT, OPT, zt_ctrl_open, agent),
 };
 
 static const struct field session_fields[] = {

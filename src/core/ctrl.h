@@ -107,6 +107,7 @@ enum zt_ctrl_field {
 	ZT_CTRL_F_NAT_PORTS = 0x0027,       /* u8, enum zt_ctrl_nat_ports */
 	ZT_CTRL_F_STUN_PORT = 0x0028,       /* u16: the Intermediate's second port, STUN only */
 	ZT_CTRL_F_RELAY_CHANNEL = 0x0029,   /* empty: the relay channel (docs/relay-channel.md) */
+	ZT_CTRL_F_AGENT = 0x002a,           /* string: the agent an Intermediate's OPEN is for */
 };
 
 /* What a client says of its NAT in CANDIDATES (from its configuration, as `ztna
@@ -140,6 +141,9 @@ enum zt_ctrl_cand_field {
 enum zt_ctrl_role {
 	ZT_CTRL_ROLE_AGENT = 1,
 	ZT_CTRL_ROLE_CONNECTOR = 2,
+	/* another Intermediate of the deployment, on a link that carries its agents'
+	 * sessions with our connectors (docs/scale-out.md) */
+	ZT_CTRL_ROLE_INTERMEDIATE = 3,
 };
 
 /* A side's ICE role in a session (SESSION); the agent is controlling. */
@@ -211,6 +215,8 @@ struct zt_ctrl_open {
 	uint64_t resume_session;        /* optional (SESSION_ID): re-attach this session, which
 					   both ends kept on a direct path while the
 					   Intermediate was gone */
+	char agent[ZT_CTRL_STR_MAX + 1]; /* AGENT, from another Intermediate only: the
+					   identity of its agent the session is for */
 };
 
 struct zt_ctrl_session {

@@ -29,7 +29,11 @@ static bool name_ok(const char *s, size_t len, size_t max)
 
 static bool fields_ok(const struct zt_presrec *r)
 {
-	if (r->role != ZT_PRESREC_AGENT && r->role != ZT_PRESREC_CONNECTOR)
+	if (r->role != ZT_PRESREC_AGENT && r->role != ZT_PRESREC_CONNECTOR &&
+	    r->role != ZT_PRESREC_INTERMEDIATE)
+		return false;
+	/* an Intermediate's own record: where its links are taken */
+	if (r->role == ZT_PRESREC_INTERMEDIATE && strcmp(r->name, r->imd))
 		return false;
 	if (!name_ok(r->name, strnlen(r->name, sizeof(r->name)), ZT_PRESREC_NAME_MAX) ||
 	    !name_ok(r->imd, strnlen(r->imd, sizeof(r->imd)), ZT_PRESREC_IMD_MAX))
@@ -202,7 +206,10 @@ int zt_presrec_decode(const uint8_t *buf, size_t len, const uint8_t *key, size_t
 
 static const char *role_word(uint8_t role)
 {
-	return role == ZT_PRESREC_AGENT ? "agent" : role == ZT_PRESREC_CONNECTOR ? "connector" : NULL;
+	return role == ZT_PRESREC_AGENT          ? "agent"
+	       : role == ZT_PRESREC_CONNECTOR    ? "connector"
+	       : role == ZT_PRESREC_INTERMEDIATE ? "intermediate"
+						 : NULL;
 }
 
 int zt_presrec_key(char *buf, size_t cap, uint8_t role, const char *name)
@@ -232,6 +239,8 @@ int zt_presrec_key_parse(const char *key, uint8_t *role, char name[ZT_PRESREC_NA
 		*role = ZT_PRESREC_AGENT;
 	else if (wl == 9 && !memcmp(key, "connector", 9))
 		*role = ZT_PRESREC_CONNECTOR;
+	else if (wl == 12 && !memcmp(key, "intermediate", 12))
+		*role = ZT_PRESREC_INTERMEDIATE;
 	else
 		return ZT_EMALFORMED;
 	memcpy(name, dot + 1, nl);

@@ -43,6 +43,9 @@
 enum zt_presrec_role {
 	ZT_PRESREC_AGENT = 1,
 	ZT_PRESREC_CONNECTOR = 2,
+	/* an Intermediate itself (name = imd): addrs are where it takes links from the
+	 * others (docs/scale-out.md) */
+	ZT_PRESREC_INTERMEDIATE = 3,
 };
 
 struct zt_presrec {
@@ -81,7 +84,7 @@ int zt_presrec_decode(const uint8_t *buf, size_t len, const uint8_t *key, size_t
  * with the presence key chooses the names, so the seed should be secret. */
 uint64_t zt_presrec_hash(uint64_t seed, uint8_t role, const char *name);
 
-#define ZT_PRESREC_KEY_MAX (10 + ZT_PRESREC_NAME_MAX)
+#define ZT_PRESREC_KEY_MAX (13 + ZT_PRESREC_NAME_MAX)
 int zt_presrec_key(char *buf, size_t cap, uint8_t role, const char *name);
 int zt_presrec_key_parse(const char *key, uint8_t *role, char name[ZT_PRESREC_NAME_MAX + 1]);
 

@@ -139,6 +139,11 @@ struct client {
 	 * observed from chan_local as channel data, and channel data from observed is its. */
 	bool chan;
 	struct zt_addr chan_local;
+	/* A link we opened to another Intermediate (cfg.link_tls; role INTERMEDIATE, name
+	 * the one it must be): the sessions of our agents with its connectors. Its
+	 * packets leave from link_local, whatever address they arrive on. */
+	bool link_out;
+	struct zt_addr link_local;
 	void *qlog;
 };
 
@@ -170,6 +175,15 @@ struct session {
 	unsigned cands_count[2];
 	size_t cands_bytes[2];
 	bool cands_limited[2];               /* logged */
+	/* A session of our agent with a connector at another Intermediate (end[1] is the
+	 * link to it): that one pairs the ends and sends START_CHECKS; we pass messages
+	 * and relayed payloads between the agent and the link, under its id there. */
+	bool cross;
+	bool open_sent;                      /* our OPEN went over the link */
+	uint32_t rid;                        /* its id at the other Intermediate (0: not
+						answered yet) */
+	uint64_t agent_req;                  /* the agent's OPEN, until answered */
+	struct zt_hnode xnode;               /* in imd->xsessions (rid known), by link, rid */
 };
 
 /* An OPEN waiting for its service to be registered (open_hold) or for a connector
@@ -217,6 +231,7 @@ struct zt_imd {
 	uint64_t next_tcp_id;
 	struct zt_timerheap timers;       /* every client's next deadline */
 	struct zt_hmap sessions;          /* by id */
+	struct zt_hmap xsessions;         /* cross sessions, by link and rid */
 	struct client *connectors;        /* READY connectors with services, most recent first */
 	struct held *held, *held_tail;    /* oldest first */
 	size_t nheld;
@@ -414,6 +429,13 @@ static struct session *session_find(const struct zt_imd *imd, uint32_t id)
 	return n ? zt_hmap_entry(n, struct session, hnode) : NULL;
 }
 
+/* The id of s in messages and payloads to `to`: its id at the other Intermediate for
+ * the link of a cross session (0 while not answered), else ours. */
+static uint32_t id_at(const struct session *s, const struct client *to)
+{
+	return to && to->link_out ? s->rid : s->id;
+}
+
 static void link_end(struct session *s, int i)
 {
 	struct client *c = s->end[i];
@@ -432,6 +454,9 @@ static void unlink_end(struct session *s, int i)
 {
 	struct client *c = s->end[i];
 	struct session *p = s->lprev[i], *n = s->lnext[i];
+
+	if (i == 1 && s->cross && s->rid) /* found by link and rid no more */
+		zt_hmap_remove(&c->imd->xsessions, &s->xnode);
 
 	if (p)
 		p->lnext[p->end[0] == c ? 0 : 1] = n;
@@ -565,6 +590,23 @@ static void send_close(struct client *c, uint32_t session, int reason, const cha
 	ctrl_send(c, &m);
 }
 
+/* A cross session our OPEN for which was not answered ends with its link (or the
+ * link could not carry it): the agent's OPEN fails, to be tried again. */
+static void cross_fail(struct zt_imd *imd, struct session *s, const char *why)
+{
+	char text[ZT_CTRL_STR_MAX + 1];
+	struct client *a = s->end[0];
+
+	imd->st.cross_refused++;
+	snprintf(text, sizeof(text), "the link to Intermediate %.63s, where the connector is, "
+		 "failed (%.100s): try again", s->end[1] ? s->end[1]->name : "?", why);
+	if (a && a->state == C_READY)
+		send_error(a, ZT_EBUSY, s->agent_req, 0, text);
+	LOG(imd, ZT_NODE_WARN, "cross_failed", "session=%08x service=%s agent=%s why=\"%s\"",
+	    s->id, s->service, s->ident[0], why);
+	session_free(imd, s);
+}
+
 /* Held OPENs: FIFO in imd->held, and a list per agent. */
 
 static void held_add(struct zt_imd *imd, struct held *h)
@@ -597,8 +639,9 @@ static void session_end(struct zt_imd *imd, struct session *s, const struct clie
 			int reason, const char *text)
 {
 	for (int i = 0; i < 2; i++)
-		if (s->end[i] && s->end[i] != from && s->end[i]->state == C_READY)
-			send_close(s->end[i], s->id, reason, text);
+		if (s->end[i] && s->end[i] != from && s->end[i]->state == C_READY &&
+		    id_at(s, s->end[i]))
+			send_close(s->end[i], id_at(s, s->end[i]), reason, text);
 	LOG(imd, ZT_NODE_INFO, "session_close",
 	    "session=%08x service=%s agent=%s connector=%s reason=%d text=\"%s\" relay_pkts=%" PRIu64
 	    " relay_bytes=%" PRIu64,
@@ -669,11 +712,21 @@ static void client_gone(struct client *c, const char *why)
 		    c->id, c->identity, why);
 		tun_give(c);
 	}
+	if (c->link_out) {
+		imd->st.links_failed++;
+		LOG(imd, ZT_NODE_WARN, "link_down", "intermediate=%s client=%016" PRIx64
+		    " sessions=%zu why=\"%s\"", c->name, c->id, c->nsessions, why);
+	}
 	c->state = C_GONE;
 	while (c->sessions) {
 		struct session *s = c->sessions;
 		int i = s->end[0] == c ? 0 : 1;
 		struct client *other = s->end[1 - i];
+
+		if (c->link_out && !s->rid) {
+			cross_fail(imd, s, why);
+			continue;
+		}
 		/* On the direct path the ends need us only as a fallback, and one whose
 		 * connection was lost (not closed) comes back to its sessions: keep the
 		 * session for this end, and do not disturb the other one. */
@@ -1013,15 +1066,16 @@ static void send_session(struct client *to, const struct session *s, int e, uint
 }
 
 /* A new session, or (resume != 0) the re-attachment of one both ends kept on their
- * direct path while they had lost the Intermediate. */
+ * direct path while they had lost the Intermediate. who: the agent's identity (agent
+ * is another Intermediate's link for its agents' sessions). */
 static void open_session(struct zt_imd *imd, struct client *agent, struct client *conn,
-			 uint64_t request_id, const char *service, uint32_t resume)
+			 uint64_t request_id, const char *service, uint32_t resume, const char *who)
 {
 	struct session *s;
 	uint32_t id = resume;
 
 	if (resume && (s = session_find(imd, resume)) && s->end[0] != agent &&
-	    s->end[1] == conn && !strcmp(s->ident[0], agent->identity) &&
+	    s->end[1] == conn && !strcmp(s->ident[0], who) &&
 	    !strcmp(s->service, service)) {
 		/* The agent lost us and came back on a new connection: while we kept the
 		 * session for it (orphan), or before we noticed that its old connection is
@@ -1037,12 +1091,12 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 		send_session(agent, s, 0, request_id);
 		LOG(imd, ZT_NODE_INFO, "session_moved",
 		    "session=%08x service=%s agent=%s connector=%s request=%016" PRIx64, s->id,
-		    service, agent->identity, conn->identity, request_id);
+		    service, who, conn->identity, request_id);
 		return;
 	}
 	if (resume && session_find(imd, resume)) {
 		LOG(imd, ZT_NODE_WARN, "open_refused",
-		    "identity=%s service=%s reason=session-in-use session=%08x", agent->identity,
+		    "identity=%s service=%s reason=session-in-use session=%08x", who,
 		    service, resume);
 		send_error(agent, ZT_ESTATE, request_id, 0, "that session id is in use");
 		return;
@@ -1057,7 +1111,7 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	s->id = id;
 	s->end[0] = agent;
 	s->end[1] = conn;
-	snprintf(s->ident[0], sizeof(s->ident[0]), "%s", agent->identity);
+	snprintf(s->ident[0], sizeof(s->ident[0]), "%s", who);
 	snprintf(s->ident[1], sizeof(s->ident[1]), "%s", conn->identity);
 	snprintf(s->service, sizeof(s->service), "%s", service);
 	s->tun4 = agent->tun4;
@@ -1080,7 +1134,7 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	send_session(conn, s, 1, 0);
 	LOG(imd, ZT_NODE_INFO, resume ? "session_resumed" : "session_open",
 	    "session=%08x service=%s agent=%s connector=%s request=%016" PRIx64, id, service,
-	    agent->identity, conn->identity, request_id);
+	    who, conn->identity, request_id);
 }
 
 /* A connector back on a new connection takes up the sessions kept for it (orphans);
@@ -1098,6 +1152,353 @@ static void adopt_connector_orphans(struct zt_imd *imd, struct client *c)
 	}
 }
 
+/* Links between Intermediates (docs/scale-out.md, "Sessions across Intermediates").
+ *
+ * Ours (link_out): a QUIC connection we open, as a client, to the Intermediate that
+ * holds the connector an agent of ours asks for; our HELLO names us (role
+ * INTERMEDIATE), its WELCOME makes it up. An OPEN over it names the agent and has our
+ * session id as its request id; the answer's SESSION gives the id there (rid). Then
+ * what the agent sends for the session goes over the link under rid, and what comes
+ * over the link under rid goes to the agent under ours. Theirs: a client of role
+ * INTERMEDIATE, the agent end of the sessions it opens (handle_link_open). */
+
+static struct client *client_new(struct zt_imd *imd, uint64_t now, const struct zt_addr *src);
+static void refuse_open(struct client *c, uint64_t request_id, const char *service, int code,
+			const char *reason, const char *text);
+
+struct xkey {
+	const struct client *link;
+	uint32_t rid;
+};
+
+static uint64_t xhash(const struct client *link, uint32_t rid)
+{
+	return (link->id ^ rid) * 0x9e3779b97f4a7c15ULL;
+}
+
+static bool same_x(const struct zt_hnode *n, const void *key)
+{
+	const struct session *s = zt_hmap_entry(n, struct session, xnode);
+	const struct xkey *k = key;
+
+	return s->rid == k->rid && s->end[1] == k->link;
+}
+
+static struct zt_hnode **xsession_slot(const struct zt_imd *imd, const struct client *link,
+				       uint32_t rid)
+{
+	struct xkey k = { .link = link, .rid = rid };
+
+	return zt_hmap_slot(&imd->xsessions, xhash(link, rid), same_x, &k);
+}
+
+static struct session *xsession_find(const struct zt_imd *imd, const struct client *link,
+				     uint64_t rid)
+{
+	struct zt_hnode *n = rid && rid <= UINT32_MAX ? *xsession_slot(imd, link, (uint32_t)rid)
+						       : NULL;
+
+	return n ? zt_hmap_entry(n, struct session, xnode) : NULL;
+}
+
+static struct client *link_find(const struct zt_imd *imd, const char *name)
+{
+	for (struct client *c = imd->clients; c; c = c->next)
+		if (c->link_out && c->state != C_GONE && !strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+/* A link to w's Intermediate, from our listening address. NULL: it cannot be opened. */
+static struct client *link_open(struct zt_imd *imd, uint64_t now, const struct zt_imd_where *w)
+{
+	struct zt_quic_config qc = imd->qcfg;
+	struct zt_quic_path path = { .local = imd->cfg.listen, .remote = w->link };
+	char a[ZT_ADDR_STRLEN];
+	struct client *c;
+
+	if (path.local.family != path.remote.family || !(c = client_new(imd, now, &w->link)))
+		return NULL;
+	qc.tls = imd->cfg.link_tls;
+	if (zt_outer_connect_quic(&c->outer, &qc, ZT_PKI_INTERMEDIATE_DNS, &path, &outer_cb, c,
+				  now) < 0) {
+		half_open_end(c);
+		free(c);
+		return NULL;
+	}
+	c->link_out = true;
+	c->link_local = path.local;
+	c->role = ZT_CTRL_ROLE_INTERMEDIATE;
+	c->relay_rate = 0; /* our agents' rates are charged as they send */
+	snprintf(c->name, sizeof(c->name), "%s", w->imd);
+	zt_pki_identity(ZT_PKI_INTERMEDIATE, w->imd, c->identity, sizeof(c->identity));
+	ZT_LIST_PUSH(imd->clients, c, prev, next);
+	imd->nclients++;
+	imd->st.links_opened++;
+	mark_dirty(c);
+	client_rearm(c);
+	LOG(imd, ZT_NODE_INFO, "link_open", "intermediate=%s remote=%s client=%016" PRIx64,
+	    c->name, zt_addr_str(&w->link, a), c->id);
+	return c;
+}
+
+/* Ends a link of ours: its sessions fail or wait (client_gone), the connection closes. */
+static void link_fail(struct client *l, uint64_t now, const char *why)
+{
+	client_gone(l, why);
+	zt_outer_close(l->outer, now, (uint64_t)-ZT_EPEER, why);
+	mark_dirty(l);
+}
+
+static void cross_send_open(struct session *s)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
+	m.u.open.request_id = s->id;
+	snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", s->service);
+	snprintf(m.u.open.agent, sizeof(m.u.open.agent), "%s", s->ident[0]);
+	ctrl_send(s->end[1], &m);
+	s->open_sent = true;
+}
+
+/* The handshake of our link is done: HELLO. */
+static void link_hello(struct client *l)
+{
+	struct zt_ctrl_msg m;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
+	m.u.hello.role = ZT_CTRL_ROLE_INTERMEDIATE;
+	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "%s",
+		 l->imd->cfg.link_identity ? l->imd->cfg.link_identity : "");
+	snprintf(m.u.hello.software, sizeof(m.u.hello.software), SOFTWARE);
+	ctrl_send(l, &m);
+}
+
+/* WELCOME on our link: it is up if the certificate is the Intermediate's we meant (the
+ * handshake checked that the deployment's CA issued it); the OPENs waiting go. */
+static void link_welcome(struct zt_imd *imd, struct client *l, uint64_t now)
+{
+	char id[ZT_PKI_IDENTITY_MAX];
+
+	if (zt_tls_session_peer_identity(zt_outer_tls(l->outer), id, sizeof(id)) < 0 ||
+	    strcmp(id, l->identity)) {
+		LOG(imd, ZT_NODE_WARN, "link_refused", "intermediate=%s peer=%s reason=wrong-identity",
+		    l->name, id);
+		link_fail(l, now, "the other end is not that Intermediate");
+		return;
+	}
+	l->state = C_READY;
+	l->login_seq = ++imd->logins;
+	l->login_at = now;
+	imd->nready++;
+	half_open_end(l);
+	LOG(imd, ZT_NODE_INFO, "link_up", "intermediate=%s client=%016" PRIx64 " sessions=%zu",
+	    l->name, l->id, l->nsessions);
+	for (struct session *s = l->sessions; s; s = s->lnext[1])
+		if (!s->open_sent)
+			cross_send_open(s);
+}
+
+/* An OPEN of agent for a service whose connector is at w's Intermediate: a cross
+ * session, over the link to it (opened now if there is none). Returns 0, or below 0
+ * when no link can carry it (the caller refuses the OPEN). */
+static int cross_open(struct zt_imd *imd, struct client *agent, uint64_t now,
+		      const struct zt_ctrl_open *o, const struct zt_imd_where *w)
+{
+	struct client *l = link_find(imd, w->imd);
+	struct session *s;
+	uint32_t id = 0;
+
+	if (!l && !(l = link_open(imd, now, w)))
+		return -ENOMEM;
+	if (l->nsessions >= imd->cfg.link_max_sessions)
+		return ZT_EBUSY;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	while (id == 0 || session_find(imd, id))
+		id = zt_rng_u32(imd->cfg.rng);
+	*s = (struct session){ .id = id, .cross = true, .agent_req = o->request_id,
+			       .end = { agent, l }, .tun4 = agent->tun4, .tun6 = agent->tun6,
+			       .no_direct = agent->no_direct, .quota_bytes = imd->cfg.quota_bytes,
+			       .quota_pkts = imd->cfg.quota_packets };
+	snprintf(s->ident[0], sizeof(s->ident[0]), "%.63s", agent->identity);
+	zt_pki_identity(ZT_PKI_CONNECTOR, w->connector, s->ident[1], sizeof(s->ident[1]));
+	snprintf(s->service, sizeof(s->service), "%.*s", (int)sizeof(s->service) - 1, o->service);
+	zt_hmap_link(&imd->sessions, session_slot(imd, id), &s->hnode, id);
+	link_end(s, 0);
+	link_end(s, 1);
+	tab_sync(imd, s);
+	agent->ctrl_bucket.n += CTRL_SESSION_CREDIT * NANO;
+	imd->st.cross_opens++;
+	if (l->state == C_READY)
+		cross_send_open(s);
+	LOGC(agent, ZT_NODE_INFO, "cross_open",
+	     "session=%08x service=%s agent=%s connector=%s intermediate=%s request=%016" PRIx64,
+	     id, s->service, agent->identity, s->ident[1], l->name, o->request_id);
+	return 0;
+}
+
+/* SESSION on our link: the answer to our OPEN (its request id is our session id). */
+static void cross_answer(struct zt_imd *imd, struct client *l, struct zt_ctrl_msg *m)
+{
+	struct zt_ctrl_session *a = &m->u.session;
+	struct session *s = a->request_id && a->request_id <= UINT32_MAX
+				    ? session_find(imd, (uint32_t)a->request_id) : NULL;
+
+	if (!s || !s->cross || s->end[1] != l || s->rid || !a->session_id ||
+	    a->session_id > UINT32_MAX || xsession_find(imd, l, a->session_id)) {
+		/* not an OPEN of ours waiting (its agent left meanwhile): theirs ends */
+		if (a->session_id && a->session_id <= UINT32_MAX &&
+		    !xsession_find(imd, l, a->session_id))
+			send_close(l, (uint32_t)a->session_id, ZT_ESTATE, "no such request");
+		return;
+	}
+	s->rid = (uint32_t)a->session_id;
+	zt_hmap_link(&imd->xsessions, xsession_slot(imd, l, s->rid), &s->xnode, xhash(l, s->rid));
+	snprintf(s->ident[1], sizeof(s->ident[1]), "%.*s", (int)sizeof(s->ident[1]) - 1,
+		 a->peer_identity);
+	s->quota_bytes = a->quota_bytes;
+	s->quota_pkts = a->quota_packets;
+	imd->st.cross_sessions++;
+	imd->st.sessions_opened++;
+	a->session_id = s->id;
+	a->request_id = s->agent_req;
+	ctrl_send(s->end[0], m);
+	LOG(imd, ZT_NODE_INFO, "session_open",
+	    "session=%08x service=%s agent=%s connector=%s intermediate=%s remote_session=%08x",
+	    s->id, s->service, s->ident[0], s->ident[1], l->name, s->rid);
+}
+
+/* ERROR on our link: a refused OPEN (its request id), or about a session. */
+static void cross_error(struct zt_imd *imd, struct client *l, const struct zt_ctrl_error *e)
+{
+	struct session *s = e->request_id && e->request_id <= UINT32_MAX
+				    ? session_find(imd, (uint32_t)e->request_id) : NULL;
+
+	if (s && s->cross && s->end[1] == l && !s->rid) {
+		imd->st.cross_refused++;
+		if (s->end[0])
+			send_error(s->end[0], -(int)e->code, s->agent_req, 0, e->text);
+		LOG(imd, ZT_NODE_INFO, "cross_refused",
+		    "session=%08x service=%s agent=%s intermediate=%s code=%u text=\"%s\"", s->id,
+		    s->service, s->ident[0], l->name, e->code, e->text);
+		session_free(imd, s);
+		return;
+	}
+	s = xsession_find(imd, l, e->session_id);
+	if (s && s->end[0]) {
+		send_error(s->end[0], -(int)e->code, 0, s->id, e->text);
+		return;
+	}
+	LOG(imd, ZT_NODE_INFO, "peer_error", "identity=%s code=%u text=\"%s\"", l->identity,
+	    e->code, e->text);
+}
+
+/* A message for a session, over our link: to its agent, under our id. */
+static void link_session_msg(struct zt_imd *imd, struct client *l, struct zt_ctrl_msg *m,
+			     uint64_t *sid)
+{
+	struct session *s = xsession_find(imd, l, *sid);
+
+	if (!s) {
+		if (m->type != ZT_CTRL_CLOSE && *sid && *sid <= UINT32_MAX)
+			send_close(l, (uint32_t)*sid, ZT_ESTATE, "no such session");
+		return;
+	}
+	if (m->type == ZT_CTRL_CLOSE) {
+		session_end(imd, s, l, -(int)m->u.close.reason,
+			    m->u.close.text[0] ? m->u.close.text : "closed by the other end");
+		return;
+	}
+	if (!s->end[0] || (m->type == ZT_CTRL_CANDIDATES && s->no_direct))
+		return; /* its agent is gone for now; or it stays on the relay */
+	*sid = s->id;
+	ctrl_send(s->end[0], m);
+}
+
+static void link_msg(struct zt_imd *imd, struct client *l, uint64_t now, struct zt_ctrl_msg *m)
+{
+	if (m->type == ZT_CTRL_WELCOME) {
+		if (l->state == C_WAIT_HELLO)
+			link_welcome(imd, l, now);
+		return;
+	}
+	if (l->state != C_READY)
+		return;
+	switch (m->type) {
+	case ZT_CTRL_SESSION:
+		cross_answer(imd, l, m);
+		break;
+	case ZT_CTRL_ERROR:
+		cross_error(imd, l, &m->u.error);
+		break;
+	case ZT_CTRL_CANDIDATES:
+		link_session_msg(imd, l, m, &m->u.cands.session_id);
+		break;
+	case ZT_CTRL_START_CHECKS:
+		link_session_msg(imd, l, m, &m->u.start.session_id);
+		break;
+	case ZT_CTRL_CLOSE:
+		link_session_msg(imd, l, m, &m->u.close.session_id);
+		break;
+	case ZT_CTRL_PING: {
+		struct zt_ctrl_msg r = *m;
+		r.type = ZT_CTRL_PONG;
+		r.u.ping.peer_time = now;
+		ctrl_send(l, &r);
+		break;
+	}
+	default: /* PONG, OBSERVED_ADDRESS, ROUTES: nothing for us */
+		break;
+	}
+}
+
+/* OPEN over another Intermediate's link, for its agent o->agent: as if that agent
+ * were ours (its credential, the policy), with no OPEN held and the link as its end. */
+static void handle_link_open(struct zt_imd *imd, struct client *l, const struct zt_ctrl_open *o)
+{
+	char text[ZT_CTRL_STR_MAX + 1];
+	enum zt_pki_kind kind;
+	const char *name;
+	struct client *conn;
+	bool busy = false;
+
+	imd->st.opens++;
+	imd->st.link_opens++;
+	if (zt_pki_identity_parse(o->agent, &kind, &name) < 0 || kind != ZT_PKI_AGENT ||
+	    o->resume_session) {
+		imd->st.ctrl_errors++;
+		send_error(l, ZT_ESTATE, o->request_id, 0, "an OPEN over a link names its agent");
+		return;
+	}
+	if (!zt_policy_has_client(imd->cfg.policy, ZT_PKI_AGENT, name) ||
+	    !zt_policy_allows(imd->cfg.policy, name, o->service)) {
+		imd->st.policy_refused++;
+		snprintf(text, sizeof(text), "agent %.64s may not reach service %.150s (policy)", name,
+			 o->service);
+		refuse_open(l, o->request_id, o->service, ZT_EPOLICY, "policy", text);
+		return;
+	}
+	if (l->nsessions >= l->max_sessions) {
+		imd->st.open_max_sessions++;
+		refuse_open(l, o->request_id, o->service, ZT_EBUSY, "too-many-sessions",
+			    "too many sessions on this link: try again later");
+		return;
+	}
+	conn = connector_for(imd, o->service, &busy);
+	if (!conn) {
+		imd->st.no_service++;
+		snprintf(text, sizeof(text), "no connector serves %.200s%s", o->service,
+			 busy ? " now (busy): try again" : "");
+		refuse_open(l, o->request_id, o->service, busy ? ZT_EBUSY : ZT_ENOSERVICE,
+			    busy ? "connector-busy" : "no-service", text);
+		return;
+	}
+	open_session(imd, l, conn, o->request_id, o->service, 0, o->agent);
+}
+
 static void refuse_open(struct client *c, uint64_t request_id, const char *service, int code,
 			const char *reason, const char *text)
 {
@@ -1106,25 +1507,36 @@ static void refuse_open(struct client *c, uint64_t request_id, const char *servi
 	send_error(c, code, request_id, 0, text);
 }
 
-/* No connector here serves service: say so, and where one is connected instead when
- * another Intermediate holds it (cfg.elsewhere). */
-static void refuse_no_service(struct zt_imd *imd, struct client *c, uint64_t request_id,
-			      const char *service)
+/* No connector here serves service. When another Intermediate holds one
+ * (cfg.elsewhere): a cross session over a link to it (cfg.link_tls), or a refusal
+ * that says where it is; else "no connector serves". */
+static void no_service_here(struct zt_imd *imd, struct client *c, uint64_t now,
+			    const struct zt_ctrl_open *o)
 {
-	char text[ZT_CTRL_STR_MAX + 1], where[80];
+	char text[ZT_CTRL_STR_MAX + 1];
+	struct zt_imd_where w = { 0 };
+	const char *why;
 
-	imd->st.no_service++;
-	if (imd->cfg.elsewhere &&
-	    imd->cfg.elsewhere(imd->cfg.elsewhere_arg, imd->cfg.policy, service, where, sizeof(where))) {
+	if (imd->cfg.elsewhere && imd->cfg.elsewhere(imd->cfg.elsewhere_arg, imd->cfg.policy,
+						     o->service, &w)) {
+		w.connector[sizeof(w.connector) - 1] = w.imd[sizeof(w.imd) - 1] = 0;
+		if (imd->cfg.link_tls && w.link.family && cross_open(imd, c, now, o, &w) == 0)
+			return;
+		why = !imd->cfg.link_tls ? "this Intermediate opens no links to others: connect to that one"
+		      : !w.link.family   ? "its link address is not known: connect to that one"
+					 : "no link to it now: try again";
+		imd->st.no_service++;
 		imd->st.no_service_elsewhere++;
-		snprintf(text, sizeof(text), "no connector serves %.48s at this Intermediate; %s "
-			 "(sessions across Intermediates are not supported yet: connect to that one)",
-			 service, where);
-		refuse_open(c, request_id, service, ZT_ENOSERVICE, "elsewhere", text);
+		snprintf(text, sizeof(text), "no connector serves %.48s at this Intermediate; "
+			 "connector %.32s at Intermediate %.32s (%.70s)", o->service, w.connector, w.imd,
+			 why);
+		refuse_open(c, o->request_id, o->service, imd->cfg.link_tls && w.link.family ? ZT_EBUSY
+			    : ZT_ENOSERVICE, "elsewhere", text);
 		return;
 	}
-	snprintf(text, sizeof(text), "no connector serves %.200s", service);
-	refuse_open(c, request_id, service, ZT_ENOSERVICE, "no-service", text);
+	imd->st.no_service++;
+	snprintf(text, sizeof(text), "no connector serves %.200s", o->service);
+	refuse_open(c, o->request_id, o->service, ZT_ENOSERVICE, "no-service", text);
 }
 
 /*
@@ -1152,7 +1564,8 @@ static void release_held(struct zt_imd *imd, struct client *conn)
 			refuse_open(h->agent, h->request_id, h->service, ZT_EQUOTA, "too-many-sessions",
 				    "too many sessions on this connection");
 		} else {
-			open_session(imd, h->agent, conn, h->request_id, h->service, h->resume);
+			open_session(imd, h->agent, conn, h->request_id, h->service, h->resume,
+				     h->agent->identity);
 		}
 		free(h);
 	}
@@ -1205,6 +1618,10 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 	char text[ZT_CTRL_STR_MAX + 1];
 	bool busy;
 
+	if (c->role == ZT_CTRL_ROLE_INTERMEDIATE) {
+		handle_link_open(imd, c, o);
+		return;
+	}
 	imd->st.opens++;
 	if (!bucket_take(&c->open_bucket, now, imd->cfg.open_rate, imd->cfg.open_burst)) {
 		imd->st.open_rate_limited++;
@@ -1235,7 +1652,8 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 	if (!conn)
 		conn = connector_for(imd, o->service, &busy);
 	if (conn) {
-		open_session(imd, c, conn, o->request_id, o->service, (uint32_t)o->resume_session);
+		open_session(imd, c, conn, o->request_id, o->service, (uint32_t)o->resume_session,
+			     c->identity);
 		return;
 	}
 	if (busy || (imd->cfg.open_hold && now < imd->started + imd->cfg.open_hold)) {
@@ -1246,7 +1664,7 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 			    "too many requests waiting for a connector: try again later");
 		return;
 	}
-	refuse_no_service(imd, c, o->request_id, o->service);
+	no_service_here(imd, c, now, o);
 }
 
 /* HELLO: certificate identity + credential. */
@@ -1426,7 +1844,9 @@ static int apply_limits(struct zt_imd *imd, struct client *c, uint64_t now, enum
 static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 			 const struct zt_ctrl_hello *h)
 {
-	enum zt_pki_kind want = h->role == ZT_CTRL_ROLE_AGENT ? ZT_PKI_AGENT : ZT_PKI_CONNECTOR;
+	enum zt_pki_kind want = h->role == ZT_CTRL_ROLE_AGENT       ? ZT_PKI_AGENT
+				: h->role == ZT_CTRL_ROLE_CONNECTOR ? ZT_PKI_CONNECTOR
+								    : ZT_PKI_INTERMEDIATE;
 	enum zt_pki_kind kind;
 	const char *name, *claimed;
 	char text[ZT_CTRL_STR_MAX + 1], svc[512], obs[ZT_ADDR_STRLEN];
@@ -1456,8 +1876,8 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	if (kind != want) {
 		imd->st.auth_failed++;
 		snprintf(text, sizeof(text), "certificate is for a%s %s, HELLO says %s",
-			 kind == ZT_PKI_AGENT ? "n" : "", zt_pki_kind_name(kind),
-			 h->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector");
+			 kind == ZT_PKI_AGENT || kind == ZT_PKI_INTERMEDIATE ? "n" : "",
+			 zt_pki_kind_name(kind), zt_pki_kind_name(want));
 		LOG(imd, ZT_NODE_WARN, "auth_failed", "identity=%s remote=%s reason=role-mismatch",
 		    c->identity, zt_addr_str(&c->observed, obs));
 		reject(c, now, ZT_EAUTH, text);
@@ -1472,7 +1892,18 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 		reject(c, now, ZT_EAUTH, text);
 		return;
 	}
-	if (zt_policy_check(imd->cfg.policy, kind, c->name, h->token, h->token_len) < 0) {
+	if (h->role == ZT_CTRL_ROLE_INTERMEDIATE) {
+		/* another Intermediate of the deployment: its certificate, from the
+		 * deployment's CA, is its credential (docs/scale-out.md) */
+		if (!imd->cfg.links_in) {
+			imd->st.auth_failed++;
+			LOG(imd, ZT_NODE_WARN, "auth_failed", "identity=%s remote=%s reason=no-links",
+			    c->identity, zt_addr_str(&c->observed, obs));
+			reject(c, now, ZT_EPOLICY, "this Intermediate takes no links from other "
+			       "Intermediates (it runs without --nats)");
+			return;
+		}
+	} else if (zt_policy_check(imd->cfg.policy, kind, c->name, h->token, h->token_len) < 0) {
 		imd->st.auth_failed++;
 		snprintf(text, sizeof(text), "bad credential for %s", c->identity);
 		LOG(imd, ZT_NODE_WARN, "auth_failed", "identity=%s remote=%s reason=bad-credential",
@@ -1480,9 +1911,14 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 		reject(c, now, ZT_EAUTH, text);
 		return;
 	}
-	if (apply_limits(imd, c, now, kind) < 0)
+	if (h->role != ZT_CTRL_ROLE_INTERMEDIATE && apply_limits(imd, c, now, kind) < 0)
 		return;
 	c->role = h->role;
+	if (c->role == ZT_CTRL_ROLE_INTERMEDIATE) {
+		c->relay_rate = 0; /* its agents' rates are charged there */
+		c->max_sessions = imd->cfg.link_max_sessions;
+		imd->st.links_in++;
+	}
 	c->state = C_READY;
 	c->login_seq = ++imd->logins;
 	c->login_at = now;
@@ -1502,16 +1938,15 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 			reject(c, now, -ENOMEM, "out of memory");
 			return;
 		}
-	} else {
+	} else if (c->role == ZT_CTRL_ROLE_AGENT) {
 		tun_take(c);
 	}
 	send_welcome(c, now);
 	services_text(c, svc, sizeof(svc));
 	LOG(imd, ZT_NODE_INFO, "client_ready",
 	    "client=%016" PRIx64 " identity=%s role=%s observed=%s services=%s software=\"%s\"",
-	    c->id, c->identity, c->role == ZT_CTRL_ROLE_AGENT ? "agent" : "connector",
-	    zt_addr_str(&c->observed, obs), c->role == ZT_CTRL_ROLE_AGENT ? "-" : svc,
-	    h->software);
+	    c->id, c->identity, zt_pki_kind_name(kind), zt_addr_str(&c->observed, obs),
+	    c->role == ZT_CTRL_ROLE_CONNECTOR ? svc : "-", h->software);
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
 		report_refused(c, h->n_services, h->services, refused);
 		report_refused_routes(c, h->n_routes, h->routes, rrefused);
@@ -1519,7 +1954,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 		release_held(imd, c);
 		if (routed)
 			routes_changed(imd);
-	} else {
+	} else if (c->role == ZT_CTRL_ROLE_AGENT) {
 		send_routes(c);
 	}
 }
@@ -1548,7 +1983,7 @@ static void maybe_start(struct zt_imd *imd, struct session *s)
 	uint64_t off[2];
 	uint32_t gen = s->gen[0];
 
-	if (s->no_direct || !s->end[0] || !s->end[1] || !s->have_cands[0] || !s->have_cands[1] ||
+	if (s->cross || s->no_direct || !s->end[0] || !s->end[1] || !s->have_cands[0] || !s->have_cands[1] ||
 	    s->gen[1] != gen || (s->started && s->started_gen >= gen))
 		return;
 	ra = zt_outer_srtt(s->end[0]->outer);
@@ -1630,8 +2065,10 @@ static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now
 	}
 	s->cands_limited[i] = false;
 	/* what it says of its NAT, for the metrics (values we do not know: unknown) */
-	c->nat_mapping = cd->nat_mapping < ZT_IMD_NAT_KINDS ? cd->nat_mapping : 0;
-	c->nat_ports = cd->nat_ports < ZT_IMD_NAT_KINDS ? cd->nat_ports : 0;
+	if (c->role != ZT_CTRL_ROLE_INTERMEDIATE) {
+		c->nat_mapping = cd->nat_mapping < ZT_IMD_NAT_KINDS ? cd->nat_mapping : 0;
+		c->nat_ports = cd->nat_ports < ZT_IMD_NAT_KINDS ? cd->nat_ports : 0;
+	}
 	if (!s->have_cands[i] || cd->generation >= s->gen[i]) {
 		s->have_cands[i] = true;
 		s->gen[i] = cd->generation;
@@ -1648,8 +2085,13 @@ static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now
 		return;
 	}
 	/* the sender's address as we see it: what the receiver may probe (birthday
-	 * probing, docs/hard-nat.md), never an address the sender names */
-	cd->observed = c->observed;
+	 * probing, docs/hard-nat.md), never an address the sender names (over a link:
+	 * as the agent's Intermediate saw it) */
+	if (c->role != ZT_CTRL_ROLE_INTERMEDIATE)
+		cd->observed = c->observed;
+	cd->session_id = id_at(s, s->end[1 - i]);
+	if (!cd->session_id)
+		return; /* over a link that has not answered yet */
 	ctrl_send(s->end[1 - i], m);
 	imd->st.candidates_fwd++;
 	LOG(imd, ZT_NODE_DEBUG, "candidates",
@@ -1666,6 +2108,10 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 	uint32_t refused, rrefused;
 	int routed;
 
+	if (c->link_out) {
+		link_msg(imd, c, now, m);
+		return;
+	}
 	if (c->state == C_WAIT_HELLO) {
 		if (m->type == ZT_CTRL_HELLO) {
 			handle_hello(imd, c, now, &m->u.hello);
@@ -1702,7 +2148,7 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 		}
 		break;
 	case ZT_CTRL_OPEN:
-		if (c->role != ZT_CTRL_ROLE_AGENT) {
+		if (c->role != ZT_CTRL_ROLE_AGENT && c->role != ZT_CTRL_ROLE_INTERMEDIATE) {
 			imd->st.ctrl_errors++;
 			send_error(c, ZT_ESTATE, m->u.open.request_id, 0, "only an agent opens sessions");
 			break;
@@ -1726,8 +2172,14 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 		char la[ZT_ADDR_STRLEN], ra[ZT_ADDR_STRLEN];
 		struct session *ps = p->session_id <= UINT32_MAX ? session_find(imd, (uint32_t)p->session_id)
 								 : NULL;
-		if (ps && ps->end[0] == c) /* the agent decides the path */
+		if (ps && ps->end[0] == c) { /* the agent decides the path */
 			ps->direct = p->path == ZT_CTRL_PATH_DIRECT;
+			if (ps->cross && ps->rid && ps->end[1]) {
+				struct zt_ctrl_msg f = *m;
+				f.u.path.session_id = ps->rid;
+				ctrl_send(ps->end[1], &f);
+			}
+		}
 		LOGC(c, ZT_NODE_INFO, "path_report",
 		    "session=%08" PRIx64 " identity=%s path=%s local=%s remote=%s rtt_us=%u "
 		    "time_to_direct_ms=%u switches=%u text=\"%s\"",
@@ -1819,7 +2271,8 @@ static void read_ctrl(struct zt_imd *imd, struct client *c, uint64_t now)
 		if (rc == 0)
 			return;
 		if (rc == 1) {
-			if (c->state == C_READY && !ctrl_budget(imd, c, now, &m))
+			if (c->state == C_READY && c->role != ZT_CTRL_ROLE_INTERMEDIATE &&
+			    !ctrl_budget(imd, c, now, &m))
 				continue;
 			handle_msg(imd, c, now, &m);
 			continue;
@@ -1855,6 +2308,8 @@ static void cb_handshake(struct zt_outer *o, void *arg)
 		c->hello_deadline = c->imd->now + c->imd->cfg.hello_timeout;
 		if (end < c->hello_deadline)
 			c->hello_deadline = end;
+		if (c->link_out)
+			link_hello(c); /* its deadline is for the WELCOME */
 	}
 }
 
@@ -1963,8 +2418,10 @@ static struct client *relay_admit(struct zt_imd *imd, struct client *c, struct s
 			    s->id, s->service, s->ident[0], zt_relay_count_bytes(&s->count),
 			    zt_relay_count_pkts(&s->count), s->quota_bytes, s->quota_pkts);
 			for (int k = 0; k < 2; k++) {
-				send_error(s->end[k], ZT_EQUOTA, 0, s->id, "relay quota exceeded");
-				send_close(s->end[k], s->id, ZT_EQUOTA, "relay quota exceeded");
+				send_error(s->end[k], ZT_EQUOTA, 0, id_at(s, s->end[k]),
+					   "relay quota exceeded");
+				send_close(s->end[k], id_at(s, s->end[k]), ZT_EQUOTA,
+					   "relay quota exceeded");
 			}
 		}
 		return NULL;
@@ -1979,12 +2436,16 @@ static struct client *relay_admit(struct zt_imd *imd, struct client *c, struct s
 	return to;
 }
 
-/* An admitted payload (charged to s) to `to`: as channel data when it has the channel
- * (and the queue has room; a TCP client's DGRAM record may be longer than a channel
- * datagram takes), else in an outer DATAGRAM; then counted. */
+/* An admitted payload (charged to s; its header names session `in`) to `to`: as
+ * channel data when it has the channel (and the queue has room; a TCP client's DGRAM
+ * record may be longer than a channel datagram takes), else in an outer DATAGRAM;
+ * then counted. Between a cross session's agent and link, the header's id changes. */
 static void relay_send(struct zt_imd *imd, struct session *s, struct client *to,
-		       const uint8_t *data, size_t len)
+		       const uint8_t *data, size_t len, uint32_t in)
 {
+	uint32_t out = id_at(s, to);
+	uint8_t copy[ZT_RELAY_CHAN_MAX];
+
 	if (to->chan && len < ZT_RELAY_CHAN_MAX && imd->chan_len < CHAN_QUEUE) {
 		struct chan_out *q = &imd->chanq[(imd->chan_head + imd->chan_len) % CHAN_QUEUE];
 
@@ -1992,16 +2453,31 @@ static void relay_send(struct zt_imd *imd, struct session *s, struct client *to,
 		q->remote = to->observed;
 		q->data[0] = ZT_RELAY_CHAN_MARKER;
 		memcpy(q->data + 1, data, len);
+		if (out != in)
+			zt_relay_hdr_write(q->data + 1, len, out);
 		q->len = len + 1;
 		imd->chan_len++;
 		imd->st.relay_chan_out++;
-	} else if (zt_outer_dgram_send(to->outer, data, len) < 0) {
+		imd->st.relay_pkts++;
+		imd->st.relay_bytes += len;
+		return;
+	}
+	if (out != in) {
+		if (!out || len > sizeof(copy)) {
+			zt_relay_count_refund(&s->count, len);
+			imd->st.relay_dropped_unknown++;
+			return;
+		}
+		memcpy(copy, data, len);
+		zt_relay_hdr_write(copy, len, out);
+		data = copy;
+	}
+	if (zt_outer_dgram_send(to->outer, data, len) < 0) {
 		zt_relay_count_refund(&s->count, len);
 		imd->st.relay_dropped_queue++;
 		return;
-	} else {
-		mark_dirty(to);
 	}
+	mark_dirty(to);
 	imd->st.relay_pkts++;
 	imd->st.relay_bytes += len;
 }
@@ -2016,10 +2492,10 @@ static void relay(struct zt_imd *imd, struct client *c, const uint8_t *data, siz
 		imd->st.relay_dropped_malformed++;
 		return;
 	}
-	s = session_find(imd, id);
+	s = c->link_out ? xsession_find(imd, c, id) : session_find(imd, id);
 	to = relay_admit(imd, c, s, len);
 	if (to)
-		relay_send(imd, s, to, data, len);
+		relay_send(imd, s, to, data, len, id);
 }
 
 /* Channel data from `from` (docs/relay-channel.md): taken only from the validated
@@ -2046,7 +2522,7 @@ static void relay_chan(struct zt_imd *imd, const struct zt_addr *from, const uin
 	imd->st.relay_chan_pkts++;
 	to = relay_admit(imd, c, s, len - 1);
 	if (to)
-		relay_send(imd, s, to, pkt + 1, len - 1);
+		relay_send(imd, s, to, pkt + 1, len - 1, id);
 }
 
 static void cb_dgram(struct zt_outer *o, void *arg, const uint8_t *data, size_t len)
@@ -2147,6 +2623,7 @@ static void config_defaults(struct zt_imd_config *c)
 	c->ctrl_burst = (unsigned)or_default(c->ctrl_burst, 1000);
 	c->ctrl_busy = or_default(c->ctrl_busy, 64 * 1024);
 	c->ctrl_stall = or_default(c->ctrl_stall, 30 * ZT_SEC);
+	c->link_max_sessions = or_default(c->link_max_sessions, 100000);
 }
 
 int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t now)
@@ -2174,6 +2651,9 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 	if (rc < 0)
 		goto out_free;
 	rc = zt_hmap_init(&imd->tcp, 4);
+	if (rc < 0)
+		goto out_free;
+	rc = zt_hmap_init(&imd->xsessions, 4);
 	if (rc < 0)
 		goto out_free;
 	rc = zt_quic_cidmap_new(&imd->map, cfg->rng);
@@ -2237,6 +2717,7 @@ out_free:
 	zt_quic_cidmap_free(imd->map);
 	zt_hmap_fini(&imd->sessions);
 	zt_hmap_fini(&imd->tcp);
+	zt_hmap_fini(&imd->xsessions);
 	free(imd);
 	return rc;
 }
@@ -2268,6 +2749,7 @@ void zt_imd_free(struct zt_imd *imd)
 	zt_timerheap_fini(&imd->timers);
 	zt_hmap_fini(&imd->sessions);
 	zt_hmap_fini(&imd->tcp);
+	zt_hmap_fini(&imd->xsessions);
 	free(imd);
 }
 
@@ -2516,7 +2998,9 @@ static void admit(struct zt_imd *imd, uint64_t now, const struct zt_quic_path *p
 /* Deadlines that are ours, not the connection's: HELLO due, delayed close. */
 static void client_timers(struct client *c, uint64_t now)
 {
-	if (c->state == C_WAIT_HELLO && now >= c->hello_deadline) {
+	if (c->link_out && c->state == C_WAIT_HELLO && now >= c->hello_deadline) {
+		link_fail(c, now, "no WELCOME in time");
+	} else if (c->state == C_WAIT_HELLO && now >= c->hello_deadline) {
 		LOG(c->imd, ZT_NODE_WARN, "auth_failed", "remote=%s reason=no-hello",
 		    zt_addr_str(&c->observed, (char[ZT_ADDR_STRLEN]){ 0 }));
 		c->imd->st.auth_failed++;
@@ -2590,6 +3074,8 @@ int zt_imd_recv(struct zt_imd *imd, uint64_t now, const struct zt_addr *local,
 		return 0;
 	}
 	c = zt_outer_arg(zt_quic_conn_arg(conn));
+	if (c->link_out)
+		path.local = c->link_local; /* the address it was opened from (may be a wildcard) */
 	if (zt_quic_conn_recv(conn, now, &path, pkt, len) == ZT_EMALFORMED)
 		imd->st.dropped_conn++;
 	/* Messages read during the call were handled by the readable callback. Closed
@@ -2682,7 +3168,9 @@ static void held_expire(struct zt_imd *imd, uint64_t now)
 				 "the connector for %.150s is busy (not reading): try again later", h->service);
 			refuse_open(h->agent, h->request_id, h->service, ZT_EBUSY, "connector-busy", text);
 		} else {
-			refuse_no_service(imd, h->agent, h->request_id, h->service);
+			struct zt_ctrl_open o = { .request_id = h->request_id };
+			snprintf(o.service, sizeof(o.service), "%s", h->service);
+			no_service_here(imd, h->agent, now, &o);
 		}
 		free(h);
 	}
@@ -2936,6 +3424,7 @@ size_t zt_imd_clients(const struct zt_imd *imd, struct zt_imd_client_info *ret, 
 		*i = (struct zt_imd_client_info){
 			.id = c->id,
 			.connector = c->role == ZT_CTRL_ROLE_CONNECTOR,
+			.link = c->role == ZT_CTRL_ROLE_INTERMEDIATE,
 			.tcp = c->tcp_id != 0,
 			.chan = c->chan,
 			.remote = c->observed,
@@ -2956,7 +3445,7 @@ void zt_imd_each_client(const struct zt_imd *imd,
 			void *arg)
 {
 	for (const struct client *c = imd->clients; c; c = c->next)
-		if (c->state == C_READY)
+		if (c->state == C_READY && c->role != ZT_CTRL_ROLE_INTERMEDIATE)
 			fn(arg, c->role == ZT_CTRL_ROLE_CONNECTOR, c->name, &c->observed);
 }
 

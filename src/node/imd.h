@@ -113,6 +113,13 @@ enum zt_imd_retry {
 	ZT_IMD_RETRY_ALWAYS = 1, /* Retry every client's first Initial */
 };
 
+/* Where the connector for a service is, when not here (cfg.elsewhere). */
+struct zt_imd_where {
+	char connector[96];              /* its name */
+	char imd[64];                    /* the Intermediate it is connected to */
+	struct zt_addr link;             /* that one's link address (family 0: unknown) */
+};
+
 struct zt_imd_config {
 	struct zt_tls_ctx *tls;          /* required: server, ZT_ALPN_OUTER, require_peer_cert */
 	struct zt_tls_ctx *tls_tcp;        /* TCP clients (zt_imd_tcp_accept): server,
@@ -173,12 +180,23 @@ struct zt_imd_config {
 	 * Must outlive the Intermediate. */
 	struct zt_relaytab *relaytab;
 	/* Several Intermediates (docs/scale-out.md): asked when no connector here serves a
-	 * service an agent opens; writes where one is connected instead ("connector c1 at
-	 * Intermediate imd-a") into buf and returns true, for the refusal's text. It must
-	 * not call into the Intermediate. NULL: not asked. */
+	 * service an agent opens; fills *ret with where one is connected instead and
+	 * returns true. It must not call into the Intermediate. NULL: not asked. */
 	bool (*elsewhere)(void *arg, const struct zt_policy *policy, const char *service,
-			  char *buf, size_t cap);
+			  struct zt_imd_where *ret);
 	void *elsewhere_arg;
+	/* Links between Intermediates (docs/scale-out.md, "Sessions across
+	 * Intermediates"). link_tls (a client context: ZT_ALPN_OUTER, our certificate,
+	 * which must carry the TLS client purpose): an OPEN for a service whose connector
+	 * elsewhere() places at another Intermediate with a link address goes to that
+	 * one over a link we open (one per Intermediate, kept while it has sessions);
+	 * NULL: refused, naming where the connector is. link_identity: our certificate's
+	 * identity URI, which the HELLO on our links names. links_in: take links from
+	 * the deployment's other Intermediates (their certificate is their credential). */
+	struct zt_tls_ctx *link_tls;
+	const char *link_identity;
+	bool links_in;
+	size_t link_max_sessions;        /* sessions on one link we take; 0: 100000 */
 	const uint8_t *reset_key;        /* stateless reset secret (>= 16 bytes), also the
 					    Retry tokens' key; NULL: no resets, and a
 					    random Retry key (drawn when first needed) */
@@ -232,7 +250,17 @@ struct zt_imd_stats {
 	uint64_t auth_ok, auth_failed;
 	uint64_t opens, sessions_opened, policy_refused, no_service, held;
 	uint64_t no_service_elsewhere;  /* of no_service: the service's connector is at
-					   another Intermediate (cfg.elsewhere) */
+					   another Intermediate (cfg.elsewhere) and no
+					   link to it could be used */
+	/* Links between Intermediates (cfg.link_tls, cfg.links_in). */
+	uint64_t links_opened;          /* links we opened */
+	uint64_t links_failed;          /* ... that ended before or after they were up */
+	uint64_t links_in;              /* links other Intermediates opened to us, logged in */
+	uint64_t cross_opens;           /* OPENs sent over a link for an agent of ours */
+	uint64_t cross_sessions;        /* ... answered with a session */
+	uint64_t cross_refused;         /* ... refused by the other Intermediate, or failed
+					   with the link */
+	uint64_t link_opens;            /* OPENs taken from links (for their agents) */
 	uint64_t sessions_resumed;  /* OPEN with SESSION_ID: a kept session re-attached */
 	uint64_t sessions_orphaned; /* an end lost while on the direct path: kept for it */
 	uint64_t orphans_expired;   /* ... which did not come back in time */
@@ -292,7 +320,8 @@ struct zt_imd_session_info {
 struct zt_imd_client_info {
 	uint64_t id;                    /* its client id (WELCOME) */
 	char identity[96];              /* URI: ztna:agent:alice */
-	bool connector;                 /* else an agent */
+	bool connector;                 /* else an agent, or: */
+	bool link;                      /* another Intermediate's link, or ours to it */
 	bool tcp;                       /* over TLS/TCP, else QUIC */
 	bool chan;                      /* has the relay channel */
 	struct zt_addr remote;          /* its validated address now */

@@ -167,7 +167,7 @@ int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const ch
 		e->remote = remote ? *remote : (struct zt_addr){ 0 };
 		return put(p, e, now_ms);
 	}
-	if (nl > ZT_PRESREC_NAME_MAX || (role != ZT_PRESREC_AGENT && role != ZT_PRESREC_CONNECTOR)) {
+	if (nl > ZT_PRESREC_NAME_MAX || (role < ZT_PRESREC_AGENT || role > ZT_PRESREC_INTERMEDIATE)) {
 		p->st.errors++;
 		return ZT_EMALFORMED;
 	}

@@ -326,8 +326,10 @@ static int set_leaf(gnutls_x509_crt_t crt, const struct zt_pki_ca *ca,
 	uint8_t akid[64];
 	size_t akid_len = sizeof(akid);
 	bool server = s->kind == ZT_PKI_INTERMEDIATE || s->kind == ZT_PKI_SERVICE;
-	/* A service key only ever serves: it must not pass as a client anywhere. */
-	bool client = s->kind == ZT_PKI_AGENT || s->kind == ZT_PKI_CONNECTOR;
+	/* A service key only ever serves: it must not pass as a client anywhere. An
+	 * Intermediate is also the client of another one's link (docs/scale-out.md). */
+	bool client = s->kind == ZT_PKI_AGENT || s->kind == ZT_PKI_CONNECTOR ||
+		      s->kind == ZT_PKI_INTERMEDIATE;
 	int rc;
 
 	if ((rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||

@@ -758,7 +758,7 @@ static void values_out_of_range_rejected(void **state)
 {
 	static struct raw r;
 	static struct zt_ctrl_msg m;
-	static const uint8_t vals[] = { 0, 3, 255 };
+	static const uint8_t vals[] = { 0, 4, 255 };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(vals); i++) {

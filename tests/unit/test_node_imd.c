@@ -347,15 +347,16 @@ static void open_refused_by_policy_and_for_unknown_service(void **state)
 
 static int elsewhere_calls;
 
-static bool where_is(void *arg, const struct zt_policy *policy, const char *service, char *buf,
-		     size_t cap)
+static bool where_is(void *arg, const struct zt_policy *policy, const char *service,
+		     struct zt_imd_where *ret)
 {
 	(void)arg;
 	elsewhere_calls++;
 	/* the Intermediate's policy comes along: c1 may serve web */
 	if (strcmp(service, "web") || !zt_policy_may_serve(policy, "c1", "web"))
 		return false;
-	snprintf(buf, cap, "connector c1 at Intermediate imd-a");
+	snprintf(ret->connector, sizeof(ret->connector), "c1");
+	snprintf(ret->imd, sizeof(ret->imd), "imd-a");
 	return true;
 }
 
@@ -380,7 +381,8 @@ static void open_for_a_connector_elsewhere_says_where(void **state)
 	assert_int_equal(m->u.error.code, 1502);
 	assert_int_equal(m->u.error.request_id, 44);
 	assert_non_null(strstr(m->u.error.text, "connector c1 at Intermediate imd-a"));
-	assert_non_null(strstr(m->u.error.text, "not supported yet"));
+	/* no cfg.link_tls: it opens no links */
+	assert_non_null(strstr(m->u.error.text, "opens no links to others: connect to that one"));
 	assert_int_equal(nh_raw_open(&w.alice, 45, "ghost", 0), 0);
 	assert_true(nh_wait_count(&w.alice, ZT_CTRL_ERROR, 2, 3 * ZT_SEC));
 	m = nh_raw_last(&w.alice, ZT_CTRL_ERROR);

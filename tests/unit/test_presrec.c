@@ -141,8 +141,13 @@ static void fields_out_of_bounds(void **state)
 	struct zt_presrec r;
 	(void)state;
 
-	r = sample(), r.role = 3;
+	r = sample(), r.role = 4;
 	assert_int_equal(enc(buf, &r), ZT_EMALFORMED);
+	/* an Intermediate's record is its own: name and imd the same */
+	r = sample(), r.role = ZT_PRESREC_INTERMEDIATE;
+	assert_int_equal(enc(buf, &r), ZT_EMALFORMED);
+	strcpy(r.name, r.imd);
+	assert_true(enc(buf, &r) > 0);
 	r = sample(), r.name[0] = '\0';
 	assert_int_equal(enc(buf, &r), ZT_EMALFORMED);
 	r = sample(), strcpy(r.name, "c1/x");
@@ -174,7 +179,12 @@ static void store_keys(void **state)
 	assert_int_equal(zt_presrec_key_parse("agent.alice", &role, name), 0);
 	assert_int_equal(role, ZT_PRESREC_AGENT);
 	assert_int_equal(zt_presrec_key(key, 5, ZT_PRESREC_AGENT, "alice"), -ENOBUFS);
-	assert_int_equal(zt_presrec_key(key, sizeof(key), 3, "alice"), ZT_EMALFORMED);
+	/* an Intermediate's own record (where its links are taken) */
+	assert_int_equal(zt_presrec_key(key, sizeof(key), ZT_PRESREC_INTERMEDIATE, "imd-a"), 18);
+	assert_string_equal(key, "intermediate.imd-a");
+	assert_int_equal(zt_presrec_key_parse(key, &role, name), 0);
+	assert_int_equal(role, ZT_PRESREC_INTERMEDIATE);
+	assert_int_equal(zt_presrec_key(key, sizeof(key), 4, "alice"), ZT_EMALFORMED);
 	assert_int_equal(zt_presrec_key(key, sizeof(key), ZT_PRESREC_AGENT, "a*b"), ZT_EMALFORMED);
 	assert_int_equal(zt_presrec_key(key, sizeof(key), ZT_PRESREC_AGENT, ""), ZT_EMALFORMED);
 	memset(longname, 'x', ZT_PRESREC_NAME_MAX + 1);

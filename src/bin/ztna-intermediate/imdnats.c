@@ -37,6 +37,7 @@ static const char *or_default(const char *v, const char *def)
 bool imd_nats_same(const struct imd_nats *a, const struct imd_nats *b)
 {
 	return !strcmp(a->servers, b->servers) && !strcmp(a->name, b->name) &&
+	       zt_addr_equal(&a->link_addr, &b->link_addr) &&
 	       !strcmp(a->key_file, b->key_file) &&
 	       !strcmp(or_default(a->bucket, BUCKET_DEFAULT), or_default(b->bucket, BUCKET_DEFAULT)) &&
 	       !strcmp(or_default(a->policy_bucket, POLICY_BUCKET_DEFAULT),
@@ -120,6 +121,8 @@ static void on_sync(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 
 	maybe_republish(n, wall_ms());
 	zt_prespub_begin(n->pub);
+	if (n->link_pub.family) /* our own record: where the others reach us */
+		zt_prespub_see(n->pub, wall_ms(), ZT_PRESREC_INTERMEDIATE, n->name, &n->link_pub);
 	zt_imd_each_client(n->imd, see, n);
 	zt_prespub_end(n->pub);
 	zt_prestab_expire(n->tab, wall_ms());
@@ -364,15 +367,20 @@ static bool serves_elsewhere(void *arg, const struct zt_presrec *r)
 }
 
 bool imd_nats_elsewhere(void *arg, const struct zt_policy *policy, const char *service,
-			char *buf, size_t cap)
+			struct zt_imd_where *ret)
 {
 	struct imd_nats *n = arg;
 	struct serving s = { .policy = policy, .service = service, .self = n->name };
-	struct zt_presrec r;
+	struct zt_presrec r, ir;
+	uint64_t wall = wall_ms();
 
-	if (!n->tab || zt_prestab_first(n->tab, wall_ms(), serves_elsewhere, &s, &r) < 0)
+	if (!n->tab || zt_prestab_first(n->tab, wall, serves_elsewhere, &s, &r) < 0)
 		return false;
-	snprintf(buf, cap, "connector %s at Intermediate %s", r.name, r.imd);
+	*ret = (struct zt_imd_where){ 0 };
+	snprintf(ret->connector, sizeof(ret->connector), "%s", r.name);
+	snprintf(ret->imd, sizeof(ret->imd), "%s", r.imd);
+	if (zt_prestab_find(n->tab, wall, ZT_PRESREC_INTERMEDIATE, r.imd, &ir) == 0 && ir.naddrs)
+		ret->link = ir.addrs[0];
 	return true;
 }
 

@@ -40,10 +40,13 @@ struct imd_nats {
 					refreshed every third of it */
 	bool policy_follow;          /* --nats-policy follow: the cluster's policy rules */
 	char policy_bucket[64];      /* --nats-policy-bucket (default ztna-policy) */
+	struct zt_addr link_addr;    /* --link-address (default the listen address): in
+					our own record, where the others open links to us */
 	/* Called with a new policy from the cluster (the callee owns it from then on). */
 	void (*apply)(void *arg, struct zt_policy *policy, uint64_t seq);
 	void *apply_arg;
 	/* Running. */
+	struct zt_addr link_pub;     /* link_addr, or its default (family 0: none) */
 	struct zt_loop *loop;
 	const struct zt_imd *imd;
 	struct zt_natsbus *bus;
@@ -82,9 +85,10 @@ void imd_nats_ctl(void *arg, struct zt_ctlconn *c, uint64_t now);
 void imd_nats_metrics(const struct imd_nats *n, struct zt_prom *p);
 
 /* node/imd.h cfg.elsewhere: a connector that may serve service (policy) and is
- * connected to another Intermediate, as "connector NAME at Intermediate IMD". */
+ * connected to another Intermediate, and that one's link address (from its own
+ * record; family 0 when it has none). */
 bool imd_nats_elsewhere(void *arg, const struct zt_policy *policy, const char *service,
-			char *buf, size_t cap);
+			struct zt_imd_where *ret);
 
 /* One line for the stats log: event nats_EVENT. */
 void imd_nats_log(const struct imd_nats *n, const char *event);

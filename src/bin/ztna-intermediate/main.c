@@ -38,6 +38,7 @@
 #include "imdctl.h"
 #include "imdmetrics.h"
 #include "imdnats.h"
+#include "quic/certinfo.h"
 #include "imdworkers.h"
 
 struct prog {
@@ -64,6 +65,7 @@ struct prog {
 	struct imd_workers workers; /* --workers */
 	struct imd_ctl ctl;        /* --control: `ztna status --intermediate` */
 	struct imd_nats nats;      /* --nats: several Intermediates (docs/scale-out.md) */
+	char link_identity[ZT_PKI_IDENTITY_MAX]; /* our certificate's, for our links' HELLO */
 	int argc;                  /* the command line, read again on SIGHUP (reload) */
 	char **argv;
 };
@@ -135,6 +137,19 @@ static int set_metrics(void *ctx, const char *v, const char **why)
 	if (zt_addr_parse(a, v, 0) < 0 || a->port == 0) {
 		*a = (struct zt_addr){ 0 };
 		*why = "ADDR:PORT (e.g. 127.0.0.1:9100), or off";
+		return ZT_ECONF_VALUE;
+	}
+	return 0;
+}
+
+static int set_link_address(void *ctx, const char *v, const char **why)
+{
+	struct zt_addr *a = &P(ctx)->nats.link_addr;
+
+	if (zt_addr_parse(a, v, 0) < 0 || a->port == 0 || zt_addr_is_any(a)) {
+		*a = (struct zt_addr){ 0 };
+		*why = "ADDR:PORT, the address other Intermediates reach this one's UDP port at "
+		       "(e.g. 192.0.2.10:4433)";
 		return ZT_ECONF_VALUE;
 	}
 	return 0;
@@ -450,6 +465,11 @@ static const struct zt_conf_key keys[] = {
 	  .help = "copies of the bucket in the cluster when this Intermediate creates it "
 		  "(default 1; 3 on a three-node cluster)",
 	  COUNT(nats.replicas, 5) },
+	{ .name = "link-address", .syntax = "ADDR:PORT", .example = "192.0.2.10:4433",
+	  .help = "where the deployment's other Intermediates open links to this one, for "
+		  "sessions of their agents with connectors here (published with --nats; default: "
+		  "the listen address, unless it is a wildcard)",
+	  .set = set_link_address },
 	{ .name = "reset-key-file", .syntax = "FILE", .example = "/etc/ztna/reset.key",
 	  .help = "secret for stateless resets after a restart and Retry tokens (default: from "
 		  "the TLS key)",
@@ -551,6 +571,23 @@ static void log_start(const struct prog *p)
 			"CONNECTOR=SERVICE for each connector\"");
 }
 
+/* With --nats: links to and from the other Intermediates (docs/scale-out.md), as a
+ * client with our certificate, which must carry the TLS client purpose. */
+static int links_tls(struct prog *p, struct zt_tls_config *tc)
+{
+	struct zt_certinfo ci;
+	int rc = zt_certinfo_file(p->d.cert, &ci);
+
+	if (rc < 0 || !*ci.identity)
+		return zt_daemon_fail(&p->d, 1, "%s: %s", p->d.cert,
+				      rc < 0 ? zt_strerror(rc) : "no ztna identity in the certificate");
+	snprintf(p->link_identity, sizeof(p->link_identity), "%s", ci.identity);
+	tc->side = ZT_TLS_CLIENT;
+	tc->alpn = ZT_ALPN_OUTER;
+	tc->require_peer_cert = false;
+	return zt_daemon_tls_new(&p->d, tc, &p->ic.link_tls) < 0 ? 1 : 0;
+}
+
 /* Our certificate, key and CA (a bundle without foreign keys), the key log, the qlog
  * directory, the TLS context. Returns 0 or the exit status, with the message. */
 static int load_files(struct prog *p)
@@ -571,7 +608,7 @@ static int load_files(struct prog *p)
 	tc.alpn = ZT_ALPN_OUTER_TCP;
 	if (zt_daemon_tls_new(d, &tc, &p->ic.tls_tcp) < 0)
 		return 1;
-	return 0;
+	return *p->nats.servers ? links_tls(p, &tc) : 0;
 }
 
 /* The TCP listener: a failure is fatal when --tcp-listen asked for it, else a warning
@@ -845,6 +882,11 @@ static int setup(void *arg, int argc, char **argv)
 	if (*p->nats.servers) {
 		p->ic.elsewhere = imd_nats_elsewhere;
 		p->ic.elsewhere_arg = &p->nats;
+		p->ic.link_identity = p->link_identity;
+		p->ic.links_in = true;
+		p->nats.link_pub = p->nats.link_addr;
+		if (!p->nats.link_pub.family && !zt_addr_is_any(&p->d.io.udp.local))
+			p->nats.link_pub = p->d.io.udp.local;
 	}
 	rc = zt_imd_new(&p->imd, &p->ic, zt_loop_now(p->d.loop));
 	zt_secret_free(reset_key); /* the Intermediate keeps a hash of it */
@@ -921,6 +963,7 @@ static void teardown(void *arg)
 	imd_workers_free(&p->workers); /* after: the Intermediate empties the relay table */
 	zt_tls_ctx_free(p->ic.tls);
 	zt_tls_ctx_free(p->ic.tls_tcp);
+	zt_tls_ctx_free(p->ic.link_tls);
 }
 
 static const struct zt_daemon_ops imd_ops = {
