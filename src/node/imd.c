@@ -727,6 +727,16 @@ static void client_gone(struct client *c, const char *why)
 			cross_fail(imd, s, why);
 			continue;
 		}
+		if (c->link_out && s->direct && other && other->state == C_READY) {
+			/* its ends need no Intermediate while the direct path holds: kept
+			 * for the agent (bounded by its sessions) until it closes it */
+			unlink_end(s, 1);
+			s->end[1] = NULL;
+			LOG(imd, ZT_NODE_INFO, "session_kept", "session=%08x service=%s agent=%s "
+			    "why=\"direct; the link to %s is gone\"", s->id, s->service, s->ident[0],
+			    c->name);
+			continue;
+		}
 		/* On the direct path the ends need us only as a fallback, and one whose
 		 * connection was lost (not closed) comes back to its sessions: keep the
 		 * session for this end, and do not disturb the other one. */
@@ -1220,6 +1230,8 @@ static struct client *link_open(struct zt_imd *imd, uint64_t now, const struct z
 	if (path.local.family != path.remote.family || !(c = client_new(imd, now, &w->link)))
 		return NULL;
 	qc.tls = imd->cfg.link_tls;
+	qc.idle_timeout = imd->cfg.link_idle;
+	qc.keepalive = imd->cfg.link_idle / 4;
 	if (zt_outer_connect_quic(&c->outer, &qc, ZT_PKI_INTERMEDIATE_DNS, &path, &outer_cb, c,
 				  now) < 0) {
 		half_open_end(c);
@@ -1275,19 +1287,24 @@ static void link_hello(struct client *l)
 	ctrl_send(l, &m);
 }
 
-/* WELCOME on our link: it is up if the certificate is the Intermediate's we meant (the
- * handshake checked that the deployment's CA issued it); the OPENs waiting go. */
+/* WELCOME on our link: it is up if the certificate is an Intermediate's (the
+ * handshake checked that the deployment's CA issued it and that it may serve as one);
+ * the OPENs waiting go. The name in the cluster (presence) need not be the
+ * certificate's: the presence key vouches for the record that gave the address. */
 static void link_welcome(struct zt_imd *imd, struct client *l, uint64_t now)
 {
-	char id[ZT_PKI_IDENTITY_MAX];
+	char id[ZT_PKI_IDENTITY_MAX] = "";
+	enum zt_pki_kind kind;
+	const char *name;
 
 	if (zt_tls_session_peer_identity(zt_outer_tls(l->outer), id, sizeof(id)) < 0 ||
-	    strcmp(id, l->identity)) {
-		LOG(imd, ZT_NODE_WARN, "link_refused", "intermediate=%s peer=%s reason=wrong-identity",
-		    l->name, id);
-		link_fail(l, now, "the other end is not that Intermediate");
+	    zt_pki_identity_parse(id, &kind, &name) < 0 || kind != ZT_PKI_INTERMEDIATE) {
+		LOG(imd, ZT_NODE_WARN, "link_refused", "intermediate=%s peer=%s reason=not-an-intermediate",
+		    l->name, id[0] ? id : "-");
+		link_fail(l, now, "the other end is not an Intermediate");
 		return;
 	}
+	snprintf(l->identity, sizeof(l->identity), "%s", id);
 	l->state = C_READY;
 	l->login_seq = ++imd->logins;
 	l->login_at = now;
@@ -1507,11 +1524,11 @@ static void refuse_open(struct client *c, uint64_t request_id, const char *servi
 	send_error(c, code, request_id, 0, text);
 }
 
-/* No connector here serves service. When another Intermediate holds one
+/* No connector here serves the service of o. When another Intermediate holds one
  * (cfg.elsewhere): a cross session over a link to it (cfg.link_tls), or a refusal
- * that says where it is; else "no connector serves". */
-static void no_service_here(struct zt_imd *imd, struct client *c, uint64_t now,
-			    const struct zt_ctrl_open *o)
+ * that says where it is, and true; else false. */
+static bool open_elsewhere(struct zt_imd *imd, struct client *c, uint64_t now,
+			   const struct zt_ctrl_open *o)
 {
 	char text[ZT_CTRL_STR_MAX + 1];
 	struct zt_imd_where w = { 0 };
@@ -1521,7 +1538,7 @@ static void no_service_here(struct zt_imd *imd, struct client *c, uint64_t now,
 						     o->service, &w)) {
 		w.connector[sizeof(w.connector) - 1] = w.imd[sizeof(w.imd) - 1] = 0;
 		if (imd->cfg.link_tls && w.link.family && cross_open(imd, c, now, o, &w) == 0)
-			return;
+			return true;
 		why = !imd->cfg.link_tls ? "this Intermediate opens no links to others: connect to that one"
 		      : !w.link.family   ? "its link address is not known: connect to that one"
 					 : "no link to it now: try again";
@@ -1532,8 +1549,16 @@ static void no_service_here(struct zt_imd *imd, struct client *c, uint64_t now,
 			 why);
 		refuse_open(c, o->request_id, o->service, imd->cfg.link_tls && w.link.family ? ZT_EBUSY
 			    : ZT_ENOSERVICE, "elsewhere", text);
-		return;
+		return true;
 	}
+	return false;
+}
+
+/* No connector serves the service of o, here or elsewhere. */
+static void refuse_nowhere(struct zt_imd *imd, struct client *c, const struct zt_ctrl_open *o)
+{
+	char text[ZT_CTRL_STR_MAX + 1];
+
 	imd->st.no_service++;
 	snprintf(text, sizeof(text), "no connector serves %.200s", o->service);
 	refuse_open(c, o->request_id, o->service, ZT_ENOSERVICE, "no-service", text);
@@ -1656,6 +1681,9 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 			     c->identity);
 		return;
 	}
+	/* not held when another Intermediate has one */
+	if (!busy && open_elsewhere(imd, c, now, o))
+		return;
 	if (busy || (imd->cfg.open_hold && now < imd->started + imd->cfg.open_hold)) {
 		if (hold_open(imd, c, now, o, busy))
 			return;
@@ -1664,7 +1692,7 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 			    "too many requests waiting for a connector: try again later");
 		return;
 	}
-	no_service_here(imd, c, now, o);
+	refuse_nowhere(imd, c, o);
 }
 
 /* HELLO: certificate identity + credential. */
@@ -2624,6 +2652,7 @@ static void config_defaults(struct zt_imd_config *c)
 	c->ctrl_busy = or_default(c->ctrl_busy, 64 * 1024);
 	c->ctrl_stall = or_default(c->ctrl_stall, 30 * ZT_SEC);
 	c->link_max_sessions = or_default(c->link_max_sessions, 100000);
+	c->link_idle = or_default(c->link_idle, 10 * ZT_SEC);
 }
 
 int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t now)
@@ -3170,7 +3199,8 @@ static void held_expire(struct zt_imd *imd, uint64_t now)
 		} else {
 			struct zt_ctrl_open o = { .request_id = h->request_id };
 			snprintf(o.service, sizeof(o.service), "%s", h->service);
-			no_service_here(imd, h->agent, now, &o);
+			if (!open_elsewhere(imd, h->agent, now, &o))
+				refuse_nowhere(imd, h->agent, &o);
 		}
 		free(h);
 	}
@@ -3498,6 +3528,31 @@ static size_t end_disallowed(struct zt_imd *imd, struct client *c, bool all, con
 	return n;
 }
 
+/* A link's sessions (theirs: another Intermediate's agents with our connectors)
+ * whose agent the policy no longer knows or lets reach the service end. */
+static size_t end_link_disallowed(struct zt_imd *imd, struct client *l)
+{
+	const struct zt_policy *pol = imd->cfg.policy;
+	struct session *s = l->sessions, *next;
+	enum zt_pki_kind kind;
+	const char *name;
+	size_t n = 0;
+
+	for (; s; s = next) {
+		next = s->lnext[0];
+		if (s->end[0] != l)
+			break; /* not ours: theirs are all agent ends */
+		if (zt_pki_identity_parse(s->ident[0], &kind, &name) == 0 &&
+		    zt_policy_has_client(pol, ZT_PKI_AGENT, name) &&
+		    zt_policy_allows(pol, name, s->service))
+			continue;
+		session_end(imd, s, NULL, ZT_EPOLICY, "no longer allowed by the policy of the "
+			    "connector's Intermediate");
+		n++;
+	}
+	return n;
+}
+
 /* A connector's registered services it may no longer serve go. */
 static size_t drop_services(struct zt_imd *imd, struct client *c)
 {
@@ -3528,8 +3583,12 @@ int zt_imd_set_policy(struct zt_imd *imd, uint64_t now, const struct zt_policy *
 	imd->cfg.policy = policy;
 	for (c = imd->clients; c; c = next) {
 		next = c->next;
-		if (c->state != C_READY)
+		if (c->state != C_READY || c->link_out)
+			continue; /* our links' sessions are our agents' */
+		if (c->role == ZT_CTRL_ROLE_INTERMEDIATE) {
+			r.sessions_ended += end_link_disallowed(imd, c);
 			continue;
+		}
 		if (!zt_policy_has_client(policy, client_kind(c), c->name)) {
 			r.sessions_ended += end_disallowed(imd, c, true, "peer revoked (configuration "
 							   "reloaded)");

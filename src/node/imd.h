@@ -197,6 +197,8 @@ struct zt_imd_config {
 	const char *link_identity;
 	bool links_in;
 	size_t link_max_sessions;        /* sessions on one link we take; 0: 100000 */
+	uint64_t link_idle;              /* a link of ours silent this long is lost (it
+					    PINGs every quarter of it); 0: 10 s */
 	const uint8_t *reset_key;        /* stateless reset secret (>= 16 bytes), also the
 					    Retry tokens' key; NULL: no resets, and a
 					    random Retry key (drawn when first needed) */

@@ -88,7 +88,10 @@ seq1=$(field "$out" seq)
 	tap_ok "push: '$out'; in force at A and B" ||
 	tap_fail "first push" "rc $rc '$out' A: $(presence a | head -1) $(tail -n 3 "$T/imd-a.log")"
 
-# 2. alice left out: her login at B ends within 2 s, bob at A stays
+# 2. alice left out: her login at B ends within 2 s, and her session with c1 at A
+# (across the link from B) ends at A too; bob at A stays
+( sleep 20 | socat -t 20 - "TCP:$L:$((PORT + 13))" >/dev/null 2>&1 ) &
+wait_log "$T/imd-a.log" "event=session_open .*agent=ztna:agent:alice connector=ztna:connector:c1" 10
 logged_in b alice; before=$?
 t0=$(date +%s.%N)
 out=$(push --file "$T/p2" 2>&1); rc=$?
@@ -97,10 +100,11 @@ gone=1
 for _ in $(seq 50); do logged_in b alice || { gone=0; break; }; sleep 0.1; done
 el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 wait_seq "$seq2"; ws=$?
-[ $before = 0 ] && [ $rc = 0 ] && [ $gone = 0 ] && [ $ws = 0 ] && logged_in a bob &&
+wait_log "$T/imd-a.log" "event=session_close .*agent=ztna:agent:alice connector=ztna:connector:c1" 2; xs=$?
+[ $before = 0 ] && [ $rc = 0 ] && [ $gone = 0 ] && [ $ws = 0 ] && [ $xs = 0 ] && logged_in a bob &&
 	grep -q "event=policy_applied source=nats seq=$seq2 .*clients_revoked=1" "$T/imd-b.log" &&
-	tap_ok "alice left out: her login at B ended ${el}s after the push began; bob at A stays" ||
-	tap_fail "revocation" "before $before rc $rc gone $gone after ${el}s seq $ws $(grep policy "$T/imd-b.log" | tail -2)"
+	tap_ok "alice left out: her login at B ended ${el}s after the push began, her session at A too; bob at A stays" ||
+	tap_fail "revocation" "before $before rc $rc gone $gone after ${el}s seq $ws across $xs $(grep policy "$T/imd-b.log" | tail -2) $(grep -E 'session_(open|close)' "$T/imd-a.log" | tail -2)"
 
 # 3. she stays out
 sleep 2

@@ -480,6 +480,7 @@ static void log_stats(void *arg, const char *event)
 {
 	struct prog *p = arg;
 	struct zt_imd_stats s;
+	char ev[32];
 
 	zt_imd_stats(p->imd, &s);
 	zt_info(event,
@@ -520,6 +521,12 @@ static void log_stats(void *arg, const char *event)
 		s.ctrl_budget_closed, s.ctrl_fwd_dropped, s.ctrl_send_dropped, s.ctrl_stalled_closed,
 		s.log_suppressed, s.tcp_accepted, p->otcp.nconns, p->otcp.st.failed,
 		p->otcp.st.bytes_in, p->otcp.st.bytes_out, p->otcp.lst.errors);
+	snprintf(ev, sizeof(ev), "links_%s", event);
+	if (p->ic.link_tls)
+		zt_info(ev, "links_opened=%" PRIu64 " links_failed=%" PRIu64 " links_in=%" PRIu64
+			" cross_opens=%" PRIu64 " cross_sessions=%" PRIu64 " cross_refused=%" PRIu64
+			" link_opens=%" PRIu64, s.links_opened, s.links_failed, s.links_in,
+			s.cross_opens, s.cross_sessions, s.cross_refused, s.link_opens);
 	imd_workers_log(&p->workers, event);
 	imd_nats_log(&p->nats, event);
 }
