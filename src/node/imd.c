@@ -737,6 +737,11 @@ static void client_gone(struct client *c, const char *why)
 			    c->name);
 			continue;
 		}
+		if (c->link_out) { /* a link never comes back to take up orphans */
+			session_end(imd, s, c, ZT_EPEER, "the link to the connector's Intermediate "
+				    "was lost");
+			continue;
+		}
 		/* On the direct path the ends need us only as a fallback, and one whose
 		 * connection was lost (not closed) comes back to its sessions: keep the
 		 * session for this end, and do not disturb the other one. */

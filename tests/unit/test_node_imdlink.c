@@ -1,0 +1,361 @@
+/*
+ * node/imd.h: sessions across Intermediates (docs/scale-out.md). Two Intermediates on
+ * the in-memory network: B, whose cfg.elsewhere places connector c1 at A, opens a
+ * link to A (cfg.link_tls, the intermediate certificate as a client) for its agents'
+ * OPENs; A (cfg.links_in) pairs them with c1 under its own policy. Raw clients:
+ *
+ *     alice 127.0.0.2:5000 (5 ms) --.                                 .-- c1 127.0.0.3:6000 (20 ms)
+ *     bob   127.0.0.4:5000 (5 ms) ---+-- B 127.0.0.9:4433 (10 ms) ==link== A 127.0.0.1:4433 (0 ms)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/units.h"
+#include "node/relay.h"
+#include "node_harness.h"
+
+struct lw {
+	struct nh_world w;            /* A (w.imd), c1, alice and bob */
+	struct nh_ep b;               /* B */
+	struct zt_imd_config bcfg;
+	struct zt_policy *bpol;
+	struct zt_tls_ctx *link_tls;
+	int where_calls;
+};
+
+static bool where_c1(void *arg, const struct zt_policy *policy, const char *service,
+		     struct zt_imd_where *ret)
+{
+	struct lw *l = arg;
+
+	(void)policy;
+	l->where_calls++;
+	if (strcmp(service, "web"))
+		return false;
+	snprintf(ret->connector, sizeof(ret->connector), "c1");
+	snprintf(ret->imd, sizeof(ret->imd), "imd-a");
+	ret->link = l->w.imd.addr;
+	return true;
+}
+
+/* A's policy: a_lines; B's: alice and bob may reach web. links_in: A takes links. */
+static void lw_init(struct lw *l, struct nh_fixture *f, const char *const *a_lines, bool links_in)
+{
+	static const char *const b_lines[] = {
+		"client agent:alice:pw-alice", "client agent:bob:pw-bob", "allow alice=web",
+		"allow bob=web", NULL,
+	};
+
+	memset(l, 0, sizeof(*l));
+	nh_world_init(&l->w, f, a_lines);
+	l->w.icfg.links_in = links_in;
+	nh_world_start(&l->w);
+	l->bpol = nh_policy(b_lines);
+	l->link_tls = nh_tls(f, ZT_TLS_CLIENT, ZT_ALPN_OUTER, &f->pki.q.intermediate, false);
+	nh_ep_init(&l->b, &l->w.net, NH_IMD, "127.0.0.9:4433", 10 * ZT_MS);
+	l->bcfg = l->w.icfg;
+	l->bcfg.policy = l->bpol;
+	l->bcfg.listen = l->b.addr;
+	l->bcfg.log = nh_node_log("imd-b");
+	l->bcfg.elsewhere = where_c1;
+	l->bcfg.elsewhere_arg = l;
+	l->bcfg.link_tls = l->link_tls;
+	l->bcfg.link_identity = "ztna:intermediate:relay";
+	assert_int_equal(zt_imd_new(&l->b.imd, &l->bcfg, l->w.net.now), 0);
+	nh_raw_login(&l->w.c1, l->w.c1_tls, &l->w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1",
+		     "web");
+	nh_raw_login(&l->w.alice, l->w.alice_tls, &l->b.addr, ZT_CTRL_ROLE_AGENT, "alice",
+		     "pw-alice", NULL);
+	nh_raw_login(&l->w.bob, l->w.bob_tls, &l->b.addr, ZT_CTRL_ROLE_AGENT, "bob", "pw-bob", NULL);
+}
+
+static void lw_fini(struct lw *l)
+{
+	nh_world_fini(&l->w); /* frees B too: it is on the network */
+	zt_policy_free(l->bpol);
+	zt_tls_ctx_free(l->link_tls);
+}
+
+static const char *const a_both[] = {
+	"client agent:alice:pw-alice", "client agent:bob:pw-bob", "client connector:c1:pw-c1",
+	"allow alice=web", "allow bob=web", "serve c1=web", NULL,
+};
+
+static void relay_dgram(struct nh_ep *e, uint32_t session, const char *payload)
+{
+	uint8_t buf[256];
+	size_t n = strlen(payload);
+
+	zt_relay_hdr_write(buf, sizeof(buf), session);
+	memcpy(buf + ZT_RELAY_HDR_LEN, payload, n);
+	assert_int_equal(zt_quic_dgram_send(e->raw.conn, buf, ZT_RELAY_HDR_LEN + n), 0);
+}
+
+/* The last datagram e got: its session id and payload. */
+static void last_dgram_is(const struct nh_ep *e, uint32_t session, const char *payload)
+{
+	uint32_t id = 0;
+
+	assert_int_equal(zt_relay_hdr_read(e->raw.last_dgram, e->raw.last_dgram_len, &id),
+			 ZT_RELAY_HDR_LEN);
+	assert_int_equal(id, session);
+	assert_int_equal(e->raw.last_dgram_len, ZT_RELAY_HDR_LEN + strlen(payload));
+	assert_memory_equal(e->raw.last_dgram + ZT_RELAY_HDR_LEN, payload, strlen(payload));
+}
+
+static void send_cands(struct nh_ep *e, uint32_t session, const char *ip)
+{
+	struct zt_ctrl_msg m;
+	struct zt_cand *c;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_CANDIDATES);
+	m.u.cands.session_id = session;
+	snprintf(m.u.cands.ufrag, sizeof(m.u.cands.ufrag), "uf1");
+	snprintf(m.u.cands.pwd, sizeof(m.u.cands.pwd), "pwpwpwpwpwpwpwpwpwpwpw");
+	m.u.cands.generation = 1;
+	m.u.cands.end_of_candidates = true;
+	m.u.cands.n_cands = 1;
+	c = &m.u.cands.cands[0];
+	c->type = ZT_CAND_HOST;
+	c->component = 1;
+	c->priority = 2130706431;
+	snprintf(c->foundation, sizeof(c->foundation), "h1");
+	c->addr = qh_addr(ip);
+	assert_int_equal(nh_raw_send(e, &m), 0);
+}
+
+/* alice at B opens web: a session at each Intermediate, ids of their own. */
+static void open_across(struct lw *l, uint32_t *ret_b, uint32_t *ret_a)
+{
+	const struct zt_ctrl_msg *m;
+
+	assert_int_equal(nh_raw_open(&l->w.alice, 71, "web", 0), 0);
+	assert_true(nh_wait_count(&l->w.alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&l->w.c1, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&l->w.alice, ZT_CTRL_SESSION);
+	assert_int_equal(m->u.session.request_id, 71);
+	assert_string_equal(m->u.session.peer_identity, "ztna:connector:c1");
+	assert_int_equal(m->u.session.ice_role, ZT_CTRL_ICE_CONTROLLING);
+	*ret_b = (uint32_t)m->u.session.session_id;
+	m = nh_raw_last(&l->w.c1, ZT_CTRL_SESSION);
+	assert_string_equal(m->u.session.peer_identity, "ztna:agent:alice");
+	assert_int_equal(m->u.session.ice_role, ZT_CTRL_ICE_CONTROLLED);
+	*ret_a = (uint32_t)m->u.session.session_id;
+}
+
+/* Pairing, candidates (the agent's address as B saw it), START_CHECKS from A, relayed
+ * payloads both ways under each side's id, CLOSE from the connector. */
+static void session_across_two_intermediates(void **state)
+{
+	struct lw l;
+	struct zt_imd_stats sa, sb;
+	const struct zt_ctrl_msg *m;
+	uint32_t idb, ida;
+	char obs[ZT_ADDR_STRLEN];
+
+	lw_init(&l, *state, a_both, true);
+	open_across(&l, &idb, &ida);
+
+	send_cands(&l.w.alice, idb, "10.0.0.2:5000");
+	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_CANDIDATES, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&l.w.c1, ZT_CTRL_CANDIDATES);
+	assert_int_equal(m->u.cands.session_id, ida);
+	assert_string_equal(zt_addr_str(&m->u.cands.observed, obs), "127.0.0.2:5000");
+	send_cands(&l.w.c1, ida, "10.0.0.3:6000");
+	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_CANDIDATES, 1, 3 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&l.w.alice, ZT_CTRL_CANDIDATES)->u.cands.session_id, idb);
+	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_START_CHECKS, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_START_CHECKS, 1, 3 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&l.w.alice, ZT_CTRL_START_CHECKS)->u.start.session_id, idb);
+	assert_int_equal(nh_raw_last(&l.w.c1, ZT_CTRL_START_CHECKS)->u.start.session_id, ida);
+
+	relay_dgram(&l.w.alice, idb, "ping");
+	nh_run_alive(&l.w.net, 200 * ZT_MS);
+	assert_int_equal(l.w.c1.raw.ndgrams, 1);
+	last_dgram_is(&l.w.c1, ida, "ping");
+	relay_dgram(&l.w.c1, ida, "pong!");
+	nh_run_alive(&l.w.net, 200 * ZT_MS);
+	assert_int_equal(l.w.alice.raw.ndgrams, 1);
+	last_dgram_is(&l.w.alice, idb, "pong!");
+	/* an id that is A's, not alice's at B, relays nothing */
+	if (ida != idb) {
+		relay_dgram(&l.w.alice, ida, "stray");
+		nh_run_alive(&l.w.net, 200 * ZT_MS);
+		assert_int_equal(l.w.c1.raw.ndgrams, 1);
+	}
+
+	zt_imd_stats(l.b.imd, &sb);
+	zt_imd_stats(l.w.imd.imd, &sa);
+	assert_int_equal(sb.links_opened, 1);
+	assert_int_equal(sb.cross_opens, 1);
+	assert_int_equal(sb.cross_sessions, 1);
+	assert_int_equal(sa.links_in, 1);
+	assert_int_equal(sa.link_opens, 1);
+
+	/* c1 closes: alice is told under her id, both sessions go */
+	{
+		struct zt_ctrl_msg c;
+		zt_ctrl_msg_init(&c, ZT_CTRL_CLOSE);
+		c.u.close.session_id = ida;
+		c.u.close.reason = 1507;
+		snprintf(c.u.close.text, sizeof(c.u.close.text), "done");
+		assert_int_equal(nh_raw_send(&l.w.c1, &c), 0);
+	}
+	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_CLOSE, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&l.w.alice, ZT_CTRL_CLOSE);
+	assert_int_equal(m->u.close.session_id, idb);
+	assert_string_equal(m->u.close.text, "done");
+	zt_imd_stats(l.b.imd, &sb);
+	zt_imd_stats(l.w.imd.imd, &sa);
+	assert_int_equal(sb.sessions, 0);
+	assert_int_equal(sa.sessions, 0);
+	lw_fini(&l);
+}
+
+/* A's policy decides: bob, whom B lets reach web, is refused with A's words, and B
+ * keeps nothing of the attempt. */
+static void the_connectors_intermediate_checks_its_policy(void **state)
+{
+	static const char *const a_alice_only[] = {
+		"client agent:alice:pw-alice", "client agent:bob:pw-bob",
+		"client connector:c1:pw-c1", "allow alice=web", "serve c1=web", NULL,
+	};
+	struct lw l;
+	struct zt_imd_stats sb;
+	const struct zt_ctrl_msg *m;
+
+	lw_init(&l, *state, a_alice_only, true);
+	assert_int_equal(nh_raw_open(&l.w.bob, 5, "web", 0), 0);
+	assert_true(nh_wait_count(&l.w.bob, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&l.w.bob, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.code, 1501);
+	assert_int_equal(m->u.error.request_id, 5);
+	assert_string_equal(m->u.error.text, "agent bob may not reach service web (policy)");
+	zt_imd_stats(l.b.imd, &sb);
+	assert_int_equal(sb.cross_refused, 1);
+	assert_int_equal(sb.sessions, 0);
+	assert_int_equal(nh_raw_count(&l.w.c1, ZT_CTRL_SESSION), 0);
+	lw_fini(&l);
+}
+
+/* An Intermediate without links_in refuses the link: the agent's OPEN fails with
+ * "try again" (1510), naming the Intermediate. */
+static void links_refused_where_not_taken(void **state)
+{
+	struct lw l;
+	struct zt_imd_stats sb;
+	const struct zt_ctrl_msg *m;
+
+	lw_init(&l, *state, a_both, false);
+	assert_int_equal(nh_raw_open(&l.w.alice, 9, "web", 0), 0);
+	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&l.w.alice, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.code, 1510);
+	assert_int_equal(m->u.error.request_id, 9);
+	assert_non_null(strstr(m->u.error.text, "the link to Intermediate imd-a"));
+	zt_imd_stats(l.b.imd, &sb);
+	assert_int_equal(sb.links_failed, 1);
+	assert_int_equal(sb.sessions, 0);
+	lw_fini(&l);
+}
+
+/* The agent goes (its own close): the connector hears of it through the link; a
+ * revocation at A (set_policy without alice) ends a link's session of hers. */
+static void agent_gone_and_revoked_end_sessions_at_a(void **state)
+{
+	static const char *const a_without_alice[] = {
+		"client agent:bob:pw-bob", "client connector:c1:pw-c1", "allow bob=web",
+		"serve c1=web", NULL,
+	};
+	struct lw l;
+	struct zt_policy *p2;
+	struct zt_imd_reload r;
+	struct zt_imd_stats sa;
+	uint32_t idb, ida;
+
+	lw_init(&l, *state, a_both, true);
+	open_across(&l, &idb, &ida);
+	p2 = nh_policy(a_without_alice);
+	assert_int_equal(zt_imd_set_policy(l.w.imd.imd, l.w.net.now, p2, &r), 0);
+	assert_int_equal(r.sessions_ended, 1);
+	assert_int_equal(r.clients_revoked, 0); /* the link stays */
+	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_CLOSE, 1, 3 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&l.w.alice, ZT_CTRL_CLOSE)->u.close.session_id, idb);
+	assert_int_equal(nh_raw_last(&l.w.alice, ZT_CTRL_CLOSE)->u.close.reason, 1501);
+	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_CLOSE, 1, 3 * ZT_SEC));
+
+	/* bob's session, then bob goes: c1 is told */
+	assert_int_equal(nh_raw_open(&l.w.bob, 3, "web", 0), 0);
+	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
+	ida = (uint32_t)nh_raw_last(&l.w.c1, ZT_CTRL_SESSION)->u.session.session_id;
+	zt_quic_conn_close(l.w.bob.raw.conn, 0, "bye");
+	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_CLOSE, 2, 3 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&l.w.c1, ZT_CTRL_CLOSE)->u.close.session_id, ida);
+	zt_imd_stats(l.w.imd.imd, &sa);
+	assert_int_equal(sa.sessions, 0);
+	lw_fini(&l);
+	zt_policy_free(p2);
+}
+
+/* A dies: within the link's idle time (10 s, from its last keepalive) B ends the relayed session (alice told)
+ * and keeps the one its agent reported direct (no CLOSE: the ends need no
+ * Intermediate on the direct path). */
+static void link_lost_ends_relayed_keeps_direct(void **state)
+{
+	struct lw l;
+	struct zt_ctrl_msg p;
+	uint32_t idb, ida, idb2, ida2;
+
+	lw_init(&l, *state, a_both, true);
+	open_across(&l, &idb, &ida);
+	assert_int_equal(nh_raw_open(&l.w.alice, 72, "web", 0), 0);
+	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
+	idb2 = (uint32_t)nh_raw_last(&l.w.alice, ZT_CTRL_SESSION)->u.session.session_id;
+	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
+	ida2 = (uint32_t)nh_raw_last(&l.w.c1, ZT_CTRL_SESSION)->u.session.session_id;
+	/* the second one goes direct */
+	zt_ctrl_msg_init(&p, ZT_CTRL_PATH_REPORT);
+	p.u.path.session_id = idb2;
+	p.u.path.path = ZT_CTRL_PATH_DIRECT;
+	assert_int_equal(nh_raw_send(&l.w.alice, &p), 0);
+	nh_run_alive(&l.w.net, 300 * ZT_MS);
+	(void)ida;
+	(void)ida2;
+
+	l.w.imd.down = true;
+	/* idle 10 s from its last PING (every 2.5 s), which restarted the idle timer */
+	nh_run_alive(&l.w.net, 11 * ZT_SEC);
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_CLOSE), 0);
+	nh_run_alive(&l.w.net, 2 * ZT_SEC);
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_CLOSE), 1);
+	assert_int_equal(nh_raw_last(&l.w.alice, ZT_CTRL_CLOSE)->u.close.session_id, idb);
+	{
+		struct zt_imd_stats sb;
+		struct zt_imd_session_info si;
+		zt_imd_stats(l.b.imd, &sb);
+		assert_int_equal(sb.links_failed, 1);
+		assert_int_equal(sb.sessions, 1);
+		assert_int_equal(zt_imd_session_info(l.b.imd, idb2, &si), 0);
+		assert_true(si.direct);
+	}
+	lw_fini(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(session_across_two_intermediates),
+		cmocka_unit_test(the_connectors_intermediate_checks_its_policy),
+		cmocka_unit_test(links_refused_where_not_taken),
+		cmocka_unit_test(agent_gone_and_revoked_end_sessions_at_a),
+		cmocka_unit_test(link_lost_ends_relayed_keeps_direct),
+	};
+	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
+}
