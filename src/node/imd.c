@@ -1531,14 +1531,15 @@ static void refuse_open(struct client *c, uint64_t request_id, const char *servi
 
 /* No connector here serves the service of o. When another Intermediate holds one
  * (cfg.elsewhere): a cross session over a link to it (cfg.link_tls), or a refusal
- * that says where it is, and true; else false. */
+ * that says where it is, and true; else false (*w may hold a note for the refusal). */
 static bool open_elsewhere(struct zt_imd *imd, struct client *c, uint64_t now,
-			   const struct zt_ctrl_open *o)
+			   const struct zt_ctrl_open *o, struct zt_imd_where *ret)
 {
 	char text[ZT_CTRL_STR_MAX + 1];
 	struct zt_imd_where w = { 0 };
 	const char *why;
 
+	*ret = w;
 	if (imd->cfg.elsewhere && imd->cfg.elsewhere(imd->cfg.elsewhere_arg, imd->cfg.policy,
 						     o->service, &w)) {
 		w.connector[sizeof(w.connector) - 1] = w.imd[sizeof(w.imd) - 1] = 0;
@@ -1556,16 +1557,22 @@ static bool open_elsewhere(struct zt_imd *imd, struct client *c, uint64_t now,
 			    : ZT_ENOSERVICE, "elsewhere", text);
 		return true;
 	}
+	w.note[sizeof(w.note) - 1] = 0;
+	*ret = w;
 	return false;
 }
 
-/* No connector serves the service of o, here or elsewhere. */
-static void refuse_nowhere(struct zt_imd *imd, struct client *c, const struct zt_ctrl_open *o)
+/* No connector serves the service of o, here or elsewhere (as far as w says). */
+static void refuse_nowhere(struct zt_imd *imd, struct client *c, const struct zt_ctrl_open *o,
+			   const struct zt_imd_where *w)
 {
 	char text[ZT_CTRL_STR_MAX + 1];
 
 	imd->st.no_service++;
-	snprintf(text, sizeof(text), "no connector serves %.200s", o->service);
+	snprintf(text, sizeof(text), "no connector serves %.100s%s%.128s", o->service,
+		 w->note[0] ? " (" : "", w->note);
+	if (w->note[0] && strlen(text) + 1 < sizeof(text))
+		strcat(text, ")");
 	refuse_open(c, o->request_id, o->service, ZT_ENOSERVICE, "no-service", text);
 }
 
@@ -1646,6 +1653,7 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 {
 	struct client *conn;
 	char text[ZT_CTRL_STR_MAX + 1];
+	struct zt_imd_where w = { 0 };
 	bool busy;
 
 	if (c->role == ZT_CTRL_ROLE_INTERMEDIATE) {
@@ -1687,7 +1695,7 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 		return;
 	}
 	/* not held when another Intermediate has one */
-	if (!busy && open_elsewhere(imd, c, now, o))
+	if (!busy && open_elsewhere(imd, c, now, o, &w))
 		return;
 	if (busy || (imd->cfg.open_hold && now < imd->started + imd->cfg.open_hold)) {
 		if (hold_open(imd, c, now, o, busy))
@@ -1697,7 +1705,9 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 			    "too many requests waiting for a connector: try again later");
 		return;
 	}
-	refuse_nowhere(imd, c, o);
+	if (busy)
+		w = (struct zt_imd_where){ 0 };
+	refuse_nowhere(imd, c, o, &w);
 }
 
 /* HELLO: certificate identity + credential. */
@@ -3203,9 +3213,10 @@ static void held_expire(struct zt_imd *imd, uint64_t now)
 			refuse_open(h->agent, h->request_id, h->service, ZT_EBUSY, "connector-busy", text);
 		} else {
 			struct zt_ctrl_open o = { .request_id = h->request_id };
+			struct zt_imd_where w;
 			snprintf(o.service, sizeof(o.service), "%s", h->service);
-			if (!open_elsewhere(imd, h->agent, now, &o))
-				refuse_nowhere(imd, h->agent, &o);
+			if (!open_elsewhere(imd, h->agent, now, &o, &w))
+				refuse_nowhere(imd, h->agent, &o, &w);
 		}
 		free(h);
 	}

@@ -118,6 +118,8 @@ struct zt_imd_where {
 	char connector[96];              /* its name */
 	char imd[64];                    /* the Intermediate it is connected to */
 	struct zt_addr link;             /* that one's link address (family 0: unknown) */
+	char note[128];                  /* when none is found: why the answer may be
+					    incomplete, for the refusal ("" none) */
 };
 
 struct zt_imd_config {

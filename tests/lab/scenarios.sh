@@ -4,13 +4,14 @@
 # and a PASS verdict, and leave no namespace of its own behind. They run the full
 # system (their default mode). nat-matrix.sh is matrix_system.sh (and its punch-only
 # cells matrix.sh); here: the four per-type scripts, double NAT, UDP blocked, proxy only,
-# hairpinning on and off, the direct path cut and restored, NAT rebinding.
+# hairpinning on and off, the direct path cut and restored, NAT rebinding, three
+# Intermediates on a NATS cluster with its faults.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . tests/lib/lab.sh
 
 scripts=(full-cone address-restricted port-restricted symmetric-nat double-nat udp-blocked proxy-only hairpin
-	path-failure nat-rebinding)
+	path-failure nat-rebinding multi-intermediate)
 lab_require ${#scripts[@]}
 tap_plan ${#scripts[@]}
 

@@ -37,8 +37,10 @@ static bool where_c1(void *arg, const struct zt_policy *policy, const char *serv
 
 	(void)policy;
 	l->where_calls++;
-	if (strcmp(service, "web"))
+	if (strcmp(service, "web")) {
+		snprintf(ret->note, sizeof(ret->note), "the cluster is unreachable");
 		return false;
+	}
 	snprintf(ret->connector, sizeof(ret->connector), "c1");
 	snprintf(ret->imd, sizeof(ret->imd), "imd-a");
 	ret->link = l->w.imd.addr;
@@ -50,7 +52,7 @@ static void lw_init(struct lw *l, struct nh_fixture *f, const char *const *a_lin
 {
 	static const char *const b_lines[] = {
 		"client agent:alice:pw-alice", "client agent:bob:pw-bob", "allow alice=web",
-		"allow bob=web", NULL,
+		"allow bob=web,db", NULL,
 	};
 
 	memset(l, 0, sizeof(*l));
@@ -242,6 +244,12 @@ static void the_connectors_intermediate_checks_its_policy(void **state)
 	assert_int_equal(sb.cross_refused, 1);
 	assert_int_equal(sb.sessions, 0);
 	assert_int_equal(nh_raw_count(&l.w.c1, ZT_CTRL_SESSION), 0);
+	/* found nowhere, with a note on why that may be wrong: the refusal carries it */
+	assert_int_equal(nh_raw_open(&l.w.bob, 6, "db", 0), 0);
+	assert_true(nh_wait_count(&l.w.bob, ZT_CTRL_ERROR, 2, 3 * ZT_SEC));
+	m = nh_raw_last(&l.w.bob, ZT_CTRL_ERROR);
+	assert_int_equal(m->u.error.code, 1502);
+	assert_string_equal(m->u.error.text, "no connector serves db (the cluster is unreachable)");
 	lw_fini(&l);
 }
 

@@ -374,9 +374,15 @@ bool imd_nats_elsewhere(void *arg, const struct zt_policy *policy, const char *s
 	struct zt_presrec r, ir;
 	uint64_t wall = wall_ms();
 
-	if (!n->tab || zt_prestab_first(n->tab, wall, serves_elsewhere, &s, &r) < 0)
-		return false;
 	*ret = (struct zt_imd_where){ 0 };
+	if (!n->tab || zt_prestab_first(n->tab, wall, serves_elsewhere, &s, &r) < 0) {
+		struct zt_natsbus_status st;
+		zt_natsbus_status(n->bus, &st);
+		if (st.state != ZT_NATSBUS_READY)
+			snprintf(ret->note, sizeof(ret->note), "the NATS cluster is unreachable from "
+				 "here: connectors at other Intermediates may be missed");
+		return false;
+	}
 	snprintf(ret->connector, sizeof(ret->connector), "%s", r.name);
 	snprintf(ret->imd, sizeof(ret->imd), "%s", r.imd);
 	if (zt_prestab_find(n->tab, wall, ZT_PRESREC_INTERMEDIATE, r.imd, &ir) == 0 && ir.naddrs)
