@@ -58,11 +58,17 @@ static int set_intermediate(void *ctx, const char *v, const char **why)
 	if (rc < 0)
 		return rc;
 	if (pc->intermediate.family) {
-		if (pc->intermediate_alt.family || other.family || a.family == pc->intermediate.family) {
-			*why = "at most two addresses, one of each family (an IPv4 and an IPv6 one)";
+		if (!pc->intermediate_alt.family && !other.family && !pc->n_failover &&
+		    a.family != pc->intermediate.family) {
+			pc->intermediate_alt = a; /* the same Intermediate's other family */
+			return 0;
+		}
+		/* another Intermediate: tried in turn when the one in use is gone */
+		if (pc->n_failover >= ZT_PEER_FAILOVER_MAX) {
+			*why = "at most 8 Intermediates";
 			return ZT_ERANGE;
 		}
-		pc->intermediate_alt = a;
+		pc->failover[pc->n_failover++] = a;
 		return 0;
 	}
 	pc->intermediate = a;
@@ -578,7 +584,9 @@ static int set_service_key(void *ctx, const char *v, const char **why)
 const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "intermediate", .syntax = "HOST:PORT", .example = "192.0.2.1:4433",
 	  .help = "the Intermediate's address; a name with IPv4 and IPv6 addresses, or the key "
-		  "twice (one of each family), races both, IPv6 first (Happy Eyeballs)",
+		  "twice (one of each family), races both, IPv6 first (Happy Eyeballs); more of "
+		  "the same family: other Intermediates of the deployment, tried in turn when the "
+		  "one in use is gone (the first is home)",
 	  .set = set_intermediate, .required = true, .repeatable = true },
 	{ .name = "eyeballs-delay", .syntax = "DURATION", .example = "250ms",
 	  .help = "with two Intermediate addresses: start the other family's attempt when the "
@@ -1567,8 +1575,12 @@ static int setup(void *arg, int argc, char **argv)
 			      pp->pc.portmap == ZT_PEER_PORTMAP_AUTO ? 2500 : 0)) < 0)
 		return zt_daemon_fail(&pp->d, 1, "UPnP client: %s", strerror(-rc));
 	portmap_route(pp, zt_loop_now(pp->d.loop));
+	char fo[ZT_PEER_FAILOVER_MAX * (ZT_ADDR_STRLEN + 1)] = "-";
+	for (size_t i = 0, at = 0; i < pp->pc.n_failover; i++)
+		at += (size_t)snprintf(fo + at, sizeof(fo) - at, "%s%s", i ? "," : "",
+				       zt_addr_str(&pp->pc.failover[i], (char[ZT_ADDR_STRLEN]){ 0 }));
 	zt_info("start", "role=%s name=%s intermediate=%s transport=%s local=%s direct=%s portmap=%s "
-		"intermediate_other=%s",
+		"intermediate_other=%s failover=%s",
 		kind, pp->name,
 		zt_addr_str(pp->pc.transport == ZT_PEER_TRANSPORT_TCP ? &pp->pc.intermediate_tcp
 								      : &pp->pc.intermediate, ia),
@@ -1577,7 +1589,8 @@ static int setup(void *arg, int argc, char **argv)
 		pp->pc.path.direct_disabled ? "off" : "on",
 		(const char *const[]){ "off", "auto", "pcp", "natpmp", "upnp" }[pp->pc.portmap % 5],
 		pp->pc.intermediate_alt.family
-			? zt_addr_str(&pp->pc.intermediate_alt, (char[ZT_ADDR_STRLEN]){ 0 }) : "-");
+			? zt_addr_str(&pp->pc.intermediate_alt, (char[ZT_ADDR_STRLEN]){ 0 }) : "-",
+		fo);
 	return 0;
 }
 

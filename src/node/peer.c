@@ -250,6 +250,33 @@ static void note_error(struct zt_peer *p, int err, const char *transport, const 
 	snprintf(p->last_err_text, sizeof(p->last_err_text), "%s: %s", transport, text);
 }
 
+/* Several Intermediates (cfg.failover): the next one in turn becomes the one in use,
+ * tried at once (the backoff starts over). */
+static void failover(struct zt_peer *p)
+{
+	char a[ZT_ADDR_STRLEN], b[ZT_ADDR_STRLEN];
+	size_t from = p->imd_at;
+
+	if (p->n_imds < 2)
+		return;
+	p->imd_at = (p->imd_at + 1) % p->n_imds;
+	p->cfg.intermediate = p->imds[p->imd_at];
+	p->cfg.intermediate_alt = p->imd_at ? (struct zt_addr){ 0 } : p->home_alt;
+	zt_he_init(&p->he, (const struct zt_addr[]){ p->cfg.intermediate, p->cfg.intermediate_alt },
+		   2, p->cfg.eyeballs_delay);
+	p->outer_path.local = outer_local(p, &p->cfg.intermediate);
+	p->outer_path.remote = p->cfg.intermediate;
+	if (p->tcp_derived) {
+		p->cfg.intermediate_tcp = p->cfg.intermediate;
+		p->cfg.intermediate_tcp.port = 443;
+	}
+	zt_backoff_reset(&p->backoff);
+	p->failovers++;
+	PLOG(p, ZT_NODE_WARN, "intermediate_failover", "from=%s to=%s home=%s",
+	     zt_addr_str(&p->imds[from], a), zt_addr_str(&p->cfg.intermediate, b),
+	     p->imd_at ? "no" : "yes");
+}
+
 static void outer_down(struct zt_peer *p, int err, const char *text)
 {
 	bool was_ready = p->state == ZT_PEER_READY;
@@ -259,6 +286,7 @@ static void outer_down(struct zt_peer *p, int err, const char *text)
 		login_refused(p, err, text, was_ready);
 		return;
 	}
+	failover(p);
 	schedule_retry(p, p->now);
 	PLOG(p, ZT_NODE_WARN, was_ready ? "disconnected" : "connect_failed",
 	     "err=%d error=\"%s\" reason=\"%s\" retry_in_ms=%" PRIu64, -err, zt_strerror(err), text,
@@ -860,7 +888,14 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	if (!p->cfg.intermediate_tcp.family) {
 		p->cfg.intermediate_tcp = cfg->intermediate;
 		p->cfg.intermediate_tcp.port = 443;
+		p->tcp_derived = true;
 	}
+	p->imds[0] = cfg->intermediate;
+	p->home_alt = cfg->intermediate_alt;
+	p->n_imds = 1;
+	for (size_t i = 0; i < cfg->n_failover && i < ZT_PEER_FAILOVER_MAX; i++)
+		if (cfg->failover[i].family)
+			p->imds[p->n_imds++] = cfg->failover[i];
 	p->next_flow = 1;
 	p->next_request = zt_rng_u64(cfg->rng) >> 16;
 	p->tick = ZT_TIME_NEVER;

@@ -202,6 +202,13 @@ struct zt_peer {
 	 * path while it races. p->cfg.intermediate is the address in use. */
 	struct zt_he he;
 	int outer_he, alt_he;
+	/* The Intermediates in turn: [0] the home (cfg.intermediate as given, with
+	 * intermediate_alt), then cfg.failover; imd_at the one in use. */
+	struct zt_addr imds[1 + ZT_PEER_FAILOVER_MAX];
+	struct zt_addr home_alt;
+	size_t n_imds, imd_at;
+	bool tcp_derived;                /* intermediate_tcp follows the one in use */
+	uint64_t failovers;
 	struct zt_quic_path alt_path;
 	uint64_t tcp_gen;               /* the TCP connection the shell keeps for it */
 	void *outer_qlog;

@@ -185,6 +185,9 @@ struct zt_peer_callbacks {
 	void (*portmap_refresh)(struct zt_peer *p, void *arg, uint64_t now);
 };
 
+/* Failover Intermediates at most (struct zt_peer_config). */
+#define ZT_PEER_FAILOVER_MAX 7
+
 struct zt_peer_config {
 	enum zt_ctrl_role role;            /* required: ZT_CTRL_ROLE_AGENT or _CONNECTOR */
 	const char *name;                  /* required: our identity name ("alice") */
@@ -196,6 +199,11 @@ struct zt_peer_config {
 					      IPv6 first (core/happyeyes.h) */
 	uint64_t eyeballs_delay;           /* 0: 250 ms: the other family's attempt starts
 					      when the first has no handshake then */
+	/* Other Intermediates of the deployment (several on a NATS cluster,
+	 * docs/scale-out.md), tried in turn after intermediate (the home) when the one in
+	 * use cannot be reached or its connection is lost; not after a refused login. */
+	struct zt_addr failover[ZT_PEER_FAILOVER_MAX];
+	size_t n_failover;
 	struct zt_addr local;              /* the socket's address (the outer path's local
 					      end; an unspecified IP is fine) */
 	const char *intermediate_name;     /* its certificate's name; NULL: "intermediate.ztna" */

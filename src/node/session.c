@@ -1466,8 +1466,11 @@ void zt_peer_flow_close(struct zt_peer_flow *f)
 
 void zt_peer_relay_path(const struct zt_peer *p, struct zt_quic_path *ret)
 {
+	/* The home Intermediate's address, whichever one relays now (cfg.failover): the
+	 * path is virtual, and a new remote would look like a migration to the inner
+	 * connections. */
 	ret->local = p->relay_local;
-	ret->remote = p->cfg.intermediate;
+	ret->remote = p->imds[0];
 }
 
 /* The direct path (node/direct.h): each session's own, driven from here. Every input

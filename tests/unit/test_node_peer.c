@@ -670,6 +670,60 @@ static void stream_through_the_relay(void **state)
 	world_fini(&w);
 }
 
+/* Several Intermediates (cfg.failover): the one in use gone (A stops answering), both
+ * ends move to the next within the idle timeout and a new stream runs there; a home
+ * that never answers is passed over after the handshake timeout. */
+static void failover_to_the_next_intermediate(void **state)
+{
+	struct world w;
+	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
+	struct zt_imd_config c2;
+	struct tchan *t;
+	char a[ZT_ADDR_STRLEN];
+	uint64_t t0;
+
+	world_init(&w, *state, 0);
+	nh_ep_init(&imd2, &w.net, NH_IMD, "127.0.0.8:4433", 0);
+	c2 = w.icfg;
+	c2.log = nh_node_log("imd2");
+	assert_int_equal(zt_imd_new(&imd2.imd, &c2, w.net.now), 0);
+	w.acfg.failover[0] = w.ccfg.failover[0] = imd2.addr;
+	w.acfg.n_failover = w.ccfg.n_failover = 1;
+	w.acfg.outer_idle_timeout = w.ccfg.outer_idle_timeout = 6 * ZT_SEC;
+	w.acfg.outer_keepalive = w.ccfg.outer_keepalive = 2 * ZT_SEC;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	assert_string_equal(zt_addr_str(zt_peer_intermediate(w.agent.peer), a), "127.0.0.1:4433");
+	t = open_chan(&w, "web", 64 << 10, 3);
+	run_chan(&w, t, 10 * ZT_SEC);
+	assert_int_equal(t->recvd, 64 << 10);
+
+	w.imd.down = true;
+	t0 = w.net.now;
+	assert_true(nh_run(&w.net, agent_in_hello, &w, w.net.now + 10 * ZT_SEC));
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 5 * ZT_SEC));
+	assert_true(w.net.now - t0 < 10 * ZT_SEC);
+	assert_string_equal(zt_addr_str(zt_peer_intermediate(w.agent.peer), a), "127.0.0.8:4433");
+	assert_string_equal(zt_addr_str(zt_peer_intermediate(w.conn.peer), a), "127.0.0.8:4433");
+	t = open_chan(&w, "web", 64 << 10, 4);
+	run_chan(&w, t, 10 * ZT_SEC);
+	assert_false(t->reset || t->failed || t->corrupt);
+	assert_int_equal(t->recvd, 64 << 10);
+	zt_peer_free(w.agent.peer);
+	w.agent.peer = NULL;
+
+	/* a home that never answers: the agent moves on after the handshake timeout */
+	w.acfg.intermediate = w.imd.addr;
+	w.acfg.handshake_timeout = 3 * ZT_SEC;
+	start_agent(&w, "pw-alice");
+	t0 = w.net.now;
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 8 * ZT_SEC));
+	assert_true(w.net.now - t0 >= 3 * ZT_SEC);
+	assert_string_equal(zt_addr_str(zt_peer_intermediate(w.agent.peer), a), "127.0.0.8:4433");
+	world_fini(&w);
+}
+
 /* The relay channel (docs/relay-channel.md): by default both ends and the
  * Intermediate agree, and the stream rides as channel data both ways, with an outer
  * DATAGRAM at most about once a second per end (the outer path's refresh). */
@@ -3083,6 +3137,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stream_through_the_relay),
+		cmocka_unit_test(failover_to_the_next_intermediate),
 		cmocka_unit_test(relay_channel_carries_the_stream),
 		cmocka_unit_test(relay_channel_off_on_either_side),
 		cmocka_unit_test(relay_channel_survives_rebinding),

@@ -76,13 +76,15 @@ static void bad_durations_are_named(void **state)
 }
 
 /* Two Intermediate addresses, one of each family (the outer connection races them);
- * a third, or two of one family, is refused with the reason. */
+ * a third, or a second of one family, is another Intermediate (failover, in order);
+ * past 8 Intermediates: refused with the reason. */
 static void intermediate_twice_one_per_family(void **state)
 {
 	struct zt_peerprog *pp = calloc(1, sizeof(*pp));
 	char *argv[] = { "ztna-agent", "--intermediate", "[2001:db8::1]:4433", "--intermediate",
 			 "192.0.2.1:4434", "--eyeballs-delay", "100ms" };
 	char *third[] = { "ztna-agent", "--intermediate", "192.0.2.2" };
+	char a[ZT_ADDR_STRLEN];
 	struct zt_conf c;
 
 	(void)state;
@@ -93,15 +95,25 @@ static void intermediate_twice_one_per_family(void **state)
 	assert_int_equal(pp->pc.intermediate_alt.family, AF_INET);
 	assert_int_equal(pp->pc.intermediate_alt.port, 4434);
 	assert_int_equal(pp->pc.eyeballs_delay, 100 * ZT_MS);
-	assert_int_equal(zt_conf_args(&c, 3, third, 1), ZT_ECONF_VALUE);
-	assert_non_null(strstr(c.err, "one of each family"));
+	assert_int_equal(pp->pc.n_failover, 0);
+	assert_int_equal(zt_conf_args(&c, 3, third, 1), 0);
+	assert_int_equal(pp->pc.n_failover, 1);
+	assert_string_equal(zt_addr_str(&pp->pc.failover[0], a), "192.0.2.2:4433");
 	free(pp);
 
 	pp = calloc(1, sizeof(*pp));
 	zt_conf_init(&c, zt_peerprog_keys, zt_peerprog_nkeys, pp);
-	char *same[] = { "ztna-agent", "--intermediate", "192.0.2.1", "--intermediate", "192.0.2.2" };
-	assert_int_equal(zt_conf_args(&c, 5, same, 1), ZT_ECONF_VALUE);
-	assert_non_null(strstr(c.err, "one of each family"));
+	char *same[] = { "ztna-agent", "--intermediate", "192.0.2.1", "--intermediate", "192.0.2.2",
+			 "--intermediate", "[2001:db8::3]:4435" };
+	assert_int_equal(zt_conf_args(&c, 7, same, 1), 0);
+	assert_int_equal(pp->pc.intermediate_alt.family, 0);
+	assert_int_equal(pp->pc.n_failover, 2);
+	assert_string_equal(zt_addr_str(&pp->pc.failover[1], a), "[2001:db8::3]:4435");
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(zt_conf_args(&c, 3, third, 1), 0);
+	assert_int_equal(pp->pc.n_failover, ZT_PEER_FAILOVER_MAX);
+	assert_int_equal(zt_conf_args(&c, 3, third, 1), ZT_ECONF_VALUE);
+	assert_non_null(strstr(c.err, "at most 8 Intermediates"));
 	free(pp);
 }
 
