@@ -1,0 +1,109 @@
+#!/bin/bash
+# Clients with several Intermediates (docs/scale-out.md), on loopback: c1, alice and bob
+# each name A then B (--intermediate twice); A and B share presence through NATS.
+#
+#   ztna-connector c1 --.                               .-- nats-server
+#   ztna-agent alice ----+--> A (home)   ...   B <-----'
+#   ztna-agent bob ------'    (bob: direct off, relayed)
+#
+# Checks: all three at A; alice's session goes direct, bob's relayed; A killed: each
+# moves to B (intermediate_failover) within the idle timeout given (6 s) plus a
+# handshake; alice's direct session carried traffic all along (a transfer running
+# across the kill completes intact); bob's relayed one carries traffic again through
+# B (re-attached or opened again), 1 MiB intact; presence shows all three at B.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/tap.sh
+B=${BUILD:-build}
+KIT=$B/bench/zt-testkit
+N=5
+tap_plan $N
+
+. tests/lib/progs.sh
+progs_init nats-failover
+. tests/lib/nats.sh
+nats_skip_all $N
+
+P_NATS=$PORT P_A=$((PORT + 2)) P_B=$((PORT + 4)) P_SINK=$((PORT + 10)) P_SRC=$((PORT + 11))
+P_ECHO=$((PORT + 12)) F_ALICE=$((PORT + 14)) F_BOB=$((PORT + 16))
+NATS=nats://$L:$P_NATS
+"$B/ztna" pki init "$T/pki" --intermediate-ip "$L" --service echo@c1 --service source@c1 \
+	--agent alice --agent bob --connector c1 >/dev/null 2>"$T/pki.err" || { cat "$T/pki.err"; exit 1; }
+head -c 32 /dev/urandom | base64 >"$T/presence.key"
+chmod 600 "$T/presence.key"
+head -c 8388608 /dev/urandom >"$T/blob"
+progs_start nats nats-server -a "$L" -p "$P_NATS" -js -sd "$T/js"
+wait_log "$T/nats.log" "Server is ready" 10 || { tap_fail "nats-server starts" "$(tail -3 "$T/nats.log")"; exit 1; }
+progs_start echo "$KIT" tcp-echo "$L:$P_ECHO"
+progs_start source "$KIT" tcp-source "$L:$P_SRC" "$T/blob"
+imd() { # NAME PORT
+	progs_start "imd-$1" "$B/ztna-intermediate" --listen "$L:$2" --tcp-listen off --stun-port off \
+		--pki "$T/pki/intermediate" --client agent:alice:ta --client agent:bob:tb \
+		--client connector:c1:tc --allow alice=echo,source --allow bob=echo,source --serve c1=echo,source \
+		--limit agent:bob=direct:off --control "$T/$1.sock" --nats "$NATS" --nats-name "imd-$1" \
+		--presence-key "$T/presence.key" --presence-ttl 6s
+}
+BOTH=(--intermediate "$L:$P_A" --intermediate "$L:$P_B" --idle-timeout 6s --keepalive 2s
+	--transport udp --control none)
+imd a "$P_A"
+imd b "$P_B"
+progs_start conn "$B/ztna-connector" "${BOTH[@]}" --pki "$T/pki/connector-c1" --name c1 \
+	--token tc --service "echo=tcp:$L:$P_ECHO" --service "source=tcp:$L:$P_SRC"
+progs_start alice "$B/ztna-agent" "${BOTH[@]}" --pki "$T/pki/agent-alice" --name alice \
+	--token ta --forward "tcp:$L:$F_ALICE=echo" --forward "tcp:$L:$((F_ALICE + 1))=source"
+progs_start bob "$B/ztna-agent" "${BOTH[@]}" --pki "$T/pki/agent-bob" --name bob --token tb \
+	--forward "tcp:$L:$F_BOB=echo" --forward "tcp:$L:$((F_BOB + 1))=source"
+
+# 1. all three at A (home); alice direct, bob relayed
+wait_presence a "^presence=agent.bob imd=imd-a" 15
+a1=$(echo hi | timeout 10 socat -t 3 - "TCP:$L:$F_ALICE" 2>&1)
+b1=$(echo hi | timeout 10 socat -t 3 - "TCP:$L:$F_BOB" 2>&1)
+wait_log "$T/alice.log" "event=path_switch .*to=direct" 10
+[ "$a1" = hi ] && [ "$b1" = hi ] && grep -q "event=start .*failover=$L:$P_B" "$T/alice.log" &&
+	grep -q "event=path_switch .*to=direct" "$T/alice.log" &&
+	! grep -q "event=path_switch .*to=direct" "$T/bob.log" &&
+	tap_ok "c1, alice, bob at A (B their failover); alice direct, bob relayed" ||
+	tap_fail "home" "a '$a1' b '$b1' $(grep -E 'event=(start|path_switch)' "$T/alice.log" | tail -2)"
+
+# 2. A killed while alice downloads 8 MiB at 1 MiB/s over her direct session, and bob
+# at 512 KiB/s for 16 s over his relayed one
+timeout 30 "$KIT" tcp-slow "$L:$((F_ALICE + 1))" 1048576 8 >"$T/dl" 2>&1 &
+dl=$!
+timeout 40 "$KIT" tcp-slow "$L:$((F_BOB + 1))" 524288 16 >"$T/dlb" 2>&1 &
+dlb=$!
+sleep 2
+t0=$(date +%s.%N)
+progs_stop imd-a KILL
+ok=1
+for who in conn alice bob; do
+	wait_log "$T/$who.log" "event=intermediate_failover .*to=$L:$P_B" 15 || ok=0
+done
+for who in conn alice bob; do
+	wait_log "$T/$who.log" "event=connected .*intermediate=$L:$P_B" 15 || ok=0
+done
+el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+[ $ok = 1 ] && awk -v e="$el" 'BEGIN { exit !(e <= 20) }' &&
+	tap_ok "A killed: c1, alice and bob moved to B, all logged in there after ${el}s" ||
+	tap_fail "failover" "after ${el}s $(grep -hE 'failover|connected' "$T/conn.log" "$T/alice.log" "$T/bob.log" | tail -4)"
+
+# 3. alice's direct session carried her download across the kill
+wait $dl
+got=$(grep -o '^[0-9]*' "$T/dl")
+[ "${got:-0}" -ge $((7 * 1048576)) ] &&
+	tap_ok "alice's download over the direct path went on across the kill ($got bytes in 8 s at 1 MiB/s)" ||
+	tap_fail "direct across the kill" "got '$got' $(cat "$T/dl")"
+
+# 4. bob's relayed session resumed through B: his download went on after the move
+# (1 MiB read before the kill; the relay stalls while he moves), then 1 MiB echoed
+wait $dlb
+gotb=$(grep -o '^[0-9]*' "$T/dlb")
+head -c 1048576 /dev/urandom >"$T/mb"
+timeout 30 socat -t 10 -T 10 - "TCP:$L:$F_BOB" <"$T/mb" >"$T/mb.back" 2>/dev/null
+[ "${gotb:-0}" -ge $((3 * 1048576)) ] && cmp -s "$T/mb" "$T/mb.back" && grep -q "event=session_\(open\|resumed\|moved\) .*agent=ztna:agent:bob" "$T/imd-b.log" &&
+	tap_ok "bob's relayed download went on through B ($gotb bytes in 16 s at 512 KiB/s), then 1 MiB echoed intact ($(grep -o 'event=session_[a-z]* [^ ]* service=echo agent=ztna:agent:bob' "$T/imd-b.log" | head -1 | cut -d' ' -f1))" ||
+	tap_fail "relay after failover" "download '$gotb' $(cat "$T/dlb") echo $(stat -c %s "$T/mb.back" 2>/dev/null) $(grep bob "$T/imd-b.log" | tail -3)"
+
+# 5. presence: all three at B now
+wait_presence b "^presence=connector.c1 imd=imd-b" 10 && wait_presence b "^presence=agent.alice imd=imd-b" 5 &&
+	wait_presence b "^presence=agent.bob imd=imd-b" 5 &&
+	tap_ok "presence: c1, alice and bob at imd-b" || tap_fail "presence at B" "$(presence b)"
