@@ -1142,12 +1142,14 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	agent->ctrl_bucket.n += CTRL_SESSION_CREDIT * NANO;
 	conn->ctrl_bucket.n += CTRL_SESSION_CREDIT * NANO;
 	imd->st.sessions_opened++;
-	if (resume)
+	/* over a link, SESSION_ID is the id the session has there: asked, not resumed */
+	if (resume && agent->role != ZT_CTRL_ROLE_INTERMEDIATE)
 		imd->st.sessions_resumed++;
 
 	send_session(agent, s, 0, request_id);
 	send_session(conn, s, 1, 0);
-	LOG(imd, ZT_NODE_INFO, resume ? "session_resumed" : "session_open",
+	LOG(imd, ZT_NODE_INFO,
+	    resume && agent->role != ZT_CTRL_ROLE_INTERMEDIATE ? "session_resumed" : "session_open",
 	    "session=%08x service=%s agent=%s connector=%s request=%016" PRIx64, id, service,
 	    who, conn->identity, request_id);
 }
@@ -1275,6 +1277,9 @@ static void cross_send_open(struct session *s)
 	m.u.open.request_id = s->id;
 	snprintf(m.u.open.service, sizeof(m.u.open.service), "%s", s->service);
 	snprintf(m.u.open.agent, sizeof(m.u.open.agent), "%s", s->ident[0]);
+	/* our id: the other Intermediate gives its session the same one when it is free,
+	 * and takes up its session of that id for this agent (the agent moved to us) */
+	m.u.open.resume_session = s->id;
 	ctrl_send(s->end[1], &m);
 	s->open_sent = true;
 }
@@ -1339,6 +1344,9 @@ static int cross_open(struct zt_imd *imd, struct client *agent, uint64_t now,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	/* a session its ends kept (they moved here): the same id, here and there */
+	if (o->resume_session && !session_find(imd, (uint32_t)o->resume_session))
+		id = (uint32_t)o->resume_session;
 	while (id == 0 || session_find(imd, id))
 		id = zt_rng_u32(imd->cfg.rng);
 	*s = (struct session){ .id = id, .cross = true, .agent_req = o->request_id,
@@ -1477,6 +1485,20 @@ static void link_msg(struct zt_imd *imd, struct client *l, uint64_t now, struct 
 	}
 }
 
+/* OPEN over a link with SESSION_ID: the connector of that session of o->agent, when we
+ * still have it (its agent's Intermediate died and the agent moved to the one this
+ * link comes from), else NULL. */
+static struct client *link_resume_connector(struct zt_imd *imd, const struct zt_ctrl_open *o)
+{
+	struct session *s = o->resume_session ? session_find(imd, (uint32_t)o->resume_session)
+					      : NULL;
+
+	if (!s || !s->end[1] || s->end[1]->state != C_READY || strcmp(s->ident[0], o->agent) ||
+	    strcmp(s->service, o->service))
+		return NULL;
+	return s->end[1];
+}
+
 /* OPEN over another Intermediate's link, for its agent o->agent: as if that agent
  * were ours (its credential, the policy), with no OPEN held and the link as its end. */
 static void handle_link_open(struct zt_imd *imd, struct client *l, const struct zt_ctrl_open *o)
@@ -1486,11 +1508,12 @@ static void handle_link_open(struct zt_imd *imd, struct client *l, const struct 
 	const char *name;
 	struct client *conn;
 	bool busy = false;
+	uint32_t resume = (uint32_t)o->resume_session;
 
 	imd->st.opens++;
 	imd->st.link_opens++;
 	if (zt_pki_identity_parse(o->agent, &kind, &name) < 0 || kind != ZT_PKI_AGENT ||
-	    o->resume_session) {
+	    o->resume_session > UINT32_MAX) {
 		imd->st.ctrl_errors++;
 		send_error(l, ZT_ESTATE, o->request_id, 0, "an OPEN over a link names its agent");
 		return;
@@ -1509,7 +1532,11 @@ static void handle_link_open(struct zt_imd *imd, struct client *l, const struct 
 			    "too many sessions on this link: try again later");
 		return;
 	}
-	conn = connector_for(imd, o->service, &busy);
+	conn = link_resume_connector(imd, o);
+	if (!conn && o->resume_session && session_find(imd, (uint32_t)o->resume_session))
+		resume = 0; /* that id is another session's here: a new one */
+	if (!conn)
+		conn = connector_for(imd, o->service, &busy);
 	if (!conn) {
 		imd->st.no_service++;
 		snprintf(text, sizeof(text), "no connector serves %.200s%s", o->service,
@@ -1518,7 +1545,7 @@ static void handle_link_open(struct zt_imd *imd, struct client *l, const struct 
 			    busy ? "connector-busy" : "no-service", text);
 		return;
 	}
-	open_session(imd, l, conn, o->request_id, o->service, 0, o->agent);
+	open_session(imd, l, conn, o->request_id, o->service, resume, o->agent);
 }
 
 static void refuse_open(struct client *c, uint64_t request_id, const char *service, int code,
@@ -1974,7 +2001,10 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	/* docs/relay-channel.md: it asked, we offer it, and it is on UDP */
 	c->chan = h->relay_channel && imd->chanq && zt_outer_kind(c->outer) == ZT_OUTER_UDP;
 	take_over(imd, c, now, h->move_from);
-	replace_older(imd, c, now);
+	/* Intermediates often share one certificate ('ztna pki init' makes one): their
+	 * links are not logins of one party, none replaces another */
+	if (c->role != ZT_CTRL_ROLE_INTERMEDIATE)
+		replace_older(imd, c, now);
 	if (c->role == ZT_CTRL_ROLE_CONNECTOR) {
 		if (set_services(c, h->n_services, h->services, &refused) < 0 ||
 		    (routed = set_routes(c, h->n_routes, h->routes, &rrefused)) < 0) {

@@ -356,6 +356,54 @@ static void link_lost_ends_relayed_keeps_direct(void **state)
 	lw_fini(&l);
 }
 
+/* The agent's Intermediate dies; the agent moves to another (B2) and asks for its
+ * session again (OPEN with SESSION_ID): B2 links to A with the same id, A takes the
+ * session up (the id was the same at both from the start), c1 notices nothing and
+ * payloads flow again under the one id. */
+static void agent_moves_and_a_takes_its_session_up(void **state)
+{
+	static struct nh_ep b2; /* large: not on the stack */
+	struct zt_imd_config c2;
+	struct lw l;
+	struct zt_imd_stats sa;
+	const struct zt_ctrl_msg *m;
+	uint32_t idb, ida;
+
+	lw_init(&l, *state, a_both, true);
+	open_across(&l, &idb, &ida);
+	assert_int_equal(ida, idb); /* A took B's id: it was free */
+	nh_ep_init(&b2, &l.w.net, NH_IMD, "127.0.0.10:4433", 10 * ZT_MS);
+	c2 = l.bcfg;
+	c2.listen = b2.addr;
+	c2.log = nh_node_log("imd-b2");
+	assert_int_equal(zt_imd_new(&b2.imd, &c2, l.w.net.now), 0);
+
+	l.b.down = true;
+	nh_run_alive(&l.w.net, 12 * ZT_SEC); /* A's link from B idles out: an orphan there */
+	nh_raw_login(&l.w.alice, l.w.alice_tls, &b2.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	assert_int_equal(nh_raw_open(&l.w.alice, 88, "web", idb), 0);
+	/* (a new connection: the raw client's counts start over) */
+	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&l.w.alice, ZT_CTRL_SESSION);
+	assert_int_equal(m->u.session.session_id, idb);
+	assert_int_equal(m->u.session.request_id, 88);
+	assert_string_equal(m->u.session.peer_identity, "ztna:connector:c1");
+	zt_imd_stats(l.w.imd.imd, &sa);
+	assert_int_equal(sa.sessions_resumed, 1);
+	assert_int_equal(sa.links_in, 2);
+	assert_int_equal(nh_raw_count(&l.w.c1, ZT_CTRL_CLOSE), 0);
+	assert_int_equal(nh_raw_count(&l.w.c1, ZT_CTRL_SESSION), 1);
+
+	relay_dgram(&l.w.alice, idb, "again");
+	nh_run_alive(&l.w.net, 300 * ZT_MS);
+	last_dgram_is(&l.w.c1, idb, "again");
+	relay_dgram(&l.w.c1, idb, "back");
+	nh_run_alive(&l.w.net, 300 * ZT_MS);
+	last_dgram_is(&l.w.alice, idb, "back");
+	lw_fini(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +412,7 @@ int main(void)
 		cmocka_unit_test(links_refused_where_not_taken),
 		cmocka_unit_test(agent_gone_and_revoked_end_sessions_at_a),
 		cmocka_unit_test(link_lost_ends_relayed_keeps_direct),
+		cmocka_unit_test(agent_moves_and_a_takes_its_session_up),
 	};
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
 }
