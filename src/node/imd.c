@@ -56,6 +56,9 @@ _Static_assert(RAW_MAX >= ZT_QUIC_RETRY_MAX && RAW_MAX >= ZT_QUIC_INVALID_TOKEN_
 /* Channel datagrams waiting to be sent (the I/O shell takes up to 64 datagrams a
  * wake-up before it polls): beyond, relayed payloads go as outer DATAGRAMs. */
 #define CHAN_QUEUE 128
+/* A relayed session across Intermediates whose link was lost looks for its connector
+ * this often (rehome_try). */
+#define REHOME_EVERY (500 * ZT_MS)
 
 enum client_state {
 	C_HANDSHAKE = 0, /* QUIC handshake running */
@@ -183,6 +186,11 @@ struct session {
 	uint32_t rid;                        /* its id at the other Intermediate (0: not
 						answered yet) */
 	uint64_t agent_req;                  /* the agent's OPEN, until answered */
+	/* Its link was lost while it was relayed: it waits (an orphan until rehome_until)
+	 * for its connector to show up here or at another Intermediate, looked for every
+	 * REHOME_EVERY (rehome_at), and goes on under the same id (rehome_try). */
+	bool rehoming;
+	uint64_t rehome_at, rehome_until;
 	struct zt_hnode xnode;               /* in imd->xsessions (rid known), by link, rid */
 };
 
@@ -495,6 +503,20 @@ static void tab_sync_client(struct client *c)
 		tab_sync(c->imd, s);
 }
 
+/* s out of imd->orphans, if it is there. */
+static void orphan_unlist(struct zt_imd *imd, struct session *s)
+{
+	struct session **o = &imd->orphans;
+
+	if (!s->orphan_until)
+		return;
+	while (*o && *o != s)
+		o = &(*o)->onext;
+	if (*o)
+		*o = s->onext;
+	s->orphan_until = 0;
+}
+
 static void session_free(struct zt_imd *imd, struct session *s)
 {
 	/* before it is freed: a worker may be reading its count */
@@ -504,28 +526,18 @@ static void session_free(struct zt_imd *imd, struct session *s)
 	for (int i = 0; i < 2; i++)
 		if (s->end[i])
 			unlink_end(s, i);
-	if (s->orphan_until) {
-		struct session **o = &imd->orphans;
-		while (*o && *o != s)
-			o = &(*o)->onext;
-		if (*o)
-			*o = s->onext;
-	}
+	orphan_unlist(imd, s);
 	free(s);
 }
 
 /* An end of s comes back (agent: OPEN with SESSION_ID; connector: HELLO/REGISTER). */
 static void orphan_adopt(struct zt_imd *imd, struct session *s, int i, struct client *c)
 {
-	struct session **o = &imd->orphans;
-
+	orphan_unlist(imd, s);
 	s->end[i] = c;
 	link_end(s, i);
-	s->orphan_until = 0;
-	while (*o && *o != s)
-		o = &(*o)->onext;
-	if (*o)
-		*o = s->onext;
+	if (i == 1 && s->rehoming) /* its connector came here: no longer across */
+		s->cross = s->rehoming = false;
 	imd->st.sessions_resumed++;
 	tab_sync(imd, s);
 }
@@ -605,6 +617,33 @@ static void cross_fail(struct zt_imd *imd, struct session *s, const char *why)
 	LOG(imd, ZT_NODE_WARN, "cross_failed", "session=%08x service=%s agent=%s why=\"%s\"",
 	    s->id, s->service, s->ident[0], why);
 	session_free(imd, s);
+}
+
+/* The link of relayed cross session s is lost (l): s waits, an orphan, for its
+ * connector to show up somewhere (rehome_try), at most the orphan grace from the
+ * first loss. */
+static void rehome_wait(struct zt_imd *imd, struct session *s, struct client *l)
+{
+	unlink_end(s, 1);
+	s->end[1] = NULL;
+	s->rid = 0;
+	s->open_sent = false;
+	if (!s->rehoming) {
+		s->rehoming = true;
+		s->rehome_until = imd->now + imd->cfg.orphan_grace;
+		imd->st.sessions_orphaned++;
+		LOG(imd, ZT_NODE_INFO, "session_rehoming",
+		    "session=%08x service=%s agent=%s connector=%s why=\"the link to %s is gone\" "
+		    "wait_ms=%" PRIu64, s->id, s->service, s->ident[0], s->ident[1], l->name,
+		    (uint64_t)(imd->cfg.orphan_grace / ZT_MS));
+	}
+	s->rehome_at = imd->now + REHOME_EVERY;
+	if (!s->orphan_until) { /* (a link it tried failed: it is still listed) */
+		s->orphan_until = s->rehome_until;
+		s->onext = imd->orphans;
+		imd->orphans = s;
+	}
+	tab_sync(imd, s);
 }
 
 /* Held OPENs: FIFO in imd->held, and a list per agent. */
@@ -723,7 +762,7 @@ static void client_gone(struct client *c, const char *why)
 		int i = s->end[0] == c ? 0 : 1;
 		struct client *other = s->end[1 - i];
 
-		if (c->link_out && !s->rid) {
+		if (c->link_out && !s->rid && !s->rehoming) {
 			cross_fail(imd, s, why);
 			continue;
 		}
@@ -735,6 +774,10 @@ static void client_gone(struct client *c, const char *why)
 			LOG(imd, ZT_NODE_INFO, "session_kept", "session=%08x service=%s agent=%s "
 			    "why=\"direct; the link to %s is gone\"", s->id, s->service, s->ident[0],
 			    c->name);
+			continue;
+		}
+		if (c->link_out && other && other->state == C_READY) {
+			rehome_wait(imd, s, c);
 			continue;
 		}
 		if (c->link_out) { /* a link never comes back to take up orphans */
@@ -1160,6 +1203,10 @@ static void adopt_connector_orphans(struct zt_imd *imd, struct client *c)
 {
 	for (struct session *s = imd->orphans, *next; s; s = next) {
 		next = s->onext;
+		if (s->rehoming && s->end[1] && !s->rid && !strcmp(s->ident[1], c->identity)) {
+			unlink_end(s, 1); /* its connector is here: no need of that link */
+			s->end[1] = NULL;
+		}
 		if (s->end[1] || strcmp(s->ident[1], c->identity))
 			continue;
 		orphan_adopt(imd, s, 1, c);
@@ -1391,6 +1438,16 @@ static void cross_answer(struct zt_imd *imd, struct client *l, struct zt_ctrl_ms
 		 a->peer_identity);
 	s->quota_bytes = a->quota_bytes;
 	s->quota_pkts = a->quota_packets;
+	if (s->rehoming) { /* the agent never left it: nothing to tell */
+		s->rehoming = false;
+		orphan_unlist(imd, s);
+		imd->st.sessions_resumed++;
+		LOG(imd, ZT_NODE_INFO, "session_rehomed", "session=%08x service=%s agent=%s "
+		    "connector=%s at=%s remote_session=%08x", s->id, s->service, s->ident[0],
+		    s->ident[1], l->name, s->rid);
+		tab_sync(imd, s);
+		return;
+	}
 	imd->st.cross_sessions++;
 	imd->st.sessions_opened++;
 	a->session_id = s->id;
@@ -1407,6 +1464,10 @@ static void cross_error(struct zt_imd *imd, struct client *l, const struct zt_ct
 	struct session *s = e->request_id && e->request_id <= UINT32_MAX
 				    ? session_find(imd, (uint32_t)e->request_id) : NULL;
 
+	if (s && s->cross && s->end[1] == l && !s->rid && s->rehoming) {
+		session_end(imd, s, l, -(int)e->code, e->text);
+		return;
+	}
 	if (s && s->cross && s->end[1] == l && !s->rid) {
 		imd->st.cross_refused++;
 		if (s->end[0])
@@ -1483,6 +1544,40 @@ static void link_msg(struct zt_imd *imd, struct client *l, uint64_t now, struct 
 	default: /* PONG, OBSERVED_ADDRESS, ROUTES: nothing for us */
 		break;
 	}
+}
+
+/* A rehoming session (rehome_wait): its connector here (a SESSION under the same id,
+ * which it takes up), or over a link to the Intermediate that has it now (the OPEN
+ * asks for the same id); else another look later. */
+static void rehome_try(struct zt_imd *imd, struct session *s, uint64_t now)
+{
+	struct zt_imd_where w = { 0 };
+	struct client *conn, *l;
+	bool busy;
+
+	s->rehome_at = now + REHOME_EVERY;
+	if ((conn = connector_for(imd, s->service, &busy)) &&
+	    !strcmp(conn->identity, s->ident[1])) {
+		orphan_adopt(imd, s, 1, conn);
+		send_session(conn, s, 1, 0);
+		LOG(imd, ZT_NODE_INFO, "session_rehomed", "session=%08x service=%s agent=%s "
+		    "connector=%s at=here", s->id, s->service, s->ident[0], s->ident[1]);
+		return;
+	}
+	if (!imd->cfg.link_tls || !imd->cfg.elsewhere ||
+	    !imd->cfg.elsewhere(imd->cfg.elsewhere_arg, imd->cfg.policy, s->service, &w) ||
+	    !w.link.family)
+		return;
+	w.imd[sizeof(w.imd) - 1] = 0;
+	if (!(l = link_find(imd, w.imd)) && !(l = link_open(imd, now, &w)))
+		return;
+	/* still an orphan (its deadline holds) until the link's SESSION comes */
+	s->end[1] = l;
+	link_end(s, 1);
+	if (l->state == C_READY)
+		cross_send_open(s);
+	LOG(imd, ZT_NODE_INFO, "session_rehoming", "session=%08x service=%s agent=%s "
+	    "intermediate=%s", s->id, s->service, s->ident[0], l->name);
 }
 
 /* OPEN over a link with SESSION_ID: the connector of that session of o->agent, when we
@@ -3214,9 +3309,12 @@ uint64_t zt_imd_next_deadline(const struct zt_imd *imd)
 
 	if (imd->held && imd->held_next < t)
 		t = imd->held_next;
-	for (const struct session *s = imd->orphans; s; s = s->onext)
+	for (const struct session *s = imd->orphans; s; s = s->onext) {
 		if (s->orphan_until < t)
 			t = s->orphan_until;
+		if (s->rehoming && !s->end[1] && s->rehome_at < t)
+			t = s->rehome_at;
+	}
 	return t;
 }
 
@@ -3281,6 +3379,10 @@ void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now)
 	}
 	for (struct session *s = imd->orphans, *next; s; s = next) {
 		next = s->onext;
+		if (s->rehoming && !s->end[1] && now >= s->rehome_at && now < s->orphan_until) {
+			rehome_try(imd, s, now);
+			continue;
+		}
 		if (now < s->orphan_until)
 			continue;
 		imd->st.orphans_expired++;

@@ -28,6 +28,8 @@ struct lw {
 	struct zt_policy *bpol;
 	struct zt_tls_ctx *link_tls;
 	int where_calls;
+	const char *where_imd;        /* where_c1's answer: c1 at this Intermediate */
+	struct zt_addr where_addr;
 };
 
 static bool where_c1(void *arg, const struct zt_policy *policy, const char *service,
@@ -42,8 +44,8 @@ static bool where_c1(void *arg, const struct zt_policy *policy, const char *serv
 		return false;
 	}
 	snprintf(ret->connector, sizeof(ret->connector), "c1");
-	snprintf(ret->imd, sizeof(ret->imd), "imd-a");
-	ret->link = l->w.imd.addr;
+	snprintf(ret->imd, sizeof(ret->imd), "%s", l->where_imd ? l->where_imd : "imd-a");
+	ret->link = l->where_imd ? l->where_addr : l->w.imd.addr;
 	return true;
 }
 
@@ -52,7 +54,7 @@ static void lw_init(struct lw *l, struct nh_fixture *f, const char *const *a_lin
 {
 	static const char *const b_lines[] = {
 		"client agent:alice:pw-alice", "client agent:bob:pw-bob", "allow alice=web",
-		"allow bob=web,db", NULL,
+		"allow bob=web,db", "client connector:c1:pw-c1", "serve c1=web", NULL,
 	};
 
 	memset(l, 0, sizeof(*l));
@@ -312,22 +314,23 @@ static void agent_gone_and_revoked_end_sessions_at_a(void **state)
 	zt_policy_free(p2);
 }
 
-/* A dies: within the link's idle time (10 s, from its last keepalive) B ends the relayed session (alice told)
- * and keeps the one its agent reported direct (no CLOSE: the ends need no
- * Intermediate on the direct path). */
-static void link_lost_ends_relayed_keeps_direct(void **state)
+/* A dies: within the link's idle time (10 s, from its last keepalive) B notices; the
+ * session its agent reported direct is kept (no CLOSE: the ends need no Intermediate
+ * on the direct path); the relayed one waits for its connector to show up (c1 is still
+ * placed at dead A here) and ends when the orphan grace (30 s) is over. */
+static void link_lost_rehomes_relayed_keeps_direct(void **state)
 {
 	struct lw l;
 	struct zt_ctrl_msg p;
-	uint32_t idb, ida, idb2, ida2;
+	struct zt_imd_stats sb;
+	struct zt_imd_session_info si;
+	uint32_t idb, ida, idb2;
 
 	lw_init(&l, *state, a_both, true);
 	open_across(&l, &idb, &ida);
 	assert_int_equal(nh_raw_open(&l.w.alice, 72, "web", 0), 0);
 	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
 	idb2 = (uint32_t)nh_raw_last(&l.w.alice, ZT_CTRL_SESSION)->u.session.session_id;
-	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_SESSION, 2, 3 * ZT_SEC));
-	ida2 = (uint32_t)nh_raw_last(&l.w.c1, ZT_CTRL_SESSION)->u.session.session_id;
 	/* the second one goes direct */
 	zt_ctrl_msg_init(&p, ZT_CTRL_PATH_REPORT);
 	p.u.path.session_id = idb2;
@@ -335,24 +338,66 @@ static void link_lost_ends_relayed_keeps_direct(void **state)
 	assert_int_equal(nh_raw_send(&l.w.alice, &p), 0);
 	nh_run_alive(&l.w.net, 300 * ZT_MS);
 	(void)ida;
-	(void)ida2;
 
 	l.w.imd.down = true;
 	/* idle 10 s from its last PING (every 2.5 s), which restarted the idle timer */
-	nh_run_alive(&l.w.net, 11 * ZT_SEC);
+	nh_run_alive(&l.w.net, 13 * ZT_SEC);
+	zt_imd_stats(l.b.imd, &sb);
+	assert_int_equal(sb.links_failed, 1);
+	assert_int_equal(sb.sessions, 2);
 	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_CLOSE), 0);
-	nh_run_alive(&l.w.net, 2 * ZT_SEC);
+	nh_run_alive(&l.w.net, 30 * ZT_SEC);
 	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_CLOSE), 1);
 	assert_int_equal(nh_raw_last(&l.w.alice, ZT_CTRL_CLOSE)->u.close.session_id, idb);
-	{
-		struct zt_imd_stats sb;
-		struct zt_imd_session_info si;
-		zt_imd_stats(l.b.imd, &sb);
-		assert_int_equal(sb.links_failed, 1);
-		assert_int_equal(sb.sessions, 1);
-		assert_int_equal(zt_imd_session_info(l.b.imd, idb2, &si), 0);
-		assert_true(si.direct);
-	}
+	zt_imd_stats(l.b.imd, &sb);
+	assert_int_equal(sb.sessions, 1);
+	assert_int_equal(zt_imd_session_info(l.b.imd, idb2, &si), 0);
+	assert_true(si.direct);
+	lw_fini(&l);
+}
+
+/* A dies, c1 moves: the relayed session goes on under the same id, c1 taking it up
+ * from the SESSION it gets: first c1 at A2 (over a new link, which asks A2 for the
+ * same id), then, A2 dead too, c1 at B itself. alice is told nothing. */
+static void relayed_session_follows_its_connector(void **state)
+{
+	static struct nh_ep a2; /* large: not on the stack */
+	struct zt_imd_config c2;
+	struct lw l;
+	const struct zt_ctrl_msg *m;
+	uint32_t idb, ida;
+
+	lw_init(&l, *state, a_both, true);
+	open_across(&l, &idb, &ida);
+	nh_ep_init(&a2, &l.w.net, NH_IMD, "127.0.0.11:4433", 0);
+	c2 = l.w.icfg;
+	c2.listen = a2.addr;
+	c2.log = nh_node_log("imd-a2");
+	assert_int_equal(zt_imd_new(&a2.imd, &c2, l.w.net.now), 0);
+
+	l.w.imd.down = true;
+	nh_run_alive(&l.w.net, 13 * ZT_SEC); /* B's link to A is down */
+	nh_raw_login(&l.w.c1, l.w.c1_tls, &a2.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	l.where_imd = "imd-a2";
+	l.where_addr = a2.addr;
+	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	m = nh_raw_last(&l.w.c1, ZT_CTRL_SESSION);
+	assert_int_equal(m->u.session.session_id, idb);
+	assert_string_equal(m->u.session.peer_identity, "ztna:agent:alice");
+	relay_dgram(&l.w.alice, idb, "via a2");
+	nh_run_alive(&l.w.net, 300 * ZT_MS);
+	last_dgram_is(&l.w.c1, idb, "via a2");
+
+	a2.down = true;
+	nh_run_alive(&l.w.net, 13 * ZT_SEC);
+	nh_raw_login(&l.w.c1, l.w.c1_tls, &l.b.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&l.w.c1, ZT_CTRL_SESSION)->u.session.session_id, idb);
+	relay_dgram(&l.w.c1, idb, "via b");
+	nh_run_alive(&l.w.net, 300 * ZT_MS);
+	last_dgram_is(&l.w.alice, idb, "via b");
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_CLOSE), 0);
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_SESSION), 1);
 	lw_fini(&l);
 }
 
@@ -411,7 +456,8 @@ int main(void)
 		cmocka_unit_test(the_connectors_intermediate_checks_its_policy),
 		cmocka_unit_test(links_refused_where_not_taken),
 		cmocka_unit_test(agent_gone_and_revoked_end_sessions_at_a),
-		cmocka_unit_test(link_lost_ends_relayed_keeps_direct),
+		cmocka_unit_test(link_lost_rehomes_relayed_keeps_direct),
+		cmocka_unit_test(relayed_session_follows_its_connector),
 		cmocka_unit_test(agent_moves_and_a_takes_its_session_up),
 	};
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
