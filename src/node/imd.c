@@ -646,6 +646,16 @@ static void rehome_wait(struct zt_imd *imd, struct session *s, struct client *l)
 	tab_sync(imd, s);
 }
 
+/* PONG to a PING, with our clock. */
+static void send_pong(struct client *c, const struct zt_ctrl_msg *ping, uint64_t now)
+{
+	struct zt_ctrl_msg r = *ping;
+
+	r.type = ZT_CTRL_PONG;
+	r.u.ping.peer_time = now;
+	ctrl_send(c, &r);
+}
+
 /* Held OPENs: FIFO in imd->held, and a list per agent. */
 
 static void held_add(struct zt_imd *imd, struct held *h)
@@ -1534,13 +1544,9 @@ static void link_msg(struct zt_imd *imd, struct client *l, uint64_t now, struct 
 	case ZT_CTRL_CLOSE:
 		link_session_msg(imd, l, m, &m->u.close.session_id);
 		break;
-	case ZT_CTRL_PING: {
-		struct zt_ctrl_msg r = *m;
-		r.type = ZT_CTRL_PONG;
-		r.u.ping.peer_time = now;
-		ctrl_send(l, &r);
+	case ZT_CTRL_PING:
+		send_pong(l, m, now);
 		break;
-	}
 	default: /* PONG, OBSERVED_ADDRESS, ROUTES: nothing for us */
 		break;
 	}
@@ -2361,13 +2367,9 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 		LOGC(c, ZT_NODE_INFO, "peer_error", "identity=%s code=%u text=\"%s\"", c->identity,
 		    m->u.error.code, m->u.error.text);
 		break;
-	case ZT_CTRL_PING: {
-		struct zt_ctrl_msg r = *m;
-		r.type = ZT_CTRL_PONG;
-		r.u.ping.peer_time = now;
-		ctrl_send(c, &r);
+	case ZT_CTRL_PING:
+		send_pong(c, m, now);
 		break;
-	}
 	case ZT_CTRL_PONG:
 		break;
 	default:

@@ -438,6 +438,27 @@ void nh_raw_up(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr *im
 	assert_true(nh_wait_handshake(e, NH_LOGIN_WAIT));
 }
 
+void nh_raw_cands(struct nh_ep *e, uint32_t session, uint32_t gen, const char *ip)
+{
+	struct zt_ctrl_msg m;
+	struct zt_cand *c;
+
+	zt_ctrl_msg_init(&m, ZT_CTRL_CANDIDATES);
+	m.u.cands.session_id = session;
+	snprintf(m.u.cands.ufrag, sizeof(m.u.cands.ufrag), "uf%u", gen);
+	snprintf(m.u.cands.pwd, sizeof(m.u.cands.pwd), "pwpwpwpwpwpwpwpwpwpwpw");
+	m.u.cands.generation = gen;
+	m.u.cands.end_of_candidates = true;
+	m.u.cands.n_cands = 1;
+	c = &m.u.cands.cands[0];
+	c->type = ZT_CAND_HOST;
+	c->component = 1;
+	c->priority = 2130706431;
+	snprintf(c->foundation, sizeof(c->foundation), "h1");
+	c->addr = qh_addr(ip);
+	assert_int_equal(nh_raw_send(e, &m), 0);
+}
+
 void nh_raw_login(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr *imd_addr,
 		  uint8_t role, const char *name, const char *token, const char *services)
 {

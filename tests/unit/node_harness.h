@@ -181,6 +181,9 @@ void nh_raw_hello(struct nh_ep *e, uint8_t role, const char *name, const char *t
 		  const char *services);
 /* OPEN of service (resume: SESSION_ID, 0 for none). Returns nh_raw_send()'s result. */
 int nh_raw_open(struct nh_ep *e, uint64_t request_id, const char *service, uint64_t resume);
+/* CANDIDATES for session: generation gen (ufrag "uf<gen>"), one host candidate at
+ * ip ("IP:PORT"), end of candidates; asserts it is sent. */
+void nh_raw_cands(struct nh_ep *e, uint32_t session, uint32_t gen, const char *ip);
 /* Runs until e has received count messages of type in all, for at most d. */
 bool nh_wait_total(struct nh_net *n, struct nh_ep *e, uint8_t type, size_t count, uint64_t d);
 /* Runs until e has received count messages of type among its first NH_MAX_MSGS (what

@@ -1114,27 +1114,6 @@ static void start_offsets_math(void **state)
 	assert_int_equal(c, 14 * ZT_MS);
 }
 
-static void send_cands(struct nh_ep *e, uint32_t session, uint32_t gen, const char *ip)
-{
-	struct zt_ctrl_msg m;
-	struct zt_cand *c;
-
-	zt_ctrl_msg_init(&m, ZT_CTRL_CANDIDATES);
-	m.u.cands.session_id = session;
-	snprintf(m.u.cands.ufrag, sizeof(m.u.cands.ufrag), "uf%u", gen);
-	snprintf(m.u.cands.pwd, sizeof(m.u.cands.pwd), "pwpwpwpwpwpwpwpwpwpwpw");
-	m.u.cands.generation = gen;
-	m.u.cands.end_of_candidates = true;
-	m.u.cands.n_cands = 1;
-	c = &m.u.cands.cands[0];
-	c->type = ZT_CAND_HOST;
-	c->component = 1;
-	c->priority = 2130706431;
-	snprintf(c->foundation, sizeof(c->foundation), "h1");
-	c->addr = qh_addr(ip);
-	assert_int_equal(nh_raw_send(e, &m), 0);
-}
-
 /* NAT types seen (the metrics): each client counted by what its last CANDIDATES said
  * of its NAT; unknown until it says. */
 static void nat_seen_counts_what_clients_said(void **state)
@@ -1148,7 +1127,7 @@ static void nat_seen_counts_what_clients_said(void **state)
 	zt_imd_nat_seen(w.imd.imd, map, ports);
 	assert_int_equal(map[0], 2); /* alice and c1, nothing said yet */
 	assert_int_equal(ports[0], 2);
-	send_cands(&w.alice, id, 0, "192.0.2.1:1000");
+	nh_raw_cands(&w.alice, id, 0, "192.0.2.1:1000");
 	nh_run_for(&w.net, 200 * ZT_MS);
 	zt_imd_nat_seen(w.imd.imd, map, ports);
 	assert_int_equal(map[0], 2); /* said nothing of its NAT */
@@ -1195,7 +1174,7 @@ static void candidates_forwarded_and_checks_start_together(void **state)
 		nh_run_for(&w.net, 100 * ZT_MS);
 	}
 	assert_true(nh_raw_count(&w.alice, ZT_CTRL_PONG) >= 3);
-	send_cands(&w.alice, id, 0, "192.0.2.1:1000");
+	nh_raw_cands(&w.alice, id, 0, "192.0.2.1:1000");
 	nh_run_for(&w.net, 200 * ZT_MS);
 	assert_int_equal(nh_raw_count(&w.c1, ZT_CTRL_CANDIDATES), 1);
 	assert_int_equal(nh_raw_count(&w.c1, ZT_CTRL_START_CHECKS), 0); /* one side only */
@@ -1203,7 +1182,7 @@ static void candidates_forwarded_and_checks_start_together(void **state)
 	assert_int_equal(mc->u.cands.session_id, id);
 	assert_string_equal(mc->u.cands.ufrag, "uf0");
 	assert_true(zt_addr_equal(&mc->u.cands.cands[0].addr, &(struct zt_addr){ 0 }) == false);
-	send_cands(&w.c1, id, 0, "198.51.100.1:2000");
+	nh_raw_cands(&w.c1, id, 0, "198.51.100.1:2000");
 	assert_true(nh_wait_count(&w.alice, ZT_CTRL_START_CHECKS, 1, 3 * ZT_SEC));
 	assert_true(nh_wait_count(&w.c1, ZT_CTRL_START_CHECKS, 1, 3 * ZT_SEC));
 	ma = nh_raw_last(&w.alice, ZT_CTRL_CANDIDATES);
@@ -1282,7 +1261,7 @@ static void nonstop_candidates_are_bounded(void **state)
 	world_init(&w, *state, 0, 0);
 	id = pair(&w);
 	for (int i = 0; i < 200; i++) {
-		send_cands(&w.alice, id, (uint32_t)i, "192.0.2.1:1000");
+		nh_raw_cands(&w.alice, id, (uint32_t)i, "192.0.2.1:1000");
 		if (i % 20 == 19)
 			nh_run_for(&w.net, 20 * ZT_MS);
 	}
@@ -1292,11 +1271,11 @@ static void nonstop_candidates_are_bounded(void **state)
 	assert_int_equal(st.candidates_fwd, 32);
 	assert_true(st.ctrl_errors >= 168);
 	/* the connector's own candidates still go through, and after the window alice's */
-	send_cands(&w.c1, id, 0, "198.51.100.1:2000");
+	nh_raw_cands(&w.c1, id, 0, "198.51.100.1:2000");
 	nh_run_for(&w.net, 200 * ZT_MS);
 	assert_int_equal(nh_raw_count(&w.alice, ZT_CTRL_CANDIDATES), 1);
 	nh_run_for(&w.net, 10 * ZT_SEC);
-	send_cands(&w.alice, id, 500, "192.0.2.1:1000");
+	nh_raw_cands(&w.alice, id, 500, "192.0.2.1:1000");
 	nh_run_for(&w.net, 200 * ZT_MS);
 	assert_int_equal(nh_raw_count(&w.c1, ZT_CTRL_CANDIDATES), 33);
 	nh_world_fini(&w);
@@ -2108,11 +2087,11 @@ static void limit_direct_off_keeps_sessions_on_the_relay(void **state)
 	add_limit(&w, "agent:alice=direct:off");
 	restart_imd(&w);
 	nh_pair_two(&w, &ida, &idb);
-	send_cands(&w.alice, ida, 0, "192.0.2.1:1000");
-	send_cands(&w.c1, ida, 0, "198.51.100.1:2000");
-	send_cands(&w.alice, ida, 1, "192.0.2.1:1001");
-	send_cands(&w.bob, idb, 0, "192.0.2.2:1000");
-	send_cands(&w.c1, idb, 0, "198.51.100.1:2001");
+	nh_raw_cands(&w.alice, ida, 0, "192.0.2.1:1000");
+	nh_raw_cands(&w.c1, ida, 0, "198.51.100.1:2000");
+	nh_raw_cands(&w.alice, ida, 1, "192.0.2.1:1001");
+	nh_raw_cands(&w.bob, idb, 0, "192.0.2.2:1000");
+	nh_raw_cands(&w.c1, idb, 0, "198.51.100.1:2001");
 	assert_true(nh_wait_count(&w.bob, ZT_CTRL_START_CHECKS, 1, 3 * ZT_SEC));
 	assert_true(nh_wait_count(&w.c1, ZT_CTRL_START_CHECKS, 1, 3 * ZT_SEC));
 	nh_run_for(&w.net, 1 * ZT_SEC);
@@ -2149,10 +2128,10 @@ static void limit_direct_off_for_a_connector(void **state)
 	add_limit(&w, "connector:*=direct:off");
 	restart_imd(&w);
 	nh_pair_two(&w, &ida, &idb);
-	send_cands(&w.alice, ida, 0, "192.0.2.1:1000");
-	send_cands(&w.c1, ida, 0, "198.51.100.1:2000");
-	send_cands(&w.bob, idb, 0, "192.0.2.2:1000");
-	send_cands(&w.c1, idb, 0, "198.51.100.1:2001");
+	nh_raw_cands(&w.alice, ida, 0, "192.0.2.1:1000");
+	nh_raw_cands(&w.c1, ida, 0, "198.51.100.1:2000");
+	nh_raw_cands(&w.bob, idb, 0, "192.0.2.2:1000");
+	nh_raw_cands(&w.c1, idb, 0, "198.51.100.1:2001");
 	nh_run_for(&w.net, 1 * ZT_SEC);
 	assert_int_equal(nh_raw_total(&w.c1, ZT_CTRL_CANDIDATES), 0);
 	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_CANDIDATES), 0);

@@ -114,27 +114,6 @@ static void last_dgram_is(const struct nh_ep *e, uint32_t session, const char *p
 	assert_memory_equal(e->raw.last_dgram + ZT_RELAY_HDR_LEN, payload, strlen(payload));
 }
 
-static void send_cands(struct nh_ep *e, uint32_t session, const char *ip)
-{
-	struct zt_ctrl_msg m;
-	struct zt_cand *c;
-
-	zt_ctrl_msg_init(&m, ZT_CTRL_CANDIDATES);
-	m.u.cands.session_id = session;
-	snprintf(m.u.cands.ufrag, sizeof(m.u.cands.ufrag), "uf1");
-	snprintf(m.u.cands.pwd, sizeof(m.u.cands.pwd), "pwpwpwpwpwpwpwpwpwpwpw");
-	m.u.cands.generation = 1;
-	m.u.cands.end_of_candidates = true;
-	m.u.cands.n_cands = 1;
-	c = &m.u.cands.cands[0];
-	c->type = ZT_CAND_HOST;
-	c->component = 1;
-	c->priority = 2130706431;
-	snprintf(c->foundation, sizeof(c->foundation), "h1");
-	c->addr = qh_addr(ip);
-	assert_int_equal(nh_raw_send(e, &m), 0);
-}
-
 /* alice at B opens web: a session at each Intermediate, ids of their own. */
 static void open_across(struct lw *l, uint32_t *ret_b, uint32_t *ret_a)
 {
@@ -167,12 +146,12 @@ static void session_across_two_intermediates(void **state)
 	lw_init(&l, *state, a_both, true);
 	open_across(&l, &idb, &ida);
 
-	send_cands(&l.w.alice, idb, "10.0.0.2:5000");
+	nh_raw_cands(&l.w.alice, idb, 1, "10.0.0.2:5000");
 	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_CANDIDATES, 1, 3 * ZT_SEC));
 	m = nh_raw_last(&l.w.c1, ZT_CTRL_CANDIDATES);
 	assert_int_equal(m->u.cands.session_id, ida);
 	assert_string_equal(zt_addr_str(&m->u.cands.observed, obs), "127.0.0.2:5000");
-	send_cands(&l.w.c1, ida, "10.0.0.3:6000");
+	nh_raw_cands(&l.w.c1, ida, 1, "10.0.0.3:6000");
 	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_CANDIDATES, 1, 3 * ZT_SEC));
 	assert_int_equal(nh_raw_last(&l.w.alice, ZT_CTRL_CANDIDATES)->u.cands.session_id, idb);
 	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_START_CHECKS, 1, 3 * ZT_SEC));
