@@ -28,6 +28,7 @@ T_START=$(date +%s)
 . bench/lib/sec_direct.sh
 . bench/lib/sec_hard.sh
 . bench/lib/sec_tun.sh
+. bench/lib/sec_multi.sh
 
 PINNING="RTT: every process of the measurement (lab link emulator and wireguard-go included) on \
 CPU $CPU_ONE; goodput: client side (client tool, agent, the agent's wireguard-go) on CPU $CPU_A, \
@@ -84,9 +85,10 @@ main() {
 		want direct && sec_time_to_direct
 		want direct && direct_idle_finish
 		want hard && sec_time_to_direct_hard
+		want multi && sec_multi
 	else
 		local id
-		for id in rtt rtt-delay goodput tun direct hard; do
+		for id in rtt rtt-delay goodput tun direct hard multi; do
 			want "$id" && skip_row "$id" "lab: $id" "needs root (network namespaces): run sudo make bench"
 		done
 	fi

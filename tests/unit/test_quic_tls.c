@@ -365,8 +365,10 @@ static void inner_wrong_purpose(void **state)
 	struct qh_fixture *f = *state;
 	struct side srv = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.web.cert,
 			    .key = f->pki.web.key, .require_peer_cert = true };
-	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.intermediate.cert,
-			    .key = f->pki.intermediate.key };
+	/* a service's certificate only serves (an Intermediate's also serves as the client
+	 * of a link to another, docs/scale-out.md) */
+	struct side cli = { .alpn = ZT_ALPN_INNER, .ca = f->pki.ca.cert, .cert = f->pki.web.cert,
+			    .key = f->pki.web.key };
 	struct hs h;
 
 	hs_start(f, &h, &srv, &cli, "svc-web.ztna", false);

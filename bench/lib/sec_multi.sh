@@ -1,0 +1,83 @@
+# shellcheck shell=bash
+# Scale-out (docs/scale-out.md): the RTT of a session relayed across two Intermediates
+# (agent at B, connector at A: agent -> B -> link -> A -> connector) against one
+# relayed by A alone, in bench/lab/bench-multi.lab, udpping ping-pong through each
+# agent's UDP forward to the connector's echo, 64 B and 1200 B, interleaved rounds as
+# sec_rtt's; every process pinned to one CPU. The row is informational: the added
+# round trip is one more relay hop (B) and the link.
+
+MULTI_ROUNDS=$RTT_ROUNDS
+MULTI_COUNT=$RTT_COUNT
+
+multi_variant() {
+	case $1 in
+	one) rtt_ping one 127.0.0.1:6001 "$2" "$TMP/s" --count "$MULTI_COUNT" --timeout 1000 ;;
+	cross) rtt_ping cross 127.0.0.1:6001 "$2" "$TMP/s" --count "$MULTI_COUNT" --timeout 1000 ;;
+	esac
+}
+
+multi_up() {
+	local cpu=$1 pki=$TMP/pki-multi a=$ZTLAB_IP_relay b=$ZTLAB_IP_relay2 n
+	"$ZTNA" pki init "$pki" --intermediate-ip "$a" --intermediate-ip "$b" --agent alice \
+		--agent bob --connector c1=uecho >"$TMP/pki-multi.log" 2>&1 ||
+		{ cat "$TMP/pki-multi.log" >&2; return 1; }
+	head -c 32 /dev/urandom | base64 >"$TMP/presence.key"
+	chmod 600 "$TMP/presence.key"
+	local imd=(--pki "$pki/intermediate" --client "agent:alice:$TOK_A" --client "agent:bob:$TOK_B"
+		--client "connector:c1:$TOK_C" --allow 'alice=*' --allow 'bob=*' --serve c1=uecho
+		--nats "nats://$ZTLAB_IP_natsd:4222" --presence-key "$TMP/presence.key" --tcp-listen off)
+	lbg multi-nats "$cpu" natsd nats-server -a "$ZTLAB_IP_natsd" -p 4222 -js -sd "$TMP/js"
+	wait_for "$TMP/multi-nats.log" "Server is ready" 10 || { echo "bench: nats-server did not start" >&2; return 1; }
+	lbg multi-a "$cpu" relay "$B/ztna-intermediate" --listen "$a:4433" --nats-name imd-a "${imd[@]}"
+	lbg multi-b "$cpu" relay2 "$B/ztna-intermediate" --listen "$b:4433" --nats-name imd-b "${imd[@]}"
+	lbg multi-echo "$cpu" conn "$K/udpping" echo --bind 127.0.0.1:7002 --count 100000000
+	lbg multi-conn "$cpu" conn "$B/ztna-connector" --intermediate "$a:4433" --pki "$pki/connector-c1" \
+		--name c1 --token "$TOK_C" --service uecho=udp:127.0.0.1:7002 --control none
+	lbg multi-one "$cpu" one "$B/ztna-agent" --intermediate "$a:4433" --pki "$pki/agent-alice" \
+		--name alice --token "$TOK_A" --forward udp:127.0.0.1:6001=uecho --direct off --control none
+	lbg multi-cross "$cpu" cross "$B/ztna-agent" --intermediate "$b:4433" --pki "$pki/agent-bob" \
+		--name bob --token "$TOK_B" --forward udp:127.0.0.1:6001=uecho --direct off --control none
+	for n in conn one cross; do
+		wait_for "$TMP/multi-$n.log" 'event=connected' 10 ||
+			{ echo "bench: multi-$n did not connect: $(tail -n 3 "$TMP/multi-$n.log")" >&2; return 1; }
+	done
+	# the connector's presence reaches B (its record, then B's table)
+	for ((n = 0; n < 100; n++)); do
+		rtt_warm cross && return 0
+	done
+	return 1
+}
+
+sec_multi() {
+	local s q arr one cross
+	local -A P50 P99
+	note "RTT across Intermediates: lab bench/lab/bench-multi.lab"
+	command -v nats-server >/dev/null ||
+		{ skip_row multi-rtt "RTT relayed across two Intermediates" "no nats-server (tools/deps.sh lab)"; return; }
+	if ! lab_up bench/lab/bench-multi.lab; then
+		fail_row multi-rtt "RTT relayed across two Intermediates" "the lab did not come up"
+		return
+	fi
+	lab_pin "$CPU_ONE"
+	if ! multi_up "$CPU_ONE" || ! rtt_warm one; then
+		fail_row multi-rtt "RTT relayed across two Intermediates" "no answer through the agents' forwards"
+		stop_all multi-
+		lab_down
+		return
+	fi
+	grep -q 'event=session_open .*intermediate=imd-a' "$TMP/multi-b.log" ||
+		note "RTT across: B's log shows no session over a link to A"
+	rtt_rounds "$MULTI_ROUNDS" multi multi_variant one cross
+	for s in 64 1200; do
+		for q in p50 p99; do
+			[ $q = p50 ] && arr=P50 || arr=P99
+			one=$(m "$arr" "$s-one")
+			cross=$(m "$arr" "$s-cross")
+			row "multi-rtt-$s-$q" "RTT $s B $q, relayed across two Intermediates" "$cross" us \
+				"relayed by one Intermediate" "$one" "$(ratio "$cross" "$one")" "- (info)" info \
+				"added $(calc "$cross - $one") us; across $(sp "$arr" "$s-cross"), one $(sp "$arr" "$s-one") us over $MULTI_ROUNDS rounds of $MULTI_COUNT"
+		done
+	done
+	stop_all multi-
+	lab_down
+}
