@@ -17,8 +17,10 @@
  *                   [--dgrams K] [--pause S]
  *       One connector offering SVC and N agents: "welcomed clients=N+1" once all are
  *       in, --pause seconds later each agent opens a session (OPEN -> SESSION), and K
- *       datagrams go through each session both ways: "ready sessions=N relayed=R";
- *       then --hold.
+ *       datagrams go through each session both ways: "ready sessions=N relayed=R
+ *       open_ms=T" (T: from the OPENs to the last SESSION); then --hold.
+ *       --connector-to IP:PORT: the connector logs in at another Intermediate
+ *       (sessions across Intermediates, docs/scale-out.md).
  *   zt-load relay   --to IP:PORT --pki DIR --name NAME --token TOKEN --connector NAME
  *                   --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]
  *                   [--channel] [--count N]
@@ -145,6 +147,9 @@ struct load {
 	struct zt_rng rng;
 	struct zt_tls_ctx *tls, *ctls; /* agents', the connector's */
 	struct zt_addr to, bind;
+	struct zt_addr cto;      /* --connector-to: the connector's Intermediate (family 0: to) */
+	uint64_t opens_at;       /* pairs: the OPENs went out */
+	double open_ms;          /* ... and every SESSION was in this much later */
 	const char *name, *token, *cname, *ctoken, *service;
 	long count, dgrams;
 	double hold, pause, seconds;
@@ -292,6 +297,7 @@ static void open_sessions(struct load *L)
 {
 	struct zt_ctrl_msg m;
 
+	L->opens_at = zt_loop_now(L->loop);
 	for (long i = 0; i < L->count; i++) {
 		zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
 		m.u.open.request_id = (uint64_t)i + 1;
@@ -325,6 +331,7 @@ static void sessions_done(struct load *L, uint64_t now)
 {
 	struct lc *conn = &L->lcs[L->nlcs - 1];
 
+	L->open_ms = (double)(now - L->opens_at) / ZT_MS;
 	if (L->mode == M_RELAY) {
 		L->phase = 3;
 		L->t0 = now;
@@ -683,7 +690,8 @@ static void lc_start(struct lc *c, uint64_t now)
 		finish(L, 1);
 		return;
 	}
-	c->path = (struct zt_quic_path){ .local = c->udp.local, .remote = L->to };
+	c->path = (struct zt_quic_path){ .local = c->udp.local,
+					 .remote = c->connector && L->cto.family ? L->cto : L->to };
 	c->w = (struct zt_watch){ .fd = c->udp.fd, .events = EPOLLIN, .cb = lc_on_read, .data = c };
 	zt_timer_init(&c->t, lc_on_timer, c);
 	if ((rc = zt_loop_add(L->loop, &c->w)) < 0 ||
@@ -742,7 +750,8 @@ static void on_phase(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 		       L->hold, L->ready, L->pkts_tx, L->pkts_rx, L->bytes_tx, L->bytes_rx);
 		finish(L, 0);
 	} else if (L->mode == M_PAIRS && L->phase == 3) {
-		printf("ready sessions=%ld relayed=%ld\n", L->sessions, relayed_in(L));
+		printf("ready sessions=%ld relayed=%ld open_ms=%.1f\n", L->sessions, relayed_in(L),
+		       L->open_ms);
 		fflush(stdout);
 		L->phase = 4;
 		phase_arm(L, now + (uint64_t)(L->hold * ZT_SEC));
@@ -1077,7 +1086,7 @@ static int usage(void)
 		"usage: zt-load clients --to IP:PORT --pki DIR --name NAME --token TOKEN --count N\n"
 		"                       [--hold S] [--bind IP] [--bare]\n"
 		"       zt-load pairs   (the same) --connector NAME --ctoken TOKEN --service SVC\n"
-		"                       [--dgrams K] [--pause S]\n"
+		"                       [--dgrams K] [--pause S] [--connector-to IP:PORT]\n"
 		"       zt-load relay   --to IP:PORT --pki DIR --name NAME --token TOKEN --connector NAME\n"
 		"                       --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]\n"
 		"                       [--channel] [--count N]\n"
@@ -1176,6 +1185,9 @@ static int parse_options(struct load *L, int argc, char **argv, const char **ret
 		i++;
 		if (!strcmp(a, "--to") || !strcmp(a, "--listen")) {
 			if (zt_addr_parse(&L->to, v, 0) < 0 || !L->to.port || !addr_ok(&L->to))
+				return -1;
+		} else if (!strcmp(a, "--connector-to")) {
+			if (zt_addr_parse(&L->cto, v, 0) < 0 || !L->cto.port || !addr_ok(&L->cto))
 				return -1;
 		} else if (!strcmp(a, "--bind")) {
 			if (zt_addr_parse(&L->bind, v, 0) < 0)

@@ -8,6 +8,14 @@
 
 MULTI_ROUNDS=$RTT_ROUNDS
 MULTI_COUNT=$RTT_COUNT
+# Session set-up: zt-load pairs, N agents opening a session each at once, with the
+# connector at the same Intermediate (one) or at A while the agents are at B (cross).
+MULTI_PAIRS=500
+MULTI_PROUNDS=3
+if [ -n "$QUICK_MODE" ]; then
+	MULTI_PAIRS=100
+	MULTI_PROUNDS=2
+fi
 
 multi_variant() {
 	case $1 in
@@ -19,13 +27,17 @@ multi_variant() {
 multi_up() {
 	local cpu=$1 pki=$TMP/pki-multi a=$ZTLAB_IP_relay b=$ZTLAB_IP_relay2 n
 	"$ZTNA" pki init "$pki" --intermediate-ip "$a" --intermediate-ip "$b" --agent alice \
-		--agent bob --connector c1=uecho >"$TMP/pki-multi.log" 2>&1 ||
+		--agent bob --agent load --connector c1=uecho --connector loadc=bulk \
+		>"$TMP/pki-multi.log" 2>&1 ||
 		{ cat "$TMP/pki-multi.log" >&2; return 1; }
 	head -c 32 /dev/urandom | base64 >"$TMP/presence.key"
 	chmod 600 "$TMP/presence.key"
 	local imd=(--pki "$pki/intermediate" --client "agent:alice:$TOK_A" --client "agent:bob:$TOK_B"
 		--client "connector:c1:$TOK_C" --allow 'alice=*' --allow 'bob=*' --serve c1=uecho
-		--nats "nats://$ZTLAB_IP_natsd:4222" --presence-key "$TMP/presence.key" --tcp-listen off)
+		--nats "nats://$ZTLAB_IP_natsd:4222" --presence-key "$TMP/presence.key" --tcp-listen off
+		--client "agent:load:$TOK_L" --client "connector:loadc:$TOK_LC" --serve loadc=bulk
+		--allow 'load=*' --logins-per-identity 10000 --half-open-per-source 100000
+		--retry-half-open-per-source 100000 --half-open-max 100000)
 	lbg multi-nats "$cpu" natsd nats-server -a "$ZTLAB_IP_natsd" -p 4222 -js -sd "$TMP/js"
 	wait_for "$TMP/multi-nats.log" "Server is ready" 10 || { echo "bench: nats-server did not start" >&2; return 1; }
 	lbg multi-a "$cpu" relay "$B/ztna-intermediate" --listen "$a:4433" --nats-name imd-a "${imd[@]}"
@@ -68,6 +80,7 @@ sec_multi() {
 	grep -q 'event=session_open .*intermediate=imd-a' "$TMP/multi-b.log" ||
 		note "RTT across: B's log shows no session over a link to A"
 	rtt_rounds "$MULTI_ROUNDS" multi multi_variant one cross
+	multi_setup_rows
 	for s in 64 1200; do
 		for q in p50 p99; do
 			[ $q = p50 ] && arr=P50 || arr=P99
@@ -80,4 +93,38 @@ sec_multi() {
 	done
 	stop_all multi-
 	lab_down
+}
+
+# One zt-load pairs run from the host 'cross': its agents at B (cross) or A (one), the
+# connector at A; prints the sessions set up per second, or nothing.
+multi_pairs() {
+	local to=$ZTLAB_IP_relay out ms
+	[ "$1" = cross ] && to=$ZTLAB_IP_relay2
+	out=$(lx cross taskset -c "$CPU_A" "$K/zt-load" pairs --to "$to:4433" \
+		--connector-to "$ZTLAB_IP_relay:4433" --pki "$TMP/pki-multi" --name load --token "$TOK_L" \
+		--connector loadc --ctoken "$TOK_LC" --service bulk --count "$MULTI_PAIRS" --pause 3 \
+		--hold 0 2>&1)
+	ms=$(kv "$(grep '^ready sessions=' <<<"$out")" open_ms)
+	if [ "$(kv "$(grep '^ready sessions=' <<<"$out")" sessions)" != "$MULTI_PAIRS" ] || ! is_num "$ms"; then
+		note "zt-load pairs ($1): $(tail -n 2 <<<"$out" | tr '\n' ' ')"
+		return 1
+	fi
+	FMT=%.0f calc "$MULTI_PAIRS * 1000 / $ms"
+}
+
+multi_setup_rows() {
+	local r v one=() cross=() x
+	for ((r = 0; r < MULTI_PROUNDS; r++)); do
+		for v in one cross; do
+			x=$(multi_pairs "$v") || continue
+			[ $v = one ] && one+=("$x") || cross+=("$x")
+		done
+	done
+	if [ ${#one[@]} = 0 ] || [ ${#cross[@]} = 0 ]; then
+		fail_row multi-setup "sessions set up per second across two Intermediates" "zt-load pairs failed"
+		return
+	fi
+	row multi-setup "sessions set up per second across two Intermediates" "$(median "${cross[@]}")" /s \
+		"at one Intermediate" "$(median "${one[@]}")" "$(ratio "$(median "${cross[@]}")" "$(median "${one[@]}")")" \
+		"- (info)" info "$MULTI_PAIRS agents opening one session each at once (zt-load pairs); across $(spread "${cross[@]}"), one $(spread "${one[@]}") over $MULTI_PROUNDS rounds"
 }
