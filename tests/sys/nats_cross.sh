@@ -53,7 +53,8 @@ agent() { # NAME TOKEN FORWARD-PORT
 }
 # A lets alice and bob reach echo, not carol; B lets all three (B's policy is not A's)
 imd a "$P_A" --nats-name imd-a --allow alice=echo --allow bob=echo
-imd b "$P_B" --nats-name imd-b --allow alice=echo --allow bob=echo --allow carol=echo
+imd b "$P_B" --nats-name imd-b --allow alice=echo --allow bob=echo --allow carol=echo \
+	--metrics "$L:$((PORT + 20))"
 progs_start conn-c1 "$B/ztna-connector" --intermediate "$L:$P_A" --transport udp \
 	--pki "$T/pki/connector-c1" --name c1 --token tc --service "echo=tcp:$L:$P_ECHO" --control none
 agent alice ta "$F_ALICE"
@@ -99,11 +100,18 @@ hup_stats imd-a imd-b
 grep "event=links_stats" "$T/imd-b.log" | tail -1 >"$T/lb"
 grep "event=links_stats" "$T/imd-a.log" | tail -1 >"$T/la"
 lb=$(cat "$T/lb") la=$(cat "$T/la")
+m=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+	"http://$L:$((PORT + 20))/metrics" 2>&1)
+pt=ok
+command -v promtool >/dev/null && ! promtool check metrics <<<"$m" >"$T/promtool.out" 2>&1 && pt=bad
 [ "$(field "$lb" links_opened)" = 1 ] && [ "$(field "$lb" cross_sessions)" -ge 2 ] &&
 	[ "$(field "$lb" cross_refused)" -ge 1 ] && [ "$(field "$la" links_in)" = 1 ] &&
-	[ "$(field "$la" link_opens)" -ge 3 ] &&
-	tap_ok "B opened one link and got 2+ sessions over it, one refusal; A took one link" ||
-	tap_fail "link counters" "B: $lb A: $la"
+	[ "$(field "$la" link_opens)" -ge 3 ] && [ $pt = ok ] &&
+	grep -q '^ztna_links_total{event="opened"} 1$' <<<"$m" &&
+	grep -Eq '^ztna_cross_sessions_total\{event="answered"\} [2-9]' <<<"$m" &&
+	grep -Eq '^ztna_cross_sessions_total\{event="refused"\} [1-9]' <<<"$m" &&
+	tap_ok "B opened one link and got 2+ sessions over it, one refusal (stats line and metrics, promtool accepts them); A took one link" ||
+	tap_fail "link counters" "B: $lb A: $la promtool $pt $(cat "$T/promtool.out" 2>/dev/null) $(grep -E 'links|cross' <<<"$m")"
 
 # 6. an Intermediate that takes no links: its record has no address, the refusal says so
 progs_start imd-c "$B/ztna-intermediate" --listen "0.0.0.0:$((PORT + 6))" --tcp-listen off \

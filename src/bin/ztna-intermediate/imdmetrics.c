@@ -100,6 +100,22 @@ static void nats(const struct zt_imd *imd, struct zt_prom *p)
 	     { "random", pt[ZT_CTRL_NAT_PORTS_RANDOM] });
 }
 
+/* Links between Intermediates (docs/scale-out.md): zero without --nats. */
+static void links(const struct zt_imd_stats *s, struct zt_prom *p)
+{
+	ZT_PROM_MANY(p, "ztna_links_total", "counter",
+	     "Links between Intermediates: opened by this one, ended, taken from others.", "event",
+	     { "opened", s->links_opened }, { "failed", s->links_failed }, { "taken", s->links_in });
+	ZT_PROM_MANY(p, "ztna_cross_sessions_total", "counter",
+	     "Sessions across Intermediates: this one's agents' OPENs sent over a link, and "
+	     "their outcome; OPENs taken from links for other Intermediates' agents.", "event",
+	     { "opened", s->cross_opens }, { "answered", s->cross_sessions },
+	     { "refused", s->cross_refused }, { "taken", s->link_opens });
+	ZT_PROM_ONE(p, "ztna_opens_refused_elsewhere_total", "counter",
+	    "OPENs refused whose connector is at another Intermediate no link could reach.",
+	    s->no_service_elsewhere);
+}
+
 void imd_metrics(const struct zt_imd *imd, struct zt_prom *p, uint64_t uptime_ns)
 {
 	struct zt_imd_stats s;
@@ -109,5 +125,6 @@ void imd_metrics(const struct zt_imd *imd, struct zt_prom *p, uint64_t uptime_ns
 	connections(&s, p);
 	sessions(&s, p);
 	relay(&s, p);
+	links(&s, p);
 	nats(imd, p);
 }
