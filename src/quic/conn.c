@@ -125,6 +125,7 @@ struct zt_quic_conn {
 	unsigned probe_n;                    /* probes since progress (backoff) */
 	bool probe_due;                      /* the next packet must elicit an ACK */
 	bool nudge_due;                      /* ... and be non-probing (nudge_peer) */
+	bool revive_ping;                    /* ... for its ACK (revive_fire) */
 	uint64_t nudge_at;                   /* not before then again */
 	struct zt_quic_path cur_path;        /* a client's path, as nudge_peer last saw it */
 	bool cur_heard;                      /* a packet came on it since */
@@ -1491,6 +1492,14 @@ static int ack_take(struct zt_quic_conn *c, uint64_t now, bool urgent)
  * and the ACK delay has passed since (revive_at), so that the owed ACK is due and
  * goes with the probes. The probes' ACK lets ngtcp2 declare the old packets lost and
  * send them again. At most once per such packet, only while stalled.
+ * When that PTO lies past the idle timeout (the cap gave out at the idle timeout less
+ * a second, counted from the last packet before the outage, and ngtcp2 doubled once
+ * more: after a short RTT and an outage over some 10 s its PTO was 106 s away), the
+ * owed ACK carries a PING instead: its ACK resets ngtcp2's backoff (an acknowledged
+ * non-probe) and declares the old packets lost. Before, the reply waited for a later
+ * keep-alive of the peer's that put the idle timeout past the PTO: 20 to 40 s more
+ * with 20 s keep-alives (router_reboot.sh failed in CI: nothing within 60 s). A full
+ * window lets no PING pass: that case still waits for ngtcp2's PTO.
  */
 static void revive(struct zt_quic_conn *c, uint64_t now, const ngtcp2_conn_stat *cs,
 		   uint64_t exp_before)
@@ -1524,9 +1533,16 @@ static int revive_fire(struct zt_quic_conn *c, uint64_t now)
 			return 0; /* a loss timer, not a PTO */
 	if (rp && rp->max_idle_timeout && rp->max_idle_timeout < idle)
 		idle = rp->max_idle_timeout;
-	if (cs.loss_detection_timer + ZT_SEC >= c->revive_rx + idle)
-		return 0;
 	c->st.revived++;
+	if (cs.loss_detection_timer + ZT_SEC >= c->revive_rx + idle) {
+		/* too far to run ngtcp2's timers up to it (its idle timeout would come
+		 * first): a PING instead, non-probing, so that its ACK resets ngtcp2's
+		 * backoff and declares the old packets lost (they were sent well over a
+		 * loss delay before it); none passes a full window */
+		c->revive_ping = true;
+		c->st.revive_pings++;
+		return 0;
+	}
 	ngtcp2_conn_set_keep_alive_timeout(c->conn, 0);
 	rv = ngtcp2_conn_handle_expiry(c->conn, cs.loss_detection_timer);
 	ngtcp2_conn_set_keep_alive_timeout(c->conn, c->keepalive);
@@ -1545,7 +1561,8 @@ static void ng_wake(struct zt_quic_conn *c, bool urgent)
 static bool ack_rides(const struct zt_quic_conn *c, uint64_t now)
 {
 	return c->state == ZT_QUIC_ESTABLISHED &&
-	       (c->sq_head || c->dq_head || c->probe_due || c->nudge_due || c->ack_due ||
+	       (c->sq_head || c->dq_head || c->probe_due || c->nudge_due || c->revive_ping ||
+		c->ack_due ||
 		now >= c->ack_at);
 }
 
@@ -2094,7 +2111,7 @@ static ngtcp2_ssize write_probe_or_pkt(struct zt_quic_conn *c, uint64_t now, uin
 	ngtcp2_conn_stat before, after;
 	ngtcp2_ssize n;
 
-	if (!c->probe_due && !c->nudge_due)
+	if (!c->probe_due && !c->nudge_due && !c->revive_ping)
 		return write_pkt(c, now, buf, cap, ps);
 	ngtcp2_conn_get_conn_stat(c->conn, &before);
 	ngtcp2_conn_set_keep_alive_timeout(c->conn, 1);
@@ -2107,6 +2124,7 @@ static ngtcp2_ssize write_probe_or_pkt(struct zt_quic_conn *c, uint64_t now, uin
 			c->st.probes_sent++;
 		c->probe_due = false; /* an ack-eliciting packet went */
 		c->nudge_due = false;
+		c->revive_ping = false;
 	}
 	return n;
 }

@@ -107,6 +107,8 @@ struct zt_quic_stats {
 	uint64_t ptos_capped;               /* PTOs fired early (conn.c: pto_cap_at) */
 	uint64_t revived;                   /* packets of the peer that ended a stall of ours
 					       (conn.c: revive): our answer elicited an ACK */
+	uint64_t revive_pings;              /* ... of them answered with a PING: ngtcp2's PTO
+					       was past its idle timeout */
 	uint64_t probes_doubled;            /* probes sent twice (dup_probe) */
 	uint64_t peer_nudges;               /* PINGs for a server that did not follow a
 					       migration (nudge_peer) */

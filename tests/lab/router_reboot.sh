@@ -6,7 +6,7 @@
 # so the connector's push meets a NAT that no longer knows the laptop. alice keeps her
 # paths alive every 20 s (--keepalive 20s --keepalive-direct 20s): her answer waits
 # for her next keepalive and QUIC's retransmission (the failure: seconds late, then
-# it recovers); bob every 3 s: his mapping is back before the push (the fix: on time).
+# it recovers at that keepalive); bob every 3 s: his mapping is back before the push (the fix: on time).
 #
 #   [ public ]  imd 203.0.113.10      c1 behind office (full-cone): socat, pushes 7 s late
 #     +-- home1 (port-restricted) -- alice (agent, keepalives 20 s)
@@ -69,7 +69,11 @@ ok_if "bob (keepalives 3 s): his reply arrives on time despite the reboot (+$lb 
 	eval '[ "$lb" != - ] && [ "$(echo "$lb < 1.5" | bc)" = 1 ]'
 ok_if "alice (keepalives 20 s): the failure: her reply waits for her next keepalive (+$la s, > 5)" \
 	eval '[ "$la" = - ] || [ "$(echo "$la > 5" | bc)" = 1 ]'
-ok_if "alice's session recovers: the reply does arrive (within 60 s)" test "$la" != -
+# her keepalive comes 20 s after her request (3 s), 13 s after the push: the reply
+# must follow it at once, not wait for a later one (+34 s under load before the fix in
+# quic/conn.c revive_fire: ngtcp2's backed-off PTO lay past its idle timeout)
+ok_if "alice's session recovers at her next keepalive (+$la s, < 18)" \
+	eval '[ "$la" != - ] && [ "$(echo "$la < 18" | bc)" = 1 ]'
 "$B/ztna" ping slow -c 2 -i 0.3 --timeout 3000 --control "$LAB_TMP/alice.sock" >"$LAB_TMP/ping" 2>&1
 ok_if "after it, alice's session answers pings ($(tail -n 1 "$LAB_TMP/ping"))" \
 	eval '[ "$(grep -c "^seq=.* via " "$LAB_TMP/ping")" -ge 1 ]'

@@ -1116,6 +1116,60 @@ static void a_packet_from_the_peer_ends_a_long_stall(void **state)
 	qh_pair_fini(&x.p);
 }
 
+static bool cli_progress(void *arg, uint64_t now)
+{
+	struct progress *g = arg;
+
+	qh_ep_step(&g->x->p.net, &g->x->cli, now);
+	qh_ep_step(&g->x->p.net, &g->x->srv, now);
+	return g->x->cli.received > g->received;
+}
+
+/*
+ * The same with a short RTT and a small reply, as in tests/lab/router_reboot.sh: the
+ * server (the connector) sends 5 bytes 2 s into an outage of 14 s; the cap gives out
+ * and ngtcp2's own PTO ends up past the idle timeout (106 s away), where revive cannot
+ * run the timers to. The client's keep-alive 20 s after the outage began brings the
+ * reply at once (a PING whose ACK resets ngtcp2's backoff); before, the reply waited
+ * for the keep-alive 40 s later (58 s after it was sent).
+ */
+static void a_ping_ends_a_stall_past_the_idle_timeout(void **state)
+{
+	struct qh_fixture *f = *state;
+	struct zt_quic_config tmpl = { .idle_timeout = 60 * ZT_SEC };
+	struct xfer x;
+	struct progress g = { .x = &x };
+	struct zt_quic_stats st;
+	bool black = false;
+	uint64_t t0;
+
+	xfer_init(f, &x, &tmpl);
+	x.p.net.latency = 500 * ZT_US;
+	x.p.net.tap = all_blackout_tap;
+	x.p.net.tap_arg = &black;
+	zt_quic_conn_set_keepalive(x.cli.c, 20 * ZT_SEC);
+	zt_quic_conn_set_keepalive(qh_pair_server(&x.p), 0);
+	xfer_start(&x, 5);
+	x.srv.to_send = 0;
+	x.cli.send_fin = x.srv.send_fin = false;
+	qh_run(&x.p.net, xfer_done, &x, x.p.net.now + 2 * ZT_SEC);
+	assert_int_equal(x.srv.received, 5);
+	t0 = x.p.net.now;
+	black = true;
+	qh_run(&x.p.net, xfer_done, &x, t0 + 2 * ZT_SEC);
+	x.srv.to_send = 5;
+	g.received = x.cli.received;
+	qh_ep_pump(&x.srv);
+	assert_false(qh_run(&x.p.net, cli_progress, &g, t0 + 14 * ZT_SEC));
+	black = false;
+	assert_true(qh_run(&x.p.net, cli_progress, &g, t0 + 80 * ZT_SEC));
+	/* the client's keep-alive: 20 s after its last packet, just before t0 */
+	assert_true(x.p.net.now <= t0 + 21 * ZT_SEC);
+	zt_quic_conn_stats(qh_pair_server(&x.p), &st);
+	assert_int_equal(st.revive_pings, 1);
+	assert_int_equal(zt_quic_conn_state(x.cli.c), ZT_QUIC_ESTABLISHED);
+	qh_pair_fini(&x.p);
+}
 /*
  * The early PTO comes at most 2 s after the last packet, however long the minimum
  * RTT: an end-to-end handshake under heavy loss took its first RTT sample from an
@@ -1771,6 +1825,7 @@ int main(void)
 		cmocka_unit_test(lost_keepalives_are_repeated),
 		cmocka_unit_test(probe_backoff_is_capped),
 		cmocka_unit_test(a_packet_from_the_peer_ends_a_long_stall),
+		cmocka_unit_test(a_ping_ends_a_stall_past_the_idle_timeout),
 		cmocka_unit_test(probes_under_backoff_go_twice),
 		cmocka_unit_test(probe_interval_has_a_ceiling),
 		cmocka_unit_test(packet_on_a_path_left_nudges_the_server),
