@@ -161,6 +161,11 @@ int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const ch
 
 	if (*slot) {
 		e = zt_hmap_entry(*slot, struct pub, node);
+		/* seen already in this pass: another login of the same identity here
+		 * (--logins-per-identity), at another address: not a move. Each of 10,000
+		 * logins of one agent put its own address, 10,000 puts a second. */
+		if (e->pass == p->pass)
+			return 0;
 		e->pass = p->pass;
 		if (!due(p, e, now_ms, remote))
 			return 0;

@@ -59,7 +59,8 @@ void zt_prespub_free(struct zt_prespub *p);
 
 void zt_prespub_begin(struct zt_prespub *p);
 /* A client connected here now, from remote (NULL or family 0: no address in the
- * record). Returns 1 (a put was emitted), 0 (nothing due), ZT_EMALFORMED (a name
+ * record). An identity logged in here several times is one record: the first login
+ * seen in a pass decides its address. Returns 1 (a put was emitted), 0 (nothing due), ZT_EMALFORMED (a name
  * a record cannot hold; counted in errors), the error of emit (deferred: the put is
  * due again at the next pass), -ENOMEM. */
 int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const char *name,

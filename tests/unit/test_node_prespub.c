@@ -139,6 +139,38 @@ static void nudge_republishes_once_a_second(void **state)
 	zt_prestab_free(s.tab);
 }
 
+/* One identity logged in several times here (--logins-per-identity): one record, put
+ * once, not once per login and pass (10,000 logins of one agent made 10,000 puts a
+ * second); the address is the first login's of the pass. */
+static void several_logins_are_one_record(void **state)
+{
+	struct sink s;
+	struct zt_prespub *p = publisher(&s);
+	struct zt_prespub_stats st;
+	struct zt_presrec got;
+	(void)state;
+
+	for (int i = 0; i < 3; i++) {
+		s.now = NOW + (uint64_t)i * 1000;
+		zt_prespub_begin(p);
+		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A1), i == 0);
+		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A2), 0);
+		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A1), 0);
+		assert_int_equal(zt_prespub_end(p), 0);
+	}
+	assert_int_equal(s.puts, 1);
+	assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_CONNECTOR, "c1", &got), 0);
+	assert_true(zt_addr_equal(&got.addrs[0], &A1));
+	/* the first login left: the next one's address, once */
+	assert_int_equal(pass(p, &s, NOW + 3000, &A2), 1);
+	assert_int_equal(pass(p, &s, NOW + 4000, &A2), 0);
+	zt_prespub_stats(p, &st);
+	assert_int_equal(st.puts, 2);
+	assert_int_equal(st.clients, 1);
+	zt_prespub_free(p);
+	zt_prestab_free(s.tab);
+}
+
 static void republish_puts_everyone_at_the_next_pass(void **state)
 {
 	struct sink s;
@@ -243,6 +275,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(put_refresh_move_delete),
 		cmocka_unit_test(nudge_republishes_once_a_second),
+		cmocka_unit_test(several_logins_are_one_record),
 		cmocka_unit_test(republish_puts_everyone_at_the_next_pass),
 		cmocka_unit_test(a_full_queue_defers_the_put),
 		cmocka_unit_test(seq_increases_and_withdraw),
