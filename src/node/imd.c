@@ -206,6 +206,7 @@ struct held {
 	bool busy;                   /* waits for a busy connector, not a registration */
 	uint64_t deadline;
 	char service[ZT_CTRL_STR_MAX + 1];
+	char who[ZT_CTRL_STR_MAX + 1]; /* the agent's identity (over a link: its AGENT) */
 };
 
 struct raw {
@@ -1602,7 +1603,11 @@ static struct client *link_resume_connector(struct zt_imd *imd, const struct zt_
 
 /* OPEN over another Intermediate's link, for its agent o->agent: as if that agent
  * were ours (its credential, the policy), with no OPEN held and the link as its end. */
-static void handle_link_open(struct zt_imd *imd, struct client *l, const struct zt_ctrl_open *o)
+static bool hold_open(struct zt_imd *imd, struct client *c, uint64_t now,
+		      const struct zt_ctrl_open *o, bool busy, const char *who);
+
+static void handle_link_open(struct zt_imd *imd, struct client *l, uint64_t now,
+			     const struct zt_ctrl_open *o)
 {
 	char text[ZT_CTRL_STR_MAX + 1];
 	enum zt_pki_kind kind;
@@ -1627,7 +1632,7 @@ static void handle_link_open(struct zt_imd *imd, struct client *l, const struct 
 		refuse_open(l, o->request_id, o->service, ZT_EPOLICY, "policy", text);
 		return;
 	}
-	if (l->nsessions >= l->max_sessions) {
+	if (l->nsessions + l->nheld >= l->max_sessions) {
 		imd->st.open_max_sessions++;
 		refuse_open(l, o->request_id, o->service, ZT_EBUSY, "too-many-sessions",
 			    "too many sessions on this link: try again later");
@@ -1638,6 +1643,10 @@ static void handle_link_open(struct zt_imd *imd, struct client *l, const struct 
 		resume = 0; /* that id is another session's here: a new one */
 	if (!conn)
 		conn = connector_for(imd, o->service, &busy);
+	/* a backed-up connector: held as an agent's own OPEN would be (a burst of OPENs
+	 * over a link was refused with 1510 where the same burst here waited) */
+	if (!conn && busy && hold_open(imd, l, now, o, true, o->agent))
+		return;
 	if (!conn) {
 		imd->st.no_service++;
 		snprintf(text, sizeof(text), "no connector serves %.200s%s", o->service,
@@ -1730,7 +1739,7 @@ static void release_held(struct zt_imd *imd, struct client *conn)
 				    "too many sessions on this connection");
 		} else {
 			open_session(imd, h->agent, conn, h->request_id, h->service, h->resume,
-				     h->agent->identity);
+				     h->who);
 		}
 		free(h);
 	}
@@ -1739,11 +1748,14 @@ static void release_held(struct zt_imd *imd, struct client *conn)
 /* Holds an OPEN (for a connector to register or to drain). Returns false when a held
  * limit is reached. */
 static bool hold_open(struct zt_imd *imd, struct client *c, uint64_t now,
-		      const struct zt_ctrl_open *o, bool busy)
+		      const struct zt_ctrl_open *o, bool busy, const char *who)
 {
+	/* a link holds for all its Intermediate's agents */
+	size_t max = c->role == ZT_CTRL_ROLE_INTERMEDIATE ? imd->cfg.max_held_total
+							  : imd->cfg.max_held;
 	struct held *h;
 
-	if (c->nheld >= imd->cfg.max_held || imd->nheld >= imd->cfg.max_held_total)
+	if (c->nheld >= max || imd->nheld >= imd->cfg.max_held_total)
 		return false;
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -1754,10 +1766,11 @@ static bool hold_open(struct zt_imd *imd, struct client *c, uint64_t now,
 	h->busy = busy;
 	h->deadline = busy ? now + imd->cfg.busy_hold : imd->started + imd->cfg.open_hold;
 	snprintf(h->service, sizeof(h->service), "%s", o->service);
+	snprintf(h->who, sizeof(h->who), "%s", who);
 	held_add(imd, h);
 	imd->st.held++;
 	LOGC(c, ZT_NODE_INFO, "open_held", "identity=%s service=%.100s reason=%s request=%016" PRIx64,
-	     c->identity, o->service, busy ? "connector-busy" : "no-connector-yet", o->request_id);
+	     who, o->service, busy ? "connector-busy" : "no-connector-yet", o->request_id);
 	return true;
 }
 
@@ -1785,7 +1798,7 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 	bool busy;
 
 	if (c->role == ZT_CTRL_ROLE_INTERMEDIATE) {
-		handle_link_open(imd, c, o);
+		handle_link_open(imd, c, now, o);
 		return;
 	}
 	imd->st.opens++;
@@ -1826,7 +1839,7 @@ static void handle_open(struct zt_imd *imd, struct client *c, uint64_t now,
 	if (!busy && open_elsewhere(imd, c, now, o, &w))
 		return;
 	if (busy || (imd->cfg.open_hold && now < imd->started + imd->cfg.open_hold)) {
-		if (hold_open(imd, c, now, o, busy))
+		if (hold_open(imd, c, now, o, busy, c->identity))
 			return;
 		imd->st.held_refused++;
 		refuse_open(c, o->request_id, o->service, ZT_EBUSY, "held-limit",
