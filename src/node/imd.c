@@ -2446,7 +2446,11 @@ static void read_ctrl(struct zt_imd *imd, struct client *c, uint64_t now)
 	int rc;
 
 	while (c->state == C_WAIT_HELLO || c->state == C_READY) {
-		if (c->state == C_READY && backed_up(c)) {
+		/* Not a link: two Intermediates each waiting for the other to read first
+		 * deadlocked (3,334 OPENs across at once: 65-70 KB queued each way, nothing
+		 * read for 30 s, the link closed by ctrl_stall with all its sessions). A
+		 * link's OPENs for a busy connector are held instead (handle_link_open). */
+		if (c->state == C_READY && c->role != ZT_CTRL_ROLE_INTERMEDIATE && backed_up(c)) {
 			c->read_paused = true; /* ctrl_progress reads on when it drains */
 			return;
 		}

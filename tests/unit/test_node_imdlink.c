@@ -265,6 +265,51 @@ static void busy_connector_holds_opens_over_a_link(void **state)
 	lw_fini(&l);
 }
 
+/*
+ * A link is read whatever A has queued to it. A stops reading a party with more than
+ * ctrl_busy queued towards it (so that a client not reading its answers cannot go on
+ * asking); between two Intermediates that is a deadlock: 3,334 OPENs across at once
+ * (bench multi-load) left 65-70 KB queued each way, neither read the other for 30 s,
+ * and the link was closed with all its sessions. Here A counts a party as backed up
+ * at 2,000 bytes queued and the link's far end is 400 ms away: with the pause, the
+ * link's 300 OPENs went some 20 per round trip of the link (c1 had all SESSIONs
+ * after 5.0 s); read on, as fast as c1 takes them (0.6 s).
+ */
+static void a_link_is_read_while_backed_up(void **state)
+{
+	static struct nh_ep lk;
+	struct zt_ctrl_msg m;
+	struct lw l;
+	uint64_t t0;
+
+	a_ctrl_busy = 2000;
+	lw_init(&l, *state, a_both, true);
+	a_ctrl_busy = 0;
+	nh_ep_init(&lk, &l.w.net, NH_RAW, "127.0.0.11:5000", 200 * ZT_MS);
+	assert_int_equal(nh_raw_connect(&lk, l.link_tls, &l.w.imd.addr), 0);
+	assert_true(nh_wait_handshake(&lk, 3 * ZT_SEC));
+	zt_ctrl_msg_init(&m, ZT_CTRL_HELLO);
+	m.u.hello.role = ZT_CTRL_ROLE_INTERMEDIATE;
+	snprintf(m.u.hello.identity, sizeof(m.u.hello.identity), "ztna:intermediate:relay");
+	assert_int_equal(nh_raw_send(&lk, &m), 0);
+	assert_true(nh_wait_count(&lk, ZT_CTRL_WELCOME, 1, 3 * ZT_SEC));
+	t0 = l.w.net.now;
+	for (uint64_t i = 1; i <= 300; i++) {
+		zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
+		m.u.open.request_id = i;
+		snprintf(m.u.open.service, sizeof(m.u.open.service), "web");
+		snprintf(m.u.open.agent, sizeof(m.u.open.agent), "ztna:agent:alice");
+		assert_int_equal(nh_raw_send(&lk, &m), 0);
+	}
+	assert_true(nh_wait_total(&l.w.net, &l.w.c1, ZT_CTRL_SESSION, 300, 30 * ZT_SEC));
+	print_message("# 300 OPENs over a link: c1 had their SESSIONs in %.0f ms\n",
+		      (double)(l.w.net.now - t0) / ZT_MS);
+	assert_true(l.w.net.now - t0 < 2 * ZT_SEC);
+	assert_true(nh_wait_total(&l.w.net, &lk, ZT_CTRL_SESSION, 300, 10 * ZT_SEC));
+	assert_int_equal(nh_raw_total(&l.w.c1, ZT_CTRL_SESSION), 300);
+	lw_fini(&l);
+}
+
 /* An Intermediate without links_in refuses the link: the agent's OPEN fails with
  * "try again" (1510), naming the Intermediate. */
 static void links_refused_where_not_taken(void **state)
@@ -466,6 +511,7 @@ int main(void)
 		cmocka_unit_test(the_connectors_intermediate_checks_its_policy),
 		cmocka_unit_test(links_refused_where_not_taken),
 		cmocka_unit_test(busy_connector_holds_opens_over_a_link),
+		cmocka_unit_test(a_link_is_read_while_backed_up),
 		cmocka_unit_test(agent_gone_and_revoked_end_sessions_at_a),
 		cmocka_unit_test(link_lost_rehomes_relayed_keeps_direct),
 		cmocka_unit_test(relayed_session_follows_its_connector),
