@@ -13,7 +13,7 @@ void zt_ctrlchan_init(struct zt_ctrlchan *ch, struct zt_quic_conn *conn, int64_t
 	ch->rd = NULL;
 	ch->poison = 0;
 	ch->backlog = NULL;
-	ch->blen = 0;
+	ch->boff = ch->blen = ch->bcap = ch->bmax = 0;
 	ch->eof = false;
 	ch->overflowed = ch->cut = false;
 	ch->sent = ch->received = 0;
@@ -54,7 +54,50 @@ static void backlog_drop(struct zt_ctrlchan *ch)
 {
 	free(ch->backlog);
 	ch->backlog = NULL;
-	ch->blen = 0;
+	ch->boff = ch->blen = ch->bcap = 0;
+}
+
+void zt_ctrlchan_set_backlog_max(struct zt_ctrlchan *ch, size_t max)
+{
+	ch->bmax = max;
+}
+
+/*
+ * Room for rest more bytes at the end of the backlog: -ENOBUFS past the bound, or
+ * -ENOMEM. The bytes already sent from its front (boff) are reclaimed by moving the
+ * rest down only when they are at least as many as those moved, or the bound is
+ * reached; else the buffer doubles: each byte is moved a bounded number of times.
+ */
+static int backlog_room(struct zt_ctrlchan *ch, size_t rest)
+{
+	size_t max = ch->bmax ? ch->bmax : ZT_CTRLCHAN_BACKLOG, cap;
+	uint8_t *b;
+
+	if (ch->blen + rest > max)
+		return -ENOBUFS;
+	if (ch->boff + ch->blen + rest <= ch->bcap)
+		return 0;
+	cap = ch->bcap ? 2 * ch->bcap : (max < ZT_CTRLCHAN_BACKLOG ? max : ZT_CTRLCHAN_BACKLOG);
+	while (cap < ch->blen + rest)
+		cap *= 2;
+	if (cap > max)
+		cap = max;
+	if (ch->boff && (ch->boff >= ch->blen || cap <= ch->bcap)) {
+		memmove(ch->backlog, ch->backlog + ch->boff, ch->blen);
+		ch->boff = 0;
+		if (ch->blen + rest <= ch->bcap)
+			return 0;
+	}
+	b = realloc(ch->backlog, cap);
+	if (!b)
+		return -ENOMEM;
+	if (ch->boff) {
+		memmove(b, b + ch->boff, ch->blen);
+		ch->boff = 0;
+	}
+	ch->backlog = b;
+	ch->bcap = cap;
+	return 0;
 }
 
 static void reader_drop(struct zt_ctrlchan *ch)
@@ -77,14 +120,14 @@ int zt_ctrlchan_flush(struct zt_ctrlchan *ch)
 		return 0;
 	if (ch->sid < 0)
 		return ZT_ESTATE;
-	n = pipe_write(ch, ch->backlog, ch->blen);
+	n = pipe_write(ch, ch->backlog + ch->boff, ch->blen);
 	if (n < 0)
 		return n == -ENOMEM ? n : ZT_ESTATE;
 	if ((size_t)n == ch->blen) {
 		backlog_drop(ch); /* send() allocates it again when the stream is full */
 		return 0;
 	}
-	memmove(ch->backlog, ch->backlog + n, ch->blen - (size_t)n);
+	ch->boff += (size_t)n;
 	ch->blen -= (size_t)n;
 	return 0;
 }
@@ -114,23 +157,19 @@ int zt_ctrlchan_send(struct zt_ctrlchan *ch, const struct zt_ctrl_msg *msg)
 	}
 	if (n < len) {
 		size_t rest = (size_t)(len - n);
-		uint8_t *b;
 
-		if (ch->blen + rest > ZT_CTRLCHAN_BACKLOG) {
+		rc = backlog_room(ch, rest);
+		if (rc == -ENOBUFS) {
 			ch->overflowed = true;
 			return -ENOBUFS;
 		}
-		if (!ch->backlog) {
-			ch->backlog = malloc(ZT_CTRLCHAN_BACKLOG);
-			if (!ch->backlog) {
-				/* part of it is on the stream: no message may follow */
-				if (n > 0)
-					ch->overflowed = ch->cut = true;
-				return -ENOMEM;
-			}
+		if (rc < 0) {
+			/* part of it is on the stream: no message may follow */
+			if (n > 0)
+				ch->overflowed = ch->cut = true;
+			return -ENOMEM;
 		}
-		b = ch->backlog;
-		memcpy(b + ch->blen, buf + n, rest);
+		memcpy(ch->backlog + ch->boff + ch->blen, buf + n, rest);
 		ch->blen += rest;
 	}
 	ch->sent++;

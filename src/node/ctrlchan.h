@@ -33,6 +33,8 @@
 #include "quic/conn.h"
 
 #define ZT_CTRLCHAN_BACKLOG (64 * 1024)
+/* The bound for a link between Intermediates (zt_ctrlchan_set_backlog_max). */
+#define ZT_CTRLCHAN_LINK_BACKLOG (8 * 1024 * 1024)
 
 struct zt_ctrlchan {
 	struct zt_quic_conn *conn;
@@ -41,7 +43,9 @@ struct zt_ctrlchan {
 	struct zt_ctrl_reader *rd;   /* NULL while no byte waits in it */
 	int poison;                  /* 0, or the framing error that ended reading */
 	uint8_t *backlog;            /* NULL while blen is 0 */
-	size_t blen;
+	size_t boff, blen;           /* the bytes waiting: backlog[boff, boff + blen) */
+	size_t bcap;                 /* allocated */
+	size_t bmax;                 /* bound (0: ZT_CTRLCHAN_BACKLOG) */
 	bool eof;                    /* the peer finished or reset the stream */
 	bool overflowed;             /* a send found the backlog full (-ENOBUFS), or
 					could not queue the rest of a message (-ENOMEM);
@@ -56,6 +60,10 @@ void zt_ctrlchan_attach(struct zt_ctrlchan *ch, int64_t sid);
 /* Binds to the CTRL records of t (attached at once). */
 void zt_ctrlchan_init_tcp(struct zt_ctrlchan *ch, struct zt_tcpouter *t);
 void zt_ctrlchan_fini(struct zt_ctrlchan *ch);
+/* Another bound for the backlog than ZT_CTRLCHAN_BACKLOG (0: that again): a link
+ * between Intermediates, whose bursts are every agent's of an Intermediate at once.
+ * The backlog still grows only as bytes wait. */
+void zt_ctrlchan_set_backlog_max(struct zt_ctrlchan *ch, size_t max);
 
 /*
  * Encodes and sends msg (or queues it behind the backlog). Returns 0, -EINVAL (the
