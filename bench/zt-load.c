@@ -20,7 +20,11 @@
  *       datagrams go through each session both ways: "ready sessions=N relayed=R
  *       open_ms=T" (T: from the OPENs to the last SESSION); then --hold.
  *       --connector-to IP:PORT: the connector logs in at another Intermediate
- *       (sessions across Intermediates, docs/scale-out.md).
+ *       (sessions across Intermediates, docs/scale-out.md). --open-at UNIX_MS: the
+ *       OPENs go at that wall-clock time instead of --pause after the welcome (at
+ *       once, with late=1, if every client was welcomed only after it), so that
+ *       several zt-load processes open together; the ready line then has
+ *       opens_unix_ms= and done_unix_ms= (wall clock of the OPENs and the last SESSION).
  *   zt-load relay   --to IP:PORT --pki DIR --name NAME --token TOKEN --connector NAME
  *                   --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]
  *                   [--channel] [--count N]
@@ -77,6 +81,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "core/ctrl.h"
 #include "core/err.h"
@@ -149,6 +154,9 @@ struct load {
 	struct zt_addr to, bind;
 	struct zt_addr cto;      /* --connector-to: the connector's Intermediate (family 0: to) */
 	uint64_t opens_at;       /* pairs: the OPENs went out */
+	double open_at;          /* --open-at: wall clock (ms) to send them, 0: --pause */
+	double opens_wall, done_wall; /* wall clock (ms) of the OPENs and the last SESSION */
+	bool late;               /* --open-at had passed when all were welcomed */
 	double open_ms;          /* ... and every SESSION was in this much later */
 	const char *name, *token, *cname, *ctoken, *service;
 	long count, dgrams;
@@ -196,6 +204,15 @@ struct load {
 };
 
 /* How long every connection (or session) may take to be ready. */
+/* The wall clock in milliseconds (--open-at, comparable across processes). */
+static double wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+}
+
 static uint64_t ready_timeout(const struct load *L)
 {
 	uint64_t t = (uint64_t)L->count * READY_PER_CONN;
@@ -256,9 +273,12 @@ static void all_ready(struct load *L, uint64_t now)
 		L->phase = 3;
 		phase_arm(L, now + (uint64_t)(L->hold * ZT_SEC));
 	} else if (L->mode == M_PAIRS) {
+		double wait_ms = L->open_at ? L->open_at - wall_ms() : L->pause * 1000;
+
 		printf("welcomed clients=%ld ms=%.1f\n", L->ready, (double)(now - L->t0) / ZT_MS);
 		L->phase = 1;
-		phase_arm(L, now + (uint64_t)(L->pause * ZT_SEC));
+		L->late = wait_ms < 0;
+		phase_arm(L, now + (L->late ? 0 : (uint64_t)(wait_ms * ZT_MS)));
 	} else if (L->mode == M_OPENS) {
 		L->phase = 3;
 		L->t0 = now;
@@ -298,6 +318,7 @@ static void open_sessions(struct load *L)
 	struct zt_ctrl_msg m;
 
 	L->opens_at = zt_loop_now(L->loop);
+	L->opens_wall = wall_ms();
 	for (long i = 0; i < L->count; i++) {
 		zt_ctrl_msg_init(&m, ZT_CTRL_OPEN);
 		m.u.open.request_id = (uint64_t)i + 1;
@@ -332,6 +353,7 @@ static void sessions_done(struct load *L, uint64_t now)
 	struct lc *conn = &L->lcs[L->nlcs - 1];
 
 	L->open_ms = (double)(now - L->opens_at) / ZT_MS;
+	L->done_wall = wall_ms();
 	if (L->mode == M_RELAY) {
 		L->phase = 3;
 		L->t0 = now;
@@ -750,8 +772,12 @@ static void on_phase(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 		       L->hold, L->ready, L->pkts_tx, L->pkts_rx, L->bytes_tx, L->bytes_rx);
 		finish(L, 0);
 	} else if (L->mode == M_PAIRS && L->phase == 3) {
-		printf("ready sessions=%ld relayed=%ld open_ms=%.1f\n", L->sessions, relayed_in(L),
+		printf("ready sessions=%ld relayed=%ld open_ms=%.1f", L->sessions, relayed_in(L),
 		       L->open_ms);
+		if (L->open_at)
+			printf(" opens_unix_ms=%.1f done_unix_ms=%.1f late=%d", L->opens_wall,
+			       L->done_wall, L->late);
+		printf("\n");
 		fflush(stdout);
 		L->phase = 4;
 		phase_arm(L, now + (uint64_t)(L->hold * ZT_SEC));
@@ -1087,6 +1113,7 @@ static int usage(void)
 		"                       [--hold S] [--bind IP] [--bare]\n"
 		"       zt-load pairs   (the same) --connector NAME --ctoken TOKEN --service SVC\n"
 		"                       [--dgrams K] [--pause S] [--connector-to IP:PORT]\n"
+		"                       [--open-at UNIX_MS]\n"
 		"       zt-load relay   --to IP:PORT --pki DIR --name NAME --token TOKEN --connector NAME\n"
 		"                       --ctoken TOKEN --service SVC [--seconds S] [--size B] [--bind IP]\n"
 		"                       [--channel] [--count N]\n"
@@ -1226,6 +1253,11 @@ static int parse_options(struct load *L, int argc, char **argv, const char **ret
 			L->size = (size_t)n;
 		} else if (!strcmp(a, "--rate")) {
 			L->rate = strtod(v, NULL);
+		} else if (!strcmp(a, "--open-at")) {
+			char *end;
+			L->open_at = strtod(v, &end);
+			if (*end || !(L->open_at > 0))
+				return -1;
 		} else {
 			return -1;
 		}
@@ -1249,6 +1281,8 @@ static bool options_valid(const struct load *L, const char *pki)
 	if ((L->mode == M_PAIRS || L->mode == M_RELAY) && (!L->cname || !L->ctoken || !L->service || L->bare))
 		return false;
 	if (L->mode == M_OPENS && (!L->service || L->bare || L->cname))
+		return false;
+	if (L->open_at && (L->mode != M_PAIRS || L->open_at > wall_ms() + MAX_SECONDS * 1000))
 		return false;
 	return true;
 }
