@@ -331,6 +331,55 @@ static void close_outer(struct zt_peer *p, int err, const char *why)
 	outer_down(p, err, why);
 }
 
+/* With other Intermediates to go to: since when packets of ours have waited for an
+ * answer from the one in use (waiting_since, or its last packet that did something,
+ * or our login, the latest of them), or ZT_TIME_NEVER when that does not apply
+ * (nothing waits, one Intermediate, not logged in, TLS/TCP, a move under way). */
+static uint64_t silent_since(const struct zt_peer *p)
+{
+	struct zt_quic_conn *q;
+	uint64_t t = p->waiting_since, heard;
+
+	if (t == ZT_TIME_NEVER || p->n_imds < 2 || p->state != ZT_PEER_READY || !p->outer ||
+	    p->moving || !(q = zt_outer_quic(p->outer)))
+		return ZT_TIME_NEVER;
+	heard = zt_quic_conn_last_heard(q);
+	if (heard > t)
+		t = heard;
+	return p->welcome_at > t ? p->welcome_at : t;
+}
+
+/*
+ * A dead Intermediate is noticed by its silence, not by the idle timeout: with the
+ * defaults that was 75 s, and a relayed session whose connector sat at the dead one
+ * was lost (its agent's Intermediate waits 30 s for the connector to show up
+ * elsewhere, docs/scale-out.md). Left when ack-eliciting packets of ours are in
+ * flight and nothing was heard for failover_silence: an idle client's keepalive
+ * (25 s) puts one in flight, so at most 40 s; a busy one's at once, so 15 s.
+ */
+static void check_silence(struct zt_peer *p)
+{
+	struct zt_quic_conn *q = p->outer ? zt_outer_quic(p->outer) : NULL;
+	struct zt_quic_stats st;
+	uint64_t since;
+
+	if (!q || p->n_imds < 2) {
+		p->waiting_since = ZT_TIME_NEVER;
+		return;
+	}
+	zt_quic_conn_stats(q, &st);
+	if (!st.bytes_in_flight) {
+		p->waiting_since = ZT_TIME_NEVER;
+		return;
+	}
+	if (p->waiting_since == ZT_TIME_NEVER ||
+	    zt_quic_conn_last_heard(q) > p->waiting_since)
+		p->waiting_since = p->now; /* (after an answer: what is in flight is newer) */
+	since = silent_since(p);
+	if (since != ZT_TIME_NEVER && p->now >= since + p->cfg.failover_silence)
+		close_outer(p, ZT_ETIMEOUT, "the Intermediate went silent");
+}
+
 /* A control message found the backlog full (zt_peer_ctrl): the Intermediate does not
  * read its control stream. */
 static void check_ctrl(struct zt_peer *p)
@@ -846,6 +895,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	 * conntrack keep an idle UDP mapping at least (RFC 4787 REQ-5 asks for 2 min);
 	 * the idle timeout 3 x that, so a lost PING is probed again long before it */
 	p->cfg.outer_keepalive = or_default(cfg->outer_keepalive, 25 * ZT_SEC);
+	p->cfg.failover_silence = or_default(cfg->failover_silence, 15 * ZT_SEC);
 	p->cfg.outer_idle_timeout = or_default(cfg->outer_idle_timeout, 75 * ZT_SEC);
 	p->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 10 * ZT_SEC);
 	p->cfg.welcome_timeout = or_default(cfg->welcome_timeout, 15 * ZT_SEC);
@@ -893,6 +943,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	p->imds[0] = cfg->intermediate;
 	p->home_alt = cfg->intermediate_alt;
 	p->n_imds = 1;
+	p->waiting_since = ZT_TIME_NEVER;
 	for (size_t i = 0; i < cfg->n_failover && i < ZT_PEER_FAILOVER_MAX; i++)
 		if (cfg->failover[i].family)
 			p->imds[p->n_imds++] = cfg->failover[i];
@@ -1175,6 +1226,9 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 		t = p->retry_at;
 	if (p->state == ZT_PEER_HELLO && p->welcome_by < t)
 		t = p->welcome_by;
+	if ((d = silent_since(p)) != ZT_TIME_NEVER && d + p->cfg.failover_silence > p->now &&
+	    d + p->cfg.failover_silence < t)
+		t = d + p->cfg.failover_silence;
 	if (p->outer && p->state != ZT_PEER_BACKOFF && zt_outer_ctrl(p->outer)->overflowed)
 		t = 0; /* check_ctrl */
 	return t;
@@ -1189,6 +1243,7 @@ void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 		zt_outer_on_timeout(p->alt, now);
 	check_alt(p);
 	check_outer(p);
+	check_silence(p);
 	transport_timers(p, now);
 	/* The Intermediate rejects a HELLO it did not get in time; its ERROR and close
 	 * may be lost as well, and the outer idle timeout is 20 s away. */

@@ -207,6 +207,7 @@ struct zt_peer {
 	struct zt_addr imds[1 + ZT_PEER_FAILOVER_MAX];
 	struct zt_addr home_alt;
 	size_t n_imds, imd_at;
+	uint64_t waiting_since;         /* check_silence: ours in flight, unanswered, since */
 	bool tcp_derived;                /* intermediate_tcp follows the one in use */
 	uint64_t failovers;
 	struct zt_quic_path alt_path;

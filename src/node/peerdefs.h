@@ -204,6 +204,10 @@ struct zt_peer_config {
 	 * use cannot be reached or its connection is lost; not after a refused login. */
 	struct zt_addr failover[ZT_PEER_FAILOVER_MAX];
 	size_t n_failover;
+	uint64_t failover_silence;         /* with failover: the one in use is left when
+					      nothing of ours was answered for this long
+					      (ack-eliciting packets in flight, nothing heard);
+					      0: 15 s. Its idle timeout (75 s) came first. */
 	struct zt_addr local;              /* the socket's address (the outer path's local
 					      end; an unspecified IP is fine) */
 	const char *intermediate_name;     /* its certificate's name; NULL: "intermediate.ztna" */

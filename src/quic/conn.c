@@ -2330,6 +2330,11 @@ void zt_quic_conn_path(const struct zt_quic_conn *c, struct zt_quic_path *ret)
 	path_from_ng(ret, ngtcp2_conn_get_path(c->conn));
 }
 
+uint64_t zt_quic_conn_last_heard(const struct zt_quic_conn *c)
+{
+	return c->last_rx;
+}
+
 uint64_t zt_quic_conn_last_ack_eliciting(const struct zt_quic_conn *c)
 {
 	ngtcp2_conn_stat cs;

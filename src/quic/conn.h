@@ -317,6 +317,9 @@ void zt_quic_conn_path(const struct zt_quic_conn *c, struct zt_quic_path *ret);
 /* When it last sent an ack-eliciting 1-RTT packet (RFC 9002's
  * time_of_last_ack_eliciting_packet), or ZT_TIME_NEVER. */
 uint64_t zt_quic_conn_last_ack_eliciting(const struct zt_quic_conn *c);
+/* When the last packet of the peer's came that visibly did something (acknowledged
+ * ours, brought data); 0: none yet. */
+uint64_t zt_quic_conn_last_heard(const struct zt_quic_conn *c);
 
 /* The TLS session (peer identity, ALPN: see tls.h). */
 struct zt_tls_session *zt_quic_conn_tls(struct zt_quic_conn *c);

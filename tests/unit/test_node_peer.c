@@ -724,6 +724,44 @@ static void failover_to_the_next_intermediate(void **state)
 	world_fini(&w);
 }
 
+/*
+ * With the default timeouts (idle 75 s, keepalive 25 s) a dead Intermediate is left
+ * for the next one when it goes silent: nothing of ours answered for 15 s
+ * (failover_silence) while something waits for an answer. Idle clients put their
+ * keepalive in flight at most 25 s after the death: both at the next Intermediate
+ * within 25 + 15 s and a login (20.2 s here; before: the 75 s idle timeout).
+ */
+static void failover_on_silence_with_the_default_timeouts(void **state)
+{
+	struct world w;
+	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
+	struct zt_imd_config c2;
+	char a[ZT_ADDR_STRLEN];
+	uint64_t t0;
+
+	world_init(&w, *state, 0);
+	nh_ep_init(&imd2, &w.net, NH_IMD, "127.0.0.8:4433", 0);
+	c2 = w.icfg;
+	c2.log = nh_node_log("imd2");
+	assert_int_equal(zt_imd_new(&imd2.imd, &c2, w.net.now), 0);
+	w.acfg.failover[0] = w.ccfg.failover[0] = imd2.addr;
+	w.acfg.n_failover = w.ccfg.n_failover = 1;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	nh_run_for(&w.net, 5 * ZT_SEC);
+	w.imd.down = true;
+	t0 = w.net.now;
+	assert_true(nh_run(&w.net, agent_in_hello, &w, w.net.now + 45 * ZT_SEC));
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 5 * ZT_SEC));
+	print_message("# both at the next Intermediate %.1f s after the first died\n",
+		      (double)(w.net.now - t0) / ZT_SEC);
+	assert_true(w.net.now - t0 <= 42 * ZT_SEC);
+	assert_string_equal(zt_addr_str(zt_peer_intermediate(w.agent.peer), a), "127.0.0.8:4433");
+	assert_string_equal(zt_addr_str(zt_peer_intermediate(w.conn.peer), a), "127.0.0.8:4433");
+	world_fini(&w);
+}
+
 /* The relay channel (docs/relay-channel.md): by default both ends and the
  * Intermediate agree, and the stream rides as channel data both ways, with an outer
  * DATAGRAM at most about once a second per end (the outer path's refresh). */
@@ -3138,6 +3176,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stream_through_the_relay),
 		cmocka_unit_test(failover_to_the_next_intermediate),
+		cmocka_unit_test(failover_on_silence_with_the_default_timeouts),
 		cmocka_unit_test(relay_channel_carries_the_stream),
 		cmocka_unit_test(relay_channel_off_on_either_side),
 		cmocka_unit_test(relay_channel_survives_rebinding),
