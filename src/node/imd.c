@@ -631,12 +631,12 @@ static void rehome_wait(struct zt_imd *imd, struct session *s, struct client *l)
 	s->open_sent = false;
 	if (!s->rehoming) {
 		s->rehoming = true;
-		s->rehome_until = imd->now + imd->cfg.orphan_grace;
+		s->rehome_until = imd->now + imd->cfg.rehome_grace;
 		imd->st.sessions_orphaned++;
 		LOG(imd, ZT_NODE_INFO, "session_rehoming",
 		    "session=%08x service=%s agent=%s connector=%s why=\"the link to %s is gone\" "
 		    "wait_ms=%" PRIu64, s->id, s->service, s->ident[0], s->ident[1], l->name,
-		    (uint64_t)(imd->cfg.orphan_grace / ZT_MS));
+		    (uint64_t)(imd->cfg.rehome_grace / ZT_MS));
 	}
 	s->rehome_at = imd->now + REHOME_EVERY;
 	if (!s->orphan_until) { /* (a link it tried failed: it is still listed) */
@@ -800,16 +800,18 @@ static void client_gone(struct client *c, const char *why)
 		 * connection was lost (not closed) comes back to its sessions: keep the
 		 * session for this end, and do not disturb the other one. */
 		if ((s->direct || c->lost) && other && other->state == C_READY && !s->orphan_until) {
+			uint64_t grace = c->role == ZT_CTRL_ROLE_INTERMEDIATE ? imd->cfg.rehome_grace
+									      : imd->cfg.orphan_grace;
 			unlink_end(s, i);
 			s->end[i] = NULL;
-			s->orphan_until = imd->now + imd->cfg.orphan_grace;
+			s->orphan_until = imd->now + grace;
 			s->onext = imd->orphans;
 			imd->orphans = s;
 			tab_sync(imd, s);
 			imd->st.sessions_orphaned++;
 			LOG(imd, ZT_NODE_INFO, "session_orphaned",
 			    "session=%08x service=%s gone=%s wait_ms=%" PRIu64, s->id, s->service,
-			    s->ident[i], (uint64_t)(imd->cfg.orphan_grace / ZT_MS));
+			    s->ident[i], (uint64_t)(grace / ZT_MS));
 			continue;
 		}
 		session_end(imd, s, c, ZT_EPEER, "the other end disconnected");
@@ -2791,6 +2793,7 @@ static void config_defaults(struct zt_imd_config *c)
 	c->relay_burst = (uint32_t)or_default(c->relay_burst, relay_burst_for(c->relay_rate));
 	c->start_margin = or_default(c->start_margin, 50 * ZT_MS);
 	c->orphan_grace = or_default(c->orphan_grace, 30 * ZT_SEC);
+	c->rehome_grace = or_default(c->rehome_grace, 50 * ZT_SEC);
 	c->idle_timeout = or_default(c->idle_timeout, 75 * ZT_SEC);
 	c->hello_timeout = or_default(c->hello_timeout, 10 * ZT_SEC);
 	c->max_clients = or_default(c->max_clients, 10000);

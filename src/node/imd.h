@@ -157,6 +157,11 @@ struct zt_imd_config {
 	uint64_t orphan_grace;           /* a session on the direct path whose agent or
 					    connector lost us waits this long for it to come
 					    back (the other end is not told); 0: 30 s */
+	uint64_t rehome_grace;           /* ... a session whose link to another
+					    Intermediate was lost: its end behind that one
+					    needs its own failover first (a client leaves a
+					    silent Intermediate within ~40 s, node/peer.h);
+					    0: 50 s (below the inner idle timeout, 60 s) */
 	uint64_t hello_timeout;          /* HELLO due this long after the handshake (and
 					    within handshake_timeout); 0: 10 s */
 	size_t max_clients;              /* 0: 10000 */
