@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +13,45 @@ int zt_parse_hostport(const char *text, uint16_t default_port, struct zt_addr *r
 	return zt_parse_hostport_both(text, default_port, ret, NULL);
 }
 
-int zt_parse_hostport_both(const char *text, uint16_t default_port, struct zt_addr *ret,
-			   struct zt_addr *ret_other)
+/* Appends the addresses of family of res not seen yet, up to cap; returns the count. */
+static size_t take_family(const struct addrinfo *res, int family, uint16_t port,
+			  struct zt_addr *ret, size_t n, size_t cap)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_family = AF_UNSPEC }, *res, *ai;
-	struct zt_addr a4 = { 0 }, a6 = { 0 };
+	for (const struct addrinfo *ai = res; ai && n < cap; ai = ai->ai_next) {
+		struct zt_addr a;
+		bool seen = false;
+
+		if (zt_addr_from_sockaddr(&a, ai->ai_addr, ai->ai_addrlen) < 0 || a.family != family)
+			continue;
+		a.port = port;
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = zt_addr_equal(&ret[k], &a);
+		if (!seen)
+			ret[n++] = a;
+	}
+	return n;
+}
+
+size_t zt_parse_addrinfo(const struct addrinfo *res, uint16_t port, struct zt_addr *ret,
+			 size_t cap)
+{
+	return take_family(res, AF_INET6, port, ret, take_family(res, AF_INET, port, ret, 0, cap),
+			   cap);
+}
+
+int zt_parse_hostport_all(const char *text, uint16_t default_port, struct zt_addr *ret,
+			  size_t cap, size_t *ret_n)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_family = AF_UNSPEC }, *res;
 	char host[256];
 	const char *colon;
 	unsigned long port;
 	char *end;
 	int rc;
 
+	*ret_n = 0;
+	if (!cap)
+		return -EINVAL;
 	rc = zt_addr_parse(ret, text, default_port);
 	if (rc == 0 && ret->port == 0) {
 		/* an explicit port 0 is out of range (as for names); a missing one a syntax
@@ -32,8 +61,10 @@ int zt_parse_hostport_both(const char *text, uint16_t default_port, struct zt_ad
 			return ZT_ERANGE;
 		return ZT_ESYNTAX;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		*ret_n = 1;
 		return 0;
+	}
 	if (rc == ZT_ERANGE)
 		return rc;
 	colon = strrchr(text, ':');
@@ -56,22 +87,26 @@ int zt_parse_hostport_both(const char *text, uint16_t default_port, struct zt_ad
 	host[colon - text] = '\0';
 	if (getaddrinfo(host, NULL, &hints, &res) != 0)
 		return -ENOENT;
-	/* the first address of each family: IPv4 in *ret, IPv6 in *ret_other (or *ret) */
-	for (ai = res; ai; ai = ai->ai_next) {
-		struct zt_addr a;
-		if (zt_addr_from_sockaddr(&a, ai->ai_addr, ai->ai_addrlen) < 0)
-			continue;
-		a.port = (uint16_t)port;
-		if (a.family == AF_INET && !a4.family)
-			a4 = a;
-		else if (a.family == AF_INET6 && !a6.family)
-			a6 = a;
-	}
-	rc = a4.family || a6.family ? 0 : -ENOENT;
-	if (rc == 0)
-		*ret = a4.family ? a4 : a6;
-	if (rc == 0 && ret_other && a4.family)
-		*ret_other = a6;
+	*ret_n = zt_parse_addrinfo(res, (uint16_t)port, ret, cap);
 	freeaddrinfo(res);
-	return rc;
+	return *ret_n ? 0 : -ENOENT;
+}
+
+int zt_parse_hostport_both(const char *text, uint16_t default_port, struct zt_addr *ret,
+			   struct zt_addr *ret_other)
+{
+	struct zt_addr all[16];
+	size_t n;
+	int rc = zt_parse_hostport_all(text, default_port, all, 16, &n);
+
+	if (rc < 0)
+		return rc;
+	*ret = all[0];
+	/* the first IPv6 one, when the first is IPv4 (IPv4 come first) */
+	for (size_t k = 1; ret_other && all[0].family == AF_INET && k < n; k++)
+		if (all[k].family == AF_INET6) {
+			*ret_other = all[k];
+			break;
+		}
+	return 0;
 }

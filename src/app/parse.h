@@ -2,9 +2,12 @@
 #ifndef ZT_APP_PARSE_H
 #define ZT_APP_PARSE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/addr.h"
+
+struct addrinfo;
 
 /*
  * "1.2.3.4:80", "[::1]:80", "localhost:80", "host.example:80": a literal address, or a
@@ -22,5 +25,18 @@ int zt_parse_hostport(const char *text, uint16_t default_port, struct zt_addr *r
  */
 int zt_parse_hostport_both(const char *text, uint16_t default_port, struct zt_addr *ret,
 			   struct zt_addr *ret_other);
+
+/*
+ * The same, and every address a name resolves to, at most cap of them, each once: the
+ * IPv4 ones first, then the IPv6 ones, each family in the resolver's order (a literal:
+ * one). *ret_n says how many. Returns 0, ZT_ESYNTAX, ZT_ERANGE, -ENOENT.
+ */
+int zt_parse_hostport_all(const char *text, uint16_t default_port, struct zt_addr *ret,
+			  size_t cap, size_t *ret_n);
+
+/* The addresses of a getaddrinfo() answer, as zt_parse_hostport_all() orders them,
+ * with port. Returns how many (at most cap). */
+size_t zt_parse_addrinfo(const struct addrinfo *res, uint16_t port, struct zt_addr *ret,
+			 size_t cap);
 
 #endif

@@ -44,13 +44,32 @@ static int set_path(char *dst, size_t cap, const char *v, const char **why)
 
 #define PP(ctx) ((struct zt_peerprog *)(ctx))
 
+/* Another Intermediate, tried in turn when the one in use is gone. */
+static int add_failover(struct zt_peer_config *pc, const struct zt_addr *a, const char **why)
+{
+	if (zt_addr_equal(a, &pc->intermediate) || zt_addr_equal(a, &pc->intermediate_alt))
+		return 0;
+	for (size_t k = 0; k < pc->n_failover; k++)
+		if (zt_addr_equal(a, &pc->failover[k]))
+			return 0;
+	if (pc->n_failover >= ZT_PEER_FAILOVER_MAX) {
+		*why = "at most 8 Intermediates";
+		return ZT_ERANGE;
+	}
+	pc->failover[pc->n_failover++] = *a;
+	return 0;
+}
+
 /* Once: a name resolving to both families gives both (the outer connection races
- * them, IPv6 first); twice: one address of each family. */
+ * them, IPv6 first); twice: one address of each family. A name with several
+ * addresses of one family names several Intermediates (the others after the first,
+ * as if given again, in the resolver's order: docs/scale-out.md). */
 static int set_intermediate(void *ctx, const char *v, const char **why)
 {
 	struct zt_peer_config *pc = &PP(ctx)->pc;
-	struct zt_addr a = { 0 }, other = { 0 };
-	int rc = zt_parse_hostport_both(v, 4433, &a, &other);
+	struct zt_addr all[1 + ZT_PEER_FAILOVER_MAX * 2];
+	size_t n, k = 1;
+	int rc = zt_parse_hostport_all(v, 4433, all, sizeof(all) / sizeof(all[0]), &n);
 	char *h = PP(ctx)->intermediate_host, *colon;
 
 	if (rc == -ENOENT)
@@ -58,21 +77,26 @@ static int set_intermediate(void *ctx, const char *v, const char **why)
 	if (rc < 0)
 		return rc;
 	if (pc->intermediate.family) {
-		if (!pc->intermediate_alt.family && !other.family && !pc->n_failover &&
-		    a.family != pc->intermediate.family) {
-			pc->intermediate_alt = a; /* the same Intermediate's other family */
+		if (n == 1 && !pc->intermediate_alt.family && !pc->n_failover &&
+		    all[0].family != pc->intermediate.family) {
+			pc->intermediate_alt = all[0]; /* the same Intermediate's other family */
 			return 0;
 		}
-		/* another Intermediate: tried in turn when the one in use is gone */
-		if (pc->n_failover >= ZT_PEER_FAILOVER_MAX) {
-			*why = "at most 8 Intermediates";
-			return ZT_ERANGE;
-		}
-		pc->failover[pc->n_failover++] = a;
+		for (k = 0; k < n; k++)
+			if ((rc = add_failover(pc, &all[k], why)) < 0)
+				return rc;
 		return 0;
 	}
-	pc->intermediate = a;
-	pc->intermediate_alt = other;
+	pc->intermediate = all[0];
+	/* the first of the other family: the same Intermediate's (both families) */
+	for (k = 1; k < n && all[0].family == AF_INET; k++)
+		if (all[k].family == AF_INET6) {
+			pc->intermediate_alt = all[k];
+			break;
+		}
+	for (k = 1; k < n; k++)
+		if ((rc = add_failover(pc, &all[k], why)) < 0)
+			return rc;
 	/* the name, for no_proxy: "host:port" -> "host" ("[v6]:port" is an address) */
 	snprintf(h, sizeof(PP(ctx)->intermediate_host), "%s", v[0] == '[' ? "" : v);
 	colon = strchr(h, ':');
@@ -80,7 +104,7 @@ static int set_intermediate(void *ctx, const char *v, const char **why)
 		*colon = '\0';
 	if (zt_addr_parse(&(struct zt_addr){ 0 }, h, 0) == 0)
 		*h = '\0'; /* an address: no_proxy matches it as one */
-	return rc;
+	return 0;
 }
 
 static int set_name(void *ctx, const char *v, const char **why)

@@ -109,10 +109,17 @@ static void intermediate_twice_one_per_family(void **state)
 	assert_int_equal(pp->pc.intermediate_alt.family, 0);
 	assert_int_equal(pp->pc.n_failover, 2);
 	assert_string_equal(zt_addr_str(&pp->pc.failover[1], a), "[2001:db8::3]:4435");
-	for (int i = 0; i < 5; i++)
-		assert_int_equal(zt_conf_args(&c, 3, third, 1), 0);
+	/* the same one again is no other Intermediate */
+	assert_int_equal(zt_conf_args(&c, 3, third, 1), 0);
+	assert_int_equal(pp->pc.n_failover, 2);
+	for (int i = 0; i < 5; i++) {
+		char ip[32], *more[] = { "ztna-agent", "--intermediate", ip };
+		snprintf(ip, sizeof(ip), "192.0.2.%d", 10 + i);
+		assert_int_equal(zt_conf_args(&c, 3, more, 1), 0);
+	}
 	assert_int_equal(pp->pc.n_failover, ZT_PEER_FAILOVER_MAX);
-	assert_int_equal(zt_conf_args(&c, 3, third, 1), ZT_ECONF_VALUE);
+	char *ninth[] = { "ztna-agent", "--intermediate", "192.0.2.99" };
+	assert_int_equal(zt_conf_args(&c, 3, ninth, 1), ZT_ECONF_VALUE);
 	assert_non_null(strstr(c.err, "at most 8 Intermediates"));
 	free(pp);
 }
