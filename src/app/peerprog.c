@@ -660,6 +660,14 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	{ .name = "idle-timeout", .syntax = "DURATION", .example = "75s",
 	  .help = "the Intermediate is gone after this silence (default 75s)",
 	  DURATION(pc.outer_idle_timeout) },
+	{ .name = "failover-silence", .syntax = "DURATION", .example = "15s",
+	  .help = "with several Intermediates: leave the one in use when nothing of ours was "
+		  "answered for this long (default 15s)",
+	  DURATION(pc.failover_silence) },
+	{ .name = "home-retry", .syntax = "DURATION", .example = "60s",
+	  .help = "with several Intermediates, away from the first (home): try a handshake with "
+		  "it this often, and go back when one completes (default 60s)",
+	  DURATION(pc.home_retry) },
 	{ .name = "open-timeout", .syntax = "DURATION", .example = "10s",
 	  .help = "a new connection waits this long for its session (default 10s)",
 	  DURATION(pc.open_timeout) },

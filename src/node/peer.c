@@ -127,6 +127,7 @@ static void alt_drop(struct zt_peer *p)
 	p->alt = NULL;
 	p->alt_he = -1;
 	p->moving = false;
+	p->alt_home = false;
 }
 
 /* While connecting, alt takes the outer connection's place (it won a race, or the
@@ -275,6 +276,48 @@ static void failover(struct zt_peer *p)
 	PLOG(p, ZT_NODE_WARN, "intermediate_failover", "from=%s to=%s home=%s",
 	     zt_addr_str(&p->imds[from], a), zt_addr_str(&p->cfg.intermediate, b),
 	     p->imd_at ? "no" : "yes");
+}
+
+static void outer_down(struct zt_peer *p, int err, const char *text);
+
+/* Away from home (a failover): now and then a QUIC handshake with the home, nothing
+ * more (alt, alt_home); when one completes, the home is back: the login goes there as
+ * after a failover (the connection in use is closed, sessions kept and asked for again
+ * there), so that clients return to the Intermediate they were given first once it
+ * is up again, instead of staying wherever a failure left them. */
+static void home_timers(struct zt_peer *p, uint64_t now)
+{
+	struct zt_quic_path *path = &p->alt_path;
+
+	if (p->state != ZT_PEER_READY || !p->imd_at || p->alt || p->moving || now < p->home_at ||
+	    !p->outer || !zt_outer_quic(p->outer))
+		return;
+	p->home_at = now + p->cfg.home_retry;
+	path->remote = p->imds[0];
+	path->local = outer_local(p, &path->remote);
+	if (path->local.family != path->remote.family || connect_quic(p, now, path, &p->alt) < 0) {
+		p->alt = NULL;
+		return;
+	}
+	p->alt_home = true;
+	p->st.home_probes++;
+}
+
+static void home_back(struct zt_peer *p)
+{
+	char a[ZT_ADDR_STRLEN];
+
+	PLOG(p, ZT_NODE_INFO, "intermediate_home", "home=%s from=%s",
+	     zt_addr_str(&p->imds[0], a), zt_addr_str(&p->cfg.intermediate,
+						      (char[ZT_ADDR_STRLEN]){ 0 }));
+	/* both closed, not freed: the closes go out before the login starts over
+	 * (connect_outer frees them); the one in use is told, so it ends our login
+	 * there at once, not at its idle timeout */
+	zt_outer_close(p->alt, p->now, 0, "the home Intermediate is back");
+	p->alt_home = false;
+	p->imd_at = p->n_imds - 1; /* failover() goes on to [0] */
+	zt_outer_close(p->outer, p->now, 0, "back to the home Intermediate");
+	outer_down(p, ZT_EPEER, "back to the home Intermediate");
 }
 
 static void outer_down(struct zt_peer *p, int err, const char *text)
@@ -463,6 +506,7 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	set_observed(p, &w->observed);
 	p->welcome_at = p->now;
 	p->st.welcomes++;
+	p->home_at = p->now + p->cfg.home_retry;
 	zt_backoff_reset(&p->backoff);
 	/* TCP won the race: UDP may only have been slow (a lost Initial, the Intermediate
 	 * starting): the first probe comes soon, the next ones every udp_probe */
@@ -611,6 +655,10 @@ static void alt_ready(struct zt_peer *p)
 {
 	struct zt_ctrl_msg m;
 
+	if (p->alt_home) {
+		home_back(p);
+		return;
+	}
 	if (p->state == ZT_PEER_CONNECTING) {
 		zt_he_won(&p->he, p->alt_he);
 		promote_alt(p);
@@ -896,6 +944,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	 * the idle timeout 3 x that, so a lost PING is probed again long before it */
 	p->cfg.outer_keepalive = or_default(cfg->outer_keepalive, 25 * ZT_SEC);
 	p->cfg.failover_silence = or_default(cfg->failover_silence, 15 * ZT_SEC);
+	p->cfg.home_retry = or_default(cfg->home_retry, 60 * ZT_SEC);
 	p->cfg.outer_idle_timeout = or_default(cfg->outer_idle_timeout, 75 * ZT_SEC);
 	p->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 10 * ZT_SEC);
 	p->cfg.welcome_timeout = or_default(cfg->welcome_timeout, 15 * ZT_SEC);
@@ -1025,8 +1074,10 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 			p->st.dropped_outer++;
 		check_alt(p);
 		check_outer(p);
-	} else if (p->alt && p->alt_he >= 0 && zt_addr_equal(from, &p->alt_path.remote)) {
-		/* the family race's other attempt, on its own path */
+	} else if (p->alt && (p->alt_he >= 0 || p->alt_home) &&
+		   zt_addr_equal(from, &p->alt_path.remote)) {
+		/* the family race's other attempt, or a handshake with the home, on its own
+		 * path */
 		c = zt_quic_cidmap_lookup_pkt(p->outer_map, pkt, len);
 		if (!c)
 			c = zt_outer_quic(p->alt);
@@ -1226,6 +1277,8 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 		t = p->retry_at;
 	if (p->state == ZT_PEER_HELLO && p->welcome_by < t)
 		t = p->welcome_by;
+	if (p->state == ZT_PEER_READY && p->imd_at && !p->alt && p->home_at < t)
+		t = p->home_at;
 	if ((d = silent_since(p)) != ZT_TIME_NEVER && d + p->cfg.failover_silence > p->now &&
 	    d + p->cfg.failover_silence < t)
 		t = d + p->cfg.failover_silence;
@@ -1245,6 +1298,7 @@ void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 	check_outer(p);
 	check_silence(p);
 	transport_timers(p, now);
+	home_timers(p, now);
 	/* The Intermediate rejects a HELLO it did not get in time; its ERROR and close
 	 * may be lost as well, and the outer idle timeout is 20 s away. */
 	if (p->state == ZT_PEER_HELLO && now >= p->welcome_by)

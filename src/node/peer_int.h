@@ -208,6 +208,8 @@ struct zt_peer {
 	struct zt_addr home_alt;
 	size_t n_imds, imd_at;
 	uint64_t waiting_since;         /* check_silence: ours in flight, unanswered, since */
+	uint64_t home_at;               /* away from home: the next handshake with it */
+	bool alt_home;                  /* alt is that handshake (home_timers) */
 	bool tcp_derived;                /* intermediate_tcp follows the one in use */
 	uint64_t failovers;
 	struct zt_quic_path alt_path;

@@ -204,6 +204,9 @@ struct zt_peer_config {
 	 * use cannot be reached or its connection is lost; not after a refused login. */
 	struct zt_addr failover[ZT_PEER_FAILOVER_MAX];
 	size_t n_failover;
+	uint64_t home_retry;               /* away from home (the first Intermediate):
+					      a QUIC handshake with it this often, and back
+					      home when one completes; 0: 60 s */
 	uint64_t failover_silence;         /* with failover: the one in use is left when
 					      nothing of ours was answered for this long
 					      (ack-eliciting packets in flight, nothing heard);
@@ -335,6 +338,7 @@ struct zt_peer_stats {
 	uint64_t connects, welcomes, refusals;
 	uint64_t moves;                /* logins moved to another transport (auto) */
 	uint64_t udp_probes;           /* auto, on TCP: tries of UDP */
+	uint64_t home_probes;          /* away from home: handshakes tried with it */
 	uint64_t opens;                /* OPENs sent */
 	uint64_t refused_fast;         /* channels, flows and pings failed at once by a refusal
 					  in force (no OPEN sent) */

@@ -10,13 +10,14 @@
 # moves to B (intermediate_failover) within the idle timeout given (6 s) plus a
 # handshake; alice's direct session carried traffic all along (a transfer running
 # across the kill completes intact); bob's relayed one carries traffic again through
-# B (re-attached or opened again), 1 MiB intact; presence shows all three at B.
+# B (re-attached or opened again), 1 MiB intact; presence shows all three at B; A
+# back: all three go home (--home-retry 2s) and bob's echo works through A again.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 B=${BUILD:-build}
 KIT=$B/bench/zt-testkit
-N=5
+N=6
 tap_plan $N
 
 . tests/lib/progs.sh
@@ -44,7 +45,7 @@ imd() { # NAME PORT
 		--presence-key "$T/presence.key" --presence-ttl 6s
 }
 BOTH=(--intermediate "$L:$P_A" --intermediate "$L:$P_B" --idle-timeout 6s --keepalive 2s
-	--transport udp --control none)
+	--home-retry 2s --transport udp --control none)
 imd a "$P_A"
 imd b "$P_B"
 progs_start conn "$B/ztna-connector" "${BOTH[@]}" --pki "$T/pki/connector-c1" --name c1 \
@@ -107,3 +108,20 @@ timeout 30 socat -t 10 -T 10 - "TCP:$L:$F_BOB" <"$T/mb" >"$T/mb.back" 2>/dev/nul
 wait_presence b "^presence=connector.c1 imd=imd-b" 10 && wait_presence b "^presence=agent.alice imd=imd-b" 5 &&
 	wait_presence b "^presence=agent.bob imd=imd-b" 5 &&
 	tap_ok "presence: c1, alice and bob at imd-b" || tap_fail "presence at B" "$(presence b)"
+
+# 6. A back: a handshake with the home every 2 s completes, and all three log in at A
+# again (intermediate_home); bob's relayed echo goes through A
+imd a "$P_A"
+t0=$(date +%s.%N)
+ok=1
+for who in conn alice bob; do
+	wait_log "$T/$who.log" "event=intermediate_home home=$L:$P_A" 15 || ok=0
+done
+for who in conn alice bob; do
+	wait_log "$T/$who.log" "event=connected .*intermediate=$L:$P_A" 10 || ok=0
+done
+el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+b6=$(echo home | timeout 10 socat -t 3 - "TCP:$L:$F_BOB" 2>&1)
+[ $ok = 1 ] && [ "$b6" = home ] && wait_presence a "^presence=agent.bob imd=imd-a" 10 &&
+	tap_ok "A back: c1, alice and bob at A again after ${el}s (home-retry 2s); bob's echo through A" ||
+	tap_fail "back home" "after ${el}s echo '$b6' $(grep -hE 'home|connected' "$T/conn.log" "$T/alice.log" "$T/bob.log" | tail -4) $(presence a)"

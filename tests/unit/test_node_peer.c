@@ -762,6 +762,65 @@ static void failover_on_silence_with_the_default_timeouts(void **state)
 	world_fini(&w);
 }
 
+static bool both_home(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+	(void)now;
+	return both_ready(w, now) &&
+	       zt_addr_equal(zt_peer_intermediate(w->agent.peer), &w->imd.addr) &&
+	       zt_addr_equal(zt_peer_intermediate(w->conn.peer), &w->imd.addr);
+}
+
+/*
+ * Back home: the home Intermediate dies, both move to the next one; when the home
+ * answers again, a handshake with it (every home_retry, 3 s here) completes and both
+ * log in there again; a stream goes through it then. Before, they stayed at the next
+ * one for good (until it failed in turn).
+ */
+static void clients_go_back_home(void **state)
+{
+	struct world w;
+	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
+	struct zt_imd_config c2;
+	struct zt_peer_stats st;
+	struct tchan *t;
+	char a[ZT_ADDR_STRLEN];
+	uint64_t t0;
+
+	world_init(&w, *state, 0);
+	nh_ep_init(&imd2, &w.net, NH_IMD, "127.0.0.8:4433", 0);
+	c2 = w.icfg;
+	c2.log = nh_node_log("imd2");
+	assert_int_equal(zt_imd_new(&imd2.imd, &c2, w.net.now), 0);
+	w.acfg.failover[0] = w.ccfg.failover[0] = imd2.addr;
+	w.acfg.n_failover = w.ccfg.n_failover = 1;
+	w.acfg.outer_idle_timeout = w.ccfg.outer_idle_timeout = 6 * ZT_SEC;
+	w.acfg.outer_keepalive = w.ccfg.outer_keepalive = 2 * ZT_SEC;
+	w.acfg.home_retry = w.ccfg.home_retry = 3 * ZT_SEC;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_home, &w, w.net.now + 3 * ZT_SEC));
+	w.imd.down = true;
+	assert_true(nh_run(&w.net, agent_in_hello, &w, w.net.now + 10 * ZT_SEC));
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 5 * ZT_SEC));
+	assert_string_equal(zt_addr_str(zt_peer_intermediate(w.agent.peer), a), "127.0.0.8:4433");
+	/* away from a dead home: the handshakes with it fail, they stay */
+	nh_run_for(&w.net, 8 * ZT_SEC);
+	assert_false(both_home(&w, 0));
+	assert_true(both_ready(&w, 0));
+	w.imd.down = false;
+	t0 = w.net.now;
+	assert_true(nh_run(&w.net, both_home, &w, w.net.now + 10 * ZT_SEC));
+	assert_true(w.net.now - t0 <= 4 * ZT_SEC); /* within home_retry and a login */
+	zt_peer_stats(w.agent.peer, &st);
+	assert_true(st.home_probes >= 2);
+	t = open_chan(&w, "web", 64 << 10, 5);
+	run_chan(&w, t, 10 * ZT_SEC);
+	assert_false(t->reset || t->failed || t->corrupt);
+	assert_int_equal(t->recvd, 64 << 10);
+	world_fini(&w);
+}
+
 /* The relay channel (docs/relay-channel.md): by default both ends and the
  * Intermediate agree, and the stream rides as channel data both ways, with an outer
  * DATAGRAM at most about once a second per end (the outer path's refresh). */
@@ -3177,6 +3236,7 @@ int main(void)
 		cmocka_unit_test(stream_through_the_relay),
 		cmocka_unit_test(failover_to_the_next_intermediate),
 		cmocka_unit_test(failover_on_silence_with_the_default_timeouts),
+		cmocka_unit_test(clients_go_back_home),
 		cmocka_unit_test(relay_channel_carries_the_stream),
 		cmocka_unit_test(relay_channel_off_on_either_side),
 		cmocka_unit_test(relay_channel_survives_rebinding),
