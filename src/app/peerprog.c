@@ -541,6 +541,18 @@ static int set_service_file(void *ctx, const char *v, const char **why, bool cer
 	return 0;
 }
 
+static int set_pick(void *ctx, const char *v, const char **why)
+{
+	struct zt_peerprog *pp = ctx;
+
+	if (strcmp(v, "first") && strcmp(v, "nearest")) {
+		*why = "first or nearest";
+		return ZT_ESYNTAX;
+	}
+	pp->pc.pick_nearest = !strcmp(v, "nearest");
+	return 0;
+}
+
 static int set_transport(void *ctx, const char *v, const char **why)
 {
 	struct zt_peerprog *pp = ctx;
@@ -664,6 +676,10 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .help = "with several Intermediates: leave the one in use when nothing of ours was "
 		  "answered for this long (default 15s)",
 	  DURATION(pc.failover_silence) },
+	{ .name = "intermediate-pick", .syntax = "first|nearest", .example = "nearest",
+	  .help = "with several Intermediates, the home: the first given, or the one whose QUIC "
+		  "handshake is fastest, measured after the first login (default first)",
+	  .set = set_pick },
 	{ .name = "home-retry", .syntax = "DURATION", .example = "60s",
 	  .help = "with several Intermediates, away from the first (home): try a handshake with "
 		  "it this often, and go back when one completes (default 60s)",

@@ -121,6 +121,8 @@ static int connect_tcp(struct zt_peer *p, uint64_t now, struct zt_outer **ret)
 }
 
 /* The other outer connection, for the transport race or a UDP probe, is dropped. */
+static void measure_end(struct zt_peer *p, bool ok);
+
 static void alt_drop(struct zt_peer *p)
 {
 	zt_outer_free(p->alt);
@@ -128,6 +130,8 @@ static void alt_drop(struct zt_peer *p)
 	p->alt_he = -1;
 	p->moving = false;
 	p->alt_home = false;
+	if (p->alt_measure) /* (a connection that ended first: its measure is lost) */
+		measure_end(p, false);
 }
 
 /* While connecting, alt takes the outer connection's place (it won a race, or the
@@ -163,6 +167,7 @@ static void connect_outer(struct zt_peer *p, uint64_t now)
 	alt_drop(p);
 	p->login_refused = false; /* channels opened during this try wait for it */
 	p->st.connects++;
+	p->connect_at = now;
 	/* auto: QUIC first, TLS/TCP too when QUIC has no handshake after tcp_delay */
 	p->race_at = p->cfg.transport == ZT_PEER_TRANSPORT_AUTO ? now + p->cfg.tcp_delay
 								 : ZT_TIME_NEVER;
@@ -301,6 +306,80 @@ static void home_timers(struct zt_peer *p, uint64_t now)
 	}
 	p->alt_home = true;
 	p->st.home_probes++;
+}
+
+/* The next Intermediate to measure after i (not the one in use), or n_imds. */
+static size_t measure_next(const struct zt_peer *p, size_t i)
+{
+	while (++i < p->n_imds && i == p->imd_at)
+		;
+	return i;
+}
+
+/* The measurements are in: the fastest becomes the home when it beats the one in use
+ * by a fifth and 2 ms at least (noise, and one Intermediate's load, move nobody), and
+ * the login goes there (home_timers). */
+static void measure_done(struct zt_peer *p)
+{
+	char a[ZT_ADDR_STRLEN], line[256];
+	size_t best = p->imd_at, len = 0;
+	uint64_t cur = p->hs_time[p->imd_at];
+	struct zt_addr home;
+
+	for (size_t i = 0; i < p->n_imds; i++) {
+		if (p->hs_time[i] < p->hs_time[best])
+			best = i;
+		if (len < sizeof(line))
+			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s=%.1f", i ? "," : "",
+						zt_addr_str(&p->imds[i], a),
+						p->hs_time[i] == ZT_TIME_NEVER ? -1.0
+						: (double)p->hs_time[i] / ZT_MS);
+	}
+	PLOG(p, ZT_NODE_INFO, "intermediates_measured", "handshake_ms=\"%s\" fastest=%s",
+	     line, zt_addr_str(&p->imds[best], a));
+	if (best == p->imd_at || cur == ZT_TIME_NEVER || p->hs_time[best] * 5 > cur * 4 ||
+	    p->hs_time[best] + 2 * ZT_MS > cur)
+		return;
+	/* the fastest first, the others after it in the order given */
+	home = p->imds[best];
+	memmove(&p->imds[1], &p->imds[0], best * sizeof(p->imds[0]));
+	p->imds[0] = home;
+	p->home_alt = (struct zt_addr){ 0 };
+	p->imd_at = p->imd_at < best ? p->imd_at + 1 : p->imd_at;
+	p->home_at = p->now; /* home_timers: a handshake with it now, then the move */
+}
+
+/* cfg.pick_nearest: one handshake at a time with each other Intermediate (alt,
+ * alt_measure), its time kept; then measure_done. */
+static void measure_timers(struct zt_peer *p, uint64_t now)
+{
+	struct zt_quic_path *path = &p->alt_path;
+
+	if (p->state != ZT_PEER_READY || p->alt || p->moving || p->measure_i >= p->n_imds ||
+	    !p->outer || !zt_outer_quic(p->outer))
+		return;
+	path->remote = p->imds[p->measure_i];
+	path->local = outer_local(p, &path->remote);
+	if (path->local.family != path->remote.family || connect_quic(p, now, path, &p->alt) < 0) {
+		p->alt = NULL;
+		p->hs_time[p->measure_i] = ZT_TIME_NEVER;
+		p->measure_i = measure_next(p, p->measure_i);
+		if (p->measure_i >= p->n_imds)
+			measure_done(p);
+		return;
+	}
+	p->alt_measure = true;
+	p->measure_t0 = now;
+}
+
+/* The measuring handshake completed (ok) or failed. */
+static void measure_end(struct zt_peer *p, bool ok)
+{
+	p->hs_time[p->measure_i] = ok ? p->now - p->measure_t0 : ZT_TIME_NEVER;
+	p->alt_measure = false;
+	p->measure_i = measure_next(p, p->measure_i);
+	if (p->measure_i >= p->n_imds)
+		measure_done(p);
 }
 
 static void home_back(struct zt_peer *p)
@@ -507,6 +586,10 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	p->welcome_at = p->now;
 	p->st.welcomes++;
 	p->home_at = p->now + p->cfg.home_retry;
+	if (p->cfg.pick_nearest && !p->measure_started && p->n_imds > 1) {
+		p->measure_started = true; /* once, after the first login */
+		p->measure_i = measure_next(p, (size_t)-1);
+	}
 	zt_backoff_reset(&p->backoff);
 	/* TCP won the race: UDP may only have been slow (a lost Initial, the Intermediate
 	 * starting): the first probe comes soon, the next ones every udp_probe */
@@ -659,6 +742,11 @@ static void alt_ready(struct zt_peer *p)
 		home_back(p);
 		return;
 	}
+	if (p->alt_measure) {
+		measure_end(p, true);
+		zt_outer_close(p->alt, p->now, 0, "measured"); /* check_alt frees it */
+		return;
+	}
 	if (p->state == ZT_PEER_CONNECTING) {
 		zt_he_won(&p->he, p->alt_he);
 		promote_alt(p);
@@ -782,6 +870,7 @@ static void ocb_ready(struct zt_outer *o, void *arg)
 	} else if (p->state == ZT_PEER_CONNECTING) {
 		/* the first family to complete wins: the other attempt goes (RFC 8305 s5) */
 		zt_he_won(&p->he, p->outer_he);
+		p->hs_time[p->imd_at] = p->now - p->connect_at;
 		if (p->alt_he >= 0)
 			alt_drop(p);
 		send_hello(p);
@@ -993,9 +1082,11 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	p->home_alt = cfg->intermediate_alt;
 	p->n_imds = 1;
 	p->waiting_since = ZT_TIME_NEVER;
+	p->relay_anchor = cfg->intermediate;
 	for (size_t i = 0; i < cfg->n_failover && i < ZT_PEER_FAILOVER_MAX; i++)
 		if (cfg->failover[i].family)
 			p->imds[p->n_imds++] = cfg->failover[i];
+	p->measure_i = p->n_imds; /* none to measure (cfg.pick_nearest: after a login) */
 	p->next_flow = 1;
 	p->next_request = zt_rng_u64(cfg->rng) >> 16;
 	p->tick = ZT_TIME_NEVER;
@@ -1074,10 +1165,10 @@ int zt_peer_recv(struct zt_peer *p, uint64_t now, const struct zt_addr *local,
 			p->st.dropped_outer++;
 		check_alt(p);
 		check_outer(p);
-	} else if (p->alt && (p->alt_he >= 0 || p->alt_home) &&
+	} else if (p->alt && (p->alt_he >= 0 || p->alt_home || p->alt_measure) &&
 		   zt_addr_equal(from, &p->alt_path.remote)) {
-		/* the family race's other attempt, or a handshake with the home, on its own
-		 * path */
+		/* the family race's other attempt, or a handshake with the home or one to
+		 * measure, on its own path */
 		c = zt_quic_cidmap_lookup_pkt(p->outer_map, pkt, len);
 		if (!c)
 			c = zt_outer_quic(p->alt);
@@ -1279,6 +1370,8 @@ uint64_t zt_peer_next_deadline(const struct zt_peer *p)
 		t = p->welcome_by;
 	if (p->state == ZT_PEER_READY && p->imd_at && !p->alt && p->home_at < t)
 		t = p->home_at;
+	if (p->state == ZT_PEER_READY && !p->alt && p->measure_i < p->n_imds && p->now < t)
+		t = p->now;
 	if ((d = silent_since(p)) != ZT_TIME_NEVER && d + p->cfg.failover_silence > p->now &&
 	    d + p->cfg.failover_silence < t)
 		t = d + p->cfg.failover_silence;
@@ -1299,6 +1392,7 @@ void zt_peer_on_timeout(struct zt_peer *p, uint64_t now)
 	check_silence(p);
 	transport_timers(p, now);
 	home_timers(p, now);
+	measure_timers(p, now);
 	/* The Intermediate rejects a HELLO it did not get in time; its ERROR and close
 	 * may be lost as well, and the outer idle timeout is 20 s away. */
 	if (p->state == ZT_PEER_HELLO && now >= p->welcome_by)

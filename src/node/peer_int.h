@@ -210,6 +210,14 @@ struct zt_peer {
 	uint64_t waiting_since;         /* check_silence: ours in flight, unanswered, since */
 	uint64_t home_at;               /* away from home: the next handshake with it */
 	bool alt_home;                  /* alt is that handshake (home_timers) */
+	/* cfg.pick_nearest (measure_timers): each Intermediate's handshake time
+	 * (ZT_TIME_NEVER: none completed), the one being measured (n_imds: done) */
+	uint64_t hs_time[1 + ZT_PEER_FAILOVER_MAX];
+	uint64_t connect_at, measure_t0;
+	size_t measure_i;
+	bool alt_measure, measure_started;
+	struct zt_addr relay_anchor;    /* the relay path's virtual remote (the first
+					   home: a change would look like a migration) */
 	bool tcp_derived;                /* intermediate_tcp follows the one in use */
 	uint64_t failovers;
 	struct zt_quic_path alt_path;

@@ -204,6 +204,10 @@ struct zt_peer_config {
 	 * use cannot be reached or its connection is lost; not after a refused login. */
 	struct zt_addr failover[ZT_PEER_FAILOVER_MAX];
 	size_t n_failover;
+	bool pick_nearest;                 /* with failover: after the first login, a QUIC
+					      handshake with each of the others; the one
+					      that answers fastest (by a fifth and 2 ms at
+					      least) becomes the home */
 	uint64_t home_retry;               /* away from home (the first Intermediate):
 					      a QUIC handshake with it this often, and back
 					      home when one completes; 0: 60 s */

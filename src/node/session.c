@@ -1470,7 +1470,7 @@ void zt_peer_relay_path(const struct zt_peer *p, struct zt_quic_path *ret)
 	 * path is virtual, and a new remote would look like a migration to the inner
 	 * connections. */
 	ret->local = p->relay_local;
-	ret->remote = p->imds[0];
+	ret->remote = p->relay_anchor;
 }
 
 /* The direct path (node/direct.h): each session's own, driven from here. Every input

@@ -61,6 +61,7 @@ struct world {
 	struct nh_fixture *f;
 	struct nh_net net;
 	struct nh_ep imd, agent, conn;
+	struct nh_ep *imd2;                          /* a second Intermediate (failover tests) */
 	struct zt_imd_config icfg;
 	struct zt_peer_config acfg, ccfg;
 	struct zt_policy *policy;
@@ -818,6 +819,58 @@ static void clients_go_back_home(void **state)
 	run_chan(&w, t, 10 * ZT_SEC);
 	assert_false(t->reset || t->failed || t->corrupt);
 	assert_int_equal(t->recvd, 64 << 10);
+	world_fini(&w);
+}
+
+static bool both_at(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+	return both_ready(w, now) &&
+	       zt_addr_equal(zt_peer_intermediate(w->agent.peer), &w->imd2->addr) &&
+	       zt_addr_equal(zt_peer_intermediate(w->conn.peer), &w->imd2->addr);
+}
+
+/*
+ * --intermediate-pick nearest: the first one given is 40 ms further away (20 ms each
+ * way) than the second; after logging in at the first, each client measures a QUIC
+ * handshake with the other, moves there, and keeps it as its home: when the first
+ * answers again after the second died... the second stays home (a failure moves them
+ * to the first, and the second, back, takes them home again).
+ */
+static void nearest_intermediate_becomes_home(void **state)
+{
+	struct world w;
+	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
+	struct zt_imd_config c2;
+	struct tchan *t;
+
+	world_init(&w, *state, 0);
+	w.imd.lat = 20 * ZT_MS;
+	nh_ep_init(&imd2, &w.net, NH_IMD, "127.0.0.8:4433", 0);
+	w.imd2 = &imd2;
+	c2 = w.icfg;
+	c2.log = nh_node_log("imd2");
+	assert_int_equal(zt_imd_new(&imd2.imd, &c2, w.net.now), 0);
+	w.acfg.failover[0] = w.ccfg.failover[0] = imd2.addr;
+	w.acfg.n_failover = w.ccfg.n_failover = 1;
+	w.acfg.pick_nearest = w.ccfg.pick_nearest = true;
+	w.acfg.outer_idle_timeout = w.ccfg.outer_idle_timeout = 6 * ZT_SEC;
+	w.acfg.outer_keepalive = w.ccfg.outer_keepalive = 2 * ZT_SEC;
+	w.acfg.home_retry = w.ccfg.home_retry = 3 * ZT_SEC;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	assert_true(nh_run(&w.net, both_at, &w, w.net.now + 3 * ZT_SEC));
+	t = open_chan(&w, "web", 64 << 10, 6);
+	run_chan(&w, t, 10 * ZT_SEC);
+	assert_int_equal(t->recvd, 64 << 10);
+	/* the second is home now: a failure moves them to the first, its return back */
+	imd2.down = true;
+	assert_true(nh_run(&w.net, agent_in_hello, &w, w.net.now + 10 * ZT_SEC));
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 5 * ZT_SEC));
+	assert_false(both_at(&w, 0));
+	imd2.down = false;
+	assert_true(nh_run(&w.net, both_at, &w, w.net.now + 10 * ZT_SEC));
 	world_fini(&w);
 }
 
@@ -3237,6 +3290,7 @@ int main(void)
 		cmocka_unit_test(failover_to_the_next_intermediate),
 		cmocka_unit_test(failover_on_silence_with_the_default_timeouts),
 		cmocka_unit_test(clients_go_back_home),
+		cmocka_unit_test(nearest_intermediate_becomes_home),
 		cmocka_unit_test(relay_channel_carries_the_stream),
 		cmocka_unit_test(relay_channel_off_on_either_side),
 		cmocka_unit_test(relay_channel_survives_rebinding),
