@@ -682,7 +682,8 @@ const struct zt_conf_key zt_peerprog_keys[] = {
 	  .set = set_pick },
 	{ .name = "home-retry", .syntax = "DURATION", .example = "60s",
 	  .help = "with several Intermediates, away from the first (home): try a handshake with "
-		  "it this often, and go back when one completes (default 60s)",
+		  "it this often, and go back when one completes (relayed sessions may end on the "
+		  "way; default: stay)",
 	  DURATION(pc.home_retry) },
 	{ .name = "open-timeout", .syntax = "DURATION", .example = "10s",
 	  .help = "a new connection waits this long for its session (default 10s)",

@@ -297,7 +297,7 @@ static void home_timers(struct zt_peer *p, uint64_t now)
 	if (p->state != ZT_PEER_READY || !p->imd_at || p->alt || p->moving || now < p->home_at ||
 	    !p->outer || !zt_outer_quic(p->outer))
 		return;
-	p->home_at = now + p->cfg.home_retry;
+	p->home_at = p->cfg.home_retry ? now + p->cfg.home_retry : ZT_TIME_NEVER;
 	path->remote = p->imds[0];
 	path->local = outer_local(p, &path->remote);
 	if (path->local.family != path->remote.family || connect_quic(p, now, path, &p->alt) < 0) {
@@ -585,7 +585,7 @@ static void on_welcome(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	set_observed(p, &w->observed);
 	p->welcome_at = p->now;
 	p->st.welcomes++;
-	p->home_at = p->now + p->cfg.home_retry;
+	p->home_at = p->cfg.home_retry ? p->now + p->cfg.home_retry : ZT_TIME_NEVER;
 	if (p->cfg.pick_nearest && !p->measure_started && p->n_imds > 1) {
 		p->measure_started = true; /* once, after the first login */
 		p->measure_i = measure_next(p, (size_t)-1);
@@ -1033,7 +1033,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	 * the idle timeout 3 x that, so a lost PING is probed again long before it */
 	p->cfg.outer_keepalive = or_default(cfg->outer_keepalive, 25 * ZT_SEC);
 	p->cfg.failover_silence = or_default(cfg->failover_silence, 15 * ZT_SEC);
-	p->cfg.home_retry = or_default(cfg->home_retry, 60 * ZT_SEC);
+	p->cfg.home_retry = cfg->home_retry; /* 0: stays where a failover left it */
 	p->cfg.outer_idle_timeout = or_default(cfg->outer_idle_timeout, 75 * ZT_SEC);
 	p->cfg.handshake_timeout = or_default(cfg->handshake_timeout, 10 * ZT_SEC);
 	p->cfg.welcome_timeout = or_default(cfg->welcome_timeout, 15 * ZT_SEC);

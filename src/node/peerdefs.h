@@ -210,7 +210,8 @@ struct zt_peer_config {
 					      least) becomes the home */
 	uint64_t home_retry;               /* away from home (the first Intermediate):
 					      a QUIC handshake with it this often, and back
-					      home when one completes; 0: 60 s */
+					      home when one completes; 0: never (relayed
+					      sessions may end on the way: docs/scale-out.md) */
 	uint64_t failover_silence;         /* with failover: the one in use is left when
 					      nothing of ours was answered for this long
 					      (ack-eliciting packets in flight, nothing heard);
