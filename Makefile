@@ -73,6 +73,9 @@ TESTS	:= $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # linked like the unit tests, with their harnesses); tests/sec/*.sh are shell suites.
 SEC_SRC	:= $(wildcard tests/sec/test_*.c)
 TESTS	+= $(SEC_SRC:tests/sec/%.c=$(BUILD)/tests/sec/%)
+# The fuzz targets built with the ordinary compiler and tests/fuzz/replay.c instead of
+# libFuzzer: tests/sys/fuzz_seeds.sh feeds each its seeds (make fuzz does the fuzzing).
+FUZZ_REPLAYS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-replay/%,$(wildcard tests/fuzz/fuzz_*.c))
 TEST_HELPERS := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 TEST_HELPER_OBJ := $(TEST_HELPERS:%.c=$(BUILD)/obj/%.o)
 
@@ -84,7 +87,7 @@ SIM_LIB_OBJ := $(filter-out $(BUILD)/obj/sim/main.o,$(SIM_SRC:%.c=$(BUILD)/obj/%
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(LIB) $(BINS) $(TESTS)
+all: $(LIB) $(BINS) $(TESTS) $(FUZZ_REPLAYS)
 
 $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$<)
@@ -126,6 +129,12 @@ $(BUILD)/tests/sec/%: $(BUILD)/obj/tests/sec/%.o $(TEST_HELPER_OBJ) $(LAB_LIB_OB
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o \
+		$(LAB_LIB_OBJ) $(SIM_LIB_OBJ) $(LIB)
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Installing. The programs' man pages come from their --help (help2man), so they say
 # what the programs say; systemd units get the installed programs' path.

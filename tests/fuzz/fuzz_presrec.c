@@ -48,7 +48,8 @@ static void key(const uint8_t *data, size_t size)
 	text[size] = '\0';
 	if (zt_presrec_key_parse(text, &role, name) != 0)
 		return;
-	check(role == ZT_PRESREC_AGENT || role == ZT_PRESREC_CONNECTOR);
+	check(role == ZT_PRESREC_AGENT || role == ZT_PRESREC_CONNECTOR ||
+	      role == ZT_PRESREC_INTERMEDIATE);
 	check(zt_presrec_key(back, sizeof(back), role, name) == (int)strlen(text));
 	check(!strcmp(back, text));
 }
