@@ -11,6 +11,8 @@
 #   V=1             show full command lines
 
 BUILD	?= build
+# make test and make fuzz build with one job per CPU.
+NPROC	:= $(shell nproc 2>/dev/null || echo 1)
 PKGS	:= libngtcp2 libngtcp2_crypto_gnutls gnutls libnl-3.0 libnl-route-3.0 libnftables zlib miniupnpc \
 	   libsystemd libnats
 CC	?= cc
@@ -187,15 +189,16 @@ deps:
 
 # The one test command: packages, build, every test; ends with "N passed, N failed".
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@BUILD=$(BUILD) SAN=$(SAN) ./tests/run.sh
 
 # Fuzzing with libFuzzer (clang). Corpora are seeded from tests/fuzz/seeds/.
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS	:= $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS := -std=gnu17 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=all $(PKG_CFLAGS)
+FUZZ_CFLAGS := -std=gnu17 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -MMD -MP $(PKG_CFLAGS)
+FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
 FUZZ_LIB_SRC = $(filter src/core/%,$(LIB_SRC))
 # Sources a target needs beyond src/core: FUZZ_EXTRA_<target>.
 FUZZ_EXTRA_fuzz_conf := src/app/conf.c
@@ -208,17 +211,24 @@ FUZZ_EXTRA_fuzz_retry := src/quic/retry.c
 FUZZ_EXTRA_fuzz_scn := netns/scenario.c
 FUZZ_EXTRA_fuzz_simscn := sim/simscn.c sim/theory.c sim/nat.c netns/scenario.c
 FUZZ_EXTRA_fuzz_tcplink := src/node/tcplink.c
+# Each source is compiled once for all the targets (build/fuzz/obj).
+fuzz_obj = $(patsubst %.c,build/fuzz/obj/%.o,$(1))
 
 fuzz-build: $(FUZZERS)
 
+build/fuzz/obj/%.o: %.c
+	$(call msg,FUZZCC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)clang $(FUZZ_CFLAGS) -c -o $@ $<
+
 .SECONDEXPANSION:
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC) $$(FUZZ_EXTRA_$$*)
+build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $$(call fuzz_obj,$(FUZZ_LIB_SRC) $$(FUZZ_EXTRA_$$*))
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(FUZZ_EXTRA_$*) $(PKG_LIBS) -lm
+	$(Q)clang $(FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 fuzz: deps
-	@$(MAKE) --no-print-directory fuzz-build
+	@$(MAKE) --no-print-directory -j$(NPROC) fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh $(FUZZERS)
 
 # The benchmarks also need iperf3, gnuplot, ngtcp2's examples (tools/deps.sh bench).
@@ -235,4 +245,4 @@ bench-quick:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj build/fuzz/obj -name '*.d' 2>/dev/null)
