@@ -162,7 +162,9 @@ struct session {
 						agent's, bit 1 the connector's */
 	bool direct_logged;                  /* direct_refused said */
 	uint64_t orphan_until;               /* an end is gone: wait for it until then */
-	struct session *onext;               /* in imd->orphans */
+	struct session *oprev, *onext;       /* in imd->orphans */
+	struct zt_timerheap_entry otimer;    /* in imd->otimers: orphan_until, or the next
+						rehome_try if sooner (orphan_deadline) */
 	char service[ZT_PKI_NAME_MAX + 1];   /* a service name (set_services refuses others) */
 	struct zt_addr tun4, tun6;           /* the agent's tunnel addresses */
 	struct zt_relay_count count;         /* relayed bytes and packets (node/relaytab.h:
@@ -246,6 +248,7 @@ struct zt_imd {
 	size_t nheld;
 	uint64_t held_next;               /* no held OPEN is due before this */
 	struct session *orphans;
+	struct zt_timerheap otimers;         /* the orphans' deadlines */
 	struct raw rawq[RAWQ_LEN];
 	size_t raw_head, raw_len;
 	struct chan_out *chanq;           /* CHAN_QUEUE, a ring (NULL: channel off) */
@@ -504,17 +507,59 @@ static void tab_sync_client(struct client *c)
 		tab_sync(c->imd, s);
 }
 
-/* s out of imd->orphans, if it is there. */
+/* A new session: in no list, no heap. */
+static struct session *session_alloc(void)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (s)
+		zt_timerheap_entry_init(&s->otimer);
+	return s;
+}
+
+/* When orphan s needs us next: it expires, or looks for its connector again. */
+static uint64_t orphan_deadline(const struct session *s)
+{
+	if (s->rehoming && !s->end[1] && s->rehome_at < s->orphan_until)
+		return s->rehome_at;
+	return s->orphan_until;
+}
+
+static void orphan_rearm(struct zt_imd *imd, struct session *s)
+{
+	/* orphan_list reserved its room: this does not fail */
+	if (s->orphan_until)
+		zt_timerheap_set(&imd->otimers, &s->otimer, orphan_deadline(s));
+}
+
+/* s into imd->orphans until `until`. -ENOMEM: not listed (the caller ends it). */
+static int orphan_list(struct zt_imd *imd, struct session *s, uint64_t until)
+{
+	if (zt_timerheap_reserve(&imd->otimers, imd->otimers.n + 1) < 0)
+		return -ENOMEM;
+	s->orphan_until = until;
+	s->oprev = NULL;
+	s->onext = imd->orphans;
+	if (imd->orphans)
+		imd->orphans->oprev = s;
+	imd->orphans = s;
+	orphan_rearm(imd, s);
+	return 0;
+}
+
+/* s out of imd->orphans, if it is there: O(1). */
 static void orphan_unlist(struct zt_imd *imd, struct session *s)
 {
-	struct session **o = &imd->orphans;
-
 	if (!s->orphan_until)
 		return;
-	while (*o && *o != s)
-		o = &(*o)->onext;
-	if (*o)
-		*o = s->onext;
+	if (s->oprev)
+		s->oprev->onext = s->onext;
+	else
+		imd->orphans = s->onext;
+	if (s->onext)
+		s->onext->oprev = s->oprev;
+	s->oprev = s->onext = NULL;
+	zt_timerheap_remove(&imd->otimers, &s->otimer);
 	s->orphan_until = 0;
 }
 
@@ -623,7 +668,7 @@ static void cross_fail(struct zt_imd *imd, struct session *s, const char *why)
 /* The link of relayed cross session s is lost (l): s waits, an orphan, for its
  * connector to show up somewhere (rehome_try), at most the orphan grace from the
  * first loss. */
-static void rehome_wait(struct zt_imd *imd, struct session *s, struct client *l)
+static int rehome_wait(struct zt_imd *imd, struct session *s, struct client *l)
 {
 	unlink_end(s, 1);
 	s->end[1] = NULL;
@@ -639,12 +684,13 @@ static void rehome_wait(struct zt_imd *imd, struct session *s, struct client *l)
 		    (uint64_t)(imd->cfg.rehome_grace / ZT_MS));
 	}
 	s->rehome_at = imd->now + REHOME_EVERY;
-	if (!s->orphan_until) { /* (a link it tried failed: it is still listed) */
-		s->orphan_until = s->rehome_until;
-		s->onext = imd->orphans;
-		imd->orphans = s;
-	}
+	/* (a link it tried failed: it is still listed) */
+	if (s->orphan_until)
+		orphan_rearm(imd, s);
+	else if (orphan_list(imd, s, s->rehome_until) < 0)
+		return -ENOMEM;
 	tab_sync(imd, s);
+	return 0;
 }
 
 /* PONG to a PING, with our clock. */
@@ -788,7 +834,8 @@ static void client_gone(struct client *c, const char *why)
 			continue;
 		}
 		if (c->link_out && other && other->state == C_READY) {
-			rehome_wait(imd, s, c);
+			if (rehome_wait(imd, s, c) < 0)
+				session_end(imd, s, NULL, -ENOMEM, "out of memory");
 			continue;
 		}
 		if (c->link_out) { /* a link never comes back to take up orphans */
@@ -802,11 +849,12 @@ static void client_gone(struct client *c, const char *why)
 		if ((s->direct || c->lost) && other && other->state == C_READY && !s->orphan_until) {
 			uint64_t grace = c->role == ZT_CTRL_ROLE_INTERMEDIATE ? imd->cfg.rehome_grace
 									      : imd->cfg.orphan_grace;
+			if (orphan_list(imd, s, imd->now + grace) < 0) {
+				session_end(imd, s, c, -ENOMEM, "out of memory");
+				continue;
+			}
 			unlink_end(s, i);
 			s->end[i] = NULL;
-			s->orphan_until = imd->now + grace;
-			s->onext = imd->orphans;
-			imd->orphans = s;
 			tab_sync(imd, s);
 			imd->st.sessions_orphaned++;
 			LOG(imd, ZT_NODE_INFO, "session_orphaned",
@@ -1174,7 +1222,7 @@ static void open_session(struct zt_imd *imd, struct client *agent, struct client
 	}
 	while (id == 0 || session_find(imd, id))
 		id = zt_rng_u32(imd->cfg.rng);
-	s = calloc(1, sizeof(*s));
+	s = session_alloc();
 	if (!s) {
 		send_error(agent, -ENOMEM, request_id, 0, "out of memory");
 		return;
@@ -1403,7 +1451,7 @@ static int cross_open(struct zt_imd *imd, struct client *agent, uint64_t now,
 		return -ENOMEM;
 	if (l->nsessions >= imd->cfg.link_max_sessions)
 		return ZT_EBUSY;
-	s = calloc(1, sizeof(*s));
+	s = session_alloc();
 	if (!s)
 		return -ENOMEM;
 	/* a session its ends kept (they moved here): the same id, here and there */
@@ -1415,6 +1463,7 @@ static int cross_open(struct zt_imd *imd, struct client *agent, uint64_t now,
 			       .end = { agent, l }, .tun4 = agent->tun4, .tun6 = agent->tun6,
 			       .no_direct = agent->no_direct, .quota_bytes = imd->cfg.quota_bytes,
 			       .quota_pkts = imd->cfg.quota_packets };
+	zt_timerheap_entry_init(&s->otimer);
 	snprintf(s->ident[0], sizeof(s->ident[0]), "%.63s", agent->identity);
 	zt_pki_identity(ZT_PKI_CONNECTOR, w->connector, s->ident[1], sizeof(s->ident[1]));
 	snprintf(s->service, sizeof(s->service), "%.*s", (int)sizeof(s->service) - 1, o->service);
@@ -2839,6 +2888,7 @@ int zt_imd_new(struct zt_imd **ret, const struct zt_imd_config *cfg, uint64_t no
 		return -ENOMEM;
 	imd->cfg = *cfg;
 	zt_timerheap_init(&imd->timers);
+	zt_timerheap_init(&imd->otimers);
 	config_defaults(&imd->cfg);
 	imd->started = now;
 	rc = zt_hmap_init(&imd->sessions, 6);
@@ -2941,6 +2991,7 @@ void zt_imd_free(struct zt_imd *imd)
 	zt_addrpool_free(imd->pool4);
 	zt_addrpool_free(imd->pool6);
 	zt_timerheap_fini(&imd->timers);
+	zt_timerheap_fini(&imd->otimers);
 	zt_hmap_fini(&imd->sessions);
 	zt_hmap_fini(&imd->tcp);
 	zt_hmap_fini(&imd->xsessions);
@@ -3334,12 +3385,8 @@ uint64_t zt_imd_next_deadline(const struct zt_imd *imd)
 
 	if (imd->held && imd->held_next < t)
 		t = imd->held_next;
-	for (const struct session *s = imd->orphans; s; s = s->onext) {
-		if (s->orphan_until < t)
-			t = s->orphan_until;
-		if (s->rehoming && !s->end[1] && s->rehome_at < t)
-			t = s->rehome_at;
-	}
+	if (zt_timerheap_next(&imd->otimers) < t)
+		t = zt_timerheap_next(&imd->otimers);
 	return t;
 }
 
@@ -3375,6 +3422,39 @@ static void held_expire(struct zt_imd *imd, uint64_t now)
 	}
 }
 
+/* The orphans whose deadline came: each looks for its connector again or expires.
+ * Taken off the heap by id, a batch at a time, and found again before each is
+ * handled: handling one may end others. Each handled one leaves the heap or is due
+ * later than now, so this ends. */
+static void orphans_due(struct zt_imd *imd, uint64_t now)
+{
+	struct zt_timerheap_entry *top;
+	uint32_t ids[64];
+	size_t n;
+	struct session *s;
+
+	do {
+		for (n = 0; n < 64 && (top = zt_timerheap_top(&imd->otimers)) && top->at <= now; n++) {
+			s = (struct session *)((char *)top - offsetof(struct session, otimer));
+			zt_timerheap_remove(&imd->otimers, top);
+			ids[n] = s->id;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (!(s = session_find(imd, ids[i])) || !s->orphan_until ||
+			    zt_timerheap_contains(&s->otimer))
+				continue;
+			if (now < s->orphan_until) {
+				if (s->rehoming && !s->end[1] && now >= s->rehome_at)
+					rehome_try(imd, s, now);
+				orphan_rearm(imd, s);
+				continue;
+			}
+			imd->st.orphans_expired++;
+			session_end(imd, s, NULL, ZT_EPEER, "the other end disconnected");
+		}
+	} while (n == 64);
+}
+
 void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now)
 {
 	struct zt_timerheap_entry *top;
@@ -3402,17 +3482,7 @@ void zt_imd_on_timeout(struct zt_imd *imd, uint64_t now)
 		else
 			client_rearm(c);
 	}
-	for (struct session *s = imd->orphans, *next; s; s = next) {
-		next = s->onext;
-		if (s->rehoming && !s->end[1] && now >= s->rehome_at && now < s->orphan_until) {
-			rehome_try(imd, s, now);
-			continue;
-		}
-		if (now < s->orphan_until)
-			continue;
-		imd->st.orphans_expired++;
-		session_end(imd, s, NULL, ZT_EPEER, "the other end disconnected");
-	}
+	orphans_due(imd, now);
 	if (imd->held && now >= imd->held_next)
 		held_expire(imd, now);
 }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/route.h"
@@ -2143,6 +2144,78 @@ static void limit_direct_off_for_a_connector(void **state)
 	nh_world_fini(&w);
 }
 
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Thousands of sessions kept for an agent whose connection was lost (orphans) cost the
+ * Intermediate nothing per event: their deadlines are in a heap, not a list walked by
+ * every zt_imd_next_deadline (was: 4,000 orphans x 200,000 calls = seconds of CPU,
+ * each loop turn of the shell paid for every orphan). They still expire, all of them,
+ * at the orphan grace.
+ */
+#define MANY_ORPHANS 4000
+static void many_orphans_cost_nothing_per_event(void **state)
+{
+	struct nh_world w;
+	struct zt_imd_stats st;
+	double t0, cpu;
+	uint64_t lost_at, deadline = 0;
+
+	nh_world_init(&w, *state, (const char *const[]){
+		"client agent:alice:pw-alice", "client connector:c1:pw-c1", "allow alice=web",
+		"serve c1=web", NULL });
+	w.icfg.max_sessions = MANY_ORPHANS;
+	w.icfg.open_rate = 1000000;
+	w.icfg.open_burst = 1000000;
+	w.icfg.ctrl_rate = 1000000;
+	w.icfg.ctrl_burst = 1000000;
+	nh_world_start(&w);
+	nh_raw_login(&w.c1, w.c1_tls, &w.imd.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	nh_raw_login(&w.alice, w.alice_tls, &w.imd.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	/* in batches: OPENs over what the connector's control stream takes are refused */
+	for (uint64_t i = 1; i <= MANY_ORPHANS; i++) {
+		assert_int_equal(nh_raw_open(&w.alice, i, "web", 0), 0);
+		if (i % 100 == 0) {
+			assert_true(nh_wait_total(&w.net, &w.alice, ZT_CTRL_SESSION, i, 10 * ZT_SEC));
+			assert_true(nh_wait_total(&w.net, &w.c1, ZT_CTRL_SESSION, i, 10 * ZT_SEC));
+		}
+	}
+	assert_int_equal(nh_raw_total(&w.alice, ZT_CTRL_ERROR), 0);
+	/* alice's connection is lost (not closed): her sessions are kept for her; c1
+	 * stays (PINGs) */
+	nh_ep_kill(&w.alice);
+	lost_at = w.net.now;
+	do {
+		nh_run_alive(&w.net, ZT_SEC);
+		zt_imd_stats(w.imd.imd, &st);
+	} while (st.sessions_orphaned < MANY_ORPHANS && w.net.now - lost_at < 120 * ZT_SEC);
+	assert_int_equal(st.sessions_orphaned, MANY_ORPHANS);
+	assert_int_equal(st.orphans_expired, 0);
+	t0 = cpu_now();
+	for (int i = 0; i < 200000; i++)
+		deadline |= zt_imd_next_deadline(w.imd.imd);
+	cpu = cpu_now() - t0;
+	print_message("# 200,000 next deadlines with %d orphans: %.3f s CPU\n", MANY_ORPHANS, cpu);
+	assert_true(deadline != 0);
+	assert_true(cpu < 0.5);
+	/* all of them expire at the grace (30 s after the idle timeout) */
+	nh_run_alive(&w.net, 29 * ZT_SEC);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.orphans_expired, 0);
+	nh_run_alive(&w.net, 2 * ZT_SEC);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.orphans_expired, MANY_ORPHANS);
+	assert_int_equal(st.sessions, 0);
+	nh_world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2197,6 +2270,7 @@ int main(void)
 		cmocka_unit_test(limit_transport_refuses_login),
 		cmocka_unit_test(limit_direct_off_keeps_sessions_on_the_relay),
 		cmocka_unit_test(limit_direct_off_for_a_connector),
+		cmocka_unit_test(many_orphans_cost_nothing_per_event),
 	};
 
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
