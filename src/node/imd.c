@@ -2078,18 +2078,20 @@ static int apply_limits(struct zt_imd *imd, struct client *c, uint64_t now, enum
 	return 0;
 }
 
-static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
-			 const struct zt_ctrl_hello *h)
+/* Who HELLO's sender is: its certificate's identity (into c->identity, c->name), which
+ * must match the role and name HELLO claims, and its credential (the policy's token; for
+ * another Intermediate, the certificate alone, when we take links). Refused: the client
+ * rejected, -EACCES. */
+static int hello_auth(struct zt_imd *imd, struct client *c, uint64_t now,
+		      const struct zt_ctrl_hello *h, enum zt_pki_kind *ret_kind)
 {
 	enum zt_pki_kind want = h->role == ZT_CTRL_ROLE_AGENT       ? ZT_PKI_AGENT
 				: h->role == ZT_CTRL_ROLE_CONNECTOR ? ZT_PKI_CONNECTOR
 								    : ZT_PKI_INTERMEDIATE;
 	enum zt_pki_kind kind;
 	const char *name, *claimed;
-	char text[ZT_CTRL_STR_MAX + 1], svc[512], obs[ZT_ADDR_STRLEN];
-	struct zt_quic_path path;
-	uint32_t refused = 0, rrefused = 0;
-	int rc, routed = 0;
+	char text[ZT_CTRL_STR_MAX + 1], obs[ZT_ADDR_STRLEN];
+	int rc;
 
 	rc = zt_tls_session_peer_identity(zt_outer_tls(c->outer), c->identity,
 					  sizeof(c->identity));
@@ -2098,7 +2100,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 		LOG(imd, ZT_NODE_WARN, "auth_failed", "remote=%s reason=no-identity",
 		    zt_addr_str(&c->observed, obs));
 		reject(c, now, ZT_EAUTH, "certificate carries no ztna identity");
-		return;
+		return -EACCES;
 	}
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	claimed = h->identity;
@@ -2118,7 +2120,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 		LOG(imd, ZT_NODE_WARN, "auth_failed", "identity=%s remote=%s reason=role-mismatch",
 		    c->identity, zt_addr_str(&c->observed, obs));
 		reject(c, now, ZT_EAUTH, text);
-		return;
+		return -EACCES;
 	}
 	if (strcmp(claimed, c->name)) {
 		imd->st.auth_failed++;
@@ -2127,7 +2129,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 		LOG(imd, ZT_NODE_WARN, "auth_failed", "identity=%s remote=%s reason=identity-mismatch",
 		    c->identity, zt_addr_str(&c->observed, obs));
 		reject(c, now, ZT_EAUTH, text);
-		return;
+		return -EACCES;
 	}
 	if (h->role == ZT_CTRL_ROLE_INTERMEDIATE) {
 		/* another Intermediate of the deployment: its certificate, from the
@@ -2138,7 +2140,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 			    c->identity, zt_addr_str(&c->observed, obs));
 			reject(c, now, ZT_EPOLICY, "this Intermediate takes no links from other "
 			       "Intermediates (it runs without --nats)");
-			return;
+			return -EACCES;
 		}
 	} else if (zt_policy_check(imd->cfg.policy, kind, c->name, h->token, h->token_len) < 0) {
 		imd->st.auth_failed++;
@@ -2146,8 +2148,23 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 		LOG(imd, ZT_NODE_WARN, "auth_failed", "identity=%s remote=%s reason=bad-credential",
 		    c->identity, zt_addr_str(&c->observed, obs));
 		reject(c, now, ZT_EAUTH, text);
-		return;
+		return -EACCES;
 	}
+	*ret_kind = kind;
+	return 0;
+}
+
+static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
+			 const struct zt_ctrl_hello *h)
+{
+	enum zt_pki_kind kind;
+	char svc[512], obs[ZT_ADDR_STRLEN];
+	struct zt_quic_path path;
+	uint32_t refused = 0, rrefused = 0;
+	int routed = 0;
+
+	if (hello_auth(imd, c, now, h, &kind) < 0)
+		return;
 	if (h->role != ZT_CTRL_ROLE_INTERMEDIATE && apply_limits(imd, c, now, kind) < 0)
 		return;
 	c->role = h->role;
@@ -2343,11 +2360,60 @@ static void handle_candidates(struct zt_imd *imd, struct client *c, uint64_t now
 
 /* Control messages in. */
 
+/* REGISTER from c: its services and routes (those the policy lets it serve). */
+static void handle_register(struct zt_imd *imd, struct client *c, const struct zt_ctrl_register *r)
+{
+	uint32_t refused, rrefused;
+	char svc[512];
+	int routed;
+
+	if (c->role != ZT_CTRL_ROLE_CONNECTOR) {
+		imd->st.ctrl_errors++;
+		send_error(c, ZT_ESTATE, 0, 0, "only a connector registers services");
+		return;
+	}
+	if (set_services(c, r->n_services, r->services, &refused) < 0 ||
+	    (routed = set_routes(c, r->n_routes, r->routes, &rrefused)) < 0)
+		return;
+	services_text(c, svc, sizeof(svc));
+	LOGC(c, ZT_NODE_INFO, "register", "identity=%s services=%s routes=%u", c->identity, svc,
+	     c->nroutes);
+	report_refused(c, r->n_services, r->services, refused);
+	report_refused_routes(c, r->n_routes, r->routes, rrefused);
+	release_held(imd, c);
+	if (routed)
+		routes_changed(imd);
+}
+
+/* PATH_REPORT from c: an agent says which path its session takes (passed on over the
+ * link for a session across Intermediates); logged for every client. */
+static void handle_path_report(struct zt_imd *imd, struct client *c, const struct zt_ctrl_msg *m)
+{
+	const struct zt_ctrl_path_report *p = &m->u.path;
+	char la[ZT_ADDR_STRLEN], ra[ZT_ADDR_STRLEN];
+	struct session *ps = p->session_id <= UINT32_MAX ? session_find(imd, (uint32_t)p->session_id)
+							 : NULL;
+
+	if (ps && ps->end[0] == c) { /* the agent decides the path */
+		ps->direct = p->path == ZT_CTRL_PATH_DIRECT;
+		if (ps->cross && ps->rid && ps->end[1]) {
+			struct zt_ctrl_msg f = *m;
+			f.u.path.session_id = ps->rid;
+			ctrl_send(ps->end[1], &f);
+		}
+	}
+	LOGC(c, ZT_NODE_INFO, "path_report",
+	     "session=%08" PRIx64 " identity=%s path=%s local=%s remote=%s rtt_us=%u "
+	     "time_to_direct_ms=%u switches=%u text=\"%s\"",
+	     p->session_id, c->identity, p->path == ZT_CTRL_PATH_DIRECT ? "direct" : "relay",
+	     p->local.family ? zt_addr_str(&p->local, la) : "-",
+	     p->remote.family ? zt_addr_str(&p->remote, ra) : "-", p->rtt_us,
+	     p->time_to_direct_ms, p->path_switches, p->text);
+}
+
 static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struct zt_ctrl_msg *m)
 {
 	char obs[ZT_ADDR_STRLEN];
-	uint32_t refused, rrefused;
-	int routed;
 
 	if (c->link_out) {
 		link_msg(imd, c, now, m);
@@ -2370,23 +2436,7 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 		send_error(c, ZT_ESTATE, 0, 0, "HELLO was sent already");
 		break;
 	case ZT_CTRL_REGISTER:
-		if (c->role != ZT_CTRL_ROLE_CONNECTOR) {
-			imd->st.ctrl_errors++;
-			send_error(c, ZT_ESTATE, 0, 0, "only a connector registers services");
-			break;
-		}
-		if (set_services(c, m->u.reg.n_services, m->u.reg.services, &refused) == 0 &&
-		    (routed = set_routes(c, m->u.reg.n_routes, m->u.reg.routes, &rrefused)) >= 0) {
-			char svc[512];
-			services_text(c, svc, sizeof(svc));
-			LOGC(c, ZT_NODE_INFO, "register", "identity=%s services=%s routes=%u",
-			     c->identity, svc, c->nroutes);
-			report_refused(c, m->u.reg.n_services, m->u.reg.services, refused);
-			report_refused_routes(c, m->u.reg.n_routes, m->u.reg.routes, rrefused);
-			release_held(imd, c);
-			if (routed)
-				routes_changed(imd);
-		}
+		handle_register(imd, c, &m->u.reg);
 		break;
 	case ZT_CTRL_OPEN:
 		if (c->role != ZT_CTRL_ROLE_AGENT && c->role != ZT_CTRL_ROLE_INTERMEDIATE) {
@@ -2408,28 +2458,9 @@ static void handle_msg(struct zt_imd *imd, struct client *c, uint64_t now, struc
 	case ZT_CTRL_CANDIDATES:
 		handle_candidates(imd, c, now, m);
 		break;
-	case ZT_CTRL_PATH_REPORT: {
-		const struct zt_ctrl_path_report *p = &m->u.path;
-		char la[ZT_ADDR_STRLEN], ra[ZT_ADDR_STRLEN];
-		struct session *ps = p->session_id <= UINT32_MAX ? session_find(imd, (uint32_t)p->session_id)
-								 : NULL;
-		if (ps && ps->end[0] == c) { /* the agent decides the path */
-			ps->direct = p->path == ZT_CTRL_PATH_DIRECT;
-			if (ps->cross && ps->rid && ps->end[1]) {
-				struct zt_ctrl_msg f = *m;
-				f.u.path.session_id = ps->rid;
-				ctrl_send(ps->end[1], &f);
-			}
-		}
-		LOGC(c, ZT_NODE_INFO, "path_report",
-		    "session=%08" PRIx64 " identity=%s path=%s local=%s remote=%s rtt_us=%u "
-		    "time_to_direct_ms=%u switches=%u text=\"%s\"",
-		    p->session_id, c->identity, p->path == ZT_CTRL_PATH_DIRECT ? "direct" : "relay",
-		    p->local.family ? zt_addr_str(&p->local, la) : "-",
-		    p->remote.family ? zt_addr_str(&p->remote, ra) : "-", p->rtt_us,
-		    p->time_to_direct_ms, p->path_switches, p->text);
+	case ZT_CTRL_PATH_REPORT:
+		handle_path_report(imd, c, m);
 		break;
-	}
 	case ZT_CTRL_ERROR:
 		LOGC(c, ZT_NODE_INFO, "peer_error", "identity=%s code=%u text=\"%s\"", c->identity,
 		    m->u.error.code, m->u.error.text);
