@@ -250,8 +250,13 @@ static void on_signal(struct zt_loop *loop, int sig, void *arg)
 
 	if (sig == SIGHUP) {
 		d->ops->stats(d->arg, "stats");
-		if (d->ops->reload)
+		if (d->ops->reload) {
 			d->ops->reload(d->arg);
+			/* what the reload changed in the node (a revoked client's ERROR and
+			 * close) goes out now, not at the node's next event: an idle one's
+			 * may be a keepalive (25 s) away */
+			zt_nodeio_kick(&d->io);
+		}
 		return;
 	}
 	zt_loop_stop(loop);
