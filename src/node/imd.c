@@ -3745,12 +3745,34 @@ size_t zt_imd_clients(const struct zt_imd *imd, struct zt_imd_client_info *ret, 
 
 void zt_imd_each_client(const struct zt_imd *imd,
 			void (*fn)(void *arg, bool connector, const char *name,
-				   const struct zt_addr *remote),
+				   const struct zt_addr *remote, uint64_t login_at),
 			void *arg)
 {
 	for (const struct client *c = imd->clients; c; c = c->next)
 		if (c->state == C_READY && c->role != ZT_CTRL_ROLE_INTERMEDIATE)
-			fn(arg, c->role == ZT_CTRL_ROLE_CONNECTOR, c->name, &c->observed);
+			fn(arg, c->role == ZT_CTRL_ROLE_CONNECTOR, c->name, &c->observed,
+			   c->login_at);
+}
+
+size_t zt_imd_retire_identity(struct zt_imd *imd, uint64_t now, bool connector, const char *name,
+			      const char *text)
+{
+	uint8_t role = connector ? ZT_CTRL_ROLE_CONNECTOR : ZT_CTRL_ROLE_AGENT;
+	size_t n = 0;
+
+	imd->now = now;
+	for (struct client *c = imd->clients; c; c = c->next) {
+		if (c->state != C_READY || c->role != role || strcmp(c->name, name))
+			continue;
+		imd->st.replaced++;
+		LOG(imd, ZT_NODE_INFO, "client_replaced", "identity=%s old_client=%016" PRIx64
+		    " why=\"%s\"", c->identity, c->id, text);
+		c->lost = true; /* it went on elsewhere: its sessions wait for it */
+		retire(c, now, ZT_EREPLACED, text);
+		mark_dirty(c);
+		n++;
+	}
+	return n;
 }
 
 struct id_walk {

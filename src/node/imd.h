@@ -439,13 +439,21 @@ int zt_imd_set_policy(struct zt_imd *imd, uint64_t now, const struct zt_policy *
  * ret. Returns how many there are in all. */
 size_t zt_imd_clients(const struct zt_imd *imd, struct zt_imd_client_info *ret, size_t cap);
 
-/* Calls fn(arg, connector, name, remote) for every logged-in client, in no order:
- * its role, its name (the PKI's, "alice") and its validated address now. fn must not
- * call into the Intermediate. Cheaper than zt_imd_clients for many clients. */
+/* Calls fn(arg, connector, name, remote, login_at) for every logged-in client, in no
+ * order: its role, its name (the PKI's, "alice"), its validated address now and when
+ * it logged in (the Intermediate's clock). fn must not call into the Intermediate.
+ * Cheaper than zt_imd_clients for many clients. */
 void zt_imd_each_client(const struct zt_imd *imd,
 			void (*fn)(void *arg, bool connector, const char *name,
-				   const struct zt_addr *remote),
+				   const struct zt_addr *remote, uint64_t login_at),
 			void *arg);
+
+/* Ends every login here of that agent or connector (ERROR 1508 with text, then the
+ * connection closed): it has logged in again elsewhere (a newer login at another
+ * Intermediate, seen in the shared presence). Its sessions are kept as for a lost
+ * connection (orphans, for it to take up again from there). Returns how many. */
+size_t zt_imd_retire_identity(struct zt_imd *imd, uint64_t now, bool connector, const char *name,
+			      const char *text);
 
 /* The sessions' ids, in no order: up to cap of them into ret (zt_imd_session_info
  * for each). Returns how many there are in all. */

@@ -16,7 +16,10 @@ struct pub {
 	struct zt_addr remote;
 	uint64_t put_at;        /* wall ms of the last put */
 	uint64_t pass;          /* the last pass that saw it */
+	uint64_t login_ms;      /* its login here (wall ms) */
+	uint64_t seq;           /* of our last put: login_ms in us, then one more each put */
 	bool nudged;
+	bool yielded;           /* a newer login of it elsewhere holds the record */
 };
 
 struct zt_prespub {
@@ -28,7 +31,6 @@ struct zt_prespub {
 	zt_prespub_emit_fn *emit;
 	void *arg;
 	uint64_t pass;
-	uint64_t seq;
 	struct zt_prespub_stats st;
 };
 
@@ -113,8 +115,10 @@ static int put(struct zt_prespub *p, struct pub *e, uint64_t now_ms)
 	char key[ZT_PRESREC_KEY_MAX + 1];
 	int n;
 
-	p->seq = p->seq + 1 > now_ms * 1000 ? p->seq + 1 : now_ms * 1000;
-	r.seq = p->seq;
+	/* logins order records (the newer login wins everywhere); a login's puts follow
+	 * each other */
+	e->seq = e->seq + 1 > e->login_ms * 1000 ? e->seq + 1 : e->login_ms * 1000;
+	r.seq = e->seq;
 	memcpy(r.name, e->name, sizeof(r.name));
 	memcpy(r.imd, p->self, sizeof(r.imd));
 	r.addrs[0] = e->remote;
@@ -150,7 +154,7 @@ static bool due(const struct zt_prespub *p, const struct pub *e, uint64_t now_ms
 }
 
 int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const char *name,
-		   const struct zt_addr *remote)
+		   const struct zt_addr *remote, uint64_t login_ms)
 {
 	struct who w = { .role = role, .name = name };
 	uint64_t h = who_hash(p, role, name);
@@ -167,7 +171,12 @@ int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const ch
 		if (e->pass == p->pass)
 			return 0;
 		e->pass = p->pass;
-		if (!due(p, e, now_ms, remote))
+		if (login_ms != e->login_ms) { /* it logged in here again */
+			e->login_ms = login_ms;
+			e->yielded = false;
+			e->put_at = 0;
+		}
+		if (e->yielded || !due(p, e, now_ms, remote))
 			return 0;
 		e->remote = remote ? *remote : (struct zt_addr){ 0 };
 		return put(p, e, now_ms);
@@ -179,7 +188,7 @@ int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const ch
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	*e = (struct pub){ .role = role, .pass = p->pass };
+	*e = (struct pub){ .role = role, .pass = p->pass, .login_ms = login_ms };
 	memcpy(e->name, name, nl);
 	if (remote)
 		e->remote = *remote;
@@ -198,7 +207,8 @@ static void delete_pub(struct zt_hnode *n, void *arg)
 	struct pub *e = zt_hmap_entry(n, struct pub, node);
 	char key[ZT_PRESREC_KEY_MAX + 1];
 
-	if (zt_presrec_key(key, sizeof(key), e->role, e->name) >= 0) {
+	/* a yielded record is the newer login's, elsewhere: not ours to delete */
+	if (!e->yielded && zt_presrec_key(key, sizeof(key), e->role, e->name) >= 0) {
 		p->emit(p->arg, key, NULL, 0);
 		p->st.deletes++;
 	}
@@ -233,15 +243,43 @@ void zt_prespub_republish(struct zt_prespub *p)
 	zt_hmap_walk(&p->map, mark_due, NULL);
 }
 
-void zt_prespub_nudge(struct zt_prespub *p, uint8_t role, const char *name)
+static struct pub *find_pub(struct zt_prespub *p, uint8_t role, const char *name)
 {
 	struct who w = { .role = role, .name = name };
 	struct zt_hnode **slot = zt_hmap_slot(&p->map, who_hash(p, role, name), same_who, &w);
 
-	if (*slot && !zt_hmap_entry(*slot, struct pub, node)->nudged) {
-		zt_hmap_entry(*slot, struct pub, node)->nudged = true;
+	return *slot ? zt_hmap_entry(*slot, struct pub, node) : NULL;
+}
+
+void zt_prespub_nudge(struct zt_prespub *p, uint8_t role, const char *name)
+{
+	struct pub *e = find_pub(p, role, name);
+
+	if (!e)
+		return;
+	if (e->yielded) { /* the newer login's record is gone: ours again */
+		e->yielded = false;
+		e->put_at = 0;
+	}
+	if (!e->nudged) {
+		e->nudged = true;
 		p->st.nudges++;
 	}
+}
+
+int zt_prespub_elsewhere(struct zt_prespub *p, uint8_t role, const char *name, uint64_t seq)
+{
+	struct pub *e = find_pub(p, role, name);
+
+	if (!e || e->yielded)
+		return 0;
+	if (seq <= e->seq) { /* ours is the newer login: the store is to say so */
+		zt_prespub_nudge(p, role, name);
+		return 0;
+	}
+	e->yielded = true;
+	p->st.yielded++;
+	return 1;
 }
 
 void zt_prespub_stats(const struct zt_prespub *p, struct zt_prespub_stats *ret)

@@ -11,7 +11,8 @@
 # by c1 at A over a link between the two (tests/sys/nats_cross.sh has the rest); B's metrics say so (promtool accepts them); the bucket keeps a value 6 s (its max age: --presence-ttl); E's records,
 # signed with a key that is not the deployment's, and a value published straight to
 # the bucket's subject, are refused and counted and change nothing; c1 leaving is seen
-# at B within 3 s; A killed (no goodbye): B forgets c1 when its record expires (6 s);
+# at B within 3 s; c1 logged in at A and again at B: B's newer login keeps the record
+# everywhere and A ends its own; A killed (no goodbye): B forgets c1 when its record expires (6 s);
 # NATS stopped: B says so and keeps serving its clients, and puts alice's record again
 # once NATS is back; an Intermediate whose NATS is unreachable from the start serves
 # its clients; --nats without --nats-name or --presence-key, and a presence key file
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 B=${BUILD:-build}
 KIT=$B/bench/zt-testkit
-N=13
+N=14
 tap_plan $N
 
 . tests/lib/progs.sh
@@ -150,7 +151,32 @@ else
 	tap_fail "c1 gone from B" "$(presence b)"
 fi
 
-# 8. A killed with c1 on it: B forgets c1 when the record expires (6 s after its last
+# 8. c1 at A, then c1 again (the same identity) at B, both alive: the newer login, B's,
+# keeps the record, and A ends its older login saying where the newer one is (before:
+# A and B each put their own record again within a second of the other's, as long as
+# both lasted). A's c1 is then stopped (it would log in again after its backoff, newer
+# in turn): both tables keep c1 at imd-b (sampled for 3 s), A deleting nothing.
+connector c1 "$P_A" tc
+wait_presence b "^presence=connector.c1 imd=imd-a" 15
+progs_start conn-c1b "$B/ztna-connector" --intermediate "$L:$P_B" --transport udp \
+	--pki "$T/pki/connector-c1" --name c1 --token tc --service "echo=tcp:$L:$P_ECHO" --control none
+ok=0
+wait_log "$T/conn-c1.log" "event=login_refused .*a newer login of c1 at Intermediate imd-b" 15 && ok=1
+progs_stop conn-c1
+flips=0
+for _ in $(seq 12); do
+	sleep 0.25
+	presence a | grep -q "^presence=connector.c1 imd=imd-b" || flips=$((flips + 1))
+	presence b | grep -q "^presence=connector.c1 imd=imd-b" || flips=$((flips + 1))
+done
+[ $ok = 1 ] && [ $flips = 0 ] &&
+	grep -q "event=presence_newer_elsewhere role=connector name=c1 at=imd-b" "$T/imd-a.log" &&
+	tap_ok "c1 at A, then at B: A ends its older login (\"a newer login of c1 at Intermediate imd-b\"); both tables keep B's (12 samples in 3 s)" ||
+	tap_fail "the newer login keeps the record" "refused $ok, $flips samples elsewhere; A: $(grep -c 'presence_newer' "$T/imd-a.log") $(grep login_refused "$T/conn-c1.log" | tail -1)"
+progs_stop conn-c1b
+wait_presence b "^presence=connector.c1 " 15 absent
+
+# 9. A killed with c1 on it: B forgets c1 when the record expires (6 s after its last
 # put, which was at most 2 s before the kill), not before
 connector c1 "$P_A" tc
 wait_presence b "^presence=connector.c1 imd=imd-a" 15
@@ -165,7 +191,7 @@ el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 	tap_fail "A's records expire" "listed at 2 s: $still, gone: $gone after ${el}s"
 progs_stop conn-c1
 
-# 9. NATS stops: B says so, keeps serving (alice still logged in)
+# 10. NATS stops: B says so, keeps serving (alice still logged in)
 puts0=$(field "$(presence b)" store_puts)
 progs_stop nats
 n=0
@@ -180,7 +206,7 @@ st=$("$B/ztna" status --intermediate --control "$T/b.sock" --raw 2>&1)
 	tap_ok "NATS stopped: B says state=down (status --presence exits 1; $(sed -n 's/.*error="\([^"]*\)".*/\1/p' <<<"$pb")), alice still served" ||
 	tap_fail "NATS down seen" "$pb / $st"
 
-# 10. NATS back: B ready again, alice's record put again
+# 11. NATS back: B ready again, alice's record put again
 nats_start
 n=0
 for _ in $(seq 250); do
@@ -194,7 +220,7 @@ done
 	tap_ok "NATS back: B ready again (readies $(field "$pb" readies)), alice's record put again" ||
 	tap_fail "NATS back" "$pb"
 
-# 11. no NATS at all from the start: the Intermediate serves its clients
+# 12. no NATS at all from the start: the Intermediate serves its clients
 imd f "$P_F" --nats "nats://$L:1" --presence-key "$T/presence.key" --nats-name imd-f
 connector c1 "$P_F" tc
 ok=0
@@ -210,7 +236,7 @@ pf=$(presence f)
 progs_stop conn-c1
 progs_stop imd-f
 
-# 12. --nats needs a name and a key; the fix is named
+# 13. --nats needs a name and a key; the fix is named
 out1=$("$B/ztna-intermediate" --listen "$L:$P_F" --pki "$T/pki/intermediate" --client agent:alice:ta \
 	--control none --nats "$NATS" --presence-key "$T/presence.key" 2>&1); r1=$?
 out2=$("$B/ztna-intermediate" --listen "$L:$P_F" --pki "$T/pki/intermediate" --client agent:alice:ta \
@@ -223,7 +249,7 @@ out3=$("$B/ztna-intermediate" --listen "$L:$P_F" --pki "$T/pki/intermediate" --c
 	tap_ok "--nats without --nats-name / --presence-key, --presence-ttl 1s: refused, the fix named" ||
 	tap_fail "config errors" "$r1: $out1 / $r2: $out2 / $r3: $out3"
 
-# 13. a presence key others can read is refused
+# 14. a presence key others can read is refused
 chmod 644 "$T/evil.key"
 out=$(timeout 10 "$B/ztna-intermediate" --listen "$L:$P_F" --tcp-listen off --stun-port off \
 	--pki "$T/pki/intermediate" --client agent:alice:ta --control none --nats "$NATS" \

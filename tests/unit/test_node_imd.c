@@ -483,9 +483,11 @@ static void clients_and_sessions_listed(void **state)
 struct seen {
 	int n;
 	char text[128];
+	uint64_t login_at[2]; /* the agent's, the connector's */
 };
 
-static void see_client(void *arg, bool connector, const char *name, const struct zt_addr *remote)
+static void see_client(void *arg, bool connector, const char *name, const struct zt_addr *remote,
+		       uint64_t login_at)
 {
 	struct seen *s = arg;
 	char a[ZT_ADDR_STRLEN];
@@ -493,6 +495,7 @@ static void see_client(void *arg, bool connector, const char *name, const struct
 
 	snprintf(s->text + l, sizeof(s->text) - l, "%s%s:%s@%s", s->n++ ? " " : "",
 		 connector ? "connector" : "agent", name, zt_addr_str(remote, a));
+	s->login_at[connector] = login_at;
 }
 
 /* zt_imd_each_client (what the presence publisher reads): every logged-in client, its
@@ -509,6 +512,41 @@ static void each_client_walks_the_logged_in(void **state)
 	zt_imd_each_client(w.imd.imd, see_client, &s);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.text, "agent:alice@127.0.0.2:5000 connector:c1@127.0.0.3:6000");
+	/* their logins' times: c1 first, then alice */
+	assert_true(s.login_at[1] > 0 && s.login_at[1] < s.login_at[0]);
+	assert_true(s.login_at[0] <= w.net.now);
+	nh_world_fini(&w);
+}
+
+/*
+ * zt_imd_retire_identity (the shared presence shows a newer login of c1 at another
+ * Intermediate): c1's login here ends with ERROR 1508 saying so, its connection is
+ * closed, and its relayed session with alice is kept for it (an orphan, as for a lost
+ * connection: no CLOSE to alice). Nobody else is touched; a name not logged in, none.
+ */
+static void retire_identity_keeps_its_sessions(void **state)
+{
+	struct nh_world w;
+	struct zt_imd_stats st;
+	const struct zt_ctrl_msg *e;
+
+	world_init(&w, *state, 0, 0);
+	pair(&w);
+	assert_int_equal(zt_imd_retire_identity(w.imd.imd, w.net.now, true, "nobody", "x"), 0);
+	assert_int_equal(zt_imd_retire_identity(w.imd.imd, w.net.now, false, "c1", "x"), 0);
+	assert_int_equal(zt_imd_retire_identity(w.imd.imd, w.net.now, true, "c1",
+						"a newer login of it at imd-b"), 1);
+	assert_true(nh_wait_count(&w.c1, ZT_CTRL_ERROR, 1, 3 * ZT_SEC));
+	e = nh_raw_last(&w.c1, ZT_CTRL_ERROR);
+	assert_int_equal(e->u.error.code, (uint32_t)-ZT_EREPLACED);
+	assert_string_equal(e->u.error.text, "a newer login of it at imd-b");
+	nh_run_alive(&w.net, 2 * ZT_SEC);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.replaced, 1);
+	assert_int_equal(st.sessions_orphaned, 1);
+	assert_int_equal(st.sessions, 1);
+	assert_int_equal(st.clients, 1);
+	assert_int_equal(nh_raw_count(&w.alice, ZT_CTRL_CLOSE), 0);
 	nh_world_fini(&w);
 }
 
@@ -2231,6 +2269,7 @@ int main(void)
 		cmocka_unit_test(pairing),
 		cmocka_unit_test(clients_and_sessions_listed),
 		cmocka_unit_test(each_client_walks_the_logged_in),
+		cmocka_unit_test(retire_identity_keeps_its_sessions),
 		cmocka_unit_test(reload_revokes_only_what_the_new_policy_refuses),
 		cmocka_unit_test(relays_only_between_the_pair),
 		cmocka_unit_test(relay_quota_ends_the_session),

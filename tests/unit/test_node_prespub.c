@@ -22,18 +22,22 @@
 
 static const uint8_t KEY[32] = "0123456789abcdef0123456789abcdef";
 #define NOW 1800000000000ULL
+#define LOGIN (NOW - 5000) /* the clients' logins (wall ms) */
 
 struct sink {
 	struct zt_prestab *tab;
 	uint64_t now;
 	int puts, dels;
 	bool full;           /* the queue behind emit is full */
+	int stale;           /* puts the table ignored as older (not allowed unless counted) */
+	bool allow_stale;
 	char last_key[ZT_PRESREC_KEY_MAX + 1];
 };
 
 static int emit(void *arg, const char *key, const uint8_t *val, size_t len)
 {
 	struct sink *s = arg;
+	int rc;
 
 	if (s->full)
 		return -ENOBUFS;
@@ -43,7 +47,11 @@ static int emit(void *arg, const char *key, const uint8_t *val, size_t len)
 		s->puts++;
 	else
 		s->dels++;
-	assert_int_equal(zt_prestab_apply(s->tab, s->now, key, val, len), 0);
+	rc = zt_prestab_apply(s->tab, s->now, key, val, len);
+	if (rc == 1 && s->allow_stale)
+		s->stale++;
+	else
+		assert_int_equal(rc, 0);
 	return 0;
 }
 
@@ -70,7 +78,7 @@ static int pass(struct zt_prespub *p, struct sink *s, uint64_t now, const struct
 	s->now = now;
 	zt_prespub_begin(p);
 	if (c1)
-		rc = zt_prespub_see(p, now, ZT_PRESREC_CONNECTOR, "c1", c1);
+		rc = zt_prespub_see(p, now, ZT_PRESREC_CONNECTOR, "c1", c1, LOGIN);
 	zt_prespub_end(p);
 	return rc;
 }
@@ -153,9 +161,9 @@ static void several_logins_are_one_record(void **state)
 	for (int i = 0; i < 3; i++) {
 		s.now = NOW + (uint64_t)i * 1000;
 		zt_prespub_begin(p);
-		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A1), i == 0);
-		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A2), 0);
-		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A1), 0);
+		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A1, LOGIN), i == 0);
+		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A2, LOGIN), 0);
+		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A1, LOGIN), 0);
 		assert_int_equal(zt_prespub_end(p), 0);
 	}
 	assert_int_equal(s.puts, 1);
@@ -226,7 +234,7 @@ static void seq_increases_and_withdraw(void **state)
 		s.now = NOW - (uint64_t)i;
 		zt_prespub_begin(p);
 		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_AGENT, "alice",
-						i % 2 ? &A1 : &A2), 1);
+						i % 2 ? &A1 : &A2, LOGIN), 1);
 		zt_prespub_end(p);
 		assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_AGENT, "alice", &got), 0);
 		assert_true(got.seq > last);
@@ -234,15 +242,115 @@ static void seq_increases_and_withdraw(void **state)
 	}
 	/* A name no record can hold: refused, counted, nothing emitted. */
 	zt_prespub_begin(p);
-	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "al ice", &A1), ZT_EMALFORMED);
-	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "alice", &A2), 0);
-	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "bob", NULL), 1);
+	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "al ice", &A1, LOGIN), ZT_EMALFORMED);
+	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "alice", &A2, LOGIN), 0);
+	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "bob", NULL, LOGIN), 1);
 	zt_prespub_end(p);
 	assert_int_equal(zt_prestab_find(s.tab, NOW, ZT_PRESREC_AGENT, "bob", &got), 0);
 	assert_int_equal(got.naddrs, 0);
 	assert_int_equal(zt_prespub_withdraw(p), 2);
 	assert_int_equal(s.dels, 2);
 	zt_prespub_free(p);
+	zt_prestab_free(s.tab);
+}
+
+/* What imdnats does with a change of the store under c1's key, for publisher p of
+ * Intermediate self: its record elsewhere (the newer login keeps it), or gone. Returns
+ * zt_prespub_elsewhere's answer (1: p yielded; the caller ends its login). */
+static int store_says(struct zt_prespub *p, const char *self, struct sink *s)
+{
+	struct zt_presrec r;
+
+	if (zt_prestab_find(s->tab, s->now, ZT_PRESREC_CONNECTOR, "c1", &r) < 0) {
+		zt_prespub_nudge(p, ZT_PRESREC_CONNECTOR, "c1");
+		return 0;
+	}
+	if (!strcmp(r.imd, self))
+		return 0;
+	return zt_prespub_elsewhere(p, ZT_PRESREC_CONNECTOR, "c1", r.seq);
+}
+
+static int pass_at(struct zt_prespub *p, struct sink *s, uint64_t now, uint64_t login)
+{
+	int rc;
+
+	s->now = now;
+	zt_prespub_begin(p);
+	rc = zt_prespub_see(p, now, ZT_PRESREC_CONNECTOR, "c1", &A1, login);
+	zt_prespub_end(p);
+	return rc;
+}
+
+/*
+ * c1 logged in at A (a minute ago) and at B (a second ago), both alive (a stale login
+ * at A that has not timed out yet, or c1 run twice): the newer login, B's, keeps the
+ * record. A yields at once (its caller ends c1's login there) and puts nothing more in
+ * 30 s of passes. Before, each put its own again within a second of the other's, for as
+ * long as both lasted. B's record gone (c1 left B), A's c1 is published again; a new
+ * login of c1 at A, newer than B's, is put at once.
+ */
+static void the_newer_login_keeps_the_record(void **state)
+{
+	struct sink s;
+	struct zt_prespub *a = publisher(&s), *b;
+	struct zt_prespub_config bc = {
+		.self = "imd-b", .key = KEY, .key_len = sizeof(KEY), .seed = 9, .emit = emit, .arg = &s,
+	};
+	struct zt_prespub_stats st;
+	struct zt_presrec r;
+	int a_puts;
+	(void)state;
+
+	assert_int_equal(zt_prespub_new(&b, &bc), 0);
+	s.allow_stale = true;
+	assert_int_equal(pass_at(a, &s, NOW, NOW - 60000), 1);
+	assert_int_equal(pass_at(b, &s, NOW + 10, NOW - 1000), 1);
+	assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_CONNECTOR, "c1", &r), 0);
+	assert_string_equal(r.imd, "imd-b");
+	/* A sees B's record: B's is the newer login; A yields, once */
+	assert_int_equal(store_says(a, "imd-a", &s), 1);
+	assert_int_equal(store_says(a, "imd-a", &s), 0);
+	a_puts = s.puts;
+	for (uint64_t t = 1000; t <= 30000; t += 1000) {
+		assert_int_equal(pass_at(a, &s, NOW + t, NOW - 60000), 0);
+		pass_at(b, &s, NOW + t + 10, NOW - 1000);
+		assert_int_equal(store_says(a, "imd-a", &s), 0);
+		assert_int_equal(store_says(b, "imd-b", &s), 0);
+	}
+	assert_int_equal(s.stale, 0);
+	zt_prespub_stats(a, &st);
+	assert_int_equal(st.yielded, 1);
+	assert_int_equal(st.puts, 1);
+	assert_int_equal(s.puts - a_puts, 3); /* B's refreshes only (every 10 s) */
+	assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_CONNECTOR, "c1", &r), 0);
+	assert_string_equal(r.imd, "imd-b");
+
+	/* c1 leaves B: B deletes; A, shown the key gone, publishes its c1 again */
+	s.now = NOW + 32000;
+	zt_prespub_begin(b);
+	zt_prespub_end(b);
+	assert_int_equal(store_says(a, "imd-a", &s), 0);
+	assert_int_equal(pass_at(a, &s, NOW + 33000, NOW - 60000), 1);
+	assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_CONNECTOR, "c1", &r), 0);
+	assert_string_equal(r.imd, "imd-a");
+
+	/* a yielded c1 that logs in at A again, after B's: put at once */
+	assert_int_equal(pass_at(b, &s, NOW + 34000, NOW + 33500), 1);
+	assert_int_equal(store_says(a, "imd-a", &s), 1);
+	assert_int_equal(pass_at(a, &s, NOW + 35000, NOW - 60000), 0);
+	assert_int_equal(pass_at(a, &s, NOW + 36000, NOW + 35500), 1);
+	assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_CONNECTOR, "c1", &r), 0);
+	assert_string_equal(r.imd, "imd-a");
+	/* and B, shown A's newer record, yields in turn */
+	assert_int_equal(store_says(b, "imd-b", &s), 1);
+	/* withdrawing deletes only what is ours: A's c1; B's yielded one is not B's */
+	s.dels = 0;
+	assert_int_equal(zt_prespub_withdraw(b), 1);
+	assert_int_equal(s.dels, 0);
+	assert_int_equal(zt_prespub_withdraw(a), 1);
+	assert_int_equal(s.dels, 1);
+	zt_prespub_free(a);
+	zt_prespub_free(b);
 	zt_prestab_free(s.tab);
 }
 
@@ -279,6 +387,7 @@ int main(void)
 		cmocka_unit_test(republish_puts_everyone_at_the_next_pass),
 		cmocka_unit_test(a_full_queue_defers_the_put),
 		cmocka_unit_test(seq_increases_and_withdraw),
+		cmocka_unit_test(the_newer_login_keeps_the_record),
 		cmocka_unit_test(bad_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

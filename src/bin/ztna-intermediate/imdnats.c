@@ -88,12 +88,19 @@ static int emit(void *arg, const char *key, const uint8_t *val, size_t len)
 	return zt_natsbus_put(n->bus, key, val, len);
 }
 
-static void see(void *arg, bool connector, const char *name, const struct zt_addr *remote)
-{
-	struct imd_nats *n = arg;
+struct see_pass {
+	struct imd_nats *n;
+	uint64_t wall_ms, mono;
+};
 
-	zt_prespub_see(n->pub, wall_ms(), connector ? ZT_PRESREC_CONNECTOR : ZT_PRESREC_AGENT,
-		       name, remote);
+static void see(void *arg, bool connector, const char *name, const struct zt_addr *remote,
+		uint64_t login_at)
+{
+	struct see_pass *sp = arg;
+	uint64_t ago_ms = sp->mono > login_at ? (sp->mono - login_at) / ZT_MS : 0;
+
+	zt_prespub_see(sp->n->pub, sp->wall_ms, connector ? ZT_PRESREC_CONNECTOR : ZT_PRESREC_AGENT,
+		       name, remote, sp->wall_ms > ago_ms ? sp->wall_ms - ago_ms : 0);
 }
 
 /* Every record again after the bus (re)connects, or when puts failed (the cluster was
@@ -120,10 +127,13 @@ static void on_sync(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 	struct imd_nats *n = t->data;
 
 	maybe_republish(n, wall_ms());
+	struct see_pass sp = { .n = n, .wall_ms = wall_ms(), .mono = now };
+
 	zt_prespub_begin(n->pub);
 	if (n->link_pub.family) /* our own record: where the others reach us */
-		zt_prespub_see(n->pub, wall_ms(), ZT_PRESREC_INTERMEDIATE, n->name, &n->link_pub);
-	zt_imd_each_client(n->imd, see, n);
+		zt_prespub_see(n->pub, sp.wall_ms, ZT_PRESREC_INTERMEDIATE, n->name, &n->link_pub,
+			       n->started_ms);
+	zt_imd_each_client(n->imd, see, &sp);
 	zt_prespub_end(n->pub);
 	zt_prestab_expire(n->tab, wall_ms());
 	zt_timer_set(loop, t, now + SYNC_EVERY);
@@ -194,9 +204,27 @@ static void on_policy(struct imd_nats *n, const uint8_t *val, size_t len)
 	free(text);
 }
 
+/* A client of ours the store places at another Intermediate: the newer login keeps
+ * the record; when that is the other, ours here ends (it is a stale login, or the same
+ * identity run twice: the newer wins, as at one Intermediate). */
+static void elsewhere(struct imd_nats *n, uint8_t role, const char *name,
+		      const struct zt_presrec *r)
+{
+	char text[ZT_PRESREC_NAME_MAX + ZT_PRESREC_IMD_MAX + 64];
+
+	if (zt_prespub_elsewhere(n->pub, role, name, r->seq) <= 0 || !n->retire ||
+	    role == ZT_PRESREC_INTERMEDIATE)
+		return;
+	snprintf(text, sizeof(text), "a newer login of %s at Intermediate %s", name, r->imd);
+	zt_info("presence_newer_elsewhere", "role=%s name=%s at=%s note=\"the login here ends\"",
+		role == ZT_PRESREC_CONNECTOR ? "connector" : "agent", name, r->imd);
+	n->retire(n->retire_arg, role == ZT_PRESREC_CONNECTOR, name, text);
+}
+
 /* The store's changes: into the table; a client of ours that the store now places
- * elsewhere, or nowhere, or under a value that does not verify, is put again (an
- * Intermediate it left deleted it late; someone wrote over it). */
+ * elsewhere: see elsewhere(); nowhere, under an older login's record (refused as
+ * stale) or under a value that does not verify: put again (an Intermediate it left
+ * deleted it late; someone wrote over it). */
 static void on_bus(void *arg)
 {
 	struct imd_nats *n = arg;
@@ -225,8 +253,10 @@ static void on_bus(void *arg)
 			if (zt_presrec_key_parse(c[i].key, &role, name) < 0)
 				continue;
 			/* a refused value under our client's key replaced our record in the store */
-			if (rc < 0 || zt_prestab_find(n->tab, now, role, name, &r) < 0 ||
+			if (rc >= 0 && zt_prestab_find(n->tab, now, role, name, &r) == 0 &&
 			    strcmp(r.imd, n->name))
+				elsewhere(n, role, name, &r);
+			else if (rc != 0 || zt_prestab_find(n->tab, now, role, name, &r) < 0)
 				zt_prespub_nudge(n->pub, role, name);
 		}
 	}
@@ -262,6 +292,7 @@ int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd 
 		return len;
 	len = -len;
 	uint64_t ttl_ms = n->ttl ? n->ttl / 1000000 : TTL_DEFAULT_MS;
+	n->started_ms = wall_ms();
 	struct zt_prespub_config pc = {
 		.self = n->name, .key = key, .key_len = (size_t)len, .ttl_ms = ttl_ms,
 		.refresh_ms = ttl_ms / 3,

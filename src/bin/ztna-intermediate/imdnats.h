@@ -45,6 +45,10 @@ struct imd_nats {
 	/* Called with a new policy from the cluster (the callee owns it from then on). */
 	void (*apply)(void *arg, struct zt_policy *policy, uint64_t seq);
 	void *apply_arg;
+	/* Called to end the login here of a client that logged in later at another
+	 * Intermediate (the presence shows it there, the newer login). */
+	void (*retire)(void *arg, bool connector, const char *name, const char *text);
+	void *retire_arg;
 	/* Running. */
 	struct zt_addr link_pub;     /* link_addr, or its default (family 0: none) */
 	struct zt_loop *loop;
@@ -56,6 +60,7 @@ struct imd_nats {
 	enum zt_natsbus_state logged; /* the state last logged */
 	uint64_t readies, failed;    /* the bus's counts at the last look */
 	uint64_t republished_at;     /* wall ms */
+	uint64_t started_ms;         /* wall ms: our own record's "login" */
 	uint8_t key[64];             /* the presence key (also the policy's) */
 	size_t key_len;
 	uint64_t policy_seq;         /* the cluster's policy in force; 0 none yet */

@@ -778,6 +778,16 @@ static void apply_nats_policy(void *arg, struct zt_policy *policy, uint64_t seq)
 		"clients_revoked=%zu sessions_ended=%zu services_dropped=%zu", seq,
 		zt_policy_client_count(policy), r.clients_revoked, r.sessions_ended,
 		r.services_dropped);
+	zt_nodeio_kick(&p->d.io); /* the revoked are told now, not at the next event */
+}
+
+/* The presence shows a newer login of that client at another Intermediate: ours ends. */
+static void retire_elsewhere(void *arg, bool connector, const char *name, const char *text)
+{
+	struct prog *p = arg;
+
+	zt_imd_retire_identity(p->imd, zt_loop_now(p->d.loop), connector, name, text);
+	zt_nodeio_kick(&p->d.io);
 }
 
 static void reload(void *arg)
@@ -911,6 +921,8 @@ static int setup(void *arg, int argc, char **argv)
 	rc = metrics_open(p);
 	p->nats.apply = apply_nats_policy;
 	p->nats.apply_arg = p;
+	p->nats.retire = retire_elsewhere;
+	p->nats.retire_arg = p;
 	p->ctl.presence = imd_nats_ctl;
 	p->ctl.presence_arg = &p->nats;
 	if (!rc)
