@@ -142,6 +142,7 @@ static void promote_alt(struct zt_peer *p)
 	int from = p->outer_he, to = p->alt_he;
 
 	zt_outer_free(p->outer);
+	p->relay_probing = false; /* a new connection: its keepalive as configured */
 	p->outer = p->alt;
 	p->alt = NULL;
 	p->alt_he = -1;
@@ -163,6 +164,7 @@ static void connect_outer(struct zt_peer *p, uint64_t now)
 	int rc;
 
 	zt_outer_free(p->outer);
+	p->relay_probing = false; /* a new connection: its keepalive as configured */
 	p->outer = NULL;
 	alt_drop(p);
 	p->login_refused = false; /* channels opened during this try wait for it */
@@ -472,6 +474,43 @@ static uint64_t silent_since(const struct zt_peer *p)
 }
 
 /*
+ * A connector whose relayed sender is held by flow control (its agent reads slowly)
+ * has nothing in flight when the Intermediate dies: nothing of its waits for an
+ * answer, so its silence (check_silence) started only with its keepalive, 25 s on,
+ * and the relayed session waited 40 s for it at the next Intermediate. So, with
+ * other Intermediates to go to, while relayed data flows and for failover_silence
+ * after the last of it, the outer connection's keepalive is failover_silence / 5
+ * (3 s): a relaying client is at the next one within 3 + 15 s of a death. Keepalive
+ * PINGs and ACKs relayed (RELAY_DATA_MIN) do not count, so an idle relayed session
+ * costs no more than before.
+ */
+#define RELAY_DATA_MIN 256
+
+static void relay_probe(struct zt_peer *p)
+{
+	struct zt_quic_conn *q = p->outer ? zt_outer_quic(p->outer) : NULL;
+	uint64_t iv = p->cfg.failover_silence / 5;
+	bool want = q && p->n_imds >= 2 && p->relay_data_at != ZT_TIME_NEVER &&
+		    p->now < p->relay_data_at + p->cfg.failover_silence;
+
+	if (!q || want == p->relay_probing)
+		return;
+	if (!want || iv > p->cfg.outer_keepalive)
+		iv = p->cfg.outer_keepalive;
+	zt_quic_conn_set_keepalive(q, iv);
+	p->relay_probing = want;
+}
+
+static void relay_seen(struct zt_peer *p, size_t len)
+{
+	if (len < RELAY_DATA_MIN || p->n_imds < 2)
+		return;
+	p->relay_data_at = p->now;
+	if (!p->relay_probing)
+		relay_probe(p);
+}
+
+/*
  * A dead Intermediate is noticed by its silence, not by the idle timeout: with the
  * defaults that was 75 s, and a relayed session whose connector sat at the dead one
  * was lost (its agent's Intermediate waits 30 s for the connector to show up
@@ -485,6 +524,7 @@ static void check_silence(struct zt_peer *p)
 	struct zt_quic_stats st;
 	uint64_t since;
 
+	relay_probe(p);
 	if (!q || p->n_imds < 2) {
 		p->waiting_since = ZT_TIME_NEVER;
 		return;
@@ -775,6 +815,7 @@ static void moved(struct zt_peer *p, const struct zt_ctrl_welcome *w)
 	const char *from = transport_name(p);
 
 	zt_outer_free(p->outer);
+	p->relay_probing = false; /* a new connection: its keepalive as configured */
 	p->outer = p->alt;
 	p->alt = NULL;
 	p->moving = false;
@@ -899,6 +940,7 @@ static void ocb_dgram(struct zt_outer *o, void *arg, const uint8_t *data, size_t
 		p->st.relay_dropped_malformed++;
 		return;
 	}
+	relay_seen(p, len - (size_t)n);
 	zt_psession_relay_in(p, id, data + n, len - (size_t)n);
 }
 
@@ -926,6 +968,7 @@ static void chan_in(struct zt_peer *p, const struct zt_addr *from, const uint8_t
 		return;
 	}
 	p->st.relay_chan_in++;
+	relay_seen(p, len - ZT_RELAY_CHAN_HDR_LEN);
 	zt_psession_relay_in(p, id, pkt + ZT_RELAY_CHAN_HDR_LEN, len - ZT_RELAY_CHAN_HDR_LEN);
 }
 
@@ -1091,6 +1134,7 @@ int zt_peer_new(struct zt_peer **ret, const struct zt_peer_config *cfg, uint64_t
 	p->next_request = zt_rng_u64(cfg->rng) >> 16;
 	p->tick = ZT_TIME_NEVER;
 	p->chan_dgram_at = ZT_TIME_NEVER;
+	p->relay_data_at = ZT_TIME_NEVER;
 	p->now = now;
 	connect_outer(p, now);
 	*ret = p;
@@ -1247,6 +1291,7 @@ static int poll_inner(struct zt_peer *p, struct psession *s, uint64_t now, uint8
 		p->st.relay_dropped_queue++;
 		return 0;
 	}
+	relay_seen(p, (size_t)n);
 	chan = chan_on(p);
 	if (chan && chan_fresh(p, now))
 		return chan_out(p, s, (size_t)n, buf, cap, path);

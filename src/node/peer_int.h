@@ -260,6 +260,11 @@ struct zt_peer {
 	 * last went as an outer DATAGRAM to refresh the outer path (ZT_RELAY_CHAN_REFRESH). */
 	bool chan;
 	uint64_t chan_dgram_at;
+	/* With other Intermediates to go to: when a relayed packet that carried data last
+	 * went or came (ZT_TIME_NEVER: none), and whether the outer connection's keepalive
+	 * is shortened for it (relay_probe, peer.c). */
+	uint64_t relay_data_at;
+	bool relay_probing;
 	struct zt_peer_stats st;
 	/* Port mapping (peerpm.c): the client, the route it was made for, and the delete
 	 * of a client stopped (a route change), waiting for poll_send. */

@@ -75,6 +75,7 @@ struct world {
 	struct tflow flows[MAX_FLOWS];
 	uint64_t wire_marker_hits, relay_marker_hits;
 	uint64_t chan_pkts;              /* relay channel datagrams on the wire */
+	uint64_t conn_imd_pkts;          /* connector -> Intermediate, other than those */
 	uint64_t direct_pkts;            /* agent <-> connector without the Intermediate */
 	bool cut_direct;                 /* drop agent <-> connector packets */
 	size_t direct_max;               /* ... those longer (a path MTU); 0: none */
@@ -390,6 +391,9 @@ static bool tap(void *arg, const struct nh_pkt *p)
 		w->tcp_bytes += p->len;
 	if (!p->tcp && !p->link && zt_relay_is_chan(p->data, p->len))
 		w->chan_pkts++;
+	else if (!p->tcp && !p->link && zt_addr_equal(&p->from, &w->conn.addr) &&
+		 zt_addr_equal(&p->to, &w->imd.addr))
+		w->conn_imd_pkts++;
 	if (w->gw.family && !p->tcp && !p->link && zt_addr_equal(&p->to, &w->gw)) {
 		w->gw_pkts++;
 		w->gw_last_len = p->len < sizeof(w->gw_last) ? p->len : sizeof(w->gw_last);
@@ -760,6 +764,83 @@ static void failover_on_silence_with_the_default_timeouts(void **state)
 	assert_true(w.net.now - t0 <= 42 * ZT_SEC);
 	assert_string_equal(zt_addr_str(zt_peer_intermediate(w.agent.peer), a), "127.0.0.8:4433");
 	assert_string_equal(zt_addr_str(zt_peer_intermediate(w.conn.peer), a), "127.0.0.8:4433");
+	world_fini(&w);
+}
+
+struct leave_arg {
+	struct world *w;
+	uint64_t agent_left, conn_left; /* when each was first not logged in at imd */
+};
+
+static bool both_left(void *arg, uint64_t now)
+{
+	struct leave_arg *l = arg;
+	struct world *w = l->w;
+
+	service_all(w, now);
+	if (l->agent_left == ZT_TIME_NEVER && zt_peer_state(w->agent.peer) != ZT_PEER_READY)
+		l->agent_left = now;
+	if (l->conn_left == ZT_TIME_NEVER && zt_peer_state(w->conn.peer) != ZT_PEER_READY)
+		l->conn_left = now;
+	return l->agent_left != ZT_TIME_NEVER && l->conn_left != ZT_TIME_NEVER;
+}
+
+/*
+ * A relayed session held by flow control when its Intermediate dies, default
+ * timeouts: the connector reads but does not consume (a slow target), so the agent's
+ * stream stops at the window and nothing of either end waits for an answer when the
+ * Intermediate dies. Each leaves it within failover_silence / 5 + failover_silence
+ * (3 + 15 s): the keepalive is short while relayed data flows and for 15 s after.
+ * Before, each waited for its keepalive (25 s) and the silence after it: ~40 s.
+ */
+static void held_relayed_ends_leave_a_dead_intermediate(void **state)
+{
+	struct world w;
+	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
+	struct zt_imd_config c2;
+	struct leave_arg l = { .w = &w, .agent_left = ZT_TIME_NEVER,
+			       .conn_left = ZT_TIME_NEVER };
+	struct tchan *t;
+	uint64_t t0, sent, pkts;
+
+	world_init(&w, *state, 0);
+	nh_ep_init(&imd2, &w.net, NH_IMD, "127.0.0.8:4433", 0);
+	c2 = w.icfg;
+	c2.log = nh_node_log("imd2");
+	assert_int_equal(zt_imd_new(&imd2.imd, &c2, w.net.now), 0);
+	w.acfg.failover[0] = w.ccfg.failover[0] = imd2.addr;
+	w.acfg.n_failover = w.ccfg.n_failover = 1;
+	w.acfg.outer_keepalive = w.ccfg.outer_keepalive = 0; /* the default, 25 s */
+	w.cut_direct = true;
+	w.conn_sink = w.conn_hold = true;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	t = open_chan(&w, "web", 200000000, 47);
+	t->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 5 * ZT_SEC);
+	/* held: nothing more goes for the last two seconds */
+	sent = t->sent;
+	assert_true(sent > 100000);
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_int_equal(t->sent, sent);
+	/* an idle relayed session does not count as data: 20 s after the last, the
+	 * connector's packets to its Intermediate are its keepalive's and the relayed
+	 * keepalives' (each as an outer DATAGRAM: chan_fresh) and their ACKs */
+	nh_run(&w.net, service_all, &w, w.net.now + 20 * ZT_SEC);
+	pkts = w.conn_imd_pkts;
+	nh_run(&w.net, service_all, &w, w.net.now + 50 * ZT_SEC);
+	print_message("# connector -> Intermediate in 50 s idle: %llu\n",
+		      (unsigned long long)(w.conn_imd_pkts - pkts));
+	assert_true(w.conn_imd_pkts - pkts <= 4); /* 12 if every relayed packet counted */
+	assert_int_equal(t->sent, sent);
+	w.imd.down = true;
+	t0 = w.net.now;
+	assert_true(nh_run(&w.net, both_left, &l, w.net.now + 45 * ZT_SEC));
+	print_message("# left the dead Intermediate: agent %.1f s, connector %.1f s\n",
+		      (double)(l.agent_left - t0) / ZT_SEC, (double)(l.conn_left - t0) / ZT_SEC);
+	assert_true(l.agent_left - t0 <= 18 * ZT_SEC + 500 * ZT_MS);
+	assert_true(l.conn_left - t0 <= 18 * ZT_SEC + 500 * ZT_MS);
 	world_fini(&w);
 }
 
@@ -3289,6 +3370,7 @@ int main(void)
 		cmocka_unit_test(stream_through_the_relay),
 		cmocka_unit_test(failover_to_the_next_intermediate),
 		cmocka_unit_test(failover_on_silence_with_the_default_timeouts),
+		cmocka_unit_test(held_relayed_ends_leave_a_dead_intermediate),
 		cmocka_unit_test(clients_go_back_home),
 		cmocka_unit_test(nearest_intermediate_becomes_home),
 		cmocka_unit_test(relay_channel_carries_the_stream),
@@ -3347,5 +3429,7 @@ int main(void)
 		cmocka_unit_test(tcp_direct_path_off),
 	};
 
+	if (getenv("TEST_FILTER")) /* one test by name (a glob), while working on it */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
 }
