@@ -12,7 +12,8 @@
  *   tcp-conc ADDR:PORT N BYTES     N connections at once to an echo service, each
  *                                  sends BYTES (its own pattern) and checks the echo;
  *                                  prints "ok K of N"
- *   tcp-slow ADDR:PORT RATE SECS   read RATE bytes/s for SECS, print bytes read
+ *   tcp-slow ADDR:PORT RATE SECS [OUT]  read RATE bytes/s for SECS (or to the end),
+ *                                  print bytes read; OUT: write them there too
  *   tcp-rtt ADDR:PORT COUNT SIZE   ping-pong SIZE bytes COUNT times over one connection
  *                                  to an echo service; prints "rtt_us_p50 X rtt_us_p99 Y"
  *   udp-echo PORT                  echo datagrams
@@ -350,11 +351,17 @@ static int cmd_tcp_conc(const char *addr, int n, uint64_t bytes)
 	return ok == n ? 0 : 1;
 }
 
-static int cmd_tcp_slow(const char *addr, uint64_t rate, int secs)
+static int cmd_tcp_slow(const char *addr, uint64_t rate, int secs, const char *out)
 {
 	int fd = tcp_connect(addr);
+	int ofd = out ? open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600) : -1;
 	uint8_t buf[4096];
 	uint64_t got = 0, start = now_us();
+
+	if (out && ofd < 0) {
+		perror(out);
+		return 2;
+	}
 
 	while (now_us() < start + (uint64_t)secs * 1000000) {
 		uint64_t allowed = rate * (now_us() - start) / 1000000;
@@ -362,12 +369,16 @@ static int cmd_tcp_slow(const char *addr, uint64_t rate, int secs)
 			ssize_t n = read(fd, buf, allowed - got < sizeof(buf) ? allowed - got : sizeof(buf));
 			if (n <= 0)
 				break;
+			if (ofd >= 0 && !write_all(ofd, buf, (size_t)n))
+				return 2;
 			got += (uint64_t)n;
 		} else {
 			usleep(10000);
 		}
 	}
 	printf("%llu\n", (unsigned long long)got);
+	if (ofd >= 0)
+		close(ofd);
 	return 0;
 }
 
@@ -902,8 +913,9 @@ int main(int argc, char **argv)
 		return cmd_tcp_recv(argv[2]);
 	if (!strcmp(c, "tcp-conc") && argc == 5)
 		return cmd_tcp_conc(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 10));
-	if (!strcmp(c, "tcp-slow") && argc == 5)
-		return cmd_tcp_slow(argv[2], strtoull(argv[3], NULL, 10), atoi(argv[4]));
+	if (!strcmp(c, "tcp-slow") && (argc == 5 || argc == 6))
+		return cmd_tcp_slow(argv[2], strtoull(argv[3], NULL, 10), atoi(argv[4]),
+				    argc == 6 ? argv[5] : NULL);
 	if (!strcmp(c, "tcp-rtt") && argc == 5)
 		return cmd_tcp_rtt(argv[2], atoi(argv[3]), (size_t)atoi(argv[4]));
 	if (!strcmp(c, "udp-echo") && argc == 3)

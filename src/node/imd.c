@@ -1277,6 +1277,41 @@ static void adopt_connector_orphans(struct zt_imd *imd, struct client *c)
 	}
 }
 
+/*
+ * Connector c logged in here: cross sessions for it not yet answered over their link
+ * (an agent moved here first and asked for its session while c's record still named
+ * the Intermediate c left, often a dead one) become sessions here at once, under the
+ * same id: c gets SESSION and takes up the session it kept, the agent the answer to
+ * its OPEN. Before, such an OPEN waited for a link to the dead Intermediate until its
+ * idle timeout (10 s) and failed, by when both ends had given the session up.
+ */
+static void adopt_cross_pending(struct zt_imd *imd, struct client *c)
+{
+	for (struct client *l = imd->clients; l; l = l->next) {
+		struct session *s, *next;
+
+		if (!l->link_out || l->state == C_GONE)
+			continue;
+		for (s = l->sessions; s; s = next) {
+			struct client *agent = s->end[0];
+			char service[sizeof(s->service)], who[sizeof(s->ident[0])];
+			uint64_t req = s->agent_req;
+			uint32_t id = s->id;
+
+			next = s->lnext[s->end[0] == l ? 0 : 1];
+			if (s->end[1] != l || !s->cross || s->rid || s->rehoming || !agent ||
+			    agent->state != C_READY || strcmp(s->ident[1], c->identity))
+				continue;
+			memcpy(service, s->service, sizeof(service));
+			memcpy(who, s->ident[0], sizeof(who));
+			LOG(imd, ZT_NODE_INFO, "cross_local", "session=%08x service=%s agent=%s "
+			    "connector=%s instead_of=%s", id, service, who, c->identity, l->name);
+			session_free(imd, s); /* (no CLOSE over the link: not answered there) */
+			open_session(imd, agent, c, req, service, id, who);
+		}
+	}
+}
+
 /* Links between Intermediates (docs/scale-out.md, "Sessions across Intermediates").
  *
  * Ours (link_out): a QUIC connection we open, as a client, to the Intermediate that
@@ -2209,6 +2244,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 		report_refused(c, h->n_services, h->services, refused);
 		report_refused_routes(c, h->n_routes, h->routes, rrefused);
 		adopt_connector_orphans(imd, c);
+		adopt_cross_pending(imd, c);
 		release_held(imd, c);
 		if (routed)
 			routes_changed(imd);

@@ -509,6 +509,60 @@ static void agent_moves_and_a_takes_its_session_up(void **state)
 	lw_fini(&l);
 }
 
+/* Both ends move to B2, the agent first: its OPEN with SESSION_ID finds the connector
+ * still placed at A (dead: the record outlives it), so B2 links to A for it; c1 logs in
+ * at B2 a moment later and the session becomes local there at once (c1 gets SESSION,
+ * alice the answer to her OPEN), relayed payloads flow under the one id. Before, the
+ * OPEN waited for the link to dead A until its idle timeout (10 s) and failed; the
+ * ends, which keep a relayed session 10 s, had given it up by then. */
+static void both_move_agent_first_session_local_when_c1_comes(void **state)
+{
+	static struct nh_ep b2; /* large: not on the stack */
+	struct zt_imd_config c2;
+	struct zt_imd_stats sb;
+	struct lw l;
+	const struct zt_ctrl_msg *m;
+	uint32_t idb, ida;
+
+	lw_init(&l, *state, a_both, true);
+	open_across(&l, &idb, &ida);
+	nh_ep_init(&b2, &l.w.net, NH_IMD, "127.0.0.10:4433", 10 * ZT_MS);
+	c2 = l.bcfg;
+	c2.listen = b2.addr;
+	c2.log = nh_node_log("imd-b2");
+	assert_int_equal(zt_imd_new(&b2.imd, &c2, l.w.net.now), 0);
+
+	l.w.imd.down = l.b.down = true;
+	nh_raw_login(&l.w.alice, l.w.alice_tls, &b2.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	assert_int_equal(nh_raw_open(&l.w.alice, 88, "web", idb), 0);
+	nh_run_alive(&l.w.net, 500 * ZT_MS);
+	zt_imd_stats(b2.imd, &sb);
+	assert_int_equal(sb.cross_opens, 1);
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_SESSION), 0);
+	nh_raw_login(&l.w.c1, l.w.c1_tls, &b2.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_SESSION, 1, 1 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&l.w.c1, ZT_CTRL_SESSION)->u.session.session_id, idb);
+	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_SESSION, 1, 1 * ZT_SEC));
+	m = nh_raw_last(&l.w.alice, ZT_CTRL_SESSION);
+	assert_int_equal(m->u.session.session_id, idb);
+	assert_int_equal(m->u.session.request_id, 88);
+	relay_dgram(&l.w.alice, idb, "at b2");
+	nh_run_alive(&l.w.net, 300 * ZT_MS);
+	last_dgram_is(&l.w.c1, idb, "at b2");
+	relay_dgram(&l.w.c1, idb, "back");
+	nh_run_alive(&l.w.net, 300 * ZT_MS);
+	last_dgram_is(&l.w.alice, idb, "back");
+	/* the link to dead A fails later with nothing on it: alice is told nothing */
+	nh_run_alive(&l.w.net, 12 * ZT_SEC);
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_ERROR), 0);
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_CLOSE), 0);
+	relay_dgram(&l.w.alice, idb, "still");
+	nh_run_alive(&l.w.net, 300 * ZT_MS);
+	last_dgram_is(&l.w.c1, idb, "still");
+	lw_fini(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +575,7 @@ int main(void)
 		cmocka_unit_test(link_lost_rehomes_relayed_keeps_direct),
 		cmocka_unit_test(relayed_session_follows_its_connector),
 		cmocka_unit_test(agent_moves_and_a_takes_its_session_up),
+		cmocka_unit_test(both_move_agent_first_session_local_when_c1_comes),
 	};
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
 }
