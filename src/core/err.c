@@ -49,6 +49,7 @@ static const struct zt_err_name err_names[] = {
 	{ ZT_EREPLACED, "replaced by a newer login of the same identity" },
 	{ ZT_ENOTSERVER, "not allowed to serve this service" },
 	{ ZT_EBUSY, "limit reached, try again later" },
+	{ ZT_EMOVING, "moving to another Intermediate" },
 };
 
 const char *zt_strerror(int rc)

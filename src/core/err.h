@@ -68,6 +68,7 @@ enum zt_err {
 	ZT_EREPLACED = -1508,       /* a newer login of the same identity replaced this one */
 	ZT_ENOTSERVER = -1509,      /* this connector may not serve that service (policy) */
 	ZT_EBUSY = -1510,           /* a count or rate limit was reached: try again later */
+	ZT_EMOVING = -1511,         /* a client closes to log in at another Intermediate */
 
 	ZT_ERR_MIN = -1600,
 };

@@ -188,9 +188,10 @@ struct session {
 	uint32_t rid;                        /* its id at the other Intermediate (0: not
 						answered yet) */
 	uint64_t agent_req;                  /* the agent's OPEN, until answered */
-	/* Its link was lost while it was relayed: it waits (an orphan until rehome_until)
-	 * for its connector to show up here or at another Intermediate, looked for every
-	 * REHOME_EVERY (rehome_at), and goes on under the same id (rehome_try). */
+	/* Its link was lost while it was relayed, or its connector (rehome_start): it
+	 * waits (an orphan until rehome_until) for its connector to show up here or at
+	 * another Intermediate, looked for every REHOME_EVERY (rehome_at), and goes on
+	 * under the same id (rehome_try). */
 	bool rehoming;
 	uint64_t rehome_at, rehome_until;
 	struct zt_hnode xnode;               /* in imd->xsessions (rid known), by link, rid */
@@ -794,6 +795,26 @@ static void pools_text(const struct zt_imd *imd, struct zt_ctrl_welcome *w)
 	if (imd->pool6 && zt_addr_format(&imd->cfg.tun_pool6, false, ip, sizeof(ip)) >= 0)
 		snprintf(w->tun_pool6, sizeof(w->tun_pool6), "%s/%u", ip, imd->cfg.tun_plen6);
 }
+/*
+ * The connector end of s was lost (its connection timed out, or it closed saying it
+ * moves: ZT_EMOVING, back home or to the nearest). With other Intermediates
+ * (cfg.elsewhere and links) s looks for it there while it waits, as a session whose
+ * link was lost does (rehome_try): the connector logged in at another Intermediate
+ * takes the session up over a link under the same id. Not when the agent end is
+ * another Intermediate's link: that one finds the connector itself (its cross session
+ * becomes local when the connector logs in there, adopt_cross_answered).
+ */
+static void rehome_start(struct zt_imd *imd, struct session *s)
+{
+	if (!imd->cfg.elsewhere || !imd->cfg.link_tls || !s->end[0] ||
+	    s->end[0]->role == ZT_CTRL_ROLE_INTERMEDIATE || s->rehoming)
+		return;
+	s->rehoming = true;
+	s->rehome_until = s->orphan_until;
+	s->rehome_at = imd->now + REHOME_EVERY;
+	orphan_rearm(imd, s);
+}
+
 
 static void client_gone(struct client *c, const char *why)
 {
@@ -855,6 +876,8 @@ static void client_gone(struct client *c, const char *why)
 			}
 			unlink_end(s, i);
 			s->end[i] = NULL;
+			if (i == 1 && c->lost)
+				rehome_start(imd, s);
 			tab_sync(imd, s);
 			imd->st.sessions_orphaned++;
 			LOG(imd, ZT_NODE_INFO, "session_orphaned",
@@ -911,8 +934,9 @@ static void check_client(struct client *c)
 			    zt_addr_str(&c->observed, (char[ZT_ADDR_STRLEN]){ 0 }), ci.reason);
 		if (c->state == C_HANDSHAKE && ci.err == ZT_ETIMEOUT)
 			c->imd->st.half_open_expired++; /* handshake_timeout: not logged (floods) */
-		/* not its own CONNECTION_CLOSE or CLOSE record: a timeout, a TCP reset */
-		c->lost = !(ci.by_peer && ci.app);
+		/* not its own CONNECTION_CLOSE or CLOSE record: a timeout, a TCP reset;
+		 * or one that says it moves to another Intermediate (back home) */
+		c->lost = !(ci.by_peer && ci.app) || ci.code == (uint64_t)-ZT_EMOVING;
 		client_gone(c, ci.reason[0] ? ci.reason : zt_strerror(ci.err));
 	}
 }
@@ -1277,15 +1301,40 @@ static void adopt_connector_orphans(struct zt_imd *imd, struct client *c)
 	}
 }
 
+/* An answered cross session of s's agent here, whose connector c logged in here: the
+ * link's end goes (CLOSE under the other Intermediate's id ends the session there),
+ * c takes its place under the same id (SESSION: it takes up the session it kept). */
+static void cross_to_local(struct zt_imd *imd, struct session *s, struct client *c)
+{
+	struct client *l = s->end[1];
+	uint32_t rid = s->rid;
+
+	unlink_end(s, 1); /* (and out of xsessions) */
+	send_close(l, rid, ZT_EMOVING, "the connector logged in at the agent's Intermediate");
+	s->rid = 0;
+	s->open_sent = false;
+	s->cross = false;
+	s->end[1] = c;
+	link_end(s, 1);
+	s->no_direct = (uint8_t)(s->end[0]->no_direct | c->no_direct << 1);
+	s->quota_bytes = imd->cfg.quota_bytes;
+	s->quota_pkts = imd->cfg.quota_packets;
+	tab_sync(imd, s);
+	send_session(c, s, 1, 0);
+	imd->st.sessions_resumed++;
+}
+
 /*
- * Connector c logged in here: cross sessions for it not yet answered over their link
- * (an agent moved here first and asked for its session while c's record still named
- * the Intermediate c left, often a dead one) become sessions here at once, under the
- * same id: c gets SESSION and takes up the session it kept, the agent the answer to
- * its OPEN. Before, such an OPEN waited for a link to the dead Intermediate until its
- * idle timeout (10 s) and failed, by when both ends had given the session up.
+ * Connector c logged in here: cross sessions for it whose agent is here become
+ * sessions here at once, under the same id (log cross_local):
+ * - not yet answered over their link (the agent moved here first and asked for its
+ *   session while c's record still named the Intermediate c left, often a dead one):
+ *   c gets SESSION and takes up the session it kept, the agent the answer to its
+ *   OPEN. Before, such an OPEN waited for a link to the dead Intermediate until its
+ *   idle timeout (10 s) and failed, by when both ends had given the session up;
+ * - answered (the agent came back home first, c followed it): cross_to_local.
  */
-static void adopt_cross_pending(struct zt_imd *imd, struct client *c)
+static void adopt_cross(struct zt_imd *imd, struct client *c)
 {
 	for (struct client *l = imd->clients; l; l = l->next) {
 		struct session *s, *next;
@@ -1299,13 +1348,19 @@ static void adopt_cross_pending(struct zt_imd *imd, struct client *c)
 			uint32_t id = s->id;
 
 			next = s->lnext[s->end[0] == l ? 0 : 1];
-			if (s->end[1] != l || !s->cross || s->rid || s->rehoming || !agent ||
-			    agent->state != C_READY || strcmp(s->ident[1], c->identity))
+			if (s->end[1] != l || !s->cross || s->rehoming || !agent ||
+			    agent->state != C_READY || agent->role != ZT_CTRL_ROLE_AGENT ||
+			    strcmp(s->ident[1], c->identity))
 				continue;
+			LOG(imd, ZT_NODE_INFO, "cross_local", "session=%08x service=%s agent=%s "
+			    "connector=%s instead_of=%s answered=%s", id, s->service, s->ident[0],
+			    c->identity, l->name, s->rid ? "yes" : "no");
+			if (s->rid) {
+				cross_to_local(imd, s, c);
+				continue;
+			}
 			memcpy(service, s->service, sizeof(service));
 			memcpy(who, s->ident[0], sizeof(who));
-			LOG(imd, ZT_NODE_INFO, "cross_local", "session=%08x service=%s agent=%s "
-			    "connector=%s instead_of=%s", id, service, who, c->identity, l->name);
 			session_free(imd, s); /* (no CLOSE over the link: not answered there) */
 			open_session(imd, agent, c, req, service, id, who);
 		}
@@ -1564,6 +1619,10 @@ static void cross_error(struct zt_imd *imd, struct client *l, const struct zt_ct
 				    ? session_find(imd, (uint32_t)e->request_id) : NULL;
 
 	if (s && s->cross && s->end[1] == l && !s->rid && s->rehoming) {
+		/* not there (yet), or busy: looked for again until the grace is over */
+		if ((-(int)e->code == ZT_ENOSERVICE || -(int)e->code == ZT_EBUSY) &&
+		    rehome_wait(imd, s, l) == 0)
+			return;
 		session_end(imd, s, l, -(int)e->code, e->text);
 		return;
 	}
@@ -1647,6 +1706,7 @@ static void link_msg(struct zt_imd *imd, struct client *l, uint64_t now, struct 
 static void rehome_try(struct zt_imd *imd, struct session *s, uint64_t now)
 {
 	struct zt_imd_where w = { 0 };
+	char id[ZT_PKI_IDENTITY_MAX];
 	struct client *conn, *l;
 	bool busy;
 
@@ -1664,10 +1724,16 @@ static void rehome_try(struct zt_imd *imd, struct session *s, uint64_t now)
 	    !w.link.family)
 		return;
 	w.imd[sizeof(w.imd) - 1] = 0;
+	w.connector[sizeof(w.connector) - 1] = 0;
+	/* its own connector, not another of the service (which could not take it up) */
+	zt_pki_identity(ZT_PKI_CONNECTOR, w.connector, id, sizeof(id));
+	if (strcmp(id, s->ident[1]))
+		return;
 	if (!(l = link_find(imd, w.imd)) && !(l = link_open(imd, now, &w)))
 		return;
 	/* still an orphan (its deadline holds) until the link's SESSION comes */
 	s->end[1] = l;
+	s->cross = true; /* (a session that was local until its connector left) */
 	link_end(s, 1);
 	if (l->state == C_READY)
 		cross_send_open(s);
@@ -2244,7 +2310,7 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 		report_refused(c, h->n_services, h->services, refused);
 		report_refused_routes(c, h->n_routes, h->routes, rrefused);
 		adopt_connector_orphans(imd, c);
-		adopt_cross_pending(imd, c);
+		adopt_cross(imd, c);
 		release_held(imd, c);
 		if (routed)
 			routes_changed(imd);

@@ -393,11 +393,12 @@ static void home_back(struct zt_peer *p)
 						      (char[ZT_ADDR_STRLEN]){ 0 }));
 	/* both closed, not freed: the closes go out before the login starts over
 	 * (connect_outer frees them); the one in use is told, so it ends our login
-	 * there at once, not at its idle timeout */
+	 * there at once, not at its idle timeout, and that we move (ZT_EMOVING): it
+	 * keeps our relayed sessions for us as for a lost connection */
 	zt_outer_close(p->alt, p->now, 0, "the home Intermediate is back");
 	p->alt_home = false;
 	p->imd_at = p->n_imds - 1; /* failover() goes on to [0] */
-	zt_outer_close(p->outer, p->now, 0, "back to the home Intermediate");
+	zt_outer_close(p->outer, p->now, (uint64_t)-ZT_EMOVING, "back to the home Intermediate");
 	outer_down(p, ZT_EPEER, "back to the home Intermediate");
 }
 

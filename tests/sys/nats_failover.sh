@@ -117,10 +117,10 @@ wait_presence b "^presence=connector.c1 imd=imd-b" 10 && wait_presence b "^prese
 	tap_ok "presence: c1, alice and bob at imd-b" || tap_fail "presence at B" "$(presence b)"
 
 # 6. A back: a handshake with the home every 2 s completes, and all three log in at A
-# again (intermediate_home); an echo of bob's goes through A. Not his old sessions:
-# the Intermediate left ends them when c1 closes its connection there, and bob's first
-# OPEN at A may still find c1's record at B (1502, a second of backoff): a new echo
-# connection is tried up to 5 times (docs/scale-out.md, "Back home")
+# again (intermediate_home), each closing B with "moving" (1511), so that B keeps their
+# sessions as for a lost connection; whoever comes first, bob's relayed sessions go on
+# at A under their ids (resumed there: over a link to B, then local when c1 comes:
+# cross_local), none ends; an echo of bob's goes through A in the one session
 imd a "$P_A"
 t0=$(date +%s.%N)
 ok=1
@@ -131,11 +131,14 @@ for who in conn alice bob; do
 	wait_log "$T/$who.log" "event=connected .*intermediate=$L:$P_A" 10 || ok=0
 done
 el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-for ((try = 1; try <= 5; try++)); do
-	b6=$(echo home | timeout 10 socat -t 3 - "TCP:$L:$F_BOB" 2>&1)
-	[ "$b6" = home ] && break
-	sleep 1
-done
-[ $ok = 1 ] && [ "$b6" = home ] && wait_presence a "^presence=agent.bob imd=imd-a" 10 &&
-	tap_ok "A back: c1, alice and bob at A again after ${el}s (home-retry 2s); bob's echo through A (try $try)" ||
-	tap_fail "back home" "after ${el}s echo '$b6' $(grep -hE 'home|connected' "$T/conn.log" "$T/alice.log" "$T/bob.log" | tail -4) $(presence a)"
+echo_sid=$(grep -o 'event=session_open session=[0-9a-f]* service=echo peer=ztna:connector:c1' "$T/bob.log" |
+	head -1 | sed 's/.*session=\([0-9a-f]*\).*/\1/')
+wait_log "$T/bob.log" "event=session_resumed session=$echo_sid .*" 5 # (at B, then at A)
+sleep 1
+b6=$(echo home | timeout 10 socat -t 3 - "TCP:$L:$F_BOB" 2>&1)
+resumed=$(grep -c "event=session_resumed session=$echo_sid" "$T/bob.log")
+opened=$(grep -c "event=session_open .*service=echo" "$T/bob.log")
+[ $ok = 1 ] && [ "$b6" = home ] && [ "$resumed" -ge 2 ] && [ "$opened" = 1 ] &&
+	! grep -q "event=session_closed" "$T/bob.log" && wait_presence a "^presence=agent.bob imd=imd-a" 10 &&
+	tap_ok "A back: c1, alice and bob at A again after ${el}s (home-retry 2s); bob's sessions went on (echo $echo_sid resumed $resumed times, none ended), his echo through A in it" ||
+	tap_fail "back home" "after ${el}s echo '$b6' resumed '$resumed' opened '$opened' $(grep -hE 'home|connected|session_closed' "$T/conn.log" "$T/alice.log" "$T/bob.log" | tail -4) $(presence a)"

@@ -29,6 +29,7 @@ struct lw {
 	struct zt_tls_ctx *link_tls;
 	int where_calls;
 	const char *where_imd;        /* where_c1's answer: c1 at this Intermediate */
+	bool where_none;              /* where_c1: c1 is nowhere (between two logins) */
 	struct zt_addr where_addr;
 };
 
@@ -39,6 +40,8 @@ static bool where_c1(void *arg, const struct zt_policy *policy, const char *serv
 
 	(void)policy;
 	l->where_calls++;
+	if (l->where_none)
+		return false;
 	if (strcmp(service, "web")) {
 		snprintf(ret->note, sizeof(ret->note), "the cluster is unreachable");
 		return false;
@@ -563,6 +566,141 @@ static void both_move_agent_first_session_local_when_c1_comes(void **state)
 	lw_fini(&l);
 }
 
+/* B2, another Intermediate like B (links out, elsewhere), at 127.0.0.10. */
+static void b2_start(struct lw *l, struct nh_ep *b2)
+{
+	struct zt_imd_config c2 = l->bcfg;
+
+	nh_ep_init(b2, &l->w.net, NH_IMD, "127.0.0.10:4433", 10 * ZT_MS);
+	c2.listen = b2->addr;
+	c2.log = nh_node_log("imd-b2");
+	assert_int_equal(zt_imd_new(&b2->imd, &c2, l->w.net.now), 0);
+}
+
+/* e closes its connection saying it moves (ZT_EMOVING, as a client going back home). */
+static void raw_moves(struct lw *l, struct nh_ep *e)
+{
+	assert_int_equal(zt_quic_conn_close(e->raw.conn, (uint64_t)-ZT_EMOVING, "back home"), 0);
+	nh_run_alive(&l->w.net, 300 * ZT_MS);
+}
+
+/* c1 (from A) and alice both at B, a relayed session of hers to web there: its id. */
+static uint32_t both_at_b(struct lw *l)
+{
+	assert_int_equal(zt_quic_conn_close(l->w.c1.raw.conn, 0, "bye"), 0);
+	nh_run_alive(&l->w.net, 300 * ZT_MS);
+	nh_raw_login(&l->w.c1, l->w.c1_tls, &l->b.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	assert_int_equal(nh_raw_open(&l->w.alice, 71, "web", 0), 0);
+	assert_true(nh_wait_count(&l->w.alice, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_true(nh_wait_count(&l->w.c1, ZT_CTRL_SESSION, 1, 3 * ZT_SEC));
+	assert_int_equal(l->where_calls, 0); /* a session at B alone */
+	return (uint32_t)nh_raw_last(&l->w.alice, ZT_CTRL_SESSION)->u.session.session_id;
+}
+
+/* Payloads both ways under id, from a to c and back. */
+static void payloads_flow(struct lw *l, struct nh_ep *a, struct nh_ep *c, uint32_t id,
+			  const char *there, const char *back)
+{
+	relay_dgram(a, id, there);
+	nh_run_alive(&l->w.net, 300 * ZT_MS);
+	last_dgram_is(c, id, there);
+	relay_dgram(c, id, back);
+	nh_run_alive(&l->w.net, 300 * ZT_MS);
+	last_dgram_is(a, id, back);
+}
+
+/* The connector goes back home (B2) first, saying so (ZT_EMOVING): B keeps the
+ * session as for a lost connector and looks for c1 elsewhere; once c1's record names
+ * B2, B links there under the same id and c1 takes the session up from B2's SESSION.
+ * alice, still at B, is told nothing. Before, B took the close as c1 leaving and ended
+ * the session. early: c1's record names B2 before c1 is there (B2 refuses the OPEN,
+ * 1502), which does not end the session: B looks again. */
+static void connector_moves_home(struct nh_fixture *f, bool early)
+{
+	static struct nh_ep b2; /* large: not on the stack */
+	struct zt_imd_stats sb;
+	struct lw l;
+	uint32_t id;
+
+	lw_init(&l, f, a_both, true);
+	b2_start(&l, &b2);
+	id = both_at_b(&l);
+	l.where_none = !early; /* c1's record is gone with its login at B */
+	l.where_imd = "imd-b2";
+	l.where_addr = b2.addr;
+	raw_moves(&l, &l.w.c1);
+	nh_run_alive(&l.w.net, 1 * ZT_SEC);
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_CLOSE), 0);
+	zt_imd_stats(b2.imd, &sb); /* refused there while c1 was not */
+	if (early)
+		assert_true(sb.no_service >= 1);
+	else
+		assert_int_equal(sb.no_service, 0);
+	nh_raw_login(&l.w.c1, l.w.c1_tls, &b2.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	l.where_none = false;
+	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_SESSION, 1, 2 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&l.w.c1, ZT_CTRL_SESSION)->u.session.session_id, id);
+	payloads_flow(&l, &l.w.alice, &l.w.c1, id, "via b2", "back via b2");
+	nh_run_alive(&l.w.net, 35 * ZT_SEC); /* past the orphan grace: still on */
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_CLOSE), 0);
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_SESSION), 1);
+	payloads_flow(&l, &l.w.alice, &l.w.c1, id, "later", "back later");
+	lw_fini(&l);
+}
+
+static void connector_moves_home_its_session_follows(void **state)
+{
+	connector_moves_home(*state, false);
+}
+
+static void connector_moves_home_record_there_first(void **state)
+{
+	connector_moves_home(*state, true);
+}
+
+/* The agent goes back home (B2) first, then the connector: alice's OPEN with the
+ * session id at B2 goes over a link to B, where the session waited for her (kept as
+ * for a lost agent: ZT_EMOVING); then c1 logs in at B2 and the cross session there
+ * becomes local (CLOSE to B under B's id, SESSION to c1): one session at B2, payloads
+ * under the one id, nothing ends when B's grace would be over. */
+static void agent_then_connector_move_home(void **state)
+{
+	static struct nh_ep b2; /* large: not on the stack */
+	struct zt_imd_stats sb;
+	struct lw l;
+	const struct zt_ctrl_msg *m;
+	uint32_t id;
+
+	lw_init(&l, *state, a_both, true);
+	b2_start(&l, &b2);
+	id = both_at_b(&l);
+	raw_moves(&l, &l.w.alice);
+	nh_raw_login(&l.w.alice, l.w.alice_tls, &b2.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
+		     NULL);
+	l.where_imd = "imd-b";
+	l.where_addr = l.b.addr;
+	assert_int_equal(nh_raw_open(&l.w.alice, 88, "web", id), 0);
+	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_SESSION, 1, 2 * ZT_SEC));
+	m = nh_raw_last(&l.w.alice, ZT_CTRL_SESSION);
+	assert_int_equal(m->u.session.session_id, id);
+	assert_int_equal(m->u.session.request_id, 88);
+	payloads_flow(&l, &l.w.alice, &l.w.c1, id, "b2-b", "b-b2");
+
+	raw_moves(&l, &l.w.c1);
+	nh_raw_login(&l.w.c1, l.w.c1_tls, &b2.addr, ZT_CTRL_ROLE_CONNECTOR, "c1", "pw-c1", "web");
+	assert_true(nh_wait_count(&l.w.c1, ZT_CTRL_SESSION, 1, 1 * ZT_SEC));
+	assert_int_equal(nh_raw_last(&l.w.c1, ZT_CTRL_SESSION)->u.session.session_id, id);
+	nh_run_alive(&l.w.net, 300 * ZT_MS);
+	zt_imd_stats(l.b.imd, &sb);
+	assert_int_equal(sb.sessions, 0); /* B's ended with the CLOSE */
+	payloads_flow(&l, &l.w.alice, &l.w.c1, id, "at b2", "back at b2");
+	nh_run_alive(&l.w.net, 35 * ZT_SEC);
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_CLOSE), 0);
+	assert_int_equal(nh_raw_count(&l.w.c1, ZT_CTRL_CLOSE), 0);
+	payloads_flow(&l, &l.w.alice, &l.w.c1, id, "later", "back later");
+	lw_fini(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -576,6 +714,9 @@ int main(void)
 		cmocka_unit_test(relayed_session_follows_its_connector),
 		cmocka_unit_test(agent_moves_and_a_takes_its_session_up),
 		cmocka_unit_test(both_move_agent_first_session_local_when_c1_comes),
+		cmocka_unit_test(connector_moves_home_its_session_follows),
+		cmocka_unit_test(connector_moves_home_record_there_first),
+		cmocka_unit_test(agent_then_connector_move_home),
 	};
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
 }
