@@ -11,6 +11,7 @@
 
 static const uint8_t MAGIC[4] = { 'Z', 'T', 'P', 'P' };
 #define VERSION 1
+#define VERSION_SIGNED 2
 static const char LABEL[] = "ztna policy record v1";
 
 /* The AEAD under HMAC-SHA256(key, LABEL). Returns 0 or ZT_ETLS. */
@@ -41,7 +42,7 @@ int zt_polrec_seal(uint8_t *buf, size_t cap, const struct zt_polrec *r, const ch
 	if (len > ZT_POLREC_TEXT_MAX)
 		return ZT_ETOOBIG;
 	zt_wr_bytes(&w, MAGIC, sizeof(MAGIC));
-	zt_wr_u8(&w, VERSION);
+	zt_wr_u8(&w, r->is_signed ? VERSION_SIGNED : VERSION);
 	zt_wr_u64(&w, r->seq);
 	zt_wr_u64(&w, r->issued_ms);
 	zt_wr_bytes(&w, nonce, ZT_POLREC_NONCE_LEN);
@@ -61,6 +62,17 @@ int zt_polrec_seal(uint8_t *buf, size_t cap, const struct zt_polrec *r, const ch
 	return n + (int)out_len;
 }
 
+int zt_polrec_sign_finish(uint8_t *buf, size_t cap, size_t n,
+			  const uint8_t signer[ZT_POLREC_SIGNER_LEN],
+			  const uint8_t sig[ZT_POLREC_SIG_LEN])
+{
+	if (n > cap || cap - n < ZT_POLREC_TRAILER_LEN)
+		return -ENOBUFS;
+	memcpy(buf + n, signer, ZT_POLREC_SIGNER_LEN);
+	memcpy(buf + n + ZT_POLREC_SIGNER_LEN, sig, ZT_POLREC_SIG_LEN);
+	return (int)(n + ZT_POLREC_TRAILER_LEN);
+}
+
 static uint64_t be64(const uint8_t *p)
 {
 	uint64_t v = 0;
@@ -75,14 +87,21 @@ int zt_polrec_open(const uint8_t *buf, size_t len, const uint8_t *key, size_t ke
 {
 	gnutls_aead_cipher_hd_t h;
 	size_t text_len, out_len;
+	bool is_signed;
 	int rc;
 
 	if (key_len < ZT_POLREC_KEY_MIN)
 		return -EINVAL;
 	if (len < ZT_POLREC_OVERHEAD)
 		return ZT_ETRUNC;
-	if (memcmp(buf, MAGIC, sizeof(MAGIC)) || buf[4] != VERSION)
+	if (memcmp(buf, MAGIC, sizeof(MAGIC)) || (buf[4] != VERSION && buf[4] != VERSION_SIGNED))
 		return ZT_EMALFORMED;
+	is_signed = buf[4] == VERSION_SIGNED;
+	if (is_signed) {
+		if (len < ZT_POLREC_OVERHEAD + ZT_POLREC_TRAILER_LEN)
+			return ZT_ETRUNC;
+		len -= ZT_POLREC_TRAILER_LEN;
+	}
 	text_len = len - ZT_POLREC_OVERHEAD;
 	if (text_len > ZT_POLREC_TEXT_MAX)
 		return ZT_ETOOBIG;
@@ -106,5 +125,14 @@ int zt_polrec_open(const uint8_t *buf, size_t len, const uint8_t *key, size_t ke
 	}
 	ret->seq = be64(buf + 5);
 	ret->issued_ms = be64(buf + 13);
+	ret->is_signed = is_signed;
+	ret->signed_len = is_signed ? len : 0;
+	if (is_signed) {
+		memcpy(ret->signer, buf + len, ZT_POLREC_SIGNER_LEN);
+		memcpy(ret->sig, buf + len + ZT_POLREC_SIGNER_LEN, ZT_POLREC_SIG_LEN);
+	} else {
+		memset(ret->signer, 0, sizeof(ret->signer));
+		memset(ret->sig, 0, sizeof(ret->sig));
+	}
 	return (int)text_len;
 }

@@ -106,9 +106,66 @@ static void bad_input(void **state)
 	free(b);
 }
 
+/* Version 2: the trailer (signer, signature) comes back as written, with how much it
+ * covers; the version byte cannot be changed either way (it is associated data), and
+ * a trailer cut short leaves a record that does not open. */
+static void signed_record_trailer(void **state)
+{
+	uint8_t buf[512], signer[ZT_POLREC_SIGNER_LEN], sig[ZT_POLREC_SIG_LEN];
+	char out[512];
+	struct zt_polrec r = { .seq = 9, .issued_ms = 1800000000000ULL, .is_signed = true };
+	struct zt_polrec got = { 0 };
+	int n, m;
+	(void)state;
+
+	memset(signer, 0xab, sizeof(signer));
+	memset(sig, 0xcd, sizeof(sig));
+	n = zt_polrec_seal(buf, sizeof(buf), &r, TEXT, strlen(TEXT), NONCE, KEY, sizeof(KEY));
+	assert_int_equal(n, (int)(strlen(TEXT) + ZT_POLREC_OVERHEAD));
+	assert_int_equal(buf[4], 2);
+	assert_int_equal(zt_polrec_sign_finish(buf, (size_t)n + 95, (size_t)n, signer, sig),
+			 -ENOBUFS);
+	m = zt_polrec_sign_finish(buf, sizeof(buf), (size_t)n, signer, sig);
+	assert_int_equal(m, n + ZT_POLREC_TRAILER_LEN);
+	assert_int_equal(zt_polrec_open(buf, (size_t)m, KEY, sizeof(KEY), &got, out, sizeof(out)),
+			 (int)strlen(TEXT));
+	assert_string_equal(out, TEXT);
+	assert_true(got.is_signed);
+	assert_int_equal(got.seq, 9);
+	assert_int_equal(got.signed_len, n);
+	assert_memory_equal(got.signer, signer, sizeof(signer));
+	assert_memory_equal(got.sig, sig, sizeof(sig));
+	/* cut short: the sealed part is taken as shorter, and does not open */
+	assert_int_equal(zt_polrec_open(buf, (size_t)m - 1, KEY, sizeof(KEY), &got, out, sizeof(out)),
+			 ZT_EAUTH);
+	/* read as version 1 (trailer and all), or the trailer dropped and read as 1 */
+	buf[4] = 1;
+	assert_int_equal(zt_polrec_open(buf, (size_t)m, KEY, sizeof(KEY), &got, out, sizeof(out)),
+			 ZT_EAUTH);
+	assert_int_equal(zt_polrec_open(buf, (size_t)n, KEY, sizeof(KEY), &got, out, sizeof(out)),
+			 ZT_EAUTH);
+	/* a version 1 record made out to be signed: a trailer of its own bytes */
+	n = seal(buf, sizeof(buf), 3);
+	buf[4] = 2;
+	assert_int_equal(zt_polrec_open(buf, (size_t)n, KEY, sizeof(KEY), &got, out, sizeof(out)),
+			 ZT_ETRUNC); /* (this one is shorter than a trailer's worth more) */
+	memset(buf + n, 0, ZT_POLREC_TRAILER_LEN);
+	assert_int_equal(zt_polrec_open(buf, (size_t)n + ZT_POLREC_TRAILER_LEN, KEY, sizeof(KEY),
+					&got, out, sizeof(out)), ZT_EAUTH);
+	assert_int_equal(zt_polrec_open(buf, ZT_POLREC_OVERHEAD + 10, KEY, sizeof(KEY), &got, out,
+					sizeof(out)), ZT_ETRUNC);
+	/* an unsigned record opens as such */
+	buf[4] = 1;
+	assert_int_equal(zt_polrec_open(buf, (size_t)n, KEY, sizeof(KEY), &got, out, sizeof(out)),
+			 (int)strlen(TEXT));
+	assert_false(got.is_signed);
+	assert_int_equal(got.signed_len, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(signed_record_trailer),
 		cmocka_unit_test(round_trip_and_sealed),
 		cmocka_unit_test(every_byte_counts),
 		cmocka_unit_test(bad_input),

@@ -14,6 +14,8 @@
 #include "core/units.h"
 #include "io/clock.h"
 #include "io/sysrng.h"
+#include "quic/pki.h"
+#include "quic/sig.h"
 #include "imdnats.h"
 
 #define SYNC_EVERY ZT_SEC      /* the publisher's pass over the clients */
@@ -34,6 +36,58 @@ static const char *or_default(const char *v, const char *def)
 	return *v ? v : def;
 }
 
+static bool signers_same(const struct imd_nats *a, const struct imd_nats *b)
+{
+	if (a->n_signer_files != b->n_signer_files)
+		return false;
+	for (size_t i = 0; i < a->n_signer_files; i++)
+		if (strcmp(a->signer_files[i], b->signer_files[i]))
+			return false;
+	return true;
+}
+
+/* The public key in path, or NULL with *why. */
+static struct zt_sig_pub *signer_load(const char *path, const char **why)
+{
+	static char msg[PATH_MAX + 64];
+	struct zt_sig_pub *k = NULL;
+	char *pem = NULL;
+	int rc = zt_pki_read_file(path, &pem);
+
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "%s: %s", path, zt_strerror(rc));
+		*why = msg;
+		return NULL;
+	}
+	rc = zt_sig_pub_load(&k, pem);
+	free(pem);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "%s: not an Ed25519 public key in PEM (the PREFIX.pub "
+			 "of 'ztna policy keygen --out PREFIX')", path);
+		*why = msg;
+	}
+	return k;
+}
+
+int imd_nats_add_signer(struct imd_nats *n, const char *path, const char **why)
+{
+	struct zt_sig_pub *k;
+
+	if (n->n_signer_files >= IMD_NATS_SIGNERS_MAX) {
+		*why = "at most 8 signer keys";
+		return ZT_ECONF_VALUE;
+	}
+	if (strlen(path) >= PATH_MAX) {
+		*why = "too long";
+		return ZT_ECONF_VALUE;
+	}
+	if (!(k = signer_load(path, why)))
+		return ZT_ECONF_VALUE;
+	zt_sig_pub_free(k);
+	snprintf(n->signer_files[n->n_signer_files++], PATH_MAX, "%s", path);
+	return 0;
+}
+
 bool imd_nats_same(const struct imd_nats *a, const struct imd_nats *b)
 {
 	return !strcmp(a->servers, b->servers) && !strcmp(a->name, b->name) &&
@@ -45,7 +99,7 @@ bool imd_nats_same(const struct imd_nats *a, const struct imd_nats *b)
 	       (a->replicas ? a->replicas : 1) == (b->replicas ? b->replicas : 1) &&
 	       (a->ttl ? a->ttl : TTL_DEFAULT_MS * 1000000ULL) ==
 		       (b->ttl ? b->ttl : TTL_DEFAULT_MS * 1000000ULL) &&
-	       a->policy_follow == b->policy_follow;
+	       a->policy_follow == b->policy_follow && signers_same(a, b);
 }
 
 int imd_nats_set_policy(struct imd_nats *n, const char *v, const char **why)
@@ -60,6 +114,11 @@ int imd_nats_set_policy(struct imd_nats *n, const char *v, const char **why)
 
 int imd_nats_check(const struct imd_nats *n, char *err, size_t cap)
 {
+	if (n->n_signer_files && (!*n->servers || !n->policy_follow)) {
+		snprintf(err, cap, "--policy-signer goes with --nats and --nats-policy follow: it "
+			 "names who may sign the policy this Intermediate takes from the cluster");
+		return ZT_ECONF_MISSING;
+	}
 	if (!*n->servers)
 		return 0;
 	size_t nl = strlen(n->name);
@@ -171,12 +230,44 @@ static void policy_refuse(struct imd_nats *n, uint64_t *count, const char *fmt, 
 		n->policy_error);
 }
 
-/* A value of the policy key: opened, newer than the one in force, parsed, applied. */
+/* With --policy-signer: why record r (val) may not be taken (NULL: it may), its
+ * signer's id into signer ("none": unsigned, taken only without --policy-signer). */
+static const char *unsigned_why(struct imd_nats *n, const uint8_t *val,
+				const struct zt_polrec *r, char signer[17])
+{
+	static char why[160];
+	uint8_t id[ZT_SIG_ID_LEN];
+
+	snprintf(signer, 17, "none");
+	if (r->is_signed)
+		zt_sig_id_str(r->signer, signer);
+	if (!n->n_signers)
+		return NULL;
+	if (!r->is_signed)
+		return "not signed: this Intermediate takes only policies signed by a "
+		       "--policy-signer key (ztna policy push --sign KEY)";
+	for (size_t i = 0; i < n->n_signers; i++) {
+		zt_sig_pub_id(n->signers[i], id);
+		if (memcmp(id, r->signer, sizeof(id)))
+			continue;
+		if (zt_sig_verify(n->signers[i], val, r->signed_len, r->sig) == 0)
+			return NULL;
+		snprintf(why, sizeof(why), "the signature of key %s does not verify", signer);
+		return why;
+	}
+	snprintf(why, sizeof(why), "signed by key %s, which is not a --policy-signer here",
+		 signer);
+	return why;
+}
+
+/* A value of the policy key: opened, newer than the one in force, signed as
+ * --policy-signer asks, parsed, applied. */
 static void on_policy(struct imd_nats *n, const uint8_t *val, size_t len)
 {
 	struct zt_polrec r;
 	struct zt_policy *pol = NULL;
-	char *text, err[512];
+	char *text, err[512], signer[17];
+	const char *why;
 	int rc;
 
 	if (len == 0) {
@@ -193,11 +284,14 @@ static void on_policy(struct imd_nats *n, const uint8_t *val, size_t len)
 	} else if (r.seq <= n->policy_seq) {
 		policy_refuse(n, &n->policy_stale, "seq %" PRIu64 " is not above the one in force "
 			      "(%" PRIu64 "): an old policy put back?", r.seq, n->policy_seq);
+	} else if ((why = unsigned_why(n, val, &r, signer))) {
+		policy_refuse(n, &n->policy_refused, "seq %" PRIu64 ": %s", r.seq, why);
 	} else if ((rc = zt_policytext_parse("cluster policy", text, &pol, err, sizeof(err))) < 0) {
 		policy_refuse(n, &n->policy_refused, "seq %" PRIu64 ": %s", r.seq, err);
 	} else {
 		n->policy_seq = r.seq;
 		n->policy_applied++;
+		snprintf(n->policy_signer, sizeof(n->policy_signer), "%s", signer);
 		n->apply(n->apply_arg, pol, r.seq); /* it owns pol now */
 	}
 	explicit_bzero(text, len + 1);
@@ -291,6 +385,12 @@ int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd 
 	if (len > 0)
 		return len;
 	len = -len;
+	for (n->n_signers = 0; n->n_signers < n->n_signer_files; n->n_signers++) {
+		const char *why = "";
+		if (!(n->signers[n->n_signers] = signer_load(n->signer_files[n->n_signers], &why)))
+			return zt_daemon_fail(d, 1, "--policy-signer %s", why);
+	}
+	snprintf(n->policy_signer, sizeof(n->policy_signer), "none");
 	uint64_t ttl_ms = n->ttl ? n->ttl / 1000000 : TTL_DEFAULT_MS;
 	n->started_ms = wall_ms();
 	struct zt_prespub_config pc = {
@@ -362,13 +462,14 @@ void imd_nats_ctl(void *arg, struct zt_ctlconn *c, uint64_t now)
 		      " stale=%" PRIu64 " refused=%" PRIu64 " full=%" PRIu64 " expired=%" PRIu64
 		      " last_refusal=\"%s\" policy=%s policy_seq=%" PRIu64 " policy_applied=%" PRIu64
 		      " policy_refused=%" PRIu64 " policy_stale=%" PRIu64 " policy_error=\"%s\""
-		      " error=\"%s\"",
+		      " policy_signer=%s signers=%zu error=\"%s\"",
 		      zt_natsbus_state_name(s.state), n->servers, n->bucket, n->name, s.readies,
 		      ps.clients, ps.puts, ps.deletes, ps.nudges, s.puts, s.deletes, s.failed,
 		      s.dropped, s.changes, ts.entries, ts.applied, ts.stale, ts.refused, ts.full,
 		      ts.expired, ts.last_refusal ? zt_strerror(ts.last_refusal) : "",
 		      n->policy_follow ? "follow" : "off", n->policy_seq, n->policy_applied,
-		      n->policy_refused, n->policy_stale, n->policy_error, s.error);
+		      n->policy_refused, n->policy_stale, n->policy_error,
+		      n->policy_signer[0] ? n->policy_signer : "none", n->n_signers, s.error);
 	list = calloc(IMD_CTL_PRESENCE_MAX, sizeof(*list));
 	if (list)
 		got = zt_prestab_list(n->tab, wall, list, IMD_CTL_PRESENCE_MAX);
@@ -491,4 +592,7 @@ void imd_nats_stop(struct imd_nats *n)
 	zt_prestab_free(n->tab);
 	n->tab = NULL;
 	explicit_bzero(n->key, sizeof(n->key));
+	for (size_t i = 0; i < n->n_signers; i++)
+		zt_sig_pub_free(n->signers[i]);
+	n->n_signers = 0;
 }

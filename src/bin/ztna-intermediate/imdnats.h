@@ -29,6 +29,10 @@
 #define IMD_NATS_TABLE_MAX 100000
 #define IMD_CTL_PRESENCE_MAX 1000   /* presence lines the control socket lists */
 
+#define IMD_NATS_SIGNERS_MAX 8
+
+struct zt_sig_pub;
+
 struct imd_nats {
 	/* Settings. */
 	char servers[512];           /* --nats URL[,URL...]; "" off */
@@ -39,6 +43,10 @@ struct imd_nats {
 	uint64_t ttl;                /* --presence-ttl (ns; 0: 30 s): records live this long,
 					refreshed every third of it */
 	bool policy_follow;          /* --nats-policy follow: the cluster's policy rules */
+	/* --policy-signer FILE (repeatable): only policies signed by one of these keys
+	 * (quic/sig.h, 'ztna policy push --sign') are taken; none: any that opens */
+	char signer_files[IMD_NATS_SIGNERS_MAX][PATH_MAX];
+	size_t n_signer_files;
 	char policy_bucket[64];      /* --nats-policy-bucket (default ztna-policy) */
 	struct zt_addr link_addr;    /* --link-address (default the listen address): in
 					our own record, where the others open links to us */
@@ -65,6 +73,9 @@ struct imd_nats {
 	size_t key_len;
 	uint64_t policy_seq;         /* the cluster's policy in force; 0 none yet */
 	uint64_t policy_applied, policy_refused, policy_stale;
+	struct zt_sig_pub *signers[IMD_NATS_SIGNERS_MAX];
+	size_t n_signers;
+	char policy_signer[17];      /* the policy in force's signer ("none": unsigned) */
 	char policy_error[160];      /* the last refusal */
 };
 
@@ -75,6 +86,8 @@ int imd_nats_check(const struct imd_nats *n, char *err, size_t cap);
 /* The same --nats settings (a default and the name it stands for are the same). */
 bool imd_nats_same(const struct imd_nats *a, const struct imd_nats *b);
 
+/* --policy-signer FILE: an operator's public key (checked here, loaded at start). */
+int imd_nats_add_signer(struct imd_nats *n, const char *path, const char **why);
 /* --nats-policy follow|off. Returns 0 or ZT_ESYNTAX with *why. */
 int imd_nats_set_policy(struct imd_nats *n, const char *v, const char **why);
 

@@ -165,6 +165,11 @@ static int set_nats_policy(void *ctx, const char *v, const char **why)
 	return imd_nats_set_policy(&P(ctx)->nats, v, why);
 }
 
+static int set_policy_signer(void *ctx, const char *v, const char **why)
+{
+	return imd_nats_add_signer(&P(ctx)->nats, v, why);
+}
+
 static int set_control(void *ctx, const char *v, const char **why)
 {
 	return imd_ctl_set(&P(ctx)->ctl, v, why);
@@ -449,6 +454,11 @@ static const struct zt_conf_key keys[] = {
 		  "replace this Intermediate's own, and every later push applies at once (with "
 		  "--nats; default off)",
 	  .set = set_nats_policy },
+	{ .name = "policy-signer", .syntax = "FILE", .example = "/etc/ztna/operator.pub",
+	  .help = "an operator's public key (ztna policy keygen): only policies signed with "
+		  "one of these keys are taken from the cluster (up to 8; with "
+		  "--nats-policy follow; default: any the presence key opens)",
+	  .set = set_policy_signer, .repeatable = true },
 	{ .name = "nats-policy-bucket", .syntax = "NAME", .example = "ztna-policy",
 	  .help = "the key-value bucket of the pushed policy (default ztna-policy)",
 	  TEXT(nats.policy_bucket) },

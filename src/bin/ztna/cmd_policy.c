@@ -7,8 +7,14 @@
  * policy) and put in the bucket with a sequence number above the current one's.
  *
  *   ztna policy push --nats URL[,URL...] --presence-key FILE --file POLICY
- *                    [--bucket ztna-policy] [--replicas N] [--seq N]
+ *                    [--bucket ztna-policy] [--replicas N] [--seq N] [--sign KEY]
  *   ztna policy show --nats URL[,URL...] --presence-key FILE [--bucket ztna-policy]
+ *   ztna policy keygen --out PREFIX
+ *
+ * --sign signs the record with an operator's key (quic/sig.h, a version 2 record):
+ * Intermediates given --policy-signer take only policies signed by one of the keys
+ * named there. keygen makes such a key pair: PREFIX.key (0600, for --sign) and
+ * PREFIX.pub (for the Intermediates' --policy-signer), and prints its id.
  *
  * push prints "pushed seq=.. clients=.. rules=.. bytes=.. revision=..". Exit 0 pushed,
  * 1 the cluster did not take it (the reason printed), 2 bad usage or a bad file.
@@ -24,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app/natsbus.h"
 #include "app/policytext.h"
@@ -34,6 +41,7 @@
 #include "core/polrec.h"
 #include "io/clock.h"
 #include "io/sysrng.h"
+#include "quic/sig.h"
 
 struct push_args {
 	char servers[512];
@@ -42,6 +50,8 @@ struct push_args {
 	char bucket[64];
 	unsigned replicas;
 	uint64_t seq;              /* 0: above the current one's */
+	char sign_file[4096];      /* "": unsigned */
+	char out[4096];            /* keygen */
 };
 
 static int set_servers(void *ctx, const char *v, const char **why)
@@ -74,6 +84,20 @@ static int set_key(void *ctx, const char *v, const char **why)
 static int set_file(void *ctx, const char *v, const char **why)
 {
 	return set_text(((struct push_args *)ctx)->file, 4096, v, why);
+}
+
+static int set_sign(void *ctx, const char *v, const char **why)
+{
+	return set_text(((struct push_args *)ctx)->sign_file, 4096, v, why);
+}
+
+static int set_out(void *ctx, const char *v, const char **why)
+{
+	if (strlen(v) + 5 > 4096) {
+		*why = "too long";
+		return ZT_ECONF_VALUE;
+	}
+	return set_text(((struct push_args *)ctx)->out, 4096, v, why);
 }
 
 static int set_bucket(void *ctx, const char *v, const char **why)
@@ -115,6 +139,15 @@ static const struct zt_conf_key keys[] = {
 	{ .name = "seq", .syntax = "N", .example = "42",
 	  .help = "the policy's sequence number (default: above the current one's and the "
 		  "clock's); the Intermediates take only a higher one", .set = set_seq },
+	{ .name = "sign", .syntax = "FILE", .example = "/etc/ztna/operator.key",
+	  .help = "sign the policy with this operator key (ztna policy keygen; mode 0600): "
+		  "Intermediates with --policy-signer take only signed policies", .set = set_sign },
+};
+
+static const struct zt_conf_key keygen_keys[] = {
+	{ .name = "out", .syntax = "PREFIX", .example = "/etc/ztna/operator",
+	  .help = "writes PREFIX.key (the private key, 0600) and PREFIX.pub (for "
+		  "--policy-signer)", .set = set_out, .required = true },
 };
 
 static const struct zt_conf_key show_keys[] = {
@@ -183,6 +216,41 @@ static uint64_t current_seq(const struct push_args *a, const uint8_t *key, size_
 	return seq;
 }
 
+/* Signs the n sealed bytes of rec with --sign's key: the record's length or an exit
+ * status (negated), the message printed. */
+static int sign_record(const struct push_args *a, uint8_t *rec, size_t cap, size_t n)
+{
+	struct zt_sig_priv *k = NULL;
+	uint8_t id[ZT_SIG_ID_LEN], sig[ZT_SIG_LEN];
+	const char *why = "";
+	char *pem = NULL;
+	int rc = zt_secret_read(a->sign_file, &pem, &why);
+
+	if (rc < 0) {
+		fprintf(stderr, "ztna policy push: --sign %s: %s%s%s\n", a->sign_file, why,
+			rc == -EPERM ? ": chmod 600 " : "", rc == -EPERM ? a->sign_file : "");
+		return -ZT_EXIT_USAGE;
+	}
+	rc = zt_sig_priv_load(&k, pem);
+	zt_secret_free(pem);
+	if (rc < 0) {
+		fprintf(stderr, "ztna policy push: --sign %s: %s (an operator key from 'ztna "
+			"policy keygen' is an Ed25519 private key in PEM)\n", a->sign_file,
+			rc == ZT_EMALFORMED ? "not an Ed25519 private key" : zt_strerror(rc));
+		return -ZT_EXIT_USAGE;
+	}
+	zt_sig_priv_id(k, id);
+	rc = zt_sig_sign(k, rec, n, sig);
+	zt_sig_priv_free(k);
+	if (rc == 0)
+		rc = zt_polrec_sign_finish(rec, cap, n, id, sig);
+	if (rc < 0) {
+		fprintf(stderr, "ztna policy push: signing: %s\n", zt_strerror(rc));
+		return -ZT_EXIT_USAGE;
+	}
+	return rc;
+}
+
 /* Reads, checks and seals the policy file. Returns the record's length or an exit
  * status (negated), the message printed. */
 static int seal_file(const struct push_args *a, const uint8_t *key, size_t key_len,
@@ -212,13 +280,25 @@ static int seal_file(const struct push_args *a, const uint8_t *key, size_t key_l
 		r.seq = cur >= clock ? cur + 1 : clock;
 	}
 	zt_rng_fill(&rng, nonce, sizeof(nonce));
+	r.is_signed = a->sign_file[0] != '\0';
 	rc = zt_polrec_seal(rec, cap, &r, text, strlen(text), nonce, key, key_len);
 	zt_secret_free(text);
 	if (rc < 0) {
 		fprintf(stderr, "ztna policy push: %s: %s\n", a->file, zt_strerror(rc));
 		return -ZT_EXIT_USAGE;
 	}
-	return rc;
+	return r.is_signed ? sign_record(a, rec, cap, (size_t)rc) : rc;
+}
+
+/* The signer of record rec (n bytes) as logs name it, or "none". */
+static const char *signer_str(const uint8_t *rec, size_t n)
+{
+	static char hex[17];
+
+	if (n < ZT_POLREC_OVERHEAD + ZT_POLREC_TRAILER_LEN || rec[4] != 2)
+		return "none";
+	zt_sig_id_str(rec + n - ZT_POLREC_TRAILER_LEN, hex);
+	return hex;
 }
 
 static int push(const struct push_args *a)
@@ -252,9 +332,9 @@ static int push(const struct push_args *a)
 	for (int i = 0; i < 8; i++)
 		r.seq = r.seq << 8 | rec[5 + i];
 	printf("pushed seq=%" PRIu64 " clients=%zu rules=%zu serve_rules=%zu limits=%zu bytes=%d "
-	       "bucket=%s revision=%" PRIu64 "\n", r.seq, zt_policy_client_count(pol),
+	       "bucket=%s revision=%" PRIu64 " signer=%s\n", r.seq, zt_policy_client_count(pol),
 	       zt_policy_rule_count(pol), zt_policy_serve_count(pol), zt_policy_limit_count(pol), n,
-	       a->bucket, rev);
+	       a->bucket, rev, signer_str(rec, (size_t)n));
 	zt_policy_free(pol);
 	return ZT_EXIT_OK;
 }
@@ -308,10 +388,13 @@ static int show(const struct push_args *a)
 		time_t t = (time_t)(n.r.issued_ms / 1000);
 		char when[32];
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+		char signer[17] = "none";
+		if (n.r.is_signed)
+			zt_sig_id_str(n.r.signer, signer);
 		printf("policy seq=%" PRIu64 " issued=%s clients=%zu rules=%zu serve_rules=%zu "
-		       "limits=%zu bucket=%s\n", n.r.seq, when, zt_policy_client_count(pol),
+		       "limits=%zu bucket=%s signer=%s\n", n.r.seq, when, zt_policy_client_count(pol),
 		       zt_policy_rule_count(pol), zt_policy_serve_count(pol),
-		       zt_policy_limit_count(pol), a->bucket);
+		       zt_policy_limit_count(pol), a->bucket, signer);
 		print_masked(n.text);
 	} else {
 		fprintf(stderr, "ztna policy show: %s\n", err);
@@ -322,22 +405,87 @@ static int show(const struct push_args *a)
 	return rc == 0 ? ZT_EXIT_OK : ZT_EXIT_FAILED;
 }
 
+/* Writes text to path, created (O_EXCL) with mode 0600 (secret) or 0644. */
+static int write_new(const char *path, const char *text, bool secret)
+{
+	FILE *f = secret ? zt_secret_create(path) : fopen(path, "wx");
+	bool ok;
+
+	if (!f) {
+		fprintf(stderr, "ztna policy keygen: %s: %s%s\n", path, strerror(errno),
+			errno == EEXIST ? " (not overwritten: remove it first)" : "");
+		return -1;
+	}
+	ok = fputs(text, f) >= 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok)
+		fprintf(stderr, "ztna policy keygen: %s: write failed\n", path);
+	return ok ? 0 : -1;
+}
+
+static int keygen(const struct push_args *a)
+{
+	char key_path[4096 + 8], pub_path[4096 + 8], hex[17];
+	char *priv = NULL, *pub = NULL;
+	struct zt_sig_pub *p = NULL;
+	uint8_t id[ZT_SIG_ID_LEN];
+	int rc = zt_sig_keygen(&priv, &pub);
+
+	if (rc < 0 || zt_sig_pub_load(&p, pub) < 0) {
+		fprintf(stderr, "ztna policy keygen: %s\n", zt_strerror(rc < 0 ? rc : ZT_ETLS));
+		rc = ZT_EXIT_FAILED;
+		goto out;
+	}
+	zt_sig_pub_id(p, id);
+	zt_sig_id_str(id, hex);
+	snprintf(key_path, sizeof(key_path), "%s.key", a->out);
+	snprintf(pub_path, sizeof(pub_path), "%s.pub", a->out);
+	if (write_new(key_path, priv, true) < 0) {
+		rc = ZT_EXIT_FAILED;
+		goto out;
+	}
+	if (write_new(pub_path, pub, false) < 0) {
+		unlink(key_path);
+		rc = ZT_EXIT_FAILED;
+		goto out;
+	}
+	printf("key=%s public=%s id=%s\n", key_path, pub_path, hex);
+	rc = ZT_EXIT_OK;
+out:
+	zt_sig_pub_free(p);
+	if (priv)
+		explicit_bzero(priv, strlen(priv));
+	free(priv);
+	free(pub);
+	return rc;
+}
+
 int policy_main(int argc, char **argv)
 {
 	static struct push_args a;
 	int rc;
 
 	bool is_show = argc >= 2 && !strcmp(argv[1], "show");
+	bool is_keygen = argc >= 2 && !strcmp(argv[1], "keygen");
 
-	if (argc < 2 || (strcmp(argv[1], "push") && !is_show)) {
+	if (argc < 2 || (strcmp(argv[1], "push") && !is_show && !is_keygen)) {
 		bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
 		fprintf(help ? stdout : stderr,
 			"usage: ztna policy push --nats URL --presence-key FILE --file POLICY "
-			"[--bucket NAME] [--replicas N] [--seq N]\n"
-			"       ztna policy show --nats URL --presence-key FILE [--bucket NAME]\n");
+			"[--bucket NAME] [--replicas N] [--seq N] [--sign KEY]\n"
+			"       ztna policy show --nats URL --presence-key FILE [--bucket NAME]\n"
+			"       ztna policy keygen --out PREFIX\n");
 		return help ? 0 : 2;
 	}
 	a = (struct push_args){ .bucket = "ztna-policy", .replicas = 1 };
+	if (is_keygen) {
+		rc = zt_cli_parse("policy keygen", "usage: ztna policy keygen --out PREFIX\n\nAn "
+				  "operator's key pair for signing pushed policies: PREFIX.key (for "
+				  "'ztna policy push --sign') and PREFIX.pub (for the Intermediates' "
+				  "--policy-signer).\n", keygen_keys,
+				  sizeof(keygen_keys) / sizeof(keygen_keys[0]), &a, argc - 1, argv + 1);
+		return rc >= 0 ? rc : keygen(&a);
+	}
 	if (is_show) {
 		rc = zt_cli_parse("policy show", "usage: ztna policy show --nats URL --presence-key "
 				  "FILE [--bucket NAME]\n\nThe policy in the cluster now (tokens "
