@@ -464,6 +464,17 @@ static void relayed_session_follows_its_connector(void **state)
 	lw_fini(&l);
 }
 
+/* B2, another Intermediate like B (links out, elsewhere), at 127.0.0.10. */
+static void b2_start(struct lw *l, struct nh_ep *b2)
+{
+	struct zt_imd_config c2 = l->bcfg;
+
+	nh_ep_init(b2, &l->w.net, NH_IMD, "127.0.0.10:4433", 10 * ZT_MS);
+	c2.listen = b2->addr;
+	c2.log = nh_node_log("imd-b2");
+	assert_int_equal(zt_imd_new(&b2->imd, &c2, l->w.net.now), 0);
+}
+
 /* The agent's Intermediate dies; the agent moves to another (B2) and asks for its
  * session again (OPEN with SESSION_ID): B2 links to A with the same id, A takes the
  * session up (the id was the same at both from the start), c1 notices nothing and
@@ -471,7 +482,6 @@ static void relayed_session_follows_its_connector(void **state)
 static void agent_moves_and_a_takes_its_session_up(void **state)
 {
 	static struct nh_ep b2; /* large: not on the stack */
-	struct zt_imd_config c2;
 	struct lw l;
 	struct zt_imd_stats sa;
 	const struct zt_ctrl_msg *m;
@@ -480,11 +490,7 @@ static void agent_moves_and_a_takes_its_session_up(void **state)
 	lw_init(&l, *state, a_both, true);
 	open_across(&l, &idb, &ida);
 	assert_int_equal(ida, idb); /* A took B's id: it was free */
-	nh_ep_init(&b2, &l.w.net, NH_IMD, "127.0.0.10:4433", 10 * ZT_MS);
-	c2 = l.bcfg;
-	c2.listen = b2.addr;
-	c2.log = nh_node_log("imd-b2");
-	assert_int_equal(zt_imd_new(&b2.imd, &c2, l.w.net.now), 0);
+	b2_start(&l, &b2);
 
 	l.b.down = true;
 	nh_run_alive(&l.w.net, 12 * ZT_SEC); /* A's link from B idles out: an orphan there */
@@ -521,7 +527,6 @@ static void agent_moves_and_a_takes_its_session_up(void **state)
 static void both_move_agent_first_session_local_when_c1_comes(void **state)
 {
 	static struct nh_ep b2; /* large: not on the stack */
-	struct zt_imd_config c2;
 	struct zt_imd_stats sb;
 	struct lw l;
 	const struct zt_ctrl_msg *m;
@@ -529,11 +534,7 @@ static void both_move_agent_first_session_local_when_c1_comes(void **state)
 
 	lw_init(&l, *state, a_both, true);
 	open_across(&l, &idb, &ida);
-	nh_ep_init(&b2, &l.w.net, NH_IMD, "127.0.0.10:4433", 10 * ZT_MS);
-	c2 = l.bcfg;
-	c2.listen = b2.addr;
-	c2.log = nh_node_log("imd-b2");
-	assert_int_equal(zt_imd_new(&b2.imd, &c2, l.w.net.now), 0);
+	b2_start(&l, &b2);
 
 	l.w.imd.down = l.b.down = true;
 	nh_raw_login(&l.w.alice, l.w.alice_tls, &b2.addr, ZT_CTRL_ROLE_AGENT, "alice", "pw-alice",
@@ -564,17 +565,6 @@ static void both_move_agent_first_session_local_when_c1_comes(void **state)
 	nh_run_alive(&l.w.net, 300 * ZT_MS);
 	last_dgram_is(&l.w.c1, idb, "still");
 	lw_fini(&l);
-}
-
-/* B2, another Intermediate like B (links out, elsewhere), at 127.0.0.10. */
-static void b2_start(struct lw *l, struct nh_ep *b2)
-{
-	struct zt_imd_config c2 = l->bcfg;
-
-	nh_ep_init(b2, &l->w.net, NH_IMD, "127.0.0.10:4433", 10 * ZT_MS);
-	c2.listen = b2->addr;
-	c2.log = nh_node_log("imd-b2");
-	assert_int_equal(zt_imd_new(&b2->imd, &c2, l->w.net.now), 0);
 }
 
 /* e closes its connection saying it moves (ZT_EMOVING, as a client going back home). */

@@ -576,6 +576,19 @@ static bool both_ready_conn_only(void *arg, uint64_t now)
 	return w->conn.peer && zt_peer_state(w->conn.peer) == ZT_PEER_READY;
 }
 
+/* A second Intermediate, imd2 at 127.0.0.8 (as the first is configured), named as both
+ * clients' failover. */
+static void add_failover(struct world *w, struct nh_ep *imd2)
+{
+	struct zt_imd_config c2 = w->icfg;
+
+	nh_ep_init(imd2, &w->net, NH_IMD, "127.0.0.8:4433", 0);
+	c2.log = nh_node_log("imd2");
+	assert_int_equal(zt_imd_new(&imd2->imd, &c2, w->net.now), 0);
+	w->acfg.failover[0] = w->ccfg.failover[0] = imd2->addr;
+	w->acfg.n_failover = w->ccfg.n_failover = 1;
+}
+
 static bool agent_in_hello(void *arg, uint64_t now)
 {
 	struct world *w = arg;
@@ -682,18 +695,12 @@ static void failover_to_the_next_intermediate(void **state)
 {
 	struct world w;
 	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
-	struct zt_imd_config c2;
 	struct tchan *t;
 	char a[ZT_ADDR_STRLEN];
 	uint64_t t0;
 
 	world_init(&w, *state, 0);
-	nh_ep_init(&imd2, &w.net, NH_IMD, "127.0.0.8:4433", 0);
-	c2 = w.icfg;
-	c2.log = nh_node_log("imd2");
-	assert_int_equal(zt_imd_new(&imd2.imd, &c2, w.net.now), 0);
-	w.acfg.failover[0] = w.ccfg.failover[0] = imd2.addr;
-	w.acfg.n_failover = w.ccfg.n_failover = 1;
+	add_failover(&w, &imd2);
 	w.acfg.outer_idle_timeout = w.ccfg.outer_idle_timeout = 6 * ZT_SEC;
 	w.acfg.outer_keepalive = w.ccfg.outer_keepalive = 2 * ZT_SEC;
 	start_connector(&w);
@@ -740,17 +747,11 @@ static void failover_on_silence_with_the_default_timeouts(void **state)
 {
 	struct world w;
 	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
-	struct zt_imd_config c2;
 	char a[ZT_ADDR_STRLEN];
 	uint64_t t0;
 
 	world_init(&w, *state, 0);
-	nh_ep_init(&imd2, &w.net, NH_IMD, "127.0.0.8:4433", 0);
-	c2 = w.icfg;
-	c2.log = nh_node_log("imd2");
-	assert_int_equal(zt_imd_new(&imd2.imd, &c2, w.net.now), 0);
-	w.acfg.failover[0] = w.ccfg.failover[0] = imd2.addr;
-	w.acfg.n_failover = w.ccfg.n_failover = 1;
+	add_failover(&w, &imd2);
 	start_connector(&w);
 	start_agent(&w, "pw-alice");
 	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
@@ -797,19 +798,13 @@ static void held_relayed_ends_leave_a_dead_intermediate(void **state)
 {
 	struct world w;
 	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
-	struct zt_imd_config c2;
 	struct leave_arg l = { .w = &w, .agent_left = ZT_TIME_NEVER,
 			       .conn_left = ZT_TIME_NEVER };
 	struct tchan *t;
 	uint64_t t0, sent, pkts;
 
 	world_init(&w, *state, 0);
-	nh_ep_init(&imd2, &w.net, NH_IMD, "127.0.0.8:4433", 0);
-	c2 = w.icfg;
-	c2.log = nh_node_log("imd2");
-	assert_int_equal(zt_imd_new(&imd2.imd, &c2, w.net.now), 0);
-	w.acfg.failover[0] = w.ccfg.failover[0] = imd2.addr;
-	w.acfg.n_failover = w.ccfg.n_failover = 1;
+	add_failover(&w, &imd2);
 	w.acfg.outer_keepalive = w.ccfg.outer_keepalive = 0; /* the default, 25 s */
 	w.cut_direct = true;
 	w.conn_sink = w.conn_hold = true;
@@ -863,19 +858,13 @@ static void clients_go_back_home(void **state)
 {
 	struct world w;
 	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
-	struct zt_imd_config c2;
 	struct zt_peer_stats st;
 	struct tchan *t;
 	char a[ZT_ADDR_STRLEN];
 	uint64_t t0;
 
 	world_init(&w, *state, 0);
-	nh_ep_init(&imd2, &w.net, NH_IMD, "127.0.0.8:4433", 0);
-	c2 = w.icfg;
-	c2.log = nh_node_log("imd2");
-	assert_int_equal(zt_imd_new(&imd2.imd, &c2, w.net.now), 0);
-	w.acfg.failover[0] = w.ccfg.failover[0] = imd2.addr;
-	w.acfg.n_failover = w.ccfg.n_failover = 1;
+	add_failover(&w, &imd2);
 	w.acfg.outer_idle_timeout = w.ccfg.outer_idle_timeout = 6 * ZT_SEC;
 	w.acfg.outer_keepalive = w.ccfg.outer_keepalive = 2 * ZT_SEC;
 	w.acfg.home_retry = w.ccfg.home_retry = 3 * ZT_SEC;
@@ -922,18 +911,12 @@ static void nearest_intermediate_becomes_home(void **state)
 {
 	struct world w;
 	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
-	struct zt_imd_config c2;
 	struct tchan *t;
 
 	world_init(&w, *state, 0);
 	w.imd.lat = 20 * ZT_MS;
-	nh_ep_init(&imd2, &w.net, NH_IMD, "127.0.0.8:4433", 0);
+	add_failover(&w, &imd2);
 	w.imd2 = &imd2;
-	c2 = w.icfg;
-	c2.log = nh_node_log("imd2");
-	assert_int_equal(zt_imd_new(&imd2.imd, &c2, w.net.now), 0);
-	w.acfg.failover[0] = w.ccfg.failover[0] = imd2.addr;
-	w.acfg.n_failover = w.ccfg.n_failover = 1;
 	w.acfg.pick_nearest = w.ccfg.pick_nearest = true;
 	w.acfg.outer_idle_timeout = w.ccfg.outer_idle_timeout = 6 * ZT_SEC;
 	w.acfg.outer_keepalive = w.ccfg.outer_keepalive = 2 * ZT_SEC;
