@@ -26,8 +26,10 @@
 /* auto: the first UDP probe after TCP won the race comes this soon (then udp_probe). */
 #define PEER_FIRST_PROBE (2 * ZT_SEC)
 /* A relayed session kept while the outer connection is lost waits this long for the
- * new one to re-attach it. */
-#define PEER_RELAY_DETACH_MAX (10 * ZT_SEC)
+ * new one to re-attach it: at least as long as its other end may take to notice a dead
+ * Intermediate and log in elsewhere (an idle client: its keepalive, 25 s, the silence,
+ * 15 s, and a login), within the end-to-end connection's idle timeout (60 s). */
+#define PEER_RELAY_DETACH_MAX (45 * ZT_SEC)
 /* Stop wrapping inner packets while this many DATAGRAMs wait in the outer queue. */
 #define PEER_RELAY_QUEUE 64
 /* Refused services remembered (agent); the oldest is forgotten beyond. */

@@ -343,6 +343,12 @@ void zt_psession_kill(struct psession *s, int reason, const char *text, bool tel
 		return;
 	s->state = ZT_PEER_S_CLOSED;
 	s->close_reason = reason;
+	/* nothing to re-attach any more: no timer of that kind (zt_psession_timers skips a
+	 * closed session, so one left set was a deadline never met: a busy loop until the
+	 * session was reaped) */
+	s->detached = false;
+	s->detach_by = 0;
+	s->resume_at = 0;
 	if (p->hooks)
 		p->hooks->gone(s);
 	if (s->direct)
@@ -663,9 +669,15 @@ void zt_psession_on_error(struct zt_peer *p, const struct zt_ctrl_error *m)
 {
 	for (struct psession *s = p->sessions; s; s = s->next) {
 		if (s->detached && s->resume_request == m->request_id) {
-			/* the connector may not be back yet: ask again every second for 30 s;
-			 * otherwise it goes on on its direct path, without a relay */
-			if (-(int)m->code == ZT_ENOSERVICE && ++s->resume_tries < 30) {
+			/* the connector may not be back yet (1502), or the link to where it
+			 * was failed (1510): ask again every second, for 30 s on the direct
+			 * path (it goes on without a relay after), as long as it is kept
+			 * (detach_by) on the relay path */
+			int code = -(int)m->code;
+			bool again = s->detach_by ? p->now + ZT_SEC < s->detach_by
+						  : s->resume_tries + 1 < 30;
+			if ((code == ZT_ENOSERVICE || code == ZT_EBUSY) && again) {
+				s->resume_tries++;
 				s->resume_at = p->now + ZT_SEC;
 				return;
 			}
@@ -731,7 +743,12 @@ void zt_psession_outer_down(struct zt_peer *p, bool keep_relayed)
 			relayed = zt_relay_is_relay_path(&path.local);
 			if (!relayed || keep_relayed) {
 				/* re-attached once reconnected; on the relay, its packets are lost
-				 * meanwhile and the end-to-end connection sends them again */
+				 * meanwhile and the end-to-end connection sends them again. Kept
+				 * from the first loss: a connection attempt failing after it does
+				 * not push the time on (it did: the session waited for its own
+				 * idle timeout while the client found no Intermediate) */
+				if (s->detached)
+					continue;
 				PLOG(p, ZT_NODE_INFO, "session_kept", "session=%08x reason=%s", s->id,
 				     relayed ? "relay-lost" : "direct-path");
 				s->detached = true;
@@ -1780,6 +1797,8 @@ uint64_t zt_psession_next_deadline(const struct zt_peer *p)
 			if (d < t)
 				t = d;
 		}
+		if (s->state == ZT_PEER_S_CLOSED)
+			continue; /* (what zt_psession_timers looks at of it: its connection) */
 		d = direct_deadline(s);
 		if (d < t)
 			t = d;
@@ -1787,7 +1806,7 @@ uint64_t zt_psession_next_deadline(const struct zt_peer *p)
 			t = s->resume_at;
 		if (s->detached && s->detach_by && s->detach_by < t)
 			t = s->detach_by;
-		if (s->state == ZT_PEER_S_CLOSED || s->state == ZT_PEER_S_READY)
+		if (s->state == ZT_PEER_S_READY)
 			continue;
 		if (s->deadline < t)
 			t = s->deadline;

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -947,8 +948,22 @@ static void ep_deliver(struct nh_ep *e, const struct nh_pkt *p)
 
 bool nh_run(struct nh_net *n, bool (*step)(void *arg, uint64_t now), void *arg, uint64_t until)
 {
+	uint64_t last = n->now;
+	unsigned long still = 0;
+
 	for (unsigned long iter = 0; iter < 50000000UL; iter++) {
 		uint64_t next;
+
+		/* a deadline that its timer never moves on: the loop spins at one instant
+		 * (a daemon would burn a core); said at once, not after 50M turns */
+		if (n->now != last) {
+			last = n->now;
+			still = 0;
+		} else if (++still > NH_SPIN_MAX) {
+			fprintf(stderr, "# nh_run: %u turns at t=%" PRIu64 " ns without time moving on: "
+				"a deadline nothing services?\n", NH_SPIN_MAX, n->now);
+			return false;
+		}
 
 		n->wake = ZT_TIME_NEVER;
 		if (step && step(arg, n->now))

@@ -205,6 +205,9 @@ void nh_raw_up(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr *im
 void nh_raw_login(struct nh_ep *e, struct zt_tls_ctx *tls, const struct zt_addr *imd_addr,
 		  uint8_t role, const char *name, const char *token, const char *services);
 
+/* nh_run gives up (false, a message) after this many turns at one instant. */
+#define NH_SPIN_MAX 1000000u
+
 /* Runs for d with every raw client whose connection is established sending a PING
  * each second (in the order they were added), so that idle timeouts end nothing a test
  * watches. */

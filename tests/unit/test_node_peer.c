@@ -839,6 +839,141 @@ static void held_relayed_ends_leave_a_dead_intermediate(void **state)
 	world_fini(&w);
 }
 
+/*
+ * A relayed session when its Intermediate dies and one end reaches the next one much
+ * later than the other (the connector cannot reach it for 30 s: a network of its own
+ * down too; or an idle client, which notices the death up to 25 s after the other
+ * end). The agent asks for its session there until the connector comes (every second,
+ * 30 s), both keep it meanwhile (PEER_RELAY_DETACH_MAX, 45 s: an idle client's bound of
+ * 25 + 15 s and a login) and the channel carries data again afterwards. Before, a
+ * client kept a relayed session 10 s: the agent's was gone ("not re-attached in time")
+ * long before the connector came.
+ */
+static bool agent_logged_in(void *arg, uint64_t now)
+{
+	struct world *w = arg;
+
+	service_all(w, now);
+	return zt_peer_state(w->agent.peer) == ZT_PEER_READY;
+}
+
+struct gone_arg {
+	struct world *w;
+	struct tchan *t;
+};
+
+static bool chan_gone(void *arg, uint64_t now)
+{
+	struct gone_arg *g = arg;
+
+	service_all(g->w, now);
+	return g->t->reset || g->t->failed || g->t->released;
+}
+
+/* The connector unreachable for block after its Intermediate died (see below). */
+static void relayed_later_end(struct nh_fixture *f, uint64_t block)
+{
+	struct world w;
+	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
+	struct leave_arg l = { .w = &w, .agent_left = ZT_TIME_NEVER,
+			       .conn_left = ZT_TIME_NEVER };
+	struct gone_arg g = { .w = &w };
+	struct zt_peer_stats as, cs;
+	struct tchan *t;
+	uint64_t t0, got;
+
+	world_init(&w, f, 0);
+	add_failover(&w, &imd2);
+	w.cut_direct = true;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	t = g.t = open_chan(&w, "web", 4096, 53);
+	t->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_int_equal(t->recvd, 4096);
+	w.imd.down = true;
+	w.conn_udp_blocked = true;
+	t0 = w.net.now;
+	assert_true(nh_run(&w.net, both_left, &l, w.net.now + 45 * ZT_SEC));
+	assert_true(nh_run(&w.net, agent_logged_in, &w, w.net.now + 5 * ZT_SEC));
+	if (block > 45 * ZT_SEC) {
+		/* given up at last, about 45 s after the agent left (its last resume refused,
+		 * or not re-attached in time): the clock goes on (before, a deadline of the
+		 * closed session's stayed at that instant: the loop spun until the session
+		 * was reaped) */
+		assert_true(nh_run(&w.net, chan_gone, &g, l.agent_left + 46 * ZT_SEC));
+		assert_true(w.net.now >= l.agent_left + 43 * ZT_SEC);
+		got = w.net.now;
+		nh_run(&w.net, service_all, &w, got + 2 * ZT_SEC);
+		assert_int_equal(w.net.now, got + 2 * ZT_SEC);
+		world_fini(&w);
+		return;
+	}
+	nh_run(&w.net, service_all, &w, t0 + block);
+	w.conn_udp_blocked = false;
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 15 * ZT_SEC));
+	print_message("# the agent at the next Intermediate %.1f s before the connector\n",
+		      (double)(w.net.now - l.agent_left) / ZT_SEC);
+	nh_run(&w.net, service_all, &w, w.net.now + 3 * ZT_SEC);
+	zt_peer_stats(w.agent.peer, &as);
+	zt_peer_stats(w.conn.peer, &cs);
+	assert_int_equal(as.sessions_resumed, 1);
+	assert_int_equal(cs.sessions_resumed, 1);
+	got = t->recvd;
+	t->to_send += 65536;
+	nh_run(&w.net, service_all, &w, w.net.now + 3 * ZT_SEC);
+	assert_int_equal(t->recvd, got + 65536);
+	assert_false(t->reset || t->failed || t->corrupt);
+	world_fini(&w);
+}
+
+static void relayed_session_waits_for_the_later_end(void **state)
+{
+	relayed_later_end(*state, 30 * ZT_SEC);
+}
+
+/* ... and one that never comes: the session is given up, no timer left behind. */
+static void relayed_session_given_up_leaves_no_timer(void **state)
+{
+	relayed_later_end(*state, 90 * ZT_SEC);
+}
+
+/*
+ * A relayed session with no Intermediate left to go to: kept PEER_RELAY_DETACH_MAX
+ * (45 s), then given up ("not re-attached in time"), and the clock goes on. Before, the
+ * closed session's detach time stayed its deadline while zt_psession_timers skipped
+ * it: the loop spun at that instant until the session was reaped (here: for good).
+ */
+static void relayed_session_given_up_without_intermediates(void **state)
+{
+	struct world w;
+	static struct nh_ep imd2; /* large (a raw client's messages): not on the stack */
+	struct gone_arg g = { .w = &w };
+	uint64_t t0, at;
+
+	world_init(&w, *state, 0);
+	add_failover(&w, &imd2);
+	w.cut_direct = true;
+	start_connector(&w);
+	start_agent(&w, "pw-alice");
+	assert_true(nh_run(&w.net, both_ready, &w, w.net.now + 3 * ZT_SEC));
+	g.t = open_chan(&w, "web", 4096, 59);
+	g.t->send_fin = false;
+	nh_run(&w.net, service_all, &w, w.net.now + 2 * ZT_SEC);
+	assert_int_equal(g.t->recvd, 4096);
+	w.imd.down = imd2.down = true;
+	t0 = w.net.now;
+	assert_true(nh_run(&w.net, chan_gone, &g, t0 + 90 * ZT_SEC));
+	print_message("# given up %.1f s after the Intermediates died\n",
+		      (double)(w.net.now - t0) / ZT_SEC);
+	assert_true(w.net.now >= t0 + 45 * ZT_SEC);
+	at = w.net.now;
+	nh_run(&w.net, service_all, &w, at + 2 * ZT_SEC);
+	assert_int_equal(w.net.now, at + 2 * ZT_SEC);
+	world_fini(&w);
+}
+
 static bool both_home(void *arg, uint64_t now)
 {
 	struct world *w = arg;
@@ -3354,6 +3489,9 @@ int main(void)
 		cmocka_unit_test(failover_to_the_next_intermediate),
 		cmocka_unit_test(failover_on_silence_with_the_default_timeouts),
 		cmocka_unit_test(held_relayed_ends_leave_a_dead_intermediate),
+		cmocka_unit_test(relayed_session_waits_for_the_later_end),
+		cmocka_unit_test(relayed_session_given_up_leaves_no_timer),
+		cmocka_unit_test(relayed_session_given_up_without_intermediates),
 		cmocka_unit_test(clients_go_back_home),
 		cmocka_unit_test(nearest_intermediate_becomes_home),
 		cmocka_unit_test(relay_channel_carries_the_stream),
