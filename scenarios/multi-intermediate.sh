@@ -17,7 +17,10 @@
 # alice's download over the direct path: the download completes intact; the whole
 # NATS cluster stopped: bob's relayed session keeps carrying data, a new session whose
 # connector's record has expired is refused with a clear error, and works again once
-# the cluster is back (time measured). Prints the setup, expected and seen, PASS/FAIL;
+# the cluster is back (time measured); C killed during bob's relayed download from c2:
+# c2 leaves the silent C for B (its second Intermediate, default timeouts: 3 s probes
+# while it relays, 15 s of silence), B takes the session up from its lost link to C,
+# and the download goes on in the same session and arrives intact. Prints the setup, expected and seen, PASS/FAIL;
 # exit 0 only when all agree. Everything it creates is removed on exit and on Ctrl-C.
 #
 #   sudo ./scenarios/multi-intermediate.sh [--no-build] [-v]
@@ -69,12 +72,14 @@ imd() { # NAME SERVER IP
 		--nats-replicas 3 --presence-ttl 6s
 	PID[imd-$1]=$LAB_BG
 }
-connector() { # NAME IMD-IP SERVICES...
-	local n=$1 at=$2 ip svc=()
+connector() { # NAME IMD-IP[,IMD-IP] SERVICES...
+	local n=$1 at=() ip svc=() i
+	IFS=, read -ra i <<<"$2"
+	for ip in "${i[@]}"; do at+=(--intermediate "$ip:4433"); done
 	shift 2
 	ip=$(eval echo "\$ZTLAB_IP_$n")
 	for s in "$@"; do svc+=(--service "$s"); done
-	lab_bg "$n" "$LAB_TMP/conn-$n.log" "$SC_ROOT/$BUILD/ztna-connector" --intermediate "$at:4433" \
+	lab_bg "$n" "$LAB_TMP/conn-$n.log" "$SC_ROOT/$BUILD/ztna-connector" "${at[@]}" \
 		--pki "$LAB_TMP/pki/connector-$n" --name "$n" --token "t${n#c}" "${svc[@]}" \
 		--control "$LAB_TMP/conn-$n.sock"
 	PID[conn-$n]=$LAB_BG
@@ -120,7 +125,7 @@ imd a imda "$A"
 imd b imdb "$B"
 imd c imdc "$C"
 connector c1 "$A" "sink1=tcp:$ZTLAB_IP_c1:7001" "source1=tcp:$ZTLAB_IP_c1:7002"
-connector c2 "$C" "sink2=tcp:$ZTLAB_IP_c2:7001" "source2=tcp:$ZTLAB_IP_c2:7002" "echo2=tcp:$ZTLAB_IP_c2:7003"
+connector c2 "$C,$B" "sink2=tcp:$ZTLAB_IP_c2:7001" "source2=tcp:$ZTLAB_IP_c2:7002" "echo2=tcp:$ZTLAB_IP_c2:7003"
 agent alice ta "tcp:127.0.0.1:8001=sink1" "tcp:127.0.0.1:8002=source1" "tcp:127.0.0.1:8003=source2"
 agent bob tb "tcp:127.0.0.1:8001=sink2" "tcp:127.0.0.1:8002=source2" "tcp:127.0.0.1:8003=echo2"
 
@@ -211,5 +216,27 @@ for ((i = 0; i < 600; i++)); do
 	sleep 0.5
 done
 sc_row "NATS back: bob's new session (echo2) works again" yes "$back" "$(ms_since "$t0") ms after the restart"
+# 7. C killed 2 s into bob's download from c2 (relayed B <-> C), read at 4 MiB/s: c2
+# moves to B, the session goes on there under its id, every byte arrives
+lab_x bob "$SC_ROOT/$BUILD/bench/zt-testkit" tcp-slow "127.0.0.1:8002" 4194304 90 "$LAB_TMP/dl7" \
+	>"$LAB_TMP/dl7.n" 2>&1 &
+dl=$!
+sleep 2
+t0=$(date +%s%N)
+crash imd-c
+moved=no
+for ((i = 0; i < 300; i++)); do
+	grep -q "event=connected .*intermediate=$B:4433" "$LAB_TMP/conn-c2.log" && { moved=yes; break; }
+	sleep 0.1
+done
+sc_row "C killed: c2 logged in at B within 30 s (3 s probes, 15 s silence)" yes "$moved" \
+	"$(ms_since "$t0") ms after the kill"
+wait $dl
+got=$(sha256sum "$LAB_TMP/dl7" | cut -c1-16)
+sid=$(grep -o 'event=session_open session=[0-9a-f]* service=source2' "$LAB_TMP/agent-bob.log" | tail -1 |
+	sed 's/.*session=\([0-9a-f]*\).*/\1/')
+sc_row "... bob's download went on at B in the same session, intact" \
+	"$WANT moved" "$(stat -c %s "$LAB_TMP/dl7") $got $(grep -Eq "event=(session_moved|cross_local) session=$sid .*connector=ztna:connector:c2" \
+	"$LAB_TMP/imd-b.log" && echo moved || echo "not-moved($sid)")" "$(ms_since "$t0") ms after the kill"
 
 sc_report
