@@ -318,8 +318,10 @@ static int push(const struct push_args *a)
 	}
 	n = seal_file(a, (const uint8_t *)key, (size_t)klen, rec, sizeof(rec), &pol);
 	explicit_bzero(key, sizeof(key));
-	if (n < 0)
+	if (n < 0) {
+		zt_policy_free(pol); /* (parsed before sealing or signing failed) */
 		return -n;
+	}
 	rc = zt_natsbus_put_once(a->servers, a->bucket, (int)a->replicas, ZT_NATSBUS_POLICY_KEY, rec,
 				 (size_t)n, &rev, err, sizeof(err));
 	if (rc < 0) {
