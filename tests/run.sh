@@ -27,15 +27,17 @@ skips=()
 logdir=$BUILD/test-logs
 mkdir -p "$logdir"
 
-run_suite() {
-	local name=$1; shift
-	local log=$logdir/${name////_}.log
-	local t0 t1 rc plan=0 ok=0 nok=0 sk=0 seen=0 line
-	[ -n "$FILTER" ] && [[ $name != *"$FILTER"* ]] && return 0
-	t0=$(date +%s.%N)
-	CMOCKA_MESSAGE_OUTPUT=TAP timeout -k 10 "$SUITE_TIMEOUT" "$@" >"$log" 2>&1 < /dev/null
-	rc=$?
-	t1=$(date +%s.%N)
+# Suites that mostly wait (an idle window measured in real time: nothing to share the
+# machine with but a few keepalives) run in the background from the start, beside the
+# others; their results are counted and printed at the end. Each has loopback
+# addresses and ports (tests/lib/progs.sh) or namespaces (tests/lib/lab.sh) of its own.
+BACKGROUND=" sys/idle_cost lab/idle_nat "
+declare -A BG_PID BG_T0
+
+# Counts the results of suite name from its log (rc: its exit status).
+tally_suite() {
+	local name=$1 rc=$2 t0=$3 t1=$4 log=$5
+	local plan=0 ok=0 nok=0 sk=0 seen=0 line
 	while IFS= read -r line; do
 		case "$line" in
 		1..*) plan=${line#1..}; plan=${plan%% *} ;;
@@ -61,6 +63,46 @@ run_suite() {
 	fi
 }
 
+run_suite() {
+	local name=$1; shift
+	local log=$logdir/${name////_}.log
+	local t0 t1 rc
+	[ -n "$FILTER" ] && [[ $name != *"$FILTER"* ]] && return 0
+	[[ $BACKGROUND == *" $name "* ]] && [ -n "${BG_T0[$name]:-}" ] && return 0
+	t0=$(date +%s.%N)
+	CMOCKA_MESSAGE_OUTPUT=TAP timeout -k 10 "$SUITE_TIMEOUT" "$@" >"$log" 2>&1 < /dev/null
+	rc=$?
+	t1=$(date +%s.%N)
+	tally_suite "$name" "$rc" "$t0" "$t1" "$log"
+}
+
+# Starts background suite name (a script) now.
+start_background() {
+	local name=$1 script=$2
+	local log=$logdir/${name////_}.log
+	[ -n "$FILTER" ] && [[ $name != *"$FILTER"* ]] && return 0
+	[ -x "$script" ] || return 0
+	BG_T0[$name]=$(date +%s.%N)
+	CMOCKA_MESSAGE_OUTPUT=TAP timeout -k 10 "$SUITE_TIMEOUT" "$script" >"$log" 2>&1 < /dev/null &
+	BG_PID[$name]=$!
+}
+
+# Waits for the background suites and counts them, each as it ends.
+finish_background() {
+	local name rc t1
+	for name in $BACKGROUND; do
+		[ -n "${BG_PID[$name]:-}" ] || continue
+		wait "${BG_PID[$name]}"
+		rc=$?
+		t1=$(date +%s.%N)
+		tally_suite "$name" "$rc" "${BG_T0[$name]}" "$t1" "$logdir/${name////_}.log"
+	done
+}
+trap 'for p in "${BG_PID[@]}"; do kill -TERM "$p" 2>/dev/null; done' EXIT
+for name in $BACKGROUND; do
+	start_background "$name" "tests/${name%%/*}/${name#*/}.sh"
+done
+
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	run_suite "unit/$(basename "$t")" "$t"
@@ -82,6 +124,8 @@ for t in tests/lab/*.sh; do
 	[ -x "$t" ] || continue
 	run_suite "lab/$(basename "$t" .sh)" "$t"
 done
+
+finish_background
 
 if [ ${#skips[@]} -gt 0 ]; then
 	echo
