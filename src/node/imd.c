@@ -225,6 +225,15 @@ struct chan_out {
 	uint8_t data[ZT_RELAY_CHAN_MAX];
 };
 
+/* A look elsewhere (cfg.elsewhere) for a service, kept a moment (rehome_where). */
+struct rehome_look {
+	bool valid, found;
+	uint64_t at;
+	const struct zt_policy *policy;
+	char service[ZT_CTRL_STR_MAX + 1];
+	struct zt_imd_where w;
+};
+
 struct zt_imd {
 	struct zt_imd_config cfg;
 	struct zt_quic_config qcfg;
@@ -250,6 +259,9 @@ struct zt_imd {
 	uint64_t held_next;               /* no held OPEN is due before this */
 	struct session *orphans;
 	struct zt_timerheap otimers;         /* the orphans' deadlines */
+	/* rehome_try's last look elsewhere (cfg.elsewhere), for the orphans of one lost
+	 * connector that look at the same moment: one look per service, not per session */
+	struct rehome_look rehome_look;
 	struct raw rawq[RAWQ_LEN];
 	size_t raw_head, raw_len;
 	struct chan_out *chanq;           /* CHAN_QUEUE, a ring (NULL: channel off) */
@@ -1703,6 +1715,31 @@ static void link_msg(struct zt_imd *imd, struct client *l, uint64_t now, struct 
 /* A rehoming session (rehome_wait): its connector here (a SESSION under the same id,
  * which it takes up), or over a link to the Intermediate that has it now (the OPEN
  * asks for the same id); else another look later. */
+/* Where a connector of service is at another Intermediate (cfg.elsewhere), looked up
+ * at most once per REHOME_LOOK for a service: a connector that left with thousands of
+ * sessions has thousands of orphans looking for it, each every REHOME_EVERY, and a
+ * look may walk the whole presence table. */
+#define REHOME_LOOK (100 * ZT_MS)
+
+static bool rehome_where(struct zt_imd *imd, const char *service, uint64_t now,
+			 struct zt_imd_where *w)
+{
+	struct rehome_look *c = &imd->rehome_look;
+
+	if (c->valid && now < c->at + REHOME_LOOK && c->policy == imd->cfg.policy &&
+	    !strcmp(c->service, service)) {
+		*w = c->w;
+		return c->found;
+	}
+	c->found = imd->cfg.elsewhere(imd->cfg.elsewhere_arg, imd->cfg.policy, service, w);
+	c->w = *w;
+	c->at = now;
+	c->policy = imd->cfg.policy;
+	snprintf(c->service, sizeof(c->service), "%s", service);
+	c->valid = true;
+	return c->found;
+}
+
 static void rehome_try(struct zt_imd *imd, struct session *s, uint64_t now)
 {
 	struct zt_imd_where w = { 0 };
@@ -1719,8 +1756,7 @@ static void rehome_try(struct zt_imd *imd, struct session *s, uint64_t now)
 		    "connector=%s at=here", s->id, s->service, s->ident[0], s->ident[1]);
 		return;
 	}
-	if (!imd->cfg.link_tls || !imd->cfg.elsewhere ||
-	    !imd->cfg.elsewhere(imd->cfg.elsewhere_arg, imd->cfg.policy, s->service, &w) ||
+	if (!imd->cfg.link_tls || !imd->cfg.elsewhere || !rehome_where(imd, s->service, now, &w) ||
 	    !w.link.family)
 		return;
 	w.imd[sizeof(w.imd) - 1] = 0;

@@ -648,6 +648,33 @@ static void connector_moves_home_record_there_first(void **state)
 	connector_moves_home(*state, true);
 }
 
+/* A connector with many sessions moves: its orphans look for it elsewhere every 0.5 s,
+ * but B asks the cluster once per moment and service, not once per session (a look may
+ * walk the whole presence table): 20 sessions, 2 s, a handful of looks. Before, 20 a
+ * round. */
+static void many_orphans_look_elsewhere_once(void **state)
+{
+	struct lw l;
+	int before;
+
+	lw_init(&l, *state, a_both, true);
+	(void)both_at_b(&l);
+	for (unsigned i = 0; i < 19; i++) {
+		assert_int_equal(nh_raw_open(&l.w.alice, 100 + i, "web", 0), 0);
+		nh_run_alive(&l.w.net, 200 * ZT_MS); /* (the OPEN rate) */
+	}
+	assert_true(nh_wait_count(&l.w.alice, ZT_CTRL_SESSION, 20, 3 * ZT_SEC));
+	l.where_none = true;
+	before = l.where_calls;
+	raw_moves(&l, &l.w.c1);
+	nh_run_alive(&l.w.net, 2 * ZT_SEC);
+	print_message("# looks elsewhere in 2 s for 20 orphans: %d\n", l.where_calls - before);
+	assert_true(l.where_calls - before >= 3);
+	assert_true(l.where_calls - before <= 8);
+	assert_int_equal(nh_raw_count(&l.w.alice, ZT_CTRL_CLOSE), 0);
+	lw_fini(&l);
+}
+
 /* The agent goes back home (B2) first, then the connector: alice's OPEN with the
  * session id at B2 goes over a link to B, where the session waited for her (kept as
  * for a lost agent: ZT_EMOVING); then c1 logs in at B2 and the cross session there
@@ -707,6 +734,7 @@ int main(void)
 		cmocka_unit_test(connector_moves_home_its_session_follows),
 		cmocka_unit_test(connector_moves_home_record_there_first),
 		cmocka_unit_test(agent_then_connector_move_home),
+		cmocka_unit_test(many_orphans_look_elsewhere_once),
 	};
 	return cmocka_run_group_tests(tests, nh_fixture_setup, nh_fixture_teardown);
 }
