@@ -83,19 +83,22 @@ start_background() {
 	[ -n "$FILTER" ] && [[ $name != *"$FILTER"* ]] && return 0
 	[ -x "$script" ] || return 0
 	BG_T0[$name]=$(date +%s.%N)
-	CMOCKA_MESSAGE_OUTPUT=TAP timeout -k 10 "$SUITE_TIMEOUT" "$script" >"$log" 2>&1 < /dev/null &
+	# its exit status and end time into $log.end (it ends long before it is counted)
+	( CMOCKA_MESSAGE_OUTPUT=TAP timeout -k 10 "$SUITE_TIMEOUT" "$script" >"$log" 2>&1 < /dev/null
+	  echo "$? $(date +%s.%N)" >"$log.end" ) &
 	BG_PID[$name]=$!
 }
 
 # Waits for the background suites and counts them, each as it ends.
 finish_background() {
-	local name rc t1
+	local name rc t1 log
 	for name in $BACKGROUND; do
 		[ -n "${BG_PID[$name]:-}" ] || continue
+		log=$logdir/${name////_}.log
 		wait "${BG_PID[$name]}"
-		rc=$?
-		t1=$(date +%s.%N)
-		tally_suite "$name" "$rc" "${BG_T0[$name]}" "$t1" "$logdir/${name////_}.log"
+		read -r rc t1 <"$log.end" 2>/dev/null || { rc=1; t1=$(date +%s.%N); }
+		rm -f "$log.end"
+		tally_suite "$name" "$rc" "${BG_T0[$name]}" "$t1" "$log"
 	done
 }
 trap 'for p in "${BG_PID[@]}"; do kill -TERM "$p" 2>/dev/null; done' EXIT
