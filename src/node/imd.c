@@ -3899,6 +3899,8 @@ size_t zt_imd_retire_identity(struct zt_imd *imd, uint64_t now, bool connector, 
 	size_t n = 0;
 
 	imd->now = now;
+	if (imd->cfg.logins_per_identity > 1)
+		return 0;
 	for (struct client *c = imd->clients; c; c = c->next) {
 		if (c->state != C_READY || c->role != role || strcmp(c->name, name))
 			continue;

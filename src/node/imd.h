@@ -451,7 +451,9 @@ void zt_imd_each_client(const struct zt_imd *imd,
 /* Ends every login here of that agent or connector (ERROR 1508 with text, then the
  * connection closed): it has logged in again elsewhere (a newer login at another
  * Intermediate, seen in the shared presence). Its sessions are kept as for a lost
- * connection (orphans, for it to take up again from there). Returns how many. */
+ * connection (orphans, for it to take up again from there). Returns how many. Nothing
+ * ends when several logins of one identity are allowed (cfg.logins_per_identity > 1):
+ * they may be at several Intermediates too (returns 0). */
 size_t zt_imd_retire_identity(struct zt_imd *imd, uint64_t now, bool connector, const char *name,
 			      const char *text);
 

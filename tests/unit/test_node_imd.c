@@ -550,6 +550,29 @@ static void retire_identity_keeps_its_sessions(void **state)
 	nh_world_fini(&w);
 }
 
+/* With several logins of one identity allowed (logins_per_identity 2: load tests, a
+ * deployment that means it), a newer login elsewhere ends none here: they may be at
+ * several Intermediates too. Before, the multi-Intermediate load bench's agents (one
+ * identity, three Intermediates) retired each other (ERROR 1508). */
+static void retire_identity_not_with_several_logins(void **state)
+{
+	struct nh_world w;
+	struct zt_imd_stats st;
+
+	world_init(&w, *state, 0, 0);
+	w.icfg.logins_per_identity = 2;
+	restart_imd(&w);
+	pair(&w);
+	assert_int_equal(zt_imd_retire_identity(w.imd.imd, w.net.now, true, "c1",
+						"a newer login of it at imd-b"), 0);
+	nh_run_alive(&w.net, 1 * ZT_SEC);
+	zt_imd_stats(w.imd.imd, &st);
+	assert_int_equal(st.replaced, 0);
+	assert_int_equal(st.authenticated, 2);
+	assert_int_equal(nh_raw_count(&w.c1, ZT_CTRL_ERROR), 0);
+	nh_world_fini(&w);
+}
+
 static void relay_dgram(struct nh_ep *e, uint32_t session, const char *payload)
 {
 	uint8_t buf[256];
@@ -2270,6 +2293,7 @@ int main(void)
 		cmocka_unit_test(clients_and_sessions_listed),
 		cmocka_unit_test(each_client_walks_the_logged_in),
 		cmocka_unit_test(retire_identity_keeps_its_sessions),
+		cmocka_unit_test(retire_identity_not_with_several_logins),
 		cmocka_unit_test(reload_revokes_only_what_the_new_policy_refuses),
 		cmocka_unit_test(relays_only_between_the_pair),
 		cmocka_unit_test(relay_quota_ends_the_session),

@@ -305,14 +305,17 @@ static void elsewhere(struct imd_nats *n, uint8_t role, const char *name,
 		      const struct zt_presrec *r)
 {
 	char text[ZT_PRESREC_NAME_MAX + ZT_PRESREC_IMD_MAX + 64];
+	size_t ended;
 
 	if (zt_prespub_elsewhere(n->pub, role, name, r->seq) <= 0 || !n->retire ||
 	    role == ZT_PRESREC_INTERMEDIATE)
 		return;
 	snprintf(text, sizeof(text), "a newer login of %s at Intermediate %s", name, r->imd);
-	zt_info("presence_newer_elsewhere", "role=%s name=%s at=%s note=\"the login here ends\"",
-		role == ZT_PRESREC_CONNECTOR ? "connector" : "agent", name, r->imd);
-	n->retire(n->retire_arg, role == ZT_PRESREC_CONNECTOR, name, text);
+	ended = n->retire(n->retire_arg, role == ZT_PRESREC_CONNECTOR, name, text);
+	zt_info("presence_newer_elsewhere", "role=%s name=%s at=%s logins_ended=%zu note=\"%s\"",
+		role == ZT_PRESREC_CONNECTOR ? "connector" : "agent", name, r->imd, ended,
+		ended ? "the login here ends"
+		      : "kept: several logins of one identity are allowed (--logins-per-identity)");
 }
 
 /* The store's changes: into the table; a client of ours that the store now places

@@ -55,7 +55,7 @@ struct imd_nats {
 	void *apply_arg;
 	/* Called to end the login here of a client that logged in later at another
 	 * Intermediate (the presence shows it there, the newer login). */
-	void (*retire)(void *arg, bool connector, const char *name, const char *text);
+	size_t (*retire)(void *arg, bool connector, const char *name, const char *text);
 	void *retire_arg;
 	/* Running. */
 	struct zt_addr link_pub;     /* link_addr, or its default (family 0: none) */

@@ -792,12 +792,13 @@ static void apply_nats_policy(void *arg, struct zt_policy *policy, uint64_t seq)
 }
 
 /* The presence shows a newer login of that client at another Intermediate: ours ends. */
-static void retire_elsewhere(void *arg, bool connector, const char *name, const char *text)
+static size_t retire_elsewhere(void *arg, bool connector, const char *name, const char *text)
 {
 	struct prog *p = arg;
+	size_t n = zt_imd_retire_identity(p->imd, zt_loop_now(p->d.loop), connector, name, text);
 
-	zt_imd_retire_identity(p->imd, zt_loop_now(p->d.loop), connector, name, text);
 	zt_nodeio_kick(&p->d.io);
+	return n;
 }
 
 static void reload(void *arg)
