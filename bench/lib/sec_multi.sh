@@ -15,7 +15,7 @@ MULTI_PROUNDS=3
 # The load (issue 19): MULTI_LOAD agents spread over three Intermediates, a third at
 # each, opening one session each at once to a connector at the next Intermediate (A->B,
 # B->C, C->A), against the same three zt-load processes with everything at A.
-MULTI_LOAD=10000
+MULTI_LOAD=${MULTI_LOAD:-10000}
 MULTI_LROUNDS=2
 if [ -n "$QUICK_MODE" ]; then
 	MULTI_PAIRS=100
