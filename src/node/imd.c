@@ -104,6 +104,7 @@ struct client {
 					     sessions wait for it (orphans) */
 	uint64_t login_seq;               /* C_READY: its HELLO was the login_seq-th */
 	uint64_t login_at;                /* C_READY: when */
+	uint64_t login_floor;             /* cfg.login_floor's answer at the login */
 	uint64_t close_at;                /* C_REJECTED or close_pending: when to close */
 	uint32_t close_code;
 	char close_text[128];
@@ -2314,6 +2315,9 @@ static void handle_hello(struct zt_imd *imd, struct client *c, uint64_t now,
 	c->state = C_READY;
 	c->login_seq = ++imd->logins;
 	c->login_at = now;
+	if (imd->cfg.login_floor && c->role != ZT_CTRL_ROLE_INTERMEDIATE)
+		c->login_floor = imd->cfg.login_floor(imd->cfg.elsewhere_arg,
+						      c->role == ZT_CTRL_ROLE_CONNECTOR, c->name);
 	imd->nready++;
 	half_open_end(c);
 	imd->st.auth_ok++;
@@ -3883,13 +3887,14 @@ size_t zt_imd_clients(const struct zt_imd *imd, struct zt_imd_client_info *ret, 
 
 void zt_imd_each_client(const struct zt_imd *imd,
 			void (*fn)(void *arg, bool connector, const char *name,
-				   const struct zt_addr *remote, uint64_t login_at),
+				   const struct zt_addr *remote, uint64_t login_at,
+				   uint64_t login_floor),
 			void *arg)
 {
 	for (const struct client *c = imd->clients; c; c = c->next)
 		if (c->state == C_READY && c->role != ZT_CTRL_ROLE_INTERMEDIATE)
 			fn(arg, c->role == ZT_CTRL_ROLE_CONNECTOR, c->name, &c->observed,
-			   c->login_at);
+			   c->login_at, c->login_floor);
 }
 
 size_t zt_imd_retire_identity(struct zt_imd *imd, uint64_t now, bool connector, const char *name,

@@ -192,6 +192,11 @@ struct zt_imd_config {
 	bool (*elsewhere)(void *arg, const struct zt_policy *policy, const char *service,
 			  struct zt_imd_where *ret);
 	void *elsewhere_arg;
+	/* Asked (with elsewhere_arg) as an agent or connector logs in: the presence seq of
+	 * its record at another Intermediate known now (0: none), which its own record's
+	 * seq is to stay above (zt_imd_each_client gives it back; node/prespub.h). It must
+	 * not call into the Intermediate. NULL: 0. */
+	uint64_t (*login_floor)(void *arg, bool connector, const char *name);
 	/* Links between Intermediates (docs/scale-out.md, "Sessions across
 	 * Intermediates"). link_tls (a client context: ZT_ALPN_OUTER, our certificate,
 	 * which must carry the TLS client purpose): an OPEN for a service whose connector
@@ -439,13 +444,15 @@ int zt_imd_set_policy(struct zt_imd *imd, uint64_t now, const struct zt_policy *
  * ret. Returns how many there are in all. */
 size_t zt_imd_clients(const struct zt_imd *imd, struct zt_imd_client_info *ret, size_t cap);
 
-/* Calls fn(arg, connector, name, remote, login_at) for every logged-in client, in no
- * order: its role, its name (the PKI's, "alice"), its validated address now and when
- * it logged in (the Intermediate's clock). fn must not call into the Intermediate.
- * Cheaper than zt_imd_clients for many clients. */
+/* Calls fn(arg, connector, name, remote, login_at, login_floor) for every logged-in
+ * client, in no order: its role, its name (the PKI's, "alice"), its validated address
+ * now, when it logged in (the Intermediate's clock) and what cfg.login_floor said then.
+ * fn must not call into the Intermediate. Cheaper than zt_imd_clients for many
+ * clients. */
 void zt_imd_each_client(const struct zt_imd *imd,
 			void (*fn)(void *arg, bool connector, const char *name,
-				   const struct zt_addr *remote, uint64_t login_at),
+				   const struct zt_addr *remote, uint64_t login_at,
+				   uint64_t login_floor),
 			void *arg);
 
 /* Ends every login here of that agent or connector (ERROR 1508 with text, then the

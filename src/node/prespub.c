@@ -18,6 +18,7 @@ struct pub {
 	uint64_t pass;          /* the last pass that saw it */
 	uint64_t login_ms;      /* its login here (wall ms) */
 	uint64_t seq;           /* of our last put: login_ms in us, then one more each put */
+	uint64_t floor;         /* its login's floor: seq stays above it (zt_prespub_see) */
 	bool nudged;
 	bool yielded;           /* a newer login of it elsewhere holds the record */
 };
@@ -116,8 +117,10 @@ static int put(struct zt_prespub *p, struct pub *e, uint64_t now_ms)
 	int n;
 
 	/* logins order records (the newer login wins everywhere); a login's puts follow
-	 * each other */
+	 * each other; a login ranks above the records it came after, whatever the clocks */
 	e->seq = e->seq + 1 > e->login_ms * 1000 ? e->seq + 1 : e->login_ms * 1000;
+	if (e->seq <= e->floor)
+		e->seq = e->floor + 1;
 	r.seq = e->seq;
 	memcpy(r.name, e->name, sizeof(r.name));
 	memcpy(r.imd, p->self, sizeof(r.imd));
@@ -154,7 +157,7 @@ static bool due(const struct zt_prespub *p, const struct pub *e, uint64_t now_ms
 }
 
 int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const char *name,
-		   const struct zt_addr *remote, uint64_t login_ms)
+		   const struct zt_addr *remote, uint64_t login_ms, uint64_t floor)
 {
 	struct who w = { .role = role, .name = name };
 	uint64_t h = who_hash(p, role, name);
@@ -173,6 +176,7 @@ int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const ch
 		e->pass = p->pass;
 		if (login_ms != e->login_ms) { /* it logged in here again */
 			e->login_ms = login_ms;
+			e->floor = floor;
 			e->yielded = false;
 			e->put_at = 0;
 		}
@@ -188,7 +192,7 @@ int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const ch
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	*e = (struct pub){ .role = role, .pass = p->pass, .login_ms = login_ms };
+	*e = (struct pub){ .role = role, .pass = p->pass, .login_ms = login_ms, .floor = floor };
 	memcpy(e->name, name, nl);
 	if (remote)
 		e->remote = *remote;

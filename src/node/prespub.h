@@ -6,14 +6,17 @@
  * address, or whose record is due for refresh; a delete for one that is gone.
  *
  *   zt_prespub_begin(p);
- *   for each logged-in client: zt_prespub_see(p, now_ms, role, name, &remote, login_ms);
+ *   for each logged-in client: zt_prespub_see(p, now_ms, role, name, &remote, login_ms,
+ *                                             floor);
  *   zt_prespub_end(p);                      deletes for those not seen
  *
  * Records live ttl_ms and are refreshed every refresh_ms, so a crashed Intermediate's
  * records vanish within ttl_ms. seq is the client's login time here in microseconds
  * (wall clock), one more for each put of that login: a client's newer login on another
- * Intermediate outranks the older one, as far as the two clocks agree, however often
- * the older one is refreshed.
+ * Intermediate outranks the older one however often the older one is refreshed. Where
+ * the clocks disagree, the floor orders them: the highest seq of that client's record
+ * elsewhere that this Intermediate held when the client logged in here (a login that
+ * came after a record ranks above it, a Lamport clock's rule; 0: none held).
  *
  * When the store shows a client of ours under another Intermediate's record, the
  * newer login keeps it (zt_prespub_elsewhere): ours is put again if it is the newer,
@@ -68,11 +71,12 @@ void zt_prespub_begin(struct zt_prespub *p);
 /* A client connected here now, from remote (NULL or family 0: no address in the
  * record), logged in here at login_ms (wall clock). An identity logged in here several
  * times is one record: the first login seen in a pass decides its address and login
- * time. Returns 1 (a put was emitted), 0 (nothing due, or yielded), ZT_EMALFORMED (a
+ * time. floor: the login's (above; taken at its first pass, like login_ms): its seq
+ * is above floor. Returns 1 (a put was emitted), 0 (nothing due, or yielded), ZT_EMALFORMED (a
  * name a record cannot hold; counted in errors), the error of emit (deferred: the put
  * is due again at the next pass), -ENOMEM. */
 int zt_prespub_see(struct zt_prespub *p, uint64_t now_ms, uint8_t role, const char *name,
-		   const struct zt_addr *remote, uint64_t login_ms);
+		   const struct zt_addr *remote, uint64_t login_ms, uint64_t floor);
 /* Emits a delete for each published client not seen since begin. Returns how many. */
 size_t zt_prespub_end(struct zt_prespub *p);
 

@@ -484,10 +484,11 @@ struct seen {
 	int n;
 	char text[128];
 	uint64_t login_at[2]; /* the agent's, the connector's */
+	uint64_t floor[2];
 };
 
 static void see_client(void *arg, bool connector, const char *name, const struct zt_addr *remote,
-		       uint64_t login_at)
+		       uint64_t login_at, uint64_t login_floor)
 {
 	struct seen *s = arg;
 	char a[ZT_ADDR_STRLEN];
@@ -496,6 +497,23 @@ static void see_client(void *arg, bool connector, const char *name, const struct
 	snprintf(s->text + l, sizeof(s->text) - l, "%s%s:%s@%s", s->n++ ? " " : "",
 		 connector ? "connector" : "agent", name, zt_addr_str(remote, a));
 	s->login_at[connector] = login_at;
+	s->floor[connector] = login_floor;
+}
+
+/* cfg.login_floor: the seq of a record elsewhere, per name, and who was asked. */
+struct floors {
+	char asked[64];
+	uint64_t alice, c1;
+};
+
+static uint64_t floor_of(void *arg, bool connector, const char *name)
+{
+	struct floors *f = arg;
+	size_t l = strlen(f->asked);
+
+	snprintf(f->asked + l, sizeof(f->asked) - l, "%s%s:%s", l ? " " : "",
+		 connector ? "connector" : "agent", name);
+	return !strcmp(name, "alice") ? f->alice : !strcmp(name, "c1") ? f->c1 : 0;
 }
 
 /* zt_imd_each_client (what the presence publisher reads): every logged-in client, its
@@ -515,6 +533,32 @@ static void each_client_walks_the_logged_in(void **state)
 	/* their logins' times: c1 first, then alice */
 	assert_true(s.login_at[1] > 0 && s.login_at[1] < s.login_at[0]);
 	assert_true(s.login_at[0] <= w.net.now);
+	assert_true(s.floor[0] == 0 && s.floor[1] == 0); /* no cfg.login_floor */
+	nh_world_fini(&w);
+}
+
+/* cfg.login_floor (the presence table's record of the client at another Intermediate,
+ * node/prespub.h) is asked once as each agent or connector logs in, and what it said
+ * then is what zt_imd_each_client gives, later answers notwithstanding: the floor is
+ * of the records known before the login. */
+static void each_client_gives_the_floor_of_the_login(void **state)
+{
+	struct nh_world w;
+	struct seen s = { 0 };
+	struct floors f = { .alice = 1700000000000123, .c1 = 0 };
+
+	world_init(&w, *state, 0, 0);
+	w.icfg.login_floor = floor_of;
+	w.icfg.elsewhere_arg = &f;
+	restart_imd(&w);
+	pair(&w);
+	assert_string_equal(f.asked, "connector:c1 agent:alice");
+	f.alice = f.c1 = 42; /* records that came after the logins */
+	zt_imd_each_client(w.imd.imd, see_client, &s);
+	assert_int_equal(s.n, 2);
+	assert_true(s.floor[0] == 1700000000000123ULL);
+	assert_true(s.floor[1] == 0);
+	assert_string_equal(f.asked, "connector:c1 agent:alice"); /* not asked again */
 	nh_world_fini(&w);
 }
 
@@ -2292,6 +2336,7 @@ int main(void)
 		cmocka_unit_test(pairing),
 		cmocka_unit_test(clients_and_sessions_listed),
 		cmocka_unit_test(each_client_walks_the_logged_in),
+		cmocka_unit_test(each_client_gives_the_floor_of_the_login),
 		cmocka_unit_test(retire_identity_keeps_its_sessions),
 		cmocka_unit_test(retire_identity_not_with_several_logins),
 		cmocka_unit_test(reload_revokes_only_what_the_new_policy_refuses),

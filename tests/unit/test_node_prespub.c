@@ -78,7 +78,7 @@ static int pass(struct zt_prespub *p, struct sink *s, uint64_t now, const struct
 	s->now = now;
 	zt_prespub_begin(p);
 	if (c1)
-		rc = zt_prespub_see(p, now, ZT_PRESREC_CONNECTOR, "c1", c1, LOGIN);
+		rc = zt_prespub_see(p, now, ZT_PRESREC_CONNECTOR, "c1", c1, LOGIN, 0);
 	zt_prespub_end(p);
 	return rc;
 }
@@ -161,9 +161,9 @@ static void several_logins_are_one_record(void **state)
 	for (int i = 0; i < 3; i++) {
 		s.now = NOW + (uint64_t)i * 1000;
 		zt_prespub_begin(p);
-		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A1, LOGIN), i == 0);
-		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A2, LOGIN), 0);
-		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A1, LOGIN), 0);
+		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A1, LOGIN, 0), i == 0);
+		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A2, LOGIN, 0), 0);
+		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_CONNECTOR, "c1", &A1, LOGIN, 0), 0);
 		assert_int_equal(zt_prespub_end(p), 0);
 	}
 	assert_int_equal(s.puts, 1);
@@ -234,7 +234,7 @@ static void seq_increases_and_withdraw(void **state)
 		s.now = NOW - (uint64_t)i;
 		zt_prespub_begin(p);
 		assert_int_equal(zt_prespub_see(p, s.now, ZT_PRESREC_AGENT, "alice",
-						i % 2 ? &A1 : &A2, LOGIN), 1);
+						i % 2 ? &A1 : &A2, LOGIN, 0), 1);
 		zt_prespub_end(p);
 		assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_AGENT, "alice", &got), 0);
 		assert_true(got.seq > last);
@@ -242,9 +242,9 @@ static void seq_increases_and_withdraw(void **state)
 	}
 	/* A name no record can hold: refused, counted, nothing emitted. */
 	zt_prespub_begin(p);
-	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "al ice", &A1, LOGIN), ZT_EMALFORMED);
-	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "alice", &A2, LOGIN), 0);
-	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "bob", NULL, LOGIN), 1);
+	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "al ice", &A1, LOGIN, 0), ZT_EMALFORMED);
+	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "alice", &A2, LOGIN, 0), 0);
+	assert_int_equal(zt_prespub_see(p, NOW, ZT_PRESREC_AGENT, "bob", NULL, LOGIN, 0), 1);
 	zt_prespub_end(p);
 	assert_int_equal(zt_prestab_find(s.tab, NOW, ZT_PRESREC_AGENT, "bob", &got), 0);
 	assert_int_equal(got.naddrs, 0);
@@ -270,15 +270,21 @@ static int store_says(struct zt_prespub *p, const char *self, struct sink *s)
 	return zt_prespub_elsewhere(p, ZT_PRESREC_CONNECTOR, "c1", r.seq);
 }
 
-static int pass_at(struct zt_prespub *p, struct sink *s, uint64_t now, uint64_t login)
+static int pass_floor(struct zt_prespub *p, struct sink *s, uint64_t now, uint64_t login,
+		      uint64_t floor)
 {
 	int rc;
 
 	s->now = now;
 	zt_prespub_begin(p);
-	rc = zt_prespub_see(p, now, ZT_PRESREC_CONNECTOR, "c1", &A1, login);
+	rc = zt_prespub_see(p, now, ZT_PRESREC_CONNECTOR, "c1", &A1, login, floor);
 	zt_prespub_end(p);
 	return rc;
+}
+
+static int pass_at(struct zt_prespub *p, struct sink *s, uint64_t now, uint64_t login)
+{
+	return pass_floor(p, s, now, login, 0);
 }
 
 /*
@@ -354,6 +360,48 @@ static void the_newer_login_keeps_the_record(void **state)
 	zt_prestab_free(s.tab);
 }
 
+/*
+ * A's clock is 5 s ahead of B's. c1 logs in at A, then (a second later) moves to B,
+ * whose presence table held A's record at the login: that record's seq is the login's
+ * floor, and B's record ranks above A's although B's clock puts the login 4 s before
+ * A's. B keeps c1 and A yields. Without the floor B's record lost: B yielded the client
+ * actually there to its stale login at A, shown at A until that record went. A later
+ * put of the same login stays above the floor too; a new login at B takes its own.
+ */
+static void a_login_ranks_above_what_it_followed(void **state)
+{
+	struct sink s;
+	struct zt_prespub *a = publisher(&s), *b;
+	struct zt_prespub_config bc = {
+		.self = "imd-b", .key = KEY, .key_len = sizeof(KEY), .seed = 9, .emit = emit, .arg = &s,
+	};
+	struct zt_presrec at_a, r;
+	(void)state;
+
+	assert_int_equal(zt_prespub_new(&b, &bc), 0);
+	s.allow_stale = true;
+	assert_int_equal(pass_at(a, &s, NOW + 5000, NOW + 5000), 1); /* A's clock */
+	assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_CONNECTOR, "c1", &at_a), 0);
+	assert_int_equal(pass_floor(b, &s, NOW + 1000, NOW + 1000, at_a.seq), 1);
+	assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_CONNECTOR, "c1", &r), 0);
+	assert_string_equal(r.imd, "imd-b");
+	assert_true(r.seq == at_a.seq + 1);
+	assert_int_equal(store_says(b, "imd-b", &s), 0); /* B keeps it */
+	assert_int_equal(store_says(a, "imd-a", &s), 1); /* A yields */
+	/* B's refresh (a put of the same login, 10 s on) */
+	assert_int_equal(pass_floor(b, &s, NOW + 11000, NOW + 1000, at_a.seq), 1);
+	assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_CONNECTOR, "c1", &r), 0);
+	assert_true(r.seq == at_a.seq + 2);
+	/* a new login at B with no record elsewhere then: its clock's */
+	assert_int_equal(pass_floor(b, &s, NOW + 12000, NOW + 11500, 0), 1);
+	assert_int_equal(zt_prestab_find(s.tab, s.now, ZT_PRESREC_CONNECTOR, "c1", &r), 0);
+	assert_true(r.seq == (NOW + 11500) * 1000);
+	assert_int_equal(s.stale, 0);
+	zt_prespub_free(a);
+	zt_prespub_free(b);
+	zt_prestab_free(s.tab);
+}
+
 static void bad_config(void **state)
 {
 	struct sink s = { 0 };
@@ -388,6 +436,7 @@ int main(void)
 		cmocka_unit_test(a_full_queue_defers_the_put),
 		cmocka_unit_test(seq_increases_and_withdraw),
 		cmocka_unit_test(the_newer_login_keeps_the_record),
+		cmocka_unit_test(a_login_ranks_above_what_it_followed),
 		cmocka_unit_test(bad_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

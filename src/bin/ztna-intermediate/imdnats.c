@@ -149,17 +149,40 @@ static int emit(void *arg, const char *key, const uint8_t *val, size_t len)
 
 struct see_pass {
 	struct imd_nats *n;
-	uint64_t wall_ms, mono;
+	uint64_t wall_ms;
 };
 
+/* A login's wall-clock time (ms), from its monotonic time and the pair read at the
+ * start: the same at every pass. (The wall clock now less the login's age jittered by
+ * a millisecond from pass to pass, which the publisher took for a new login each
+ * time: a put at once, and a yielded record taken back.) */
+static uint64_t login_wall_ms(const struct imd_nats *n, uint64_t login_at)
+{
+	if (login_at >= n->started_mono)
+		return n->started_ms + (login_at - n->started_mono) / ZT_MS;
+	uint64_t before = (n->started_mono - login_at) / ZT_MS;
+	return n->started_ms > before ? n->started_ms - before : 0;
+}
+
 static void see(void *arg, bool connector, const char *name, const struct zt_addr *remote,
-		uint64_t login_at)
+		uint64_t login_at, uint64_t login_floor)
 {
 	struct see_pass *sp = arg;
-	uint64_t ago_ms = sp->mono > login_at ? (sp->mono - login_at) / ZT_MS : 0;
 
 	zt_prespub_see(sp->n->pub, sp->wall_ms, connector ? ZT_PRESREC_CONNECTOR : ZT_PRESREC_AGENT,
-		       name, remote, sp->wall_ms > ago_ms ? sp->wall_ms - ago_ms : 0);
+		       name, remote, login_wall_ms(sp->n, login_at), login_floor);
+}
+
+uint64_t imd_nats_login_floor(void *arg, bool connector, const char *name)
+{
+	struct imd_nats *n = arg;
+	struct zt_presrec r;
+
+	if (!n->tab || zt_prestab_find(n->tab, wall_ms(), connector ? ZT_PRESREC_CONNECTOR :
+				       ZT_PRESREC_AGENT, name, &r) < 0 || !strcmp(r.imd, n->name))
+		return 0;
+	n->floors++;
+	return r.seq;
 }
 
 /* Every record again after the bus (re)connects, or when puts failed (the cluster was
@@ -186,12 +209,12 @@ static void on_sync(struct zt_loop *loop, struct zt_timer *t, uint64_t now)
 	struct imd_nats *n = t->data;
 
 	maybe_republish(n, wall_ms());
-	struct see_pass sp = { .n = n, .wall_ms = wall_ms(), .mono = now };
+	struct see_pass sp = { .n = n, .wall_ms = wall_ms() };
 
 	zt_prespub_begin(n->pub);
 	if (n->link_pub.family) /* our own record: where the others reach us */
 		zt_prespub_see(n->pub, sp.wall_ms, ZT_PRESREC_INTERMEDIATE, n->name, &n->link_pub,
-			       n->started_ms);
+			       n->started_ms, 0);
 	zt_imd_each_client(n->imd, see, &sp);
 	zt_prespub_end(n->pub);
 	zt_prestab_expire(n->tab, wall_ms());
@@ -396,6 +419,7 @@ int imd_nats_start(struct imd_nats *n, struct zt_daemon *d, const struct zt_imd 
 	snprintf(n->policy_signer, sizeof(n->policy_signer), "none");
 	uint64_t ttl_ms = n->ttl ? n->ttl / 1000000 : TTL_DEFAULT_MS;
 	n->started_ms = wall_ms();
+	n->started_mono = zt_clock_now();
 	struct zt_prespub_config pc = {
 		.self = n->name, .key = key, .key_len = (size_t)len, .ttl_ms = ttl_ms,
 		.refresh_ms = ttl_ms / 3,
@@ -561,6 +585,10 @@ void imd_nats_metrics(const struct imd_nats *n, struct zt_prom *p)
 	     "Changes of the presence bucket seen, by what became of them.", "result",
 	     { "applied", ts.applied }, { "stale", ts.stale }, { "refused", ts.refused },
 	     { "table_full", ts.full });
+	zt_prom_family(p, "ztna_presence_login_floors_total", "counter",
+		       "Logins here of a client with a record at another Intermediate then: "
+		       "their records rank above that one whatever the clocks say.");
+	zt_prom_u64(p, "ztna_presence_login_floors_total", NULL, NULL, n->floors);
 }
 
 void imd_nats_log(const struct imd_nats *n, const char *event)

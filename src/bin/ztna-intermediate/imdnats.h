@@ -69,6 +69,8 @@ struct imd_nats {
 	uint64_t readies, failed;    /* the bus's counts at the last look */
 	uint64_t republished_at;     /* wall ms */
 	uint64_t started_ms;         /* wall ms: our own record's "login" */
+	uint64_t started_mono;       /* the monotonic clock then (login_wall_ms) */
+	uint64_t floors;             /* logins given a floor from a record elsewhere */
 	uint8_t key[64];             /* the presence key (also the policy's) */
 	size_t key_len;
 	uint64_t policy_seq;         /* the cluster's policy in force; 0 none yet */
@@ -105,6 +107,9 @@ void imd_nats_metrics(const struct imd_nats *n, struct zt_prom *p);
 /* node/imd.h cfg.elsewhere: a connector that may serve service (policy) and is
  * connected to another Intermediate, and that one's link address (from its own
  * record; family 0 when it has none). */
+/* zt_imd_config.login_floor (arg: the struct imd_nats): the seq of that client's
+ * record at another Intermediate in the table now, 0 when none. */
+uint64_t imd_nats_login_floor(void *arg, bool connector, const char *name);
 bool imd_nats_elsewhere(void *arg, const struct zt_policy *policy, const char *service,
 			struct zt_imd_where *ret);
 

@@ -910,6 +910,7 @@ static int setup(void *arg, int argc, char **argv)
 	if (*p->nats.servers) {
 		p->ic.elsewhere = imd_nats_elsewhere;
 		p->ic.elsewhere_arg = &p->nats;
+		p->ic.login_floor = imd_nats_login_floor;
 		p->ic.link_identity = p->link_identity;
 		p->ic.links_in = true;
 		p->nats.link_pub = p->nats.link_addr;
