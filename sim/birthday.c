@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,16 +7,11 @@
 #include "core/birthday.h"
 #include "core/units.h"
 #include "draw.h"
-#include "pop.h"
+#include "odds.h"
 #include "real.h"
 
 #define PORTS (ZT_BIRTHDAY_PORT_HI - ZT_BIRTHDAY_PORT_LO + 1) /* the simulator's NATs: 64,512 */
 #define WITHIN (10 * ZT_SEC)
-
-double zt_sim_birthday_expected(unsigned n, unsigned m, unsigned ports)
-{
-	return 1.0 - pow(1.0 - (double)n / ports, (double)m);
-}
 
 /* Session s: the port-restricted side is the agent in even sessions. */
 static int scenario(const struct zt_sim_birthday_cfg *cfg, unsigned s, char *buf, size_t cap)
@@ -90,7 +84,7 @@ int zt_sim_birthday_run(const struct zt_sim_birthday_cfg *cfg, struct zt_sim_bir
 		if (o.went_direct && o.time_to_direct <= WITHIN)
 			ms[ret->direct++] = o.time_to_direct / ZT_MS;
 	}
-	zt_sim_pop_wilson(ret->direct, ret->ran, &ret->lo, &ret->hi);
+	zt_sim_wilson(ret->direct, ret->ran, &ret->lo, &ret->hi);
 	if (ret->direct) {
 		qsort(ms, ret->direct, sizeof(*ms), cmp_u64);
 		ret->median_ms = ms[(ret->direct - 1) / 2];

@@ -29,9 +29,6 @@ struct zt_sim_birthday_result {
 	uint64_t median_ms;               /* time to direct of those, median */
 };
 
-/* The expected success for n sockets, m probes over P ports. */
-double zt_sim_birthday_expected(unsigned n, unsigned m, unsigned ports);
-
 /* Runs the sessions. Returns 0, or a negative code when one could not run. */
 int zt_sim_birthday_run(const struct zt_sim_birthday_cfg *cfg, struct zt_sim_birthday_result *ret);
 

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "birthday.h"
 #include "core/birthday.h"
+#include "odds.h"
 #include "core/err.h"
 #include "core/units.h"
 #include "draw.h"
@@ -88,24 +88,6 @@ int zt_sim_pop_session(int a, int b, uint64_t seed, const struct zt_sim_variant 
 	if (n < 0)
 		return n;
 	return zt_sim_session_run(&cfg, ret);
-}
-
-void zt_sim_pop_wilson(unsigned k, unsigned n, double *lo, double *hi)
-{
-	const double z = 1.959964;
-	double p, d, c, h;
-
-	if (!n) {
-		*lo = 0;
-		*hi = 1;
-		return;
-	}
-	p = (double)k / n;
-	d = 1 + z * z / n;
-	c = (p + z * z / (2.0 * n)) / d;
-	h = z * sqrt(p * (1 - p) / n + z * z / (4.0 * n * n)) / d;
-	*lo = c - h < 0 ? 0 : c - h;
-	*hi = c + h > 1 ? 1 : c + h;
 }
 
 /* What theory says for the sides with techniques t only. */
@@ -195,7 +177,7 @@ int zt_sim_pop_run(const struct zt_sim_pop_mix *mix, const struct zt_sim_pop_cfg
 			return rc;
 		book(r, s, &cfg->tech, seed, &o, cfg->tech.ipv6 && s[0].ipv6 && s[1].ipv6);
 	}
-	zt_sim_pop_wilson(r->direct, r->ran, &r->lo, &r->hi);
+	zt_sim_wilson(r->direct, r->ran, &r->lo, &r->hi);
 	sd = sqrt(r->expected_var);
 	r->theory_lo = r->ran ? (r->expected - 1.959964 * sd) / r->ran : 0;
 	r->theory_hi = r->ran ? (r->expected + 1.959964 * sd) / r->ran : 1;

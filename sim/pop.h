@@ -55,9 +55,6 @@ int zt_sim_pop_session(int a, int b, uint64_t seed, const struct zt_sim_variant 
 int zt_sim_pop_session_sides(const struct zt_sim_pop_side s[2], const struct zt_sim_pop_tech *t,
 			     uint64_t seed, struct zt_sim_outcome *ret);
 
-/* Wilson 95 % interval for k of n. */
-void zt_sim_pop_wilson(unsigned k, unsigned n, double *lo, double *hi);
-
 struct zt_sim_pop_cfg {
 	const char *file;               /* mix file, or NULL: the default */
 	unsigned sessions;
