@@ -1319,6 +1319,10 @@ int zt_peer_poll_send(struct zt_peer *p, uint64_t now, uint8_t *buf, size_t cap,
 	p->now = now;
 	check_ctrl(p);
 	zt_psession_deliver(p);
+	if (p->pm_refresh_due) {
+		p->pm_refresh_due = false;
+		zt_ppm_refresh(p, now);
+	}
 	n = zt_ppm_poll_send(p, now, buf, cap, ret_local, ret_remote);
 	if (n <= 0)
 		n = zt_pnat_poll_send(p, now, buf, cap, ret_local, ret_remote);

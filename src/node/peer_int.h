@@ -280,6 +280,9 @@ struct zt_peer {
 	const char *pm_ext_proto;
 	uint32_t pm_ext_lifetime;
 	uint64_t pm_ext_at;
+	/* A session's direct path fell back to the relay (session.c): zt_ppm_refresh at
+	 * the next poll_send (session.c does not call into peerpm.c, which calls it). */
+	bool pm_refresh_due;
 };
 
 #define PLOG(p, lvl, ev, ...) zt_node_logf(&(p)->cfg.log, lvl, ev, __VA_ARGS__)

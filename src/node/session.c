@@ -1594,7 +1594,7 @@ static void direct_flush(struct psession *s, uint64_t now)
 		else if (mv.kind == ZT_PATH_KIND_RELAY)
 			zt_peer_relay_path(s->p, &to);
 		if (mv.kind == ZT_PATH_KIND_RELAY)
-			zt_ppm_refresh(s->p, now); /* a lost path: the port mapping may be gone */
+			s->p->pm_refresh_due = true; /* a lost path: the mapping may be gone */
 		zt_quic_conn_path(s->conn, &cur);
 		if (zt_addr_equal(&cur.local, &to.local) && zt_addr_equal(&cur.remote, &to.remote))
 			rc = ZT_DIRECT_ALREADY;
@@ -1629,7 +1629,7 @@ static void direct_path(struct psession *s, const struct zt_quic_path *path, boo
 	direct_sync(s);
 	zt_direct_path_result(s->direct, now, path, ok);
 	if (ok && zt_quic_is_relay_addr(&path->local))
-		zt_ppm_refresh(s->p, now); /* connector: the agent fell back to the relay */
+		s->p->pm_refresh_due = true; /* connector: the agent fell back to the relay */
 	direct_flush(s, now);
 }
 
