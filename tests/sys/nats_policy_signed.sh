@@ -12,12 +12,13 @@
 # (the policy in force stays: none), each reason logged; one signed by the operator is
 # applied, status and `ztna policy show` name its signer; push --sign refuses a key file
 # others can read; A refuses to start with a --policy-signer file that is not a public
-# key, and with --policy-signer but no --nats-policy follow.
+# key, and with --policy-signer but no --nats-policy follow; SIGHUP reads the keys again
+# (a key replaced: the policy it signed is withdrawn, the local one in force).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 B=${BUILD:-build}
-N=6
+N=7
 tap_plan $N
 
 . tests/lib/progs.sh
@@ -48,10 +49,11 @@ op_id=$(field "$k1" id)
 	tap_fail "keygen" "$r1 '$k1' / $r2 '$k2' / $r3 '$k3'"
 
 progs_start nats nats-server -a "$L" -p "$P_NATS" -js -sd "$T/js"
+cp "$T/op.pub" "$T/signer.pub" # A's --policy-signer: the operator's key, until check 7
 wait_log "$T/nats.log" "Server is ready" 10
 progs_start imd-a "$B/ztna-intermediate" --listen "$L:$P_A" --tcp-listen off --stun-port off \
 	--pki "$T/pki/intermediate" --control "$T/a.sock" --nats "$NATS" --nats-name imd-a \
-	--presence-key "$T/presence.key" --nats-policy follow --policy-signer "$T/op.pub" \
+	--presence-key "$T/presence.key" --nats-policy follow --policy-signer "$T/signer.pub" \
 	--client agent:alice:ta --allow alice=echo
 for _ in $(seq 50); do [ "$(field "$(presence a)" state)" = ready ] && break; sleep 0.1; done
 
@@ -101,3 +103,25 @@ o2=$(timeout 10 "$B/ztna-intermediate" "${common[@]}" --policy-signer "$T/op.pub
 	grep -q "policy-signer goes with --nats and --nats-policy follow" <<<"$o2" &&
 	tap_ok "refused settings: a private key as --policy-signer (exit 2, file named); a signer without --nats-policy follow" ||
 	tap_fail "settings" "$r1 '$o1' / $r2 '$o2'"
+
+# 7. SIGHUP reads the signer keys again: a file that is no key changes nothing; the
+# operator's key replaced by another's revokes it: the policy it signed is withdrawn
+# (the local one, alice's, in force), and one signed by the new key is taken
+echo "not a key" >"$T/signer.pub"
+kill -HUP "${PIDS[imd-a]}"
+wait_log "$T/imd-a.log" "event=reload result=failed .*$T/signer.pub: not an Ed25519 public key" 5; w1=$?
+pa1=$(presence a)
+cp "$T/other.pub" "$T/signer.pub"
+kill -HUP "${PIDS[imd-a]}"
+wait_log "$T/imd-a.log" "event=policy_withdrawn seq=$seq1 signer=$op_id" 5; w2=$?
+wait_log "$T/imd-a.log" "event=reload result=ok clients_configured=1 " 5; w3=$?
+pa2=$(presence a)
+out=$(push --sign "$T/other.key" 2>&1)
+seq2=$(field "$out" seq)
+for _ in $(seq 50); do [ "$(field "$(presence a)" policy_seq)" = "$seq2" ] && break; sleep 0.1; done
+pa3=$(presence a)
+[ $w1 = 0 ] && [ "$(field "$pa1" policy)" = follow ] && [ "$(field "$pa1" policy_signer)" = "$op_id" ] &&
+	[ $w2 = 0 ] && [ $w3 = 0 ] && [ "$(field "$pa2" policy)" = withdrawn ] &&
+	[ "$(field "$pa3" policy)" = follow ] && [ "$(field "$pa3" policy_signer)" = "$(field "$k2" id)" ] &&
+	tap_ok "SIGHUP: a bad key file changes nothing; the operator's key replaced: its policy (seq $seq1) withdrawn, the local one in force; one signed by the new key taken (seq $seq2)" ||
+	tap_fail "signers on reload" "$w1 $w2 $w3 / $(head -1 <<<"$pa1" | grep -o 'policy=[^ ]*') / $(head -1 <<<"$pa2" | grep -o 'policy=[^ ]*') / $(head -1 <<<"$pa3" | grep -o 'policy[a-z_]*=[^ ]*' | tr '\n' ' ') $(grep 'event=reload\|policy_withdrawn' "$T/imd-a.log" | tail -3)"

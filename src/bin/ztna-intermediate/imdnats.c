@@ -36,16 +36,6 @@ static const char *or_default(const char *v, const char *def)
 	return *v ? v : def;
 }
 
-static bool signers_same(const struct imd_nats *a, const struct imd_nats *b)
-{
-	if (a->n_signer_files != b->n_signer_files)
-		return false;
-	for (size_t i = 0; i < a->n_signer_files; i++)
-		if (strcmp(a->signer_files[i], b->signer_files[i]))
-			return false;
-	return true;
-}
-
 /* The public key in path, or NULL with *why. */
 static struct zt_sig_pub *signer_load(const char *path, const char **why)
 {
@@ -99,7 +89,54 @@ bool imd_nats_same(const struct imd_nats *a, const struct imd_nats *b)
 	       (a->replicas ? a->replicas : 1) == (b->replicas ? b->replicas : 1) &&
 	       (a->ttl ? a->ttl : TTL_DEFAULT_MS * 1000000ULL) ==
 		       (b->ttl ? b->ttl : TTL_DEFAULT_MS * 1000000ULL) &&
-	       a->policy_follow == b->policy_follow && signers_same(a, b);
+	       a->policy_follow == b->policy_follow;
+}
+
+/* Whether the policy in force was signed by one of n's keys now. */
+static bool signer_trusted(const struct imd_nats *n)
+{
+	uint8_t id[32];
+
+	for (size_t i = 0; i < n->n_signers; i++) {
+		zt_sig_pub_id(n->signers[i], id);
+		if (!memcmp(id, n->policy_signer_id, sizeof(id)))
+			return true;
+	}
+	return false;
+}
+
+int imd_nats_reload_signers(struct imd_nats *n, const struct imd_nats *from, char *err,
+			    size_t cap)
+{
+	struct zt_sig_pub *keys[IMD_NATS_SIGNERS_MAX];
+	const char *why = "";
+	size_t k;
+
+	for (k = 0; k < from->n_signer_files; k++) {
+		if (!(keys[k] = signer_load(from->signer_files[k], &why))) {
+			snprintf(err, cap, "--policy-signer %s", why);
+			while (k--)
+				zt_sig_pub_free(keys[k]);
+			return ZT_ECONF_VALUE;
+		}
+	}
+	for (size_t i = 0; i < n->n_signers; i++)
+		zt_sig_pub_free(n->signers[i]);
+	memcpy(n->signers, keys, k * sizeof(keys[0]));
+	n->n_signers = k;
+	memcpy(n->signer_files, from->signer_files, sizeof(n->signer_files));
+	n->n_signer_files = from->n_signer_files;
+	if (!imd_nats_policy_in_force(n) || !n->n_signers ||
+	    (n->policy_signed && signer_trusted(n)))
+		return 0;
+	/* signed by a key no longer trusted, or unsigned while keys are asked for now */
+	n->policy_withdrawn = true;
+	return 1;
+}
+
+bool imd_nats_policy_in_force(const struct imd_nats *n)
+{
+	return n->policy_seq && !n->policy_withdrawn;
 }
 
 int imd_nats_set_policy(struct imd_nats *n, const char *v, const char **why)
@@ -313,8 +350,11 @@ static void on_policy(struct imd_nats *n, const uint8_t *val, size_t len)
 		policy_refuse(n, &n->policy_refused, "seq %" PRIu64 ": %s", r.seq, err);
 	} else {
 		n->policy_seq = r.seq;
+		n->policy_withdrawn = false;
 		n->policy_applied++;
 		snprintf(n->policy_signer, sizeof(n->policy_signer), "%s", signer);
+		n->policy_signed = r.is_signed;
+		memcpy(n->policy_signer_id, r.signer, sizeof(n->policy_signer_id));
 		n->apply(n->apply_arg, pol, r.seq); /* it owns pol now */
 	}
 	explicit_bzero(text, len + 1);
@@ -494,7 +534,8 @@ void imd_nats_ctl(void *arg, struct zt_ctlconn *c, uint64_t now)
 		      ps.clients, ps.puts, ps.deletes, ps.nudges, s.puts, s.deletes, s.failed,
 		      s.dropped, s.changes, ts.entries, ts.applied, ts.stale, ts.refused, ts.full,
 		      ts.expired, ts.last_refusal ? zt_strerror(ts.last_refusal) : "",
-		      n->policy_follow ? "follow" : "off", n->policy_seq, n->policy_applied,
+		      !n->policy_follow ? "off" : n->policy_withdrawn ? "withdrawn" : "follow",
+		      n->policy_seq, n->policy_applied,
 		      n->policy_refused, n->policy_stale, n->policy_error,
 		      n->policy_signer[0] ? n->policy_signer : "none", n->n_signers, s.error);
 	list = calloc(IMD_CTL_PRESENCE_MAX, sizeof(*list));

@@ -73,11 +73,15 @@ struct imd_nats {
 	uint64_t floors;             /* logins given a floor from a record elsewhere */
 	uint8_t key[64];             /* the presence key (also the policy's) */
 	size_t key_len;
-	uint64_t policy_seq;         /* the cluster's policy in force; 0 none yet */
+	uint64_t policy_seq;         /* the cluster's newest policy taken; 0 none yet */
+	bool policy_withdrawn;       /* its signer is no longer trusted (a reload): the
+					local policy rules until a new one is taken */
 	uint64_t policy_applied, policy_refused, policy_stale;
 	struct zt_sig_pub *signers[IMD_NATS_SIGNERS_MAX];
 	size_t n_signers;
 	char policy_signer[17];      /* the policy in force's signer ("none": unsigned) */
+	uint8_t policy_signer_id[32]; /* its whole key id (policy_signed) */
+	bool policy_signed;
 	char policy_error[160];      /* the last refusal */
 };
 
@@ -90,6 +94,15 @@ bool imd_nats_same(const struct imd_nats *a, const struct imd_nats *b);
 
 /* --policy-signer FILE: an operator's public key (checked here, loaded at start). */
 int imd_nats_add_signer(struct imd_nats *n, const char *path, const char **why);
+/* SIGHUP: the --policy-signer keys of from (a reloaded configuration, otherwise the
+ * same: imd_nats_same) read again, in place of n's. A key that does not load changes
+ * nothing: returns ZT_ECONF_VALUE with the reason in err. Returns 1 when the cluster's
+ * policy in force is withdrawn (its signer is not among the keys now; the caller puts
+ * the local policy in force), else 0. */
+int imd_nats_reload_signers(struct imd_nats *n, const struct imd_nats *from, char *err,
+			    size_t cap);
+/* Whether the cluster's policy rules (one was taken and is not withdrawn). */
+bool imd_nats_policy_in_force(const struct imd_nats *n);
 /* --nats-policy follow|off. Returns 0 or ZT_ESYNTAX with *why. */
 int imd_nats_set_policy(struct imd_nats *n, const char *v, const char **why);
 

@@ -801,6 +801,26 @@ static size_t retire_elsewhere(void *arg, bool connector, const char *name, cons
 	return n;
 }
 
+/* SIGHUP with --nats: the --policy-signer keys read again (a key removed is revoked).
+ * A key that does not load changes nothing (-1). The cluster's policy in force, if its
+ * signer is not among them now, is withdrawn: the local policy takes over (below). */
+static int reload_signers(struct prog *p, struct prog *n, struct zt_conf *conf)
+{
+	int rc = imd_nats_reload_signers(&p->nats, &n->nats, conf->err, sizeof(conf->err));
+
+	if (rc < 0) {
+		zt_err("reload", "result=failed error=\"%s\" note=\"nothing changed: the running "
+		       "settings stay\"", conf->err);
+		return -1;
+	}
+	if (rc == 1)
+		zt_warn("policy_withdrawn", "seq=%" PRIu64 " signer=%s note=\"its signer is not a "
+			"--policy-signer now: the local policy is in force until one signed by a "
+			"--policy-signer is pushed (ztna policy push --sign)\"", p->nats.policy_seq,
+			p->nats.policy_signer);
+	return 0;
+}
+
 static void reload(void *arg)
 {
 	struct prog *p = arg, *n = calloc(1, sizeof(*n));
@@ -829,7 +849,9 @@ static void reload(void *arg)
 	}
 	zt_daemon_pki_defaults(&n->d, "intermediate"); /* as setup did for the running one */
 	restart_needed(p, n);
-	if (p->nats.policy_seq) {
+	if (*p->nats.servers && imd_nats_same(&p->nats, &n->nats) && reload_signers(p, n, conf) < 0)
+		goto out;
+	if (imd_nats_policy_in_force(&p->nats)) {
 		zt_info("reload", "result=ok policy=kept note=\"the policy pushed to the cluster "
 			"(seq %" PRIu64 ") stays in force: with --nats-policy follow, push a new one "
 			"(ztna policy push)\"", p->nats.policy_seq);
