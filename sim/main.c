@@ -625,40 +625,42 @@ static void usage(void)
 		"       --max-loss PPM (with --real): cap each link's drawn loss (default 50000, 5 %%)\n");
 }
 
+/* ztna-sim's options (usage() says what each does). */
+static const struct option opts[] = {
+	{ "scenario", required_argument, NULL, 's' },
+	{ "seed", required_argument, NULL, 'S' },
+	{ "timeline", no_argument, NULL, 't' },
+	{ "session", required_argument, NULL, 'x' },
+	{ "prop", no_argument, NULL, 'p' },
+	{ "cases", required_argument, NULL, 'n' },
+	{ "case", required_argument, NULL, 'c' },
+	{ "matrix", no_argument, NULL, 'm' },
+	{ "runs", required_argument, NULL, 'r' },
+	{ "population", optional_argument, NULL, 'P' },
+	{ "sessions", required_argument, NULL, 'N' },
+	{ "bench", no_argument, NULL, 'b' },
+	{ "real", no_argument, NULL, 'R' },
+	{ "max-loss", required_argument, NULL, 'L' },
+	{ "theory", no_argument, NULL, 'T' },
+	{ "sequential", no_argument, NULL, 'Q' },
+	{ "birthday", no_argument, NULL, 'B' },
+	{ "sockets", required_argument, NULL, 'k' },
+	{ "probes", required_argument, NULL, 'M' },
+	{ "probe-rate", required_argument, NULL, 'q' },
+	{ "probe", required_argument, NULL, 'o' },
+	{ "predict", required_argument, NULL, 'D' },
+	{ "off", required_argument, NULL, 'O' },
+	{ "discover", no_argument, NULL, 'E' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
 int main(int argc, char **argv)
 {
 	enum { SCEN = 1, PROP, CASE, MATRIX, POP, BENCH, BDAY } mode = 0;
 	struct zt_sim_birthday_cfg bday = { 0 };
 	struct zt_sim_pop_cfg pop = {
 		.tech = { .predict = true, .probe = true, .detect = true, .portmap = true, .ipv6 = true },
-	};
-	static const struct option opts[] = {
-		{ "scenario", required_argument, NULL, 's' },
-		{ "seed", required_argument, NULL, 'S' },
-		{ "timeline", no_argument, NULL, 't' },
-		{ "session", required_argument, NULL, 'x' },
-		{ "prop", no_argument, NULL, 'p' },
-		{ "cases", required_argument, NULL, 'n' },
-		{ "case", required_argument, NULL, 'c' },
-		{ "matrix", no_argument, NULL, 'm' },
-		{ "runs", required_argument, NULL, 'r' },
-		{ "population", optional_argument, NULL, 'P' },
-		{ "sessions", required_argument, NULL, 'N' },
-		{ "bench", no_argument, NULL, 'b' },
-		{ "real", no_argument, NULL, 'R' },
-		{ "max-loss", required_argument, NULL, 'L' },
-		{ "theory", no_argument, NULL, 'T' },
-		{ "sequential", no_argument, NULL, 'Q' },
-		{ "birthday", no_argument, NULL, 'B' },
-		{ "sockets", required_argument, NULL, 'k' },
-		{ "probes", required_argument, NULL, 'M' },
-		{ "probe-rate", required_argument, NULL, 'q' },
-		{ "probe", required_argument, NULL, 'o' },
-		{ "predict", required_argument, NULL, 'D' },
-		{ "off", required_argument, NULL, 'O' },
-		{ "discover", no_argument, NULL, 'E' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
 	};
 	const char *file = NULL, *session = NULL;
 	uint64_t seed = 1;

@@ -2191,6 +2191,34 @@ static void dup_probe(struct zt_quic_conn *c, const uint8_t *buf, size_t len,
 	c->dup_path = *path;
 }
 
+/* Closing: our CONNECTION_CLOSE once more, when a packet of the peer's asked for it. */
+static int close_resend(struct zt_quic_conn *c, uint8_t *buf, size_t cap,
+			struct zt_quic_path *ret_path)
+{
+	if (!c->close_resend || !c->close_pkt || cap < c->close_len)
+		return 0;
+	c->close_resend = false;
+	memcpy(buf, c->close_pkt, c->close_len);
+	*ret_path = c->close_path;
+	c->st.pkts_sent++;
+	c->st.bytes_sent += c->close_len;
+	return (int)c->close_len;
+}
+
+/* The copy of a probe dup_probe kept (it fits the path's packets). */
+static int dup_send(struct zt_quic_conn *c, uint8_t *buf, struct zt_quic_path *ret_path)
+{
+	size_t n = c->dup_len;
+
+	memcpy(buf, c->dup, n);
+	*ret_path = c->dup_path;
+	c->dup_len = 0;
+	c->st.pkts_sent++;
+	c->st.bytes_sent += n;
+	c->st.probes_doubled++;
+	return (int)n;
+}
+
 int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, size_t cap,
 			   struct zt_quic_path *ret_path)
 {
@@ -2201,37 +2229,17 @@ int zt_quic_conn_poll_send(struct zt_quic_conn *c, uint64_t now, uint8_t *buf, s
 	bool eager;
 	int ret;
 
-	switch (c->state) {
-	case ZT_QUIC_CLOSED:
-	case ZT_QUIC_DRAINING:
+	if (c->state == ZT_QUIC_CLOSED || c->state == ZT_QUIC_DRAINING)
 		return 0;
-	case ZT_QUIC_CLOSING:
-		if (!c->close_resend || !c->close_pkt || cap < c->close_len)
-			return 0;
-		c->close_resend = false;
-		memcpy(buf, c->close_pkt, c->close_len);
-		*ret_path = c->close_path;
-		c->st.pkts_sent++;
-		c->st.bytes_sent += c->close_len;
-		return (int)c->close_len;
-	default:
-		break;
-	}
+	if (c->state == ZT_QUIC_CLOSING)
+		return close_resend(c, buf, cap, ret_path);
 	if (cap < NGTCP2_MAX_UDP_PAYLOAD_SIZE)
 		return -ENOBUFS; /* RFC 9000 s14: every path carries 1200 */
 	limit = cap < c->max_udp ? cap : c->max_udp;
 	if (c->dup_len > limit)
 		c->dup_len = 0; /* the path's packets got smaller: the probe goes once */
-	if (c->dup_len && !c->want_close) {
-		memcpy(buf, c->dup, c->dup_len);
-		*ret_path = c->dup_path;
-		n = (ngtcp2_ssize)c->dup_len;
-		c->dup_len = 0;
-		c->st.pkts_sent++;
-		c->st.bytes_sent += (uint64_t)n;
-		c->st.probes_doubled++;
-		return (int)n;
-	}
+	if (c->dup_len && !c->want_close)
+		return dup_send(c, buf, ret_path);
 	if (c->want_close) {
 		ret = write_close(c, now, buf, limit, ret_path);
 		dispatch(c);

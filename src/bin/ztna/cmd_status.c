@@ -617,6 +617,37 @@ static bool takes_value(const char *o)
 	return false;
 }
 
+/* The agent's answer to one `ping`, printed. Returns 1 (a pong, its round trip in
+ * *ns), 2 (the same, on the direct path) or 0 (refused, or no answer). */
+static int ping_line(struct ctlclient *c, unsigned seq, const char *service, uint64_t *ns)
+{
+	char v[4][128];
+
+	if (!strncmp(c->buf, "pong ", 5)) {
+		bool tcp = !strcmp(kv(c->buf, "path", v[1], 128), "direct-tcp");
+		bool d = tcp || !strcmp(v[1], "direct");
+
+		*ns = strtoull(kv(c->buf, "rtt_ns", v[0], 128), NULL, 10);
+		if (d)
+			printf("seq=%u %s via direct %s%s in %.3f ms\n", seq, service,
+			       tcp ? "(tcp) " : "", kv(c->buf, "remote", v[2], 128), (double)*ns / 1e6);
+		else if (!strcmp(kv(c->buf, "outer", v[3], 128), "tcp"))
+			printf("seq=%u %s via relay (tcp) in %.3f ms\n", seq, service, (double)*ns / 1e6);
+		else
+			printf("seq=%u %s via relay in %.3f ms\n", seq, service, (double)*ns / 1e6);
+		return d ? 2 : 1;
+	}
+	c->buf[strcspn(c->buf, "\n")] = '\0';
+	if (!strncmp(c->buf, "error=refused ", 14))
+		printf("seq=%u %s refused: %s (the agent asks again in %s at the earliest)\n", seq,
+		       service, kv(c->buf, "text", v[3], 128),
+		       print_secs(v[2], kv(c->buf, "retry_in_ms", v[1], 128)));
+	else
+		printf("seq=%u %s no answer: %s\n", seq, service,
+		       kv(c->buf, "text", v[3], 128)[0] ? v[3] : c->buf);
+	return 0;
+}
+
 int ping_main(int argc, char **argv)
 {
 	struct ctlclient *c = calloc(1, sizeof(*c));
@@ -660,7 +691,7 @@ int ping_main(int argc, char **argv)
 		goto close_fd;
 	}
 	for (unsigned seq = 1; seq <= c->count; seq++) {
-		char cmd[200], v[4][128];
+		char cmd[200];
 		int trc;
 
 		snprintf(cmd, sizeof(cmd), "ping %s %u\n", service, c->timeout_ms);
@@ -669,31 +700,9 @@ int ping_main(int argc, char **argv)
 			fprintf(stderr, "ztna ping: %s: %s\n", c->control, strerror(-trc));
 			break;
 		}
-		if (!strncmp(c->buf, "pong ", 5)) {
-			uint64_t ns = strtoull(kv(c->buf, "rtt_ns", v[0], 128), NULL, 10);
-			bool tcp = !strcmp(kv(c->buf, "path", v[1], 128), "direct-tcp");
-			bool d = tcp || !strcmp(v[1], "direct");
-			rtts[answered++] = ns;
-			direct += d;
-			if (d)
-				printf("seq=%u %s via direct %s%s in %.3f ms\n", seq, service,
-				       tcp ? "(tcp) " : "", kv(c->buf, "remote", v[2], 128),
-				       (double)ns / 1e6);
-			else if (!strcmp(kv(c->buf, "outer", v[3], 128), "tcp"))
-				printf("seq=%u %s via relay (tcp) in %.3f ms\n", seq, service,
-				       (double)ns / 1e6);
-			else
-				printf("seq=%u %s via relay in %.3f ms\n", seq, service, (double)ns / 1e6);
-		} else if (!strncmp(c->buf, "error=refused ", 14)) {
-			c->buf[strcspn(c->buf, "\n")] = '\0';
-			printf("seq=%u %s refused: %s (the agent asks again in %s at the earliest)\n", seq,
-			       service, kv(c->buf, "text", v[3], 128),
-			       print_secs(v[2], kv(c->buf, "retry_in_ms", v[1], 128)));
-		} else {
-			c->buf[strcspn(c->buf, "\n")] = '\0';
-			printf("seq=%u %s no answer: %s\n", seq, service,
-			       kv(c->buf, "text", v[3], 128)[0] ? v[3] : c->buf);
-		}
+		trc = ping_line(c, seq, service, &rtts[answered]);
+		answered += trc > 0;
+		direct += trc == 2;
 		fflush(stdout);
 		if (seq < c->count) {
 			struct timespec ts = { .tv_sec = (time_t)(c->interval / ZT_SEC),
