@@ -51,7 +51,9 @@ sleep 4
 n=$(count_log "$T/alice.log" 'event=login_refused')
 hup_stats imd
 refused=$(stat_of imd transport_refused)
-[ "$n" -ge 1 ] && [ "$n" -le 2 ] && [ "${refused:-0}" = "$n" ] &&
+# (the Intermediate may have refused a try whose ERROR alice has not logged yet)
+[ "$n" -ge 1 ] && [ "${refused:-0}" -le 2 ] && [ "${refused:-0}" -ge "$n" ] &&
+	[ "${refused:-0}" -le $((n + 1)) ] &&
 	tap_ok "alice backs off: $n refusals in 4 s, transport_refused=$refused" ||
 	tap_fail "alice backs off" "$n refusals in her log, transport_refused=${refused:-?}"
 
