@@ -938,15 +938,18 @@ static void check_all_failed(struct zt_ice *ice)
 
 void zt_ice_on_timeout(struct zt_ice *ice, uint64_t now)
 {
-	if (ice->state == ZT_ICE_CHECKING) {
-		for (size_t i = 0; i < ice->npairs; i++) {
-			struct ice_pair *p = &ice->pairs[i];
-			if (p->in_flight && now >= p->first_tx + ice->cfg.fail_timeout) {
-				p->in_flight = false;
-				if (p->state == PAIR_IN_PROGRESS)
-					p->state = PAIR_FAILED;
-			}
+	/* a check unanswered for fail_timeout is over; one triggered before the start
+	 * (ZT_ICE_NEW) leaves its pair to the start's checks (zt_ice_next_deadline counts
+	 * it while it flies: left in flight, its time stayed due) */
+	for (size_t i = 0; may_check(ice) && i < ice->npairs; i++) {
+		struct ice_pair *p = &ice->pairs[i];
+		if (p->in_flight && now >= p->first_tx + ice->cfg.fail_timeout) {
+			p->in_flight = false;
+			if (p->state == PAIR_IN_PROGRESS)
+				p->state = ice->state == ZT_ICE_NEW ? PAIR_WAITING : PAIR_FAILED;
 		}
+	}
+	if (ice->state == ZT_ICE_CHECKING) {
 		if (ice->started && now >= ice->start_at + ice->cfg.fail_timeout) {
 			fail(ice);
 			return;

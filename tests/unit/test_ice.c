@@ -803,6 +803,44 @@ static void check_before_candidates_is_answered_then_triggered(void **state)
 	teardown(&net);
 }
 
+/*
+ * A triggered check sent before zt_ice_start() (the connector answering the agent's
+ * check before its own start) that is never answered expires fail_timeout after it
+ * went, like any other: its deadline passes. Before, zt_ice_on_timeout expired checks
+ * in flight only while checking, so the deadline stayed in the past: the event loop
+ * spun at one instant (ztna-sim --case 107582471022589 hung at 54.03 s; a program
+ * would have spun a core until the connector's own start).
+ */
+static void unanswered_triggered_check_before_start_expires(void **state)
+{
+	static struct net net;
+
+	(void)state;
+	memset(&net, 0, sizeof(net));
+	net.delay = 1 * ZT_MS;
+	setup_side(&net, 0, true, 7, "10.0.0.1:1000");
+	setup_side(&net, 1, false, 9, "10.0.0.2:2000");
+	exchange(&net);
+	zt_ice_start(net.s[0].ice, 0);
+	run(&net, 1500 * ZT_US); /* the agent's check reached the connector at 1 ms */
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_NEW);
+	assert_int_equal(zt_ice_stats(net.s[1].ice)->checks_sent, 1); /* triggered */
+	net.nq = 0; /* nothing more arrives: the path died */
+	net.drop_all = true;
+	for (net.now = 100 * ZT_MS; net.now <= 12 * ZT_SEC; net.now += 100 * ZT_MS) {
+		for (int i = 0; i < 2; i++) {
+			pump(&net, i);
+			zt_ice_on_timeout(net.s[i].ice, net.now);
+			drain_events(&net.s[i]);
+		}
+		/* each deadline is ahead once its time was handled */
+		assert_true(zt_ice_next_deadline(net.s[1].ice) > net.now);
+	}
+	assert_int_equal(zt_ice_state(net.s[1].ice), ZT_ICE_NEW); /* not started: not failed */
+	assert_true(zt_ice_next_deadline(net.s[1].ice) == ZT_TIME_NEVER);
+	teardown(&net);
+}
+
 /* RFC 4787 theory (docs/design.md): direct except symmetric x symmetric and symmetric x
  * port-restricted. 0 full cone, 1 address-restricted, 2 port-restricted, 3 symmetric. */
 static void nat_matrix_matches_theory(void **state)
@@ -1398,6 +1436,7 @@ int main(void)
 		cmocka_unit_test(peer_traffic_makes_checks_unneeded),
 		cmocka_unit_test(pair_limit_is_one_hundred),
 		cmocka_unit_test(check_before_candidates_is_answered_then_triggered),
+		cmocka_unit_test(unanswered_triggered_check_before_start_expires),
 		cmocka_unit_test(nat_matrix_matches_theory),
 		cmocka_unit_test(failed_generation_revives_for_late_peer),
 		cmocka_unit_test(consent_loss_is_final),
