@@ -90,9 +90,18 @@ int zt_sim_evq_pop(struct zt_sim_evq *q, uint64_t until, struct zt_sim_ev *ret)
 uint64_t zt_sim_evq_run(struct zt_sim_evq *q, uint64_t until)
 {
 	struct zt_sim_ev ev;
-	uint64_t ran = 0;
+	uint64_t ran = 0, same = 0, last = UINT64_MAX;
 
 	while (zt_sim_evq_pop(q, until, &ev)) {
+		same = ev.at == last ? same + 1 : 0;
+		last = ev.at;
+		if (same >= ZT_SIM_EVQ_SPIN_MAX) {
+			q->spun = true;
+			q->spun_at = ev.at;
+			/* back in the queue: its arg is the caller's to drain */
+			(void)zt_sim_evq_push(q, ev.at, ev.fn, ev.ctx, ev.arg);
+			break;
+		}
 		ev.fn(ev.ctx, ev.arg, ev.at);
 		ran++;
 	}

@@ -9,6 +9,7 @@
 #ifndef ZT_SIM_EVQ_H
 #define ZT_SIM_EVQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,7 +29,13 @@ struct zt_sim_evq {
 	uint64_t seq;
 	uint64_t now;     /* the time of the event popped last (starts at 0) */
 	uint64_t popped;  /* events run so far */
+	/* zt_sim_evq_run stopped: more than ZT_SIM_EVQ_SPIN_MAX events in a row at one
+	 * instant, spun_at (an endpoint whose deadline stays due: a busy loop) */
+	bool spun;
+	uint64_t spun_at;
 };
+
+#define ZT_SIM_EVQ_SPIN_MAX 1000000
 
 void zt_sim_evq_init(struct zt_sim_evq *q);
 /* Frees the queue; pending events are dropped without running (their args are the
@@ -52,6 +59,7 @@ uint64_t zt_sim_evq_next(const struct zt_sim_evq *q);
 int zt_sim_evq_pop(struct zt_sim_evq *q, uint64_t until, struct zt_sim_ev *ret);
 
 /* Pops and runs events up to and including time `until`. Returns how many ran. */
+/* (also stops, setting spun, after ZT_SIM_EVQ_SPIN_MAX events in a row at one instant) */
 uint64_t zt_sim_evq_run(struct zt_sim_evq *q, uint64_t until);
 
 /* Removes every pending event, calling drop(ctx, arg) for each (drop may be NULL). */

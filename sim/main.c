@@ -220,6 +220,9 @@ static int real_check(const struct zt_sim_prop_params *p, const struct zt_sim_re
 	bool bounded = p->loss_ppm[0] <= ZT_SIM_REAL_STUCK_PPM &&
 		       p->loss_ppm[1] <= ZT_SIM_REAL_STUCK_PPM;
 
+	if (o->spun)
+		return snprintf(why, cap, "the event loop spun at %.3f s (a deadline that stays "
+				"due: a busy loop)", (double)o->spun_at / 1e9), -1;
 	if (o->theory == ZT_SIM_EXPECT_NONE) {
 		if (o->session_up || r->first_ready_at)
 			return snprintf(why, cap, "UDP blocked, yet a session came up"), -1;

@@ -122,6 +122,9 @@ int zt_sim_prop_check(const struct zt_sim_prop_params *p, const struct zt_sim_ou
 	bool moderate = p->loss_ppm[0] <= ZT_SIM_PROP_MODERATE_PPM &&
 			p->loss_ppm[1] <= ZT_SIM_PROP_MODERATE_PPM;
 
+	if (o->spun)
+		return violated(why, cap, "the event loop spun at %.3f s (a deadline that stays "
+				"due: a busy loop)", (double)o->spun_at / 1e9);
 	if (o->err)
 		return violated(why, cap, "a core call failed: %d", o->err);
 	if (o->theory == ZT_SIM_EXPECT_NONE) {

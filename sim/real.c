@@ -594,6 +594,8 @@ int zt_sim_real_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_real_out
 	o->data_sent = ret->stream_sent;
 	o->data_received = ret->stream_received;
 	o->events = r->evq.popped;
+	o->spun = r->evq.spun;
+	o->spun_at = r->evq.spun_at;
 	o->packets = r->net.sent;
 	o->dropped = r->net.dropped;
 	o->end = scn->duration;

@@ -43,6 +43,12 @@ static void ep_service(struct zt_sim_ep *e, uint64_t now)
 	d = e->ops->next_deadline(e->obj);
 	if (d == UINT64_MAX)
 		return;
+	e->stuck = d <= now ? e->stuck + 1 : 0;
+	if (e->stuck >= ZT_SIM_EVQ_SPIN_MAX) { /* a deadline its timers never move on */
+		e->net->evq->spun = true;
+		e->net->evq->spun_at = now;
+		return; /* not woken again: the run goes on without it, the outcome says so */
+	}
 	if (d <= now)
 		d = now + 1;
 	if (d < e->wake_at || e->wake_at <= now) {
@@ -424,9 +430,12 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 	if (rc < 0)
 		goto out_free;
 
-	r->eps[0] = (struct zt_sim_ep){ &zt_sim_relay_ops, &r->relay, rl, 0, &r->net };
-	r->eps[1] = (struct zt_sim_ep){ &zt_sim_peer_ops, &r->connector, c, 0, &r->net };
-	r->eps[2] = (struct zt_sim_ep){ &zt_sim_peer_ops, &r->agent, a, 0, &r->net };
+	r->eps[0] = (struct zt_sim_ep){ .ops = &zt_sim_relay_ops, .obj = &r->relay, .node = rl,
+					.net = &r->net };
+	r->eps[1] = (struct zt_sim_ep){ .ops = &zt_sim_peer_ops, .obj = &r->connector, .node = c,
+					.net = &r->net };
+	r->eps[2] = (struct zt_sim_ep){ .ops = &zt_sim_peer_ops, .obj = &r->agent, .node = a,
+					.net = &r->net };
 	for (int i = 0; i < 3; i++)
 		zt_sim_net_set_rx(&r->net, r->eps[i].node, ep_rx, &r->eps[i]);
 	r->eps[2].wake_at = AGENT_BOOT;
@@ -436,6 +445,8 @@ int zt_sim_session_run(const struct zt_sim_session_cfg *cfg, struct zt_sim_outco
 	zt_sim_evq_run(&r->evq, scn->duration);
 
 	outcome(r, scn, a, c, rl, ret);
+	ret->spun = r->evq.spun;
+	ret->spun_at = r->evq.spun_at;
 	rc = 0;
 	zt_sim_peer_fini(&r->connector);
 	zt_sim_peer_fini(&r->agent);

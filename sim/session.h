@@ -29,6 +29,8 @@ struct zt_sim_session_cfg {
 
 struct zt_sim_outcome {
 	enum zt_sim_expect theory;
+	bool spun;                   /* the run stopped: a busy loop at spun_at (evq.h) */
+	uint64_t spun_at;
 	bool birthday_cell;          /* 'probe on' and zt_sim_birthday_cell() */
 	bool session_up;             /* both sides got SESSION */
 	uint64_t session_at;         /* the agent's SESSION */
@@ -70,6 +72,7 @@ struct zt_sim_ep {
 	int node;
 	uint64_t wake_at;
 	struct zt_sim_net *net;
+	uint64_t stuck;          /* wakes in a row its deadline was still due after */
 };
 
 /* Attaches obj to node (it receives what arrives there) and wakes it first at boot. */
